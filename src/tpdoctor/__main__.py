@@ -1,0 +1,3 @@
+from tpdoctor.cli import main
+
+main()

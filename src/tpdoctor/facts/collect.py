@@ -1,0 +1,45 @@
+"""Orchestrates the family collectors. Each collector fills part of Facts and records what it
+could not read in facts.errors (one line each) instead of raising."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tpdoctor import __version__
+from tpdoctor.model import Facts
+
+
+@dataclass(frozen=True)
+class CollectContext:
+    root: Path
+    live: bool
+    env: Mapping[str, str]
+
+    def path(self, p: str) -> Path:
+        """The in-root absolute path p ('/dev/dri') as a path on this machine."""
+        return self.root / p.lstrip("/")
+
+
+Collector = Callable[[CollectContext, Facts], None]
+
+# Family collectors in order; each module adds itself here.
+COLLECTORS: list[Collector] = []
+
+
+def collect_facts(root: Path, env: Mapping[str, str], live: bool) -> Facts:
+    ctx = CollectContext(root=root, live=live, env=env)
+    facts = Facts(
+        root=str(root),
+        live=live,
+        tool_version=__version__,
+        collected_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    for collector in COLLECTORS:
+        try:
+            collector(ctx, facts)
+        except OSError as exc:  # an unreadable file must never abort the whole check
+            facts.errors.append(f"{collector.__module__}: {exc}")
+    return facts

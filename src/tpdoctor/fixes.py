@@ -1,0 +1,124 @@
+"""The remedy catalog: for each cause id, the fixes per runtime, least privilege first.
+
+Data lives in data/fixes/<family>.yaml so a reader finds the remedy for `oneccl.bypath-missing`
+in data/fixes/oneccl.yaml. Snippets are string.Template text: `$render_devices_compose`,
+`$render_gid`, `$shm_size` ... are filled from what the caller knows (host facts, the log, the
+config) and fall back to commented defaults otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from importlib import resources
+from string import Template
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from tpdoctor.model.finding import PRIVILEGE_ORDER, RUNTIMES, Fix
+
+PRIVILEGED_RISK = (
+    "privileged hands the container every host device, all capabilities, no seccomp and no "
+    "AppArmor/SELinux confinement: a process in it can take over the host. Use only to confirm "
+    "a diagnosis, never in production."
+)
+
+DEFAULT_RENDER_NODES = ("/dev/dri/renderD128", "/dev/dri/renderD129")
+
+
+def _yaml_list(items: Iterable[str], indent: int) -> str:
+    pad = " " * indent
+    return "\n".join(f'{pad}- "{i}"' for i in items)
+
+
+def fix_context(
+    *,
+    render_nodes: Iterable[str] | None = None,
+    render_gid: int | str | None = None,
+    video_gid: int | str | None = None,
+    shm_size: str = "16g",
+    nvidia_nodes: Iterable[str] | None = None,
+    gpu_count: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """Build the substitution values for fix templates from what is known."""
+    nodes = list(render_nodes or DEFAULT_RENDER_NODES)
+    gid = str(render_gid) if render_gid is not None else "${RENDER_GID}"
+    gid_shell = str(render_gid) if render_gid is not None else "$(getent group render | cut -d: -f3)"
+    count = gpu_count if gpu_count is not None else len(nodes)
+    nv = list(nvidia_nodes or [f"/dev/nvidia{i}" for i in range(count)])
+    ctx: dict[str, str] = {
+        "render_nodes": " ".join(nodes),
+        "render_devices_compose": _yaml_list(nodes, 6),
+        "render_devices_docker": " ".join(f"--device {n}" for n in nodes),
+        "render_gid": gid,
+        "render_gid_shell": gid_shell,
+        "video_gid": str(video_gid) if video_gid is not None else "${VIDEO_GID}",
+        "shm_size": shm_size,
+        "gpu_count": str(count),
+        "nvidia_nodes": " ".join(nv),
+        "nvidia_devices_docker": " ".join(f"--device {n}" for n in nv),
+        "gpu_ids": ",".join(str(i) for i in range(count)),
+        "gpu_ids_quoted": ", ".join(f'"{i}"' for i in range(count)),
+    }
+    for k, v in (extra or {}).items():
+        ctx[k] = str(v)
+    return ctx
+
+
+@lru_cache(maxsize=1)
+def _catalog() -> dict[str, list[dict[str, Any]]]:
+    base = resources.files("tpdoctor").joinpath("data/fixes")
+    out: dict[str, list[dict[str, Any]]] = {}
+    yaml = YAML(typ="safe")
+    for entry in sorted(base.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".yaml"):
+            continue
+        data = yaml.load(entry.read_text(encoding="utf-8")) or {}
+        for cause, remedies in data.items():
+            if cause in out:
+                raise ValueError(f"fix catalog: {cause} defined twice ({entry.name})")
+            out[cause] = list(remedies)
+    return out
+
+
+def causes_with_fixes() -> set[str]:
+    return set(_catalog())
+
+
+def fixes_for(
+    cause: str,
+    context: Mapping[str, str] | None = None,
+    runtimes: Iterable[str] | None = None,
+    include_privileged: bool = True,
+) -> list[Fix]:
+    """Concrete fixes for one cause, least privilege first, one Fix per (remedy, runtime)."""
+    ctx = dict(fix_context())
+    ctx.update(context or {})
+    wanted = set(runtimes) if runtimes else set(RUNTIMES)
+    remedies = sorted(
+        enumerate(_catalog().get(cause, [])),
+        key=lambda ir: (PRIVILEGE_ORDER.get(ir[1].get("privilege", "none"), 9), ir[0]),
+    )
+    fixes: list[Fix] = []
+    for _, remedy in remedies:
+        privilege = remedy.get("privilege", "none")
+        if privilege == "privileged" and not include_privileged:
+            continue
+        risk = remedy.get("risk") or (PRIVILEGED_RISK if privilege == "privileged" else None)
+        for runtime in RUNTIMES:
+            if runtime not in remedy or runtime not in wanted:
+                continue
+            fixes.append(
+                Fix(
+                    id=remedy["id"],
+                    runtime=runtime,
+                    title=Template(remedy["title"]).safe_substitute(ctx),
+                    snippet=Template(str(remedy[runtime])).safe_substitute(ctx).rstrip(),
+                    privilege=privilege,
+                    risk=risk,
+                    note=Template(remedy["note"]).safe_substitute(ctx) if remedy.get("note") else None,
+                )
+            )
+    return fixes

@@ -1,0 +1,40 @@
+"""The cause catalog: the public vocabulary of findings (data/causes.yaml).
+
+The file is a copy of the project's shared causes.yaml plus ids added here; a test keeps
+the shared ids identical. Ids are a public contract: add, never rename.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+from pydantic import BaseModel
+from ruamel.yaml import YAML
+
+from tpdoctor.model.finding import Severity
+
+
+class Cause(BaseModel):
+    id: str
+    severity: Severity
+    summary: str
+
+    @property
+    def family(self) -> str:
+        return self.id.split(".", 1)[0]
+
+
+@lru_cache(maxsize=1)
+def catalog() -> dict[str, Cause]:
+    text = resources.files("tpdoctor").joinpath("data/causes.yaml").read_text(encoding="utf-8")
+    raw = YAML(typ="safe").load(text) or {}
+    return {cid: Cause(id=cid, **spec) for cid, spec in raw.items()}
+
+
+def get_cause(cause_id: str) -> Cause:
+    """Return the catalog entry; unknown ids are a programming error, not user input."""
+    try:
+        return catalog()[cause_id]
+    except KeyError:
+        raise KeyError(f"unknown cause id {cause_id!r}: add it to data/causes.yaml") from None

@@ -1,0 +1,96 @@
+"""Finding, Fix, Evidence, Report: what every command produces."""
+
+from __future__ import annotations
+
+from enum import Enum, IntEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Severity(str, Enum):
+    """blocker: the multi-GPU start will fail; degraded: works, slower or fragile; notice: informational."""
+
+    blocker = "blocker"
+    degraded = "degraded"
+    notice = "notice"
+
+    @property
+    def rank(self) -> int:
+        return {"blocker": 0, "degraded": 1, "notice": 2}[self.value]
+
+
+class ExitCode(IntEnum):
+    """Exit codes shared by check, explain, audit and verify (ARCHITECTURE.md)."""
+
+    ok = 0
+    internal = 1
+    usage = 2
+    blocker = 3
+    degraded = 4
+
+
+Runtime = Literal["compose", "docker", "podman", "kubernetes", "env", "host"]
+RUNTIMES: tuple[str, ...] = ("compose", "docker", "podman", "kubernetes", "env", "host")
+
+# How much a fix costs in privilege, least first. "privileged" is the explicit last resort.
+Privilege = Literal["none", "capability", "host-change", "privileged"]
+PRIVILEGE_ORDER: dict[str, int] = {"none": 0, "capability": 1, "host-change": 2, "privileged": 3}
+
+
+class Fix(BaseModel):
+    """One way to remove a cause, for one runtime. Ordered least privilege first."""
+
+    id: str = Field(description="stable id of the remedy within its cause, e.g. 'bypath-mount'")
+    runtime: str = Field(description="compose | docker | podman | kubernetes | env | host")
+    title: str
+    snippet: str = ""
+    privilege: str = "none"
+    risk: str | None = None
+    note: str | None = None
+
+
+class Evidence(BaseModel):
+    """What proves a finding: a path and value, or a log line with its number."""
+
+    text: str
+    source: str | None = Field(default=None, description="file, device node, env var or log file")
+    line: int | None = Field(default=None, description="1-based line number in a log or config")
+
+
+class Finding(BaseModel):
+    cause: str
+    severity: Severity
+    summary: str
+    message: str = Field(default="", description="what is wrong here, in this system's own terms")
+    confidence: str = Field(default="proves", description="proves | suggests")
+    evidence: list[Evidence] = Field(default_factory=list)
+    fixes: list[Fix] = Field(default_factory=list)
+    related: list[str] = Field(default_factory=list, description="cause ids that explain or accompany this")
+
+    def sort_key(self) -> tuple[int, int, str]:
+        return (self.severity.rank, 0 if self.confidence == "proves" else 1, self.cause)
+
+
+class Report(BaseModel):
+    """The result of one command: findings plus a summary of what was looked at."""
+
+    command: str
+    findings: list[Finding] = Field(default_factory=list)
+    facts: dict[str, Any] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+
+    def sorted_findings(self) -> list[Finding]:
+        return sorted(self.findings, key=lambda f: f.sort_key())
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return exit_code_for(self.findings)
+
+
+def exit_code_for(findings: list[Finding]) -> ExitCode:
+    if any(f.severity is Severity.blocker for f in findings):
+        return ExitCode.blocker
+    if any(f.severity is Severity.degraded for f in findings):
+        return ExitCode.degraded
+    return ExitCode.ok

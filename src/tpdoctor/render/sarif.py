@@ -1,0 +1,72 @@
+"""SARIF 2.1.0 output: one rule per cause id (ruleId = cause id), one result per finding."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tpdoctor import __version__
+from tpdoctor.model import Report, Severity, catalog
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_LEVEL = {Severity.blocker: "error", Severity.degraded: "warning", Severity.notice: "note"}
+
+
+def sarif_dict(report: Report) -> dict[str, Any]:
+    findings = report.sorted_findings()
+    used = sorted({f.cause for f in findings})
+    cat = catalog()
+    rules = [
+        {
+            "id": cid,
+            "name": cid,
+            "shortDescription": {"text": cat[cid].summary if cid in cat else cid},
+            "defaultConfiguration": {"level": _LEVEL[cat[cid].severity] if cid in cat else "warning"},
+            "helpUri": f"https://github.com/tpdoctor/tpdoctor/blob/main/docs/rules.md#{cid.replace('.', '')}",
+        }
+        for cid in used
+    ]
+    index = {cid: i for i, cid in enumerate(used)}
+    results: list[dict[str, Any]] = []
+    for f in findings:
+        text = f.message or f.summary
+        if f.fixes:
+            text += f" Fix: {f.fixes[0].title}"
+        result: dict[str, Any] = {
+            "ruleId": f.cause,
+            "ruleIndex": index[f.cause],
+            "level": _LEVEL[f.severity],
+            "message": {"text": text},
+            "properties": {"severity": f.severity.value, "confidence": f.confidence},
+        }
+        locations = []
+        for ev in f.evidence:
+            if ev.source:
+                loc: dict[str, Any] = {"physicalLocation": {"artifactLocation": {"uri": ev.source}}}
+                if ev.line:
+                    loc["physicalLocation"]["region"] = {"startLine": ev.line, "snippet": {"text": ev.text[:500]}}
+                locations.append(loc)
+        if locations:
+            result["locations"] = locations[:10]
+        results.append(result)
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "tpdoctor",
+                        "version": __version__,
+                        "informationUri": "https://github.com/tpdoctor/tpdoctor",
+                        "rules": rules,
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+
+
+def render_sarif(report: Report) -> str:
+    return json.dumps(sarif_dict(report), indent=2)
