@@ -31,7 +31,9 @@ def test_every_fix_entry_names_a_catalog_cause() -> None:
 
 
 def test_fixes_are_ordered_least_privilege_first_and_privileged_has_risk() -> None:
-    fixes = fixes_for("oneccl.bypath-missing", fix_context(render_nodes=["/dev/dri/renderD130"], render_gid=992))
+    fixes = fixes_for(
+        "oneccl.bypath-missing", fix_context(render_nodes=["/dev/dri/renderD130"], render_gid=992)
+    )
     order = {"none": 0, "capability": 1, "host-change": 2, "privileged": 3}
     ranks = [order[f.privilege] for f in fixes]
     assert ranks == sorted(ranks)

@@ -17,8 +17,8 @@ from tpdoctor.model.finding import (
 __all__ = [
     "Cause",
     "Evidence",
-    "Facts",
     "ExitCode",
+    "Facts",
     "Finding",
     "Fix",
     "Privilege",

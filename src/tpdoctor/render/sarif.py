@@ -44,7 +44,10 @@ def sarif_dict(report: Report) -> dict[str, Any]:
             if ev.source:
                 loc: dict[str, Any] = {"physicalLocation": {"artifactLocation": {"uri": ev.source}}}
                 if ev.line:
-                    loc["physicalLocation"]["region"] = {"startLine": ev.line, "snippet": {"text": ev.text[:500]}}
+                    loc["physicalLocation"]["region"] = {
+                        "startLine": ev.line,
+                        "snippet": {"text": ev.text[:500]},
+                    }
                 locations.append(loc)
         if locations:
             result["locations"] = locations[:10]
