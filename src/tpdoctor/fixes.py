@@ -50,7 +50,7 @@ def fix_context(
     nv = list(nvidia_nodes or [f"/dev/nvidia{i}" for i in range(count)])
     ctx: dict[str, str] = {
         "render_nodes": " ".join(nodes),
-        "render_devices_compose": _yaml_list(nodes, 6),
+        "render_devices_compose": _yaml_list(nodes, 2),
         "render_devices_docker": " ".join(f"--device {n}" for n in nodes),
         "render_gid": gid,
         "render_gid_shell": gid_shell,
