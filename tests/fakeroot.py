@@ -192,10 +192,13 @@ class FakeRoot:
 
 def article_root(base: Path) -> FakeRoot:
     """The article's container: two Arc GPUs via `devices:`, Docker default seccomp, no by-path,
-    /.dockerenv, kernel 6.x, ipex-llm's 2021.14-generation oneCCL and its start script's env."""
+    /.dockerenv, kernel 6.x, ipex-llm's 2021.14-generation oneCCL and its start script's env.
+    /dev/shm is 16 GiB, as ipex-llm's docker guide sets (--shm-size=16g), so the by-path story
+    stands alone; the 64 MiB default is its own scenario (shm.too-small)."""
+    fr = FakeRoot(base)
+    fr.set_mounts([m.replace("size=65536k", "size=16777216k") if " /dev/shm " in m else m for m in fr.mounts])
     return (
-        FakeRoot(base)
-        .add_gpu(128, "0000:03:00.0")
+        fr.add_gpu(128, "0000:03:00.0")
         .add_gpu(129, "0000:04:00.0")
         .docker_default()
         .set_ptrace_scope(1)

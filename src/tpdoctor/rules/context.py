@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from tpdoctor.fixes import fix_context
 from tpdoctor.model.facts import Facts
-from tpdoctor.rules.gpus import render_nodes
+from tpdoctor.rules.gpu_nodes import render_nodes
 
 
 def facts_fix_context(

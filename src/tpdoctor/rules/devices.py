@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from tpdoctor.model import Evidence, Facts, Finding
 from tpdoctor.model.facts import DeviceNode
 from tpdoctor.rules.context import facts_fix_context
-from tpdoctor.rules.gpus import (
+from tpdoctor.rules.gpu_nodes import (
     CAP_DAC_OVERRIDE,
-    VENDOR,
     any_gpu_node,
     has_cap,
+    host_missing_render_nodes,
     render_nodes,
     resolve_backend,
     visible_gpus,
@@ -30,15 +30,15 @@ def _gpu_nodes(facts: Facts) -> list[DeviceNode]:
     return nodes
 
 
-@fact_rule("device.no-gpu", "vllm.tp-exceeds-visible-gpus", "device.render-node-missing")
+@fact_rule("device.no-gpu", "device.render-node-missing")
 def gpu_presence(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     """Are there as many GPUs visible as the job's tensor-parallel size?
 
     What it checks: the GPU nodes of the backend in this process's /dev (render nodes for
     xpu/rocm, /dev/nvidiaN for cuda). With none at all it says so (notice). With `--tp N`
     above the number visible it is a blocker: device.render-node-missing when sysfs shows the
-    host has the missing render nodes (they were not passed into the container), else
-    vllm.tp-exceeds-visible-gpus.
+    host has the missing render nodes (they were not passed into the container); otherwise
+    rules/parallel.py reports vllm.tp-exceeds-visible-gpus.
 
     Why it matters: a rank whose GPU node is absent fails at device enumeration ("tensor
     parallel size N is not allowed", "invalid device ordinal").
@@ -55,14 +55,7 @@ def gpu_presence(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
         )
     if options.tp is None or options.tp <= len(visible):
         return
-    host_missing: list[str] = []
-    if backend in ("xpu", "rocm"):
-        present = {p.rsplit("/", 1)[-1] for p in visible}
-        host_missing = [
-            f"/dev/dri/{g.render}"
-            for g in facts.drm
-            if g.render not in present and (g.vendor is None or g.vendor == VENDOR[backend])
-        ]
+    host_missing = host_missing_render_nodes(facts, backend, visible)
     evs = [
         Evidence(source="--tp", text=str(options.tp)),
         Evidence(
@@ -80,13 +73,6 @@ def gpu_presence(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
                 *(Evidence(source="/sys/class/drm", text=f"{m} exists on the host") for m in host_missing),
             ],
             context=facts_fix_context(facts, nodes=nodes, gpu_count=options.tp),
-        )
-    else:
-        yield make_finding(
-            "vllm.tp-exceeds-visible-gpus",
-            f"--tp {options.tp} needs {options.tp} GPUs but {len(visible)} are visible",
-            evs,
-            context=facts_fix_context(facts, gpu_count=options.tp),
         )
 
 

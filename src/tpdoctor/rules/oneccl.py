@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from tpdoctor.model import Evidence, Facts, Finding
 from tpdoctor.rules.context import facts_fix_context
-from tpdoctor.rules.gpus import rank_count, resolve_backend, sysfs_gpu, visible_gpus
+from tpdoctor.rules.gpu_nodes import rank_count, resolve_backend, sysfs_gpu, visible_gpus
 from tpdoctor.rules.oneccl_model import ModePrediction, cross_rank_ptrace, drmfd_walk, predict_mode
 from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
 

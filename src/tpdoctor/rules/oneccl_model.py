@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from tpdoctor.model.facts import DeviceNode, Facts
-from tpdoctor.rules.gpus import CAP_SYS_PTRACE, has_cap
+from tpdoctor.rules.gpu_nodes import CAP_SYS_PTRACE, has_cap
 from tpdoctor.rules.registry import CheckOptions
 
 Version = tuple[int, ...]

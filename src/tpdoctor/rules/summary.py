@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from tpdoctor.model.facts import Facts
-from tpdoctor.rules.gpus import CAP_SYS_PTRACE, has_cap, rank_count, resolve_backend, sysfs_gpu, visible_gpus
+from tpdoctor.rules.gpu_nodes import (
+    CAP_SYS_PTRACE,
+    has_cap,
+    rank_count,
+    resolve_backend,
+    sysfs_gpu,
+    visible_gpus,
+)
 from tpdoctor.rules.oneccl_model import drmfd_walk, predict_mode
 from tpdoctor.rules.registry import CheckOptions
 
