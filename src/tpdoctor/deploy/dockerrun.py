@@ -226,7 +226,7 @@ def run_to_service(run: RunCommand, index: int, lines: list[str]) -> Service:
             kind = "bind" if src.startswith(("/", ".", "~", "$")) else "volume"
             s.mounts.append(
                 MountSpec(
-                    kind=kind,
+                    kind=kind,  # type: ignore[arg-type]
                     source=src,
                     target=parts[1] if len(parts) > 1 else src,
                     read_only="ro" in opts,
@@ -300,7 +300,7 @@ def run_to_service(run: RunCommand, index: int, lines: list[str]) -> Service:
                 else "unknown"
             )
             s.gpus.append(
-                GpuRequest(via="cdi", vendor=vendor, count=None if d.host.endswith("=all") else 1, raw=d.host)
+                GpuRequest(via="cdi", vendor=vendor, count=None if d.host.endswith("=all") else 1, raw=d.host)  # type: ignore[arg-type]
             )  # type: ignore[arg-type]
     parse_security_opt(sec_opts, sec)
     s.security = sec

@@ -118,9 +118,9 @@ def _container(w: Workload, c: dict[str, Any], psc: dict[str, Any], vols: dict[s
     elif seccomp is None:
         sec.seccomp = "k8s-unset"  # the kubelet default is Unconfined unless seccompDefault is on
     apparmor = (csc.get("appArmorProfile") or psc.get("appArmorProfile") or {}).get("type")
-    ann = ((w.pod_meta or {}).get("annotations") or {}).get(
-        f"container.apparmor.security.beta.kubernetes.io/{c.get('name')}"
-    )
+    meta: Any = w.pod_meta or {}
+    pod_ann: dict[str, Any] = dict(meta.get("annotations") or {})
+    ann = pod_ann.get(f"container.apparmor.security.beta.kubernetes.io/{c.get('name')}")
     if apparmor == "Unconfined" or ann == "unconfined":
         sec.apparmor = "unconfined"
     se = csc.get("seLinuxOptions") or psc.get("seLinuxOptions") or {}
@@ -234,8 +234,8 @@ def apply_k8s_ops(docs: list[Any], service: Service, ops: list[tuple[str, ...]])
             else:
                 sc[op[1]] = op[2] == "true" if op[2] in ("true", "false") else op[2]
         elif kind == "sc_unset":
-            sc = c.get("securityContext") or {}
-            sc.pop(op[1], None)
+            sc_any: Any = c.get("securityContext") or {}
+            sc_any.pop(op[1], None)
         elif kind == "cap_drop_all":
             caps = _ensure_map(_ensure_map(c, "securityContext"), "capabilities")
             drop = _ensure_seq(caps, "drop")
@@ -247,14 +247,14 @@ def apply_k8s_ops(docs: list[Any], service: Service, ops: list[tuple[str, ...]])
             if op[1] not in [str(x) for x in add]:
                 add.append(op[1])
         elif kind == "cap_remove":
-            caps = (c.get("securityContext") or {}).get("capabilities") or {}
-            add = caps.get("add")
+            caps_any: Any = (c.get("securityContext") or {}).get("capabilities") or {}
+            add = caps_any.get("add")
             if isinstance(add, list):
                 for i in reversed(range(len(add))):
                     if str(add[i]).upper().removeprefix("CAP_") == op[1]:
                         del add[i]
                 if not add:
-                    del caps["add"]
+                    del caps_any["add"]
         elif kind == "env":
             env = _ensure_seq(c, "env")
             if not any(isinstance(e, dict) and e.get("name") == op[1] for e in env):
@@ -287,8 +287,9 @@ def apply_k8s_ops(docs: list[Any], service: Service, ops: list[tuple[str, ...]])
                 mounts.append(m)
         elif kind == "remove_hostpath":
             path = op[1]
-            mounts = c.get("volumeMounts") or []
-            vols = spec.get("volumes") or []
+            mounts_any: Any = c.get("volumeMounts") or []
+            vols_any: Any = spec.get("volumes") or []
+            mounts, vols = mounts_any, vols_any
             hp = {str(v.get("name")) for v in vols if isinstance(v, dict) and "hostPath" in v}
             gone = {
                 str(m.get("name")) for m in mounts if m.get("mountPath") == path and str(m.get("name")) in hp
