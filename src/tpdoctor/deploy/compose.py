@@ -32,11 +32,13 @@ _V1_HINT_KEYS = {"image", "build", "command", "devices", "volumes", "environment
 class ComposeDoc:
     """A loaded compose file: the round-trip tree, its text, and the services map."""
 
-    def __init__(self, text: str, source: str, recovered: list[str] | None = None) -> None:
+    def __init__(
+        self, text: str, source: str, recovered: list[str] | None = None, docs: list[Any] | None = None
+    ) -> None:
         self.text = text
         self.source = source
         self.recovered = recovered or []
-        docs = load_yaml_docs(text, source)
+        docs = load_yaml_docs(text, source) if docs is None else docs
         if len(docs) != 1 or not isinstance(docs[0], CommentedMap):
             raise InputError(f"{source}: a compose file is one YAML mapping")
         self.root: CommentedMap = docs[0]
@@ -55,15 +57,15 @@ class ComposeDoc:
             raise InputError(f"{source}: no services: mapping found (is this a compose file?)")
 
 
-def recover_indentation(text: str, source: str) -> tuple[str, list[str]]:
+def recover_indentation(text: str, source: str) -> tuple[str, list[str], list[Any]]:
     """Load as is; on the classic 'key indented one column too far' error, re-indent that block.
 
-    Returns the text to analyse and a description of what was re-indented (empty if nothing).
+    Returns the text to analyse, a description of what was re-indented (empty if nothing), and
+    the loaded documents (so the file is parsed once).
     Anything else stays an InputError: we do not guess at broken YAML beyond this one case.
     """
     try:
-        load_yaml_docs(text, source)
-        return text, []
+        return text, [], load_yaml_docs(text, source)
     except InputError as first:
         lines = text.splitlines(keepends=True)
         m = re.search(r"line (\d+), column (\d+)", str(first))
@@ -94,13 +96,17 @@ def recover_indentation(text: str, source: str) -> tuple[str, list[str]]:
             i += 1
         fixed = "".join(out)
         try:
-            load_yaml_docs(fixed, source)
+            docs = load_yaml_docs(fixed, source)
         except InputError:
             raise first from None
-        return fixed, [
-            f"line {bad + 1}: '{lines[bad].strip()}' is indented {col} columns where its siblings use "
-            f"{want}; YAML rejects the file (analysed as if re-indented)"
-        ]
+        return fixed, docs_note(bad, lines, col, want), docs
+
+
+def docs_note(bad: int, lines: list[str], col: int, want: int) -> list[str]:
+    return [
+        f"line {bad + 1}: '{lines[bad].strip()}' is indented {col} columns where its siblings use "
+        f"{want}; YAML rejects the file (analysed as if re-indented)"
+    ]
 
 
 def _s(v: Any) -> str:
@@ -227,8 +233,8 @@ def service_lines(doc: ComposeDoc) -> dict[str, tuple[int, int]]:
 
 
 def parse_compose(text: str, source: str) -> tuple[DeploymentModel, ComposeDoc]:
-    analysed, recovered = recover_indentation(text, source)
-    doc = ComposeDoc(analysed, source, recovered)
+    analysed, recovered, docs = recover_indentation(text, source)
+    doc = ComposeDoc(analysed, source, recovered, docs)
     lines = analysed.splitlines()
     spans = service_lines(doc)
     model = DeploymentModel(source=source, format="compose", notes=list(recovered))

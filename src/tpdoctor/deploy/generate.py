@@ -335,6 +335,15 @@ def _kubernetes(it: Intent) -> str:
     if entry:
         L.append(f"          command: {json.dumps(entry)}")
     L += [f"          args: {json.dumps(cmd)}", "          ports:", f"            - containerPort: {it.port}"]
+    for probe, delay in (("readinessProbe", 60), ("livenessProbe", 300)):  # model loading takes minutes
+        L += [
+            f"          {probe}:",
+            "            httpGet:",
+            "              path: /health",
+            f"              port: {it.port}",
+            f"            initialDelaySeconds: {delay}",
+            "            periodSeconds: 10",
+        ]
     L.append("          env:")
     for k, v, why in _env(it):
         if k == "HF_TOKEN":
