@@ -25,22 +25,24 @@ AUDIT_ONLY: dict[str, str] = {
 
 
 def rule_docs() -> list[dict[str, Any]]:
-    by_cause: dict[str, list[str]] = {}
+    """One entry per cause id: which check rules and which audit rules look for it, and their docs."""
+    checked: dict[str, list[str]] = {}
+    audited: dict[str, list[str]] = {}
     docs: dict[str, list[str]] = {}
     for rule in all_rules():
+        target = audited if rule.kind == "deploy" else checked
         for c in rule.causes:
-            by_cause.setdefault(c, []).append(rule.name)
+            target.setdefault(c, []).append(rule.name)
             if rule.doc and rule.doc not in docs.setdefault(c, []):
                 docs[c].append(rule.doc)
     out = []
     for cid, cause in catalog().items():
-        checked = by_cause.get(cid, [])
-        if checked:
+        if cid in checked:
             kind = "check"
+        elif cid in audited or cid in AUDIT_ONLY:
+            kind = "audit-only"
         elif cid in EXPLAIN_ONLY:
             kind = "explain-only"
-        elif cid in AUDIT_ONLY:
-            kind = "audit-only"
         else:
             kind = "unchecked"
         out.append(
@@ -48,7 +50,8 @@ def rule_docs() -> list[dict[str, Any]]:
                 "id": cid,
                 "severity": cause.severity.value,
                 "summary": cause.summary,
-                "checked_by": checked,
+                "checked_by": checked.get(cid, []),
+                "audited_by": audited.get(cid, []),
                 "kind": kind,
                 "why_not_checked": EXPLAIN_ONLY.get(cid) or AUDIT_ONLY.get(cid),
                 "doc": "\n\n".join(docs.get(cid, [])),

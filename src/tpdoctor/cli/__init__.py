@@ -37,7 +37,9 @@ def _root(
 
 
 # Each command module registers its commands on `app` at import time.
+from tpdoctor.cli import audit as _audit  # noqa: E402,F401
 from tpdoctor.cli import check as _check  # noqa: E402,F401
+from tpdoctor.cli import generate as _generate  # noqa: E402,F401
 from tpdoctor.cli import rules as _rules  # noqa: E402,F401
 
 

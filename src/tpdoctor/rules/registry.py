@@ -6,9 +6,13 @@ import importlib
 import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from tpdoctor.fixes import fixes_for
 from tpdoctor.model import Evidence, Facts, Finding, get_cause
+
+if TYPE_CHECKING:  # the deploy model lives in deploy/; rules only read it
+    from tpdoctor.deploy.model import DeploymentModel, Service
 
 # Modules holding fact rules; importing them registers their rules.
 RULE_MODULES: tuple[str, ...] = (
@@ -69,9 +73,9 @@ def fact_rule(*causes: str) -> Callable[[RuleFunc], RuleFunc]:
 
 
 def all_rules() -> list[Rule]:
-    for mod in RULE_MODULES:
+    for mod in (*RULE_MODULES, *DEPLOY_RULE_MODULES):
         importlib.import_module(mod)
-    return list(_RULES)
+    return list(_RULES) + list(_DEPLOY_RULES)
 
 
 def run_fact_rules(facts: Facts, options: CheckOptions) -> list[Finding]:
@@ -80,6 +84,55 @@ def run_fact_rules(facts: Facts, options: CheckOptions) -> list[Finding]:
         if rule.kind == "facts":  # compare rules take two snapshots (rules/topology.py)
             findings.extend(rule.func(facts, options))
     return sorted(findings, key=lambda f: f.sort_key())
+
+
+# --- deployment rules (audit): DeploymentModel service (+ Facts) -> findings -------------------
+
+DEPLOY_RULE_MODULES: tuple[str, ...] = (
+    "tpdoctor.rules.deploy_security",
+    "tpdoctor.rules.deploy_devices",
+    "tpdoctor.rules.deploy_shm",
+    "tpdoctor.rules.deploy_topology",
+)
+
+
+@dataclass(frozen=True)
+class DeployContext:
+    model: DeploymentModel
+    facts: Facts | None = None
+    ipc_exchange: str = "drmfd"  # drmfd | pidfd: the route the fix would take
+    pss: str | None = None  # "baseline": also check Pod Security baseline
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+DeployRuleFunc = Callable[["Service", DeployContext], Iterable[Finding]]
+_DEPLOY_RULES: list[Rule] = []
+
+
+def deploy_rule(*causes: str) -> Callable[[DeployRuleFunc], DeployRuleFunc]:
+    """Register a deployment rule, run once per service/container of an audited file."""
+    for c in causes:
+        get_cause(c)
+
+    def deco(func: DeployRuleFunc) -> DeployRuleFunc:
+        _DEPLOY_RULES.append(
+            Rule(name=f"{func.__module__}.{func.__name__}", causes=tuple(causes), func=func, kind="deploy")  # type: ignore[arg-type]
+        )
+        return func
+
+    return deco
+
+
+def run_deploy_rules(ctx: DeployContext) -> list[tuple[Service, Finding]]:
+    """Every deployment rule on every service; allowed causes are left to the caller to drop."""
+    for mod in DEPLOY_RULE_MODULES:
+        importlib.import_module(mod)
+    out: list[tuple[Service, Finding]] = []
+    for svc in ctx.model.services:
+        for rule in _DEPLOY_RULES:
+            for f in rule.func(svc, ctx):  # type: ignore[call-arg, arg-type]
+                out.append((svc, f))
+    return out
 
 
 def make_finding(

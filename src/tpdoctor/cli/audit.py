@@ -1,0 +1,119 @@
+"""`tpdoctor audit FILE...`: GPU-aware least-privilege review of compose, docker/podman run and
+Kubernetes files; `--fix` prints the least-privilege diff, `--write` applies it."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from tpdoctor.cli import app
+from tpdoctor.cli.common import FORMAT_OPTION, OutputFormat
+
+
+class InputKind(str, Enum):
+    auto = "auto"
+    compose = "compose"
+    docker = "docker"
+    podman = "podman"
+    kubernetes = "kubernetes"
+
+
+class IpcExchange(str, Enum):
+    drmfd = "drmfd"
+    pidfd = "pidfd"
+
+
+class Pss(str, Enum):
+    baseline = "baseline"
+
+
+def load_facts(path: Path | None):  # type: ignore[no-untyped-def]
+    if path is None:
+        return None
+    from pydantic import ValidationError
+
+    from tpdoctor.deploy.io import read_text
+    from tpdoctor.errors import InputError
+    from tpdoctor.model import Facts
+
+    try:
+        return Facts.model_validate_json(read_text(path))
+    except ValidationError as exc:
+        raise InputError(f"{path}: not a tpdoctor facts snapshot ({exc.error_count()} errors)") from None
+
+
+@app.command("audit")
+def audit_command(
+    files: list[Path] = typer.Argument(
+        ..., help="compose files, docker/podman run scripts, Kubernetes manifests."
+    ),
+    host_facts: Path = typer.Option(
+        None, "--host-facts", help="Facts JSON from `tpdoctor check --snapshot` on the GPU host."
+    ),
+    input_kind: InputKind = typer.Option(InputKind.auto, "--input", help="Force the file format."),
+    fix: bool = typer.Option(False, "--fix", help="Print the least-privilege version as a diff."),
+    write: bool = typer.Option(False, "--write", help="Apply the fix (atomic, backup FILE.tpdoctor.bak)."),
+    ipc_exchange: IpcExchange = typer.Option(
+        IpcExchange.drmfd,
+        "--ipc-exchange",
+        help="oneCCL route the fix prepares: drmfd (no capability) or pidfd.",
+    ),
+    pss: Pss = typer.Option(None, "--pss", help="Kubernetes: stay within Pod Security 'baseline'."),
+    strict: bool = typer.Option(False, "--strict", help="Also report missing hardening in compose/docker."),
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    """Review deployment files for what multi-GPU tensor parallel needs and what it does not."""
+    from tpdoctor.cli.common import emit
+    from tpdoctor.deploy.audit import audit_model, load
+    from tpdoctor.model import Report
+
+    facts = load_facts(host_facts)
+    kind = None if input_kind is InputKind.auto else input_kind.value
+    pss_v = pss.value if pss else None
+    report = Report(command="audit")
+    if facts is None:
+        report.notes.append("no --host-facts: device nodes and the render GID are placeholders")
+    loaded_all = [load(p, kind) for p in files]  # parse everything first: one bad file, no partial writes
+    fixed_any = False
+    for loaded in loaded_all:
+        res = audit_model(loaded.model, facts, ipc_exchange=ipc_exchange.value, pss=pss_v, strict=strict)
+        report.notes.extend(res.allowed)
+        if not (fix or write):
+            report.findings.extend(res.findings)
+            continue
+        from tpdoctor.deploy.fix import fix_loaded, unified_diff
+
+        result = fix_loaded(loaded, facts, ipc_exchange.value, pss_v)
+        after = load(loaded.path, kind, text=result.text)
+        report.findings.extend(
+            audit_model(
+                after.model, facts, ipc_exchange=ipc_exchange.value, pss=pss_v, strict=strict
+            ).findings
+        )
+        for plan in result.plans:
+            for why in plan.why:
+                report.notes.append(f"{loaded.path}: {plan.service}: {why}")
+            for c in plan.cannot:
+                report.notes.append(f"{loaded.path}: {plan.service}: not changed: {c}")
+        if result.text == loaded.text:
+            continue
+        fixed_any = True
+        if write:
+            from tpdoctor.deploy.io import atomic_write
+
+            backup = atomic_write(loaded.path, result.text)
+            print(f"tpdoctor: wrote {loaded.path} (backup {backup})", file=sys.stderr)
+        else:
+            sys.stdout.write(unified_diff(str(loaded.path), loaded.text, result.text))
+    if (fix or write) and not fixed_any:
+        print("tpdoctor: nothing to change", file=sys.stderr)
+    if fix and not write:
+        # the diff is the output; findings left after the fix go to stderr and the exit code
+        from tpdoctor.render.text import render_text
+
+        render_text(report, sys.stderr)
+        raise typer.Exit(int(report.exit_code))
+    emit(report, fmt)

@@ -1,0 +1,88 @@
+"""`tpdoctor generate`: write a least-privilege deployment for an intent."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from tpdoctor.cli import app
+from tpdoctor.cli.audit import IpcExchange, Pss, load_facts
+
+
+class TargetChoice(str, Enum):
+    compose = "compose"
+    docker_run = "docker-run"
+    podman = "podman"
+    kubernetes = "kubernetes"
+
+
+class SecurityChoice(str, Enum):
+    least = "least"
+    privileged = "privileged"
+
+
+@app.command("generate")
+def generate_command(
+    image: str = typer.Option(
+        "ipex-llm-serving-xpu",
+        "--image",
+        help="ipex-llm-serving-xpu, vllm-openai, vllm-rocm or an image reference.",
+    ),
+    model: str = typer.Option(
+        "Qwen/Qwen2.5-7B-Instruct", "--model", help="Model id or path in the container."
+    ),
+    tp: int = typer.Option(2, "--tp", min=1, help="Tensor-parallel size."),
+    pp: int = typer.Option(1, "--pp", min=1, help="Pipeline-parallel size."),
+    gpus: int = typer.Option(None, "--gpus", min=1, help="GPUs to give the container (default TP x PP)."),
+    target: TargetChoice = typer.Option(
+        TargetChoice.compose, "--target", help="compose, docker-run, podman, kubernetes."
+    ),
+    backend: str = typer.Option(
+        None, "--backend", help="xpu, cuda or rocm, for an image tpdoctor does not know."
+    ),
+    host_facts: Path = typer.Option(
+        None, "--host-facts", help="Facts JSON from `tpdoctor check --snapshot`."
+    ),
+    ipc_exchange: IpcExchange = typer.Option(
+        IpcExchange.drmfd, "--ipc-exchange", help="oneCCL route: drmfd or pidfd."
+    ),
+    security: SecurityChoice = typer.Option(
+        SecurityChoice.least, "--security", help="least (default) or privileged (the unsafe quick fix)."
+    ),
+    pss: Pss = typer.Option(None, "--pss", help="Kubernetes: stay within Pod Security 'baseline'."),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Write here instead of stdout (never overwrites)."
+    ),
+) -> None:
+    """Write a complete, commented, least-privilege deployment for TP x PP GPUs."""
+    from tpdoctor.deploy.generate import Intent, generate
+    from tpdoctor.errors import UsageError
+
+    if backend is not None and backend not in ("xpu", "cuda", "rocm"):
+        raise UsageError("--backend must be xpu, cuda or rocm")
+    it = Intent(
+        image=image,
+        model=model,
+        tp=tp,
+        pp=pp,
+        gpus=gpus,
+        target=target.value,  # type: ignore[arg-type]
+        backend=backend,
+        ipc_exchange=ipc_exchange.value,
+        security=security.value,
+        pss=pss.value if pss else None,
+        facts=load_facts(host_facts),
+    )
+    text = generate(it)
+    for n in it.notes:
+        print(f"tpdoctor: {n}", file=sys.stderr)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    if output.exists():
+        raise UsageError(f"{output} exists: refusing to overwrite (audit it with `tpdoctor audit --fix`)")
+    output.write_text(text, encoding="utf-8")
+    print(f"tpdoctor: wrote {output}", file=sys.stderr)

@@ -1,0 +1,156 @@
+"""Shared reading of a Service: which GPU backend, how many GPUs it sees, the TP size it asks
+for, and what host facts say about render nodes and groups. Rules and the fixer both use it."""
+
+from __future__ import annotations
+
+import re
+
+from tpdoctor.deploy.model import Backend, Service
+from tpdoctor.model.facts import Facts
+
+DRM_MAJOR = 226
+RENDER_RE = re.compile(r"^/dev/dri/renderD\d+$")
+CARD_RE = re.compile(r"^/dev/dri/card\d+$")
+XPU_IMAGES = ("ipex-llm", "xpu", "intel-gpu", "oneapi", "intel/", "intelanalytics")
+ROCM_IMAGES = ("rocm", "amd")
+CUDA_IMAGES = ("vllm/vllm-openai", "sglang", "nvidia", "cuda", "tensorrt", "tgi", "text-generation-inference")
+
+
+def backend(svc: Service) -> Backend:
+    image = (svc.image or "").lower()
+    hosts = [d.host for d in svc.devices]
+    vendors = {g.vendor for g in svc.gpus}
+    if "/dev/kfd" in hosts or "amd" in vendors or any(k in image for k in ROCM_IMAGES):
+        return "rocm"
+    if "nvidia" in vendors or any(h.startswith("/dev/nvidia") for h in hosts) or svc.runtime == "nvidia":
+        return "cuda"
+    if "intel" in vendors or any(k in image for k in XPU_IMAGES):
+        return "xpu"
+    if any(k.startswith(("ONEAPI_", "CCL_", "ZE_", "SYCL_")) for k in svc.env):
+        return "xpu"
+    if any(k in image for k in CUDA_IMAGES):
+        return "cuda"
+    if any(h.startswith("/dev/dri") for h in hosts):
+        return "xpu"  # DRM nodes without /dev/kfd: Intel (or a media workload)
+    return "none"
+
+
+_TP = re.compile(
+    r"^(?:--tensor-parallel-size|--tensor_parallel_size|-tp|--tp|--tp-size|--tp_size)(?:=(\d+))?$"
+)
+_PP = re.compile(r"^(?:--pipeline-parallel-size|--pipeline_parallel_size|-pp|--pp|--pp-size)(?:=(\d+))?$")
+
+
+def _flag_int(svc: Service, pattern: re.Pattern[str], env_names: tuple[str, ...]) -> int | None:
+    argv = [*svc.entrypoint, *svc.command]
+    # a `bash -c "... --tensor-parallel-size 2"` hides flags inside one string
+    flat: list[str] = []
+    for a in argv:
+        flat.extend(a.split())
+    for i, a in enumerate(flat):
+        m = pattern.match(a)
+        if m:
+            val = m.group(1) or (flat[i + 1] if i + 1 < len(flat) else "")
+            if val.isdigit():
+                return int(val)
+            ref = re.fullmatch(r"\$\{?(\w+)\}?", val)
+            if ref and svc.env.get(ref.group(1), "").isdigit():
+                return int(svc.env[ref.group(1)])
+    for n in env_names:
+        if svc.env.get(n, "").isdigit():
+            return int(svc.env[n])
+    return None
+
+
+def tp_size(svc: Service) -> int | None:
+    return _flag_int(svc, _TP, ("TENSOR_PARALLEL_SIZE", "TP_SIZE"))
+
+
+def pp_size(svc: Service) -> int | None:
+    return _flag_int(svc, _PP, ("PIPELINE_PARALLEL_SIZE", "PP_SIZE"))
+
+
+def visible_gpus(svc: Service) -> int | None:
+    """GPUs the container can see, when the config says; None = all of the host's / unknown."""
+    counts: list[int] = []
+    for g in svc.gpus:
+        if g.via == "runtime":
+            continue
+        if g.count is None:
+            return None
+        counts.append(g.count)
+    sel = svc.env.get("ONEAPI_DEVICE_SELECTOR") or svc.env.get("ZE_AFFINITY_MASK")
+    if sel and re.fullmatch(r"(level_zero:)?\d+", sel):
+        return 1
+    renders = [d for d in svc.devices if RENDER_RE.match(d.container)]
+    if any(d.host.rstrip("/") in ("/dev/dri", "/dev") for d in svc.devices):
+        return None
+    if renders:
+        counts.append(len(renders))
+    if svc.privileged and not counts:
+        return None
+    return sum(counts) if counts else None
+
+
+def wants_multi_gpu(svc: Service) -> bool | None:
+    """True when TP/PP > 1; False when the config pins one GPU; None when unknown."""
+    tp, pp = tp_size(svc), pp_size(svc)
+    if (tp or 1) * (pp or 1) > 1:
+        return True
+    if tp is not None or pp is not None:
+        return False
+    n = visible_gpus(svc)
+    if n is not None:
+        return n > 1
+    return None
+
+
+def is_gpu(svc: Service) -> bool:
+    return backend(svc) != "none"
+
+
+# --- host facts -------------------------------------------------------------------------------
+
+
+def facts_render_nodes(facts: Facts | None) -> list[str]:
+    """Render nodes oneCCL will open: those the host's by-path lists, else every render node."""
+    if facts is None:
+        return []
+    listed = sorted(
+        {
+            n.resolved
+            for n in facts.nodes_under("/dev/dri/by-path/")
+            if n.path.endswith("-render") and n.resolved and RENDER_RE.match(n.resolved)
+        }
+    )
+    if listed:
+        return listed
+    return sorted(
+        n.path
+        for n in facts.dev
+        if RENDER_RE.match(n.path) and (n.major in (None, DRM_MAJOR)) and n.kind == "char"
+    )
+
+
+def facts_render_gid(facts: Facts | None) -> int | None:
+    if facts is None:
+        return None
+    for n in facts.dev:
+        if RENDER_RE.match(n.path) and n.gid is not None:
+            return n.gid
+    return facts.groups.get("render")
+
+
+def facts_host_paths(facts: Facts | None) -> set[str] | None:
+    if facts is None or not facts.dev:
+        return None
+    return {n.path for n in facts.dev}
+
+
+def facts_gpu_count(facts: Facts | None) -> int | None:
+    if facts is None:
+        return None
+    if facts.nvidia.gpus:
+        return len(facts.nvidia.gpus)
+    nodes = facts_render_nodes(facts)
+    return len(nodes) or None

@@ -1,0 +1,92 @@
+"""Load any supported deployment file into a DeploymentModel and run the audit rules on it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tpdoctor.deploy.io import read_text
+from tpdoctor.deploy.model import DeploymentModel, Format, Service
+from tpdoctor.errors import InputError
+from tpdoctor.model import Facts, Finding
+from tpdoctor.rules.registry import DeployContext, run_deploy_rules
+
+_RUN = re.compile(
+    r"^\s*(?:\$\s+)?(?:sudo\s+(?:-E\s+)?)?(?:\S*/)?(docker|podman|nerdctl)\s+(?:container\s+)?run\b", re.M
+)
+
+
+def detect_format(text: str, path: str) -> Format:
+    m = _RUN.search(text)
+    if path.endswith((".sh", ".bash", ".txt")) or (m and not re.search(r"^\s*services\s*:", text, re.M)):
+        if not m:
+            raise InputError(f"{path}: no docker/podman run command found")
+        return "podman" if m.group(1) == "podman" else "docker"
+    if re.search(r"^\s*apiVersion\s*:", text, re.M) and re.search(r"^\s*kind\s*:", text, re.M):
+        return "kubernetes"
+    return "compose"
+
+
+@dataclass
+class Loaded:
+    path: Path
+    text: str
+    model: DeploymentModel
+    handle: Any  # ComposeDoc | list[RunCommand] | list[k8s docs]
+    fmt: Format
+
+
+def load(path: Path, fmt: str | None = None, text: str | None = None) -> Loaded:
+    text = read_text(path) if text is None else text
+    source = str(path)
+    f: Format = fmt or detect_format(text, source)  # type: ignore[assignment]
+    if f == "compose":
+        from tpdoctor.deploy.compose import parse_compose
+
+        model, handle = parse_compose(text, source)
+        return Loaded(path, text, model, handle, f)
+    if f == "kubernetes":
+        from tpdoctor.deploy.kubernetes import parse_kubernetes
+
+        model, docs = parse_kubernetes(text, source)
+        return Loaded(path, text, model, docs, f)
+    from tpdoctor.deploy.dockerrun import parse_run_text
+
+    model, runs = parse_run_text(text, source)
+    return Loaded(path, text, model, runs, model.format)
+
+
+@dataclass
+class AuditResult:
+    findings: list[Finding] = field(default_factory=list)
+    allowed: list[str] = field(default_factory=list)
+    per_service: dict[str, list[Finding]] = field(default_factory=dict)
+
+
+def audit_model(
+    model: DeploymentModel,
+    facts: Facts | None = None,
+    *,
+    ipc_exchange: str = "drmfd",
+    pss: str | None = None,
+    strict: bool = False,
+) -> AuditResult:
+    ctx = DeployContext(
+        model=model, facts=facts, ipc_exchange=ipc_exchange, pss=pss, extra={"strict": strict}
+    )
+    res = AuditResult()
+    for svc, f in run_deploy_rules(ctx):
+        res.per_service.setdefault(svc.name, [])
+        reason = _allowed(svc, f.cause)
+        if reason is not None:
+            res.allowed.append(f"{model.source}: {svc.name}: {f.cause} allowed ({reason})")
+            continue
+        res.findings.append(f)
+        res.per_service[svc.name].append(f)
+    return res
+
+
+def _allowed(svc: Service, cause: str) -> str | None:
+    return svc.allows.get(cause)

@@ -1,0 +1,400 @@
+"""Compose front-end (v1 files, the 2.x/3.x formats and the current Compose spec) and patcher.
+
+The document is loaded with ruamel's round-trip loader so that `audit --fix` can change only
+the keys the least-privilege plan touches and keep the user's comments, key order and quoting.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+from tpdoctor.deploy.exceptions import allows_in_lines
+from tpdoctor.deploy.io import load_yaml_docs
+from tpdoctor.deploy.model import (
+    DeploymentModel,
+    DeviceMap,
+    GpuRequest,
+    MountSpec,
+    SecurityOpts,
+    Service,
+    parse_size,
+)
+from tpdoctor.errors import InputError
+
+_V1_HINT_KEYS = {"image", "build", "command", "devices", "volumes", "environment"}
+
+
+class ComposeDoc:
+    """A loaded compose file: the round-trip tree, its text, and the services map."""
+
+    def __init__(
+        self, text: str, source: str, recovered: list[str] | None = None, docs: list[Any] | None = None
+    ) -> None:
+        self.text = text
+        self.source = source
+        self.recovered = recovered or []
+        docs = load_yaml_docs(text, source) if docs is None else docs
+        if len(docs) != 1 or not isinstance(docs[0], CommentedMap):
+            raise InputError(f"{source}: a compose file is one YAML mapping")
+        self.root: CommentedMap = docs[0]
+        svcs = self.root.get("services")
+        if isinstance(svcs, CommentedMap):
+            self.services: CommentedMap = svcs
+            self.v1 = False
+        elif (
+            "services" not in self.root
+            and self.root
+            and all(isinstance(v, dict) and _V1_HINT_KEYS & set(v) for v in self.root.values())
+        ):
+            self.services = self.root  # Compose file format v1: services at the top level
+            self.v1 = True
+        else:
+            raise InputError(f"{source}: no services: mapping found (is this a compose file?)")
+
+
+def recover_indentation(text: str, source: str) -> tuple[str, list[str], list[Any]]:
+    """Load as is; on the classic 'key indented one column too far' error, re-indent that block.
+
+    Returns the text to analyse, a description of what was re-indented (empty if nothing), and
+    the loaded documents (so the file is parsed once).
+    Anything else stays an InputError: we do not guess at broken YAML beyond this one case.
+    """
+    try:
+        return text, [], load_yaml_docs(text, source)
+    except InputError as first:
+        lines = text.splitlines(keepends=True)
+        m = re.search(r"line (\d+), column (\d+)", str(first))
+        if not m or "block" not in str(first):
+            raise
+        bad = int(m.group(1)) - 1
+        col = int(m.group(2)) - 1
+        # siblings: the nearest earlier key line with smaller indentation than col
+        prev = [
+            len(ln) - len(ln.lstrip(" "))
+            for ln in lines[:bad]
+            if ln.strip() and not ln.lstrip().startswith(("#", "-"))
+        ]
+        candidates = [p for p in prev if p < col]
+        if not candidates:
+            raise
+        want = max(candidates)
+        shift = col - want
+        out = list(lines)
+        i = bad
+        while i < len(out):
+            ln = out[i]
+            ind = len(ln) - len(ln.lstrip(" "))
+            if i > bad and ln.strip() and ind <= col - 1 and ind < col:
+                break
+            if ln.strip() and ind >= shift:
+                out[i] = ln[shift:]
+            i += 1
+        fixed = "".join(out)
+        try:
+            docs = load_yaml_docs(fixed, source)
+        except InputError:
+            raise first from None
+        return fixed, docs_note(bad, lines, col, want), docs
+
+
+def docs_note(bad: int, lines: list[str], col: int, want: int) -> list[str]:
+    return [
+        f"line {bad + 1}: '{lines[bad].strip()}' is indented {col} columns where its siblings use "
+        f"{want}; YAML rejects the file (analysed as if re-indented)"
+    ]
+
+
+def _s(v: Any) -> str:
+    return "" if v is None else str(v)
+
+
+def _cmd(v: Any) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, list):
+        return [_s(x) for x in v]
+    try:
+        return shlex.split(str(v))
+    except ValueError:
+        return str(v).split()
+
+
+def _env(v: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if isinstance(v, dict):
+        for k, val in v.items():
+            out[str(k)] = _s(val)
+    elif isinstance(v, list):
+        for item in v:
+            k, _, val = str(item).partition("=")
+            out[k] = val
+    return out
+
+
+def parse_device(item: Any) -> DeviceMap:
+    if isinstance(item, dict):
+        src = _s(item.get("source"))
+        return DeviceMap(
+            host=src,
+            container=_s(item.get("target")) or src,
+            permissions=_s(item.get("permissions")) or "rwm",
+            raw=str(dict(item)),
+        )
+    raw = str(item)
+    if "=" in raw and not raw.startswith("/"):  # CDI: vendor.com/class=name
+        return DeviceMap(host=raw, container=raw, raw=raw)
+    parts = raw.split(":")
+    host = parts[0]
+    cont = parts[1] if len(parts) > 1 and parts[1].startswith("/") else host
+    perms = parts[-1] if len(parts) > 1 and not parts[-1].startswith("/") else "rwm"
+    return DeviceMap(host=host, container=cont, permissions=perms, raw=raw)
+
+
+def parse_volume(item: Any) -> MountSpec:
+    if isinstance(item, dict):
+        kind = _s(item.get("type")) or "volume"
+        return MountSpec(
+            kind=kind if kind in ("bind", "volume", "tmpfs") else "other",  # type: ignore[arg-type]
+            source=_s(item.get("source")),
+            target=_s(item.get("target")),
+            read_only=bool(item.get("read_only", False)),
+            raw=str(dict(item)),
+        )
+    raw = str(item)
+    parts = raw.split(":")
+    if len(parts) == 1:
+        return MountSpec(kind="volume", target=parts[0], raw=raw)
+    opts = parts[2].split(",") if len(parts) > 2 else []
+    src = parts[0]
+    kind = "bind" if src.startswith(("/", ".", "~", "$")) else "volume"
+    return MountSpec(kind=kind, source=src, target=parts[1], read_only="ro" in opts, raw=raw)  # type: ignore[arg-type]
+
+
+def parse_security_opt(opts: list[str], sec: SecurityOpts) -> None:
+    for o in opts:
+        m = re.match(r"\s*([^=:]+)[=:]?(.*)", o)
+        if not m:
+            continue
+        key, val = m.group(1).strip(), m.group(2).strip()
+        if key == "seccomp":
+            sec.seccomp = val
+        elif key == "apparmor":
+            sec.apparmor = val
+        elif key == "label":
+            sec.label.append(val)
+        elif key == "no-new-privileges":
+            sec.no_new_privileges = val in ("", "true", "1")
+
+
+def _gpu_reservations(svc: dict[str, Any]) -> list[GpuRequest]:
+    out: list[GpuRequest] = []
+    try:
+        devs = svc["deploy"]["resources"]["reservations"]["devices"]
+    except (KeyError, TypeError):
+        devs = None
+    for d in devs or []:
+        if not isinstance(d, dict):
+            continue
+        caps = [str(c) for c in d.get("capabilities") or []]
+        driver = _s(d.get("driver"))
+        if "gpu" not in caps and driver not in ("nvidia", "amd", "intel", "cdi"):
+            continue
+        count = d.get("count")
+        ids = [str(x) for x in d.get("device_ids") or []]
+        n = len(ids) if ids else (None if count in (None, "all") else int(count))
+        vendor = driver if driver in ("nvidia", "intel", "amd") else "unknown"
+        out.append(GpuRequest(via="compose-deploy", vendor=vendor, count=n, ids=ids, raw=str(dict(d))))  # type: ignore[arg-type]
+    g = svc.get("gpus")
+    if g is not None:
+        if g == "all":
+            out.append(GpuRequest(via="compose-deploy", vendor="nvidia", count=None, raw="gpus: all"))
+        elif isinstance(g, list):
+            for d in g:
+                ids = [str(x) for x in (d.get("device_ids") or [])] if isinstance(d, dict) else []
+                out.append(GpuRequest(via="compose-deploy", vendor="nvidia", count=len(ids) or None, ids=ids))
+    return out
+
+
+def service_lines(doc: ComposeDoc) -> dict[str, tuple[int, int]]:
+    """1-based [first, last] line of each service's block, for allow comments and evidence."""
+    names = list(doc.services.keys())
+    starts = [doc.services.lc.key(n)[0] + 1 for n in names]
+    total = len(doc.text.splitlines())
+    out: dict[str, tuple[int, int]] = {}
+    for i, n in enumerate(names):
+        end = starts[i + 1] - 1 if i + 1 < len(starts) else total
+        out[str(n)] = (starts[i], end)
+    return out
+
+
+def parse_compose(text: str, source: str) -> tuple[DeploymentModel, ComposeDoc]:
+    analysed, recovered, docs = recover_indentation(text, source)
+    doc = ComposeDoc(analysed, source, recovered, docs)
+    lines = analysed.splitlines()
+    spans = service_lines(doc)
+    model = DeploymentModel(source=source, format="compose", notes=list(recovered))
+    for name, raw in doc.services.items():
+        if not isinstance(raw, dict):
+            continue
+        svc = raw
+        sec = SecurityOpts()
+        parse_security_opt([str(o) for o in svc.get("security_opt") or []], sec)
+        mounts = [parse_volume(v) for v in svc.get("volumes") or []]
+        tmpfs = svc.get("tmpfs") or []
+        for t in [tmpfs] if isinstance(tmpfs, str) else tmpfs:
+            target, _, opts = str(t).partition(":")
+            mounts.append(MountSpec(kind="tmpfs", target=target, raw=str(t), size=opts or None))
+        ul: dict[str, str] = {}
+        for k, v in (svc.get("ulimits") or {}).items():
+            ul[str(k)] = _s(v.get("soft")) if isinstance(v, dict) else _s(v)
+        first, last = spans[str(name)]
+        allows, problems = allows_in_lines(lines[first - 1 : last])
+        s = Service(
+            name=str(name),
+            format="compose",
+            image=_s(svc.get("image")) or None,
+            entrypoint=_cmd(svc.get("entrypoint")),
+            command=_cmd(svc.get("command")),
+            devices=[parse_device(d) for d in svc.get("devices") or []],
+            device_cgroup_rules=[str(r) for r in svc.get("device_cgroup_rules") or []],
+            mounts=mounts,
+            group_add=[str(g) for g in svc.get("group_add") or []],
+            user=_s(svc.get("user")) or None,
+            cap_add=[str(c) for c in svc.get("cap_add") or []],
+            cap_drop=[str(c) for c in svc.get("cap_drop") or []],
+            privileged=svc.get("privileged") in (True, "true"),
+            security=sec,
+            shm_size=parse_size(svc["shm_size"]) if "shm_size" in svc else None,
+            shm_size_raw=_s(svc.get("shm_size")) or None,
+            ipc=_s(svc.get("ipc")) or None,
+            pid=_s(svc.get("pid")) or None,
+            network=_s(svc.get("network_mode")) or None,
+            uts=_s(svc.get("uts")) or None,
+            userns=_s(svc.get("userns_mode")) or None,
+            ulimits=ul,
+            read_only=svc.get("read_only") in (True, "true"),
+            env=_env(svc.get("environment")),
+            gpus=_gpu_reservations(svc),
+            runtime=_s(svc.get("runtime")) or None,
+            line=first,
+            allows=allows,
+            notes=problems,
+        )
+        if s.runtime == "nvidia":
+            s.gpus.append(GpuRequest(via="runtime", vendor="nvidia", raw="runtime: nvidia"))
+        if isinstance(svc.get("build"), dict) and "shm_size" in svc["build"] and "shm_size" not in svc:
+            s.extra["shm_size_on_build"] = _s(svc["build"]["shm_size"])
+        model.services.append(s)
+    return model, doc
+
+
+# --- patching ---------------------------------------------------------------------------------
+
+_KEY = {
+    "devices": "devices",
+    "volumes": "volumes",
+    "tmpfs": "tmpfs",
+    "group_add": "group_add",
+    "cap_add": "cap_add",
+    "cap_drop": "cap_drop",
+    "security_opt": "security_opt",
+    "privileged": "privileged",
+    "shm_size": "shm_size",
+    "ipc": "ipc",
+    "env": "environment",
+}
+
+
+def _q(v: str) -> Any:
+    # quote what YAML would otherwise read as a number or a mapping ("992", "a:b")
+    return DoubleQuotedScalarString(v) if re.fullmatch(r"[0-9]+|.*[:#{}\[\],&*!|>'\"%@`].*|\$\{.*", v) else v
+
+
+def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None:
+    """Apply format-neutral plan operations to one service of the round-trip tree."""
+    svc: CommentedMap = doc.services[service]
+    for op in ops:
+        kind, field = op[0], op[1]
+        key = _KEY[field]
+        if kind == "unset":
+            if key in svc:
+                del svc[key]
+        elif kind == "set":
+            value: Any = op[2]
+            if key in svc:
+                svc[key] = value
+            else:
+                _insert_near(svc, key, value)
+        elif kind == "list_add":
+            item = op[2]
+            if key == "environment":
+                k, _, v = item.partition("=")
+                env = svc.get(key)
+                if isinstance(env, dict):
+                    env[k] = _q(v)
+                elif isinstance(env, list):
+                    env.append(_q(item))
+                else:
+                    m = CommentedMap()
+                    m[k] = _q(v)
+                    _insert_near(svc, key, m)
+                continue
+            seq = svc.get(key)
+            if isinstance(seq, str):
+                seq = CommentedSeq([seq])
+                svc[key] = seq
+            if seq is None:
+                seq = CommentedSeq()
+                _insert_near(svc, key, seq)
+            if item not in [str(x) for x in seq]:
+                seq.append(_q(item))
+        elif kind == "list_remove":
+            seq = svc.get(key)
+            if isinstance(seq, list):
+                for i in reversed(range(len(seq))):
+                    if str(seq[i]) == op[2] or (isinstance(seq[i], dict) and str(dict(seq[i])) == op[2]):
+                        del seq[i]
+                if not seq:
+                    del svc[key]
+        elif kind == "list_replace":
+            seq = svc.get(key)
+            if isinstance(seq, list):
+                for i, x in enumerate(seq):
+                    if str(x) == op[2]:
+                        seq[i] = _q(op[3])
+
+
+# Where new keys go: after the closest key that precedes them in this order, so fixed files
+# read naturally (image, devices, volumes, group_add ... near each other).
+_ORDER = [
+    "image",
+    "build",
+    "container_name",
+    "privileged",
+    "devices",
+    "volumes",
+    "tmpfs",
+    "group_add",
+    "cap_drop",
+    "cap_add",
+    "security_opt",
+    "shm_size",
+    "ipc",
+    "environment",
+]
+
+
+def _insert_near(svc: CommentedMap, key: str, value: Any) -> None:
+    keys = list(svc.keys())
+    want = _ORDER.index(key) if key in _ORDER else len(_ORDER)
+    pos = len(keys)
+    for i, k in enumerate(keys):
+        if k in _ORDER and _ORDER.index(k) > want:
+            pos = i
+            break
+    svc.insert(pos, key, value)

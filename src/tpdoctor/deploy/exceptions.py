@@ -1,0 +1,44 @@
+"""Per-object justified exceptions: `# tpdoctor: allow <cause-id> reason=<why>`.
+
+In compose files and shell scripts the comment sits anywhere inside the service's block (or
+the command's lines); in Kubernetes it may also be the annotation
+`tpdoctor.io/allow: "<cause-id> reason=<why>; <cause-id> reason=<why>"` on the object or its
+pod template. An allow without a reason is not honoured: the point is a written justification,
+not a switch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+ALLOW_COMMENT = re.compile(r"#\s*tpdoctor:\s*allow\s+(?P<body>.+)$")
+_ONE = re.compile(r"(?P<cause>[a-z0-9_-]+\.[a-z0-9_.-]+)(?:\s+reason=(?P<reason>.*?))?\s*(?:;|$)")
+ANNOTATION = "tpdoctor.io/allow"
+
+
+def parse_allow_body(body: str) -> tuple[dict[str, str], list[str]]:
+    """'security.privileged reason=lab box; shm.too-small reason=x' -> allows, problems."""
+    allows: dict[str, str] = {}
+    problems: list[str] = []
+    for m in _ONE.finditer(body.strip()):
+        if not m.group(0).strip():
+            continue
+        reason = (m.group("reason") or "").strip().strip("\"'")
+        if not reason:
+            problems.append(f"allow {m.group('cause')} ignored: it needs reason=<why>")
+            continue
+        allows[m.group("cause")] = reason
+    return allows, problems
+
+
+def allows_in_lines(lines: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+    allows: dict[str, str] = {}
+    problems: list[str] = []
+    for line in lines:
+        m = ALLOW_COMMENT.search(line)
+        if m:
+            a, p = parse_allow_body(m.group("body"))
+            allows.update(a)
+            problems.extend(p)
+    return allows, problems

@@ -1,0 +1,76 @@
+"""Apply least-privilege plans to the user's file and produce the new text and a diff."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from tpdoctor.deploy.audit import Loaded
+from tpdoctor.deploy.least_privilege import Plan, plan_k8s, plan_service
+from tpdoctor.model import Facts
+
+
+@dataclass
+class FixResult:
+    text: str
+    plans: list[Plan] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return any(p.ops for p in self.plans)
+
+
+def fix_loaded(
+    loaded: Loaded, facts: Facts | None, ipc_exchange: str = "drmfd", pss: str | None = None
+) -> FixResult:
+    if loaded.fmt == "compose":
+        from tpdoctor.deploy.compose import apply_ops
+        from tpdoctor.deploy.io import dump_yaml_docs
+
+        doc = loaded.handle
+        plans = [plan_service(s, facts, ipc_exchange) for s in loaded.model.services]
+        for p in plans:
+            if p.ops:
+                apply_ops(doc, p.service, p.ops)
+        changed = any(p.ops for p in plans) or bool(doc.recovered)
+        return FixResult(dump_yaml_docs([doc.root]) if changed else loaded.text, plans)
+    if loaded.fmt == "kubernetes":
+        from tpdoctor.deploy.io import dump_yaml_docs
+        from tpdoctor.deploy.kubernetes import apply_k8s_ops
+
+        docs = loaded.handle
+        plans = [plan_k8s(s, facts, ipc_exchange, pss) for s in loaded.model.services]
+        for s, p in zip(loaded.model.services, plans, strict=True):
+            if p.ops:
+                apply_k8s_ops(docs, s, p.ops)
+        if not any(p.ops for p in plans):
+            return FixResult(loaded.text, plans)
+        text = dump_yaml_docs(docs)
+        if loaded.text.lstrip().startswith("---") and not text.startswith("---"):
+            text = "---\n" + text
+        return FixResult(text, plans)
+    from tpdoctor.deploy.dockerrun import patch_script
+
+    text = loaded.text
+    plans = []
+    # patch from the last command up so earlier line numbers stay valid
+    pairs = list(zip(loaded.model.services, loaded.handle, strict=True))
+    for s, run in reversed(pairs):
+        p = plan_service(s, facts, ipc_exchange)
+        plans.insert(0, p)
+        if p.ops or run.breaks:
+            if run.breaks:
+                p.why.append("command rewritten one flag per line: the broken continuation is gone")
+            text = patch_script(text, run, p.ops)
+    return FixResult(text, plans)
+
+
+def unified_diff(path: str, old: str, new: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=path,
+            tofile=f"{path} (least privilege)",
+        )
+    )

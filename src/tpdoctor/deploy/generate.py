@@ -1,0 +1,400 @@
+"""`tpdoctor generate`: a complete, commented, least-privilege deployment from an intent.
+
+Templates are text (not a YAML tree) because the comments are half the value: every line that
+grants something says why tensor parallel needs it. Output is validated in the tests against
+the Compose JSON schema, `docker-compose config`, and the Kubernetes OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass, field
+from typing import Literal
+
+from tpdoctor.deploy.analysis import facts_render_gid, facts_render_nodes
+from tpdoctor.errors import UsageError
+from tpdoctor.fixes import PRIVILEGED_RISK
+from tpdoctor.model import Facts
+
+Target = Literal["compose", "docker-run", "podman", "kubernetes"]
+
+IMAGES = {
+    "ipex-llm-serving-xpu": ("intelanalytics/ipex-llm-serving-xpu:latest", "xpu"),
+    "vllm-openai": ("vllm/vllm-openai:latest", "cuda"),
+    "vllm-rocm": ("rocm/vllm:latest", "rocm"),
+}
+
+# What ipex-llm's start-vllm-service.sh exports (research/failures.md §4), with the IPC exchange
+# chosen by us: "sockets" is silently replaced by drmfd under oneCCL >= 2021.14 when pidfd is
+# unsupported, and cannot do pipeline parallel's send/recv.
+IPEX_ENV = [
+    ("CCL_WORKER_COUNT", "2"),
+    ("SYCL_CACHE_PERSISTENT", "1"),
+    ("FI_PROVIDER", "shm"),
+    ("CCL_ATL_TRANSPORT", "ofi"),
+    ("CCL_ATL_SHM", "1"),
+    ("USE_XETLA", "OFF"),
+    ("SYCL_PI_LEVEL_ZERO_USE_IMMEDIATE_COMMANDLISTS", "2"),
+    ("TORCH_LLM_ALLREDUCE", "0"),
+    ("CCL_SAME_STREAM", "1"),
+    ("CCL_BLOCKING_WAIT", "0"),
+]
+
+
+@dataclass
+class Intent:
+    image: str = "ipex-llm-serving-xpu"
+    model: str = "Qwen/Qwen2.5-7B-Instruct"
+    tp: int = 2
+    pp: int = 1
+    gpus: int | None = None
+    target: Target = "compose"
+    backend: str | None = None
+    ipc_exchange: str = "drmfd"
+    security: str = "least"  # least | privileged
+    pss: str | None = None
+    facts: Facts | None = None
+    name: str = "llm"
+    port: int = 8000
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def image_ref(self) -> str:
+        return IMAGES[self.image][0] if self.image in IMAGES else self.image
+
+    @property
+    def kind(self) -> str:
+        if self.image in IMAGES:
+            return IMAGES[self.image][1]
+        if not self.backend:
+            raise UsageError(f"--backend xpu|cuda|rocm is needed for the image {self.image!r}")
+        return self.backend
+
+    @property
+    def n_gpus(self) -> int:
+        n = self.gpus or self.tp * self.pp
+        if n < self.tp * self.pp:
+            raise UsageError(f"--gpus {n} is less than --tp x --pp = {self.tp * self.pp}")
+        return n
+
+
+def _serve_argv(it: Intent) -> tuple[list[str], list[str]]:
+    """(entrypoint, command) for the image."""
+    par = ["--tensor-parallel-size", str(it.tp)]
+    if it.pp > 1:
+        par += ["--pipeline-parallel-size", str(it.pp)]
+    if it.image == "ipex-llm-serving-xpu":
+        served = it.model.rsplit("/", 1)[-1]
+        args = [
+            "python", "-m", "ipex_llm.vllm.xpu.entrypoints.openai.api_server",
+            "--served-model-name", served, "--model", it.model, "--port", str(it.port),
+            "--device", "xpu", "--dtype", "float16", "--enforce-eager", "--load-in-low-bit", "fp8",
+            *par, "--distributed-executor-backend", "ray",
+        ]  # fmt: skip
+        script = "source /opt/intel/1ccl-wks/setvars.sh && exec " + shlex.join(args)
+        return ["bash", "-c"], [script]
+    if it.image == "vllm-openai":
+        return [], ["--model", it.model, "--port", str(it.port), *par]
+    return ["vllm", "serve"], [it.model, "--port", str(it.port), *par]
+
+
+def _env(it: Intent) -> list[tuple[str, str, str]]:
+    """(name, value, comment)."""
+    out: list[tuple[str, str, str]] = []
+    if it.kind == "xpu":
+        if it.image == "ipex-llm-serving-xpu":
+            out += [(k, v, "") for k, v in IPEX_ENV]
+        route = "pidfd" if it.ipc_exchange == "pidfd" and it.security != "privileged" else "drmfd"
+        why = (
+            "pidfd: needs SYS_PTRACE (added below), kernel >= 5.6, Yama ptrace_scope <= 2"
+            if route == "pidfd"
+            else "drmfd: needs only /dev/dri/by-path (mounted read-only), no capability"
+        )
+        out.append(("CCL_ZE_IPC_EXCHANGE", route, why))
+        out.append(("CCL_LOG_LEVEL", "info", "prints the IPC exchange oneCCL really uses"))
+    if it.kind == "cuda":
+        out.append(("NCCL_DEBUG", "WARN", "INFO when debugging transports"))
+    out.append(("HF_TOKEN", "${HF_TOKEN:-}", "from the caller's environment, never inline"))
+    return out
+
+
+def _render(it: Intent) -> tuple[list[str], str, bool]:
+    nodes = facts_render_nodes(it.facts)
+    gid = facts_render_gid(it.facts)
+    real = bool(nodes)
+    if not nodes:
+        nodes = [f"/dev/dri/renderD{128 + i}" for i in range(it.n_gpus)]
+    return (
+        nodes,
+        str(gid) if gid is not None else "${RENDER_GID:?set RENDER_GID, see getent group render}",
+        real,
+    )
+
+
+def _host_notes(it: Intent) -> list[str]:
+    notes: list[str] = []
+    f = it.facts
+    if f is None:
+        notes.append(
+            "No --host-facts: render nodes are renderD128.. and RENDER_GID comes from the environment; "
+            "run `export RENDER_GID=$(getent group render | cut -d: -f3)` and check `ls /dev/dri`."
+        )
+        return notes
+    if f.lsm.selinux_enforce == 1:
+        notes.append(
+            "SELinux enforcing: run `setsebool -P container_use_devices 1` once on the host (no label=disable)."
+        )
+    if f.lsm.apparmor_profile and it.ipc_exchange == "pidfd":
+        notes.append(
+            "AppArmor: the pidfd route needs `ptrace (trace,read,tracedby,readby) peer=<profile>`; "
+            "docker-default has it with AppArmor parser >= 2.8.95."
+        )
+    if f.userns.is_initial is False:
+        notes.append(
+            "User namespace detected: the host render GID must be mapped (/proc/self/gid_map); rootless Podman: "
+            "--group-add keep-groups; Docker userns-remap: --userns=host for this container."
+        )
+    return notes
+
+
+def generate(it: Intent) -> str:
+    if it.target == "compose":
+        return _compose(it)
+    if it.target == "kubernetes":
+        return _kubernetes(it)
+    return _run(it)
+
+
+def _c(lines: list[str]) -> str:
+    return "\n".join(lines) + "\n"
+
+
+def _compose(it: Intent) -> str:
+    entry, cmd = _serve_argv(it)
+    nodes, gid, real = _render(it)
+    kind = it.kind
+    L = [
+        f"# Generated by tpdoctor generate: {it.image_ref}, {it.model}, TP={it.tp} PP={it.pp} on {it.n_gpus} GPU(s).",
+        "# Least privilege: every grant below says why tensor parallel needs it. Audit with `tpdoctor audit`.",
+    ]
+    L += [f"# NOTE: {n}" for n in _host_notes(it)]
+    L += ["services:", f"  {it.name}:", f"    image: {it.image_ref}"]
+    if it.security == "privileged":
+        L += [
+            "    # UNSAFE quick fix (the article's): privileged grants SYS_PTRACE and unconfined seccomp, so",
+            "    # oneCCL's pidfd route works. " + PRIVILEGED_RISK,
+            "    privileged: true",
+        ]
+    if kind in ("xpu", "rocm") and it.security != "privileged":
+        L.append(f"    devices:  # exactly the GPUs ({'from host facts' if real else 'check `ls /dev/dri`'})")
+        if kind == "rocm":
+            L.append("      - /dev/kfd")
+        L += [f"      - {n}" for n in nodes]
+    if kind == "xpu" and it.security != "privileged" and it.ipc_exchange != "pidfd":
+        L += [
+            "    volumes:",
+            "      # oneCCL's drmfd route opens every pci-*-render entry here; --device never creates it",
+            '      - "/dev/dri/by-path:/dev/dri/by-path:ro"',
+        ]
+    if kind in ("xpu", "rocm") and it.security != "privileged":
+        L += ["    group_add:  # numeric host render GID: the image may lack the name", f'      - "{gid}"']
+    if it.security != "privileged":
+        L += ["    cap_drop:", "      - ALL"]
+        if kind == "xpu" and it.ipc_exchange == "pidfd":
+            L += [
+                "    cap_add:  # pidfd route; the default seccomp then allows pidfd_getfd",
+                "      - SYS_PTRACE",
+            ]
+        L += ["    security_opt:", '      - "no-new-privileges:true"']
+    L += [
+        "    shm_size: 16g  # NCCL/oneCCL shm, vLLM shm broadcast, Ray object store; no ipc: host needed",
+        "    tmpfs:",
+        "      - /tmp  # oneCCL IPC sockets and the pidfd self-test",
+    ]
+    if kind == "cuda":
+        ids = ", ".join(f'"{i}"' for i in range(it.n_gpus))
+        L += [
+            "    deploy:",
+            "      resources:",
+            "        reservations:",
+            "          devices:  # select GPUs here only; leave CUDA_VISIBLE_DEVICES unset",
+            "            - driver: nvidia",
+            f"              device_ids: [{ids}]",
+            "              capabilities: [gpu]",
+        ]
+    L.append("    environment:")
+    for k, v, why in _env(it):
+        L.append(f"      {k}: {json.dumps(v)}" + (f"  # {why}" if why else ""))
+    if entry:
+        L.append(f"    entrypoint: {json.dumps(entry)}")
+    L.append(f"    command: {json.dumps(cmd)}")
+    L += ["    ports:", f'      - "{it.port}:{it.port}"']
+    return _c(L)
+
+
+def _run(it: Intent) -> str:
+    from tpdoctor.deploy.dockerrun import emit_run
+
+    entry, cmd = _serve_argv(it)
+    nodes, gid, _ = _render(it)
+    podman = it.target == "podman"
+    kind = it.kind
+    opts: list[tuple[str, str | None]] = [("--rm", None), ("--name", it.name)]
+    if it.security == "privileged":
+        opts.append(("--privileged", None))
+    else:
+        if kind == "rocm":
+            opts.append(("--device", "/dev/kfd"))
+        if kind in ("xpu", "rocm"):
+            opts += [("--device", n) for n in nodes]
+            if kind == "xpu" and it.ipc_exchange != "pidfd":
+                opts.append(("--volume", "/dev/dri/by-path:/dev/dri/by-path:ro"))
+            opts.append(
+                ("--group-add", "keep-groups" if podman else (gid if gid.isdigit() else "$RENDER_GID"))
+            )
+        if kind == "cuda":
+            opts.append(("--gpus", '"device=' + ",".join(str(i) for i in range(it.n_gpus)) + '"'))
+        opts.append(("--cap-drop", "ALL"))
+        if kind == "xpu" and it.ipc_exchange == "pidfd":
+            opts.append(("--cap-add", "SYS_PTRACE"))
+        opts.append(("--security-opt", "no-new-privileges:true"))
+    opts += [("--shm-size", "16g"), ("--tmpfs", "/tmp"), ("--publish", f"{it.port}:{it.port}")]
+    for k, v, _ in _env(it):
+        opts.append(("--env", k if k == "HF_TOKEN" else f"{k}={v}"))
+    if entry:
+        opts.append(("--entrypoint", entry[0]))
+        cmd = entry[1:] + cmd
+    head = [
+        "#!/bin/sh",
+        f"# Generated by tpdoctor generate: {it.image_ref}, TP={it.tp} PP={it.pp} on {it.n_gpus} GPU(s).",
+        "# Comments stay above the command: a comment inside a backslash continuation ends it.",
+    ]
+    if it.security == "privileged":
+        head.append("# UNSAFE quick fix: --privileged. " + PRIVILEGED_RISK)
+    if podman:
+        head.append("# Rootless Podman: --group-add keep-groups keeps your render group (needs crun).")
+    elif kind in ("xpu", "rocm") and not gid.isdigit():
+        head.append("export RENDER_GID=${RENDER_GID:-$(getent group render | cut -d: -f3)}")
+    head += [f"# NOTE: {n}" for n in _host_notes(it)]
+    engine = ["podman", "run"] if podman else ["docker", "run"]
+    return "\n".join(head) + "\n" + emit_run(engine, opts, it.image_ref, cmd) + "\n"
+
+
+def _kubernetes(it: Intent) -> str:
+    entry, cmd = _serve_argv(it)
+    kind = it.kind
+    gid = facts_render_gid(it.facts)
+    resource = {"xpu": "gpu.intel.com/i915", "cuda": "nvidia.com/gpu", "rocm": "amd.com/gpu"}[kind]
+    pidfd = kind == "xpu" and it.ipc_exchange == "pidfd" and it.pss != "baseline"
+    if kind == "xpu" and it.ipc_exchange == "pidfd" and it.pss == "baseline":
+        it.notes.append("--pss baseline forbids SYS_PTRACE: the drmfd route is generated instead of pidfd")
+        it.ipc_exchange = "drmfd"
+    L = [
+        f"# Generated by tpdoctor generate: {it.image_ref}, TP={it.tp} PP={it.pp} on {it.n_gpus} GPU(s).",
+        "# GPUs come from the device plugin (no hostPath); /dev/shm and /tmp are emptyDirs.",
+    ]
+    if it.pss == "baseline":
+        L += [
+            "# Fits Pod Security 'baseline' (label the namespace pod-security.kubernetes.io/enforce=baseline).",
+            "# Cannot do within baseline: oneCCL's pidfd route (SYS_PTRACE), hostIPC, a hostPath by-path mount.",
+            "# The Intel GPU plugin mounts by-path entries (-bypath=single: plain files; use -bypath=all if",
+            "# Level Zero memory queries fail, intel-device-plugins-for-kubernetes#2158).",
+        ]
+    L += [f"# NOTE: {n}" for n in _host_notes(it) if "RENDER_GID" not in n]
+    L += [
+        "apiVersion: apps/v1",
+        "kind: Deployment",
+        "metadata:",
+        f"  name: {it.name}",
+        "  labels:",
+        f"    app: {it.name}",
+        "spec:",
+        "  replicas: 1",
+        "  selector:",
+        "    matchLabels:",
+        f"      app: {it.name}",
+        "  template:",
+        "    metadata:",
+        "      labels:",
+        f"        app: {it.name}",
+        "    spec:",
+        "      automountServiceAccountToken: false",
+        "      securityContext:",
+        "        seccompProfile:",
+        "          type: RuntimeDefault",
+    ]
+    if gid is not None:
+        L += ["        supplementalGroups:  # host render GID (from host facts)", f"          - {gid}"]
+    L += [
+        "      containers:",
+        f"        - name: {it.name}",
+        f"          image: {it.image_ref}",
+        "          imagePullPolicy: Always",
+    ]
+    if entry:
+        L.append(f"          command: {json.dumps(entry)}")
+    L += [f"          args: {json.dumps(cmd)}", "          ports:", f"            - containerPort: {it.port}"]
+    for probe, delay in (("readinessProbe", 60), ("livenessProbe", 300)):  # model loading takes minutes
+        L += [
+            f"          {probe}:",
+            "            httpGet:",
+            "              path: /health",
+            f"              port: {it.port}",
+            f"            initialDelaySeconds: {delay}",
+            "            periodSeconds: 10",
+        ]
+    L.append("          env:")
+    for k, v, why in _env(it):
+        if k == "HF_TOKEN":
+            L += [
+                "            - name: HF_TOKEN  # from a Secret, never inline",
+                "              valueFrom:",
+                "                secretKeyRef:",
+                "                  name: hf-token",
+                "                  key: token",
+                "                  optional: true",
+            ]
+            continue
+        L += [
+            f"            - name: {k}" + (f"  # {why}" if why else ""),
+            f"              value: {json.dumps(v)}",
+        ]
+    L += [
+        "          resources:",
+        "            limits:",
+        f"              {resource}: {it.n_gpus}",
+        "              memory: 64Gi  # the /dev/shm emptyDir counts against it",
+        "              cpu: '16'",
+        "            requests:",
+        f"              {resource}: {it.n_gpus}",
+        "              memory: 32Gi",
+        "              cpu: '8'",
+        "          securityContext:",
+        "            allowPrivilegeEscalation: false",
+        "            capabilities:",
+        "              drop: [ALL]",
+    ]
+    if pidfd:
+        L.append(
+            "              add: [SYS_PTRACE]  # pidfd route: needs a privileged PSA namespace or an exception"
+        )
+    elif kind in ("xpu", "rocm") and gid is None:
+        L.append(
+            "              add: [DAC_OVERRIDE]  # root opens the render nodes; replace by supplementalGroups: [<render GID>]"
+        )
+    L += [
+        "          volumeMounts:",
+        "            - name: dshm",
+        "              mountPath: /dev/shm",
+        "            - name: tmp",
+        "              mountPath: /tmp",
+        "      volumes:",
+        "        - name: dshm  # NCCL/oneCCL shm, vLLM shm broadcast, Ray; hostIPC is not needed",
+        "          emptyDir:",
+        "            medium: Memory",
+        "            sizeLimit: 16Gi",
+        "        - name: tmp  # oneCCL IPC sockets",
+        "          emptyDir: {}",
+    ]
+    return _c(L)

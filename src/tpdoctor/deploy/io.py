@@ -1,0 +1,116 @@
+"""Reading user files safely and writing fixes atomically.
+
+Limits protect `audit` from hostile input: a size cap, strict UTF-8, and a cap on how many
+nodes a YAML document expands to (aliases are references in ruamel's round-trip mode, but the
+rules walk them, so a "billion laughs" file would otherwise explode there).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from tpdoctor.errors import InputError
+
+MAX_BYTES = 8 * 1024 * 1024
+MAX_NODES = 500_000
+MAX_ALIASES = 1_000
+
+
+def read_text(path: Path, max_bytes: int = MAX_BYTES) -> str:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    if size > max_bytes:
+        raise InputError(f"{path}: {size} bytes is over the {max_bytes}-byte limit for a config file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}): refusing to parse") from None
+
+
+def rt_yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.preserve_quotes = True
+    y.width = 4096  # never re-wrap the user's long lines
+    y.indent(mapping=2, sequence=4, offset=2)
+    return y
+
+
+def _count_aliases(text: str) -> int:
+    # cheap upper bound: '*' starting a token; exact enough to refuse pathological files early
+    return sum(1 for tok in text.split() if tok.startswith("*") and len(tok) > 1)
+
+
+def load_yaml_docs(text: str, source: str) -> list[Any]:
+    """Round-trip load every document; refuse bombs; raise InputError with the position."""
+    if _count_aliases(text) > MAX_ALIASES:
+        raise InputError(f"{source}: more than {MAX_ALIASES} YAML aliases: refusing (alias bomb?)")
+    try:
+        docs = list(rt_yaml().load_all(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
+        raise InputError(f"{source}: invalid YAML at {where}: {exc.problem}") from None
+    except YAMLError as exc:
+        raise InputError(f"{source}: invalid YAML: {exc}") from None
+    budget = [MAX_NODES]
+    for d in docs:
+        _walk_budget(d, budget, source)
+    return docs
+
+
+def _walk_budget(node: Any, budget: list[int], source: str) -> None:
+    stack: list[Any] = [node]
+    while stack:
+        n = stack.pop()
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise InputError(f"{source}: YAML expands to more than {MAX_NODES} nodes: refusing (alias bomb?)")
+        if isinstance(n, dict):
+            stack.extend(n.values())
+        elif isinstance(n, list):
+            stack.extend(n)
+
+
+def dump_yaml_docs(docs: list[Any]) -> str:
+    import io as _io
+
+    buf = _io.StringIO()
+    y = rt_yaml()
+    if len(docs) == 1:
+        y.dump(docs[0], buf)
+    else:
+        y.dump_all(docs, buf)
+    return buf.getvalue()
+
+
+def atomic_write(path: Path, text: str, backup_suffix: str = ".tpdoctor.bak") -> Path:
+    """Keep a backup next to the file, then replace it atomically (temp file + os.replace)."""
+    backup = path.with_name(path.name + backup_suffix)
+    original = path.read_bytes()
+    mode = path.stat().st_mode & 0o7777
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        backup.write_bytes(original)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return backup

@@ -1,0 +1,302 @@
+"""Kubernetes front-end (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, List)
+and the patcher that writes a least-privilege plan back into the round-trip tree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from tpdoctor.deploy.exceptions import ANNOTATION, allows_in_lines, parse_allow_body
+from tpdoctor.deploy.io import load_yaml_docs
+from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service, parse_size
+from tpdoctor.errors import InputError
+
+GPU_RESOURCES = {
+    "nvidia.com/gpu": "nvidia",
+    "gpu.intel.com/i915": "intel",
+    "gpu.intel.com/xe": "intel",
+    "amd.com/gpu": "amd",
+}
+UNBOUNDED = 1 << 40  # emptyDir{medium: Memory} without sizeLimit: bounded by the pod's memory only
+
+
+@dataclass
+class Workload:
+    doc_index: int
+    obj: CommentedMap
+    pod_spec: CommentedMap
+    pod_meta: CommentedMap | None
+    name: str
+    kind: str
+
+
+def _pod_spec(obj: dict[str, Any]) -> tuple[Any, Any]:
+    kind = obj.get("kind")
+    spec = obj.get("spec") or {}
+    if kind == "Pod":
+        return spec, obj.get("metadata")
+    if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"):
+        tpl = spec.get("template") or {}
+        return tpl.get("spec"), tpl.get("metadata")
+    if kind == "CronJob":
+        tpl = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
+        return tpl.get("spec"), tpl.get("metadata")
+    return None, None
+
+
+def workloads(docs: list[Any]) -> Iterator[Workload]:
+    for i, d in enumerate(docs):
+        objs = (d.get("items") or []) if isinstance(d, dict) and d.get("kind") == "List" else [d]
+        for obj in objs:
+            if not isinstance(obj, dict):
+                continue
+            spec, meta = _pod_spec(obj)
+            if isinstance(spec, dict):
+                name = str((obj.get("metadata") or {}).get("name") or obj.get("kind"))
+                yield Workload(i, obj, spec, meta, name, str(obj.get("kind")))  # type: ignore[arg-type]
+
+
+def _annotation_allows(*metas: Any) -> tuple[dict[str, str], list[str]]:
+    allows: dict[str, str] = {}
+    problems: list[str] = []
+    for m in metas:
+        ann = (m or {}).get("annotations") or {}
+        if ANNOTATION in ann:
+            a, p = parse_allow_body(str(ann[ANNOTATION]))
+            allows.update(a)
+            problems.extend(p)
+    return allows, problems
+
+
+def _line(node: Any) -> int | None:
+    try:
+        return int(node.lc.line) + 1
+    except AttributeError:
+        return None
+
+
+def parse_kubernetes(text: str, source: str) -> tuple[DeploymentModel, list[Any]]:
+    docs = [d for d in load_yaml_docs(text, source)]
+    model = DeploymentModel(source=source, format="kubernetes")
+    lines = text.splitlines()
+    found = list(workloads(docs))
+    if not found:
+        raise InputError(f"{source}: no Pod, Deployment, StatefulSet, DaemonSet, Job or CronJob found")
+    starts = sorted({_line(w.obj) or 1 for w in found})
+    for w in found:
+        first = _line(w.obj) or 1
+        later = [s for s in starts if s > first]
+        last = later[0] - 1 if later else len(lines)
+        c_allows, c_problems = allows_in_lines(lines[first - 1 : last])
+        a_allows, a_problems = _annotation_allows(w.obj.get("metadata"), w.pod_meta)
+        spec = w.pod_spec
+        psc = spec.get("securityContext") or {}
+        vols = {str(v.get("name")): v for v in spec.get("volumes") or [] if isinstance(v, dict)}
+        for c in spec.get("containers") or []:
+            if not isinstance(c, dict):
+                continue
+            s = _container(w, c, psc, vols)
+            s.allows = {**c_allows, **a_allows}
+            s.notes = c_problems + a_problems
+            model.services.append(s)
+    return model, docs
+
+
+def _container(w: Workload, c: dict[str, Any], psc: dict[str, Any], vols: dict[str, Any]) -> Service:
+    spec = w.pod_spec
+    csc = c.get("securityContext") or {}
+    caps = csc.get("capabilities") or {}
+    sec = SecurityOpts()
+    seccomp = (csc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")
+    if seccomp == "Unconfined":
+        sec.seccomp = "unconfined"
+    elif seccomp == "Localhost":
+        sec.seccomp = "localhost"
+    elif seccomp is None:
+        sec.seccomp = "k8s-unset"  # the kubelet default is Unconfined unless seccompDefault is on
+    apparmor = (csc.get("appArmorProfile") or psc.get("appArmorProfile") or {}).get("type")
+    meta: Any = w.pod_meta or {}
+    pod_ann: dict[str, Any] = dict(meta.get("annotations") or {})
+    ann = pod_ann.get(f"container.apparmor.security.beta.kubernetes.io/{c.get('name')}")
+    if apparmor == "Unconfined" or ann == "unconfined":
+        sec.apparmor = "unconfined"
+    se = csc.get("seLinuxOptions") or psc.get("seLinuxOptions") or {}
+    if se.get("type") == "spc_t":
+        sec.label.append("type:spc_t")
+    ape = csc.get("allowPrivilegeEscalation")
+    sec.allow_privilege_escalation = ape if isinstance(ape, bool) else None
+    sec.no_new_privileges = (ape is False) or None
+    rnr = csc.get("runAsNonRoot", psc.get("runAsNonRoot"))
+    sec.run_as_non_root = rnr if isinstance(rnr, bool) else None
+    s = Service(name=f"{w.kind}/{w.name}/{c.get('name')}", format="kubernetes", security=sec)
+    s.image = str(c.get("image") or "") or None
+    s.entrypoint = [str(x) for x in c.get("command") or []]
+    s.command = [str(x) for x in c.get("args") or []]
+    s.line = _line(c)
+    s.privileged = csc.get("privileged") is True
+    s.cap_add = [str(x) for x in caps.get("add") or []]
+    s.cap_drop = [str(x) for x in caps.get("drop") or []]
+    s.read_only = csc.get("readOnlyRootFilesystem") is True
+    uid = csc.get("runAsUser", psc.get("runAsUser"))
+    s.user = str(uid) if uid is not None else None
+    s.group_add = [str(g) for g in psc.get("supplementalGroups") or []]
+    s.ipc = "host" if spec.get("hostIPC") else None
+    s.pid = "host" if spec.get("hostPID") else None
+    s.network = "host" if spec.get("hostNetwork") else None
+    s.userns = "private" if spec.get("hostUsers") is False else None
+    for e in c.get("env") or []:
+        if not isinstance(e, dict):
+            continue
+        if "valueFrom" in e:
+            s.env_from_secret.append(str(e.get("name")))
+        else:
+            s.env[str(e.get("name"))] = str(e.get("value", ""))
+    for vm in c.get("volumeMounts") or []:
+        v = vols.get(str(vm.get("name"))) or {}
+        mount = MountSpec(
+            target=str(vm.get("mountPath")), read_only=vm.get("readOnly") is True, raw=str(vm.get("name"))
+        )
+        if "hostPath" in v:
+            mount.kind, mount.source = "hostPath", str((v["hostPath"] or {}).get("path"))
+        elif "emptyDir" in v:
+            ed = v["emptyDir"] or {}
+            mount.kind, mount.medium = "emptyDir", ed.get("medium")
+            mount.size = str(ed["sizeLimit"]) if ed.get("sizeLimit") is not None else None
+        else:
+            mount.kind, mount.source = "volume", str(vm.get("name"))
+        s.mounts.append(mount)
+        if mount.target.rstrip("/") == "/dev/shm" and mount.kind == "emptyDir" and mount.medium == "Memory":
+            s.shm_size = parse_size(mount.size) if mount.size else UNBOUNDED
+            s.shm_size_raw = f"emptyDir Memory sizeLimit {mount.size or 'unset'}"
+    res = c.get("resources") or {}
+    for key in ("limits", "requests"):
+        for rname, qty in (res.get(key) or {}).items():
+            vendor = GPU_RESOURCES.get(str(rname))
+            if vendor and not any(g.raw.startswith(str(rname)) for g in s.gpus):
+                try:
+                    n: int | None = int(str(qty))
+                except ValueError:
+                    n = None
+                s.gpus.append(GpuRequest(via="k8s-resource", vendor=vendor, count=n, raw=f"{rname}: {qty}"))  # type: ignore[arg-type]
+    s.extra["pod"] = f"{w.kind}/{w.name}"
+    s.extra["container"] = str(c.get("name"))
+    return s
+
+
+# --- patching ---------------------------------------------------------------------------------
+
+
+def _ensure_map(parent: CommentedMap, key: str) -> CommentedMap:
+    v = parent.get(key)
+    if not isinstance(v, CommentedMap):
+        v = CommentedMap()
+        parent[key] = v
+    return v
+
+
+def _ensure_seq(parent: CommentedMap, key: str) -> CommentedSeq:
+    v = parent.get(key)
+    if not isinstance(v, CommentedSeq):
+        v = CommentedSeq()
+        parent[key] = v
+    return v
+
+
+def find_container(docs: list[Any], service: Service) -> tuple[Workload, CommentedMap]:
+    for w in workloads(docs):
+        if f"{w.kind}/{w.name}" != service.extra.get("pod"):
+            continue
+        for c in w.pod_spec.get("containers") or []:
+            if str(c.get("name")) == service.extra.get("container"):
+                return w, c
+    raise KeyError(service.name)
+
+
+def apply_k8s_ops(docs: list[Any], service: Service, ops: list[tuple[str, ...]]) -> None:
+    """Kubernetes plan operations: ('pod_unset', key) ('sc_set', key, value) ('sc_unset', key)
+    ('cap_drop_all',) ('cap_add', CAP) ('cap_remove', CAP) ('env', K, V) ('limit', resource, n)
+    ('volume', name, mountPath, medium, sizeLimit) ('remove_hostpath', mountPath)."""
+    w, c = find_container(docs, service)
+    spec = w.pod_spec
+    for op in ops:
+        kind = op[0]
+        if kind == "pod_unset":
+            spec.pop(op[1], None)
+        elif kind == "sc_set":
+            sc = _ensure_map(c, "securityContext")
+            if op[1] == "seccompProfile":
+                sp = CommentedMap()
+                sp["type"] = op[2]
+                sc["seccompProfile"] = sp
+            else:
+                sc[op[1]] = op[2] == "true" if op[2] in ("true", "false") else op[2]
+        elif kind == "sc_unset":
+            sc_any: Any = c.get("securityContext") or {}
+            sc_any.pop(op[1], None)
+        elif kind == "cap_drop_all":
+            caps = _ensure_map(_ensure_map(c, "securityContext"), "capabilities")
+            drop = _ensure_seq(caps, "drop")
+            if "ALL" not in [str(x) for x in drop]:
+                drop.append("ALL")
+        elif kind == "cap_add":
+            caps = _ensure_map(_ensure_map(c, "securityContext"), "capabilities")
+            add = _ensure_seq(caps, "add")
+            if op[1] not in [str(x) for x in add]:
+                add.append(op[1])
+        elif kind == "cap_remove":
+            caps_any: Any = (c.get("securityContext") or {}).get("capabilities") or {}
+            add = caps_any.get("add")
+            if isinstance(add, list):
+                for i in reversed(range(len(add))):
+                    if str(add[i]).upper().removeprefix("CAP_") == op[1]:
+                        del add[i]
+                if not add:
+                    del caps_any["add"]
+        elif kind == "env":
+            env = _ensure_seq(c, "env")
+            if not any(isinstance(e, dict) and e.get("name") == op[1] for e in env):
+                e = CommentedMap()
+                e["name"] = op[1]
+                e["value"] = op[2]
+                env.append(e)
+        elif kind == "limit":
+            limits = _ensure_map(_ensure_map(c, "resources"), "limits")
+            if op[1] not in limits:
+                limits[op[1]] = int(op[2])
+        elif kind == "volume":
+            name, path, medium, size = op[1], op[2], op[3], op[4]
+            vols = _ensure_seq(spec, "volumes")
+            if not any(isinstance(v, dict) and v.get("name") == name for v in vols):
+                ed = CommentedMap()
+                if medium:
+                    ed["medium"] = medium
+                if size:
+                    ed["sizeLimit"] = size
+                v = CommentedMap()
+                v["name"] = name
+                v["emptyDir"] = ed
+                vols.append(v)
+            mounts = _ensure_seq(c, "volumeMounts")
+            if not any(isinstance(m, dict) and m.get("mountPath") == path for m in mounts):
+                m = CommentedMap()
+                m["name"] = name
+                m["mountPath"] = path
+                mounts.append(m)
+        elif kind == "remove_hostpath":
+            path = op[1]
+            mounts_any: Any = c.get("volumeMounts") or []
+            vols_any: Any = spec.get("volumes") or []
+            mounts, vols = mounts_any, vols_any
+            hp = {str(v.get("name")) for v in vols if isinstance(v, dict) and "hostPath" in v}
+            gone = {
+                str(m.get("name")) for m in mounts if m.get("mountPath") == path and str(m.get("name")) in hp
+            }
+            for i in reversed(range(len(mounts))):
+                if str(mounts[i].get("name")) in gone:
+                    del mounts[i]
+            for i in reversed(range(len(vols))):
+                if str(vols[i].get("name")) in gone:
+                    del vols[i]

@@ -1,0 +1,149 @@
+"""DeploymentModel: one runtime-neutral description of the containers a config starts.
+
+Every front-end (compose, docker/podman run, Kubernetes) reads its format into this model and
+the audit rules only ever look at the model. Fields keep the user's spelling where it matters
+for evidence (`raw`), and `line` points back into the file.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Format = Literal["compose", "docker", "podman", "kubernetes"]
+Backend = Literal["xpu", "cuda", "rocm", "none"]
+
+
+class DeviceMap(BaseModel):
+    host: str
+    container: str
+    permissions: str = "rwm"
+    raw: str = ""
+
+    @property
+    def is_cdi(self) -> bool:
+        # CDI names look like vendor.com/class=name; host paths start with '/'
+        return "=" in self.host and not self.host.startswith("/")
+
+
+class MountSpec(BaseModel):
+    """A bind mount, named volume, tmpfs, hostPath or emptyDir as seen by the container."""
+
+    kind: Literal["bind", "volume", "tmpfs", "hostPath", "emptyDir", "other"] = "bind"
+    source: str = ""
+    target: str = ""
+    read_only: bool = False
+    medium: str | None = None  # emptyDir medium (Memory)
+    size: str | None = None  # emptyDir sizeLimit / tmpfs size
+    raw: str = ""
+
+
+class GpuRequest(BaseModel):
+    """A GPU asked for through the runtime rather than device nodes."""
+
+    via: Literal["compose-deploy", "gpus-flag", "cdi", "k8s-resource", "runtime", "env"]
+    vendor: Literal["nvidia", "intel", "amd", "unknown"] = "unknown"
+    count: int | None = None  # None = all / unknown
+    ids: list[str] = Field(default_factory=list)
+    raw: str = ""
+
+
+class SecurityOpts(BaseModel):
+    seccomp: str | None = None  # None = runtime default; "unconfined" or a profile path
+    apparmor: str | None = None
+    label: list[str] = Field(default_factory=list)  # SELinux: disable, type:..., level:...
+    no_new_privileges: bool | None = None
+    allow_privilege_escalation: bool | None = None  # Kubernetes spelling of the same idea
+    run_as_non_root: bool | None = None
+
+
+class Service(BaseModel):
+    """One container: a compose service, one docker/podman run, or one Kubernetes container."""
+
+    name: str
+    format: Format
+    image: str | None = None
+    entrypoint: list[str] = Field(default_factory=list)
+    command: list[str] = Field(default_factory=list)
+    devices: list[DeviceMap] = Field(default_factory=list)
+    device_cgroup_rules: list[str] = Field(default_factory=list)
+    mounts: list[MountSpec] = Field(default_factory=list)
+    group_add: list[str] = Field(default_factory=list)
+    user: str | None = None
+    cap_add: list[str] = Field(default_factory=list)
+    cap_drop: list[str] = Field(default_factory=list)
+    privileged: bool = False
+    security: SecurityOpts = Field(default_factory=SecurityOpts)
+    shm_size: int | None = Field(default=None, description="bytes")
+    shm_size_raw: str | None = None
+    ipc: str | None = None
+    pid: str | None = None
+    network: str | None = None
+    uts: str | None = None
+    userns: str | None = None
+    ulimits: dict[str, str] = Field(default_factory=dict)
+    read_only: bool = False
+    env: dict[str, str] = Field(default_factory=dict)
+    env_from_secret: list[str] = Field(default_factory=list, description="names set from a secret ref")
+    gpus: list[GpuRequest] = Field(default_factory=list)
+    runtime: str | None = None
+    line: int | None = None
+    notes: list[str] = Field(default_factory=list, description="front-end observations for rules")
+    extra: dict[str, str] = Field(default_factory=dict)
+    allows: dict[str, str] = Field(default_factory=dict, description="cause id -> reason")
+
+    # --- derived views the rules share -------------------------------------------------------
+    @property
+    def caps_added(self) -> set[str]:
+        return {normalize_cap(c) for c in self.cap_add}
+
+    @property
+    def caps_dropped(self) -> set[str]:
+        return {normalize_cap(c) for c in self.cap_drop}
+
+    def has_mount_target(self, target: str) -> MountSpec | None:
+        for m in self.mounts:
+            if m.target.rstrip("/") == target.rstrip("/"):
+                return m
+        return None
+
+    @property
+    def argv_text(self) -> str:
+        return " ".join([*self.entrypoint, *self.command])
+
+    @property
+    def render_devices(self) -> list[DeviceMap]:
+        return [d for d in self.devices if d.container.startswith("/dev/dri")]
+
+
+class DeploymentModel(BaseModel):
+    source: str
+    format: Format
+    services: list[Service] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgtp]?)(i?b?)\s*$", re.IGNORECASE)
+_MULT = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+
+
+def parse_size(value: object) -> int | None:
+    """'16g', '10.24gb', '2Gi', 67108864 -> bytes; None when it cannot be read."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    m = _SIZE.match(str(value))
+    if not m:
+        return None
+    return int(float(m.group(1)) * _MULT[m.group(2).lower()])
+
+
+def normalize_cap(cap: str) -> str:
+    c = cap.strip().upper()
+    return c[4:] if c.startswith("CAP_") else c
+
+
+SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)

@@ -1,0 +1,270 @@
+"""Audit rules: GPU device nodes, /dev/dri/by-path and the groups that open them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from tpdoctor.deploy.analysis import (
+    backend,
+    facts_host_paths,
+    facts_render_gid,
+    wants_multi_gpu,
+)
+from tpdoctor.deploy.model import Service
+from tpdoctor.model import Finding
+from tpdoctor.rules.deploy_common import ev, fctx
+from tpdoctor.rules.registry import DeployContext, deploy_rule, make_finding
+
+BYPATH = "/dev/dri/by-path"
+
+
+def _pidfd_route(svc: Service) -> bool:
+    return "SYS_PTRACE" in svc.caps_added and svc.env.get("CCL_ZE_IPC_EXCHANGE", "pidfd") == "pidfd"
+
+
+@deploy_rule("oneccl.bypath-missing")
+def bypath_missing(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: an Intel GPU (XPU) container without /dev/dri/by-path (no bind mount, no
+    CCL_DRMFD_DEV_RENDER_DIR_PATH, no device-plugin resource) and without the pidfd route.
+
+    Why it matters: oneCCL >= 2021.14 tries pidfd first; under the default seccomp without CAP_SYS_PTRACE the
+    self-test fails and it falls back to drmfd, which opendir()s /dev/dri/by-path. Docker
+    `--device` and `--privileged` never create that directory (symlinks are skipped).
+    Privileged hides the problem (pidfd works there) until privileged is removed.
+
+    How to fix: `volumes: ["/dev/dri/by-path:/dev/dri/by-path:ro"]` plus every render node it lists
+    (drmfd, no capability), or `cap_add: [SYS_PTRACE]` with the default seccomp (pidfd).
+    """
+    if backend(svc) != "xpu":
+        return
+    if svc.has_mount_target(BYPATH) or "CCL_DRMFD_DEV_RENDER_DIR_PATH" in svc.env:
+        return
+    if any(g.via in ("k8s-resource", "cdi") and g.vendor == "intel" for g in svc.gpus):
+        return  # the device plugin / CDI spec mounts the by-path entries
+    if _pidfd_route(svc) and not svc.privileged:
+        return
+    multi = wants_multi_gpu(svc)
+    if svc.privileged:
+        msg = (
+            f"{svc.name} has no /dev/dri/by-path. Privileged hides this (pidfd works with all capabilities); "
+            "once privileged goes, oneCCL falls back to drmfd and fails with 'opendir failed'. "
+            "TP needs by-path (drmfd) or SYS_PTRACE (pidfd)."
+        )
+        sev, conf = None, "proves"
+    elif multi is False:
+        msg = f"{svc.name} uses one GPU, so oneCCL exchange is not used yet; multi-GPU would need by-path or SYS_PTRACE."
+        sev, conf = "notice", "suggests"
+    else:
+        msg = (
+            f"{svc.name} maps Intel GPUs but not /dev/dri/by-path and has no SYS_PTRACE: with oneCCL >= 2021.14 "
+            "multi-GPU TP falls back to drmfd and fails with 'opendir failed: could not open device directory'."
+        )
+        sev, conf = None, "proves" if multi else "suggests"
+    yield make_finding(
+        "oneccl.bypath-missing",
+        msg,
+        [ev(svc, ctx, "no /dev/dri/by-path mount, no SYS_PTRACE")],
+        context=fctx(svc, ctx),
+        severity=sev,
+        confidence=conf,
+    )
+
+
+@deploy_rule("audit.bypath-writable")
+def bypath_writable(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: /dev/dri/by-path bind-mounted without `:ro`.
+
+    Why it matters: oneCCL only lists and opens its entries; a writable mount lets the container change the
+    host's udev links.
+
+    How to fix: `/dev/dri/by-path:/dev/dri/by-path:ro`.
+    """
+    m = svc.has_mount_target(BYPATH)
+    if m is not None and m.kind in ("bind", "hostPath") and not m.read_only:
+        yield make_finding(
+            "audit.bypath-writable",
+            f"{svc.name} mounts /dev/dri/by-path read-write. TP needs it only readable: add :ro.",
+            [ev(svc, ctx, m.raw or m.target)],
+        )
+
+
+@deploy_rule("audit.devices-all-gpus")
+def devices_all(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: `--device /dev/dri` (the whole directory) or `/dev` mapped.
+
+    Why it matters: every render node of the host enters the container, an iGPU included, and selectors such
+    as ONEAPI_DEVICE_SELECTOR or ZE_AFFINITY_MASK then count devices the user did not mean.
+    (With the by-path mount, oneCCL opens every listed GPU, so pass all GPUs by-path lists.)
+
+    How to fix: list the render nodes used: `/dev/dri/renderD128`, `/dev/dri/renderD129`, ...
+    """
+    for d in svc.devices:
+        if d.host.rstrip("/") in ("/dev/dri", "/dev"):
+            sel = svc.env.get("ONEAPI_DEVICE_SELECTOR") or svc.env.get("ZE_AFFINITY_MASK")
+            extra = f" while {sel!r} selects fewer" if sel else ""
+            yield make_finding(
+                "audit.devices-all-gpus",
+                f"{svc.name} maps all of {d.host}{extra}: every GPU, an iGPU included. Map only the render "
+                "nodes in use.",
+                [ev(svc, ctx, f"device {d.raw or d.host}")],
+                context=fctx(svc, ctx),
+            )
+
+
+@deploy_rule("device.group-name-unresolved")
+def group_by_name(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: group_add / --group-add with a group *name* (render, video).
+
+    Why it matters: Docker resolves names against the image's /etc/group ("Unable to find group render"),
+    and the image's GID for a name need not equal the host's. On current distros render nodes
+    belong to group render, not video.
+
+    How to fix: the numeric host GID: `group_add: ["${RENDER_GID}"]` with
+    `RENDER_GID=$(getent group render | cut -d: -f3)`; Podman rootless: `--group-add keep-groups`.
+    """
+    for g in svc.group_add:
+        if g.isdigit() or g.startswith("$") or g == "keep-groups":
+            continue
+        gid = facts_render_gid(ctx.facts)
+        hint = f" (host render GID is {gid})" if gid is not None else ""
+        if g == "render":
+            sev, msg = None, f"{svc.name} adds group 'render' by name: the image may lack it{hint}."
+        else:
+            sev = "degraded"
+            msg = (
+                f"{svc.name} adds group {g!r} by name: render nodes are owned by group render on current "
+                f"distros and the image's GID may differ from the host's{hint}."
+            )
+        yield make_finding(
+            "device.group-name-unresolved",
+            msg + " Use the numeric host render GID.",
+            [ev(svc, ctx, f"group_add: {g}")],
+            context=fctx(svc, ctx),
+            severity=sev,
+            confidence="suggests",
+        )
+
+
+def _root(svc: Service) -> bool:
+    return svc.user in (None, "", "0", "root") or (svc.user or "").startswith(("0:", "root:"))
+
+
+@deploy_rule("audit.group-add-missing", "device.group-denied", "audit.group-gid-unverified")
+def group_numeric(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: XPU/ROCm device nodes without a group for them; numeric groups that differ
+    from the host's render GID (with --host-facts) or cannot be checked (without).
+
+    Why it matters: device nodes keep the host GID inside the container; a non-root process without that
+    group gets EACCES. Root passes DAC checks only while it keeps CAP_DAC_OVERRIDE (cap_drop ALL
+    removes it).
+
+    How to fix: `group_add: ["<host render GID>"]` (numeric).
+    """
+    if backend(svc) not in ("xpu", "rocm"):
+        return
+    has_nodes = bool(svc.render_devices) or any(d.host == "/dev/kfd" for d in svc.devices)
+    if not has_nodes:
+        return
+    if not svc.group_add and svc.privileged:
+        return
+    if not svc.group_add:
+        if _root(svc) and "ALL" not in svc.caps_dropped:
+            yield make_finding(
+                "audit.group-add-missing",
+                f"{svc.name} has no group_add: GPU access works only while the process runs as root. "
+                "Add the numeric render GID before switching to a non-root user or cap_drop ALL.",
+                [ev(svc, ctx, "no group_add")],
+                context=fctx(svc, ctx),
+            )
+        else:
+            yield make_finding(
+                "device.group-denied",
+                f"{svc.name} runs as {svc.user or 'root without DAC_OVERRIDE'} without the render group: "
+                "opening the GPU nodes gives EACCES.",
+                [ev(svc, ctx, f"user {svc.user}, no group_add")],
+                context=fctx(svc, ctx),
+            )
+        return
+    numeric = [g for g in svc.group_add if g.isdigit()]
+    gid = facts_render_gid(ctx.facts)
+    if gid is None:
+        for g in numeric:
+            yield make_finding(
+                "audit.group-gid-unverified",
+                f"{svc.name} adds GID {g}; it must equal the host's render GID "
+                "(`getent group render`). Pass --host-facts to check.",
+                [ev(svc, ctx, f"group_add: {g}")],
+            )
+    elif numeric and str(gid) not in numeric and "keep-groups" not in svc.group_add:
+        yield make_finding(
+            "device.group-denied",
+            f"{svc.name} adds GID(s) {', '.join(numeric)} but the host's render nodes belong to GID {gid}.",
+            [ev(svc, ctx, f"group_add: {', '.join(numeric)}; host render GID {gid}")],
+            context=fctx(svc, ctx),
+            confidence="proves" if not _root(svc) else "suggests",
+            severity=None if not _root(svc) else "notice",
+        )
+
+
+@deploy_rule("device.host-node-absent")
+def host_node_absent(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks (needs --host-facts): every `devices:` host path exists on the host.
+
+    Why it matters: Docker refuses to start: "error gathering device information while adding custom
+    device ...: no such file or directory".
+
+    How to fix: map the nodes the host has (see `ls -l /dev/dri`).
+    """
+    paths = facts_host_paths(ctx.facts)
+    if paths is None:
+        return
+    for d in svc.devices:
+        if d.is_cdi or not d.host.startswith("/dev/") or d.host.rstrip("/") in ("/dev", "/dev/dri"):
+            continue
+        if d.host not in paths and any(p.startswith(d.host.rsplit("/", 1)[0]) for p in paths):
+            yield make_finding(
+                "device.host-node-absent",
+                f"{svc.name} maps {d.host}, which the host does not have.",
+                [ev(svc, ctx, f"device {d.host}")],
+                context=fctx(svc, ctx),
+            )
+
+
+@deploy_rule("device.cgroup-denied", "device.kfd-missing")
+def nodes_as_volumes(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: GPU nodes bind-mounted as volumes (-v /dev/dri:/dev/dri) instead of mapped
+    as devices; ROCm containers without /dev/kfd.
+
+    Why it matters: a bind mount makes the node visible but the device cgroup still denies it (EPERM). ROCm
+    needs /dev/kfd in addition to the render nodes.
+
+    How to fix: `devices:` entries for the nodes; add /dev/kfd for ROCm.
+    """
+    for m in svc.mounts:
+        if (
+            m.kind in ("bind", "hostPath")
+            and re.match(r"^/dev/(dri|nvidia|kfd)", m.source or "")
+            and not (m.target.startswith(BYPATH))
+        ):
+            if svc.privileged or any(d.container.startswith(m.target) for d in svc.devices):
+                continue
+            yield make_finding(
+                "device.cgroup-denied",
+                f"{svc.name} bind-mounts {m.source} as a volume: the device cgroup denies open() (EPERM). "
+                "Map the nodes with devices: instead.",
+                [ev(svc, ctx, m.raw or m.source)],
+                context=fctx(svc, ctx),
+            )
+    if (
+        backend(svc) == "rocm"
+        and svc.format != "kubernetes"
+        and not svc.privileged
+        and not any(d.host == "/dev/kfd" for d in svc.devices)
+        and not svc.gpus
+    ):
+        yield make_finding(
+            "device.kfd-missing",
+            f"{svc.name} looks like ROCm but does not map /dev/kfd.",
+            [ev(svc, ctx, "no /dev/kfd device")],
+        )

@@ -1,0 +1,146 @@
+"""Audit rules: /dev/shm, IPC namespace, writable /tmp, and files the runtime will not read as
+written (broken shell continuations, invalid YAML)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tpdoctor.deploy.analysis import is_gpu, wants_multi_gpu
+from tpdoctor.deploy.model import Service
+from tpdoctor.model import Evidence, Finding
+from tpdoctor.rules.deploy_common import ev, fctx
+from tpdoctor.rules.registry import DeployContext, deploy_rule, make_finding
+
+GIB = 1024**3
+SHM_MIN = 1 * GIB  # below this NCCL/vLLM/Ray fail at TP>1 (Docker default is 64 MiB)
+SHM_COMFORT = 4 * GIB  # below this a TP deployment is likely to outgrow it
+
+
+def _fmt(n: int) -> str:
+    return f"{n / GIB:.2f} GiB" if n >= GIB else f"{n // (1024 * 1024)} MiB"
+
+
+@deploy_rule("shm.too-small")
+def shm_small(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: the /dev/shm a GPU container gets: shm_size / --shm-size /
+    emptyDir{medium: Memory} at /dev/shm, or the runtime default (Docker 64 MiB, Podman 62.5 MiB,
+    Kubernetes 64 MiB) when none is set and the IPC namespace is private.
+
+    Why it matters: NCCL's SHM transport, vLLM's shm broadcast queue, Ray's object store and torch IPC all
+    allocate there; a full tmpfs gives "failed to extend /dev/shm", ncclSystemError or a bus error.
+
+    How to fix: `shm_size: 16g` (compose), `--shm-size=16g`, or an emptyDir{medium: Memory, sizeLimit: 16Gi}
+    mounted at /dev/shm in Kubernetes.
+    """
+    if not is_gpu(svc) or svc.ipc in ("host",) or (svc.ipc or "").startswith(("container:", "service:")):
+        return
+    multi = wants_multi_gpu(svc)
+    size = svc.shm_size
+    note = svc.extra.get("shm_size_on_build")
+    build = f" ({note})" if note and size is None else ""
+    if size is None or size < SHM_MIN:
+        have = _fmt(size) if size is not None else "the runtime default 64 MiB"
+        sev = None if multi else ("degraded" if multi is None else "notice")
+        yield make_finding(
+            "shm.too-small",
+            f"{svc.name} gets {have} of /dev/shm{build}. TP needs more: set shm_size 16g (no ipc: host needed).",
+            [ev(svc, ctx, f"shm: {svc.shm_size_raw or 'not set'}{build}")],
+            context=fctx(svc, ctx),
+            severity=sev,
+            confidence="proves" if multi else "suggests",
+        )
+    elif size < SHM_COMFORT and size < (1 << 40):
+        yield make_finding(
+            "shm.too-small",
+            f"{svc.name} gets {_fmt(size)} of /dev/shm: enough for one GPU, small once the same config is "
+            "scaled to tensor parallel (NCCL + vLLM shm broadcast + Ray). Consider 16g.",
+            [ev(svc, ctx, f"shm: {svc.shm_size_raw}")],
+            context=fctx(svc, ctx),
+            severity="notice",
+            confidence="suggests",
+        )
+
+
+@deploy_rule("audit.ipc-host-unneeded")
+def ipc_host(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: `ipc: host` / `--ipc=host` / hostIPC on a GPU container.
+
+    Why it matters: vLLM's docs suggest it only to get a big /dev/shm. It shares the host's SysV/POSIX IPC
+    namespace and escapes the container memory cgroup for /dev/shm; shm_size gives the same
+    space for ranks inside one container. (Podman-compose once ignored `ipc:` silently, see
+    compose.key-ignored.)
+
+    How to fix: remove it and set `shm_size: 16g`; use `ipc: shareable` + `ipc: service:<name>` only when
+    ranks must live in different containers.
+    """
+    if svc.ipc == "host" and is_gpu(svc):
+        yield make_finding(
+            "audit.ipc-host-unneeded",
+            f"{svc.name} shares the host IPC namespace. Single-container TP does not need it: replace with "
+            "shm_size 16g (hostIPC is also forbidden by Pod Security baseline).",
+            [ev(svc, ctx, "ipc: host")],
+            context=fctx(svc, ctx),
+        )
+
+
+@deploy_rule("oneccl.tmp-unwritable")
+def tmp_unwritable(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: a read-only root filesystem without a writable /tmp (tmpfs or emptyDir).
+
+    Why it matters: oneCCL binds its IPC sockets in /tmp (/tmp/ccl-ipc-fd-sock-*), its pidfd self-test
+    mkstemp()s there, and vLLM uses ipc:///tmp/... zmq sockets.
+
+    How to fix: `tmpfs: [/tmp]` (compose), `--tmpfs /tmp`, an emptyDir at /tmp in Kubernetes.
+    """
+    if svc.read_only and is_gpu(svc) and svc.has_mount_target("/tmp") is None:
+        yield make_finding(
+            "oneccl.tmp-unwritable",
+            f"{svc.name} has a read-only root and no writable /tmp: oneCCL sockets and the pidfd self-test fail. "
+            "Add tmpfs /tmp.",
+            [ev(svc, ctx, "read_only: true, no /tmp mount")],
+        )
+
+
+@deploy_rule("audit.shell-continuation-broken")
+def continuation(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: `docker run ... \\` commands whose continuation a shell breaks: a comment
+    line between continued lines, or whitespace after the final backslash.
+
+    Why it matters: the shell ends the command at that line: the flags below it (-v, --shm-size, the image)
+    never reach docker, and the remaining lines run as separate commands.
+
+    How to fix: move comments above the command and delete trailing spaces (`audit --fix` rewrites the
+    command with one flag per line).
+    """
+    breaks = svc.extra.get("continuation_breaks")
+    if breaks:
+        evs = [
+            Evidence(source=ctx.model.source, line=int(b.split(":")[0].split()[1]), text=b)
+            for b in breaks.split("; ")
+        ]
+        yield make_finding(
+            "audit.shell-continuation-broken",
+            f"{svc.name}: the shell stops this command at line {svc.extra.get('effective_end_line')}; "
+            "flags after it (volumes, --shm-size, the image) are lost and a 64 MiB /dev/shm results.",
+            evs,
+        )
+
+
+@deploy_rule("compose.yaml-invalid")
+def yaml_invalid(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: a compose file that is not valid YAML only because one key is indented one
+    column too far (tpdoctor re-indents it to analyse the rest; other YAML errors stop the audit).
+
+    Why it matters: `docker compose` refuses the file, or, worse, a lenient tool reads the key under the wrong
+    parent (a GPU reservation that silently does not apply).
+
+    How to fix: align the key with its siblings (`audit --fix` does).
+    """
+    if svc is not ctx.model.services[0]:
+        return
+    for n in ctx.model.notes:
+        if "YAML rejects" in n:
+            line = int(n.split(":")[0].split()[1])
+            yield make_finding(
+                "compose.yaml-invalid", n, [Evidence(source=ctx.model.source, line=line, text=n)]
+            )

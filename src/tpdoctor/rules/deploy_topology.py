@@ -1,0 +1,184 @@
+"""Audit rules: how many GPUs a container sees versus the parallel size it asks for, how GPUs
+are selected, Pod Security baseline, and ranks split across containers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tpdoctor.deploy.analysis import backend, is_gpu, pp_size, tp_size, visible_gpus
+from tpdoctor.deploy.model import Service, normalize_cap
+from tpdoctor.model import Finding
+from tpdoctor.rules.deploy_common import ev, fctx
+from tpdoctor.rules.registry import DeployContext, deploy_rule, make_finding
+
+PSS_BASELINE_CAPS = {
+    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+    "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+}  # fmt: skip
+
+
+@deploy_rule("vllm.tp-exceeds-visible-gpus")
+def tp_exceeds(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: --tensor-parallel-size x --pipeline-parallel-size against the GPUs the config
+    gives the container (device_ids, count, --gpus, render nodes, k8s limits).
+
+    Why it matters: vLLM stops with "tensor parallel size N is not allowed" / too few GPUs.
+
+    How to fix: give the container as many GPUs as TP x PP, or lower TP.
+    """
+    tp = tp_size(svc)
+    if tp is None:
+        return
+    need = tp * (pp_size(svc) or 1)
+    have = visible_gpus(svc)
+    if have is not None and need > have:
+        yield make_finding(
+            "vllm.tp-exceeds-visible-gpus",
+            f"{svc.name} asks for TP x PP = {need} but the config exposes {have} GPU(s).",
+            [ev(svc, ctx, f"tensor-parallel-size {tp}, visible GPUs {have}")],
+            context=fctx(svc, ctx),
+        )
+
+
+@deploy_rule("cuda.visible-devices-mismatch")
+def cuda_visible(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: CUDA_VISIBLE_DEVICES set in the environment on top of a runtime GPU selection.
+
+    Why it matters: indices are renumbered from 0 inside the container; host indices or a shorter list than
+    the TP size hide GPUs ("invalid device ordinal", fewer GPUs than TP).
+
+    How to fix: select GPUs once, at the runtime layer (device_ids, --gpus, CDI), and leave
+    CUDA_VISIBLE_DEVICES unset.
+    """
+    cvd = svc.env.get("CUDA_VISIBLE_DEVICES")
+    if cvd is None or backend(svc) != "cuda" or not svc.gpus:
+        return
+    n = len([x for x in cvd.split(",") if x.strip()])
+    tp = tp_size(svc) or 1
+    sev = None if tp > n else "degraded"
+    yield make_finding(
+        "cuda.visible-devices-mismatch",
+        f"{svc.name} sets CUDA_VISIBLE_DEVICES={cvd} on top of the runtime's GPU selection"
+        + (f"; TP {tp} needs {tp} visible GPUs" if tp > n else "")
+        + ". Select GPUs once (device_ids / --gpus) and drop the variable.",
+        [ev(svc, ctx, f"CUDA_VISIBLE_DEVICES={cvd}")],
+        severity=sev,
+        confidence="proves" if tp > n else "suggests",
+    )
+
+
+@deploy_rule("audit.gpu-injection-redundant")
+def injection_redundant(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: `runtime: nvidia` together with a device reservation, --gpus or CDI devices.
+
+    Why it matters: two selection paths that can disagree (the nvidia runtime's NVIDIA_VISIBLE_DEVICES default
+    is all GPUs); the reservation alone is the supported compose way.
+
+    How to fix: keep `deploy.resources.reservations.devices` (or --gpus) and drop `runtime: nvidia`.
+    """
+    rt = [g for g in svc.gpus if g.via == "runtime"]
+    other = [g for g in svc.gpus if g.via != "runtime"]
+    if rt and other:
+        yield make_finding(
+            "audit.gpu-injection-redundant",
+            f"{svc.name} selects GPUs twice ({rt[0].raw} and {other[0].via}). Keep one; TP needs neither twice.",
+            [ev(svc, ctx, f"{rt[0].raw} + {other[0].raw}")],
+        )
+
+
+@deploy_rule("audit.gpu-count-unused", "audit.gpu-count-fixed")
+def gpu_count(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: all GPUs reserved (count: all, --gpus all) with no TP size that uses them; or
+    a pinned GPU count with no TP size at all (they must be raised together).
+
+    Why it matters: a serving process without --tensor-parallel-size uses one GPU; the rest are held idle,
+    and raising TP later without the GPU count gives vllm.tp-exceeds-visible-gpus.
+
+    How to fix: set --tensor-parallel-size to the GPU count, or reserve only the GPUs used.
+    """
+    sel = [g for g in svc.gpus if g.via != "runtime"]
+    if not sel or not is_gpu(svc):
+        return
+    tp = tp_size(svc)
+    if any(g.count is None for g in sel) and (tp or 1) == 1:
+        yield make_finding(
+            "audit.gpu-count-unused",
+            f"{svc.name} reserves all GPUs but sets no tensor-parallel size above 1.",
+            [ev(svc, ctx, sel[0].raw)],
+        )
+    elif tp is None and all(g.count is not None for g in sel):
+        n = sum(g.count or 0 for g in sel)
+        yield make_finding(
+            "audit.gpu-count-fixed",
+            f"{svc.name} pins {n} GPU(s) without a --tensor-parallel-size: raise both together.",
+            [ev(svc, ctx, sel[0].raw)],
+        )
+
+
+@deploy_rule("topology.ranks-split-across-containers")
+def ranks_split(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: several GPU containers of one file that set distributed ranks
+    (RANK/WORLD_SIZE/LOCAL_RANK/CCL_LOCAL_RANK) or --node-rank/--nnodes on one host.
+
+    Why it matters: fd passing (oneCCL pidfd/drmfd), CUDA IPC and NCCL P2P/SHM need all ranks of a TP group in
+    one PID/IPC/mount namespace; separate containers look like separate nodes.
+
+    How to fix: one container with all GPUs and --tensor-parallel-size N; split only across nodes.
+    """
+    rank_keys = {"RANK", "WORLD_SIZE", "LOCAL_RANK", "CCL_LOCAL_RANK", "NODE_RANK"}
+    gpu_svcs = [
+        s
+        for s in ctx.model.services
+        if is_gpu(s) and (rank_keys & set(s.env) or "--node-rank" in s.argv_text or "--nnodes" in s.argv_text)
+    ]
+    if len(gpu_svcs) > 1 and svc is gpu_svcs[0] and ctx.model.format != "kubernetes":
+        yield make_finding(
+            "topology.ranks-split-across-containers",
+            f"{len(gpu_svcs)} containers ({', '.join(s.name for s in gpu_svcs)}) run ranks of one job on one "
+            "host: fd passing and P2P break across containers. Use one container with all GPUs.",
+            [ev(s, ctx, "distributed rank settings") for s in gpu_svcs],
+        )
+
+
+@deploy_rule("audit.pss-baseline-violation")
+def pss_baseline(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks (Kubernetes with --pss baseline): privileged, hostPath volumes,
+    hostIPC/hostPID/hostNetwork, capabilities outside the baseline set, Unconfined seccomp/AppArmor.
+
+    Why it matters: a namespace labelled pod-security.kubernetes.io/enforce=baseline rejects the pod. The
+    Intel route that fits: device plugin resources (by-path mounted by the plugin), drmfd,
+    emptyDir{medium: Memory} for /dev/shm and /tmp. pidfd + SYS_PTRACE does not fit.
+
+    How to fix: `tpdoctor audit --fix --pss baseline`.
+    """
+    if svc.format != "kubernetes" or ctx.pss != "baseline":
+        return
+    bad = pss_violations(svc)
+    if bad:
+        yield make_finding(
+            "audit.pss-baseline-violation",
+            f"{svc.name} violates Pod Security baseline: {'; '.join(bad)}.",
+            [ev(svc, ctx, b) for b in bad],
+            context=fctx(svc, ctx),
+        )
+
+
+def pss_violations(svc: Service) -> list[str]:
+    """Pod Security Standards 'baseline' checks that apply to one container and its pod."""
+    bad: list[str] = []
+    if svc.privileged:
+        bad.append("privileged: true")
+    for name, val in (("hostIPC", svc.ipc), ("hostPID", svc.pid), ("hostNetwork", svc.network)):
+        if val == "host":
+            bad.append(f"{name}: true")
+    for m in svc.mounts:
+        if m.kind == "hostPath":
+            bad.append(f"hostPath volume {m.source}")
+    extra = {normalize_cap(c) for c in svc.cap_add} - PSS_BASELINE_CAPS
+    if extra:
+        bad.append("capabilities.add " + ", ".join(sorted(extra)))
+    if svc.security.seccomp == "unconfined":
+        bad.append("seccompProfile Unconfined")
+    if svc.security.apparmor == "unconfined":
+        bad.append("AppArmor unconfined")
+    return bad

@@ -1,0 +1,156 @@
+"""Generated deployments are valid for their runtime and pass our own audit (and PSS baseline)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from conftest import run_cli
+from deploy_helpers import DATA, two_gpu_facts
+from tpdoctor.deploy.audit import audit_model, load
+from tpdoctor.deploy.fix import fix_loaded
+from tpdoctor.deploy.generate import Intent, generate
+from tpdoctor.rules.deploy_topology import pss_violations
+
+COMPOSE_SCHEMA = DATA / "compose-spec.json"
+IMAGES = ["ipex-llm-serving-xpu", "vllm-openai", "vllm-rocm"]
+
+
+def _compose_schema_errors(text: str) -> list[str]:
+    import jsonschema
+
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    data = YAML(typ="safe").load(text)
+    v = jsonschema.Draft7Validator(schema)
+    return [f"{list(e.path)}: {e.message}" for e in v.iter_errors(data)]
+
+
+def _docker_compose_config(path: Path) -> None:
+    exe = shutil.which("docker-compose")
+    if exe is None:
+        pytest.skip(
+            "docker-compose not installed (CI: apt-get install -y --no-install-recommends docker-compose)"
+        )
+    env = {**os.environ, "RENDER_GID": "992", "HF_TOKEN": ""}
+    r = subprocess.run(
+        [exe, "-f", str(path), "config", "-q"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("image", IMAGES)
+@pytest.mark.parametrize("facts", [None, "facts"])
+def test_generated_compose_validates_and_audits_clean(image: str, facts: str | None, tmp_path: Path) -> None:
+    it = Intent(image=image, tp=2, target="compose", facts=two_gpu_facts() if facts else None)
+    text = generate(it)
+    assert not _compose_schema_errors(text)
+    p = tmp_path / "compose.yaml"
+    p.write_text(text)
+    _docker_compose_config(p)
+    loaded = load(p)
+    assert [f.cause for f in audit_model(loaded.model).findings if f.severity.value != "notice"] == []
+    assert fix_loaded(loaded, None).text == text  # nothing left to tighten
+
+
+def test_ipex_compose_has_start_script_env_and_drmfd(tmp_path: Path) -> None:
+    svc = YAML(typ="safe").load(generate(Intent(tp=2)))["services"]["llm"]
+    env = svc["environment"]
+    assert (
+        env["CCL_ZE_IPC_EXCHANGE"] == "drmfd"
+        and env["FI_PROVIDER"] == "shm"
+        and env["CCL_SAME_STREAM"] == "1"
+    )
+    assert "--tensor-parallel-size 2" in svc["command"][0] and "setvars.sh" in svc["command"][0]
+    assert "/dev/dri/by-path:/dev/dri/by-path:ro" in svc["volumes"]
+
+
+def test_privileged_security_is_commented_as_unsafe() -> None:
+    text = generate(Intent(tp=2, security="privileged"))
+    assert "privileged: true" in text and "UNSAFE" in text and "take over the host" in text
+    assert not _compose_schema_errors(text)
+
+
+def _k8s_validate(text: str) -> None:
+    kv = pytest.importorskip("kubernetes_validate", reason="pip install kubernetes-validate (dev extra)")
+    for doc in YAML(typ="safe").load_all(text):
+        kv.validate(doc, "1.30.0", strict=True)
+
+
+@pytest.mark.parametrize("image", IMAGES)
+@pytest.mark.parametrize("pss", [None, "baseline"])
+def test_generated_kubernetes_validates_and_fits_baseline(
+    image: str, pss: str | None, tmp_path: Path
+) -> None:
+    it = Intent(image=image, tp=2, target="kubernetes", pss=pss, ipc_exchange="pidfd" if pss else "drmfd")
+    text = generate(it)
+    _k8s_validate(text)
+    p = tmp_path / "deploy.yaml"
+    p.write_text(text)
+    loaded = load(p)
+    for svc in loaded.model.services:
+        assert pss_violations(svc) == []
+    causes = {f.cause for f in audit_model(loaded.model, pss="baseline").findings}
+    assert not causes & {"audit.pss-baseline-violation", "audit.hardening-missing", "shm.too-small"}
+
+
+def test_kubernetes_fix_pss_baseline_removes_violations(tmp_path: Path) -> None:
+    p = tmp_path / "pod.yaml"
+    p.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: xpu  # serving pod\nspec:\n  hostIPC: true\n"
+        "  containers:\n    - name: vllm\n      image: intelanalytics/ipex-llm-serving-xpu:latest\n"
+        "      args: ['--tensor-parallel-size', '2']\n"
+        "      securityContext:\n        privileged: true\n        capabilities: {add: [SYS_PTRACE, SYS_ADMIN]}\n"
+        "      volumeMounts: [{name: dri, mountPath: /dev/dri}]\n"
+        "  volumes: [{name: dri, hostPath: {path: /dev/dri}}]\n"
+    )
+    before = {f.cause for f in audit_model(load(p).model, pss="baseline").findings}
+    assert "audit.pss-baseline-violation" in before
+    res = fix_loaded(load(p), None, pss="baseline")
+    assert "# serving pod" in res.text
+    _k8s_validate(res.text)
+    p.write_text(res.text)
+    after = load(p)
+    assert all(pss_violations(s) == [] for s in after.model.services)
+    doc = YAML(typ="safe").load(res.text)
+    c = doc["spec"]["containers"][0]
+    assert c["resources"]["limits"]["gpu.intel.com/i915"] == 2
+    assert {"name": "CCL_ZE_IPC_EXCHANGE", "value": "drmfd"} in c["env"]
+    assert fix_loaded(after, None, pss="baseline").text == res.text
+    assert any("pidfd" in n for pl in res.plans for n in pl.cannot)
+
+
+@pytest.mark.parametrize("target", ["docker-run", "podman"])
+def test_generated_run_scripts_parse_and_audit_clean(target: str, tmp_path: Path) -> None:
+    text = generate(Intent(tp=2, target=target))  # type: ignore[arg-type]
+    p = tmp_path / "run.sh"
+    p.write_text(text)
+    r = subprocess.run(["sh", "-n", str(p)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    loaded = load(p)
+    assert loaded.fmt == ("podman" if target == "podman" else "docker")
+    assert [f.cause for f in audit_model(loaded.model).findings if f.severity.value != "notice"] == []
+    if target == "podman":
+        assert "--group-add keep-groups" in text
+
+
+def test_cli_generate_refuses_to_overwrite(tmp_path: Path) -> None:
+    out = tmp_path / "c.yaml"
+    assert run_cli("generate", "--tp", "2", "-o", str(out)).returncode == 0
+    r = run_cli("generate", "--tp", "2", "-o", str(out))
+    assert r.returncode == 2 and "refusing" in r.stderr
+    assert run_cli("generate", "--image", "my/custom:1").returncode == 2
+
+
+def test_fixed_article_compose_validates(tmp_path: Path) -> None:
+    p = tmp_path / "compose.yaml"
+    shutil.copy(DATA / "deploy" / "article-compose.yaml", p)
+    text = fix_loaded(load(p), two_gpu_facts()).text
+    assert not _compose_schema_errors(text)
+    p.write_text(text)
+    _docker_compose_config(p)
