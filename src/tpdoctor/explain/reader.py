@@ -33,7 +33,7 @@ def open_log(name: str) -> Iterator[BinaryIO]:
         if os.path.isdir(name):
             raise InputError(f"{name}: is a directory (give log files, or '-' for stdin)")
         try:
-            raw = open(name, "rb")  # noqa: SIM115 - closed below
+            raw = open(name, "rb")  # closed in finally
         except FileNotFoundError:
             raise InputError(f"{name}: no such file") from None
         except OSError as exc:
