@@ -40,9 +40,9 @@ def open_log(name: str) -> Iterator[BinaryIO]:
             raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
         close = True
     try:
-        stream = io.BufferedReader(raw) if not isinstance(raw, io.BufferedReader) else raw  # type: ignore[arg-type]
-        head = stream.peek(2)[:2]
-        if head == GZIP_MAGIC:
+        # open(..., "rb") and stdin.buffer are BufferedReaders already; peek() needs one.
+        stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
+        if stream.peek(2)[:2] == GZIP_MAGIC:
             yield gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[misc]
         else:
             yield stream
@@ -61,14 +61,13 @@ def iter_blocks(
     """
     carry = b""
     skipping = False  # inside a giant line whose head was already emitted
-    while True:
-        try:
-            data = stream.read(chunk)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            # A truncated or corrupt gzip still yields what was readable before the damage.
+    damaged = False
+    while not damaged:
+        data, error = _read(stream, chunk)
+        if error is not None:
+            damaged = True
             if notes is not None:
-                notes.append(f"input ends in damaged data ({exc}); explained what was readable")
-            break
+                notes.append(f"input ends in damaged data ({error}); explained what was readable")
         if not data:
             break
         if skipping:
@@ -90,3 +89,26 @@ def iter_blocks(
             skipping = True
     if carry:
         yield carry + b"\n"
+
+
+def _read(stream: BinaryIO, size: int) -> tuple[bytes, str | None]:
+    """Read about `size` bytes with read1() so that a truncated gzip still returns what it
+    decompressed before the damage (read() would drop the whole partial chunk)."""
+    read1 = getattr(stream, "read1", None)
+    if read1 is None:
+        try:
+            return stream.read(size), None
+        except (OSError, EOFError) as exc:
+            return b"", str(exc)
+    parts: list[bytes] = []
+    got = 0
+    while got < size:
+        try:
+            piece = read1(size - got)
+        except (OSError, EOFError) as exc:
+            return b"".join(parts), str(exc) or type(exc).__name__
+        if not piece:
+            break
+        parts.append(piece)
+        got += len(piece)
+    return b"".join(parts), None
