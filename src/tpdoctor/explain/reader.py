@@ -76,13 +76,14 @@ def iter_blocks(
                 continue
             data = data[nl + 1 :]
             skipping = False
-        buf = carry + data if carry else data
-        cut = buf.rfind(b"\n")
+        cut = data.rfind(b"\n")
         if cut < 0:
-            carry = buf
+            carry += data
         else:
-            carry = buf[cut + 1 :]
-            yield buf[: cut + 1] if cut + 1 < len(buf) else buf
+            # one copy per block: the carried head plus this read up to its last newline
+            head = data if cut + 1 == len(data) else data[: cut + 1]
+            yield carry + head if carry else head
+            carry = data[cut + 1 :]
         if len(carry) > max_line:
             yield carry[:max_line] + b"\n"
             carry = b""
