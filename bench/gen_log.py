@@ -84,7 +84,7 @@ def noise_pool(rng: random.Random, n: int, ansi: float) -> list[bytes]:
                 [
                     f"{h}:{pid}:{tid} [{dev}] NCCL INFO NET/Plugin: Could not find: libnccl-net.so. Using internal network plugin.",
                     f"{h}:{pid}:{tid} [{dev}] misc/ibvwrap.cc:63 NCCL WARN Failed to open libibverbs.so[.1]",
-                    f"WARNING 03-01 12:00:00 [utils.py:12] error_on_missing_weights is deprecated",
+                    "WARNING 03-01 12:00:00 [utils.py:12] error_on_missing_weights is deprecated",
                     f"{h}:{pid}:{tid} [{dev}] NCCL INFO cudaDriverVersion 12040",
                 ]
             )

@@ -63,7 +63,7 @@ def main() -> None:
     grep_runs, explain_runs = [], []
     out = b""
     for _ in range(args.repeat):  # interleaved, so both see the same machine state
-        grep_runs.append(timed(GREP + [str(log)], env)[:2])
+        grep_runs.append(timed([*GREP, str(log)], env)[:2])
         t, rss, out = timed(explain, env)
         explain_runs.append((t, rss))
     report = json.loads(out)
