@@ -14,8 +14,15 @@ from tpdoctor.rules.registry import all_rules
 # Causes that only a log (or a config) can show: `explain` / `audit` name them, `check` cannot
 # observe them on a host or in a container. Reason given per id.
 EXPLAIN_ONLY: dict[str, str] = {
+    "oneccl.ofi-provider-missing": "which libfabric providers the image's oneCCL bundles is only known when it loads them (`fi_getinfo error`)",
+    "oneccl.env-not-sourced": "a property of the image's entrypoint; the log shows the consequence (the drmfd fallback), audit the Dockerfile",
+    "oneccl.numa-membind": "benign; oneCCL prints it when mbind is refused at run time",
+    "oneccl.topo-pcie": "informational; oneCCL's topology detection prints it at run time",
     "oneccl.drmfd-invalid-fd": "only the oneCCL log shows it (`device_fd is invalid value`); its root cause is not confirmed upstream",
     "network.wrong-interface": "needs the peer's address from the log (`distributed_init_method=tcp://…`)",
+    "runtime.cgroupv2-unsupported": "the NVIDIA hook fails on the host before the container exists; only its error text shows it",
+    "runtime.nvidia-toolkit-missing": "the runtime refuses `--gpus` before the container exists; only its error text shows it",
+    "seccomp.numa-syscalls-denied": "which NUMA syscall a job makes is only visible in its log (`migrate_pages`, `mbind` EPERM)",
 }
 AUDIT_ONLY: dict[str, str] = {
     "compose.key-ignored": "a property of the compose implementation and file, seen by `audit`",

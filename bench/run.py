@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Time `tpdoctor explain` against grep on the same synthetic log, in the same run.
+
+    python3 bench/run.py                      # 1 GiB at /tmp/tpdoctor-bench.log (generated once)
+    python3 bench/run.py --size 256MiB --repeat 3
+
+Reports wall time and peak RSS (wait4 ru_maxrss) of each, best of --repeat runs, and checks that
+explain found every planted signature at its exact line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+GREP = ["grep", "-c", "-E", "NCCL WARN|EXCEPTION|Error|error"]
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int, bytes]:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
+    out = proc.stdout.read() if proc.stdout else b""
+    _pid, _status, usage = os.wait4(proc.pid, 0)
+    return time.perf_counter() - t0, usage.ru_maxrss // 1024, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--log", default="/tmp/tpdoctor-bench.log")
+    ap.add_argument("--size", default="1GiB")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--engine", default="auto")
+    ap.add_argument("--ansi", default="0", help="passed to gen_log.py when the log is generated")
+    args = ap.parse_args()
+    log = Path(args.log)
+    if not log.exists() or not Path(str(log) + ".manifest.json").exists():
+        subprocess.run(
+            [sys.executable, str(HERE / "gen_log.py"), str(log), "--size", args.size, "--ansi", args.ansi],
+            check=True,
+        )
+    manifest = json.loads(Path(str(log) + ".manifest.json").read_text())
+
+    env = dict(os.environ, LC_ALL="C", PYTHONPATH=str(HERE.parent / "src"))
+    explain = [
+        sys.executable,
+        "-m",
+        "tpdoctor",
+        "explain",
+        "--format",
+        "json",
+        "--engine",
+        args.engine,
+        str(log),
+    ]
+    subprocess.run(["cat", str(log)], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
+
+    grep_runs, explain_runs = [], []
+    out = b""
+    for _ in range(args.repeat):  # interleaved, so both see the same machine state
+        grep_runs.append(timed([*GREP, str(log)], env)[:2])
+        t, rss, out = timed(explain, env)
+        explain_runs.append((t, rss))
+    report = json.loads(out)
+
+    found = {(ev["line"], c["cause"]) for c in report["causes"] for ev in c["evidence"]}
+    missing = [p for p in manifest["planted"] if (p["line"], p["cause"]) not in found]
+    g_t = min(t for t, _ in grep_runs)
+    e_t = min(t for t, _ in explain_runs)
+    result = {
+        "log_bytes": manifest["bytes"],
+        "log_lines": manifest["lines"],
+        "grep_s": round(g_t, 3),
+        "grep_peak_rss_mb": max(r for _, r in grep_runs),
+        "explain_s": round(e_t, 3),
+        "explain_peak_rss_mb": max(r for _, r in explain_runs),
+        "ratio": round(e_t / g_t, 2),
+        "engine": report["facts"]["engine"],
+        "lines_counted": report["facts"]["lines"],
+        "planted": len(manifest["planted"]),
+        "planted_found_at_exact_line": len(manifest["planted"]) - len(missing),
+        "all_grep_s": [round(t, 3) for t, _ in grep_runs],
+        "all_explain_s": [round(t, 3) for t, _ in explain_runs],
+    }
+    print(json.dumps(result, indent=1))
+    if missing:
+        print("MISSING:", json.dumps(missing, indent=1), file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""From confirmed signatures and log facts to ranked causes (primary first).
+
+Steps: (1) each signature supports its first cause; the other causes it lists become
+`related` alternatives unless something else supports them on their own; (2) the data-driven
+correlations of signatures.yaml relate, emit or drop causes; (3) a few fact rules that need
+sets (transports per host, NCCL_CUMEM_ENABLE per process) run in code; (4) causes are ranked:
+proven before suggested, blockers before degraded before notices, earliest evidence first.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from tpdoctor.explain.scanner import ScanResult, SigHit
+from tpdoctor.explain.signatures import Correlation, KnowledgeBase
+from tpdoctor.model import Evidence, Finding, get_cause
+from tpdoctor.rules.registry import make_finding
+
+EVIDENCE_PER_FINDING = 8
+_CONTAINER_ID_HOST = re.compile(r"^[0-9a-f]{12}$")
+
+
+@dataclass
+class Support:
+    """Everything that backs one cause."""
+
+    cause: str
+    strength: str = "suggests"
+    first_line: int = 1 << 62
+    order: int = 0  # position of the cause in the signature's list (0 = its main cause)
+    signatures: list[str] = field(default_factory=list)
+    evidence: list[SigHit] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    related: list[str] = field(default_factory=list)
+
+    def add(self, sig_id: str, strength: str, hits: Iterable[SigHit], first_line: int, why: str) -> None:
+        if strength == "proves":
+            self.strength = "proves"
+        if sig_id not in self.signatures:
+            self.signatures.append(sig_id)
+        for h in hits:
+            if all((h.line, h.source) != (e.line, e.source) for e in self.evidence):
+                self.evidence.append(h)
+        self.first_line = min(self.first_line, first_line)
+        if why and why not in self.messages:
+            self.messages.append(why)
+
+
+@dataclass
+class Diagnosis:
+    supports: list[Support]
+    hints: list[str]
+    notes: list[str]
+
+
+def _correlation_applies(c: Correlation, present: set[str], scan: ScanResult) -> bool:
+    if not all(w in present for w in c.when):
+        return False
+    if c.any and not any(a in present for a in c.any):
+        return False
+    return all(scan.facts.get(k) == v for k, v in c.fact.items())
+
+
+def _format(message: str, scan: ScanResult) -> str:
+    def line_of(m: re.Match[str]) -> str:
+        ref = m.group(1)
+        if ref.startswith("fact."):
+            hit = scan.facts.first.get(ref[5:])
+            return str(hit[1]) if hit else "?"
+        rec = scan.signatures.get(ref)
+        return str(rec.first_line) if rec else "?"
+
+    return re.sub(r"\{line:([\w.\-]+)\}", line_of, message)
+
+
+def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
+    supports: dict[str, Support] = {}
+    alternatives: dict[str, list[str]] = {}
+    hints: list[str] = []
+    notes: list[str] = []
+    present = set(scan.signatures)
+
+    def support(cause: str) -> Support:
+        if cause not in supports:
+            supports[cause] = Support(cause=cause)
+        return supports[cause]
+
+    for sig in kb.signatures:
+        rec = scan.signatures.get(sig.id)
+        if rec is None or not sig.causes:
+            continue
+        main, *others = sig.causes
+        support(main).add(sig.id, sig.strength, rec.evidence, rec.first_line, sig.explain)
+        alternatives.setdefault(main, []).extend(o for o in others if o not in alternatives[main])
+        if sig.hint and sig.strength == "suggests":
+            hints.append(sig.hint)
+
+    for c in kb.correlations:
+        if not _correlation_applies(c, present, scan):
+            continue
+        message = _format(c.message, scan)
+        when_hits = [h for w in c.when for h in scan.signatures[w].evidence]
+        first = min(scan.signatures[w].first_line for w in c.when)
+        if c.emit:
+            s = support(c.emit)
+            s.add(c.id, c.strength, when_hits, first, message)
+            fact_hit = next(iter(scan.facts.first.get(k) for k in c.fact), None)
+            if fact_hit:
+                s.evidence.append(SigHit(fact_hit[1], f"{next(iter(c.fact))}={fact_hit[0]}", fact_hit[2], {}))
+        elif c.relate:
+            for a in c.any:
+                sig = kb.signature(a)
+                if a in present and sig.causes and sig.causes[0] in supports:
+                    primary = supports[sig.causes[0]]
+                    if c.relate not in primary.related:
+                        primary.related.append(c.relate)
+                    if message not in primary.messages:
+                        primary.messages.append(message)
+        elif c.drop:
+            supports.pop(c.drop, None)
+            notes.append(message)
+        else:
+            for a in c.any:
+                sig = kb.signature(a)
+                if a in present and sig.causes and sig.causes[0] in supports:
+                    supports[sig.causes[0]].messages.append(message)
+            # The concrete line is there: the generic "rerun with NCCL_DEBUG=INFO" hint is moot.
+            for w in c.when:
+                hint = kb.signature(w).hint
+                if hint in hints:
+                    hints.remove(hint)
+
+    _fact_rules(scan, supports, notes)
+
+    # Alternatives a signature listed become `related` unless they are findings themselves.
+    for cause, alts in alternatives.items():
+        if cause in supports:
+            for alt in alts:
+                if alt not in supports and alt not in supports[cause].related:
+                    supports[cause].related.append(alt)
+
+    ranked = sorted(
+        supports.values(),
+        key=lambda s: (
+            0 if s.strength == "proves" else 1,
+            get_cause(s.cause).severity.rank,
+            s.first_line,
+            s.order,
+            s.cause,
+        ),
+    )
+    return Diagnosis(ranked, list(dict.fromkeys(hints)), notes)
+
+
+def _is_bridge_ip(value: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    # Docker's default bridge and user-defined networks are allocated from 172.17.0.0/16 upwards.
+    return ip in ipaddress.ip_network("172.16.0.0/12")
+
+
+def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]) -> None:
+    facts = scan.facts
+    transports = facts.values.get("transport", [])
+    if transports:
+        notes.append(f"NCCL transports seen: {', '.join(transports)}")
+    net = [t for t in transports if t.startswith("NET/")]
+    hosts = facts.values.get("host", [])
+    ips = facts.values.get("socket_ip", [])
+    n_nodes = facts.get("n_nodes")
+    if net and n_nodes == "1":
+        notes.append(
+            f"NCCL sends between GPUs of one node over {net[0]}: P2P and SHM are disabled or unusable "
+            "(NCCL_P2P_DISABLE / NCCL_SHM_DISABLE, or ranks that cannot share /dev/shm); expect low bandwidth."
+        )
+    split_hosts = len(hosts) > 1 and all(_CONTAINER_ID_HOST.match(h) for h in hosts)
+    bridge = len(ips) > 1 and all(_is_bridge_ip(i) for i in ips)
+    if net and (split_hosts or bridge):
+        first = facts.first.get("transport")
+        s = supports.setdefault(
+            "topology.ranks-split-across-containers",
+            Support(cause="topology.ranks-split-across-containers"),
+        )
+        why = (
+            f"GPUs talk over {net[0]} between "
+            + (
+                "container hostnames " + ", ".join(hosts[:4])
+                if split_hosts
+                else "bridge addresses " + ", ".join(ips[:4])
+            )
+            + ": each rank runs in its own container on one host, so NCCL treats them as separate nodes and "
+            "cannot use P2P or SHM."
+        )
+        hits = [SigHit(first[1], f"via {first[0]}", first[2], {})] if first else []
+        s.add("facts.transport", "suggests", hits, first[1] if first else 1, why)
+
+    cumem = facts.values.get("cumem", [])
+    if len(set(cumem)) > 1:
+        rec = scan.signatures.get("nccl.cumem-env-0")
+        s = supports.setdefault("nccl.cumem-mismatch", Support(cause="nccl.cumem-mismatch"))
+        s.add(
+            "facts.cumem",
+            "suggests",
+            rec.evidence if rec else [],
+            rec.first_line if rec else 1,
+            f"Processes of this log run with different NCCL_CUMEM_ENABLE values ({', '.join(cumem)}).",
+        )
+
+    if facts.get("nccl_shm_disable") == "1" and "shm.too-small" in supports:
+        supports["shm.too-small"].messages.append(
+            "NCCL_SHM_DISABLE=1 is set, yet /dev/shm still fails: it only disables NCCL's SHM transport; "
+            "vLLM's message queue, Ray and NCCL's own allocations still use /dev/shm."
+        )
+
+
+def to_findings(
+    diagnosis: Diagnosis,
+    context: Mapping[str, str] | None = None,
+    runtimes: Iterable[str] | None = None,
+) -> list[Finding]:
+    wanted = set(runtimes) if runtimes else None
+    findings: list[Finding] = []
+    for s in diagnosis.supports:
+        hits = sorted(s.evidence, key=lambda h: (h.source, h.line))[:EVIDENCE_PER_FINDING]
+        evidence = [Evidence(text=h.text, source=h.source, line=h.line) for h in hits]
+        f = make_finding(
+            s.cause,
+            " ".join(s.messages),
+            evidence,
+            context=context,
+            related=s.related,
+            confidence=s.strength,
+        )
+        if wanted is not None:
+            f.fixes = [x for x in f.fixes if x.runtime in wanted]
+        findings.append(f)
+    return findings

@@ -1,0 +1,49 @@
+"""Turn one raw log line into text the signature regexes can match reliably."""
+
+from __future__ import annotations
+
+import re
+
+# CSI sequences (colours, cursor moves) and two-byte escapes. Stripped per block, before the
+# literal scan, because a colour code inside "NCCL WARN" would hide the literal.
+ANSI_BYTES = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+
+# Prefixes that multi-process launchers put in front of every line: Ray and vLLM workers,
+# torch elastic ranks, mpirun tags, markdown quotes from pasted logs. Stripped repeatedly.
+_PREFIX = re.compile(
+    r"^(?:"
+    r"\((?:[\w.]+) pid=\d+(?:, ip=[\d.:a-fA-F]+)?\)\s*"  # (RayWorkerWrapper pid=1978, ip=10.0.0.8)
+    r"|\[rank\d+\]:\s*"  # [rank1]:
+    r"|\[\d+,\d+\]<std(?:out|err)>:\s*"  # [1,2]<stdout>:
+    r"|[\w.-]+ \[std(?:out|err)\]\s*"  # opt-1_3b.0 [stderr]
+    r"|>\s+"  # > quoted
+    r")"
+)
+
+DISPLAY_MAX = 500
+
+
+def decode_line(raw: bytes) -> str:
+    """Bytes to text: invalid UTF-8 is replaced, never fatal; CR and NUL are dropped."""
+    text = raw.decode("utf-8", errors="replace")
+    if "\r" in text:
+        text = text.rstrip("\r").replace("\r", " ")
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return text
+
+
+def strip_prefixes(text: str) -> str:
+    """Remove launcher prefixes so anchored patterns (`^crw-rw----`) see the message itself."""
+    text = text.lstrip()
+    for _ in range(4):  # bounded: prefixes nest at most a few deep
+        m = _PREFIX.match(text)
+        if not m or not m.end():
+            break
+        text = text[m.end() :].lstrip()
+    return text
+
+
+def display(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= DISPLAY_MAX else text[:DISPLAY_MAX] + "…"

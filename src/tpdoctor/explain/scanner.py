@@ -1,0 +1,241 @@
+"""One streaming pass over log blocks: literal hits -> candidate lines -> confirmed signatures.
+
+Only lines that contain a prefilter literal are decoded and matched, so the Python cost is
+proportional to the number of interesting lines, not to the size of the log. Everything kept
+is bounded (a few evidence lines per signature, a small heap of error lines, capped fact sets),
+so memory does not grow with the log.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import BinaryIO
+
+from tpdoctor.explain.engine import Engine, make_engine
+from tpdoctor.explain.normalize import ANSI_BYTES, decode_line, display, strip_prefixes
+from tpdoctor.explain.reader import MAX_LINE, iter_blocks
+from tpdoctor.explain.signatures import KnowledgeBase
+
+EVIDENCE_PER_SIGNATURE = 3
+ERROR_LINES_KEPT = 10
+FACT_VALUES_KEPT = 32
+
+# Lines worth showing when no known cause matches. Case-sensitive on purpose: grep -c
+# 'Error|error' in the benchmark is the yardstick, and ALLCAPS/Capitalised forms are listed.
+SALIENT_LITERALS = (
+    "Error",
+    "error",
+    "ERROR",
+    "EXCEPTION",
+    "Exception",
+    "Traceback",
+    "FATAL",
+    "Fatal",
+    "failed",
+    "Failed",
+    "NCCL WARN",
+    "Killed",
+    "Segmentation fault",
+    "out of memory",
+    "Unauthorized",
+)
+_EXCEPTION_LINE = re.compile(r"^(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception|Failure)\b")
+_STRONG = re.compile(r"\b(?:ERROR|EXCEPTION|FATAL|Fatal|CCL_ERROR|NCCL WARN|out of memory)\b")
+
+# Fact group names may carry a suffix to allow alternatives in one regex (vllm_version2).
+_GROUP_ALIAS = {"vllm_version2": "vllm_version", "transport2": "transport", "runtime_crun": "runtime"}
+_VALUE_ALIAS = {
+    ("runtime", "crun"): "podman",
+    ("runtime", "kubectl"): "kubernetes",
+    ("runtime", "kubelet"): "kubernetes",
+}
+
+
+@dataclass
+class SigHit:
+    line: int
+    text: str
+    source: str
+    groups: dict[str, str]
+
+
+@dataclass
+class SigRecord:
+    first_line: int
+    first_source: str
+    count: int = 0
+    evidence: list[SigHit] = field(default_factory=list)
+
+
+@dataclass
+class LogFacts:
+    """Values the log reveals; the first occurrence (with its line) and a capped set of all."""
+
+    first: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # key -> (value, line, source)
+    values: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, key: str, value: str, line: int, source: str) -> None:
+        key = _GROUP_ALIAS.get(key, key)
+        value = _VALUE_ALIAS.get((key, value), value)
+        if key not in self.first:
+            self.first[key] = (value, line, source)
+        seen = self.values.setdefault(key, [])
+        if value not in seen and len(seen) < FACT_VALUES_KEPT:
+            seen.append(value)
+
+    def get(self, key: str) -> str | None:
+        hit = self.first.get(key)
+        return hit[0] if hit else None
+
+
+@dataclass
+class ScanResult:
+    signatures: dict[str, SigRecord] = field(default_factory=dict)
+    facts: LogFacts = field(default_factory=LogFacts)
+    error_lines: list[tuple[int, int, int, str, str]] = field(default_factory=list)  # heap
+    lines: int = 0
+    bytes: int = 0
+    inputs: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    engine: str = ""
+
+    def top_error_lines(self) -> list[tuple[str, int, str]]:
+        """(source, line, text), in log order."""
+        kept = sorted(self.error_lines, key=lambda e: (e[2], e[1]))
+        return [(src, line, text) for _score, line, _order, src, text in kept]
+
+
+class _Target:
+    __slots__ = ("facts", "salient", "sigs")
+
+    def __init__(self) -> None:
+        self.sigs: list[int] = []
+        self.facts: list[int] = []
+        self.salient = False
+
+
+class Scanner:
+    """Feed it streams; it accumulates a ScanResult across all of them."""
+
+    def __init__(self, kb: KnowledgeBase, engine: str = "auto") -> None:
+        self.kb = kb
+        literals: list[bytes] = []
+        single: list[bool] = []
+        targets: list[_Target] = []
+        index: dict[tuple[bytes, bool], int] = {}
+
+        def lit(text: str, is_single: bool) -> _Target:
+            key = (text.encode("utf-8"), is_single)
+            if key not in index:
+                index[key] = len(literals)
+                literals.append(key[0])
+                single.append(is_single)
+                targets.append(_Target())
+            return targets[index[key]]
+
+        for si, sig in enumerate(kb.signatures):
+            for t in sig.literals:
+                lit(t, False).sigs.append(si)
+        for fi, fact in enumerate(kb.facts):
+            for t in fact.literals:
+                lit(t, fact.single).facts.append(fi)
+        for t in SALIENT_LITERALS:
+            lit(t, False).salient = True
+        self._targets = targets
+        self.engine: Engine = make_engine(literals, single, engine)
+        self.result = ScanResult(engine=self.engine.name)
+        self._order = 0
+
+    def scan_stream(self, stream: BinaryIO, source: str) -> None:
+        self.result.inputs.append(source)
+        line_base = 0  # lines before the current block
+        for block in iter_blocks(stream, notes=self.result.notes):
+            self.result.bytes += len(block)
+            if b"\x1b" in block:
+                block = ANSI_BYTES.sub(b"", block)
+            line_base = self._scan_block(block, line_base, source)
+        self.result.lines += line_base
+
+    def _scan_block(self, block: bytes, line_base: int, source: str) -> int:
+        hits = self.engine.scan(block)
+        if not hits:
+            return line_base + block.count(b"\n")
+        hits.sort(key=itemgetter(1))
+        pos = 0
+        line_no = line_base + 1  # 1-based number of the line starting at `pos`
+        cur_start = -1
+        cur: list[int] = []
+        for lit, end in hits:
+            start = block.rfind(b"\n", 0, end) + 1
+            if start != cur_start:
+                if cur:
+                    self._line(block, cur_start, line_no, cur, source)
+                line_no += block.count(b"\n", pos, start)
+                pos = start
+                cur_start = start
+                cur = []
+            cur.append(lit)
+        if cur:
+            self._line(block, cur_start, line_no, cur, source)
+        return line_no - 1 + block.count(b"\n", pos)
+
+    def _line(self, block: bytes, start: int, line_no: int, lits: list[int], source: str) -> None:
+        stop = block.find(b"\n", start)
+        raw = block[start : min(stop, start + MAX_LINE)]
+        original = decode_line(raw)
+        text = strip_prefixes(original)
+        sigs: set[int] = set()
+        facts: set[int] = set()
+        salient = False
+        for lit in lits:
+            t = self._targets[lit]
+            sigs.update(t.sigs)
+            facts.update(t.facts)
+            salient = salient or t.salient
+        res = self.result
+        matched = False
+        for si in sorted(sigs):
+            sig = self.kb.signatures[si]
+            m = sig.regex.search(text)
+            if not m:
+                continue
+            matched = True
+            rec = res.signatures.get(sig.id)
+            if rec is None:
+                rec = res.signatures[sig.id] = SigRecord(first_line=line_no, first_source=source)
+            rec.count += 1
+            groups = {k: v for k, v in m.groupdict().items() if v is not None}
+            if len(rec.evidence) < EVIDENCE_PER_SIGNATURE:
+                rec.evidence.append(SigHit(line_no, display(original), source, groups))
+            for k, v in groups.items():
+                res.facts.add(k, v, line_no, source)
+        for fi in sorted(facts):
+            m = self.kb.facts[fi].regex.search(text)
+            if m:
+                for k, v in m.groupdict().items():
+                    if v is not None:
+                        res.facts.add(k, v, line_no, source)
+        if salient and not matched:
+            self._salient(text, original, line_no, source)
+
+    def _salient(self, text: str, original: str, line_no: int, source: str) -> None:
+        if _EXCEPTION_LINE.match(text):
+            score = 3
+        elif _STRONG.search(text):
+            score = 2
+        else:
+            score = 1
+        shown = display(original)
+        heap = self.result.error_lines
+        if any(e[4] == shown for e in heap):
+            return  # the same message from every rank: once is enough
+        # Ties keep the later line: the last error before a crash is usually the informative one.
+        self._order += 1
+        entry = (score, line_no, self._order, source, shown)
+        if len(heap) < ERROR_LINES_KEPT:
+            heapq.heappush(heap, entry)
+        elif entry > heap[0]:
+            heapq.heapreplace(heap, entry)

@@ -1,0 +1,163 @@
+"""Load and validate the signature knowledge base (data/signatures.yaml).
+
+The knowledge is data so that adding a signature never means touching the scanner: an entry
+gives the literal strings the multi-pattern engine looks for, the regex that confirms a hit,
+the cause ids it supports and how strongly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from tpdoctor.model import catalog
+
+STRENGTHS = ("proves", "suggests")
+
+
+@dataclass(frozen=True)
+class Signature:
+    id: str
+    literals: tuple[str, ...]
+    regex: re.Pattern[str]
+    causes: tuple[str, ...]
+    strength: str
+    explain: str
+    source: str = ""
+    refs: tuple[int, ...] = ()
+    implies: dict[str, str] = field(default_factory=dict)
+    hint: str | None = None
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FactPattern:
+    id: str
+    literals: tuple[str, ...]
+    regex: re.Pattern[str]
+    single: bool = False  # may be on every line: the engine reports it once per block
+
+
+@dataclass(frozen=True)
+class Correlation:
+    id: str
+    when: tuple[str, ...]
+    any: tuple[str, ...] = ()
+    fact: dict[str, str] = field(default_factory=dict)
+    emit: str | None = None
+    relate: str | None = None
+    drop: str | None = None
+    strength: str = "suggests"
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    signatures: tuple[Signature, ...]
+    facts: tuple[FactPattern, ...]
+    correlations: tuple[Correlation, ...]
+    not_in_logs: dict[int, str]
+
+    def signature(self, sig_id: str) -> Signature:
+        for s in self.signatures:
+            if s.id == sig_id:
+                return s
+        raise KeyError(sig_id)
+
+
+class KnowledgeBaseError(ValueError):
+    """The packaged data file is inconsistent: a bug of ours, caught by the tests."""
+
+
+def _tuple(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    return (value,)
+
+
+def _compile(entry_id: str, pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise KnowledgeBaseError(f"signature {entry_id}: bad pattern: {exc}") from None
+
+
+def parse_knowledge_base(raw: dict[str, Any]) -> KnowledgeBase:
+    known = catalog()
+    sigs: list[Signature] = []
+    seen: set[str] = set()
+    for e in raw.get("signatures") or []:
+        sid = e["id"]
+        if sid in seen:
+            raise KnowledgeBaseError(f"signature {sid} defined twice")
+        seen.add(sid)
+        causes = _tuple(e.get("causes"))
+        for c in causes:
+            if c not in known:
+                raise KnowledgeBaseError(f"signature {sid}: unknown cause id {c}")
+        strength = e.get("strength", "suggests")
+        if strength not in STRENGTHS:
+            raise KnowledgeBaseError(f"signature {sid}: strength must be one of {STRENGTHS}")
+        literals = tuple(str(x) for x in _tuple(e.get("literals")))
+        if not literals:
+            raise KnowledgeBaseError(f"signature {sid}: needs at least one literal for the prefilter")
+        sigs.append(
+            Signature(
+                id=sid,
+                literals=literals,
+                regex=_compile(sid, e["pattern"]),
+                causes=causes,
+                strength=strength,
+                explain=str(e.get("explain", "")).strip(),
+                source=str(e.get("source", "")),
+                refs=tuple(int(r) for r in _tuple(e.get("ref"))),
+                implies={str(k): str(v) for k, v in (e.get("implies") or {}).items()},
+                hint=e.get("hint"),
+                examples=tuple(str(x) for x in _tuple(e.get("examples"))),
+            )
+        )
+    facts = tuple(
+        FactPattern(
+            id=f["id"],
+            literals=tuple(str(x) for x in _tuple(f.get("literals"))),
+            regex=_compile(f["id"], f["pattern"]),
+            single=bool(f.get("single", False)),
+        )
+        for f in raw.get("facts") or []
+    )
+    corrs: list[Correlation] = []
+    for c in raw.get("correlations") or []:
+        for ref in (*_tuple(c.get("when")), *_tuple(c.get("any"))):
+            if ref not in seen:
+                raise KnowledgeBaseError(f"correlation {c['id']}: unknown signature {ref}")
+        for cause in (c.get("emit"), c.get("relate"), c.get("drop")):
+            if cause and cause not in known:
+                raise KnowledgeBaseError(f"correlation {c['id']}: unknown cause id {cause}")
+        corrs.append(
+            Correlation(
+                id=c["id"],
+                when=_tuple(c.get("when")),
+                any=_tuple(c.get("any")),
+                fact={str(k): str(v) for k, v in (c.get("fact") or {}).items()},
+                emit=c.get("emit"),
+                relate=c.get("relate"),
+                drop=c.get("drop"),
+                strength=c.get("strength", "suggests"),
+                message=str(c.get("message", "")).strip(),
+            )
+        )
+    not_in_logs = {int(k): str(v) for k, v in (raw.get("not_in_logs") or {}).items()}
+    return KnowledgeBase(tuple(sigs), facts, tuple(corrs), not_in_logs)
+
+
+@lru_cache(maxsize=1)
+def knowledge_base() -> KnowledgeBase:
+    text = resources.files("tpdoctor").joinpath("data/signatures.yaml").read_text(encoding="utf-8")
+    return parse_knowledge_base(YAML(typ="safe").load(text) or {})

@@ -1,0 +1,171 @@
+"""Input of any shape: files, stdin, gzip, CRLF, ANSI, rank prefixes, giant lines, garbage."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tpdoctor.errors import InputError
+from tpdoctor.explain import explain
+from tpdoctor.explain.engine import AhoCorasickEngine, HyperscanEngine
+from tpdoctor.explain.reader import iter_blocks, open_log
+from tpdoctor.explain.scanner import Scanner
+from tpdoctor.explain.signatures import knowledge_base
+
+KB = knowledge_base()
+ARTICLE = (
+    "RuntimeError: oneCCL: ze_fd_manager.cpp:144 init_device_fds: EXCEPTION: opendir failed: "
+    "could not open device directory"
+)
+NOISE = "host-1:1234:1290 [0] NCCL INFO Channel 00/0 : 0[0] -> 1[1] via P2P/CUMEM/read"
+
+
+def scan_bytes(data: bytes, engine: str = "auto") -> Scanner:
+    scanner = Scanner(KB, engine=engine)
+    scanner.scan_stream(io.BytesIO(data), "t.log")
+    return scanner
+
+
+def first_line(data: bytes, sig: str = "oneccl.opendir-failed", engine: str = "auto") -> int | None:
+    rec = scan_bytes(data, engine).result.signatures.get(sig)
+    return rec.first_line if rec else None
+
+
+def test_line_numbers_count_every_line_before_the_hit() -> None:
+    n = random.Random(7).randint(1000, 5000)
+    data = (NOISE + "\n") * n + ARTICLE + "\n" + (NOISE + "\n") * 10
+    assert first_line(data.encode()) == n + 1
+    assert scan_bytes(data.encode()).result.lines == n + 11
+
+
+def test_hits_across_many_blocks_keep_their_line_numbers() -> None:
+    lines = [f"{NOISE} {i}" for i in range(200_000)]
+    where = [3, 77_777, 199_999]
+    for w in where:
+        lines[w] = f"[rank{w % 4}]: {ARTICLE}"
+    data = ("\n".join(lines) + "\n").encode()
+    scanner = Scanner(KB)
+    scanner.scan_stream(io.BytesIO(data), "t.log")
+    rec = scanner.result.signatures["oneccl.opendir-failed"]
+    assert rec.count == 3
+    assert [e.line for e in rec.evidence] == [w + 1 for w in where]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        ARTICLE + "\r",
+        "\x1b[31m" + ARTICLE.replace("opendir failed", "opendir \x1b[1mfailed\x1b[0m") + "\x1b[0m",
+        "(RayWorkerWrapper pid=1978, ip=10.41.0.8) " + ARTICLE,
+        "[rank1]: " + ARTICLE,
+        "[1,2]<stdout>: " + ARTICLE,
+    ],
+    ids=["crlf", "ansi-inside-literal", "ray-prefix", "rank-prefix", "mpirun-prefix"],
+)
+def test_decorated_lines_are_recognised(line: str) -> None:
+    assert first_line(f"a\r\nb\r\n{line}\r\n".encode()) == 3
+
+
+def test_anchored_pattern_matches_after_a_rank_prefix() -> None:
+    data = b"(Worker pid=3) crw-rw----  1 nobody nogroup 226, 128 Apr 26 18:32 renderD128\n"
+    assert first_line(data, "ls.device-nogroup") == 1
+
+
+def test_gzip_is_detected_by_magic_bytes(tmp_path) -> None:
+    path = tmp_path / "log.txt"  # no .gz suffix on purpose
+    path.write_bytes(gzip.compress(((NOISE + "\n") * 100 + ARTICLE + "\n").encode()))
+    report = explain([str(path)])
+    assert report.findings[0].cause == "oneccl.bypath-missing"
+    assert report.findings[0].evidence[0].line == 101
+
+
+def test_truncated_gzip_explains_what_was_readable(tmp_path) -> None:
+    blob = gzip.compress((ARTICLE + "\n" + (NOISE + "\n") * 50_000).encode())
+    path = tmp_path / "cut.gz"
+    path.write_bytes(blob[: len(blob) // 2])
+    report = explain([str(path)])
+    assert report.findings and report.findings[0].cause == "oneccl.bypath-missing"
+    assert any("damaged" in n for n in report.notes)
+
+
+def test_several_files_keep_their_own_names_and_line_numbers(tmp_path) -> None:
+    a = tmp_path / "rank0.log"
+    b = tmp_path / "rank1.log"
+    a.write_text("|CCL_WARN| pidfd is not supported, fallbacks to drmfd exchange mode\n")
+    b.write_text("x\ny\n" + ARTICLE + "\n")
+    report = explain([str(a), str(b)])
+    assert [f.cause for f in report.findings][:2] == ["oneccl.bypath-missing", "oneccl.pidfd-unsupported"]
+    ev = report.findings[0].evidence[0]
+    assert (ev.source, ev.line) == (str(b), 3)
+    assert report.facts["lines"] == 4
+
+
+def test_giant_line_is_cut_but_later_lines_still_count() -> None:
+    giant = b"x" * (3 << 20)
+    data = giant + b"\n" + ARTICLE.encode() + b" " + giant + b"\n" + ARTICLE.encode() + b"\n"
+    scanner = Scanner(KB)
+    scanner.scan_stream(io.BytesIO(data), "t.log")
+    rec = scanner.result.signatures["oneccl.opendir-failed"]
+    assert [e.line for e in rec.evidence] == [2, 3]
+    assert all(len(e.text) < 1000 for e in rec.evidence)
+
+
+def test_blocks_hold_whole_lines_and_cap_long_ones() -> None:
+    data = b"a\n" + b"b" * 100 + b"\nc"
+    blocks = list(iter_blocks(io.BytesIO(data), chunk=7, max_line=10))
+    assert all(b.endswith(b"\n") for b in blocks)
+    assert b"".join(blocks) == b"a\n" + b"b" * 10 + b"\nc\n"
+
+
+def test_missing_file_and_directory_are_input_errors(tmp_path) -> None:
+    with pytest.raises(InputError, match="no such file"), open_log(str(tmp_path / "nope.log")):
+        pass
+    with pytest.raises(InputError, match="directory"), open_log(str(tmp_path)):
+        pass
+
+
+def test_fallback_engine_finds_the_same_hits() -> None:
+    lines = [NOISE] * 3000
+    lines[5] = ARTICLE
+    lines[2500] = "NCCL WARN Error while creating shared memory segment /dev/shm/nccl-x (size 9637888)"
+    data = ("\n".join(lines) + "\n").encode()
+    fast = scan_bytes(data, "auto").result
+    slow = scan_bytes(data, "pyahocorasick").result
+    assert slow.engine == "pyahocorasick"
+    assert {k: v.first_line for k, v in fast.signatures.items()} == {
+        k: v.first_line for k, v in slow.signatures.items()
+    }
+    assert fast.facts.values == slow.facts.values
+
+
+def test_single_match_literals_report_once_per_block() -> None:
+    lits = [b"via SHM", b"oops"]
+    block = b"via SHM\n" * 5 + b"oops oops\n"
+    for engine in (AhoCorasickEngine(lits, [True, False]), HyperscanEngine(lits, [True, False])):
+        hits = engine.scan(block)
+        assert sum(1 for lit, _ in hits if lit == 0) == 1
+        assert sum(1 for lit, _ in hits if lit == 1) == 2
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=4096))
+def test_random_bytes_never_crash(data: bytes) -> None:
+    scanner = scan_bytes(data)
+    assert scanner.result.lines == data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=0, max_value=400), st.binary(max_size=64))
+def test_truncated_and_corrupted_logs_never_crash(cut: int, junk: bytes) -> None:
+    text = (
+        NOISE + "\n" + ARTICLE + "\n|CCL_WARN| pidfd is not supported, fallbacks to drmfd exchange mode\n"
+    ).encode()
+    data = text[:cut] + junk
+    scan_bytes(data)
+    scanner = Scanner(KB)
+    scanner.scan_stream(io.BytesIO(gzip.compress(data)[: max(cut // 4, 2)]), "t.gz")

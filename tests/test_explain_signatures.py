@@ -1,0 +1,77 @@
+"""The knowledge base is consistent, and every signature recognises its own examples."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from tpdoctor.explain.scanner import Scanner
+from tpdoctor.explain.signatures import KnowledgeBaseError, knowledge_base, parse_knowledge_base
+from tpdoctor.fixes import causes_with_fixes
+
+KB = knowledge_base()
+EXAMPLES = [(s.id, ex) for s in KB.signatures for ex in s.examples]
+
+
+def _scan(text: str) -> Scanner:
+    scanner = Scanner(KB)
+    scanner.scan_stream(io.BytesIO(text.encode("utf-8")), "t.log")
+    return scanner
+
+
+def test_every_signature_has_an_example_and_a_source() -> None:
+    for s in KB.signatures:
+        assert s.examples, f"{s.id} has no example"
+        assert s.source, f"{s.id} has no source"
+        assert s.explain, f"{s.id} has no explanation"
+
+
+@pytest.mark.parametrize(("sig_id", "line"), EXAMPLES, ids=[f"{i}:{n}" for n, (i, _) in enumerate(EXAMPLES)])
+def test_example_is_recognised_by_its_signature(sig_id: str, line: str) -> None:
+    sig = KB.signature(sig_id)
+    assert any(lit in line for lit in sig.literals), (
+        "no prefilter literal in the example: the engine would miss it"
+    )
+    scanner = _scan(f"noise before\n{line}\nnoise after\n")
+    rec = scanner.result.signatures.get(sig_id)
+    assert rec is not None, f"{sig_id} not found by the scanner"
+    assert rec.first_line == 2
+
+
+def test_every_failures_md_row_is_covered_or_explained(shared_dir: Path) -> None:
+    text = (shared_dir / "research" / "failures.md").read_text(encoding="utf-8")
+    rows = {int(m) for m in re.findall(r"^\| (\d+) \| ", text, flags=re.M)}
+    assert len(rows) >= 41
+    covered = {r for s in KB.signatures for r in s.refs} | set(KB.not_in_logs)
+    assert rows - covered == set()
+
+
+def test_every_emitted_cause_has_fixes() -> None:
+    emitted = {c for s in KB.signatures for c in s.causes} | {c.emit for c in KB.correlations if c.emit}
+    assert emitted - causes_with_fixes() == set()
+
+
+def test_generic_nccl_system_error_is_never_proof() -> None:
+    assert KB.signature("nccl.unhandled-system-error").strength == "suggests"
+    assert KB.signature("nccl.unhandled-system-error").hint
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            {"signatures": [{"id": "a", "literals": ["x"], "pattern": "x", "causes": ["no.such-cause"]}]},
+            "unknown cause",
+        ),
+        ({"signatures": [{"id": "a", "literals": [], "pattern": "x", "causes": []}]}, "literal"),
+        ({"signatures": [{"id": "a", "literals": ["x"], "pattern": "(", "causes": []}]}, "bad pattern"),
+        ({"signatures": [{"id": "a", "literals": ["x"], "pattern": "x", "strength": "maybe"}]}, "strength"),
+        ({"correlations": [{"id": "c", "when": ["nope"]}]}, "unknown signature"),
+    ],
+)
+def test_loader_rejects_inconsistent_data(raw: dict, message: str) -> None:
+    with pytest.raises(KnowledgeBaseError, match=message):
+        parse_knowledge_base(raw)
