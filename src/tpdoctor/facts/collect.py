@@ -3,6 +3,7 @@ could not read in facts.errors (one line each) instead of raising."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,8 +26,24 @@ class CollectContext:
 
 Collector = Callable[[CollectContext, Facts], None]
 
-# Family collectors in order; each module adds itself here.
+# Family collectors in order; each module adds itself here when imported.
 COLLECTORS: list[Collector] = []
+
+# Modules holding collectors, in the order they run (process before system: /tmp needs the uid;
+# probes last: they use what devices found).
+COLLECTOR_MODULES: tuple[str, ...] = (
+    "tpdoctor.facts.devices",
+    "tpdoctor.facts.process",
+    "tpdoctor.facts.system",
+    "tpdoctor.facts.cpu",
+    "tpdoctor.facts.probes",
+)
+
+
+def load_collectors() -> list[Collector]:
+    for mod in COLLECTOR_MODULES:
+        importlib.import_module(mod)
+    return list(COLLECTORS)
 
 
 def collect_facts(root: Path, env: Mapping[str, str], live: bool) -> Facts:
@@ -37,7 +54,7 @@ def collect_facts(root: Path, env: Mapping[str, str], live: bool) -> Facts:
         tool_version=__version__,
         collected_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
-    for collector in COLLECTORS:
+    for collector in load_collectors():
         try:
             collector(ctx, facts)
         except OSError as exc:  # an unreadable file must never abort the whole check

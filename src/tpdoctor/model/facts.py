@@ -162,8 +162,17 @@ class LiveProbes(BaseModel):
     tmp_writable: bool | None = None
 
 
+class OneCclFacts(BaseModel):
+    """Where a oneCCL install was seen, so the rules can tell its generation (≤2021.13 vs ≥2021.14)."""
+
+    installs: list[str] = Field(
+        default_factory=list, description="in-root paths such as /opt/intel/oneapi/ccl/2021.14"
+    )
+
+
 class Facts(BaseModel):
     schema_version: int = SCHEMA_VERSION
+    label: str | None = Field(default=None, description="what this snapshot shows (built-in examples)")
     tool_version: str | None = None
     root: str = "/"
     live: bool = False
@@ -186,6 +195,7 @@ class Facts(BaseModel):
     tmp_readonly_mount: bool | None = None
     env: dict[str, str] = Field(default_factory=dict, description="secrets redacted")
     probes: LiveProbes | None = None
+    oneccl: OneCclFacts = Field(default_factory=OneCclFacts)
     errors: list[str] = Field(default_factory=list, description="what could not be read, one line each")
 
     def node(self, path: str) -> DeviceNode | None:

@@ -11,7 +11,7 @@ from tpdoctor.fixes import fixes_for
 from tpdoctor.model import Evidence, Facts, Finding, get_cause
 
 # Modules holding fact rules; importing them registers their rules.
-RULE_MODULES: tuple[str, ...] = ("tpdoctor.rules.oneccl",)
+RULE_MODULES: tuple[str, ...] = ("tpdoctor.rules.oneccl", "tpdoctor.rules.devices")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,141 @@
+"""GPU device nodes under /dev and the DRM render nodes sysfs describes.
+
+Reads /dev/dri (recursively: by-path lives there), /dev/kfd, /dev/nvidia*, the directory
+CCL_DRMFD_DEV_RENDER_DIR_PATH names (oneCCL's drmfd walk reads it instead of by-path), and
+/sys/class/drm/renderD*/device for each render node's PCI address, vendor and driver.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+from tpdoctor.facts.collect import COLLECTORS, CollectContext
+from tpdoctor.facts.fsutil import host_path, read_text, resolve_in_root
+from tpdoctor.model.facts import DeviceNode, DrmGpu, Facts, NodeKind
+
+BDF_RE = re.compile(r"^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
+MAX_NODES = 4096  # a runaway /dev must not make check slow
+
+
+def _kind(mode: int) -> NodeKind:
+    if stat.S_ISCHR(mode):
+        return "char"
+    if stat.S_ISBLK(mode):
+        return "block"
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "other"
+
+
+def describe_node(root: Path, inroot: str) -> DeviceNode | None:
+    """One DeviceNode from lstat (symlinks are described, and resolved inside the root)."""
+    hp = host_path(root, inroot)
+    try:
+        st = os.lstat(hp)
+    except OSError:
+        return None
+    kind = _kind(st.st_mode)
+    node = DeviceNode(path=inroot, kind=kind, mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid)
+    if kind in ("char", "block"):
+        node.major, node.minor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    elif kind == "symlink":
+        node.target = os.readlink(hp)
+        node.resolved = resolve_in_root(root, inroot)
+        node.resolved_exists = node.resolved is not None and os.path.exists(host_path(root, node.resolved))
+    return node
+
+
+def _walk(root: Path, inroot: str, out: dict[str, DeviceNode], recursive: bool) -> None:
+    try:
+        entries = sorted(os.scandir(host_path(root, inroot)), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if len(out) >= MAX_NODES:
+            return
+        path = f"{inroot.rstrip('/')}/{entry.name}"
+        node = describe_node(root, path)
+        if node is None:
+            continue
+        out.setdefault(path, node)
+        if recursive and node.kind == "dir":
+            _walk(root, path, out, recursive)
+
+
+def collect_dev(ctx: CollectContext, facts: Facts) -> None:
+    nodes: dict[str, DeviceNode] = {n.path: n for n in facts.dev}
+    dri = describe_node(ctx.root, "/dev/dri")
+    if dri is not None:
+        nodes.setdefault("/dev/dri", dri)
+        _walk(ctx.root, "/dev/dri", nodes, recursive=True)
+    try:
+        top = sorted(os.listdir(ctx.path("/dev")))
+    except OSError:
+        top = []
+    for name in top:
+        if name == "kfd" or name.startswith("nvidia"):
+            node = describe_node(ctx.root, f"/dev/{name}")
+            if node is not None:
+                nodes.setdefault(node.path, node)
+    # oneCCL >= 2021.13.1 reads this directory instead of /dev/dri/by-path (env.cpp:698-699).
+    override = ctx.env.get("CCL_DRMFD_DEV_RENDER_DIR_PATH")
+    if override and override.startswith("/"):
+        base = override.rstrip("/") or "/"
+        node = describe_node(ctx.root, base)
+        if node is not None:
+            nodes.setdefault(base, node)
+            _walk(ctx.root, base, nodes, recursive=False)
+    facts.dev = sorted(nodes.values(), key=lambda n: n.path)
+
+
+def _bdf_of(root: Path, device_link: str) -> str | None:
+    resolved = resolve_in_root(root, device_link)
+    for candidate in (resolved, _readlink(root, device_link)):
+        if candidate:
+            name = candidate.rstrip("/").rsplit("/", 1)[-1]
+            if BDF_RE.match(name):
+                return name.lower()
+    return None
+
+
+def _readlink(root: Path, inroot: str) -> str | None:
+    try:
+        return os.readlink(host_path(root, inroot))
+    except OSError:
+        return None
+
+
+def collect_drm(ctx: CollectContext, facts: Facts) -> None:
+    try:
+        names = sorted(n for n in os.listdir(ctx.path("/sys/class/drm")) if n.startswith("renderD"))
+    except OSError:
+        return
+    for name in names:
+        dev = f"/sys/class/drm/{name}/device"
+        gpu = DrmGpu(render=name, bdf=_bdf_of(ctx.root, dev))
+        vendor = read_text(ctx.root, f"{dev}/vendor", facts.errors)
+        gpu.vendor = vendor.strip().lower() if vendor else None
+        device_id = read_text(ctx.root, f"{dev}/device", facts.errors)
+        gpu.device_id = device_id.strip().lower() if device_id else None
+        driver = _readlink(ctx.root, f"{dev}/driver")
+        gpu.driver = driver.rstrip("/").rsplit("/", 1)[-1] if driver else None
+        try:
+            cards = sorted(c for c in os.listdir(ctx.path(f"{dev}/drm")) if c.startswith("card"))
+        except OSError:
+            cards = []
+        gpu.card = cards[0] if cards else None
+        facts.drm.append(gpu)
+
+
+COLLECTORS.extend([collect_dev, collect_drm])

@@ -1,0 +1,75 @@
+"""The inspected process: /proc/self/status (ids, capabilities, seccomp), /etc/group, environment.
+
+In --root mode these are the files under the root (a snapshot of a container's /proc/self);
+live, they are this process's own, which is what a rank started the same way would get.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tpdoctor.facts.collect import COLLECTORS, CollectContext
+from tpdoctor.facts.fsutil import read_text
+from tpdoctor.model.facts import Facts
+
+# Names whose values never leave the machine (ARCHITECTURE.md "Secrets never leave").
+SECRET_RE = re.compile(r"TOKEN|KEY|PASSW|SECRET|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE", re.I)
+REDACTED = "<redacted>"
+
+
+def redact_env(env: dict[str, str]) -> dict[str, str]:
+    return {k: (REDACTED if SECRET_RE.search(k) else v) for k, v in env.items()}
+
+
+def parse_status(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _int(value: str | None, base: int = 10) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value.split()[0], base)
+    except ValueError:
+        return None
+
+
+def collect_status(ctx: CollectContext, facts: Facts) -> None:
+    text = read_text(ctx.root, "/proc/self/status", facts.errors)
+    if text is None:
+        return
+    st = parse_status(text)
+    p = facts.process
+    p.uid = _int(st.get("Uid"))
+    p.gid = _int(st.get("Gid"))
+    p.groups = [int(g) for g in st.get("Groups", "").split() if g.isdigit()]
+    p.cap_eff = _int(st.get("CapEff"), 16)
+    p.cap_prm = _int(st.get("CapPrm"), 16)
+    p.cap_bnd = _int(st.get("CapBnd"), 16)
+    p.seccomp = _int(st.get("Seccomp"))
+    p.seccomp_filters = _int(st.get("Seccomp_filters"))
+    nnp = _int(st.get("NoNewPrivs"))
+    p.no_new_privs = None if nnp is None else bool(nnp)
+    p.pid = _int(st.get("Pid"))
+    if ctx.live and p.pid is not None:
+        p.pid = None  # our own pid means nothing elsewhere; keep snapshots reproducible
+
+
+def collect_groups(ctx: CollectContext, facts: Facts) -> None:
+    text = read_text(ctx.root, "/etc/group", facts.errors)
+    for line in (text or "").splitlines():
+        fields = line.split(":")
+        if len(fields) >= 3 and fields[2].isdigit() and not line.startswith("#"):
+            facts.groups.setdefault(fields[0], int(fields[2]))
+
+
+def collect_env(ctx: CollectContext, facts: Facts) -> None:
+    facts.env = redact_env(dict(sorted(ctx.env.items())))
+
+
+COLLECTORS.extend([collect_status, collect_groups, collect_env])

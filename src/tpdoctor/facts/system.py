@@ -1,0 +1,139 @@
+"""Kernel, Yama, cgroup, container runtime, mounts, /tmp, and where oneCCL is installed."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from tpdoctor.facts.collect import COLLECTORS, CollectContext
+from tpdoctor.facts.fsutil import read_text
+from tpdoctor.model.facts import Facts, MountEntry
+
+_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
+
+
+def _unescape(field: str) -> str:
+    # /proc/self/mounts writes spaces and tabs in paths as \040, \011
+    return _OCTAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), field)
+
+
+def collect_kernel(ctx: CollectContext, facts: Facts) -> None:
+    release = read_text(ctx.root, "/proc/sys/kernel/osrelease", facts.errors)
+    if release is None and ctx.live:
+        release = os.uname().release
+    facts.kernel.release = release.strip() if release else None
+    scope = read_text(ctx.root, "/proc/sys/kernel/yama/ptrace_scope", facts.errors)
+    if scope is not None and scope.strip().isdigit():
+        facts.kernel.yama_present, facts.kernel.ptrace_scope = True, int(scope.strip())
+    elif ctx.path("/proc/sys/kernel").is_dir():
+        # /proc/sys/kernel is there but Yama is not: the LSM is not built in or not enabled.
+        facts.kernel.yama_present = False
+
+
+def collect_cgroup(ctx: CollectContext, facts: Facts) -> None:
+    text = read_text(ctx.root, "/proc/self/cgroup", facts.errors)
+    c = facts.container
+    if text is not None:
+        c.cgroup_lines = [ln for ln in text.splitlines() if ln.strip()]
+        only_unified = all(ln.startswith("0::") for ln in c.cgroup_lines)
+        c.cgroup_version = 2 if c.cgroup_lines and only_unified else 1 if c.cgroup_lines else None
+    rules = read_text(ctx.root, "/sys/fs/cgroup/devices/devices.list")
+    if rules is not None:
+        c.device_rules = [ln.strip() for ln in rules.splitlines() if ln.strip()]
+
+
+def collect_container(ctx: CollectContext, facts: Facts) -> None:
+    c = facts.container
+    evidence: list[str] = []
+    runtime = "unknown"
+    if ctx.path("/.dockerenv").exists():
+        runtime = "docker"
+        evidence.append("/.dockerenv exists")
+    if ctx.path("/run/.containerenv").exists():
+        runtime = "podman"
+        evidence.append("/run/.containerenv exists")
+    joined = "\n".join(c.cgroup_lines)
+    if runtime == "unknown":
+        if "kubepods" in joined or ctx.env.get("KUBERNETES_SERVICE_HOST"):
+            runtime = "kubernetes"
+            evidence.append("kubepods cgroup or KUBERNETES_SERVICE_HOST")
+        elif "libpod" in joined:
+            runtime = "podman"
+            evidence.append("libpod cgroup")
+        elif "docker" in joined:
+            runtime = "docker"
+            evidence.append("docker cgroup")
+        elif ctx.env.get("container"):
+            runtime = ctx.env["container"]
+            evidence.append(f"container={runtime} in the environment")
+        elif c.cgroup_lines and all(ln.rstrip().endswith(":/") for ln in c.cgroup_lines):
+            runtime = "none"
+            evidence.append("every cgroup path is / (host or a private cgroup namespace)")
+    c.runtime, c.evidence = runtime, evidence
+
+
+def collect_mounts(ctx: CollectContext, facts: Facts) -> None:
+    text = read_text(ctx.root, "/proc/self/mounts", facts.errors)
+    for line in (text or "").splitlines():
+        fields = line.split()
+        if len(fields) >= 4:
+            facts.mounts.append(
+                MountEntry(
+                    source=_unescape(fields[0]),
+                    target=_unescape(fields[1]),
+                    fstype=fields[2],
+                    options=fields[3].split(","),
+                )
+            )
+
+
+def mount_for(facts: Facts, path: str) -> MountEntry | None:
+    """The mount that holds `path` (the last, longest matching target wins, as in the kernel)."""
+    best: MountEntry | None = None
+    for m in facts.mounts:
+        t = m.target.rstrip("/") or "/"
+        if (path == t or path.startswith(t.rstrip("/") + "/")) and (
+            best is None or len(t) >= len(best.target.rstrip("/") or "/")
+        ):
+            best = m
+    return best
+
+
+def collect_tmp(ctx: CollectContext, facts: Facts) -> None:
+    tmp = ctx.path("/tmp")
+    m = mount_for(facts, "/tmp")
+    facts.tmp_readonly_mount = None if m is None else "ro" in m.options
+    if not tmp.is_dir():
+        facts.tmp_writable = False
+    elif facts.tmp_readonly_mount:
+        facts.tmp_writable = False
+    elif ctx.live:
+        facts.tmp_writable = os.access(tmp, os.W_OK)
+    else:
+        st = tmp.stat()
+        uid = facts.process.uid
+        facts.tmp_writable = (
+            uid == 0 or bool(st.st_mode & 0o002) or (uid == st.st_uid and bool(st.st_mode & 0o200))
+        )
+
+
+# Install locations that name their generation; /opt/intel/1ccl-wks is ipex-llm's 2021.14-era build.
+_ONECCL_DIRS = ("/opt/intel/oneapi/ccl", "/opt/intel/1ccl-wks")
+
+
+def collect_oneccl(ctx: CollectContext, facts: Facts) -> None:
+    for base in _ONECCL_DIRS:
+        hp = ctx.path(base)
+        if not hp.is_dir():
+            continue
+        if base.endswith("/ccl"):
+            for name in sorted(os.listdir(hp)):
+                if name[:1].isdigit():
+                    facts.oneccl.installs.append(f"{base}/{name}")
+        else:
+            facts.oneccl.installs.append(base)
+
+
+COLLECTORS.extend(
+    [collect_kernel, collect_cgroup, collect_container, collect_mounts, collect_tmp, collect_oneccl]
+)

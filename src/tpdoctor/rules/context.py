@@ -1,0 +1,29 @@
+"""Fix-template values taken from the facts (the real render nodes, the numeric render GID)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tpdoctor.fixes import fix_context
+from tpdoctor.model.facts import Facts
+from tpdoctor.rules.gpus import render_nodes
+
+
+def facts_fix_context(
+    facts: Facts,
+    *,
+    nodes: Iterable[str] | None = None,
+    gpu_count: int | None = None,
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    present = render_nodes(facts)
+    chosen = list(nodes) if nodes is not None else [n.path for n in present]
+    gids = [n.gid for n in present if n.gid is not None and n.gid != 0]
+    render_gid = gids[0] if gids else facts.groups.get("render")
+    return fix_context(
+        render_nodes=chosen or None,
+        render_gid=render_gid,
+        video_gid=facts.groups.get("video"),
+        gpu_count=gpu_count or (len(chosen) or None),
+        extra=extra,
+    )

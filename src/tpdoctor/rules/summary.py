@@ -1,0 +1,64 @@
+"""The facts summary of `check`'s report (JSON `facts`, documented in docs/json.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tpdoctor.model.facts import Facts
+from tpdoctor.rules.gpus import CAP_SYS_PTRACE, has_cap, rank_count, resolve_backend, sysfs_gpu, visible_gpus
+from tpdoctor.rules.oneccl_model import drmfd_walk, predict_mode
+from tpdoctor.rules.registry import CheckOptions
+
+
+def facts_summary(facts: Facts, options: CheckOptions) -> dict[str, Any]:
+    backend = resolve_backend(facts, options)
+    visible = visible_gpus(facts, backend)
+    gpus = []
+    for path in visible:
+        gpu = sysfs_gpu(facts, path)
+        node = facts.node(path)
+        gpus.append(
+            {
+                "node": path,
+                "bdf": gpu.bdf if gpu else None,
+                "vendor": gpu.vendor if gpu else None,
+                "gid": node.gid if node else None,
+                "open": facts.probes.opens.get(path) if facts.probes else None,
+            }
+        )
+    out: dict[str, Any] = {
+        "source": "live" if facts.live else facts.label or facts.root,
+        "live": facts.live,
+        "backend": backend,
+        "gpus": gpus,
+        "tp": options.tp or len(visible),
+        "pp": options.pp,
+        "container": facts.container.runtime,
+        "kernel": facts.kernel.release,
+        "ptrace_scope": facts.kernel.ptrace_scope,
+        "seccomp": facts.process.seccomp,
+        "cap_sys_ptrace": has_cap(facts, CAP_SYS_PTRACE),
+        "uid": facts.process.uid,
+        "groups": facts.process.groups,
+        "tmp_writable": facts.tmp_writable,
+        "errors": facts.errors,
+    }
+    if backend == "xpu" and rank_count(options, len(visible)) >= 2:
+        p = predict_mode(facts, options)
+        walk = drmfd_walk(facts, p.version)
+        out["oneccl"] = {
+            "version": ".".join(str(v) for v in p.version.version),
+            "version_source": p.version.source,
+            "version_assumed": p.version.assumed,
+            "requested": p.requested,
+            "requested_source": p.requested_source,
+            "pidfd_self_test": p.pidfd.ok,
+            "mode": p.mode,
+            "fallback_to_drmfd": p.fallback,
+            "drmfd_dir": walk.directory,
+            "drmfd_dir_exists": walk.exists,
+            "drmfd_entries": [e.name for e in walk.entries],
+        }
+    if facts.probes is not None:
+        out["probes"] = facts.probes.model_dump(mode="json")
+    return out
