@@ -60,3 +60,11 @@ def collect_facts(root: Path, env: Mapping[str, str], live: bool) -> Facts:
         except OSError as exc:  # an unreadable file must never abort the whole check
             facts.errors.append(f"{collector.__module__}: {exc}")
     return facts
+
+
+# Family collectors of issue 3 (GPU nodes, NVIDIA, shm/limits/namespaces, LSM/userns); each
+# appends itself to COLLECTORS when imported.
+from tpdoctor.facts import gpunodes as _gpunodes  # noqa: E402,F401
+from tpdoctor.facts import nvidia as _nvidia  # noqa: E402,F401
+from tpdoctor.facts import resources as _resources  # noqa: E402,F401
+from tpdoctor.facts import security as _security  # noqa: E402,F401

@@ -143,6 +143,7 @@ class NvidiaFacts(BaseModel):
     p2p: dict[str, str] = Field(default_factory=dict, description="'0-1' -> OK | NS | CNS ... (topo -p2p r)")
     topo_matrix: str | None = None
     source: str | None = Field(default=None, description="nvml | nvidia-smi | proc")
+    nvml_error: str | None = Field(default=None, description="why NVML could not be used, verbatim")
 
 
 class ProbeResult(BaseModel):

@@ -1,0 +1,133 @@
+"""Shared resources: /dev/shm size, RLIMIT_MEMLOCK, and namespace identities.
+
+/dev/shm: under --root the size comes from the tmpfs `size=` option in proc/self/mounts
+(statvfs of a plain directory says nothing about a container's /dev/shm); live, statvfs.
+Namespace identities (ns inodes, hostname, boot_id, st_dev of /dev/shm) let `check --compare`
+tell whether two snapshots were taken in the same container.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+
+from tpdoctor.facts.collect import COLLECTORS, CollectContext
+from tpdoctor.facts.textfiles import first_line, read_link, read_text
+from tpdoctor.model import Facts
+from tpdoctor.model.facts import MountEntry
+
+NAMESPACES = ("pid", "ipc", "net", "uts", "mnt", "user")
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50, "e": 1 << 60}
+
+
+def parse_tmpfs_size(value: str, mem_total: int | None = None) -> int | None:
+    """tmpfs size= values: '65536k', '64m', '16g', '67108864', '50%' (of RAM, when known)."""
+    m = re.fullmatch(r"\s*(\d+)\s*([kmgtpe%]?)\s*", value.lower())
+    if not m:
+        return None
+    n, unit = int(m.group(1)), m.group(2)
+    if unit == "%":
+        return mem_total * n // 100 if mem_total else None
+    return n * _UNITS[unit]
+
+
+def parse_mounts(text: str) -> list[MountEntry]:
+    out = []
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) >= 4:
+            # /proc/mounts escapes spaces as \040
+            target = f[1].replace("\\040", " ")
+            out.append(MountEntry(source=f[0], target=target, fstype=f[2], options=f[3].split(",")))
+    return out
+
+
+def parse_mem_total(text: str | None) -> int | None:
+    m = re.search(r"^MemTotal:\s+(\d+)\s+kB", text or "", re.M)
+    return int(m.group(1)) * 1024 if m else None
+
+
+def parse_memlock(limits_text: str | None) -> tuple[int | None, int | None]:
+    """proc/self/limits 'Max locked memory  8388608  8388608  bytes' -> (soft, hard); -1 = unlimited."""
+    for line in (limits_text or "").splitlines():
+        if line.startswith("Max locked memory"):
+            cols = line[len("Max locked memory") :].split()
+            if len(cols) >= 2:
+                return _limit(cols[0]), _limit(cols[1])
+    return None, None
+
+
+def _limit(v: str) -> int | None:
+    if v == "unlimited":
+        return -1
+    return int(v) if v.isdigit() else None
+
+
+def _collect_shm(ctx: CollectContext, facts: Facts) -> None:
+    shm = facts.shm
+    shm.present = ctx.path("/dev/shm").is_dir()
+    if ctx.live:
+        try:
+            st = os.statvfs(ctx.path("/dev/shm"))
+        except OSError as exc:
+            facts.errors.append(f"statvfs /dev/shm: {exc.strerror}")
+            return
+        shm.size_bytes = st.f_blocks * st.f_frsize
+        shm.free_bytes = st.f_bavail * st.f_frsize
+        shm.source = "statvfs"
+        return
+    mounts = facts.mounts
+    if not mounts:
+        text = read_text(ctx, "/proc/self/mounts", facts) or read_text(ctx, "/proc/mounts", facts)
+        mounts = parse_mounts(text or "")
+    entries = [m for m in mounts if m.target == "/dev/shm"]
+    if not entries:
+        shm.source = "no /dev/shm mount listed" if mounts else None
+        return
+    entry = entries[-1]  # the last mount on a path is the one processes see
+    sizes = [o.split("=", 1)[1] for o in entry.options if o.startswith("size=")]
+    mem_total = parse_mem_total(read_text(ctx, "/proc/meminfo"))
+    if sizes:
+        shm.size_bytes = parse_tmpfs_size(sizes[-1], mem_total)
+        shm.source = f"mounts size={sizes[-1]}"
+    elif entry.fstype == "tmpfs" and mem_total:
+        shm.size_bytes = mem_total // 2  # tmpfs default: half of RAM
+        shm.source = "mounts (tmpfs default: half of RAM)"
+    else:
+        shm.source = f"mounts ({entry.fstype}, no size=)"
+
+
+def _collect_memlock(ctx: CollectContext, facts: Facts) -> None:
+    if ctx.live:
+        soft, hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)
+        inf = resource.RLIM_INFINITY
+        facts.limits.memlock_soft = -1 if soft == inf else soft
+        facts.limits.memlock_hard = -1 if hard == inf else hard
+        return
+    soft_b, hard_b = parse_memlock(read_text(ctx, "/proc/self/limits", facts))
+    facts.limits.memlock_soft, facts.limits.memlock_hard = soft_b, hard_b
+
+
+def _collect_namespaces(ctx: CollectContext, facts: Facts) -> None:
+    ns = facts.namespaces
+    for name in NAMESPACES:
+        setattr(ns, name, read_link(ctx, f"/proc/self/ns/{name}"))
+    ns.hostname = first_line(read_text(ctx, "/proc/sys/kernel/hostname")) or first_line(
+        read_text(ctx, "/etc/hostname")
+    )
+    ns.boot_id = first_line(read_text(ctx, "/proc/sys/kernel/random/boot_id"))
+    if ctx.live:
+        try:
+            ns.shm_dev = os.stat(ctx.path("/dev/shm")).st_dev
+        except OSError:
+            ns.shm_dev = None
+
+
+def collect_resources(ctx: CollectContext, facts: Facts) -> None:
+    _collect_shm(ctx, facts)
+    _collect_memlock(ctx, facts)
+    _collect_namespaces(ctx, facts)
+
+
+COLLECTORS.append(collect_resources)
