@@ -4,10 +4,12 @@ A scenario is "a deployment config + fake host nodes": a compose file (or `docke
 given to the Docker SDK) that a user would write, started for real by the engine on a host
 whose GPUs are faked:
 
-- char nodes 226:<minor> made with mknod (mode 0660, a render gid the image does not name),
-  which open with ENXIO when the device cgroup and DAC allow them (there is no driver), EPERM
-  when only bind-mounted, EACCES without the group; or a "stand-in" node char 1:3 (the null
-  driver) under the render node's name where a node must open successfully;
+- device nodes made with mknod under the kernel's names (renderD128, card0; mode 0660, render
+  gid 105 which the image does not name, video 44 for cards). On a host "with a driver" they are
+  stand-ins, char 1:3 (the null driver), so they open successfully when DAC allows (and get
+  EACCES without the group); on a host "without a driver" they are the real numbers 226:<minor>,
+  which open with ENXIO when the device cgroup and DAC allow them and EPERM when only
+  bind-mounted (the default device cgroup allows 1:3, so cgroup scenarios need 226:<minor>);
 - a by-path directory of relative symlinks `pci-<BDF>-render -> ../renderD128` (and `-card`);
 - a fake sysfs laid out like the kernel's (class/drm/renderD128 -> devices/.../drm/renderD128,
   device -> the PCI function with vendor/device/driver), bind-mounted read-only over
@@ -87,7 +89,7 @@ class FakeHost:
     root: Path
     gpus: list[FakeGpu]
     render_gid: int = RENDER_GID
-    stand_in: frozenset[str] = frozenset()  # render names made as char 1:3 (they open successfully)
+    driver: bool = True  # nodes are char 1:3 stand-ins that open; False: 226:<minor>, no driver (ENXIO)
     pci_root: str = field(default_factory=pci_root_name)
 
     @property
@@ -108,11 +110,11 @@ class FakeHost:
         drm = self.sys_class / "drm"
         drm.mkdir(parents=True)
         for g in self.gpus:
-            self._mknod(self.dri / g.card, 226, g.card_minor, 0o660, VIDEO_GID)
-            if g.render in self.stand_in:
-                self._mknod(self.dri / g.render, 1, 3, 0o660, self.render_gid)
-            else:
-                self._mknod(self.dri / g.render, 226, g.render_minor, 0o660, self.render_gid)
+            for node, minor, gid in (
+                (g.card, g.card_minor, VIDEO_GID),
+                (g.render, g.render_minor, self.render_gid),
+            ):
+                self._mknod(self.dri / node, *((1, 3) if self.driver else (226, minor)), 0o660, gid)
             (bypath / f"pci-{g.bdf}-card").symlink_to(f"../{g.card}")
             (bypath / f"pci-{g.bdf}-render").symlink_to(f"../{g.render}")
             fn = self.sys_pci_root / g.bdf
@@ -293,7 +295,7 @@ class Scenario:
     docker_run: Mapping[str, Any] | None = None  # Docker SDK containers.run() keyword arguments
     containers: tuple[Container, ...] = (Container(),)
     gpus: int = 2
-    stand_in: frozenset[str] = frozenset()
+    driver: bool = True  # False: the host has no GPU driver, nodes are 226:<minor> (open gives ENXIO)
     live: tuple[LiveExpectation, ...] = ()
     compare: bool = False  # predicted = `check --compare` of the containers' snapshots
     start_error: str | None = None  # the engine must refuse to start; regex on its error text
@@ -406,7 +408,7 @@ def run_scenario(sc: Scenario, box: Toolbox) -> ScenarioResult:
     out.mkdir()
     out.chmod(0o777)
     try:
-        host = FakeHost(base / "host", intel_gpus(sc.gpus), stand_in=sc.stand_in).build()
+        host = FakeHost(base / "host", intel_gpus(sc.gpus), driver=sc.driver).build()
         if sc.compose is not None:
             _run_compose(sc, box, host, base, out, res)
         else:
