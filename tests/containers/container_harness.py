@@ -267,6 +267,12 @@ class Container:
     name: str = "app"
     tp: int = 2
     check_args: tuple[str, ...] = ()
+    ranks: int = 1  # `check` runs this many times, one per rank, each with its own output
+
+    @property
+    def outputs(self) -> list[str]:
+        """Output names: the container's name for rank 0, name.rN for the others."""
+        return [self.name] + [f"{self.name}.r{i}" for i in range(1, self.ranks)]
 
 
 @dataclass(frozen=True)
@@ -393,10 +399,12 @@ class Toolbox:
 
     @staticmethod
     def tool_command(c: Container) -> list[str]:
-        args = ["check", "--tp", str(c.tp), "--format", "json", "--snapshot", f"/out/{c.name}.facts.json"]
-        args += list(c.check_args)
-        cmd = " ".join([HOST_PYTHON, "-m", "tpdoctor", *args])
-        return ["/bin/sh", "-c", f"{cmd} >/out/{c.name}.json 2>/out/{c.name}.err; echo $? >/out/{c.name}.rc"]
+        runs = []
+        for o in c.outputs:
+            args = ["check", "--tp", str(c.tp), "--format", "json", "--snapshot", f"/out/{o}.facts.json"]
+            cmd = " ".join([HOST_PYTHON, "-m", "tpdoctor", *args, *c.check_args])
+            runs.append(f"{cmd} >/out/{o}.json 2>/out/{o}.err; echo $? >/out/{o}.rc")
+        return ["/bin/sh", "-c", "; ".join(runs)]
 
 
 def run_scenario(sc: Scenario, box: Toolbox) -> ScenarioResult:
@@ -414,7 +422,7 @@ def run_scenario(sc: Scenario, box: Toolbox) -> ScenarioResult:
         else:
             _run_sdk(sc, box, host, out, res)
         if res.engine_error is None and res.harness_error is None:
-            res.outputs = [_read_output(out, c.name) for c in sc.containers]
+            res.outputs = [_read_output(out, name) for c in sc.containers for name in c.outputs]
             _predict(sc, res, out)
     except Exception as exc:  # report, never hide: the test fails on harness_error
         res.harness_error = f"{type(exc).__name__}: {exc}"
@@ -447,7 +455,7 @@ def _predict(sc: Scenario, res: ScenarioResult, out: Path) -> None:
         )
         return
     if sc.compare:
-        snaps = [str(out / f"{c.name}.facts.json") for c in sc.containers]
+        snaps = [str(out / f"{o.name}.facts.json") for o in res.outputs]
         proc = run_tool("check", "--compare", *snaps, "--format", "json")
         try:
             report = json.loads(proc.stdout)

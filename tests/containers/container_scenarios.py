@@ -216,4 +216,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         compare=True,
         expected=S({"topology.ranks-split-across-containers"}),
     ),
+    Scenario(
+        id="one-container-two-ranks",
+        title="control: two ranks' snapshots from one container (check --compare must stay silent)",
+        compose=compose("    cap_add: [SYS_PTRACE]\n" + TWO_RENDER + "    shm_size: 16g\n"),
+        containers=(Container("app", tp=2, ranks=2),),
+        compare=True,
+        expected=S(),
+    ),
 )

@@ -40,4 +40,3 @@ def test_matrix_doc_is_the_real_output(matrix: dict[str, ScenarioResult]) -> Non
 def test_every_scenario_declares_live_evidence_or_an_engine_error() -> None:
     for sc in SCENARIOS:
         assert sc.live or sc.start_error or sc.compare, f"{sc.id}: say what the engine must do inside"
-        assert sc.expected or sc.live, sc.id
