@@ -529,7 +529,7 @@ def _run_compose(
     cmd = [*box.compose_cmd, "-p", project, "-f", str(user), "-f", str(overlay)]
     try:
         up = subprocess.run(
-            [*cmd, "up", "--no-color", "--abort-on-container-exit"],
+            [*cmd, "up", "--no-color"],  # attached: returns when every service has exited
             capture_output=True,
             text=True,
             env=env,
