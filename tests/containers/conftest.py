@@ -14,9 +14,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from container_harness import IMAGE, ScenarioResult, Toolbox, build_site_packages, run_scenario
-from container_matrix import matrix_table
-from container_scenarios import SCENARIOS
+
+from .container_harness import (
+    IMAGE,
+    SRC,
+    ScenarioResult,
+    Toolbox,
+    build_site_packages,
+    compile_bytecode,
+    run_scenario,
+)
+from .container_matrix import matrix_table
+from .container_scenarios import SCENARIOS
 
 MATRIX_KEY = pytest.StashKey[dict[str, object]]()
 PARALLEL = 4  # containers mostly wait on the engine; 4 keeps 2 cores busy without thrashing
@@ -60,6 +69,7 @@ def toolbox() -> Iterator[Toolbox]:
         client.images.get(IMAGE)
     except Exception:
         _unavailable(f"image {IMAGE} missing (built by .ci/container-engine)")
+    compile_bytecode(SRC)  # src/**/__pycache__ (ignored by git), as any import of the checkout does
     work = Path(tempfile.mkdtemp(prefix="tpdoctor-matrix-"))
     work.chmod(0o755)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from container_harness import REPO, ScenarioResult
+from .container_harness import REPO, ScenarioResult
 
 DOC = REPO / "docs" / "container-matrix.md"
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from container_harness import Container, LiveExpectation, Scenario
+from .container_harness import Container, LiveExpectation, Scenario
 
 # --------------------------------------------------------------------------- live probes
 

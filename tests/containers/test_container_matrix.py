@@ -8,9 +8,10 @@ import difflib
 import os
 
 import pytest
-from container_harness import EXPLAIN_MISSING, ScenarioResult
-from container_matrix import DOC, matrix_doc
-from container_scenarios import SCENARIOS
+
+from .container_harness import EXPLAIN_MISSING, ScenarioResult
+from .container_matrix import DOC, matrix_doc
+from .container_scenarios import SCENARIOS
 
 pytestmark = pytest.mark.container
 
