@@ -113,8 +113,10 @@ def device_cgroup(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
 
     What it checks: live, open(O_RDWR) of every GPU node: EPERM means the node is visible
     (bind-mounted) but not in the cgroup's allow list; ENXIO means the open was allowed but
-    no driver answers (device.no-driver). With --root, cgroup v1's devices.list when the root
-    has it, else a /dev/dri bind mount from the host's devtmpfs (suggests).
+    no driver answers (device.no-driver). EACCES hides the cgroup's answer (the kernel checks
+    DAC first: fs/namei.c inode_permission before devcgroup_inode_permission), so then, and
+    with --root, cgroup v1's devices.list decides when readable, else a /dev/dri bind mount
+    from the host's devtmpfs (suggests).
 
     Why it matters: oneCCL's drmfd open fails with "open failed: fd: -1, errno: Operation not
     permitted" (ze_fd_manager.cpp:227-229); Level Zero sees no device.
@@ -129,17 +131,21 @@ def device_cgroup(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     no_driver: list[Evidence] = []
     confidence = "proves"
     for n in nodes:
-        if probes is not None and n.path in probes.opens:
-            result = probes.opens[n.path]
-            if result == "EPERM":
-                denied.append(Evidence(source=n.path, text="open(O_RDWR): EPERM (device cgroup)"))
-            elif result == "ENXIO":
-                no_driver.append(Evidence(source=n.path, text=f"open(O_RDWR): ENXIO ({n.major}:{n.minor})"))
-        elif facts.container.device_rules is not None and not _cgroup_allows(facts.container.device_rules, n):
+        result = probes.opens.get(n.path) if probes is not None else None
+        if result == "EPERM":
+            denied.append(Evidence(source=n.path, text="open(O_RDWR): EPERM (device cgroup)"))
+        elif result == "ENXIO":
+            no_driver.append(Evidence(source=n.path, text=f"open(O_RDWR): ENXIO ({n.major}:{n.minor})"))
+        elif (
+            result in (None, "EACCES")  # EACCES: the kernel checks DAC before the device cgroup
+            and facts.container.device_rules is not None
+            and not _cgroup_allows(facts.container.device_rules, n)
+        ):
             denied.append(
                 Evidence(
                     source="/sys/fs/cgroup/devices/devices.list",
-                    text=f"no rw rule for c {n.major}:{n.minor} ({n.path})",
+                    text=f"no rw rule for c {n.major}:{n.minor} ({n.path})"
+                    + (": hidden behind EACCES, it answers once the group is fixed" if result else ""),
                 )
             )
     if not denied and probes is None:
