@@ -114,6 +114,27 @@ SCENARIOS: tuple[Scenario, ...] = (
         live=(open_result("/dev/dri/renderD128", "EPERM"), bypath_opendir("ok")),
     ),
     Scenario(
+        id="dri-as-volume-user-1000",
+        title="docker run -v /dev/dri:/dev/dri --user 1000 (no group): DAC answers before the device cgroup",
+        docker_run={"volumes": ["${FAKE_DRI}:/dev/dri"], "shm_size": "16g", "user": "1000"},
+        driver=False,
+        expected=S({"device.cgroup-denied", "device.group-denied", "oneccl.pidfd-unsupported"}),
+        live=(open_result("/dev/dri/renderD128", "EACCES"),),
+    ),
+    Scenario(
+        id="dri-as-volume-user-1000-group-add",
+        title="docker run -v /dev/dri:/dev/dri --user 1000 --group-add 105: now the device cgroup answers",
+        docker_run={
+            "volumes": ["${FAKE_DRI}:/dev/dri"],
+            "shm_size": "16g",
+            "user": "1000",
+            "group_add": ["105"],
+        },
+        driver=False,
+        expected=S({"device.cgroup-denied", "oneccl.pidfd-unsupported"}),
+        live=(open_result("/dev/dri/renderD128", "EPERM"),),
+    ),
+    Scenario(
         id="user-1000-no-group-add",
         title="user: 1000, devices + by-path, no group_add (nodes are 0660 root:105)",
         compose=compose('    user: "1000"\n' + TWO_RENDER + BYPATH_RO + "    shm_size: 16g\n"),
