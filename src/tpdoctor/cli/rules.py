@@ -33,4 +33,4 @@ def rules_command(
         if cause:
             typer.echo("")
             typer.echo(d["doc"] or "(documented in the catalog only)")
-            typer.echo(f"\nchecked by: {', '.join(d['checked_by']) or 'explain only'}")
+            typer.echo(f"\nchecked by: {', '.join(d['checked_by']) or d['kind']}")

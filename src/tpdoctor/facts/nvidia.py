@@ -168,9 +168,9 @@ def _nvml_read() -> NvidiaFacts:
                     remote = normalize_bdf(_text(pynvml.nvmlDeviceGetNvLinkRemotePciInfo_v2(hi, link).busId))
                 except pynvml.NVMLError:
                     continue
-                j = by_bdf.get(remote)
-                if j is not None and j > i:
-                    key = f"{i}-{j}"
+                peer = by_bdf.get(remote)
+                if peer is not None and peer > i:
+                    key = f"{i}-{peer}"
                     nv.nvlinks[key] = nv.nvlinks.get(key, 0) + 1
         fid = getattr(pynvml, "NVML_FI_DEV_NVLINK_SPEED_MBPS_COMMON", None)
         if handles and nv.nvlinks and fid is not None:

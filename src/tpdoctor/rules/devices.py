@@ -16,7 +16,7 @@ from tpdoctor.rules.gpus import (
     has_cap,
     render_nodes,
     resolve_backend,
-    visible_gpus,
+    visible_gpu_paths,
 )
 from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
 
@@ -46,7 +46,7 @@ def gpu_presence(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     How to fix: pass one `devices:` entry per render node (never rename them), or lower --tp.
     """
     backend = resolve_backend(facts, options)
-    visible = visible_gpus(facts, backend)
+    visible = visible_gpu_paths(facts, backend)
     if not any_gpu_node(facts):
         yield make_finding(
             "device.no-gpu",

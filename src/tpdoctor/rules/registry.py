@@ -11,7 +11,19 @@ from tpdoctor.fixes import fixes_for
 from tpdoctor.model import Evidence, Facts, Finding, get_cause
 
 # Modules holding fact rules; importing them registers their rules.
-RULE_MODULES: tuple[str, ...] = ("tpdoctor.rules.oneccl", "tpdoctor.rules.devices")
+RULE_MODULES: tuple[str, ...] = (
+    "tpdoctor.rules.oneccl",
+    "tpdoctor.rules.devices",
+    # issue 3: every backend and container failure family
+    "tpdoctor.rules.nvidia",
+    "tpdoctor.rules.rocm",
+    "tpdoctor.rules.parallel",
+    "tpdoctor.rules.shm_ipc",
+    "tpdoctor.rules.rdma",
+    "tpdoctor.rules.security",
+    "tpdoctor.rules.env",
+    "tpdoctor.rules.topology",
+)
 
 
 @dataclass(frozen=True)
@@ -65,7 +77,8 @@ def all_rules() -> list[Rule]:
 def run_fact_rules(facts: Facts, options: CheckOptions) -> list[Finding]:
     findings: list[Finding] = []
     for rule in all_rules():
-        findings.extend(rule.func(facts, options))
+        if rule.kind == "facts":  # compare rules take two snapshots (rules/topology.py)
+            findings.extend(rule.func(facts, options))
     return sorted(findings, key=lambda f: f.sort_key())
 
 

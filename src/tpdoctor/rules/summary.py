@@ -5,14 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from tpdoctor.model.facts import Facts
-from tpdoctor.rules.gpus import CAP_SYS_PTRACE, has_cap, rank_count, resolve_backend, sysfs_gpu, visible_gpus
+from tpdoctor.rules.gpus import (
+    CAP_SYS_PTRACE,
+    has_cap,
+    rank_count,
+    resolve_backend,
+    sysfs_gpu,
+    visible_gpu_paths,
+)
 from tpdoctor.rules.oneccl_model import drmfd_walk, predict_mode
 from tpdoctor.rules.registry import CheckOptions
 
 
 def facts_summary(facts: Facts, options: CheckOptions) -> dict[str, Any]:
     backend = resolve_backend(facts, options)
-    visible = visible_gpus(facts, backend)
+    visible = visible_gpu_paths(facts, backend)
     gpus = []
     for path in visible:
         gpu = sysfs_gpu(facts, path)

@@ -1,0 +1,375 @@
+"""NVIDIA (CUDA + NCCL) rules. Sources: research/failures.md §3 #29-#36, §4 NCCL_*, §6 probe 10."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tpdoctor.fixes import fix_context
+from tpdoctor.model import Facts, Finding
+from tpdoctor.rules.gpus import (
+    NVIDIA_GPU_NODE,
+    char_nodes,
+    dev_listed,
+    env_flag,
+    has_cap,
+    in_container,
+    infer_backend,
+    present,
+    tp_size,
+    visible_gpus,
+)
+from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
+
+CONTROL_NODES = ("/dev/nvidiactl", "/dev/nvidia-uvm")
+
+
+def _is_cuda(facts: Facts, options: CheckOptions) -> bool:
+    return infer_backend(facts, options) == "cuda"
+
+
+def _expected_minors(facts: Facts) -> list[int]:
+    """GPU minors the driver says this container has; else NVIDIA_VISIBLE_DEVICES' length."""
+    minors = [g.minor for g in facts.nvidia.gpus if g.minor is not None]
+    if minors:
+        return sorted(set(minors))
+    return []
+
+
+def _nv_context(facts: Facts) -> dict[str, str]:
+    nodes = [n.path for n in char_nodes(facts, NVIDIA_GPU_NODE)]
+    count = max(len(nodes), len(facts.nvidia.gpus)) or None
+    return fix_context(nvidia_nodes=nodes or None, gpu_count=count)
+
+
+@fact_rule("device.nvidia-node-missing")
+def nvidia_nodes_present(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """NVIDIA device nodes a CUDA rank opens are in the container.
+
+    **What it checks.** With the CUDA backend (chosen or inferred), that `/dev/nvidiactl`,
+    `/dev/nvidia-uvm` and one `/dev/nvidia<minor>` per GPU the driver reports
+    (`/proc/driver/nvidia/gpus/*/information` "Device Minor", or NVML) exist. With no
+    NVIDIA node at all it reports the whole set (the container was started without `--gpus`).
+    Nothing is said when the /dev listing was not collected.
+
+    **Why it matters.** CUDA opens nvidiactl and nvidia-uvm before any GPU; without them
+    `cudaGetDeviceCount` fails ("no CUDA-capable device") and NCCL never starts; a rank whose
+    `/dev/nvidiaN` is missing fails alone and the others hang in init. As root with CAP_MKNOD and
+    no device cgroup, libcuda recreates missing nodes (seen on the H200 hosts,
+    research/gpu/README.md), so on a known bare host this is only a notice; inside a container
+    the device cgroup refuses the recreated node.
+
+    **How to fix.** Let the NVIDIA runtime map the nodes (`--gpus`, compose
+    `deploy.resources.reservations.devices`, CDI `nvidia.com/gpu=…`, the k8s device plugin), or
+    list each node with `--device`. Privileged mode is never needed.
+    """
+    if not _is_cuda(facts, options) or not dev_listed(facts):
+        return
+    gpu_nodes = char_nodes(facts, NVIDIA_GPU_NODE)
+    missing = [p for p in CONTROL_NODES if not present(facts, p)]
+    have = {int(NVIDIA_GPU_NODE.match(n.path).group(1)) for n in gpu_nodes}  # type: ignore[union-attr]
+    missing += [f"/dev/nvidia{m}" for m in _expected_minors(facts) if m not in have]
+    listed = [v for v in facts.env.get("NVIDIA_VISIBLE_DEVICES", "").split(",") if v.strip().isdigit()]
+    if not facts.nvidia.gpus and len(listed) > len(gpu_nodes):
+        missing.append(
+            f"{len(listed) - len(gpu_nodes)} of the /dev/nvidiaN nodes NVIDIA_VISIBLE_DEVICES lists"
+        )
+    elif not gpu_nodes and not facts.nvidia.gpus:
+        missing.append("/dev/nvidia<N> (no GPU node at all)")
+    if not missing:
+        return
+    severity = None
+    confidence = "proves"
+    note = ""
+    if in_container(facts) is False and has_cap(facts, "MKNOD"):
+        severity, confidence = "notice", "suggests"
+        note = " On this host (root, CAP_MKNOD, no device cgroup) libcuda usually recreates them."
+    evidence = [(p, "absent") for p in missing]
+    evidence += [(n.path, f"present {n.major}:{n.minor}") for n in gpu_nodes]
+    yield make_finding(
+        "device.nvidia-node-missing",
+        f"CUDA needs {', '.join(missing)}, not present in this root.{note}",
+        evidence,
+        context=_nv_context(facts),
+        severity=severity,
+        confidence=confidence,
+    )
+
+
+@fact_rule("cuda.visible-devices-mismatch")
+def cuda_visible_devices(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """CUDA_VISIBLE_DEVICES names GPUs that exist inside the container.
+
+    **What it checks.** Each entry of `CUDA_VISIBLE_DEVICES` against the GPUs the container
+    has (its `/dev/nvidiaN` nodes, else the driver's list): an index must be below that count
+    (inside a container GPUs are renumbered from 0), a `GPU-…` UUID must match one present.
+
+    **Why it matters.** Host indices reused inside a container that exposes a subset give
+    `CUDA error: invalid device ordinal` or `No CUDA GPUs are available` (failures.md #36;
+    sglang#4657). CUDA stops at the first invalid entry, so `2,3` on a two-GPU container
+    leaves zero GPUs.
+
+    **How to fix.** Choose GPUs at the runtime layer only (`--gpus '"device=2,3"'`,
+    `NVIDIA_VISIBLE_DEVICES`, compose `device_ids`, CDI) and leave `CUDA_VISIBLE_DEVICES`
+    unset, or set it to `0..n-1`.
+    """
+    if not _is_cuda(facts, options) or "CUDA_VISIBLE_DEVICES" not in facts.env:
+        return
+    vis = visible_gpus(facts, "cuda")
+    if not vis.invalid:
+        return
+    value = facts.env["CUDA_VISIBLE_DEVICES"]
+    yield make_finding(
+        "cuda.visible-devices-mismatch",
+        f"CUDA_VISIBLE_DEVICES={value} but the container has {vis.base} GPU(s) ({vis.base_source}), "
+        f"numbered 0..{(vis.base or 1) - 1}: {', '.join(vis.invalid)} does not exist here, so CUDA sees "
+        f"{vis.count} GPU(s).",
+        [("CUDA_VISIBLE_DEVICES", value), (vis.base_source, f"{vis.base} GPU(s)")],
+        context=fix_context(gpu_count=vis.base or None),
+    )
+
+
+def _visible_pairs(facts: Facts, options: CheckOptions) -> dict[str, str]:
+    tp = tp_size(facts, options, "cuda")
+    limit = tp if tp is not None and tp > 1 else None
+    out = {}
+    for pair, status in facts.nvidia.p2p.items():
+        i, _, j = pair.partition("-")
+        if limit is None or (int(i) < limit and int(j) < limit):
+            out[pair] = status
+    return out
+
+
+@fact_rule("nccl.p2p-unsupported", "vllm.custom-allreduce-p2p")
+def p2p_capability(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """GPU peer-to-peer works between the tensor-parallel GPUs.
+
+    **What it checks.** The P2P read capability between each pair of the first `--tp` GPUs,
+    from NVML (`nvmlDeviceGetP2PStatus`) or `nvidia-smi topo -p2p r`. A pair other than `OK`
+    (`CNS` chipset, `GNS` GPU, `TNS` topology, `NS` not supported) with `NCCL_P2P_DISABLE`
+    unset is `nccl.p2p-unsupported`; vLLM's custom all-reduce is then disabled or crashes
+    (`vllm.custom-allreduce-p2p`) even when NCCL is told.
+
+    **Why it matters.** NCCL fails with `failed to open CUDA IPC handle : 217 peer access is
+    not supported between these two devices` (failures.md #29; vllm#406), custom all-reduce
+    with `custom_all_reduce.cuh … peer access is not supported` (#31).
+
+    **How to fix.** Set `NCCL_P2P_DISABLE=1` in the environment of every rank (and Ray
+    worker), start vLLM with `--disable-custom-all-reduce`; on the host, fix PCI ACS / IOMMU
+    settings so P2P works.
+    """
+    if not _is_cuda(facts, options):
+        return
+    bad = {p: s for p, s in _visible_pairs(facts, options).items() if s.upper() != "OK"}
+    if not bad:
+        return
+    evidence = [(f"p2p GPU{p.replace('-', '-GPU')}", s) for p, s in sorted(bad.items())]
+    if not env_flag(facts, "NCCL_P2P_DISABLE"):
+        yield make_finding(
+            "nccl.p2p-unsupported",
+            f"P2P is not available between {len(bad)} GPU pair(s) and NCCL_P2P_DISABLE is not set.",
+            evidence,
+            related=["vllm.custom-allreduce-p2p"],
+        )
+    yield make_finding(
+        "vllm.custom-allreduce-p2p",
+        "vLLM's custom all-reduce needs P2P between every pair; it will be disabled (or fail) here.",
+        evidence,
+    )
+
+
+@fact_rule("nccl.p2p-disabled")
+def p2p_disabled_needlessly(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """NCCL_P2P_DISABLE=1 on GPUs that do have P2P.
+
+    **What it checks.** `NCCL_P2P_DISABLE=1` (or `NCCL_P2P_LEVEL=LOC`) while the driver
+    reports P2P `OK` or NVLinks between the GPUs.
+
+    **Why it matters.** NCCL then moves data through host memory (`/dev/shm`): on 2×H200 with
+    NVLink the all-reduce busbw at 64 MiB fell from 270 to 27.8 GB/s (research/gpu/README.md):
+    a silent 10× slowdown. The variable is often copied from guides written for consumer GPUs.
+
+    **How to fix.** Remove `NCCL_P2P_DISABLE` (and `NCCL_P2P_LEVEL=LOC`) on hosts with working P2P.
+    """
+    if not _is_cuda(facts, options):
+        return
+    level_loc = facts.env.get("NCCL_P2P_LEVEL", "").upper() == "LOC"
+    if not (env_flag(facts, "NCCL_P2P_DISABLE") or level_loc):
+        return
+    pairs = _visible_pairs(facts, options)
+    ok = sorted(p for p, s in pairs.items() if s.upper() == "OK")
+    if not ok and not facts.nvidia.nvlinks:
+        return
+    evidence: list[tuple[str, str]] = [
+        (k, facts.env[k]) for k in ("NCCL_P2P_DISABLE", "NCCL_P2P_LEVEL") if k in facts.env
+    ]
+    evidence += [(f"p2p GPU{p.replace('-', '-GPU')}", "OK") for p in ok]
+    evidence += [
+        (f"nvlink GPU{p.replace('-', '-GPU')}", f"{n} links") for p, n in sorted(facts.nvidia.nvlinks.items())
+    ]
+    yield make_finding(
+        "nccl.p2p-disabled",
+        "P2P is disabled by the environment although the GPUs support it; NCCL will go through host memory.",
+        evidence,
+    )
+
+
+@fact_rule("nccl.imex-channel-missing")
+def imex_channels(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """IMEX channel nodes exist when multi-node NVLink is requested.
+
+    **What it checks.** When `NCCL_MNNVL_ENABLE=1` or `NVIDIA_IMEX_CHANNELS` asks for
+    multi-node NVLink (GB200 NVL72 and similar), that at least one
+    `/dev/nvidia-caps-imex-channels/channel<N>` node is present.
+
+    **Why it matters.** Cross-node cuMem imports need an IMEX channel; without the node NCCL's
+    MNNVL init fails, and vLLM (`vllm/env_override.py`) turns `NCCL_CUMEM_ENABLE` off when the
+    directory is missing (failures.md #34, §4).
+
+    **How to fix.** Request the channel from the runtime: NVIDIA toolkit
+    `NVIDIA_IMEX_CHANNELS=0` (or CDI `nvidia.com/imex-channel=0`), or map
+    `/dev/nvidia-caps-imex-channels/channel0` with `--device`; on Kubernetes, the NVIDIA DRA
+    driver's ComputeDomain.
+    """
+    if not _is_cuda(facts, options) or not dev_listed(facts):
+        return
+    wanted = env_flag(facts, "NCCL_MNNVL_ENABLE") or facts.env.get(
+        "NVIDIA_IMEX_CHANNELS", "none"
+    ).lower() not in (
+        "",
+        "none",
+        "void",
+    )
+    if not wanted:
+        return
+    channels = [n for n in facts.nodes_under("/dev/nvidia-caps-imex-channels/") if n.kind == "char"]
+    if channels:
+        return
+    ev: list[tuple[str, str]] = [
+        (k, facts.env[k]) for k in ("NCCL_MNNVL_ENABLE", "NVIDIA_IMEX_CHANNELS") if k in facts.env
+    ]
+    ev.append(("/dev/nvidia-caps-imex-channels", "no channel node"))
+    yield make_finding(
+        "nccl.imex-channel-missing", "Multi-node NVLink is requested but no IMEX channel node is present.", ev
+    )
+
+
+def _expandable_segments(facts: Facts) -> str | None:
+    for var in ("PYTORCH_CUDA_ALLOC_CONF", "PYTORCH_ALLOC_CONF"):
+        value = facts.env.get(var, "")
+        if "expandable_segments:true" in value.replace(" ", "").lower():
+            return var
+    return None
+
+
+@fact_rule("cuda.ipc-pidfd-denied")
+def cuda_ipc_pidfd(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """PyTorch expandable segments can share memory across ranks (pidfd_getfd allowed).
+
+    **What it checks.** With `expandable_segments:True` in `PYTORCH_CUDA_ALLOC_CONF` (or
+    `PYTORCH_ALLOC_CONF`) and more than one rank: a live sibling pidfd probe that failed, or
+    Yama `ptrace_scope` 3, or seccomp filtering / `ptrace_scope` 1-2 without CAP_SYS_PTRACE.
+
+    **Why it matters.** CUDA VMM (cuMem) handles are POSIX fds that PyTorch duplicates from the
+    peer with `pidfd_getfd`, which needs ptrace permission over a *sibling* process: `RuntimeError:
+    pidfd_getfd: Operation not permitted` (failures.md #33; pytorch `CUDACachingAllocator.cpp`
+    `ExpandableSegment::fromShared`, PR #130890). Docker's and containerd's default seccomp
+    allow `pidfd_getfd` only with CAP_SYS_PTRACE.
+
+    **How to fix.** `cap_add: [SYS_PTRACE]` keeping the default seccomp profile (never with
+    `pid: host`), or turn expandable segments off for processes that share tensors.
+    """
+    if not _is_cuda(facts, options):
+        return
+    var = _expandable_segments(facts)
+    tp = tp_size(facts, options, "cuda")
+    if var is None or (tp is not None and tp < 2):
+        return
+    evidence: list[tuple[str, str]] = [(var, facts.env[var])]
+    probe = facts.probes.pidfd_sibling_test if facts.probes else None
+    reason = None
+    confidence = "suggests"
+    if probe is not None:
+        if probe.ok:
+            return
+        reason, confidence = f"the sibling pidfd_getfd probe failed ({probe.errno or probe.detail})", "proves"
+        evidence.append(("probe pidfd_sibling_test", f"{probe.step}: {probe.errno}"))
+    else:
+        scope = facts.kernel.ptrace_scope
+        ptrace = has_cap(facts, "SYS_PTRACE")
+        if scope == 3:
+            reason, confidence = "Yama ptrace_scope is 3 (no ptrace at all)", "proves"
+        elif ptrace is False and scope in (1, 2):
+            reason = f"Yama ptrace_scope={scope} and no CAP_SYS_PTRACE (ranks are siblings)"
+            confidence = "proves"
+        elif ptrace is False and facts.process.seccomp == 2:
+            reason = "seccomp filtering without CAP_SYS_PTRACE (Docker/containerd default profile refuses pidfd_getfd)"
+        if scope is not None:
+            evidence.append(("/proc/sys/kernel/yama/ptrace_scope", str(scope)))
+        if facts.process.cap_eff is not None:
+            evidence.append(
+                (
+                    "/proc/self/status CapEff",
+                    f"{facts.process.cap_eff:016x} (SYS_PTRACE={'yes' if ptrace else 'no'})",
+                )
+            )
+    if reason is None:
+        return
+    yield make_finding(
+        "cuda.ipc-pidfd-denied",
+        f"Expandable segments share memory with pidfd_getfd, which is refused here: {reason}.",
+        evidence,
+        confidence=confidence,
+    )
+
+
+@fact_rule("nccl.cumem-host-fallback")
+def cumem_host_fallback(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """NCCL's cuMem host allocations will fall back to /dev/shm.
+
+    **What it checks.** Seccomp filtering without CAP_SYS_NICE while `NCCL_CUMEM_HOST_ENABLE`
+    is not 0.
+
+    **Why it matters.** NCCL ≥ 2.23 probes NUMA with `get_mempolicy`, which Docker's default
+    seccomp refuses without CAP_SYS_NICE; it then logs `cuMem host allocations do not appear to
+    be working; falling back to a /dev/shm/ based implementation` (NCCL
+    `src/misc/cudawrap.cc:70-95`; failures.md #32). Harmless when /dev/shm is large enough.
+
+    **How to fix.** Size /dev/shm (preferred), or `cap_add: [SYS_NICE]`, or
+    `NCCL_CUMEM_HOST_ENABLE=0` on every rank.
+    """
+    if not _is_cuda(facts, options) or facts.env.get("NCCL_CUMEM_HOST_ENABLE", "").strip() == "0":
+        return
+    if facts.process.seccomp != 2 or has_cap(facts, "SYS_NICE") is not False:
+        return
+    yield make_finding(
+        "nccl.cumem-host-fallback",
+        "Seccomp filtering without CAP_SYS_NICE: NCCL's cuMem host allocations will use /dev/shm instead.",
+        [("/proc/self/status", "Seccomp: 2, CAP_SYS_NICE absent")],
+        related=["shm.too-small"],
+        confidence="suggests",
+    )
+
+
+@fact_rule("device.nvml-cgroup-lost")
+def nvml_unknown_error(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """NVML fails with 'Unknown Error' while the NVIDIA nodes are present.
+
+    **What it checks.** Live only: `nvmlInit` failed with "Unknown Error" although
+    `/dev/nvidiactl` and GPU nodes exist.
+
+    **Why it matters.** This is the signature of device cgroup rules lost after a host
+    `systemctl daemon-reload` (runc + systemd cgroup driver): the nodes are there, every open is
+    refused, and the container needs a restart.
+
+    **How to fix.** Restart the container; on the host, let the NVIDIA toolkit create
+    `/dev/char` symlinks (`nvidia-ctk system create-dev-char-symlinks`) or use the cgroupfs
+    driver / CDI so rules survive a reload.
+    """
+    error = facts.nvidia.nvml_error or ""
+    if not facts.live or "unknown error" not in error.lower() or not present(facts, "/dev/nvidiactl"):
+        return
+    yield make_finding(
+        "device.nvml-cgroup-lost",
+        "NVML cannot open the GPUs although their nodes are present: the device cgroup rules were lost.",
+        [("nvmlInit", error)],
+    )

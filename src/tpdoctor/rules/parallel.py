@@ -1,0 +1,55 @@
+"""Parallel sizes against the GPUs this process can see (every backend)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tpdoctor.fixes import fix_context
+from tpdoctor.model import Facts, Finding
+from tpdoctor.rules.gpus import infer_backend, visible_gpus
+from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
+
+
+@fact_rule("vllm.tp-exceeds-visible-gpus")
+def tp_fits_visible_gpus(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """`--tp` is not larger than the number of GPUs the process can see.
+
+    **What it checks.** The GPUs visible to the process: device nodes of the backend
+    (`/dev/nvidiaN`; AMD or Intel `/dev/dri/renderD*`) or the driver's list, reduced by
+    `CUDA_VISIBLE_DEVICES`, `HIP_VISIBLE_DEVICES`/`ROCR_VISIBLE_DEVICES` or `ZE_AFFINITY_MASK`,
+    against `--tp`. `tp × pp` larger than that is reported as degraded (pipeline stages may run
+    on other nodes).
+
+    **Why it matters.** vLLM refuses to start (`tensor parallel size N is not allowed`, "larger
+    than the number of available GPUs") or a rank fails with `invalid device ordinal`.
+
+    **How to fix.** Pass as many GPUs as `--tp` to the container (`--gpus`, `devices:`,
+    resources limits), fix the visibility mask, or lower `--tensor-parallel-size`.
+    """
+    backend = infer_backend(facts, options)
+    if backend is None or options.tp is None:
+        return
+    vis = visible_gpus(facts, backend)
+    if vis.count is None:
+        return
+    evidence: list[tuple[str, str]] = [(vis.base_source, f"{vis.base} GPU(s)")]
+    if vis.mask_var:
+        evidence.append((vis.mask_var, facts.env[vis.mask_var]))
+    ctx = fix_context(gpu_count=options.tp)
+    if options.tp > vis.count:
+        yield make_finding(
+            "vllm.tp-exceeds-visible-gpus",
+            f"--tp {options.tp} but only {vis.count} {backend} GPU(s) are visible to this process.",
+            evidence,
+            context=ctx,
+        )
+    elif options.tp * options.pp > vis.count:
+        yield make_finding(
+            "vllm.tp-exceeds-visible-gpus",
+            f"tp×pp = {options.tp * options.pp} but {vis.count} GPU(s) are visible here; fine only if "
+            "the other pipeline stages run on other nodes.",
+            evidence,
+            context=ctx,
+            severity="degraded",
+            confidence="suggests",
+        )

@@ -1,0 +1,97 @@
+"""AMD ROCm (HIP + RCCL) rules. Sources: ROCm "Running ROCm Docker containers" and RCCL
+"Running RCCL using Docker" docs; research/failures.md #41 for groups and user namespaces."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tpdoctor.fixes import fix_context
+from tpdoctor.model import Facts, Finding
+from tpdoctor.rules.gpus import dev_listed, has_cap, infer_backend, present, visible_gpus
+from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
+
+
+def _is_rocm(facts: Facts, options: CheckOptions) -> bool:
+    return infer_backend(facts, options) == "rocm"
+
+
+@fact_rule("device.kfd-missing")
+def kfd_present(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """`/dev/kfd` is in the container for ROCm.
+
+    **What it checks.** With the ROCm backend (chosen, or inferred from AMD render nodes),
+    that `/dev/kfd` exists. Nothing is said when /dev was not listed.
+
+    **Why it matters.** `/dev/kfd` is "the main compute interface, shared by all GPUs" (ROCm
+    docker docs); without it HIP finds no device (`hipErrorNoDevice`) even though
+    `/dev/dri/renderD*` is mapped.
+
+    **How to fix.** `--device /dev/kfd` alongside the render nodes of the assigned GPUs
+    (compose `devices:`), plus the `video`/`render` groups for a non-root user; on Kubernetes,
+    the AMD GPU device plugin.
+    """
+    if not _is_rocm(facts, options) or not dev_listed(facts) or present(facts, "/dev/kfd"):
+        return
+    yield make_finding(
+        "device.kfd-missing",
+        "ROCm needs /dev/kfd, which is not present in this root.",
+        [("/dev/kfd", "absent")],
+    )
+
+
+@fact_rule("rocm.visible-devices-mismatch")
+def hip_visible_devices(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """HIP_VISIBLE_DEVICES / ROCR_VISIBLE_DEVICES name GPUs present in the container.
+
+    **What it checks.** Each entry of the first of `HIP_VISIBLE_DEVICES`,
+    `ROCR_VISIBLE_DEVICES`, `CUDA_VISIBLE_DEVICES` that is set, against the AMD render nodes in
+    the container (renumbered from 0 inside it).
+
+    **Why it matters.** As with CUDA (failures.md #36), host indices reused inside a container
+    that exposes a subset leave HIP with fewer GPUs than expected, or none.
+
+    **How to fix.** Select GPUs by passing only their render nodes (`--device
+    /dev/dri/renderD<N>`) and leave the variables unset, or number them `0..n-1`.
+    """
+    if not _is_rocm(facts, options):
+        return
+    vis = visible_gpus(facts, "rocm")
+    if not vis.invalid or vis.mask_var is None:
+        return
+    yield make_finding(
+        "rocm.visible-devices-mismatch",
+        f"{vis.mask_var}={facts.env[vis.mask_var]} but {vis.base} AMD GPU(s) are in the container: "
+        f"{', '.join(vis.invalid)} does not exist here.",
+        [(vis.mask_var, facts.env[vis.mask_var]), (vis.base_source, f"{vis.base} GPU(s)")],
+        context=fix_context(gpu_count=vis.base or None),
+    )
+
+
+@fact_rule("rocm.ipc-ptrace-missing")
+def rocm_ptrace(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """RCCL runs with CAP_SYS_PTRACE when seccomp filters syscalls.
+
+    **What it checks.** ROCm backend, seccomp mode 2 (filter) and no CAP_SYS_PTRACE.
+
+    **Why it matters.** AMD's RCCL container instructions run with `--cap-add=SYS_PTRACE`
+    (and `--ipc=host`); Docker's default seccomp profile refuses `process_vm_readv/writev`,
+    `kcmp`, `pidfd_getfd` and `ptrace` without that capability, which multi-process IPC and
+    debugging paths use. ROCm's docs mark `seccomp=unconfined` as optional ("enables memory
+    mapping", i.e. NUMA calls), which CAP_SYS_NICE covers with the default profile. This is a
+    suggestion, not a proof: single-process-per-GPU RCCL often works without it.
+
+    **How to fix.** `cap_add: [SYS_PTRACE]` (and `SYS_NICE` for NUMA binding) keeping the
+    default seccomp profile, rather than `seccomp=unconfined`.
+    """
+    if (
+        not _is_rocm(facts, options)
+        or facts.process.seccomp != 2
+        or has_cap(facts, "SYS_PTRACE") is not False
+    ):
+        return
+    yield make_finding(
+        "rocm.ipc-ptrace-missing",
+        "Seccomp filtering without CAP_SYS_PTRACE: RCCL's documented container setup adds it.",
+        [("/proc/self/status", "Seccomp: 2, CAP_SYS_PTRACE absent")],
+        confidence="suggests",
+    )
