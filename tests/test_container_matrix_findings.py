@@ -1,6 +1,5 @@
-"""device.cgroup-denied when DAC answers first: found by the container matrix
-(`dri-as-volume-user-1000`): a non-root process opening a bind-mounted node gets EACCES, never
-EPERM, because the kernel checks DAC before the device cgroup; fixing the group then meets EPERM."""
+"""Rule fixes found by the container matrix (tests/containers): each case is a state a real
+Docker engine produced, rebuilt as Facts so it is tested without an engine."""
 
 from __future__ import annotations
 
@@ -47,3 +46,24 @@ def test_eacces_without_devices_list_does_not_guess() -> None:
 
 def test_ok_open_is_trusted_over_devices_list() -> None:
     assert "device.cgroup-denied" not in _causes(_facts("ok", DOCKER_DEFAULT_RULES))
+
+
+def test_docker_20_10_privileged_on_a_host_without_cap_sys_resource_is_privileged() -> None:
+    """Measured in the container matrix (`privileged`): Docker 20.10 grants caps 0-37 only,
+    and this host cannot grant CAP_SYS_RESOURCE: CapEff 0x3ffeffffff, Seccomp 0."""
+    facts = Facts(
+        live=True,
+        process=ProcessFacts(uid=0, gid=0, cap_eff=0x3FFEFFFFFF, seccomp=0),
+        container=ContainerFacts(runtime="docker", cgroup_version=1, device_rules=["a *:* rwm"]),
+    )
+    causes = _causes(facts)
+    assert "security.privileged" in causes and "security.seccomp-unconfined" not in causes
+
+
+def test_default_docker_capabilities_are_not_privileged() -> None:
+    facts = Facts(
+        live=True,
+        process=ProcessFacts(uid=0, gid=0, cap_eff=0xA80425FB | 1 << 19, seccomp=0),  # + SYS_PTRACE
+        container=ContainerFacts(runtime="docker", cgroup_version=1),
+    )
+    assert "security.privileged" not in _causes(facts)
