@@ -78,9 +78,10 @@ def test_env_file_drives_the_prediction(tmp_path: Path) -> None:
         "check", "--root", str(fr.root), "--tp", "1", "--pp", "2", "--env-file", str(env), "-f", "json"
     )
     assert r.returncode == 3
-    assert [f["cause"] for f in _findings(r.stdout)] == ["oneccl.sockets-pt2pt"]
+    # notices (check2's env.article-set: the article's environment is set) are not the point here
+    assert [f["cause"] for f in _findings(r.stdout) if f["severity"] != "notice"] == ["oneccl.sockets-pt2pt"]
     env.write_text("CCL_ZE_IPC_EXCHANGE=drmfd\n")
     r = run_cli(
         "check", "--root", str(fr.root), "--tp", "1", "--pp", "2", "--env-file", str(env), "-f", "json"
     )
-    assert [f["cause"] for f in _findings(r.stdout)] == ["oneccl.bypath-missing"]
+    assert [f["cause"] for f in _findings(r.stdout) if f["severity"] != "notice"] == ["oneccl.bypath-missing"]
