@@ -25,6 +25,7 @@ class FakeRoot:
     def __init__(self, base: Path) -> None:
         self.root = base / "root"
         self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "dev/shm").mkdir(parents=True, exist_ok=True)  # size: the shm mount below
         self.status: dict[str, str] = {
             "Name": "python3",
             "Pid": "1",
@@ -203,6 +204,7 @@ def article_root(base: Path) -> FakeRoot:
         .docker_default()
         .set_ptrace_scope(1)
         .dockerenv()
+        .add_mount("shm /dev/shm tmpfs rw,nosuid,nodev,noexec,relatime,size=16777216k 0 0")  # --shm-size=16g
         .oneccl_install("opt/intel/1ccl-wks")
         .set_env(
             CCL_ZE_IPC_EXCHANGE="sockets",

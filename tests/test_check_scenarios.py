@@ -220,7 +220,7 @@ def test_bind_mounted_dri_is_cgroup_denied(tmp_path: Path) -> None:
 
 
 def test_no_gpu_is_a_notice_unless_tp_is_asked(tmp_path: Path) -> None:
-    fr = FakeRoot(tmp_path)
+    fr = FakeRoot(tmp_path).add_mount("shm /dev/shm tmpfs rw,size=16777216k 0 0")  # not the shm rule's case
     assert causes(fr) == {"device.no-gpu": "notice"}
     with_tp = causes(fr, tp=2)
     assert with_tp["device.no-gpu"] == "notice" and with_tp["vllm.tp-exceeds-visible-gpus"] == "blocker"

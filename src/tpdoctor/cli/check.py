@@ -72,9 +72,28 @@ def check_command(
     ipc_exchange: str = typer.Option(
         None, "--ipc-exchange", help="What if CCL_ZE_IPC_EXCHANGE were pidfd, drmfd or sockets."
     ),
+    compare: bool = typer.Option(
+        False,
+        "--compare",
+        help="Compare --snapshot files taken in each rank's container (SNAPSHOTS...): "
+        "are the ranks of one TP group split across containers or namespaces?",
+    ),
+    snapshots: list[Path] = typer.Argument(
+        None, help="With --compare: two or more snapshot files.", show_default=False
+    ),
 ) -> None:
     """Predict, before launch, whether N-GPU tensor parallel will start here, and why not."""
     from tpdoctor.errors import UsageError
+
+    if compare or snapshots:
+        if not compare:
+            raise UsageError("snapshot files are arguments of --compare: check --compare A.json B.json")
+        if any(x is not None for x in (root, from_snapshot, example, snapshot)):
+            raise UsageError("--compare takes only snapshot files (and --format)")
+        from tpdoctor.cli.common import emit
+        from tpdoctor.rules.topology import compare_snapshots
+
+        emit(compare_snapshots(list(snapshots or [])), fmt)
 
     if backend not in ("auto", "xpu", "cuda", "rocm"):
         raise UsageError(f"--backend must be auto, xpu, cuda or rocm, not {backend!r}")

@@ -16,7 +16,7 @@ from tpdoctor.rules.gpu_nodes import (
     host_missing_render_nodes,
     render_nodes,
     resolve_backend,
-    visible_gpus,
+    visible_gpu_paths,
 )
 from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
 
@@ -46,7 +46,7 @@ def gpu_presence(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     How to fix: pass one `devices:` entry per render node (never rename them), or lower --tp.
     """
     backend = resolve_backend(facts, options)
-    visible = visible_gpus(facts, backend)
+    visible = visible_gpu_paths(facts, backend)
     if not any_gpu_node(facts):
         yield make_finding(
             "device.no-gpu",
@@ -99,8 +99,10 @@ def device_cgroup(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
 
     What it checks: live, open(O_RDWR) of every GPU node: EPERM means the node is visible
     (bind-mounted) but not in the cgroup's allow list; ENXIO means the open was allowed but
-    no driver answers (device.no-driver). With --root, cgroup v1's devices.list when the root
-    has it, else a /dev/dri bind mount from the host's devtmpfs (suggests).
+    no driver answers (device.no-driver). EACCES hides the cgroup's answer (the kernel checks
+    DAC first: fs/namei.c inode_permission before devcgroup_inode_permission), so then, and
+    with --root, cgroup v1's devices.list decides when readable, else a /dev/dri bind mount
+    from the host's devtmpfs (suggests).
 
     Why it matters: oneCCL's drmfd open fails with "open failed: fd: -1, errno: Operation not
     permitted" (ze_fd_manager.cpp:227-229); Level Zero sees no device.
@@ -115,17 +117,21 @@ def device_cgroup(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     no_driver: list[Evidence] = []
     confidence = "proves"
     for n in nodes:
-        if probes is not None and n.path in probes.opens:
-            result = probes.opens[n.path]
-            if result == "EPERM":
-                denied.append(Evidence(source=n.path, text="open(O_RDWR): EPERM (device cgroup)"))
-            elif result == "ENXIO":
-                no_driver.append(Evidence(source=n.path, text=f"open(O_RDWR): ENXIO ({n.major}:{n.minor})"))
-        elif facts.container.device_rules is not None and not _cgroup_allows(facts.container.device_rules, n):
+        result = probes.opens.get(n.path) if probes is not None else None
+        if result == "EPERM":
+            denied.append(Evidence(source=n.path, text="open(O_RDWR): EPERM (device cgroup)"))
+        elif result == "ENXIO":
+            no_driver.append(Evidence(source=n.path, text=f"open(O_RDWR): ENXIO ({n.major}:{n.minor})"))
+        elif (
+            result in (None, "EACCES")  # EACCES: the kernel checks DAC before the device cgroup
+            and facts.container.device_rules is not None
+            and not _cgroup_allows(facts.container.device_rules, n)
+        ):
             denied.append(
                 Evidence(
                     source="/sys/fs/cgroup/devices/devices.list",
-                    text=f"no rw rule for c {n.major}:{n.minor} ({n.path})",
+                    text=f"no rw rule for c {n.major}:{n.minor} ({n.path})"
+                    + (": hidden behind EACCES, it answers once the group is fixed" if result else ""),
                 )
             )
     if not denied and probes is None:

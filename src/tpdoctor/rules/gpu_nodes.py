@@ -50,7 +50,7 @@ def resolve_backend(facts: Facts, options: CheckOptions) -> str | None:
     return None
 
 
-def visible_gpus(facts: Facts, backend: str | None) -> list[str]:
+def visible_gpu_paths(facts: Facts, backend: str | None) -> list[str]:
     """Device paths of the GPUs a rank of `backend` can use."""
     if backend == "cuda":
         return [n.path for n in nvidia_nodes(facts)]

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from tpdoctor.model import Evidence, Facts, Finding
 from tpdoctor.rules.context import facts_fix_context
-from tpdoctor.rules.gpu_nodes import rank_count, resolve_backend, sysfs_gpu, visible_gpus
+from tpdoctor.rules.gpu_nodes import rank_count, resolve_backend, sysfs_gpu, visible_gpu_paths
 from tpdoctor.rules.oneccl_model import ModePrediction, cross_rank_ptrace, drmfd_walk, predict_mode
 from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
 
@@ -19,7 +19,7 @@ def applies(facts: Facts, options: CheckOptions) -> bool:
     backend = resolve_backend(facts, options)
     if backend != "xpu":
         return False
-    visible = visible_gpus(facts, backend)
+    visible = visible_gpu_paths(facts, backend)
     return bool(visible or options.tp) and rank_count(options, len(visible)) >= 2
 
 
@@ -137,7 +137,7 @@ def drmfd_device_walk(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
         Evidence(source="prediction", text=why),
         Evidence(source=walk.source, text=f"drmfd directory: {walk.directory}"),
     ]
-    visible = visible_gpus(facts, "xpu")
+    visible = visible_gpu_paths(facts, "xpu")
     ctx = facts_fix_context(facts)
     related = ["oneccl.pidfd-unsupported"] if p.fallback else []
     if not walk.exists:
@@ -340,7 +340,7 @@ def worker_affinity(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
         workers = max(int(env.get("CCL_WORKER_COUNT", "1")), 1)
     except ValueError:
         workers = 1
-    ranks = rank_count(options, len(visible_gpus(facts, "xpu")))
+    ranks = rank_count(options, len(visible_gpu_paths(facts, "xpu")))
     wanted = auto_worker_cpus(online, ranks, workers)
     outside = [c for c in wanted if c not in set(allowed)]
     if not outside:

@@ -6,8 +6,7 @@ from collections.abc import Iterator
 
 from tpdoctor.fixes import fix_context
 from tpdoctor.model import Facts, Finding
-from tpdoctor.rules.gpu_nodes import any_gpu_node, host_missing_render_nodes
-from tpdoctor.rules.gpu_nodes import visible_gpus as visible_nodes
+from tpdoctor.rules.gpu_nodes import any_gpu_node, host_missing_render_nodes, visible_gpu_paths
 from tpdoctor.rules.gpus import infer_backend, visible_gpus
 from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
 
@@ -47,7 +46,10 @@ def tp_fits_visible_gpus(facts: Facts, options: CheckOptions) -> Iterator[Findin
     if vis.mask_var:
         evidence.append((vis.mask_var, facts.env[vis.mask_var]))
     ctx = fix_context(gpu_count=options.tp)
-    if host_missing_render_nodes(facts, backend, visible_nodes(facts, backend)) and options.tp > vis.count:
+    if (
+        host_missing_render_nodes(facts, backend, visible_gpu_paths(facts, backend))
+        and options.tp > vis.count
+    ):
         return  # the host has the GPUs: rules/devices.py reports device.render-node-missing
     if options.tp > vis.count:
         yield make_finding(

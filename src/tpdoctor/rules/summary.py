@@ -11,7 +11,7 @@ from tpdoctor.rules.gpu_nodes import (
     rank_count,
     resolve_backend,
     sysfs_gpu,
-    visible_gpus,
+    visible_gpu_paths,
 )
 from tpdoctor.rules.oneccl_model import drmfd_walk, predict_mode
 from tpdoctor.rules.registry import CheckOptions
@@ -19,7 +19,7 @@ from tpdoctor.rules.registry import CheckOptions
 
 def facts_summary(facts: Facts, options: CheckOptions) -> dict[str, Any]:
     backend = resolve_backend(facts, options)
-    visible = visible_gpus(facts, backend)
+    visible = visible_gpu_paths(facts, backend)
     gpus = []
     for path in visible:
         gpu = sysfs_gpu(facts, path)

@@ -1,0 +1,106 @@
+"""Session fixtures for the container tests: a reachable engine (or a clear skip; in CI a failure),
+the tool's site-packages, the whole scenario matrix run once in parallel, and its table in the
+terminal summary (so it is in the CI log)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from .container_harness import (
+    IMAGE,
+    SRC,
+    ScenarioResult,
+    Toolbox,
+    build_site_packages,
+    compile_bytecode,
+    run_scenario,
+)
+from .container_matrix import matrix_table, verdict
+from .container_scenarios import SCENARIOS
+
+MATRIX_KEY = pytest.StashKey[dict[str, object]]()
+PARALLEL = 4  # containers mostly wait on the engine; 4 keeps 2 cores busy without thrashing
+
+
+def _unavailable(reason: str) -> None:
+    """Skip with the reason on a developer machine; in CI (CI=true) the engine must be there."""
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail(f"container tests must run in CI: {reason}", pytrace=False)
+    pytest.skip(f"no container engine: {reason} (CI runs them: bash .ci/container-engine)")
+
+
+def _compose_command() -> list[str] | None:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    return None
+
+
+@pytest.fixture(scope="session")
+def toolbox() -> Iterator[Toolbox]:
+    if os.geteuid() != 0:
+        _unavailable("the fake GPU nodes need mknod: run as root")
+    try:
+        import docker
+    except ImportError:
+        _unavailable("the docker SDK is not installed (pip install -e '.[dev]')")
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as exc:
+        _unavailable(f"Docker engine unreachable ({type(exc).__name__}: {exc})")
+    compose = _compose_command()
+    if compose is None:
+        _unavailable("neither docker-compose nor `docker compose` is installed")
+        raise AssertionError  # unreachable, for type checkers
+    try:
+        client.images.get(IMAGE)
+    except Exception:
+        _unavailable(f"image {IMAGE} missing (built by .ci/container-engine)")
+    compile_bytecode(SRC)  # src/**/__pycache__ (ignored by git), as any import of the checkout does
+    work = Path(tempfile.mkdtemp(prefix="tpdoctor-matrix-"))
+    work.chmod(0o755)
+    try:
+        yield Toolbox(client=client, compose_cmd=compose, site=build_site_packages(), workdir=work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def matrix(toolbox: Toolbox, request: pytest.FixtureRequest) -> dict[str, ScenarioResult]:
+    """Every scenario, run once per session in parallel."""
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        results = list(pool.map(lambda sc: run_scenario(sc, toolbox), SCENARIOS))
+    elapsed = time.monotonic() - t0
+    request.config.stash[MATRIX_KEY] = {"results": results, "seconds": elapsed}
+    return {r.scenario.id: r for r in results}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    data = config.stash.get(MATRIX_KEY, None)
+    if not data:
+        return
+    results: list[ScenarioResult] = data["results"]  # type: ignore[assignment]
+    tr = terminalreporter
+    tr.write_sep("=", "container fault matrix (tpdoctor check inside real Docker containers)")
+    tr.write_line(matrix_table(results, timings=True))
+    pending = sum(verdict(r).startswith("pending") for r in results)
+    bad = sum(not r.ok for r in results) - pending
+    tr.write_line(
+        f"{len(results)} scenarios, {bad} not matching, {pending} pending, matrix wall time {data['seconds']:.1f} s "
+        f"(parallel {PARALLEL}, {os.cpu_count()} CPUs)"
+    )

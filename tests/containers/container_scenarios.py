@@ -1,0 +1,248 @@
+"""The container fault matrix: deployment configs a user writes, each with the causes `tpdoctor
+check` run inside the started container must name, no more and no fewer.
+
+Host paths of the fake GPUs: ${FAKE_DRI} stands for the host's /dev/dri (renderD128.., card0..,
+by-path/), so `${FAKE_DRI}/renderD128:/dev/dri/renderD128` is the usual `/dev/dri/renderD128`
+entry. The harness adds image, tool mounts, fake sysfs and command (an override file for
+compose), nothing else. Every scenario runs TP=2 as root unless it says otherwise.
+
+`live` lists what the engine itself must do inside (read from the facts tpdoctor recorded): they
+keep the matrix honest about Docker, not only about the rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .container_harness import Container, LiveExpectation, Scenario
+
+# --------------------------------------------------------------------------- live probes
+
+
+def _opens(facts: dict[str, Any], node: str) -> Any:
+    return facts["probes"]["opens"].get(node)
+
+
+def open_result(node: str, errno: str) -> LiveExpectation:
+    return LiveExpectation(f"open({node}) -> {errno}", lambda f: _opens(f, node), errno)
+
+
+def pidfd_self_test(ok: bool, errno: str | None = None) -> LiveExpectation:
+    what = "pidfd self-test passes" if ok else f"pidfd self-test fails ({errno})"
+
+    def probe(f: dict[str, Any]) -> Any:
+        t = f["probes"]["pidfd_self_test"]
+        return (t["ok"], None if t["ok"] else t["errno"])
+
+    return LiveExpectation(what, probe, (ok, errno))
+
+
+def bypath_opendir(result: str) -> LiveExpectation:
+    return LiveExpectation(
+        f"opendir(/dev/dri/by-path) -> {result}", lambda f: f["probes"]["bypath_opendir"], result
+    )
+
+
+def node_present(node: str, present: bool) -> LiveExpectation:
+    return LiveExpectation(
+        f"{node} {'present' if present else 'absent'}",
+        lambda f: any(n["path"] == node for n in f["dev"]),
+        present,
+    )
+
+
+def tmp_writable(ok: bool) -> LiveExpectation:
+    return LiveExpectation(f"/tmp writable: {ok}", lambda f: f["probes"]["tmp_writable"], ok)
+
+
+def shm_mib(mib: int) -> LiveExpectation:
+    return LiveExpectation(f"/dev/shm {mib} MiB", lambda f: f["shm"]["size_bytes"] // 2**20, mib)
+
+
+# --------------------------------------------------------------------------- compose pieces
+
+TWO_RENDER = """\
+    devices:
+      - ${FAKE_DRI}/renderD128:/dev/dri/renderD128
+      - ${FAKE_DRI}/renderD129:/dev/dri/renderD129
+"""
+BYPATH_RO = """\
+    volumes:
+      - ${FAKE_DRI}/by-path:/dev/dri/by-path:ro
+"""
+
+
+def compose(body: str) -> str:
+    return "services:\n  app:\n" + body
+
+
+S = frozenset  # expected cause ids
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        id="article",
+        title="the article's compose: two render nodes in devices:, default seccomp, no SYS_PTRACE",
+        compose=compose(TWO_RENDER + "    shm_size: 16g\n"),
+        expected=S({"oneccl.bypath-missing", "oneccl.pidfd-unsupported"}),
+        live=(
+            pidfd_self_test(False, "EPERM"),
+            bypath_opendir("ENOENT"),
+            open_result("/dev/dri/renderD128", "ok"),
+        ),
+    ),
+    Scenario(
+        id="article+bypath-ro",
+        title="the article's compose plus /dev/dri/by-path mounted read-only (drmfd route)",
+        compose=compose(TWO_RENDER + BYPATH_RO + "    shm_size: 16g\n"),
+        expected=S({"oneccl.pidfd-unsupported"}),
+        live=(pidfd_self_test(False, "EPERM"), bypath_opendir("ok")),
+    ),
+    Scenario(
+        id="bypath-one-gpu-not-passed",
+        title="host has 3 GPUs, by-path mounted, only renderD128/129 passed",
+        gpus=3,
+        compose=compose(TWO_RENDER + BYPATH_RO + "    shm_size: 16g\n"),
+        expected=S({"oneccl.bypath-dangling", "oneccl.pidfd-unsupported"}),
+        live=(node_present("/dev/dri/renderD130", False), bypath_opendir("ok")),
+    ),
+    Scenario(
+        id="dri-as-volume",
+        title="docker run -v /dev/dri:/dev/dri instead of --device (root)",
+        docker_run={"volumes": ["${FAKE_DRI}:/dev/dri"], "shm_size": "16g"},
+        driver=False,  # real 226:<minor> numbers: the default device cgroup allows the 1:3 stand-ins
+        expected=S({"device.cgroup-denied", "oneccl.pidfd-unsupported"}),
+        live=(open_result("/dev/dri/renderD128", "EPERM"), bypath_opendir("ok")),
+    ),
+    Scenario(
+        id="dri-as-volume-user-1000",
+        title="docker run -v /dev/dri:/dev/dri --user 1000 (no group): DAC answers before the device cgroup",
+        docker_run={"volumes": ["${FAKE_DRI}:/dev/dri"], "shm_size": "16g", "user": "1000"},
+        driver=False,
+        expected=S({"device.cgroup-denied", "device.group-denied", "oneccl.pidfd-unsupported"}),
+        live=(open_result("/dev/dri/renderD128", "EACCES"),),
+    ),
+    Scenario(
+        id="dri-as-volume-user-1000-group-add",
+        title="docker run -v /dev/dri:/dev/dri --user 1000 --group-add 105: now the device cgroup answers",
+        docker_run={
+            "volumes": ["${FAKE_DRI}:/dev/dri"],
+            "shm_size": "16g",
+            "user": "1000",
+            "group_add": ["105"],
+        },
+        driver=False,
+        expected=S({"device.cgroup-denied", "oneccl.pidfd-unsupported"}),
+        live=(open_result("/dev/dri/renderD128", "EPERM"),),
+    ),
+    Scenario(
+        id="user-1000-no-group-add",
+        title="user: 1000, devices + by-path, no group_add (nodes are 0660 root:105)",
+        compose=compose('    user: "1000"\n' + TWO_RENDER + BYPATH_RO + "    shm_size: 16g\n"),
+        expected=S({"device.group-denied", "oneccl.pidfd-unsupported"}),
+        live=(open_result("/dev/dri/renderD128", "EACCES"),),
+    ),
+    Scenario(
+        id="user-1000-group-add-105",
+        title='user: 1000 with group_add: ["105"] (the numeric render gid)',
+        compose=compose(
+            '    user: "1000"\n    group_add: ["105"]\n' + TWO_RENDER + BYPATH_RO + "    shm_size: 16g\n"
+        ),
+        expected=S({"oneccl.pidfd-unsupported"}),
+        live=(open_result("/dev/dri/renderD128", "ok"),),
+    ),
+    Scenario(
+        id="group-add-render-by-name",
+        title="group_add: [render], a name the image's /etc/group lacks: docker-compose up fails",
+        compose=compose(
+            '    user: "1000"\n    group_add: [render]\n' + TWO_RENDER + BYPATH_RO + "    shm_size: 16g\n"
+        ),
+        start_error=r"Unable to find group render",
+        expected=S({"device.group-name-unresolved"}),
+    ),
+    Scenario(
+        id="no-gpu-driver",
+        title="devices: x2 + cap_add: [SYS_PTRACE] on a host whose kernel has no GPU driver (226:128 nodes)",
+        compose=compose("    cap_add: [SYS_PTRACE]\n" + TWO_RENDER + "    shm_size: 16g\n"),
+        driver=False,
+        expected=S({"device.no-driver"}),
+        live=(open_result("/dev/dri/renderD128", "ENXIO"),),
+    ),
+    Scenario(
+        id="cap-add-sys-ptrace",
+        title="cap_add: [SYS_PTRACE], default seccomp, no by-path (pidfd route)",
+        compose=compose("    cap_add: [SYS_PTRACE]\n" + TWO_RENDER + "    shm_size: 16g\n"),
+        expected=S(),
+        live=(pidfd_self_test(True), bypath_opendir("ENOENT")),
+    ),
+    Scenario(
+        id="shm-default-64m",
+        title="docker run --device x2 --cap-add SYS_PTRACE, no --shm-size (Docker's 64 MiB /dev/shm)",
+        docker_run={
+            "devices": [
+                "${FAKE_DRI}/renderD128:/dev/dri/renderD128",
+                "${FAKE_DRI}/renderD129:/dev/dri/renderD129",
+            ],
+            "cap_add": ["SYS_PTRACE"],
+        },
+        expected=S({"shm.too-small"}),
+        live=(shm_mib(64),),
+    ),
+    Scenario(
+        id="shm-size-16g",
+        title="the same with --shm-size 16g",
+        docker_run={
+            "devices": [
+                "${FAKE_DRI}/renderD128:/dev/dri/renderD128",
+                "${FAKE_DRI}/renderD129:/dev/dri/renderD129",
+            ],
+            "cap_add": ["SYS_PTRACE"],
+            "shm_size": "16g",
+        },
+        expected=S(),
+        live=(shm_mib(16384),),
+    ),
+    Scenario(
+        id="read-only-no-tmpfs",
+        title="read_only: true without a tmpfs on /tmp (devices + by-path)",
+        compose=compose("    read_only: true\n" + TWO_RENDER + BYPATH_RO + "    shm_size: 16g\n"),
+        expected=S({"oneccl.tmp-unwritable", "oneccl.pidfd-unsupported"}),
+        live=(tmp_writable(False),),
+    ),
+    Scenario(
+        id="read-only-tmpfs-tmp",
+        title="read_only: true with tmpfs: [/tmp]",
+        compose=compose(
+            "    read_only: true\n    tmpfs: [/tmp]\n" + TWO_RENDER + BYPATH_RO + "    shm_size: 16g\n"
+        ),
+        expected=S({"oneccl.pidfd-unsupported"}),
+        live=(tmp_writable(True),),
+    ),
+    Scenario(
+        id="privileged",
+        title="privileged: true with the two render nodes",
+        compose=compose("    privileged: true\n" + TWO_RENDER + "    shm_size: 16g\n"),
+        expected=S({"security.privileged"}),
+        live=(pidfd_self_test(True),),
+    ),
+    Scenario(
+        id="two-containers-one-rank-each",
+        title="rank0 and rank1 in two services, one GPU each (check --compare of both snapshots)",
+        compose="services:\n"
+        + "".join(
+            f"  rank{i}:\n    devices:\n      - ${{FAKE_DRI}}/renderD{128 + i}:/dev/dri/renderD{128 + i}\n"
+            + "    cap_add: [SYS_PTRACE]\n    shm_size: 16g\n"
+            for i in range(2)
+        ),
+        containers=(Container("rank0", tp=2), Container("rank1", tp=2)),
+        compare=True,
+        expected=S({"topology.ranks-split-across-containers"}),
+    ),
+    Scenario(
+        id="one-container-two-ranks",
+        title="control: two ranks' snapshots from one container (check --compare must stay silent)",
+        compose=compose("    cap_add: [SYS_PTRACE]\n" + TWO_RENDER + "    shm_size: 16g\n"),
+        containers=(Container("app", tp=2, ranks=2),),
+        compare=True,
+        expected=S(),
+    ),
+)
