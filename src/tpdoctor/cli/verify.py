@@ -14,18 +14,34 @@ from tpdoctor.cli.common import FORMAT_OPTION, OutputFormat
 
 @app.command("verify")
 def verify_command(
-    gpus: int = typer.Option(None, "--gpus", min=1, help="Ranks to launch (default: all visible GPUs; 2 on CPU)."),
-    backend: str = typer.Option("auto", "--backend", help="auto, nccl (CUDA/ROCm), xccl, ccl (Intel) or gloo (CPU)."),
-    sizes: str = typer.Option(None, "--sizes", help="Message sizes: 1M..4G (x4 steps), 1M..4G:2, or 1M,64M,256M."),
+    gpus: int = typer.Option(
+        None, "--gpus", min=1, help="Ranks to launch (default: all visible GPUs; 2 on CPU)."
+    ),
+    backend: str = typer.Option(
+        "auto", "--backend", help="auto, nccl (CUDA/ROCm), xccl, ccl (Intel) or gloo (CPU)."
+    ),
+    sizes: str = typer.Option(
+        None, "--sizes", help="Message sizes: 1M..4G (x4 steps), 1M..4G:2, or 1M,64M,256M."
+    ),
     dtype: str = typer.Option("bf16", "--dtype", help="bf16 or fp32 (nccl-tests' default is fp32)."),
     quick: bool = typer.Option(False, "--quick", help="A few sizes only: a verdict in seconds."),
-    timeout: float = typer.Option(120.0, "--timeout", min=1.0, help="Seconds without progress before the group is ended as hung."),
+    timeout: float = typer.Option(
+        120.0, "--timeout", min=1.0, help="Seconds without progress before the group is ended as hung."
+    ),
     iters: int = typer.Option(None, "--iters", min=1, help="Timed iterations per size (default 20 on GPU)."),
-    warmup: int = typer.Option(None, "--warmup", min=0, help="Warm-up iterations per size (default 5 on GPU)."),
-    expect_busbw: float = typer.Option(None, "--expect-busbw", help="Judge against this busbw ceiling (GB/s) instead of the topology model."),
-    no_nvls: bool = typer.Option(False, "--no-nvls", help="Keep NVLink SHARP off in the ranks (NCCL_NVLS_ENABLE=0 ...)."),
+    warmup: int = typer.Option(
+        None, "--warmup", min=0, help="Warm-up iterations per size (default 5 on GPU)."
+    ),
+    expect_busbw: float = typer.Option(
+        None, "--expect-busbw", help="Judge against this busbw ceiling (GB/s) instead of the topology model."
+    ),
+    no_nvls: bool = typer.Option(
+        False, "--no-nvls", help="Keep NVLink SHARP off in the ranks (NCCL_NVLS_ENABLE=0 ...)."
+    ),
     logs: Path = typer.Option(None, "--logs", help="Keep the ranks' logs and events in this directory."),
-    plot: Path = typer.Option(None, "--plot", help="Write busbw vs size with the expected ceiling (PNG/SVG/PDF)."),
+    plot: Path = typer.Option(
+        None, "--plot", help="Write busbw vs size with the expected ceiling (PNG/SVG/PDF)."
+    ),
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Run a real all-reduce/all-gather/reduce-scatter sweep and a TP MLP on N ranks; judge them."""
@@ -45,8 +61,13 @@ def verify_command(
         no_nvls=no_nvls,
         logs_dir=logs,
     )
-    with _Progress() as progress:
-        result = run_verify(opts, on_event=progress.event, on_plan=progress.plan)
+    try:
+        with _Progress() as progress:
+            result = run_verify(opts, on_event=progress.event, on_plan=progress.plan)
+    except KeyboardInterrupt:
+        # The launcher has already ended every rank when this arrives.
+        typer.echo("tpdoctor: interrupted: all ranks ended", err=True)
+        raise typer.Exit(130) from None
     report = build_report(result)
     if plot is not None and result.results:
         from tpdoctor.verify.plot import plot as draw

@@ -151,10 +151,9 @@ def nvml_links(indices: Sequence[int], nvml: ModuleType) -> tuple[dict[int, list
 def _import_nvml() -> ModuleType | None:
     try:
         import pynvml  # nvidia-ml-py, optional extra [nvidia]
-
-        return pynvml
     except Exception:
         return None
+    return pynvml  # type: ignore[no-any-return]
 
 
 # ---- PCIe ---------------------------------------------------------------------------------------
@@ -231,7 +230,9 @@ def expect_nvidia(
         slowest = min(per_gpu, key=lambda i: per_gpu[i])
         raw = per_gpu[slowest]
         for i in sorted(links):
-            details.append(f"GPU {i}: {len(links[i])} NVLink x {links[i][0]:.3f} GB/s = {per_gpu[i]:.1f} GB/s")
+            details.append(
+                f"GPU {i}: {len(links[i])} NVLink x {links[i][0]:.3f} GB/s = {per_gpu[i]:.1f} GB/s"
+            )
         return Expectation(
             link="nvlink",
             raw_gbps=round(raw, 1),

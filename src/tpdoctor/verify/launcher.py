@@ -89,7 +89,13 @@ class Rank:
         what = e.get("op", "")
         if e.get("bytes"):
             what += f" {human(int(e['bytes']))}"
-        state = {"start": "in", "done": "after", "result": "after", "error": "failed in", "finished": "finished"}
+        state = {
+            "start": "in",
+            "done": "after",
+            "result": "after",
+            "error": "failed in",
+            "finished": "finished",
+        }
         return f"{state.get(e['ev'], e['ev'])} {what} (step {e.get('step', 0)})".replace("  ", " ")
 
 
@@ -198,8 +204,8 @@ def launch(
         leftover = stop_all(ranks, term_wait=1.0 if problem is None else 3.0)
         for f in logs:
             f.close()
-    for r in ranks:
-        r.read_events()
+    for rk in ranks:
+        rk.read_events()
     return LaunchOutcome(
         ranks={r.rank: r.events for r in ranks},
         exit_codes={r.rank: r.exit_code for r in ranks},
@@ -252,7 +258,9 @@ def _watch(
     )
     others = [r for r in failed if r not in culprits]
     if others:
-        detail += "; then " + ", ".join(f"rank {r.rank}: {r.error or _exit_text(r.exit_code)}" for r in others)
+        detail += "; then " + ", ".join(
+            f"rank {r.rank}: {r.error or _exit_text(r.exit_code)}" for r in others
+        )
     return RankProblem(
         kind=kind,
         ranks=[r.rank for r in culprits],

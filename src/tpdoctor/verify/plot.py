@@ -24,7 +24,12 @@ def plot(res: VerifyResult, path: Path) -> None:
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=op)
     exp = res.expectation
     if exp and exp.ceiling_gbps:
-        ax.axhline(exp.ceiling_gbps, color="k", linestyle="--", label=f"ceiling {exp.ceiling_gbps:g} GB/s ({exp.link})")
+        ax.axhline(
+            exp.ceiling_gbps,
+            color="k",
+            linestyle="--",
+            label=f"ceiling {exp.ceiling_gbps:g} GB/s ({exp.link})",
+        )
         if exp.raw_gbps:
             ax.axhline(exp.raw_gbps, color="grey", linestyle=":", label=f"raw link {exp.raw_gbps:g} GB/s")
         hi = max((r.bytes for r in res.results), default=1 << 30) * 2

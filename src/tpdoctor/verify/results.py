@@ -37,7 +37,9 @@ class Expectation(BaseModel):
     link: str = Field(description="nvlink | pcie | user | unknown")
     raw_gbps: float | None = Field(default=None, description="per-direction link bandwidth per device")
     efficiency: float | None = None
-    ceiling_gbps: float | None = Field(default=None, description="raw * efficiency: NCCL's practical ring busbw")
+    ceiling_gbps: float | None = Field(
+        default=None, description="raw * efficiency: NCCL's practical ring busbw"
+    )
     source: str = ""
     details: list[str] = Field(default_factory=list)
 

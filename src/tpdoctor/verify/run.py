@@ -24,7 +24,19 @@ from tpdoctor.verify.results import OpResult, TpMlpResult, VerifyResult
 BACKENDS = ("auto", "nccl", "xccl", "ccl", "gloo")
 # Set in every rank only when --no-nvls is given (see docs/verify.md, "NVLink SHARP").
 NO_NVLS_ENV = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
-ENV_PREFIXES = ("NCCL_", "CCL_", "TORCH_NCCL", "TORCH_SYMM", "NVSHMEM_", "CUDA_VISIBLE", "ROCR_", "HIP_VISIBLE", "ZE_", "FI_", "GLOO_")
+ENV_PREFIXES = (
+    "NCCL_",
+    "CCL_",
+    "TORCH_NCCL",
+    "TORCH_SYMM",
+    "NVSHMEM_",
+    "CUDA_VISIBLE",
+    "ROCR_",
+    "HIP_VISIBLE",
+    "ZE_",
+    "FI_",
+    "GLOO_",
+)
 
 
 @dataclass
@@ -150,7 +162,9 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
-def aggregate(events: dict[int, list[dict[str, Any]]], world: int, dtype: str) -> tuple[list[OpResult], TpMlpResult | None]:
+def aggregate(
+    events: dict[int, list[dict[str, Any]]], world: int, dtype: str
+) -> tuple[list[OpResult], TpMlpResult | None]:
     """Per (op, size): time averaged over ranks (nccl-tests' default), wrong elements summed."""
     per_step: dict[int, list[dict[str, Any]]] = {}
     for evs in events.values():
@@ -192,8 +206,11 @@ def aggregate(events: dict[int, list[dict[str, Any]]], world: int, dtype: str) -
     return results, tp
 
 
-def run_verify(opts: VerifyOptions, on_event: Callable[[dict[str, Any]], None] | None = None,
-               on_plan: Callable[[int], None] | None = None) -> VerifyResult:
+def run_verify(
+    opts: VerifyOptions,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    on_plan: Callable[[int], None] | None = None,
+) -> VerifyResult:
     if opts.backend not in BACKENDS:
         raise UsageError(f"unknown backend {opts.backend!r}: one of {', '.join(BACKENDS)}")
     if opts.dtype not in ("bf16", "fp32"):
@@ -274,7 +291,9 @@ def build_report(res: VerifyResult) -> Report:
     elif exp:
         notes.append(f"bandwidth not judged: {'; '.join(exp.details) or exp.source}")
     if res.transport and res.transport.transports:
-        notes.append("transport: " + ", ".join(f"{t} x{c}" for t, c in sorted(res.transport.transports.items())))
+        notes.append(
+            "transport: " + ", ".join(f"{t} x{c}" for t, c in sorted(res.transport.transports.items()))
+        )
     if res.leftover_processes:
         notes.append(f"processes left behind (could not be ended): {res.leftover_processes}")
     return Report(

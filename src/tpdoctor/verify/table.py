@@ -16,7 +16,9 @@ _STYLE = {"ok": "green", "degraded": "yellow", "failed": "bold red", "not judged
 def render_table(res: VerifyResult, ranges: dict[str, str], out: TextIO) -> None:
     # Pipes and CI logs get a fixed width wide enough for one row per measurement.
     console = Console(file=out, highlight=False, width=None if out.isatty() else 130)
-    table = Table(title=f"{res.backend} x{res.world_size} {res.dtype} (busbw as nccl-tests)", title_justify="left")
+    table = Table(
+        title=f"{res.backend} x{res.world_size} {res.dtype} (busbw as nccl-tests)", title_justify="left"
+    )
     for col, just in (
         ("collective", "left"),
         ("size", "right"),
@@ -38,13 +40,16 @@ def render_table(res: VerifyResult, ranges: dict[str, str], out: TextIO) -> None
             f"{r.busbw_gbps:.2f}",
             str(r.wrong),
             f"{r.expected_gbps:g}" if r.expected_gbps else "-",
-            f"[{style}]{r.verdict}[/{style}]" + (f" [dim]{r.note}[/dim]" if r.verdict in ("degraded", "failed", "ok") else ""),
+            f"[{style}]{r.verdict}[/{style}]"
+            + (f" [dim]{r.note}[/dim]" if r.verdict in ("degraded", "failed", "ok") else ""),
         )
     if res.results:
         console.print(table)
     if res.tp_mlp:
         t = res.tp_mlp
         mark = "[green]ok[/green]" if t.ok else "[bold red]MISMATCH[/bold red]"
-        console.print(f"TP MLP vs one device: {mark} max rel err {t.max_rel_err:.2e} (tol {t.tolerance:g}) {t.shape}")
+        console.print(
+            f"TP MLP vs one device: {mark} max rel err {t.max_rel_err:.2e} (tol {t.tolerance:g}) {t.shape}"
+        )
     for label, v in ranges.items():
         console.print(f"{label:>26}: [{_STYLE.get(v, '')}]{v}[/]")

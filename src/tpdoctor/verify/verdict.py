@@ -45,7 +45,9 @@ def judge(results: list[OpResult], exp: Expectation | None, world: int) -> None:
                 r.verdict, r.note = "ok", f"{pct:.0f}% of ceiling"
             else:
                 r.verdict = "degraded"
-                r.note = f"{pct:.0f}% of the {ceiling:g} GB/s ceiling (healthy >= {r.expected_gbps:g} in {label})"
+                r.note = (
+                    f"{pct:.0f}% of the {ceiling:g} GB/s ceiling (healthy >= {r.expected_gbps:g} in {label})"
+                )
 
 
 def range_verdicts(results: list[OpResult]) -> dict[str, str]:
@@ -77,7 +79,10 @@ def findings(res: VerifyResult) -> list[Finding]:
             out.append(make_finding("verify.rank-failed", msg, evidence))
     wrong = [r for r in res.results if r.wrong]
     if wrong:
-        ev = [f"{r.op} {human(r.bytes)} {r.dtype}: {r.wrong} of {r.count} elements wrong (summed over ranks)" for r in wrong]
+        ev = [
+            f"{r.op} {human(r.bytes)} {r.dtype}: {r.wrong} of {r.count} elements wrong (summed over ranks)"
+            for r in wrong
+        ]
         out.append(
             make_finding(
                 "verify.wrong-results",
@@ -122,7 +127,9 @@ def findings(res: VerifyResult) -> list[Finding]:
             if peer_expected
             else "; peer access may be unavailable here (PCIe topology) or switched off"
         )
-        ev3: list[Evidence | tuple[str, str] | str] = [("NCCL INFO", ln) for ln in res.transport.lines if _is_fallback(ln)][:6] if res.transport else []
+        ev3: list[Evidence | tuple[str, str] | str] = []
+        if res.transport:
+            ev3.extend([("NCCL INFO", ln) for ln in res.transport.lines if _is_fallback(ln)][:6])
         ev3.extend(env_ev)
         out.append(
             make_finding(
@@ -134,13 +141,18 @@ def findings(res: VerifyResult) -> list[Finding]:
                 related=["verify.bandwidth-degraded"] if slow else [],
             )
         )
-    t = res.transport
-    if t and t.ccl_ipc_exchange and res.env.get("CCL_ZE_IPC_EXCHANGE") == "sockets" and t.ccl_ipc_exchange != "sockets":
+    ti = res.transport
+    if (
+        ti
+        and ti.ccl_ipc_exchange
+        and res.env.get("CCL_ZE_IPC_EXCHANGE") == "sockets"
+        and ti.ccl_ipc_exchange != "sockets"
+    ):
         out.append(
             make_finding(
                 "oneccl.sockets-overridden",
-                f"CCL_ZE_IPC_EXCHANGE=sockets was asked for, oneCCL used {t.ccl_ipc_exchange}",
-                [("CCL_ZE_IPC_EXCHANGE", f"effective: {t.ccl_ipc_exchange}")],
+                f"CCL_ZE_IPC_EXCHANGE=sockets was asked for, oneCCL used {ti.ccl_ipc_exchange}",
+                [("CCL_ZE_IPC_EXCHANGE", f"effective: {ti.ccl_ipc_exchange}")],
             )
         )
     return out

@@ -108,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             if op == "tp_mlp":
                 res = workloads.tp_mlp(ctx, skip_allreduce=faults.tp_skip)
             else:
-                res = workloads.run_collective(ctx, op, nbytes, corrupt=rank in faults.corrupt and op == "all_reduce")
+                res = workloads.run_collective(
+                    ctx, op, nbytes, corrupt=rank in faults.corrupt and op == "all_reduce"
+                )
             log.emit("result", step=step, op=op, **res)
         log.emit("finished", step=step)
         workloads.shutdown()

@@ -68,8 +68,8 @@ class Ctx:
     def seconds(self, fn: Callable[[], Any], iters: int) -> float:
         """Time `iters` back-to-back calls, as nccl-tests does (one timer around the loop)."""
         if self.device_kind == "cuda":
-            start = torch.cuda.Event(enable_timing=True)
-            end = torch.cuda.Event(enable_timing=True)
+            start = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+            end = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
             start.record()
             for _ in range(iters):
                 fn()
@@ -113,7 +113,7 @@ def setup(cfg: dict[str, Any], rank: int) -> tuple[Ctx, dict[str, Any]]:
     if kind == "cuda":
         info["device_name"] = torch.cuda.get_device_name(rank)
         try:
-            v = torch.cuda.nccl.version()
+            v = torch.cuda.nccl.version()  # type: ignore[no-untyped-call]
             info["backend_version"] = ".".join(str(x) for x in v) if isinstance(v, tuple) else str(v)
         except Exception:
             pass
@@ -181,7 +181,6 @@ def run_collective(ctx: Ctx, op: str, nbytes: int, *, corrupt: bool = False) -> 
         wrong = int((out.view(n, -1, m) != rows.to(dt)[:, None, :]).sum().item())
     else:
         wrong = int((out.view(-1, m) != rows.sum(0).to(dt)).sum().item())
-    del inp, out, fn
     return {"bytes": count * elsize, "count": count, "seconds": secs, "wrong": wrong, "iters": ctx.iters}
 
 
