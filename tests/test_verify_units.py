@@ -243,3 +243,40 @@ def test_fault_spec_parsing() -> None:
     assert f.hang == {1: "all_gather"} and f.die == {0: None} and f.corrupt == {2} and f.tp_skip
     with pytest.raises(ValueError):
         parse_faults("explode:1")
+
+
+def test_compare_script_reads_nccl_tests_and_verify_json(shared_dir: Path) -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "bench/gpu/compare_nccl_tests.py"
+    spec = importlib.util.spec_from_file_location("compare_nccl_tests", path)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    nccl = mod.parse_nccl_tests((shared_dir / "research/gpu/h200x2-nccl-tests-allreduce.txt").read_text())
+    assert nccl[268435456] == (300.63, 300.45, 0) and len(nccl) == 7
+    doc = {
+        "facts": {
+            "verify": {
+                "dtype": "fp32",
+                "results": [
+                    {"op": "all_reduce", "bytes": 268435456, "busbw_gbps": 295.0},
+                    {"op": "all_reduce", "bytes": 1 << 30, "busbw_gbps": 300.0},
+                    {"op": "all_gather", "bytes": 1 << 30, "busbw_gbps": 1.0},
+                ],
+            }
+        }
+    }
+    ver, dtype = mod.parse_verify(doc)
+    text, ok = mod.table(nccl, ver, dtype)
+    assert not ok  # 300 of 330.12 at 1 GiB misses the 3% target; 295 of 300.45 is within it
+    assert "| 256 MiB | 295.0 | 300.45 | 300.63 | 0.982 | within 3% |" in text and "**MISSED**" in text
+
+
+def test_plot_draws_a_file(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from tpdoctor.verify.plot import plot
+
+    res = _result({MIB: 60.0, 256 * MIB: 300.0, 4 * GIB: 345.0}, H200)
+    plot(res, tmp_path / "busbw.png")
+    assert (tmp_path / "busbw.png").read_bytes()[:4] == b"\x89PNG"

@@ -32,12 +32,15 @@ def plot(res: VerifyResult, path: Path) -> None:
         )
         if exp.raw_gbps:
             ax.axhline(exp.raw_gbps, color="grey", linestyle=":", label=f"raw link {exp.raw_gbps:g} GB/s")
-        hi = max((r.bytes for r in res.results), default=1 << 30) * 2
+        first = min((r.bytes for r in res.results), default=1)
+        last = max((r.bytes for r in res.results), default=1)
         for i, (lo, frac, _) in enumerate(FLOORS):
-            if frac is None:
-                continue
-            end = FLOORS[i + 1][0] if i + 1 < len(FLOORS) else hi
-            ax.hlines(exp.ceiling_gbps * frac, lo, end, colors="tab:red", linestyles="-.", linewidth=1)
+            end = min(FLOORS[i + 1][0] if i + 1 < len(FLOORS) else last, last)
+            if frac is None or max(lo, first) > end:
+                continue  # not judged, or no measurement in this range
+            ax.hlines(
+                exp.ceiling_gbps * frac, max(lo, first), end, colors="tab:red", linestyles="-.", linewidth=1
+            )
         ax.plot([], [], color="tab:red", linestyle="-.", label="healthy floor")
     ax.set_xscale("log", base=2)
     ticks = sorted({r.bytes for r in res.results})
