@@ -81,7 +81,7 @@ note "NCCL_P2P_DISABLE=1 verify --quick: exit $rc (expect 4), findings: $causes"
 #    --timeout, with no rank left and no GPU memory held.
 before_ranks=$(ranks_alive); before_gpu=$(gpu_procs)
 t0=$(now)
-TPDOCTOR_VERIFY_FAULT=hang:1:all_gather $TP verify --gpus 2 --quick --timeout 10 --format json \
+TPDOCTOR_VERIFY_FAULT=hang:1:all_gather $TP verify --gpus 2 --quick --timeout 20 --format json \
   > "$OUT/verify_hang.json" 2> "$OUT/verify_hang.err"; rc=$?; t1=$(now)
 sleep 2
 note "hang fault: exit $rc (expect 3), wall $(secs "$t0" "$t1") s, ranks alive before/after: $before_ranks/$(ranks_alive), GPU compute processes before/after: $before_gpu/$(gpu_procs)"

@@ -72,7 +72,7 @@ def findings(res: VerifyResult) -> list[Finding]:
         who = ", ".join(f"rank {k}" for k in p.ranks)
         if p.kind == "hung":
             ops = "; ".join(p.last_ops.get(k, "?") for k in p.ranks)
-            msg = f"{who} hung ({ops}): {p.detail}; the watchdog ended all {res.world_size} ranks"
+            msg = f"{who} stopped making progress ({ops}): {p.detail}; the watchdog ended all {res.world_size} ranks"
             out.append(make_finding("verify.rank-hung", msg, evidence))
         else:
             msg = f"{who} failed: {p.detail}; the watchdog ended the other ranks"
