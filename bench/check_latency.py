@@ -21,7 +21,6 @@ HERE = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(HERE / "src"), str(HERE / "tests")]
 
 from fakeroot import FakeRoot  # noqa: E402
-
 from tpdoctor.facts.collect import collect_facts  # noqa: E402
 from tpdoctor.rules import CheckOptions, run_fact_rules  # noqa: E402
 

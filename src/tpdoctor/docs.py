@@ -50,6 +50,8 @@ def rule_docs() -> list[dict[str, Any]]:
             kind = "audit-only"
         elif cid in EXPLAIN_ONLY:
             kind = "explain-only"
+        elif cid.startswith("verify."):
+            kind = "verify-only"  # measured by a real collective on the GPUs (tpdoctor verify)
         else:
             kind = "unchecked"
         out.append(
@@ -60,7 +62,13 @@ def rule_docs() -> list[dict[str, Any]]:
                 "checked_by": checked.get(cid, []),
                 "audited_by": audited.get(cid, []),
                 "kind": kind,
-                "why_not_checked": EXPLAIN_ONLY.get(cid) or AUDIT_ONLY.get(cid),
+                "why_not_checked": EXPLAIN_ONLY.get(cid)
+                or AUDIT_ONLY.get(cid)
+                or (
+                    "only a real collective on the GPUs shows it: `tpdoctor verify`"
+                    if cid.startswith("verify.")
+                    else None
+                ),
                 "doc": "\n\n".join(docs.get(cid, [])),
             }
         )
@@ -87,9 +95,12 @@ def render_markdown() -> str:
         "|---|---|---|---|",
     ]
     for d in docs:
-        how = {"check": "check", "explain-only": "explain-only", "audit-only": "audit-only"}.get(
-            d["kind"], "not yet"
-        )
+        how = {
+            "check": "check",
+            "explain-only": "explain-only",
+            "audit-only": "audit-only",
+            "verify-only": "verify-only",
+        }.get(d["kind"], "not yet")
         summary = d["summary"].replace("|", "\\|")
         lines.append(f"| [`{d['id']}`](#{_anchor(d['id'])}) | {d['severity']} | {how} | {summary} |")
     for d in docs:

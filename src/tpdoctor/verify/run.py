@@ -1,0 +1,304 @@
+"""The whole `tpdoctor verify`: probe devices, launch the ranks, aggregate, judge, build the Report."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from tpdoctor.errors import NoGpuError, UsageError
+from tpdoctor.model import Report
+from tpdoctor.verify import launcher, sizes, transport, verdict
+from tpdoctor.verify.busbw import OPS, algbw_gbps, busbw_gbps
+from tpdoctor.verify.expect import expect_for
+from tpdoctor.verify.results import OpResult, TpMlpResult, VerifyResult
+
+BACKENDS = ("auto", "nccl", "xccl", "ccl", "gloo")
+# Set in every rank only when --no-nvls is given (see docs/verify.md, "NVLink SHARP").
+NO_NVLS_ENV = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
+ENV_PREFIXES = (
+    "NCCL_",
+    "CCL_",
+    "TORCH_NCCL",
+    "TORCH_SYMM",
+    "NVSHMEM_",
+    "CUDA_VISIBLE",
+    "ROCR_",
+    "HIP_VISIBLE",
+    "ZE_",
+    "FI_",
+    "GLOO_",
+)
+
+
+@dataclass
+class VerifyOptions:
+    gpus: int | None = None
+    backend: str = "auto"
+    sizes: str | None = None
+    dtype: str = "bf16"
+    quick: bool = False
+    timeout: float = 120.0
+    iters: int | None = None
+    warmup: int | None = None
+    expect_busbw: float | None = None
+    no_nvls: bool = False
+    logs_dir: Path | None = None
+
+
+@dataclass
+class DeviceProbe:
+    backend: str
+    device_kind: str  # cuda | xpu | cpu
+    vendor: str  # nvidia | amd | intel | cpu
+    count: int
+    torch_version: str
+
+
+def probe(backend: str) -> DeviceProbe:
+    """Which backend and how many devices. Imports torch; a missing piece is a clear error, not a traceback."""
+    if importlib.util.find_spec("torch") is None:
+        raise UsageError("verify needs PyTorch: pip install 'tpdoctor[verify]' (or torch>=2.2)")
+    import torch
+    import torch.distributed as dist
+
+    if not dist.is_available():
+        raise UsageError(f"this torch build ({torch.__version__}) has no torch.distributed")
+    cuda = torch.cuda.is_available()
+    cuda_count = torch.cuda.device_count() if cuda else 0
+    xpu = bool(getattr(torch, "xpu", None) and torch.xpu.is_available())
+    xpu_count = torch.xpu.device_count() if xpu else 0
+    gpu_vendor = "amd" if getattr(torch.version, "hip", None) else "nvidia"
+    tv = str(torch.__version__)
+    if backend == "auto":
+        if cuda_count:
+            backend = "nccl"
+        elif xpu_count:
+            backend = "xccl" if getattr(dist, "is_xccl_available", lambda: False)() else "ccl"
+        else:
+            raise NoGpuError(
+                "no GPU is visible to torch here (CUDA/ROCm/XPU); `tpdoctor check` says why, "
+                "and `--backend gloo` tests the launcher and the checks on CPU"
+            )
+    if backend == "nccl":
+        if not cuda_count:
+            raise NoGpuError(f"--backend nccl needs CUDA or ROCm GPUs; torch {tv} sees none")
+        return DeviceProbe("nccl", "cuda", gpu_vendor, cuda_count, tv)
+    if backend == "xccl":
+        if not getattr(dist, "is_xccl_available", lambda: False)():
+            raise UsageError(f"--backend xccl needs torch >= 2.8 built with XPU support (torch {tv})")
+        if not xpu_count:
+            raise NoGpuError("--backend xccl needs Intel XPU devices; torch sees none")
+        return DeviceProbe("xccl", "xpu", "intel", xpu_count, tv)
+    if backend == "ccl":
+        if importlib.util.find_spec("oneccl_bindings_for_pytorch") is None:
+            raise UsageError("--backend ccl needs oneccl_bindings_for_pytorch (intel/torch-ccl)")
+        if xpu_count:
+            return DeviceProbe("ccl", "xpu", "intel", xpu_count, tv)
+        return DeviceProbe("ccl", "cpu", "cpu", os.cpu_count() or 1, tv)
+    if backend == "gloo":
+        return DeviceProbe("gloo", "cpu", "cpu", os.cpu_count() or 1, tv)
+    raise UsageError(f"unknown backend {backend!r}: one of {', '.join(BACKENDS)}")
+
+
+def plan(opts: VerifyOptions, dev: DeviceProbe) -> tuple[list[int], int, int]:
+    on_cpu = dev.device_kind == "cpu"
+    spec = opts.sizes or (
+        (sizes.CPU_QUICK if opts.quick else sizes.CPU_SIZES)
+        if on_cpu
+        else (sizes.GPU_QUICK if opts.quick else sizes.GPU_SIZES)
+    )
+    try:
+        size_list = sizes.parse_sizes(spec)
+    except ValueError as exc:
+        raise UsageError(f"--sizes: {exc}") from None
+    # nccl-tests' `-n 20 -w 5` on devices; a CPU run only has to prove the machinery.
+    iters = opts.iters or (3 if on_cpu else 20)
+    warmup = opts.warmup if opts.warmup is not None else (1 if on_cpu else 5)
+    return size_list, iters, warmup
+
+
+def worker_env(dev: DeviceProbe, opts: VerifyOptions) -> dict[str, str]:
+    env = dict(os.environ)
+    if dev.backend == "nccl":
+        # Channel lines ("via P2P/CUMEM", "via SHM") are INFO of subsystem INIT; kept if the user chose otherwise.
+        env.setdefault("NCCL_DEBUG", "INFO")
+        env.setdefault("NCCL_DEBUG_SUBSYS", "INIT,GRAPH,P2P,SHM,NET")
+    if dev.backend in ("xccl", "ccl"):
+        env.setdefault("CCL_LOG_LEVEL", "info")  # prints the effective CCL_ZE_IPC_EXCHANGE
+    if dev.device_kind == "cpu":
+        env.setdefault("OMP_NUM_THREADS", "1")  # N CPU ranks must not fight over every core
+        if Path("/sys/class/net/lo").exists():
+            env.setdefault("GLOO_SOCKET_IFNAME", "lo")  # one host: stay on loopback
+    if opts.no_nvls:
+        for k, v in NO_NVLS_ENV.items():
+            env.setdefault(k, v)
+    return env
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM to tpdoctor cleans up like Ctrl-C (only the main thread may set handlers)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def aggregate(
+    events: dict[int, list[dict[str, Any]]], world: int, dtype: str
+) -> tuple[list[OpResult], TpMlpResult | None]:
+    """Per (op, size): time averaged over ranks (nccl-tests' default), wrong elements summed."""
+    per_step: dict[int, list[dict[str, Any]]] = {}
+    for evs in events.values():
+        for e in evs:
+            if e["ev"] == "result":
+                per_step.setdefault(int(e["step"]), []).append(e)
+    results: list[OpResult] = []
+    tp: TpMlpResult | None = None
+    for step in sorted(per_step):
+        rs = per_step[step]
+        op = rs[0]["op"]
+        if op == "tp_mlp":
+            worst = max(rs, key=lambda e: float(e["max_rel_err"]))
+            tp = TpMlpResult(
+                ok=all(bool(e["ok"]) for e in rs),
+                max_rel_err=float(worst["max_rel_err"]),
+                tolerance=float(worst["tolerance"]),
+                dtype=dtype,
+                shape=str(worst["shape"]),
+            )
+            continue
+        if len(rs) < world:
+            continue  # a rank did not finish this step: the problem report covers it
+        secs = sum(float(e["seconds"]) for e in rs) / len(rs)
+        nbytes = int(rs[0]["bytes"])
+        results.append(
+            OpResult(
+                op=op,
+                bytes=nbytes,
+                count=int(rs[0]["count"]),
+                dtype=dtype,
+                iters=int(rs[0]["iters"]),
+                time_us=round(secs * 1e6, 2),
+                algbw_gbps=round(algbw_gbps(nbytes, secs), 2),
+                busbw_gbps=round(busbw_gbps(op, nbytes, secs, world), 2),
+                wrong=sum(int(e["wrong"]) for e in rs),
+            )
+        )
+    return results, tp
+
+
+def run_verify(
+    opts: VerifyOptions,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    on_plan: Callable[[int], None] | None = None,
+) -> VerifyResult:
+    if opts.backend not in BACKENDS:
+        raise UsageError(f"unknown backend {opts.backend!r}: one of {', '.join(BACKENDS)}")
+    if opts.dtype not in ("bf16", "fp32"):
+        raise UsageError("--dtype must be bf16 or fp32")
+    dev = probe(opts.backend)
+    world = opts.gpus if opts.gpus is not None else (dev.count if dev.device_kind != "cpu" else 2)
+    if world < 1:
+        raise UsageError("--gpus must be >= 1")
+    if dev.device_kind != "cpu" and world > dev.count:
+        raise NoGpuError(
+            f"--gpus {world} asked for, but only {dev.count} {dev.vendor} GPU(s) are visible "
+            f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})"
+        )
+    size_list, iters, warmup = plan(opts, dev)
+    steps: list[tuple[str, int]] = [("tp_mlp", 0)] + [(op, s) for op in OPS for s in size_list]
+    if on_plan:
+        on_plan(len(steps) + 1)
+    env = worker_env(dev, opts)
+    exp = expect_for(dev.vendor, world, opts.expect_busbw) if world > 1 else None
+    run_dir = opts.logs_dir or Path(tempfile.mkdtemp(prefix="tpdoctor-verify-"))
+    config = {
+        "backend": dev.backend,
+        "device_kind": dev.device_kind,
+        "dtype": opts.dtype,
+        "iters": iters,
+        "warmup": warmup,
+        "timeout": opts.timeout,
+        "steps": steps,
+    }
+    try:
+        with _sigterm_as_interrupt():
+            outcome = launcher.launch(world, config, run_dir, env, timeout=opts.timeout, on_event=on_event)
+        results, tp = aggregate(outcome.ranks, world, opts.dtype)
+        verdict.judge(results, exp, world)
+        log_lines: list[str] = []
+        for path in outcome.log_paths.values():
+            try:
+                log_lines.extend(path.read_text(encoding="utf-8", errors="replace").splitlines())
+            except OSError:
+                pass
+        tinfo, backend_version = transport.parse_logs(log_lines, dev.backend)
+    finally:
+        if opts.logs_dir is None:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    init = next((e for e in outcome.ranks.get(0, []) if e["ev"] == "done" and e.get("op") == "init"), {})
+    return VerifyResult(
+        backend=dev.backend,
+        device=str(init.get("device_name") or dev.device_kind),
+        world_size=world,
+        dtype=opts.dtype,
+        quick=opts.quick,
+        torch_version=dev.torch_version,
+        backend_version=init.get("backend_version") or backend_version,
+        results=results,
+        tp_mlp=tp,
+        expectation=exp,
+        transport=tinfo,
+        problem=outcome.problem,
+        wall_s=round(outcome.wall_s, 2),
+        env={k: v for k, v in env.items() if k.startswith(ENV_PREFIXES)},
+        leftover_processes=outcome.leftover,
+    )
+
+
+def build_report(res: VerifyResult) -> Report:
+    notes = [
+        f"verify: {res.world_size} rank(s), backend {res.backend}"
+        + (f" {res.backend_version}" if res.backend_version else "")
+        + f", {res.device}, {res.dtype}, torch {res.torch_version}, {res.wall_s:.1f} s"
+    ]
+    exp = res.expectation
+    if exp and exp.ceiling_gbps:
+        notes.append(
+            f"expected ring busbw ceiling {exp.ceiling_gbps:g} GB/s ({exp.link}, {exp.source}"
+            + (f", {exp.raw_gbps:g} GB/s raw x {exp.efficiency:g}" if exp.raw_gbps and exp.efficiency else "")
+            + ")"
+        )
+    elif exp:
+        notes.append(f"bandwidth not judged: {'; '.join(exp.details) or exp.source}")
+    if res.transport and res.transport.transports:
+        notes.append(
+            "transport: " + ", ".join(f"{t} x{c}" for t, c in sorted(res.transport.transports.items()))
+        )
+    if res.leftover_processes:
+        notes.append(f"processes left behind (could not be ended): {res.leftover_processes}")
+    return Report(
+        command="verify",
+        findings=verdict.findings(res),
+        facts={"verify": res.model_dump(mode="json"), "ranges": verdict.range_verdicts(res.results)},
+        notes=notes,
+    )

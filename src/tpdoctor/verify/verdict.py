@@ -1,0 +1,162 @@
+"""Measured against expected: a verdict per size, a verdict per size range, and the Findings."""
+
+from __future__ import annotations
+
+from tpdoctor.model import Evidence, Finding
+from tpdoctor.rules.registry import make_finding
+from tpdoctor.verify.expect import FLOORS, size_range
+from tpdoctor.verify.results import Expectation, OpResult, VerifyResult
+from tpdoctor.verify.sizes import human
+from tpdoctor.verify.transport import fallbacks
+
+_ORDER = {"failed": 0, "degraded": 1, "ok": 2, "not judged": 3}
+# Environment variables that steer NCCL/oneCCL away from peer access: evidence for a fallback.
+STEERING_ENV = (
+    "NCCL_P2P_DISABLE",
+    "NCCL_P2P_LEVEL",
+    "NCCL_SHM_DISABLE",
+    "NCCL_CUMEM_ENABLE",
+    "NCCL_NET",
+    "NCCL_IB_DISABLE",
+    "CUDA_VISIBLE_DEVICES",
+    "CCL_ZE_IPC_EXCHANGE",
+    "CCL_TOPO_P2P_ACCESS",
+)
+
+
+def judge(results: list[OpResult], exp: Expectation | None, world: int) -> None:
+    """Fill expected_gbps, ceiling_gbps, verdict and note of every result in place."""
+    ceiling = exp.ceiling_gbps if exp else None
+    for r in results:
+        floor, label = size_range(r.bytes)
+        r.ceiling_gbps = ceiling
+        if r.wrong:
+            r.verdict, r.note = "failed", f"{r.wrong} wrong element(s)"
+        elif world < 2:
+            r.verdict, r.note = "not judged", "one rank moves no data"
+        elif ceiling is None:
+            r.verdict, r.note = "not judged", "no expected bandwidth for this link"
+        elif floor is None:
+            r.verdict, r.note = "not judged", "latency-bound size"
+        else:
+            r.expected_gbps = round(ceiling * floor, 1)
+            pct = 100.0 * r.busbw_gbps / ceiling
+            if r.busbw_gbps >= r.expected_gbps:
+                r.verdict, r.note = "ok", f"{pct:.0f}% of ceiling"
+            else:
+                r.verdict = "degraded"
+                r.note = (
+                    f"{pct:.0f}% of the {ceiling:g} GB/s ceiling (healthy >= {r.expected_gbps:g} in {label})"
+                )
+
+
+def range_verdicts(results: list[OpResult]) -> dict[str, str]:
+    """Worst verdict in each size range, in range order."""
+    out: dict[str, str] = {}
+    for _, _, label in FLOORS:
+        in_range = [r.verdict for r in results if size_range(r.bytes)[1] == label]
+        if in_range:
+            out[label] = min(in_range, key=lambda v: _ORDER.get(v, 9))
+    return out
+
+
+def findings(res: VerifyResult) -> list[Finding]:
+    out: list[Finding] = []
+    p = res.problem
+    if p is not None:
+        evidence: list[Evidence | tuple[str, str] | str] = [
+            (f"rank {k}", v) for k, v in sorted(p.last_ops.items())
+        ]
+        for rank, tail in sorted(p.log_tail.items()):
+            evidence.extend((f"rank{rank}.log", ln) for ln in tail[-6:])
+        who = ", ".join(f"rank {k}" for k in p.ranks)
+        if p.kind == "hung":
+            ops = "; ".join(p.last_ops.get(k, "?") for k in p.ranks)
+            msg = f"{who} stopped making progress ({ops}): {p.detail}; the watchdog ended all {res.world_size} ranks"
+            out.append(make_finding("verify.rank-hung", msg, evidence))
+        else:
+            msg = f"{who} failed: {p.detail}; the watchdog ended the other ranks"
+            out.append(make_finding("verify.rank-failed", msg, evidence))
+    wrong = [r for r in res.results if r.wrong]
+    if wrong:
+        ev = [
+            f"{r.op} {human(r.bytes)} {r.dtype}: {r.wrong} of {r.count} elements wrong (summed over ranks)"
+            for r in wrong
+        ]
+        out.append(
+            make_finding(
+                "verify.wrong-results",
+                f"{len(wrong)} collective(s) returned wrong values: the data path between GPUs corrupts data",
+                ev,
+            )
+        )
+    if res.tp_mlp is not None and not res.tp_mlp.ok:
+        t = res.tp_mlp
+        out.append(
+            make_finding(
+                "verify.tp-mlp-mismatch",
+                f"the tensor-parallel MLP differs from one device by {t.max_rel_err:.3g} (tolerance {t.tolerance:g}, {t.dtype})",
+                [t.shape],
+            )
+        )
+    slow = [r for r in res.results if r.verdict == "degraded"]
+    fb = fallbacks(res.transport) if res.transport else {}
+    env_ev = [(k, f"{k}={v}") for k, v in sorted(res.env.items()) if k in STEERING_ENV]
+    if slow:
+        ev2: list[Evidence | tuple[str, str] | str] = [
+            f"{r.op} {human(r.bytes)}: busbw {r.busbw_gbps:.1f} GB/s, {r.note}" for r in slow
+        ]
+        if res.expectation:
+            ev2.extend(("topology", d) for d in res.expectation.details[:4])
+        ev2.extend(env_ev)
+        worst = min(slow, key=lambda r: r.busbw_gbps / (r.ceiling_gbps or 1))
+        out.append(
+            make_finding(
+                "verify.bandwidth-degraded",
+                f"{len(slow)} measurement(s) below the healthy floor; worst {worst.op} {human(worst.bytes)} at "
+                f"{worst.busbw_gbps:.1f} GB/s ({worst.note})",
+                ev2,
+                related=["verify.transport-fallback"] if fb else [],
+            )
+        )
+    if fb:
+        peer_expected = res.expectation is not None and res.expectation.link == "nvlink"
+        chans = ", ".join(f"{c} channel(s) via {t}" for t, c in sorted(fb.items()))
+        msg = f"{res.backend} connected GPUs of one host through {chans}" + (
+            " although NVLink is present: traffic goes through host memory or sockets"
+            if peer_expected
+            else "; peer access may be unavailable here (PCIe topology) or switched off"
+        )
+        ev3: list[Evidence | tuple[str, str] | str] = []
+        if res.transport:
+            ev3.extend([("NCCL INFO", ln) for ln in res.transport.lines if _is_fallback(ln)][:6])
+        ev3.extend(env_ev)
+        out.append(
+            make_finding(
+                "verify.transport-fallback",
+                msg,
+                ev3,
+                severity=None if peer_expected else "notice",
+                confidence="proves" if peer_expected else "suggests",
+                related=["verify.bandwidth-degraded"] if slow else [],
+            )
+        )
+    ti = res.transport
+    if (
+        ti
+        and ti.ccl_ipc_exchange
+        and res.env.get("CCL_ZE_IPC_EXCHANGE") == "sockets"
+        and ti.ccl_ipc_exchange != "sockets"
+    ):
+        out.append(
+            make_finding(
+                "oneccl.sockets-overridden",
+                f"CCL_ZE_IPC_EXCHANGE=sockets was asked for, oneCCL used {ti.ccl_ipc_exchange}",
+                [("CCL_ZE_IPC_EXCHANGE", f"effective: {ti.ccl_ipc_exchange}")],
+            )
+        )
+    return out
+
+
+def _is_fallback(line: str) -> bool:
+    return " via SHM" in line or " via NET" in line or " via COLLNET" in line
