@@ -14,7 +14,9 @@ import time
 import traceback
 from datetime import timedelta
 
-WORLD = 2
+# 2 ranks on the 2-GPU machine; ALLREDUCE_WORLD=1 when only one GPU is lent (CUDA and NCCL
+# init are still exercised, bandwidth is then meaningless).
+WORLD = int(os.environ.get("ALLREDUCE_WORLD", "2"))
 SIZE = 64 << 20  # bytes, where the H200 NVLink vs SHM gap is 10x (research/gpu/README.md)
 DEADLINE_S = float(os.environ.get("ALLREDUCE_DEADLINE_S", "100"))
 

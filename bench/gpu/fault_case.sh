@@ -31,11 +31,11 @@ export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVL
 echo "== case $NAME: keep=$KEEP shm=$SHM env=$* ; /dev now:"; ls -l /dev/nvidia* 2>&1; df -h /dev/shm | tail -1
 
 CHECK="$OUT/fault_$NAME.check.json"
-"${DROP[@]}" timeout 60 python3 -m tpdoctor check --tp 2 --backend cuda --format json >"$CHECK" 2>"$CHECK.err"
+"${DROP[@]}" timeout 60 python3 -m tpdoctor check --tp "${FAULT_TP:-2}" --backend cuda --format json >"$CHECK" 2>"$CHECK.err"
 CHECK_RC=$?
 if ! python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$CHECK" 2>/dev/null; then
   echo "tpdoctor check gave rc=$CHECK_RC and no JSON; using bench/gpu/check_direct.py"; cat "$CHECK.err"
-  "${DROP[@]}" timeout 60 python3 "$REPO/bench/gpu/check_direct.py" --tp 2 --backend cuda >"$CHECK" 2>>"$CHECK.err"
+  "${DROP[@]}" timeout 60 python3 "$REPO/bench/gpu/check_direct.py" --tp "${FAULT_TP:-2}" --backend cuda >"$CHECK" 2>>"$CHECK.err"
   CHECK_RC=$?
 fi
 "${DROP[@]}" timeout 120 python3 "$REPO/bench/gpu/allreduce2.py" >"$OUT/fault_$NAME.run.log" 2>&1

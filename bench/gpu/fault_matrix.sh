@@ -34,6 +34,19 @@ CASES=(
   "no-caps-dir|nvidia0,nvidia1,$CTL|16g|"
   "cvd-2-3|all|host|CUDA_VISIBLE_DEVICES=2,3"
 )
+# Only one GPU lent (nvidia-h200): one-rank cases, which still exercise CUDA and NCCL init.
+if [ "${FAULT_GPUS:-2}" = 1 ]; then
+  export FAULT_TP=1 ALLREDUCE_WORLD=1
+  CASES=(
+    "baseline|all|host|"
+    "shm64m|all|64m|"
+    "no-uvm|nvidia0,nvidiactl|16g|"
+    "no-ctl|nvidia0,nvidia-uvm,nvidia-uvm-tools|16g|"
+    "no-nvidia0|$CTL|16g|"
+    "no-caps-dir|nvidia0,$CTL|16g|"
+    "cvd-1|all|host|CUDA_VISIBLE_DEVICES=1"
+  )
+fi
 for spec in "${CASES[@]}"; do
   IFS='|' read -r name keep shm envs <<<"$spec"
   if (( SECONDS - START > 360 )); then echo "time budget spent: skipping $name" | tee -a "$OUT/skipped.txt"; continue; fi
