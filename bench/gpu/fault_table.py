@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,9 @@ FAULTS = {
     "no-caps-dir": "no /dev/nvidia-caps (not needed)",
     "cvd-2-3": "CUDA_VISIBLE_DEVICES=2,3 on 2 GPUs",
 }
+
+
+TP = os.environ.get("FAULT_TP", "2")
 
 
 def row(case: dict, baseline_bw: float | None) -> str:
@@ -56,7 +60,7 @@ def main(out: Path) -> None:
     base = next((c for c in cases if c["case"] == "baseline"), None)
     baseline_bw = (base or {}).get("run", {}).get("busbw_gbs")
     print(
-        "| case | fault | command | predicted (tpdoctor check --tp 2 --backend cuda) | real 2-rank NCCL all-reduce | agree? |"
+        f"| case | fault | command | predicted (tpdoctor check --tp {TP} --backend cuda) | real {TP}-rank NCCL all-reduce | agree? |"
     )
     print("|---|---|---|---|---|---|")
     for c in cases:

@@ -1,0 +1,30 @@
+"""A snapshot of a real NVIDIA host (one H200, taken by bench/gpu/run_h200x1.sh on the device
+machine): `check --from-snapshot` must read it and predict from it like on the live host."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import run_cli
+
+SNAP = Path(__file__).parent / "data" / "gpu" / "h200x1-host.json"
+
+
+def _findings(*args: str) -> tuple[int, dict[str, str]]:
+    r = run_cli("check", "--from-snapshot", str(SNAP), "-f", "json", *args)
+    out = json.loads(r.stdout)
+    return r.returncode, {f["cause"]: f["severity"] for f in out["findings"]}
+
+
+def test_real_h200_host_has_no_blocker_at_its_gpu_count() -> None:
+    snap = json.loads(SNAP.read_text())
+    assert snap["nvidia"]["gpus"][0]["name"] == "NVIDIA H200" and snap["nvidia"]["source"] == "nvml"
+    rc, causes = _findings("--tp", "1")
+    assert "blocker" not in causes.values(), causes
+    assert rc in (0, 4)
+
+
+def test_real_h200_host_cannot_run_tp2() -> None:
+    rc, causes = _findings("--tp", "2")
+    assert rc == 3 and causes["vllm.tp-exceeds-visible-gpus"] == "blocker"
