@@ -20,6 +20,16 @@ _RUNTIME_LABEL = {
 }
 
 
+# Control characters from logs and binary input must not reach the terminal (they can move the
+# cursor, change colours or retitle the window); tabs stay.
+_CONTROL = {c: "\ufffd" for c in [*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F, *range(0x80, 0xA0)]}
+
+
+def printable(text: str) -> str:
+    """Text safe to print on a terminal: control characters replaced by U+FFFD."""
+    return text.translate(_CONTROL)
+
+
 def render_text(report: Report, out: TextIO, *, runtimes: list[str] | None = None) -> None:
     console = Console(file=out, highlight=False, soft_wrap=True)
     findings = report.sorted_findings()
@@ -42,7 +52,7 @@ def render_text(report: Report, out: TextIO, *, runtimes: list[str] | None = Non
             if ev.line:
                 where = f"{where}:{ev.line}" if where else f"line {ev.line}"
             prefix = f"{where}: " if where else ""
-            console.print(f"  [dim]evidence[/dim] {escape(prefix + ev.text[:300])}")
+            console.print(f"  [dim]evidence[/dim] {escape(printable(prefix + ev.text[:300]))}")
         shown = [x for x in f.fixes if not runtimes or x.runtime in runtimes]
         last_id = None
         for fix in shown:
