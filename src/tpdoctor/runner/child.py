@@ -35,7 +35,7 @@ DRAIN_S = 2.0  # after the child exits, how long to wait for pipes held open by 
 
 
 class Capture:
-    """Whole lines of the output: the first `head` bytes and the last `tail` bytes."""
+    """Whole lines of the output, in blocks: about the first `head` and the last `tail` bytes."""
 
     def __init__(self, head: int = 4 << 20, tail: int = 4 << 20) -> None:
         self.head_limit, self.tail_limit = head, tail
@@ -46,38 +46,31 @@ class Capture:
         self.omitted = 0  # bytes between head and tail that were dropped
         self.total = 0
         self._pending: dict[int, bytearray] = {}
-        self._overlong: dict[int, bool] = {}
 
     def feed(self, stream: int, data: bytes) -> None:
+        """Add a chunk of one stream. Complete lines are stored as one block (C-speed slicing,
+        no per-line Python work); the unterminated rest waits, cut to LINE_CAP bytes."""
         self.total += len(data)
-        buf = self._pending.setdefault(stream, bytearray())
-        start = 0
-        while True:
-            nl = data.find(b"\n", start)
-            if nl < 0:
-                break
-            if not self._overlong.get(stream):
-                buf += data[start : nl + 1]
-            elif len(buf) < LINE_CAP:
-                buf += data[start : start + LINE_CAP - len(buf)]
-            self._store(bytes(buf[:LINE_CAP]) + (b"\n" if len(buf) > LINE_CAP else b""))
-            buf.clear()
-            self._overlong[stream] = False
-            start = nl + 1
-        rest = data[start:]
-        if len(buf) + len(rest) > LINE_CAP:
-            buf += rest[: max(0, LINE_CAP - len(buf))]
-            self._overlong[stream] = True
-        else:
-            buf += rest
-
-    def _store(self, line: bytes) -> None:
-        if not self.tail and self.head_size + len(line) <= self.head_limit:
-            self.head.append(line)
-            self.head_size += len(line)
+        buf = self._pending.setdefault(stream, bytearray())  # the line so far, without "\n"
+        last = data.rfind(b"\n")
+        first = data.find(b"\n") if last >= 0 else len(data)
+        room = LINE_CAP - len(buf)
+        if room > 0:
+            buf += data[: min(first, room)]
+        if last < 0:
             return
-        self.tail.append(line)
-        self.tail_size += len(line)
+        block = bytes(buf) + data[first : last + 1]
+        buf.clear()
+        buf += data[last + 1 : last + 1 + LINE_CAP]
+        self._store(block)
+
+    def _store(self, block: bytes) -> None:
+        if not self.tail and self.head_size + len(block) <= self.head_limit:
+            self.head.append(block)
+            self.head_size += len(block)
+            return
+        self.tail.append(block)
+        self.tail_size += len(block)
         while self.tail_size > self.tail_limit and len(self.tail) > 1:
             dropped = self.tail.popleft()
             self.tail_size -= len(dropped)
@@ -85,11 +78,10 @@ class Capture:
 
     def finish(self) -> None:
         """Store the unterminated last line of each stream."""
-        for stream, buf in self._pending.items():
+        for buf in self._pending.values():
             if buf:
-                self._store(bytes(buf[:LINE_CAP]) + b"\n")
+                self._store(bytes(buf) + b"\n")
                 buf.clear()
-            self._overlong[stream] = False
 
     def write_to(self, path: Path) -> None:
         with open(path, "wb") as fh:
