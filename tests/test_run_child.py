@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -308,3 +310,15 @@ def test_capture_cuts_giant_lines() -> None:
     cap.feed(2, b"b" * 10)
     cap.finish()
     assert b"".join(cap.head) == b"a" * LINE_CAP + b"\nnext\n" + b"b" * 10 + b"\n"
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="needs script(1) for a terminal")
+def test_on_a_terminal_the_child_is_the_foreground_group() -> None:
+    # `docker run -it`: the child must be able to read the terminal (not stop with SIGTTIN)
+    child = "import os, sys; print('fg', os.getpgrp() == os.tcgetpgrp(0)); sys.exit(4)"
+    inner = f"{sys.executable} -m tpdoctor run --no-check -- {sys.executable} -c {shlex.quote(child)}"
+    p = subprocess.run(
+        ["script", "-qec", inner, "/dev/null"], env=cli_env(), capture_output=True, text=True, timeout=60
+    )
+    assert "fg True" in p.stdout, p.stdout + p.stderr
+    assert p.returncode == 4
