@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from tpdoctor.runner.safefix import (
     plan_bypath_dir,
     private_base,
 )
+from tpdoctor.runner.session import Prepared, check_and_fix
 
 BDF0, BDF1, BDF2 = "0000:03:00.0", "0000:04:00.0", "0000:05:00.0"
 TP2 = CheckOptions(tp=2)
@@ -224,3 +226,64 @@ def test_job_from_command_line(
 ) -> None:
     job = infer_job(argv)
     assert (job.framework, job.tp, job.pp, job.backend) == (framework, tp, pp, backend)
+
+
+# -- the whole check-and-fix step, on a fake root instead of / ------------------------------
+
+
+def session(fr: FakeRoot, *, translate: bool, fix: bool = True) -> tuple[Prepared, list[str]]:
+    """check_and_fix with facts from the fake root. With translate, the generated directory
+    (created in the root's /tmp) is seen by the collector at its in-root path, as the container
+    would see it; without, it is invisible, so the re-check must refuse the fix."""
+    said: list[str] = []
+
+    def collect(env: Mapping[str, str]) -> Facts:
+        env = dict(env)
+        if translate and ENV_VAR in env and env[ENV_VAR].startswith(str(fr.root)):
+            env[ENV_VAR] = "/" + env[ENV_VAR][len(str(fr.root)) :].lstrip("/")
+        return collect_facts(fr.root, env, live=False)
+
+    prepared = check_and_fix(
+        dict(fr.env), TP2, fix=fix, say=said.append, collect=collect, bases=[fr.path("tmp")]
+    )
+    return prepared, said
+
+
+def test_session_applies_the_fix_for_the_child_only(tmp_path: Path) -> None:
+    fr = article_root(tmp_path)
+    prepared, said = session(fr, translate=True)
+    d = prepared.applied[0].directory
+    assert prepared.env[ENV_VAR] == f"{d}/" and ENV_VAR not in fr.env
+    assert {f.cause for f in prepared.findings} & set(BYPATH_CAUSES) == set()
+    assert not prepared.blockers
+    text = "\n".join(said)
+    assert "fixed oneccl.bypath-missing" in text and f"pci-{BDF0}-render -> /dev/dri/renderD128" in text
+    # what is not fixed is said, with why
+    assert "DEGRADED oneccl.sockets-overridden" in text and "not changed" in text
+    prepared.cleanup()
+    assert not d.exists()
+
+
+def test_session_reverts_a_fix_the_recheck_does_not_confirm(tmp_path: Path) -> None:
+    fr = article_root(tmp_path)
+    prepared, said = session(fr, translate=False)
+    assert prepared.applied == [] and ENV_VAR not in prepared.env
+    assert "oneccl.bypath-missing" in {f.cause for f in prepared.blockers}
+    assert any("left CCL_DRMFD_DEV_RENDER_DIR_PATH unset" in s for s in said)
+    assert list(fr.path("tmp").iterdir()) == []  # the directory was removed
+
+
+def test_session_no_fix(tmp_path: Path) -> None:
+    fr = article_root(tmp_path)
+    prepared, said = session(fr, translate=True, fix=False)
+    assert prepared.applied == [] and ENV_VAR not in prepared.env
+    assert any("--no-fix" in s for s in said) and list(fr.path("tmp").iterdir()) == []
+
+
+def test_session_prints_typos_without_renaming(tmp_path: Path) -> None:
+    fr = article_root(tmp_path).add_bypath(BDF0, 128).add_bypath(BDF1, 129)
+    fr.set_env(CCL_ZE_IPC_EXHANGE="drmfd")
+    prepared, said = session(fr, translate=True)
+    assert prepared.env == fr.env and prepared.applied == []  # nothing renamed, nothing added
+    line = next(s for s in said if "env.unknown-variable" in s)
+    assert "did you mean CCL_ZE_IPC_EXCHANGE" in line and "not renamed" in line

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from tpdoctor.model import Finding, Severity
+from tpdoctor.model import Facts, Finding, Severity
 from tpdoctor.rules.registry import CheckOptions
 from tpdoctor.runner.child import Capture
 from tpdoctor.runner.safefix import (
@@ -62,19 +62,29 @@ def _count(findings: Sequence[Finding]) -> str:
     )
 
 
-def _findings(env: Mapping[str, str], options: CheckOptions) -> list[Finding]:
+Collect = Callable[[Mapping[str, str]], Facts]
+
+
+def collect_live(env: Mapping[str, str]) -> Facts:
     from tpdoctor.facts.collect import collect_facts
+
+    return collect_facts(Path("/"), env, live=True)
+
+
+def check_and_fix(
+    env: Mapping[str, str],
+    options: CheckOptions,
+    *,
+    fix: bool,
+    say: Say,
+    collect: Collect = collect_live,
+    bases: Sequence[Path] | None = None,
+) -> Prepared:
+    """Collect facts (live by default), run the rules, apply the safe fixes, and re-check with
+    them in place: a fix is kept only when the rules agree it resolves its findings."""
     from tpdoctor.rules.registry import run_fact_rules
 
-    return run_fact_rules(collect_facts(Path("/"), env, live=True), options)
-
-
-def check_and_fix(env: Mapping[str, str], options: CheckOptions, *, fix: bool, say: Say) -> Prepared:
-    """Collect live facts, run the rules, apply the safe fixes, re-check with them in place."""
-    from tpdoctor.facts.collect import collect_facts
-    from tpdoctor.rules.registry import run_fact_rules
-
-    facts = collect_facts(Path("/"), env, live=True)
+    facts = collect(env)
     findings = run_fact_rules(facts, options)
     prepared = Prepared(dict(env), findings)
     job = f"backend {options.backend}, tp {options.tp or 'all visible GPUs'}, pp {options.pp}"
@@ -85,7 +95,8 @@ def check_and_fix(env: Mapping[str, str], options: CheckOptions, *, fix: bool, s
         if isinstance(plan, NoFix):
             say(f"cannot fix {', '.join(plan.causes)}: {plan.reason}")
         elif isinstance(plan, BypathPlan):
-            applied = _apply_bypath(plan, prepared, options, say)
+            where = list(bases) if bases is not None else private_base(prepared.env)
+            applied = _apply_bypath(plan, prepared, options, say, collect, where)
             if applied is not None:
                 fixed.update(dict.fromkeys(plan.causes, "fixed"))
     elif any(f.cause in BYPATH_CAUSES for f in findings):
@@ -99,14 +110,18 @@ def check_and_fix(env: Mapping[str, str], options: CheckOptions, *, fix: bool, s
     return prepared
 
 
-def _apply_bypath(plan: BypathPlan, prepared: Prepared, options: CheckOptions, say: Say) -> Applied | None:
+def _apply_bypath(
+    plan: BypathPlan, prepared: Prepared, options: CheckOptions, say: Say, collect: Collect, bases: list[Path]
+) -> Applied | None:
+    from tpdoctor.rules.registry import run_fact_rules
+
     try:
-        applied = create_bypath_dir(plan, private_base(prepared.env))
+        applied = create_bypath_dir(plan, bases)
     except OSError as exc:
         say(f"cannot fix {', '.join(plan.causes)}: {exc}")
         return None
     env = {**prepared.env, **applied.env}
-    after = _findings(env, options)
+    after = run_fact_rules(collect(env), options)
     left = sorted({f.cause for f in after if f.cause in (*BYPATH_CAUSES, "oneccl.drmfd-dir-no-slash")})
     if left:
         applied.remove()
