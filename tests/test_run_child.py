@@ -74,6 +74,14 @@ def test_command_not_found_and_usage() -> None:
     assert p.returncode == 2 and "no command given" in p.stderr
 
 
+def test_descriptors_passed_on_purpose_reach_the_child(tmp_path: Path) -> None:
+    out = tmp_path / "fd3"
+    cmd = f"{sys.executable} -m tpdoctor run --no-check -- sh -c 'echo via-fd3 >&3' 3>{out}"
+    p = subprocess.run(["sh", "-c", cmd], env=cli_env(), capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert out.read_text() == "via-fd3\n"
+
+
 def test_command_options_are_not_taken_for_ours() -> None:
     # after the command name every argument is the command's, even without `--`
     p = run_cli(

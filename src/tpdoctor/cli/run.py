@@ -90,7 +90,16 @@ def run_command(
         if not no_check:
             if job.framework:
                 say(f"command: {job.describe()}")
-            prepared = check_and_fix(prepared.env, options, fix=not no_fix, say=say)
+            try:
+                prepared = check_and_fix(prepared.env, options, fix=not no_fix, say=say)
+            except Exception as exc:  # a bug of ours must not keep the workload from starting
+                if os.environ.get("TPDOCTOR_DEBUG"):
+                    raise
+                prepared.cleanup()
+                prepared = Prepared(dict(os.environ))
+                say(
+                    f"internal error in the check ({type(exc).__name__}: {exc}); running the command unchecked"
+                )
             blockers = prepared.blockers
             if blockers:
                 names = ", ".join(dict.fromkeys(f.cause for f in blockers))

@@ -170,7 +170,9 @@ def run_child(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             preexec_fn=lambda: _child_setup(tty),  # tpdoctor is single-threaded here
-            close_fds=True,
+            # Keep descriptors the caller passed on purpose (`3>file`, socket activation): ours
+            # are all close-on-exec (PEP 446), so only inherited, inheritable ones reach the child.
+            close_fds=False,
         )
         pgid.append(proc.pid)
         for s in FORWARDED:

@@ -6,9 +6,12 @@ from the command's own output in a container log.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -121,7 +124,11 @@ def _apply_bypath(
         say(f"cannot fix {', '.join(plan.causes)}: {exc}")
         return None
     env = {**prepared.env, **applied.env}
-    after = run_fact_rules(collect(env), options)
+    try:
+        after = run_fact_rules(collect(env), options)
+    except BaseException:
+        applied.remove()
+        raise
     left = sorted({f.cause for f in after if f.cause in (*BYPATH_CAUSES, "oneccl.drmfd-dir-no-slash")})
     if left:
         applied.remove()
@@ -155,8 +162,8 @@ def explain_capture(
     """Run explain on what the command printed and tell the root cause and its top fix."""
     from tpdoctor.explain import NO_CAUSE, explain
 
-    with tempfile.TemporaryDirectory(prefix="tpdoctor-run-") as tmp:
-        path = Path(tmp) / "output.log"
+    with _scratch_dir() as tmp:
+        path = tmp / "output.log"
         capture.write_to(path)
         report = explain([str(path)])
         if log_file is not None:
@@ -183,6 +190,24 @@ def explain_capture(
             )
     if log_file is None:
         say("`--explain-log FILE` writes the full diagnosis with every fix")
+
+
+@contextlib.contextmanager
+def _scratch_dir() -> Iterator[Path]:
+    """A private temporary directory; not only /tmp, whose absence may be what crashed."""
+    errors: list[str] = []
+    for base in private_base(os.environ):
+        try:
+            tmp = tempfile.mkdtemp(prefix="tpdoctor-run-", dir=base)
+        except OSError as exc:
+            errors.append(f"{base}: {exc.strerror or exc}")
+            continue
+        try:
+            yield Path(tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
+    raise OSError("no writable temporary directory: " + "; ".join(errors))
 
 
 def _write_report(report: object, log_file: Path, say: Say) -> None:
