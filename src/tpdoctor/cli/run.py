@@ -55,8 +55,7 @@ def run_command(
 ) -> None:
     """Run COMMAND after checking and safely fixing this container; explain it if it fails.
 
-    Exit code: the command's own (128 + N when signal N ended it); 3 with --strict and a blocker
-    left (the command never ran); 127/126 when it cannot be started; 2 usage error.
+    Exit code: the command's own (128 + N when signal N ended it); 3 with --strict and a blocker left (the command never ran); 127/126 when it cannot be started; 2 usage error.
     """
     import os
 
