@@ -42,6 +42,7 @@ from tpdoctor.cli import check as _check  # noqa: E402,F401
 from tpdoctor.cli import explain as _explain  # noqa: E402,F401
 from tpdoctor.cli import generate as _generate  # noqa: E402,F401
 from tpdoctor.cli import rules as _rules  # noqa: E402,F401
+from tpdoctor.cli import run as _run  # noqa: E402,F401
 from tpdoctor.cli import verify as _verify  # noqa: E402,F401
 
 

@@ -1,0 +1,144 @@
+"""`tpdoctor run -- COMMAND`: the container entrypoint. Check first, fix what is safe, run the
+command as a child, explain a crash. The steps live in tpdoctor.runner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from tpdoctor.cli import app
+
+if TYPE_CHECKING:
+    from tpdoctor.runner.session import Prepared
+
+STRICT_EXIT = 3  # a blocker left and --strict: the command never starts
+NOT_FOUND_EXIT, NOT_EXECUTABLE_EXIT = 127, 126  # as a shell reports them
+QUIET_SIGNALS = (1, 2, 13, 15)  # SIGHUP, SIGINT, SIGPIPE, SIGTERM: a stop, not a crash
+
+
+@app.command(
+    "run",
+    context_settings={"allow_interspersed_args": False},
+)
+def run_command(
+    command: list[str] = typer.Argument(
+        None, help="The command and its arguments (after --).", show_default=False
+    ),
+    tp: int = typer.Option(
+        None,
+        "--tp",
+        min=1,
+        help="Tensor-parallel size (default: from the command's --tensor-parallel-size/-tp/--tp-size).",
+    ),
+    pp: int = typer.Option(
+        None, "--pp", min=1, help="Pipeline-parallel size (default: from the command, else 1)."
+    ),
+    backend: str = typer.Option(
+        None, "--backend", help="auto, xpu, cuda or rocm (default: from the command, else auto)."
+    ),
+    oneccl_version: str = typer.Option(
+        None, "--oneccl-version", help="oneCCL version when it cannot be detected, e.g. 2021.13."
+    ),
+    no_fix: bool = typer.Option(False, "--no-fix", help="Apply no fix; only check, run and explain."),
+    no_check: bool = typer.Option(
+        False, "--no-check", help="Skip the check and the fixes; only run and explain."
+    ),
+    strict: bool = typer.Option(
+        False, "--strict", help=f"Refuse to start the command (exit {STRICT_EXIT}) while a blocker is left."
+    ),
+    explain_log: Path = typer.Option(
+        None, "--explain-log", help="Also write the full diagnosis of a crash here (.json: JSON, else text)."
+    ),
+) -> None:
+    """Run COMMAND after checking and safely fixing this container; explain it if it fails.
+
+    Exit code: the command's own (128 + N when signal N ended it); 3 with --strict and a blocker left (the command never ran); 127/126 when it cannot be started; 2 usage error.
+    """
+    import os
+
+    from tpdoctor.errors import UsageError
+    from tpdoctor.rules.registry import CheckOptions
+    from tpdoctor.runner.job import infer_job
+    from tpdoctor.runner.session import Prepared, check_and_fix, stderr_say
+
+    argv = list(command or [])
+    if not argv:
+        raise UsageError("no command given: tpdoctor run [OPTIONS] -- COMMAND [ARGS...]")
+    if backend is not None and backend not in ("auto", "xpu", "cuda", "rocm"):
+        raise UsageError(f"--backend must be auto, xpu, cuda or rocm, not {backend!r}")
+    if oneccl_version is not None:
+        from tpdoctor.rules.oneccl_model import parse_version
+
+        try:
+            parse_version(oneccl_version)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    say = stderr_say()
+    job = infer_job(argv)
+    options = CheckOptions(
+        tp=tp if tp is not None else job.tp,
+        pp=pp if pp is not None else (job.pp or 1),
+        backend=backend or job.backend or "auto",
+        oneccl_version=oneccl_version,
+    )
+    prepared = Prepared(dict(os.environ))
+    try:
+        if not no_check:
+            if job.framework:
+                say(f"command: {job.describe()}")
+            try:
+                prepared = check_and_fix(prepared.env, options, fix=not no_fix, say=say)
+            except Exception as exc:  # a bug of ours must not keep the workload from starting
+                if os.environ.get("TPDOCTOR_DEBUG"):
+                    raise
+                prepared.cleanup()
+                prepared = Prepared(dict(os.environ))
+                say(
+                    f"internal error in the check ({type(exc).__name__}: {exc}); running the command unchecked"
+                )
+            blockers = prepared.blockers
+            if blockers:
+                names = ", ".join(dict.fromkeys(f.cause for f in blockers))
+                if strict:
+                    say(f"--strict: not starting the command, {len(blockers)} blocker(s) left: {names}")
+                    raise typer.Exit(STRICT_EXIT)
+                say(
+                    f"prediction: the command is likely to fail ({names}); starting it as asked (--strict refuses)"
+                )
+        code = _run(argv, prepared, explain_log, say)
+    finally:
+        prepared.cleanup()
+    raise typer.Exit(code)
+
+
+def _run(argv: list[str], prepared: Prepared, explain_log: Path | None, speak: Callable[[str], None]) -> int:
+    from tpdoctor.runner.child import Capture, run_child
+    from tpdoctor.runner.session import explain_capture
+
+    capture = Capture()
+    try:
+        result = run_child(argv, prepared.env, capture)
+    except FileNotFoundError:
+        speak(f"cannot run {argv[0]}: command not found")
+        return NOT_FOUND_EXIT
+    except PermissionError:
+        speak(f"cannot run {argv[0]}: permission denied")
+        return NOT_EXECUTABLE_EXIT
+    except OSError as exc:
+        speak(f"cannot run {argv[0]}: {exc.strerror or exc}")
+        return NOT_EXECUTABLE_EXIT
+    if result.exit_code == 0:
+        return 0
+    if result.forwarded or (result.signal in QUIET_SIGNALS):
+        how = f"signal {result.signal}" if result.signal else f"exit code {result.exit_code}"
+        say_why = "after a forwarded signal" if result.forwarded else "stopped"
+        speak(f"the command ended with {how} ({say_why}); not explaining a requested stop")
+        return result.exit_code
+    try:
+        explain_capture(capture, result.exit_code, speak, log_file=explain_log, applied=prepared.applied)
+    except Exception as exc:  # the diagnosis must never change the command's exit code
+        speak(f"could not explain the output: {type(exc).__name__}: {exc}")
+    return result.exit_code
