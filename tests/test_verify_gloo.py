@@ -19,17 +19,24 @@ pytest.importorskip("torch")
 WORKER = "tpdoctor.verify.worker"
 
 
+# Every run of this module tags its processes, so ranks of other sessions' runs on a shared
+# machine never count as left behind.
+TAG = f"TPDOCTOR_TEST_TAG={os.getpid()}-{time.time_ns()}"
+os.environ[TAG.split("=")[0]] = TAG.split("=")[1]
+
+
 def workers() -> set[int]:
-    """PIDs of verify ranks alive on this machine (any run)."""
+    """PIDs of verify ranks started by this test module that are still alive."""
     found = set()
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             try:
                 cmd = (d / "cmdline").read_bytes()
                 stat = (d / "stat").read_text()
+                environ = (d / "environ").read_bytes()
             except OSError:
                 continue
-            if WORKER.encode() in cmd and ") Z " not in stat:
+            if WORKER.encode() in cmd and ") Z " not in stat and TAG.encode() in environ:
                 found.add(int(d.name))
     return found
 
