@@ -82,6 +82,7 @@ def explain_command(
 
     if config_out is None or fmt is OutputFormat.sarif:
         emit(report, fmt, runtimes=[runtime.value] if runtime else None)
+        return
     from tpdoctor.render import render
 
     # causes first, then the patch of the user's file (its notes on stderr, as in audit --fix)
