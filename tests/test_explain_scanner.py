@@ -169,3 +169,73 @@ def test_truncated_and_corrupted_logs_never_crash(cut: int, junk: bytes) -> None
     scan_bytes(data)
     scanner = Scanner(KB)
     scanner.scan_stream(io.BytesIO(gzip.compress(data)[: max(cut // 4, 2)]), "t.gz")
+
+
+def test_single_literals_after_the_prefix_are_still_found_once_per_block() -> None:
+    from tpdoctor.explain import engine as engine_mod
+
+    lits = [b"via P2P/", b"via NET/", b"oops"]
+    filler = b"x via P2P/CUMEM\n" * ((3 * engine_mod.PREFIX) // 16)
+    block = filler + b"a via NET/Socket\n" + filler + b"b via NET/IB\noops\n"
+    eng = HyperscanEngine(lits, [True, True, False])
+    for _ in range(2):  # the second block reuses the cached subset database
+        hits = eng.scan(block)
+        assert [lit for lit, _ in hits if lit != 2] == [0, 1]
+        net = next(e for lit, e in hits if lit == 1)
+        assert block[net - 8 : net] == b"via NET/" and net < len(filler) + 20
+    # with no room for more databases the full one is used and repeats are dropped
+    eng2 = HyperscanEngine(lits, [True, True, False])
+    eng2._dbs = {frozenset(range(i)): eng2._db for i in range(engine_mod.MAX_DATABASES)}
+    eng2._dbs[eng2._singles] = eng2._db
+    assert sorted(lit for lit, _ in eng2.scan(block)) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("vector_min", [1, 1 << 40])
+def test_numpy_and_bytes_count_give_the_same_line_numbers(monkeypatch, vector_min: int) -> None:
+    from tpdoctor.explain import scanner as scanner_mod
+
+    monkeypatch.setattr(scanner_mod, "VECTOR_MIN", vector_min)
+    lines = [f"{NOISE} {i}" for i in range(30_000)]
+    for w in (0, 1, 12_345, 29_999):
+        lines[w] = ARTICLE
+    data = ("\n".join(lines) + "\n").encode()
+    res = scan_bytes(data).result
+    assert [e.line for e in res.signatures["oneccl.opendir-failed"].evidence] == [1, 2, 12_346]
+    assert res.signatures["oneccl.opendir-failed"].count == 4
+    assert res.lines == 30_000
+
+
+def test_buffers_equal_the_simple_reader_on_random_input() -> None:
+    rng = random.Random(3)
+
+    def reference(data: bytes, chunk: int, max_line: int) -> bytes:
+        out, carry, skipping = [], b"", False
+        for i in range(0, len(data), chunk):
+            d = data[i : i + chunk]
+            if skipping:
+                nl = d.find(b"\n")
+                if nl < 0:
+                    continue
+                d, skipping = d[nl + 1 :], False
+            cut = d.rfind(b"\n")
+            if cut < 0:
+                carry += d
+            else:
+                out.append(carry + d[: cut + 1])
+                carry = d[cut + 1 :]
+            if len(carry) > max_line:
+                out.append(carry[:max_line] + b"\n")
+                carry, skipping = b"", True
+        if carry:
+            out.append(carry + b"\n")
+        return b"".join(out)
+
+    for _ in range(2000):
+        data = b"".join(
+            bytes(rng.choice(b"ab\n") for _ in range(rng.choice([0, 1, 3, 10, 40])))
+            for _ in range(rng.randint(0, 30))
+        )
+        chunk, max_line = rng.randint(1, 20), rng.randint(1, 15)
+        blocks = list(iter_blocks(io.BytesIO(data), chunk=chunk, max_line=max_line))
+        assert all(b.endswith(b"\n") for b in blocks)
+        assert b"".join(blocks) == reference(data, chunk, max_line)

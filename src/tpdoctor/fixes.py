@@ -14,9 +14,8 @@ from importlib import resources
 from string import Template
 from typing import Any
 
-from ruamel.yaml import YAML
-
 from tpdoctor.model.finding import PRIVILEGE_ORDER, RUNTIMES, Fix
+from tpdoctor.model.yamldata import load_data_yaml
 
 PRIVILEGED_RISK = (
     "privileged hands the container every host device, all capabilities, no seccomp and no "
@@ -71,11 +70,10 @@ def fix_context(
 def _catalog() -> dict[str, list[dict[str, Any]]]:
     base = resources.files("tpdoctor").joinpath("data/fixes")
     out: dict[str, list[dict[str, Any]]] = {}
-    yaml = YAML(typ="safe")
     for entry in sorted(base.iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".yaml"):
             continue
-        data = yaml.load(entry.read_text(encoding="utf-8")) or {}
+        data = load_data_yaml(entry.read_text(encoding="utf-8")) or {}
         for cause, remedies in data.items():
             if cause in out:
                 raise ValueError(f"fix catalog: {cause} defined twice ({entry.name})")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -24,6 +26,23 @@ def explain_command(
     ),
     fmt: OutputFormat = FORMAT_OPTION,
     engine: str = typer.Option("auto", "--engine", hidden=True, help="auto, hyperscan or pyahocorasick."),
+    config: Path = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="compose file, docker/podman run script or Kubernetes manifest: print the patch that fixes the causes.",
+    ),
+    write: bool = typer.Option(
+        False, "--write", help="With --config: apply the patch (atomic, backup FILE.tpdoctor.bak)."
+    ),
+    ipc_exchange: str = typer.Option(
+        "drmfd", "--ipc-exchange", help="With --config: oneCCL route the patch prepares: drmfd or pidfd."
+    ),
+    host_facts: Path = typer.Option(
+        None,
+        "--host-facts",
+        help="With --config: facts JSON from `tpdoctor check --snapshot` on the GPU host.",
+    ),
 ) -> None:
     """Explain a failed multi-GPU start from its log: root cause first, evidence lines, fixes least privilege first.
 
@@ -34,11 +53,17 @@ def explain_command(
 
     if engine not in ("auto", "hyperscan", "pyahocorasick"):
         raise UsageError(f"--engine must be auto, hyperscan or pyahocorasick, not {engine!r}")
+    if ipc_exchange not in ("drmfd", "pidfd"):
+        raise UsageError(f"--ipc-exchange must be drmfd or pidfd, not {ipc_exchange!r}")
+    if (write or host_facts is not None) and config is None:
+        raise UsageError("--write and --host-facts need --config FILE")
     inputs = list(logs or ["-"])
     if inputs == ["-"] and sys.stdin.isatty():
         raise UsageError("no log given: pass log files or pipe one into `tpdoctor explain -`")
     runtimes = [runtime.value, "env", "host"] if runtime else None
+    patch = _load_config(config, host_facts, ipc_exchange) if config is not None else None
     report = explain(inputs, runtimes=runtimes, engine=engine)
+    config_out = _patch_config(patch, report, write) if patch is not None else None
 
     if fmt is OutputFormat.json:
         from tpdoctor.render.json_format import report_dict
@@ -47,13 +72,23 @@ def explain_command(
         # explain's documented shape is {causes: [...], facts: {...}}; `findings` stays for
         # consumers that read every command's JSON the same way.
         data["causes"] = data["findings"]
+        if config_out is not None:
+            data["config"] = config_out
         typer.echo(json.dumps(data, indent=2, default=str))
         raise typer.Exit(int(report.exit_code))
     if fmt is OutputFormat.text:
         _print_facts(report.facts)
     from tpdoctor.cli.common import emit
 
-    emit(report, fmt, runtimes=[runtime.value] if runtime else None)
+    if config_out is None or fmt is OutputFormat.sarif:
+        emit(report, fmt, runtimes=[runtime.value] if runtime else None)
+        return
+    from tpdoctor.render import render
+
+    # causes first, then the patch of the user's file (its notes on stderr, as in audit --fix)
+    render(report, fmt.value, sys.stdout, runtimes=[runtime.value, "env", "host"] if runtime else None)
+    _print_config(config_out)
+    raise typer.Exit(int(report.exit_code))
 
 
 def _print_facts(facts: dict[str, object]) -> None:
@@ -75,3 +110,58 @@ def _print_facts(facts: dict[str, object]) -> None:
         console.print("[bold]Most relevant error lines:[/bold]")
         for e in lines:  # type: ignore[attr-defined]
             console.print(f"  {escape(str(e['source']))}:{e['line']}: {escape(str(e['text']))}")
+
+
+def _load_config(config: Path, host_facts: Path | None, ipc_exchange: str) -> Any:
+    """Parse the config (and facts) before reading the log: a bad file is a usage error, exit 2."""
+    from tpdoctor.cli.audit import load_facts
+    from tpdoctor.deploy.audit import load
+
+    if config.is_dir():
+        from tpdoctor.errors import InputError
+
+        raise InputError(f"{config}: is a directory (give a compose file, a run script or a manifest)")
+    return load(config), load_facts(host_facts), ipc_exchange
+
+
+def _patch_config(prepared: Any, report: Any, write: bool) -> dict[str, Any]:
+    """The diagnosed causes' fixes as a patch of the user's config (audit's planners and patchers)."""
+    from tpdoctor.deploy.cause_fix import patch_for_causes
+    from tpdoctor.deploy.fix import unified_diff
+
+    loaded, facts, ipc_exchange = prepared
+    causes = [f.cause for f in report.findings if f.severity.value != "notice"]
+    patch = patch_for_causes(loaded.path, causes, facts, ipc_exchange, loaded.fmt)
+    path = str(loaded.path)
+    out: dict[str, Any] = {
+        "path": path,
+        "format": loaded.fmt,
+        "fixes": patch.causes,
+        "changes": [f"{p.service}: {why}" for p in patch.result.plans for why in p.why],
+        "not_changed": [f"{p.service}: {c}" for p in patch.result.plans for c in p.cannot if patch.causes],
+        "diff": unified_diff(path, loaded.text, patch.result.text) if patch.changed else "",
+        "written": None,
+    }
+    if not patch.causes:
+        report.notes.append(f"{path}: none of the diagnosed causes is fixed by editing the config")
+    elif not patch.changed:
+        report.notes.append(f"{path}: already has what the diagnosed causes need; nothing to change")
+    if write and patch.changed:
+        from tpdoctor.deploy.io import atomic_write
+
+        backup = atomic_write(loaded.path, patch.result.text)
+        out["written"] = str(backup)
+        print(f"tpdoctor: wrote {path} (backup {backup})", file=sys.stderr)
+    elif write:
+        print("tpdoctor: nothing to change", file=sys.stderr)
+    return out
+
+
+def _print_config(out: dict[str, Any]) -> None:
+    if out["diff"] and out["written"] is None:
+        sys.stdout.write(out["diff"])
+        sys.stdout.flush()
+    for c in out["changes"]:
+        print(f"tpdoctor: {out['path']}: {c}", file=sys.stderr)
+    for c in out["not_changed"]:
+        print(f"tpdoctor: {out['path']}: not changed: {c}", file=sys.stderr)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tpdoctor.deploy.audit import Loaded
 from tpdoctor.deploy.least_privilege import Plan, plan_k8s, plan_service
+from tpdoctor.deploy.model import Service
 from tpdoctor.model import Facts
+
+# Narrows a service's least-privilege plan (explain --config keeps only what the diagnosed causes need).
+PlanFilter = Callable[[Service, Plan], Plan]
 
 
 @dataclass
@@ -21,25 +26,34 @@ class FixResult:
 
 
 def fix_loaded(
-    loaded: Loaded, facts: Facts | None, ipc_exchange: str = "drmfd", pss: str | None = None
+    loaded: Loaded,
+    facts: Facts | None,
+    ipc_exchange: str = "drmfd",
+    pss: str | None = None,
+    select: PlanFilter | None = None,
 ) -> FixResult:
+    """Apply the least-privilege plan of every service (narrowed by `select`) to the file's text."""
+
+    def keep(svc: Service, plan: Plan) -> Plan:
+        return select(svc, plan) if select is not None else plan
+
     if loaded.fmt == "compose":
         from tpdoctor.deploy.compose import apply_ops
         from tpdoctor.deploy.io import dump_yaml_docs
 
         doc = loaded.handle
-        plans = [plan_service(s, facts, ipc_exchange) for s in loaded.model.services]
+        plans = [keep(s, plan_service(s, facts, ipc_exchange)) for s in loaded.model.services]
         for p in plans:
             if p.ops:
                 apply_ops(doc, p.service, p.ops)
-        changed = any(p.ops for p in plans) or bool(doc.recovered)
+        changed = any(p.ops for p in plans) or (bool(doc.recovered) and select is None)
         return FixResult(dump_yaml_docs([doc.root]) if changed else loaded.text, plans)
     if loaded.fmt == "kubernetes":
         from tpdoctor.deploy.io import dump_yaml_docs
         from tpdoctor.deploy.kubernetes import apply_k8s_ops
 
         docs = loaded.handle
-        plans = [plan_k8s(s, facts, ipc_exchange, pss) for s in loaded.model.services]
+        plans = [keep(s, plan_k8s(s, facts, ipc_exchange, pss)) for s in loaded.model.services]
         for s, p in zip(loaded.model.services, plans, strict=True):
             if p.ops:
                 apply_k8s_ops(docs, s, p.ops)
@@ -56,9 +70,9 @@ def fix_loaded(
     # patch from the last command up so earlier line numbers stay valid
     pairs = list(zip(loaded.model.services, loaded.handle, strict=True))
     for s, run in reversed(pairs):
-        p = plan_service(s, facts, ipc_exchange)
+        p = keep(s, plan_service(s, facts, ipc_exchange))
         plans.insert(0, p)
-        if p.ops or run.breaks:
+        if p.ops or (run.breaks and select is None):
             if run.breaks:
                 p.why.append("command rewritten one flag per line: the broken continuation is gone")
             text = patch_script(text, run, p.ops)

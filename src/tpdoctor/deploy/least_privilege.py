@@ -38,10 +38,12 @@ class Plan:
     ops: list[Op] = field(default_factory=list)
     why: list[str] = field(default_factory=list)
     cannot: list[str] = field(default_factory=list)
+    steps: list[tuple[str, tuple[Op, ...]]] = field(default_factory=list)  # (why, its ops), in order
 
     def add(self, why: str, *ops: Op) -> None:
         self.ops.extend(ops)
         self.why.append(why)
+        self.steps.append((why, ops))
 
 
 def gpu_count_for(svc: Service, facts: Facts | None) -> int:

@@ -23,7 +23,7 @@ _PREFIX = re.compile(
 DISPLAY_MAX = 500
 
 
-def decode_line(raw: bytes) -> str:
+def decode_line(raw: bytes | bytearray) -> str:
     """Bytes to text: invalid UTF-8 is replaced, never fatal; CR and NUL are dropped."""
     text = raw.decode("utf-8", errors="replace")
     if "\r" in text:

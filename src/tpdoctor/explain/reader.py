@@ -54,62 +54,86 @@ def open_log(name: str) -> Iterator[BinaryIO]:
 def iter_blocks(
     stream: BinaryIO, chunk: int = CHUNK, max_line: int = MAX_LINE, notes: list[str] | None = None
 ) -> Iterator[bytes]:
-    """Yield blocks of complete lines (each ending in b'\\n'); giant lines are cut at max_line.
+    """Yield blocks of complete lines (each ending in b'\\n') as bytes; see iter_buffers."""
+    for buf, end in iter_buffers(stream, chunk, max_line, notes):
+        yield bytes(buf[:end])
+
+
+def iter_buffers(
+    stream: BinaryIO, chunk: int = CHUNK, max_line: int = MAX_LINE, notes: list[str] | None = None
+) -> Iterator[tuple[bytearray, int]]:
+    """Yield (buffer, end): buffer[:end] holds complete lines and ends in b'\\n'. Giant lines are
+    cut at max_line.
+
+    Zero-copy: the stream reads straight into one preallocated buffer (readinto), the block is
+    scanned in place, and only the unfinished last line (usually < 200 bytes) is moved to the
+    front before the next read. The buffer is reused, so the consumer must be done with it before
+    asking for the next block.
 
     Damaged input (a truncated gzip) ends the stream with a note instead of an error, so what was
     readable is still explained.
     """
-    carry = b""
+    buf = bytearray(chunk + max_line + 1)
+    view = memoryview(buf)
+    filled = 0  # bytes of an unfinished line carried at the front of buf
     skipping = False  # inside a giant line whose head was already emitted
-    damaged = False
-    while not damaged:
-        data, error = _read(stream, chunk)
-        if error is not None:
-            damaged = True
-            if notes is not None:
+    try:
+        while True:
+            n, error = _readinto(stream, view[filled : filled + chunk])
+            if error is not None and notes is not None:
                 notes.append(f"input ends in damaged data ({error}); explained what was readable")
-        if not data:
-            break
-        if skipping:
-            nl = data.find(b"\n")
-            if nl < 0:
-                continue
-            data = data[nl + 1 :]
-            skipping = False
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            carry += data
-        else:
-            # one copy per block: the carried head plus this read up to its last newline
-            head = data if cut + 1 == len(data) else data[: cut + 1]
-            yield carry + head if carry else head
-            carry = data[cut + 1 :]
-        if len(carry) > max_line:
-            yield carry[:max_line] + b"\n"
-            carry = b""
-            skipping = True
-    if carry:
-        yield carry + b"\n"
+            if not n:
+                break
+            total = filled + n
+            if skipping:
+                nl = buf.find(b"\n", 0, total)
+                if nl < 0:
+                    filled = 0
+                    if error is not None:
+                        break
+                    continue
+                view[0 : total - nl - 1] = view[nl + 1 : total]
+                total -= nl + 1
+                skipping = False
+            cut = buf.rfind(b"\n", 0, total)
+            if cut < 0:
+                filled = total
+            else:
+                yield buf, cut + 1
+                filled = total - cut - 1
+                if filled:
+                    view[0:filled] = view[cut + 1 : total]
+            if filled > max_line:
+                buf[max_line] = 0x0A
+                yield buf, max_line + 1
+                filled = 0
+                skipping = True
+            if error is not None:
+                break
+        if filled:
+            buf[filled] = 0x0A
+            yield buf, filled + 1
+    finally:
+        view.release()
 
 
-def _read(stream: BinaryIO, size: int) -> tuple[bytes, str | None]:
-    """Read about `size` bytes with read1() so that a truncated gzip still returns what it
+def _readinto(stream: BinaryIO, view: memoryview) -> tuple[int, str | None]:
+    """Fill `view` as far as the stream allows. readinto1() keeps what a truncated gzip
     decompressed before the damage (read() would drop the whole partial chunk)."""
-    read1 = getattr(stream, "read1", None)
-    if read1 is None:
-        try:
-            return stream.read(size), None
-        except (OSError, EOFError) as exc:
-            return b"", str(exc)
-    parts: list[bytes] = []
+    readinto1 = getattr(stream, "readinto1", None)
     got = 0
+    size = len(view)
     while got < size:
         try:
-            piece = read1(size - got)
+            if readinto1 is not None:
+                n = readinto1(view[got:])
+            else:
+                data = stream.read(size - got)
+                n = len(data)
+                view[got : got + n] = data
         except (OSError, EOFError) as exc:
-            return b"".join(parts), str(exc) or type(exc).__name__
-        if not piece:
+            return got, str(exc) or type(exc).__name__
+        if not n:
             break
-        parts.append(piece)
-        got += len(piece)
-    return b"".join(parts), None
+        got += n
+    return got, None

@@ -13,9 +13,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from ruamel.yaml import YAML
-
 from tpdoctor.model import catalog
+from tpdoctor.model.yamldata import load_data_yaml
 
 STRENGTHS = ("proves", "suggests")
 
@@ -160,4 +159,4 @@ def parse_knowledge_base(raw: dict[str, Any]) -> KnowledgeBase:
 @lru_cache(maxsize=1)
 def knowledge_base() -> KnowledgeBase:
     text = resources.files("tpdoctor").joinpath("data/signatures.yaml").read_text(encoding="utf-8")
-    return parse_knowledge_base(YAML(typ="safe").load(text) or {})
+    return parse_knowledge_base(load_data_yaml(text) or {})

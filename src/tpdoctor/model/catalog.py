@@ -10,9 +10,9 @@ from functools import lru_cache
 from importlib import resources
 
 from pydantic import BaseModel
-from ruamel.yaml import YAML
 
 from tpdoctor.model.finding import Severity
+from tpdoctor.model.yamldata import load_data_yaml
 
 
 class Cause(BaseModel):
@@ -28,7 +28,7 @@ class Cause(BaseModel):
 @lru_cache(maxsize=1)
 def catalog() -> dict[str, Cause]:
     text = resources.files("tpdoctor").joinpath("data/causes.yaml").read_text(encoding="utf-8")
-    raw = YAML(typ="safe").load(text) or {}
+    raw = load_data_yaml(text) or {}
     return {cid: Cause(id=cid, **spec) for cid, spec in raw.items()}
 
 
