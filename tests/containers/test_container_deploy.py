@@ -121,3 +121,19 @@ def test_scripts_run_as_bash_runs_them(shared_dir: Path, tmp_path: Path) -> None
     again.mkdir()
     fixed = "$ export IMG=x\n$ sudo docker run \\\n  --shm-size 16g \\\n  $IMG check\n"
     assert docker_run_argv(fixed, again) == ["--shm-size", "16g", "x", "check"]
+
+
+def test_every_intel_corpus_config_is_started(shared_dir: Path) -> None:
+    """A new xpu compose/docker-run/podman-run config in the corpus needs its `fixed:` row."""
+    from ruamel.yaml import YAML
+
+    from .container_scenarios import WRITTEN_BY_TPDOCTOR
+
+    intel = set()
+    for p in (shared_dir / "corpus" / "configs").glob("*.yaml"):
+        cfg = YAML(typ="safe").load(p.read_text())
+        if cfg["backend"] == "xpu":
+            assert cfg["kind"] in ("compose", "docker-run", "podman-run"), f"{cfg['id']}: cannot start here"
+            intel.add(cfg["id"])
+    started = {s.source.corpus_id for s in WRITTEN_BY_TPDOCTOR if s.source and s.source.tool == "audit-fix"}
+    assert intel and started == intel
