@@ -67,3 +67,24 @@ def test_default_docker_capabilities_are_not_privileged() -> None:
         container=ContainerFacts(runtime="docker", cgroup_version=1),
     )
     assert "security.privileged" not in _causes(facts)
+
+
+def _article_ipc_text(value: str, pidfd_ok: bool, pp: int = 1) -> str:
+    from tpdoctor.model.facts import ProbeResult
+
+    facts = Facts(
+        env={"CCL_WORKER_COUNT": "2", "CCL_ZE_IPC_EXCHANGE": value},
+        probes=LiveProbes(pidfd_self_test=ProbeResult(ok=pidfd_ok, errno=None if pidfd_ok else "EPERM")),
+    )
+    found = {f.cause: f for f in run_fact_rules(facts, CheckOptions(tp=2, pp=pp))}
+    return {e.source: e.text for e in found["env.article-set"].evidence}["CCL_ZE_IPC_EXCHANGE"]
+
+
+def test_drmfd_requested_is_not_wrong_when_the_pidfd_self_test_fails() -> None:
+    """Measured in the container matrix (`generate:ipex-llm-serving-xpu:*`): generate writes
+    CCL_ZE_IPC_EXCHANGE=drmfd, and check inside said 'WRONG HERE: ... uses drmfd instead'."""
+    assert "WRONG HERE" not in _article_ipc_text("drmfd", pidfd_ok=False)
+    assert "WRONG HERE" not in _article_ipc_text("drmfd", pidfd_ok=True, pp=2)
+    for value in ("sockets", "pidfd"):
+        assert _article_ipc_text(value, pidfd_ok=False).startswith("WRONG HERE: the pidfd self-test fails")
+    assert _article_ipc_text("sockets", pidfd_ok=True, pp=2).startswith("WRONG HERE: pipeline parallel")

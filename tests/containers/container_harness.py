@@ -22,6 +22,7 @@ writes the JSON report, the facts snapshot and the exit status under /out.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -36,7 +37,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .container_deploy import DeploySource, Materialized
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src"
@@ -315,9 +319,14 @@ class Scenario:
     compare: bool = False  # predicted = `check --compare` of the containers' snapshots
     start_error: str | None = None  # the engine must refuse to start; regex on its error text
     explain_expected: frozenset[str] = frozenset()  # causes `explain` must name for that error
+    # a file tpdoctor wrote (audit --fix of a corpus config, or generate), adapted and started;
+    # `check` inside must then report no blocker at all
+    source: DeploySource | None = None
 
     @property
     def how(self) -> str:
+        if self.source is not None:
+            return self.source.how
         return "compose" if self.compose is not None else "docker SDK"
 
 
@@ -339,6 +348,17 @@ class ScenarioResult:
     engine_error: str | None = None  # what Docker/compose said when the start failed
     harness_error: str | None = None
     seconds: float = 0.0
+    materialized: Materialized | None = None  # the file tpdoctor wrote and its adaptation
+
+    @property
+    def blockers(self) -> list[str]:
+        """Blocker findings `check` reported inside (a file tpdoctor wrote must have none)."""
+        return sorted(
+            f"{o.name}: {f['cause']}"
+            for o in self.outputs
+            for f in (o.report or {}).get("findings", [])
+            if f.get("severity") == "blocker"
+        )
 
     @property
     def misses(self) -> frozenset[str]:
@@ -364,6 +384,7 @@ class ScenarioResult:
             and not self.misses
             and not self.false_alarms
             and not self.live_failures
+            and not (self.scenario.source is not None and self.blockers)
         )
 
     def problems(self) -> list[str]:
@@ -377,6 +398,8 @@ class ScenarioResult:
         if self.false_alarms:
             out.append("FALSE ALARM " + ", ".join(sorted(self.false_alarms)))
         out.extend("LIVE " + f for f in self.live_failures)
+        if self.scenario.source is not None and self.blockers:
+            out.append("BLOCKER inside " + ", ".join(self.blockers))
         return out
 
 
@@ -419,20 +442,32 @@ class Toolbox:
 def run_scenario(sc: Scenario, box: Toolbox) -> ScenarioResult:
     t0 = time.monotonic()
     res = ScenarioResult(scenario=sc)
-    base = Path(tempfile.mkdtemp(prefix=f"{sc.id}-", dir=box.workdir))
+    # ':' in a host path breaks the short volume syntax (`host:container:mode`)
+    base = Path(tempfile.mkdtemp(prefix=re.sub(r"[^\w.+-]", "_", sc.id) + "-", dir=box.workdir))
     base.chmod(0o755)
     out = base / "out"
     out.mkdir()
     out.chmod(0o777)
     try:
         host = FakeHost(base / "host", intel_gpus(sc.gpus), driver=sc.driver).build()
-        if sc.compose is not None:
-            _run_compose(sc, box, host, base, out, res)
+        run = sc
+        if sc.source is not None:
+            from .container_deploy import materialize
+
+            res.materialized = m = materialize(sc.source, host, base)
+            run = dataclasses.replace(
+                sc,
+                compose=None if m.compose is None else json.dumps(m.compose, indent=1),
+                docker_run=m.docker_run,
+                containers=tuple(Container(n, tp=sc.source.tp) for n in m.services),
+            )
+        if run.compose is not None:
+            _run_compose(run, box, host, base, out, res)
         else:
-            _run_sdk(sc, box, host, out, res)
+            _run_sdk(run, box, host, out, res)
         if res.engine_error is None and res.harness_error is None:
-            res.outputs = [_read_output(out, name) for c in sc.containers for name in c.outputs]
-            _predict(sc, res, out)
+            res.outputs = [_read_output(out, name) for c in run.containers for name in c.outputs]
+            _predict(run, res, out)
     except Exception as exc:  # report, never hide: the test fails on harness_error
         res.harness_error = f"{type(exc).__name__}: {exc}"
     res.seconds = time.monotonic() - t0
@@ -608,6 +643,7 @@ def _run_sdk(sc: Scenario, box: Toolbox, host: FakeHost, out: Path, res: Scenari
 
     kwargs = {k: expand(v) for k, v in sc.docker_run.items()}
     user_volumes = list(kwargs.pop("volumes", []))
+    environment = {**kwargs.pop("environment", {}), **box.tool_env()}
     started = []
     try:
         for c in sc.containers:
@@ -619,7 +655,7 @@ def _run_sdk(sc: Scenario, box: Toolbox, host: FakeHost, out: Path, res: Scenari
                 labels={"tpdoctor.test": "container-matrix"},
                 volumes=box.tool_binds(out) + user_volumes,
                 mounts=[Mount(t, h, type="bind", read_only=True) for h, t in host.sysfs_binds()],
-                environment=box.tool_env(),
+                environment=environment,
                 **kwargs,
             )
             started.append(ct)

@@ -24,6 +24,21 @@ any miss or false alarm fails CI. *live* is what the engine really did inside th
 tpdoctor's own probes recorded it (`open` errno: ENXIO = allowed by cgroup and DAC, no driver;
 EPERM = device cgroup; EACCES = DAC).
 
+The `fixed:` and `generate:` rows are files tpdoctor *wrote* (`tests/containers/container_deploy.py`):
+every Intel (xpu) config of `../shared/corpus/configs` after `tpdoctor audit --write --host-facts`
+on a copy, and `tpdoctor generate --host-facts`, where the host facts are `check --root
+--snapshot` of the same fake host with the kernel's numbers (renderD128/129 = 226:128/129, 0660,
+gid 105 = `render` in its /etc/group, by-path links with their BDFs). They are adapted minimally
+(listed after the table): image and command become the skeleton image and `tpdoctor
+check --tp N`, host sides of /dev/dri paths the fake host's, other host directories empty scratch
+directories; ports, networks, names, restart, build and GPU-less services are dropped. Everything
+security-relevant the fix wrote is kept as written (devices, group_add, cap_add/cap_drop,
+security_opt, shm_size, tmpfs, read_only, user, ipc, environment); an unknown `docker run` flag
+fails the row. `docker run` scripts are executed by bash with `docker` recording its argv. These
+rows must also have **no blocker** inside. The corpus has no Intel Kubernetes config (its one
+Kubernetes file is NVIDIA's), and Kubernetes objects cannot be started on this engine; the CUDA
+and ROCm configs need `--gpus`/`/dev/kfd`, which this host cannot fake.
+
 """
 
 
@@ -71,5 +86,26 @@ def matrix_table(results: list[ScenarioResult], timings: bool = False) -> str:
     return "\n".join(rows)
 
 
+def written_section(results: list[ScenarioResult]) -> str:
+    """What tpdoctor wrote for each `fixed:`/`generate:` row, and how it was adapted to start here."""
+    out = ["## Files tpdoctor wrote, as started", ""]
+    for r in results:
+        m = r.materialized
+        if r.scenario.source is None:
+            continue
+        out.append(f"### `{r.scenario.id}`")
+        out.append("")
+        if m is None:
+            out += [f"not materialized: {r.harness_error}", ""]
+            continue
+        blockers = ", ".join(r.blockers) or "none"
+        out.append(f"Adapted: {'; '.join(m.adapted)}. Blockers inside: {blockers}.")
+        out += ["", "```" + ("yaml" if m.compose is not None else "sh"), m.written.rstrip("\n"), "```", ""]
+    return "\n".join(out)
+
+
 def matrix_doc(results: list[ScenarioResult]) -> str:
-    return DOC_HEADER + matrix_table(results) + "\n"
+    doc = DOC_HEADER + matrix_table(results) + "\n"
+    if any(r.scenario.source is not None for r in results):
+        doc += "\n" + written_section(results)
+    return doc

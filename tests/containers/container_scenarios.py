@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .container_deploy import DeploySource
 from .container_harness import Container, LiveExpectation, Scenario
 
 # --------------------------------------------------------------------------- live probes
@@ -246,3 +247,79 @@ SCENARIOS: tuple[Scenario, ...] = (
         expected=S(),
     ),
 )
+
+
+# --------------------------------------------------------------------------- files tpdoctor wrote
+# Issue 6 item 4: every Intel (xpu) config of ../shared/corpus/configs after `audit --fix`
+# with the fake host's facts, and `generate` output, started for real: `check` inside must
+# report no blocker (ScenarioResult.ok also requires that). The corpus has no Intel Kubernetes
+# config (its one Kubernetes file is NVIDIA); Kubernetes objects cannot start on this engine.
+
+
+def _fixed(corpus_id: str, tp: int, title: str, expected: frozenset[str]) -> Scenario:
+    return Scenario(
+        id=f"fixed:{corpus_id}",
+        title=title,
+        source=DeploySource(
+            "audit-fix",
+            "compose" if corpus_id.endswith("-compose") else "docker-run",
+            tp=tp,
+            corpus_id=corpus_id,
+        ),
+        expected=expected,
+        live=DRMFD_LIVE,
+    )
+
+
+# the drmfd route audit --fix chooses by default: by-path :ro, cap_drop ALL, no SYS_PTRACE
+DRMFD_LIVE = (
+    open_result("/dev/dri/renderD128", "ok"),
+    bypath_opendir("ok"),
+    pidfd_self_test(False, "EPERM"),
+)
+GENERATE_XPU = ("--image", "ipex-llm-serving-xpu", "--tp", "2")
+
+WRITTEN_BY_TPDOCTOR: tuple[Scenario, ...] = (
+    _fixed(
+        "ipex-llm-fastchat-docker-run-broken-continuation",
+        2,
+        "ipex-llm quickstart `docker run` with a broken continuation, after `audit --fix` (TP 2)",
+        S({"oneccl.pidfd-unsupported"}),
+    ),
+    _fixed(
+        "ipex-llm-vllm-quickstart-group-video",
+        2,
+        "ipex-llm vLLM quickstart `docker run --group-add video --device=/dev/dri`, after `audit --fix` (TP 2)",
+        S({"oneccl.pidfd-unsupported"}),
+    ),
+    _fixed(
+        "ollama-intel-gpu-compose",
+        1,
+        "ollama-intel-gpu compose (devices: /dev/dri, one GPU selected, web UI service), after `audit --fix` (TP 1)",
+        S(),
+    ),
+    _fixed(
+        "vllm-docs-xpu-docker-run-bypath",
+        2,
+        "vLLM XPU docs `docker run --device /dev/dri -v by-path` (no --shm-size), after `audit --fix` (TP 2)",
+        S({"oneccl.pidfd-unsupported"}),
+    ),
+    Scenario(
+        id="generate:ipex-llm-serving-xpu:compose",
+        title="`generate --image ipex-llm-serving-xpu --tp 2 --target compose`",
+        source=DeploySource("generate", "compose", tp=2, generate_args=GENERATE_XPU),
+        # notice: the output sets the article's variables (with drmfd for the exchange)
+        expected=S({"env.article-set", "oneccl.pidfd-unsupported"}),
+        live=DRMFD_LIVE,
+    ),
+    Scenario(
+        id="generate:ipex-llm-serving-xpu:docker-run",
+        title="`generate --image ipex-llm-serving-xpu --tp 2 --target docker-run`",
+        source=DeploySource("generate", "docker-run", tp=2, generate_args=GENERATE_XPU),
+        # notice: the output sets the article's variables (with drmfd for the exchange)
+        expected=S({"env.article-set", "oneccl.pidfd-unsupported"}),
+        live=DRMFD_LIVE,
+    ),
+)
+
+SCENARIOS = SCENARIOS + WRITTEN_BY_TPDOCTOR

@@ -98,10 +98,12 @@ def invalid_values(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
 def _article_where_wrong(name: str, facts: Facts, options: CheckOptions) -> str | None:
     """A note when the article's setting is wrong on *this* system."""
     if name == "CCL_ZE_IPC_EXCHANGE":
-        if options.pp > 1:
+        value = facts.env[name].strip().lower()
+        if options.pp > 1 and value == "sockets":
             return "WRONG HERE: pipeline parallel needs send/recv, which sockets cannot do"
         probe = facts.probes.pidfd_self_test if facts.probes else None
-        if probe is not None and not probe.ok:
+        # only sockets and pidfd are replaced by drmfd when the self-test fails; drmfd is kept
+        if probe is not None and not probe.ok and value in ("sockets", "pidfd"):
             return "WRONG HERE: the pidfd self-test fails, so oneCCL >= 2021.14 uses drmfd instead"
     if name == "CCL_WORKER_COUNT" and facts.cpu.allowed is not None and facts.cpu.online:
         count = int(facts.env[name]) if facts.env[name].isdigit() else 1
