@@ -8,12 +8,12 @@ from tpdoctor.fixes import fix_context
 from tpdoctor.model import Facts, Finding
 from tpdoctor.rules.gpus import (
     NVIDIA_GPU_NODE,
-    char_nodes,
     dev_listed,
     env_flag,
     has_cap,
     in_container,
     infer_backend,
+    nvidia_nodes,
     present,
     tp_size,
     visible_gpus,
@@ -36,7 +36,7 @@ def _expected_minors(facts: Facts) -> list[int]:
 
 
 def _nv_context(facts: Facts) -> dict[str, str]:
-    nodes = [n.path for n in char_nodes(facts, NVIDIA_GPU_NODE)]
+    nodes = [n.path for n in nvidia_nodes(facts)]
     count = max(len(nodes), len(facts.nvidia.gpus)) or None
     return fix_context(nvidia_nodes=nodes or None, gpu_count=count)
 
@@ -64,7 +64,7 @@ def nvidia_nodes_present(facts: Facts, options: CheckOptions) -> Iterator[Findin
     """
     if not _is_cuda(facts, options) or not dev_listed(facts):
         return
-    gpu_nodes = char_nodes(facts, NVIDIA_GPU_NODE)
+    gpu_nodes = nvidia_nodes(facts)
     missing = [p for p in CONTROL_NODES if not present(facts, p)]
     have = {int(NVIDIA_GPU_NODE.match(n.path).group(1)) for n in gpu_nodes}  # type: ignore[union-attr]
     missing += [f"/dev/nvidia{m}" for m in _expected_minors(facts) if m not in have]

@@ -5,20 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from tpdoctor.model.facts import Facts
-from tpdoctor.rules.gpu_nodes import (
-    CAP_SYS_PTRACE,
-    has_cap,
-    rank_count,
-    resolve_backend,
-    sysfs_gpu,
-    visible_gpu_paths,
-)
+from tpdoctor.rules.gpus import has_cap, infer_backend, rank_count, sysfs_gpu, visible_gpu_paths
 from tpdoctor.rules.oneccl_model import drmfd_walk, predict_mode
 from tpdoctor.rules.registry import CheckOptions
 
 
 def facts_summary(facts: Facts, options: CheckOptions) -> dict[str, Any]:
-    backend = resolve_backend(facts, options)
+    backend = infer_backend(facts, options)
     visible = visible_gpu_paths(facts, backend)
     gpus = []
     for path in visible:
@@ -44,7 +37,7 @@ def facts_summary(facts: Facts, options: CheckOptions) -> dict[str, Any]:
         "kernel": facts.kernel.release,
         "ptrace_scope": facts.kernel.ptrace_scope,
         "seccomp": facts.process.seccomp,
-        "cap_sys_ptrace": has_cap(facts, CAP_SYS_PTRACE),
+        "cap_sys_ptrace": has_cap(facts, "SYS_PTRACE"),
         "uid": facts.process.uid,
         "groups": facts.process.groups,
         "tmp_writable": facts.tmp_writable,
