@@ -40,6 +40,7 @@ COLLECTOR_MODULES: tuple[str, ...] = (
     "tpdoctor.facts.resources",
     "tpdoctor.facts.security",
     "tpdoctor.facts.nvidia",
+    "tpdoctor.facts.network",
     "tpdoctor.facts.probes",
 )
 
@@ -66,4 +67,3 @@ def collect_facts(root: Path, env: Mapping[str, str], live: bool) -> Facts:
         except OSError as exc:  # an unreadable file must never abort the whole check
             facts.errors.append(f"{collector.__module__}: {exc}")
     return facts
-

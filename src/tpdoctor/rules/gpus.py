@@ -51,6 +51,20 @@ def has_cap(facts: Facts, name: str) -> bool | None:
     return None if eff is None else bool(eff >> CAP_BITS[name] & 1)
 
 
+def numa_syscalls_refused(facts: Facts) -> bool | None:
+    """Does the seccomp filter refuse get_mempolicy/mbind/set_mempolicy?
+
+    True for seccomp filtering without CAP_SYS_NICE in a Docker or containerd (Kubernetes)
+    container: their default profile allows those syscalls only with CAP_SYS_NICE (moby
+    `profiles/seccomp/default.json`; measured on Docker 20.10.24, where migrate_pages stays
+    refused even with CAP_SYS_NICE). None when another runtime's profile decides, False when
+    there is no filter or the capability is held.
+    """
+    if facts.process.seccomp != 2 or has_cap(facts, "SYS_NICE") is not False:
+        return False
+    return True if facts.container.runtime in ("docker", "kubernetes") else None
+
+
 def env_flag(facts: Facts, name: str) -> bool:
     return facts.env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 

@@ -13,6 +13,7 @@ from tpdoctor.rules.gpus import (
     has_cap,
     in_container,
     infer_backend,
+    numa_syscalls_refused,
     nvidia_nodes,
     present,
     tp_size,
@@ -335,17 +336,19 @@ def cumem_host_fallback(facts: Facts, options: CheckOptions) -> Iterator[Finding
     `src/misc/cudawrap.cc:70-95`; failures.md #32). Harmless when /dev/shm is large enough.
 
     **How to fix.** Size /dev/shm (preferred), or `cap_add: [SYS_NICE]`, or
-    `NCCL_CUMEM_HOST_ENABLE=0` on every rank.
+    `NCCL_CUMEM_HOST_ENABLE=0` on every rank. The other NUMA users (vLLM's CPU thread binding,
+    oneCCL's membind) are `seccomp.numa-syscalls-denied`; both rules use one predicate
+    (`rules.gpus.numa_syscalls_refused`).
     """
     if not _is_cuda(facts, options) or facts.env.get("NCCL_CUMEM_HOST_ENABLE", "").strip() == "0":
         return
-    if facts.process.seccomp != 2 or has_cap(facts, "SYS_NICE") is not False:
+    if numa_syscalls_refused(facts) is False:
         return
     yield make_finding(
         "nccl.cumem-host-fallback",
         "Seccomp filtering without CAP_SYS_NICE: NCCL's cuMem host allocations will use /dev/shm instead.",
         [("/proc/self/status", "Seccomp: 2, CAP_SYS_NICE absent")],
-        related=["shm.too-small"],
+        related=["shm.too-small", "seccomp.numa-syscalls-denied"],
         confidence="suggests",
     )
 
