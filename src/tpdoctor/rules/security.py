@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from tpdoctor.model import Facts, Finding
 from tpdoctor.rules.gpus import (
     ALL_CAPS_MASK,
+    container_runtime,
     has_cap,
     in_container,
     infer_backend,
@@ -40,7 +41,9 @@ def privileged(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     **What it checks.** A (nearly) full effective capability set (≥ 35 of the 41 capabilities,
     CAP_SYS_ADMIN included) together with `Seccomp: 0`, which is what `privileged: true` gives;
     host devices such as `/dev/mem` or `/dev/kmsg` in the listing are added as evidence. On a
-    known bare host nothing is reported; when container detection is unsure it is a notice.
+    known bare host nothing is reported, nor when `/.dockerenv` is the only container evidence
+    on a booted root (/ on a disk, /dev a devtmpfs: a VM built from a container image, such as
+    the H200 device machine); when container detection is unsure it is a notice.
 
     **Why it matters.** Privileged "fixes" multi-GPU start-up only by accident (it grants
     CAP_SYS_PTRACE and unconfined seccomp, so pidfd works; it does not create
@@ -61,8 +64,8 @@ def privileged(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     evidence += [
         (p, "host device visible") for p in ("/dev/mem", "/dev/kmsg", "/dev/sda", "/dev/vda") if facts.node(p)
     ]
-    if facts.container.runtime not in ("unknown", "none"):
-        evidence.append(("container runtime", facts.container.runtime))
+    if container_runtime(facts) not in ("unknown", "none"):
+        evidence.append(("container runtime", container_runtime(facts)))
     yield make_finding(
         "security.privileged",
         "The process has every capability and no seccomp filter: the container is privileged.",
@@ -263,13 +266,13 @@ def numa_syscalls(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     cuda = infer_backend(facts, options) == "cuda"
     yield make_finding(
         "seccomp.numa-syscalls-denied",
-        f"Seccomp filtering without CAP_SYS_NICE in a {facts.container.runtime} container: get_mempolicy, "
+        f"Seccomp filtering without CAP_SYS_NICE in a {container_runtime(facts)} container: get_mempolicy, "
         "mbind and set_mempolicy are refused, so NUMA binding (vLLM CPU binding, oneCCL membind"
         + (", NCCL's cuMem host probe" if cuda else "")
         + ") will not happen.",
         [
             ("/proc/self/status", f"Seccomp: 2, CapEff {facts.process.cap_eff or 0:016x} (SYS_NICE absent)"),
-            ("container runtime", facts.container.runtime),
+            ("container runtime", container_runtime(facts)),
         ],
         related=["nccl.cumem-host-fallback"] if cuda else [],
         severity="notice",

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from tpdoctor.model.facts import Facts
-from tpdoctor.rules.gpus import has_cap, infer_backend, rank_count, sysfs_gpu, visible_gpu_paths
+from tpdoctor.rules.gpus import (
+    container_runtime,
+    has_cap,
+    infer_backend,
+    rank_count,
+    sysfs_gpu,
+    visible_gpu_paths,
+)
 from tpdoctor.rules.oneccl_model import drmfd_walk, predict_mode
 from tpdoctor.rules.registry import CheckOptions
 
@@ -33,7 +40,7 @@ def facts_summary(facts: Facts, options: CheckOptions) -> dict[str, Any]:
         "gpus": gpus,
         "tp": options.tp or len(visible),
         "pp": options.pp,
-        "container": facts.container.runtime,
+        "container": container_runtime(facts),
         "kernel": facts.kernel.release,
         "ptrace_scope": facts.kernel.ptrace_scope,
         "seccomp": facts.process.seccomp,
