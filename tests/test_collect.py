@@ -76,3 +76,35 @@ def test_missing_files_are_unknown_not_errors(tmp_path: Path) -> None:
 
 def test_parse_cpu_list() -> None:
     assert parse_cpu_list("0-2,5,7-8\n") == [0, 1, 2, 5, 7, 8]
+
+
+H200_VM_MOUNTS = [  # the device machine's /proc/self/mounts (tests/data/gpu/h200x1-host.json)
+    "/dev/vda / ext4 rw,relatime,discard 0 0",
+    "devtmpfs /dev devtmpfs rw,relatime,size=65984560k,nr_inodes=16496140,mode=755 0 0",
+    "sysfs /sys sysfs rw,relatime 0 0",
+]
+
+
+def test_dockerenv_on_a_booted_root_is_a_host(tmp_path: Path) -> None:
+    fr = FakeRoot(tmp_path).dockerenv().set_mounts(H200_VM_MOUNTS)
+    fr.write("proc/self/cgroup", "0::/process_api/1c14436d8e20162da4e333d8c1a7745c\n")
+    c = collect_facts(fr.root, {}, live=False).container
+    assert c.runtime == "none"
+    assert c.evidence == [
+        "/.dockerenv exists",
+        "/ is ext4 on /dev/vda and /dev is devtmpfs (a booted host or VM)",
+    ]
+
+
+def test_dockerenv_with_overlay_or_a_bind_mounted_dev_is_docker(tmp_path: Path) -> None:
+    overlay = FakeRoot(tmp_path / "a").dockerenv()  # overlay / and tmpfs /dev: every Docker container
+    assert collect_facts(overlay.root, {}, live=False).container.runtime == "docker"
+    # privileged with -v /dev:/dev: /dev is devtmpfs, but / is still the image's overlay
+    bind_dev = (
+        FakeRoot(tmp_path / "b").dockerenv().set_mounts(["overlay / overlay rw 0 0", *H200_VM_MOUNTS[1:]])
+    )
+    assert collect_facts(bind_dev.root, {}, live=False).container.runtime == "docker"
+    # devicemapper storage: / is a disk, /dev a tmpfs
+    dm = FakeRoot(tmp_path / "c").dockerenv()
+    dm.set_mounts(["/dev/mapper/docker-253:0-1-abc / xfs rw 0 0", "tmpfs /dev tmpfs rw 0 0"])
+    assert collect_facts(dm.root, {}, live=False).container.runtime == "docker"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fakeroot_families import nvidia_root, write
+from fakeroot_families import mknod, nvidia_root, write
 from tpdoctor.facts.collect import collect_facts
 from tpdoctor.facts.nvidia import (
     nvlinks_from_topo,
@@ -26,6 +26,25 @@ def test_nvidia_root_collects_nodes_driver_and_gpus(tmp_path: Path) -> None:
     assert [g.minor for g in facts.nvidia.gpus] == [0, 1]
     assert facts.nvidia.gpus[1].bdf == "0000:19:00.0"
     assert facts.nvidia.source == "proc"
+
+
+def test_caps_imex_and_infiniband_nodes_are_listed(tmp_path: Path) -> None:
+    root = nvidia_root(tmp_path, gpus=1)
+    mknod(root, "/dev/nvidia-caps/nvidia-cap1", 511, 1)
+    mknod(root, "/dev/nvidia-caps-imex-channels/channel0", 510, 0)
+    mknod(root, "/dev/infiniband/uverbs0", 231, 192)
+    (root / "dev/infiniband/by-ib").mkdir()
+    facts = collect_facts(root, {}, live=False)
+    kinds = {n.path: n.kind for n in facts.dev}
+    assert kinds["/dev/nvidia-caps"] == "dir" and kinds["/dev/infiniband"] == "dir"
+    for path in (
+        "/dev/nvidia-caps/nvidia-cap1",
+        "/dev/nvidia-caps-imex-channels/channel0",
+        "/dev/infiniband/uverbs0",
+    ):
+        assert kinds[path] == "char", path
+    assert kinds["/dev/infiniband/by-ib"] == "dir"
+    assert [n.path for n in facts.dev] == sorted(kinds)  # one listing, no node twice
 
 
 def test_shm_size_comes_from_the_last_mount_entry(tmp_path: Path) -> None:

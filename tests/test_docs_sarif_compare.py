@@ -115,4 +115,6 @@ def test_rules_command_lists_family_rules() -> None:
     assert "What it checks" in done.stdout and "tpdoctor.rules.shm_ipc.shm_size" in done.stdout
     listing = run_cli("rules", "--json")
     ids = {d["id"]: d for d in json.loads(listing.stdout)}
-    assert ids["network.wrong-interface"]["kind"] == "explain-only"
+    assert ids["runtime.nvidia-toolkit-missing"]["kind"] == "explain-only"
+    assert ids["network.wrong-interface"]["kind"] == "check"
+    assert ids["seccomp.numa-syscalls-denied"]["kind"] == "check"

@@ -28,3 +28,16 @@ def test_real_h200_host_has_no_blocker_at_its_gpu_count() -> None:
 def test_real_h200_host_cannot_run_tp2() -> None:
     rc, causes = _findings("--tp", "2")
     assert rc == 3 and causes["vllm.tp-exceeds-visible-gpus"] == "blocker"
+
+
+def test_dockerenv_on_the_booted_vm_is_not_a_privileged_container() -> None:
+    """The device machine is a Firecracker VM whose image carries /.dockerenv; its mounts say
+    `/dev/vda / ext4` and `devtmpfs /dev`, so it is a host: no security.privileged."""
+    snap = json.loads(SNAP.read_text())
+    assert snap["container"]["runtime"] == "docker" and snap["container"]["evidence"] == [
+        "/.dockerenv exists"
+    ]
+    r = run_cli("check", "--from-snapshot", str(SNAP), "-f", "json", "--tp", "1")
+    out = json.loads(r.stdout)
+    assert out["facts"]["container"] == "none"
+    assert "security.privileged" not in {f["cause"] for f in out["findings"]}

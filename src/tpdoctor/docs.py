@@ -19,10 +19,8 @@ EXPLAIN_ONLY: dict[str, str] = {
     "oneccl.numa-membind": "benign; oneCCL prints it when mbind is refused at run time",
     "oneccl.topo-pcie": "informational; oneCCL's topology detection prints it at run time",
     "oneccl.drmfd-invalid-fd": "only the oneCCL log shows it (`device_fd is invalid value`); its root cause is not confirmed upstream",
-    "network.wrong-interface": "needs the peer's address from the log (`distributed_init_method=tcp://…`)",
     "runtime.cgroupv2-unsupported": "the NVIDIA hook fails on the host before the container exists; only its error text shows it",
     "runtime.nvidia-toolkit-missing": "the runtime refuses `--gpus` before the container exists; only its error text shows it",
-    "seccomp.numa-syscalls-denied": "which NUMA syscall a job makes is only visible in its log (`migrate_pages`, `mbind` EPERM)",
 }
 AUDIT_ONLY: dict[str, str] = {
     "compose.key-ignored": "a property of the compose implementation and file, seen by `audit`",

@@ -30,20 +30,27 @@ Collector = Callable[[CollectContext, Facts], None]
 COLLECTORS: list[Collector] = []
 
 # Modules holding collectors, in the order they run (process before system: /tmp needs the uid;
-# probes last: they use what devices found).
+# system before resources: /dev/shm's size comes from the mounts; probes last: they use what
+# devices found).
 COLLECTOR_MODULES: tuple[str, ...] = (
     "tpdoctor.facts.devices",
     "tpdoctor.facts.process",
     "tpdoctor.facts.system",
     "tpdoctor.facts.cpu",
+    "tpdoctor.facts.resources",
+    "tpdoctor.facts.security",
+    "tpdoctor.facts.nvidia",
+    "tpdoctor.facts.network",
     "tpdoctor.facts.probes",
 )
 
 
 def load_collectors() -> list[Collector]:
+    """Every collector, in COLLECTOR_MODULES order whichever module was imported first."""
     for mod in COLLECTOR_MODULES:
         importlib.import_module(mod)
-    return list(COLLECTORS)
+    rank = {m: i for i, m in enumerate(COLLECTOR_MODULES)}
+    return sorted(COLLECTORS, key=lambda c: rank.get(c.__module__, len(rank)))
 
 
 def collect_facts(root: Path, env: Mapping[str, str], live: bool) -> Facts:
@@ -60,11 +67,3 @@ def collect_facts(root: Path, env: Mapping[str, str], live: bool) -> Facts:
         except OSError as exc:  # an unreadable file must never abort the whole check
             facts.errors.append(f"{collector.__module__}: {exc}")
     return facts
-
-
-# Family collectors of issue 3 (GPU nodes, NVIDIA, shm/limits/namespaces, LSM/userns); each
-# appends itself to COLLECTORS when imported.
-from tpdoctor.facts import gpunodes as _gpunodes  # noqa: E402,F401
-from tpdoctor.facts import nvidia as _nvidia  # noqa: E402,F401
-from tpdoctor.facts import resources as _resources  # noqa: E402,F401
-from tpdoctor.facts import security as _security  # noqa: E402,F401

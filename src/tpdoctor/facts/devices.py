@@ -1,8 +1,10 @@
-"""GPU device nodes under /dev and the DRM render nodes sysfs describes.
+"""GPU and RDMA device nodes under /dev and the DRM render nodes sysfs describes.
 
-Reads /dev/dri (recursively: by-path lives there), /dev/kfd, /dev/nvidia*, the directory
-CCL_DRMFD_DEV_RENDER_DIR_PATH names (oneCCL's drmfd walk reads it instead of by-path), and
-/sys/class/drm/renderD*/device for each render node's PCI address, vendor and driver.
+Reads /dev/dri (recursively: by-path lives there), /dev/kfd, /dev/nvidia* with the entries of
+/dev/nvidia-caps and /dev/nvidia-caps-imex-channels, /dev/infiniband and its entries, the
+directory CCL_DRMFD_DEV_RENDER_DIR_PATH names (oneCCL's drmfd walk reads it instead of
+by-path), and /sys/class/drm/renderD*/device for each render node's PCI address, vendor and
+driver.
 """
 
 from __future__ import annotations
@@ -84,10 +86,12 @@ def collect_dev(ctx: CollectContext, facts: Facts) -> None:
     except OSError:
         top = []
     for name in top:
-        if name == "kfd" or name.startswith("nvidia"):
+        if name in ("kfd", "infiniband") or name.startswith("nvidia"):
             node = describe_node(ctx.root, f"/dev/{name}")
             if node is not None:
                 nodes.setdefault(node.path, node)
+                if node.kind == "dir":  # nvidia-caps, nvidia-caps-imex-channels, infiniband
+                    _walk(ctx.root, node.path, nodes, recursive=False)
     # oneCCL >= 2021.13.1 reads this directory instead of /dev/dri/by-path (env.cpp:698-699).
     override = ctx.env.get("CCL_DRMFD_DEV_RENDER_DIR_PATH")
     if override and override.startswith("/"):

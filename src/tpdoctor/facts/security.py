@@ -47,34 +47,9 @@ def _collect_userns(ctx: CollectContext, facts: Facts) -> None:
         facts.userns.overflow_gid = int(overflow)
 
 
-def _status_fallback(ctx: CollectContext, facts: Facts) -> None:
-    """Capabilities and seccomp from proc/self/status, only if no other collector read them.
-
-    The process collector of the check foundation owns these facts; the security rules need
-    them, so fill the few fields they use when it has not run.
-    """
-    proc = facts.process
-    if proc.cap_eff is not None or proc.seccomp is not None:
-        return
-    for line in (read_text(ctx, "/proc/self/status") or "").splitlines():
-        key, _, value = line.partition(":")
-        value = value.strip()
-        if key == "CapEff":
-            proc.cap_eff = int(value, 16)
-        elif key == "CapPrm":
-            proc.cap_prm = int(value, 16)
-        elif key == "CapBnd":
-            proc.cap_bnd = int(value, 16)
-        elif key == "Seccomp" and value.isdigit():
-            proc.seccomp = int(value)
-        elif key == "NoNewPrivs" and value.isdigit():
-            proc.no_new_privs = value == "1"
-
-
 def collect_security(ctx: CollectContext, facts: Facts) -> None:
     _collect_lsm(ctx, facts)
     _collect_userns(ctx, facts)
-    _status_fallback(ctx, facts)
 
 
 COLLECTORS.append(collect_security)

@@ -8,6 +8,7 @@ import re
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.fsutil import read_text
 from tpdoctor.model.facts import Facts, MountEntry
+from tpdoctor.rules.gpus import booted_root
 
 _OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 
@@ -53,6 +54,11 @@ def collect_container(ctx: CollectContext, facts: Facts) -> None:
         runtime = "podman"
         evidence.append("/run/.containerenv exists")
     joined = "\n".join(c.cgroup_lines)
+    booted = booted_root(facts.mounts)
+    if runtime == "docker" and booted and "docker" not in joined:
+        # an image's /.dockerenv copied onto a VM's or host's disk (the H200 device machine)
+        runtime = "none"
+        evidence.append(booted)
     if runtime == "unknown":
         if "kubepods" in joined or ctx.env.get("KUBERNETES_SERVICE_HOST"):
             runtime = "kubernetes"
@@ -135,5 +141,5 @@ def collect_oneccl(ctx: CollectContext, facts: Facts) -> None:
 
 
 COLLECTORS.extend(
-    [collect_kernel, collect_cgroup, collect_container, collect_mounts, collect_tmp, collect_oneccl]
+    [collect_kernel, collect_cgroup, collect_mounts, collect_container, collect_tmp, collect_oneccl]
 )

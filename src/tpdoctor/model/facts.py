@@ -171,6 +171,32 @@ class OneCclFacts(BaseModel):
     )
 
 
+class NetInterface(BaseModel):
+    name: str = Field(description="eth0, ib0, lo")
+    addresses: list[str] = Field(
+        default_factory=list, description="IPv4 and IPv6 addresses, no prefix length"
+    )
+    operstate: str | None = Field(
+        default=None, description="/sys/class/net/<name>/operstate: up, down, unknown"
+    )
+
+
+class NetworkFacts(BaseModel):
+    """Network interfaces of this network namespace (what NCCL/Gloo/oneCCL can bind to)."""
+
+    interfaces: list[NetInterface] = Field(default_factory=list)
+    unassigned: list[str] = Field(
+        default_factory=list, description="local addresses whose interface could not be told (no route)"
+    )
+    source: str | None = Field(default=None, description="'ip -o addr' | '/sys/class/net + /proc/net'")
+
+    def names(self) -> list[str]:
+        return [i.name for i in self.interfaces]
+
+    def addresses(self) -> list[str]:
+        return [a for i in self.interfaces for a in i.addresses] + self.unassigned
+
+
 class Facts(BaseModel):
     schema_version: int = SCHEMA_VERSION
     label: str | None = Field(default=None, description="what this snapshot shows (built-in examples)")
@@ -197,6 +223,7 @@ class Facts(BaseModel):
     env: dict[str, str] = Field(default_factory=dict, description="secrets redacted")
     probes: LiveProbes | None = None
     oneccl: OneCclFacts = Field(default_factory=OneCclFacts)
+    network: NetworkFacts = Field(default_factory=NetworkFacts)
     errors: list[str] = Field(default_factory=list, description="what could not be read, one line each")
 
     def node(self, path: str) -> DeviceNode | None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from tpdoctor.fixes import fix_context
 from tpdoctor.model.facts import Facts
-from tpdoctor.rules.gpu_nodes import render_nodes
+from tpdoctor.rules.gpus import render_nodes
 
 
 def facts_fix_context(
@@ -16,7 +16,7 @@ def facts_fix_context(
     gpu_count: int | None = None,
     extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    present = render_nodes(facts)
+    present = [n for n in render_nodes(facts) if n.kind == "char"]
     chosen = list(nodes) if nodes is not None else [n.path for n in present]
     gids = [n.gid for n in present if n.gid is not None and n.gid != 0]
     render_gid = gids[0] if gids else facts.groups.get("render")

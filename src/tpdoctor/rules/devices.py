@@ -9,13 +9,12 @@ from collections.abc import Iterator
 from tpdoctor.model import Evidence, Facts, Finding
 from tpdoctor.model.facts import DeviceNode
 from tpdoctor.rules.context import facts_fix_context
-from tpdoctor.rules.gpu_nodes import (
-    CAP_DAC_OVERRIDE,
+from tpdoctor.rules.gpus import (
     any_gpu_node,
     has_cap,
     host_missing_render_nodes,
+    infer_backend,
     render_nodes,
-    resolve_backend,
     visible_gpu_paths,
 )
 from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
@@ -23,7 +22,7 @@ from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
 
 def _gpu_nodes(facts: Facts) -> list[DeviceNode]:
     """Char nodes a rank opens: render nodes, and /dev/kfd."""
-    nodes = render_nodes(facts)
+    nodes = [n for n in render_nodes(facts) if n.kind == "char"]
     kfd = facts.node("/dev/kfd")
     if kfd is not None and kfd.kind == "char":
         nodes.append(kfd)
@@ -45,7 +44,7 @@ def gpu_presence(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
 
     How to fix: pass one `devices:` entry per render node (never rename them), or lower --tp.
     """
-    backend = resolve_backend(facts, options)
+    backend = infer_backend(facts, options)
     visible = visible_gpu_paths(facts, backend)
     if not any_gpu_node(facts):
         yield make_finding(
@@ -168,7 +167,7 @@ def _dac_allows(facts: Facts, n: DeviceNode) -> bool | None:
     uid, mode = facts.process.uid, n.mode
     if uid is None or mode is None:
         return None
-    if uid == 0 and has_cap(facts, CAP_DAC_OVERRIDE) is not False:
+    if uid == 0 and has_cap(facts, "DAC_OVERRIDE") is not False:
         return True
     groups = {*facts.process.groups, *([facts.process.gid] if facts.process.gid is not None else [])}
     if uid == n.uid:
@@ -241,7 +240,7 @@ def bypath_not_symlinks(facts: Facts, options: CheckOptions) -> Iterator[Finding
     How to fix: deploy the plugin with -bypath=all, or bind-mount the host's by-path directory.
     """
     plain = [n for n in facts.nodes_under("/dev/dri/by-path/") if n.kind == "char"]
-    if plain and resolve_backend(facts, options) == "xpu":
+    if plain and infer_backend(facts, options) == "xpu":
         yield make_finding(
             "device.bypath-not-symlinks",
             f"{len(plain)} by-path entries are device files, not symlinks",

@@ -8,12 +8,13 @@ from tpdoctor.fixes import fix_context
 from tpdoctor.model import Facts, Finding
 from tpdoctor.rules.gpus import (
     NVIDIA_GPU_NODE,
-    char_nodes,
     dev_listed,
     env_flag,
     has_cap,
     in_container,
     infer_backend,
+    numa_syscalls_refused,
+    nvidia_nodes,
     present,
     tp_size,
     visible_gpus,
@@ -36,7 +37,7 @@ def _expected_minors(facts: Facts) -> list[int]:
 
 
 def _nv_context(facts: Facts) -> dict[str, str]:
-    nodes = [n.path for n in char_nodes(facts, NVIDIA_GPU_NODE)]
+    nodes = [n.path for n in nvidia_nodes(facts)]
     count = max(len(nodes), len(facts.nvidia.gpus)) or None
     return fix_context(nvidia_nodes=nodes or None, gpu_count=count)
 
@@ -64,7 +65,7 @@ def nvidia_nodes_present(facts: Facts, options: CheckOptions) -> Iterator[Findin
     """
     if not _is_cuda(facts, options) or not dev_listed(facts):
         return
-    gpu_nodes = char_nodes(facts, NVIDIA_GPU_NODE)
+    gpu_nodes = nvidia_nodes(facts)
     missing = [p for p in CONTROL_NODES if not present(facts, p)]
     have = {int(NVIDIA_GPU_NODE.match(n.path).group(1)) for n in gpu_nodes}  # type: ignore[union-attr]
     missing += [f"/dev/nvidia{m}" for m in _expected_minors(facts) if m not in have]
@@ -335,17 +336,19 @@ def cumem_host_fallback(facts: Facts, options: CheckOptions) -> Iterator[Finding
     `src/misc/cudawrap.cc:70-95`; failures.md #32). Harmless when /dev/shm is large enough.
 
     **How to fix.** Size /dev/shm (preferred), or `cap_add: [SYS_NICE]`, or
-    `NCCL_CUMEM_HOST_ENABLE=0` on every rank.
+    `NCCL_CUMEM_HOST_ENABLE=0` on every rank. The other NUMA users (vLLM's CPU thread binding,
+    oneCCL's membind) are `seccomp.numa-syscalls-denied`; both rules use one predicate
+    (`rules.gpus.numa_syscalls_refused`).
     """
     if not _is_cuda(facts, options) or facts.env.get("NCCL_CUMEM_HOST_ENABLE", "").strip() == "0":
         return
-    if facts.process.seccomp != 2 or has_cap(facts, "SYS_NICE") is not False:
+    if numa_syscalls_refused(facts) is False:
         return
     yield make_finding(
         "nccl.cumem-host-fallback",
         "Seccomp filtering without CAP_SYS_NICE: NCCL's cuMem host allocations will use /dev/shm instead.",
         [("/proc/self/status", "Seccomp: 2, CAP_SYS_NICE absent")],
-        related=["shm.too-small"],
+        related=["shm.too-small", "seccomp.numa-syscalls-denied"],
         confidence="suggests",
     )
 

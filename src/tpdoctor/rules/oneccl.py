@@ -10,13 +10,13 @@ from collections.abc import Iterator
 
 from tpdoctor.model import Evidence, Facts, Finding
 from tpdoctor.rules.context import facts_fix_context
-from tpdoctor.rules.gpu_nodes import rank_count, resolve_backend, sysfs_gpu, visible_gpu_paths
+from tpdoctor.rules.gpus import infer_backend, rank_count, sysfs_gpu, visible_gpu_paths
 from tpdoctor.rules.oneccl_model import ModePrediction, cross_rank_ptrace, drmfd_walk, predict_mode
 from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
 
 
 def applies(facts: Facts, options: CheckOptions) -> bool:
-    backend = resolve_backend(facts, options)
+    backend = infer_backend(facts, options)
     if backend != "xpu":
         return False
     visible = visible_gpu_paths(facts, backend)

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from tpdoctor.model.facts import DeviceNode, Facts
-from tpdoctor.rules.gpu_nodes import CAP_SYS_PTRACE, has_cap
+from tpdoctor.rules.gpus import has_cap
 from tpdoctor.rules.registry import CheckOptions
 
 Version = tuple[int, ...]
@@ -108,7 +108,7 @@ def pidfd_self_test(facts: Facts) -> Support:
         unknown = True
     elif kv < PIDFD_KERNEL:
         blocked.append(("/proc/sys/kernel/osrelease", f"{facts.kernel.release} < 5.6: no pidfd_getfd"))
-    ptrace = has_cap(facts, CAP_SYS_PTRACE)
+    ptrace = has_cap(facts, "SYS_PTRACE")
     seccomp = facts.process.seccomp
     runtime = facts.container.runtime
     if seccomp == 2 and ptrace is False:
@@ -139,7 +139,7 @@ def cross_rank_ptrace(facts: Facts) -> Support:
     src = "/proc/sys/kernel/yama/ptrace_scope"
     if scope is None:
         return Support(True if facts.kernel.yama_present is False else None)
-    ptrace = has_cap(facts, CAP_SYS_PTRACE)
+    ptrace = has_cap(facts, "SYS_PTRACE")
     if scope == 0:
         return Support(True, [(src, "0: same-UID processes may attach")])
     if scope in (1, 2):

@@ -6,8 +6,13 @@ from collections.abc import Iterator
 
 from tpdoctor.fixes import fix_context
 from tpdoctor.model import Facts, Finding
-from tpdoctor.rules.gpu_nodes import any_gpu_node, host_missing_render_nodes, visible_gpu_paths
-from tpdoctor.rules.gpus import infer_backend, visible_gpus
+from tpdoctor.rules.gpus import (
+    any_gpu_node,
+    host_missing_render_nodes,
+    infer_backend,
+    visible_gpu_paths,
+    visible_gpus,
+)
 from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
 
 

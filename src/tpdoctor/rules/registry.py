@@ -26,6 +26,7 @@ RULE_MODULES: tuple[str, ...] = (
     "tpdoctor.rules.rdma",
     "tpdoctor.rules.security",
     "tpdoctor.rules.env",
+    "tpdoctor.rules.network",
     "tpdoctor.rules.topology",
 )
 

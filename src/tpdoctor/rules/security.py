@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from tpdoctor.model import Facts, Finding
-from tpdoctor.rules.gpus import ALL_CAPS_MASK, has_cap, in_container, infer_backend, required_nodes
+from tpdoctor.rules.gpus import (
+    ALL_CAPS_MASK,
+    container_runtime,
+    has_cap,
+    in_container,
+    infer_backend,
+    numa_syscalls_refused,
+    required_nodes,
+)
 from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
 
 # A privileged container has every capability its runtime knows: 41 with Docker >= 23 on
@@ -33,7 +41,9 @@ def privileged(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     **What it checks.** A (nearly) full effective capability set (≥ 35 of the 41 capabilities,
     CAP_SYS_ADMIN included) together with `Seccomp: 0`, which is what `privileged: true` gives;
     host devices such as `/dev/mem` or `/dev/kmsg` in the listing are added as evidence. On a
-    known bare host nothing is reported; when container detection is unsure it is a notice.
+    known bare host nothing is reported, nor when `/.dockerenv` is the only container evidence
+    on a booted root (/ on a disk, /dev a devtmpfs: a VM built from a container image, such as
+    the H200 device machine); when container detection is unsure it is a notice.
 
     **Why it matters.** Privileged "fixes" multi-GPU start-up only by accident (it grants
     CAP_SYS_PTRACE and unconfined seccomp, so pidfd works; it does not create
@@ -54,8 +64,8 @@ def privileged(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     evidence += [
         (p, "host device visible") for p in ("/dev/mem", "/dev/kmsg", "/dev/sda", "/dev/vda") if facts.node(p)
     ]
-    if facts.container.runtime not in ("unknown", "none"):
-        evidence.append(("container runtime", facts.container.runtime))
+    if container_runtime(facts) not in ("unknown", "none"):
+        evidence.append(("container runtime", container_runtime(facts)))
     yield make_finding(
         "security.privileged",
         "The process has every capability and no seccomp filter: the container is privileged.",
@@ -227,4 +237,44 @@ def userns_gid(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
         f"In a user namespace the group of {', '.join(n.path for n in bad)} is unmapped (gid {overflow}).",
         [("/proc/self/gid_map", "; ".join(facts.userns.gid_map))]
         + [(n.path, f"gid {n.gid} mode {oct(n.mode or 0)}") for n in bad],
+    )
+
+
+@fact_rule("seccomp.numa-syscalls-denied")
+def numa_syscalls(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """The seccomp profile lets NUMA-aware code bind memory (CAP_SYS_NICE).
+
+    **What it checks.** `Seccomp: 2` (filter) without CAP_SYS_NICE in a Docker or containerd
+    (Kubernetes) container. Reported as a notice: most GPU serving works without NUMA binding.
+
+    **Why it matters.** Docker's and containerd's default profile allows `get_mempolicy`,
+    `mbind` and `set_mempolicy` only with CAP_SYS_NICE (moby `profiles/seccomp/default.json`).
+    vLLM's CPU NUMA binding (`VLLM_CPU_OMP_THREADS_BIND`) then fails with `numa_migrate_pages
+    failed. errno: 1` (vllm#10556), oneCCL logs `no membind support for NUMA node`
+    (failures.md #15), and NCCL's cuMem host probe falls back to /dev/shm (failures.md #32,
+    reported for CUDA as `nccl.cumem-host-fallback`). Measured on Docker 20.10.24 (the CI
+    engine): get_mempolicy and set_mempolicy get EPERM by default and succeed with
+    `--cap-add SYS_NICE`; migrate_pages is refused even then and succeeds only with
+    `seccomp=unconfined`.
+
+    **How to fix.** `cap_add: [SYS_NICE]` keeping the default seccomp profile; if a workload
+    still needs `migrate_pages`, a custom profile that allows it, or drop the explicit NUMA
+    binding. `seccomp=unconfined` only as a last resort.
+    """
+    if numa_syscalls_refused(facts) is not True:
+        return
+    cuda = infer_backend(facts, options) == "cuda"
+    yield make_finding(
+        "seccomp.numa-syscalls-denied",
+        f"Seccomp filtering without CAP_SYS_NICE in a {container_runtime(facts)} container: get_mempolicy, "
+        "mbind and set_mempolicy are refused, so NUMA binding (vLLM CPU binding, oneCCL membind"
+        + (", NCCL's cuMem host probe" if cuda else "")
+        + ") will not happen.",
+        [
+            ("/proc/self/status", f"Seccomp: 2, CapEff {facts.process.cap_eff or 0:016x} (SYS_NICE absent)"),
+            ("container runtime", container_runtime(facts)),
+        ],
+        related=["nccl.cumem-host-fallback"] if cuda else [],
+        severity="notice",
+        confidence="suggests",
     )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from tpdoctor.model.facts import Facts
-from tpdoctor.rules.gpu_nodes import (
-    CAP_SYS_PTRACE,
+from tpdoctor.rules.gpus import (
+    container_runtime,
     has_cap,
+    infer_backend,
     rank_count,
-    resolve_backend,
     sysfs_gpu,
     visible_gpu_paths,
 )
@@ -18,7 +18,7 @@ from tpdoctor.rules.registry import CheckOptions
 
 
 def facts_summary(facts: Facts, options: CheckOptions) -> dict[str, Any]:
-    backend = resolve_backend(facts, options)
+    backend = infer_backend(facts, options)
     visible = visible_gpu_paths(facts, backend)
     gpus = []
     for path in visible:
@@ -40,11 +40,11 @@ def facts_summary(facts: Facts, options: CheckOptions) -> dict[str, Any]:
         "gpus": gpus,
         "tp": options.tp or len(visible),
         "pp": options.pp,
-        "container": facts.container.runtime,
+        "container": container_runtime(facts),
         "kernel": facts.kernel.release,
         "ptrace_scope": facts.kernel.ptrace_scope,
         "seccomp": facts.process.seccomp,
-        "cap_sys_ptrace": has_cap(facts, CAP_SYS_PTRACE),
+        "cap_sys_ptrace": has_cap(facts, "SYS_PTRACE"),
         "uid": facts.process.uid,
         "groups": facts.process.groups,
         "tmp_writable": facts.tmp_writable,
