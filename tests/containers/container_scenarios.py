@@ -287,32 +287,32 @@ WRITTEN_BY_TPDOCTOR: tuple[Scenario, ...] = (
         "ipex-llm-fastchat-docker-run-broken-continuation",
         2,
         "ipex-llm quickstart `docker run` with a broken continuation, after `audit --fix` (TP 2)",
-        S({"oneccl.pidfd-unsupported"}),
+        S({NUMA, "oneccl.pidfd-unsupported"}),
     ),
     _fixed(
         "ipex-llm-vllm-quickstart-group-video",
         2,
         "ipex-llm vLLM quickstart `docker run --group-add video --device=/dev/dri`, after `audit --fix` (TP 2)",
-        S({"oneccl.pidfd-unsupported"}),
+        S({NUMA, "oneccl.pidfd-unsupported"}),
     ),
     _fixed(
         "ollama-intel-gpu-compose",
         1,
         "ollama-intel-gpu compose (devices: /dev/dri, one GPU selected, web UI service), after `audit --fix` (TP 1)",
-        S(),
+        S({NUMA}),
     ),
     _fixed(
         "vllm-docs-xpu-docker-run-bypath",
         2,
         "vLLM XPU docs `docker run --device /dev/dri -v by-path` (no --shm-size), after `audit --fix` (TP 2)",
-        S({"oneccl.pidfd-unsupported"}),
+        S({NUMA, "oneccl.pidfd-unsupported"}),
     ),
     Scenario(
         id="generate:ipex-llm-serving-xpu:compose",
         title="`generate --image ipex-llm-serving-xpu --tp 2 --target compose`",
         source=DeploySource("generate", "compose", tp=2, generate_args=GENERATE_XPU),
         # notice: the output sets the article's variables (with drmfd for the exchange)
-        expected=S({"env.article-set", "oneccl.pidfd-unsupported"}),
+        expected=S({NUMA, "env.article-set", "oneccl.pidfd-unsupported"}),
         live=DRMFD_LIVE,
     ),
     Scenario(
@@ -320,7 +320,7 @@ WRITTEN_BY_TPDOCTOR: tuple[Scenario, ...] = (
         title="`generate --image ipex-llm-serving-xpu --tp 2 --target docker-run`",
         source=DeploySource("generate", "docker-run", tp=2, generate_args=GENERATE_XPU),
         # notice: the output sets the article's variables (with drmfd for the exchange)
-        expected=S({"env.article-set", "oneccl.pidfd-unsupported"}),
+        expected=S({NUMA, "env.article-set", "oneccl.pidfd-unsupported"}),
         live=DRMFD_LIVE,
     ),
 )
