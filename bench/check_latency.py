@@ -45,8 +45,12 @@ def main() -> None:
             t = time.perf_counter()
             run_fact_rules(collect_facts(fr.root, dict(fr.env), live=False), CheckOptions(tp=8))
             inproc.append(time.perf_counter() - t)
-    print(f"cli end-to-end  median {statistics.median(wall) * 1000:.0f} ms  (min {min(wall) * 1000:.0f}, n={runs})")
-    print(f"collect+rules   median {statistics.median(inproc) * 1000:.1f} ms  (min {min(inproc) * 1000:.1f}, n={runs})")
+    print(
+        f"cli end-to-end  median {statistics.median(wall) * 1000:.0f} ms  (min {min(wall) * 1000:.0f}, n={runs})"
+    )
+    print(
+        f"collect+rules   median {statistics.median(inproc) * 1000:.1f} ms  (min {min(inproc) * 1000:.1f}, n={runs})"
+    )
 
 
 if __name__ == "__main__":

@@ -83,3 +83,39 @@ def test_one_gpu_with_fewer_links_sets_the_ceiling_for_the_ring() -> None:
     e = expect.expect_nvidia(8, env={}, run=lambda c: None, nvml=_nvml(8, [18] * 7 + [6]))  # type: ignore[arg-type]
     assert (e.ceiling_gbps or 0) == pytest.approx(6 * 26.562 * expect.NVLINK_EFFICIENCY, abs=0.5)
     assert _judge("all_reduce", 8 * GIB, 365.6, e) == "ok"
+
+
+# 2xH200, NCCL 2.28.9, fp32, measured by bench/gpu/verify_h200.sh (docs/gpu-h200.md): a healthy
+# pair, so every judged size must be ok; all_gather / reduce_scatter sit below the all-reduce
+# busbw at the same size because they move half the bytes per rank.
+MEASURED_2X_H200 = {
+    "all_reduce": {64: 266.68, 256: 298.48, 1024: 329.79, 4096: 344.93},
+    "all_gather": {64: 211.57, 256: 242.46, 1024: 266.3, 4096: 284.87},
+    "reduce_scatter": {64: 205.06, 256: 235.98, 1024: 267.85, 4096: 282.56},
+}
+
+
+@pytest.mark.parametrize("op", sorted(MEASURED_2X_H200))
+def test_measured_healthy_pair_is_ok_for_every_collective(op: str) -> None:
+    e = expect.expect_nvidia(2, env={}, run=lambda c: None, nvml=_nvml(2, [18, 18]))  # type: ignore[arg-type]
+    rows = [
+        OpResult(
+            op=op,
+            bytes=mib << 20,
+            count=1,
+            dtype="fp32",
+            iters=5,
+            time_us=1.0,
+            algbw_gbps=v,
+            busbw_gbps=v,
+            wrong=0,
+        )
+        for mib, v in MEASURED_2X_H200[op].items()
+    ]
+    verdict.judge(rows, e, 2)
+    assert {r.verdict for r in rows} <= {"ok", "not judged"}
+    assert [r.verdict for r in rows][-2:] == ["ok", "ok"]  # >= 1 GiB is always judged
+    # the same collective over SHM (P2P off: ~27 GB/s) is degraded at every judged size
+    slow = [r.model_copy(update={"busbw_gbps": 27.0, "algbw_gbps": 27.0}) for r in rows]
+    verdict.judge(slow, e, 2)
+    assert {r.verdict for r in slow} <= {"degraded", "not judged"} and "degraded" in {r.verdict for r in slow}

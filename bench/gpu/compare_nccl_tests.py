@@ -33,7 +33,9 @@ def parse_nccl_tests(text: str) -> dict[int, tuple[float, float, int]]:
 
 def parse_verify(doc: dict) -> tuple[dict[int, float], str]:  # type: ignore[type-arg]
     v = doc["facts"]["verify"]
-    return {int(r["bytes"]): float(r["busbw_gbps"]) for r in v["results"] if r["op"] == "all_reduce"}, v["dtype"]
+    return {int(r["bytes"]): float(r["busbw_gbps"]) for r in v["results"] if r["op"] == "all_reduce"}, v[
+        "dtype"
+    ]
 
 
 def human(n: int) -> str:
@@ -45,7 +47,8 @@ def human(n: int) -> str:
 
 def table(nccl: dict[int, tuple[float, float, int]], ver: dict[int, float], dtype: str) -> tuple[str, bool]:
     lines = [
-        f"verify dtype: {dtype} (all_reduce_perf: float)" + ("" if dtype == "fp32" else "  ** not the same dtype **"),
+        f"verify dtype: {dtype} (all_reduce_perf: float)"
+        + ("" if dtype == "fp32" else "  ** not the same dtype **"),
         "",
         "| size | verify busbw (GB/s) | nccl-tests in-place | nccl-tests out-of-place | verify / in-place | target |",
         "|---:|---:|---:|---:|---:|---|",

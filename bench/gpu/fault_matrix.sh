@@ -49,6 +49,8 @@ if [ "${FAULT_GPUS:-2}" = 1 ]; then
 fi
 for spec in "${CASES[@]}"; do
   IFS='|' read -r name keep shm envs <<<"$spec"
+  # FAULT_CASES=a,b runs only those cases (a rerun of some rows)
+  if [ -n "${FAULT_CASES:-}" ] && [[ ",$FAULT_CASES," != *",$name,"* ]]; then continue; fi
   if (( SECONDS - START > 360 )); then echo "time budget spent: skipping $name" | tee -a "$OUT/skipped.txt"; continue; fi
   # shellcheck disable=SC2086
   timeout 170 unshare --mount --propagation private -- bash bench/gpu/fault_case.sh "$name" "$keep" "$shm" $envs \

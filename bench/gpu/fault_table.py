@@ -31,10 +31,21 @@ def row(case: dict, baseline_bw: float | None) -> str:
     failed = not run.get("ok", False)
     bw = run.get("busbw_gbs")
     slow = bool(bw and baseline_bw and bw < 0.5 * baseline_bw)
+    signals = [
+        f"rank {i} killed by signal {-c}" for i, c in enumerate(run.get("exitcodes") or []) if c and c < 0
+    ]
     if failed:
-        outcome = "FAILED: " + "; ".join(e.strip()[:90] for e in case.get("last_errors", [])[-2:])
+        errs = [e.strip()[:90] for e in case.get("last_errors", [])[-2:]]
+        if bw is not None:
+            errs.insert(
+                0,
+                f"all-reduce ok ({bw} GB/s at 64 MiB), then vLLM-sized shm ring: {run.get('shm_ring', 'died')}",
+            )
+        outcome = "FAILED: " + "; ".join(errs + signals[:1])
     else:
         outcome = f"ok, {bw} GB/s at 64 MiB" + (" (slow)" if slow else "")
+        if run.get("shm_ring"):
+            outcome += ", vLLM-sized shm ring ok"
     if failed:
         agree = "yes" if blockers else "NO (missed)"
     elif blockers:
@@ -60,7 +71,7 @@ def main(out: Path) -> None:
     base = next((c for c in cases if c["case"] == "baseline"), None)
     baseline_bw = (base or {}).get("run", {}).get("busbw_gbs")
     print(
-        f"| case | fault | command | predicted (tpdoctor check --tp {TP} --backend cuda) | real {TP}-rank NCCL all-reduce | agree? |"
+        f"| case | fault | command | predicted (tpdoctor check --tp {TP} --backend cuda) | real {TP}-rank NCCL all-reduce, then vLLM-sized shm ring | agree? |"
     )
     print("|---|---|---|---|---|---|")
     for c in cases:
