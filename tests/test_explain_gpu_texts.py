@@ -12,7 +12,7 @@ from conftest import run_cli
 # (the job's last lines as the device run printed them, the fault injected, the cause to name)
 MEASURED = [
     (
-        "  File \"/opt/torch/.venv/lib/python3.12/site-packages/torch/cuda/__init__.py\", line 478, in _lazy_init\n"
+        '  File "/opt/torch/.venv/lib/python3.12/site-packages/torch/cuda/__init__.py", line 478, in _lazy_init\n'
         "    torch._C._cuda_init()\n"
         "RuntimeError: CUDA unknown error - this may be due to an incorrectly set up environment, e.g. changing "
         "env variable CUDA_VISIBLE_DEVICES after program start. Setting the available devices to be zero.\n",

@@ -125,12 +125,7 @@ def ranks_split(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
 
     How to fix: one container with all GPUs and --tensor-parallel-size N; split only across nodes.
     """
-    rank_keys = {"RANK", "WORLD_SIZE", "LOCAL_RANK", "CCL_LOCAL_RANK", "NODE_RANK"}
-    gpu_svcs = [
-        s
-        for s in ctx.model.services
-        if is_gpu(s) and (rank_keys & set(s.env) or "--node-rank" in s.argv_text or "--nnodes" in s.argv_text)
-    ]
+    gpu_svcs: list[Service] = ctx.memo("ranked_gpu_services", lambda: _ranked_gpu_services(ctx))
     if len(gpu_svcs) > 1 and svc is gpu_svcs[0] and ctx.model.format != "kubernetes":
         yield make_finding(
             "topology.ranks-split-across-containers",
@@ -138,6 +133,18 @@ def ranks_split(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             "host: fd passing and P2P break across containers. Use one container with all GPUs.",
             [ev(s, ctx, "distributed rank settings") for s in gpu_svcs],
         )
+
+
+_RANK_KEYS = {"RANK", "WORLD_SIZE", "LOCAL_RANK", "CCL_LOCAL_RANK", "NODE_RANK"}
+
+
+def _ranked_gpu_services(ctx: DeployContext) -> list[Service]:
+    return [
+        s
+        for s in ctx.model.services
+        if is_gpu(s)
+        and (_RANK_KEYS & set(s.env) or "--node-rank" in s.argv_text or "--nnodes" in s.argv_text)
+    ]
 
 
 @deploy_rule("audit.pss-baseline-violation")

@@ -103,6 +103,13 @@ class DeployContext:
     ipc_exchange: str = "drmfd"  # drmfd | pidfd: the route the fix would take
     pss: str | None = None  # "baseline": also check Pod Security baseline
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # per-audit memo for rules that look at the whole model (computed once, not once per service)
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
 
 
 DeployRuleFunc = Callable[["Service", DeployContext], Iterable[Finding]]
