@@ -220,6 +220,51 @@ def _gpu_reservations(svc: dict[str, Any]) -> list[GpuRequest]:
     return out
 
 
+_PODMAN_COMPOSE_COMMENT = re.compile(r"#.*\bpodman-compose\b", re.IGNORECASE)
+
+
+def compose_impl_hint(doc: ComposeDoc, lines: list[str]) -> tuple[str | None, str, int | None]:
+    """What the file itself says about the implementation that runs it.
+
+    Only explicit signals: an `x-podman` extension (top level, or `x-podman.*` keys in a
+    service), which only podman-compose reads, or a comment naming `podman-compose` (e.g. "run
+    with podman-compose up"). `podman compose` (with a space) is not a signal: it delegates to
+    docker-compose when that is installed. Nothing identifies docker-compose v1 from the file.
+    """
+    for key in doc.root:
+        if str(key) == "x-podman" or str(key).startswith("x-podman."):
+            line = doc.root.lc.key(key)[0] + 1
+            return "podman-compose", f"top-level `{key}:` (read only by podman-compose)", line
+    for name, svc in doc.services.items():
+        if isinstance(svc, dict):
+            for key in svc:
+                if str(key).startswith("x-podman"):
+                    line = svc.lc.key(key)[0] + 1 if hasattr(svc, "lc") else None
+                    return "podman-compose", f"service {name}: `{key}:` (read only by podman-compose)", line
+    for i, ln in enumerate(lines):
+        if _PODMAN_COMPOSE_COMMENT.search(ln):
+            return "podman-compose", f"comment: {ln.strip()[:120]}", i + 1
+    return None, "", None
+
+
+def _podman_compose_skips(svc: dict[str, Any]) -> list[str]:
+    """Reservation entries podman-compose drops: it turns only `driver: nvidia` entries with
+    `capabilities: [gpu]` into `--device nvidia.com/gpu=...` (podman_compose.py
+    container_to_gpu_res_args, v1.2.0-v1.6.0) and silently skips every other entry."""
+    try:
+        devs = svc["deploy"]["resources"]["reservations"]["devices"]
+    except (KeyError, TypeError):
+        return []
+    out = []
+    for d in devs or []:
+        if not isinstance(d, dict):
+            continue
+        caps = [str(c) for c in d.get("capabilities") or []]
+        if d.get("driver") != "nvidia" or "gpu" not in caps:
+            out.append(str(dict(d)))
+    return out
+
+
 def service_lines(doc: ComposeDoc) -> dict[str, tuple[int, int]]:
     """1-based [first, last] line of each service's block, for allow comments and evidence."""
     names = list(doc.services.keys())
@@ -238,6 +283,10 @@ def parse_compose(text: str, source: str) -> tuple[DeploymentModel, ComposeDoc]:
     lines = analysed.splitlines()
     spans = service_lines(doc)
     model = DeploymentModel(source=source, format="compose", notes=list(recovered))
+    impl, impl_ev, impl_line = compose_impl_hint(doc, lines)
+    if impl is not None:
+        model.compose_impl = impl  # type: ignore[assignment]
+        model.compose_impl_evidence, model.compose_impl_line = impl_ev, impl_line
     for name, raw in doc.services.items():
         if not isinstance(raw, dict):
             continue
@@ -287,6 +336,17 @@ def parse_compose(text: str, source: str) -> tuple[DeploymentModel, ComposeDoc]:
         )
         if s.runtime == "nvidia":
             s.gpus.append(GpuRequest(via="runtime", vendor="nvidia", raw="runtime: nvidia"))
+        # keys that some compose implementations ignore or reject (rules/deploy_compose.py)
+        if "gpus" in svc:
+            s.extra["compose_gpus_key"] = f"gpus: {svc['gpus']}"
+        long_devs = [str(dict(d)) for d in svc.get("devices") or [] if isinstance(d, dict)]
+        if long_devs:
+            s.extra["compose_long_devices"] = "; ".join(long_devs)
+        skips = _podman_compose_skips(svc)
+        if skips:
+            s.extra["podman_compose_gpu_skips"] = "; ".join(skips)
+        if "ipc" in svc:
+            s.extra["compose_ipc_line"] = str(svc.lc.key("ipc")[0] + 1) if hasattr(svc, "lc") else ""
         if isinstance(svc.get("build"), dict) and "shm_size" in svc["build"] and "shm_size" not in svc:
             s.extra["shm_size_on_build"] = _s(svc["build"]["shm_size"])
         model.services.append(s)

@@ -93,6 +93,7 @@ DEPLOY_RULE_MODULES: tuple[str, ...] = (
     "tpdoctor.rules.deploy_devices",
     "tpdoctor.rules.deploy_shm",
     "tpdoctor.rules.deploy_topology",
+    "tpdoctor.rules.deploy_compose",
 )
 
 
