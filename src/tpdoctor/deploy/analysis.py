@@ -105,6 +105,22 @@ def wants_multi_gpu(svc: Service) -> bool | None:
     return None
 
 
+def ranks_span_pods(svc: Service) -> tuple[int, int, int] | None:
+    """(TP x PP, GPUs per pod, replicas) when a Kubernetes workload's parallel size exceeds
+    the GPUs of one pod but fits the GPUs of all its replicas: ranks meant to span pods."""
+    if svc.format != "kubernetes":
+        return None
+    tp = tp_size(svc)
+    reps = int(svc.extra.get("replicas", "1"))
+    have = visible_gpus(svc)
+    if tp is None or reps < 2 or not have:
+        return None
+    need = tp * (pp_size(svc) or 1)
+    if have < need <= reps * have:
+        return need, have, reps
+    return None
+
+
 def is_gpu(svc: Service) -> bool:
     return backend(svc) != "none"
 
