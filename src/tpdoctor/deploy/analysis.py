@@ -157,6 +157,16 @@ def facts_render_gid(facts: Facts | None) -> int | None:
     return facts.groups.get("render")
 
 
+def facts_kfd_gid(facts: Facts | None) -> int | None:
+    """GID that owns /dev/kfd on the host (render on current distributions, video on older ones)."""
+    if facts is None:
+        return None
+    for n in facts.dev:
+        if n.path == "/dev/kfd" and n.gid is not None:
+            return n.gid
+    return facts.groups.get("video")
+
+
 def facts_host_paths(facts: Facts | None) -> set[str] | None:
     if facts is None or not facts.dev:
         return None

@@ -379,6 +379,9 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None
     """Apply format-neutral plan operations to one service of the round-trip tree."""
     svc: CommentedMap = doc.services[service]
     for op in ops:
+        if op[0] == "gpu_reservation":
+            _add_gpu_reservation(svc, op[1], op[2])
+            continue
         kind, field = op[0], op[1]
         key = _KEY[field]
         if kind == "unset":
@@ -427,6 +430,36 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None
                 for i, x in enumerate(seq):
                     if str(x) == op[2]:
                         seq[i] = _q(op[3])
+
+
+def _map_at(parent: CommentedMap, key: str) -> CommentedMap:
+    v = parent.get(key)
+    if not isinstance(v, CommentedMap):
+        v = CommentedMap()
+        if key in parent:
+            parent[key] = v
+        else:
+            _insert_near(parent, key, v)
+    return v
+
+
+def _add_gpu_reservation(svc: CommentedMap, driver: str, count: str) -> None:
+    """deploy.resources.reservations.devices: [{driver, count, capabilities: [gpu]}], merged into
+    an existing deploy: block; nothing when a reservation for that driver is there already."""
+    resv = _map_at(_map_at(_map_at(svc, "deploy"), "resources"), "reservations")
+    devs = resv.get("devices")
+    if not isinstance(devs, CommentedSeq):
+        devs = CommentedSeq()
+        resv["devices"] = devs
+    if any(isinstance(d, dict) and d.get("driver") == driver for d in devs):
+        return
+    entry = CommentedMap()
+    entry["driver"] = driver
+    entry["count"] = count if count == "all" else int(count)
+    caps = CommentedSeq(["gpu"])
+    caps.fa.set_flow_style()
+    entry["capabilities"] = caps
+    devs.append(entry)
 
 
 # Where new keys go: after the closest key that precedes them in this order, so fixed files
