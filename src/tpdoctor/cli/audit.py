@@ -103,17 +103,20 @@ def audit_command(
         from tpdoctor.deploy.fix import fix_loaded, unified_diff
 
         result = fix_loaded(loaded, facts, ipc_exchange.value, pss_v)
-        after = load(loaded.path, kind, text=result.text)
-        report.findings.extend(
-            audit_model(
-                after.model,
-                facts,
-                ipc_exchange=ipc_exchange.value,
-                pss=pss_v,
-                strict=strict,
-                compose_impl=impl,
-            ).findings
-        )
+        if result.text == loaded.text:
+            report.findings.extend(res.findings)  # nothing changed: no second parse and audit
+        else:
+            after = load(loaded.path, kind, text=result.text)
+            report.findings.extend(
+                audit_model(
+                    after.model,
+                    facts,
+                    ipc_exchange=ipc_exchange.value,
+                    pss=pss_v,
+                    strict=strict,
+                    compose_impl=impl,
+                ).findings
+            )
         for plan in result.plans:
             for why in plan.why:
                 report.notes.append(f"{loaded.path}: {plan.service}: {why}")
