@@ -91,3 +91,14 @@ def test_comment_before_the_next_service_survives_a_removed_last_key(tmp_path: P
     assert "ipc: host" not in lines
     assert _follows(lines, "# the second server", "b:")
     assert lines[-1] == "# end of file note"
+
+
+def test_new_deploy_block_goes_before_the_next_service_comment(tmp_path: Path) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_text(
+        "services:\n  a:\n    image: vllm/vllm-openai\n    privileged: true\n    shm_size: 16g\n"
+        "  # the proxy\n  b:\n    image: nginx\n"
+    )
+    lines = [ln.strip() for ln in fix_loaded(load(p), None).text.splitlines()]
+    assert lines.index("deploy:") < lines.index("# the proxy")
+    assert _follows(lines, "# the proxy", "b:")

@@ -519,6 +519,8 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None
 
     for op in ops:
         if op[0] == "gpu_reservation":
+            if not isinstance(svc.get("deploy"), CommentedMap):
+                _insert_near(svc, "deploy", CommentedMap())
             _add_gpu_reservation(svc, op[1], op[2])
             continue
         kind, field = op[0], op[1]
