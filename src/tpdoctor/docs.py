@@ -23,7 +23,6 @@ EXPLAIN_ONLY: dict[str, str] = {
     "runtime.nvidia-toolkit-missing": "the runtime refuses `--gpus` before the container exists; only its error text shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
-    "compose.key-ignored": "a property of the compose implementation and file, seen by `audit`",
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",
     "device.host-node-absent": "the runtime fails before the container starts: `audit` with host facts",
 }
@@ -105,11 +104,19 @@ def render_markdown() -> str:
         lines += ["", f"## {d['id']}", "", f"**Severity:** {d['severity']}. {d['summary']}", ""]
         if d["checked_by"]:
             lines.append("Checked by: " + ", ".join(f"`{r}`" for r in d["checked_by"]) + ".")
-            lines += ["", d["doc"]]
         elif d["why_not_checked"]:
             lines.append(f"*{d['kind'].capitalize()}*: {d['why_not_checked']}.")
-        else:
+        elif not d["audited_by"]:
             lines.append("*Not checked yet by a `check` rule.*")
+        if d["audited_by"]:
+            if not d["checked_by"] and not d["why_not_checked"]:
+                lines.append("*Audit-only*: a property of a deployment file.")
+            lines += [
+                "",
+                "Audited by (`tpdoctor audit`): " + ", ".join(f"`{r}`" for r in d["audited_by"]) + ".",
+            ]
+        if d["doc"]:
+            lines += ["", d["doc"]]
     return "\n".join(lines).rstrip() + "\n"
 
 

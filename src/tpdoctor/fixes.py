@@ -91,7 +91,33 @@ def fixes_for(
     runtimes: Iterable[str] | None = None,
     include_privileged: bool = True,
 ) -> list[Fix]:
-    """Concrete fixes for one cause, least privilege first, one Fix per (remedy, runtime)."""
+    """Concrete fixes for one cause, least privilege first, one Fix per (remedy, runtime).
+
+    Memoized on the arguments: an audit of a big file asks for the same cause with the same
+    context thousands of times. Fix objects are shared between findings and never mutated."""
+    key = (
+        cause,
+        tuple(sorted((context or {}).items())),
+        tuple(runtimes) if runtimes else None,
+        include_privileged,
+    )
+    hit = _FIXES_MEMO.get(key)
+    if hit is None:
+        hit = _FIXES_MEMO[key] = tuple(_fixes_for(cause, context, runtimes, include_privileged))
+        if len(_FIXES_MEMO) > 4096:
+            _FIXES_MEMO.pop(next(iter(_FIXES_MEMO)))
+    return list(hit)
+
+
+_FIXES_MEMO: dict[tuple[Any, ...], tuple[Fix, ...]] = {}
+
+
+def _fixes_for(
+    cause: str,
+    context: Mapping[str, str] | None,
+    runtimes: Iterable[str] | None,
+    include_privileged: bool,
+) -> list[Fix]:
     ctx = dict(fix_context())
     ctx.update(context or {})
     wanted = set(runtimes) if runtimes else set(RUNTIMES)

@@ -26,6 +26,13 @@ class IpcExchange(str, Enum):
     pidfd = "pidfd"
 
 
+class ComposeImpl(str, Enum):
+    auto = "auto"
+    compose_v2 = "compose-v2"
+    docker_compose_v1 = "docker-compose-v1"
+    podman_compose = "podman-compose"
+
+
 class Pss(str, Enum):
     baseline = "baseline"
 
@@ -63,6 +70,12 @@ def audit_command(
     ),
     pss: Pss = typer.Option(None, "--pss", help="Kubernetes: stay within Pod Security 'baseline'."),
     strict: bool = typer.Option(False, "--strict", help="Also report missing hardening in compose/docker."),
+    compose_impl: ComposeImpl = typer.Option(
+        ComposeImpl.auto,
+        "--compose-impl",
+        help="Compose implementation that will run the files (auto: only what the file says, "
+        "e.g. an x-podman key); podman-compose and docker-compose-v1 ignore or refuse some keys.",
+    ),
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Review deployment files for what multi-GPU tensor parallel needs and what it does not."""
@@ -73,13 +86,16 @@ def audit_command(
     facts = load_facts(host_facts)
     kind = None if input_kind is InputKind.auto else input_kind.value
     pss_v = pss.value if pss else None
+    impl = None if compose_impl is ComposeImpl.auto else compose_impl.value
     report = Report(command="audit")
     if facts is None:
         report.notes.append("no --host-facts: device nodes and the render GID are placeholders")
     loaded_all = [load(p, kind) for p in files]  # parse everything first: one bad file, no partial writes
     fixed_any = False
     for loaded in loaded_all:
-        res = audit_model(loaded.model, facts, ipc_exchange=ipc_exchange.value, pss=pss_v, strict=strict)
+        res = audit_model(
+            loaded.model, facts, ipc_exchange=ipc_exchange.value, pss=pss_v, strict=strict, compose_impl=impl
+        )
         report.notes.extend(res.allowed)
         if not (fix or write):
             report.findings.extend(res.findings)
@@ -87,12 +103,20 @@ def audit_command(
         from tpdoctor.deploy.fix import fix_loaded, unified_diff
 
         result = fix_loaded(loaded, facts, ipc_exchange.value, pss_v)
-        after = load(loaded.path, kind, text=result.text)
-        report.findings.extend(
-            audit_model(
-                after.model, facts, ipc_exchange=ipc_exchange.value, pss=pss_v, strict=strict
-            ).findings
-        )
+        if result.text == loaded.text:
+            report.findings.extend(res.findings)  # nothing changed: no second parse and audit
+        else:
+            after = load(loaded.path, kind, text=result.text)
+            report.findings.extend(
+                audit_model(
+                    after.model,
+                    facts,
+                    ipc_exchange=ipc_exchange.value,
+                    pss=pss_v,
+                    strict=strict,
+                    compose_impl=impl,
+                ).findings
+            )
         for plan in result.plans:
             for why in plan.why:
                 report.notes.append(f"{loaded.path}: {plan.service}: {why}")

@@ -105,6 +105,22 @@ def wants_multi_gpu(svc: Service) -> bool | None:
     return None
 
 
+def ranks_span_pods(svc: Service) -> tuple[int, int, int] | None:
+    """(TP x PP, GPUs per pod, replicas) when a Kubernetes workload's parallel size exceeds
+    the GPUs of one pod but fits the GPUs of all its replicas: ranks meant to span pods."""
+    if svc.format != "kubernetes":
+        return None
+    tp = tp_size(svc)
+    reps = int(svc.extra.get("replicas", "1"))
+    have = visible_gpus(svc)
+    if tp is None or reps < 2 or not have:
+        return None
+    need = tp * (pp_size(svc) or 1)
+    if have < need <= reps * have:
+        return need, have, reps
+    return None
+
+
 def is_gpu(svc: Service) -> bool:
     return backend(svc) != "none"
 
@@ -139,6 +155,16 @@ def facts_render_gid(facts: Facts | None) -> int | None:
         if RENDER_RE.match(n.path) and n.gid is not None:
             return n.gid
     return facts.groups.get("render")
+
+
+def facts_kfd_gid(facts: Facts | None) -> int | None:
+    """GID that owns /dev/kfd on the host (render on current distributions, video on older ones)."""
+    if facts is None:
+        return None
+    for n in facts.dev:
+        if n.path == "/dev/kfd" and n.gid is not None:
+            return n.gid
+    return facts.groups.get("video")
 
 
 def facts_host_paths(facts: Facts | None) -> set[str] | None:

@@ -72,9 +72,14 @@ def audit_model(
     ipc_exchange: str = "drmfd",
     pss: str | None = None,
     strict: bool = False,
+    compose_impl: str | None = None,
 ) -> AuditResult:
     ctx = DeployContext(
-        model=model, facts=facts, ipc_exchange=ipc_exchange, pss=pss, extra={"strict": strict}
+        model=model,
+        facts=facts,
+        ipc_exchange=ipc_exchange,
+        pss=pss,
+        extra={"strict": strict, "compose_impl": compose_impl},
     )
     res = AuditResult()
     for svc, f in run_deploy_rules(ctx):

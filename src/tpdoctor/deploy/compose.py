@@ -11,7 +11,9 @@ import shlex
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import CommentMark
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+from ruamel.yaml.tokens import CommentToken
 
 from tpdoctor.deploy.exceptions import allows_in_lines
 from tpdoctor.deploy.io import load_yaml_docs
@@ -220,6 +222,51 @@ def _gpu_reservations(svc: dict[str, Any]) -> list[GpuRequest]:
     return out
 
 
+_PODMAN_COMPOSE_COMMENT = re.compile(r"#.*\bpodman-compose\b", re.IGNORECASE)
+
+
+def compose_impl_hint(doc: ComposeDoc, lines: list[str]) -> tuple[str | None, str, int | None]:
+    """What the file itself says about the implementation that runs it.
+
+    Only explicit signals: an `x-podman` extension (top level, or `x-podman.*` keys in a
+    service), which only podman-compose reads, or a comment naming `podman-compose` (e.g. "run
+    with podman-compose up"). `podman compose` (with a space) is not a signal: it delegates to
+    docker-compose when that is installed. Nothing identifies docker-compose v1 from the file.
+    """
+    for key in doc.root:
+        if str(key) == "x-podman" or str(key).startswith("x-podman."):
+            line = doc.root.lc.key(key)[0] + 1
+            return "podman-compose", f"top-level `{key}:` (read only by podman-compose)", line
+    for name, svc in doc.services.items():
+        if isinstance(svc, dict):
+            for key in svc:
+                if str(key).startswith("x-podman"):
+                    line = svc.lc.key(key)[0] + 1 if hasattr(svc, "lc") else None
+                    return "podman-compose", f"service {name}: `{key}:` (read only by podman-compose)", line
+    for i, ln in enumerate(lines):
+        if _PODMAN_COMPOSE_COMMENT.search(ln):
+            return "podman-compose", f"comment: {ln.strip()[:120]}", i + 1
+    return None, "", None
+
+
+def _podman_compose_skips(svc: dict[str, Any]) -> list[str]:
+    """Reservation entries podman-compose drops: it turns only `driver: nvidia` entries with
+    `capabilities: [gpu]` into `--device nvidia.com/gpu=...` (podman_compose.py
+    container_to_gpu_res_args, v1.2.0-v1.6.0) and silently skips every other entry."""
+    try:
+        devs = svc["deploy"]["resources"]["reservations"]["devices"]
+    except (KeyError, TypeError):
+        return []
+    out = []
+    for d in devs or []:
+        if not isinstance(d, dict):
+            continue
+        caps = [str(c) for c in d.get("capabilities") or []]
+        if d.get("driver") != "nvidia" or "gpu" not in caps:
+            out.append(str(dict(d)))
+    return out
+
+
 def service_lines(doc: ComposeDoc) -> dict[str, tuple[int, int]]:
     """1-based [first, last] line of each service's block, for allow comments and evidence."""
     names = list(doc.services.keys())
@@ -238,6 +285,10 @@ def parse_compose(text: str, source: str) -> tuple[DeploymentModel, ComposeDoc]:
     lines = analysed.splitlines()
     spans = service_lines(doc)
     model = DeploymentModel(source=source, format="compose", notes=list(recovered))
+    impl, impl_ev, impl_line = compose_impl_hint(doc, lines)
+    if impl is not None:
+        model.compose_impl = impl  # type: ignore[assignment]
+        model.compose_impl_evidence, model.compose_impl_line = impl_ev, impl_line
     for name, raw in doc.services.items():
         if not isinstance(raw, dict):
             continue
@@ -287,6 +338,17 @@ def parse_compose(text: str, source: str) -> tuple[DeploymentModel, ComposeDoc]:
         )
         if s.runtime == "nvidia":
             s.gpus.append(GpuRequest(via="runtime", vendor="nvidia", raw="runtime: nvidia"))
+        # keys that some compose implementations ignore or reject (rules/deploy_compose.py)
+        if "gpus" in svc:
+            s.extra["compose_gpus_key"] = f"gpus: {svc['gpus']}"
+        long_devs = [str(dict(d)) for d in svc.get("devices") or [] if isinstance(d, dict)]
+        if long_devs:
+            s.extra["compose_long_devices"] = "; ".join(long_devs)
+        skips = _podman_compose_skips(svc)
+        if skips:
+            s.extra["podman_compose_gpu_skips"] = "; ".join(skips)
+        if "ipc" in svc:
+            s.extra["compose_ipc_line"] = str(svc.lc.key("ipc")[0] + 1) if hasattr(svc, "lc") else ""
         if isinstance(svc.get("build"), dict) and "shm_size" in svc["build"] and "shm_size" not in svc:
             s.extra["shm_size_on_build"] = _s(svc["build"]["shm_size"])
         model.services.append(s)
@@ -315,15 +377,157 @@ def _q(v: str) -> Any:
     return DoubleQuotedScalarString(v) if re.fullmatch(r"[0-9]+|.*[:#{}\[\],&*!|>'\"%@`].*|\$\{.*", v) else v
 
 
+# --- comments around edited entries -------------------------------------------------------------
+# ruamel attaches the full-line comments that follow an entry to that entry (a list item's
+# comment token, a scalar value's post-comment): "# the VPN" above `- /dev/net/tun` belongs to
+# the item before it, "# weights" above `volumes:` to the last item of the list before it.
+# Removing or appending next to such an entry would drop or move them, so the edits below first
+# detach those lines and give them back to what they precede.
+
+
+def _detach_following(tok: Any) -> str:
+    """Cut the full-line comments after an entry's own end-of-line comment; return them raw."""
+    if tok is None:
+        return ""
+    head, _, rest = str(tok.value).partition("\n")
+    if not rest.strip():
+        return ""
+    tok.value = head + "\n"
+    return rest
+
+
+def _item_token(seq: CommentedSeq, i: int) -> Any:
+    c = seq.ca.items.get(i)
+    return c[0] if c else None
+
+
+def _tail_token(m: CommentedMap, key: Any) -> Any:
+    """The token holding the comments that follow entry `key` of map `m` (recursing into its value)."""
+    v = m.get(key)
+    if isinstance(v, CommentedSeq) and len(v):
+        return _item_token(v, len(v) - 1)
+    if isinstance(v, CommentedMap) and len(v):
+        return _tail_token(v, list(v.keys())[-1])
+    c = m.ca.items.get(key)
+    return c[2] if c and len(c) > 2 else None
+
+
+def _api_text(raw: str) -> str:
+    out = []
+    for ln in raw.splitlines():
+        t = ln.strip()
+        if t.startswith("#"):
+            t = t[1:]
+            out.append(t[1:] if t.startswith(" ") else t)
+    return "\n".join(out)
+
+
+def _key_col(m: CommentedMap, key: Any, default: int) -> int:
+    try:
+        return int(m.lc.key(key)[1])
+    except (AttributeError, KeyError, TypeError):
+        return default
+
+
+def _put_before(m: CommentedMap, key: Any, raw: str, default_col: int) -> None:
+    m.yaml_set_comment_before_after_key(key, before=_api_text(raw), indent=_key_col(m, key, default_col))
+
+
+def _append_to_item(seq: CommentedSeq, i: int, raw: str) -> None:
+    tok = _item_token(seq, i)
+    if tok is not None:
+        tok.value = str(tok.value) + raw
+    else:
+        seq.ca.items[i] = [CommentToken("\n" + raw, CommentMark(0), None), None, None, None]
+
+
+class _Rehome:
+    """Where comments that preceded something in a service go once that something moves."""
+
+    def __init__(self, doc: ComposeDoc, service: str) -> None:
+        self.doc, self.service = doc, service
+
+    def after_service(self, raw: str, svc: CommentedMap) -> None:
+        """Comments that followed the service's last entry: they precede the next service."""
+        names = list(self.doc.services.keys())
+        i = names.index(self.service)
+        if i + 1 < len(names):
+            _put_before(self.doc.services, names[i + 1], raw, 0 if self.doc.v1 else 2)
+            return
+        keys = list(svc.keys())
+        tok = _tail_token(svc, keys[-1]) if keys else None
+        if tok is not None:
+            tok.value = str(tok.value) + raw
+        elif keys:
+            v = svc[keys[-1]]
+            if isinstance(v, CommentedSeq) and len(v):
+                _append_to_item(v, len(v) - 1, raw)
+            elif not isinstance(v, (CommentedSeq, CommentedMap)):
+                svc.ca.items.setdefault(keys[-1], [None, None, None, None])[2] = CommentToken(
+                    "\n" + raw, CommentMark(0), None
+                )
+
+    def before_key(self, svc: CommentedMap, key: Any, raw: str) -> None:
+        _put_before(svc, key, raw, 4)
+
+
+def _delete_key(svc: CommentedMap, key: str, home: _Rehome) -> None:
+    keys = list(svc.keys())
+    raw = _detach_following(_tail_token(svc, key))
+    del svc[key]
+    if raw:
+        i = keys.index(key)
+        if i + 1 < len(keys):
+            home.before_key(svc, keys[i + 1], raw)
+        else:
+            home.after_service(raw, svc)
+
+
+def _delete_item(svc: CommentedMap, key: str, seq: CommentedSeq, i: int, home: _Rehome) -> None:
+    raw = _detach_following(_item_token(seq, i))
+    del seq[i]
+    if not raw:
+        return
+    if i > 0:
+        _append_to_item(seq, i - 1, raw)  # still right after the item before, before the next one
+    elif len(seq):
+        col = _key_col(svc, key, 4) + 2
+        svc.yaml_set_comment_before_after_key(key, after=_api_text(raw), after_indent=col)
+    else:  # the list is now empty and its key goes: the comments precede the next key
+        keys = list(svc.keys())
+        j = keys.index(key)
+        if j + 1 < len(keys):
+            home.before_key(svc, keys[j + 1], raw)
+        else:
+            home.after_service(raw, svc)
+
+
+def _append_item(seq: CommentedSeq, item: Any) -> None:
+    raw = _detach_following(_item_token(seq, len(seq) - 1)) if len(seq) else ""
+    seq.append(item)
+    if raw:
+        _append_to_item(seq, len(seq) - 1, raw)
+
+
 def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None:
     """Apply format-neutral plan operations to one service of the round-trip tree."""
     svc: CommentedMap = doc.services[service]
+    home = _Rehome(doc, service)
+
+    def _insert_near(svc: CommentedMap, key: str, value: Any) -> None:
+        _insert_near_keeping_comments(svc, key, value, home)
+
     for op in ops:
+        if op[0] == "gpu_reservation":
+            if not isinstance(svc.get("deploy"), CommentedMap):
+                _insert_near(svc, "deploy", CommentedMap())
+            _add_gpu_reservation(svc, op[1], op[2])
+            continue
         kind, field = op[0], op[1]
         key = _KEY[field]
         if kind == "unset":
             if key in svc:
-                del svc[key]
+                _delete_key(svc, key, home)
         elif kind == "set":
             value: Any = op[2]
             if key in svc:
@@ -352,10 +556,16 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None
                 seq = CommentedSeq()
                 _insert_near(svc, key, seq)
             if item not in [str(x) for x in seq]:
-                seq.append(_q(item))
+                _append_item(seq, _q(item))
         elif kind == "list_remove":
             seq = svc.get(key)
-            if isinstance(seq, list):
+            if isinstance(seq, CommentedSeq):
+                for i in reversed(range(len(seq))):
+                    if str(seq[i]) == op[2] or (isinstance(seq[i], dict) and str(dict(seq[i])) == op[2]):
+                        _delete_item(svc, key, seq, i, home)
+                if not seq:
+                    _delete_key(svc, key, home)
+            elif isinstance(seq, list):
                 for i in reversed(range(len(seq))):
                     if str(seq[i]) == op[2] or (isinstance(seq[i], dict) and str(dict(seq[i])) == op[2]):
                         del seq[i]
@@ -367,6 +577,36 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None
                 for i, x in enumerate(seq):
                     if str(x) == op[2]:
                         seq[i] = _q(op[3])
+
+
+def _map_at(parent: CommentedMap, key: str) -> CommentedMap:
+    v = parent.get(key)
+    if not isinstance(v, CommentedMap):
+        v = CommentedMap()
+        if key in parent:
+            parent[key] = v
+        else:
+            _insert_near(parent, key, v)
+    return v
+
+
+def _add_gpu_reservation(svc: CommentedMap, driver: str, count: str) -> None:
+    """deploy.resources.reservations.devices: [{driver, count, capabilities: [gpu]}], merged into
+    an existing deploy: block; nothing when a reservation for that driver is there already."""
+    resv = _map_at(_map_at(_map_at(svc, "deploy"), "resources"), "reservations")
+    devs = resv.get("devices")
+    if not isinstance(devs, CommentedSeq):
+        devs = CommentedSeq()
+        resv["devices"] = devs
+    if any(isinstance(d, dict) and d.get("driver") == driver for d in devs):
+        return
+    entry = CommentedMap()
+    entry["driver"] = driver
+    entry["count"] = count if count == "all" else int(count)
+    caps = CommentedSeq(["gpu"])
+    caps.fa.set_flow_style()
+    entry["capabilities"] = caps
+    devs.append(entry)
 
 
 # Where new keys go: after the closest key that precedes them in this order, so fixed files
@@ -398,3 +638,20 @@ def _insert_near(svc: CommentedMap, key: str, value: Any) -> None:
             pos = i
             break
     svc.insert(pos, key, value)
+
+
+def _insert_near_keeping_comments(svc: CommentedMap, key: str, value: Any, home: _Rehome) -> None:
+    """_insert_near, but the comments that preceded the entry after the insertion point (held by
+    the entry before it) stay in front of that entry, not in front of the new key."""
+    keys = list(svc.keys())
+    _insert_near(svc, key, value)
+    pos = list(svc.keys()).index(key)
+    if pos == 0:
+        return
+    raw = _detach_following(_tail_token(svc, keys[pos - 1]))
+    if not raw:
+        return
+    if pos < len(keys):
+        home.before_key(svc, keys[pos], raw)
+    else:
+        home.after_service(raw, svc)

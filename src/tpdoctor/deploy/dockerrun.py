@@ -348,7 +348,7 @@ _FLAG_OF = {
 
 
 def quote(tok: str) -> str:
-    if re.fullmatch(r"[\w@%+=:,./${}-]+", tok):
+    if re.fullmatch(r"[\w@%+=:,./${}~-]+", tok):  # ~ stays bare: the shell expands it
         return tok
     if not re.search(r'["\\`]', tok):
         return f'"{tok}"'
@@ -367,6 +367,9 @@ def patched_argv(run: RunCommand, ops: list[tuple[str, ...]]) -> list[tuple[str,
         opts.append((f.name, val))
     for op in ops:
         kind, fld = op[0], op[1]
+        if kind == "gpu_reservation":
+            opts.extend(_gpu_opts(run.engine, opts, op[2]))
+            continue
         flag = _FLAG_OF[fld]
         same = (
             {flag}
@@ -389,6 +392,18 @@ def patched_argv(run: RunCommand, ops: list[tuple[str, ...]]) -> list[tuple[str,
         elif kind == "list_replace":
             opts = [(o[0], op[3]) if o[0] in same and o[1] == op[2] else o for o in opts]
     return opts
+
+
+def _gpu_opts(engine: str, opts: list[tuple[str, str | None]], count: str) -> list[tuple[str, str | None]]:
+    """docker: --gpus N|all; podman: CDI devices nvidia.com/gpu=I (nvidia-ctk cdi generate)."""
+    if engine == "podman":
+        if any(n == "--device" and (v or "").startswith("nvidia.com/gpu=") for n, v in opts):
+            return []
+        ids = ["all"] if count == "all" else [str(i) for i in range(int(count))]
+        return [("--device", f"nvidia.com/gpu={i}") for i in ids]
+    if any(n == "--gpus" for n, _ in opts):
+        return []
+    return [("--gpus", count)]
 
 
 def emit_run(

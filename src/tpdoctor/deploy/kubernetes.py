@@ -181,6 +181,13 @@ def _container(w: Workload, c: dict[str, Any], psc: dict[str, Any], vols: dict[s
                 except ValueError:
                     n = None
                 s.gpus.append(GpuRequest(via="k8s-resource", vendor=vendor, count=n, raw=f"{rname}: {qty}"))  # type: ignore[arg-type]
+    wspec = w.obj.get("spec") or {}
+    if w.kind in ("Deployment", "StatefulSet", "ReplicaSet"):
+        reps = wspec.get("replicas", 1)  # the API default is 1
+        s.extra["replicas"] = str(reps) if isinstance(reps, int) else "1"
+    elif w.kind == "Job":
+        par = wspec.get("parallelism", 1)
+        s.extra["replicas"] = str(par) if isinstance(par, int) else "1"
     s.extra["pod"] = f"{w.kind}/{w.name}"
     s.extra["container"] = str(c.get("name"))
     return s

@@ -2,7 +2,8 @@
 
 Plans are format-neutral operations for compose/docker/podman (`("unset", field)`,
 `("set", field, value)`, `("list_add"|"list_remove", field, item)`,
-`("list_replace", field, old, new)`) and Kubernetes-specific ones (see
+`("list_replace", field, old, new)`, `("gpu_reservation", driver, count|"all")`) and
+Kubernetes-specific ones (see
 kubernetes.apply_k8s_ops). Each front-end applies them to the user's own file, so only what
 the plan touches changes. A plan computed on an already fixed file is empty (idempotence).
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from tpdoctor.deploy.analysis import (
     backend,
+    facts_kfd_gid,
     facts_render_gid,
     facts_render_nodes,
     is_gpu,
@@ -27,6 +29,9 @@ BYPATH_MOUNT = "/dev/dri/by-path:/dev/dri/by-path:ro"
 SHM_DEFAULT = "16g"
 SHM_MIN = 1024**3
 RENDER_GID_PLACEHOLDER = "${RENDER_GID:?set RENDER_GID to the host render GID, getent group render}"
+VIDEO_GID_PLACEHOLDER = (
+    "${VIDEO_GID:?set VIDEO_GID to the GID that owns /dev/kfd on the host, stat -c %g /dev/kfd}"
+)
 RAW_MEM = ("/dev/mem", "/dev/kmem", "/dev/port")
 
 Op = tuple[str, ...]
@@ -85,7 +90,14 @@ def plan_service(svc: Service, facts: Facts | None, ipc_exchange: str = "drmfd")
             src = "from host facts" if real else "placeholders: check `ls /dev/dri` or pass --host-facts"
             p.add(f"render nodes mapped ({src})", *[("list_add", "devices", n) for n in nodes])
         if be == "cuda" and not svc.gpus:
-            p.cannot.append("privileged CUDA container without a GPU reservation: add --gpus / device_ids")
+            tp = tp_size(svc)
+            n = str(tp * (pp_size(svc) or 1)) if tp is not None else "all"
+            what = f"{n} GPU(s) (TP x PP)" if n != "all" else "all GPUs (no TP size to count them by)"
+            p.add(
+                f"NVIDIA GPU reservation for {what}: privileged mapped the nodes, the NVIDIA runtime "
+                "injects them and the driver libraries",
+                ("gpu_reservation", "nvidia", n),
+            )
     # 2. whole /dev/dri -> the render nodes (only when host facts say which)
     for d in svc.devices:
         if d.host.rstrip("/") in ("/dev/dri", "/dev") and "audit.devices-all-gpus" not in allowed:
@@ -126,18 +138,44 @@ def plan_service(svc: Service, facts: Facts | None, ipc_exchange: str = "drmfd")
     if be in ("xpu", "rocm"):
         gid = facts_render_gid(facts)
         want = str(gid) if gid is not None else RENDER_GID_PLACEHOLDER
+        # ROCm: /dev/kfd belongs to render on current distributions, to video on older ones
+        kfd_want: str | None = None
+        if be == "rocm":
+            kg = facts_kfd_gid(facts)
+            if facts is None:
+                kfd_want = VIDEO_GID_PLACEHOLDER
+            elif kg is not None and kg != gid:
+                kfd_want = str(kg)
         names = [g for g in svc.group_add if not g.isdigit() and not g.startswith("$") and g != "keep-groups"]
+        numeric = [g for g in svc.group_add if g.isdigit() or g.startswith("$") or g == "keep-groups"]
+        planned = list(numeric)
         for g in names:
             if "device.group-name-unresolved" not in allowed:
-                p.add(
-                    f"group {g!r} replaced by the numeric render GID", ("list_replace", "group_add", g, want)
+                target, which = (
+                    (kfd_want, "/dev/kfd (video)") if g == "video" and kfd_want else (want, "render")
                 )
-        numeric = [g for g in svc.group_add if g.isdigit() or g.startswith("$") or g == "keep-groups"]
+                if target in planned:
+                    p.add(
+                        f"group {g!r} removed: the numeric GID is already added",
+                        ("list_remove", "group_add", g),
+                    )
+                else:
+                    p.add(
+                        f"group {g!r} replaced by the numeric {which} GID",
+                        ("list_replace", "group_add", g, target),
+                    )
+                    planned.append(target)
         if not svc.group_add or (not numeric and not names):
             p.add(
                 "numeric render GID added (cap_drop ALL removes root's DAC_OVERRIDE)",
                 ("list_add", "group_add", want),
             )
+            planned.append(want)
+        if not numeric and "device.group-name-unresolved" not in allowed:
+            for extra, why in ((want, "render"), (kfd_want, "/dev/kfd (video)")):
+                if extra is not None and extra not in planned:
+                    p.add(f"numeric {why} GID added", ("list_add", "group_add", extra))
+                    planned.append(extra)
         elif (
             gid is not None
             and numeric

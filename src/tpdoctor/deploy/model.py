@@ -118,11 +118,19 @@ class Service(BaseModel):
         return [d for d in self.devices if d.container.startswith("/dev/dri")]
 
 
+ComposeImpl = Literal["compose-v2", "docker-compose-v1", "podman-compose"]
+
+
 class DeploymentModel(BaseModel):
     source: str
     format: Format
     services: list[Service] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    # which compose implementation the file itself says will run it (x-podman keys, a comment
+    # naming podman-compose); None = the file does not say. `audit --compose-impl` overrides it.
+    compose_impl: ComposeImpl | None = None
+    compose_impl_evidence: str = ""
+    compose_impl_line: int | None = None
 
 
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgtp]?)(i?b?)\s*$", re.IGNORECASE)

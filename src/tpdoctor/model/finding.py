@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum, IntEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Severity(str, Enum):
@@ -40,6 +40,8 @@ PRIVILEGE_ORDER: dict[str, int] = {"none": 0, "capability": 1, "host-change": 2,
 
 class Fix(BaseModel):
     """One way to remove a cause, for one runtime. Ordered least privilege first."""
+
+    model_config = ConfigDict(frozen=True)  # shared between findings (fixes_for is memoized)
 
     id: str = Field(description="stable id of the remedy within its cause, e.g. 'bypath-mount'")
     runtime: str = Field(description="compose | docker | podman | kubernetes | env | host")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tpdoctor.deploy.analysis import backend, is_gpu, pp_size, tp_size, visible_gpus
+from tpdoctor.deploy.analysis import backend, is_gpu, pp_size, ranks_span_pods, tp_size, visible_gpus
 from tpdoctor.deploy.model import Service, normalize_cap
+from tpdoctor.fixes import fix_context
 from tpdoctor.model import Finding
 from tpdoctor.rules.deploy_common import ev, fctx
 from tpdoctor.rules.registry import DeployContext, deploy_rule, make_finding
@@ -25,9 +26,13 @@ def tp_exceeds(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     Why it matters: vLLM stops with "tensor parallel size N is not allowed" / too few GPUs.
 
     How to fix: give the container as many GPUs as TP x PP, or lower TP.
+
+    A Kubernetes Deployment/StatefulSet with several replicas whose TP x PP exceeds one pod's
+    GPUs but fits all replicas' GPUs is reported as topology.ranks-split-across-containers
+    instead: its ranks are meant to span pods.
     """
     tp = tp_size(svc)
-    if tp is None:
+    if tp is None or ranks_span_pods(svc) is not None:
         return
     need = tp * (pp_size(svc) or 1)
     have = visible_gpus(svc)
@@ -123,14 +128,30 @@ def ranks_split(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     Why it matters: fd passing (oneCCL pidfd/drmfd), CUDA IPC and NCCL P2P/SHM need all ranks of a TP group in
     one PID/IPC/mount namespace; separate containers look like separate nodes.
 
+    Kubernetes: a Deployment/StatefulSet/ReplicaSet (or a Job's parallelism) with more than one
+    replica, whose TP x PP exceeds the GPUs of one pod (nvidia.com/gpu, amd.com/gpu,
+    gpu.intel.com/i915 limits) but fits the GPUs of all replicas: the ranks are meant to span
+    pods. Each pod has its own namespaces (and often its own node); replicas of a Deployment are
+    independent copies, not ranks of one job. (TP x PP larger than all replicas' GPUs, or a single
+    replica, is vllm.tp-exceeds-visible-gpus.)
+
     How to fix: one container with all GPUs and --tensor-parallel-size N; split only across nodes.
+    In Kubernetes: replicas 1 and `nvidia.com/gpu: N` (TP x PP) in one pod; ranks across nodes
+    need a multi-node launcher (Ray, LeaderWorkerSet), pipeline parallel between nodes.
     """
-    rank_keys = {"RANK", "WORLD_SIZE", "LOCAL_RANK", "CCL_LOCAL_RANK", "NODE_RANK"}
-    gpu_svcs = [
-        s
-        for s in ctx.model.services
-        if is_gpu(s) and (rank_keys & set(s.env) or "--node-rank" in s.argv_text or "--nnodes" in s.argv_text)
-    ]
+    span = ranks_span_pods(svc)
+    if span is not None:
+        need, have, reps = span
+        yield make_finding(
+            "topology.ranks-split-across-containers",
+            f"{svc.name}: TP x PP = {need} but each of the {reps} replicas gets {have} GPU(s): the ranks would "
+            f"span pods, which share no IPC/PID namespace (and may sit on different nodes). Give one pod "
+            f"{need} GPUs and replicas: 1.",
+            [ev(svc, ctx, f"replicas {reps}, GPUs per pod {have}, tensor-parallel-size {tp_size(svc)}")],
+            context=fix_context(gpu_count=need),
+        )
+        return
+    gpu_svcs: list[Service] = ctx.memo("ranked_gpu_services", lambda: _ranked_gpu_services(ctx))
     if len(gpu_svcs) > 1 and svc is gpu_svcs[0] and ctx.model.format != "kubernetes":
         yield make_finding(
             "topology.ranks-split-across-containers",
@@ -138,6 +159,18 @@ def ranks_split(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             "host: fd passing and P2P break across containers. Use one container with all GPUs.",
             [ev(s, ctx, "distributed rank settings") for s in gpu_svcs],
         )
+
+
+_RANK_KEYS = {"RANK", "WORLD_SIZE", "LOCAL_RANK", "CCL_LOCAL_RANK", "NODE_RANK"}
+
+
+def _ranked_gpu_services(ctx: DeployContext) -> list[Service]:
+    return [
+        s
+        for s in ctx.model.services
+        if is_gpu(s)
+        and (_RANK_KEYS & set(s.env) or "--node-rank" in s.argv_text or "--nnodes" in s.argv_text)
+    ]
 
 
 @deploy_rule("audit.pss-baseline-violation")

@@ -94,6 +94,7 @@ DEPLOY_RULE_MODULES: tuple[str, ...] = (
     "tpdoctor.rules.deploy_devices",
     "tpdoctor.rules.deploy_shm",
     "tpdoctor.rules.deploy_topology",
+    "tpdoctor.rules.deploy_compose",
 )
 
 
@@ -104,6 +105,13 @@ class DeployContext:
     ipc_exchange: str = "drmfd"  # drmfd | pidfd: the route the fix would take
     pss: str | None = None  # "baseline": also check Pod Security baseline
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # per-audit memo for rules that look at the whole model (computed once, not once per service)
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
 
 
 DeployRuleFunc = Callable[["Service", DeployContext], Iterable[Finding]]
