@@ -41,3 +41,18 @@ def test_dockerenv_on_the_booted_vm_is_not_a_privileged_container() -> None:
     out = json.loads(r.stdout)
     assert out["facts"]["container"] == "none"
     assert "security.privileged" not in {f["cause"] for f in out["findings"]}
+
+
+SNAP2 = Path(__file__).parent / "data" / "gpu" / "h200x2-host.json"
+
+
+def test_real_two_h200_host_is_clean_at_tp2_and_sees_nvlink() -> None:
+    snap = json.loads(SNAP2.read_text())
+    assert snap["nvidia"]["nvlinks"] == {"0-1": 18} and snap["nvidia"]["p2p"] == {"0-1": "OK"}
+    # a Firecracker VM whose image carries /.dockerenv: a booted root, not a container
+    assert snap["container"]["runtime"] == "none"
+    r = run_cli("check", "--from-snapshot", str(SNAP2), "--tp", "2", "-f", "json")
+    assert r.returncode == 0, r.stdout
+    assert json.loads(r.stdout)["findings"] == []
+    r = run_cli("check", "--from-snapshot", str(SNAP2), "--tp", "4", "-f", "json")
+    assert r.returncode == 3 and "vllm.tp-exceeds-visible-gpus" in r.stdout

@@ -48,7 +48,9 @@ def shm_size(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     **Why it matters.** `NCCL WARN Error: failed to extend /dev/shm/nccl-…` (NCCL
     `src/os/linux.cc:795`), `Error while creating shared memory segment`, `Bus error (core
     dumped)` from vLLM, Ray moving its object store to /tmp (failures.md #23-#26).
-    `NCCL_SHM_DISABLE=1` does not remove the need (#39).
+    `NCCL_SHM_DISABLE=1` does not remove the need (#39). Measured on 2×H200 (docs/gpu-h200.md):
+    a bare 2-rank NCCL all-reduce, even over NCCL's SHM transport, fits in 64 MiB; vLLM's shm
+    broadcast ring (10 × 10 MiB) then dies with SIGBUS. The blocker is for serving stacks.
 
     **How to fix.** `shm_size: 16g` (docker `--shm-size=16g`; Kubernetes: a memory `emptyDir`
     at /dev/shm), or `ipc: host` (wider).
