@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import run_cli
 from tpdoctor.errors import InputError
 from tpdoctor.explain import explain
 from tpdoctor.explain.engine import AhoCorasickEngine, HyperscanEngine
@@ -239,3 +242,15 @@ def test_buffers_equal_the_simple_reader_on_random_input() -> None:
         blocks = list(iter_blocks(io.BytesIO(data), chunk=chunk, max_line=max_line))
         assert all(b.endswith(b"\n") for b in blocks)
         assert b"".join(blocks) == reference(data, chunk, max_line)
+
+
+def test_binary_input_shows_no_garbage_lines(tmp_path: Path) -> None:
+    """A binary file that happens to contain 'error' bytes: nothing unreadable is shown."""
+    blob = tmp_path / "core.bin"
+    blob.write_bytes(
+        b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4 + b"\x00\x01write error\x02\x03" * 50 + b"\n"
+    )
+    r = run_cli("explain", str(blob), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["causes"] == [] and out["facts"].get("error_lines", []) == []

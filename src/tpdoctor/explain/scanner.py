@@ -86,6 +86,14 @@ _VALUE_ALIAS = {
 }
 
 
+def _looks_binary(line: str) -> bool:
+    """More than 1 in 10 characters undecodable or control (tabs aside): not a log line."""
+    if line.isprintable():  # the common case, at C speed
+        return False
+    bad = sum(1 for c in line if c == "\ufffd" or (c < " " and c != "\t"))
+    return bad * 10 > len(line)
+
+
 @dataclass
 class SigHit:
     line: int
@@ -258,6 +266,8 @@ class Scanner:
             self._salient(text, original, line_no, source)
 
     def _salient(self, text: str, original: str, line_no: int, source: str) -> None:
+        if _looks_binary(original):
+            return  # bytes of a binary file that happen to contain "error": nothing to show a user
         if _EXCEPTION_LINE.match(text):
             score = 3
         elif _STRONG.search(text):
