@@ -152,7 +152,7 @@ def _collect(address: str, timeout: float) -> tuple[list[ClusterNode], list[str]
         from tpdoctor.cluster import worker
 
         # by value: a node without tpdoctor runs the task and says so (worker.py)
-        cloudpickle.register_pickle_by_value(worker)
+        cloudpickle.register_pickle_by_value(worker)  # type: ignore[no-untyped-call]
         task = ray.remote(worker.collect_on_node)
         faults = _faults()
         refs: dict[Any, ClusterNode] = {}
