@@ -13,6 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from tpdoctor.model import Evidence, Facts, Finding
+
+# registered before this module's rules whichever is imported first (docs/rules.md lists
+# the rules of a cause in registration order)
+from tpdoctor.rules import topology as _topology  # noqa: F401
 from tpdoctor.rules.gpus import infer_backend, visible_gpu_paths
 from tpdoctor.rules.network import BRIDGE_NETS, _addresses_text
 from tpdoctor.rules.registry import _RULES, CheckOptions, Rule, make_finding
