@@ -39,6 +39,7 @@ def _root(
 # Each command module registers its commands on `app` at import time.
 from tpdoctor.cli import audit as _audit  # noqa: E402,F401
 from tpdoctor.cli import check as _check  # noqa: E402,F401
+from tpdoctor.cli import cluster as _cluster  # noqa: E402,F401
 from tpdoctor.cli import explain as _explain  # noqa: E402,F401
 from tpdoctor.cli import generate as _generate  # noqa: E402,F401
 from tpdoctor.cli import rules as _rules  # noqa: E402,F401

@@ -28,6 +28,7 @@ RULE_MODULES: tuple[str, ...] = (
     "tpdoctor.rules.env",
     "tpdoctor.rules.network",
     "tpdoctor.rules.topology",
+    "tpdoctor.rules.cluster",
 )
 
 

@@ -1,0 +1,112 @@
+"""One Report for the whole cluster: each node's fact rules, tagged with the node, plus the
+cross-node rules; the per-node table lives in `report.facts["nodes"]`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, TextIO
+
+from tpdoctor.model import Finding, Report, Severity
+from tpdoctor.rules import CheckOptions, run_fact_rules
+from tpdoctor.rules.cluster import (
+    ClusterNode,
+    compare_nodes,
+    node_gpus,
+    node_options,
+    tag_finding,
+    unreachable_finding,
+)
+
+
+def build_report(nodes: list[ClusterNode], options: CheckOptions, address: str, notes: list[str]) -> Report:
+    findings: list[Finding] = []
+    rows: list[dict[str, Any]] = []
+    widest = max((node_gpus(n.facts, options)[1] for n in nodes if n.facts is not None), default=0)
+    for node in nodes:
+        row: dict[str, Any] = {
+            "index": node.index,
+            "node_id": node.node_id,
+            "ip": node.ip,
+            "hostname": node.hostname,
+        }
+        if node.facts is None:
+            own = [unreachable_finding(node)]
+            row.update(status=node.error_kind or "error", error=node.error, backend=None, gpus=None, tp=None)
+        else:
+            opts = node_options(node.facts, options, widest)
+            own = [tag_finding(f, node) for f in run_fact_rules(node.facts, opts)]
+            backend, gpus = node_gpus(node.facts, opts)
+            row.update(status="checked", backend=backend, gpus=gpus, tp=opts.tp)
+        for sev in Severity:
+            row[sev.value] = sum(1 for f in own if f.severity is sev)
+        rows.append(row)
+        findings += own
+    findings += compare_nodes(nodes, options)
+    notes = [f"Ray cluster at {address}: {len(nodes)} alive node(s)", *notes]
+    per_node = [r["gpus"] for r in rows if r["gpus"]]
+    if options.tp is not None and per_node and options.tp > max(per_node):
+        notes.append(
+            f"--tp {options.tp} is more than any node's GPUs ({max(per_node)}): tensor parallel would cross "
+            f"nodes over the network; the usual split is --tp {max(per_node)} --pp <nodes> "
+            "(pipeline parallel across nodes)."
+        )
+    versions = {n.facts.tool_version for n in nodes if n.facts is not None}
+    if len(versions) > 1:
+        notes.append(f"nodes run different tpdoctor versions: {', '.join(sorted(str(v) for v in versions))}")
+    summary = {
+        "address": address,
+        "tp": options.tp,
+        "pp": options.pp,
+        "backend": options.backend,
+        "nodes": rows,
+    }
+    return Report(
+        command="cluster check",
+        findings=sorted(findings, key=lambda f: f.sort_key()),
+        facts=summary,
+        notes=notes,
+    )
+
+
+def write_snapshots(nodes: list[ClusterNode], directory: Path) -> list[Path]:
+    """One `check --snapshot` file per node that answered: node-<index>-<ip>.json."""
+    from tpdoctor.errors import InputError
+    from tpdoctor.facts.snapshot import write_snapshot
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create --snapshots {directory}: {exc.strerror or exc}") from None
+    written = []
+    for node in nodes:
+        if node.facts is None:
+            continue
+        safe_ip = re.sub(r"[^0-9A-Za-z.-]", "_", node.ip)
+        path = directory / f"node-{node.index}-{safe_ip}.json"
+        write_snapshot(node.facts, path)
+        written.append(path)
+    return written
+
+
+def print_table(report: Report, out: TextIO) -> None:
+    """The per-node table of the text format."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Ray nodes", title_justify="left")
+    for col in ("#", "node IP", "node id", "status", "backend", "GPUs", "TP", "blockers", "degraded"):
+        table.add_column(col)
+    for r in report.facts.get("nodes", []):
+        table.add_row(
+            str(r["index"]),
+            str(r["ip"]),
+            str(r["node_id"])[:8],
+            str(r["status"]),
+            str(r["backend"] or "-"),
+            "-" if r["gpus"] is None else str(r["gpus"]),
+            "-" if r["tp"] is None else str(r["tp"]),
+            str(r["blocker"]),
+            str(r["degraded"]),
+        )
+    Console(file=out, highlight=False, soft_wrap=True, width=120).print(table)
