@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -117,10 +118,18 @@ def _ray(args: list[str], env: dict[str, str], check: bool = True) -> None:
     subprocess.run([exe, *args], env=env, check=check, capture_output=True, timeout=90)
 
 
+# Ray advertises the host's first non-loopback address whatever --node-ip-address says, and the
+# tests must send traffic to loopback only: the real-cluster tests therefore run in a private
+# network namespace holding nothing but `lo` (test_real_ray_cluster_in_a_private_netns below).
+IN_PRIVATE_NETNS = os.environ.get("TPDOCTOR_PRIVATE_NETNS") == "1"
+
+
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not HAS_RAY:
         pytest.skip("ray is not importable: pip install 'tpdoctor[cluster]' (or ray==2.60.0)")
+    if not IN_PRIVATE_NETNS:
+        pytest.skip("runs inside test_real_ray_cluster_in_a_private_netns (loopback-only namespace)")
     port = _free_port()
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(SRC))
     # the workers inherit the raylet's environment: make the nodes differ on purpose
@@ -150,6 +159,32 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield address
     finally:
         _ray(["stop", "--force"], env, check=False)
+
+
+def test_real_ray_cluster_in_a_private_netns() -> None:
+    """Run the `cluster`-marked tests against two real raylets in a network namespace with only lo."""
+    if not HAS_RAY:
+        pytest.skip("ray is not importable: pip install 'tpdoctor[cluster]' (or ray==2.60.0)")
+    if IN_PRIVATE_NETNS:
+        pytest.skip("already inside the private namespace")
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
+        pytest.skip("needs root, unshare and ip to make a loopback-only network namespace")
+    inner = (
+        f"ip link set lo up && exec {sys.executable} -m pytest -q -p no:cacheprovider -m cluster {__file__}"
+    )
+    env = dict(os.environ, TPDOCTOR_PRIVATE_NETNS="1")
+    r = subprocess.run(
+        ["unshare", "--net", "--", "sh", "-c", inner],
+        cwd=SRC.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    tail = (r.stdout + r.stderr)[-4000:]
+    assert r.returncode == 0, tail
+    assert re.search(r"\b(\d+) passed", r.stdout) and "skipped" not in r.stdout.splitlines()[-1], tail
+    assert int(re.search(r"\b(\d+) passed", r.stdout).group(1)) >= 6, tail  # type: ignore[union-attr]
 
 
 def _json(proc: subprocess.CompletedProcess[str]) -> dict:  # type: ignore[type-arg]
