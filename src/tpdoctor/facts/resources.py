@@ -13,9 +13,9 @@ import re
 import resource
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
+from tpdoctor.facts.system import parse_mounts
 from tpdoctor.facts.textfiles import first_line, read_link, read_text
 from tpdoctor.model import Facts
-from tpdoctor.model.facts import MountEntry
 
 NAMESPACES = ("pid", "ipc", "net", "uts", "mnt", "user")
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50, "e": 1 << 60}
@@ -30,17 +30,6 @@ def parse_tmpfs_size(value: str, mem_total: int | None = None) -> int | None:
     if unit == "%":
         return mem_total * n // 100 if mem_total else None
     return n * _UNITS[unit]
-
-
-def parse_mounts(text: str) -> list[MountEntry]:
-    out = []
-    for line in text.splitlines():
-        f = line.split()
-        if len(f) >= 4:
-            # /proc/mounts escapes spaces as \040
-            target = f[1].replace("\\040", " ")
-            out.append(MountEntry(source=f[0], target=target, fstype=f[2], options=f[3].split(",")))
-    return out
 
 
 def parse_mem_total(text: str | None) -> int | None:

@@ -78,12 +78,13 @@ def collect_container(ctx: CollectContext, facts: Facts) -> None:
     c.runtime, c.evidence = runtime, evidence
 
 
-def collect_mounts(ctx: CollectContext, facts: Facts) -> None:
-    text = read_text(ctx.root, "/proc/self/mounts", facts.errors)
-    for line in (text or "").splitlines():
+def parse_mounts(text: str) -> list[MountEntry]:
+    """/proc/self/mounts lines as MountEntry, octal escapes in paths undone."""
+    out: list[MountEntry] = []
+    for line in text.splitlines():
         fields = line.split()
         if len(fields) >= 4:
-            facts.mounts.append(
+            out.append(
                 MountEntry(
                     source=_unescape(fields[0]),
                     target=_unescape(fields[1]),
@@ -91,6 +92,11 @@ def collect_mounts(ctx: CollectContext, facts: Facts) -> None:
                     options=fields[3].split(","),
                 )
             )
+    return out
+
+
+def collect_mounts(ctx: CollectContext, facts: Facts) -> None:
+    facts.mounts.extend(parse_mounts(read_text(ctx.root, "/proc/self/mounts", facts.errors) or ""))
 
 
 def mount_for(facts: Facts, path: str) -> MountEntry | None:

@@ -8,19 +8,14 @@ from __future__ import annotations
 
 import os
 
+from tpdoctor.facts import fsutil
 from tpdoctor.facts.collect import CollectContext
 from tpdoctor.model import Facts
 
 
 def read_text(ctx: CollectContext, path: str, facts: Facts | None = None) -> str | None:
-    try:
-        return ctx.path(path).read_text(encoding="utf-8", errors="replace")
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as exc:
-        if facts is not None:
-            facts.errors.append(f"{path}: {exc.strerror or exc}")
-        return None
+    """fsutil.read_text with the collector's context: None when absent, errors into facts.errors."""
+    return fsutil.read_text(ctx.root, path, facts.errors if facts is not None else None)
 
 
 def read_link(ctx: CollectContext, path: str) -> str | None:
