@@ -58,3 +58,40 @@ def cluster_check_command(
     if fmt is OutputFormat.text:
         print_table(report, sys.stdout)
     emit(report, fmt)
+
+
+@cluster_app.command("verify")
+def cluster_verify_command(
+    address: str = typer.Option(
+        "auto", "--address", help="The Ray cluster: auto (this node's), HOST:PORT (GCS) or ray://HOST:10001."
+    ),
+    backend: str = typer.Option(
+        "auto", "--backend", help="nccl, gloo (CPU, one rank per node), xccl, or auto (nccl if every node has GPUs)."
+    ),
+    gpus_per_node: int = typer.Option(
+        None, "--gpus-per-node", min=1, help="Ranks (GPUs) per node; default: the fewest GPUs any node has."
+    ),
+    sizes: str = typer.Option(None, "--sizes", help="Message sizes of the whole group's sweep, e.g. 64K..16M:4."),
+    quick: bool = typer.Option(False, "--quick", help="Fewer sizes and a shorter link probe."),
+    timeout: float = typer.Option(
+        60.0, "--timeout", min=1.0, help="Seconds without progress after which a node or rank counts as hung."
+    ),
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    """Run a real collective across the Ray cluster's nodes and name the node, interface and cause of a failure."""
+    from tpdoctor.cluster.remote import import_ray
+
+    import_ray()  # before anything else: the one-line install hint
+    from tpdoctor.cli.common import emit
+    from tpdoctor.cluster.verify_report import build_report, print_table
+    from tpdoctor.cluster.verify_run import ClusterVerifyOptions, run_cluster_verify
+
+    run = run_cluster_verify(
+        ClusterVerifyOptions(
+            address=address, backend=backend, gpus_per_node=gpus_per_node, sizes=sizes, quick=quick, timeout=timeout
+        )
+    )
+    report = build_report(run, address)
+    if fmt is OutputFormat.text:
+        print_table(report, sys.stdout)
+    emit(report, fmt)

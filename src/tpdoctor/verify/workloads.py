@@ -44,10 +44,12 @@ class Ctx:
     dtype_name: str
     iters: int
     warmup: int
+    local_rank: int | None = None  # the device index on this host; the rank when None (one host)
 
     @property
     def device(self) -> torch.device:
-        return torch.device("cpu") if self.device_kind == "cpu" else torch.device(self.device_kind, self.rank)
+        index = self.rank if self.local_rank is None else self.local_rank
+        return torch.device("cpu") if self.device_kind == "cpu" else torch.device(self.device_kind, index)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -85,19 +87,22 @@ class Ctx:
 
 
 def setup(cfg: dict[str, Any], rank: int) -> tuple[Ctx, dict[str, Any]]:
-    """Select the device and initialise the process group (env:// rendezvous set by the launcher)."""
+    """Select the device and initialise the process group: env:// rendezvous set by the launcher,
+    or `cfg["init_method"]` (tcp://head:port, as vLLM's Ray executor passes it) with
+    `cfg["local_rank"]` the device index on this node (`tpdoctor cluster verify`)."""
     backend, kind = cfg["backend"], cfg["device_kind"]
+    local = int(cfg.get("local_rank", rank))
     if backend == "ccl":
         import oneccl_bindings_for_pytorch  # noqa: F401  registers the "ccl" backend
     if kind == "cuda":
-        torch.cuda.set_device(rank)
+        torch.cuda.set_device(local)
         # fp32 must mean fp32 in the MLP check; TF32 would only be covered by the tolerance.
         torch.backends.cuda.matmul.allow_tf32 = False
     elif kind == "xpu":
-        torch.xpu.set_device(rank)
+        torch.xpu.set_device(local)
     kwargs: dict[str, Any] = {
         "backend": backend,
-        "init_method": "env://",
+        "init_method": cfg.get("init_method", "env://"),
         "rank": rank,
         "world_size": cfg["world"],
         # Our watchdog ends a hung group; the backend's own timeout must not fire first.
@@ -105,13 +110,13 @@ def setup(cfg: dict[str, Any], rank: int) -> tuple[Ctx, dict[str, Any]]:
     }
     if backend == "nccl":
         # Eager communicator creation: NCCL init (and its transport log) happens here, not in op 1.
-        kwargs["device_id"] = torch.device("cuda", rank)
+        kwargs["device_id"] = torch.device("cuda", local)
     dist.init_process_group(**kwargs)
-    ctx = Ctx(backend, kind, rank, cfg["world"], cfg["dtype"], cfg["iters"], cfg["warmup"])
+    ctx = Ctx(backend, kind, rank, cfg["world"], cfg["dtype"], cfg["iters"], cfg["warmup"], local)
     ctx.barrier()
     info: dict[str, Any] = {"torch": torch.__version__, "device": str(ctx.device)}
     if kind == "cuda":
-        info["device_name"] = torch.cuda.get_device_name(rank)
+        info["device_name"] = torch.cuda.get_device_name(local)
         try:
             v = torch.cuda.nccl.version()  # type: ignore[no-untyped-call]
             info["backend_version"] = ".".join(str(x) for x in v) if isinstance(v, tuple) else str(v)

@@ -1,0 +1,350 @@
+"""Name the broken node, its interface and the cause from what `cluster verify` measured.
+
+Pure functions (a `ClusterVerifyRun` in, Findings out), so they are tested on built runs too.
+Evidence, strongest first:
+  * the interface each node's ranks will bind (NCCL_SOCKET_IFNAME / GLOO_SOCKET_IFNAME, or the
+    backend's default choice, `netprobe.py`) against the address Ray advertises for the node;
+  * the link probes, both directions between each node and the head: a TCP connect to an
+    ephemeral port that times out while Ray's own port answers is a firewall DROP; a small
+    datagram that crosses while a full-MTU one with DF set is lost is an MTU black hole; a
+    stream far slower than the other links (or than the interface's speed) is a slow link;
+  * the pair groups (each node with the head) and the bisection, which say whose link fails.
+A condition seen on every node's link to the head (with two or more such links) is the head's.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from tpdoctor.cluster.groups import GroupRun
+from tpdoctor.cluster.verify_run import ClusterVerifyRun, VNode
+from tpdoctor.model import Evidence, Finding
+from tpdoctor.rules.registry import make_finding
+from tpdoctor.verify.sizes import human
+
+# A link whose TCP stream moves less than this share of the fastest link's rate is slow
+# (a healthy cluster's links differ by tens of percent, a shaped or failing one by orders).
+SLOW_RATIO = 0.25
+# Against a physical interface's speed (sysfs): one TCP stream reaches well above this share
+# of the line rate on a healthy 10-100 GbE link.
+SLOW_OF_SPEED = 0.10
+Ev = Evidence | tuple[str, str] | str
+
+
+def links_suspect(run: ClusterVerifyRun) -> bool:
+    """Do the probes alone already point at a link (then pairs are tested even if the group passed)?"""
+    return any(_link_conditions(run).values()) or bool(_slow_links(run)[0])
+
+
+def _ifaces_used(node: VNode, backend: str) -> tuple[list[str], str]:
+    info = node.info or {}
+    choice = info.get("gloo" if backend == "gloo" else "nccl", {})
+    return list(choice.get("ifaces", [])), str(choice.get("why", ""))
+
+
+def _iface(node: VNode, name: str | None) -> dict[str, Any] | None:
+    return next((i for i in (node.info or {}).get("interfaces", []) if i["name"] == name), None)
+
+
+def _subnet(node: VNode) -> ipaddress.IPv4Network | None:
+    i = _iface(node, (node.info or {}).get("ray_iface"))
+    if not i or not i.get("ipv4"):
+        return None
+    return ipaddress.ip_interface(i["ipv4"]).network
+
+
+def interface_findings(run: ClusterVerifyRun, failed_nodes: set[int]) -> list[Finding]:
+    """A node whose ranks bind an interface its peers cannot reach (or that does not exist)."""
+    out: list[Finding] = []
+    head_net = _subnet(run.nodes[run.head])
+    for node in run.nodes:
+        info = node.info
+        if info is None:
+            continue
+        used, why = _ifaces_used(node, run.backend)
+        names = ", ".join(f"{i['name']} {i['ipv4'] or '(no IPv4)'}" for i in info.get("interfaces", []))
+        ev: list[Ev] = [("ray node", f"{node.ip} on {info.get('ray_iface') or 'no interface of this node'}"),
+                        (f"{run.backend} interface", f"{', '.join(used) or 'none'} ({why})"), ("interfaces", names)]
+        problem = None
+        if not used:
+            problem = f"{why} names no interface of this node"
+        else:
+            reachable = []
+            for name in used:
+                i = _iface(node, name)
+                ip = ipaddress.ip_interface(i["ipv4"]) if i and i.get("ipv4") else None
+                ok = ip is not None and not ip.ip.is_loopback and (head_net is None or ip.ip in head_net)
+                reachable.append(ok)
+            if not any(reachable):
+                problem = (
+                    f"its {run.backend} ranks bind {', '.join(used)} ({why}), which the other nodes cannot reach; "
+                    f"Ray's address {node.ip} is on {info.get('ray_iface')}"
+                )
+        if problem is None:
+            continue
+        failed = node.index in failed_nodes
+        out.append(
+            make_finding(
+                "network.wrong-interface",
+                f"{node.label}: {problem}" + ("; its pair with the head fails" if failed else ""),
+                ev,
+                confidence="proves" if failed else "suggests",
+                context={"iface": str(info.get("ray_iface") or "eth0")},
+            )
+        )
+    return out
+
+
+def _probe(run: ClusterVerifyRun, src: int, dst: int) -> dict[str, Any]:
+    return run.probes.get(f"{src}->{dst}", {})
+
+
+def _link_conditions(run: ClusterVerifyRun) -> dict[int, list[tuple[str, str, list[Ev]]]]:
+    """Per non-head node: [(cause, what, evidence)] seen on its link to the head."""
+    out: dict[int, list[tuple[str, str, list[Ev]]]] = {}
+    h = run.head
+    for node in run.nodes:
+        k = node.index
+        if k == h or node.info is None:
+            continue
+        found: list[tuple[str, str, list[Ev]]] = []
+        for src, dst in ((h, k), (k, h)):
+            p = _probe(run, src, dst)
+            if not p or "error" in p:
+                continue
+            where = f"node {src} -> node {dst}"
+            ev: list[Ev] = [(where, _probe_text(p))]
+            dst_node = run.nodes[dst]
+            if p.get("connect") == "timeout":
+                ray_port = p.get("connect_ray_port")
+                what = (
+                    f"TCP connections from node {src} to an ephemeral port of node {dst} time out (SYN dropped)"
+                    + (f" while Ray's port {dst_node.ray_port} there answers" if ray_port == "ok" else "")
+                )
+                found.append(("network.port-blocked", what + f"|{dst}", ev))
+            elif p.get("connect") == "ok" and p.get("udp_small") == "ok" and p.get("udp_mtu") == "lost":
+                what = (
+                    f"a {p.get('udp_mtu_bytes')}-byte datagram with DF set (the interface MTU) from node {src} "
+                    f"never reaches node {dst} while 512 bytes do: a hop on the path has a smaller MTU"
+                )
+                found.append(("network.mtu-mismatch", what + "|", ev))
+        out[k] = found
+    return out
+
+
+def _probe_text(p: dict[str, Any]) -> str:
+    s = p.get("stream", {})
+    rate = f"{s['gbps'] * 1e3:.1f} MB/s" if s.get("gbps") else s.get("status", "-")
+    return (
+        f"connect {p.get('connect')}, Ray port {p.get('connect_ray_port', '-')}, "
+        f"UDP 512 B {p.get('udp_small')}, UDP {p.get('udp_mtu_bytes')} B DF {p.get('udp_mtu')}, stream {rate}"
+    )
+
+
+def link_rates(run: ClusterVerifyRun) -> dict[int, float | None]:
+    """GB/s of each node's link to the head: the slower direction; None when a stream did not finish."""
+    out: dict[int, float | None] = {}
+    for node in run.nodes:
+        k = node.index
+        if k == run.head or node.info is None:
+            continue
+        rates = []
+        for src, dst in ((run.head, k), (k, run.head)):
+            s = _probe(run, src, dst).get("stream", {})
+            rates.append(s.get("gbps") if s.get("status") == "ok" else None)
+        out[k] = None if any(r is None for r in rates) or not rates else min(r for r in rates if r is not None)
+    return out
+
+
+def _physical_speed(run: ClusterVerifyRun, node: VNode) -> tuple[float | None, str]:
+    """(GB/s, text) of the interface the node's Ray address is on, if a physical one reports it."""
+    i = _iface(node, (node.info or {}).get("ray_iface"))
+    if i is None:
+        return None, "interface unknown"
+    if i.get("virtual"):
+        said = f" (it reports {i['speed_mbps']} Mb/s, a nominal value)" if i.get("speed_mbps") else ""
+        return None, f"{i['name']} is a virtual interface (veth/bridge){said}: speed not judged"
+    if not i.get("speed_mbps"):
+        return None, f"{i['name']} reports no speed in sysfs: speed not judged"
+    return i["speed_mbps"] / 8000.0, f"{i['name']} {i['speed_mbps']} Mb/s"
+
+
+def _slow_links(run: ClusterVerifyRun) -> tuple[dict[int, str], list[str]]:
+    """({node: why} for slow links, notes on how each link compares with its interface)."""
+    rates = link_rates(run)
+    notes: list[str] = []
+    slow: dict[int, str] = {}
+    measured = {k: r for k, r in rates.items() if r is not None}
+    best = max(measured.values(), default=None)
+    for k, r in rates.items():
+        node = run.nodes[k]
+        speed, text = _physical_speed(run, node)
+        if r is None:
+            s1 = _probe(run, run.head, k).get("stream", {}).get("status")
+            s2 = _probe(run, k, run.head).get("stream", {}).get("status")
+            notes.append(f"{node.label}: link to the head not measured (streams: {s1}, {s2}); {text}")
+            continue
+        rate = f"{r * 1e3:.1f} MB/s"
+        if speed:
+            notes.append(f"{node.label}: one TCP stream to/from the head {rate}, {100 * r / speed:.0f}% of {text}")
+            if r < SLOW_OF_SPEED * speed:
+                slow[k] = f"{rate}, {100 * r / speed:.1f}% of the interface speed ({text})"
+        else:
+            notes.append(f"{node.label}: one TCP stream to/from the head {rate}; {text}")
+        if best and len(measured) >= 2 and r < SLOW_RATIO * best and k not in slow:
+            slow[k] = f"{rate}, {r / best:.2f}x the fastest link's {best * 1e3:.1f} MB/s"
+    return slow, notes
+
+
+def _failed_pairs(run: ClusterVerifyRun) -> set[int]:
+    return {k for k, p in run.pairs.items() if not p.ok}
+
+
+def diagnose(run: ClusterVerifyRun) -> tuple[list[Finding], list[str]]:
+    """Findings (each naming its node) and notes."""
+    findings: list[Finding] = []
+    notes: list[str] = []
+    for node in run.nodes:
+        if node.info is None:
+            findings.append(
+                make_finding(
+                    "cluster.node-unreachable",
+                    f"{node.label}: {node.error or 'no answer'}; the watchdog ended the run and removed its agents",
+                    [("ray node", f"{node.ip} {node.node_id}")],
+                )
+            )
+    if any(n.info is None for n in run.nodes):
+        return findings, notes
+    failed_pairs = _failed_pairs(run)
+    full_failed = run.full is not None and not run.full.ok
+    # a pair that fails names its node; with the whole group failing and no pair run, all do
+    blamed = set(failed_pairs)
+    if full_failed and not run.pairs:
+        blamed = {n.index for n in run.nodes}
+    findings += interface_findings(run, blamed)
+    conditions = _link_conditions(run)
+    findings += _link_findings(run, conditions)
+    slow, speed_notes = _slow_links(run)
+    notes += speed_notes
+    for k, why in sorted(slow.items()):
+        node = run.nodes[k]
+        pair = run.pairs.get(k)
+        ev: list[Ev] = [(f"node {a} -> node {b}", _probe_text(_probe(run, a, b))) for a, b in ((run.head, k), (k, run.head))]
+        if pair is not None and pair.busbw() is not None:
+            ev.append(("pair all_reduce", f"head + node {k}: busbw {pair.busbw():.3f} GB/s"))
+        findings.append(
+            make_finding(
+                "network.slow-link",
+                f"{node.label}: its link to the head is slow: {why} (interface {node.info.get('ray_iface')})",  # type: ignore[union-attr]
+                ev,
+                context={"iface": str(node.info.get("ray_iface") or "eth0")},  # type: ignore[union-attr]
+            )
+        )
+    findings += _transport_findings(run)
+    explained = {f.message.split(":")[0] for f in findings}
+    findings += _group_findings(run, failed_pairs, explained)
+    return findings, notes
+
+
+def _link_findings(run: ClusterVerifyRun, conditions: dict[int, list[tuple[str, str, list[Ev]]]]) -> list[Finding]:
+    """One finding per (cause, node); a cause on every link (two or more) is the head's."""
+    out: list[Finding] = []
+    by_cause: dict[str, dict[int, tuple[str, list[Ev]]]] = {}
+    for k, items in conditions.items():
+        for cause, what, ev in items:
+            text, _, dst = what.partition("|")
+            # a blocked port belongs to the node whose listener did not answer
+            owner = int(dst) if dst else k
+            by_cause.setdefault(cause, {}).setdefault(owner, (text, []))[1].extend(ev)
+            if text not in by_cause[cause][owner][0]:
+                by_cause[cause][owner] = (by_cause[cause][owner][0] + "; " + text, by_cause[cause][owner][1])
+    for cause, owners in by_cause.items():
+        non_head = [k for k in conditions if k != run.head]
+        if cause == "network.mtu-mismatch" and len(non_head) >= 2 and set(non_head) <= set(owners):
+            owners = {run.head: ("every node's link to the head: " + owners[non_head[0]][0], [e for o in owners.values() for e in o[1]])}
+        for owner, (text, ev) in sorted(owners.items()):
+            node = run.nodes[owner]
+            iface = (node.info or {}).get("ray_iface") or "?"
+            mtus = ", ".join(
+                f"node {n.index} {(n.info or {}).get('ray_iface')} mtu {(_iface(n, (n.info or {}).get('ray_iface')) or {}).get('mtu')}"
+                for n in run.nodes
+            )
+            extra: list[Ev] = [("interface MTUs", mtus)] if cause == "network.mtu-mismatch" else []
+            failing = owner in _failed_pairs(run)
+            out.append(
+                make_finding(
+                    cause,
+                    f"{node.label}: {text} (interface {iface})" + ("; its pair with the head fails" if failing else ""),
+                    [*ev, *extra],
+                    context={"iface": str(iface)},
+                )
+            )
+    return out
+
+
+def _transport_findings(run: ClusterVerifyRun) -> list[Finding]:
+    """NCCL went over TCP sockets between nodes although a node has InfiniBand/RoCE devices."""
+    full = run.full
+    if run.backend != "nccl" or full is None or full.transport is None:
+        return []
+    t = full.transport.transports
+    if not t.get("NET/Socket") or t.get("NET/IB"):
+        return []
+    out = []
+    for node in run.nodes:
+        info = node.info or {}
+        if info.get("ib_devices"):
+            cause = "network.socket-fallback" if info.get("dev_infiniband") else "rdma.ib-device-missing"
+            out.append(
+                make_finding(
+                    cause,
+                    f"{node.label}: NCCL moved cross-node traffic over TCP sockets (NET/Socket) although the node "
+                    f"has InfiniBand/RoCE devices ({', '.join(info['ib_devices'])})"
+                    + ("" if info.get("dev_infiniband") else "; /dev/infiniband is not visible to the ranks"),
+                    [("NCCL INFO", ln) for ln in full.transport.lines if "NET/" in ln][:4],
+                )
+            )
+    return out
+
+
+def _group_findings(run: ClusterVerifyRun, failed_pairs: set[int], explained: set[str]) -> list[Finding]:
+    """The group's own failure (hang, crash, wrong values), with the node the pairs or the
+    bisection point at; left out when a node-level finding above already names that node."""
+    full = run.full
+    if full is None or full.ok:
+        return []
+    culprits = sorted(failed_pairs)
+    how = "its pair with the head fails"
+    if not culprits and run.bisection:
+        last_ok = max((len(b.nodes) for b in run.bisection if b.ok), default=2)
+        order = [run.head, *[n.index for n in run.nodes if n.index != run.head]]
+        if last_ok < len(order):
+            culprits = [order[last_ok]]
+            how = f"the group works up to {last_ok} node(s) and fails once this node joins (bisection)"
+    if len(culprits) >= 2 and len(culprits) == len(run.nodes) - 1:
+        culprits, how = [run.head], "every node's pair with the head fails"
+    out = []
+    labels = [run.nodes[k].label for k in culprits] or ["the group"]
+    for label in labels:
+        if label in explained:
+            continue
+        out.append(_group_finding(run, full, label, how if culprits else "no pair or bisection isolates one node"))
+    return out
+
+
+def _group_finding(run: ClusterVerifyRun, g: GroupRun, label: str, how: str) -> Finding:
+    ev: list[Ev] = [("init_method", g.init_method)]
+    p = g.problem
+    if p is not None:
+        ev += [(f"rank {r} (node {g.nodes[r]})", op) for r, op in sorted(p.last_ops.items())]
+        for r in p.ranks:
+            ev += [(f"rank {r} log", ln) for ln in g.logs.get(r, [])[-4:]]
+        cause = "verify.rank-hung" if p.kind == "hung" else "verify.rank-failed"
+        what = f"the {len(g.nodes)}-rank {run.backend} group {'hangs' if p.kind == 'hung' else 'fails'}: {p.detail}"
+    else:
+        wrong = [r for r in g.results if r.wrong]
+        cause = "verify.wrong-results" if wrong else "verify.tp-mlp-mismatch"
+        ev += [f"{r.op} {human(r.bytes)}: {r.wrong} wrong element(s)" for r in wrong]
+        what = "the group returns wrong values"
+    return make_finding(cause, f"{label}: {what}; {how}", ev)

@@ -1,0 +1,270 @@
+"""What a rank's network looks like from inside its node, and byte-level probes between nodes.
+
+Standard library only: it runs inside the Ray actor on every node (`ranks.py`). Interfaces come
+from the kernel of this network namespace (`socket.if_nameindex` + SIOCGIFADDR/SIOCGIFNETMASK/
+SIOCGIFMTU ioctls), speed from sysfs only when sysfs belongs to this namespace (the ifindex
+matches). The probes answer three questions a collective cannot: can a TCP connection reach an
+ephemeral port of the peer (a firewall DROPs it: timeout; nothing listens: refused), does a
+datagram of the full interface MTU cross the path with DF set (a smaller hop drops it), and how
+fast does one TCP stream move bytes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import ipaddress
+import os
+import socket
+import struct
+import threading
+import time
+from typing import Any
+
+SIOCGIFADDR, SIOCGIFNETMASK, SIOCGIFMTU = 0x8915, 0x891B, 0x8921
+# IP_MTU_DISCOVER / IP_PMTUDISC_DO (linux/in.h): set DF, never fragment locally
+IP_MTU_DISCOVER, IP_PMTUDISC_DO = 10, 2
+UDP_OVERHEAD = 28  # IPv4 header 20 + UDP header 8
+
+
+def _ioctl(sock: socket.socket, request: int, name: str) -> bytes | None:
+    try:
+        return fcntl.ioctl(sock.fileno(), request, struct.pack("256s", name.encode()[:15]))
+    except OSError:
+        return None
+
+
+def _sysfs(name: str, leaf: str) -> str | None:
+    try:
+        with open(f"/sys/class/net/{name}/{leaf}", encoding="ascii") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def interfaces() -> list[dict[str, Any]]:
+    """[{name, index, ipv4: "a.b.c.d/len" | None, mtu, speed_mbps, virtual, up}] of this namespace.
+
+    `speed_mbps` is sysfs `speed` (Mb/s) or None when the driver reports none (-1, unreadable);
+    `virtual` is True for interfaces without a device behind them (veth, bridge, lo): their
+    speed, when reported (veth says 10000), is nominal, not a link's."""
+    out: list[dict[str, Any]] = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for index, name in socket.if_nameindex():
+            addr = _ioctl(s, SIOCGIFADDR, name)
+            mask = _ioctl(s, SIOCGIFNETMASK, name)
+            mtu = _ioctl(s, SIOCGIFMTU, name)
+            ipv4 = None
+            if addr and mask:
+                ip = socket.inet_ntoa(addr[20:24])
+                prefix = bin(int.from_bytes(mask[20:24], "big")).count("1")
+                ipv4 = f"{ip}/{prefix}"
+            # sysfs may belong to another namespace (a process that joined a netns without
+            # remounting /sys): trust it only when the ifindex matches.
+            own_sysfs = _sysfs(name, "ifindex") == str(index)
+            speed = _sysfs(name, "speed") if own_sysfs else None
+            try:
+                speed_mbps = int(speed) if speed is not None and int(speed) > 0 else None
+            except ValueError:
+                speed_mbps = None
+            virtual = os.path.exists(f"/sys/devices/virtual/net/{name}") if own_sysfs else name == "lo"
+            out.append(
+                {
+                    "name": name,
+                    "index": index,
+                    "ipv4": ipv4,
+                    "mtu": struct.unpack("i", mtu[16:20])[0] if mtu else None,
+                    "speed_mbps": speed_mbps,
+                    "virtual": virtual,
+                    "operstate": _sysfs(name, "operstate") if own_sysfs else None,
+                }
+            )
+    return out
+
+
+def iface_of(ip: str, ifaces: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The interface holding `ip`."""
+    return next((i for i in ifaces if i["ipv4"] and i["ipv4"].split("/")[0] == ip), None)
+
+
+def nccl_ifname_match(spec: str, name: str) -> bool:
+    """NCCL_SOCKET_IFNAME semantics (NCCL src/misc/socket.cc, matchIfList / parseStringList):
+    a comma list of prefixes; '^' in front excludes the listed prefixes; '=' in front makes them
+    exact names."""
+    exclude = spec.startswith("^")
+    body = spec[1:] if exclude else spec
+    exact = body.startswith("=")
+    body = body[1:] if exact else body
+    items = [p.strip() for p in body.split(",") if p.strip()]
+    hit = any(name == p if exact else name.startswith(p) for p in items)
+    return not hit if exclude else hit
+
+
+def nccl_choice(env: dict[str, str], ifaces: list[dict[str, Any]]) -> tuple[list[str], str]:
+    """Interfaces NCCL's socket transport would use, and why (NCCL src/misc/socket.cc,
+    ncclFindInterfaces: NCCL_SOCKET_IFNAME if set; else "ib" prefixed ones, then anything but
+    docker* and lo, then docker*, then lo). IPv4 only, as NCCL's default NCCL_SOCKET_FAMILY picks."""
+    named = [i for i in ifaces if i["ipv4"]]
+    spec = env.get("NCCL_SOCKET_IFNAME")
+    if spec:
+        return [i["name"] for i in named if nccl_ifname_match(spec, i["name"])], f"NCCL_SOCKET_IFNAME={spec}"
+    for pattern in ("ib", "^docker,lo", "docker", "lo"):
+        got = [i["name"] for i in named if nccl_ifname_match(pattern, i["name"])]
+        if got:
+            return got, f"NCCL's default order (ib, then not docker/lo): matched {pattern!r}"
+    return [], "no interface with an IPv4 address"
+
+
+def gloo_choice(env: dict[str, str], ifaces: list[dict[str, Any]]) -> tuple[list[str], str]:
+    """Interfaces Gloo would bind (torch/csrc/distributed/c10d/ProcessGroupGloo.cpp,
+    createDefaultDevice / createDeviceForInterface): GLOO_SOCKET_IFNAME (a comma list in torch
+    >= 2.1) if set; else the address the hostname resolves to, if it can be bound here; else
+    loopback, with the warning "Unable to resolve hostname to a (local) address"."""
+    spec = env.get("GLOO_SOCKET_IFNAME")
+    if spec:
+        names = [n.strip() for n in spec.split(",") if n.strip()]
+        return [n for n in names if any(i["name"] == n for i in ifaces)], f"GLOO_SOCKET_IFNAME={spec}"
+    host = socket.gethostname()
+    try:
+        infos = socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)
+    except OSError:
+        infos = []
+    for info in infos:
+        ip = str(info[4][0])
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind((ip, 0))
+        except OSError:
+            continue
+        iface = iface_of(ip, ifaces)
+        if iface is None and ipaddress.ip_address(ip).is_loopback:
+            iface = next((i for i in ifaces if i["name"] == "lo"), None)
+        return ([iface["name"]] if iface else []), f"hostname {host!r} resolves to {ip}"
+    return ["lo"], f"hostname {host!r} resolves to no local address: loopback fallback"
+
+
+class Listener:
+    """A TCP server and a UDP echo on ephemeral ports of one address, in daemon threads.
+
+    TCP: the peer sends an 8-byte length then that many bytes; the listener answers 8 bytes
+    with the count it received. UDP: every datagram is answered with its length (4 bytes)."""
+
+    def __init__(self, ip: str) -> None:
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.tcp.bind((ip, 0))
+        self.tcp.listen(16)
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind((ip, 0))
+        self.ports = (self.tcp.getsockname()[1], self.udp.getsockname()[1])
+        threading.Thread(target=self._accept, daemon=True).start()
+        threading.Thread(target=self._echo, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.tcp.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._drain, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _drain(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(120)
+            try:
+                head = _recv_exact(conn, 8)
+                want = struct.unpack("!Q", head)[0]
+                got = 0
+                while got < want:
+                    chunk = conn.recv(min(1 << 20, want - got))
+                    if not chunk:
+                        break
+                    got += len(chunk)
+                conn.sendall(struct.pack("!Q", got))
+            except OSError:
+                return
+
+    def _echo(self) -> None:
+        while True:
+            try:
+                data, peer = self.udp.recvfrom(65535)
+                self.udp.sendto(struct.pack("!I", len(data)), peer)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        for s in (self.tcp, self.udp):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+def _recv_exact(conn: socket.socket, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = conn.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("peer closed")
+        buf += chunk
+    return buf
+
+
+def tcp_connect(ip: str, port: int, timeout: float) -> str:
+    """ok | refused | timeout (SYN dropped: a firewall DROP) | unreachable | error: <text>."""
+    try:
+        with socket.create_connection((ip, port), timeout=timeout):
+            return "ok"
+    except ConnectionRefusedError:
+        return "refused"
+    except TimeoutError:
+        return "timeout"
+    except OSError as exc:
+        if exc.errno in (101, 113):  # ENETUNREACH, EHOSTUNREACH
+            return "unreachable"
+        return f"error: {exc.strerror or exc}"
+
+
+def udp_df(ip: str, port: int, payload: int, timeout: float, tries: int = 3) -> str:
+    """Send one datagram of `payload` bytes with DF set; ok when the echo comes back.
+    'too-big-local' when our own interface refuses it (EMSGSIZE), 'lost' when nothing returns."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
+        s.settimeout(timeout / tries)
+        for _ in range(tries):
+            try:
+                s.sendto(b"\0" * payload, (ip, port))
+                data, _ = s.recvfrom(16)
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                if exc.errno == 90:  # EMSGSIZE
+                    return "too-big-local"
+                return f"error: {exc.strerror or exc}"
+            if len(data) == 4 and struct.unpack("!I", data)[0] == payload:
+                return "ok"
+    return "lost"
+
+
+def tcp_stream(ip: str, port: int, nbytes: int, timeout: float) -> dict[str, Any]:
+    """Send `nbytes` over one TCP connection: {"status": ok|timeout|..., "gbps": GB/s, "seconds"}."""
+    t0 = time.monotonic()
+    try:
+        with socket.create_connection((ip, port), timeout=min(timeout, 5.0)) as s:
+            s.settimeout(timeout)
+            s.sendall(struct.pack("!Q", nbytes))
+            block = b"\0" * (1 << 20)
+            left = nbytes
+            while left > 0:
+                n = min(left, len(block))
+                s.sendall(block[:n])
+                left -= n
+            got = struct.unpack("!Q", _recv_exact(s, 8))[0]
+    except TimeoutError:
+        return {"status": "timeout", "seconds": time.monotonic() - t0}
+    except ConnectionRefusedError:
+        return {"status": "refused", "seconds": time.monotonic() - t0}
+    except OSError as exc:
+        return {"status": f"error: {exc.strerror or exc}", "seconds": time.monotonic() - t0}
+    secs = time.monotonic() - t0
+    return {"status": "ok" if got == nbytes else "short", "seconds": secs, "gbps": got / secs / 1e9}

@@ -1,0 +1,347 @@
+"""Ray side of `tpdoctor cluster verify`: place one agent per GPU (per node for gloo), describe
+the nodes, run the whole group, probe every link to the head, and test pairs (then bisect)
+when the group fails or a link looks wrong. Everything it starts is removed before it returns:
+agents killed, the placement group removed, and both checked against the GCS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tpdoctor.cluster.groups import GroupRun, Member, run_group
+from tpdoctor.cluster.remote import _connect, _faults, alive_nodes, import_ray
+from tpdoctor.errors import UsageError
+from tpdoctor.verify import sizes
+
+BACKENDS = ("auto", "nccl", "gloo", "xccl")
+# Bundles must ask for something: a hundredth of a CPU lets the agent sit on a busy node.
+CPU_BUNDLE = 0.01
+
+
+@dataclass
+class ClusterVerifyOptions:
+    address: str = "auto"
+    backend: str = "auto"
+    gpus_per_node: int | None = None
+    sizes: str | None = None
+    quick: bool = False
+    timeout: float = 60.0
+    dtype: str = "bf16"
+
+
+@dataclass
+class VNode:
+    """One node of the run: what Ray says and what its first agent described."""
+
+    index: int
+    node_id: str
+    ip: str
+    ray_port: int | None
+    gpus: int
+    info: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"node {self.index} ({self.ip}, {self.node_id[:8]})"
+
+
+@dataclass
+class ClusterVerifyRun:
+    backend: str
+    device_kind: str
+    head: int
+    nodes: list[VNode]
+    full: GroupRun | None = None
+    probes: dict[str, dict[str, Any]] = field(default_factory=dict)  # "src->dst": probe
+    pairs: dict[int, GroupRun] = field(default_factory=dict)  # node -> pair with the head
+    bisection: list[GroupRun] = field(default_factory=list)
+    wall_s: float = 0.0
+    leftover: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def run_cluster_verify(opts: ClusterVerifyOptions) -> ClusterVerifyRun:
+    if opts.backend not in BACKENDS:
+        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {opts.backend!r}")
+    try:
+        size_list = sizes.parse_sizes(opts.sizes) if opts.sizes else None
+    except ValueError as exc:
+        raise UsageError(f"--sizes: {exc}") from None
+    ray = import_ray()
+    with contextlib.redirect_stdout(sys.stderr):
+        _connect(ray, opts.address, opts.timeout)
+        try:
+            return _run(ray, opts, size_list)
+        finally:
+            ray.shutdown()
+
+
+def _plan(ray: Any, opts: ClusterVerifyOptions) -> tuple[str, str, list[VNode], int]:
+    listed = {n["NodeID"]: n for n in ray.nodes()}
+    cnodes, dead = alive_nodes(ray)
+    nodes = [
+        VNode(
+            c.index,
+            c.node_id,
+            c.ip,
+            listed[c.node_id].get("NodeManagerPort"),
+            int(listed[c.node_id].get("Resources", {}).get("GPU", 0)),
+        )
+        for c in cnodes
+    ]
+    if len(nodes) < 2:
+        raise UsageError(f"cluster verify needs at least 2 alive Ray nodes; the cluster has {len(nodes)}")
+    backend = opts.backend
+    if backend == "auto":
+        backend = "nccl" if all(n.gpus for n in nodes) else "gloo"
+    kind = {"nccl": "cuda", "xccl": "xpu", "gloo": "cpu"}[backend]
+    per_node = 1
+    if kind != "cpu":
+        fewest = min(n.gpus for n in nodes)
+        per_node = opts.gpus_per_node or fewest
+        if per_node < 1 or per_node > fewest:
+            raise UsageError(
+                f"--backend {backend}: {per_node} GPU(s) per node asked for, the node with the fewest has {fewest}"
+            )
+    del dead
+    return backend, kind, nodes, per_node
+
+
+def _head_index(ray: Any, nodes: list[VNode]) -> int:
+    """Rank 0 goes on the driver's node, as vLLM's executor puts it (driver_ip = get_ip(): the
+    VLLM_HOST_IP of the driver when set, else the address the driver reaches out with)."""
+    want = os.environ.get("VLLM_HOST_IP") or ray.util.get_node_ip_address()
+    return next((n.index for n in nodes if n.ip == want), 0)
+
+
+def _run(ray: Any, opts: ClusterVerifyOptions, size_list: list[int] | None) -> ClusterVerifyRun:
+    from ray.util.placement_group import placement_group, remove_placement_group
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    from tpdoctor.cluster.agent import NodeAgent
+
+    t0 = time.monotonic()
+    backend, kind, nodes, per_node = _plan(ray, opts)
+    head = _head_index(ray, nodes)
+    res = ClusterVerifyRun(backend=backend, device_kind=kind, head=head, nodes=nodes)
+    bundle = {"CPU": CPU_BUNDLE} if kind == "cpu" else {"GPU": float(per_node)}
+    # STRICT_SPREAD: one bundle per node; the label selector pins bundle i to node i.
+    pg = placement_group(
+        [dict(bundle) for _ in nodes],
+        strategy="STRICT_SPREAD",
+        name=f"tpdoctor-cluster-verify-{os.getpid()}",
+        bundle_label_selector=[{"ray.io/node-id": n.node_id} for n in nodes],
+    )
+    agents: list[list[Any]] = [[] for _ in nodes]
+    faults = _faults()
+    remote_agent = ray.remote(NodeAgent)
+    try:
+        ready, _ = ray.wait([pg.ready()], timeout=opts.timeout)
+        if not ready:
+            raise UsageError(
+                f"Ray could not place one {bundle} bundle on each of the {len(nodes)} nodes within "
+                f"{opts.timeout:g} s (resources taken, or a node cannot host it)"
+            )
+        for n in nodes:
+            for _ in range(per_node):
+                agents[n.index].append(
+                    remote_agent.options(
+                        num_cpus=CPU_BUNDLE if kind == "cpu" else 0,
+                        num_gpus=1 if kind != "cpu" else 0,
+                        max_restarts=0,
+                        max_concurrency=8,
+                        scheduling_strategy=PlacementGroupSchedulingStrategy(pg, placement_group_bundle_index=n.index),
+                    ).remote(faults.get(n.index))
+                )
+        _describe(ray, res, agents, opts.timeout)
+        if all(n.info is not None for n in nodes):
+            _verify(ray, res, agents, opts, size_list)
+    finally:
+        res.leftover = _cleanup(ray, agents, pg, remove_placement_group)
+        res.wall_s = time.monotonic() - t0
+    return res
+
+
+def _describe(ray: Any, res: ClusterVerifyRun, agents: list[list[Any]], timeout: float) -> None:
+    refs = {a.describe.remote(): (n, j) for n, row in enumerate(agents) for j, a in enumerate(row)}
+    ready, pending = ray.wait(list(refs), num_returns=len(refs), timeout=timeout)
+    answers: dict[int, dict[int, dict[str, Any]]] = {}
+    for ref in ready:
+        n, j = refs[ref]
+        try:
+            answers.setdefault(n, {})[j] = ray.get(ref, timeout=10)
+        except Exception as exc:
+            res.nodes[n].error = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:300]}"
+    for ref in pending:
+        n, _ = refs[ref]
+        res.nodes[n].error = f"its agent did not answer within --timeout {timeout:g} s (hung or not scheduled)"
+    for n, row in enumerate(agents):
+        got = answers.get(n, {})
+        if res.nodes[n].error or len(got) < len(row):
+            continue
+        info = dict(got[0])
+        info["agent_gpus"] = [got[j].get("gpu_ids", []) for j in range(len(row))]
+        res.nodes[n].info = info
+
+
+def _members(res: ClusterVerifyRun, agents: list[list[Any]], node_order: list[int], per_node: int) -> list[Member]:
+    """The ranks on these nodes, vLLM-style: every agent of a node sees all the node's GPUs
+    (CUDA_VISIBLE_DEVICES) and uses its own by index (local_rank)."""
+    out = []
+    for n in node_order:
+        info = res.nodes[n].info or {}
+        own = [ids[0] if ids else "" for ids in info.get("agent_gpus", [])]
+        gpus = sorted((g for g in own if g), key=lambda g: int(g) if g.isdigit() else 0)
+        for j in range(per_node):
+            if res.device_kind == "cpu" or not own[j:j + 1] or own[j] not in gpus:
+                out.append(Member(agents[n][j], n, j, []))
+            else:
+                out.append(Member(agents[n][j], n, gpus.index(own[j]), gpus))
+    return out
+
+
+def _verify(
+    ray: Any, res: ClusterVerifyRun, agents: list[list[Any]], opts: ClusterVerifyOptions, size_list: list[int] | None
+) -> None:
+    from tpdoctor.verify.busbw import OPS
+
+    on_cpu = res.device_kind == "cpu"
+    full_sizes = size_list or sizes.parse_sizes(
+        (sizes.CPU_QUICK if opts.quick else sizes.CPU_SIZES) if on_cpu else (sizes.GPU_QUICK if opts.quick else sizes.GPU_SIZES)
+    )
+    pair_sizes = sizes.parse_sizes(sizes.CPU_QUICK if on_cpu else sizes.GPU_QUICK)
+    base = {
+        "backend": res.backend,
+        "device_kind": res.device_kind,
+        "dtype": opts.dtype,
+        "iters": 3 if on_cpu else 20,
+        "warmup": 1 if on_cpu else 5,
+        "timeout": opts.timeout,
+    }
+    env = {"NCCL_DEBUG": "INFO", "NCCL_DEBUG_SUBSYS": "INIT,NET"} if res.backend == "nccl" else {}
+    if on_cpu:
+        env["OMP_NUM_THREADS"] = "1"
+    env = {k: v for k, v in env.items() if k not in os.environ}
+    per_node = len(agents[0])
+    head = res.head
+    others = [n.index for n in res.nodes if n.index != head]
+    head_ip = res.nodes[head].ip
+
+    def steps(szs: list[int]) -> list[tuple[str, int]]:
+        return [("tp_mlp", 0)] + [(op, s) for op in OPS for s in szs]
+
+    order = [head, *others]
+    res.full = run_group(
+        ray, "full", _members(res, agents, order, per_node), head_ip, {**base, "steps": steps(full_sizes)}, env,
+        timeout=opts.timeout,
+    )
+    _probe_links(ray, res, agents, opts)
+    from tpdoctor.cluster.localize import links_suspect
+
+    if res.full.ok and not links_suspect(res):
+        return
+    # Pairs: every node with the head, at once (each pair has its own rendezvous port).
+    pair_timeout = min(opts.timeout, 30.0)
+    pair_cfg = {**base, "steps": [("all_reduce", s) for s in pair_sizes]}
+    with _pool(len(others)) as pool:
+        futures = {
+            k: pool.submit(
+                run_group, ray, f"pair-{k}", _members(res, agents, [head, k], 1), head_ip, pair_cfg, env,
+                timeout=pair_timeout,
+            )
+            for k in others
+        }
+        res.pairs = {k: f.result() for k, f in futures.items()}
+    if res.full.ok or any(not p.ok for p in res.pairs.values()) or len(order) < 3:
+        return
+    # Every pair with the head passes but the whole group fails: grow the group node by node
+    # (binary search on the order) to find the node whose arrival breaks it.
+    lo, hi = 2, len(order)  # order[:lo] works (a pair), order[:hi] fails
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        run = run_group(
+            ray, f"bisect-{mid}", _members(res, agents, order[:mid], 1), head_ip, pair_cfg, env, timeout=pair_timeout
+        )
+        res.bisection.append(run)
+        lo, hi = (mid, hi) if run.ok else (lo, mid)
+
+
+@contextlib.contextmanager
+def _pool(n: int) -> Any:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, n)) as pool:
+        yield pool
+
+
+def _probe_links(ray: Any, res: ClusterVerifyRun, agents: list[list[Any]], opts: ClusterVerifyOptions) -> None:
+    """Both directions of every node's link to the head, one after the other (concurrent
+    streams would share the head's link and blur which one is slow)."""
+    head = res.nodes[res.head]
+    nbytes = (4 if opts.quick else 16) << 20
+    for n in res.nodes:
+        if n.index == head.index or n.info is None or head.info is None:
+            continue
+        for src, dst in ((head, n), (n, head)):
+            mtu = min(_mtu(src), _mtu(dst))
+            ref = agents[src.index][0].probe.remote(
+                dst.ip, dst.info["ports"], dst.ray_port, mtu, nbytes, min(opts.timeout, 15.0)  # type: ignore[index]
+            )
+            try:
+                res.probes[f"{src.index}->{dst.index}"] = ray.get(ref, timeout=min(opts.timeout, 15.0) * 3 + 10)
+            except Exception as exc:
+                res.probes[f"{src.index}->{dst.index}"] = {"error": f"{type(exc).__name__}"}
+
+
+def _mtu(node: VNode) -> int:
+    info = node.info or {}
+    iface = next((i for i in info.get("interfaces", []) if i["name"] == info.get("ray_iface")), None)
+    return int(iface["mtu"]) if iface and iface.get("mtu") else 1500
+
+
+def _cleanup(ray: Any, agents: list[list[Any]], pg: Any, remove_placement_group: Any) -> dict[str, list[str]]:
+    """Close and kill every agent, remove the placement group, then ask the GCS what is left."""
+    flat = [a for row in agents for a in row]
+    closes = [a.close.remote() for a in flat]
+    left_pids: list[str] = []
+    with contextlib.suppress(Exception):
+        done, _ = ray.wait(closes, num_returns=len(closes), timeout=10)
+        for ref in done:
+            with contextlib.suppress(Exception):
+                left_pids += [str(p) for p in ray.get(ref, timeout=5)]
+    for a in flat:
+        with contextlib.suppress(Exception):
+            ray.kill(a, no_restart=True)
+    with contextlib.suppress(Exception):
+        remove_placement_group(pg)
+    ids = {a._actor_id.hex() for a in flat}
+    deadline = time.monotonic() + 15
+    alive: list[str] = []
+    pg_left: list[str] = []
+    while True:
+        try:
+            from ray._private import state as gcs_state
+
+            table = gcs_state.actors()
+            alive = [i for i in ids if table.get(i, {}).get("State") not in (None, "DEAD")]
+            pg_state = ray.util.placement_group_table(pg).get("state")
+            pg_left = [] if pg_state in (None, "REMOVED") else [f"{pg.id.hex()} {pg_state}"]
+        except Exception as exc:  # cannot ask: say so rather than claim nothing is left
+            return {"unknown": [f"{type(exc).__name__}: {exc}"[:200]]}
+        if (not alive and not pg_left) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    out: dict[str, list[str]] = {}
+    if alive:
+        out["actors"] = alive
+    if pg_left:
+        out["placement_groups"] = pg_left
+    if left_pids:
+        out["processes"] = left_pids
+    return out
