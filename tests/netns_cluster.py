@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,7 +62,8 @@ class NetnsCluster:
     def __init__(self, n: int, *, mtu: int = 9000, temp_dir: str | None = None) -> None:
         self.n = n
         self.mtu = mtu
-        self.temp_dir = temp_dir or f"/tmp/tpdv{os.getpid()}"
+        # short: Ray's unix socket paths under it must stay below 108 bytes
+        self.temp_dir = temp_dir or tempfile.mkdtemp(prefix="tpdv", dir="/tmp")
         self.env = dict(
             os.environ,
             RAY_USAGE_STATS_ENABLED="0",
@@ -112,11 +114,13 @@ class NetnsCluster:
     def _ray_start(self, i: int, extra: list[str]) -> None:
         exe = shutil.which("ray", path=os.path.dirname(sys.executable)) or "ray"
         env = {**self.env, **self.node_env[i]}
-        subprocess.run(
+        r = subprocess.run(
             ["ip", "netns", "exec", self.ns(i), exe, "start", f"--node-ip-address={self.ip(i)}",
              "--num-cpus=1", "--disable-usage-stats", *RAY_PORTS, *extra],
-            env=env, check=True, capture_output=True, text=True, timeout=120,
+            env=env, capture_output=True, text=True, timeout=120,
         )
+        if r.returncode != 0:
+            raise RuntimeError(f"ray start on node {i} failed: {(r.stdout + r.stderr)[-2000:]}")
 
     def alive(self) -> list[str]:
         code = "import ray;ray.init(address='%s');print([n['NodeManagerAddress'] for n in ray.nodes() if n['Alive']])"
@@ -181,7 +185,8 @@ class NetnsCluster:
     @contextlib.contextmanager
     def slow_link(self, i: int, rate: str = "50mbit") -> Iterator[None]:
         """tc tbf on both ends of node i's veth: its egress and the bridge port towards it."""
-        qd = ["root", "tbf", "rate", rate, "burst", "64kbit", "latency", "400ms"]
+        # the bucket must hold a whole 9000-byte frame, or tbf drops every jumbo frame
+        qd = ["root", "tbf", "rate", rate, "burst", "256kbit", "latency", "400ms"]
         sh("ip", "netns", "exec", self.ns(i), "tc", "qdisc", "add", "dev", "eth0", *qd)
         sh("ip", "netns", "exec", BRIDGE_NS, "tc", "qdisc", "add", "dev", f"p{i}", *qd)
         try:

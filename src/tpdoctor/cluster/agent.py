@@ -114,6 +114,10 @@ class NodeAgent:
                 out["stream"] = max(good, key=lambda r: r["gbps"]) if good else runs[0]
         return out
 
+    def reach(self, peer_ip: str, ray_port: int | None, mtu: int, timeout: float) -> dict[str, Any]:
+        """A peer whose agent never answered: is its Ray port there, do small and full-MTU pings cross?"""
+        return netprobe.reach(peer_ip, ray_port, mtu, timeout)
+
     # --- one rank of verify's workloads ------------------------------------------------------------
 
     def start_rank(self, tag: str, config: dict[str, Any], rank: int, env: dict[str, str]) -> int:

@@ -198,7 +198,7 @@ def _slow_links(run: ClusterVerifyRun) -> tuple[dict[int, str], list[str]]:
 
 
 def _failed_pairs(run: ClusterVerifyRun) -> set[int]:
-    return {k for k, p in run.pairs.items() if not p.ok}
+    return {k for pairs in (run.pairs, run.reversed_pairs) for k, p in pairs.items() if not p.ok}
 
 
 def diagnose(run: ClusterVerifyRun) -> tuple[list[Finding], list[str]]:
@@ -207,20 +207,14 @@ def diagnose(run: ClusterVerifyRun) -> tuple[list[Finding], list[str]]:
     notes: list[str] = []
     for node in run.nodes:
         if node.info is None:
-            findings.append(
-                make_finding(
-                    "cluster.node-unreachable",
-                    f"{node.label}: {node.error or 'no answer'}; the watchdog ended the run and removed its agents",
-                    [("ray node", f"{node.ip} {node.node_id}")],
-                )
-            )
+            findings += _unreachable(run, node)
     if any(n.info is None for n in run.nodes):
         return findings, notes
     failed_pairs = _failed_pairs(run)
     full_failed = run.full is not None and not run.full.ok
     # a pair that fails names its node; with the whole group failing and no pair run, all do
     blamed = set(failed_pairs)
-    if full_failed and not run.pairs:
+    if full_failed and not run.pairs and not run.reversed_pairs:
         blamed = {n.index for n in run.nodes}
     findings += interface_findings(run, blamed)
     conditions = _link_conditions(run)
@@ -245,6 +239,47 @@ def diagnose(run: ClusterVerifyRun) -> tuple[list[Finding], list[str]]:
     explained = {f.message.split(":")[0] for f in findings}
     findings += _group_findings(run, failed_pairs, explained)
     return findings, notes
+
+
+def _unreachable(run: ClusterVerifyRun, node: VNode) -> list[Finding]:
+    """A node whose agent never answered; the head's probe without an agent may say why."""
+    r = node.reach or {}
+    ev: list[Ev] = [("ray node", f"{node.ip} {node.node_id}")]
+    if r and "error" not in r:
+        ev.append(
+            (f"node {run.head} -> node {node.index}",
+             f"Ray port {node.ray_port} {r.get('connect_ray_port')}, ping 56 B {r.get('icmp_small')}, "
+             f"ping {r.get('icmp_mtu_bytes')} B DF {r.get('icmp_mtu')}")
+        )
+    out = []
+    why = ""
+    if r.get("icmp_small") == "ok" and r.get("icmp_mtu") == "lost":
+        others = [
+            n for n in run.nodes
+            if n.index not in (run.head, node.index) and n.reach is None and n.info is not None
+        ]
+        why = "; full-size frames to it are lost while small ones cross: an MTU black hole"
+        head_iface = (run.nodes[run.head].info or {}).get("ray_iface") or "?"
+        out.append(
+            make_finding(
+                "network.mtu-mismatch",
+                f"{node.label}: a {r.get('icmp_mtu_bytes')}-byte ping with DF set (the head's {head_iface} MTU) "
+                f"never comes back while 56 bytes do: a hop on its path has a smaller MTU, and Ray's own "
+                f"messages to it stall" + (f" (the links of {len(others)} other node(s) carry full frames)" if others else ""),
+                ev,
+            )
+        )
+    elif r.get("connect_ray_port") == "timeout":
+        why = f"; even Ray's port {node.ray_port} does not answer"
+    out.append(
+        make_finding(
+            "cluster.node-unreachable",
+            f"{node.label}: {node.error or 'no answer'}{why}; the watchdog ended the run and removed its agents",
+            ev,
+            related=["network.mtu-mismatch"] if len(out) else [],
+        )
+    )
+    return out
 
 
 def _link_findings(run: ClusterVerifyRun, conditions: dict[int, list[tuple[str, str, list[Ev]]]]) -> list[Finding]:

@@ -188,16 +188,20 @@ class Listener:
         while True:
             try:
                 data, peer = self.udp.recvfrom(65535)
+                if peer is None:  # shut down
+                    return
                 self.udp.sendto(struct.pack("!I", len(data)), peer)
             except OSError:
                 return
 
     def close(self) -> None:
+        # shutdown first: close() alone does not wake a thread blocked in accept()/recvfrom()
         for s in (self.tcp, self.udp):
             try:
-                s.close()
+                s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            s.close()
 
 
 def _recv_exact(conn: socket.socket, n: int) -> bytes:
@@ -268,3 +272,65 @@ def tcp_stream(ip: str, port: int, nbytes: int, timeout: float) -> dict[str, Any
         return {"status": f"error: {exc.strerror or exc}", "seconds": time.monotonic() - t0}
     secs = time.monotonic() - t0
     return {"status": "ok" if got == nbytes else "short", "seconds": secs, "gbps": got / secs / 1e9}
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total = (total >> 16) + (total & 0xFFFF)
+    total += total >> 16
+    return ~total & 0xFFFF
+
+
+def icmp_echo(ip: str, payload: int, timeout: float, tries: int = 3) -> str:
+    """ICMP echo of `payload` data bytes with DF set: ok | lost | too-big-local | unavailable.
+
+    Works without a peer agent (the kernel answers), so it tells an MTU black hole from a hang
+    for a node whose agent never came up. Uses the unprivileged ping socket when
+    net.ipv4.ping_group_range allows it, else a raw socket (root / CAP_NET_RAW)."""
+    sock = None
+    raw = False
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_RAW):
+        try:
+            sock = socket.socket(socket.AF_INET, kind, socket.IPPROTO_ICMP)
+            raw = kind == socket.SOCK_RAW
+            break
+        except OSError:
+            continue
+    if sock is None:
+        return "unavailable"
+    with sock:
+        sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
+        sock.settimeout(timeout / tries)
+        ident = os.getpid() & 0xFFFF
+        for seq in range(1, tries + 1):
+            body = b"\x5a" * payload
+            header = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
+            packet = struct.pack("!BBHHH", 8, 0, _checksum(header + body), ident, seq) + body
+            try:
+                sock.sendto(packet, (ip, 0))
+                deadline = time.monotonic() + timeout / tries
+                while time.monotonic() < deadline:
+                    data, addr = sock.recvfrom(payload + 128)
+                    if raw:
+                        data = data[(data[0] & 0x0F) * 4 :]  # strip the IP header
+                    if addr[0] == ip and data[:1] == b"\x00" and len(data) >= 8 + payload:
+                        return "ok"
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                if exc.errno == 90:  # EMSGSIZE
+                    return "too-big-local"
+                return f"error: {exc.strerror or exc}"
+    return "lost"
+
+
+def reach(ip: str, port: int | None, mtu: int, timeout: float) -> dict[str, Any]:
+    """What can be learned about a node without its agent: Ray's port, small and full-MTU pings."""
+    return {
+        "connect_ray_port": tcp_connect(ip, port, min(timeout, 5.0)) if port else "skipped",
+        "icmp_small": icmp_echo(ip, 56, min(timeout, 3.0)),
+        "icmp_mtu_bytes": mtu - UDP_OVERHEAD,
+        "icmp_mtu": icmp_echo(ip, mtu - UDP_OVERHEAD, min(timeout, 3.0)),
+    }

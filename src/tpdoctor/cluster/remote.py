@@ -18,7 +18,9 @@ from tpdoctor.facts.snapshot import parse_snapshot
 from tpdoctor.rules.cluster import ClusterNode
 
 INSTALL_HINT = "tpdoctor cluster needs Ray: python3 -m pip install 'tpdoctor[cluster]' (or 'ray>=2.9')"
-FAULT_VAR = "TPDOCTOR_CLUSTER_FAULT"  # tests only: "<node index>:hang|crash|import"
+# tests only: "<node index>:hang|crash|import" (cluster check), "<node index>:hang|hang-rank"
+# (cluster verify: the node's agent never answers / its rank stops before its first collective)
+FAULT_VAR = "TPDOCTOR_CLUSTER_FAULT"
 
 
 def import_ray() -> ModuleType:
@@ -34,7 +36,7 @@ def _faults() -> dict[int, str]:
     out: dict[int, str] = {}
     for item in os.environ.get(FAULT_VAR, "").split(","):
         index, sep, mode = item.strip().partition(":")
-        if sep and index.isdigit() and mode in ("hang", "crash", "import"):
+        if sep and index.isdigit() and mode in ("hang", "crash", "import", "hang-rank"):
             out[int(index)] = mode
     return out
 

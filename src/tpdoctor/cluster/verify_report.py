@@ -27,6 +27,11 @@ def _group(g: GroupRun | None) -> dict[str, Any] | None:
     }
 
 
+def _pair_ok(run: ClusterVerifyRun, k: int) -> bool | None:
+    got = [p.ok for p in (run.pairs.get(k), run.reversed_pairs.get(k)) if p is not None]
+    return all(got) if got else None
+
+
 def node_rows(run: ClusterVerifyRun) -> list[dict[str, Any]]:
     rates = link_rates(run)
     rows = []
@@ -49,7 +54,7 @@ def node_rows(run: ClusterVerifyRun) -> list[dict[str, Any]]:
                 "backend_ifaces": choice.get("ifaces"),
                 "backend_iface_reason": choice.get("why"),
                 "link_gbps": rates.get(n.index),
-                "pair_ok": run.pairs[n.index].ok if n.index in run.pairs else None,
+                "pair_ok": _pair_ok(run, n.index),
             }
         )
     return rows
@@ -73,6 +78,11 @@ def build_report(run: ClusterVerifyRun, address: str) -> Report:
             "pairs with the head: "
             + ", ".join(f"node {k} {'ok' if p.ok else 'FAILED'}" for k, p in sorted(run.pairs.items()))
         )
+    if run.reversed_pairs:
+        notes.append(
+            "pairs with the node as rank 0: "
+            + ", ".join(f"node {k} {'ok' if p.ok else 'FAILED'}" for k, p in sorted(run.reversed_pairs.items()))
+        )
     if run.bisection:
         notes.append(
             "bisection: " + ", ".join(f"{len(b.nodes)} nodes {'ok' if b.ok else 'FAILED'}" for b in run.bisection)
@@ -89,6 +99,7 @@ def build_report(run: ClusterVerifyRun, address: str) -> Report:
         "nodes": node_rows(run),
         "full": _group(full),
         "pairs": {str(k): _group(p) for k, p in sorted(run.pairs.items())},
+        "reversed_pairs": {str(k): _group(p) for k, p in sorted(run.reversed_pairs.items())},
         "bisection": [_group(b) for b in run.bisection],
         "probes": run.probes,
         "leftover": run.leftover,

@@ -45,6 +45,7 @@ class VNode:
     gpus: int
     info: dict[str, Any] | None = None
     error: str | None = None
+    reach: dict[str, Any] | None = None  # the head's probe of a node whose agent did not answer
 
     @property
     def label(self) -> str:
@@ -59,7 +60,8 @@ class ClusterVerifyRun:
     nodes: list[VNode]
     full: GroupRun | None = None
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)  # "src->dst": probe
-    pairs: dict[int, GroupRun] = field(default_factory=dict)  # node -> pair with the head
+    pairs: dict[int, GroupRun] = field(default_factory=dict)  # node -> pair with the head (head rank 0)
+    reversed_pairs: dict[int, GroupRun] = field(default_factory=dict)  # the same, the node rank 0
     bisection: list[GroupRun] = field(default_factory=list)
     wall_s: float = 0.0
     leftover: dict[str, list[str]] = field(default_factory=dict)
@@ -188,6 +190,17 @@ def _describe(ray: Any, res: ClusterVerifyRun, agents: list[list[Any]], timeout:
         info = dict(got[0])
         info["agent_gpus"] = [got[j].get("gpu_ids", []) for j in range(len(row))]
         res.nodes[n].info = info
+    head = res.nodes[res.head]
+    if head.info is None:
+        return
+    for node in res.nodes:
+        if node.info is None:
+            try:
+                node.reach = ray.get(
+                    agents[head.index][0].reach.remote(node.ip, node.ray_port, _mtu(head), 10.0), timeout=30
+                )
+            except Exception as exc:
+                node.reach = {"error": type(exc).__name__}
 
 
 def _members(res: ClusterVerifyRun, agents: list[list[Any]], node_order: list[int], per_node: int) -> list[Member]:
@@ -258,7 +271,20 @@ def _verify(
             for k in others
         }
         res.pairs = {k: f.result() for k, f in futures.items()}
-    if res.full.ok or any(not p.ok for p in res.pairs.values()) or len(order) < 3:
+    if res.full.ok or any(not p.ok for p in res.pairs.values()):
+        return
+    # Every pair passes with the head as rank 0. Connections have a direction (Gloo's higher rank
+    # connects to the lower one's listener; the store lives on rank 0): try each node as rank 0.
+    with _pool(len(others)) as pool:
+        futures = {
+            k: pool.submit(
+                run_group, ray, f"pair-{k}-first", _members(res, agents, [k, head], 1), res.nodes[k].ip, pair_cfg,
+                env, timeout=pair_timeout,
+            )
+            for k in others
+        }
+        res.reversed_pairs = {k: f.result() for k, f in futures.items()}
+    if any(not p.ok for p in res.reversed_pairs.values()) or len(order) < 3:
         return
     # Every pair with the head passes but the whole group fails: grow the group node by node
     # (binary search on the order) to find the node whose arrival breaks it.

@@ -1,0 +1,356 @@
+"""`tpdoctor cluster verify`: the probes on loopback, the localisation on built runs, and (marker
+`clusterverify`) the whole command on a real three-node Ray cluster made of network namespaces
+(tests/netns_cluster.py) with real faults injected, each diagnosis required to name the right
+node. The real-cluster tests run inside a private network+mount+PID namespace started by
+test_real_cluster_verify_in_private_namespaces: nothing they start can outlive it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tpdoctor.cluster import netprobe
+from tpdoctor.cluster.groups import GroupRun
+from tpdoctor.cluster.localize import diagnose
+from tpdoctor.cluster.verify_report import build_report
+from tpdoctor.cluster.verify_run import ClusterVerifyRun, VNode
+from tpdoctor.verify.results import OpResult, RankProblem
+
+HAS_RAY = importlib.util.find_spec("ray") is not None
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+IN_NAMESPACES = os.environ.get("TPDOCTOR_CLUSTER_VERIFY_NS") == "1"
+TESTS = Path(__file__).resolve().parent
+
+
+# --- probes, for real, on loopback ------------------------------------------------------------
+
+
+def test_probes_on_loopback() -> None:
+    lst = netprobe.Listener("127.0.0.1")
+    try:
+        tcp, udp = lst.ports
+        assert netprobe.tcp_connect("127.0.0.1", tcp, 2) == "ok"
+        assert netprobe.udp_df("127.0.0.1", udp, 512, 2) == "ok"
+        s = netprobe.tcp_stream("127.0.0.1", tcp, 4 << 20, 10)
+        assert s["status"] == "ok" and s["gbps"] > 0
+    finally:
+        lst.close()
+    # nothing listens there any more: refused, not a timeout
+    assert netprobe.tcp_connect("127.0.0.1", tcp, 2) == "refused"
+
+
+def test_loopback_interface_is_described() -> None:
+    lo = next(i for i in netprobe.interfaces() if i["name"] == "lo")
+    assert lo["ipv4"] == "127.0.0.1/8" and lo["mtu"] and lo["mtu"] >= 1500
+
+
+@pytest.mark.parametrize(
+    ("spec", "name", "hit"),
+    [
+        ("eth", "eth0", True),
+        ("eth", "ens5", False),
+        ("^docker,lo", "docker0", False),
+        ("^docker,lo", "eth0", True),
+        ("=eth0", "eth01", False),
+        ("=eth0", "eth0", True),
+    ],
+)
+def test_nccl_socket_ifname_semantics(spec: str, name: str, hit: bool) -> None:
+    assert netprobe.nccl_ifname_match(spec, name) is hit
+
+
+def _ifaces() -> list[dict[str, Any]]:
+    return [
+        {"name": "lo", "ipv4": "127.0.0.1/8", "mtu": 65536, "speed_mbps": None, "virtual": True},
+        {"name": "docker0", "ipv4": "172.17.0.1/16", "mtu": 1500, "speed_mbps": None, "virtual": True},
+        {"name": "eth0", "ipv4": "198.51.100.11/24", "mtu": 9000, "speed_mbps": 100000, "virtual": False},
+    ]
+
+
+def test_backend_interface_choice() -> None:
+    assert netprobe.nccl_choice({}, _ifaces())[0] == ["eth0"]  # not docker, not lo
+    assert netprobe.nccl_choice({"NCCL_SOCKET_IFNAME": "docker"}, _ifaces())[0] == ["docker0"]
+    assert netprobe.gloo_choice({"GLOO_SOCKET_IFNAME": "eth9"}, _ifaces())[0] == []  # missing
+    assert netprobe.gloo_choice({"GLOO_SOCKET_IFNAME": "eth0,lo"}, _ifaces())[0] == ["eth0", "lo"]
+
+
+# --- localisation on built runs -----------------------------------------------------------------
+
+
+def _info(i: int, *, gloo: list[str] | None = None, why: str = "GLOO_SOCKET_IFNAME=eth0") -> dict[str, Any]:
+    ifaces = [dict(x) for x in _ifaces()]
+    ifaces[2]["ipv4"] = f"198.51.100.{10 + i}/24"
+    return {
+        "ip": f"198.51.100.{10 + i}",
+        "interfaces": ifaces,
+        "ray_iface": "eth0",
+        "gloo": {"ifaces": ["eth0"] if gloo is None else gloo, "why": why},
+        "nccl": {"ifaces": ["eth0"], "why": "default"},
+        "ports": [40000, 40001],
+        "ib_devices": [],
+    }
+
+
+def _probe(connect: str = "ok", mtu: str = "ok", gbps: float | None = 5.0) -> dict[str, Any]:
+    stream = {"status": "ok", "gbps": gbps, "seconds": 0.1} if gbps else {"status": "skipped"}
+    return {
+        "connect": connect,
+        "connect_ray_port": "ok",
+        "udp_small": "ok",
+        "udp_mtu_bytes": 8972,
+        "udp_mtu": mtu,
+        "stream": stream,
+    }
+
+
+def _run(n: int = 3, **probes: dict[str, Any]) -> ClusterVerifyRun:
+    nodes = [VNode(i, f"{i:02d}" * 28, f"198.51.100.{10 + i}", 20001, 0, info=_info(i)) for i in range(n)]
+    run = ClusterVerifyRun(backend="gloo", device_kind="cpu", head=0, nodes=nodes)
+    ok = [OpResult(op="all_reduce", bytes=1 << 20, count=1, dtype="bf16", iters=1, time_us=1, algbw_gbps=1,
+                   busbw_gbps=1, wrong=0)]
+    run.full = GroupRun("full", list(range(n)), results=ok)
+    for k in range(1, n):
+        for key in (f"0->{k}", f"{k}->0"):
+            run.probes[key] = probes.get(key.replace("->", "_"), _probe())
+    return run
+
+
+def _failed(nodes: list[int]) -> GroupRun:
+    return GroupRun("x", nodes, problem=RankProblem(kind="hung", ranks=[1], detail="no progress"))
+
+
+def test_healthy_run_has_no_finding() -> None:
+    findings, notes = diagnose(_run())
+    assert findings == []
+    assert any("speed not judged" not in n and "100000 Mb/s" in n for n in notes)  # physical speed judged
+
+
+def test_blocked_port_names_the_node_whose_listener_is_silent() -> None:
+    run = _run(**{"0_2": _probe(connect="timeout", gbps=None)})
+    ok = run.full.results  # type: ignore[union-attr]
+    run.full = _failed([0, 1, 2])
+    run.pairs = {1: GroupRun("p", [0, 1], results=ok), 2: _failed([0, 2])}
+    findings, _ = diagnose(run)
+    assert [f.cause for f in findings] == ["network.port-blocked"]
+    assert findings[0].message.startswith("node 2 (198.51.100.12") and "Ray's port 20001" in findings[0].message
+
+
+def test_mtu_loss_on_every_link_is_the_heads() -> None:
+    run = _run(**{f"{a}_{b}": _probe(mtu="lost") for a, b in (("0", "1"), ("1", "0"), ("0", "2"), ("2", "0"))})
+    findings, _ = diagnose(run)
+    assert [f.cause for f in findings] == ["network.mtu-mismatch"]
+    assert findings[0].message.startswith("node 0 ")
+
+
+def test_one_slow_link_among_fast_ones() -> None:
+    run = _run(**{"1_0": _probe(gbps=0.006)})
+    findings, _ = diagnose(run)
+    assert [f.cause for f in findings] == ["network.slow-link"]
+    assert findings[0].message.startswith("node 1 ") and "6.0 MB/s" in findings[0].message
+
+
+def test_slow_against_the_physical_interface_speed_with_two_nodes() -> None:
+    # 100000 Mb/s = 12.5 GB/s; 0.2 GB/s is 1.6% of it
+    findings, _ = diagnose(_run(2, **{"0_1": _probe(gbps=0.2)}))
+    assert [f.cause for f in findings] == ["network.slow-link"] and "of the interface speed" in findings[0].message
+
+
+def test_missing_interface_named_with_the_node() -> None:
+    run = _run()
+    run.nodes[2].info = _info(2, gloo=[], why="GLOO_SOCKET_IFNAME=eth9")
+    run.full = _failed([0, 1, 2])
+    run.pairs = {1: GroupRun("p", [0, 1], results=_run().full.results), 2: _failed([0, 2])}  # type: ignore[union-attr]
+    findings, _ = diagnose(run)
+    assert [(f.cause, f.confidence) for f in findings] == [("network.wrong-interface", "proves")]
+    assert findings[0].message.startswith("node 2 ") and "eth9" in findings[0].message
+
+
+def test_unreachable_node_with_an_mtu_black_hole() -> None:
+    run = _run()
+    run.full = None
+    run.nodes[1].info = None
+    run.nodes[1].error = "its agent did not answer within --timeout 15 s"
+    run.nodes[1].reach = {"connect_ray_port": "ok", "icmp_small": "ok", "icmp_mtu_bytes": 8972, "icmp_mtu": "lost"}
+    report = build_report(run, "test")
+    assert sorted(f.cause for f in report.findings) == ["cluster.node-unreachable", "network.mtu-mismatch"]
+    assert all(f.message.startswith("node 1 ") for f in report.findings)
+    assert int(report.exit_code) == 3
+
+
+def test_usage_errors_are_one_line(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(TESTS.parent / "src"))
+    for args in (["--backend", "mpi"], ["--sizes", "1X"]):
+        p = subprocess.run(
+            [sys.executable, "-m", "tpdoctor", "cluster", "verify", "--address", "127.0.0.1:1", *args],
+            capture_output=True, text=True, env=env, timeout=120,
+        )
+        assert p.returncode == 2, p.stderr
+        assert p.stderr.count("\n") == 1 and p.stdout == ""
+
+
+# --- a real Ray cluster of network namespaces ---------------------------------------------------
+
+
+def test_real_cluster_verify_in_private_namespaces() -> None:
+    """Run the `clusterverify` tests in a private network, mount and PID namespace."""
+    if not (HAS_RAY and HAS_TORCH):
+        pytest.skip("needs ray and torch (pip install 'tpdoctor[cluster,verify]')")
+    if IN_NAMESPACES:
+        pytest.skip("already inside the private namespaces")
+    missing = [t for t in ("unshare", "ip", "tc", "iptables") if not shutil.which(t)]
+    if os.geteuid() != 0 or missing:
+        pytest.skip(f"needs root and {', '.join(missing) or 'unshare, ip, tc, iptables'} (.ci/run installs them)")
+    inner = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "clusterverify", __file__]
+    r = subprocess.run(
+        ["unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc", "--", *inner],
+        cwd=TESTS.parent,
+        env=dict(os.environ, TPDOCTOR_CLUSTER_VERIFY_NS="1"),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    tail = (r.stdout + r.stderr)[-6000:]
+    assert r.returncode == 0, tail
+    passed = re.search(r"\b(\d+) passed", r.stdout)
+    assert passed and int(passed.group(1)) >= 8 and "skipped" not in r.stdout.splitlines()[-1], tail
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    if not IN_NAMESPACES:
+        pytest.skip("runs inside test_real_cluster_verify_in_private_namespaces")
+    sys.path.insert(0, str(TESTS))
+    from netns_cluster import NetnsCluster
+
+    c = NetnsCluster(3)
+    try:
+        c.build()
+        c.start()
+        yield c
+    finally:
+        c.stop()
+
+
+def _ours_running() -> list[str]:
+    """Processes of ours still alive: rank processes or agents (Ray names an actor's worker
+    process after its class)."""
+    left = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "tpdoctor.verify.worker" in cmd or "NodeAgent" in cmd:
+            left.append(f"{pid} {cmd[:120]}")
+    return left
+
+
+def _verify(c: Any, *extra: str, timeout: str = "10", env: dict[str, str] | None = None) -> tuple[dict[str, Any], int]:
+    p = c.tpdoctor(
+        "cluster", "verify", "--address", c.address, "--backend", "gloo", "--quick", "--timeout", timeout,
+        "-f", "json", *extra, env=env,
+    )
+    assert p.returncode in (0, 3, 4), p.stderr[-3000:]
+    report = json.loads(p.stdout)
+    assert report["facts"]["leftover"] == {}, report["facts"]["leftover"]  # the GCS has no agent, no group
+    deadline = time.monotonic() + 10  # a killed worker may take a moment to be reaped
+    while _ours_running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _ours_running() == []
+    return report, p.returncode
+
+
+def _causes(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """(cause, node index named first in the message)."""
+    out = []
+    for f in report["findings"]:
+        m = re.match(r"node (\d+) ", f["message"])
+        out.append((f["cause"], m.group(1) if m else "?"))
+    return sorted(out)
+
+
+@pytest.mark.clusterverify
+def test_healthy_cluster_gives_no_finding(cluster: Any) -> None:
+    report, rc = _verify(cluster, "--sizes", "64K,1M")
+    assert rc == 0 and report["findings"] == []
+    full = report["facts"]["full"]
+    assert full["ok"] and full["nodes"] == [0, 1, 2] and full["init_method"].startswith("tcp://198.51.100.10:")
+    assert {r["op"] for r in full["results"]} == {"all_reduce", "all_gather", "reduce_scatter"}
+    assert all(r["wrong"] == 0 for r in full["results"]) and full["tp_mlp"]["ok"]
+    rows = report["facts"]["nodes"]
+    assert [r["backend_ifaces"] for r in rows] == [["eth0"]] * 3 and all(r["virtual"] for r in rows)
+    assert any("virtual interface" in n for n in report["notes"])  # veth speed is said to be nominal
+
+
+@pytest.mark.clusterverify
+def test_slow_link_named(cluster: Any) -> None:
+    with cluster.slow_link(1, "50mbit"):
+        report, rc = _verify(cluster)
+    assert rc == 4 and _causes(report) == [("network.slow-link", "1")]
+
+
+@pytest.mark.clusterverify
+def test_firewalled_ephemeral_ports_named(cluster: Any) -> None:
+    with cluster.firewall(2):
+        report, rc = _verify(cluster)
+    assert rc == 3 and _causes(report) == [("network.port-blocked", "2")]
+    assert report["facts"]["full"]["ok"] is False  # the group itself hung, and was ended
+
+
+@pytest.mark.clusterverify
+def test_mtu_black_hole_named(cluster: Any) -> None:
+    with cluster.mtu_hole(1):
+        report, rc = _verify(cluster)
+    assert rc == 3 and ("network.mtu-mismatch", "1") in _causes(report)
+    assert {c for c, n in _causes(report)} <= {"network.mtu-mismatch", "cluster.node-unreachable"}
+    assert all(n == "1" for _, n in _causes(report))
+
+
+@pytest.mark.clusterverify
+def test_hung_agent_ends_within_timeout(cluster: Any) -> None:
+    t0 = time.monotonic()
+    report, rc = _verify(cluster, timeout="8", env={"TPDOCTOR_CLUSTER_FAULT": "2:hang"})
+    assert rc == 3 and _causes(report) == [("cluster.node-unreachable", "2")]
+    assert report["facts"]["nodes"][2]["status"] == "unreachable"
+    del t0  # the wall time is recorded in docs/cluster.md (bench/cluster_verify.sh), not asserted
+
+
+@pytest.mark.clusterverify
+def test_hung_rank_is_ended_and_named(cluster: Any) -> None:
+    report, rc = _verify(cluster, timeout="8", env={"TPDOCTOR_CLUSTER_FAULT": "1:hang-rank"})
+    assert rc == 3
+    full = report["facts"]["full"]
+    assert full["problem"]["kind"] == "hung" and full["problem"]["ranks"] == [1]
+    assert ("verify.rank-hung", "1") in _causes(report)
+
+
+@pytest.mark.clusterverify
+def test_wrong_gloo_interface_on_one_node(cluster: Any) -> None:
+    """Last: node 1's raylet is restarted with GLOO_SOCKET_IFNAME=lo (its workers inherit it)."""
+    cluster.restart_node(1, {"GLOO_SOCKET_IFNAME": "lo"})
+    report, rc = _verify(cluster)
+    assert rc == 3 and _causes(report) == [("network.wrong-interface", "1")]
+    f = report["findings"][0]
+    assert f["confidence"] == "proves" and "GLOO_SOCKET_IFNAME=lo" in f["message"]
+
+
+@pytest.mark.clusterverify
+def test_missing_gloo_interface_on_one_node(cluster: Any) -> None:
+    cluster.restart_node(2, {"GLOO_SOCKET_IFNAME": "eth9"})
+    cluster.restart_node(1, {"GLOO_SOCKET_IFNAME": "eth0"})
+    report, rc = _verify(cluster)
+    assert rc == 3 and _causes(report) == [("network.wrong-interface", "2")]
+    assert "eth9" in report["findings"][0]["message"]
