@@ -49,11 +49,20 @@ def sh(*argv: str, check: bool = True, timeout: float = 60) -> subprocess.Comple
 def has_qdisc(kind: str) -> bool:
     """Can this kernel make a `kind` qdisc (netem, tbf)? Tried on a dummy veth in the bridge namespace."""
     r = subprocess.run(
-        ["ip", "netns", "exec", BRIDGE_NS, "sh", "-c",
-         f"ip link add tpdq0 type veth peer name tpdq1 && tc qdisc add dev tpdq0 root {kind} "
-         + ("delay 1ms" if kind == "netem" else "rate 1mbit burst 32kbit latency 50ms")
-         + "; r=$?; ip link del tpdq0; exit $r"],
-        capture_output=True, text=True, timeout=30,
+        [
+            "ip",
+            "netns",
+            "exec",
+            BRIDGE_NS,
+            "sh",
+            "-c",
+            f"ip link add tpdq0 type veth peer name tpdq1 && tc qdisc add dev tpdq0 root {kind} "
+            + ("delay 1ms" if kind == "netem" else "rate 1mbit burst 32kbit latency 50ms")
+            + "; r=$?; ip link del tpdq0; exit $r",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     return r.returncode == 0
 
@@ -68,11 +77,9 @@ class NetnsCluster:
             os.environ,
             RAY_USAGE_STATS_ENABLED="0",
             PYTHONPATH=str(SRC),
-            # a dead raylet is noticed in about 2 s instead of 15 (node restarts in the tests)
-            RAY_health_check_period_ms="500",
-            RAY_health_check_failure_threshold="4",
         )
         self.node_env: dict[int, dict[str, str]] = {i: {"GLOO_SOCKET_IFNAME": "eth0"} for i in range(n)}
+        self.node_args: dict[int, list[str]] = {i: ["--num-cpus=1"] for i in range(n)}  # e.g. --num-gpus=1
 
     def ns(self, i: int) -> str:
         return f"tpdv-n{i}"
@@ -97,16 +104,34 @@ class NetnsCluster:
             ns = self.ns(i)
             sh("ip", "netns", "add", ns)
             sh("ip", "-n", ns, "link", "set", "lo", "up")
-            sh("ip", "link", "add", "eth0", "netns", ns, "mtu", str(self.mtu), "type", "veth",
-               "peer", "name", f"p{i}", "netns", BRIDGE_NS, "mtu", str(self.mtu))
+            sh(
+                "ip",
+                "link",
+                "add",
+                "eth0",
+                "netns",
+                ns,
+                "mtu",
+                str(self.mtu),
+                "type",
+                "veth",
+                "peer",
+                "name",
+                f"p{i}",
+                "netns",
+                BRIDGE_NS,
+                "mtu",
+                str(self.mtu),
+            )
             sh(*b, "link", "set", f"p{i}", "master", "br0")
             sh(*b, "link", "set", f"p{i}", "up")
             sh("ip", "-n", ns, "addr", "add", f"{self.ip(i)}/24", "dev", "eth0")
             sh("ip", "-n", ns, "link", "set", "eth0", "up")
 
     def start(self) -> None:
-        self._ray_start(0, ["--head", f"--port={GCS_PORT}", "--include-dashboard=false",
-                            f"--temp-dir={self.temp_dir}"])
+        self._ray_start(
+            0, ["--head", f"--port={GCS_PORT}", "--include-dashboard=false", f"--temp-dir={self.temp_dir}"]
+        )
         for i in range(1, self.n):
             self._ray_start(i, [f"--address={self.address}"])
         self.wait_alive(self.n)
@@ -115,9 +140,23 @@ class NetnsCluster:
         exe = shutil.which("ray", path=os.path.dirname(sys.executable)) or "ray"
         env = {**self.env, **self.node_env[i]}
         r = subprocess.run(
-            ["ip", "netns", "exec", self.ns(i), exe, "start", f"--node-ip-address={self.ip(i)}",
-             "--num-cpus=1", "--disable-usage-stats", *RAY_PORTS, *extra],
-            env=env, capture_output=True, text=True, timeout=120,
+            [
+                "ip",
+                "netns",
+                "exec",
+                self.ns(i),
+                exe,
+                "start",
+                f"--node-ip-address={self.ip(i)}",
+                *self.node_args[i],
+                "--disable-usage-stats",
+                *RAY_PORTS,
+                *extra,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if r.returncode != 0:
             raise RuntimeError(f"ray start on node {i} failed: {(r.stdout + r.stderr)[-2000:]}")
@@ -136,14 +175,24 @@ class NetnsCluster:
         raise RuntimeError(f"the Ray cluster did not reach {count} alive nodes: {self.alive()}")
 
     def python(self, i: int, code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["ip", "netns", "exec", self.ns(i), sys.executable, "-c", code],
-                              env=self.env, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            ["ip", "netns", "exec", self.ns(i), sys.executable, "-c", code],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
-    def tpdoctor(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def tpdoctor(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         """`tpdoctor ARGS` run on the head node (the driver, as `vllm serve` runs there)."""
         return subprocess.run(
             ["ip", "netns", "exec", self.ns(0), sys.executable, "-m", "tpdoctor", *args],
-            env={**self.env, **self.node_env[0], **(env or {})}, capture_output=True, text=True, timeout=timeout,
+            env={**self.env, **self.node_env[0], **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def restart_node(self, i: int, env: dict[str, str]) -> None:
@@ -169,6 +218,20 @@ class NetnsCluster:
         for p in sh("ip", "netns", "pids", self.ns(i), check=False).stdout.split():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(p), signal.SIGKILL)
+
+    def heal(self) -> list[int]:
+        """Restart the raylet of every node the GCS no longer lists as alive (a fault that cut a
+        node off long enough gets it marked dead, and a dead raylet exits); return their indexes."""
+        alive = set(self.alive())
+        dead = [i for i in range(self.n) if self.ip(i) not in alive]
+        for i in dead:
+            if i == 0:
+                raise RuntimeError("the head node died")
+            self.kill_node(i)
+            self._ray_start(i, [f"--address={self.address}"])
+        if dead:
+            self.wait_alive(self.n)
+        return dead
 
     def stop(self) -> None:
         """Kill every node's processes (faster than `ray stop --force`, and only ours) and

@@ -66,15 +66,25 @@ def cluster_verify_command(
         "auto", "--address", help="The Ray cluster: auto (this node's), HOST:PORT (GCS) or ray://HOST:10001."
     ),
     backend: str = typer.Option(
-        "auto", "--backend", help="nccl, gloo (CPU, one rank per node), xccl, or auto (nccl if every node has GPUs)."
+        "auto",
+        "--backend",
+        help="nccl, gloo (CPU, one rank per node), xccl, or auto (nccl if every node has GPUs).",
     ),
     gpus_per_node: int = typer.Option(
         None, "--gpus-per-node", min=1, help="Ranks (GPUs) per node; default: the fewest GPUs any node has."
     ),
-    sizes: str = typer.Option(None, "--sizes", help="Message sizes of the whole group's sweep, e.g. 64K..16M:4."),
+    sizes: str = typer.Option(
+        None, "--sizes", help="Message sizes of the whole group's sweep, e.g. 64K..16M:4."
+    ),
     quick: bool = typer.Option(False, "--quick", help="Fewer sizes and a shorter link probe."),
     timeout: float = typer.Option(
         60.0, "--timeout", min=1.0, help="Seconds without progress after which a node or rank counts as hung."
+    ),
+    expect_link_gbps: float = typer.Option(
+        None,
+        "--expect-link-gbps",
+        min=0.0,
+        help="GB/s one TCP stream should reach on each link (judges links whose interface reports no speed: veth).",
     ),
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
@@ -88,7 +98,13 @@ def cluster_verify_command(
 
     run = run_cluster_verify(
         ClusterVerifyOptions(
-            address=address, backend=backend, gpus_per_node=gpus_per_node, sizes=sizes, quick=quick, timeout=timeout
+            address=address,
+            backend=backend,
+            gpus_per_node=gpus_per_node,
+            sizes=sizes,
+            quick=quick,
+            timeout=timeout,
+            expect_link_gbps=expect_link_gbps,
         )
     )
     report = build_report(run, address)

@@ -55,7 +55,7 @@ class NodeAgent:
                 time.sleep(1)
         import ray
 
-        ip = ray.util.get_node_ip_address()
+        ip = str(ray.util.get_node_ip_address())  # type: ignore[no-untyped-call]
         ifaces = netprobe.interfaces()
         env = {k: v for k, v in os.environ.items() if k.startswith(ENV_KEYS)}
         if self.listener is None:
@@ -86,12 +86,14 @@ class NodeAgent:
         import ray
 
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind((ray.util.get_node_ip_address(), 0))
+            s.bind((str(ray.util.get_node_ip_address()), 0))  # type: ignore[no-untyped-call]
             return int(s.getsockname()[1])
 
     # --- byte-level probes towards a peer ----------------------------------------------------------
 
-    def probe(self, peer_ip: str, ports: list[int], open_port: int | None, mtu: int, nbytes: int, timeout: float) -> dict[str, Any]:
+    def probe(
+        self, peer_ip: str, ports: list[int], open_port: int | None, mtu: int, nbytes: int, timeout: float
+    ) -> dict[str, Any]:
         """Connect to the peer's ephemeral listener (and to a port Ray keeps open there), send a
         small and a full-MTU datagram with DF set, and stream `nbytes` over TCP."""
         tcp_port, udp_port = ports
@@ -101,7 +103,9 @@ class NodeAgent:
         out["udp_small"] = netprobe.udp_df(peer_ip, udp_port, 512, min(timeout, 3.0))
         big = mtu - netprobe.UDP_OVERHEAD
         out["udp_mtu_bytes"] = big
-        out["udp_mtu"] = netprobe.udp_df(peer_ip, udp_port, big, min(timeout, 3.0)) if big > 512 else "skipped"
+        out["udp_mtu"] = (
+            netprobe.udp_df(peer_ip, udp_port, big, min(timeout, 3.0)) if big > 512 else "skipped"
+        )
         out["stream"] = {"status": "skipped"}
         if out["connect"] == "ok":
             # a first short stream warms the path (slow start, the listener's thread); then the
@@ -132,7 +136,15 @@ class NodeAgent:
             full_env["TPDOCTOR_VERIFY_FAULT"] = f"hang:{rank}"
         with log_path.open("w", encoding="utf-8") as logf:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "tpdoctor.verify.worker", "--config", str(cfg_path), "--rank", str(rank)],
+                [
+                    sys.executable,
+                    "-m",
+                    "tpdoctor.verify.worker",
+                    "--config",
+                    str(cfg_path),
+                    "--rank",
+                    str(rank),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=logf,
                 stderr=subprocess.STDOUT,

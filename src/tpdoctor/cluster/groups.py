@@ -99,13 +99,16 @@ def run_group(
             if m.node_gpus:
                 rank_env["CUDA_VISIBLE_DEVICES"] = ",".join(m.node_gpus)
             ray.get(
-                m.agent.start_rank.remote(name, {**cfg, "local_rank": m.local_rank}, rank, rank_env), timeout=30
+                m.agent.start_rank.remote(name, {**cfg, "local_rank": m.local_rank}, rank, rank_env),
+                timeout=30,
             )
             started.append(rank)
         run.problem = _watch(ray, name, members, run, timeout=timeout, grace=grace)
     except Exception as exc:  # an actor died under us: the node is gone
         run.problem = RankProblem(
-            kind="died", ranks=[len(started)], detail=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+            kind="died",
+            ranks=[len(started)],
+            detail=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}",
         )
     finally:
         for rank in started:
@@ -148,14 +151,17 @@ def _watch(
         if first_failure is None and now - last_progress > timeout:
             return _hung(run, world, timeout)
         time.sleep(POLL_S)
-    failed = [r for r, c in exits.items() if c is not None and not (c == 0 and _finished(run.events.get(r, [])))]
+    failed = [
+        r for r, c in exits.items() if c is not None and not (c == 0 and _finished(run.events.get(r, [])))
+    ]
     if not failed:
         return None
     errors = {r: _error(run.events.get(r, [])) for r in failed}
     silent = [r for r in failed if errors[r] is None]
     culprits = silent or failed[:1]
     detail = "; ".join(
-        f"rank {r} (node {members[r].node}) exited with code {exits[r]}" + (f": {errors[r]}" if errors[r] else "")
+        f"rank {r} (node {members[r].node}) exited with code {exits[r]}"
+        + (f": {errors[r]}" if errors[r] else "")
         for r in culprits
     )
     return RankProblem(

@@ -29,6 +29,8 @@ SLOW_RATIO = 0.25
 # Against a physical interface's speed (sysfs): one TCP stream reaches well above this share
 # of the line rate on a healthy 10-100 GbE link.
 SLOW_OF_SPEED = 0.10
+# Against a rate the user states (--expect-link-gbps, for virtual links that report no speed).
+SLOW_OF_EXPECTED = 0.5
 Ev = Evidence | tuple[str, str] | str
 
 
@@ -47,7 +49,7 @@ def _iface(node: VNode, name: str | None) -> dict[str, Any] | None:
     return next((i for i in (node.info or {}).get("interfaces", []) if i["name"] == name), None)
 
 
-def _subnet(node: VNode) -> ipaddress.IPv4Network | None:
+def _subnet(node: VNode) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     i = _iface(node, (node.info or {}).get("ray_iface"))
     if not i or not i.get("ipv4"):
         return None
@@ -64,8 +66,11 @@ def interface_findings(run: ClusterVerifyRun, failed_nodes: set[int]) -> list[Fi
             continue
         used, why = _ifaces_used(node, run.backend)
         names = ", ".join(f"{i['name']} {i['ipv4'] or '(no IPv4)'}" for i in info.get("interfaces", []))
-        ev: list[Ev] = [("ray node", f"{node.ip} on {info.get('ray_iface') or 'no interface of this node'}"),
-                        (f"{run.backend} interface", f"{', '.join(used) or 'none'} ({why})"), ("interfaces", names)]
+        ev: list[Ev] = [
+            ("ray node", f"{node.ip} on {info.get('ray_iface') or 'no interface of this node'}"),
+            (f"{run.backend} interface", f"{', '.join(used) or 'none'} ({why})"),
+            ("interfaces", names),
+        ]
         problem = None
         if not used:
             problem = f"{why} names no interface of this node"
@@ -153,12 +158,17 @@ def link_rates(run: ClusterVerifyRun) -> dict[int, float | None]:
         for src, dst in ((run.head, k), (k, run.head)):
             s = _probe(run, src, dst).get("stream", {})
             rates.append(s.get("gbps") if s.get("status") == "ok" else None)
-        out[k] = None if any(r is None for r in rates) or not rates else min(r for r in rates if r is not None)
+        out[k] = (
+            None if any(r is None for r in rates) or not rates else min(r for r in rates if r is not None)
+        )
     return out
 
 
 def _physical_speed(run: ClusterVerifyRun, node: VNode) -> tuple[float | None, str]:
-    """(GB/s, text) of the interface the node's Ray address is on, if a physical one reports it."""
+    """(GB/s, text) of the interface the node's Ray address is on, if a physical one reports it,
+    or what --expect-link-gbps says."""
+    if run.expect_link_gbps:
+        return run.expect_link_gbps, f"--expect-link-gbps {run.expect_link_gbps:g} GB/s"
     i = _iface(node, (node.info or {}).get("ray_iface"))
     if i is None:
         return None, "interface unknown"
@@ -187,8 +197,11 @@ def _slow_links(run: ClusterVerifyRun) -> tuple[dict[int, str], list[str]]:
             continue
         rate = f"{r * 1e3:.1f} MB/s"
         if speed:
-            notes.append(f"{node.label}: one TCP stream to/from the head {rate}, {100 * r / speed:.0f}% of {text}")
-            if r < SLOW_OF_SPEED * speed:
+            notes.append(
+                f"{node.label}: one TCP stream to/from the head {rate}, {100 * r / speed:.0f}% of {text}"
+            )
+            floor = SLOW_OF_EXPECTED if run.expect_link_gbps else SLOW_OF_SPEED
+            if r < floor * speed:
                 slow[k] = f"{rate}, {100 * r / speed:.1f}% of the interface speed ({text})"
         else:
             notes.append(f"{node.label}: one TCP stream to/from the head {rate}; {text}")
@@ -224,7 +237,10 @@ def diagnose(run: ClusterVerifyRun) -> tuple[list[Finding], list[str]]:
     for k, why in sorted(slow.items()):
         node = run.nodes[k]
         pair = run.pairs.get(k)
-        ev: list[Ev] = [(f"node {a} -> node {b}", _probe_text(_probe(run, a, b))) for a, b in ((run.head, k), (k, run.head))]
+        ev: list[Ev] = [
+            (f"node {a} -> node {b}", _probe_text(_probe(run, a, b)))
+            for a, b in ((run.head, k), (k, run.head))
+        ]
         if pair is not None and pair.busbw() is not None:
             ev.append(("pair all_reduce", f"head + node {k}: busbw {pair.busbw():.3f} GB/s"))
         findings.append(
@@ -247,15 +263,18 @@ def _unreachable(run: ClusterVerifyRun, node: VNode) -> list[Finding]:
     ev: list[Ev] = [("ray node", f"{node.ip} {node.node_id}")]
     if r and "error" not in r:
         ev.append(
-            (f"node {run.head} -> node {node.index}",
-             f"Ray port {node.ray_port} {r.get('connect_ray_port')}, ping 56 B {r.get('icmp_small')}, "
-             f"ping {r.get('icmp_mtu_bytes')} B DF {r.get('icmp_mtu')}")
+            (
+                f"node {run.head} -> node {node.index}",
+                f"Ray port {node.ray_port} {r.get('connect_ray_port')}, ping 56 B {r.get('icmp_small')}, "
+                f"ping {r.get('icmp_mtu_bytes')} B DF {r.get('icmp_mtu')}",
+            )
         )
     out = []
     why = ""
     if r.get("icmp_small") == "ok" and r.get("icmp_mtu") == "lost":
         others = [
-            n for n in run.nodes
+            n
+            for n in run.nodes
             if n.index not in (run.head, node.index) and n.reach is None and n.info is not None
         ]
         why = "; full-size frames to it are lost while small ones cross: an MTU black hole"
@@ -265,7 +284,8 @@ def _unreachable(run: ClusterVerifyRun, node: VNode) -> list[Finding]:
                 "network.mtu-mismatch",
                 f"{node.label}: a {r.get('icmp_mtu_bytes')}-byte ping with DF set (the head's {head_iface} MTU) "
                 f"never comes back while 56 bytes do: a hop on its path has a smaller MTU, and Ray's own "
-                f"messages to it stall" + (f" (the links of {len(others)} other node(s) carry full frames)" if others else ""),
+                f"messages to it stall"
+                + (f" (the links of {len(others)} other node(s) carry full frames)" if others else ""),
                 ev,
             )
         )
@@ -282,7 +302,9 @@ def _unreachable(run: ClusterVerifyRun, node: VNode) -> list[Finding]:
     return out
 
 
-def _link_findings(run: ClusterVerifyRun, conditions: dict[int, list[tuple[str, str, list[Ev]]]]) -> list[Finding]:
+def _link_findings(
+    run: ClusterVerifyRun, conditions: dict[int, list[tuple[str, str, list[Ev]]]]
+) -> list[Finding]:
     """One finding per (cause, node); a cause on every link (two or more) is the head's."""
     out: list[Finding] = []
     by_cause: dict[str, dict[int, tuple[str, list[Ev]]]] = {}
@@ -297,7 +319,12 @@ def _link_findings(run: ClusterVerifyRun, conditions: dict[int, list[tuple[str, 
     for cause, owners in by_cause.items():
         non_head = [k for k in conditions if k != run.head]
         if cause == "network.mtu-mismatch" and len(non_head) >= 2 and set(non_head) <= set(owners):
-            owners = {run.head: ("every node's link to the head: " + owners[non_head[0]][0], [e for o in owners.values() for e in o[1]])}
+            owners = {
+                run.head: (
+                    "every node's link to the head: " + owners[non_head[0]][0],
+                    [e for o in owners.values() for e in o[1]],
+                )
+            }
         for owner, (text, ev) in sorted(owners.items()):
             node = run.nodes[owner]
             iface = (node.info or {}).get("ray_iface") or "?"
@@ -307,10 +334,18 @@ def _link_findings(run: ClusterVerifyRun, conditions: dict[int, list[tuple[str, 
             )
             extra: list[Ev] = [("interface MTUs", mtus)] if cause == "network.mtu-mismatch" else []
             failing = owner in _failed_pairs(run)
+            after = "; its pair with the head fails" if failing else ""
+            if cause == "network.port-blocked" and run.full is not None and run.full.ok:
+                # Gloo's higher rank connects to the lower one: a node whose ranks only connect
+                # out passes; NCCL's bootstrap ring connects to every rank's listener.
+                after = (
+                    "; the group passed only because no rank had to connect to this node's ranks "
+                    "(NCCL's bootstrap ring and other rank orders do)"
+                )
             out.append(
                 make_finding(
                     cause,
-                    f"{node.label}: {text} (interface {iface})" + ("; its pair with the head fails" if failing else ""),
+                    f"{node.label}: {text} (interface {iface}){after}",
                     [*ev, *extra],
                     context={"iface": str(iface)},
                 )
@@ -364,7 +399,9 @@ def _group_findings(run: ClusterVerifyRun, failed_pairs: set[int], explained: se
     for label in labels:
         if label in explained:
             continue
-        out.append(_group_finding(run, full, label, how if culprits else "no pair or bisection isolates one node"))
+        out.append(
+            _group_finding(run, full, label, how if culprits else "no pair or bisection isolates one node")
+        )
     return out
 
 

@@ -37,7 +37,9 @@ def node_rows(run: ClusterVerifyRun) -> list[dict[str, Any]]:
     rows = []
     for n in run.nodes:
         info = n.info or {}
-        iface = next((i for i in info.get("interfaces", []) if i["name"] == info.get("ray_iface")), {})
+        iface: dict[str, Any] = next(
+            (i for i in info.get("interfaces", []) if i["name"] == info.get("ray_iface")), {}
+        )
         choice = info.get("gloo" if run.backend == "gloo" else "nccl", {})
         rows.append(
             {
@@ -63,9 +65,7 @@ def node_rows(run: ClusterVerifyRun) -> list[dict[str, Any]]:
 def build_report(run: ClusterVerifyRun, address: str) -> Report:
     findings, notes = diagnose(run)
     head = run.nodes[run.head]
-    lead = (
-        f"cluster verify: {len(run.nodes)} nodes, backend {run.backend}, rank 0 on {head.label}, {run.wall_s:.1f} s"
-    )
+    lead = f"cluster verify: {len(run.nodes)} nodes, backend {run.backend}, rank 0 on {head.label}, {run.wall_s:.1f} s"
     full = run.full
     if full is not None:
         bw = full.busbw()
@@ -81,11 +81,14 @@ def build_report(run: ClusterVerifyRun, address: str) -> Report:
     if run.reversed_pairs:
         notes.append(
             "pairs with the node as rank 0: "
-            + ", ".join(f"node {k} {'ok' if p.ok else 'FAILED'}" for k, p in sorted(run.reversed_pairs.items()))
+            + ", ".join(
+                f"node {k} {'ok' if p.ok else 'FAILED'}" for k, p in sorted(run.reversed_pairs.items())
+            )
         )
     if run.bisection:
         notes.append(
-            "bisection: " + ", ".join(f"{len(b.nodes)} nodes {'ok' if b.ok else 'FAILED'}" for b in run.bisection)
+            "bisection: "
+            + ", ".join(f"{len(b.nodes)} nodes {'ok' if b.ok else 'FAILED'}" for b in run.bisection)
         )
     if run.leftover:
         notes.append(f"left behind after cleanup: {run.leftover}")

@@ -32,6 +32,7 @@ class ClusterVerifyOptions:
     quick: bool = False
     timeout: float = 60.0
     dtype: str = "bf16"
+    expect_link_gbps: float | None = None  # the user's expected GB/s per link (virtual interfaces)
 
 
 @dataclass
@@ -66,6 +67,7 @@ class ClusterVerifyRun:
     wall_s: float = 0.0
     leftover: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    expect_link_gbps: float | None = None
 
 
 def run_cluster_verify(opts: ClusterVerifyOptions) -> ClusterVerifyRun:
@@ -131,7 +133,9 @@ def _run(ray: Any, opts: ClusterVerifyOptions, size_list: list[int] | None) -> C
     t0 = time.monotonic()
     backend, kind, nodes, per_node = _plan(ray, opts)
     head = _head_index(ray, nodes)
-    res = ClusterVerifyRun(backend=backend, device_kind=kind, head=head, nodes=nodes)
+    res = ClusterVerifyRun(
+        backend=backend, device_kind=kind, head=head, nodes=nodes, expect_link_gbps=opts.expect_link_gbps
+    )
     bundle = {"CPU": CPU_BUNDLE} if kind == "cpu" else {"GPU": float(per_node)}
     # STRICT_SPREAD: one bundle per node; the label selector pins bundle i to node i.
     pg = placement_group(
@@ -158,7 +162,9 @@ def _run(ray: Any, opts: ClusterVerifyOptions, size_list: list[int] | None) -> C
                         num_gpus=1 if kind != "cpu" else 0,
                         max_restarts=0,
                         max_concurrency=8,
-                        scheduling_strategy=PlacementGroupSchedulingStrategy(pg, placement_group_bundle_index=n.index),
+                        scheduling_strategy=PlacementGroupSchedulingStrategy(
+                            pg, placement_group_bundle_index=n.index
+                        ),
                     ).remote(faults.get(n.index))
                 )
         _describe(ray, res, agents, opts.timeout)
@@ -182,7 +188,9 @@ def _describe(ray: Any, res: ClusterVerifyRun, agents: list[list[Any]], timeout:
             res.nodes[n].error = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:300]}"
     for ref in pending:
         n, _ = refs[ref]
-        res.nodes[n].error = f"its agent did not answer within --timeout {timeout:g} s (hung or not scheduled)"
+        res.nodes[
+            n
+        ].error = f"its agent did not answer within --timeout {timeout:g} s (hung or not scheduled)"
     for n, row in enumerate(agents):
         got = answers.get(n, {})
         if res.nodes[n].error or len(got) < len(row):
@@ -203,7 +211,9 @@ def _describe(ray: Any, res: ClusterVerifyRun, agents: list[list[Any]], timeout:
                 node.reach = {"error": type(exc).__name__}
 
 
-def _members(res: ClusterVerifyRun, agents: list[list[Any]], node_order: list[int], per_node: int) -> list[Member]:
+def _members(
+    res: ClusterVerifyRun, agents: list[list[Any]], node_order: list[int], per_node: int
+) -> list[Member]:
     """The ranks on these nodes, vLLM-style: every agent of a node sees all the node's GPUs
     (CUDA_VISIBLE_DEVICES) and uses its own by index (local_rank)."""
     out = []
@@ -212,7 +222,7 @@ def _members(res: ClusterVerifyRun, agents: list[list[Any]], node_order: list[in
         own = [ids[0] if ids else "" for ids in info.get("agent_gpus", [])]
         gpus = sorted((g for g in own if g), key=lambda g: int(g) if g.isdigit() else 0)
         for j in range(per_node):
-            if res.device_kind == "cpu" or not own[j:j + 1] or own[j] not in gpus:
+            if res.device_kind == "cpu" or not own[j : j + 1] or own[j] not in gpus:
                 out.append(Member(agents[n][j], n, j, []))
             else:
                 out.append(Member(agents[n][j], n, gpus.index(own[j]), gpus))
@@ -220,13 +230,19 @@ def _members(res: ClusterVerifyRun, agents: list[list[Any]], node_order: list[in
 
 
 def _verify(
-    ray: Any, res: ClusterVerifyRun, agents: list[list[Any]], opts: ClusterVerifyOptions, size_list: list[int] | None
+    ray: Any,
+    res: ClusterVerifyRun,
+    agents: list[list[Any]],
+    opts: ClusterVerifyOptions,
+    size_list: list[int] | None,
 ) -> None:
     from tpdoctor.verify.busbw import OPS
 
     on_cpu = res.device_kind == "cpu"
     full_sizes = size_list or sizes.parse_sizes(
-        (sizes.CPU_QUICK if opts.quick else sizes.CPU_SIZES) if on_cpu else (sizes.GPU_QUICK if opts.quick else sizes.GPU_SIZES)
+        (sizes.CPU_QUICK if opts.quick else sizes.CPU_SIZES)
+        if on_cpu
+        else (sizes.GPU_QUICK if opts.quick else sizes.GPU_SIZES)
     )
     pair_sizes = sizes.parse_sizes(sizes.CPU_QUICK if on_cpu else sizes.GPU_QUICK)
     base = {
@@ -251,7 +267,12 @@ def _verify(
 
     order = [head, *others]
     res.full = run_group(
-        ray, "full", _members(res, agents, order, per_node), head_ip, {**base, "steps": steps(full_sizes)}, env,
+        ray,
+        "full",
+        _members(res, agents, order, per_node),
+        head_ip,
+        {**base, "steps": steps(full_sizes)},
+        env,
         timeout=opts.timeout,
     )
     _probe_links(ray, res, agents, opts)
@@ -265,7 +286,13 @@ def _verify(
     with _pool(len(others)) as pool:
         futures = {
             k: pool.submit(
-                run_group, ray, f"pair-{k}", _members(res, agents, [head, k], 1), head_ip, pair_cfg, env,
+                run_group,
+                ray,
+                f"pair-{k}",
+                _members(res, agents, [head, k], 1),
+                head_ip,
+                pair_cfg,
+                env,
                 timeout=pair_timeout,
             )
             for k in others
@@ -278,8 +305,14 @@ def _verify(
     with _pool(len(others)) as pool:
         futures = {
             k: pool.submit(
-                run_group, ray, f"pair-{k}-first", _members(res, agents, [k, head], 1), res.nodes[k].ip, pair_cfg,
-                env, timeout=pair_timeout,
+                run_group,
+                ray,
+                f"pair-{k}-first",
+                _members(res, agents, [k, head], 1),
+                res.nodes[k].ip,
+                pair_cfg,
+                env,
+                timeout=pair_timeout,
             )
             for k in others
         }
@@ -292,7 +325,13 @@ def _verify(
     while hi - lo > 1:
         mid = (lo + hi) // 2
         run = run_group(
-            ray, f"bisect-{mid}", _members(res, agents, order[:mid], 1), head_ip, pair_cfg, env, timeout=pair_timeout
+            ray,
+            f"bisect-{mid}",
+            _members(res, agents, order[:mid], 1),
+            head_ip,
+            pair_cfg,
+            env,
+            timeout=pair_timeout,
         )
         res.bisection.append(run)
         lo, hi = (mid, hi) if run.ok else (lo, mid)
@@ -306,7 +345,9 @@ def _pool(n: int) -> Any:
         yield pool
 
 
-def _probe_links(ray: Any, res: ClusterVerifyRun, agents: list[list[Any]], opts: ClusterVerifyOptions) -> None:
+def _probe_links(
+    ray: Any, res: ClusterVerifyRun, agents: list[list[Any]], opts: ClusterVerifyOptions
+) -> None:
     """Both directions of every node's link to the head, one after the other (concurrent
     streams would share the head's link and blur which one is slow)."""
     head = res.nodes[res.head]
@@ -317,10 +358,17 @@ def _probe_links(ray: Any, res: ClusterVerifyRun, agents: list[list[Any]], opts:
         for src, dst in ((head, n), (n, head)):
             mtu = min(_mtu(src), _mtu(dst))
             ref = agents[src.index][0].probe.remote(
-                dst.ip, dst.info["ports"], dst.ray_port, mtu, nbytes, min(opts.timeout, 15.0)  # type: ignore[index]
+                dst.ip,
+                (dst.info or {})["ports"],
+                dst.ray_port,
+                mtu,
+                nbytes,
+                min(opts.timeout, 15.0),  # type: ignore[index]
             )
             try:
-                res.probes[f"{src.index}->{dst.index}"] = ray.get(ref, timeout=min(opts.timeout, 15.0) * 3 + 10)
+                res.probes[f"{src.index}->{dst.index}"] = ray.get(
+                    ref, timeout=min(opts.timeout, 15.0) * 3 + 10
+                )
             except Exception as exc:
                 res.probes[f"{src.index}->{dst.index}"] = {"error": f"{type(exc).__name__}"}
 
