@@ -28,6 +28,13 @@ AUDIT_ONLY: dict[str, str] = {
 }
 
 
+# Seen only when bytes move between nodes: `tpdoctor cluster verify` (docs/cluster.md).
+CLUSTER_VERIFY_ONLY = {
+    cid: "only bytes moved between nodes show it: `tpdoctor cluster verify` (docs/cluster.md)"
+    for cid in ("network.port-blocked", "network.mtu-mismatch", "network.slow-link", "network.socket-fallback")
+}
+
+
 def rule_docs() -> list[dict[str, Any]]:
     """One entry per cause id: which check rules and which audit rules look for it, and their docs."""
     checked: dict[str, list[str]] = {}
@@ -49,6 +56,8 @@ def rule_docs() -> list[dict[str, Any]]:
             kind = "explain-only"
         elif cid.startswith("verify."):
             kind = "verify-only"  # measured by a real collective on the GPUs (tpdoctor verify)
+        elif cid in CLUSTER_VERIFY_ONLY:
+            kind = "cluster-verify-only"
         else:
             kind = "unchecked"
         out.append(
@@ -61,6 +70,7 @@ def rule_docs() -> list[dict[str, Any]]:
                 "kind": kind,
                 "why_not_checked": EXPLAIN_ONLY.get(cid)
                 or AUDIT_ONLY.get(cid)
+                or CLUSTER_VERIFY_ONLY.get(cid)
                 or (
                     "only a real collective on the GPUs shows it: `tpdoctor verify`"
                     if cid.startswith("verify.")
@@ -97,6 +107,7 @@ def render_markdown() -> str:
             "explain-only": "explain-only",
             "audit-only": "audit-only",
             "verify-only": "verify-only",
+            "cluster-verify-only": "cluster verify",
         }.get(d["kind"], "not yet")
         summary = d["summary"].replace("|", "\\|")
         lines.append(f"| [`{d['id']}`](#{_anchor(d['id'])}) | {d['severity']} | {how} | {summary} |")
