@@ -206,6 +206,20 @@ def test_missing_interface_named_with_the_node() -> None:
     assert findings[0].message.startswith("node 2 ") and "eth9" in findings[0].message
 
 
+def test_nccl_log_names_the_interface_it_used() -> None:
+    run = _run(2)
+    run.backend = "nccl"
+    run.full = GroupRun("full", [0, 1], problem=RankProblem(kind="hung", ranks=[1], detail="no progress"))
+    run.full.logs = {
+        0: ["h:1:1 [0] NCCL INFO NET/Socket : Using [0]eth0:198.51.100.10<0>"],
+        1: ["h:1:1 [0] NCCL INFO NET/Socket : Using [0]docker0:172.17.0.1<0> [1]lo:127.0.0.1<0>"],
+    }
+    run.pairs = {1: _failed([0, 1])}
+    findings, _ = diagnose(run)
+    assert [f.cause for f in findings] == ["network.wrong-interface"]
+    assert findings[0].message.startswith("node 1 ") and "docker0, lo" in findings[0].message
+
+
 def test_unreachable_node_with_an_mtu_black_hole() -> None:
     run = _run()
     run.full = None

@@ -15,6 +15,7 @@ A condition seen on every node's link to the head (with two or more such links) 
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any
 
 from tpdoctor.cluster.groups import GroupRun
@@ -39,7 +40,33 @@ def links_suspect(run: ClusterVerifyRun) -> bool:
     return any(_link_conditions(run).values()) or bool(_slow_links(run)[0])
 
 
-def _ifaces_used(node: VNode, backend: str) -> tuple[list[str], str]:
+# "NCCL INFO NET/Socket : Using [0]eth0:198.51.100.10<0> [1]ib0:…" (NCCL src/transport/net_socket.cc);
+# "NCCL INFO Bootstrap : Using eth0:198.51.100.10<0>" (src/bootstrap.cc)
+_NCCL_USING = re.compile(r"NCCL INFO NET/Socket : Using (.*)")
+_NCCL_IFACE = re.compile(r"(?:\[\d+\])?([^\s:\[]+):[0-9a-fA-F.:]+<\d+>")
+
+
+def nccl_used(run: ClusterVerifyRun) -> dict[int, list[str]]:
+    """Per node, the interfaces NCCL's socket transport says it uses (from its INFO log)."""
+    out: dict[int, list[str]] = {}
+    for g in (run.full, *run.pairs.values()):
+        if g is None:
+            continue
+        for rank, lines in g.logs.items():
+            for ln in lines:
+                m = _NCCL_USING.search(ln)
+                if m and rank < len(g.nodes):
+                    names = _NCCL_IFACE.findall(m.group(1))
+                    out.setdefault(g.nodes[rank], [])
+                    out[g.nodes[rank]] += [n for n in names if n not in out[g.nodes[rank]]]
+    return out
+
+
+def _ifaces_used(
+    node: VNode, backend: str, used: dict[int, list[str]] | None = None
+) -> tuple[list[str], str]:
+    if backend == "nccl" and used and used.get(node.index):
+        return used[node.index], "NCCL's log (NET/Socket : Using …)"
     info = node.info or {}
     choice = info.get("gloo" if backend == "gloo" else "nccl", {})
     return list(choice.get("ifaces", [])), str(choice.get("why", ""))
@@ -60,11 +87,12 @@ def interface_findings(run: ClusterVerifyRun, failed_nodes: set[int]) -> list[Fi
     """A node whose ranks bind an interface its peers cannot reach (or that does not exist)."""
     out: list[Finding] = []
     head_net = _subnet(run.nodes[run.head])
+    logged = nccl_used(run)
     for node in run.nodes:
         info = node.info
         if info is None:
             continue
-        used, why = _ifaces_used(node, run.backend)
+        used, why = _ifaces_used(node, run.backend, logged)
         names = ", ".join(f"{i['name']} {i['ipv4'] or '(no IPv4)'}" for i in info.get("interfaces", []))
         ev: list[Ev] = [
             ("ray node", f"{node.ip} on {info.get('ray_iface') or 'no interface of this node'}"),
