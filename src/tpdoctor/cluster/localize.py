@@ -20,8 +20,7 @@ from typing import Any
 
 from tpdoctor.cluster.groups import GroupRun
 from tpdoctor.cluster.verify_run import ClusterVerifyRun, VNode
-from tpdoctor.model import Evidence, Finding
-from tpdoctor.rules.registry import make_finding
+from tpdoctor.model import Evidence, Finding, make_finding
 from tpdoctor.verify.sizes import human
 
 # A link whose TCP stream moves less than this share of the fastest link's rate is slow
