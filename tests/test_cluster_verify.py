@@ -218,6 +218,7 @@ def test_nccl_log_names_the_interface_it_used() -> None:
     findings, _ = diagnose(run)
     assert [f.cause for f in findings] == ["network.wrong-interface"]
     assert findings[0].message.startswith("node 1 ") and "docker0, lo" in findings[0].message
+    assert any("docker0:172.17.0.1" in e.text for e in findings[0].evidence)  # the log line that proves it
 
 
 def test_unreachable_node_with_an_mtu_black_hole() -> None:

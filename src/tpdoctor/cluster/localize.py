@@ -61,6 +61,22 @@ def nccl_used(run: ClusterVerifyRun) -> dict[int, list[str]]:
     return out
 
 
+# torch ProcessGroupGloo.cpp, createDefaultDevice: the only line Gloo prints about its choice
+GLOO_LOOPBACK = "Unable to resolve hostname to a (local) address"
+
+
+def backend_log_lines(run: ClusterVerifyRun, node: int, needle: str) -> list[str]:
+    """Lines of `node`'s ranks (whole group and pairs) that contain `needle`."""
+    out: list[str] = []
+    for g in (run.full, *run.pairs.values(), *run.reversed_pairs.values()):
+        if g is None:
+            continue
+        for rank, lines in g.logs.items():
+            if rank < len(g.nodes) and g.nodes[rank] == node:
+                out += [ln.strip()[:300] for ln in lines if needle in ln and ln.strip()[:300] not in out]
+    return out
+
+
 def _ifaces_used(
     node: VNode, backend: str, used: dict[int, list[str]] | None = None
 ) -> tuple[list[str], str]:
@@ -115,6 +131,10 @@ def interface_findings(run: ClusterVerifyRun, failed_nodes: set[int]) -> list[Fi
                 )
         if problem is None:
             continue
+        if run.backend == "gloo":
+            ev += [("rank log", ln) for ln in backend_log_lines(run, node.index, GLOO_LOOPBACK)[:2]]
+        else:
+            ev += [("NCCL INFO", ln) for ln in backend_log_lines(run, node.index, "NET/Socket : Using")[:2]]
         failed = node.index in failed_nodes
         out.append(
             make_finding(
