@@ -67,6 +67,16 @@ def has_qdisc(kind: str) -> bool:
     return r.returncode == 0
 
 
+def _mounts_private() -> bool:
+    """True in a mount namespace made by `unshare --mount` (propagation private: no mount of
+    /proc/self/mountinfo is tagged shared), so a mount here cannot reach the host."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return False
+    return bool(lines) and not any(" shared:" in ln for ln in lines)
+
+
 class NetnsCluster:
     def __init__(self, n: int, *, mtu: int = 9000, temp_dir: str | None = None) -> None:
         self.n = n
@@ -94,6 +104,12 @@ class NetnsCluster:
     # --- topology ------------------------------------------------------------------------------
 
     def build(self) -> None:
+        # Namespace names are files under /run/netns, shared with the host and with any other
+        # run at the same time: give this mount namespace its own /run/netns first.
+        if not _mounts_private():
+            raise RuntimeError("run inside `unshare --net --mount --pid --fork --mount-proc` (private mounts)")
+        os.makedirs("/run/netns", exist_ok=True)
+        sh("mount", "-t", "tmpfs", "-o", "size=1m", "tpdv-netns", "/run/netns")
         sh("ip", "link", "set", "lo", "up")
         sh("ip", "netns", "add", BRIDGE_NS)
         b = ["ip", "-n", BRIDGE_NS]

@@ -173,7 +173,8 @@ def test_real_ray_cluster_in_a_private_netns() -> None:
     )
     env = dict(os.environ, TPDOCTOR_PRIVATE_NETNS="1")
     r = subprocess.run(
-        ["unshare", "--net", "--", "sh", "-c", inner],
+        # its own PID namespace too: `ray stop --force` there sees (and kills) only these raylets
+        ["unshare", "--net", "--pid", "--fork", "--mount-proc", "--", "sh", "-c", inner],
         cwd=SRC.parent,
         env=env,
         capture_output=True,
