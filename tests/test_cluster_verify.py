@@ -238,6 +238,19 @@ def test_unreachable_node_with_an_mtu_black_hole() -> None:
     assert int(report.exit_code) == 3
 
 
+def test_text_table_shows_each_link() -> None:
+    import io
+
+    from tpdoctor.cluster.verify_report import print_table
+
+    report = build_report(_run(3, **{"1_0": _probe(gbps=0.006)}), "test")
+    out = io.StringIO()
+    print_table(report, out)
+    rows = [ln for ln in out.getvalue().splitlines() if "198.51.100." in ln]
+    assert len(rows) == 3 and "head" in rows[0] and "6.0 MB/s" in rows[1] and "5000.0 MB/s" in rows[2]
+    assert report.facts["nodes"][1]["link_gbps"] == 0.006
+
+
 def test_usage_errors_are_one_line(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(TESTS.parent / "src"))
     for args in (["--backend", "mpi"], ["--sizes", "1X"]):
