@@ -20,7 +20,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,11 +77,9 @@ def _mounts_private() -> bool:
 
 
 class NetnsCluster:
-    def __init__(self, n: int, *, mtu: int = 9000, temp_dir: str | None = None) -> None:
+    def __init__(self, n: int, *, mtu: int = 9000) -> None:
         self.n = n
         self.mtu = mtu
-        # short: Ray's unix socket paths under it must stay below 108 bytes
-        self.temp_dir = temp_dir or tempfile.mkdtemp(prefix="tpdv", dir="/tmp")
         self.env = dict(
             os.environ,
             RAY_USAGE_STATS_ENABLED="0",
@@ -110,6 +107,10 @@ class NetnsCluster:
             raise RuntimeError("run inside `unshare --net --mount --pid --fork --mount-proc` (private mounts)")
         os.makedirs("/run/netns", exist_ok=True)
         sh("mount", "-t", "tmpfs", "-o", "size=1m", "tpdv-netns", "/run/netns")
+        # Ray keeps per-host state under /tmp/ray (ports_by_node.json, ray_current_cluster, session
+        # links) keyed by node address: another run with the same 198.51.100.x must not see it.
+        os.makedirs("/tmp/ray", exist_ok=True)
+        sh("mount", "-t", "tmpfs", "-o", "size=4g", "tpdv-ray", "/tmp/ray")
         sh("ip", "link", "set", "lo", "up")
         sh("ip", "netns", "add", BRIDGE_NS)
         b = ["ip", "-n", BRIDGE_NS]
@@ -145,9 +146,7 @@ class NetnsCluster:
             sh("ip", "-n", ns, "link", "set", "eth0", "up")
 
     def start(self) -> None:
-        self._ray_start(
-            0, ["--head", f"--port={GCS_PORT}", "--include-dashboard=false", f"--temp-dir={self.temp_dir}"]
-        )
+        self._ray_start(0, ["--head", f"--port={GCS_PORT}", "--include-dashboard=false"])
         for i in range(1, self.n):
             self._ray_start(i, [f"--address={self.address}"])
         self.wait_alive(self.n)
@@ -257,7 +256,6 @@ class NetnsCluster:
         for i in range(self.n):
             sh("ip", "netns", "del", self.ns(i), check=False)
         sh("ip", "netns", "del", BRIDGE_NS, check=False)
-        shutil.rmtree(self.temp_dir, ignore_errors=True)
 
     # --- faults --------------------------------------------------------------------------------
 
