@@ -73,7 +73,10 @@ def _mounts_private() -> bool:
         lines = Path("/proc/self/mountinfo").read_text().splitlines()
     except OSError:
         return False
-    return bool(lines) and not any(" shared:" in ln for ln in lines)
+    # `ip netns add` makes /run/netns (ours, a tmpfs) shared itself: those lines do not count
+    return bool(lines) and not any(
+        " shared:" in ln and not ln.split()[4].startswith("/run/netns") for ln in lines
+    )
 
 
 class NetnsCluster:
