@@ -280,3 +280,14 @@ def test_plot_draws_a_file(tmp_path: Path) -> None:
     res = _result({MIB: 60.0, 256 * MIB: 300.0, 4 * GIB: 345.0}, H200)
     plot(res, tmp_path / "busbw.png")
     assert (tmp_path / "busbw.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_xccl_below_floor_names_the_pcie_slot_cause() -> None:
+    # llm-scaler KNOWN_ISSUES #02: 33 GB/s bi-directional on a dual-GPU card left at Auto/x16.
+    pcie = Expectation(link="pcie", raw_gbps=31.5, efficiency=0.8, ceiling_gbps=25.0, source="test")
+    res = _result({64 * MIB: 5.0, 256 * MIB: 6.0}, pcie)
+    nccl = {f.cause for f in verdict.findings(res)}
+    assert "verify.bandwidth-degraded" in nccl and "oneccl.p2p-slot-limited" not in nccl
+    res = res.model_copy(update={"backend": "xccl"})
+    found = {f.cause: f for f in verdict.findings(res)}
+    assert found["oneccl.p2p-slot-limited"].confidence == "suggests"

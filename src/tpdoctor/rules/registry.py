@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the deploy model lives in deploy/; rules only read it
 # Modules holding fact rules; importing them registers their rules.
 RULE_MODULES: tuple[str, ...] = (
     "tpdoctor.rules.oneccl",
+    "tpdoctor.rules.oneccl_install",
     "tpdoctor.rules.devices",
     # issue 3: every backend and container failure family
     "tpdoctor.rules.nvidia",
