@@ -31,8 +31,9 @@ TORCH_RPATH = "$ORIGIN/../../../..:$ORIGIN"  # pytorch .ci/manywheel/build_xpu.s
 needs_cc = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler to build ELF objects")
 
 
-def build_so(out: Path, soname: str, *, needed: Path | None = None, rpath: str | None = None,
-             runpath: bool = False) -> Path:
+def build_so(
+    out: Path, soname: str, *, needed: Path | None = None, rpath: str | None = None, runpath: bool = False
+) -> Path:
     """A real shared object: SONAME, optional DT_NEEDED on `needed`, DT_RPATH or DT_RUNPATH."""
     out.parent.mkdir(parents=True, exist_ok=True)
     src = out.parent / f".{out.name}.c"
@@ -47,8 +48,9 @@ def build_so(out: Path, soname: str, *, needed: Path | None = None, rpath: str |
     return out
 
 
-def torch_env(tmp_path: Path, *, torch_pin: str = "2021.15.1", runpath: bool = False,
-              pip_ccl: bool = True) -> FakeRoot:
+def torch_env(
+    tmp_path: Path, *, torch_pin: str = "2021.15.1", runpath: bool = False, pip_ccl: bool = True
+) -> FakeRoot:
     """/opt/venv like intel/pytorch and llm-scaler: torch XPU + pip oneccl, and oneAPI 2021.13."""
     fr = FakeRoot(tmp_path).add_gpu(128, "0000:03:00.0").add_gpu(129, "0000:04:00.0")
     stub = build_so(tmp_path / "stub" / "libccl.so.1", "libccl.so.1")
@@ -65,8 +67,13 @@ def torch_env(tmp_path: Path, *, torch_pin: str = "2021.15.1", runpath: bool = F
         f"Requires-Dist: oneccl=={torch_pin}; platform_system == 'Linux' and platform_machine == 'x86_64'\n",
     )
     fr.write(f"{SITE}/vllm-0.11.0+xpu.dist-info/METADATA", "Name: vllm\nVersion: 0.11.0+xpu\n")
-    build_so(fr.path(f"{SITE}/torch/lib/libtorch_xpu.so"), "libtorch_xpu.so", needed=stub,
-             rpath=TORCH_RPATH, runpath=runpath)
+    build_so(
+        fr.path(f"{SITE}/torch/lib/libtorch_xpu.so"),
+        "libtorch_xpu.so",
+        needed=stub,
+        rpath=TORCH_RPATH,
+        runpath=runpath,
+    )
     put(fr, "/opt/intel/oneapi/ccl/2021.13/lib/libccl.so.1", stub)
     fr.write("/opt/intel/oneapi/ccl/2021.13/env/vars.sh", "export CCL_ROOT=/opt/intel/oneapi/ccl/2021.13\n")
     fr.write("/opt/intel/oneapi/setvars.sh", "# oneAPI\n")
@@ -103,8 +110,12 @@ def test_elf_reader_reads_rpath_runpath_needed(tmp_path: Path) -> None:
 @needs_cc
 def test_torch_rpath_wins_over_setvars_ld_library_path(tmp_path: Path) -> None:
     fr = torch_env(tmp_path)
-    facts = facts_of(fr, PATH="/opt/venv/bin:/usr/bin", LD_LIBRARY_PATH="/opt/intel/oneapi/ccl/2021.13/lib",
-                     CCL_ROOT="/opt/intel/oneapi/ccl/2021.13")
+    facts = facts_of(
+        fr,
+        PATH="/opt/venv/bin:/usr/bin",
+        LD_LIBRARY_PATH="/opt/intel/oneapi/ccl/2021.13/lib",
+        CCL_ROOT="/opt/intel/oneapi/ccl/2021.13",
+    )
     loader = facts.oneccl.loaders[0]
     assert loader.needs_ccl and loader.rpath == ["/opt/venv/lib", f"{SITE}/torch/lib"]
     loaded = loaded_ccl(facts)
@@ -146,7 +157,11 @@ def test_llm_scaler_swap_symlink_reads_version_from_opt_intel(tmp_path: Path) ->
     """llm-scaler vllm/docker/Dockerfile: pip oneccl uninstalled, /opt/venv/lib/libccl.so.1 ->
     /opt/intel/oneapi/ccl/2021.15/lib/libccl.so.1.0."""
     fr = torch_env(tmp_path, pip_ccl=False)
-    put(fr, "/opt/intel/oneapi/ccl/2021.15/lib/libccl.so.1.0", fr.path("/opt/intel/oneapi/ccl/2021.13/lib/libccl.so.1"))
+    put(
+        fr,
+        "/opt/intel/oneapi/ccl/2021.15/lib/libccl.so.1.0",
+        fr.path("/opt/intel/oneapi/ccl/2021.13/lib/libccl.so.1"),
+    )
     fr.symlink("/opt/venv/lib/libccl.so.1", "/opt/intel/oneapi/ccl/2021.15/lib/libccl.so.1.0")
     facts = facts_of(fr)
     loaded = loaded_ccl(facts)
@@ -174,7 +189,11 @@ def test_missing_libccl_is_a_blocker(tmp_path: Path) -> None:
     fr = torch_env(tmp_path, pip_ccl=False)
     shutil.rmtree(fr.path("/opt/intel/oneapi/ccl"))
     facts = facts_of(fr)
-    sel = [f for f in run_fact_rules(facts, CheckOptions(tp=2, backend="xpu")) if f.cause == "oneccl.library-selected"]
+    sel = [
+        f
+        for f in run_fact_rules(facts, CheckOptions(tp=2, backend="xpu"))
+        if f.cause == "oneccl.library-selected"
+    ]
     assert sel and sel[0].severity == "blocker"
 
 
@@ -231,3 +250,49 @@ def test_real_pip_install(tmp_path: Path) -> None:
     with open(root / "venv/lib/libccl.so.1", "rb") as f:
         assert read_dynamic(f).soname == "libccl.so.1"
     assert lib.kind == "pip" and lib.version and lib.version.startswith("2021.")
+
+
+@needs_cc
+def test_check_backend_xccl_cli(tmp_path: Path) -> None:
+    """`check --backend xccl` is Intel with torch's XCCL on top: the mode prediction is oneCCL's."""
+    import json
+    import sys
+
+    fr = torch_env(tmp_path)
+    env_file = tmp_path / "job.env"
+    env_file.write_text("PATH=/opt/venv/bin:/usr/bin\nLD_LIBRARY_PATH=/opt/intel/oneapi/ccl/2021.13/lib\n")
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tpdoctor",
+            "check",
+            "--root",
+            str(fr.root),
+            "--backend",
+            "xccl",
+            "--tp",
+            "2",
+            "--env-file",
+            str(env_file),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(repo / "src")},
+    )
+    report = json.loads(out.stdout)
+    assert report["facts"]["backend"] == "xpu"
+    assert report["facts"]["oneccl"]["dist_backend"] == "xccl"
+    assert report["facts"]["oneccl"]["version"] == "2021.15.1"
+    sel = next(f for f in report["findings"] if f["cause"] == "oneccl.library-selected")
+    assert any("xccl" in e["text"] for e in sel["evidence"])
+    bad = subprocess.run(
+        [sys.executable, "-m", "tpdoctor", "check", "--backend", "nccl2"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(repo / "src")},
+    )
+    assert bad.returncode == 2 and "xccl" in bad.stderr

@@ -165,7 +165,12 @@ class LiveProbes(BaseModel):
 
 # glibc's trusted default directories (elf/dl-load.c), searched after ld.so.cache (not read here).
 GLIBC_DEFAULT_DIRS = (
-    "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib"
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib64",
+    "/usr/lib64",
+    "/lib",
+    "/usr/lib",
 )
 
 

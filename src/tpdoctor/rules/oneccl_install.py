@@ -28,6 +28,37 @@ def _minor(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
 
 
+def _torch_version(facts: Facts) -> tuple[int, ...] | None:
+    torch = next((p for p in facts.oneccl.packages if p.name == "torch"), None)
+    if torch is None:
+        return None
+    return tuple(int(x) for x in torch.version.split("+")[0].split(".")[:2] if x.isdigit())
+
+
+def _dist_backend_evidence(facts: Facts, options: CheckOptions) -> list[Evidence]:
+    """xccl is torch's own (torch >= 2.8, intel/torch-xpu-ops src/xccl/ProcessGroupXCCL.cpp);
+    ccl comes from oneccl_bindings_for_pytorch. Both call the libccl named above."""
+    backend = options.dist_backend
+    tv = _torch_version(facts)
+    if backend is None:
+        if tv is None or tv < (2, 8):
+            return []
+        backend = "xccl"  # vllm/platforms/xpu.py: dist_backend = "xccl"
+    out = [Evidence(source="torch.distributed backend", text=f"{backend}: its collectives run this oneCCL")]
+    if backend == "xccl" and tv is not None and tv < (2, 8):
+        out.append(
+            Evidence(
+                source="torch",
+                text="xccl needs torch >= 2.8 built with XPU: this torch has no ProcessGroupXCCL",
+            )
+        )
+    if backend == "ccl" and not any(p.name == "oneccl-bind-pt" for p in facts.oneccl.packages):
+        out.append(
+            Evidence(source="site-packages", text="no oneccl_bind_pt: the 'ccl' backend is not registered")
+        )
+    return out
+
+
 @fact_rule("oneccl.library-selected", "oneccl.library-pin-mismatch")
 def loaded_library(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     """Name the libccl.so.1 the job will load, its version, and the IPC mode that version picks.
@@ -56,7 +87,9 @@ def loaded_library(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     evs: list[Evidence] = []
     if loaded.library is not None:
         lib = loaded.library
-        evs.append(Evidence(source=lib.path, text=f"{lib.kind} libccl, version {loaded.version or 'unknown'}"))
+        evs.append(
+            Evidence(source=lib.path, text=f"{lib.kind} libccl, version {loaded.version or 'unknown'}")
+        )
         if lib.resolved and lib.resolved != lib.path:
             evs.append(Evidence(source=lib.path, text=f"resolves to {lib.resolved}"))
         if lib.version_source:
@@ -65,6 +98,7 @@ def loaded_library(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     pin = torch_pin(facts)
     if pin:
         evs.append(Evidence(source=f"torch {pin[1]} METADATA", text=f"Requires-Dist: oneccl=={pin[0]}"))
+    evs.extend(_dist_backend_evidence(facts, options))
     mode = predict_mode(facts, options)
     evs.append(Evidence(source="prediction", text=f"oneCCL {mode.version.label} uses {mode.mode}"))
     if loaded.library is None:

@@ -54,7 +54,9 @@ def pick_loader(facts: Facts) -> CclLoader | None:
 
 
 def _ld_library_path(facts: Facts) -> list[str]:
-    return [posixpath.normpath(d) for d in facts.env.get("LD_LIBRARY_PATH", "").split(":") if d.startswith("/")]
+    return [
+        posixpath.normpath(d) for d in facts.env.get("LD_LIBRARY_PATH", "").split(":") if d.startswith("/")
+    ]
 
 
 def search_order(facts: Facts, loader: CclLoader | None) -> list[tuple[str, str]]:
@@ -82,7 +84,9 @@ def loaded_ccl(facts: Facts) -> LoadedCcl | None:
         lib = by_dir.get(directory)
         if lib is not None:
             who = loader.path if loader else "the job"
-            return LoadedCcl(lib, loader, f"{who} finds it through {why} ({directory})", [d for d, _ in order])
+            return LoadedCcl(
+                lib, loader, f"{who} finds it through {why} ({directory})", [d for d, _ in order]
+            )
     if loader is not None and loader.needs_ccl:
         return LoadedCcl(None, loader, f"{loader.path} needs libccl.so.1 and no searched directory has it")
     return None
