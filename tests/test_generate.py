@@ -19,7 +19,7 @@ from tpdoctor.deploy.generate import Intent, generate
 from tpdoctor.rules.deploy_topology import pss_violations
 
 COMPOSE_SCHEMA = DATA / "compose-spec.json"
-IMAGES = ["ipex-llm-serving-xpu", "vllm-openai", "vllm-rocm"]
+IMAGES = ["ipex-llm-serving-xpu", "vllm-openai", "vllm-rocm", "llm-scaler-vllm", "vllm-xpu"]
 
 
 def _compose_schema_errors(text: str) -> list[str]:
@@ -154,3 +154,61 @@ def test_fixed_article_compose_validates(tmp_path: Path) -> None:
     assert not _compose_schema_errors(text)
     p.write_text(text)
     _docker_compose_config(p)
+
+
+@pytest.mark.parametrize("image", ["llm-scaler-vllm", "vllm-xpu"])
+def test_intel_image_entrypoint_sources_oneapi_then_execs_vllm(image: str, tmp_path: Path) -> None:
+    """The generated entrypoint, run by a real bash: it sources setvars.sh / ccl vars.sh when present,
+    survives their absence, and hands every argument to `vllm serve` (a stub here)."""
+    svc = YAML(typ="safe").load(generate(Intent(image=image, tp=2)))["services"]["llm"]
+    entry, cmd = svc["entrypoint"], svc["command"]
+    assert entry[:2] == ["bash", "-c"] and entry[3] == "--"
+    script = entry[2].replace("$$", "$")  # compose's escape, undone as compose does
+    oneapi = tmp_path / "oneapi"
+    (oneapi / "ccl/2021.15/env").mkdir(parents=True)
+    (oneapi / "setvars.sh").write_text('export SETVARS_COMPLETED=1; echo "setvars args: $*" >&2\n')
+    (oneapi / "ccl/2021.15/env/vars.sh").write_text(
+        "export LD_LIBRARY_PATH=/opt/intel/oneapi/ccl/2021.15/lib\n"
+    )
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "vllm").write_text(
+        '#!/bin/sh\necho "SETVARS=$SETVARS_COMPLETED LD=$LD_LIBRARY_PATH"; printf "%s\\n" "$@"\n'
+    )
+    (stub / "vllm").chmod(0o755)
+    env = {"PATH": f"{stub}:/usr/bin:/bin"}
+    ran = subprocess.run(
+        ["bash", "-c", script.replace("/opt/intel/oneapi", str(oneapi)), "--", *cmd],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    lines = ran.stdout.splitlines()
+    assert lines[0] == "SETVARS=1 LD=/opt/intel/oneapi/ccl/2021.15/lib" and lines[1:] == ["serve", *cmd]
+    assert "setvars args: --force" in ran.stderr
+    bare = subprocess.run(
+        ["bash", "-c", script.replace("/opt/intel/oneapi", str(tmp_path / "none")), "--", *cmd],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert bare.returncode == 0 and bare.stdout.splitlines()[1:] == ["serve", *cmd]
+
+
+@pytest.mark.parametrize(
+    "image", ["intel/llm-scaler-vllm:0.21.0-b2", "intel/vllm:0.17.0-xpu", "vllm-xpu-env"]
+)
+def test_audit_flags_intel_images_started_without_oneapi(image: str, tmp_path: Path) -> None:
+    p = tmp_path / "compose.yaml"
+    p.write_text(
+        f"services:\n  app:\n    image: {image}\n    devices: [/dev/dri/renderD128, /dev/dri/renderD129]\n"
+        '    command: ["Qwen/Qwen3-8B", "-tp", "2"]\n'
+    )
+    assert "oneccl.setvars-not-sourced" in {f.cause for f in audit_model(load(p).model).findings}
+    interactive = p.read_text().replace(
+        '    command: ["Qwen/Qwen3-8B", "-tp", "2"]\n', "    entrypoint: [/bin/bash]\n"
+    )
+    p.write_text(interactive)  # a login shell reads /root/.bashrc
+    assert "oneccl.setvars-not-sourced" not in {f.cause for f in audit_model(load(p).model).findings}
+    p.write_text(p.read_text().replace("image: " + image, "image: vllm/vllm-openai:latest"))
+    assert "oneccl.setvars-not-sourced" not in {f.cause for f in audit_model(load(p).model).findings}

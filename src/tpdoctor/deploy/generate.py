@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tpdoctor.deploy.analysis import facts_render_gid, facts_render_nodes
+from tpdoctor.deploy.images import SPECS, serve_script
 from tpdoctor.errors import UsageError
 from tpdoctor.fixes import PRIVILEGED_RISK
 from tpdoctor.model import Facts
@@ -23,6 +24,8 @@ IMAGES = {
     "ipex-llm-serving-xpu": ("intelanalytics/ipex-llm-serving-xpu:latest", "xpu"),
     "vllm-openai": ("vllm/vllm-openai:latest", "cuda"),
     "vllm-rocm": ("rocm/vllm:latest", "rocm"),
+    # Intel's current stack (deploy/images.py holds each choice with its source)
+    **{name: (spec.ref, spec.kind) for name, spec in SPECS.items()},
 }
 
 # What ipex-llm's start-vllm-service.sh exports (research/failures.md §4), with the IPC exchange
@@ -94,6 +97,11 @@ def _serve_argv(it: Intent) -> tuple[list[str], list[str]]:
         ]  # fmt: skip
         script = "source /opt/intel/1ccl-wks/setvars.sh && exec " + shlex.join(args)
         return ["bash", "-c"], [script]
+    if it.image in SPECS:
+        spec = SPECS[it.image]
+        served = it.model.rsplit("/", 1)[-1]
+        args = [it.model, "--served-model-name", served, "--port", str(it.port), *spec.serve_args, *par]
+        return ["bash", "-c", serve_script(spec), "--"], args
     if it.image == "vllm-openai":
         return [], ["--model", it.model, "--port", str(it.port), *par]
     return ["vllm", "serve"], [it.model, "--port", str(it.port), *par]
@@ -105,6 +113,8 @@ def _env(it: Intent) -> list[tuple[str, str, str]]:
     if it.kind == "xpu":
         if it.image == "ipex-llm-serving-xpu":
             out += [(k, v, "") for k, v in IPEX_ENV]
+        if it.image in SPECS:
+            out += list(SPECS[it.image].env)
         route = "pidfd" if it.ipc_exchange == "pidfd" and it.security != "privileged" else "drmfd"
         why = (
             "pidfd: needs SYS_PTRACE (added below), kernel >= 5.6, Yama ptrace_scope <= 2"
@@ -117,6 +127,10 @@ def _env(it: Intent) -> list[tuple[str, str, str]]:
         out.append(("NCCL_DEBUG", "WARN", "INFO when debugging transports"))
     out.append(("HF_TOKEN", "${HF_TOKEN:-}", "from the caller's environment, never inline"))
     return out
+
+
+def _shm(it: Intent) -> str:
+    return SPECS[it.image].shm if it.image in SPECS else "16g"
 
 
 def _render(it: Intent) -> tuple[list[str], str, bool]:
@@ -208,7 +222,7 @@ def _compose(it: Intent) -> str:
             ]
         L += ["    security_opt:", '      - "no-new-privileges:true"']
     L += [
-        "    shm_size: 16g  # NCCL/oneCCL shm, vLLM shm broadcast, Ray object store; no ipc: host needed",
+        f"    shm_size: {_shm(it)}  # NCCL/oneCCL shm, vLLM shm broadcast, Ray object store; no ipc: host needed",
         "    tmpfs:",
         "      - /tmp  # oneCCL IPC sockets and the pidfd self-test",
     ]
@@ -226,9 +240,10 @@ def _compose(it: Intent) -> str:
     L.append("    environment:")
     for k, v, why in _env(it):
         L.append(f"      {k}: {json.dumps(v)}" + (f"  # {why}" if why else ""))
+    # compose interpolates $VAR in every string: a shell's own "$@" is written $$@
     if entry:
-        L.append(f"    entrypoint: {json.dumps(entry)}")
-    L.append(f"    command: {json.dumps(cmd)}")
+        L.append(f"    entrypoint: {json.dumps([e.replace('$', '$$') for e in entry])}")
+    L.append(f"    command: {json.dumps([c.replace('$', '$$') for c in cmd])}")
     L += ["    ports:", f'      - "{it.port}:{it.port}"']
     return _c(L)
 
@@ -259,7 +274,7 @@ def _run(it: Intent) -> str:
         if kind == "xpu" and it.ipc_exchange == "pidfd":
             opts.append(("--cap-add", "SYS_PTRACE"))
         opts.append(("--security-opt", "no-new-privileges:true"))
-    opts += [("--shm-size", "16g"), ("--tmpfs", "/tmp"), ("--publish", f"{it.port}:{it.port}")]
+    opts += [("--shm-size", _shm(it)), ("--tmpfs", "/tmp"), ("--publish", f"{it.port}:{it.port}")]
     for k, v, _ in _env(it):
         opts.append(("--env", k if k == "HF_TOKEN" else f"{k}={v}"))
     if entry:
@@ -393,7 +408,7 @@ def _kubernetes(it: Intent) -> str:
         "        - name: dshm  # NCCL/oneCCL shm, vLLM shm broadcast, Ray; hostIPC is not needed",
         "          emptyDir:",
         "            medium: Memory",
-        "            sizeLimit: 16Gi",
+        f"            sizeLimit: {_shm(it).upper().removesuffix('G')}Gi",
         "        - name: tmp  # oneCCL IPC sockets",
         "          emptyDir: {}",
     ]

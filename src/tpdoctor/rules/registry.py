@@ -100,6 +100,7 @@ DEPLOY_RULE_MODULES: tuple[str, ...] = (
     "tpdoctor.rules.deploy_shm",
     "tpdoctor.rules.deploy_topology",
     "tpdoctor.rules.deploy_compose",
+    "tpdoctor.rules.deploy_intel",
 )
 
 
