@@ -250,7 +250,7 @@ def plan_k8s(svc: Service, facts: Facts | None, ipc_exchange: str = "drmfd", pss
             )
     n = max((tp_size(svc) or 1) * (pp_size(svc) or 1), 1)
     resource = {"xpu": "gpu.intel.com/i915", "cuda": "nvidia.com/gpu", "rocm": "amd.com/gpu"}.get(be)
-    if resource and not any(g.via == "k8s-resource" for g in svc.gpus):
+    if resource and not any(g.via in ("k8s-resource", "dra") for g in svc.gpus):
         p.add(
             f"{resource}: {n} from the device plugin (no hostPath, by-path mounted by the Intel plugin)",
             ("limit", resource, str(n)),
