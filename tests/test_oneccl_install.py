@@ -19,11 +19,11 @@ import pytest
 from fakeroot import FakeRoot
 from tpdoctor.facts.collect import collect_facts
 from tpdoctor.facts.elf import ElfError, read_dynamic
+from tpdoctor.model import CheckOptions
 from tpdoctor.model.facts import Facts
+from tpdoctor.oneccl.loader import loaded_ccl
+from tpdoctor.oneccl.model import predict_mode
 from tpdoctor.rules import run_fact_rules
-from tpdoctor.rules.oneccl_loader import loaded_ccl
-from tpdoctor.rules.oneccl_model import predict_mode
-from tpdoctor.rules.registry import CheckOptions
 
 DATA = Path(__file__).parent / "data" / "oneccl-pip-2021.15.1"
 SITE = "/opt/venv/lib/python3.12/site-packages"

@@ -14,7 +14,7 @@
 Everything is read inside the root: directories and files are resolved component by component
 with `/` mapped to the root (fsutil.resolve_in_root) and opened with O_NOFOLLOW, so a link in a
 fake or foreign root never leads outside it. Which library the job loads is decided by the
-rules (rules/oneccl_loader.py) from these facts, so a snapshot can be judged anywhere.
+rules (oneccl/loader.py) from these facts, so a snapshot can be judged anywhere.
 """
 
 from __future__ import annotations

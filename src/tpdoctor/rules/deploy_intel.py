@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 from tpdoctor.deploy.images import image_name
 from tpdoctor.deploy.model import Service
-from tpdoctor.model import Finding
+from tpdoctor.model import Finding, make_finding
 from tpdoctor.rules.deploy_common import ev, fctx
-from tpdoctor.rules.registry import DeployContext, deploy_rule, make_finding
+from tpdoctor.rules.registry import DeployContext, deploy_rule
 
 WHY = {
     "llm-scaler-vllm": (

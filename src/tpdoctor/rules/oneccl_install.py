@@ -1,19 +1,19 @@
 """Rules on how oneCCL is installed: which libccl the job loads, whether it matches torch's pin,
 whether oneAPI's setvars.sh was sourced, and the xccl hang on Meteor Lake iGPUs.
 
-The facts come from facts/oneccl_install.py; the load order from rules/oneccl_loader.py.
+The facts come from facts/oneccl_install.py; the load order from oneccl/loader.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tpdoctor.model import Evidence, Facts, Finding
+from tpdoctor.model import CheckOptions, Evidence, Facts, Finding, make_finding
+from tpdoctor.oneccl.loader import loaded_ccl, setvars_sourced, torch_pin
+from tpdoctor.oneccl.model import predict_mode
 from tpdoctor.rules.context import facts_fix_context
 from tpdoctor.rules.gpus import VENDOR, infer_backend, render_nodes, sysfs_gpu
-from tpdoctor.rules.oneccl_loader import loaded_ccl, setvars_sourced, torch_pin
-from tpdoctor.rules.oneccl_model import predict_mode
-from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
+from tpdoctor.rules.registry import fact_rule
 
 # Meteor Lake Xe-LPG integrated GPUs: Linux include/drm/intel/pciids.h INTEL_MTL_IDS.
 METEOR_LAKE_IDS = frozenset({"0x7d40", "0x7d45", "0x7d55", "0x7d60", "0x7dd5"})

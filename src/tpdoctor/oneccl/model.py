@@ -15,10 +15,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from tpdoctor.facts.caps import has_cap
+from tpdoctor.model import CheckOptions
 from tpdoctor.model.facts import DeviceNode, Facts
-from tpdoctor.rules.gpus import has_cap
-from tpdoctor.rules.oneccl_loader import loaded_ccl, torch_pin
-from tpdoctor.rules.registry import CheckOptions
+from tpdoctor.oneccl.loader import loaded_ccl, torch_pin
 
 Version = tuple[int, ...]
 MODERN: Version = (2021, 14)  # default pidfd, and the forced drmfd fallback
@@ -68,7 +68,7 @@ def _versions_in(text: str) -> list[Version]:
 
 
 def detect_version(facts: Facts, options: CheckOptions) -> OneCclVersion:
-    """--oneccl-version; else the libccl the job loads (rules/oneccl_loader.py: torch's RPATH,
+    """--oneccl-version; else the libccl the job loads (oneccl/loader.py: torch's RPATH,
     LD_LIBRARY_PATH, pip's dist-info or the /opt/intel path it resolves to); else the oneCCL
     that CCL_ROOT / LD_LIBRARY_PATH name; else torch's Requires-Dist pin; else an install."""
     if options.oneccl_version:
