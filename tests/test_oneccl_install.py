@@ -296,3 +296,43 @@ def test_check_backend_xccl_cli(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(repo / "src")},
     )
     assert bad.returncode == 2 and "xccl" in bad.stderr
+
+
+@needs_cc
+def test_ld_so_conf_dirs_are_searched_before_the_defaults(tmp_path: Path) -> None:
+    """An image that registers oneAPI with ldconfig (/etc/ld.so.conf.d/*.conf) loads it from there."""
+    fr = torch_env(tmp_path, pip_ccl=False)
+    fr.write("/etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n")
+    fr.write("/etc/ld.so.conf.d/oneapi.conf", "# oneAPI\n/opt/intel/oneapi/ccl/2021.13/lib\n")
+    fr.write("/etc/ld.so.conf.d/other.txt", "/not/a/conf/file\n")
+    facts = facts_of(fr)
+    assert facts.oneccl.ldconfig_dirs == ["/opt/intel/oneapi/ccl/2021.13/lib"]
+    loaded = loaded_ccl(facts)
+    assert loaded is not None and loaded.library is not None and "ld.so.cache" in loaded.why
+    assert loaded.version == "2021.13"
+
+
+@needs_cc
+def test_bindings_library_is_loaded_without_an_xpu_torch(tmp_path: Path) -> None:
+    """oneccl_bindings_for_pytorch carries its own lib/libccl.so.1 next to a RUNPATH $ORIGIN/lib."""
+    fr = FakeRoot(tmp_path).add_gpu(128, "0000:03:00.0").add_gpu(129, "0000:04:00.0")
+    stub = build_so(tmp_path / "stub" / "libccl.so.1", "libccl.so.1")
+    pkg = f"{SITE}/oneccl_bindings_for_pytorch"
+    put(fr, f"{pkg}/lib/libccl.so.1", stub)
+    build_so(
+        fr.path(f"{pkg}/_C.cpython-312-x86_64-linux-gnu.so"),
+        "_C.so",
+        needed=stub,
+        rpath="$ORIGIN/lib",
+        runpath=True,
+    )
+    fr.write(
+        f"{SITE}/oneccl_bind_pt-2.3.100+xpu.dist-info/METADATA",
+        "Name: oneccl_bind_pt\nVersion: 2.3.100+xpu\n",
+    )
+    facts = facts_of(fr)
+    assert [p.name for p in facts.oneccl.packages] == ["oneccl-bind-pt"]
+    loaded = loaded_ccl(facts)
+    assert loaded is not None and loaded.loader is not None and loaded.loader.what == "bindings"
+    assert loaded.library is not None and loaded.library.kind == "bindings"
+    assert "DT_RUNPATH" in loaded.why

@@ -170,6 +170,32 @@ def _lib_version(path: str, resolved: str, pip: dict[str, str]) -> tuple[str, st
     return "other", m.group(1) if m else None, resolved if m else None
 
 
+MAX_CONF_FILES = 64
+
+
+def ldconfig_dirs(ctx: CollectContext, facts: Facts) -> list[str]:
+    """Directories /etc/ld.so.conf names, following its `include` globs (as ldconfig does)."""
+    out: list[str] = []
+    pending, seen = ["/etc/ld.so.conf"], set()
+    while pending and len(seen) < MAX_CONF_FILES:
+        conf = pending.pop(0)
+        if conf in seen:
+            continue
+        seen.add(conf)
+        for raw in (read_small(ctx, conf, facts) or "").splitlines():
+            line = raw.split("#", 1)[0].strip()
+            if line.startswith("include "):
+                pattern = line.split(None, 1)[1].strip()
+                if not pattern.startswith("/"):
+                    pattern = posixpath.join(posixpath.dirname(conf), pattern)
+                directory, _, glob = pattern.rpartition("/")
+                regex = re.compile("^" + re.escape(glob).replace(r"\*", ".*") + "$")
+                pending += [f"{directory}/{n}" for n in list_dir(ctx, directory) if regex.match(n)]
+            elif line.startswith("/"):
+                out.append(posixpath.normpath(line))
+    return list(dict.fromkeys(out))
+
+
 def collect_oneccl_install(ctx: CollectContext, facts: Facts) -> None:
     one = facts.oneccl
     pip_ccl: dict[str, str] = {}  # prefix -> pip oneccl version
@@ -232,6 +258,8 @@ def collect_oneccl_install(ctx: CollectContext, facts: Facts) -> None:
     for script in ("/opt/intel/oneapi/setvars.sh", f"{IPEX_LLM_CCL}/setvars.sh"):
         if is_file(ctx, script):
             one.setvars.append(script)
+    one.ldconfig_dirs = ldconfig_dirs(ctx, facts)
+    candidate_dirs.extend(one.ldconfig_dirs)
     candidate_dirs.extend(GLIBC_DEFAULT_DIRS)
     seen_libs: set[str] = set()
     for d in dict.fromkeys(candidate_dirs):

@@ -213,6 +213,9 @@ class OneCclFacts(BaseModel):
     libraries: list[CclLibrary] = Field(default_factory=list, description="every libccl.so.1 seen")
     loaders: list[CclLoader] = Field(default_factory=list)
     searched: list[str] = Field(default_factory=list, description="directories looked in for libccl.so.1")
+    ldconfig_dirs: list[str] = Field(
+        default_factory=list, description="/etc/ld.so.conf (and its includes): what ld.so.cache is built from"
+    )
     setvars: list[str] = Field(default_factory=list, description="setvars.sh / env/vars.sh scripts present")
 
 

@@ -5,7 +5,8 @@ libccl.so.1 and, in the PyPI-runtime wheels, DT_RPATH `$ORIGIN/../../../..:$ORIG
 (pytorch .ci/manywheel/build_xpu.sh, LIB_SO_RPATH + FORCE_RPATH), i.e. the Python prefix's
 `lib/` where pip's `oneccl` wheel puts libccl.so.1. glibc's order (elf/dl-load.c
 _dl_map_object): DT_RPATH of the loader when it has no DT_RUNPATH, then LD_LIBRARY_PATH, then
-DT_RUNPATH, then ld.so.cache and the default directories. So with torch's RPATH a sourced
+DT_RUNPATH, then ld.so.cache (approximated by the directories /etc/ld.so.conf names) and the
+default directories. So with torch's RPATH a sourced
 `setvars.sh` (LD_LIBRARY_PATH=/opt/intel/oneapi/ccl/<v>/lib:…) does NOT change the libccl that
 torch loads; without a loader (oneccl_bindings / a C++ job) LD_LIBRARY_PATH decides.
 """
@@ -68,6 +69,7 @@ def search_order(facts: Facts, loader: CclLoader | None) -> list[tuple[str, str]
     order += [(d, "LD_LIBRARY_PATH") for d in _ld_library_path(facts)]
     if loader and loader.runpath:
         order += [(d, f"DT_RUNPATH of {name}") for d in loader.runpath]
+    order += [(d, "ld.so.cache (a directory /etc/ld.so.conf names)") for d in facts.oneccl.ldconfig_dirs]
     order += [(d, "a default library directory") for d in GLIBC_DEFAULT_DIRS]
     return order
 
