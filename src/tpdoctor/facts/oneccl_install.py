@@ -176,7 +176,8 @@ MAX_CONF_FILES = 64
 def ldconfig_dirs(ctx: CollectContext, facts: Facts) -> list[str]:
     """Directories /etc/ld.so.conf names, following its `include` globs (as ldconfig does)."""
     out: list[str] = []
-    pending, seen = ["/etc/ld.so.conf"], set()
+    pending: list[str] = ["/etc/ld.so.conf"]
+    seen: set[str] = set()
     while pending and len(seen) < MAX_CONF_FILES:
         conf = pending.pop(0)
         if conf in seen:
