@@ -336,3 +336,45 @@ def test_bindings_library_is_loaded_without_an_xpu_torch(tmp_path: Path) -> None
     assert loaded is not None and loaded.loader is not None and loaded.loader.what == "bindings"
     assert loaded.library is not None and loaded.library.kind == "bindings"
     assert "DT_RUNPATH" in loaded.why
+
+
+@needs_cc
+def test_the_env_vllm_runs_in_wins_over_the_active_one(tmp_path: Path) -> None:
+    """Two Python environments: the active venv (torch pinned to 2021.16.1, its own libccl) and
+    /opt/venv where vLLM is installed. The job is vLLM, so /opt/venv's torch decides."""
+    fr = torch_env(tmp_path)
+    other = "/opt/other/lib/python3.12/site-packages"
+    stub = tmp_path / "stub" / "libccl.so.1"
+    fr.write(
+        f"{other}/torch-2.9.0+xpu.dist-info/METADATA",
+        "Name: torch\nVersion: 2.9.0+xpu\nRequires-Dist: oneccl==2021.16.1\n",
+    )
+    fr.write(f"{other}/oneccl-2021.16.1.dist-info/METADATA", "Name: oneccl\nVersion: 2021.16.1\n")
+    put(fr, "/opt/other/lib/libccl.so.1", stub)
+    build_so(fr.path(f"{other}/torch/lib/libtorch_xpu.so"), "libtorch_xpu.so", needed=stub, rpath=TORCH_RPATH)
+    facts = facts_of(fr, VIRTUAL_ENV="/opt/other", PATH="/opt/other/bin:/usr/bin")
+    assert [p.prefix for p in facts.oneccl.packages if p.name == "torch"] == ["/opt/other", "/opt/venv"]
+    loaded = loaded_ccl(facts)
+    assert loaded is not None and loaded.library is not None
+    assert (loaded.library.path, loaded.version) == ("/opt/venv/lib/libccl.so.1", "2021.15.1")
+    (fr.path(f"{SITE}/vllm-0.11.0+xpu.dist-info/METADATA")).unlink()
+    fr.path(f"{SITE}/vllm-0.11.0+xpu.dist-info").rmdir()
+    loaded = loaded_ccl(facts_of(fr, VIRTUAL_ENV="/opt/other", PATH="/opt/other/bin:/usr/bin"))
+    assert loaded is not None and loaded.version == "2021.16.1"  # no vLLM: the active env
+
+
+@needs_cc
+def test_backend_ccl_without_bindings_says_so(tmp_path: Path) -> None:
+    facts = facts_of(torch_env(tmp_path))
+    sel = [
+        f
+        for f in run_fact_rules(facts, CheckOptions(tp=2, backend="xpu", dist_backend="ccl"))
+        if f.cause == "oneccl.library-selected"
+    ]
+    assert sel and any("no oneccl_bind_pt" in e.text for e in sel[0].evidence)
+    auto = [
+        f
+        for f in run_fact_rules(facts, CheckOptions(tp=2, backend="xpu"))
+        if f.cause == "oneccl.library-selected"
+    ]
+    assert any(e.text.startswith("xccl:") for e in auto[0].evidence)  # torch 2.8 XPU: vLLM's xccl
