@@ -86,6 +86,26 @@ def put(fr: FakeRoot, inroot: str, src: Path) -> None:
     shutil.copy(src, dst)
 
 
+def glibc_loads(fr: FakeRoot, loader: str, ld_library_path: str = "") -> str:
+    """The libccl.so.1 the real dynamic loader maps for `loader` (in-root paths both ways):
+    dlopen it in a child with LD_LIBRARY_PATH mapped to the host, read /proc/self/maps."""
+    import sys
+
+    host_llp = ":".join(str(fr.path(d)) for d in ld_library_path.split(":") if d)
+    code = (
+        "import ctypes, sys; ctypes.CDLL(sys.argv[1]); "
+        "print(next(l.split()[-1] for l in open('/proc/self/maps') if 'libccl.so' in l))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(fr.path(loader))],
+        capture_output=True,
+        text=True,
+        env={"LD_LIBRARY_PATH": host_llp},
+        check=True,
+    ).stdout.strip()
+    return "/" + os.path.relpath(out, fr.root)
+
+
 def facts_of(fr: FakeRoot, **env: str) -> Facts:
     return collect_facts(fr.root, env, live=False)
 
@@ -122,6 +142,11 @@ def test_torch_rpath_wins_over_setvars_ld_library_path(tmp_path: Path) -> None:
     assert loaded is not None and loaded.library is not None
     assert (loaded.library.path, loaded.version) == ("/opt/venv/lib/libccl.so.1", "2021.15.1")
     assert "DT_RPATH" in loaded.why
+    # glibc agrees: the same file is mapped although LD_LIBRARY_PATH names oneAPI 2021.13
+    assert (
+        glibc_loads(fr, f"{SITE}/torch/lib/libtorch_xpu.so", "/opt/intel/oneapi/ccl/2021.13/lib")
+        == loaded.library.path
+    )
     # the detected version drives the model: ≥2021.14 behaviour although CCL_ROOT names 2021.13
     mode = predict_mode(facts, CheckOptions(tp=2, backend="xpu"))
     assert mode.version.version == (2021, 15, 1) and mode.version.modern
@@ -138,6 +163,18 @@ def test_runpath_lets_ld_library_path_win(tmp_path: Path) -> None:
     assert loaded is not None and loaded.library is not None
     assert loaded.library.path == "/opt/intel/oneapi/ccl/2021.13/lib/libccl.so.1"
     assert loaded.version == "2021.13" and "LD_LIBRARY_PATH" in loaded.why
+    assert (
+        glibc_loads(fr, f"{SITE}/torch/lib/libtorch_xpu.so", "/opt/intel/oneapi/ccl/2021.13/lib")
+        == loaded.library.path
+    )
+    # without LD_LIBRARY_PATH the RUNPATH finds /opt/venv/lib, for tpdoctor and for glibc
+    alone = loaded_ccl(facts_of(fr))
+    assert alone is not None and alone.library is not None
+    assert (
+        glibc_loads(fr, f"{SITE}/torch/lib/libtorch_xpu.so")
+        == alone.library.path
+        == "/opt/venv/lib/libccl.so.1"
+    )
     mode = predict_mode(facts, CheckOptions(tp=2, backend="xpu"))
     assert (mode.version.version, mode.requested) == ((2021, 13), "drmfd")
     findings = run_fact_rules(facts, CheckOptions(tp=2, backend="xpu"))
@@ -250,6 +287,17 @@ def test_real_pip_install(tmp_path: Path) -> None:
     with open(root / "venv/lib/libccl.so.1", "rb") as f:
         assert read_dynamic(f).soname == "libccl.so.1"
     assert lib.kind == "pip" and lib.version and lib.version.startswith("2021.")
+    if (
+        facts.oneccl.loaders
+    ):  # bench/oneccl_pip_layout.sh adds torch's pin and a libtorch_xpu.so with its RPATH
+        loaded = loaded_ccl(facts)
+        assert (
+            loaded is not None
+            and loaded.library is not None
+            and loaded.library.path == "/venv/lib/libccl.so.1"
+        )
+        mode = predict_mode(facts, CheckOptions(tp=2, backend="xpu"))
+        assert mode.version.version == tuple(int(p) for p in lib.version.split(".")) and mode.version.modern
 
 
 @needs_cc
