@@ -426,3 +426,16 @@ def test_backend_ccl_without_bindings_says_so(tmp_path: Path) -> None:
         if f.cause == "oneccl.library-selected"
     ]
     assert any(e.text.startswith("xccl:") for e in auto[0].evidence)  # torch 2.8 XPU: vLLM's xccl
+
+
+def test_a_lone_oneapi_install_is_not_reported(tmp_path: Path) -> None:
+    """No torch, one oneCCL on LD_LIBRARY_PATH: the version drives the model, no extra notice."""
+    fr = FakeRoot(tmp_path).add_gpu(128, "0000:03:00.0").add_gpu(129, "0000:04:00.0")
+    fr.write("/opt/intel/oneapi/ccl/2021.13/lib/libccl.so.1", "stub\n")
+    facts = facts_of(fr, LD_LIBRARY_PATH="/opt/intel/oneapi/ccl/2021.13/lib")
+    assert predict_mode(facts, CheckOptions(tp=2, backend="xpu")).version.version == (2021, 13)
+    opts = CheckOptions(tp=2, backend="xpu")
+    assert "oneccl.library-selected" not in {f.cause for f in run_fact_rules(facts, opts)}
+    fr.write("/opt/intel/oneapi/ccl/2021.15/lib/libccl.so.1", "stub\n")  # a second version: say which
+    facts = facts_of(fr, LD_LIBRARY_PATH="/opt/intel/oneapi/ccl/2021.13/lib")
+    assert "oneccl.library-selected" in {f.cause for f in run_fact_rules(facts, opts)}

@@ -76,6 +76,9 @@ def loaded_library(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     A torch built against one oneCCL that loads another (an image that swaps the library, an
     LD_LIBRARY_PATH that wins over RUNPATH) may fail at the first collective.
 
+    Reported when the choice is not trivial: torch or the bindings load the library, several
+    libccl versions are installed, torch pins one, or --backend xccl/ccl was given.
+
     How to fix: nothing when the versions agree; otherwise install the oneccl that torch pins
     (`pip install oneccl==<pin>`) or make the swap deliberate, as llm-scaler's Dockerfile does.
     """
@@ -110,6 +113,9 @@ def loaded_library(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
             severity="blocker",
         )
         return
+    versions = {lib.version for lib in facts.oneccl.libraries}
+    if loaded.loader is None and len(versions) < 2 and not pin and options.dist_backend is None:
+        return  # one oneCCL, no torch/bindings deciding: the summary line already names it
     yield make_finding(
         "oneccl.library-selected",
         f"the job loads oneCCL {loaded.version or '(version unknown)'} from {loaded.library.path}",
