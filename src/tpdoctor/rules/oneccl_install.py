@@ -136,8 +136,8 @@ def loaded_library(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
 def setvars_not_sourced(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     """oneAPI is installed in the image, but this environment did not source its setvars.sh.
 
-    What it checks: `/opt/intel/oneapi/setvars.sh` (or a ccl `env/vars.sh`) exists and the
-    environment shows none of what sourcing it sets: SETVARS_COMPLETED=1, ONEAPI_ROOT, CCL_ROOT
+    What it checks: vLLM is installed, `/opt/intel/oneapi/setvars.sh` (or a ccl `env/vars.sh`)
+    exists, and the environment shows none of what sourcing it sets: SETVARS_COMPLETED=1, ONEAPI_ROOT, CCL_ROOT
     or an /opt/intel directory in LD_LIBRARY_PATH.
 
     Why it matters: llm-scaler's known issue #03 (vllm/KNOWN_ISSUES.md): started by compose or
@@ -152,6 +152,8 @@ def setvars_not_sourced(facts: Facts, options: CheckOptions) -> Iterator[Finding
     """
     if not _intel(facts, options) or setvars_sourced(facts) is not False:
         return
+    if not any(p.name == "vllm" for p in facts.oneccl.packages):
+        return  # the known issue is vLLM's serving images; a bare oneAPI job may set its env otherwise
     if not facts.live and not facts.env:
         return  # a root without the job's environment: nothing to tell
     yield make_finding(
