@@ -77,7 +77,6 @@ def test_loader_rejects_inconsistent_data(raw: dict, message: str) -> None:
         parse_knowledge_base(raw)
 
 
-
 def test_xccl_init_line_names_the_loaded_oneccl() -> None:
     """torch-xpu-ops ProcessGroupXCCL.cpp:407 prints the oneCCL version torch's XCCL loaded."""
     scanner = _scan(
