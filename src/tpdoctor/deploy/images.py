@@ -39,8 +39,8 @@ class ImageSpec:
     sources: tuple[str, ...] = field(default_factory=tuple)
 
 
-# Sourcing that must not stop the server when a file is absent in a later image tag: each file is
-# sourced only if present (setvars.sh returns non-zero when some component has no vars.sh).
+# Each script is sourced only if present and its status is not chained with &&: a later image tag
+# without one of them (llm-scaler's OMIX runtime stage copies only ccl/2021.15) still starts.
 def guarded_sources(*scripts: str) -> tuple[str, ...]:
     return tuple(f"[ -f {s} ] && . {s} --force" for s in scripts)
 
