@@ -291,3 +291,16 @@ def test_xccl_below_floor_names_the_pcie_slot_cause() -> None:
     res = res.model_copy(update={"backend": "xccl"})
     found = {f.cause: f for f in verdict.findings(res)}
     assert found["oneccl.p2p-slot-limited"].confidence == "suggests"
+
+
+def test_verify_backend_xccl_needs_torch_xccl() -> None:
+    """`verify --backend xccl` uses torch.distributed's own 'xccl' (torch >= 2.8 XPU builds,
+    ProcessGroupXCCL in intel/torch-xpu-ops); this CPU torch has none, which is a usage error."""
+    import torch.distributed as dist
+
+    from conftest import run_cli
+
+    if getattr(dist, "is_xccl_available", lambda: False)():
+        pytest.skip("this torch has XCCL: the GPU tests cover it")
+    r = run_cli("verify", "--backend", "xccl", "--quick")
+    assert r.returncode == 2 and "xccl needs torch >= 2.8" in r.stderr
