@@ -280,3 +280,41 @@ def test_audit_reads_a_resource_claim_and_an_external_one(tmp_path: Path) -> Non
     a, b = load(p).model.services
     assert [(g.via, g.vendor, g.count) for g in a.gpus] == [("dra", "intel", 2)]
     assert [(g.via, g.count) for g in b.gpus] == [("dra", None)] and "not in this file" in b.gpus[0].raw
+
+
+def test_audit_fix_wraps_an_intel_image_entrypoint(tmp_path: Path) -> None:
+    """`audit --fix` on compose: the service's own entrypoint (here the image's, `vllm serve`) runs
+    after the guarded oneAPI sources; the command is untouched, a second fix changes nothing, and
+    a real bash hands the command to vllm."""
+    p = tmp_path / "compose.yaml"
+    p.write_text(
+        "services:\n  vllm:\n    image: intel/llm-scaler-vllm:0.21.0-b2  # Intel's image\n"
+        "    devices: [/dev/dri/renderD128, /dev/dri/renderD129]\n"
+        '    volumes: ["/dev/dri/by-path:/dev/dri/by-path:ro"]\n    shm_size: 32g\n'
+        '    command: ["--model", "/llm/models/Qwen3-14B", "-tp", "2"]\n'
+    )
+    res = fix_loaded(load(p), None)
+    assert "# Intel's image" in res.text
+    p.write_text(res.text)
+    _docker_compose_config(p)
+    loaded = load(p)
+    assert "oneccl.setvars-not-sourced" not in {f.cause for f in audit_model(loaded.model).findings}
+    assert fix_loaded(loaded, None).text == res.text
+    svc = YAML(typ="safe").load(res.text)["services"]["vllm"]
+    entry = [e.replace("$$", "$") for e in svc["entrypoint"]]
+    assert entry[:2] == ["bash", "-c"] and entry[3:] == ["--", "vllm", "serve"]
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "vllm").write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    (stub / "vllm").chmod(0o755)
+    ran = subprocess.run(
+        [*entry, *svc["command"]], capture_output=True, text=True, env={"PATH": f"{stub}:/usr/bin:/bin"}
+    )
+    assert ran.stdout.splitlines() == ["serve", *svc["command"]]
+
+
+def test_audit_fix_docker_run_says_how_to_source_oneapi(tmp_path: Path) -> None:
+    p = tmp_path / "run.sh"
+    p.write_text("docker run --device /dev/dri/renderD128 intel/vllm:0.17.0-xpu Qwen/Qwen3-8B -tp 1\n")
+    res = fix_loaded(load(p), None)
+    assert any("setvars.sh" in n and "vllm serve" in n for pl in res.plans for n in pl.cannot)

@@ -37,6 +37,9 @@ class ImageSpec:
     serve_args: tuple[str, ...] = ()  # before --tensor-parallel-size
     shm: str = "16g"
     sources: tuple[str, ...] = field(default_factory=tuple)
+    # what the image's ENTRYPOINT amounts to: llm-scaler's `bash -c 'exec vllm serve "$@"' --` and
+    # vLLM's `vllm serve` both run `vllm serve <command>`
+    default_entrypoint: tuple[str, ...] = ("vllm", "serve")
 
 
 # Each script is sourced only if present and its status is not chained with &&: a later image tag
@@ -101,6 +104,32 @@ def image_name(ref: str) -> str | None:
         if name.startswith(prefix):
             name = name[len(prefix) :]
     return AUDIT_NAMES.get(name)
+
+
+INTERACTIVE = ({"bash"}, {"/bin/bash"}, {"sh"}, {"/bin/sh"})
+
+
+def missing_oneapi(image: str | None, entrypoint: list[str], command: list[str]) -> str | None:
+    """The image name (llm-scaler-vllm | vllm-xpu) when this service starts it without sourcing
+    oneAPI, else None. An interactive shell (entrypoint bash, no command) reads /root/.bashrc."""
+    name = image_name(image or "")
+    if name not in SPECS:
+        return None
+    argv = [*entrypoint, *command]
+    text = " ".join(argv)
+    if "setvars.sh" in text or "/env/vars.sh" in text:
+        return None
+    if set(argv) in INTERACTIVE or (entrypoint and not command and set(entrypoint) in INTERACTIVE):
+        return None
+    return name
+
+
+def sourcing_entrypoint(name: str, entrypoint: list[str]) -> list[str]:
+    """The service's own entrypoint (or the image's), run after the guarded oneAPI sources:
+    `bash -c '<sources>; exec "$@"' -- <entrypoint...>`; the command stays as it is."""
+    spec = SPECS[name]
+    inner = list(entrypoint) or list(spec.default_entrypoint)
+    return ["bash", "-c", "; ".join([*spec.source_first, 'exec "$@"']), "--", *inner]
 
 
 def serve_script(spec: ImageSpec) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tpdoctor.deploy.images import image_name
+from tpdoctor.deploy.images import missing_oneapi
 from tpdoctor.deploy.model import Service
 from tpdoctor.model import Finding, make_finding
 from tpdoctor.rules.deploy_common import ev, fctx
@@ -23,7 +23,6 @@ WHY = {
         "through the LD_LIBRARY_PATH that vars.sh sets"
     ),
 }
-INTERACTIVE = ({"bash"}, {"/bin/bash"}, {"sh"}, {"/bin/sh"})
 
 
 @deploy_rule("oneccl.setvars-not-sourced")
@@ -40,20 +39,14 @@ def intel_image_setvars(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     kills and slowdowns without it.
 
     How to fix: `tpdoctor generate --image llm-scaler-vllm` (or `vllm-xpu`) writes an entrypoint
-    that sources both scripts (each only if present) and then `exec vllm serve "$@"`.
+    that sources both scripts (each only if present) and then `exec vllm serve "$@"`; `audit
+    --fix` wraps a compose service's own entrypoint the same way (`bash -c '<sources>; exec
+    "$@"' -- <entrypoint>`, the command untouched).
     """
-    name = image_name(svc.image or "")
-    if name not in WHY:
+    name = missing_oneapi(svc.image, svc.entrypoint, svc.command)
+    if name is None:
         return
-    argv = svc.entrypoint + svc.command
-    text = " ".join(argv)
-    if "setvars.sh" in text or "/env/vars.sh" in text:
-        return
-    if set(argv) in INTERACTIVE or (
-        svc.entrypoint and not svc.command and set(svc.entrypoint) in INTERACTIVE
-    ):
-        return
-    shown = text or "(the image's own entrypoint)"
+    shown = " ".join(svc.entrypoint + svc.command) or "(the image's own entrypoint)"
     yield make_finding(
         "oneccl.setvars-not-sourced",
         f"{svc.name} runs {svc.image} without sourcing oneAPI: {WHY[name]}",
