@@ -16,10 +16,13 @@ from typing import Any
 
 from tpdoctor.errors import NoGpuError, UsageError
 from tpdoctor.model import Report
-from tpdoctor.verify import launcher, sizes, transport, verdict
+from tpdoctor.verify import inference, launcher, sizes, transport, verdict
 from tpdoctor.verify.busbw import OPS, algbw_gbps, busbw_gbps
+from tpdoctor.verify.envcause import env_causes
 from tpdoctor.verify.expect import expect_for
+from tpdoctor.verify.latency import model_for
 from tpdoctor.verify.results import OpResult, TpMlpResult, VerifyResult
+from tpdoctor.verify.worker import SMALL_OP
 
 BACKENDS = ("auto", "nccl", "xccl", "ccl", "gloo")
 # Set in every rank only when --no-nvls is given (see docs/verify.md, "NVLink SHARP").
@@ -36,6 +39,8 @@ ENV_PREFIXES = (
     "ZE_",
     "FI_",
     "GLOO_",
+    "RCCL_",
+    "HSA_",
 )
 
 
@@ -52,6 +57,21 @@ class VerifyOptions:
     expect_busbw: float | None = None
     no_nvls: bool = False
     logs_dir: Path | None = None
+    small_sizes: str | None = None  # "none" skips the small-message path
+    profile: str | None = None  # "inference"
+    model: str | None = None  # a preset of inference.PRESETS
+    model_hidden: int | None = None
+    model_layers: int | None = None
+    tp: int | None = None
+
+
+PROFILES = ("inference",)
+# Decode batches of the TP MLP check (one token per sequence).
+MLP_BATCHES = (1, 64)
+# The MLP's width when no model is named: llama-3-70b on a GPU; on CPU a small stand-in (the
+# gloo path proves the machinery; a 8192x28672 GEMM per rank would take seconds there).
+GPU_MLP = (8192, 28672)
+CPU_MLP = (512, 1792)
 
 
 @dataclass
@@ -126,12 +146,44 @@ def plan(opts: VerifyOptions, dev: DeviceProbe) -> tuple[list[int], int, int]:
     return size_list, iters, warmup
 
 
+def plan_small(opts: VerifyOptions, dev: DeviceProbe, extra: list[int]) -> list[int]:
+    """Sizes of the small-message (latency) path, plus the inference profile's exact sizes."""
+    on_cpu = dev.device_kind == "cpu"
+    spec = opts.small_sizes or (
+        (sizes.CPU_SMALL_QUICK if opts.quick else sizes.CPU_SMALL)
+        if on_cpu
+        else (sizes.GPU_SMALL_QUICK if opts.quick else sizes.GPU_SMALL)
+    )
+    if spec.strip().lower() == "none":
+        return sorted(set(extra))
+    try:
+        return sorted(set(sizes.parse_sizes(spec)) | set(extra))
+    except ValueError as exc:
+        raise UsageError(f"--small-sizes: {exc}") from None
+
+
+def resolve_profile(
+    opts: VerifyOptions, world: int
+) -> tuple[str, inference.ModelPreset] | None:
+    if opts.profile is None:
+        if opts.model or opts.model_hidden:
+            raise UsageError("--model / --model-hidden go with --profile inference")
+        return None
+    if opts.profile not in PROFILES:
+        raise UsageError(f"unknown profile {opts.profile!r}: one of {', '.join(PROFILES)}")
+    try:
+        return inference.resolve_model(opts.model, opts.model_hidden, opts.model_layers)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def worker_env(dev: DeviceProbe, opts: VerifyOptions) -> dict[str, str]:
     env = dict(os.environ)
     if dev.backend == "nccl":
         # Channel lines ("via P2P/CUMEM", "via SHM") are INFO of subsystem INIT; kept if the user chose otherwise.
         env.setdefault("NCCL_DEBUG", "INFO")
-        env.setdefault("NCCL_DEBUG_SUBSYS", "INIT,GRAPH,P2P,SHM,NET")
+        # ENV: "NCCL_ALGO set by environment to ..." lines, evidence for verify.env-forced.
+        env.setdefault("NCCL_DEBUG_SUBSYS", "INIT,GRAPH,ENV,P2P,SHM,NET")
     if dev.backend in ("xccl", "ccl"):
         env.setdefault("CCL_LOG_LEVEL", "info")  # prints the effective CCL_ZE_IPC_EXCHANGE
     if dev.device_kind == "cpu":
@@ -164,7 +216,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def aggregate(
     events: dict[int, list[dict[str, Any]]], world: int, dtype: str
-) -> tuple[list[OpResult], TpMlpResult | None]:
+) -> tuple[list[OpResult], list[OpResult], list[TpMlpResult]]:
     """Per (op, size): time averaged over ranks (nccl-tests' default), wrong elements summed."""
     per_step: dict[int, list[dict[str, Any]]] = {}
     for evs in events.values():
@@ -172,25 +224,31 @@ def aggregate(
             if e["ev"] == "result":
                 per_step.setdefault(int(e["step"]), []).append(e)
     results: list[OpResult] = []
-    tp: TpMlpResult | None = None
+    latency: list[OpResult] = []
+    mlps: list[TpMlpResult] = []
     for step in sorted(per_step):
         rs = per_step[step]
         op = rs[0]["op"]
         if op == "tp_mlp":
             worst = max(rs, key=lambda e: float(e["max_rel_err"]))
-            tp = TpMlpResult(
-                ok=all(bool(e["ok"]) for e in rs),
-                max_rel_err=float(worst["max_rel_err"]),
-                tolerance=float(worst["tolerance"]),
-                dtype=dtype,
-                shape=str(worst["shape"]),
+            mlps.append(
+                TpMlpResult(
+                    ok=all(bool(e["ok"]) for e in rs),
+                    max_rel_err=float(worst["max_rel_err"]),
+                    tolerance=float(worst["tolerance"]),
+                    dtype=dtype,
+                    shape=str(worst["shape"]),
+                    batch=worst.get("batch"),
+                )
             )
             continue
+        small = op == SMALL_OP
+        op = "all_reduce" if small else op
         if len(rs) < world:
             continue  # a rank did not finish this step: the problem report covers it
         secs = sum(float(e["seconds"]) for e in rs) / len(rs)
         nbytes = int(rs[0]["bytes"])
-        results.append(
+        (latency if small else results).append(
             OpResult(
                 op=op,
                 bytes=nbytes,
@@ -201,9 +259,27 @@ def aggregate(
                 algbw_gbps=round(algbw_gbps(nbytes, secs), 2),
                 busbw_gbps=round(busbw_gbps(op, nbytes, secs, world), 2),
                 wrong=sum(int(e["wrong"]) for e in rs),
+                timing=str(rs[0].get("timing", "loop")),
             )
         )
-    return results, tp
+    return results, latency, mlps
+
+
+def worst_mlp(mlps: list[TpMlpResult]) -> TpMlpResult | None:
+    """The failing case if any, else the one closest to its tolerance."""
+    if not mlps:
+        return None
+    return min(mlps, key=lambda t: (t.ok, -t.max_rel_err / t.tolerance))
+
+
+def failure_lines(lines: list[str], keep: int = 20) -> list[str]:
+    """Backend warnings and errors from the ranks' logs (NCCL WARN, RCCL, oneCCL |CCL_ERROR|)."""
+    out = [
+        ln.strip()[:400]
+        for ln in lines
+        if " NCCL WARN " in ln or "|CCL_ERROR|" in ln or "algorithm/protocol" in ln or "Last error" in ln
+    ]
+    return out[:keep]
 
 
 def run_verify(
@@ -224,8 +300,24 @@ def run_verify(
             f"--gpus {world} asked for, but only {dev.count} {dev.vendor} GPU(s) are visible "
             f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})"
         )
+    if opts.tp is not None:
+        if opts.gpus is not None and opts.gpus != opts.tp:
+            raise UsageError(f"--tp {opts.tp} and --gpus {opts.gpus} disagree: a TP group is one rank per GPU")
+        world = opts.tp
+        if dev.device_kind != "cpu" and world > dev.count:
+            raise NoGpuError(f"--tp {world} asked for, but only {dev.count} {dev.vendor} GPU(s) are visible")
+    prof_model = resolve_profile(opts, world)
     size_list, iters, warmup = plan(opts, dev)
-    steps: list[tuple[str, int]] = [("tp_mlp", 0)] + [(op, s) for op in OPS for s in size_list]
+    extra = inference.profile_sizes(prof_model[1], opts.dtype) if prof_model else []
+    small_list = plan_small(opts, dev, extra)
+    mlp_hidden, mlp_ffn = (
+        (prof_model[1].hidden, prof_model[1].ffn) if prof_model else (CPU_MLP if dev.device_kind == "cpu" else GPU_MLP)
+    )
+    steps: list[tuple[str, int]] = (
+        [("tp_mlp", b) for b in MLP_BATCHES]
+        + [(SMALL_OP, s) for s in small_list]
+        + [(op, s) for op in OPS for s in size_list]
+    )
     if on_plan:
         on_plan(len(steps) + 1)
     env = worker_env(dev, opts)
@@ -239,12 +331,16 @@ def run_verify(
         "warmup": warmup,
         "timeout": opts.timeout,
         "steps": steps,
+        "mlp_hidden": mlp_hidden,
+        "mlp_ffn": mlp_ffn,
     }
     try:
         with _sigterm_as_interrupt():
             outcome = launcher.launch(world, config, run_dir, env, timeout=opts.timeout, on_event=on_event)
-        results, tp = aggregate(outcome.ranks, world, opts.dtype)
+        results, latency, mlps = aggregate(outcome.ranks, world, opts.dtype)
         verdict.judge(results, exp, world)
+        lat_model = model_for(exp, world)
+        verdict.judge_latency(latency, lat_model, world)
         log_lines: list[str] = []
         for path in outcome.log_paths.values():
             try:
@@ -256,6 +352,12 @@ def run_verify(
         if opts.logs_dir is None:
             shutil.rmtree(run_dir, ignore_errors=True)
     init = next((e for e in outcome.ranks.get(0, []) if e["ev"] == "done" and e.get("op") == "init"), {})
+    profile = (
+        inference.build_profile(prof_model[0], prof_model[1], world, opts.dtype, latency, lat_model)
+        if prof_model
+        else None
+    )
+    rank_env = {k: v for k, v in env.items() if k.startswith(ENV_PREFIXES)}
     return VerifyResult(
         backend=dev.backend,
         device=str(init.get("device_name") or dev.device_kind),
@@ -265,12 +367,19 @@ def run_verify(
         torch_version=dev.torch_version,
         backend_version=init.get("backend_version") or backend_version,
         results=results,
-        tp_mlp=tp,
+        latency=latency,
+        tp_mlp=worst_mlp(mlps),
+        tp_mlps=mlps,
+        profile=profile,
+        env_causes=env_causes(
+            rank_env, dev.backend, tinfo, fallback=bool(transport.fallbacks(tinfo))
+        ),
         expectation=exp,
         transport=tinfo,
         problem=outcome.problem,
+        failure_lines=failure_lines(log_lines),
         wall_s=round(outcome.wall_s, 2),
-        env={k: v for k, v in env.items() if k.startswith(ENV_PREFIXES)},
+        env=rank_env,
         leftover_processes=outcome.leftover,
     )
 
@@ -294,6 +403,8 @@ def build_report(res: VerifyResult) -> Report:
         notes.append(
             "transport: " + ", ".join(f"{t} x{c}" for t, c in sorted(res.transport.transports.items()))
         )
+    if res.profile:
+        notes.append(f"inference profile: {res.profile.summary} (model shape: {res.profile.source})")
     if res.leftover_processes:
         notes.append(f"processes left behind (could not be ended): {res.leftover_processes}")
     return Report(
