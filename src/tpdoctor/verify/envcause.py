@@ -191,9 +191,11 @@ def _seen(name: str, value: str, f: Forcing, tinfo: TransportInfo | None, fallba
     """A log line showing that the variable took effect, where the log says so."""
     if tinfo is None:
         return None
-    if f.forces == "channels" and name in ("NCCL_MAX_NCHANNELS", "NCCL_MAX_CTAS") and tinfo.coll_channels:
-        if value.strip().isdigit() and tinfo.coll_channels <= int(value):
-            return f"NCCL INFO {tinfo.coll_channels} coll channels (capped at {value.strip()})"
+    # The channel count NCCL settled on equals the bound: the bound is what decided it.
+    if name in ("NCCL_MAX_NCHANNELS", "NCCL_MAX_CTAS", "NCCL_MIN_NCHANNELS", "NCCL_MIN_CTAS"):
+        if tinfo.coll_channels and value.strip().isdigit() and tinfo.coll_channels == int(value):
+            bound = "capped at" if "_MAX_" in name else "raised to"
+            return f"NCCL INFO {tinfo.coll_channels} coll channels ({bound} {value.strip()})"
     if f.forces in ("transport", "p2p-level") and fallback:
         fb = ", ".join(f"{t} x{c}" for t, c in sorted(tinfo.transports.items()) if t != "P2P")
         return f"channels connected via {fb}"

@@ -137,7 +137,7 @@ def plan(opts: VerifyOptions, dev: DeviceProbe) -> tuple[list[int], int, int]:
         else (sizes.GPU_QUICK if opts.quick else sizes.GPU_SIZES)
     )
     try:
-        size_list = sizes.parse_sizes(spec)
+        size_list = [] if spec.strip().lower() == "none" else sizes.parse_sizes(spec)
     except ValueError as exc:
         raise UsageError(f"--sizes: {exc}") from None
     # nccl-tests' `-n 20 -w 5` on devices; a CPU run only has to prove the machinery.
@@ -162,9 +162,7 @@ def plan_small(opts: VerifyOptions, dev: DeviceProbe, extra: list[int]) -> list[
         raise UsageError(f"--small-sizes: {exc}") from None
 
 
-def resolve_profile(
-    opts: VerifyOptions, world: int
-) -> tuple[str, inference.ModelPreset] | None:
+def resolve_profile(opts: VerifyOptions) -> tuple[str, inference.ModelPreset] | None:
     if opts.profile is None:
         if opts.model or opts.model_hidden:
             raise UsageError("--model / --model-hidden go with --profile inference")
@@ -291,6 +289,16 @@ def run_verify(
         raise UsageError(f"unknown backend {opts.backend!r}: one of {', '.join(BACKENDS)}")
     if opts.dtype not in ("bf16", "fp32"):
         raise UsageError("--dtype must be bf16 or fp32")
+    # Option errors before the probe: it imports torch (seconds).
+    if opts.tp is not None and opts.gpus is not None and opts.gpus != opts.tp:
+        raise UsageError(f"--tp {opts.tp} and --gpus {opts.gpus} disagree: a TP group is one rank per GPU")
+    prof_model = resolve_profile(opts)
+    for flag, spec in (("--sizes", opts.sizes), ("--small-sizes", opts.small_sizes)):
+        if spec and spec.strip().lower() != "none":
+            try:
+                sizes.parse_sizes(spec)
+            except ValueError as exc:
+                raise UsageError(f"{flag}: {exc}") from None
     dev = probe(opts.backend)
     world = opts.gpus if opts.gpus is not None else (dev.count if dev.device_kind != "cpu" else 2)
     if world < 1:
@@ -301,12 +309,9 @@ def run_verify(
             f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})"
         )
     if opts.tp is not None:
-        if opts.gpus is not None and opts.gpus != opts.tp:
-            raise UsageError(f"--tp {opts.tp} and --gpus {opts.gpus} disagree: a TP group is one rank per GPU")
         world = opts.tp
         if dev.device_kind != "cpu" and world > dev.count:
             raise NoGpuError(f"--tp {world} asked for, but only {dev.count} {dev.vendor} GPU(s) are visible")
-    prof_model = resolve_profile(opts, world)
     size_list, iters, warmup = plan(opts, dev)
     extra = inference.profile_sizes(prof_model[1], opts.dtype) if prof_model else []
     small_list = plan_small(opts, dev, extra)
@@ -405,11 +410,17 @@ def build_report(res: VerifyResult) -> Report:
         )
     if res.profile:
         notes.append(f"inference profile: {res.profile.summary} (model shape: {res.profile.source})")
+    findings = verdict.findings(res)
+    if res.env_causes and not any(f.cause == "verify.env-forced" for f in findings):
+        notes.append(
+            "set but not blamed (nothing measured was slow or failed): "
+            + "; ".join(f"{c.name}={c.value} forces {c.forces}" for c in res.env_causes)
+        )
     if res.leftover_processes:
         notes.append(f"processes left behind (could not be ended): {res.leftover_processes}")
     return Report(
         command="verify",
-        findings=verdict.findings(res),
+        findings=findings,
         facts={"verify": res.model_dump(mode="json"), "ranges": verdict.range_verdicts(res.results)},
         notes=notes,
     )

@@ -11,6 +11,7 @@ kept to device selection and timing:
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -229,7 +230,9 @@ def run_collective(
         fn()
     ctx.barrier()
     timing = "loop"
-    if latency and ctx.device_kind == "cuda":
+    # TPDOCTOR_VERIFY_SMALL_TIMING=loop times small sizes like large ones (eager calls): for the
+    # graph-vs-eager comparison in bench/gpu/verify_small_h200x2.sh.
+    if latency and ctx.device_kind == "cuda" and os.environ.get("TPDOCTOR_VERIFY_SMALL_TIMING") != "loop":
         timing = ctx.latency_timing
         secs = ctx.graph_seconds(fn, ctx.iters, LAT_REPLAYS)
     else:
