@@ -86,7 +86,12 @@ def test_only_active_settings_of_this_backend_count() -> None:
 
 def test_forced_algorithm_message_is_parsed() -> None:
     f = forced_algo_failure(["something else", TORCH_ERROR], {})
-    assert f is not None and (f.function, f.datatype, f.algo, f.proto) == ("AllGather", "ncclBfloat16", "Tree", None)
+    assert f is not None and (f.function, f.datatype, f.algo, f.proto) == (
+        "AllGather",
+        "ncclBfloat16",
+        "Tree",
+        None,
+    )
     # NCCL <= 2.2x said only this; the values then come from the environment
     old = forced_algo_failure(["NCCL WARN Error : no algorithm/protocol available"], {"NCCL_PROTO": "LL128"})
     assert old is not None and old.function is None and old.proto == "LL128"
@@ -99,7 +104,9 @@ def test_failed_collective_names_the_forced_algorithm() -> None:
         ranks=[0],
         last_ops={0: "failed in all_gather 1 MiB (step 5)", 1: "failed in all_gather 1 MiB (step 5)"},
         detail=f"rank 0 exited with exit code 1: {TORCH_ERROR[:200]}",
-        log_tail={0: ["Traceback (most recent call last):", "torch.distributed.DistBackendError: NCCL error"]},
+        log_tail={
+            0: ["Traceback (most recent call last):", "torch.distributed.DistBackendError: NCCL error"]
+        },
     )
     env = {"NCCL_ALGO": "Tree"}
     res = _res(

@@ -142,7 +142,13 @@ def test_profile_verdict_per_token() -> None:
     prof2 = inference.build_profile("llama-3-8b", model, 2, "bf16", slow, m)
     assert {ph.verdict for ph in prof2.phases} == {"degraded"}
     res = VerifyResult(
-        backend="nccl", device="H200", world_size=2, dtype="bf16", quick=False, profile=prof2, expectation=H200
+        backend="nccl",
+        device="H200",
+        world_size=2,
+        dtype="bf16",
+        quick=False,
+        profile=prof2,
+        expectation=H200,
     )
     (f,) = verdict.findings(res)
     assert f.cause == "verify.latency-degraded" and f.severity is Severity.degraded
@@ -196,7 +202,9 @@ def test_gloo_profile_run_measures_the_profile_sizes(tmp_path: Path) -> None:
     assert all(r["timing"] == "loop+wallclock" and r["wrong"] == 0 for r in v["latency"])
     by_size = {r["bytes"]: r["time_us"] for r in v["latency"]}
     for ph in v["profile"]["phases"]:
-        assert ph["allreduces"] == 4 and ph["comm_us"] == pytest.approx(4 * by_size[ph["allreduce_bytes"]], abs=0.1)
+        assert ph["allreduces"] == 4 and ph["comm_us"] == pytest.approx(
+            4 * by_size[ph["allreduce_bytes"]], abs=0.1
+        )
     assert [m["batch"] for m in v["tp_mlps"]] == [1, 64] and all(m["ok"] for m in v["tp_mlps"])
     assert v["results"] == []
 
@@ -228,3 +236,53 @@ def test_compare_small_script(tmp_path: Path, shared_dir: Path) -> None:
     ver = {MIB: (18.5, "cuda-graph"), 4 * MIB: (45.0, "cuda-graph")}
     text, ok = mod.table(nccl, ver, "fp32")
     assert not ok and "**MISSED**" in text and "within 10%" in text  # 45.0 / 34.72 = 1.30
+
+
+def test_vllm_custom_ar_rows_and_reasons_are_aggregated() -> None:
+    from tpdoctor.verify.run import aggregate, vllm_note
+    from tpdoctor.verify.worker import SMALL_OP, VLLM_OP
+
+    def ev(step: int, op: str, secs: float, **kw: object) -> dict[str, object]:
+        base = {"ev": "result", "step": step, "op": op, "bytes": 16 * KIB, "count": 8 * KIB, "iters": 20}
+        return {**base, "seconds": secs, "wrong": 0, "timing": "cuda-graph", **kw}
+
+    events = {
+        r: [ev(1, SMALL_OP, 20e-6), ev(2, VLLM_OP, 8e-6, available=True, timing="vllm-custom-ar+cuda-graph")]
+        for r in (0, 1)
+    }
+    results, lat, vllm, mlps = aggregate(events, 2, "bf16")
+    assert results == [] and mlps == [] and [r.time_us for r in lat] == [20.0]
+    assert [(r.op, r.time_us, r.timing) for r in vllm] == [("all_reduce", 8.0, "vllm-custom-ar+cuda-graph")]
+    assert vllm_note(events) is None
+    # profile: vLLM's per-step time next to NCCL's
+    model = inference.ModelPreset(8192, 10, 28672, "test")
+    prof = inference.build_profile("m", model, 2, "bf16", lat, None, vllm)
+    assert prof.phases[0].comm_us == 400.0 and prof.phases[0].vllm_comm_us == 160.0
+    off = {
+        r: [{"ev": "result", "step": 1, "op": VLLM_OP, "available": False, "reason": "vllm not importable"}]
+        for r in (0, 1)
+    }
+    assert aggregate(off, 2, "bf16")[2] == [] and vllm_note(off) == "vllm not importable"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch")
+def test_vllm_custom_ar_is_optional() -> None:
+    from conftest import run_cli
+
+    p = run_cli(
+        "verify",
+        "--backend",
+        "gloo",
+        "--gpus",
+        "2",
+        "--quick",
+        "--sizes",
+        "none",
+        "--vllm-custom-ar",
+        "--format",
+        "json",
+    )
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    assert d["facts"]["verify"]["vllm_latency"] == [] and d["findings"] == []
+    assert "vLLM custom all-reduce not run: needs CUDA/ROCm GPUs" in d["notes"]

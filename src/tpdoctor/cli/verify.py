@@ -58,6 +58,9 @@ def verify_command(
     model_hidden: int = typer.Option(None, "--model-hidden", min=1, help="Hidden size (instead of --model)."),
     model_layers: int = typer.Option(None, "--model-layers", min=1, help="Layers (with --model-hidden; default 32)."),
     tp: int = typer.Option(None, "--tp", min=1, help="Tensor-parallel size: the ranks to launch (as --gpus)."),
+    vllm_custom_ar: bool = typer.Option(
+        False, "--vllm-custom-ar", help="Also time vLLM's custom all-reduce at the small sizes (needs vllm)."
+    ),
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Run a real all-reduce/all-gather/reduce-scatter sweep and a TP MLP on N ranks; judge them."""
@@ -82,6 +85,7 @@ def verify_command(
         model_hidden=model_hidden,
         model_layers=model_layers,
         tp=tp,
+        vllm_custom_ar=vllm_custom_ar,
     )
     try:
         with _Progress() as progress:

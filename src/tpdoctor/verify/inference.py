@@ -97,6 +97,7 @@ def build_profile(
     dtype: str,
     rows: list[OpResult],
     lat: LatencyModel | None,
+    vllm_rows: list[OpResult] | None = None,
 ) -> InferenceProfile:
     """Per-step communication at each decode batch and prefill chunk, against the floor."""
     n_ar = ALLREDUCES_PER_LAYER * model.layers
@@ -109,6 +110,9 @@ def build_profile(
             if one is not None:
                 pc.measured_us = one
                 pc.comm_us = round(one * n_ar, 1)
+            vone = measured_us(vllm_rows, nbytes) if vllm_rows else None
+            if vone is not None:
+                pc.vllm_comm_us = round(vone * n_ar, 1)
             if lat is not None:
                 floor, _ = lat.floor_us(nbytes)
                 pc.floor_us = round(floor * n_ar, 1)

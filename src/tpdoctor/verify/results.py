@@ -49,6 +49,9 @@ class PhaseCost(BaseModel):
     comm_us: float | None = Field(default=None, description="allreduces x measured: per step")
     floor_us: float | None = Field(default=None, description="allreduces x modeled floor")
     expected_max_us: float | None = Field(default=None, description="allreduces x floor x slack")
+    vllm_comm_us: float | None = Field(
+        default=None, description="--vllm-custom-ar: allreduces x vLLM's custom all-reduce time"
+    )
     verdict: str = "not judged"
 
 
@@ -122,6 +125,10 @@ class VerifyResult(BaseModel):
     latency: list[OpResult] = Field(
         default_factory=list, description="small all-reduces (8 KiB-16 MiB and the profile's sizes)"
     )
+    vllm_latency: list[OpResult] = Field(
+        default_factory=list, description="--vllm-custom-ar: vLLM's custom all-reduce at the small sizes"
+    )
+    vllm_note: str | None = Field(default=None, description="why vLLM's custom all-reduce did not run")
     tp_mlp: TpMlpResult | None = Field(default=None, description="the worst of tp_mlps")
     tp_mlps: list[TpMlpResult] = Field(default_factory=list, description="one per decode batch")
     profile: InferenceProfile | None = None

@@ -22,7 +22,7 @@ from tpdoctor.verify.envcause import env_causes
 from tpdoctor.verify.expect import expect_for
 from tpdoctor.verify.latency import model_for
 from tpdoctor.verify.results import OpResult, TpMlpResult, VerifyResult
-from tpdoctor.verify.worker import SMALL_OP
+from tpdoctor.verify.worker import SMALL_OP, VLLM_OP
 
 BACKENDS = ("auto", "nccl", "xccl", "ccl", "gloo")
 # Set in every rank only when --no-nvls is given (see docs/verify.md, "NVLink SHARP").
@@ -63,6 +63,7 @@ class VerifyOptions:
     model_hidden: int | None = None
     model_layers: int | None = None
     tp: int | None = None
+    vllm_custom_ar: bool = False
 
 
 PROFILES = ("inference",)
@@ -214,7 +215,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def aggregate(
     events: dict[int, list[dict[str, Any]]], world: int, dtype: str
-) -> tuple[list[OpResult], list[OpResult], list[TpMlpResult]]:
+) -> tuple[list[OpResult], list[OpResult], list[OpResult], list[TpMlpResult]]:
     """Per (op, size): time averaged over ranks (nccl-tests' default), wrong elements summed."""
     per_step: dict[int, list[dict[str, Any]]] = {}
     for evs in events.values():
@@ -223,10 +224,13 @@ def aggregate(
                 per_step.setdefault(int(e["step"]), []).append(e)
     results: list[OpResult] = []
     latency: list[OpResult] = []
+    vllm: list[OpResult] = []
     mlps: list[TpMlpResult] = []
     for step in sorted(per_step):
         rs = per_step[step]
         op = rs[0]["op"]
+        if op == VLLM_OP and not all(e.get("available") for e in rs):
+            continue  # the reason is read by vllm_note()
         if op == "tp_mlp":
             worst = max(rs, key=lambda e: float(e["max_rel_err"]))
             mlps.append(
@@ -240,13 +244,14 @@ def aggregate(
                 )
             )
             continue
-        small = op == SMALL_OP
+        small = op in (SMALL_OP, VLLM_OP)
+        target = vllm if op == VLLM_OP else latency if small else results
         op = "all_reduce" if small else op
         if len(rs) < world:
             continue  # a rank did not finish this step: the problem report covers it
         secs = sum(float(e["seconds"]) for e in rs) / len(rs)
         nbytes = int(rs[0]["bytes"])
-        (latency if small else results).append(
+        target.append(
             OpResult(
                 op=op,
                 bytes=nbytes,
@@ -260,7 +265,16 @@ def aggregate(
                 timing=str(rs[0].get("timing", "loop")),
             )
         )
-    return results, latency, mlps
+    return results, latency, vllm, mlps
+
+
+def vllm_note(events: dict[int, list[dict[str, Any]]]) -> str | None:
+    """The first reason a rank gave for not running vLLM's custom all-reduce."""
+    for evs in events.values():
+        for e in evs:
+            if e["ev"] == "result" and e.get("op") == VLLM_OP and not e.get("available"):
+                return str(e.get("reason") or "unavailable")
+    return None
 
 
 def worst_mlp(mlps: list[TpMlpResult]) -> TpMlpResult | None:
@@ -321,6 +335,7 @@ def run_verify(
     steps: list[tuple[str, int]] = (
         [("tp_mlp", b) for b in MLP_BATCHES]
         + [(SMALL_OP, s) for s in small_list]
+        + [(VLLM_OP, s) for s in small_list if opts.vllm_custom_ar and s <= sizes.VLLM_CUSTOM_AR_MAX]
         + [(op, s) for op in OPS for s in size_list]
     )
     if on_plan:
@@ -342,7 +357,7 @@ def run_verify(
     try:
         with _sigterm_as_interrupt():
             outcome = launcher.launch(world, config, run_dir, env, timeout=opts.timeout, on_event=on_event)
-        results, latency, mlps = aggregate(outcome.ranks, world, opts.dtype)
+        results, latency, vllm_rows, mlps = aggregate(outcome.ranks, world, opts.dtype)
         verdict.judge(results, exp, world)
         lat_model = model_for(exp, world)
         verdict.judge_latency(latency, lat_model, world)
@@ -358,7 +373,7 @@ def run_verify(
             shutil.rmtree(run_dir, ignore_errors=True)
     init = next((e for e in outcome.ranks.get(0, []) if e["ev"] == "done" and e.get("op") == "init"), {})
     profile = (
-        inference.build_profile(prof_model[0], prof_model[1], world, opts.dtype, latency, lat_model)
+        inference.build_profile(prof_model[0], prof_model[1], world, opts.dtype, latency, lat_model, vllm_rows)
         if prof_model
         else None
     )
@@ -373,6 +388,8 @@ def run_verify(
         backend_version=init.get("backend_version") or backend_version,
         results=results,
         latency=latency,
+        vllm_latency=vllm_rows,
+        vllm_note=vllm_note(outcome.ranks) if opts.vllm_custom_ar else None,
         tp_mlp=worst_mlp(mlps),
         tp_mlps=mlps,
         profile=profile,
@@ -410,6 +427,8 @@ def build_report(res: VerifyResult) -> Report:
         )
     if res.profile:
         notes.append(f"inference profile: {res.profile.summary} (model shape: {res.profile.source})")
+    if res.vllm_note:
+        notes.append(f"vLLM custom all-reduce not run: {res.vllm_note}")
     findings = verdict.findings(res)
     if res.env_causes and not any(f.cause == "verify.env-forced" for f in findings):
         notes.append(

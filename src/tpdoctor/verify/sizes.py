@@ -17,6 +17,8 @@ GPU_SMALL = "8K..16M:2"
 GPU_SMALL_QUICK = "8K,64K,1M"
 CPU_SMALL = "8K,64K"
 CPU_SMALL_QUICK = "8K"
+# vLLM's CustomAllreduce(max_size=8192 * 1024): larger all-reduces go to NCCL in vLLM.
+VLLM_CUSTOM_AR_MAX = 8192 * 1024
 
 
 def parse_size(text: str) -> int:

@@ -69,13 +69,20 @@ def _latency_table(res: VerifyResult) -> Table:
         title=f"small all_reduce x{res.world_size} {res.dtype} (latency; {res.latency[0].timing})",
         title_justify="left",
     )
-    for col in ("size", "time (us)", "busbw GB/s", "#wrong", "floor (us)", "healthy <= (us)", "verdict"):
+    vllm = {r.bytes: r for r in res.vllm_latency}
+    cols = ["size", "time (us)", "busbw GB/s", "#wrong", "floor (us)", "healthy <= (us)", "verdict"]
+    if vllm:
+        cols.insert(2, "vLLM custom AR (us)")
+    for col in cols:
         t.add_column(col, justify="left" if col == "verdict" else "right")
     for r in res.latency:
         style = _STYLE.get(r.verdict, "")
+        v = vllm.get(r.bytes)
+        extra = [(f"{v.time_us:.2f}" + (f" [red]{v.wrong} wrong[/red]" if v.wrong else "")) if v else "-"]
         t.add_row(
             human(r.bytes),
             f"{r.time_us:.2f}",
+            *(extra if vllm else []),
             f"{r.busbw_gbps:.2f}",
             str(r.wrong),
             f"{r.floor_us:g}" if r.floor_us else "-",
@@ -104,8 +111,12 @@ def _profile_table(res: VerifyResult) -> Table:
         "verdict",
     ):
         t.add_column(col, justify="left" if col in ("phase", "verdict") else "right")
+    with_vllm = any(ph.vllm_comm_us is not None for ph in p.phases)
+    if with_vllm:
+        t.add_column("vLLM custom AR per step (us)", justify="right")
     for ph in p.phases:
         style = _STYLE.get(ph.verdict, "")
+        vcol = [f"{ph.vllm_comm_us:g}" if ph.vllm_comm_us is not None else "-"] if with_vllm else []
         t.add_row(
             ph.phase,
             str(ph.tokens),
@@ -116,5 +127,6 @@ def _profile_table(res: VerifyResult) -> Table:
             f"{ph.floor_us:g}" if ph.floor_us is not None else "-",
             f"{ph.expected_max_us:g}" if ph.expected_max_us is not None else "-",
             f"[{style}]{ph.verdict}[/{style}]",
+            *vcol,
         )
     return t

@@ -141,7 +141,7 @@ def findings(res: VerifyResult) -> list[Finding]:
                 out.append(
                     make_finding("verify.forced-algorithm-unavailable", fmsg, fev, related=["verify.rank-failed"])
                 )
-    wrong = [r for r in res.latency + res.results if r.wrong]
+    wrong = [r for r in res.latency + res.vllm_latency + res.results if r.wrong]
     if wrong:
         ev = [
             f"{r.op} {human(r.bytes)} {r.dtype}: {r.wrong} of {r.count} elements wrong (summed over ranks)"

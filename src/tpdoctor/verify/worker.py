@@ -25,6 +25,8 @@ from typing import Any, TextIO
 FAULT_ENV = "TPDOCTOR_VERIFY_FAULT"
 # Step name of the small-message all-reduce (graph-captured on CUDA/ROCm); results report "all_reduce".
 SMALL_OP = "all_reduce_small"
+# Step name of vLLM's custom all-reduce (opt-in, --vllm-custom-ar).
+VLLM_OP = "vllm_custom_ar"
 
 
 @dataclass
@@ -111,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
                 res = workloads.tp_mlp(
                     ctx, arg, int(cfg["mlp_hidden"]), int(cfg["mlp_ffn"]), skip_allreduce=faults.tp_skip
                 )
+            elif op == VLLM_OP:  # arg: the message size in bytes
+                log.emit("start", step=step, op=op, bytes=arg)
+                res = workloads.vllm_custom_ar(ctx, arg)
             else:  # arg: the message size in bytes
                 log.emit("start", step=step, op=op, bytes=arg)
                 small = op == SMALL_OP

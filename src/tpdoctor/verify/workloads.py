@@ -318,3 +318,78 @@ def tp_mlp(
         "batch": batch,
         "shape": f"x[{batch},{hidden}] W1[{hidden},{ffn}] W2[{ffn},{hidden}] tp={n}",
     }
+
+
+# vLLM's custom all-reduce (opt-in: `verify --vllm-custom-ar`; vLLM is never required).
+# API as in vllm/distributed/device_communicators/custom_all_reduce.py (vLLM >= 0.5):
+# CustomAllreduce(group, device) on a non-NCCL (gloo) group of the same ranks, `.disabled` when
+# the platform does not qualify (world size not 2/4/6/8, no full NVLink or P2P), `capture()`
+# around graph capture (registers the graph's buffers when it exits, a collective on the gloo
+# group), `custom_all_reduce(inp)` (out-of-place, registered=True while capturing), up to
+# max_size = 8 MiB. Not run on any machine here: treat as untested until docs/gpu-h200.md says.
+_VLLM: dict[str, Any] = {}
+
+
+def _vllm_communicator(ctx: Ctx) -> tuple[Any, str | None]:
+    if "ca" in _VLLM or "why" in _VLLM:
+        return _VLLM.get("ca"), _VLLM.get("why")
+    why: str | None = None
+    ca: Any = None
+    if ctx.device_kind != "cuda":
+        why = "needs CUDA/ROCm GPUs"
+    else:
+        try:
+            from vllm.distributed.device_communicators.custom_all_reduce import CustomAllreduce
+        except Exception as exc:  # not installed, or a build without the custom ops
+            why = f"vllm not importable ({type(exc).__name__}: {str(exc)[:120]})"
+        else:
+            group = dist.new_group(backend="gloo")  # every rank runs the same steps: same order
+            ca = CustomAllreduce(group, ctx.device)
+            if ca.disabled:
+                why = "vLLM disabled its custom all-reduce here (world size, NVLink or P2P; see the rank log)"
+                ca = None
+    _VLLM["ca"], _VLLM["why"] = ca, why
+    return ca, why
+
+
+def vllm_custom_ar(ctx: Ctx, nbytes: int) -> dict[str, Any]:
+    """vLLM's custom all-reduce at one size, captured in a graph as vLLM captures it (iters calls,
+    LAT_REPLAYS replays timed with events), then the same exact check as NCCL's all-reduce."""
+    ca, why = _vllm_communicator(ctx)
+    n, r, m, dt, dev = ctx.world, ctx.rank, pattern_period(ctx.world), ctx.dtype, ctx.device
+    elsize = torch.tensor([], dtype=dt).element_size()
+    count = element_count(nbytes, elsize, n, m)
+    base = {"bytes": count * elsize, "count": count, "iters": ctx.iters, "timing": "vllm-custom-ar+cuda-graph"}
+    if ca is None:
+        return {**base, "available": False, "reason": why}
+    inp = torch.zeros(count, dtype=dt, device=dev)
+    if not ca.should_custom_ar(inp):
+        return {**base, "available": False, "reason": f"vLLM would use NCCL at {count * elsize} B"}
+    for _ in range(ctx.warmup):
+        ca.custom_all_reduce(inp)
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()  # type: ignore[no-untyped-call]
+    out: Any = None
+    with ca.capture():
+        with torch.cuda.graph(graph):
+            for _ in range(ctx.iters):
+                out = ca.custom_all_reduce(inp)
+    graph.replay()  # type: ignore[no-untyped-call]
+    torch.cuda.synchronize()
+    ctx.barrier()
+    start, end = ctx._events() or (None, None)
+    assert start is not None and end is not None
+    start.record()
+    for _ in range(LAT_REPLAYS):
+        graph.replay()  # type: ignore[no-untyped-call]
+    end.record()
+    end.synchronize()
+    secs = float(start.elapsed_time(end)) / 1000.0 / (ctx.iters * LAT_REPLAYS)
+    ar = torch.arange(m, device=dev, dtype=torch.int64)
+    rows = torch.stack([(ar + k) % m + 1 for k in range(n)])
+    inp.view(-1, m).copy_(rows[r].to(dt))
+    graph.replay()  # type: ignore[no-untyped-call]
+    torch.cuda.synchronize()
+    wrong = int((out.view(-1, m) != rows.sum(0).to(dt)).sum().item())
+    graph.reset()  # type: ignore[no-untyped-call]
+    return {**base, "available": True, "seconds": secs, "wrong": wrong}
