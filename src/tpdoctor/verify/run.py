@@ -329,9 +329,10 @@ def run_verify(
     size_list, iters, warmup = plan(opts, dev)
     extra = inference.profile_sizes(prof_model[1], opts.dtype) if prof_model else []
     small_list = plan_small(opts, dev, extra)
-    mlp_hidden, mlp_ffn = (
-        (prof_model[1].hidden, prof_model[1].ffn) if prof_model else (CPU_MLP if dev.device_kind == "cpu" else GPU_MLP)
-    )
+    if dev.device_kind == "cpu":
+        mlp_hidden, mlp_ffn = CPU_MLP  # a model-sized GEMM would take seconds per rank on a CPU
+    else:
+        mlp_hidden, mlp_ffn = (prof_model[1].hidden, prof_model[1].ffn) if prof_model else GPU_MLP
     steps: list[tuple[str, int]] = (
         [("tp_mlp", b) for b in MLP_BATCHES]
         + [(SMALL_OP, s) for s in small_list]
