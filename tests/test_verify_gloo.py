@@ -60,7 +60,11 @@ def test_quick_gloo_run_passes_with_exact_results() -> None:
     assert d["findings"] == [] and v["world_size"] == 2 and v["problem"] is None
     ops = {(r["op"], r["bytes"]) for r in v["results"]}
     assert ops == {(op, s) for op in ("all_reduce", "all_gather", "reduce_scatter") for s in (65536, 1 << 20)}
-    assert all(r["wrong"] == 0 and r["busbw_gbps"] > 0 and r["time_us"] > 0 for r in v["results"])
+    # busbw is rounded to 0.01 GB/s: a loaded CI machine can take > 13 ms for 64 KiB, so check the
+    # arithmetic (busbw = algbw = bytes / time at 2 ranks), not a speed
+    assert all(r["wrong"] == 0 and r["time_us"] > 0 for r in v["results"])
+    for r in v["results"]:
+        assert r["algbw_gbps"] == pytest.approx(r["bytes"] / r["time_us"] / 1e3, abs=0.006)
     assert v["tp_mlp"]["ok"] and v["tp_mlp"]["max_rel_err"] < v["tp_mlp"]["tolerance"]
     # decode shapes, batch 1 and 64, each against one device
     assert [(m["batch"], m["ok"]) for m in v["tp_mlps"]] == [(1, True), (64, True)]
