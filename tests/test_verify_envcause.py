@@ -161,3 +161,22 @@ def test_a_healthy_run_raises_no_env_finding_but_notes_it() -> None:
     assert verdict.findings(res) == []
     report = build_report(res)
     assert report.exit_code == 0 and any("NCCL_PROTO=Simple" in n for n in report.notes)
+
+
+def test_forced_table_script_tells_named_from_noted() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "forced_table", Path(__file__).parents[1] / "bench/gpu/forced_table.py"
+    )
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    env = {"NCCL_MAX_NCHANNELS": "1"}
+    slow = build_report(_res(40.0, env=env, env_causes=env_causes(env, "nccl"))).model_dump(mode="json")
+    ok = build_report(_res(300.0, env=env, env_causes=env_causes(env, "nccl"))).model_dump(mode="json")
+    assert mod.row("a", "NCCL_MAX_NCHANNELS=1", slow, "4").endswith("| yes |")
+    assert mod.row("b", "NCCL_MAX_NCHANNELS=1", ok, "0").endswith(
+        "| noted only (nothing measured was slow) |"
+    )
+    assert mod.row("c", "NCCL_ALGO=Tree", ok, "0").endswith("| **NO** |")

@@ -4,7 +4,8 @@
 
 Reads OUT_DIR/forced_<case>.json (tpdoctor verify --format json) and forced_<case>.rc, both
 written by verify_small_h200x2.sh. A case is "named" when a finding's evidence or message quotes
-the variable (verify.env-forced, or verify.forced-algorithm-unavailable for a failed collective).
+the variable (verify.env-forced, or verify.forced-algorithm-unavailable for a failed collective);
+"noted only" when no measurement was slow and the report's notes list the variable.
 """
 
 from __future__ import annotations
@@ -32,7 +33,15 @@ def row(case: str, env: str, doc: dict, rc: str) -> str:  # type: ignore[type-ar
     bw = {(r["op"], r["bytes"]): r["busbw_gbps"] for r in v.get("results", [])}
     ar256 = bw.get(("all_reduce", 256 << 20))
     names = [e.split("=")[0] for e in env.split()]
-    verdict = "yes" if names and all(named(doc, n) for n in names) else ("-" if not names else "**NO**")
+    noted = all(any(n in note for note in doc.get("notes", [])) for n in names)
+    if not names:
+        verdict = "-"
+    elif all(named(doc, n) for n in names):
+        verdict = "yes"
+    elif noted:
+        verdict = "noted only (nothing measured was slow)"
+    else:
+        verdict = "**NO**"
     return (
         f"| {case} | `{env or '-'}` | {rc} | {', '.join(causes) or '-'} | "
         f"{ar256 if ar256 is not None else '-'} | {len(slow)} bw / {len(lat)} latency | "
