@@ -360,8 +360,6 @@ def run_verify(
             outcome = launcher.launch(world, config, run_dir, env, timeout=opts.timeout, on_event=on_event)
         results, latency, vllm_rows, mlps = aggregate(outcome.ranks, world, opts.dtype)
         verdict.judge(results, exp, world)
-        lat_model = model_for(exp, world)
-        verdict.judge_latency(latency, lat_model, world)
         log_lines: list[str] = []
         for path in outcome.log_paths.values():
             try:
@@ -369,6 +367,12 @@ def run_verify(
             except OSError:
                 pass
         tinfo, backend_version = transport.parse_logs(log_lines, dev.backend)
+        lat_model = model_for(exp, world)
+        if lat_model is not None and lat_model.link != "nvlink" and transport.fallbacks(tinfo):
+            # PCIe without peer access: SHM may be NCCL's right choice there (transport-fallback is
+            # only a notice), and NCCL's P2P latencies do not describe it.
+            lat_model = None
+        verdict.judge_latency(latency, lat_model, world)
     finally:
         if opts.logs_dir is None:
             shutil.rmtree(run_dir, ignore_errors=True)
