@@ -72,7 +72,7 @@ def run_group(
     timeout: float,
     grace: float = 5.0,
 ) -> GroupRun:
-    from tpdoctor.verify.run import aggregate
+    from tpdoctor.verify.run import aggregate, worst_mlp
     from tpdoctor.verify.transport import parse_logs
     from tpdoctor.verify.verdict import judge
 
@@ -119,7 +119,8 @@ def run_group(
             except Exception:
                 pass  # the actor is gone, and its ranks with it (PR_SET_PDEATHSIG)
         run.wall_s = time.monotonic() - t0
-    run.results, run.tp = aggregate(run.events, world, str(config["dtype"]))
+    run.results, _latency, _vllm, mlps = aggregate(run.events, world, str(config["dtype"]))
+    run.tp = worst_mlp(mlps)
     judge(run.results, None, world)
     lines = [ln for rank in sorted(run.logs) for ln in run.logs[rank]]
     run.transport, _ = parse_logs(lines, str(config["backend"]))

@@ -237,6 +237,7 @@ def _verify(
     size_list: list[int] | None,
 ) -> None:
     from tpdoctor.verify.busbw import OPS
+    from tpdoctor.verify.run import CPU_MLP, GPU_MLP, MLP_BATCHES
 
     on_cpu = res.device_kind == "cpu"
     full_sizes = size_list or sizes.parse_sizes(
@@ -252,6 +253,9 @@ def _verify(
         "iters": 3 if on_cpu else 20,
         "warmup": 1 if on_cpu else 5,
         "timeout": opts.timeout,
+        # verify's TP MLP shapes: a model-sized GEMM would take seconds per rank on a CPU
+        "mlp_hidden": (CPU_MLP if on_cpu else GPU_MLP)[0],
+        "mlp_ffn": (CPU_MLP if on_cpu else GPU_MLP)[1],
     }
     env = {"NCCL_DEBUG": "INFO", "NCCL_DEBUG_SUBSYS": "INIT,NET"} if res.backend == "nccl" else {}
     if on_cpu:
@@ -263,7 +267,7 @@ def _verify(
     head_ip = res.nodes[head].ip
 
     def steps(szs: list[int]) -> list[tuple[str, int]]:
-        return [("tp_mlp", 0)] + [(op, s) for op in OPS for s in szs]
+        return [("tp_mlp", b) for b in MLP_BATCHES] + [(op, s) for op in OPS for s in szs]
 
     order = [head, *others]
     res.full = run_group(
