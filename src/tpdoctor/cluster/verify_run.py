@@ -280,7 +280,15 @@ def _verify(
         timeout=opts.timeout,
     )
     _probe_links(ray, res, agents, opts)
-    from tpdoctor.cluster.localize import links_suspect
+    from tpdoctor.cluster.localize import links_suspect, slow_links
+
+    # A link that looks slow is measured again (twice at most), keeping each direction's best:
+    # a busy CPU on either end slows one stream, a shaped or failing link slows every one.
+    for _ in range(2):
+        suspects = set(slow_links(res)[0])
+        if not suspects:
+            break
+        _probe_links(ray, res, agents, opts, only=suspects | _fastest(res))
 
     if res.full.ok and not links_suspect(res):
         return
@@ -349,15 +357,38 @@ def _pool(n: int) -> Any:
         yield pool
 
 
+def _fastest(res: ClusterVerifyRun) -> set[int]:
+    from tpdoctor.cluster.localize import link_rates
+
+    rates = {k: r for k, r in link_rates(res).items() if r}
+    return {max(rates, key=lambda k: rates[k])} if rates else set()
+
+
+def _best(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """Keep the faster stream of two probes of one direction (the rest from the newer)."""
+    if not old or "error" in new:
+        return old or new
+    a, b = old.get("stream", {}), new.get("stream", {})
+    if a.get("status") == "ok" and (b.get("status") != "ok" or a.get("gbps", 0) > b.get("gbps", 0)):
+        return {**new, "stream": a}
+    return new
+
+
 def _probe_links(
-    ray: Any, res: ClusterVerifyRun, agents: list[list[Any]], opts: ClusterVerifyOptions
+    ray: Any,
+    res: ClusterVerifyRun,
+    agents: list[list[Any]],
+    opts: ClusterVerifyOptions,
+    only: set[int] | None = None,
 ) -> None:
-    """Both directions of every node's link to the head, one after the other (concurrent
-    streams would share the head's link and blur which one is slow)."""
+    """Both directions of every node's link to the head (or of the nodes in `only`), one after
+    the other (concurrent streams would share the head's link and blur which one is slow)."""
     head = res.nodes[res.head]
     nbytes = (4 if opts.quick else 16) << 20
     for n in res.nodes:
         if n.index == head.index or n.info is None or head.info is None:
+            continue
+        if only is not None and n.index not in only:
             continue
         for src, dst in ((head, n), (n, head)):
             mtu = min(_mtu(src), _mtu(dst))
@@ -369,12 +400,12 @@ def _probe_links(
                 nbytes,
                 min(opts.timeout, 15.0),  # type: ignore[index]
             )
+            key = f"{src.index}->{dst.index}"
             try:
-                res.probes[f"{src.index}->{dst.index}"] = ray.get(
-                    ref, timeout=min(opts.timeout, 15.0) * 3 + 10
-                )
+                got = ray.get(ref, timeout=min(opts.timeout, 15.0) * 3 + 10)
             except Exception as exc:
-                res.probes[f"{src.index}->{dst.index}"] = {"error": f"{type(exc).__name__}"}
+                got = {"error": f"{type(exc).__name__}"}
+            res.probes[key] = _best(res.probes.get(key), got)
 
 
 def _mtu(node: VNode) -> int:
