@@ -87,6 +87,10 @@ class NetnsCluster:
             os.environ,
             RAY_USAGE_STATS_ENABLED="0",
             PYTHONPATH=str(SRC),
+            # a loaded 2-core machine can starve a raylet for seconds: do not declare it dead
+            # after 15 s (the defaults); a node a test cuts off is restarted explicitly
+            RAY_health_check_timeout_ms="20000",
+            RAY_health_check_failure_threshold="20",
         )
         self.node_env: dict[int, dict[str, str]] = {i: {"GLOO_SOCKET_IFNAME": "eth0"} for i in range(n)}
         self.node_args: dict[int, list[str]] = {i: ["--num-cpus=1"] for i in range(n)}  # e.g. --num-gpus=1

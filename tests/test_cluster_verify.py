@@ -331,6 +331,7 @@ def _verify(
     c: Any, *extra: str, timeout: str = "20", env: dict[str, str] | None = None
 ) -> tuple[dict[str, Any], int]:
     c.heal()  # a node an earlier fault cut off may have been marked dead by the GCS
+    t0 = time.monotonic()
     p = c.tpdoctor(
         "cluster",
         "verify",
@@ -346,8 +347,20 @@ def _verify(
         *extra,
         env=env,
     )
+    wall = time.monotonic() - t0
     assert p.returncode in (0, 3, 4), p.stderr[-3000:]
     report = json.loads(p.stdout)
+    record = os.environ.get("TPDOCTOR_CLUSTER_VERIFY_RECORD")  # bench/cluster_verify.sh: the docs' table
+    if record:
+        with open(record, "a", encoding="utf-8") as f:
+            row = {
+                "test": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0],
+                "exit": p.returncode,
+                "wall_s": round(wall, 1),
+                "findings": _causes(report),
+                "notes": report["notes"],
+            }
+            f.write(json.dumps(row) + "\n")
     assert len(report["facts"]["nodes"]) == c.n  # every node took part
     assert report["facts"]["leftover"] == {}, report["facts"]["leftover"]  # the GCS has no agent, no group
     deadline = time.monotonic() + 10  # a killed worker may take a moment to be reaped
