@@ -1,141 +1,90 @@
-"""`tpdoctor cluster verify` on namespace "nodes" (tests/netns_cluster.py): the healthy 2-node
-wall time and the 3-node fault table of docs/cluster.md. Run it with bench/cluster_verify.sh
-(it needs a private network+mount+PID namespace, root, ip, tc, iptables)."""
+"""`tpdoctor cluster verify` on namespace "nodes" (tests/netns_cluster.py).
+
+  python3 bench/cluster_verify_netns.py             the healthy 2-node wall time, 3 runs
+  python3 bench/cluster_verify_netns.py --table F   the fault table of docs/cluster.md from the
+                                                    record the real tests write (F, JSON lines)
+
+The first needs a private network+mount+PID namespace, root, ip; bench/cluster_verify.sh runs
+both, and the real tests in between."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from netns_cluster import NetnsCluster, has_qdisc
+from netns_cluster import NetnsCluster
+
+# test name -> (the fault injected, the diagnosis required)
+CASES = {
+    "test_healthy_cluster_gives_no_finding": ("none: 3 healthy nodes", "no finding"),
+    "test_slow_link_named": ("tc tbf 50 Mbit/s on both ends of node 1's veth", "network.slow-link, node 1"),
+    "test_firewalled_ephemeral_ports_named": (
+        "iptables DROP of new TCP to 32768-60999 on node 1",
+        "network.port-blocked, node 1",
+    ),
+    "test_mtu_black_hole_named": (
+        "bridge port of node 1 at MTU 1500, every interface 9000",
+        "network.mtu-mismatch, node 1",
+    ),
+    "test_hung_agent_ends_within_timeout": (
+        "node 2's agent hangs (--timeout 15)",
+        "cluster.node-unreachable, node 2",
+    ),
+    "test_hung_rank_is_ended_and_named": (
+        "node 1's rank hangs before its first collective",
+        "verify.rank-hung, node 1",
+    ),
+    "test_wrong_gloo_interface_on_one_node": (
+        "GLOO_SOCKET_IFNAME=lo on node 1 only",
+        "network.wrong-interface, node 1",
+    ),
+    "test_missing_gloo_interface_on_one_node": (
+        "GLOO_SOCKET_IFNAME=eth9 (absent) on node 2 only",
+        "network.wrong-interface, node 2",
+    ),
+}
 
 
-def verify(
-    c: NetnsCluster, timeout: str, env: dict[str, str] | None = None
-) -> tuple[dict[str, Any], int, float]:
-    c.heal()  # a node an earlier fault cut off long enough is marked dead by the GCS: restart it
-    t0 = time.monotonic()
-    p = c.tpdoctor(
-        "cluster",
-        "verify",
-        "--address",
-        c.address,
-        "--backend",
-        "gloo",
-        "--quick",
-        "--timeout",
-        timeout,
-        "-f",
-        "json",
-        env=env,
-    )
-    return json.loads(p.stdout), p.returncode, time.monotonic() - t0
-
-
-def named(report: dict[str, Any]) -> list[str]:
-    out = []
-    for f in report["findings"]:
-        m = re.match(r"node (\d+) ", f["message"])
-        out.append(f"{f['cause']} (node {m.group(1) if m else '?'})")
-    return sorted(out) or ["no finding"]
-
-
-def main() -> None:
-    rows: list[tuple[str, str, list[str], bool, float, int]] = []
-    c2 = NetnsCluster(2)
-    try:
-        t0 = time.monotonic()
-        c2.build()
-        c2.start()
-        print(f"2-node cluster up in {time.monotonic() - t0:.1f} s", flush=True)
-        for i in range(3):
-            rep, rc, dt = verify(c2, "60")
-            print(
-                f"healthy 2-node run {i + 1}: {dt:.1f} s wall (tpdoctor's own: {rep['facts']['wall_s']} s), "
-                f"exit {rc}, findings {named(rep)}",
-                flush=True,
-            )
-    finally:
-        c2.stop()
-    c = NetnsCluster(3)
-    try:
-        c.build()
-        c.start()
-        print(f"sch_netem available: {has_qdisc('netem')}, tbf: {has_qdisc('tbf')}", flush=True)
-        cases: list[tuple[str, str, Any, dict[str, str] | None, str]] = [
-            ("none (healthy)", "no finding", contextlib.nullcontext(), None, "20"),
-            (
-                "tc tbf 50mbit on node 1's veth (both ends)",
-                "network.slow-link (node 1)",
-                c.slow_link(1),
-                None,
-                "20",
-            ),
-            (
-                "iptables DROP of new TCP to 32768-60999 on node 1",
-                "network.port-blocked (node 1)",
-                c.firewall(1),
-                None,
-                "20",
-            ),
-            (
-                "bridge port of node 2 at MTU 1500, interfaces 9000",
-                "network.mtu-mismatch (node 2)",
-                c.mtu_hole(2),
-                None,
-                "20",
-            ),
-            (
-                "node 2's agent hangs (TPDOCTOR_CLUSTER_FAULT=2:hang)",
-                "cluster.node-unreachable (node 2)",
-                contextlib.nullcontext(),
-                {"TPDOCTOR_CLUSTER_FAULT": "2:hang"},
-                "15",
-            ),
-            (
-                "node 1's rank hangs before its first collective",
-                "verify.rank-hung (node 1)",
-                contextlib.nullcontext(),
-                {"TPDOCTOR_CLUSTER_FAULT": "1:hang-rank"},
-                "20",
-            ),
-        ]
-        for fault, expected, ctx, env, timeout in cases:
-            with ctx:
-                rep, rc, dt = verify(c, timeout, env)
-            if "MTU" in fault:  # Ray's own messages to node 2 stalled too: start it afresh
-                c.restart_node(2, c.node_env[2])
-            got = named(rep)
-            rows.append((fault, expected, got, expected in got, dt, rc))
-            print(f"{fault}: {got} in {dt:.1f} s", flush=True)
-        for node, value, expected in (
-            (1, "lo", "network.wrong-interface (node 1)"),
-            (2, "eth9", "network.wrong-interface (node 2)"),
-        ):
-            for i in range(c.n):
-                if i != node and c.node_env[i].get("GLOO_SOCKET_IFNAME") != "eth0":
-                    c.restart_node(i, {"GLOO_SOCKET_IFNAME": "eth0"})
-            c.restart_node(node, {"GLOO_SOCKET_IFNAME": value})
-            rep, rc, dt = verify(c, "20")
-            got = named(rep)
-            rows.append(
-                (f"GLOO_SOCKET_IFNAME={value} on node {node} only", expected, got, expected in got, dt, rc)
-            )
-            print(f"{value}: {got} in {dt:.1f} s", flush=True)
-    finally:
-        c.stop()
-    print("\n| fault | expected | tpdoctor said | agreed | exit | wall |\n|---|---|---|---|---|---|")
-    for fault, expected, got, ok, dt, rc in rows:
+def table(path: str) -> None:
+    print("| fault | required | tpdoctor said | agreed | exit | wall |\n|---|---|---|---|---|---|")
+    for line in Path(path).read_text().splitlines():
+        row = json.loads(line)
+        name = row["test"].split("::")[-1]
+        fault, want = CASES.get(name, (name, "?"))
+        said = ", ".join(f"`{c}` node {n}" for c, n in row["findings"]) or "no finding"
+        kinds = {c for c, _ in row["findings"]}
+        cause, _, node = want.partition(", node ")
+        agreed = not kinds if want == "no finding" else cause in kinds and [cause, node] in row["findings"]
         print(
-            f"| {fault} | `{expected}` | {', '.join(f'`{g}`' for g in got)} | {'yes' if ok else 'NO'} | {rc} | {dt:.0f} s |"
+            f"| {fault} | {want} | {said} | {'yes' if agreed else 'NO'} | {row['exit']} | {row['wall_s']:.0f} s |"
         )
 
 
+def healthy_two_nodes(runs: int = 3) -> None:
+    c = NetnsCluster(2)
+    try:
+        t0 = time.monotonic()
+        c.build()
+        c.start()
+        print(f"2-node cluster up in {time.monotonic() - t0:.1f} s", flush=True)
+        for i in range(runs):
+            t0 = time.monotonic()
+            p = c.tpdoctor("cluster", "verify", "--address", c.address, "--backend", "gloo", "-f", "json")
+            rep = json.loads(p.stdout)
+            print(
+                f"healthy 2-node run {i + 1}: {time.monotonic() - t0:.1f} s wall (tpdoctor's own "
+                f"{rep['facts']['wall_s']} s), exit {p.returncode}, {len(rep['findings'])} finding(s)",
+                flush=True,
+            )
+    finally:
+        c.stop()
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--table":
+        table(sys.argv[2])
+    else:
+        healthy_two_nodes()
