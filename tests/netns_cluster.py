@@ -89,8 +89,8 @@ class NetnsCluster:
             PYTHONPATH=str(SRC),
             # a loaded 2-core machine can starve a raylet for seconds: do not declare it dead
             # after 15 s (the defaults); a node a test cuts off is restarted explicitly
-            RAY_health_check_timeout_ms="20000",
-            RAY_health_check_failure_threshold="20",
+            RAY_health_check_timeout_ms="10000",
+            RAY_health_check_failure_threshold="8",
         )
         self.node_env: dict[int, dict[str, str]] = {i: {"GLOO_SOCKET_IFNAME": "eth0"} for i in range(n)}
         self.node_args: dict[int, list[str]] = {i: ["--num-cpus=1"] for i in range(n)}  # e.g. --num-gpus=1
@@ -111,7 +111,9 @@ class NetnsCluster:
         # Namespace names are files under /run/netns, shared with the host and with any other
         # run at the same time: give this mount namespace its own /run/netns first.
         if not _mounts_private():
-            raise RuntimeError("run inside `unshare --net --mount --pid --fork --mount-proc` (private mounts)")
+            raise RuntimeError(
+                "run inside `unshare --net --mount --pid --fork --mount-proc` (private mounts)"
+            )
         os.makedirs("/run/netns", exist_ok=True)
         sh("mount", "-t", "tmpfs", "-o", "size=1m", "tpdv-netns", "/run/netns")
         # Ray keeps per-host state under /tmp/ray (ports_by_node.json, ray_current_cluster, session
@@ -230,7 +232,7 @@ class NetnsCluster:
         for p in sh("ip", "netns", "pids", self.ns(i)).stdout.split():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(p), signal.SIGKILL)
-        self.wait_alive(self.n - 1)
+        self.wait_alive(self.n - 1, timeout=150)  # a raylet cut off cannot say goodbye: the GCS times it out
         self.node_env[i] = env
         self._ray_start(i, [f"--address={self.address}"])
         self.wait_alive(self.n)
