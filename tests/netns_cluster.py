@@ -243,6 +243,19 @@ class NetnsCluster:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(p), signal.SIGKILL)
 
+    def revive(self) -> bool:
+        """Start the whole cluster afresh when its head no longer answers (a loaded 2-core
+        machine has wedged the GCS after minutes of faults); True if it did."""
+        try:
+            if self.ip(0) in self.alive():
+                return False
+        except subprocess.TimeoutExpired:
+            pass
+        self.stop()
+        self.build()
+        self.start()
+        return True
+
     def heal(self) -> list[int]:
         """Restart the raylet of every node the GCS no longer lists as alive (a fault that cut a
         node off long enough gets it marked dead, and a dead raylet exits); return their indexes."""
