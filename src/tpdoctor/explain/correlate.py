@@ -14,8 +14,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from tpdoctor.explain.error_codes import ErrorCode, lookup_number
 from tpdoctor.explain.scanner import ScanResult, SigHit
-from tpdoctor.explain.signatures import Correlation, KnowledgeBase
+from tpdoctor.explain.signatures import Correlation, KnowledgeBase, Signature
 from tpdoctor.model import Evidence, Finding, get_cause
 from tpdoctor.rules.registry import make_finding
 
@@ -50,10 +51,47 @@ class Support:
 
 
 @dataclass
+class CodeSeen:
+    """An error code named in the log (by name, string or number) and where."""
+
+    code: ErrorCode
+    hit: SigHit
+
+
+@dataclass
 class Diagnosis:
     supports: list[Support]
     hints: list[str]
     notes: list[str]
+    codes: list[CodeSeen] = field(default_factory=list)
+
+
+def _condition_holds(ref: str, present: set[str], scan: ScanResult) -> bool:
+    """`sig.id`, `fact:key` (known) or `fact:key>N` (numeric and above N)."""
+    if not ref.startswith("fact:"):
+        return ref in present
+    key, _, above = ref[5:].partition(">")
+    values = scan.facts.values.get(key, [])
+    if not above:
+        return bool(values)
+    return any(v.isdigit() and int(v) > int(above) for v in values)
+
+
+def _benign_here(sig: Signature, present: set[str], scan: ScanResult) -> bool:
+    return bool(sig.unless) and not any(_condition_holds(r, present, scan) for r in sig.unless)
+
+
+def _codes_seen(scan: ScanResult, kb: KnowledgeBase) -> list[CodeSeen]:
+    seen: dict[str, CodeSeen] = {}
+    for sig_id, rec in scan.signatures.items():
+        sig = kb.signature(sig_id)
+        if sig.code is not None and sig.code.name not in seen and rec.evidence:
+            seen[sig.code.name] = CodeSeen(sig.code, rec.evidence[0])
+    for (group, value), hit in scan.codes.items():
+        code = lookup_number(group, value)
+        if code is not None and code.name not in seen:
+            seen[code.name] = CodeSeen(code, hit)
+    return sorted(seen.values(), key=lambda c: (c.hit.source, c.hit.line))
 
 
 def _correlation_applies(c: Correlation, present: set[str], scan: ScanResult) -> bool:
@@ -91,6 +129,9 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
     for sig in kb.signatures:
         rec = scan.signatures.get(sig.id)
         if rec is None or not sig.causes:
+            continue
+        if _benign_here(sig, present, scan):
+            notes.append(_format(sig.benign, scan))
             continue
         main, *others = sig.causes
         support(main).add(sig.id, sig.strength, rec.evidence, rec.first_line, sig.explain)
@@ -133,6 +174,16 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
                 if hint in hints:
                     hints.remove(hint)
 
+    codes = _codes_seen(scan, kb)
+    for seen in codes:  # codes given only by number; named ones were signatures above
+        c = seen.code
+        sig_id = f"code.{c.table}.{c.name}"
+        if c.klass != "cause" or not c.causes or sig_id in present or f"{sig_id}.string" in present:
+            continue
+        main, *others = c.causes
+        support(main).add(sig_id, "suggests", [seen.hit], seen.hit.line, f"{c.layer} error {c.describe()}")
+        alternatives.setdefault(main, []).extend(o for o in others if o not in alternatives[main])
+
     _fact_rules(scan, supports, notes)
 
     # Alternatives a signature listed become `related` unless they are findings themselves.
@@ -152,7 +203,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
             s.cause,
         ),
     )
-    return Diagnosis(ranked, list(dict.fromkeys(hints)), notes)
+    return Diagnosis(ranked, list(dict.fromkeys(hints)), notes, codes)
 
 
 def _is_bridge_ip(value: str) -> bool:
