@@ -78,6 +78,8 @@ def _condition_holds(ref: str, present: set[str], scan: ScanResult) -> bool:
 
 
 def _benign_here(sig: Signature, present: set[str], scan: ScanResult) -> bool:
+    if any(_condition_holds(r, present, scan) for r in sig.benign_with):
+        return True
     return bool(sig.unless) and not any(_condition_holds(r, present, scan) for r in sig.unless)
 
 
@@ -99,7 +101,7 @@ def _correlation_applies(c: Correlation, present: set[str], scan: ScanResult) ->
         return False
     if c.any and not any(a in present for a in c.any):
         return False
-    return all(scan.facts.get(k) == v for k, v in c.fact.items())
+    return all(scan.facts.get(k) is not None if v == "*" else scan.facts.get(k) == v for k, v in c.fact.items())
 
 
 def _format(message: str, scan: ScanResult) -> str:
@@ -147,6 +149,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         first = min(scan.signatures[w].first_line for w in c.when)
         if c.emit:
             s = support(c.emit)
+            s.order = -1  # the correlation knows more than the signature alone: first among equals
             s.add(c.id, c.strength, when_hits, first, message)
             fact_hit = next(iter(scan.facts.first.get(k) for k in c.fact), None)
             if fact_hit:

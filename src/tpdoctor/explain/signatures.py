@@ -36,6 +36,7 @@ class Signature:
     # Benign unless one of these is in the log too: signature ids, or `fact:key` (the fact is
     # known) / `fact:key>N` (a numeric fact above N). The hit then becomes a note with `benign`.
     unless: tuple[str, ...] = ()
+    benign_with: tuple[str, ...] = ()  # ... and benign (not a container cause) when one of these is present
     benign: str = ""
     code: ErrorCode | None = None  # set on signatures generated from the error-code tables
 
@@ -130,15 +131,16 @@ def parse_knowledge_base(raw: dict[str, Any]) -> KnowledgeBase:
                 hint=e.get("hint"),
                 examples=tuple(str(x) for x in _tuple(e.get("examples"))),
                 unless=tuple(str(x) for x in _tuple(e.get("unless"))),
+                benign_with=tuple(str(x) for x in _tuple(e.get("benign_with"))),
                 benign=str(e.get("benign", "")).strip(),
                 code=e.get("code"),
             )
         )
     for sig in sigs:
-        for ref in sig.unless:
+        for ref in (*sig.unless, *sig.benign_with):
             if not ref.startswith("fact:") and ref not in seen:
                 raise KnowledgeBaseError(f"signature {sig.id}: unless names unknown signature {ref}")
-        if sig.unless and not sig.benign:
+        if (sig.unless or sig.benign_with) and not sig.benign:
             raise KnowledgeBaseError(f"signature {sig.id}: unless needs a benign text")
     facts = tuple(
         FactPattern(
