@@ -160,7 +160,8 @@ def signature_specs() -> list[dict[str, object]]:
                     | {
                         "id": f"code.{t.table}.{c.name}.string",
                         "literals": [lit],
-                        "pattern": ctx + r".{0,120}?" + re.escape(lit),
+                        # a string that names its API itself ("CUDA driver version is ...") needs no context
+                        "pattern": re.escape(lit) if re.match(ctx, lit) or re.search(ctx, lit) else ctx + r".{0,120}?" + re.escape(lit),
                         "examples": [f"{'HIP' if t.table == 'hip' else 'CUDA'} error: {lit}"],
                     }
                 )

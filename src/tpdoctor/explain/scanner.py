@@ -258,9 +258,9 @@ class Scanner:
             if len(rec.evidence) < EVIDENCE_PER_SIGNATURE:
                 rec.evidence.append(SigHit(line_no, display(original), source, groups))
             for k, v in groups.items():
-                if k in NUMBER_GROUPS:
+                if k.rstrip("0123456789") in NUMBER_GROUPS:
                     if (k, v) not in res.codes and len(res.codes) < CODES_KEPT:
-                        res.codes[(k, v)] = SigHit(line_no, display(original), source, groups)
+                        res.codes[(k.rstrip("0123456789"), v)] = SigHit(line_no, display(original), source, groups)
                     continue
                 res.facts.add(k, v, line_no, source)
         for fi in sorted(facts):
