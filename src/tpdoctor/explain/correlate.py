@@ -179,12 +179,12 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
 
     codes = _codes_seen(scan, kb)
     for seen in codes:  # codes given only by number; named ones were signatures above
-        c = seen.code
-        sig_id = f"code.{c.table}.{c.name}"
-        if c.klass != "cause" or not c.causes or sig_id in present or f"{sig_id}.string" in present:
+        code = seen.code
+        sig_id = f"code.{code.table}.{code.name}"
+        if code.klass != "cause" or not code.causes or sig_id in present or f"{sig_id}.string" in present:
             continue
-        main, *others = c.causes
-        support(main).add(sig_id, "suggests", [seen.hit], seen.hit.line, f"{c.layer} error {c.describe()}")
+        main, *others = code.causes
+        support(main).add(sig_id, "suggests", [seen.hit], seen.hit.line, f"{code.layer} error {code.describe()}")
         alternatives.setdefault(main, []).extend(o for o in others if o not in alternatives[main])
 
     _fact_rules(scan, supports, notes)
