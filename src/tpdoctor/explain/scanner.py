@@ -80,7 +80,7 @@ def _newline_counter(block: bytes | bytearray, end: int) -> Callable[[int, int],
 
 
 # Fact group names may carry a suffix to allow alternatives in one regex (vllm_version2).
-_GROUP_ALIAS = {"vllm_version2": "vllm_version", "transport2": "transport", "runtime_crun": "runtime"}
+_GROUP_ALIAS = {"vllm_version2": "vllm_version", "transport2": "transport", "runtime_crun": "runtime", "device2": "device"}
 _VALUE_ALIAS = {
     ("runtime", "crun"): "podman",
     ("runtime", "kubectl"): "kubernetes",
