@@ -14,8 +14,8 @@ from tpdoctor.explain.fallback import first_error, layer_of, nearest_causes
 from tpdoctor.explain.reader import open_log
 from tpdoctor.explain.scanner import Scanner, ScanResult
 from tpdoctor.explain.signatures import knowledge_base
-from tpdoctor.fixes import fix_context
 from tpdoctor.model import Finding, Report
+from tpdoctor.model.fixes import fix_context
 
 NO_CAUSE = "No known container/IPC cause found."
 
