@@ -11,8 +11,8 @@ from tpdoctor.explain.correlate import diagnose
 from tpdoctor.explain.error_codes import CLASSES, TABLES, by_name, code_tables, lookup_number
 from tpdoctor.explain.scanner import Scanner
 from tpdoctor.explain.signatures import knowledge_base
-from tpdoctor.model.fixes import causes_with_fixes
 from tpdoctor.model import catalog
+from tpdoctor.model.fixes import causes_with_fixes
 
 ALL = [c for t in code_tables() for c in t.codes]
 
