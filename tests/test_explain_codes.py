@@ -85,3 +85,11 @@ def test_not_a_container_code_gives_a_note_not_a_cause(tmp_path) -> None:  # typ
     assert not [f for f in report.findings if f.severity.value != "notice"]
     assert any("cudaErrorIllegalAddress" in n and "Not a container cause" in n for n in report.notes)
     assert report.facts["error_codes"][0]["class"] == "not-container"
+
+
+def test_every_name_is_found_by_its_table_prefix() -> None:
+    from tpdoctor.explain.error_codes import NAME_PREFIXES
+
+    for t in code_tables():
+        for c in t.codes:
+            assert c.name.startswith(NAME_PREFIXES[t.table]), c.name

@@ -177,10 +177,10 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
                     hints.remove(hint)
 
     codes = _codes_seen(scan, kb)
-    for seen in codes:  # codes given only by number; named ones were signatures above
+    for seen in codes:  # codes given by name or number; printed strings were signatures above
         code = seen.code
         sig_id = f"code.{code.table}.{code.name}"
-        if code.klass != "cause" or not code.causes or sig_id in present or f"{sig_id}.string" in present:
+        if code.klass != "cause" or not code.causes or f"{sig_id}.string" in present:
             continue
         main, *others = code.causes
         support(main).add(sig_id, "suggests", [seen.hit], seen.hit.line, f"{code.layer} error {code.describe()}")

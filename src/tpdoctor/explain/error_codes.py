@@ -7,9 +7,11 @@ by name (cudaErrorNoDevice, CUDA_ERROR_SYSTEM_NOT_READY, UR_RESULT_ERROR_DEVICE_
 printed string (CUDA error: invalid device ordinal) or by number (Cuda failure 217, cuInit err: 802)
 is therefore never unexplained.
 
-Name and string forms become ordinary signatures (one literal each, so the prefilter keeps them
-cheap); numbers are captured by the `code.*-number` signatures of signatures.yaml into `<table>_code`
-groups and looked up here after the scan.
+Names are found with one signature per table whose literal is the common prefix (`cudaError`,
+`CUDA_ERROR_`, `hipError`, `HSA_STATUS_`, `ZE_RESULT_`, `UR_RESULT_`): six literals
+instead of one per code keep the prefilter database small. Distinctive printed strings are one
+signature each. Numbers are captured by the `code.*-number` signatures of signatures.yaml into
+`<table>_code` groups. Names and numbers are looked up here after the scan.
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ CLASSES = ("cause", "not-container", "unknown")
 _MIN_STRING = 18
 _GENERIC_STRINGS = frozenset({"unknown error", "invalid argument", "initialization error", "operation not supported"})
 # Number captures of signatures.yaml: group name -> table
-NUMBER_GROUPS = {"cuda_code": "cuda", "cu_code": "cu_driver", "hip_code": "hip", "ze_code": "ze", "ur_code": "ze"}
+NUMBER_GROUPS = {"cuda_code": "cuda", "cu_code": "cu_driver", "hip_code": "hip", "ze_code": "ze", "ur_code": "ze", "code_name": ""}
+# Name prefixes per table (the literal of the table's name signature)
+NAME_PREFIXES = {
+    "cuda": ("cudaError",),
+    "cu_driver": ("CUDA_ERROR_",),
+    "hip": ("hipError", "HSA_STATUS_"),
+    "ze": ("ZE_RESULT_", "UR_RESULT_"),
+}
 
 
 @dataclass(frozen=True)
@@ -94,9 +103,12 @@ def _by_number() -> dict[tuple[str, int], ErrorCode]:
 
 
 def lookup_number(group: str, value: str) -> ErrorCode | None:
-    """The code a `<table>_code` capture names; Level Zero codes may be printed in hex."""
+    """The code a `<table>_code` capture names (Level Zero codes may be printed in hex), or the
+    code a `code_name` capture spells."""
+    if group == "code_name":
+        return by_name(value)
     table = NUMBER_GROUPS.get(group)
-    if table is None:
+    if not table:
         return None
     try:
         number = int(value, 0)
@@ -106,12 +118,13 @@ def lookup_number(group: str, value: str) -> ErrorCode | None:
     return _by_number().get((api, number))
 
 
+@lru_cache(maxsize=1)
+def _names() -> dict[str, ErrorCode]:
+    return {c.name: c for t in code_tables() for c in t.codes}
+
+
 def by_name(name: str) -> ErrorCode | None:
-    for t in code_tables():
-        for c in t.codes:
-            if c.name == name:
-                return c
-    return None
+    return _names().get(name)
 
 
 def string_literal(c: ErrorCode) -> str | None:
@@ -129,40 +142,42 @@ _STRING_CONTEXT = {
 
 
 def signature_specs() -> list[dict[str, object]]:
-    """Signature entries (the signatures.yaml shape) for every code's name and distinctive string."""
+    """Signature entries (the signatures.yaml shape): one name signature per table, and one per
+    distinctive printed string (those carry the code and its causes)."""
     specs: list[dict[str, object]] = []
     strings_done: set[tuple[str, str]] = set()
     for t in code_tables():
-        for c in t.codes:
-            causes = list(c.causes) if c.klass == "cause" else []
-            base = {
-                "causes": causes,
+        prefixes = NAME_PREFIXES[t.table]
+        specs.append(
+            {
+                "id": f"code.{t.table}.name",
+                "literals": list(prefixes),
+                "pattern": r"(?<![A-Za-z0-9_])(?P<code_name>(?:" + "|".join(prefixes) + r")\w*)",
+                "causes": [],
                 "strength": "suggests",
-                "explain": f"{t.layer} error {c.describe()}",
+                "explain": f"A {t.title} name; its meaning and class come from data/error_codes/{t.table}.yaml.",
                 "source": t.source,
-                "code": c,
+                "examples": [f"RuntimeError: {c.name}" for c in t.codes[:: max(1, len(t.codes) // 4)]],
             }
+        )
+        ctx = _STRING_CONTEXT.get(t.table)
+        for c in t.codes:
+            lit = string_literal(c)
+            if not lit or not ctx or (t.table, lit) in strings_done:
+                continue
+            strings_done.add((t.table, lit))
             specs.append(
-                base
-                | {
-                    "id": f"code.{t.table}.{c.name}",
-                    "literals": [c.name],
-                    "pattern": r"(?<![A-Za-z0-9_])" + re.escape(c.name) + r"(?![A-Za-z0-9_])",
-                    "examples": [f"RuntimeError: {c.name}"],
+                {
+                    "id": f"code.{t.table}.{c.name}.string",
+                    "literals": [lit],
+                    # a string that names its API itself ("CUDA driver version is ...") needs no context
+                    "pattern": re.escape(lit) if re.search(ctx, lit) else ctx + r".{0,120}?" + re.escape(lit),
+                    "causes": list(c.causes) if c.klass == "cause" else [],
+                    "strength": "suggests",
+                    "explain": f"{t.layer} error {c.describe()}",
+                    "source": t.source,
+                    "examples": [f"{'HIP' if t.table == 'hip' else 'CUDA'} error: {lit}"],
+                    "code": c,
                 }
             )
-            lit = string_literal(c)
-            ctx = _STRING_CONTEXT.get(t.table)
-            if lit and ctx and (t.table, lit) not in strings_done:
-                strings_done.add((t.table, lit))
-                specs.append(
-                    base
-                    | {
-                        "id": f"code.{t.table}.{c.name}.string",
-                        "literals": [lit],
-                        # a string that names its API itself ("CUDA driver version is ...") needs no context
-                        "pattern": re.escape(lit) if re.match(ctx, lit) or re.search(ctx, lit) else ctx + r".{0,120}?" + re.escape(lit),
-                        "examples": [f"{'HIP' if t.table == 'hip' else 'CUDA'} error: {lit}"],
-                    }
-                )
     return specs
