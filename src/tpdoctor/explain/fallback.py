@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tpdoctor.explain.normalize import strip_prefixes
 from tpdoctor.explain.signatures import KnowledgeBase
 
 # First match wins: the most specific layer first. Each pattern is text that layer prints.
@@ -24,7 +25,8 @@ LAYERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("launcher", re.compile(r"torch\.distributed\.elastic|ChildFailedError|torchrun|mpirun|\bsrun\b|exitcode|exit code|Killed|SIGKILL|SIGTERM|Signals\.")),
     ("Gloo/network", re.compile(r"\bGloo\b|gloo|Connection refused|No route to host|timed out|TCPStore|rendezvous")),
     ("serving framework", re.compile(r"\bvllm\b|\bvLLM\b|\bsglang\b|\bSGLang\b|text-generation-launcher|EngineCore|\bTGI\b")),
-    ("Python", re.compile(r"^(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception)\b|Traceback")),
+    ("PyTorch C++", re.compile(r"c10::Error|terminate called after throwing|\bc10::|\bat::")),
+    ("Python", re.compile(r"(?:^|\s)(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception)\b|Traceback")),
 )
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 _STOP = frozenset(
@@ -43,6 +45,7 @@ class Guess:
 
 
 def layer_of(text: str) -> str:
+    text = strip_prefixes(text)
     for name, pattern in LAYERS:
         if pattern.search(text):
             return name
@@ -73,10 +76,15 @@ def nearest_causes(text: str, kb: KnowledgeBase, limit: int = GUESSES) -> list[G
     return sorted(best.values(), key=lambda g: -g.score)[:limit]
 
 
+_EXCEPTION = re.compile(
+    r"(?:^|\s)(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception)\b:|CUDA [Ee]rror|NCCL WARN|CCL_ERROR|FATAL|terminate called"
+)
+
+
 def first_error(lines: list[tuple[str, int, str]]) -> tuple[str, int, str] | None:
-    """The first exception-like line in log order, else the first kept error line."""
-    exception = re.compile(r"^(?:.*?\s)?(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception)\b:|CUDA error|NCCL WARN|CCL_ERROR|FATAL")
+    """The first exception-like line in log order (with several ranks, the first to fail is usually
+    the cause and the others follow it), else the last kept error line (a traceback ends with it)."""
     for src, line, text in lines:
-        if exception.search(text):
+        if _EXCEPTION.search(strip_prefixes(text)):
             return src, line, text
-    return lines[0] if lines else None
+    return lines[-1] if lines else None
