@@ -50,3 +50,23 @@ def test_gloo_loopback_on_one_node_is_benign(tmp_path: Path) -> None:
     failed = tmp_path / "two-node.log"
     failed.write_text(line + "RuntimeError: Gloo connectFullMesh failed with [pair.cc:144] no error\n")
     assert explain([str(failed)]).findings[0].cause == "network.wrong-interface"
+
+
+def test_store_retry_that_succeeded_is_benign_and_the_final_error_is_not(tmp_path: Path) -> None:
+    from tpdoctor.explain import explain
+
+    retry = (
+        "[W socket.cpp:663] [c10d] The client socket has failed to connect to [localhost]:29500 "
+        "(errno: 99 - Cannot assign requested address).\n"
+    )
+    ok = tmp_path / "ok.log"
+    ok.write_text(retry + "INFO 01-01 00:00:00 Started engine\n")
+    report = explain([str(ok)])
+    assert not [f for f in report.findings if f.severity.value != "notice"]
+    assert any("a retry that succeeded" in n for n in report.notes)
+    failed = tmp_path / "failed.log"
+    failed.write_text(
+        retry + "torch.distributed.DistNetworkError: The client socket has failed to connect to [node-0]:29500 "
+        "(errno: 110 - Connection timed out).\n"
+    )
+    assert explain([str(failed)]).findings[0].cause == "network.wrong-interface"
