@@ -63,7 +63,7 @@ def nearest_causes(text: str, kb: KnowledgeBase, limit: int = GUESSES) -> list[G
         return []
     best: dict[str, Guess] = {}
     for sig in kb.signatures:
-        if sig.code is not None or not sig.causes:
+        if sig.id.startswith("code.") or not sig.causes:
             continue
         for example in sig.examples:
             ex = _words(example)

@@ -249,7 +249,9 @@ class Scanner:
             m = sig.regex.search(text)
             if not m:
                 continue
-            matched = matched or bool(sig.causes)  # a line only explained by a code table stays salient
+            # a hand-written signature explains its line; a line whose only match is an error-code
+            # table entry without a cause (out of memory, illegal address) stays among the error lines
+            matched = matched or not sig.id.startswith("code.") or bool(sig.causes)
             rec = res.signatures.get(sig.id)
             if rec is None:
                 rec = res.signatures[sig.id] = SigRecord(first_line=line_no, first_source=source)
