@@ -168,7 +168,6 @@ SCENARIOS: tuple[RealScenario, ...] = (
         # rank 0 cannot bind its fd-exchange socket; rank 1 waits for it until killed
         real=r"exchange_device_fds: EXCEPTION: bind failed: .*Read-only file system",
         also=PIDFD_FALLBACK,  # although SYS_PTRACE is there: the self-test's mkstemp fails
-        hangs=True,
         cause="oneccl.tmp-unwritable",
         compose=with_volume(BYPATH_RO, read_only=True, cap_add=["SYS_PTRACE"]),
         harness_env=(("REPRO_TMP", "/dev/shm"),),
