@@ -49,7 +49,7 @@ def cluster_check_command(
     nodes, notes = collect_cluster(address, timeout)
     from tpdoctor.cli.common import emit
     from tpdoctor.cluster.report import build_report, print_table, write_snapshots
-    from tpdoctor.rules import CheckOptions
+    from tpdoctor.model import CheckOptions
 
     if snapshots is not None:
         written = write_snapshots(nodes, snapshots)

@@ -60,7 +60,7 @@ def run_command(
     import os
 
     from tpdoctor.errors import UsageError
-    from tpdoctor.rules.registry import CheckOptions
+    from tpdoctor.model import CheckOptions
     from tpdoctor.runner.job import infer_job
     from tpdoctor.runner.session import Prepared, check_and_fix, stderr_say
 
@@ -70,7 +70,7 @@ def run_command(
     if backend is not None and backend not in ("auto", "xpu", "cuda", "rocm"):
         raise UsageError(f"--backend must be auto, xpu, cuda or rocm, not {backend!r}")
     if oneccl_version is not None:
-        from tpdoctor.rules.oneccl_model import parse_version
+        from tpdoctor.oneccl.model import parse_version
 
         try:
             parse_version(oneccl_version)
