@@ -37,7 +37,10 @@ def unavailable(reason: str) -> None:
 def _compose_command() -> list[str] | None:
     if shutil.which("docker-compose"):
         return ["docker-compose"]
-    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    ):
         return ["docker", "compose"]
     return None
 
@@ -121,4 +124,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     for v, s in sorted(data["status"].items()):  # type: ignore[union-attr]
         tr.write_line(f"oneCCL {v}: {s}")
     bad = sum(bool(r.problems()) for r in results)
-    tr.write_line(f"{len(results)} runs, {bad} disagreeing, wall time {data['seconds']:.1f} s (parallel {PARALLEL})")
+    tr.write_line(
+        f"{len(results)} runs, {bad} disagreeing, wall time {data['seconds']:.1f} s (parallel {PARALLEL})"
+    )

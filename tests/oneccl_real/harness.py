@@ -348,7 +348,9 @@ def _run_compose(
         if up.returncode != 0:
             raise RuntimeError(f"compose up rc={up.returncode}: {(up.stdout + up.stderr)[-800:]}")
     finally:
-        subprocess.run([*cmd, "down", "-v", "--remove-orphans"], capture_output=True, env=env, timeout=120, cwd=base)
+        subprocess.run(
+            [*cmd, "down", "-v", "--remove-orphans"], capture_output=True, env=env, timeout=120, cwd=base
+        )
 
 
 def _run_sdk(

@@ -140,10 +140,7 @@ SCENARIOS: tuple[RealScenario, ...] = (
         real=OPENDIR,
         cause="oneccl.bypath-missing",
         compose=article(
-            env={
-                k: None
-                for k in ("SYCL_CACHE_PERSISTENT", "CCL_WORKER_COUNT", "FI_PROVIDER", "CCL_ATL_SHM")
-            }
+            env={k: None for k in ("SYCL_CACHE_PERSISTENT", "CCL_WORKER_COUNT", "FI_PROVIDER", "CCL_ATL_SHM")}
         ),
     ),
     RealScenario(
