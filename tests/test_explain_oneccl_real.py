@@ -2,7 +2,7 @@
 by tests/oneccl_real with TPDOCTOR_ONECCL_RECORD=1): the cause the header names comes first, and
 a run where the communicator was created gives no cause above degraded.
 
-Every oneCCL error line these logs hold must be known to explain (a signature matches it)."""
+Every oneCCL error or warning line these logs hold must be known to explain (a signature matches it)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tpdoctor.model import get_cause
 
 DATA = Path(__file__).resolve().parent / "data" / "oneccl-real"
 LOGS = sorted(DATA.glob("*/*.log"))
-ONECCL_ERROR = re.compile(r"\|CCL_ERROR\||EXCEPTION: ")
+ONECCL_ERROR = re.compile(r"\|CCL_(?:ERROR|WARN)\||EXCEPTION: ")
 
 
 def _header(text: str, key: str) -> str:
