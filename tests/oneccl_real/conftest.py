@@ -124,6 +124,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     for v, s in sorted(data["status"].items()):  # type: ignore[union-attr]
         tr.write_line(f"oneCCL {v}: {s}")
     bad = sum(bool(r.problems()) for r in results)
+    cpu = sum(r.cpu_s for r in results)
     tr.write_line(
-        f"{len(results)} runs, {bad} disagreeing, wall time {data['seconds']:.1f} s (parallel {PARALLEL})"
+        f"{len(results)} runs, {bad} disagreeing, wall time {data['seconds']:.1f} s (parallel {PARALLEL}), "
+        f"CPU inside the containers {cpu:.1f} s"
     )

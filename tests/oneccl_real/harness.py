@@ -140,6 +140,7 @@ class RealResult:
     harness_error: str | None = None
     seconds: float = 0.0
     explain: list[dict[str, Any]] = field(default_factory=list)  # explain's findings on `output`
+    cpu_s: float = 0.0  # CPU seconds spent inside the container (check, program, run)
 
     @property
     def blockers(self) -> list[str]:
@@ -290,6 +291,11 @@ def run_real(sc: RealScenario, version: str, box: Toolbox) -> RealResult:
     return res
 
 
+def container_cpu(times: str) -> float:
+    """Sum of the user and system times `times` printed ("0m0.01s 0m0.02s" per line)."""
+    return sum(int(m) * 60 + float(sec) for m, sec in re.findall(r"(\d+)m([\d.]+)s", times))
+
+
 def _read(res: RealResult, out: Path) -> None:
     def text(name: str) -> str:
         p = out / name
@@ -299,6 +305,7 @@ def _read(res: RealResult, out: Path) -> None:
     res.rc = int(text("ccl.rc") or -1)
     res.output = text("ccl.out")
     res.probe = text("probe.txt").strip()
+    res.cpu_s = container_cpu(text("times.txt"))
     try:
         res.check = json.loads(text("check.json"))
         res.facts = json.loads(text("facts.json"))

@@ -18,3 +18,6 @@ else
   $PROG >/out/ccl.out 2>&1
 fi
 echo $? >/out/ccl.rc
+# CPU seconds of everything above (shell builtin: user/sys of this shell, then of its children);
+# the harness sums them for the CI budget (docs/oneccl-real.md)
+times >/out/times.txt
