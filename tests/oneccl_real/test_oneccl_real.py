@@ -17,7 +17,6 @@ pytestmark = [pytest.mark.oneccl_real, pytest.mark.container, pytest.mark.slow]
 UNBUILDABLE = {
     "2021.16.1": r"^unrunnable: SYCL device discovery crashes .*loader 1\.8\.12",
     "2022.2.0": r"libfabric>=2\.6",
-    "2021.13.1": r"oneccl==2021\.13\.1|no SYCL headers",
 }
 BUILDABLE = [v for v in listed_versions() if v not in UNBUILDABLE]
 
