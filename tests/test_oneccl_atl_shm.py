@@ -36,3 +36,25 @@ def test_shm_provider_needs_ccl_atl_shm(env: dict[str, str], expected: bool) -> 
 
 def test_one_rank_exchanges_nothing() -> None:
     assert CAUSE not in _causes({"FI_PROVIDER": "shm"}, tp=1)
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({}, "oneCCL will use pidfd: its self-test passes only because privileged"),
+        ({"CCL_ZE_IPC_EXCHANGE": "sockets"}, "oneCCL will use sockets (CCL_ZE_IPC_EXCHANGE): honoured only"),
+        (
+            {"CCL_ZE_IPC_EXCHANGE": "drmfd"},
+            "oneCCL will use drmfd (CCL_ZE_IPC_EXCHANGE): privileged does not help that route: drmfd",
+        ),
+    ],
+)
+def test_privileged_names_the_oneccl_route_it_opened(env: dict[str, str], says: str) -> None:
+    """privileged passes by pidfd and not with drmfd (real oneCCL: scenarios privileged, privileged-drmfd)."""
+    facts = load_example("article")
+    facts.env = dict(env)
+    facts.process.cap_eff = 0x3FFEFFFFFF  # what privileged gave in the real containers
+    facts.process.seccomp = 0
+    facts.probes = None
+    found = [f for f in run_fact_rules(facts, CheckOptions(tp=2)) if f.cause == "security.privileged"]
+    assert found and any(says in e.text for e in found[0].evidence), found

@@ -116,6 +116,7 @@ class RealScenario:
     harness_env: tuple[tuple[str, str], ...] = ()  # the test program's knobs (REPRO_TMP)
     all_versions: bool = True  # False: only the reference version
     also: str | None = None  # regex the library's whole output must also match (e.g. its warning)
+    check_says: str | None = None  # regex check's JSON report must match (how it explains the route)
 
     @property
     def how(self) -> str:
@@ -198,6 +199,8 @@ class RealResult:
             out.append(f"real oneCCL: expected /{sc.real}/ from {want}, got {results!r} (rc={self.rc})")
         if sc.also and not re.search(sc.also, self.library_lines):
             out.append(f"real oneCCL: expected /{sc.also}/ in its output")
+        if sc.check_says and not re.search(sc.check_says, json.dumps(self.check)):
+            out.append(f"check does not say /{sc.check_says}/")
         stray = [b for b in self.blockers if b not in sc.allowed_blockers]
         if sc.cause is None:
             if stray:

@@ -133,6 +133,20 @@ SCENARIOS: tuple[RealScenario, ...] = (
         cause=None,
         compose=article(privileged=True),
         allowed_blockers=PRIVILEGED_OK,
+        # the article's env asks for sockets: honoured, because privileged makes the self-test pass
+        check_says=r"oneCCL will use sockets \(CCL_ZE_IPC_EXCHANGE\): honoured only because privileged",
+    ),
+    RealScenario(
+        "privileged-pidfd",
+        "privileged: true with the render nodes and no CCL_ZE_IPC_EXCHANGE (pidfd route)",
+        real=OK,
+        cause=None,
+        compose=article(
+            env={k: None for k in ("CCL_ZE_IPC_EXCHANGE", "FI_PROVIDER", "CCL_ATL_SHM")}, privileged=True
+        ),
+        allowed_blockers=PRIVILEGED_OK,
+        check_says=r"oneCCL will use pidfd: its self-test passes only because privileged",
+        all_versions=False,
     ),
     RealScenario(
         "sockets-only",
@@ -150,6 +164,7 @@ SCENARIOS: tuple[RealScenario, ...] = (
         cause="oneccl.bypath-missing",
         compose=article(env={"CCL_ZE_IPC_EXCHANGE": "drmfd"}, privileged=True),
         allowed_blockers=PRIVILEGED_OK,
+        check_says=r"oneCCL will use drmfd \(CCL_ZE_IPC_EXCHANGE\): privileged does not help",
         all_versions=False,
     ),
     RealScenario(
