@@ -138,7 +138,14 @@ def _run(argv: list[str], prepared: Prepared, explain_log: Path | None, speak: C
         speak(f"the command ended with {how} ({say_why}); not explaining a requested stop")
         return result.exit_code
     try:
-        explain_capture(capture, result.exit_code, speak, log_file=explain_log, applied=prepared.applied)
+        explain_capture(
+            capture,
+            result.exit_code,
+            speak,
+            log_file=explain_log,
+            applied=prepared.applied,
+            predicted=[f.cause for f in prepared.findings],
+        )
     except Exception as exc:  # the diagnosis must never change the command's exit code
         speak(f"could not explain the output: {type(exc).__name__}: {exc}")
     return result.exit_code

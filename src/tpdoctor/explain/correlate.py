@@ -163,8 +163,10 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
                     if message not in primary.messages:
                         primary.messages.append(message)
         elif c.drop:
-            supports.pop(c.drop, None)
-            notes.append(message)
+            # a cause some line proves stays: the correlation only removes a guess
+            if c.drop in supports and supports[c.drop].strength != "proves":
+                supports.pop(c.drop)
+                notes.append(message)
         else:
             for a in c.any:
                 sig = kb.signature(a)

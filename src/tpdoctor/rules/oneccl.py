@@ -308,6 +308,51 @@ def tmp_writable(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     )
 
 
+def _atl_shm_enabled(value: str | None) -> bool:
+    """CCL_ATL_SHM as oneCCL reads it: an integer, non-zero is on (env.cpp env_2_type)."""
+    v = (value or "").strip()
+    return v.lstrip("-").isdigit() and int(v) != 0
+
+
+@fact_rule("oneccl.shm-provider-not-enabled")
+def shm_provider_without_atl_shm(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """FI_PROVIDER=shm needs CCL_ATL_SHM=1.
+
+    What it checks: FI_PROVIDER is exactly `shm`, oneCCL's transport is OFI (CCL_ATL_TRANSPORT=ofi,
+    or unset: oneCCL switches to ofi without an MPI launcher), and CCL_ATL_SHM is not on.
+    `atl_ofi::open_providers` (oneapi-src/oneCCL src/atl/ofi/atl_ofi.cpp; the shipped 2021.14.0
+    reports line 968) refuses that: "shm provider is requested through FI_PROVIDER but not
+    requested from CCL level", and the communicator fails with "failed to initialize ATL" before
+    any IPC exchange step. Measured with the real oneCCL 2021.14-2021.16 from PyPI in Docker
+    (tests/oneccl_real, docs/oneccl-real.md).
+
+    Why it matters: the article's five variables set FI_PROVIDER=shm but not CCL_ATL_SHM; the
+    ipex-llm image's start script adds CCL_ATL_SHM=1, so a custom entrypoint that copies only the
+    five fails here.
+
+    How to fix: set CCL_ATL_SHM=1 next to FI_PROVIDER=shm, or use FI_PROVIDER=tcp.
+    """
+    env = facts.env
+    if env.get("FI_PROVIDER", "").strip() != "shm" or not applies(facts, options):
+        return
+    transport = env.get("CCL_ATL_TRANSPORT", "").strip().lower()
+    if transport not in ("", "ofi") or _atl_shm_enabled(env.get("CCL_ATL_SHM")):
+        return
+    yield make_finding(
+        "oneccl.shm-provider-not-enabled",
+        "FI_PROVIDER=shm without CCL_ATL_SHM=1: oneCCL's OFI transport refuses it ('shm provider is "
+        "requested through FI_PROVIDER but not requested from CCL level') and the communicator fails "
+        "with 'failed to initialize ATL'",
+        [
+            Evidence(source="FI_PROVIDER", text="shm"),
+            Evidence(source="CCL_ATL_SHM", text=env.get("CCL_ATL_SHM", "unset")),
+            Evidence(source="CCL_ATL_TRANSPORT", text=transport or "unset (ofi without an MPI launcher)"),
+        ],
+        context=facts_fix_context(facts),
+        confidence="proves" if transport == "ofi" else "suggests",
+    )
+
+
 def auto_worker_cpus(online: int, ranks: int, workers: int) -> list[int]:
     """env_2_worker_affinity's 'auto' without I_MPI_AVAILABLE_CORES: the last N online CPUs."""
     size = ranks * workers
