@@ -9,8 +9,7 @@ from pathlib import Path
 
 import typer
 
-from tpdoctor.cli import app
-from tpdoctor.cli.common import FORMAT_OPTION, OutputFormat
+from tpdoctor.cli.options import Format, OutputFormat
 
 
 class InputKind(str, Enum):
@@ -52,7 +51,6 @@ def load_facts(path: Path | None):  # type: ignore[no-untyped-def]
         raise InputError(f"{path}: not a tpdoctor facts snapshot ({exc.error_count()} errors)") from None
 
 
-@app.command("audit")
 def audit_command(
     files: list[Path] = typer.Argument(
         ..., help="compose files, docker/podman run scripts, Kubernetes manifests."
@@ -76,7 +74,7 @@ def audit_command(
         help="Compose implementation that will run the files (auto: only what the file says, "
         "e.g. an x-podman key); podman-compose and docker-compose-v1 ignore or refuse some keys.",
     ),
-    fmt: OutputFormat = FORMAT_OPTION,
+    fmt: Format = OutputFormat.text,
 ) -> None:
     """Review deployment files for what multi-GPU tensor parallel needs and what it does not."""
     from tpdoctor.cli.common import emit

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from tpdoctor.cli import app
-from tpdoctor.cli.common import FORMAT_OPTION, OutputFormat
+from tpdoctor.cli.options import Backend, BackendOpt, Format, OneCclVersion, OutputFormat, Pp, Tp
 
 if TYPE_CHECKING:
     from tpdoctor.model import Facts
@@ -49,15 +48,14 @@ def _root_environ(root: Path) -> dict[str, str]:
     return {k: v for k, sep, v in pairs if sep}
 
 
-@app.command("check")
 def check_command(
     root: Path = typer.Option(
         None, "--root", help="Inspect a root directory laid out like / (fixture or mounted snapshot)."
     ),
-    tp: int = typer.Option(None, "--tp", min=1, help="Tensor-parallel size (default: all visible GPUs)."),
-    pp: int = typer.Option(1, "--pp", min=1, help="Pipeline-parallel size."),
-    backend: str = typer.Option("auto", "--backend", help="auto, xpu, cuda or rocm."),
-    fmt: OutputFormat = FORMAT_OPTION,
+    tp: Tp = None,
+    pp: Pp = 1,
+    backend: BackendOpt = Backend.auto,
+    fmt: Format = OutputFormat.text,
     env_file: Path = typer.Option(
         None, "--env-file", help="The job's environment (KEY=VALUE lines) instead of this shell's."
     ),
@@ -66,9 +64,7 @@ def check_command(
         None, "--from-snapshot", help="Analyse facts captured elsewhere with --snapshot."
     ),
     example: str = typer.Option(None, "--example", help="A built-in example snapshot ('list' lists them)."),
-    oneccl_version: str = typer.Option(
-        None, "--oneccl-version", help="oneCCL version when it cannot be detected, e.g. 2021.13."
-    ),
+    oneccl_version: OneCclVersion = None,
     ipc_exchange: str = typer.Option(
         None, "--ipc-exchange", help="What if CCL_ZE_IPC_EXCHANGE were pidfd, drmfd or sockets."
     ),
@@ -91,23 +87,15 @@ def check_command(
         if any(x is not None for x in (root, from_snapshot, example, snapshot)):
             raise UsageError("--compare takes only snapshot files (and --format)")
         from tpdoctor.cli.common import emit
+        from tpdoctor.facts.snapshot import read_compare_snapshot
         from tpdoctor.rules.topology import compare_snapshots
 
-        emit(compare_snapshots(list(snapshots or [])), fmt)
+        emit(compare_snapshots([(p.name, read_compare_snapshot(p)) for p in snapshots or []]), fmt)
 
-    if backend not in ("auto", "xpu", "cuda", "rocm"):
-        raise UsageError(f"--backend must be auto, xpu, cuda or rocm, not {backend!r}")
     if ipc_exchange is not None and ipc_exchange not in ("pidfd", "drmfd", "sockets"):
         raise UsageError(f"--ipc-exchange must be pidfd, drmfd or sockets, not {ipc_exchange!r}")
     if sum(x is not None for x in (root, from_snapshot, example)) > 1:
         raise UsageError("use only one of --root, --from-snapshot and --example")
-    if oneccl_version is not None:
-        from tpdoctor.oneccl.model import parse_version
-
-        try:
-            parse_version(oneccl_version)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
     if example == "list":
         from tpdoctor.facts.snapshot import example_names
 
@@ -127,7 +115,11 @@ def check_command(
     from tpdoctor.rules.summary import facts_summary
 
     options = CheckOptions(
-        tp=tp, pp=pp, backend=backend, oneccl_version=oneccl_version, ipc_exchange=ipc_exchange
+        tp=tp,
+        pp=pp or 1,
+        backend=(backend or Backend.auto).value,
+        oneccl_version=oneccl_version,
+        ipc_exchange=ipc_exchange,
     )
     findings = run_fact_rules(facts, options)
     summary = facts_summary(facts, options)

@@ -1,29 +1,13 @@
-"""Helpers shared by the command modules: format options, emitting a report, exit codes."""
+"""Emitting a report: render it on stdout and end the command with its exit code."""
 
 from __future__ import annotations
 
 import sys
-from enum import Enum
 
 import typer
 
+from tpdoctor.cli.options import OutputFormat
 from tpdoctor.model import Report
-
-
-class OutputFormat(str, Enum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-
-
-class RuntimeChoice(str, Enum):
-    compose = "compose"
-    docker = "docker"
-    podman = "podman"
-    kubernetes = "kubernetes"
-
-
-FORMAT_OPTION = typer.Option(OutputFormat.text, "--format", "-f", help="text, json or sarif.")
 
 
 def emit(report: Report, fmt: OutputFormat, runtimes: list[str] | None = None) -> None:

@@ -9,11 +9,9 @@ from typing import Any
 
 import typer
 
-from tpdoctor.cli import app
-from tpdoctor.cli.common import FORMAT_OPTION, OutputFormat, RuntimeChoice
+from tpdoctor.cli.options import Format, OutputFormat, RuntimeChoice
 
 
-@app.command("explain")
 def explain_command(
     logs: list[str] = typer.Argument(
         None, help="Log files (plain or gzip), or '-' for stdin. Default: stdin.", show_default=False
@@ -24,7 +22,7 @@ def explain_command(
         "-r",
         help="Show fixes for this runtime only (compose, docker, podman, kubernetes).",
     ),
-    fmt: OutputFormat = FORMAT_OPTION,
+    fmt: Format = OutputFormat.text,
     engine: str = typer.Option("auto", "--engine", hidden=True, help="auto, hyperscan or pyahocorasick."),
     config: Path = typer.Option(
         None,

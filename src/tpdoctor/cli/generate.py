@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-from tpdoctor.cli import app
 from tpdoctor.cli.audit import IpcExchange, Pss, load_facts
+from tpdoctor.cli.options import Backend, BackendOpt, Pp, Tp
 
 
 class TargetChoice(str, Enum):
@@ -24,7 +24,6 @@ class SecurityChoice(str, Enum):
     privileged = "privileged"
 
 
-@app.command("generate")
 def generate_command(
     image: str = typer.Option(
         "ipex-llm-serving-xpu",
@@ -34,15 +33,13 @@ def generate_command(
     model: str = typer.Option(
         "Qwen/Qwen2.5-7B-Instruct", "--model", help="Model id or path in the container."
     ),
-    tp: int = typer.Option(2, "--tp", min=1, help="Tensor-parallel size."),
-    pp: int = typer.Option(1, "--pp", min=1, help="Pipeline-parallel size."),
+    tp: Tp = 2,
+    pp: Pp = 1,
     gpus: int = typer.Option(None, "--gpus", min=1, help="GPUs to give the container (default TP x PP)."),
     target: TargetChoice = typer.Option(
         TargetChoice.compose, "--target", help="compose, docker-run, podman, kubernetes."
     ),
-    backend: str = typer.Option(
-        None, "--backend", help="xpu, cuda or rocm, for an image tpdoctor does not know."
-    ),
+    backend: BackendOpt = Backend.auto,
     host_facts: Path = typer.Option(
         None, "--host-facts", help="Facts JSON from `tpdoctor check --snapshot`."
     ),
@@ -61,16 +58,14 @@ def generate_command(
     from tpdoctor.deploy.generate import Intent, generate
     from tpdoctor.errors import UsageError
 
-    if backend is not None and backend not in ("xpu", "cuda", "rocm"):
-        raise UsageError("--backend must be xpu, cuda or rocm")
     it = Intent(
         image=image,
         model=model,
-        tp=tp,
-        pp=pp,
+        tp=tp or 2,
+        pp=pp or 1,
         gpus=gpus,
         target=target.value,  # type: ignore[arg-type]
-        backend=backend,
+        backend=None if backend in (None, Backend.auto) else backend.value,  # auto: from the image
         ipc_exchange=ipc_exchange.value,
         security=security.value,
         pss=pss.value if pss else None,

@@ -8,11 +8,9 @@ from typing import Any
 
 import typer
 
-from tpdoctor.cli import app
-from tpdoctor.cli.common import FORMAT_OPTION, OutputFormat
+from tpdoctor.cli.options import Format, OutputFormat
 
 
-@app.command("verify")
 def verify_command(
     gpus: int = typer.Option(
         None, "--gpus", min=1, help="Ranks to launch (default: all visible GPUs; 2 on CPU)."
@@ -42,7 +40,7 @@ def verify_command(
     plot: Path = typer.Option(
         None, "--plot", help="Write busbw vs size with the expected ceiling (PNG/SVG/PDF)."
     ),
-    fmt: OutputFormat = FORMAT_OPTION,
+    fmt: Format = OutputFormat.text,
 ) -> None:
     """Run a real all-reduce/all-gather/reduce-scatter sweep and a TP MLP on N ranks; judge them."""
     from tpdoctor.cli.common import emit
