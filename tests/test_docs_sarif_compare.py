@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from conftest import run_cli
-from fakeroot_families import nvidia_nodes
+from fakeroot import nvidia_nodes
 from tpdoctor.docs import AUDIT_ONLY, EXPLAIN_ONLY, render_markdown, rule_docs
 from tpdoctor.errors import UsageError
 from tpdoctor.facts.snapshot import read_compare_snapshot

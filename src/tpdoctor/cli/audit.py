@@ -6,10 +6,14 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from tpdoctor.cli.options import Format, OutputFormat
+
+if TYPE_CHECKING:
+    from tpdoctor.model import Facts
 
 
 class InputKind(str, Enum):
@@ -36,7 +40,7 @@ class Pss(str, Enum):
     baseline = "baseline"
 
 
-def load_facts(path: Path | None):  # type: ignore[no-untyped-def]
+def load_facts(path: Path | None) -> Facts | None:
     if path is None:
         return None
     from pydantic import ValidationError

@@ -96,17 +96,19 @@ def _print_facts(facts: dict[str, object]) -> None:
     console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
     skip = {"inputs", "engine", "error_lines", "implied", "lines", "bytes"}
     shown = {k: v for k, v in facts.items() if k not in skip}
-    head = f"read {facts.get('lines', 0)} lines from {', '.join(map(str, facts.get('inputs') or []))}"  # type: ignore[call-overload]
+    inputs = facts.get("inputs")
+    names = ", ".join(map(str, inputs)) if isinstance(inputs, list) else ""
+    head = f"read {facts.get('lines', 0)} lines from {names}"
     console.print(f"[dim]{escape(head)}[/dim]")
     if shown:
         console.print("[dim]log facts: " + escape(", ".join(f"{k}={v}" for k, v in shown.items())) + "[/dim]")
     implied = facts.get("implied")
     if implied:
         console.print(f"[dim]implied: {escape(str(implied))}[/dim]")
-    lines = facts.get("error_lines") or []
-    if lines:
+    lines = facts.get("error_lines")
+    if isinstance(lines, list) and lines:
         console.print("[bold]Most relevant error lines:[/bold]")
-        for e in lines:  # type: ignore[attr-defined]
+        for e in lines:
             console.print(f"  {escape(str(e['source']))}:{e['line']}: {escape(str(e['text']))}")
 
 

@@ -64,7 +64,7 @@ def generate_command(
         tp=tp or 2,
         pp=pp or 1,
         gpus=gpus,
-        target=target.value,  # type: ignore[arg-type]
+        target=target.value,
         backend=None if backend in (None, Backend.auto) else backend.value,  # auto: from the image
         ipc_exchange=ipc_exchange.value,
         security=security.value,

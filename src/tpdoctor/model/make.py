@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from tpdoctor.model.catalog import get_cause
-from tpdoctor.model.finding import Evidence, Finding
+from tpdoctor.model.finding import Confidence, Evidence, Finding, Severity, SeverityName
 from tpdoctor.model.fixes import fixes_for
 
 
@@ -16,8 +16,8 @@ def make_finding(
     *,
     context: Mapping[str, str] | None = None,
     related: Iterable[str] = (),
-    confidence: str = "proves",
-    severity: str | None = None,
+    confidence: Confidence = "proves",
+    severity: Severity | SeverityName | None = None,
 ) -> Finding:
     """Build a Finding with the catalog's severity and summary and the catalog's fixes."""
     spec = get_cause(cause)
@@ -31,7 +31,7 @@ def make_finding(
             evs.append(Evidence(text=e))
     return Finding(
         cause=cause,
-        severity=severity or spec.severity,  # type: ignore[arg-type]
+        severity=Severity(severity) if severity else spec.severity,
         summary=spec.summary,
         message=message,
         confidence=confidence,

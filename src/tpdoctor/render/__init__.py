@@ -6,8 +6,6 @@ from typing import TextIO
 
 from tpdoctor.model import Report
 
-FORMATS = ("text", "json", "sarif")
-
 
 def render(report: Report, fmt: str, out: TextIO, *, runtimes: list[str] | None = None) -> None:
     if fmt == "json":
