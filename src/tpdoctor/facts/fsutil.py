@@ -56,4 +56,3 @@ def read_text(root: Path, inroot: str, errors: list[str] | None = None) -> str |
         if errors is not None:
             errors.append(f"{inroot}: {exc.__class__.__name__}: {exc}")
         return None
-
