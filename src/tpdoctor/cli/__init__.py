@@ -21,10 +21,26 @@ def main() -> None:
         return
     from tpdoctor.errors import TpdoctorError
 
+    import typer  # its click (typer._click) raises typer.TyperException subclasses
+
     try:
         from tpdoctor.cli.app import build_app
 
-        build_app(args)()
+        # standalone_mode=False: click's usage errors come here, to be one line like ours
+        code = build_app(args)(args=args, prog_name="tpdoctor", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Abort:
+        print("tpdoctor: aborted", file=sys.stderr)
+        sys.exit(130)
+    except typer.TyperException as exc:
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            print(ctx.get_help())  # `tpdoctor` alone: the help, as before
+            sys.exit(0)
+        format_message = getattr(exc, "format_message", None)
+        message = format_message() if callable(format_message) else str(exc)
+        print(f"tpdoctor: error: {message}", file=sys.stderr)  # a bad option or value: one line
+        sys.exit(int(getattr(exc, "exit_code", 2)))
     except TpdoctorError as exc:
         print(f"tpdoctor: error: {exc}", file=sys.stderr)
         sys.exit(int(exc.exit_code))

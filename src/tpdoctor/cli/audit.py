@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from tpdoctor.cli.options import Format, OutputFormat
+from tpdoctor.cli.options import Format, OutputFormat, RuntimeOpt, Verbose
 
 if TYPE_CHECKING:
     from tpdoctor.model import Facts
@@ -79,9 +79,11 @@ def audit_command(
         "e.g. an x-podman key); podman-compose and docker-compose-v1 ignore or refuse some keys.",
     ),
     fmt: Format = OutputFormat.text,
+    runtime: RuntimeOpt = None,
+    verbose: Verbose = False,
 ) -> None:
     """Review deployment files for what multi-GPU tensor parallel needs and what it does not."""
-    from tpdoctor.cli.common import emit
+    from tpdoctor.cli.common import emit, shown_runtimes
     from tpdoctor.deploy.audit import audit_model, load
     from tpdoctor.model import Report
 
@@ -142,4 +144,7 @@ def audit_command(
 
         render_text(report, sys.stderr)
         raise typer.Exit(int(report.exit_code))
-    emit(report, fmt)
+    # the fixes in the audited file's own format (the first file's, when several are given)
+    detected = loaded_all[0].model.format if loaded_all else "compose"
+    runtimes, full = shown_runtimes(runtime, detected, verbose)
+    emit(report, fmt, runtimes, full=full)

@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from tpdoctor.cli.options import Backend, BackendOpt, Format, OneCclVersion, OutputFormat, Pp, Tp
+from tpdoctor.cli.options import (
+    Backend,
+    BackendOpt,
+    Format,
+    OneCclVersion,
+    OutputFormat,
+    Pp,
+    RuntimeOpt,
+    Tp,
+    Verbose,
+)
 
 if TYPE_CHECKING:
     from tpdoctor.model import Facts
@@ -56,6 +66,8 @@ def check_command(
     pp: Pp = 1,
     backend: BackendOpt = Backend.auto,
     fmt: Format = OutputFormat.text,
+    runtime: RuntimeOpt = None,
+    verbose: Verbose = False,
     env_file: Path = typer.Option(
         None, "--env-file", help="The job's environment (KEY=VALUE lines) instead of this shell's."
     ),
@@ -109,7 +121,7 @@ def check_command(
 
         write_snapshot(facts, snapshot)
 
-    from tpdoctor.cli.common import emit
+    from tpdoctor.cli.common import emit, shown_runtimes
     from tpdoctor.model import CheckOptions, Report
     from tpdoctor.rules import run_fact_rules
     from tpdoctor.rules.summary import facts_summary
@@ -134,7 +146,23 @@ def check_command(
             + f"): requested {oneccl['requested']}, predicted IPC exchange {oneccl['mode']}."
         )
     notes += [f"could not read: {e}" for e in facts.errors[:5]]
-    emit(Report(command="check", findings=findings, facts=summary, notes=notes), fmt)
+    live_deployment = from_snapshot is None and example is None
+    runtimes, full = shown_runtimes(runtime, _deployment_runtime(facts, live_deployment), verbose)
+    report = Report(command="check", findings=findings, facts=summary, notes=notes)
+    emit(report, fmt, runtimes, full=full)
+
+
+def _deployment_runtime(facts: Facts, look_here: bool) -> str:
+    """Whose fixes a person here needs: compose when a compose file is in the working directory
+    (checked for a live or --root check only), else the container runtime the facts show (docker
+    in Docker, kubernetes in a pod, podman), else docker."""
+    from tpdoctor.cli.common import compose_project_here
+    from tpdoctor.facts.container import container_runtime
+
+    if look_here and compose_project_here():
+        return "compose"
+    runtime = container_runtime(facts)
+    return runtime if runtime in ("docker", "podman", "kubernetes") else "docker"
 
 
 def _load_facts(

@@ -36,6 +36,7 @@ class RuntimeChoice(str, Enum):
     docker = "docker"
     podman = "podman"
     kubernetes = "kubernetes"
+    all = "all"
 
 
 def _oneccl_version(value: str | None) -> str | None:
@@ -64,4 +65,13 @@ OneCclVersion = Annotated[
         help="oneCCL version when it cannot be detected, e.g. 2021.13 or 2021.13.1.",
     ),
 ]
+RuntimeOpt = Annotated[
+    RuntimeChoice | None,
+    typer.Option(
+        "--runtime",
+        "-r",
+        help="Fixes for this runtime (default: the one detected), or all of them.",
+    ),
+]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Every fix and every evidence line.")]
 Format = Annotated[OutputFormat, typer.Option("--format", "-f", help="text, json or sarif.")]

@@ -33,6 +33,17 @@ def _mode_evidence(p: ModePrediction) -> list[Evidence]:
     return evs
 
 
+def _pidfd_remedy(reasons: list[tuple[str, str]]) -> str | None:
+    """The remedy (data/fixes/oneccl.yaml) for the reason the self-test fails here: seccomp
+    without CAP_SYS_PTRACE -> pidfd-sys-ptrace; an unwritable /tmp -> writable-tmp; else none."""
+    text = " ".join(f"{src} {why}" for src, why in reasons)
+    if "CAP_SYS_PTRACE" in text or "pidfd_getfd" in text or "EPERM" in text:
+        return "pidfd-sys-ptrace"
+    if "/tmp" in text or "mkstemp" in text:
+        return "writable-tmp"
+    return None
+
+
 def _confidence(certain: bool) -> Confidence:
     return "proves" if certain else "suggests"
 
@@ -84,6 +95,7 @@ def ipc_exchange_mode(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
             related=["oneccl.bypath-missing"] if p.mode == "drmfd" else [],
             confidence=conf,
             severity=severity,
+            prefer=_pidfd_remedy(p.pidfd.reasons),
         )
     if p.version.modern and p.requested == "sockets" and p.fallback:
         yield make_finding(
