@@ -19,9 +19,9 @@ def main() -> None:
     if args == ["--version"]:
         print(f"tpdoctor {__version__}")
         return
-    from tpdoctor.errors import TpdoctorError
-
     import typer  # its click (typer._click) raises typer.TyperException subclasses
+
+    from tpdoctor.errors import TpdoctorError
 
     try:
         from tpdoctor.cli.app import build_app
