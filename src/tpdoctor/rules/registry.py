@@ -75,9 +75,11 @@ class Registry(Generic[F]):
         return deco
 
     def rules(self) -> list[Rule[F]]:
+        """Every rule, in the order of `modules` whatever imported them first (docs are stable)."""
         for mod in self.modules:
             importlib.import_module(mod)
-        return list(self._rules)
+        order = {mod: i for i, mod in enumerate(self.modules)}
+        return sorted(self._rules, key=lambda r: order.get(r.func.__module__, len(order)))
 
 
 FactRuleFunc = Callable[[Facts, CheckOptions], Iterable[Finding]]
