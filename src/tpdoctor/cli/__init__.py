@@ -1,17 +1,21 @@
 """The command line: `main` turns a TpdoctorError into one line and exit 2, never a traceback.
 
-`--version` answers before typer is imported; otherwise cli/app.py builds the app with only the
-command asked for.
+Start-up pays only for what the command needs: `--version` answers before anything is imported,
+the common `check` invocations skip typer, click and rich (cli/check_run.parse_fast), and every
+other command gets an app with only its own module imported (cli/app.py).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 from tpdoctor import __version__
 
 INTERNAL_EXIT = 1  # model.ExitCode.internal, without importing the model for it
+T = TypeVar("T")
 
 
 def main() -> None:
@@ -19,16 +23,25 @@ def main() -> None:
     if args == ["--version"]:
         print(f"tpdoctor {__version__}")
         return
+    if args[:1] == ["check"] and not os.environ.get("TPDOCTOR_NO_FAST_PATH"):
+        from tpdoctor.cli.check_run import parse_fast, run_check
+
+        parsed = _guarded(lambda: parse_fast(args[1:]))
+        if parsed is not None:
+            _guarded(lambda: run_check(**parsed))
+            sys.exit(0)
+    _guarded(lambda: _run_typer(args))
+    sys.exit(0)
+
+
+def _run_typer(args: list[str]) -> None:
     import typer  # its click (typer._click) raises typer.TyperException subclasses
 
-    from tpdoctor.errors import TpdoctorError
+    from tpdoctor.cli.app import build_app
 
     try:
-        from tpdoctor.cli.app import build_app
-
         # standalone_mode=False: click's usage errors come here, to be one line like ours
         code = build_app(args)(args=args, prog_name="tpdoctor", standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
     except typer.Abort:
         print("tpdoctor: aborted", file=sys.stderr)
         sys.exit(130)
@@ -41,9 +54,22 @@ def main() -> None:
         message = format_message() if callable(format_message) else str(exc)
         print(f"tpdoctor: error: {message}", file=sys.stderr)  # a bad option or value: one line
         sys.exit(int(getattr(exc, "exit_code", 2)))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _guarded(step: Callable[[], T]) -> T:
+    """Run one step of a command: our errors are one line, a closed pipe is quiet, a bug is one
+    line too (traceback with TPDOCTOR_DEBUG=1)."""
+    from tpdoctor.errors import TpdoctorError
+
+    try:
+        return step()
     except TpdoctorError as exc:
         print(f"tpdoctor: error: {exc}", file=sys.stderr)
         sys.exit(int(exc.exit_code))
+    except BrokenPipeError:  # `tpdoctor ... | head`: the reader is gone, nothing left to say
+        sys.stdout = open(os.devnull, "w")
+        sys.exit(1)
     except KeyboardInterrupt:
         print("tpdoctor: interrupted", file=sys.stderr)
         sys.exit(130)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import typer
-
-from tpdoctor.cli.options import OutputFormat, RuntimeChoice
+from tpdoctor.cli.choices import OutputFormat, RuntimeChoice
 from tpdoctor.model import Report
 
 # docker compose's default file names (compose-spec: compose.yaml first)
@@ -24,7 +22,8 @@ def emit(report: Report, fmt: OutputFormat, runtimes: list[str] | None = None, *
     if runtimes:
         runtimes = [*runtimes, "env", "host"]
     render(report, fmt.value, sys.stdout, runtimes=runtimes, full=full)
-    raise typer.Exit(int(report.exit_code))
+    sys.stdout.flush()
+    raise SystemExit(int(report.exit_code))  # not typer.Exit: the fast path of check has no typer
 
 
 def shown_runtimes(

@@ -6,50 +6,24 @@ values arrive parsed, so no command checks them by hand.
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated
 
 import typer
 
-from tpdoctor.errors import UsageError
+from tpdoctor.cli.choices import Backend, OutputFormat, RuntimeChoice, oneccl_version
 
-
-class Backend(str, Enum):
-    """The GPU stack to check for (auto: inferred from the devices and the environment)."""
-
-    auto = "auto"
-    xpu = "xpu"
-    cuda = "cuda"
-    rocm = "rocm"
-
-
-class OutputFormat(str, Enum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-
-
-class RuntimeChoice(str, Enum):
-    """Whose fixes to show: one runtime, or all of them."""
-
-    compose = "compose"
-    docker = "docker"
-    podman = "podman"
-    kubernetes = "kubernetes"
-    all = "all"
-
-
-def _oneccl_version(value: str | None) -> str | None:
-    """Validate --oneccl-version with oneCCL's own parser; the bad value is one line and exit 2."""
-    if value is None:
-        return None
-    from tpdoctor.oneccl.model import parse_version
-
-    try:
-        parse_version(value)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    return value.strip()
+__all__ = [
+    "Backend",
+    "BackendOpt",
+    "Format",
+    "OneCclVersion",
+    "OutputFormat",
+    "Pp",
+    "RuntimeChoice",
+    "RuntimeOpt",
+    "Tp",
+    "Verbose",
+]
 
 
 Tp = Annotated[int | None, typer.Option("--tp", min=1, help="Tensor-parallel size.")]
@@ -61,7 +35,7 @@ OneCclVersion = Annotated[
     str | None,
     typer.Option(
         "--oneccl-version",
-        callback=_oneccl_version,
+        callback=oneccl_version,
         help="oneCCL version when it cannot be detected, e.g. 2021.13 or 2021.13.1.",
     ),
 ]
