@@ -41,7 +41,18 @@ def main() -> None:
         commands = {
             "python -c pass": [py, "-c", "pass"],
             "tpdoctor --version": [py, "-m", "tpdoctor", "--version"],
-            "tpdoctor check (json)": [py, "-m", "tpdoctor", "check", "--root", root, "--tp", "8", "-f", "json"],
+            "tpdoctor check (json)": [
+                py,
+                "-m",
+                "tpdoctor",
+                "check",
+                "--root",
+                root,
+                "--tp",
+                "8",
+                "-f",
+                "json",
+            ],
             "tpdoctor check (text)": [py, "-m", "tpdoctor", "check", "--root", root, "--tp", "8"],
             "torch collect_env": [py, "-m", "torch.utils.collect_env"],
         }
@@ -52,7 +63,9 @@ def main() -> None:
                 subprocess.run(cmd, env=env, capture_output=True, check=False, cwd=tmp)
                 times[name].append(time.perf_counter() - t)
     med = {k: statistics.median(v) * 1000 for k, v in times.items()}
-    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}, {rounds} interleaved rounds, medians:")
+    print(
+        f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}, {rounds} interleaved rounds, medians:"
+    )
     for name, ms in med.items():
         print(f"  {name:24} {ms:8.0f} ms   (min {min(times[name]) * 1000:.0f})")
     base = med["torch collect_env"]
