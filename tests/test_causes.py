@@ -29,6 +29,8 @@ CASES_DIR = REPO / "tests" / "causes"
 # verify.* causes come from a real collective, which no case here can run: each must be named by a
 # test of tests/test_verify_*.py instead (they judge recorded runs and real gloo runs).
 VERIFY_TESTS = sorted((REPO / "tests").glob("test_verify_*.py"))
+# causes outside verify.* that only verify's measured verdict names
+VERIFY_NAMED = {"oneccl.p2p-slot-limited"}
 # Causes in the catalog that nothing emits yet, with the reason (a gap to close, not to hide).
 NOT_EMITTED: dict[str, str] = {
     "oneccl.env-not-sourced": "no signature or rule names it yet: the log shows only its consequence",
@@ -107,7 +109,7 @@ def test_every_cause_has_a_firing_case_or_a_named_alternative() -> None:
     for cid in catalog():
         if cid in fired or cid in NOT_EMITTED:
             continue
-        assert cid.startswith("verify."), f"{cid}: no case in tests/causes/ fires it"
+        assert cid.startswith("verify.") or cid in VERIFY_NAMED, f"{cid}: no case in tests/causes/ fires it"
         assert cid in verify_text, f"{cid}: no tests/test_verify_*.py names it"
     assert not (set(NOT_EMITTED) & fired), "a cause listed as not emitted now fires: drop it from NOT_EMITTED"
 

@@ -27,6 +27,10 @@ AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",
     "device.host-node-absent": "the runtime fails before the container starts: `audit` with host facts",
 }
+# Causes outside the verify.* family that only `tpdoctor verify`'s measurement shows.
+VERIFY_ONLY: dict[str, str] = {
+    "oneccl.p2p-slot-limited": "a BIOS slot setting is invisible from the OS; verify names it when xccl/ccl bandwidth is below the floor",
+}
 
 
 def rule_docs() -> list[dict[str, Any]]:
@@ -48,7 +52,7 @@ def rule_docs() -> list[dict[str, Any]]:
             kind = "audit-only"
         elif cid in EXPLAIN_ONLY:
             kind = "explain-only"
-        elif cid.startswith("verify."):
+        elif cid.startswith("verify.") or cid in VERIFY_ONLY:
             kind = "verify-only"  # measured by a real collective on the GPUs (tpdoctor verify)
         else:
             kind = "unchecked"
@@ -62,6 +66,7 @@ def rule_docs() -> list[dict[str, Any]]:
                 "kind": kind,
                 "why_not_checked": EXPLAIN_ONLY.get(cid)
                 or AUDIT_ONLY.get(cid)
+                or VERIFY_ONLY.get(cid)
                 or (
                     "only a real collective on the GPUs shows it: `tpdoctor verify`"
                     if cid.startswith("verify.")

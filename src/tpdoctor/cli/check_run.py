@@ -100,12 +100,15 @@ def run_check(
     from tpdoctor.rules import run_fact_rules
     from tpdoctor.rules.summary import facts_summary
 
+    chosen = (backend or Backend.auto).value
+    dist_backend = chosen if chosen in ("xccl", "ccl") else None
     options = CheckOptions(
         tp=tp,
         pp=pp or 1,
-        backend=(backend or Backend.auto).value,
+        backend="xpu" if dist_backend else chosen,
         oneccl_version=oneccl_version,
         ipc_exchange=ipc_exchange,
+        dist_backend=dist_backend,
     )
     findings = run_fact_rules(facts, options)
     summary = facts_summary(facts, options)
@@ -115,7 +118,8 @@ def run_check(
     oneccl = summary.get("oneccl")
     if oneccl:
         notes.append(
-            f"oneCCL {oneccl['version']} ({oneccl['version_source']}"
+            (f"{oneccl['dist_backend']} runs " if oneccl.get("dist_backend") else "")
+            + f"oneCCL {oneccl['version']} ({oneccl['version_source']}"
             + (", assumed: pass --oneccl-version to change" if oneccl["version_assumed"] else "")
             + f"): requested {oneccl['requested']}, predicted IPC exchange {oneccl['mode']}."
         )

@@ -14,6 +14,10 @@ class Backend(str, Enum):
     xpu = "xpu"
     cuda = "cuda"
     rocm = "rocm"
+    # Intel through torch.distributed's XCCL (torch >= 2.8, vLLM's choice) or oneccl_bindings' ccl:
+    # checked as xpu, with the distributed backend noted (CheckOptions.dist_backend)
+    xccl = "xccl"
+    ccl = "ccl"
 
 
 class OutputFormat(str, Enum):

@@ -49,9 +49,13 @@ def cluster_check_command(
     if snapshots is not None:
         written = write_snapshots(nodes, snapshots)
         notes.append(f"wrote {len(written)} snapshot(s) to {snapshots}")
-    report = build_report(
-        nodes, CheckOptions(tp=tp, pp=pp or 1, backend=(backend or Backend.auto).value), address, notes
-    )
+    report = build_report(nodes, CheckOptions(tp=tp, pp=pp or 1, backend=_stack(backend)), address, notes)
     if fmt is OutputFormat.text:
         print_table(report, sys.stdout)
     emit(report, fmt)
+
+
+def _stack(backend: Backend | None) -> str:
+    """xccl and ccl are Intel's torch.distributed backends: checked as xpu."""
+    value = (backend or Backend.auto).value
+    return "xpu" if value in ("xccl", "ccl") else value

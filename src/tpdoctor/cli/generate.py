@@ -50,6 +50,11 @@ def generate_command(
         SecurityChoice.least, "--security", help="least (default) or privileged (the unsafe quick fix)."
     ),
     pss: Pss = typer.Option(None, "--pss", help="Kubernetes: stay within Pod Security 'baseline'."),
+    gpu_allocation: str = typer.Option(
+        "device-plugin",
+        "--gpu-allocation",
+        help="Kubernetes: device-plugin (extended resource) or dra (a ResourceClaimTemplate for gpu.intel.com / gpu.nvidia.com).",
+    ),
     output: Path = typer.Option(
         None, "--output", "-o", help="Write here instead of stdout (never overwrites)."
     ),
@@ -58,6 +63,10 @@ def generate_command(
     from tpdoctor.deploy.generate import Intent, generate
     from tpdoctor.errors import UsageError
 
+    if gpu_allocation not in ("device-plugin", "dra"):
+        raise UsageError("--gpu-allocation must be device-plugin or dra")
+    if gpu_allocation == "dra" and target.value != "kubernetes":
+        raise UsageError("--gpu-allocation dra needs --target kubernetes")
     it = Intent(
         image=image,
         model=model,
@@ -65,10 +74,11 @@ def generate_command(
         pp=pp or 1,
         gpus=gpus,
         target=target.value,
-        backend=None if backend in (None, Backend.auto) else backend.value,  # auto: from the image
+        backend=_stack(backend),  # auto: from the image
         ipc_exchange=ipc_exchange.value,
         security=security.value,
         pss=pss.value if pss else None,
+        gpu_allocation=gpu_allocation,
         facts=load_facts(host_facts),
     )
     text = generate(it)
@@ -81,3 +91,11 @@ def generate_command(
         raise UsageError(f"{output} exists: refusing to overwrite (audit it with `tpdoctor audit --fix`)")
     output.write_text(text, encoding="utf-8")
     print(f"tpdoctor: wrote {output}", file=sys.stderr)
+
+
+def _stack(backend: Backend | None) -> str | None:
+    """The GPU stack the files are written for: None (auto) lets the image decide; xccl and ccl
+    are Intel's torch.distributed backends, so xpu."""
+    if backend in (None, Backend.auto):
+        return None
+    return "xpu" if backend in (Backend.xccl, Backend.ccl) else backend.value

@@ -29,7 +29,11 @@ __all__ = [
 Tp = Annotated[int | None, typer.Option("--tp", min=1, help="Tensor-parallel size.")]
 Pp = Annotated[int | None, typer.Option("--pp", min=1, help="Pipeline-parallel size.")]
 BackendOpt = Annotated[
-    Backend | None, typer.Option("--backend", help="The GPU stack: auto, xpu, cuda or rocm.")
+    Backend | None,
+    typer.Option(
+        "--backend",
+        help="The GPU stack: auto, xpu, cuda or rocm; xccl or ccl: Intel through torch's XCCL or oneccl_bindings.",
+    ),
 ]
 OneCclVersion = Annotated[
     str | None,

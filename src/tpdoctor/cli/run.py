@@ -59,7 +59,9 @@ def run_command(
     options = CheckOptions(
         tp=tp if tp is not None else job.tp,
         pp=pp if pp is not None else (job.pp or 1),
-        backend=backend.value if backend else job.backend or "auto",
+        backend=("xpu" if backend.value in ("xccl", "ccl") else backend.value)
+        if backend
+        else job.backend or "auto",
         oneccl_version=oneccl_version,
     )
     prepared = Prepared(dict(os.environ))

@@ -188,6 +188,19 @@ def findings(res: VerifyResult) -> list[Finding]:
                 related=(["verify.transport-fallback"] if fb else []) + env_rel,
             )
         )
+        if res.backend in ("xccl", "ccl"):
+            # intel/llm-scaler vllm/KNOWN_ISSUES.md #02: a dual-GPU card in a slot left at
+            # Auto/x16 reaches 33 GB/s bi-directional P2P; x8/x8 in the BIOS gives over 40.
+            out.append(
+                make_finding(
+                    "oneccl.p2p-slot-limited",
+                    f"{res.backend} bandwidth is below the floor; on Arc Pro dual-GPU cards a PCIe slot "
+                    "left at Auto/x16 limits P2P (llm-scaler known issue #02)",
+                    [("verify", f"worst {worst.op} {human(worst.bytes)}: {worst.busbw_gbps:.1f} GB/s")],
+                    related=["verify.bandwidth-degraded"],
+                    confidence="suggests",
+                )
+            )
     slow_lat = [r for r in res.latency if r.verdict == "degraded"]
     prof = res.profile
     slow_prof = [ph for ph in prof.phases if ph.verdict == "degraded"] if prof else []
