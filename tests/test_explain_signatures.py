@@ -13,7 +13,8 @@ from tpdoctor.explain.signatures import KnowledgeBaseError, knowledge_base, pars
 from tpdoctor.model.fixes import causes_with_fixes
 
 KB = knowledge_base()
-EXAMPLES = [(s.id, ex) for s in KB.signatures for ex in s.examples]
+# error-code signatures are generated from the tables and tested in test_explain_codes.py
+EXAMPLES = [(s.id, ex) for s in KB.signatures if s.code is None for ex in s.examples]
 
 
 def _scan(text: str) -> Scanner:

@@ -398,7 +398,7 @@ def _probe_links(
                 dst.ray_port,
                 mtu,
                 nbytes,
-                min(opts.timeout, 15.0),  # type: ignore[index]
+                min(opts.timeout, 15.0),
             )
             key = f"{src.index}->{dst.index}"
             try:
