@@ -349,7 +349,7 @@ def _verify(
         env=env,
     )
     wall = time.monotonic() - t0
-    ours = [ln for ln in p.stderr.splitlines() if ln.startswith("tpdoctor:") or "Error" in ln]
+    ours = [ln for ln in p.stderr.splitlines() if ln.startswith("tpdoctor:")]  # not Ray's log lines
     assert p.returncode in (0, 3, 4), "\n".join(ours[-10:]) or p.stderr[-3000:]
     report = json.loads(p.stdout)
     record = os.environ.get("TPDOCTOR_CLUSTER_VERIFY_RECORD")  # bench/cluster_verify.sh: the docs' table

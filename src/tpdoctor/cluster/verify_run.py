@@ -15,7 +15,7 @@ from typing import Any
 
 from tpdoctor.cluster.groups import GroupRun, Member, run_group
 from tpdoctor.cluster.remote import _connect, _faults, alive_nodes, import_ray
-from tpdoctor.errors import UsageError
+from tpdoctor.errors import InputError, UsageError
 from tpdoctor.verify import sizes
 
 BACKENDS = ("auto", "nccl", "gloo", "xccl")
@@ -82,6 +82,13 @@ def run_cluster_verify(opts: ClusterVerifyOptions) -> ClusterVerifyRun:
         _connect(ray, opts.address, opts.timeout)
         try:
             return _run(ray, opts, size_list)
+        except (UsageError, InputError):
+            raise
+        except Exception as exc:  # Ray itself stopped answering (GCS wedged, connection lost): one line
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            raise InputError(
+                f"the Ray cluster stopped answering during cluster verify: {type(exc).__name__}: {first}"
+            ) from None
         finally:
             ray.shutdown()
 
