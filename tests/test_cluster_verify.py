@@ -221,6 +221,22 @@ def test_nccl_log_names_the_interface_it_used() -> None:
     assert any("docker0:172.17.0.1" in e.text for e in findings[0].evidence)  # the log line that proves it
 
 
+def test_nccl_over_sockets_beside_infiniband() -> None:
+    from tpdoctor.verify.results import TransportInfo
+
+    run = _run(2)
+    run.backend = "nccl"
+    run.nodes[1].info["ib_devices"] = ["mlx5_0"]  # type: ignore[index]
+    run.nodes[1].info["dev_infiniband"] = True  # type: ignore[index]
+    line = "h:1:1 [0] NCCL INFO Channel 00/0 : 1[0] -> 0[0] [receive] via NET/Socket/0"
+    run.full.transport = TransportInfo(backend="nccl", transports={"NET/Socket": 4}, lines=[line])  # type: ignore[union-attr]
+    findings, _ = diagnose(run)
+    assert [f.cause for f in findings] == ["network.socket-fallback"]
+    assert findings[0].message.startswith("node 1 ") and "mlx5_0" in findings[0].message
+    run.nodes[1].info["dev_infiniband"] = False  # type: ignore[index]
+    assert [f.cause for f in diagnose(run)[0]] == ["rdma.ib-device-missing"]
+
+
 def test_unreachable_node_with_an_mtu_black_hole() -> None:
     run = _run()
     run.full = None
