@@ -39,6 +39,9 @@ class Signature:
     benign_with: tuple[str, ...] = ()  # ... and benign (not a container cause) when one of these is present
     benign: str = ""
     code: ErrorCode | None = None  # set on signatures generated from the error-code tables
+    # A generic consequence (ncclSystemError, a watchdog timeout, a bare SIGBUS): its cause ranks after
+    # any cause that a specific line supports, whatever the severities, so the root line leads.
+    downstream: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ def parse_knowledge_base(raw: dict[str, Any]) -> KnowledgeBase:
                 benign_with=tuple(str(x) for x in _tuple(e.get("benign_with"))),
                 benign=str(e.get("benign", "")).strip(),
                 code=e.get("code"),
+                downstream=bool(e.get("downstream", False)),
             )
         )
     for sig in sigs:
