@@ -275,16 +275,18 @@ class Scanner:
             self._salient(text, original, line_no, source)
 
     def _salient(self, text: str, original: str, line_no: int, source: str) -> None:
-        if _looks_binary(original):
-            return  # bytes of a binary file that happen to contain "error": nothing to show a user
         if _EXCEPTION_LINE.match(text):
             score = 3
         elif _STRONG.search(text):
             score = 2
         else:
             score = 1
-        shown = display(original)
         heap = self.result.error_lines
+        if len(heap) >= ERROR_LINES_KEPT and score < heap[0][0]:
+            return  # cannot enter a full heap (entries compare by score first): skip the costly checks
+        if _looks_binary(original):
+            return  # bytes of a binary file that happen to contain "error": nothing to show a user
+        shown = display(original)
         if any(e[4] == shown for e in heap):
             return  # the same message from every rank: once is enough
         # Ties keep the later line: the last error before a crash is usually the informative one.
