@@ -73,9 +73,13 @@ class Diagnosis:
 
 
 def _condition_holds(ref: str, present: set[str], scan: ScanResult) -> bool:
-    """`sig.id`, `fact:key` (known) or `fact:key>N` (numeric and above N)."""
+    """`sig.id`, `fact:key` (known), `fact:key>N` (numeric and above N) or `fact:key=V` (the only
+    value seen is V: `fact:n_nodes=1` holds only when no process reported more nodes)."""
     if not ref.startswith("fact:"):
         return ref in present
+    if "=" in ref:
+        key, _, want = ref[5:].partition("=")
+        return scan.facts.values.get(key, []) == [want]
     key, _, above = ref[5:].partition(">")
     values = scan.facts.values.get(key, [])
     if not above:

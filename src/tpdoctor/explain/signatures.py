@@ -62,7 +62,8 @@ class Signature:
     hint: str | None = None
     examples: tuple[str, ...] = ()
     # Benign unless one of these is in the log too: signature ids, or `fact:key` (the fact is
-    # known) / `fact:key>N` (a numeric fact above N). The hit then becomes a note with `benign`.
+    # known) / `fact:key>N` (a numeric fact above N) / `fact:key=V` (V is the only value seen). The hit
+    # then becomes a note with `benign`.
     unless: tuple[str, ...] = ()
     benign_with: tuple[str, ...] = ()  # ... and benign (not a container cause) when one of these is present
     benign: str = ""
