@@ -163,3 +163,39 @@ def test_nccl_tests_without_wrong_values_is_clean(tmp_path: Path) -> None:
 )
 def test_libfabric_enodata_names_the_missing_provider(tmp_path: Path, line: str) -> None:
     assert causes(tmp_path, line)[0] == "oneccl.ofi-provider-missing"
+
+
+# ------------------------------------------------------------------ InfiniBand / RDMA in containers
+
+
+def test_memlock_warning_matters_only_across_nodes(tmp_path: Path) -> None:
+    # linux-rdma/rdma-core libibverbs/init.c check_memlock_limit
+    line = "libibverbs: Warning: RLIMIT_MEMLOCK is 32768 bytes.\n    This will severely limit memory registrations.\n"
+    assert causes(tmp_path, line + ONE_NODE) == []
+    assert causes(tmp_path, line + TWO_NODES) == ["rdma.memlock-too-low"]
+
+
+def test_nccl_without_ib_is_benign_on_one_node(tmp_path: Path) -> None:
+    line = "host:1:9 [0] NCCL INFO NET/IB : No device found.\n"
+    assert causes(tmp_path, line + ONE_NODE) == []
+    assert causes(tmp_path, line) == []  # nothing shows more than one node
+    assert causes(tmp_path, line + TWO_NODES) == ["rdma.ib-device-missing"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # vLLM multiproc executor, v0.4.1-v0.6 and v0.6.x with counts
+        "AssertionError: please set tensor_parallel_size to less than max local gpu count\n",
+        "RuntimeError: please set tensor_parallel_size (4) to less than max local gpu count (2)\n",
+        # vLLM ParallelConfig (v0.11)
+        "Value error, World size (2) is larger than the number of available GPUs (1) in this node.\n",
+    ],
+)
+def test_vllm_gpu_count_checks_of_every_era(tmp_path: Path, line: str) -> None:
+    assert causes(tmp_path, line)[0] == "vllm.tp-exceeds-visible-gpus"
+
+
+def test_torch_device_index_assert_names_the_visibility_mismatch(tmp_path: Path) -> None:
+    line = 'RuntimeError: device >= 0 && device < num_gpus INTERNAL ASSERT FAILED at "../aten/src/ATen/cuda/CUDAContext.cpp":50\n'
+    assert causes(tmp_path, line)[0] == "cuda.visible-devices-mismatch"
