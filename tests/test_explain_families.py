@@ -199,3 +199,23 @@ def test_vllm_gpu_count_checks_of_every_era(tmp_path: Path, line: str) -> None:
 def test_torch_device_index_assert_names_the_visibility_mismatch(tmp_path: Path) -> None:
     line = 'RuntimeError: device >= 0 && device < num_gpus INTERNAL ASSERT FAILED at "../aten/src/ATen/cuda/CUDAContext.cpp":50\n'
     assert causes(tmp_path, line)[0] == "cuda.visible-devices-mismatch"
+
+
+# ------------------------------------------------------------------ container runtimes
+
+
+def test_group_lookup_failure_in_both_casings(tmp_path: Path) -> None:
+    for line in (
+        "Error response from daemon: Unable to find group render: no matching entries in group file\n",
+        "Error: unable to find group render: no matching entries in group file\n",
+    ):
+        assert causes(tmp_path, line)[0] == "device.group-name-unresolved"
+
+
+def test_nvidia_hook_without_cgroup_bpf_rights(tmp_path: Path) -> None:
+    # NVIDIA/libnvidia-container src/nvcgo/internal/cgroup/ebpf.go
+    line = (
+        "nvidia-container-cli: mount error: failed to add device rules: unable to find any existing device "
+        "filters attached to the cgroup: bpf_prog_query(BPF_CGROUP_DEVICE) failed: operation not permitted: unknown.\n"
+    )
+    assert causes(tmp_path, line)[0] == "runtime.cgroupv2-unsupported"
