@@ -219,3 +219,13 @@ def test_nvidia_hook_without_cgroup_bpf_rights(tmp_path: Path) -> None:
         "filters attached to the cgroup: bpf_prog_query(BPF_CGROUP_DEVICE) failed: operation not permitted: unknown.\n"
     )
     assert causes(tmp_path, line)[0] == "runtime.cgroupv2-unsupported"
+
+
+def test_store_connection_failure_is_downstream_of_a_specific_line(tmp_path: Path) -> None:
+    store = (
+        "torch.distributed.DistNetworkError: The client socket has failed to connect to [node0]:29500 "
+        "(errno: 111 - Connection refused).\n"
+    )
+    assert causes(tmp_path, store) == ["network.wrong-interface"]  # alone, it is the network
+    root = "host:1:9 [0] misc/ibvwrap.cc:212 NCCL WARN Call to ibv_open_device failed\n"
+    assert causes(tmp_path, root + store)[0] == "rdma.ib-device-missing"
