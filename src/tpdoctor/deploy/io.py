@@ -22,21 +22,23 @@ MAX_NODES = 500_000
 MAX_ALIASES = 1_000
 
 
-def read_text(path: Path, max_bytes: int = MAX_BYTES) -> str:
+def read_bytes(path: Path, max_bytes: int = MAX_BYTES) -> bytes:
+    """A config's bytes through the one bounded reader (regular files only, size and time capped)."""
+    from tpdoctor.boundedio import read_bytes_bounded
+
+    return read_bytes_bounded(path, max_bytes, what="config file")
+
+
+def decode_config(data: bytes, source: str) -> str:
+    """Strict UTF-8; a BOM is accepted (and put back by the writer, textfmt.py)."""
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    if size > max_bytes:
-        raise InputError(f"{path}: {size} bytes is over the {max_bytes}-byte limit for a config file")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}): refusing to parse") from None
+        raise InputError(f"{source}: not UTF-8 text (byte {exc.start}): refusing to parse") from None
+
+
+def read_text(path: Path, max_bytes: int = MAX_BYTES) -> str:
+    return decode_config(read_bytes(path, max_bytes), str(path))
 
 
 def rt_yaml() -> YAML:

@@ -13,6 +13,7 @@ from tpdoctor.facts.process import redact_env
 from tpdoctor.model.facts import SCHEMA_VERSION, Facts
 
 EXAMPLES_DIR = "data/examples"
+MAX_SNAPSHOT = 64 << 20  # a 20k-device snapshot is ~10 MB
 
 
 def dump_facts(facts: Facts) -> str:
@@ -47,11 +48,9 @@ def parse_snapshot(text: str, origin: str) -> Facts:
 
 
 def read_snapshot(path: Path) -> Facts:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read snapshot {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    return parse_snapshot(text, str(path))
+    from tpdoctor.boundedio import read_text_bounded
+
+    return parse_snapshot(read_text_bounded(path, MAX_SNAPSHOT, what="snapshot"), str(path))
 
 
 def example_names() -> dict[str, str]:

@@ -79,9 +79,11 @@ def compare_facts(a: Facts, b: Facts, names: tuple[str, str] = ("A", "B")) -> li
 
 def load_snapshot(path: Path) -> Facts:
     """A `check --snapshot` file: Facts as JSON, bare or under a "facts" key."""
+    from tpdoctor.boundedio import read_text_bounded
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        data = json.loads(read_text_bounded(path, 64 << 20, what="snapshot"))
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise UsageError(f"cannot read snapshot {path}: {exc}") from None
     if isinstance(data, dict) and isinstance(data.get("facts"), dict) and "dev" not in data:
         data = data["facts"]
