@@ -147,9 +147,9 @@ def _patch_config(prepared: Any, report: Any, write: bool) -> dict[str, Any]:
     elif not patch.changed:
         report.notes.append(f"{path}: already has what the diagnosed causes need; nothing to change")
     if write and patch.changed:
-        from tpdoctor.deploy.io import atomic_write
+        from tpdoctor.deploy.audit import write_fix
 
-        backup = atomic_write(loaded.path, patch.result.text)
+        backup = write_fix(patch.loaded, patch.result.text)
         out["written"] = str(backup)
         print(f"tpdoctor: wrote {path} (backup {backup})", file=sys.stderr)
     elif write:

@@ -1,4 +1,4 @@
-"""Reading user files safely and writing fixes atomically.
+"""Reading user files safely (writing them: tpdoctor.safewrite).
 
 Limits protect `audit` from hostile input: a size cap, strict UTF-8, and a cap on how many
 nodes a YAML document expands to (aliases are references in ruamel's round-trip mode, but the
@@ -7,8 +7,6 @@ rules walk them, so a "billion laughs" file would otherwise explode there).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -95,24 +93,3 @@ def dump_yaml_docs(docs: list[Any]) -> str:
     else:
         y.dump_all(docs, buf)
     return buf.getvalue()
-
-
-def atomic_write(path: Path, text: str, backup_suffix: str = ".tpdoctor.bak") -> Path:
-    """Keep a backup next to the file, then replace it atomically (temp file + os.replace)."""
-    backup = path.with_name(path.name + backup_suffix)
-    original = path.read_bytes()
-    mode = path.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        backup.write_bytes(original)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return backup
