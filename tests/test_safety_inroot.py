@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import run_cli
 from fakeroot import FakeRoot
-
 from tpdoctor.facts import fsutil
 from tpdoctor.facts.collect import collect_facts
 from tpdoctor.facts.snapshot import dump_facts
@@ -37,7 +37,9 @@ def _rich_root(base: Path) -> Path:
         .set_env(CCL_DRMFD_DEV_RENDER_DIR_PATH="/dev/dri/by-path", HF_TOKEN="x")
     )
     fr.write("proc/driver/nvidia/version", "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54\n")
-    fr.write("proc/driver/nvidia/gpus/0000:81:00.0/information", "Model: NVIDIA H200\nBus Location: 0000:81:00.0\n")
+    fr.write(
+        "proc/driver/nvidia/gpus/0000:81:00.0/information", "Model: NVIDIA H200\nBus Location: 0000:81:00.0\n"
+    )
     fr.write("sys/class/net/eth0/operstate", "up\n")
     fr.write("proc/net/route", "Iface\tDestination\tGateway\neth0\t00000000\t0100000A\n")
     fr.write("proc/net/fib_trie", "Main:\n  +-- 0.0.0.0/0 3 0 5\n")
@@ -95,7 +97,12 @@ _guard: dict[str, Path] = {}
 
 
 def _hook(event: str, args: tuple[object, ...]) -> None:
-    if event in ("open", "os.listdir", "os.scandir") and _guard and args and isinstance(args[0], (str, bytes, os.PathLike)):
+    if (
+        event in ("open", "os.listdir", "os.scandir")
+        and _guard
+        and args
+        and isinstance(args[0], (str, bytes, os.PathLike))
+    ):
         p = os.fsdecode(args[0])
         if MARK in p or os.path.realpath(p).startswith(str(_guard["outside"]) + "/"):
             _opened_outside.append(p)
@@ -110,7 +117,9 @@ def test_no_collector_reads_through_a_link_out_of_the_root(tmp_path: Path, style
     paths = _record_paths(probe_root)
     assert {"/proc/self/status", "/etc/group", "/proc/self/mounts", "/dev/dri"} <= set(paths), paths
     outside = _outside(tmp_path, paths)
-    targets = paths if style != "parent-dir" else sorted({p.rsplit("/", 1)[0] for p in paths if p.count("/") > 1})
+    targets = (
+        paths if style != "parent-dir" else sorted({p.rsplit("/", 1)[0] for p in paths if p.count("/") > 1})
+    )
     leaks: list[str] = []
     for i, p in enumerate(targets):
         root = _rich_root(tmp_path / f"r{i}")

@@ -52,7 +52,9 @@ def is_secret_name(name: str) -> bool:
 # --- value shapes ---------------------------------------------------------------------------
 _VALUE = r"[^\s\"'`\\,;&|<>]+"  # a bare token: stops at quotes, blanks and shell/JSON delimiters
 
-_URL_CREDS = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s/@:\"'`\\]*:)(?P<secret>[^\s/@\"'`\\]+)(?=@)")
+_URL_CREDS = re.compile(
+    r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s/@:\"'`\\]*:)(?P<secret>[^\s/@\"'`\\]+)(?=@)"
+)
 _URL_USER_TOKEN = re.compile(r"(?P<pre>\bhttps?://)(?P<secret>[^\s/@:\"'`\\]{20,})(?=@)")
 _AUTH_HEADER = re.compile(
     r"(?P<pre>\b(?:Proxy-)?Authorization\s*[:=]\s*\"?'?(?:Bearer|Basic|Token|Digest|Negotiate|AWS4-HMAC-SHA256)?\s*)"
@@ -83,7 +85,9 @@ _PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----")
 _PEM_ONE_LINE = re.compile(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----.*?-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----", re.S
 )
-_ALREADY = re.compile(r"^<redacted>$|^(?:Bearer|Basic|Token|Digest|Negotiate)$|^\*+$|^x+$|^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$")
+_ALREADY = re.compile(
+    r"^<redacted>$|^(?:Bearer|Basic|Token|Digest|Negotiate)$|^\*+$|^x+$|^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$"
+)
 
 
 def _redact_kv(line: str) -> str:

@@ -271,7 +271,9 @@ def write_fixed(state: ReadState, new_text: str, style: TextStyle) -> Path:
             _fsync_dir(directory)
         except OSError as exc:
             if exc.errno in (errno.EISDIR, errno.ENOTEMPTY):
-                raise InputError(f"{directory / (name + BACKUP_SUFFIX)} is a directory: not writing") from None
+                raise InputError(
+                    f"{directory / (name + BACKUP_SUFFIX)} is a directory: not writing"
+                ) from None
             raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     finally:
         os.close(fd)  # releases the lock

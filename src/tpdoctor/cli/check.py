@@ -20,9 +20,8 @@ ENV_FILE_MAX = 1 << 20
 
 def read_env_file(path: Path) -> dict[str, str]:
     """KEY=VALUE lines (docker --env-file / compose .env style; `export`, quotes and # allowed)."""
-    from tpdoctor.errors import InputError
-
     from tpdoctor.boundedio import read_text_bounded
+    from tpdoctor.errors import InputError
 
     text = read_text_bounded(path, ENV_FILE_MAX, what="env file")
     env: dict[str, str] = {}

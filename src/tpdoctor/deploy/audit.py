@@ -52,9 +52,11 @@ def load(path: Path, fmt: str | None = None, text: str | None = None) -> Loaded:
     f: Format = fmt or detect_format(text, source)  # type: ignore[assignment]
     try:
         model, handle, f = _parse(text, source, f)
-    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as exc:
-        if isinstance(exc, InputError):
+    except InputError as exc:
+        if source in str(exc):
             raise
+        raise InputError(f"{source}: {exc}") from None
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as exc:
         # a value of the wrong YAML type deep in a frontend (`devices: 5`, `spec: hello`): the
         # file is wrong, not tpdoctor; name the file, exit 2
         raise InputError(f"{source}: unexpected {f} structure ({type(exc).__name__}: {exc})") from None

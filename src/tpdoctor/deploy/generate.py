@@ -73,7 +73,11 @@ class Intent:
 
     @property
     def n_gpus(self) -> int:
-        n = self.gpus or self.tp * self.pp
+        from tpdoctor.limits import MAX_GPUS, MAX_PARALLEL, cap_count
+
+        cap_count(self.tp, "--tp", MAX_PARALLEL)
+        cap_count(self.pp, "--pp", MAX_PARALLEL)
+        n = cap_count(self.gpus or self.tp * self.pp, "GPUs (--gpus, or --tp x --pp)", MAX_GPUS)
         if n < self.tp * self.pp:
             raise UsageError(f"--gpus {n} is less than --tp x --pp = {self.tp * self.pp}")
         return n

@@ -9,7 +9,6 @@ from __future__ import annotations
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.fsutil import read_text
 from tpdoctor.model.facts import Facts
-
 from tpdoctor.redact import REDACTED, redact_env  # noqa: F401  (re-exported: one redactor)
 
 

@@ -43,6 +43,13 @@ class CheckOptions:
     ipc_exchange: str | None = None  # override of CCL_ZE_IPC_EXCHANGE for what-if checks
     extra: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        from tpdoctor.limits import MAX_PARALLEL, cap_count
+
+        if self.tp is not None:
+            cap_count(self.tp, "--tp", MAX_PARALLEL)
+        cap_count(self.pp, "--pp", MAX_PARALLEL)
+
 
 RuleFunc = Callable[[Facts, CheckOptions], Iterable[Finding]]
 
