@@ -278,3 +278,19 @@ def write_fixed(state: ReadState, new_text: str, style: TextStyle) -> Path:
     finally:
         os.close(fd)  # releases the lock
     return directory / (name + BACKUP_SUFFIX)
+
+
+def write_output_file(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write a report/snapshot tpdoctor produces: redacted, O_NOFOLLOW (a planted symlink at
+    `path` is refused, never written through), created private (0600) when new. OSError on
+    failure (callers turn it into one line)."""
+    from tpdoctor.redact import redact_text
+
+    data = redact_text(text).encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        _write_all(fd, data)
+    finally:
+        os.close(fd)

@@ -58,6 +58,8 @@ def explain_command(
     if (write or host_facts is not None) and config is None:
         raise UsageError("--write and --host-facts need --config FILE")
     inputs = list(logs or ["-"])
+    if "-" in inputs and sys.stdin is None:
+        raise UsageError("stdin is closed: pass log files or pipe one into `tpdoctor explain -`")
     if inputs == ["-"] and sys.stdin.isatty():
         raise UsageError("no log given: pass log files or pipe one into `tpdoctor explain -`")
     runtimes = [runtime.value, "env", "host"] if runtime else None

@@ -17,13 +17,18 @@ MAX_SNAPSHOT = 64 << 20  # a 20k-device snapshot is ~10 MB
 
 
 def dump_facts(facts: Facts) -> str:
+    from tpdoctor.redact import redact_text
+
+    # env by name and by value shape, then every other string (errors, paths) by shape
     data = facts.model_copy(update={"env": redact_env(facts.env)})
-    return data.model_dump_json(indent=2) + "\n"
+    return redact_text(data.model_dump_json(indent=2) + "\n")
 
 
 def write_snapshot(facts: Facts, path: Path) -> None:
+    from tpdoctor.safewrite import write_output_file
+
     try:
-        path.write_text(dump_facts(facts), encoding="utf-8")
+        write_output_file(path, dump_facts(facts), mode=0o644)
     except OSError as exc:
         raise InputError(f"cannot write snapshot {path}: {exc.strerror or exc}") from None
 
