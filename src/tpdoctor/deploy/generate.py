@@ -7,9 +7,8 @@ the Compose JSON schema, `docker-compose config`, and the Kubernetes OpenAPI sch
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Literal
@@ -168,7 +167,9 @@ def _host_notes(it: Intent) -> list[str]:
 # regexp.go: domain[:port]/path-components[:tag][@digest]); anything else (a newline, a quote, a
 # space) could inject YAML keys or shell words into the generated file.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?"
+_DOMAIN = (
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?"
+)
 IMAGE_REF_RE = re.compile(
     rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?"
     r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
@@ -180,9 +181,13 @@ MODEL_RE = re.compile(r"^[A-Za-z0-9_./@:+=-][A-Za-z0-9_./@:+=~-]{0,511}$")
 def validate_intent(it: Intent) -> None:
     """Refuse values that would not stay one scalar in the generated YAML or shell (exit 2)."""
     if it.image not in IMAGES and (len(it.image) > 512 or not IMAGE_REF_RE.match(it.image)):
-        raise UsageError(f"--image {it.image[:80]!r} is not an image reference (registry/name[:tag][@digest])")
+        raise UsageError(
+            f"--image {it.image[:80]!r} is not an image reference (registry/name[:tag][@digest])"
+        )
     if not MODEL_RE.match(it.model):
-        raise UsageError(f"--model {it.model[:80]!r}: a model id or path without blanks, quotes or control characters")
+        raise UsageError(
+            f"--model {it.model[:80]!r}: a model id or path without blanks, quotes or control characters"
+        )
     if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", it.name):
         raise UsageError(f"service name {it.name!r} is not a DNS label")
     it.n_gpus  # noqa: B018  (checks the counts against tpdoctor's limits)
