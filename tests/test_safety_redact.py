@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from conftest import run_cli
 from fakeroot import FakeRoot
-
 from tpdoctor.redact import REDACTED, is_secret_name, redact_env, redact_text
 
 # every value here must never be printed
@@ -25,7 +25,15 @@ SECRETS = {
     "NOTES": "token hf_Pw6hfSecretZabcdefghijklmnop",
     "AWS_SECRET_ACCESS_KEY": "Pw7awsSecretZ/abcdefghijklmnopqrstuvwxyz",
 }
-NEEDLES = ["Pw1dbSecretZ", "Pw2proxySecretZ", "Pw3bearerSecretZ", "Pw4mysqlSecretZ", "Pw5ghpatSecretZ", "Pw6hfSecretZ", "Pw7awsSecretZ"]
+NEEDLES = [
+    "Pw1dbSecretZ",
+    "Pw2proxySecretZ",
+    "Pw3bearerSecretZ",
+    "Pw4mysqlSecretZ",
+    "Pw5ghpatSecretZ",
+    "Pw6hfSecretZ",
+    "Pw7awsSecretZ",
+]
 
 LOG = """\
 INFO starting vllm with DATABASE_URL=postgres://app:Pw1dbSecretZ@db:5432/app
@@ -118,7 +126,9 @@ def test_env_file_snapshot(tmp_path: Path) -> None:
     env = tmp_path / "job.env"
     env.write_text("".join(f"{k}={v!r}\n".replace("'", '"') for k, v in SECRETS.items()))
     snap = tmp_path / "s.json"
-    r = run_cli("check", "--example", "article", "--env-file", str(env), "--snapshot", str(snap), "-f", "json")
+    r = run_cli(
+        "check", "--example", "article", "--env-file", str(env), "--snapshot", str(snap), "-f", "json"
+    )
     assert r.returncode in (0, 3, 4), r.stderr
     _assert_clean(r.stdout + r.stderr, "check --env-file")
 

@@ -97,8 +97,13 @@ class NamespaceFacts(BaseModel):
 
 
 class CpuFacts(BaseModel):
-    online: int | None = Field(default=None, description="sysconf(_SC_NPROCESSORS_ONLN): host CPUs")
-    allowed: list[int] | None = Field(default=None, description="sched_getaffinity / cpuset")
+    # bounded: rules build CPU sets from these (Linux's NR_CPUS is at most 8192)
+    online: int | None = Field(
+        default=None, ge=0, le=1 << 16, description="sysconf(_SC_NPROCESSORS_ONLN): host CPUs"
+    )
+    allowed: list[int] | None = Field(
+        default=None, max_length=1 << 16, description="sched_getaffinity / cpuset"
+    )
     cpuset_source: str | None = None
 
 
