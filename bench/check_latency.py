@@ -22,7 +22,8 @@ sys.path[:0] = [str(HERE / "src"), str(HERE / "tests")]
 
 from fakeroot import FakeRoot  # noqa: E402
 from tpdoctor.facts.collect import collect_facts  # noqa: E402
-from tpdoctor.rules import CheckOptions, run_fact_rules  # noqa: E402
+from tpdoctor.model import CheckOptions  # noqa: E402
+from tpdoctor.rules import run_fact_rules  # noqa: E402
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from tpdoctor.fixes import causes_with_fixes, fix_context, fixes_for
 from tpdoctor.model import catalog
+from tpdoctor.model.fixes import causes_with_fixes, fix_context, fixes_for
 
 
 def test_shared_ids_are_identical_in_package(shared_dir: Path) -> None:

@@ -10,8 +10,8 @@ import pytest
 from conftest import run_cli
 from fakeroot import FakeRoot, article_root
 from tpdoctor.facts.collect import collect_facts
-from tpdoctor.model import Finding
-from tpdoctor.rules import CheckOptions, run_fact_rules
+from tpdoctor.model import CheckOptions, Finding
+from tpdoctor.rules import run_fact_rules
 
 BDF0, BDF1, BDF2 = "0000:03:00.0", "0000:04:00.0", "0000:05:00.0"
 

@@ -20,10 +20,9 @@ import pytest
 from conftest import run_cli
 from fakeroot_families import nvidia_nodes
 from tpdoctor.cluster.report import build_report
-from tpdoctor.model import Facts
+from tpdoctor.model import CheckOptions, ClusterNode, Facts
 from tpdoctor.model.facts import NetInterface, NetworkFacts
-from tpdoctor.rules import CheckOptions
-from tpdoctor.rules.cluster import ClusterNode, compare_nodes
+from tpdoctor.rules.cluster import compare_nodes
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 HAS_RAY = importlib.util.find_spec("ray") is not None

@@ -3,9 +3,9 @@ Docker engine produced, rebuilt as Facts so it is tested without an engine."""
 
 from __future__ import annotations
 
-from tpdoctor.model import Facts
+from tpdoctor.model import CheckOptions, Facts
 from tpdoctor.model.facts import ContainerFacts, DeviceNode, DrmGpu, LiveProbes, ProcessFacts
-from tpdoctor.rules import CheckOptions, run_fact_rules
+from tpdoctor.rules import run_fact_rules
 
 DOCKER_DEFAULT_RULES = ["c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 136:* rwm"]
 

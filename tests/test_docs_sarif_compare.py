@@ -12,10 +12,10 @@ from conftest import run_cli
 from fakeroot_families import nvidia_nodes
 from tpdoctor.docs import AUDIT_ONLY, EXPLAIN_ONLY, render_markdown, rule_docs
 from tpdoctor.errors import UsageError
-from tpdoctor.model import Facts, Report
+from tpdoctor.model import CheckOptions, Facts, Report
 from tpdoctor.model.facts import NamespaceFacts, ShmFacts
 from tpdoctor.render.sarif import sarif_dict
-from tpdoctor.rules import CheckOptions, run_fact_rules
+from tpdoctor.rules import run_fact_rules
 from tpdoctor.rules.topology import compare_facts, compare_snapshots
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import pytest
 
 from tpdoctor.explain.scanner import Scanner
 from tpdoctor.explain.signatures import KnowledgeBaseError, knowledge_base, parse_knowledge_base
-from tpdoctor.fixes import causes_with_fixes
+from tpdoctor.model.fixes import causes_with_fixes
 
 KB = knowledge_base()
 EXAMPLES = [(s.id, ex) for s in KB.signatures for ex in s.examples]

@@ -10,16 +10,10 @@ from __future__ import annotations
 import pytest
 
 from fakeroot_families import char, nvidia_nodes
-from tpdoctor.model import Facts
+from tpdoctor.facts.caps import has_cap
+from tpdoctor.model import CheckOptions, Facts
 from tpdoctor.model.facts import DrmGpu, NvidiaFacts, NvidiaGpu, ProcessFacts
-from tpdoctor.rules import CheckOptions
-from tpdoctor.rules.gpus import (
-    has_cap,
-    host_missing_render_nodes,
-    infer_backend,
-    visible_gpu_paths,
-    visible_gpus,
-)
+from tpdoctor.rules.gpus import host_missing_render_nodes, infer_backend, visible_gpu_paths, visible_gpus
 
 AUTO = CheckOptions()
 RENDER = [char("/dev/dri/renderD128", 226, 128), char("/dev/dri/renderD129", 226, 129)]

@@ -9,9 +9,9 @@ import pytest
 from fakeroot_families import nvidia_nodes, nvidia_root, write
 from tpdoctor.facts.collect import collect_facts
 from tpdoctor.facts.network import parse_fib_trie_local, parse_ip_addr, parse_route
-from tpdoctor.model import Facts, Finding
+from tpdoctor.model import CheckOptions, Facts, Finding
 from tpdoctor.model.facts import ContainerFacts, NetInterface, NetworkFacts, ProcessFacts
-from tpdoctor.rules import CheckOptions, run_fact_rules
+from tpdoctor.rules import run_fact_rules
 
 DOCKER_CAPS = 0xA80425FB  # Docker's default set: no SYS_NICE (bit 23)
 FIB_TRIE = """Main:

@@ -9,7 +9,7 @@ import pytest
 
 from fakeroot_families import FULL_CAPS, char, nvidia_nodes, nvidia_root
 from tpdoctor.facts.collect import collect_facts
-from tpdoctor.model import Facts, Finding
+from tpdoctor.model import CheckOptions, Facts, Finding
 from tpdoctor.model.facts import (
     ContainerFacts,
     CpuFacts,
@@ -21,7 +21,7 @@ from tpdoctor.model.facts import (
     ShmFacts,
     UsernsFacts,
 )
-from tpdoctor.rules import CheckOptions, run_fact_rules
+from tpdoctor.rules import run_fact_rules
 
 CUDA2 = CheckOptions(tp=2, backend="cuda")
 DOCKER = ProcessFacts(cap_eff=0xA80425FB, seccomp=2, uid=0)

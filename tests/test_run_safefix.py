@@ -13,8 +13,8 @@ import pytest
 
 from fakeroot import FakeRoot, article_root
 from tpdoctor.facts.collect import collect_facts
-from tpdoctor.model import Facts, Finding
-from tpdoctor.rules import CheckOptions, run_fact_rules
+from tpdoctor.model import CheckOptions, Facts, Finding
+from tpdoctor.rules import run_fact_rules
 from tpdoctor.runner.job import infer_job
 from tpdoctor.runner.safefix import (
     BYPATH_CAUSES,

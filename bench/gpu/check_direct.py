@@ -11,9 +11,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
 from tpdoctor.facts.collect import collect_facts
-from tpdoctor.model import Report
+from tpdoctor.model import CheckOptions, Report
 from tpdoctor.render.json_format import render_json
-from tpdoctor.rules import CheckOptions, run_fact_rules
+from tpdoctor.rules import run_fact_rules
 
 
 def main() -> int:

@@ -9,11 +9,19 @@ real deployment while keeping every structure small. Over a cap: InputError, exi
 from __future__ import annotations
 
 from tpdoctor.errors import InputError
+from tpdoctor.model.options import MAX_PARALLEL  # --tp, --pp (CheckOptions' own backstop)
 
 MAX_GPUS = 1024  # GPUs in one container/pod/host, and TP x PP on one node
-MAX_PARALLEL = 1024  # --tp, --pp
 MAX_WORKERS = 1024  # CCL_WORKER_COUNT and other per-rank thread counts
 MAX_ENV_INT_DIGITS = 18  # an integer env var longer than this is no real setting
+
+
+def check_sizes(tp: int | None, pp: int | None) -> None:
+    """--tp/--pp of check, cluster and run: exit 2 over the limit."""
+    if tp is not None:
+        cap_count(tp, "--tp", MAX_PARALLEL)
+    if pp is not None:
+        cap_count(pp, "--pp", MAX_PARALLEL)
 
 
 def cap_count(value: int, what: str, cap: int = MAX_GPUS, source: str = "") -> int:

@@ -102,7 +102,7 @@ def check_command(
     if sum(x is not None for x in (root, from_snapshot, example)) > 1:
         raise UsageError("use only one of --root, --from-snapshot and --example")
     if oneccl_version is not None:
-        from tpdoctor.rules.oneccl_model import parse_version
+        from tpdoctor.oneccl.model import parse_version
 
         try:
             parse_version(oneccl_version)
@@ -122,10 +122,12 @@ def check_command(
         write_snapshot(facts, snapshot)
 
     from tpdoctor.cli.common import emit
-    from tpdoctor.model import Report
-    from tpdoctor.rules import CheckOptions, run_fact_rules
+    from tpdoctor.limits import check_sizes
+    from tpdoctor.model import CheckOptions, Report
+    from tpdoctor.rules import run_fact_rules
     from tpdoctor.rules.summary import facts_summary
 
+    check_sizes(tp, pp)
     options = CheckOptions(
         tp=tp, pp=pp, backend=backend, oneccl_version=oneccl_version, ipc_exchange=ipc_exchange
     )

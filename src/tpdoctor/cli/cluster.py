@@ -49,11 +49,14 @@ def cluster_check_command(
     nodes, notes = collect_cluster(address, timeout)
     from tpdoctor.cli.common import emit
     from tpdoctor.cluster.report import build_report, print_table, write_snapshots
-    from tpdoctor.rules import CheckOptions
+    from tpdoctor.model import CheckOptions
 
     if snapshots is not None:
         written = write_snapshots(nodes, snapshots)
         notes.append(f"wrote {len(written)} snapshot(s) to {snapshots}")
+    from tpdoctor.limits import check_sizes
+
+    check_sizes(tp, pp)
     report = build_report(nodes, CheckOptions(tp=tp, pp=pp, backend=backend), address, notes)
     if fmt is OutputFormat.text:
         print_table(report, sys.stdout)

@@ -62,7 +62,7 @@ def run_command(
     import os
 
     from tpdoctor.errors import UsageError
-    from tpdoctor.rules.registry import CheckOptions
+    from tpdoctor.model import CheckOptions
     from tpdoctor.runner.job import infer_job
     from tpdoctor.runner.session import Prepared, check_and_fix, stderr_say
 
@@ -72,7 +72,7 @@ def run_command(
     if backend is not None and backend not in ("auto", "xpu", "cuda", "rocm"):
         raise UsageError(f"--backend must be auto, xpu, cuda or rocm, not {backend!r}")
     if oneccl_version is not None:
-        from tpdoctor.rules.oneccl_model import parse_version
+        from tpdoctor.oneccl.model import parse_version
 
         try:
             parse_version(oneccl_version)
@@ -88,6 +88,9 @@ def run_command(
             try:
                 # inside the guard: a --tp over tpdoctor's limits, a hostile environment or a
                 # check that runs too long never keeps the workload from starting (docs/run.md)
+                from tpdoctor.limits import check_sizes
+
+                check_sizes(tp if tp is not None else job.tp, pp if pp is not None else job.pp)
                 options = CheckOptions(
                     tp=tp if tp is not None else job.tp,
                     pp=pp if pp is not None else (job.pp or 1),

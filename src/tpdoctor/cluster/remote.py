@@ -15,7 +15,7 @@ from typing import Any
 
 from tpdoctor.errors import InputError, UsageError
 from tpdoctor.facts.snapshot import parse_snapshot
-from tpdoctor.rules.cluster import ClusterNode
+from tpdoctor.model import ClusterNode
 
 INSTALL_HINT = "tpdoctor cluster needs Ray: python3 -m pip install 'tpdoctor[cluster]' (or 'ray>=2.9')"
 FAULT_VAR = "TPDOCTOR_CLUSTER_FAULT"  # tests only: "<node index>:hang|crash|import"

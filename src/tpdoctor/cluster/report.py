@@ -7,16 +7,9 @@ import re
 from pathlib import Path
 from typing import Any, TextIO
 
-from tpdoctor.model import Finding, Report, Severity
-from tpdoctor.rules import CheckOptions, run_fact_rules
-from tpdoctor.rules.cluster import (
-    ClusterNode,
-    compare_nodes,
-    node_gpus,
-    node_options,
-    tag_finding,
-    unreachable_finding,
-)
+from tpdoctor.model import CheckOptions, ClusterNode, Finding, Report, Severity
+from tpdoctor.rules import run_fact_rules
+from tpdoctor.rules.cluster import compare_nodes, node_gpus, node_options, tag_finding, unreachable_finding
 
 
 def build_report(nodes: list[ClusterNode], options: CheckOptions, address: str, notes: list[str]) -> Report:

@@ -15,8 +15,8 @@ from typing import Literal
 
 from tpdoctor.deploy.analysis import facts_render_gid, facts_render_nodes
 from tpdoctor.errors import UsageError
-from tpdoctor.fixes import PRIVILEGED_RISK
 from tpdoctor.model import Facts
+from tpdoctor.model.fixes import PRIVILEGED_RISK
 
 Target = Literal["compose", "docker-run", "podman", "kubernetes"]
 

@@ -13,8 +13,8 @@ from tpdoctor.explain.correlate import diagnose, to_findings
 from tpdoctor.explain.reader import open_log
 from tpdoctor.explain.scanner import Scanner, ScanResult
 from tpdoctor.explain.signatures import knowledge_base
-from tpdoctor.fixes import fix_context
 from tpdoctor.model import Finding, Report
+from tpdoctor.model.fixes import fix_context
 
 NO_CAUSE = "No known container/IPC cause found."
 

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 
 from tpdoctor.explain.scanner import ScanResult, SigHit
 from tpdoctor.explain.signatures import Correlation, KnowledgeBase
-from tpdoctor.model import Evidence, Finding, get_cause
-from tpdoctor.rules.registry import make_finding
+from tpdoctor.model import Evidence, Finding, get_cause, make_finding
 
 EVIDENCE_PER_FINDING = 8
 _CONTAINER_ID_HOST = re.compile(r"^[0-9a-f]{12}$")

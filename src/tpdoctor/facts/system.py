@@ -6,9 +6,9 @@ import os
 import re
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
+from tpdoctor.facts.container import booted_root
 from tpdoctor.facts.fsutil import read_text
 from tpdoctor.model.facts import Facts, MountEntry
-from tpdoctor.rules.gpus import booted_root
 
 _OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 

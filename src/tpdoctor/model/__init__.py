@@ -1,6 +1,10 @@
-"""Pydantic models shared by every command. Imports nothing else of tpdoctor."""
+"""The shared vocabulary: pydantic models, the cause and remedy catalogs, make_finding.
+
+Imports nothing of tpdoctor outside model/.
+"""
 
 from tpdoctor.model.catalog import Cause, catalog, get_cause
+from tpdoctor.model.cluster import ClusterNode
 from tpdoctor.model.facts import Facts
 from tpdoctor.model.finding import (
     Evidence,
@@ -13,9 +17,13 @@ from tpdoctor.model.finding import (
     Severity,
     exit_code_for,
 )
+from tpdoctor.model.make import make_finding
+from tpdoctor.model.options import CheckOptions
 
 __all__ = [
     "Cause",
+    "CheckOptions",
+    "ClusterNode",
     "Evidence",
     "ExitCode",
     "Facts",
@@ -28,4 +36,5 @@ __all__ = [
     "catalog",
     "exit_code_for",
     "get_cause",
+    "make_finding",
 ]

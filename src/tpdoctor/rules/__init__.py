@@ -6,6 +6,6 @@ documentation (What it checks / Why it matters / How to fix), rendered by `tpdoc
 and docs/rules.md.
 """
 
-from tpdoctor.rules.registry import CheckOptions, Rule, all_rules, fact_rule, make_finding, run_fact_rules
+from tpdoctor.rules.registry import Rule, all_rules, fact_rule, run_fact_rules
 
-__all__ = ["CheckOptions", "Rule", "all_rules", "fact_rule", "make_finding", "run_fact_rules"]
+__all__ = ["Rule", "all_rules", "fact_rule", "run_fact_rules"]

@@ -10,39 +10,21 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
-from tpdoctor.model import Evidence, Facts, Finding
+from tpdoctor.model import CheckOptions, ClusterNode, Evidence, Facts, Finding, make_finding
 
 # registered before this module's rules whichever is imported first (docs/rules.md lists
 # the rules of a cause in registration order)
 from tpdoctor.rules import topology as _topology  # noqa: F401
 from tpdoctor.rules.gpus import infer_backend, visible_gpu_paths
 from tpdoctor.rules.network import BRIDGE_NETS, _addresses_text
-from tpdoctor.rules.registry import _RULES, CheckOptions, Rule, make_finding
+from tpdoctor.rules.registry import _RULES, Rule
 
 # Environment that must be the same on every node for one communicator; per-node values
 # (VLLM_HOST_IP, *_VISIBLE_DEVICES, ZE_AFFINITY_MASK) legitimately differ and are left out.
 ENV_PREFIXES = ("NCCL_", "TORCH_NCCL_", "CCL_", "FI_", "GLOO_", "UCX_", "RCCL_")
 PER_NODE_VARS = frozenset({"VLLM_HOST_IP", "CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES"})
 CUMEM = "NCCL_CUMEM_ENABLE"
-
-
-@dataclass
-class ClusterNode:
-    """One alive node of the Ray cluster and what its check task returned."""
-
-    index: int
-    node_id: str
-    ip: str
-    hostname: str | None = None
-    facts: Facts | None = None
-    error: str | None = None  # why there are no facts
-    error_kind: str | None = None  # timeout | died | import | error
-
-    @property
-    def label(self) -> str:
-        return f"node {self.index} ({self.ip}, {self.node_id[:8]})"
 
 
 def node_gpus(facts: Facts, options: CheckOptions) -> tuple[str | None, int]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tpdoctor.fixes import fix_context
 from tpdoctor.model.facts import Facts
+from tpdoctor.model.fixes import fix_context
 from tpdoctor.rules.gpus import render_nodes
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tpdoctor.deploy.analysis import facts_render_gid, facts_render_nodes, visible_gpus
 from tpdoctor.deploy.model import Service
-from tpdoctor.fixes import fix_context
 from tpdoctor.model import Evidence
+from tpdoctor.model.fixes import fix_context
 from tpdoctor.rules.registry import DeployContext
 
 

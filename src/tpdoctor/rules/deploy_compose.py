@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 from tpdoctor.deploy.analysis import is_gpu, wants_multi_gpu
 from tpdoctor.deploy.model import Service
-from tpdoctor.model import Evidence, Finding
+from tpdoctor.model import Evidence, Finding, make_finding
 from tpdoctor.rules.deploy_common import ev, fctx
-from tpdoctor.rules.registry import DeployContext, deploy_rule, make_finding
+from tpdoctor.rules.registry import DeployContext, deploy_rule
 
 SHM_MIN = 1024**3  # as rules/deploy_shm.py: below this NCCL/vLLM/Ray fail at TP>1
 

@@ -12,9 +12,9 @@ from tpdoctor.deploy.analysis import (
     wants_multi_gpu,
 )
 from tpdoctor.deploy.model import Service
-from tpdoctor.model import Finding
+from tpdoctor.model import Finding, make_finding
 from tpdoctor.rules.deploy_common import ev, fctx
-from tpdoctor.rules.registry import DeployContext, deploy_rule, make_finding
+from tpdoctor.rules.registry import DeployContext, deploy_rule
 
 BYPATH = "/dev/dri/by-path"
 

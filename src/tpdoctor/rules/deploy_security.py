@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 from tpdoctor.deploy.analysis import is_gpu
 from tpdoctor.deploy.model import SECRET_NAME, Service
-from tpdoctor.model import Finding
+from tpdoctor.model import Finding, make_finding
 from tpdoctor.rules.deploy_common import ev, fctx
-from tpdoctor.rules.registry import DeployContext, deploy_rule, make_finding
+from tpdoctor.rules.registry import DeployContext, deploy_rule
 
 
 @deploy_rule("security.privileged")

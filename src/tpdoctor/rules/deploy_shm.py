@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 from tpdoctor.deploy.analysis import is_gpu, wants_multi_gpu
 from tpdoctor.deploy.model import Service
-from tpdoctor.model import Evidence, Finding
+from tpdoctor.model import Evidence, Finding, make_finding
 from tpdoctor.rules.deploy_common import ev, fctx
-from tpdoctor.rules.registry import DeployContext, deploy_rule, make_finding
+from tpdoctor.rules.registry import DeployContext, deploy_rule
 
 GIB = 1024**3
 SHM_MIN = 1 * GIB  # below this NCCL/vLLM/Ray fail at TP>1 (Docker default is 64 MiB)

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 from tpdoctor.deploy.analysis import backend, is_gpu, pp_size, ranks_span_pods, tp_size, visible_gpus
 from tpdoctor.deploy.model import Service, normalize_cap
-from tpdoctor.fixes import fix_context
-from tpdoctor.model import Finding
+from tpdoctor.model import Finding, make_finding
+from tpdoctor.model.fixes import fix_context
 from tpdoctor.rules.deploy_common import ev, fctx
-from tpdoctor.rules.registry import DeployContext, deploy_rule, make_finding
+from tpdoctor.rules.registry import DeployContext, deploy_rule
 
 PSS_BASELINE_CAPS = {
     "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",

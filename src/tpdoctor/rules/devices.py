@@ -6,18 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tpdoctor.model import Evidence, Facts, Finding
+from tpdoctor.facts.caps import has_cap
+from tpdoctor.model import CheckOptions, Evidence, Facts, Finding, make_finding
 from tpdoctor.model.facts import DeviceNode
 from tpdoctor.rules.context import facts_fix_context
 from tpdoctor.rules.gpus import (
     any_gpu_node,
-    has_cap,
     host_missing_render_nodes,
     infer_backend,
     render_nodes,
     visible_gpu_paths,
 )
-from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
+from tpdoctor.rules.registry import fact_rule
 
 
 def _gpu_nodes(facts: Facts) -> list[DeviceNode]:

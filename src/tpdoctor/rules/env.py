@@ -5,9 +5,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 
-from tpdoctor.model import Facts, Finding
+from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
 from tpdoctor.rules.envvars import ARTICLE_SET, ARTICLE_VALUES, FI_PROVIDERS, KNOWN, PREFIXES
-from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
+from tpdoctor.rules.registry import fact_rule
 
 # High enough that two real, different variables rarely match (NCCL_IB_DISABLE vs NCCL_P2P_DISABLE
 # is 0.84); a dropped or swapped letter in a long name scores above 0.9.

@@ -7,7 +7,6 @@ Pure functions of Facts. A /dev listing that was not collected (facts.dev empty)
 - `render_nodes`, `nvidia_nodes`, `kfd_present`, `any_gpu_node`: the nodes in /dev.
 - `visible_gpu_paths(facts, backend)`: the device paths of the GPUs a rank of `backend` can
   open; `visible_gpus(facts, backend)`: their count after the *_VISIBLE_DEVICES mask.
-- `has_cap(facts, "SYS_PTRACE")`: one effective capability, by name.
 """
 
 from __future__ import annotations
@@ -15,25 +14,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from tpdoctor.model import Facts
-from tpdoctor.model.facts import DeviceNode, DrmGpu, MountEntry
-from tpdoctor.rules.registry import CheckOptions
-
-# Linux capability bit numbers (include/uapi/linux/capability.h).
-CAP_BITS = {
-    "CHOWN": 0,
-    "DAC_OVERRIDE": 1,
-    "IPC_LOCK": 14,
-    "SYS_MODULE": 16,
-    "SYS_RAWIO": 17,
-    "SYS_PTRACE": 19,
-    "SYS_ADMIN": 21,
-    "SYS_NICE": 23,
-    "SYS_RESOURCE": 24,
-    "MKNOD": 27,
-}
-# CAP_CHOWN .. CAP_CHECKPOINT_RESTORE (40): the set a privileged container gets on kernels >= 5.9.
-ALL_CAPS_MASK = (1 << 41) - 1
+from tpdoctor.facts.caps import has_cap
+from tpdoctor.facts.container import container_runtime
+from tpdoctor.model import CheckOptions, Facts
+from tpdoctor.model.facts import DeviceNode, DrmGpu
 
 NVIDIA_GPU_NODE = re.compile(r"^/dev/nvidia(\d+)$")
 RENDER_NODE = re.compile(r"^/dev/dri/renderD(\d+)$")
@@ -43,12 +27,6 @@ VENDOR = {"cuda": "0x10de", "rocm": "0x1002", "xpu": "0x8086"}
 
 
 # --- process: capabilities, environment, container --------------------------------------------
-
-
-def has_cap(facts: Facts, name: str) -> bool | None:
-    """Is capability `name` ("SYS_PTRACE") in the effective set? None when CapEff is unknown."""
-    eff = facts.process.cap_eff
-    return None if eff is None else bool(eff >> CAP_BITS[name] & 1)
 
 
 def numa_syscalls_refused(facts: Facts) -> bool | None:
@@ -67,41 +45,6 @@ def numa_syscalls_refused(facts: Facts) -> bool | None:
 
 def env_flag(facts: Facts, name: str) -> bool:
     return facts.env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-# Root filesystems that container runtimes build (an image's layers); a booted system's / is a disk.
-CONTAINER_ROOT_FSTYPES = ("overlay", "aufs", "fuse-overlayfs")
-
-
-def booted_root(mounts: list[MountEntry]) -> str | None:
-    """Evidence that this root was booted (a host or a VM), not set up by a container runtime.
-
-    / on a block device and /dev a devtmpfs. Docker, Podman and containerd (runc, crun) mount a
-    fresh tmpfs on /dev (the OCI runtime-spec default mounts) and, with overlay2, give / an
-    overlay; with a block-backed storage driver (devicemapper) / is a disk but /dev is still a
-    tmpfs. Measured: the H200 device machine (a Firecracker VM whose image carries /.dockerenv)
-    has `/dev/vda / ext4` and `devtmpfs /dev`; the containers of tests/containers have
-    `overlay /` and `tmpfs /dev`, privileged included.
-    """
-    root = next((m for m in reversed(mounts) if m.target == "/"), None)
-    dev = next((m for m in reversed(mounts) if m.target == "/dev"), None)
-    if root is None or dev is None or dev.fstype != "devtmpfs":
-        return None
-    if root.fstype in CONTAINER_ROOT_FSTYPES or not root.source.startswith("/dev/"):
-        return None
-    return f"/ is {root.fstype} on {root.source} and /dev is devtmpfs (a booted host or VM)"
-
-
-def container_runtime(facts: Facts) -> str:
-    """facts.container.runtime, except that /.dockerenv alone on a booted root means a host.
-
-    Snapshots taken before the collector learned this (tests/data/gpu/h200x1-host.json) say
-    "docker" with only "/.dockerenv exists" as evidence; their mounts tell the truth.
-    """
-    c = facts.container
-    if c.runtime == "docker" and c.evidence == ["/.dockerenv exists"] and booted_root(facts.mounts):
-        return "none"
-    return c.runtime
 
 
 def in_container(facts: Facts) -> bool | None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
-from tpdoctor.model import Facts, Finding
+from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
 from tpdoctor.rules.gpus import in_container
-from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
+from tpdoctor.rules.registry import fact_rule
 
 # Variables naming interfaces: NCCL matches prefixes (`=` for exact names, `^` to exclude);
 # the others take exact names.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tpdoctor.fixes import fix_context
-from tpdoctor.model import Facts, Finding
+from tpdoctor.facts.caps import has_cap
+from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
+from tpdoctor.model.fixes import fix_context
 from tpdoctor.rules.gpus import (
     NVIDIA_GPU_NODE,
     dev_listed,
     env_flag,
-    has_cap,
     in_container,
     infer_backend,
     numa_syscalls_refused,
@@ -19,7 +19,7 @@ from tpdoctor.rules.gpus import (
     tp_size,
     visible_gpus,
 )
-from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
+from tpdoctor.rules.registry import fact_rule
 
 CONTROL_NODES = ("/dev/nvidiactl", "/dev/nvidia-uvm")
 

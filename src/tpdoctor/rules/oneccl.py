@@ -1,6 +1,6 @@
 """oneCCL rules: the IPC exchange mode oneCCL will really use, and what that mode needs.
 
-The model lives in oneccl_model.py (research/failures.md §1). These rules run for the Intel
+The model lives in oneccl/model.py (research/failures.md §1). These rules run for the Intel
 backend when at least two local ranks exchange IPC handles (tp × pp ≥ 2).
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tpdoctor.model import Evidence, Facts, Finding
+from tpdoctor.model import CheckOptions, Evidence, Facts, Finding, make_finding
+from tpdoctor.oneccl.model import ModePrediction, cross_rank_ptrace, drmfd_walk, predict_mode
 from tpdoctor.rules.context import facts_fix_context
 from tpdoctor.rules.gpus import infer_backend, rank_count, sysfs_gpu, visible_gpu_paths
-from tpdoctor.rules.oneccl_model import ModePrediction, cross_rank_ptrace, drmfd_walk, predict_mode
-from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
+from tpdoctor.rules.registry import fact_rule
 
 
 def applies(facts: Facts, options: CheckOptions) -> bool:

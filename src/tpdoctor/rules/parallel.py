@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tpdoctor.fixes import fix_context
-from tpdoctor.model import Facts, Finding
+from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
+from tpdoctor.model.fixes import fix_context
 from tpdoctor.rules.gpus import (
     any_gpu_node,
     host_missing_render_nodes,
@@ -13,7 +13,7 @@ from tpdoctor.rules.gpus import (
     visible_gpu_paths,
     visible_gpus,
 )
-from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
+from tpdoctor.rules.registry import fact_rule
 
 
 @fact_rule("vllm.tp-exceeds-visible-gpus")

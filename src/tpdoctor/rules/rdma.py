@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tpdoctor.model import Facts, Finding
-from tpdoctor.rules.gpus import dev_listed, env_flag, has_cap
-from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
+from tpdoctor.facts.caps import has_cap
+from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
+from tpdoctor.rules.gpus import dev_listed, env_flag
+from tpdoctor.rules.registry import fact_rule
 
 GiB = 1 << 30
 # Docker's default memlock is 64 KiB (8 MiB on newer engines); ibv_reg_mr pins host buffers far larger.

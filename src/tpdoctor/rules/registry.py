@@ -8,8 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tpdoctor.fixes import fixes_for
-from tpdoctor.model import Evidence, Facts, Finding, get_cause
+from tpdoctor.model import CheckOptions, Facts, Finding, get_cause
 
 if TYPE_CHECKING:  # the deploy model lives in deploy/; rules only read it
     from tpdoctor.deploy.model import DeploymentModel, Service
@@ -30,25 +29,6 @@ RULE_MODULES: tuple[str, ...] = (
     "tpdoctor.rules.topology",
     "tpdoctor.rules.cluster",
 )
-
-
-@dataclass(frozen=True)
-class CheckOptions:
-    """What the user is about to launch: sizes, backend, versions."""
-
-    tp: int | None = None
-    pp: int = 1
-    backend: str = "auto"  # auto | xpu | cuda | rocm
-    oneccl_version: str | None = None
-    ipc_exchange: str | None = None  # override of CCL_ZE_IPC_EXCHANGE for what-if checks
-    extra: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        from tpdoctor.limits import MAX_PARALLEL, cap_count
-
-        if self.tp is not None:
-            cap_count(self.tp, "--tp", MAX_PARALLEL)
-        cap_count(self.pp, "--pp", MAX_PARALLEL)
 
 
 RuleFunc = Callable[[Facts, CheckOptions], Iterable[Finding]]
@@ -150,35 +130,3 @@ def run_deploy_rules(ctx: DeployContext) -> list[tuple[Service, Finding]]:
             for f in rule.func(svc, ctx):  # type: ignore[call-arg, arg-type]
                 out.append((svc, f))
     return out
-
-
-def make_finding(
-    cause: str,
-    message: str,
-    evidence: Iterable[Evidence | tuple[str, str] | str] = (),
-    *,
-    context: Mapping[str, str] | None = None,
-    related: Iterable[str] = (),
-    confidence: str = "proves",
-    severity: str | None = None,
-) -> Finding:
-    """Build a Finding with the catalog's severity and summary and the catalog's fixes."""
-    spec = get_cause(cause)
-    evs: list[Evidence] = []
-    for e in evidence:
-        if isinstance(e, Evidence):
-            evs.append(e)
-        elif isinstance(e, tuple):
-            evs.append(Evidence(source=e[0], text=e[1]))
-        else:
-            evs.append(Evidence(text=e))
-    return Finding(
-        cause=cause,
-        severity=severity or spec.severity,  # type: ignore[arg-type]
-        summary=spec.summary,
-        message=message,
-        confidence=confidence,
-        evidence=evs,
-        fixes=fixes_for(cause, context),
-        related=list(related),
-    )

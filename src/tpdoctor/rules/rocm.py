@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tpdoctor.fixes import fix_context
-from tpdoctor.model import Facts, Finding
-from tpdoctor.rules.gpus import dev_listed, has_cap, infer_backend, present, visible_gpus
-from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
+from tpdoctor.facts.caps import has_cap
+from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
+from tpdoctor.model.fixes import fix_context
+from tpdoctor.rules.gpus import dev_listed, infer_backend, present, visible_gpus
+from tpdoctor.rules.registry import fact_rule
 
 
 def _is_rocm(facts: Facts, options: CheckOptions) -> bool:

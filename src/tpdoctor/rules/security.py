@@ -5,17 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tpdoctor.model import Facts, Finding
-from tpdoctor.rules.gpus import (
-    ALL_CAPS_MASK,
-    container_runtime,
-    has_cap,
-    in_container,
-    infer_backend,
-    numa_syscalls_refused,
-    required_nodes,
-)
-from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
+from tpdoctor.facts.caps import ALL_CAPS_MASK, has_cap
+from tpdoctor.facts.container import container_runtime
+from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
+from tpdoctor.rules.gpus import in_container, infer_backend, numa_syscalls_refused, required_nodes
+from tpdoctor.rules.registry import fact_rule
 
 # A privileged container has every capability its runtime knows: 41 with Docker >= 23 on
 # kernels >= 5.9, but only 38 (CHOWN..AUDIT_READ, bits 0-37) with Docker 20.10 (Debian 12's

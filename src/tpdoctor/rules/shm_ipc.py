@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tpdoctor.fixes import fix_context
-from tpdoctor.model import Facts, Finding
+from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
+from tpdoctor.model.fixes import fix_context
 from tpdoctor.rules.gpus import infer_backend, tp_size
-from tpdoctor.rules.registry import CheckOptions, fact_rule, make_finding
+from tpdoctor.rules.registry import fact_rule
 
 MiB = 1 << 20
 GiB = 1 << 30

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from tpdoctor.facts.caps import has_cap
+from tpdoctor.facts.container import container_runtime
+from tpdoctor.model import CheckOptions
 from tpdoctor.model.facts import Facts
-from tpdoctor.rules.gpus import (
-    container_runtime,
-    has_cap,
-    infer_backend,
-    rank_count,
-    sysfs_gpu,
-    visible_gpu_paths,
-)
-from tpdoctor.rules.oneccl_model import drmfd_walk, predict_mode
-from tpdoctor.rules.registry import CheckOptions
+from tpdoctor.oneccl.model import drmfd_walk, predict_mode
+from tpdoctor.rules.gpus import infer_backend, rank_count, sysfs_gpu, visible_gpu_paths
 
 
 def facts_summary(facts: Facts, options: CheckOptions) -> dict[str, Any]:

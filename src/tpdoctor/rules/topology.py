@@ -14,8 +14,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from tpdoctor.errors import UsageError
-from tpdoctor.model import Facts, Finding, Report
-from tpdoctor.rules.registry import _RULES, Rule, make_finding
+from tpdoctor.model import Facts, Finding, Report, make_finding
+from tpdoctor.rules.registry import _RULES, Rule
 
 # What NCCL, oneCCL and PyTorch need to be equal for in-node fd passing, P2P and SHM.
 IDENTITIES = ("pid", "ipc", "net", "uts", "hostname", "shm_dev")

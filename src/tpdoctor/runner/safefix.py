@@ -22,9 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tpdoctor.model import Facts, Finding
-from tpdoctor.rules.oneccl_model import DIR_OVERRIDE, detect_version, vstr
-from tpdoctor.rules.registry import CheckOptions
+from tpdoctor.model import CheckOptions, Facts, Finding
+from tpdoctor.oneccl.model import DIR_OVERRIDE, detect_version, vstr
 
 ENV_VAR = "CCL_DRMFD_DEV_RENDER_DIR_PATH"
 DRM_MAJOR = 226

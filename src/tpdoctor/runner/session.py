@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from tpdoctor.model import Facts, Finding, Severity
-from tpdoctor.rules.registry import CheckOptions
+from tpdoctor.model import CheckOptions, Facts, Finding, Severity
 from tpdoctor.runner.child import Capture
 from tpdoctor.runner.safefix import (
     BYPATH_CAUSES,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tpdoctor.model import Evidence, Finding
-from tpdoctor.rules.registry import make_finding
+from tpdoctor.model import Evidence, Finding, make_finding
 from tpdoctor.verify.expect import FLOORS, size_range
 from tpdoctor.verify.results import Expectation, OpResult, VerifyResult
 from tpdoctor.verify.sizes import human

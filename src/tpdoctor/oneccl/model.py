@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from tpdoctor.facts.caps import has_cap
+from tpdoctor.model import CheckOptions
 from tpdoctor.model.facts import DeviceNode, Facts
-from tpdoctor.rules.gpus import has_cap
-from tpdoctor.rules.registry import CheckOptions
 
 Version = tuple[int, ...]
 MODERN: Version = (2021, 14)  # default pidfd, and the forced drmfd fallback
