@@ -29,7 +29,11 @@ FUZZ = settings(
     deadline=None,  # wall time varies on a shared 2-core CI machine; the run is bounded by count
     derandomize=True,
     database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.data_too_large,
+    ],
 )
 OK_CODES = {0, 2, 3, 4}
 
@@ -77,7 +81,9 @@ LOG_LINES = st.sampled_from(
     encoding=st.sampled_from(["raw", "gzip", "gzip-cut", "utf-16", "utf-16-be", "latin-1"]),
     fmt=st.sampled_from(["text", "json", "sarif"]),
 )
-def test_fuzz_explain_reader_and_scanner(tmp_path_factory: pytest.TempPathFactory, parts: list[bytes], encoding: str, fmt: str) -> None:
+def test_fuzz_explain_reader_and_scanner(
+    tmp_path_factory: pytest.TempPathFactory, parts: list[bytes], encoding: str, fmt: str
+) -> None:
     data = b"".join(parts)
     if encoding.startswith("gzip"):
         data = gzip.compress(data)
@@ -102,19 +108,53 @@ SCALARS = st.one_of(
     st.text(max_size=20),
     st.sampled_from(["all", "two", "1e11", "/dev/dri", "nvidia", "gpu", "SYS_PTRACE", "16g", "99999999999P"]),
 )
-VALUES = st.recursive(SCALARS, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4), max_leaves=12)
+VALUES = st.recursive(
+    SCALARS,
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+    max_leaves=12,
+)
 COMPOSE_KEYS = [
-    "image", "devices", "cap_add", "cap_drop", "group_add", "tmpfs", "ulimits", "shm_size", "ipc", "privileged",
-    "security_opt", "volumes", "environment", "command", "entrypoint", "deploy", "gpus", "runtime", "user",
-    "network_mode", "pid", "read_only", "sysctls", "x-podman", "devices_cgroup_rules",
+    "image",
+    "devices",
+    "cap_add",
+    "cap_drop",
+    "group_add",
+    "tmpfs",
+    "ulimits",
+    "shm_size",
+    "ipc",
+    "privileged",
+    "security_opt",
+    "volumes",
+    "environment",
+    "command",
+    "entrypoint",
+    "deploy",
+    "gpus",
+    "runtime",
+    "user",
+    "network_mode",
+    "pid",
+    "read_only",
+    "sysctls",
+    "x-podman",
+    "devices_cgroup_rules",
 ]
 K8S_KEYS = ["securityContext", "resources", "volumeMounts", "env", "args", "command", "image"]
-GPU_DEPLOY = {"resources": {"reservations": {"devices": [{"driver": "nvidia", "count": 2, "capabilities": ["gpu"]}]}}}
+GPU_DEPLOY = {
+    "resources": {"reservations": {"devices": [{"driver": "nvidia", "count": 2, "capabilities": ["gpu"]}]}}
+}
 
 
 @FUZZ
-@given(fields=st.dictionaries(st.sampled_from(COMPOSE_KEYS), VALUES, max_size=6), gpu=st.booleans(), fix=st.booleans())
-def test_fuzz_compose_shapes(tmp_path_factory: pytest.TempPathFactory, fields: dict[str, Any], gpu: bool, fix: bool) -> None:
+@given(
+    fields=st.dictionaries(st.sampled_from(COMPOSE_KEYS), VALUES, max_size=6),
+    gpu=st.booleans(),
+    fix=st.booleans(),
+)
+def test_fuzz_compose_shapes(
+    tmp_path_factory: pytest.TempPathFactory, fields: dict[str, Any], gpu: bool, fix: bool
+) -> None:
     svc: dict[str, Any] = {"image": "x", **({"deploy": GPU_DEPLOY} if gpu else {}), **fields}
     p = tmp_path_factory.mktemp("c") / "compose.yaml"
     p.write_text(json.dumps({"services": {"a": svc}}, default=str))  # JSON is YAML
@@ -124,15 +164,21 @@ def test_fuzz_compose_shapes(tmp_path_factory: pytest.TempPathFactory, fields: d
 @FUZZ
 @given(
     container=st.dictionaries(st.sampled_from(K8S_KEYS), VALUES, max_size=4),
-    pod=st.dictionaries(st.sampled_from(["securityContext", "volumes", "hostIPC", "containers"]), VALUES, max_size=2),
+    pod=st.dictionaries(
+        st.sampled_from(["securityContext", "volumes", "hostIPC", "containers"]), VALUES, max_size=2
+    ),
     spec=st.one_of(st.just(None), VALUES),
 )
-def test_fuzz_kubernetes_shapes(tmp_path_factory: pytest.TempPathFactory, container: dict[str, Any], pod: dict[str, Any], spec: Any) -> None:
+def test_fuzz_kubernetes_shapes(
+    tmp_path_factory: pytest.TempPathFactory, container: dict[str, Any], pod: dict[str, Any], spec: Any
+) -> None:
     doc: dict[str, Any] = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": "x"},
-        "spec": spec if spec is not None else {"template": {"spec": {"containers": [{"name": "a", "image": "x", **container}], **pod}}},
+        "spec": spec
+        if spec is not None
+        else {"template": {"spec": {"containers": [{"name": "a", "image": "x", **container}], **pod}}},
     }
     p = tmp_path_factory.mktemp("k") / "k.yaml"
     p.write_text(json.dumps(doc, default=str))
@@ -140,9 +186,37 @@ def test_fuzz_kubernetes_shapes(tmp_path_factory: pytest.TempPathFactory, contai
 
 
 SHELL_WORDS = st.sampled_from(
-    ["docker", "podman", "run", "--device", "/dev/dri", "--gpus", "all", "--gpus", "device=0,1", "--cap-add", "SYS_PTRACE",
-     "--privileged", "--shm-size", "99999999999999g", "--ipc=host", "-v", "/dev/dri/by-path:/dev/dri/by-path:ro", "\\\n",
-     "'", '"', "$(x)", "--group-add", "render", "--tensor-parallel-size", "99999999999", "img", "--ulimit", "memlock=-1", "--"]
+    [
+        "docker",
+        "podman",
+        "run",
+        "--device",
+        "/dev/dri",
+        "--gpus",
+        "all",
+        "--gpus",
+        "device=0,1",
+        "--cap-add",
+        "SYS_PTRACE",
+        "--privileged",
+        "--shm-size",
+        "99999999999999g",
+        "--ipc=host",
+        "-v",
+        "/dev/dri/by-path:/dev/dri/by-path:ro",
+        "\\\n",
+        "'",
+        '"',
+        "$(x)",
+        "--group-add",
+        "render",
+        "--tensor-parallel-size",
+        "99999999999",
+        "img",
+        "--ulimit",
+        "memlock=-1",
+        "--",
+    ]
 )
 
 
@@ -158,9 +232,17 @@ def test_fuzz_docker_run_lines(tmp_path_factory: pytest.TempPathFactory, words: 
 @given(depth=st.integers(min_value=1, max_value=20000), kind=st.sampled_from(["[", "{a: ", "- "]))
 def test_fuzz_deep_nesting(tmp_path_factory: pytest.TempPathFactory, depth: int, kind: str) -> None:
     close = {"[": "]", "{a: ": "}", "- ": ""}[kind]
-    body = kind * depth + "1" + close * depth if kind != "- " else "".join("  " * i + "- " for i in range(min(depth, 300))) + "1"
+    body = (
+        kind * depth + "1" + close * depth
+        if kind != "- "
+        else "".join("  " * i + "- " for i in range(min(depth, 300))) + "1"
+    )
     p = tmp_path_factory.mktemp("d") / "deep.yaml"
-    p.write_text("services:\n  a:\n    devices: " + body + "\n" if kind != "- " else "services:\n  a:\n    devices:\n" + body + "\n")
+    p.write_text(
+        "services:\n  a:\n    devices: " + body + "\n"
+        if kind != "- "
+        else "services:\n  a:\n    devices:\n" + body + "\n"
+    )
     _check(*invoke("audit", str(p)), f"nesting {kind} {depth}")
 
 
@@ -176,8 +258,15 @@ PATHS = [k for k in EXAMPLE if k != "schema_version"]
 
 
 @FUZZ
-@given(key=st.sampled_from(PATHS), value=VALUES, depth=st.integers(min_value=0, max_value=3000), compare=st.booleans())
-def test_fuzz_snapshot_loading(tmp_path_factory: pytest.TempPathFactory, key: str, value: Any, depth: int, compare: bool) -> None:
+@given(
+    key=st.sampled_from(PATHS),
+    value=VALUES,
+    depth=st.integers(min_value=0, max_value=3000),
+    compare=st.booleans(),
+)
+def test_fuzz_snapshot_loading(
+    tmp_path_factory: pytest.TempPathFactory, key: str, value: Any, depth: int, compare: bool
+) -> None:
     snap = dict(EXAMPLE)
     snap[key] = value
     text = json.dumps(snap, default=str)
@@ -185,7 +274,11 @@ def test_fuzz_snapshot_loading(tmp_path_factory: pytest.TempPathFactory, key: st
         text = text[:-1] + ', "deep": ' + "[" * depth + "]" * depth + "}"
     p = tmp_path_factory.mktemp("snap") / "s.json"
     p.write_text(text)
-    args = ("check", "--compare", str(p), str(p)) if compare else ("check", "--from-snapshot", str(p), "-f", "json")
+    args = (
+        ("check", "--compare", str(p), str(p))
+        if compare
+        else ("check", "--from-snapshot", str(p), "-f", "json")
+    )
     _check(*invoke(*args), f"snapshot {key}={str(value)[:200]}")
 
 

@@ -7,6 +7,7 @@ rules walk them, so a "billion laughs" file would otherwise explode there).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from tpdoctor.errors import InputError
 MAX_BYTES = 8 * 1024 * 1024
 MAX_NODES = 500_000
 MAX_ALIASES = 1_000
+MAX_DEPTH = 100  # a real compose file or manifest nests < 15 levels
 
 
 def read_bytes(path: Path, max_bytes: int = MAX_BYTES) -> bytes:
@@ -52,12 +54,37 @@ def _count_aliases(text: str) -> int:
     return sum(1 for tok in text.split() if tok.startswith("*") and len(tok) > 1)
 
 
+_QUOTED = re.compile(r"'[^'\n]*'|\"(?:[^\"\\\n]|\\.)*\"")
+
+
+def _flow_depth(text: str) -> int:
+    """Deepest nesting of YAML flow collections ([ and {) outside quoted scalars and comments."""
+    deepest = depth = 0
+    for line in text.splitlines():
+        line = _QUOTED.sub("", line)
+        hash_at = line.find(" #")
+        if hash_at >= 0:
+            line = line[:hash_at]
+        for ch in line:
+            if ch in "[{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif ch in "]}":
+                depth = max(depth - 1, 0)
+    return deepest
+
+
 def load_yaml_docs(text: str, source: str) -> list[Any]:
     """Round-trip load every document; refuse bombs; raise InputError with the position."""
+    if ("[" in text or "{" in text) and _flow_depth(text) > MAX_DEPTH:
+        # ruamel's parser recurses per level: 20k levels is a RecursionError after seconds
+        raise InputError(f"{source}: YAML nested more than {MAX_DEPTH} levels deep: refusing")
     if _count_aliases(text) > MAX_ALIASES:
         raise InputError(f"{source}: more than {MAX_ALIASES} YAML aliases: refusing (alias bomb?)")
     try:
         docs = list(rt_yaml().load_all(text))
+    except RecursionError:
+        raise InputError(f"{source}: YAML nested too deeply: refusing") from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"

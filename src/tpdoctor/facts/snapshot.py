@@ -36,6 +36,8 @@ def write_snapshot(facts: Facts, path: Path) -> None:
 def parse_snapshot(text: str, origin: str) -> Facts:
     try:
         raw = json.loads(text)
+    except RecursionError:
+        raise InputError(f"{origin}: not a tpdoctor snapshot (JSON nested too deeply)") from None
     except ValueError as exc:
         raise InputError(f"{origin}: not a tpdoctor snapshot (invalid JSON: {exc})") from None
     if not isinstance(raw, dict) or "schema_version" not in raw:
