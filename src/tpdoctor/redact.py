@@ -84,6 +84,12 @@ _ANY_SECRET_WORD = re.compile(
     r"token|secret|pass|pwd|key|credential|auth|pat|cookie|session|private|signature|dsn"
 )
 _PREFIX_HINT = re.compile(r"hf_|gh[pousr]_|github_pat_|glpat-|sk-|xox[abprs]-|A[KSGIRN][IPDOIP]A|AIza|eyJ")
+# one search that every secret shape above needs to match somewhere in the line
+_ANY_HINT = re.compile(
+    r"://|auth|bearer|basic|token|secret|pass|pwd|key|credential|pat|cookie|session|private|signature|dsn|"
+    r"hf_|gh[pousr]_|glpat-|sk-|xox[abprs]-|A[KSGIRN][IPDOIP]A|AIza|eyJ",
+    re.I,
+)
 _PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----")
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----")
 _PEM_ONE_LINE = re.compile(
@@ -133,7 +139,7 @@ def _keep_pre(m: re.Match[str]) -> str:
 
 def redact_line(line: str) -> str:
     """Redact every secret shape in one line (or any text without PEM blocks)."""
-    if not line:
+    if not line or not _ANY_HINT.search(line):
         return line
     # cheap substring tests first: most lines hold none of the shapes (a 20k-device JSON report
     # is 140k lines), and each regex below costs far more than a lowered copy and `in`
