@@ -9,7 +9,7 @@ real deployment while keeping every structure small. Over a cap: InputError, exi
 from __future__ import annotations
 
 from tpdoctor.errors import InputError
-from tpdoctor.model.options import MAX_PARALLEL  # --tp, --pp (CheckOptions' own backstop)
+from tpdoctor.model.options import MAX_PARALLEL as MAX_PARALLEL  # --tp, --pp (CheckOptions' backstop)
 
 MAX_GPUS = 1024  # GPUs in one container/pod/host, and TP x PP on one node
 MAX_WORKERS = 1024  # CCL_WORKER_COUNT and other per-rank thread counts

@@ -9,7 +9,8 @@ from __future__ import annotations
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.fsutil import read_text
 from tpdoctor.model.facts import Facts
-from tpdoctor.redact import REDACTED, redact_env  # noqa: F401  (re-exported: one redactor)
+from tpdoctor.redact import REDACTED as REDACTED  # re-exported: one redactor
+from tpdoctor.redact import redact_env as redact_env
 
 
 def parse_status(text: str) -> dict[str, str]:
