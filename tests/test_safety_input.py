@@ -178,6 +178,10 @@ def test_explain_utf16_log_is_decoded(tmp_path: Path) -> None:
         r = run_cli("explain", "-f", "json", str(p))
         assert r.returncode == 3 and "oneccl.bypath-missing" in r.stdout, r.stdout[-500:]
         assert "UTF-16" in r.stdout
+    nobom = tmp_path / "nobom.log"
+    nobom.write_bytes(line.encode("utf-16-le"))
+    r = run_cli("explain", str(nobom))
+    assert "UTF-16 without a BOM" in r.stdout + r.stderr
 
 
 def test_deep_nesting_is_exit_2(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ newline) so that one megabyte-long line cannot grow memory or slow the regexes.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import os
@@ -84,6 +85,15 @@ def _maybe_utf16(stream: BinaryIO, name: str, notes: list[str] | None) -> Binary
         return stream  # damaged from the start: iter_buffers notes it
     encoding = UTF16_BOMS.get(head)
     if encoding is None:
+        if notes is not None and peek is not None:
+            with contextlib.suppress(OSError, EOFError, zlib.error):
+                sample = peek(512)[:512]
+                # ASCII text in UTF-16 without a BOM: every other byte is NUL
+                if len(sample) >= 16 and sample[1::2].count(0) > 0.9 * (len(sample) // 2):
+                    notes.append(
+                        f"{name if name != '-' else '<stdin>'}: looks like UTF-16 without a BOM; "
+                        "convert it (iconv -f UTF-16LE -t UTF-8) to explain it"
+                    )
         return stream
     if notes is not None:
         notes.append(f"{name if name != '-' else '<stdin>'}: UTF-16 text (BOM): decoded to UTF-8")
