@@ -13,7 +13,8 @@ from tpdoctor.explain.signatures import KnowledgeBaseError, knowledge_base, pars
 from tpdoctor.model.fixes import causes_with_fixes
 
 KB = knowledge_base()
-EXAMPLES = [(s.id, ex) for s in KB.signatures for ex in s.examples]
+# error-code signatures are generated from the tables and tested in test_explain_codes.py
+EXAMPLES = [(s.id, ex) for s in KB.signatures if s.code is None for ex in s.examples]
 
 
 def _scan(text: str) -> Scanner:
@@ -75,3 +76,14 @@ def test_generic_nccl_system_error_is_never_proof() -> None:
 def test_loader_rejects_inconsistent_data(raw: dict, message: str) -> None:
     with pytest.raises(KnowledgeBaseError, match=message):
         parse_knowledge_base(raw)
+
+
+def test_xccl_init_line_names_the_loaded_oneccl() -> None:
+    """torch-xpu-ops ProcessGroupXCCL.cpp:407 prints the oneCCL version torch's XCCL loaded."""
+    scanner = _scan(
+        "[I1201 10:00:05 ProcessGroupXCCL.cpp:407] [PG ID 0 PG GUID 0 Rank 1] ProcessGroupXCCL "
+        "environments: XCCL version: 2021.15.1, TORCH_XCCL_ENABLE_TIMING: 0\n"
+        "Not able to create/get the XCCL Communicator since the devices are empty \n"
+    )
+    assert scanner.result.facts.get("oneccl_version") == "2021.15.1"
+    assert "xccl.devices-empty" in scanner.result.signatures

@@ -19,7 +19,7 @@ from tpdoctor.deploy.generate import Intent, generate
 from tpdoctor.rules.deploy_topology import pss_violations
 
 COMPOSE_SCHEMA = DATA / "compose-spec.json"
-IMAGES = ["ipex-llm-serving-xpu", "vllm-openai", "vllm-rocm"]
+IMAGES = ["ipex-llm-serving-xpu", "vllm-openai", "vllm-rocm", "llm-scaler-vllm", "vllm-xpu"]
 
 
 def _compose_schema_errors(text: str) -> list[str]:
@@ -154,3 +154,167 @@ def test_fixed_article_compose_validates(tmp_path: Path) -> None:
     assert not _compose_schema_errors(text)
     p.write_text(text)
     _docker_compose_config(p)
+
+
+@pytest.mark.parametrize("image", ["llm-scaler-vllm", "vllm-xpu"])
+def test_intel_image_entrypoint_sources_oneapi_then_execs_vllm(image: str, tmp_path: Path) -> None:
+    """The generated entrypoint, run by a real bash: it sources setvars.sh / ccl vars.sh when present,
+    survives their absence, and hands every argument to `vllm serve` (a stub here)."""
+    svc = YAML(typ="safe").load(generate(Intent(image=image, tp=2)))["services"]["llm"]
+    entry, cmd = svc["entrypoint"], svc["command"]
+    assert entry[:2] == ["bash", "-c"] and entry[3] == "--"
+    script = entry[2].replace("$$", "$")  # compose's escape, undone as compose does
+    oneapi = tmp_path / "oneapi"
+    (oneapi / "ccl/2021.15/env").mkdir(parents=True)
+    (oneapi / "setvars.sh").write_text('export SETVARS_COMPLETED=1; echo "setvars args: $*" >&2\n')
+    (oneapi / "ccl/2021.15/env/vars.sh").write_text(
+        "export LD_LIBRARY_PATH=/opt/intel/oneapi/ccl/2021.15/lib\n"
+    )
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "vllm").write_text(
+        '#!/bin/sh\necho "SETVARS=$SETVARS_COMPLETED LD=$LD_LIBRARY_PATH"; printf "%s\\n" "$@"\n'
+    )
+    (stub / "vllm").chmod(0o755)
+    env = {"PATH": f"{stub}:/usr/bin:/bin"}
+    ran = subprocess.run(
+        ["bash", "-c", script.replace("/opt/intel/oneapi", str(oneapi)), "--", *cmd],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    lines = ran.stdout.splitlines()
+    assert lines[0] == "SETVARS=1 LD=/opt/intel/oneapi/ccl/2021.15/lib" and lines[1:] == ["serve", *cmd]
+    assert "setvars args: --force" in ran.stderr
+    bare = subprocess.run(
+        ["bash", "-c", script.replace("/opt/intel/oneapi", str(tmp_path / "none")), "--", *cmd],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert bare.returncode == 0 and bare.stdout.splitlines()[1:] == ["serve", *cmd]
+
+
+@pytest.mark.parametrize(
+    "image", ["intel/llm-scaler-vllm:0.21.0-b2", "intel/vllm:0.17.0-xpu", "vllm-xpu-env"]
+)
+def test_audit_flags_intel_images_started_without_oneapi(image: str, tmp_path: Path) -> None:
+    p = tmp_path / "compose.yaml"
+    p.write_text(
+        f"services:\n  app:\n    image: {image}\n    devices: [/dev/dri/renderD128, /dev/dri/renderD129]\n"
+        '    command: ["Qwen/Qwen3-8B", "-tp", "2"]\n'
+    )
+    assert "oneccl.setvars-not-sourced" in {f.cause for f in audit_model(load(p).model).findings}
+    interactive = p.read_text().replace(
+        '    command: ["Qwen/Qwen3-8B", "-tp", "2"]\n', "    entrypoint: [/bin/bash]\n"
+    )
+    p.write_text(interactive)  # a login shell reads /root/.bashrc
+    assert "oneccl.setvars-not-sourced" not in {f.cause for f in audit_model(load(p).model).findings}
+    p.write_text(p.read_text().replace("image: " + image, "image: vllm/vllm-openai:latest"))
+    assert "oneccl.setvars-not-sourced" not in {f.cause for f in audit_model(load(p).model).findings}
+
+
+@pytest.mark.parametrize(
+    ("image", "device_class", "vendor"),
+    [
+        ("llm-scaler-vllm", "gpu.intel.com", "intel"),
+        ("vllm-xpu", "gpu.intel.com", "intel"),
+        ("vllm-openai", "gpu.nvidia.com", "nvidia"),
+    ],
+)
+def test_generated_dra_claim_validates_and_audit_reads_it(
+    image: str, device_class: str, vendor: str, tmp_path: Path
+) -> None:
+    """resource.k8s.io/v1 is GA in Kubernetes 1.34; kubernetes-validate 1.37 has its schema."""
+    text = generate(Intent(image=image, tp=2, target="kubernetes", gpu_allocation="dra"))
+    kv = pytest.importorskip("kubernetes_validate", reason="pip install kubernetes-validate (dev extra)")
+    docs = list(YAML(typ="safe").load_all(text))
+    for doc in docs:
+        kv.validate(doc, "1.34.0", strict=True)
+    claim = docs[0]["spec"]["spec"]["devices"]["requests"][0]["exactly"]
+    assert (docs[0]["kind"], claim["deviceClassName"], claim["count"]) == (
+        "ResourceClaimTemplate",
+        device_class,
+        2,
+    )
+    c = docs[1]["spec"]["template"]["spec"]["containers"][0]
+    assert (
+        c["resources"]["claims"] == [{"name": "gpus"}]
+        and "gpu.intel.com/i915" not in c["resources"]["limits"]
+    )
+    p = tmp_path / "dra.yaml"
+    p.write_text(text)
+    loaded = load(p)
+    svc = loaded.model.services[0]
+    assert [(g.via, g.vendor, g.count) for g in svc.gpus] == [("dra", vendor, 2)]
+    assert [f.cause for f in audit_model(loaded.model).findings if f.severity.value != "notice"] == []
+    assert fix_loaded(loaded, None).text == text  # no device-plugin limit added next to the claim
+    p.write_text(text.replace("count: 2  #", "count: 1  #"))
+    causes = {f.cause for f in audit_model(load(p).model).findings}
+    assert "vllm.tp-exceeds-visible-gpus" in causes
+
+
+def test_dra_is_refused_where_no_driver_is_modelled() -> None:
+    assert (
+        run_cli(
+            "generate", "--image", "vllm-rocm", "--target", "kubernetes", "--gpu-allocation", "dra"
+        ).returncode
+        == 2
+    )
+    assert run_cli("generate", "--gpu-allocation", "dra").returncode == 2  # compose has no DRA
+
+
+def test_audit_reads_a_resource_claim_and_an_external_one(tmp_path: Path) -> None:
+    """The Intel driver's own example shape (deployments/gpu/examples/pod-inline-aligned-gpus.yaml)."""
+    p = tmp_path / "pod.yaml"
+    p.write_text(
+        "apiVersion: resource.k8s.io/v1\nkind: ResourceClaim\nmetadata: {name: same-pciroot-gpus}\n"
+        "spec:\n  devices:\n    requests:\n    - name: gpu\n      exactly: {deviceClassName: gpu.intel.com, count: 2}\n"
+        "    constraints:\n    - matchAttribute: gpu.intel.com/pciRoot\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+        "  - name: a\n    image: intel/vllm:0.17.0-xpu\n    resources: {claims: [{name: r}]}\n"
+        "  - name: b\n    image: intel/vllm:0.17.0-xpu\n    resources: {claims: [{name: ext}]}\n"
+        "  resourceClaims:\n  - {name: r, resourceClaimName: same-pciroot-gpus}\n"
+        "  - {name: ext, resourceClaimTemplateName: elsewhere}\n"
+    )
+    a, b = load(p).model.services
+    assert [(g.via, g.vendor, g.count) for g in a.gpus] == [("dra", "intel", 2)]
+    assert [(g.via, g.count) for g in b.gpus] == [("dra", None)] and "not in this file" in b.gpus[0].raw
+
+
+def test_audit_fix_wraps_an_intel_image_entrypoint(tmp_path: Path) -> None:
+    """`audit --fix` on compose: the service's own entrypoint (here the image's, `vllm serve`) runs
+    after the guarded oneAPI sources; the command is untouched, a second fix changes nothing, and
+    a real bash hands the command to vllm."""
+    p = tmp_path / "compose.yaml"
+    p.write_text(
+        "services:\n  vllm:\n    image: intel/llm-scaler-vllm:0.21.0-b2  # Intel's image\n"
+        "    devices: [/dev/dri/renderD128, /dev/dri/renderD129]\n"
+        '    volumes: ["/dev/dri/by-path:/dev/dri/by-path:ro"]\n    shm_size: 32g\n'
+        '    command: ["--model", "/llm/models/Qwen3-14B", "-tp", "2"]\n'
+    )
+    res = fix_loaded(load(p), None)
+    assert "# Intel's image" in res.text
+    p.write_text(res.text)
+    _docker_compose_config(p)
+    loaded = load(p)
+    assert "oneccl.setvars-not-sourced" not in {f.cause for f in audit_model(loaded.model).findings}
+    assert fix_loaded(loaded, None).text == res.text
+    svc = YAML(typ="safe").load(res.text)["services"]["vllm"]
+    entry = [e.replace("$$", "$") for e in svc["entrypoint"]]
+    assert entry[:2] == ["bash", "-c"] and entry[3:] == ["--", "vllm", "serve"]
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "vllm").write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    (stub / "vllm").chmod(0o755)
+    ran = subprocess.run(
+        [*entry, *svc["command"]], capture_output=True, text=True, env={"PATH": f"{stub}:/usr/bin:/bin"}
+    )
+    assert ran.stdout.splitlines() == ["serve", *svc["command"]]
+
+
+def test_audit_fix_docker_run_says_how_to_source_oneapi(tmp_path: Path) -> None:
+    p = tmp_path / "run.sh"
+    p.write_text("docker run --device /dev/dri/renderD128 intel/vllm:0.17.0-xpu Qwen/Qwen3-8B -tp 1\n")
+    res = fix_loaded(load(p), None)
+    assert any("setvars.sh" in n and "vllm serve" in n for pl in res.plans for n in pl.cannot)

@@ -223,8 +223,8 @@ def test_aggregate_averages_time_over_ranks_and_sums_wrong() -> None:
         ]
         for r, s, w in ((0, 0.0009, 0), (1, 0.0011, 1))
     }
-    (row,), tp = aggregate(ev, 2, "bf16")
-    assert tp is None and row.wrong == 1 and row.time_us == pytest.approx(1000.0)
+    (row,), latency, vllm, mlps = aggregate(ev, 2, "bf16")
+    assert latency == [] and vllm == [] and mlps == [] and row.wrong == 1 and row.time_us == pytest.approx(1000.0)
     assert row.busbw_gbps == pytest.approx((1 << 28) / 1e-3 / 1e9, rel=1e-3)
 
 
@@ -280,3 +280,27 @@ def test_plot_draws_a_file(tmp_path: Path) -> None:
     res = _result({MIB: 60.0, 256 * MIB: 300.0, 4 * GIB: 345.0}, H200)
     plot(res, tmp_path / "busbw.png")
     assert (tmp_path / "busbw.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_xccl_below_floor_names_the_pcie_slot_cause() -> None:
+    # llm-scaler KNOWN_ISSUES #02: 33 GB/s bi-directional on a dual-GPU card left at Auto/x16.
+    pcie = Expectation(link="pcie", raw_gbps=31.5, efficiency=0.8, ceiling_gbps=25.0, source="test")
+    res = _result({64 * MIB: 5.0, 256 * MIB: 6.0}, pcie)
+    nccl = {f.cause for f in verdict.findings(res)}
+    assert "verify.bandwidth-degraded" in nccl and "oneccl.p2p-slot-limited" not in nccl
+    res = res.model_copy(update={"backend": "xccl"})
+    found = {f.cause: f for f in verdict.findings(res)}
+    assert found["oneccl.p2p-slot-limited"].confidence == "suggests"
+
+
+def test_verify_backend_xccl_needs_torch_xccl() -> None:
+    """`verify --backend xccl` uses torch.distributed's own 'xccl' (torch >= 2.8 XPU builds,
+    ProcessGroupXCCL in intel/torch-xpu-ops); this CPU torch has none, which is a usage error."""
+    import torch.distributed as dist
+
+    from conftest import run_cli
+
+    if getattr(dist, "is_xccl_available", lambda: False)():
+        pytest.skip("this torch has XCCL: the GPU tests cover it")
+    r = run_cli("verify", "--backend", "xccl", "--quick")
+    assert r.returncode == 2 and "xccl needs torch >= 2.8" in r.stderr

@@ -21,10 +21,19 @@ EXPLAIN_ONLY: dict[str, str] = {
     "oneccl.drmfd-invalid-fd": "only the oneCCL log shows it (`device_fd is invalid value`); its root cause is not confirmed upstream",
     "runtime.cgroupv2-unsupported": "the NVIDIA hook fails on the host before the container exists; only its error text shows it",
     "runtime.nvidia-toolkit-missing": "the runtime refuses `--gpus` before the container exists; only its error text shows it",
+    "nvidia.fabric-manager-not-running": "a host service; CUDA reports it at init (802 system not yet initialized), which only a run shows",
+    "cuda.forward-compat-unsupported": "depends on the image's CUDA compat libraries against the host GPU; CUDA reports it at init (804/803)",
+    "cuda.driver-too-old": "depends on the image's CUDA runtime against the host driver; the runtime reports it at init (35, 222)",
+    "xpu.device-lost": "a GPU hang or reset during the run; only Level Zero's DEVICE_LOST or the kernel log shows it",
+    "oneccl.ipc-socket-exchange-failed": "oneCCL's socket exchange fails between running ranks; only its sendmsg/recvmsg/poll errors show it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",
     "device.host-node-absent": "the runtime fails before the container starts: `audit` with host facts",
+}
+# Causes outside the verify.* family that only `tpdoctor verify`'s measurement shows.
+VERIFY_ONLY: dict[str, str] = {
+    "oneccl.p2p-slot-limited": "a BIOS slot setting is invisible from the OS; verify names it when xccl/ccl bandwidth is below the floor",
 }
 
 
@@ -47,7 +56,7 @@ def rule_docs() -> list[dict[str, Any]]:
             kind = "audit-only"
         elif cid in EXPLAIN_ONLY:
             kind = "explain-only"
-        elif cid.startswith("verify."):
+        elif cid.startswith("verify.") or cid in VERIFY_ONLY:
             kind = "verify-only"  # measured by a real collective on the GPUs (tpdoctor verify)
         else:
             kind = "unchecked"
@@ -61,6 +70,7 @@ def rule_docs() -> list[dict[str, Any]]:
                 "kind": kind,
                 "why_not_checked": EXPLAIN_ONLY.get(cid)
                 or AUDIT_ONLY.get(cid)
+                or VERIFY_ONLY.get(cid)
                 or (
                     "only a real collective on the GPUs shows it: `tpdoctor verify`"
                     if cid.startswith("verify.")

@@ -48,7 +48,8 @@ IMAGE = "tpdoctor-skel:latest"
 HOST_PYTHON = "/usr/bin/python3"  # the host's /usr is mounted into the image read-only
 RENDER_GID = 105  # a gid the image's /etc/group does not name ("render" is absent there)
 VIDEO_GID = 44  # card nodes: group video, which the image names
-LABEL = "tpdoctor.test=container-matrix"
+# TPDOCTOR_TEST_LABEL lets concurrent runs on one engine mark their containers apart (key=value)
+LABEL = os.environ.get("TPDOCTOR_TEST_LABEL", "tpdoctor.test=container-matrix")
 CONTAINER_TIMEOUT_S = 120
 
 
@@ -652,7 +653,7 @@ def _run_sdk(sc: Scenario, box: Toolbox, host: FakeHost, out: Path, res: Scenari
                 command=box.tool_command(c),
                 detach=True,
                 network_mode="none",
-                labels={"tpdoctor.test": "container-matrix"},
+                labels=dict([LABEL.split("=", 1)]),
                 volumes=box.tool_binds(out) + user_volumes,
                 mounts=[Mount(t, h, type="bind", read_only=True) for h, t in host.sysfs_binds()],
                 environment=environment,

@@ -325,4 +325,20 @@ WRITTEN_BY_TPDOCTOR: tuple[Scenario, ...] = (
     ),
 )
 
-SCENARIOS = SCENARIOS + WRITTEN_BY_TPDOCTOR
+# Issue 18: Intel's current images (deploy/images.py). The entrypoint that sources oneAPI and
+# execs `vllm serve` is replaced by `check` here like every command; the devices, by-path mount,
+# group, cap_drop, no-new-privileges, shm and /tmp are started as written.
+INTEL_STACK: tuple[Scenario, ...] = tuple(
+    Scenario(
+        id=f"generate:{image}:{target}",
+        title=f"`generate --image {image} --tp 2 --target {target}`",
+        source=DeploySource("generate", target, tp=2, generate_args=("--image", image, "--tp", "2")),  # type: ignore[arg-type]
+        # notice: CCL_ZE_IPC_EXCHANGE=drmfd is one of the article's variables (explained, not wrong)
+        expected=S({NUMA, "env.article-set", "oneccl.pidfd-unsupported"}),
+        live=DRMFD_LIVE,
+    )
+    for image in ("llm-scaler-vllm", "vllm-xpu")
+    for target in ("compose", "docker-run")
+)
+
+SCENARIOS = SCENARIOS + WRITTEN_BY_TPDOCTOR + INTEL_STACK

@@ -56,7 +56,11 @@ def check_command(
     ),
     tp: int = typer.Option(None, "--tp", min=1, help="Tensor-parallel size (default: all visible GPUs)."),
     pp: int = typer.Option(1, "--pp", min=1, help="Pipeline-parallel size."),
-    backend: str = typer.Option("auto", "--backend", help="auto, xpu, cuda or rocm."),
+    backend: str = typer.Option(
+        "auto",
+        "--backend",
+        help="auto, xpu, cuda or rocm; xccl or ccl: Intel through torch's XCCL or oneccl_bindings.",
+    ),
     fmt: OutputFormat = FORMAT_OPTION,
     env_file: Path = typer.Option(
         None, "--env-file", help="The job's environment (KEY=VALUE lines) instead of this shell's."
@@ -95,8 +99,10 @@ def check_command(
 
         emit(compare_snapshots(list(snapshots or [])), fmt)
 
-    if backend not in ("auto", "xpu", "cuda", "rocm"):
-        raise UsageError(f"--backend must be auto, xpu, cuda or rocm, not {backend!r}")
+    if backend not in ("auto", "xpu", "cuda", "rocm", "xccl", "ccl"):
+        raise UsageError(f"--backend must be auto, xpu, cuda, rocm, xccl or ccl, not {backend!r}")
+    dist_backend = backend if backend in ("xccl", "ccl") else None
+    backend = "xpu" if dist_backend else backend
     if ipc_exchange is not None and ipc_exchange not in ("pidfd", "drmfd", "sockets"):
         raise UsageError(f"--ipc-exchange must be pidfd, drmfd or sockets, not {ipc_exchange!r}")
     if sum(x is not None for x in (root, from_snapshot, example)) > 1:
@@ -129,7 +135,12 @@ def check_command(
 
     check_sizes(tp, pp)
     options = CheckOptions(
-        tp=tp, pp=pp, backend=backend, oneccl_version=oneccl_version, ipc_exchange=ipc_exchange
+        tp=tp,
+        pp=pp,
+        backend=backend,
+        oneccl_version=oneccl_version,
+        ipc_exchange=ipc_exchange,
+        dist_backend=dist_backend,
     )
     findings = run_fact_rules(facts, options)
     summary = facts_summary(facts, options)
@@ -139,7 +150,8 @@ def check_command(
     oneccl = summary.get("oneccl")
     if oneccl:
         notes.append(
-            f"oneCCL {oneccl['version']} ({oneccl['version_source']}"
+            (f"{oneccl['dist_backend']} runs " if oneccl.get("dist_backend") else "")
+            + f"oneCCL {oneccl['version']} ({oneccl['version_source']}"
             + (", assumed: pass --oneccl-version to change" if oneccl["version_assumed"] else "")
             + f"): requested {oneccl['requested']}, predicted IPC exchange {oneccl['mode']}."
         )

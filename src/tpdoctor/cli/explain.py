@@ -98,7 +98,8 @@ def _print_facts(facts: dict[str, object]) -> None:
     from rich.markup import escape
 
     console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
-    skip = {"inputs", "engine", "error_lines", "implied", "lines", "bytes"}
+    # error codes and the first error are shown as notes; the JSON keeps them structured
+    skip = {"inputs", "engine", "error_lines", "implied", "lines", "bytes", "error_codes", "first_error"}
     shown = {k: v for k, v in facts.items() if k not in skip}
     head = f"read {facts.get('lines', 0)} lines from {', '.join(map(str, facts.get('inputs') or []))}"  # type: ignore[call-overload]
     console.print(f"[dim]{escape(head)}[/dim]")

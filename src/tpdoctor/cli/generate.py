@@ -53,6 +53,11 @@ def generate_command(
         SecurityChoice.least, "--security", help="least (default) or privileged (the unsafe quick fix)."
     ),
     pss: Pss = typer.Option(None, "--pss", help="Kubernetes: stay within Pod Security 'baseline'."),
+    gpu_allocation: str = typer.Option(
+        "device-plugin",
+        "--gpu-allocation",
+        help="Kubernetes: device-plugin (extended resource) or dra (a ResourceClaimTemplate for gpu.intel.com / gpu.nvidia.com).",
+    ),
     output: Path = typer.Option(
         None, "--output", "-o", help="Write here instead of stdout (never overwrites)."
     ),
@@ -63,6 +68,10 @@ def generate_command(
 
     if backend is not None and backend not in ("xpu", "cuda", "rocm"):
         raise UsageError("--backend must be xpu, cuda or rocm")
+    if gpu_allocation not in ("device-plugin", "dra"):
+        raise UsageError("--gpu-allocation must be device-plugin or dra")
+    if gpu_allocation == "dra" and target.value != "kubernetes":
+        raise UsageError("--gpu-allocation dra needs --target kubernetes")
     it = Intent(
         image=image,
         model=model,
@@ -74,6 +83,7 @@ def generate_command(
         ipc_exchange=ipc_exchange.value,
         security=security.value,
         pss=pss.value if pss else None,
+        gpu_allocation=gpu_allocation,
         facts=load_facts(host_facts),
     )
     text = generate(it)

@@ -42,6 +42,25 @@ def verify_command(
     plot: Path = typer.Option(
         None, "--plot", help="Write busbw vs size with the expected ceiling (PNG/SVG/PDF)."
     ),
+    small_sizes: str = typer.Option(
+        None,
+        "--small-sizes",
+        help="Small all-reduce sizes, timed by CUDA/HIP graph replay (default 8K..16M:2 on GPU; 'none' skips).",
+    ),
+    profile: str = typer.Option(
+        None, "--profile", help="inference: judge the all-reduce sizes a TP decode step issues."
+    ),
+    model: str = typer.Option(
+        None,
+        "--model",
+        help="Preset for --profile inference: llama-3-8b, llama-3-70b, llama-3.1-405b, qwen2.5-7b, qwen2.5-72b.",
+    ),
+    model_hidden: int = typer.Option(None, "--model-hidden", min=1, help="Hidden size (instead of --model)."),
+    model_layers: int = typer.Option(None, "--model-layers", min=1, help="Layers (with --model-hidden; default 32)."),
+    tp: int = typer.Option(None, "--tp", min=1, help="Tensor-parallel size: the ranks to launch (as --gpus)."),
+    vllm_custom_ar: bool = typer.Option(
+        False, "--vllm-custom-ar", help="Also time vLLM's custom all-reduce at the small sizes (needs vllm)."
+    ),
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Run a real all-reduce/all-gather/reduce-scatter sweep and a TP MLP on N ranks; judge them."""
@@ -60,6 +79,13 @@ def verify_command(
         expect_busbw=expect_busbw,
         no_nvls=no_nvls,
         logs_dir=logs,
+        small_sizes=small_sizes,
+        profile=profile,
+        model=model,
+        model_hidden=model_hidden,
+        model_layers=model_layers,
+        tp=tp,
+        vllm_custom_ar=vllm_custom_ar,
     )
     try:
         with _Progress() as progress:

@@ -6,6 +6,7 @@ the keys the least-privilege plan touches and keep the user's comments, key orde
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from typing import Any
@@ -372,6 +373,7 @@ _KEY = {
     "shm_size": "shm_size",
     "ipc": "ipc",
     "env": "environment",
+    "entrypoint": "entrypoint",
 }
 
 
@@ -528,7 +530,14 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None
             continue
         kind, field = op[0], op[1]
         key = _KEY[field]
-        if kind == "unset":
+        if kind == "set_json":  # a whole list, written in flow style: entrypoint: ["bash", "-c", ...]
+            seq = CommentedSeq(json.loads(op[2]))
+            seq.fa.set_flow_style()
+            if key in svc:
+                svc[key] = seq
+            else:
+                _insert_near(svc, key, seq)
+        elif kind == "unset":
             if key in svc:
                 _delete_key(svc, key, home)
         elif kind == "set":

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tpdoctor.deploy.analysis import facts_render_gid, facts_render_nodes
+from tpdoctor.deploy.images import SPECS, serve_script
 from tpdoctor.errors import UsageError
 from tpdoctor.model import Facts
 from tpdoctor.model.fixes import PRIVILEGED_RISK
@@ -24,6 +25,8 @@ IMAGES = {
     "ipex-llm-serving-xpu": ("intelanalytics/ipex-llm-serving-xpu:latest", "xpu"),
     "vllm-openai": ("vllm/vllm-openai:latest", "cuda"),
     "vllm-rocm": ("rocm/vllm:latest", "rocm"),
+    # Intel's current stack (deploy/images.py holds each choice with its source)
+    **{name: (spec.ref, spec.kind) for name, spec in SPECS.items()},
 }
 
 # What ipex-llm's start-vllm-service.sh exports (research/failures.md §4), with the IPC exchange
@@ -55,6 +58,7 @@ class Intent:
     ipc_exchange: str = "drmfd"
     security: str = "least"  # least | privileged
     pss: str | None = None
+    gpu_allocation: str = "device-plugin"  # device-plugin | dra (Kubernetes only)
     facts: Facts | None = None
     name: str = "llm"
     port: int = 8000
@@ -99,6 +103,11 @@ def _serve_argv(it: Intent) -> tuple[list[str], list[str]]:
         ]  # fmt: skip
         script = "source /opt/intel/1ccl-wks/setvars.sh && exec " + shlex.join(args)
         return ["bash", "-c"], [script]
+    if it.image in SPECS:
+        spec = SPECS[it.image]
+        served = it.model.rsplit("/", 1)[-1]
+        args = [it.model, "--served-model-name", served, "--port", str(it.port), *spec.serve_args, *par]
+        return ["bash", "-c", serve_script(spec), "--"], args
     if it.image == "vllm-openai":
         return [], ["--model", it.model, "--port", str(it.port), *par]
     return ["vllm", "serve"], [it.model, "--port", str(it.port), *par]
@@ -110,6 +119,8 @@ def _env(it: Intent) -> list[tuple[str, str, str]]:
     if it.kind == "xpu":
         if it.image == "ipex-llm-serving-xpu":
             out += [(k, v, "") for k, v in IPEX_ENV]
+        if it.image in SPECS:
+            out += list(SPECS[it.image].env)
         route = "pidfd" if it.ipc_exchange == "pidfd" and it.security != "privileged" else "drmfd"
         why = (
             "pidfd: needs SYS_PTRACE (added below), kernel >= 5.6, Yama ptrace_scope <= 2"
@@ -122,6 +133,10 @@ def _env(it: Intent) -> list[tuple[str, str, str]]:
         out.append(("NCCL_DEBUG", "WARN", "INFO when debugging transports"))
     out.append(("HF_TOKEN", "${HF_TOKEN:-}", "from the caller's environment, never inline"))
     return out
+
+
+def _shm(it: Intent) -> str:
+    return SPECS[it.image].shm if it.image in SPECS else "16g"
 
 
 def _render(it: Intent) -> tuple[list[str], str, bool]:
@@ -244,7 +259,7 @@ def _compose(it: Intent) -> str:
             ]
         L += ["    security_opt:", '      - "no-new-privileges:true"']
     L += [
-        "    shm_size: 16g  # NCCL/oneCCL shm, vLLM shm broadcast, Ray object store; no ipc: host needed",
+        f"    shm_size: {_shm(it)}  # NCCL/oneCCL shm, vLLM shm broadcast, Ray object store; no ipc: host needed",
         "    tmpfs:",
         "      - /tmp  # oneCCL IPC sockets and the pidfd self-test",
     ]
@@ -262,9 +277,10 @@ def _compose(it: Intent) -> str:
     L.append("    environment:")
     for k, v, why in _env(it):
         L.append(f"      {k}: {json.dumps(v)}" + (f"  # {why}" if why else ""))
+    # compose interpolates $VAR in every string: a shell's own "$@" is written $$@
     if entry:
-        L.append(f"    entrypoint: {json.dumps(entry)}")
-    L.append(f"    command: {json.dumps(cmd)}")
+        L.append(f"    entrypoint: {json.dumps([e.replace('$', '$$') for e in entry])}")
+    L.append(f"    command: {json.dumps([c.replace('$', '$$') for c in cmd])}")
     L += ["    ports:", f'      - "{it.port}:{it.port}"']
     return _c(L)
 
@@ -295,7 +311,7 @@ def _run(it: Intent) -> str:
         if kind == "xpu" and it.ipc_exchange == "pidfd":
             opts.append(("--cap-add", "SYS_PTRACE"))
         opts.append(("--security-opt", "no-new-privileges:true"))
-    opts += [("--shm-size", "16g"), ("--tmpfs", "/tmp"), ("--publish", f"{it.port}:{it.port}")]
+    opts += [("--shm-size", _shm(it)), ("--tmpfs", "/tmp"), ("--publish", f"{it.port}:{it.port}")]
     for k, v, _ in _env(it):
         opts.append(("--env", k if k == "HF_TOKEN" else f"{k}={v}"))
     if entry:
@@ -322,13 +338,18 @@ def _kubernetes(it: Intent) -> str:
     kind = it.kind
     gid = facts_render_gid(it.facts)
     resource = {"xpu": "gpu.intel.com/i915", "cuda": "nvidia.com/gpu", "rocm": "amd.com/gpu"}[kind]
+    dra = it.gpu_allocation == "dra"
+    if dra and kind not in DRA_CLASS:
+        raise UsageError("--gpu-allocation dra: tpdoctor knows the Intel and NVIDIA DRA drivers, not ROCm's")
     pidfd = kind == "xpu" and it.ipc_exchange == "pidfd" and it.pss != "baseline"
     if kind == "xpu" and it.ipc_exchange == "pidfd" and it.pss == "baseline":
         it.notes.append("--pss baseline forbids SYS_PTRACE: the drmfd route is generated instead of pidfd")
         it.ipc_exchange = "drmfd"
     L = [
         f"# Generated by tpdoctor generate: {it.image_ref}, TP={it.tp} PP={it.pp} on {it.n_gpus} GPU(s).",
-        "# GPUs come from the device plugin (no hostPath); /dev/shm and /tmp are emptyDirs.",
+        "# GPUs come from "
+        + ("a DRA ResourceClaim" if dra else "the device plugin")
+        + " (no hostPath); /dev/shm and /tmp are emptyDirs.",
     ]
     if it.pss == "baseline":
         L += [
@@ -338,6 +359,8 @@ def _kubernetes(it: Intent) -> str:
             "# Level Zero memory queries fail, intel-device-plugins-for-kubernetes#2158).",
         ]
     L += [f"# NOTE: {n}" for n in _host_notes(it) if "RENDER_GID" not in n]
+    if dra:
+        L += _dra_claim_template(it, kind)
     L += [
         "apiVersion: apps/v1",
         "kind: Deployment",
@@ -396,14 +419,20 @@ def _kubernetes(it: Intent) -> str:
             f"            - name: {k}" + (f"  # {why}" if why else ""),
             f"              value: {json.dumps(v)}",
         ]
+    gpu_limit = [] if dra else [f"              {resource}: {it.n_gpus}"]
+    L += ["          resources:"]
+    if dra:
+        L += [
+            "            claims:  # the GPUs: the ResourceClaimTemplate above",
+            "              - name: gpus",
+        ]
     L += [
-        "          resources:",
         "            limits:",
-        f"              {resource}: {it.n_gpus}",
+        *gpu_limit,
         "              memory: 64Gi  # the /dev/shm emptyDir counts against it",
         "              cpu: '16'",
         "            requests:",
-        f"              {resource}: {it.n_gpus}",
+        *gpu_limit,
         "              memory: 32Gi",
         "              cpu: '8'",
         "          securityContext:",
@@ -429,8 +458,55 @@ def _kubernetes(it: Intent) -> str:
         "        - name: dshm  # NCCL/oneCCL shm, vLLM shm broadcast, Ray; hostIPC is not needed",
         "          emptyDir:",
         "            medium: Memory",
-        "            sizeLimit: 16Gi",
+        f"            sizeLimit: {_shm(it).upper().removesuffix('G')}Gi",
         "        - name: tmp  # oneCCL IPC sockets",
         "          emptyDir: {}",
     ]
+    if dra:
+        L += [
+            "      resourceClaims:  # one claim per pod from the template: all ranks' GPUs",
+            "        - name: gpus",
+            f"          resourceClaimTemplateName: {it.name}-gpus",
+        ]
     return _c(L)
+
+
+# DRA DeviceClass of each vendor's resource driver, and what its CDI spec puts in the container
+# (docs/generate.md "Kubernetes with DRA" has the details and sources).
+DRA_CLASS = {"xpu": "gpu.intel.com", "cuda": "gpu.nvidia.com"}
+DRA_NOTES = {
+    "xpu": [
+        "# DeviceClass gpu.intel.com: Intel GPU resource driver (intel/intel-resource-drivers-for-kubernetes,",
+        "# deployments/gpu/base/device-class.yaml). Its CDI spec adds /dev/dri/cardN and renderDN and bind-mounts",
+        "# /dev/dri/by-path/pci-<BDF>-card and -render (pkg/gpu/cdihelpers/cdihelpers.go): oneCCL's drmfd walk works.",
+        "# To keep the ranks under one PCIe root, add: constraints: [{matchAttribute: gpu.intel.com/pciRoot}]",
+    ],
+    "cuda": [
+        "# DeviceClass gpu.nvidia.com: NVIDIA DRA driver (NVIDIA/k8s-dra-driver-gpu, deployments/helm/",
+        "# dra-driver-nvidia-gpu/templates/deviceclass-gpu.yaml). Its CDI spec (nvidia-container-toolkit's nvcdi,",
+        "# cmd/gpu-kubelet-plugin/cdi.go) adds /dev/nvidiaN per GPU, /dev/nvidiactl, /dev/nvidia-uvm* and the driver libraries.",
+    ],
+}
+
+
+def _dra_claim_template(it: Intent, kind: str) -> list[str]:
+    """A resource.k8s.io/v1 ResourceClaimTemplate asking the vendor's DRA driver for n GPUs."""
+    return [
+        "# GPUs through Dynamic Resource Allocation (resource.k8s.io/v1, Kubernetes >= 1.34) instead of the",
+        "# device plugin's extended resource: no hostPath, no privileged.",
+        *DRA_NOTES[kind],
+        "apiVersion: resource.k8s.io/v1",
+        "kind: ResourceClaimTemplate",
+        "metadata:",
+        f"  name: {it.name}-gpus",
+        "spec:",
+        "  spec:",
+        "    devices:",
+        "      requests:",
+        "        - name: gpus",
+        "          exactly:",
+        f"            deviceClassName: {DRA_CLASS[kind]}",
+        "            allocationMode: ExactCount",
+        f"            count: {it.n_gpus}  # TP x PP ranks, one GPU each",
+        "---",
+    ]

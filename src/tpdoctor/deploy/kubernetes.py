@@ -21,6 +21,10 @@ GPU_RESOURCES = {
     "gpu.intel.com/xe": "intel",
     "amd.com/gpu": "amd",
 }
+# DRA DeviceClasses of the GPU resource drivers: intel/intel-resource-drivers-for-kubernetes
+# deployments/gpu/base/device-class.yaml (gpu.intel.com) and NVIDIA/k8s-dra-driver-gpu
+# deployments/helm/dra-driver-nvidia-gpu/templates/deviceclass-gpu.yaml (gpu.nvidia.com).
+DRA_CLASSES = {"gpu.intel.com": "intel", "gpu.nvidia.com": "nvidia"}
 UNBOUNDED = 1 << 40  # emptyDir{medium: Memory} without sizeLimit: bounded by the pod's memory only
 
 
@@ -84,6 +88,7 @@ def parse_kubernetes(text: str, source: str) -> tuple[DeploymentModel, list[Any]
     model = DeploymentModel(source=source, format="kubernetes")
     lines = text.splitlines()
     found = list(workloads(docs))
+    claims = dra_claims(docs)
     if not found:
         raise InputError(f"{source}: no Pod, Deployment, StatefulSet, DaemonSet, Job or CronJob found")
     starts = sorted({_line(w.obj) or 1 for w in found})
@@ -100,10 +105,90 @@ def parse_kubernetes(text: str, source: str) -> tuple[DeploymentModel, list[Any]
             if not isinstance(c, dict):
                 continue
             s = _container(w, c, psc, vols)
+            s.gpus.extend(_dra_requests(w, c, claims))
             s.allows = {**c_allows, **a_allows}
             s.notes = c_problems + a_problems
             model.services.append(s)
     return model, docs
+
+
+@dataclass
+class DraRequest:
+    device_class: str
+    count: int | None  # None: allocationMode All
+    name: str
+
+
+def _requests(devices: Any) -> list[DraRequest]:
+    """resource.k8s.io/v1 `requests[].exactly` (and v1beta1's flat request) of a claim spec."""
+    out: list[DraRequest] = []
+    for r in (devices or {}).get("requests") or []:
+        if not isinstance(r, dict):
+            continue
+        exactly = r.get("exactly")
+        ex: dict[str, Any] = exactly if isinstance(exactly, dict) else r
+        cls = str(ex.get("deviceClassName") or "")
+        mode = ex.get("allocationMode") or "ExactCount"
+        count = None if mode == "All" else (ex.get("count") if isinstance(ex.get("count"), int) else 1)
+        out.append(DraRequest(cls, count, str(r.get("name") or "")))
+    return out
+
+
+def dra_claims(docs: list[Any]) -> dict[tuple[str, str], list[DraRequest]]:
+    """(kind, name) -> requests, for every ResourceClaim / ResourceClaimTemplate in the file."""
+    out: dict[tuple[str, str], list[DraRequest]] = {}
+    for d in docs:
+        if not isinstance(d, dict) or d.get("kind") not in ("ResourceClaim", "ResourceClaimTemplate"):
+            continue
+        name = str((d.get("metadata") or {}).get("name") or "")
+        spec = d.get("spec") or {}
+        if d["kind"] == "ResourceClaimTemplate":
+            spec = spec.get("spec") or {}
+        out[(str(d["kind"]), name)] = _requests(spec.get("devices"))
+    return out
+
+
+def _dra_requests(
+    w: Workload, c: dict[str, Any], claims: dict[tuple[str, str], list[DraRequest]]
+) -> list[GpuRequest]:
+    """GPUs a container gets through DRA: its resources.claims, resolved through the pod's
+    resourceClaims to a claim or claim template of this file."""
+    pod_claims = {
+        str(rc.get("name")): rc for rc in w.pod_spec.get("resourceClaims") or [] if isinstance(rc, dict)
+    }
+    out: list[GpuRequest] = []
+    for ref in (c.get("resources") or {}).get("claims") or []:
+        if not isinstance(ref, dict):
+            continue
+        rc = pod_claims.get(str(ref.get("name")), {})
+        key = (
+            ("ResourceClaimTemplate", str(rc["resourceClaimTemplateName"]))
+            if rc.get("resourceClaimTemplateName")
+            else ("ResourceClaim", str(rc.get("resourceClaimName") or ""))
+        )
+        reqs = claims.get(key)
+        if reqs is None:  # defined in another file: a GPU claim of unknown size
+            out.append(
+                GpuRequest(
+                    via="dra", vendor="unknown", count=None, raw=f"{key[0]} {key[1]} (not in this file)"
+                )
+            )
+            continue
+        for r in reqs:
+            if ref.get("request") and r.name != ref.get("request"):
+                continue
+            vendor = DRA_CLASSES.get(r.device_class)
+            if vendor is None and "gpu" not in r.device_class:
+                continue
+            out.append(
+                GpuRequest(
+                    via="dra",
+                    vendor=vendor or "unknown",  # type: ignore[arg-type]
+                    count=r.count,
+                    raw=f"{key[0]} {key[1]}: {r.device_class} x {'All' if r.count is None else r.count}",
+                )
+            )
+    return out
 
 
 def _container(w: Workload, c: dict[str, Any], psc: dict[str, Any], vols: dict[str, Any]) -> Service:

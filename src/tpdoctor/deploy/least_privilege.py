@@ -10,6 +10,8 @@ the plan touches changes. A plan computed on an already fixed file is empty (ide
 
 from __future__ import annotations
 
+import json
+import shlex
 from dataclasses import dataclass, field
 
 from tpdoctor.deploy.analysis import (
@@ -22,6 +24,7 @@ from tpdoctor.deploy.analysis import (
     tp_size,
     visible_gpus,
 )
+from tpdoctor.deploy.images import missing_oneapi, sourcing_entrypoint
 from tpdoctor.deploy.model import Service
 from tpdoctor.model import Facts
 
@@ -219,6 +222,20 @@ def plan_service(svc: Service, facts: Facts | None, ipc_exchange: str = "drmfd")
                 p.add("SYS_ADMIN removed", ("list_remove", "cap_add", c))
     if not svc.security.no_new_privileges:
         p.add("no-new-privileges", ("list_add", "security_opt", "no-new-privileges:true"))
+    # 8. Intel's serving images load oneAPI only from /root/.bashrc (deploy/images.py)
+    image = missing_oneapi(svc.image, svc.entrypoint, svc.command)
+    if image and "oneccl.setvars-not-sourced" not in allowed:
+        if svc.format == "compose":
+            entry = [e.replace("$", "$$") for e in sourcing_entrypoint(image, svc.entrypoint)]
+            p.add(
+                f"{image}: entrypoint sources oneAPI first (setvars.sh, ccl env/vars.sh), then execs the original",
+                ("set_json", "entrypoint", json.dumps(entry)),
+            )
+        else:
+            p.cannot.append(
+                f"{image}: run the server through bash after sourcing oneAPI: "
+                + shlex.join(sourcing_entrypoint(image, svc.entrypoint))
+            )
     if "ALL" not in svc.caps_dropped and not (svc.privileged and "security.privileged" in allowed):
         p.add("cap_drop ALL; only what TP needs is added back", ("list_add", "cap_drop", "ALL"))
     p.why = _dedupe(p.why)
@@ -250,7 +267,7 @@ def plan_k8s(svc: Service, facts: Facts | None, ipc_exchange: str = "drmfd", pss
             )
     n = max((tp_size(svc) or 1) * (pp_size(svc) or 1), 1)
     resource = {"xpu": "gpu.intel.com/i915", "cuda": "nvidia.com/gpu", "rocm": "amd.com/gpu"}.get(be)
-    if resource and not any(g.via == "k8s-resource" for g in svc.gpus):
+    if resource and not any(g.via in ("k8s-resource", "dra") for g in svc.gpus):
         p.add(
             f"{resource}: {n} from the device plugin (no hostPath, by-path mounted by the Intel plugin)",
             ("limit", resource, str(n)),

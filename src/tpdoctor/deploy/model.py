@@ -43,7 +43,7 @@ class MountSpec(BaseModel):
 class GpuRequest(BaseModel):
     """A GPU asked for through the runtime rather than device nodes."""
 
-    via: Literal["compose-deploy", "gpus-flag", "cdi", "k8s-resource", "runtime", "env"]
+    via: Literal["compose-deploy", "gpus-flag", "cdi", "k8s-resource", "dra", "runtime", "env"]
     vendor: Literal["nvidia", "intel", "amd", "unknown"] = "unknown"
     count: int | None = None  # None = all / unknown
     ids: list[str] = Field(default_factory=list)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from tpdoctor.explain.correlate import diagnose, to_findings
+from tpdoctor.explain.correlate import Diagnosis, diagnose, to_findings
+from tpdoctor.explain.fallback import first_error, layer_of, nearest_causes
 from tpdoctor.explain.reader import open_log
 from tpdoctor.explain.scanner import Scanner, ScanResult
 from tpdoctor.explain.signatures import knowledge_base
@@ -60,6 +61,58 @@ def _facts(scan: ScanResult) -> dict[str, Any]:
     return out
 
 
+def _code_notes(diagnosis: Diagnosis, facts: dict[str, Any]) -> list[str]:
+    """Every error code in the log, with its meaning and whether it can be a container cause."""
+    notes: list[str] = []
+    rows = []
+    for seen in diagnosis.codes:
+        c = seen.code
+        rows.append(
+            {
+                "table": c.table,
+                "name": c.name,
+                "code": c.code,
+                "class": c.klass,
+                "meaning": c.meaning,
+                "causes": list(c.causes),
+                "line": seen.hit.line,
+                "source": seen.hit.source,
+            }
+        )
+        where = f"line {seen.hit.line}"
+        if c.klass == "not-container":
+            notes.append(f"{c.layer} error at {where}: {c.describe()}. Not a container cause.")
+        elif c.klass == "unknown":
+            maybe = f" Possible container causes (guesses): {', '.join(c.causes)}." if c.causes else ""
+            notes.append(f"{c.layer} error at {where}: {c.describe()}. Container or not cannot be told from the code.{maybe}")
+    if rows:
+        facts["error_codes"] = rows
+    return notes
+
+
+def _fallback_notes(lines: list[tuple[str, int, str]], facts: dict[str, Any]) -> list[str]:
+    first = first_error(lines)
+    if first is None:
+        return []
+    src, line, text = first
+    layer = layer_of(text)
+    guesses = nearest_causes(text, knowledge_base())
+    facts["first_error"] = {
+        "source": src,
+        "line": line,
+        "text": text,
+        "layer": layer,
+        "guesses": [{"cause": g.cause, "signature": g.signature, "similarity": g.score} for g in guesses],
+    }
+    notes = [f"first error ({src}:{line}), raised by {layer}: {text}"]
+    if guesses:
+        notes.append(
+            "nearest known causes (guesses, not diagnosed): "
+            + ", ".join(f"{g.cause} (similarity {g.score})" for g in guesses)
+        )
+    return notes
+
+
 def explain(
     inputs: Sequence[str], runtimes: Iterable[str] | None = None, engine: str = "auto"
 ) -> ExplainReport:
@@ -68,10 +121,11 @@ def explain(
     findings = to_findings(diagnosis, _context(scan), runtimes)
     facts = _facts(scan)
     notes = list(scan.notes) + diagnosis.notes
+    notes.extend(_code_notes(diagnosis, facts))
     if not any(f.severity.value != "notice" for f in findings):
         notes.append(NO_CAUSE)
-        facts["error_lines"] = [
-            {"source": src, "line": line, "text": text} for src, line, text in scan.top_error_lines()
-        ]
+        lines = scan.top_error_lines()
+        facts["error_lines"] = [{"source": src, "line": line, "text": text} for src, line, text in lines]
+        notes.extend(_fallback_notes(lines, facts))
     notes.extend(f"hint: {h}" for h in diagnosis.hints)
     return ExplainReport(command="explain", findings=findings, facts=facts, notes=notes)

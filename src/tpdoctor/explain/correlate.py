@@ -14,8 +14,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from tpdoctor.explain.error_codes import ErrorCode, lookup_number
 from tpdoctor.explain.scanner import ScanResult, SigHit
-from tpdoctor.explain.signatures import Correlation, KnowledgeBase
+from tpdoctor.explain.signatures import Correlation, KnowledgeBase, Signature
 from tpdoctor.model import Evidence, Finding, get_cause, make_finding
 
 EVIDENCE_PER_FINDING = 8
@@ -49,10 +50,49 @@ class Support:
 
 
 @dataclass
+class CodeSeen:
+    """An error code named in the log (by name, string or number) and where."""
+
+    code: ErrorCode
+    hit: SigHit
+
+
+@dataclass
 class Diagnosis:
     supports: list[Support]
     hints: list[str]
     notes: list[str]
+    codes: list[CodeSeen] = field(default_factory=list)
+
+
+def _condition_holds(ref: str, present: set[str], scan: ScanResult) -> bool:
+    """`sig.id`, `fact:key` (known) or `fact:key>N` (numeric and above N)."""
+    if not ref.startswith("fact:"):
+        return ref in present
+    key, _, above = ref[5:].partition(">")
+    values = scan.facts.values.get(key, [])
+    if not above:
+        return bool(values)
+    return any(v.isdigit() and int(v) > int(above) for v in values)
+
+
+def _benign_here(sig: Signature, present: set[str], scan: ScanResult) -> bool:
+    if any(_condition_holds(r, present, scan) for r in sig.benign_with):
+        return True
+    return bool(sig.unless) and not any(_condition_holds(r, present, scan) for r in sig.unless)
+
+
+def _codes_seen(scan: ScanResult, kb: KnowledgeBase) -> list[CodeSeen]:
+    seen: dict[str, CodeSeen] = {}
+    for sig_id, rec in scan.signatures.items():
+        sig = kb.signature(sig_id)
+        if sig.code is not None and sig.code.name not in seen and rec.evidence:
+            seen[sig.code.name] = CodeSeen(sig.code, rec.evidence[0])
+    for (group, value), hit in scan.codes.items():
+        code = lookup_number(group, value)
+        if code is not None and code.name not in seen:
+            seen[code.name] = CodeSeen(code, hit)
+    return sorted(seen.values(), key=lambda c: (c.hit.source, c.hit.line))
 
 
 def _correlation_applies(c: Correlation, present: set[str], scan: ScanResult) -> bool:
@@ -60,7 +100,7 @@ def _correlation_applies(c: Correlation, present: set[str], scan: ScanResult) ->
         return False
     if c.any and not any(a in present for a in c.any):
         return False
-    return all(scan.facts.get(k) == v for k, v in c.fact.items())
+    return all(scan.facts.get(k) is not None if v == "*" else scan.facts.get(k) == v for k, v in c.fact.items())
 
 
 def _format(message: str, scan: ScanResult) -> str:
@@ -91,6 +131,9 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         rec = scan.signatures.get(sig.id)
         if rec is None or not sig.causes:
             continue
+        if _benign_here(sig, present, scan):
+            notes.append(_format(sig.benign, scan))
+            continue
         main, *others = sig.causes
         support(main).add(sig.id, sig.strength, rec.evidence, rec.first_line, sig.explain)
         alternatives.setdefault(main, []).extend(o for o in others if o not in alternatives[main])
@@ -105,6 +148,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         first = min(scan.signatures[w].first_line for w in c.when)
         if c.emit:
             s = support(c.emit)
+            s.order = -1  # the correlation knows more than the signature alone: first among equals
             s.add(c.id, c.strength, when_hits, first, message)
             fact_hit = next(iter(scan.facts.first.get(k) for k in c.fact), None)
             if fact_hit:
@@ -132,6 +176,16 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
                 if hint in hints:
                     hints.remove(hint)
 
+    codes = _codes_seen(scan, kb)
+    for seen in codes:  # codes given by name or number; printed strings were signatures above
+        code = seen.code
+        sig_id = f"code.{code.table}.{code.name}"
+        if code.klass != "cause" or not code.causes or f"{sig_id}.string" in present:
+            continue
+        main, *others = code.causes
+        support(main).add(sig_id, "suggests", [seen.hit], seen.hit.line, f"{code.layer} error {code.describe()}")
+        alternatives.setdefault(main, []).extend(o for o in others if o not in alternatives[main])
+
     _fact_rules(scan, supports, notes)
 
     # Alternatives a signature listed become `related` unless they are findings themselves.
@@ -151,7 +205,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
             s.cause,
         ),
     )
-    return Diagnosis(ranked, list(dict.fromkeys(hints)), notes)
+    return Diagnosis(ranked, list(dict.fromkeys(hints)), notes, codes)
 
 
 def _is_bridge_ip(value: str) -> bool:

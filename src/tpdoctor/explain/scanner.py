@@ -16,11 +16,13 @@ from operator import itemgetter
 from typing import Any, BinaryIO
 
 from tpdoctor.explain.engine import Engine, make_engine
+from tpdoctor.explain.error_codes import NUMBER_GROUPS
 from tpdoctor.explain.normalize import ANSI_BYTES, decode_line, display, strip_prefixes
 from tpdoctor.explain.reader import MAX_LINE, iter_buffers
 from tpdoctor.explain.signatures import KnowledgeBase
 
 EVIDENCE_PER_SIGNATURE = 3
+CODES_KEPT = 64  # distinct error codes (by number) remembered with their first line
 ERROR_LINES_KEPT = 10
 FACT_VALUES_KEPT = 32
 
@@ -78,7 +80,7 @@ def _newline_counter(block: bytes | bytearray, end: int) -> Callable[[int, int],
 
 
 # Fact group names may carry a suffix to allow alternatives in one regex (vllm_version2).
-_GROUP_ALIAS = {"vllm_version2": "vllm_version", "transport2": "transport", "runtime_crun": "runtime"}
+_GROUP_ALIAS = {"vllm_version2": "vllm_version", "transport2": "transport", "runtime_crun": "runtime", "device2": "device"}
 _VALUE_ALIAS = {
     ("runtime", "crun"): "podman",
     ("runtime", "kubectl"): "kubernetes",
@@ -141,6 +143,7 @@ class ScanResult:
     inputs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     engine: str = ""
+    codes: dict[tuple[str, str], SigHit] = field(default_factory=dict)  # (group, number) -> first line
 
     def top_error_lines(self) -> list[tuple[str, int, str]]:
         """(source, line, text), in log order."""
@@ -246,7 +249,9 @@ class Scanner:
             m = sig.regex.search(text)
             if not m:
                 continue
-            matched = True
+            # a hand-written signature explains its line; a line whose only match is an error-code
+            # table entry without a cause (out of memory, illegal address) stays among the error lines
+            matched = matched or not sig.id.startswith("code.") or bool(sig.causes)
             rec = res.signatures.get(sig.id)
             if rec is None:
                 rec = res.signatures[sig.id] = SigRecord(first_line=line_no, first_source=source)
@@ -255,6 +260,10 @@ class Scanner:
             if len(rec.evidence) < EVIDENCE_PER_SIGNATURE:
                 rec.evidence.append(SigHit(line_no, display(original), source, groups))
             for k, v in groups.items():
+                if k.rstrip("0123456789") in NUMBER_GROUPS:
+                    if (k, v) not in res.codes and len(res.codes) < CODES_KEPT:
+                        res.codes[(k.rstrip("0123456789"), v)] = SigHit(line_no, display(original), source, groups)
+                    continue
                 res.facts.add(k, v, line_no, source)
         for fi in sorted(facts):
             m = self.kb.facts[fi].regex.search(text)

@@ -13,6 +13,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from tpdoctor.explain.error_codes import ErrorCode, signature_specs
 from tpdoctor.model import catalog
 from tpdoctor.model.yamldata import load_data_yaml
 
@@ -32,6 +33,12 @@ class Signature:
     implies: dict[str, str] = field(default_factory=dict)
     hint: str | None = None
     examples: tuple[str, ...] = ()
+    # Benign unless one of these is in the log too: signature ids, or `fact:key` (the fact is
+    # known) / `fact:key>N` (a numeric fact above N). The hit then becomes a note with `benign`.
+    unless: tuple[str, ...] = ()
+    benign_with: tuple[str, ...] = ()  # ... and benign (not a container cause) when one of these is present
+    benign: str = ""
+    code: ErrorCode | None = None  # set on signatures generated from the error-code tables
 
 
 @dataclass(frozen=True)
@@ -62,11 +69,11 @@ class KnowledgeBase:
     correlations: tuple[Correlation, ...]
     not_in_logs: dict[int, str]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {s.id: s for s in self.signatures})
+
     def signature(self, sig_id: str) -> Signature:
-        for s in self.signatures:
-            if s.id == sig_id:
-                return s
-        raise KeyError(sig_id)
+        return self._index[sig_id]  # type: ignore[attr-defined,no-any-return]
 
 
 class KnowledgeBaseError(ValueError):
@@ -92,7 +99,10 @@ def parse_knowledge_base(raw: dict[str, Any]) -> KnowledgeBase:
     known = catalog()
     sigs: list[Signature] = []
     seen: set[str] = set()
-    for e in raw.get("signatures") or []:
+    entries = list(raw.get("signatures") or [])
+    if raw.get("include_error_codes", True):
+        entries.extend(signature_specs())
+    for e in entries:
         sid = e["id"]
         if sid in seen:
             raise KnowledgeBaseError(f"signature {sid} defined twice")
@@ -120,8 +130,18 @@ def parse_knowledge_base(raw: dict[str, Any]) -> KnowledgeBase:
                 implies={str(k): str(v) for k, v in (e.get("implies") or {}).items()},
                 hint=e.get("hint"),
                 examples=tuple(str(x) for x in _tuple(e.get("examples"))),
+                unless=tuple(str(x) for x in _tuple(e.get("unless"))),
+                benign_with=tuple(str(x) for x in _tuple(e.get("benign_with"))),
+                benign=str(e.get("benign", "")).strip(),
+                code=e.get("code"),
             )
         )
+    for sig in sigs:
+        for ref in (*sig.unless, *sig.benign_with):
+            if not ref.startswith("fact:") and ref not in seen:
+                raise KnowledgeBaseError(f"signature {sig.id}: unless names unknown signature {ref}")
+        if (sig.unless or sig.benign_with) and not sig.benign:
+            raise KnowledgeBaseError(f"signature {sig.id}: unless needs a benign text")
     facts = tuple(
         FactPattern(
             id=f["id"],

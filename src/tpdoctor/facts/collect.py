@@ -45,6 +45,7 @@ COLLECTOR_MODULES: tuple[str, ...] = (
     "tpdoctor.facts.devices",
     "tpdoctor.facts.process",
     "tpdoctor.facts.system",
+    "tpdoctor.facts.oneccl_install",
     "tpdoctor.facts.cpu",
     "tpdoctor.facts.resources",
     "tpdoctor.facts.security",

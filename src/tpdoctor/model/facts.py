@@ -168,12 +168,60 @@ class LiveProbes(BaseModel):
     tmp_writable: bool | None = None
 
 
+# glibc's trusted default directories (elf/dl-load.c), searched after ld.so.cache (not read here).
+GLIBC_DEFAULT_DIRS = (
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib64",
+    "/usr/lib64",
+    "/lib",
+    "/usr/lib",
+)
+
+
+class CclLibrary(BaseModel):
+    """One libccl.so.1 a loader could find, and the oneCCL version it is (facts/oneccl_install.py)."""
+
+    path: str = Field(description="in-root path of the file the loader opens, e.g. /opt/venv/lib/libccl.so.1")
+    resolved: str | None = Field(default=None, description="the file after symlinks, inside the root")
+    kind: str = Field(description="pip | oneapi | ipex-llm | bindings | other")
+    version: str | None = Field(default=None, description="2021.15.1, from the dist-info or the path")
+    version_source: str | None = None
+
+
+class CclLoader(BaseModel):
+    """A shared object that loads libccl.so.1 (torch's libtorch_xpu.so, the bindings' .so)."""
+
+    path: str
+    what: str = Field(description="torch-xpu | bindings")
+    needs_ccl: bool = Field(default=False, description="DT_NEEDED names libccl.so.1")
+    rpath: list[str] = Field(default_factory=list, description="DT_RPATH, $ORIGIN expanded")
+    runpath: list[str] = Field(default_factory=list, description="DT_RUNPATH, $ORIGIN expanded")
+
+
+class PythonPackage(BaseModel):
+    name: str = Field(description="oneccl, oneccl-devel, torch, oneccl-bind-pt, vllm")
+    version: str
+    prefix: str = Field(description="the Python environment prefix, e.g. /opt/venv")
+    metadata: str = Field(description="in-root path of its dist-info METADATA")
+    requires_oneccl: str | None = Field(default=None, description="torch: Requires-Dist oneccl==X")
+
+
 class OneCclFacts(BaseModel):
-    """Where a oneCCL install was seen, so the rules can tell its generation (≤2021.13 vs ≥2021.14)."""
+    """Every way oneCCL is installed here, so the rules know which one the job loads and its
+    generation (≤2021.13 vs ≥2021.14)."""
 
     installs: list[str] = Field(
         default_factory=list, description="in-root paths such as /opt/intel/oneapi/ccl/2021.14"
     )
+    packages: list[PythonPackage] = Field(default_factory=list, description="pip dist-infos that matter")
+    libraries: list[CclLibrary] = Field(default_factory=list, description="every libccl.so.1 seen")
+    loaders: list[CclLoader] = Field(default_factory=list)
+    searched: list[str] = Field(default_factory=list, description="directories looked in for libccl.so.1")
+    ldconfig_dirs: list[str] = Field(
+        default_factory=list, description="/etc/ld.so.conf (and its includes): what ld.so.cache is built from"
+    )
+    setvars: list[str] = Field(default_factory=list, description="setvars.sh / env/vars.sh scripts present")
 
 
 class NetInterface(BaseModel):

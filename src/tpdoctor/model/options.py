@@ -17,6 +17,9 @@ class CheckOptions:
     backend: str = "auto"  # auto | xpu | cuda | rocm
     oneccl_version: str | None = None
     ipc_exchange: str | None = None  # override of CCL_ZE_IPC_EXCHANGE for what-if checks
+    # torch.distributed backend on Intel: xccl (torch >= 2.8, vLLM's choice: vllm/platforms/xpu.py
+    # dist_backend = "xccl") or ccl (oneccl_bindings_for_pytorch); both run oneCCL underneath.
+    dist_backend: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

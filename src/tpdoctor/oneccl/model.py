@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from tpdoctor.facts.caps import has_cap
 from tpdoctor.model import CheckOptions
 from tpdoctor.model.facts import DeviceNode, Facts
+from tpdoctor.oneccl.loader import loaded_ccl, torch_pin
 
 Version = tuple[int, ...]
 MODERN: Version = (2021, 14)  # default pidfd, and the forced drmfd fallback
@@ -67,12 +68,24 @@ def _versions_in(text: str) -> list[Version]:
 
 
 def detect_version(facts: Facts, options: CheckOptions) -> OneCclVersion:
+    """--oneccl-version; else the libccl the job loads (oneccl/loader.py: torch's RPATH,
+    LD_LIBRARY_PATH, pip's dist-info or the /opt/intel path it resolves to); else the oneCCL
+    that CCL_ROOT / LD_LIBRARY_PATH name; else torch's Requires-Dist pin; else an install."""
     if options.oneccl_version:
         return OneCclVersion(parse_version(options.oneccl_version), "--oneccl-version")
+    loaded = loaded_ccl(facts)
+    if loaded is not None and loaded.version and _VERSION_ARG.match(loaded.version):
+        lib = loaded.library
+        assert lib is not None  # a version comes from a library
+        where = f"{lib.path} ({lib.version_source or lib.kind})" if lib.version_source else lib.path
+        return OneCclVersion(parse_version(loaded.version), f"{where}, which {loaded.why}")
     for name in _ENV_PATHS:
         found = _versions_in(facts.env.get(name, ""))
         if found:
             return OneCclVersion(found[0], f"${name}")
+    pin = torch_pin(facts)
+    if pin and _VERSION_ARG.match(pin[0]):
+        return OneCclVersion(parse_version(pin[0]), f"torch {pin[1]} Requires-Dist oneccl=={pin[0]}")
     found = [v for p in facts.oneccl.installs for v in _versions_in(p)]
     if found:
         return OneCclVersion(max(found), "installed at " + ", ".join(facts.oneccl.installs))

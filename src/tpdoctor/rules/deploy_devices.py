@@ -40,8 +40,10 @@ def bypath_missing(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         return
     if svc.has_mount_target(BYPATH) or "CCL_DRMFD_DEV_RENDER_DIR_PATH" in svc.env:
         return
-    if any(g.via in ("k8s-resource", "cdi") and g.vendor == "intel" for g in svc.gpus):
-        return  # the device plugin / CDI spec mounts the by-path entries
+    if any(g.via in ("k8s-resource", "cdi", "dra") and g.vendor == "intel" for g in svc.gpus):
+        # the device plugin / CDI spec mounts the by-path entries; so does the Intel GPU resource
+        # driver (intel-resource-drivers-for-kubernetes pkg/gpu/cdihelpers/cdihelpers.go addBypathMounts)
+        return
     if _pidfd_route(svc) and not svc.privileged:
         return
     multi = wants_multi_gpu(svc)

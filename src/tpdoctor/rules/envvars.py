@@ -88,6 +88,13 @@ KNOWN: dict[str, EnvSpec] = {
     "CCL_ROOT": _B("oneCCL setvars.sh"),
     "CCL_CONFIGURATION": _B("oneCCL setvars.sh", "values", ("cpu", "cpu_gpu_dpcpp")),
     "CCL_CONFIGURATION_PATH": _B("oneCCL setvars.sh"),
+    # oneCCL algorithm selection (oneCCL docs, "Collective Algorithms Selection"): CCL_<COLL>=<algo>[:range]
+    "CCL_ALLREDUCE": _B("oneCCL"),
+    "CCL_ALLGATHERV": _B("oneCCL"),
+    "CCL_REDUCE_SCATTER": _B("oneCCL"),
+    "CCL_ALLREDUCE_SCALEOUT": _B("oneCCL"),
+    "CCL_REDUCE_SCATTER_MONOLITHIC_KERNEL": _B("oneCCL", "bool"),
+    "CCL_ALLGATHERV_MONOLITHIC_PIPELINE_KERNEL": _B("oneCCL", "bool"),
     # libfabric
     "FI_PROVIDER": _B("libfabric", "regex", pattern=r"\^?[\w;,]+", note="provider names, e.g. shm or tcp"),
     "FI_PROVIDER_PATH": _B("libfabric"),
@@ -142,6 +149,9 @@ KNOWN: dict[str, EnvSpec] = {
     "NCCL_BUFFSIZE": _B("NCCL", "int", minimum=1),
     "NCCL_MIN_NCHANNELS": _B("NCCL", "int", minimum=1),
     "NCCL_MAX_NCHANNELS": _B("NCCL", "int", minimum=1),
+    "NCCL_MIN_CTAS": _B("NCCL >= 2.17 / RCCL", "int", minimum=1),
+    "NCCL_MAX_CTAS": _B("NCCL >= 2.17 / RCCL", "int", minimum=1),
+    "NCCL_NTHREADS": _B("NCCL", "values", ("64", "128", "256", "512")),
     "NCCL_LAUNCH_MODE": _B("NCCL", "values", ("PARALLEL", "GROUP")),
     "NCCL_TOPO_FILE": _B("NCCL"),
     "NCCL_TOPO_DUMP_FILE": _B("NCCL"),

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the deploy model lives in deploy/; rules only read it
 # Modules holding fact rules; importing them registers their rules.
 RULE_MODULES: tuple[str, ...] = (
     "tpdoctor.rules.oneccl",
+    "tpdoctor.rules.oneccl_install",
     "tpdoctor.rules.devices",
     # issue 3: every backend and container failure family
     "tpdoctor.rules.nvidia",
@@ -83,6 +84,7 @@ DEPLOY_RULE_MODULES: tuple[str, ...] = (
     "tpdoctor.rules.deploy_shm",
     "tpdoctor.rules.deploy_topology",
     "tpdoctor.rules.deploy_compose",
+    "tpdoctor.rules.deploy_intel",
 )
 
 

@@ -49,6 +49,7 @@ def facts_summary(facts: Facts, options: CheckOptions) -> dict[str, Any]:
         p = predict_mode(facts, options)
         walk = drmfd_walk(facts, p.version)
         out["oneccl"] = {
+            "dist_backend": options.dist_backend,
             "version": ".".join(str(v) for v in p.version.version),
             "version_source": p.version.source,
             "version_assumed": p.version.assumed,

@@ -17,6 +17,14 @@ class OpResult(BaseModel):
     algbw_gbps: float
     busbw_gbps: float
     wrong: int = Field(description="elements that differ from the exact expected result, summed over ranks")
+    timing: str = Field(
+        default="loop",
+        description="loop (eager calls under one timer) | cuda-graph / hip-graph (captured, replayed) | loop+events | loop+wallclock",
+    )
+    expected_us: float | None = Field(
+        default=None, description="small messages: healthy upper bound of one call (latency.py)"
+    )
+    floor_us: float | None = Field(default=None, description="small messages: modeled floor of one call")
     expected_gbps: float | None = Field(default=None, description="healthy floor for this size range")
     ceiling_gbps: float | None = None
     verdict: str = Field(default="not judged", description="ok | degraded | failed | not judged")
@@ -29,6 +37,34 @@ class TpMlpResult(BaseModel):
     tolerance: float
     dtype: str
     shape: str
+    batch: int | None = None
+
+
+class PhaseCost(BaseModel):
+    phase: str = Field(description="decode | prefill")
+    tokens: int = Field(description="decode: batch (sequences); prefill: tokens in the chunk")
+    allreduce_bytes: int
+    allreduces: int
+    measured_us: float | None = Field(default=None, description="one all-reduce, as measured")
+    comm_us: float | None = Field(default=None, description="allreduces x measured: per step")
+    floor_us: float | None = Field(default=None, description="allreduces x modeled floor")
+    expected_max_us: float | None = Field(default=None, description="allreduces x floor x slack")
+    vllm_comm_us: float | None = Field(
+        default=None, description="--vllm-custom-ar: allreduces x vLLM's custom all-reduce time"
+    )
+    verdict: str = "not judged"
+
+
+class InferenceProfile(BaseModel):
+    model: str
+    hidden: int
+    layers: int
+    tp: int
+    dtype: str
+    source: str
+    latency_source: str | None = None
+    phases: list[PhaseCost] = Field(default_factory=list)
+    summary: str = ""
 
 
 class Expectation(BaseModel):
@@ -44,6 +80,17 @@ class Expectation(BaseModel):
     details: list[str] = Field(default_factory=list)
 
 
+class EnvCause(BaseModel):
+    """A variable in the ranks' environment that forces what the backend would choose."""
+
+    name: str
+    value: str
+    forces: str = Field(description="channels | algorithm | protocol | transport | p2p-level | buffers")
+    backend: str
+    effect: str
+    seen: str | None = Field(default=None, description="the log line or error that shows it took effect")
+
+
 class TransportInfo(BaseModel):
     """What the backend chose, read from its own INFO log."""
 
@@ -51,6 +98,10 @@ class TransportInfo(BaseModel):
     transports: dict[str, int] = Field(default_factory=dict, description="P2P/SHM/NET/... -> channel count")
     lines: list[str] = Field(default_factory=list, description="a few of the lines that prove it")
     ccl_ipc_exchange: str | None = None
+    coll_channels: int | None = Field(default=None, description="NCCL's 'N coll channels' at init")
+    env_lines: dict[str, str] = Field(
+        default_factory=dict, description="NCCL_X -> its 'NCCL_X set by environment to ...' line"
+    )
     readable: bool = False
 
 
@@ -71,10 +122,25 @@ class VerifyResult(BaseModel):
     torch_version: str | None = None
     backend_version: str | None = None
     results: list[OpResult] = Field(default_factory=list)
-    tp_mlp: TpMlpResult | None = None
+    latency: list[OpResult] = Field(
+        default_factory=list, description="small all-reduces (8 KiB-16 MiB and the profile's sizes)"
+    )
+    vllm_latency: list[OpResult] = Field(
+        default_factory=list, description="--vllm-custom-ar: vLLM's custom all-reduce at the small sizes"
+    )
+    vllm_note: str | None = Field(default=None, description="why vLLM's custom all-reduce did not run")
+    tp_mlp: TpMlpResult | None = Field(default=None, description="the worst of tp_mlps")
+    tp_mlps: list[TpMlpResult] = Field(default_factory=list, description="one per decode batch")
+    profile: InferenceProfile | None = None
+    env_causes: list[EnvCause] = Field(
+        default_factory=list, description="variables that force channels/algorithm/protocol/transport"
+    )
     expectation: Expectation | None = None
     transport: TransportInfo | None = None
     problem: RankProblem | None = None
+    failure_lines: list[str] = Field(
+        default_factory=list, description="backend WARN/error lines from the ranks' logs (at most 20)"
+    )
     interrupted: bool = False
     wall_s: float = 0.0
     env: dict[str, str] = Field(default_factory=dict, description="NCCL_/CCL_/TORCH_ settings in effect")

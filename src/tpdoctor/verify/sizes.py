@@ -12,6 +12,13 @@ GPU_SIZES = "1M..4G:4"
 GPU_QUICK = "1M,64M,256M"
 CPU_SIZES = "64K..16M:4"
 CPU_QUICK = "64K,1M"
+# Small all-reduces (latency path: graph-captured on CUDA/ROCm), as `all_reduce_perf -b 8K -e 16M -f 2`.
+GPU_SMALL = "8K..16M:2"
+GPU_SMALL_QUICK = "8K,64K,1M"
+CPU_SMALL = "8K,64K"
+CPU_SMALL_QUICK = "8K"
+# vLLM's CustomAllreduce(max_size=8192 * 1024): larger all-reduces go to NCCL in vLLM.
+VLLM_CUSTOM_AR_MAX = 8192 * 1024
 
 
 def parse_size(text: str) -> int:

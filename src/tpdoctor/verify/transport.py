@@ -25,6 +25,11 @@ _CHANNEL = re.compile(
 )
 _NCCL_VERSION = re.compile(r"NCCL version (\S+)")
 _CCL_IPC = re.compile(r"CCL_ZE_IPC_EXCHANGE:\s*(\w+)")
+# init.cc: INFO(NCCL_INIT, "%d coll channels, %d collnet channels, %d nvls channels, ...")
+_COLL_CHANNELS = re.compile(r"NCCL INFO (\d+) coll channels")
+# misc/param.cc: "%s set by environment to %lld."; graph/tuning.cc: "NCCL_ALGO set by environment to %s";
+# graph/paths.cc: "%s set by environment to %d" (NCCL_P2P_DISABLE...), "... to %s" (NCCL_P2P_LEVEL)
+_ENV_SET = re.compile(r"NCCL INFO (NCCL_\w+) set by environment to (.+?)\.?\s*$")
 # Transports that move data through host memory or the network stack instead of GPU peer access.
 FALLBACK_TRANSPORTS = ("SHM", "NET", "COLLNET")
 
@@ -46,8 +51,21 @@ def parse_logs(lines: Iterable[str], backend: str, keep: int = 6) -> tuple[Trans
     samples: dict[str, list[str]] = {}
     version: str | None = None
     ipc: str | None = None
+    coll_channels: int | None = None
+    env_lines: dict[str, str] = {}
     for raw in lines:
         line = raw.rstrip("\n")
+        if "coll channels" in line:
+            cm_ = _COLL_CHANNELS.search(line)
+            if cm_:
+                n = int(cm_.group(1))
+                coll_channels = n if coll_channels is None else min(coll_channels, n)
+                continue
+        if "set by environment to" in line:
+            em = _ENV_SET.search(line)
+            if em:
+                env_lines.setdefault(em.group(1), line.strip()[:300])
+                continue
         if "Channel" in line and " via " in line:
             m = _CHANNEL.search(line)
             if m:
@@ -71,6 +89,8 @@ def parse_logs(lines: Iterable[str], backend: str, keep: int = 6) -> tuple[Trans
         transports=dict(counts),
         lines=ordered,
         ccl_ipc_exchange=ipc,
+        coll_channels=coll_channels,
+        env_lines=env_lines,
         readable=bool(counts) or ipc is not None,
     )
     return info, version

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from tpdoctor.model import Evidence, Finding, make_finding
+from tpdoctor.verify.envcause import forced_algo_failure
 from tpdoctor.verify.expect import FLOORS, size_range
+from tpdoctor.verify.latency import LATENCY_SLACK, LatencyModel
 from tpdoctor.verify.results import Expectation, OpResult, VerifyResult
 from tpdoctor.verify.sizes import human
 from tpdoctor.verify.transport import fallbacks
@@ -66,6 +68,31 @@ def judge(results: list[OpResult], exp: Expectation | None, world: int) -> None:
                 )
 
 
+def judge_latency(rows: list[OpResult], model: LatencyModel | None, world: int) -> None:
+    """Small all-reduces: time of one call against LATENCY_SLACK x the modeled floor. Only
+    graph-timed rows are judged: an eager loop's time includes Python and launch overhead."""
+    for r in rows:
+        r.expected_us = r.floor_us = None
+        if r.wrong:
+            r.verdict, r.note = "failed", f"{r.wrong} wrong element(s)"
+        elif world < 2:
+            r.verdict, r.note = "not judged", "one rank moves no data"
+        elif model is None:
+            r.verdict, r.note = "not judged", "no latency model for this link"
+        else:
+            floor, proto = model.floor_us(r.bytes)
+            r.floor_us, r.expected_us = floor, model.limit_us(r.bytes)
+            if not r.timing.endswith("-graph"):
+                r.verdict, r.note = "not judged", f"{r.timing} timing includes host overhead"
+            elif r.time_us <= r.expected_us:
+                r.verdict, r.note = "ok", f"{r.time_us / floor:.2f}x the {floor:g} us floor ({proto})"
+            else:
+                r.verdict = "degraded"
+                r.note = (
+                    f"{r.time_us / floor:.1f}x the {floor:g} us floor ({proto}); healthy <= {LATENCY_SLACK:g}x"
+                )
+
+
 def range_verdicts(results: list[OpResult]) -> dict[str, str]:
     """Worst verdict in each size range, in range order."""
     out: dict[str, str] = {}
@@ -92,8 +119,29 @@ def findings(res: VerifyResult) -> list[Finding]:
             out.append(make_finding("verify.rank-hung", msg, evidence))
         else:
             msg = f"{who} failed: {p.detail}; the watchdog ended the other ranks"
-            out.append(make_finding("verify.rank-failed", msg, evidence))
-    wrong = [r for r in res.results if r.wrong]
+            texts = [p.detail] + [ln for tail in p.log_tail.values() for ln in tail] + res.failure_lines
+            forced = forced_algo_failure(texts, res.env)
+            related = ["verify.forced-algorithm-unavailable"] if forced else []
+            if forced:
+                msg += "; cause: a forced NCCL_ALGO/NCCL_PROTO (see verify.forced-algorithm-unavailable)"
+            out.append(make_finding("verify.rank-failed", msg, evidence, related=related))
+            if forced:
+                what = " and ".join(
+                    f"{k}={v}" for k, v in (("NCCL_ALGO", forced.algo), ("NCCL_PROTO", forced.proto)) if v
+                )
+                op = (p.last_ops.get(p.ranks[0], "") if p.ranks else "").strip()
+                fmsg = (
+                    f"{what or 'a forced algorithm/protocol'} leaves NCCL no algorithm/protocol for "
+                    f"{forced.function or 'a collective'}"
+                    + (f" ({forced.datatype})" if forced.datatype else "")
+                    + (f": the collective fails ({op})" if op else ": the collective fails")
+                )
+                fev: list[Evidence | tuple[str, str] | str] = [("NCCL", forced.line)]
+                fev.extend((k, f"{k}={res.env[k]}") for k in ("NCCL_ALGO", "NCCL_PROTO") if k in res.env)
+                out.append(
+                    make_finding("verify.forced-algorithm-unavailable", fmsg, fev, related=["verify.rank-failed"])
+                )
+    wrong = [r for r in res.latency + res.vllm_latency + res.results if r.wrong]
     if wrong:
         ev = [
             f"{r.op} {human(r.bytes)} {r.dtype}: {r.wrong} of {r.count} elements wrong (summed over ranks)"
@@ -117,7 +165,12 @@ def findings(res: VerifyResult) -> list[Finding]:
         )
     slow = [r for r in res.results if r.verdict == "degraded"]
     fb = fallbacks(res.transport) if res.transport else {}
-    env_ev = [(k, f"{k}={v}") for k, v in sorted(res.env.items()) if k in STEERING_ENV]
+    forced_names = {c.name for c in res.env_causes}
+    env_ev = [
+        (k, f"{k}={v}") for k, v in sorted(res.env.items()) if k in STEERING_ENV and k not in forced_names
+    ]
+    env_ev += [(c.name, f"{c.name}={c.value}: forces {c.forces}") for c in res.env_causes]
+    env_rel = ["verify.env-forced"] if res.env_causes else []
     if slow:
         ev2: list[Evidence | tuple[str, str] | str] = [
             f"{r.op} {human(r.bytes)}: busbw {r.busbw_gbps:.1f} GB/s, {r.note}" for r in slow
@@ -132,9 +185,39 @@ def findings(res: VerifyResult) -> list[Finding]:
                 f"{len(slow)} measurement(s) below the healthy floor; worst {worst.op} {human(worst.bytes)} at "
                 f"{worst.busbw_gbps:.1f} GB/s ({worst.note})",
                 ev2,
-                related=["verify.transport-fallback"] if fb else [],
+                related=(["verify.transport-fallback"] if fb else []) + env_rel,
             )
         )
+        if res.backend in ("xccl", "ccl"):
+            # intel/llm-scaler vllm/KNOWN_ISSUES.md #02: a dual-GPU card in a slot left at
+            # Auto/x16 reaches 33 GB/s bi-directional P2P; x8/x8 in the BIOS gives over 40.
+            out.append(
+                make_finding(
+                    "oneccl.p2p-slot-limited",
+                    f"{res.backend} bandwidth is below the floor; on Arc Pro dual-GPU cards a PCIe slot "
+                    "left at Auto/x16 limits P2P (llm-scaler known issue #02)",
+                    [("verify", f"worst {worst.op} {human(worst.bytes)}: {worst.busbw_gbps:.1f} GB/s")],
+                    related=["verify.bandwidth-degraded"],
+                    confidence="suggests",
+                )
+            )
+    slow_lat = [r for r in res.latency if r.verdict == "degraded"]
+    prof = res.profile
+    slow_prof = [ph for ph in prof.phases if ph.verdict == "degraded"] if prof else []
+    if slow_lat or slow_prof:
+        ev4: list[Evidence | tuple[str, str] | str] = [
+            f"all_reduce {human(r.bytes)}: {r.time_us:.1f} us ({r.timing}), {r.note}" for r in slow_lat
+        ]
+        ev4.extend(
+            f"{ph.phase} {ph.tokens}: {ph.comm_us:g} us per step ({ph.allreduces} x {human(ph.allreduce_bytes)}), "
+            f"expected <= {ph.expected_max_us:g}"
+            for ph in slow_prof
+        )
+        ev4.extend(env_ev)
+        head = prof.summary if prof and slow_prof else (
+            f"{len(slow_lat)} small all-reduce size(s) slower than {LATENCY_SLACK:g}x the latency floor"
+        )
+        out.append(make_finding("verify.latency-degraded", head, ev4, related=env_rel))
     if fb:
         peer_expected = res.expectation is not None and res.expectation.link == "nvlink"
         chans = ", ".join(f"{c} channel(s) via {t}" for t, c in sorted(fb.items()))
@@ -169,6 +252,34 @@ def findings(res: VerifyResult) -> list[Finding]:
                 "oneccl.sockets-overridden",
                 f"CCL_ZE_IPC_EXCHANGE=sockets was asked for, oneCCL used {ti.ccl_ipc_exchange}",
                 [("CCL_ZE_IPC_EXCHANGE", f"effective: {ti.ccl_ipc_exchange}")],
+            )
+        )
+    bad = {f.cause for f in out} & {
+        "verify.bandwidth-degraded",
+        "verify.latency-degraded",
+        "verify.transport-fallback",
+        "verify.rank-failed",
+        "verify.rank-hung",
+        "verify.wrong-results",
+    }
+    if bad and res.env_causes:
+        seen = [c for c in res.env_causes if c.seen]
+        ev5: list[Evidence | tuple[str, str] | str] = []
+        for c in res.env_causes:
+            ev5.append((c.name, f"{c.name}={c.value} ({c.backend}, forces {c.forces}): {c.effect}"))
+            if c.seen:
+                ev5.append((f"{c.name} in effect", c.seen))
+        names = ", ".join(f"{c.name}={c.value}" for c in res.env_causes)
+        out.append(
+            make_finding(
+                "verify.env-forced",
+                f"the ranks ran with {names}, forcing "
+                + ", ".join(sorted({c.forces for c in res.env_causes}))
+                + f": the likely cause of {', '.join(sorted(bad))}; unset to let the backend choose, then re-run",
+                ev5,
+                confidence="proves" if seen else "suggests",
+                related=sorted(bad),
+                context={"env_names": " ".join(c.name for c in res.env_causes)},
             )
         )
     return out

@@ -23,6 +23,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 FAULT_ENV = "TPDOCTOR_VERIFY_FAULT"
+# Step name of the small-message all-reduce (graph-captured on CUDA/ROCm); results report "all_reduce".
+SMALL_OP = "all_reduce_small"
+# Step name of vLLM's custom all-reduce (opt-in, --vllm-custom-ar).
+VLLM_OP = "vllm_custom_ar"
 
 
 @dataclass
@@ -102,14 +106,22 @@ def main(argv: list[str] | None = None) -> int:
 
         ctx, info = workloads.setup(cfg, rank)
         log.emit("done", step=0, op="init", **info)
-        for step, (op, nbytes) in enumerate(cfg["steps"], start=1):
+        for step, (op, arg) in enumerate(cfg["steps"], start=1):
             faults.trigger(rank, op, step)
-            log.emit("start", step=step, op=op, bytes=nbytes)
-            if op == "tp_mlp":
-                res = workloads.tp_mlp(ctx, skip_allreduce=faults.tp_skip)
-            else:
+            if op == "tp_mlp":  # arg: the decode batch
+                log.emit("start", step=step, op=op, batch=arg)
+                res = workloads.tp_mlp(
+                    ctx, arg, int(cfg["mlp_hidden"]), int(cfg["mlp_ffn"]), skip_allreduce=faults.tp_skip
+                )
+            elif op == VLLM_OP:  # arg: the message size in bytes
+                log.emit("start", step=step, op=op, bytes=arg)
+                res = workloads.vllm_custom_ar(ctx, arg)
+            else:  # arg: the message size in bytes
+                log.emit("start", step=step, op=op, bytes=arg)
+                small = op == SMALL_OP
+                coll = "all_reduce" if small else op
                 res = workloads.run_collective(
-                    ctx, op, nbytes, corrupt=rank in faults.corrupt and op == "all_reduce"
+                    ctx, coll, arg, corrupt=rank in faults.corrupt and coll == "all_reduce", latency=small
                 )
             log.emit("result", step=step, op=op, **res)
         log.emit("finished", step=step)

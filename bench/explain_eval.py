@@ -1,0 +1,85 @@
+"""Top-1 accuracy of `tpdoctor explain` on real public logs (tests/data/explain-real).
+
+  PYTHONPATH=src python3 bench/explain_eval.py [--split dev|heldout|all] [--verbose]
+
+Positives: the first cause named (the first finding) must be the `expected` cause or one of
+`also`. Negatives and healthy runs must be clean: no finding above notice. Reported separately
+for the development split (dev/ or train/, which signatures may be tuned on) and heldout/
+(chosen at random before any signature was written for it; never tuned on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from tpdoctor.explain import explain
+
+ROOT = Path(__file__).resolve().parent.parent / "tests" / "data" / "explain-real"
+DEV_SPLITS = ("dev", "train")
+
+
+@dataclass
+class Result:
+    path: str
+    split: str
+    kind: str
+    expected: str
+    accepted: tuple[str, ...]
+    got: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        if self.kind == "positive":
+            return bool(self.got) and self.got[0] in self.accepted
+        return not self.got
+
+
+def entries(root: Path = ROOT) -> list[dict[str, object]]:
+    index = yaml.safe_load((root / "index.yaml").read_text(encoding="utf-8")) or {}
+    return [e for e in index.get("logs") or [] if (root / str(e["path"])).is_file()]
+
+
+def evaluate(entry: dict[str, object], root: Path = ROOT) -> Result:
+    report = explain([str(root / str(entry["path"]))])
+    got = tuple(f.cause for f in report.findings if f.severity.value != "notice")
+    expected = str(entry.get("expected", "none"))
+    also = tuple(str(x) for x in (entry.get("also") or []))
+    split = str(entry.get("split") or str(entry["path"]).split("/", 1)[0])
+    return Result(str(entry["path"]), split, str(entry.get("kind", "positive")), expected, (expected, *also), got)
+
+
+def summary(results: list[Result]) -> str:
+    pos = [r for r in results if r.kind == "positive"]
+    neg = [r for r in results if r.kind != "positive"]
+    p_ok = sum(r.ok for r in pos)
+    n_ok = sum(r.ok for r in neg)
+    p = f"top-1 {p_ok}/{len(pos)} = {100 * p_ok / len(pos):.0f}%" if pos else "top-1 n/a"
+    n = f"clean {n_ok}/{len(neg)} = {100 * n_ok / len(neg):.0f}%" if neg else "clean n/a"
+    return f"{p}; negatives {n}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--split", choices=("dev", "heldout", "all"), default="all")
+    ap.add_argument("--verbose", "-v", action="store_true", help="list every log and what explain said")
+    args = ap.parse_args(argv)
+    results = [evaluate(e) for e in entries()]
+    groups = {"dev": [r for r in results if r.split in DEV_SPLITS], "heldout": [r for r in results if r.split == "heldout"]}
+    for name, group in groups.items():
+        if args.split not in (name, "all"):
+            continue
+        print(f"{name:8s} {len(group):3d} logs: {summary(group)}")
+        if args.verbose and name == "dev":  # held-out results are counted, never listed: nobody tunes on them
+            for r in group:
+                mark = "ok  " if r.ok else "MISS"
+                print(f"  {mark} {r.path}: expected {'/'.join(r.accepted) if r.kind == 'positive' else 'clean'}, got {', '.join(r.got) or '-'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""When no known cause matches: the first real error, the layer that raised it, and guesses.
+
+A wrong confident answer is worse than none, so nothing here becomes a finding: the layer comes
+from the words of the line (who prints such text), and the nearest known causes are the
+signatures whose example lines share the most words with it, always labelled as guesses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tpdoctor.explain.normalize import strip_prefixes
+from tpdoctor.explain.signatures import KnowledgeBase
+
+# First match wins: the most specific layer first. Each pattern is text that layer prints.
+LAYERS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("container runtime", re.compile(r"nvidia-container-cli|OCI runtime|Error response from daemon|\bcrun:|\brunc\b|\bCDI\b|podman|docker:")),
+    ("NCCL/RCCL", re.compile(r"\bNCCL\b|\bRCCL\b|ncclSystemError|ncclUnhandled|ncclInternalError|ncclInvalidUsage|ncclRemoteError")),
+    ("oneCCL", re.compile(r"CCL_ERROR|CCL_WARN|oneCCL|\bccl\b|atl_ofi|ze_fd_manager|ze_handle")),
+    ("Level Zero/SYCL", re.compile(r"UR_RESULT_|ZE_RESULT_|PI_ERROR_|Native API|level_zero|\bSYCL\b|\bxpu\b|XPU")),
+    ("ROCm/HIP", re.compile(r"\bHIP\b|hipError|HSA_STATUS|\bROCm\b|\bhsa\b|/dev/kfd")),
+    ("CUDA", re.compile(r"\bCUDA\b|\bcuda\b|Cuda|cudaError|CUDA_ERROR_|\bcuInit\b|\bNVML\b|cuDNN|CUBLAS|cublas")),
+    ("Ray", re.compile(r"\bray\b|\bRay\b|raylet|RayWorker|placement group|ActorDiedError|RayTaskError")),
+    ("launcher", re.compile(r"torch\.distributed\.elastic|ChildFailedError|torchrun|mpirun|\bsrun\b|exitcode|exit code|Killed|SIGKILL|SIGTERM|Signals\.")),
+    ("Gloo/network", re.compile(r"\bGloo\b|gloo|Connection refused|No route to host|timed out|TCPStore|rendezvous")),
+    ("serving framework", re.compile(r"\bvllm\b|\bvLLM\b|\bsglang\b|\bSGLang\b|text-generation-launcher|EngineCore|\bTGI\b")),
+    ("PyTorch C++", re.compile(r"c10::Error|terminate called after throwing|\bc10::|\bat::")),
+    ("Python", re.compile(r"(?:^|\s)(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception)\b|Traceback")),
+)
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
+_STOP = frozenset(
+    "the and for with not this that from error failed failure was are has have been into while when "
+    "exception runtimeerror valueerror info warn warning line file none true false".split()
+)
+GUESSES = 3
+MIN_OVERLAP = 0.25
+
+
+@dataclass(frozen=True)
+class Guess:
+    cause: str
+    signature: str
+    score: float
+
+
+def layer_of(text: str) -> str:
+    text = strip_prefixes(text)
+    for name, pattern in LAYERS:
+        if pattern.search(text):
+            return name
+    return "unknown"
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(w.lower() for w in _WORD.findall(text) if w.lower() not in _STOP)
+
+
+def nearest_causes(text: str, kb: KnowledgeBase, limit: int = GUESSES) -> list[Guess]:
+    """Causes of the hand-written signatures whose examples overlap the line most (Jaccard)."""
+    words = _words(text)
+    if not words:
+        return []
+    best: dict[str, Guess] = {}
+    for sig in kb.signatures:
+        if sig.id.startswith("code.") or not sig.causes:
+            continue
+        for example in sig.examples:
+            ex = _words(example)
+            if not ex:
+                continue
+            score = len(words & ex) / len(words | ex)
+            cause = sig.causes[0]
+            if score >= MIN_OVERLAP and (cause not in best or score > best[cause].score):
+                best[cause] = Guess(cause, sig.id, round(score, 2))
+    return sorted(best.values(), key=lambda g: -g.score)[:limit]
+
+
+_EXCEPTION = re.compile(
+    r"(?:^|\s)(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception)\b:|CUDA [Ee]rror|NCCL WARN|CCL_ERROR|FATAL|terminate called"
+)
+
+
+def first_error(lines: list[tuple[str, int, str]]) -> tuple[str, int, str] | None:
+    """The first exception-like line in log order (with several ranks, the first to fail is usually
+    the cause and the others follow it), else the last kept error line (a traceback ends with it)."""
+    for src, line, text in lines:
+        if _EXCEPTION.search(strip_prefixes(text)):
+            return src, line, text
+    return lines[-1] if lines else None

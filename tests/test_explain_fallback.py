@@ -1,0 +1,53 @@
+"""When no known cause matches: the first real error, its layer, and guesses that stay guesses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tpdoctor.explain import explain
+from tpdoctor.explain.fallback import first_error, layer_of, nearest_causes
+from tpdoctor.explain.signatures import knowledge_base
+
+
+@pytest.mark.parametrize(
+    ("line", "layer"),
+    [
+        ("torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970, remote process exited", "NCCL/RCCL"),
+        ("2025:01:01-00:00:00:(1) |CCL_ERROR| some oneCCL failure", "oneCCL"),
+        ("RuntimeError: level_zero backend failed with error: 40", "Level Zero/SYCL"),
+        ("RuntimeError: HIP error: hipErrorLaunchFailure", "ROCm/HIP"),
+        ("RuntimeError: CUDA error: device-side assert triggered", "CUDA"),
+        ("docker: Error response from daemon: driver failed programming external connectivity", "container runtime"),
+        ("torch.distributed.elastic.multiprocessing.errors.ChildFailedError:", "launcher"),
+        ("KeyError: 'model.layers.0.weight'", "Python"),
+    ],
+)
+def test_layer_of(line: str, layer: str) -> None:
+    assert layer_of(line) == layer
+
+
+def test_first_error_prefers_the_first_exception_line() -> None:
+    lines = [("a", 3, "WARNING something failed softly"), ("a", 9, "ValueError: bad"), ("a", 12, "RuntimeError: later")]
+    assert first_error(lines) == ("a", 9, "ValueError: bad")
+
+
+def test_nearest_causes_are_scored_and_unrelated_text_gets_none() -> None:
+    kb = knowledge_base()
+    near = nearest_causes("NCCL WARN Error while creating shared memory segment /dev/shm/nccl-x (size 123)", kb)
+    assert near and near[0].cause == "shm.too-small"
+    assert nearest_causes("the quick brown fox jumps over the lazy dog", kb) == []
+
+
+def test_unmatched_log_shows_first_error_layer_and_only_guesses(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log.write_text(
+        "INFO starting\nTraceback (most recent call last):\n"
+        "torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970, internal error - please report\n"
+    )
+    report = explain([str(log)])
+    assert not [f for f in report.findings if f.severity.value != "notice"]
+    first = report.facts["first_error"]
+    assert first["line"] == 3 and first["layer"] == "NCCL/RCCL"
+    assert any(n.startswith("first error") for n in report.notes)

@@ -1,0 +1,72 @@
+"""Real public logs (tests/data/explain-real): the development split must not regress.
+
+The held-out split is measured by bench/explain_eval.py and reported in docs/explain.md; it is not
+asserted here, so that nobody tunes signatures until it passes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from explain_eval import DEV_SPLITS, entries, evaluate
+
+# Measured on the dev split when this test was written (docs/explain.md): results may only improve.
+DEV_TOP1_FLOOR = 70
+DEV_CLEAN_FLOOR = 35
+
+
+def test_dev_split_does_not_regress() -> None:
+    results = [evaluate(e) for e in entries() if str(e["path"]).split("/", 1)[0] in DEV_SPLITS]
+    positives = [r for r in results if r.kind == "positive"]
+    negatives = [r for r in results if r.kind != "positive"]
+    assert positives and negatives
+    top1 = sum(r.ok for r in positives)
+    clean = sum(r.ok for r in negatives)
+    misses = [f"{r.path}: got {r.got[:1]}" for r in positives if not r.ok]
+    dirty = [f"{r.path}: got {r.got}" for r in negatives if not r.ok]
+    assert top1 >= DEV_TOP1_FLOOR, "\n".join(misses)
+    assert clean >= DEV_CLEAN_FLOOR, "\n".join(dirty)
+
+
+def test_healthy_logs_give_nothing_above_notice() -> None:
+    healthy = [evaluate(e) for e in entries() if e.get("kind") == "healthy" and str(e["path"]).split("/", 1)[0] in DEV_SPLITS]
+    assert all(not r.got for r in healthy), [(r.path, r.got) for r in healthy if r.got]
+
+
+def test_gloo_loopback_on_one_node_is_benign(tmp_path: Path) -> None:
+    from tpdoctor.explain import explain
+
+    line = (
+        "[W ProcessGroupGloo.cpp:721] Warning: Unable to resolve hostname to a (local) address. Using the loopback "
+        "address as fallback. Manually set the network interface to bind to with GLOO_SOCKET_IFNAME.\n"
+    )
+    log = tmp_path / "one-node.log"
+    log.write_text("INFO nNodes 1\n" + line + "INFO Started server process\n")
+    report = explain([str(log)])
+    assert not [f for f in report.findings if f.severity.value != "notice"]
+    assert any("harmless here" in n for n in report.notes)
+    failed = tmp_path / "two-node.log"
+    failed.write_text(line + "RuntimeError: Gloo connectFullMesh failed with [pair.cc:144] no error\n")
+    assert explain([str(failed)]).findings[0].cause == "network.wrong-interface"
+
+
+def test_store_retry_that_succeeded_is_benign_and_the_final_error_is_not(tmp_path: Path) -> None:
+    from tpdoctor.explain import explain
+
+    retry = (
+        "[W socket.cpp:663] [c10d] The client socket has failed to connect to [localhost]:29500 "
+        "(errno: 99 - Cannot assign requested address).\n"
+    )
+    ok = tmp_path / "ok.log"
+    ok.write_text(retry + "INFO 01-01 00:00:00 Started engine\n")
+    report = explain([str(ok)])
+    assert not [f for f in report.findings if f.severity.value != "notice"]
+    assert any("a retry that succeeded" in n for n in report.notes)
+    failed = tmp_path / "failed.log"
+    failed.write_text(
+        retry + "torch.distributed.DistNetworkError: The client socket has failed to connect to [node-0]:29500 "
+        "(errno: 110 - Connection timed out).\n"
+    )
+    assert explain([str(failed)]).findings[0].cause == "network.wrong-interface"
