@@ -23,6 +23,10 @@ from tpdoctor.facts.collect import collect_facts
 from tpdoctor.facts.snapshot import dump_facts
 
 MARK = "tpdoctorOUTSIDEMARKER"
+ENV = {
+    "CCL_DRMFD_DEV_RENDER_DIR_PATH": "/dev/dri/by-path",
+    "LD_LIBRARY_PATH": "/opt/intel/oneapi/ccl/2021.14/lib",
+}
 
 
 def _rich_root(base: Path) -> Path:
@@ -48,6 +52,18 @@ def _rich_root(base: Path) -> Path:
     fr.write("proc/sys/kernel/hostname", "h\n")
     fr.write("proc/self/uid_map", "0 0 4294967295\n")
     fr.write("sys/fs/selinux/enforce", "0\n")
+    # a pip oneCCL next to torch's XPU wheel (facts/oneccl_install.py reads all of these)
+    sp = "opt/venv/lib/python3.11/site-packages"
+    fr.write(f"{sp}/oneccl-2021.15.1.dist-info/METADATA", "Name: oneccl\nVersion: 2021.15.1\n")
+    fr.write(
+        f"{sp}/torch-2.8.0+xpu.dist-info/METADATA",
+        "Name: torch\nVersion: 2.8.0+xpu\nRequires-Dist: oneccl==2021.15.1\n",
+    )
+    fr.write(f"{sp}/torch/lib/libtorch_xpu.so", "not an ELF\n")
+    fr.write("opt/venv/lib/libccl.so.1", "not an ELF\n")
+    fr.write("etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n")
+    fr.write("etc/ld.so.conf.d/x.conf", "/usr/local/lib\n")
+    fr.write("opt/intel/oneapi/ccl/2021.14/lib/libccl.so.1", "not an ELF\n")
     fr.flush()
     return fr.root
 
@@ -63,17 +79,23 @@ def _record_paths(root: Path) -> list[str]:
 
     saved = list(fsutil._openat2_state)
     fsutil._openat2_state[:] = [False]
-    fsutil.resolve_in_root = spy  # type: ignore[assignment]
-    import tpdoctor.facts.devices as devices
+    from tpdoctor.facts.collect import COLLECTOR_MODULES, load_collectors
 
-    devices_real = devices.resolve_in_root
-    devices.resolve_in_root = spy  # type: ignore[assignment]
+    load_collectors()
+    # every module that imported resolve_in_root by name, and fsutil itself
+    spied = [
+        sys.modules[m]
+        for m in (*COLLECTOR_MODULES, "tpdoctor.facts.fsutil")
+        if hasattr(sys.modules[m], "resolve_in_root")
+    ]
+    for mod in spied:
+        mod.resolve_in_root = spy  # type: ignore[attr-defined]
     try:
-        env = json.loads(json.dumps({"CCL_DRMFD_DEV_RENDER_DIR_PATH": "/dev/dri/by-path"}))
+        env = json.loads(json.dumps(ENV))
         collect_facts(root, env, live=False)
     finally:
-        fsutil.resolve_in_root = real  # type: ignore[assignment]
-        devices.resolve_in_root = devices_real  # type: ignore[assignment]
+        for mod in spied:
+            mod.resolve_in_root = real  # type: ignore[attr-defined]
         fsutil._openat2_state[:] = saved
     return sorted({p for p in seen if p != "/"})
 
@@ -115,7 +137,9 @@ sys.addaudithook(_hook)
 def test_no_collector_reads_through_a_link_out_of_the_root(tmp_path: Path, style: str) -> None:
     probe_root = _rich_root(tmp_path / "probe")
     paths = _record_paths(probe_root)
-    assert {"/proc/self/status", "/etc/group", "/proc/self/mounts", "/dev/dri"} <= set(paths), paths
+    assert {"/proc/self/status", "/etc/group", "/proc/self/mounts", "/dev/dri", "/etc/ld.so.conf"} <= set(
+        paths
+    ), paths
     outside = _outside(tmp_path, paths)
     targets = (
         paths if style != "parent-dir" else sorted({p.rsplit("/", 1)[0] for p in paths if p.count("/") > 1})
@@ -138,7 +162,7 @@ def test_no_collector_reads_through_a_link_out_of_the_root(tmp_path: Path, style
         try:
             for openat2 in ([], [False]):  # the kernel's RESOLVE_IN_ROOT and the userspace walk
                 fsutil._openat2_state[:] = openat2
-                facts = collect_facts(root, {"CCL_DRMFD_DEV_RENDER_DIR_PATH": "/dev/dri/by-path"}, live=False)
+                facts = collect_facts(root, dict(ENV), live=False)
                 if MARK in dump_facts(facts):
                     leaks.append(f"{p} (openat2={openat2 or 'auto'})")
         finally:

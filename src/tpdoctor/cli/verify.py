@@ -56,8 +56,12 @@ def verify_command(
         help="Preset for --profile inference: llama-3-8b, llama-3-70b, llama-3.1-405b, qwen2.5-7b, qwen2.5-72b.",
     ),
     model_hidden: int = typer.Option(None, "--model-hidden", min=1, help="Hidden size (instead of --model)."),
-    model_layers: int = typer.Option(None, "--model-layers", min=1, help="Layers (with --model-hidden; default 32)."),
-    tp: int = typer.Option(None, "--tp", min=1, help="Tensor-parallel size: the ranks to launch (as --gpus)."),
+    model_layers: int = typer.Option(
+        None, "--model-layers", min=1, help="Layers (with --model-hidden; default 32)."
+    ),
+    tp: int = typer.Option(
+        None, "--tp", min=1, help="Tensor-parallel size: the ranks to launch (as --gpus)."
+    ),
     vllm_custom_ar: bool = typer.Option(
         False, "--vllm-custom-ar", help="Also time vLLM's custom all-reduce at the small sizes (needs vllm)."
     ),

@@ -288,9 +288,7 @@ def mlp_shape(ffn: int, nranks: int) -> int:
     return nranks * -(-ffn // nranks)
 
 
-def tp_mlp(
-    ctx: Ctx, batch: int, hidden: int, ffn: int, *, skip_allreduce: bool = False
-) -> dict[str, Any]:
+def tp_mlp(ctx: Ctx, batch: int, hidden: int, ffn: int, *, skip_allreduce: bool = False) -> dict[str, Any]:
     """Column-parallel then row-parallel linear (Megatron-style) with one all-reduce, against the
     same MLP on one device, at a decode shape: x[batch, hidden] (batch 1 and 64 = that many
     sequences decoding one token each). Every rank draws the same weights from one seed on its
@@ -359,7 +357,12 @@ def vllm_custom_ar(ctx: Ctx, nbytes: int) -> dict[str, Any]:
     n, r, m, dt, dev = ctx.world, ctx.rank, pattern_period(ctx.world), ctx.dtype, ctx.device
     elsize = torch.tensor([], dtype=dt).element_size()
     count = element_count(nbytes, elsize, n, m)
-    base = {"bytes": count * elsize, "count": count, "iters": ctx.iters, "timing": "vllm-custom-ar+cuda-graph"}
+    base = {
+        "bytes": count * elsize,
+        "count": count,
+        "iters": ctx.iters,
+        "timing": "vllm-custom-ar+cuda-graph",
+    }
     if ca is None:
         return {**base, "available": False, "reason": why}
     inp = torch.zeros(count, dtype=dt, device=dev)
