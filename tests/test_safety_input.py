@@ -210,6 +210,15 @@ def test_broken_pipe_and_full_disk() -> None:
         timeout=60,
     )
     _one_line_exit_2(full)  # type: ignore[arg-type]
+    small = subprocess.run(  # a short output fails only at the last flush: still exit 2
+        [sys.executable, "-m", "tpdoctor", "check", "--example", "article", "-f", "json"],
+        stdout=open("/dev/full", "w"),
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    _one_line_exit_2(small)  # type: ignore[arg-type]
     r = run_cli("check", "--example", "article", "--snapshot", "/dev/full")
     assert r.returncode == 2 and "Traceback" not in r.stderr
 

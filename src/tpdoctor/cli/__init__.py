@@ -54,12 +54,15 @@ def _redact_output(ctx: typer.Context) -> None:
             setattr(sys, name, RedactingStream(stream))
 
     def restore() -> None:
-        for name in wrapped:
-            stream = getattr(sys, name)
-            if isinstance(stream, RedactingStream):
-                with contextlib.suppress(OSError, ValueError):
-                    stream.flush()
-        sys.stdout, sys.stderr = saved
+        # a full disk or closed pipe at the last flush must still be an error (main: exit 2)
+        try:
+            for name in wrapped:
+                stream = getattr(sys, name)
+                if isinstance(stream, RedactingStream):
+                    with contextlib.suppress(ValueError):  # already closed
+                        stream.flush()
+        finally:
+            sys.stdout, sys.stderr = saved
 
     ctx.call_on_close(restore)
 
