@@ -1,6 +1,6 @@
 """Top-1 accuracy of `tpdoctor explain` on real public logs (tests/data/explain-real).
 
-  PYTHONPATH=src python3 bench/explain_eval.py [--split dev|heldout|all] [--verbose]
+  PYTHONPATH=src python3 bench/explain_eval.py [--split dev|heldout|heldout2|all] [--verbose]
 
 Positives: the first cause named (the first finding) must be the `expected` cause or one of
 `also`. Negatives and healthy runs must be clean: no finding above notice. Reported separately
@@ -65,11 +65,12 @@ def summary(results: list[Result]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--split", choices=("dev", "heldout", "all"), default="all")
+    ap.add_argument("--split", choices=("dev", "heldout", "heldout2", "all"), default="all")
     ap.add_argument("--verbose", "-v", action="store_true", help="list every log and what explain said")
     args = ap.parse_args(argv)
     results = [evaluate(e) for e in entries()]
-    groups = {"dev": [r for r in results if r.split in DEV_SPLITS], "heldout": [r for r in results if r.split == "heldout"]}
+    groups = {"dev": [r for r in results if r.split in DEV_SPLITS], "heldout": [r for r in results if r.split == "heldout"],
+              "heldout2": [r for r in results if r.split == "heldout2"]}
     for name, group in groups.items():
         if args.split not in (name, "all"):
             continue

@@ -261,7 +261,7 @@ class RedactingStream(io.TextIOBase):
     def fileno(self) -> int:
         return int(self._inner.fileno())
 
-    def write(self, s: str) -> int:  # type: ignore[override]
+    def write(self, s: str) -> int:
         out = self._r.feed(s)
         if out:
             self._inner.write(out)

@@ -182,7 +182,9 @@ COMPOSE_DROPPED = (
 
 def _is_gpu_service(svc: dict[str, Any]) -> bool:
     devs = [str(d).split(":")[0] for d in svc.get("devices") or []]
-    return svc.get("privileged") is True or any(d.startswith("/dev/dri") for d in devs)
+    # /dev/dri bind-mounted as a volume is a GPU service too (the device cgroup then says EPERM)
+    vols = [str(v).split(":")[0] for v in svc.get("volumes") or [] if not isinstance(v, dict)]
+    return svc.get("privileged") is True or any(d.startswith("/dev/dri") for d in devs + vols)
 
 
 def adapt_compose(

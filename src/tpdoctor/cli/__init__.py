@@ -1,127 +1,131 @@
-"""The typer app. Thin: each command lives in its own module and registers itself here."""
+"""The command line: `main` turns a TpdoctorError into one line and exit 2, never a traceback.
+
+Start-up pays only for what the command needs: `--version` answers before anything is imported,
+the common `check` invocations skip typer, click and rich (cli/check_run.parse_fast), and every
+other command gets an app with only its own module imported (cli/app.py).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
-
-import typer
+from collections.abc import Callable
+from typing import TypeVar
 
 from tpdoctor import __version__
-from tpdoctor.errors import TpdoctorError
-from tpdoctor.model.finding import ExitCode
 
-app = typer.Typer(
-    name="tpdoctor",
-    help="Make multi-GPU tensor parallel work in containers without privileged: "
-    "check, explain, audit, generate, verify.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"tpdoctor {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    ctx: typer.Context,
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version."
-    ),
-) -> None:
-    """tpdoctor: predict, explain, fix and prove multi-GPU serving in containers."""
-    _redact_output(ctx)
-
-
-def _redact_output(ctx: typer.Context) -> None:
-    """Every line tpdoctor prints (text, JSON, SARIF, diffs, quoted log lines, run's messages)
-    passes the one redactor (tpdoctor.redact). The workload's output under `run` is written to
-    the file descriptors directly and stays untouched."""
-    from tpdoctor.redact import RedactingStream
-
-    saved = (sys.stdout, sys.stderr)
-    wrapped = []
-    for name in ("stdout", "stderr"):
-        stream = getattr(sys, name)
-        if stream is not None and not isinstance(stream, RedactingStream):
-            wrapped.append(name)
-            setattr(sys, name, RedactingStream(stream))
-
-    def restore() -> None:
-        # a full disk or closed pipe at the last flush must still be an error (main: exit 2)
-        try:
-            for name in wrapped:
-                stream = getattr(sys, name)
-                if isinstance(stream, RedactingStream):
-                    with contextlib.suppress(ValueError):  # already closed
-                        stream.flush()
-        finally:
-            sys.stdout, sys.stderr = saved
-
-    ctx.call_on_close(restore)
-
-
-# Each command module registers its commands on `app` at import time.
-from tpdoctor.cli import audit as _audit  # noqa: E402,F401
-from tpdoctor.cli import check as _check  # noqa: E402,F401
-from tpdoctor.cli import cluster as _cluster  # noqa: E402,F401
-from tpdoctor.cli import explain as _explain  # noqa: E402,F401
-from tpdoctor.cli import generate as _generate  # noqa: E402,F401
-from tpdoctor.cli import rules as _rules  # noqa: E402,F401
-from tpdoctor.cli import run as _run  # noqa: E402,F401
-from tpdoctor.cli import verify as _verify  # noqa: E402,F401
+INTERNAL_EXIT = 1  # model.ExitCode.internal, without importing the model for it
+USAGE_EXIT = 2  # model.ExitCode.usage
+T = TypeVar("T")
 
 
 def main() -> None:
     stdout_id = _fd_identity(1)
     try:
-        app()
+        _main()
     except SystemExit as exc:
-        # typer (PacifyFlushWrapper) and rich (dup2 of /dev/null onto fd 1) both turn EPIPE
-        # (`| head`) into exit 1, which here means a bug of ours: tell them apart.
-        if exc.code == 1 and (
-            type(sys.stdout).__name__ == "PacifyFlushWrapper"
-            or (stdout_id != _fd_identity(1) and _fd_identity(1) == _devnull_identity())
-        ):
+        # rich turns EPIPE (`| head`) into SystemExit(1) after a dup2 of /dev/null onto fd 1;
+        # exit 1 means a bug of ours, so tell the two apart
+        if exc.code == 1 and stdout_id != _fd_identity(1) and _fd_identity(1) == _devnull_identity():
             _say("output closed early (broken pipe)")
-            sys.exit(int(ExitCode.usage))
+            sys.exit(USAGE_EXIT)
+        # a write error at the last flush (a full disk) is still an error; `| head` is not
+        _guarded(_flush_outputs)
         raise
+
+
+def _main() -> None:
+    _redact_output()
+    args = sys.argv[1:]
+    if args == ["--version"]:
+        print(f"tpdoctor {__version__}")
+        sys.exit(0)
+    if args[:1] == ["check"] and not os.environ.get("TPDOCTOR_NO_FAST_PATH"):
+        from tpdoctor.cli.check_run import parse_fast, run_check
+
+        parsed = _guarded(lambda: parse_fast(args[1:]))
+        if parsed is not None:
+            _guarded(lambda: run_check(**parsed))
+            sys.exit(0)
+    _guarded(lambda: _run_typer(args))
+    sys.exit(0)
+
+
+def _redact_output() -> None:
+    """Every line tpdoctor prints (text, JSON, SARIF, diffs, quoted log lines, run's messages)
+    passes the one redactor (tpdoctor.redact). The workload's output under `run` is written to
+    the file descriptors directly and stays untouched."""
+    from tpdoctor.redact import RedactingStream
+
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, RedactingStream):
+            setattr(sys, name, RedactingStream(stream))
+
+
+def _flush_outputs() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            with contextlib.suppress(ValueError):  # already closed
+                stream.flush()
+
+
+def _run_typer(args: list[str]) -> None:
+    import typer  # its click (typer._click) raises typer.TyperException subclasses
+
+    from tpdoctor.cli.app import build_app
+
+    try:
+        # standalone_mode=False: click's usage errors come here, to be one line like ours
+        code = build_app(args)(args=args, prog_name="tpdoctor", standalone_mode=False)
+    except typer.Abort:
+        print("tpdoctor: aborted", file=sys.stderr)
+        sys.exit(130)
+    except typer.TyperException as exc:
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            print(ctx.get_help())  # `tpdoctor` alone: the help, as before
+            sys.exit(0)
+        format_message = getattr(exc, "format_message", None)
+        message = format_message() if callable(format_message) else str(exc)
+        print(f"tpdoctor: error: {message}", file=sys.stderr)  # a bad option or value: one line
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _guarded(step: Callable[[], T]) -> T:
+    """Run one step of a command: our errors are one line, a closed pipe is quiet, a bug is one
+    line too (traceback with TPDOCTOR_DEBUG=1)."""
+    from tpdoctor.errors import TpdoctorError
+
+    try:
+        return step()
     except TpdoctorError as exc:
         _say(f"error: {exc}")
         sys.exit(int(exc.exit_code))
+    except BrokenPipeError:  # `tpdoctor ... | head`: the reader is gone; one line, exit 2
+        _quiet_stdout()
+        _say("output closed early (broken pipe)")
+        sys.exit(USAGE_EXIT)
+    except OSError as exc:  # ENOSPC, EROFS, EACCES on an output: the environment, not a bug
+        where = f" {exc.filename}:" if getattr(exc, "filename", None) else ""
+        _say(f"error:{where} {exc.strerror or exc}")
+        sys.exit(USAGE_EXIT)
+    except RecursionError:
+        _say("error: input nested too deeply: refusing")
+        sys.exit(USAGE_EXIT)
+    except MemoryError:
+        _say("error: out of memory reading the input: refusing")
+        sys.exit(USAGE_EXIT)
     except KeyboardInterrupt:
         print("tpdoctor: interrupted", file=sys.stderr)
         sys.exit(130)
-    except BrokenPipeError:
-        # `tpdoctor ... | head`: the reader left. Point stdout at /dev/null so the interpreter's
-        # final flush does not raise again, say it in one line, exit as a usage problem.
-        _quiet_stdout()
-        _say("output closed early (broken pipe)")
-        sys.exit(int(ExitCode.usage))
-    except OSError as exc:  # ENOSPC, EROFS, EACCES on an output file: the environment, not a bug
-        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
-        _say(f"error:{where}: {exc.strerror or exc}" if where else f"error: {exc.strerror or exc}")
-        sys.exit(int(ExitCode.usage))
-    except RecursionError:
-        _say("error: input nested too deeply: refusing")
-        sys.exit(int(ExitCode.usage))
-    except MemoryError:
-        _say("error: out of memory reading the input: refusing")
-        sys.exit(int(ExitCode.usage))
     except Exception as exc:  # a bug of ours: one line, traceback only on request
         if os.environ.get("TPDOCTOR_DEBUG"):
             raise
         _say(f"internal error: {type(exc).__name__}: {exc} (set TPDOCTOR_DEBUG=1 for a traceback)")
-        sys.exit(int(ExitCode.internal))
-    finally:
-        with contextlib.suppress(BrokenPipeError, OSError, ValueError):
-            sys.stdout.flush()
+        sys.exit(INTERNAL_EXIT)
 
 
 def _fd_identity(fd: int) -> tuple[int, int, int] | None:
@@ -149,6 +153,6 @@ def _say(msg: str) -> None:
 
 
 def _quiet_stdout() -> None:
-    with contextlib.suppress(OSError, ValueError):
+    with contextlib.suppress(OSError, ValueError, AttributeError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -165,8 +165,10 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
                     if message not in primary.messages:
                         primary.messages.append(message)
         elif c.drop:
-            supports.pop(c.drop, None)
-            notes.append(message)
+            # a cause some line proves stays: the correlation only removes a guess
+            if c.drop in supports and supports[c.drop].strength != "proves":
+                supports.pop(c.drop)
+                notes.append(message)
         else:
             for a in c.any:
                 sig = kb.signature(a)
@@ -291,7 +293,7 @@ def to_findings(
             evidence,
             context=context,
             related=s.related,
-            confidence=s.strength,
+            confidence="proves" if s.strength == "proves" else "suggests",
         )
         if wanted is not None:
             f.fixes = [x for x in f.fixes if x.runtime in wanted]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tpdoctor.model import CheckOptions, Evidence, Facts, Finding, make_finding
+from tpdoctor.model import CheckOptions, Confidence, Evidence, Facts, Finding, SeverityName, make_finding
 from tpdoctor.oneccl.model import ModePrediction, cross_rank_ptrace, drmfd_walk, predict_mode
 from tpdoctor.rules.context import facts_fix_context
 from tpdoctor.rules.gpus import infer_backend, rank_count, sysfs_gpu, visible_gpu_paths
@@ -33,7 +33,18 @@ def _mode_evidence(p: ModePrediction) -> list[Evidence]:
     return evs
 
 
-def _confidence(certain: bool) -> str:
+def _pidfd_remedy(reasons: list[tuple[str, str]]) -> str | None:
+    """The remedy (data/fixes/oneccl.yaml) for the reason the self-test fails here: seccomp
+    without CAP_SYS_PTRACE -> pidfd-sys-ptrace; an unwritable /tmp -> writable-tmp; else none."""
+    text = " ".join(f"{src} {why}" for src, why in reasons)
+    if "CAP_SYS_PTRACE" in text or "pidfd_getfd" in text or "EPERM" in text:
+        return "pidfd-sys-ptrace"
+    if "/tmp" in text or "mkstemp" in text:
+        return "writable-tmp"
+    return None
+
+
+def _confidence(certain: bool) -> Confidence:
     return "proves" if certain else "suggests"
 
 
@@ -70,7 +81,7 @@ def ipc_exchange_mode(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
                 f"oneCCL's pidfd self-test will fail here, so oneCCL {p.version.label} "
                 f"falls back to drmfd (log: 'pidfd is not supported, fallbacks to drmfd exchange mode')"
             )
-            severity = None
+            severity: SeverityName | None = None
         else:
             msg = "pidfd was requested but its self-test fails; oneCCL ≤2021.13 has no fallback"
             severity = "blocker"
@@ -84,6 +95,7 @@ def ipc_exchange_mode(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
             related=["oneccl.bypath-missing"] if p.mode == "drmfd" else [],
             confidence=conf,
             severity=severity,
+            prefer=_pidfd_remedy(p.pidfd.reasons),
         )
     if p.version.modern and p.requested == "sockets" and p.fallback:
         yield make_finding(
@@ -305,6 +317,51 @@ def tmp_writable(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
         evs,
         context=facts_fix_context(facts),
         related=["oneccl.pidfd-unsupported"],
+    )
+
+
+def _atl_shm_enabled(value: str | None) -> bool:
+    """CCL_ATL_SHM as oneCCL reads it: an integer, non-zero is on (env.cpp env_2_type)."""
+    v = (value or "").strip()
+    return v.lstrip("-").isdigit() and int(v) != 0
+
+
+@fact_rule("oneccl.shm-provider-not-enabled")
+def shm_provider_without_atl_shm(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """FI_PROVIDER=shm needs CCL_ATL_SHM=1.
+
+    What it checks: FI_PROVIDER is exactly `shm`, oneCCL's transport is OFI (CCL_ATL_TRANSPORT=ofi,
+    or unset: oneCCL switches to ofi without an MPI launcher), and CCL_ATL_SHM is not on.
+    `atl_ofi::open_providers` (oneapi-src/oneCCL src/atl/ofi/atl_ofi.cpp; the shipped 2021.14.0
+    reports line 968) refuses that: "shm provider is requested through FI_PROVIDER but not
+    requested from CCL level", and the communicator fails with "failed to initialize ATL" before
+    any IPC exchange step. Measured with the real oneCCL 2021.14-2021.16 from PyPI in Docker
+    (tests/oneccl_real, docs/oneccl-real.md).
+
+    Why it matters: the article's five variables set FI_PROVIDER=shm but not CCL_ATL_SHM; the
+    ipex-llm image's start script adds CCL_ATL_SHM=1, so a custom entrypoint that copies only the
+    five fails here.
+
+    How to fix: set CCL_ATL_SHM=1 next to FI_PROVIDER=shm, or use FI_PROVIDER=tcp.
+    """
+    env = facts.env
+    if env.get("FI_PROVIDER", "").strip() != "shm" or not applies(facts, options):
+        return
+    transport = env.get("CCL_ATL_TRANSPORT", "").strip().lower()
+    if transport not in ("", "ofi") or _atl_shm_enabled(env.get("CCL_ATL_SHM")):
+        return
+    yield make_finding(
+        "oneccl.shm-provider-not-enabled",
+        "FI_PROVIDER=shm without CCL_ATL_SHM=1: oneCCL's OFI transport refuses it ('shm provider is "
+        "requested through FI_PROVIDER but not requested from CCL level') and the communicator fails "
+        "with 'failed to initialize ATL'",
+        [
+            Evidence(source="FI_PROVIDER", text="shm"),
+            Evidence(source="CCL_ATL_SHM", text=env.get("CCL_ATL_SHM", "unset")),
+            Evidence(source="CCL_ATL_TRANSPORT", text=transport or "unset (ofi without an MPI launcher)"),
+        ],
+        context=facts_fix_context(facts),
+        confidence="proves" if transport == "ofi" else "suggests",
     )
 
 

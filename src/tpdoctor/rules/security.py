@@ -60,6 +60,7 @@ def privileged(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     ]
     if container_runtime(facts) not in ("unknown", "none"):
         evidence.append(("container runtime", container_runtime(facts)))
+    evidence += _oneccl_route(facts, options)
     yield make_finding(
         "security.privileged",
         "The process has every capability and no seccomp filter: the container is privileged.",
@@ -67,6 +68,36 @@ def privileged(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
         severity=None if where else "notice",
         confidence="proves" if where else "suggests",
     )
+
+
+def _oneccl_route(facts: Facts, options: CheckOptions) -> list[tuple[str, str]]:
+    """Why an Intel multi-rank job works here: which oneCCL route privileged opened.
+
+    Measured with the real oneCCL 2021.14-2021.15 (docs/oneccl-real.md, scenarios privileged and
+    privileged-drmfd): privileged passes by pidfd, and with CCL_ZE_IPC_EXCHANGE=drmfd it still fails."""
+    from tpdoctor.oneccl.model import predict_mode
+    from tpdoctor.rules.oneccl import applies
+
+    if not applies(facts, options):
+        return []
+    p = predict_mode(facts, options)
+    same = "cap_add: [SYS_PTRACE] alone does the same"
+    if p.mode == "pidfd":
+        why = (
+            "oneCCL will use pidfd: its self-test passes only because privileged grants CAP_SYS_PTRACE "
+            f"and turns seccomp off; /dev/dri/by-path is never needed. {same}"
+        )
+    elif p.mode == "sockets" and p.version.modern:
+        why = (
+            f"oneCCL will use sockets ({p.requested_source}): honoured only because privileged makes the "
+            "pidfd self-test pass (CAP_SYS_PTRACE, seccomp off); without it oneCCL >= 2021.14 falls back "
+            f"to drmfd. {same}"
+        )
+    else:
+        why = f"oneCCL will use {p.mode} ({p.requested_source}): privileged does not help that route" + (
+            ": drmfd needs /dev/dri/by-path" if p.mode == "drmfd" else ""
+        )
+    return [("oneCCL IPC exchange", why)]
 
 
 @fact_rule("security.seccomp-unconfined")

@@ -159,9 +159,12 @@ def explain_capture(
     *,
     log_file: Path | None = None,
     applied: Sequence[Applied] = (),
+    predicted: Sequence[str] = (),
     limit: int = 3,
 ) -> None:
-    """Run explain on what the command printed and tell the root cause and its top fix."""
+    """Run explain on what the command printed and tell the root cause and its top fix.
+
+    `predicted`: the cause ids the check found before the start (said beside the same cause)."""
     from tpdoctor.explain import NO_CAUSE, explain
 
     with _scratch_dir() as tmp:
@@ -185,11 +188,16 @@ def explain_capture(
         if f.fixes:
             top = f.fixes[0]
             say(f"  fix: {top.title}")
-        if f.cause in BYPATH_CAUSES and applied:
+        if f.cause == "oneccl.bypath-missing" and applied:
+            # only a failed opendir means the variable was not read; a later step (an entry that
+            # cannot be opened: ENOENT/ENXIO/EPERM/EACCES) means oneCCL got past it
             say(
-                f"  note: {ENV_VAR} pointed at a generated directory and oneCCL still failed here: this "
-                "build ignores the variable (older than 2021.13.1); use the by-path mount instead"
+                f"  note: {ENV_VAR} pointed at a generated directory and oneCCL still could not open a "
+                "device directory: this build ignores the variable (older than 2021.13.1); use the "
+                "by-path mount instead"
             )
+        if f.cause in predicted:
+            say("  check predicted this cause before the command started")
     if log_file is None:
         say("`--explain-log FILE` writes the full diagnosis with every fix")
 
@@ -221,7 +229,7 @@ def _write_report(report: object, log_file: Path, say: Say) -> None:
 
     fmt = "json" if log_file.suffix == ".json" else "text"
     buf = io.StringIO()
-    render(report, fmt, buf)
+    render(report, fmt, buf, full=True)
     try:
         write_output_file(log_file, buf.getvalue())  # redacted, never through a planted link
     except OSError as exc:

@@ -1,0 +1,131 @@
+"""Session fixtures of the real-oneCCL family: the engine and tool (as the container tests have
+them), the build (build.sh, once per session, cached outside the repo), and every scenario run
+once, in parallel, with its table in the terminal summary (so it is in the CI log).
+
+Without Docker (or root) the family skips with the reason; in CI (CI=true) it fails instead."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from containers.container_harness import IMAGE, SRC, Toolbox, build_site_packages, compile_bytecode
+
+from .harness import RealResult, build, listed_versions, run_real
+from .record import record
+from .report import table
+from .scenarios import SCENARIOS
+
+RESULTS_KEY = pytest.StashKey[dict[str, object]]()
+PARALLEL = 4  # containers wait on the engine and on oneCCL's start-up; 4 keeps 2 cores busy
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail(f"the real-oneCCL tests must run in CI: {reason}", pytrace=False)
+    pytest.skip(f"real oneCCL: {reason} (CI runs them: bash tests/oneccl_real/build.sh)")
+
+
+def _compose_command() -> list[str] | None:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    ):
+        return ["docker", "compose"]
+    return None
+
+
+@pytest.fixture(scope="session")
+def oneccl_status() -> dict[str, str]:
+    """{version: "ok" | "unbuildable: why"} for every version in versions.txt."""
+    if os.geteuid() != 0:
+        unavailable("needs root (apt-get, mknod of the fake GPU nodes)")
+    if shutil.which("apt-get") is None:
+        unavailable("needs a Debian machine (apt-get: libze1 and the level-zero source package)")
+    try:
+        return build(listed_versions())
+    except Exception as exc:
+        unavailable(f"build.sh failed: {exc}")
+        raise
+
+
+@pytest.fixture(scope="session")
+def real_box() -> Iterator[Toolbox]:
+    try:
+        import docker
+    except ImportError:
+        unavailable("the docker SDK is not installed (pip install -e '.[dev]')")
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as exc:
+        unavailable(f"Docker engine unreachable ({type(exc).__name__}: {exc})")
+    compose = _compose_command()
+    if compose is None:
+        unavailable("neither docker-compose nor `docker compose` is installed")
+        raise AssertionError
+    try:
+        client.images.get(IMAGE)
+    except Exception:
+        unavailable(f"image {IMAGE} missing (built by .ci/container-engine)")
+    compile_bytecode(SRC)
+    work = Path(tempfile.mkdtemp(prefix="tpdoctor-oneccl-real-"))
+    work.chmod(0o755)
+    try:
+        yield Toolbox(client=client, compose_cmd=compose, site=build_site_packages(), workdir=work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        client.close()
+
+
+def runs(status: dict[str, str]) -> list[tuple[str, str]]:
+    """(scenario id, version): every scenario on the first version, the rest on each other one."""
+    ok = [v for v in listed_versions() if status.get(v) == "ok"]
+    return [(sc.id, v) for i, v in enumerate(ok) for sc in SCENARIOS if i == 0 or sc.all_versions]
+
+
+@pytest.fixture(scope="session")
+def real_results(
+    oneccl_status: dict[str, str], real_box: Toolbox, request: pytest.FixtureRequest
+) -> dict[tuple[str, str], RealResult]:
+    by_id = {sc.id: sc for sc in SCENARIOS}
+    todo = runs(oneccl_status)
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        results = list(pool.map(lambda r: run_real(by_id[r[0]], r[1], real_box), todo))
+    request.config.stash[RESULTS_KEY] = {
+        "results": results,
+        "seconds": time.monotonic() - t0,
+        "status": oneccl_status,
+    }
+    if os.environ.get("TPDOCTOR_ONECCL_RECORD"):
+        record(results)
+    return {(r.scenario.id, r.version): r for r in results}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    data = config.stash.get(RESULTS_KEY, None)
+    if not data:
+        return
+    results: list[RealResult] = data["results"]  # type: ignore[assignment]
+    tr = terminalreporter
+    tr.write_sep("=", "real oneCCL in real containers: the library's result vs tpdoctor's prediction")
+    tr.write_line(table(results))
+    for v, s in sorted(data["status"].items()):  # type: ignore[union-attr]
+        tr.write_line(f"oneCCL {v}: {s}")
+    bad = sum(bool(r.problems()) for r in results)
+    cpu = sum(r.cpu_s for r in results)
+    tr.write_line(
+        f"{len(results)} runs, {bad} disagreeing, wall time {data['seconds']:.1f} s (parallel {PARALLEL}), "
+        f"CPU inside the containers {cpu:.1f} s"
+    )
