@@ -45,12 +45,13 @@ def load_facts(path: Path | None) -> Facts | None:
         return None
     from pydantic import ValidationError
 
-    from tpdoctor.deploy.io import read_text
+    from tpdoctor.boundedio import read_text_bounded
     from tpdoctor.errors import InputError
+    from tpdoctor.facts.snapshot import MAX_SNAPSHOT
     from tpdoctor.model import Facts
 
     try:
-        return Facts.model_validate_json(read_text(path))
+        return Facts.model_validate_json(read_text_bounded(path, MAX_SNAPSHOT, what="host facts"))
     except ValidationError as exc:
         raise InputError(f"{path}: not a tpdoctor facts snapshot ({exc.error_count()} errors)") from None
 
@@ -94,6 +95,10 @@ def audit_command(
     report = Report(command="audit")
     if facts is None:
         report.notes.append("no --host-facts: device nodes and the render GID are placeholders")
+    if write:
+        from tpdoctor.safewrite import refuse_same_file_twice
+
+        refuse_same_file_twice(list(files))
     loaded_all = [load(p, kind) for p in files]  # parse everything first: one bad file, no partial writes
     fixed_any = False
     for loaded in loaded_all:
@@ -130,9 +135,9 @@ def audit_command(
             continue
         fixed_any = True
         if write:
-            from tpdoctor.deploy.io import atomic_write
+            from tpdoctor.deploy.audit import write_fix
 
-            backup = atomic_write(loaded.path, result.text)
+            backup = write_fix(loaded, result.text)
             print(f"tpdoctor: wrote {loaded.path} (backup {backup})", file=sys.stderr)
         else:
             sys.stdout.write(unified_diff(str(loaded.path), loaded.text, result.text))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from tpdoctor.deploy.model import Backend, Service
+from tpdoctor.limits import MAX_PARALLEL, parse_count
 from tpdoctor.model.facts import Facts
 
 DRM_MAJOR = 226
@@ -52,13 +53,13 @@ def _flag_int(svc: Service, pattern: re.Pattern[str], env_names: tuple[str, ...]
         if m:
             val = m.group(1) or (flat[i + 1] if i + 1 < len(flat) else "")
             if val.isdigit():
-                return int(val)
+                return parse_count(val, a, MAX_PARALLEL, svc.name)
             ref = re.fullmatch(r"\$\{?(\w+)\}?", val)
             if ref and svc.env.get(ref.group(1), "").isdigit():
-                return int(svc.env[ref.group(1)])
+                return parse_count(svc.env[ref.group(1)], ref.group(1), MAX_PARALLEL, svc.name)
     for n in env_names:
         if svc.env.get(n, "").isdigit():
-            return int(svc.env[n])
+            return parse_count(svc.env[n], n, MAX_PARALLEL, svc.name)
     return None
 
 
