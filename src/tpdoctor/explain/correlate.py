@@ -42,7 +42,9 @@ class Support:
     def add(
         self, sig_id: str, strength: str, hits: Iterable[SigHit], first_line: int, why: str, downstream: bool = False
     ) -> None:
-        if strength == "proves":
+        # A generic downstream line (ncclSystemError, a watchdog timeout) follows many roots: it can
+        # back a cause, never prove it, even if a signature says so.
+        if strength == "proves" and not downstream:
             self.strength = "proves"
         if not downstream:
             self.specific = True

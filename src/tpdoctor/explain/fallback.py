@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tpdoctor.explain.downstream import is_generic
 from tpdoctor.explain.normalize import strip_prefixes
 from tpdoctor.explain.signatures import KnowledgeBase
 
@@ -110,7 +111,15 @@ _EXCEPTION = re.compile(
 
 def first_error(lines: list[tuple[str, int, str]]) -> tuple[str, int, str] | None:
     """The first exception-like line in log order (with several ranks, the first to fail is usually
-    the cause and the others follow it), else the last kept error line (a traceback ends with it)."""
+    the cause and the others follow it), else the last kept error line (a traceback ends with it).
+    Generic wrappers ("Engine core initialization failed", ActorDiedError, ...) come last: they
+    only say that the real error is elsewhere."""
+    specific = [e for e in lines if not is_generic(e[2])]
+    for src, line, text in specific:
+        if _EXCEPTION.search(strip_prefixes(text)):
+            return src, line, text
+    if specific:
+        return specific[-1]
     for src, line, text in lines:
         if _EXCEPTION.search(strip_prefixes(text)):
             return src, line, text
