@@ -73,6 +73,10 @@ def test_verdicts_per_command() -> None:
     assert verdict(Report(command="explain", findings=[blocker])).startswith(
         "The log shows why it failed: by-path"
     )
+    guess = make_finding("shm.too-small", "/dev/shm may be too small.", confidence="suggests")
+    assert verdict(Report(command="explain", findings=[guess])) == (
+        "The log suggests why it failed (likely, not proven): /dev/shm may be too small"
+    )
     assert verdict(Report(command="audit", findings=[blocker])).startswith("These files will not run TP")
     assert verdict(Report(command="check")) == "No known cause of multi-GPU failure found."
 

@@ -84,6 +84,9 @@ def verdict(report: Report) -> str:
         return "No known cause of multi-GPU failure found."
     reason = _first_clause(top.message or top.summary)
     if report.command == "explain":
+        if top.confidence != "proves":  # no line proves it: a likely cause, never stated as fact
+            what_failed = "why it failed" if top.severity is Severity.blocker else "a degraded start"
+            return f"The log suggests {what_failed} (likely, not proven): {reason}"
         return (
             f"The log shows why it failed: {reason}"
             if top.severity is Severity.blocker
