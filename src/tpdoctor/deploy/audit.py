@@ -14,7 +14,8 @@ from tpdoctor.model import Facts, Finding
 from tpdoctor.rules.registry import DeployContext, run_deploy_rules
 
 _RUN = re.compile(
-    r"^\s*(?:\$\s+)?(?:sudo\s+(?:-E\s+)?)?(?:\S*/)?(docker|podman|nerdctl)\s+(?:container\s+)?run\b", re.M
+    r"(?:^|[;&|(]|\bthen\b|\bdo\b)\s*(?:\$\s+)?(?:sudo\s+(?:-E\s+)?)?(?:\S*/)?(docker|podman|nerdctl)\s+(?:container\s+)?run\b",
+    re.M,
 )
 
 
