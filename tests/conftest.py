@@ -16,7 +16,9 @@ def shared_dir() -> Path:
     return SHARED
 
 
-def run_cli(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, input: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m tpdoctor ARGS` against this checkout's src/ (not an installed copy)."""
     import os
     import subprocess
@@ -32,4 +34,5 @@ def run_cli(*args: str, input: str | None = None) -> subprocess.CompletedProcess
         text=True,
         env=env,
         timeout=120,
+        cwd=cwd,
     )

@@ -18,6 +18,8 @@ def corpus_configs(shared: Path) -> list[dict[str, Any]]:
         d = YAML(typ="safe").load(p.read_text())
         d["_path"] = p
         out.append(d)
+    # an empty or missing corpus must fail every test that loops over it, not pass vacuously
+    assert len(out) >= 10, f"corpus configs not found (or shrunk) under {shared / 'corpus' / 'configs'}"
     return out
 
 

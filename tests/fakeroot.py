@@ -13,11 +13,15 @@ import os
 import stat
 from pathlib import Path
 
+from tpdoctor.model.facts import DeviceNode
+
 DRM_MAJOR = 226
 INTEL = "0x8086"
 RENDER_GID = 992
-# Docker's default capability set (CapEff 00000000a80425fb): no SYS_PTRACE (19), has DAC_OVERRIDE (1)
+# Docker's default capability set (CapEff 00000000a80425fb): has DAC_OVERRIDE (1); no IPC_LOCK (14),
+# SYS_PTRACE (19), SYS_NICE (23). The one constant every test uses for "a default Docker container".
 DOCKER_DEFAULT_CAPS = 0x00000000A80425FB
+FULL_CAPS = (1 << 41) - 1  # CAP_CHOWN .. CAP_CHECKPOINT_RESTORE: a privileged container
 CAP_SYS_PTRACE = 19
 
 
@@ -190,6 +194,30 @@ class FakeRoot:
         self.path(inroot).mkdir(parents=True, exist_ok=True)
         return self
 
+    # -- NVIDIA ------------------------------------------------------------------------------
+    def add_nvidia(self, gpus: int = 2, *, uvm: bool = True, ctl: bool = True) -> FakeRoot:
+        """What Docker's `--gpus N` puts in a container: nodes and /proc/driver/nvidia."""
+        for i in range(gpus):
+            self.mknod(f"dev/nvidia{i}", 195, i, 0o666)
+            self.write(
+                f"proc/driver/nvidia/gpus/0000:{0x18 + i:02x}:00.0/information",
+                f"Model: \t\t NVIDIA H200\nIRQ: \t\t 0\nGPU UUID: \t GPU-0000000{i}-aaaa-bbbb-cccc-dddddddddddd\n"
+                f"Device Minor: \t {i}\nBus Type: \t PCIe\n",
+            )
+        if ctl:
+            self.mknod("dev/nvidiactl", 195, 255, 0o666)
+        if uvm:
+            self.mknod("dev/nvidia-uvm", 238, 0, 0o666).mknod("dev/nvidia-uvm-tools", 238, 1, 0o666)
+        return self.write(
+            "proc/driver/nvidia/version",
+            "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.159  Thu Oct 1\n",
+        )
+
+    def set_shm(self, options: str) -> FakeRoot:
+        """The /dev/shm mount's options (`size=65536k` is Docker's 64 MiB default)."""
+        self.mounts = [m for m in self.mounts if " /dev/shm " not in m]
+        return self.add_mount(f"shm /dev/shm tmpfs rw,nosuid,nodev,noexec,relatime,{options} 0 0")
+
 
 def article_root(base: Path) -> FakeRoot:
     """The article's container: two Arc GPUs via `devices:`, Docker default seccomp, no by-path,
@@ -216,3 +244,55 @@ def article_root(base: Path) -> FakeRoot:
             HF_TOKEN="hf_secret_value",
         )
     )
+
+
+def nvidia_root(
+    base: Path,
+    gpus: int = 2,
+    *,
+    uvm: bool = True,
+    ctl: bool = True,
+    shm: str = "size=65536k",
+    seccomp: int = 2,
+    cap_eff: int = DOCKER_DEFAULT_CAPS,
+) -> Path:
+    """A container root like Docker's `--gpus 2` (default seccomp and capabilities); its path."""
+    fr = FakeRoot(base).add_nvidia(gpus, uvm=uvm, ctl=ctl).set_shm(shm).dockerenv()
+    fr.set_status(capeff=cap_eff, seccomp=seccomp)
+    fr.write("proc/meminfo", "MemTotal:       1056462440 kB\n")
+    fr.write(
+        "proc/self/limits", "Limit  Soft Limit Hard Limit Units\nMax locked memory  8388608  8388608  bytes\n"
+    )
+    fr.write("proc/self/uid_map", "         0          0 4294967295\n")
+    fr.write("proc/self/gid_map", "         0          0 4294967295\n")
+    return fr.root
+
+
+def write(root: Path, path: str, text: str) -> Path:
+    """A plain file under `root` (for roots built by nvidia_root)."""
+    p = root / path.lstrip("/")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text)
+    return p
+
+
+def mknod(root: Path, path: str, major: int, minor: int, mode: int = 0o666) -> None:
+    """A real character node under `root` (the tests run as root)."""
+    p = root / path.lstrip("/")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    os.mknod(p, stat.S_IFCHR | mode, os.makedev(major, minor))
+
+
+# -- Facts built directly (no root) -------------------------------------------------------------
+def char(path: str, major: int, minor: int, gid: int = 0, mode: int = 0o666, uid: int = 0) -> DeviceNode:
+    return DeviceNode(path=path, kind="char", major=major, minor=minor, gid=gid, mode=mode, uid=uid)
+
+
+def nvidia_nodes(gpus: int = 2, first: int = 0) -> list[DeviceNode]:
+    nodes = [char(f"/dev/nvidia{first + i}", 195, first + i) for i in range(gpus)]
+    return [
+        *nodes,
+        char("/dev/nvidiactl", 195, 255),
+        char("/dev/nvidia-uvm", 238, 0),
+        char("/dev/null", 1, 3),
+    ]

@@ -86,6 +86,7 @@ def _ids(shared: Path) -> list[str]:
 
 
 def test_every_corpus_config_has_a_mapping(shared_dir: Path) -> None:
+    assert set(_ids(shared_dir)) == set(EXPECTED), "corpus configs and EXPECTED differ"
     for cfg in corpus_configs(shared_dir):
         assert cfg["id"] in EXPECTED, f"no expected causes for {cfg['id']}"
         assert len(EXPECTED[cfg["id"]]) == len(cfg["problems"]), cfg["id"]

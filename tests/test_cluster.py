@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from fakeroot_families import nvidia_nodes
+from fakeroot import nvidia_nodes
 from tpdoctor.cluster.report import build_report
 from tpdoctor.model import CheckOptions, ClusterNode, Facts
 from tpdoctor.model.facts import NetInterface, NetworkFacts

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fakeroot_families import mknod, nvidia_root, write
+from fakeroot import mknod, nvidia_root, write
 from tpdoctor.facts.collect import collect_facts
 from tpdoctor.facts.nvidia import (
     nvlinks_from_topo,

@@ -3,6 +3,7 @@ Docker engine produced, rebuilt as Facts so it is tested without an engine."""
 
 from __future__ import annotations
 
+from fakeroot import DOCKER_DEFAULT_CAPS
 from tpdoctor.model import CheckOptions, Facts
 from tpdoctor.model.facts import ContainerFacts, DeviceNode, DrmGpu, LiveProbes, ProcessFacts
 from tpdoctor.rules import run_fact_rules
@@ -63,7 +64,7 @@ def test_docker_20_10_privileged_on_a_host_without_cap_sys_resource_is_privilege
 def test_default_docker_capabilities_are_not_privileged() -> None:
     facts = Facts(
         live=True,
-        process=ProcessFacts(uid=0, gid=0, cap_eff=0xA80425FB | 1 << 19, seccomp=0),  # + SYS_PTRACE
+        process=ProcessFacts(uid=0, gid=0, cap_eff=DOCKER_DEFAULT_CAPS | 1 << 19, seccomp=0),  # + SYS_PTRACE
         container=ContainerFacts(runtime="docker", cgroup_version=1),
     )
     assert "security.privileged" not in _causes(facts)

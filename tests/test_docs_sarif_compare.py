@@ -9,9 +9,10 @@ import jsonschema
 import pytest
 
 from conftest import run_cli
-from fakeroot_families import nvidia_nodes
+from fakeroot import nvidia_nodes
 from tpdoctor.docs import AUDIT_ONLY, EXPLAIN_ONLY, render_markdown, rule_docs
 from tpdoctor.errors import UsageError
+from tpdoctor.facts.snapshot import read_compare_snapshot
 from tpdoctor.model import CheckOptions, Facts, Report
 from tpdoctor.model.facts import NamespaceFacts, ShmFacts
 from tpdoctor.render.sarif import sarif_dict
@@ -98,15 +99,15 @@ def test_compare_snapshots_from_files(tmp_path: Path) -> None:
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     a.write_text(Facts(namespaces=_ns()).model_dump_json())
     b.write_text(json.dumps({"facts": json.loads(Facts(namespaces=_ns(pid="pid:[7]")).model_dump_json())}))
-    report = compare_snapshots([a, b])
+    report = compare_snapshots([(p.name, read_compare_snapshot(p)) for p in (a, b)])
     assert [f.cause for f in report.findings] == ["topology.ranks-split-across-containers"]
     assert int(report.exit_code) == 3
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(UsageError):
-        compare_snapshots([a, bad])
+        read_compare_snapshot(bad)
     with pytest.raises(UsageError):
-        compare_snapshots([a])
+        compare_snapshots([("a.json", read_compare_snapshot(a))])
 
 
 def test_rules_command_lists_family_rules() -> None:

@@ -44,8 +44,19 @@ def test_fallback_then_opendir_gives_primary_and_reason_with_both_fixes() -> Non
     assert data["facts"]["implied"]["oneccl_ipc_exchange"] == "drmfd"
 
 
-def test_text_output_shows_cause_evidence_and_privileged_last() -> None:
+def test_text_output_starts_with_the_verdict_and_shows_one_fix() -> None:
     proc = run_cli("explain", "-", input=ARTICLE + "\n")
+    assert proc.returncode == 3
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("The log shows why it failed: ")
+    out = proc.stdout
+    assert "oneccl.bypath-missing" in out and "<stdin>:1" in out
+    assert "/dev/dri/by-path:/dev/dri/by-path:ro" in out  # the least-privilege fix, for docker
+    assert "UNSAFE" not in out  # the privileged last resort is shown with --verbose
+
+
+def test_verbose_text_output_shows_every_fix_privileged_last() -> None:
+    proc = run_cli("explain", "--verbose", "-", input=ARTICLE + "\n")
     assert proc.returncode == 3
     out = proc.stdout
     assert "oneccl.bypath-missing" in out and "<stdin>:1" in out

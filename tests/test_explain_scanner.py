@@ -16,7 +16,7 @@ from conftest import run_cli
 from tpdoctor.errors import InputError
 from tpdoctor.explain import explain
 from tpdoctor.explain.engine import AhoCorasickEngine, HyperscanEngine
-from tpdoctor.explain.reader import iter_blocks, open_log
+from tpdoctor.explain.reader import iter_buffers, open_log
 from tpdoctor.explain.scanner import Scanner
 from tpdoctor.explain.signatures import knowledge_base
 
@@ -26,6 +26,11 @@ ARTICLE = (
     "could not open device directory"
 )
 NOISE = "host-1:1234:1290 [0] NCCL INFO Channel 00/0 : 0[0] -> 1[1] via P2P/CUMEM/read"
+
+
+def _blocks(stream: io.BytesIO, chunk: int, max_line: int) -> list[bytes]:
+    """iter_buffers' blocks, copied (it reuses one buffer)."""
+    return [bytes(buf[:end]) for buf, end in iter_buffers(stream, chunk, max_line)]
 
 
 def scan_bytes(data: bytes, engine: str = "auto") -> Scanner:
@@ -120,7 +125,7 @@ def test_giant_line_is_cut_but_later_lines_still_count() -> None:
 
 def test_blocks_hold_whole_lines_and_cap_long_ones() -> None:
     data = b"a\n" + b"b" * 100 + b"\nc"
-    blocks = list(iter_blocks(io.BytesIO(data), chunk=7, max_line=10))
+    blocks = _blocks(io.BytesIO(data), chunk=7, max_line=10)
     assert all(b.endswith(b"\n") for b in blocks)
     assert b"".join(blocks) == b"a\n" + b"b" * 10 + b"\nc\n"
 
@@ -169,9 +174,17 @@ def test_truncated_and_corrupted_logs_never_crash(cut: int, junk: bytes) -> None
         NOISE + "\n" + ARTICLE + "\n|CCL_WARN| pidfd is not supported, fallbacks to drmfd exchange mode\n"
     ).encode()
     data = text[:cut] + junk
-    scan_bytes(data)
+    plain = scan_bytes(data).result
+    # every line is counted, and the article's line is found whenever the cut kept it whole
+    assert plain.lines == data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    article_end = text.index(ARTICLE.encode()) + len(ARTICLE) + 1
+    if cut >= article_end:
+        assert "oneccl.opendir-failed" in plain.signatures
+    # a gzip cut short is read as far as it goes (what decompressed, else its raw bytes), never raises
     scanner = Scanner(KB)
-    scanner.scan_stream(io.BytesIO(gzip.compress(data)[: max(cut // 4, 2)]), "t.gz")
+    cut_gz = gzip.compress(data)[: max(cut // 4, 2)]
+    scanner.scan_stream(io.BytesIO(cut_gz), "t.gz")
+    assert scanner.result.bytes <= max(len(data), len(cut_gz)) + 1  # + the closing newline
 
 
 def test_single_literals_after_the_prefix_are_still_found_once_per_block() -> None:
@@ -239,7 +252,7 @@ def test_buffers_equal_the_simple_reader_on_random_input() -> None:
             for _ in range(rng.randint(0, 30))
         )
         chunk, max_line = rng.randint(1, 20), rng.randint(1, 15)
-        blocks = list(iter_blocks(io.BytesIO(data), chunk=chunk, max_line=max_line))
+        blocks = _blocks(io.BytesIO(data), chunk=chunk, max_line=max_line)
         assert all(b.endswith(b"\n") for b in blocks)
         assert b"".join(blocks) == reference(data, chunk, max_line)
 

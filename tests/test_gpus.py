@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from fakeroot_families import char, nvidia_nodes
+from fakeroot import DOCKER_DEFAULT_CAPS, char, nvidia_nodes
 from tpdoctor.facts.caps import has_cap
 from tpdoctor.model import CheckOptions, Facts
 from tpdoctor.model.facts import DrmGpu, NvidiaFacts, NvidiaGpu, ProcessFacts
@@ -85,7 +85,7 @@ def test_host_missing_render_nodes() -> None:
 
 
 def test_has_cap_by_name() -> None:
-    docker = Facts(process=ProcessFacts(cap_eff=0xA80425FB))
+    docker = Facts(process=ProcessFacts(cap_eff=DOCKER_DEFAULT_CAPS))
     assert has_cap(docker, "DAC_OVERRIDE") is True
     assert has_cap(docker, "SYS_PTRACE") is False
     assert has_cap(Facts(), "SYS_PTRACE") is None

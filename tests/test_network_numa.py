@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from fakeroot_families import nvidia_nodes, nvidia_root, write
+from fakeroot import DOCKER_DEFAULT_CAPS, nvidia_nodes, nvidia_root, write
 from tpdoctor.facts.collect import collect_facts
 from tpdoctor.facts.network import parse_fib_trie_local, parse_ip_addr, parse_route
 from tpdoctor.model import CheckOptions, Facts, Finding
 from tpdoctor.model.facts import ContainerFacts, NetInterface, NetworkFacts, ProcessFacts
 from tpdoctor.rules import run_fact_rules
 
-DOCKER_CAPS = 0xA80425FB  # Docker's default set: no SYS_NICE (bit 23)
 FIB_TRIE = """Main:
   +-- 0.0.0.0/0 3 0 5
      |-- 0.0.0.0
@@ -161,7 +160,7 @@ def test_loopback_pinned_with_remote_peers_is_a_notice() -> None:
 # --- seccomp.numa-syscalls-denied ---------------------------------------------------------------
 
 
-def numa_facts(runtime: str, cap_eff: int = DOCKER_CAPS, seccomp: int = 2) -> Facts:
+def numa_facts(runtime: str, cap_eff: int = DOCKER_DEFAULT_CAPS, seccomp: int = 2) -> Facts:
     return Facts(
         dev=nvidia_nodes(2),
         process=ProcessFacts(cap_eff=cap_eff, seccomp=seccomp, uid=0),
@@ -183,7 +182,7 @@ def test_numa_denied_in_docker_and_containerd_is_a_notice(runtime: str) -> None:
 @pytest.mark.parametrize(
     "facts",
     [
-        numa_facts("docker", cap_eff=DOCKER_CAPS | 1 << 23),  # CAP_SYS_NICE
+        numa_facts("docker", cap_eff=DOCKER_DEFAULT_CAPS | 1 << 23),  # CAP_SYS_NICE
         numa_facts("docker", seccomp=0),
         numa_facts("podman"),  # another profile decides
         numa_facts("unknown"),

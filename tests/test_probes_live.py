@@ -54,10 +54,9 @@ def test_group_denied_gives_eacces(tmp_path: Path) -> None:
 
 
 def test_probes_never_hang() -> None:
-    start = time.monotonic()
-    r = run_in_child(lambda: (time.sleep(30), {"ok": True})[1], timeout=0.3)
+    # the watchdog ends the child (how fast: bench/probes_latency.py); a hang would block here
+    r = run_in_child(lambda: (time.sleep(3600), {"ok": True})[1], timeout=0.3)
     assert r.step == "timeout" and not r.ok
-    assert time.monotonic() - start < 5
 
 
 def test_fifo_is_not_opened(tmp_path: Path) -> None:
@@ -67,9 +66,7 @@ def test_fifo_is_not_opened(tmp_path: Path) -> None:
 
 
 def test_live_check_on_this_machine() -> None:
-    start = time.monotonic()
-    r = run_cli("check", "-f", "json")
-    elapsed = time.monotonic() - start
+    r = run_cli("check", "-f", "json")  # its latency: bench/check_latency.py
     # This machine is itself a privileged Docker container (/.dockerenv, full caps, no seccomp),
     # so security.privileged (degraded, exit 4) is a true finding here; nothing may block.
     assert r.returncode in (0, 4), r.stderr
@@ -79,7 +76,6 @@ def test_live_check_on_this_machine() -> None:
     assert causes["device.no-gpu"] == "notice" and "blocker" not in causes.values()
     assert out["facts"]["live"] is True and out["facts"]["probes"]["pidfd_self_test"] is not None
     assert any("No GPU" in n for n in out["notes"])
-    assert elapsed < 30  # generous: a subprocess start; latency is measured in bench/, not here
 
 
 def test_live_check_with_tp_is_a_blocker() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fakeroot_families import FULL_CAPS, char, nvidia_nodes, nvidia_root
+from fakeroot import DOCKER_DEFAULT_CAPS, FULL_CAPS, char, nvidia_nodes, nvidia_root
 from tpdoctor.facts.collect import collect_facts
 from tpdoctor.model import CheckOptions, Facts, Finding
 from tpdoctor.model.facts import (
@@ -24,7 +24,7 @@ from tpdoctor.model.facts import (
 from tpdoctor.rules import run_fact_rules
 
 CUDA2 = CheckOptions(tp=2, backend="cuda")
-DOCKER = ProcessFacts(cap_eff=0xA80425FB, seccomp=2, uid=0)
+DOCKER = ProcessFacts(cap_eff=DOCKER_DEFAULT_CAPS, seccomp=2, uid=0)
 
 
 def causes(findings: list[Finding]) -> dict[str, Finding]:
@@ -99,7 +99,7 @@ def test_missing_gpu_node_for_one_rank() -> None:
 def test_missing_node_on_bare_host_with_mknod_is_only_a_notice() -> None:
     facts = Facts(
         dev=[n for n in nvidia_nodes(2) if n.path != "/dev/nvidia-uvm"],
-        process=ProcessFacts(cap_eff=int(FULL_CAPS, 16), seccomp=0),
+        process=ProcessFacts(cap_eff=FULL_CAPS, seccomp=0),
         container=ContainerFacts(runtime="none"),
     )
     assert run(facts)["device.nvidia-node-missing"].severity.value == "notice"
@@ -156,7 +156,7 @@ def test_expandable_segments_need_pidfd_getfd() -> None:
     env = {"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}
     found = run(Facts(dev=nvidia_nodes(2), env=env, process=DOCKER, kernel=KernelFacts(ptrace_scope=1)))
     assert found["cuda.ipc-pidfd-denied"].confidence == "proves"
-    ptrace = ProcessFacts(cap_eff=0xA80425FB | 1 << 19, seccomp=2)
+    ptrace = ProcessFacts(cap_eff=DOCKER_DEFAULT_CAPS | 1 << 19, seccomp=2)
     assert "cuda.ipc-pidfd-denied" not in run(Facts(dev=nvidia_nodes(2), env=env, process=ptrace))
     assert "cuda.ipc-pidfd-denied" not in run(Facts(dev=nvidia_nodes(2), process=DOCKER))
 
@@ -211,7 +211,8 @@ def test_rdma_rules() -> None:
 
 def test_seccomp_unconfined_in_container() -> None:
     facts = Facts(
-        process=ProcessFacts(cap_eff=0xA80425FB, seccomp=0), container=ContainerFacts(runtime="docker")
+        process=ProcessFacts(cap_eff=DOCKER_DEFAULT_CAPS, seccomp=0),
+        container=ContainerFacts(runtime="docker"),
     )
     assert "security.seccomp-unconfined" in run(facts)
 
@@ -307,7 +308,7 @@ def test_real_h200_host_env_is_clean(shared_dir: Path) -> None:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root for mknod")
 def test_collectors_and_rules_agree_on_an_ib_root(tmp_path: Path) -> None:
-    from fakeroot_families import mknod
+    from fakeroot import mknod
 
     root = nvidia_root(tmp_path, shm="size=16g")
     mknod(root, "/dev/infiniband/uverbs0", 231, 192)

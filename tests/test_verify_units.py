@@ -224,7 +224,13 @@ def test_aggregate_averages_time_over_ranks_and_sums_wrong() -> None:
         for r, s, w in ((0, 0.0009, 0), (1, 0.0011, 1))
     }
     (row,), latency, vllm, mlps = aggregate(ev, 2, "bf16")
-    assert latency == [] and vllm == [] and mlps == [] and row.wrong == 1 and row.time_us == pytest.approx(1000.0)
+    assert (
+        latency == []
+        and vllm == []
+        and mlps == []
+        and row.wrong == 1
+        and row.time_us == pytest.approx(1000.0)
+    )
     assert row.busbw_gbps == pytest.approx((1 << 28) / 1e-3 / 1e9, rel=1e-3)
 
 

@@ -1,4 +1,4 @@
-"""Rule documentation: `tpdoctor rules` and docs/rules.md are generated from here.
+"""Cause and rule documentation: `tpdoctor rules` and docs/rules.md are generated from here.
 
 Regenerate the committed page with `python -m tpdoctor.docs > docs/rules.md`; a test fails when
 it is stale. The output is deterministic: catalog order, rule docstrings, no dates.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tpdoctor.model import catalog
+from tpdoctor.model.finding import PRIVILEGE_ORDER as PRIVILEGE_RANK
 from tpdoctor.rules.registry import all_rules
 
 # Causes that only a log (or a config) can show: `explain` / `audit` name them, `check` cannot
@@ -82,13 +83,35 @@ def rule_docs() -> list[dict[str, Any]]:
     return out
 
 
-def _anchor(cid: str) -> str:
-    return cid.replace(".", "")
+def _anchor(text: str) -> str:
+    """GitHub's heading anchor: lower case, punctuation other than - and _ dropped."""
+    return "".join(ch for ch in text.lower().replace(" ", "-") if ch.isalnum() or ch in "-_")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _signatures_by_cause() -> dict[str, list[Any]]:
+    from tpdoctor.explain.signatures import knowledge_base
+
+    out: dict[str, list[Any]] = {}
+    for sig in knowledge_base().signatures:
+        for cid in sig.causes:
+            out.setdefault(cid, []).append(sig)
+    return out
 
 
 def render_markdown() -> str:
-    """docs/rules.md: an index, then one section per cause id with its rules' documentation."""
+    """docs/rules.md: an index; one section per cause id (what, where it is seen, the evidence,
+    each fix with its privilege and source); then each rule's documentation, once."""
+    from tpdoctor.model.finding import RUNTIMES
+    from tpdoctor.model.fixes import fix_sources, remedies
+
     docs = rule_docs()
+    rules = [r for r in all_rules() if r.doc]
+    sigs = _signatures_by_cause()
+    sources = fix_sources()
     lines = [
         "# tpdoctor rules",
         "",
@@ -96,7 +119,9 @@ def render_markdown() -> str:
         "",
         "Every finding is named by a cause id. `check` rules observe a host or container; the ids",
         "marked *explain-only* can only be seen in logs (`tpdoctor explain`), *audit-only* ones in a",
-        "deployment file (`tpdoctor audit`).",
+        "deployment file (`tpdoctor audit`). Each cause's section says what it is, what shows it and",
+        "how to fix it; the rules that look for it are documented once, under [Rules](#rules).",
+        "Cases that must and must not fire each cause: `tests/causes/<family>.yaml`.",
         "",
         "| cause id | severity | checked by | summary |",
         "|---|---|---|---|",
@@ -108,25 +133,48 @@ def render_markdown() -> str:
             "audit-only": "audit-only",
             "verify-only": "verify-only",
         }.get(d["kind"], "not yet")
-        summary = d["summary"].replace("|", "\\|")
-        lines.append(f"| [`{d['id']}`](#{_anchor(d['id'])}) | {d['severity']} | {how} | {summary} |")
+        lines.append(
+            f"| [`{d['id']}`](#{_anchor(d['id'])}) | {d['severity']} | {how} | {_cell(d['summary'])} |"
+        )
     for d in docs:
-        lines += ["", f"## {d['id']}", "", f"**Severity:** {d['severity']}. {d['summary']}", ""]
+        cid = d["id"]
+        lines += ["", f"## {cid}", "", f"**{d['severity'].capitalize()}.** {d['summary']}", ""]
+        seen = [f"[`{r}`](#{_anchor(r)})" for r in d["checked_by"] + d["audited_by"]]
         if d["checked_by"]:
-            lines.append("Checked by: " + ", ".join(f"`{r}`" for r in d["checked_by"]) + ".")
-        elif d["why_not_checked"]:
-            lines.append(f"*{d['kind'].capitalize()}*: {d['why_not_checked']}.")
-        elif not d["audited_by"]:
-            lines.append("*Not checked yet by a `check` rule.*")
+            lines.append("Checked by " + ", ".join(seen[: len(d["checked_by"])]) + ".")
         if d["audited_by"]:
-            if not d["checked_by"] and not d["why_not_checked"]:
-                lines.append("*Audit-only*: a property of a deployment file.")
-            lines += [
-                "",
-                "Audited by (`tpdoctor audit`): " + ", ".join(f"`{r}`" for r in d["audited_by"]) + ".",
-            ]
-        if d["doc"]:
-            lines += ["", d["doc"]]
+            lines.append("Audited (`tpdoctor audit`) by " + ", ".join(seen[len(d["checked_by"]) :]) + ".")
+        if d["why_not_checked"]:
+            lines.append(f"*{d['kind'].capitalize()}*: {d['why_not_checked']}.")
+        elif not seen:
+            lines.append("*Not checked yet by a rule.*")
+        for sig in sigs.get(cid, []):
+            if sig.causes[0] != cid:  # explained once, under the cause it names first
+                lines += [
+                    "",
+                    f"Also named by the log signature `{sig.id}` ({sig.strength}; see [`{sig.causes[0]}`](#{_anchor(sig.causes[0])})).",
+                ]
+                continue
+            lines += ["", f"In a log (`explain`, signature `{sig.id}`, {sig.strength}): {sig.explain}"]
+            if sig.examples:
+                lines.append(f"Example: `{sig.examples[0]}`")
+            if sig.source:
+                lines.append(f"Source: {sig.source}.")
+        fixes = remedies(cid)
+        if fixes:
+            where = sources.get(cid, ("data/fixes", ""))[0]
+            lines += ["", f"Fixes, least privilege first (`{where}`, [sources](#fix-sources)):", ""]
+            lines += ["| fix | privilege | runtimes |", "|---|---|---|"]
+            for rem in sorted(fixes, key=lambda r: PRIVILEGE_RANK.get(r.get("privilege", "none"), 9)):
+                runtimes = ", ".join(rt for rt in RUNTIMES if rt in rem)
+                lines.append(f"| {_cell(rem['title'])} | {rem.get('privilege', 'none')} | {runtimes} |")
+    lines += ["", "# Rules", "", "Each rule once, with the cause ids it can emit."]
+    for rule in rules:
+        causes = ", ".join(f"[`{c}`](#{_anchor(c)})" for c in rule.causes)
+        lines += ["", f"## {rule.name}", "", f"*{rule.kind} rule; emits* {causes}.", "", rule.doc]
+    lines += ["", "# Fix sources", "", "Where each remedy file's fixes come from (its header)."]
+    for where, head in sorted(set(sources.values())):
+        lines += ["", f"- `{where}`: {head or 'no sources given'}"]
     return "\n".join(lines).rstrip() + "\n"
 
 

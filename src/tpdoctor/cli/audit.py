@@ -6,11 +6,14 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from tpdoctor.cli import app
-from tpdoctor.cli.common import FORMAT_OPTION, OutputFormat
+from tpdoctor.cli.options import Format, OutputFormat, RuntimeOpt, Verbose
+
+if TYPE_CHECKING:
+    from tpdoctor.model import Facts
 
 
 class InputKind(str, Enum):
@@ -37,7 +40,7 @@ class Pss(str, Enum):
     baseline = "baseline"
 
 
-def load_facts(path: Path | None):  # type: ignore[no-untyped-def]
+def load_facts(path: Path | None) -> Facts | None:
     if path is None:
         return None
     from pydantic import ValidationError
@@ -52,7 +55,6 @@ def load_facts(path: Path | None):  # type: ignore[no-untyped-def]
         raise InputError(f"{path}: not a tpdoctor facts snapshot ({exc.error_count()} errors)") from None
 
 
-@app.command("audit")
 def audit_command(
     files: list[Path] = typer.Argument(
         ..., help="compose files, docker/podman run scripts, Kubernetes manifests."
@@ -76,10 +78,12 @@ def audit_command(
         help="Compose implementation that will run the files (auto: only what the file says, "
         "e.g. an x-podman key); podman-compose and docker-compose-v1 ignore or refuse some keys.",
     ),
-    fmt: OutputFormat = FORMAT_OPTION,
+    fmt: Format = OutputFormat.text,
+    runtime: RuntimeOpt = None,
+    verbose: Verbose = False,
 ) -> None:
     """Review deployment files for what multi-GPU tensor parallel needs and what it does not."""
-    from tpdoctor.cli.common import emit
+    from tpdoctor.cli.common import emit, shown_runtimes
     from tpdoctor.deploy.audit import audit_model, load
     from tpdoctor.model import Report
 
@@ -142,4 +146,7 @@ def audit_command(
 
         render_text(report, sys.stderr)
         raise typer.Exit(int(report.exit_code))
-    emit(report, fmt)
+    # the fixes in the audited file's own format (the first file's, when several are given)
+    detected = loaded_all[0].model.format if loaded_all else "compose"
+    runtimes, full = shown_runtimes(runtime, detected, verbose)
+    emit(report, fmt, runtimes, full=full)

@@ -7,15 +7,13 @@ from pathlib import Path
 
 import typer
 
-from tpdoctor.cli import app
-from tpdoctor.cli.common import FORMAT_OPTION, OutputFormat
+from tpdoctor.cli.options import Backend, BackendOpt, Format, OutputFormat, Pp, Tp
 
 cluster_app = typer.Typer(
     name="cluster",
-    help="Check every node of a Ray cluster (needs the extra: pip install 'tpdoctor[cluster]').",
+    help="Check every node of a Ray cluster (needs the extra: pip install 'tpdoctor\\[cluster]').",
     no_args_is_help=True,
 )
-app.add_typer(cluster_app, name="cluster")
 
 
 @cluster_app.command("check")
@@ -23,12 +21,10 @@ def cluster_check_command(
     address: str = typer.Option(
         "auto", "--address", help="The Ray cluster: auto (this node's), HOST:PORT (GCS) or ray://HOST:10001."
     ),
-    tp: int = typer.Option(
-        None, "--tp", min=1, help="Tensor-parallel size per node (default: the widest node's GPUs)."
-    ),
-    pp: int = typer.Option(1, "--pp", min=1, help="Pipeline-parallel size (across nodes, usually)."),
-    backend: str = typer.Option("auto", "--backend", help="auto, xpu, cuda or rocm."),
-    fmt: OutputFormat = FORMAT_OPTION,
+    tp: Tp = None,
+    pp: Pp = 1,
+    backend: BackendOpt = Backend.auto,
+    fmt: Format = OutputFormat.text,
     timeout: float = typer.Option(
         60.0, "--timeout", min=1.0, help="Seconds each node's check may take; then it is unreachable."
     ),
@@ -38,11 +34,10 @@ def cluster_check_command(
         help="Write each node's facts to DIR/node-<i>-<ip>.json (for check --from-snapshot).",
     ),
 ) -> None:
-    """Run tpdoctor's check on every alive Ray node and compare the nodes."""
-    from tpdoctor.errors import UsageError
+    """Run tpdoctor's check on every alive Ray node and compare the nodes.
 
-    if backend not in ("auto", "xpu", "cuda", "rocm"):
-        raise UsageError(f"--backend must be auto, xpu, cuda or rocm, not {backend!r}")
+    --tp defaults to the widest node's GPUs; --pp usually spans the nodes.
+    """
     from tpdoctor.cluster.remote import collect_cluster, import_ray
 
     import_ray()  # before anything else: the one-line install hint
@@ -54,7 +49,13 @@ def cluster_check_command(
     if snapshots is not None:
         written = write_snapshots(nodes, snapshots)
         notes.append(f"wrote {len(written)} snapshot(s) to {snapshots}")
-    report = build_report(nodes, CheckOptions(tp=tp, pp=pp, backend=backend), address, notes)
+    report = build_report(nodes, CheckOptions(tp=tp, pp=pp or 1, backend=_stack(backend)), address, notes)
     if fmt is OutputFormat.text:
         print_table(report, sys.stdout)
     emit(report, fmt)
+
+
+def _stack(backend: Backend | None) -> str:
+    """xccl and ccl are Intel's torch.distributed backends: checked as xpu."""
+    value = (backend or Backend.auto).value
+    return "xpu" if value in ("xccl", "ccl") else value

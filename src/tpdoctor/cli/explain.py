@@ -9,22 +9,16 @@ from typing import Any
 
 import typer
 
-from tpdoctor.cli import app
-from tpdoctor.cli.common import FORMAT_OPTION, OutputFormat, RuntimeChoice
+from tpdoctor.cli.options import Format, OutputFormat, RuntimeChoice, RuntimeOpt, Verbose
 
 
-@app.command("explain")
 def explain_command(
     logs: list[str] = typer.Argument(
         None, help="Log files (plain or gzip), or '-' for stdin. Default: stdin.", show_default=False
     ),
-    runtime: RuntimeChoice = typer.Option(
-        None,
-        "--runtime",
-        "-r",
-        help="Show fixes for this runtime only (compose, docker, podman, kubernetes).",
-    ),
-    fmt: OutputFormat = FORMAT_OPTION,
+    runtime: RuntimeOpt = None,
+    verbose: Verbose = False,
+    fmt: Format = OutputFormat.text,
     engine: str = typer.Option("auto", "--engine", hidden=True, help="auto, hyperscan or pyahocorasick."),
     config: Path = typer.Option(
         None,
@@ -60,9 +54,16 @@ def explain_command(
     inputs = list(logs or ["-"])
     if inputs == ["-"] and sys.stdin.isatty():
         raise UsageError("no log given: pass log files or pipe one into `tpdoctor explain -`")
-    runtimes = [runtime.value, "env", "host"] if runtime else None
+    from tpdoctor.cli.common import compose_project_here, shown_runtimes
+
+    # a log does not say what started the ranks: compose when a compose file is here, else docker
+    shown, full = shown_runtimes(runtime, "compose" if compose_project_here() else "docker", verbose)
+    runtimes = [*shown, "env", "host"] if shown else None
     patch = _load_config(config, host_facts, ipc_exchange) if config is not None else None
-    report = explain(inputs, runtimes=runtimes, engine=engine)
+    # --runtime X keeps only X's fixes everywhere (as before); the default keeps them all in
+    # JSON and SARIF and shows the detected runtime's in text
+    only = [runtime.value, "env", "host"] if runtime not in (None, RuntimeChoice.all) else None
+    report = explain(inputs, runtimes=only, engine=engine)
     config_out = _patch_config(patch, report, write) if patch is not None else None
 
     if fmt is OutputFormat.json:
@@ -76,22 +77,19 @@ def explain_command(
             data["config"] = config_out
         typer.echo(json.dumps(data, indent=2, default=str))
         raise typer.Exit(int(report.exit_code))
-    if fmt is OutputFormat.text:
-        _print_facts(report.facts)
-    from tpdoctor.cli.common import emit
-
-    if config_out is None or fmt is OutputFormat.sarif:
-        emit(report, fmt, runtimes=[runtime.value] if runtime else None)
-        return
     from tpdoctor.render import render
 
-    # causes first, then the patch of the user's file (its notes on stderr, as in audit --fix)
-    render(report, fmt.value, sys.stdout, runtimes=[runtime.value, "env", "host"] if runtime else None)
-    _print_config(config_out)
+    # the verdict and the causes first, then what the log showed, then the patch of the user's
+    # file (its notes on stderr, as in audit --fix)
+    render(report, fmt.value, sys.stdout, runtimes=runtimes, full=full)
+    if fmt is OutputFormat.text:
+        _print_facts(report.facts, full)
+    if config_out is not None and fmt is not OutputFormat.sarif:
+        _print_config(config_out)
     raise typer.Exit(int(report.exit_code))
 
 
-def _print_facts(facts: dict[str, object]) -> None:
+def _print_facts(facts: dict[str, object], full: bool) -> None:
     from rich.console import Console
     from rich.markup import escape
 
@@ -99,17 +97,19 @@ def _print_facts(facts: dict[str, object]) -> None:
     # error codes and the first error are shown as notes; the JSON keeps them structured
     skip = {"inputs", "engine", "error_lines", "implied", "lines", "bytes", "error_codes", "first_error"}
     shown = {k: v for k, v in facts.items() if k not in skip}
-    head = f"read {facts.get('lines', 0)} lines from {', '.join(map(str, facts.get('inputs') or []))}"  # type: ignore[call-overload]
+    inputs = facts.get("inputs")
+    names = ", ".join(map(str, inputs)) if isinstance(inputs, list) else ""
+    head = f"read {facts.get('lines', 0)} lines from {names}"
     console.print(f"[dim]{escape(head)}[/dim]")
     if shown:
         console.print("[dim]log facts: " + escape(", ".join(f"{k}={v}" for k, v in shown.items())) + "[/dim]")
     implied = facts.get("implied")
     if implied:
         console.print(f"[dim]implied: {escape(str(implied))}[/dim]")
-    lines = facts.get("error_lines") or []
-    if lines:
+    lines = facts.get("error_lines")
+    if isinstance(lines, list) and lines:
         console.print("[bold]Most relevant error lines:[/bold]")
-        for e in lines:  # type: ignore[attr-defined]
+        for e in lines if full else lines[:3]:
             console.print(f"  {escape(str(e['source']))}:{e['line']}: {escape(str(e['text']))}")
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-from tpdoctor.cli import app
 from tpdoctor.cli.audit import IpcExchange, Pss, load_facts
+from tpdoctor.cli.options import Backend, BackendOpt, Pp, Tp
 
 
 class TargetChoice(str, Enum):
@@ -24,7 +24,6 @@ class SecurityChoice(str, Enum):
     privileged = "privileged"
 
 
-@app.command("generate")
 def generate_command(
     image: str = typer.Option(
         "ipex-llm-serving-xpu",
@@ -34,15 +33,13 @@ def generate_command(
     model: str = typer.Option(
         "Qwen/Qwen2.5-7B-Instruct", "--model", help="Model id or path in the container."
     ),
-    tp: int = typer.Option(2, "--tp", min=1, help="Tensor-parallel size."),
-    pp: int = typer.Option(1, "--pp", min=1, help="Pipeline-parallel size."),
+    tp: Tp = 2,
+    pp: Pp = 1,
     gpus: int = typer.Option(None, "--gpus", min=1, help="GPUs to give the container (default TP x PP)."),
     target: TargetChoice = typer.Option(
         TargetChoice.compose, "--target", help="compose, docker-run, podman, kubernetes."
     ),
-    backend: str = typer.Option(
-        None, "--backend", help="xpu, cuda or rocm, for an image tpdoctor does not know."
-    ),
+    backend: BackendOpt = Backend.auto,
     host_facts: Path = typer.Option(
         None, "--host-facts", help="Facts JSON from `tpdoctor check --snapshot`."
     ),
@@ -66,8 +63,6 @@ def generate_command(
     from tpdoctor.deploy.generate import Intent, generate
     from tpdoctor.errors import UsageError
 
-    if backend is not None and backend not in ("xpu", "cuda", "rocm"):
-        raise UsageError("--backend must be xpu, cuda or rocm")
     if gpu_allocation not in ("device-plugin", "dra"):
         raise UsageError("--gpu-allocation must be device-plugin or dra")
     if gpu_allocation == "dra" and target.value != "kubernetes":
@@ -75,11 +70,11 @@ def generate_command(
     it = Intent(
         image=image,
         model=model,
-        tp=tp,
-        pp=pp,
+        tp=tp or 2,
+        pp=pp or 1,
         gpus=gpus,
-        target=target.value,  # type: ignore[arg-type]
-        backend=backend,
+        target=target.value,
+        backend=_stack(backend),  # auto: from the image
         ipc_exchange=ipc_exchange.value,
         security=security.value,
         pss=pss.value if pss else None,
@@ -96,3 +91,11 @@ def generate_command(
         raise UsageError(f"{output} exists: refusing to overwrite (audit it with `tpdoctor audit --fix`)")
     output.write_text(text, encoding="utf-8")
     print(f"tpdoctor: wrote {output}", file=sys.stderr)
+
+
+def _stack(backend: Backend | None) -> str | None:
+    """The GPU stack the files are written for: None (auto) lets the image decide; xccl and ccl
+    are Intel's torch.distributed backends, so xpu."""
+    if backend in (None, Backend.auto):
+        return None
+    return "xpu" if backend in (Backend.xccl, Backend.ccl) else backend.value

@@ -6,10 +6,7 @@ import json
 
 import typer
 
-from tpdoctor.cli import app
 
-
-@app.command("rules")
 def rules_command(
     cause: str = typer.Argument(None, help="Show one cause id in full."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable list."),

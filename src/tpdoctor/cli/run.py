@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from tpdoctor.cli import app
+from tpdoctor.cli.options import BackendOpt, OneCclVersion, Pp, Tp
 
 if TYPE_CHECKING:
     from tpdoctor.runner.session import Prepared
@@ -19,29 +19,14 @@ NOT_FOUND_EXIT, NOT_EXECUTABLE_EXIT = 127, 126  # as a shell reports them
 QUIET_SIGNALS = (1, 2, 13, 15)  # SIGHUP, SIGINT, SIGPIPE, SIGTERM: a stop, not a crash
 
 
-@app.command(
-    "run",
-    context_settings={"allow_interspersed_args": False},
-)
 def run_command(
     command: list[str] = typer.Argument(
         None, help="The command and its arguments (after --).", show_default=False
     ),
-    tp: int = typer.Option(
-        None,
-        "--tp",
-        min=1,
-        help="Tensor-parallel size (default: from the command's --tensor-parallel-size/-tp/--tp-size).",
-    ),
-    pp: int = typer.Option(
-        None, "--pp", min=1, help="Pipeline-parallel size (default: from the command, else 1)."
-    ),
-    backend: str = typer.Option(
-        None, "--backend", help="auto, xpu, cuda or rocm (default: from the command, else auto)."
-    ),
-    oneccl_version: str = typer.Option(
-        None, "--oneccl-version", help="oneCCL version when it cannot be detected, e.g. 2021.13."
-    ),
+    tp: Tp = None,
+    pp: Pp = None,
+    backend: BackendOpt = None,
+    oneccl_version: OneCclVersion = None,
     no_fix: bool = typer.Option(False, "--no-fix", help="Apply no fix; only check, run and explain."),
     no_check: bool = typer.Option(
         False, "--no-check", help="Skip the check and the fixes; only run and explain."
@@ -55,6 +40,8 @@ def run_command(
 ) -> None:
     """Run COMMAND after checking and safely fixing this container; explain it if it fails.
 
+    --tp, --pp and --backend default to what the command says (--tensor-parallel-size, -tp, --tp-size ...), else all visible GPUs, 1 and auto.
+
     Exit code: the command's own (128 + N when signal N ended it); 3 with --strict and a blocker left (the command never ran); 127/126 when it cannot be started; 2 usage error.
     """
     import os
@@ -67,21 +54,14 @@ def run_command(
     argv = list(command or [])
     if not argv:
         raise UsageError("no command given: tpdoctor run [OPTIONS] -- COMMAND [ARGS...]")
-    if backend is not None and backend not in ("auto", "xpu", "cuda", "rocm"):
-        raise UsageError(f"--backend must be auto, xpu, cuda or rocm, not {backend!r}")
-    if oneccl_version is not None:
-        from tpdoctor.oneccl.model import parse_version
-
-        try:
-            parse_version(oneccl_version)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
     say = stderr_say()
     job = infer_job(argv)
     options = CheckOptions(
         tp=tp if tp is not None else job.tp,
         pp=pp if pp is not None else (job.pp or 1),
-        backend=backend or job.backend or "auto",
+        backend=("xpu" if backend.value in ("xccl", "ccl") else backend.value)
+        if backend
+        else job.backend or "auto",
         oneccl_version=oneccl_version,
     )
     prepared = Prepared(dict(os.environ))

@@ -8,11 +8,9 @@ from typing import Any
 
 import typer
 
-from tpdoctor.cli import app
-from tpdoctor.cli.common import FORMAT_OPTION, OutputFormat
+from tpdoctor.cli.options import Format, OutputFormat, Tp
 
 
-@app.command("verify")
 def verify_command(
     gpus: int = typer.Option(
         None, "--gpus", min=1, help="Ranks to launch (default: all visible GPUs; 2 on CPU)."
@@ -56,12 +54,14 @@ def verify_command(
         help="Preset for --profile inference: llama-3-8b, llama-3-70b, llama-3.1-405b, qwen2.5-7b, qwen2.5-72b.",
     ),
     model_hidden: int = typer.Option(None, "--model-hidden", min=1, help="Hidden size (instead of --model)."),
-    model_layers: int = typer.Option(None, "--model-layers", min=1, help="Layers (with --model-hidden; default 32)."),
-    tp: int = typer.Option(None, "--tp", min=1, help="Tensor-parallel size: the ranks to launch (as --gpus)."),
+    model_layers: int = typer.Option(
+        None, "--model-layers", min=1, help="Layers (with --model-hidden; default 32)."
+    ),
+    tp: Tp = None,
     vllm_custom_ar: bool = typer.Option(
         False, "--vllm-custom-ar", help="Also time vLLM's custom all-reduce at the small sizes (needs vllm)."
     ),
-    fmt: OutputFormat = FORMAT_OPTION,
+    fmt: Format = OutputFormat.text,
 ) -> None:
     """Run a real all-reduce/all-gather/reduce-scatter sweep and a TP MLP on N ranks; judge them."""
     from tpdoctor.cli.common import emit

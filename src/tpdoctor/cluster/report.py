@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tpdoctor.model import CheckOptions, ClusterNode, Finding, Report, Severity
-from tpdoctor.rules import run_fact_rules
-from tpdoctor.rules.cluster import compare_nodes, node_gpus, node_options, tag_finding, unreachable_finding
+from tpdoctor.rules.cluster import node_gpus, node_options, tag_finding, unreachable_finding
+from tpdoctor.rules.registry import run_cluster_rules, run_fact_rules
 
 
 def build_report(nodes: list[ClusterNode], options: CheckOptions, address: str, notes: list[str]) -> Report:
@@ -24,7 +24,7 @@ def build_report(nodes: list[ClusterNode], options: CheckOptions, address: str, 
             "hostname": node.hostname,
         }
         if node.facts is None:
-            own = [unreachable_finding(node)]
+            own = [unreachable_finding(node)]  # counted here; reported by the cluster rules below
             row.update(status=node.error_kind or "error", error=node.error, backend=None, gpus=None, tp=None)
         else:
             opts = node_options(node.facts, options, widest)
@@ -34,8 +34,9 @@ def build_report(nodes: list[ClusterNode], options: CheckOptions, address: str, 
         for sev in Severity:
             row[sev.value] = sum(1 for f in own if f.severity is sev)
         rows.append(row)
-        findings += own
-    findings += compare_nodes(nodes, options)
+        if node.facts is not None:
+            findings += own
+    findings += run_cluster_rules(nodes, options)
     notes = [f"Ray cluster at {address}: {len(nodes)} alive node(s)", *notes]
     per_node = [r["gpus"] for r in rows if r["gpus"]]
     if options.tp is not None and per_node and options.tp > max(per_node):

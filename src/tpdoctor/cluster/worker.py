@@ -26,7 +26,7 @@ def collect_on_node(fault: str | None = None) -> dict[str, Any]:
         from pathlib import Path
 
         if fault == "import":
-            import tpdoctor_fault_missing_module  # type: ignore[import-not-found]  # noqa: F401
+            import tpdoctor_fault_missing_module  # noqa: F401
         from tpdoctor.facts.collect import collect_facts
         from tpdoctor.facts.snapshot import dump_facts
     except ImportError as exc:

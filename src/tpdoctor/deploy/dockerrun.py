@@ -268,7 +268,7 @@ def run_to_service(run: RunCommand, index: int, lines: list[str]) -> Service:
                     target=parts[1] if len(parts) > 1 else src,
                     read_only="ro" in opts,
                     raw=v,
-                )  # type: ignore[arg-type]
+                )
             )
         elif n == "--mount":
             kv = dict(p.partition("=")[::2] for p in v.split(","))
@@ -338,7 +338,7 @@ def run_to_service(run: RunCommand, index: int, lines: list[str]) -> Service:
             )
             s.gpus.append(
                 GpuRequest(via="cdi", vendor=vendor, count=None if d.host.endswith("=all") else 1, raw=d.host)  # type: ignore[arg-type]
-            )  # type: ignore[arg-type]
+            )
     parse_security_opt(sec_opts, sec)
     s.security = sec
     allows, problems = allows_in_lines(lines[run.start_line - 1 : run.end_line])

@@ -289,7 +289,7 @@ def to_findings(
             evidence,
             context=context,
             related=s.related,
-            confidence=s.strength,
+            confidence="proves" if s.strength == "proves" else "suggests",
         )
         if wanted is not None:
             f.fixes = [x for x in f.fixes if x.runtime in wanted]

@@ -51,14 +51,6 @@ def open_log(name: str) -> Iterator[BinaryIO]:
             raw.close()
 
 
-def iter_blocks(
-    stream: BinaryIO, chunk: int = CHUNK, max_line: int = MAX_LINE, notes: list[str] | None = None
-) -> Iterator[bytes]:
-    """Yield blocks of complete lines (each ending in b'\\n') as bytes; see iter_buffers."""
-    for buf, end in iter_buffers(stream, chunk, max_line, notes):
-        yield bytes(buf[:end])
-
-
 def iter_buffers(
     stream: BinaryIO, chunk: int = CHUNK, max_line: int = MAX_LINE, notes: list[str] | None = None
 ) -> Iterator[tuple[bytearray, int]]:

@@ -107,7 +107,6 @@ class SigHit:
 @dataclass
 class SigRecord:
     first_line: int
-    first_source: str
     count: int = 0
     evidence: list[SigHit] = field(default_factory=list)
 
@@ -254,7 +253,7 @@ class Scanner:
             matched = matched or not sig.id.startswith("code.") or bool(sig.causes)
             rec = res.signatures.get(sig.id)
             if rec is None:
-                rec = res.signatures[sig.id] = SigRecord(first_line=line_no, first_source=source)
+                rec = res.signatures[sig.id] = SigRecord(first_line=line_no)
             rec.count += 1
             groups = {k: v for k, v in m.groupdict().items() if v is not None}
             if len(rec.evidence) < EVIDENCE_PER_SIGNATURE:

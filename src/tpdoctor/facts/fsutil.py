@@ -8,7 +8,6 @@ would leave the root, so links are resolved component by component with `/` mapp
 from __future__ import annotations
 
 import os
-import posixpath
 from pathlib import Path
 
 MAX_LINKS = 40  # the kernel's MAXSYMLINKS
@@ -57,7 +56,3 @@ def read_text(root: Path, inroot: str, errors: list[str] | None = None) -> str |
         if errors is not None:
             errors.append(f"{inroot}: {exc.__class__.__name__}: {exc}")
         return None
-
-
-def join_inroot(directory: str, name: str) -> str:
-    return posixpath.join(directory, name)

@@ -71,3 +71,17 @@ def load_example(name: str) -> Facts:
         raise UsageError(f"unknown example {name!r}; available: {', '.join(names)} (or: list)")
     text = resources.files("tpdoctor").joinpath(f"{EXAMPLES_DIR}/{name}.json").read_text(encoding="utf-8")
     return parse_snapshot(text, f"example {name}")
+
+
+def read_compare_snapshot(path: Path) -> Facts:
+    """A snapshot for `check --compare`: Facts as JSON, bare or under a "facts" key (a JSON report)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"cannot read snapshot {path}: {exc}") from None
+    if isinstance(data, dict) and isinstance(data.get("facts"), dict) and "dev" not in data:
+        data = data["facts"]
+    try:
+        return Facts.model_validate(data)
+    except ValidationError as exc:
+        raise UsageError(f"{path} is not a tpdoctor snapshot: {exc.error_count()} error(s)") from None

@@ -7,6 +7,7 @@ from tpdoctor.model.catalog import Cause, catalog, get_cause
 from tpdoctor.model.cluster import ClusterNode
 from tpdoctor.model.facts import Facts
 from tpdoctor.model.finding import (
+    Confidence,
     Evidence,
     ExitCode,
     Finding,
@@ -15,6 +16,7 @@ from tpdoctor.model.finding import (
     Report,
     Runtime,
     Severity,
+    SeverityName,
     exit_code_for,
 )
 from tpdoctor.model.make import make_finding
@@ -24,6 +26,7 @@ __all__ = [
     "Cause",
     "CheckOptions",
     "ClusterNode",
+    "Confidence",
     "Evidence",
     "ExitCode",
     "Facts",
@@ -33,6 +36,7 @@ __all__ = [
     "Report",
     "Runtime",
     "Severity",
+    "SeverityName",
     "catalog",
     "exit_code_for",
     "get_cause",

@@ -20,10 +20,6 @@ class Cause(BaseModel):
     severity: Severity
     summary: str
 
-    @property
-    def family(self) -> str:
-        return self.id.split(".", 1)[0]
-
 
 @lru_cache(maxsize=1)
 def catalog() -> dict[str, Cause]:

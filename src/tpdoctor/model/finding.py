@@ -20,6 +20,9 @@ class Severity(str, Enum):
         return {"blocker": 0, "degraded": 1, "notice": 2}[self.value]
 
 
+SeverityName = Literal["blocker", "degraded", "notice"]
+
+
 class ExitCode(IntEnum):
     """Exit codes shared by check, explain, audit and verify (ARCHITECTURE.md)."""
 
@@ -31,7 +34,9 @@ class ExitCode(IntEnum):
 
 
 Runtime = Literal["compose", "docker", "podman", "kubernetes", "env", "host"]
-RUNTIMES: tuple[str, ...] = ("compose", "docker", "podman", "kubernetes", "env", "host")
+RUNTIMES: tuple[Runtime, ...] = ("compose", "docker", "podman", "kubernetes", "env", "host")
+# proves: the evidence shows the cause; suggests: consistent with it, not conclusive.
+Confidence = Literal["proves", "suggests"]
 
 # How much a fix costs in privilege, least first. "privileged" is the explicit last resort.
 Privilege = Literal["none", "capability", "host-change", "privileged"]
@@ -44,10 +49,10 @@ class Fix(BaseModel):
     model_config = ConfigDict(frozen=True)  # shared between findings (fixes_for is memoized)
 
     id: str = Field(description="stable id of the remedy within its cause, e.g. 'bypath-mount'")
-    runtime: str = Field(description="compose | docker | podman | kubernetes | env | host")
+    runtime: Runtime
     title: str
     snippet: str = ""
-    privilege: str = "none"
+    privilege: Privilege = "none"
     risk: str | None = None
     note: str | None = None
 
@@ -65,7 +70,7 @@ class Finding(BaseModel):
     severity: Severity
     summary: str
     message: str = Field(default="", description="what is wrong here, in this system's own terms")
-    confidence: str = Field(default="proves", description="proves | suggests")
+    confidence: Confidence = "proves"
     evidence: list[Evidence] = Field(default_factory=list)
     fixes: list[Fix] = Field(default_factory=list)
     related: list[str] = Field(default_factory=list, description="cause ids that explain or accompany this")

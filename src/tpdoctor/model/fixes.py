@@ -85,6 +85,26 @@ def causes_with_fixes() -> set[str]:
     return set(_catalog())
 
 
+@lru_cache(maxsize=1)
+def fix_sources() -> dict[str, tuple[str, str]]:
+    """cause id -> (data/fixes/<family>.yaml, the file's header comment with its sources)."""
+    base = resources.files("tpdoctor").joinpath("data/fixes")
+    out: dict[str, tuple[str, str]] = {}
+    for entry in sorted(base.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".yaml"):
+            continue
+        text = entry.read_text(encoding="utf-8")
+        head = " ".join(ln.lstrip("# ").strip() for ln in text.splitlines() if ln.startswith("#"))
+        for cause in load_data_yaml(text) or {}:
+            out[cause] = (f"data/fixes/{entry.name}", head)
+    return out
+
+
+def remedies(cause: str) -> list[dict[str, Any]]:
+    """The catalog's remedies for one cause, as written (title, privilege, one snippet per runtime)."""
+    return list(_catalog().get(cause, []))
+
+
 def fixes_for(
     cause: str,
     context: Mapping[str, str] | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from tpdoctor.model.catalog import get_cause
-from tpdoctor.model.finding import Evidence, Finding
+from tpdoctor.model.finding import Confidence, Evidence, Finding, Fix, Severity, SeverityName
 from tpdoctor.model.fixes import fixes_for
 
 
@@ -16,10 +16,15 @@ def make_finding(
     *,
     context: Mapping[str, str] | None = None,
     related: Iterable[str] = (),
-    confidence: str = "proves",
-    severity: str | None = None,
+    confidence: Confidence = "proves",
+    severity: Severity | SeverityName | None = None,
+    prefer: str | None = None,
 ) -> Finding:
-    """Build a Finding with the catalog's severity and summary and the catalog's fixes."""
+    """Build a Finding with the catalog's severity and summary and the catalog's fixes.
+
+    `prefer`: the id of the remedy that addresses the reason this rule observed (CAP_SYS_PTRACE
+    when seccomp refuses pidfd_getfd, not a writable /tmp); it goes first, the rest keep the
+    catalog's least-privilege order. The text output shows the first fix only."""
     spec = get_cause(cause)
     evs: list[Evidence] = []
     for e in evidence:
@@ -31,11 +36,17 @@ def make_finding(
             evs.append(Evidence(text=e))
     return Finding(
         cause=cause,
-        severity=severity or spec.severity,  # type: ignore[arg-type]
+        severity=Severity(severity) if severity else spec.severity,
         summary=spec.summary,
         message=message,
         confidence=confidence,
         evidence=evs,
-        fixes=fixes_for(cause, context),
+        fixes=_preferred_first(fixes_for(cause, context), prefer),
         related=list(related),
     )
+
+
+def _preferred_first(fixes: list[Fix], prefer: str | None) -> list[Fix]:
+    if prefer is None:
+        return fixes
+    return sorted(fixes, key=lambda f: f.id != prefer)  # stable: the others keep their order

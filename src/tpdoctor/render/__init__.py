@@ -6,10 +6,11 @@ from typing import TextIO
 
 from tpdoctor.model import Report
 
-FORMATS = ("text", "json", "sarif")
 
-
-def render(report: Report, fmt: str, out: TextIO, *, runtimes: list[str] | None = None) -> None:
+def render(
+    report: Report, fmt: str, out: TextIO, *, runtimes: list[str] | None = None, full: bool = False
+) -> None:
+    """JSON and SARIF keep everything; text is concise unless `full` (see render/text.py)."""
     if fmt == "json":
         from tpdoctor.render.json_format import render_json
 
@@ -21,4 +22,4 @@ def render(report: Report, fmt: str, out: TextIO, *, runtimes: list[str] | None 
     else:
         from tpdoctor.render.text import render_text
 
-        render_text(report, out, runtimes=runtimes)
+        render_text(report, out, runtimes=runtimes, full=full)

@@ -1,13 +1,18 @@
-"""Human output with rich: one panel per finding, evidence, then fixes least privilege first."""
+"""Output a person reads: the verdict first, then each finding with its one best fix.
+
+Concise (the default): a verdict line ("TP=2 will fail: /dev/dri/by-path/ does not exist in this
+container"), then per finding its message, the evidence that names the reason, and the first fix
+that has a snippet for the chosen runtime (rules put the fix for the observed reason first; see
+`make_finding(prefer=...)`). Notices are one line each. `full=True` (`--verbose`,
+`--runtime all`) prints every evidence line and every fix, as JSON and SARIF always do.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import TextIO
 
-from rich.console import Console
-from rich.markup import escape
-
-from tpdoctor.model import Report, Severity
+from tpdoctor.model import Finding, Fix, Report, Severity
 
 _STYLE = {Severity.blocker: "bold red", Severity.degraded: "yellow", Severity.notice: "cyan"}
 _RUNTIME_LABEL = {
@@ -18,7 +23,7 @@ _RUNTIME_LABEL = {
     "env": "entrypoint/env",
     "host": "host",
 }
-
+GENERIC_RUNTIMES = ("env", "host")  # fixes that apply whatever started the container
 
 # Control characters from logs and binary input must not reach the terminal (they can move the
 # cursor, change colours or retitle the window); tabs stay.
@@ -30,66 +35,170 @@ def printable(text: str) -> str:
     return text.translate(_CONTROL)
 
 
-class _Lines:
-    """Collects markup lines; printed in one go (rich's per-print overhead dominated big reports)."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def print(self, markup: str = "") -> None:
-        self.lines.append(markup)
+# rich's markup grammar (rich/markup.py 13.x: RE_TAGS and escape()), so text can be escaped and,
+# when the output is not a terminal, printed without importing rich at all.
+_ESCAPE = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
+_TAGS = re.compile(r"((\\*)\[([a-z#/@][^[]*?)])")
 
 
-def render_text(report: Report, out: TextIO, *, runtimes: list[str] | None = None) -> None:
+def escape(text: str) -> str:
+    """Text that rich prints as is (rich.markup.escape)."""
+    text = _ESCAPE.sub(lambda m: f"{m.group(1)}{m.group(1)}\\{m.group(2)}", text)
+    return text + "\\" if text.endswith("\\") and not text.endswith("\\\\") else text
+
+
+def plain(markup: str) -> str:
+    """Markup as a terminal without colours shows it: tags dropped, escapes undone (rich's _parse)."""
+
+    def repl(m: re.Match[str]) -> str:
+        full, escapes = m.group(1), m.group(2)
+        backslashes, escaped = divmod(len(escapes), 2)
+        return "\\" * backslashes + (full[len(escapes) :] if escaped else "")
+
+    return _TAGS.sub(repl, markup)
+
+
+def render_text(
+    report: Report, out: TextIO, *, runtimes: list[str] | None = None, full: bool = False
+) -> None:
+    lines = render_lines(report, runtimes=runtimes, full=full)
+    if not out.isatty():  # a pipe or a file: no colours, and no rich import on the way
+        out.write("".join(plain(line) + "\n" for line in lines))
+        return
+    from rich.console import Console
+
     real = Console(file=out, highlight=False, soft_wrap=True)
-    console = _Lines()
-    _render(report, console, runtimes)
     # one print per chunk of lines: same output as one print per line, without the per-call cost
     chunk = 500
-    for i in range(0, len(console.lines), chunk):
-        real.print("\n".join(console.lines[i : i + chunk]))
+    for i in range(0, len(lines), chunk):
+        real.print("\n".join(lines[i : i + chunk]))
 
 
-def _render(report: Report, console: _Lines, runtimes: list[str] | None) -> None:
+def verdict(report: Report) -> str:
+    """The first line: what will happen (check), what happened (explain), what the files do (audit)."""
     findings = report.sorted_findings()
-    for note in report.notes:
-        console.print(f"[dim]{escape(note)}[/dim]")
-    if not findings:
-        console.print("[green]No known cause of multi-GPU failure found.[/green]")
-    for f in findings:
-        style = _STYLE[f.severity]
-        console.print()
-        head = f"[{style}]{f.severity.value.upper()}[/{style}] [bold]{f.cause}[/bold]"
-        if f.confidence != "proves":
-            head += f" [dim]({f.confidence})[/dim]"
-        console.print(head)
-        console.print(f"  {escape(f.message or f.summary)}")
-        if f.related:
-            console.print(f"  [dim]related: {', '.join(f.related)}[/dim]")
-        for ev in f.evidence[:8]:
-            where = ev.source or ""
-            if ev.line:
-                where = f"{where}:{ev.line}" if where else f"line {ev.line}"
-            prefix = f"{where}: " if where else ""
-            console.print(f"  [dim]evidence[/dim] {escape(printable(prefix + ev.text[:300]))}")
-        shown = [x for x in f.fixes if not runtimes or x.runtime in runtimes]
-        last_id = None
-        for fix in shown:
-            if fix.id != last_id:
-                tag = " [red](UNSAFE: last resort)[/red]" if fix.privilege == "privileged" else ""
-                cost = "" if fix.privilege in ("none", "privileged") else f" [dim]({fix.privilege})[/dim]"
-                console.print(f"  [green]fix[/green] {escape(fix.title)}{cost}{tag}")
-                if fix.note:
-                    console.print(f"      [dim]{escape(fix.note)}[/dim]")
-                if fix.risk:
-                    console.print(f"      [red]risk:[/red] {escape(fix.risk)}")
-                last_id = fix.id
-            label = _RUNTIME_LABEL.get(fix.runtime, fix.runtime)
-            snippet = fix.snippet.replace("\n", "\n        ")
-            console.print(f"      [bold]{label}:[/bold]\n        {escape(snippet)}")
-    console.print()
+    tp = report.facts.get("tp") if report.command.startswith("check") else None
+    what = f"TP={tp}" if isinstance(tp, int) else "The multi-GPU start"
+    top = findings[0] if findings else None
+    if top is None or top.severity is Severity.notice:
+        return "No known cause of multi-GPU failure found."
+    reason = _first_clause(top.message or top.summary)
+    if report.command == "explain":
+        return (
+            f"The log shows why it failed: {reason}"
+            if top.severity is Severity.blocker
+            else (f"The log shows a degraded start: {reason}")
+        )
+    if report.command == "audit":
+        return (
+            f"These files will not run TP: {reason}"
+            if top.severity is Severity.blocker
+            else (f"These files will run TP, degraded: {reason}")
+        )
+    if top.severity is Severity.blocker:
+        return f"{what} will fail: {reason}"
+    return f"{what} will start, degraded: {reason}"
+
+
+def _first_clause(text: str) -> str:
+    head = text.split("; ", 1)[0].strip()
+    return head[:-1] if head.endswith(".") else head
+
+
+def render_lines(report: Report, *, runtimes: list[str] | None = None, full: bool = False) -> list[str]:
+    findings = report.sorted_findings()
     counts = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
-    console.print(
-        f"[bold]{counts[Severity.blocker]} blocker(s), {counts[Severity.degraded]} degraded, "
-        f"{counts[Severity.notice]} notice(s)[/bold]"
+    style = _STYLE[findings[0].severity] if findings else "green"
+    out = [f"[{style}]{escape(verdict(report))}[/{style}]"]
+    runtime = next((r for r in runtimes or () if r not in GENERIC_RUNTIMES), None)
+    tally = (
+        f"{counts[Severity.blocker]} blocker(s), {counts[Severity.degraded]} degraded, "
+        f"{counts[Severity.notice]} notice(s)"
     )
+    if findings and not full:
+        where = f"fixes for {_RUNTIME_LABEL.get(runtime, runtime)}; " if runtime else ""
+        out.append(f"[dim]{tally}; {where}--runtime all or --verbose for every fix and evidence[/dim]")
+    for f in findings:
+        if full:
+            out += _finding_full(f, runtimes)
+        elif f.severity is Severity.notice:
+            if out[-1] and not out[-1].startswith("[cyan]NOTICE"):
+                out.append("")
+            out.append(
+                f"[{_STYLE[f.severity]}]NOTICE[/] {f.cause}: {escape(printable(f.message or f.summary))}"
+            )
+        else:
+            out += _finding_concise(f, runtime)
+    if report.notes:
+        out.append("")
+        out += [f"[dim]{escape(printable(note))}[/dim]" for note in report.notes]
+    if full:
+        out += ["", f"[bold]{tally}[/bold]"]
+    return out
+
+
+def _head(f: Finding) -> str:
+    style = _STYLE[f.severity]
+    head = f"[{style}]{f.severity.value.upper()}[/{style}] [bold]{f.cause}[/bold]"
+    if f.confidence != "proves":
+        head += f" [dim]({f.confidence})[/dim]"
+    return head
+
+
+def _evidence_line(ev_source: str | None, line: int | None, text: str) -> str:
+    where = ev_source or ""
+    if line:
+        where = f"{where}:{line}" if where else f"line {line}"
+    prefix = f"{where}: " if where else ""
+    return f"  [dim]evidence[/dim] {escape(printable(prefix + text[:300]))}"
+
+
+def _finding_concise(f: Finding, runtime: str | None) -> list[str]:
+    out = ["", _head(f), f"  {escape(printable(f.message or f.summary))}"]
+    # the evidence that names a place (a file, a node, a variable) says why; else the first one
+    ev = next(
+        (e for e in f.evidence if e.source and e.source[:1] in "/$"), f.evidence[0] if f.evidence else None
+    )
+    if ev is not None:
+        out.append(_evidence_line(ev.source, ev.line, ev.text))
+    fix = best_fix(f.fixes, runtime)
+    if fix is None and f.fixes:
+        out.append(f"  [dim]no {runtime} fix in the catalog; --runtime all shows the others[/dim]")
+    if fix is not None:
+        cost = "" if fix.privilege == "none" else f", {fix.privilege}"
+        unsafe = " [red](UNSAFE: last resort)[/red]" if fix.privilege == "privileged" else ""
+        label = _RUNTIME_LABEL.get(fix.runtime, fix.runtime)
+        out.append(f"  [green]fix[/green] [dim]({label}{cost})[/dim] {escape(fix.title)}{unsafe}")
+        if fix.snippet.strip():
+            out += [f"      {escape(line)}" for line in fix.snippet.rstrip("\n").split("\n")]
+    return out
+
+
+def best_fix(fixes: list[Fix], runtime: str | None) -> Fix | None:
+    """The first remedy (in the order the rule gave) with a snippet for `runtime`, or a generic one."""
+    for fix in fixes:
+        if fix.runtime == runtime or fix.runtime in GENERIC_RUNTIMES or runtime is None:
+            return fix
+    return None
+
+
+def _finding_full(f: Finding, runtimes: list[str] | None) -> list[str]:
+    out = ["", _head(f), f"  {escape(printable(f.message or f.summary))}"]
+    if f.related:
+        out.append(f"  [dim]related: {', '.join(f.related)}[/dim]")
+    out += [_evidence_line(ev.source, ev.line, ev.text) for ev in f.evidence[:8]]
+    last_id = None
+    for fix in (x for x in f.fixes if not runtimes or x.runtime in runtimes):
+        if fix.id != last_id:
+            tag = " [red](UNSAFE: last resort)[/red]" if fix.privilege == "privileged" else ""
+            cost = "" if fix.privilege in ("none", "privileged") else f" [dim]({fix.privilege})[/dim]"
+            out.append(f"  [green]fix[/green] {escape(fix.title)}{cost}{tag}")
+            if fix.note:
+                out.append(f"      [dim]{escape(fix.note)}[/dim]")
+            if fix.risk:
+                out.append(f"      [red]risk:[/red] {escape(fix.risk)}")
+            last_id = fix.id
+        label = _RUNTIME_LABEL.get(fix.runtime, fix.runtime)
+        snippet = fix.snippet.replace("\n", "\n        ")
+        out.append(f"      [bold]{label}:[/bold]\n        {escape(snippet)}")
+    return out

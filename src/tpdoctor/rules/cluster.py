@@ -9,16 +9,12 @@ research/failures.md #35 (NCCL_CUMEM_ENABLE), #37 (interfaces); Ray `ray start -
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 
 from tpdoctor.model import CheckOptions, ClusterNode, Evidence, Facts, Finding, make_finding
-
-# registered before this module's rules whichever is imported first (docs/rules.md lists
-# the rules of a cause in registration order)
-from tpdoctor.rules import topology as _topology  # noqa: F401
 from tpdoctor.rules.gpus import infer_backend, visible_gpu_paths
 from tpdoctor.rules.network import BRIDGE_NETS, _addresses_text
-from tpdoctor.rules.registry import _RULES, Rule
+from tpdoctor.rules.registry import cluster_rule
 
 # Environment that must be the same on every node for one communicator; per-node values
 # (VLLM_HOST_IP, *_VISIBLE_DEVICES, ZE_AFFINITY_MASK) legitimately differ and are left out.
@@ -61,7 +57,8 @@ def tag_finding(finding: Finding, node: ClusterNode) -> Finding:
     )
 
 
-def unreachable_finding(node: ClusterNode) -> Finding:
+@cluster_rule("cluster.node-unreachable")
+def unreachable_nodes(nodes: Sequence[ClusterNode], options: CheckOptions) -> list[Finding]:
     """A node whose check task returned no facts.
 
     **What it checks.** `tpdoctor cluster check` runs the fact collection on every alive Ray node
@@ -76,6 +73,11 @@ def unreachable_finding(node: ClusterNode) -> Finding:
     **How to fix.** Install tpdoctor in every node's image; look at `ray status` and the node's
     raylet log; raise `--timeout` for slow nodes.
     """
+    return [unreachable_finding(n) for n in nodes if n.facts is None]
+
+
+def unreachable_finding(node: ClusterNode) -> Finding:
+    """The cluster.node-unreachable finding of one node without facts (see unreachable_nodes)."""
     why = {
         "timeout": "its check task did not finish in time",
         "died": "its check task's worker or the node died",
@@ -99,7 +101,8 @@ def _values_text(values: Mapping[str, str | None]) -> str:
     return ", ".join(f"{label}: {v if v is not None else 'unset'}" for label, v in values.items())
 
 
-def compare_nodes(nodes: Iterable[ClusterNode], options: CheckOptions) -> list[Finding]:
+@cluster_rule("cluster.nodes-differ", "nccl.cumem-mismatch", "network.wrong-interface")
+def compare_nodes(nodes: Sequence[ClusterNode], options: CheckOptions) -> list[Finding]:
     """Nodes of one Ray cluster are set up alike, and each advertises an address it has.
 
     **What it checks.** Over the nodes that returned facts: the visible GPU count, the backend
@@ -230,22 +233,3 @@ def _advertised_ip(node: ClusterNode, nodes: list[ClusterNode]) -> list[Finding]
             node,
         )
     ]
-
-
-# Documented with the rules; run by `tpdoctor cluster check`, not on a single snapshot.
-_RULES.append(
-    Rule(
-        name=f"{__name__}.compare_nodes",
-        causes=("cluster.nodes-differ", "nccl.cumem-mismatch", "network.wrong-interface"),
-        func=compare_nodes,  # type: ignore[arg-type]
-        kind="cluster",
-    )
-)
-_RULES.append(
-    Rule(
-        name=f"{__name__}.unreachable_finding",
-        causes=("cluster.node-unreachable",),
-        func=unreachable_finding,  # type: ignore[arg-type]
-        kind="cluster",
-    )
-)

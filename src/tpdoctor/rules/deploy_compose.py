@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from tpdoctor.deploy.analysis import is_gpu, wants_multi_gpu
 from tpdoctor.deploy.model import Service
-from tpdoctor.model import Evidence, Finding, make_finding
+from tpdoctor.model import Confidence, Evidence, Finding, make_finding
 from tpdoctor.rules.deploy_common import ev, fctx
 from tpdoctor.rules.registry import DeployContext, deploy_rule
 
@@ -24,7 +24,7 @@ IMPL_LABEL = {
 }
 
 
-def compose_impl(ctx: DeployContext) -> tuple[str | None, Evidence | None, str]:
+def compose_impl(ctx: DeployContext) -> tuple[str | None, Evidence | None, Confidence]:
     """(implementation, evidence, confidence): the --compose-impl option, else the file's hint."""
     opt = ctx.extra.get("compose_impl")
     if opt and opt != "auto":
@@ -32,7 +32,7 @@ def compose_impl(ctx: DeployContext) -> tuple[str | None, Evidence | None, str]:
     m = ctx.model
     if m.compose_impl is None:
         return None, None, "suggests"
-    conf = "suggests" if m.compose_impl_evidence.startswith("comment") else "proves"
+    conf: Confidence = "suggests" if m.compose_impl_evidence.startswith("comment") else "proves"
     return (
         m.compose_impl,
         Evidence(source=m.source, line=m.compose_impl_line, text=m.compose_impl_evidence),
@@ -91,7 +91,7 @@ def compose_keys(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
 
 
 def _podman_compose(
-    svc: Service, ctx: DeployContext, label: str, evs: list[Evidence], conf: str, multi: bool | None
+    svc: Service, ctx: DeployContext, label: str, evs: list[Evidence], conf: Confidence, multi: bool | None
 ) -> Iterator[Finding]:
     if svc.ipc is not None and "compose_ipc_line" in svc.extra:
         line = int(svc.extra["compose_ipc_line"] or 0) or None
@@ -154,7 +154,7 @@ def _podman_compose(
 
 
 def _compose_v1(
-    svc: Service, ctx: DeployContext, label: str, evs: list[Evidence], conf: str
+    svc: Service, ctx: DeployContext, label: str, evs: list[Evidence], conf: Confidence
 ) -> Iterator[Finding]:
     gpus_key = svc.extra.get("compose_gpus_key")
     if gpus_key:

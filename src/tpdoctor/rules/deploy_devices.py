@@ -12,7 +12,7 @@ from tpdoctor.deploy.analysis import (
     wants_multi_gpu,
 )
 from tpdoctor.deploy.model import Service
-from tpdoctor.model import Finding, make_finding
+from tpdoctor.model import Confidence, Finding, SeverityName, make_finding
 from tpdoctor.rules.deploy_common import ev, fctx
 from tpdoctor.rules.registry import DeployContext, deploy_rule
 
@@ -53,6 +53,8 @@ def bypath_missing(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             "once privileged goes, oneCCL falls back to drmfd and fails with 'opendir failed'. "
             "TP needs by-path (drmfd) or SYS_PTRACE (pidfd)."
         )
+        sev: SeverityName | None
+        conf: Confidence
         sev, conf = None, "proves"
     elif multi is False:
         msg = f"{svc.name} uses one GPU, so oneCCL exchange is not used yet; multi-GPU would need by-path or SYS_PTRACE."
@@ -131,6 +133,7 @@ def group_by_name(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         gid = facts_render_gid(ctx.facts)
         hint = f" (host render GID is {gid})" if gid is not None else ""
         if g == "render":
+            sev: SeverityName | None
             sev, msg = None, f"{svc.name} adds group 'render' by name: the image may lack it{hint}."
         else:
             sev = "degraded"

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from tpdoctor.deploy.analysis import is_gpu, wants_multi_gpu
 from tpdoctor.deploy.model import Service
-from tpdoctor.model import Evidence, Finding, make_finding
+from tpdoctor.model import Evidence, Finding, SeverityName, make_finding
 from tpdoctor.rules.deploy_common import ev, fctx
 from tpdoctor.rules.registry import DeployContext, deploy_rule
 
@@ -40,7 +40,7 @@ def shm_small(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     build = f" ({note})" if note and size is None else ""
     if size is None or size < SHM_MIN:
         have = _fmt(size) if size is not None else "the runtime default 64 MiB"
-        sev = None if multi else ("degraded" if multi is None else "notice")
+        sev: SeverityName | None = None if multi else ("degraded" if multi is None else "notice")
         yield make_finding(
             "shm.too-small",
             f"{svc.name} gets {have} of /dev/shm{build}. TP needs more: set shm_size 16g (no ipc: host needed).",

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from tpdoctor.deploy.analysis import backend, is_gpu, pp_size, ranks_span_pods, tp_size, visible_gpus
 from tpdoctor.deploy.model import Service, normalize_cap
-from tpdoctor.model import Finding, make_finding
+from tpdoctor.model import Finding, SeverityName, make_finding
 from tpdoctor.model.fixes import fix_context
 from tpdoctor.rules.deploy_common import ev, fctx
 from tpdoctor.rules.registry import DeployContext, deploy_rule
@@ -60,7 +60,7 @@ def cuda_visible(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         return
     n = len([x for x in cvd.split(",") if x.strip()])
     tp = tp_size(svc) or 1
-    sev = None if tp > n else "degraded"
+    sev: SeverityName | None = None if tp > n else "degraded"
     yield make_finding(
         "cuda.visible-devices-mismatch",
         f"{svc.name} sets CUDA_VISIBLE_DEVICES={cvd} on top of the runtime's GPU selection"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from tpdoctor.facts.caps import has_cap
-from tpdoctor.model import CheckOptions, Evidence, Facts, Finding, make_finding
+from tpdoctor.model import CheckOptions, Confidence, Evidence, Facts, Finding, make_finding
 from tpdoctor.model.facts import DeviceNode
 from tpdoctor.rules.context import facts_fix_context
 from tpdoctor.rules.gpus import (
@@ -114,7 +114,7 @@ def device_cgroup(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     probes = facts.probes
     denied: list[Evidence] = []
     no_driver: list[Evidence] = []
-    confidence = "proves"
+    confidence: Confidence = "proves"
     for n in nodes:
         result = probes.opens.get(n.path) if probes is not None else None
         if result == "EPERM":

@@ -11,6 +11,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from tpdoctor.model import SeverityName
+
 PREFIXES = ("CCL_", "FI_", "ZE_", "ONEAPI_", "SYCL_", "NCCL_", "VLLM_")
 
 
@@ -21,7 +23,7 @@ class EnvSpec:
     values: tuple[str, ...] = ()
     pattern: str = ""
     minimum: int | None = None
-    invalid_severity: str = "degraded"
+    invalid_severity: SeverityName = "degraded"
     note: str = ""
 
     def problem(self, value: str) -> str | None:

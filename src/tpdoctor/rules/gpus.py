@@ -68,10 +68,16 @@ def present(facts: Facts, path: str) -> bool:
     return facts.node(path) is not None
 
 
+def node_number(pattern: re.Pattern[str], path: str) -> int:
+    """The number in a node path that `pattern` (one numeric group) matches; -1 when it does not."""
+    m = pattern.match(path)
+    return int(m.group(1)) if m else -1
+
+
 def char_nodes(facts: Facts, pattern: re.Pattern[str]) -> list[DeviceNode]:
     """Nodes whose path matches `pattern` (one numeric group), char or symlink, in numeric order."""
     nodes = [n for n in facts.dev if pattern.match(n.path) and n.kind in ("char", "symlink")]
-    return sorted(nodes, key=lambda n: int(pattern.match(n.path).group(1)))  # type: ignore[union-attr]
+    return sorted(nodes, key=lambda n: node_number(pattern, n.path))
 
 
 def render_nodes(facts: Facts) -> list[DeviceNode]:

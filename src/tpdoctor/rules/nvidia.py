@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from tpdoctor.facts.caps import has_cap
-from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
+from tpdoctor.model import CheckOptions, Confidence, Facts, Finding, SeverityName, make_finding
 from tpdoctor.model.fixes import fix_context
 from tpdoctor.rules.gpus import (
     NVIDIA_GPU_NODE,
@@ -13,6 +13,7 @@ from tpdoctor.rules.gpus import (
     env_flag,
     in_container,
     infer_backend,
+    node_number,
     numa_syscalls_refused,
     nvidia_nodes,
     present,
@@ -67,7 +68,7 @@ def nvidia_nodes_present(facts: Facts, options: CheckOptions) -> Iterator[Findin
         return
     gpu_nodes = nvidia_nodes(facts)
     missing = [p for p in CONTROL_NODES if not present(facts, p)]
-    have = {int(NVIDIA_GPU_NODE.match(n.path).group(1)) for n in gpu_nodes}  # type: ignore[union-attr]
+    have = {node_number(NVIDIA_GPU_NODE, n.path) for n in gpu_nodes}
     missing += [f"/dev/nvidia{m}" for m in _expected_minors(facts) if m not in have]
     listed = [v for v in facts.env.get("NVIDIA_VISIBLE_DEVICES", "").split(",") if v.strip().isdigit()]
     if not facts.nvidia.gpus and len(listed) > len(gpu_nodes):
@@ -78,8 +79,8 @@ def nvidia_nodes_present(facts: Facts, options: CheckOptions) -> Iterator[Findin
         missing.append("/dev/nvidia<N> (no GPU node at all)")
     if not missing:
         return
-    severity = None
-    confidence = "proves"
+    severity: SeverityName | None = None
+    confidence: Confidence = "proves"
     note = ""
     if in_container(facts) is False and has_cap(facts, "MKNOD"):
         severity, confidence = "notice", "suggests"
@@ -288,7 +289,7 @@ def cuda_ipc_pidfd(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     evidence: list[tuple[str, str]] = [(var, facts.env[var])]
     probe = facts.probes.pidfd_sibling_test if facts.probes else None
     reason = None
-    confidence = "suggests"
+    confidence: Confidence = "suggests"
     if probe is not None:
         if probe.ok:
             return

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tpdoctor.model import CheckOptions, Evidence, Facts, Finding, make_finding
+from tpdoctor.model import CheckOptions, Confidence, Evidence, Facts, Finding, SeverityName, make_finding
 from tpdoctor.oneccl.model import ModePrediction, cross_rank_ptrace, drmfd_walk, predict_mode
 from tpdoctor.rules.context import facts_fix_context
 from tpdoctor.rules.gpus import infer_backend, rank_count, sysfs_gpu, visible_gpu_paths
@@ -33,7 +33,18 @@ def _mode_evidence(p: ModePrediction) -> list[Evidence]:
     return evs
 
 
-def _confidence(certain: bool) -> str:
+def _pidfd_remedy(reasons: list[tuple[str, str]]) -> str | None:
+    """The remedy (data/fixes/oneccl.yaml) for the reason the self-test fails here: seccomp
+    without CAP_SYS_PTRACE -> pidfd-sys-ptrace; an unwritable /tmp -> writable-tmp; else none."""
+    text = " ".join(f"{src} {why}" for src, why in reasons)
+    if "CAP_SYS_PTRACE" in text or "pidfd_getfd" in text or "EPERM" in text:
+        return "pidfd-sys-ptrace"
+    if "/tmp" in text or "mkstemp" in text:
+        return "writable-tmp"
+    return None
+
+
+def _confidence(certain: bool) -> Confidence:
     return "proves" if certain else "suggests"
 
 
@@ -70,7 +81,7 @@ def ipc_exchange_mode(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
                 f"oneCCL's pidfd self-test will fail here, so oneCCL {p.version.label} "
                 f"falls back to drmfd (log: 'pidfd is not supported, fallbacks to drmfd exchange mode')"
             )
-            severity = None
+            severity: SeverityName | None = None
         else:
             msg = "pidfd was requested but its self-test fails; oneCCL ≤2021.13 has no fallback"
             severity = "blocker"
@@ -84,6 +95,7 @@ def ipc_exchange_mode(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
             related=["oneccl.bypath-missing"] if p.mode == "drmfd" else [],
             confidence=conf,
             severity=severity,
+            prefer=_pidfd_remedy(p.pidfd.reasons),
         )
     if p.version.modern and p.requested == "sockets" and p.fallback:
         yield make_finding(

@@ -1,14 +1,22 @@
-"""The rule registry: every fact rule, the cause ids it can emit, and its documentation."""
+"""The rule registries, one per input kind, each typed by what its rules take.
+
+- fact rules (`@fact_rule`): Facts + CheckOptions -> findings (`check`, `run`, each cluster node);
+- compare rules (`@compare_rule`): two snapshots -> findings (`check --compare`);
+- cluster rules (`@cluster_rule`): the nodes of one Ray cluster -> findings (`cluster check`);
+- deploy rules (`@deploy_rule`): one service of a DeploymentModel (+ Facts) -> findings (`audit`).
+
+A rule's docstring documents it; `docs.py` renders them per cause id.
+"""
 
 from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from tpdoctor.model import CheckOptions, Facts, Finding, get_cause
+from tpdoctor.model import CheckOptions, ClusterNode, Facts, Finding, get_cause
 
 if TYPE_CHECKING:  # the deploy model lives in deploy/; rules only read it
     from tpdoctor.deploy.model import DeploymentModel, Service
@@ -27,53 +35,96 @@ RULE_MODULES: tuple[str, ...] = (
     "tpdoctor.rules.security",
     "tpdoctor.rules.env",
     "tpdoctor.rules.network",
-    "tpdoctor.rules.topology",
-    "tpdoctor.rules.cluster",
 )
 
 
-RuleFunc = Callable[[Facts, CheckOptions], Iterable[Finding]]
+RuleKind = Literal["fact", "compare", "cluster", "deploy"]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
-class Rule:
+class Rule(Generic[F]):
+    """One registered rule: its name, the cause ids it may emit, its function (and docs)."""
+
     name: str
     causes: tuple[str, ...]
-    func: RuleFunc
-    kind: str = "facts"
+    func: F
+    kind: RuleKind
 
     @property
     def doc(self) -> str:
         return inspect.cleandoc(self.func.__doc__ or "")
 
 
-_RULES: list[Rule] = []
+class Registry(Generic[F]):
+    """The rules of one input kind; importing `modules` registers them (in that order)."""
+
+    def __init__(self, kind: RuleKind, modules: tuple[str, ...]) -> None:
+        self.kind: RuleKind = kind
+        self.modules = modules
+        self._rules: list[Rule[F]] = []
+
+    def register(self, *causes: str) -> Callable[[F], F]:
+        """A decorator: register `func` as a rule that may emit `causes` (all in the catalog)."""
+        for c in causes:
+            get_cause(c)
+
+        def deco(func: F) -> F:
+            self._rules.append(Rule(f"{func.__module__}.{func.__name__}", tuple(causes), func, self.kind))
+            return func
+
+        return deco
+
+    def rules(self) -> list[Rule[F]]:
+        """Every rule, in the order of `modules` whatever imported them first (docs are stable)."""
+        for mod in self.modules:
+            importlib.import_module(mod)
+        order = {mod: i for i, mod in enumerate(self.modules)}
+        return sorted(self._rules, key=lambda r: order.get(r.func.__module__, len(order)))
 
 
-def fact_rule(*causes: str) -> Callable[[RuleFunc], RuleFunc]:
-    """Register a rule that may emit the given cause ids (all must be in the catalog)."""
-    for c in causes:
-        get_cause(c)
+FactRuleFunc = Callable[[Facts, CheckOptions], Iterable[Finding]]
+# two snapshots meant to be ranks of one TP group, and their display names (check --compare)
+CompareRuleFunc = Callable[[Facts, Facts, tuple[str, str]], list[Finding]]
+# every alive node of one Ray cluster (cluster check)
+ClusterRuleFunc = Callable[[Sequence[ClusterNode], CheckOptions], list[Finding]]
 
-    def deco(func: RuleFunc) -> RuleFunc:
-        _RULES.append(Rule(name=f"{func.__module__}.{func.__name__}", causes=tuple(causes), func=func))
-        return func
+FACT_RULES: Registry[FactRuleFunc] = Registry("fact", RULE_MODULES)
+COMPARE_RULES: Registry[CompareRuleFunc] = Registry("compare", ("tpdoctor.rules.topology",))
+CLUSTER_RULES: Registry[ClusterRuleFunc] = Registry("cluster", ("tpdoctor.rules.cluster",))
 
-    return deco
+fact_rule = FACT_RULES.register
+compare_rule = COMPARE_RULES.register
+cluster_rule = CLUSTER_RULES.register
 
 
-def all_rules() -> list[Rule]:
-    for mod in (*RULE_MODULES, *DEPLOY_RULE_MODULES):
-        importlib.import_module(mod)
-    return list(_RULES) + list(_DEPLOY_RULES)
+def all_rules() -> list[Rule[Any]]:
+    """Every rule of every kind, in documentation order."""
+    out: list[Rule[Any]] = []
+    for registry in (FACT_RULES, COMPARE_RULES, CLUSTER_RULES, DEPLOY_RULES):
+        out += registry.rules()
+    return out
 
 
 def run_fact_rules(facts: Facts, options: CheckOptions) -> list[Finding]:
     findings: list[Finding] = []
-    for rule in all_rules():
-        if rule.kind == "facts":  # compare rules take two snapshots (rules/topology.py)
-            findings.extend(rule.func(facts, options))
+    for rule in FACT_RULES.rules():
+        findings.extend(rule.func(facts, options))
     return sorted(findings, key=lambda f: f.sort_key())
+
+
+def run_compare_rules(a: Facts, b: Facts, names: tuple[str, str] = ("A", "B")) -> list[Finding]:
+    findings: list[Finding] = []
+    for rule in COMPARE_RULES.rules():
+        findings.extend(rule.func(a, b, names))
+    return findings
+
+
+def run_cluster_rules(nodes: Sequence[ClusterNode], options: CheckOptions) -> list[Finding]:
+    findings: list[Finding] = []
+    for rule in CLUSTER_RULES.rules():
+        findings.extend(rule.func(nodes, options))
+    return findings
 
 
 # --- deployment rules (audit): DeploymentModel service (+ Facts) -> findings -------------------
@@ -105,30 +156,16 @@ class DeployContext:
 
 
 DeployRuleFunc = Callable[["Service", DeployContext], Iterable[Finding]]
-_DEPLOY_RULES: list[Rule] = []
-
-
-def deploy_rule(*causes: str) -> Callable[[DeployRuleFunc], DeployRuleFunc]:
-    """Register a deployment rule, run once per service/container of an audited file."""
-    for c in causes:
-        get_cause(c)
-
-    def deco(func: DeployRuleFunc) -> DeployRuleFunc:
-        _DEPLOY_RULES.append(
-            Rule(name=f"{func.__module__}.{func.__name__}", causes=tuple(causes), func=func, kind="deploy")  # type: ignore[arg-type]
-        )
-        return func
-
-    return deco
+DEPLOY_RULES: Registry[DeployRuleFunc] = Registry("deploy", DEPLOY_RULE_MODULES)
+deploy_rule = DEPLOY_RULES.register
 
 
 def run_deploy_rules(ctx: DeployContext) -> list[tuple[Service, Finding]]:
     """Every deployment rule on every service; allowed causes are left to the caller to drop."""
-    for mod in DEPLOY_RULE_MODULES:
-        importlib.import_module(mod)
+    rules = DEPLOY_RULES.rules()
     out: list[tuple[Service, Finding]] = []
     for svc in ctx.model.services:
-        for rule in _DEPLOY_RULES:
-            for f in rule.func(svc, ctx):  # type: ignore[call-arg, arg-type]
+        for rule in rules:
+            for f in rule.func(svc, ctx):
                 out.append((svc, f))
     return out

@@ -1,21 +1,17 @@
 """Comparing snapshots from several containers: are the ranks of one TP group together?
 
-`tpdoctor check --compare A.json B.json` loads each snapshot (`check --snapshot`) and compares
-namespace identities. Sources: research/failures.md #10, #34, #35; NCCL `src/graph/paths.cc`
+`tpdoctor check --compare A.json B.json` reads each snapshot (`check --snapshot`,
+facts/snapshot.py) and these pure functions compare namespace identities. Sources: research/failures.md #10, #34, #35; NCCL `src/graph/paths.cc`
 (hostHash = hostname + boot_id), `src/transport/shm.cc` (/dev/shm st_dev), vLLM troubleshooting.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
-from pathlib import Path
-
-from pydantic import ValidationError
+from collections.abc import Sequence
 
 from tpdoctor.errors import UsageError
 from tpdoctor.model import Facts, Finding, Report, make_finding
-from tpdoctor.rules.registry import _RULES, Rule
+from tpdoctor.rules.registry import compare_rule, run_compare_rules
 
 # What NCCL, oneCCL and PyTorch need to be equal for in-node fd passing, P2P and SHM.
 IDENTITIES = ("pid", "ipc", "net", "uts", "hostname", "shm_dev")
@@ -30,6 +26,7 @@ def _differences(a: Facts, b: Facts) -> list[tuple[str, str, str]]:
     return out
 
 
+@compare_rule("topology.ranks-split-across-containers", "nccl.cumem-mismatch")
 def compare_facts(a: Facts, b: Facts, names: tuple[str, str] = ("A", "B")) -> list[Finding]:
     """Findings about two snapshots meant to be ranks of one tensor-parallel group.
 
@@ -77,44 +74,19 @@ def compare_facts(a: Facts, b: Facts, names: tuple[str, str] = ("A", "B")) -> li
     return findings
 
 
-def load_snapshot(path: Path) -> Facts:
-    """A `check --snapshot` file: Facts as JSON, bare or under a "facts" key."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"cannot read snapshot {path}: {exc}") from None
-    if isinstance(data, dict) and isinstance(data.get("facts"), dict) and "dev" not in data:
-        data = data["facts"]
-    try:
-        return Facts.model_validate(data)
-    except ValidationError as exc:
-        raise UsageError(f"{path} is not a tpdoctor snapshot: {exc.error_count()} error(s)") from None
-
-
-def compare_snapshots(paths: Iterable[Path]) -> Report:
-    """Compare every snapshot with the first one (`check --compare A.json B.json ...`)."""
-    paths = list(paths)
-    if len(paths) < 2:
+def compare_snapshots(snapshots: Sequence[tuple[str, Facts]]) -> Report:
+    """Every compare rule on each snapshot against the first (`check --compare A.json B.json ...`)."""
+    if len(snapshots) < 2:
         raise UsageError("--compare needs at least two snapshots")
-    snaps = [load_snapshot(p) for p in paths]
+    (first_name, first), rest = snapshots[0], snapshots[1:]
     findings: list[Finding] = []
-    for path, snap in zip(paths[1:], snaps[1:], strict=True):
-        findings.extend(compare_facts(snaps[0], snap, (paths[0].name, path.name)))
+    for name, snap in rest:
+        findings.extend(run_compare_rules(first, snap, (first_name, name)))
     report = Report(command="check --compare", findings=findings)
-    report.notes.append(f"compared {len(paths)} snapshots against {paths[0].name}")
-    if any(s.namespaces.boot_id and s.namespaces.boot_id != snaps[0].namespaces.boot_id for s in snaps[1:]):
+    report.notes.append(f"compared {len(snapshots)} snapshots against {first_name}")
+    boot = first.namespaces.boot_id
+    if any(s.namespaces.boot_id and s.namespaces.boot_id != boot for _, s in rest):
         report.notes.append(
             "some snapshots come from other machines (boot_id differs): multi-node, not compared"
         )
     return report
-
-
-# Documented with the rules; run by `check --compare`, not on a single snapshot.
-_RULES.append(
-    Rule(
-        name=f"{__name__}.compare_facts",
-        causes=("topology.ranks-split-across-containers", "nccl.cumem-mismatch"),
-        func=compare_facts,  # type: ignore[arg-type]
-        kind="compare",
-    )
-)

@@ -225,7 +225,7 @@ def _write_report(report: object, log_file: Path, say: Say) -> None:
     fmt = "json" if log_file.suffix == ".json" else "text"
     try:
         with open(log_file, "w", encoding="utf-8") as fh:
-            render(report, fmt, fh)
+            render(report, fmt, fh, full=True)
     except OSError as exc:
         say(f"cannot write --explain-log {log_file}: {exc.strerror or exc}")
         return

@@ -378,7 +378,9 @@ def run_verify(
             shutil.rmtree(run_dir, ignore_errors=True)
     init = next((e for e in outcome.ranks.get(0, []) if e["ev"] == "done" and e.get("op") == "init"), {})
     profile = (
-        inference.build_profile(prof_model[0], prof_model[1], world, opts.dtype, latency, lat_model, vllm_rows)
+        inference.build_profile(
+            prof_model[0], prof_model[1], world, opts.dtype, latency, lat_model, vllm_rows
+        )
         if prof_model
         else None
     )
@@ -398,9 +400,7 @@ def run_verify(
         tp_mlp=worst_mlp(mlps),
         tp_mlps=mlps,
         profile=profile,
-        env_causes=env_causes(
-            rank_env, dev.backend, tinfo, fallback=bool(transport.fallbacks(tinfo))
-        ),
+        env_causes=env_causes(rank_env, dev.backend, tinfo, fallback=bool(transport.fallbacks(tinfo))),
         expectation=exp,
         transport=tinfo,
         problem=outcome.problem,

@@ -29,7 +29,7 @@ def render_table(res: VerifyResult, ranges: dict[str, str], out: TextIO) -> None
         ("healthy >=", "right"),
         ("verdict", "left"),
     ):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
+        table.add_column(col, justify="right" if just == "right" else "left")
     for r in res.results:
         style = _STYLE.get(r.verdict, "")
         table.add_row(

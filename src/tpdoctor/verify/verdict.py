@@ -88,9 +88,7 @@ def judge_latency(rows: list[OpResult], model: LatencyModel | None, world: int) 
                 r.verdict, r.note = "ok", f"{r.time_us / floor:.2f}x the {floor:g} us floor ({proto})"
             else:
                 r.verdict = "degraded"
-                r.note = (
-                    f"{r.time_us / floor:.1f}x the {floor:g} us floor ({proto}); healthy <= {LATENCY_SLACK:g}x"
-                )
+                r.note = f"{r.time_us / floor:.1f}x the {floor:g} us floor ({proto}); healthy <= {LATENCY_SLACK:g}x"
 
 
 def range_verdicts(results: list[OpResult]) -> dict[str, str]:
@@ -139,7 +137,9 @@ def findings(res: VerifyResult) -> list[Finding]:
                 fev: list[Evidence | tuple[str, str] | str] = [("NCCL", forced.line)]
                 fev.extend((k, f"{k}={res.env[k]}") for k in ("NCCL_ALGO", "NCCL_PROTO") if k in res.env)
                 out.append(
-                    make_finding("verify.forced-algorithm-unavailable", fmsg, fev, related=["verify.rank-failed"])
+                    make_finding(
+                        "verify.forced-algorithm-unavailable", fmsg, fev, related=["verify.rank-failed"]
+                    )
                 )
     wrong = [r for r in res.latency + res.vllm_latency + res.results if r.wrong]
     if wrong:
@@ -214,8 +214,12 @@ def findings(res: VerifyResult) -> list[Finding]:
             for ph in slow_prof
         )
         ev4.extend(env_ev)
-        head = prof.summary if prof and slow_prof else (
-            f"{len(slow_lat)} small all-reduce size(s) slower than {LATENCY_SLACK:g}x the latency floor"
+        head = (
+            prof.summary
+            if prof and slow_prof
+            else (
+                f"{len(slow_lat)} small all-reduce size(s) slower than {LATENCY_SLACK:g}x the latency floor"
+            )
         )
         out.append(make_finding("verify.latency-degraded", head, ev4, related=env_rel))
     if fb:

@@ -111,22 +111,22 @@ class Ctx:
             fn()
         torch.cuda.current_stream().wait_stream(side)
         torch.cuda.synchronize()
-        graph = torch.cuda.CUDAGraph()  # type: ignore[no-untyped-call]
+        graph = torch.cuda.CUDAGraph()  # type: ignore[no-untyped-call,unused-ignore]
         with torch.cuda.graph(graph):
             for _ in range(iters):
                 fn()
-        graph.replay()  # type: ignore[no-untyped-call]
+        graph.replay()  # type: ignore[no-untyped-call,unused-ignore]
         torch.cuda.synchronize()
         self.barrier()
         start, end = self._events() or (None, None)
         assert start is not None and end is not None
         start.record()
         for _ in range(replays):
-            graph.replay()  # type: ignore[no-untyped-call]
+            graph.replay()  # type: ignore[no-untyped-call,unused-ignore]
         end.record()
         end.synchronize()
         secs = float(start.elapsed_time(end)) / 1000.0
-        graph.reset()  # type: ignore[no-untyped-call]
+        graph.reset()  # type: ignore[no-untyped-call,unused-ignore]
         return secs / (iters * replays)
 
     @property
@@ -288,9 +288,7 @@ def mlp_shape(ffn: int, nranks: int) -> int:
     return nranks * -(-ffn // nranks)
 
 
-def tp_mlp(
-    ctx: Ctx, batch: int, hidden: int, ffn: int, *, skip_allreduce: bool = False
-) -> dict[str, Any]:
+def tp_mlp(ctx: Ctx, batch: int, hidden: int, ffn: int, *, skip_allreduce: bool = False) -> dict[str, Any]:
     """Column-parallel then row-parallel linear (Megatron-style) with one all-reduce, against the
     same MLP on one device, at a decode shape: x[batch, hidden] (batch 1 and 64 = that many
     sequences decoding one token each). Every rank draws the same weights from one seed on its
@@ -359,7 +357,12 @@ def vllm_custom_ar(ctx: Ctx, nbytes: int) -> dict[str, Any]:
     n, r, m, dt, dev = ctx.world, ctx.rank, pattern_period(ctx.world), ctx.dtype, ctx.device
     elsize = torch.tensor([], dtype=dt).element_size()
     count = element_count(nbytes, elsize, n, m)
-    base = {"bytes": count * elsize, "count": count, "iters": ctx.iters, "timing": "vllm-custom-ar+cuda-graph"}
+    base = {
+        "bytes": count * elsize,
+        "count": count,
+        "iters": ctx.iters,
+        "timing": "vllm-custom-ar+cuda-graph",
+    }
     if ca is None:
         return {**base, "available": False, "reason": why}
     inp = torch.zeros(count, dtype=dt, device=dev)
@@ -368,28 +371,28 @@ def vllm_custom_ar(ctx: Ctx, nbytes: int) -> dict[str, Any]:
     for _ in range(ctx.warmup):
         ca.custom_all_reduce(inp)
     torch.cuda.synchronize()
-    graph = torch.cuda.CUDAGraph()  # type: ignore[no-untyped-call]
+    graph = torch.cuda.CUDAGraph()  # type: ignore[no-untyped-call,unused-ignore]
     out: Any = None
     with ca.capture():
         with torch.cuda.graph(graph):
             for _ in range(ctx.iters):
                 out = ca.custom_all_reduce(inp)
-    graph.replay()  # type: ignore[no-untyped-call]
+    graph.replay()  # type: ignore[no-untyped-call,unused-ignore]
     torch.cuda.synchronize()
     ctx.barrier()
     start, end = ctx._events() or (None, None)
     assert start is not None and end is not None
     start.record()
     for _ in range(LAT_REPLAYS):
-        graph.replay()  # type: ignore[no-untyped-call]
+        graph.replay()  # type: ignore[no-untyped-call,unused-ignore]
     end.record()
     end.synchronize()
     secs = float(start.elapsed_time(end)) / 1000.0 / (ctx.iters * LAT_REPLAYS)
     ar = torch.arange(m, device=dev, dtype=torch.int64)
     rows = torch.stack([(ar + k) % m + 1 for k in range(n)])
     inp.view(-1, m).copy_(rows[r].to(dt))
-    graph.replay()  # type: ignore[no-untyped-call]
+    graph.replay()  # type: ignore[no-untyped-call,unused-ignore]
     torch.cuda.synchronize()
     wrong = int((out.view(-1, m) != rows.sum(0).to(dt)).sum().item())
-    graph.reset()  # type: ignore[no-untyped-call]
+    graph.reset()  # type: ignore[no-untyped-call,unused-ignore]
     return {**base, "available": True, "seconds": secs, "wrong": wrong}
