@@ -35,39 +35,91 @@ def backend(svc: Service) -> Backend:
     return "none"
 
 
+# Every spelling the serving engines accept (value as the next word or after `=`):
+# vLLM vllm/engine/arg_utils.py: --tensor-parallel-size/-tp, --pipeline-parallel-size/-pp;
+# SGLang python/sglang/srt/server_args.py: --tp-size/--tp, --pp-size, --nnodes, --dist-init-addr;
+# TGI launcher/src/main.rs: `#[clap(long, env)] num_shard` -> --num-shard / NUM_SHARD.
 _TP = re.compile(
-    r"^(?:--tensor-parallel-size|--tensor_parallel_size|-tp|--tp|--tp-size|--tp_size)(?:=(\d+))?$"
+    r"^(?:--tensor-parallel-size|--tensor_parallel_size|-tp|--tp|--tp-size|--tp_size|--num-shard|--num_shard)"
+    r"(?:=(.+))?$"
 )
-_PP = re.compile(r"^(?:--pipeline-parallel-size|--pipeline_parallel_size|-pp|--pp|--pp-size)(?:=(\d+))?$")
+_PP = re.compile(
+    r"^(?:--pipeline-parallel-size|--pipeline_parallel_size|-pp|--pp|--pp-size|--pp_size)(?:=(.+))?$"
+)
+_NNODES = re.compile(r"^(?:--nnodes|--num-nodes|--nproc-per-node-unused)(?:=(.+))?$")
+# Environment variables the images read (ipex-llm serving start scripts, TGI's clap env).
+TP_ENV = ("TENSOR_PARALLEL_SIZE", "TP_SIZE", "NUM_SHARD")
+PP_ENV = ("PIPELINE_PARALLEL_SIZE", "PP_SIZE")
+
+
+def resolve_int(val: str, svc: Service) -> int | None:
+    """A number as written, or after $VAR / ${VAR:-N} from the service env and the file's variables."""
+    from tpdoctor.deploy.interpolate import interpolate
+
+    v = val.strip("\"'")
+    if not v.isdigit():
+        v = interpolate(v, {**svc.variables, **svc.env}).strip("\"'")
+    return int(v) if v.isdigit() else None
+
+
+def _flat_argv(svc: Service) -> list[str]:
+    # a `bash -c "... --tensor-parallel-size 2"` hides flags inside one string
+    flat: list[str] = []
+    for a in [*svc.entrypoint, *svc.command]:
+        flat.extend(a.split())
+    return flat
 
 
 def _flag_int(svc: Service, pattern: re.Pattern[str], env_names: tuple[str, ...]) -> int | None:
-    argv = [*svc.entrypoint, *svc.command]
-    # a `bash -c "... --tensor-parallel-size 2"` hides flags inside one string
-    flat: list[str] = []
-    for a in argv:
-        flat.extend(a.split())
+    flat = _flat_argv(svc)
     for i, a in enumerate(flat):
         m = pattern.match(a)
         if m:
-            val = m.group(1) or (flat[i + 1] if i + 1 < len(flat) else "")
-            if val.isdigit():
-                return int(val)
-            ref = re.fullmatch(r"\$\{?(\w+)\}?", val)
-            if ref and svc.env.get(ref.group(1), "").isdigit():
-                return int(svc.env[ref.group(1)])
+            got = resolve_int(m.group(1) or (flat[i + 1] if i + 1 < len(flat) else ""), svc)
+            if got is not None:
+                return got
     for n in env_names:
-        if svc.env.get(n, "").isdigit():
-            return int(svc.env[n])
+        got = resolve_int(svc.env[n], svc) if n in svc.env else None
+        if got is not None:
+            return got
     return None
 
 
 def tp_size(svc: Service) -> int | None:
-    return _flag_int(svc, _TP, ("TENSOR_PARALLEL_SIZE", "TP_SIZE"))
+    return _flag_int(svc, _TP, TP_ENV)
 
 
 def pp_size(svc: Service) -> int | None:
-    return _flag_int(svc, _PP, ("PIPELINE_PARALLEL_SIZE", "PP_SIZE"))
+    return _flag_int(svc, _PP, PP_ENV)
+
+
+def node_count(svc: Service) -> int | None:
+    """Nodes one serving group spans: SGLang/torchrun --nnodes, a LeaderWorkerSet's size."""
+    if "lws_size" in svc.extra and svc.extra["lws_size"].isdigit():
+        return int(svc.extra["lws_size"])
+    return _flag_int(svc, _NNODES, ("NNODES",))
+
+
+def multi_node(svc: Service) -> bool:
+    """The config launches one model across nodes: --nnodes > 1, SGLang --dist-init-addr, a Ray
+    cluster (vLLM --distributed-executor-backend ray with `ray start`, KubeRay), or a LeaderWorkerSet."""
+    text = svc.argv_text
+    return (
+        (node_count(svc) or 1) > 1
+        or "--dist-init-addr" in text
+        or ("ray start" in text or "ray_start" in text.lower())
+        or svc.extra.get("launcher") in ("ray", "lws")
+    )
+
+
+def ranks_per_container(svc: Service) -> int | None:
+    """TP x PP / nodes: the GPUs one container of a (possibly multi-node) group must see."""
+    tp = tp_size(svc)
+    if tp is None:
+        return None
+    total = tp * (pp_size(svc) or 1)
+    nodes = node_count(svc) or 1
+    return max(total // nodes, 1) if total % nodes == 0 else -(-total // nodes)
 
 
 def visible_gpus(svc: Service) -> int | None:
@@ -108,7 +160,7 @@ def wants_multi_gpu(svc: Service) -> bool | None:
 def ranks_span_pods(svc: Service) -> tuple[int, int, int] | None:
     """(TP x PP, GPUs per pod, replicas) when a Kubernetes workload's parallel size exceeds
     the GPUs of one pod but fits the GPUs of all its replicas: ranks meant to span pods."""
-    if svc.format != "kubernetes":
+    if svc.format != "kubernetes" or multi_node(svc):
         return None
     tp = tp_size(svc)
     reps = int(svc.extra.get("replicas", "1"))

@@ -286,6 +286,11 @@ def parse_compose(text: str, source: str) -> tuple[DeploymentModel, ComposeDoc]:
     lines = analysed.splitlines()
     spans = service_lines(doc)
     model = DeploymentModel(source=source, format="compose", notes=list(recovered))
+    from pathlib import Path
+
+    from tpdoctor.deploy.interpolate import read_dotenv
+
+    dotenv = read_dotenv(Path(source).parent / ".env")  # compose reads the project directory's .env
     impl, impl_ev, impl_line = compose_impl_hint(doc, lines)
     if impl is not None:
         model.compose_impl = impl  # type: ignore[assignment]
@@ -309,6 +314,7 @@ def parse_compose(text: str, source: str) -> tuple[DeploymentModel, ComposeDoc]:
         s = Service(
             name=str(name),
             format="compose",
+            variables=dotenv,
             image=_s(svc.get("image")) or None,
             entrypoint=_cmd(svc.get("entrypoint")),
             command=_cmd(svc.get("command")),

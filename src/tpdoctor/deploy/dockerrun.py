@@ -357,6 +357,7 @@ def parse_run_text(
     model = DeploymentModel(source=source, format=fmt, notes=notes)  # type: ignore[arg-type]
     for i, r in enumerate(runs):
         s = run_to_service(r, i, lines)
+        s.variables = dict(_vars)
         if r.breaks:
             s.extra["continuation_breaks"] = "; ".join(f"line {ln}: {why}" for ln, why in r.breaks)
             s.extra["effective_end_line"] = str(r.effective_end_line)

@@ -84,7 +84,9 @@ def _code_notes(diagnosis: Diagnosis, facts: dict[str, Any]) -> list[str]:
             notes.append(f"{c.layer} error at {where}: {c.describe()}. Not a container cause.")
         elif c.klass == "unknown":
             maybe = f" Possible container causes (guesses): {', '.join(c.causes)}." if c.causes else ""
-            notes.append(f"{c.layer} error at {where}: {c.describe()}. Container or not cannot be told from the code.{maybe}")
+            notes.append(
+                f"{c.layer} error at {where}: {c.describe()}. Container or not cannot be told from the code.{maybe}"
+            )
     if rows:
         facts["error_codes"] = rows
     return notes

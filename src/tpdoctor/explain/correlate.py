@@ -100,7 +100,9 @@ def _correlation_applies(c: Correlation, present: set[str], scan: ScanResult) ->
         return False
     if c.any and not any(a in present for a in c.any):
         return False
-    return all(scan.facts.get(k) is not None if v == "*" else scan.facts.get(k) == v for k, v in c.fact.items())
+    return all(
+        scan.facts.get(k) is not None if v == "*" else scan.facts.get(k) == v for k, v in c.fact.items()
+    )
 
 
 def _format(message: str, scan: ScanResult) -> str:
@@ -185,7 +187,9 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         if code.klass != "cause" or not code.causes or f"{sig_id}.string" in present:
             continue
         main, *others = code.causes
-        support(main).add(sig_id, "suggests", [seen.hit], seen.hit.line, f"{code.layer} error {code.describe()}")
+        support(main).add(
+            sig_id, "suggests", [seen.hit], seen.hit.line, f"{code.layer} error {code.describe()}"
+        )
         alternatives.setdefault(main, []).extend(o for o in others if o not in alternatives[main])
 
     _fact_rules(scan, supports, notes)

@@ -28,9 +28,18 @@ CLASSES = ("cause", "not-container", "unknown")
 # Strings too generic to be a signature on their own ("out of memory" is also Python's MemoryError
 # text): they are still explained when the name or the number is in the line.
 _MIN_STRING = 18
-_GENERIC_STRINGS = frozenset({"unknown error", "invalid argument", "initialization error", "operation not supported"})
+_GENERIC_STRINGS = frozenset(
+    {"unknown error", "invalid argument", "initialization error", "operation not supported"}
+)
 # Number captures of signatures.yaml: group name -> table
-NUMBER_GROUPS = {"cuda_code": "cuda", "cu_code": "cu_driver", "hip_code": "hip", "ze_code": "ze", "ur_code": "ze", "code_name": ""}
+NUMBER_GROUPS = {
+    "cuda_code": "cuda",
+    "cu_code": "cu_driver",
+    "hip_code": "hip",
+    "ze_code": "ze",
+    "ur_code": "ze",
+    "code_name": "",
+}
 # Name prefixes per table (the literal of the table's name signature)
 NAME_PREFIXES = {
     "cuda": ("cudaError",),

@@ -15,16 +15,43 @@ from tpdoctor.explain.signatures import KnowledgeBase
 
 # First match wins: the most specific layer first. Each pattern is text that layer prints.
 LAYERS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("container runtime", re.compile(r"nvidia-container-cli|OCI runtime|Error response from daemon|\bcrun:|\brunc\b|\bCDI\b|podman|docker:")),
-    ("NCCL/RCCL", re.compile(r"\bNCCL\b|\bRCCL\b|ncclSystemError|ncclUnhandled|ncclInternalError|ncclInvalidUsage|ncclRemoteError")),
+    (
+        "container runtime",
+        re.compile(
+            r"nvidia-container-cli|OCI runtime|Error response from daemon|\bcrun:|\brunc\b|\bCDI\b|podman|docker:"
+        ),
+    ),
+    (
+        "NCCL/RCCL",
+        re.compile(
+            r"\bNCCL\b|\bRCCL\b|ncclSystemError|ncclUnhandled|ncclInternalError|ncclInvalidUsage|ncclRemoteError"
+        ),
+    ),
     ("oneCCL", re.compile(r"CCL_ERROR|CCL_WARN|oneCCL|\bccl\b|atl_ofi|ze_fd_manager|ze_handle")),
-    ("Level Zero/SYCL", re.compile(r"UR_RESULT_|ZE_RESULT_|PI_ERROR_|Native API|level_zero|\bSYCL\b|\bxpu\b|XPU")),
+    (
+        "Level Zero/SYCL",
+        re.compile(r"UR_RESULT_|ZE_RESULT_|PI_ERROR_|Native API|level_zero|\bSYCL\b|\bxpu\b|XPU"),
+    ),
     ("ROCm/HIP", re.compile(r"\bHIP\b|hipError|HSA_STATUS|\bROCm\b|\bhsa\b|/dev/kfd")),
-    ("CUDA", re.compile(r"\bCUDA\b|\bcuda\b|Cuda|cudaError|CUDA_ERROR_|\bcuInit\b|\bNVML\b|cuDNN|CUBLAS|cublas")),
+    (
+        "CUDA",
+        re.compile(r"\bCUDA\b|\bcuda\b|Cuda|cudaError|CUDA_ERROR_|\bcuInit\b|\bNVML\b|cuDNN|CUBLAS|cublas"),
+    ),
     ("Ray", re.compile(r"\bray\b|\bRay\b|raylet|RayWorker|placement group|ActorDiedError|RayTaskError")),
-    ("launcher", re.compile(r"torch\.distributed\.elastic|ChildFailedError|torchrun|mpirun|\bsrun\b|exitcode|exit code|Killed|SIGKILL|SIGTERM|Signals\.")),
-    ("Gloo/network", re.compile(r"\bGloo\b|gloo|Connection refused|No route to host|timed out|TCPStore|rendezvous")),
-    ("serving framework", re.compile(r"\bvllm\b|\bvLLM\b|\bsglang\b|\bSGLang\b|text-generation-launcher|EngineCore|\bTGI\b")),
+    (
+        "launcher",
+        re.compile(
+            r"torch\.distributed\.elastic|ChildFailedError|torchrun|mpirun|\bsrun\b|exitcode|exit code|Killed|SIGKILL|SIGTERM|Signals\."
+        ),
+    ),
+    (
+        "Gloo/network",
+        re.compile(r"\bGloo\b|gloo|Connection refused|No route to host|timed out|TCPStore|rendezvous"),
+    ),
+    (
+        "serving framework",
+        re.compile(r"\bvllm\b|\bvLLM\b|\bsglang\b|\bSGLang\b|text-generation-launcher|EngineCore|\bTGI\b"),
+    ),
     ("PyTorch C++", re.compile(r"c10::Error|terminate called after throwing|\bc10::|\bat::")),
     ("Python", re.compile(r"(?:^|\s)(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception)\b|Traceback")),
 )

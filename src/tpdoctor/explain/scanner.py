@@ -80,7 +80,12 @@ def _newline_counter(block: bytes | bytearray, end: int) -> Callable[[int, int],
 
 
 # Fact group names may carry a suffix to allow alternatives in one regex (vllm_version2).
-_GROUP_ALIAS = {"vllm_version2": "vllm_version", "transport2": "transport", "runtime_crun": "runtime", "device2": "device"}
+_GROUP_ALIAS = {
+    "vllm_version2": "vllm_version",
+    "transport2": "transport",
+    "runtime_crun": "runtime",
+    "device2": "device",
+}
 _VALUE_ALIAS = {
     ("runtime", "crun"): "podman",
     ("runtime", "kubectl"): "kubernetes",
@@ -261,7 +266,9 @@ class Scanner:
             for k, v in groups.items():
                 if k.rstrip("0123456789") in NUMBER_GROUPS:
                     if (k, v) not in res.codes and len(res.codes) < CODES_KEPT:
-                        res.codes[(k.rstrip("0123456789"), v)] = SigHit(line_no, display(original), source, groups)
+                        res.codes[(k.rstrip("0123456789"), v)] = SigHit(
+                            line_no, display(original), source, groups
+                        )
                     continue
                 res.facts.add(k, v, line_no, source)
         for fi in sorted(facts):
