@@ -108,7 +108,7 @@ def multi_node(svc: Service) -> bool:
         (node_count(svc) or 1) > 1
         or "--dist-init-addr" in text
         or ("ray start" in text or "ray_start" in text.lower())
-        or svc.extra.get("launcher") in ("ray", "lws")
+        or svc.extra.get("launcher") in ("ray", "lws", "jobset")
     )
 
 

@@ -122,7 +122,8 @@ def gpu_count(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             f"{svc.name} reserves all GPUs but sets no tensor-parallel size above 1.",
             [ev(svc, ctx, sel[0].raw)],
         )
-    elif tp is None and all(g.count is not None for g in sel):
+    elif tp is None and all(g.count is not None for g in sel) and not multi_node(svc):
+        # (a Ray / LWS worker takes its TP size from the head that places ranks on it)
         n = sum(g.count or 0 for g in sel)
         yield make_finding(
             "audit.gpu-count-fixed",
