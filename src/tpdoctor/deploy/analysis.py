@@ -232,3 +232,46 @@ def facts_gpu_count(facts: Facts | None) -> int | None:
         return len(facts.nvidia.gpus)
     nodes = facts_render_nodes(facts)
     return len(nodes) or None
+
+
+# --- which user the container runs as ---------------------------------------------------------
+
+# Images whose Dockerfile sets no USER (so they run as root unless the config says otherwise).
+# Sources: huggingface/text-generation-inference@db931fc Dockerfile (final stage, no USER);
+# intel/llm-scaler@8d66bf9 vllm/docker/Dockerfile (runtime stage, no USER, sources /root/.bashrc);
+# vllm-project/vllm@05cb1bc docker/Dockerfile.xpu (oneAPI sourced from /root/.bashrc).
+IMAGE_USERS: tuple[tuple[str, str, str], ...] = (
+    ("ghcr.io/huggingface/text-generation-inference", "root", "TGI Dockerfile sets no USER"),
+    ("intel/llm-scaler-vllm", "root", "llm-scaler vllm/docker/Dockerfile sets no USER"),
+    ("intel/vllm", "root", "vLLM docker/Dockerfile.xpu sets no USER"),
+)
+_ROOT_NAMES = ("0", "root")
+
+
+def image_user(svc: Service) -> tuple[str, str] | None:
+    """(user, why) for images whose default user is known."""
+    image = (svc.image or "").lower()
+    for prefix, user, why in IMAGE_USERS:
+        if image.startswith(prefix):
+            return user, why
+    return None
+
+
+def runs_as(svc: Service) -> tuple[str, str]:
+    """(user, where that comes from): the config's user, else the image's known default, else
+    the engine's default (root; the image's USER may say otherwise)."""
+    if svc.user:
+        return svc.user, "set by the config"
+    known = image_user(svc)
+    if known:
+        return known[0], known[1]
+    return "root", "no user in the config; root unless the image sets USER"
+
+
+def runs_as_root(svc: Service) -> bool:
+    """Root in the host's user namespace: it opens /dev/dri and /dev/kfd (root:render 0660) as
+    their owner, so it needs neither the render group nor CAP_DAC_OVERRIDE. A user namespace
+    (userns other than host) maps container root to an unprivileged host UID."""
+    user = runs_as(svc)[0]
+    root = user.split(":")[0] in _ROOT_NAMES
+    return root and svc.userns in (None, "", "host")
