@@ -41,18 +41,12 @@ class Pss(str, Enum):
 
 
 def load_facts(path: Path | None) -> Facts | None:
+    """--host-facts: read by the one snapshot reader (schema version and shape checked, exit 2)."""
     if path is None:
         return None
-    from pydantic import ValidationError
+    from tpdoctor.facts.snapshot import read_snapshot
 
-    from tpdoctor.deploy.io import read_text
-    from tpdoctor.errors import InputError
-    from tpdoctor.model import Facts
-
-    try:
-        return Facts.model_validate_json(read_text(path))
-    except ValidationError as exc:
-        raise InputError(f"{path}: not a tpdoctor facts snapshot ({exc.error_count()} errors)") from None
+    return read_snapshot(path)
 
 
 def audit_command(

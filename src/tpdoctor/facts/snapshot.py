@@ -1,4 +1,6 @@
-"""Facts as JSON: `check --snapshot` writes them, `--from-snapshot` and `--example` read them."""
+"""Facts as JSON: `check --snapshot` writes them; every command that takes one reads it here
+(`check --from-snapshot`, `check --compare`, `audit --host-facts`, `explain --config
+--host-facts`, `generate --host-facts`, `--example`): one reader, one schema check, one error."""
 
 from __future__ import annotations
 
@@ -32,8 +34,14 @@ def parse_snapshot(text: str, origin: str) -> Facts:
         raw = json.loads(text)
     except ValueError as exc:
         raise InputError(f"{origin}: not a tpdoctor snapshot (invalid JSON: {exc})") from None
+    if isinstance(raw, dict) and "schema_version" not in raw and isinstance(raw.get("facts"), dict):
+        raise InputError(
+            f"{origin}: a JSON report with facts inside, not a snapshot: pass the file `tpdoctor check --snapshot FILE` writes"
+        )
     if not isinstance(raw, dict) or "schema_version" not in raw:
-        raise InputError(f"{origin}: not a tpdoctor snapshot (no schema_version)")
+        raise InputError(
+            f"{origin}: not a tpdoctor snapshot (no schema_version; write one with `check --snapshot FILE`)"
+        )
     if raw["schema_version"] != SCHEMA_VERSION:
         raise InputError(
             f"{origin}: snapshot schema {raw['schema_version']!r}, this tpdoctor reads {SCHEMA_VERSION}"
@@ -46,8 +54,14 @@ def parse_snapshot(text: str, origin: str) -> Facts:
         raise InputError(f"{origin}: invalid snapshot at {where}: {first['msg']}") from None
 
 
+MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
+
+
 def read_snapshot(path: Path) -> Facts:
+    """The one snapshot reader: size-limited, UTF-8, schema version checked, shape validated."""
     try:
+        if path.stat().st_size > MAX_SNAPSHOT_BYTES:
+            raise InputError(f"{path}: over the {MAX_SNAPSHOT_BYTES}-byte limit for a snapshot")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read snapshot {path}: {getattr(exc, 'strerror', None) or exc}") from None
@@ -74,14 +88,5 @@ def load_example(name: str) -> Facts:
 
 
 def read_compare_snapshot(path: Path) -> Facts:
-    """A snapshot for `check --compare`: Facts as JSON, bare or under a "facts" key (a JSON report)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"cannot read snapshot {path}: {exc}") from None
-    if isinstance(data, dict) and isinstance(data.get("facts"), dict) and "dev" not in data:
-        data = data["facts"]
-    try:
-        return Facts.model_validate(data)
-    except ValidationError as exc:
-        raise UsageError(f"{path} is not a tpdoctor snapshot: {exc.error_count()} error(s)") from None
+    """A snapshot for `check --compare`: the same reader as every other command."""
+    return read_snapshot(path)
