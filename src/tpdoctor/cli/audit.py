@@ -72,13 +72,20 @@ def audit_command(
         help="Compose implementation that will run the files (auto: only what the file says, "
         "e.g. an x-podman key); podman-compose and docker-compose-v1 ignore or refuse some keys.",
     ),
+    skip_other: bool = typer.Option(
+        False,
+        "--skip-other",
+        help="Pass over files that hold no deployment (a pre-commit hook over every YAML and shell file); "
+        "unreadable or invalid files still fail.",
+    ),
     fmt: Format = OutputFormat.text,
     runtime: RuntimeOpt = None,
     verbose: Verbose = False,
 ) -> None:
     """Review deployment files for what multi-GPU tensor parallel needs and what it does not."""
     from tpdoctor.cli.common import emit, shown_runtimes
-    from tpdoctor.deploy.audit import audit_model, load
+    from tpdoctor.deploy.audit import Loaded, audit_model, load
+    from tpdoctor.errors import NotDeploymentError
     from tpdoctor.model import Report
 
     facts = load_facts(host_facts)
@@ -88,7 +95,14 @@ def audit_command(
     report = Report(command="audit")
     if facts is None:
         report.notes.append("no --host-facts: device nodes and the render GID are placeholders")
-    loaded_all = [load(p, kind) for p in files]  # parse everything first: one bad file, no partial writes
+    loaded_all: list[Loaded] = []  # parse everything first: one bad file, no partial writes
+    for p in files:
+        try:
+            loaded_all.append(load(p, kind))
+        except NotDeploymentError as exc:
+            if not skip_other:
+                raise
+            report.notes.append(f"skipped: {exc}")
     fixed_any = False
     for loaded in loaded_all:
         res = audit_model(

@@ -9,7 +9,7 @@ from typing import Any
 
 from tpdoctor.deploy.io import read_text
 from tpdoctor.deploy.model import DeploymentModel, Format, Service
-from tpdoctor.errors import InputError
+from tpdoctor.errors import NotDeploymentError
 from tpdoctor.model import Facts, Finding
 from tpdoctor.rules.registry import DeployContext, run_deploy_rules
 
@@ -23,7 +23,7 @@ def detect_format(text: str, path: str) -> Format:
     m = _RUN.search(text)
     if path.endswith((".sh", ".bash", ".txt")) or (m and not re.search(r"^\s*services\s*:", text, re.M)):
         if not m:
-            raise InputError(f"{path}: no docker/podman run command found")
+            raise NotDeploymentError(f"{path}: no docker/podman run command found")
         return "podman" if m.group(1) == "podman" else "docker"
     if re.search(r"^\s*apiVersion\s*:", text, re.M) and re.search(r"^\s*kind\s*:", text, re.M):
         return "kubernetes"

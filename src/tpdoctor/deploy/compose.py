@@ -27,7 +27,7 @@ from tpdoctor.deploy.model import (
     Service,
     parse_size,
 )
-from tpdoctor.errors import InputError
+from tpdoctor.errors import InputError, NotDeploymentError
 
 _V1_HINT_KEYS = {"image", "build", "command", "devices", "volumes", "environment"}
 
@@ -57,7 +57,7 @@ class ComposeDoc:
             self.services = self.root  # Compose file format v1: services at the top level
             self.v1 = True
         else:
-            raise InputError(f"{source}: no services: mapping found (is this a compose file?)")
+            raise NotDeploymentError(f"{source}: no services: mapping found (is this a compose file?)")
 
 
 def recover_indentation(text: str, source: str) -> tuple[str, list[str], list[Any]]:

@@ -16,7 +16,7 @@ from tpdoctor.deploy.compose import parse_device, parse_security_opt
 from tpdoctor.deploy.exceptions import allows_in_lines
 from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service, parse_size
 from tpdoctor.deploy.shellwords import Edit, Word, apply_edits, split_commands, unquote
-from tpdoctor.errors import InputError
+from tpdoctor.errors import NotDeploymentError
 
 # Flags that take no value (docker 28 + podman 4/5). Everything else takes one.
 BOOL_FLAGS = {
@@ -351,7 +351,7 @@ def parse_run_text(
 ) -> tuple[DeploymentModel, list[RunCommand]]:
     runs, _vars, notes = find_run_commands(text)
     if not runs:
-        raise InputError(f"{source}: no `docker run` or `podman run` command found")
+        raise NotDeploymentError(f"{source}: no `docker run` or `podman run` command found")
     lines = text.splitlines()
     fmt = "podman" if all(r.engine == "podman" for r in runs) else "docker"
     model = DeploymentModel(source=source, format=fmt, notes=notes)  # type: ignore[arg-type]

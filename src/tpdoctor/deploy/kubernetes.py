@@ -13,7 +13,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from tpdoctor.deploy.exceptions import ANNOTATION, allows_in_lines, parse_allow_body
 from tpdoctor.deploy.io import load_yaml_docs
 from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service, parse_size
-from tpdoctor.errors import InputError
+from tpdoctor.errors import NotDeploymentError
 
 GPU_RESOURCES = {
     "nvidia.com/gpu": "nvidia",
@@ -187,7 +187,7 @@ def parse_kubernetes(text: str, source: str) -> tuple[DeploymentModel, list[Any]
     found = list(workloads(docs))
     claims = dra_claims(docs)
     if not found:
-        raise InputError(
+        raise NotDeploymentError(
             f"{source}: no Pod, Deployment, StatefulSet, DaemonSet, Job, CronJob, LeaderWorkerSet, "
             "RayCluster/RayService/RayJob, InferenceService/ServingRuntime or JobSet found"
         )
