@@ -250,3 +250,50 @@ def test_cli_fix_is_idempotent_and_reports_notice(tmp_path: Path) -> None:
     assert '"$PWD/models":/llm/models' in once and "> log.txt 2>&1" in once and "`hostname`" in once
     r = run_cli("audit", "--write", str(p))
     assert "nothing to change" in r.stderr and p.read_text() == once
+
+
+README = """\
+# Serving
+
+Let's start the server (it's one command):
+
+```bash
+docker run -d --privileged --ipc=host \\
+  intelanalytics/ipex-llm-serving-xpu:latest
+```
+
+Don't forget the model's path.
+"""
+
+
+def test_readme_code_blocks_are_read_and_edited_in_place(tmp_path: Path) -> None:
+    p = tmp_path / "README.md"
+    p.write_text(README)
+    loaded = load(p)
+    assert loaded.model.services[0].privileged
+    res = fix_loaded(loaded, two_gpu_facts())
+    assert "--privileged" not in res.text and "--ipc" not in res.text
+    old, new = README.splitlines(), res.text.splitlines()
+    prose = [ln for ln in old if "docker" not in ln and "intelanalytics" not in ln]
+    assert all(ln in new for ln in prose)  # prose and fences untouched
+
+
+def test_unterminated_quote_is_a_one_line_error(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    p = tmp_path / "run.sh"
+    p.write_text('echo ok\ndocker run --privileged -e "A=1 intelanalytics/ipex-llm-serving-xpu\n')
+    r = run_cli("audit", "--write", str(p))
+    assert r.returncode == 2 and "line 2: unterminated double quote" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_commands_after_keywords_and_operators_are_found(tmp_path: Path) -> None:
+    p = tmp_path / "run.sh"
+    p.write_text(
+        "if ! docker run --privileged img:a; then echo no; fi\n"
+        "f() { sudo docker run --ipc=host img:b; }\n"
+        "true && podman run --cap-add SYS_ADMIN img:c | tee log\n"
+    )
+    images = [s.image for s in load(p).model.services]
+    assert images == ["img:a", "img:b", "img:c"]

@@ -110,6 +110,7 @@ def audit_command(
         )
         report.notes.extend(res.allowed)
         if loaded.fmt in ("docker", "podman"):
+            report.notes.extend(f"{loaded.path}: {n}" for n in loaded.model.notes)
             report.notes.extend(f"{loaded.path}: {n}" for r in loaded.handle for n in [*r.unsafe, *r.notices])
         if not (fix or write):
             report.findings.extend(res.findings)

@@ -21,7 +21,9 @@ _RUN = re.compile(
 
 def detect_format(text: str, path: str) -> Format:
     m = _RUN.search(text)
-    if path.endswith((".sh", ".bash", ".txt")) or (m and not re.search(r"^\s*services\s*:", text, re.M)):
+    if path.endswith((".sh", ".bash", ".txt", ".md", ".markdown")) or (
+        m and not re.search(r"^\s*services\s*:", text, re.M)
+    ):
         if not m:
             raise NotDeploymentError(f"{path}: no docker/podman run command found")
         return "podman" if m.group(1) == "podman" else "docker"

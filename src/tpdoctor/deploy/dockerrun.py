@@ -15,8 +15,16 @@ from dataclasses import dataclass, field
 from tpdoctor.deploy.compose import parse_device, parse_security_opt
 from tpdoctor.deploy.exceptions import allows_in_lines
 from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service, parse_size
-from tpdoctor.deploy.shellwords import Edit, Word, apply_edits, split_commands, unquote
-from tpdoctor.errors import NotDeploymentError
+from tpdoctor.deploy.shellwords import (
+    Edit,
+    ShellSyntaxError,
+    Word,
+    apply_edits,
+    mask_markdown,
+    split_commands,
+    unquote,
+)
+from tpdoctor.errors import InputError, NotDeploymentError
 
 # Flags that take no value (docker 28 + podman 4/5). Everything else takes one.
 BOOL_FLAGS = {
@@ -61,7 +69,23 @@ _BARE_VAR = re.compile(r"^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9
 _ARRAY = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\[[@*]\]")
 _IMAGE_VAR = re.compile(r"IMAGE|IMG|TAG|REPO|CONTAINER_NAME", re.I)
 _ENGINES = ("docker", "podman", "nerdctl")
-_LEAD = {"sudo", "-E", "exec", "time", "command", "then", "do", "else", "!", "{", "nohup"}
+_LEAD = {
+    "sudo",
+    "-E",
+    "exec",
+    "time",
+    "command",
+    "if",
+    "elif",
+    "while",
+    "until",
+    "then",
+    "do",
+    "else",
+    "!",
+    "{",
+    "nohup",
+}
 
 
 def _subst(tok: str, env: dict[str, str]) -> str:
@@ -78,11 +102,19 @@ def _subst(tok: str, env: dict[str, str]) -> str:
     return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)", one, tok)
 
 
-def find_run_commands(text: str) -> tuple[list[RunCommand], dict[str, str], list[str]]:
+def find_run_commands(
+    text: str, source: str = "script"
+) -> tuple[list[RunCommand], dict[str, str], list[str]]:
     variables: dict[str, str] = {}
     runs: list[RunCommand] = []
     notes: list[str] = []
-    for cmd in split_commands(text):
+    scan = mask_markdown(text) if source.lower().endswith((".md", ".markdown")) else text
+    try:
+        commands = split_commands(scan)
+    except ShellSyntaxError as exc:
+        line = scan.count("\n", 0, exc.offset) + 1
+        raise InputError(f"{source}: line {line}: {exc.what}: the shell would refuse this script") from None
+    for cmd in commands:
         words = [w for w in cmd.words if w.kind == "word"]
         # drop redirections and their targets: they are not arguments
         args_w: list[Word] = []
@@ -349,7 +381,7 @@ def run_to_service(run: RunCommand, index: int, lines: list[str]) -> Service:
 def parse_run_text(
     text: str, source: str, engine_hint: str | None = None
 ) -> tuple[DeploymentModel, list[RunCommand]]:
-    runs, _vars, notes = find_run_commands(text)
+    runs, _vars, notes = find_run_commands(text, source)
     if not runs:
         raise NotDeploymentError(f"{source}: no `docker run` or `podman run` command found")
     lines = text.splitlines()

@@ -23,6 +23,15 @@ _BLANK = " \t"
 _WORD_END = set(" \t\n;&|()<>")
 
 
+class ShellSyntaxError(ValueError):
+    """An unterminated quote, `$(`, `${` or backtick: the shell itself would refuse the script."""
+
+    def __init__(self, offset: int, what: str) -> None:
+        super().__init__(what)
+        self.offset = offset
+        self.what = what
+
+
 @dataclass
 class Word:
     raw: str  # the exact source text
@@ -60,6 +69,7 @@ def _skip_balanced(s: str, i: int, close: str) -> int:
     opener = "(" if close == ")" else "{"
     depth = 1
     n = len(s)
+    start = i
     while i < n:
         c = s[i]
         if c == "\\":
@@ -67,7 +77,9 @@ def _skip_balanced(s: str, i: int, close: str) -> int:
             continue
         if c == "'":
             j = s.find("'", i + 1)
-            i = n if j < 0 else j + 1
+            if j < 0:
+                raise ShellSyntaxError(i, "unterminated single quote")
+            i = j + 1
             continue
         if c == '"':
             i = _skip_dquote(s, i + 1)
@@ -85,11 +97,12 @@ def _skip_balanced(s: str, i: int, close: str) -> int:
             if depth == 0:
                 return i + 1
         i += 1
-    return n
+    raise ShellSyntaxError(start - 1, f"unterminated `{'$(' if close == ')' else '${'}`")
 
 
 def _skip_dquote(s: str, i: int) -> int:
     n = len(s)
+    start = i - 1
     while i < n:
         c = s[i]
         if c == "\\":
@@ -102,11 +115,12 @@ def _skip_dquote(s: str, i: int) -> int:
             i = _skip_balanced(s, i + 2, ")" if s[i + 1] == "(" else "}")
         else:
             i += 1
-    return n
+    raise ShellSyntaxError(start, "unterminated double quote")
 
 
 def _skip_backtick(s: str, i: int) -> int:
     n = len(s)
+    start = i - 1
     while i < n:
         if s[i] == "\\":
             i += 2
@@ -114,7 +128,7 @@ def _skip_backtick(s: str, i: int) -> int:
             return i + 1
         else:
             i += 1
-    return n
+    raise ShellSyntaxError(start, "unterminated backtick")
 
 
 def _word_end(s: str, i: int) -> int:
@@ -128,7 +142,9 @@ def _word_end(s: str, i: int) -> int:
             i += 2
         elif c == "'":
             j = s.find("'", i + 1)
-            i = n if j < 0 else j + 1
+            if j < 0:
+                raise ShellSyntaxError(i, "unterminated single quote")
+            i = j + 1
         elif c == '"':
             i = _skip_dquote(s, i + 1)
         elif c == "`":
@@ -188,8 +204,28 @@ class _Lines:
         return lo + 1
 
 
+def mask_markdown(s: str) -> str:
+    """A README: keep the fenced code blocks, blank everything else (same offsets, same lines)."""
+    out: list[str] = []
+    fence: str | None = None
+    for line in s.splitlines(keepends=True):
+        m = re.match(r"\s*(```+|~~~+)", line)
+        if fence is None and m:
+            fence = m.group(1)
+            out.append(re.sub(r"[^\n]", " ", line))
+        elif fence is not None and m and m.group(1).startswith(fence[:3]):
+            fence = None
+            out.append(re.sub(r"[^\n]", " ", line))
+        elif fence is None:
+            out.append(re.sub(r"[^\n]", " ", line))
+        else:
+            out.append(line)
+    return "".join(out)
+
+
 def split_commands(s: str) -> list[Command]:
-    """Simple commands with their words, in source order. Heredoc bodies and comments are skipped."""
+    """Simple commands with their words, in source order. Heredoc bodies and comments are skipped.
+    Raises ShellSyntaxError where a quote or substitution is never closed."""
     lines = _Lines(s)
     cmds: list[Command] = []
     cur = Command(words=[])
