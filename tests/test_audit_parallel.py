@@ -134,3 +134,32 @@ def test_ray_deployment_is_not_asked_for_one_pod(tmp_path: Path) -> None:
         )
     )
     assert SPLIT in _causes(p)  # the same layout without a multi-node launcher does break
+
+
+INTERP = """\
+services:
+  s:
+    image: intel/vllm:0.17.0-xpu
+    shm_size: ${SHM_SIZE:-16g}
+    devices: ["${RENDER_NODE:-/dev/dri/renderD128}"]
+    group_add: ["${RENDER_GID:-992}"]
+    command: ["m", "-tp", "1"]
+"""
+
+
+def test_compose_interpolates_every_value_but_fix_keeps_the_variables(tmp_path: Path) -> None:
+    from deploy_helpers import two_gpu_facts
+    from tpdoctor.deploy.fix import fix_loaded
+
+    p = tmp_path / "compose.yaml"
+    p.write_text(INTERP)
+    svc = load(p).model.services[0]
+    assert svc.shm_size == 16 * 1024**3 and svc.group_add == ["992"]
+    assert [d.host for d in svc.devices] == ["/dev/dri/renderD128"]
+    assert "shm.too-small" not in _causes(p)  # the default is read, no false 64 MiB
+    (tmp_path / ".env").write_text("SHM_SIZE=1g\n")
+    assert load(p).model.services[0].shm_size == 1024**3
+    (tmp_path / ".env").unlink()
+    res = fix_loaded(load(p), two_gpu_facts(render_gid=993))
+    assert "shm_size: ${SHM_SIZE:-16g}" in res.text  # the user's variable survives --fix
+    assert 'group_add: ["993"]' in res.text  # matched through its interpolated value
