@@ -52,12 +52,36 @@ def test_a_code_named_in_a_log_is_reported_with_its_meaning(code) -> None:  # ty
 @pytest.mark.parametrize(
     ("line", "name", "cause"),
     [
-        ("RuntimeError: cuda runtime error (802) : system not yet initialized at THCGeneral.cpp:50", "cudaErrorSystemNotReady", "nvidia.fabric-manager-not-running"),
-        ("calling cuInit\ncuInit err: 802", "CUDA_ERROR_SYSTEM_NOT_READY", "nvidia.fabric-manager-not-running"),
-        ("RuntimeError: CUDA error: forward compatibility was attempted on non supported HW", "cudaErrorCompatNotSupportedOnDevice", "cuda.forward-compat-unsupported"),
-        ("host:1:1 [0] NCCL WARN Cuda failure 217 'peer access is not supported between these two devices'", "cudaErrorPeerAccessUnsupported", "nccl.p2p-unsupported"),
-        ("RuntimeError: Native API failed. Native API returns: 20 (UR_RESULT_ERROR_DEVICE_LOST)", "UR_RESULT_ERROR_DEVICE_LOST", "xpu.device-lost"),
-        ("RuntimeError: CUDA driver version is insufficient for CUDA runtime version", "cudaErrorInsufficientDriver", "cuda.driver-too-old"),
+        (
+            "RuntimeError: cuda runtime error (802) : system not yet initialized at THCGeneral.cpp:50",
+            "cudaErrorSystemNotReady",
+            "nvidia.fabric-manager-not-running",
+        ),
+        (
+            "calling cuInit\ncuInit err: 802",
+            "CUDA_ERROR_SYSTEM_NOT_READY",
+            "nvidia.fabric-manager-not-running",
+        ),
+        (
+            "RuntimeError: CUDA error: forward compatibility was attempted on non supported HW",
+            "cudaErrorCompatNotSupportedOnDevice",
+            "cuda.forward-compat-unsupported",
+        ),
+        (
+            "host:1:1 [0] NCCL WARN Cuda failure 217 'peer access is not supported between these two devices'",
+            "cudaErrorPeerAccessUnsupported",
+            "nccl.p2p-unsupported",
+        ),
+        (
+            "RuntimeError: Native API failed. Native API returns: 20 (UR_RESULT_ERROR_DEVICE_LOST)",
+            "UR_RESULT_ERROR_DEVICE_LOST",
+            "xpu.device-lost",
+        ),
+        (
+            "RuntimeError: CUDA driver version is insufficient for CUDA runtime version",
+            "cudaErrorInsufficientDriver",
+            "cuda.driver-too-old",
+        ),
         ("zeInit failed with error code 0x70000001", "ZE_RESULT_ERROR_DEVICE_LOST", "xpu.device-lost"),
         ("the server said: invalid device ordinal", None, None),
     ],

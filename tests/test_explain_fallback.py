@@ -14,12 +14,18 @@ from tpdoctor.explain.signatures import knowledge_base
 @pytest.mark.parametrize(
     ("line", "layer"),
     [
-        ("torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970, remote process exited", "NCCL/RCCL"),
+        (
+            "torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970, remote process exited",
+            "NCCL/RCCL",
+        ),
         ("2025:01:01-00:00:00:(1) |CCL_ERROR| some oneCCL failure", "oneCCL"),
         ("RuntimeError: level_zero backend failed with error: 40", "Level Zero/SYCL"),
         ("RuntimeError: HIP error: hipErrorLaunchFailure", "ROCm/HIP"),
         ("RuntimeError: CUDA error: device-side assert triggered", "CUDA"),
-        ("docker: Error response from daemon: driver failed programming external connectivity", "container runtime"),
+        (
+            "docker: Error response from daemon: driver failed programming external connectivity",
+            "container runtime",
+        ),
         ("torch.distributed.elastic.multiprocessing.errors.ChildFailedError:", "launcher"),
         ("KeyError: 'model.layers.0.weight'", "Python"),
     ],
@@ -29,13 +35,19 @@ def test_layer_of(line: str, layer: str) -> None:
 
 
 def test_first_error_prefers_the_first_exception_line() -> None:
-    lines = [("a", 3, "WARNING something failed softly"), ("a", 9, "ValueError: bad"), ("a", 12, "RuntimeError: later")]
+    lines = [
+        ("a", 3, "WARNING something failed softly"),
+        ("a", 9, "ValueError: bad"),
+        ("a", 12, "RuntimeError: later"),
+    ]
     assert first_error(lines) == ("a", 9, "ValueError: bad")
 
 
 def test_nearest_causes_are_scored_and_unrelated_text_gets_none() -> None:
     kb = knowledge_base()
-    near = nearest_causes("NCCL WARN Error while creating shared memory segment /dev/shm/nccl-x (size 123)", kb)
+    near = nearest_causes(
+        "NCCL WARN Error while creating shared memory segment /dev/shm/nccl-x (size 123)", kb
+    )
     assert near and near[0].cause == "shm.too-small"
     assert nearest_causes("the quick brown fox jumps over the lazy dog", kb) == []
 

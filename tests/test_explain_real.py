@@ -31,7 +31,11 @@ def test_dev_split_does_not_regress() -> None:
 
 
 def test_healthy_logs_give_nothing_above_notice() -> None:
-    healthy = [evaluate(e) for e in entries() if e.get("kind") == "healthy" and str(e["path"]).split("/", 1)[0] in DEV_SPLITS]
+    healthy = [
+        evaluate(e)
+        for e in entries()
+        if e.get("kind") == "healthy" and str(e["path"]).split("/", 1)[0] in DEV_SPLITS
+    ]
     assert all(not r.got for r in healthy), [(r.path, r.got) for r in healthy if r.got]
 
 
@@ -66,7 +70,8 @@ def test_store_retry_that_succeeded_is_benign_and_the_final_error_is_not(tmp_pat
     assert any("a retry that succeeded" in n for n in report.notes)
     failed = tmp_path / "failed.log"
     failed.write_text(
-        retry + "torch.distributed.DistNetworkError: The client socket has failed to connect to [node-0]:29500 "
+        retry
+        + "torch.distributed.DistNetworkError: The client socket has failed to connect to [node-0]:29500 "
         "(errno: 110 - Connection timed out).\n"
     )
     assert explain([str(failed)]).findings[0].cause == "network.wrong-interface"

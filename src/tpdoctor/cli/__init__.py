@@ -7,6 +7,7 @@ other command gets an app with only its own module imported (cli/app.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -15,14 +16,31 @@ from typing import TypeVar
 from tpdoctor import __version__
 
 INTERNAL_EXIT = 1  # model.ExitCode.internal, without importing the model for it
+USAGE_EXIT = 2  # model.ExitCode.usage
 T = TypeVar("T")
 
 
 def main() -> None:
+    stdout_id = _fd_identity(1)
+    try:
+        _main()
+    except SystemExit as exc:
+        # rich turns EPIPE (`| head`) into SystemExit(1) after a dup2 of /dev/null onto fd 1;
+        # exit 1 means a bug of ours, so tell the two apart
+        if exc.code == 1 and stdout_id != _fd_identity(1) and _fd_identity(1) == _devnull_identity():
+            _say("output closed early (broken pipe)")
+            sys.exit(USAGE_EXIT)
+        # a write error at the last flush (a full disk) is still an error; `| head` is not
+        _guarded(_flush_outputs)
+        raise
+
+
+def _main() -> None:
+    _redact_output()
     args = sys.argv[1:]
     if args == ["--version"]:
         print(f"tpdoctor {__version__}")
-        return
+        sys.exit(0)
     if args[:1] == ["check"] and not os.environ.get("TPDOCTOR_NO_FAST_PATH"):
         from tpdoctor.cli.check_run import parse_fast, run_check
 
@@ -32,6 +50,25 @@ def main() -> None:
             sys.exit(0)
     _guarded(lambda: _run_typer(args))
     sys.exit(0)
+
+
+def _redact_output() -> None:
+    """Every line tpdoctor prints (text, JSON, SARIF, diffs, quoted log lines, run's messages)
+    passes the one redactor (tpdoctor.redact). The workload's output under `run` is written to
+    the file descriptors directly and stays untouched."""
+    from tpdoctor.redact import RedactingStream
+
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, RedactingStream):
+            setattr(sys, name, RedactingStream(stream))
+
+
+def _flush_outputs() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            with contextlib.suppress(ValueError):  # already closed
+                stream.flush()
 
 
 def _run_typer(args: list[str]) -> None:
@@ -65,19 +102,57 @@ def _guarded(step: Callable[[], T]) -> T:
     try:
         return step()
     except TpdoctorError as exc:
-        print(f"tpdoctor: error: {exc}", file=sys.stderr)
+        _say(f"error: {exc}")
         sys.exit(int(exc.exit_code))
-    except BrokenPipeError:  # `tpdoctor ... | head`: the reader is gone, nothing left to say
-        sys.stdout = open(os.devnull, "w")
-        sys.exit(1)
+    except BrokenPipeError:  # `tpdoctor ... | head`: the reader is gone; one line, exit 2
+        _quiet_stdout()
+        _say("output closed early (broken pipe)")
+        sys.exit(USAGE_EXIT)
+    except OSError as exc:  # ENOSPC, EROFS, EACCES on an output: the environment, not a bug
+        where = f" {exc.filename}:" if getattr(exc, "filename", None) else ""
+        _say(f"error:{where} {exc.strerror or exc}")
+        sys.exit(USAGE_EXIT)
+    except RecursionError:
+        _say("error: input nested too deeply: refusing")
+        sys.exit(USAGE_EXIT)
+    except MemoryError:
+        _say("error: out of memory reading the input: refusing")
+        sys.exit(USAGE_EXIT)
     except KeyboardInterrupt:
         print("tpdoctor: interrupted", file=sys.stderr)
         sys.exit(130)
     except Exception as exc:  # a bug of ours: one line, traceback only on request
         if os.environ.get("TPDOCTOR_DEBUG"):
             raise
-        print(
-            f"tpdoctor: internal error: {type(exc).__name__}: {exc} (set TPDOCTOR_DEBUG=1 for a traceback)",
-            file=sys.stderr,
-        )
+        _say(f"internal error: {type(exc).__name__}: {exc} (set TPDOCTOR_DEBUG=1 for a traceback)")
         sys.exit(INTERNAL_EXIT)
+
+
+def _fd_identity(fd: int) -> tuple[int, int, int] | None:
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_rdev)
+
+
+def _devnull_identity() -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(os.devnull)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_rdev)
+
+
+def _say(msg: str) -> None:
+    from tpdoctor.redact import redact_text
+
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stderr.write(redact_text(f"tpdoctor: {msg}") + "\n")
+        sys.stderr.flush()
+
+
+def _quiet_stdout() -> None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())

@@ -95,6 +95,10 @@ def audit_command(
     report = Report(command="audit")
     if facts is None:
         report.notes.append("no --host-facts: device nodes and the render GID are placeholders")
+    if write:
+        from tpdoctor.safewrite import refuse_same_file_twice
+
+        refuse_same_file_twice(list(files))
     loaded_all: list[Loaded] = []  # parse everything first: one bad file, no partial writes
     for p in files:
         try:
@@ -141,9 +145,9 @@ def audit_command(
             continue
         fixed_any = True
         if write:
-            from tpdoctor.deploy.io import atomic_write
+            from tpdoctor.deploy.audit import write_fix
 
-            backup = atomic_write(loaded.path, result.text)
+            backup = write_fix(loaded, result.text)
             print(f"tpdoctor: wrote {loaded.path} (backup {backup})", file=sys.stderr)
         else:
             sys.stdout.write(unified_diff(str(loaded.path), loaded.text, result.text))

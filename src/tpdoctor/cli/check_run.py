@@ -13,14 +13,15 @@ if TYPE_CHECKING:
     from tpdoctor.model import Facts
 
 
+ENV_FILE_MAX = 1 << 20
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     """KEY=VALUE lines (docker --env-file / compose .env style; `export`, quotes and # allowed)."""
+    from tpdoctor.boundedio import read_text_bounded
     from tpdoctor.errors import InputError
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read env file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    text = read_text_bounded(path, ENV_FILE_MAX, what="env file")
     env: dict[str, str] = {}
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -39,11 +40,10 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 def _root_environ(root: Path) -> dict[str, str]:
     """A captured /proc/self/environ under the root, if there is one."""
-    try:
-        raw = (root / "proc/self/environ").read_bytes()
-    except OSError:
-        return {}
-    pairs = (item.decode("utf-8", "replace").partition("=") for item in raw.split(b"\0") if item)
+    from tpdoctor.facts.fsutil import read_text
+
+    raw = read_text(root.resolve(), "/proc/self/environ") or ""  # in the root, bounded
+    pairs = (item.partition("=") for item in raw.split("\0") if item)
     return {k: v for k, sep, v in pairs if sep}
 
 
@@ -96,10 +96,12 @@ def run_check(
         write_snapshot(facts, snapshot)
 
     from tpdoctor.cli.common import emit, shown_runtimes
+    from tpdoctor.limits import check_sizes
     from tpdoctor.model import CheckOptions, Report
     from tpdoctor.rules import run_fact_rules
     from tpdoctor.rules.summary import facts_summary
 
+    check_sizes(tp, pp)
     chosen = (backend or Backend.auto).value
     dist_backend = chosen if chosen in ("xccl", "ccl") else None
     options = CheckOptions(

@@ -49,6 +49,9 @@ def cluster_check_command(
     if snapshots is not None:
         written = write_snapshots(nodes, snapshots)
         notes.append(f"wrote {len(written)} snapshot(s) to {snapshots}")
+    from tpdoctor.limits import check_sizes
+
+    check_sizes(tp, pp)
     report = build_report(nodes, CheckOptions(tp=tp, pp=pp or 1, backend=_stack(backend)), address, notes)
     if fmt is OutputFormat.text:
         print_table(report, sys.stdout)

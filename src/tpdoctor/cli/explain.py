@@ -52,6 +52,8 @@ def explain_command(
     if (write or host_facts is not None) and config is None:
         raise UsageError("--write and --host-facts need --config FILE")
     inputs = list(logs or ["-"])
+    if "-" in inputs and sys.stdin is None:
+        raise UsageError("stdin is closed: pass log files or pipe one into `tpdoctor explain -`")
     if inputs == ["-"] and sys.stdin.isatty():
         raise UsageError("no log given: pass log files or pipe one into `tpdoctor explain -`")
     from tpdoctor.cli.common import compose_project_here, shown_runtimes
@@ -148,9 +150,9 @@ def _patch_config(prepared: Any, report: Any, write: bool) -> dict[str, Any]:
     elif not patch.changed:
         report.notes.append(f"{path}: already has what the diagnosed causes need; nothing to change")
     if write and patch.changed:
-        from tpdoctor.deploy.io import atomic_write
+        from tpdoctor.deploy.audit import write_fix
 
-        backup = atomic_write(loaded.path, patch.result.text)
+        backup = write_fix(patch.loaded, patch.result.text)
         out["written"] = str(backup)
         print(f"tpdoctor: wrote {path} (backup {backup})", file=sys.stderr)
     elif write:

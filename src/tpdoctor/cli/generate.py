@@ -87,9 +87,16 @@ def generate_command(
     if output is None:
         sys.stdout.write(text)
         return
-    if output.exists():
-        raise UsageError(f"{output} exists: refusing to overwrite (audit it with `tpdoctor audit --fix`)")
-    output.write_text(text, encoding="utf-8")
+    import os
+
+    try:  # O_EXCL|O_NOFOLLOW: never overwrite, never through a planted link
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except FileExistsError:
+        raise UsageError(
+            f"{output} exists: refusing to overwrite (audit it with `tpdoctor audit --fix`)"
+        ) from None
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
     print(f"tpdoctor: wrote {output}", file=sys.stderr)
 
 

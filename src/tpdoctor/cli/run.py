@@ -3,7 +3,8 @@ command as a child, explain a crash. The steps live in tpdoctor.runner."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ from tpdoctor.cli.options import BackendOpt, OneCclVersion, Pp, Tp
 if TYPE_CHECKING:
     from tpdoctor.runner.session import Prepared
 
+CHECK_TIMEOUT_S = 60.0  # the check takes < 1 s; past this something is wrong: run unchecked
 STRICT_EXIT = 3  # a blocker left and --strict: the command never starts
 NOT_FOUND_EXIT, NOT_EXECUTABLE_EXIT = 127, 126  # as a shell reports them
 QUIET_SIGNALS = (1, 2, 13, 15)  # SIGHUP, SIGINT, SIGPIPE, SIGTERM: a stop, not a crash
@@ -56,21 +58,27 @@ def run_command(
         raise UsageError("no command given: tpdoctor run [OPTIONS] -- COMMAND [ARGS...]")
     say = stderr_say()
     job = infer_job(argv)
-    options = CheckOptions(
-        tp=tp if tp is not None else job.tp,
-        pp=pp if pp is not None else (job.pp or 1),
-        backend=("xpu" if backend.value in ("xccl", "ccl") else backend.value)
-        if backend
-        else job.backend or "auto",
-        oneccl_version=oneccl_version,
-    )
     prepared = Prepared(dict(os.environ))
     try:
         if not no_check:
             if job.framework:
                 say(f"command: {job.describe()}")
             try:
-                prepared = check_and_fix(prepared.env, options, fix=not no_fix, say=say)
+                # inside the guard: a --tp over tpdoctor's limits, a hostile environment or a
+                # check that runs too long never keeps the workload from starting (docs/run.md)
+                from tpdoctor.limits import check_sizes
+
+                check_sizes(tp if tp is not None else job.tp, pp if pp is not None else job.pp)
+                options = CheckOptions(
+                    tp=tp if tp is not None else job.tp,
+                    pp=pp if pp is not None else (job.pp or 1),
+                    backend=("xpu" if backend.value in ("xccl", "ccl") else backend.value)
+                    if backend
+                    else job.backend or "auto",
+                    oneccl_version=oneccl_version,
+                )
+                with time_limit(CHECK_TIMEOUT_S):
+                    prepared = check_and_fix(prepared.env, options, fix=not no_fix, say=say)
             except Exception as exc:  # a bug of ours must not keep the workload from starting
                 if os.environ.get("TPDOCTOR_DEBUG"):
                     raise
@@ -92,6 +100,33 @@ def run_command(
     finally:
         prepared.cleanup()
     raise typer.Exit(code)
+
+
+class CheckTimeout(Exception):
+    def __str__(self) -> str:
+        return f"the check ran over {CHECK_TIMEOUT_S:.0f} s"
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise CheckTimeout in the main thread after `seconds` (SIGALRM; main thread only)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(_signum: int, _frame: object) -> None:
+        raise CheckTimeout
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def _run(argv: list[str], prepared: Prepared, explain_log: Path | None, speak: Callable[[str], None]) -> int:

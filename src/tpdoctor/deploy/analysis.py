@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from tpdoctor.deploy.model import Backend, Service
+from tpdoctor.limits import MAX_PARALLEL, parse_count
 from tpdoctor.model.facts import Facts
 
 DRM_MAJOR = 226
@@ -52,14 +53,14 @@ TP_ENV = ("TENSOR_PARALLEL_SIZE", "TP_SIZE", "NUM_SHARD")
 PP_ENV = ("PIPELINE_PARALLEL_SIZE", "PP_SIZE")
 
 
-def resolve_int(val: str, svc: Service) -> int | None:
+def resolve_int(val: str, svc: Service, what: str = "value") -> int | None:
     """A number as written, or after $VAR / ${VAR:-N} from the service env and the file's variables."""
     from tpdoctor.deploy.interpolate import interpolate
 
     v = val.strip("\"'")
     if not v.isdigit():
         v = interpolate(v, {**svc.variables, **svc.env}).strip("\"'")
-    return int(v) if v.isdigit() else None
+    return parse_count(v, what, MAX_PARALLEL, svc.name) if v.isdigit() else None  # bounded (limits.py)
 
 
 def _flat_argv(svc: Service) -> list[str]:
@@ -75,11 +76,11 @@ def _flag_int(svc: Service, pattern: re.Pattern[str], env_names: tuple[str, ...]
     for i, a in enumerate(flat):
         m = pattern.match(a)
         if m:
-            got = resolve_int(m.group(1) or (flat[i + 1] if i + 1 < len(flat) else ""), svc)
+            got = resolve_int(m.group(1) or (flat[i + 1] if i + 1 < len(flat) else ""), svc, a)
             if got is not None:
                 return got
     for n in env_names:
-        got = resolve_int(svc.env[n], svc) if n in svc.env else None
+        got = resolve_int(svc.env[n], svc, n) if n in svc.env else None
         if got is not None:
             return got
     return None

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tpdoctor.deploy.io import read_text
+from tpdoctor.deploy.io import MAX_BYTES, decode_config
 from tpdoctor.deploy.model import DeploymentModel, Format, Service
-from tpdoctor.errors import NotDeploymentError
+from tpdoctor.errors import InputError, NotDeploymentError
 from tpdoctor.model import Facts, Finding
 from tpdoctor.rules.registry import DeployContext, run_deploy_rules
+from tpdoctor.safewrite import ReadState, TextStyle, detect_style, normalize_text, read_state
 
 _RUN = re.compile(
     r"(?:^|[;&|(]|\bthen\b|\bdo\b)\s*(?:\$\s+)?(?:sudo\s+(?:-E\s+)?)?(?:\S*/)?(docker|podman|nerdctl)\s+(?:container\s+)?run\b",
@@ -35,30 +36,62 @@ def detect_format(text: str, path: str) -> Format:
 @dataclass
 class Loaded:
     path: Path
-    text: str
+    text: str  # as the parsers saw it: no BOM, LF line endings (style says how the file spells it)
     model: DeploymentModel
     handle: Any  # ComposeDoc | list[RunCommand] | list[k8s docs]
     fmt: Format
+    state: ReadState | None = None  # the bytes parsed and where they came from (for --write)
+    style: TextStyle = field(default_factory=TextStyle)
 
 
 def load(path: Path, fmt: str | None = None, text: str | None = None) -> Loaded:
-    text = read_text(path) if text is None else text
+    state: ReadState | None = None
+    style = TextStyle()
+    if text is None:
+        state = read_state(path, MAX_BYTES)
+        style = detect_style(state.data)
+        text = normalize_text(decode_config(state.data, str(path)), style)
     source = str(path)
     f: Format = fmt or detect_format(text, source)  # type: ignore[assignment]
+    try:
+        model, handle, f = _parse(text, source, f)
+    except InputError as exc:
+        if source in str(exc):
+            raise
+        raise InputError(f"{source}: {exc}") from None
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+        # a value of the wrong YAML type deep in a frontend (`devices: 5`, `spec: hello`): the
+        # file is wrong, not tpdoctor; name the file, exit 2
+        raise InputError(f"{source}: unexpected {f} structure ({type(exc).__name__}: {exc})") from None
+    except RecursionError:
+        raise InputError(f"{source}: nested too deeply: refusing") from None
+    return Loaded(path, text, model, handle, f, state, style)
+
+
+def _parse(text: str, source: str, f: Format) -> tuple[DeploymentModel, Any, Format]:
     if f == "compose":
         from tpdoctor.deploy.compose import parse_compose
 
         model, handle = parse_compose(text, source)
-        return Loaded(path, text, model, handle, f)
+        return model, handle, f
     if f == "kubernetes":
         from tpdoctor.deploy.kubernetes import parse_kubernetes
 
         model, docs = parse_kubernetes(text, source)
-        return Loaded(path, text, model, docs, f)
+        return model, docs, f
     from tpdoctor.deploy.dockerrun import parse_run_text
 
     model, runs = parse_run_text(text, source)
-    return Loaded(path, text, model, runs, model.format)
+    return model, runs, model.format
+
+
+def write_fix(loaded: Loaded, text: str) -> Path:
+    """Write the fixed text through the one safe writer (tpdoctor.safewrite); the backup's path."""
+    from tpdoctor.safewrite import write_fixed
+
+    if loaded.state is None:
+        raise InputError(f"{loaded.path}: was not read from disk: nothing to write")
+    return write_fixed(loaded.state, text, loaded.style)
 
 
 @dataclass

@@ -28,6 +28,7 @@ from tpdoctor.deploy.model import (
     parse_size,
 )
 from tpdoctor.errors import InputError, NotDeploymentError
+from tpdoctor.limits import MAX_GPUS, cap_count, parse_count
 
 _V1_HINT_KEYS = {"image", "build", "command", "devices", "volumes", "environment"}
 
@@ -217,7 +218,9 @@ def _gpu_reservations(svc: dict[str, Any]) -> list[GpuRequest]:
             continue
         count = d.get("count")
         ids = [str(x) for x in d.get("device_ids") or []]
-        n = len(ids) if ids else (None if count in (None, "all") else int(count))
+        n = len(ids) if ids else (None if count in (None, "all") else parse_count(count, "GPU count:"))
+        if len(ids) > MAX_GPUS:
+            cap_count(len(ids), "device_ids:")
         vendor = driver if driver in ("nvidia", "intel", "amd") else "unknown"
         out.append(GpuRequest(via="compose-deploy", vendor=vendor, count=n, ids=ids, raw=str(dict(d))))  # type: ignore[arg-type]
     g = svc.get("gpus")

@@ -8,6 +8,7 @@ the Compose JSON schema, `docker-compose config`, and the Kubernetes OpenAPI sch
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Literal
@@ -77,7 +78,11 @@ class Intent:
 
     @property
     def n_gpus(self) -> int:
-        n = self.gpus or self.tp * self.pp
+        from tpdoctor.limits import MAX_GPUS, MAX_PARALLEL, cap_count
+
+        cap_count(self.tp, "--tp", MAX_PARALLEL)
+        cap_count(self.pp, "--pp", MAX_PARALLEL)
+        n = cap_count(self.gpus or self.tp * self.pp, "GPUs (--gpus, or --tp x --pp)", MAX_GPUS)
         if n < self.tp * self.pp:
             raise UsageError(f"--gpus {n} is less than --tp x --pp = {self.tp * self.pp}")
         return n
@@ -173,7 +178,38 @@ def _host_notes(it: Intent) -> list[str]:
     return notes
 
 
+# An image reference as Docker's reference grammar spells it (github.com/distribution/reference,
+# regexp.go: domain[:port]/path-components[:tag][@digest]); anything else (a newline, a quote, a
+# space) could inject YAML keys or shell words into the generated file.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN = (
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?"
+)
+IMAGE_REF_RE = re.compile(
+    rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
+# a model id or a path in the container: no blanks, quotes, control or YAML flow characters
+MODEL_RE = re.compile(r"^[A-Za-z0-9_./@:+=-][A-Za-z0-9_./@:+=~-]{0,511}$")
+
+
+def validate_intent(it: Intent) -> None:
+    """Refuse values that would not stay one scalar in the generated YAML or shell (exit 2)."""
+    if it.image not in IMAGES and (len(it.image) > 512 or not IMAGE_REF_RE.match(it.image)):
+        raise UsageError(
+            f"--image {it.image[:80]!r} is not an image reference (registry/name[:tag][@digest])"
+        )
+    if not MODEL_RE.match(it.model):
+        raise UsageError(
+            f"--model {it.model[:80]!r}: a model id or path without blanks, quotes or control characters"
+        )
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", it.name):
+        raise UsageError(f"service name {it.name!r} is not a DNS label")
+    it.n_gpus  # noqa: B018  (checks the counts against tpdoctor's limits)
+
+
 def generate(it: Intent) -> str:
+    validate_intent(it)
     if it.target == "compose":
         return _compose(it)
     if it.target == "kubernetes":

@@ -1,4 +1,4 @@
-"""Reading user files safely and writing fixes atomically.
+"""Reading user files safely (writing them: tpdoctor.safewrite).
 
 Limits protect `audit` from hostile input: a size cap, strict UTF-8, and a cap on how many
 nodes a YAML document expands to (aliases are references in ruamel's round-trip mode, but the
@@ -7,8 +7,7 @@ rules walk them, so a "billion laughs" file would otherwise explode there).
 
 from __future__ import annotations
 
-import os
-import tempfile
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +19,26 @@ from tpdoctor.errors import InputError
 MAX_BYTES = 8 * 1024 * 1024
 MAX_NODES = 500_000
 MAX_ALIASES = 1_000
+MAX_DEPTH = 100  # a real compose file or manifest nests < 15 levels
+
+
+def read_bytes(path: Path, max_bytes: int = MAX_BYTES) -> bytes:
+    """A config's bytes through the one bounded reader (regular files only, size and time capped)."""
+    from tpdoctor.boundedio import read_bytes_bounded
+
+    return read_bytes_bounded(path, max_bytes, what="config file")
+
+
+def decode_config(data: bytes, source: str) -> str:
+    """Strict UTF-8; a BOM is accepted (and put back by the writer, textfmt.py)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source}: not UTF-8 text (byte {exc.start}): refusing to parse") from None
 
 
 def read_text(path: Path, max_bytes: int = MAX_BYTES) -> str:
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    if size > max_bytes:
-        raise InputError(f"{path}: {size} bytes is over the {max_bytes}-byte limit for a config file")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}): refusing to parse") from None
+    return decode_config(read_bytes(path, max_bytes), str(path))
 
 
 def rt_yaml() -> YAML:
@@ -52,12 +54,37 @@ def _count_aliases(text: str) -> int:
     return sum(1 for tok in text.split() if tok.startswith("*") and len(tok) > 1)
 
 
+_QUOTED = re.compile(r"'[^'\n]*'|\"(?:[^\"\\\n]|\\.)*\"")
+
+
+def _flow_depth(text: str) -> int:
+    """Deepest nesting of YAML flow collections ([ and {) outside quoted scalars and comments."""
+    deepest = depth = 0
+    for line in text.splitlines():
+        line = _QUOTED.sub("", line)
+        hash_at = line.find(" #")
+        if hash_at >= 0:
+            line = line[:hash_at]
+        for ch in line:
+            if ch in "[{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif ch in "]}":
+                depth = max(depth - 1, 0)
+    return deepest
+
+
 def load_yaml_docs(text: str, source: str) -> list[Any]:
     """Round-trip load every document; refuse bombs; raise InputError with the position."""
+    if ("[" in text or "{" in text) and _flow_depth(text) > MAX_DEPTH:
+        # ruamel's parser recurses per level: 20k levels is a RecursionError after seconds
+        raise InputError(f"{source}: YAML nested more than {MAX_DEPTH} levels deep: refusing")
     if _count_aliases(text) > MAX_ALIASES:
         raise InputError(f"{source}: more than {MAX_ALIASES} YAML aliases: refusing (alias bomb?)")
     try:
         docs = list(rt_yaml().load_all(text))
+    except RecursionError:
+        raise InputError(f"{source}: YAML nested too deeply: refusing") from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
@@ -93,24 +120,3 @@ def dump_yaml_docs(docs: list[Any]) -> str:
     else:
         y.dump_all(docs, buf)
     return buf.getvalue()
-
-
-def atomic_write(path: Path, text: str, backup_suffix: str = ".tpdoctor.bak") -> Path:
-    """Keep a backup next to the file, then replace it atomically (temp file + os.replace)."""
-    backup = path.with_name(path.name + backup_suffix)
-    original = path.read_bytes()
-    mode = path.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        backup.write_bytes(original)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return backup

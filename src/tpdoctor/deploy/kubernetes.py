@@ -14,6 +14,7 @@ from tpdoctor.deploy.exceptions import ANNOTATION, allows_in_lines, parse_allow_
 from tpdoctor.deploy.io import load_yaml_docs
 from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service, parse_size
 from tpdoctor.errors import NotDeploymentError
+from tpdoctor.limits import parse_count
 
 GPU_RESOURCES = {
     "nvidia.com/gpu": "nvidia",
@@ -362,10 +363,9 @@ def _container(w: Workload, c: dict[str, Any], psc: dict[str, Any], vols: dict[s
         for rname, qty in (res.get(key) or {}).items():
             vendor = GPU_RESOURCES.get(str(rname))
             if vendor and not any(g.raw.startswith(str(rname)) for g in s.gpus):
-                try:
-                    n: int | None = int(str(qty))
-                except ValueError:
-                    n = None
+                n: int | None = parse_count(qty, f"resources.{key}.{rname}") if str(qty).isdigit() else None
+                if n is None and isinstance(qty, (int, float)) and not isinstance(qty, bool):
+                    n = parse_count(qty, f"resources.{key}.{rname}")
                 s.gpus.append(GpuRequest(via="k8s-resource", vendor=vendor, count=n, raw=f"{rname}: {qty}"))  # type: ignore[arg-type]
     # replicas (the API default is 1), a Job's parallelism, and the multi-node launcher, if any
     s.extra.update({k: v for k, v in (w.extra or {}).items() if w.kind != "DaemonSet" or k != "replicas"})

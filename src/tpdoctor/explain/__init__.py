@@ -30,7 +30,7 @@ class ExplainReport(Report):
 def scan_inputs(inputs: Sequence[str], engine: str = "auto") -> ScanResult:
     scanner = Scanner(knowledge_base(), engine=engine)
     for name in inputs:
-        with open_log(name) as stream:
+        with open_log(name, scanner.result.notes) as stream:
             scanner.scan_stream(stream, "<stdin>" if name == "-" else name)
     return scanner.result
 

@@ -8,10 +8,13 @@ newline) so that one megabyte-long line cannot grow memory or slow the regexes.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import os
+import stat
 import sys
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
@@ -23,32 +26,114 @@ MAX_LINE = 64 << 10
 GZIP_MAGIC = b"\x1f\x8b"
 
 
+UTF16_BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+
+
 @contextmanager
-def open_log(name: str) -> Iterator[BinaryIO]:
-    """Open a path or '-' (stdin) as a binary stream, transparently gunzipping by magic bytes."""
+def open_log(name: str, notes: list[str] | None = None) -> Iterator[BinaryIO]:
+    """Open a path or '-' (stdin) as a binary stream, transparently gunzipping by magic bytes
+    and transcoding UTF-16 (by its BOM) to UTF-8.
+
+    A named FIFO is opened O_NONBLOCK (no writer: no hang, it reads as empty) and read like stdin;
+    a character or block device (/dev/zero, /dev/urandom) never ends and is refused."""
     if name == "-":
+        if sys.stdin is None:
+            raise InputError("stdin is closed: pass log files or pipe one into `tpdoctor explain -`")
         raw: BinaryIO = sys.stdin.buffer
         close = False
     else:
-        if os.path.isdir(name):
-            raise InputError(f"{name}: is a directory (give log files, or '-' for stdin)")
-        try:
-            raw = open(name, "rb")  # closed in finally
-        except FileNotFoundError:
-            raise InputError(f"{name}: no such file") from None
-        except OSError as exc:
-            raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
+        raw = _open_named(name)
         close = True
     try:
         # open(..., "rb") and stdin.buffer are BufferedReaders already; peek() needs one.
         stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
-        if stream.peek(2)[:2] == GZIP_MAGIC:
-            yield gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[misc]
+        head = stream.peek(2)[:2]
+        if head == GZIP_MAGIC:
+            yield _maybe_utf16(gzip.GzipFile(fileobj=stream, mode="rb"), name, notes)  # type: ignore[arg-type]
         else:
-            yield stream
+            yield _maybe_utf16(stream, name, notes)
     finally:
         if close:
             raw.close()
+
+
+def _open_named(name: str) -> BinaryIO:
+    from tpdoctor.boundedio import check_stream_source
+
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise InputError(f"{name}: is a directory (give log files, or '-' for stdin)")
+        check_stream_source(name, fd)
+        os.set_blocking(fd, True)  # a pipe with a writer is read like stdin
+    except BaseException:
+        os.close(fd)
+        raise
+    return open(fd, "rb")  # closed by open_log
+
+
+def _maybe_utf16(stream: BinaryIO, name: str, notes: list[str] | None) -> BinaryIO:
+    peek = getattr(stream, "peek", None)
+    try:
+        head = peek(2)[:2] if peek is not None else b""
+    except (OSError, EOFError, zlib.error):
+        return stream  # damaged from the start: iter_buffers notes it
+    encoding = UTF16_BOMS.get(head)
+    if encoding is None:
+        if notes is not None and peek is not None:
+            with contextlib.suppress(OSError, EOFError, zlib.error):
+                sample = peek(512)[:512]
+                # ASCII text in UTF-16 without a BOM: every other byte is NUL
+                if len(sample) >= 16 and sample[1::2].count(0) > 0.9 * (len(sample) // 2):
+                    notes.append(
+                        f"{name if name != '-' else '<stdin>'}: looks like UTF-16 without a BOM; "
+                        "convert it (iconv -f UTF-16LE -t UTF-8) to explain it"
+                    )
+        return stream
+    if notes is not None:
+        notes.append(f"{name if name != '-' else '<stdin>'}: UTF-16 text (BOM): decoded to UTF-8")
+    return _Transcoded(stream, encoding)  # type: ignore[return-value]
+
+
+class _Transcoded(io.RawIOBase):
+    """A UTF-16 byte stream read as UTF-8, chunk by chunk (flat memory)."""
+
+    def __init__(self, inner: BinaryIO, encoding: str) -> None:
+        import codecs
+
+        self._inner = inner
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        self._pending = b""
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        want = CHUNK if size is None or size < 0 else size
+        while len(self._pending) < want and not self._eof:
+            data = self._inner.read(CHUNK)
+            if not data:
+                self._eof = True
+                text = self._decoder.decode(b"", final=True)
+            else:
+                text = self._decoder.decode(data)
+            self._pending += text.lstrip("\ufeff").encode("utf-8")
+        out, self._pending = self._pending[:want], self._pending[want:]
+        return out
+
+
+def iter_blocks(
+    stream: BinaryIO, chunk: int = CHUNK, max_line: int = MAX_LINE, notes: list[str] | None = None
+) -> Iterator[bytes]:
+    """Yield blocks of complete lines (each ending in b'\\n') as bytes; see iter_buffers."""
+    for buf, end in iter_buffers(stream, chunk, max_line, notes):
+        yield bytes(buf[:end])
 
 
 def iter_buffers(
@@ -123,7 +208,7 @@ def _readinto(stream: BinaryIO, view: memoryview) -> tuple[int, str | None]:
                 data = stream.read(size - got)
                 n = len(data)
                 view[got : got + n] = data
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             return got, str(exc) or type(exc).__name__
         if not n:
             break

@@ -20,8 +20,17 @@ class CollectContext:
     env: Mapping[str, str]
 
     def path(self, p: str) -> Path:
-        """The in-root absolute path p ('/dev/dri') as a path on this machine."""
-        return self.root / p.lstrip("/")
+        """The in-root absolute path p ('/dev/dri') as a path on this machine, every symlink
+        resolved inside the root (fsutil.follow_path): never a path outside it."""
+        from tpdoctor.facts.fsutil import follow_path
+
+        return follow_path(self.root, p)
+
+    def entry(self, p: str) -> Path:
+        """p's directory resolved inside the root, p itself not followed (for lstat, readlink)."""
+        from tpdoctor.facts.fsutil import host_path
+
+        return host_path(self.root, p)
 
 
 Collector = Callable[[CollectContext, Facts], None]

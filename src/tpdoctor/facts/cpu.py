@@ -9,15 +9,24 @@ from tpdoctor.facts.fsutil import read_text
 from tpdoctor.facts.process import parse_status
 from tpdoctor.model.facts import Facts
 
+MAX_CPUS = 1 << 16
+
 
 def parse_cpu_list(text: str) -> list[int]:
-    """'0-3,8,10-11' -> [0, 1, 2, 3, 8, 10, 11]; raises ValueError on garbage."""
+    """'0-3,8,10-11' -> [0, 1, 2, 3, 8, 10, 11]; raises ValueError on garbage or on more CPUs
+    than Linux supports (NR_CPUS is at most 8192; MAX_CPUS leaves room): a planted `0-1e11`
+    must not become a list of 1e11 ints."""
     cpus: list[int] = []
     for part in text.strip().split(","):
         if not part:
             continue
         lo, _, hi = part.partition("-")
-        cpus.extend(range(int(lo), int(hi or lo) + 1))
+        first, last = int(lo[:12]), int((hi or lo)[:12])
+        if first < 0 or last >= MAX_CPUS or last - first >= MAX_CPUS:
+            raise ValueError(f"CPU range {part[:40]} beyond {MAX_CPUS} CPUs")
+        cpus.extend(range(first, last + 1))
+        if len(cpus) > MAX_CPUS:
+            raise ValueError(f"more than {MAX_CPUS} CPUs")
     return sorted(set(cpus))
 
 

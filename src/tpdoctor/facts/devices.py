@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
-from tpdoctor.facts.fsutil import host_path, read_text, resolve_in_root
+from tpdoctor.facts.fsutil import follow_path, host_path, read_text, resolve_in_root
 from tpdoctor.model.facts import DeviceNode, DrmGpu, Facts, NodeKind
 
 BDF_RE = re.compile(r"^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
@@ -60,7 +60,7 @@ def describe_node(root: Path, inroot: str) -> DeviceNode | None:
 
 def _walk(root: Path, inroot: str, out: dict[str, DeviceNode], recursive: bool) -> None:
     try:
-        entries = sorted(os.scandir(host_path(root, inroot)), key=lambda e: e.name)
+        entries = sorted(os.scandir(follow_path(root, inroot)), key=lambda e: e.name)
     except OSError:
         return
     for entry in entries:

@@ -1,20 +1,75 @@
-"""Reading files and following symlinks *inside* an inspected root.
+"""The one in-root path resolver: every read under `check --root` goes through here.
 
-A fake root (tests, a mounted image) holds absolute symlinks such as
-`/dev/dri/by-path/pci-…-render -> /dev/dri/renderD128`; following them with os.path.realpath
-would leave the root, so links are resolved component by component with `/` mapped to the root.
+A root (a fixture, a mounted image, a captured container) holds symlinks such as
+`/dev/dri/by-path/pci-…-render -> /dev/dri/renderD128`, and a hostile one holds
+`proc/self/cgroup -> /etc/shadow` or `etc/group -> ../../../etc/shadow`. Following them with the
+host's resolution would leave the root, so every path is resolved as the kernel's
+openat2(RESOLVE_IN_ROOT) does: `/` and `..` stop at the root, absolute link targets restart at the
+root. Files are opened with openat2 itself (Linux >= 5.6, race-free; include/uapi/linux/openat2.h)
+and, where it is missing or filtered by seccomp, after a userspace walk of lstat/readlink with
+O_NOFOLLOW on the last component and a check of /proc/self/fd that the opened file is inside.
+
+- `host_path(root, p)`: p's directory resolved in the root, its last component not followed
+  (for lstat/readlink of the entry itself);
+- `follow_path(root, p)`: p fully resolved in the root (for stat, listdir, is_dir);
+- `read_text(root, p)`: the file's text, opened in the root and read by the bounded reader.
+Live (root `/`) the host's own resolution is the right one and paths are used as given.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
+import posixpath
+import struct
 from pathlib import Path
 
+from tpdoctor.boundedio import open_flags, read_fd_bounded
+from tpdoctor.errors import InputError
+
 MAX_LINKS = 40  # the kernel's MAXSYMLINKS
+MAX_FACT_FILE = 16 << 20  # /proc/self/mounts of a busy host is < 1 MiB; a 300 MB "file" is hostile
+READ_TIMEOUT_S = 5.0
+
+_SYS_OPENAT2 = 437  # same number on x86_64, aarch64 and the generic table (since 5.6)
+_RESOLVE_NO_MAGICLINKS = 0x02
+_RESOLVE_IN_ROOT = 0x10
+_openat2_state: list[bool] = []  # [] unknown, [True] works, [False] unavailable
+
+
+def _is_live(root: Path) -> bool:
+    return str(root) == "/"
+
+
+def _parent_and_name(inroot: str) -> tuple[str, str]:
+    norm = "/" + "/".join(p for p in inroot.split("/") if p)
+    head, _, name = norm.rpartition("/")
+    return head or "/", name
 
 
 def host_path(root: Path, inroot: str) -> Path:
-    return root / inroot.lstrip("/")
+    """The entry `inroot` itself (not followed) as a path on this machine."""
+    if _is_live(root):
+        return root / inroot.lstrip("/")
+    parent, name = _parent_and_name(inroot)
+    if name in ("", ".", ".."):
+        resolved = resolve_in_root(root, inroot)
+        return root / (resolved or "/").lstrip("/")
+    resolved_parent = resolve_in_root(root, parent)
+    if resolved_parent is None:  # a loop: a path that cannot exist
+        return root / ".tpdoctor-symlink-loop" / name
+    return root / resolved_parent.lstrip("/") / name
+
+
+def follow_path(root: Path, inroot: str) -> Path:
+    """`inroot` with every symlink followed inside the root, as a path on this machine."""
+    if _is_live(root):
+        return root / inroot.lstrip("/")
+    resolved = resolve_in_root(root, inroot)
+    if resolved is None:
+        return root / ".tpdoctor-symlink-loop"
+    return root / resolved.lstrip("/")
 
 
 def resolve_in_root(root: Path, inroot: str) -> str | None:
@@ -31,7 +86,7 @@ def resolve_in_root(root: Path, inroot: str) -> str | None:
                 done.pop()
             continue
         candidate = "/" + "/".join([*done, part])
-        hp = host_path(root, candidate)
+        hp = root / candidate.lstrip("/")
         if hp.is_symlink():
             hops += 1
             if hops > MAX_LINKS:
@@ -45,14 +100,84 @@ def resolve_in_root(root: Path, inroot: str) -> str | None:
     return "/" + "/".join(done)
 
 
-def read_text(root: Path, inroot: str, errors: list[str] | None = None) -> str | None:
-    """File text, or None when absent; unreadable files are recorded in `errors`."""
-    hp = host_path(root, inroot)
+def _openat2(dirfd: int, rel: str, flags: int) -> int:
+    """openat2(dirfd, rel, {flags, 0, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS}); OSError on failure,
+    NotImplementedError where the syscall is missing or filtered."""
+    if _openat2_state == [False]:
+        raise NotImplementedError
+    libc = ctypes.CDLL(None, use_errno=True)
+    how = struct.pack("QQQ", flags, 0, _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS)
+    buf = ctypes.create_string_buffer(how, len(how))
+    fd = libc.syscall(_SYS_OPENAT2, dirfd, os.fsencode(rel), buf, ctypes.c_size_t(len(how)))
+    if fd >= 0:
+        _openat2_state[:] = [True]
+        return int(fd)
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EPERM) and _openat2_state != [True]:
+        _openat2_state[:] = [False]  # no syscall, or seccomp says no: use the userspace walk
+        raise NotImplementedError
+    raise OSError(err, os.strerror(err), rel)
+
+
+def _inside(root: Path, fd: int) -> bool:
     try:
-        return hp.read_text(encoding="utf-8", errors="replace")
+        real = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return True  # no /proc: the walk above is all there is
+    top = os.path.realpath(root)
+    return real == top or real.startswith(top.rstrip("/") + "/")
+
+
+def open_in_root(root: Path, inroot: str) -> int:
+    """An O_RDONLY|O_NONBLOCK fd of `inroot` resolved inside `root`; OSError when absent."""
+    flags = open_flags()
+    if _is_live(root):
+        return os.open(inroot, flags)
+    rel = inroot.lstrip("/") or "."
+    dirfd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return _openat2(dirfd, rel, flags)
+    except NotImplementedError:
+        pass
+    finally:
+        os.close(dirfd)
+    resolved = resolve_in_root(root, inroot)
+    if resolved is None:
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), inroot)
+    fd = os.open(root / resolved.lstrip("/"), flags | os.O_NOFOLLOW)
+    if not _inside(root, fd):  # a component was swapped for a link while we walked
+        os.close(fd)
+        raise OSError(errno.EXDEV, "resolves outside the root", inroot)
+    return fd
+
+
+def read_text(root: Path, inroot: str, errors: list[str] | None = None) -> str | None:
+    """File text, or None when absent; unreadable files are recorded in `errors`.
+
+    Resolved inside the root, only a regular file, at most MAX_FACT_FILE bytes, within
+    READ_TIMEOUT_S: /dev/zero planted as proc/self/mounts or a FIFO is an error line, not a hang."""
+    try:
+        fd = open_in_root(root, inroot)
     except (FileNotFoundError, NotADirectoryError):
         return None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
         if errors is not None:
-            errors.append(f"{inroot}: {exc.__class__.__name__}: {exc}")
+            errors.append(f"{inroot}: {exc.__class__.__name__}: {exc.strerror or exc}")
         return None
+    try:
+        data = read_fd_bounded(fd, inroot, MAX_FACT_FILE, READ_TIMEOUT_S, what="fact file")
+    except InputError as exc:
+        if errors is not None:
+            errors.append(str(exc))
+        return None
+    except OSError as exc:
+        if errors is not None:
+            errors.append(f"{inroot}: {exc.__class__.__name__}: {exc.strerror or exc}")
+        return None
+    finally:
+        os.close(fd)
+    return data.decode("utf-8", errors="replace")
+
+
+def join_inroot(directory: str, name: str) -> str:
+    return posixpath.join(directory, name)

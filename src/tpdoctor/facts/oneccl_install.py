@@ -24,6 +24,7 @@ import posixpath
 import re
 import stat
 
+from tpdoctor.facts import fsutil
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.elf import ElfError, read_dynamic
 from tpdoctor.facts.fsutil import host_path, resolve_in_root
@@ -65,12 +66,10 @@ def list_dir(ctx: CollectContext, inroot: str) -> list[str]:
 
 
 def open_in_root(ctx: CollectContext, inroot: str) -> int | None:
-    """An fd on the regular file `inroot` resolves to inside the root, never through a link."""
-    res = resolve_in_root(ctx.root, inroot)
-    if res is None:
-        return None
+    """An fd on the regular file `inroot` resolves to inside the root (the one in-root resolver,
+    fsutil.open_in_root: openat2 RESOLVE_IN_ROOT, else the userspace walk), never through a link."""
     try:
-        fd = os.open(host_path(ctx.root, res), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = fsutil.open_in_root(ctx.root, inroot)
     except OSError:
         return None
     if not stat.S_ISREG(os.fstat(fd).st_mode):

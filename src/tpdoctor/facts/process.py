@@ -6,19 +6,11 @@ live, they are this process's own, which is what a rank started the same way wou
 
 from __future__ import annotations
 
-import re
-
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.fsutil import read_text
 from tpdoctor.model.facts import Facts
-
-# Names whose values never leave the machine (ARCHITECTURE.md "Secrets never leave").
-SECRET_RE = re.compile(r"TOKEN|KEY|PASSW|SECRET|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE", re.I)
-REDACTED = "<redacted>"
-
-
-def redact_env(env: dict[str, str]) -> dict[str, str]:
-    return {k: (REDACTED if SECRET_RE.search(k) else v) for k, v in env.items()}
+from tpdoctor.redact import REDACTED as REDACTED  # re-exported: one redactor
+from tpdoctor.redact import redact_env as redact_env
 
 
 def parse_status(text: str) -> dict[str, str]:

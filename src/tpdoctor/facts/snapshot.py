@@ -15,16 +15,22 @@ from tpdoctor.facts.process import redact_env
 from tpdoctor.model.facts import SCHEMA_VERSION, Facts
 
 EXAMPLES_DIR = "data/examples"
+MAX_SNAPSHOT = 64 << 20  # a 20k-device snapshot is ~10 MB
 
 
 def dump_facts(facts: Facts) -> str:
+    from tpdoctor.redact import redact_text
+
+    # env by name and by value shape, then every other string (errors, paths) by shape
     data = facts.model_copy(update={"env": redact_env(facts.env)})
-    return data.model_dump_json(indent=2) + "\n"
+    return redact_text(data.model_dump_json(indent=2) + "\n")
 
 
 def write_snapshot(facts: Facts, path: Path) -> None:
+    from tpdoctor.safewrite import write_output_file
+
     try:
-        path.write_text(dump_facts(facts), encoding="utf-8")
+        write_output_file(path, dump_facts(facts), mode=0o644)
     except OSError as exc:
         raise InputError(f"cannot write snapshot {path}: {exc.strerror or exc}") from None
 
@@ -32,6 +38,8 @@ def write_snapshot(facts: Facts, path: Path) -> None:
 def parse_snapshot(text: str, origin: str) -> Facts:
     try:
         raw = json.loads(text)
+    except RecursionError:
+        raise InputError(f"{origin}: not a tpdoctor snapshot (JSON nested too deeply)") from None
     except ValueError as exc:
         raise InputError(f"{origin}: not a tpdoctor snapshot (invalid JSON: {exc})") from None
     if isinstance(raw, dict) and "schema_version" not in raw and isinstance(raw.get("facts"), dict):
@@ -54,18 +62,11 @@ def parse_snapshot(text: str, origin: str) -> Facts:
         raise InputError(f"{origin}: invalid snapshot at {where}: {first['msg']}") from None
 
 
-MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
-
-
 def read_snapshot(path: Path) -> Facts:
     """The one snapshot reader: size-limited, UTF-8, schema version checked, shape validated."""
-    try:
-        if path.stat().st_size > MAX_SNAPSHOT_BYTES:
-            raise InputError(f"{path}: over the {MAX_SNAPSHOT_BYTES}-byte limit for a snapshot")
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read snapshot {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    return parse_snapshot(text, str(path))
+    from tpdoctor.boundedio import read_text_bounded
+
+    return parse_snapshot(read_text_bounded(path, MAX_SNAPSHOT, what="snapshot"), str(path))
 
 
 def example_names() -> dict[str, str]:

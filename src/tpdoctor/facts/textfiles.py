@@ -20,7 +20,7 @@ def read_text(ctx: CollectContext, path: str, facts: Facts | None = None) -> str
 
 def read_link(ctx: CollectContext, path: str) -> str | None:
     try:
-        return os.readlink(ctx.path(path))
+        return os.readlink(ctx.entry(path))
     except OSError:
         return None
 

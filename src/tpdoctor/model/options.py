@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+MAX_PARALLEL = 1024  # --tp and --pp; tpdoctor.limits uses the same number
+
 
 @dataclass(frozen=True)
 class CheckOptions:
@@ -19,3 +21,10 @@ class CheckOptions:
     # dist_backend = "xccl") or ccl (oneccl_bindings_for_pytorch); both run oneCCL underneath.
     dist_backend: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # rules build rank lists from these; the CLI refuses larger values first with exit 2
+        # (tpdoctor.limits), this is the backstop for every other caller
+        for name, value in (("tp", self.tp), ("pp", self.pp)):
+            if value is not None and not 0 <= value <= MAX_PARALLEL:
+                raise ValueError(f"--{name} {value} is over tpdoctor's limit of {MAX_PARALLEL}")

@@ -106,7 +106,9 @@ def _article_where_wrong(name: str, facts: Facts, options: CheckOptions) -> str 
         if probe is not None and not probe.ok and value in ("sockets", "pidfd"):
             return "WRONG HERE: the pidfd self-test fails, so oneCCL >= 2021.14 uses drmfd instead"
     if name == "CCL_WORKER_COUNT" and facts.cpu.allowed is not None and facts.cpu.online:
-        count = int(facts.env[name]) if facts.env[name].isdigit() else 1
+        raw = facts.env[name].strip()
+        # capped by the CPUs that exist: a huge count must not build a huge set
+        count = min(int(raw), facts.cpu.online) if raw.isdigit() and len(raw) <= 18 else 1
         last = set(range(facts.cpu.online - count, facts.cpu.online))
         if not last <= set(facts.cpu.allowed) and "CCL_WORKER_AFFINITY" not in facts.env:
             return f"WRONG HERE: auto affinity picks CPUs {sorted(last)}, outside the cpuset"

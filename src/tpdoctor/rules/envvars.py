@@ -32,8 +32,8 @@ class EnvSpec:
         if self.kind == "bool" and v not in ("0", "1"):
             return "expected 0 or 1"
         if self.kind == "int":
-            if not re.fullmatch(r"-?\d+", v):
-                return "expected an integer"
+            if not re.fullmatch(r"-?\d{1,18}", v):
+                return "expected an integer" if not re.fullmatch(r"-?\d+", v) else "an integer far too large"
             if self.minimum is not None and int(v) < self.minimum:
                 return f"expected an integer >= {self.minimum}"
         if self.kind == "values" and v.lower() not in {x.lower() for x in self.values}:

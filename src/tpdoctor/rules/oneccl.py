@@ -367,7 +367,9 @@ def shm_provider_without_atl_shm(facts: Facts, options: CheckOptions) -> Iterato
 
 def auto_worker_cpus(online: int, ranks: int, workers: int) -> list[int]:
     """env_2_worker_affinity's 'auto' without I_MPI_AVAILABLE_CORES: the last N online CPUs."""
-    size = ranks * workers
+    # i % online repeats after `online` steps: the first min(size, online) give every core there is,
+    # so a CCL_WORKER_COUNT of 1e11 costs `online` steps, not 1e11
+    size = min(ranks * workers, online)
     return sorted({online - (i % online) - 1 for i in range(size)}) if online > 0 else []
 
 
@@ -394,7 +396,7 @@ def worker_affinity(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     if not online or not allowed:
         return
     try:
-        workers = max(int(env.get("CCL_WORKER_COUNT", "1")), 1)
+        workers = max(int(env.get("CCL_WORKER_COUNT", "1")[:18]), 1)
     except ValueError:
         workers = 1
     ranks = rank_count(options, len(visible_gpu_paths(facts, "xpu")))

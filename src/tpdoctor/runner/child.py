@@ -120,8 +120,30 @@ def _tty_foreground() -> int | None:
     return None
 
 
-def _child_setup(tty: int | None) -> None:
-    """Runs in the child between fork and exec: own process group, the terminal, signals."""
+PR_SET_PDEATHSIG = 1  # include/uapi/linux/prctl.h
+
+
+def _prctl() -> Any:
+    """libc's prctl, looked up before fork (no import or dlopen between fork and exec)."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _child_setup(tty: int | None, parent: int, prctl: Any) -> None:
+    """Runs in the child between fork and exec: parent-death signal, own process group, the
+    terminal, signals.
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL): the kernel kills the child when tpdoctor dies, even by
+    SIGKILL (no handler of ours runs then), so the workload never outlives its supervisor
+    unseen. If tpdoctor died before the prctl, the child exits at once."""
+    if prctl is not None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(137)
     os.setpgid(0, 0)
     if tty is not None:
         old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
@@ -150,6 +172,8 @@ def run_child(
 ) -> ChildResult:
     """Run argv to the end; raises OSError (FileNotFoundError, PermissionError) if it cannot start."""
     tty = _tty_foreground()
+    parent = os.getpid()
+    prctl = _prctl()
     forwarded: list[int] = []
     pgid: list[int] = []
 
@@ -169,7 +193,7 @@ def run_child(
             env=dict(env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            preexec_fn=lambda: _child_setup(tty),  # tpdoctor is single-threaded here
+            preexec_fn=lambda: _child_setup(tty, parent, prctl),  # tpdoctor is single-threaded here
             # Keep descriptors the caller passed on purpose (`3>file`, socket activation): ours
             # are all close-on-exec (PEP 446), so only inherited, inheritable ones reach the child.
             close_fds=False,

@@ -7,6 +7,7 @@ from the command's own output in a container log.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import sys
@@ -34,9 +35,11 @@ Say = Callable[[str], None]
 
 
 def stderr_say(stream: TextIO | None = None) -> Say:
+    from tpdoctor.redact import redact_text
+
     def say(msg: str) -> None:
         out = stream or sys.stderr
-        out.write(f"tpdoctor: {msg}\n")
+        out.write(redact_text(f"tpdoctor: {msg}\n"))  # quoted log lines carry the job's secrets
         out.flush()
 
     return say
@@ -222,10 +225,13 @@ def _write_report(report: object, log_file: Path, say: Say) -> None:
     from tpdoctor.render import render
 
     assert isinstance(report, Report)
+    from tpdoctor.safewrite import write_output_file
+
     fmt = "json" if log_file.suffix == ".json" else "text"
+    buf = io.StringIO()
+    render(report, fmt, buf, full=True)
     try:
-        with open(log_file, "w", encoding="utf-8") as fh:
-            render(report, fmt, fh, full=True)
+        write_output_file(log_file, buf.getvalue())  # redacted, never through a planted link
     except OSError as exc:
         say(f"cannot write --explain-log {log_file}: {exc.strerror or exc}")
         return

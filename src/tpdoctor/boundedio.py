@@ -1,0 +1,110 @@
+"""The one bounded reader: every file tpdoctor reads whole goes through `read_bytes_bounded`.
+
+Bounded in size *and* time, whatever the file is:
+- the file is opened O_NONBLOCK (a FIFO never blocks the open) and O_NOCTTY, then fstat'ed:
+  only a regular file is read (st_size is 0 for /dev/zero, pipes and many /proc files, so the
+  size cap is enforced on the bytes actually read, never on st_size);
+- reading stops at `max_bytes + 1` bytes (one more tells "too large" from "exactly the cap");
+- a wall-clock deadline is checked between reads (a FUSE or NFS file that trickles).
+
+Log streams (`explain`) are not read whole: they are streamed by explain.reader, which uses
+`check_stream_source` to refuse devices that never end while still allowing stdin and pipes.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import time
+from pathlib import Path
+
+from tpdoctor.errors import InputError
+
+CHUNK = 1 << 20
+DEFAULT_TIMEOUT_S = 10.0
+
+
+class TooLarge(InputError):
+    pass
+
+
+def open_flags(nofollow: bool = False) -> int:
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    if nofollow:
+        flags |= os.O_NOFOLLOW
+    return flags
+
+
+def read_fd_bounded(
+    fd: int, name: str, max_bytes: int, timeout_s: float = DEFAULT_TIMEOUT_S, what: str = "file"
+) -> bytes:
+    """Read a regular file's fd to the end, at most max_bytes, within timeout_s. Raises InputError."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (device, FIFO or socket)"
+        raise InputError(f"{name}: {kind}: refusing to read it as a {what}")
+    deadline = time.monotonic() + timeout_s
+    parts: list[bytes] = []
+    got = 0
+    while True:
+        try:
+            data = os.read(fd, min(CHUNK, max_bytes + 1 - got))
+        except BlockingIOError:
+            data = b""
+            if time.monotonic() > deadline:
+                raise InputError(f"{name}: read timed out after {timeout_s:.0f} s") from None
+            time.sleep(0.01)
+            continue
+        if not data:
+            break
+        parts.append(data)
+        got += len(data)
+        if got > max_bytes:
+            raise TooLarge(f"{name}: over the {max_bytes}-byte limit for a {what}: refusing")
+        if time.monotonic() > deadline:
+            raise InputError(f"{name}: read timed out after {timeout_s:.0f} s")
+    return b"".join(parts)
+
+
+def read_bytes_bounded(
+    path: Path | str,
+    max_bytes: int,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    what: str = "file",
+    nofollow: bool = False,
+) -> bytes:
+    """The bytes of a regular file, bounded; InputError (exit 2) with one line otherwise."""
+    name = str(path)
+    try:
+        fd = os.open(path, open_flags(nofollow))
+    except FileNotFoundError:
+        raise InputError(f"cannot read {what} {name}: no such file") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and nofollow:
+            raise InputError(f"cannot read {what} {name}: is a symbolic link: refusing") from None
+        raise InputError(f"cannot read {what} {name}: {exc.strerror or exc}") from None
+    try:
+        return read_fd_bounded(fd, name, max_bytes, timeout_s, what)
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {name}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def read_text_bounded(path: Path | str, max_bytes: int, *, what: str = "file", nofollow: bool = False) -> str:
+    """Strict UTF-8 text of a bounded regular file (a UTF-8 BOM is accepted and dropped)."""
+    data = read_bytes_bounded(path, max_bytes, what=what, nofollow=nofollow)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}): refusing to parse") from None
+
+
+def check_stream_source(name: str, fd: int) -> None:
+    """A log given by name may be a file, a pipe or a socket (they end), but not a character or
+    block device (/dev/zero, /dev/urandom never end and carry no log)."""
+    st = os.fstat(fd)
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        raise InputError(f"{name}: is a device, not a log: refusing to read it")

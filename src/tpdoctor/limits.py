@@ -1,0 +1,54 @@
+"""Caps on every count tpdoctor builds something from (lists of nodes, ranks, CPU sets).
+
+A GPU count of 1e11 in a compose `count:`, a Kubernetes limit, `--gpus`, `--tp` or a
+CCL_WORKER_COUNT would otherwise become a list of that size (16 GB+) or a loop that never ends.
+The largest single systems have 8-72 GPUs per node (NVL72 is a rack); 1024 leaves room for any
+real deployment while keeping every structure small. Over a cap: InputError, exit 2, one line.
+"""
+
+from __future__ import annotations
+
+from tpdoctor.errors import InputError
+from tpdoctor.model.options import MAX_PARALLEL as MAX_PARALLEL  # --tp, --pp (CheckOptions' backstop)
+
+MAX_GPUS = 1024  # GPUs in one container/pod/host, and TP x PP on one node
+MAX_WORKERS = 1024  # CCL_WORKER_COUNT and other per-rank thread counts
+MAX_ENV_INT_DIGITS = 18  # an integer env var longer than this is no real setting
+
+
+def check_sizes(tp: int | None, pp: int | None) -> None:
+    """--tp/--pp of check, cluster and run: exit 2 over the limit."""
+    if tp is not None:
+        cap_count(tp, "--tp", MAX_PARALLEL)
+    if pp is not None:
+        cap_count(pp, "--pp", MAX_PARALLEL)
+
+
+def cap_count(value: int, what: str, cap: int = MAX_GPUS, source: str = "") -> int:
+    """value when 0 <= value <= cap; InputError naming `what` (and the file) otherwise."""
+    where = f"{source}: " if source else ""
+    if value < 0:
+        raise InputError(f"{where}{what} {value} is negative")
+    if value > cap:
+        raise InputError(f"{where}{what} {value} is over tpdoctor's limit of {cap}: refusing")
+    return value
+
+
+def parse_count(raw: object, what: str, cap: int = MAX_GPUS, source: str = "") -> int:
+    """An integer count from YAML/CLI/env text (`2`, "2", 2.0); InputError for anything else."""
+    where = f"{source}: " if source else ""
+    if isinstance(raw, bool):
+        raise InputError(f"{where}{what} must be a number, not {raw!r}")
+    if isinstance(raw, float):
+        if raw != raw or raw in (float("inf"), float("-inf")) or raw != int(raw):
+            raise InputError(f"{where}{what} must be a whole number, not {raw!r}")
+        return cap_count(int(raw), what, cap, source)
+    if isinstance(raw, int):
+        return cap_count(raw, what, cap, source)
+    text = str(raw).strip()
+    if not text.isdigit() or len(text) > MAX_ENV_INT_DIGITS:
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        if text.isdigit():
+            raise InputError(f"{where}{what} {shown} is over tpdoctor's limit of {cap}: refusing")
+        raise InputError(f"{where}{what} must be a number, not {shown!r}")
+    return cap_count(int(text), what, cap, source)

@@ -1,0 +1,278 @@
+"""The one redactor: secret *shapes* in any text tpdoctor prints or writes, not only secret names.
+
+It sits at the bottom of the layer order (imports nothing of ours) so every output channel can use
+it: the CLI wraps stdout/stderr in `RedactingStream` (text, JSON, SARIF, diffs, explain's quoted
+log lines, `run`'s messages), and the writers of snapshots and `--explain-log` call `redact_text`.
+The workload's own output under `tpdoctor run` is passed through untouched: it is not ours.
+
+Shapes (each keeps what identifies the setting and replaces only the secret with `<redacted>`):
+- URLs with credentials `scheme://user:password@host` (DATABASE_URL, proxies, git remotes);
+- HTTP `Authorization: Bearer|Basic|Token …`, `Proxy-Authorization`, `--header 'Authorization: …'`;
+- key=value, key: value and "key": "value" where the key looks secret (TOKEN, SECRET, PASSWORD,
+  PASSWD, PWD, KEY, CREDENTIAL, AUTH, PAT, COOKIE, SESSION, PRIVATE, …);
+- well-known token prefixes: Hugging Face `hf_`, GitHub `ghp_ gho_ ghu_ ghs_ ghr_ github_pat_`,
+  GitLab `glpat-`, OpenAI/Anthropic `sk-`, Slack `xox[abprs]-`, AWS access key ids `AKIA…/ASIA…`,
+  Google API keys `AIza…`, JWTs `eyJ….eyJ….…`;
+- PEM private key blocks (`-----BEGIN … PRIVATE KEY-----` to `-----END …-----`, across lines).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+from typing import Any
+
+REDACTED = "<redacted>"
+
+# Names whose values are secrets. Word-ish matching: KEY matches API_KEY and KEY_FILE_PASSWORD but
+# not KEYBOARD; PAT matches GH_PAT, not PATH; PWD matches MYSQL_PWD (a password) — the shell's
+# PWD variable is a path and is no secret, so the bare name PWD is excepted.
+_SECRET_WORDS = (
+    r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|PASS|PWD|KEY|APIKEY|ACCESSKEY|SECRETKEY|PRIVATEKEY|"
+    r"AUTHTOKEN|CREDENTIALS?|AUTH|AUTHORIZATION|PAT|COOKIE|SESSION|PRIVATE|SIGNATURE|DSN"
+)
+SECRET_NAME_RE = re.compile(rf"(?:^|[^A-Za-z0-9])(?:{_SECRET_WORDS})(?:$|[^A-Za-z])", re.I)
+_NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD", "KEYMAP", "XKB_DEFAULT_KEYMAP"})
+# Names that contain a secret word but hold no secret (counts, paths of public things, flags).
+_NOT_SECRET_SUFFIX = re.compile(r"_(?:PATH|FILE|DIR|COUNT|SIZE|LEN|LENGTH|TYPE|MODE|ID|NAME|VERSION)$", re.I)
+
+
+def is_secret_name(name: str) -> bool:
+    """True when an env var / key name says its value is a secret."""
+    if name.upper() in _NOT_SECRET_NAMES:
+        return False
+    core = name.strip().strip("\"'-")
+    if not SECRET_NAME_RE.search(core):
+        return False
+    # KEY_FILE, TOKEN_PATH: where a secret lives, not the secret; but PASSWORD_FILE stays visible too
+    return not _NOT_SECRET_SUFFIX.search(core)
+
+
+# --- value shapes ---------------------------------------------------------------------------
+_VALUE = r"[^\s\"'`\\,;&|<>]+"  # a bare token: stops at quotes, blanks and shell/JSON delimiters
+
+_URL_CREDS = re.compile(
+    r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s/@:\"'`\\]*:)(?P<secret>[^\s/@\"'`\\]+)(?=@)"
+)
+_URL_USER_TOKEN = re.compile(r"(?P<pre>\bhttps?://)(?P<secret>[^\s/@:\"'`\\]{20,})(?=@)")
+_AUTH_HEADER = re.compile(
+    r"(?P<pre>\b(?:Proxy-)?Authorization\s*[:=]\s*\"?'?(?:Bearer|Basic|Token|Digest|Negotiate|AWS4-HMAC-SHA256)?\s*)"
+    r"(?P<secret>[^\s\"'`\\,;]+(?:[^\S\n]*,[^\S\n]*[A-Za-z]+=[^\s\"'`\\,;]+)*)",
+    re.I,
+)
+_BEARER = re.compile(r"(?P<pre>\b(?:Bearer|Basic)\s+)(?P<secret>[A-Za-z0-9._~+/=\-]{8,})")
+# key=value, key: value, "key": "value", --key=value, --key value: the key and separator only;
+# the value is taken by _redact_kv so a non-secret key never hides a secret inside its value.
+# a `--flag value` (blank separator) only after a dash; `key=`/`key:` anywhere
+_KEYSEP = re.compile(
+    r"(?:(?P<flag>--?[A-Za-z_][A-Za-z0-9_.\-]*)(?P<fsep>\s+)"
+    r"|(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)(?P<kq>[\"']?)(?P<sep>\s*(?:=|:(?!//))\s*))(?P<q>[\"']?)"
+)
+_BARE_VALUE = re.compile(_VALUE)
+_PREFIXED = re.compile(
+    r"(?<![A-Za-z0-9])(?:"
+    r"hf_[A-Za-z0-9]{20,}|"
+    r"(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|"
+    r"glpat-[A-Za-z0-9_\-]{16,}|"
+    r"sk-(?:[A-Za-z0-9_\-]{16,})|"
+    r"xox[abprs]-[A-Za-z0-9\-]{10,}|"
+    r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}|"
+    r"AIza[0-9A-Za-z_\-]{35}|"
+    r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"
+    r")"
+)
+_ANY_SECRET_WORD = re.compile(
+    r"token|secret|pass|pwd|key|credential|auth|pat(?!h)|cookie|session|private|signature|dsn"
+)
+_PREFIX_HINT = re.compile(r"hf_|gh[pousr]_|github_pat_|glpat-|sk-|xox[abprs]-|A[KSGIRN][IPDOIP]A|AIza|eyJ")
+# one search that every secret shape above needs to match somewhere in the line
+# (matched against the lowered line without re.I: several times faster than IGNORECASE)
+_ANY_HINT = re.compile(
+    r"://|auth|bearer|basic|token|secret|pass|pwd|key|credential|pat(?!h)|cookie|session|private|signature|dsn|"
+    r"hf_|gh[pousr]_|glpat-|sk-|xox[abprs]-|a[ksgirn][ipdoip]a|aiza|eyj"
+)
+_PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----")
+_PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----")
+_PEM_ONE_LINE = re.compile(
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----.*?-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----", re.S
+)
+_ALREADY = re.compile(
+    r"^<redacted>$|^(?:Bearer|Basic|Token|Digest|Negotiate)$|^\*+$|^x+$|^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$"
+)
+
+
+def _redact_kv(line: str) -> str:
+    out: list[str] = []
+    pos = 0
+    for m in _KEYSEP.finditer(line):
+        if m.start() < pos:
+            continue
+        key = (m.group("flag") or m.group("key")).lstrip("-")
+        if not _ANY_HINT.search(key.lower()) or not is_secret_name(key):
+            continue
+        start = m.end()
+        q = m.group("q")
+        if q:
+            end = line.find(q, start)
+            end = len(line.rstrip("\n")) if end < 0 else end
+        else:
+            v = _BARE_VALUE.match(line, start)
+            end = v.end() if v else start
+        value = line[start:end]
+        if not value or _ALREADY.match(value):
+            continue
+        out.append(line[pos:start])
+        out.append(REDACTED)
+        pos = end
+    if not out:
+        return line
+    out.append(line[pos:])
+    return "".join(out)
+
+
+def _keep_pre(m: re.Match[str]) -> str:
+    if _ALREADY.match(m.group("secret")):
+        return m.group(0)
+    return m.group("pre") + REDACTED
+
+
+def redact_line(line: str) -> str:
+    """Redact every secret shape in one line (or any text without PEM blocks)."""
+    if not line:
+        return line
+    # cheap tests first: most lines hold none of the shapes (a 20k-device JSON report is 140k
+    # lines), and each regex below costs far more than a lowered copy and one search
+    low = line.lower()
+    if not _ANY_HINT.search(low):
+        return line
+    if "@" in line and "://" in line:
+        line = _URL_CREDS.sub(_keep_pre, line)
+        line = _URL_USER_TOKEN.sub(_keep_pre, line)
+    if "auth" in low or "bearer" in low or "basic" in low:
+        line = _AUTH_HEADER.sub(_keep_pre, line)
+        line = _BEARER.sub(_keep_pre, line)
+    if _ANY_SECRET_WORD.search(low):
+        line = _redact_kv(line)
+    if _PREFIX_HINT.search(line):
+        line = _PREFIXED.sub(REDACTED, line)
+    return line
+
+
+def redact_text(text: str) -> str:
+    """Redact a whole text: PEM private key blocks first (they span lines), then each line."""
+    if not text:
+        return text
+    text = _PEM_ONE_LINE.sub(f"-----BEGIN PRIVATE KEY-----{REDACTED}-----END PRIVATE KEY-----", text)
+    r = LineRedactor()
+    return r.feed(text) + r.finish()
+
+
+def redact_value(name: str, value: str) -> str:
+    """An env var's value as it may be shown: by name first, then by the value's shape."""
+    if is_secret_name(name):
+        return REDACTED if value else value
+    return redact_text(value)
+
+
+def redact_env(env: Mapping[str, str]) -> dict[str, str]:
+    return {k: redact_value(k, v) for k, v in env.items()}
+
+
+def redact_obj(obj: Any) -> Any:
+    """Every string inside a JSON-shaped object, redacted (keys with secret names drop their value)."""
+    if isinstance(obj, str):
+        return redact_text(obj)
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if isinstance(k, str) and isinstance(v, str) and is_secret_name(k) and v:
+                out[k] = REDACTED
+            else:
+                out[k] = redact_obj(v)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [redact_obj(v) for v in obj]
+    return obj
+
+
+class LineRedactor:
+    """Stateful line-by-line redaction: a PEM private key block is hidden across lines."""
+
+    def __init__(self) -> None:
+        self._partial = ""
+        self._in_pem = False
+
+    def feed(self, text: str) -> str:
+        data = self._partial + text
+        cut = data.rfind("\n")
+        if cut < 0:
+            self._partial = data
+            return ""
+        self._partial = data[cut + 1 :]
+        return "".join(self._line(line) for line in data[: cut + 1].splitlines(keepends=True))
+
+    def finish(self) -> str:
+        rest, self._partial = self._partial, ""
+        return self._line(rest) if rest else ""
+
+    def _line(self, line: str) -> str:
+        if self._in_pem:
+            if _PEM_END.search(line):
+                self._in_pem = False
+                return line[_PEM_END.search(line).start() :]  # type: ignore[union-attr]
+            return f"{REDACTED}\n" if line.endswith("\n") else REDACTED
+        begin = _PEM_BEGIN.search(line)
+        if begin and not _PEM_END.search(line, begin.end()):
+            self._in_pem = True
+            return line[: begin.end()] + ("\n" if line.endswith("\n") else "")
+        return redact_line(line)
+
+
+class RedactingStream(io.TextIOBase):
+    """A text stream that redacts complete lines before passing them on.
+
+    A partial line waits for its newline (a secret split over two write() calls is still seen);
+    flush() passes it on, redacted, so prompts and progress still appear.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._r = LineRedactor()
+
+    # click.echo checks these to decide whether it may write to us directly
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._inner, "encoding", "utf-8") or "utf-8"
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self._inner, "errors", "strict")
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        try:
+            return bool(self._inner.isatty())
+        except (AttributeError, ValueError, OSError):
+            return False
+
+    def fileno(self) -> int:
+        return int(self._inner.fileno())
+
+    def write(self, s: str) -> int:
+        out = self._r.feed(s)
+        if out:
+            self._inner.write(out)
+        return len(s)
+
+    def flush(self) -> None:
+        rest = self._r.finish()
+        if rest:
+            self._inner.write(rest)
+        self._inner.flush()
+
+    @property
+    def inner(self) -> Any:
+        return self._inner
