@@ -22,12 +22,13 @@ HERE = Path(__file__).resolve().parent
 GREP = ["grep", "-c", "-E", "NCCL WARN|EXCEPTION|Error|error"]
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int, bytes]:
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int, bytes, float]:
+    """Wall time, peak RSS (MB), stdout and CPU time (user + system) of one run."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
     out = proc.stdout.read() if proc.stdout else b""
     _pid, _status, usage = os.wait4(proc.pid, 0)
-    return time.perf_counter() - t0, usage.ru_maxrss // 1024, out
+    return time.perf_counter() - t0, usage.ru_maxrss // 1024, out, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -61,11 +62,15 @@ def main() -> None:
     subprocess.run(["cat", str(log)], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
 
     grep_runs, explain_runs = [], []
+    grep_cpu, explain_cpu = [], []
     out = b""
     for _ in range(args.repeat):  # interleaved, so both see the same machine state
-        grep_runs.append(timed([*GREP, str(log)], env)[:2])
-        t, rss, out = timed(explain, env)
+        g_wall, g_rss, _out, g_cpu = timed([*GREP, str(log)], env)
+        grep_runs.append((g_wall, g_rss))
+        grep_cpu.append(g_cpu)
+        t, rss, out, cpu = timed(explain, env)
         explain_runs.append((t, rss))
+        explain_cpu.append(cpu)
     report = json.loads(out)
 
     found = {(ev["line"], c["cause"]) for c in report["causes"] for ev in c["evidence"]}
@@ -80,6 +85,10 @@ def main() -> None:
         "explain_s": round(e_t, 3),
         "explain_peak_rss_mb": max(r for _, r in explain_runs),
         "ratio": round(e_t / g_t, 2),
+        # CPU seconds (user + system) suffer less than wall time from other processes on a shared machine
+        "grep_cpu_s": round(min(grep_cpu), 3),
+        "explain_cpu_s": round(min(explain_cpu), 3),
+        "cpu_ratio": round(min(explain_cpu) / min(grep_cpu), 2),
         "engine": report["facts"]["engine"],
         "lines_counted": report["facts"]["lines"],
         "planted": len(manifest["planted"]),

@@ -267,3 +267,40 @@ def test_binary_input_shows_no_garbage_lines(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["causes"] == [] and out["facts"].get("error_lines", []) == []
+
+
+def _reference_error_lines(lines: list[str], kept: int = 10) -> list[tuple[int, str]]:
+    """The documented rule, written plainly: score every error line (exception 3, ERROR/WARN 2,
+    other 1), keep each distinct text at its latest line, then the `kept` best by (score, line)."""
+    from tpdoctor.explain.scanner import _EXCEPTION_LINE, _STRONG
+
+    latest: dict[str, tuple[int, int]] = {}
+    for no, text in enumerate(lines, 1):
+        score = 3 if _EXCEPTION_LINE.match(text) else 2 if _STRONG.search(text) else 1
+        latest[text.strip()] = (score, no)  # shown without surrounding blanks
+    best = sorted(((s, no, t) for t, (s, no) in latest.items()), reverse=True)[:kept]
+    return sorted((no, t) for _s, no, t in best)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_error_lines_skipped_without_decoding_are_exactly_the_ones_that_cannot_win(seed: int) -> None:
+    """Error-only lines are scored latest-first and most are skipped undecoded once the heap is full;
+    the kept lines must equal the plain rule over every line, across blocks (~9 MiB, 3 blocks)."""
+    rng = random.Random(seed)
+    words = [
+        "NCCL WARN Failed to open libibverbs.so[.1] pid {n}",
+        "WARNING error_on_missing_weights is deprecated",
+        "ERROR worker {n} stopped",
+        "RuntimeError: step {n} failed",
+        "KeyError: 'x{n}'",
+        "retry failed, again",
+        "padding line without any of the words {n}",
+    ]
+    lines = []
+    for _ in range(150_000):
+        w = rng.choice(words)
+        lines.append(w.format(n=rng.randrange(40)) + " " + "x" * rng.randrange(40))
+    data = ("\n".join(lines) + "\n").encode()
+    got = [(line, text) for _src, line, text in scan_bytes(data).result.top_error_lines()]
+    ref = [(no, t) for no, t in _reference_error_lines(lines) if "padding" not in t]
+    assert got == ref

@@ -87,3 +87,17 @@ def test_xccl_init_line_names_the_loaded_oneccl() -> None:
     )
     assert scanner.result.facts.get("oneccl_version") == "2021.15.1"
     assert "xccl.devices-empty" in scanner.result.signatures
+
+
+def test_packaged_patterns_compile_eagerly() -> None:
+    """The packaged knowledge base compiles its regexes lazily at run time; every one must compile."""
+    from importlib import resources
+
+    from tpdoctor.model.yamldata import load_data_yaml
+
+    text = resources.files("tpdoctor").joinpath("data/signatures.yaml").read_text(encoding="utf-8")
+    eager = parse_knowledge_base(load_data_yaml(text), lazy=False)
+    lazy = knowledge_base()
+    assert [s.id for s in eager.signatures] == [s.id for s in lazy.signatures]
+    assert all(isinstance(s.regex, re.Pattern) for s in eager.signatures)
+    assert all(s.regex.pattern == t.regex.pattern for s, t in zip(eager.signatures, lazy.signatures, strict=True))

@@ -5,25 +5,13 @@ terminal summary (so it is in the CI log)."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-from .container_harness import (
-    IMAGE,
-    SRC,
-    ScenarioResult,
-    Toolbox,
-    build_site_packages,
-    compile_bytecode,
-    run_scenario,
-)
+from .container_harness import ScenarioResult, Toolbox, open_toolbox, run_scenario
 from .container_matrix import matrix_table, verdict
 from .container_scenarios import SCENARIOS
 
@@ -38,45 +26,10 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"no container engine: {reason} (CI runs them: bash .ci/container-engine)")
 
 
-def _compose_command() -> list[str] | None:
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    if shutil.which("docker"):
-        probe = subprocess.run(["docker", "compose", "version"], capture_output=True)
-        if probe.returncode == 0:
-            return ["docker", "compose"]
-    return None
-
-
 @pytest.fixture(scope="session")
 def toolbox() -> Iterator[Toolbox]:
-    if os.geteuid() != 0:
-        _unavailable("the fake GPU nodes need mknod: run as root")
-    try:
-        import docker
-    except ImportError:
-        _unavailable("the docker SDK is not installed (pip install -e '.[dev]')")
-    try:
-        client = docker.from_env(timeout=120)
-        client.ping()
-    except Exception as exc:
-        _unavailable(f"Docker engine unreachable ({type(exc).__name__}: {exc})")
-    compose = _compose_command()
-    if compose is None:
-        _unavailable("neither docker-compose nor `docker compose` is installed")
-        raise AssertionError  # unreachable, for type checkers
-    try:
-        client.images.get(IMAGE)
-    except Exception:
-        _unavailable(f"image {IMAGE} missing (built by .ci/container-engine)")
-    compile_bytecode(SRC)  # src/**/__pycache__ (ignored by git), as any import of the checkout does
-    work = Path(tempfile.mkdtemp(prefix="tpdoctor-matrix-"))
-    work.chmod(0o755)
-    try:
-        yield Toolbox(client=client, compose_cmd=compose, site=build_site_packages(), workdir=work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        client.close()
+    with open_toolbox(_unavailable, "tpdoctor-matrix-") as box:
+        yield box
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -438,6 +439,51 @@ class Toolbox:
             cmd = " ".join([HOST_PYTHON, "-m", "tpdoctor", *args, *c.check_args])
             runs.append(f"{cmd} >/out/{o}.json 2>/out/{o}.err; echo $? >/out/{o}.rc")
         return ["/bin/sh", "-c", "; ".join(runs)]
+
+
+def compose_command() -> list[str] | None:
+    """docker-compose (Debian's 1.x) or the `docker compose` plugin, whichever is installed."""
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    ):
+        return ["docker", "compose"]
+    return None
+
+
+@contextmanager
+def open_toolbox(unavailable: Callable[[str], None], prefix: str) -> Iterator[Toolbox]:
+    """A reachable engine, compose, the skeleton image and the tool's site-packages, or
+    `unavailable(reason)` (a skip on a developer machine, a failure in CI: each family says which)."""
+    if os.geteuid() != 0:
+        unavailable("the fake GPU nodes need mknod: run as root")
+    try:
+        import docker
+    except ImportError:
+        unavailable("the docker SDK is not installed (pip install -e '.[dev]')")
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as exc:
+        unavailable(f"Docker engine unreachable ({type(exc).__name__}: {exc})")
+    compose = compose_command()
+    if compose is None:
+        unavailable("neither docker-compose nor `docker compose` is installed")
+        raise AssertionError  # unreachable, for type checkers
+    try:
+        client.images.get(IMAGE)
+    except Exception:
+        unavailable(f"image {IMAGE} missing (built by .ci/container-engine)")
+    compile_bytecode(SRC)  # src/**/__pycache__ (ignored by git), as any import of the checkout does
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    work.chmod(0o755)
+    try:
+        yield Toolbox(client=client, compose_cmd=compose, site=build_site_packages(), workdir=work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        client.close()
 
 
 def run_scenario(sc: Scenario, box: Toolbox) -> ScenarioResult:

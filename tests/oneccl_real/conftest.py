@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-from containers.container_harness import IMAGE, SRC, Toolbox, build_site_packages, compile_bytecode
+from containers.container_harness import Toolbox, open_toolbox
 
 from .harness import RealResult, build, listed_versions, run_real
 from .record import record
@@ -32,17 +29,6 @@ def unavailable(reason: str) -> None:
     if os.environ.get("CI", "").lower() in ("true", "1"):
         pytest.fail(f"the real-oneCCL tests must run in CI: {reason}", pytrace=False)
     pytest.skip(f"real oneCCL: {reason} (CI runs them: bash tests/oneccl_real/build.sh)")
-
-
-def _compose_command() -> list[str] | None:
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    if (
-        shutil.which("docker")
-        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
-    ):
-        return ["docker", "compose"]
-    return None
 
 
 @pytest.fixture(scope="session")
@@ -61,31 +47,8 @@ def oneccl_status() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def real_box() -> Iterator[Toolbox]:
-    try:
-        import docker
-    except ImportError:
-        unavailable("the docker SDK is not installed (pip install -e '.[dev]')")
-    try:
-        client = docker.from_env(timeout=120)
-        client.ping()
-    except Exception as exc:
-        unavailable(f"Docker engine unreachable ({type(exc).__name__}: {exc})")
-    compose = _compose_command()
-    if compose is None:
-        unavailable("neither docker-compose nor `docker compose` is installed")
-        raise AssertionError
-    try:
-        client.images.get(IMAGE)
-    except Exception:
-        unavailable(f"image {IMAGE} missing (built by .ci/container-engine)")
-    compile_bytecode(SRC)
-    work = Path(tempfile.mkdtemp(prefix="tpdoctor-oneccl-real-"))
-    work.chmod(0o755)
-    try:
-        yield Toolbox(client=client, compose_cmd=compose, site=build_site_packages(), workdir=work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        client.close()
+    with open_toolbox(unavailable, "tpdoctor-oneccl-real-") as box:
+        yield box
 
 
 def runs(status: dict[str, str]) -> list[tuple[str, str]]:

@@ -4,7 +4,9 @@ Steps: (1) each signature supports its first cause; the other causes it lists be
 `related` alternatives unless something else supports them on their own; (2) the data-driven
 correlations of signatures.yaml relate, emit or drop causes; (3) a few fact rules that need
 sets (transports per host, NCCL_CUMEM_ENABLE per process) run in code; (4) causes are ranked:
-proven before suggested, blockers before degraded before notices, earliest evidence first.
+proven before suggested, causes with a specific line before those only a generic downstream line
+(`downstream: true`: ncclSystemError, a watchdog timeout, a bare SIGBUS) supports, blockers before
+degraded before notices, earliest evidence first.
 """
 
 from __future__ import annotations
@@ -35,10 +37,15 @@ class Support:
     evidence: list[SigHit] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     related: list[str] = field(default_factory=list)
+    specific: bool = False  # backed by at least one line that is not a generic downstream consequence
 
-    def add(self, sig_id: str, strength: str, hits: Iterable[SigHit], first_line: int, why: str) -> None:
+    def add(
+        self, sig_id: str, strength: str, hits: Iterable[SigHit], first_line: int, why: str, downstream: bool = False
+    ) -> None:
         if strength == "proves":
             self.strength = "proves"
+        if not downstream:
+            self.specific = True
         if sig_id not in self.signatures:
             self.signatures.append(sig_id)
         for h in hits:
@@ -66,9 +73,13 @@ class Diagnosis:
 
 
 def _condition_holds(ref: str, present: set[str], scan: ScanResult) -> bool:
-    """`sig.id`, `fact:key` (known) or `fact:key>N` (numeric and above N)."""
+    """`sig.id`, `fact:key` (known), `fact:key>N` (numeric and above N) or `fact:key=V` (the only
+    value seen is V: `fact:n_nodes=1` holds only when no process reported more nodes)."""
     if not ref.startswith("fact:"):
         return ref in present
+    if "=" in ref:
+        key, _, want = ref[5:].partition("=")
+        return scan.facts.values.get(key, []) == [want]
     key, _, above = ref[5:].partition(">")
     values = scan.facts.values.get(key, [])
     if not above:
@@ -137,7 +148,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
             notes.append(_format(sig.benign, scan))
             continue
         main, *others = sig.causes
-        support(main).add(sig.id, sig.strength, rec.evidence, rec.first_line, sig.explain)
+        support(main).add(sig.id, sig.strength, rec.evidence, rec.first_line, sig.explain, sig.downstream)
         alternatives.setdefault(main, []).extend(o for o in others if o not in alternatives[main])
         if sig.hint and sig.strength == "suggests":
             hints.append(sig.hint)
@@ -205,6 +216,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         supports.values(),
         key=lambda s: (
             0 if s.strength == "proves" else 1,
+            0 if s.specific else 1,  # a root-cause line before a downstream "unhandled system error"
             get_cause(s.cause).severity.rank,
             s.first_line,
             s.order,

@@ -47,6 +47,10 @@ SALIENT_LITERALS = (
 )
 _EXCEPTION_LINE = re.compile(r"^(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception|Failure)\b")
 _STRONG = re.compile(r"\b(?:ERROR|EXCEPTION|FATAL|Fatal|CCL_ERROR|NCCL WARN|out of memory)\b")
+# Byte-level supersets of the two tests above (a line can only score 3 if it holds one of the first
+# words, 2 if one of the second): an error line that cannot enter the full heap is never decoded.
+_MAYBE_EXCEPTION = re.compile(rb"Error|Exception|Failure|\x00")
+_MAYBE_STRONG = re.compile(rb"ERROR|EXCEPTION|FATAL|Fatal|NCCL WARN|out of memory|\x00")
 
 # Blocks at least this large find their newlines with numpy when it is installed (imported only
 # then, so short logs do not pay the 60 ms import); smaller ones, or no numpy, use bytes.count.
@@ -192,6 +196,9 @@ class Scanner:
         for t in SALIENT_LITERALS:
             lit(t, False).salient = True
         self._targets = targets
+        # literals that only make a line an error-line candidate (no signature, no fact)
+        self._light = [not t.sigs and not t.facts for t in targets]
+        self._in_heap: dict[str, tuple[int, int, int, str, str]] = {}  # shown text -> its heap entry
         self.engine: Engine = make_engine(literals, single, engine)
         self.result = ScanResult(engine=self.engine.name)
         self._order = 0
@@ -219,21 +226,51 @@ class Scanner:
         line_no = line_base + 1  # 1-based number of the line starting at `pos`
         cur_start = -1
         cur: list[int] = []
+        light = self._light
+        order = self._order  # log order of the hit lines, for error lines of several inputs
+        pending: list[tuple[int, int, int]] = []  # error-line candidates only: (start, line, order)
         for lit, hit_end in hits:
             start = block.rfind(b"\n", 0, hit_end) + 1
             if start != cur_start:
                 if cur:
-                    self._line(block, cur_start, line_no, cur, source)
+                    order += 1
+                    if all(light[c] for c in cur):
+                        pending.append((cur_start, line_no, order))
+                    else:
+                        self._line(block, cur_start, line_no, cur, source, order)
                 line_no += count(pos, start)
                 pos = start
                 cur_start = start
                 cur = []
             cur.append(lit)
         if cur:
-            self._line(block, cur_start, line_no, cur, source)
+            order += 1
+            if all(light[c] for c in cur):
+                pending.append((cur_start, line_no, order))
+            else:
+                self._line(block, cur_start, line_no, cur, source, order)
+        self._order = order
+        self._error_candidates(block, pending, source)
         return line_no - 1 + count(pos, end)
 
-    def _line(self, block: bytes | bytearray, start: int, line_no: int, lits: list[int], source: str) -> None:
+    def _error_candidates(self, block: bytes | bytearray, pending: list[tuple[int, int, int]], source: str) -> None:
+        """Lines that only hold an error word, latest first: once the heap is full, a line whose best
+        possible score and position cannot beat its smallest entry is skipped without decoding it
+        (most of the ~35 k such lines per GiB of NCCL_DEBUG=INFO output)."""
+        heap = self.result.error_lines
+        for start, line_no, order in reversed(pending):
+            stop = block.find(b"\n", start)
+            raw = block[start : min(stop, start + MAX_LINE)]
+            if len(heap) >= ERROR_LINES_KEPT:
+                best = 3 if _MAYBE_EXCEPTION.search(raw) else 2 if _MAYBE_STRONG.search(raw) else 1
+                if (best, line_no, order) < heap[0][:3]:
+                    continue
+            original = decode_line(raw)
+            self._salient(strip_prefixes(original), original, line_no, source, order)
+
+    def _line(
+        self, block: bytes | bytearray, start: int, line_no: int, lits: list[int], source: str, order: int
+    ) -> None:
         stop = block.find(b"\n", start)
         raw = block[start : min(stop, start + MAX_LINE)]
         original = decode_line(raw)
@@ -278,25 +315,35 @@ class Scanner:
                     if v is not None:
                         res.facts.add(k, v, line_no, source)
         if salient and not matched:
-            self._salient(text, original, line_no, source)
+            self._salient(text, original, line_no, source, order)
 
-    def _salient(self, text: str, original: str, line_no: int, source: str) -> None:
-        if _looks_binary(original):
-            return  # bytes of a binary file that happen to contain "error": nothing to show a user
+    def _salient(self, text: str, original: str, line_no: int, source: str, order: int) -> None:
         if _EXCEPTION_LINE.match(text):
             score = 3
         elif _STRONG.search(text):
             score = 2
         else:
             score = 1
-        shown = display(original)
         heap = self.result.error_lines
-        if any(e[4] == shown for e in heap):
-            return  # the same message from every rank: once is enough
+        entry_key = (score, line_no, order)
+        if len(heap) >= ERROR_LINES_KEPT and entry_key < heap[0][:3]:
+            return  # cannot enter the full heap: skip the costly checks
+        if _looks_binary(original):
+            return  # bytes of a binary file that happen to contain "error": nothing to show a user
+        shown = display(original)
         # Ties keep the later line: the last error before a crash is usually the informative one.
-        self._order += 1
-        entry = (score, line_no, self._order, source, shown)
+        entry = (score, line_no, order, source, shown)
+        old = self._in_heap.get(shown)
+        if old is not None:  # the same message from every rank: once, at its latest line
+            if entry > old:
+                heap[heap.index(old)] = entry
+                heapq.heapify(heap)
+                self._in_heap[shown] = entry
+            return
         if len(heap) < ERROR_LINES_KEPT:
             heapq.heappush(heap, entry)
         elif entry > heap[0]:
-            heapq.heapreplace(heap, entry)
+            del self._in_heap[heapq.heapreplace(heap, entry)[4]]
+        else:
+            return
+        self._in_heap[shown] = entry

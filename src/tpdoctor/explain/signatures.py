@@ -20,11 +20,39 @@ from tpdoctor.model.yamldata import load_data_yaml
 STRENGTHS = ("proves", "suggests")
 
 
+class LazyRegex:
+    """A pattern compiled on its first use.
+
+    The scanner runs a signature's regex only on lines where one of its literals was found, so a
+    run over a real log needs a handful of the ~350 patterns; compiling all of them costs 0.1-0.25 s
+    of every start-up (`re` parses in Python). The packaged knowledge base is compiled eagerly by
+    the tests (`parse_knowledge_base(raw, lazy=False)`), so a bad pattern never ships.
+    """
+
+    __slots__ = ("_compiled", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._compiled: re.Pattern[str] | None = None
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern)
+        return self._compiled
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.compiled.search(text)
+
+    def match(self, text: str) -> re.Match[str] | None:
+        return self.compiled.match(text)
+
+
 @dataclass(frozen=True)
 class Signature:
     id: str
     literals: tuple[str, ...]
-    regex: re.Pattern[str]
+    regex: LazyRegex | re.Pattern[str]
     causes: tuple[str, ...]
     strength: str
     explain: str
@@ -34,11 +62,15 @@ class Signature:
     hint: str | None = None
     examples: tuple[str, ...] = ()
     # Benign unless one of these is in the log too: signature ids, or `fact:key` (the fact is
-    # known) / `fact:key>N` (a numeric fact above N). The hit then becomes a note with `benign`.
+    # known) / `fact:key>N` (a numeric fact above N) / `fact:key=V` (V is the only value seen). The hit
+    # then becomes a note with `benign`.
     unless: tuple[str, ...] = ()
     benign_with: tuple[str, ...] = ()  # ... and benign (not a container cause) when one of these is present
     benign: str = ""
     code: ErrorCode | None = None  # set on signatures generated from the error-code tables
+    # A generic consequence (ncclSystemError, a watchdog timeout, a bare SIGBUS): its cause ranks after
+    # any cause that a specific line supports, whatever the severities, so the root line leads.
+    downstream: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,14 +120,20 @@ def _tuple(value: Any) -> tuple[Any, ...]:
     return (value,)
 
 
-def _compile(entry_id: str, pattern: str) -> re.Pattern[str]:
+def _compile(entry_id: str, pattern: str, lazy: bool = False) -> LazyRegex | re.Pattern[str]:
+    return LazyRegex(pattern) if lazy else _compile_now(entry_id, pattern)
+
+
+def _compile_now(entry_id: str, pattern: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern)
     except re.error as exc:
         raise KnowledgeBaseError(f"signature {entry_id}: bad pattern: {exc}") from None
 
 
-def parse_knowledge_base(raw: dict[str, Any]) -> KnowledgeBase:
+def parse_knowledge_base(raw: dict[str, Any], lazy: bool = False) -> KnowledgeBase:
+    """Validate and build the knowledge base; `lazy` defers compiling the signature regexes to
+    their first use (the packaged data, whose patterns the tests compile)."""
     known = catalog()
     sigs: list[Signature] = []
     seen: set[str] = set()
@@ -121,7 +159,7 @@ def parse_knowledge_base(raw: dict[str, Any]) -> KnowledgeBase:
             Signature(
                 id=sid,
                 literals=literals,
-                regex=_compile(sid, e["pattern"]),
+                regex=_compile(sid, e["pattern"], lazy),
                 causes=causes,
                 strength=strength,
                 explain=str(e.get("explain", "")).strip(),
@@ -134,6 +172,7 @@ def parse_knowledge_base(raw: dict[str, Any]) -> KnowledgeBase:
                 benign_with=tuple(str(x) for x in _tuple(e.get("benign_with"))),
                 benign=str(e.get("benign", "")).strip(),
                 code=e.get("code"),
+                downstream=bool(e.get("downstream", False)),
             )
         )
     for sig in sigs:
@@ -146,7 +185,7 @@ def parse_knowledge_base(raw: dict[str, Any]) -> KnowledgeBase:
         FactPattern(
             id=f["id"],
             literals=tuple(str(x) for x in _tuple(f.get("literals"))),
-            regex=_compile(f["id"], f["pattern"]),
+            regex=_compile_now(f["id"], f["pattern"]),
             single=bool(f.get("single", False)),
         )
         for f in raw.get("facts") or []
@@ -179,4 +218,4 @@ def parse_knowledge_base(raw: dict[str, Any]) -> KnowledgeBase:
 @lru_cache(maxsize=1)
 def knowledge_base() -> KnowledgeBase:
     text = resources.files("tpdoctor").joinpath("data/signatures.yaml").read_text(encoding="utf-8")
-    return parse_knowledge_base(load_data_yaml(text) or {})
+    return parse_knowledge_base(load_data_yaml(text) or {}, lazy=True)
