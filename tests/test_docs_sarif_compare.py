@@ -98,7 +98,7 @@ def test_compare_cumem_mismatch() -> None:
 def test_compare_snapshots_from_files(tmp_path: Path) -> None:
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     a.write_text(Facts(namespaces=_ns()).model_dump_json())
-    b.write_text(json.dumps({"facts": json.loads(Facts(namespaces=_ns(pid="pid:[7]")).model_dump_json())}))
+    b.write_text(Facts(namespaces=_ns(pid="pid:[7]")).model_dump_json())
     report = compare_snapshots([(p.name, read_compare_snapshot(p)) for p in (a, b)])
     assert [f.cause for f in report.findings] == ["topology.ranks-split-across-containers"]
     assert int(report.exit_code) == 3

@@ -19,6 +19,10 @@ class InputError(UsageError):
     """Input that cannot be read or parsed."""
 
 
+class NotDeploymentError(InputError):
+    """A readable file that holds no deployment (`audit --skip-other` passes over it)."""
+
+
 class NoGpuError(TpdoctorError):
     """A command that needs GPUs found none (or fewer than asked)."""
 

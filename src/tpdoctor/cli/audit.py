@@ -41,19 +41,12 @@ class Pss(str, Enum):
 
 
 def load_facts(path: Path | None) -> Facts | None:
+    """--host-facts: read by the one snapshot reader (schema version and shape checked, exit 2)."""
     if path is None:
         return None
-    from pydantic import ValidationError
+    from tpdoctor.facts.snapshot import read_snapshot
 
-    from tpdoctor.boundedio import read_text_bounded
-    from tpdoctor.errors import InputError
-    from tpdoctor.facts.snapshot import MAX_SNAPSHOT
-    from tpdoctor.model import Facts
-
-    try:
-        return Facts.model_validate_json(read_text_bounded(path, MAX_SNAPSHOT, what="host facts"))
-    except ValidationError as exc:
-        raise InputError(f"{path}: not a tpdoctor facts snapshot ({exc.error_count()} errors)") from None
+    return read_snapshot(path)
 
 
 def audit_command(
@@ -79,13 +72,20 @@ def audit_command(
         help="Compose implementation that will run the files (auto: only what the file says, "
         "e.g. an x-podman key); podman-compose and docker-compose-v1 ignore or refuse some keys.",
     ),
+    skip_other: bool = typer.Option(
+        False,
+        "--skip-other",
+        help="Pass over files that hold no deployment (a pre-commit hook over every YAML and shell file); "
+        "unreadable or invalid files still fail.",
+    ),
     fmt: Format = OutputFormat.text,
     runtime: RuntimeOpt = None,
     verbose: Verbose = False,
 ) -> None:
     """Review deployment files for what multi-GPU tensor parallel needs and what it does not."""
     from tpdoctor.cli.common import emit, shown_runtimes
-    from tpdoctor.deploy.audit import audit_model, load
+    from tpdoctor.deploy.audit import Loaded, audit_model, load
+    from tpdoctor.errors import NotDeploymentError
     from tpdoctor.model import Report
 
     facts = load_facts(host_facts)
@@ -99,13 +99,23 @@ def audit_command(
         from tpdoctor.safewrite import refuse_same_file_twice
 
         refuse_same_file_twice(list(files))
-    loaded_all = [load(p, kind) for p in files]  # parse everything first: one bad file, no partial writes
+    loaded_all: list[Loaded] = []  # parse everything first: one bad file, no partial writes
+    for p in files:
+        try:
+            loaded_all.append(load(p, kind))
+        except NotDeploymentError as exc:
+            if not skip_other:
+                raise
+            report.notes.append(f"skipped: {exc}")
     fixed_any = False
     for loaded in loaded_all:
         res = audit_model(
             loaded.model, facts, ipc_exchange=ipc_exchange.value, pss=pss_v, strict=strict, compose_impl=impl
         )
         report.notes.extend(res.allowed)
+        if loaded.fmt in ("docker", "podman"):
+            report.notes.extend(f"{loaded.path}: {n}" for n in loaded.model.notes)
+            report.notes.extend(f"{loaded.path}: {n}" for r in loaded.handle for n in [*r.unsafe, *r.notices])
         if not (fix or write):
             report.findings.extend(res.findings)
             continue

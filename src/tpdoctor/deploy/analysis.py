@@ -36,39 +36,91 @@ def backend(svc: Service) -> Backend:
     return "none"
 
 
+# Every spelling the serving engines accept (value as the next word or after `=`):
+# vLLM vllm/engine/arg_utils.py: --tensor-parallel-size/-tp, --pipeline-parallel-size/-pp;
+# SGLang python/sglang/srt/server_args.py: --tp-size/--tp, --pp-size, --nnodes, --dist-init-addr;
+# TGI launcher/src/main.rs: `#[clap(long, env)] num_shard` -> --num-shard / NUM_SHARD.
 _TP = re.compile(
-    r"^(?:--tensor-parallel-size|--tensor_parallel_size|-tp|--tp|--tp-size|--tp_size)(?:=(\d+))?$"
+    r"^(?:--tensor-parallel-size|--tensor_parallel_size|-tp|--tp|--tp-size|--tp_size|--num-shard|--num_shard)"
+    r"(?:=(.+))?$"
 )
-_PP = re.compile(r"^(?:--pipeline-parallel-size|--pipeline_parallel_size|-pp|--pp|--pp-size)(?:=(\d+))?$")
+_PP = re.compile(
+    r"^(?:--pipeline-parallel-size|--pipeline_parallel_size|-pp|--pp|--pp-size|--pp_size)(?:=(.+))?$"
+)
+_NNODES = re.compile(r"^(?:--nnodes|--num-nodes|--nproc-per-node-unused)(?:=(.+))?$")
+# Environment variables the images read (ipex-llm serving start scripts, TGI's clap env).
+TP_ENV = ("TENSOR_PARALLEL_SIZE", "TP_SIZE", "NUM_SHARD")
+PP_ENV = ("PIPELINE_PARALLEL_SIZE", "PP_SIZE")
+
+
+def resolve_int(val: str, svc: Service, what: str = "value") -> int | None:
+    """A number as written, or after $VAR / ${VAR:-N} from the service env and the file's variables."""
+    from tpdoctor.deploy.interpolate import interpolate
+
+    v = val.strip("\"'")
+    if not v.isdigit():
+        v = interpolate(v, {**svc.variables, **svc.env}).strip("\"'")
+    return parse_count(v, what, MAX_PARALLEL, svc.name) if v.isdigit() else None  # bounded (limits.py)
+
+
+def _flat_argv(svc: Service) -> list[str]:
+    # a `bash -c "... --tensor-parallel-size 2"` hides flags inside one string
+    flat: list[str] = []
+    for a in [*svc.entrypoint, *svc.command]:
+        flat.extend(a.split())
+    return flat
 
 
 def _flag_int(svc: Service, pattern: re.Pattern[str], env_names: tuple[str, ...]) -> int | None:
-    argv = [*svc.entrypoint, *svc.command]
-    # a `bash -c "... --tensor-parallel-size 2"` hides flags inside one string
-    flat: list[str] = []
-    for a in argv:
-        flat.extend(a.split())
+    flat = _flat_argv(svc)
     for i, a in enumerate(flat):
         m = pattern.match(a)
         if m:
-            val = m.group(1) or (flat[i + 1] if i + 1 < len(flat) else "")
-            if val.isdigit():
-                return parse_count(val, a, MAX_PARALLEL, svc.name)
-            ref = re.fullmatch(r"\$\{?(\w+)\}?", val)
-            if ref and svc.env.get(ref.group(1), "").isdigit():
-                return parse_count(svc.env[ref.group(1)], ref.group(1), MAX_PARALLEL, svc.name)
+            got = resolve_int(m.group(1) or (flat[i + 1] if i + 1 < len(flat) else ""), svc, a)
+            if got is not None:
+                return got
     for n in env_names:
-        if svc.env.get(n, "").isdigit():
-            return parse_count(svc.env[n], n, MAX_PARALLEL, svc.name)
+        got = resolve_int(svc.env[n], svc, n) if n in svc.env else None
+        if got is not None:
+            return got
     return None
 
 
 def tp_size(svc: Service) -> int | None:
-    return _flag_int(svc, _TP, ("TENSOR_PARALLEL_SIZE", "TP_SIZE"))
+    return _flag_int(svc, _TP, TP_ENV)
 
 
 def pp_size(svc: Service) -> int | None:
-    return _flag_int(svc, _PP, ("PIPELINE_PARALLEL_SIZE", "PP_SIZE"))
+    return _flag_int(svc, _PP, PP_ENV)
+
+
+def node_count(svc: Service) -> int | None:
+    """Nodes one serving group spans: SGLang/torchrun --nnodes, a LeaderWorkerSet's size."""
+    if "lws_size" in svc.extra and svc.extra["lws_size"].isdigit():
+        return int(svc.extra["lws_size"])
+    return _flag_int(svc, _NNODES, ("NNODES",))
+
+
+def multi_node(svc: Service) -> bool:
+    """The config launches one model across nodes: --nnodes > 1, SGLang --dist-init-addr, a Ray
+    cluster (vLLM --distributed-executor-backend ray with `ray start`, KubeRay), or a LeaderWorkerSet."""
+    text = svc.argv_text
+    return (
+        (node_count(svc) or 1) > 1
+        or "--dist-init-addr" in text
+        or ("ray start" in text or "ray_start" in text.lower())
+        or svc.extra.get("launcher") in ("ray", "lws", "jobset")
+    )
+
+
+def ranks_per_container(svc: Service) -> int | None:
+    """TP x PP / nodes: the GPUs one container of a (possibly multi-node) group must see."""
+    tp = tp_size(svc)
+    if tp is None:
+        return None
+    total = tp * (pp_size(svc) or 1)
+    nodes = node_count(svc) or 1
+    return max(total // nodes, 1) if total % nodes == 0 else -(-total // nodes)
 
 
 def visible_gpus(svc: Service) -> int | None:
@@ -109,7 +161,7 @@ def wants_multi_gpu(svc: Service) -> bool | None:
 def ranks_span_pods(svc: Service) -> tuple[int, int, int] | None:
     """(TP x PP, GPUs per pod, replicas) when a Kubernetes workload's parallel size exceeds
     the GPUs of one pod but fits the GPUs of all its replicas: ranks meant to span pods."""
-    if svc.format != "kubernetes":
+    if svc.format != "kubernetes" or multi_node(svc):
         return None
     tp = tp_size(svc)
     reps = int(svc.extra.get("replicas", "1"))
@@ -181,3 +233,46 @@ def facts_gpu_count(facts: Facts | None) -> int | None:
         return len(facts.nvidia.gpus)
     nodes = facts_render_nodes(facts)
     return len(nodes) or None
+
+
+# --- which user the container runs as ---------------------------------------------------------
+
+# Images whose Dockerfile sets no USER (so they run as root unless the config says otherwise).
+# Sources: huggingface/text-generation-inference@db931fc Dockerfile (final stage, no USER);
+# intel/llm-scaler@8d66bf9 vllm/docker/Dockerfile (runtime stage, no USER, sources /root/.bashrc);
+# vllm-project/vllm@05cb1bc docker/Dockerfile.xpu (oneAPI sourced from /root/.bashrc).
+IMAGE_USERS: tuple[tuple[str, str, str], ...] = (
+    ("ghcr.io/huggingface/text-generation-inference", "root", "TGI Dockerfile sets no USER"),
+    ("intel/llm-scaler-vllm", "root", "llm-scaler vllm/docker/Dockerfile sets no USER"),
+    ("intel/vllm", "root", "vLLM docker/Dockerfile.xpu sets no USER"),
+)
+_ROOT_NAMES = ("0", "root")
+
+
+def image_user(svc: Service) -> tuple[str, str] | None:
+    """(user, why) for images whose default user is known."""
+    image = (svc.image or "").lower()
+    for prefix, user, why in IMAGE_USERS:
+        if image.startswith(prefix):
+            return user, why
+    return None
+
+
+def runs_as(svc: Service) -> tuple[str, str]:
+    """(user, where that comes from): the config's user, else the image's known default, else
+    the engine's default (root; the image's USER may say otherwise)."""
+    if svc.user:
+        return svc.user, "set by the config"
+    known = image_user(svc)
+    if known:
+        return known[0], known[1]
+    return "root", "no user in the config; root unless the image sets USER"
+
+
+def runs_as_root(svc: Service) -> bool:
+    """Root in the host's user namespace: it opens /dev/dri and /dev/kfd (root:render 0660) as
+    their owner, so it needs neither the render group nor CAP_DAC_OVERRIDE. A user namespace
+    (userns other than host) maps container root to an unprivileged host UID."""
+    user = runs_as(svc)[0]
+    root = user.split(":")[0] in _ROOT_NAMES
+    return root and svc.userns in (None, "", "host")

@@ -9,21 +9,24 @@ from typing import Any
 
 from tpdoctor.deploy.io import MAX_BYTES, decode_config
 from tpdoctor.deploy.model import DeploymentModel, Format, Service
-from tpdoctor.errors import InputError
+from tpdoctor.errors import InputError, NotDeploymentError
 from tpdoctor.model import Facts, Finding
 from tpdoctor.rules.registry import DeployContext, run_deploy_rules
 from tpdoctor.safewrite import ReadState, TextStyle, detect_style, normalize_text, read_state
 
 _RUN = re.compile(
-    r"^\s*(?:\$\s+)?(?:sudo\s+(?:-E\s+)?)?(?:\S*/)?(docker|podman|nerdctl)\s+(?:container\s+)?run\b", re.M
+    r"(?:^|[;&|(]|\bthen\b|\bdo\b)\s*(?:\$\s+)?(?:sudo\s+(?:-E\s+)?)?(?:\S*/)?(docker|podman|nerdctl)\s+(?:container\s+)?run\b",
+    re.M,
 )
 
 
 def detect_format(text: str, path: str) -> Format:
     m = _RUN.search(text)
-    if path.endswith((".sh", ".bash", ".txt")) or (m and not re.search(r"^\s*services\s*:", text, re.M)):
+    if path.endswith((".sh", ".bash", ".txt", ".md", ".markdown")) or (
+        m and not re.search(r"^\s*services\s*:", text, re.M)
+    ):
         if not m:
-            raise InputError(f"{path}: no docker/podman run command found")
+            raise NotDeploymentError(f"{path}: no docker/podman run command found")
         return "podman" if m.group(1) == "podman" else "docker"
     if re.search(r"^\s*apiVersion\s*:", text, re.M) and re.search(r"^\s*kind\s*:", text, re.M):
         return "kubernetes"

@@ -27,7 +27,7 @@ from tpdoctor.deploy.model import (
     Service,
     parse_size,
 )
-from tpdoctor.errors import InputError
+from tpdoctor.errors import InputError, NotDeploymentError
 from tpdoctor.limits import MAX_GPUS, cap_count, parse_count
 
 _V1_HINT_KEYS = {"image", "build", "command", "devices", "volumes", "environment"}
@@ -36,12 +36,20 @@ _V1_HINT_KEYS = {"image", "build", "command", "devices", "volumes", "environment
 class ComposeDoc:
     """A loaded compose file: the round-trip tree, its text, and the services map."""
 
+    def same(self, item: Any, value: str) -> bool:
+        """An item as written, or as Compose interpolates it, equals the plan's value."""
+        from tpdoctor.deploy.interpolate import interpolate
+
+        raw = str(item)
+        return raw == value or ("$" in raw and interpolate(raw, self.env) == value)
+
     def __init__(
         self, text: str, source: str, recovered: list[str] | None = None, docs: list[Any] | None = None
     ) -> None:
         self.text = text
         self.source = source
         self.recovered = recovered or []
+        self.env: dict[str, str] = {}  # the `.env` beside the file: what its ${VAR}s interpolate to
         docs = load_yaml_docs(text, source) if docs is None else docs
         if len(docs) != 1 or not isinstance(docs[0], CommentedMap):
             raise InputError(f"{source}: a compose file is one YAML mapping")
@@ -58,7 +66,7 @@ class ComposeDoc:
             self.services = self.root  # Compose file format v1: services at the top level
             self.v1 = True
         else:
-            raise InputError(f"{source}: no services: mapping found (is this a compose file?)")
+            raise NotDeploymentError(f"{source}: no services: mapping found (is this a compose file?)")
 
 
 def recover_indentation(text: str, source: str) -> tuple[str, list[str], list[Any]]:
@@ -283,12 +291,50 @@ def service_lines(doc: ComposeDoc) -> dict[str, tuple[int, int]]:
     return out
 
 
+def interpolated(node: Any, env: dict[str, str]) -> Any:
+    """A copy of a service with Compose interpolation applied to every string (the file's `.env`
+    and inline defaults; an unknown variable stays as written). Mappings keep their line
+    positions, so evidence still points at the file. The round-trip tree itself is not changed:
+    `--fix` writes the user's `${VAR}` back."""
+    from ruamel.yaml.comments import LineCol
+
+    from tpdoctor.deploy.interpolate import interpolate
+
+    if isinstance(node, str):
+        return interpolate(node, env) if "$" in node else node
+    if isinstance(node, dict):
+        out = CommentedMap((k, interpolated(v, env)) for k, v in node.items())
+        if hasattr(node, LineCol.attrib):
+            setattr(out, LineCol.attrib, getattr(node, LineCol.attrib))
+        return out
+    if isinstance(node, list):
+        return [interpolated(v, env) for v in node]
+    return node
+
+
+def _has_default(node: Any) -> bool:
+    """Whether a service uses ${VAR:-default} / ${VAR-default} anywhere (cheap text test)."""
+    if isinstance(node, str):
+        return "${" in node and "-" in node
+    if isinstance(node, dict):
+        return any(_has_default(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_default(v) for v in node)
+    return False
+
+
 def parse_compose(text: str, source: str) -> tuple[DeploymentModel, ComposeDoc]:
     analysed, recovered, docs = recover_indentation(text, source)
     doc = ComposeDoc(analysed, source, recovered, docs)
     lines = analysed.splitlines()
     spans = service_lines(doc)
     model = DeploymentModel(source=source, format="compose", notes=list(recovered))
+    from pathlib import Path
+
+    from tpdoctor.deploy.interpolate import read_dotenv
+
+    dotenv = read_dotenv(Path(source).parent / ".env")  # compose reads the project directory's .env
+    doc.env = dotenv
     impl, impl_ev, impl_line = compose_impl_hint(doc, lines)
     if impl is not None:
         model.compose_impl = impl  # type: ignore[assignment]
@@ -296,7 +342,7 @@ def parse_compose(text: str, source: str) -> tuple[DeploymentModel, ComposeDoc]:
     for name, raw in doc.services.items():
         if not isinstance(raw, dict):
             continue
-        svc = raw
+        svc = interpolated(raw, dotenv) if dotenv or _has_default(raw) else raw
         sec = SecurityOpts()
         parse_security_opt([str(o) for o in svc.get("security_opt") or []], sec)
         mounts = [parse_volume(v) for v in svc.get("volumes") or []]
@@ -312,6 +358,7 @@ def parse_compose(text: str, source: str) -> tuple[DeploymentModel, ComposeDoc]:
         s = Service(
             name=str(name),
             format="compose",
+            variables=dotenv,
             image=_s(svc.get("image")) or None,
             entrypoint=_cmd(svc.get("entrypoint")),
             command=_cmd(svc.get("command")),
@@ -573,13 +620,13 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None
             seq = svc.get(key)
             if isinstance(seq, CommentedSeq):
                 for i in reversed(range(len(seq))):
-                    if str(seq[i]) == op[2] or (isinstance(seq[i], dict) and str(dict(seq[i])) == op[2]):
+                    if doc.same(seq[i], op[2]) or (isinstance(seq[i], dict) and str(dict(seq[i])) == op[2]):
                         _delete_item(svc, key, seq, i, home)
                 if not seq:
                     _delete_key(svc, key, home)
             elif isinstance(seq, list):
                 for i in reversed(range(len(seq))):
-                    if str(seq[i]) == op[2] or (isinstance(seq[i], dict) and str(dict(seq[i])) == op[2]):
+                    if doc.same(seq[i], op[2]) or (isinstance(seq[i], dict) and str(dict(seq[i])) == op[2]):
                         del seq[i]
                 if not seq:
                     del svc[key]
@@ -587,7 +634,7 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None
             seq = svc.get(key)
             if isinstance(seq, list):
                 for i, x in enumerate(seq):
-                    if str(x) == op[2]:
+                    if doc.same(x, op[2]):
                         seq[i] = _q(op[3])
 
 

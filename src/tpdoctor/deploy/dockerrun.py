@@ -15,7 +15,16 @@ from dataclasses import dataclass, field
 from tpdoctor.deploy.compose import parse_device, parse_security_opt
 from tpdoctor.deploy.exceptions import allows_in_lines
 from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service, parse_size
-from tpdoctor.errors import InputError
+from tpdoctor.deploy.shellwords import (
+    Edit,
+    ShellSyntaxError,
+    Word,
+    apply_edits,
+    mask_markdown,
+    split_commands,
+    unquote,
+)
+from tpdoctor.errors import InputError, NotDeploymentError
 
 # Flags that take no value (docker 28 + podman 4/5). Everything else takes one.
 BOOL_FLAGS = {
@@ -48,89 +57,114 @@ class RunCommand:
     breaks: list[tuple[int, str]] = field(default_factory=list)
     effective_end_line: int | None = None
     raw_tokens: list[str] = field(default_factory=list)
+    words: list[Word] = field(default_factory=list)  # source spans, aligned with tokens
+    image_idx: int = 0
+    repairs: list[Edit] = field(default_factory=list)  # bytes that mend a broken continuation
+    unsafe: list[str] = field(default_factory=list)  # why this command must not be edited
+    notices: list[str] = field(default_factory=list)
 
 
-def _logical_commands(text: str) -> list[tuple[int, int, str, list[tuple[int, str]], int]]:
-    """Join continuation lines. Returns (start, end, joined, breaks, effective_end) per command.
-
-    breaks: (line, why) where a real shell would have ended the command early.
-    """
-    out: list[tuple[int, int, str, list[tuple[int, str]], int]] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        line = re.sub(r"^\s*\$\s+", "", lines[i])
-        if not line.strip() or line.lstrip().startswith("#"):
-            i += 1
-            continue
-        start = i + 1
-        parts: list[str] = []
-        breaks: list[tuple[int, str]] = []
-        effective: int | None = None
-        while True:
-            stripped = line.rstrip()
-            cont = stripped.endswith("\\")
-            if cont and line != line.rstrip():
-                breaks.append((i + 1, "trailing whitespace after the backslash ends the command here"))
-                effective = effective or i + 1
-            parts.append(stripped[:-1] if cont else stripped)
-            if not cont:
-                break
-            j = i + 1
-            # comment or blank lines inside a continuation end the command in a real shell
-            while j < len(lines) and (not lines[j].strip() or lines[j].lstrip().startswith("#")):
-                if lines[j].strip():
-                    breaks.append((j + 1, "comment line inside the continuation ends the command here"))
-                    effective = effective or i + 1
-                j += 1
-            if j >= len(lines):
-                i = j - 1
-                break
-            i = j
-            line = lines[i]
-        out.append((start, i + 1, " ".join(parts), breaks, effective or i + 1))
-        i += 1
-    return out
-
-
-_ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+_ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
+_BARE_VAR = re.compile(r"^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$")
+_ARRAY = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\[[@*]\]")
+_IMAGE_VAR = re.compile(r"IMAGE|IMG|TAG|REPO|CONTAINER_NAME", re.I)
+_ENGINES = ("docker", "podman", "nerdctl")
+_LEAD = {
+    "sudo",
+    "-E",
+    "exec",
+    "time",
+    "command",
+    "if",
+    "elif",
+    "while",
+    "until",
+    "then",
+    "do",
+    "else",
+    "!",
+    "{",
+    "nohup",
+}
 
 
 def _subst(tok: str, env: dict[str, str]) -> str:
-    return re.sub(
-        r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?",
-        lambda m: env.get(m.group(1), m.group(0)),
-        tok,
-    )
+    """Expand $VAR, ${VAR} and ${VAR:-default} / ${VAR-default} from the script's own assignments."""
+
+    def one(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(3)
+        if name in env:
+            return env[name]
+        if m.group(2) is not None:
+            return m.group(2)
+        return m.group(0)
+
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)", one, tok)
 
 
-def find_run_commands(text: str) -> tuple[list[RunCommand], dict[str, str], list[str]]:
+def find_run_commands(
+    text: str, source: str = "script"
+) -> tuple[list[RunCommand], dict[str, str], list[str]]:
     variables: dict[str, str] = {}
     runs: list[RunCommand] = []
     notes: list[str] = []
-    for start, end, joined, breaks, eff in _logical_commands(text):
-        a = _ASSIGN.match(joined)
-        if a and " " not in a.group(2).strip().strip("\"'"):
-            variables[a.group(1)] = a.group(2).strip().strip("\"'")
+    scan = mask_markdown(text) if source.lower().endswith((".md", ".markdown")) else text
+    try:
+        commands = split_commands(scan)
+    except ShellSyntaxError as exc:
+        line = scan.count("\n", 0, exc.offset) + 1
+        raise InputError(f"{source}: line {line}: {exc.what}: the shell would refuse this script") from None
+    for cmd in commands:
+        words = [w for w in cmd.words if w.kind == "word"]
+        # drop redirections and their targets: they are not arguments
+        args_w: list[Word] = []
+        skip = False
+        for w in cmd.words:
+            if skip:
+                skip = False
+                continue
+            if w.kind == "redir":
+                skip = True
+                continue
+            if w.kind == "word":
+                args_w.append(w)
+        if args_w and args_w[0].raw == "$":  # a pasted prompt
+            args_w = args_w[1:]
+        words = args_w
+        if not words:
             continue
-        try:
-            raw = shlex.split(joined, comments=True)
-        except ValueError as exc:
-            raise InputError(f"line {start}: cannot split the shell command: {exc}") from None
+        if words[0].raw == "export":
+            words = words[1:]
+        if words and all(_ASSIGN.match(w.raw) for w in words):
+            for w in words:
+                name, _, val = w.raw.partition("=")
+                v = _subst(unquote(val), variables)
+                if val.startswith("(") or " " in v.strip():
+                    continue  # arrays and word lists: not a single value
+                variables[name] = v
+            continue
+        raw = [unquote(w.raw) for w in words]
         toks = [_subst(t, variables) for t in raw]
+        if toks and toks[0] == "eval" and any(e in " ".join(toks[1:]) for e in _ENGINES):
+            notes.append(
+                f"line {words[0].line}: a container command run through `eval` is not read or edited"
+            )
+            continue
         k = 0
-        while k < len(toks) and (toks[k] in ("sudo", "-E", "exec", "time") or _ASSIGN.match(toks[k])):
+        while k < len(toks) and (toks[k] in _LEAD or _ASSIGN.match(toks[k])):
             k += 1
         if k >= len(toks):
             continue
         engine = toks[k].rsplit("/", 1)[-1]
-        if engine not in ("docker", "podman", "nerdctl"):
+        if engine not in _ENGINES:
             continue
         verb = toks[k + 1 : k + 3]
         if verb[:1] == ["build"] or verb == ["image", "build"]:
             for t in toks:
                 if t.startswith("--shm-size"):
-                    notes.append(f"line {start}: {t} is given to `{engine} build`, not to the container run")
+                    notes.append(
+                        f"line {words[0].line}: {t} is given to `{engine} build`, not to the container run"
+                    )
             continue
         if verb[:1] == ["run"]:
             n = k + 2
@@ -138,8 +172,24 @@ def find_run_commands(text: str) -> tuple[list[RunCommand], dict[str, str], list
             n = k + 3
         else:
             continue
-        flags, image_idx = _parse_flags(toks, n)
+        opaque = {
+            i
+            for i in range(n, len(words))
+            if _is_opaque(words[i].raw, toks[i], toks[i + 1] if i + 1 < len(toks) else None)
+        }
+        flags, image_idx = _parse_flags(toks, n, opaque)
         image = toks[image_idx] if image_idx < len(toks) else None
+        unsafe = [
+            f"line {words[i].line}: {words[i].raw} is an array expansion"
+            for i, w in enumerate(words)
+            if _ARRAY.search(w.raw)
+        ]
+        run_notes = [
+            f"line {words[i].line}: {words[i].raw} expands to words tpdoctor cannot see "
+            "(flags after it are still read; flags inside it are not checked)"
+            for i in sorted(opaque)
+            if i < image_idx
+        ]
         runs.append(
             RunCommand(
                 engine="podman" if engine == "podman" else "docker",
@@ -149,19 +199,38 @@ def find_run_commands(text: str) -> tuple[list[RunCommand], dict[str, str], list
                 args=toks[image_idx + 1 :],
                 tokens=toks,
                 raw_tokens=raw,
-                start_line=start,
-                end_line=end,
-                breaks=breaks,
-                effective_end_line=eff,
+                start_line=cmd.start_line,
+                end_line=cmd.end_line,
+                breaks=cmd.breaks,
+                effective_end_line=cmd.effective_end_line or cmd.end_line,
+                words=words,
+                image_idx=image_idx,
+                repairs=cmd.repairs,
+                unsafe=unsafe,
+                notices=run_notes,
             )
         )
     return runs, variables, notes
 
 
-def _parse_flags(toks: list[str], i: int) -> tuple[list[Flag], int]:
+def _is_opaque(raw: str, tok: str, nxt: str | None) -> bool:
+    """An unquoted expansion of a variable the script does not set, in option position: it may hold
+    any number of flags. Taken for the image only when its name says so or no option follows."""
+    if _ARRAY.search(raw):
+        return True
+    m = _BARE_VAR.match(raw)
+    if not m or tok != raw:
+        return False
+    return not _IMAGE_VAR.search(m.group(1) or m.group(2)) and nxt is not None and nxt.startswith("-")
+
+
+def _parse_flags(toks: list[str], i: int, opaque: set[int] | None = None) -> tuple[list[Flag], int]:
     flags: list[Flag] = []
     while i < len(toks):
         t = toks[i]
+        if opaque and i in opaque:
+            i += 1
+            continue
         if t == "--":
             return flags, i + 1
         if not t.startswith("-") or t == "-":
@@ -312,14 +381,15 @@ def run_to_service(run: RunCommand, index: int, lines: list[str]) -> Service:
 def parse_run_text(
     text: str, source: str, engine_hint: str | None = None
 ) -> tuple[DeploymentModel, list[RunCommand]]:
-    runs, _vars, notes = find_run_commands(text)
+    runs, _vars, notes = find_run_commands(text, source)
     if not runs:
-        raise InputError(f"{source}: no `docker run` or `podman run` command found")
+        raise NotDeploymentError(f"{source}: no `docker run` or `podman run` command found")
     lines = text.splitlines()
     fmt = "podman" if all(r.engine == "podman" for r in runs) else "docker"
     model = DeploymentModel(source=source, format=fmt, notes=notes)  # type: ignore[arg-type]
     for i, r in enumerate(runs):
         s = run_to_service(r, i, lines)
+        s.variables = dict(_vars)
         if r.breaks:
             s.extra["continuation_breaks"] = "; ".join(f"line {ln}: {why}" for ln, why in r.breaks)
             s.extra["effective_end_line"] = str(r.effective_end_line)
@@ -355,45 +425,6 @@ def quote(tok: str) -> str:
     return shlex.quote(tok)
 
 
-def patched_argv(run: RunCommand, ops: list[tuple[str, ...]]) -> list[tuple[str, str | None]]:
-    """The run's options after the plan, as (flag, value) pairs in the user's order, new ones last."""
-    opts: list[tuple[str, str | None]] = []
-    raw = run.raw_tokens
-    for f in run.flags:
-        # keep the user's spelling (unsubstituted $VARS) for values
-        val = raw[f.end - 1] if f.value is not None and f.end - f.start == 2 else f.value
-        if f.value is not None and f.end - f.start == 1 and "=" in raw[f.start]:
-            val = raw[f.start].partition("=")[2]
-        opts.append((f.name, val))
-    for op in ops:
-        kind, fld = op[0], op[1]
-        if kind == "gpu_reservation":
-            opts.extend(_gpu_opts(run.engine, opts, op[2]))
-            continue
-        flag = _FLAG_OF[fld]
-        same = (
-            {flag}
-            | {k for k, v in _LONG.items() if v == flag}
-            | ({"--net"} if flag == "--network" else set())
-        )
-        if kind == "unset":
-            opts = [o for o in opts if o[0] not in same]
-        elif kind == "set":
-            idx = [i for i, o in enumerate(opts) if o[0] in same]
-            if idx:
-                opts[idx[0]] = (flag, op[2])
-            else:
-                opts.append((flag, op[2]))
-        elif kind == "list_add":
-            if not any(o[0] in same and o[1] == op[2] for o in opts):
-                opts.append((flag, op[2]))
-        elif kind == "list_remove":
-            opts = [o for o in opts if not (o[0] in same and o[1] == op[2])]
-        elif kind == "list_replace":
-            opts = [(o[0], op[3]) if o[0] in same and o[1] == op[2] else o for o in opts]
-    return opts
-
-
 def _gpu_opts(engine: str, opts: list[tuple[str, str | None]], count: str) -> list[tuple[str, str | None]]:
     """docker: --gpus N|all; podman: CDI devices nvidia.com/gpu=I (nvidia-ctk cdi generate)."""
     if engine == "podman":
@@ -421,14 +452,132 @@ def emit_run(
     return " \\\n".join(lines)
 
 
-def patch_script(text: str, run: RunCommand, ops: list[tuple[str, ...]]) -> str:
-    opts = patched_argv(run, ops)
-    raw = run.raw_tokens
-    image_raw = raw[len(run.tokens) - len(run.args) - 1] if run.image is not None else "IMAGE"
-    args_raw = raw[len(raw) - len(run.args) :] if run.args else []
-    lines = text.splitlines(keepends=True)
-    first = lines[run.start_line - 1]
-    indent = first[: len(first) - len(first.lstrip())]
-    prompt = "$ " if first.lstrip().startswith("$ ") else ""
-    new = indent + prompt + emit_run(run.prefix, opts, image_raw, args_raw, indent=indent + "    ") + "\n"
-    return "".join([*lines[: run.start_line - 1], new, *lines[run.end_line :]])
+def _same(flag: str) -> set[str]:
+    return {flag} | {k for k, v in _LONG.items() if v == flag} | ({"--net"} if flag == "--network" else set())
+
+
+def _values(run: RunCommand, f: Flag) -> set[str | None]:
+    """The flag's value as written (variables unexpanded) and as the audit read it."""
+    if f.value is None:
+        return {None}
+    raw = run.raw_tokens[f.end - 1] if f.end - f.start == 2 else run.raw_tokens[f.start]
+    if f.end - f.start == 1:
+        raw = raw.partition("=")[2] if "=" in raw and raw.startswith("--") else raw[2:].lstrip("=")
+    return {raw, f.value}
+
+
+def _flag_span(text: str, run: RunCommand, f: Flag) -> Edit:
+    """The flag's words plus the blanks that separated them from their neighbour on the line."""
+    s, e = run.words[f.start].start, run.words[f.end - 1].end
+    m = re.match(r"[ \t]+", text[e:])
+    if m and text[e + m.end() : e + m.end() + 1] not in ("\n", "\\", ""):
+        return Edit(s, e + m.end(), "")
+    while s > 0 and text[s - 1] in " \t":
+        s -= 1
+    return Edit(s, e, "")
+
+
+def _value_edit(run: RunCommand, f: Flag, new: str) -> Edit:
+    w = run.words[f.end - 1]
+    if f.end - f.start == 2:
+        return Edit(w.start, w.end, quote(new))
+    cut = w.raw.index("=") + 1 if w.raw.startswith("--") else 2 + (w.raw[2:3] == "=")
+    return Edit(w.start + cut, w.end, quote(new))
+
+
+def script_edits(text: str, run: RunCommand, ops: list[tuple[str, ...]], repair: bool) -> list[Edit] | str:
+    """The byte edits that apply `ops` to this command, or why it cannot be edited safely.
+
+    Only the flag words that change are touched: removed flags lose their words (and a line that
+    held nothing else), new flags go just before the image, in the command's own layout."""
+    edits: list[Edit] = []
+    if repair:
+        ls = text.rfind("\n", 0, run.words[0].start) + 1
+        indent = text[ls : run.words[0].start][: -len(text[ls : run.words[0].start].lstrip(" \t")) or None]
+        for r in run.repairs:
+            if r.start < 0:  # a comment moved out of the continuation goes above the command
+                edits.append(Edit(ls, ls, indent + r.text.rstrip("\n") + "\n"))
+            else:
+                edits.append(r)
+    if not ops:
+        return edits
+    if run.unsafe:
+        return "; ".join(run.unsafe) + ": command left as written"
+    live = list(run.flags)  # flags still present after the edits so far
+    added: list[tuple[str, str | None]] = []
+
+    def edit_guard(f: Flag, whole: bool) -> str | None:
+        """A flag spelled through a variable cannot be edited without changing what the variable means."""
+        words = run.words[f.start : f.end] if not whole else run.words[f.start : f.start + 1]
+        if f.end - f.start == 1 or not whole:
+            for w in words:
+                if "$" in w.raw or "`" in w.raw:
+                    return f"line {w.line}: {w.raw} comes from a variable or command"
+        return None
+
+    for op in ops:
+        kind, fld = op[0], op[1]
+        if kind == "gpu_reservation":
+            have = [(f.name, f.value) for f in live] + added
+            added.extend(_gpu_opts(run.engine, have, op[2]))
+            continue
+        flag = _FLAG_OF[fld]
+        same = _same(flag)
+        hit = [f for f in live if f.name in same]
+        if kind != "unset":
+            hit = [f for f in hit if kind == "set" or op[2] in _values(run, f)]
+        for f in hit[: 1 if kind == "set" else None]:
+            # removal keeps a $VAR value harmlessly; a rewrite or a flag name from a variable does not
+            why = edit_guard(f, whole=kind in ("unset", "list_remove"))
+            if why:
+                return why + ": command left as written"
+        if kind == "unset" or kind == "list_remove":
+            for f in hit:
+                edits.append(_flag_span(text, run, f))
+                live.remove(f)
+            if kind == "list_remove":
+                added = [a for a in added if not (a[0] in same and a[1] == op[2])]
+        elif kind == "set":
+            if hit and hit[0].value is not None:
+                edits.append(_value_edit(run, hit[0], op[2]))
+            elif not hit:
+                added.append((flag, op[2]))
+        elif kind == "list_add":
+            if not any(op[2] in _values(run, f) for f in hit) and (flag, op[2]) not in added:
+                added.append((flag, op[2]))
+        elif kind == "list_replace":
+            for f in hit:
+                edits.append(_value_edit(run, f, op[3]))
+    if added:
+        ins = _insertion(text, run, added)
+        if isinstance(ins, str):
+            return ins
+        edits.append(ins)
+    return edits
+
+
+def _insertion(text: str, run: RunCommand, added: list[tuple[str, str | None]]) -> Edit | str:
+    if run.image_idx >= len(run.words):
+        return f"line {run.start_line}: no image word to put new flags before: command left as written"
+    img = run.words[run.image_idx]
+    ls = text.rfind("\n", 0, img.start) + 1
+    lead = text[ls : img.start]
+    parts = [n if v is None else f"{n} {quote(v)}" for n, v in added]
+    if not lead.strip(" \t") and re.search(r"\\\n$", text[:ls]):  # one flag per line: keep that
+        return Edit(ls, ls, "".join(f"{lead}{p} \\\n" for p in parts))
+    return Edit(img.start, img.start, " ".join(parts) + " ")
+
+
+def patch_script(
+    text: str, runs: list[tuple[RunCommand, list[tuple[str, ...]], bool]]
+) -> tuple[str, list[str]]:
+    """Apply each command's ops in place; returns the new text and one line per command left as written."""
+    edits: list[Edit] = []
+    refused: list[str] = []
+    for run, ops, repair in runs:
+        got = script_edits(text, run, ops, repair)
+        if isinstance(got, str):
+            refused.append(got)
+        else:
+            edits.extend(got)
+    return apply_edits(text, edits), refused

@@ -65,17 +65,20 @@ def fix_loaded(
         return FixResult(text, plans)
     from tpdoctor.deploy.dockerrun import patch_script
 
-    text = loaded.text
     plans = []
-    # patch from the last command up so earlier line numbers stay valid
-    pairs = list(zip(loaded.model.services, loaded.handle, strict=True))
-    for s, run in reversed(pairs):
+    work = []
+    for s, run in zip(loaded.model.services, loaded.handle, strict=True):
         p = keep(s, plan_service(s, facts, ipc_exchange))
-        plans.insert(0, p)
-        if p.ops or (run.breaks and select is None):
-            if run.breaks:
-                p.why.append("command rewritten one flag per line: the broken continuation is gone")
-            text = patch_script(text, run, p.ops)
+        plans.append(p)
+        repair = bool(run.breaks) and select is None
+        if repair:
+            p.why.append("continuation repaired: comments moved above the command, blanks after `\\` removed")
+        work.append((run, p.ops, repair))
+    text, refused = patch_script(loaded.text, work)
+    for p, (run, ops, _r) in zip(plans, work, strict=True):
+        p.cannot.extend(
+            r for r in refused if ops and r.startswith(tuple(f"line {w.line}" for w in run.words))
+        )
     return FixResult(text, plans)
 
 

@@ -1,4 +1,5 @@
-"""Kubernetes front-end (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, List)
+"""Kubernetes front-end (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, List,
+LeaderWorkerSet, KubeRay RayCluster/RayService/RayJob, KServe InferenceService/ServingRuntime, JobSet)
 and the patcher that writes a least-privilege plan back into the round-trip tree."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from tpdoctor.deploy.exceptions import ANNOTATION, allows_in_lines, parse_allow_body
 from tpdoctor.deploy.io import load_yaml_docs
 from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service, parse_size
-from tpdoctor.errors import InputError
+from tpdoctor.errors import NotDeploymentError
 from tpdoctor.limits import parse_count
 
 GPU_RESOURCES = {
@@ -34,22 +35,118 @@ class Workload:
     obj: CommentedMap
     pod_spec: CommentedMap
     pod_meta: CommentedMap | None
-    name: str
+    name: str  # metadata.name, plus ":role" for a template inside a multi-template workload
     kind: str
+    extra: dict[str, str] | None = None  # launcher, group size, replicas of this template
+
+    @property
+    def containers(self) -> list[Any]:
+        """The pod's containers; a KServe predictor may give one container as `model:`."""
+        cs = self.pod_spec.get("containers")
+        if cs:
+            return list(cs)
+        model = self.pod_spec.get("model")
+        return [model] if isinstance(model, dict) and self.kind == "InferenceService" else []
 
 
-def _pod_spec(obj: dict[str, Any]) -> tuple[Any, Any]:
+def container_name(c: Any) -> str:
+    """A KServe predictor's `model:` container has no name; KServe calls it kserve-container
+    (pkg/constants/constants.go InferenceServiceContainerName)."""
+    return str(c.get("name") or "kserve-container")
+
+
+Template = tuple[str, Any, Any, dict[str, str]]  # role, pod spec, pod metadata, extra
+
+
+def _tpl(t: Any) -> tuple[Any, Any]:
+    t = t if isinstance(t, dict) else {}
+    return t.get("spec"), t.get("metadata")
+
+
+def _n(v: Any, default: int = 1) -> str:
+    return str(v) if isinstance(v, int) else str(default)
+
+
+def _ray_groups(cluster: Any) -> list[Template]:
+    """KubeRay RayCluster spec (ray-operator/apis/ray/v1/raycluster_types.go): headGroupSpec and
+    workerGroupSpecs[], each with a PodTemplateSpec `template`."""
+    cluster = cluster if isinstance(cluster, dict) else {}
+    out: list[Template] = []
+    head = cluster.get("headGroupSpec") or {}
+    spec, meta = _tpl(head.get("template"))
+    out.append(("head", spec, meta, {"launcher": "ray", "replicas": "1"}))
+    for g in cluster.get("workerGroupSpecs") or []:
+        if isinstance(g, dict):
+            spec, meta = _tpl(g.get("template"))
+            out.append(
+                (
+                    str(g.get("groupName") or "worker"),
+                    spec,
+                    meta,
+                    {"launcher": "ray", "replicas": _n(g.get("replicas"))},
+                )
+            )
+    return out
+
+
+def _templates(obj: dict[str, Any]) -> list[Template]:
+    """Every pod template of a workload, with the role it plays in a multi-node group."""
     kind = obj.get("kind")
     spec = obj.get("spec") or {}
+    if not isinstance(spec, dict):
+        return []
     if kind == "Pod":
-        return spec, obj.get("metadata")
-    if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"):
-        tpl = spec.get("template") or {}
-        return tpl.get("spec"), tpl.get("metadata")
+        return [("", spec, obj.get("metadata"), {})]
+    if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
+        return [("", *_tpl(spec.get("template")), {"replicas": _n(spec.get("replicas"))})]
+    if kind == "Job":
+        return [("", *_tpl(spec.get("template")), {"replicas": _n(spec.get("parallelism"))})]
     if kind == "CronJob":
-        tpl = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
-        return tpl.get("spec"), tpl.get("metadata")
-    return None, None
+        return [("", *_tpl(((spec.get("jobTemplate") or {}).get("spec") or {}).get("template")), {})]
+    if kind == "LeaderWorkerSet":
+        # lws api/leaderworkerset/v1/leaderworkerset_types.go: leaderWorkerTemplate.{leaderTemplate,
+        # workerTemplate, size}; without a leaderTemplate the leader uses the worker template.
+        lwt = spec.get("leaderWorkerTemplate") or {}
+        ex = {"launcher": "lws", "lws_size": _n(lwt.get("size")), "replicas": "1"}
+        out: list[Template] = []
+        if lwt.get("leaderTemplate"):
+            out.append(("leader", *_tpl(lwt.get("leaderTemplate")), ex))
+        out.append(("worker", *_tpl(lwt.get("workerTemplate")), ex))
+        return out
+    if kind == "RayCluster":
+        return _ray_groups(spec)
+    if kind == "RayService":
+        return _ray_groups(spec.get("rayClusterConfig"))
+    if kind == "RayJob":
+        return _ray_groups(spec.get("rayClusterSpec"))
+    if kind == "JobSet":
+        # jobset api/jobset/v1alpha2/jobset_types.go: replicatedJobs[].template is a JobTemplateSpec
+        out = []
+        for rj in spec.get("replicatedJobs") or []:
+            if isinstance(rj, dict):
+                job = (rj.get("template") or {}).get("spec") or {}
+                ex = {"launcher": "jobset", "replicas": _n(rj.get("replicas"))}
+                out.append((str(rj.get("name") or "job"), *_tpl(job.get("template")), ex))
+        return out
+    if kind == "InferenceService":
+        # kserve pkg/apis/serving/v1beta1: predictor inlines a PodSpec (containers, or one `model`
+        # container) and workerSpec (multi-node, Ray) adds worker pods.
+        out = []
+        pred = spec.get("predictor") or {}
+        if isinstance(pred, dict):
+            multi = {"launcher": "ray"} if pred.get("workerSpec") else {}
+            out.append(("predictor", pred, obj.get("metadata"), dict(multi)))
+            if isinstance(pred.get("workerSpec"), dict):
+                out.append(("worker", pred["workerSpec"], obj.get("metadata"), dict(multi)))
+        return out
+    if kind in ("ServingRuntime", "ClusterServingRuntime"):
+        # kserve pkg/apis/serving/v1alpha1/servingruntime_types.go: ServingRuntimePodSpec inline, workerSpec
+        multi = {"launcher": "ray"} if spec.get("workerSpec") else {}
+        out = [("", spec, obj.get("metadata"), dict(multi))]
+        if isinstance(spec.get("workerSpec"), dict):
+            out.append(("worker", spec["workerSpec"], obj.get("metadata"), dict(multi)))
+        return out
+    return []
 
 
 def workloads(docs: list[Any]) -> Iterator[Workload]:
@@ -58,10 +155,11 @@ def workloads(docs: list[Any]) -> Iterator[Workload]:
         for obj in objs:
             if not isinstance(obj, dict):
                 continue
-            spec, meta = _pod_spec(obj)
-            if isinstance(spec, dict):
-                name = str((obj.get("metadata") or {}).get("name") or obj.get("kind"))
-                yield Workload(i, obj, spec, meta, name, str(obj.get("kind")))  # type: ignore[arg-type]
+            base = str((obj.get("metadata") or {}).get("name") or obj.get("kind"))
+            for role, spec, meta, extra in _templates(obj):
+                if isinstance(spec, dict):
+                    name = f"{base}:{role}" if role else base
+                    yield Workload(i, obj, spec, meta, name, str(obj.get("kind")), extra)  # type: ignore[arg-type]
 
 
 def _annotation_allows(*metas: Any) -> tuple[dict[str, str], list[str]]:
@@ -90,7 +188,10 @@ def parse_kubernetes(text: str, source: str) -> tuple[DeploymentModel, list[Any]
     found = list(workloads(docs))
     claims = dra_claims(docs)
     if not found:
-        raise InputError(f"{source}: no Pod, Deployment, StatefulSet, DaemonSet, Job or CronJob found")
+        raise NotDeploymentError(
+            f"{source}: no Pod, Deployment, StatefulSet, DaemonSet, Job, CronJob, LeaderWorkerSet, "
+            "RayCluster/RayService/RayJob, InferenceService/ServingRuntime or JobSet found"
+        )
     starts = sorted({_line(w.obj) or 1 for w in found})
     for w in found:
         first = _line(w.obj) or 1
@@ -101,7 +202,7 @@ def parse_kubernetes(text: str, source: str) -> tuple[DeploymentModel, list[Any]
         spec = w.pod_spec
         psc = spec.get("securityContext") or {}
         vols = {str(v.get("name")): v for v in spec.get("volumes") or [] if isinstance(v, dict)}
-        for c in spec.get("containers") or []:
+        for c in w.containers:
             if not isinstance(c, dict):
                 continue
             s = _container(w, c, psc, vols)
@@ -217,7 +318,7 @@ def _container(w: Workload, c: dict[str, Any], psc: dict[str, Any], vols: dict[s
     sec.no_new_privileges = (ape is False) or None
     rnr = csc.get("runAsNonRoot", psc.get("runAsNonRoot"))
     sec.run_as_non_root = rnr if isinstance(rnr, bool) else None
-    s = Service(name=f"{w.kind}/{w.name}/{c.get('name')}", format="kubernetes", security=sec)
+    s = Service(name=f"{w.kind}/{w.name}/{container_name(c)}", format="kubernetes", security=sec)
     s.image = str(c.get("image") or "") or None
     s.entrypoint = [str(x) for x in c.get("command") or []]
     s.command = [str(x) for x in c.get("args") or []]
@@ -266,15 +367,18 @@ def _container(w: Workload, c: dict[str, Any], psc: dict[str, Any], vols: dict[s
                 if n is None and isinstance(qty, (int, float)) and not isinstance(qty, bool):
                     n = parse_count(qty, f"resources.{key}.{rname}")
                 s.gpus.append(GpuRequest(via="k8s-resource", vendor=vendor, count=n, raw=f"{rname}: {qty}"))  # type: ignore[arg-type]
-    wspec = w.obj.get("spec") or {}
-    if w.kind in ("Deployment", "StatefulSet", "ReplicaSet"):
-        reps = wspec.get("replicas", 1)  # the API default is 1
-        s.extra["replicas"] = str(reps) if isinstance(reps, int) else "1"
-    elif w.kind == "Job":
-        par = wspec.get("parallelism", 1)
-        s.extra["replicas"] = str(par) if isinstance(par, int) else "1"
+    # replicas (the API default is 1), a Job's parallelism, and the multi-node launcher, if any
+    s.extra.update({k: v for k, v in (w.extra or {}).items() if w.kind != "DaemonSet" or k != "replicas"})
+    if w.kind == "DaemonSet":
+        s.extra.pop("replicas", None)
+    for key in ("tensorParallelSize", "pipelineParallelSize"):  # KServe workerSpec sizes
+        v = w.pod_spec.get(key) if isinstance(w.pod_spec, dict) else None
+        if isinstance(v, int):
+            s.env.setdefault(
+                "TENSOR_PARALLEL_SIZE" if key.startswith("tensor") else "PIPELINE_PARALLEL_SIZE", str(v)
+            )
     s.extra["pod"] = f"{w.kind}/{w.name}"
-    s.extra["container"] = str(c.get("name"))
+    s.extra["container"] = container_name(c)
     return s
 
 
@@ -301,8 +405,8 @@ def find_container(docs: list[Any], service: Service) -> tuple[Workload, Comment
     for w in workloads(docs):
         if f"{w.kind}/{w.name}" != service.extra.get("pod"):
             continue
-        for c in w.pod_spec.get("containers") or []:
-            if str(c.get("name")) == service.extra.get("container"):
+        for c in w.containers:
+            if container_name(c) == service.extra.get("container"):
                 return w, c
     raise KeyError(service.name)
 

@@ -20,7 +20,7 @@ from tpdoctor.deploy.analysis import (
     facts_render_gid,
     facts_render_nodes,
     is_gpu,
-    pp_size,
+    ranks_per_container,
     tp_size,
     visible_gpus,
 )
@@ -56,7 +56,7 @@ class Plan:
 
 def gpu_count_for(svc: Service, facts: Facts | None) -> int:
     tp = tp_size(svc)
-    n = (tp or 1) * (pp_size(svc) or 1)
+    n = ranks_per_container(svc) or 1
     return n if tp is not None else max(n, visible_gpus(svc) or 2)
 
 
@@ -94,7 +94,7 @@ def plan_service(svc: Service, facts: Facts | None, ipc_exchange: str = "drmfd")
             p.add(f"render nodes mapped ({src})", *[("list_add", "devices", n) for n in nodes])
         if be == "cuda" and not svc.gpus:
             tp = tp_size(svc)
-            n = str(tp * (pp_size(svc) or 1)) if tp is not None else "all"
+            n = str(ranks_per_container(svc)) if tp is not None else "all"
             what = f"{n} GPU(s) (TP x PP)" if n != "all" else "all GPUs (no TP size to count them by)"
             p.add(
                 f"NVIDIA GPU reservation for {what}: privileged mapped the nodes, the NVIDIA runtime "
@@ -265,7 +265,7 @@ def plan_k8s(svc: Service, facts: Facts | None, ipc_exchange: str = "drmfd", pss
                 f"hostPath {m.source} removed: the device plugin provides the nodes",
                 ("remove_hostpath", m.target),
             )
-    n = max((tp_size(svc) or 1) * (pp_size(svc) or 1), 1)
+    n = max(ranks_per_container(svc) or 1, 1)
     resource = {"xpu": "gpu.intel.com/i915", "cuda": "nvidia.com/gpu", "rocm": "amd.com/gpu"}.get(be)
     if resource and not any(g.via in ("k8s-resource", "dra") for g in svc.gpus):
         p.add(

@@ -92,6 +92,10 @@ class Service(BaseModel):
     line: int | None = None
     notes: list[str] = Field(default_factory=list, description="front-end observations for rules")
     extra: dict[str, str] = Field(default_factory=dict)
+    variables: dict[str, str] = Field(
+        default_factory=dict,
+        description="what the file's own scope sets for $VAR: compose .env, script assignments",
+    )
     allows: dict[str, str] = Field(default_factory=dict, description="cause id -> reason")
 
     # --- derived views the rules share -------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Facts as JSON: `check --snapshot` writes them, `--from-snapshot` and `--example` read them."""
+"""Facts as JSON: `check --snapshot` writes them; every command that takes one reads it here
+(`check --from-snapshot`, `check --compare`, `audit --host-facts`, `explain --config
+--host-facts`, `generate --host-facts`, `--example`): one reader, one schema check, one error."""
 
 from __future__ import annotations
 
@@ -40,8 +42,14 @@ def parse_snapshot(text: str, origin: str) -> Facts:
         raise InputError(f"{origin}: not a tpdoctor snapshot (JSON nested too deeply)") from None
     except ValueError as exc:
         raise InputError(f"{origin}: not a tpdoctor snapshot (invalid JSON: {exc})") from None
+    if isinstance(raw, dict) and "schema_version" not in raw and isinstance(raw.get("facts"), dict):
+        raise InputError(
+            f"{origin}: a JSON report with facts inside, not a snapshot: pass the file `tpdoctor check --snapshot FILE` writes"
+        )
     if not isinstance(raw, dict) or "schema_version" not in raw:
-        raise InputError(f"{origin}: not a tpdoctor snapshot (no schema_version)")
+        raise InputError(
+            f"{origin}: not a tpdoctor snapshot (no schema_version; write one with `check --snapshot FILE`)"
+        )
     if raw["schema_version"] != SCHEMA_VERSION:
         raise InputError(
             f"{origin}: snapshot schema {raw['schema_version']!r}, this tpdoctor reads {SCHEMA_VERSION}"
@@ -55,6 +63,7 @@ def parse_snapshot(text: str, origin: str) -> Facts:
 
 
 def read_snapshot(path: Path) -> Facts:
+    """The one snapshot reader: size-limited, UTF-8, schema version checked, shape validated."""
     from tpdoctor.boundedio import read_text_bounded
 
     return parse_snapshot(read_text_bounded(path, MAX_SNAPSHOT, what="snapshot"), str(path))
@@ -80,16 +89,5 @@ def load_example(name: str) -> Facts:
 
 
 def read_compare_snapshot(path: Path) -> Facts:
-    """A snapshot for `check --compare`: Facts as JSON, bare or under a "facts" key (a JSON report)."""
-    from tpdoctor.boundedio import read_text_bounded
-
-    try:
-        data = json.loads(read_text_bounded(path, MAX_SNAPSHOT, what="snapshot"))
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise UsageError(f"cannot read snapshot {path}: {exc}") from None
-    if isinstance(data, dict) and isinstance(data.get("facts"), dict) and "dev" not in data:
-        data = data["facts"]
-    try:
-        return Facts.model_validate(data)
-    except ValidationError as exc:
-        raise UsageError(f"{path} is not a tpdoctor snapshot: {exc.error_count()} error(s)") from None
+    """A snapshot for `check --compare`: the same reader as every other command."""
+    return read_snapshot(path)

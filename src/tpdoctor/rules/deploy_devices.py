@@ -9,6 +9,8 @@ from tpdoctor.deploy.analysis import (
     backend,
     facts_host_paths,
     facts_render_gid,
+    runs_as,
+    runs_as_root,
     wants_multi_gpu,
 )
 from tpdoctor.deploy.model import Service
@@ -132,6 +134,19 @@ def group_by_name(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             continue
         gid = facts_render_gid(ctx.facts)
         hint = f" (host render GID is {gid})" if gid is not None else ""
+        if runs_as_root(svc):
+            user, why = runs_as(svc)
+            yield make_finding(
+                "device.group-name-unresolved",
+                f"{svc.name} adds group {g!r} by name but runs as {user} ({why}): root opens the GPU nodes "
+                "as their owner and needs no render group. Drop it, or use the numeric host render GID "
+                f"before switching to a non-root user{hint}.",
+                [ev(svc, ctx, f"group_add: {g}; user {user}")],
+                context=fctx(svc, ctx),
+                severity="notice",
+                confidence="suggests",
+            )
+            continue
         if g == "render":
             sev: SeverityName | None
             sev, msg = None, f"{svc.name} adds group 'render' by name: the image may lack it{hint}."
@@ -152,7 +167,7 @@ def group_by_name(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
 
 
 def _root(svc: Service) -> bool:
-    return svc.user in (None, "", "0", "root") or (svc.user or "").startswith(("0:", "root:"))
+    return runs_as_root(svc)
 
 
 @deploy_rule("audit.group-add-missing", "device.group-denied", "audit.group-gid-unverified")
@@ -182,12 +197,21 @@ def group_numeric(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
                 [ev(svc, ctx, "no group_add")],
                 context=fctx(svc, ctx),
             )
+        elif _root(svc):
+            # cap_drop ALL: root still owns root:render 0660 nodes; only a later non-root user needs the group
+            yield make_finding(
+                "audit.group-add-missing",
+                f"{svc.name} runs as root ({runs_as(svc)[1]}) with cap_drop ALL and no group_add: root opens "
+                "the GPU nodes as their owner; add the numeric render GID before switching to a non-root user.",
+                [ev(svc, ctx, "no group_add")],
+                context=fctx(svc, ctx),
+            )
         else:
+            user, why = runs_as(svc)
             yield make_finding(
                 "device.group-denied",
-                f"{svc.name} runs as {svc.user or 'root without DAC_OVERRIDE'} without the render group: "
-                "opening the GPU nodes gives EACCES.",
-                [ev(svc, ctx, f"user {svc.user}, no group_add")],
+                f"{svc.name} runs as {user} ({why}) without the render group: opening the GPU nodes gives EACCES.",
+                [ev(svc, ctx, f"user {user}, no group_add")],
                 context=fctx(svc, ctx),
             )
         return

@@ -109,8 +109,8 @@ def continuation(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     Why it matters: the shell ends the command at that line: the flags below it (-v, --shm-size, the image)
     never reach docker, and the remaining lines run as separate commands.
 
-    How to fix: move comments above the command and delete trailing spaces (`audit --fix` rewrites the
-    command with one flag per line).
+    How to fix: move comments above the command and delete trailing spaces (`audit --fix` does
+    exactly that and touches nothing else).
     """
     breaks = svc.extra.get("continuation_breaks")
     if breaks:

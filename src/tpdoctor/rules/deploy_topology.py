@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tpdoctor.deploy.analysis import backend, is_gpu, pp_size, ranks_span_pods, tp_size, visible_gpus
+from tpdoctor.deploy.analysis import (
+    backend,
+    is_gpu,
+    multi_node,
+    node_count,
+    ranks_per_container,
+    ranks_span_pods,
+    tp_size,
+    visible_gpus,
+)
 from tpdoctor.deploy.model import Service, normalize_cap
 from tpdoctor.model import Finding, SeverityName, make_finding
 from tpdoctor.model.fixes import fix_context
@@ -34,12 +43,14 @@ def tp_exceeds(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     tp = tp_size(svc)
     if tp is None or ranks_span_pods(svc) is not None:
         return
-    need = tp * (pp_size(svc) or 1)
+    need = ranks_per_container(svc) or tp
+    if multi_node(svc) and node_count(svc) is None:
+        return  # a Ray cluster places ranks on its nodes: how many per container is not in this file
     have = visible_gpus(svc)
     if have is not None and need > have:
         yield make_finding(
             "vllm.tp-exceeds-visible-gpus",
-            f"{svc.name} asks for TP x PP = {need} but the config exposes {have} GPU(s).",
+            f"{svc.name} asks for {need} GPU(s) per container (TP x PP / nodes) but the config exposes {have}.",
             [ev(svc, ctx, f"tensor-parallel-size {tp}, visible GPUs {have}")],
             context=fctx(svc, ctx),
         )
@@ -111,7 +122,8 @@ def gpu_count(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             f"{svc.name} reserves all GPUs but sets no tensor-parallel size above 1.",
             [ev(svc, ctx, sel[0].raw)],
         )
-    elif tp is None and all(g.count is not None for g in sel):
+    elif tp is None and all(g.count is not None for g in sel) and not multi_node(svc):
+        # (a Ray / LWS worker takes its TP size from the head that places ranks on it)
         n = sum(g.count or 0 for g in sel)
         yield make_finding(
             "audit.gpu-count-fixed",

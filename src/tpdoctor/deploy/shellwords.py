@@ -1,0 +1,348 @@
+"""A shell tokenizer that keeps every word's exact source span, so that `audit --fix` edits only
+the flag words that change and leaves quoting, `$(...)`, backticks, redirections, heredocs,
+comments and continuations byte-identical.
+
+It follows the POSIX "Token Recognition" rules (XCU 2.3) closely enough to split simple
+commands: quotes, backslash escapes, `$(...)`, `${...}`, `$((...))`, backticks, process
+substitution, operators and redirections, comments, heredoc bodies (XCU 2.7.4), and bash array
+assignments (`a=(x y)`). It does not evaluate anything.
+
+One deliberate difference from a shell: a continuation that a shell breaks (a comment or
+whitespace after the backslash) is followed anyway, because the user meant one command; the
+break and the bytes that repair it are recorded.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_OPS = ("&&", "||", ";;", "|&", ";", "&", "|", "(", ")")
+_REDIR = re.compile(r"\d*(?:<<<|<<-|<<|<>|<&|>>|>&|>\||<|>)|&>>|&>")
+_BLANK = " \t"
+_WORD_END = set(" \t\n;&|()<>")
+
+
+class ShellSyntaxError(ValueError):
+    """An unterminated quote, `$(`, `${` or backtick: the shell itself would refuse the script."""
+
+    def __init__(self, offset: int, what: str) -> None:
+        super().__init__(what)
+        self.offset = offset
+        self.what = what
+
+
+@dataclass
+class Word:
+    raw: str  # the exact source text
+    start: int  # offset into the text
+    end: int  # exclusive
+    line: int  # 1-based line of `start`
+    kind: str = "word"  # word | op | redir
+
+
+@dataclass
+class Edit:
+    start: int
+    end: int
+    text: str  # replacement (empty: delete; start == end: insert)
+
+
+@dataclass
+class Command:
+    words: list[Word]
+    breaks: list[tuple[int, str]] = field(default_factory=list)  # (line, why the shell stops there)
+    repairs: list[Edit] = field(default_factory=list)  # edits that make the shell follow the continuation
+    effective_end_line: int | None = None
+
+    @property
+    def start_line(self) -> int:
+        return self.words[0].line
+
+    @property
+    def end_line(self) -> int:
+        return self.words[-1].line
+
+
+def _skip_balanced(s: str, i: int, close: str) -> int:
+    """From just after an opening `(` / `{`, return the index just after its matching close."""
+    opener = "(" if close == ")" else "{"
+    depth = 1
+    n = len(s)
+    start = i
+    while i < n:
+        c = s[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "'":
+            j = s.find("'", i + 1)
+            if j < 0:
+                raise ShellSyntaxError(i, "unterminated single quote")
+            i = j + 1
+            continue
+        if c == '"':
+            i = _skip_dquote(s, i + 1)
+            continue
+        if c == "`":
+            i = _skip_backtick(s, i + 1)
+            continue
+        if c == "$" and i + 1 < n and s[i + 1] in "({":
+            i = _skip_balanced(s, i + 2, ")" if s[i + 1] == "(" else "}")
+            continue
+        if c == opener:
+            depth += 1
+        elif c == close:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    raise ShellSyntaxError(start - 1, f"unterminated `{'$(' if close == ')' else '${'}`")
+
+
+def _skip_dquote(s: str, i: int) -> int:
+    n = len(s)
+    start = i - 1
+    while i < n:
+        c = s[i]
+        if c == "\\":
+            i += 2
+        elif c == '"':
+            return i + 1
+        elif c == "`":
+            i = _skip_backtick(s, i + 1)
+        elif c == "$" and i + 1 < n and s[i + 1] in "({":
+            i = _skip_balanced(s, i + 2, ")" if s[i + 1] == "(" else "}")
+        else:
+            i += 1
+    raise ShellSyntaxError(start, "unterminated double quote")
+
+
+def _skip_backtick(s: str, i: int) -> int:
+    n = len(s)
+    start = i - 1
+    while i < n:
+        if s[i] == "\\":
+            i += 2
+        elif s[i] == "`":
+            return i + 1
+        else:
+            i += 1
+    raise ShellSyntaxError(start, "unterminated backtick")
+
+
+def _word_end(s: str, i: int) -> int:
+    n = len(s)
+    # process substitution <(...) / >(...) is one word
+    if s[i] in "<>" and i + 1 < n and s[i + 1] == "(":
+        i = _skip_balanced(s, i + 2, ")")
+    while i < n and s[i] not in _WORD_END:
+        c = s[i]
+        if c == "\\":
+            i += 2
+        elif c == "'":
+            j = s.find("'", i + 1)
+            if j < 0:
+                raise ShellSyntaxError(i, "unterminated single quote")
+            i = j + 1
+        elif c == '"':
+            i = _skip_dquote(s, i + 1)
+        elif c == "`":
+            i = _skip_backtick(s, i + 1)
+        elif c == "$" and i + 1 < n and s[i + 1] in "({":
+            i = _skip_balanced(s, i + 2, ")" if s[i + 1] == "(" else "}")
+        elif c == "=" and i + 1 < n and s[i + 1] == "(":  # bash array assignment a=(x y)
+            i = _skip_balanced(s, i + 2, ")")
+        else:
+            i += 1
+    return min(i, n)
+
+
+def unquote(raw: str) -> str:
+    """The word's text after quote removal (expansions stay as written)."""
+    out: list[str] = []
+    i, n = 0, len(raw)
+    while i < n:
+        c = raw[i]
+        if c == "\\":
+            if i + 1 < n and raw[i + 1] != "\n":
+                out.append(raw[i + 1])
+            i += 2
+        elif c == "'":
+            j = raw.find("'", i + 1)
+            j = n if j < 0 else j
+            out.append(raw[i + 1 : j])
+            i = j + 1
+        elif c == '"':
+            j = _skip_dquote(raw, i + 1)
+            inner = raw[i + 1 : j - 1] if j <= n and raw[j - 1 : j] == '"' else raw[i + 1 : j]
+            out.append(re.sub(r'\\([$`"\\])', r"\1", inner).replace("\\\n", ""))
+            i = j
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _line_end(s: str, i: int) -> int:
+    j = s.find("\n", i)
+    return len(s) if j < 0 else j
+
+
+class _Lines:
+    def __init__(self, s: str) -> None:
+        self.starts = [0] + [m.end() for m in re.finditer("\n", s)]
+
+    def line_of(self, off: int) -> int:
+        lo, hi = 0, len(self.starts) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.starts[mid] <= off:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo + 1
+
+
+def mask_markdown(s: str) -> str:
+    """A README: keep the fenced code blocks, blank everything else (same offsets, same lines)."""
+    out: list[str] = []
+    fence: str | None = None
+    for line in s.splitlines(keepends=True):
+        m = re.match(r"\s*(```+|~~~+)", line)
+        if fence is None and m:
+            fence = m.group(1)
+            out.append(re.sub(r"[^\n]", " ", line))
+        elif fence is not None and m and m.group(1).startswith(fence[:3]):
+            fence = None
+            out.append(re.sub(r"[^\n]", " ", line))
+        elif fence is None:
+            out.append(re.sub(r"[^\n]", " ", line))
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+def split_commands(s: str) -> list[Command]:
+    """Simple commands with their words, in source order. Heredoc bodies and comments are skipped.
+    Raises ShellSyntaxError where a quote or substitution is never closed."""
+    lines = _Lines(s)
+    cmds: list[Command] = []
+    cur = Command(words=[])
+    heredocs: list[tuple[str, bool]] = []
+    n = len(s)
+    i = 0
+
+    def finish() -> None:
+        nonlocal cur
+        if cur.words:
+            cmds.append(cur)
+        cur = Command(words=[])
+
+    def follow_continuation(bs: int, after_nl: int) -> int:
+        """After `\\<newline>` at `bs`: skip comment/blank lines a shell would stop at, recording breaks."""
+        j = after_nl
+        while j < n:
+            le = _line_end(s, j)
+            body = s[j:le].strip()
+            if body and not body.startswith("#"):
+                break
+            if body:
+                ln = lines.line_of(j)
+                cur.breaks.append((ln, "comment line inside the continuation ends the command here"))
+                cur.effective_end_line = cur.effective_end_line or lines.line_of(bs)
+                cur.repairs.append(Edit(j, min(le + 1, n), ""))
+                cur.repairs.append(Edit(-1, -1, s[j : min(le + 1, n)].lstrip(_BLANK)))  # moved above
+            if le >= n:
+                return n
+            j = le + 1
+        return j
+
+    while i < n:
+        c = s[i]
+        if c in _BLANK:
+            i += 1
+            continue
+        if c == "\\":
+            m = re.match(r"\\([ \t]*)\n", s[i:])
+            if m:
+                if m.group(1):
+                    ln = lines.line_of(i)
+                    cur.breaks.append((ln, "trailing whitespace after the backslash ends the command here"))
+                    cur.effective_end_line = cur.effective_end_line or ln
+                    cur.repairs.append(Edit(i + 1, i + 1 + len(m.group(1)), ""))
+                i = follow_continuation(i, i + m.end())
+                continue
+        if c == "\n":
+            finish()
+            i += 1
+            for delim, strip in heredocs:
+                while i < n:
+                    le = _line_end(s, i)
+                    body = s[i:le].lstrip("\t") if strip else s[i:le]
+                    i = min(le + 1, n)
+                    if body == delim:
+                        break
+            heredocs = []
+            continue
+        if c == "#" and (i == 0 or s[i - 1] in " \t\n;&|()"):
+            i = _line_end(s, i)
+            continue
+        r = _REDIR.match(s, i)
+        if r and not (s[i] in "<>" and i + 1 < n and s[i + 1] == "("):
+            cur.words.append(Word(r.group(0), i, r.end(), lines.line_of(i), "redir"))
+            i = r.end()
+            if r.group(0).lstrip("0123456789") in ("<<", "<<-"):
+                while i < n and s[i] in _BLANK:
+                    i += 1
+                e = _word_end(s, i)
+                if e > i:
+                    heredocs.append((unquote(s[i:e]), r.group(0).endswith("-")))
+            continue
+        op = next((o for o in _OPS if s.startswith(o, i)), None)
+        if op is not None:
+            cur.words.append(Word(op, i, i + len(op), lines.line_of(i), "op"))
+            i += len(op)
+            finish()
+            continue
+        e = _word_end(s, i)
+        if e == i:  # defensive: never loop forever
+            e = i + 1
+        cur.words.append(Word(s[i:e], i, e, lines.line_of(i)))
+        i = e
+    finish()
+    return cmds
+
+
+def apply_edits(s: str, edits: list[Edit]) -> str:
+    """Apply non-overlapping edits (overlapping deletions are merged first)."""
+    dels = sorted((e for e in edits if e.start < e.end and not e.text), key=lambda e: e.start)
+    merged: list[Edit] = []
+    for d in dels:
+        if merged and d.start <= merged[-1].end:
+            merged[-1] = Edit(merged[-1].start, max(merged[-1].end, d.end), "")
+        else:
+            merged.append(d)
+    merged = [_whole_line(s, d) for d in merged]
+    rest = [e for e in edits if not (e.start < e.end and not e.text)]
+    out: list[str] = []
+    pos = 0
+    for e in sorted([*merged, *rest], key=lambda e: (e.start, e.end)):
+        if e.start < pos:  # overlaps an earlier edit: the earlier one wins
+            continue
+        out.append(s[pos : e.start])
+        out.append(e.text)
+        pos = e.end
+    out.append(s[pos:])
+    return "".join(out)
+
+
+def _whole_line(s: str, d: Edit) -> Edit:
+    """A deletion that leaves only `<blanks>\\` on a continued line removes that line."""
+    ls = s.rfind("\n", 0, d.start) + 1
+    if s[ls : d.start].strip(_BLANK):
+        return d
+    m = re.match(r"[ \t]*\\\n", s[d.end :])
+    if m and s[d.start : d.end].strip():
+        return Edit(ls, d.end + m.end(), "")
+    return d
