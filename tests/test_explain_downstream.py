@@ -78,3 +78,42 @@ def test_every_signature_of_a_generic_line_is_downstream() -> None:
     for sig in knowledge_base().signatures:
         if sig.examples and all(is_generic(e) for e in sig.examples):
             assert sig.downstream, sig.id
+
+
+NCCL_GENERIC = WRAPPERS[3]
+
+
+@pytest.mark.parametrize(
+    "root",
+    [
+        # c10/cuda/CUDACachingAllocator.cpp
+        "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB. GPU 0 has a total capacity of 79.15 GiB",
+        # C10_CUDA_CHECK with cudaErrorMemoryAllocation's string
+        "RuntimeError: CUDA error: out of memory",
+        # cudaErrorNoKernelImageForDevice (a not-container code of the CUDA table)
+        "RuntimeError: CUDA error: no kernel image is available for execution on the device",
+    ],
+)
+def test_a_known_non_container_root_drops_a_guess_only_generic_lines_back(tmp_path: Path, root: str) -> None:
+    log = tmp_path / "ranks.log"
+    log.write_text(f"[rank1]: {root}\n[rank0]: {NCCL_GENERIC}\n", encoding="utf-8")
+    report = explain([str(log)])
+    assert [f.cause for f in report.findings] == []
+    assert any("dropped: only generic downstream errors" in n for n in report.notes)
+
+
+def test_the_generic_line_alone_still_gives_its_guess(tmp_path: Path) -> None:
+    log = tmp_path / "rank0.log"
+    log.write_text(NCCL_GENERIC + "\n", encoding="utf-8")
+    assert [(f.cause, f.confidence) for f in explain([str(log)]).findings] == [("shm.too-small", "suggests")]
+
+
+def test_a_specific_cause_stays_next_to_a_non_container_root(tmp_path: Path) -> None:
+    """The drop only touches guesses: a cause its own line backs is kept."""
+    log = tmp_path / "both.log"
+    log.write_text(
+        "RuntimeError: CUDA error: out of memory\n"
+        "misc/shmutils.cc:72 NCCL WARN Error: failed to extend /dev/shm/nccl-Oh6I9y to 9637892 bytes\n",
+        encoding="utf-8",
+    )
+    assert [f.cause for f in explain([str(log)]).findings] == ["shm.too-small"]

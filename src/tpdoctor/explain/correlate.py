@@ -206,6 +206,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         alternatives.setdefault(main, []).extend(o for o in others if o not in alternatives[main])
 
     _fact_rules(scan, supports, notes)
+    _drop_guesses_behind_a_known_root(scan, kb, codes, supports, notes)
 
     # Alternatives a signature listed become `related` unless they are findings themselves.
     for cause, alts in alternatives.items():
@@ -226,6 +227,29 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         ),
     )
     return Diagnosis(ranked, list(dict.fromkeys(hints)), notes, codes)
+
+
+def _drop_guesses_behind_a_known_root(
+    scan: ScanResult, kb: KnowledgeBase, codes: list[CodeSeen], supports: dict[str, Support], notes: list[str]
+) -> None:
+    """A failure with no container cause (CUDA out of memory, no kernel image for this GPU) makes every
+    rank print generic errors after it (ncclSystemError, watchdog timeouts). A cause that only such
+    generic lines back is then a guess the log contradicts: drop it, and say what the root is."""
+    roots = [
+        (rec.first_line, sig_id)
+        for sig_id, rec in scan.signatures.items()
+        if kb.signature(sig_id).root == "not-container"
+    ]
+    roots += [(c.hit.line, c.code.name) for c in codes if c.code.klass == "not-container"]
+    if not roots:
+        return
+    line, name = min(roots)
+    for cause in [c for c, s in supports.items() if not s.specific]:
+        supports.pop(cause)
+        notes.append(
+            f"{cause} dropped: only generic downstream errors suggested it, and line {line} ({name}) is a "
+            "failure with no container cause that explains them."
+        )
 
 
 def _is_bridge_ip(value: str) -> bool:

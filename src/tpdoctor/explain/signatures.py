@@ -71,6 +71,9 @@ class Signature:
     # A generic consequence (ncclSystemError, a watchdog timeout, a bare SIGBUS): its cause ranks after
     # any cause that a specific line supports, whatever the severities, so the root line leads.
     downstream: bool = False
+    # "not-container": the line is itself a failure with no container cause (CUDA OOM, a kernel image
+    # built for another GPU). A cause that only generic downstream lines back is then dropped.
+    root: str = ""
 
 
 @dataclass(frozen=True)
@@ -173,9 +176,12 @@ def parse_knowledge_base(raw: dict[str, Any], lazy: bool = False) -> KnowledgeBa
                 benign=str(e.get("benign", "")).strip(),
                 code=e.get("code"),
                 downstream=bool(e.get("downstream", False)),
+                root=str(e.get("root", "")),
             )
         )
     for sig in sigs:
+        if sig.root not in ("", "not-container") or (sig.root and sig.causes):
+            raise KnowledgeBaseError(f"signature {sig.id}: root is 'not-container' on a signature without causes")
         for ref in (*sig.unless, *sig.benign_with):
             if not ref.startswith("fact:") and ref not in seen:
                 raise KnowledgeBaseError(f"signature {sig.id}: unless names unknown signature {ref}")
