@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 # CSI sequences (colours, cursor moves) and two-byte escapes. Stripped per block, before the
@@ -41,6 +42,21 @@ def strip_prefixes(text: str) -> str:
         if not m or not m.end():
             break
         text = text[m.end() :].lstrip()
+    return text
+
+
+_ESCAPED = re.compile(r"""\\(["'\\/]|[nrt])""")
+_ESCAPE_AS = {"n": " ", "r": " ", "t": " "}
+
+
+def unescape(text: str) -> str:
+    """Undo the quoting of logs that were stored as JSON strings (Docker's json-file driver, k8s and
+    Loki exports: `{"log":"... driver \\"\\" with ..."}`) or pasted from HTML (`&#39;`, `&quot;`), so a
+    pattern that spells a quote or `<` sees one. Cheap when there is nothing to undo."""
+    if '\\"' in text:  # a JSON string: a Windows path (C:\\temp) elsewhere is left alone
+        text = _ESCAPED.sub(lambda m: _ESCAPE_AS.get(m.group(1), m.group(1)), text)
+    if "&" in text and ";" in text:
+        text = html.unescape(text)
     return text
 
 

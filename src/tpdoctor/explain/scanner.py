@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 from tpdoctor.explain.engine import Engine, make_engine
 from tpdoctor.explain.error_codes import NUMBER_GROUPS
-from tpdoctor.explain.normalize import ANSI_BYTES, decode_line, display, strip_prefixes
+from tpdoctor.explain.normalize import ANSI_BYTES, decode_line, display, strip_prefixes, unescape
 from tpdoctor.explain.reader import MAX_LINE, iter_buffers
 from tpdoctor.explain.signatures import KnowledgeBase
 
@@ -274,7 +274,7 @@ class Scanner:
         stop = block.find(b"\n", start)
         raw = block[start : min(stop, start + MAX_LINE)]
         original = decode_line(raw)
-        text = strip_prefixes(original)
+        text = unescape(strip_prefixes(original))
         sigs: set[int] = set()
         facts: set[int] = set()
         salient = False

@@ -1,0 +1,37 @@
+"""Logs stored as JSON strings or pasted from HTML still match patterns that spell quotes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tpdoctor.explain import explain
+from tpdoctor.explain.normalize import unescape
+
+# Docker's json-file log driver stores each line as {"log": "...", "stream": ..., "time": ...}; the
+# message is moby daemon/devices.go's 'could not select device driver %q with capabilities: %v'.
+JSON_LINE = (
+    '{"log":"docker: Error response from daemon: could not select device driver \\"\\" with capabilities: '
+    '[[gpu]].\\n","stream":"stderr","time":"2025-01-01T00:00:00Z"}'
+)
+
+
+def test_json_string_is_unescaped() -> None:
+    assert 'driver "" with' in unescape(JSON_LINE)
+
+
+def test_html_entities_are_unescaped() -> None:
+    assert unescape("unable to write to file &lt;/torch_1_2&gt;") == "unable to write to file </torch_1_2>"
+
+
+def test_backslashes_outside_json_are_kept() -> None:
+    assert unescape(r"C:\temp\new") == r"C:\temp\new"
+
+
+def test_a_json_log_line_gives_the_same_cause_as_the_plain_one(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.log"
+    plain.write_text(unescape(JSON_LINE).split('"log":"', 1)[1] + "\n", encoding="utf-8")
+    stored = tmp_path / "container-json.log"
+    stored.write_text(JSON_LINE + "\n", encoding="utf-8")
+    want = [f.cause for f in explain([str(plain)]).findings]
+    assert want  # the plain line is a known cause
+    assert [f.cause for f in explain([str(stored)]).findings] == want
