@@ -291,8 +291,9 @@ class Scanner:
             if not m:
                 continue
             # a hand-written signature explains its line; a line whose only match is an error-code
-            # table entry without a cause (out of memory, illegal address) stays among the error lines
-            matched = matched or not sig.id.startswith("code.") or bool(sig.causes)
+            # table entry without a cause (out of memory, illegal address) stays among the error lines,
+            # and so does a line a signature knows as a non-container root (`root: not-container`)
+            matched = matched or bool(sig.causes) or not (sig.id.startswith("code.") or sig.root)
             rec = res.signatures.get(sig.id)
             if rec is None:
                 rec = res.signatures[sig.id] = SigRecord(first_line=line_no)
