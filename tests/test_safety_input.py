@@ -47,6 +47,8 @@ def _one_line_exit_2(r: subprocess.CompletedProcess[str], needle: str = "") -> N
         "ulimits: [x]",
         "volumes: 5",
         "security_opt: 5",
+        "cap_drop: {}",  # a mapping where --fix appends to a list (found by the fuzz test in CI)
+        "group_add: {video: 1}",
         "deploy: {resources: {reservations: {devices: [{driver: nvidia, count: two, capabilities: [gpu]}]}}}",
     ],
 )

@@ -323,6 +323,19 @@ def _has_default(node: Any) -> bool:
     return False
 
 
+def _items(svc: dict[str, Any], key: str) -> list[Any]:
+    """A compose list key's items. A mapping or a scalar where the spec wants a list is a TypeError
+    (audit's one-line "unexpected compose structure"), not a list of its keys or characters."""
+    value = svc.get(key)
+    if value is None or value == "":
+        return []
+    if not isinstance(value, list):
+        raise TypeError(
+            f"{key} must be a list, not a {'mapping' if isinstance(value, dict) else type(value).__name__}"
+        )
+    return value
+
+
 def parse_compose(text: str, source: str) -> tuple[DeploymentModel, ComposeDoc]:
     analysed, recovered, docs = recover_indentation(text, source)
     doc = ComposeDoc(analysed, source, recovered, docs)
@@ -344,8 +357,8 @@ def parse_compose(text: str, source: str) -> tuple[DeploymentModel, ComposeDoc]:
             continue
         svc = interpolated(raw, dotenv) if dotenv or _has_default(raw) else raw
         sec = SecurityOpts()
-        parse_security_opt([str(o) for o in svc.get("security_opt") or []], sec)
-        mounts = [parse_volume(v) for v in svc.get("volumes") or []]
+        parse_security_opt([str(o) for o in _items(svc, "security_opt")], sec)
+        mounts = [parse_volume(v) for v in _items(svc, "volumes")]
         tmpfs = svc.get("tmpfs") or []
         for t in [tmpfs] if isinstance(tmpfs, str) else tmpfs:
             target, _, opts = str(t).partition(":")
@@ -362,13 +375,13 @@ def parse_compose(text: str, source: str) -> tuple[DeploymentModel, ComposeDoc]:
             image=_s(svc.get("image")) or None,
             entrypoint=_cmd(svc.get("entrypoint")),
             command=_cmd(svc.get("command")),
-            devices=[parse_device(d) for d in svc.get("devices") or []],
-            device_cgroup_rules=[str(r) for r in svc.get("device_cgroup_rules") or []],
+            devices=[parse_device(d) for d in _items(svc, "devices")],
+            device_cgroup_rules=[str(r) for r in _items(svc, "device_cgroup_rules")],
             mounts=mounts,
-            group_add=[str(g) for g in svc.get("group_add") or []],
+            group_add=[str(g) for g in _items(svc, "group_add")],
             user=_s(svc.get("user")) or None,
-            cap_add=[str(c) for c in svc.get("cap_add") or []],
-            cap_drop=[str(c) for c in svc.get("cap_drop") or []],
+            cap_add=[str(c) for c in _items(svc, "cap_add")],
+            cap_drop=[str(c) for c in _items(svc, "cap_drop")],
             privileged=svc.get("privileged") in (True, "true"),
             security=sec,
             shm_size=parse_size(svc["shm_size"]) if "shm_size" in svc else None,
@@ -392,7 +405,7 @@ def parse_compose(text: str, source: str) -> tuple[DeploymentModel, ComposeDoc]:
         # keys that some compose implementations ignore or reject (rules/deploy_compose.py)
         if "gpus" in svc:
             s.extra["compose_gpus_key"] = f"gpus: {svc['gpus']}"
-        long_devs = [str(dict(d)) for d in svc.get("devices") or [] if isinstance(d, dict)]
+        long_devs = [str(dict(d)) for d in _items(svc, "devices") if isinstance(d, dict)]
         if long_devs:
             s.extra["compose_long_devices"] = "; ".join(long_devs)
         skips = _podman_compose_skips(svc)
@@ -614,6 +627,9 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None
             if seq is None:
                 seq = CommentedSeq()
                 _insert_near(svc, key, seq)
+            if not isinstance(seq, list):  # `cap_drop: {}`, `devices: 5`: nothing safe to add to
+                shape = "mapping" if isinstance(seq, dict) else type(seq).__name__
+                raise InputError(f"{service}: {key} is a {shape}, not a list; correct it by hand, then --fix")
             if item not in [str(x) for x in seq]:
                 _append_item(seq, _q(item))
         elif kind == "list_remove":

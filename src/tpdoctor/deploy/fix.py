@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from tpdoctor.deploy.audit import Loaded
 from tpdoctor.deploy.least_privilege import Plan, plan_k8s, plan_service
 from tpdoctor.deploy.model import Service
+from tpdoctor.errors import InputError
 from tpdoctor.model import Facts
 
 # Narrows a service's least-privilege plan (explain --config keeps only what the diagnosed causes need).
@@ -45,7 +46,10 @@ def fix_loaded(
         plans = [keep(s, plan_service(s, facts, ipc_exchange)) for s in loaded.model.services]
         for p in plans:
             if p.ops:
-                apply_ops(doc, p.service, p.ops)
+                try:
+                    apply_ops(doc, p.service, p.ops)
+                except InputError as exc:  # a key of the wrong type: name the file, change nothing
+                    raise InputError(f"{loaded.path}: {exc}") from None
         changed = any(p.ops for p in plans) or (bool(doc.recovered) and select is None)
         return FixResult(dump_yaml_docs([doc.root]) if changed else loaded.text, plans)
     if loaded.fmt == "kubernetes":
