@@ -73,6 +73,24 @@ def test_secret_shapes_are_redacted(value: str) -> None:
     assert "s3cr3tvalue" not in out and "hunter22" not in out and "abcdefgh12345678" not in out
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "password: correct horse s3cr3tvalue",
+        "{password: correct s3cr3tvalue, user: x}",
+        "db_password: a s3cr3tvalue # c",
+    ],
+)
+def test_yaml_values_with_blanks_are_redacted_whole(line: str) -> None:
+    out = redact_text(line)
+    assert "s3cr3tvalue" not in out and "correct" not in out, out
+
+
+def test_check_fix_titles_are_not_redacted() -> None:
+    r = run_cli("check", "--example", "article", "--tp", "2")
+    assert "pass: add CAP_SYS_PTRACE" in r.stdout and REDACTED not in r.stdout, r.stdout
+
+
 def test_private_key_block_is_redacted_across_lines() -> None:
     text = "a\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nQUJD\n-----END OPENSSH PRIVATE KEY-----\nz\n"
     out = redact_text(text)
@@ -91,6 +109,9 @@ def test_private_key_block_is_redacted_across_lines() -> None:
         "RuntimeError: could not open /dev/dri/renderD128: Permission denied",
         "monkey=banana",
         "KEY_FILE=/run/secrets/key.pem",
+        # prose in fix titles and log lines: an English key word, a colon, a sentence going on
+        "Let the pidfd self-test pass: add CAP_SYS_PTRACE with the default seccomp profile",
+        "HF token: set HF_TOKEN before the start",
     ],
 )
 def test_plain_text_is_kept(plain: str) -> None:

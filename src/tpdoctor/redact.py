@@ -102,6 +102,25 @@ _ALREADY = re.compile(
 )
 
 
+_PROSE_NEXT = re.compile(r" +[A-Za-z]")
+_YAML_VALUE_END = re.compile(r"\s+#|,\s|[}\]]|\s*$")
+# secret words that are also plain English; PASSWORD, SECRET, CREDENTIALS… are never prose
+_ENGLISH_KEYS = frozenset({"pass", "key", "auth", "session", "private", "signature", "cookie", "token", "pat"})
+
+
+def _is_prose(key: str, sep: str, value: str, rest: str) -> bool:
+    """`pass: add CAP_SYS_PTRACE`, `key: see the docs`: a lowercase word after an English key word
+    and a colon, with the sentence going on, is prose, not a credential. A secret in `key: value` form
+    ends the line or a field (`password: hunter2`, `token: abc # note`), or has other characters."""
+    return (
+        ":" in sep
+        and key in _ENGLISH_KEYS
+        and value.isalpha()
+        and value.islower()
+        and _PROSE_NEXT.match(rest) is not None
+    )
+
+
 def _redact_kv(line: str) -> str:
     out: list[str] = []
     pos = 0
@@ -119,8 +138,16 @@ def _redact_kv(line: str) -> str:
         else:
             v = _BARE_VALUE.match(line, start)
             end = v.end() if v else start
+            sep = m.group("sep") or ""
+            if ":" in sep and key not in _ENGLISH_KEYS and v is not None:
+                # YAML `password: correct horse battery`: the value runs to a comment, a flow
+                # separator or the end of the line, not to the first blank
+                stop = _YAML_VALUE_END.search(line, start)
+                end = max(end, stop.start() if stop else len(line.rstrip("\n")))
         value = line[start:end]
         if not value or _ALREADY.match(value):
+            continue
+        if _is_prose(key, m.group("sep") or "", value, line[end:]):
             continue
         out.append(line[pos:start])
         out.append(REDACTED)
