@@ -98,14 +98,18 @@ _PEM_ONE_LINE = re.compile(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----.*?-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----", re.S
 )
 _ALREADY = re.compile(
-    r"^<redacted>$|^(?:Bearer|Basic|Token|Digest|Negotiate)$|^\*+$|^x+$|^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$"
+    r"^<redacted>$|^(?:Bearer|Basic|Token|Digest|Negotiate)$|^\*+$|^x+$|^\$?\$\{?[A-Za-z_][A-Za-z0-9_]*(?::?-[^}]*)?\}?$"
 )
 
 
 _PROSE_NEXT = re.compile(r" +[A-Za-z]")
+# a YAML key: at the start of the line (indent, list dash) or after a flow-mapping `{` / `, `
+_YAML_KEY_START = re.compile(r"(?:.*(?:\{|,\s))?\s*(?:-\s+)?$")
 _YAML_VALUE_END = re.compile(r"\s+#|,\s|[}\]]|\s*$")
 # secret words that are also plain English; PASSWORD, SECRET, CREDENTIALS… are never prose
-_ENGLISH_KEYS = frozenset({"pass", "key", "auth", "session", "private", "signature", "cookie", "token", "pat"})
+_ENGLISH_KEYS = frozenset(
+    {"pass", "key", "auth", "session", "private", "signature", "cookie", "token", "pat"}
+)
 
 
 def _is_prose(key: str, sep: str, value: str, rest: str) -> bool:
@@ -130,6 +134,10 @@ def _redact_kv(line: str) -> str:
         key = (m.group("flag") or m.group("key")).lstrip("-")
         if not _ANY_HINT.search(key.lower()) or not is_secret_name(key):
             continue
+        if key == "key" and "KeyRef" in line:  # k8s secretKeyRef/configMapKeyRef: the name of a key
+            continue
+        if line.endswith("${", 0, m.start()):  # ${HF_TOKEN:-default}: a reference, not a key
+            continue
         start = m.end()
         q = m.group("q")
         if q:
@@ -138,8 +146,15 @@ def _redact_kv(line: str) -> str:
         else:
             v = _BARE_VALUE.match(line, start)
             end = v.end() if v else start
+            if v is not None and v.group().endswith(":"):  # `name_key: client: …`: a label, not a value
+                continue
             sep = m.group("sep") or ""
-            if ":" in sep and key not in _ENGLISH_KEYS and v is not None:
+            if (
+                ":" in sep
+                and key not in _ENGLISH_KEYS
+                and v is not None
+                and _YAML_KEY_START.match(line, 0, m.start())
+            ):
                 # YAML `password: correct horse battery`: the value runs to a comment, a flow
                 # separator or the end of the line, not to the first blank
                 stop = _YAML_VALUE_END.search(line, start)
