@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from tpdoctor.cluster import netprobe
+from tpdoctor.verify.launcher import group_alive, kill_group
 
 # What the ranks' environment carries that decides the interface and transport.
 ENV_KEYS = (
@@ -197,7 +198,7 @@ class NodeAgent:
         for t in tags:
             p = self.ranks[t]["proc"] if t in self.ranks else None
             if p is not None and p.poll() is None:
-                _killpg(p.pid, signal.SIGTERM)
+                kill_group(p.pid, signal.SIGTERM)
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline and any(
             self.ranks[t]["proc"].poll() is None for t in tags if t in self.ranks
@@ -208,12 +209,12 @@ class NodeAgent:
             if t not in self.ranks:
                 continue
             p = self.ranks[t]["proc"]
-            _killpg(p.pid, signal.SIGKILL)
+            kill_group(p.pid, signal.SIGKILL)
             try:
                 p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
-            if _group_alive(p.pid):
+            if group_alive(p.pid):
                 left.append(p.pid)
         return left
 
@@ -223,20 +224,3 @@ class NodeAgent:
             self.listener.close()
         shutil.rmtree(self.base, ignore_errors=True)
         return left
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -119,14 +119,16 @@ def log_tail(path: Path, lines: int = 12) -> list[str]:
     return [ln[:300] for ln in keep[-lines:]]
 
 
-def _kill_group(pgid: int, sig: int) -> None:
+def kill_group(pgid: int, sig: int) -> None:
+    """Signal a process group; a group already gone is fine."""
     try:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group is left (EPERM means someone is)."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -140,19 +142,19 @@ def stop_all(ranks: list[Rank], term_wait: float = 3.0) -> list[int]:
     """SIGTERM every rank's group, SIGKILL what is left after `term_wait`, reap; return survivors."""
     for r in ranks:
         if r.proc.poll() is None:
-            _kill_group(r.proc.pid, signal.SIGTERM)
+            kill_group(r.proc.pid, signal.SIGTERM)
     deadline = time.monotonic() + term_wait
     while time.monotonic() < deadline and any(r.proc.poll() is None for r in ranks):
         time.sleep(POLL_S)
     for r in ranks:
-        _kill_group(r.proc.pid, signal.SIGKILL)  # also children a rank may have left in its group
+        kill_group(r.proc.pid, signal.SIGKILL)  # also children a rank may have left in its group
     for r in ranks:
         try:
             r.exit_code = r.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
     time.sleep(POLL_S)
-    return [r.proc.pid for r in ranks if _group_alive(r.proc.pid)]
+    return [r.proc.pid for r in ranks if group_alive(r.proc.pid)]
 
 
 def launch(
