@@ -8,8 +8,6 @@ import json
 from importlib import resources
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from tpdoctor.errors import InputError, UsageError
 from tpdoctor.facts.process import redact_env
 from tpdoctor.model.facts import SCHEMA_VERSION, Facts
@@ -54,6 +52,8 @@ def parse_snapshot(text: str, origin: str) -> Facts:
         raise InputError(
             f"{origin}: snapshot schema {raw['schema_version']!r}, this tpdoctor reads {SCHEMA_VERSION}"
         )
+    from pydantic import ValidationError  # only here: validating outside JSON needs it
+
     try:
         return Facts.model_validate(raw)
     except ValidationError as exc:
