@@ -78,7 +78,7 @@ class CodeTable:
 
 def _load(table: str) -> CodeTable:
     text = resources.files("tpdoctor").joinpath(f"data/error_codes/{table}.yaml").read_text(encoding="utf-8")
-    raw = load_data_yaml(text) or {}
+    raw = load_data_yaml(text, f"error_codes/{table}.yaml") or {}
     codes = tuple(
         ErrorCode(
             table=table,

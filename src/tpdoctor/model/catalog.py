@@ -24,7 +24,7 @@ class Cause:
 @lru_cache(maxsize=1)
 def catalog() -> dict[str, Cause]:
     text = resources.files("tpdoctor").joinpath("data/causes.yaml").read_text(encoding="utf-8")
-    raw = load_data_yaml(text) or {}
+    raw = load_data_yaml(text, "causes.yaml") or {}
     return {
         cid: Cause(id=cid, severity=Severity(spec["severity"]), summary=str(spec["summary"]))
         for cid, spec in raw.items()

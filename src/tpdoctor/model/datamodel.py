@@ -56,6 +56,9 @@ def to_jsonable(value: Any) -> Any:
         return {name: to_jsonable(getattr(value, name)) for name in _field_names(type(value))}
     if isinstance(value, (set, frozenset)):
         return [to_jsonable(v) for v in value]
+    dump = getattr(value, "model_dump", None)  # a pydantic model inside (verify's results)
+    if callable(dump):
+        return dump(mode="json")
     raise TypeError(f"cannot serialize {type(value).__name__} to JSON")
 
 

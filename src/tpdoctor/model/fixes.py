@@ -73,7 +73,7 @@ def _catalog() -> dict[str, list[dict[str, Any]]]:
     for entry in sorted(base.iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".yaml"):
             continue
-        data = load_data_yaml(entry.read_text(encoding="utf-8")) or {}
+        data = load_data_yaml(entry.read_text(encoding="utf-8"), f"fixes/{entry.name}") or {}
         for cause, remedies in data.items():
             if cause in out:
                 raise ValueError(f"fix catalog: {cause} defined twice ({entry.name})")
@@ -95,7 +95,7 @@ def fix_sources() -> dict[str, tuple[str, str]]:
             continue
         text = entry.read_text(encoding="utf-8")
         head = " ".join(ln.lstrip("# ").strip() for ln in text.splitlines() if ln.startswith("#"))
-        for cause in load_data_yaml(text) or {}:
+        for cause in load_data_yaml(text, f"fixes/{entry.name}") or {}:
             out[cause] = (f"data/fixes/{entry.name}", head)
     return out
 
