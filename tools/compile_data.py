@@ -19,7 +19,7 @@ sys.path.insert(0, str(SRC))
 from tpdoctor.model.yamldata import COMPILED_DIR, fingerprint, load_data_yaml  # noqa: E402
 
 DATA = SRC / "tpdoctor" / "data"
-OUT = SRC / "tpdoctor" / COMPILED_DIR
+OUT = DATA / COMPILED_DIR
 
 
 def main() -> None:

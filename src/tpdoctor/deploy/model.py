@@ -17,8 +17,10 @@ Format = Literal["compose", "docker", "podman", "kubernetes"]
 Backend = Literal["xpu", "cuda", "rocm", "none"]
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class DeviceMap(DataModel):
+    """One device mapping of a service (host path or CDI name to container path)."""
+
     host: str
     container: str
     permissions: str = "rwm"
@@ -30,7 +32,7 @@ class DeviceMap(DataModel):
         return "=" in self.host and not self.host.startswith("/")
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class MountSpec(DataModel):
     """A bind mount, named volume, tmpfs, hostPath or emptyDir as seen by the container."""
 
@@ -43,7 +45,7 @@ class MountSpec(DataModel):
     raw: str = ""
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class GpuRequest(DataModel):
     """A GPU asked for through the runtime rather than device nodes."""
 
@@ -54,8 +56,10 @@ class GpuRequest(DataModel):
     raw: str = ""
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class SecurityOpts(DataModel):
+    """seccomp, AppArmor, SELinux and privilege-escalation settings of a service."""
+
     seccomp: str | None = None  # None = runtime default; "unconfined" or a profile path
     apparmor: str | None = None
     label: list[str] = field(default_factory=list)  # SELinux: disable, type:..., level:...
@@ -64,7 +68,7 @@ class SecurityOpts(DataModel):
     run_as_non_root: bool | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Service(DataModel):
     """One container: a compose service, one docker/podman run, or one Kubernetes container."""
 
@@ -129,8 +133,10 @@ class Service(DataModel):
 ComposeImpl = Literal["compose-v2", "docker-compose-v1", "podman-compose"]
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class DeploymentModel(DataModel):
+    """The containers one deployment file starts."""
+
     source: str
     format: Format
     services: list[Service] = field(default_factory=list)

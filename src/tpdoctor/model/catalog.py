@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 from tpdoctor.model.finding import Severity
+from tpdoctor.model.pkgdata import read_data
 from tpdoctor.model.yamldata import load_data_yaml
 
 
@@ -23,7 +23,7 @@ class Cause:
 
 @lru_cache(maxsize=1)
 def catalog() -> dict[str, Cause]:
-    text = resources.files("tpdoctor").joinpath("data/causes.yaml").read_text(encoding="utf-8")
+    text = read_data("causes.yaml")
     raw = load_data_yaml(text, "causes.yaml") or {}
     return {
         cid: Cause(id=cid, severity=Severity(spec["severity"]), summary=str(spec["summary"]))

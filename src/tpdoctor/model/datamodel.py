@@ -83,9 +83,25 @@ def validate(cls: type[M], data: Any) -> M:
 
 
 class DataModel:
-    """Mixin for the model dataclasses: pydantic's serialization methods, without pydantic."""
+    """Mixin for the model dataclasses: pydantic's serialization methods, without pydantic.
+
+    The dataclasses are declared `repr=False, eq=False` and get `__repr__` and `__eq__` from here:
+    generating both per class (two `exec`s each) was half of the ~30 classes' build time, which
+    every command pays at import. Same behaviour as the generated ones: equal when the class and
+    every field are equal; unhashable (as a non-frozen dataclass with eq)."""
 
     __slots__ = ()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in _field_names(type(self)))
+        return f"{type(self).__name__}({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in _field_names(type(self)))
+
+    __hash__ = None  # type: ignore[assignment]
 
     def model_dump(self, mode: Literal["json"] = "json") -> dict[str, Any]:
         out: dict[str, Any] = to_jsonable(self)

@@ -19,8 +19,10 @@ MAX_CPUS = 1 << 16
 NodeKind = Literal["char", "block", "symlink", "file", "dir", "fifo", "socket", "other"]
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class DeviceNode(DataModel):
+    """One entry under /dev: its kind, numbers, mode and owner, a symlink's target."""
+
     path: str
     kind: NodeKind
     major: int | None = None
@@ -33,7 +35,7 @@ class DeviceNode(DataModel):
     resolved_exists: bool | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class DrmGpu(DataModel):
     """One DRM render node as sysfs describes it (/sys/class/drm/renderD*/device)."""
 
@@ -45,8 +47,10 @@ class DrmGpu(DataModel):
     driver: str | None = None  # i915, xe, amdgpu, nvidia
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class ProcessFacts(DataModel):
+    """The inspecting process: ids, groups, capabilities, seccomp (/proc/self/status)."""
+
     uid: int | None = None
     gid: int | None = None
     groups: list[int] = field(default_factory=list)
@@ -59,15 +63,19 @@ class ProcessFacts(DataModel):
     pid: int | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class KernelFacts(DataModel):
+    """Kernel release and Yama's ptrace_scope."""
+
     release: str | None = None
     ptrace_scope: int | None = None  # Yama; None when Yama is absent
     yama_present: bool | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class ContainerFacts(DataModel):
+    """Which container runtime this is, and the evidence for it."""
+
     runtime: str = "unknown"  # docker | podman | kubernetes | lxc | none | unknown
     evidence: list[str] = field(default_factory=list)
     cgroup_lines: list[str] = field(default_factory=list)
@@ -75,16 +83,20 @@ class ContainerFacts(DataModel):
     device_rules: list[str] | None = None  # cgroup v1 devices.list, when readable
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class MountEntry(DataModel):
+    """One line of /proc/self/mounts."""
+
     source: str
     target: str
     fstype: str
     options: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class ShmFacts(DataModel):
+    """/dev/shm: present, size, free space."""
+
     path: str = "/dev/shm"
     present: bool | None = None
     size_bytes: int | None = None
@@ -92,7 +104,7 @@ class ShmFacts(DataModel):
     source: str | None = None  # mounts size= option, statvfs, or ipc host
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class NamespaceFacts(DataModel):
     """Identities to compare two snapshots taken in two containers (check --compare)."""
 
@@ -107,8 +119,10 @@ class NamespaceFacts(DataModel):
     shm_dev: int | None = None  # st_dev of /dev/shm
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class CpuFacts(DataModel):
+    """Online and allowed CPUs."""
+
     # bounded: rules build CPU sets from these (Linux's NR_CPUS is at most 8192)
     online: int | None = None  # sysconf(_SC_NPROCESSORS_ONLN): host CPUs, 0 to MAX_CPUS
     allowed: list[int] | None = None  # sched_getaffinity / cpuset, at most MAX_CPUS entries
@@ -122,21 +136,27 @@ class CpuFacts(DataModel):
             raise ValueError(f"cpu.allowed lists {len(self.allowed)} CPUs, more than {MAX_CPUS}")
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class LimitFacts(DataModel):
+    """Resource limits (RLIMIT_MEMLOCK)."""
+
     memlock_soft: int | None = None  # bytes; -1 = unlimited
     memlock_hard: int | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class LsmFacts(DataModel):
+    """SELinux and AppArmor state of the process."""
+
     selinux_enforce: int | None = None
     selinux_label: str | None = None
     apparmor_profile: str | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class UsernsFacts(DataModel):
+    """The user namespace's uid/gid maps."""
+
     uid_map: list[str] = field(default_factory=list)
     gid_map: list[str] = field(default_factory=list)
     overflow_gid: int | None = 65534
@@ -149,8 +169,10 @@ class UsernsFacts(DataModel):
         return len(self.uid_map) == 1 and first[:2] == ["0", "0"] and first[2] == "4294967295"
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class NvidiaGpu(DataModel):
+    """One NVIDIA GPU as NVML or nvidia-smi lists it."""
+
     index: int
     name: str | None = None
     uuid: str | None = None
@@ -158,8 +180,10 @@ class NvidiaGpu(DataModel):
     minor: int | None = None  # /dev/nvidia<minor>
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class NvidiaFacts(DataModel):
+    """The NVIDIA driver, GPUs, NVLinks and P2P matrix."""
+
     driver_version: str | None = None
     cuda_version: str | None = None
     gpus: list[NvidiaGpu] = field(default_factory=list)
@@ -171,15 +195,17 @@ class NvidiaFacts(DataModel):
     nvml_error: str | None = None  # why NVML could not be used, verbatim
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class ProbeResult(DataModel):
+    """The result of one live syscall probe."""
+
     ok: bool
     step: str | None = None  # the step that failed
     errno: str | None = None  # errno name, e.g. EPERM
     detail: str | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class LiveProbes(DataModel):
     """Syscall probes run only on the live root; absent in --root mode."""
 
@@ -201,7 +227,7 @@ GLIBC_DEFAULT_DIRS = (
 )
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class CclLibrary(DataModel):
     """One libccl.so.1 a loader could find, and the oneCCL version it is (facts/oneccl_install.py)."""
 
@@ -212,7 +238,7 @@ class CclLibrary(DataModel):
     version_source: str | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class CclLoader(DataModel):
     """A shared object that loads libccl.so.1 (torch's libtorch_xpu.so, the bindings' .so)."""
 
@@ -223,8 +249,10 @@ class CclLoader(DataModel):
     runpath: list[str] = field(default_factory=list)  # DT_RUNPATH, $ORIGIN expanded
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class PythonPackage(DataModel):
+    """One installed Python distribution that matters to oneCCL (its dist-info)."""
+
     name: str  # oneccl, oneccl-devel, torch, oneccl-bind-pt, vllm
     version: str
     prefix: str  # the Python environment prefix, e.g. /opt/venv
@@ -232,7 +260,7 @@ class PythonPackage(DataModel):
     requires_oneccl: str | None = None  # torch: Requires-Dist oneccl==X
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class OneCclFacts(DataModel):
     """Every way oneCCL is installed here, so the rules know which one the job loads and its
     generation (≤2021.13 vs ≥2021.14)."""
@@ -247,14 +275,16 @@ class OneCclFacts(DataModel):
     setvars: list[str] = field(default_factory=list)  # setvars.sh / env/vars.sh scripts present
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class NetInterface(DataModel):
+    """One network interface and its addresses."""
+
     name: str  # eth0, ib0, lo
     addresses: list[str] = field(default_factory=list)  # IPv4 and IPv6 addresses, no prefix length
     operstate: str | None = None  # /sys/class/net/<name>/operstate: up, down, unknown
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class NetworkFacts(DataModel):
     """Network interfaces of this network namespace (what NCCL/Gloo/oneCCL can bind to)."""
 
@@ -270,8 +300,10 @@ class NetworkFacts(DataModel):
         return [a for i in self.interfaces for a in i.addresses] + self.unassigned
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Facts(DataModel):
+    """Everything check read from one root (a snapshot is this as JSON)."""
+
     schema_version: int = SCHEMA_VERSION
     label: str | None = None  # what this snapshot shows (built-in examples)
     tool_version: str | None = None

@@ -44,7 +44,7 @@ Privilege = Literal["none", "capability", "host-change", "privileged"]
 PRIVILEGE_ORDER: dict[str, int] = {"none": 0, "capability": 1, "host-change": 2, "privileged": 3}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)  # frozen: shared between findings (fixes_for is memoized)
+@dataclass(frozen=True, kw_only=True)  # frozen: shared between findings (fixes_for is memoized)
 class Fix(DataModel):
     """One way to remove a cause, for one runtime. Ordered least privilege first."""
 
@@ -57,7 +57,7 @@ class Fix(DataModel):
     note: str | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Evidence(DataModel):
     """What proves a finding: a path and value, or a log line with its number."""
 
@@ -66,8 +66,10 @@ class Evidence(DataModel):
     line: int | None = None  # 1-based line number in a log or config
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Finding(DataModel):
+    """One cause found: severity, evidence, fixes (every command's output)."""
+
     cause: str
     severity: Severity
     summary: str
@@ -81,7 +83,7 @@ class Finding(DataModel):
         return (self.severity.rank, 0 if self.confidence == "proves" else 1, self.cause)
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(kw_only=True, repr=False, eq=False)
 class Report(DataModel):
     """The result of one command: findings plus a summary of what was looked at."""
 

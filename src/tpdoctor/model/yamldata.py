@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-COMPILED_DIR = "data/compiled"
+COMPILED_DIR = "compiled"  # under data/
 
 
 def load_data_yaml(text: str, name: str | None = None) -> Any:
@@ -55,11 +55,11 @@ def compiled_path(name: str) -> str:
 
 def _compiled(name: str, text: str) -> tuple[bool, Any]:
     import json
-    from importlib import resources
+
+    from tpdoctor.model.pkgdata import read_data
 
     try:
-        raw = resources.files("tpdoctor").joinpath(compiled_path(name)).read_text(encoding="utf-8")
-        entry = json.loads(raw)
+        entry = json.loads(read_data(compiled_path(name)))
     except (OSError, ValueError):
         return False, None
     if not isinstance(entry, dict) or entry.get("source") != fingerprint(text):
