@@ -100,13 +100,19 @@ def audit_command(
 
         refuse_same_file_twice(list(files))
     loaded_all: list[Loaded] = []  # parse everything first: one bad file, no partial writes
-    for p in files:
-        try:
-            loaded_all.append(load(p, kind))
-        except NotDeploymentError as exc:
-            if not skip_other:
-                raise
-            report.notes.append(f"skipped: {exc}")
+    from contextlib import nullcontext
+
+    from tpdoctor.deploy.io import read_only_trees
+
+    # nothing is written back without --fix/--write: the fast tree without comments will do
+    with nullcontext() if (fix or write) else read_only_trees():
+        for p in files:
+            try:
+                loaded_all.append(load(p, kind))
+            except NotDeploymentError as exc:
+                if not skip_other:
+                    raise
+                report.notes.append(f"skipped: {exc}")
     fixed_any = False
     for loaded in loaded_all:
         res = audit_model(
