@@ -308,11 +308,39 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
             f"Processes of this log run with different NCCL_CUMEM_ENABLE values ({', '.join(cumem)}).",
         )
 
+    _rocm_double_mask(scan, supports)
+
     if facts.get("nccl_shm_disable") == "1" and "shm.too-small" in supports:
         supports["shm.too-small"].messages.append(
             "NCCL_SHM_DISABLE=1 is set, yet /dev/shm still fails: it only disables NCCL's SHM transport; "
             "vLLM's message queue, Ray and NCCL's own allocations still use /dev/shm."
         )
+
+
+def _rocm_double_mask(scan: ScanResult, supports: dict[str, Support]) -> None:
+    """HIP_VISIBLE_DEVICES indexes the GPUs that ROCR_VISIBLE_DEVICES left, renumbered from 0
+    (ROCm docs, "GPU isolation techniques"; ROCm/clr hipamd applies HIP_VISIBLE_DEVICES to the
+    devices ROCr enumerates): an index at or beyond the ROCr list's length selects nothing."""
+    facts = scan.facts
+    rocr, hip = facts.get("rocr_visible_devices"), facts.get("hip_visible_devices")
+    if not rocr or not hip:
+        return
+    rocr_n = len([x for x in rocr.split(",") if x])
+    hip_ix = [int(x) for x in hip.split(",") if x.isdigit()]
+    if not hip_ix or max(hip_ix) < rocr_n:
+        return
+    first = facts.first.get("hip_visible_devices")
+    s = supports.setdefault("rocm.visible-devices-mismatch", Support(cause="rocm.visible-devices-mismatch"))
+    hits = [SigHit(first[1], f"HIP_VISIBLE_DEVICES={hip}", first[2], {})] if first else []
+    s.add(
+        "facts.hip_visible_devices",
+        "suggests",
+        hits,
+        first[1] if first else 1,
+        f"ROCR_VISIBLE_DEVICES={rocr} leaves {rocr_n} GPU(s), renumbered from 0, and HIP_VISIBLE_DEVICES={hip} "
+        "then selects an index beyond them: HIP sees no GPU. Set only one of the two (ROCR_VISIBLE_DEVICES in "
+        "containers), or index HIP_VISIBLE_DEVICES from 0.",
+    )
 
 
 def to_findings(
