@@ -159,3 +159,34 @@ def test_hip_ipc_attach_failure_points_at_ipc_not_the_program() -> None:
     for name in ("hipErrorMapFailed", "hipErrorMapBufferObjectFailed"):
         code = by_name(name)
         assert code is not None and "rocm.ipc-ptrace-missing" in code.causes
+
+
+SOCKETS_FORCED = (
+    "(RayWorkerVllm pid=7746) 2024:08:21-10:24:26:( 7746) |CCL_WARN| fallback to 'sockets' mode of ze exchange "
+    "mechanism, to use CCL_ZE_IPC_EXHANGE=drmfd, set CCL_LOCAL_RANK/SIZE explicitly  or use process launcher\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ("args: Namespace(pipeline_parallel_size=1, tensor_parallel_size=2)\n", []),
+        ("args: Namespace(pipeline_parallel_size=2, tensor_parallel_size=2)\n", ["oneccl.sockets-pt2pt"]),
+    ],
+)
+def test_forced_sockets_exchange_matters_only_for_pipeline_parallel(
+    tmp_path: Path, args: str, expected: list[str]
+) -> None:
+    """oneCCL 2021.12 forces sockets without a local rank/size: TP is fine, PP's send/recv is not."""
+    assert causes(tmp_path, SOCKETS_FORCED + args) == expected
+
+
+def test_rccl_host_advice_is_not_the_first_error(tmp_path: Path) -> None:
+    log = tmp_path / "r.log"
+    log.write_text(
+        'node:1:1 [0] init.cc:160 NCCL WARN Missing "iommu=pt" from kernel command line which can lead to system instablity or hang!\n'
+        "RuntimeError: some model error\n"
+    )
+    res = explain([str(log)])
+    assert not [f for f in res.findings if f.severity.value != "notice"]
+    assert res.facts["first_error"]["line"] == 2  # the RuntimeError, not RCCL's advice
