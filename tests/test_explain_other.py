@@ -190,3 +190,21 @@ def test_rccl_host_advice_is_not_the_first_error(tmp_path: Path) -> None:
     res = explain([str(log)])
     assert not [f for f in res.findings if f.severity.value != "notice"]
     assert res.facts["first_error"]["line"] == 2  # the RuntimeError, not RCCL's advice
+
+
+def test_sycl_pi_codes_are_classified() -> None:
+    """DPC++ before Unified Runtime printed OpenCL-numbered PI codes (intel/llvm pi_error.def)."""
+    lost = by_name("PI_ERROR_COMMAND_EXECUTION_FAILURE")
+    assert lost is not None and lost.code == -997 and lost.api == "pi" and "xpu.device-lost" in lost.causes
+    nodev = by_name("PI_ERROR_DEVICE_NOT_FOUND")
+    assert nodev is not None and nodev.code == -1 and "device.render-node-missing" in nodev.causes
+    kernel = by_name("PI_ERROR_INVALID_KERNEL_NAME")
+    assert kernel is not None and kernel.klass == "not-container"
+
+
+def test_pi_code_line_is_explained_as_a_note(tmp_path: Path) -> None:
+    log = tmp_path / "pi.log"
+    log.write_text("RuntimeError: Native API failed. Native API returns: -5 (PI_ERROR_OUT_OF_RESOURCES) -5 (PI_ERROR_OUT_OF_RESOURCES)\n")
+    res = explain([str(log)])
+    assert not [f for f in res.findings if f.severity.value != "notice"]
+    assert any("PI_ERROR_OUT_OF_RESOURCES (-5)" in n for n in res.notes), res.notes

@@ -15,7 +15,8 @@ meaning is shown). The sources are read, never guessed:
   ze          oneapi-src/level-zero include/ze_api.h @d3b3efb (spec 1.17.24) and v1.9.9;
               Unified Runtime include/ur_api.h (oneapi-src/unified-runtime @9fdd9d9;
               tags v0.6 v0.7 v0.8.0 v0.9.0 v0.10.0 v0.11.0 as ur_api_<tag>.h for removed and
-              renumbered codes)
+              renumbered codes); SYCL PI error codes from intel/llvm
+              sycl/include/sycl/detail/pi_error.def @29f6beee as pi_error.def
 
 Usage: python3 tools/harvest_error_codes.py HARVEST_DIR [TABLE...]   (HARVEST_DIR holds the files named
 below; TABLE: cuda cu_driver hip ze, default all)
@@ -132,6 +133,20 @@ ZE = {
     "ERROR_ADAPTER_SPECIFIC": (U, [], "an adapter-specific error; the adapter's own message comes before it"),
     "NOT_READY": ("not-container", [], "not an error: a synchronisation primitive is not signalled yet"),
 }
+# SYCL Plugin Interface (DPC++ before Unified Runtime, 2022-2024: "Native API returns: -N (PI_ERROR_...)")
+PI = {
+    "ERROR_DEVICE_NOT_FOUND": (U, ["device.render-node-missing", "device.group-denied"], "no device matched: in a container /dev/dri render nodes not passed or not accessible (render group), or ONEAPI_DEVICE_SELECTOR filters them out"),
+    "ERROR_PLATFORM_NOT_FOUND_KHR": (U, ["device.render-node-missing"], "no OpenCL/Level Zero platform: the GPU runtime (ICD, libze_intel_gpu) is not in the image, or no render node is visible"),
+    "ERROR_DEVICE_NOT_AVAILABLE": (U, [], "the device reports itself unavailable: in use, reset or disabled"),
+    "ERROR_OUT_OF_RESOURCES": (U, [], "the plugin ran out of a driver resource (most often device memory)"),
+    "ERROR_OUT_OF_HOST_MEMORY": (U, [], "out of host memory (container memory limit?)"),
+    "ERROR_INVALID_DEVICE": (U, [], "an invalid device was named (ONEAPI_DEVICE_SELECTOR / ZE_AFFINITY_MASK outside the visible GPUs)"),
+    "ERROR_PLUGIN_SPECIFIC_ERROR": (U, [], "a backend-specific error; the backend's own message comes before it"),
+    "ERROR_COMMAND_EXECUTION_FAILURE": (U, ["xpu.device-lost"], "a command failed on the device: often a GPU hang or reset (check dmesg for i915/xe resets), or a kernel error"),
+    "ERROR_UNINITIALIZED": (U, [], "the backend is lost or was already unloaded (process teardown)"),
+    "ERROR_UNKNOWN": CUDA["Unknown"],
+}
+
 # Unified Runtime names that share a Level Zero meaning
 UR = {"ERROR_DEVICE_LOST": ZE["ERROR_DEVICE_LOST"], "ERROR_UNINITIALIZED": ZE["ERROR_UNINITIALIZED"],
       "ERROR_INVALID_DEVICE": ZE["ERROR_INVALID_DEVICE"], "ERROR_OUT_OF_DEVICE_MEMORY": ZE["ERROR_OUT_OF_DEVICE_MEMORY"],
@@ -266,8 +281,15 @@ def ze(d: Path) -> dict:
             seen.add(name)
             codes.append(_entry(name, number, "", _clean(comment or ""), UR.get(name[10:]))
                          | {"api": "ur", "legacy_only": True, "since": p.stem.split("_")[-1]})
+    pi = d / "pi_error.def"  # intel/llvm sycl/include/sycl/detail/pi_error.def @29f6beee (removed with PI)
+    if pi.exists():
+        for name, value, msg in re.findall(r"_PI_ERRC(?:_WITH_MSG)?\((PI_\w+), (-?\d+)(?:, \"([^\"]*)\")?\)", pi.read_text()):
+            if name == "PI_SUCCESS" or name in seen:
+                continue
+            seen.add(name)
+            codes.append(_entry(name, int(value), "", msg or "an OpenCL-numbered SYCL PI error", PI.get(name[3:])) | {"api": "pi"})
     return {"table": "ze", "layer": "Level Zero", "title": "Level Zero ze_result_t and Unified Runtime ur_result_t",
-            "source": "oneapi-src/level-zero include/ze_api.h @d3b3efb (spec 1.17.24) and v1.9.9; oneapi-src/unified-runtime include/ur_api.h @9fdd9d9, tags v0.6-v0.11 for removed and renumbered codes",
+            "source": "oneapi-src/level-zero include/ze_api.h @d3b3efb (spec 1.17.24) and v1.9.9; oneapi-src/unified-runtime include/ur_api.h @9fdd9d9, tags v0.6-v0.11 for removed and renumbered codes; intel/llvm sycl/include/sycl/detail/pi_error.def @29f6beee (SYCL PI)",
             "codes": codes}
 
 
