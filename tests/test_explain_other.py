@@ -208,3 +208,21 @@ def test_pi_code_line_is_explained_as_a_note(tmp_path: Path) -> None:
     res = explain([str(log)])
     assert not [f for f in res.findings if f.severity.value != "notice"]
     assert any("PI_ERROR_OUT_OF_RESOURCES (-5)" in n for n in res.notes), res.notes
+
+
+@pytest.mark.parametrize(
+    ("env", "mismatch"),
+    [
+        ("ZE_AFFINITY_MASK=1\nONEAPI_DEVICE_SELECTOR=level_zero:1\n", True),  # the mask leaves one GPU: index 0
+        ("ZE_AFFINITY_MASK=2,3\nONEAPI_DEVICE_SELECTOR=level_zero:3\n", True),
+        ("ZE_AFFINITY_MASK=0.0,0.1\nONEAPI_DEVICE_SELECTOR=level_zero:1\n", True),  # two tiles of one root device
+        ("ZE_AFFINITY_MASK=2,3\nONEAPI_DEVICE_SELECTOR=level_zero:1\n", False),
+        ("ONEAPI_DEVICE_SELECTOR=level_zero:1\n", False),  # one selection alone says nothing
+        ("ZE_AFFINITY_MASK=1\n", False),
+    ],
+)
+def test_selector_indexes_what_the_affinity_mask_left(tmp_path: Path, env: str, mismatch: bool) -> None:
+    found = causes(tmp_path, env + "RuntimeError: No XPU devices are available.\n")
+    assert ("xpu.visible-devices-mismatch" in found) is mismatch, found
+    if mismatch:
+        assert found[0] == "xpu.visible-devices-mismatch"
