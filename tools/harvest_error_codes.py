@@ -19,7 +19,7 @@ meaning is shown). The sources are read, never guessed:
               sycl/include/sycl/detail/pi_error.def @29f6beee as pi_error.def
 
 Usage: python3 tools/harvest_error_codes.py HARVEST_DIR [TABLE...]   (HARVEST_DIR holds the files named
-below; TABLE: cuda cu_driver hip ze, default all)
+below; TABLE: cuda cu_driver hip ze, default all); then python3 tools/compile_data.py
 """
 
 from __future__ import annotations
