@@ -347,7 +347,9 @@ def _rocm_double_mask(scan: ScanResult, supports: dict[str, Support]) -> None:
 def _xpu_double_selection(scan: ScanResult, supports: dict[str, Support]) -> None:
     """Level Zero applies ZE_AFFINITY_MASK in the driver and numbers the remaining root devices from 0
     (oneapi-src/level-zero-spec, Programming Guide "Affinity Mask"); ONEAPI_DEVICE_SELECTOR's ids are
-    those sycl-ls lists (intel/llvm EnvironmentVariables.md), i.e. counted after the mask."""
+    those sycl-ls lists (intel/llvm EnvironmentVariables.md), i.e. counted after the mask. Level Zero's
+    maintainers: applications set either one or the other (oneapi-src/unified-runtime#220); vLLM's XPU
+    platform selects with ZE_AFFINITY_MASK (vllm-project/vllm#21815), so a user's selector comes second."""
     facts = scan.facts
     mask, selector = facts.get("ze_affinity_mask"), facts.get("oneapi_device_selector")
     if not mask or not selector:
