@@ -368,7 +368,8 @@ def _xpu_double_selection(scan: ScanResult, supports: dict[str, Support]) -> Non
         first[1] if first else 1,
         f"ZE_AFFINITY_MASK={mask} leaves {len(roots)} GPU(s), numbered from 0, and ONEAPI_DEVICE_SELECTOR={selector} "
         "then asks for an index beyond them: SYCL sees no GPU. Select once (one of the two variables), or index the "
-        "selector from 0.",
+        "selector from 0 (Ray sets ONEAPI_DEVICE_SELECTOR for its GPU workers unless "
+        "RAY_EXPERIMENTAL_NOSET_ONEAPI_DEVICE_SELECTOR=1).",
     )
 
 
