@@ -57,3 +57,70 @@ def test_the_fast_path_imports_neither_typer_nor_rich(tmp_path: Path) -> None:
     )
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert "LOADED []" in r.stderr, r.stderr[-500:]
+
+
+# `audit` has the same split: cli/audit.py's parse_fast and run_audit, typer in cli/audit_cmd.py
+COMPOSE = (
+    "services:\n  vllm:  # the server\n    image: intel/vllm:0.17.0-xpu\n    privileged: true\n"
+    "    group_add: [video]\n    environment:\n      - HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyz\n"
+)
+AUDIT_ARGVS = [
+    ["{c}"],
+    ["{c}", "-f", "json"],
+    ["--format=sarif", "{c}"],
+    ["{c}", "--fix"],
+    ["{c}", "--strict", "--runtime", "docker", "-v"],
+    ["{c}", "--compose-impl", "podman-compose", "--ipc-exchange", "pidfd"],
+    ["{c}", "--input", "kubernetes"],  # an error, one line
+    ["{c}", "--format", "yaml"],  # a bad value: typer's message either way
+    ["{c}", "--host-facts", "{c}"],  # not a snapshot: one line, exit 2
+    ["{c}", "{c}"],
+    ["{c}", "--bogus"],
+]
+
+
+@pytest.mark.parametrize("argv", AUDIT_ARGVS, ids=[" ".join(a) for a in AUDIT_ARGVS])
+def test_audit_fast_path_matches_typer(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(COMPOSE)
+    args = [a.replace("{c}", str(compose)) for a in argv]
+    fast = run_cli("audit", *args, cwd=tmp_path)
+    monkeypatch.setenv("TPDOCTOR_NO_FAST_PATH", "1")
+    slow = run_cli("audit", *args, cwd=tmp_path)
+    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
+    assert compose.read_text() == COMPOSE
+
+
+def test_what_the_audit_fast_path_leaves_to_typer() -> None:
+    from tpdoctor.cli.audit import parse_fast as parse_audit
+
+    assert parse_audit([]) is None  # typer: missing argument
+    assert parse_audit(["a.yaml", "--help"]) is None
+    assert parse_audit(["a.yaml", "--format", "yaml"]) is None
+    assert parse_audit(["a.yaml", "-f", "json", "--format", "json"]) is None
+    assert parse_audit(["a.yaml", "--fix=1"]) is None
+    assert parse_audit(["a.yaml", "--", "b.yaml"]) is None
+    parsed = parse_audit(["a.yaml", "-f", "json", "b.yml", "--write"])
+    assert parsed is not None and [str(f) for f in parsed["files"]] == ["a.yaml", "b.yml"]
+    assert parsed["write"] and not parsed["fix"] and parsed["fmt"].value == "json"
+
+
+def test_audit_without_fix_imports_neither_typer_nor_rich(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(COMPOSE)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+    code = (
+        f"import sys, runpy; sys.argv = ['tpdoctor', 'audit', {str(compose)!r}, '-f', 'json'];\n"
+        "try: runpy.run_module('tpdoctor', run_name='__main__')\n"
+        "except SystemExit: pass\n"
+        "heavy = ('typer', 'rich', 'click', 'pydantic')\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in heavy), file=sys.stderr)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert '"findings"' in r.stdout, r.stderr[-500:]
+    assert "LOADED []" in r.stderr, r.stderr[-500:]

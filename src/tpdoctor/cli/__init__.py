@@ -48,6 +48,14 @@ def _main() -> None:
         if parsed is not None:
             _guarded(lambda: run_check(**parsed))
             sys.exit(0)
+    if args[:1] == ["audit"] and not os.environ.get("TPDOCTOR_NO_FAST_PATH"):
+        from tpdoctor.cli.audit import parse_fast as parse_audit
+        from tpdoctor.cli.audit import run_audit
+
+        parsed_audit = _guarded(lambda: parse_audit(args[1:]))
+        if parsed_audit is not None:
+            _guarded(lambda: run_audit(**parsed_audit))
+            sys.exit(0)
     _guarded(lambda: _run_typer(args))
     sys.exit(0)
 

@@ -19,7 +19,7 @@ from tpdoctor import __version__
 COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "check": ("tpdoctor.cli.check", "check_command", {}),
     "explain": ("tpdoctor.cli.explain", "explain_command", {}),
-    "audit": ("tpdoctor.cli.audit", "audit_command", {}),
+    "audit": ("tpdoctor.cli.audit_cmd", "audit_command", {}),
     "generate": ("tpdoctor.cli.generate", "generate_command", {}),
     "verify": ("tpdoctor.cli.verify", "verify_command", {}),
     "run": ("tpdoctor.cli.run", "run_command", {"context_settings": {"allow_interspersed_args": False}}),
