@@ -124,3 +124,40 @@ def test_audit_without_fix_imports_neither_typer_nor_rich(tmp_path: Path) -> Non
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert '"findings"' in r.stdout, r.stderr[-500:]
     assert "LOADED []" in r.stderr, r.stderr[-500:]
+
+
+# `explain` too: cli/explain.py's parse_fast and run_explain, typer in cli/explain_cmd.py
+LOG = (
+    "INFO starting\n"
+    "RuntimeError: oneCCL: ze_fd_manager.cpp:144 init_device_fds: EXCEPTION: opendir failed: "
+    "could not open device directory\n"
+)
+EXPLAIN_ARGVS = [
+    ["{l}"],
+    ["{l}", "-f", "json"],
+    ["--format=sarif", "{l}"],
+    ["{l}", "--verbose", "-r", "docker"],
+    ["{l}", "{l}"],
+    ["{l}", "--config", "{c}"],
+    ["{l}", "-c", "{c}", "-f", "json"],
+    ["{l}", "--engine", "nope"],  # a usage error, one line
+    ["{l}", "--write"],  # --write needs --config
+    ["-", "-f", "json"],  # stdin
+    ["{l}", "--bogus"],
+]
+
+
+@pytest.mark.parametrize("argv", EXPLAIN_ARGVS, ids=[" ".join(a) for a in EXPLAIN_ARGVS])
+def test_explain_fast_path_matches_typer(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "vllm.log"
+    log.write_text(LOG)
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(COMPOSE)
+    args = [a.replace("{l}", str(log)).replace("{c}", str(compose)) for a in argv]
+    fast = run_cli("explain", *args, cwd=tmp_path, input=LOG)
+    monkeypatch.setenv("TPDOCTOR_NO_FAST_PATH", "1")
+    slow = run_cli("explain", *args, cwd=tmp_path, input=LOG)
+    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
+    assert compose.read_text() == COMPOSE

@@ -18,7 +18,7 @@ from tpdoctor import __version__
 # command name -> (module, function or Typer, extra arguments of app.command)
 COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "check": ("tpdoctor.cli.check", "check_command", {}),
-    "explain": ("tpdoctor.cli.explain", "explain_command", {}),
+    "explain": ("tpdoctor.cli.explain_cmd", "explain_command", {}),
     "audit": ("tpdoctor.cli.audit_cmd", "audit_command", {}),
     "generate": ("tpdoctor.cli.generate", "generate_command", {}),
     "verify": ("tpdoctor.cli.verify", "verify_command", {}),
