@@ -71,9 +71,19 @@ def main() -> None:
             [py, str(HERE / "bench" / "gen_compose.py"), "500"], capture_output=True, text=True
         )
         compose.write_text(gen.stdout)
+        log = Path(tmp) / "vllm.log"
+        log.write_text(
+            "RuntimeError: oneCCL: ze_fd_manager.cpp:144 init_device_fds: EXCEPTION: opendir failed: "
+            "could not open device directory\n"
+        )
         commands: dict[str, tuple[list[str], dict[str, str]]] = {
             "python -c pass": ([py, "-c", "pass"], base_env)
         }
+        # without site (-S): no .pth file runs; site-packages comes from PYTHONPATH instead. What
+        # the interpreter costs where no .pth imports anything (here one imports certifi)
+        site_dirs = [p for p in sys.path if p.endswith("site-packages")]
+        nosite = dict(base_env, PYTHONPATH=os.pathsep.join([str(HERE / "src"), *site_dirs]))
+        commands["python -S -c pass"] = ([py, "-S", "-c", "pass"], nosite)
         for label, src in trees.items():
             env = dict(base_env, PYTHONPATH=str(src))
             tp = [py, "-m", "tpdoctor"]
@@ -82,6 +92,9 @@ def main() -> None:
             commands[f"{label}check text"] = ([*tp, "check", "--root", root, "--tp", "8"], env)
             commands[f"{label}audit 500 json"] = ([*tp, "audit", str(compose), "--format", "json"], env)
             commands[f"{label}audit 500 text"] = ([*tp, "audit", str(compose)], env)
+            commands[f"{label}explain one line"] = ([*tp, "explain", str(log)], env)
+        no_site_check = [py, "-S", "-m", "tpdoctor", "check", "--root", root, "--tp", "8", "-f", "json"]
+        commands["check json, python -S"] = (no_site_check, nosite)
         commands["torch collect_env"] = ([py, "-m", "torch.utils.collect_env"], base_env)
         for cmd, env in commands.values():  # warm the page cache and any .pyc of site-packages
             _run(cmd, env, tmp)
@@ -109,6 +122,7 @@ def main() -> None:
             ratio_w = statistics.median(wall["torch collect_env"]) / statistics.median(wall[name])
             ratio_c = statistics.median(cpu["torch collect_env"]) / statistics.median(cpu[name])
             print(f"  collect_env / {name}: {ratio_w:.1f}x wall, {ratio_c:.1f}x CPU (medians)")
+    print("  (python -S rows: the interpreter without site's .pth files, site-packages on PYTHONPATH)")
 
 
 if __name__ == "__main__":
