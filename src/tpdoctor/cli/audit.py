@@ -113,9 +113,7 @@ def audit_command(
             loaded.model, facts, ipc_exchange=ipc_exchange.value, pss=pss_v, strict=strict, compose_impl=impl
         )
         report.notes.extend(res.allowed)
-        if loaded.fmt in ("docker", "podman"):
-            report.notes.extend(f"{loaded.path}: {n}" for n in loaded.model.notes)
-            report.notes.extend(f"{loaded.path}: {n}" for r in loaded.handle for n in [*r.unsafe, *r.notices])
+        report.notes.extend(f"{loaded.path}: {n}" for n in loaded.frontend.notices(loaded.handle))
         if not (fix or write):
             report.findings.extend(res.findings)
             continue

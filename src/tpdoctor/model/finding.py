@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from enum import Enum, IntEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
+
+from tpdoctor.model.edits import Edit
 
 
 class Severity(str, Enum):
@@ -74,6 +76,8 @@ class Finding(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     fixes: list[Fix] = Field(default_factory=list)
     related: list[str] = Field(default_factory=list, description="cause ids that explain or accompany this")
+    # what `audit --fix` changes in the config to remove this cause (model/edits.py); not output
+    edits: Annotated[tuple[Edit, ...], SkipValidation] = Field(default=(), exclude=True)
 
     def sort_key(self) -> tuple[int, int, str]:
         return (self.severity.rank, 0 if self.confidence == "proves" else 1, self.cause)
