@@ -44,6 +44,7 @@ class Plan:
 class FixResult:
     text: str
     plans: list[Plan] = field(default_factory=list)
+    allowed: list[str] = field(default_factory=list)  # findings an exception set aside (audit's notes)
 
     @property
     def changed(self) -> bool:
@@ -70,7 +71,7 @@ def fix_loaded(
             plan.cannot += loaded.frontend.apply(loaded.handle, svc, plan.ops)
         plans.append(plan)
     changed = any(p.ops for p in plans)
-    return FixResult(loaded.frontend.dump(loaded.handle) if changed else loaded.text, plans)
+    return FixResult(loaded.frontend.dump(loaded.handle) if changed else loaded.text, plans, res.allowed)
 
 
 def unified_diff(path: str, old: str, new: str) -> str:
