@@ -151,3 +151,11 @@ def test_explain_filter_keeps_only_the_edits_of_the_diagnosed_cause(tmp_path: Pa
     svc = _svc(patch_for_causes(p, ["shm.too-small"]).result.text)
     assert "ipc" not in svc and svc["shm_size"] == "16g"
     assert svc["security_opt"] == ["seccomp=unconfined"] and "cap_drop" not in svc  # not the shm cause's
+
+
+def test_edits_are_not_part_of_the_output() -> None:
+    from tpdoctor.model import make_finding
+
+    f = make_finding("security.privileged", "x", edits=[Unset("privileged")])
+    assert f.edits == (Unset("privileged"),)
+    assert "edits" not in f.model_dump() and "edits" not in f.model_dump_json()
