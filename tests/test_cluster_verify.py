@@ -342,6 +342,19 @@ def test_text_table_shows_each_link() -> None:
     assert report.facts["nodes"][1]["link_gbps"] == 0.006
 
 
+def test_a_call_into_a_silent_ray_is_bounded() -> None:
+    import threading
+
+    from tpdoctor.cluster.verify_run import bounded
+
+    release = threading.Event()
+    assert bounded(lambda: release.wait(30) and "answered", 0.2, "gave up") == "gave up"
+    release.set()  # the abandoned call ends too
+    assert bounded(lambda: "answered", 5, "gave up") == "answered"
+    with pytest.raises(ZeroDivisionError):  # fn's own error reaches the caller, as a plain call
+        bounded(lambda: 1 // 0, 5, 0)
+
+
 def test_usage_errors_are_one_line(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(TESTS.parent / "src"))
     for args in (["--backend", "mpi"], ["--sizes", "1X"]):
@@ -485,6 +498,8 @@ def test_healthy_cluster_gives_no_finding(cluster: Any) -> None:
     assert all(r["wrong"] == 0 for r in full["results"]) and full["tp_mlp"]["ok"]
     rows = report["facts"]["nodes"]
     assert [r["backend_ifaces"] for r in rows] == [["eth0"]] * 3 and all(r["virtual"] for r in rows)
+    # the driver pinged both paths with DF set before placing anything: full 9000-byte frames cross
+    assert [(r["path"] or {}).get("path_mtu") for r in rows] == [None, 9000, 9000]
     assert any("virtual interface" in n for n in report["notes"])  # veth speed is said to be nominal
 
 
@@ -513,7 +528,7 @@ def test_mtu_black_hole_named(cluster: Any) -> None:
     # the node still serves Ray tasks with payloads above the hole's MTU: the run left Ray whole
     served = cluster.serves(1)
     print(f"node 1 serves a 256 KiB task after the hole closed: {served}")  # shown with -rA
-    if not served:  # Ray's own traffic during the hole (not ours) may still have stalled it
+    if not served:  # keep the cluster usable for the next cases, then fail below
         cluster.restart_node(1, cluster.node_env[1])
     assert rc == 3 and _causes(report) == [("network.mtu-mismatch", "1")]
     f = report["findings"][0]
@@ -522,6 +537,7 @@ def test_mtu_black_hole_named(cluster: Any) -> None:
     rows = report["facts"]["nodes"]
     assert [r["status"] for r in rows] == ["not-placed", "path-black-hole", "not-placed"]
     assert rows[1]["path"]["path_mtu"] == 1500 and rows[2]["path"]["status"] == "ok"
+    assert served, "node 1 no longer serves Ray tasks after the run: something stalled in the hole"
 
 
 @pytest.mark.clusterverify

@@ -379,7 +379,8 @@ def path_mtu(ip: str, mtu: int, timeout: float = 2.0, max_probes: int = 16) -> d
     even on a second, longer try: a hop drops bigger frames without an ICMP "fragmentation
     needed", so TCP never learns to send smaller ones) | signalled (the kernel already knows a
     smaller path MTU from such an ICMP: TCP adapts, no hole) | unknown (small pings do not cross
-    either: ICMP filtered, or the node is down). For a black hole, `path_mtu` is the largest
+    either: ICMP filtered, or the node is down; `small` says how they ended, "unavailable" when
+    this process may open neither a ping nor a raw socket). For a black hole, `path_mtu` is the largest
     packet that crossed (`largest_ok`, `smallest_lost` when the search ran out of probes).
     `probes`: [[IP packet bytes, result], ...] in the order sent."""
     probes: list[list[Any]] = []
@@ -392,18 +393,19 @@ def path_mtu(ip: str, mtu: int, timeout: float = 2.0, max_probes: int = 16) -> d
     out: dict[str, Any] = {"mtu": mtu, "probes": probes}
     small = ping(56 + IP_ICMP_OVERHEAD, timeout, 3)
     if small != "ok":
-        return {**out, "status": "unknown"}
+        return {**out, "status": "unknown", "small": small}
     full = ping(mtu, timeout, 3)
     if full == "lost":  # once more, longer: a loaded machine must not make a hole of a late reply
         full = ping(mtu, 2 * timeout, 4)
-        if full == "lost" and ping(56 + IP_ICMP_OVERHEAD, timeout, 3) != "ok":
-            return {**out, "status": "unknown"}
+        small = ping(56 + IP_ICMP_OVERHEAD, timeout, 3) if full == "lost" else small
+        if small != "ok":
+            return {**out, "status": "unknown", "small": small}
     if full == "ok":
         return {**out, "status": "ok", "path_mtu": mtu}
     if full == "too-big-local":
         return {**out, "status": "signalled"}
     if full != "lost":
-        return {**out, "status": "unknown"}
+        return {**out, "status": "unknown", "small": small}
     lo, hi = 56 + IP_ICMP_OVERHEAD, mtu  # lo crossed, hi did not
     wait = timeout / 2
     for common in COMMON_MTUS:

@@ -10,8 +10,9 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from tpdoctor.cluster import netprobe
 from tpdoctor.cluster.groups import GroupRun, Member, run_group
@@ -19,9 +20,13 @@ from tpdoctor.cluster.remote import _connect, _faults, alive_nodes, import_ray
 from tpdoctor.errors import InputError, UsageError
 from tpdoctor.verify import sizes
 
+T = TypeVar("T")
 BACKENDS = ("auto", "nccl", "gloo", "xccl")
 # Bundles must ask for something: a hundredth of a CPU lets the agent sit on a busy node.
 CPU_BUNDLE = 0.01
+# The most the cleanup may take: its own waits add up to about 45 s; beyond that the GCS is not
+# answering (a node stuck behind a black hole can take Ray's messages down with it).
+CLEANUP_S = 60.0
 
 
 @dataclass
@@ -156,10 +161,13 @@ def _probe_paths(res: ClusterVerifyRun) -> None:
     with _pool(len(others)) as pool:
         for n, got in zip(others, pool.map(lambda n: netprobe.path_mtu(n.ip, mtu), others), strict=True):
             n.path = {**got, "iface": iface["name"]}
-    unknown = [n.label for n in others if (n.path or {}).get("status") == "unknown"]
-    if unknown:
+    unknown = [n for n in others if (n.path or {}).get("status") == "unknown"]
+    if any((n.path or {}).get("small") == "unavailable" for n in unknown):
+        res.notes.append("path MTU not probed before placement: this process may open no ping or raw socket")
+    elif unknown:
         res.notes.append(
-            f"no ping crosses to {', '.join(unknown)} (ICMP filtered?): path MTU not probed before placement"
+            f"no ping crosses to {', '.join(n.label for n in unknown)} (ICMP filtered?): path MTU not "
+            "probed before placement"
         )
     holes = [n for n in others if (n.path or {}).get("status") == "black-hole"]
     if holes:
@@ -220,9 +228,41 @@ def _run(ray: Any, opts: ClusterVerifyOptions, size_list: list[int] | None) -> C
         if all(n.info is not None for n in nodes):
             _verify(ray, res, agents, opts, size_list)
     finally:
-        res.leftover = _cleanup(ray, agents, pg, remove_placement_group)
+        res.leftover = bounded(
+            lambda: _cleanup(ray, agents, pg, remove_placement_group),
+            CLEANUP_S,
+            {
+                "unknown": [
+                    f"the cleanup did not finish within {CLEANUP_S:g} s (the GCS stopped answering); Ray "
+                    "removes this job's actors and placement group when the driver exits"
+                ]
+            },
+        )
         res.wall_s = time.monotonic() - t0
     return res
+
+
+def bounded(fn: Callable[[], T], seconds: float, otherwise: T) -> T:
+    """fn() if it returns (or raises) within `seconds`, else `otherwise` (fn goes on in a daemon
+    thread, which the process does not wait for): a call into a Ray that stopped answering
+    cannot hold the run past the watchdog."""
+    import threading
+
+    box: list[T] = []
+    error: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            box.append(fn())
+        except BaseException as exc:  # handed to the caller below
+            error.append(exc)
+
+    thread = threading.Thread(target=call, daemon=True, name="tpdoctor-bounded")
+    thread.start()
+    thread.join(seconds)
+    if error:
+        raise error[0]
+    return box[0] if box else otherwise
 
 
 def _describe(ray: Any, res: ClusterVerifyRun, agents: list[list[Any]], timeout: float) -> None:
