@@ -397,7 +397,7 @@ def _verify(
             timeout=pair_timeout,
         )
 
-    def with_each_node(suffix: str, node_order: Any) -> dict[int, GroupRun]:
+    def with_each_node(suffix: str, node_order: Callable[[int], list[int]]) -> dict[int, GroupRun]:
         """A small group per non-head node, all at once (each has its own rendezvous port)."""
         with _pool(len(others)) as pool:
             futures = {k: pool.submit(small_group, f"pair-{k}{suffix}", node_order(k)) for k in others}
