@@ -161,3 +161,38 @@ def test_explain_fast_path_matches_typer(
     slow = run_cli("explain", *args, cwd=tmp_path, input=LOG)
     assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
     assert compose.read_text() == COMPOSE
+
+
+# `run` (every container start): cli/run.py's parse_fast and run_workload, typer in cli/run_cmd.py
+RUN_ARGVS = [
+    ["--no-check", "--", "true"],
+    ["--no-check", "--", "sh", "-c", "echo out; echo err >&2; exit 3"],
+    ["--no-check", "--", "/no/such/command"],
+    ["--tp", "2", "--no-fix", "--", "true"],
+    ["--strict", "--backend", "xpu", "--tp=2", "--", "true"],
+    ["--oneccl-version", "14", "--", "true"],  # a usage error, one line
+    ["--tp", "0", "--", "true"],  # typer's min=1 message either way
+    ["--no-check", "--"],  # no command: one line, exit 2
+    ["--no-check", "true"],  # no `--`: typer parses
+]
+
+
+@pytest.mark.parametrize("argv", RUN_ARGVS, ids=[" ".join(a) for a in RUN_ARGVS])
+def test_run_fast_path_matches_typer(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = run_cli("run", *argv, cwd=tmp_path)
+    monkeypatch.setenv("TPDOCTOR_NO_FAST_PATH", "1")
+    slow = run_cli("run", *argv, cwd=tmp_path)
+    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
+
+
+def test_what_the_run_fast_path_leaves_to_typer() -> None:
+    from tpdoctor.cli.run import parse_fast as parse_run
+
+    assert parse_run(["true"]) is None  # no `--`
+    assert parse_run(["--help", "--", "true"]) is None
+    assert parse_run(["--tp", "--", "true"]) is None  # --tp without its value
+    parsed = parse_run(["--tp", "4", "--no-fix", "--", "vllm", "serve", "--tp", "2"])
+    assert parsed is not None and parsed["command"] == ["vllm", "serve", "--tp", "2"]
+    assert parsed["tp"] == 4 and parsed["no_fix"] and not parsed["strict"]

@@ -22,6 +22,7 @@ _FAST_PATHS = {
     "check": ("tpdoctor.cli.check_run", "run_check"),
     "audit": ("tpdoctor.cli.audit", "run_audit"),
     "explain": ("tpdoctor.cli.explain", "run_explain"),
+    "run": ("tpdoctor.cli.run", "run_workload"),
 }
 INTERNAL_EXIT = 1  # model.ExitCode.internal, without importing the model for it
 USAGE_EXIT = 2  # model.ExitCode.usage

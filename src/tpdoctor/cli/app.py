@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "audit": ("tpdoctor.cli.audit_cmd", "audit_command", {}),
     "generate": ("tpdoctor.cli.generate", "generate_command", {}),
     "verify": ("tpdoctor.cli.verify", "verify_command", {}),
-    "run": ("tpdoctor.cli.run", "run_command", {"context_settings": {"allow_interspersed_args": False}}),
+    "run": ("tpdoctor.cli.run_cmd", "run_command", {"context_settings": {"allow_interspersed_args": False}}),
     "cluster": ("tpdoctor.cli.cluster", "cluster_app", {}),
     "rules": ("tpdoctor.cli.rules", "rules_command", {}),
 }
