@@ -93,6 +93,7 @@ def main() -> None:
             commands[f"{label}audit 500 json"] = ([*tp, "audit", str(compose), "--format", "json"], env)
             commands[f"{label}audit 500 text"] = ([*tp, "audit", str(compose)], env)
             commands[f"{label}explain one line"] = ([*tp, "explain", str(log)], env)
+            commands[f"{label}run -- true"] = ([*tp, "run", "--", "true"], env)  # live check, then true
         no_site_check = [py, "-S", "-m", "tpdoctor", "check", "--root", root, "--tp", "8", "-f", "json"]
         commands["check json, python -S"] = (no_site_check, nosite)
         commands["torch collect_env"] = ([py, "-m", "torch.utils.collect_env"], base_env)

@@ -30,6 +30,16 @@ from tpdoctor.rules import run_fact_rules
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
+@pytest.fixture(autouse=True)
+def _edit_resolvable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """model/finding.py imports Edit for type checkers only (check never loads the 23 edit
+    classes); pydantic, the reference here, resolves `tuple[Edit, ...]` from the module."""
+    import tpdoctor.model.finding as finding_module
+    from tpdoctor.model.edits import Edit
+
+    monkeypatch.setattr(finding_module, "Edit", Edit, raising=False)
+
+
 def _not_output(obj: Any) -> dict[str, Any] | None:
     """pydantic's `exclude` for the fields our model leaves out of its output (NOT_OUTPUT:
     Finding.edits, what `audit --fix` writes), at any depth of a report."""
@@ -114,15 +124,15 @@ def test_copies_share_fixes_but_not_lists() -> None:
     assert g.cause == f.cause and g != f
 
 
-def test_check_on_a_root_imports_neither_pydantic_nor_typer_nor_rich(tmp_path: Path) -> None:
+def test_check_on_a_root_imports_no_pydantic_typer_rich_yaml_or_edits(tmp_path: Path) -> None:
     root = FakeRoot(tmp_path / "r").docker_default().dockerenv().add_gpu(128, "0000:03:00.0").root
     code = (
         "import sys, runpy\n"
         f"sys.argv = ['tpdoctor', 'check', '--root', {str(root)!r}, '--tp', '2', '-f', 'json']\n"
         "try: runpy.run_module('tpdoctor', run_name='__main__')\n"
         "except SystemExit: pass\n"
-        "heavy = ('pydantic', 'pydantic_core', 'typer', 'rich', 'click')\n"
-        "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in heavy), file=sys.stderr)"
+        "heavy = ('pydantic', 'pydantic_core', 'typer', 'rich', 'click', 'yaml', 'tpdoctor.model.edits')\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy), file=sys.stderr)"
     )
     env = dict(os.environ, PYTHONPATH=str(SRC))
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
