@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from enum import Enum
 from json.encoder import encode_basestring_ascii
 from typing import Any
@@ -102,6 +103,8 @@ class IndentEncoder:
             return text
         if isinstance(o, Enum) and model:  # to_jsonable writes an enum's value; json.dumps str(enum)
             return self.encode(o.value, level, model)
+        if isinstance(o, Mapping) and model:  # to_jsonable writes any mapping as a dict
+            return self.encode(dict(o), level, model)
         if isinstance(o, (set, frozenset)) and model:
             return self.encode(list(o), level, model)
         dump = getattr(o, "model_dump", None)
