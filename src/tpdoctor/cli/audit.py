@@ -116,6 +116,8 @@ def audit_command(
         if loaded.fmt in ("docker", "podman"):
             report.notes.extend(f"{loaded.path}: {n}" for n in loaded.model.notes)
             report.notes.extend(f"{loaded.path}: {n}" for r in loaded.handle for n in [*r.unsafe, *r.notices])
+        elif loaded.fmt == "kubernetes":  # what schema validation could not check, said once
+            report.notes.extend(n for n in loaded.model.notes if n not in report.notes)
         if not (fix or write):
             report.findings.extend(res.findings)
             continue

@@ -192,6 +192,10 @@ def parse_kubernetes(text: str, source: str) -> tuple[DeploymentModel, list[Any]
             f"{source}: no Pod, Deployment, StatefulSet, DaemonSet, Job, CronJob, LeaderWorkerSet, "
             "RayCluster/RayService/RayJob, InferenceService/ServingRuntime or JobSet found"
         )
+    from tpdoctor.deploy.k8s_schema import validate_docs  # jsonschema: only for Kubernetes files
+
+    model.schema_problems, schema_notes = validate_docs(docs, source)
+    model.notes.extend(schema_notes)
     starts = sorted({_line(w.obj) or 1 for w in found})
     for w in found:
         first = _line(w.obj) or 1

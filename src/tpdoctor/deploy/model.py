@@ -125,6 +125,20 @@ class Service(BaseModel):
 ComposeImpl = Literal["compose-v2", "docker-compose-v1", "podman-compose"]
 
 
+class SchemaProblem(BaseModel):
+    """A Kubernetes object that its schema refuses (deploy/k8s_schema.py)."""
+
+    document: int  # 1-based YAML document of the file
+    kind: str
+    api_version: str
+    name: str
+    path: str  # kubectl's field path: spec.template.spec.containers[0].image
+    line: int | None
+    message: str
+    schema_source: str  # which schema said so (kubernetes-validate version, or the CRD's repo and tag)
+    confidence: Literal["proves", "suggests"] = "proves"
+
+
 class DeploymentModel(BaseModel):
     source: str
     format: Format
@@ -135,6 +149,8 @@ class DeploymentModel(BaseModel):
     compose_impl: ComposeImpl | None = None
     compose_impl_evidence: str = ""
     compose_impl_line: int | None = None
+    # Kubernetes: what the API server's schema would refuse (audit's k8s.schema-invalid)
+    schema_problems: list[SchemaProblem] = Field(default_factory=list)
 
 
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgtp]?)(i?b?)\s*$", re.IGNORECASE)

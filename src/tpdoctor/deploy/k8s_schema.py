@@ -1,0 +1,391 @@
+"""Schema validation of Kubernetes manifests: what `kubectl apply` (strict field validation, the
+default since kubectl 1.25) would refuse, found before the file reaches a cluster.
+
+- Built-in kinds (Pod, Deployment, Job, ...) are checked against kubernetes-validate's strict
+  schemas of the newest Kubernetes it ships (an optional extra, `pip install 'tpdoctor[k8s]'`,
+  imported only here and only for a Kubernetes file). Without it, one note says so; never an error.
+- LeaderWorkerSet, KubeRay RayCluster/RayService/RayJob, KServe InferenceService/ServingRuntime/
+  ClusterServingRuntime and JobSet are checked against the `openAPIV3Schema` their projects
+  publish in the CRD, shipped in data/k8s-schemas/ (tools/k8s_crd_schemas.py says how and from
+  which commit). The structural-schema rules of apiextensions.k8s.io/v1 are applied as the API
+  server does (k8s.io/apiextensions-apiserver pkg/apiserver/schema: pruning turns every field that
+  an object schema does not declare into "unknown field" under strict validation, unless
+  x-kubernetes-preserve-unknown-fields; x-kubernetes-int-or-string; null values are pruned).
+  CEL rules (x-kubernetes-validations) and formats are not checked.
+
+Each problem names the document, the field path (kubectl's spelling: spec.containers[0].image)
+and the line, for the `k8s.schema-invalid` finding (rules/deploy_k8s_schema.py).
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import json
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Literal
+
+from tpdoctor.deploy.model import SchemaProblem
+
+Confidence = Literal["proves", "suggests"]
+MAX_PER_DOC = 20  # a wholly wrong document is reported by its first problems, not hundreds
+SKIPPED_CORE = (
+    "schema validation of built-in Kubernetes kinds skipped: kubernetes-validate is not installed "
+    "(pip install 'tpdoctor[k8s]')"
+)
+SKIPPED_ALL = (
+    "Kubernetes schema validation skipped: jsonschema is not installed (pip install 'tpdoctor[k8s]')"
+)
+
+
+def to_json(node: Any) -> Any:
+    """The JSON the API server receives for a YAML node (sigs.k8s.io/yaml: timestamps become
+    strings, keys strings); null map values are dropped, as structural pruning and Go's JSON
+    decoding both ignore them."""
+    if isinstance(node, dict):
+        return {str(k): to_json(v) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [to_json(v) for v in node]
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, (datetime.date, datetime.datetime)):
+        return node.isoformat()
+    return node if node is None else str(node)
+
+
+# --- where the schemas come from --------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def crd_index() -> dict[tuple[str, str], str]:
+    """(group, kind) -> the data file holding that CRD's schema."""
+    idx = json.loads(
+        resources.files("tpdoctor").joinpath("data/k8s-schemas/index.json").read_text(encoding="utf-8")
+    )
+    return {(g, k): f for g, kinds in idx["crds"].items() for k, f in kinds.items()}
+
+
+@lru_cache(maxsize=16)
+def crd_file(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        resources.files("tpdoctor").joinpath(f"data/k8s-schemas/{name}").read_text(encoding="utf-8")
+    )
+    return data
+
+
+def crd_label(doc: dict[str, Any]) -> str:
+    src = doc["source"]
+    return f"{src['repo']} {src['tag']} CRD {doc['plural']}.{doc['group']}"
+
+
+def _structural(node: Any, top: bool = False) -> Any:
+    """A CRD schema node as JSON Schema with the API server's meaning (see the module doc)."""
+    if not isinstance(node, dict):
+        return node
+    out = dict(node)
+    if "properties" in node:
+        out["properties"] = {p: _structural(v) for p, v in node["properties"].items()}
+        if top:  # metadata is ObjectMeta, validated by the server itself, never pruned by the CRD
+            out["properties"]["metadata"] = {"type": "object"}
+    for k in ("items", "additionalProperties", "not"):
+        if isinstance(node.get(k), dict):
+            out[k] = _structural(node[k])
+    for k in ("anyOf", "allOf", "oneOf"):
+        if k in node:
+            out[k] = [_structural(v) for v in node[k]]
+    preserve = node.get("x-kubernetes-preserve-unknown-fields") is True
+    if node.get("x-kubernetes-embedded-resource") is True and "properties" in out:
+        for p in ("apiVersion", "kind"):
+            out["properties"].setdefault(p, {"type": "string"})
+        out["properties"].setdefault("metadata", {"type": "object"})
+    if "properties" in out and "additionalProperties" not in node and not preserve:
+        out["additionalProperties"] = False
+    if node.get("x-kubernetes-int-or-string") is True and "anyOf" not in node:
+        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    return out
+
+
+@lru_cache(maxsize=32)
+def crd_validator(name: str, version: str) -> Any:
+    import jsonschema
+
+    doc = crd_file(name)
+    schema = _structural(doc["versions"][version]["schema"], top=True)
+    schema["definitions"] = {k: _structural(v) for k, v in doc["definitions"].items()}
+    return jsonschema.Draft7Validator(schema)
+
+
+def _kv() -> Any:
+    try:
+        import kubernetes_validate.utils as kvu
+    except ImportError:
+        return None
+    return kvu
+
+
+@lru_cache(maxsize=64)
+def core_validator(kind: str, api_version: str) -> tuple[Any, str] | None:
+    """kubernetes-validate's strict schema for a built-in kind at its newest Kubernetes version
+    (kubernetes_validate/utils.py validate(), 1.37.0: the same files, one registry), or None when
+    that Kubernetes has no such kind in that apiVersion."""
+    import jsonschema
+    import referencing
+
+    kvu = _kv()
+    version = kvu.latest_version()
+    # kubernetes_validate/utils.py: rbac.authorization.k8s.io/v1 -> rbac-v1
+    api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    base = f"kubernetes-json-schema/v{version}-local-strict"
+    try:
+        schema = kvu.schema_contents(f"{base}/{kind.lower()}-{api}.json", version)
+    except FileNotFoundError:
+        return None
+    defs = _core_definitions(base, version)
+    registry: Any = referencing.Resource.from_contents(schema) @ referencing.Registry()
+    registry = defs @ registry
+    validator = jsonschema.Draft202012Validator(schema, registry=registry)
+    return validator, f"kubernetes-validate {_kv_version()} (Kubernetes {kvu.major_minor(version)}, strict)"
+
+
+@lru_cache(maxsize=2)
+def _core_definitions(base: str, version: str) -> Any:
+    import referencing
+
+    return referencing.Resource.from_contents(_kv().schema_contents(f"{base}/_definitions.json", version))
+
+
+def _kv_version() -> str:
+    from kubernetes_validate.version import __version__
+
+    return str(__version__)
+
+
+def is_builtin_group(group: str) -> bool:
+    """The core group (""), dotless groups (apps, batch) and *.k8s.io groups are Kubernetes' own;
+    leaderworkerset.x-k8s.io and other x-k8s.io groups are CRDs of SIG projects."""
+    return "." not in group or (group.endswith(".k8s.io") and not group.endswith("x-k8s.io"))
+
+
+# --- validating ----------------------------------------------------------------------------------
+
+
+def _objects(docs: list[Any]) -> Iterator[tuple[int, list[str | int], Any]]:
+    """(document index, path prefix, object) for each object; a List's items one by one."""
+    for i, d in enumerate(docs):
+        if not isinstance(d, dict):
+            continue
+        if d.get("kind") == "List" and isinstance(d.get("items"), list):
+            for j, item in enumerate(d["items"]):
+                if isinstance(item, dict):
+                    yield i, ["items", j], item
+        else:
+            yield i, [], d
+
+
+def validate_docs(docs: list[Any], source: str = "") -> tuple[list[SchemaProblem], list[str]]:
+    """Schema problems of every object in a Kubernetes file, and notes on what was not checked."""
+    problems: list[SchemaProblem] = []
+    notes: list[str] = []
+    try:
+        import jsonschema  # noqa: F401
+    except ImportError:
+        return [], [SKIPPED_ALL]
+    unchecked: set[str] = set()
+    for i, prefix, obj in _objects(docs):
+        kind, api_version = obj.get("kind"), obj.get("apiVersion")
+        if not isinstance(kind, str) or not kind:
+            continue  # not an object (a stray document); the workload reader ignores it too
+        root = docs[i]
+        name = str((obj.get("metadata") or {}).get("name") or "")
+        api = api_version if isinstance(api_version, str) else ""
+
+        def problem(
+            path: list[str | int], message: str, schema: str, confidence: Confidence = "proves"
+        ) -> SchemaProblem:
+            return _problem(docs, (i, kind, name, api), path, message, schema, confidence)  # noqa: B023
+
+        if not api:
+            problems.append(
+                problem(
+                    [*prefix, "apiVersion"],
+                    "apiVersion is not set: the API server refuses it",
+                    "Kubernetes API",
+                )
+            )
+            continue
+        group, _, version = api.rpartition("/")
+        crd = crd_index().get((group, kind))
+        if crd is not None:
+            doc = crd_file(crd)
+            label = crd_label(doc)
+            if version not in doc["versions"]:
+                served = ", ".join(f"{group}/{v}" for v in doc["versions"])
+                # a newer release may serve it: suggests, not proves
+                msg = f"{label} does not serve {api} (it serves {served})"
+                problems.append(problem([*prefix, "apiVersion"], msg, label, "suggests"))
+                continue
+            validator = crd_validator(crd, version)
+        elif is_builtin_group(group):
+            kvu = _kv()
+            if kvu is None:
+                if SKIPPED_CORE not in notes:
+                    notes.append(SKIPPED_CORE)
+                continue
+            found = core_validator(kind, api)
+            if found is None:
+                msg = (
+                    f"Kubernetes {kvu.major_minor(kvu.latest_version())} has no kind {kind} in {api} "
+                    "(removed, misspelled, or a CRD's kind in a built-in group)"
+                )
+                problems.append(problem([*prefix, "apiVersion"], msg, f"kubernetes-validate {_kv_version()}"))
+                continue
+            validator, label = found
+        else:
+            unchecked.add(f"{kind} ({api})")
+            continue
+        node = _at(root, prefix)
+        errors = sorted(validator.iter_errors(to_json(node)), key=lambda e: [str(p) for p in e.absolute_path])
+        mine: list[SchemaProblem] = []
+        for err in errors:
+            for path, message in _explain(err):
+                mine.append(problem([*prefix, *path], message, label))
+        if len(mine) > MAX_PER_DOC:
+            mine[MAX_PER_DOC - 1].message += f" (and {len(mine) - MAX_PER_DOC} more in this document)"
+            del mine[MAX_PER_DOC:]
+        problems.extend(mine)
+    if unchecked:
+        where = f"{source}: " if source else ""
+        notes.append(f"{where}no schema for {', '.join(sorted(unchecked))}: not validated")
+    return problems, notes
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_JSON_TYPES = ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string"))
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    for t, name in _JSON_TYPES:
+        if isinstance(value, t):
+            return name
+    return "null"
+
+
+def _problem(
+    docs: list[Any],
+    obj: tuple[int, str, str, str],
+    path: list[str | int],
+    message: str,
+    schema: str,
+    confidence: Confidence,
+) -> SchemaProblem:
+    i, kind, name, api = obj
+    return SchemaProblem(
+        document=i + 1,
+        kind=kind,
+        name=name,
+        api_version=api,
+        path=_fmt(path),
+        line=_line_of(docs[i], path),
+        message=message,
+        schema_source=schema,
+        confidence=confidence,
+    )
+
+
+def _explain(err: Any) -> Iterator[tuple[list[str | int], str]]:
+    """(field path, message) for one jsonschema error, in the words kubectl uses."""
+    path: list[str | int] = list(err.absolute_path)
+    v, inst, sch = err.validator, err.instance, err.schema
+    if v == "additionalProperties" and isinstance(inst, dict):
+        known = sorted((sch.get("properties") or {}).keys())
+        for key in sorted(set(inst) - set(known)):
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            yield [*path, key], f"unknown field {key!r}{hint}"
+        return
+    if v == "required":
+        missing = re.match(r"'([^']*)' is a required property", err.message)
+        field = missing.group(1) if missing else str(err.validator_value)
+        yield path, f"required field {field!r} is missing"
+        return
+    if v == "type":
+        want = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        want = [t for t in want if t != "null"]
+        yield path, f"{_short(inst)} is {_json_type(inst)}, the schema wants {' or '.join(want)}"
+        return
+    if v == "enum":
+        yield path, f"{_short(inst)} is not one of {', '.join(_short(x) for x in err.validator_value)}"
+        return
+    if v in ("anyOf", "oneOf") and sch.get("x-kubernetes-int-or-string"):
+        yield path, f"{_short(inst)} is {_json_type(inst)}, the schema wants an integer or a string"
+        return
+    if v in ("anyOf", "oneOf"):
+        types = sorted(
+            {str(s.get("type")) for s in err.validator_value if isinstance(s, dict) and "type" in s}
+        )
+        if types:
+            yield path, f"{_short(inst)} is {_json_type(inst)}, the schema wants {' or '.join(types)}"
+            return
+    text = err.message
+    yield path, text if len(text) <= 160 else text[:157] + "..."
+
+
+def _fmt(path: list[str | int]) -> str:
+    """kubectl's field path: spec.template.spec.containers[0].image."""
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(document)"
+
+
+def _at(node: Any, path: list[str | int]) -> Any:
+    for p in path:
+        node = node[p]
+    return node
+
+
+def _node_line(node: Any) -> int | None:
+    try:
+        return int(node.lc.line) + 1
+    except AttributeError:
+        return None
+
+
+def _key_line(parent: Any, key: str | int) -> int | None:
+    try:
+        if isinstance(key, int):
+            return int(parent.lc.item(key)[0]) + 1
+        return int(parent.lc.key(key)[0]) + 1
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return _node_line(parent)
+
+
+def _line_of(root: Any, path: list[str | int]) -> int | None:
+    """The line of the deepest part of `path` present in the YAML tree (a missing required field:
+    its parent's line)."""
+    node, line = root, _node_line(root)
+    for p in path:
+        try:
+            child = node[p]
+        except (KeyError, IndexError, TypeError):
+            break
+        line = _key_line(node, p) or line
+        node = child
+    return line
