@@ -7,8 +7,8 @@ mostly the embedded PodTemplateSpec, repeated per template), so this tool ships 
 
 1. every version the CRD serves is kept, with its served/storage/deprecated flags;
 2. each schema node keeps only the keywords the validator uses (KEEP below: structure, types,
-   required, enum, bounds, int-or-string, nullable, preserve-unknown-fields); descriptions,
-   defaults, formats, patterns (Go RE2), list-type/map-type markers and CEL rules
+   required, enum, bounds, defaults, int-or-string, nullable, preserve-unknown-fields);
+   descriptions, formats, patterns (Go RE2), list-type/map-type markers and CEL rules
    (x-kubernetes-validations) are dropped, so a valid object never fails on them;
 3. identical subtrees of at least MIN_SHARED bytes that occur more than once (the PodSpec, the
    Container) are stored once under `definitions` and referenced with `$ref`; that is lossless.
@@ -116,6 +116,8 @@ KEEP = {
     "x-kubernetes-int-or-string",
     "x-kubernetes-preserve-unknown-fields",
     "x-kubernetes-embedded-resource",
+    # the API server defaults before it validates: a required field with a default is never missing
+    "default",
 }
 MIN_SHARED = 2000  # bytes of canonical JSON: smaller repeated subtrees stay inline
 
@@ -132,7 +134,7 @@ def strip(node: Any) -> Any:
             continue
         if k == "properties":
             out[k] = {name: strip(sub) for name, sub in v.items()}
-        elif k in ("enum", "required"):
+        elif k in ("enum", "required", "default"):
             out[k] = v
         else:
             out[k] = strip(v)

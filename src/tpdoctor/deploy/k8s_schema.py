@@ -87,21 +87,24 @@ def crd_label(doc: dict[str, Any]) -> str:
     return f"{src['repo']} {src['tag']} CRD {doc['plural']}.{doc['group']}"
 
 
-def _structural(node: Any, top: bool = False) -> Any:
+def _structural(node: Any, defs: dict[str, Any], top: bool = False) -> Any:
     """A CRD schema node as JSON Schema with the API server's meaning (see the module doc)."""
     if not isinstance(node, dict):
         return node
     out = dict(node)
+    props = node.get("properties") or {}
     if "properties" in node:
-        out["properties"] = {p: _structural(v) for p, v in node["properties"].items()}
+        out["properties"] = {p: _structural(v, defs) for p, v in props.items()}
         if top:  # metadata is ObjectMeta, validated by the server itself, never pruned by the CRD
             out["properties"]["metadata"] = {"type": "object"}
+    if "required" in node:  # defaulting runs before validation: a defaulted field is never missing
+        out["required"] = [r for r in node["required"] if "default" not in _deref(props.get(r), defs)]
     for k in ("items", "additionalProperties", "not"):
         if isinstance(node.get(k), dict):
-            out[k] = _structural(node[k])
+            out[k] = _structural(node[k], defs)
     for k in ("anyOf", "allOf", "oneOf"):
         if k in node:
-            out[k] = [_structural(v) for v in node[k]]
+            out[k] = [_structural(v, defs) for v in node[k]]
     preserve = node.get("x-kubernetes-preserve-unknown-fields") is True
     if node.get("x-kubernetes-embedded-resource") is True and "properties" in out:
         for p in ("apiVersion", "kind"):
@@ -114,13 +117,20 @@ def _structural(node: Any, top: bool = False) -> Any:
     return out
 
 
+def _deref(node: Any, defs: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(node, dict) and "$ref" in node:
+        return _deref(defs.get(str(node["$ref"]).rsplit("/", 1)[1]), defs)
+    return node if isinstance(node, dict) else {}
+
+
 @lru_cache(maxsize=32)
 def crd_validator(name: str, version: str) -> Any:
     import jsonschema
 
     doc = crd_file(name)
-    schema = _structural(doc["versions"][version]["schema"], top=True)
-    schema["definitions"] = {k: _structural(v) for k, v in doc["definitions"].items()}
+    defs = doc["definitions"]
+    schema = _structural(doc["versions"][version]["schema"], defs, top=True)
+    schema["definitions"] = {k: _structural(v, defs) for k, v in defs.items()}
     return jsonschema.Draft7Validator(schema)
 
 
@@ -169,10 +179,45 @@ def _kv_version() -> str:
     return str(__version__)
 
 
+# Kubernetes' own API groups: every group in x-kubernetes-group-version-kind of kubernetes-validate
+# 1.37.0's _definitions.json for Kubernetes 1.25 to 1.37. Other groups, *.k8s.io ones included
+# (gateway.networking.k8s.io, inference.networking.k8s.io, kustomize.config.k8s.io), are CRDs or
+# client-side files: without a shipped schema they are not checked.
+BUILTIN_GROUPS = frozenset(
+    {
+        "",
+        "admission.k8s.io",
+        "admissionregistration.k8s.io",
+        "apiextensions.k8s.io",
+        "apiregistration.k8s.io",
+        "apps",
+        "authentication.k8s.io",
+        "authorization.k8s.io",
+        "autoscaling",
+        "batch",
+        "certificates.k8s.io",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "events.k8s.io",
+        "extensions",
+        "flowcontrol.apiserver.k8s.io",
+        "imagepolicy.k8s.io",
+        "internal.apiserver.k8s.io",
+        "lifecycle.k8s.io",
+        "networking.k8s.io",
+        "node.k8s.io",
+        "policy",
+        "rbac.authorization.k8s.io",
+        "resource.k8s.io",
+        "scheduling.k8s.io",
+        "storage.k8s.io",
+        "storagemigration.k8s.io",
+    }
+)
+
+
 def is_builtin_group(group: str) -> bool:
-    """The core group (""), dotless groups (apps, batch) and *.k8s.io groups are Kubernetes' own;
-    leaderworkerset.x-k8s.io and other x-k8s.io groups are CRDs of SIG projects."""
-    return "." not in group or (group.endswith(".k8s.io") and not group.endswith("x-k8s.io"))
+    return group in BUILTIN_GROUPS
 
 
 # --- validating ----------------------------------------------------------------------------------
@@ -205,7 +250,8 @@ def validate_docs(docs: list[Any], source: str = "") -> tuple[list[SchemaProblem
         if not isinstance(kind, str) or not kind:
             continue  # not an object (a stray document); the workload reader ignores it too
         root = docs[i]
-        name = str((obj.get("metadata") or {}).get("name") or "")
+        meta = obj.get("metadata")
+        name = str(meta.get("name") or "") if isinstance(meta, dict) else ""
         api = api_version if isinstance(api_version, str) else ""
 
         def problem(
@@ -244,7 +290,7 @@ def validate_docs(docs: list[Any], source: str = "") -> tuple[list[SchemaProblem
             if found is None:
                 msg = (
                     f"Kubernetes {kvu.major_minor(kvu.latest_version())} has no kind {kind} in {api} "
-                    "(removed, misspelled, or a CRD's kind in a built-in group)"
+                    "(removed from Kubernetes, or misspelled)"
                 )
                 problems.append(problem([*prefix, "apiVersion"], msg, f"kubernetes-validate {_kv_version()}"))
                 continue
@@ -253,11 +299,12 @@ def validate_docs(docs: list[Any], source: str = "") -> tuple[list[SchemaProblem
             unchecked.add(f"{kind} ({api})")
             continue
         node = _at(root, prefix)
-        errors = sorted(validator.iter_errors(to_json(node)), key=lambda e: [str(p) for p in e.absolute_path])
+        errors = validator.iter_errors(to_json(node))
         mine: list[SchemaProblem] = []
         for err in errors:
             for path, message in _explain(err):
                 mine.append(problem([*prefix, *path], message, label))
+        mine.sort(key=lambda p: (p.line or 0, p.path))  # in file order
         if len(mine) > MAX_PER_DOC:
             mine[MAX_PER_DOC - 1].message += f" (and {len(mine) - MAX_PER_DOC} more in this document)"
             del mine[MAX_PER_DOC:]
