@@ -161,6 +161,21 @@ def test_the_finding_names_document_path_line_and_schema(tmp_path: Path) -> None
     assert results[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == line
 
 
+def test_a_workload_whose_only_template_is_misspelled_is_an_input_error(tmp_path: Path) -> None:
+    """No pod template can be read, and the schema says why: one line, exit 2, even with
+    --skip-other (an invalid file, not a file of another kind)."""
+    text, _ = _mutate(
+        (CRD / "jobset-pytorch-resnet.yaml").read_text(), "\n    template:\n", "\n    templates:\n"
+    )
+    line = text.splitlines().index("    templates:") + 1
+    p = _write(tmp_path, text)
+    for extra in ([], ["--skip-other"]):
+        r = run_cli("audit", str(p), *extra)
+        assert r.returncode == 2, (r.returncode, r.stdout)
+        assert r.stderr.strip().count("\n") == 0, r.stderr
+        assert f"line {line}: JobSet pytorch: spec.replicatedJobs[0].templates: unknown field" in r.stderr
+
+
 def test_an_unserved_version_only_suggests(tmp_path: Path) -> None:
     text, _ = _mutate((CRD / "jobset-pytorch-resnet.yaml").read_text(), "x-k8s.io/v1alpha2", "x-k8s.io/v1")
     (p,) = _problems(_write(tmp_path, text))

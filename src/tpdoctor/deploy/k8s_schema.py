@@ -29,6 +29,7 @@ from importlib import resources
 from typing import Any, Literal
 
 from tpdoctor.deploy.model import SchemaProblem
+from tpdoctor.errors import InputError
 
 Confidence = Literal["proves", "suggests"]
 MAX_PER_DOC = 20  # a wholly wrong document is reported by its first problems, not hundreds
@@ -236,8 +237,35 @@ def _objects(docs: list[Any]) -> Iterator[tuple[int, list[str | int], Any]]:
             yield i, [], d
 
 
-def validate_docs(docs: list[Any], source: str = "") -> tuple[list[SchemaProblem], list[str]]:
-    """Schema problems of every object in a Kubernetes file, and notes on what was not checked."""
+# The kinds whose pod templates deploy/kubernetes.py reads.
+WORKLOAD_KINDS = frozenset(
+    {
+        "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob",
+        "LeaderWorkerSet", "RayCluster", "RayService", "RayJob", "JobSet",
+        "InferenceService", "ServingRuntime", "ClusterServingRuntime",
+    }
+)  # fmt: skip
+
+
+def refuse_unreadable_workloads(docs: list[Any], source: str) -> None:
+    """When no pod template could be read from a file, a workload that its schema refuses (a
+    misspelled `workerTemplate`) is why: say so, exit 2, also under `audit --skip-other`."""
+    problems, _ = validate_docs(docs, source, only_kinds=WORKLOAD_KINDS)
+    if problems:
+        # a misspelling explains a missing template best ("did you mean"), then the file's first
+        p = next((q for q in problems if q.message.startswith("unknown field")), problems[0])
+        more = f" (and {len(problems) - 1} more schema problems)" if len(problems) > 1 else ""
+        raise InputError(
+            f"{source}: line {p.line}: {p.kind} {p.name}: {p.path}: {p.message}{more}; "
+            "no pod template could be read"
+        )
+
+
+def validate_docs(
+    docs: list[Any], source: str = "", only_kinds: frozenset[str] | None = None
+) -> tuple[list[SchemaProblem], list[str]]:
+    """Schema problems of every object in a Kubernetes file (of `only_kinds`, if given), and notes
+    on what was not checked."""
     problems: list[SchemaProblem] = []
     notes: list[str] = []
     try:
@@ -247,7 +275,7 @@ def validate_docs(docs: list[Any], source: str = "") -> tuple[list[SchemaProblem
     unchecked: set[str] = set()
     for i, prefix, obj in _objects(docs):
         kind, api_version = obj.get("kind"), obj.get("apiVersion")
-        if not isinstance(kind, str) or not kind:
+        if not isinstance(kind, str) or not kind or (only_kinds is not None and kind not in only_kinds):
             continue  # not an object (a stray document); the workload reader ignores it too
         root = docs[i]
         meta = obj.get("metadata")

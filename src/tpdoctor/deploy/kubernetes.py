@@ -188,6 +188,9 @@ def parse_kubernetes(text: str, source: str) -> tuple[DeploymentModel, list[Any]
     found = list(workloads(docs))
     claims = dra_claims(docs)
     if not found:
+        from tpdoctor.deploy.k8s_schema import refuse_unreadable_workloads
+
+        refuse_unreadable_workloads(docs, source)
         raise NotDeploymentError(
             f"{source}: no Pod, Deployment, StatefulSet, DaemonSet, Job, CronJob, LeaderWorkerSet, "
             "RayCluster/RayService/RayJob, InferenceService/ServingRuntime or JobSet found"
