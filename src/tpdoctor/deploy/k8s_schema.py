@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import importlib.metadata
+import importlib.util
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, Literal
 
 from tpdoctor.deploy.model import SchemaProblem
@@ -135,49 +139,74 @@ def crd_validator(name: str, version: str) -> Any:
     return jsonschema.Draft7Validator(schema)
 
 
-def _kv() -> Any:
+@dataclass(frozen=True)
+class CoreSchemas:
+    """kubernetes-validate's schema files: read directly (its import costs yaml and packaging)."""
+
+    root: Path  # kubernetes-json-schema/v<version>-local-strict
+    kubernetes: str  # "1.37"
+    package: str  # kubernetes-validate's own version
+
+    @property
+    def label(self) -> str:
+        return f"kubernetes-validate {self.package} (Kubernetes {self.kubernetes}, strict)"
+
+
+@lru_cache(maxsize=1)
+def core_schemas() -> CoreSchemas | None:
+    """The strict schemas of the newest Kubernetes the installed kubernetes-validate ships, or None
+    when it is not installed. Layout as kubernetes_validate/utils.py 1.37.0 reads it:
+    kubernetes-json-schema/v1.37.0-local-strict/<kind>-<group>-<version>.json."""
     try:
-        import kubernetes_validate.utils as kvu
-    except ImportError:
+        spec = importlib.util.find_spec("kubernetes_validate")
+    except (ImportError, ValueError):
         return None
-    return kvu
+    if spec is None or not spec.origin:
+        return None
+    base = Path(spec.origin).parent / "kubernetes-json-schema"
+    dirs = (
+        [d for d in base.glob("v*-local-strict") if (d / "_definitions.json").is_file()]
+        if base.is_dir()
+        else []
+    )
+    if not dirs:
+        return None
+    newest = max(dirs, key=lambda d: tuple(int(x) for x in re.findall(r"\d+", d.name)[:3]))
+    try:
+        package = importlib.metadata.version("kubernetes-validate")
+    except importlib.metadata.PackageNotFoundError:
+        package = "?"
+    return CoreSchemas(newest, ".".join(re.findall(r"\d+", newest.name)[:2]), package)
 
 
 @lru_cache(maxsize=64)
-def core_validator(kind: str, api_version: str) -> tuple[Any, str] | None:
-    """kubernetes-validate's strict schema for a built-in kind at its newest Kubernetes version
-    (kubernetes_validate/utils.py validate(), 1.37.0: the same files, one registry), or None when
-    that Kubernetes has no such kind in that apiVersion."""
+def core_validator(kind: str, api_version: str) -> Any | None:
+    """The strict schema of a built-in kind, or None when that Kubernetes has no such kind in that
+    apiVersion. Resolved as kubernetes_validate/utils.py validate() does (1.37.0): the kind's file
+    and _definitions.json in one registry, Draft 2020-12."""
     import jsonschema
     import referencing
 
-    kvu = _kv()
-    version = kvu.latest_version()
+    core = core_schemas()
+    assert core is not None
     # kubernetes_validate/utils.py: rbac.authorization.k8s.io/v1 -> rbac-v1
     api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
-    base = f"kubernetes-json-schema/v{version}-local-strict"
-    try:
-        schema = kvu.schema_contents(f"{base}/{kind.lower()}-{api}.json", version)
-    except FileNotFoundError:
+    path = core.root / f"{kind.lower()}-{api}.json"
+    if not path.is_file():
         return None
-    defs = _core_definitions(base, version)
+    schema = json.loads(path.read_text(encoding="utf-8"))
     registry: Any = referencing.Resource.from_contents(schema) @ referencing.Registry()
-    registry = defs @ registry
-    validator = jsonschema.Draft202012Validator(schema, registry=registry)
-    return validator, f"kubernetes-validate {_kv_version()} (Kubernetes {kvu.major_minor(version)}, strict)"
+    registry = _core_definitions(core.root) @ registry
+    return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
-@lru_cache(maxsize=2)
-def _core_definitions(base: str, version: str) -> Any:
+@lru_cache(maxsize=1)
+def _core_definitions(root: Path) -> Any:
     import referencing
 
-    return referencing.Resource.from_contents(_kv().schema_contents(f"{base}/_definitions.json", version))
-
-
-def _kv_version() -> str:
-    from kubernetes_validate.version import __version__
-
-    return str(__version__)
+    return referencing.Resource.from_contents(
+        json.loads((root / "_definitions.json").read_text(encoding="utf-8"))
+    )
 
 
 # Kubernetes' own API groups: every group in x-kubernetes-group-version-kind of kubernetes-validate
@@ -309,20 +338,17 @@ def validate_docs(
                 continue
             validator = crd_validator(crd, version)
         elif is_builtin_group(group):
-            kvu = _kv()
-            if kvu is None:
+            core = core_schemas()
+            if core is None:
                 if SKIPPED_CORE not in notes:
                     notes.append(SKIPPED_CORE)
                 continue
-            found = core_validator(kind, api)
-            if found is None:
-                msg = (
-                    f"Kubernetes {kvu.major_minor(kvu.latest_version())} has no kind {kind} in {api} "
-                    "(removed from Kubernetes, or misspelled)"
-                )
-                problems.append(problem([*prefix, "apiVersion"], msg, f"kubernetes-validate {_kv_version()}"))
+            validator = core_validator(kind, api)
+            label = core.label
+            if validator is None:
+                msg = f"Kubernetes {core.kubernetes} has no kind {kind} in {api} (removed from Kubernetes, or misspelled)"
+                problems.append(problem([*prefix, "apiVersion"], msg, label))
                 continue
-            validator, label = found
         else:
             unchecked.add(f"{kind} ({api})")
             continue
@@ -332,6 +358,10 @@ def validate_docs(
         for err in errors:
             for path, message in _explain(err):
                 mine.append(problem([*prefix, *path], message, label))
+                if crd is not None and err.validator == "required":
+                    # mutating admission runs before a CRD's schema validation and may fill it
+                    mine[-1].message += " (unless the operator's defaulting webhook sets it)"
+                    mine[-1].confidence, mine[-1].severity = "suggests", "notice"
         mine.sort(key=lambda p: (p.line or 0, p.path))  # in file order
         if len(mine) > MAX_PER_DOC:
             mine[MAX_PER_DOC - 1].message += f" (and {len(mine) - MAX_PER_DOC} more in this document)"

@@ -137,6 +137,7 @@ class SchemaProblem(BaseModel):
     message: str
     schema_source: str  # which schema said so (kubernetes-validate version, or the CRD's repo and tag)
     confidence: Literal["proves", "suggests"] = "proves"
+    severity: Literal["blocker", "degraded", "notice"] | None = None  # None: the cause's own
 
 
 class DeploymentModel(BaseModel):

@@ -34,6 +34,10 @@ def schema_invalid(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     with validation off, the misspelled field is silently dropped and the GPUs, shm volume or
     security settings it carried never apply.
 
+    A required field that a CRD's object lacks is a notice only: the operator's mutating webhook
+    runs before the API server validates the schema and may fill it (JobSet names its failure
+    policy rules, pkg/webhooks/jobset_webhook.go in kubernetes-sigs/jobset v0.12.0).
+
     How to fix: correct the field at the reported path and line; `kubectl apply --dry-run=server`
     shows the API server's own verdict.
 
@@ -54,4 +58,5 @@ def schema_invalid(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
                 )
             ],
             confidence=p.confidence,
+            severity=p.severity,
         )
