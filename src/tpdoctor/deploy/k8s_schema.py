@@ -28,12 +28,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 from tpdoctor.deploy.model import SchemaProblem
 from tpdoctor.errors import InputError
+from tpdoctor.model.pkgdata import read_data
 
 Confidence = Literal["proves", "suggests"]
 MAX_PER_DOC = 20  # a wholly wrong document is reported by its first problems, not hundreds
@@ -73,17 +73,13 @@ def to_json(node: Any) -> Any:
 @lru_cache(maxsize=1)
 def crd_index() -> dict[tuple[str, str], str]:
     """(group, kind) -> the data file holding that CRD's schema."""
-    idx = json.loads(
-        resources.files("tpdoctor").joinpath("data/k8s-schemas/index.json").read_text(encoding="utf-8")
-    )
+    idx = json.loads(read_data("k8s-schemas/index.json"))
     return {(g, k): f for g, kinds in idx["crds"].items() for k, f in kinds.items()}
 
 
 @lru_cache(maxsize=16)
 def crd_file(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(
-        resources.files("tpdoctor").joinpath(f"data/k8s-schemas/{name}").read_text(encoding="utf-8")
-    )
+    data: dict[str, Any] = json.loads(read_data(f"k8s-schemas/{name}"))
     return data
 
 

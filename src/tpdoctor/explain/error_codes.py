@@ -8,7 +8,7 @@ printed string (CUDA error: invalid device ordinal) or by number (Cuda failure 2
 is therefore never unexplained.
 
 Names are found with one signature per table whose literal is the common prefix (`cudaError`,
-`CUDA_ERROR_`, `hipError`, `HSA_STATUS_`, `ZE_RESULT_`, `UR_RESULT_`): six literals
+`CUDA_ERROR_`, `hipError`, `HSA_STATUS_`, `ZE_RESULT_`, `UR_RESULT_`, `PI_ERROR_`): seven literals
 instead of one per code keep the prefilter database small. Distinctive printed strings are one
 signature each. Numbers are captured by the `code.*-number` signatures of signatures.yaml into
 `<table>_code` groups. Names and numbers are looked up here after the scan.
@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
+from tpdoctor.model.pkgdata import read_data
 from tpdoctor.model.yamldata import load_data_yaml
 
 TABLES = ("cuda", "cu_driver", "hip", "ze")
@@ -45,7 +45,7 @@ NAME_PREFIXES = {
     "cuda": ("cudaError",),
     "cu_driver": ("CUDA_ERROR_",),
     "hip": ("hipError", "HSA_STATUS_"),
-    "ze": ("ZE_RESULT_", "UR_RESULT_"),
+    "ze": ("ZE_RESULT_", "UR_RESULT_", "PI_ERROR_"),  # PI: SYCL before Unified Runtime
 }
 
 
@@ -77,8 +77,8 @@ class CodeTable:
 
 
 def _load(table: str) -> CodeTable:
-    text = resources.files("tpdoctor").joinpath(f"data/error_codes/{table}.yaml").read_text(encoding="utf-8")
-    raw = load_data_yaml(text) or {}
+    text = read_data(f"error_codes/{table}.yaml")
+    raw = load_data_yaml(text, f"error_codes/{table}.yaml") or {}
     codes = tuple(
         ErrorCode(
             table=table,
