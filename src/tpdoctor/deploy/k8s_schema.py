@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime
 import difflib
-import importlib.metadata
 import importlib.util
 import json
 import re
@@ -168,9 +167,11 @@ def core_schemas() -> CoreSchemas | None:
     if not dirs:
         return None
     newest = max(dirs, key=lambda d: tuple(int(x) for x in re.findall(r"\d+", d.name)[:3]))
+    from importlib import metadata  # only here: it imports email and more
+
     try:
-        package = importlib.metadata.version("kubernetes-validate")
-    except importlib.metadata.PackageNotFoundError:
+        package = metadata.version("kubernetes-validate")
+    except metadata.PackageNotFoundError:
         package = "?"
     return CoreSchemas(newest, ".".join(re.findall(r"\d+", newest.name)[:2]), package)
 
