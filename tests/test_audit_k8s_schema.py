@@ -367,3 +367,65 @@ def test_shared_definitions_are_lossless(name: str) -> None:
     shared, defs = tool.share(expanded)
     assert defs == doc["definitions"]
     assert shared == {v: d["schema"] for v, d in doc["versions"].items()}
+
+
+# --- the API server's structural-schema rules, on a small CRD schema ------------------------------
+
+STRUCTURAL = {
+    "type": "object",
+    "properties": {
+        "metadata": {"type": "object"},
+        "spec": {
+            "type": "object",
+            "required": ["size", "policy"],
+            "properties": {
+                "size": {"type": "integer"},
+                "policy": {"type": "string", "default": "Default"},
+                "port": {"x-kubernetes-int-or-string": True},
+                "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("spec", "problems"),
+    [
+        ({"size": 1}, []),  # policy is defaulted before validation: never missing
+        ({"size": 1, "port": "http"}, []),
+        ({"size": 1, "port": 8080}, []),
+        ({"size": 1, "port": 1.5}, [("spec.port", "the schema wants an integer or a string")]),
+        ({"size": 1, "free": {"anything": {"goes": 1}}}, []),  # x-kubernetes-preserve-unknown-fields
+        ({"size": 1, "labels": {"a": 1}}, [("spec.labels.a", "the schema wants string")]),
+        ({"size": 1, "extra": True}, [("spec.extra", "unknown field 'extra'")]),
+        ({"size": None}, [("spec", "required field 'size' is missing")]),  # null is pruned
+        ({"size": "1"}, [("spec.size", "the schema wants integer")]),
+    ],
+)
+def test_structural_schema_rules(spec: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+    from tpdoctor.deploy import k8s_schema
+    from tpdoctor.deploy.io import load_yaml_docs
+
+    schema = k8s_schema._structural(STRUCTURAL, {}, top=True)
+    validator = __import__("jsonschema").Draft7Validator(schema)
+    doc = {"metadata": {"name": "x", "labels": {"any": "thing"}, "uid": "ok: ObjectMeta is the server's"}}
+    doc["spec"] = spec
+    data = k8s_schema.to_json(load_yaml_docs(json.dumps(doc), "t")[0])
+    got = [
+        (k8s_schema._fmt(path), msg)
+        for e in validator.iter_errors(data)
+        for path, msg in k8s_schema._explain(e)
+    ]
+    assert len(got) == len(problems), got
+    for (path, msg), (want_path, want) in zip(sorted(got), sorted(problems)):
+        assert path == want_path and want in msg, (path, msg)
+
+
+def test_yaml_timestamps_are_strings_as_the_api_server_sees_them() -> None:
+    from tpdoctor.deploy.io import load_yaml_docs
+    from tpdoctor.deploy.k8s_schema import to_json
+
+    data = to_json(load_yaml_docs("a: 2026-12-01\nc: null\nd: [1, null]\n", "t")[0])
+    assert data == {"a": "2026-12-01", "d": [1, None]}
