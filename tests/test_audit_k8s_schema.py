@@ -419,7 +419,7 @@ def test_structural_schema_rules(spec: dict[str, Any], problems: list[tuple[str,
         for path, msg in k8s_schema._explain(e)
     ]
     assert len(got) == len(problems), got
-    for (path, msg), (want_path, want) in zip(sorted(got), sorted(problems)):
+    for (path, msg), (want_path, want) in zip(sorted(got), sorted(problems), strict=True):
         assert path == want_path and want in msg, (path, msg)
 
 
