@@ -40,9 +40,7 @@ SKIPPED_CORE = (
     "schema validation of built-in Kubernetes kinds skipped: kubernetes-validate is not installed "
     "(pip install 'tpdoctor[k8s]')"
 )
-SKIPPED_ALL = (
-    "Kubernetes schema validation skipped: jsonschema is not installed (pip install 'tpdoctor[k8s]')"
-)
+SKIPPED_ALL = "Kubernetes schema validation skipped: jsonschema, a dependency of tpdoctor, is not installed (pip install jsonschema)"
 
 
 def to_json(node: Any) -> Any:
