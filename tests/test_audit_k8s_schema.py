@@ -429,3 +429,17 @@ def test_yaml_timestamps_are_strings_as_the_api_server_sees_them() -> None:
 
     data = to_json(load_yaml_docs("a: 2026-12-01\nc: null\nd: [1, null]\n", "t")[0])
     assert data == {"a": "2026-12-01", "d": [1, None]}
+
+
+def test_a_justified_exception_on_the_object_covers_its_schema_findings(tmp_path: Path) -> None:
+    text, _ = _mutate((CRD / "lws-vllm-gpu.yaml").read_text(), "    size: 2\n", '    size: "2"\n')
+    allowed = text.replace(
+        "metadata:\n  name: vllm\n",
+        "metadata:\n  name: vllm\n  # tpdoctor: allow k8s.schema-invalid reason=our admission webhook converts it\n",
+        1,
+    )
+    assert allowed != text
+    for body, fired in ((text, True), (allowed, False)):
+        res = audit_model(load(_write(tmp_path, body)).model)
+        assert ("k8s.schema-invalid" in {f.cause for f in res.findings}) is fired
+    assert any("k8s.schema-invalid allowed (our admission webhook converts it)" in a for a in res.allowed)
