@@ -443,3 +443,15 @@ def test_a_justified_exception_on_the_object_covers_its_schema_findings(tmp_path
         res = audit_model(load(_write(tmp_path, body)).model)
         assert ("k8s.schema-invalid" in {f.cause for f in res.findings}) is fired
     assert any("k8s.schema-invalid allowed (our admission webhook converts it)" in a for a in res.allowed)
+
+
+def test_a_wholly_wrong_document_is_reported_by_its_first_problems(tmp_path: Path) -> None:
+    from tpdoctor.deploy.k8s_schema import MAX_PER_DOC
+
+    extra = MAX_PER_DOC + 5
+    fields = "".join(f"  bogus{i}: 1\n" for i in range(extra))
+    text = (CRD / "jobset-pytorch-resnet.yaml").read_text().replace("spec:\n", "spec:\n" + fields, 1)
+    problems = _problems(_write(tmp_path, text))
+    assert len(problems) == MAX_PER_DOC
+    assert [p.path for p in problems] == [f"spec.bogus{i}" for i in range(MAX_PER_DOC)]
+    assert problems[-1].message.endswith(f"(and {extra - MAX_PER_DOC} more in this document)")
