@@ -33,19 +33,37 @@ def _first(tmp_path: Path, *lines: str) -> str | None:
     [
         ("Unsupported config option for services.vllm: 'gpus'", "compose.key-unsupported"),
         ("Unsupported config option for services.vllm: 'shm-size'", "compose.yaml-invalid"),
-        ("Unsupported config option for services.web: 'cpu-shares' (did you mean 'cpu_shares'?)", "compose.yaml-invalid"),
+        (
+            "Unsupported config option for services.web: 'cpu-shares' (did you mean 'cpu_shares'?)",
+            "compose.yaml-invalid",
+        ),
         ("services.vllm Additional property runtime is not allowed", "compose.key-unsupported"),
         ("services.vllm Additional property runtme is not allowed", "compose.yaml-invalid"),
-        ("validating /srv/compose.yaml: services.vllm additional properties 'gpus' not allowed", "compose.key-unsupported"),
-        ("services.api.deploy.resources.limits Additional property devices is not allowed", "compose.yaml-invalid"),
+        (
+            "validating /srv/compose.yaml: services.vllm additional properties 'gpus' not allowed",
+            "compose.key-unsupported",
+        ),
+        (
+            "services.api.deploy.resources.limits Additional property devices is not allowed",
+            "compose.yaml-invalid",
+        ),
         (
             "services.x.deploy.resources.reservations value Additional properties are not allowed ('devices' was unexpected)",
             "compose.key-unsupported",
         ),
-        ("services.x.deploy.resources.reservations.devices.0 Additional property capability is not allowed", "compose.yaml-invalid"),
-        ("services.x.deploy.resources.reservations.devices.0 additional properties 'count' not allowed", "compose.key-unsupported"),
+        (
+            "services.x.deploy.resources.reservations.devices.0 Additional property capability is not allowed",
+            "compose.yaml-invalid",
+        ),
+        (
+            "services.x.deploy.resources.reservations.devices.0 additional properties 'count' not allowed",
+            "compose.key-unsupported",
+        ),
         ("services.zonos.gpus must be a list", "compose.key-unsupported"),
-        ("services.vllm.deploy.resources.reservations.devices.0.capabilities must be a list", "compose.yaml-invalid"),
+        (
+            "services.vllm.deploy.resources.reservations.devices.0.capabilities must be a list",
+            "compose.yaml-invalid",
+        ),
         ("yaml: line 12: found a tab character that violates indentation", "compose.yaml-invalid"),
     ],
 )
@@ -54,8 +72,12 @@ def test_compose_schema_error_maps_by_key_and_parent(tmp_path: Path, line: str, 
 
 
 def test_compose_key_refused_proves_and_typo_only_suggests(tmp_path: Path) -> None:
-    assert _causes(tmp_path, "services.zonos Additional property gpus is not allowed") == [("compose.key-unsupported", "proves")]
-    assert _causes(tmp_path, "services.zonos Additional property gpu is not allowed") == [("compose.yaml-invalid", "suggests")]
+    assert _causes(tmp_path, "services.zonos Additional property gpus is not allowed") == [
+        ("compose.key-unsupported", "proves")
+    ]
+    assert _causes(tmp_path, "services.zonos Additional property gpu is not allowed") == [
+        ("compose.yaml-invalid", "suggests")
+    ]
 
 
 DEPLOY_IGNORED = (
@@ -65,7 +87,10 @@ DEPLOY_IGNORED = (
 
 
 def test_compose_v1_deploy_warning_alone_is_benign(tmp_path: Path) -> None:
-    assert _causes(tmp_path, DEPLOY_IGNORED, "Creating web_1 ... done", "web_1 | Listening on 0.0.0.0:8080") == []
+    assert (
+        _causes(tmp_path, DEPLOY_IGNORED, "Creating web_1 ... done", "web_1 | Listening on 0.0.0.0:8080")
+        == []
+    )
 
 
 def test_compose_v1_deploy_ignored_then_no_gpu_is_the_root(tmp_path: Path) -> None:
@@ -126,7 +151,10 @@ def test_insufficient_cpu_is_not_a_gpu_cause(tmp_path: Path) -> None:
 
 
 def test_setgroups_einval_under_rootless_is_an_unmapped_gid(tmp_path: Path) -> None:
-    assert _first(tmp_path, "Error: OCI runtime error: crun: setgroups: Invalid argument") == "userns.gid-unmapped"
+    assert (
+        _first(tmp_path, "Error: OCI runtime error: crun: setgroups: Invalid argument")
+        == "userns.gid-unmapped"
+    )
 
 
 @pytest.mark.parametrize(
