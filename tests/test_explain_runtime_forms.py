@@ -177,3 +177,19 @@ def test_a_root_failure_drops_a_cause_only_a_downstream_line_backs(tmp_path: Pat
     generic = "torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970, unhandled system error (run with NCCL_DEBUG=INFO for details), NCCL version 2.21.5"
     assert _first(tmp_path, generic) is not None  # the generic line alone suggests something
     assert _causes(tmp_path, pull, generic) == []
+
+
+def test_device_plugin_without_nvml_on_a_cpu_node_is_benign(tmp_path: Path) -> None:
+    """The plugin's DaemonSet prints this on every node without GPUs; a cause only when a pod then lacks one."""
+    line = "2018/07/11 08:27:52 No devices found. Waiting indefinitely."
+    assert _causes(tmp_path, line) == []
+    insufficient = "0/2 nodes are available: 2 Insufficient nvidia.com/gpu."
+    assert _first(tmp_path, insufficient, line) == "runtime.nvidia-toolkit-missing"
+
+
+def test_compose_v1_too_old_for_the_file_version(tmp_path: Path) -> None:
+    line = (
+        'ERROR: Version in "./docker-compose.yml" is unsupported. You might be seeing this error because '
+        "you're using the wrong Compose file version."
+    )
+    assert _causes(tmp_path, line) == [("compose.key-unsupported", "suggests")]
