@@ -27,6 +27,8 @@ EXPLAIN_ONLY: dict[str, str] = {
     "cuda.driver-too-old": "depends on the image's CUDA runtime against the host driver; the runtime reports it at init (35, 222)",
     "xpu.device-lost": "a GPU hang or reset during the run; only Level Zero's DEVICE_LOST or the kernel log shows it",
     "oneccl.ipc-socket-exchange-failed": "oneCCL's socket exchange fails between running ranks; only its sendmsg/recvmsg/poll errors show it",
+    "k8s.gpu-resource-unavailable": "the scheduler and the kubelet decide it in the cluster, outside any container; only their events show it",
+    "runtime.gpu-request-invalid": "the engine refuses the request before the container exists; only its error text shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",
