@@ -26,6 +26,8 @@ EXPLAIN_ONLY: dict[str, str] = {
     "cuda.forward-compat-unsupported": "depends on the image's CUDA compat libraries against the host GPU; CUDA reports it at init (804/803)",
     "cuda.driver-too-old": "depends on the image's CUDA runtime against the host driver; the runtime reports it at init (35, 222)",
     "xpu.device-lost": "a GPU hang or reset during the run; only Level Zero's DEVICE_LOST or the kernel log shows it",
+    "xpu.visible-devices-mismatch": "the device-selection variables are only known to the process; the log shows them with the empty device list",
+    "runtime.amd-toolkit-missing": "the engine refuses runtime `amd` or the CDI name amd.com/gpu before the container exists; only its error text shows it",
     "oneccl.ipc-socket-exchange-failed": "oneCCL's socket exchange fails between running ranks; only its sendmsg/recvmsg/poll errors show it",
     "k8s.gpu-resource-unavailable": "the scheduler and the kubelet decide it in the cluster, outside any container; only their events show it",
     "runtime.gpu-request-invalid": "the engine refuses the request before the container exists; only its error text shows it",
