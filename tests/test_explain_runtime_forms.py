@@ -193,3 +193,15 @@ def test_compose_v1_too_old_for_the_file_version(tmp_path: Path) -> None:
         "you're using the wrong Compose file version."
     )
     assert _causes(tmp_path, line) == [("compose.key-unsupported", "suggests")]
+
+
+def test_a_broken_cdi_spec_is_not_a_broken_compose_file(tmp_path: Path) -> None:
+    line = (
+        'level=warning msg="CDI setup error" dir=/etc/cdi error="failed to load CDI Spec failed to parse CDI Spec '
+        '\\"/etc/cdi/nvidia.yaml\\": yaml: line 3: mapping values are not allowed in this context"'
+    )
+    assert [c for c, _ in _causes(tmp_path, line)] == ["runtime.nvidia-toolkit-missing"]
+    assert (
+        _first(tmp_path, "yaml: line 3: mapping values are not allowed in this context")
+        == "compose.yaml-invalid"
+    )
