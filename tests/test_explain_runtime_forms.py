@@ -205,3 +205,11 @@ def test_a_broken_cdi_spec_is_not_a_broken_compose_file(tmp_path: Path) -> None:
         _first(tmp_path, "yaml: line 3: mapping values are not allowed in this context")
         == "compose.yaml-invalid"
     )
+
+
+def test_a_missing_command_is_not_a_gpu_cause_but_missing_nvidia_smi_is(tmp_path: Path) -> None:
+    runc = 'OCI runtime create failed: runc create failed: unable to start container process: exec: "{}": executable file not found in $PATH: unknown.'
+    assert _causes(tmp_path, runc.format("vllm")) == []
+    assert _first(tmp_path, runc.format("nvidia-smi")) == "device.nvidia-node-missing"
+    mount = 'Error response from daemon: invalid mount config for type "bind": bind source path does not exist: /data/models'
+    assert _causes(tmp_path, mount) == []
