@@ -213,3 +213,12 @@ def test_a_missing_command_is_not_a_gpu_cause_but_missing_nvidia_smi_is(tmp_path
     assert _first(tmp_path, runc.format("nvidia-smi")) == "device.nvidia-node-missing"
     mount = 'Error response from daemon: invalid mount config for type "bind": bind source path does not exist: /data/models'
     assert _causes(tmp_path, mount) == []
+
+
+def test_a_missing_nvidia_runtime_binary_is_the_toolkit(tmp_path: Path) -> None:
+    line = (
+        "OCI runtime create failed: runc create failed: unable to start container process: error during container "
+        'init: error running hook #0: error running hook: exec: "nvidia-container-runtime-hook": executable file '
+        "not found in $PATH: unknown."
+    )
+    assert _causes(tmp_path, line) == [("runtime.nvidia-toolkit-missing", "proves")]
