@@ -222,3 +222,10 @@ def test_a_missing_nvidia_runtime_binary_is_the_toolkit(tmp_path: Path) -> None:
         "not found in $PATH: unknown."
     )
     assert _causes(tmp_path, line) == [("runtime.nvidia-toolkit-missing", "proves")]
+
+
+def test_insufficient_gpu_then_scheduled_is_a_wait(tmp_path: Path) -> None:
+    waited = "Warning  FailedScheduling  2m  default-scheduler  0/2 nodes are available: 2 Insufficient nvidia.com/gpu."
+    placed = "Normal   Scheduled  10s  default-scheduler  Successfully assigned default/vllm-0 to gpu-node-1"
+    assert _causes(tmp_path, waited, placed) == []
+    assert _first(tmp_path, waited) == "k8s.gpu-resource-unavailable"
