@@ -17,6 +17,7 @@ from tpdoctor.model.facts import (
     LimitFacts,
     LsmFacts,
     NvidiaFacts,
+    NvidiaGpu,
     ProcessFacts,
     ShmFacts,
     UsernsFacts,
@@ -84,14 +85,14 @@ def test_healthy_two_gpu_container_has_no_blocker() -> None:
 
 
 def test_nothing_is_said_about_nodes_when_dev_was_not_listed() -> None:
-    facts = Facts(nvidia=NvidiaFacts(gpus=[{"index": 0, "minor": 0}, {"index": 1, "minor": 1}]))  # type: ignore[list-item]
+    facts = Facts(nvidia=NvidiaFacts(gpus=[NvidiaGpu(index=0, minor=0), NvidiaGpu(index=1, minor=1)]))
     assert "device.nvidia-node-missing" not in run(facts)
 
 
 def test_missing_gpu_node_for_one_rank() -> None:
     facts = Facts(
         dev=[n for n in nvidia_nodes(2) if n.path != "/dev/nvidia1"],
-        nvidia=NvidiaFacts(gpus=[{"index": 0, "minor": 0}, {"index": 1, "minor": 1}]),  # type: ignore[list-item]
+        nvidia=NvidiaFacts(gpus=[NvidiaGpu(index=0, minor=0), NvidiaGpu(index=1, minor=1)]),
     )
     assert "/dev/nvidia1" in run(facts)["device.nvidia-node-missing"].message
 
@@ -118,7 +119,7 @@ def test_host_indices_are_fine_when_nodes_keep_host_minors() -> None:
 
 
 def test_uuid_mask_must_match_a_present_gpu() -> None:
-    nv = NvidiaFacts(gpus=[{"index": 0, "uuid": "GPU-aaa"}, {"index": 1, "uuid": "GPU-bbb"}])  # type: ignore[list-item]
+    nv = NvidiaFacts(gpus=[NvidiaGpu(index=0, uuid="GPU-aaa"), NvidiaGpu(index=1, uuid="GPU-bbb")])
     ok = Facts(dev=nvidia_nodes(2), nvidia=nv, env={"CUDA_VISIBLE_DEVICES": "GPU-aaa,GPU-bbb"})
     bad = Facts(dev=nvidia_nodes(2), nvidia=nv, env={"CUDA_VISIBLE_DEVICES": "GPU-zzz"})
     assert "cuda.visible-devices-mismatch" not in run(ok)

@@ -6,7 +6,7 @@ from importlib import resources
 
 import pytest
 
-from tpdoctor.model.yamldata import load_data_yaml, ruamel_load
+from tpdoctor.model.yamldata import _compiled, load_data_yaml, ruamel_load
 
 
 def _data_files() -> list[str]:
@@ -37,3 +37,40 @@ def test_yaml_11_booleans_would_be_caught() -> None:
     text = "k: on\n"
     pytest.importorskip("yaml")
     assert (load_data_yaml(text) == ruamel_load(text)) is False
+
+
+def _data_paths() -> list[tuple[str, str]]:
+    base = resources.files("tpdoctor").joinpath("data")
+    out = []
+    stack = [(base, "")]
+    while stack:
+        d, prefix = stack.pop()
+        for e in d.iterdir():
+            if e.is_dir() and e.name != "compiled":
+                stack.append((e, f"{prefix}{e.name}/"))
+            elif e.name.endswith(".yaml"):
+                out.append((f"{prefix}{e.name}", e.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+def test_precompiled_copies_are_fresh_and_identical() -> None:
+    """`python3 tools/compile_data.py` after editing a data file: a stale copy is never used
+    (the YAML is read instead), but it costs check its start-up."""
+    compiled = 0
+    for name, text in _data_paths():
+        found, data = _compiled(name, text)
+        if name == "signatures.yaml":
+            assert not found  # integer keys (not_in_logs): JSON cannot hold them, read from YAML
+            continue
+        assert found, f"data/compiled/{name}.json is missing or stale: run python3 tools/compile_data.py"
+        assert data == load_data_yaml(text) == ruamel_load(text)
+        assert load_data_yaml(text, name) == data
+        compiled += 1
+    assert compiled >= 20
+
+
+def test_a_stale_copy_is_not_used() -> None:
+    name, text = next(p for p in _data_paths() if p[0] == "causes.yaml")
+    edited = text.replace("\n", "\nzz.stale-check:\n  severity: notice\n  summary: s\n", 1)
+    assert _compiled(name, edited) == (False, None)
+    assert "zz.stale-check" in load_data_yaml(edited, name)

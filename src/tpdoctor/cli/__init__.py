@@ -11,7 +11,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from tpdoctor import __version__
 
@@ -36,11 +36,11 @@ def main() -> None:
 
 
 def _main() -> None:
-    _redact_output()
     args = sys.argv[1:]
-    if args == ["--version"]:
+    if args == ["--version"]:  # a constant: nothing to redact, nothing to import
         print(f"tpdoctor {__version__}")
         sys.exit(0)
+    _redact_output()
     if args[:1] == ["check"] and not os.environ.get("TPDOCTOR_NO_FAST_PATH"):
         from tpdoctor.cli.check_run import parse_fast, run_check
 
@@ -97,35 +97,42 @@ def _run_typer(args: list[str]) -> None:
 def _guarded(step: Callable[[], T]) -> T:
     """Run one step of a command: our errors are one line, a closed pipe is quiet, a bug is one
     line too (traceback with TPDOCTOR_DEBUG=1)."""
-    from tpdoctor.errors import TpdoctorError
-
     try:
         return step()
-    except TpdoctorError as exc:
-        _say(f"error: {exc}")
-        sys.exit(int(exc.exit_code))
-    except BrokenPipeError:  # `tpdoctor ... | head`: the reader is gone; one line, exit 2
-        _quiet_stdout()
-        _say("output closed early (broken pipe)")
-        sys.exit(USAGE_EXIT)
-    except OSError as exc:  # ENOSPC, EROFS, EACCES on an output: the environment, not a bug
-        where = f" {exc.filename}:" if getattr(exc, "filename", None) else ""
-        _say(f"error:{where} {exc.strerror or exc}")
-        sys.exit(USAGE_EXIT)
-    except RecursionError:
-        _say("error: input nested too deeply: refusing")
-        sys.exit(USAGE_EXIT)
-    except MemoryError:
-        _say("error: out of memory reading the input: refusing")
-        sys.exit(USAGE_EXIT)
     except KeyboardInterrupt:
         print("tpdoctor: interrupted", file=sys.stderr)
         sys.exit(130)
-    except Exception as exc:  # a bug of ours: one line, traceback only on request
-        if os.environ.get("TPDOCTOR_DEBUG"):
-            raise
-        _say(f"internal error: {type(exc).__name__}: {exc} (set TPDOCTOR_DEBUG=1 for a traceback)")
-        sys.exit(INTERNAL_EXIT)
+    except Exception as exc:
+        _exit_for(exc)
+
+
+def _exit_for(exc: Exception) -> NoReturn:
+    # tpdoctor.errors (and the model under it) is imported only when something failed: the last
+    # flush of `--version` runs through _guarded too and must stay free of imports
+    from tpdoctor.errors import TpdoctorError
+
+    if isinstance(exc, TpdoctorError):
+        _say(f"error: {exc}")
+        sys.exit(int(exc.exit_code))
+    if isinstance(exc, BrokenPipeError):  # `tpdoctor ... | head`: the reader is gone; one line, exit 2
+        _quiet_stdout()
+        _say("output closed early (broken pipe)")
+        sys.exit(USAGE_EXIT)
+    if isinstance(exc, OSError):  # ENOSPC, EROFS, EACCES on an output: the environment, not a bug
+        where = f" {exc.filename}:" if getattr(exc, "filename", None) else ""
+        _say(f"error:{where} {exc.strerror or exc}")
+        sys.exit(USAGE_EXIT)
+    if isinstance(exc, RecursionError):
+        _say("error: input nested too deeply: refusing")
+        sys.exit(USAGE_EXIT)
+    if isinstance(exc, MemoryError):
+        _say("error: out of memory reading the input: refusing")
+        sys.exit(USAGE_EXIT)
+    # a bug of ours: one line, traceback only on request
+    if os.environ.get("TPDOCTOR_DEBUG"):
+        raise exc
+    _say(f"internal error: {type(exc).__name__}: {exc} (set TPDOCTOR_DEBUG=1 for a traceback)")
+    sys.exit(INTERNAL_EXIT)
 
 
 def _fd_identity(fd: int) -> tuple[int, int, int] | None:

@@ -8,15 +8,19 @@ for evidence (`raw`), and `line` points back into the file.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from tpdoctor.model.datamodel import DataModel
 
 Format = Literal["compose", "docker", "podman", "kubernetes"]
 Backend = Literal["xpu", "cuda", "rocm", "none"]
 
 
-class DeviceMap(BaseModel):
+@dataclass(kw_only=True, repr=False, eq=False)
+class DeviceMap(DataModel):
+    """One device mapping of a service (host path or CDI name to container path)."""
+
     host: str
     container: str
     permissions: str = "rwm"
@@ -28,7 +32,8 @@ class DeviceMap(BaseModel):
         return "=" in self.host and not self.host.startswith("/")
 
 
-class MountSpec(BaseModel):
+@dataclass(kw_only=True, repr=False, eq=False)
+class MountSpec(DataModel):
     """A bind mount, named volume, tmpfs, hostPath or emptyDir as seen by the container."""
 
     kind: Literal["bind", "volume", "tmpfs", "hostPath", "emptyDir", "other"] = "bind"
@@ -40,63 +45,66 @@ class MountSpec(BaseModel):
     raw: str = ""
 
 
-class GpuRequest(BaseModel):
+@dataclass(kw_only=True, repr=False, eq=False)
+class GpuRequest(DataModel):
     """A GPU asked for through the runtime rather than device nodes."""
 
     via: Literal["compose-deploy", "gpus-flag", "cdi", "k8s-resource", "dra", "runtime", "env"]
     vendor: Literal["nvidia", "intel", "amd", "unknown"] = "unknown"
     count: int | None = None  # None = all / unknown
-    ids: list[str] = Field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
     raw: str = ""
 
 
-class SecurityOpts(BaseModel):
+@dataclass(kw_only=True, repr=False, eq=False)
+class SecurityOpts(DataModel):
+    """seccomp, AppArmor, SELinux and privilege-escalation settings of a service."""
+
     seccomp: str | None = None  # None = runtime default; "unconfined" or a profile path
     apparmor: str | None = None
-    label: list[str] = Field(default_factory=list)  # SELinux: disable, type:..., level:...
+    label: list[str] = field(default_factory=list)  # SELinux: disable, type:..., level:...
     no_new_privileges: bool | None = None
     allow_privilege_escalation: bool | None = None  # Kubernetes spelling of the same idea
     run_as_non_root: bool | None = None
 
 
-class Service(BaseModel):
+@dataclass(kw_only=True, repr=False, eq=False)
+class Service(DataModel):
     """One container: a compose service, one docker/podman run, or one Kubernetes container."""
 
     name: str
     format: Format
     image: str | None = None
-    entrypoint: list[str] = Field(default_factory=list)
-    command: list[str] = Field(default_factory=list)
-    devices: list[DeviceMap] = Field(default_factory=list)
-    device_cgroup_rules: list[str] = Field(default_factory=list)
-    mounts: list[MountSpec] = Field(default_factory=list)
-    group_add: list[str] = Field(default_factory=list)
+    entrypoint: list[str] = field(default_factory=list)
+    command: list[str] = field(default_factory=list)
+    devices: list[DeviceMap] = field(default_factory=list)
+    device_cgroup_rules: list[str] = field(default_factory=list)
+    mounts: list[MountSpec] = field(default_factory=list)
+    group_add: list[str] = field(default_factory=list)
     user: str | None = None
-    cap_add: list[str] = Field(default_factory=list)
-    cap_drop: list[str] = Field(default_factory=list)
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
     privileged: bool = False
-    security: SecurityOpts = Field(default_factory=SecurityOpts)
-    shm_size: int | None = Field(default=None, description="bytes")
+    security: SecurityOpts = field(default_factory=SecurityOpts)
+    shm_size: int | None = None  # bytes
     shm_size_raw: str | None = None
     ipc: str | None = None
     pid: str | None = None
     network: str | None = None
     uts: str | None = None
     userns: str | None = None
-    ulimits: dict[str, str] = Field(default_factory=dict)
+    ulimits: dict[str, str] = field(default_factory=dict)
     read_only: bool = False
-    env: dict[str, str] = Field(default_factory=dict)
-    env_from_secret: list[str] = Field(default_factory=list, description="names set from a secret ref")
-    gpus: list[GpuRequest] = Field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    env_from_secret: list[str] = field(default_factory=list)  # names set from a secret ref
+    gpus: list[GpuRequest] = field(default_factory=list)
     runtime: str | None = None
     line: int | None = None
-    notes: list[str] = Field(default_factory=list, description="front-end observations for rules")
-    extra: dict[str, str] = Field(default_factory=dict)
-    variables: dict[str, str] = Field(
-        default_factory=dict,
-        description="what the file's own scope sets for $VAR: compose .env, script assignments",
-    )
-    allows: dict[str, str] = Field(default_factory=dict, description="cause id -> reason")
+    notes: list[str] = field(default_factory=list)  # front-end observations for rules
+    extra: dict[str, str] = field(default_factory=dict)
+    # what the file's own scope sets for $VAR: compose .env, script assignments
+    variables: dict[str, str] = field(default_factory=dict)
+    allows: dict[str, str] = field(default_factory=dict)  # cause id -> reason
 
     # --- derived views the rules share -------------------------------------------------------
     @property
@@ -125,11 +133,14 @@ class Service(BaseModel):
 ComposeImpl = Literal["compose-v2", "docker-compose-v1", "podman-compose"]
 
 
-class DeploymentModel(BaseModel):
+@dataclass(kw_only=True, repr=False, eq=False)
+class DeploymentModel(DataModel):
+    """The containers one deployment file starts."""
+
     source: str
     format: Format
-    services: list[Service] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     # which compose implementation the file itself says will run it (x-podman keys, a comment
     # naming podman-compose); None = the file does not say. `audit --compose-impl` overrides it.
     compose_impl: ComposeImpl | None = None

@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
+from tpdoctor.model.pkgdata import read_data
 from tpdoctor.model.yamldata import load_data_yaml
 
 TABLES = ("cuda", "cu_driver", "hip", "ze")
@@ -77,8 +77,8 @@ class CodeTable:
 
 
 def _load(table: str) -> CodeTable:
-    text = resources.files("tpdoctor").joinpath(f"data/error_codes/{table}.yaml").read_text(encoding="utf-8")
-    raw = load_data_yaml(text) or {}
+    text = read_data(f"error_codes/{table}.yaml")
+    raw = load_data_yaml(text, f"error_codes/{table}.yaml") or {}
     codes = tuple(
         ErrorCode(
             table=table,

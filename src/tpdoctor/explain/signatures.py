@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from tpdoctor.explain.error_codes import ErrorCode, signature_specs
 from tpdoctor.model import catalog
+from tpdoctor.model.pkgdata import read_data
 from tpdoctor.model.yamldata import load_data_yaml
 
 STRENGTHS = ("proves", "suggests")
@@ -181,7 +181,9 @@ def parse_knowledge_base(raw: dict[str, Any], lazy: bool = False) -> KnowledgeBa
         )
     for sig in sigs:
         if sig.root not in ("", "not-container") or (sig.root and sig.causes):
-            raise KnowledgeBaseError(f"signature {sig.id}: root is 'not-container' on a signature without causes")
+            raise KnowledgeBaseError(
+                f"signature {sig.id}: root is 'not-container' on a signature without causes"
+            )
         for ref in (*sig.unless, *sig.benign_with):
             if not ref.startswith("fact:") and ref not in seen:
                 raise KnowledgeBaseError(f"signature {sig.id}: unless names unknown signature {ref}")
@@ -223,5 +225,5 @@ def parse_knowledge_base(raw: dict[str, Any], lazy: bool = False) -> KnowledgeBa
 
 @lru_cache(maxsize=1)
 def knowledge_base() -> KnowledgeBase:
-    text = resources.files("tpdoctor").joinpath("data/signatures.yaml").read_text(encoding="utf-8")
+    text = read_data("signatures.yaml")
     return parse_knowledge_base(load_data_yaml(text) or {}, lazy=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
-import subprocess
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.fsutil import read_text
@@ -118,6 +117,8 @@ def _from_ip(ctx: CollectContext) -> NetworkFacts | None:
     ip = shutil.which("ip")
     if ip is None:
         return None
+    import subprocess  # here: a --root check never runs a program, and the import costs ~5 ms
+
     try:
         done = subprocess.run(
             [ip, "-o", "addr"], capture_output=True, text=True, timeout=IP_TIMEOUT_S, check=False

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import threading
 from typing import Any
 
@@ -209,6 +208,8 @@ def _smi(*args: str) -> str | None:
     exe = shutil.which("nvidia-smi")
     if exe is None:
         return None
+    import subprocess  # here: a --root check never runs a program, and the import costs ~5 ms
+
     try:
         done = subprocess.run(
             [exe, *args], capture_output=True, text=True, timeout=SMI_TIMEOUT_S, check=False

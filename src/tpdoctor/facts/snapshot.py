@@ -5,16 +5,14 @@
 from __future__ import annotations
 
 import json
-from importlib import resources
 from pathlib import Path
-
-from pydantic import ValidationError
 
 from tpdoctor.errors import InputError, UsageError
 from tpdoctor.facts.process import redact_env
 from tpdoctor.model.facts import SCHEMA_VERSION, Facts
+from tpdoctor.model.pkgdata import list_data, read_data
 
-EXAMPLES_DIR = "data/examples"
+EXAMPLES_DIR = "examples"  # under data/
 MAX_SNAPSHOT = 64 << 20  # a 20k-device snapshot is ~10 MB
 
 
@@ -54,6 +52,8 @@ def parse_snapshot(text: str, origin: str) -> Facts:
         raise InputError(
             f"{origin}: snapshot schema {raw['schema_version']!r}, this tpdoctor reads {SCHEMA_VERSION}"
         )
+    from pydantic import ValidationError  # only here: validating outside JSON needs it
+
     try:
         return Facts.model_validate(raw)
     except ValidationError as exc:
@@ -71,12 +71,10 @@ def read_snapshot(path: Path) -> Facts:
 
 def example_names() -> dict[str, str]:
     """name -> one-line label of every built-in example snapshot."""
-    base = resources.files("tpdoctor").joinpath(EXAMPLES_DIR)
     out: dict[str, str] = {}
-    for entry in sorted(base.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".json"):
-            label = json.loads(entry.read_text(encoding="utf-8")).get("label") or ""
-            out[entry.name[: -len(".json")]] = label
+    for name in list_data(EXAMPLES_DIR, ".json"):
+        label = json.loads(read_data(f"{EXAMPLES_DIR}/{name}")).get("label") or ""
+        out[name[: -len(".json")]] = label
     return out
 
 
@@ -84,7 +82,7 @@ def load_example(name: str) -> Facts:
     names = example_names()
     if name not in names:
         raise UsageError(f"unknown example {name!r}; available: {', '.join(names)} (or: list)")
-    text = resources.files("tpdoctor").joinpath(f"{EXAMPLES_DIR}/{name}.json").read_text(encoding="utf-8")
+    text = read_data(f"{EXAMPLES_DIR}/{name}.json")
     return parse_snapshot(text, f"example {name}")
 
 

@@ -1,4 +1,4 @@
-"""The shared vocabulary: pydantic models, the cause and remedy catalogs, make_finding.
+"""The shared vocabulary: plain dataclasses (datamodel.py), the cause and remedy catalogs, make_finding.
 
 Imports nothing of tpdoctor outside model/.
 """

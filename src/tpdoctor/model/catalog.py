@@ -6,16 +6,16 @@ the shared ids identical. Ids are a public contract: add, never rename.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
-
-from pydantic import BaseModel
 
 from tpdoctor.model.finding import Severity
+from tpdoctor.model.pkgdata import read_data
 from tpdoctor.model.yamldata import load_data_yaml
 
 
-class Cause(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cause:
     id: str
     severity: Severity
     summary: str
@@ -23,9 +23,12 @@ class Cause(BaseModel):
 
 @lru_cache(maxsize=1)
 def catalog() -> dict[str, Cause]:
-    text = resources.files("tpdoctor").joinpath("data/causes.yaml").read_text(encoding="utf-8")
-    raw = load_data_yaml(text) or {}
-    return {cid: Cause(id=cid, **spec) for cid, spec in raw.items()}
+    text = read_data("causes.yaml")
+    raw = load_data_yaml(text, "causes.yaml") or {}
+    return {
+        cid: Cause(id=cid, severity=Severity(spec["severity"]), summary=str(spec["summary"]))
+        for cid, spec in raw.items()
+    }
 
 
 def get_cause(cause_id: str) -> Cause:

@@ -1,11 +1,12 @@
-"""Finding, Fix, Evidence, Report: what every command produces."""
+"""Finding, Fix, Evidence, Report: what every command produces (plain dataclasses, model/datamodel.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from tpdoctor.model.datamodel import DataModel
 
 
 class Severity(str, Enum):
@@ -43,12 +44,11 @@ Privilege = Literal["none", "capability", "host-change", "privileged"]
 PRIVILEGE_ORDER: dict[str, int] = {"none": 0, "capability": 1, "host-change": 2, "privileged": 3}
 
 
-class Fix(BaseModel):
+@dataclass(frozen=True, kw_only=True)  # frozen: shared between findings (fixes_for is memoized)
+class Fix(DataModel):
     """One way to remove a cause, for one runtime. Ordered least privilege first."""
 
-    model_config = ConfigDict(frozen=True)  # shared between findings (fixes_for is memoized)
-
-    id: str = Field(description="stable id of the remedy within its cause, e.g. 'bypath-mount'")
+    id: str  # stable id of the remedy within its cause, e.g. 'bypath-mount'
     runtime: Runtime
     title: str
     snippet: str = ""
@@ -57,35 +57,40 @@ class Fix(BaseModel):
     note: str | None = None
 
 
-class Evidence(BaseModel):
+@dataclass(kw_only=True, repr=False, eq=False)
+class Evidence(DataModel):
     """What proves a finding: a path and value, or a log line with its number."""
 
     text: str
-    source: str | None = Field(default=None, description="file, device node, env var or log file")
-    line: int | None = Field(default=None, description="1-based line number in a log or config")
+    source: str | None = None  # file, device node, env var or log file
+    line: int | None = None  # 1-based line number in a log or config
 
 
-class Finding(BaseModel):
+@dataclass(kw_only=True, repr=False, eq=False)
+class Finding(DataModel):
+    """One cause found: severity, evidence, fixes (every command's output)."""
+
     cause: str
     severity: Severity
     summary: str
-    message: str = Field(default="", description="what is wrong here, in this system's own terms")
+    message: str = ""  # what is wrong here, in this system's own terms
     confidence: Confidence = "proves"
-    evidence: list[Evidence] = Field(default_factory=list)
-    fixes: list[Fix] = Field(default_factory=list)
-    related: list[str] = Field(default_factory=list, description="cause ids that explain or accompany this")
+    evidence: list[Evidence] = field(default_factory=list)
+    fixes: list[Fix] = field(default_factory=list)
+    related: list[str] = field(default_factory=list)  # cause ids that explain or accompany this
 
     def sort_key(self) -> tuple[int, int, str]:
         return (self.severity.rank, 0 if self.confidence == "proves" else 1, self.cause)
 
 
-class Report(BaseModel):
+@dataclass(kw_only=True, repr=False, eq=False)
+class Report(DataModel):
     """The result of one command: findings plus a summary of what was looked at."""
 
     command: str
-    findings: list[Finding] = Field(default_factory=list)
-    facts: dict[str, Any] = Field(default_factory=dict)
-    notes: list[str] = Field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def sorted_findings(self) -> list[Finding]:
         return sorted(self.findings, key=lambda f: f.sort_key())

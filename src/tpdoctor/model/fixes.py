@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from importlib import resources
 from string import Template
 from typing import Any
 
 from tpdoctor.model.finding import PRIVILEGE_ORDER, RUNTIMES, Fix
+from tpdoctor.model.pkgdata import list_data, read_data
 from tpdoctor.model.yamldata import load_data_yaml
 
 PRIVILEGED_RISK = (
@@ -68,15 +68,12 @@ def fix_context(
 
 @lru_cache(maxsize=1)
 def _catalog() -> dict[str, list[dict[str, Any]]]:
-    base = resources.files("tpdoctor").joinpath("data/fixes")
     out: dict[str, list[dict[str, Any]]] = {}
-    for entry in sorted(base.iterdir(), key=lambda e: e.name):
-        if not entry.name.endswith(".yaml"):
-            continue
-        data = load_data_yaml(entry.read_text(encoding="utf-8")) or {}
+    for name in list_data("fixes", ".yaml"):
+        data = load_data_yaml(read_data(f"fixes/{name}"), f"fixes/{name}") or {}
         for cause, remedies in data.items():
             if cause in out:
-                raise ValueError(f"fix catalog: {cause} defined twice ({entry.name})")
+                raise ValueError(f"fix catalog: {cause} defined twice ({name})")
             out[cause] = list(remedies)
     return out
 
@@ -88,15 +85,12 @@ def causes_with_fixes() -> set[str]:
 @lru_cache(maxsize=1)
 def fix_sources() -> dict[str, tuple[str, str]]:
     """cause id -> (data/fixes/<family>.yaml, the file's header comment with its sources)."""
-    base = resources.files("tpdoctor").joinpath("data/fixes")
     out: dict[str, tuple[str, str]] = {}
-    for entry in sorted(base.iterdir(), key=lambda e: e.name):
-        if not entry.name.endswith(".yaml"):
-            continue
-        text = entry.read_text(encoding="utf-8")
+    for name in list_data("fixes", ".yaml"):
+        text = read_data(f"fixes/{name}")
         head = " ".join(ln.lstrip("# ").strip() for ln in text.splitlines() if ln.startswith("#"))
-        for cause in load_data_yaml(text) or {}:
-            out[cause] = (f"data/fixes/{entry.name}", head)
+        for cause in load_data_yaml(text, f"fixes/{name}") or {}:
+            out[cause] = (f"data/fixes/{name}", head)
     return out
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 
 from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
@@ -19,6 +18,8 @@ def _redacted(value: str) -> bool:
 
 
 def did_you_mean(name: str) -> str | None:
+    import difflib  # only for an unknown variable name
+
     same_prefix = [k for k in KNOWN if k.split("_", 1)[0] == name.split("_", 1)[0]]
     match = difflib.get_close_matches(name, same_prefix, n=1, cutoff=TYPO_CUTOFF)
     return match[0] if match else None

@@ -1,0 +1,119 @@
+"""Plain dataclasses as data: JSON-ready dicts, copies, and validation of JSON from outside.
+
+Facts, Finding and the deployment model are built by every command, thousands of times by a big
+`audit`. As pydantic models they cost ~100-175 ms to import pydantic and ~90 ms to build the
+classes before the first fact was read (bench/README.md). As dataclasses they cost ~10 ms, and
+pydantic is imported only by `model_validate`: the snapshot reader (`check --from-snapshot`,
+`--host-facts`, `--compare`, the examples) and test fixtures, where JSON from outside must be
+checked field by field.
+
+The method names are pydantic's (`model_dump(mode="json")`, `model_dump_json`, `model_copy`,
+`model_validate`) and so is the output: field order, enums as their values, tuples as lists,
+`model_dump_json()` compact, `model_dump_json(indent=2)` with ", " and ": " separators and
+non-ASCII kept (tests/test_datamodel.py compares them with pydantic's own serializer).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any, Literal, TypeVar
+
+M = TypeVar("M", bound="DataModel")
+
+# class -> its public field names, in declaration order (fields starting with "_" are caches)
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_ADAPTERS: dict[type, Any] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(
+            f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")
+        )
+    return names
+
+
+def to_jsonable(value: Any) -> Any:
+    """A dataclass tree as JSON-ready data, the shape pydantic's `model_dump(mode="json")` gives."""
+    if isinstance(value, (str, int, bool)) or value is None:
+        if isinstance(value, Enum):
+            return value.value
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None  # pydantic writes inf and nan as null
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {(k.value if isinstance(k, Enum) else k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: to_jsonable(getattr(value, name)) for name in _field_names(type(value))}
+    if isinstance(value, (set, frozenset)):
+        return [to_jsonable(v) for v in value]
+    dump = getattr(value, "model_dump", None)  # a pydantic model inside (verify's results)
+    if callable(dump):
+        return dump(mode="json")
+    raise TypeError(f"cannot serialize {type(value).__name__} to JSON")
+
+
+def dumps(data: Any, indent: int | None = None) -> str:
+    """JSON text as pydantic writes it: compact without indent, ", "/": " with it, UTF-8 kept."""
+    if indent is None:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return json.dumps(data, ensure_ascii=False, indent=indent, allow_nan=False)
+
+
+def validate(cls: type[M], data: Any) -> M:
+    """Build `cls` from JSON-like data, checking every field's type (pydantic, imported here only).
+
+    Raises pydantic.ValidationError on a wrong shape, as the pydantic models did."""
+    adapter = _ADAPTERS.get(cls)
+    if adapter is None:
+        from pydantic import TypeAdapter
+
+        adapter = _ADAPTERS[cls] = TypeAdapter(cls)
+    result: M = adapter.validate_python(data)
+    return result
+
+
+class DataModel:
+    """Mixin for the model dataclasses: pydantic's serialization methods, without pydantic.
+
+    The dataclasses are declared `repr=False, eq=False` and get `__repr__` and `__eq__` from here:
+    generating both per class (two `exec`s each) was half of the ~30 classes' build time, which
+    every command pays at import. Same behaviour as the generated ones: equal when the class and
+    every field are equal; unhashable (as a non-frozen dataclass with eq)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in _field_names(type(self)))
+        return f"{type(self).__name__}({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in _field_names(type(self)))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def model_dump(self, mode: Literal["json"] = "json") -> dict[str, Any]:
+        out: dict[str, Any] = to_jsonable(self)
+        return out
+
+    def model_dump_json(self, indent: int | None = None) -> str:
+        return dumps(to_jsonable(self), indent)
+
+    def model_copy(self: M, update: Mapping[str, Any] | None = None) -> M:
+        """A shallow copy with some fields replaced (not validated, as in pydantic)."""
+        return dataclasses.replace(self, **dict(update or {}))  # type: ignore[type-var]
+
+    @classmethod
+    def model_validate(cls: type[M], data: Any) -> M:
+        return validate(cls, data)
