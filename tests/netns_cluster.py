@@ -219,6 +219,25 @@ class NetnsCluster:
             timeout=timeout,
         )
 
+    def serves(self, i: int, nbytes: int = 256 << 10, timeout: float = 60) -> bool:
+        """Does node i run a Ray task whose argument and result are `nbytes` (object transfers
+        in both directions, frames of the full MTU) within `timeout`?"""
+        code = (
+            "import ray\n"
+            "from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy as A\n"
+            f"ray.init(address='{self.address}', logging_level='ERROR')\n"
+            "node = next(n['NodeID'] for n in ray.nodes() if n['Alive'] and "
+            f"n['NodeManagerAddress'] == '{self.ip(i)}')\n"
+            "echo = ray.remote(lambda b: b + b'x').options(num_cpus=0, max_retries=0, "
+            "scheduling_strategy=A(node, soft=False))\n"
+            f"print(len(ray.get(echo.remote(b'y' * {nbytes}), timeout={timeout})))\n"
+        )
+        try:
+            r = self.python(0, code, timeout=timeout + 30)
+        except subprocess.TimeoutExpired:
+            return False
+        return r.returncode == 0 and r.stdout.strip().splitlines()[-1:] == [str(nbytes + 1)]
+
     def restart_node(self, i: int, env: dict[str, str]) -> None:
         """Stop node i's raylet (SIGTERM to every process of its namespace, as `ray stop` does)
         and start it again with `env`: a node whose environment differs."""

@@ -13,9 +13,13 @@ meaning is shown). The sources are read, never guessed:
               hipamd/src/hip_error.cpp @f9f995c; HSA: ROCm/ROCR-Runtime hsa.h, hsa_ext_amd.h and
               core/runtime/hsa.cpp (hsa_status_string) @c7785a6
   ze          oneapi-src/level-zero include/ze_api.h @d3b3efb (spec 1.17.24) and v1.9.9;
-              Unified Runtime include/ur_api.h (oneapi-src/unified-runtime @9fdd9d9)
+              Unified Runtime include/ur_api.h (oneapi-src/unified-runtime @9fdd9d9;
+              tags v0.6 v0.7 v0.8.0 v0.9.0 v0.10.0 v0.11.0 as ur_api_<tag>.h for removed and
+              renumbered codes); SYCL PI error codes from intel/llvm
+              sycl/include/sycl/detail/pi_error.def @29f6beee as pi_error.def
 
-Usage: python3 tools/harvest_error_codes.py HARVEST_DIR   (HARVEST_DIR holds the files named below)
+Usage: python3 tools/harvest_error_codes.py HARVEST_DIR [TABLE...]   (HARVEST_DIR holds the files named
+below; TABLE: cuda cu_driver hip ze, default all); then python3 tools/compile_data.py
 """
 
 from __future__ import annotations
@@ -88,10 +92,16 @@ HIP = {
     "NotInitialized": (U, [], "HIP could not initialise: in a container usually /dev/kfd or /dev/dri missing or not accessible (render/video group)"),
     "InitializationError": (U, [], "HIP could not initialise: in a container usually /dev/kfd or /dev/dri missing or not accessible (render/video group)"),
     "OperatingSystem": CUDA["OperatingSystem"], "Unknown": CUDA["Unknown"],
-    "ECCNotCorrectable": CUDA["ECCUncorrectable"], "NotSupported": CUDA["NotSupported"],
-    "IllegalState": CUDA["IllegalState"], "MapFailed": CUDA["MapBufferObjectFailed"],
+    "NotSupported": CUDA["NotSupported"], "IllegalState": CUDA["IllegalState"],
     "RuntimeOther": (U, [], "a ROCr runtime call other than memory failed (often HSA init: /dev/kfd access)"),
     "RuntimeMemory": (U, [], "a ROCr memory call failed"),
+    # 205 has two names; the header documents hipErrorMapBufferObjectFailed as "the IPC memory
+    # attach failed from ROCr": ranks in different containers, or ROCm IPC without the
+    # CAP_SYS_PTRACE AMD documents for it
+    "MapFailed": (U, ["topology.ranks-split-across-containers", "rocm.ipc-ptrace-missing"], "attaching another process's GPU memory (hipIpcOpenMemHandle) failed: ranks in different containers/IPC namespaces, or ROCm IPC without CAP_SYS_PTRACE"),
+    "MapBufferObjectFailed": (U, ["topology.ranks-split-across-containers", "rocm.ipc-ptrace-missing"], "attaching another process's GPU memory (hipIpcOpenMemHandle) failed: ranks in different containers/IPC namespaces, or ROCm IPC without CAP_SYS_PTRACE"),
+    "ECCNotCorrectable": ("not-container", [], "hardware: an uncorrectable ECC error (check amd-smi metric --ecc / rocm-smi --showrasinfo)"),
+    "Tbd": ("not-container", [], "a placeholder after the last HIP code; no API returns it"),
 }
 HSA = {
     "ERROR_OUT_OF_RESOURCES": (U, ["device.kfd-missing", "device.group-denied"], "the runtime could not get resources: at start in a container usually /dev/kfd or /dev/dri missing or not accessible (HIP reports 'hip device lost')"),
@@ -103,6 +113,9 @@ HSA = {
     "ERROR_MEMORY_APERTURE_VIOLATION": ("not-container", [], "the kernel accessed memory outside its aperture"),
     "ERROR_MEMORY_FAULT": ("not-container", [], "a GPU page fault (kernel bug or bad pointer)"),
     "ERROR_RESOURCE_BUSY": (U, [], "the resource is busy"),
+    # statuses that are not errors (listed so that a log naming them is never unexplained)
+    "INFO_BREAK": ("not-container", [], "not an error: an iteration callback asked to stop early"),
+    "CU_MASK_REDUCED": ("not-container", [], "not an error: a queue's CU mask was reduced to the CUs that exist (a warning)"),
 }
 ZE = {
     "ERROR_UNINITIALIZED": ("cause", ["device.render-node-missing", "device.group-denied"], "Level Zero found no usable driver/device: /dev/dri render nodes missing or not accessible"),
@@ -118,14 +131,35 @@ ZE = {
     "ERROR_OUT_OF_HOST_MEMORY": (U, [], "out of host memory (container memory limit?)"),
     "ERROR_INVALID_DEVICE": (U, [], "an invalid device was named (ZE_AFFINITY_MASK / ONEAPI_DEVICE_SELECTOR outside the visible GPUs)"),
     "ERROR_ADAPTER_SPECIFIC": (U, [], "an adapter-specific error; the adapter's own message comes before it"),
+    "NOT_READY": ("not-container", [], "not an error: a synchronisation primitive is not signalled yet"),
 }
+# SYCL Plugin Interface (DPC++ before Unified Runtime, 2022-2024: "Native API returns: -N (PI_ERROR_...)")
+PI = {
+    "ERROR_DEVICE_NOT_FOUND": (U, ["device.render-node-missing", "device.group-denied"], "no device matched: in a container /dev/dri render nodes not passed or not accessible (render group), or ONEAPI_DEVICE_SELECTOR filters them out"),
+    "ERROR_PLATFORM_NOT_FOUND_KHR": (U, ["device.render-node-missing"], "no OpenCL/Level Zero platform: the GPU runtime (ICD, libze_intel_gpu) is not in the image, or no render node is visible"),
+    "ERROR_DEVICE_NOT_AVAILABLE": (U, [], "the device reports itself unavailable: in use, reset or disabled"),
+    "ERROR_OUT_OF_RESOURCES": (U, [], "the plugin ran out of a driver resource (most often device memory)"),
+    "ERROR_OUT_OF_HOST_MEMORY": (U, [], "out of host memory (container memory limit?)"),
+    "ERROR_INVALID_DEVICE": (U, [], "an invalid device was named (ONEAPI_DEVICE_SELECTOR / ZE_AFFINITY_MASK outside the visible GPUs)"),
+    "ERROR_PLUGIN_SPECIFIC_ERROR": (U, [], "a backend-specific error; the backend's own message comes before it"),
+    "ERROR_COMMAND_EXECUTION_FAILURE": (U, ["xpu.device-lost"], "a command failed on the device: often a GPU hang or reset (check dmesg for i915/xe resets), or a kernel error"),
+    "ERROR_UNINITIALIZED": (U, [], "the backend is lost or was already unloaded (process teardown)"),
+    "ERROR_UNKNOWN": CUDA["Unknown"],
+}
+
 # Unified Runtime names that share a Level Zero meaning
 UR = {"ERROR_DEVICE_LOST": ZE["ERROR_DEVICE_LOST"], "ERROR_UNINITIALIZED": ZE["ERROR_UNINITIALIZED"],
       "ERROR_INVALID_DEVICE": ZE["ERROR_INVALID_DEVICE"], "ERROR_OUT_OF_DEVICE_MEMORY": ZE["ERROR_OUT_OF_DEVICE_MEMORY"],
       "ERROR_OUT_OF_HOST_MEMORY": ZE["ERROR_OUT_OF_HOST_MEMORY"], "ERROR_DEVICE_REQUIRES_RESET": ZE["ERROR_DEVICE_REQUIRES_RESET"],
       "ERROR_UNKNOWN": ZE["ERROR_UNKNOWN"], "ERROR_ADAPTER_SPECIFIC": ZE["ERROR_ADAPTER_SPECIFIC"],
       "ERROR_DEVICE_IN_LOW_POWER_STATE": ZE["ERROR_DEVICE_IN_LOW_POWER_STATE"],
-      "ERROR_UNSUPPORTED_VERSION": ZE["ERROR_UNSUPPORTED_VERSION"], "ERROR_DEPENDENCY_UNAVAILABLE": ZE["ERROR_DEPENDENCY_UNAVAILABLE"]}
+      "ERROR_UNSUPPORTED_VERSION": ZE["ERROR_UNSUPPORTED_VERSION"], "ERROR_DEPENDENCY_UNAVAILABLE": ZE["ERROR_DEPENDENCY_UNAVAILABLE"],
+      # SYCL maps "no device matched the selector" to DEVICE_NOT_FOUND: in a container the render
+      # nodes were not passed or are not accessible, or ONEAPI_DEVICE_SELECTOR filters them out
+      "ERROR_DEVICE_NOT_FOUND": (U, ["device.render-node-missing", "device.group-denied"], "no device matched: in a container /dev/dri render nodes not passed or not accessible (render group), or ONEAPI_DEVICE_SELECTOR / ZE_AFFINITY_MASK filter them out"),
+      "ERROR_DEVICE_NOT_AVAILABLE": (U, [], "the device reports itself unavailable (UR_DEVICE_INFO_AVAILABLE false): in use, reset or disabled"),
+      "ERROR_OUT_OF_RESOURCES": (U, [], "the adapter ran out of a driver resource (most often device memory)"),
+      "ERROR_INVALID_KERNEL_ARGS": ("not-container", [], "kernel argument values were not specified (deprecated: now undefined behaviour)")}
 
 
 def _clean(text: str) -> str:
@@ -186,16 +220,20 @@ def hip(d: Path) -> dict:
     hdr = (d / "hip_runtime_api.h").read_text()
     strings = dict(re.findall(r"case (hipError\w+):\s*return \"([^\"]+)\";", (d / "hip_error.cpp").read_text().split("ihipGetErrorString")[1]))
     codes, seen = [], set()
-    for name, value, comment in re.findall(r"^\s*(hipError\w+)\s*=\s*(\d+),?\s*(?:///<\s*(.*))?$", hdr, re.M):
+    body = hdr[: hdr.index("} hipError_t;")]
+    body = body[body.rindex("typedef enum") :]
+    last = -1
+    for name, value, comment in re.findall(r"^\s*(hipError\w+)\s*(?:=\s*(\d+))?,?\s*(?:///<\s*(.*))?$", body, re.M):
+        last = int(value) if value else last + 1  # an enumerator without "= N" follows the previous one
         if name in seen:
             continue
         seen.add(name)
-        codes.append(_entry(name, int(value), strings.get(name, ""), _clean(comment), HIP.get(name[8:])))
+        codes.append(_entry(name, last, strings.get(name, ""), _clean(comment), HIP.get(name[8:])))
     hsa_src = (d / "hsa.cpp").read_text()
     hsa_strings = dict(re.findall(r"case (HSA_STATUS_\w+):\s*\*status_string\s*=\s*((?:\"[^\"]*\"\s*)+);", hsa_src))
     for hdr_name in ("hsa.h", "hsa_ext_amd.h"):
         for name, value in re.findall(r"^\s*(HSA_STATUS_\w+)\s*=\s*(0x[0-9A-Fa-f]+|\d+),?", (d / hdr_name).read_text(), re.M):
-            if name in seen or name in ("HSA_STATUS_SUCCESS", "HSA_STATUS_INFO_BREAK", "HSA_STATUS_CU_MASK_REDUCED"):
+            if name in seen or name == "HSA_STATUS_SUCCESS":
                 continue
             seen.add(name)
             text = "".join(re.findall(r"\"([^\"]*)\"", hsa_strings.get(name, "")))
@@ -213,26 +251,55 @@ def ze(d: Path) -> dict:
         if not p.exists():
             continue
         for name, value, comment in re.findall(r"^\s*(ZE_RESULT_\w+)\s*=\s*(0x[0-9A-Fa-f]+|\d+),?\s*(?:///<\s*(.*))?$", p.read_text(), re.M):
-            if name in seen or name in ("ZE_RESULT_SUCCESS", "ZE_RESULT_FORCE_UINT32", "ZE_RESULT_NOT_READY"):
+            if name in seen or name in ("ZE_RESULT_SUCCESS", "ZE_RESULT_FORCE_UINT32"):
                 continue
             seen.add(name)
             codes.append(_entry(name, int(value, 0), "", _clean(comment), ZE.get(name[10:])) | {"hex": hex(int(value, 0))})
     ur = (d / "ur_api.h").read_text()
-    for comment, name, value in re.findall(r"((?:^[ \t]*///.*\n)+)[ \t]*(UR_RESULT_\w+)\s*=\s*(0x[0-9A-Fa-f]+|\d+),", ur, re.M):
+    current: dict[str, int] = {}
+    for comment, name, value in re.findall(r"((?:^[ \t]*///.*\n)+)[ \t]*(UR_RESULT_\w+)(?:\s*\[\[deprecated\]\])?\s*=\s*(0x[0-9A-Fa-f]+|\d+),", ur, re.M):
         comment = " ".join(line.strip().lstrip("/").strip() for line in comment.splitlines())
         if name in seen or name in ("UR_RESULT_SUCCESS", "UR_RESULT_FORCE_UINT32"):
             continue
         seen.add(name)
+        current[name] = int(value, 0)
         codes.append(_entry(name, int(value, 0), "", _clean(comment), UR.get(name[10:])) | {"api": "ur"})
+    # older releases (ur_api_v0.6.h ... from oneapi-src/unified-runtime tags): UR renumbered codes
+    # up to v0.7 and removed some; a log of an old DPC++ prints the old number next to the name
+    for p in sorted(d.glob("ur_api_v*.h"), key=lambda q: [int(x) for x in re.findall(r"\d+", q.stem)]):
+        for name, value, comment in re.findall(r"^\s*(UR_RESULT_\w+)\s*=\s*(0x[0-9A-Fa-f]+|\d+),?\s*(?:///<\s*(.*))?$", p.read_text(), re.M):
+            number = int(value, 0)
+            if name in ("UR_RESULT_SUCCESS", "UR_RESULT_FORCE_UINT32"):
+                continue
+            if name in current:
+                entry = next(c for c in codes if c["name"] == name)
+                if number != current[name]:
+                    entry.setdefault("legacy_code", number)
+                continue
+            if name in seen:
+                continue
+            seen.add(name)
+            codes.append(_entry(name, number, "", _clean(comment or ""), UR.get(name[10:]))
+                         | {"api": "ur", "legacy_only": True, "since": p.stem.split("_")[-1]})
+    pi = d / "pi_error.def"  # intel/llvm sycl/include/sycl/detail/pi_error.def @29f6beee (removed with PI)
+    if pi.exists():
+        for name, value, msg in re.findall(r"_PI_ERRC(?:_WITH_MSG)?\((PI_\w+), (-?\d+)(?:, \"([^\"]*)\")?\)", pi.read_text()):
+            if name == "PI_SUCCESS" or name in seen:
+                continue
+            seen.add(name)
+            codes.append(_entry(name, int(value), "", msg or "an OpenCL-numbered SYCL PI error", PI.get(name[3:])) | {"api": "pi"})
     return {"table": "ze", "layer": "Level Zero", "title": "Level Zero ze_result_t and Unified Runtime ur_result_t",
-            "source": "oneapi-src/level-zero include/ze_api.h @d3b3efb (spec 1.17.24) and v1.9.9; oneapi-src/unified-runtime include/ur_api.h @9fdd9d9",
+            "source": "oneapi-src/level-zero include/ze_api.h @d3b3efb (spec 1.17.24) and v1.9.9; oneapi-src/unified-runtime include/ur_api.h @9fdd9d9, tags v0.6-v0.11 for removed and renumbered codes; intel/llvm sycl/include/sycl/detail/pi_error.def @29f6beee (SYCL PI)",
             "codes": codes}
 
 
 def main() -> None:
     d = Path(sys.argv[1])
+    only = set(sys.argv[2:])  # table names to rewrite (default: all)
     OUT.mkdir(parents=True, exist_ok=True)
     for fn in (cuda, cu_driver, hip, ze):
+        if only and fn.__name__ not in only:
+            continue
         table = fn(d)
         header = f"# Generated by tools/harvest_error_codes.py from {table['source']}.\n# Edit the classification there, not here.\n"
         (OUT / f"{table['table']}.yaml").write_text(header + yaml.safe_dump(table, sort_keys=False, allow_unicode=True, width=140))

@@ -65,6 +65,27 @@ SCENARIOS: tuple[RealScenario, ...] = (
         all_versions=False,
     ),
     RealScenario(
+        "atl-shm-64m",
+        "the article's compose (FI_PROVIDER=shm, CCL_ATL_SHM=1) without shm_size: Docker's 64 MiB /dev/shm",
+        # libfabric's shm provider refuses fi_getinfo when /dev/shm has less free space than
+        # cores x its region size (ofiwg/libfabric prov/shm/src/smr_init.c smr_shm_space_check,
+        # -FI_ENOSPC, v1.15-v1.22); oneCCL then finds no provider named shm
+        real=r"init_transport: EXCEPTION: failed to initialize ATL",
+        also=r"can't create providers for name shm",
+        cause="shm.too-small",
+        compose=article(shm_size=None),
+        all_versions=False,
+    ),
+    RealScenario(
+        "atl-shm-64m-fi-log",
+        "atl-shm-64m with FI_LOG_LEVEL=warn and CCL_LOG_LEVEL=info: libfabric says why shm was refused",
+        real=r"init_transport: EXCEPTION: failed to initialize ATL",
+        also=r"smr_shm_space_check\(\):\d+<warn> Not enough available space in /dev/shm",
+        cause="shm.too-small",
+        compose=article(shm_size=None, env={"FI_LOG_LEVEL": "warn", "CCL_LOG_LEVEL": "info"}),
+        all_versions=False,
+    ),
+    RealScenario(
         "article-audit-fix",
         "the article's compose after `audit --fix` (written with --host-facts)",
         real=OK,

@@ -267,6 +267,8 @@ def diagnose(run: ClusterVerifyRun) -> tuple[list[Finding], list[str]]:
     """Findings (each naming its node) and notes."""
     findings: list[Finding] = []
     notes: list[str] = []
+    if run.stopped:  # a path black-holes: nothing was placed, the pings are all there is
+        return path_findings(run), notes
     for node in run.nodes:
         if node.info is None:
             findings += _unreachable(run, node)
@@ -304,6 +306,65 @@ def diagnose(run: ClusterVerifyRun) -> tuple[list[Finding], list[str]]:
     explained = {f.message.split(":")[0] for f in findings}
     findings += _group_findings(run, failed_pairs, explained)
     return findings, notes
+
+
+def _ladder(path: dict[str, Any]) -> str:
+    """'84 B ok, 9000 B lost, ...': the DF pings of netprobe.path_mtu in the order sent."""
+    return ", ".join(f"{size} B {got}" for size, got in path.get("probes", []))
+
+
+def path_findings(run: ClusterVerifyRun) -> list[Finding]:
+    """Nodes whose path from the head black-holes full-size frames (netprobe.path_mtu, run by
+    the driver before any placement); on every node's path (two or more) it is the head's."""
+    head = run.nodes[run.head]
+    holes = [n for n in run.nodes if (n.path or {}).get("status") == "black-hole"]
+    if not holes:
+        return []
+    others = [n for n in run.nodes if n.index != run.head]
+    ev: list[Ev] = [(f"node {run.head} -> node {n.index}", _ladder(n.path or {})) for n in holes]
+    first = holes[0].path or {}
+    iface, mtu = first.get("iface") or "?", first.get("mtu")
+
+    def carried(path: dict[str, Any]) -> str:
+        if path.get("path_mtu"):
+            return f"at most {path['path_mtu']}-byte packets"
+        return f"between {path.get('largest_ok')} and {path.get('smallest_lost')} bytes"
+
+    tail = (
+        " (a hop drops bigger frames without an ICMP 'fragmentation needed', so TCP never learns to "
+        "send smaller ones); Ray's own messages would stall there, so nothing was placed on the cluster"
+    )
+    if len(others) >= 2 and len(holes) == len(others):
+        return [
+            make_finding(
+                "network.mtu-mismatch",
+                f"{head.label}: the path from its {iface} (MTU {mtu}) to every other node carries "
+                f"{carried(first)}: a {mtu}-byte ping with DF set never comes back while small ones do"
+                + tail,
+                ev,
+                context={"iface": str(iface)},
+            )
+        ]
+    out = []
+    for n, e in zip(holes, ev, strict=True):
+        path = n.path or {}
+        out.append(
+            make_finding(
+                "network.mtu-mismatch",
+                f"{n.label}: the path to it from the head's {iface} (MTU {mtu}) carries {carried(path)}: "
+                f"a {mtu}-byte ping with DF set never comes back while {path.get('largest_ok')} bytes do"
+                + tail,
+                [
+                    e,
+                    (
+                        "interface MTU",
+                        f"node {run.head} {iface} mtu {mtu}; node {n.index}: not described (no agent placed)",
+                    ),
+                ],
+                context={"iface": str(iface)},
+            )
+        )
+    return out
 
 
 def _unreachable(run: ClusterVerifyRun, node: VNode) -> list[Finding]:

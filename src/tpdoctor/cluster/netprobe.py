@@ -11,13 +11,16 @@ fast does one TCP stream move bytes.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import ipaddress
+import itertools
 import os
 import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 SIOCGIFADDR, SIOCGIFNETMASK, SIOCGIFMTU = 0x8915, 0x891B, 0x8921
@@ -229,25 +232,52 @@ def tcp_connect(ip: str, port: int, timeout: float) -> str:
         return f"error: {exc.strerror or exc}"
 
 
-def udp_df(ip: str, port: int, payload: int, timeout: float, tries: int = 3) -> str:
-    """Send one datagram of `payload` bytes with DF set; ok when the echo comes back.
-    'too-big-local' when our own interface refuses it (EMSGSIZE), 'lost' when nothing returns."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
-        s.settimeout(timeout / tries)
-        for _ in range(tries):
-            try:
-                s.sendto(b"\0" * payload, (ip, port))
-                data, _ = s.recvfrom(16)
-            except TimeoutError:
-                continue
-            except OSError as exc:
-                if exc.errno == 90:  # EMSGSIZE
-                    return "too-big-local"
-                return f"error: {exc.strerror or exc}"
-            if len(data) == 4 and struct.unpack("!I", data)[0] == payload:
-                return "ok"
+def _df_roundtrip(
+    sock: socket.socket,
+    send: Callable[[int], None],
+    answered: Callable[[bytes, Any, int], bool],
+    bufsize: int,
+    timeout: float,
+    tries: int,
+) -> str:
+    """The loop UDP and ICMP probes share: set DF on `sock`, then up to `tries` times send
+    (`send(attempt)`, attempt from 1) and read until the attempt's share of `timeout` ends or
+    `answered(data, addr, attempt)` says the echo came back.
+
+    ok | lost (nothing came back) | too-big-local (our own interface, or a path MTU the kernel
+    already learned from an ICMP "fragmentation needed", refuses it: EMSGSIZE) | error: <text>."""
+    sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
+    per_try = timeout / tries
+    sock.settimeout(per_try)
+    for attempt in range(1, tries + 1):
+        try:
+            send(attempt)
+            deadline = time.monotonic() + per_try
+            while time.monotonic() < deadline:
+                data, addr = sock.recvfrom(bufsize)
+                if answered(data, addr, attempt):
+                    return "ok"
+        except TimeoutError:
+            continue
+        except OSError as exc:
+            if exc.errno == errno.EMSGSIZE:
+                return "too-big-local"
+            return f"error: {exc.strerror or exc}"
     return "lost"
+
+
+def udp_df(ip: str, port: int, payload: int, timeout: float, tries: int = 3) -> str:
+    """Send one datagram of `payload` bytes with DF set to the peer's echo (`Listener`); ok
+    when the echo (its length, 4 bytes) comes back. Results as `_df_roundtrip`."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+
+        def send(_attempt: int) -> None:
+            s.sendto(b"\0" * payload, (ip, port))
+
+        def answered(data: bytes, _addr: Any, _attempt: int) -> bool:
+            return len(data) == 4 and struct.unpack("!I", data)[0] == payload
+
+        return _df_roundtrip(s, send, answered, 16, timeout, tries)
 
 
 def tcp_stream(ip: str, port: int, nbytes: int, timeout: float) -> dict[str, Any]:
@@ -283,47 +313,46 @@ def _checksum(data: bytes) -> int:
     return ~total & 0xFFFF
 
 
+_ICMP_IDS = itertools.count(1)
+
+
 def icmp_echo(ip: str, payload: int, timeout: float, tries: int = 3) -> str:
     """ICMP echo of `payload` data bytes with DF set: ok | lost | too-big-local | unavailable.
 
     Works without a peer agent (the kernel answers), so it tells an MTU black hole from a hang
-    for a node whose agent never came up. Uses the unprivileged ping socket when
-    net.ipv4.ping_group_range allows it, else a raw socket (root / CAP_NET_RAW)."""
-    sock = None
+    for a node whose agent never came up, and probes a path before any Ray traffic crosses it.
+    Uses the unprivileged ping socket when net.ipv4.ping_group_range allows it, else a raw
+    socket (root / CAP_NET_RAW)."""
+    opened = None
     raw = False
     for kind in (socket.SOCK_DGRAM, socket.SOCK_RAW):
         try:
-            sock = socket.socket(socket.AF_INET, kind, socket.IPPROTO_ICMP)
+            opened = socket.socket(socket.AF_INET, kind, socket.IPPROTO_ICMP)
             raw = kind == socket.SOCK_RAW
             break
         except OSError:
             continue
-    if sock is None:
+    if opened is None:
         return "unavailable"
+    sock = opened
+    # A ping socket gets only its own replies (the kernel sets the id); a raw socket sees every
+    # ICMP packet of the namespace: keep replies to this call's id only.
+    ident = (os.getpid() + next(_ICMP_IDS)) & 0xFFFF
+    body = b"\x5a" * payload
+
+    def send(seq: int) -> None:
+        header = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
+        sock.sendto(struct.pack("!BBHHH", 8, 0, _checksum(header + body), ident, seq) + body, (ip, 0))
+
+    def answered(data: bytes, addr: Any, _seq: int) -> bool:
+        if raw:
+            data = data[(data[0] & 0x0F) * 4 :]  # strip the IP header
+            if data[4:6] != struct.pack("!H", ident):
+                return False
+        return bool(addr[0] == ip and data[:1] == b"\x00" and len(data) >= 8 + payload)
+
     with sock:
-        sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
-        sock.settimeout(timeout / tries)
-        ident = os.getpid() & 0xFFFF
-        for seq in range(1, tries + 1):
-            body = b"\x5a" * payload
-            header = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
-            packet = struct.pack("!BBHHH", 8, 0, _checksum(header + body), ident, seq) + body
-            try:
-                sock.sendto(packet, (ip, 0))
-                deadline = time.monotonic() + timeout / tries
-                while time.monotonic() < deadline:
-                    data, addr = sock.recvfrom(payload + 128)
-                    if raw:
-                        data = data[(data[0] & 0x0F) * 4 :]  # strip the IP header
-                    if addr[0] == ip and data[:1] == b"\x00" and len(data) >= 8 + payload:
-                        return "ok"
-            except TimeoutError:
-                continue
-            except OSError as exc:
-                if exc.errno == 90:  # EMSGSIZE
-                    return "too-big-local"
-                return f"error: {exc.strerror or exc}"
-    return "lost"
+        return _df_roundtrip(sock, send, answered, payload + 128, timeout, tries)
 
 
 def reach(ip: str, port: int | None, mtu: int, timeout: float) -> dict[str, Any]:
@@ -333,4 +362,75 @@ def reach(ip: str, port: int | None, mtu: int, timeout: float) -> dict[str, Any]
         "icmp_small": icmp_echo(ip, 56, min(timeout, 3.0)),
         "icmp_mtu_bytes": mtu - UDP_OVERHEAD,
         "icmp_mtu": icmp_echo(ip, mtu - UDP_OVERHEAD, min(timeout, 3.0)),
+    }
+
+
+IP_ICMP_OVERHEAD = 28  # IPv4 header 20 + ICMP echo header 8
+# Path MTUs worth trying first, so the usual hole (a 1500-byte hop under 9000-byte interfaces)
+# is pinned in two probes instead of a dozen: IPv6's minimum link MTU, Ethernet, jumbo frames.
+COMMON_MTUS = (1280, 1500, 9000)
+
+
+def path_mtu(ip: str, mtu: int, timeout: float = 2.0, max_probes: int = 16) -> dict[str, Any]:
+    """The path MTU to `ip`, from DF-set pings of increasing size up to `mtu` (the sender's
+    interface MTU). The kernel of the peer answers, so no agent (and no Ray message) is needed.
+
+    status: ok (a full-`mtu` packet crosses) | black-hole (56 bytes cross, `mtu` never does,
+    even on a second, longer try: a hop drops bigger frames without an ICMP "fragmentation
+    needed", so TCP never learns to send smaller ones) | signalled (the kernel already knows a
+    smaller path MTU from such an ICMP: TCP adapts, no hole) | unknown (small pings do not cross
+    either: ICMP filtered, or the node is down; `small` says how they ended, "unavailable" when
+    this process may open neither a ping nor a raw socket). For a black hole, `path_mtu` is the largest
+    packet that crossed (`largest_ok`, `smallest_lost` when the search ran out of probes).
+    `probes`: [[IP packet bytes, result], ...] in the order sent."""
+    probes: list[list[Any]] = []
+
+    def ping(size: int, wait: float, tries: int = 2) -> str:
+        got = icmp_echo(ip, size - IP_ICMP_OVERHEAD, wait, tries)
+        probes.append([size, got])
+        return got
+
+    out: dict[str, Any] = {"mtu": mtu, "probes": probes}
+    small = ping(56 + IP_ICMP_OVERHEAD, timeout, 3)
+    if small != "ok":
+        return {**out, "status": "unknown", "small": small}
+    full = ping(mtu, timeout, 3)
+    if full == "lost":  # once more, longer: a loaded machine must not make a hole of a late reply
+        full = ping(mtu, 2 * timeout, 4)
+        small = ping(56 + IP_ICMP_OVERHEAD, timeout, 3) if full == "lost" else small
+        if small != "ok":
+            return {**out, "status": "unknown", "small": small}
+    if full == "ok":
+        return {**out, "status": "ok", "path_mtu": mtu}
+    if full == "too-big-local":
+        return {**out, "status": "signalled"}
+    if full != "lost":
+        return {**out, "status": "unknown", "small": small}
+    lo, hi = 56 + IP_ICMP_OVERHEAD, mtu  # lo crossed, hi did not
+    wait = timeout / 2
+    for common in COMMON_MTUS:
+        if not lo < common < hi:
+            continue
+        if ping(common, wait) != "ok":
+            hi = common
+            break
+        lo = common
+        if common + 1 < hi:  # is it exactly this one?
+            if ping(common + 1, wait) == "ok":
+                lo = common + 1
+            else:
+                hi = common + 1
+                break
+    while hi - lo > 1 and len(probes) < max_probes:
+        mid = (lo + hi) // 2
+        if ping(mid, wait) == "ok":
+            lo = mid
+        else:
+            hi = mid
+    return {
+        **out,
+        "status": "black-hole",
+        "path_mtu": lo if hi - lo == 1 else None,
+        "largest_ok": lo,
+        "smallest_lost": hi,
     }

@@ -7,7 +7,7 @@ from typing import Any, TextIO
 
 from tpdoctor.cluster.groups import GroupRun
 from tpdoctor.cluster.localize import diagnose, link_rates
-from tpdoctor.cluster.verify_run import ClusterVerifyRun
+from tpdoctor.cluster.verify_run import ClusterVerifyRun, VNode
 from tpdoctor.model import Report
 
 
@@ -32,6 +32,14 @@ def _pair_ok(run: ClusterVerifyRun, k: int) -> bool | None:
     return all(got) if got else None
 
 
+def _status(run: ClusterVerifyRun, n: VNode) -> str:
+    if n.info is not None:
+        return "described"
+    if (n.path or {}).get("status") == "black-hole":
+        return "path-black-hole"
+    return "not-placed" if run.stopped else "unreachable"
+
+
 def node_rows(run: ClusterVerifyRun) -> list[dict[str, Any]]:
     rates = link_rates(run)
     rows = []
@@ -47,7 +55,7 @@ def node_rows(run: ClusterVerifyRun) -> list[dict[str, Any]]:
                 "node_id": n.node_id,
                 "ip": n.ip,
                 "head": n.index == run.head,
-                "status": "described" if n.info is not None else "unreachable",
+                "status": _status(run, n),
                 "error": n.error,
                 "ray_iface": info.get("ray_iface"),
                 "mtu": iface.get("mtu"),
@@ -57,6 +65,7 @@ def node_rows(run: ClusterVerifyRun) -> list[dict[str, Any]]:
                 "backend_iface_reason": choice.get("why"),
                 "link_gbps": rates.get(n.index),
                 "pair_ok": _pair_ok(run, n.index),
+                "path": n.path,
             }
         )
     return rows
@@ -72,7 +81,7 @@ def build_report(run: ClusterVerifyRun, address: str) -> Report:
         lead += f"; whole group {'passed' if full.ok else 'FAILED'}" + (
             f", all_reduce busbw {bw:.3f} GB/s at the largest size" if bw is not None else ""
         )
-    notes = [lead, *notes]
+    notes = [lead, *([run.stopped] if run.stopped else []), *run.notes, *notes]
     if run.pairs:
         notes.append(
             "pairs with the head: "
@@ -92,6 +101,8 @@ def build_report(run: ClusterVerifyRun, address: str) -> Report:
         )
     if run.leftover:
         notes.append(f"left behind after cleanup: {run.leftover}")
+    elif run.stopped:
+        notes.append("cleanup: nothing to clean, no placement group, agent or rank was created")
     else:
         notes.append("cleanup: no agent, placement group or rank process left (checked with the GCS)")
     facts = {

@@ -10,17 +10,23 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from tpdoctor.cluster import netprobe
 from tpdoctor.cluster.groups import GroupRun, Member, run_group
 from tpdoctor.cluster.remote import _connect, _faults, alive_nodes, import_ray
 from tpdoctor.errors import InputError, UsageError
 from tpdoctor.verify import sizes
 
+T = TypeVar("T")
 BACKENDS = ("auto", "nccl", "gloo", "xccl")
 # Bundles must ask for something: a hundredth of a CPU lets the agent sit on a busy node.
 CPU_BUNDLE = 0.01
+# The most the cleanup may take: its own waits add up to about 45 s; beyond that the GCS is not
+# answering (a node stuck behind a black hole can take Ray's messages down with it).
+CLEANUP_S = 60.0
 
 
 @dataclass
@@ -47,6 +53,7 @@ class VNode:
     info: dict[str, Any] | None = None
     error: str | None = None
     reach: dict[str, Any] | None = None  # the head's probe of a node whose agent did not answer
+    path: dict[str, Any] | None = None  # netprobe.path_mtu from the driver, before any placement
 
     @property
     def label(self) -> str:
@@ -68,6 +75,7 @@ class ClusterVerifyRun:
     leftover: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     expect_link_gbps: float | None = None
+    stopped: str | None = None  # why nothing was placed on the cluster (a path that black-holes)
 
 
 def run_cluster_verify(opts: ClusterVerifyOptions) -> ClusterVerifyRun:
@@ -131,6 +139,44 @@ def _head_index(ray: Any, nodes: list[VNode]) -> int:
     return next((n.index for n in nodes if n.ip == want), 0)
 
 
+def _probe_paths(res: ClusterVerifyRun) -> None:
+    """Before anything of ours crosses the network, ping every node from the driver with DF-set
+    packets of increasing size (netprobe.path_mtu: the node's kernel answers, no agent needed).
+
+    A path that carries small packets but drops full-size ones without an ICMP "fragmentation
+    needed" is a black hole for TCP: placing actors on that node pushes Ray's own messages
+    (task specs, pickled classes, object transfers) into it, where they stall until TCP gives
+    up; on a loaded machine that has wedged the GCS itself. Such a node is named and the run
+    stops before any placement group, actor or rank exists. Needs the driver on the head node
+    (as vLLM's driver is); elsewhere the agents' own probes still look for the hole."""
+    head = res.nodes[res.head]
+    iface = netprobe.iface_of(head.ip, netprobe.interfaces())
+    if iface is None:
+        res.notes.append(
+            f"path MTU not probed before placement: this driver does not hold the head's address {head.ip}"
+        )
+        return
+    mtu = int(iface.get("mtu") or 1500)
+    others = [n for n in res.nodes if n.index != res.head]
+    with _pool(len(others)) as pool:
+        for n, got in zip(others, pool.map(lambda n: netprobe.path_mtu(n.ip, mtu), others), strict=True):
+            n.path = {**got, "iface": iface["name"]}
+    unknown = [n for n in others if (n.path or {}).get("status") == "unknown"]
+    if any((n.path or {}).get("small") == "unavailable" for n in unknown):
+        res.notes.append("path MTU not probed before placement: this process may open no ping or raw socket")
+    elif unknown:
+        res.notes.append(
+            f"no ping crosses to {', '.join(n.label for n in unknown)} (ICMP filtered?): path MTU not "
+            "probed before placement"
+        )
+    holes = [n for n in others if (n.path or {}).get("status") == "black-hole"]
+    if holes:
+        res.stopped = (
+            f"the path from the head to {', '.join(n.label for n in holes)} drops full-size frames: "
+            "nothing was placed on the cluster, so that Ray's own messages would not stall in it"
+        )
+
+
 def _run(ray: Any, opts: ClusterVerifyOptions, size_list: list[int] | None) -> ClusterVerifyRun:
     from ray.util.placement_group import placement_group, remove_placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
@@ -143,6 +189,10 @@ def _run(ray: Any, opts: ClusterVerifyOptions, size_list: list[int] | None) -> C
     res = ClusterVerifyRun(
         backend=backend, device_kind=kind, head=head, nodes=nodes, expect_link_gbps=opts.expect_link_gbps
     )
+    _probe_paths(res)
+    if res.stopped:
+        res.wall_s = time.monotonic() - t0
+        return res
     bundle = {"CPU": CPU_BUNDLE} if kind == "cpu" else {"GPU": float(per_node)}
     # STRICT_SPREAD: one bundle per node; the label selector pins bundle i to node i.
     pg = placement_group(
@@ -178,9 +228,41 @@ def _run(ray: Any, opts: ClusterVerifyOptions, size_list: list[int] | None) -> C
         if all(n.info is not None for n in nodes):
             _verify(ray, res, agents, opts, size_list)
     finally:
-        res.leftover = _cleanup(ray, agents, pg, remove_placement_group)
+        res.leftover = bounded(
+            lambda: _cleanup(ray, agents, pg, remove_placement_group),
+            CLEANUP_S,
+            {
+                "unknown": [
+                    f"the cleanup did not finish within {CLEANUP_S:g} s (the GCS stopped answering); Ray "
+                    "removes this job's actors and placement group when the driver exits"
+                ]
+            },
+        )
         res.wall_s = time.monotonic() - t0
     return res
+
+
+def bounded(fn: Callable[[], T], seconds: float, otherwise: T) -> T:
+    """fn() if it returns (or raises) within `seconds`, else `otherwise` (fn goes on in a daemon
+    thread, which the process does not wait for): a call into a Ray that stopped answering
+    cannot hold the run past the watchdog."""
+    import threading
+
+    box: list[T] = []
+    error: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            box.append(fn())
+        except BaseException as exc:  # handed to the caller below
+            error.append(exc)
+
+    thread = threading.Thread(target=call, daemon=True, name="tpdoctor-bounded")
+    thread.start()
+    thread.join(seconds)
+    if error:
+        raise error[0]
+    return box[0] if box else otherwise
 
 
 def _describe(ray: Any, res: ClusterVerifyRun, agents: list[list[Any]], timeout: float) -> None:
@@ -299,43 +381,34 @@ def _verify(
 
     if res.full.ok and not links_suspect(res):
         return
-    # Pairs: every node with the head, at once (each pair has its own rendezvous port).
+    # Pairs and bisection: one rank per node, the quick all-reduce, rank 0's node hosts the
+    # rendezvous (as vLLM's driver does).
     pair_timeout = min(opts.timeout, 30.0)
     pair_cfg = {**base, "steps": [("all_reduce", s) for s in pair_sizes]}
-    with _pool(len(others)) as pool:
-        futures = {
-            k: pool.submit(
-                run_group,
-                ray,
-                f"pair-{k}",
-                _members(res, agents, [head, k], 1),
-                head_ip,
-                pair_cfg,
-                env,
-                timeout=pair_timeout,
-            )
-            for k in others
-        }
-        res.pairs = {k: f.result() for k, f in futures.items()}
+
+    def small_group(name: str, node_order: list[int]) -> GroupRun:
+        return run_group(
+            ray,
+            name,
+            _members(res, agents, node_order, 1),
+            res.nodes[node_order[0]].ip,
+            pair_cfg,
+            env,
+            timeout=pair_timeout,
+        )
+
+    def with_each_node(suffix: str, node_order: Callable[[int], list[int]]) -> dict[int, GroupRun]:
+        """A small group per non-head node, all at once (each has its own rendezvous port)."""
+        with _pool(len(others)) as pool:
+            futures = {k: pool.submit(small_group, f"pair-{k}{suffix}", node_order(k)) for k in others}
+            return {k: f.result() for k, f in futures.items()}
+
+    res.pairs = with_each_node("", lambda k: [head, k])
     if res.full.ok or any(not p.ok for p in res.pairs.values()):
         return
     # Every pair passes with the head as rank 0. Connections have a direction (Gloo's higher rank
     # connects to the lower one's listener; the store lives on rank 0): try each node as rank 0.
-    with _pool(len(others)) as pool:
-        futures = {
-            k: pool.submit(
-                run_group,
-                ray,
-                f"pair-{k}-first",
-                _members(res, agents, [k, head], 1),
-                res.nodes[k].ip,
-                pair_cfg,
-                env,
-                timeout=pair_timeout,
-            )
-            for k in others
-        }
-        res.reversed_pairs = {k: f.result() for k, f in futures.items()}
+    res.reversed_pairs = with_each_node("-first", lambda k: [k, head])
     if any(not p.ok for p in res.reversed_pairs.values()) or len(order) < 3:
         return
     # Every pair with the head passes but the whole group fails: grow the group node by node
@@ -343,15 +416,7 @@ def _verify(
     lo, hi = 2, len(order)  # order[:lo] works (a pair), order[:hi] fails
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        run = run_group(
-            ray,
-            f"bisect-{mid}",
-            _members(res, agents, order[:mid], 1),
-            head_ip,
-            pair_cfg,
-            env,
-            timeout=pair_timeout,
-        )
+        run = small_group(f"bisect-{mid}", order[:mid])
         res.bisection.append(run)
         lo, hi = (mid, hi) if run.ok else (lo, mid)
 

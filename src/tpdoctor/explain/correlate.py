@@ -308,11 +308,69 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
             f"Processes of this log run with different NCCL_CUMEM_ENABLE values ({', '.join(cumem)}).",
         )
 
+    _rocm_double_mask(scan, supports)
+    _xpu_double_selection(scan, supports)
+
     if facts.get("nccl_shm_disable") == "1" and "shm.too-small" in supports:
         supports["shm.too-small"].messages.append(
             "NCCL_SHM_DISABLE=1 is set, yet /dev/shm still fails: it only disables NCCL's SHM transport; "
             "vLLM's message queue, Ray and NCCL's own allocations still use /dev/shm."
         )
+
+
+def _rocm_double_mask(scan: ScanResult, supports: dict[str, Support]) -> None:
+    """HIP_VISIBLE_DEVICES indexes the GPUs that ROCR_VISIBLE_DEVICES left, renumbered from 0
+    (ROCm docs, "GPU isolation techniques"; ROCm/clr hipamd applies HIP_VISIBLE_DEVICES to the
+    devices ROCr enumerates): an index at or beyond the ROCr list's length selects nothing."""
+    facts = scan.facts
+    rocr, hip = facts.get("rocr_visible_devices"), facts.get("hip_visible_devices")
+    if not rocr or not hip:
+        return
+    rocr_n = len([x for x in rocr.split(",") if x])
+    hip_ix = [int(x) for x in hip.split(",") if x.isdigit()]
+    if not hip_ix or max(hip_ix) < rocr_n:
+        return
+    first = facts.first.get("hip_visible_devices")
+    s = supports.setdefault("rocm.visible-devices-mismatch", Support(cause="rocm.visible-devices-mismatch"))
+    hits = [SigHit(first[1], f"HIP_VISIBLE_DEVICES={hip}", first[2], {})] if first else []
+    s.add(
+        "facts.hip_visible_devices",
+        "suggests",
+        hits,
+        first[1] if first else 1,
+        f"ROCR_VISIBLE_DEVICES={rocr} leaves {rocr_n} GPU(s), renumbered from 0, and HIP_VISIBLE_DEVICES={hip} "
+        "then selects an index beyond them: HIP sees no GPU. Set only one of the two (ROCR_VISIBLE_DEVICES in "
+        "containers), or index HIP_VISIBLE_DEVICES from 0.",
+    )
+
+
+def _xpu_double_selection(scan: ScanResult, supports: dict[str, Support]) -> None:
+    """Level Zero applies ZE_AFFINITY_MASK in the driver and numbers the remaining root devices from 0
+    (oneapi-src/level-zero-spec, Programming Guide "Affinity Mask"); ONEAPI_DEVICE_SELECTOR's ids are
+    those sycl-ls lists (intel/llvm EnvironmentVariables.md), i.e. counted after the mask. Level Zero's
+    maintainers: applications set either one or the other (oneapi-src/unified-runtime#220); vLLM's XPU
+    platform selects with ZE_AFFINITY_MASK (vllm-project/vllm#21815), so a user's selector comes second."""
+    facts = scan.facts
+    mask, selector = facts.get("ze_affinity_mask"), facts.get("oneapi_device_selector")
+    if not mask or not selector:
+        return
+    roots = {part.split(".")[0] for part in mask.split(",") if part}
+    ids = [int(x.split(".")[0]) for x in selector.split(":", 1)[1].split(",") if x.split(".")[0].isdigit()]
+    if not ids or max(ids) < len(roots):
+        return
+    first = facts.first.get("oneapi_device_selector")
+    s = supports.setdefault("xpu.visible-devices-mismatch", Support(cause="xpu.visible-devices-mismatch"))
+    hits = [SigHit(first[1], f"ONEAPI_DEVICE_SELECTOR={selector}", first[2], {})] if first else []
+    s.add(
+        "facts.oneapi_device_selector",
+        "suggests",
+        hits,
+        first[1] if first else 1,
+        f"ZE_AFFINITY_MASK={mask} leaves {len(roots)} GPU(s), numbered from 0, and ONEAPI_DEVICE_SELECTOR={selector} "
+        "then asks for an index beyond them: SYCL sees no GPU. Select once (one of the two variables), or index the "
+        "selector from 0 (Ray sets ONEAPI_DEVICE_SELECTOR for its GPU workers unless "
+        "RAY_EXPERIMENTAL_NOSET_ONEAPI_DEVICE_SELECTOR=1).",
+    )
 
 
 def to_findings(

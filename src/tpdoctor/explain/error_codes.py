@@ -8,7 +8,7 @@ printed string (CUDA error: invalid device ordinal) or by number (Cuda failure 2
 is therefore never unexplained.
 
 Names are found with one signature per table whose literal is the common prefix (`cudaError`,
-`CUDA_ERROR_`, `hipError`, `HSA_STATUS_`, `ZE_RESULT_`, `UR_RESULT_`): six literals
+`CUDA_ERROR_`, `hipError`, `HSA_STATUS_`, `ZE_RESULT_`, `UR_RESULT_`, `PI_ERROR_`): seven literals
 instead of one per code keep the prefilter database small. Distinctive printed strings are one
 signature each. Numbers are captured by the `code.*-number` signatures of signatures.yaml into
 `<table>_code` groups. Names and numbers are looked up here after the scan.
@@ -45,7 +45,7 @@ NAME_PREFIXES = {
     "cuda": ("cudaError",),
     "cu_driver": ("CUDA_ERROR_",),
     "hip": ("hipError", "HSA_STATUS_"),
-    "ze": ("ZE_RESULT_", "UR_RESULT_"),
+    "ze": ("ZE_RESULT_", "UR_RESULT_", "PI_ERROR_"),  # PI: SYCL before Unified Runtime
 }
 
 
