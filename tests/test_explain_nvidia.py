@@ -138,3 +138,16 @@ def test_forked_cuda_reinit_drops_the_downstream_guess(tmp_path: Path) -> None:
 def test_custom_allreduce_cuda_error_other_than_peer_access(tmp_path: Path) -> None:
     line = "Failed: Cuda error /workspace/csrc/custom_all_reduce.cuh:455 'invalid argument'\n"
     assert findings(tmp_path, line)[0] == "vllm.custom-allreduce-p2p"
+
+
+def test_gpu_lost_is_a_host_fault_not_a_container_cause(tmp_path: Path) -> None:
+    lost = "Unable to determine the device handle for GPU 0000:81:00.0: GPU is lost.  Reboot the system to recover this GPU\n"
+    assert findings(tmp_path, lost) == []
+    # and it silences the generic downstream guess that would follow it
+    assert findings(tmp_path, lost + SYSTEM_ERROR) == []
+
+
+def test_nodes_absent_in_the_container(tmp_path: Path) -> None:
+    assert findings(tmp_path, "ls: cannot access '/dev/nvidia*': No such file or directory\n")[0] == (
+        "device.nvidia-node-missing"
+    )
