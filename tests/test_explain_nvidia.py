@@ -151,3 +151,17 @@ def test_nodes_absent_in_the_container(tmp_path: Path) -> None:
     assert findings(tmp_path, "ls: cannot access '/dev/nvidia*': No such file or directory\n")[0] == (
         "device.nvidia-node-missing"
     )
+
+
+NGC_SHM_NOTE = (
+    "NOTE: The SHMEM allocation limit is set to the default of 64MB.  This may be\n"
+    "   insufficient for PyTorch.  NVIDIA recommends the use of the following flags:\n"
+)
+
+
+def test_ngc_64mb_shm_note_counts_only_next_to_a_failure(tmp_path: Path) -> None:
+    assert findings(tmp_path, NGC_SHM_NOTE) == []
+    assert any("64 MB /dev/shm" in n for n in notes(tmp_path, NGC_SHM_NOTE))
+    bus = "RuntimeError: DataLoader worker (pid 123) is killed by signal: Bus error.\n"
+    got = findings(tmp_path, NGC_SHM_NOTE + bus)
+    assert got[0] == "shm.too-small", got
