@@ -10,8 +10,8 @@ from ruamel.yaml import YAML
 from deploy_helpers import two_gpu_facts
 from tpdoctor.deploy.audit import audit_model, load
 from tpdoctor.deploy.fix import fix_loaded
-from tpdoctor.deploy.least_privilege import RENDER_GID_PLACEHOLDER, VIDEO_GID_PLACEHOLDER
 from tpdoctor.model.facts import DeviceNode, Facts
+from tpdoctor.rules.deploy_common import RENDER_GID_PLACEHOLDER, VIDEO_GID_PLACEHOLDER
 
 
 def _fix_twice(p: Path, facts: Facts | None = None) -> str:

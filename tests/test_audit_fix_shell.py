@@ -16,6 +16,7 @@ import pytest
 from conftest import SHARED
 from deploy_helpers import corpus_configs, two_gpu_facts
 from tpdoctor.deploy.audit import audit_model, load
+from tpdoctor.deploy.compose import spell
 from tpdoctor.deploy.dockerrun import _FLAG_OF, canonical
 from tpdoctor.deploy.fix import fix_loaded
 from tpdoctor.deploy.shellwords import split_commands
@@ -203,13 +204,14 @@ def test_fix_touches_only_flag_words(case: str, shared_dir: Path, tmp_path: Path
     fixed_runs = [c for c in after_calls if "run" in c]
     assert len(runs) == len(fixed_runs) == len(res.plans), name
     assert [c for c in before_calls if "run" not in c] == [c for c in after_calls if "run" not in c]
-    for before, after, plan in zip(runs, fixed_runs, res.plans, strict=True):
+    for before, after, plan, svc in zip(runs, fixed_runs, res.plans, loaded.model.services, strict=True):
         b_opts, b_rest = _opts(before)
         a_opts, a_rest = _opts(after)
         assert a_rest == b_rest and after[: after.index("run")] == before[: before.index("run")]
-        base = _expected(b_opts, plan.ops)
-        assert a_opts[: len(base)] == base, (name, plan.ops)
-        assert a_opts[len(base) :] == _added(base, plan.ops, before), (name, plan.ops)
+        ops = [op for e in plan.ops for op in spell(svc, e) or []]  # the edits as flag operations
+        base = _expected(b_opts, ops)
+        assert a_opts[: len(base)] == base, (name, ops)
+        assert a_opts[len(base) :] == _added(base, ops, before), (name, ops)
 
 
 def test_unknown_expansion_does_not_stop_the_parser(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def _docker_compose_config(path: Path) -> None:
         pytest.skip(
             "docker-compose not installed (CI: apt-get install -y --no-install-recommends docker-compose)"
         )
-    env = {**os.environ, "RENDER_GID": "992", "HF_TOKEN": ""}
+    env = {**os.environ, "RENDER_GID": "992", "VIDEO_GID": "44", "HF_TOKEN": ""}  # ROCm: /dev/kfd's GID too
     r = subprocess.run(
         [exe, "-f", str(path), "config", "-q"], capture_output=True, text=True, env=env, timeout=60
     )

@@ -84,7 +84,8 @@ def audit_command(
 ) -> None:
     """Review deployment files for what multi-GPU tensor parallel needs and what it does not."""
     from tpdoctor.cli.common import emit, shown_runtimes
-    from tpdoctor.deploy.audit import Loaded, audit_model, load
+    from tpdoctor.deploy.audit import AuditResult, Loaded, audit_model, load
+    from tpdoctor.deploy.model import DeploymentModel
     from tpdoctor.errors import NotDeploymentError
     from tpdoctor.model import Report
 
@@ -109,33 +110,28 @@ def audit_command(
             report.notes.append(f"skipped: {exc}")
     fixed_any = False
     for loaded in loaded_all:
-        res = audit_model(
-            loaded.model, facts, ipc_exchange=ipc_exchange.value, pss=pss_v, strict=strict, compose_impl=impl
-        )
-        report.notes.extend(res.allowed)
-        if loaded.fmt in ("docker", "podman"):
-            report.notes.extend(f"{loaded.path}: {n}" for n in loaded.model.notes)
-            report.notes.extend(f"{loaded.path}: {n}" for r in loaded.handle for n in [*r.unsafe, *r.notices])
+
+        def audit(model: DeploymentModel) -> AuditResult:
+            return audit_model(
+                model, facts, ipc_exchange=ipc_exchange.value, pss=pss_v, strict=strict, compose_impl=impl
+            )
+
+        notices = [f"{loaded.path}: {n}" for n in loaded.frontend.notices(loaded.handle)]
         if not (fix or write):
+            res = audit(loaded.model)
+            report.notes.extend([*res.allowed, *notices])
             report.findings.extend(res.findings)
             continue
         from tpdoctor.deploy.fix import fix_loaded, unified_diff
 
+        # the fix audits once (for what it writes); the findings reported are those of the
+        # fixed text, or of the file itself when nothing changed
         result = fix_loaded(loaded, facts, ipc_exchange.value, pss_v)
+        report.notes.extend([*result.allowed, *notices])
         if result.text == loaded.text:
-            report.findings.extend(res.findings)  # nothing changed: no second parse and audit
+            report.findings.extend(audit(loaded.model).findings)
         else:
-            after = load(loaded.path, kind, text=result.text)
-            report.findings.extend(
-                audit_model(
-                    after.model,
-                    facts,
-                    ipc_exchange=ipc_exchange.value,
-                    pss=pss_v,
-                    strict=strict,
-                    compose_impl=impl,
-                ).findings
-            )
+            report.findings.extend(audit(load(loaded.path, kind, text=result.text).model).findings)
         for plan in result.plans:
             for why in plan.why:
                 report.notes.append(f"{loaded.path}: {plan.service}: {why}")

@@ -129,8 +129,7 @@ def _load_config(config: Path, host_facts: Path | None, ipc_exchange: str) -> An
 
 def _patch_config(prepared: Any, report: Any, write: bool) -> dict[str, Any]:
     """The diagnosed causes' fixes as a patch of the user's config (audit's planners and patchers)."""
-    from tpdoctor.deploy.cause_fix import patch_for_causes
-    from tpdoctor.deploy.fix import unified_diff
+    from tpdoctor.deploy.fix import patch_for_causes, unified_diff
 
     loaded, facts, ipc_exchange = prepared
     causes = [f.cause for f in report.findings if f.severity.value != "notice"]

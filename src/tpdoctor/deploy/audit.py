@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tpdoctor.deploy.frontend import Frontend, frontend
 from tpdoctor.deploy.io import MAX_BYTES, decode_config
 from tpdoctor.deploy.model import DeploymentModel, Format, Service
 from tpdoctor.errors import InputError, NotDeploymentError
@@ -38,8 +39,9 @@ class Loaded:
     path: Path
     text: str  # as the parsers saw it: no BOM, LF line endings (style says how the file spells it)
     model: DeploymentModel
-    handle: Any  # ComposeDoc | list[RunCommand] | list[k8s docs]
+    handle: Any  # what `frontend` parsed the text into and writes edits to
     fmt: Format
+    frontend: Frontend[Any]
     state: ReadState | None = None  # the bytes parsed and where they came from (for --write)
     style: TextStyle = field(default_factory=TextStyle)
 
@@ -53,8 +55,9 @@ def load(path: Path, fmt: str | None = None, text: str | None = None) -> Loaded:
         text = normalize_text(decode_config(state.data, str(path)), style)
     source = str(path)
     f: Format = fmt or detect_format(text, source)  # type: ignore[assignment]
+    fe = frontend(f)
     try:
-        model, handle, f = _parse(text, source, f)
+        model, handle = fe.parse(text, source)
     except InputError as exc:
         if source in str(exc):
             raise
@@ -65,24 +68,8 @@ def load(path: Path, fmt: str | None = None, text: str | None = None) -> Loaded:
         raise InputError(f"{source}: unexpected {f} structure ({type(exc).__name__}: {exc})") from None
     except RecursionError:
         raise InputError(f"{source}: nested too deeply: refusing") from None
-    return Loaded(path, text, model, handle, f, state, style)
-
-
-def _parse(text: str, source: str, f: Format) -> tuple[DeploymentModel, Any, Format]:
-    if f == "compose":
-        from tpdoctor.deploy.compose import parse_compose
-
-        model, handle = parse_compose(text, source)
-        return model, handle, f
-    if f == "kubernetes":
-        from tpdoctor.deploy.kubernetes import parse_kubernetes
-
-        model, docs = parse_kubernetes(text, source)
-        return model, docs, f
-    from tpdoctor.deploy.dockerrun import parse_run_text
-
-    model, runs = parse_run_text(text, source)
-    return model, runs, model.format
+    # a script asked for as docker may hold only podman commands: the model says which
+    return Loaded(path, text, model, handle, model.format, fe, state, style)
 
 
 def write_fix(loaded: Loaded, text: str) -> Path:
@@ -109,13 +96,16 @@ def audit_model(
     pss: str | None = None,
     strict: bool = False,
     compose_impl: str | None = None,
+    fixing: bool = False,
 ) -> AuditResult:
+    """The deploy rules on every service; findings that a `# tpdoctor: allow` covers are set
+    aside. `fixing`: audit for what `--fix` writes (the hardening, as --strict reports it)."""
     ctx = DeployContext(
         model=model,
         facts=facts,
         ipc_exchange=ipc_exchange,
         pss=pss,
-        extra={"strict": strict, "compose_impl": compose_impl},
+        extra={"strict": strict, "compose_impl": compose_impl, "fixing": fixing},
     )
     res = AuditResult()
     for svc, f in run_deploy_rules(ctx):

@@ -1,23 +1,21 @@
 """Compose front-end (v1 files, the 2.x/3.x formats and the current Compose spec) and patcher.
 
 The document is loaded with ruamel's round-trip loader so that `audit --fix` can change only
-the keys the least-privilege plan touches and keep the user's comments, key order and quoting.
+the keys the findings' edits touch and keep the user's comments, key order and quoting.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
+from collections.abc import Sequence
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import CommentMark
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString
-from ruamel.yaml.tokens import CommentToken
 
 from tpdoctor.deploy.exceptions import allows_in_lines
-from tpdoctor.deploy.io import load_yaml_docs
+from tpdoctor.deploy.frontend import unsupported
+from tpdoctor.deploy.io import dump_yaml_docs, load_yaml_docs
 from tpdoctor.deploy.model import (
     DeploymentModel,
     DeviceMap,
@@ -25,10 +23,38 @@ from tpdoctor.deploy.model import (
     MountSpec,
     SecurityOpts,
     Service,
+    normalize_cap,
     parse_size,
+)
+from tpdoctor.deploy.yamledit import (
+    Rehome,
+    append_item,
+    delete_item,
+    delete_key,
+    insert_keeping_comments,
+    insert_near,
+    quoted,
 )
 from tpdoctor.errors import InputError, NotDeploymentError
 from tpdoctor.limits import MAX_GPUS, cap_count, parse_count
+from tpdoctor.model.edits import (
+    AddCapability,
+    AddItem,
+    DefaultSeccomp,
+    DropAllCapabilities,
+    Edit,
+    NoNewPrivileges,
+    Reindent,
+    RemoveCapability,
+    RemoveItem,
+    RepairContinuation,
+    ReplaceItem,
+    ReserveGpus,
+    SetEntrypoint,
+    SetEnv,
+    SetShmSize,
+    Unset,
+)
 
 _V1_HINT_KEYS = {"image", "build", "command", "devices", "volumes", "environment"}
 
@@ -419,7 +445,7 @@ def parse_compose(text: str, source: str) -> tuple[DeploymentModel, ComposeDoc]:
     return model, doc
 
 
-# --- patching ---------------------------------------------------------------------------------
+# --- writing edits back ------------------------------------------------------------------------
 
 _KEY = {
     "devices": "devices",
@@ -432,155 +458,74 @@ _KEY = {
     "privileged": "privileged",
     "shm_size": "shm_size",
     "ipc": "ipc",
+    "pid": "pid",
     "env": "environment",
     "entrypoint": "entrypoint",
 }
 
+# Where new keys go (yamledit.insert_near): after the closest key that precedes them in this
+# order, so fixed files read naturally (image, devices, volumes, group_add ... near each other).
+ORDER = (
+    "image",
+    "build",
+    "container_name",
+    "privileged",
+    "devices",
+    "volumes",
+    "tmpfs",
+    "group_add",
+    "cap_drop",
+    "cap_add",
+    "security_opt",
+    "shm_size",
+    "ipc",
+    "environment",
+)
 
-def _q(v: str) -> Any:
-    # quote what YAML would otherwise read as a number or a mapping ("992", "a:b")
-    return DoubleQuotedScalarString(v) if re.fullmatch(r"[0-9]+|.*[:#{}\[\],&*!|>'\"%@`].*|\$\{.*", v) else v
-
-
-# --- comments around edited entries -------------------------------------------------------------
-# ruamel attaches the full-line comments that follow an entry to that entry (a list item's
-# comment token, a scalar value's post-comment): "# the VPN" above `- /dev/net/tun` belongs to
-# the item before it, "# weights" above `volumes:` to the last item of the list before it.
-# Removing or appending next to such an entry would drop or move them, so the edits below first
-# detach those lines and give them back to what they precede.
-
-
-def _detach_following(tok: Any) -> str:
-    """Cut the full-line comments after an entry's own end-of-line comment; return them raw."""
-    if tok is None:
-        return ""
-    head, _, rest = str(tok.value).partition("\n")
-    if not rest.strip():
-        return ""
-    tok.value = head + "\n"
-    return rest
+Op = tuple[str, ...]
 
 
-def _item_token(seq: CommentedSeq, i: int) -> Any:
-    c = seq.ca.items.get(i)
-    return c[0] if c else None
-
-
-def _tail_token(m: CommentedMap, key: Any) -> Any:
-    """The token holding the comments that follow entry `key` of map `m` (recursing into its value)."""
-    v = m.get(key)
-    if isinstance(v, CommentedSeq) and len(v):
-        return _item_token(v, len(v) - 1)
-    if isinstance(v, CommentedMap) and len(v):
-        return _tail_token(v, list(v.keys())[-1])
-    c = m.ca.items.get(key)
-    return c[2] if c and len(c) > 2 else None
-
-
-def _api_text(raw: str) -> str:
-    out = []
-    for ln in raw.splitlines():
-        t = ln.strip()
-        if t.startswith("#"):
-            t = t[1:]
-            out.append(t[1:] if t.startswith(" ") else t)
-    return "\n".join(out)
-
-
-def _key_col(m: CommentedMap, key: Any, default: int) -> int:
-    try:
-        return int(m.lc.key(key)[1])
-    except (AttributeError, KeyError, TypeError):
-        return default
-
-
-def _put_before(m: CommentedMap, key: Any, raw: str, default_col: int) -> None:
-    m.yaml_set_comment_before_after_key(key, before=_api_text(raw), indent=_key_col(m, key, default_col))
-
-
-def _append_to_item(seq: CommentedSeq, i: int, raw: str) -> None:
-    tok = _item_token(seq, i)
-    if tok is not None:
-        tok.value = str(tok.value) + raw
-    else:
-        seq.ca.items[i] = [CommentToken("\n" + raw, CommentMark(0), None), None, None, None]
-
-
-class _Rehome:
-    """Where comments that preceded something in a service go once that something moves."""
-
-    def __init__(self, doc: ComposeDoc, service: str) -> None:
-        self.doc, self.service = doc, service
-
-    def after_service(self, raw: str, svc: CommentedMap) -> None:
-        """Comments that followed the service's last entry: they precede the next service."""
-        names = list(self.doc.services.keys())
-        i = names.index(self.service)
-        if i + 1 < len(names):
-            _put_before(self.doc.services, names[i + 1], raw, 0 if self.doc.v1 else 2)
-            return
-        keys = list(svc.keys())
-        tok = _tail_token(svc, keys[-1]) if keys else None
-        if tok is not None:
-            tok.value = str(tok.value) + raw
-        elif keys:
-            v = svc[keys[-1]]
-            if isinstance(v, CommentedSeq) and len(v):
-                _append_to_item(v, len(v) - 1, raw)
-            elif not isinstance(v, (CommentedSeq, CommentedMap)):
-                svc.ca.items.setdefault(keys[-1], [None, None, None, None])[2] = CommentToken(
-                    "\n" + raw, CommentMark(0), None
-                )
-
-    def before_key(self, svc: CommentedMap, key: Any, raw: str) -> None:
-        _put_before(svc, key, raw, 4)
-
-
-def _delete_key(svc: CommentedMap, key: str, home: _Rehome) -> None:
-    keys = list(svc.keys())
-    raw = _detach_following(_tail_token(svc, key))
-    del svc[key]
-    if raw:
-        i = keys.index(key)
-        if i + 1 < len(keys):
-            home.before_key(svc, keys[i + 1], raw)
-        else:
-            home.after_service(raw, svc)
-
-
-def _delete_item(svc: CommentedMap, key: str, seq: CommentedSeq, i: int, home: _Rehome) -> None:
-    raw = _detach_following(_item_token(seq, i))
-    del seq[i]
-    if not raw:
-        return
-    if i > 0:
-        _append_to_item(seq, i - 1, raw)  # still right after the item before, before the next one
-    elif len(seq):
-        col = _key_col(svc, key, 4) + 2
-        svc.yaml_set_comment_before_after_key(key, after=_api_text(raw), after_indent=col)
-    else:  # the list is now empty and its key goes: the comments precede the next key
-        keys = list(svc.keys())
-        j = keys.index(key)
-        if j + 1 < len(keys):
-            home.before_key(svc, keys[j + 1], raw)
-        else:
-            home.after_service(raw, svc)
-
-
-def _append_item(seq: CommentedSeq, item: Any) -> None:
-    raw = _detach_following(_item_token(seq, len(seq) - 1)) if len(seq) else ""
-    seq.append(item)
-    if raw:
-        _append_to_item(seq, len(seq) - 1, raw)
+def spell(service: Service, edit: Edit) -> list[Op] | None:
+    """A typed edit as operations on compose keys, which docker/podman run spell as flags
+    (dockerrun.py); None: the edit has no spelling in these formats."""
+    if isinstance(edit, Unset):
+        return [("unset", edit.key)]
+    if isinstance(edit, SetShmSize):
+        return [("set", "shm_size", edit.size)]
+    if isinstance(edit, AddItem):
+        return [("list_add", edit.key, edit.item)]
+    if isinstance(edit, RemoveItem):
+        return [("list_remove", edit.key, edit.item)]
+    if isinstance(edit, ReplaceItem):
+        return [("list_replace", edit.key, edit.old, edit.new)]
+    if isinstance(edit, AddCapability):
+        return [("list_add", "cap_add", edit.cap)]
+    if isinstance(edit, RemoveCapability):  # as spelled: sys_admin, CAP_SYS_ADMIN
+        return [("list_remove", "cap_add", c) for c in service.cap_add if normalize_cap(c) == edit.cap]
+    if isinstance(edit, DropAllCapabilities):
+        return [("list_add", "cap_drop", "ALL")]
+    if isinstance(edit, NoNewPrivileges):
+        return [("list_add", "security_opt", "no-new-privileges:true")]
+    if isinstance(edit, DefaultSeccomp):
+        return [("list_remove", "security_opt", f"seccomp{sep}unconfined") for sep in "=:"]
+    if isinstance(edit, ReserveGpus):
+        return [("gpu_reservation", edit.vendor, edit.count)]
+    if isinstance(edit, SetEnv):
+        return [("list_add", "env", f"{edit.name}={edit.value}")]
+    if isinstance(edit, SetEntrypoint):
+        return [("set_argv", "entrypoint", *edit.argv)]
+    if isinstance(edit, (Reindent, RepairContinuation)):
+        return []  # the re-indented tree is what dump writes; no continuation in YAML
+    return None
 
 
 def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None:
     """Apply format-neutral plan operations to one service of the round-trip tree."""
     svc: CommentedMap = doc.services[service]
-    home = _Rehome(doc, service)
+    home = Rehome(doc.services, service, 0 if doc.v1 else 2)
 
     def _insert_near(svc: CommentedMap, key: str, value: Any) -> None:
-        _insert_near_keeping_comments(svc, key, value, home)
+        insert_keeping_comments(svc, key, value, home, ORDER)
 
     for op in ops:
         if op[0] == "gpu_reservation":
@@ -590,8 +535,9 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None
             continue
         kind, field = op[0], op[1]
         key = _KEY[field]
-        if kind == "set_json":  # a whole list, written in flow style: entrypoint: ["bash", "-c", ...]
-            seq = CommentedSeq(json.loads(op[2]))
+        if kind == "set_argv":  # a whole list, in flow style: entrypoint: ["bash", "-c", ...]
+            # compose interpolates $VAR in every string: a shell's own "$@" is written $$@
+            seq = CommentedSeq([a.replace("$", "$$") for a in op[2:]])
             seq.fa.set_flow_style()
             if key in svc:
                 svc[key] = seq
@@ -599,7 +545,7 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None
                 _insert_near(svc, key, seq)
         elif kind == "unset":
             if key in svc:
-                _delete_key(svc, key, home)
+                delete_key(svc, key, home)
         elif kind == "set":
             value: Any = op[2]
             if key in svc:
@@ -612,12 +558,12 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None
                 k, _, v = item.partition("=")
                 env = svc.get(key)
                 if isinstance(env, dict):
-                    env[k] = _q(v)
+                    env[k] = quoted(v)
                 elif isinstance(env, list):
-                    env.append(_q(item))
+                    env.append(quoted(item))
                 else:
                     m = CommentedMap()
-                    m[k] = _q(v)
+                    m[k] = quoted(v)
                     _insert_near(svc, key, m)
                 continue
             seq = svc.get(key)
@@ -631,15 +577,15 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None
                 shape = "mapping" if isinstance(seq, dict) else type(seq).__name__
                 raise InputError(f"{service}: {key} is a {shape}, not a list; correct it by hand, then --fix")
             if item not in [str(x) for x in seq]:
-                _append_item(seq, _q(item))
+                append_item(seq, quoted(item))
         elif kind == "list_remove":
             seq = svc.get(key)
             if isinstance(seq, CommentedSeq):
                 for i in reversed(range(len(seq))):
                     if doc.same(seq[i], op[2]) or (isinstance(seq[i], dict) and str(dict(seq[i])) == op[2]):
-                        _delete_item(svc, key, seq, i, home)
+                        delete_item(svc, key, seq, i, home)
                 if not seq:
-                    _delete_key(svc, key, home)
+                    delete_key(svc, key, home)
             elif isinstance(seq, list):
                 for i in reversed(range(len(seq))):
                     if doc.same(seq[i], op[2]) or (isinstance(seq[i], dict) and str(dict(seq[i])) == op[2]):
@@ -651,7 +597,7 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None
             if isinstance(seq, list):
                 for i, x in enumerate(seq):
                     if doc.same(x, op[2]):
-                        seq[i] = _q(op[3])
+                        seq[i] = quoted(op[3])
 
 
 def _map_at(parent: CommentedMap, key: str) -> CommentedMap:
@@ -684,49 +630,36 @@ def _add_gpu_reservation(svc: CommentedMap, driver: str, count: str) -> None:
     devs.append(entry)
 
 
-# Where new keys go: after the closest key that precedes them in this order, so fixed files
-# read naturally (image, devices, volumes, group_add ... near each other).
-_ORDER = [
-    "image",
-    "build",
-    "container_name",
-    "privileged",
-    "devices",
-    "volumes",
-    "tmpfs",
-    "group_add",
-    "cap_drop",
-    "cap_add",
-    "security_opt",
-    "shm_size",
-    "ipc",
-    "environment",
-]
-
-
 def _insert_near(svc: CommentedMap, key: str, value: Any) -> None:
-    keys = list(svc.keys())
-    want = _ORDER.index(key) if key in _ORDER else len(_ORDER)
-    pos = len(keys)
-    for i, k in enumerate(keys):
-        if k in _ORDER and _ORDER.index(k) > want:
-            pos = i
-            break
-    svc.insert(pos, key, value)
+    insert_near(svc, key, value, ORDER)
 
 
-def _insert_near_keeping_comments(svc: CommentedMap, key: str, value: Any, home: _Rehome) -> None:
-    """_insert_near, but the comments that preceded the entry after the insertion point (held by
-    the entry before it) stay in front of that entry, not in front of the new key."""
-    keys = list(svc.keys())
-    _insert_near(svc, key, value)
-    pos = list(svc.keys()).index(key)
-    if pos == 0:
-        return
-    raw = _detach_following(_tail_token(svc, keys[pos - 1]))
-    if not raw:
-        return
-    if pos < len(keys):
-        home.before_key(svc, keys[pos], raw)
-    else:
-        home.after_service(raw, svc)
+class ComposeFrontend:
+    """Compose files (v1, 2.x/3.x, the Compose spec) as ruamel round-trip trees."""
+
+    def parse(self, text: str, source: str) -> tuple[DeploymentModel, ComposeDoc]:
+        return parse_compose(text, source)
+
+    def apply(self, handle: ComposeDoc, service: Service, edits: Sequence[Edit]) -> list[str]:
+        ops: list[Op] = []
+        refused: list[str] = []
+        for e in edits:
+            got = spell(service, e)
+            if got is None:
+                refused.append(unsupported(service, e))
+            else:
+                ops += got
+        try:
+            apply_ops(handle, service.name, ops)
+        except InputError as exc:  # a key of the wrong type: name the file, change nothing
+            raise InputError(f"{handle.source}: {exc}") from None
+        return refused
+
+    def dump(self, handle: ComposeDoc) -> str:
+        return dump_yaml_docs([handle.root])
+
+    def notices(self, handle: ComposeDoc) -> list[str]:
+        return []
+
+
+FRONTEND = ComposeFrontend()

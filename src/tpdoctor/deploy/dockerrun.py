@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tpdoctor.deploy.compose import parse_device, parse_security_opt
 from tpdoctor.deploy.exceptions import allows_in_lines
+from tpdoctor.deploy.frontend import unsupported
 from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service, parse_size
 from tpdoctor.deploy.shellwords import (
     Edit,
@@ -25,6 +27,8 @@ from tpdoctor.deploy.shellwords import (
     unquote,
 )
 from tpdoctor.errors import InputError, NotDeploymentError
+from tpdoctor.model.edits import Edit as TypedEdit
+from tpdoctor.model.edits import RepairContinuation, SetEntrypoint
 
 # Flags that take no value (docker 28 + podman 4/5). Everything else takes one.
 BOOL_FLAGS = {
@@ -413,6 +417,7 @@ _FLAG_OF = {
     "privileged": "--privileged",
     "shm_size": "--shm-size",
     "ipc": "--ipc",
+    "pid": "--pid",
     "env": "--env",
 }
 
@@ -568,16 +573,49 @@ def _insertion(text: str, run: RunCommand, added: list[tuple[str, str | None]]) 
     return Edit(img.start, img.start, " ".join(parts) + " ")
 
 
-def patch_script(
-    text: str, runs: list[tuple[RunCommand, list[tuple[str, ...]], bool]]
-) -> tuple[str, list[str]]:
-    """Apply each command's ops in place; returns the new text and one line per command left as written."""
-    edits: list[Edit] = []
-    refused: list[str] = []
-    for run, ops, repair in runs:
-        got = script_edits(text, run, ops, repair)
-        if isinstance(got, str):
-            refused.append(got)
-        else:
-            edits.extend(got)
-    return apply_edits(text, edits), refused
+class ShellDoc(list[RunCommand]):
+    """The `docker run` / `podman run` commands of a script (a list, one per service, in order)
+    and the byte edits applied to its text so far."""
+
+    def __init__(self, text: str, runs: list[RunCommand], notes: list[str]) -> None:
+        super().__init__(runs)
+        self.text = text
+        self.notes = notes  # commands not read (`eval`), flags given to `docker build`
+        self.edits: list[Edit] = []
+
+
+class ShellFrontend:
+    """docker/podman run commands in shell scripts and READMEs, edited word by word in place:
+    only the flag words that change are touched (shellwords.py keeps every word's span)."""
+
+    def parse(self, text: str, source: str) -> tuple[DeploymentModel, ShellDoc]:
+        model, runs = parse_run_text(text, source)
+        return model, ShellDoc(text, runs, list(model.notes))
+
+    def apply(self, handle: ShellDoc, service: Service, edits: Sequence[TypedEdit]) -> list[str]:
+        from tpdoctor.deploy.compose import spell
+
+        run = handle[int(service.name.rsplit("-", 1)[1])]
+        ops: list[tuple[str, ...]] = []
+        refused: list[str] = []
+        for e in edits:
+            got = None if isinstance(e, SetEntrypoint) else spell(service, e)
+            if got is None:
+                refused.append(unsupported(service, e))
+            else:
+                ops += got
+        repair = any(isinstance(e, RepairContinuation) for e in edits)
+        got_edits = script_edits(handle.text, run, ops, repair)
+        if isinstance(got_edits, str):
+            return [*refused, got_edits]
+        handle.edits.extend(got_edits)
+        return refused
+
+    def dump(self, handle: ShellDoc) -> str:
+        return apply_edits(handle.text, handle.edits)
+
+    def notices(self, handle: ShellDoc) -> list[str]:
+        return [*handle.notes, *(n for r in handle for n in [*r.unsafe, *r.notices])]
+
+
+FRONTEND = ShellFrontend()

@@ -1,25 +1,50 @@
-"""Apply least-privilege plans to the user's file and produce the new text and a diff."""
+"""`audit --fix` and `explain --config`: a fold of the findings' edits into the user's file.
+
+The audit rules attach to each finding the edits that remove its cause (model/edits.py); the
+findings a `# tpdoctor: allow` covers are already set aside by `audit_model`. Here, once for
+every format, each service's edits are folded (duplicates once, in application order) and
+handed to the file's Frontend, which writes them in place. `explain --config` keeps only the
+findings whose rule remedies the causes a log diagnosed (`remedies=` of `@deploy_rule`).
+"""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from tpdoctor.deploy.audit import Loaded
-from tpdoctor.deploy.least_privilege import Plan, plan_k8s, plan_service
-from tpdoctor.deploy.model import Service
-from tpdoctor.errors import InputError
-from tpdoctor.model import Facts
+from tpdoctor.deploy.audit import Loaded, audit_model, load
+from tpdoctor.model import Facts, Finding
+from tpdoctor.model.edits import Edit, Manual, fold
 
-# Narrows a service's least-privilege plan (explain --config keeps only what the diagnosed causes need).
-PlanFilter = Callable[[Service, Plan], Plan]
+# Narrows one service's findings (explain --config keeps those that remedy the diagnosed causes).
+FindingFilter = Callable[[list[Finding]], list[Finding]]
+
+
+@dataclass
+class Plan:
+    """What the fold did to one service: its edits, why, and what stayed as written."""
+
+    service: str
+    edits: list[Edit] = field(default_factory=list)
+    cannot: list[str] = field(default_factory=list)
+
+    @property
+    def ops(self) -> list[Edit]:
+        """The edits written into the file (not those it only reports)."""
+        return [e for e in self.edits if not isinstance(e, Manual)]
+
+    @property
+    def why(self) -> list[str]:
+        return list(dict.fromkeys(e.why for e in self.ops if e.why))
 
 
 @dataclass
 class FixResult:
     text: str
     plans: list[Plan] = field(default_factory=list)
+    allowed: list[str] = field(default_factory=list)  # findings an exception set aside (audit's notes)
 
     @property
     def changed(self) -> bool:
@@ -31,59 +56,22 @@ def fix_loaded(
     facts: Facts | None,
     ipc_exchange: str = "drmfd",
     pss: str | None = None,
-    select: PlanFilter | None = None,
+    select: FindingFilter | None = None,
 ) -> FixResult:
-    """Apply the least-privilege plan of every service (narrowed by `select`) to the file's text."""
-
-    def keep(svc: Service, plan: Plan) -> Plan:
-        return select(svc, plan) if select is not None else plan
-
-    if loaded.fmt == "compose":
-        from tpdoctor.deploy.compose import apply_ops
-        from tpdoctor.deploy.io import dump_yaml_docs
-
-        doc = loaded.handle
-        plans = [keep(s, plan_service(s, facts, ipc_exchange)) for s in loaded.model.services]
-        for p in plans:
-            if p.ops:
-                try:
-                    apply_ops(doc, p.service, p.ops)
-                except InputError as exc:  # a key of the wrong type: name the file, change nothing
-                    raise InputError(f"{loaded.path}: {exc}") from None
-        changed = any(p.ops for p in plans) or (bool(doc.recovered) and select is None)
-        return FixResult(dump_yaml_docs([doc.root]) if changed else loaded.text, plans)
-    if loaded.fmt == "kubernetes":
-        from tpdoctor.deploy.io import dump_yaml_docs
-        from tpdoctor.deploy.kubernetes import apply_k8s_ops
-
-        docs = loaded.handle
-        plans = [keep(s, plan_k8s(s, facts, ipc_exchange, pss)) for s in loaded.model.services]
-        for s, p in zip(loaded.model.services, plans, strict=True):
-            if p.ops:
-                apply_k8s_ops(docs, s, p.ops)
-        if not any(p.ops for p in plans):
-            return FixResult(loaded.text, plans)
-        text = dump_yaml_docs(docs)
-        if loaded.text.lstrip().startswith("---") and not text.startswith("---"):
-            text = "---\n" + text
-        return FixResult(text, plans)
-    from tpdoctor.deploy.dockerrun import patch_script
-
-    plans = []
-    work = []
-    for s, run in zip(loaded.model.services, loaded.handle, strict=True):
-        p = keep(s, plan_service(s, facts, ipc_exchange))
-        plans.append(p)
-        repair = bool(run.breaks) and select is None
-        if repair:
-            p.why.append("continuation repaired: comments moved above the command, blanks after `\\` removed")
-        work.append((run, p.ops, repair))
-    text, refused = patch_script(loaded.text, work)
-    for p, (run, ops, _r) in zip(plans, work, strict=True):
-        p.cannot.extend(
-            r for r in refused if ops and r.startswith(tuple(f"line {w.line}" for w in run.words))
-        )
-    return FixResult(text, plans)
+    """Fold the edits of every finding no exception allows (narrowed by `select`) into the text."""
+    res = audit_model(loaded.model, facts, ipc_exchange=ipc_exchange, pss=pss, fixing=True)
+    plans: list[Plan] = []
+    for svc in loaded.model.services:
+        found = res.per_service.get(svc.name, [])
+        if select is not None:
+            found = select(found)
+        plan = Plan(svc.name, fold([e for f in found for e in f.edits]))
+        plan.cannot = [e.why for e in plan.edits if isinstance(e, Manual)]
+        if plan.ops:
+            plan.cannot += loaded.frontend.apply(loaded.handle, svc, plan.ops)
+        plans.append(plan)
+    changed = any(p.ops for p in plans)
+    return FixResult(loaded.frontend.dump(loaded.handle) if changed else loaded.text, plans, res.allowed)
 
 
 def unified_diff(path: str, old: str, new: str) -> str:
@@ -95,3 +83,56 @@ def unified_diff(path: str, old: str, new: str) -> str:
             tofile=f"{path} (least privilege)",
         )
     )
+
+
+# --- explain --config ---------------------------------------------------------------------------
+
+
+def remedy_filter(causes: Iterable[str]) -> FindingFilter:
+    """Keep the findings whose rule remedies one of `causes`; all of a service's findings when
+    one of them is remedied by its whole least-privilege edit (privileged replaced)."""
+    from tpdoctor.rules.registry import deploy_remedies, deploy_rewrites_service
+
+    wanted = set(causes)
+    remedies, whole = deploy_remedies(), deploy_rewrites_service()
+
+    def select(found: list[Finding]) -> list[Finding]:
+        kept = [f for f in found if remedies.get(f.cause, frozenset()) & wanted]
+        return found if any(f.cause in whole for f in kept) else kept
+
+    return select
+
+
+def fixable(causes: Iterable[str]) -> list[str]:
+    """The causes some deploy rule's edits remove."""
+    from tpdoctor.rules.registry import deploy_remedies
+
+    known = {c for cs in deploy_remedies().values() for c in cs}
+    return [c for c in dict.fromkeys(causes) if c in known]
+
+
+@dataclass
+class CausePatch:
+    loaded: Loaded
+    result: FixResult
+    causes: list[str]  # the causes the file can fix
+
+    @property
+    def changed(self) -> bool:
+        return self.result.text != self.loaded.text
+
+
+def patch_for_causes(
+    path: Path,
+    causes: Iterable[str],
+    facts: Facts | None = None,
+    ipc_exchange: str = "drmfd",
+    fmt: str | None = None,
+) -> CausePatch:
+    """Read `path` (compose, docker/podman run, Kubernetes) and patch it for `causes`: the edits
+    of the audit findings that remedy them. Bad input raises InputError (exit 2), as in `audit`."""
+    loaded = load(path, fmt)
+    can = fixable(causes)
+    if not can:
+        return CausePatch(loaded, FixResult(loaded.text), [])
+    return CausePatch(loaded, fix_loaded(loaded, facts, ipc_exchange, select=remedy_filter(can)), can)

@@ -1,20 +1,36 @@
 """Kubernetes front-end (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, List,
 LeaderWorkerSet, KubeRay RayCluster/RayService/RayJob, KServe InferenceService/ServingRuntime, JobSet)
-and the patcher that writes a least-privilege plan back into the round-trip tree."""
+and the patcher that writes the findings' edits back into the round-trip tree."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap
 
 from tpdoctor.deploy.exceptions import ANNOTATION, allows_in_lines, parse_allow_body
-from tpdoctor.deploy.io import load_yaml_docs
+from tpdoctor.deploy.frontend import unsupported
+from tpdoctor.deploy.io import dump_yaml_docs, load_yaml_docs
 from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service, parse_size
+from tpdoctor.deploy.yamledit import ensure_map, ensure_seq
 from tpdoctor.errors import NotDeploymentError
 from tpdoctor.limits import parse_count
+from tpdoctor.model.edits import (
+    K8S_GPU_RESOURCE,
+    AddCapability,
+    DefaultSeccomp,
+    DropAllCapabilities,
+    Edit,
+    EmptyDir,
+    NoNewPrivileges,
+    RemoveCapability,
+    RemoveHostPath,
+    ReserveGpus,
+    SetEnv,
+    Unset,
+)
 
 GPU_RESOURCES = {
     "nvidia.com/gpu": "nvidia",
@@ -382,23 +398,70 @@ def _container(w: Workload, c: dict[str, Any], psc: dict[str, Any], vols: dict[s
     return s
 
 
-# --- patching ---------------------------------------------------------------------------------
+# --- writing edits back ------------------------------------------------------------------------
+
+Op = tuple[str, ...]
+# where each switch lives: the container's securityContext, or the pod spec
+_UNSET = {
+    "privileged": ("sc_unset", "privileged"),
+    "ipc": ("pod_unset", "hostIPC"),
+    "pid": ("pod_unset", "hostPID"),
+}
 
 
-def _ensure_map(parent: CommentedMap, key: str) -> CommentedMap:
-    v = parent.get(key)
-    if not isinstance(v, CommentedMap):
-        v = CommentedMap()
-        parent[key] = v
-    return v
+def spell(edit: Edit) -> Op | None:
+    """A typed edit as an operation on a container and its pod (apply_k8s_ops); None: no
+    Kubernetes spelling."""
+    if isinstance(edit, Unset):
+        return _UNSET[edit.key]
+    if isinstance(edit, RemoveHostPath):
+        return ("remove_hostpath", edit.target)
+    if isinstance(edit, ReserveGpus):
+        return ("limit", K8S_GPU_RESOURCE[edit.vendor], edit.count)
+    if isinstance(edit, EmptyDir):
+        return ("volume", edit.name, edit.target, edit.medium, edit.size)
+    if isinstance(edit, AddCapability):
+        return ("cap_add", edit.cap)
+    if isinstance(edit, RemoveCapability):
+        return ("cap_remove", edit.cap)
+    if isinstance(edit, DropAllCapabilities):
+        return ("cap_drop_all",)
+    if isinstance(edit, NoNewPrivileges):
+        return ("sc_set", "allowPrivilegeEscalation", "false")
+    if isinstance(edit, DefaultSeccomp):
+        return ("sc_set", "seccompProfile", "RuntimeDefault")
+    if isinstance(edit, SetEnv):
+        return ("env", edit.name, edit.value)
+    return None
 
 
-def _ensure_seq(parent: CommentedMap, key: str) -> CommentedSeq:
-    v = parent.get(key)
-    if not isinstance(v, CommentedSeq):
-        v = CommentedSeq()
-        parent[key] = v
-    return v
+class KubernetesFrontend:
+    """Kubernetes manifests (every document of the file) as ruamel round-trip trees."""
+
+    def parse(self, text: str, source: str) -> tuple[DeploymentModel, K8sDocs]:
+        model, docs = parse_kubernetes(text, source)
+        return model, K8sDocs(docs, text.lstrip().startswith("---"))
+
+    def apply(self, handle: K8sDocs, service: Service, edits: Sequence[Edit]) -> list[str]:
+        ops = [(e, spell(e)) for e in edits]
+        apply_k8s_ops(handle.docs, service, [op for _, op in ops if op is not None])
+        return [unsupported(service, e) for e, op in ops if op is None]
+
+    def dump(self, handle: K8sDocs) -> str:
+        text = dump_yaml_docs(handle.docs)
+        return "---\n" + text if handle.leading_marker and not text.startswith("---") else text
+
+    def notices(self, handle: K8sDocs) -> list[str]:
+        return []
+
+
+@dataclass
+class K8sDocs:
+    docs: list[Any]
+    leading_marker: bool  # the file starts with `---`: so does the fixed one
+
+
+FRONTEND = KubernetesFrontend()
 
 
 def find_container(docs: list[Any], service: Service) -> tuple[Workload, CommentedMap]:
@@ -422,7 +485,7 @@ def apply_k8s_ops(docs: list[Any], service: Service, ops: list[tuple[str, ...]])
         if kind == "pod_unset":
             spec.pop(op[1], None)
         elif kind == "sc_set":
-            sc = _ensure_map(c, "securityContext")
+            sc = ensure_map(c, "securityContext")
             if op[1] == "seccompProfile":
                 sp = CommentedMap()
                 sp["type"] = op[2]
@@ -433,13 +496,13 @@ def apply_k8s_ops(docs: list[Any], service: Service, ops: list[tuple[str, ...]])
             sc_any: Any = c.get("securityContext") or {}
             sc_any.pop(op[1], None)
         elif kind == "cap_drop_all":
-            caps = _ensure_map(_ensure_map(c, "securityContext"), "capabilities")
-            drop = _ensure_seq(caps, "drop")
+            caps = ensure_map(ensure_map(c, "securityContext"), "capabilities")
+            drop = ensure_seq(caps, "drop")
             if "ALL" not in [str(x) for x in drop]:
                 drop.append("ALL")
         elif kind == "cap_add":
-            caps = _ensure_map(_ensure_map(c, "securityContext"), "capabilities")
-            add = _ensure_seq(caps, "add")
+            caps = ensure_map(ensure_map(c, "securityContext"), "capabilities")
+            add = ensure_seq(caps, "add")
             if op[1] not in [str(x) for x in add]:
                 add.append(op[1])
         elif kind == "cap_remove":
@@ -452,19 +515,19 @@ def apply_k8s_ops(docs: list[Any], service: Service, ops: list[tuple[str, ...]])
                 if not add:
                     del caps_any["add"]
         elif kind == "env":
-            env = _ensure_seq(c, "env")
+            env = ensure_seq(c, "env")
             if not any(isinstance(e, dict) and e.get("name") == op[1] for e in env):
                 e = CommentedMap()
                 e["name"] = op[1]
                 e["value"] = op[2]
                 env.append(e)
         elif kind == "limit":
-            limits = _ensure_map(_ensure_map(c, "resources"), "limits")
+            limits = ensure_map(ensure_map(c, "resources"), "limits")
             if op[1] not in limits:
                 limits[op[1]] = int(op[2])
         elif kind == "volume":
             name, path, medium, size = op[1], op[2], op[3], op[4]
-            vols = _ensure_seq(spec, "volumes")
+            vols = ensure_seq(spec, "volumes")
             if not any(isinstance(v, dict) and v.get("name") == name for v in vols):
                 ed = CommentedMap()
                 if medium:
@@ -475,7 +538,7 @@ def apply_k8s_ops(docs: list[Any], service: Service, ops: list[tuple[str, ...]])
                 v["name"] = name
                 v["emptyDir"] = ed
                 vols.append(v)
-            mounts = _ensure_seq(c, "volumeMounts")
+            mounts = ensure_seq(c, "volumeMounts")
             if not any(isinstance(m, dict) and m.get("mountPath") == path for m in mounts):
                 m = CommentedMap()
                 m["name"] = name

@@ -29,11 +29,17 @@ _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 _ADAPTERS: dict[type, Any] = {}
 
 
+# field(metadata=NOT_OUTPUT): working data that is not part of the output (Finding.edits)
+NOT_OUTPUT: Mapping[str, Any] = {"output": False}
+
+
 def _field_names(cls: type) -> tuple[str, ...]:
     names = _FIELD_NAMES.get(cls)
     if names is None:
         names = _FIELD_NAMES[cls] = tuple(
-            f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")
+            f.name
+            for f in dataclasses.fields(cls)
+            if not f.name.startswith("_") and f.metadata.get("output", True)
         )
     return names
 

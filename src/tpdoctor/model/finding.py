@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import Any, Literal
 
-from tpdoctor.model.datamodel import DataModel
+from tpdoctor.model.datamodel import NOT_OUTPUT, DataModel
+from tpdoctor.model.edits import Edit
 
 
 class Severity(str, Enum):
@@ -78,6 +79,8 @@ class Finding(DataModel):
     evidence: list[Evidence] = field(default_factory=list)
     fixes: list[Fix] = field(default_factory=list)
     related: list[str] = field(default_factory=list)  # cause ids that explain or accompany this
+    # what `audit --fix` changes in the config to remove this cause (model/edits.py); not output
+    edits: tuple[Edit, ...] = field(default=(), metadata=NOT_OUTPUT)
 
     def sort_key(self) -> tuple[int, int, str]:
         return (self.severity.rank, 0 if self.confidence == "proves" else 1, self.cause)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from tpdoctor.model.catalog import get_cause
+from tpdoctor.model.edits import Edit
 from tpdoctor.model.finding import Confidence, Evidence, Finding, Fix, Severity, SeverityName
 from tpdoctor.model.fixes import fixes_for
 
@@ -19,12 +20,14 @@ def make_finding(
     confidence: Confidence = "proves",
     severity: Severity | SeverityName | None = None,
     prefer: str | None = None,
+    edits: Iterable[Edit] = (),
 ) -> Finding:
     """Build a Finding with the catalog's severity and summary and the catalog's fixes.
 
     `prefer`: the id of the remedy that addresses the reason this rule observed (CAP_SYS_PTRACE
     when seccomp refuses pidfd_getfd, not a writable /tmp); it goes first, the rest keep the
-    catalog's least-privilege order. The text output shows the first fix only."""
+    catalog's least-privilege order. The text output shows the first fix only.
+    `edits`: what `audit --fix` changes in the config to remove the cause (model/edits.py)."""
     spec = get_cause(cause)
     evs: list[Evidence] = []
     for e in evidence:
@@ -43,6 +46,7 @@ def make_finding(
         evidence=evs,
         fixes=_preferred_first(fixes_for(cause, context), prefer),
         related=list(related),
+        edits=tuple(edits),
     )
 
 

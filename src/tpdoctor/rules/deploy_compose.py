@@ -12,10 +12,8 @@ from collections.abc import Iterator
 from tpdoctor.deploy.analysis import is_gpu, wants_multi_gpu
 from tpdoctor.deploy.model import Service
 from tpdoctor.model import Confidence, Evidence, Finding, make_finding
-from tpdoctor.rules.deploy_common import ev, fctx
+from tpdoctor.rules.deploy_common import SHM_MIN, ev, fctx
 from tpdoctor.rules.registry import DeployContext, deploy_rule
-
-SHM_MIN = 1024**3  # as rules/deploy_shm.py: below this NCCL/vLLM/Ray fail at TP>1
 
 IMPL_LABEL = {
     "podman-compose": "podman-compose (releases up to 1.6.0)",

@@ -9,23 +9,76 @@ from tpdoctor.deploy.analysis import (
     backend,
     facts_host_paths,
     facts_render_gid,
+    facts_render_nodes,
     runs_as,
     runs_as_root,
     wants_multi_gpu,
 )
 from tpdoctor.deploy.model import Service
-from tpdoctor.model import Confidence, Finding, SeverityName, make_finding
-from tpdoctor.rules.deploy_common import ev, fctx
+from tpdoctor.model import Confidence, Facts, Finding, SeverityName, make_finding
+from tpdoctor.model.edits import AddCapability, AddItem, Edit, Manual, RemoveItem, ReplaceItem, SetEnv
+from tpdoctor.rules.deploy_common import (
+    BYPATH_MOUNT,
+    ev,
+    fctx,
+    fixes_service,
+    group_when_empty,
+    k8s_device_hostpaths,
+    k8s_gpu_limit,
+    kfd_gid,
+    render_gid,
+)
 from tpdoctor.rules.registry import DeployContext, deploy_rule
 
 BYPATH = "/dev/dri/by-path"
+# what oneCCL's IPC exchange needs (the by-path mount and the render nodes it lists, or
+# SYS_PTRACE for pidfd) also removes these causes that `explain` diagnoses from a log
+BYPATH_CAUSES = (
+    "oneccl.bypath-missing",
+    "oneccl.bypath-no-render-entries",
+    "oneccl.bypath-dangling",
+    "oneccl.pidfd-unsupported",
+    "oneccl.sockets-overridden",
+    "oneccl.drmfd-invalid-fd",
+)
+PTRACE_CAUSES = ("oneccl.pidfd-ptrace-denied", "cuda.ipc-pidfd-denied", "rocm.ipc-ptrace-missing")
+DEVICE_CAUSES = ("device.render-node-missing", "device.kfd-missing", "device.cgroup-denied", "device.no-gpu")
+GROUP_CAUSES = ("device.group-denied", "device.group-name-unresolved", "userns.gid-unmapped")
 
 
 def _pidfd_route(svc: Service) -> bool:
     return "SYS_PTRACE" in svc.caps_added and svc.env.get("CCL_ZE_IPC_EXCHANGE", "pidfd") == "pidfd"
 
 
-@deploy_rule("oneccl.bypath-missing")
+def _ipc_route(svc: Service, ctx: DeployContext) -> list[Edit]:
+    """oneCCL's IPC exchange: drmfd (by-path read-only, no capability) or, asked for with
+    --ipc-exchange pidfd or already on SYS_PTRACE, pidfd (SYS_PTRACE, default seccomp)."""
+    if not fixes_service(svc):
+        return []
+    has_ptrace = "SYS_PTRACE" in svc.caps_added
+    if svc.format == "kubernetes":
+        edits = k8s_gpu_limit(svc)
+        if ctx.pss == "baseline" or ctx.ipc_exchange == "drmfd":
+            if "CCL_ZE_IPC_EXCHANGE" not in svc.env:
+                edits.append(
+                    SetEnv(
+                        "CCL_ZE_IPC_EXCHANGE",
+                        "drmfd",
+                        why="CCL_ZE_IPC_EXCHANGE=drmfd: the route that needs no capability",
+                    )
+                )
+        elif not has_ptrace:
+            why = "pidfd route: SYS_PTRACE (needs a privileged PSA namespace or an exception)"
+            edits.append(AddCapability("SYS_PTRACE", why=why))
+        return edits
+    if ctx.ipc_exchange == "pidfd" or has_ptrace:
+        if has_ptrace:
+            return []
+        return [AddCapability("SYS_PTRACE", why="pidfd route: SYS_PTRACE with the default seccomp")]
+    return [AddItem("volumes", BYPATH_MOUNT, why="drmfd route: host by-path read-only, no capability")]
+
+
+@deploy_rule("oneccl.bypath-missing", remedies=(*BYPATH_CAUSES, *PTRACE_CAUSES))
 def bypath_missing(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     """What it checks: an Intel GPU (XPU) container without /dev/dri/by-path (no bind mount, no
     CCL_DRMFD_DEV_RENDER_DIR_PATH, no device-plugin resource) and without the pidfd route.
@@ -45,6 +98,16 @@ def bypath_missing(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     if any(g.via in ("k8s-resource", "cdi", "dra") and g.vendor == "intel" for g in svc.gpus):
         # the device plugin / CDI spec mounts the by-path entries; so does the Intel GPU resource
         # driver (intel-resource-drivers-for-kubernetes pkg/gpu/cdihelpers/cdihelpers.go addBypathMounts)
+        route = _ipc_route(svc, ctx) if svc.format == "kubernetes" and ctx.extra.get("fixing") else []
+        if route:  # nothing is missing; `--fix` still pins oneCCL's route to what the plugin gives
+            yield make_finding(
+                "oneccl.bypath-missing",
+                f"{svc.name}: by-path comes from the GPU plugin; the fix sets oneCCL's IPC exchange to match.",
+                [ev(svc, ctx, "GPU plugin resource")],
+                severity="notice",
+                confidence="suggests",
+                edits=route,
+            )
         return
     if _pidfd_route(svc) and not svc.privileged:
         return
@@ -74,10 +137,11 @@ def bypath_missing(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         context=fctx(svc, ctx),
         severity=sev,
         confidence=conf,
+        edits=_ipc_route(svc, ctx),
     )
 
 
-@deploy_rule("audit.bypath-writable")
+@deploy_rule("audit.bypath-writable", remedies=(*BYPATH_CAUSES, *PTRACE_CAUSES))
 def bypath_writable(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     """What it checks: /dev/dri/by-path bind-mounted without `:ro`.
 
@@ -92,10 +156,20 @@ def bypath_writable(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             "audit.bypath-writable",
             f"{svc.name} mounts /dev/dri/by-path read-write. TP needs it only readable: add :ro.",
             [ev(svc, ctx, m.raw or m.target)],
+            edits=[
+                ReplaceItem(
+                    "volumes",
+                    m.raw,
+                    m.raw + (",ro" if m.raw.count(":") >= 2 else ":ro"),
+                    why="by-path mounted read-only",
+                )
+            ]
+            if m.kind == "bind" and backend(svc) == "xpu"
+            else [],
         )
 
 
-@deploy_rule("audit.devices-all-gpus")
+@deploy_rule("audit.devices-all-gpus", remedies=(*DEVICE_CAUSES, *BYPATH_CAUSES))
 def devices_all(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     """What it checks: `--device /dev/dri` (the whole directory) or `/dev` mapped.
 
@@ -115,10 +189,54 @@ def devices_all(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
                 "nodes in use.",
                 [ev(svc, ctx, f"device {d.raw or d.host}")],
                 context=fctx(svc, ctx),
+                edits=_exact_nodes(svc, ctx, d.raw, d.host),
             )
 
 
-@deploy_rule("device.group-name-unresolved")
+def _exact_nodes(svc: Service, ctx: DeployContext, raw: str, host: str) -> list[Edit]:
+    if not fixes_service(svc):
+        return []
+    nodes = facts_render_nodes(ctx.facts)
+    if not nodes:
+        return [Manual(why=f"{host} kept: pass --host-facts to list the exact render nodes")]
+    why = f"{host} replaced by the render nodes the host's by-path lists"
+    return [RemoveItem("devices", raw, why=why), *[AddItem("devices", n, why=why) for n in nodes]]
+
+
+def _by_name(g: str) -> bool:
+    return not (g.isdigit() or g.startswith("$") or g == "keep-groups")
+
+
+def _group_names(svc: Service, facts: Facts | None) -> dict[str, list[Edit]]:
+    """Each group name replaced by its numeric GID (removed when that GID is there already);
+    after the last name, the render (and /dev/kfd) GID added if no name became it."""
+    if not fixes_service(svc) or backend(svc) not in ("xpu", "rocm"):
+        return {}
+    want, kfd = render_gid(facts), kfd_gid(svc, facts)
+    numeric = [g for g in svc.group_add if not _by_name(g)]
+    planned = list(numeric)
+    out: dict[str, list[Edit]] = {}
+    for g in (g for g in svc.group_add if _by_name(g)):
+        target, which = (kfd, "/dev/kfd (video)") if g == "video" and kfd else (want, "render")
+        if target in planned:
+            out[g] = [
+                RemoveItem("group_add", g, why=f"group {g!r} removed: the numeric GID is already added")
+            ]
+        else:
+            out[g] = [
+                ReplaceItem("group_add", g, target, why=f"group {g!r} replaced by the numeric {which} GID")
+            ]
+            planned.append(target)
+    if out and not numeric:
+        last = list(out)[-1]
+        for extra, why in ((want, "render"), (kfd, "/dev/kfd (video)")):
+            if extra is not None and extra not in planned:
+                out[last].append(AddItem("group_add", extra, why=f"numeric {why} GID added"))
+                planned.append(extra)
+    return out
+
+
+@deploy_rule("device.group-name-unresolved", remedies=GROUP_CAUSES)
 def group_by_name(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     """What it checks: group_add / --group-add with a group *name* (render, video).
 
@@ -129,8 +247,9 @@ def group_by_name(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     How to fix: the numeric host GID: `group_add: ["${RENDER_GID}"]` with
     `RENDER_GID=$(getent group render | cut -d: -f3)`; Podman rootless: `--group-add keep-groups`.
     """
+    edits = _group_names(svc, ctx.facts)
     for g in svc.group_add:
-        if g.isdigit() or g.startswith("$") or g == "keep-groups":
+        if not _by_name(g):
             continue
         gid = facts_render_gid(ctx.facts)
         hint = f" (host render GID is {gid})" if gid is not None else ""
@@ -145,6 +264,7 @@ def group_by_name(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
                 context=fctx(svc, ctx),
                 severity="notice",
                 confidence="suggests",
+                edits=edits.pop(g, []),
             )
             continue
         if g == "render":
@@ -163,6 +283,7 @@ def group_by_name(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             context=fctx(svc, ctx),
             severity=sev,
             confidence="suggests",
+            edits=edits.pop(g, []),
         )
 
 
@@ -170,7 +291,9 @@ def _root(svc: Service) -> bool:
     return runs_as_root(svc)
 
 
-@deploy_rule("audit.group-add-missing", "device.group-denied", "audit.group-gid-unverified")
+@deploy_rule(
+    "audit.group-add-missing", "device.group-denied", "audit.group-gid-unverified", remedies=GROUP_CAUSES
+)
 def group_numeric(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     """What it checks: XPU/ROCm device nodes without a group for them; numeric groups that differ
     from the host's render GID (with --host-facts) or cannot be checked (without).
@@ -184,9 +307,21 @@ def group_numeric(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     if backend(svc) not in ("xpu", "rocm"):
         return
     has_nodes = bool(svc.render_devices) or any(d.host == "/dev/kfd" for d in svc.devices)
-    if not has_nodes:
-        return
     if not svc.group_add and svc.privileged:
+        return  # (replacing privileged adds the group)
+    empty = group_when_empty(svc, ctx.facts) if fixes_service(svc) else []
+    if not has_nodes:
+        if empty and ctx.extra.get("fixing"):
+            # GPUs from a runtime (CDI, a reservation): `--fix` drops every capability, and
+            # root then opens the nodes it gets only through the group
+            yield make_finding(
+                "audit.group-add-missing",
+                f"{svc.name}: the fix drops every capability; the numeric render GID keeps GPU access.",
+                [ev(svc, ctx, "no group_add")],
+                severity="notice",
+                confidence="suggests",
+                edits=empty,
+            )
         return
     if not svc.group_add:
         if _root(svc) and "ALL" not in svc.caps_dropped:
@@ -196,6 +331,7 @@ def group_numeric(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
                 "Add the numeric render GID before switching to a non-root user or cap_drop ALL.",
                 [ev(svc, ctx, "no group_add")],
                 context=fctx(svc, ctx),
+                edits=empty,
             )
         elif _root(svc):
             # cap_drop ALL: root still owns root:render 0660 nodes; only a later non-root user needs the group
@@ -205,6 +341,7 @@ def group_numeric(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
                 "the GPU nodes as their owner; add the numeric render GID before switching to a non-root user.",
                 [ev(svc, ctx, "no group_add")],
                 context=fctx(svc, ctx),
+                edits=empty,
             )
         else:
             user, why = runs_as(svc)
@@ -213,6 +350,7 @@ def group_numeric(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
                 f"{svc.name} runs as {user} ({why}) without the render group: opening the GPU nodes gives EACCES.",
                 [ev(svc, ctx, f"user {user}, no group_add")],
                 context=fctx(svc, ctx),
+                edits=empty,
             )
         return
     numeric = [g for g in svc.group_add if g.isdigit()]
@@ -233,6 +371,12 @@ def group_numeric(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             context=fctx(svc, ctx),
             confidence="proves" if not _root(svc) else "suggests",
             severity=None if not _root(svc) else "notice",
+            edits=[
+                ReplaceItem("group_add", g, str(gid), why=f"GID {g} replaced by the host render GID {gid}")
+                for g in numeric
+            ]
+            if fixes_service(svc) and not any(g.startswith("$") for g in svc.group_add)
+            else [],
         )
 
 
@@ -260,7 +404,7 @@ def host_node_absent(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             )
 
 
-@deploy_rule("device.cgroup-denied", "device.kfd-missing")
+@deploy_rule("device.cgroup-denied", "device.kfd-missing", remedies=DEVICE_CAUSES)
 def nodes_as_volumes(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     """What it checks: GPU nodes bind-mounted as volumes (-v /dev/dri:/dev/dri) instead of mapped
     as devices; ROCm containers without /dev/kfd.
@@ -284,6 +428,7 @@ def nodes_as_volumes(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
                 "Map the nodes with devices: instead.",
                 [ev(svc, ctx, m.raw or m.source)],
                 context=fctx(svc, ctx),
+                edits=k8s_device_hostpaths(svc) if fixes_service(svc) and svc.format == "kubernetes" else [],
             )
     if (
         backend(svc) == "rocm"

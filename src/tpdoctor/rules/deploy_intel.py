@@ -3,12 +3,14 @@ upstream vLLM's XPU image, whose oneAPI environment only /root/.bashrc loads."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 
-from tpdoctor.deploy.images import missing_oneapi
+from tpdoctor.deploy.images import missing_oneapi, sourcing_entrypoint
 from tpdoctor.deploy.model import Service
 from tpdoctor.model import Finding, make_finding
-from tpdoctor.rules.deploy_common import ev, fctx
+from tpdoctor.model.edits import Edit, Manual, SetEntrypoint
+from tpdoctor.rules.deploy_common import ev, fctx, fixes_service
 from tpdoctor.rules.registry import DeployContext, deploy_rule
 
 WHY = {
@@ -52,4 +54,18 @@ def intel_image_setvars(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         f"{svc.name} runs {svc.image} without sourcing oneAPI: {WHY[name]}",
         [ev(svc, ctx, f"entrypoint/command: {shown[:200]}")],
         context=fctx(svc, ctx),
+        edits=_sourcing(svc, name),
     )
+
+
+def _sourcing(svc: Service, image: str) -> list[Edit]:
+    """Compose: the entrypoint wrapped; a command line is the user's to rewrite (told how)."""
+    if not fixes_service(svc) or svc.format == "kubernetes":
+        return []
+    argv = tuple(sourcing_entrypoint(image, svc.entrypoint))
+    if svc.format == "compose":
+        why = (
+            f"{image}: entrypoint sources oneAPI first (setvars.sh, ccl env/vars.sh), then execs the original"
+        )
+        return [SetEntrypoint(argv, why=why)]
+    return [Manual(why=f"{image}: run the server through bash after sourcing oneAPI: " + shlex.join(argv))]

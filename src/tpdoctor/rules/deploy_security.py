@@ -6,14 +6,63 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from tpdoctor.deploy.analysis import is_gpu
+from tpdoctor.deploy.analysis import backend, is_gpu, ranks_per_container, tp_size
 from tpdoctor.deploy.model import SECRET_NAME, Service
 from tpdoctor.model import Finding, make_finding
-from tpdoctor.rules.deploy_common import ev, fctx
-from tpdoctor.rules.registry import DeployContext, deploy_rule
+from tpdoctor.model.edits import (
+    AddItem,
+    DefaultSeccomp,
+    Edit,
+    Manual,
+    RemoveCapability,
+    RemoveItem,
+    ReserveGpus,
+    Unset,
+)
+from tpdoctor.rules.deploy_common import (
+    ev,
+    fctx,
+    fixes_service,
+    group_when_empty,
+    hardening_edits,
+    k8s_device_hostpaths,
+    k8s_gpu_limit,
+    render_nodes_for,
+)
+from tpdoctor.rules.registry import ANY_CAUSE, DeployContext, deploy_rule
 
 
-@deploy_rule("security.privileged")
+def _unprivileged(svc: Service, ctx: DeployContext) -> list[Edit]:
+    """privileged off, and what it stood in for: the GPU nodes (or the NVIDIA reservation),
+    the group for them, the hardening."""
+    if not fixes_service(svc):
+        return []
+    if svc.format == "kubernetes":
+        edits: list[Edit] = [Unset("privileged", why="privileged removed")]
+        return edits + k8s_device_hostpaths(svc) + k8s_gpu_limit(svc) + hardening_edits(svc)
+    edits = [
+        Unset("privileged", why="privileged removed: TP needs only the GPU nodes and (pidfd) SYS_PTRACE")
+    ]
+    be = backend(svc)
+    if be in ("xpu", "rocm") and not svc.render_devices:
+        nodes, real = render_nodes_for(svc, ctx.facts)
+        if be == "rocm" and not any(d.host == "/dev/kfd" for d in svc.devices):
+            edits.append(AddItem("devices", "/dev/kfd", why="ROCm needs /dev/kfd"))
+        src = "from host facts" if real else "placeholders: check `ls /dev/dri` or pass --host-facts"
+        edits += [AddItem("devices", n, why=f"render nodes mapped ({src})") for n in nodes]
+    if be == "cuda" and not svc.gpus:
+        n = str(ranks_per_container(svc)) if tp_size(svc) is not None else "all"
+        what = f"{n} GPU(s) (TP x PP)" if n != "all" else "all GPUs (no TP size to count them by)"
+        why = (
+            f"NVIDIA GPU reservation for {what}: privileged mapped the nodes, the NVIDIA runtime "
+            "injects them and the driver libraries"
+        )
+        edits.append(ReserveGpus("nvidia", n, why=why))
+    return edits + group_when_empty(svc, ctx.facts) + hardening_edits(svc)
+
+
+# replacing privileged is the point: whatever a log diagnosed, the whole least-privilege edit
+@deploy_rule("security.privileged", remedies=(ANY_CAUSE,))
 def privileged(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     """What it checks: `privileged: true`, `--privileged`, `securityContext.privileged: true`.
 
@@ -34,6 +83,7 @@ def privileged(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             "a numeric group_add and a shm_size.",
             [ev(svc, ctx, "privileged: true")],
             context=fctx(svc, ctx),
+            edits=_unprivileged(svc, ctx),
         )
 
 
@@ -52,6 +102,7 @@ def sys_admin(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             f"{svc.name} adds SYS_ADMIN. Tensor parallel does not need it; remove it (at most SYS_PTRACE "
             "for the pidfd route).",
             [ev(svc, ctx, "cap_add: SYS_ADMIN")],
+            edits=[RemoveCapability("SYS_ADMIN", why="SYS_ADMIN removed")] if fixes_service(svc) else [],
         )
 
 
@@ -75,7 +126,25 @@ def seccomp_unconfined(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             "audit.seccomp-unconfined",
             f"{svc.name} disables seccomp. Tensor parallel does not need that: {why}; keep the default profile.",
             [ev(svc, ctx, "seccomp=unconfined")],
+            edits=_default_seccomp(svc),
         )
+
+
+def _default_seccomp(svc: Service) -> list[Edit]:
+    if not fixes_service(svc):
+        return []
+    if svc.format == "kubernetes":
+        return [DefaultSeccomp(why="seccompProfile RuntimeDefault")]
+    if svc.security.seccomp != "unconfined":
+        return []  # "Unconfined" as spelled by hand: left to the user
+    return [DefaultSeccomp(why="seccomp=unconfined removed: the default profile is enough")]
+
+
+def _security_opt_off(svc: Service, key: str, value: str, why: str) -> list[Edit]:
+    """Both spellings of a security_opt (key=value, key:value) removed; not a Kubernetes field."""
+    if not fixes_service(svc) or svc.format == "kubernetes":
+        return []
+    return [RemoveItem("security_opt", f"{key}{sep}{value}", why=why) for sep in ("=", ":")]
 
 
 @deploy_rule("audit.selinux-label-disabled", "lsm.selinux-device-denied")
@@ -94,6 +163,11 @@ def selinux(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             f"{svc.name} disables SELinux separation. Tensor parallel does not need it: enable the host "
             "boolean container_use_devices (setsebool -P container_use_devices 1) instead.",
             [ev(svc, ctx, "label=" + ",".join(svc.security.label))],
+            edits=_security_opt_off(
+                svc, "label", "disable", "label=disable removed (host: setsebool -P container_use_devices 1)"
+            )
+            if "disable" in svc.security.label
+            else [],
         )
     elif ctx.facts is not None and ctx.facts.lsm.selinux_enforce == 1 and is_gpu(svc):
         yield make_finding(
@@ -122,6 +196,11 @@ def apparmor(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             f"{svc.name} runs AppArmor-unconfined. Tensor parallel does not need it: docker-default "
             "already allows mapped GPU nodes and ptrace between ranks of one container.",
             [ev(svc, ctx, "apparmor=unconfined")],
+            edits=_security_opt_off(
+                svc, "apparmor", "unconfined", "apparmor=unconfined removed: the default profile is enough"
+            )
+            if svc.security.apparmor == "unconfined"
+            else [],
         )
     elif (
         ctx.facts is not None
@@ -156,6 +235,9 @@ def host_memory(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
                 "audit.host-memory-device",
                 f"{svc.name} maps {d.host}. Tensor parallel does not need it: remove the entry.",
                 [ev(svc, ctx, f"device {d.raw or d.host}")],
+                edits=[RemoveItem("devices", d.raw, why=f"{d.host} removed: raw host memory")]
+                if fixes_service(svc) and d.host in _RAW_MEM and svc.format != "kubernetes"
+                else [],
             )
 
 
@@ -198,6 +280,9 @@ def pid_host_ptrace(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             f"{svc.name} combines SYS_PTRACE with the host PID namespace. Tensor parallel does not need "
             "pid: host: ranks of one container already share a PID namespace.",
             [ev(svc, ctx, "pid: host + SYS_PTRACE")],
+            edits=[Unset("pid", why="hostPID removed")]
+            if fixes_service(svc) and svc.format == "kubernetes"
+            else [],
         )
 
 
@@ -218,6 +303,13 @@ def network_host(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             f"{svc.name} uses the host network. Single-node tensor parallel does not need it: publish the "
             "API port instead (keep it only for multi-node ranks).",
             [ev(svc, ctx, "network: host")],
+            edits=[
+                Manual(
+                    why="hostNetwork kept: remove it yourself unless ranks span nodes (baseline forbids it)"
+                )
+            ]
+            if svc.format == "kubernetes"
+            else [],
         )
 
 
@@ -251,8 +343,8 @@ def hardening(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
 
     How to fix: set them in the container securityContext (see `tpdoctor audit --fix`).
     """
-    if svc.format != "kubernetes" and not ctx.extra.get("strict"):
-        return
+    if svc.format != "kubernetes" and not (ctx.extra.get("strict") or ctx.extra.get("fixing")):
+        return  # (`audit --fix` writes the hardening, so it audits for it)
     if svc.privileged:
         return
     missing = []
@@ -269,6 +361,7 @@ def hardening(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             "audit.hardening-missing",
             f"{svc.name} sets no {', '.join(missing)}. Tensor parallel needs none of what they remove.",
             [ev(svc, ctx, "securityContext: " + ", ".join(missing) + " missing")],
+            edits=hardening_edits(svc),
         )
 
 

@@ -8,16 +8,27 @@ from collections.abc import Iterator
 from tpdoctor.deploy.analysis import is_gpu, wants_multi_gpu
 from tpdoctor.deploy.model import Service
 from tpdoctor.model import Evidence, Finding, SeverityName, make_finding
-from tpdoctor.rules.deploy_common import ev, fctx
+from tpdoctor.model.edits import AddItem, Edit, EmptyDir, Reindent, RepairContinuation, SetShmSize, Unset
+from tpdoctor.rules.deploy_common import SHM_DEFAULT, SHM_MIN, ev, fctx, fixes_service
 from tpdoctor.rules.registry import DeployContext, deploy_rule
 
 GIB = 1024**3
-SHM_MIN = 1 * GIB  # below this NCCL/vLLM/Ray fail at TP>1 (Docker default is 64 MiB)
 SHM_COMFORT = 4 * GIB  # below this a TP deployment is likely to outgrow it
 
 
 def _fmt(n: int) -> str:
     return f"{n / GIB:.2f} GiB" if n >= GIB else f"{n // (1024 * 1024)} MiB"
+
+
+def _shm(svc: Service) -> list[Edit]:
+    """/dev/shm of 16 GiB: shm_size, or a memory emptyDir in Kubernetes."""
+    if svc.format == "kubernetes":
+        if svc.has_mount_target("/dev/shm") is not None:
+            return []
+        return [EmptyDir("dshm", "/dev/shm", "Memory", "16Gi", why="emptyDir{medium: Memory} at /dev/shm")]
+    if (svc.shm_size or 0) >= SHM_MIN:
+        return []
+    return [SetShmSize(SHM_DEFAULT, why=f"shm_size {SHM_DEFAULT}")]
 
 
 @deploy_rule("shm.too-small")
@@ -48,6 +59,7 @@ def shm_small(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             context=fctx(svc, ctx),
             severity=sev,
             confidence="proves" if multi else "suggests",
+            edits=_shm(svc) if fixes_service(svc) and (svc.ipc is None or svc.format == "kubernetes") else [],
         )
     elif size < SHM_COMFORT and size < (1 << 40):
         yield make_finding(
@@ -61,7 +73,7 @@ def shm_small(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         )
 
 
-@deploy_rule("audit.ipc-host-unneeded")
+@deploy_rule("audit.ipc-host-unneeded", remedies=("shm.too-small",))
 def ipc_host(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     """What it checks: `ipc: host` / `--ipc=host` / hostIPC on a GPU container.
 
@@ -80,6 +92,15 @@ def ipc_host(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             "shm_size 16g (hostIPC is also forbidden by Pod Security baseline).",
             [ev(svc, ctx, "ipc: host")],
             context=fctx(svc, ctx),
+            edits=[
+                Unset(
+                    "ipc",
+                    why="hostIPC removed"
+                    if svc.format == "kubernetes"
+                    else "ipc: host removed; shm_size gives single-container TP its /dev/shm",
+                ),
+                *_shm(svc),
+            ],
         )
 
 
@@ -98,6 +119,11 @@ def tmp_unwritable(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             f"{svc.name} has a read-only root and no writable /tmp: oneCCL sockets and the pidfd self-test fail. "
             "Add tmpfs /tmp.",
             [ev(svc, ctx, "read_only: true, no /tmp mount")],
+            edits=[
+                EmptyDir("tmp", "/tmp", why="emptyDir at /tmp (oneCCL sockets)")
+                if svc.format == "kubernetes"
+                else AddItem("tmpfs", "/tmp", why="tmpfs /tmp: oneCCL sockets and the pidfd self-test")
+            ],
         )
 
 
@@ -123,6 +149,11 @@ def continuation(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             f"{svc.name}: the shell stops this command at line {svc.extra.get('effective_end_line')}; "
             "flags after it (volumes, --shm-size, the image) are lost and a 64 MiB /dev/shm results.",
             evs,
+            edits=[
+                RepairContinuation(
+                    why="continuation repaired: comments moved above the command, blanks after `\\` removed"
+                )
+            ],
         )
 
 
@@ -142,5 +173,8 @@ def yaml_invalid(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         if "YAML rejects" in n:
             line = int(n.split(":")[0].split()[1])
             yield make_finding(
-                "compose.yaml-invalid", n, [Evidence(source=ctx.model.source, line=line, text=n)]
+                "compose.yaml-invalid",
+                n,
+                [Evidence(source=ctx.model.source, line=line, text=n)],
+                edits=[Reindent()],
             )

@@ -17,8 +17,9 @@ from tpdoctor.deploy.analysis import (
 )
 from tpdoctor.deploy.model import Service, normalize_cap
 from tpdoctor.model import Finding, SeverityName, make_finding
+from tpdoctor.model.edits import Edit, Manual, RemoveCapability, SetEnv
 from tpdoctor.model.fixes import fix_context
-from tpdoctor.rules.deploy_common import ev, fctx
+from tpdoctor.rules.deploy_common import ev, fctx, fixes_service, k8s_device_hostpaths
 from tpdoctor.rules.registry import DeployContext, deploy_rule
 
 PSS_BASELINE_CAPS = {
@@ -205,7 +206,31 @@ def pss_baseline(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             f"{svc.name} violates Pod Security baseline: {'; '.join(bad)}.",
             [ev(svc, ctx, b) for b in bad],
             context=fctx(svc, ctx),
+            edits=_within_baseline(svc) if fixes_service(svc) else [],
         )
+
+
+def _within_baseline(svc: Service) -> list[Edit]:
+    """Intel within baseline: drmfd (no SYS_PTRACE), by-path from the device plugin (no hostPath)."""
+    edits: list[Edit] = k8s_device_hostpaths(svc)
+    if backend(svc) == "xpu":
+        if "SYS_PTRACE" in svc.caps_added:
+            edits.append(
+                RemoveCapability("SYS_PTRACE", why="SYS_PTRACE removed (baseline forbids it): drmfd route")
+            )
+        if "CCL_ZE_IPC_EXCHANGE" not in svc.env:
+            why = "CCL_ZE_IPC_EXCHANGE=drmfd: the route that needs no capability"
+            edits.append(SetEnv("CCL_ZE_IPC_EXCHANGE", "drmfd", why=why))
+    return edits + [
+        Manual(why=w)
+        for w in (
+            "Pod Security baseline: no SYS_PTRACE, so oneCCL's pidfd route is out; drmfd with the device "
+            "plugin's by-path entries is used",
+            "no hostPath: by-path comes from the Intel GPU plugin (-bypath=single gives plain files, "
+            "issue #2158; deploy the plugin with -bypath=all if Level Zero memory queries fail)",
+            "no hostIPC: /dev/shm is a memory emptyDir, counted against the pod's memory limit",
+        )
+    ]
 
 
 def pss_violations(svc: Service) -> list[str]:

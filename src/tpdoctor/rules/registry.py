@@ -39,6 +39,7 @@ RULE_MODULES: tuple[str, ...] = (
 
 
 RuleKind = Literal["fact", "compare", "cluster", "deploy"]
+ANY_CAUSE = "*"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -50,6 +51,10 @@ class Rule(Generic[F]):
     causes: tuple[str, ...]
     func: F
     kind: RuleKind
+    # deploy rules: the diagnosed causes (from `explain`) that this rule's edits also remove;
+    # ANY_CAUSE: every cause some deploy rule remedies, by the service's whole least-privilege
+    # edit (replacing privileged is the point: it is what `audit --fix` writes)
+    remedies: tuple[str, ...] = ()
 
     @property
     def doc(self) -> str:
@@ -64,13 +69,16 @@ class Registry(Generic[F]):
         self.modules = modules
         self._rules: list[Rule[F]] = []
 
-    def register(self, *causes: str) -> Callable[[F], F]:
+    def register(self, *causes: str, remedies: Iterable[str] = ()) -> Callable[[F], F]:
         """A decorator: register `func` as a rule that may emit `causes` (all in the catalog)."""
-        for c in causes:
-            get_cause(c)
+        remedies = tuple(remedies)
+        for c in (*causes, *remedies):
+            if c != ANY_CAUSE:
+                get_cause(c)
 
         def deco(func: F) -> F:
-            self._rules.append(Rule(f"{func.__module__}.{func.__name__}", tuple(causes), func, self.kind))
+            name = f"{func.__module__}.{func.__name__}"
+            self._rules.append(Rule(name, tuple(causes), func, self.kind, remedies))
             return func
 
         return deco
@@ -158,6 +166,22 @@ class DeployContext:
 DeployRuleFunc = Callable[["Service", DeployContext], Iterable[Finding]]
 DEPLOY_RULES: Registry[DeployRuleFunc] = Registry("deploy", DEPLOY_RULE_MODULES)
 deploy_rule = DEPLOY_RULES.register
+
+
+def deploy_remedies() -> dict[str, frozenset[str]]:
+    """Audit cause id -> the diagnosed cause ids its findings' edits remove (itself included);
+    `explain --config` keeps the findings whose set meets the diagnosed causes."""
+    out: dict[str, set[str]] = {}
+    for rule in DEPLOY_RULES.rules():
+        for c in rule.causes:
+            out.setdefault(c, {c}).update(rule.remedies)
+    every = {c for cs in out.values() for c in cs} - {ANY_CAUSE}
+    return {c: frozenset(every if ANY_CAUSE in cs else cs) for c, cs in out.items()}
+
+
+def deploy_rewrites_service() -> frozenset[str]:
+    """Audit cause ids whose remedy is the service's whole least-privilege edit (privileged)."""
+    return frozenset(c for rule in DEPLOY_RULES.rules() if ANY_CAUSE in rule.remedies for c in rule.causes)
 
 
 def run_deploy_rules(ctx: DeployContext) -> list[tuple[Service, Finding]]:

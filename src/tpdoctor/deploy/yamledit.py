@@ -1,0 +1,200 @@
+"""Editing ruamel round-trip trees so that only what changes changes: the helpers every YAML
+frontend (compose, Kubernetes) uses to set, insert and remove keys and list items while the
+user's comments stay where they were, and scalars YAML would misread are quoted."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import CommentMark
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+from ruamel.yaml.tokens import CommentToken
+
+
+def quoted(v: str) -> Any:
+    # quote what YAML would otherwise read as a number or a mapping ("992", "a:b")
+    return DoubleQuotedScalarString(v) if re.fullmatch(r"[0-9]+|.*[:#{}\[\],&*!|>'\"%@`].*|\$\{.*", v) else v
+
+
+# --- comments around edited entries -------------------------------------------------------------
+# ruamel attaches the full-line comments that follow an entry to that entry (a list item's
+# comment token, a scalar value's post-comment): "# the VPN" above `- /dev/net/tun` belongs to
+# the item before it, "# weights" above `volumes:` to the last item of the list before it.
+# Removing or appending next to such an entry would drop or move them, so the edits below first
+# detach those lines and give them back to what they precede.
+
+
+def _detach_following(tok: Any) -> str:
+    """Cut the full-line comments after an entry's own end-of-line comment; return them raw."""
+    if tok is None:
+        return ""
+    head, _, rest = str(tok.value).partition("\n")
+    if not rest.strip():
+        return ""
+    tok.value = head + "\n"
+    return rest
+
+
+def _item_token(seq: CommentedSeq, i: int) -> Any:
+    c = seq.ca.items.get(i)
+    return c[0] if c else None
+
+
+def _tail_token(m: CommentedMap, key: Any) -> Any:
+    """The token holding the comments that follow entry `key` of map `m` (recursing into its value)."""
+    v = m.get(key)
+    if isinstance(v, CommentedSeq) and len(v):
+        return _item_token(v, len(v) - 1)
+    if isinstance(v, CommentedMap) and len(v):
+        return _tail_token(v, list(v.keys())[-1])
+    c = m.ca.items.get(key)
+    return c[2] if c and len(c) > 2 else None
+
+
+def _api_text(raw: str) -> str:
+    out = []
+    for ln in raw.splitlines():
+        t = ln.strip()
+        if t.startswith("#"):
+            t = t[1:]
+            out.append(t[1:] if t.startswith(" ") else t)
+    return "\n".join(out)
+
+
+def _key_col(m: CommentedMap, key: Any, default: int) -> int:
+    try:
+        return int(m.lc.key(key)[1])
+    except (AttributeError, KeyError, TypeError):
+        return default
+
+
+def _put_before(m: CommentedMap, key: Any, raw: str, default_col: int) -> None:
+    m.yaml_set_comment_before_after_key(key, before=_api_text(raw), indent=_key_col(m, key, default_col))
+
+
+def _append_to_item(seq: CommentedSeq, i: int, raw: str) -> None:
+    tok = _item_token(seq, i)
+    if tok is not None:
+        tok.value = str(tok.value) + raw
+    else:
+        seq.ca.items[i] = [CommentToken("\n" + raw, CommentMark(0), None), None, None, None]
+
+
+class Rehome:
+    """Where comments that preceded something in a block (a compose service, a container) go
+    once that something moves. `siblings` holds the block under `name`, indented `indent`."""
+
+    def __init__(self, siblings: CommentedMap, name: Any, indent: int, key_indent: int = 4) -> None:
+        self.siblings, self.name, self.indent, self.key_indent = siblings, name, indent, key_indent
+
+    def after_service(self, raw: str, svc: CommentedMap) -> None:
+        """Comments that followed the block's last entry: they precede the next block."""
+        names = list(self.siblings.keys())
+        i = names.index(self.name)
+        if i + 1 < len(names):
+            _put_before(self.siblings, names[i + 1], raw, self.indent)
+            return
+        keys = list(svc.keys())
+        tok = _tail_token(svc, keys[-1]) if keys else None
+        if tok is not None:
+            tok.value = str(tok.value) + raw
+        elif keys:
+            v = svc[keys[-1]]
+            if isinstance(v, CommentedSeq) and len(v):
+                _append_to_item(v, len(v) - 1, raw)
+            elif not isinstance(v, (CommentedSeq, CommentedMap)):
+                svc.ca.items.setdefault(keys[-1], [None, None, None, None])[2] = CommentToken(
+                    "\n" + raw, CommentMark(0), None
+                )
+
+    def before_key(self, svc: CommentedMap, key: Any, raw: str) -> None:
+        _put_before(svc, key, raw, self.key_indent)
+
+
+def delete_key(svc: CommentedMap, key: str, home: Rehome) -> None:
+    keys = list(svc.keys())
+    raw = _detach_following(_tail_token(svc, key))
+    del svc[key]
+    if raw:
+        i = keys.index(key)
+        if i + 1 < len(keys):
+            home.before_key(svc, keys[i + 1], raw)
+        else:
+            home.after_service(raw, svc)
+
+
+def delete_item(svc: CommentedMap, key: str, seq: CommentedSeq, i: int, home: Rehome) -> None:
+    raw = _detach_following(_item_token(seq, i))
+    del seq[i]
+    if not raw:
+        return
+    if i > 0:
+        _append_to_item(seq, i - 1, raw)  # still right after the item before, before the next one
+    elif len(seq):
+        col = _key_col(svc, key, 4) + 2
+        svc.yaml_set_comment_before_after_key(key, after=_api_text(raw), after_indent=col)
+    else:  # the list is now empty and its key goes: the comments precede the next key
+        keys = list(svc.keys())
+        j = keys.index(key)
+        if j + 1 < len(keys):
+            home.before_key(svc, keys[j + 1], raw)
+        else:
+            home.after_service(raw, svc)
+
+
+def append_item(seq: CommentedSeq, item: Any) -> None:
+    raw = _detach_following(_item_token(seq, len(seq) - 1)) if len(seq) else ""
+    seq.append(item)
+    if raw:
+        _append_to_item(seq, len(seq) - 1, raw)
+
+
+def insert_near(svc: CommentedMap, key: str, value: Any, order: Sequence[str]) -> None:
+    """Insert `key` after the closest key that precedes it in `order` (the format's own reading
+    order), or at the end."""
+    keys = list(svc.keys())
+    want = order.index(key) if key in order else len(order)
+    pos = len(keys)
+    for i, k in enumerate(keys):
+        if k in order and order.index(k) > want:
+            pos = i
+            break
+    svc.insert(pos, key, value)
+
+
+def insert_keeping_comments(
+    svc: CommentedMap, key: str, value: Any, home: Rehome, order: Sequence[str] = ()
+) -> None:
+    """insert_near, but the comments that preceded the entry after the insertion point (held by
+    the entry before it) stay in front of that entry, not in front of the new key."""
+    keys = list(svc.keys())
+    insert_near(svc, key, value, order)
+    pos = list(svc.keys()).index(key)
+    if pos == 0:
+        return
+    raw = _detach_following(_tail_token(svc, keys[pos - 1]))
+    if not raw:
+        return
+    if pos < len(keys):
+        home.before_key(svc, keys[pos], raw)
+    else:
+        home.after_service(raw, svc)
+
+
+def ensure_map(parent: CommentedMap, key: str) -> CommentedMap:
+    v = parent.get(key)
+    if not isinstance(v, CommentedMap):
+        v = CommentedMap()
+        parent[key] = v
+    return v
+
+
+def ensure_seq(parent: CommentedMap, key: str) -> CommentedSeq:
+    v = parent.get(key)
+    if not isinstance(v, CommentedSeq):
+        v = CommentedSeq()
+        parent[key] = v
+    return v
