@@ -569,16 +569,26 @@ def _predict(sc: Scenario, res: ScenarioResult, out: Path) -> None:
 
 def run_tool(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run this checkout's tpdoctor on the host (for --compare and explain)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run(
-        [sys.executable, "-m", "tpdoctor", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    from conftest import run_cli
+
+    return run_cli(*args, input=stdin)
+
+
+def harness_service(binds: list[Any], host: FakeHost, env: dict[str, str], entrypoint: list[str]) -> dict[str, Any]:
+    """One service of a harness compose overlay: the test image, no network, the tool and fake-sysfs
+    binds, the tool's environment and command. The user's file keeps everything else."""
+    return {
+        "image": IMAGE,
+        "pull_policy": "never",
+        "network_mode": "none",
+        "labels": [LABEL],
+        "volumes": [
+            *binds,
+            *({"type": "bind", "source": h, "target": t, "read_only": True} for h, t in host.sysfs_binds()),
+        ],
+        "environment": env,
+        "entrypoint": entrypoint,
+    }
 
 
 # ----------------------------------------------------------------------------- compose
@@ -586,24 +596,13 @@ def run_tool(*args: str, stdin: str | None = None) -> subprocess.CompletedProces
 
 def _overlay(sc: Scenario, box: Toolbox, host: FakeHost, out: Path) -> str:
     """The harness's compose overlay: image, tool mounts and command; the user's file keeps the rest."""
-    services = {}
-    for c in sc.containers:
-        services[c.name] = {
-            "image": IMAGE,
-            "pull_policy": "never",
-            "network_mode": "none",
-            "labels": [LABEL],
-            "volumes": [
-                *box.tool_binds(out),
-                *(
-                    {"type": "bind", "source": h, "target": t, "read_only": True}
-                    for h, t in host.sysfs_binds()
-                ),
-            ],
-            "environment": box.tool_env(),
-            # compose interpolates $VAR: $$ is a literal $
-            "entrypoint": [a.replace("$", "$$") for a in box.tool_command(c)],
-        }
+    # compose interpolates $VAR: $$ is a literal $
+    services = {
+        c.name: harness_service(
+            box.tool_binds(out), host, box.tool_env(), [a.replace("$", "$$") for a in box.tool_command(c)]
+        )
+        for c in sc.containers
+    }
     return json.dumps({"services": services}, indent=1)  # JSON is YAML
 
 

@@ -42,6 +42,7 @@ from containers.container_harness import (
     FakeGpu,
     FakeHost,
     Toolbox,
+    harness_service,
     run_tool,
 )
 
@@ -329,22 +330,7 @@ def _run_compose(
     names = list(YAML(typ="safe").load(compose)["services"])
     overlay = {
         "services": {
-            name: {
-                "image": IMAGE,
-                "pull_policy": "never",
-                "network_mode": "none",
-                "labels": [LABEL],
-                "volumes": [
-                    *_binds(box, out),
-                    *(
-                        {"type": "bind", "source": h, "target": t, "read_only": True}
-                        for h, t in host.sysfs_binds()
-                    ),
-                ],
-                "environment": _env(version, sc, box),
-                "entrypoint": _command(sc),
-            }
-            for name in names
+            name: harness_service(_binds(box, out), host, _env(version, sc, box), _command(sc)) for name in names
         }
     }
     ovl = base / "harness.override.yaml"

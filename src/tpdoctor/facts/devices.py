@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
@@ -22,22 +23,19 @@ BDF_RE = re.compile(r"^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
 MAX_NODES = 4096  # a runaway /dev must not make check slow
 
 
+_KINDS: tuple[tuple[Callable[[int], bool], NodeKind], ...] = (
+    (stat.S_ISCHR, "char"),
+    (stat.S_ISBLK, "block"),
+    (stat.S_ISLNK, "symlink"),
+    (stat.S_ISREG, "file"),
+    (stat.S_ISDIR, "dir"),
+    (stat.S_ISFIFO, "fifo"),
+    (stat.S_ISSOCK, "socket"),
+)
+
+
 def _kind(mode: int) -> NodeKind:
-    if stat.S_ISCHR(mode):
-        return "char"
-    if stat.S_ISBLK(mode):
-        return "block"
-    if stat.S_ISLNK(mode):
-        return "symlink"
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISDIR(mode):
-        return "dir"
-    if stat.S_ISFIFO(mode):
-        return "fifo"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    return "other"
+    return next((kind for test, kind in _KINDS if test(mode)), "other")
 
 
 def describe_node(root: Path, inroot: str) -> DeviceNode | None:

@@ -166,13 +166,9 @@ def read_text(root: Path, inroot: str, errors: list[str] | None = None) -> str |
         return None
     try:
         data = read_fd_bounded(fd, inroot, MAX_FACT_FILE, READ_TIMEOUT_S, what="fact file")
-    except InputError as exc:
+    except (InputError, OSError) as exc:
         if errors is not None:
-            errors.append(str(exc))
-        return None
-    except OSError as exc:
-        if errors is not None:
-            errors.append(f"{inroot}: {exc.__class__.__name__}: {exc.strerror or exc}")
+            errors.append(str(exc) if isinstance(exc, InputError) else f"{inroot}: {exc.__class__.__name__}: {exc.strerror or exc}")
         return None
     finally:
         os.close(fd)

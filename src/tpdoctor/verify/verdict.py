@@ -48,13 +48,9 @@ def judge(results: list[OpResult], exp: Expectation | None, world: int) -> None:
         if floor is not None and r.op in HALF_TRAFFIC_OPS:
             floor *= HALF_TRAFFIC_FLOOR_SCALE
         r.ceiling_gbps = ceiling
-        if r.wrong:
-            r.verdict, r.note = "failed", f"{r.wrong} wrong element(s)"
-        elif world < 2:
-            r.verdict, r.note = "not judged", "one rank moves no data"
-        elif ceiling is None:
-            r.verdict, r.note = "not judged", "no expected bandwidth for this link"
-        elif floor is None:
+        if _settled(r, world, ceiling, "no expected bandwidth for this link") or ceiling is None:
+            continue
+        if floor is None:
             r.verdict, r.note = "not judged", "latency-bound size"
         else:
             r.expected_gbps = round(ceiling * floor, 1)
@@ -73,22 +69,31 @@ def judge_latency(rows: list[OpResult], model: LatencyModel | None, world: int) 
     graph-timed rows are judged: an eager loop's time includes Python and launch overhead."""
     for r in rows:
         r.expected_us = r.floor_us = None
-        if r.wrong:
-            r.verdict, r.note = "failed", f"{r.wrong} wrong element(s)"
-        elif world < 2:
-            r.verdict, r.note = "not judged", "one rank moves no data"
-        elif model is None:
-            r.verdict, r.note = "not judged", "no latency model for this link"
+        if _settled(r, world, model, "no latency model for this link") or model is None:
+            continue
+        floor, proto = model.floor_us(r.bytes)
+        r.floor_us, r.expected_us = floor, model.limit_us(r.bytes)
+        if not r.timing.endswith("-graph"):
+            r.verdict, r.note = "not judged", f"{r.timing} timing includes host overhead"
+        elif r.time_us <= r.expected_us:
+            r.verdict, r.note = "ok", f"{r.time_us / floor:.2f}x the {floor:g} us floor ({proto})"
         else:
-            floor, proto = model.floor_us(r.bytes)
-            r.floor_us, r.expected_us = floor, model.limit_us(r.bytes)
-            if not r.timing.endswith("-graph"):
-                r.verdict, r.note = "not judged", f"{r.timing} timing includes host overhead"
-            elif r.time_us <= r.expected_us:
-                r.verdict, r.note = "ok", f"{r.time_us / floor:.2f}x the {floor:g} us floor ({proto})"
-            else:
-                r.verdict = "degraded"
-                r.note = f"{r.time_us / floor:.1f}x the {floor:g} us floor ({proto}); healthy <= {LATENCY_SLACK:g}x"
+            r.verdict = "degraded"
+            r.note = f"{r.time_us / floor:.1f}x the {floor:g} us floor ({proto}); healthy <= {LATENCY_SLACK:g}x"
+
+
+def _settled(r: OpResult, world: int, reference: object | None, missing: str) -> bool:
+    """The verdicts every judge gives before it compares numbers: wrong elements fail, one rank and a
+    missing reference (`missing` says which) are not judged. True when `r` got one of them."""
+    if r.wrong:
+        r.verdict, r.note = "failed", f"{r.wrong} wrong element(s)"
+    elif world < 2:
+        r.verdict, r.note = "not judged", "one rank moves no data"
+    elif reference is None:
+        r.verdict, r.note = "not judged", missing
+    else:
+        return False
+    return True
 
 
 def range_verdicts(results: list[OpResult]) -> dict[str, str]:
