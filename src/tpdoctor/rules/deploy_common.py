@@ -18,13 +18,14 @@ from tpdoctor.deploy.analysis import (
     visible_gpus,
 )
 from tpdoctor.deploy.model import Service
-from tpdoctor.model import Evidence, Facts
+from tpdoctor.model import Evidence, Facts, Finding, make_finding
 from tpdoctor.model.edits import (
     K8S_GPU_RESOURCE,
     AddItem,
     DefaultSeccomp,
     DropAllCapabilities,
     Edit,
+    FixNotice,
     NoNewPrivileges,
     RemoveHostPath,
     ReserveGpus,
@@ -44,6 +45,19 @@ _VENDOR = {"xpu": "intel", "cuda": "nvidia", "rocm": "amd"}
 
 def ev(svc: Service, ctx: DeployContext, text: str, line: int | None = None) -> Evidence:
     return Evidence(source=ctx.model.source, line=line or svc.line, text=f"{svc.name}: {text}")
+
+
+def fix_notice(svc: Service, ctx: DeployContext, cause: str, message: str, evidence: str, edits: list[Edit]) -> Finding:
+    """A notice only `--fix` reports, for edits it makes where nothing is wrong as written (the
+    fix's own hardening, oneCCL's route pinned): shown with the fix's output (FixResult.notices)."""
+    return make_finding(
+        cause,
+        f"{svc.name}: {message}",
+        [ev(svc, ctx, evidence)],
+        severity="notice",
+        confidence="suggests",
+        edits=[*edits, FixNotice(why=message)],
+    )
 
 
 def fctx(svc: Service, ctx: DeployContext) -> dict[str, str]:

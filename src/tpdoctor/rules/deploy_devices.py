@@ -21,6 +21,7 @@ from tpdoctor.rules.deploy_common import (
     BYPATH_MOUNT,
     ev,
     fctx,
+    fix_notice,
     fixes_service,
     group_when_empty,
     k8s_device_hostpaths,
@@ -100,14 +101,8 @@ def bypath_missing(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         # driver (intel-resource-drivers-for-kubernetes pkg/gpu/cdihelpers/cdihelpers.go addBypathMounts)
         route = _ipc_route(svc, ctx) if svc.format == "kubernetes" and ctx.extra.get("fixing") else []
         if route:  # nothing is missing; `--fix` still pins oneCCL's route to what the plugin gives
-            yield make_finding(
-                "oneccl.bypath-missing",
-                f"{svc.name}: by-path comes from the GPU plugin; the fix sets oneCCL's IPC exchange to match.",
-                [ev(svc, ctx, "GPU plugin resource")],
-                severity="notice",
-                confidence="suggests",
-                edits=route,
-            )
+            msg = "by-path comes from the GPU plugin; the fix sets oneCCL's IPC exchange to match."
+            yield fix_notice(svc, ctx, "oneccl.bypath-missing", msg, "GPU plugin resource", route)
         return
     if _pidfd_route(svc) and not svc.privileged:
         return
@@ -314,14 +309,8 @@ def group_numeric(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         if empty and ctx.extra.get("fixing"):
             # GPUs from a runtime (CDI, a reservation): `--fix` drops every capability, and
             # root then opens the nodes it gets only through the group
-            yield make_finding(
-                "audit.group-add-missing",
-                f"{svc.name}: the fix drops every capability; the numeric render GID keeps GPU access.",
-                [ev(svc, ctx, "no group_add")],
-                severity="notice",
-                confidence="suggests",
-                edits=empty,
-            )
+            msg = "the fix drops every capability; the numeric render GID keeps GPU access."
+            yield fix_notice(svc, ctx, "audit.group-add-missing", msg, "no group_add", empty)
         return
     if not svc.group_add:
         if _root(svc) and "ALL" not in svc.caps_dropped:
