@@ -26,7 +26,13 @@ services:
 # (file name, text, the notice's cause, words of its message, the edit it explains)
 CASES = [
     ("deploy.yaml", K8S, "oneccl.bypath-missing", "by-path comes from the GPU plugin", "CCL_ZE_IPC_EXCHANGE"),
-    ("compose.yaml", CDI_COMPOSE, "audit.group-add-missing", "numeric render GID keeps GPU access", "RENDER_GID"),
+    (
+        "compose.yaml",
+        CDI_COMPOSE,
+        "audit.group-add-missing",
+        "numeric render GID keeps GPU access",
+        "RENDER_GID",
+    ),
 ]
 
 
@@ -40,7 +46,9 @@ def test_fix_notice_in_text_json_and_sarif(
     assert edit in r.stdout  # the diff makes the edit the notice explains
     assert f"NOTICE {cause}" in r.stderr and words in r.stderr, r.stderr
     j = json.loads(run_cli("audit", "--fix", "-f", "json", str(p)).stderr)
-    assert [f["severity"] for f in j["findings"] if f["cause"] == cause and words in f["message"]] == ["notice"]
+    assert [f["severity"] for f in j["findings"] if f["cause"] == cause and words in f["message"]] == [
+        "notice"
+    ]
     s = json.loads(run_cli("audit", "--fix", "-f", "sarif", str(p)).stderr)
     results = s["runs"][0]["results"]
     assert any(x["ruleId"] == cause and words in x["message"]["text"] for x in results), results

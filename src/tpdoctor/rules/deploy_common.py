@@ -47,7 +47,9 @@ def ev(svc: Service, ctx: DeployContext, text: str, line: int | None = None) -> 
     return Evidence(source=ctx.model.source, line=line or svc.line, text=f"{svc.name}: {text}")
 
 
-def fix_notice(svc: Service, ctx: DeployContext, cause: str, message: str, evidence: str, edits: list[Edit]) -> Finding:
+def fix_notice(
+    svc: Service, ctx: DeployContext, cause: str, message: str, evidence: str, edits: list[Edit]
+) -> Finding:
     """A notice only `--fix` reports, for edits it makes where nothing is wrong as written (the
     fix's own hardening, oneCCL's route pinned): shown with the fix's output (FixResult.notices)."""
     return make_finding(
