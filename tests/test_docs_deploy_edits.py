@@ -13,7 +13,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_edit_kinds_follow_the_rule_and_its_helpers() -> None:
     # through _ipc_route and k8s_gpu_limit (deploy_common); FixNotice is a marker, not an edit
-    assert edit_kinds(deploy_devices.bypath_missing) == {"AddCapability", "AddItem", "ReserveGpus", "SetEnv"}
+    assert edit_kinds(deploy_devices.bypath_missing) == {
+        "AddCapability",
+        "AddItem",
+        "Manual",
+        "ReserveGpus",
+        "SetEnv",
+    }
     # `svc.privileged` is an attribute, not the rule `privileged` with its whole least-privilege edit
     assert edit_kinds(deploy_security.pid_host_ptrace) == {"Unset"}
     assert edit_kinds(deploy_security.secret_inline) == set()
@@ -34,4 +40,4 @@ def test_rules_md_shows_them() -> None:
     section = section[: section.index("\n## ", 5)]
     assert "Remedies (what `explain --config` fixes with its edits): `oneccl.bypath-missing`" in section
     assert "[`oneccl.pidfd-unsupported`](#onecclpidfd-unsupported)" in section
-    assert "`AddCapability`, `AddItem`, `ReserveGpus`, `SetEnv`." in section
+    assert "`AddCapability`, `AddItem`, `Manual`, `ReserveGpus`, `SetEnv`." in section

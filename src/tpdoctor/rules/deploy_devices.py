@@ -52,31 +52,41 @@ def _pidfd_route(svc: Service) -> bool:
 
 
 def _ipc_route(svc: Service, ctx: DeployContext) -> list[Edit]:
-    """oneCCL's IPC exchange: drmfd (by-path read-only, no capability) or, asked for with
-    --ipc-exchange pidfd or already on SYS_PTRACE, pidfd (SYS_PTRACE, default seccomp)."""
+    """oneCCL's IPC exchange, chosen here once for `audit --fix`, `explain --config` and
+    `generate`: drmfd (by-path read-only, no capability; on Kubernetes the GPU plugin mounts
+    by-path, and Pod Security baseline allows nothing else) or, asked for with --ipc-exchange
+    pidfd or already on SYS_PTRACE outside Kubernetes, pidfd (SYS_PTRACE, default seccomp). The
+    route is pinned in CCL_ZE_IPC_EXCHANGE when unset: oneCCL's default differs by version
+    (drmfd <= 2021.13, pidfd >= 2021.14; research/failures.md §1.6)."""
     if not fixes_service(svc):
         return []
     has_ptrace = "SYS_PTRACE" in svc.caps_added
-    if svc.format == "kubernetes":
-        edits = k8s_gpu_limit(svc)
-        if ctx.pss == "baseline" or ctx.ipc_exchange == "drmfd":
-            if "CCL_ZE_IPC_EXCHANGE" not in svc.env:
-                edits.append(
-                    SetEnv(
-                        "CCL_ZE_IPC_EXCHANGE",
-                        "drmfd",
-                        why="CCL_ZE_IPC_EXCHANGE=drmfd: the route that needs no capability",
-                    )
-                )
-        elif not has_ptrace:
-            why = "pidfd route: SYS_PTRACE (needs a privileged PSA namespace or an exception)"
-            edits.append(AddCapability("SYS_PTRACE", why=why))
-        return edits
-    if ctx.ipc_exchange == "pidfd" or has_ptrace:
-        if has_ptrace:
-            return []
-        return [AddCapability("SYS_PTRACE", why="pidfd route: SYS_PTRACE with the default seccomp")]
-    return [AddItem("volumes", BYPATH_MOUNT, why="drmfd route: host by-path read-only, no capability")]
+    k8s = svc.format == "kubernetes"
+    if k8s:
+        drmfd = ctx.pss == "baseline" or ctx.ipc_exchange == "drmfd"
+    else:
+        drmfd = ctx.ipc_exchange != "pidfd" and not has_ptrace
+    edits = k8s_gpu_limit(svc) if k8s else []
+    if k8s and ctx.pss == "baseline" and ctx.ipc_exchange == "pidfd":
+        edits.append(
+            Manual(why="--ipc-exchange pidfd: Pod Security baseline forbids SYS_PTRACE; drmfd instead")
+        )
+    if drmfd and not k8s:
+        edits.append(
+            AddItem("volumes", BYPATH_MOUNT, why="drmfd route: host by-path read-only, no capability")
+        )
+    if not drmfd and not has_ptrace:
+        why = (
+            "pidfd route: SYS_PTRACE (needs a privileged PSA namespace or an exception)"
+            if k8s
+            else "pidfd route: SYS_PTRACE with the default seccomp"
+        )
+        edits.append(AddCapability("SYS_PTRACE", why=why))
+    if "CCL_ZE_IPC_EXCHANGE" not in svc.env:
+        route, needs = ("drmfd", "no capability") if drmfd else ("pidfd", "SYS_PTRACE")
+        why = f"CCL_ZE_IPC_EXCHANGE={route}: the route the fix prepares ({needs})"
+        edits.append(SetEnv("CCL_ZE_IPC_EXCHANGE", route, why=why))
+    return edits
 
 
 @deploy_rule("oneccl.bypath-missing", remedies=(*BYPATH_CAUSES, *PTRACE_CAUSES))
