@@ -211,12 +211,12 @@ def render_markdown() -> str:
         if d["audited_by"]:
             lines.append("Audited (`tpdoctor audit`) by " + ", ".join(seen[len(d["checked_by"]) :]) + ".")
         if cid in edits:
-            rem, kinds = edits[cid]
+            remedied, kinds = edits[cid]
             named = [
                 "every cause another deploy rule's edits fix (the whole least-privilege edit)"
                 if r == "*"
                 else f"[`{r}`](#{_anchor(r)})"
-                for r in rem
+                for r in remedied
             ]
             lines.append(
                 "Remedies (what `explain --config` fixes with its edits): "
