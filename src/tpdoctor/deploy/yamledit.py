@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark
@@ -192,17 +192,21 @@ def insert_keeping_comments(
         home.after_service(raw, svc)
 
 
-def ensure_map(parent: CommentedMap, key: str) -> CommentedMap:
+_Node = TypeVar("_Node", CommentedMap, CommentedSeq)
+
+
+def _ensure(parent: CommentedMap, key: str, kind: type[_Node]) -> _Node:
+    """parent[key] as a node of `kind`, created (or replacing a value of another shape) if need be."""
     v = parent.get(key)
-    if not isinstance(v, CommentedMap):
-        v = CommentedMap()
+    if not isinstance(v, kind):
+        v = kind()
         parent[key] = v
     return v
+
+
+def ensure_map(parent: CommentedMap, key: str) -> CommentedMap:
+    return _ensure(parent, key, CommentedMap)
 
 
 def ensure_seq(parent: CommentedMap, key: str) -> CommentedSeq:
-    v = parent.get(key)
-    if not isinstance(v, CommentedSeq):
-        v = CommentedSeq()
-        parent[key] = v
-    return v
+    return _ensure(parent, key, CommentedSeq)

@@ -323,34 +323,22 @@ def group_numeric(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             yield fix_notice(svc, ctx, "audit.group-add-missing", msg, "no group_add", empty)
         return
     if not svc.group_add:
-        if _root(svc) and "ALL" not in svc.caps_dropped:
-            yield make_finding(
-                "audit.group-add-missing",
+        user, why = runs_as(svc)
+        cause, seen = "audit.group-add-missing", "no group_add"
+        if not _root(svc):
+            cause, seen = "device.group-denied", f"user {user}, no group_add"
+            msg = f"{svc.name} runs as {user} ({why}) without the render group: opening the GPU nodes gives EACCES."
+        elif "ALL" not in svc.caps_dropped:
+            msg = (
                 f"{svc.name} has no group_add: GPU access works only while the process runs as root. "
-                "Add the numeric render GID before switching to a non-root user or cap_drop ALL.",
-                [ev(svc, ctx, "no group_add")],
-                context=fctx(svc, ctx),
-                edits=empty,
+                "Add the numeric render GID before switching to a non-root user or cap_drop ALL."
             )
-        elif _root(svc):
-            # cap_drop ALL: root still owns root:render 0660 nodes; only a later non-root user needs the group
-            yield make_finding(
-                "audit.group-add-missing",
-                f"{svc.name} runs as root ({runs_as(svc)[1]}) with cap_drop ALL and no group_add: root opens "
-                "the GPU nodes as their owner; add the numeric render GID before switching to a non-root user.",
-                [ev(svc, ctx, "no group_add")],
-                context=fctx(svc, ctx),
-                edits=empty,
+        else:  # cap_drop ALL: root still owns root:render 0660 nodes; only a later non-root user needs the group
+            msg = (
+                f"{svc.name} runs as root ({why}) with cap_drop ALL and no group_add: root opens "
+                "the GPU nodes as their owner; add the numeric render GID before switching to a non-root user."
             )
-        else:
-            user, why = runs_as(svc)
-            yield make_finding(
-                "device.group-denied",
-                f"{svc.name} runs as {user} ({why}) without the render group: opening the GPU nodes gives EACCES.",
-                [ev(svc, ctx, f"user {user}, no group_add")],
-                context=fctx(svc, ctx),
-                edits=empty,
-            )
+        yield make_finding(cause, msg, [ev(svc, ctx, seen)], context=fctx(svc, ctx), edits=empty)
         return
     numeric = [g for g in svc.group_add if g.isdigit()]
     gid = facts_render_gid(ctx.facts)
