@@ -29,6 +29,8 @@ EXPLAIN_ONLY: dict[str, str] = {
     "xpu.visible-devices-mismatch": "the device-selection variables are only known to the process; the log shows them with the empty device list",
     "runtime.amd-toolkit-missing": "the engine refuses runtime `amd` or the CDI name amd.com/gpu before the container exists; only its error text shows it",
     "oneccl.ipc-socket-exchange-failed": "oneCCL's socket exchange fails between running ranks; only its sendmsg/recvmsg/poll errors show it",
+    "k8s.gpu-resource-unavailable": "the scheduler and the kubelet decide it in the cluster, outside any container; only their events show it",
+    "runtime.gpu-request-invalid": "the engine refuses the request before the container exists; only its error text shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",

@@ -117,6 +117,8 @@ def audit_command(
             )
 
         notices = [f"{loaded.path}: {n}" for n in loaded.frontend.notices(loaded.handle)]
+        if loaded.fmt == "kubernetes":  # what schema validation could not check, said once
+            notices += [n for n in loaded.model.notes if n not in report.notes and n not in notices]
         if not (fix or write):
             res = audit(loaded.model)
             report.notes.extend([*res.allowed, *notices])

@@ -204,10 +204,17 @@ def parse_kubernetes(text: str, source: str) -> tuple[DeploymentModel, list[Any]
     found = list(workloads(docs))
     claims = dra_claims(docs)
     if not found:
+        from tpdoctor.deploy.k8s_schema import refuse_unreadable_workloads
+
+        refuse_unreadable_workloads(docs, source)
         raise NotDeploymentError(
             f"{source}: no Pod, Deployment, StatefulSet, DaemonSet, Job, CronJob, LeaderWorkerSet, "
             "RayCluster/RayService/RayJob, InferenceService/ServingRuntime or JobSet found"
         )
+    from tpdoctor.deploy.k8s_schema import validate_docs  # jsonschema: only for Kubernetes files
+
+    model.schema_problems, schema_notes = validate_docs(docs, source)
+    model.notes.extend(schema_notes)
     starts = sorted({_line(w.obj) or 1 for w in found})
     for w in found:
         first = _line(w.obj) or 1

@@ -134,6 +134,22 @@ ComposeImpl = Literal["compose-v2", "docker-compose-v1", "podman-compose"]
 
 
 @dataclass(kw_only=True, repr=False, eq=False)
+class SchemaProblem(DataModel):
+    """A Kubernetes object that its schema refuses (deploy/k8s_schema.py)."""
+
+    document: int  # 1-based YAML document of the file
+    kind: str
+    api_version: str
+    name: str
+    path: str  # kubectl's field path: spec.template.spec.containers[0].image
+    line: int | None
+    message: str
+    schema_source: str  # which schema said so (kubernetes-validate version, or the CRD's repo and tag)
+    confidence: Literal["proves", "suggests"] = "proves"
+    severity: Literal["blocker", "degraded", "notice"] | None = None  # None: the cause's own
+
+
+@dataclass(kw_only=True, repr=False, eq=False)
 class DeploymentModel(DataModel):
     """The containers one deployment file starts."""
 
@@ -146,6 +162,8 @@ class DeploymentModel(DataModel):
     compose_impl: ComposeImpl | None = None
     compose_impl_evidence: str = ""
     compose_impl_line: int | None = None
+    # Kubernetes: what the API server's schema would refuse (audit's k8s.schema-invalid)
+    schema_problems: list[SchemaProblem] = field(default_factory=list)
 
 
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgtp]?)(i?b?)\s*$", re.IGNORECASE)
