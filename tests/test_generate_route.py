@@ -60,3 +60,34 @@ def test_selinux_advice_comes_from_the_rule() -> None:
         r"^# NOTE: The host enforces SELinux: llm needs `setsebool -P container_use_devices 1`", text, re.M
     )
     assert "label" not in text.split("services:")[1]
+
+
+def test_podman_group_comes_from_the_rule(tmp_path: Path) -> None:
+    # a podman script fixed by `audit --fix` gets the same keep-groups as `generate --target podman`
+    p = tmp_path / "run.sh"
+    p.write_text(
+        "podman run --device /dev/dri/renderD128 --device /dev/dri/renderD129 intel/vllm:0.17.0-xpu -tp 2\n"
+    )
+    fixed = fix_loaded(load(p), None).text
+    assert "--group-add keep-groups" in fixed and "RENDER_GID" not in fixed
+    gen = generate(Intent(tp=2, target="podman"))
+    assert "--group-add keep-groups" in gen and "export RENDER_GID" not in gen
+
+
+@pytest.mark.parametrize(
+    ("image", "gids"), [("ipex-llm-serving-xpu", ["RENDER_GID"]), ("vllm-rocm", ["RENDER_GID", "VIDEO_GID"])]
+)
+def test_shell_exports_exactly_the_placeholders_the_fix_wrote(
+    tmp_path: Path, image: str, gids: list[str]
+) -> None:
+    import subprocess
+
+    text = generate(Intent(image=image, tp=2, target="docker-run"))
+    assert re.findall(r"^export (\w+)=", text, re.M) == gids
+    for g in gids:
+        assert f'"${{{g}:?' in text
+    p = tmp_path / "run.sh"
+    p.write_text(text)
+    assert subprocess.run(["bash", "-n", str(p)], capture_output=True).returncode == 0
+    # with host facts the GID is exact: nothing to export
+    assert "export " not in generate(Intent(image=image, tp=2, target="docker-run", facts=two_gpu_facts()))

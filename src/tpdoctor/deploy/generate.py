@@ -14,7 +14,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tpdoctor.deploy.analysis import facts_render_gid, facts_render_nodes
+from tpdoctor.deploy.analysis import facts_render_nodes
 from tpdoctor.deploy.images import SPECS, serve_script
 from tpdoctor.errors import UsageError
 from tpdoctor.model import Facts
@@ -145,13 +145,9 @@ def _render_nodes(it: Intent) -> tuple[list[str], bool]:
 def _host_notes(it: Intent) -> list[str]:
     notes: list[str] = []
     f = it.facts
-    if f is None:
-        notes.append(
-            "No --host-facts: render nodes are renderD128.. and RENDER_GID comes from the environment; "
-            "run `export RENDER_GID=$(getent group render | cut -d: -f3)` and check `ls /dev/dri`."
-        )
-        if it.kind == "rocm":
-            notes.append("ROCm: /dev/kfd's group too: `export VIDEO_GID=$(stat -c %g /dev/kfd)`.")
+    if f is None:  # (the GIDs: see _GID_FROM_HOST; Kubernetes: the device plugin's nodes)
+        if it.kind in ("xpu", "rocm") and it.target != "kubernetes":
+            notes.append("No --host-facts: render nodes are renderD128..; check `ls /dev/dri`.")
         return notes
     # (SELinux and AppArmor advice: the notices of the rules lsm.*, in generate's header)
     if f.userns.is_initial is False:
@@ -226,8 +222,18 @@ def generate(it: Intent) -> str:
     )
     notes = [f.message for f in res.notices] + cannot
     notes += [f.message for f in after.findings if f.severity.value == "notice"]
+    # the GIDs the rules left as placeholders come from the host that runs the file
+    gids = {v: cmd for v, cmd in _GID_FROM_HOST.items() if f"${{{v}:?" in res.text}
+    notes += [f"{v} comes from the environment: `export {v}=$({cmd})`." for v, cmd in gids.items()]
     head += [f"# NOTE: {' '.join(n.split())}" for n in dict.fromkeys(notes)]
+    if fmt in ("docker", "podman"):
+        head += [f"export {v}=${{{v}:-$({cmd})}}" for v, cmd in gids.items()]
     return _c(head) + res.text
+
+
+# How the host gives each GID the fix may leave as a placeholder (deploy_common's
+# RENDER_GID_PLACEHOLDER / VIDEO_GID_PLACEHOLDER).
+_GID_FROM_HOST = {"RENDER_GID": "getent group render | cut -d: -f3", "VIDEO_GID": "stat -c %g /dev/kfd"}
 
 
 def _c(lines: list[str]) -> str:
@@ -297,8 +303,6 @@ def _run(it: Intent) -> tuple[list[str], str, str]:
             opts.append(("--device", "/dev/kfd"))
         if kind in ("xpu", "rocm"):
             opts += [("--device", n) for n in nodes]
-            if podman:  # rootless Podman keeps the caller's groups (render) instead of a GID
-                opts.append(("--group-add", "keep-groups"))
         if kind == "cuda":
             opts.append(("--gpus", '"device=' + ",".join(str(i) for i in range(it.n_gpus)) + '"'))
     opts += [("--shm-size", _shm(it)), ("--tmpfs", "/tmp"), ("--publish", f"{it.port}:{it.port}")]
@@ -314,12 +318,6 @@ def _run(it: Intent) -> tuple[list[str], str, str]:
     ]
     if it.security == "privileged":
         head.append("# UNSAFE quick fix: --privileged. " + PRIVILEGED_RISK)
-    if podman:
-        head.append("# Rootless Podman: --group-add keep-groups keeps your render group (needs crun).")
-    elif kind in ("xpu", "rocm") and facts_render_gid(it.facts) is None and it.security != "privileged":
-        head.append("export RENDER_GID=${RENDER_GID:-$(getent group render | cut -d: -f3)}")
-        if kind == "rocm":
-            head.append("export VIDEO_GID=${VIDEO_GID:-$(stat -c %g /dev/kfd)}")
     head += [f"# NOTE: {n}" for n in _host_notes(it)]
     engine = ["podman", "run"] if podman else ["docker", "run"]
     return head, emit_run(engine, opts, it.image_ref, cmd) + "\n", "podman" if podman else "docker"
@@ -345,7 +343,7 @@ def _kubernetes(it: Intent) -> tuple[list[str], str, str]:
             "# The Intel GPU plugin mounts by-path entries (-bypath=single: plain files; use -bypath=all if",
             "# Level Zero memory queries fail, intel-device-plugins-for-kubernetes#2158).",
         ]
-    head += [f"# NOTE: {n}" for n in _host_notes(it) if "_GID" not in n]
+    head += [f"# NOTE: {n}" for n in _host_notes(it)]
     L = _dra_claim_template(it, kind) if dra else []
     L += [
         "apiVersion: apps/v1",

@@ -106,6 +106,12 @@ def group_when_empty(svc: Service, facts: Facts | None) -> list[Edit]:
     """No group_add on an Intel/AMD GPU container: the numeric render GID (and /dev/kfd's)."""
     if svc.group_add or backend(svc) not in ("xpu", "rocm") or svc.format == "kubernetes":
         return []  # (Kubernetes: the device plugin's nodes need no supplementalGroups)
+    if svc.format == "podman":
+        # rootless Podman maps only the caller's own IDs: a host GID is not in the container's
+        # user namespace, the caller's render (and video) group is kept with keep-groups (crun;
+        # podman-run(1) --group-add). Rootful, root owns the root:render nodes anyway.
+        why = "keep-groups: Podman keeps the caller's render group (rootless: a numeric GID is not mapped)"
+        return [AddItem("group_add", "keep-groups", why=why)]
     want = render_gid(facts)
     out: list[Edit] = [
         AddItem("group_add", want, why="numeric render GID added (cap_drop ALL removes root's DAC_OVERRIDE)")
