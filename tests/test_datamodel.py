@@ -30,6 +30,16 @@ from tpdoctor.rules import run_fact_rules
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
+@pytest.fixture(autouse=True)
+def _edit_resolvable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """model/finding.py imports Edit for type checkers only (check never loads the 23 edit
+    classes); pydantic, the reference here, resolves `tuple[Edit, ...]` from the module."""
+    import tpdoctor.model.finding as finding_module
+    from tpdoctor.model.edits import Edit
+
+    monkeypatch.setattr(finding_module, "Edit", Edit, raising=False)
+
+
 def _not_output(obj: Any) -> dict[str, Any] | None:
     """pydantic's `exclude` for the fields our model leaves out of its output (NOT_OUTPUT:
     Finding.edits, what `audit --fix` writes), at any depth of a report."""
@@ -114,15 +124,15 @@ def test_copies_share_fixes_but_not_lists() -> None:
     assert g.cause == f.cause and g != f
 
 
-def test_check_on_a_root_imports_neither_pydantic_nor_typer_nor_rich(tmp_path: Path) -> None:
+def test_check_on_a_root_imports_no_pydantic_typer_rich_yaml_or_edits(tmp_path: Path) -> None:
     root = FakeRoot(tmp_path / "r").docker_default().dockerenv().add_gpu(128, "0000:03:00.0").root
     code = (
         "import sys, runpy\n"
         f"sys.argv = ['tpdoctor', 'check', '--root', {str(root)!r}, '--tp', '2', '-f', 'json']\n"
         "try: runpy.run_module('tpdoctor', run_name='__main__')\n"
         "except SystemExit: pass\n"
-        "heavy = ('pydantic', 'pydantic_core', 'typer', 'rich', 'click')\n"
-        "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in heavy), file=sys.stderr)"
+        "heavy = ('pydantic', 'pydantic_core', 'typer', 'rich', 'click', 'yaml', 'tpdoctor.model.edits')\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy), file=sys.stderr)"
     )
     env = dict(os.environ, PYTHONPATH=str(SRC))
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
@@ -142,3 +152,44 @@ def test_version_imports_no_model() -> None:
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert r.stdout.startswith("tpdoctor "), r.stderr[-500:]
     assert "LOADED ['tpdoctor.cli']" in r.stderr, r.stderr[-500:]
+
+
+def test_examples_are_built_as_pydantic_validates_them() -> None:
+    """load_example builds our packaged snapshots without pydantic (model.datamodel.build)."""
+    from tpdoctor.facts.snapshot import example_names
+    from tpdoctor.model.datamodel import build
+    from tpdoctor.model.pkgdata import read_data
+
+    names = sorted(example_names())
+    assert len(names) >= 4
+    for name in names:
+        raw = json.loads(read_data(f"examples/{name}.json"))
+        built, checked = build(Facts, raw), Facts.model_validate(raw)
+        assert built == checked and load_example(name) == checked, name
+        assert built.model_dump_json(indent=2) == checked.model_dump_json(indent=2), name
+    # the float widening pydantic does, and nested dataclasses at every depth
+    raw = {
+        "nvidia": {"nvlink_gbps_per_link": 25, "gpus": [{"index": 0}]},
+        "probes": {"pidfd_self_test": {"ok": True}},
+    }
+    built = build(Facts, raw)
+    assert built == Facts.model_validate(raw) and isinstance(built.nvidia.nvlink_gbps_per_link, float)
+    assert (
+        built.probes is not None
+        and built.probes.pidfd_self_test is not None
+        and built.probes.pidfd_self_test.ok
+    )
+
+
+def test_check_example_imports_no_pydantic(tmp_path: Path) -> None:
+    code = (
+        "import sys, runpy\n"
+        "sys.argv = ['tpdoctor', 'check', '--example', 'article', '--tp', '2', '-f', 'json']\n"
+        "try: runpy.run_module('tpdoctor', run_name='__main__')\n"
+        "except SystemExit: pass\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'typer')), file=sys.stderr)"
+    )
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert '"findings"' in r.stdout, r.stderr[-500:]
+    assert "LOADED []" in r.stderr, r.stderr[-500:]

@@ -218,7 +218,12 @@ def test_nvidia_hook_without_cgroup_bpf_rights(tmp_path: Path) -> None:
         "nvidia-container-cli: mount error: failed to add device rules: unable to find any existing device "
         "filters attached to the cgroup: bpf_prog_query(BPF_CGROUP_DEVICE) failed: operation not permitted: unknown.\n"
     )
-    assert causes(tmp_path, line)[0] == "runtime.cgroupv2-unsupported"
+    # the hook may not query/attach the device filter (rootless or nested engine): no-cgroups or CDI
+    assert causes(tmp_path, line)[0] == "nvidia.hook-cgroup-denied"
+    # the title form users quote, cut before the errno
+    assert causes(tmp_path, "mount error: failed to add device rules.... bpf_prog_query(BPF_CGROUP_DEVICE)\n")[0] == (
+        "nvidia.hook-cgroup-denied"
+    )
 
 
 def test_store_connection_failure_is_downstream_of_a_specific_line(tmp_path: Path) -> None:

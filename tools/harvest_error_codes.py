@@ -50,7 +50,7 @@ CUDA: dict[str, tuple[str, list[str], str]] = {
     "NotPermitted": (U, ["cuda.ipc-pidfd-denied", "nccl.imex-channel-missing"], "an operation was refused: in containers a cuMem/IPC export or import without CAP_SYS_PTRACE, or a fabric handle without an IMEX channel"),
     "OperatingSystem": (U, ["topology.ranks-split-across-containers"], "an OS call failed: for CUDA IPC between processes typically separate IPC/PID namespaces or a refused syscall"),
     "SystemNotReady": ("cause", ["nvidia.fabric-manager-not-running"], "the system is not initialised: on NVSwitch systems the fabric manager is not running or does not match the driver"),
-    "SystemDriverMismatch": ("cause", ["cuda.forward-compat-unsupported"], "the user-mode driver (often the image's CUDA compat libcuda) does not match the host kernel module"),
+    "SystemDriverMismatch": ("cause", ["cuda.forward-compat-unsupported", "nvidia.driver-library-mismatch"], "the user-mode driver (often the image's CUDA compat libcuda) does not match the host kernel module"),
     "CompatNotSupportedOnDevice": ("cause", ["cuda.forward-compat-unsupported"], "the image's CUDA forward-compatibility package was loaded on a GPU that does not support it"),
     "MpsConnectionFailed": (U, [], "the MPS control daemon or server cannot be reached: its pipe directory is not shared into the container"),
     "MpsServerNotReady": (U, [], "the MPS server is not ready"),

@@ -238,6 +238,72 @@ def redact_obj(obj: Any) -> Any:
     return obj
 
 
+# --- big blocks: find the few lines that need a look in one pass --------------------------------
+# A 500-service audit prints 190k lines of JSON; lowering and searching each line cost ~0.3 s.
+# For a big ASCII block without PEM markers or other line breaks than \n, one Hyperscan pass over
+# the block (case-insensitive, the parts of _ANY_HINT; `pat(?!h)` as `pat[^h]`: a line ends in \n) finds every
+# line whose lowered text _ANY_HINT could match; only those go through redact_line, which decides
+# exactly as before. The rest is copied. tests/test_safety_redact.py runs both paths on the same text.
+BLOCK_MIN = 1 << 18
+_OTHER_BREAKS = re.compile(r"[\r\x0b\x0c\x1c-\x1e]")  # str.splitlines() also splits there
+_hint_db: list[Any] = []  # [] not built, [None] no Hyperscan, [(hyperscan, db, scratch)]
+
+
+def _hint_scanner() -> Any:
+    if not _hint_db:
+        try:
+            import hyperscan
+
+            parts = [p.encode() for p in _ANY_HINT.pattern.replace("(?!h)", "[^h]").split("|")]
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            db.compile(
+                expressions=parts,
+                ids=list(range(len(parts))),
+                elements=len(parts),
+                flags=[hyperscan.HS_FLAG_CASELESS] * len(parts),
+            )
+            _hint_db.append((db, hyperscan.Scratch(db)))
+        except Exception:  # no wheel for this platform, or a database error: the line-by-line path
+            _hint_db.append(None)
+    return _hint_db[0]
+
+
+def _redact_block(block: str) -> str | None:
+    """`block` (whole lines) redacted as redact_line on each line would; None: use the line path."""
+    if not block.isascii() or "-----BEGIN" in block or _OTHER_BREAKS.search(block):
+        return None
+    scanner = _hint_scanner()
+    if scanner is None:
+        return None
+    db, scratch = scanner
+    ends: list[int] = []
+
+    def on_match(_id: int, _start: int, end: int, _flags: int, _ctx: Any) -> None:
+        ends.append(end)
+
+    db.scan(block.encode("ascii"), match_event_handler=on_match, scratch=scratch)
+    if not ends:
+        return block
+    out: list[str] = []
+    done: dict[str, str] = {}  # redact_line is a function of the line; reports repeat lines a lot
+    pos = 0  # everything before pos is in out
+    for end in sorted(ends):
+        if end <= pos:
+            continue  # a line already done
+        start = block.rfind("\n", 0, end - 1) + 1
+        stop = block.find("\n", end - 1)
+        stop = len(block) if stop < 0 else stop + 1
+        out.append(block[pos:start])
+        line = block[start:stop]
+        red = done.get(line)
+        if red is None:
+            red = done[line] = redact_line(line)
+        out.append(red)
+        pos = stop
+    out.append(block[pos:])
+    return "".join(out)
+
+
 class LineRedactor:
     """Stateful line-by-line redaction: a PEM private key block is hidden across lines."""
 
@@ -252,7 +318,12 @@ class LineRedactor:
             self._partial = data
             return ""
         self._partial = data[cut + 1 :]
-        return "".join(self._line(line) for line in data[: cut + 1].splitlines(keepends=True))
+        block = data[: cut + 1]
+        if len(block) >= BLOCK_MIN and not self._in_pem:
+            fast = _redact_block(block)
+            if fast is not None:
+                return fast
+        return "".join(self._line(line) for line in block.splitlines(keepends=True))
 
     def finish(self) -> str:
         rest, self._partial = self._partial, ""

@@ -8,6 +8,7 @@ other command gets an app with only its own module imported (cli/app.py).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -15,6 +16,14 @@ from typing import NoReturn, TypeVar
 
 from tpdoctor import __version__
 
+# commands whose common invocations skip typer, click and rich: the module's parse_fast gives the
+# arguments of its `run`, or None to leave the command line to typer (its help and messages)
+_FAST_PATHS = {
+    "check": ("tpdoctor.cli.check_run", "run_check"),
+    "audit": ("tpdoctor.cli.audit", "run_audit"),
+    "explain": ("tpdoctor.cli.explain", "run_explain"),
+    "run": ("tpdoctor.cli.run", "run_workload"),
+}
 INTERNAL_EXIT = 1  # model.ExitCode.internal, without importing the model for it
 USAGE_EXIT = 2  # model.ExitCode.usage
 T = TypeVar("T")
@@ -41,12 +50,12 @@ def _main() -> None:
         print(f"tpdoctor {__version__}")
         sys.exit(0)
     _redact_output()
-    if args[:1] == ["check"] and not os.environ.get("TPDOCTOR_NO_FAST_PATH"):
-        from tpdoctor.cli.check_run import parse_fast, run_check
-
-        parsed = _guarded(lambda: parse_fast(args[1:]))
+    fast = _FAST_PATHS.get(args[0]) if args else None
+    if fast is not None and not os.environ.get("TPDOCTOR_NO_FAST_PATH"):
+        module = importlib.import_module(fast[0])
+        parsed = _guarded(lambda: module.parse_fast(args[1:]))
         if parsed is not None:
-            _guarded(lambda: run_check(**parsed))
+            _guarded(lambda: getattr(module, fast[1])(**parsed))
             sys.exit(0)
     _guarded(lambda: _run_typer(args))
     sys.exit(0)

@@ -18,11 +18,11 @@ from tpdoctor import __version__
 # command name -> (module, function or Typer, extra arguments of app.command)
 COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "check": ("tpdoctor.cli.check", "check_command", {}),
-    "explain": ("tpdoctor.cli.explain", "explain_command", {}),
-    "audit": ("tpdoctor.cli.audit", "audit_command", {}),
+    "explain": ("tpdoctor.cli.explain_cmd", "explain_command", {}),
+    "audit": ("tpdoctor.cli.audit_cmd", "audit_command", {}),
     "generate": ("tpdoctor.cli.generate", "generate_command", {}),
     "verify": ("tpdoctor.cli.verify", "verify_command", {}),
-    "run": ("tpdoctor.cli.run", "run_command", {"context_settings": {"allow_interspersed_args": False}}),
+    "run": ("tpdoctor.cli.run_cmd", "run_command", {"context_settings": {"allow_interspersed_args": False}}),
     "cluster": ("tpdoctor.cli.cluster", "cluster_app", {}),
     "rules": ("tpdoctor.cli.rules", "rules_command", {}),
 }

@@ -1,16 +1,18 @@
 """`tpdoctor audit FILE...`: GPU-aware least-privilege review of compose, docker/podman run and
-Kubernetes files; `--fix` prints the least-privilege diff, `--write` applies it."""
+Kubernetes files; `--fix` prints the least-privilege diff, `--write` applies it.
+
+The work, without typer: `run_audit`, and `parse_fast` for the options it knows (typer, click,
+rich and the pydantic that typer imports cost ~0.2 s of CPU per run; `cli/audit_cmd.py` is the
+typer command, used for --help, errors and anything parse_fast leaves to it)."""
 
 from __future__ import annotations
 
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from tpdoctor.cli.options import Format, OutputFormat, RuntimeOpt, Verbose
+from tpdoctor.cli.choices import OutputFormat, RuntimeChoice
 
 if TYPE_CHECKING:
     from tpdoctor.model import Facts
@@ -49,38 +51,20 @@ def load_facts(path: Path | None) -> Facts | None:
     return read_snapshot(path)
 
 
-def audit_command(
-    files: list[Path] = typer.Argument(
-        ..., help="compose files, docker/podman run scripts, Kubernetes manifests."
-    ),
-    host_facts: Path = typer.Option(
-        None, "--host-facts", help="Facts JSON from `tpdoctor check --snapshot` on the GPU host."
-    ),
-    input_kind: InputKind = typer.Option(InputKind.auto, "--input", help="Force the file format."),
-    fix: bool = typer.Option(False, "--fix", help="Print the least-privilege version as a diff."),
-    write: bool = typer.Option(False, "--write", help="Apply the fix (atomic, backup FILE.tpdoctor.bak)."),
-    ipc_exchange: IpcExchange = typer.Option(
-        IpcExchange.drmfd,
-        "--ipc-exchange",
-        help="oneCCL route the fix prepares: drmfd (no capability) or pidfd.",
-    ),
-    pss: Pss = typer.Option(None, "--pss", help="Kubernetes: stay within Pod Security 'baseline'."),
-    strict: bool = typer.Option(False, "--strict", help="Also report missing hardening in compose/docker."),
-    compose_impl: ComposeImpl = typer.Option(
-        ComposeImpl.auto,
-        "--compose-impl",
-        help="Compose implementation that will run the files (auto: only what the file says, "
-        "e.g. an x-podman key); podman-compose and docker-compose-v1 ignore or refuse some keys.",
-    ),
-    skip_other: bool = typer.Option(
-        False,
-        "--skip-other",
-        help="Pass over files that hold no deployment (a pre-commit hook over every YAML and shell file); "
-        "unreadable or invalid files still fail.",
-    ),
-    fmt: Format = OutputFormat.text,
-    runtime: RuntimeOpt = None,
-    verbose: Verbose = False,
+def run_audit(
+    files: list[Path],
+    host_facts: Path | None = None,
+    input_kind: InputKind = InputKind.auto,
+    fix: bool = False,
+    write: bool = False,
+    ipc_exchange: IpcExchange = IpcExchange.drmfd,
+    pss: Pss | None = None,
+    strict: bool = False,
+    compose_impl: ComposeImpl = ComposeImpl.auto,
+    skip_other: bool = False,
+    fmt: OutputFormat = OutputFormat.text,
+    runtime: RuntimeChoice | None = None,
+    verbose: bool = False,
 ) -> None:
     """Review deployment files for what multi-GPU tensor parallel needs and what it does not."""
     from tpdoctor.cli.common import emit, shown_runtimes
@@ -101,13 +85,19 @@ def audit_command(
 
         refuse_same_file_twice(list(files))
     loaded_all: list[Loaded] = []  # parse everything first: one bad file, no partial writes
-    for p in files:
-        try:
-            loaded_all.append(load(p, kind))
-        except NotDeploymentError as exc:
-            if not skip_other:
-                raise
-            report.notes.append(f"skipped: {exc}")
+    from contextlib import nullcontext
+
+    from tpdoctor.deploy.io import read_only_trees
+
+    # nothing is written back without --fix/--write: the fast tree without comments will do
+    with nullcontext() if (fix or write) else read_only_trees():
+        for p in files:
+            try:
+                loaded_all.append(load(p, kind))
+            except NotDeploymentError as exc:
+                if not skip_other:
+                    raise
+                report.notes.append(f"skipped: {exc}")
     fixed_any = False
     for loaded in loaded_all:
 
@@ -158,8 +148,62 @@ def audit_command(
         from tpdoctor.render import render
 
         render(report, fmt.value, sys.stderr)
-        raise typer.Exit(int(report.exit_code))
+        raise SystemExit(int(report.exit_code))
     # the fixes in the audited file's own format (the first file's, when several are given)
     detected = loaded_all[0].model.format if loaded_all else "compose"
     runtimes, full = shown_runtimes(runtime, detected, verbose)
     emit(report, fmt, runtimes, full=full)
+
+
+# The options parse_fast understands: (name, takes a value). Anything else (--help, a typo, a bad
+# value, `--`) goes to typer, which owns the messages; tests/test_cli_fast_path.py runs both.
+_FAST_OPTIONS = {
+    "--host-facts": True, "--input": True, "--fix": False, "--write": False, "--ipc-exchange": True,
+    "--pss": True, "--strict": False, "--compose-impl": True, "--skip-other": False,
+    "--format": True, "-f": True, "--runtime": True, "-r": True, "--verbose": False, "-v": False,
+}  # fmt: skip
+_ALIASES = {"-f": "--format", "-r": "--runtime", "-v": "--verbose"}
+
+
+def parse_fast(args: list[str]) -> dict[str, Any] | None:
+    """run_audit's arguments for `audit` with the options above, or None to let typer parse."""
+    raw: dict[str, str | bool] = {}
+    files: list[Path] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("-") or arg == "-":
+            files.append(Path(arg))
+            i += 1
+            continue
+        name, eq, value = arg.partition("=")
+        takes = _FAST_OPTIONS.get(name)
+        key = _ALIASES.get(name, name)
+        if takes is None or (eq and not takes) or key in raw:
+            return None
+        if takes and not eq:
+            if i + 1 >= len(args):
+                return None
+            value, i = args[i + 1], i + 1
+        raw[key] = value if takes else True
+        i += 1
+    if not files or any(str(f) == "-" for f in files):
+        return None
+    try:
+        return {
+            "files": files,
+            "host_facts": Path(str(raw["--host-facts"])) if "--host-facts" in raw else None,
+            "input_kind": InputKind(raw.get("--input", "auto")),
+            "fix": bool(raw.get("--fix")),
+            "write": bool(raw.get("--write")),
+            "ipc_exchange": IpcExchange(raw.get("--ipc-exchange", "drmfd")),
+            "pss": Pss(raw["--pss"]) if "--pss" in raw else None,
+            "strict": bool(raw.get("--strict")),
+            "compose_impl": ComposeImpl(raw.get("--compose-impl", "auto")),
+            "skip_other": bool(raw.get("--skip-other")),
+            "fmt": OutputFormat(raw.get("--format", "text")),
+            "runtime": RuntimeChoice(raw["--runtime"]) if "--runtime" in raw else None,
+            "verbose": bool(raw.get("--verbose")),
+        }
+    except ValueError:
+        return None

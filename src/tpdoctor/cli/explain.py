@@ -1,4 +1,7 @@
-"""`tpdoctor explain`: read error logs, name the root cause and the minimal fix."""
+"""`tpdoctor explain`: read error logs, name the root cause and the minimal fix.
+
+The work without typer: `run_explain`, and `parse_fast` for the options it knows (typer, click,
+rich and the pydantic typer imports cost ~0.2 s of CPU); `cli/explain_cmd.py` is the typer command."""
 
 from __future__ import annotations
 
@@ -7,36 +10,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import typer
-
-from tpdoctor.cli.options import Format, OutputFormat, RuntimeChoice, RuntimeOpt, Verbose
+from tpdoctor.cli.choices import OutputFormat, RuntimeChoice
 
 
-def explain_command(
-    logs: list[str] = typer.Argument(
-        None, help="Log files (plain or gzip), or '-' for stdin. Default: stdin.", show_default=False
-    ),
-    runtime: RuntimeOpt = None,
-    verbose: Verbose = False,
-    fmt: Format = OutputFormat.text,
-    engine: str = typer.Option("auto", "--engine", hidden=True, help="auto, hyperscan or pyahocorasick."),
-    config: Path = typer.Option(
-        None,
-        "--config",
-        "-c",
-        help="compose file, docker/podman run script or Kubernetes manifest: print the patch that fixes the causes.",
-    ),
-    write: bool = typer.Option(
-        False, "--write", help="With --config: apply the patch (atomic, backup FILE.tpdoctor.bak)."
-    ),
-    ipc_exchange: str = typer.Option(
-        "drmfd", "--ipc-exchange", help="With --config: oneCCL route the patch prepares: drmfd or pidfd."
-    ),
-    host_facts: Path = typer.Option(
-        None,
-        "--host-facts",
-        help="With --config: facts JSON from `tpdoctor check --snapshot` on the GPU host.",
-    ),
+def run_explain(
+    logs: list[str] | None = None,
+    runtime: RuntimeChoice | None = None,
+    verbose: bool = False,
+    fmt: OutputFormat = OutputFormat.text,
+    engine: str = "auto",
+    config: Path | None = None,
+    write: bool = False,
+    ipc_exchange: str = "drmfd",
+    host_facts: Path | None = None,
 ) -> None:
     """Explain a failed multi-GPU start from its log: root cause first, evidence lines, fixes least privilege first.
 
@@ -77,8 +63,8 @@ def explain_command(
         data["causes"] = data["findings"]
         if config_out is not None:
             data["config"] = config_out
-        typer.echo(json.dumps(data, indent=2, default=str))
-        raise typer.Exit(int(report.exit_code))
+        print(json.dumps(data, indent=2, default=str))
+        raise SystemExit(int(report.exit_code))
     from tpdoctor.render import render
 
     # the verdict and the causes first, then what the log showed, then the patch of the user's
@@ -88,31 +74,44 @@ def explain_command(
         _print_facts(report.facts, full)
     if config_out is not None and fmt is not OutputFormat.sarif:
         _print_config(config_out)
-    raise typer.Exit(int(report.exit_code))
+    raise SystemExit(int(report.exit_code))
 
 
 def _print_facts(facts: dict[str, object], full: bool) -> None:
-    from rich.console import Console
-    from rich.markup import escape
+    from tpdoctor.render.text import escape
 
-    console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
     # error codes and the first error are shown as notes; the JSON keeps them structured
     skip = {"inputs", "engine", "error_lines", "implied", "lines", "bytes", "error_codes", "first_error"}
     shown = {k: v for k, v in facts.items() if k not in skip}
     inputs = facts.get("inputs")
     names = ", ".join(map(str, inputs)) if isinstance(inputs, list) else ""
     head = f"read {facts.get('lines', 0)} lines from {names}"
-    console.print(f"[dim]{escape(head)}[/dim]")
+    out = [f"[dim]{escape(head)}[/dim]"]
     if shown:
-        console.print("[dim]log facts: " + escape(", ".join(f"{k}={v}" for k, v in shown.items())) + "[/dim]")
+        out.append("[dim]log facts: " + escape(", ".join(f"{k}={v}" for k, v in shown.items())) + "[/dim]")
     implied = facts.get("implied")
     if implied:
-        console.print(f"[dim]implied: {escape(str(implied))}[/dim]")
+        out.append(f"[dim]implied: {escape(str(implied))}[/dim]")
     lines = facts.get("error_lines")
     if isinstance(lines, list) and lines:
-        console.print("[bold]Most relevant error lines:[/bold]")
+        out.append("[bold]Most relevant error lines:[/bold]")
         for e in lines if full else lines[:3]:
-            console.print(f"  {escape(str(e['source']))}:{e['line']}: {escape(str(e['text']))}")
+            out.append(f"  {escape(str(e['source']))}:{e['line']}: {escape(str(e['text']))}")
+    _print_markup(out)
+
+
+def _print_markup(lines: list[str]) -> None:
+    """As rich prints markup lines: plain text on a pipe or file (no rich import), colours on a tty."""
+    from tpdoctor.render.text import plain
+
+    if not sys.stdout.isatty():
+        sys.stdout.write("".join(plain(line) + "\n" for line in lines))
+        return
+    from rich.console import Console
+
+    console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    for line in lines:
+        console.print(line)
 
 
 def _load_config(config: Path, host_facts: Path | None, ipc_exchange: str) -> Any:
@@ -170,3 +169,51 @@ def _print_config(out: dict[str, Any]) -> None:
         print(f"tpdoctor: {out['path']}: not changed: {c}", file=sys.stderr)
     for c in out["notices"]:
         print(f"tpdoctor: {out['path']}: notice: {c}", file=sys.stderr)
+
+
+# The options parse_fast understands: (name, takes a value). Anything else (--help, a typo, `--`)
+# goes to typer, which owns the messages; tests/test_cli_fast_path.py runs both paths.
+_FAST_OPTIONS = {
+    "--runtime": True, "-r": True, "--verbose": False, "-v": False, "--format": True, "-f": True,
+    "--engine": True, "--config": True, "-c": True, "--write": False, "--ipc-exchange": True,
+    "--host-facts": True,
+}  # fmt: skip
+_ALIASES = {"-r": "--runtime", "-v": "--verbose", "-f": "--format", "-c": "--config"}
+
+
+def parse_fast(args: list[str]) -> dict[str, Any] | None:
+    """run_explain's arguments for `explain` with the options above, or None to let typer parse."""
+    raw: dict[str, str | bool] = {}
+    logs: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("-") or arg == "-":
+            logs.append(arg)
+            i += 1
+            continue
+        name, eq, value = arg.partition("=")
+        takes = _FAST_OPTIONS.get(name)
+        key = _ALIASES.get(name, name)
+        if takes is None or (eq and not takes) or key in raw:
+            return None
+        if takes and not eq:
+            if i + 1 >= len(args):
+                return None
+            value, i = args[i + 1], i + 1
+        raw[key] = value if takes else True
+        i += 1
+    try:
+        return {
+            "logs": logs or None,
+            "runtime": RuntimeChoice(raw["--runtime"]) if "--runtime" in raw else None,
+            "verbose": bool(raw.get("--verbose")),
+            "fmt": OutputFormat(raw.get("--format", "text")),
+            "engine": str(raw.get("--engine", "auto")),
+            "config": Path(str(raw["--config"])) if "--config" in raw else None,
+            "write": bool(raw.get("--write")),
+            "ipc_exchange": str(raw.get("--ipc-exchange", "drmfd")),
+            "host_facts": Path(str(raw["--host-facts"])) if "--host-facts" in raw else None,
+        }
+    except ValueError:
+        return None

@@ -1,16 +1,18 @@
 """`tpdoctor run -- COMMAND`: the container entrypoint. Check first, fix what is safe, run the
-command as a child, explain a crash. The steps live in tpdoctor.runner."""
+command as a child, explain a crash. The steps live in tpdoctor.runner.
+
+It runs at every container start, so `run_workload` and `parse_fast` need no typer (typer, click,
+rich and the pydantic typer imports cost ~0.2 s of CPU); `cli/run_cmd.py` is the typer command."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from tpdoctor.cli.options import BackendOpt, OneCclVersion, Pp, Tp
+from tpdoctor.cli.choices import Backend
+from tpdoctor.cli.choices import oneccl_version as parse_oneccl_version
 
 if TYPE_CHECKING:
     from tpdoctor.runner.session import Prepared
@@ -21,24 +23,16 @@ NOT_FOUND_EXIT, NOT_EXECUTABLE_EXIT = 127, 126  # as a shell reports them
 QUIET_SIGNALS = (1, 2, 13, 15)  # SIGHUP, SIGINT, SIGPIPE, SIGTERM: a stop, not a crash
 
 
-def run_command(
-    command: list[str] = typer.Argument(
-        None, help="The command and its arguments (after --).", show_default=False
-    ),
-    tp: Tp = None,
-    pp: Pp = None,
-    backend: BackendOpt = None,
-    oneccl_version: OneCclVersion = None,
-    no_fix: bool = typer.Option(False, "--no-fix", help="Apply no fix; only check, run and explain."),
-    no_check: bool = typer.Option(
-        False, "--no-check", help="Skip the check and the fixes; only run and explain."
-    ),
-    strict: bool = typer.Option(
-        False, "--strict", help=f"Refuse to start the command (exit {STRICT_EXIT}) while a blocker is left."
-    ),
-    explain_log: Path = typer.Option(
-        None, "--explain-log", help="Also write the full diagnosis of a crash here (.json: JSON, else text)."
-    ),
+def run_workload(
+    command: list[str] | None = None,
+    tp: int | None = None,
+    pp: int | None = None,
+    backend: Backend | None = None,
+    oneccl_version: str | None = None,
+    no_fix: bool = False,
+    no_check: bool = False,
+    strict: bool = False,
+    explain_log: Path | None = None,
 ) -> None:
     """Run COMMAND after checking and safely fixing this container; explain it if it fails.
 
@@ -92,14 +86,14 @@ def run_command(
                 names = ", ".join(dict.fromkeys(f.cause for f in blockers))
                 if strict:
                     say(f"--strict: not starting the command, {len(blockers)} blocker(s) left: {names}")
-                    raise typer.Exit(STRICT_EXIT)
+                    raise SystemExit(STRICT_EXIT)
                 say(
                     f"prediction: the command is likely to fail ({names}); starting it as asked (--strict refuses)"
                 )
         code = _run(argv, prepared, explain_log, say)
     finally:
         prepared.cleanup()
-    raise typer.Exit(code)
+    raise SystemExit(code)
 
 
 class CheckTimeout(Exception):
@@ -164,3 +158,50 @@ def _run(argv: list[str], prepared: Prepared, explain_log: Path | None, speak: C
     except Exception as exc:  # the diagnosis must never change the command's exit code
         speak(f"could not explain the output: {type(exc).__name__}: {exc}")
     return result.exit_code
+
+
+# The options parse_fast understands before `--`: (name, takes a value). Anything else, or no
+# `--`, goes to typer, which owns the messages; tests/test_cli_fast_path.py runs both paths.
+_FAST_OPTIONS = {
+    "--tp": True, "--pp": True, "--backend": True, "--oneccl-version": True, "--no-fix": False,
+    "--no-check": False, "--strict": False, "--explain-log": True,
+}  # fmt: skip
+
+
+def parse_fast(args: list[str]) -> dict[str, Any] | None:
+    """run_workload's arguments for `run [OPTIONS] -- COMMAND...`, or None to let typer parse."""
+    if "--" not in args:
+        return None
+    cut = args.index("--")
+    raw: dict[str, str | bool] = {}
+    i = 0
+    while i < cut:
+        name, eq, value = args[i].partition("=")
+        takes = _FAST_OPTIONS.get(name)
+        if takes is None or (eq and not takes) or name in raw:
+            return None
+        if takes and not eq:
+            if i + 1 >= cut:
+                return None
+            value, i = args[i + 1], i + 1
+        raw[name] = value if takes else True
+        i += 1
+    try:
+        out: dict[str, Any] = {"command": args[cut + 1 :] or None}
+        for key in ("tp", "pp"):
+            if f"--{key}" in raw:
+                out[key] = int(str(raw[f"--{key}"]))
+                if out[key] < 1:
+                    return None  # typer's message for min=1
+        if "--backend" in raw:
+            out["backend"] = Backend(raw["--backend"])
+        if "--oneccl-version" in raw:
+            out["oneccl_version"] = parse_oneccl_version(str(raw["--oneccl-version"]))
+        if "--explain-log" in raw:
+            out["explain_log"] = Path(str(raw["--explain-log"]))
+        out["no_fix"] = bool(raw.get("--no-fix"))
+        out["no_check"] = bool(raw.get("--no-check"))
+        out["strict"] = bool(raw.get("--strict"))
+    except ValueError:
+        return None
+    return out

@@ -75,9 +75,12 @@ class Diagnosis:
 
 
 def _condition_holds(ref: str, present: set[str], scan: ScanResult) -> bool:
-    """`sig.id`, `fact:key` (known), `fact:key>N` (numeric and above N) or `fact:key=V` (the only
+    """`sig.id`, `prefix.*` (any signature id under that prefix), `fact:key` (known), `fact:key>N` (numeric and above N) or `fact:key=V` (the only
     value seen is V: `fact:n_nodes=1` holds only when no process reported more nodes)."""
     if not ref.startswith("fact:"):
+        # `code.cuda.*`: any signature of that family (the error-code tables generate one per printed string)
+        if ref.endswith(".*"):
+            return any(p.startswith(ref[:-1]) for p in present)
         return ref in present
     if "=" in ref:
         key, _, want = ref[5:].partition("=")

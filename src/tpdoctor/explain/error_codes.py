@@ -144,8 +144,12 @@ def string_literal(c: ErrorCode) -> str | None:
     return s
 
 
+# What must precede a printed string for it to count as that API's: a word naming the API, or the
+# "Error N: " that c10 prints before cudaGetErrorString (pytorch c10/cuda/CUDAFunctions.cpp
+# device_count_impl: "... Error 804: forward compatibility was attempted on non supported HW", v1.9-v2.x),
+# which users often paste alone.
 _STRING_CONTEXT = {
-    "cuda": r"(?:CUDA|CUDART|[Cc]uda|cudart|CUBLAS|NCCL WARN)",
+    "cuda": r"(?:CUDA|CUDART|[Cc]uda|cudart|CUBLAS|NCCL WARN|\bError \d{1,4}: )",
     "hip": r"(?:HIP|[Hh]ip|ROCm|RCCL|hipError)",
 }
 

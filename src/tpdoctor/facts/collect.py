@@ -4,9 +4,9 @@ could not read in facts.errors (one line each) instead of raising."""
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from tpdoctor import __version__
@@ -15,6 +15,8 @@ from tpdoctor.model import Facts
 
 @dataclass(frozen=True)
 class CollectContext:
+    """What every collector reads from: the root, live or not, the environment."""
+
     root: Path
     live: bool
     env: Mapping[str, str]
@@ -69,7 +71,7 @@ def collect_facts(root: Path, env: Mapping[str, str], live: bool) -> Facts:
         root=str(root),
         live=live,
         tool_version=__version__,
-        collected_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        collected_at=_utc_now(),
     )
     for collector in load_collectors():
         try:
@@ -77,3 +79,9 @@ def collect_facts(root: Path, env: Mapping[str, str], live: bool) -> Facts:
         except OSError as exc:  # an unreadable file must never abort the whole check
             facts.errors.append(f"{collector.__module__}: {exc}")
     return facts
+
+
+def _utc_now() -> str:
+    """datetime.now(timezone.utc).isoformat(timespec="seconds"), without importing datetime
+    (~2 ms of check's start-up)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())

@@ -26,6 +26,8 @@ class ElfError(ValueError):
 
 @dataclass
 class DynamicInfo:
+    """An ELF object's dynamic section: DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH."""
+
     needed: list[str] = field(default_factory=list)
     soname: str | None = None
     rpath: list[str] = field(default_factory=list)

@@ -24,6 +24,7 @@ import os
 import posixpath
 import struct
 from pathlib import Path
+from typing import Any
 
 from tpdoctor.boundedio import open_flags, read_fd_bounded
 from tpdoctor.errors import InputError
@@ -36,6 +37,7 @@ _SYS_OPENAT2 = 437  # same number on x86_64, aarch64 and the generic table (sinc
 _RESOLVE_NO_MAGICLINKS = 0x02
 _RESOLVE_IN_ROOT = 0x10
 _openat2_state: list[bool] = []  # [] unknown, [True] works, [False] unavailable
+_syscall: list[Any] = []  # libc's syscall(), looked up once (a CDLL and its attribute per open cost ~0.1 ms)
 
 
 def _is_live(root: Path) -> bool:
@@ -77,6 +79,7 @@ def resolve_in_root(root: Path, inroot: str) -> str | None:
     parts = [p for p in inroot.split("/") if p]
     done: list[str] = []
     hops = 0
+    top = os.fspath(root)  # strings, not Path objects: check resolves ~140 paths
     while parts:
         part = parts.pop(0)
         if part == ".":
@@ -86,8 +89,8 @@ def resolve_in_root(root: Path, inroot: str) -> str | None:
                 done.pop()
             continue
         candidate = "/" + "/".join([*done, part])
-        hp = root / candidate.lstrip("/")
-        if hp.is_symlink():
+        hp = os.path.join(top, candidate.lstrip("/"))
+        if os.path.islink(hp):
             hops += 1
             if hops > MAX_LINKS:
                 return None
@@ -105,10 +108,11 @@ def _openat2(dirfd: int, rel: str, flags: int) -> int:
     NotImplementedError where the syscall is missing or filtered."""
     if _openat2_state == [False]:
         raise NotImplementedError
-    libc = ctypes.CDLL(None, use_errno=True)
+    if not _syscall:
+        _syscall.append(ctypes.CDLL(None, use_errno=True).syscall)
     how = struct.pack("QQQ", flags, 0, _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS)
     buf = ctypes.create_string_buffer(how, len(how))
-    fd = libc.syscall(_SYS_OPENAT2, dirfd, os.fsencode(rel), buf, ctypes.c_size_t(len(how)))
+    fd = _syscall[0](_SYS_OPENAT2, dirfd, os.fsencode(rel), buf, ctypes.c_size_t(len(how)))
     if fd >= 0:
         _openat2_state[:] = [True]
         return int(fd)

@@ -14,8 +14,10 @@ from tpdoctor.model.pkgdata import read_data
 from tpdoctor.model.yamldata import load_data_yaml
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Cause:
+    """One cause id of data/causes.yaml: its severity and one-line summary."""
+
     id: str
     severity: Severity
     summary: str

@@ -88,6 +88,46 @@ def validate(cls: type[M], data: Any) -> M:
     return result
 
 
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def build(cls: type[M], data: Mapping[str, Any]) -> M:
+    """`cls` from JSON-shaped data that is ours and already valid (the packaged example
+    snapshots), without pydantic: nested dataclasses by their annotations, ints widened to
+    float where a float is declared (as pydantic does), everything else as given. Outside JSON
+    goes through `validate`. tests/test_datamodel.py compares both on every example."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        import typing
+
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    return cls(**{k: _build_value(hints[k], v) for k, v in data.items() if k in names})
+
+
+def _build_value(hint: Any, value: Any) -> Any:
+    import typing
+
+    if value is None:
+        return None
+    if isinstance(hint, type):
+        if dataclasses.is_dataclass(hint) and isinstance(value, Mapping):
+            return build(hint, value)  # type: ignore[type-var]
+        if hint is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is list and isinstance(value, list):
+        return [_build_value(args[0], v) for v in value]
+    if origin is dict and isinstance(value, Mapping):
+        return {k: _build_value(args[1], v) for k, v in value.items()}
+    if args and origin is not typing.Literal:  # X | None, Optional[X]
+        members = [a for a in args if a is not type(None)]
+        if len(members) == 1:
+            return _build_value(members[0], value)
+    return value
+
+
 class DataModel:
     """Mixin for the model dataclasses: pydantic's serialization methods, without pydantic.
 

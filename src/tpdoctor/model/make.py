@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from tpdoctor.model.catalog import get_cause
-from tpdoctor.model.edits import Edit
 from tpdoctor.model.finding import Confidence, Evidence, Finding, Fix, Severity, SeverityName
 from tpdoctor.model.fixes import fixes_for
+
+if TYPE_CHECKING:
+    from tpdoctor.model.edits import Edit  # audit's edits; check never imports them (model/finding.py)
 
 
 def make_finding(

@@ -23,6 +23,8 @@ IPEX_LLM_GENERATION = "2021.14"  # /opt/intel/1ccl-wks: ipex-llm's 2025.0-baseki
 
 @dataclass
 class LoadedCcl:
+    """The libccl.so.1 the job loads, who loads it and why (glibc's search order)."""
+
     library: CclLibrary | None
     loader: CclLoader | None
     why: str

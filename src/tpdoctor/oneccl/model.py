@@ -45,6 +45,8 @@ def vstr(v: Version) -> str:
 
 @dataclass(frozen=True)
 class OneCclVersion:
+    """A oneCCL version, where it was read, and whether it was assumed."""
+
     version: Version
     source: str
     assumed: bool = False
@@ -165,6 +167,8 @@ def cross_rank_ptrace(facts: Facts) -> Support:
 
 @dataclass
 class ModePrediction:
+    """The IPC exchange mode oneCCL will use here, and why."""
+
     version: OneCclVersion
     requested: str
     requested_source: str
@@ -219,6 +223,8 @@ def parse_bdf(name: str) -> str | None:
 
 @dataclass
 class DrmfdEntry:
+    """One entry of the directory oneCCL's drmfd mode walks."""
+
     name: str
     path: str  # as oneCCL builds it: dir + name, no separator added
     entry: DeviceNode
@@ -228,6 +234,8 @@ class DrmfdEntry:
 
 @dataclass
 class DrmfdWalk:
+    """oneCCL's drmfd walk of /dev/dri/by-path (or its fallback) as it would run here."""
+
     directory: str
     source: str
     suffix: str

@@ -5,7 +5,6 @@ Field names are documented in docs/json.md; add fields, never rename them.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tpdoctor import __version__
@@ -26,4 +25,16 @@ def report_dict(report: Report) -> dict[str, Any]:
 
 
 def render_json(report: Report) -> str:
-    return json.dumps(report_dict(report), indent=2, sort_keys=False, default=str)
+    """report_dict(report) as json.dumps(..., indent=2, default=str) writes it (render/jsonenc.py)."""
+    from tpdoctor.render.jsonenc import dumps_indent2
+
+    data = {
+        "tool": "tpdoctor",
+        "version": __version__,
+        "command": report.command,
+        "exit_code": int(report.exit_code),
+        "findings": report.sorted_findings(),  # the dataclasses, encoded as model_dump would give them
+        "facts": report.facts,
+        "notes": report.notes,
+    }
+    return dumps_indent2(data)

@@ -18,6 +18,8 @@ PREFIXES = ("CCL_", "FI_", "ZE_", "ONEAPI_", "SYCL_", "NCCL_", "VLLM_")
 
 @dataclass(frozen=True)
 class EnvSpec:
+    """What one environment variable accepts, and who reads it."""
+
     consumer: str
     kind: str = "any"  # any | bool | int | values | path/ | regex | ip
     values: tuple[str, ...] = ()

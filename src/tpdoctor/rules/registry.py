@@ -150,6 +150,8 @@ DEPLOY_RULE_MODULES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class DeployContext:
+    """What a deploy rule reads beside its service: the model, host facts, options."""
+
     model: DeploymentModel
     facts: Facts | None = None
     ipc_exchange: str = "drmfd"  # drmfd | pidfd: the route the fix would take
