@@ -87,7 +87,12 @@ def test_article_line_and_two_render_compose_get_only_the_bypath_mount(tmp_path:
     assert r.returncode == 3, r.stderr
     assert r.stdout.index("oneccl.bypath-missing") < r.stdout.index(f"--- {cp}")  # causes, then the patch
     diff = r.stdout[r.stdout.index(f"--- {cp}") :]
-    assert _added(diff) == ["volumes:", '- "/dev/dri/by-path:/dev/dri/by-path:ro"']
+    # the by-path mount, and the route pinned (oneCCL's default differs by version)
+    assert _added(diff) == [
+        "volumes:",
+        '- "/dev/dri/by-path:/dev/dri/by-path:ro"',
+        "CCL_ZE_IPC_EXCHANGE: drmfd",
+    ]
     assert _removed(diff) == []  # no unrelated hardening (cap_drop, no-new-privileges)
     assert cp.read_text() == TWO_RENDER  # nothing written without --write
 
@@ -96,7 +101,7 @@ def test_pidfd_route_adds_sys_ptrace_instead(tmp_path: Path) -> None:
     lp, cp = _files(tmp_path, ARTICLE_LINE, TWO_RENDER)
     r = run_cli("explain", str(lp), "--config", str(cp), "--ipc-exchange", "pidfd", "-f", "json")
     out = json.loads(r.stdout)["config"]
-    assert _added(out["diff"]) == ["cap_add:", "- SYS_PTRACE"]
+    assert _added(out["diff"]) == ["cap_add:", "- SYS_PTRACE", "CCL_ZE_IPC_EXCHANGE: pidfd"]
     assert out["fixes"] == ["oneccl.bypath-missing"]
 
 

@@ -47,7 +47,12 @@ VERIFY_ONLY: dict[str, str] = {
 # Seen only when bytes move between nodes: `tpdoctor cluster verify` (docs/cluster.md).
 CLUSTER_VERIFY_ONLY = {
     cid: "only bytes moved between nodes show it: `tpdoctor cluster verify` (docs/cluster.md)"
-    for cid in ("network.port-blocked", "network.mtu-mismatch", "network.slow-link", "network.socket-fallback")
+    for cid in (
+        "network.port-blocked",
+        "network.mtu-mismatch",
+        "network.slow-link",
+        "network.socket-fallback",
+    )
 }
 
 
@@ -99,6 +104,53 @@ def rule_docs() -> list[dict[str, Any]]:
     return out
 
 
+def edit_kinds(func: Any, seen: set[Any] | None = None) -> set[str]:
+    """The edit types (model/edits.py) a deploy rule can attach: the Edit classes its code, and
+    the rule helpers it calls, name (read from the code objects, so the docs follow the code)."""
+    import dis
+    import inspect
+    import types
+
+    from tpdoctor.model.edits import Edit, FixNotice
+
+    seen = set() if seen is None else seen
+    seen.add(func)
+    out: set[str] = set()
+    codes = [func.__code__]
+    while codes:
+        code = codes.pop()
+        codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+        names = {i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL"}
+        for name in sorted(names):  # (not attributes: `svc.privileged` is not the rule `privileged`)
+            obj = func.__globals__.get(name)
+            if inspect.isclass(obj) and issubclass(obj, Edit) and obj not in (Edit, FixNotice):
+                out.add(obj.__name__)
+            elif (
+                inspect.isfunction(obj)
+                and obj.__module__.startswith("tpdoctor.rules.deploy")
+                and obj not in seen
+            ):
+                out |= edit_kinds(obj, seen)
+    return out
+
+
+def deploy_edits() -> dict[str, tuple[list[str], list[str]]]:
+    """Audit cause id -> (the diagnosed causes its edits fix, `explain --config`'s filter; the
+    edit types its rules can attach). A `*` remedy: the service's whole least-privilege edit."""
+    from tpdoctor.rules.registry import ANY_CAUSE, DEPLOY_RULES
+
+    out: dict[str, tuple[list[str], list[str]]] = {}
+    for rule in DEPLOY_RULES.rules():
+        kinds = sorted(edit_kinds(rule.func))
+        for c in rule.causes:
+            rem, eds = out.setdefault(c, ([], []))
+            rem += [r for r in rule.remedies if r not in rem and r != c]
+            eds += [k for k in kinds if k not in eds]
+            rem.sort(key=lambda r: (r == ANY_CAUSE, r))
+            eds.sort()
+    return out
+
+
 def _anchor(text: str) -> str:
     """GitHub's heading anchor: lower case, punctuation other than - and _ dropped."""
     return "".join(ch for ch in text.lower().replace(" ", "-") if ch.isalnum() or ch in "-_")
@@ -128,6 +180,7 @@ def render_markdown() -> str:
     rules = [r for r in all_rules() if r.doc]
     sigs = _signatures_by_cause()
     sources = fix_sources()
+    edits = deploy_edits()
     lines = [
         "# tpdoctor rules",
         "",
@@ -161,6 +214,23 @@ def render_markdown() -> str:
             lines.append("Checked by " + ", ".join(seen[: len(d["checked_by"])]) + ".")
         if d["audited_by"]:
             lines.append("Audited (`tpdoctor audit`) by " + ", ".join(seen[len(d["checked_by"]) :]) + ".")
+        if cid in edits:
+            remedied, kinds = edits[cid]
+            named = [
+                "every cause another deploy rule's edits fix (the whole least-privilege edit)"
+                if r == "*"
+                else f"[`{r}`](#{_anchor(r)})"
+                for r in remedied
+            ]
+            lines.append(
+                "Remedies (what `explain --config` fixes with its edits): "
+                + ", ".join([f"`{cid}`", *named])
+                + "."
+            )
+            made = ", ".join(f"`{k}`" for k in kinds) or "none (reported only)"
+            lines.append(
+                f"Edits `audit --fix` can make ([model/edits.py](../src/tpdoctor/model/edits.py)): {made}."
+            )
         if d["why_not_checked"]:
             lines.append(f"*{d['kind'].capitalize()}*: {d['why_not_checked']}.")
         elif not seen:

@@ -124,6 +124,7 @@ def run_audit(
             report.findings.extend(audit(loaded.model).findings)
         else:
             report.findings.extend(audit(load(loaded.path, kind, text=result.text).model).findings)
+        report.findings.extend(result.notices)  # what the edits mean; only the fix reports them
         for plan in result.plans:
             for why in plan.why:
                 report.notes.append(f"{loaded.path}: {plan.service}: {why}")
@@ -142,10 +143,11 @@ def run_audit(
     if (fix or write) and not fixed_any:
         print("tpdoctor: nothing to change", file=sys.stderr)
     if fix and not write:
-        # the diff is the output; findings left after the fix go to stderr and the exit code
-        from tpdoctor.render.text import render_text
+        # the diff is the output; findings left after the fix (and the fix's notices) go to
+        # stderr, in the format asked for, and the exit code
+        from tpdoctor.render import render
 
-        render_text(report, sys.stderr)
+        render(report, fmt.value, sys.stderr)
         raise SystemExit(int(report.exit_code))
     # the fixes in the audited file's own format (the first file's, when several are given)
     detected = loaded_all[0].model.format if loaded_all else "compose"

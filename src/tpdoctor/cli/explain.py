@@ -140,6 +140,7 @@ def _patch_config(prepared: Any, report: Any, write: bool) -> dict[str, Any]:
         "fixes": patch.causes,
         "changes": [f"{p.service}: {why}" for p in patch.result.plans for why in p.why],
         "not_changed": [f"{p.service}: {c}" for p in patch.result.plans for c in p.cannot if patch.causes],
+        "notices": [f.message for f in patch.result.notices],
         "diff": unified_diff(path, loaded.text, patch.result.text) if patch.changed else "",
         "written": None,
     }
@@ -166,6 +167,8 @@ def _print_config(out: dict[str, Any]) -> None:
         print(f"tpdoctor: {out['path']}: {c}", file=sys.stderr)
     for c in out["not_changed"]:
         print(f"tpdoctor: {out['path']}: not changed: {c}", file=sys.stderr)
+    for c in out["notices"]:
+        print(f"tpdoctor: {out['path']}: notice: {c}", file=sys.stderr)
 
 
 # The options parse_fast understands: (name, takes a value). Anything else (--help, a typo, `--`)

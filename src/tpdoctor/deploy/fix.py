@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tpdoctor.deploy.audit import Loaded, audit_model, load
 from tpdoctor.model import Facts, Finding
-from tpdoctor.model.edits import Edit, Manual, fold
+from tpdoctor.model.edits import Edit, FixNotice, Manual, fold
 
 # Narrows one service's findings (explain --config keeps those that remedy the diagnosed causes).
 FindingFilter = Callable[[list[Finding]], list[Finding]]
@@ -33,7 +33,7 @@ class Plan:
     @property
     def ops(self) -> list[Edit]:
         """The edits written into the file (not those it only reports)."""
-        return [e for e in self.edits if not isinstance(e, Manual)]
+        return [e for e in self.edits if not isinstance(e, (Manual, FixNotice))]
 
     @property
     def why(self) -> list[str]:
@@ -45,6 +45,9 @@ class FixResult:
     text: str
     plans: list[Plan] = field(default_factory=list)
     allowed: list[str] = field(default_factory=list)  # findings an exception set aside (audit's notes)
+    # findings only the fix reports (a FixNotice among their edits), of the services it changes:
+    # what an edit means for the running container, shown with the fix's output
+    notices: list[Finding] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -61,6 +64,7 @@ def fix_loaded(
     """Fold the edits of every finding no exception allows (narrowed by `select`) into the text."""
     res = audit_model(loaded.model, facts, ipc_exchange=ipc_exchange, pss=pss, fixing=True)
     plans: list[Plan] = []
+    notices: list[Finding] = []
     for svc in loaded.model.services:
         found = res.per_service.get(svc.name, [])
         if select is not None:
@@ -69,9 +73,11 @@ def fix_loaded(
         plan.cannot = [e.why for e in plan.edits if isinstance(e, Manual)]
         if plan.ops:
             plan.cannot += loaded.frontend.apply(loaded.handle, svc, plan.ops)
+            notices += [f for f in found if any(isinstance(e, FixNotice) for e in f.edits)]
         plans.append(plan)
     changed = any(p.ops for p in plans)
-    return FixResult(loaded.frontend.dump(loaded.handle) if changed else loaded.text, plans, res.allowed)
+    text = loaded.frontend.dump(loaded.handle) if changed else loaded.text
+    return FixResult(text, plans, res.allowed, notices)
 
 
 def unified_diff(path: str, old: str, new: str) -> str:

@@ -14,7 +14,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tpdoctor.deploy.analysis import facts_render_gid, facts_render_nodes
+from tpdoctor.deploy.analysis import facts_render_nodes
 from tpdoctor.deploy.images import SPECS, serve_script
 from tpdoctor.errors import UsageError
 from tpdoctor.model import Facts
@@ -30,9 +30,10 @@ IMAGES = {
     **{name: (spec.ref, spec.kind) for name, spec in SPECS.items()},
 }
 
-# What ipex-llm's start-vllm-service.sh exports (research/failures.md §4), with the IPC exchange
-# chosen by us: "sockets" is silently replaced by drmfd under oneCCL >= 2021.14 when pidfd is
-# unsupported, and cannot do pipeline parallel's send/recv.
+# What ipex-llm's start-vllm-service.sh exports (research/failures.md §4), except its
+# CCL_ZE_IPC_EXCHANGE=sockets: "sockets" is silently replaced by drmfd under oneCCL >= 2021.14
+# when pidfd is unsupported, and cannot do pipeline parallel's send/recv. The route (drmfd or
+# pidfd) is chosen and pinned by the rule oneccl.bypath-missing's edits, as `audit --fix` does.
 IPEX_ENV = [
     ("CCL_WORKER_COUNT", "2"),
     ("SYCL_CACHE_PERSISTENT", "1"),
@@ -122,13 +123,6 @@ def _env(it: Intent) -> list[tuple[str, str, str]]:
             out += [(k, v, "") for k, v in IPEX_ENV]
         if it.image in SPECS:
             out += list(SPECS[it.image].env)
-        route = "pidfd" if it.ipc_exchange == "pidfd" and it.security != "privileged" else "drmfd"
-        why = (
-            "pidfd: needs SYS_PTRACE (added below), kernel >= 5.6, Yama ptrace_scope <= 2"
-            if route == "pidfd"
-            else "drmfd: needs only /dev/dri/by-path (mounted read-only), no capability"
-        )
-        out.append(("CCL_ZE_IPC_EXCHANGE", route, why))
         out.append(("CCL_LOG_LEVEL", "info", "prints the IPC exchange oneCCL really uses"))
     if it.kind == "cuda":
         out.append(("NCCL_DEBUG", "WARN", "INFO when debugging transports"))
@@ -151,23 +145,11 @@ def _render_nodes(it: Intent) -> tuple[list[str], bool]:
 def _host_notes(it: Intent) -> list[str]:
     notes: list[str] = []
     f = it.facts
-    if f is None:
-        notes.append(
-            "No --host-facts: render nodes are renderD128.. and RENDER_GID comes from the environment; "
-            "run `export RENDER_GID=$(getent group render | cut -d: -f3)` and check `ls /dev/dri`."
-        )
-        if it.kind == "rocm":
-            notes.append("ROCm: /dev/kfd's group too: `export VIDEO_GID=$(stat -c %g /dev/kfd)`.")
+    if f is None:  # (the GIDs: see _GID_FROM_HOST; Kubernetes: the device plugin's nodes)
+        if it.kind in ("xpu", "rocm") and it.target != "kubernetes":
+            notes.append("No --host-facts: render nodes are renderD128..; check `ls /dev/dri`.")
         return notes
-    if f.lsm.selinux_enforce == 1:
-        notes.append(
-            "SELinux enforcing: run `setsebool -P container_use_devices 1` once on the host (no label=disable)."
-        )
-    if f.lsm.apparmor_profile and it.ipc_exchange == "pidfd":
-        notes.append(
-            "AppArmor: the pidfd route needs `ptrace (trace,read,tracedby,readby) peer=<profile>`; "
-            "docker-default has it with AppArmor parser >= 2.8.95."
-        )
+    # (SELinux and AppArmor advice: the notices of the rules lsm.*, in generate's header)
     if f.userns.is_initial is False:
         notes.append(
             "User namespace detected: the host render GID must be mapped (/proc/self/gid_map); rootless Podman: "
@@ -222,16 +204,36 @@ def generate(it: Intent) -> str:
         return _c(head) + body
     from pathlib import Path
 
-    from tpdoctor.deploy.audit import load
+    from tpdoctor.deploy.audit import audit_model, load
     from tpdoctor.deploy.fix import fix_loaded
 
     pss = "baseline" if it.pss == "baseline" else None
-    loaded = load(Path(f"generated.{it.target}"), fmt, text=body)
-    res = fix_loaded(loaded, it.facts, it.ipc_exchange, pss)
+    source = Path(f"generated.{it.target}")
+    res = fix_loaded(load(source, fmt, text=body), it.facts, it.ipc_exchange, pss)
     why = list(dict.fromkeys(w for p in res.plans for w in p.why))
     head += ["# Least privilege (what `tpdoctor audit --fix` writes for this workload):"]
     head += [f"#   - {w}" for w in why]
+    # what the rules say about the result: the fix's own notices, what it left (pidfd under
+    # Pod Security baseline), the notices of an audit of the written file (SELinux, AppArmor)
+    cannot = [c for p in res.plans for c in p.cannot]
+    it.notes += cannot
+    after = audit_model(
+        load(source, fmt, text=res.text).model, it.facts, ipc_exchange=it.ipc_exchange, pss=pss
+    )
+    notes = [f.message for f in res.notices] + cannot
+    notes += [f.message for f in after.findings if f.severity.value == "notice"]
+    # the GIDs the rules left as placeholders come from the host that runs the file
+    gids = {v: cmd for v, cmd in _GID_FROM_HOST.items() if f"${{{v}:?" in res.text}
+    notes += [f"{v} comes from the environment: `export {v}=$({cmd})`." for v, cmd in gids.items()]
+    head += [f"# NOTE: {' '.join(n.split())}" for n in dict.fromkeys(notes)]
+    if fmt in ("docker", "podman"):
+        head += [f"export {v}=${{{v}:-$({cmd})}}" for v, cmd in gids.items()]
     return _c(head) + res.text
+
+
+# How the host gives each GID the fix may leave as a placeholder (deploy_common's
+# RENDER_GID_PLACEHOLDER / VIDEO_GID_PLACEHOLDER).
+_GID_FROM_HOST = {"RENDER_GID": "getent group render | cut -d: -f3", "VIDEO_GID": "stat -c %g /dev/kfd"}
 
 
 def _c(lines: list[str]) -> str:
@@ -301,8 +303,6 @@ def _run(it: Intent) -> tuple[list[str], str, str]:
             opts.append(("--device", "/dev/kfd"))
         if kind in ("xpu", "rocm"):
             opts += [("--device", n) for n in nodes]
-            if podman:  # rootless Podman keeps the caller's groups (render) instead of a GID
-                opts.append(("--group-add", "keep-groups"))
         if kind == "cuda":
             opts.append(("--gpus", '"device=' + ",".join(str(i) for i in range(it.n_gpus)) + '"'))
     opts += [("--shm-size", _shm(it)), ("--tmpfs", "/tmp"), ("--publish", f"{it.port}:{it.port}")]
@@ -318,12 +318,6 @@ def _run(it: Intent) -> tuple[list[str], str, str]:
     ]
     if it.security == "privileged":
         head.append("# UNSAFE quick fix: --privileged. " + PRIVILEGED_RISK)
-    if podman:
-        head.append("# Rootless Podman: --group-add keep-groups keeps your render group (needs crun).")
-    elif kind in ("xpu", "rocm") and facts_render_gid(it.facts) is None and it.security != "privileged":
-        head.append("export RENDER_GID=${RENDER_GID:-$(getent group render | cut -d: -f3)}")
-        if kind == "rocm":
-            head.append("export VIDEO_GID=${VIDEO_GID:-$(stat -c %g /dev/kfd)}")
     head += [f"# NOTE: {n}" for n in _host_notes(it)]
     engine = ["podman", "run"] if podman else ["docker", "run"]
     return head, emit_run(engine, opts, it.image_ref, cmd) + "\n", "podman" if podman else "docker"
@@ -336,9 +330,6 @@ def _kubernetes(it: Intent) -> tuple[list[str], str, str]:
     dra = it.gpu_allocation == "dra"
     if dra and kind not in DRA_CLASS:
         raise UsageError("--gpu-allocation dra: tpdoctor knows the Intel and NVIDIA DRA drivers, not ROCm's")
-    if kind == "xpu" and it.ipc_exchange == "pidfd" and it.pss == "baseline":
-        it.notes.append("--pss baseline forbids SYS_PTRACE: the drmfd route is generated instead of pidfd")
-        it.ipc_exchange = "drmfd"
     head = [
         f"# Generated by tpdoctor generate: {it.image_ref}, TP={it.tp} PP={it.pp} on {it.n_gpus} GPU(s).",
         "# GPUs come from "
@@ -352,7 +343,7 @@ def _kubernetes(it: Intent) -> tuple[list[str], str, str]:
             "# The Intel GPU plugin mounts by-path entries (-bypath=single: plain files; use -bypath=all if",
             "# Level Zero memory queries fail, intel-device-plugins-for-kubernetes#2158).",
         ]
-    head += [f"# NOTE: {n}" for n in _host_notes(it) if "_GID" not in n]
+    head += [f"# NOTE: {n}" for n in _host_notes(it)]
     L = _dra_claim_template(it, kind) if dra else []
     L += [
         "apiVersion: apps/v1",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark
@@ -83,6 +83,20 @@ def _append_to_item(seq: CommentedSeq, i: int, raw: str) -> None:
         seq.ca.items[i] = [CommentToken("\n" + raw, CommentMark(0), None), None, None, None]
 
 
+def _append_after_entry(m: CommentedMap, key: Any, raw: str) -> None:
+    """Comment lines after entry `key` (no comment of its own yet), past its nested last entry:
+    an added `environment: {K: V}` at the end of the file keeps the file's last comment last."""
+    v = m[key]
+    if isinstance(v, CommentedSeq) and len(v):
+        _append_to_item(v, len(v) - 1, raw)
+    elif isinstance(v, CommentedMap) and len(v):
+        _append_after_entry(v, list(v.keys())[-1], raw)
+    elif not isinstance(v, (CommentedSeq, CommentedMap)):
+        m.ca.items.setdefault(key, [None, None, None, None])[2] = CommentToken(
+            "\n" + raw, CommentMark(0), None
+        )
+
+
 class Rehome:
     """Where comments that preceded something in a block (a compose service, a container) go
     once that something moves. `siblings` holds the block under `name`, indented `indent`."""
@@ -102,13 +116,7 @@ class Rehome:
         if tok is not None:
             tok.value = str(tok.value) + raw
         elif keys:
-            v = svc[keys[-1]]
-            if isinstance(v, CommentedSeq) and len(v):
-                _append_to_item(v, len(v) - 1, raw)
-            elif not isinstance(v, (CommentedSeq, CommentedMap)):
-                svc.ca.items.setdefault(keys[-1], [None, None, None, None])[2] = CommentToken(
-                    "\n" + raw, CommentMark(0), None
-                )
+            _append_after_entry(svc, keys[-1], raw)
 
     def before_key(self, svc: CommentedMap, key: Any, raw: str) -> None:
         _put_before(svc, key, raw, self.key_indent)
@@ -184,17 +192,21 @@ def insert_keeping_comments(
         home.after_service(raw, svc)
 
 
-def ensure_map(parent: CommentedMap, key: str) -> CommentedMap:
+_Node = TypeVar("_Node", CommentedMap, CommentedSeq)
+
+
+def _ensure(parent: CommentedMap, key: str, kind: type[_Node]) -> _Node:
+    """parent[key] as a node of `kind`, created (or replacing a value of another shape) if need be."""
     v = parent.get(key)
-    if not isinstance(v, CommentedMap):
-        v = CommentedMap()
+    if not isinstance(v, kind):
+        v = kind()
         parent[key] = v
     return v
+
+
+def ensure_map(parent: CommentedMap, key: str) -> CommentedMap:
+    return _ensure(parent, key, CommentedMap)
 
 
 def ensure_seq(parent: CommentedMap, key: str) -> CommentedSeq:
-    v = parent.get(key)
-    if not isinstance(v, CommentedSeq):
-        v = CommentedSeq()
-        parent[key] = v
-    return v
+    return _ensure(parent, key, CommentedSeq)

@@ -146,6 +146,12 @@ class Manual(Edit):
     """What the fix does not change: printed as `not changed: <why>`."""
 
 
+@dataclass(frozen=True)
+class FixNotice(Edit):
+    """No change of its own: marks a finding that only `--fix` reports (what the edits next to
+    it mean for the running container); `--fix` shows that finding with its output."""
+
+
 # The order a fold applies edits in: the order a person would write them (privileged off, the
 # devices, the IPC route, the group, /dev/shm, /tmp, confinement back on, drop the rest). Keys
 # land in the format's own order anyway; this decides which of two edits of one list or mapping
@@ -165,6 +171,7 @@ _PHASE: dict[type[Edit], float] = {
     SetEntrypoint: 8,
     DropAllCapabilities: 9,
     Manual: 10,
+    FixNotice: 10,
 }
 _LIST_PHASE: dict[str, float] = {"devices": 1, "volumes": 2, "group_add": 3, "tmpfs": 5, "security_opt": 6}
 

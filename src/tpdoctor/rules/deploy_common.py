@@ -18,13 +18,14 @@ from tpdoctor.deploy.analysis import (
     visible_gpus,
 )
 from tpdoctor.deploy.model import Service
-from tpdoctor.model import Evidence, Facts
+from tpdoctor.model import Evidence, Facts, Finding, make_finding
 from tpdoctor.model.edits import (
     K8S_GPU_RESOURCE,
     AddItem,
     DefaultSeccomp,
     DropAllCapabilities,
     Edit,
+    FixNotice,
     NoNewPrivileges,
     RemoveHostPath,
     ReserveGpus,
@@ -44,6 +45,21 @@ _VENDOR = {"xpu": "intel", "cuda": "nvidia", "rocm": "amd"}
 
 def ev(svc: Service, ctx: DeployContext, text: str, line: int | None = None) -> Evidence:
     return Evidence(source=ctx.model.source, line=line or svc.line, text=f"{svc.name}: {text}")
+
+
+def fix_notice(
+    svc: Service, ctx: DeployContext, cause: str, message: str, evidence: str, edits: list[Edit]
+) -> Finding:
+    """A notice only `--fix` reports, for edits it makes where nothing is wrong as written (the
+    fix's own hardening, oneCCL's route pinned): shown with the fix's output (FixResult.notices)."""
+    return make_finding(
+        cause,
+        f"{svc.name}: {message}",
+        [ev(svc, ctx, evidence)],
+        severity="notice",
+        confidence="suggests",
+        edits=[*edits, FixNotice(why=message)],
+    )
 
 
 def fctx(svc: Service, ctx: DeployContext) -> dict[str, str]:
@@ -90,6 +106,12 @@ def group_when_empty(svc: Service, facts: Facts | None) -> list[Edit]:
     """No group_add on an Intel/AMD GPU container: the numeric render GID (and /dev/kfd's)."""
     if svc.group_add or backend(svc) not in ("xpu", "rocm") or svc.format == "kubernetes":
         return []  # (Kubernetes: the device plugin's nodes need no supplementalGroups)
+    if svc.format == "podman":
+        # rootless Podman maps only the caller's own IDs: a host GID is not in the container's
+        # user namespace, the caller's render (and video) group is kept with keep-groups (crun;
+        # podman-run(1) --group-add). Rootful, root owns the root:render nodes anyway.
+        why = "keep-groups: Podman keeps the caller's render group (rootless: a numeric GID is not mapped)"
+        return [AddItem("group_add", "keep-groups", why=why)]
     want = render_gid(facts)
     out: list[Edit] = [
         AddItem("group_add", want, why="numeric render GID added (cap_drop ALL removes root's DAC_OVERRIDE)")

@@ -21,6 +21,7 @@ from tpdoctor.rules.deploy_common import (
     BYPATH_MOUNT,
     ev,
     fctx,
+    fix_notice,
     fixes_service,
     group_when_empty,
     k8s_device_hostpaths,
@@ -51,31 +52,41 @@ def _pidfd_route(svc: Service) -> bool:
 
 
 def _ipc_route(svc: Service, ctx: DeployContext) -> list[Edit]:
-    """oneCCL's IPC exchange: drmfd (by-path read-only, no capability) or, asked for with
-    --ipc-exchange pidfd or already on SYS_PTRACE, pidfd (SYS_PTRACE, default seccomp)."""
+    """oneCCL's IPC exchange, chosen here once for `audit --fix`, `explain --config` and
+    `generate`: drmfd (by-path read-only, no capability; on Kubernetes the GPU plugin mounts
+    by-path, and Pod Security baseline allows nothing else) or, asked for with --ipc-exchange
+    pidfd or already on SYS_PTRACE outside Kubernetes, pidfd (SYS_PTRACE, default seccomp). The
+    route is pinned in CCL_ZE_IPC_EXCHANGE when unset: oneCCL's default differs by version
+    (drmfd <= 2021.13, pidfd >= 2021.14; research/failures.md §1.6)."""
     if not fixes_service(svc):
         return []
     has_ptrace = "SYS_PTRACE" in svc.caps_added
-    if svc.format == "kubernetes":
-        edits = k8s_gpu_limit(svc)
-        if ctx.pss == "baseline" or ctx.ipc_exchange == "drmfd":
-            if "CCL_ZE_IPC_EXCHANGE" not in svc.env:
-                edits.append(
-                    SetEnv(
-                        "CCL_ZE_IPC_EXCHANGE",
-                        "drmfd",
-                        why="CCL_ZE_IPC_EXCHANGE=drmfd: the route that needs no capability",
-                    )
-                )
-        elif not has_ptrace:
-            why = "pidfd route: SYS_PTRACE (needs a privileged PSA namespace or an exception)"
-            edits.append(AddCapability("SYS_PTRACE", why=why))
-        return edits
-    if ctx.ipc_exchange == "pidfd" or has_ptrace:
-        if has_ptrace:
-            return []
-        return [AddCapability("SYS_PTRACE", why="pidfd route: SYS_PTRACE with the default seccomp")]
-    return [AddItem("volumes", BYPATH_MOUNT, why="drmfd route: host by-path read-only, no capability")]
+    k8s = svc.format == "kubernetes"
+    if k8s:
+        drmfd = ctx.pss == "baseline" or ctx.ipc_exchange == "drmfd"
+    else:
+        drmfd = ctx.ipc_exchange != "pidfd" and not has_ptrace
+    edits = k8s_gpu_limit(svc) if k8s else []
+    if k8s and ctx.pss == "baseline" and ctx.ipc_exchange == "pidfd":
+        edits.append(
+            Manual(why="--ipc-exchange pidfd: Pod Security baseline forbids SYS_PTRACE; drmfd instead")
+        )
+    if drmfd and not k8s:
+        edits.append(
+            AddItem("volumes", BYPATH_MOUNT, why="drmfd route: host by-path read-only, no capability")
+        )
+    if not drmfd and not has_ptrace:
+        why = (
+            "pidfd route: SYS_PTRACE (needs a privileged PSA namespace or an exception)"
+            if k8s
+            else "pidfd route: SYS_PTRACE with the default seccomp"
+        )
+        edits.append(AddCapability("SYS_PTRACE", why=why))
+    if "CCL_ZE_IPC_EXCHANGE" not in svc.env:
+        route, needs = ("drmfd", "no capability") if drmfd else ("pidfd", "SYS_PTRACE")
+        why = f"CCL_ZE_IPC_EXCHANGE={route}: the route the fix prepares ({needs})"
+        edits.append(SetEnv("CCL_ZE_IPC_EXCHANGE", route, why=why))
+    return edits
 
 
 @deploy_rule("oneccl.bypath-missing", remedies=(*BYPATH_CAUSES, *PTRACE_CAUSES))
@@ -100,14 +111,8 @@ def bypath_missing(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         # driver (intel-resource-drivers-for-kubernetes pkg/gpu/cdihelpers/cdihelpers.go addBypathMounts)
         route = _ipc_route(svc, ctx) if svc.format == "kubernetes" and ctx.extra.get("fixing") else []
         if route:  # nothing is missing; `--fix` still pins oneCCL's route to what the plugin gives
-            yield make_finding(
-                "oneccl.bypath-missing",
-                f"{svc.name}: by-path comes from the GPU plugin; the fix sets oneCCL's IPC exchange to match.",
-                [ev(svc, ctx, "GPU plugin resource")],
-                severity="notice",
-                confidence="suggests",
-                edits=route,
-            )
+            msg = "by-path comes from the GPU plugin; the fix sets oneCCL's IPC exchange to match."
+            yield fix_notice(svc, ctx, "oneccl.bypath-missing", msg, "GPU plugin resource", route)
         return
     if _pidfd_route(svc) and not svc.privileged:
         return
@@ -314,44 +319,26 @@ def group_numeric(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         if empty and ctx.extra.get("fixing"):
             # GPUs from a runtime (CDI, a reservation): `--fix` drops every capability, and
             # root then opens the nodes it gets only through the group
-            yield make_finding(
-                "audit.group-add-missing",
-                f"{svc.name}: the fix drops every capability; the numeric render GID keeps GPU access.",
-                [ev(svc, ctx, "no group_add")],
-                severity="notice",
-                confidence="suggests",
-                edits=empty,
-            )
+            msg = "the fix drops every capability; the numeric render GID keeps GPU access."
+            yield fix_notice(svc, ctx, "audit.group-add-missing", msg, "no group_add", empty)
         return
     if not svc.group_add:
-        if _root(svc) and "ALL" not in svc.caps_dropped:
-            yield make_finding(
-                "audit.group-add-missing",
+        user, why = runs_as(svc)
+        cause, seen = "audit.group-add-missing", "no group_add"
+        if not _root(svc):
+            cause, seen = "device.group-denied", f"user {user}, no group_add"
+            msg = f"{svc.name} runs as {user} ({why}) without the render group: opening the GPU nodes gives EACCES."
+        elif "ALL" not in svc.caps_dropped:
+            msg = (
                 f"{svc.name} has no group_add: GPU access works only while the process runs as root. "
-                "Add the numeric render GID before switching to a non-root user or cap_drop ALL.",
-                [ev(svc, ctx, "no group_add")],
-                context=fctx(svc, ctx),
-                edits=empty,
+                "Add the numeric render GID before switching to a non-root user or cap_drop ALL."
             )
-        elif _root(svc):
-            # cap_drop ALL: root still owns root:render 0660 nodes; only a later non-root user needs the group
-            yield make_finding(
-                "audit.group-add-missing",
-                f"{svc.name} runs as root ({runs_as(svc)[1]}) with cap_drop ALL and no group_add: root opens "
-                "the GPU nodes as their owner; add the numeric render GID before switching to a non-root user.",
-                [ev(svc, ctx, "no group_add")],
-                context=fctx(svc, ctx),
-                edits=empty,
+        else:  # cap_drop ALL: root still owns root:render 0660 nodes; only a later non-root user needs the group
+            msg = (
+                f"{svc.name} runs as root ({why}) with cap_drop ALL and no group_add: root opens "
+                "the GPU nodes as their owner; add the numeric render GID before switching to a non-root user."
             )
-        else:
-            user, why = runs_as(svc)
-            yield make_finding(
-                "device.group-denied",
-                f"{svc.name} runs as {user} ({why}) without the render group: opening the GPU nodes gives EACCES.",
-                [ev(svc, ctx, f"user {user}, no group_add")],
-                context=fctx(svc, ctx),
-                edits=empty,
-            )
+        yield make_finding(cause, msg, [ev(svc, ctx, seen)], context=fctx(svc, ctx), edits=empty)
         return
     numeric = [g for g in svc.group_add if g.isdigit()]
     gid = facts_render_gid(ctx.facts)
