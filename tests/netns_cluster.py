@@ -86,7 +86,8 @@ class NetnsCluster:
         self.env = dict(
             os.environ,
             RAY_USAGE_STATS_ENABLED="0",
-            PYTHONPATH=str(SRC),
+            # this checkout first; keep what the caller added (a carried Ray on the GPU host)
+            PYTHONPATH=os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p),
             # a loaded 2-core machine can starve a raylet for seconds: do not declare it dead
             # after 15 s (the defaults); a node a test cuts off is restarted explicitly
             RAY_health_check_timeout_ms="10000",

@@ -49,9 +49,15 @@ def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/tpdoctor-cluster-h200x2")
     out.mkdir(parents=True, exist_ok=True)
     c = NetnsCluster(2, mtu=1500)
+    # TPD_SHARE_GPU=1 (a one-GPU host): both "nodes" use GPU 0. NCCL refuses two ranks on one GPU
+    # of one host ("Duplicate GPU detected", init.cc compares hostHash and busId); a distinct
+    # NCCL_HOSTID per node gives each its own host hash, as two real nodes have, so the pair runs
+    # over the veth exactly as the two-GPU split does. The NVLink comparison needs two GPUs.
+    share = os.environ.get("TPD_SHARE_GPU") == "1"
     for i in range(2):
         c.node_args[i] = ["--num-cpus=2", "--num-gpus=1"]
-        c.node_env[i] = {"CUDA_VISIBLE_DEVICES": str(i), **BETWEEN_NODES, **NO_NVLS}
+        gpu = {"CUDA_VISIBLE_DEVICES": "0", "NCCL_HOSTID": f"tpdv-node{i}"} if share else {"CUDA_VISIBLE_DEVICES": str(i)}
+        c.node_env[i] = {**gpu, **BETWEEN_NODES, **NO_NVLS}
     args = [
         "cluster",
         "verify",
@@ -85,7 +91,7 @@ def main() -> None:
         )
         # The same two GPUs without the split: one host, NVLink, judged against the NVLink ceiling.
         t0 = time.monotonic()
-        one_host = subprocess.run(
+        one_host = None if share else subprocess.run(
             [
                 sys.executable,
                 "-m",
@@ -104,7 +110,8 @@ def main() -> None:
             text=True,
             timeout=900,
         )
-        save(out, "2-one-host-nvlink", one_host, time.monotonic() - t0)
+        if one_host is not None:
+            save(out, "2-one-host-nvlink", one_host, time.monotonic() - t0)
         # A slow veth: node 1's link shaped to 2 Gbit/s (250 MB/s) both ways, judged against the
         # rate the healthy link reached above.
         with c.slow_link(1, "2gbit"):
