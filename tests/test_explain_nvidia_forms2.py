@@ -36,6 +36,8 @@ def findings(tmp_path: Path, text: str) -> list[str]:
         ("ValueError: ProcessGroupNCCL is only supported with GPUs, no GPUs found!", "device.nvidia-node-missing"),
         ("DEBUG 04-25 06:11:24 [__init__.py:88] CUDA platform is not available because no GPU is found.",
          "device.nvidia-node-missing"),
+        ("nvidia-container-cli: mount error: stat failed: /dev/nvidia-uvm: no such file or directory: unknown",
+         "device.nvidia-node-missing"),
         ("DEBUG 04-25 06:11:24 [__init__.py:93] CUDA platform is not available because: Unknown Error",
          "device.nvml-cgroup-lost"),
         ("thread 'main' panicked at launcher/src/main.rs:1321:18: --num-shard and "
