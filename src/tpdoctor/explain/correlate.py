@@ -301,7 +301,7 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
 
     cumem = facts.values.get("cumem", [])
     if len(set(cumem)) > 1:
-        rec = scan.signatures.get("nccl.cumem-env-0")
+        rec = scan.signatures.get("nccl.cumem-env-0") or scan.signatures.get("vllm.cumem-env-kept")
         s = supports.setdefault("nccl.cumem-mismatch", Support(cause="nccl.cumem-mismatch"))
         s.add(
             "facts.cumem",
