@@ -27,6 +27,14 @@ GENERIC = re.compile(
             # Ray python/ray/exceptions.py: ActorDiedError / RayActorError ("The actor died unexpectedly
             # before finishing this task"), RayTaskError wraps the remote traceback.
             r"\bActorDiedError\b|\bRayActorError\b|The actor died unexpectedly|\bRayTaskError\b",
+            # Ray src/ray/gcs/gcs_server/gcs_actor_manager.cc ("The actor died because its node has
+            # died."), core_worker ("The actor is dead because its worker process has died."),
+            # python/ray/exceptions.py WorkerCrashedError ("The worker died unexpectedly while executing
+            # this task"), raylet ("A worker died or was killed while executing a task by an unexpected
+            # system error"): each only says that the process holding the real error is gone.
+            r"The actor died because its node has died|The actor is dead because its worker process has died"
+            r"|\bWorkerCrashedError\b|The worker died unexpectedly while executing"
+            r"|A worker died or was killed while executing a task",
             # NCCL src/misc/argcheck + torch NCCLUtils.hpp C10D_NCCL_CHECK: "NCCL error in: ...,
             # unhandled system error (run with NCCL_DEBUG=INFO for details)": ncclSystemError's string.
             r"unhandled system error|ncclSystemError",
