@@ -28,6 +28,7 @@ from tpdoctor.explain.signatures import knowledge_base
         ),
         ("torch.distributed.elastic.multiprocessing.errors.ChildFailedError:", "launcher"),
         ("[rank1]: RuntimeError: ProcessGroupXCCL: allreduce failed", "oneCCL"),
+        ("2021:03:05-10:00:00:(  532) |ERROR| atl_something.cpp:10 foo: unexpected", "oneCCL"),
         (":1:rocdevice.cpp :437 : 1234 us: hsa_init failed.", "ROCm/HIP"),
         (
             "RuntimeError: [../third_party/gloo/gloo/transport/tcp/pair.cc:534] Read error [10.0.0.2]:45678: Connection reset by peer",

@@ -32,7 +32,8 @@ LAYERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "oneCCL",
         re.compile(
-            r"CCL_ERROR|CCL_WARN|oneCCL|\bccl\b|atl_ofi|atl_mpi|ze_fd_manager|ze_handle"
+            # oneCCL <= 2021.5 logged "|ERROR|" / "|WARN|" (src/common/log/log.hpp), 2021.6+ "|CCL_ERROR|".
+            r"CCL_ERROR|CCL_WARN|\(\s*\d+\) \|(?:ERROR|WARN)\||oneCCL|\bccl\b|atl_ofi|atl_mpi|ze_fd_manager|ze_handle"
             r"|\bXCCL\b|\bxccl\b|ProcessGroupXCCL|ProcessGroupCCL|oneccl_bindings|torch_ccl|\blibccl\b"
         ),
     ),
@@ -118,7 +119,7 @@ def nearest_causes(text: str, kb: KnowledgeBase, limit: int = GUESSES) -> list[G
 
 
 _EXCEPTION = re.compile(
-    r"(?:^|\s)(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception)\b:|CUDA [Ee]rror|NCCL WARN|CCL_ERROR|FATAL|terminate called"
+    r"(?:^|\s)(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception)\b:|CUDA [Ee]rror|NCCL WARN|CCL_ERROR|\(\s*\d+\) \|ERROR\||FATAL|terminate called"
 )
 
 
