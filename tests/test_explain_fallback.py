@@ -81,6 +81,8 @@ def test_unmatched_log_shows_first_error_layer_and_only_guesses(tmp_path: Path) 
         "The actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR",
         "ray.exceptions.WorkerCrashedError: The worker died unexpectedly while executing this task.",
         "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:",
+        "(RayWorkerWrapper pid=7) ActorDiedError: The actor died because of an error raised in its creation task",
+        "ERROR:torch.distributed.elastic.multiprocessing.api:failed (exitcode: 1) local_rank: 0 (pid: 9) of binary: /usr/bin/python3",
     ],
 )
 def test_launcher_wrappers_are_never_the_first_error(tmp_path: Path, wrapper: str) -> None:

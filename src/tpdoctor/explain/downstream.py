@@ -34,7 +34,9 @@ GENERIC = re.compile(
             # system error"): each only says that the process holding the real error is gone.
             r"The actor died because its node has died|The actor is dead because its worker process has died"
             r"|\bWorkerCrashedError\b|The worker died unexpectedly while executing"
-            r"|A worker died or was killed while executing a task",
+            r"|A worker died or was killed while executing a task"
+            # python/ray/exceptions.py ActorDiedError: the creation task's own traceback follows.
+            r"|The actor died because of an error raised in its creation task",
             # NCCL src/misc/argcheck + torch NCCLUtils.hpp C10D_NCCL_CHECK: "NCCL error in: ...,
             # unhandled system error (run with NCCL_DEBUG=INFO for details)": ncclSystemError's string.
             r"unhandled system error|ncclSystemError",
@@ -44,6 +46,9 @@ GENERIC = re.compile(
             # torch/distributed/elastic/multiprocessing/errors/__init__.py: ChildFailedError lists the
             # ranks that exited; the cause is in their own output.
             r"\bChildFailedError\b",
+            # torch/distributed/elastic/agent/server/api.py + multiprocessing/api.py: the agent's
+            # "failed (exitcode: 1) local_rank: 0 (pid: 123) of binary: ..." line for a dead rank.
+            r"failed \(exitcode: -?\d+\) local_rank: \d+",
         )
     )
 )
