@@ -39,6 +39,7 @@ WRAPPERS = [
     "The actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR",
     "ray.exceptions.WorkerCrashedError: The worker died unexpectedly while executing this task.",
     "(raylet) A worker died or was killed while executing a task by an unexpected system error.",
+    "(raylet) Raylet is terminated. Termination is unexpected. Possible reasons include: (1) SIGKILL by the user or system OOM killer",
     "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:",
 ]
 

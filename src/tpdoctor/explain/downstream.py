@@ -36,7 +36,9 @@ GENERIC = re.compile(
             r"|\bWorkerCrashedError\b|The worker died unexpectedly while executing"
             r"|A worker died or was killed while executing a task"
             # python/ray/exceptions.py ActorDiedError: the creation task's own traceback follows.
-            r"|The actor died because of an error raised in its creation task",
+            r"|The actor died because of an error raised in its creation task"
+            # python/ray/_private (dashboard agent / log monitor) when the raylet process is gone.
+            r"|Raylet is terminated\. Termination is unexpected",
             # NCCL src/misc/argcheck + torch NCCLUtils.hpp C10D_NCCL_CHECK: "NCCL error in: ...,
             # unhandled system error (run with NCCL_DEBUG=INFO for details)": ncclSystemError's string.
             r"unhandled system error|ncclSystemError",
