@@ -27,6 +27,14 @@ from tpdoctor.explain.signatures import knowledge_base
             "container runtime",
         ),
         ("torch.distributed.elastic.multiprocessing.errors.ChildFailedError:", "launcher"),
+        ("[rank1]: RuntimeError: ProcessGroupXCCL: allreduce failed", "oneCCL"),
+        ("2021:03:05-10:00:00:(  532) |ERROR| atl_something.cpp:10 foo: unexpected", "oneCCL"),
+        (":1:rocdevice.cpp :437 : 1234 us: hsa_init failed.", "ROCm/HIP"),
+        (
+            "RuntimeError: [../third_party/gloo/gloo/transport/tcp/pair.cc:534] Read error [10.0.0.2]:45678: Connection reset by peer",
+            "Gloo/network",
+        ),
+        ("ray.exceptions.RaySystemError: System error: Failed to unpickle serialized exception", "Ray"),
         ("KeyError: 'model.layers.0.weight'", "Python"),
     ],
 )
@@ -63,3 +71,25 @@ def test_unmatched_log_shows_first_error_layer_and_only_guesses(tmp_path: Path) 
     first = report.facts["first_error"]
     assert first["line"] == 3 and first["layer"] == "NCCL/RCCL"
     assert any(n.startswith("first error") for n in report.notes)
+
+
+@pytest.mark.parametrize(
+    "wrapper",
+    [
+        "ray.exceptions.ActorDiedError: The actor died unexpectedly before finishing this task.",
+        "The actor died because its node has died. Node Id: 4a1b",
+        "The actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR",
+        "ray.exceptions.WorkerCrashedError: The worker died unexpectedly while executing this task.",
+        "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:",
+        "(RayWorkerWrapper pid=7) ActorDiedError: The actor died because of an error raised in its creation task",
+        "ERROR:torch.distributed.elastic.multiprocessing.api:failed (exitcode: 1) local_rank: 0 (pid: 9) of binary: /usr/bin/python3",
+    ],
+)
+def test_launcher_wrappers_are_never_the_first_error(tmp_path: Path, wrapper: str) -> None:
+    """Ray's and torchrun's death notices come after the real error; the fallback must skip them."""
+    log = tmp_path / "w.log"
+    log.write_text(f"{wrapper}\nRuntimeError: oneCCL: foo.cpp:1 bar: EXCEPTION: something unknown\n")
+    report = explain([str(log)])
+    assert not [f for f in report.findings if f.severity.value != "notice"]
+    first = report.facts["first_error"]
+    assert first["line"] == 2 and first["layer"] == "oneCCL"

@@ -27,6 +27,18 @@ GENERIC = re.compile(
             # Ray python/ray/exceptions.py: ActorDiedError / RayActorError ("The actor died unexpectedly
             # before finishing this task"), RayTaskError wraps the remote traceback.
             r"\bActorDiedError\b|\bRayActorError\b|The actor died unexpectedly|\bRayTaskError\b",
+            # Ray src/ray/gcs/gcs_server/gcs_actor_manager.cc ("The actor died because its node has
+            # died."), core_worker ("The actor is dead because its worker process has died."),
+            # python/ray/exceptions.py WorkerCrashedError ("The worker died unexpectedly while executing
+            # this task"), raylet ("A worker died or was killed while executing a task by an unexpected
+            # system error"): each only says that the process holding the real error is gone.
+            r"The actor died because its node has died|The actor is dead because its worker process has died"
+            r"|\bWorkerCrashedError\b|The worker died unexpectedly while executing"
+            r"|A worker died or was killed while executing a task"
+            # python/ray/exceptions.py ActorDiedError: the creation task's own traceback follows.
+            r"|The actor died because of an error raised in its creation task"
+            # python/ray/_private (dashboard agent / log monitor) when the raylet process is gone.
+            r"|Raylet is terminated\. Termination is unexpected",
             # NCCL src/misc/argcheck + torch NCCLUtils.hpp C10D_NCCL_CHECK: "NCCL error in: ...,
             # unhandled system error (run with NCCL_DEBUG=INFO for details)": ncclSystemError's string.
             r"unhandled system error|ncclSystemError",
@@ -36,6 +48,9 @@ GENERIC = re.compile(
             # torch/distributed/elastic/multiprocessing/errors/__init__.py: ChildFailedError lists the
             # ranks that exited; the cause is in their own output.
             r"\bChildFailedError\b",
+            # torch/distributed/elastic/agent/server/api.py + multiprocessing/api.py: the agent's
+            # "failed (exitcode: 1) local_rank: 0 (pid: 123) of binary: ..." line for a dead rank.
+            r"failed \(exitcode: -?\d+\) local_rank: \d+",
         )
     )
 )

@@ -28,12 +28,26 @@ LAYERS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\bNCCL\b|\bRCCL\b|ncclSystemError|ncclUnhandled|ncclInternalError|ncclInvalidUsage|ncclRemoteError"
         ),
     ),
-    ("oneCCL", re.compile(r"CCL_ERROR|CCL_WARN|oneCCL|\bccl\b|atl_ofi|ze_fd_manager|ze_handle")),
+    # torch's XCCL backend (ProcessGroupXCCL) and torch-ccl (oneccl_bindings_for_pytorch) wrap oneCCL.
+    (
+        "oneCCL",
+        re.compile(
+            # oneCCL <= 2021.5 logged "|ERROR|" / "|WARN|" (src/common/log/log.hpp), 2021.6+ "|CCL_ERROR|".
+            r"CCL_ERROR|CCL_WARN|\(\s*\d+\) \|(?:ERROR|WARN)\||oneCCL|\bccl\b|atl_ofi|atl_mpi|ze_fd_manager|ze_handle"
+            r"|\bXCCL\b|\bxccl\b|ProcessGroupXCCL|ProcessGroupCCL|oneccl_bindings|torch_ccl|\blibccl\b"
+        ),
+    ),
     (
         "Level Zero/SYCL",
         re.compile(r"UR_RESULT_|ZE_RESULT_|PI_ERROR_|Native API|level_zero|\bSYCL\b|\bxpu\b|XPU"),
     ),
-    ("ROCm/HIP", re.compile(r"\bHIP\b|hipError|HSA_STATUS|\bROCm\b|\bhsa\b|/dev/kfd")),
+    (
+        "ROCm/HIP",
+        re.compile(
+            r"\bHIP\b|hipError|HSA_STATUS|\bROCm\b|\bhsa\b|/dev/kfd|hsa_init|rocdevice\.cpp|amdsmi|AMDSMI"
+            r"|rocminfo|rocm-smi|\bamdgpu\b"
+        ),
+    ),
     (
         "CUDA",
         re.compile(r"\bCUDA\b|\bcuda\b|Cuda|cudaError|CUDA_ERROR_|\bcuInit\b|\bNVML\b|cuDNN|CUBLAS|cublas"),
@@ -105,7 +119,7 @@ def nearest_causes(text: str, kb: KnowledgeBase, limit: int = GUESSES) -> list[G
 
 
 _EXCEPTION = re.compile(
-    r"(?:^|\s)(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception)\b:|CUDA [Ee]rror|NCCL WARN|CCL_ERROR|FATAL|terminate called"
+    r"(?:^|\s)(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception)\b:|CUDA [Ee]rror|NCCL WARN|CCL_ERROR|\(\s*\d+\) \|ERROR\||FATAL|terminate called"
 )
 
 
