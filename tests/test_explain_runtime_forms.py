@@ -285,3 +285,12 @@ def test_unmapped_group_on_fedora_images_reads_nobody(tmp_path: Path) -> None:
     mapped = "crw-rw----. 1 root render 226, 128 Jan  1 00:00 renderD128"
     assert _first(tmp_path, fedora) == "userns.gid-unmapped"
     assert _causes(tmp_path, mapped) == []
+
+
+def test_a_dataloader_worker_exit_is_shm_only_without_another_signal(tmp_path: Path) -> None:
+    exited = "RuntimeError: DataLoader worker (pid(s) 123) exited unexpectedly"
+    assert _first(tmp_path, exited) == "shm.too-small"
+    oom = "RuntimeError: DataLoader worker (pid 123) is killed by signal: Killed."
+    assert _causes(tmp_path, oom, exited) == []
+    bus = "RuntimeError: DataLoader worker (pid 123) is killed by signal: Bus error."
+    assert _first(tmp_path, bus, exited) == "shm.too-small"
