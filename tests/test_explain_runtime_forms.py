@@ -294,3 +294,11 @@ def test_a_dataloader_worker_exit_is_shm_only_without_another_signal(tmp_path: P
     assert _causes(tmp_path, oom, exited) == []
     bus = "RuntimeError: DataLoader worker (pid 123) is killed by signal: Bus error."
     assert _first(tmp_path, bus, exited) == "shm.too-small"
+
+
+def test_eacces_despite_keep_groups_is_the_user_namespace(tmp_path: Path) -> None:
+    denied = "cat: can't open '/dev/dri/renderD128': Permission denied"
+    assert _first(tmp_path, denied) == "device.group-denied"
+    kept = "podman run -it --rm --group-add=keep-groups --device /dev/dri/:/dev/dri/ quay.io/libpod/banner cat /dev/dri/renderD128"
+    assert _first(tmp_path, kept, denied) == "userns.gid-unmapped"
+    assert _causes(tmp_path, kept) == []  # the flag alone is no cause
