@@ -229,3 +229,76 @@ def test_insufficient_gpu_then_scheduled_is_a_wait(tmp_path: Path) -> None:
     placed = "Normal   Scheduled  10s  default-scheduler  Successfully assigned default/vllm-0 to gpu-node-1"
     assert _causes(tmp_path, waited, placed) == []
     assert _first(tmp_path, waited) == "k8s.gpu-resource-unavailable"
+
+
+# kb-rt2 (issue 13, second pass): where a form is read depends on a detail of the text.
+
+
+def test_a_dev_bind_source_is_a_missing_device_but_a_data_path_is_not(tmp_path: Path) -> None:
+    line = 'Error response from daemon: invalid mount config for type "bind": bind source path does not exist: {}'
+    assert _causes(tmp_path, line.format("/dev/dri")) == [("device.host-node-absent", "proves")]
+    assert _causes(tmp_path, line.format("/srv/models")) == []
+
+
+def test_kubelet_hostpath_type_check_names_a_device_only_under_dev(tmp_path: Path) -> None:
+    dev = 'MountVolume.SetUp failed for volume "kfd" : hostPath type check failed: /dev/kfd is not a character device'
+    data = 'MountVolume.SetUp failed for volume "models" : hostPath type check failed: /data/models is not a directory'
+    assert _first(tmp_path, dev) == "device.host-node-absent"
+    assert _causes(tmp_path, data) == []
+
+
+def test_a_gpu_request_unlike_its_limit_is_the_request_not_the_schema(tmp_path: Path) -> None:
+    line = (
+        'The Deployment "vllm" is invalid: spec.template.spec.containers[0].resources.requests[nvidia.com/gpu]: '
+        'Invalid value: "2": must be equal to nvidia.com/gpu limit of 1'
+    )
+    assert _first(tmp_path, line) == "runtime.gpu-request-invalid"
+    typo = 'Warning: unknown field "spec.template.spec.containers[0].resource"'
+    assert _causes(tmp_path, typo) == [("k8s.schema-invalid", "proves")]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # Debug switches with a value torch does not read as boolean: harmless (seen in ROCm negatives).
+        "UserWarning: Ignoring invalid value for boolean flag AMD_SERIALIZE_KERNEL: 3valid values are 0 or 1.",
+        "UserWarning: Ignoring invalid value for boolean flag CUDA_LAUNCH_BLOCKING: truevalid values are 0 or 1.",
+        # get_mempolicy EPERM alone is survived (vLLM/NCCL fall back): not the seccomp cause.
+        "get_mempolicy: Operation not permitted",
+        # vLLM's shm broadcast waiting on a slow peer is a hang symptom, not a small /dev/shm.
+        "WARNING 01-01 00:00:00 shm_broadcast.py:466] No available shared memory broadcast block found in 60 second.",
+    ],
+)
+def test_benign_lines_near_my_forms_stay_clean(tmp_path: Path, line: str) -> None:
+    assert _causes(tmp_path, line) == []
+
+
+def test_a_real_env_value_error_is_read(tmp_path: Path) -> None:
+    torch_bool = "UserWarning: Ignoring invalid value for boolean flag TORCH_NCCL_BLOCKING_WAIT: truevalid values are 0 or 1."
+    vllm_choice = "ValueError: Invalid value 'FLASH' for VLLM_ATTENTION_BACKEND. Valid options: ['FLASH_ATTN', 'XFORMERS']."
+    assert _first(tmp_path, torch_bool) == "env.invalid-value"
+    assert _causes(tmp_path, vllm_choice) == [("env.invalid-value", "proves")]
+
+
+def test_unmapped_group_on_fedora_images_reads_nobody(tmp_path: Path) -> None:
+    fedora = "crw-rw----. 1 nobody nobody 226, 128 Jan  1 00:00 renderD128"
+    mapped = "crw-rw----. 1 root render 226, 128 Jan  1 00:00 renderD128"
+    assert _first(tmp_path, fedora) == "userns.gid-unmapped"
+    assert _causes(tmp_path, mapped) == []
+
+
+def test_a_dataloader_worker_exit_is_shm_only_without_another_signal(tmp_path: Path) -> None:
+    exited = "RuntimeError: DataLoader worker (pid(s) 123) exited unexpectedly"
+    assert _first(tmp_path, exited) == "shm.too-small"
+    oom = "RuntimeError: DataLoader worker (pid 123) is killed by signal: Killed."
+    assert _causes(tmp_path, oom, exited) == []
+    bus = "RuntimeError: DataLoader worker (pid 123) is killed by signal: Bus error."
+    assert _first(tmp_path, bus, exited) == "shm.too-small"
+
+
+def test_eacces_despite_keep_groups_is_the_user_namespace(tmp_path: Path) -> None:
+    denied = "cat: can't open '/dev/dri/renderD128': Permission denied"
+    assert _first(tmp_path, denied) == "device.group-denied"
+    kept = "podman run -it --rm --group-add=keep-groups --device /dev/dri/:/dev/dri/ quay.io/libpod/banner cat /dev/dri/renderD128"
+    assert _first(tmp_path, kept, denied) == "userns.gid-unmapped"
+    assert _causes(tmp_path, kept) == []  # the flag alone is no cause
