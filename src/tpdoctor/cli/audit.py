@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tpdoctor.cli.choices import OutputFormat, RuntimeChoice
+from tpdoctor.cli.fastargs import split_options
 
 if TYPE_CHECKING:
     from tpdoctor.model import Facts
@@ -167,26 +168,11 @@ _ALIASES = {"-f": "--format", "-r": "--runtime", "-v": "--verbose"}
 
 def parse_fast(args: list[str]) -> dict[str, Any] | None:
     """run_audit's arguments for `audit` with the options above, or None to let typer parse."""
-    raw: dict[str, str | bool] = {}
-    files: list[Path] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if not arg.startswith("-") or arg == "-":
-            files.append(Path(arg))
-            i += 1
-            continue
-        name, eq, value = arg.partition("=")
-        takes = _FAST_OPTIONS.get(name)
-        key = _ALIASES.get(name, name)
-        if takes is None or (eq and not takes) or key in raw:
-            return None
-        if takes and not eq:
-            if i + 1 >= len(args):
-                return None
-            value, i = args[i + 1], i + 1
-        raw[key] = value if takes else True
-        i += 1
+    parsed = split_options(args, _FAST_OPTIONS, _ALIASES, positionals=True)
+    if parsed is None:
+        return None
+    raw, words = parsed
+    files = [Path(w) for w in words]
     if not files or any(str(f) == "-" for f in files):
         return None
     try:

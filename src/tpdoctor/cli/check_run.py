@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tpdoctor.cli.choices import Backend, OutputFormat, RuntimeChoice, oneccl_version
+from tpdoctor.cli.fastargs import split_options
 
 if TYPE_CHECKING:
     from tpdoctor.model import Facts
@@ -182,19 +183,10 @@ _FAST_OPTIONS = {
 
 def parse_fast(args: list[str]) -> dict[str, Any] | None:
     """run_check's arguments for `check` with the common options, or None to let typer parse."""
-    raw: dict[str, str | bool] = {}
-    i = 0
-    while i < len(args):
-        name, eq, value = args[i].partition("=")
-        takes = _FAST_OPTIONS.get(name)
-        if takes is None or (eq and not takes) or name in raw:
-            return None
-        if takes and not eq:
-            if i + 1 >= len(args):
-                return None
-            value, i = args[i + 1], i + 1
-        raw[name] = value if takes else True
-        i += 1
+    parsed = split_options(args, _FAST_OPTIONS)
+    if parsed is None:
+        return None
+    raw = parsed[0]
     try:
         out: dict[str, Any] = {}
         for key, opt in (("root", "--root"), ("env_file", "--env-file"), ("snapshot", "--snapshot"),

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tpdoctor.cli.choices import OutputFormat, RuntimeChoice
+from tpdoctor.cli.fastargs import split_options
 
 
 def run_explain(
@@ -183,26 +184,10 @@ _ALIASES = {"-r": "--runtime", "-v": "--verbose", "-f": "--format", "-c": "--con
 
 def parse_fast(args: list[str]) -> dict[str, Any] | None:
     """run_explain's arguments for `explain` with the options above, or None to let typer parse."""
-    raw: dict[str, str | bool] = {}
-    logs: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if not arg.startswith("-") or arg == "-":
-            logs.append(arg)
-            i += 1
-            continue
-        name, eq, value = arg.partition("=")
-        takes = _FAST_OPTIONS.get(name)
-        key = _ALIASES.get(name, name)
-        if takes is None or (eq and not takes) or key in raw:
-            return None
-        if takes and not eq:
-            if i + 1 >= len(args):
-                return None
-            value, i = args[i + 1], i + 1
-        raw[key] = value if takes else True
-        i += 1
+    parsed = split_options(args, _FAST_OPTIONS, _ALIASES, positionals=True)
+    if parsed is None:
+        return None
+    raw, logs = parsed
     try:
         return {
             "logs": logs or None,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tpdoctor.cli.choices import Backend
 from tpdoctor.cli.choices import oneccl_version as parse_oneccl_version
+from tpdoctor.cli.fastargs import split_options
 
 if TYPE_CHECKING:
     from tpdoctor.runner.session import Prepared
@@ -173,19 +174,10 @@ def parse_fast(args: list[str]) -> dict[str, Any] | None:
     if "--" not in args:
         return None
     cut = args.index("--")
-    raw: dict[str, str | bool] = {}
-    i = 0
-    while i < cut:
-        name, eq, value = args[i].partition("=")
-        takes = _FAST_OPTIONS.get(name)
-        if takes is None or (eq and not takes) or name in raw:
-            return None
-        if takes and not eq:
-            if i + 1 >= cut:
-                return None
-            value, i = args[i + 1], i + 1
-        raw[name] = value if takes else True
-        i += 1
+    parsed = split_options(args[:cut], _FAST_OPTIONS)
+    if parsed is None:
+        return None
+    raw = parsed[0]
     try:
         out: dict[str, Any] = {"command": args[cut + 1 :] or None}
         for key in ("tp", "pp"):
