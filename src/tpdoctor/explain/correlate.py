@@ -281,11 +281,6 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
     split_hosts = len(hosts) > 1 and all(_CONTAINER_ID_HOST.match(h) for h in hosts)
     bridge = len(ips) > 1 and all(_is_bridge_ip(i) for i in ips)
     if net and (split_hosts or bridge):
-        first = facts.first.get("transport")
-        s = supports.setdefault(
-            "topology.ranks-split-across-containers",
-            Support(cause="topology.ranks-split-across-containers"),
-        )
         why = (
             f"GPUs talk over {net[0]} between "
             + (
@@ -296,8 +291,7 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
             + ": each rank runs in its own container on one host, so NCCL treats them as separate nodes and "
             "cannot use P2P or SHM."
         )
-        hits = [SigHit(first[1], f"via {first[0]}", first[2], {})] if first else []
-        s.add("facts.transport", "suggests", hits, first[1] if first else 1, why)
+        _suggest_from_fact(scan, supports, "topology.ranks-split-across-containers", "transport", "via {}", why)
 
     cumem = facts.values.get("cumem", [])
     if len(set(cumem)) > 1:
@@ -321,6 +315,18 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
         )
 
 
+def _suggest_from_fact(
+    scan: ScanResult, supports: dict[str, Support], cause: str, key: str, shown: str, why: str
+) -> None:
+    """A fact rule's support for `cause`: `suggests`, its evidence the line where fact `key` was first
+    seen, displayed as `shown` with the fact's value in its `{}`."""
+    first = scan.facts.first.get(key)
+    hits = [SigHit(first[1], shown.format(first[0]), first[2], {})] if first else []
+    supports.setdefault(cause, Support(cause=cause)).add(
+        f"facts.{key}", "suggests", hits, first[1] if first else 1, why
+    )
+
+
 def _rocm_double_mask(scan: ScanResult, supports: dict[str, Support]) -> None:
     """HIP_VISIBLE_DEVICES indexes the GPUs that ROCR_VISIBLE_DEVICES left, renumbered from 0
     (ROCm docs, "GPU isolation techniques"; ROCm/clr hipamd applies HIP_VISIBLE_DEVICES to the
@@ -333,14 +339,12 @@ def _rocm_double_mask(scan: ScanResult, supports: dict[str, Support]) -> None:
     hip_ix = [int(x) for x in hip.split(",") if x.isdigit()]
     if not hip_ix or max(hip_ix) < rocr_n:
         return
-    first = facts.first.get("hip_visible_devices")
-    s = supports.setdefault("rocm.visible-devices-mismatch", Support(cause="rocm.visible-devices-mismatch"))
-    hits = [SigHit(first[1], f"HIP_VISIBLE_DEVICES={hip}", first[2], {})] if first else []
-    s.add(
-        "facts.hip_visible_devices",
-        "suggests",
-        hits,
-        first[1] if first else 1,
+    _suggest_from_fact(
+        scan,
+        supports,
+        "rocm.visible-devices-mismatch",
+        "hip_visible_devices",
+        "HIP_VISIBLE_DEVICES={}",
         f"ROCR_VISIBLE_DEVICES={rocr} leaves {rocr_n} GPU(s), renumbered from 0, and HIP_VISIBLE_DEVICES={hip} "
         "then selects an index beyond them: HIP sees no GPU. Set only one of the two (ROCR_VISIBLE_DEVICES in "
         "containers), or index HIP_VISIBLE_DEVICES from 0.",
@@ -361,14 +365,12 @@ def _xpu_double_selection(scan: ScanResult, supports: dict[str, Support]) -> Non
     ids = [int(x.split(".")[0]) for x in selector.split(":", 1)[1].split(",") if x.split(".")[0].isdigit()]
     if not ids or max(ids) < len(roots):
         return
-    first = facts.first.get("oneapi_device_selector")
-    s = supports.setdefault("xpu.visible-devices-mismatch", Support(cause="xpu.visible-devices-mismatch"))
-    hits = [SigHit(first[1], f"ONEAPI_DEVICE_SELECTOR={selector}", first[2], {})] if first else []
-    s.add(
-        "facts.oneapi_device_selector",
-        "suggests",
-        hits,
-        first[1] if first else 1,
+    _suggest_from_fact(
+        scan,
+        supports,
+        "xpu.visible-devices-mismatch",
+        "oneapi_device_selector",
+        "ONEAPI_DEVICE_SELECTOR={}",
         f"ZE_AFFINITY_MASK={mask} leaves {len(roots)} GPU(s), numbered from 0, and ONEAPI_DEVICE_SELECTOR={selector} "
         "then asks for an index beyond them: SYCL sees no GPU. Select once (one of the two variables), or index the "
         "selector from 0 (Ray sets ONEAPI_DEVICE_SELECTOR for its GPU workers unless "
