@@ -10,6 +10,19 @@ import pytest
 from conftest import run_cli
 from tpdoctor.cli.check_run import parse_fast
 
+
+def assert_both_paths_agree(
+    monkeypatch: pytest.MonkeyPatch, *args: str, cwd: Path, input: str | None = None
+) -> None:
+    """The same argv through the fast path and, with TPDOCTOR_NO_FAST_PATH=1, through typer:
+    identical exit code, stdout and stderr."""
+    fast = run_cli(*args, cwd=cwd, input=input)
+    monkeypatch.setenv("TPDOCTOR_NO_FAST_PATH", "1")
+    slow = run_cli(*args, cwd=cwd, input=input)
+    monkeypatch.delenv("TPDOCTOR_NO_FAST_PATH")
+    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
+
+
 ARGVS = [
     ["--example", "article", "--tp", "2"],
     ["--example", "article", "--tp=2", "-f", "json"],
@@ -24,10 +37,7 @@ ARGVS = [
 
 @pytest.mark.parametrize("argv", ARGVS, ids=[" ".join(a) for a in ARGVS])
 def test_fast_path_matches_typer(argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fast = run_cli("check", *argv, cwd=tmp_path)
-    monkeypatch.setenv("TPDOCTOR_NO_FAST_PATH", "1")
-    slow = run_cli("check", *argv, cwd=tmp_path)
-    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
+    assert_both_paths_agree(monkeypatch, "check", *argv, cwd=tmp_path)
 
 
 def test_what_the_fast_path_leaves_to_typer() -> None:
@@ -86,10 +96,7 @@ def test_audit_fast_path_matches_typer(
     compose = tmp_path / "compose.yaml"
     compose.write_text(COMPOSE)
     args = [a.replace("{c}", str(compose)) for a in argv]
-    fast = run_cli("audit", *args, cwd=tmp_path)
-    monkeypatch.setenv("TPDOCTOR_NO_FAST_PATH", "1")
-    slow = run_cli("audit", *args, cwd=tmp_path)
-    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
+    assert_both_paths_agree(monkeypatch, "audit", *args, cwd=tmp_path)
     assert compose.read_text() == COMPOSE
 
 
@@ -156,10 +163,7 @@ def test_explain_fast_path_matches_typer(
     compose = tmp_path / "compose.yaml"
     compose.write_text(COMPOSE)
     args = [a.replace("{l}", str(log)).replace("{c}", str(compose)) for a in argv]
-    fast = run_cli("explain", *args, cwd=tmp_path, input=LOG)
-    monkeypatch.setenv("TPDOCTOR_NO_FAST_PATH", "1")
-    slow = run_cli("explain", *args, cwd=tmp_path, input=LOG)
-    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
+    assert_both_paths_agree(monkeypatch, "explain", *args, cwd=tmp_path, input=LOG)
     assert compose.read_text() == COMPOSE
 
 
@@ -181,10 +185,7 @@ RUN_ARGVS = [
 def test_run_fast_path_matches_typer(
     argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fast = run_cli("run", *argv, cwd=tmp_path)
-    monkeypatch.setenv("TPDOCTOR_NO_FAST_PATH", "1")
-    slow = run_cli("run", *argv, cwd=tmp_path)
-    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
+    assert_both_paths_agree(monkeypatch, "run", *argv, cwd=tmp_path)
 
 
 def test_what_the_run_fast_path_leaves_to_typer() -> None:
