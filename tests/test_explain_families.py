@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from explain_helpers import causes, notes
 from tpdoctor.explain import explain
 
 # NCCL's own init line on one host (src/init.cc "nRanks %d nNodes %d localRanks %d").
@@ -19,18 +20,6 @@ SYSTEM_ERROR = (
     "torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970, unhandled system error "
     "(run with NCCL_DEBUG=INFO for details), NCCL version 2.21.5\n"
 )
-
-
-def causes(tmp_path: Path, text: str) -> list[str]:
-    log = tmp_path / "t.log"
-    log.write_text(text)
-    return [f.cause for f in explain([str(log)]).findings if f.severity.value != "notice"]
-
-
-def notes(tmp_path: Path, text: str) -> list[str]:
-    log = tmp_path / "n.log"
-    log.write_text(text)
-    return explain([str(log)]).notes
 
 
 # ------------------------------------------------------------------ ranking: the root line leads

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tpdoctor.explain import explain
+from explain_helpers import causes as findings
+from explain_helpers import notes
 
 NVML_EACCES = "Failed to initialize NVML: Insufficient Permissions\n"
 # the NGC entrypoint's driver check (nvidia_entrypoint.sh), printed on every start with an older driver
@@ -23,18 +24,6 @@ SYSTEM_ERROR = (
     "torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970, unhandled system error "
     "(run with NCCL_DEBUG=INFO for details), NCCL version 2.21.5\n"
 )
-
-
-def findings(tmp_path: Path, text: str) -> list[str]:
-    log = tmp_path / "t.log"
-    log.write_text(text)
-    return [f.cause for f in explain([str(log)]).findings if f.severity.value != "notice"]
-
-
-def notes(tmp_path: Path, text: str) -> list[str]:
-    log = tmp_path / "n.log"
-    log.write_text(text)
-    return explain([str(log)]).notes
 
 
 # ------------------------------------------------------------------ NVML EACCES: who was refused decides

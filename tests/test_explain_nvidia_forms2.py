@@ -11,13 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tpdoctor.explain import explain
-
-
-def findings(tmp_path: Path, text: str) -> list[str]:
-    log = tmp_path / "t.log"
-    log.write_text(text)
-    return [f.cause for f in explain([str(log)]).findings if f.severity.value != "notice"]
+from explain_helpers import causes as findings
 
 
 @pytest.mark.parametrize(

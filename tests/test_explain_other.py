@@ -12,16 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from explain_helpers import causes
 from tpdoctor.explain import explain
 from tpdoctor.explain.error_codes import by_name, lookup_number
 
 REAL = Path(__file__).parent / "data" / "oneccl-real" / "2021.14.0"
-
-
-def causes(tmp_path: Path, text: str) -> list[str]:
-    log = tmp_path / "t.log"
-    log.write_text(text)
-    return [f.cause for f in explain([str(log)]).findings if f.severity.value != "notice"]
 
 
 # ------------------------------------------------------------------ CCL_ATL_SHM=1 under a 64 MiB /dev/shm

@@ -1,0 +1,21 @@
+"""What `tpdoctor explain` says about a log written from a test's text (shared by the explain tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tpdoctor.explain import explain
+
+
+def causes(tmp_path: Path, text: str) -> list[str]:
+    """The cause ids explain reports above notice, first cause first."""
+    log = tmp_path / "t.log"
+    log.write_text(text)
+    return [f.cause for f in explain([str(log)]).findings if f.severity.value != "notice"]
+
+
+def notes(tmp_path: Path, text: str) -> list[str]:
+    """explain's notes (benign lines, facts, hints) for the text."""
+    log = tmp_path / "n.log"
+    log.write_text(text)
+    return explain([str(log)]).notes
