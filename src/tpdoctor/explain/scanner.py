@@ -89,11 +89,13 @@ _GROUP_ALIAS = {
     "transport2": "transport",
     "runtime_crun": "runtime",
     "device2": "device",
+    "ipc_mode2": "ipc_mode",
 }
 _VALUE_ALIAS = {
     ("runtime", "crun"): "podman",
     ("runtime", "kubectl"): "kubernetes",
     ("runtime", "kubelet"): "kubernetes",
+    ("ipc_mode", "true"): "host",  # Kubernetes hostIPC: true
 }
 
 
