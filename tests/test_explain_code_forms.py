@@ -110,19 +110,27 @@ def test_the_context_survives_a_block_boundary(monkeypatch: pytest.MonkeyPatch) 
         ("cuInit err: 802", "CUDA_ERROR_SYSTEM_NOT_READY"),
         ("cuInit returned 999", "CUDA_ERROR_UNKNOWN"),
         ("cuDeviceGet failed with error 101", "CUDA_ERROR_INVALID_DEVICE"),
+        # tensorflow/stream_executor cuda_driver ToString(CUresult): "UNKNOWN ERROR (%d)" when cuGetErrorName fails
+        ("W tensorflow/stream_executor/cuda/cuda_driver.cc:263] failed call to cuInit: UNKNOWN ERROR (303)", "CUDA_ERROR_SHARED_OBJECT_INIT_FAILED"),
+        (
+            "E external/local_xla/xla/stream_executor/cuda/cuda_driver.cc:152] failed call to cuInit: INTERNAL: "
+            "CUDA error: Failed call to cuInit: UNKNOWN ERROR (34)",
+            "CUDA_ERROR_STUB_LIBRARY",
+        ),
         # c10/cuda/CUDAFunctions.cpp device_count_impl, as vLLM logs print the UserWarning
         (
             "UserWarning: CUDA initialization: Unexpected error from cudaGetDeviceCount(). Did you run some cuda functions "
             "before calling NumCudaDevices() that might have already set an error? Error 802: system not yet initialized",
             "cudaErrorSystemNotReady",
         ),
-        # HIP samples HIP_CHECK: "error: '%s'(%d) at %s:%d"; hwloc: "hwloc/hip: hipGetDeviceCount failed: %d"
+        # HIP samples HIP_CHECK: "error: '%s'(%d) at %s:%d"; hwloc_hip_discover: "hwloc/hip: hipGetDeviceCount failed: %d"
         ("error: 'no ROCm-capable device is detected'(100) at main.cpp:31", "hipErrorNoDevice"),
         ("hwloc/hip: hipGetDeviceCount failed: 100", "hipErrorNoDevice"),
-        # Level Zero: 0x%x, std::hex without 0x, and %d (libomptarget "zeInit failed with error code %d, %s")
+        # Level Zero: 0x%x, std::hex without 0x, and %d (Intel libomptarget Level0 CALL_ZE_RET "%s:%s failed with error code %d, %s")
         ("zeInit failed with error code 0x78000001", "ZE_RESULT_ERROR_UNINITIALIZED"),
         ("Level Zero Error: 70000001 at zeCommandQueueSynchronize(queue, UINT64_MAX)", "ZE_RESULT_ERROR_DEVICE_LOST"),
         ("ZE error at bench.c:41: 1879048193", "ZE_RESULT_ERROR_DEVICE_LOST"),
+        ("Target LEVEL0 RTL --> Error: findDevices:zeInit failed with error code 2013265921, ZE_RESULT_ERROR_UNINITIALIZED", "ZE_RESULT_ERROR_UNINITIALIZED"),
         # prose: a number after an error word that follows a CUDA/HIP word
         ("CUDA initialization fails with 802 system error owing to lack of nvidia-fabricmanager install", "cudaErrorSystemNotReady"),
         ("after resume I get cuda error 999 on every call", "cudaErrorUnknown"),
@@ -179,3 +187,13 @@ def test_an_nccl_line_with_a_cuda_code_is_raised_by_cuda(tmp_path) -> None:  # t
     report = explain([str(log)])
     assert report.facts["first_error"]["layer"] == "CUDA"
     assert report.facts["error_codes"][0]["name"] == "cudaErrorIllegalAddress"
+
+
+def test_tensorflows_303_is_a_guess_at_the_missing_driver_library(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # tensorflow/stream_executor/cuda/cuda_stub.cc GetSymbolNotFoundError: CUDA_ERROR_SHARED_OBJECT_INIT_FAILED
+    # when libcuda.so.1 cannot be loaded. Not proof of a container cause: a note with a guess, no finding.
+    log = tmp_path / "tf.log"
+    log.write_text("W tensorflow/stream_executor/cuda/cuda_driver.cc:263] failed call to cuInit: UNKNOWN ERROR (303)\n")
+    report = explain([str(log)])
+    assert not [f for f in report.findings if f.severity.value != "notice"]
+    assert any("CUDA_ERROR_SHARED_OBJECT_INIT_FAILED" in n and "runtime.nvidia-toolkit-missing" in n for n in report.notes)
