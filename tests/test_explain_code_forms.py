@@ -45,7 +45,14 @@ def _first_cause(text: str) -> str | None:
 
 @pytest.mark.parametrize(
     "last",
-    ["Invalid device ordinal", "invalid device ordinal", "RuntimeError: Invalid device ordinal.", "Invalid device ordinal!"],
+    [
+        "Invalid device ordinal",
+        "invalid device ordinal",
+        "RuntimeError: Invalid device ordinal.",
+        "Invalid device ordinal!",
+        "invalid device ordinal: 3",
+        "Invalid device ordinal at /pytorch/c10/cuda/CUDAFunctions.cpp:77",
+    ],
 )
 def test_a_bare_string_counts_when_the_traceback_names_the_api(last: str) -> None:
     text = SET_DEVICE_FRAMES + "\n" + last + "\n"
@@ -126,6 +133,7 @@ def test_the_context_survives_a_block_boundary(monkeypatch: pytest.MonkeyPatch) 
         # HIP samples HIP_CHECK: "error: '%s'(%d) at %s:%d"; hwloc_hip_discover: "hwloc/hip: hipGetDeviceCount failed: %d"
         ("error: 'no ROCm-capable device is detected'(100) at main.cpp:31", "hipErrorNoDevice"),
         ("hwloc/hip: hipGetDeviceCount failed: 100", "hipErrorNoDevice"),
+        ("HIP error: no ROCm-capable device is detected (100)", "hipErrorNoDevice"),
         # Level Zero: 0x%x, std::hex without 0x, and %d (Intel libomptarget Level0 CALL_ZE_RET "%s:%s failed with error code %d, %s")
         ("zeInit failed with error code 0x78000001", "ZE_RESULT_ERROR_UNINITIALIZED"),
         ("Level Zero Error: 70000001 at zeCommandQueueSynchronize(queue, UINT64_MAX)", "ZE_RESULT_ERROR_DEVICE_LOST"),

@@ -196,9 +196,12 @@ NEAR_CONTEXT = {
     "cuda": r"CUDA|[Cc]uda|cudart|CUBLAS|NCCL|nvidia",
     "hip": r"\bHIP\b|\bhip|_hip_|ROCm|\brocm|RCCL|hipError|\bhsa",
 }
-# The line then starts with the string (after an exception class or "error:"), and nothing but
-# punctuation or a location follows it: the text is the message, not a word in a sentence.
-_NEAR_LINE = r"^(?:[\w.]*(?:Error|Exception)\b:?\s*|[Ee]rror:\s*)?{string}(?=[\s.,;:!'\"`)\]]*(?:$|\(| at | in ))"
+# The line then starts with the string (after an exception class or "error:"), and the string ends
+# there or at punctuation or a location word: the text is the message, not a phrase in a sentence.
+_NEAR_LINE = (
+    r"^(?:[\w.]*(?:Error|Exception)\b:?\s*|[Ee]rror:\s*)?{string}"
+    r"(?=\s*$|\s*[.,;:!?)\]'\"`(]|\s+(?:at|in|on|for|from|when|while)\b)"
+)
 # strerror(3) texts (glibc) are printed by every program for its own failed syscalls: a bare
 # "Operation not permitted" is mkdir's or chown's as often as CUDA's, so it needs the API on its line.
 _ERRNO_STRINGS = frozenset(os.strerror(n).lower() for n in range(1, 134))
