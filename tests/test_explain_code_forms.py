@@ -110,6 +110,14 @@ def test_the_context_survives_a_block_boundary(monkeypatch: pytest.MonkeyPatch) 
         ('CUDA error at main.cpp:30 code=3(CUDA_ERROR_NOT_INITIALIZED) "cuDeviceGet(&dev, 0)" ', "CUDA_ERROR_NOT_INITIALIZED"),
         # pytorch THC THCudaCheck: "cuda runtime error (%d) : %s at %s:%d"
         ("RuntimeError: cuda runtime error (100) : no CUDA-capable device is detected at /pytorch/aten/src/THC/THCGeneral.cpp:50", "cudaErrorNoDevice"),
+        # THC on CUDA <= 10.0 printed the old numbers: the string picks the code (cuda.yaml legacy_code)
+        ("RuntimeError: cuda runtime error (30) : unknown error at /pytorch/aten/src/THC/THCGeneral.cpp:87", "cudaErrorUnknown"),
+        ("RuntimeError: cuda runtime error (10) : invalid device ordinal at torch/csrc/cuda/Module.cpp:32", "cudaErrorInvalidDevice"),
+        ("RuntimeError: cuda runtime error (38) : no CUDA-capable device is detected at THCGeneral.cpp:74", "cudaErrorNoDevice"),
+        # caffe include/caffe/util/device_alternate.hpp CUDA_CHECK: glog CHECK_EQ(error, cudaSuccess) << " " << cudaGetErrorString
+        ("F0101 00:00:00.000000  1 common.cpp:152] Check failed: error == cudaSuccess (10 vs. 0)  invalid device ordinal", "cudaErrorInvalidDevice"),
+        ("F1213 06:10:43.716547   365 im2col.cu:61] Check failed: error == cudaSuccess (209 vs. 0)  no kernel image is available for execution on the device", "cudaErrorNoKernelImageForDevice"),
+        ("F0101 syncedmem.cpp:47] Check failed: cudaSuccess == err (0 vs. 100) ", "cudaErrorNoDevice"),
         # CHECK_RT / CU_CHECK macros: "CUDA runtime error %d at %s:%d: %s", "CUDA Driver error %d at %s:%d"
         ("CUDA runtime error 804 at gemm.cu:88: forward compatibility was attempted on non supported HW", "cudaErrorCompatNotSupportedOnDevice"),
         ("CUDA Driver error 999 at kernel.cu:40", "CUDA_ERROR_UNKNOWN"),
@@ -173,6 +181,10 @@ def test_the_printed_name_picks_the_table_that_shares_the_format() -> None:
     assert lookup_number("cuda_code", "1", "CUBLAS_STATUS_NOT_INITIALIZED") is None
     assert lookup_number("ze_code", "78000001") == by_name("ZE_RESULT_ERROR_UNINITIALIZED")
     assert lookup_number("ze_code", "2013265921") == by_name("ZE_RESULT_ERROR_UNINITIALIZED")
+    # CUDA <= 10.0 numbering: by its string, or alone where the modern table has no such number
+    assert lookup_number("cuda_code", "8", "invalid device function") == by_name("cudaErrorInvalidDeviceFunction")
+    assert lookup_number("cuda_code", "8") == by_name("cudaErrorProfilerAlreadyStopped")
+    assert lookup_number("cuda_code", "38") == by_name("cudaErrorNoDevice")
 
 
 def test_a_code_line_is_the_first_error_and_its_layer_is_the_tables(tmp_path) -> None:  # type: ignore[no-untyped-def]

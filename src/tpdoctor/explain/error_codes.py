@@ -61,6 +61,7 @@ class ErrorCode:
     klass: str
     causes: tuple[str, ...]
     api: str = ""
+    legacy: int | None = None  # its number up to CUDA 10.0 (CUDA 7.5 driver_types.h), where it differs
 
     def describe(self) -> str:
         text = f"{self.name} ({self.code}"
@@ -91,6 +92,7 @@ def _load(table: str) -> CodeTable:
             klass=str(c["class"]),
             causes=tuple(c.get("causes") or ()),
             api=str(c.get("api", "")),
+            legacy=int(c["legacy_code"]) if c.get("legacy_code") is not None else None,
         )
         for c in raw.get("codes") or []
     )
@@ -109,6 +111,29 @@ def _by_number() -> dict[tuple[str, int], ErrorCode]:
         for c in t.codes:
             api = c.api or ("hsa" if c.name.startswith("HSA_") else t.table)
             out.setdefault((api, c.code), c)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _by_legacy() -> dict[tuple[str, int], ErrorCode]:
+    """cudaError_t numbers of CUDA <= 10.0 (THC's "cuda runtime error (30)", Caffe's "(10 vs. 0)")."""
+    out: dict[tuple[str, int], ErrorCode] = {}
+    for t in code_tables():
+        for c in t.codes:
+            if c.legacy is not None:
+                out.setdefault((t.table, c.legacy), c)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _by_text() -> dict[tuple[str, str], ErrorCode]:
+    """(table, name or printed string) -> code: what a format prints next to the number."""
+    out: dict[tuple[str, str], ErrorCode] = {}
+    for t in code_tables():
+        for c in t.codes:
+            out.setdefault((t.table, c.name), c)
+            if c.string:
+                out.setdefault((t.table, c.string.rstrip(".")), c)
     return out
 
 
@@ -149,14 +174,20 @@ def lookup_number(group: str, value: str, string: str = "") -> ErrorCode | None:
     string = string.strip().strip("'\"").rstrip(".")
     if group == "ur_code":
         return _by_number().get(("ur", number))
+    siblings = _SIBLINGS.get(table, (table,))
     if string:
-        for sibling in _SIBLINGS.get(table, (table,)):
+        for sibling in siblings:
             code = _by_number().get((sibling, number))
             if code is not None and string in (code.name, code.string.rstrip(".")):
                 return code
+        # the text names a code whose number differs: another CUDA version's numbering (legacy)
+        for sibling in siblings:
+            code = _by_text().get((sibling, string))
+            if code is not None and number in (code.code, code.legacy):
+                return code
         if _OTHER_NAME.match(string) and by_name(string) is None:
             return None
-    return _by_number().get((table, number))
+    return _by_number().get((table, number)) or _by_legacy().get((table, number))
 
 
 @lru_cache(maxsize=1)
