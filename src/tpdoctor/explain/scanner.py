@@ -17,7 +17,16 @@ from typing import Any, BinaryIO
 
 from tpdoctor.explain.engine import Engine, make_engine
 from tpdoctor.explain.error_codes import NEAR_AFTER, NEAR_BEFORE, NUMBER_GROUPS, code_string_of, lookup_number
-from tpdoctor.explain.normalize import ANSI_BYTES, decode_line, display, strip_prefixes, unescape
+from tpdoctor.explain.normalize import (
+    ANSI_BYTES,
+    case_twin,
+    decode_line,
+    display,
+    has_prefix,
+    literal_forms,
+    strip_prefixes,
+    unescape,
+)
 from tpdoctor.explain.reader import MAX_LINE, iter_buffers
 from tpdoctor.explain.signatures import KnowledgeBase
 
@@ -27,6 +36,17 @@ ERROR_LINES_KEPT = 10
 FACT_VALUES_KEPT = 32
 CODE_LINES_KEPT = 256  # lines known to carry an error code (first ones), for the fallback
 NEAR_BYTES = 4096  # how far a `near` signature looks for its context around its line
+# Wrapped lines: a piece shorter than WRAP_MIN was not cut by a wrap; at most WRAP_PIECES joined
+# (a 300-column line wrapped at 80). A continuation never starts like a log record of its own:
+# blank, indented, a timestamp, a level word, an exception name, an NCCL `host:pid:tid`, or any
+# launcher/collector prefix that strip_prefixes knows (`[rank1]:`, `(pid=1)`, `vllm-1  | `).
+WRAP_MIN = 40
+WRAP_PIECES = 4
+_RECORD_START = re.compile(
+    rb"\s*$|\s\s|\t|[{|#`]|\d{4}[-:/]|\d\d?[-:/]\d\d|[A-Z][a-z]{2} [ \d]\d |[\w.-]+:\d+:\d+ \["
+    rb"|(?:TRACE|DEBUG|INFO|NOTICE|WARNING|WARN|ERROR|CRITICAL|FATAL)\b|Traceback|\s?File \""
+    rb"|[\w.]*(?:Error|Exception|Warning|Failure)\b|[\w.-]+ +\| |[IWEF]\d{4} "
+)
 # Capture groups that qualify a code number and are no fact of the log
 _CODE_QUALIFIERS = frozenset({"code_string"})
 
@@ -101,6 +121,10 @@ _VALUE_ALIAS = {
     ("runtime", "kubelet"): "kubernetes",
     ("ipc_mode", "true"): "host",  # Kubernetes hostIPC: true
 }
+
+
+def _starts_record(line: bytes) -> bool:
+    return bool(_RECORD_START.match(line)) or has_prefix(decode_line(line[:200]))
 
 
 def _looks_binary(line: str) -> bool:
@@ -197,7 +221,10 @@ class Scanner:
 
         for si, sig in enumerate(kb.signatures):
             for t in sig.literals:
-                lit(t, False).sigs.append(si)
+                for form in literal_forms(t):
+                    target = lit(form, False)
+                    if si not in target.sigs:
+                        target.sigs.append(si)
         for fi, fact in enumerate(kb.facts):
             for t in fact.literals:
                 lit(t, fact.single).facts.append(fi)
@@ -291,6 +318,41 @@ class Scanner:
         lines = before.split(b"\n")[-NEAR_BEFORE - 1 :] + after.split(b"\n")[:NEAR_AFTER]
         return decode_line(b"\n".join(lines))
 
+    def _wrapped(self, block: bytes | bytearray, end: int, start: int, stop: int) -> list[tuple[str, str]]:
+        """The line at block[start:stop] joined with the lines it was wrapped from or into, as
+        (original, normalised text) with a space (a wrap between words) and without (a terminal's
+        hard wrap); [] when neither neighbour looks like a wrapped piece. Only lines a literal hit
+        and no signature confirmed get here, so the cost stays off the bulk of a log."""
+        stop = stop if stop >= 0 else end
+        pieces = [bytes(block[start:stop])]
+        head, tail = start, stop
+        for _ in range(WRAP_PIECES - 1):  # backwards: this line continues the one above
+            if head == 0 or _starts_record(pieces[0]):
+                break
+            prev_start = block.rfind(b"\n", 0, head - 1) + 1
+            prev = bytes(block[prev_start : head - 1])
+            if len(prev.rstrip()) < WRAP_MIN:
+                break
+            pieces.insert(0, prev)
+            head = prev_start
+        for _ in range(WRAP_PIECES - 1):  # forwards: the next line continues this one
+            if tail >= end - 1 or len(pieces[-1].rstrip()) < WRAP_MIN:
+                break
+            nxt_stop = block.find(b"\n", tail + 1, end)
+            nxt = bytes(block[tail + 1 : nxt_stop if nxt_stop >= 0 else end])
+            if _starts_record(nxt):
+                break
+            pieces.append(nxt)
+            tail = nxt_stop if nxt_stop >= 0 else end
+        if len(pieces) == 1:
+            return []
+        texts = [decode_line(p).rstrip() for p in pieces]
+        out = []
+        for sep in (" ", ""):
+            joined = sep.join(texts)
+            out.append((joined, unescape(strip_prefixes(joined))))
+        return out
+
     def _line(
         self,
         block: bytes | bytearray,
@@ -317,9 +379,24 @@ class Scanner:
         matched = False
         code_table = ""
         near_text: str | None = None
+        twin = case_twin(text)
+        wrapped: list[tuple[str, str]] | None = None  # (original, text) of the line joined with its wrap
         for si in sorted(sigs):
             sig = self.kb.signatures[si]
             m = sig.regex.search(text)
+            if not m and twin is not None:
+                m = sig.regex.search(twin)
+            if not m and sig.code is None:
+                # a line the user (or a terminal) wrapped: the message continues on the next line.
+                # Not for an error-code string: its API may be named on the line before
+                # (`near`/context), and a bare strerror text after a CUDA path is no CUDA error.
+                if wrapped is None:
+                    wrapped = self._wrapped(block, end, start, stop)
+                for joined_original, joined in wrapped:
+                    m = sig.regex.search(joined)
+                    if m:
+                        original = joined_original
+                        break
             if not m and sig.near is not None and sig.context is not None:
                 m = sig.near.search(text)
                 if m:
@@ -370,7 +447,8 @@ class Scanner:
     def _salient(self, text: str, original: str, line_no: int, source: str, order: int, score: int = 0) -> None:
         """Offer the line to the error-line heap; `score` when the caller knows it (a code line: 3)."""
         if not score:
-            score = 3 if _EXCEPTION_LINE.match(text) else 2 if _STRONG.search(text) else 1
+            # the level word may sit in a prefix that strip_prefixes removed (vLLM's `ERROR 12-01 ...`)
+            score = 3 if _EXCEPTION_LINE.match(text) else 2 if _STRONG.search(original) else 1
         heap = self.result.error_lines
         entry_key = (score, line_no, order)
         if len(heap) >= ERROR_LINES_KEPT and entry_key < heap[0][:3]:
