@@ -42,9 +42,22 @@ NEAR_BYTES = 4096  # how far a `near` signature looks for its context around its
 # launcher/collector prefix that strip_prefixes knows (`[rank1]:`, `(pid=1)`, `vllm-1  | `).
 WRAP_MIN = 40
 WRAP_PIECES = 4
+# A wrap can cut every literal of a signature ("opendir failed: could not open device directory"):
+# the first and the last FRAGMENT bytes of each literal of FRAGMENT_FROM bytes or more are looked for
+# too. A cut at a space leaves one of them whole (the head ends the first piece, the tail starts the
+# next) unless the literal is shorter than 2 * FRAGMENT + 1. A fragment counts only where a wrap can
+# have put it: a head within the literal's length of its line's end, a tail within it of its start
+# (WRAP_SLACK for a markdown quote or an indent before the continuation).
+# A fragment that is one identifier or path token (`ProcessGroup`, `nvidia-smi -q`) is everywhere
+# in healthy logs (85 k per 64 MB of the bench log) and costs a Python check per hit: none is kept.
+# A soft wrap never cuts inside a token, so such a literal's other fragment still covers it.
+FRAGMENT = 12
+FRAGMENT_FROM = 20
+_ONE_TOKEN = re.compile(r"[\w./:-]+")
+WRAP_SLACK = 8
 _RECORD_START = re.compile(
-    rb"\s*$|\s\s|\t|[{|#`]|\d{4}[-:/]|\d\d?[-:/]\d\d|[A-Z][a-z]{2} [ \d]\d |[\w.-]+:\d+:\d+ \["
-    rb"|(?:TRACE|DEBUG|INFO|NOTICE|WARNING|WARN|ERROR|CRITICAL|FATAL)\b|Traceback|\s?File \""
+    rb"[ \t]*(?:\r?\n|$)|[ \t][ \t]|\t|[{|#`]|\d{4}[-:/]|\d\d?[-:/]\d\d|[A-Z][a-z]{2} [ \d]\d |[\w.-]+:\d+:\d+ \["
+    rb"|(?:TRACE|DEBUG|INFO|NOTICE|WARNING|WARN|ERROR|CRITICAL|FATAL)\b|Traceback| ?File \""
     rb"|[\w.]*(?:Error|Exception|Warning|Failure)\b|[\w.-]+ +\| |[IWEF]\d{4} "
 )
 # Capture groups that qualify a code number and are no fact of the log
@@ -192,12 +205,15 @@ class ScanResult:
 
 
 class _Target:
-    __slots__ = ("facts", "salient", "sigs")
+    __slots__ = ("facts", "frags", "salient", "sigs")
 
     def __init__(self) -> None:
         self.sigs: list[int] = []
         self.facts: list[int] = []
         self.salient = False
+        # (signature, literal length in bytes, is head): this is the head or tail fragment of a
+        # literal that a wrap may cut (FRAGMENT)
+        self.frags: list[tuple[int, int, bool]] = []
 
 
 class Scanner:
@@ -225,6 +241,14 @@ class Scanner:
                     target = lit(form, False)
                     if si not in target.sigs:
                         target.sigs.append(si)
+            if sig.code is None:  # wrap joins are for hand-written signatures (see _line)
+                for t in sig.literals:
+                    raw = t.encode("utf-8")
+                    if len(raw) >= FRAGMENT_FROM:
+                        head, tail = raw[:FRAGMENT].decode("utf-8", "ignore"), raw[-FRAGMENT:].decode("utf-8", "ignore")
+                        for frag, is_head in ((head, True), (tail, False)):
+                            if not _ONE_TOKEN.fullmatch(frag):
+                                lit(frag, False).frags.append((si, len(raw), is_head))
         for fi, fact in enumerate(kb.facts):
             for t in fact.literals:
                 lit(t, fact.single).facts.append(fi)
@@ -232,7 +256,9 @@ class Scanner:
             lit(t, False).salient = True
         self._targets = targets
         # literals that only make a line an error-line candidate (no signature, no fact)
-        self._light = [not t.sigs and not t.facts for t in targets]
+        self._light = [not t.sigs and not t.facts and not t.frags for t in targets]
+        # literals that are only a fragment: kept when their place on the line fits a wrap
+        self._frag_only = [bool(t.frags) and not t.sigs and not t.facts and not t.salient for t in targets]
         self._in_heap: dict[str, tuple[int, int, int, str, str]] = {}  # shown text -> its heap entry
         self.engine: Engine = make_engine(literals, single, engine)
         self.result = ScanResult(engine=self.engine.name)
@@ -265,9 +291,12 @@ class Scanner:
         cur_start = -1
         cur: list[int] = []
         light = self._light
+        frag_only = self._frag_only
         order = self._order  # log order of the hit lines, for error lines of several inputs
         pending: list[tuple[int, int, int]] = []  # error-line candidates only: (start, line, order)
         for lit, hit_end in hits:
+            if frag_only[lit] and not self._fragment_fits(block, end, lit, hit_end):
+                continue
             start = block.rfind(b"\n", 0, hit_end) + 1
             if start != cur_start:
                 if cur:
@@ -291,6 +320,21 @@ class Scanner:
         self._error_candidates(block, pending, source)
         self._tail = bytes(block[max(0, end - NEAR_BYTES) : end])
         return line_no - 1 + count(pos, end)
+
+    def _fragment_fits(self, block: bytes | bytearray, end: int, lit: int, hit_end: int) -> bool:
+        """Is this head fragment close enough to its line's end (the wrap cut the rest off), or this
+        tail fragment close enough to its line's start (the line continues a wrap)?"""
+        for _si, length, is_head in self._targets[lit].frags:
+            reach = length - FRAGMENT + WRAP_SLACK
+            if is_head:  # ... and the next line can continue it
+                nl = block.find(b"\n", hit_end, end)
+                if 0 <= nl - hit_end <= reach and not _RECORD_START.match(block, nl + 1):
+                    return True
+            else:  # ... and this line can be a continuation
+                line_start = block.rfind(b"\n", 0, hit_end) + 1
+                if hit_end - FRAGMENT - line_start <= reach and not _RECORD_START.match(block, line_start):
+                    return True
+        return False
 
     def _error_candidates(self, block: bytes | bytearray, pending: list[tuple[int, int, int]], source: str) -> None:
         """Lines that only hold an error word, latest first: once the heap is full, a line whose best
@@ -373,6 +417,7 @@ class Scanner:
         for lit in lits:
             t = self._targets[lit]
             sigs.update(t.sigs)
+            sigs.update(si for si, _length, _head in t.frags)
             facts.update(t.facts)
             salient = salient or t.salient
         res = self.result
