@@ -15,9 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from explain_perturb import PERTURBATIONS, measure  # noqa: E402
-
-from tpdoctor.explain.signatures import knowledge_base  # noqa: E402
+from explain_perturb import PERTURBATIONS, measure
+from tpdoctor.explain.signatures import knowledge_base
 
 
 def main() -> None:

@@ -87,7 +87,7 @@ PERTURBATIONS: tuple[Perturbation, ...] = (
     Perturbation("identity", "the example as written", lambda line: line),
     Perturbation(
         "compose-v2",
-        "docker/compose v2 cmd/formatter/logs.go LogConsumer: fmt.Sprintf(\"%-*s |\", width, name)",
+        'docker/compose v2 cmd/formatter/logs.go LogConsumer: fmt.Sprintf("%-*s |", width, name)',
         _prefix("vllm-1  | "),
     ),
     Perturbation(
@@ -188,7 +188,9 @@ PERTURBATIONS: tuple[Perturbation, ...] = (
     Perturbation("md-inline-code", "GitHub markdown inline code span `...`", _inline_code),
     Perturbation("html-escaped", "a log copied from an HTML page's source: html.escape", html.escape),
     Perturbation("docker-json-file", "moby jsonfilelog (see _json_file)", _json_file),
-    Perturbation("crlf", "a log saved on Windows: CRLF line ends", lambda line: line.replace("\n", "\r\n") + "\r"),
+    Perturbation(
+        "crlf", "a log saved on Windows: CRLF line ends", lambda line: line.replace("\n", "\r\n") + "\r"
+    ),
     Perturbation("tab-indent", "a line indented with a tab (pasted traceback body)", _prefix("\t")),
     Perturbation("trailing-space", "trailing whitespace from a terminal copy", lambda line: line + "   \t"),
     Perturbation("soft-wrap-80", "a user/issue form wrapping at 80 columns between words", _soft_wrap(80)),
@@ -206,7 +208,14 @@ def perturb(p: Perturbation, example: str) -> str | None:
     """The example (one line or several) as the perturbation prints it; None where it does not apply.
     Prefix-like transformations apply to every line of a multi-line example."""
     lines = example.split("\n")
-    if p.name in ("soft-wrap-80", "soft-wrap-100", "soft-wrap-120", "hard-wrap-80", "hard-wrap-120", "case-drift"):
+    if p.name in (
+        "soft-wrap-80",
+        "soft-wrap-100",
+        "soft-wrap-120",
+        "hard-wrap-80",
+        "hard-wrap-120",
+        "case-drift",
+    ):
         done = [p.apply(x) for x in lines]
         if all(d is None for d in done):
             return None

@@ -8,8 +8,8 @@ from __future__ import annotations
 import io
 
 import pytest
-from explain_perturb import BY_NAME, PERTURBATIONS, literal_intact, measure, perturb, recognised
 
+from explain_perturb import BY_NAME, PERTURBATIONS, literal_intact, measure, perturb, recognised
 from tpdoctor.explain.scanner import Scanner
 from tpdoctor.explain.signatures import knowledge_base
 
@@ -24,7 +24,7 @@ EXACT = [p.name for p in PERTURBATIONS if p.name not in WRAPS]
 
 @pytest.mark.parametrize("name", EXACT)
 def test_every_example_survives(name: str) -> None:
-    ok, total, misses = measure(KB, [BY_NAME[name]])[name]
+    _ok, total, misses = measure(KB, [BY_NAME[name]])[name]
     assert total > 50, "the perturbation applies to too few examples to say anything"
     real = [
         (sid, text)
@@ -38,7 +38,7 @@ def test_every_example_survives(name: str) -> None:
 def test_a_wrapped_example_is_found_while_a_literal_is_whole(name: str) -> None:
     # A wrap that keeps one literal (or its head or tail fragment) whole on one line must not lose the
     # signature: the scanner joins the wrapped pieces around the hit.
-    ok, total, misses = measure(KB, [BY_NAME[name]])[name]
+    _ok, total, misses = measure(KB, [BY_NAME[name]])[name]
     lost = [(sid, text) for sid, text in misses if literal_intact(KB, sid, text)]
     assert total > 100
     assert lost == [], f"{len(lost)} wrapped examples lost with a literal intact: {lost[:3]}"

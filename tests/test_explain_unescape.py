@@ -15,7 +15,9 @@ JSON_LINE = (
 )
 
 
-PLAIN_LINE = 'docker: Error response from daemon: could not select device driver "" with capabilities: [[gpu]].'
+PLAIN_LINE = (
+    'docker: Error response from daemon: could not select device driver "" with capabilities: [[gpu]].'
+)
 
 
 def test_json_string_is_unescaped() -> None:

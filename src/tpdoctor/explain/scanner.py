@@ -245,7 +245,10 @@ class Scanner:
                 for t in sig.literals:
                     raw = t.encode("utf-8")
                     if len(raw) >= FRAGMENT_FROM:
-                        head, tail = raw[:FRAGMENT].decode("utf-8", "ignore"), raw[-FRAGMENT:].decode("utf-8", "ignore")
+                        head, tail = (
+                            raw[:FRAGMENT].decode("utf-8", "ignore"),
+                            raw[-FRAGMENT:].decode("utf-8", "ignore"),
+                        )
                         for frag, is_head in ((head, True), (tail, False)):
                             if not _ONE_TOKEN.fullmatch(frag):
                                 lit(frag, False).frags.append((si, len(raw), is_head))
@@ -336,7 +339,9 @@ class Scanner:
                     return True
         return False
 
-    def _error_candidates(self, block: bytes | bytearray, pending: list[tuple[int, int, int]], source: str) -> None:
+    def _error_candidates(
+        self, block: bytes | bytearray, pending: list[tuple[int, int, int]], source: str
+    ) -> None:
         """Lines that only hold an error word, latest first: once the heap is full, a line whose best
         possible score and position cannot beat its smallest entry is skipped without decoding it
         (most of the ~35 k such lines per GiB of NCCL_DEBUG=INFO output)."""
@@ -489,7 +494,9 @@ class Scanner:
             # ("Invalid device ordinal" pasted alone): it ranks with exception lines
             self._salient(text, original, line_no, source, order, 3 if code_table else 0)
 
-    def _salient(self, text: str, original: str, line_no: int, source: str, order: int, score: int = 0) -> None:
+    def _salient(
+        self, text: str, original: str, line_no: int, source: str, order: int, score: int = 0
+    ) -> None:
         """Offer the line to the error-line heap; `score` when the caller knows it (a code line: 3)."""
         if not score:
             # the level word may sit in a prefix that strip_prefixes removed (vLLM's `ERROR 12-01 ...`)
