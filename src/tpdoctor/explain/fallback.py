@@ -95,10 +95,11 @@ CODE_LAYERS = {"cuda": "CUDA", "cu_driver": "CUDA", "hip": "ROCm/HIP", "ze": "Le
 def layer_of(text: str, code_table: str = "") -> str:
     if code_table in CODE_LAYERS:
         return CODE_LAYERS[code_table]
-    text = strip_prefixes(text)
-    for name, pattern in LAYERS:
-        if pattern.search(text):
-            return name
+    # the message first; then the prefix a launcher put before it (`vllm-1  | `, `(RayWorkerWrapper pid=1)`)
+    for candidate in (strip_prefixes(text), text):
+        for name, pattern in LAYERS:
+            if pattern.search(candidate):
+                return name
     return "unknown"
 
 
