@@ -1,0 +1,119 @@
+"""What a `docker run` / `podman run` command quoted in a log says about the container it started.
+
+Users paste the command they ran above the error (`$ sudo docker run --gpus all ...`). `explain`
+hands the captured text here and gets back plain string facts (no deploy types cross the layer):
+whether any GPU was requested and how many, the /dev/shm the container got, the device nodes it
+was given, its groups and user namespace. The command is parsed by the same front-end `audit` uses
+(`dockerrun.find_run_commands` / `run_to_service`), so a pasted script reads the same in both.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tpdoctor.deploy.analysis import RENDER_RE, backend, pp_size, tp_size
+from tpdoctor.deploy.dockerrun import find_run_commands, run_to_service
+from tpdoctor.deploy.model import Service
+from tpdoctor.errors import InputError
+
+# Where the command starts on its line: anything before it is a prompt (`$ `, `root@h:~# `, `==>>>`).
+# `nvidia-docker run` (NVIDIA/nvidia-docker v2 wrapper script `nvidia-docker`: for run/create it execs
+# `docker "$@"` with `--runtime=nvidia` inserted) is read as `docker run --runtime=nvidia`.
+_START = re.compile(r"(?:\bsudo\s+(?:-E\s+)?)?\b(nvidia-docker|docker|podman|nerdctl)\s+(?:container\s+)?run\b")
+DEFAULT_SHM = 64 << 20  # Docker's and Podman's default /dev/shm (moby daemon/config DefaultShmSize, containers.conf shm_size)
+
+
+def _normalized(text: str) -> str | None:
+    m = _START.search(text)
+    if m is None:
+        return None
+    cmd = text[m.start() :]
+    if m.group(1) == "nvidia-docker":
+        cmd = re.sub(r"\bnvidia-docker\s+(container\s+)?run\b", r"docker \1run --runtime=nvidia", cmd, count=1)
+    return cmd
+
+
+def _gpu_request(svc: Service) -> tuple[str, int | None]:
+    """('none' | 'nvidia' | 'amd' | 'intel' | 'all-devices' | 'privileged', count or None)."""
+    if svc.privileged:
+        return "privileged", None
+    if any(d.host.rstrip("/") == "/dev" for d in svc.devices):
+        return "all-devices", None
+    if svc.gpus:
+        vendors = {g.vendor for g in svc.gpus}
+        counts = [g.count for g in svc.gpus if g.via != "runtime"]
+        count = sum(c for c in counts if c is not None) if counts and None not in counts else None
+        return (sorted(vendors - {"unknown"}) or ["nvidia"])[0], count
+    hosts = [d.host for d in svc.devices]
+    nv = [h for h in hosts if re.fullmatch(r"/dev/nvidia\d+", h)]
+    if nv:
+        return "nvidia", len(nv)
+    if "/dev/kfd" in hosts:
+        renders = [h for h in hosts if RENDER_RE.match(h)]
+        return "amd", len(renders) or None
+    if any(h.startswith("/dev/dri") for h in hosts):
+        renders = [h for h in hosts if RENDER_RE.match(h)]
+        return "intel", len(renders) or None
+    return "none", None
+
+
+def service_facts(svc: Service, engine: str) -> dict[str, str]:
+    """The facts `explain` reads, as strings (keys documented in docs/explain.md, "Quoted commands")."""
+    out: dict[str, str] = {"cmd_engine": engine, "cmd_backend": backend(svc)}
+    request, count = _gpu_request(svc)
+    out["cmd_gpu_request"] = request
+    if count is not None:
+        out["cmd_gpu_count"] = str(count)
+    # NVIDIA_VISIBLE_DEVICES given with -e: with a default runtime of nvidia it selects GPUs without --gpus
+    if "NVIDIA_VISIBLE_DEVICES" in svc.env:
+        out["cmd_nvidia_visible_devices"] = svc.env["NVIDIA_VISIBLE_DEVICES"]
+    if svc.ipc in ("host", "shareable") or (svc.ipc or "").startswith("container:"):
+        out["cmd_shm"] = f"ipc={svc.ipc}"
+    elif svc.shm_size is not None:
+        out["cmd_shm"] = str(svc.shm_size)
+    elif any(m.target.rstrip("/") == "/dev/shm" for m in svc.mounts):
+        out["cmd_shm"] = "mounted"
+    else:
+        out["cmd_shm"] = "default"
+    hosts = sorted({d.container or d.host for d in svc.devices})
+    if hosts:
+        out["cmd_devices"] = ",".join(hosts)
+    out["cmd_kfd"] = "yes" if any(h == "/dev/kfd" for h in hosts) else "no"
+    out["cmd_dri"] = "yes" if any(h.startswith("/dev/dri") for h in hosts) else "no"
+    if svc.group_add:
+        out["cmd_group_add"] = ",".join(svc.group_add)
+    if svc.userns:
+        out["cmd_userns"] = svc.userns
+    for name in ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK"):
+        if name in svc.env:
+            out["cmd_" + name.lower()] = svc.env[name]
+    tp, pp = tp_size(svc), pp_size(svc)
+    if tp:
+        out["cmd_tp_size"] = str(tp)
+    if pp:
+        out["cmd_pp_size"] = str(pp)
+    m = re.search(r"--nproc[-_]per[-_]node[= ](\d+)", " ".join(svc.command))
+    if m:
+        out["cmd_nproc_per_node"] = m.group(1)
+    if svc.image:
+        out["cmd_image"] = svc.image
+    return out
+
+
+def run_facts(text: str) -> dict[str, str] | None:
+    """Facts of the first container command in `text` (a line of a log with its continuation lines);
+    None when it holds no command the front-end can read."""
+    cmd = _normalized(text)
+    if cmd is None:
+        return None
+    try:
+        runs, _variables, _notes = find_run_commands(cmd, "log")
+    except InputError:
+        return None  # a pasted fragment the shell would refuse: no fact from it
+    if not runs:
+        return None
+    run = runs[0]
+    if run.image is None:
+        return None
+    svc = run_to_service(run, 0, cmd.splitlines())
+    return service_facts(svc, run.engine)

@@ -1,0 +1,77 @@
+"""The context a log carries: the container command the user pasted above the error.
+
+The scanner keeps each line that starts a container command (`docker run`, `podman run`,
+`nvidia-docker run`, ...) with its backslash continuation lines (`capture_span`, bounded; only on
+those lines, so a GiB of NCCL output costs nothing here), and the line after a bare
+`torch.cuda.is_available()` in a REPL. After the scan, `add_quoted_facts` has `deploy/logquote.py`
+(audit's own `docker run` front-end) read each command and records what it says as log facts
+prefixed `cmd_` (cmd_gpu_request, cmd_gpu_count, cmd_shm, cmd_kfd, cmd_dri, ...), each with the
+line of the command. `differential.py` then lets these facts pick among the causes an ambiguous
+symptom can have.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tpdoctor.explain.scanner import ScanResult
+
+# Where a pasted container command starts (deploy/logquote.py reads them; podman/nerdctl share
+# docker's run syntax; `nvidia-docker run` is the NVIDIA/nvidia-docker v2 wrapper).
+CAPTURE_LITERALS = (
+    "docker run ",
+    "podman run ",
+    "nerdctl run ",
+    "docker container run ",
+    "podman container run ",
+    "is_available()",
+)
+MAX_QUOTED = 8  # commands kept per log: the first ones are those the user ran
+MAX_SPAN_LINES = 60  # continuation lines followed
+MAX_SPAN_BYTES = 16 << 10
+_REPL_LINES = 2  # `>>> torch.cuda.is_available()` then `False` (or IPython's `Out[2]: False`)
+_CUDA_FALSE = re.compile(
+    r"(?:cuda\.is_available\(\)|Is CUDA available)\W{0,12}(?:(?:=|==|->|:|returns?|is|gives?|prints?|outputs?"
+    r"|Out\[\d+\]:)\W{0,4}){0,2}`?False\b",
+    re.S,
+)
+
+
+def capture_span(block: bytes | bytearray, start: int, block_end: int) -> str:
+    """The text of the line at `start` and the lines that continue it (a trailing backslash), or for a
+    REPL `is_available()` the next two lines; never more than MAX_SPAN_LINES / MAX_SPAN_BYTES."""
+    limit = min(block_end, start + MAX_SPAN_BYTES)
+    end = block.find(b"\n", start, limit)
+    end = limit if end < 0 else end
+    first = bytes(block[start:end])
+    extra = _REPL_LINES if b"is_available()" in first else 0
+    lines = 0
+    while end < limit and lines < MAX_SPAN_LINES:
+        line = block[start:end].rstrip(b" \t\r")
+        if not (line.endswith(b"\\") or extra > 0):
+            break
+        extra -= 1
+        lines += 1
+        nxt = block.find(b"\n", end + 1, limit)
+        end = limit if nxt < 0 else nxt
+    return bytes(block[start:end]).decode("utf-8", "replace")
+
+
+def add_quoted_facts(scan: ScanResult) -> None:
+    """Record what the quoted commands say as `cmd_*` log facts (first command first)."""
+    for line, source, text in scan.quoted:
+        if "is_available()" in text:
+            if _CUDA_FALSE.search(text):
+                scan.facts.add("cuda_unavailable", "is_available() False", line, source)
+            continue
+        # deploy's front-end costs ~70 ms to import: only a log that quotes a command pays it
+        from tpdoctor.deploy.logquote import run_facts
+
+        facts = run_facts(text)
+        if not facts:
+            continue
+        for key, value in facts.items():
+            scan.facts.add(key, value, line, source)
+        scan.facts.add("cmd_line", text.splitlines()[0].strip()[:200], line, source)
