@@ -23,11 +23,23 @@ _START = re.compile(r"(?:\bsudo\s+(?:-E\s+)?)?\b(nvidia-docker|docker|podman|ner
 DEFAULT_SHM = 64 << 20  # Docker's and Podman's default /dev/shm (moby daemon/config DefaultShmSize, containers.conf shm_size)
 
 
+# What may stand before the command on its line: a shell prompt (`$ `, `# `, `user@host:~/x$ `, `(venv) `,
+# `+ ` of set -x, `>>> `-free markers like `==>>>`), or an opening backtick of a command quoted in prose.
+_PROMPT = re.compile(r"^[\s$#>%=+*~-]*(?:\([\w.-]+\)\s*)?(?:[\w.-]+@[\w.-]+(?::\S*)?\s*[$#]\s*)?$")
+# A Docker image reference (distribution/reference grammar, simplified): lowercase path, optional tag/digest.
+_IMAGE = re.compile(r"^(?:[\w.-]+(?::\d+)?/)?[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$")
+
+
 def _normalized(text: str) -> str | None:
     m = _START.search(text)
     if m is None:
         return None
+    before = text[: m.start()]
     cmd = text[m.start() :]
+    if before.endswith("`"):
+        cmd = cmd.split("`", 1)[0]  # `docker run ...` inside a sentence: up to the closing backtick
+    elif not _PROMPT.match(before.rsplit("\n", 1)[-1]):
+        return None  # prose that mentions docker run, not a pasted command
     if m.group(1) == "nvidia-docker":
         cmd = re.sub(r"\bnvidia-docker\s+(container\s+)?run\b", r"docker \1run --runtime=nvidia", cmd, count=1)
     return cmd
@@ -113,7 +125,7 @@ def run_facts(text: str) -> dict[str, str] | None:
     if not runs:
         return None
     run = runs[0]
-    if run.image is None:
-        return None
+    if run.image is None or not _IMAGE.match(run.image):
+        return None  # no image where the command needs one: a fragment or a sentence
     svc = run_to_service(run, 0, cmd.splitlines())
     return service_facts(svc, run.engine)

@@ -65,6 +65,7 @@ COUNT_SYMPTOMS = (
     "vllm.gpus-exceed-available",
     "ray.current-node-no-gpu",
     "tgi.not-enough-cuda-devices",
+    "vllm.placement-group-timeout",
 )
 SMALL_SHM = 1 << 30  # below 1 GiB: NCCL, vLLM's shm broadcast and DataLoader workers outgrow it
 _NO_GPU_CAUSE = {"nvidia": "device.nvidia-node-missing", "amd": "device.kfd-missing", "intel": "device.render-node-missing"}
