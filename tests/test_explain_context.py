@@ -49,7 +49,10 @@ def _first(tmp_path: Path, text: str) -> Finding:
     ("line", "want"),
     [
         ("$ sudo docker run -it pytorch/pytorch python", {"cmd_gpu_request": "none", "cmd_shm": "default"}),
-        ("root@h:~# docker run --gpus all --ipc=host img", {"cmd_gpu_request": "nvidia", "cmd_shm": "ipc=host"}),
+        (
+            "root@h:~# docker run --gpus all --ipc=host img",
+            {"cmd_gpu_request": "nvidia", "cmd_shm": "ipc=host"},
+        ),
         ("docker run --gpus 2 --shm-size=256m img", {"cmd_gpu_count": "2", "cmd_shm": str(256 << 20)}),
         ("docker run --gpus '\"device=1,3\"' img", {"cmd_gpu_count": "2"}),
         ("nvidia-docker run -it img python x.py", {"cmd_gpu_request": "nvidia"}),
@@ -93,7 +96,9 @@ def test_capture_never_reads_past_the_block_end() -> None:
 
 def test_multiline_command_read_as_one(tmp_path: Path) -> None:
     log = tmp_path / "m.log"
-    log.write_text("$ docker run \\\n    --gpus 2 \\\n    --shm-size 1g \\\n    img python x.py\n" + NO_CUDA + "\n")
+    log.write_text(
+        "$ docker run \\\n    --gpus 2 \\\n    --shm-size 1g \\\n    img python x.py\n" + NO_CUDA + "\n"
+    )
     scan = scan_inputs([str(log)])
     assert scan.facts.get("cmd_gpu_count") == "2"
     assert scan.facts.get("cmd_shm") == str(1 << 30)
@@ -103,7 +108,10 @@ def test_multiline_command_read_as_one(tmp_path: Path) -> None:
 
 
 def test_no_gpu_request_selects_node_missing(tmp_path: Path) -> None:
-    f = _first(tmp_path, "$ sudo docker run -it pytorch/pytorch:2.1.0-cuda12.1-cudnn8-runtime python\n" + NO_CUDA + "\n")
+    f = _first(
+        tmp_path,
+        "$ sudo docker run -it pytorch/pytorch:2.1.0-cuda12.1-cudnn8-runtime python\n" + NO_CUDA + "\n",
+    )
     assert f.cause == "device.nvidia-node-missing"
     assert f.confidence == "suggests"  # the pasted command is what the user says they ran
     assert "without any GPU request" in f.message
@@ -111,7 +119,9 @@ def test_no_gpu_request_selects_node_missing(tmp_path: Path) -> None:
 
 
 def test_no_driver_without_request(tmp_path: Path) -> None:
-    f = _first(tmp_path, "docker run --rm -it img python -c 'import torch; torch.cuda.init()'\n" + NO_DRIVER + "\n")
+    f = _first(
+        tmp_path, "docker run --rm -it img python -c 'import torch; torch.cuda.init()'\n" + NO_DRIVER + "\n"
+    )
     assert f.cause == "device.nvidia-node-missing"
     assert "without any GPU request" in f.message
 
@@ -143,10 +153,14 @@ def test_privileged_nvidia_lacks_libraries(tmp_path: Path) -> None:
 
 
 def test_rocm_device_flags_select(tmp_path: Path) -> None:
-    dri_only = _first(tmp_path, "docker run --device=/dev/dri --group-add video rocm/pytorch\n" + NO_HIP + "\n")
+    dri_only = _first(
+        tmp_path, "docker run --device=/dev/dri --group-add video rocm/pytorch\n" + NO_HIP + "\n"
+    )
     assert dri_only.cause == "device.kfd-missing"
     assert "not /dev/kfd" in dri_only.message
-    kfd_only = _first(tmp_path, "docker run --device=/dev/kfd --group-add video rocm/pytorch\n" + NO_HIP + "\n")
+    kfd_only = _first(
+        tmp_path, "docker run --device=/dev/kfd --group-add video rocm/pytorch\n" + NO_HIP + "\n"
+    )
     assert kfd_only.cause == "device.render-node-missing"
     neither = _first(tmp_path, "docker run -it rocm/pytorch\n" + NO_HIP + "\n")
     assert neither.cause == "device.kfd-missing"
@@ -176,7 +190,9 @@ def test_sigbus_with_small_shm_names_the_size(tmp_path: Path) -> None:
     assert f.cause == "shm.too-small"
     assert "256 MiB" in f.message
     host = _first(tmp_path, "docker run --gpus all --ipc=host img\n" + SIGBUS + "\n")
-    assert "--shm-size=16g or --ipc=host" not in host.message  # the context does not blame an ipc=host /dev/shm
+    assert (
+        "--shm-size=16g or --ipc=host" not in host.message
+    )  # the context does not blame an ipc=host /dev/shm
 
 
 # --- GPU count -----------------------------------------------------------------------------------------
@@ -200,7 +216,9 @@ def test_tp_beyond_nvidia_smi_rows(tmp_path: Path) -> None:
 
 
 def test_counts_that_fit_pick_nothing(tmp_path: Path) -> None:
-    found = _findings(tmp_path, "docker run --gpus 4 img torchrun --nproc_per_node=4 train.py\n" + ORDINAL + "\n")
+    found = _findings(
+        tmp_path, "docker run --gpus 4 img torchrun --nproc_per_node=4 train.py\n" + ORDINAL + "\n"
+    )
     assert all("asks for" not in f.message for f in found)
     assert found and found[0].cause == "cuda.visible-devices-mismatch"  # the symptom's own guess
 
@@ -226,3 +244,15 @@ def test_healthy_run_with_a_command_stays_clean(tmp_path: Path) -> None:
         "INFO:     Uvicorn running on http://0.0.0.0:8000 (Press CTRL+C to quit)\n"
     )
     assert _findings(tmp_path, text) == []
+
+
+def test_mask_past_the_passed_gpus(tmp_path: Path) -> None:
+    f = _first(tmp_path, "docker run --gpus 2 -e CUDA_VISIBLE_DEVICES=2,3 img python x.py\n" + NO_CUDA + "\n")
+    assert f.cause == "cuda.visible-devices-mismatch"
+    assert "numbered 0..1" in f.message
+    rocm = "docker run --device /dev/kfd --device /dev/dri/renderD129 -e HIP_VISIBLE_DEVICES=1 rocm/pytorch\n"
+    r = _first(tmp_path, rocm + NO_HIP + "\n")
+    assert r.cause == "rocm.visible-devices-mismatch"
+    # a mask inside the passed range is no mismatch of this kind
+    ok = _findings(tmp_path, "docker run --gpus 2 -e CUDA_VISIBLE_DEVICES=0,1 img\n" + NO_CUDA + "\n")
+    assert all("numbered 0.." not in f.message for f in ok)

@@ -19,15 +19,21 @@ from tpdoctor.errors import InputError
 # Where the command starts on its line: anything before it is a prompt (`$ `, `root@h:~# `, `==>>>`).
 # `nvidia-docker run` (NVIDIA/nvidia-docker v2 wrapper script `nvidia-docker`: for run/create it execs
 # `docker "$@"` with `--runtime=nvidia` inserted) is read as `docker run --runtime=nvidia`.
-_START = re.compile(r"(?:\bsudo\s+(?:-E\s+)?)?\b(nvidia-docker|docker|podman|nerdctl)\s+(?:container\s+)?run\b")
-DEFAULT_SHM = 64 << 20  # Docker's and Podman's default /dev/shm (moby daemon/config DefaultShmSize, containers.conf shm_size)
+_START = re.compile(
+    r"(?:\bsudo\s+(?:-E\s+)?)?\b(nvidia-docker|docker|podman|nerdctl)\s+(?:container\s+)?run\b"
+)
+DEFAULT_SHM = (
+    64 << 20
+)  # Docker's and Podman's default /dev/shm (moby daemon/config DefaultShmSize, containers.conf shm_size)
 
 
 # What may stand before the command on its line: a shell prompt (`$ `, `# `, `user@host:~/x$ `, `(venv) `,
 # `+ ` of set -x, `>>> `-free markers like `==>>>`), or an opening backtick of a command quoted in prose.
 _PROMPT = re.compile(r"^[\s$#>%=+*~-]*(?:\([\w.-]+\)\s*)?(?:[\w.-]+@[\w.-]+(?::\S*)?\s*[$#]\s*)?$")
 # A Docker image reference (distribution/reference grammar, simplified): lowercase path, optional tag/digest.
-_IMAGE = re.compile(r"^(?:[\w.-]+(?::\d+)?/)?[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$")
+_IMAGE = re.compile(
+    r"^(?:[\w.-]+(?::\d+)?/)?[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
 
 
 def _normalized(text: str) -> str | None:
@@ -41,7 +47,9 @@ def _normalized(text: str) -> str | None:
     elif not _PROMPT.match(before.rsplit("\n", 1)[-1]):
         return None  # prose that mentions docker run, not a pasted command
     if m.group(1) == "nvidia-docker":
-        cmd = re.sub(r"\bnvidia-docker\s+(container\s+)?run\b", r"docker \1run --runtime=nvidia", cmd, count=1)
+        cmd = re.sub(
+            r"\bnvidia-docker\s+(container\s+)?run\b", r"docker \1run --runtime=nvidia", cmd, count=1
+        )
     return cmd
 
 

@@ -68,7 +68,11 @@ COUNT_SYMPTOMS = (
     "vllm.placement-group-timeout",
 )
 SMALL_SHM = 1 << 30  # below 1 GiB: NCCL, vLLM's shm broadcast and DataLoader workers outgrow it
-_NO_GPU_CAUSE = {"nvidia": "device.nvidia-node-missing", "amd": "device.kfd-missing", "intel": "device.render-node-missing"}
+_NO_GPU_CAUSE = {
+    "nvidia": "device.nvidia-node-missing",
+    "amd": "device.kfd-missing",
+    "intel": "device.render-node-missing",
+}
 
 
 @dataclass
@@ -121,6 +125,10 @@ def no_gpu(scan: ScanResult) -> list[Pick]:
     cmd = _command(scan)
     hits = [*symptom[:2], *_fact_hit(scan, "cmd_line")]
     first = symptom[0].line
+    masked = _mask_beyond_passed(scan, vendor, cmd)
+    if masked is not None:
+        cause, why = masked
+        return [Pick(cause, why, hits, first)]
     if request == "none" and vendor in _NO_GPU_CAUSE:
         why = {
             "nvidia": f"The container was started without any GPU request ({cmd}: no --gpus, --runtime=nvidia, CDI "
@@ -142,7 +150,14 @@ def no_gpu(scan: ScanResult) -> list[Pick]:
     if vendor == "amd" and request in ("amd", "intel", "none"):
         kfd, dri = scan.facts.get("cmd_kfd") == "yes", scan.facts.get("cmd_dri") == "yes"
         if dri and not kfd:
-            return [Pick("device.kfd-missing", f"The command passes /dev/dri but not /dev/kfd ({cmd}): ROCm needs both.", hits, first)]
+            return [
+                Pick(
+                    "device.kfd-missing",
+                    f"The command passes /dev/dri but not /dev/kfd ({cmd}): ROCm needs both.",
+                    hits,
+                    first,
+                )
+            ]
         if kfd and not dri:
             return [
                 Pick(
@@ -153,6 +168,36 @@ def no_gpu(scan: ScanResult) -> list[Pick]:
                 )
             ]
     return []
+
+
+def _mask_beyond_passed(scan: ScanResult, vendor: str | None, cmd: str) -> tuple[str, str] | None:
+    """A visibility mask indexing past the GPUs the container was given: inside the container the passed
+    GPUs are numbered from 0 (the NVIDIA runtime exposes the selected GPUs only; Docker maps the listed
+    render nodes), so CUDA_VISIBLE_DEVICES=2,3 in a container started with --gpus 2 selects nothing."""
+    count = _int(scan.facts.get("cmd_gpu_count"))
+    if count is None or vendor not in ("nvidia", "amd"):
+        return None
+    names = (
+        ("cmd_cuda_visible_devices", "cuda_visible_devices")
+        if vendor == "nvidia"
+        else (
+            "cmd_hip_visible_devices",
+            "cmd_rocr_visible_devices",
+            "hip_visible_devices",
+            "rocr_visible_devices",
+        )
+    )
+    for key in names:
+        mask = scan.facts.get(key)
+        ids = [int(x) for x in (mask or "").split(",") if x.strip().isdigit()]
+        if ids and min(ids) >= count:
+            var = key.removeprefix("cmd_").upper()
+            cause = "cuda.visible-devices-mismatch" if vendor == "nvidia" else "rocm.visible-devices-mismatch"
+            return cause, (
+                f"The container gets {count} GPU(s) ({cmd}), numbered 0..{count - 1} inside it, and {var}={mask} "
+                "names none of them: index the mask from 0 inside the container (or drop it and select with --gpus)."
+            )
+    return None
 
 
 def _enospc_on_shm(scan: ScanResult) -> list[SigHit]:
@@ -202,7 +247,9 @@ def gpu_count(scan: ScanResult) -> list[Pick]:
     tp = _int(facts.get("cmd_tp_size") or facts.get("tp_size"))
     pp = _int(facts.get("cmd_pp_size") or facts.get("pp_size")) or 1
     if tp and _int(facts.get("nnodes")) in (None, 1):
-        wants.append((tp * pp, f"tensor x pipeline parallel {tp} x {pp}" if pp > 1 else f"tensor parallel size {tp}"))
+        wants.append(
+            (tp * pp, f"tensor x pipeline parallel {tp} x {pp}" if pp > 1 else f"tensor parallel size {tp}")
+        )
     sees: list[tuple[int, str]] = []
     count = _int(facts.get("cmd_gpu_count"))
     if count:
