@@ -256,3 +256,70 @@ def test_mask_past_the_passed_gpus(tmp_path: Path) -> None:
     # a mask inside the passed range is no mismatch of this kind
     ok = _findings(tmp_path, "docker run --gpus 2 -e CUDA_VISIBLE_DEVICES=0,1 img\n" + NO_CUDA + "\n")
     assert all("numbered 0.." not in f.message for f in ok)
+
+
+COMPOSE_NO_GPU = """```yaml
+services:
+  vllm:
+    image: vllm/vllm-openai:v0.8.5
+    command: --model m --tensor-parallel-size 2
+    ports:
+      - "8000:8000"
+```
+"""
+
+
+def test_compose_snippet_without_gpu_reservation(tmp_path: Path) -> None:
+    f = _first(tmp_path, COMPOSE_NO_GPU + NO_CUDA + "\n")
+    assert f.cause == "device.nvidia-node-missing"
+    assert "deploy.resources.reservations.devices" in f.message
+    with_gpu = COMPOSE_NO_GPU.replace(
+        '      - "8000:8000"\n',
+        '      - "8000:8000"\n    deploy:\n      resources:\n        reservations:\n          devices:\n'
+        "            - driver: nvidia\n              count: 2\n              capabilities: [gpu]\n",
+    )
+    found = _findings(tmp_path, with_gpu + NO_CUDA + "\n")
+    assert all("without any GPU request" not in x.message for x in found)
+
+
+def test_compose_snippet_shm(tmp_path: Path) -> None:
+    f = _first(tmp_path, COMPOSE_NO_GPU + SIGBUS + "\n")
+    assert f.cause == "shm.too-small"
+    assert "no shm_size, no ipc: host" in f.message
+    roomy = COMPOSE_NO_GPU.replace("    ports:", "    ipc: host\n    ports:")
+    assert all("64 MiB" not in x.message for x in _findings(tmp_path, roomy + SIGBUS + "\n"))
+
+
+def test_compose_snippet_never_reads_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a .env in the working directory must not change what a quoted snippet says
+    (tmp_path / ".env").write_text("SHM=16g\n")
+    monkeypatch.chdir(tmp_path)
+    text = COMPOSE_NO_GPU.replace("    ports:", "    shm_size: ${SHM}\n    ports:")
+    log = tmp_path / "c.log"
+    log.write_text(text + SIGBUS + "\n")
+    scan = scan_inputs([str(log)])
+    assert scan.facts.get("cmd_shm") != str(16 << 30)
+
+
+def test_services_word_in_prose_is_not_compose(tmp_path: Path) -> None:
+    log = tmp_path / "p.log"
+    log.write_text("Restarting services: nginx\n" + NO_CUDA + "\n")
+    assert scan_inputs([str(log)]).quoted == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["docker run --device $DEV img", 'docker run "${ARGS[@]}" img', "docker run --shm-size $SHM img"],
+)
+def test_hidden_words_are_unknown_not_absent(line: str) -> None:
+    facts = run_facts(line) or {}
+    assert facts.get("cmd_gpu_request") != "none" or facts.get("cmd_shm") == "unknown"
+    assert facts.get("cmd_shm") != "default" or facts.get("cmd_gpu_request") == "unknown"
+
+
+def test_hidden_words_name_no_cause(tmp_path: Path) -> None:
+    assert all(
+        "without any GPU request" not in f.message
+        for f in _findings(tmp_path, 'docker run "${EXTRA[@]}" img\n' + NO_CUDA + "\n")
+    )
+    assert _findings(tmp_path, "docker run --gpus all --shm-size $SHM img\n" + ENOSPC + "\n") == []

@@ -14,7 +14,7 @@ import re
 from tpdoctor.deploy.analysis import RENDER_RE, backend, pp_size, tp_size
 from tpdoctor.deploy.dockerrun import find_run_commands, run_to_service
 from tpdoctor.deploy.model import Service
-from tpdoctor.errors import InputError
+from tpdoctor.errors import InputError, TpdoctorError
 
 # Where the command starts on its line: anything before it is a prompt (`$ `, `root@h:~# `, `==>>>`).
 # `nvidia-docker run` (NVIDIA/nvidia-docker v2 wrapper script `nvidia-docker`: for run/create it execs
@@ -77,10 +77,16 @@ def _gpu_request(svc: Service) -> tuple[str, int | None]:
     return "none", None
 
 
-def service_facts(svc: Service, engine: str) -> dict[str, str]:
-    """The facts `explain` reads, as strings (keys documented in docs/explain.md, "Quoted commands")."""
+def service_facts(svc: Service, engine: str, opaque: bool = False) -> dict[str, str]:
+    """The facts `explain` reads, as strings (keys documented in docs/explain.md, "Context").
+
+    `opaque`: words the command expands at run time ($EXTRA_ARGS) stand before the image, so an absent
+    flag may be in them: the GPU request and /dev/shm are then "unknown", never "none"/"default"."""
     out: dict[str, str] = {"cmd_engine": engine, "cmd_backend": backend(svc)}
     request, count = _gpu_request(svc)
+    hidden = opaque or any("$" in d.host for d in svc.devices) or "$" in (svc.runtime or "")
+    if hidden and request == "none":
+        request = "unknown"
     out["cmd_gpu_request"] = request
     if count is not None:
         out["cmd_gpu_count"] = str(count)
@@ -91,6 +97,8 @@ def service_facts(svc: Service, engine: str) -> dict[str, str]:
         out["cmd_shm"] = f"ipc={svc.ipc}"
     elif svc.shm_size is not None:
         out["cmd_shm"] = str(svc.shm_size)
+    elif svc.shm_size_raw or opaque:
+        out["cmd_shm"] = "unknown"  # ${SHM} or hidden words: the size is not in the text
     elif any(m.target.rstrip("/") == "/dev/shm" for m in svc.mounts):
         out["cmd_shm"] = "mounted"
     else:
@@ -136,4 +144,23 @@ def run_facts(text: str) -> dict[str, str] | None:
     if run.image is None or not _IMAGE.match(run.image):
         return None  # no image where the command needs one: a fragment or a sentence
     svc = run_to_service(run, 0, cmd.splitlines())
-    return service_facts(svc, run.engine)
+    return service_facts(svc, run.engine, opaque=bool(run.notices))
+
+
+def compose_facts(text: str) -> dict[str, str] | None:
+    """Facts of a compose file quoted in a log (`services:` and its indented lines), read by audit's
+    compose front-end without the project's `.env`; the service that asks for devices or GPUs first,
+    else the first service. None when the snippet does not parse (indentation lost in a paste)."""
+    from tpdoctor.deploy.compose import parse_compose
+
+    try:
+        model, _doc = parse_compose(text, "quoted-compose.yaml", read_env=False)
+    except (TpdoctorError, TypeError, ValueError, KeyError, AttributeError):
+        return None  # invalid YAML, no services, a key of the wrong type: a pasted fragment gives no fact
+    services = [s for s in model.services if s.image]
+    if not services:
+        return None
+    svc = next((s for s in services if s.gpus or s.devices or s.privileged), services[0])
+    out = service_facts(svc, "compose")
+    out["cmd_service"] = svc.name
+    return out

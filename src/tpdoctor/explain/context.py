@@ -27,10 +27,12 @@ CAPTURE_LITERALS = (
     "docker container run ",
     "podman container run ",
     "is_available()",
+    "services:",
 )
 MAX_QUOTED = 8  # commands kept per log: the first ones are those the user ran
 MAX_SPAN_LINES = 60  # continuation lines followed
 MAX_SPAN_BYTES = 16 << 10
+MAX_YAML_LINES = 200  # a compose file's services
 _REPL_LINES = 2  # `>>> torch.cuda.is_available()` then `False` (or IPython's `Out[2]: False`)
 _CUDA_FALSE = re.compile(
     r"(?:cuda\.is_available\(\)|Is CUDA available)\W{0,12}(?:(?:=|==|->|:|returns?|is|gives?|prints?|outputs?"
@@ -46,6 +48,8 @@ def capture_span(block: bytes | bytearray, start: int, block_end: int) -> str:
     end = block.find(b"\n", start, limit)
     end = limit if end < 0 else end
     first = bytes(block[start:end])
+    if b"services:" in first:
+        return _yaml_block(block, start, end, limit) if first.strip() == b"services:" else ""
     extra = _REPL_LINES if b"is_available()" in first else 0
     lines = 0
     while end < limit and lines < MAX_SPAN_LINES:
@@ -59,6 +63,22 @@ def capture_span(block: bytes | bytearray, start: int, block_end: int) -> str:
     return bytes(block[start:end]).decode("utf-8", "replace")
 
 
+def _yaml_block(block: bytes | bytearray, start: int, end: int, limit: int) -> str:
+    """A compose file's `services:` and the indented (or blank) lines under it."""
+    indent = len(block[start:end]) - len(block[start:end].lstrip())
+    lines = 0
+    while end < limit and lines < MAX_YAML_LINES:
+        nxt = block.find(b"\n", end + 1, limit)
+        stop = limit if nxt < 0 else nxt
+        line = bytes(block[end + 1 : stop])
+        body = line.lstrip()
+        if body and (len(line) - len(body) <= indent) and not body.startswith(b"#"):
+            break
+        end = stop
+        lines += 1
+    return bytes(block[start:end]).decode("utf-8", "replace")
+
+
 def add_quoted_facts(scan: ScanResult) -> None:
     """Record what the quoted commands say as `cmd_*` log facts (first command first)."""
     for line, source, text in scan.quoted:
@@ -66,12 +86,14 @@ def add_quoted_facts(scan: ScanResult) -> None:
             if _CUDA_FALSE.search(text):
                 scan.facts.add("cuda_unavailable", "is_available() False", line, source)
             continue
-        # deploy's front-end costs ~70 ms to import: only a log that quotes a command pays it
-        from tpdoctor.deploy.logquote import run_facts
+        # deploy's front-ends cost ~70 ms to import: only a log that quotes a command pays it
+        from tpdoctor.deploy.logquote import compose_facts, run_facts
 
-        facts = run_facts(text)
+        is_compose = text.lstrip().startswith("services:")
+        facts = compose_facts(text) if is_compose else run_facts(text)
         if not facts:
             continue
         for key, value in facts.items():
             scan.facts.add(key, value, line, source)
-        scan.facts.add("cmd_line", text.splitlines()[0].strip()[:200], line, source)
+        shown = f"services: {facts.get('cmd_service', '')}" if is_compose else text.splitlines()[0].strip()
+        scan.facts.add("cmd_line", shown[:200], line, source)

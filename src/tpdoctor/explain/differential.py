@@ -68,6 +68,10 @@ COUNT_SYMPTOMS = (
     "vllm.placement-group-timeout",
 )
 SMALL_SHM = 1 << 30  # below 1 GiB: NCCL, vLLM's shm broadcast and DataLoader workers outgrow it
+_NO_REQUEST = {
+    False: "no --gpus, --runtime=nvidia, CDI --device nvidia.com/gpu=... or /dev/nvidia* device",
+    True: "no deploy.resources.reservations.devices, gpus:, runtime: nvidia or /dev/nvidia* device",
+}
 _NO_GPU_CAUSE = {
     "nvidia": "device.nvidia-node-missing",
     "amd": "device.kfd-missing",
@@ -129,11 +133,11 @@ def no_gpu(scan: ScanResult) -> list[Pick]:
     if masked is not None:
         cause, why = masked
         return [Pick(cause, why, hits, first)]
+    compose = scan.facts.get("cmd_engine") == "compose"
     if request == "none" and vendor in _NO_GPU_CAUSE:
         why = {
-            "nvidia": f"The container was started without any GPU request ({cmd}: no --gpus, --runtime=nvidia, CDI "
-            "--device nvidia.com/gpu=... or /dev/nvidia* device), so the NVIDIA runtime injected neither the GPU "
-            "nodes nor the driver libraries and CUDA finds no GPU.",
+            "nvidia": f"The container was started without any GPU request ({cmd}: {_NO_REQUEST[compose]}), so the "
+            "NVIDIA runtime injected neither the GPU nodes nor the driver libraries and CUDA finds no GPU.",
             "amd": f"The container was started without /dev/kfd and /dev/dri ({cmd}): the ROCm runtime finds no GPU.",
             "intel": f"The container was started without /dev/dri ({cmd}): Level Zero finds no GPU.",
         }[vendor]
@@ -218,7 +222,12 @@ def shm(scan: ScanResult) -> list[Pick]:
     if not symptom or value is None:
         return []
     if value == "default":
-        got = "Docker's default 64 MiB /dev/shm (no --shm-size, no --ipc=host)"
+        unset = (
+            "no shm_size, no ipc: host"
+            if scan.facts.get("cmd_engine") == "compose"
+            else "no --shm-size, no --ipc=host"
+        )
+        got = f"Docker's default 64 MiB /dev/shm ({unset})"
     elif value.isdigit() and int(value) < SMALL_SHM:
         got = f"a {int(value) >> 20} MiB /dev/shm (--shm-size)"
     else:

@@ -295,7 +295,9 @@ class Scanner:
         res = self.result
         if capture and len(res.quoted) < MAX_QUOTED:
             # the command and its continuation lines, read from the block only here (bounded)
-            res.quoted.append((line_no, source, capture_span(block, start, self._block_end)))
+            span = capture_span(block, start, self._block_end)
+            if span:
+                res.quoted.append((line_no, source, span))
         matched = False
         for si in sorted(sigs):
             sig = self.kb.signatures[si]
