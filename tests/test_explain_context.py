@@ -323,3 +323,23 @@ def test_hidden_words_name_no_cause(tmp_path: Path) -> None:
         for f in _findings(tmp_path, 'docker run "${EXTRA[@]}" img\n' + NO_CUDA + "\n")
     )
     assert _findings(tmp_path, "docker run --gpus all --shm-size $SHM img\n" + ENOSPC + "\n") == []
+
+
+KFD_DENIED = "Unable to open /dev/kfd read-write: Permission denied"  # rocminfo / ROCt
+
+
+def test_denied_with_named_group_or_podman(tmp_path: Path) -> None:
+    named = "docker run --device /dev/kfd --device /dev/dri --group-add render rocm/pytorch\n"
+    f = _first(tmp_path, named + KFD_DENIED + "\n")
+    assert f.cause == "device.group-name-unresolved"
+    assert "by name (render" in f.message
+    podman = "$ podman run --device /dev/kfd --device /dev/dri --group-add video rocm/pytorch\n"
+    p = _first(tmp_path, podman + KFD_DENIED + "\n")
+    assert p.cause == "userns.gid-unmapped"
+    video = "docker run --device /dev/kfd --device /dev/dri --group-add video rocm/pytorch\n"
+    v = _first(tmp_path, video + KFD_DENIED + "\n")
+    assert v.cause == "device.group-denied"
+    assert "only the video group" in v.message
+    numeric = "docker run --device /dev/kfd --device /dev/dri --group-add 110 rocm/pytorch\n"
+    found = _findings(tmp_path, numeric + KFD_DENIED + "\n")
+    assert all("by name" not in x.message and "keep-groups" not in x.message for x in found)

@@ -67,6 +67,13 @@ COUNT_SYMPTOMS = (
     "tgi.not-enough-cuda-devices",
     "vllm.placement-group-timeout",
 )
+DENIED = (
+    "dri.render-open-eacces",
+    "dri.card-or-render-denied",
+    "rocm.kfd-eacces",
+    "nvidia.node-open-eacces",
+    "oneccl.open-failed-eacces",
+)
 SMALL_SHM = 1 << 30  # below 1 GiB: NCCL, vLLM's shm broadcast and DataLoader workers outgrow it
 _NO_REQUEST = {
     False: "no --gpus, --runtime=nvidia, CDI --device nvidia.com/gpu=... or /dev/nvidia* device",
@@ -282,5 +289,46 @@ def gpu_count(scan: ScanResult) -> list[Pick]:
     return [Pick("vllm.tp-exceeds-visible-gpus", why, symptom[:2], symptom[0].line)]
 
 
+def denied(scan: ScanResult) -> list[Pick]:
+    """A GPU node refused with EACCES; the command says how the container's groups were set.
+
+    Docker resolves a --group-add name in the image's /etc/group (moby daemon/oci_linux.go getUser:
+    user.GetAdditionalGroupsPath(GroupAdd, the container's /etc/group)), so `--group-add render` gets the image's render GID,
+    not the host's. Rootless Podman maps only the user's own ids into the user namespace: the host's
+    render/video GID shows as nogroup unless `--group-add keep-groups` (crun) keeps it
+    (containers/podman docs, podman-run --group-add keep-groups)."""
+    symptom = _symptom(scan, DENIED)
+    engine = scan.facts.get("cmd_engine")
+    if not symptom or engine is None:
+        return []
+    groups = [g for g in (scan.facts.get("cmd_group_add") or "").split(",") if g]
+    cmd = _command(scan)
+    hits = [*symptom[:2], *_fact_hit(scan, "cmd_line")]
+    if engine == "podman" and "keep-groups" not in groups:
+        why = (
+            f"The container runs under Podman without --group-add keep-groups ({cmd}): rootless, the host's "
+            "render/video group is not mapped into the user namespace, so the device's group is nogroup inside and "
+            "a group added by number cannot match it. Use --group-add keep-groups (with crun)."
+        )
+        return [Pick("userns.gid-unmapped", why, hits, symptom[0].line)]
+    named = [g for g in groups if not g.isdigit() and g != "keep-groups"]
+    if engine in ("docker", "compose") and named and all(g == "video" for g in named):
+        # video is GID 44 in Debian/Ubuntu/RHEL images alike; the node's group is what is missing
+        why = (
+            f"The container adds only the video group ({cmd}), while render nodes and, on current distributions, "
+            '/dev/kfd belong to the render group (systemd 50-udev-default.rules: renderD* GROUP="render"): add the '
+            "host's render GID as a number as well."
+        )
+        return [Pick("device.group-denied", why, hits, symptom[0].line)]
+    if engine in ("docker", "compose") and named:
+        why = (
+            f"The container adds the group by name ({', '.join(named)}; {cmd}): Docker resolves the name in the "
+            "image's /etc/group, whose GID need not be the host's GID of the device node. Add the host's numeric GID "
+            "(`stat -c %g /dev/dri/renderD128`)."
+        )
+        return [Pick("device.group-name-unresolved", why, hits, symptom[0].line)]
+    return []
+
+
 def picks(scan: ScanResult) -> list[Pick]:
-    return [*no_gpu(scan), *shm(scan), *gpu_count(scan)]
+    return [*no_gpu(scan), *shm(scan), *gpu_count(scan), *denied(scan)]
