@@ -343,3 +343,18 @@ def test_denied_with_named_group_or_podman(tmp_path: Path) -> None:
     numeric = "docker run --device /dev/kfd --device /dev/dri --group-add 110 rocm/pytorch\n"
     found = _findings(tmp_path, numeric + KFD_DENIED + "\n")
     assert all("by name" not in x.message and "keep-groups" not in x.message for x in found)
+
+
+def test_runtime_strings_and_other_vendors(tmp_path: Path) -> None:
+    # cudaGetErrorString(cudaErrorNoDevice); SYCL device_selector.cpp; vLLM's empty device string
+    cuda = _first(
+        tmp_path,
+        "docker run img ./deviceQuery\ncudaGetDeviceCount returned 100\n-> no CUDA-capable device is detected\n",
+    )
+    assert cuda.cause == "device.nvidia-node-missing"
+    sycl = _first(
+        tmp_path,
+        "docker run intel/oneapi-basekit python x.py\nNo device of requested type 'info::device_type::gpu' available.\n",
+    )
+    assert sycl.cause == "device.render-node-missing"
+    assert "without /dev/dri" in sycl.message

@@ -42,9 +42,25 @@ NVIDIA_NONE = (
     "podman.nvidia-smi-absent",
     "oci.exec-nvidia-smi-absent",
     "nvidia-smi.nvml-library-missing",
+    # the CUDA runtime's own strings (error-code tables): cudaErrorNoDevice, cudaErrorInsufficientDriver
+    "code.cuda.cudaErrorNoDevice.string",
+    "code.cuda.cudaErrorInsufficientDriver.string",
 )
-HIP_NONE = ("torch.no-hip-gpus", "rocm.hip-hsa-init-failed")
-ANY_NONE = ("vllm.infer-device-type", "xpu.device-count-zero")
+HIP_NONE = (
+    "torch.no-hip-gpus",
+    "rocm.hip-hsa-init-failed",
+    "code.hip.hipErrorNoDevice.string",
+    "code.hip.hipErrorInsufficientDriver.string",
+)
+# vLLM's platform detection found nothing (vllm/platforms/__init__.py; then DeviceConfig's empty device
+# string in v0.8+), torch.xpu counts 0, SYCL selects no GPU (intel/llvm device_selector.cpp)
+ANY_NONE = (
+    "vllm.infer-device-type",
+    "vllm.device-string-empty",
+    "xpu.device-count-zero",
+    "sycl.no-device-of-type",
+    "sycl.no-device",
+)
 SHM_SYMPTOMS = (
     "sigbus.bus-error",
     "elastic.child-sigbus",
@@ -119,6 +135,10 @@ def _vendor(scan: ScanResult, nvidia: list[SigHit], hip: list[SigHit]) -> str | 
         return "amd"
     if nvidia and not hip:
         return "nvidia"
+    if any(
+        i in scan.signatures for i in ("sycl.no-device-of-type", "sycl.no-device", "xpu.device-count-zero")
+    ):
+        return "intel"
     backend = scan.facts.get("cmd_backend")
     return {"cuda": "nvidia", "rocm": "amd", "xpu": "intel"}.get(backend or "")
 
