@@ -358,3 +358,30 @@ def test_runtime_strings_and_other_vendors(tmp_path: Path) -> None:
     )
     assert sycl.cause == "device.render-node-missing"
     assert "without /dev/dri" in sycl.message
+
+
+def test_torchrun_local_ranks_against_nvidia_smi_list(tmp_path: Path) -> None:
+    listing = "".join(
+        f"GPU {i}: NVIDIA L4 (UUID: GPU-0000000{i}-aaaa-bbbb-cccc-dddddddddddd)\n" for i in range(2)
+    )
+    rendezvous = (
+        "[default] Rendezvous complete for workers. Result:\n  restart_count=0\n  group_rank=0\n"
+        "  group_world_size=1\n  local_ranks=[0, 1, 2, 3]\n  role_ranks=[0, 1, 2, 3]\n"
+    )
+    f = _first(tmp_path, listing + rendezvous + ORDINAL + "\n")
+    assert f.cause == "vllm.tp-exceeds-visible-gpus"
+    assert "local_ranks=[0, 1, 2, 3]" in f.message and "nvidia-smi lists 2" in f.message
+    # the same ranks on four listed GPUs: no count mismatch
+    four = "".join(
+        f"GPU {i}: NVIDIA L4 (UUID: GPU-0000000{i}-aaaa-bbbb-cccc-dddddddddddd)\n" for i in range(4)
+    )
+    assert all("asks for" not in x.message for x in _findings(tmp_path, four + rendezvous + ORDINAL + "\n"))
+
+
+def test_rocm_smi_lines_count_gpus(tmp_path: Path) -> None:
+    smi = "GPU[0]\t\t: Temperature (Sensor edge) (C): 37.0\nGPU[1]\t\t: Temperature (Sensor edge) (C): 39.0\n"
+    f = _first(
+        tmp_path, smi + "INFO args: tensor_parallel_size=4\nRuntimeError: HIP error: invalid device ordinal\n"
+    )
+    assert f.cause == "vllm.tp-exceeds-visible-gpus"
+    assert "rocm-smi lists 2" in f.message

@@ -280,6 +280,9 @@ def gpu_count(scan: ScanResult) -> list[Pick]:
     nproc = _int(facts.get("cmd_nproc_per_node") or facts.get("nproc_per_node"))
     if nproc:
         wants.append((nproc, f"--nproc-per-node {nproc}"))
+    local = facts.get("local_ranks")
+    if local:
+        wants.append((len(local.split(",")), f"torchrun started local_ranks=[{local}]"))
     tp = _int(facts.get("cmd_tp_size") or facts.get("tp_size"))
     pp = _int(facts.get("cmd_pp_size") or facts.get("pp_size")) or 1
     if tp and _int(facts.get("nnodes")) in (None, 1):
@@ -296,9 +299,11 @@ def gpu_count(scan: ScanResult) -> list[Pick]:
             n = len([x for x in mask.split(",") if x])
             sees.append((n, f"CUDA_VISIBLE_DEVICES={mask} leaves {n}"))
             break
-    rows = facts.values.get("smi_gpu", [])
-    if rows:
-        sees.append((len(set(rows)), f"nvidia-smi lists {len(set(rows))} GPU(s)"))
+    # a listing taken on the host lists at least the container's GPUs: a world above it is above both
+    for key, tool in (("smi_gpu", "nvidia-smi"), ("rocm_smi_gpu", "rocm-smi")):
+        rows = facts.values.get(key, [])
+        if rows:
+            sees.append((len(set(rows)), f"{tool} lists {len(set(rows))} GPU(s)"))
     if not wants or not sees:
         return []
     want, asked = max(wants)
