@@ -385,3 +385,16 @@ def test_rocm_smi_lines_count_gpus(tmp_path: Path) -> None:
     )
     assert f.cause == "vllm.tp-exceeds-visible-gpus"
     assert "rocm-smi lists 2" in f.message
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        "server_args=ServerArgs(model_path='m', tp_size=4, pp_size=1)",  # SGLang's dump
+        "python3 -m sglang.launch_server --model-path m --tp 4",
+        "Args { model_id: \"m\", sharded: None, num_shard: Some(4), quantize: None }",  # TGI launcher
+    ],
+)
+def test_tp_spellings_of_sglang_and_tgi(tmp_path: Path, size: str) -> None:
+    text = f"docker run --gpus 2 img\n{size}\n{ORDINAL}\n"
+    assert _first(tmp_path, text).cause == "vllm.tp-exceeds-visible-gpus"
