@@ -392,9 +392,30 @@ def test_rocm_smi_lines_count_gpus(tmp_path: Path) -> None:
     [
         "server_args=ServerArgs(model_path='m', tp_size=4, pp_size=1)",  # SGLang's dump
         "python3 -m sglang.launch_server --model-path m --tp 4",
-        "Args { model_id: \"m\", sharded: None, num_shard: Some(4), quantize: None }",  # TGI launcher
+        'Args { model_id: "m", sharded: None, num_shard: Some(4), quantize: None }',  # TGI launcher
     ],
 )
 def test_tp_spellings_of_sglang_and_tgi(tmp_path: Path, size: str) -> None:
     text = f"docker run --gpus 2 img\n{size}\n{ORDINAL}\n"
     assert _first(tmp_path, text).cause == "vllm.tp-exceeds-visible-gpus"
+
+
+SMI_FAILED = (
+    "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
+    "Make sure that the latest NVIDIA driver is installed and running."
+)
+
+
+def test_nvidia_smi_failed_in_a_container_without_gpus(tmp_path: Path) -> None:
+    found = _findings(
+        tmp_path, "$ docker run --rm nvidia/cuda:12.4.1-base-ubuntu22.04 nvidia-smi\n" + SMI_FAILED + "\n"
+    )
+    assert found[0].cause == "device.nvidia-node-missing"
+    no_driver = [f for f in found if f.cause == "device.no-driver"]
+    assert no_driver and no_driver[0].confidence == "suggests"  # the host-driver reading is no longer proven
+    # with GPUs requested, the driver reading stands as the signature says
+    host = _findings(
+        tmp_path,
+        "$ docker run --gpus all nvidia/cuda:12.4.1-base-ubuntu22.04 nvidia-smi\n" + SMI_FAILED + "\n",
+    )
+    assert host[0].cause == "device.no-driver" and host[0].confidence == "proves"

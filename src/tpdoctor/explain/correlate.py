@@ -324,6 +324,11 @@ def _context_picks(scan: ScanResult, supports: dict[str, Support]) -> None:
         s = supports.setdefault(pick.cause, Support(cause=pick.cause))
         s.order = min(s.order, -2)
         s.add(f"context.{pick.cause}", "suggests", pick.hits, pick.first_line, pick.why)
+        for cause, sigs in pick.contradicts.items():
+            other = supports.get(cause)
+            if other is not None and other.strength == "proves" and set(other.signatures) <= set(sigs):
+                other.strength = "suggests"
+                other.messages.append(f"Here the same line also fits {pick.cause} (the quoted command): not proven.")
 
 
 def _suggest_from_fact(

@@ -31,7 +31,7 @@ Symptoms and their causes, from the code that prints them:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tpdoctor.explain.scanner import ScanResult, SigHit
 
@@ -110,6 +110,9 @@ class Pick:
     why: str
     hits: list[SigHit]
     first_line: int
+    # cause -> signatures whose `proves` the context contradicts: backed only by them, that cause is
+    # lowered to `suggests` (the same line has another reading in this container)
+    contradicts: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _symptom(scan: ScanResult, ids: tuple[str, ...], fact: str | None = None) -> list[SigHit]:
@@ -146,6 +149,10 @@ def _vendor(scan: ScanResult, nvidia: list[SigHit], hip: list[SigHit]) -> str | 
 def no_gpu(scan: ScanResult) -> list[Pick]:
     """The process finds no GPU; the quoted command says whether one was asked for."""
     nvidia = _symptom(scan, NVIDIA_NONE, "cuda_unavailable")
+    # nvidia-smi inside a container without /dev/nvidiactl prints the same line as on a host whose driver
+    # is not loaded (nvidia-smi: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver")
+    smi = [h for h in _symptom(scan, ("nvidia.cli-driver-not-loaded",)) if "NVIDIA-SMI has failed" in h.text]
+    nvidia = sorted([*nvidia, *smi], key=lambda h: (h.source, h.line))
     hip = _symptom(scan, HIP_NONE)
     generic = _symptom(scan, ANY_NONE)
     symptom = nvidia or hip or generic
@@ -170,7 +177,10 @@ def no_gpu(scan: ScanResult) -> list[Pick]:
         }[vendor]
         if vendor == "nvidia" and scan.facts.get("cmd_nvidia_visible_devices"):
             why += " -e NVIDIA_VISIBLE_DEVICES selects GPUs only where the NVIDIA runtime is the daemon's default."
-        return [Pick(_NO_GPU_CAUSE[vendor], why, hits, first)]
+        contradicts: dict[str, tuple[str, ...]] = (
+            {"device.no-driver": ("nvidia.cli-driver-not-loaded",)} if smi else {}
+        )
+        return [Pick(_NO_GPU_CAUSE[vendor], why, hits, first, contradicts)]
     if request in ("privileged", "all-devices") and vendor == "nvidia" and nvidia:
         why = (
             f"The container gets the /dev/nvidia* nodes from {'--privileged' if request == 'privileged' else '--device /dev'} "
