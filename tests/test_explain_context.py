@@ -419,3 +419,15 @@ def test_nvidia_smi_failed_in_a_container_without_gpus(tmp_path: Path) -> None:
         "$ docker run --gpus all nvidia/cuda:12.4.1-base-ubuntu22.04 nvidia-smi\n" + SMI_FAILED + "\n",
     )
     assert host[0].cause == "device.no-driver" and host[0].confidence == "proves"
+
+
+def test_is_available_vendor_from_the_image(tmp_path: Path) -> None:
+    rocm = _first(
+        tmp_path, "$ docker run -it rocm/pytorch:latest python\n>>> torch.cuda.is_available()\nFalse\n"
+    )
+    assert rocm.cause == "device.kfd-missing"  # ROCm builds answer through torch.cuda
+    xpu = _first(
+        tmp_path,
+        "$ docker run -it intel/intel-extension-for-pytorch:2.3.110-xpu python\n>>> torch.xpu.is_available()\nFalse\n",
+    )
+    assert xpu.cause == "device.render-node-missing"

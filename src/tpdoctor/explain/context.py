@@ -34,8 +34,10 @@ MAX_SPAN_LINES = 60  # continuation lines followed
 MAX_SPAN_BYTES = 16 << 10
 MAX_YAML_LINES = 200  # a compose file's services
 _REPL_LINES = 2  # `>>> torch.cuda.is_available()` then `False` (or IPython's `Out[2]: False`)
+# collect_env's "Is CUDA available: False" is left out on purpose: bug reports often run it outside the
+# container (or on a CPU box), so it says nothing about the run that failed.
 _CUDA_FALSE = re.compile(
-    r"(?:cuda\.is_available\(\)|Is CUDA available)\W{0,12}(?:(?:=|==|->|:|returns?|is|gives?|prints?|outputs?"
+    r"(?P<api>cuda|xpu)\.is_available\(\)\W{0,12}(?:(?:=|==|->|:|returns?|is|gives?|prints?|outputs?"
     r"|Out\[\d+\]:)\W{0,4}){0,2}`?False\b",
     re.S,
 )
@@ -83,8 +85,10 @@ def add_quoted_facts(scan: ScanResult) -> None:
     """Record what the quoted commands say as `cmd_*` log facts (first command first)."""
     for line, source, text in scan.quoted:
         if "is_available()" in text:
-            if _CUDA_FALSE.search(text):
-                scan.facts.add("cuda_unavailable", "is_available() False", line, source)
+            m = _CUDA_FALSE.search(text)
+            if m:
+                api = m.group("api") or "cuda"
+                scan.facts.add(f"{api}_unavailable", f"torch.{api}.is_available() False", line, source)
             continue
         # deploy's front-ends cost ~70 ms to import: only a log that quotes a command pays it
         from tpdoctor.deploy.logquote import compose_facts, run_facts

@@ -148,18 +148,23 @@ def _vendor(scan: ScanResult, nvidia: list[SigHit], hip: list[SigHit]) -> str | 
 
 def no_gpu(scan: ScanResult) -> list[Pick]:
     """The process finds no GPU; the quoted command says whether one was asked for."""
-    nvidia = _symptom(scan, NVIDIA_NONE, "cuda_unavailable")
+    nvidia = _symptom(scan, NVIDIA_NONE)
     # nvidia-smi inside a container without /dev/nvidiactl prints the same line as on a host whose driver
     # is not loaded (nvidia-smi: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver")
     smi = [h for h in _symptom(scan, ("nvidia.cli-driver-not-loaded",)) if "NVIDIA-SMI has failed" in h.text]
     nvidia = sorted([*nvidia, *smi], key=lambda h: (h.source, h.line))
     hip = _symptom(scan, HIP_NONE)
-    generic = _symptom(scan, ANY_NONE)
-    symptom = nvidia or hip or generic
+    # torch.cuda.is_available() is False in CUDA and ROCm builds alike, torch.xpu's on Intel: the
+    # command's image says which (ROCm builds keep the torch.cuda namespace)
+    generic = _symptom(scan, ANY_NONE, "cuda_unavailable")
+    xpu = _symptom(scan, (), "xpu_unavailable")
+    symptom = nvidia or hip or generic or xpu
     request = scan.facts.get("cmd_gpu_request")
     if not symptom or request is None:
         return []
-    vendor = _vendor(scan, nvidia, hip)
+    vendor = "intel" if xpu and not (nvidia or hip or generic) else _vendor(scan, nvidia, hip)
+    if vendor is None and "cuda_unavailable" in scan.facts.first:
+        vendor = "nvidia"  # a CUDA build unless the image says ROCm
     cmd = _command(scan)
     hits = [*symptom[:2], *_fact_hit(scan, "cmd_line")]
     first = symptom[0].line
