@@ -324,6 +324,8 @@ def _context_picks(scan: ScanResult, supports: dict[str, Support]) -> None:
         s = supports.setdefault(pick.cause, Support(cause=pick.cause))
         s.order = min(s.order, -2)
         s.add(f"context.{pick.cause}", "suggests", pick.hits, pick.first_line, pick.why)
+        s.messages.remove(pick.why)
+        s.messages.insert(0, pick.why)  # what this log's context says first, the symptom's generic reading after
         for cause, sigs in pick.contradicts.items():
             other = supports.get(cause)
             if other is not None and other.strength == "proves" and set(other.signatures) <= set(sigs):
