@@ -94,12 +94,14 @@ def _code_notes(diagnosis: Diagnosis, facts: dict[str, Any]) -> list[str]:
     return notes
 
 
-def _fallback_notes(lines: list[tuple[str, int, str]], facts: dict[str, Any]) -> list[str]:
-    first = first_error(lines)
+def _fallback_notes(
+    lines: list[tuple[str, int, str]], code_lines: dict[tuple[str, int], str], facts: dict[str, Any]
+) -> list[str]:
+    first = first_error(lines, code_lines)
     if first is None:
         return []
     src, line, text = first
-    layer = layer_of(text)
+    layer = layer_of(text, code_lines.get((src, line), ""))
     guesses = nearest_causes(text, knowledge_base())
     facts["first_error"] = {
         "source": src,
@@ -130,6 +132,6 @@ def explain(
         notes.append(NO_CAUSE)
         lines = scan.top_error_lines()
         facts["error_lines"] = [{"source": src, "line": line, "text": text} for src, line, text in lines]
-        notes.extend(_fallback_notes(lines, facts))
+        notes.extend(_fallback_notes(lines, scan.code_lines, facts))
     notes.extend(f"hint: {h}" for h in diagnosis.hints)
     return ExplainReport(command="explain", findings=findings, facts=facts, notes=notes)
