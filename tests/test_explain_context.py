@@ -431,3 +431,15 @@ def test_is_available_vendor_from_the_image(tmp_path: Path) -> None:
         "$ docker run -it intel/intel-extension-for-pytorch:2.3.110-xpu python\n>>> torch.xpu.is_available()\nFalse\n",
     )
     assert xpu.cause == "device.render-node-missing"
+
+
+def test_mask_past_the_listed_gpus_without_a_command(tmp_path: Path) -> None:
+    rows = "".join(
+        f"|   {i}  NVIDIA A10G                     On  |   00000000:00:1{i}.0 Off |                    0 |\n"
+        for i in range(2)
+    )
+    f = _first(tmp_path, rows + "export CUDA_VISIBLE_DEVICES=2,3\n" + NO_CUDA + "\n")
+    assert f.cause == "cuda.visible-devices-mismatch"
+    assert "nvidia-smi lists 2 GPU(s)" in f.message
+    inside = _findings(tmp_path, rows + "export CUDA_VISIBLE_DEVICES=1\n" + NO_CUDA + "\n")
+    assert all("names none of the GPUs" not in x.message for x in inside)

@@ -160,7 +160,7 @@ def no_gpu(scan: ScanResult) -> list[Pick]:
     xpu = _symptom(scan, (), "xpu_unavailable")
     symptom = nvidia or hip or generic or xpu
     request = scan.facts.get("cmd_gpu_request")
-    if not symptom or request is None:
+    if not symptom:
         return []
     vendor = "intel" if xpu and not (nvidia or hip or generic) else _vendor(scan, nvidia, hip)
     if vendor is None and "cuda_unavailable" in scan.facts.first:
@@ -168,10 +168,12 @@ def no_gpu(scan: ScanResult) -> list[Pick]:
     cmd = _command(scan)
     hits = [*symptom[:2], *_fact_hit(scan, "cmd_line")]
     first = symptom[0].line
-    masked = _mask_beyond_passed(scan, vendor, cmd)
+    masked = _mask_beyond_passed(scan, vendor)
     if masked is not None:
         cause, why = masked
         return [Pick(cause, why, hits, first)]
+    if request is None:
+        return []
     compose = scan.facts.get("cmd_engine") == "compose"
     if request == "none" and vendor in _NO_GPU_CAUSE:
         why = {
@@ -216,13 +218,30 @@ def no_gpu(scan: ScanResult) -> list[Pick]:
     return []
 
 
-def _mask_beyond_passed(scan: ScanResult, vendor: str | None, cmd: str) -> tuple[str, str] | None:
-    """A visibility mask indexing past the GPUs the container was given: inside the container the passed
-    GPUs are numbered from 0 (the NVIDIA runtime exposes the selected GPUs only; Docker maps the listed
-    render nodes), so CUDA_VISIBLE_DEVICES=2,3 in a container started with --gpus 2 selects nothing."""
-    count = _int(scan.facts.get("cmd_gpu_count"))
-    if count is None or vendor not in ("nvidia", "amd"):
+def _mask_beyond_passed(scan: ScanResult, vendor: str | None) -> tuple[str, str] | None:
+    """A visibility mask indexing past every GPU the container has: inside it the GPUs are numbered from 0
+    (the NVIDIA runtime exposes the selected GPUs only; Docker maps the listed render nodes), so
+    CUDA_VISIBLE_DEVICES=2,3 in a container started with --gpus 2 selects nothing. The count comes from the
+    command, or from an nvidia-smi / rocm-smi listing: one taken on the host lists at least as many GPUs as
+    exist, so a mask past it names GPUs that exist nowhere and is wrong either way."""
+    if vendor not in ("nvidia", "amd"):
         return None
+    counts: list[tuple[int, str]] = []
+    count = _int(scan.facts.get("cmd_gpu_count"))
+    if count is not None:
+        counts.append(
+            (
+                count,
+                f"the container gets {count} GPU(s) ({_command(scan)}), numbered 0..{count - 1} inside it",
+            )
+        )
+    rows = set(scan.facts.values.get("smi_gpu" if vendor == "nvidia" else "rocm_smi_gpu", []))
+    if rows:
+        tool = "nvidia-smi" if vendor == "nvidia" else "rocm-smi"
+        counts.append((len(rows), f"{tool} lists {len(rows)} GPU(s), numbered 0..{len(rows) - 1}"))
+    if not counts:
+        return None
+    have, seen = min(counts)
     names = (
         ("cmd_cuda_visible_devices", "cuda_visible_devices")
         if vendor == "nvidia"
@@ -236,12 +255,12 @@ def _mask_beyond_passed(scan: ScanResult, vendor: str | None, cmd: str) -> tuple
     for key in names:
         mask = scan.facts.get(key)
         ids = [int(x) for x in (mask or "").split(",") if x.strip().isdigit()]
-        if ids and min(ids) >= count:
+        if ids and min(ids) >= have:
             var = key.removeprefix("cmd_").upper()
             cause = "cuda.visible-devices-mismatch" if vendor == "nvidia" else "rocm.visible-devices-mismatch"
             return cause, (
-                f"The container gets {count} GPU(s) ({cmd}), numbered 0..{count - 1} inside it, and {var}={mask} "
-                "names none of them: index the mask from 0 inside the container (or drop it and select with --gpus)."
+                f"{var}={mask} names none of the GPUs here ({seen}): index the mask from 0 inside the "
+                "container (or drop it and select the GPUs when starting the container)."
             )
     return None
 
