@@ -443,3 +443,48 @@ def test_mask_past_the_listed_gpus_without_a_command(tmp_path: Path) -> None:
     assert "nvidia-smi lists 2 GPU(s)" in f.message
     inside = _findings(tmp_path, rows + "export CUDA_VISIBLE_DEVICES=1\n" + NO_CUDA + "\n")
     assert all("names none of the GPUs" not in x.message for x in inside)
+
+
+POD_NO_GPU = """apiVersion: v1
+kind: Pod
+metadata:
+  name: vllm
+spec:
+  containers:
+    - name: vllm
+      image: vllm/vllm-openai:v0.8.5
+      args: ["--model", "m", "--tensor-parallel-size", "2"]
+---
+INFO 05-06 10:00:00 [api_server.py:1000] vLLM API server version 0.8.5
+"""
+
+
+def test_pod_manifest_without_gpu_limit(tmp_path: Path) -> None:
+    f = _first(tmp_path, POD_NO_GPU + NO_CUDA + "\n")
+    assert f.cause == "device.nvidia-node-missing"
+    assert "nvidia.com/gpu in resources.limits" in f.message
+    limited = POD_NO_GPU.replace(
+        '      args: ["--model", "m", "--tensor-parallel-size", "2"]\n',
+        '      args: ["--model", "m", "--tensor-parallel-size", "2"]\n      resources:\n        limits:\n          nvidia.com/gpu: 2\n',
+    )
+    assert all(
+        "without any GPU request" not in x.message for x in _findings(tmp_path, limited + NO_CUDA + "\n")
+    )
+
+
+def test_pod_manifest_shm(tmp_path: Path) -> None:
+    f = _first(tmp_path, POD_NO_GPU + SIGBUS + "\n")
+    assert f.cause == "shm.too-small"
+    assert "emptyDir with medium: Memory" in f.message
+
+
+def test_pod_manifest_with_dshm_is_not_default(tmp_path: Path) -> None:
+    dshm = POD_NO_GPU.replace(
+        '      args: ["--model", "m", "--tensor-parallel-size", "2"]\n',
+        '      args: ["--model", "m", "--tensor-parallel-size", "2"]\n'
+        "      volumeMounts:\n        - {name: dshm, mountPath: /dev/shm}\n"
+        "  volumes:\n    - name: dshm\n      emptyDir: {medium: Memory, sizeLimit: 16Gi}\n",
+    )
+    log = tmp_path / "k.log"
+    log.write_text(dshm + SIGBUS + "\n")
+    assert scan_inputs([str(log)]).facts.get("cmd_shm") not in (None, "default")

@@ -164,3 +164,21 @@ def compose_facts(text: str) -> dict[str, str] | None:
     out = service_facts(svc, "compose")
     out["cmd_service"] = svc.name
     return out
+
+
+def manifest_facts(text: str) -> dict[str, str] | None:
+    """Facts of a Kubernetes manifest quoted in a log (from `apiVersion:`), read by audit's Kubernetes
+    front-end: the container that asks for GPUs or devices first, else the first container."""
+    from tpdoctor.deploy.kubernetes import parse_kubernetes
+
+    try:
+        model, _docs = parse_kubernetes(text, "quoted-manifest.yaml", validate=False)
+    except (TpdoctorError, TypeError, ValueError, KeyError, AttributeError):
+        return None  # not a workload, or a fragment: no fact
+    services = [s for s in model.services if s.image]
+    if not services:
+        return None
+    svc = next((s for s in services if s.gpus or s.devices or s.privileged), services[0])
+    out = service_facts(svc, "kubernetes")
+    out["cmd_service"] = svc.name
+    return out

@@ -28,6 +28,7 @@ CAPTURE_LITERALS = (
     "podman container run ",
     "is_available()",
     "services:",
+    "apiVersion:",
 )
 MAX_QUOTED = 8  # commands kept per log: the first ones are those the user ran
 MAX_SPAN_LINES = 60  # continuation lines followed
@@ -52,6 +53,8 @@ def capture_span(block: bytes | bytearray, start: int, block_end: int) -> str:
     first = bytes(block[start:end])
     if b"services:" in first:
         return _yaml_block(block, start, end, limit) if first.strip() == b"services:" else ""
+    if b"apiVersion:" in first:
+        return _manifest(block, start, end, limit) if first.strip().startswith(b"apiVersion:") else ""
     extra = _REPL_LINES if b"is_available()" in first else 0
     lines = 0
     while end < limit and lines < MAX_SPAN_LINES:
@@ -62,6 +65,23 @@ def capture_span(block: bytes | bytearray, start: int, block_end: int) -> str:
         lines += 1
         nxt = block.find(b"\n", end + 1, limit)
         end = limit if nxt < 0 else nxt
+    return bytes(block[start:end]).decode("utf-8", "replace")
+
+
+_YAML_LINE = re.compile(rb"^(?:\s+\S|[\w.\-/\"']+\s*:(?:\s|$)|- |#|---\s*$|\s*$)")
+
+
+def _manifest(block: bytes | bytearray, start: int, end: int, limit: int) -> str:
+    """A Kubernetes manifest from its `apiVersion:` line: the lines that still read as YAML (top-level keys,
+    indented lines, list items, comments, `---`), so the log text after it is left out."""
+    lines = 0
+    while end < limit and lines < MAX_YAML_LINES:
+        nxt = block.find(b"\n", end + 1, limit)
+        stop = limit if nxt < 0 else nxt
+        if not _YAML_LINE.match(bytes(block[end + 1 : stop]).rstrip(b"\r")):
+            break
+        end = stop
+        lines += 1
     return bytes(block[start:end]).decode("utf-8", "replace")
 
 
@@ -93,11 +113,17 @@ def add_quoted_facts(scan: ScanResult) -> None:
         # deploy's front-ends cost ~70 ms to import: only a log that quotes a command pays it
         from tpdoctor.deploy.logquote import compose_facts, run_facts
 
-        is_compose = text.lstrip().startswith("services:")
-        facts = compose_facts(text) if is_compose else run_facts(text)
+        head = text.lstrip()
+        if head.startswith("apiVersion:"):
+            from tpdoctor.deploy.logquote import manifest_facts
+
+            facts = manifest_facts(text)
+        else:
+            facts = compose_facts(text) if head.startswith("services:") else run_facts(text)
         if not facts:
             continue
         for key, value in facts.items():
             scan.facts.add(key, value, line, source)
-        shown = f"services: {facts.get('cmd_service', '')}" if is_compose else text.splitlines()[0].strip()
+        service = facts.get("cmd_service")
+        shown = f"{facts['cmd_engine']} container {service}" if service else text.splitlines()[0].strip()
         scan.facts.add("cmd_line", shown[:200], line, source)

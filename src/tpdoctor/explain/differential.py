@@ -92,8 +92,14 @@ DENIED = (
 )
 SMALL_SHM = 1 << 30  # below 1 GiB: NCCL, vLLM's shm broadcast and DataLoader workers outgrow it
 _NO_REQUEST = {
-    False: "no --gpus, --runtime=nvidia, CDI --device nvidia.com/gpu=... or /dev/nvidia* device",
-    True: "no deploy.resources.reservations.devices, gpus:, runtime: nvidia or /dev/nvidia* device",
+    "docker": "no --gpus, --runtime=nvidia, CDI --device nvidia.com/gpu=... or /dev/nvidia* device",
+    "podman": "no --gpus, CDI --device nvidia.com/gpu=... or /dev/nvidia* device",
+    "compose": "no deploy.resources.reservations.devices, gpus:, runtime: nvidia or /dev/nvidia* device",
+    "kubernetes": "no nvidia.com/gpu in resources.limits, no resource claim, no runtimeClassName: nvidia",
+}
+_DEFAULT_SHM = {
+    "compose": "no shm_size, no ipc: host",
+    "kubernetes": "no emptyDir with medium: Memory mounted at /dev/shm; the runtime's default is 64 MiB",
 }
 _NO_GPU_CAUSE = {
     "nvidia": "device.nvidia-node-missing",
@@ -174,10 +180,10 @@ def no_gpu(scan: ScanResult) -> list[Pick]:
         return [Pick(cause, why, hits, first)]
     if request is None:
         return []
-    compose = scan.facts.get("cmd_engine") == "compose"
+    no_request = _NO_REQUEST.get(scan.facts.get("cmd_engine") or "docker", _NO_REQUEST["docker"])
     if request == "none" and vendor in _NO_GPU_CAUSE:
         why = {
-            "nvidia": f"The container was started without any GPU request ({cmd}: {_NO_REQUEST[compose]}), so the "
+            "nvidia": f"The container was started without any GPU request ({cmd}: {no_request}), so the "
             "NVIDIA runtime injected neither the GPU nodes nor the driver libraries and CUDA finds no GPU.",
             "amd": f"The container was started without /dev/kfd and /dev/dri ({cmd}): the ROCm runtime finds no GPU.",
             "intel": f"The container was started without /dev/dri ({cmd}): Level Zero finds no GPU.",
@@ -283,11 +289,7 @@ def shm(scan: ScanResult) -> list[Pick]:
     if not symptom or value is None:
         return []
     if value == "default":
-        unset = (
-            "no shm_size, no ipc: host"
-            if scan.facts.get("cmd_engine") == "compose"
-            else "no --shm-size, no --ipc=host"
-        )
+        unset = _DEFAULT_SHM.get(scan.facts.get("cmd_engine") or "", "no --shm-size, no --ipc=host")
         got = f"Docker's default 64 MiB /dev/shm ({unset})"
     elif value.isdigit() and int(value) < SMALL_SHM:
         got = f"a {int(value) >> 20} MiB /dev/shm (--shm-size)"
