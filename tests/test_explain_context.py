@@ -488,3 +488,12 @@ def test_pod_manifest_with_dshm_is_not_default(tmp_path: Path) -> None:
     log = tmp_path / "k.log"
     log.write_text(dshm + SIGBUS + "\n")
     assert scan_inputs([str(log)]).facts.get("cmd_shm") not in (None, "default")
+
+
+def test_shm_refused_is_not_a_size_question(tmp_path: Path) -> None:
+    # NCCL src/misc/shmutils.cc ncclShmOpen: "failed to create shared memory file %s, error %s (%d)"
+    refused = "host:1:2 [0] NCCL WARN Error: failed to create shared memory file /dev/shm/nccl-abc, error Permission denied (13)"
+    found = _findings(tmp_path, "docker run --gpus all img\n" + refused + "\n")
+    assert all("64 MiB" not in f.message for f in found)
+    full = "host:1:2 [0] NCCL WARN Error: failed to create shared memory file /dev/shm/nccl-abc, error No space left on device (28)"
+    assert "64 MiB" in _first(tmp_path, "docker run --gpus all img\n" + full + "\n").message

@@ -90,6 +90,14 @@ DENIED = (
     "nvidia.node-open-eacces",
     "oneccl.open-failed-eacces",
 )
+# signatures of a /dev/shm that is big enough but unusable: the size from the command selects nothing then
+SHM_NOT_SIZE = (
+    "shm.create-denied",
+    "python.shm-create-denied",
+    "shm.removeipc-named",
+    "python.semlock-rebuild",
+)
+_NOT_SIZE = re.compile(r"Permission denied|Read-only file system|EACCES|EROFS|\(13\)|\(30\)")
 SMALL_SHM = 1 << 30  # below 1 GiB: NCCL, vLLM's shm broadcast and DataLoader workers outgrow it
 _NO_REQUEST = {
     "docker": "no --gpus, --runtime=nvidia, CDI --device nvidia.com/gpu=... or /dev/nvidia* device",
@@ -285,8 +293,10 @@ def _enospc_on_shm(scan: ScanResult) -> list[SigHit]:
 def shm(scan: ScanResult) -> list[Pick]:
     """A shared-memory symptom in a container the command gave Docker's 64 MiB /dev/shm (or little more)."""
     symptom = sorted([*_symptom(scan, SHM_SYMPTOMS), *_enospc_on_shm(scan)], key=lambda h: (h.source, h.line))
+    # a refused or vanished /dev/shm is no question of size (shm.not-writable, shm.removed-by-logind)
+    symptom = [h for h in symptom if not _NOT_SIZE.search(h.text)]
     value = scan.facts.get("cmd_shm")
-    if not symptom or value is None:
+    if not symptom or value is None or any(i in scan.signatures for i in SHM_NOT_SIZE):
         return []
     if value == "default":
         unset = _DEFAULT_SHM.get(scan.facts.get("cmd_engine") or "", "no --shm-size, no --ipc=host")
