@@ -77,6 +77,14 @@ def test_run_facts(line: str, want: dict[str, str]) -> None:
 def test_run_facts_none_without_a_command() -> None:
     assert run_facts("docker run failed: see above") is None
     assert run_facts("the docker daemon is running") is None
+    assert run_facts("when I docker run img it fails") is None  # prose, not a prompt
+
+
+def test_run_facts_in_backticks() -> None:
+    assert (run_facts("I ran `$ docker run -it img` and got") or {}).get("cmd_gpu_request") == "none"
+    assert (run_facts("I ran `docker run --gpus all img python` too") or {}).get(
+        "cmd_gpu_request"
+    ) == "nvidia"
 
 
 # --- capture: the command with its continuation lines, bounded ----------------------------------------

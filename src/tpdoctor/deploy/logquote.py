@@ -42,9 +42,12 @@ def _normalized(text: str) -> str | None:
         return None
     before = text[: m.start()]
     cmd = text[m.start() :]
-    if before.endswith("`"):
-        cmd = cmd.split("`", 1)[0]  # `docker run ...` inside a sentence: up to the closing backtick
-    elif not _PROMPT.match(before.rsplit("\n", 1)[-1]):
+    line_start = before.rsplit("\n", 1)[-1]
+    if line_start.rstrip("$# ").endswith("`"):
+        cmd = cmd.split("`", 1)[
+            0
+        ]  # `docker run ...` (or `$ docker run ...`) inside a sentence: up to the closing backtick
+    elif not _PROMPT.match(line_start):
         return None  # prose that mentions docker run, not a pasted command
     if m.group(1) == "nvidia-docker":
         cmd = re.sub(
