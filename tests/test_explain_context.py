@@ -505,3 +505,8 @@ def test_shm_refused_is_not_a_size_question(tmp_path: Path) -> None:
     assert all("64 MiB" not in f.message for f in found)
     full = "host:1:2 [0] NCCL WARN Error: failed to create shared memory file /dev/shm/nccl-abc, error No space left on device (28)"
     assert "64 MiB" in _first(tmp_path, "docker run --gpus all img\n" + full + "\n").message
+
+
+def test_code_comparing_is_available_is_no_symptom(tmp_path: Path) -> None:
+    code = '  File "x.py", line 3, in <module>\n    if torch.cuda.is_available() == False:\nValueError: bad config\n'
+    assert _findings(tmp_path, "docker run -it img python x.py\n" + code) == []

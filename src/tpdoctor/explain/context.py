@@ -35,10 +35,11 @@ MAX_SPAN_LINES = 60  # continuation lines followed
 MAX_SPAN_BYTES = 16 << 10
 MAX_YAML_LINES = 200  # a compose file's services
 _REPL_LINES = 2  # `>>> torch.cuda.is_available()` then `False` (or IPython's `Out[2]: False`)
+# Code compares (`is_available() == False`, `is False`) are not statements of a result: left out.
 # collect_env's "Is CUDA available: False" is left out on purpose: bug reports often run it outside the
 # container (or on a CPU box), so it says nothing about the run that failed.
 _CUDA_FALSE = re.compile(
-    r"(?P<api>cuda|xpu)\.is_available\(\)\W{0,12}(?:(?:=|==|->|:|returns?|is|gives?|prints?|outputs?"
+    r"(?P<api>cuda|xpu)\.is_available\(\)\W{0,12}(?:(?:=|->|:|returns?|gives?|prints?|outputs?"
     r"|Out\[\d+\]:)\W{0,4}){0,2}`?False\b",
     re.S,
 )
