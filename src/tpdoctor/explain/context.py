@@ -39,9 +39,8 @@ _REPL_LINES = 2  # `>>> torch.cuda.is_available()` then `False` (or IPython's `O
 # collect_env's "Is CUDA available: False" is left out on purpose: bug reports often run it outside the
 # container (or on a CPU box), so it says nothing about the run that failed.
 _CUDA_FALSE = re.compile(
-    r"(?P<api>cuda|xpu)\.is_available\(\)\W{0,12}(?:(?:=|->|:|returns?|gives?|prints?|outputs?"
-    r"|Out\[\d+\]:)\W{0,4}){0,2}`?False\b",
-    re.S,
+    r"(?P<api>cuda|xpu)\.is_available\(\)[`'\"]?(?:\s|Out\[\d+\]:)*"
+    r"(?:(?:=|->|:|returns?|gives?|prints?|outputs?)\s*)?[`'\"]?False\b"
 )
 
 
