@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, BinaryIO
 
+from tpdoctor.explain.context import CAPTURE_LITERALS, MAX_QUOTED, capture_span
 from tpdoctor.explain.engine import Engine, make_engine
 from tpdoctor.explain.error_codes import NEAR_AFTER, NEAR_BEFORE, NUMBER_GROUPS, code_string_of, lookup_number
 from tpdoctor.explain.normalize import (
@@ -195,6 +196,8 @@ class ScanResult:
     notes: list[str] = field(default_factory=list)
     engine: str = ""
     codes: dict[tuple[str, str], SigHit] = field(default_factory=dict)  # (group, number) -> first line
+    # commands quoted in the log (`docker run ...` with its continuation lines): (line, source, text)
+    quoted: list[tuple[int, str, str]] = field(default_factory=list)
     # (source, line) -> table of the error code the line carries (by name, printed string or number)
     code_lines: dict[tuple[str, int], str] = field(default_factory=dict)
 
@@ -205,7 +208,7 @@ class ScanResult:
 
 
 class _Target:
-    __slots__ = ("facts", "frags", "salient", "sigs")
+    __slots__ = ("capture", "facts", "frags", "salient", "sigs")
 
     def __init__(self) -> None:
         self.sigs: list[int] = []
@@ -214,6 +217,7 @@ class _Target:
         # (signature, literal length in bytes, is head): this is the head or tail fragment of a
         # literal that a wrap may cut (FRAGMENT)
         self.frags: list[tuple[int, int, bool]] = []
+        self.capture = False  # the line starts a quoted command (explain/context.py)
 
 
 class Scanner:
@@ -257,15 +261,20 @@ class Scanner:
                 lit(t, fact.single).facts.append(fi)
         for t in SALIENT_LITERALS:
             lit(t, False).salient = True
+        for t in CAPTURE_LITERALS:
+            lit(t, False).capture = True
         self._targets = targets
-        # literals that only make a line an error-line candidate (no signature, no fact)
-        self._light = [not t.sigs and not t.facts and not t.frags for t in targets]
+        # literals that only make a line an error-line candidate (no signature, no fact, no capture)
+        self._light = [not t.sigs and not t.facts and not t.capture and not t.frags for t in targets]
         # literals that are only a fragment: kept when their place on the line fits a wrap
-        self._frag_only = [bool(t.frags) and not t.sigs and not t.facts and not t.salient for t in targets]
+        self._frag_only = [
+            bool(t.frags) and not t.sigs and not t.facts and not t.salient and not t.capture for t in targets
+        ]
         self._in_heap: dict[str, tuple[int, int, int, str, str]] = {}  # shown text -> its heap entry
         self.engine: Engine = make_engine(literals, single, engine)
         self.result = ScanResult(engine=self.engine.name)
         self._order = 0
+        self._block_end = 0
         self._tail = b""  # the end of the previous block: context for a `near` line at a block start
 
     def scan_stream(self, stream: BinaryIO, source: str) -> None:
@@ -284,6 +293,7 @@ class Scanner:
     def _scan_block(self, block: bytes | bytearray, end: int, line_base: int, source: str) -> int:
         """Scan block[:end] in place; return the number of lines up to its end."""
         hits = self.engine.scan(block, end)
+        self._block_end = end  # the buffer may hold stale bytes past `end`
         count = _newline_counter(block, end)
         if not hits:
             self._tail = bytes(block[max(0, end - NEAR_BYTES) : end])
@@ -418,14 +428,20 @@ class Scanner:
         text = unescape(strip_prefixes(original))
         sigs: set[int] = set()
         facts: set[int] = set()
-        salient = False
+        salient = capture = False
         for lit in lits:
             t = self._targets[lit]
             sigs.update(t.sigs)
             sigs.update(si for si, _length, _head in t.frags)
             facts.update(t.facts)
             salient = salient or t.salient
+            capture = capture or t.capture
         res = self.result
+        if capture and len(res.quoted) < MAX_QUOTED:
+            # the command and its continuation lines, read from the block only here (bounded)
+            span = capture_span(block, start, self._block_end)
+            if span:
+                res.quoted.append((line_no, source, span))
         matched = False
         code_table = ""
         near_text: str | None = None
