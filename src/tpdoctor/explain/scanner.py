@@ -29,7 +29,7 @@ from tpdoctor.explain.normalize import (
     unescape,
 )
 from tpdoctor.explain.reader import MAX_LINE, iter_buffers
-from tpdoctor.explain.signatures import KnowledgeBase
+from tpdoctor.explain.signatures import KnowledgeBase, Signature
 
 EVIDENCE_PER_SIGNATURE = 3
 CODES_KEPT = 64  # distinct error codes (by number) remembered with their first line
@@ -57,9 +57,9 @@ FRAGMENT_FROM = 20
 _ONE_TOKEN = re.compile(r"[\w./:-]+")
 WRAP_SLACK = 8
 _RECORD_START = re.compile(
-    rb"[ \t]*(?:\r?\n|$)|[ \t][ \t]|\t|[{|#`]|\d{4}[-:/]|\d\d?[-:/]\d\d|[A-Z][a-z]{2} [ \d]\d |[\w.-]+:\d+:\d+ \["
+    rb"[ \t]*(?:\r?\n|$)|[ \t][ \t]|\t|[|#]|\d{4}[-:/]|\d\d?[-:/]\d\d|[A-Z][a-z]{2} [ \d]\d |[\w.-]+:\d+:\d+ \["
     rb"|(?:TRACE|DEBUG|INFO|NOTICE|WARNING|WARN|ERROR|CRITICAL|FATAL)\b|Traceback| ?File \""
-    rb"|[\w.]*(?:Error|Exception|Warning|Failure)\b|[\w.-]+ +\| |[IWEF]\d{4} "
+    rb"|[\w.]*(?:Error|Exception|Warning|Failure):|[\w.-]+ +\| |[IWEF]\d{4} "
 )
 # Capture groups that qualify a code number and are no fact of the log
 _CODE_QUALIFIERS = frozenset({"code_string"})
@@ -135,6 +135,13 @@ _VALUE_ALIAS = {
     ("runtime", "kubelet"): "kubernetes",
     ("ipc_mode", "true"): "host",  # Kubernetes hostIPC: true
 }
+
+
+def _joins_wraps(sig: Signature) -> bool:
+    """Hand-written signatures, and the error-code strings distinctive enough to have a `near` form.
+    Not the generic ones (strerror texts, `code.*-number`): a bare "Operation not permitted" on the
+    line after a CUDA path is no CUDA error (tests/test_explain_code_forms.py)."""
+    return sig.code is None or sig.near is not None
 
 
 def _starts_record(line: bytes) -> bool:
@@ -245,7 +252,7 @@ class Scanner:
                     target = lit(form, False)
                     if si not in target.sigs:
                         target.sigs.append(si)
-            if sig.code is None:  # wrap joins are for hand-written signatures (see _line)
+            if _joins_wraps(sig):
                 for t in sig.literals:
                     raw = t.encode("utf-8")
                     if len(raw) >= FRAGMENT_FROM:
@@ -452,10 +459,8 @@ class Scanner:
             m = sig.regex.search(text)
             if not m and twin is not None:
                 m = sig.regex.search(twin)
-            if not m and sig.code is None:
-                # a line the user (or a terminal) wrapped: the message continues on the next line.
-                # Not for an error-code string: its API may be named on the line before
-                # (`near`/context), and a bare strerror text after a CUDA path is no CUDA error.
+            if not m and _joins_wraps(sig):
+                # a line the user (or a terminal) wrapped: the message continues on the next line
                 if wrapped is None:
                     wrapped = self._wrapped(block, end, start, stop)
                 for joined_original, joined in wrapped:
