@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from tpdoctor.explain.error_codes import ErrorCode, lookup_number
 from tpdoctor.explain.scanner import ScanResult, SigHit
 from tpdoctor.explain.signatures import Correlation, KnowledgeBase, Signature
+from tpdoctor.explain.terminal import classify
 from tpdoctor.model import Evidence, Finding, get_cause, make_finding
 
 EVIDENCE_PER_FINDING = 8
@@ -38,6 +39,8 @@ class Support:
     messages: list[str] = field(default_factory=list)
     related: list[str] = field(default_factory=list)
     specific: bool = False  # backed by at least one line that is not a generic downstream consequence
+    at_terminal: bool = False  # one of its lines is the log's last exception (explain/terminal.py)
+    demoted: str = ""  # why it is only a notice-level guess here (the run died of something else)
 
     def add(
         self, sig_id: str, strength: str, hits: Iterable[SigHit], first_line: int, why: str, downstream: bool = False
@@ -210,6 +213,8 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
 
     _fact_rules(scan, supports, notes)
     _drop_guesses_behind_a_known_root(scan, kb, codes, supports, notes)
+    _arbitrate_by_terminal_error(scan, kb, supports, notes)
+    _blockers_the_run_got_past(scan, supports, notes)
 
     # Alternatives a signature listed become `related` unless they are findings themselves.
     for cause, alts in alternatives.items():
@@ -221,9 +226,13 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
     ranked = sorted(
         supports.values(),
         key=lambda s: (
+            1 if s.demoted else 0,  # guesses the run's own end contradicts come last, as notices
             0 if s.strength == "proves" else 1,
             0 if s.specific else 1,  # a root-cause line before a downstream "unhandled system error"
             get_cause(s.cause).severity.rank,
+            # among equals, the evidence closest to the error the run died of; a cause read from the context
+            # (a correlation, a fact rule: order -1) explains that error as well as its own line does
+            0 if s.at_terminal or s.order < 0 else 1,
             s.first_line,
             s.order,
             s.cause,
@@ -253,6 +262,55 @@ def _drop_guesses_behind_a_known_root(
             f"{cause} dropped: only generic downstream errors suggested it, and line {line} ({name}) is a "
             "failure with no container cause that explains them."
         )
+
+
+def _arbitrate_by_terminal_error(
+    scan: ScanResult, kb: KnowledgeBase, supports: dict[str, Support], notes: list[str]
+) -> None:
+    """The last exception of the log is what the run died of (explain/terminal.py): a cause that line
+    backs ranks first among equals; when that line is a failure with no container cause, a cause that
+    no line proves and that the line does not back is only a guess, shown as a notice."""
+    verdict = classify(scan, kb)
+    if verdict is None:
+        return
+    t = verdict.terminal
+    for s in supports.values():
+        on_line = any((h.line, h.source) == (t.line, t.source) for h in s.evidence)
+        s.at_terminal = on_line or any(sig in t.sigs for sig in s.signatures)
+        if s.at_terminal and not on_line:
+            s.evidence.append(SigHit(t.line, t.text, t.source, {}))
+    if verdict.kind != "not-container":
+        return
+    for s in supports.values():
+        if s.strength == "proves" or s.at_terminal:
+            continue
+        s.demoted = (
+            f"Only a guess here: the run ended with line {t.line} ({verdict.why}), a failure with no container "
+            f"cause, and no line proves {s.cause}."
+        )
+        notes.append(f"{s.cause} shown as a notice: {s.demoted}")
+
+
+def _blockers_the_run_got_past(scan: ScanResult, supports: dict[str, Support], notes: list[str]) -> None:
+    """A blocker stops the run where it happens. When every line behind one is followed, in the same file,
+    by a line that only a run that got further prints (fact `run_ok`: NCCL's "Init COMPLETE", nccl-tests'
+    bandwidth summary, a server that reports it is ready; data/signatures.yaml facts), the line did not
+    block: a retry succeeded or the fallback worked. It stays visible as a notice."""
+    last_ok = {src: line for (key, src), line in scan.facts.last.items() if key == "run_ok"}
+    if not last_ok:
+        return
+    for s in supports.values():
+        if s.demoted or get_cause(s.cause).severity.value != "blocker":
+            continue
+        spots = [(h.source, h.line) for h in s.evidence]
+        spots += [scan.signatures[sig].last for sig in s.signatures if sig in scan.signatures]
+        if spots and all(line < last_ok.get(src, 0) for src, line in spots):
+            src, line = spots[0]
+            s.demoted = (
+                f"The run got past it: line {last_ok[src]} of {src} ({scan.facts.get('run_ok')}) comes after "
+                f"every line that suggests {s.cause}, so it did not stop the run (a retry or a fallback worked)."
+            )
+            notes.append(f"{s.cause} shown as a notice: {s.demoted}")
 
 
 def _is_bridge_ip(value: str) -> bool:
@@ -322,7 +380,7 @@ def _suggest_from_fact(
     seen, displayed as `shown` with the fact's value in its `{}`."""
     first = scan.facts.first.get(key)
     hits = [SigHit(first[1], shown.format(first[0]), first[2], {})] if first else []
-    supports.setdefault(cause, Support(cause=cause)).add(
+    supports.setdefault(cause, Support(cause=cause, order=-1)).add(
         f"facts.{key}", "suggests", hits, first[1] if first else 1, why
     )
 
@@ -390,11 +448,12 @@ def to_findings(
         evidence = [Evidence(text=h.text, source=h.source, line=h.line) for h in hits]
         f = make_finding(
             s.cause,
-            " ".join(s.messages),
+            " ".join([s.demoted, *s.messages] if s.demoted else s.messages),
             evidence,
             context=context,
             related=s.related,
             confidence="proves" if s.strength == "proves" else "suggests",
+            severity="notice" if s.demoted else None,
         )
         if wanted is not None:
             f.fixes = [x for x in f.fixes if x.runtime in wanted]

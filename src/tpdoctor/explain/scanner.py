@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, BinaryIO
 
+from tpdoctor.explain.downstream import is_generic
 from tpdoctor.explain.engine import Engine, make_engine
 from tpdoctor.explain.error_codes import NUMBER_GROUPS
 from tpdoctor.explain.normalize import ANSI_BYTES, decode_line, display, strip_prefixes, unescape
@@ -46,6 +47,9 @@ SALIENT_LITERALS = (
     "Unauthorized",
 )
 _EXCEPTION_LINE = re.compile(r"^(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception|Failure)\b")
+# An exception line anywhere after a launcher or logger prefix ("ComfyUI error: RuntimeError: ...",
+# "(EngineCore pid=1) torch.OutOfMemoryError: ..."): `Name(Error|Exception):` then the message.
+_RAISED = re.compile(r"(?:^|[\s:|>\]])(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception)(?::\s|:?$)")
 _STRONG = re.compile(r"\b(?:ERROR|EXCEPTION|FATAL|Fatal|CCL_ERROR|NCCL WARN|out of memory)\b")
 # Byte-level supersets of the two tests above (a line can only score 3 if it holds one of the first
 # words, 2 if one of the second): an error line that cannot enter the full heap is never decoded.
@@ -117,7 +121,20 @@ class SigHit:
 class SigRecord:
     first_line: int
     count: int = 0
+    last: tuple[str, int] = ("", 0)  # (source, line) of the latest hit: evidence keeps only the first ones
     evidence: list[SigHit] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """The last exception line of the log (log order over all inputs), generic wrappers left out:
+    the error the process finally died of. `sigs`: the signatures that matched that line."""
+
+    order: int
+    source: str
+    line: int
+    text: str
+    sigs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -126,12 +143,14 @@ class LogFacts:
 
     first: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # key -> (value, line, source)
     values: dict[str, list[str]] = field(default_factory=dict)
+    last: dict[tuple[str, str], int] = field(default_factory=dict)  # (key, source) -> last line seen
 
     def add(self, key: str, value: str, line: int, source: str) -> None:
         key = _GROUP_ALIAS.get(key, key)
         value = _VALUE_ALIAS.get((key, value), value)
         if key not in self.first:
             self.first[key] = (value, line, source)
+        self.last[(key, source)] = line
         seen = self.values.setdefault(key, [])
         if value not in seen and len(seen) < FACT_VALUES_KEPT:
             seen.append(value)
@@ -152,6 +171,7 @@ class ScanResult:
     notes: list[str] = field(default_factory=list)
     engine: str = ""
     codes: dict[tuple[str, str], SigHit] = field(default_factory=dict)  # (group, number) -> first line
+    terminal: Terminal | None = None
 
     def top_error_lines(self) -> list[tuple[str, int, str]]:
         """(source, line, text), in log order."""
@@ -266,7 +286,9 @@ class Scanner:
                 if (best, line_no, order) < heap[0][:3]:
                     continue
             original = decode_line(raw)
-            self._salient(strip_prefixes(original), original, line_no, source, order)
+            text = strip_prefixes(original)
+            self._exception_seen(text, original, line_no, source, order)
+            self._salient(text, original, line_no, source, order)
 
     def _line(
         self, block: bytes | bytearray, start: int, line_no: int, lits: list[int], source: str, order: int
@@ -285,6 +307,7 @@ class Scanner:
             salient = salient or t.salient
         res = self.result
         matched = False
+        matched_ids: list[str] = []
         for si in sorted(sigs):
             sig = self.kb.signatures[si]
             m = sig.regex.search(text)
@@ -294,10 +317,12 @@ class Scanner:
             # table entry without a cause (out of memory, illegal address) stays among the error lines,
             # and so does a line a signature knows as a non-container root (`root: not-container`)
             matched = matched or bool(sig.causes) or not (sig.id.startswith("code.") or sig.root)
+            matched_ids.append(sig.id)
             rec = res.signatures.get(sig.id)
             if rec is None:
                 rec = res.signatures[sig.id] = SigRecord(first_line=line_no)
             rec.count += 1
+            rec.last = (source, line_no)
             groups = {k: v for k, v in m.groupdict().items() if v is not None}
             if len(rec.evidence) < EVIDENCE_PER_SIGNATURE:
                 rec.evidence.append(SigHit(line_no, display(original), source, groups))
@@ -315,8 +340,20 @@ class Scanner:
                 for k, v in m.groupdict().items():
                     if v is not None:
                         res.facts.add(k, v, line_no, source)
-        if salient and not matched:
-            self._salient(text, original, line_no, source, order)
+        if salient:
+            self._exception_seen(text, original, line_no, source, order, tuple(matched_ids))
+            if not matched:
+                self._salient(text, original, line_no, source, order)
+
+    def _exception_seen(
+        self, text: str, original: str, line_no: int, source: str, order: int, sigs: tuple[str, ...] = ()
+    ) -> None:
+        """Keep the latest exception line (only lines that hold an error word get here)."""
+        last = self.result.terminal
+        if last is not None and last.order > order:
+            return
+        if _RAISED.search(text) and not is_generic(text):
+            self.result.terminal = Terminal(order, source, line_no, display(original), sigs)
 
     def _salient(self, text: str, original: str, line_no: int, source: str, order: int) -> None:
         if _EXCEPTION_LINE.match(text):
