@@ -305,7 +305,7 @@ def _blockers_the_run_got_past(scan: ScanResult, supports: dict[str, Support], n
         spots = [(h.source, h.line) for h in s.evidence]
         spots += [scan.signatures[sig].last for sig in s.signatures if sig in scan.signatures]
         if spots and all(line < last_ok.get(src, 0) for src, line in spots):
-            src, line = spots[0]
+            src = spots[0][0]
             s.demoted = (
                 f"The run got past it: line {last_ok[src]} of {src} ({scan.facts.get('run_ok')}) comes after "
                 f"every line that suggests {s.cause}, so it did not stop the run (a retry or a fallback worked)."
