@@ -77,9 +77,12 @@ class Diagnosis:
     codes: list[CodeSeen] = field(default_factory=list)
 
 
-def _condition_holds(ref: str, present: set[str], scan: ScanResult) -> bool:
+def _condition_holds(ref: str, present: set[str], scan: ScanResult, sig_id: str = "") -> bool:
     """`sig.id`, `prefix.*` (any signature id under that prefix), `fact:key` (known), `fact:key>N` (numeric and above N) or `fact:key=V` (the only
-    value seen is V: `fact:n_nodes=1` holds only when no process reported more nodes)."""
+    value seen is V: `fact:n_nodes=1` holds only when no process reported more nodes), or `after:<sig.id or fact:key>`:
+    that line comes after the last line of signature `sig_id` in the same file (`after:fact:run_ok`: the run got past it)."""
+    if ref.startswith("after:"):
+        return _seen_after(ref[6:], scan, sig_id)
     if not ref.startswith("fact:"):
         # `code.cuda.*`: any signature of that family (the error-code tables generate one per printed string)
         if ref.endswith(".*"):
@@ -95,10 +98,21 @@ def _condition_holds(ref: str, present: set[str], scan: ScanResult) -> bool:
     return any(v.isdigit() and int(v) > int(above) for v in values)
 
 
+def _seen_after(ref: str, scan: ScanResult, sig_id: str) -> bool:
+    rec = scan.signatures.get(sig_id)
+    if rec is None:
+        return False
+    src, line = rec.last
+    if ref.startswith("fact:"):
+        return scan.facts.last.get((ref[5:], src), 0) > line
+    other = scan.signatures.get(ref)
+    return other is not None and other.last[0] == src and other.last[1] > line
+
+
 def _benign_here(sig: Signature, present: set[str], scan: ScanResult) -> bool:
-    if any(_condition_holds(r, present, scan) for r in sig.benign_with):
+    if any(_condition_holds(r, present, scan, sig.id) for r in sig.benign_with):
         return True
-    return bool(sig.unless) and not any(_condition_holds(r, present, scan) for r in sig.unless)
+    return bool(sig.unless) and not any(_condition_holds(r, present, scan, sig.id) for r in sig.unless)
 
 
 def _codes_seen(scan: ScanResult, kb: KnowledgeBase) -> list[CodeSeen]:
@@ -307,8 +321,8 @@ def _blockers_the_run_got_past(scan: ScanResult, supports: dict[str, Support], n
         if spots and all(line < last_ok.get(src, 0) for src, line in spots):
             src = spots[0][0]
             s.demoted = (
-                f"The run got past it: line {last_ok[src]} of {src} ({scan.facts.get('run_ok')}) comes after "
-                f"every line that suggests {s.cause}, so it did not stop the run (a retry or a fallback worked)."
+                f"The run got past it: line {last_ok[src]} of {src} shows the run going on after every line behind "
+                f"{s.cause}, so it did not stop the run (a retry or a fallback worked); it may still cost performance."
             )
             notes.append(f"{s.cause} shown as a notice: {s.demoted}")
 
