@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from explain_helpers import causes
 
+from explain_helpers import causes
 from tpdoctor.explain import explain
 from tpdoctor.explain.correlate import diagnose
 from tpdoctor.explain.scanner import Scanner
