@@ -226,3 +226,29 @@ def test_lines_several_causes_print_do_not_prove(tmp_path: Path, line: str) -> N
     log.write_text(line)
     findings = explain([str(log)]).findings
     assert findings and findings[0].confidence == "suggests", [(f.cause, f.confidence) for f in findings]
+
+
+@pytest.mark.parametrize(
+    "end",
+    [
+        "TypeError: LLM.__init__() got an unexpected keyword argument 'swap_space'",  # CPython getargs.c
+        "AttributeError: module 'torch' has no attribute 'float8_e4m3fn'",  # CPython moduleobject.c
+        "torch._inductor.exc.InductorError: CompilationError: at 12:4: unsupported type",  # torch/_inductor/exc.py
+        # pydantic_core, vLLM >= 0.10 config dataclasses
+        "pydantic_core._pydantic_core.ValidationError: 1 validation error for ModelConfig",
+    ],
+)
+def test_version_and_config_mismatches_end_the_run_without_a_container_cause(tmp_path: Path, end: str) -> None:
+    log = tmp_path / "v.log"
+    log.write_text(IBV_ENOMEM + TRACEBACK + end + "\n")
+    report = explain([str(log)])
+    assert [(f.cause, f.severity.value) for f in report.findings] == [("rdma.memlock-too-low", "notice")]
+    assert report.facts["terminal_error"]["kind"] == "not-container"
+    assert any(n.startswith("the run ended with") for n in report.notes), report.notes
+
+
+def test_terminal_error_is_in_the_facts_even_when_it_is_a_container_cause(tmp_path: Path) -> None:
+    log = tmp_path / "c.log"
+    log.write_text(TRACEBACK + "RuntimeError: No CUDA GPUs are available\n")
+    facts = explain([str(log)]).facts
+    assert facts["terminal_error"]["kind"] == "container" and facts["terminal_error"]["line"] == 3

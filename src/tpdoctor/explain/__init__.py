@@ -14,6 +14,7 @@ from tpdoctor.explain.fallback import first_error, layer_of, nearest_causes
 from tpdoctor.explain.reader import open_log
 from tpdoctor.explain.scanner import Scanner, ScanResult
 from tpdoctor.explain.signatures import knowledge_base
+from tpdoctor.explain.terminal import classify
 from tpdoctor.model import Finding, Report
 from tpdoctor.model.fixes import fix_context
 
@@ -92,6 +93,18 @@ def _code_notes(diagnosis: Diagnosis, facts: dict[str, Any]) -> list[str]:
     return notes
 
 
+def _terminal_note(scan: ScanResult, facts: dict[str, Any]) -> list[str]:
+    """The error the run died of (explain/terminal.py), in the facts; a note when it has no container cause."""
+    verdict = classify(scan, knowledge_base())
+    if verdict is None:
+        return []
+    t = verdict.terminal
+    facts["terminal_error"] = {"source": t.source, "line": t.line, "text": t.text, "kind": verdict.kind, "family": verdict.why}
+    if verdict.kind != "not-container":
+        return []
+    return [f"the run ended with {t.source}:{t.line} ({verdict.why}), a failure with no container cause: {t.text}"]
+
+
 def _fallback_notes(lines: list[tuple[str, int, str]], facts: dict[str, Any]) -> list[str]:
     first = first_error(lines)
     if first is None:
@@ -124,8 +137,10 @@ def explain(
     facts = _facts(scan)
     notes = list(scan.notes) + diagnosis.notes
     notes.extend(_code_notes(diagnosis, facts))
+    ending = _terminal_note(scan, facts)
     if not any(f.severity.value != "notice" for f in findings):
         notes.append(NO_CAUSE)
+        notes.extend(ending)
         lines = scan.top_error_lines()
         facts["error_lines"] = [{"source": src, "line": line, "text": text} for src, line, text in lines]
         notes.extend(_fallback_notes(lines, facts))

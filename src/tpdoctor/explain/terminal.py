@@ -71,6 +71,17 @@ NOT_CONTAINER_FAMILIES: tuple[tuple[str, str], ...] = (
         r"(?:CUDA|HIP) out of memory|OutOfMemoryError|must match the size of tensor b|mat1 and mat2 shapes cannot be multiplied"
         r"|Expected all tensors to be on the same device|expected scalar type \w+ but found \w+|size mismatch for \S+: copying a param",
     ),
+    # A program and its libraries that do not fit each other: CPython Python/ceval.c / getargs.c "%U() got an unexpected
+    # keyword argument '%S'", Objects/moduleobject.c "module '%U' has no attribute '%U'", Objects/object.c
+    # "'%.100s' object has no attribute '%U'"; torch/_inductor/exc.py InductorError (torch 2.6+, a subclass of
+    # torch/_dynamo/exc.py BackendCompilerFailed, whose name ends the line the scanner keeps only in that form); vLLM >= 0.10 config classes are pydantic dataclasses:
+    # pydantic_core "N validation error(s) for ModelConfig/VllmConfig/..." (a GPU-count refusal there is matched by
+    # its own signature first, so it stays a container verdict).
+    (
+        "version or configuration mismatch",
+        r"got an unexpected keyword argument|has no attribute '|InductorError"
+        r"|validation errors? for (?:ModelConfig|VllmConfig|EngineArgs|CacheConfig|SchedulerConfig|LoadConfig|SpeculativeConfig)",
+    ),
     # A GPU the build has no kernels for: CUDA runtime cudaErrorNoKernelImageForDevice "no kernel image is available
     # for execution on the device" (driver_types.h), HIP "invalid device function"; torch/cuda/__init__.py
     # _check_capability "with CUDA capability sm_%d%d is not compatible with the current PyTorch installation".
