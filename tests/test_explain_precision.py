@@ -252,3 +252,14 @@ def test_terminal_error_is_in_the_facts_even_when_it_is_a_container_cause(tmp_pa
     log.write_text(TRACEBACK + "RuntimeError: No CUDA GPUs are available\n")
     facts = explain([str(log)]).facts
     assert facts["terminal_error"]["kind"] == "container" and facts["terminal_error"]["line"] == 3
+
+
+def test_a_proven_cost_in_speed_is_not_why_a_run_died_of_oom(tmp_path: Path) -> None:
+    # vllm custom_all_reduce.py warning (proves vllm.custom-allreduce-p2p, degraded), then the run dies of OOM
+    warn = (
+        "WARNING custom_all_reduce.py:143] Custom allreduce is disabled because your platform lacks GPU P2P capability "
+        "or P2P test failed. To silence this warning, specify disable_custom_all_reduce=True explicitly.\n"
+    )
+    assert causes(tmp_path, warn) == ["vllm.custom-allreduce-p2p"]
+    found = _report(tmp_path, warn + TRACEBACK + NOT_CONTAINER_ENDS[0] + "\n")
+    assert found == [("vllm.custom-allreduce-p2p", "notice")], found

@@ -283,7 +283,8 @@ def _arbitrate_by_terminal_error(
 ) -> None:
     """The last exception of the log is what the run died of (explain/terminal.py): a cause that line
     backs ranks first among equals; when that line is a failure with no container cause, a cause that
-    no line proves and that the line does not back is only a guess, shown as a notice."""
+    no line proves and that the line does not back is only a guess, and a proven degraded cause (a cost
+    in speed) is not why the run failed: both are shown as notices."""
     verdict = classify(scan, kb)
     if verdict is None:
         return
@@ -296,12 +297,21 @@ def _arbitrate_by_terminal_error(
     if verdict.kind != "not-container":
         return
     for s in supports.values():
-        if s.strength == "proves" or s.at_terminal:
+        if s.at_terminal:
             continue
-        s.demoted = (
-            f"Only a guess here: the run ended with line {t.line} ({verdict.why}), a failure with no container "
-            f"cause, and no line proves {s.cause}."
-        )
+        if s.strength != "proves":
+            s.demoted = (
+                f"Only a guess here: the run ended with line {t.line} ({verdict.why}), a failure with no container "
+                f"cause, and no line proves {s.cause}."
+            )
+        elif get_cause(s.cause).severity.value == "degraded":
+            # proven, but a cost in speed does not end a run: it is not why this one failed
+            s.demoted = (
+                f"Not why the run failed: it ended with line {t.line} ({verdict.why}), a failure with no container "
+                f"cause; {s.cause} only costs performance."
+            )
+        else:
+            continue
         notes.append(f"{s.cause} shown as a notice: {s.demoted}")
 
 

@@ -85,9 +85,12 @@ NOT_CONTAINER_FAMILIES: tuple[tuple[str, str], ...] = (
     # A GPU the build has no kernels for: CUDA runtime cudaErrorNoKernelImageForDevice "no kernel image is available
     # for execution on the device" (driver_types.h), HIP "invalid device function"; torch/cuda/__init__.py
     # _check_capability "with CUDA capability sm_%d%d is not compatible with the current PyTorch installation".
+    # vLLM vllm/worker/worker.py _check_if_gpu_supports_dtype (v0.2-v0.6), vllm/platforms/cuda.py (v0.7+):
+    # "Bfloat16 is only supported on GPUs with compute capability of at least 8.0. Your %s GPU has compute capability".
     (
         "no kernels for this GPU",
-        r"no kernel image is available for execution|is not compatible with the current PyTorch installation",
+        r"no kernel image is available for execution|is not compatible with the current PyTorch installation"
+        r"|Bfloat16 is only supported on GPUs with compute capability",
     ),
 )
 _FAMILIES = re.compile("|".join(f"(?P<f{i}>{p})" for i, (_name, p) in enumerate(NOT_CONTAINER_FAMILIES)))
