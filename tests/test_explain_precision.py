@@ -263,3 +263,32 @@ def test_a_proven_cost_in_speed_is_not_why_a_run_died_of_oom(tmp_path: Path) -> 
     assert causes(tmp_path, warn) == ["vllm.custom-allreduce-p2p"]
     found = _report(tmp_path, warn + TRACEBACK + NOT_CONTAINER_ENDS[0] + "\n")
     assert found == [("vllm.custom-allreduce-p2p", "notice")], found
+
+
+@pytest.mark.parametrize(
+    ("line", "guessed"),
+    [
+        # the CUDA runtime's no-kernel-image string, as torch raises it: a build for another GPU
+        ("RuntimeError: CUDA error: no kernel image is available for execution on the device", False),
+        # docker's port-allocated error (root: not-container signature docker.port-allocated)
+        (
+            "docker: Error response from daemon: driver failed programming external connectivity on endpoint vllm: "
+            "Bind for 0.0.0.0:8000 failed: port is already allocated.",
+            False,
+        ),
+    ],
+)
+def test_no_container_guesses_for_a_failure_with_no_container_cause(tmp_path: Path, line: str, guessed: bool) -> None:
+    log = tmp_path / "f.log"
+    log.write_text(line + "\n")
+    report = explain([str(log)])
+    first = report.facts["first_error"]
+    assert bool(first["guesses"]) is guessed and first["not_container"], first
+
+
+def test_an_unknown_first_error_still_gets_guesses(tmp_path: Path) -> None:
+    # NCCL socket.cc-style text no signature knows verbatim: the fallback still offers the nearest causes
+    log = tmp_path / "g.log"
+    log.write_text("RuntimeError: bootstrap socket interface eth0 could not connect to peer rank 1 over tcp\n")
+    first = explain([str(log)]).facts["first_error"]
+    assert "not_container" not in first

@@ -14,7 +14,7 @@ from tpdoctor.explain.fallback import first_error, layer_of, nearest_causes
 from tpdoctor.explain.reader import open_log
 from tpdoctor.explain.scanner import Scanner, ScanResult
 from tpdoctor.explain.signatures import knowledge_base
-from tpdoctor.explain.terminal import classify
+from tpdoctor.explain.terminal import classify, not_container_reason
 from tpdoctor.model import Finding, Report
 from tpdoctor.model.fixes import fix_context
 
@@ -111,7 +111,9 @@ def _fallback_notes(lines: list[tuple[str, int, str]], facts: dict[str, Any]) ->
         return []
     src, line, text = first
     layer = layer_of(text)
-    guesses = nearest_causes(text, knowledge_base())
+    # a line known to have no container cause gets no container guesses (they would only mislead)
+    root = not_container_reason(text, knowledge_base())
+    guesses = [] if root else nearest_causes(text, knowledge_base())
     facts["first_error"] = {
         "source": src,
         "line": line,
@@ -120,6 +122,9 @@ def _fallback_notes(lines: list[tuple[str, int, str]], facts: dict[str, Any]) ->
         "guesses": [{"cause": g.cause, "signature": g.signature, "similarity": g.score} for g in guesses],
     }
     notes = [f"first error ({src}:{line}), raised by {layer}: {text}"]
+    if root:
+        facts["first_error"]["not_container"] = root
+        notes.append(f"no container guesses: that line is a failure with no container cause ({root}).")
     if guesses:
         notes.append(
             "nearest known causes (guesses, not diagnosed): "
