@@ -128,6 +128,9 @@ RAY_TMP = (
         "[2026-03-11 13:53:33] The server is fired up and ready to roll!",  # sglang http_server.py
         "node1:100:200 [0] NCCL INFO ncclCommInitRank comm 0x55d0 rank 0 nranks 2 cudaDev 0 nvmlDev 0 busId 1000 commId 0x5d2e - Init COMPLETE",
         "# Avg bus bandwidth    : 180.5",  # nccl-tests src/common.cu
+        "# Out of bounds values : 0 OK",  # nccl-tests src/common.cu
+        'INFO:     10.0.0.5:41234 - "POST /v1/chat/completions HTTP/1.1" 200 OK',  # uvicorn access log
+        "INFO 06-01 10:01:00 metrics.py:351] Avg prompt throughput: 12.3 tokens/s, Avg generation throughput: 45.6 tokens/s",
     ],
 )
 def test_a_blocker_followed_by_a_run_that_went_on_is_a_notice(tmp_path: Path, ok_line: str) -> None:
