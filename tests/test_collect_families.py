@@ -65,6 +65,18 @@ def test_shm_without_size_is_half_of_ram(tmp_path: Path) -> None:
     assert facts.shm.size_bytes == 1056462440 * 1024 // 2
 
 
+def test_a_read_only_shm_mount_is_not_writable_and_the_copy_mode_is_not_read(tmp_path: Path) -> None:
+    root = nvidia_root(tmp_path, shm="size=16g")
+    (root / "dev/shm").mkdir(parents=True, exist_ok=True)
+    (root / "dev/shm").chmod(0o755)  # a copy's mode: says nothing about the container's tmpfs
+    facts = collect_facts(root, {}, live=False)
+    assert facts.shm.writable is None and facts.shm.mode is None and facts.shm.readonly_mount is False
+    mounts = (root / "proc/self/mounts").read_text().replace("shm /dev/shm tmpfs rw,", "shm /dev/shm tmpfs ro,")
+    write(root, "/proc/self/mounts", mounts)
+    facts = collect_facts(root, {}, live=False)
+    assert facts.shm.readonly_mount is True and facts.shm.writable is False
+
+
 def test_memlock_namespaces_lsm_and_userns(tmp_path: Path) -> None:
     root = nvidia_root(tmp_path)
     (root / "proc/self/ns").mkdir(parents=True)

@@ -58,6 +58,9 @@ CUDA: dict[str, tuple[str, list[str], str]] = {
     "MpsClientTerminated": (U, [], "the MPS client was terminated by the server"),
     "MapBufferObjectFailed": (U, ["topology.ranks-split-across-containers"], "mapping a buffer failed: for cudaIpcOpenMemHandle often processes in different containers"),
     "Unknown": (U, [], "the driver gave no reason; look at the lines before it and at dmesg (Xid)"),
+    # tensorflow/stream_executor/cuda/cuda_stub.cc GetSymbolNotFoundError (and XLA's) returns it when
+    # libcuda.so.1 cannot be loaded; printed as "failed call to cuInit: UNKNOWN ERROR (303)"
+    "SharedObjectInitFailed": (U, ["runtime.nvidia-toolkit-missing"], "initialising a shared object failed: TensorFlow/XLA's CUDA stub returns it when libcuda.so.1 cannot be loaded, i.e. the host driver library is not in the container (no --gpus / toolkit hook)"),
     "Timeout": (U, [], "a wait timed out"),
     "ExternalDevice": (U, [], "an error on an external device (NVLink/NVSwitch or IMEX side)"),
     "NvlinkUncorrectable": ("not-container", [], "hardware: an uncorrectable NVLink error (check dmesg Xid)"),
@@ -77,6 +80,7 @@ CU_DRIVER = {  # CUresult names map to the same meanings
     "MPS_CONNECTION_FAILED": CUDA["MpsConnectionFailed"], "MPS_SERVER_NOT_READY": CUDA["MpsServerNotReady"],
     "MPS_RPC_FAILURE": CUDA["MpsRpcFailure"], "MPS_CLIENT_TERMINATED": CUDA["MpsClientTerminated"],
     "MAP_FAILED": CUDA["MapBufferObjectFailed"], "UNKNOWN": CUDA["Unknown"], "TIMEOUT": CUDA["Timeout"],
+    "SHARED_OBJECT_INIT_FAILED": CUDA["SharedObjectInitFailed"],
     "EXTERNAL_DEVICE": CUDA["ExternalDevice"], "NVLINK_UNCORRECTABLE": CUDA["NvlinkUncorrectable"],
     "ECC_UNCORRECTABLE": CUDA["ECCUncorrectable"], "CONTAINED": CUDA["Contained"],
     "NOT_SUPPORTED": CUDA["NotSupported"], "ILLEGAL_STATE": CUDA["IllegalState"],

@@ -105,12 +105,14 @@ def _terminal_note(scan: ScanResult, facts: dict[str, Any]) -> list[str]:
     return [f"the run ended with {t.source}:{t.line} ({verdict.why}), a failure with no container cause: {t.text}"]
 
 
-def _fallback_notes(lines: list[tuple[str, int, str]], facts: dict[str, Any]) -> list[str]:
-    first = first_error(lines)
+def _fallback_notes(
+    lines: list[tuple[str, int, str]], code_lines: dict[tuple[str, int], str], facts: dict[str, Any]
+) -> list[str]:
+    first = first_error(lines, code_lines)
     if first is None:
         return []
     src, line, text = first
-    layer = layer_of(text)
+    layer = layer_of(text, code_lines.get((src, line), ""))
     # a line known to have no container cause gets no container guesses (they would only mislead)
     root = not_container_reason(text, knowledge_base())
     guesses = [] if root else nearest_causes(text, knowledge_base())
@@ -148,6 +150,6 @@ def explain(
         notes.extend(ending)
         lines = scan.top_error_lines()
         facts["error_lines"] = [{"source": src, "line": line, "text": text} for src, line, text in lines]
-        notes.extend(_fallback_notes(lines, facts))
+        notes.extend(_fallback_notes(lines, scan.code_lines, facts))
     notes.extend(f"hint: {h}" for h in diagnosis.hints)
     return ExplainReport(command="explain", findings=findings, facts=facts, notes=notes)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from tpdoctor.explain.error_codes import ErrorCode, lookup_number
+from tpdoctor.explain.error_codes import ErrorCode, code_string_of, lookup_number
 from tpdoctor.explain.scanner import ScanResult, SigHit
 from tpdoctor.explain.signatures import Correlation, KnowledgeBase, Signature
 from tpdoctor.explain.terminal import classify
@@ -122,7 +122,7 @@ def _codes_seen(scan: ScanResult, kb: KnowledgeBase) -> list[CodeSeen]:
         if sig.code is not None and sig.code.name not in seen and rec.evidence:
             seen[sig.code.name] = CodeSeen(sig.code, rec.evidence[0])
     for (group, value), hit in scan.codes.items():
-        code = lookup_number(group, value)
+        code = lookup_number(group, value, code_string_of(hit.groups))
         if code is not None and code.name not in seen:
             seen[code.name] = CodeSeen(code, hit)
     return sorted(seen.values(), key=lambda c: (c.hit.source, c.hit.line))

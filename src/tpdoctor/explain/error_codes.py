@@ -16,6 +16,7 @@ signature each. Numbers are captured by the `code.*-number` signatures of signat
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -60,6 +61,7 @@ class ErrorCode:
     klass: str
     causes: tuple[str, ...]
     api: str = ""
+    legacy: int | None = None  # its number up to CUDA 10.0 (CUDA 7.5 driver_types.h), where it differs
 
     def describe(self) -> str:
         text = f"{self.name} ({self.code}"
@@ -90,6 +92,7 @@ def _load(table: str) -> CodeTable:
             klass=str(c["class"]),
             causes=tuple(c.get("causes") or ()),
             api=str(c.get("api", "")),
+            legacy=int(c["legacy_code"]) if c.get("legacy_code") is not None else None,
         )
         for c in raw.get("codes") or []
     )
@@ -111,20 +114,80 @@ def _by_number() -> dict[tuple[str, int], ErrorCode]:
     return out
 
 
-def lookup_number(group: str, value: str) -> ErrorCode | None:
-    """The code a `<table>_code` capture names (Level Zero codes may be printed in hex), or the
-    code a `code_name` capture spells."""
+@lru_cache(maxsize=1)
+def _by_legacy() -> dict[tuple[str, int], ErrorCode]:
+    """cudaError_t numbers of CUDA <= 10.0 (THC's "cuda runtime error (30)", Caffe's "(10 vs. 0)")."""
+    out: dict[tuple[str, int], ErrorCode] = {}
+    for t in code_tables():
+        for c in t.codes:
+            if c.legacy is not None:
+                out.setdefault((t.table, c.legacy), c)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _by_text() -> dict[tuple[str, str], ErrorCode]:
+    """(table, name or printed string) -> code: what a format prints next to the number."""
+    out: dict[tuple[str, str], ErrorCode] = {}
+    for t in code_tables():
+        for c in t.codes:
+            out.setdefault((t.table, c.name), c)
+            if c.string:
+                out.setdefault((t.table, c.string.rstrip(".")), c)
+    return out
+
+
+# Tables whose numbers one print format shares: NCCL's "Cuda failure %d '%s'" is CUDACHECK's
+# cudaError_t and CUCHECK's CUresult alike (NVIDIA/nccl src/include/checks.h), cuda-samples'
+# "code=%d(%s)" prints cudaGetErrorName or cuGetErrorName (Common/helper_cuda.h check()).
+_SIBLINGS = {"cuda": ("cuda", "cu_driver"), "cu_driver": ("cu_driver", "cuda"), "hip": ("hip", "cuda")}
+# An ALLCAPS name that is no code of ours (CUBLAS_STATUS_NOT_INITIALIZED in helper_cuda.h's
+# "code=%d(%s)"): the number is another library's status, not a CUDA error.
+_OTHER_NAME = re.compile(r"^[A-Z][A-Z0-9]*_[A-Z0-9_]+$")
+
+
+def code_string_of(groups: dict[str, str]) -> str:
+    """The name or text a format prints next to the number (`code_string`, `code_string2`, ...)."""
+    return next((v for k, v in groups.items() if k.rstrip("0123456789") == "code_string"), "")
+
+
+def _number(group: str, value: str) -> int | None:
+    """Level Zero codes are printed as 0x78000001, 78000001 (std::hex without a prefix) or 2013265921."""
+    try:
+        if group == "ze_code" and len(value) == 8 and not value.startswith("0x"):
+            return int(value, 16)
+        return int(value, 0)
+    except ValueError:
+        return None
+
+
+def lookup_number(group: str, value: str, string: str = "") -> ErrorCode | None:
+    """The code a `<table>_code` capture names, or the code a `code_name` capture spells. `string`
+    is the name or text printed next to the number, when the format has one: it picks the table
+    among those sharing the format, and a name of another library makes it no code of ours."""
     if group == "code_name":
         return by_name(value)
     table = NUMBER_GROUPS.get(group)
-    if not table:
+    number = _number(group, value) if table else None
+    if table is None or number is None:
         return None
-    try:
-        number = int(value, 0)
-    except ValueError:
-        return None
-    api = "ur" if group == "ur_code" else table
-    return _by_number().get((api, number))
+    string = string.strip().strip("'\"").rstrip(".")
+    if group == "ur_code":
+        return _by_number().get(("ur", number))
+    siblings = _SIBLINGS.get(table, (table,))
+    if string:
+        for sibling in siblings:
+            code = _by_number().get((sibling, number))
+            if code is not None and string in (code.name, code.string.rstrip(".")):
+                return code
+        # the text names a code whose number differs: another CUDA version's numbering (legacy)
+        for sibling in siblings:
+            code = _by_text().get((sibling, string))
+            if code is not None and number in (code.code, code.legacy):
+                return code
+        if _OTHER_NAME.match(string) and by_name(string) is None:
+            return None
+    return _by_number().get((table, number)) or _by_legacy().get((table, number))
 
 
 @lru_cache(maxsize=1)
@@ -152,6 +215,43 @@ _STRING_CONTEXT = {
     "cuda": r"(?:CUDA|CUDART|[Cc]uda|cudart|CUBLAS|NCCL WARN|\bError \d{1,4}: )",
     "hip": r"(?:HIP|[Hh]ip|ROCm|RCCL|hipError)",
 }
+# A printed string alone on its line (users paste the last line of a traceback, or a wrapper prints
+# the bare what(): pytorch torch/cuda/__init__.py set_device -> torch._C._cuda_setDevice raises
+# "CUDA error: invalid device ordinal", pasted as "Invalid device ordinal") counts when a line
+# nearby names the API: the traceback frames (torch/cuda/__init__.py, _cuda_setDevice, hip_runtime)
+# or the c10 "Exception raised from c10_cuda_check_implementation at .../c10/cuda/CUDAException.cpp"
+# line that follows the message. The scanner looks at NEAR_BEFORE lines above and NEAR_AFTER below.
+NEAR_BEFORE = 6
+NEAR_AFTER = 2
+NEAR_CONTEXT = {
+    "cuda": r"CUDA|[Cc]uda|cudart|CUBLAS|NCCL|nvidia",
+    "hip": r"\bHIP\b|\bhip|_hip_|ROCm|\brocm|RCCL|hipError|\bhsa",
+}
+# The line then starts with the string (after an exception class or "error:"), and the string ends
+# there or at punctuation or a location word: the text is the message, not a phrase in a sentence.
+_NEAR_LINE = (
+    r"^(?:[\w.]*(?:Error|Exception)\b:?\s*|[Ee]rror:\s*)?{string}"
+    r"(?=\s*$|\s*[.,;:!?)\]'\"`(]|\s+(?:at|in|on|for|from|when|while)\b)"
+)
+# strerror(3) texts (glibc) are printed by every program for its own failed syscalls: a bare
+# "Operation not permitted" is mkdir's or chown's as often as CUDA's, so it needs the API on its line.
+_ERRNO_STRINGS = frozenset(os.strerror(n).lower() for n in range(1, 134))
+
+
+def _string_regex(lit: str) -> str:
+    """The string as printed, with either case for its first letter (a sentence start, a user's
+    paste) and its trailing period optional (cudaErrorUnsupportedPtxVersion's string ends in one)."""
+    body = lit.rstrip(".")
+    first, rest = body[0], re.escape(body[1:])
+    head = f"[{first.lower()}{first.upper()}]" if first.isalpha() else re.escape(first)
+    return head + rest + (r"\.?" if body != lit else "")
+
+
+def _string_literal_for_prefilter(lit: str) -> str:
+    """The literal searched for: without a first letter whose case varies, and without a trailing
+    period. Strings are at least _MIN_STRING long, so what is left stays distinctive."""
+    body = lit.rstrip(".")
+    return body[1:] if body[0].isalpha() else body
 
 
 def signature_specs() -> list[dict[str, object]]:
@@ -179,18 +279,22 @@ def signature_specs() -> list[dict[str, object]]:
             if not lit or not ctx or (t.table, lit) in strings_done:
                 continue
             strings_done.add((t.table, lit))
-            specs.append(
-                {
-                    "id": f"code.{t.table}.{c.name}.string",
-                    "literals": [lit],
-                    # a string that names its API itself ("CUDA driver version is ...") needs no context
-                    "pattern": re.escape(lit) if re.search(ctx, lit) else ctx + r".{0,120}?" + re.escape(lit),
-                    "causes": list(c.causes) if c.klass == "cause" else [],
-                    "strength": "suggests",
-                    "explain": f"{t.layer} error {c.describe()}",
-                    "source": t.source,
-                    "examples": [f"{'HIP' if t.table == 'hip' else 'CUDA'} error: {lit}"],
-                    "code": c,
-                }
-            )
+            text = _string_regex(lit)
+            names_api = bool(re.search(ctx, lit))
+            spec: dict[str, object] = {
+                "id": f"code.{t.table}.{c.name}.string",
+                "literals": [_string_literal_for_prefilter(lit)],
+                # a string that names its API itself ("CUDA driver version is ...") needs no context
+                "pattern": text if names_api else ctx + r".{0,120}?" + text,
+                "causes": list(c.causes) if c.klass == "cause" else [],
+                "strength": "suggests",
+                "explain": f"{t.layer} error {c.describe()}",
+                "source": t.source,
+                "examples": [f"{'HIP' if t.table == 'hip' else 'CUDA'} error: {lit}"],
+                "code": c,
+            }
+            if not names_api and lit.lower() not in _ERRNO_STRINGS:
+                spec["near"] = _NEAR_LINE.replace("{string}", text)
+                spec["context"] = NEAR_CONTEXT[t.table]
+            specs.append(spec)
     return specs

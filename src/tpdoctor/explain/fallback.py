@@ -8,6 +8,7 @@ signatures whose example lines share the most words with it, always labelled as 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from tpdoctor.explain.downstream import is_generic
@@ -86,7 +87,14 @@ class Guess:
     score: float
 
 
-def layer_of(text: str) -> str:
+# The layer of a line that carries an error code is the code's table (data/error_codes/*.yaml): an
+# NCCL WARN "Cuda failure 217" or a bare "Invalid device ordinal" was raised by CUDA.
+CODE_LAYERS = {"cuda": "CUDA", "cu_driver": "CUDA", "hip": "ROCm/HIP", "ze": "Level Zero/SYCL"}
+
+
+def layer_of(text: str, code_table: str = "") -> str:
+    if code_table in CODE_LAYERS:
+        return CODE_LAYERS[code_table]
     text = strip_prefixes(text)
     for name, pattern in LAYERS:
         if pattern.search(text):
@@ -123,18 +131,25 @@ _EXCEPTION = re.compile(
 )
 
 
-def first_error(lines: list[tuple[str, int, str]]) -> tuple[str, int, str] | None:
+def first_error(
+    lines: list[tuple[str, int, str]], code_lines: Collection[tuple[str, int]] = ()
+) -> tuple[str, int, str] | None:
     """The first exception-like line in log order (with several ranks, the first to fail is usually
     the cause and the others follow it), else the last kept error line (a traceback ends with it).
-    Generic wrappers ("Engine core initialization failed", ActorDiedError, ...) come last: they
-    only say that the real error is elsewhere."""
+    A line that carries an error code (`code_lines`: (source, line)) is exception-like whatever its
+    words. Generic wrappers ("Engine core initialization failed", ActorDiedError, ...) come last:
+    they only say that the real error is elsewhere."""
+
+    def exception_like(src: str, line: int, text: str) -> bool:
+        return (src, line) in code_lines or bool(_EXCEPTION.search(strip_prefixes(text)))
+
     specific = [e for e in lines if not is_generic(e[2])]
     for src, line, text in specific:
-        if _EXCEPTION.search(strip_prefixes(text)):
+        if exception_like(src, line, text):
             return src, line, text
     if specific:
         return specific[-1]
     for src, line, text in lines:
-        if _EXCEPTION.search(strip_prefixes(text)):
+        if exception_like(src, line, text):
             return src, line, text
     return lines[-1] if lines else None

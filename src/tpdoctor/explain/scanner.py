@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 from tpdoctor.explain.downstream import is_generic
 from tpdoctor.explain.engine import Engine, make_engine
-from tpdoctor.explain.error_codes import NUMBER_GROUPS
+from tpdoctor.explain.error_codes import NEAR_AFTER, NEAR_BEFORE, NUMBER_GROUPS, code_string_of, lookup_number
 from tpdoctor.explain.normalize import ANSI_BYTES, decode_line, display, strip_prefixes, unescape
 from tpdoctor.explain.reader import MAX_LINE, iter_buffers
 from tpdoctor.explain.signatures import KnowledgeBase
@@ -26,6 +26,10 @@ EVIDENCE_PER_SIGNATURE = 3
 CODES_KEPT = 64  # distinct error codes (by number) remembered with their first line
 ERROR_LINES_KEPT = 10
 FACT_VALUES_KEPT = 32
+CODE_LINES_KEPT = 256  # lines known to carry an error code (first ones), for the fallback
+NEAR_BYTES = 4096  # how far a `near` signature looks for its context around its line
+# Capture groups that qualify a code number and are no fact of the log
+_CODE_QUALIFIERS = frozenset({"code_string"})
 
 # Lines worth showing when no known cause matches. Case-sensitive on purpose: grep -c
 # 'Error|error' in the benchmark is the yardstick, and ALLCAPS/Capitalised forms are listed.
@@ -93,11 +97,13 @@ _GROUP_ALIAS = {
     "transport2": "transport",
     "runtime_crun": "runtime",
     "device2": "device",
+    "ipc_mode2": "ipc_mode",
 }
 _VALUE_ALIAS = {
     ("runtime", "crun"): "podman",
     ("runtime", "kubectl"): "kubernetes",
     ("runtime", "kubelet"): "kubernetes",
+    ("ipc_mode", "true"): "host",  # Kubernetes hostIPC: true
 }
 
 
@@ -171,6 +177,8 @@ class ScanResult:
     notes: list[str] = field(default_factory=list)
     engine: str = ""
     codes: dict[tuple[str, str], SigHit] = field(default_factory=dict)  # (group, number) -> first line
+    # (source, line) -> table of the error code the line carries (by name, printed string or number)
+    code_lines: dict[tuple[str, int], str] = field(default_factory=dict)
     terminal: Terminal | None = None
 
     def top_error_lines(self) -> list[tuple[str, int, str]]:
@@ -222,9 +230,11 @@ class Scanner:
         self.engine: Engine = make_engine(literals, single, engine)
         self.result = ScanResult(engine=self.engine.name)
         self._order = 0
+        self._tail = b""  # the end of the previous block: context for a `near` line at a block start
 
     def scan_stream(self, stream: BinaryIO, source: str) -> None:
         self.result.inputs.append(source)
+        self._tail = b""
         line_base = 0  # lines before the current block
         for buf, end in iter_buffers(stream, notes=self.result.notes):
             self.result.bytes += end
@@ -240,6 +250,7 @@ class Scanner:
         hits = self.engine.scan(block, end)
         count = _newline_counter(block, end)
         if not hits:
+            self._tail = bytes(block[max(0, end - NEAR_BYTES) : end])
             return line_base + count(0, end)
         hits.sort(key=itemgetter(1))
         pos = 0
@@ -257,7 +268,7 @@ class Scanner:
                     if all(light[c] for c in cur):
                         pending.append((cur_start, line_no, order))
                     else:
-                        self._line(block, cur_start, line_no, cur, source, order)
+                        self._line(block, end, cur_start, line_no, cur, source, order)
                 line_no += count(pos, start)
                 pos = start
                 cur_start = start
@@ -268,9 +279,10 @@ class Scanner:
             if all(light[c] for c in cur):
                 pending.append((cur_start, line_no, order))
             else:
-                self._line(block, cur_start, line_no, cur, source, order)
+                self._line(block, end, cur_start, line_no, cur, source, order)
         self._order = order
         self._error_candidates(block, pending, source)
+        self._tail = bytes(block[max(0, end - NEAR_BYTES) : end])
         return line_no - 1 + count(pos, end)
 
     def _error_candidates(self, block: bytes | bytearray, pending: list[tuple[int, int, int]], source: str) -> None:
@@ -290,11 +302,29 @@ class Scanner:
             self._exception_seen(text, original, line_no, source, order)
             self._salient(text, original, line_no, source, order)
 
+    def _near_text(self, block: bytes | bytearray, end: int, start: int, stop: int) -> str:
+        """The NEAR_BEFORE lines above the line at block[start:stop] and the NEAR_AFTER below it
+        (within NEAR_BYTES; lines above the block come from the previous block's tail)."""
+        lo = max(0, start - NEAR_BYTES)
+        before = bytes(block[lo:start])
+        if lo == 0 and self._tail:
+            before = self._tail + before
+        after = bytes(block[stop + 1 : min(end, stop + 1 + NEAR_BYTES)]) if stop >= 0 else b""
+        lines = before.split(b"\n")[-NEAR_BEFORE - 1 :] + after.split(b"\n")[:NEAR_AFTER]
+        return decode_line(b"\n".join(lines))
+
     def _line(
-        self, block: bytes | bytearray, start: int, line_no: int, lits: list[int], source: str, order: int
+        self,
+        block: bytes | bytearray,
+        end: int,
+        start: int,
+        line_no: int,
+        lits: list[int],
+        source: str,
+        order: int,
     ) -> None:
         stop = block.find(b"\n", start)
-        raw = block[start : min(stop, start + MAX_LINE)]
+        raw = block[start : min(stop if stop >= 0 else end, start + MAX_LINE)]
         original = decode_line(raw)
         text = unescape(strip_prefixes(original))
         sigs: set[int] = set()
@@ -308,9 +338,18 @@ class Scanner:
         res = self.result
         matched = False
         matched_ids: list[str] = []
+        code_table = ""
+        near_text: str | None = None
         for si in sorted(sigs):
             sig = self.kb.signatures[si]
             m = sig.regex.search(text)
+            if not m and sig.near is not None and sig.context is not None:
+                m = sig.near.search(text)
+                if m:
+                    if near_text is None:
+                        near_text = self._near_text(block, end, start, stop)
+                    if not sig.context.search(near_text):
+                        m = None
             if not m:
                 continue
             # a hand-written signature explains its line; a line whose only match is an error-code
@@ -326,12 +365,18 @@ class Scanner:
             groups = {k: v for k, v in m.groupdict().items() if v is not None}
             if len(rec.evidence) < EVIDENCE_PER_SIGNATURE:
                 rec.evidence.append(SigHit(line_no, display(original), source, groups))
+            if sig.code is not None:
+                code_table = sig.code.table
             for k, v in groups.items():
-                if k.rstrip("0123456789") in NUMBER_GROUPS:
-                    if (k, v) not in res.codes and len(res.codes) < CODES_KEPT:
-                        res.codes[(k.rstrip("0123456789"), v)] = SigHit(
-                            line_no, display(original), source, groups
-                        )
+                group = k.rstrip("0123456789")
+                if group in _CODE_QUALIFIERS:
+                    continue
+                if group in NUMBER_GROUPS:
+                    code = lookup_number(group, v, code_string_of(groups))
+                    if code is not None:
+                        code_table = code_table or code.table
+                    if (group, v) not in res.codes and len(res.codes) < CODES_KEPT:
+                        res.codes[(group, v)] = SigHit(line_no, display(original), source, groups)
                     continue
                 res.facts.add(k, v, line_no, source)
         for fi in sorted(facts):
@@ -340,10 +385,14 @@ class Scanner:
                 for k, v in m.groupdict().items():
                     if v is not None:
                         res.facts.add(k, v, line_no, source)
+        if code_table and len(res.code_lines) < CODE_LINES_KEPT:
+            res.code_lines.setdefault((source, line_no), code_table)
         if salient:
             self._exception_seen(text, original, line_no, source, order, tuple(matched_ids))
-            if not matched:
-                self._salient(text, original, line_no, source, order)
+        if (salient or code_table) and not matched:
+            # a line that carries an error code is an error line even without an error word
+            # ("Invalid device ordinal" pasted alone): it ranks with exception lines
+            self._salient(text, original, line_no, source, order, 3 if code_table else 0)
 
     def _exception_seen(
         self, text: str, original: str, line_no: int, source: str, order: int, sigs: tuple[str, ...] = ()
@@ -355,13 +404,10 @@ class Scanner:
         if _RAISED.search(text) and not is_generic(text):
             self.result.terminal = Terminal(order, source, line_no, display(original), sigs)
 
-    def _salient(self, text: str, original: str, line_no: int, source: str, order: int) -> None:
-        if _EXCEPTION_LINE.match(text):
-            score = 3
-        elif _STRONG.search(text):
-            score = 2
-        else:
-            score = 1
+    def _salient(self, text: str, original: str, line_no: int, source: str, order: int, score: int = 0) -> None:
+        """Offer the line to the error-line heap; `score` when the caller knows it (a code line: 3)."""
+        if not score:
+            score = 3 if _EXCEPTION_LINE.match(text) else 2 if _STRONG.search(text) else 1
         heap = self.result.error_lines
         entry_key = (score, line_no, order)
         if len(heap) >= ERROR_LINES_KEPT and entry_key < heap[0][:3]:

@@ -75,6 +75,10 @@ class Signature:
     # "not-container": the line is itself a failure with no container cause (CUDA OOM, a kernel image
     # built for another GPU). A cause that only generic downstream lines back is then dropped.
     root: str = ""
+    # A second form of the line that counts only when a line nearby matches `context` (a printed
+    # error string alone on its line, its API named by the traceback around it; error_codes.py).
+    near: LazyRegex | re.Pattern[str] | None = None
+    context: LazyRegex | re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -178,9 +182,13 @@ def parse_knowledge_base(raw: dict[str, Any], lazy: bool = False) -> KnowledgeBa
                 code=e.get("code"),
                 downstream=bool(e.get("downstream", False)),
                 root=str(e.get("root", "")),
+                near=_compile(sid, str(e["near"]), lazy) if e.get("near") else None,
+                context=_compile(sid, str(e["context"]), lazy) if e.get("context") else None,
             )
         )
     for sig in sigs:
+        if (sig.near is None) != (sig.context is None):
+            raise KnowledgeBaseError(f"signature {sig.id}: `near` and `context` go together")
         if sig.root not in ("", "not-container") or (sig.root and sig.causes):
             raise KnowledgeBaseError(
                 f"signature {sig.id}: root is 'not-container' on a signature without causes"

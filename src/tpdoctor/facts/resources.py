@@ -13,7 +13,7 @@ import re
 import resource
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
-from tpdoctor.facts.system import parse_mounts
+from tpdoctor.facts.system import mount_for, parse_mounts
 from tpdoctor.facts.textfiles import first_line, read_link, read_text
 from tpdoctor.model import Facts
 
@@ -53,9 +53,36 @@ def _limit(v: str) -> int | None:
     return int(v) if v.isdigit() else None
 
 
+def _collect_shm_access(ctx: CollectContext, facts: Facts) -> None:
+    """Can the ranks create files in /dev/shm? NCCL mkstemp()s /dev/shm/nccl-XXXXXX (NCCL
+    src/os/linux.cc ncclOsShmOpen), torch shm_open()s /torch_* (ATen MapAllocator.cpp) and Python's
+    multiprocessing sem_open()s /dev/shm/sem.*: each needs write and search permission on the
+    directory, which a tmpfs gives everyone with mode 1777. A read-only mount, or a directory left
+    0755, fails them with EROFS/EACCES (shm.not-writable).
+
+    Under --root the directory is a copy (an exported rootfs, a fixture), whose mode says nothing
+    about the container's tmpfs: only the mount's "ro" option counts there."""
+    shm = facts.shm
+    m = mount_for(facts, "/dev/shm")
+    if m is not None and m.target.rstrip("/") == "/dev/shm":
+        shm.readonly_mount = "ro" in m.options
+    if shm.readonly_mount:
+        shm.writable = False
+    if not ctx.live:
+        return
+    try:
+        shm.mode = ctx.path("/dev/shm").stat().st_mode & 0o7777
+    except OSError:
+        return
+    if not shm.readonly_mount:
+        shm.writable = os.access(ctx.path("/dev/shm"), os.W_OK | os.X_OK)
+
+
 def _collect_shm(ctx: CollectContext, facts: Facts) -> None:
     shm = facts.shm
     shm.present = ctx.path("/dev/shm").is_dir()
+    if shm.present:
+        _collect_shm_access(ctx, facts)
     if ctx.live:
         try:
             st = os.statvfs(ctx.path("/dev/shm"))

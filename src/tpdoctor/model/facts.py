@@ -95,13 +95,16 @@ class MountEntry(DataModel):
 
 @dataclass(kw_only=True, repr=False, eq=False)
 class ShmFacts(DataModel):
-    """/dev/shm: present, size, free space."""
+    """/dev/shm: present, size, free space, and whether the ranks can create files in it."""
 
     path: str = "/dev/shm"
     present: bool | None = None
     size_bytes: int | None = None
     free_bytes: int | None = None
     source: str | None = None  # mounts size= option, statvfs, or ipc host
+    readonly_mount: bool | None = None  # the /dev/shm mount carries "ro"
+    mode: int | None = None  # permission bits of /dev/shm (a healthy tmpfs is 0o1777)
+    writable: bool | None = None  # live: access(W_OK|X_OK); --root: mode/owner against the process uid
 
 
 @dataclass(kw_only=True, repr=False, eq=False)

@@ -89,3 +89,55 @@ def shm_size(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
             context=ctx,
             severity="degraded",
         )
+
+
+@fact_rule("shm.not-writable")
+def shm_not_writable(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """The ranks can create files in /dev/shm.
+
+    **What it checks.** Whether `/dev/shm` is mounted read-only (the `ro` option of its entry in
+    `proc/self/mounts`, live or under `--root`) and, live, whether this process may create files
+    in it (`access(W_OK|X_OK)`) and whether its mode lets other users do so (a tmpfs is `1777`).
+
+    **Why it matters.** Every rank creates files there: NCCL `mkstemp("/dev/shm/nccl-XXXXXX")`
+    (NCCL `src/os/linux.cc` ncclOsShmOpen: `Error: failed to create shared memory file …, error
+    Permission denied (13)`; before 2.19 `Call to shm_open failed : Permission denied`), torch
+    `shm_open` (ATen `MapAllocator.cpp`: `unable to open shared memory object </torch_…> in
+    read-write mode: Permission denied (13)`), Python `multiprocessing` semaphores (`sem_open`,
+    `PermissionError: [Errno 13]`). A larger size does not help: the directory's permissions do.
+
+    **How to fix.** Give the container its own writable tmpfs at /dev/shm (`shm_size`, which
+    Docker mounts with mode 1777), or restore the host's `/dev/shm` to `1777` when it is shared
+    with `ipc: host`.
+    """
+    backend = infer_backend(facts, options)
+    ranks = (tp_size(facts, options, backend) or 0) * options.pp
+    shm = facts.shm
+    if ranks < 2 or shm.present is False:
+        return
+    ctx = fix_context(shm_size=_suggest_size(ranks))
+    if shm.readonly_mount:
+        yield make_finding(
+            "shm.not-writable",
+            f"/dev/shm is mounted read-only; {ranks} ranks must create their shared-memory files in it.",
+            [("/dev/shm mount", "ro")],
+            context=ctx,
+        )
+    elif shm.writable is False:
+        yield make_finding(
+            "shm.not-writable",
+            f"this process cannot create files in /dev/shm (mode {shm.mode:04o}); NCCL, torch and "
+            "Python multiprocessing all need to." if shm.mode is not None else
+            "this process cannot create files in /dev/shm; NCCL, torch and Python multiprocessing all need to.",
+            [("/dev/shm", "not writable" if shm.mode is None else f"mode {shm.mode:04o}")],
+            context=ctx,
+        )
+    elif shm.mode is not None and shm.mode & 0o003 != 0o003:
+        yield make_finding(
+            "shm.not-writable",
+            f"/dev/shm has mode {shm.mode:04o}: only its owner can create files there, so ranks that run "
+            "as another user fail (a tmpfs is 1777).",
+            [("/dev/shm", f"mode {shm.mode:04o}")],
+            context=ctx,
+            severity="degraded",
+        )
