@@ -129,6 +129,8 @@ RAY_TMP = (
         "node1:100:200 [0] NCCL INFO ncclCommInitRank comm 0x55d0 rank 0 nranks 2 cudaDev 0 nvmlDev 0 busId 1000 commId 0x5d2e - Init COMPLETE",
         "# Avg bus bandwidth    : 180.5",  # nccl-tests src/common.cu
         "# Out of bounds values : 0 OK",  # nccl-tests src/common.cu
+        "#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong",
+        "INFO 09-03 16:28:40 [kv_cache_utils.py:849] GPU KV cache size: 1,118,048 tokens",  # vllm v1 kv_cache_utils.py
         'INFO:     10.0.0.5:41234 - "POST /v1/chat/completions HTTP/1.1" 200 OK',  # uvicorn access log
         "INFO 06-01 10:01:00 metrics.py:351] Avg prompt throughput: 12.3 tokens/s, Avg generation throughput: 45.6 tokens/s",
     ],
