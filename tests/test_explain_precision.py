@@ -145,6 +145,13 @@ def test_a_blocker_after_the_run_went_on_stays(tmp_path: Path) -> None:
     assert causes(tmp_path, "INFO:     Application startup complete.\n" + RAY_TMP) == ["shm.too-small"]
 
 
+def test_a_wrapper_script_announcing_the_server_is_not_a_run_that_went_on(tmp_path: Path) -> None:
+    # a launch script's `echo "Starting vLLM API server..."` comes before vLLM runs; vLLM's own line is
+    # api_server.py run_server "Starting vLLM API server on http://%s:%d"
+    assert causes(tmp_path, RAY_TMP + "Starting vLLM API server...\n") == ["shm.too-small"]
+    assert causes(tmp_path, RAY_TMP + "INFO 06-01 10:00:31 api_server.py:561] Starting vLLM API server on http://0.0.0.0:8000\n") == []
+
+
 def test_a_degraded_cause_stays_when_the_run_goes_on(tmp_path: Path) -> None:
     # vllm custom_all_reduce.py: the run works, slower: still worth a warning
     text = (
