@@ -75,15 +75,11 @@ def test_the_family_counts_only_as_the_last_exception(tmp_path: Path) -> None:
     assert causes(tmp_path, text) == ["rdma.memlock-too-low"]
 
 
-def test_a_proven_cause_survives_a_non_container_end(tmp_path: Path) -> None:
-    # moby/sys/user: "unable to find group %s: no matching entries in group file" proves the cause
-    text = (
-        "docker: Error response from daemon: unable to find group render: no matching entries in group file.\n"
-        + TRACEBACK
-        + NOT_CONTAINER_ENDS[0]
-        + "\n"
-    )
-    assert causes(tmp_path, text)[0] == "device.group-name-unresolved"
+def test_a_proven_cause_after_the_last_exception_survives(tmp_path: Path) -> None:
+    # moby/sys/user: "unable to find group %s: no matching entries in group file" proves the cause; printed
+    # after the OOM traceback (the next start of the container failed), the run did not get past it
+    group = "docker: Error response from daemon: unable to find group render: no matching entries in group file.\n"
+    assert causes(tmp_path, TRACEBACK + NOT_CONTAINER_ENDS[0] + "\n" + group)[0] == "device.group-name-unresolved"
 
 
 def test_wrapper_lines_are_not_the_terminal_error(tmp_path: Path) -> None:
@@ -304,3 +300,16 @@ def test_an_unknown_first_error_still_gets_guesses(tmp_path: Path) -> None:
     log.write_text("RuntimeError: bootstrap socket interface eth0 could not connect to peer rank 1 over tcp\n")
     first = explain([str(log)]).facts["first_error"]
     assert "not_container" not in first
+
+
+def test_a_proven_blocker_the_run_got_past_is_not_why_it_died(tmp_path: Path) -> None:
+    # Ray's object store in /tmp (proves a small /dev/shm, a blocker) and then the run dies of CUDA OOM:
+    # it got past the warning; in another file the OOM says nothing about it
+    found = _report(tmp_path, RAY_TMP + TRACEBACK + NOT_CONTAINER_ENDS[0] + "\n")
+    assert found == [("shm.too-small", "notice")], found
+    other = tmp_path / "rank1.log"
+    other.write_text(TRACEBACK + NOT_CONTAINER_ENDS[0] + "\n")
+    first = tmp_path / "rank0.log"
+    first.write_text(RAY_TMP)
+    report = explain([str(first), str(other)])
+    assert [(f.cause, f.severity.value) for f in report.findings] == [("shm.too-small", "blocker")]

@@ -310,9 +310,22 @@ def _arbitrate_by_terminal_error(
                 f"Not why the run failed: it ended with line {t.line} ({verdict.why}), a failure with no container "
                 f"cause; {s.cause} only costs performance."
             )
+        elif _all_before(s, scan, t.source, t.line):
+            # a proven blocker that the same file shows the run getting past, to die of something else
+            s.demoted = (
+                f"Not why the run failed: the run got past every line behind {s.cause} and ended with line {t.line} "
+                f"({verdict.why}), a failure with no container cause."
+            )
         else:
             continue
         notes.append(f"{s.cause} shown as a notice: {s.demoted}")
+
+
+def _all_before(s: Support, scan: ScanResult, source: str, line: int) -> bool:
+    """Every line behind `s` (its evidence and its signatures' last hits) is in `source`, before `line`."""
+    spots = [(h.source, h.line) for h in s.evidence]
+    spots += [scan.signatures[sig].last for sig in s.signatures if sig in scan.signatures]
+    return bool(spots) and all(src == source and ln < line for src, ln in spots)
 
 
 def _blockers_the_run_got_past(scan: ScanResult, supports: dict[str, Support], notes: list[str]) -> None:
@@ -328,7 +341,7 @@ def _blockers_the_run_got_past(scan: ScanResult, supports: dict[str, Support], n
             continue
         spots = [(h.source, h.line) for h in s.evidence]
         spots += [scan.signatures[sig].last for sig in s.signatures if sig in scan.signatures]
-        if spots and all(line < last_ok.get(src, 0) for src, line in spots):
+        if spots and all(ln < last_ok.get(src, 0) for src, ln in spots):
             src = spots[0][0]
             s.demoted = (
                 f"The run got past it: line {last_ok[src]} of {src} shows the run going on after every line behind "
