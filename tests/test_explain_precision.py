@@ -4,6 +4,7 @@ give nothing above notice. Every test line is a format string of the program tha
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -313,3 +314,42 @@ def test_a_proven_blocker_the_run_got_past_is_not_why_it_died(tmp_path: Path) ->
     first.write_text(RAY_TMP)
     report = explain([str(first), str(other)])
     assert [(f.cause, f.severity.value) for f in report.findings] == [("shm.too-small", "blocker")]
+
+
+# ---- every NCCL INFO line alone (tests/data/explain-healthy/README.md: 762 format strings from three NCCL trees)
+
+_CONVERSIONS = (
+    (re.compile(r"%[-+ #0]*\d*(?:\.\d+)?(?:ll|l|z|h)?[dui]"), "1"),
+    (re.compile(r"%[-+ #0]*\d*(?:\.\d+)?(?:ll|l|z)?[xX]"), "1f"),
+    (re.compile(r"%[-+ #0]*\d*(?:\.\d+)?[fFgGe]"), "1.5"),
+    (re.compile(r"%p"), "0x55d0"),
+    (re.compile(r"%-?\d*s"), "eth0"),
+    (re.compile(r"%c"), "a"),
+)
+
+
+def _nccl_info_lines() -> list[str]:
+    out = []
+    for fmt in (HEALTHY / "nccl-info-formats.txt").read_text().splitlines():
+        line = fmt.replace("%%", "%").replace("\\n", "")
+        for pattern, value in _CONVERSIONS:
+            line = pattern.sub(value, line)
+        out.append("ab12cd34:1:1 [0] NCCL INFO " + line)
+    return out
+
+
+def test_no_nccl_info_line_alone_is_a_warning(tmp_path: Path) -> None:
+    lines = _nccl_info_lines()
+    assert len(lines) > 700
+    kb = knowledge_base()
+    # a line that no signature matches cannot give a finding alone: explain only the lines some signature matches
+    matched = [ln for ln in lines if any(lit in ln for s in kb.signatures for lit in s.literals)]
+    assert matched, "the filled lines were not read"
+    above = {}
+    for line in matched:
+        found = causes(tmp_path, line + "\n")
+        if found:
+            above[line] = found
+    # NCCL reports an environment variable it could not parse and ignores it: a real user error
+    assert {c for found in above.values() for c in found} <= {"env.invalid-value"}, above
+    assert all("Ignoring" in line for line in above), above
