@@ -353,3 +353,14 @@ def test_no_nccl_info_line_alone_is_a_warning(tmp_path: Path) -> None:
     # NCCL reports an environment variable it could not parse and ignores it: a real user error
     assert {c for found in above.values() for c in found} <= {"env.invalid-value"}, above
     assert all("Ignoring" in line for line in above), above
+
+
+def test_no_next_step_hint_for_a_demoted_guess(tmp_path: Path) -> None:
+    # nccl.ib-open-device-failed carries a hint (pass /dev/infiniband); once the run is known to have died of OOM
+    # that hint would send the user the wrong way
+    line = "node1:1:1 [0] NCCL WARN Call to ibv_open_device failed\n"
+    log = tmp_path / "h.log"
+    log.write_text(line)
+    assert any(n.startswith("hint:") for n in explain([str(log)]).notes)
+    log.write_text(line + TRACEBACK + NOT_CONTAINER_ENDS[0] + "\n")
+    assert not any(n.startswith("hint:") for n in explain([str(log)]).notes)

@@ -154,6 +154,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
     supports: dict[str, Support] = {}
     alternatives: dict[str, list[str]] = {}
     hints: list[str] = []
+    hint_of: dict[str, set[str]] = {}  # hint -> the causes whose signatures gave it
     notes: list[str] = []
     present = set(scan.signatures)
 
@@ -174,6 +175,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         alternatives.setdefault(main, []).extend(o for o in others if o not in alternatives[main])
         if sig.hint and sig.strength == "suggests":
             hints.append(sig.hint)
+            hint_of.setdefault(sig.hint, set()).add(main)
 
     for c in kb.correlations:
         if not _correlation_applies(c, present, scan):
@@ -229,6 +231,9 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
     _drop_guesses_behind_a_known_root(scan, kb, codes, supports, notes)
     _arbitrate_by_terminal_error(scan, kb, supports, notes)
     _blockers_the_run_got_past(scan, supports, notes)
+    # a next step for a cause shown only as a notice would send the user the wrong way
+    demoted = {c for c, s in supports.items() if s.demoted}
+    hints = [h for h in hints if not (hint_of.get(h) and hint_of[h] <= demoted)]
 
     # Alternatives a signature listed become `related` unless they are findings themselves.
     for cause, alts in alternatives.items():
@@ -321,10 +326,17 @@ def _arbitrate_by_terminal_error(
         notes.append(f"{s.cause} shown as a notice: {s.demoted}")
 
 
-def _all_before(s: Support, scan: ScanResult, source: str, line: int) -> bool:
-    """Every line behind `s` (its evidence and its signatures' last hits) is in `source`, before `line`."""
+def _lines_behind(s: Support, scan: ScanResult) -> list[tuple[str, int]]:
+    """(source, line) of every line behind `s`: its evidence and its signatures' last hits (evidence keeps
+    only the first few hits of a signature)."""
     spots = [(h.source, h.line) for h in s.evidence]
     spots += [scan.signatures[sig].last for sig in s.signatures if sig in scan.signatures]
+    return spots
+
+
+def _all_before(s: Support, scan: ScanResult, source: str, line: int) -> bool:
+    """Every line behind `s` is in `source`, before `line`."""
+    spots = _lines_behind(s, scan)
     return bool(spots) and all(src == source and ln < line for src, ln in spots)
 
 
@@ -339,8 +351,7 @@ def _blockers_the_run_got_past(scan: ScanResult, supports: dict[str, Support], n
     for s in supports.values():
         if s.demoted or get_cause(s.cause).severity.value != "blocker":
             continue
-        spots = [(h.source, h.line) for h in s.evidence]
-        spots += [scan.signatures[sig].last for sig in s.signatures if sig in scan.signatures]
+        spots = _lines_behind(s, scan)
         if spots and all(ln < last_ok.get(src, 0) for src, ln in spots):
             src = spots[0][0]
             s.demoted = (
