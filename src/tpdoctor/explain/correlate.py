@@ -229,8 +229,8 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
 
     _fact_rules(scan, supports, notes)
     _drop_guesses_behind_a_known_root(scan, kb, codes, supports, notes)
-    _arbitrate_by_terminal_error(scan, kb, supports, notes)
-    _blockers_the_run_got_past(scan, supports, notes)
+    _arbitrate_by_terminal_error(scan, kb, supports)
+    _blockers_the_run_got_past(scan, supports)
     # a next step for a cause shown only as a notice would send the user the wrong way
     demoted = {c for c, s in supports.items() if s.demoted}
     hints = [h for h in hints if not (hint_of.get(h) and hint_of[h] <= demoted)]
@@ -283,9 +283,7 @@ def _drop_guesses_behind_a_known_root(
         )
 
 
-def _arbitrate_by_terminal_error(
-    scan: ScanResult, kb: KnowledgeBase, supports: dict[str, Support], notes: list[str]
-) -> None:
+def _arbitrate_by_terminal_error(scan: ScanResult, kb: KnowledgeBase, supports: dict[str, Support]) -> None:
     """The last exception of the log is what the run died of (explain/terminal.py): a cause that line
     backs ranks first among equals; when that line is a failure with no container cause, a cause that
     no line proves and that the line does not back is only a guess, and a proven degraded cause (a cost
@@ -323,7 +321,6 @@ def _arbitrate_by_terminal_error(
             )
         else:
             continue
-        notes.append(f"{s.cause} shown as a notice: {s.demoted}")
 
 
 def _lines_behind(s: Support, scan: ScanResult) -> list[tuple[str, int]]:
@@ -340,7 +337,7 @@ def _all_before(s: Support, scan: ScanResult, source: str, line: int) -> bool:
     return bool(spots) and all(src == source and ln < line for src, ln in spots)
 
 
-def _blockers_the_run_got_past(scan: ScanResult, supports: dict[str, Support], notes: list[str]) -> None:
+def _blockers_the_run_got_past(scan: ScanResult, supports: dict[str, Support]) -> None:
     """A blocker stops the run where it happens. When every line behind one is followed, in the same file,
     by a line that only a run that got further prints (fact `run_ok`: NCCL's "Init COMPLETE", nccl-tests'
     bandwidth summary, a server that reports it is ready; data/signatures.yaml facts), the line did not
@@ -358,7 +355,6 @@ def _blockers_the_run_got_past(scan: ScanResult, supports: dict[str, Support], n
                 f"The run got past it: line {last_ok[src]} of {src} shows the run going on after every line behind "
                 f"{s.cause}, so it did not stop the run (a retry or a fallback worked); it may still cost performance."
             )
-            notes.append(f"{s.cause} shown as a notice: {s.demoted}")
 
 
 def _is_bridge_ip(value: str) -> bool:

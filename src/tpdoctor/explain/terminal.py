@@ -126,13 +126,13 @@ def classify(scan: ScanResult, kb: KnowledgeBase) -> TerminalVerdict | None:
 def not_container_reason(text: str, kb: KnowledgeBase) -> str:
     """Why one line is a failure with no container cause ("" when it is not known to be one): a family above,
     a `root: not-container` signature or an error code classed `not-container` (checked on this line only)."""
-    m = _FAMILIES.search(text)
-    if m and m.lastgroup:
-        return NOT_CONTAINER_FAMILIES[int(m.lastgroup[1:])][0]
     line = strip_prefixes(text)
-    for sig in kb.signatures:
+    for sig in kb.signatures:  # signatures first, as classify() does
         if sig.root != "not-container" and (sig.code is None or sig.code.klass != "not-container"):
             continue
         if any(lit in line for lit in sig.literals) and sig.regex.search(line):
             return sig.id
+    m = _FAMILIES.search(text)
+    if m and m.lastgroup:
+        return NOT_CONTAINER_FAMILIES[int(m.lastgroup[1:])][0]
     return ""
