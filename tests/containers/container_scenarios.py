@@ -56,6 +56,10 @@ def tmp_writable(ok: bool) -> LiveExpectation:
     return LiveExpectation(f"/tmp writable: {ok}", lambda f: f["probes"]["tmp_writable"], ok)
 
 
+def shm_writable(ok: bool) -> LiveExpectation:
+    return LiveExpectation(f"/dev/shm writable: {ok}", lambda f: f["shm"]["writable"], ok)
+
+
 def shm_mib(mib: int) -> LiveExpectation:
     return LiveExpectation(f"/dev/shm {mib} MiB", lambda f: f["shm"]["size_bytes"] // 2**20, mib)
 
@@ -204,6 +208,17 @@ SCENARIOS: tuple[Scenario, ...] = (
         },
         expected=S({NUMA}),
         live=(shm_mib(16384),),
+    ),
+    Scenario(
+        id="shm-bind-read-only",
+        title="a host directory bound read-only over /dev/shm (16g of room, no write): the size is not the problem",
+        compose=compose(
+            "    cap_add: [SYS_PTRACE]\n"
+            + TWO_RENDER
+            + "    volumes:\n      - ${FAKE_DRI}/by-path:/dev/shm:ro\n"
+        ),
+        expected=S({NUMA, "shm.not-writable"}),
+        live=(shm_writable(False),),
     ),
     Scenario(
         id="read-only-no-tmpfs",
