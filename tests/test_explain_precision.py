@@ -364,3 +364,18 @@ def test_no_next_step_hint_for_a_demoted_guess(tmp_path: Path) -> None:
     assert any(n.startswith("hint:") for n in explain([str(log)]).notes)
     log.write_text(line + TRACEBACK + NOT_CONTAINER_ENDS[0] + "\n")
     assert not any(n.startswith("hint:") for n in explain([str(log)]).notes)
+
+
+@pytest.mark.parametrize(
+    ("line", "terminal"),
+    [
+        ("Exception: model weights could not be read", True),  # Python's bare Exception
+        ("(EngineCore pid=1) torch.OutOfMemoryError: CUDA out of memory.", True),
+        ("Error: OCI runtime error: crun: something", False),  # a CLI's message, not a raised exception
+        ('    raise RuntimeError("No CUDA GPUs are available")', False),  # a traceback's source line
+    ],
+)
+def test_what_counts_as_a_raised_exception(tmp_path: Path, line: str, terminal: bool) -> None:
+    log = tmp_path / "r.log"
+    log.write_text(line + "\n")
+    assert ("terminal_error" in explain([str(log)]).facts) is terminal

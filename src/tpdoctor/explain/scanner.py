@@ -52,8 +52,9 @@ SALIENT_LITERALS = (
 )
 _EXCEPTION_LINE = re.compile(r"^(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception|Failure)\b")
 # An exception line anywhere after a launcher or logger prefix ("ComfyUI error: RuntimeError: ...",
-# "(EngineCore pid=1) torch.OutOfMemoryError: ..."): `Name(Error|Exception):` then the message.
-_RAISED = re.compile(r"(?:^|[\s:|>\]])(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception)(?::\s|:?$)")
+# "(EngineCore pid=1) torch.OutOfMemoryError: ..."): `Name(Error|Exception):` then the message, or Python's bare
+# `Exception: ...` (a bare `Error:` is a CLI's message, not a raised exception).
+_RAISED = re.compile(r"(?:^|[\s:|>\]])(?:[\w.]+\.)?(?:[A-Z]\w*(?:Error|Exception)|Exception)(?::\s|:?$)")
 _STRONG = re.compile(r"\b(?:ERROR|EXCEPTION|FATAL|Fatal|CCL_ERROR|NCCL WARN|out of memory)\b")
 # Byte-level supersets of the two tests above (a line can only score 3 if it holds one of the first
 # words, 2 if one of the second): an error line that cannot enter the full heap is never decoded.
