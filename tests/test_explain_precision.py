@@ -379,3 +379,16 @@ def test_what_counts_as_a_raised_exception(tmp_path: Path, line: str, terminal: 
     log = tmp_path / "r.log"
     log.write_text(line + "\n")
     assert ("terminal_error" in explain([str(log)]).facts) is terminal
+
+
+@pytest.mark.parametrize(
+    "end",
+    [
+        # CPython Objects/object.c: a None left behind by an earlier failure, not a version mismatch
+        "AttributeError: 'NoneType' object has no attribute 'all_reduce'",
+        # pydantic header of vLLM's VllmConfig: the refused value (it may be the device type) is on the next line
+        "pydantic_core._pydantic_core.ValidationError: 1 validation error for VllmConfig",
+    ],
+)
+def test_ends_that_can_follow_a_container_failure_decide_nothing(tmp_path: Path, end: str) -> None:
+    assert causes(tmp_path, IBV_ENOMEM + TRACEBACK + end + "\n") == ["rdma.memlock-too-low"]

@@ -73,15 +73,17 @@ NOT_CONTAINER_FAMILIES: tuple[tuple[str, str], ...] = (
         r"|Expected all tensors to be on the same device|expected scalar type \w+ but found \w+|size mismatch for \S+: copying a param",
     ),
     # A program and its libraries that do not fit each other: CPython Python/ceval.c / getargs.c "%U() got an unexpected
-    # keyword argument '%S'", Objects/moduleobject.c "module '%U' has no attribute '%U'", Objects/object.c
-    # "'%.100s' object has no attribute '%U'"; torch/_inductor/exc.py InductorError (torch 2.6+, a subclass of
+    # keyword argument '%S'", Objects/moduleobject.c "module '%U' has no attribute '%U'" (not Objects/object.c's
+    # "'%.100s' object has no attribute": 'NoneType' object ... follows an earlier failure as often as not);
+    # torch/_inductor/exc.py InductorError (torch 2.6+, a subclass of
     # torch/_dynamo/exc.py BackendCompilerFailed, whose name ends the line the scanner keeps only in that form); vLLM >= 0.10 config classes are pydantic dataclasses:
-    # pydantic_core "N validation error(s) for ModelConfig/VllmConfig/..." (a GPU-count refusal there is matched by
-    # its own signature first, so it stays a container verdict).
+    # pydantic_core "N validation error(s) for ModelConfig/CacheConfig/..." (the message is on the next line, so only
+    # configs about the model and its memory: VllmConfig, ParallelConfig and DeviceConfig also refuse GPU counts and
+    # "Failed to infer device type", which have container causes).
     (
         "version or configuration mismatch",
-        r"got an unexpected keyword argument|has no attribute '|InductorError"
-        r"|validation errors? for (?:ModelConfig|VllmConfig|EngineArgs|CacheConfig|SchedulerConfig|LoadConfig|SpeculativeConfig)",
+        r"got an unexpected keyword argument|module '[\w.]+' has no attribute '|InductorError"
+        r"|validation errors? for (?:ModelConfig|CacheConfig|SchedulerConfig|LoadConfig|SpeculativeConfig)",
     ),
     # A GPU the build has no kernels for: CUDA runtime cudaErrorNoKernelImageForDevice "no kernel image is available
     # for execution on the device" (driver_types.h), HIP "invalid device function"; torch/cuda/__init__.py
