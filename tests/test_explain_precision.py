@@ -392,3 +392,10 @@ def test_what_counts_as_a_raised_exception(tmp_path: Path, line: str, terminal: 
 )
 def test_ends_that_can_follow_a_container_failure_decide_nothing(tmp_path: Path, end: str) -> None:
     assert causes(tmp_path, IBV_ENOMEM + TRACEBACK + end + "\n") == ["rdma.memlock-too-low"]
+
+
+def test_a_driver_library_missing_a_symbol_is_not_a_python_import_error(tmp_path: Path) -> None:
+    end = "ImportError: /usr/lib/x86_64-linux-gnu/libcuda.so.1: undefined symbol: cuGetProcAddress_v2"
+    assert causes(tmp_path, IBV_ENOMEM + TRACEBACK + end + "\n") == ["rdma.memlock-too-low"]
+    ext = "ImportError: /opt/venv/lib/python3.10/site-packages/flash_attn_2_cuda.so: undefined symbol: _ZN3c104cuda9SetDeviceEi"
+    assert causes(tmp_path, IBV_ENOMEM + TRACEBACK + ext + "\n") == []

@@ -30,7 +30,13 @@ NOT_CONTAINER_FAMILIES: tuple[tuple[str, str], ...] = (
     # CPython Lib/importlib/_bootstrap.py `_ERR_MSG_PREFIX = 'No module named '` (3.3-3.13, ModuleNotFoundError
     # since 3.6); Python/ceval.c import_from: "cannot import name %R from %R (%S)"; a compiled extension
     # built against another torch/CUDA: the dynamic loader's "undefined symbol: ..." (glibc dlerror).
-    ("Python import", r"ModuleNotFoundError: No module named|ImportError: cannot import name|ImportError: .*undefined symbol:"),
+    # A driver or communication library the host or the runtime injects (libcuda, libnvidia-*, libnccl, libccl,
+    # Level Zero, ROCr/HIP) missing a symbol is the host's driver against the image: not this family.
+    (
+        "Python import",
+        r"ModuleNotFoundError: No module named|ImportError: cannot import name"
+        r"|ImportError: (?!.*(?:libcuda|libnvidia|libnccl|librccl|libccl|libze_|libhsa|libamdhip)).*undefined symbol:",
+    ),
     # huggingface_hub src/huggingface_hub/utils/_http.py hf_raise_for_status (v0.14-v0.26):
     # RepositoryNotFoundError "Repository Not Found for url", GatedRepoError "Cannot access gated repo for url",
     # EntryNotFoundError / RevisionNotFoundError; requests/models.py raise_for_status "%s Client Error: %s for url";
