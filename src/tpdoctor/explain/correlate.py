@@ -3,10 +3,12 @@
 Steps: (1) each signature supports its first cause; the other causes it lists become
 `related` alternatives unless something else supports them on their own; (2) the data-driven
 correlations of signatures.yaml relate, emit or drop causes; (3) a few fact rules that need
-sets (transports per host, NCCL_CUMEM_ENABLE per process) run in code; (4) causes are ranked:
-proven before suggested, causes with a specific line before those only a generic downstream line
-(`downstream: true`: ncclSystemError, a watchdog timeout, a bare SIGBUS) supports, blockers before
-degraded before notices, earliest evidence first.
+sets (transports per host, NCCL_CUMEM_ENABLE per process) run in code; (4) precision: the log's last
+exception decides between guesses (explain/terminal.py) and a blocker the run got past (fact `run_ok`)
+is a notice; (5) causes are ranked: demoted ones last, proven before suggested, causes with a specific
+line before those only a generic downstream line (`downstream: true`: ncclSystemError, a watchdog
+timeout, a bare SIGBUS) supports, blockers before degraded before notices, the cause on the terminal
+line first among equals, earliest evidence first.
 """
 
 from __future__ import annotations
