@@ -362,7 +362,8 @@ def _items(svc: dict[str, Any], key: str) -> list[Any]:
     return value
 
 
-def parse_compose(text: str, source: str) -> tuple[DeploymentModel, ComposeDoc]:
+def parse_compose(text: str, source: str, read_env: bool = True) -> tuple[DeploymentModel, ComposeDoc]:
+    """`read_env=False`: the text is not a file in a project (a snippet quoted in a log): no `.env` is read."""
     analysed, recovered, docs = recover_indentation(text, source)
     doc = ComposeDoc(analysed, source, recovered, docs)
     lines = analysed.splitlines()
@@ -372,7 +373,8 @@ def parse_compose(text: str, source: str) -> tuple[DeploymentModel, ComposeDoc]:
 
     from tpdoctor.deploy.interpolate import read_dotenv
 
-    dotenv = read_dotenv(Path(source).parent / ".env")  # compose reads the project directory's .env
+    # compose reads the project directory's .env
+    dotenv = read_dotenv(Path(source).parent / ".env") if read_env else {}
     doc.env = dotenv
     impl, impl_ev, impl_line = compose_impl_hint(doc, lines)
     if impl is not None:

@@ -197,7 +197,8 @@ def _line(node: Any) -> int | None:
         return None
 
 
-def parse_kubernetes(text: str, source: str) -> tuple[DeploymentModel, list[Any]]:
+def parse_kubernetes(text: str, source: str, validate: bool = True) -> tuple[DeploymentModel, list[Any]]:
+    """`validate=False`: skip the schema check (jsonschema); for a manifest quoted in a log, only its content matters."""
     docs = [d for d in load_yaml_docs(text, source)]
     model = DeploymentModel(source=source, format="kubernetes")
     lines = text.splitlines()
@@ -211,10 +212,11 @@ def parse_kubernetes(text: str, source: str) -> tuple[DeploymentModel, list[Any]
             f"{source}: no Pod, Deployment, StatefulSet, DaemonSet, Job, CronJob, LeaderWorkerSet, "
             "RayCluster/RayService/RayJob, InferenceService/ServingRuntime or JobSet found"
         )
-    from tpdoctor.deploy.k8s_schema import validate_docs  # jsonschema: only for Kubernetes files
+    if validate:
+        from tpdoctor.deploy.k8s_schema import validate_docs  # jsonschema: only for Kubernetes files
 
-    model.schema_problems, schema_notes = validate_docs(docs, source)
-    model.notes.extend(schema_notes)
+        model.schema_problems, schema_notes = validate_docs(docs, source)
+        model.notes.extend(schema_notes)
     starts = sorted({_line(w.obj) or 1 for w in found})
     for w in found:
         first = _line(w.obj) or 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from tpdoctor.explain.context import add_quoted_facts
 from tpdoctor.explain.correlate import Diagnosis, diagnose, to_findings
 from tpdoctor.explain.fallback import first_error, layer_of, nearest_causes
 from tpdoctor.explain.reader import open_log
@@ -33,6 +34,7 @@ def scan_inputs(inputs: Sequence[str], engine: str = "auto") -> ScanResult:
     for name in inputs:
         with open_log(name, scanner.result.notes) as stream:
             scanner.scan_stream(stream, "<stdin>" if name == "-" else name)
+    add_quoted_facts(scanner.result)
     return scanner.result
 
 

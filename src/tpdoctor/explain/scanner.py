@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, BinaryIO
 
+from tpdoctor.explain.context import CAPTURE_LITERALS, MAX_QUOTED, capture_span
 from tpdoctor.explain.downstream import is_generic
 from tpdoctor.explain.engine import Engine, make_engine
 from tpdoctor.explain.error_codes import NEAR_AFTER, NEAR_BEFORE, NUMBER_GROUPS, code_string_of, lookup_number
@@ -178,6 +179,8 @@ class ScanResult:
     notes: list[str] = field(default_factory=list)
     engine: str = ""
     codes: dict[tuple[str, str], SigHit] = field(default_factory=dict)  # (group, number) -> first line
+    # commands quoted in the log (`docker run ...` with its continuation lines): (line, source, text)
+    quoted: list[tuple[int, str, str]] = field(default_factory=list)
     # (source, line) -> table of the error code the line carries (by name, printed string or number)
     code_lines: dict[tuple[str, int], str] = field(default_factory=dict)
     terminal: Terminal | None = None
@@ -189,12 +192,13 @@ class ScanResult:
 
 
 class _Target:
-    __slots__ = ("facts", "salient", "sigs")
+    __slots__ = ("capture", "facts", "salient", "sigs")
 
     def __init__(self) -> None:
         self.sigs: list[int] = []
         self.facts: list[int] = []
         self.salient = False
+        self.capture = False  # the line starts a quoted command (explain/context.py)
 
 
 class Scanner:
@@ -224,13 +228,16 @@ class Scanner:
                 lit(t, fact.single).facts.append(fi)
         for t in SALIENT_LITERALS:
             lit(t, False).salient = True
+        for t in CAPTURE_LITERALS:
+            lit(t, False).capture = True
         self._targets = targets
-        # literals that only make a line an error-line candidate (no signature, no fact)
-        self._light = [not t.sigs and not t.facts for t in targets]
+        # literals that only make a line an error-line candidate (no signature, no fact, no capture)
+        self._light = [not t.sigs and not t.facts and not t.capture for t in targets]
         self._in_heap: dict[str, tuple[int, int, int, str, str]] = {}  # shown text -> its heap entry
         self.engine: Engine = make_engine(literals, single, engine)
         self.result = ScanResult(engine=self.engine.name)
         self._order = 0
+        self._block_end = 0
         self._tail = b""  # the end of the previous block: context for a `near` line at a block start
 
     def scan_stream(self, stream: BinaryIO, source: str) -> None:
@@ -249,6 +256,7 @@ class Scanner:
     def _scan_block(self, block: bytes | bytearray, end: int, line_base: int, source: str) -> int:
         """Scan block[:end] in place; return the number of lines up to its end."""
         hits = self.engine.scan(block, end)
+        self._block_end = end  # the buffer may hold stale bytes past `end`
         count = _newline_counter(block, end)
         if not hits:
             self._tail = bytes(block[max(0, end - NEAR_BYTES) : end])
@@ -330,13 +338,19 @@ class Scanner:
         text = unescape(strip_prefixes(original))
         sigs: set[int] = set()
         facts: set[int] = set()
-        salient = False
+        salient = capture = False
         for lit in lits:
             t = self._targets[lit]
             sigs.update(t.sigs)
             facts.update(t.facts)
             salient = salient or t.salient
+            capture = capture or t.capture
         res = self.result
+        if capture and len(res.quoted) < MAX_QUOTED:
+            # the command and its continuation lines, read from the block only here (bounded)
+            span = capture_span(block, start, self._block_end)
+            if span:
+                res.quoted.append((line_no, source, span))
         matched = False
         matched_ids: list[str] = []
         code_table = ""

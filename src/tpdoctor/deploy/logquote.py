@@ -1,0 +1,187 @@
+"""What a `docker run` / `podman run` command quoted in a log says about the container it started.
+
+Users paste the command they ran above the error (`$ sudo docker run --gpus all ...`). `explain`
+hands the captured text here and gets back plain string facts (no deploy types cross the layer):
+whether any GPU was requested and how many, the /dev/shm the container got, the device nodes it
+was given, its groups and user namespace. The command is parsed by the same front-end `audit` uses
+(`dockerrun.find_run_commands` / `run_to_service`), so a pasted script reads the same in both.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tpdoctor.deploy.analysis import RENDER_RE, backend, pp_size, tp_size
+from tpdoctor.deploy.dockerrun import find_run_commands, run_to_service
+from tpdoctor.deploy.model import Service
+from tpdoctor.errors import InputError, TpdoctorError
+
+# Where the command starts on its line: anything before it is a prompt (`$ `, `root@h:~# `, `==>>>`).
+# `nvidia-docker run` (NVIDIA/nvidia-docker v2 wrapper script `nvidia-docker`: for run/create it execs
+# `docker "$@"` with `--runtime=nvidia` inserted) is read as `docker run --runtime=nvidia`.
+_START = re.compile(
+    r"(?:\bsudo\s+(?:-E\s+)?)?\b(nvidia-docker|docker|podman|nerdctl)\s+(?:container\s+)?run\b"
+)
+DEFAULT_SHM = (
+    64 << 20
+)  # Docker's and Podman's default /dev/shm (moby daemon/config DefaultShmSize, containers.conf shm_size)
+
+
+# What may stand before the command on its line: a shell prompt (`$ `, `# `, `user@host:~/x$ `, `(venv) `,
+# `+ ` of set -x, `>>> `-free markers like `==>>>`), or an opening backtick of a command quoted in prose.
+_PROMPT = re.compile(r"^[\s$#>%=+*~-]*(?:\([\w.-]+\)\s*)?(?:[\w.-]+@[\w.-]+(?::\S*)?\s*[$#]\s*)?$")
+# A Docker image reference (distribution/reference grammar, simplified): lowercase path, optional tag/digest.
+_IMAGE = re.compile(
+    r"^(?:[\w.-]+(?::\d+)?/)?[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
+
+
+def _normalized(text: str) -> str | None:
+    m = _START.search(text)
+    if m is None:
+        return None
+    before = text[: m.start()]
+    cmd = text[m.start() :]
+    line_start = before.rsplit("\n", 1)[-1]
+    if line_start.rstrip("$# ").endswith("`"):
+        cmd = cmd.split("`", 1)[
+            0
+        ]  # `docker run ...` (or `$ docker run ...`) inside a sentence: up to the closing backtick
+    elif not _PROMPT.match(line_start):
+        return None  # prose that mentions docker run, not a pasted command
+    if m.group(1) == "nvidia-docker":
+        cmd = re.sub(
+            r"\bnvidia-docker\s+(container\s+)?run\b", r"docker \1run --runtime=nvidia", cmd, count=1
+        )
+    return cmd
+
+
+def _gpu_request(svc: Service) -> tuple[str, int | None]:
+    """('none' | 'nvidia' | 'amd' | 'intel' | 'all-devices' | 'privileged', count or None)."""
+    if svc.privileged:
+        return "privileged", None
+    if any(d.host.rstrip("/") == "/dev" for d in svc.devices):
+        return "all-devices", None
+    if svc.gpus:
+        vendors = {g.vendor for g in svc.gpus}
+        counts = [g.count for g in svc.gpus if g.via != "runtime"]
+        count = sum(c for c in counts if c is not None) if counts and None not in counts else None
+        return (sorted(vendors - {"unknown"}) or ["nvidia"])[0], count
+    hosts = [d.host for d in svc.devices]
+    nv = [h for h in hosts if re.fullmatch(r"/dev/nvidia\d+", h)]
+    if nv:
+        return "nvidia", len(nv)
+    if "/dev/kfd" in hosts:
+        renders = [h for h in hosts if RENDER_RE.match(h)]
+        return "amd", len(renders) or None
+    if any(h.startswith("/dev/dri") for h in hosts):
+        renders = [h for h in hosts if RENDER_RE.match(h)]
+        return "intel", len(renders) or None
+    return "none", None
+
+
+def service_facts(svc: Service, engine: str, opaque: bool = False) -> dict[str, str]:
+    """The facts `explain` reads, as strings (keys documented in docs/explain.md, "Context").
+
+    `opaque`: words the command expands at run time ($EXTRA_ARGS) stand before the image, so an absent
+    flag may be in them: the GPU request and /dev/shm are then "unknown", never "none"/"default"."""
+    out: dict[str, str] = {"cmd_engine": engine, "cmd_backend": backend(svc)}
+    request, count = _gpu_request(svc)
+    hidden = opaque or any("$" in d.host for d in svc.devices) or "$" in (svc.runtime or "")
+    if hidden and request == "none":
+        request = "unknown"
+    out["cmd_gpu_request"] = request
+    if count is not None:
+        out["cmd_gpu_count"] = str(count)
+    # NVIDIA_VISIBLE_DEVICES given with -e: with a default runtime of nvidia it selects GPUs without --gpus
+    if "NVIDIA_VISIBLE_DEVICES" in svc.env:
+        out["cmd_nvidia_visible_devices"] = svc.env["NVIDIA_VISIBLE_DEVICES"]
+    if svc.ipc in ("host", "shareable") or (svc.ipc or "").startswith("container:"):
+        out["cmd_shm"] = f"ipc={svc.ipc}"
+    elif svc.shm_size is not None:
+        out["cmd_shm"] = str(svc.shm_size)
+    elif svc.shm_size_raw or opaque:
+        out["cmd_shm"] = "unknown"  # ${SHM} or hidden words: the size is not in the text
+    elif any(m.target.rstrip("/") == "/dev/shm" for m in svc.mounts):
+        out["cmd_shm"] = "mounted"
+    else:
+        out["cmd_shm"] = "default"
+    hosts = sorted({d.container or d.host for d in svc.devices})
+    if hosts:
+        out["cmd_devices"] = ",".join(hosts)
+    out["cmd_kfd"] = "yes" if any(h == "/dev/kfd" for h in hosts) else "no"
+    out["cmd_dri"] = "yes" if any(h.startswith("/dev/dri") for h in hosts) else "no"
+    if svc.group_add:
+        out["cmd_group_add"] = ",".join(svc.group_add)
+    if svc.userns:
+        out["cmd_userns"] = svc.userns
+    for name in ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK"):
+        if name in svc.env:
+            out["cmd_" + name.lower()] = svc.env[name]
+    tp, pp = tp_size(svc), pp_size(svc)
+    if tp:
+        out["cmd_tp_size"] = str(tp)
+    if pp:
+        out["cmd_pp_size"] = str(pp)
+    m = re.search(r"--nproc[-_]per[-_]node[= ](\d+)", " ".join(svc.command))
+    if m:
+        out["cmd_nproc_per_node"] = m.group(1)
+    if svc.image:
+        out["cmd_image"] = svc.image
+    return out
+
+
+def run_facts(text: str) -> dict[str, str] | None:
+    """Facts of the first container command in `text` (a line of a log with its continuation lines);
+    None when it holds no command the front-end can read."""
+    cmd = _normalized(text)
+    if cmd is None:
+        return None
+    try:
+        runs, _variables, _notes = find_run_commands(cmd, "log")
+    except InputError:
+        return None  # a pasted fragment the shell would refuse: no fact from it
+    if not runs:
+        return None
+    run = runs[0]
+    if run.image is None or not _IMAGE.match(run.image):
+        return None  # no image where the command needs one: a fragment or a sentence
+    svc = run_to_service(run, 0, cmd.splitlines())
+    return service_facts(svc, run.engine, opaque=bool(run.notices))
+
+
+def compose_facts(text: str) -> dict[str, str] | None:
+    """Facts of a compose file quoted in a log (`services:` and its indented lines), read by audit's
+    compose front-end without the project's `.env`; the service that asks for devices or GPUs first,
+    else the first service. None when the snippet does not parse (indentation lost in a paste)."""
+    from tpdoctor.deploy.compose import parse_compose
+
+    try:
+        model, _doc = parse_compose(text, "quoted-compose.yaml", read_env=False)
+    except (TpdoctorError, TypeError, ValueError, KeyError, AttributeError):
+        return None  # invalid YAML, no services, a key of the wrong type: a pasted fragment gives no fact
+    services = [s for s in model.services if s.image]
+    if not services:
+        return None
+    svc = next((s for s in services if s.gpus or s.devices or s.privileged), services[0])
+    out = service_facts(svc, "compose")
+    out["cmd_service"] = svc.name
+    return out
+
+
+def manifest_facts(text: str) -> dict[str, str] | None:
+    """Facts of a Kubernetes manifest quoted in a log (from `apiVersion:`), read by audit's Kubernetes
+    front-end: the container that asks for GPUs or devices first, else the first container."""
+    from tpdoctor.deploy.kubernetes import parse_kubernetes
+
+    try:
+        model, _docs = parse_kubernetes(text, "quoted-manifest.yaml", validate=False)
+    except (TpdoctorError, TypeError, ValueError, KeyError, AttributeError):
+        return None  # not a workload, or a fragment: no fact
+    services = [s for s in model.services if s.image]
+    if not services:
+        return None
+    svc = next((s for s in services if s.gpus or s.devices or s.privileged), services[0])
+    out = service_facts(svc, "kubernetes")
+    out["cmd_service"] = svc.name
+    return out

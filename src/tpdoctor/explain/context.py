@@ -1,0 +1,129 @@
+"""The context a log carries: the container command the user pasted above the error.
+
+The scanner keeps each line that starts a container command (`docker run`, `podman run`,
+`nvidia-docker run`, ...) with its backslash continuation lines (`capture_span`, bounded; only on
+those lines, so a GiB of NCCL output costs nothing here), and the line after a bare
+`torch.cuda.is_available()` in a REPL. After the scan, `add_quoted_facts` has `deploy/logquote.py`
+(audit's own `docker run` front-end) read each command and records what it says as log facts
+prefixed `cmd_` (cmd_gpu_request, cmd_gpu_count, cmd_shm, cmd_kfd, cmd_dri, ...), each with the
+line of the command. `differential.py` then lets these facts pick among the causes an ambiguous
+symptom can have.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tpdoctor.explain.scanner import ScanResult
+
+# Where a pasted container command starts (deploy/logquote.py reads them; podman/nerdctl share
+# docker's run syntax; `nvidia-docker run` is the NVIDIA/nvidia-docker v2 wrapper).
+CAPTURE_LITERALS = (
+    "docker run ",
+    "podman run ",
+    "nerdctl run ",
+    "docker container run ",
+    "podman container run ",
+    "is_available()",
+    "services:",
+    "apiVersion:",
+)
+MAX_QUOTED = 8  # commands kept per log: the first ones are those the user ran
+MAX_SPAN_LINES = 60  # continuation lines followed
+MAX_SPAN_BYTES = 16 << 10
+MAX_YAML_LINES = 200  # a compose file's services
+_REPL_LINES = 2  # `>>> torch.cuda.is_available()` then `False` (or IPython's `Out[2]: False`)
+# Code compares (`is_available() == False`, `is False`) are not statements of a result: left out.
+# collect_env's "Is CUDA available: False" is left out on purpose: bug reports often run it outside the
+# container (or on a CPU box), so it says nothing about the run that failed.
+_CUDA_FALSE = re.compile(
+    r"(?P<api>cuda|xpu)\.is_available\(\)[`'\"]?(?:\s|Out\[\d+\]:)*"
+    r"(?:(?:=|->|:|returns?|gives?|prints?|outputs?)\s*)?[`'\"]?False\b"
+)
+
+
+def capture_span(block: bytes | bytearray, start: int, block_end: int) -> str:
+    """The text of the line at `start` and the lines that continue it (a trailing backslash), or for a
+    REPL `is_available()` the next two lines; never more than MAX_SPAN_LINES / MAX_SPAN_BYTES."""
+    limit = min(block_end, start + MAX_SPAN_BYTES)
+    end = block.find(b"\n", start, limit)
+    end = limit if end < 0 else end
+    first = bytes(block[start:end])
+    if b"services:" in first:
+        return _yaml_block(block, start, end, limit) if first.strip() == b"services:" else ""
+    if b"apiVersion:" in first:
+        return _manifest(block, start, end, limit) if first.strip().startswith(b"apiVersion:") else ""
+    extra = _REPL_LINES if b"is_available()" in first else 0
+    lines = 0
+    while end < limit and lines < MAX_SPAN_LINES:
+        line = block[start:end].rstrip(b" \t\r")
+        if not (line.endswith(b"\\") or extra > 0):
+            break
+        extra -= 1
+        lines += 1
+        nxt = block.find(b"\n", end + 1, limit)
+        end = limit if nxt < 0 else nxt
+    return bytes(block[start:end]).decode("utf-8", "replace")
+
+
+_YAML_LINE = re.compile(rb"^(?:\s+\S|[\w.\-/\"']+\s*:(?:\s|$)|- |#|---\s*$|\s*$)")
+
+
+def _manifest(block: bytes | bytearray, start: int, end: int, limit: int) -> str:
+    """A Kubernetes manifest from its `apiVersion:` line: the lines that still read as YAML (top-level keys,
+    indented lines, list items, comments, `---`), so the log text after it is left out."""
+    lines = 0
+    while end < limit and lines < MAX_YAML_LINES:
+        nxt = block.find(b"\n", end + 1, limit)
+        stop = limit if nxt < 0 else nxt
+        if not _YAML_LINE.match(bytes(block[end + 1 : stop]).rstrip(b"\r")):
+            break
+        end = stop
+        lines += 1
+    return bytes(block[start:end]).decode("utf-8", "replace")
+
+
+def _yaml_block(block: bytes | bytearray, start: int, end: int, limit: int) -> str:
+    """A compose file's `services:` and the indented (or blank) lines under it."""
+    indent = len(block[start:end]) - len(block[start:end].lstrip())
+    lines = 0
+    while end < limit and lines < MAX_YAML_LINES:
+        nxt = block.find(b"\n", end + 1, limit)
+        stop = limit if nxt < 0 else nxt
+        line = bytes(block[end + 1 : stop])
+        body = line.lstrip()
+        if body and (len(line) - len(body) <= indent) and not body.startswith(b"#"):
+            break
+        end = stop
+        lines += 1
+    return bytes(block[start:end]).decode("utf-8", "replace")
+
+
+def add_quoted_facts(scan: ScanResult) -> None:
+    """Record what the quoted commands say as `cmd_*` log facts (first command first)."""
+    for line, source, text in scan.quoted:
+        if "is_available()" in text:
+            m = _CUDA_FALSE.search(text)
+            if m:
+                api = m.group("api") or "cuda"
+                scan.facts.add(f"{api}_unavailable", f"torch.{api}.is_available() False", line, source)
+            continue
+        # deploy's front-ends cost ~70 ms to import: only a log that quotes a command pays it
+        from tpdoctor.deploy.logquote import compose_facts, run_facts
+
+        head = text.lstrip()
+        if head.startswith("apiVersion:"):
+            from tpdoctor.deploy.logquote import manifest_facts
+
+            facts = manifest_facts(text)
+        else:
+            facts = compose_facts(text) if head.startswith("services:") else run_facts(text)
+        if not facts:
+            continue
+        for key, value in facts.items():
+            scan.facts.add(key, value, line, source)
+        service = facts.get("cmd_service")
+        shown = f"{facts['cmd_engine']} container {service}" if service else text.splitlines()[0].strip()
+        scan.facts.add("cmd_line", shown[:200], line, source)

@@ -1,0 +1,405 @@
+"""Ambiguous symptoms, resolved by the context the log carries.
+
+"No CUDA GPUs are available", a `Bus error`, `[Errno 28] No space left on device` or an
+`invalid device ordinal` each have several causes. A quoted `docker run` (explain/context.py,
+read by deploy/logquote.py), a torchrun/vLLM size and the GPUs a mask or an nvidia-smi table lists
+select among them. Each rule is one row of a differential: symptom + selecting fact -> cause, always
+`suggests` (the quoted command is what the user says they ran, not what the engine recorded), ranked
+before the symptom's own guesses. A symptom with no selecting fact is left to its own signature
+(itself only `suggests`), never raised here.
+
+Symptoms and their causes, from the code that prints them:
+- no GPU at all: c10/cuda/CUDAFunctions.cpp device_count_impl / device_count_ensure_non_zero
+  ("Found no NVIDIA driver on your system" for cudaErrorInsufficientDriver with no driver version,
+  "CUDA driver initialization failed" for cudaErrorInitializationError, "No CUDA GPUs are available"
+  for a count of 0; `torch.cuda.is_available()` is `device_count() > 0`, False on all of them);
+  ROCm builds hipify the last to "No HIP GPUs are available"; vLLM vllm/platforms/__init__.py
+  (no platform plugin activates: "Failed to infer device type" / UnspecifiedPlatform). Causes: no
+  GPU request on the container (the NVIDIA Container Toolkit injects the /dev/nvidia* nodes and
+  libcuda only for --gpus / --runtime=nvidia / CDI: NVIDIA/nvidia-container-toolkit
+  internal/config/image CUDA image NVIDIA_VISIBLE_DEVICES handling), a mask naming absent GPUs, a
+  node or library missing although requested; ROCm needs /dev/kfd and /dev/dri (ROCm docs "Running
+  ROCm Docker containers").
+- shared memory: SIGBUS / ENOSPC on /dev/shm; Docker and Podman give a container 64 MiB unless
+  --shm-size or --ipc=host (moby daemon/config DefaultShmSize = 64 MiB; containers.conf shm_size).
+- GPU count: torchrun starts --nproc-per-node ranks and each calls torch.cuda.set_device(LOCAL_RANK)
+  (c10 set_device -> C10_CUDA_CHECK(cudaSetDevice) -> "CUDA error: invalid device ordinal" when
+  LOCAL_RANK >= device count); NCCL "Duplicate GPU detected" when ranks share one; vLLM/SGLang/TGI
+  compare tensor_parallel_size x pipeline_parallel_size with the GPUs they see.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tpdoctor.explain.scanner import ScanResult, SigHit
+
+NVIDIA_NONE = (
+    "cuda.no-gpus",
+    "torch.no-nvidia-driver",
+    "torch.cuda-driver-init-failed",
+    "podman.nvidia-smi-absent",
+    "oci.exec-nvidia-smi-absent",
+    "nvidia-smi.nvml-library-missing",
+    # the CUDA runtime's own strings (error-code tables): cudaErrorNoDevice, cudaErrorInsufficientDriver
+    "code.cuda.cudaErrorNoDevice.string",
+    "code.cuda.cudaErrorInsufficientDriver.string",
+)
+HIP_NONE = (
+    "torch.no-hip-gpus",
+    "rocm.hip-hsa-init-failed",
+    "code.hip.hipErrorNoDevice.string",
+    "code.hip.hipErrorInsufficientDriver.string",
+)
+# vLLM's platform detection found nothing (vllm/platforms/__init__.py; then DeviceConfig's empty device
+# string in v0.8+), torch.xpu counts 0, SYCL selects no GPU (intel/llvm device_selector.cpp)
+ANY_NONE = (
+    "vllm.infer-device-type",
+    "vllm.device-string-empty",
+    "xpu.device-count-zero",
+    "sycl.no-device-of-type",
+    "sycl.no-device",
+)
+SHM_SYMPTOMS = (
+    "sigbus.bus-error",
+    "elastic.child-sigbus",
+    "torch.dataloader-bus-error",
+    "torch.dataloader-worker-bus-error",
+    "torch.dataloader-worker-exited",
+    "tgi.shard-sigbus",
+    "nccl.unhandled-system-error",
+    "nccl.shm-segment-attach",
+    "nccl.shm-file-create",
+    "torch.shm-file-write",
+    "shm.no-space-dev-shm",
+)
+COUNT_SYMPTOMS = (
+    "cuda.invalid-device-ordinal",
+    "nccl.duplicate-gpu",
+    "vllm.world-size-exceeds-gpus",
+    "vllm.gpus-exceed-available",
+    "ray.current-node-no-gpu",
+    "tgi.not-enough-cuda-devices",
+    "vllm.placement-group-timeout",
+)
+DENIED = (
+    "dri.render-open-eacces",
+    "dri.card-or-render-denied",
+    "rocm.kfd-eacces",
+    "nvidia.node-open-eacces",
+    "oneccl.open-failed-eacces",
+)
+# signatures of a /dev/shm that is big enough but unusable: the size from the command selects nothing then
+SHM_NOT_SIZE = (
+    "shm.create-denied",
+    "python.shm-create-denied",
+    "shm.removeipc-named",
+    "python.semlock-rebuild",
+)
+_NOT_SIZE = re.compile(r"Permission denied|Read-only file system|EACCES|EROFS|\(13\)|\(30\)")
+SMALL_SHM = 1 << 30  # below 1 GiB: NCCL, vLLM's shm broadcast and DataLoader workers outgrow it
+_NO_REQUEST = {
+    "docker": "no --gpus, --runtime=nvidia, CDI --device nvidia.com/gpu=... or /dev/nvidia* device",
+    "podman": "no --gpus, CDI --device nvidia.com/gpu=... or /dev/nvidia* device",
+    "compose": "no deploy.resources.reservations.devices, gpus:, runtime: nvidia or /dev/nvidia* device",
+    "kubernetes": "no nvidia.com/gpu in resources.limits, no resource claim, no runtimeClassName: nvidia",
+}
+_DEFAULT_SHM = {
+    "compose": "no shm_size, no ipc: host",
+    "kubernetes": "no emptyDir with medium: Memory mounted at /dev/shm; the runtime's default is 64 MiB",
+}
+_NO_GPU_CAUSE = {
+    "nvidia": "device.nvidia-node-missing",
+    "amd": "device.kfd-missing",
+    "intel": "device.render-node-missing",
+}
+
+
+@dataclass
+class Pick:
+    """A cause the context selects for a symptom, with the symptom's and the context's lines."""
+
+    cause: str
+    why: str
+    hits: list[SigHit]
+    first_line: int
+    # cause -> signatures whose `proves` the context contradicts: backed only by them, that cause is
+    # lowered to `suggests` (the same line has another reading in this container)
+    contradicts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _symptom(scan: ScanResult, ids: tuple[str, ...], fact: str | None = None) -> list[SigHit]:
+    hits = [h for i in ids if i in scan.signatures for h in scan.signatures[i].evidence[:1]]
+    if fact and fact in scan.facts.first:
+        value, line, source = scan.facts.first[fact]
+        hits.append(SigHit(line, value, source, {}))
+    return sorted(hits, key=lambda h: (h.source, h.line))
+
+
+def _fact_hit(scan: ScanResult, key: str, shown: str | None = None) -> list[SigHit]:
+    first = scan.facts.first.get(key)
+    return [SigHit(first[1], shown or first[0], first[2], {})] if first else []
+
+
+def _command(scan: ScanResult) -> str:
+    first = scan.facts.first.get("cmd_line")
+    return f"line {first[1]}: `{first[0].lstrip('$# ')}`" if first else "the quoted command"
+
+
+def _vendor(scan: ScanResult, nvidia: list[SigHit], hip: list[SigHit]) -> str | None:
+    if hip and not nvidia:
+        return "amd"
+    if nvidia and not hip:
+        return "nvidia"
+    if any(
+        i in scan.signatures for i in ("sycl.no-device-of-type", "sycl.no-device", "xpu.device-count-zero")
+    ):
+        return "intel"
+    backend = scan.facts.get("cmd_backend")
+    return {"cuda": "nvidia", "rocm": "amd", "xpu": "intel"}.get(backend or "")
+
+
+def no_gpu(scan: ScanResult) -> list[Pick]:
+    """The process finds no GPU; the quoted command says whether one was asked for."""
+    nvidia = _symptom(scan, NVIDIA_NONE)
+    # nvidia-smi inside a container without /dev/nvidiactl prints the same line as on a host whose driver
+    # is not loaded (nvidia-smi: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver")
+    smi = [h for h in _symptom(scan, ("nvidia.cli-driver-not-loaded",)) if "NVIDIA-SMI has failed" in h.text]
+    nvidia = sorted([*nvidia, *smi], key=lambda h: (h.source, h.line))
+    hip = _symptom(scan, HIP_NONE)
+    # torch.cuda.is_available() is False in CUDA and ROCm builds alike, torch.xpu's on Intel: the
+    # command's image says which (ROCm builds keep the torch.cuda namespace)
+    generic = _symptom(scan, ANY_NONE, "cuda_unavailable")
+    xpu = _symptom(scan, (), "xpu_unavailable")
+    symptom = nvidia or hip or generic or xpu
+    request = scan.facts.get("cmd_gpu_request")
+    if not symptom:
+        return []
+    vendor = "intel" if xpu and not (nvidia or hip or generic) else _vendor(scan, nvidia, hip)
+    if vendor is None and "cuda_unavailable" in scan.facts.first:
+        vendor = "nvidia"  # a CUDA build unless the image says ROCm
+    cmd = _command(scan)
+    hits = [*symptom[:2], *_fact_hit(scan, "cmd_line")]
+    first = symptom[0].line
+    masked = _mask_beyond_passed(scan, vendor)
+    if masked is not None:
+        cause, why = masked
+        return [Pick(cause, why, hits, first)]
+    if request is None:
+        return []
+    no_request = _NO_REQUEST.get(scan.facts.get("cmd_engine") or "docker", _NO_REQUEST["docker"])
+    if request == "none" and vendor in _NO_GPU_CAUSE:
+        why = {
+            "nvidia": f"The container was started without any GPU request ({cmd}: {no_request}), so the "
+            "NVIDIA runtime injected neither the GPU nodes nor the driver libraries and CUDA finds no GPU.",
+            "amd": f"The container was started without /dev/kfd and /dev/dri ({cmd}): the ROCm runtime finds no GPU.",
+            "intel": f"The container was started without /dev/dri ({cmd}): Level Zero finds no GPU.",
+        }[vendor]
+        if vendor == "nvidia" and scan.facts.get("cmd_nvidia_visible_devices"):
+            why += " -e NVIDIA_VISIBLE_DEVICES selects GPUs only where the NVIDIA runtime is the daemon's default."
+        contradicts: dict[str, tuple[str, ...]] = (
+            {"device.no-driver": ("nvidia.cli-driver-not-loaded",)} if smi else {}
+        )
+        return [Pick(_NO_GPU_CAUSE[vendor], why, hits, first, contradicts)]
+    if request in ("privileged", "all-devices") and vendor == "nvidia" and nvidia:
+        why = (
+            f"The container gets the /dev/nvidia* nodes from {'--privileged' if request == 'privileged' else '--device /dev'} "
+            f"({cmd}) but no GPU request, so the NVIDIA runtime did not inject libcuda and the driver libraries: "
+            "add --gpus (or CDI) instead of passing the nodes by hand."
+        )
+        return [Pick("device.nvidia-node-missing", why, hits, first)]
+    if vendor == "amd" and request in ("amd", "intel", "none"):
+        kfd, dri = scan.facts.get("cmd_kfd") == "yes", scan.facts.get("cmd_dri") == "yes"
+        if dri and not kfd:
+            return [
+                Pick(
+                    "device.kfd-missing",
+                    f"The command passes /dev/dri but not /dev/kfd ({cmd}): ROCm needs both.",
+                    hits,
+                    first,
+                )
+            ]
+        if kfd and not dri:
+            return [
+                Pick(
+                    "device.render-node-missing",
+                    f"The command passes /dev/kfd but no /dev/dri render node ({cmd}): ROCm needs both.",
+                    hits,
+                    first,
+                )
+            ]
+    return []
+
+
+def _mask_beyond_passed(scan: ScanResult, vendor: str | None) -> tuple[str, str] | None:
+    """A visibility mask indexing past every GPU the container has: inside it the GPUs are numbered from 0
+    (the NVIDIA runtime exposes the selected GPUs only; Docker maps the listed render nodes), so
+    CUDA_VISIBLE_DEVICES=2,3 in a container started with --gpus 2 selects nothing. The count comes from the
+    command, or from an nvidia-smi / rocm-smi listing: one taken on the host lists at least as many GPUs as
+    exist, so a mask past it names GPUs that exist nowhere and is wrong either way."""
+    if vendor not in ("nvidia", "amd"):
+        return None
+    counts: list[tuple[int, str]] = []
+    count = _int(scan.facts.get("cmd_gpu_count"))
+    if count is not None:
+        counts.append(
+            (
+                count,
+                f"the container gets {count} GPU(s) ({_command(scan)}), numbered 0..{count - 1} inside it",
+            )
+        )
+    rows = set(scan.facts.values.get("smi_gpu" if vendor == "nvidia" else "rocm_smi_gpu", []))
+    if rows:
+        tool = "nvidia-smi" if vendor == "nvidia" else "rocm-smi"
+        counts.append((len(rows), f"{tool} lists {len(rows)} GPU(s), numbered 0..{len(rows) - 1}"))
+    if not counts:
+        return None
+    have, seen = min(counts)
+    names = (
+        ("cmd_cuda_visible_devices", "cuda_visible_devices")
+        if vendor == "nvidia"
+        else (
+            "cmd_hip_visible_devices",
+            "cmd_rocr_visible_devices",
+            "hip_visible_devices",
+            "rocr_visible_devices",
+        )
+    )
+    for key in names:
+        mask = scan.facts.get(key)
+        ids = [int(x) for x in (mask or "").split(",") if x.strip().isdigit()]
+        if ids and min(ids) >= have:
+            var = key.removeprefix("cmd_").upper()
+            cause = "cuda.visible-devices-mismatch" if vendor == "nvidia" else "rocm.visible-devices-mismatch"
+            return cause, (
+                f"{var}={mask} names none of the GPUs here ({seen}): index the mask from 0 inside the "
+                "container (or drop it and select the GPUs when starting the container)."
+            )
+    return None
+
+
+def _enospc_on_shm(scan: ScanResult) -> list[SigHit]:
+    """Python's ENOSPC without a path (os.ftruncate / posix_fallocate on a shm segment) or on /dev/shm;
+    a path elsewhere is another filesystem filling up."""
+    if "enospc" not in scan.facts.first:
+        return []
+    paths = scan.facts.values.get("enospc_path", [])
+    if paths and not any("/dev/shm" in p or "psm_" in p or "torch_" in p for p in paths):
+        return []
+    return _fact_hit(scan, "enospc", "[Errno 28] No space left on device")
+
+
+def shm(scan: ScanResult) -> list[Pick]:
+    """A shared-memory symptom in a container the command gave Docker's 64 MiB /dev/shm (or little more)."""
+    symptom = sorted([*_symptom(scan, SHM_SYMPTOMS), *_enospc_on_shm(scan)], key=lambda h: (h.source, h.line))
+    # a refused or vanished /dev/shm is no question of size (shm.not-writable, shm.removed-by-logind)
+    symptom = [h for h in symptom if not _NOT_SIZE.search(h.text)]
+    value = scan.facts.get("cmd_shm")
+    if not symptom or value is None or any(i in scan.signatures for i in SHM_NOT_SIZE):
+        return []
+    if value == "default":
+        unset = _DEFAULT_SHM.get(scan.facts.get("cmd_engine") or "", "no --shm-size, no --ipc=host")
+        got = f"Docker's default 64 MiB /dev/shm ({unset})"
+    elif value.isdigit() and int(value) < SMALL_SHM:
+        got = f"a {int(value) >> 20} MiB /dev/shm (--shm-size)"
+    else:
+        return []
+    why = (
+        f"The container was started with {got} ({_command(scan)}), and the run then failed on shared memory: "
+        "NCCL's segments, vLLM's message queue and DataLoader workers need more. Use --shm-size=16g or --ipc=host."
+    )
+    return [Pick("shm.too-small", why, [*symptom[:2], *_fact_hit(scan, "cmd_line")], symptom[0].line)]
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and 0 < int(value) <= 4096 else None
+
+
+def gpu_count(scan: ScanResult) -> list[Pick]:
+    """More ranks than visible GPUs: the world the log asks for against the GPUs the context lists."""
+    symptom = _symptom(scan, COUNT_SYMPTOMS, "ordinal")
+    if not symptom:
+        return []
+    facts = scan.facts
+    wants: list[tuple[int, str]] = []
+    nproc = _int(facts.get("cmd_nproc_per_node") or facts.get("nproc_per_node"))
+    if nproc:
+        wants.append((nproc, f"--nproc-per-node {nproc}"))
+    local = facts.get("local_ranks")
+    if local:
+        wants.append((len(local.split(",")), f"torchrun started local_ranks=[{local}]"))
+    tp = _int(facts.get("cmd_tp_size") or facts.get("tp_size"))
+    pp = _int(facts.get("cmd_pp_size") or facts.get("pp_size")) or 1
+    if tp and _int(facts.get("nnodes")) in (None, 1):
+        wants.append(
+            (tp * pp, f"tensor x pipeline parallel {tp} x {pp}" if pp > 1 else f"tensor parallel size {tp}")
+        )
+    sees: list[tuple[int, str]] = []
+    count = _int(facts.get("cmd_gpu_count"))
+    if count:
+        sees.append((count, f"the container gets {count} GPU(s) ({_command(scan)})"))
+    for key in ("cmd_cuda_visible_devices", "cuda_visible_devices"):
+        mask = facts.get(key)
+        if mask and re.fullmatch(r"[\d,]+", mask):
+            n = len([x for x in mask.split(",") if x])
+            sees.append((n, f"CUDA_VISIBLE_DEVICES={mask} leaves {n}"))
+            break
+    # a listing taken on the host lists at least the container's GPUs: a world above it is above both
+    for key, tool in (("smi_gpu", "nvidia-smi"), ("rocm_smi_gpu", "rocm-smi")):
+        rows = facts.values.get(key, [])
+        if rows:
+            sees.append((len(set(rows)), f"{tool} lists {len(set(rows))} GPU(s)"))
+    if not wants or not sees:
+        return []
+    want, asked = max(wants)
+    have, seen = min(sees)
+    if want <= have:
+        return []
+    why = f"The run asks for {want} GPUs per node ({asked}) but {seen}: ranks beyond the visible GPUs fail."
+    return [Pick("vllm.tp-exceeds-visible-gpus", why, symptom[:2], symptom[0].line)]
+
+
+def denied(scan: ScanResult) -> list[Pick]:
+    """A GPU node refused with EACCES; the command says how the container's groups were set.
+
+    Docker resolves a --group-add name in the image's /etc/group (moby daemon/oci_linux.go getUser:
+    user.GetAdditionalGroupsPath(GroupAdd, the container's /etc/group)), so `--group-add render` gets the image's render GID,
+    not the host's. Rootless Podman maps only the user's own ids into the user namespace: the host's
+    render/video GID shows as nogroup unless `--group-add keep-groups` (crun) keeps it
+    (containers/podman docs, podman-run --group-add keep-groups)."""
+    symptom = _symptom(scan, DENIED)
+    engine = scan.facts.get("cmd_engine")
+    if not symptom or engine is None:
+        return []
+    groups = [g for g in (scan.facts.get("cmd_group_add") or "").split(",") if g]
+    cmd = _command(scan)
+    hits = [*symptom[:2], *_fact_hit(scan, "cmd_line")]
+    if engine == "podman" and "keep-groups" not in groups:
+        why = (
+            f"The container runs under Podman without --group-add keep-groups ({cmd}): rootless, the host's "
+            "render/video group is not mapped into the user namespace, so the device's group is nogroup inside and "
+            "a group added by number cannot match it. Use --group-add keep-groups (with crun)."
+        )
+        return [Pick("userns.gid-unmapped", why, hits, symptom[0].line)]
+    named = [g for g in groups if not g.isdigit() and g != "keep-groups"]
+    if engine in ("docker", "compose") and named and all(g == "video" for g in named):
+        # video is GID 44 in Debian/Ubuntu/RHEL images alike; the node's group is what is missing
+        why = (
+            f"The container adds only the video group ({cmd}), while render nodes and, on current distributions, "
+            '/dev/kfd belong to the render group (systemd 50-udev-default.rules: renderD* GROUP="render"): add the '
+            "host's render GID as a number as well."
+        )
+        return [Pick("device.group-denied", why, hits, symptom[0].line)]
+    if engine in ("docker", "compose") and named:
+        why = (
+            f"The container adds the group by name ({', '.join(named)}; {cmd}): Docker resolves the name in the "
+            "image's /etc/group, whose GID need not be the host's GID of the device node. Add the host's numeric GID "
+            "(`stat -c %g /dev/dri/renderD128`)."
+        )
+        return [Pick("device.group-name-unresolved", why, hits, symptom[0].line)]
+    return []
+
+
+def picks(scan: ScanResult) -> list[Pick]:
+    return [*no_gpu(scan), *shm(scan), *gpu_count(scan), *denied(scan)]
