@@ -311,10 +311,10 @@ def _arbitrate_by_terminal_error(scan: ScanResult, kb: KnowledgeBase, supports: 
                 f"cause, and no line proves {s.cause}."
             )
         elif get_cause(s.cause).severity.value == "degraded":
-            # proven, but a cost in speed does not end a run: it is not why this one failed
+            # proven, but a degraded cause (a cost in speed, a setting ignored) did not end this run
             s.demoted = (
                 f"Not why the run failed: it ended with line {t.line} ({verdict.why}), a failure with no container "
-                f"cause; {s.cause} only costs performance."
+                f"cause; {s.cause} is real but degraded, not what stopped the run."
             )
         elif _all_before(s, scan, t.source, t.line):
             # a proven blocker that the same file shows the run getting past, to die of something else
