@@ -15,6 +15,7 @@ from tpdoctor.explain.fallback import first_error, layer_of, nearest_causes
 from tpdoctor.explain.reader import open_log
 from tpdoctor.explain.scanner import Scanner, ScanResult
 from tpdoctor.explain.signatures import knowledge_base
+from tpdoctor.explain.terminal import classify, not_container_reason
 from tpdoctor.model import Finding, Report
 from tpdoctor.model.fixes import fix_context
 
@@ -94,6 +95,18 @@ def _code_notes(diagnosis: Diagnosis, facts: dict[str, Any]) -> list[str]:
     return notes
 
 
+def _terminal_note(scan: ScanResult, facts: dict[str, Any]) -> list[str]:
+    """The error the run died of (explain/terminal.py), in the facts; a note when it has no container cause."""
+    verdict = classify(scan, knowledge_base())
+    if verdict is None:
+        return []
+    t = verdict.terminal
+    facts["terminal_error"] = {"source": t.source, "line": t.line, "text": t.text, "kind": verdict.kind, "family": verdict.why}
+    if verdict.kind != "not-container":
+        return []
+    return [f"the run ended with {t.source}:{t.line} ({verdict.why}), a failure with no container cause: {t.text}"]
+
+
 def _fallback_notes(
     lines: list[tuple[str, int, str]], code_lines: dict[tuple[str, int], str], facts: dict[str, Any]
 ) -> list[str]:
@@ -102,7 +115,9 @@ def _fallback_notes(
         return []
     src, line, text = first
     layer = layer_of(text, code_lines.get((src, line), ""))
-    guesses = nearest_causes(text, knowledge_base())
+    # a line known to have no container cause gets no container guesses (they would only mislead)
+    root = not_container_reason(text, knowledge_base())
+    guesses = [] if root else nearest_causes(text, knowledge_base())
     facts["first_error"] = {
         "source": src,
         "line": line,
@@ -111,6 +126,9 @@ def _fallback_notes(
         "guesses": [{"cause": g.cause, "signature": g.signature, "similarity": g.score} for g in guesses],
     }
     notes = [f"first error ({src}:{line}), raised by {layer}: {text}"]
+    if root:
+        facts["first_error"]["not_container"] = root
+        notes.append(f"no container guesses: that line is a failure with no container cause ({root}).")
     if guesses:
         notes.append(
             "nearest known causes (guesses, not diagnosed): "
@@ -128,8 +146,10 @@ def explain(
     facts = _facts(scan)
     notes = list(scan.notes) + diagnosis.notes
     notes.extend(_code_notes(diagnosis, facts))
+    ending = _terminal_note(scan, facts)
     if not any(f.severity.value != "notice" for f in findings):
         notes.append(NO_CAUSE)
+        notes.extend(ending)
         lines = scan.top_error_lines()
         facts["error_lines"] = [{"source": src, "line": line, "text": text} for src, line, text in lines]
         notes.extend(_fallback_notes(lines, scan.code_lines, facts))

@@ -3,10 +3,12 @@
 Steps: (1) each signature supports its first cause; the other causes it lists become
 `related` alternatives unless something else supports them on their own; (2) the data-driven
 correlations of signatures.yaml relate, emit or drop causes; (3) a few fact rules that need
-sets (transports per host, NCCL_CUMEM_ENABLE per process) run in code; (4) causes are ranked:
-proven before suggested, causes with a specific line before those only a generic downstream line
-(`downstream: true`: ncclSystemError, a watchdog timeout, a bare SIGBUS) supports, blockers before
-degraded before notices, earliest evidence first.
+sets (transports per host, NCCL_CUMEM_ENABLE per process) run in code; (4) precision: the log's last
+exception decides between guesses (explain/terminal.py) and a blocker the run got past (fact `run_ok`)
+is a notice; (5) causes are ranked: demoted ones last, proven before suggested, causes with a specific
+line before those only a generic downstream line (`downstream: true`: ncclSystemError, a watchdog
+timeout, a bare SIGBUS) supports, blockers before degraded before notices, the cause on the terminal
+line first among equals, earliest evidence first.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tpdoctor.explain import differential
 from tpdoctor.explain.error_codes import ErrorCode, code_string_of, lookup_number
 from tpdoctor.explain.scanner import ScanResult, SigHit
 from tpdoctor.explain.signatures import Correlation, KnowledgeBase, Signature
+from tpdoctor.explain.terminal import classify
 from tpdoctor.model import Evidence, Finding, get_cause, make_finding
 
 EVIDENCE_PER_FINDING = 8
@@ -39,6 +42,8 @@ class Support:
     messages: list[str] = field(default_factory=list)
     related: list[str] = field(default_factory=list)
     specific: bool = False  # backed by at least one line that is not a generic downstream consequence
+    at_terminal: bool = False  # one of its lines is the log's last exception (explain/terminal.py)
+    demoted: str = ""  # why it is only a notice-level guess here (the run died of something else)
 
     def add(
         self, sig_id: str, strength: str, hits: Iterable[SigHit], first_line: int, why: str, downstream: bool = False
@@ -75,9 +80,12 @@ class Diagnosis:
     codes: list[CodeSeen] = field(default_factory=list)
 
 
-def _condition_holds(ref: str, present: set[str], scan: ScanResult) -> bool:
+def _condition_holds(ref: str, present: set[str], scan: ScanResult, sig_id: str = "") -> bool:
     """`sig.id`, `prefix.*` (any signature id under that prefix), `fact:key` (known), `fact:key>N` (numeric and above N) or `fact:key=V` (the only
-    value seen is V: `fact:n_nodes=1` holds only when no process reported more nodes)."""
+    value seen is V: `fact:n_nodes=1` holds only when no process reported more nodes), or `after:<sig.id or fact:key>`:
+    that line comes after the last line of signature `sig_id` in the same file (`after:fact:run_ok`: the run got past it)."""
+    if ref.startswith("after:"):
+        return _seen_after(ref[6:], scan, sig_id)
     if not ref.startswith("fact:"):
         # `code.cuda.*`: any signature of that family (the error-code tables generate one per printed string)
         if ref.endswith(".*"):
@@ -93,10 +101,21 @@ def _condition_holds(ref: str, present: set[str], scan: ScanResult) -> bool:
     return any(v.isdigit() and int(v) > int(above) for v in values)
 
 
+def _seen_after(ref: str, scan: ScanResult, sig_id: str) -> bool:
+    rec = scan.signatures.get(sig_id)
+    if rec is None:
+        return False
+    src, line = rec.last
+    if ref.startswith("fact:"):
+        return scan.facts.last.get((ref[5:], src), 0) > line
+    other = scan.signatures.get(ref)
+    return other is not None and other.last[0] == src and other.last[1] > line
+
+
 def _benign_here(sig: Signature, present: set[str], scan: ScanResult) -> bool:
-    if any(_condition_holds(r, present, scan) for r in sig.benign_with):
+    if any(_condition_holds(r, present, scan, sig.id) for r in sig.benign_with):
         return True
-    return bool(sig.unless) and not any(_condition_holds(r, present, scan) for r in sig.unless)
+    return bool(sig.unless) and not any(_condition_holds(r, present, scan, sig.id) for r in sig.unless)
 
 
 def _codes_seen(scan: ScanResult, kb: KnowledgeBase) -> list[CodeSeen]:
@@ -138,6 +157,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
     supports: dict[str, Support] = {}
     alternatives: dict[str, list[str]] = {}
     hints: list[str] = []
+    hint_of: dict[str, set[str]] = {}  # hint -> the causes whose signatures gave it
     notes: list[str] = []
     present = set(scan.signatures)
 
@@ -158,6 +178,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         alternatives.setdefault(main, []).extend(o for o in others if o not in alternatives[main])
         if sig.hint and sig.strength == "suggests":
             hints.append(sig.hint)
+            hint_of.setdefault(sig.hint, set()).add(main)
 
     for c in kb.correlations:
         if not _correlation_applies(c, present, scan):
@@ -211,6 +232,11 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
 
     _fact_rules(scan, supports, notes)
     _drop_guesses_behind_a_known_root(scan, kb, codes, supports, notes)
+    _arbitrate_by_terminal_error(scan, kb, supports)
+    _blockers_the_run_got_past(scan, supports)
+    # a next step for a cause shown only as a notice would send the user the wrong way
+    demoted = {c for c, s in supports.items() if s.demoted}
+    hints = [h for h in hints if not (hint_of.get(h) and hint_of[h] <= demoted)]
 
     # Alternatives a signature listed become `related` unless they are findings themselves.
     for cause, alts in alternatives.items():
@@ -222,9 +248,13 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
     ranked = sorted(
         supports.values(),
         key=lambda s: (
+            1 if s.demoted else 0,  # guesses the run's own end contradicts come last, as notices
             0 if s.strength == "proves" else 1,
             0 if s.specific else 1,  # a root-cause line before a downstream "unhandled system error"
             get_cause(s.cause).severity.rank,
+            # among equals, the evidence closest to the error the run died of; a cause read from the context
+            # (a correlation, a fact rule: order -1) explains that error as well as its own line does
+            0 if s.at_terminal or s.order < 0 else 1,
             s.first_line,
             s.order,
             s.cause,
@@ -254,6 +284,80 @@ def _drop_guesses_behind_a_known_root(
             f"{cause} dropped: only generic downstream errors suggested it, and line {line} ({name}) is a "
             "failure with no container cause that explains them."
         )
+
+
+def _arbitrate_by_terminal_error(scan: ScanResult, kb: KnowledgeBase, supports: dict[str, Support]) -> None:
+    """The last exception of the log is what the run died of (explain/terminal.py): a cause that line
+    backs ranks first among equals; when that line is a failure with no container cause, a cause that
+    no line proves and that the line does not back is only a guess, and a proven degraded cause (a cost
+    in speed) is not why the run failed: both are shown as notices."""
+    verdict = classify(scan, kb)
+    if verdict is None:
+        return
+    t = verdict.terminal
+    for s in supports.values():
+        on_line = any((h.line, h.source) == (t.line, t.source) for h in s.evidence)
+        s.at_terminal = on_line or any(sig in t.sigs for sig in s.signatures)
+        if s.at_terminal and not on_line:
+            s.evidence.append(SigHit(t.line, t.text, t.source, {}))
+    if verdict.kind != "not-container":
+        return
+    for s in supports.values():
+        if s.at_terminal:
+            continue
+        if s.strength != "proves":
+            s.demoted = (
+                f"Only a guess here: the run ended with line {t.line} ({verdict.why}), a failure with no container "
+                f"cause, and no line proves {s.cause}."
+            )
+        elif get_cause(s.cause).severity.value == "degraded":
+            # proven, but a degraded cause (a cost in speed, a setting ignored) did not end this run
+            s.demoted = (
+                f"Not why the run failed: it ended with line {t.line} ({verdict.why}), a failure with no container "
+                f"cause; {s.cause} is real but degraded, not what stopped the run."
+            )
+        elif _all_before(s, scan, t.source, t.line):
+            # a proven blocker that the same file shows the run getting past, to die of something else
+            s.demoted = (
+                f"Not why the run failed: the run got past every line behind {s.cause} and ended with line {t.line} "
+                f"({verdict.why}), a failure with no container cause."
+            )
+        else:
+            continue
+
+
+def _lines_behind(s: Support, scan: ScanResult) -> list[tuple[str, int]]:
+    """(source, line) of every line behind `s`: its evidence and its signatures' last hits (evidence keeps
+    only the first few hits of a signature)."""
+    spots = [(h.source, h.line) for h in s.evidence]
+    spots += [scan.signatures[sig].last for sig in s.signatures if sig in scan.signatures]
+    return spots
+
+
+def _all_before(s: Support, scan: ScanResult, source: str, line: int) -> bool:
+    """Every line behind `s` is in `source`, before `line`."""
+    spots = _lines_behind(s, scan)
+    return bool(spots) and all(src == source and ln < line for src, ln in spots)
+
+
+def _blockers_the_run_got_past(scan: ScanResult, supports: dict[str, Support]) -> None:
+    """A blocker stops the run where it happens. When every line behind one is followed, in the same file,
+    by a line that only a run that got further prints (fact `run_ok`: NCCL's "Init COMPLETE", nccl-tests'
+    bandwidth summary, a server that reports it is ready; data/signatures.yaml facts), the line did not
+    block: a retry succeeded or the fallback worked. It stays visible as a notice."""
+    last_ok = {src: line for (key, src), line in scan.facts.last.items() if key == "run_ok"}
+    if not last_ok:
+        return
+    for s in supports.values():
+        if s.demoted or get_cause(s.cause).severity.value != "blocker":
+            continue
+        spots = _lines_behind(s, scan)
+        if spots and all(ln < last_ok.get(src, 0) for src, ln in spots):
+            src = spots[0][0]
+            s.demoted = (
+                f"The run got past it: line {last_ok[src]} of {src} shows the run going on after every line behind "
+                f"{s.cause}, so it did not stop the run (a retry or a fallback worked); it may still cost performance."
+            )
 
 
 def _is_bridge_ip(value: str) -> bool:
@@ -340,7 +444,7 @@ def _suggest_from_fact(
     seen, displayed as `shown` with the fact's value in its `{}`."""
     first = scan.facts.first.get(key)
     hits = [SigHit(first[1], shown.format(first[0]), first[2], {})] if first else []
-    supports.setdefault(cause, Support(cause=cause)).add(
+    supports.setdefault(cause, Support(cause=cause, order=-1)).add(
         f"facts.{key}", "suggests", hits, first[1] if first else 1, why
     )
 
@@ -408,11 +512,12 @@ def to_findings(
         evidence = [Evidence(text=h.text, source=h.source, line=h.line) for h in hits]
         f = make_finding(
             s.cause,
-            " ".join(s.messages),
+            " ".join([s.demoted, *s.messages] if s.demoted else s.messages),
             evidence,
             context=context,
             related=s.related,
             confidence="proves" if s.strength == "proves" else "suggests",
+            severity="notice" if s.demoted else None,
         )
         if wanted is not None:
             f.fixes = [x for x in f.fixes if x.runtime in wanted]

@@ -16,6 +16,7 @@ from operator import itemgetter
 from typing import Any, BinaryIO
 
 from tpdoctor.explain.context import CAPTURE_LITERALS, MAX_QUOTED, capture_span
+from tpdoctor.explain.downstream import is_generic
 from tpdoctor.explain.engine import Engine, make_engine
 from tpdoctor.explain.error_codes import NEAR_AFTER, NEAR_BEFORE, NUMBER_GROUPS, code_string_of, lookup_number
 from tpdoctor.explain.normalize import (
@@ -84,6 +85,10 @@ SALIENT_LITERALS = (
     "Unauthorized",
 )
 _EXCEPTION_LINE = re.compile(r"^(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception|Failure)\b")
+# An exception line anywhere after a launcher or logger prefix ("ComfyUI error: RuntimeError: ...",
+# "(EngineCore pid=1) torch.OutOfMemoryError: ..."): `Name(Error|Exception):` then the message, or Python's bare
+# `Exception: ...` (a bare `Error:` is a CLI's message, not a raised exception).
+_RAISED = re.compile(r"(?:^|[\s:|>\]])(?:[\w.]+\.)?(?:[A-Z]\w*(?:Error|Exception)|Exception)(?::\s|:?$)")
 _STRONG = re.compile(r"\b(?:ERROR|EXCEPTION|FATAL|Fatal|CCL_ERROR|NCCL WARN|out of memory)\b")
 # Byte-level supersets of the two tests above (a line can only score 3 if it holds one of the first
 # words, 2 if one of the second): an error line that cannot enter the full heap is never decoded.
@@ -168,7 +173,20 @@ class SigHit:
 class SigRecord:
     first_line: int
     count: int = 0
+    last: tuple[str, int] = ("", 0)  # (source, line) of the latest hit: evidence keeps only the first ones
     evidence: list[SigHit] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """The last exception line of the log (log order over all inputs), generic wrappers left out:
+    the error the process finally died of. `sigs`: the signatures that matched that line."""
+
+    order: int
+    source: str
+    line: int
+    text: str
+    sigs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -177,12 +195,14 @@ class LogFacts:
 
     first: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # key -> (value, line, source)
     values: dict[str, list[str]] = field(default_factory=dict)
+    last: dict[tuple[str, str], int] = field(default_factory=dict)  # (key, source) -> last line seen
 
     def add(self, key: str, value: str, line: int, source: str) -> None:
         key = _GROUP_ALIAS.get(key, key)
         value = _VALUE_ALIAS.get((key, value), value)
         if key not in self.first:
             self.first[key] = (value, line, source)
+        self.last[(key, source)] = line
         seen = self.values.setdefault(key, [])
         if value not in seen and len(seen) < FACT_VALUES_KEPT:
             seen.append(value)
@@ -207,6 +227,7 @@ class ScanResult:
     quoted: list[tuple[int, str, str]] = field(default_factory=list)
     # (source, line) -> table of the error code the line carries (by name, printed string or number)
     code_lines: dict[tuple[str, int], str] = field(default_factory=dict)
+    terminal: Terminal | None = None
 
     def top_error_lines(self) -> list[tuple[str, int, str]]:
         """(source, line, text), in log order."""
@@ -356,9 +377,7 @@ class Scanner:
                     return True
         return False
 
-    def _error_candidates(
-        self, block: bytes | bytearray, pending: list[tuple[int, int, int]], source: str
-    ) -> None:
+    def _error_candidates(self, block: bytes | bytearray, pending: list[tuple[int, int, int]], source: str) -> None:
         """Lines that only hold an error word, latest first: once the heap is full, a line whose best
         possible score and position cannot beat its smallest entry is skipped without decoding it
         (most of the ~35 k such lines per GiB of NCCL_DEBUG=INFO output)."""
@@ -371,7 +390,9 @@ class Scanner:
                 if (best, line_no, order) < heap[0][:3]:
                     continue
             original = decode_line(raw)
-            self._salient(strip_prefixes(original), original, line_no, source, order)
+            text = strip_prefixes(original)
+            self._exception_seen(text, original, line_no, source, order)
+            self._salient(text, original, line_no, source, order)
 
     def _near_text(self, block: bytes | bytearray, end: int, start: int, stop: int) -> str:
         """The NEAR_BEFORE lines above the line at block[start:stop] and the NEAR_AFTER below it
@@ -450,6 +471,7 @@ class Scanner:
             if span:
                 res.quoted.append((line_no, source, span))
         matched = False
+        matched_ids: list[str] = []
         code_table = ""
         near_text: str | None = None
         twin = case_twin(text)
@@ -481,10 +503,12 @@ class Scanner:
             # table entry without a cause (out of memory, illegal address) stays among the error lines,
             # and so does a line a signature knows as a non-container root (`root: not-container`)
             matched = matched or bool(sig.causes) or not (sig.id.startswith("code.") or sig.root)
+            matched_ids.append(sig.id)
             rec = res.signatures.get(sig.id)
             if rec is None:
                 rec = res.signatures[sig.id] = SigRecord(first_line=line_no)
             rec.count += 1
+            rec.last = (source, line_no)
             groups = {k: v for k, v in m.groupdict().items() if v is not None}
             if len(rec.evidence) < EVIDENCE_PER_SIGNATURE:
                 rec.evidence.append(SigHit(line_no, display(original), source, groups))
@@ -510,14 +534,24 @@ class Scanner:
                         res.facts.add(k, v, line_no, source)
         if code_table and len(res.code_lines) < CODE_LINES_KEPT:
             res.code_lines.setdefault((source, line_no), code_table)
+        if salient:
+            self._exception_seen(text, original, line_no, source, order, tuple(matched_ids))
         if (salient or code_table) and not matched:
             # a line that carries an error code is an error line even without an error word
             # ("Invalid device ordinal" pasted alone): it ranks with exception lines
             self._salient(text, original, line_no, source, order, 3 if code_table else 0)
 
-    def _salient(
-        self, text: str, original: str, line_no: int, source: str, order: int, score: int = 0
+    def _exception_seen(
+        self, text: str, original: str, line_no: int, source: str, order: int, sigs: tuple[str, ...] = ()
     ) -> None:
+        """Keep the latest exception line (only lines that hold an error word get here)."""
+        last = self.result.terminal
+        if last is not None and last.order > order:
+            return
+        if _RAISED.search(text) and not is_generic(text):
+            self.result.terminal = Terminal(order, source, line_no, display(original), sigs)
+
+    def _salient(self, text: str, original: str, line_no: int, source: str, order: int, score: int = 0) -> None:
         """Offer the line to the error-line heap; `score` when the caller knows it (a code line: 3)."""
         if not score:
             # the level word may sit in a prefix that strip_prefixes removed (vLLM's `ERROR 12-01 ...`)
