@@ -141,11 +141,23 @@ CASE_TWIN_MIN = 8
 _PLAIN_WORD = re.compile(r"[A-Za-z][a-z]+(?:[ :,]|$)")
 
 
-def literal_forms(literal: str) -> list[str]:
+def starts_message(literal: str, examples: tuple[str, ...]) -> bool:
+    """Does the literal begin the message in one of the examples (the line's start once prefixes are
+    stripped, or after an exception name's `: `)? Only there does its first letter's case drift."""
+    for example in examples:
+        text = strip_prefixes(example)
+        at = text.find(literal)
+        if at == 0 or (at >= 2 and text[at - 2 : at] == ": "):
+            return True
+    return False
+
+
+def literal_forms(literal: str, recased: bool = True) -> list[str]:
     """The literal and the byte forms it takes in escaped or re-cased pastes; the scanner looks for
-    all of them (they are few: most literals have no quote, `<`, `>` or `&`)."""
+    all of them (they are few: most literals have no quote, `<`, `>` or `&`). `recased`: add the
+    other case of the first letter (for a literal that starts a message, see starts_message)."""
     forms = [literal]
-    if len(literal) >= CASE_TWIN_MIN and _PLAIN_WORD.match(literal):
+    if recased and len(literal) >= CASE_TWIN_MIN and _PLAIN_WORD.match(literal):
         forms.append(literal[0].swapcase() + literal[1:])
     for form in list(forms):
         if any(c in form for c in "&<>\"'"):

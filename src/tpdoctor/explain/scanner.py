@@ -26,6 +26,7 @@ from tpdoctor.explain.normalize import (
     display,
     has_prefix,
     literal_forms,
+    starts_message,
     strip_prefixes,
     unescape,
 )
@@ -269,7 +270,7 @@ class Scanner:
 
         for si, sig in enumerate(kb.signatures):
             for t in sig.literals:
-                for form in literal_forms(t):
+                for form in literal_forms(t, starts_message(t, sig.examples)):
                     target = lit(form, False)
                     if si not in target.sigs:
                         target.sigs.append(si)
