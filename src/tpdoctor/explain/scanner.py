@@ -105,6 +105,9 @@ _GROUP_ALIAS = {
     "runtime_crun": "runtime",
     "device2": "device",
     "ipc_mode2": "ipc_mode",
+    "nccl_ib_requested2": "nccl_ib_requested",
+    "nccl_ib_requested3": "nccl_ib_requested",
+    "nnodes2": "nnodes",
 }
 _VALUE_ALIAS = {
     ("runtime", "crun"): "podman",
