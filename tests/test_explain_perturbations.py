@@ -52,6 +52,15 @@ def test_prefixed_nccl_lines_still_give_their_facts() -> None:
     assert scanner.result.facts.get("socket_ip") == "10.0.0.7"
 
 
+def test_a_pattern_anchored_on_a_prefix_still_sees_it() -> None:
+    # klog (client-go rest/warnings.go through klog's header 'Lmmdd hh:mm:ss.uuuuuu threadid file:line]')
+    # prints the server's warning; k8s.unknown-field anchors on that header, which strip_prefixes removes
+    scanner = Scanner(KB)
+    text = 'W0719 10:36:54.976442   16872 warnings.go:70] unknown field "spec.template.spec.limits"\n'
+    scanner.scan_stream(io.BytesIO(text.encode()), "t.log")
+    assert "k8s.unknown-field" in scanner.result.signatures
+
+
 LONG = "RuntimeError: oneCCL: ze_fd_manager.cpp:144 init_device_fds: EXCEPTION: opendir failed:"
 
 

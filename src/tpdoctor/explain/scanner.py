@@ -301,6 +301,8 @@ class Scanner:
         for t in CAPTURE_LITERALS:
             lit(t, False).capture = True
         self._targets = targets
+        # signatures whose pattern anchors on the line start: they also see the line with its prefixes
+        self._anchored = frozenset(i for i, sig in enumerate(kb.signatures) if "^" in sig.regex.pattern)
         # literals that only make a line an error-line candidate (no signature, no fact, no capture)
         self._light = [not t.sigs and not t.facts and not t.capture and not t.frags for t in targets]
         # literals that are only a fragment: kept when their place on the line fits a wrap
@@ -484,6 +486,7 @@ class Scanner:
         code_table = ""
         near_text: str | None = None
         twin = case_twin(text)
+        as_printed: str | None = None
         wrapped: list[tuple[str, str]] | None = None  # (original, text) of the line joined with its wrap
         for si in sorted(sigs):  # loose twins come last in kb.signatures
             sig = self.kb.signatures[si]
@@ -491,6 +494,13 @@ class Scanner:
                 # explained by a full pattern, or no failure on the line ("Out of bounds values : 0 OK")
                 continue
             m = sig.regex.search(text)
+            if not m and si in self._anchored:
+                # a pattern anchored on a prefix that strip_prefixes removes (klog's `W0719 ...
+                # warnings.go:70] unknown field`) sees the line as printed
+                if as_printed is None:
+                    as_printed = unescape(original.strip())
+                if as_printed != text:
+                    m = sig.regex.search(as_printed)
             if not m and twin is not None:
                 m = sig.regex.search(twin)
             if not m and _joins_wraps(sig):
