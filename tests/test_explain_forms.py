@@ -19,7 +19,7 @@ def test_forms_doc_is_up_to_date() -> None:
 def test_every_cause_a_signature_names_has_a_section_with_its_signatures() -> None:
     text = render()
     for sig in knowledge_base().signatures:
-        if sig.code is None:
+        if sig.code is None and not sig.loose_of:  # a loose twin is its original's row
             for cause in sig.causes:
                 section = text.split(f"## `{cause}`\n", 1)[1].split("\n## ", 1)[0]
                 assert f"| `{sig.id}` |" in section, (cause, sig.id)

@@ -352,7 +352,7 @@ def test_no_nccl_info_line_alone_is_a_warning(tmp_path: Path) -> None:
             above[line] = found
     # NCCL reports an environment variable it could not parse and ignores it: a real user error
     assert {c for found in above.values() for c in found} <= {"env.invalid-value"}, above
-    assert all("Ignoring" in line for line in above), above
+    assert all("Ignoring" in line or "invalid value" in line for line in above), above
 
 
 def test_no_next_step_hint_for_a_demoted_guess(tmp_path: Path) -> None:

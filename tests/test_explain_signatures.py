@@ -25,7 +25,8 @@ def _scan(text: str) -> Scanner:
 
 def test_every_signature_has_an_example_and_a_source() -> None:
     for s in KB.signatures:
-        assert s.examples, f"{s.id} has no example"
+        # a loose twin (signatures.loose_twins) has its original's examples, which the original matches
+        assert s.examples or s.loose_of, f"{s.id} has no example"
         assert s.source, f"{s.id} has no source"
         assert s.explain, f"{s.id} has no explanation"
 

@@ -166,6 +166,8 @@ def _signatures_by_cause() -> dict[str, list[Any]]:
 
     out: dict[str, list[Any]] = {}
     for sig in knowledge_base().signatures:
+        if sig.loose_of:
+            continue  # a loose twin repeats its original (explain/signatures.py loose_twins)
         for cid in sig.causes:
             out.setdefault(cid, []).append(sig)
     return out

@@ -26,6 +26,8 @@ def render(kb: KnowledgeBase | None = None) -> str:
     by_cause: dict[str, list[tuple[int, Signature]]] = defaultdict(list)
     codes: dict[str, list[str]] = defaultdict(list)
     for sig in kb.signatures:
+        if sig.loose_of:
+            continue  # a loose twin repeats its original's forms (signatures.loose_twins)
         for rank, cause in enumerate(sig.causes):
             if sig.code is not None:
                 codes[cause].append(f"{sig.code.name}")

@@ -56,6 +56,11 @@ _EXCEPTION_LINE = re.compile(r"^(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception|Failure)
 # "(EngineCore pid=1) torch.OutOfMemoryError: ..."): `Name(Error|Exception):` then the message, or Python's bare
 # `Exception: ...` (a bare `Error:` is a CLI's message, not a raised exception).
 _RAISED = re.compile(r"(?:^|[\s:|>\]])(?:[\w.]+\.)?(?:[A-Z]\w*(?:Error|Exception)|Exception)(?::\s|:?$)")
+# A line that reports a failure in words: what a loose twin (signatures.loose_twins) needs besides its literal
+_FAILED = re.compile(
+    r"(?i:error|fail|cannot|can't|could not|couldn't|unable|denied|refused|invalid|not found|not supported"
+    r"|unsupported|unsatisfied|unavailable|no such|missing|exceed|too (?:old|small|low|many)|abort|fatal|panic)"
+)
 _STRONG = re.compile(r"\b(?:ERROR|EXCEPTION|FATAL|Fatal|CCL_ERROR|NCCL WARN|out of memory)\b")
 # Byte-level supersets of the two tests above (a line can only score 3 if it holds one of the first
 # words, 2 if one of the second): an error line that cannot enter the full heap is never decoded.
@@ -100,6 +105,9 @@ _GROUP_ALIAS = {
     "runtime_crun": "runtime",
     "device2": "device",
     "ipc_mode2": "ipc_mode",
+    "nccl_ib_requested2": "nccl_ib_requested",
+    "nccl_ib_requested3": "nccl_ib_requested",
+    "nnodes2": "nnodes",
 }
 _VALUE_ALIAS = {
     ("runtime", "crun"): "podman",
@@ -355,8 +363,11 @@ class Scanner:
         matched_ids: list[str] = []
         code_table = ""
         near_text: str | None = None
-        for si in sorted(sigs):
+        for si in sorted(sigs):  # loose twins come last in kb.signatures
             sig = self.kb.signatures[si]
+            if sig.loose_of and (matched or sig.loose_of in matched_ids or not _FAILED.search(text)):
+                # explained by a full pattern, or no failure on the line ("Out of bounds values : 0 OK")
+                continue
             m = sig.regex.search(text)
             if not m and sig.near is not None and sig.context is not None:
                 m = sig.near.search(text)

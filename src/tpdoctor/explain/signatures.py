@@ -79,6 +79,10 @@ class Signature:
     # error string alone on its line, its API named by the traceback around it; error_codes.py).
     near: LazyRegex | re.Pattern[str] | None = None
     context: LazyRegex | re.Pattern[str] | None = None
+    # Set on a loose twin (see loose_twins): the id of the signature whose distinctive literal it
+    # stands for when that signature's full pattern does not match the line.
+    loose_of: str = ""
+    loose: bool = True  # False: the pattern narrows its literal on purpose (signatures.yaml `loose: false`)
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,7 @@ def parse_knowledge_base(raw: dict[str, Any], lazy: bool = False) -> KnowledgeBa
                 root=str(e.get("root", "")),
                 near=_compile(sid, str(e["near"]), lazy) if e.get("near") else None,
                 context=_compile(sid, str(e["context"]), lazy) if e.get("context") else None,
+                loose=bool(e.get("loose", True)),
             )
         )
     for sig in sigs:
@@ -231,7 +236,83 @@ def parse_knowledge_base(raw: dict[str, Any], lazy: bool = False) -> KnowledgeBa
             )
         )
     not_in_logs = {int(k): str(v) for k, v in (raw.get("not_in_logs") or {}).items()}
+    sigs.extend(loose_twins(sigs, lazy))
     return KnowledgeBase(tuple(sigs), facts, tuple(corrs), not_in_logs)
+
+
+# A literal stands for its message on its own when it is long and made of several words: the
+# upstream format string's fixed part ("could not select device driver", "requested number of devices
+# unavailable for"). Error strings of the C library are not: many programs print them.
+LOOSE_MIN_CHARS = 20
+LOOSE_MIN_WORDS = 3
+_LOOKAROUND = re.compile(r"\(\?<?[!=]")
+
+
+@lru_cache(maxsize=1)
+def _strerror_texts() -> frozenset[str]:
+    import os
+
+    return frozenset(os.strerror(n).lower() for n in range(1, 134))
+
+
+def distinctive(literal: str) -> bool:
+    """Can this literal name its signature's message without the rest of the pattern?"""
+    words = re.findall(r"[A-Za-z]{2,}", literal)
+    low = literal.lower()
+    return (
+        len(literal) >= LOOSE_MIN_CHARS
+        and len(words) >= LOOSE_MIN_WORDS
+        and not any(t in low for t in _strerror_texts())
+    )
+
+
+def loose_twins(sigs: list[Signature], lazy: bool) -> list[Signature]:
+    """One `suggests` twin per hand-written signature whose literals name its message.
+
+    Users bring the messages in forms the patterns do not spell: another version's wording around
+    the same format string (`Requested:1` for `Requested: 1`, a quoted driver name left out, a
+    suffix an older release did not print). The scanner lets a twin count only on a line that no
+    hand-written signature explains (scanner.Scanner._line), and a twin never proves. Signatures
+    whose pattern excludes variants on purpose (a lookaround, or `loose: false` where the pattern
+    narrows its literal to some devices or values), that are benign in some context
+    (`unless`/`benign_with`), that need nearby lines (`near`) or name no cause get no twin."""
+    twins: list[Signature] = []
+    for sig in sigs:
+        if (
+            sig.code is not None
+            or not sig.causes
+            or sig.unless
+            or sig.benign_with
+            or sig.near is not None
+            or sig.root
+            or not sig.loose
+            or _LOOKAROUND.search(sig.regex.pattern)
+        ):
+            continue
+        lits = tuple(lit for lit in sig.literals if distinctive(lit))
+        if not lits:
+            continue
+        pattern = "|".join(re.escape(lit) for lit in lits)
+        twins.append(
+            Signature(
+                id=f"{sig.id}~loose",
+                literals=lits,
+                regex=_compile(f"{sig.id}~loose", pattern, lazy),
+                causes=sig.causes,
+                strength="suggests",
+                explain=(
+                    f"{sig.explain} (The line holds this message's fixed words in a form the signature "
+                    "does not spell out, so this is a suggestion.)"
+                ),
+                source=sig.source,
+                refs=sig.refs,
+                hint=sig.hint,
+                examples=(),  # the line forms are the original's; a twin counts only where they fail
+                downstream=sig.downstream,
+                loose_of=sig.id,
+            )
+        )
+    return twins
 
 
 @lru_cache(maxsize=1)
