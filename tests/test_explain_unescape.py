@@ -15,8 +15,25 @@ JSON_LINE = (
 )
 
 
+PLAIN_LINE = (
+    'docker: Error response from daemon: could not select device driver "" with capabilities: [[gpu]].'
+)
+
+
 def test_json_string_is_unescaped() -> None:
     assert 'driver "" with' in unescape(JSON_LINE)
+
+
+def test_a_json_file_record_is_reduced_to_its_message() -> None:
+    # the `log` field, without its \n and without the stream/time fields after it
+    assert unescape(JSON_LINE) == PLAIN_LINE
+
+
+def test_go_unicode_escapes_are_undone() -> None:
+    # moby jsonlogbytes.go writes < > & as \u003c \u003e \u0026
+    assert unescape('{"log":"condition fds[dev_idx] \\u003e 0 failed\\n","stream":"stderr"}') == (
+        "condition fds[dev_idx] > 0 failed"
+    )
 
 
 def test_html_entities_are_unescaped() -> None:
@@ -29,7 +46,7 @@ def test_backslashes_outside_json_are_kept() -> None:
 
 def test_a_json_log_line_gives_the_same_cause_as_the_plain_one(tmp_path: Path) -> None:
     plain = tmp_path / "plain.log"
-    plain.write_text(unescape(JSON_LINE).split('"log":"', 1)[1] + "\n", encoding="utf-8")
+    plain.write_text(PLAIN_LINE + "\n", encoding="utf-8")
     stored = tmp_path / "container-json.log"
     stored.write_text(JSON_LINE + "\n", encoding="utf-8")
     want = [f.cause for f in explain([str(plain)]).findings]

@@ -71,6 +71,7 @@ LAYERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("PyTorch C++", re.compile(r"c10::Error|terminate called after throwing|\bc10::|\bat::")),
     ("Python", re.compile(r"(?:^|\s)(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception)\b|Traceback")),
 )
+_PYTHON_LAYER = dict(LAYERS)["Python"]
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 _STOP = frozenset(
     "the and for with not this that from error failed failure was are has have been into while when "
@@ -95,11 +96,14 @@ CODE_LAYERS = {"cuda": "CUDA", "cu_driver": "CUDA", "hip": "ROCm/HIP", "ze": "Le
 def layer_of(text: str, code_table: str = "") -> str:
     if code_table in CODE_LAYERS:
         return CODE_LAYERS[code_table]
-    text = strip_prefixes(text)
-    for name, pattern in LAYERS:
-        if pattern.search(text):
-            return name
-    return "unknown"
+    # the message first; then the prefix a launcher put before it (`vllm-1  | `, `(RayWorkerWrapper pid=1)`),
+    # which names the framework better than a bare Python exception name does
+    message = strip_prefixes(text)
+    for candidate in (message, text):
+        for name, pattern in LAYERS:
+            if name != "Python" and pattern.search(candidate):
+                return name
+    return "Python" if _PYTHON_LAYER.search(message) else "unknown"
 
 
 def _words(text: str) -> frozenset[str]:

@@ -3,23 +3,54 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 
 # CSI sequences (colours, cursor moves) and two-byte escapes. Stripped per block, before the
 # literal scan, because a colour code inside "NCCL WARN" would hide the literal.
 ANSI_BYTES = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 
-# Prefixes that multi-process launchers put in front of every line: Ray and vLLM workers,
-# torch elastic ranks, mpirun tags, markdown quotes from pasted logs. Stripped repeatedly.
+# Prefixes that launchers, log collectors and pastes put in front of every line. Stripped
+# repeatedly (they nest: compose + timestamp + vLLM worker + vLLM logger), only on lines where a
+# literal was found, so their cost does not grow with the log. Each form is the tool's own format
+# (tests/explain_perturb.py reproduces them; bench/explain_robustness.py measures recall under them).
+# Prefixes that a signature itself anchors on stay: glog/c10 `[W socket.cpp:663]`, NCCL's
+# `host:pid:tid [rank]`.
+_LEVEL = r"(?:TRACE|DEBUG|INFO|NOTICE|WARNING|WARN|ERROR|CRITICAL|FATAL)"
 _PREFIX = re.compile(
     r"^(?:"
-    r"\((?:[\w.]+) pid=\d+(?:, ip=[\d.:a-fA-F]+)?\)\s*"  # (RayWorkerWrapper pid=1978, ip=10.0.0.8)
-    r"|\[rank\d+\]:\s*"  # [rank1]:
-    r"|\[\d+,\d+\]<std(?:out|err)>:\s*"  # [1,2]<stdout>:
+    # Ray (python/ray/_private/worker.py print_worker_logs): (RayWorkerWrapper pid=1978, ip=10.0.0.8),
+    # (pid=1978); vLLM (multiproc_executor.py _add_prefix): (VllmWorker rank=1 pid=123),
+    # (EngineCore_0 pid=4567), (APIServer pid=1)
+    r"\((?:[\w.<>-]+ )*(?:[\w]+=[\w.-]+,? )*pid=\d+(?:, ip=[\d.:a-fA-F]+)?\)\s*"
+    r"|\((?:raylet|gcs_server|autoscaler|dashboard|monitor)(?:, ip=[\d.:a-fA-F]+)?\)\s*"  # Ray daemons
+    r"|\[[A-Za-z_]*\d+\]:\s*"  # torch [rank1]: and torchrun --tee [default0]: (local_elastic_agent.py)
+    r"|\[\d+,\d+\]<std(?:out|err)>:\s*"  # mpirun --tag-output [1,2]<stdout>:
     r"|[\w.-]+ \[std(?:out|err)\]\s*"  # opt-1_3b.0 [stderr]
-    r"|>\s+"  # > quoted
+    # docker compose v2 (cmd/formatter/logs.go "%-*s |") and v1 (log_printer.py ljust + " | ")
+    r"|[\w.-]+ +\| ?"
+    r"|\[pod/[^\]\s]+\] ?"  # kubectl logs --prefix (kubectl/pkg/cmd/logs/logs.go)
+    # kubectl logs --timestamps / docker logs -t: RFC3339Nano; the CRI file adds `stderr F`
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)? +(?:std(?:out|err) [PF] )?"
+    # journalctl -o short / syslog RFC 3164: Dec 01 12:00:00 host ident[pid]:
+    r"|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d [\w.-]+ [\w./@-]+(?:\[\d+\])?: "
+    r"|\d{1,4}: "  # slurm srun --label: task id
+    # vLLM logger (vllm/logger.py _FORMAT, 0.4: `file.py:12]`, 0.5+: `[file.py:12]`)
+    r"|" + _LEVEL + r" \d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? (?:\[[\w.]+:\d+\]|[\w.]+:\d+\]) ?"
+    r"|" + _LEVEL + r":[\w.]+:"  # CPython logging.BASIC_FORMAT %(levelname)s:%(name)s:
+    # SGLang (srt/utils.py configure_logger): [2026-12-01 10:00:00 TP0]
+    r"|\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d+)?(?: [A-Z]{2}\d+)*\] ?"
+    # TGI (tracing_subscriber fmt after the timestamp): ERROR text_generation_launcher:
+    r"|" + _LEVEL + r" +(?:shard-manager: )?text_generation_\w+(?:::\w+)*: "
+    # glog/absl (glog src/logging.cc LogMessage::Init): E1201 12:00:00.123456  1234 file.cc:12]
+    r"|[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [\w.-]+:\d+\] ?"
+    r"|>+\s*"  # markdown quote, nested (> > , >>)
+    r"|[-*+] +"  # markdown list item
+    r"|[1-9]\d{0,2}\. +"  # markdown ordered list
     r")"
 )
+# Ray's LogDeduplicator (python/ray/_private/ray_logging/__init__.py) appends this to a line
+_SUFFIX = re.compile(r"\s*\[repeated \d+x across cluster\]$")
 
 DISPLAY_MAX = 500
 
@@ -36,28 +67,113 @@ def decode_line(raw: bytes | bytearray) -> str:
 
 def strip_prefixes(text: str) -> str:
     """Remove launcher prefixes so anchored patterns (`^crw-rw----`) see the message itself."""
-    text = text.lstrip()
-    for _ in range(4):  # bounded: prefixes nest at most a few deep
+    text = text.strip()
+    for _ in range(6):  # bounded: prefixes nest at most a few deep
         m = _PREFIX.match(text)
         if not m or not m.end():
             break
         text = text[m.end() :].lstrip()
+    if text.startswith("`"):  # a markdown inline code span around the whole line
+        text = text.strip("`").strip()
+    if text.endswith("cluster]"):
+        text = _SUFFIX.sub("", text)
     return text
 
 
-_ESCAPED = re.compile(r"""\\(["'\\/]|[nrt])""")
+def has_prefix(text: str) -> bool:
+    """Does the line start with a prefix strip_prefixes removes (then it is a record of its own)?"""
+    m = _PREFIX.match(text)
+    return bool(m and m.end())
+
+
+_ESCAPED = re.compile(r"""\\(["'\\/]|[nrt]|u[0-9a-fA-F]{4})""")
 _ESCAPE_AS = {"n": " ", "r": " ", "t": " "}
+
+
+def _unquote(m: re.Match[str]) -> str:
+    c = m.group(1)
+    if len(c) == 5:  # \u003c: Go's encoders escape < > & (moby jsonlog ffjsonWriteJSONBytesAsString)
+        ch = chr(int(c[1:], 16))
+        return " " if ch < " " else ch
+    return _ESCAPE_AS.get(c, c)
+
+
+def _docker_json(text: str) -> str | None:
+    """The message of a Docker json-file record (`{"log":"...\\n","stream":"stderr","time":"..."}`,
+    moby daemon/logger/jsonfilelog/jsonlog/jsonlogbytes.go MarshalJSONBuf), None if it is not one."""
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    log = record.get("log") if isinstance(record, dict) else None
+    return log.strip() if isinstance(log, str) else None
 
 
 def unescape(text: str) -> str:
     """Undo the quoting of logs that were stored as JSON strings (Docker's json-file driver, k8s and
     Loki exports: `{"log":"... driver \\"\\" with ..."}`) or pasted from HTML (`&#39;`, `&quot;`), so a
-    pattern that spells a quote or `<` sees one. Cheap when there is nothing to undo."""
-    if '\\"' in text:  # a JSON string: a Windows path (C:\\temp) elsewhere is left alone
-        text = _ESCAPED.sub(lambda m: _ESCAPE_AS.get(m.group(1), m.group(1)), text)
+    pattern that spells a quote or `<` sees one. Cheap when there is nothing to undo.
+
+    A whole json-file record is decoded and its message stripped of prefixes again (the `log` field
+    holds the line as the container printed it)."""
+    if text.startswith('{"log":"') and text.endswith("}"):
+        inner = _docker_json(text)
+        if inner is not None:
+            return unescape(strip_prefixes(inner))
+    if '\\"' in text or "\\u00" in text:  # a JSON string: a Windows path (C:\\temp) elsewhere is left alone
+        text = _ESCAPED.sub(_unquote, text)
     if "&" in text and ";" in text:
         text = html.unescape(text)
     return text
+
+
+# What the escaping of a paste or a log store does to a literal's bytes: HTML (CPython html.escape,
+# Go html.EscapeString's &#39; and &#34;, GitHub's page source) and JSON strings (moby's json-file
+# writer escapes " \\ < > & : jsonlogbytes.go ffjsonWriteJSONBytesAsString).
+_HTML_FORMS = (
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"},
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"},
+)
+_JSON_FORM = {"\\": "\\\\", '"': '\\"', "<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
+# A literal this long whose first word is a plain word also gets its other-case twin (`Failed to
+# open` / `failed to open`): a message quoted mid-sentence or re-raised changes that letter only.
+CASE_TWIN_MIN = 8
+_PLAIN_WORD = re.compile(r"[A-Za-z][a-z]+(?:[ :,]|$)")
+
+
+def starts_message(literal: str, examples: tuple[str, ...]) -> bool:
+    """Does the literal begin the message in one of the examples (the line's start once prefixes are
+    stripped, or after an exception name's `: `)? Only there does its first letter's case drift."""
+    for example in examples:
+        text = strip_prefixes(example)
+        at = text.find(literal)
+        if at == 0 or (at >= 2 and text[at - 2 : at] == ": "):
+            return True
+    return False
+
+
+def literal_forms(literal: str, recased: bool = True) -> list[str]:
+    """The literal and the byte forms it takes in escaped or re-cased pastes; the scanner looks for
+    all of them (they are few: most literals have no quote, `<`, `>` or `&`). `recased`: add the
+    other case of the first letter (for a literal that starts a message, see starts_message)."""
+    forms = [literal]
+    if recased and len(literal) >= CASE_TWIN_MIN and _PLAIN_WORD.match(literal):
+        forms.append(literal[0].swapcase() + literal[1:])
+    for form in list(forms):
+        if any(c in form for c in "&<>\"'"):
+            for table in _HTML_FORMS:
+                forms.append("".join(table.get(c, c) for c in form))
+        if any(c in form for c in '\\"<>&'):
+            forms.append("".join(_JSON_FORM.get(c, c) for c in form))
+    return list(dict.fromkeys(forms))
+
+
+def case_twin(text: str) -> str | None:
+    """The text with the other case for its first letter when it starts with a plain word (`Open
+    failed`, `failed to`): the form a regex written for the other case then matches."""
+    if _PLAIN_WORD.match(text):
+        return text[0].swapcase() + text[1:]
+    return None
 
 
 def display(text: str) -> str:

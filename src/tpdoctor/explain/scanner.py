@@ -19,9 +19,19 @@ from tpdoctor.explain.context import CAPTURE_LITERALS, MAX_QUOTED, capture_span
 from tpdoctor.explain.downstream import is_generic
 from tpdoctor.explain.engine import Engine, make_engine
 from tpdoctor.explain.error_codes import NEAR_AFTER, NEAR_BEFORE, NUMBER_GROUPS, code_string_of, lookup_number
-from tpdoctor.explain.normalize import ANSI_BYTES, decode_line, display, strip_prefixes, unescape
+from tpdoctor.explain.normalize import (
+    ANSI_BYTES,
+    case_twin,
+    decode_line,
+    display,
+    has_prefix,
+    literal_forms,
+    starts_message,
+    strip_prefixes,
+    unescape,
+)
 from tpdoctor.explain.reader import MAX_LINE, iter_buffers
-from tpdoctor.explain.signatures import KnowledgeBase
+from tpdoctor.explain.signatures import KnowledgeBase, Signature
 
 EVIDENCE_PER_SIGNATURE = 3
 CODES_KEPT = 64  # distinct error codes (by number) remembered with their first line
@@ -29,6 +39,30 @@ ERROR_LINES_KEPT = 10
 FACT_VALUES_KEPT = 32
 CODE_LINES_KEPT = 256  # lines known to carry an error code (first ones), for the fallback
 NEAR_BYTES = 4096  # how far a `near` signature looks for its context around its line
+# Wrapped lines: a piece shorter than WRAP_MIN was not cut by a wrap; at most WRAP_PIECES joined
+# (a 300-column line wrapped at 80). A continuation never starts like a log record of its own:
+# blank, indented, a timestamp, a level word, an exception name, an NCCL `host:pid:tid`, or any
+# launcher/collector prefix that strip_prefixes knows (`[rank1]:`, `(pid=1)`, `vllm-1  | `).
+WRAP_MIN = 40
+WRAP_PIECES = 4
+# A wrap can cut every literal of a signature ("opendir failed: could not open device directory"):
+# the first and the last FRAGMENT bytes of each literal of FRAGMENT_FROM bytes or more are looked for
+# too. A cut at a space leaves one of them whole (the head ends the first piece, the tail starts the
+# next) unless the literal is shorter than 2 * FRAGMENT + 1. A fragment counts only where a wrap can
+# have put it: a head within the literal's length of its line's end, a tail within it of its start
+# (WRAP_SLACK for a markdown quote or an indent before the continuation).
+# A fragment that is one identifier or path token (`ProcessGroup`, `nvidia-smi -q`) is everywhere
+# in healthy logs (85 k per 64 MB of the bench log) and costs a Python check per hit: none is kept.
+# A soft wrap never cuts inside a token, so such a literal's other fragment still covers it.
+FRAGMENT = 12
+FRAGMENT_FROM = 20
+_ONE_TOKEN = re.compile(r"[\w./:-]+")
+WRAP_SLACK = 8
+_RECORD_START = re.compile(
+    rb"[ \t]*(?:\r?\n|$)|[ \t][ \t]|\t|[|#]|\d{4}[-:/]|\d\d?[-:/]\d\d|[A-Z][a-z]{2} [ \d]\d |[\w.-]+:\d+:\d+ \["
+    rb"|(?:TRACE|DEBUG|INFO|NOTICE|WARNING|WARN|ERROR|CRITICAL|FATAL)\b|Traceback| ?File \""
+    rb"|[\w.]*(?:Error|Exception|Warning|Failure):|[\w.-]+ +\| |[IWEF]\d{4} "
+)
 # Capture groups that qualify a code number and are no fact of the log
 _CODE_QUALIFIERS = frozenset({"code_string"})
 
@@ -117,6 +151,17 @@ _VALUE_ALIAS = {
 }
 
 
+def _joins_wraps(sig: Signature) -> bool:
+    """Hand-written signatures, and the error-code strings distinctive enough to have a `near` form.
+    Not the generic ones (strerror texts, `code.*-number`): a bare "Operation not permitted" on the
+    line after a CUDA path is no CUDA error (tests/test_explain_code_forms.py)."""
+    return sig.code is None or sig.near is not None
+
+
+def _starts_record(line: bytes) -> bool:
+    return bool(_RECORD_START.match(line)) or has_prefix(decode_line(line[:200]))
+
+
 def _looks_binary(line: str) -> bool:
     """More than 1 in 10 characters undecodable or control (tabs aside): not a log line."""
     if line.isprintable():  # the common case, at C speed
@@ -200,12 +245,15 @@ class ScanResult:
 
 
 class _Target:
-    __slots__ = ("capture", "facts", "salient", "sigs")
+    __slots__ = ("capture", "facts", "frags", "salient", "sigs")
 
     def __init__(self) -> None:
         self.sigs: list[int] = []
         self.facts: list[int] = []
         self.salient = False
+        # (signature, literal length in bytes, is head): this is the head or tail fragment of a
+        # literal that a wrap may cut (FRAGMENT)
+        self.frags: list[tuple[int, int, bool]] = []
         self.capture = False  # the line starts a quoted command (explain/context.py)
 
 
@@ -230,7 +278,21 @@ class Scanner:
 
         for si, sig in enumerate(kb.signatures):
             for t in sig.literals:
-                lit(t, False).sigs.append(si)
+                for form in literal_forms(t, starts_message(t, sig.examples)):
+                    target = lit(form, False)
+                    if si not in target.sigs:
+                        target.sigs.append(si)
+            if _joins_wraps(sig):
+                for t in sig.literals:
+                    raw = t.encode("utf-8")
+                    if len(raw) >= FRAGMENT_FROM:
+                        head, tail = (
+                            raw[:FRAGMENT].decode("utf-8", "ignore"),
+                            raw[-FRAGMENT:].decode("utf-8", "ignore"),
+                        )
+                        for frag, is_head in ((head, True), (tail, False)):
+                            if not _ONE_TOKEN.fullmatch(frag):
+                                lit(frag, False).frags.append((si, len(raw), is_head))
         for fi, fact in enumerate(kb.facts):
             for t in fact.literals:
                 lit(t, fact.single).facts.append(fi)
@@ -239,8 +301,14 @@ class Scanner:
         for t in CAPTURE_LITERALS:
             lit(t, False).capture = True
         self._targets = targets
+        # signatures whose pattern anchors on the line start: they also see the line with its prefixes
+        self._anchored = frozenset(i for i, sig in enumerate(kb.signatures) if "^" in sig.regex.pattern)
         # literals that only make a line an error-line candidate (no signature, no fact, no capture)
-        self._light = [not t.sigs and not t.facts and not t.capture for t in targets]
+        self._light = [not t.sigs and not t.facts and not t.capture and not t.frags for t in targets]
+        # literals that are only a fragment: kept when their place on the line fits a wrap
+        self._frag_only = [
+            bool(t.frags) and not t.sigs and not t.facts and not t.salient and not t.capture for t in targets
+        ]
         self._in_heap: dict[str, tuple[int, int, int, str, str]] = {}  # shown text -> its heap entry
         self.engine: Engine = make_engine(literals, single, engine)
         self.result = ScanResult(engine=self.engine.name)
@@ -275,9 +343,12 @@ class Scanner:
         cur_start = -1
         cur: list[int] = []
         light = self._light
+        frag_only = self._frag_only
         order = self._order  # log order of the hit lines, for error lines of several inputs
         pending: list[tuple[int, int, int]] = []  # error-line candidates only: (start, line, order)
         for lit, hit_end in hits:
+            if frag_only[lit] and not self._fragment_fits(block, end, lit, hit_end):
+                continue
             start = block.rfind(b"\n", 0, hit_end) + 1
             if start != cur_start:
                 if cur:
@@ -301,6 +372,21 @@ class Scanner:
         self._error_candidates(block, pending, source)
         self._tail = bytes(block[max(0, end - NEAR_BYTES) : end])
         return line_no - 1 + count(pos, end)
+
+    def _fragment_fits(self, block: bytes | bytearray, end: int, lit: int, hit_end: int) -> bool:
+        """Is this head fragment close enough to its line's end (the wrap cut the rest off), or this
+        tail fragment close enough to its line's start (the line continues a wrap)?"""
+        for _si, length, is_head in self._targets[lit].frags:
+            reach = length - FRAGMENT + WRAP_SLACK
+            if is_head:  # ... and the next line can continue it
+                nl = block.find(b"\n", hit_end, end)
+                if 0 <= nl - hit_end <= reach and not _RECORD_START.match(block, nl + 1):
+                    return True
+            else:  # ... and this line can be a continuation
+                line_start = block.rfind(b"\n", 0, hit_end) + 1
+                if hit_end - FRAGMENT - line_start <= reach and not _RECORD_START.match(block, line_start):
+                    return True
+        return False
 
     def _error_candidates(self, block: bytes | bytearray, pending: list[tuple[int, int, int]], source: str) -> None:
         """Lines that only hold an error word, latest first: once the heap is full, a line whose best
@@ -330,6 +416,41 @@ class Scanner:
         lines = before.split(b"\n")[-NEAR_BEFORE - 1 :] + after.split(b"\n")[:NEAR_AFTER]
         return decode_line(b"\n".join(lines))
 
+    def _wrapped(self, block: bytes | bytearray, end: int, start: int, stop: int) -> list[tuple[str, str]]:
+        """The line at block[start:stop] joined with the lines it was wrapped from or into, as
+        (original, normalised text) with a space (a wrap between words) and without (a terminal's
+        hard wrap); [] when neither neighbour looks like a wrapped piece. Only lines a literal hit
+        and no signature confirmed get here, so the cost stays off the bulk of a log."""
+        stop = stop if stop >= 0 else end
+        pieces = [bytes(block[start:stop])]
+        head, tail = start, stop
+        for _ in range(WRAP_PIECES - 1):  # backwards: this line continues the one above
+            if head == 0 or _starts_record(pieces[0]):
+                break
+            prev_start = block.rfind(b"\n", 0, head - 1) + 1
+            prev = bytes(block[prev_start : head - 1])
+            if len(prev.rstrip()) < WRAP_MIN:
+                break
+            pieces.insert(0, prev)
+            head = prev_start
+        for _ in range(WRAP_PIECES - 1):  # forwards: the next line continues this one
+            if tail >= end - 1 or len(pieces[-1].rstrip()) < WRAP_MIN:
+                break
+            nxt_stop = block.find(b"\n", tail + 1, end)
+            nxt = bytes(block[tail + 1 : nxt_stop if nxt_stop >= 0 else end])
+            if _starts_record(nxt):
+                break
+            pieces.append(nxt)
+            tail = nxt_stop if nxt_stop >= 0 else end
+        if len(pieces) == 1:
+            return []
+        texts = [decode_line(p).rstrip() for p in pieces]
+        out = []
+        for sep in (" ", ""):
+            joined = sep.join(texts)
+            out.append((joined, unescape(strip_prefixes(joined))))
+        return out
+
     def _line(
         self,
         block: bytes | bytearray,
@@ -350,6 +471,7 @@ class Scanner:
         for lit in lits:
             t = self._targets[lit]
             sigs.update(t.sigs)
+            sigs.update(si for si, _length, _head in t.frags)
             facts.update(t.facts)
             salient = salient or t.salient
             capture = capture or t.capture
@@ -363,12 +485,33 @@ class Scanner:
         matched_ids: list[str] = []
         code_table = ""
         near_text: str | None = None
+        twin = case_twin(text)
+        as_printed: str | None = None
+        wrapped: list[tuple[str, str]] | None = None  # (original, text) of the line joined with its wrap
         for si in sorted(sigs):  # loose twins come last in kb.signatures
             sig = self.kb.signatures[si]
             if sig.loose_of and (matched or sig.loose_of in matched_ids or not _FAILED.search(text)):
                 # explained by a full pattern, or no failure on the line ("Out of bounds values : 0 OK")
                 continue
             m = sig.regex.search(text)
+            if not m and si in self._anchored:
+                # a pattern anchored on a prefix that strip_prefixes removes (klog's `W0719 ...
+                # warnings.go:70] unknown field`) sees the line as printed
+                if as_printed is None:
+                    as_printed = unescape(original.strip())
+                if as_printed != text:
+                    m = sig.regex.search(as_printed)
+            if not m and twin is not None:
+                m = sig.regex.search(twin)
+            if not m and _joins_wraps(sig):
+                # a line the user (or a terminal) wrapped: the message continues on the next line
+                if wrapped is None:
+                    wrapped = self._wrapped(block, end, start, stop)
+                for joined_original, joined in wrapped:
+                    m = sig.regex.search(joined)
+                    if m:
+                        original = joined_original
+                        break
             if not m and sig.near is not None and sig.context is not None:
                 m = sig.near.search(text)
                 if m:
@@ -433,7 +576,8 @@ class Scanner:
     def _salient(self, text: str, original: str, line_no: int, source: str, order: int, score: int = 0) -> None:
         """Offer the line to the error-line heap; `score` when the caller knows it (a code line: 3)."""
         if not score:
-            score = 3 if _EXCEPTION_LINE.match(text) else 2 if _STRONG.search(text) else 1
+            # the level word may sit in a prefix that strip_prefixes removed (vLLM's `ERROR 12-01 ...`)
+            score = 3 if _EXCEPTION_LINE.match(text) else 2 if _STRONG.search(original) else 1
         heap = self.result.error_lines
         entry_key = (score, line_no, order)
         if len(heap) >= ERROR_LINES_KEPT and entry_key < heap[0][:3]:
