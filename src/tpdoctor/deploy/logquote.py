@@ -10,6 +10,7 @@ was given, its groups and user namespace. The command is parsed by the same fron
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from tpdoctor.deploy.analysis import RENDER_RE, backend, pp_size, tp_size
 from tpdoctor.deploy.dockerrun import find_run_commands, run_to_service
@@ -160,11 +161,17 @@ def compose_facts(text: str) -> dict[str, str] | None:
         model, _doc = parse_compose(text, "quoted-compose.yaml", read_env=False)
     except (TpdoctorError, TypeError, ValueError, KeyError, AttributeError):
         return None  # invalid YAML, no services, a key of the wrong type: a pasted fragment gives no fact
-    services = [s for s in model.services if s.image]
-    if not services:
+    return _first_gpu_service_facts(model.services, "compose")
+
+
+def _first_gpu_service_facts(services: Sequence[Service], how: str) -> dict[str, str] | None:
+    """The facts of the service that asks for GPUs, devices or privilege first, else of the first
+    service with an image; None when no service names an image."""
+    with_image = [s for s in services if s.image]
+    if not with_image:
         return None
-    svc = next((s for s in services if s.gpus or s.devices or s.privileged), services[0])
-    out = service_facts(svc, "compose")
+    svc = next((s for s in with_image if s.gpus or s.devices or s.privileged), with_image[0])
+    out = service_facts(svc, how)
     out["cmd_service"] = svc.name
     return out
 
@@ -178,10 +185,4 @@ def manifest_facts(text: str) -> dict[str, str] | None:
         model, _docs = parse_kubernetes(text, "quoted-manifest.yaml", validate=False)
     except (TpdoctorError, TypeError, ValueError, KeyError, AttributeError):
         return None  # not a workload, or a fragment: no fact
-    services = [s for s in model.services if s.image]
-    if not services:
-        return None
-    svc = next((s for s in services if s.gpus or s.devices or s.privileged), services[0])
-    out = service_facts(svc, "kubernetes")
-    out["cmd_service"] = svc.name
-    return out
+    return _first_gpu_service_facts(model.services, "kubernetes")
