@@ -174,7 +174,10 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
             notes.append(_format(sig.benign, scan))
             continue
         main, *others = sig.causes
-        support(main).add(sig.id, sig.strength, rec.evidence, rec.first_line, sig.explain, sig.downstream)
+        # an error code (a printed CUDA/HIP/L0 string) is the API's consequence, as generic as a downstream
+        # line: a specific line ranks before it, and a known non-container root explains it
+        generic = sig.downstream or sig.code is not None
+        support(main).add(sig.id, sig.strength, rec.evidence, rec.first_line, sig.explain, generic)
         alternatives.setdefault(main, []).extend(o for o in others if o not in alternatives[main])
         if sig.hint and sig.strength == "suggests":
             hints.append(sig.hint)
@@ -226,7 +229,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
             continue
         main, *others = code.causes
         support(main).add(
-            sig_id, "suggests", [seen.hit], seen.hit.line, f"{code.layer} error {code.describe()}"
+            sig_id, "suggests", [seen.hit], seen.hit.line, f"{code.layer} error {code.describe()}", downstream=True
         )
         alternatives.setdefault(main, []).extend(o for o in others if o not in alternatives[main])
 
