@@ -182,6 +182,18 @@ def no_gpu(scan: ScanResult) -> list[Pick]:
     cmd = _command(scan)
     hits = [*symptom[:2], *_fact_hit(scan, "cmd_line")]
     first = symptom[0].line
+    # a mask CUDA cannot parse hides every GPU (measured on an H200: CUDA_VISIBLE_DEVICES=all gives
+    # device_count 0 and "No CUDA GPUs are available"; bench/gpu/results/visible-devices-h200x1)
+    unparsable = _symptom(scan, ("env.cuda-visible-devices-all",))
+    if unparsable and vendor in ("nvidia", "amd"):
+        var = "CUDA_VISIBLE_DEVICES" if vendor == "nvidia" else "HIP_VISIBLE_DEVICES"
+        why = (
+            f"{var}=all is not a GPU list (line {unparsable[0].line}): CUDA/HIP stop at the first entry they "
+            "cannot parse, so the process sees no GPU. Give indices or UUIDs, or leave it unset "
+            "(`all` is NVIDIA_VISIBLE_DEVICES' syntax, for the container toolkit)."
+        )
+        cause = "cuda.visible-devices-mismatch" if vendor == "nvidia" else "rocm.visible-devices-mismatch"
+        return [Pick(cause, why, [*hits, *unparsable[:1]], first)]
     masked = _mask_beyond_passed(scan, vendor)
     if masked is not None:
         cause, why = masked
