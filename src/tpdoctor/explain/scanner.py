@@ -490,8 +490,9 @@ class Scanner:
         wrapped: list[tuple[str, str]] | None = None  # (original, text) of the line joined with its wrap
         for si in sorted(sigs):  # loose twins come last in kb.signatures
             sig = self.kb.signatures[si]
-            if sig.loose_of and (matched or sig.loose_of in matched_ids or not _FAILED.search(text)):
-                # explained by a full pattern, or no failure on the line ("Out of bounds values : 0 OK")
+            if sig.loose_of and (matched or not _FAILED.search(text)):
+                # explained by a full pattern (its original among them), or no failure on the line
+                # ("Out of bounds values : 0 OK")
                 continue
             m = sig.regex.search(text)
             if not m and si in self._anchored:

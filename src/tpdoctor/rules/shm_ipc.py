@@ -124,12 +124,12 @@ def shm_not_writable(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
             context=ctx,
         )
     elif shm.writable is False:
+        mode = "" if shm.mode is None else f"mode {shm.mode:04o}"
         yield make_finding(
             "shm.not-writable",
-            f"this process cannot create files in /dev/shm (mode {shm.mode:04o}); NCCL, torch and "
-            "Python multiprocessing all need to." if shm.mode is not None else
-            "this process cannot create files in /dev/shm; NCCL, torch and Python multiprocessing all need to.",
-            [("/dev/shm", "not writable" if shm.mode is None else f"mode {shm.mode:04o}")],
+            f"this process cannot create files in /dev/shm{f' ({mode})' if mode else ''}; NCCL, torch and "
+            "Python multiprocessing all need to.",
+            [("/dev/shm", mode or "not writable")],
             context=ctx,
         )
     elif shm.mode is not None and shm.mode & 0o003 != 0o003:
