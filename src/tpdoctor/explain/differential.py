@@ -45,12 +45,15 @@ NVIDIA_NONE = (
     # the CUDA runtime's own strings (error-code tables): cudaErrorNoDevice, cudaErrorInsufficientDriver
     "code.cuda.cudaErrorNoDevice.string",
     "code.cuda.cudaErrorInsufficientDriver.string",
+    # JAX/XLA's CUDA backend counted no GPU (jax/_src/xla_bridge.py, xla gpu_helpers.cc GetGpuXlaClient)
+    "jax.no-visible-gpu",
 )
 HIP_NONE = (
     "torch.no-hip-gpus",
     "rocm.hip-hsa-init-failed",
     "code.hip.hipErrorNoDevice.string",
     "code.hip.hipErrorInsufficientDriver.string",
+    "jax.rocm-no-visible-gpu",
 )
 # vLLM's platform detection found nothing (vllm/platforms/__init__.py; then DeviceConfig's empty device
 # string in v0.8+), torch.xpu counts 0, SYCL selects no GPU (intel/llvm device_selector.cpp)
@@ -60,6 +63,13 @@ ANY_NONE = (
     "xpu.device-count-zero",
     "sycl.no-device-of-type",
     "sycl.no-device",
+    # launchers and servers that found no GPU in their own words (DeepSpeed's runner, JAX's CPU fallback,
+    # llama.cpp's -ngl check, Ollama's discovery): the last three also print on CPU-only builds and hosts, so
+    # alone they name nothing (signatures without causes); the command selects
+    "deepspeed.no-gpu-resources",
+    "jax.cpu-fallback",
+    "llamacpp.no-usable-gpu",
+    "ollama.no-compatible-gpus",
 )
 SHM_SYMPTOMS = (
     "sigbus.bus-error",
