@@ -1,0 +1,259 @@
+"""Launchers and servers that say a container cause in their own words (issue 13, `glaunch`).
+
+Every line is written from the upstream format string cited next to it (and in the signature's `source`):
+- DeepSpeed deepspeed/launcher/runner.py main() / parse_resource_filter, deepspeed/env_report.py get_shm_size();
+- Open MPI opal/mca/shmem/mmap/help-opal-shmem-mmap.txt [target full], opal/mca/btl/vader/help-btl-vader.txt
+  [cma-permission-denied], btl_vader_get.c ("Read %ld, expected %lu, errno = %d"), orterun/prterun root check;
+- Horovod horovod/runner/launch.py ("Unable to find a set of common task-to-task communication interfaces");
+- JAX jax/_src/xla_bridge.py backends() / _init_backend / _suggest_missing_backends, XLA gpu_helpers.cc
+  ("No visible GPU devices."), platform_util.cc ("no supported devices found for platform %s");
+- Triton python_backend src/shm_manager.cc; llama.cpp common/arg.cpp; Ollama gpu/gpu.go, gpu/amd_linux.go;
+- LMDeploy lmdeploy/pytorch/engine/executor/base.py; NCCL src/transport/net_ib.cc ncclIbGetProperties.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tpdoctor.explain import explain
+from tpdoctor.model import Finding
+
+DS_NO_GPU = "RuntimeError: Unable to proceed, no GPU resources available"
+JAX_NO_GPU = (
+    "RuntimeError: Unable to initialize backend 'cuda': FAILED_PRECONDITION: No visible GPU devices. "
+    "(set JAX_PLATFORMS='' to automatically choose an available backend)"
+)
+JAX_CPU = (
+    "WARNING:jax._src.xla_bridge:No GPU/TPU found, falling back to CPU. "
+    "(Set TF_CPP_MIN_LOG_LEVEL=0 and rerun for more info.)"
+)
+LLAMA_NO_GPU = "warning: no usable GPU found, --gpu-layers option will be ignored"
+OLLAMA_NO_GPU = 'time=2024-10-15T09:18:18.299Z level=INFO source=gpu.go:347 msg="no compatible GPUs were discovered"'
+DS_SHM = " [WARNING] /dev/shm size might be too small, if running in docker increase to at least --shm-size='1gb' "
+GDR = "hostA:31842:31905 [0] NCCL INFO NET/IB : GPU Direct RDMA Disabled for HCA 0 'mlx5_0' (no module)"
+
+
+def _all(tmp_path: Path, *lines: str) -> list[Finding]:
+    log = tmp_path / "run.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return list(explain([str(log)]).findings)
+
+
+def _causes(tmp_path: Path, *lines: str) -> list[tuple[str, str]]:
+    return [(f.cause, f.confidence) for f in _all(tmp_path, *lines) if f.severity.value != "notice"]
+
+
+# --- no GPU, in each framework's words --------------------------------------------------------------
+
+
+def test_deepspeed_no_gpu_is_a_missing_gpu_or_mask(tmp_path: Path) -> None:
+    assert _causes(tmp_path, DS_NO_GPU)[:1] == [("device.nvidia-node-missing", "suggests")]
+
+
+def test_deepspeed_no_gpu_with_a_command_without_gpus_names_the_request(tmp_path: Path) -> None:
+    found = _all(
+        tmp_path,
+        "$ docker run --rm -it -v $PWD:/w nvcr.io/nvidia/pytorch:24.05-py3 deepspeed train.py --deepspeed",
+        DS_NO_GPU,
+    )
+    top = found[0]
+    assert (top.cause, top.confidence) == ("device.nvidia-node-missing", "suggests")
+    assert "without any GPU request" in top.message
+
+
+def test_deepspeed_slot_past_the_gpus_names_the_mask(tmp_path: Path) -> None:
+    causes = _causes(
+        tmp_path,
+        "Detected VISIBLE_DEVICES=2,3: setting --include=localhost:2,3",
+        "ValueError: No slot '2' specified on host 'localhost'",
+    )
+    assert causes[:1] == [("cuda.visible-devices-mismatch", "suggests")]
+
+
+def test_deepspeed_slot_on_a_remote_host_is_a_typo_not_the_container(tmp_path: Path) -> None:
+    assert _causes(tmp_path, "ValueError: No slot '9' specified on host 'worker-1'") == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        JAX_NO_GPU,
+        "I0305 14:57:34.730122 140585066018624 xla_bridge.py:353] Unable to initialize backend 'cuda': "
+        "FAILED_PRECONDITION: No visible GPU devices.",
+        "RuntimeError: Backend 'gpu' failed to initialize: FAILED_PRECONDITION: No visible GPU devices.",
+        "RuntimeError: Backend 'cuda' provides no devices.",
+    ],
+)
+def test_jax_counts_no_cuda_gpu(tmp_path: Path, line: str) -> None:
+    assert _causes(tmp_path, line)[:1] == [("device.nvidia-node-missing", "suggests")]
+
+
+def test_jax_rocm_no_gpu_is_the_amd_nodes(tmp_path: Path) -> None:
+    line = "RuntimeError: Unable to initialize backend 'rocm': FAILED_PRECONDITION: No visible GPU devices."
+    assert _causes(tmp_path, line)[:1] == [("device.kfd-missing", "suggests")]
+
+
+def test_jax_no_gpu_with_a_mask_past_the_passed_gpus_names_the_mask(tmp_path: Path) -> None:
+    causes = _causes(
+        tmp_path,
+        "$ docker run --gpus 2 -e CUDA_VISIBLE_DEVICES=2,3 nvcr.io/nvidia/jax:24.04-py3 python train.py",
+        JAX_NO_GPU,
+    )
+    assert causes[:1] == [("cuda.visible-devices-mismatch", "suggests")]
+
+
+@pytest.mark.parametrize("line", [JAX_CPU, LLAMA_NO_GPU, OLLAMA_NO_GPU])
+def test_cpu_fallback_lines_alone_name_nothing(tmp_path: Path, line: str) -> None:
+    """JAX, llama.cpp and Ollama print these on every CPU-only build or host: no cause without context."""
+    assert _causes(tmp_path, line) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "line"),
+    [
+        ("$ docker run --rm nvcr.io/nvidia/jax:24.04-py3 python train.py", JAX_CPU),
+        (
+            "$ docker run -p 8080:8080 -v /models:/models ghcr.io/ggml-org/llama.cpp:server-cuda "
+            "-m /models/q.gguf -ngl 99",
+            LLAMA_NO_GPU,
+        ),
+    ],
+)
+def test_cpu_fallback_with_a_gpu_image_started_without_gpus_names_the_request(
+    tmp_path: Path, command: str, line: str
+) -> None:
+    assert _causes(tmp_path, command, line)[:1] == [("device.nvidia-node-missing", "suggests")]
+
+
+def test_cpu_fallback_with_gpus_requested_names_nothing(tmp_path: Path) -> None:
+    assert _causes(tmp_path, "$ docker run --gpus all --rm nvcr.io/nvidia/jax:24.04-py3 python t.py", JAX_CPU) == []
+
+
+def test_ollama_kfd_absent_in_the_container(tmp_path: Path) -> None:
+    line = (
+        'time=2024-06-01T10:00:00.000Z level=ERROR source=amd_linux.go:390 msg="amdgpu devices detected but '
+        "permission problems block access: kfd driver not loaded.  If running in a container, remember to include "
+        "'--device /dev/kfd --device /dev/dri'\""
+    )
+    assert _causes(tmp_path, line)[:1] == [("device.kfd-missing", "suggests")]
+
+
+# --- /dev/shm -----------------------------------------------------------------------------------------
+
+
+def test_triton_python_backend_cannot_grow_its_shm_region(tmp_path: Path) -> None:
+    line = (
+        "E0601 10:00:00.000000 1 model_lifecycle.cc:626] failed to load 'preprocess' version 1: Internal: Unable to "
+        "initialize shared memory key 'triton_python_backend_shm_region_1' to requested size (1048576 bytes). If you "
+        "are running Triton inside docker, use '--shm-size' flag to control the shared memory region size."
+    )
+    assert _causes(tmp_path, line)[:1] == [("shm.too-small", "proves")]
+
+
+def test_open_mpi_backing_file_in_dev_shm_is_the_shm_size(tmp_path: Path) -> None:
+    causes = _causes(
+        tmp_path,
+        "It appears as if there is not enough space for /dev/shm/osc_sm.node1.1a2b0001 (the shared-memory backing",
+        "file). It is likely that your MPI job will now either abort or experience",
+        "performance degradation.",
+        "  Space Requested: 414724096 B",
+        "  Space Available: 66736128 B",
+    )
+    assert causes[:1] == [("shm.too-small", "proves")]
+
+
+def test_open_mpi_backing_file_in_the_session_directory_is_not_the_shm_size(tmp_path: Path) -> None:
+    line = (
+        "It appears as if there is not enough space for /tmp/openmpi-sessions-1001_at_mpi012_0/41788/1/"
+        "shared_mem_pool.mpi012 (the shared-memory backing"
+    )
+    assert "shm.too-small" not in [c for c, _ in _causes(tmp_path, line)]
+
+
+def test_ds_report_small_shm_alone_is_a_note(tmp_path: Path) -> None:
+    found = _all(tmp_path, "shared memory (/dev/shm) size .... 64.00 MB", DS_SHM)
+    assert [f.cause for f in found if f.severity.value != "notice"] == []
+
+
+def test_ds_report_small_shm_then_a_bus_error_is_the_cause(tmp_path: Path) -> None:
+    causes = _causes(tmp_path, DS_SHM, "Fatal Python error: Bus error")
+    assert causes[:1] == [("shm.too-small", "suggests")]
+
+
+# --- MPI launchers ----------------------------------------------------------------------------------
+
+
+def test_mpirun_refuses_root(tmp_path: Path) -> None:
+    assert _causes(tmp_path, "mpirun has detected an attempt to run as root.")[:1] == [
+        ("mpi.run-as-root-refused", "proves")
+    ]
+
+
+def test_prterun_refuses_root(tmp_path: Path) -> None:
+    assert _causes(tmp_path, "prterun has detected an attempt to run as root.")[:1] == [
+        ("mpi.run-as-root-refused", "proves")
+    ]
+
+
+def test_cma_refusal_is_degraded_not_a_blocker(tmp_path: Path) -> None:
+    found = [f for f in _all(tmp_path, "[a8c9914754d2:00040] Read -1, expected 131072, errno = 1")]
+    assert [(f.cause, f.severity.value) for f in found] == [("mpi.cma-ptrace-denied", "degraded")]
+
+
+def test_horovod_no_common_interface_is_the_network(tmp_path: Path) -> None:
+    line = (
+        "Exception: Unable to find a set of common task-to-task communication interfaces: "
+        "[(0, {'lo': [('127.0.0.1', 33345)]}), (1, {'eth0': [('172.17.0.3', 44321)]})]"
+    )
+    assert _causes(tmp_path, line)[:1] == [("network.wrong-interface", "suggests")]
+
+
+# --- failures with no container cause stay clean -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        (
+            "E external/xla/xla/service/platform_util.cc:198] unable to create StreamExecutor for CUDA:0: failed "
+            "initializing StreamExecutor for CUDA device ordinal 0: INTERNAL: failed call to cuDevicePrimaryCtxRetain: "
+            "CUDA_ERROR_OUT_OF_MEMORY: out of memory; total memory reported: 25396838400",
+            "RuntimeError: Unable to initialize backend 'cuda': INTERNAL: no supported devices found for platform CUDA "
+            "(you may need to uninstall the failing plugin package, or set JAX_PLATFORMS=cpu to skip this backend.)",
+        ),
+        (
+            "WARNING:jax._src.xla_bridge:An NVIDIA GPU may be present on this machine, but a CUDA-enabled jaxlib is "
+            "not installed. Falling back to cpu.",
+        ),
+        ("RuntimeError: No enough gpu memory for kv cache.",),
+    ],
+)
+def test_not_container_failures_stay_clean(tmp_path: Path, lines: tuple[str, ...]) -> None:
+    assert _causes(tmp_path, *lines) == []
+
+
+def test_a_guess_before_a_terminal_no_supported_devices_is_demoted(tmp_path: Path) -> None:
+    """The run ended with XLA refusing every GPU it saw (memory, VMM): an earlier RDMA warning is only a guess."""
+    warn = "node1:41:77 [0] NCCL WARN Call to ibv_open_device failed"
+    assert _causes(tmp_path, warn)[:1] == [("rdma.ib-device-missing", "suggests")]
+    terminal = "RuntimeError: Unable to initialize backend 'cuda': INTERNAL: no supported devices found for platform CUDA"
+    found = _all(tmp_path, warn, terminal)
+    assert [(f.cause, f.severity.value) for f in found] == [("rdma.ib-device-missing", "notice")]
+
+
+# --- GPUDirect RDMA ----------------------------------------------------------------------------------
+
+
+def test_gdr_without_peermem_on_two_nodes_is_degraded(tmp_path: Path) -> None:
+    found = _all(
+        tmp_path,
+        GDR,
+        "hostA:31842:31905 [0] NCCL INFO comm 0x55d0 rank 0 nRanks 16 nNodes 2 localRanks 8 localRank 0 MNNVL 0",
+    )
+    assert [(f.cause, f.severity.value) for f in found][:1] == [("rdma.gdr-module-missing", "degraded")]
+
+
+def test_gdr_without_peermem_and_no_node_count_is_a_note(tmp_path: Path) -> None:
+    assert _causes(tmp_path, GDR) == []
