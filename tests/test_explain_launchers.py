@@ -8,7 +8,9 @@ Every line is written from the upstream format string cited next to it (and in t
 - JAX jax/_src/xla_bridge.py backends() / _init_backend / _suggest_missing_backends, XLA gpu_helpers.cc
   ("No visible GPU devices."), platform_util.cc ("no supported devices found for platform %s");
 - Triton python_backend src/shm_manager.cc; llama.cpp common/arg.cpp; Ollama gpu/gpu.go, gpu/amd_linux.go;
-- LMDeploy lmdeploy/pytorch/engine/executor/base.py; NCCL src/transport/net_ib.cc ncclIbGetProperties.
+- LMDeploy lmdeploy/pytorch/engine/executor/base.py and src/turbomind/utils/cuda_utils.h; NCCL
+  src/transport/net_ib.cc ncclIbGetProperties; Accelerate src/accelerate/commands/launch.py; Horovod
+  horovod/common/common.h SHUT_DOWN_ERROR and horovod/common/ops/nccl_operations.cc.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from tpdoctor.explain import explain
+from tpdoctor.explain.downstream import is_generic
+from tpdoctor.explain.fallback import first_error
 from tpdoctor.model import Finding
 
 DS_NO_GPU = "RuntimeError: Unable to proceed, no GPU resources available"
@@ -257,3 +261,53 @@ def test_gdr_without_peermem_on_two_nodes_is_degraded(tmp_path: Path) -> None:
 
 def test_gdr_without_peermem_and_no_node_count_is_a_note(tmp_path: Path) -> None:
     assert _causes(tmp_path, GDR) == []
+
+
+# --- wrappers and forms the existing mechanisms already read --------------------------------------------
+
+
+def test_horovod_shutdown_is_a_wrapper_not_the_root() -> None:
+    """horovod/common/common.h SHUT_DOWN_ERROR: the real exception is earlier in the log."""
+    wrapper = (
+        "horovod.common.exceptions.HorovodInternalError: Horovod has been shut down. This was caused by an exception "
+        "on one of the ranks or an attempt to allreduce, allgather or broadcast a tensor after one of the ranks "
+        "finished execution."
+    )
+    root = "ValueError: Total number of attention heads (32) must be divisible by tensor parallel size (3)."
+    assert is_generic(wrapper)
+    assert first_error([("log", 10, wrapper), ("log", 20, root)]) == ("log", 20, root)
+
+
+def test_horovod_nccl_init_failure_is_the_generic_system_error(tmp_path: Path) -> None:
+    """horovod/common/ops/nccl_operations.cc NCCLContext::ErrorCheck: op_name + " failed: " + ncclGetErrorString."""
+    found = _all(tmp_path, "ncclCommInitRank failed: unhandled system error")
+    assert found and found[0].confidence == "suggests"
+
+
+@pytest.mark.parametrize(
+    ("error", "cause"),
+    [
+        ("invalid device ordinal", "cuda.visible-devices-mismatch"),
+        ("no CUDA-capable device is detected", "device.nvidia-node-missing"),
+        ("peer access is not supported between these two devices", "nccl.p2p-unsupported"),
+    ],
+)
+def test_lmdeploy_turbomind_cuda_errors_map_through_the_code_table(tmp_path: Path, error: str, cause: str) -> None:
+    """InternLM/lmdeploy src/turbomind/utils/cuda_utils.h check(): "[TM][ERROR] CUDA runtime error: " +
+    _cudaGetErrorEnum(result) + " " + file + ":" + line (v0.2-v0.6)."""
+    line = f"RuntimeError: [TM][ERROR] CUDA runtime error: {error} /lmdeploy/src/turbomind/utils/cuda_utils.h:81"
+    assert _causes(tmp_path, line)[:1] == [(cause, "suggests")]
+
+
+def test_accelerate_zero_processes_alone_names_nothing(tmp_path: Path) -> None:
+    assert _causes(tmp_path, "\t`--num_processes` was set to a value of `0`") == []
+
+
+def test_accelerate_zero_processes_in_a_cuda_image_without_gpus(tmp_path: Path) -> None:
+    causes = _causes(
+        tmp_path,
+        "$ docker run --rm -v $PWD:/w nvcr.io/nvidia/pytorch:24.05-py3 accelerate launch train.py",
+        "The following values were not passed to `accelerate launch` and had defaults used instead:",
+        "\t`--num_processes` was set to a value of `0`",
+    )
+    assert causes[:1] == [("device.nvidia-node-missing", "suggests")]

@@ -63,10 +63,11 @@ ANY_NONE = (
     "xpu.device-count-zero",
     "sycl.no-device-of-type",
     "sycl.no-device",
-    # launchers and servers that found no GPU in their own words (DeepSpeed's runner, JAX's CPU fallback,
-    # llama.cpp's -ngl check, Ollama's discovery): the last three also print on CPU-only builds and hosts, so
-    # alone they name nothing (signatures without causes); the command selects
+    # launchers and servers that found no GPU in their own words (DeepSpeed's runner, Accelerate's process
+    # count, JAX's CPU fallback, llama.cpp's -ngl check, Ollama's discovery): all but DeepSpeed's also print on
+    # CPU-only builds and hosts, so alone they name nothing (signatures without causes); the command selects
     "deepspeed.no-gpu-resources",
+    "accelerate.zero-processes",
     "jax.cpu-fallback",
     "llamacpp.no-usable-gpu",
     "ollama.no-compatible-gpus",

@@ -51,6 +51,10 @@ GENERIC = re.compile(
             # torch/distributed/elastic/agent/server/api.py + multiprocessing/api.py: the agent's
             # "failed (exitcode: 1) local_rank: 0 (pid: 123) of binary: ..." line for a dead rank.
             r"failed \(exitcode: -?\d+\) local_rank: \d+",
+            # horovod/horovod horovod/common/common.h SHUT_DOWN_ERROR (v0.16-v0.28): "Horovod has been shut down.
+            # This was caused by an exception on one of the ranks ... you should see the exception in the log before
+            # the first shutdown message."
+            r"Horovod has been shut down\. This was caused by an exception on one of the",
         )
     )
 )
