@@ -232,17 +232,33 @@ def test_horovod_no_common_interface_is_the_network(tmp_path: Path) -> None:
             "not installed. Falling back to cpu.",
         ),
         ("RuntimeError: No enough gpu memory for kv cache.",),
+        (
+            "CUDA backend failed to initialize: Found cuDNN version 8700, but JAX was built against version 8904, which "
+            "is newer. The copy of cuDNN that is installed must be at least as new as the version against which JAX was "
+            "built. (Set TF_CPP_MIN_LOG_LEVEL=0 and rerun for more info.)",
+        ),
     ],
 )
 def test_not_container_failures_stay_clean(tmp_path: Path, lines: tuple[str, ...]) -> None:
     assert _causes(tmp_path, *lines) == []
 
 
-def test_a_guess_before_a_terminal_no_supported_devices_is_demoted(tmp_path: Path) -> None:
-    """The run ended with XLA refusing every GPU it saw (memory, VMM): an earlier RDMA warning is only a guess."""
+@pytest.mark.parametrize(
+    "terminal",
+    [
+        # XLA refused every GPU it saw (memory held elsewhere, no VMM): xla/service/platform_util.cc
+        "RuntimeError: Unable to initialize backend 'cuda': INTERNAL: no supported devices found for platform CUDA",
+        # jaxlib's CUDA library check: jax/_src/xla_bridge.py _check_cuda_versions
+        "RuntimeError: Unable to load cuSPARSE. Is it installed?",
+        "RuntimeError: Found cuDNN version 8700, but JAX was built against version 8904, which is newer.",
+        # LMDeploy's PyTorch engine: lmdeploy/pytorch/engine/executor/base.py
+        "RuntimeError: No enough gpu memory for kv cache.",
+    ],
+)
+def test_a_guess_before_a_terminal_failure_with_no_container_cause_is_demoted(tmp_path: Path, terminal: str) -> None:
+    """The run ended with a failure no container setting causes: an earlier RDMA warning is only a guess."""
     warn = "node1:41:77 [0] NCCL WARN Call to ibv_open_device failed"
     assert _causes(tmp_path, warn)[:1] == [("rdma.ib-device-missing", "suggests")]
-    terminal = "RuntimeError: Unable to initialize backend 'cuda': INTERNAL: no supported devices found for platform CUDA"
     found = _all(tmp_path, warn, terminal)
     assert [(f.cause, f.severity.value) for f in found] == [("rdma.ib-device-missing", "notice")]
 
@@ -311,3 +327,18 @@ def test_accelerate_zero_processes_in_a_cuda_image_without_gpus(tmp_path: Path) 
         "\t`--num_processes` was set to a value of `0`",
     )
     assert causes[:1] == [("device.nvidia-node-missing", "suggests")]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[WARNING] [real_accelerator.py:162:get_accelerator] Setting accelerator to CPU. If you have GPU or other "
+        "accelerator, we were unable to detect it.",
+        "AssertionError: Megatron requires CUDA.",
+    ],
+)
+def test_cpu_only_symptoms_select_the_request_only_with_a_command(tmp_path: Path, line: str) -> None:
+    """DeepSpeed accelerator/real_accelerator.py get_accelerator; Megatron-LM initialize_megatron."""
+    assert _causes(tmp_path, line) == []
+    cmd = "$ docker run --rm --ipc=host nvcr.io/nvidia/pytorch:24.05-py3 torchrun --nproc-per-node 2 pretrain_gpt.py"
+    assert _causes(tmp_path, cmd, line)[:1] == [("device.nvidia-node-missing", "suggests")]

@@ -63,10 +63,13 @@ ANY_NONE = (
     "xpu.device-count-zero",
     "sycl.no-device-of-type",
     "sycl.no-device",
-    # launchers and servers that found no GPU in their own words (DeepSpeed's runner, Accelerate's process
-    # count, JAX's CPU fallback, llama.cpp's -ngl check, Ollama's discovery): all but DeepSpeed's also print on
-    # CPU-only builds and hosts, so alone they name nothing (signatures without causes); the command selects
+    # launchers and servers that found no GPU in their own words (DeepSpeed's runner and accelerator detection,
+    # Megatron's CUDA assert, Accelerate's process count, JAX's CPU fallback, llama.cpp's -ngl check, Ollama's
+    # discovery): all but DeepSpeed's runner also print on CPU-only builds and hosts, so alone they name nothing
+    # (signatures without causes); the command selects
     "deepspeed.no-gpu-resources",
+    "deepspeed.cpu-accelerator",
+    "megatron.requires-cuda",
     "accelerate.zero-processes",
     "jax.cpu-fallback",
     "llamacpp.no-usable-gpu",
