@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tpdoctor.explain import explain
+from tpdoctor.explain.differential import shm_bytes
 from tpdoctor.explain.downstream import is_generic
 from tpdoctor.explain.fallback import first_error
 from tpdoctor.model import Finding
@@ -304,15 +305,17 @@ def test_horovod_nccl_init_failure_is_the_generic_system_error(tmp_path: Path) -
     ("error", "cause"),
     [
         ("invalid device ordinal", "cuda.visible-devices-mismatch"),
-        ("no CUDA-capable device is detected", "device.nvidia-node-missing"),
+        ("no CUDA-capable device is detected", "cuda.visible-devices-mismatch"),
         ("peer access is not supported between these two devices", "nccl.p2p-unsupported"),
     ],
 )
 def test_lmdeploy_turbomind_cuda_errors_map_through_the_code_table(tmp_path: Path, error: str, cause: str) -> None:
     """InternLM/lmdeploy src/turbomind/utils/cuda_utils.h check(): "[TM][ERROR] CUDA runtime error: " +
-    _cudaGetErrorEnum(result) + " " + file + ":" + line (v0.2-v0.6)."""
+    _cudaGetErrorEnum(result) + " " + file + ":" + line (v0.2-v0.6): read as torch's "CUDA error: <string>"."""
     line = f"RuntimeError: [TM][ERROR] CUDA runtime error: {error} /lmdeploy/src/turbomind/utils/cuda_utils.h:81"
-    assert _causes(tmp_path, line)[:1] == [(cause, "suggests")]
+    turbomind = _causes(tmp_path, line)
+    assert turbomind == _causes(tmp_path, f"RuntimeError: CUDA error: {error}")
+    assert [c for c, _ in turbomind][:1] == [cause]
 
 
 def test_accelerate_zero_processes_alone_names_nothing(tmp_path: Path) -> None:
@@ -342,3 +345,38 @@ def test_cpu_only_symptoms_select_the_request_only_with_a_command(tmp_path: Path
     assert _causes(tmp_path, line) == []
     cmd = "$ docker run --rm --ipc=host nvcr.io/nvidia/pytorch:24.05-py3 torchrun --nproc-per-node 2 pretrain_gpt.py"
     assert _causes(tmp_path, cmd, line)[:1] == [("device.nvidia-node-missing", "suggests")]
+
+
+# --- /dev/shm measured where the job runs (ds_report, df -h) selects the size --------------------------
+
+ENOSPC = "OSError: [Errno 28] No space left on device"
+
+
+def test_shm_bytes_reads_both_printers() -> None:
+    assert shm_bytes("64.00 MB") == 64 << 20
+    assert shm_bytes("64M") == 64 << 20
+    assert shm_bytes("1.00 GB") == 1 << 30
+    assert shm_bytes("16G") == 16 << 30
+    assert shm_bytes("lots") is None
+
+
+def test_ds_report_size_and_a_bus_error_name_the_measurement(tmp_path: Path) -> None:
+    found = [
+        f
+        for f in _all(tmp_path, "shared memory (/dev/shm) size .... 64.00 MB", "Fatal Python error: Bus error")
+        if f.severity.value != "notice"
+    ]
+    assert (found[0].cause, found[0].confidence) == ("shm.too-small", "suggests")
+    assert "ds_report measured a 64 MiB /dev/shm" in found[0].message
+
+
+def test_df_of_a_small_shm_makes_a_bare_enospc_the_shm_size(tmp_path: Path) -> None:
+    df = "shm              64M     0   64M   0% /dev/shm"
+    assert _causes(tmp_path, ENOSPC) == []
+    assert _causes(tmp_path, "Filesystem      Size  Used Avail Use% Mounted on", df, ENOSPC)[:1] == [
+        ("shm.too-small", "suggests")
+    ]
+
+
+def test_df_of_a_large_shm_selects_nothing(tmp_path: Path) -> None:
+    assert _causes(tmp_path, "shm              16G     0   16G   0% /dev/shm", ENOSPC) == []

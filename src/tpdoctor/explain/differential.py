@@ -322,8 +322,10 @@ def shm(scan: ScanResult) -> list[Pick]:
     # a refused or vanished /dev/shm is no question of size (shm.not-writable, shm.removed-by-logind)
     symptom = [h for h in symptom if not _NOT_SIZE.search(h.text)]
     value = scan.facts.get("cmd_shm")
-    if not symptom or value is None or any(i in scan.signatures for i in SHM_NOT_SIZE):
+    if not symptom or any(i in scan.signatures for i in SHM_NOT_SIZE):
         return []
+    if value is None:
+        return _measured_shm(scan, symptom)
     if value == "default":
         unset = _DEFAULT_SHM.get(scan.facts.get("cmd_engine") or "", "no --shm-size, no --ipc=host")
         got = f"Docker's default 64 MiB /dev/shm ({unset})"
@@ -336,6 +338,33 @@ def shm(scan: ScanResult) -> list[Pick]:
         "NCCL's segments, vLLM's message queue and DataLoader workers need more. Use --shm-size=16g or --ipc=host."
     )
     return [Pick("shm.too-small", why, [*symptom[:2], *_fact_hit(scan, "cmd_line")], symptom[0].line)]
+
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?) ?([KMGT]?)B?$")
+
+
+def shm_bytes(text: str) -> int | None:
+    """A size as ds_report ("64.00 MB", 1024-based) or `df -h` ("64M") print it, in bytes."""
+    m = _SIZE.match(text.strip())
+    if not m:
+        return None
+    return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2) or " "))
+
+
+def _measured_shm(scan: ScanResult, symptom: list[SigHit]) -> list[Pick]:
+    """No command in the log, but ds_report or `df -h /dev/shm` measured /dev/shm where the job ran."""
+    for key, tool in (("shm_measured", "DeepSpeed's ds_report"), ("shm_measured_df", "df -h /dev/shm")):
+        first = scan.facts.first.get(key)
+        size = shm_bytes(first[0]) if first else None
+        if first is None or size is None or size >= SMALL_SHM:
+            continue
+        why = (
+            f"{tool} measured a {size >> 20} MiB /dev/shm where the job runs (line {first[1]}), and the run then "
+            "failed on shared memory: NCCL's segments, vLLM's message queue and DataLoader workers need more. "
+            "Start the container with --shm-size=16g (compose: shm_size) or --ipc=host."
+        )
+        return [Pick("shm.too-small", why, [*symptom[:2], *_fact_hit(scan, key, f"/dev/shm size {first[0]}")], symptom[0].line)]
+    return []
 
 
 def _int(value: str | None) -> int | None:
