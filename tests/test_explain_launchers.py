@@ -380,3 +380,32 @@ def test_df_of_a_small_shm_makes_a_bare_enospc_the_shm_size(tmp_path: Path) -> N
 
 def test_df_of_a_large_shm_selects_nothing(tmp_path: Path) -> None:
     assert _causes(tmp_path, "shm              16G     0   16G   0% /dev/shm", ENOSPC) == []
+
+
+# --- UCX's shared-memory transport (Open MPI pml ucx, TensorRT-LLM, NIXL) ------------------------------
+
+
+def test_ucx_cannot_fill_its_dev_shm_segment(tmp_path: Path) -> None:
+    """openucx/ucx src/uct/sm/mm/posix/mm_posix.c uct_posix_test_mem (ENOSPC)."""
+    line = (
+        "[1652739463.054681] [node7:4071024:0]     mm_posix.c:206  UCX  ERROR Not enough memory to write total of "
+        "33554432 bytes. Please check that /dev/shm or the directory you specified has more available memory."
+    )
+    assert _causes(tmp_path, line)[:1] == [("shm.too-small", "suggests")]
+
+
+def test_ucx_peer_segment_absent_is_split_namespaces(tmp_path: Path) -> None:
+    """mm_posix.c uct_posix_open_check_result with ENOENT on the peer's segment."""
+    line = (
+        "[1679000000.000000] [node1:12345:0]     mm_posix.c:233  UCX  ERROR shm_open(file_name=/ucx_shm_posix_2e841ba5 "
+        "flags=0x0) failed: No such file or directory"
+    )
+    assert _causes(tmp_path, line)[:1] == [("topology.ranks-split-across-containers", "suggests")]
+
+
+def test_ucx_peer_segment_refused_is_not_the_namespace(tmp_path: Path) -> None:
+    line = (
+        "[1679000000.000000] [node1:12345:0]     mm_posix.c:233  UCX  ERROR open(file_name=/proc/4242/fd/17 "
+        "flags=0x0) failed: Permission denied"
+    )
+    assert "topology.ranks-split-across-containers" not in [c for c, _ in _causes(tmp_path, line)]
