@@ -409,3 +409,12 @@ def test_ucx_peer_segment_refused_is_not_the_namespace(tmp_path: Path) -> None:
         "flags=0x0) failed: Permission denied"
     )
     assert "topology.ranks-split-across-containers" not in [c for c, _ in _causes(tmp_path, line)]
+
+
+def test_triton_system_shm_region_from_another_ipc_namespace(tmp_path: Path) -> None:
+    """triton-inference-server/core src/shared_memory_manager.cc OpenSharedMemoryRegion."""
+    line = (
+        "tritonclient.utils.InferenceServerException: [StatusCode.INTERNAL] failed to register shared memory region "
+        "'input_data': Unable to open shared memory region: '/input_simple'"
+    )
+    assert _causes(tmp_path, line)[:1] == [("topology.ranks-split-across-containers", "suggests")]
