@@ -23,6 +23,8 @@ from tpdoctor.explain import explain
 from tpdoctor.explain.differential import shm_bytes
 from tpdoctor.explain.downstream import is_generic
 from tpdoctor.explain.fallback import first_error
+from tpdoctor.explain.signatures import knowledge_base
+from tpdoctor.explain.terminal import not_container_reason
 from tpdoctor.model import Finding
 
 DS_NO_GPU = "RuntimeError: Unable to proceed, no GPU resources available"
@@ -254,6 +256,11 @@ def test_not_container_failures_stay_clean(tmp_path: Path, lines: tuple[str, ...
         "RuntimeError: Found cuDNN version 8700, but JAX was built against version 8904, which is newer.",
         # LMDeploy's PyTorch engine: lmdeploy/pytorch/engine/executor/base.py
         "RuntimeError: No enough gpu memory for kv cache.",
+        # DeepSpeed op_builder/builder.py: no nvcc in the image / nvcc against torch's CUDA
+        "op_builder.builder.MissingCUDAException: CUDA_HOME does not exist, unable to compile CUDA op(s)",
+        "deepspeed.ops.op_builder.builder.CUDAMismatchException: >- DeepSpeed Op Builder: Installed CUDA version 11.7 "
+        "does not match the version torch was compiled with 12.1, unable to compile cuda/cpp extensions without a "
+        "matching cuda version.",
     ],
 )
 def test_a_guess_before_a_terminal_failure_with_no_container_cause_is_demoted(tmp_path: Path, terminal: str) -> None:
@@ -418,3 +425,18 @@ def test_triton_system_shm_region_from_another_ipc_namespace(tmp_path: Path) -> 
         "'input_data': Unable to open shared memory region: '/input_simple'"
     )
     assert _causes(tmp_path, line)[:1] == [("topology.ranks-split-across-containers", "suggests")]
+
+
+def test_deepspeed_minor_cuda_mismatch_it_accepts_is_no_root() -> None:
+    """op_builder/builder.py: a minor-version mismatch DeepSpeed accepts is printed and the run goes on."""
+    kb = knowledge_base()
+    ok = (
+        "Installed CUDA version 11.7 does not match the version torch was compiled with 11.8 but since the APIs are "
+        "compatible, accepting this combination"
+    )
+    refused = (
+        "Installed CUDA version 11.7 does not match the version torch was compiled with 12.1, unable to compile "
+        "cuda/cpp extensions without a matching cuda version."
+    )
+    assert not_container_reason(ok, kb) == ""
+    assert not_container_reason(refused, kb) == "deepspeed.op-builder-cuda"
