@@ -440,3 +440,26 @@ def test_deepspeed_minor_cuda_mismatch_it_accepts_is_no_root() -> None:
     )
     assert not_container_reason(ok, kb) == ""
     assert not_container_reason(refused, kb) == "deepspeed.op-builder-cuda"
+
+
+OMPI_NO_NICS = (
+    "[[52137,1],0]: A high-performance Open MPI point-to-point messaging module",
+    "was unable to find any relevant network interfaces:",
+    "",
+    "Module: OpenFabrics (openib)",
+    "  Host: 6f222c4867e7",
+)
+
+
+def test_open_mpi_without_rdma_nics_on_one_node_is_a_note(tmp_path: Path) -> None:
+    """opal/mca/btl/base/help-mpi-btl-base.txt [btl:no-nics]: every containerised single-node job prints it."""
+    log = tmp_path / "ompi.log"
+    log.write_text("\n".join(OMPI_NO_NICS) + "\n", encoding="utf-8")
+    result = explain([str(log)])
+    assert [f for f in result.findings if f.severity.value != "notice"] == []
+    assert any("Open MPI's RDMA transport found no usable NIC" in n for n in result.notes)
+
+
+def test_open_mpi_without_rdma_nics_across_nodes_is_the_missing_device(tmp_path: Path) -> None:
+    init = "hostA:31842:31905 [0] NCCL INFO comm 0x55d0 rank 0 nRanks 16 nNodes 2 localRanks 8 localRank 0 MNNVL 0"
+    assert _causes(tmp_path, *OMPI_NO_NICS, init)[:1] == [("rdma.ib-device-missing", "suggests")]
