@@ -463,3 +463,15 @@ def test_open_mpi_without_rdma_nics_on_one_node_is_a_note(tmp_path: Path) -> Non
 def test_open_mpi_without_rdma_nics_across_nodes_is_the_missing_device(tmp_path: Path) -> None:
     init = "hostA:31842:31905 [0] NCCL INFO comm 0x55d0 rank 0 nRanks 16 nNodes 2 localRanks 8 localRank 0 MNNVL 0"
     assert _causes(tmp_path, *OMPI_NO_NICS, init)[:1] == [("rdma.ib-device-missing", "suggests")]
+
+
+def test_llamacpp_invalid_device_ranks_after_the_line_that_says_why(tmp_path: Path) -> None:
+    """ggml-cuda.cu ggml_backend_cuda_init: a downstream line; the runtime's own error before it leads."""
+    alone = _causes(tmp_path, "ggml_backend_cuda_init: invalid device 0")
+    assert [c for c, _ in alone][:1] == ["cuda.visible-devices-mismatch"]
+    causes = _causes(
+        tmp_path,
+        "ggml_cuda_init: failed to initialize CUDA: CUDA driver version is insufficient for CUDA runtime version",
+        "ggml_backend_cuda_init: invalid device 0",
+    )
+    assert [c for c, _ in causes][:1] == ["cuda.driver-too-old"]
