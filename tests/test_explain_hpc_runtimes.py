@@ -223,6 +223,10 @@ def test_wsl_adds_its_p2p_limit(tmp_path: Path) -> None:
     p2p = "ERROR 05-29 21:12:50 Error happened when batch testing peer-to-peer access from (0, 0, 1, 1) to (0, 1, 0, 1)\n"
     assert "under WSL2" in _messages(tmp_path, wsl + p2p)
     assert "under WSL2" not in _messages(tmp_path, p2p)
+    libcuda = "OSError: libcuda.so.1: cannot open shared object file: No such file or directory\n"
+    ldconfig = "/sbin/ldconfig.real: /usr/lib/wsl/lib/libcuda.so.1 is not a symbolic link\n"
+    assert "/usr/lib/wsl/lib" in _messages(tmp_path, ldconfig + libcuda)
+    assert "/usr/lib/wsl/lib" not in _messages(tmp_path, libcuda)
 
 
 # Healthy runs on these runtimes keep nothing above notice: the markers (MIG listing, WSL, per-task binding, a
@@ -233,6 +237,7 @@ def test_healthy_runs_stay_clean(tmp_path: Path) -> None:
         "INFO:    Setting 'NVIDIA_VISIBLE_DEVICES=all' to emulate legacy GPU binding.\n"
         "srun --ntasks-per-node=4 --gpus-per-task=1 python train.py\n"
         + MIG_LIST
+        + "/sbin/ldconfig.real: /usr/lib/wsl/lib/libcuda.so.1 is not a symbolic link\n"
         + "WARNING 05-29 21:12:41 utils.py:465] Using 'pin_memory=False' as WSL is detected. This may slow down the performance.\n"
         "node1:311:402 [0] NCCL INFO comm 0x55d0 rank 0 nranks 2 cudaDev 0 busId 7000 commId 0x1 - Init COMPLETE\n"
         "INFO 12-01 10:00:00 launcher.py:28] Application startup complete.\n"
