@@ -118,6 +118,10 @@ def _messages(tmp_path: Path, text: str) -> str:
             "slurm.gres-unavailable",
         ),
         (
+            "   Reason=gres/gpu count reported lower than configured (0 < 4) [slurm@2026-12-01T10:00:00]",
+            "slurm.gres-unavailable",
+        ),
+        (
             "sbatch: error: Batch job submission failed: Requested node configuration is not available",
             "slurm.gres-unavailable",
         ),
