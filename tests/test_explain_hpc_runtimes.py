@@ -222,6 +222,15 @@ def test_slurm_per_task_binding_explains_ordinal(tmp_path: Path) -> None:
     assert "binds GPUs per task" not in _messages(tmp_path, "#SBATCH --gres=gpu:2\n" + ORDINAL)
 
 
+# LXC/Proxmox: NVIDIA nodes bind-mounted with lxc.mount.entry, then NVML's unknown error: the device cgroup
+# (lxc.cgroup2.devices.allow), not Docker's daemon-reload; without the config line the NVML line keeps its reading.
+def test_lxc_bind_mounted_nodes_need_cgroup_allow(tmp_path: Path) -> None:
+    nvml = "root@ct:~# nvidia-smi\nFailed to initialize NVML: Unknown Error\n"
+    mount = "lxc.mount.entry: /dev/nvidia0 dev/nvidia0 none bind,optional,create=file\n"
+    assert causes(tmp_path, mount + nvml) == ["device.cgroup-denied"]
+    assert causes(tmp_path, nvml)[:1] == ["device.nvml-cgroup-lost"]
+
+
 def test_wsl_adds_its_p2p_limit(tmp_path: Path) -> None:
     wsl = "WARNING 05-29 21:12:41 utils.py:465] Using 'pin_memory=False' as WSL is detected. This may slow down the performance.\n"
     p2p = "ERROR 05-29 21:12:50 Error happened when batch testing peer-to-peer access from (0, 0, 1, 1) to (0, 1, 0, 1)\n"
@@ -241,6 +250,7 @@ def test_healthy_runs_stay_clean(tmp_path: Path) -> None:
         "INFO:    Setting 'NVIDIA_VISIBLE_DEVICES=all' to emulate legacy GPU binding.\n"
         "srun --ntasks-per-node=4 --gpus-per-task=1 python train.py\n"
         + MIG_LIST
+        + "lxc.mount.entry: /dev/nvidia0 dev/nvidia0 none bind,optional,create=file\n"
         + "/sbin/ldconfig.real: /usr/lib/wsl/lib/libcuda.so.1 is not a symbolic link\n"
         + "WARNING 05-29 21:12:41 utils.py:465] Using 'pin_memory=False' as WSL is detected. This may slow down the performance.\n"
         "node1:311:402 [0] NCCL INFO comm 0x55d0 rank 0 nranks 2 cudaDev 0 busId 7000 commId 0x1 - Init COMPLETE\n"
