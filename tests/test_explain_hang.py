@@ -238,3 +238,14 @@ def test_matrix_parsing() -> None:
 def test_prose_that_mentions_cpu_affinity_is_no_matrix(tmp_path: Path) -> None:
     text = _log("I set the CPU Affinity of GPU0 and GPU1 by hand", "GPU0 then hung", WATCHDOG_24)
     assert causes(tmp_path, text) == []
+
+
+def test_a_log_that_ends_on_a_progress_bar_at_zero(tmp_path: Path) -> None:
+    # tqdm/std.py format_meter: '{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, ...]'
+    bar = "Processed prompts:   0%|          | 0/16 [00:00<?, ?it/s, est. speed input: 0.00 toks/s, output: 0.00 toks/s]"
+    done = "Processed prompts: 100%|##########| 16/16 [00:02<00:00,  7.31it/s, est. speed input: 52.1 toks/s]"
+    model = "GPU 0: NVIDIA RTX A6000"
+    assert causes(tmp_path, _log(model, bar)) == ["nccl.p2p-unsupported"]
+    assert causes(tmp_path, model + "\n" + bar) == ["nccl.p2p-unsupported"]  # no newline after the last line
+    assert causes(tmp_path, _log(model, bar, done)) == []  # it progressed
+    assert causes(tmp_path, _log(P2P_CHANNEL, INIT_DONE, bar)) == []  # a stall, no selecting fact

@@ -7,6 +7,8 @@ cited there). The same symptom follows a code bug (mismatched collectives), a sl
 peer, so a hang alone names nothing. It names a cause only with a fact that selects one, and then only
 `suggests` (the why says how to confirm it):
 
+A log that ends on a progress bar at 0% (tqdm, e.g. vLLM's "Processed prompts:   0%|") is a stall as well.
+
 - one node whose GPUs reach each other over PCIe only: an `nvidia-smi topo -m` matrix with no NV# cell
   (explain/topology.py), `nvidia-smi topo -p2p` not-supported cells, a GPU model with no NVLink, IOMMU / VT-d /
   ACS named, NCCL's graph search over a PCIe path, vLLM's "more than two PCIe-only GPUs", or NCCL P2P channels
@@ -73,6 +75,11 @@ def _symptom(scan: ScanResult) -> tuple[list[SigHit], bool]:
                 source = standing[0]
                 line = facts.last[("hang", source)]
             hits.append(SigHit(line, value, source, {}))
+    for (key, source), line in facts.last.items():
+        # the log ends on a progress bar at 0% (its file's last line): nothing progressed when it was copied
+        if key == "progress_zero" and line >= scan.ends.get(source, 1 << 62):
+            hits.append(SigHit(line, "the log ends on a progress bar at 0%", source, {}))
+            break
     prose = facts.first.get("hang_prose")
     if prose is not None:
         hits.append(SigHit(prose[1], f"the log says the run {prose[0].lower()}", prose[2], {}))
