@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.explain_helpers import causes, notes
+from explain_helpers import causes, notes
 from tpdoctor.explain import explain
 from tpdoctor.explain.topology import matrix_facts
 
@@ -100,7 +100,9 @@ def test_every_hang_form_with_a_pcie_matrix_suggests_p2p(tmp_path: Path, symptom
 
 
 @pytest.mark.parametrize("symptom", SYMPTOMS)
-def test_a_hang_with_no_selecting_fact_names_nothing_and_says_how_to_narrow_it(tmp_path: Path, symptom: str) -> None:
+def test_a_hang_with_no_selecting_fact_names_nothing_and_says_how_to_narrow_it(
+    tmp_path: Path, symptom: str
+) -> None:
     text = _log(INIT_DONE, symptom)
     assert causes(tmp_path, text) == []
     said = " ".join(notes(tmp_path, text))
@@ -179,7 +181,9 @@ def test_a_timeout_the_run_got_past_is_not_a_hang(tmp_path: Path) -> None:
 def test_prose(tmp_path: Path) -> None:
     title = "[Bug]: vLLM hangs at the first all-reduce with tensor parallel 2"
     assert causes(tmp_path, _log(title, "GPU 0: NVIDIA GeForce RTX 4090")) == ["nccl.p2p-unsupported"]
-    assert causes(tmp_path, _log("[BUG] Deadlock in distribution with multiple RTX 4090")) == ["nccl.p2p-unsupported"]
+    assert causes(tmp_path, _log("[BUG] Deadlock in distribution with multiple RTX 4090")) == [
+        "nccl.p2p-unsupported"
+    ]
     # warnings that only say a hang could happen are not a hang
     barrier = (
         "UserWarning: using GPU 0 to perform barrier as devices used by this process are currently unknown. This can "
@@ -188,7 +192,11 @@ def test_prose(tmp_path: Path) -> None:
     # vLLM's own shm_broadcast text says when processes hang, not that they did: with a run that went on, nothing
     ready = "(EngineCore_DP0 pid=333) INFO 02-22 23:24:01 [kv_cache_utils.py:1087] GPU KV cache size: 416,512 tokens"
     assert causes(tmp_path, _log(SHM_NEW, ready, "GPU 0: NVIDIA GeForce RTX 4090")) == []
-    for line in (barrier, "it doesn't hang any more with NCCL_P2P_DISABLE", "we sleep here to avoid a deadlock"):
+    for line in (
+        barrier,
+        "it doesn't hang any more with NCCL_P2P_DISABLE",
+        "we sleep here to avoid a deadlock",
+    ):
         assert causes(tmp_path, _log(line, TOPO_PCIE)) == [], line
 
 
@@ -209,7 +217,9 @@ def _nccl(host: str, rank: int, iface: str, ip: str, nodes: int) -> str:
 
 
 def test_multi_node_bootstrap_on_a_bridge_is_the_interface(tmp_path: Path) -> None:
-    text = _nccl("gpu-node-a", 0, "docker0", "172.17.0.1", 2) + _nccl("gpu-node-b", 1, "docker0", "172.17.0.1", 2)
+    text = _nccl("gpu-node-a", 0, "docker0", "172.17.0.1", 2) + _nccl(
+        "gpu-node-b", 1, "docker0", "172.17.0.1", 2
+    )
     assert causes(tmp_path, text + WATCHDOG_24) == ["network.wrong-interface"]
     loop = _nccl("gpu-node-a", 0, "lo", "127.0.0.1", 2)
     assert "network.wrong-interface" in causes(tmp_path, loop + WATCHDOG_24)
@@ -226,14 +236,20 @@ def test_multi_node_on_a_routable_interface_names_nothing(tmp_path: Path) -> Non
 
 
 def test_ranks_in_two_containers_of_one_host(tmp_path: Path) -> None:
-    text = _nccl("3f2a1b0c9d8e", 0, "eth0", "172.18.0.2", 2) + _nccl("9a8b7c6d5e4f", 1, "eth0", "172.18.0.3", 2)
+    text = _nccl("3f2a1b0c9d8e", 0, "eth0", "172.18.0.2", 2) + _nccl(
+        "9a8b7c6d5e4f", 1, "eth0", "172.18.0.3", 2
+    )
     got = causes(tmp_path, text + WATCHDOG_24)
     assert got[:1] == ["topology.ranks-split-across-containers"]
     assert "network.wrong-interface" not in got
 
 
 def test_matrix_parsing() -> None:
-    assert matrix_facts(TOPO_PCIE.split("\n\n")[0]) == {"topo_links": "pcie", "topo_cells": "PIX,PXB,SYS", "topo_gpus": "4"}
+    assert matrix_facts(TOPO_PCIE.split("\n\n")[0]) == {
+        "topo_links": "pcie",
+        "topo_cells": "PIX,PXB,SYS",
+        "topo_gpus": "4",
+    }
     assert matrix_facts(TOPO_NVLINK.split("\n\n")[0])["topo_links"] == "nvlink"
     assert matrix_facts("\tGPU0\tCPU Affinity\nGPU0\t X \t0-7\n") == {}  # one GPU: no link
 
