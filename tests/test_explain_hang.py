@@ -9,6 +9,7 @@ Lines are written from the format strings of the code that prints them:
   timeout: " and "Work <work> timed out in call to wait()."; watchdogHandler "Timeout at NCCL work: S, last enqueued
   NCCL work: E, last completed NCCL work: C."; HeartbeatMonitor "Received a dump signal due to a collective timeout
   from this local rank and we will try our best to dump the debug info.";
+- vLLM v1 multiproc_executor.py collective_rpc 'raise TimeoutError(f"RPC call to {method} timed out.")';
 - vLLM shm_broadcast.py MessageQueue "No available block found in %s second. " (v0.5-0.7) and "No available shared
   memory broadcast block found in %s seconds. This typically happens when ..." (v0.8+);
 - NCCL src/misc/socket.cc "socketPollConnect: exceeded timeouts (%d)"; RCCL src/clique/MsgQueue.cc; RCCL
@@ -60,7 +61,8 @@ SHM_NEW = (
 )
 NCCL_SOCKET = "node1:2201:2290 [0] misc/socket.cc:576 NCCL WARN socketPollConnect: exceeded timeouts (20)"
 RCCL_QUEUE = "node1:2201:2290 [0] clique/MsgQueue.cc:79 NCCL WARN Message Queue timed out waiting for all ranks to receive messages."
-SYMPTOMS = [WATCHDOG_24, WATCHDOG_1X, BLOCKING, WAIT, DESYNC, DUMP, SHM_OLD, SHM_NEW, NCCL_SOCKET, RCCL_QUEUE]
+VLLM_RPC = "TimeoutError: RPC call to execute_model timed out."
+SYMPTOMS = [VLLM_RPC, WATCHDOG_24, WATCHDOG_1X, BLOCKING, WAIT, DESYNC, DUMP, SHM_OLD, SHM_NEW, NCCL_SOCKET, RCCL_QUEUE]
 
 TOPO_PCIE = (
     "\tGPU0\tGPU1\tGPU2\tGPU3\tCPU Affinity\tNUMA Affinity\n"
