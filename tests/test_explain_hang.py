@@ -131,10 +131,13 @@ def test_the_pick_is_only_a_suggestion_and_says_how_to_confirm(tmp_path: Path) -
         "\tCapabilities: [2a0 v1] Access Control Services\n\t\tACSCtl:\tSrcValid+ TransBlk- ReqRedir+ CmpltRedir+ UpstreamFwd+",
         'node1:1:1 [0] /src/init.cc:163 NCCL WARN Missing "iommu=pt" from kernel command line which can lead to system instablity or hang!',
         "node1:1:1 [0] NCCL INFO Pattern 4, crossNic 0, nChannels 2, bw 12.000000/12.000000, type PHB/PIX, sameChannels 1",
+        "NotImplementedError: Using RTX 4000 series doesn't support faster communication broadband via P2P or IB. "
+        'Please set `NCCL_P2P_DISABLE="1"` and `NCCL_IB_DISABLE="1" or use `accelerate launch` which will do this '
+        "automatically.",
         "WARNING 07-23 20:47:09 custom_all_reduce.py:134] Custom allreduce is disabled because it's not supported on more "
         "than two PCIe-only GPUs. To silence this warning, specify disable_custom_all_reduce=True explicitly.",
     ],
-    ids=["p2p-matrix", "geforce", "rtx-a6000", "acs", "rccl-iommu", "nccl-graph-phb", "vllm-pcie-only"],
+    ids=["p2p-matrix", "geforce", "rtx-a6000", "acs", "rccl-iommu", "nccl-graph-phb", "accelerate", "vllm-pcie-only"],
 )
 def test_each_pcie_fact_selects_p2p(tmp_path: Path, fact: str) -> None:
     assert causes(tmp_path, _log(fact, WATCHDOG_24)) == ["nccl.p2p-unsupported"]
