@@ -273,3 +273,15 @@ def test_a_log_that_ends_on_a_progress_bar_at_zero(tmp_path: Path) -> None:
     assert causes(tmp_path, model + "\n" + bar) == ["nccl.p2p-unsupported"]  # no newline after the last line
     assert causes(tmp_path, _log(model, bar, done)) == []  # it progressed
     assert causes(tmp_path, _log(P2P_CHANNEL, INIT_DONE, bar)) == []  # a stall, no selecting fact
+
+
+ROCM_BANNER = "=============================== Link Type between two GPUs ==============================="
+
+
+def test_rocm_smi_link_type_matrix(tmp_path: Path) -> None:
+    # rocm-smi --showtopo (ROCm/rocm_smi_lib rocm_smi.py), as posted in ROCm/ROCm#1503
+    pcie = _log(ROCM_BANNER, "       GPU0         GPU1", "GPU0   0            PCIE", "GPU1   PCIE         0", "=" * 90)
+    xgmi = _log(ROCM_BANNER, "       GPU0         GPU1", "GPU0   0            XGMI", "GPU1   XGMI         0", "=" * 90)
+    assert causes(tmp_path, pcie + WATCHDOG_24) == ["nccl.p2p-unsupported"]
+    assert causes(tmp_path, xgmi + WATCHDOG_24) == []
+    assert causes(tmp_path, pcie) == []

@@ -32,6 +32,7 @@ CAPTURE_LITERALS = (
     "services:",
     "apiVersion:",
     topology.CAPTURE_LITERAL,  # an `nvidia-smi topo -m` matrix (explain/topology.py, read by explain/hang.py)
+    topology.ROCM_LITERAL,  # rocm-smi's "Link Type between two GPUs" matrix
 )
 MAX_QUOTED = 8  # commands kept per log: the first ones are those the user ran
 MAX_SPAN_LINES = 60  # continuation lines followed
@@ -56,6 +57,8 @@ def capture_span(block: bytes | bytearray, start: int, block_end: int) -> str:
     first = bytes(block[start:end])
     if topology.CAPTURE_LITERAL.encode() in first:
         return topology.capture(block, start, end, limit)
+    if topology.ROCM_LITERAL.encode() in first:
+        return topology.capture_rocm(block, start, end, limit)
     if b"services:" in first:
         return _yaml_block(block, start, end, limit) if first.strip() == b"services:" else ""
     if b"apiVersion:" in first:
@@ -109,7 +112,8 @@ def _yaml_block(block: bytes | bytearray, start: int, end: int, limit: int) -> s
 def add_quoted_facts(scan: ScanResult) -> None:
     """Record what the quoted commands say as `cmd_*` log facts (first command first)."""
     for line, source, text in scan.quoted:
-        if topology.CAPTURE_LITERAL in text.split("\n", 1)[0]:
+        head = text.split("\n", 1)[0]
+        if topology.CAPTURE_LITERAL in head or topology.ROCM_LITERAL in head:
             for key, value in topology.matrix_facts(text).items():
                 scan.facts.add(key, value, line, source)
             continue

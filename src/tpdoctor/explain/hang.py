@@ -156,18 +156,17 @@ def _split_containers(hosts: set[str], boots: list[tuple[str, str, str]]) -> str
 def _pcie_evidence(scan: ScanResult, early: bool) -> tuple[list[SigHit], list[str]]:
     """Lines showing that the node's GPUs reach each other over PCIe only, with the reasons in words."""
     facts = scan.facts
-    if facts.get("topo_links") == "nvlink" or any(
+    if facts.get("topo_links") in ("nvlink", "xgmi") or any(
         v in NVLINK_PATHS for v in facts.values.get("nccl_path_intra", [])
     ):
         return [], []
     hits: list[SigHit] = []
     why: list[str] = []
     if facts.get("topo_links") == "pcie":
-        hits += _hit(
-            scan, "topo_links", "nvidia-smi topo -m: GPU-to-GPU links " + (facts.get("topo_cells") or "")
-        )
+        tool = "rocm-smi --showtopo" if "PCIE" in (facts.get("topo_cells") or "") else "nvidia-smi topo -m"
+        hits += _hit(scan, "topo_links", f"{tool}: GPU-to-GPU links " + (facts.get("topo_cells") or ""))
         why.append(
-            f"`nvidia-smi topo -m` shows only PCIe paths between the GPUs ({facts.get('topo_cells')}, no NV#)"
+            f"`{tool}` shows only PCIe paths between the GPUs ({facts.get('topo_cells')}, no NVLink/XGMI)"
         )
     if facts.get("p2p_not_supported"):
         hits += _hit(scan, "p2p_not_supported", "nvidia-smi topo -p2p: {} between GPUs")

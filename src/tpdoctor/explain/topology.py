@@ -19,6 +19,17 @@
 (older drivers print SOC for SYS). The scanner keeps the header line and the rows under it (explain/context.py
 capture, only on a line holding "CPU Affinity"), and `matrix_facts` reads the GPU-to-GPU cells: all PCIe
 (PIX/PXB/PHB/NODE/SYS/SOC) or some NVLink (NV#). The legend lines are not rows (they do not start with GPU<n>).
+
+AMD's twin is `rocm-smi --showtopo` (or --showtopotype), whose section (ROCm/rocm_smi_lib
+python_smi_tools/rocm_smi.py; the matrix layout of its formatMatrixToJSON docstring, "GPU0   0   40") reads
+
+    =============================== Link Type between two GPUs ===============================
+           GPU0         GPU1
+    GPU0   0            PCIE
+    GPU1   PCIE         0
+
+with XGMI for Infinity Fabric links (rsmi_topo_get_link_type; as posted in ROCm/ROCm#1503). Captured from its
+banner line and read the same way: all PCIE, or some XGMI.
 """
 
 from __future__ import annotations
@@ -26,12 +37,29 @@ from __future__ import annotations
 import re
 
 CAPTURE_LITERAL = "CPU Affinity"
+ROCM_LITERAL = "Link Type between two GPUs"
 MAX_ROWS = 72  # 8 GPUs, NICs and a blank line or two; a DGX with 16 GPUs and 18 NICs stays below
 MAX_BYTES = 8 << 10
 PCIE_CELLS = frozenset({"PIX", "PXB", "PHB", "NODE", "SYS", "SOC"})
 _NVLINK = re.compile(r"NV\d+$")
 _ROW = re.compile(r"^\s*(GPU\d+)\s+(.*)$")
 _GPU_NAME = re.compile(r"^GPU\d+$")
+
+
+def capture_rocm(block: bytes | bytearray, start: int, end: int, limit: int) -> str:
+    """rocm-smi's banner line and the matrix under it (the header row and the GPU rows), up to the next banner."""
+    if not bytes(block[start:end]).strip().startswith(b"="):
+        return ""
+    rows = 0
+    while end < limit and rows < MAX_ROWS:
+        nxt = block.find(b"\n", end + 1, limit)
+        stop = limit if nxt < 0 else nxt
+        line = bytes(block[end + 1 : stop]).strip()
+        if not line or not line.startswith(b"GPU"):
+            break
+        end = stop
+        rows += 1
+    return bytes(block[start:end]).decode("utf-8", "replace")
 
 
 def is_header(line: bytes) -> bool:
@@ -58,8 +86,10 @@ def capture(block: bytes | bytearray, start: int, end: int, limit: int) -> str:
 
 
 def matrix_facts(text: str) -> dict[str, str]:
-    """`topo_links` (pcie / nvlink), `topo_cells` (the GPU-to-GPU cell kinds seen) and `topo_gpus` (count)."""
+    """`topo_links` (pcie / nvlink / xgmi), `topo_cells` (the GPU-to-GPU cell kinds seen) and `topo_gpus` (count)."""
     lines = text.splitlines()
+    if lines and ROCM_LITERAL in lines[0]:
+        return _rocm_facts(lines[1:])
     if not lines:
         return {}
     columns = [c for c in lines[0].split() if c]
@@ -83,6 +113,24 @@ def matrix_facts(text: str) -> dict[str, str]:
         return {}
     return {
         "topo_links": "nvlink" if nvlink else "pcie",
+        "topo_cells": ",".join(sorted(cells)),
+        "topo_gpus": str(gpus),
+    }
+
+
+def _rocm_facts(lines: list[str]) -> dict[str, str]:
+    cells: set[str] = set()
+    gpus = 0
+    for line in lines[1:]:
+        m = _ROW.match(line)
+        if not m:
+            continue
+        gpus += 1
+        cells.update(c for c in m.group(2).split() if c != "0")
+    if gpus < 2 or not cells & {"PCIE", "XGMI"}:
+        return {}
+    return {
+        "topo_links": "xgmi" if "XGMI" in cells else "pcie",
         "topo_cells": ",".join(sorted(cells)),
         "topo_gpus": str(gpus),
     }
