@@ -285,3 +285,11 @@ def test_rocm_smi_link_type_matrix(tmp_path: Path) -> None:
     assert causes(tmp_path, pcie + WATCHDOG_24) == ["nccl.p2p-unsupported"]
     assert causes(tmp_path, xgmi + WATCHDOG_24) == []
     assert causes(tmp_path, pcie) == []
+
+
+def test_a_wrapped_watchdog_record_keeps_its_sequence_number(tmp_path: Path) -> None:
+    head, _, rest = WATCHDOG_24.replace("SeqNum=1,", "SeqNum=64214,").partition("timeout: ")
+    wrapped = _log(TOPO_PCIE, head + "timeout:", rest)
+    assert causes(tmp_path, wrapped) == []  # a late collective, read from the continuation line
+    head, _, rest = WATCHDOG_24.partition("timeout: ")
+    assert causes(tmp_path, _log(TOPO_PCIE, head + "timeout:", rest)) == ["nccl.p2p-unsupported"]
