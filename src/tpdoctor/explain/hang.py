@@ -82,7 +82,7 @@ def _symptom(scan: ScanResult) -> tuple[list[SigHit], bool]:
             break
     prose = facts.first.get("hang_prose")
     if prose is not None:
-        hits.append(SigHit(prose[1], f"the log says the run {prose[0].lower()}", prose[2], {}))
+        hits.append(SigHit(prose[1], f'the log says "{prose[0].lower()}"', prose[2], {}))
     seqs = [int(v) for v in facts.values.get("hang_seq", []) if v.isdigit()]
     early = not seqs or min(seqs) <= FIRST_COLLECTIVES
     return hits, early
