@@ -162,6 +162,14 @@ def test_nvlink_matrix_selects_nothing(tmp_path: Path) -> None:
     assert causes(tmp_path, _log(nvl, "GPU 0: NVIDIA GeForce RTX 3090", WATCHDOG_24)) == []
 
 
+def test_a_p2p_read_channel_is_nvlink(tmp_path: Path) -> None:
+    # NCCL transport/p2p.cc prints "/read" only when graph/paths.cc ncclTopoCheckP2p enabled P2P read: NVLink, sm80
+    read = P2P_CHANNEL + "/read"
+    assert causes(tmp_path, _log(read, INIT_DONE, WATCHDOG_24)) == []
+    assert causes(tmp_path, _log(read, "GPU 0: NVIDIA RTX A6000", WATCHDOG_24)) == []
+    assert causes(tmp_path, _log(P2P_CHANNEL, "GPU 0: NVIDIA RTX A6000", WATCHDOG_24)) == ["nccl.p2p-unsupported"]
+
+
 def test_a_late_timeout_is_no_setup_hang(tmp_path: Path) -> None:
     late = WATCHDOG_24.replace("SeqNum=1,", "SeqNum=64214,")
     text = _log(TOPO_PCIE, late)

@@ -156,8 +156,12 @@ def _split_containers(hosts: set[str], boots: list[tuple[str, str, str]]) -> str
 def _pcie_evidence(scan: ScanResult, early: bool) -> tuple[list[SigHit], list[str]]:
     """Lines showing that the node's GPUs reach each other over PCIe only, with the reasons in words."""
     facts = scan.facts
-    if facts.get("topo_links") in ("nvlink", "xgmi") or any(
-        v in NVLINK_PATHS for v in facts.values.get("nccl_path_intra", [])
+    # NVLink seen: a matrix, NCCL's graph search, or a P2P channel in read mode (src/graph/paths.cc
+    # ncclTopoCheckP2p enables P2P read only for PATH_NVL between sm80 GPUs; transport/p2p.cc prints "/read")
+    if (
+        facts.get("topo_links") in ("nvlink", "xgmi")
+        or any(v in NVLINK_PATHS for v in facts.values.get("nccl_path_intra", []))
+        or any(t.startswith("P2P") and t.endswith("/read") for t in facts.values.get("transport", []))
     ):
         return [], []
     hits: list[SigHit] = []
