@@ -241,6 +241,15 @@ def test_multi_node_bootstrap_on_a_bridge_is_the_interface(tmp_path: Path) -> No
     assert causes(tmp_path, same + WATCHDOG_24) == ["network.wrong-interface"]
 
 
+def test_multi_node_socket_transport_on_a_bridge(tmp_path: Path) -> None:
+    # only NCCL's "NET/Socket : Using [0]docker0:..." (net_socket.cc), bootstrap not shown
+    lines = [
+        "gpu-node-a:101:201 [0] NCCL INFO NET/Socket : Using [0]docker0:172.17.0.1<0>",
+        "gpu-node-a:101:201 [0] NCCL INFO comm 0x1 rank 0 nRanks 2 nNodes 2 localRanks 1 localRank 0",
+    ]
+    assert causes(tmp_path, _log(*lines, WATCHDOG_24)) == ["network.wrong-interface"]
+
+
 def test_multi_node_on_a_routable_interface_names_nothing(tmp_path: Path) -> None:
     text = _nccl("gpu-node-a", 0, "ens5", "10.0.1.11", 2) + _nccl("gpu-node-b", 1, "ens5", "10.0.1.12", 2)
     assert causes(tmp_path, text + WATCHDOG_24) == []

@@ -49,7 +49,8 @@ _VIRTUAL_IF = re.compile(r"^(?:lo|docker\d*|br-[0-9a-f]+|veth\w*|virbr\d*|cni\d*
 _DOCKER_DEFAULT = ipaddress.ip_network("172.17.0.0/16")
 _LIBVIRT_DEFAULT = ipaddress.ip_network("192.168.122.0/24")
 _BOOTSTRAP = re.compile(
-    r"^(?:(?P<host>[^\s:]+):\d+:\d+ \[\d+\] NCCL INFO )?Bootstrap ?: Using \[?\d*\]?(?P<iface>[\w.@-]+):(?P<ip>[0-9a-fA-F.:]+)$"
+    r"^(?:(?P<host>[^\s:]+):\d+:\d+ \[\d+\] NCCL INFO )?(?:Bootstrap ?|NET/Socket ): Using \[?\d*\]?"
+    r"(?P<iface>[\w.@-]+):(?P<ip>[0-9a-fA-F.:]+)$"
 )
 _CONFIRM_P2P = (
     "Confirm: rerun with NCCL_P2P_DISABLE=1 (NCCL then uses shared memory between the GPUs); if the hang is gone, P2P "
@@ -94,7 +95,7 @@ def _hit(scan: ScanResult, key: str, shown: str) -> list[SigHit]:
 
 
 def _bootstraps(scan: ScanResult) -> list[tuple[str, str, str]]:
-    """(host, interface, address) of every NCCL bootstrap line kept."""
+    """(host, interface, address) of every NCCL bootstrap / socket-transport line kept."""
     out = []
     for value in scan.facts.values.get("bootstrap", []):
         m = _BOOTSTRAP.match(value)
