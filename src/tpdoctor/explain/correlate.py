@@ -463,11 +463,12 @@ def _child_deaths(scan: ScanResult, supports: dict[str, Support], notes: list[st
             "container setting of this tool's scope explains (give the job more memory or load less at once)."
         )
         return
-    for name, meaning in (
-        ("SIGKILL", "usually the kernel's OOM killer (host or cgroup memory; see dmesg) or a launcher stopping the "
-         "other ranks after one failed"),
-        ("SIGSEGV", "a crash in the program or one of its native libraries"),
-    ):
+    meanings = {
+        "SIGKILL": "usually the kernel's OOM killer (host or cgroup memory; see dmesg) or a launcher stopping the "
+        "other ranks after one failed",
+        "SIGSEGV": "a crash in the program or one of its native libraries",
+    }
+    for name, meaning in meanings.items():
         hit = scan.deaths.get(name)
         if hit is not None:
             notes.append(f"A child process was killed by {name} (line {hit.line}): {meaning}; no container cause.")
