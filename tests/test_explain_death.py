@@ -26,6 +26,9 @@ SIGBUS_LINES = [
     "  traceback : Signal 7 (SIGBUS) received by PID 4242",
     "[2024-06-01 10:00:00,123] torch.distributed.elastic.multiprocessing.api: [ERROR] failed (exitcode: -7) local_rank: 0 "
     "(pid: 4242) of binary: /usr/bin/python3",
+    # torch/multiprocessing/spawn.py ProcessContext.join: ProcessExitedException (2.x and 1.x wording)
+    "torch.multiprocessing.spawn.ProcessExitedException: process 1 terminated with signal SIGBUS",
+    "Exception: Process 1 terminated with signal SIGBUS.",
     # DeepSpeed deepspeed/launcher/launch.py sigkill_handler: f"{cmd} exits with return code = {last_return_code}"
     "[2024-06-01 10:00:00,123] [ERROR] [launch.py:321:sigkill_handler] ['/usr/bin/python3', '-u', 'train.py', "
     "'--local_rank=1'] exits with return code = -7",
