@@ -32,6 +32,9 @@ def test_measured_gpu_fault_texts(log: str, fault: str, cause: str) -> None:
     r = run_cli("explain", "-", "--format", "json", input=log)
     out = json.loads(r.stdout)
     causes = out["causes"]
-    assert causes and causes[0]["cause"] == cause, (fault, causes)
+    # "No CUDA GPUs are available" is also what a mask naming no GPU prints (measured too:
+    # bench/gpu/results/visible-devices-h200x1/cvd-7.log); where one text has two measured faults the
+    # signature's prior picks the first and the other must be named beside it
+    assert causes and cause in (causes[0]["cause"], *causes[0]["related"]), (fault, causes)
     assert causes[0]["confidence"] == "suggests"  # the text alone does not prove which node is missing
     assert r.returncode == 3

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from explain_helpers import causes
+from explain_helpers import causes, notes
 from tpdoctor.explain import explain
 from tpdoctor.explain.correlate import diagnose
 from tpdoctor.explain.scanner import Scanner
@@ -95,7 +95,8 @@ def test_the_cause_on_the_terminal_line_ranks_first_among_equals(tmp_path: Path)
     # although the other one's line comes first (c10 torch/cuda/__init__.py _lazy_init: "No CUDA GPUs are available")
     text = IBV_ENOMEM + TRACEBACK + "RuntimeError: No CUDA GPUs are available\n"
     found = causes(tmp_path, text)
-    assert found[:2] == ["device.nvidia-node-missing", "rdma.memlock-too-low"], found
+    no_gpus = next(s for s in knowledge_base().signatures if s.id == "cuda.no-gpus").causes[0]
+    assert found[:2] == [no_gpus, "rdma.memlock-too-low"], found
 
 
 def test_the_scanner_keeps_the_last_exception_with_its_signatures(tmp_path: Path) -> None:
@@ -226,8 +227,8 @@ def test_healthy_ray_log_keeps_the_shm_warning_as_a_notice() -> None:
         "|CCL_ERROR| pidfd_open failed: fd: -1, pid: 4242, errno: No such process\n",
         # NVML_ERROR_UNKNOWN via libnvidia-container / nvidia-smi
         "Failed to initialize NVML: Unknown Error\n",
-        # NCCL init.cc: two ranks on one device, often a launch bug
-        "node1:1:1 [0] NCCL WARN Duplicate GPU detected : rank 1 and rank 0 both on CUDA device 1000\n",
+        # NCCL init.cc: two ranks on one device, with a mask in play (bare: a note, below)
+        "CUDA_VISIBLE_DEVICES=0\nnode1:1:1 [0] NCCL WARN Duplicate GPU detected : rank 1 and rank 0 both on CUDA device 1000\n",
     ],
 )
 def test_lines_several_causes_print_do_not_prove(tmp_path: Path, line: str) -> None:
@@ -399,3 +400,12 @@ def test_a_driver_library_missing_a_symbol_is_not_a_python_import_error(tmp_path
     assert causes(tmp_path, IBV_ENOMEM + TRACEBACK + end + "\n") == ["rdma.memlock-too-low"]
     ext = "ImportError: /opt/venv/lib/python3.10/site-packages/flash_attn_2_cuda.so: undefined symbol: _ZN3c104cuda9SetDeviceEi"
     assert causes(tmp_path, IBV_ENOMEM + TRACEBACK + ext + "\n") == []
+
+
+def test_a_bare_duplicate_gpu_is_a_launch_bug_note(tmp_path: Path) -> None:
+    # NCCL init.cc compares bus ids: ranks in containers with their own GPUs never collide, so with no mask
+    # and no container GPU request in the log the likelier reason is a missing set_device(local_rank)
+    line = "node1:1:1 [0] NCCL WARN Duplicate GPU detected : rank 1 and rank 0 both on CUDA device 1000\n"
+    assert causes(tmp_path, line) == []
+    assert any("set_device(local_rank)" in n for n in notes(tmp_path, line))
+    assert causes(tmp_path, "docker run --gpus 1 img torchrun --nproc-per-node 2 t.py\n" + line)
