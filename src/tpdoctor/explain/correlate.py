@@ -445,7 +445,7 @@ def _child_deaths(scan: ScanResult, supports: dict[str, Support], notes: list[st
                 f"A child process died of SIGBUS (line {bus.line}), but {elsewhere}: not a /dev/shm size problem here "
                 "(a file mapped with mmap that shrank or sits on a full filesystem, hugepages, or hardware)."
             )
-        else:
+        elif not _already_evidence(supports.get("shm.too-small"), bus):  # a bus-error signature's line says it already
             supports.setdefault("shm.too-small", Support(cause="shm.too-small")).add(
                 "death.SIGBUS",
                 "suggests",
@@ -459,8 +459,8 @@ def _child_deaths(scan: ScanResult, supports: dict[str, Support], notes: list[st
     oom = scan.deaths.get(OOM)
     if oom is not None:
         notes.append(
-            f"A child process was killed by the OOM killer (line {oom.line}): host or cgroup memory ran out, which no "
-            "container setting of this tool's scope explains (give the job more memory or load less at once)."
+            f"A child process was killed by the OOM killer (line {oom.line}): host or cgroup memory ran out; no "
+            "container cause (give the job more memory, or load less at once)."
         )
         return
     meanings = {
@@ -472,6 +472,10 @@ def _child_deaths(scan: ScanResult, supports: dict[str, Support], notes: list[st
         hit = scan.deaths.get(name)
         if hit is not None:
             notes.append(f"A child process was killed by {name} (line {hit.line}): {meaning}; no container cause.")
+
+
+def _already_evidence(s: Support | None, hit: SigHit) -> bool:
+    return s is not None and any((e.source, e.line) == (hit.source, hit.line) for e in s.evidence)
 
 
 def _shm_not_small(scan: ScanResult) -> str:
