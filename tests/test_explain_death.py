@@ -209,10 +209,66 @@ def test_sigbus_in_a_container_with_the_default_shm_selects_shm_too_small(tmp_pa
     assert any(e.line == 2 for e in findings[0].evidence)
 
 
-def test_sigbus_with_the_hosts_ipc_is_no_shm_size_problem(tmp_path: Path) -> None:
-    text = DOCKER_IPC_HOST + "vllm-1 exited with code 135\n"
+@pytest.mark.parametrize(
+    ("command", "why"),
+    [
+        (DOCKER_IPC_HOST, "--ipc=host"),
+        ("$ docker run --gpus all --shm-size=16g vllm/vllm-openai:v0.6.3 --model m --tensor-parallel-size 2\n", "16384 MiB"),
+    ],
+)
+def test_sigbus_with_a_large_or_shared_shm_is_no_shm_size_problem(tmp_path: Path, command: str, why: str) -> None:
+    text = command + "vllm-1 exited with code 135\n"
     assert causes(tmp_path, text) == []
-    assert any("SIGBUS" in n and "--ipc=host" in n for n in notes(tmp_path, text))
+    assert any("SIGBUS" in n and why in n for n in notes(tmp_path, text)), notes(tmp_path, text)
+
+
+# A compose service (docker/compose: no shm_size) and a Kubernetes Pod (no emptyDir at /dev/shm) quoted in the log,
+# then the container's death as compose (printer.go) and kubectl describe (describe.go) report it.
+COMPOSE_SERVICE = """services:
+  vllm:
+    image: vllm/vllm-openai:v0.6.3
+    command: --model m --tensor-parallel-size 2
+    deploy:
+      resources:
+        reservations:
+          devices:
+            - driver: nvidia
+              count: 2
+              capabilities: [gpu]
+
+vllm-1 exited with code 135
+"""
+K8S_POD = """apiVersion: v1
+kind: Pod
+metadata:
+  name: vllm
+spec:
+  containers:
+  - name: vllm
+    image: vllm/vllm-openai:v0.6.3
+    args: ["--model", "m", "--tensor-parallel-size", "2"]
+    resources:
+      limits:
+        nvidia.com/gpu: 2
+
+$ kubectl describe pod vllm
+    Last State:     Terminated
+      Reason:       Error
+      Exit Code:    135
+"""
+
+
+@pytest.mark.parametrize(("text", "unset"), [(COMPOSE_SERVICE, "no shm_size"), (K8S_POD, "no emptyDir")])
+def test_a_quoted_compose_or_pod_and_its_exit_135_select_shm_too_small(tmp_path: Path, text: str, unset: str) -> None:
+    log = tmp_path / "q.log"
+    log.write_text(text)
+    findings = [f for f in explain([str(log)]).findings if f.severity.value != "notice"]
+    assert [f.cause for f in findings] == ["shm.too-small"]
+    assert unset in findings[0].message
+    # the same exit with the quoted file's /dev/shm made large is no /dev/shm size problem
+    if "services:" in text:
+        bigger = text.replace("    image:", "    shm_size: 16g\n    image:")
+        assert causes(tmp_path, bigger) == []
 
 
 def test_an_oom_kill_drops_a_guess_only_generic_lines_made(tmp_path: Path) -> None:
