@@ -466,7 +466,7 @@ def _child_deaths(scan: ScanResult, supports: dict[str, Support], notes: list[st
     meanings = {
         "SIGKILL": "usually the kernel's OOM killer (host or cgroup memory; see dmesg) or a launcher stopping the "
         "other ranks after one failed",
-        # UCX and NCCL before 2.12 also crash so when /dev/shm is full: their own lines name that cause
+        # UCX and older NCCL (signature nccl.shmopen-crash) also crash so when /dev/shm is full: their own lines name that cause
         "SIGSEGV": "a crash in the program or one of its native libraries",
     }
     for name, meaning in meanings.items():

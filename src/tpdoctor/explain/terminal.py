@@ -130,8 +130,9 @@ def classify(scan: ScanResult, kb: KnowledgeBase) -> TerminalVerdict | None:
     if m and m.lastgroup:
         return TerminalVerdict(t, "not-container", NOT_CONTAINER_FAMILIES[int(m.lastgroup[1:])][0])
     death = _death_on(t.text, kb)
-    # a run whose last exception reports a child killed by the OOM killer, SIGKILL or SIGSEGV died of memory or
-    # a crash; unless a child died of SIGBUS somewhere (the others are then the launcher's cleanup)
+    # a run whose last exception reports a child killed by the OOM killer or SIGKILL died of memory; unless a child
+    # died of SIGBUS somewhere (the kills are then the launcher's cleanup). Not SIGSEGV: UCX and older NCCL (signature nccl.shmopen-crash)
+    # crash so on a full /dev/shm (a dev log: UCX's "Caught signal 11" in ucp_address_unpack)
     if death in _NOT_CONTAINER_DEATHS and "SIGBUS" not in scan.deaths:
         return TerminalVerdict(t, "not-container", _NOT_CONTAINER_DEATHS[death])
     return TerminalVerdict(t, "unknown")
@@ -140,7 +141,6 @@ def classify(scan: ScanResult, kb: KnowledgeBase) -> TerminalVerdict | None:
 _NOT_CONTAINER_DEATHS = {
     OOM: "a child killed by the OOM killer",
     "SIGKILL": "a child killed by SIGKILL, usually the OOM killer",
-    "SIGSEGV": "a child that crashed with SIGSEGV",
 }
 
 
