@@ -20,6 +20,8 @@ EXPLAIN_ONLY: dict[str, str] = {
     "oneccl.numa-membind": "benign; oneCCL prints it when mbind is refused at run time",
     "oneccl.topo-pcie": "informational; oneCCL's topology detection prints it at run time",
     "oneccl.drmfd-invalid-fd": "only the oneCCL log shows it (`device_fd is invalid value`); its root cause is not confirmed upstream",
+    "slurm.gres-unavailable": "Slurm refuses the job's GPU request at allocation, before any container or rank starts; only srun/sbatch's error text shows it",
+    "nvidia.mig-multi-instance": "whether the ranks of one job sit on separate MIG instances is decided by the launcher's device assignment at run time; the log shows the consequence",
     "shm.removed-by-logind": "logind removes the files when the host user's last session ends, long after start: the log shows the vanished semaphore or segment",
     "runtime.cgroupv2-unsupported": "the NVIDIA hook fails on the host before the container exists; only its error text shows it",
     "runtime.nvidia-toolkit-missing": "the runtime refuses `--gpus` before the container exists; only its error text shows it",

@@ -241,6 +241,9 @@ class ScanResult:
     # how child processes died (explain/death.py): signal name (`SIGBUS`, or `OOM` for an OOM-killer
     # report) -> its first line; the fact `child_signal` holds the names in log order
     deaths: dict[str, SigHit] = field(default_factory=dict)
+    # source -> its number of lines (newlines read): a fact on a file's last lines (explain/hang.py: a progress
+    # bar the log ends on) is told by it
+    ends: dict[str, int] = field(default_factory=dict)
 
     def top_error_lines(self) -> list[tuple[str, int, str]]:
         """(source, line, text), in log order."""
@@ -332,6 +335,7 @@ class Scanner:
             else:
                 line_base = self._scan_block(buf, end, line_base, source)
         self.result.lines += line_base
+        self.result.ends[source] = line_base
 
     def _scan_block(self, block: bytes | bytearray, end: int, line_base: int, source: str) -> int:
         """Scan block[:end] in place; return the number of lines up to its end."""
