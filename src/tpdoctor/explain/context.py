@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from tpdoctor.explain import topology
+
 if TYPE_CHECKING:
     from tpdoctor.explain.scanner import ScanResult
 
@@ -29,6 +31,8 @@ CAPTURE_LITERALS = (
     "is_available()",
     "services:",
     "apiVersion:",
+    topology.CAPTURE_LITERAL,  # an `nvidia-smi topo -m` matrix (explain/topology.py, read by explain/hang.py)
+    topology.ROCM_LITERAL,  # rocm-smi's "Link Type between two GPUs" matrix
 )
 MAX_QUOTED = 8  # commands kept per log: the first ones are those the user ran
 MAX_SPAN_LINES = 60  # continuation lines followed
@@ -51,6 +55,10 @@ def capture_span(block: bytes | bytearray, start: int, block_end: int) -> str:
     end = block.find(b"\n", start, limit)
     end = limit if end < 0 else end
     first = bytes(block[start:end])
+    if topology.CAPTURE_LITERAL.encode() in first:
+        return topology.capture(block, start, end, limit)
+    if topology.ROCM_LITERAL.encode() in first:
+        return topology.capture_rocm(block, start, end, limit)
     if b"services:" in first:
         return _yaml_block(block, start, end, limit) if first.strip() == b"services:" else ""
     if b"apiVersion:" in first:
@@ -104,6 +112,11 @@ def _yaml_block(block: bytes | bytearray, start: int, end: int, limit: int) -> s
 def add_quoted_facts(scan: ScanResult) -> None:
     """Record what the quoted commands say as `cmd_*` log facts (first command first)."""
     for line, source, text in scan.quoted:
+        head = text.split("\n", 1)[0]
+        if topology.CAPTURE_LITERAL in head or topology.ROCM_LITERAL in head:
+            for key, value in topology.matrix_facts(text).items():
+                scan.facts.add(key, value, line, source)
+            continue
         if "is_available()" in text:
             m = _CUDA_FALSE.search(text)
             if m:

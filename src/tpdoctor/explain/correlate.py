@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from tpdoctor.explain import differential, driver_floor
+from tpdoctor.explain import differential, driver_floor, hang
 from tpdoctor.explain.error_codes import ErrorCode, code_string_of, lookup_number
 from tpdoctor.explain.scanner import ScanResult, SigHit
 from tpdoctor.explain.signatures import Correlation, KnowledgeBase, Signature
@@ -421,6 +421,10 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
     _rocm_double_mask(scan, supports)
     _xpu_double_selection(scan, supports)
     _context_picks(scan, supports)
+    if not any(sig.startswith("context.") for s in supports.values() for sig in s.signatures):
+        hung = hang.note(scan)  # a hang no fact explains: say so, and how to narrow it (never a cause)
+        if hung:
+            notes.append(hung)
 
     if facts.get("nccl_shm_disable") == "1" and "shm.too-small" in supports:
         supports["shm.too-small"].messages.append(
@@ -432,10 +436,10 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
 def _context_picks(scan: ScanResult, supports: dict[str, Support]) -> None:
     """An ambiguous symptom plus the context that selects its cause (explain/differential.py): the pick
     is `suggests`, first among equals (order -2: before a correlation's -1 and the symptom's own guess)."""
-    for pick in differential.picks(scan):
+    for pick in [*differential.picks(scan), *hang.picks(scan)]:
         s = supports.setdefault(pick.cause, Support(cause=pick.cause))
         s.order = min(s.order, -2)
-        s.add(f"context.{pick.cause}", "suggests", pick.hits, pick.first_line, pick.why)
+        s.add(f"context.{pick.cause}", "suggests", pick.hits, pick.first_line, pick.why, pick.generic)
         s.messages.remove(pick.why)
         s.messages.insert(0, pick.why)  # what this log's context says first, the symptom's generic reading after
         for cause, sigs in pick.contradicts.items():

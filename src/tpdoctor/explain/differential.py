@@ -129,6 +129,9 @@ class Pick:
     # cause -> signatures whose `proves` the context contradicts: backed only by them, that cause is
     # lowered to `suggests` (the same line has another reading in this container)
     contradicts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # the symptom is a generic consequence (a hang, a timeout: explain/hang.py): the pick ranks after causes a
+    # specific line supports and is dropped behind a known non-container root, like a downstream line
+    generic: bool = False
 
 
 def _symptom(scan: ScanResult, ids: tuple[str, ...], fact: str | None = None) -> list[SigHit]:

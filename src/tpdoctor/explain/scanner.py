@@ -237,6 +237,9 @@ class ScanResult:
     # (source, line) -> table of the error code the line carries (by name, printed string or number)
     code_lines: dict[tuple[str, int], str] = field(default_factory=dict)
     terminal: Terminal | None = None
+    # source -> its number of lines (newlines read): a fact on a file's last lines (explain/hang.py: a progress
+    # bar the log ends on) is told by it
+    ends: dict[str, int] = field(default_factory=dict)
 
     def top_error_lines(self) -> list[tuple[str, int, str]]:
         """(source, line, text), in log order."""
@@ -328,6 +331,7 @@ class Scanner:
             else:
                 line_base = self._scan_block(buf, end, line_base, source)
         self.result.lines += line_base
+        self.result.ends[source] = line_base
 
     def _scan_block(self, block: bytes | bytearray, end: int, line_base: int, source: str) -> int:
         """Scan block[:end] in place; return the number of lines up to its end."""
