@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from tpdoctor.explain import differential, driver_floor, hang
+from tpdoctor.explain.death import OOM
 from tpdoctor.explain.error_codes import ErrorCode, code_string_of, lookup_number
 from tpdoctor.explain.scanner import ScanResult, SigHit
 from tpdoctor.explain.signatures import Correlation, KnowledgeBase, Signature
@@ -283,6 +284,9 @@ def _drop_guesses_behind_a_known_root(
         if kb.signature(sig_id).root == "not-container"
     ]
     roots += [(c.hit.line, c.code.name) for c in codes if c.code.klass == "not-container"]
+    oom = scan.deaths.get(OOM)
+    if oom is not None:  # the OOM killer ended a child (explain/death.py): memory, not the container
+        roots.append((oom.line, "a process killed by the OOM killer"))
     if not roots:
         return
     line, name = min(roots)
@@ -420,6 +424,7 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
 
     _rocm_double_mask(scan, supports)
     _xpu_double_selection(scan, supports)
+    _child_deaths(scan, supports, notes)
     _context_picks(scan, supports)
     if not any(sig.startswith("context.") for s in supports.values() for sig in s.signatures):
         hung = hang.note(scan)  # a hang no fact explains: say so, and how to narrow it (never a cause)
@@ -431,6 +436,71 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
             "NCCL_SHM_DISABLE=1 is set, yet /dev/shm still fails: it only disables NCCL's SHM transport; "
             "vLLM's message queue, Ray and NCCL's own allocations still use /dev/shm."
         )
+
+
+def _child_deaths(scan: ScanResult, supports: dict[str, Support], notes: list[str]) -> None:
+    """A child killed by a signal, in whatever words its launcher used (explain/death.py). SIGBUS in a
+    multi-process GPU job is a write past the end of a full /dev/shm mapping unless the context says
+    /dev/shm is large or shared with the host: a generic (downstream) guess of shm.too-small, which any
+    specific line outranks and a known non-container root drops. SIGKILL and SIGSEGV name no container
+    cause: a note only (an OOM-killer report is a root, see _drop_guesses_behind_a_known_root)."""
+    bus = scan.deaths.get("SIGBUS")
+    if bus is not None:
+        elsewhere = _shm_not_small(scan)
+        if any(i in scan.signatures for i in differential.SHM_NOT_SIZE):
+            pass  # a refused or vanished /dev/shm: its own signature names the cause
+        elif elsewhere:
+            notes.append(
+                f"A child process died of SIGBUS (line {bus.line}), but {elsewhere}: not a /dev/shm size problem here "
+                "(a file mapped with mmap that shrank or sits on a full filesystem, hugepages, or hardware)."
+            )
+        elif not _already_evidence(supports.get("shm.too-small"), bus):  # a bus-error signature's line says it already
+            supports.setdefault("shm.too-small", Support(cause="shm.too-small")).add(
+                "death.SIGBUS",
+                "suggests",
+                [bus],
+                bus.line,
+                f"A child process died of SIGBUS (line {bus.line}): in a multi-process GPU job that is almost always a "
+                "write past the end of a /dev/shm mapping (NCCL segments, vLLM's message queue, DataLoader workers, "
+                "torch IPC) when /dev/shm is too small (Docker's default is 64 MiB).",
+                downstream=True,
+            )
+    oom = scan.deaths.get(OOM)
+    if oom is not None:
+        notes.append(
+            f"A child process was killed by the OOM killer (line {oom.line}): host or cgroup memory ran out; no "
+            "container cause (give the job more memory, or load less at once)."
+        )
+        return
+    meanings = {
+        "SIGKILL": "usually the kernel's OOM killer (host or cgroup memory; see dmesg) or a launcher stopping the "
+        "other ranks after one failed",
+        # UCX and older NCCL (signature nccl.shmopen-crash) also crash so when /dev/shm is full: their own lines name that cause
+        "SIGSEGV": "a crash in the program or one of its native libraries",
+    }
+    for name, meaning in meanings.items():
+        hit = scan.deaths.get(name)
+        if hit is not None:
+            notes.append(
+                f"A child process was killed by {name} (line {hit.line}): {meaning}; by itself no container cause."
+            )
+
+
+def _already_evidence(s: Support | None, hit: SigHit) -> bool:
+    return s is not None and any((e.source, e.line) == (hit.source, hit.line) for e in s.evidence)
+
+
+def _shm_not_small(scan: ScanResult) -> str:
+    """Why the context says /dev/shm is not the small default ("" when it does not): the quoted command
+    shares the host's IPC namespace or gives at least 1 GiB, or the log shows ipc=host."""
+    value = scan.facts.get("cmd_shm")
+    if value == "ipc=host" or scan.facts.get("ipc_mode") == "host":
+        return "the container shares the host's IPC namespace (--ipc=host)"
+    if value == "mounted":
+        return "the quoted command mounts its own /dev/shm volume"
+    if value and value.isdigit() and int(value) >= differential.SMALL_SHM:
+        return f"the quoted command gives /dev/shm {int(value) >> 20} MiB"
+    return ""
 
 
 def _context_picks(scan: ScanResult, supports: dict[str, Support]) -> None:

@@ -309,7 +309,10 @@ def _enospc_on_shm(scan: ScanResult) -> list[SigHit]:
 
 def shm(scan: ScanResult) -> list[Pick]:
     """A shared-memory symptom in a container the command gave Docker's 64 MiB /dev/shm (or little more)."""
-    symptom = sorted([*_symptom(scan, SHM_SYMPTOMS), *_enospc_on_shm(scan)], key=lambda h: (h.source, h.line))
+    # a child killed by SIGBUS, in any launcher's words (explain/death.py: `exitcode -7`, `exited with code 135`)
+    bus = [scan.deaths["SIGBUS"]] if "SIGBUS" in scan.deaths else []
+    found = {(h.source, h.line): h for h in [*_symptom(scan, SHM_SYMPTOMS), *_enospc_on_shm(scan), *bus]}
+    symptom = [found[k] for k in sorted(found)]
     # a refused or vanished /dev/shm is no question of size (shm.not-writable, shm.removed-by-logind)
     symptom = [h for h in symptom if not _NOT_SIZE.search(h.text)]
     value = scan.facts.get("cmd_shm")

@@ -16,6 +16,7 @@ from operator import itemgetter
 from typing import Any, BinaryIO
 
 from tpdoctor.explain.context import CAPTURE_LITERALS, MAX_QUOTED, capture_span
+from tpdoctor.explain.death import OOM, signal_of
 from tpdoctor.explain.downstream import is_generic
 from tpdoctor.explain.engine import Engine, make_engine
 from tpdoctor.explain.error_codes import NEAR_AFTER, NEAR_BEFORE, NUMBER_GROUPS, code_string_of, lookup_number
@@ -237,6 +238,9 @@ class ScanResult:
     # (source, line) -> table of the error code the line carries (by name, printed string or number)
     code_lines: dict[tuple[str, int], str] = field(default_factory=dict)
     terminal: Terminal | None = None
+    # how child processes died (explain/death.py): signal name (`SIGBUS`, or `OOM` for an OOM-killer
+    # report) -> its first line; the fact `child_signal` holds the names in log order
+    deaths: dict[str, SigHit] = field(default_factory=dict)
     # source -> its number of lines (newlines read): a fact on a file's last lines (explain/hang.py: a progress
     # bar the log ends on) is told by it
     ends: dict[str, int] = field(default_factory=dict)
@@ -556,9 +560,12 @@ class Scanner:
         for fi in sorted(facts):
             m = self.kb.facts[fi].regex.search(text)
             if m:
-                for k, v in m.groupdict().items():
-                    if v is not None:
-                        res.facts.add(k, v, line_no, source)
+                groups = {k: v for k, v in m.groupdict().items() if v is not None}
+                if any(k.startswith("death_") for k in groups):
+                    self._death(groups, original, line_no, source)
+                    continue
+                for k, v in groups.items():
+                    res.facts.add(k, v, line_no, source)
         if code_table and len(res.code_lines) < CODE_LINES_KEPT:
             res.code_lines.setdefault((source, line_no), code_table)
         if salient:
@@ -567,6 +574,19 @@ class Scanner:
             # a line that carries an error code is an error line even without an error word
             # ("Invalid device ordinal" pasted alone): it ranks with exception lines
             self._salient(text, original, line_no, source, order, 3 if code_table else 0)
+
+    def _death(self, groups: dict[str, str], original: str, line_no: int, source: str) -> None:
+        """A child's death in any launcher's words (explain/death.py): one `child_signal` fact, and the first
+        line of each signal kept as evidence. An OOM-killer report is also a SIGKILL."""
+        name = signal_of(groups)
+        if name is None:  # an ordinary exit status ("Exit code: 1")
+            return
+        res = self.result
+        hit = SigHit(line_no, display(original), source, {})
+        res.deaths.setdefault(name, hit)
+        if name == OOM:
+            res.deaths.setdefault("SIGKILL", hit)
+        res.facts.add("child_signal", "SIGKILL" if name == OOM else name, line_no, source)
 
     def _exception_seen(
         self, text: str, original: str, line_no: int, source: str, order: int, sigs: tuple[str, ...] = ()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tpdoctor.explain.death import OOM, signal_of
 from tpdoctor.explain.normalize import strip_prefixes
 from tpdoctor.explain.scanner import ScanResult, Terminal
 from tpdoctor.explain.signatures import KnowledgeBase
@@ -128,7 +129,32 @@ def classify(scan: ScanResult, kb: KnowledgeBase) -> TerminalVerdict | None:
     m = _FAMILIES.search(t.text)
     if m and m.lastgroup:
         return TerminalVerdict(t, "not-container", NOT_CONTAINER_FAMILIES[int(m.lastgroup[1:])][0])
+    death = _death_on(t.text, kb)
+    # a run whose last exception reports a child killed by the OOM killer or SIGKILL died of memory; unless a child
+    # died of SIGBUS somewhere (the kills are then the launcher's cleanup). Not SIGSEGV: UCX and older NCCL (signature nccl.shmopen-crash)
+    # crash so on a full /dev/shm (a dev log: UCX's "Caught signal 11" in ucp_address_unpack)
+    if death in _NOT_CONTAINER_DEATHS and "SIGBUS" not in scan.deaths:
+        return TerminalVerdict(t, "not-container", _NOT_CONTAINER_DEATHS[death])
     return TerminalVerdict(t, "unknown")
+
+
+_NOT_CONTAINER_DEATHS = {
+    OOM: "a child killed by the OOM killer",
+    "SIGKILL": "a child killed by SIGKILL, usually the OOM killer",
+}
+
+
+def _death_on(text: str, kb: KnowledgeBase) -> str | None:
+    """The signal a child died of, as this one line reports it (the `death-*` fact patterns, explain/death.py)."""
+    line = strip_prefixes(text)
+    for fact in kb.facts:
+        if fact.id.startswith("death-") and any(lit in line for lit in fact.literals):
+            m = fact.regex.search(line)
+            if m:
+                name = signal_of({k: v for k, v in m.groupdict().items() if v is not None})
+                if name is not None:
+                    return name
+    return None
 
 
 def not_container_reason(text: str, kb: KnowledgeBase) -> str:

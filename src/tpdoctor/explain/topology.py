@@ -35,6 +35,7 @@ banner line and read the same way: all PCIE, or some XGMI.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 CAPTURE_LITERAL = "CPU Affinity"
 ROCM_LITERAL = "Link Type between two GPUs"
@@ -44,18 +45,25 @@ PCIE_CELLS = frozenset({"PIX", "PXB", "PHB", "NODE", "SYS", "SOC"})
 _NVLINK = re.compile(r"NV\d+$")
 _ROW = re.compile(r"^\s*(GPU\d+)\s+(.*)$")
 _GPU_NAME = re.compile(r"^GPU\d+$")
+_DEVICE_ROW = re.compile(rb"(?:GPU|NIC|mlx|CPU)\w*")
 
 
 def capture_rocm(block: bytes | bytearray, start: int, end: int, limit: int) -> str:
     """rocm-smi's banner line and the matrix under it (the header row and the GPU rows), up to the next banner."""
     if not bytes(block[start:end]).strip().startswith(b"="):
         return ""
+    return _with_rows(block, start, end, limit, lambda line: line.startswith(b"GPU"))
+
+
+def _with_rows(
+    block: bytes | bytearray, start: int, end: int, limit: int, is_row: Callable[[bytes], bool]
+) -> str:
+    """block[start:end] and the (stripped) lines after it while `is_row` holds, at most MAX_ROWS."""
     rows = 0
     while end < limit and rows < MAX_ROWS:
         nxt = block.find(b"\n", end + 1, limit)
         stop = limit if nxt < 0 else nxt
-        line = bytes(block[end + 1 : stop]).strip()
-        if not line or not line.startswith(b"GPU"):
+        if not is_row(bytes(block[end + 1 : stop]).strip()):
             break
         end = stop
         rows += 1
@@ -73,16 +81,7 @@ def capture(block: bytes | bytearray, start: int, end: int, limit: int) -> str:
     device name) or are blank; "" when the line is not a matrix header (prose that says "CPU Affinity")."""
     if not is_header(bytes(block[start:end])):
         return ""
-    rows = 0
-    while end < limit and rows < MAX_ROWS:
-        nxt = block.find(b"\n", end + 1, limit)
-        stop = limit if nxt < 0 else nxt
-        line = bytes(block[end + 1 : stop]).strip()
-        if line and not re.match(rb"(?:GPU|NIC|mlx|CPU)\w*", line):
-            break
-        end = stop
-        rows += 1
-    return bytes(block[start:end]).decode("utf-8", "replace")
+    return _with_rows(block, start, end, limit, lambda line: not line or bool(_DEVICE_ROW.match(line)))
 
 
 def matrix_facts(text: str) -> dict[str, str]:
