@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from tpdoctor.explain import differential, hang
+from tpdoctor.explain import differential, driver_floor, hang
 from tpdoctor.explain.death import OOM
 from tpdoctor.explain.error_codes import ErrorCode, code_string_of, lookup_number
 from tpdoctor.explain.scanner import ScanResult, SigHit
@@ -161,6 +161,9 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
     hint_of: dict[str, set[str]] = {}  # hint -> the causes whose signatures gave it
     notes: list[str] = []
     present = set(scan.signatures)
+    floor = driver_floor.below_floor(scan)
+    if floor is not None:  # read by the NGC check's `unless` (fact:ngc_driver_below_floor)
+        scan.facts.add("ngc_driver_below_floor", floor.floor, floor.first_line, floor.hits[0].source)
 
     def support(cause: str) -> Support:
         if cause not in supports:
@@ -234,6 +237,8 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         )
         alternatives.setdefault(main, []).extend(o for o in others if o not in alternatives[main])
 
+    if floor is not None:
+        support("cuda.driver-too-old").add("facts.ngc_driver_floor", "proves", floor.hits, floor.first_line, floor.why())
     _fact_rules(scan, supports, notes)
     _drop_guesses_behind_a_known_root(scan, kb, codes, supports, notes)
     _arbitrate_by_terminal_error(scan, kb, supports)

@@ -104,6 +104,8 @@ DENIED = (
     "nvidia.node-open-eacces",
     "oneccl.open-failed-eacces",
 )
+# signature families that only an AMD GPU stack prints (ROCm runtime, HIP, RCCL, the AMD toolkit)
+AMD_PREFIXES = ("rocm.", "hip.", "rccl.", "amd-toolkit.", "code.hip.", "code.hsa.")
 # signatures of a /dev/shm that is big enough but unusable: the size from the command selects nothing then
 SHM_NOT_SIZE = (
     "shm.create-denied",
@@ -462,5 +464,37 @@ def denied(scan: ScanResult) -> list[Pick]:
     return []
 
 
+def gpu_driver(scan: ScanResult) -> list[Pick]:
+    """`--gpus` refused with no device driver (docker.gpus-no-vendor-driver): dockerd serves driver "" /
+    [[gpu]] through the NVIDIA driver or, since 28.3, the AMD one (moby daemon/devices_amd_linux.go
+    getAMDDeviceDrivers); the log's own ROCm/HIP lines or a ROCm image say the host is AMD."""
+    symptom = _symptom(scan, ("docker.gpus-no-vendor-driver",))
+    if not symptom:
+        return []
+    amd_lines = sorted(
+        (h for i, r in scan.signatures.items() if i.startswith(AMD_PREFIXES) for h in r.evidence[:1]),
+        key=lambda h: (h.source, h.line),
+    )
+    vendor = _vendor(scan, [], [*_symptom(scan, HIP_NONE), *amd_lines])
+    if vendor != "amd":
+        return []
+    shown = amd_lines[:1] or _fact_hit(scan, "cmd_line")
+    why = (
+        "Docker found no device driver for the --gpus request on a host whose GPU is AMD "
+        f"({'line ' + str(shown[0].line) if shown else 'the ROCm image'}): no AMD Container Toolkit runtime "
+        "(amd-container-runtime) or amd.com CDI spec is registered; pass --device amd.com/gpu=all with a CDI spec "
+        "(amd-ctk cdi generate), or --runtime=amd, or /dev/kfd and /dev/dri as devices."
+    )
+    return [
+        Pick(
+            "runtime.amd-toolkit-missing",
+            why,
+            [*symptom[:1], *shown],
+            symptom[0].line,
+            {"runtime.nvidia-toolkit-missing": ("docker.gpus-no-vendor-driver",)},
+        )
+    ]
+
+
 def picks(scan: ScanResult) -> list[Pick]:
-    return [*no_gpu(scan), *shm(scan), *gpu_count(scan), *denied(scan)]
+    return [*no_gpu(scan), *shm(scan), *gpu_count(scan), *denied(scan), *gpu_driver(scan)]

@@ -210,9 +210,12 @@ def string_literal(c: ErrorCode) -> str | None:
 # What must precede a printed string for it to count as that API's: a word naming the API, or the
 # "Error N: " that c10 prints before cudaGetErrorString (pytorch c10/cuda/CUDAFunctions.cpp
 # device_count_impl: "... Error 804: forward compatibility was attempted on non supported HW", v1.9-v2.x),
-# which users often paste alone.
+# which users often paste alone. The CUDA samples (NVIDIA/cuda-samples Samples/0_Introduction/vectorAdd/
+# vectorAdd.cu: "Failed to allocate device vector A (error code %s)!" with cudaGetErrorString, and the
+# other checks of the samples in that form), which the GPU Operator's cuda-validator and the k8s
+# "cuda-vector-add" test pod run, print the string after "(error code ".
 _STRING_CONTEXT = {
-    "cuda": r"(?:CUDA|CUDART|[Cc]uda|cudart|CUBLAS|NCCL WARN|\bError \d{1,4}: )",
+    "cuda": r"(?:CUDA|CUDART|[Cc]uda|cudart|CUBLAS|NCCL WARN|\bError \d{1,4}: |\(error code )",
     "hip": r"(?:HIP|[Hh]ip|ROCm|RCCL|hipError)",
 }
 # A printed string alone on its line (users paste the last line of a traceback, or a wrapper prints

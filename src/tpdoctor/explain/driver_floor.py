@@ -1,0 +1,74 @@
+"""An NGC image's driver check, read against CUDA's minor-version compatibility.
+
+NGC images run a driver check at start (nvidia_entrypoint.sh / entrypoint.d): when the host driver's
+branch is below the one the image was built for and the CUDA compat check does not return "CUDA Driver
+OK", they print "ERROR: This container was built for NVIDIA Driver Release ${CUDA_DRIVER_VERSION%.*} or
+later, but / version ${DRIVER_VERSION} was detected and compatibility mode is UNAVAILABLE." That line is
+often harmless: CUDA minor-version compatibility runs an image of CUDA major M on any driver at or above
+M's floor. It is not harmless when the driver is below that floor (another CUDA major): then nothing but
+forward compatibility could run the image, and the same line says it is unavailable.
+
+Floors: NVIDIA "CUDA Compatibility" (docs.nvidia.com/deploy/cuda-compatibility), table "CUDA Toolkit and
+Minimum Required Driver Version for CUDA Minor Version Compatibility": CUDA 13.x >= 580, CUDA 12.x >=
+525.60.13, CUDA 11.x >= 450.80.02; CUDA 10.x and older have no minor-version compatibility (the toolkit's
+own driver is the floor). The image's CUDA major is the branch of the driver it was built for (CUDA 13.0
+ships 580.65.06, 12.0 ships 525.60.13, 11.0 ships 450.36.06).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tpdoctor.explain.scanner import ScanResult, SigHit
+
+# (first driver of the CUDA major, the major, its minor-version-compatibility floor)
+_MAJORS = (((580, 0), 13, (580, 0)), ((525, 0), 12, (525, 60)), ((450, 0), 11, (450, 80)))
+
+
+@dataclass(frozen=True)
+class Floor:
+    built_for: str
+    detected: str
+    floor: str
+    cuda_major: int | None
+    hits: list[SigHit]
+    first_line: int
+
+    def why(self) -> str:
+        major = f"CUDA {self.cuda_major}" if self.cuda_major else "a CUDA release before 11"
+        return (
+            f"The image was built for driver {self.built_for} ({major}) and the host has {self.detected}: below "
+            f"{self.floor}, the lowest driver that runs {major} through minor-version compatibility, and the image "
+            "says forward compatibility is unavailable. The host driver must be upgraded (or an image for the "
+            "host's CUDA version used)."
+        )
+
+
+def _version(text: str) -> tuple[int, int] | None:
+    parts = text.split(".")
+    if len(parts) < 2 or not (parts[0].isdigit() and parts[1].isdigit()):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def below_floor(scan: ScanResult) -> Floor | None:
+    """The NGC check's two versions, when the detected driver cannot run the image's CUDA major at all."""
+    built_hit = scan.facts.first.get("ngc_built_for_driver")
+    seen_hit = scan.facts.first.get("ngc_detected_driver")
+    if built_hit is None or seen_hit is None:
+        return None
+    built, seen = _version(built_hit[0]), _version(seen_hit[0])
+    if built is None or seen is None:
+        return None
+    major, floor = None, built
+    for first, cuda_major, minor_floor in _MAJORS:
+        if built >= first:
+            major, floor = cuda_major, minor_floor
+            break
+    if seen >= floor:
+        return None
+    hits = sorted(
+        [SigHit(built_hit[1], f"built for {built_hit[0]}", built_hit[2], {}), SigHit(seen_hit[1], f"detected {seen_hit[0]}", seen_hit[2], {})],
+        key=lambda h: (h.source, h.line),
+    )
+    return Floor(built_hit[0], seen_hit[0], f"{floor[0]}.{floor[1]:02d}", major, hits, hits[0].line)
