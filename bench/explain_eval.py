@@ -22,7 +22,7 @@ from tpdoctor.explain import explain
 
 ROOT = Path(__file__).resolve().parent.parent / "tests" / "data" / "explain-real"
 DEV_SPLITS = ("dev", "train")
-HELDOUT_SPLITS = ("heldout", "heldout3", "heldout4", "heldout5", "heldout6")  # each reported on its own, never listed
+HELDOUT_SPLITS = ("heldout", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8")  # each reported on its own, never listed
 
 
 @dataclass
