@@ -80,7 +80,8 @@ def test_a_code_named_in_a_log_is_reported_with_its_meaning(code) -> None:  # ty
         (
             "RuntimeError: CUDA driver version is insufficient for CUDA runtime version",
             "cudaErrorInsufficientDriver",
-            "cuda.driver-too-old",
+            # cudart's 35 also means no libcuda at all (torch c10 device_count_impl): the missing GPU comes first
+            "device.nvidia-node-missing",
         ),
         ("zeInit failed with error code 0x70000001", "ZE_RESULT_ERROR_DEVICE_LOST", "xpu.device-lost"),
         ("the server said: invalid device ordinal", None, None),
