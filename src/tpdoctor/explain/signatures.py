@@ -318,4 +318,5 @@ def loose_twins(sigs: list[Signature], lazy: bool) -> list[Signature]:
 @lru_cache(maxsize=1)
 def knowledge_base() -> KnowledgeBase:
     text = read_data("signatures.yaml")
-    return parse_knowledge_base(load_data_yaml(text) or {}, lazy=True)
+    # the precompiled JSON copy when it is fresh (tools/compile_data.py): libyaml takes ~0.1 s for this file
+    return parse_knowledge_base(load_data_yaml(text, "signatures.yaml") or {}, lazy=True)
