@@ -203,7 +203,7 @@ def _pcie_evidence(scan: ScanResult, early: bool) -> tuple[list[SigHit], list[st
 
 def picks(scan: ScanResult) -> list[Pick]:
     symptom, early = _symptom(scan)
-    if not symptom:
+    if not symptom or not early:
         return []
     facts = scan.facts
     first = symptom[0].line
@@ -211,8 +211,6 @@ def picks(scan: ScanResult) -> list[Pick]:
     hosts = set(facts.values.get("host", [])) | {h for h, _i, _ip in boots if h}
     shown = symptom[0].text
     out: list[Pick] = []
-    if not early:
-        return []
     split = _split_containers(hosts, boots)
     if split:
         why = (

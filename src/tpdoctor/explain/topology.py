@@ -95,41 +95,26 @@ def matrix_facts(text: str) -> dict[str, str]:
     gpu_cols = [i for i, c in enumerate(columns) if _GPU_NAME.match(c)]
     if len(gpu_cols) < 2:
         return {}
-    cells: set[str] = set()
-    gpus = 0
-    for line in lines[1:]:
-        m = _ROW.match(line)
-        if not m:
-            continue
-        values = m.group(2).split()
-        gpus += 1
-        for i in gpu_cols:
-            if i < len(values) and values[i] != "X":
-                cells.add(values[i])
+    rows = _gpu_rows(lines[1:])
+    cells = {values[i] for values in rows for i in gpu_cols if i < len(values) and values[i] != "X"}
     nvlink = {c for c in cells if _NVLINK.match(c)}
-    pcie = cells & PCIE_CELLS
-    if gpus < 2 or not (nvlink or pcie):
+    if len(rows) < 2 or not (nvlink or cells & PCIE_CELLS):
         return {}
-    return {
-        "topo_links": "nvlink" if nvlink else "pcie",
-        "topo_cells": ",".join(sorted(cells)),
-        "topo_gpus": str(gpus),
-    }
+    return _facts("nvlink" if nvlink else "pcie", cells, len(rows))
 
 
 def _rocm_facts(lines: list[str]) -> dict[str, str]:
-    cells: set[str] = set()
-    gpus = 0
-    for line in lines[1:]:
-        m = _ROW.match(line)
-        if not m:
-            continue
-        gpus += 1
-        cells.update(c for c in m.group(2).split() if c != "0")
-    if gpus < 2 or not cells & {"PCIE", "XGMI"}:
+    rows = _gpu_rows(lines[1:])
+    cells = {c for values in rows for c in values if c != "0"}
+    if len(rows) < 2 or not cells & {"PCIE", "XGMI"}:
         return {}
-    return {
-        "topo_links": "xgmi" if "XGMI" in cells else "pcie",
-        "topo_cells": ",".join(sorted(cells)),
-        "topo_gpus": str(gpus),
-    }
+    return _facts("xgmi" if "XGMI" in cells else "pcie", cells, len(rows))
+
+
+def _gpu_rows(lines: list[str]) -> list[list[str]]:
+    """The cells of each `GPUn ...` row of a matrix (the device name left out); other lines skipped."""
+    return [m.group(2).split() for m in map(_ROW.match, lines) if m]
+
+
+def _facts(links: str, cells: set[str], gpus: int) -> dict[str, str]:
+    return {"topo_links": links, "topo_cells": ",".join(sorted(cells)), "topo_gpus": str(gpus)}
