@@ -5,13 +5,14 @@
 Positives: the first cause named (the first finding) must be the `expected` cause or one of
 `also`. Negatives and healthy runs must be clean: no finding above notice. Reported separately
 for the development split (dev/ or train/, which signatures may be tuned on) and heldout/
-(chosen at random before any signature was written for it; never tuned on) and the fresh held-out sets heldout3/ to heldout8/ (collected
+(chosen at random before any signature was written for it; never tuned on) and the fresh held-out sets heldoutN/ (collected
 later by helpers who never ran explain on them; nobody writing signatures opens them).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,15 +23,13 @@ from tpdoctor.explain import explain
 
 ROOT = Path(__file__).resolve().parent.parent / "tests" / "data" / "explain-real"
 DEV_SPLITS = ("dev", "train")
-HELDOUT_SPLITS = (
-    "heldout",
-    "heldout3",
-    "heldout4",
-    "heldout5",
-    "heldout6",
-    "heldout7",
-    "heldout8",
-    "heldout9",
+# Every held-out split present (heldout/, heldoutN/): a new set is measured the moment its folder lands,
+# and disappears from the choices when tools/promote_heldout.py moves it to dev/.
+HELDOUT_SPLITS = tuple(
+    sorted(
+        (p.name for p in ROOT.iterdir() if re.fullmatch(r"heldout\d*", p.name) and any(p.glob("*.log"))),
+        key=lambda n: int(n[7:] or 0),
+    )
 )  # each reported on its own, never listed
 
 
