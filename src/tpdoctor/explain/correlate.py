@@ -239,6 +239,11 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
 
     if floor is not None:
         support("cuda.driver-too-old").add("facts.ngc_driver_floor", "proves", floor.hits, floor.first_line, floor.why())
+    old_driver = driver_floor.smi_driver_too_old(scan)
+    if old_driver is not None and any(c.code.name == "cudaErrorInsufficientDriver" for c in codes):
+        support("cuda.driver-too-old").add(
+            "facts.smi_driver_floor", "suggests", [old_driver.hit], old_driver.hit.line, old_driver.why()
+        )
     _fact_rules(scan, supports, notes)
     _drop_guesses_behind_a_known_root(scan, kb, codes, supports, notes)
     _arbitrate_by_terminal_error(scan, kb, supports)

@@ -72,3 +72,34 @@ def below_floor(scan: ScanResult) -> Floor | None:
         key=lambda h: (h.source, h.line),
     )
     return Floor(built_hit[0], seen_hit[0], f"{floor[0]}.{floor[1]:02d}", major, hits, hits[0].line)
+
+
+# glearn9: cudaErrorInsufficientDriver (35) means either no libcuda in the process (a container started without
+# a GPU: measured on an H200, docs/gpu-h200.md) or a driver older than the image's CUDA runtime. When the log
+# also shows nvidia-smi's banner ("Driver Version: 367.57") with a driver below CUDA 11's minor-version floor
+# (450.80.02, the table above), no CUDA 11+ image runs on it at all: the old driver is the likelier reading.
+_CUDA11_FLOOR = (450, 80)
+
+
+@dataclass(frozen=True)
+class SmiDriver:
+    version: str
+    hit: SigHit
+
+    def why(self) -> str:
+        return (
+            f"CUDA reports the driver insufficient and nvidia-smi shows driver {self.version}: below 450.80.02, the "
+            "oldest driver that runs any CUDA 11 or later image (CUDA minor-version compatibility). Upgrade the host "
+            "driver, or use an image built for a CUDA release that driver supports."
+        )
+
+
+def smi_driver_too_old(scan: ScanResult) -> SmiDriver | None:
+    """nvidia-smi's driver version, when it is too old for any CUDA 11+ runtime."""
+    seen = scan.facts.first.get("smi_driver_version")
+    if seen is None:
+        return None
+    version = _version(seen[0])
+    if version is None or version >= _CUDA11_FLOOR:
+        return None
+    return SmiDriver(seen[0], SigHit(seen[1], f"nvidia-smi driver {seen[0]}", seen[2], {}))
