@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from tpdoctor.explain import differential, driver_floor, hang
+from tpdoctor.explain import differential, driver_floor, hang, rdma_listing
 from tpdoctor.explain.death import OOM
 from tpdoctor.explain.error_codes import ErrorCode, code_string_of, lookup_number
 from tpdoctor.explain.scanner import ScanResult, SigHit
@@ -425,6 +425,12 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
             rec.evidence if rec else [],
             rec.first_line if rec else 1,
             f"Processes of this log run with different NCCL_CUMEM_ENABLE values ({', '.join(cumem)}).",
+        )
+
+    partial = rdma_listing.partial_uverbs(scan)
+    if partial is not None:
+        supports.setdefault("rdma.ib-device-missing", Support(cause="rdma.ib-device-missing", order=-1)).add(
+            "facts.uverbs_list", "suggests", [partial.hit], partial.hit.line, partial.why()
         )
 
     _rocm_double_mask(scan, supports)
