@@ -282,3 +282,30 @@ def test_fewer_uverbs_nodes_than_hcas_is_a_missing_ib_device(tmp_path: Path) -> 
 def test_every_uverbs_node_present_is_clean(tmp_path: Path) -> None:
     text = "# ls /sys/class/infiniband\nmlx5_0  mlx5_1\n\n# ls /dev/infiniband/\nrdma_cm  uverbs0  uverbs1\n"
     assert _found(tmp_path, text) == []
+
+
+# ---- NCCL on Docker's default bridge (172.17.0.0/16) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "n1:1:1 [0] NCCL INFO Bootstrap : Using eth0:172.17.0.2<0>",  # src/bootstrap.cc v2.4-v2.21
+        "n1:1:1 [0] NCCL INFO Bootstrap: Using eth0:172.17.0.2<0>",  # v2.22+
+        "n1:1:1 [0] NCCL INFO NET/Socket : Using [0]eth0:172.17.0.3<0>",  # src/transport/net_socket.cc
+    ],
+)
+def test_default_bridge_address_across_nodes_is_the_wrong_interface(tmp_path: Path, line: str) -> None:
+    text = line + "\nn1:1:1 [0] NCCL INFO comm 0x1 rank 0 nRanks 16 nNodes 2 localRanks 8 localRank 0\n"
+    assert _found(tmp_path, text)[:1] == ["network.wrong-interface"]
+
+
+def test_default_bridge_address_on_one_node_is_harmless(tmp_path: Path) -> None:
+    text = "n1:1:1 [0] NCCL INFO Bootstrap : Using eth0:172.17.0.2<0>\nnRanks 2 nNodes 1 localRanks 2\n"
+    assert _found(tmp_path, text) == []
+
+
+def test_a_routed_172_31_address_across_nodes_is_not_the_default_bridge(tmp_path: Path) -> None:
+    # AWS's default VPC is 172.31.0.0/16: routed between instances
+    text = "n1:1:1 [0] NCCL INFO Bootstrap : Using ens5:172.31.12.7<0>\nnRanks 16 nNodes 2 localRanks 8\n"
+    assert "network.wrong-interface" not in _found(tmp_path, text)
