@@ -112,11 +112,15 @@ def test_nvidia_smi_fabric_state_completed_is_clean(tmp_path: Path) -> None:
 # ---- NCCL on interfaces created by Docker / libvirt / CNI --------------------------------------------------
 
 # src/transport/net_socket.cc "NET/Socket : Using%s" with " [%d]%s:%s" per interface; src/bootstrap.cc
-BRIDGED = "n1:1:1 [0] NCCL INFO NET/Socket : Using [0]bond0:192.168.1.161<0> [1]br-05ab815fa14e:172.19.0.1<0>\n"
+BRIDGED = (
+    "n1:1:1 [0] NCCL INFO NET/Socket : Using [0]bond0:192.168.1.161<0> [1]br-05ab815fa14e:172.19.0.1<0>\n"
+)
 
 
 def test_bridge_interfaces_in_a_multi_node_run_are_the_wrong_interface(tmp_path: Path) -> None:
-    text = BRIDGED + "n1:1:1 [0] NCCL INFO comm 0x1 rank 0 nRanks 16 nNodes 2 localRanks 8 localRank 0 MNNVL 0\n"
+    text = (
+        BRIDGED + "n1:1:1 [0] NCCL INFO comm 0x1 rank 0 nRanks 16 nNodes 2 localRanks 8 localRank 0 MNNVL 0\n"
+    )
     assert _found(tmp_path, text)[:1] == ["network.wrong-interface"]
 
 
@@ -135,7 +139,9 @@ def test_each_bridge_form_is_read_when_the_run_spans_nodes(tmp_path: Path, line:
 
 
 def test_bridge_interfaces_on_one_node_are_harmless(tmp_path: Path) -> None:
-    text = BRIDGED + "n1:1:1 [0] NCCL INFO comm 0x1 rank 0 nRanks 2 nNodes 1 localRanks 2 localRank 0 MNNVL 0\n"
+    text = (
+        BRIDGED + "n1:1:1 [0] NCCL INFO comm 0x1 rank 0 nRanks 2 nNodes 1 localRanks 2 localRank 0 MNNVL 0\n"
+    )
     assert _found(tmp_path, text) == []
     assert "container bridge or veth interface" in _notes(tmp_path, text)
 
@@ -163,6 +169,17 @@ def test_socket_ifname_with_nccl_internal_error_is_the_interface(tmp_path: Path,
     assert _found(tmp_path, text)[:1] == ["network.wrong-interface"]
 
 
+def test_socket_ifname_with_a_bootstrap_line_is_not_read_as_the_interface(tmp_path: Path) -> None:
+    # the host printed "Bootstrap : Using <if>": it found its interface; the internal error is something else
+    text = (
+        "n1:1:1 [0] NCCL INFO NCCL_SOCKET_IFNAME set by environment to eth0\n"
+        "n1:1:1 [0] NCCL INFO Bootstrap : Using eth0:10.1.2.3<0>\n"
+        "RuntimeError: NCCL error in: ProcessGroupNCCL.cpp:1191, internal error - please report this issue to the "
+        "NCCL developers, NCCL version 2.18.1\n"
+    )
+    assert "network.wrong-interface" not in _found(tmp_path, text)
+
+
 def test_nccl_internal_error_without_socket_ifname_names_no_interface(tmp_path: Path) -> None:
     text = "h2: Test NCCL failure common.cu:959 'internal error - please report this issue to the NCCL developers / '\n"
     assert "network.wrong-interface" not in _found(tmp_path, text)
@@ -180,7 +197,9 @@ def test_error_35_under_an_old_nvidia_smi_driver_is_the_driver(tmp_path: Path, v
 
 
 @pytest.mark.parametrize("version", ["450.80.02", "535.104.05", "580.65.06"])
-def test_error_35_under_a_current_driver_stays_the_missing_driver_library(tmp_path: Path, version: str) -> None:
+def test_error_35_under_a_current_driver_stays_the_missing_driver_library(
+    tmp_path: Path, version: str
+) -> None:
     # measured on an H200 with driver 580: 35 when libcuda is absent (tests/test_explain_gpu_recorded.py)
     assert _found(tmp_path, BANNER.format(v=version) + ERR35)[:1] == ["device.nvidia-node-missing"]
 
@@ -206,7 +225,9 @@ def test_pidfd_open_enosys_in_a_container_keeps_the_ipc_cause(tmp_path: Path) ->
 
 
 def test_pidfd_open_eperm_is_still_the_seccomp_cause(tmp_path: Path) -> None:
-    assert _found(tmp_path, "RuntimeError: pidfd_open:Operation not permitted\n")[:1] == ["cuda.ipc-pidfd-denied"]
+    assert _found(tmp_path, "RuntimeError: pidfd_open:Operation not permitted\n")[:1] == [
+        "cuda.ipc-pidfd-denied"
+    ]
 
 
 NOT_A_NODE = 'error gathering device information while adding custom device "/dev/dri": not a device node'
@@ -233,13 +254,15 @@ def test_a_node_with_zero_allocatable_gpus_is_the_device_plugin(tmp_path: Path) 
 
 
 def test_a_node_with_gpus_is_clean(tmp_path: Path) -> None:
-    assert _found(tmp_path, "Capacity:\n  nvidia.com/gpu:     8\nAllocatable:\n  nvidia.com/gpu:     8\n") == []
+    assert (
+        _found(tmp_path, "Capacity:\n  nvidia.com/gpu:     8\nAllocatable:\n  nvidia.com/gpu:     8\n") == []
+    )
 
 
 def test_ollama_context_800_after_idle_is_the_lost_cgroup_rules(tmp_path: Path) -> None:
     # ollama discover/gpu_info_nvcuda.c: "cuda driver library failed to get device context %d"
     text = (
-        'cuda driver library failed to get device context 800time=2025-02-11T11:04:19.165-05:00 level=WARN '
+        "cuda driver library failed to get device context 800time=2025-02-11T11:04:19.165-05:00 level=WARN "
         'source=gpu.go:449 msg="error looking up nvidia GPU memory"\n'
     )
     assert _found(tmp_path, text)[:1] == ["device.nvml-cgroup-lost"]
@@ -263,7 +286,9 @@ def test_numa_warnings_alone_are_notes(tmp_path: Path, line: str) -> None:
 
 def test_numa_migrate_pages_as_an_error_is_still_the_seccomp_cause(tmp_path: Path) -> None:
     # vLLM csrc/cpu/utils.cpp before v0.7: TORCH_CHECK(false, "numa_migrate_pages failed. errno: ...")
-    assert _found(tmp_path, "RuntimeError: numa_migrate_pages failed. errno: 1\n")[:1] == ["seccomp.numa-syscalls-denied"]
+    assert _found(tmp_path, "RuntimeError: numa_migrate_pages failed. errno: 1\n")[:1] == [
+        "seccomp.numa-syscalls-denied"
+    ]
 
 
 def test_numa_warning_with_a_refused_membind_is_the_seccomp_cause(tmp_path: Path) -> None:
@@ -309,3 +334,26 @@ def test_a_routed_172_31_address_across_nodes_is_not_the_default_bridge(tmp_path
     # AWS's default VPC is 172.31.0.0/16: routed between instances
     text = "n1:1:1 [0] NCCL INFO Bootstrap : Using ens5:172.31.12.7<0>\nnRanks 16 nNodes 2 localRanks 8\n"
     assert "network.wrong-interface" not in _found(tmp_path, text)
+
+
+# nvidia-smi's "CUDA Version" is the newest CUDA the driver runs; a program built for a later CUDA major cannot
+# run on it (minor-version compatibility stays within a major: NVIDIA CUDA Compatibility guide)
+SMI_535 = "| NVIDIA-SMI 535.104.05    Driver Version: 535.104.05    CUDA Version: 12.2     |\n"
+ERR35_TORCH = "RuntimeError: CUDA error: CUDA driver version is insufficient for CUDA runtime version\n"
+
+
+@pytest.mark.parametrize(
+    "built",
+    [
+        "CUDA used to build PyTorch: 13.0",  # torch/utils/collect_env.py
+        "$ docker run --gpus all nvidia/cuda:13.0.1-devel-ubuntu24.04 ./deviceQuery",  # an image tag
+        "CUDA Version 13.0.1",  # the nvidia/cuda entrypoint banner
+    ],
+)
+def test_error_35_with_a_newer_cuda_major_than_the_driver_is_the_driver(tmp_path: Path, built: str) -> None:
+    assert _found(tmp_path, SMI_535 + built + "\n" + ERR35_TORCH)[:1] == ["cuda.driver-too-old"]
+
+
+def test_error_35_within_the_driver_cuda_major_keeps_the_missing_library(tmp_path: Path) -> None:
+    text = SMI_535 + "CUDA used to build PyTorch: 12.4\n" + ERR35_TORCH
+    assert _found(tmp_path, text)[:1] == ["device.nvidia-node-missing"]

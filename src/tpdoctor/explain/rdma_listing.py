@@ -33,7 +33,12 @@ def partial_uverbs(scan: ScanResult) -> Partial | None:
     """Fewer /dev/infiniband/uverbsN nodes than HCAs in the same log's sysfs listing."""
     hcas = sorted({name for value in scan.facts.values.get("ib_hca_list", []) for name in value.split()})
     uverbs = sorted(
-        {name for value in scan.facts.values.get("uverbs_list", []) for name in value.split() if name.startswith("uverbs")}
+        {
+            name
+            for value in scan.facts.values.get("uverbs_list", [])
+            for name in value.split()
+            if name.startswith("uverbs")
+        }
     )
     if not hcas or not uverbs or len(uverbs) >= len(hcas):
         return None
