@@ -357,3 +357,41 @@ def test_error_35_with_a_newer_cuda_major_than_the_driver_is_the_driver(tmp_path
 def test_error_35_within_the_driver_cuda_major_keeps_the_missing_library(tmp_path: Path) -> None:
     text = SMI_535 + "CUDA used to build PyTorch: 12.4\n" + ERR35_TORCH
     assert _found(tmp_path, text)[:1] == ["device.nvidia-node-missing"]
+
+
+# ---- CDI: no spec generated ------------------------------------------------------------------------------------
+
+
+def test_nvidia_ctk_listing_no_cdi_device_is_the_toolkit(tmp_path: Path) -> None:
+    # cmd/nvidia-ctk/cdi/list/list.go: logger.Infof("Found %d CDI devices", ...)
+    assert _found(tmp_path, "INFO[0000] Found 0 CDI devices\n")[:1] == ["runtime.nvidia-toolkit-missing"]
+
+
+def test_nvidia_ctk_listing_cdi_devices_is_clean(tmp_path: Path) -> None:
+    text = "INFO[0000] Found 10 CDI devices\nnvidia.com/gpu=0\nnvidia.com/gpu=all\n"
+    assert _found(tmp_path, text) == []
+
+
+# systemctl status (systemctl-show.c print_status_info): the header names the unit, "Active:" its state
+FM_STATUS = (
+    "● nvidia-fabricmanager.service - NVIDIA fabric manager service\n"
+    "     Loaded: loaded (/lib/systemd/system/nvidia-fabricmanager.service; enabled; vendor preset: enabled)\n"
+    "     Active: failed (Result: exit-code) since Tue 2023-11-14 10:02:11 UTC; 5min ago\n"
+)
+
+
+def test_systemctl_status_of_a_failed_fabric_manager_on_hgx_is_named(tmp_path: Path) -> None:
+    assert _found(tmp_path, "HGX H100 8-GPU node\n" + FM_STATUS)[:1] == ["nvidia.fabric-manager-not-running"]
+
+
+def test_systemctl_status_of_a_stopped_fabric_manager_on_a_pcie_box_is_clean(tmp_path: Path) -> None:
+    text = "|   0  NVIDIA L40S                    On  | 00000000:01:00.0 Off |                    0 |\n" + FM_STATUS
+    assert _found(tmp_path, text) == []
+
+
+def test_another_unit_failing_on_an_hgx_node_is_not_fabric_manager(tmp_path: Path) -> None:
+    text = (
+        "HGX A100 node\n● docker.service - Docker Application Container Engine\n"
+        "     Active: failed (Result: exit-code) since Tue 2023-11-14 10:02:11 UTC; 5min ago\n"
+    )
+    assert "nvidia.fabric-manager-not-running" not in _found(tmp_path, text)
