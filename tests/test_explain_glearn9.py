@@ -385,7 +385,10 @@ def test_systemctl_status_of_a_failed_fabric_manager_on_hgx_is_named(tmp_path: P
 
 
 def test_systemctl_status_of_a_stopped_fabric_manager_on_a_pcie_box_is_clean(tmp_path: Path) -> None:
-    text = "|   0  NVIDIA L40S                    On  | 00000000:01:00.0 Off |                    0 |\n" + FM_STATUS
+    text = (
+        "|   0  NVIDIA L40S                    On  | 00000000:01:00.0 Off |                    0 |\n"
+        + FM_STATUS
+    )
     assert _found(tmp_path, text) == []
 
 
