@@ -26,7 +26,10 @@ FIRST_CAUSE = [
     # rocminfo.cc CheckInitialState: printf("%sROCk module is NOT live, possibly no GPU devices%s\n", ...)
     ("ROCk module is NOT live, possibly no GPU devices", "device.no-driver"),
     # amdsmi_cli amdsmi_commands.py logging.error(...)
-    ("ERROR:root:Unable to get devices, driver not initialized (amdgpu not found in modules)", "device.no-driver"),
+    (
+        "ERROR:root:Unable to get devices, driver not initialized (amdgpu not found in modules)",
+        "device.no-driver",
+    ),
     (
         "ERROR:root:Unable to detect any GPU devices, check amdgpu version and module status (sudo modprobe amdgpu)",
         "device.render-node-missing",
@@ -43,6 +46,12 @@ FIRST_CAUSE = [
         'error="update OCI spec (add GPU devices): stat /dev/kfd: no such file or directory"',
         "device.host-node-absent",
     ),
+    # container-toolkit internal/gpu-tracker/gpu-tracker.go:761 slog.Warn("Ignoring GPUs as they are invalid", ...)
+    (
+        'time=2025-06-01T10:00:00.000Z level=WARN msg="Ignoring GPUs as they are invalid" gpus="[4 5]"',
+        "rocm.visible-devices-mismatch",
+    ),
+    ("bash: amd-ctk: command not found", "runtime.amd-toolkit-missing"),
     # kubevirt device-plugin-manager dpm/plugin.go:157-158 (vendored by the AMD device plugin)
     (
         "E1201 10:00:00.000000       1 plugin.go:158] gpu: Make sure that the DevicePlugins feature gate is enabled "
@@ -118,7 +127,9 @@ def test_rocm_form_without_container_cause_stays_clean(tmp_path: Path, line: str
 
 def test_hipified_warning_number_is_not_read_as_cuda() -> None:
     # c10's warning keeps "cuda functions" in its prose; the code after "Error 101: " is HIP's
-    assert lookup_number("cuda_code", "101", "hipErrorInvalidDevice (Triggered internally at x.cpp:1.)") is None
+    assert (
+        lookup_number("cuda_code", "101", "hipErrorInvalidDevice (Triggered internally at x.cpp:1.)") is None
+    )
     code = lookup_number("cuda_code", "101", "invalid device ordinal")
     assert code is not None and code.name == "cudaErrorInvalidDevice"
 

@@ -72,7 +72,9 @@ def stack(scan: ScanResult) -> str | None:
     """'amd' when the log shows the AMD GPU stack and nothing NVIDIA-only, 'nvidia' for the reverse, else None."""
     ids = scan.signatures.keys()
     amd = any(i.startswith(AMD_PREFIXES) for i in ids) or any(k in scan.facts.first for k in AMD_FACTS)
-    nvidia = any(i.startswith(NVIDIA_PREFIXES) for i in ids) or any(k in scan.facts.first for k in NVIDIA_FACTS)
+    nvidia = any(i.startswith(NVIDIA_PREFIXES) for i in ids) or any(
+        k in scan.facts.first for k in NVIDIA_FACTS
+    )
     if amd and not nvidia:
         return "amd"
     if nvidia and not amd:
