@@ -188,3 +188,18 @@ def test_cuda_mask_on_rocm_is_named_as_related(tmp_path: Path) -> None:
     log.write_text("export CUDA_VISIBLE_DEVICES=4,5\nRuntimeError: No HIP GPUs are available\n")
     findings = explain([str(log)]).findings
     assert findings and "rocm.visible-devices-mismatch" in findings[0].related
+
+
+def test_hcc_no_device_takes_the_node_the_command_left_out(tmp_path: Path) -> None:
+    # ROCm/hcc kalmar_runtime.h get_default_dev; the quoted command passes /dev/kfd but no /dev/dri
+    text = "docker run -it --device=/dev/kfd rocm/rocm-terminal\nThere is no device can be used to do the computation"
+    assert _causes(tmp_path, text)[:1] == ["device.render-node-missing"]
+
+
+def test_no_cuda_gpus_under_a_rocr_mask_is_the_rocm_mask(tmp_path: Path) -> None:
+    # ROCm builds that print CUDA's words, with a ROCm mask in the log: the mask cause is named in ROCm's terms
+    text = "ROCR_VISIBLE_DEVICES=4,5,6,7\nRuntimeError: No CUDA GPUs are available"
+    causes = _causes(tmp_path, text)
+    assert "rocm.visible-devices-mismatch" in causes
+    assert "cuda.visible-devices-mismatch" not in causes
+

@@ -36,6 +36,7 @@ AMD_PREFIXES = (
     "rocm-smi.",
     "rocminfo.",
     "hip.",
+    "hcc.",
     "hsa.",
     "hsakmt.",
     "rocclr.",
@@ -98,9 +99,10 @@ def rename_twins(scan: ScanResult, supports: dict[str, Support]) -> None:
         target = supports.get(twin)
         if target is None:
             s.cause = twin
-            s.messages.append(why)
+            s.messages.insert(0, why)  # the ROCm reading first, the CUDA-worded line's own text after it
             supports[twin] = s
             continue
         for sig in s.signatures:
             target.add(sig, s.strength, s.evidence, s.first_line, "", not s.specific)
-        target.messages.append(why)
+        if why not in target.messages:
+            target.messages.append(why)
