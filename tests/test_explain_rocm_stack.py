@@ -203,3 +203,12 @@ def test_no_cuda_gpus_under_a_rocr_mask_is_the_rocm_mask(tmp_path: Path) -> None
     assert "rocm.visible-devices-mismatch" in causes
     assert "cuda.visible-devices-mismatch" not in causes
 
+
+def test_amd_smi_without_amdgpu_is_expected_under_wsl(tmp_path: Path) -> None:
+    # ROCm on WSL2 uses the Windows driver (/dev/dxg): amd-smi's amdgpu messages are no cause there
+    text = (
+        "Linux host 5.15.167.4-microsoft-standard-WSL2 #1 SMP\n"
+        "ERROR:root:Unable to detect any GPU devices, check amdgpu version and module status (sudo modprobe amdgpu)"
+    )
+    assert _causes(tmp_path, text) == []
+
