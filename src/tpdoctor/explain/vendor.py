@@ -54,7 +54,7 @@ AMD_PREFIXES = (
     "ollama.amdgpu-",
     "vllm.rocm-",
 )
-AMD_FACTS = ("amd_stack", "rocm_visible_devices", "rocm_smi_gpu")
+AMD_FACTS = ("amd_stack", "rocm_visible_devices", "rocm_smi_gpu", "gpu_device_ordinal")
 # Lines only an NVIDIA stack prints: the driver, NVML, nvidia-smi, the NVIDIA container toolkit and hooks.
 NVIDIA_PREFIXES = (
     "nvidia",
