@@ -89,7 +89,9 @@ CU_DRIVER = {  # CUresult names map to the same meanings
     "INVALID_IMAGE": ("not-container", [], "the kernel image is invalid for this device"),
 }
 HIP = {
-    "NoDevice": ("cause", ["device.kfd-missing", "rocm.visible-devices-mismatch"], "no ROCm GPU is visible: /dev/kfd or /dev/dri not passed, or HIP/ROCR_VISIBLE_DEVICES filter them out"),
+    # From ROCm 5.4 hipGetDeviceCount/hipSetDevice return it when the runtime failed to start (HIP_INIT_API_NO_RETURN
+    # then an empty g_devices: ROCm/clr hipamd/src/hip_device_runtime.cpp @rocm-5.7.0..f9f995c): a refused /dev/kfd too.
+    "NoDevice": ("cause", ["device.kfd-missing", "rocm.visible-devices-mismatch", "device.group-denied"], "no ROCm GPU is visible: /dev/kfd or /dev/dri not passed or refused (render/video group), or HIP/ROCR_VISIBLE_DEVICES filter them out"),
     # Not CUDA's reading: HIP returns hipErrorInvalidDevice both for an index past the visible GPUs and from every
     # HIP_INIT_API call when the runtime failed to start (ROCm/clr hipamd/src/hip_internal.hpp HIP_INIT:
     # `if (!status && !noReturn) HIP_RETURN(hipErrorInvalidDevice)`, rocm-5.7.0 .. f9f995c; ROCm/hipamd
