@@ -74,6 +74,7 @@ def test_an_sxm_gpu_name_makes_the_fabric_manager_line_count(tmp_path: Path, gpu
         "|   0  NVIDIA H100 PCIe               On  | 00000000:18:00.0 Off |                    0 |",
         "|   0  NVIDIA H200 NVL                On  | 00000000:18:00.0 Off |                    0 |",
         "a DGX Spark on my desk",
+        "our DGX-1 (V100, NVLink hybrid cube mesh)",
     ],
 )
 def test_fabric_manager_failing_on_a_pcie_system_is_only_a_note(tmp_path: Path, gpu_line: str) -> None:
