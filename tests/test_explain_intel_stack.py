@@ -169,3 +169,37 @@ def test_xpu_smi_no_device_discovered(tmp_path: Path) -> None:
 )
 def test_compute_runtime_and_loader_lines_belong_to_level_zero(line: str) -> None:
     assert layer_of(line) == "Level Zero/SYCL"
+
+
+def test_xccl_set_device_failed(tmp_path: Path) -> None:
+    # intel/torch-xpu-ops src/xccl/ProcessGroupXCCL.cpp: "xccl: onecclSetDevice(", index, ") failed"
+    assert _findings(tmp_path, "RuntimeError: xccl: onecclSetDevice(1) failed")[0] == (
+        "xpu.visible-devices-mismatch",
+        "suggests",
+    )
+
+
+def test_ray_intel_selector_without_level_zero_prefix(tmp_path: Path) -> None:
+    # ray python/ray/_private/accelerators/intel_gpu.py: the traceback through the split of "level_zero:"
+    text = (
+        'File "/usr/local/lib/python3.10/site-packages/ray/_private/accelerators/intel_gpu.py", line 41, in '
+        "get_current_process_visible_accelerator_ids\n"
+        '    return list(oneapi_visible_devices.split(prefix)[1].split(","))\n'
+        "IndexError: list index out of range"
+    )
+    assert _findings(tmp_path, text)[0] == ("env.invalid-value", "suggests")
+
+
+def test_bypath_absent_counts_only_when_oneccl_fails_or_hangs(tmp_path: Path) -> None:
+    ls = "ls: cannot access '/dev/dri/by-path': No such file or directory"
+    assert _findings(tmp_path, ls) == []
+    assert _findings(tmp_path, f"{ls}\nvLLM with TP=2 hangs at startup")[0] == ("oneccl.bypath-missing", "suggests")
+
+
+def test_oneccl_mnic_filter_without_provider(tmp_path: Path) -> None:
+    # oneCCL src/atl/ofi/atl_ofi_helper.cpp atl_ofi_open_nw_provs LOG_ERROR
+    line = (
+        "2025:01:01-00:00:00:(  100) |CCL_ERROR| atl_ofi_helper.cpp:1269 atl_ofi_open_nw_provs: name filter: can not "
+        "find network providers, include names: mlx5_0, exclude names: "
+    )
+    assert _findings(tmp_path, line)[0] == ("env.invalid-value", "suggests")
