@@ -203,3 +203,13 @@ def test_oneccl_mnic_filter_without_provider(tmp_path: Path) -> None:
         "find network providers, include names: mlx5_0, exclude names: "
     )
     assert _findings(tmp_path, line)[0] == ("env.invalid-value", "suggests")
+
+
+def test_mpich_shm_allocation_failure(tmp_path: Path) -> None:
+    # pmodels/mpich "**alloc_shar_mem" -> "unable to allocate shared memory" in the "FUNC(LINE)....: text" stack
+    text = (
+        "Abort(1091343) on node 0: Fatal error in internal_Init_thread: Other MPI error, error stack:\n"
+        "MPIR_Init_thread(193)........:\n"
+        "MPIDU_Init_shm_init(179).............: unable to allocate shared memory"
+    )
+    assert _findings(tmp_path, text)[0] == ("shm.too-small", "suggests")
