@@ -213,3 +213,25 @@ def test_mpich_shm_allocation_failure(tmp_path: Path) -> None:
         "MPIDU_Init_shm_init(179).............: unable to allocate shared memory"
     )
     assert _findings(tmp_path, text)[0] == ("shm.too-small", "suggests")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # openvino src/plugins/intel_gpu/src/plugin/plugin.cpp Plugin::get_property
+        "Check '!m_device_map.empty()' failed at src/plugins/intel_gpu/src/plugin/plugin.cpp:528:",
+        "[GPU] Can't get PERFORMANCE_HINT property as no supported devices found or an error happened during devices query.",
+        # llama.cpp ggml-sycl.cpp ggml_sycl_init: "%s: found %d SYCL devices:\n"
+        "ggml_sycl_init: found 0 SYCL devices:",
+    ],
+)
+def test_openvino_and_llamacpp_see_no_intel_gpu(tmp_path: Path, line: str) -> None:
+    found = _findings(tmp_path, line)
+    if "m_device_map" in line:
+        assert found == []  # the assert's location alone says nothing
+    else:
+        assert found[0] == ("device.render-node-missing", "suggests")
+
+
+def test_llamacpp_with_devices_is_healthy(tmp_path: Path) -> None:
+    assert _findings(tmp_path, "ggml_sycl_init: found 10 SYCL devices:") == []
