@@ -235,3 +235,17 @@ def test_openvino_and_llamacpp_see_no_intel_gpu(tmp_path: Path, line: str) -> No
 
 def test_llamacpp_with_devices_is_healthy(tmp_path: Path) -> None:
     assert _findings(tmp_path, "ggml_sycl_init: found 10 SYCL devices:") == []
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # i915 intel_uc_fw.c (6.x, %pe) and xe xe_uc_fw.c uc_fw_request (%d)
+        ("i915 0000:03:00.0: [drm] *ERROR* GT0: GuC firmware i915/dg2_guc_70.bin: fetch failed -ENOENT", ["device.no-driver"]),
+        ("xe 0000:03:00.0: [drm] GuC firmware xe/bmg_guc_70.bin: fetch failed with error -2", ["device.no-driver"]),
+        # a missing HuC only costs media decode: not a compute failure
+        ("i915 0000:00:02.0: [drm] HuC firmware i915/tgl_huc.bin: fetch failed with error -2", []),
+    ],
+)
+def test_host_guc_firmware_missing(tmp_path: Path, line: str, expected: list[str]) -> None:
+    assert [cause for cause, _ in _findings(tmp_path, line)] == expected
