@@ -249,3 +249,22 @@ def test_llamacpp_with_devices_is_healthy(tmp_path: Path) -> None:
 )
 def test_host_guc_firmware_missing(tmp_path: Path, line: str, expected: list[str]) -> None:
     assert [cause for cause, _ in _findings(tmp_path, line)] == expected
+
+
+LISTING = "crw-rw---- 1 root render 226, 128 Jan  1 00:00 renderD128\n"
+
+
+@pytest.mark.parametrize(
+    ("id_line", "first"),
+    [
+        # coreutils id: every group named, none render/video, non-root
+        ("uid=1000(ubuntu) gid=1000(ubuntu) groups=1000(ubuntu),27(sudo)", "device.group-denied"),
+        # the user has the render group, or a bare GID (possibly the host's render GID), or is root
+        ("uid=1000(ubuntu) gid=1000(ubuntu) groups=1000(ubuntu),109(render)", "device.render-node-missing"),
+        ("uid=1000(ubuntu) gid=1000(ubuntu) groups=1000(ubuntu),110", "device.render-node-missing"),
+        ("uid=0(root) gid=0(root) groups=0(root)", "device.render-node-missing"),
+    ],
+)
+def test_no_xpu_with_node_listed_and_user_outside_its_group(tmp_path: Path, id_line: str, first: str) -> None:
+    text = f"$ id\n{id_line}\n$ ls -l /dev/dri\n{LISTING}RuntimeError: No XPU devices are available."
+    assert _findings(tmp_path, text)[0][0] == first
