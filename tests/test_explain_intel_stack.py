@@ -268,3 +268,20 @@ LISTING = "crw-rw---- 1 root render 226, 128 Jan  1 00:00 renderD128\n"
 def test_no_xpu_with_node_listed_and_user_outside_its_group(tmp_path: Path, id_line: str, first: str) -> None:
     text = f"$ id\n{id_line}\n$ ls -l /dev/dri\n{LISTING}RuntimeError: No XPU devices are available."
     assert _findings(tmp_path, text)[0][0] == first
+
+
+def test_affinity_mask_beyond_the_render_nodes_passed(tmp_path: Path) -> None:
+    # Level Zero numbers the root devices it can open from 0; two render nodes passed -> indices 0..1
+    cmd = "$ docker run --rm --device /dev/dri/renderD128 --device /dev/dri/renderD129 -e ZE_AFFINITY_MASK={} img\n"
+    err = "RuntimeError: No XPU devices are available."
+    assert _findings(tmp_path, cmd.format("2,3") + err)[0] == ("xpu.visible-devices-mismatch", "suggests")
+    assert _findings(tmp_path, cmd.format("0.0,1") + err)[0][0] == "device.render-node-missing"
+
+
+def test_no_xpu_in_a_container_started_without_dri(tmp_path: Path) -> None:
+    # the quoted command (explain/differential.py no_gpu) selects the cause for Intel's own "no device" words
+    log = tmp_path / "cmd.log"
+    log.write_text("$ docker run --rm -it intel/vllm:latest\nggml_sycl_init: found 0 SYCL devices:\n")
+    first = explain([str(log)]).findings[0]
+    assert (first.cause, first.confidence) == ("device.render-node-missing", "suggests")
+    assert "started without /dev/dri" in first.message
