@@ -144,6 +144,11 @@ def test_vllm_xpu_device_index_out_of_range(tmp_path: Path) -> None:
         # compute-runtime IoctlHelper::writeCcsMode and igt-gpu-tools intel_gpu_top: no effect on serving
         "No read and write permissions for /sys/class/drm/card1/device/tile0/gt0/ccs_mode, System administrator needs to grant permissions to allow modification of this file from user space",
         "Failed to initialize PMU! (Permission denied)",
+        # c10 DeviceGuardImplInterface.h; torch < 2.4 without IPEX; IPEX's and transformers' version checks
+        "RuntimeError: PyTorch is not linked with support for xpu devices",
+        "AttributeError: module 'torch' has no attribute 'xpu'",
+        "ERROR! Intel® Extension for PyTorch* needs to work with PyTorch 2.8.*, but PyTorch 2.6.0+cu124 is found. Please switch to the matching version and run again.",
+        "UserWarning: Intel Extension for PyTorch 2.1 needs to work with PyTorch 2.1.*, but PyTorch 2.3.0 is found. Please switch to the matching version and run again.",
     ],
 )
 def test_not_container_or_harmless_lines_stay_clean(tmp_path: Path, line: str) -> None:
