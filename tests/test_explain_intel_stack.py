@@ -291,3 +291,16 @@ def test_no_xpu_in_a_container_started_without_dri(tmp_path: Path) -> None:
     first = explain([str(log)]).findings[0]
     assert (first.cause, first.confidence) == ("device.render-node-missing", "suggests")
     assert "started without /dev/dri" in first.message
+
+
+def test_tp_larger_than_the_affinity_mask_leaves(tmp_path: Path) -> None:
+    # c10/xpu check_device: "device is out of range, device is N, total number of device is M."
+    text = (
+        "export ZE_AFFINITY_MASK=0\n"
+        "vllm serve /models/qwen --tensor-parallel-size 2\n"
+        "RuntimeError: device is out of range, device is 1, total number of device is 1."
+    )
+    assert _findings(tmp_path, text)[0] == ("vllm.tp-exceeds-visible-gpus", "suggests")
+    # the mask leaves enough devices: the differential does not pick the TP size
+    wide = text.replace("ZE_AFFINITY_MASK=0", "ZE_AFFINITY_MASK=0,1")
+    assert _findings(tmp_path, wide)[0][0] != "vllm.tp-exceeds-visible-gpus"

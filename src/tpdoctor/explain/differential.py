@@ -105,6 +105,10 @@ COUNT_SYMPTOMS = (
     "ray.current-node-no-gpu",
     "tgi.not-enough-cuda-devices",
     "vllm.placement-group-timeout",
+    # Intel (gintel): c10/xpu check_device, vLLM XPU's memory-info bounds check, XCCL's onecclSetDevice
+    "torch.xpu-device-out-of-range",
+    "vllm.xpu-device-index-out-of-range",
+    "xccl.set-device-failed",
 )
 DENIED = (
     "dri.render-open-eacces",
@@ -426,6 +430,13 @@ def gpu_count(scan: ScanResult) -> list[Pick]:
         if mask and re.fullmatch(r"[\d,]+", mask):
             n = len([x for x in mask.split(",") if x])
             sees.append((n, f"CUDA_VISIBLE_DEVICES={mask} leaves {n}"))
+            break
+    # Level Zero's ZE_AFFINITY_MASK: each distinct root index is one device (root.sub entries of one root: one)
+    for key in ("cmd_ze_affinity_mask", "ze_affinity_mask"):
+        mask = facts.get(key)
+        if mask and re.fullmatch(r"[\d.,]+", mask):
+            n = len({x.split(".", 1)[0] for x in mask.split(",") if x})
+            sees.append((n, f"ZE_AFFINITY_MASK={mask} leaves {n}"))
             break
     # a listing taken on the host lists at least the container's GPUs: a world above it is above both
     for key, tool in (("smi_gpu", "nvidia-smi"), ("rocm_smi_gpu", "rocm-smi")):
