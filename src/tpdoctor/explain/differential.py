@@ -54,6 +54,8 @@ HIP_NONE = (
     "code.hip.hipErrorNoDevice.string",
     "code.hip.hipErrorInsufficientDriver.string",
     "jax.rocm-no-visible-gpu",
+    # HCC (ROCm 1.x-2.x) with no GPU agent (ROCm/hcc include/kalmar_runtime.h get_default_dev)
+    "hcc.no-device",
 )
 # Intel's own "no GPU" words (gintel): torch c10/xpu (device_count_ensure_non_zero, get_device_context), xpu-smi
 # discovery, llama.cpp's SYCL backend, OpenVINO's GPU plugin
