@@ -102,6 +102,14 @@ def _first(tmp_path: Path, text: str) -> tuple[str, str] | None:
         ('        "nvidia.com/gpu": "0",', "k8s.gpu-resource-unavailable", "suggests"),
         # systemctl status: "Unit %s could not be found."
         ("Unit nvidia-fabricmanager.service could not be found.", "nvidia.fabric-manager-not-running", "suggests"),
+        # clusterpolicy_controller.go:186 @v23.9.0 "ClusterPolicy is not ready, states not ready: %v"
+        ("ClusterPolicy is not ready, states not ready: [state-driver state-container-toolkit]", "device.no-driver",
+         "suggests"),
+        ("ClusterPolicy is not ready; states not ready: [state-container-toolkit state-device-plugin]",
+         "runtime.nvidia-toolkit-missing", "suggests"),
+        # clusterpolicy_controller.go:222 @v23.9.0 (controller-runtime's JSON logger)
+        ('{"level":"info","msg":"No GPU node found, watching for new nodes to join the cluster."}',
+         "k8s.gpu-resource-unavailable", "suggests"),
     ],
 )
 def test_k8s_stack_form_names_its_cause(tmp_path: Path, line: str, cause: str, strength: str) -> None:
@@ -127,6 +135,8 @@ def test_k8s_stack_form_names_its_cause(tmp_path: Path, line: str, cause: str, s
         "Could not unload NVIDIA driver kernel modules, driver is in use",
         # another unit absent
         "Unit nvidia-persistenced.service could not be found.",
+        # an operand outside the GPU path (DCGM exporter) is not ready: no serving cause
+        "ClusterPolicy is not ready; states not ready: [state-dcgm-exporter]",
     ],
 )
 def test_k8s_stack_quiet_lines(tmp_path: Path, line: str) -> None:
