@@ -110,6 +110,11 @@ def _first(tmp_path: Path, text: str) -> tuple[str, str] | None:
         # clusterpolicy_controller.go:222 @v23.9.0 (controller-runtime's JSON logger)
         ('{"level":"info","msg":"No GPU node found, watching for new nodes to join the cluster."}',
          "k8s.gpu-resource-unavailable", "suggests"),
+        # mig-parted cmd/nvidia-mig-parted/apply/config.go:64 'cannot set MIG config on non MIG-capable GPU'
+        ('time="2025-01-01T00:00:00Z" level=error msg="cannot set MIG config on non MIG-capable GPU"',
+         "k8s.gpu-resource-unavailable", "suggests"),
+        # reconfigure-mig.sh __set_state_and_exit "failed" (kubectl describe node Labels)
+        ("                    nvidia.com/mig.config.state=failed", "k8s.gpu-resource-unavailable", "suggests"),
     ],
 )
 def test_k8s_stack_form_names_its_cause(tmp_path: Path, line: str, cause: str, strength: str) -> None:
@@ -137,6 +142,8 @@ def test_k8s_stack_form_names_its_cause(tmp_path: Path, line: str, cause: str, s
         "Unit nvidia-persistenced.service could not be found.",
         # an operand outside the GPU path (DCGM exporter) is not ready: no serving cause
         "ClusterPolicy is not ready; states not ready: [state-dcgm-exporter]",
+        # the MIG manager's healthy end state
+        "                    nvidia.com/mig.config.state=success",
     ],
 )
 def test_k8s_stack_quiet_lines(tmp_path: Path, line: str) -> None:
