@@ -132,6 +132,9 @@ def test_k8s_stack_form_names_its_cause(tmp_path: Path, line: str, cause: str, s
         'time="2025-01-01T00:00:00Z" level=info msg="gdrcopy driver is not ready"',
         "vGPU Manager is not ready",
         # the validator's retry while the driver container still builds the module
+        'time="2025-01-01T00:00:00Z" level=warning msg="failed to validate the driver, retrying after 5 seconds\\n"',
+        "MOFED drivers are not ready, skipping probe to avoid container restarts...",
+        "I0101 00:00:00.000000 1 factory.go:104] Detected non-Tegra platform: /sys/devices/soc0/family file not found",
         'time="2025-01-01T00:00:00Z" level=info msg="GPU resources are not yet discovered by the node, retry: 3"',
         # a pod that asks for GPUs, and a node that has them
         "      nvidia.com/gpu: 1",
