@@ -115,6 +115,14 @@ def _first(tmp_path: Path, text: str) -> tuple[str, str] | None:
          "k8s.gpu-resource-unavailable", "suggests"),
         # reconfigure-mig.sh __set_state_and_exit "failed" (kubectl describe node Labels)
         ("                    nvidia.com/mig.config.state=failed", "k8s.gpu-resource-unavailable", "suggests"),
+        # kubectl get pods rows of the operands (assets/state-*/0500_daemonset.yaml names) in a failure state
+        ("gpu-operator   nvidia-driver-daemonset-8xk2p     0/1     CrashLoopBackOff   12 (2m ago)   40m",
+         "device.no-driver", "suggests"),
+        ("nvidia-container-toolkit-daemonset-4h7qz   0/1     Init:CrashLoopBackOff   7          15m",
+         "runtime.nvidia-toolkit-missing", "suggests"),
+        # kubelet doBackOff event 'Back-off restarting failed container %s in pod %s'
+        ("Warning  BackOff  kubelet  Back-off restarting failed container plugin-validation in pod "
+         "nvidia-operator-validator-x2v9d_gpu-operator(1a2b)", "k8s.gpu-resource-unavailable", "suggests"),
     ],
 )
 def test_k8s_stack_form_names_its_cause(tmp_path: Path, line: str, cause: str, strength: str) -> None:
@@ -145,6 +153,9 @@ def test_k8s_stack_form_names_its_cause(tmp_path: Path, line: str, cause: str, s
         "Unit nvidia-persistenced.service could not be found.",
         # an operand outside the GPU path (DCGM exporter) is not ready: no serving cause
         "ClusterPolicy is not ready; states not ready: [state-dcgm-exporter]",
+        # operands starting (waiting in Init) or running
+        "nvidia-driver-daemonset-8xk2p   0/1     Init:0/1   0   1m",
+        "nvidia-device-plugin-daemonset-z9c4m   1/1     Running   0   25m",
         # the MIG manager's healthy end state
         "                    nvidia.com/mig.config.state=success",
     ],
