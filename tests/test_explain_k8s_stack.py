@@ -115,6 +115,11 @@ def _first(tmp_path: Path, text: str) -> tuple[str, str] | None:
          "k8s.gpu-resource-unavailable", "suggests"),
         # reconfigure-mig.sh __set_state_and_exit "failed" (kubectl describe node Labels)
         ("                    nvidia.com/mig.config.state=failed", "k8s.gpu-resource-unavailable", "suggests"),
+        # mig-strategy.go:83 @v0.12.0 panic, device_map.go:176 @v0.14.0
+        ("panic: For mig.strategy=single all devices on the node must all be configured with the same migEnabled "
+         "value", "k8s.gpu-resource-unavailable", "suggests"),
+        ("error starting plugins: error getting plugins: error building device map: more than one MIG device type "
+         "present on node", "k8s.gpu-resource-unavailable", "suggests"),
         # kubectl get pods rows of the operands (assets/state-*/0500_daemonset.yaml names) in a failure state
         ("gpu-operator   nvidia-driver-daemonset-8xk2p     0/1     CrashLoopBackOff   12 (2m ago)   40m",
          "device.no-driver", "suggests"),
