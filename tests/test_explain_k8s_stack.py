@@ -120,6 +120,11 @@ def _first(tmp_path: Path, text: str) -> tuple[str, str] | None:
          "value", "k8s.gpu-resource-unavailable", "suggests"),
         ("error starting plugins: error getting plugins: error building device map: more than one MIG device type "
          "present on node", "k8s.gpu-resource-unavailable", "suggests"),
+        # kubelet lifecycle/predicate.go Reason 'UnexpectedAdmissionError' as kubectl shows it
+        ("vllm-0   0/1     UnexpectedAdmissionError   0          5m", "k8s.gpu-resource-unavailable", "suggests"),
+        # validator main.go:567 @v1.7.0 'gave up waiting for pod %s to be available' (generateName of the pod)
+        ('time="2025-01-01T00:00:00Z" level=info msg="Error: error validating plugin installation: gave up waiting '
+         'for pod nvidia-device-plugin-validator-7xk2m to be available"', "k8s.gpu-resource-unavailable", "suggests"),
         # kubectl get pods rows of the operands (assets/state-*/0500_daemonset.yaml names) in a failure state
         ("gpu-operator   nvidia-driver-daemonset-8xk2p     0/1     CrashLoopBackOff   12 (2m ago)   40m",
          "device.no-driver", "suggests"),
@@ -159,6 +164,7 @@ def test_k8s_stack_form_names_its_cause(tmp_path: Path, line: str, cause: str, s
         # an operand outside the GPU path (DCGM exporter) is not ready: no serving cause
         "ClusterPolicy is not ready; states not ready: [state-dcgm-exporter]",
         # operands starting (waiting in Init) or running
+        "nvidia-device-plugin-validator-7xk2m   0/1     Completed   0   3m",
         "nvidia-driver-daemonset-8xk2p   0/1     Init:0/1   0   1m",
         "nvidia-device-plugin-daemonset-z9c4m   1/1     Running   0   25m",
         # the MIG manager's healthy end state
