@@ -66,7 +66,9 @@ def driver_capabilities(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     fixed = ",".join(sorted(driver_caps.parse(value) | set(missing), key=_order))
     edits: list[Edit]
     if where.startswith(driver_caps.VARIABLE):
-        edits = [SetEnv(driver_caps.VARIABLE, fixed, why=f"the runtime injects the {', '.join(missing)} libraries")]
+        edits = [
+            SetEnv(driver_caps.VARIABLE, fixed, why=f"the runtime injects the {', '.join(missing)} libraries")
+        ]
     else:
         edits = [Manual(why=f"add {', '.join(missing)} to the device request's capabilities ({where})")]
     what = "; ".join(f"{c}: {driver_caps.LIBRARIES[c]}" for c in missing)

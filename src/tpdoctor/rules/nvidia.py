@@ -6,8 +6,7 @@ import re
 from collections.abc import Iterator
 
 from tpdoctor.facts.caps import has_cap
-from tpdoctor.model import CheckOptions, Confidence, Facts, Finding, SeverityName, make_finding
-from tpdoctor.model import driver_caps
+from tpdoctor.model import CheckOptions, Confidence, Facts, Finding, SeverityName, driver_caps, make_finding
 from tpdoctor.model.fixes import fix_context
 from tpdoctor.rules.gpus import (
     NVIDIA_GPU_NODE,
