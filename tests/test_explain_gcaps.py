@@ -94,6 +94,13 @@ def test_a_media_or_optix_library_alone_is_a_capability_guess(tmp_path: Path, sy
     assert found[:1] == ["nvidia.driver-capabilities-missing"]
 
 
+def test_nvenc_load_failure_followed_by_ffmpegs_driver_floor_line(tmp_path: Path) -> None:
+    """FFmpeg libavcodec/nvenc.c nvenc_load_libraries prints nvenc_print_driver_requirement's "The minimum required
+    Nvidia driver for nvenc is %s or newer" after any load failure: here the library is absent, not the driver old."""
+    text = NVENC + "[h264_nvenc @ 0x55d0c1a2b3c0] The minimum required Nvidia driver for nvenc is 418.30 or newer\n"
+    assert causes(tmp_path, text)[:1] == ["nvidia.driver-capabilities-missing"]
+
+
 def test_ffmpeg_libcuda_keeps_the_gpu_causes(tmp_path: Path) -> None:
     found = causes(tmp_path, "[AVHWDeviceContext @ 0x5581f0a4c780] Cannot load libcuda.so.1\n")
     assert found[0] in ("runtime.nvidia-toolkit-missing", "device.nvidia-node-missing")
