@@ -82,6 +82,36 @@ def test_without_a_setting_that_leaves_it_out_the_ranking_stays(
     assert found[0] != "nvidia.driver-capabilities-missing"
 
 
+def test_nvidia_smi_absent_from_the_runtime_with_a_setting_without_utility(tmp_path: Path) -> None:
+    """runc's exec of a missing binary (Go os/exec "exec: %q: executable file not found in $PATH")."""
+    text = (
+        f"      - {CAPS}=compute\n"
+        "docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI "
+        'runtime create failed: runc create failed: unable to start container process: exec: "nvidia-smi": '
+        "executable file not found in $PATH: unknown.\n"
+    )
+    assert causes(tmp_path, text)[:1] == ["nvidia.driver-capabilities-missing"]
+
+
+VULKAN = "Warning: vkCreateInstance: Found no drivers!\n"  # Vulkan-Loader loader/loader.c
+
+
+def test_vulkan_without_drivers_alone_names_nothing(tmp_path: Path) -> None:
+    """Normal on a host without a GPU: only the capability setting makes it a cause."""
+    assert causes(tmp_path, VULKAN) == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "cause"),
+    [
+        (f"{CAPS}=compute,utility\n", "nvidia.driver-capabilities-missing"),
+        (f"{CAPS}=compute,utility,graphics\n", "nvidia.host-driver-library-missing"),
+    ],
+)
+def test_vulkan_without_drivers_reads_the_graphics_capability(tmp_path: Path, setting: str, cause: str) -> None:
+    assert causes(tmp_path, setting + VULKAN)[:1] == [cause]
+
+
 @pytest.mark.parametrize("symptom", [NVENC, NVDEC, OPTIX])
 def test_capability_requested_and_library_still_missing_is_the_host(tmp_path: Path, symptom: str) -> None:
     setting = f"      - {CAPS}=all\n"
