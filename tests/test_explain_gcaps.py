@@ -82,6 +82,17 @@ def test_without_a_setting_that_leaves_it_out_the_ranking_stays(
     assert found[0] != "nvidia.driver-capabilities-missing"
 
 
+def test_a_quoted_kubernetes_env_entry_over_two_lines_counts(tmp_path: Path) -> None:
+    """deploy/logquote.py reads the quoted manifest with audit's front-end (the line facts see one line each)."""
+    manifest = (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: llm\nspec:\n  containers:\n  - name: vllm\n"
+        "    image: vllm/vllm-openai:v0.8.5\n    env:\n    - name: NVIDIA_DRIVER_CAPABILITIES\n      value: {}\n"
+        "    resources:\n      limits:\n        nvidia.com/gpu: 1\n"
+    )
+    assert causes(tmp_path, manifest.format("graphics") + NO_DRIVER)[:1] == ["nvidia.driver-capabilities-missing"]
+    assert causes(tmp_path, manifest.format("compute,utility") + NO_DRIVER)[:1] != ["nvidia.driver-capabilities-missing"]
+
+
 def test_nvidia_smi_absent_from_the_runtime_with_a_setting_without_utility(tmp_path: Path) -> None:
     """runc's exec of a missing binary (Go os/exec "exec: %q: executable file not found in $PATH")."""
     text = (
