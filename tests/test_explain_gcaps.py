@@ -247,9 +247,10 @@ def test_check_suggests_when_no_driver_file_is_mounted() -> None:
     assert _check(_nv_facts("video", [])) == {"nvidia.driver-capabilities-missing": ("blocker", "suggests")}
 
 
-def test_check_utility_missing_alone_is_degraded() -> None:
+def test_check_utility_missing_alone_is_a_blocker_too() -> None:
+    """vLLM finds its CUDA platform through NVML; NCCL reads the topology through it."""
     assert _check(_nv_facts("compute", [CUDA_LIB])) == {
-        "nvidia.driver-capabilities-missing": ("degraded", "proves")
+        "nvidia.driver-capabilities-missing": ("blocker", "proves")
     }
 
 

@@ -406,7 +406,8 @@ def driver_capabilities(facts: Facts, options: CheckOptions) -> Iterator[Finding
     (libnvidia-container src/nvc_info.c). Without compute, `libcuda.so.1: cannot open shared
     object file`, torch's "Found no NVIDIA driver on your system" and CUDA error 35 "CUDA driver
     version is insufficient" follow although the driver is fine; without utility, nvidia-smi and
-    NVML are absent and vLLM cannot detect its platform. The CUDA base images set
+    NVML are absent: vLLM detects its CUDA platform through NVML (vllm/platforms/__init__.py
+    cuda_platform_plugin) and NCCL reads the topology through it, so both are blockers. The CUDA base images set
     `compute,utility`; a compose file or `-e` that sets `utility` or `video` alone replaces it.
 
     **How to fix.** Set `NVIDIA_DRIVER_CAPABILITIES=compute,utility` (plus `video` or `graphics`
@@ -425,7 +426,6 @@ def driver_capabilities(facts: Facts, options: CheckOptions) -> Iterator[Finding
     if not missing:
         return
     proven = bool(mounted)  # the hook ran (driver files are mounted) and left these out
-    severity: SeverityName | None = None if "compute" in missing else "degraded"
     evidence: list[tuple[str, str]] = [(driver_caps.VARIABLE, value)]
     if mounted:
         evidence.append(("/proc/self/mounts", f"{len(mounted)} driver libraries mounted, e.g. {mounted[0]}"))
@@ -436,6 +436,5 @@ def driver_capabilities(facts: Facts, options: CheckOptions) -> Iterator[Finding
         f"not inject {what}."
         + (" The driver libraries mounted here do not include them." if proven else ""),
         evidence,
-        severity=severity,
         confidence="proves" if proven else "suggests",
     )
