@@ -156,6 +156,15 @@ def test_ldconfig_absent_on_the_host_proves_the_toolkit_setting(tmp_path: Path) 
     assert (first.cause, first.confidence) == ("nvidia.toolkit-ldconfig-wrong", "proves")
 
 
+def test_ldconfig_without_the_host_prefix_is_refused_by_toolkit_1_18(tmp_path: Path) -> None:
+    """api/config/v1/cli.go assertValid, wrapped by internal/runtime/runtime.go "error loading config: %v"."""
+    text = (
+        'error loading config: nvidia-container-cli.ldconfig value "/sbin/ldconfig" is not host-relative '
+        "(does not start with a '@')\n"
+    )
+    assert causes(tmp_path, text)[:1] == ["nvidia.toolkit-ldconfig-wrong"]
+
+
 def test_ldconfig_exit_127_suggests_the_toolkit_setting(tmp_path: Path) -> None:
     text = "nvidia-container-cli: ldcache error: process /sbin/ldconfig failed with error code: 127\n"
     assert causes(tmp_path, text)[:1] == ["nvidia.toolkit-ldconfig-wrong"]
