@@ -156,6 +156,15 @@ def test_ldconfig_absent_on_the_host_proves_the_toolkit_setting(tmp_path: Path) 
     assert (first.cause, first.confidence) == ("nvidia.toolkit-ldconfig-wrong", "proves")
 
 
+def test_the_go_ldcache_hook_not_finding_the_host_ldconfig_proves_it(tmp_path: Path) -> None:
+    """nvidia-cdi-hook update-ldcache (internal/ldconfig/ldconfig_linux.go mountLdConfig, logrus fatal line)."""
+    text = (
+        'time="2026-01-01T00:00:00Z" level=fatal msg="Error updating ldcache: error mounting host ldconfig: '
+        'error reading host ldconfig: stat /usr/sbin/ldconfig: no such file or directory"\n'
+    )
+    assert causes(tmp_path, text)[:1] == ["nvidia.toolkit-ldconfig-wrong"]
+
+
 def test_ldconfig_without_the_host_prefix_is_refused_by_toolkit_1_18(tmp_path: Path) -> None:
     """api/config/v1/cli.go assertValid, wrapped by internal/runtime/runtime.go "error loading config: %v"."""
     text = (
