@@ -82,6 +82,22 @@ def test_without_a_setting_that_leaves_it_out_the_ranking_stays(
     assert found[0] != "nvidia.driver-capabilities-missing"
 
 
+SMI_NA = (
+    "+-----------------------------------------------------------------------------+\n"
+    "| NVIDIA-SMI 470.57.02    Driver Version: 470.57.02    CUDA Version: N/A      |\n"
+)
+
+
+@pytest.mark.parametrize("symptom", ["", NO_DRIVER, LIBCUDA])
+def test_nvidia_smi_without_a_cuda_version_names_the_compute_capability(tmp_path: Path, symptom: str) -> None:
+    assert causes(tmp_path, SMI_NA + symptom)[:1] == ["nvidia.driver-capabilities-missing"]
+
+
+def test_nvidia_smi_with_a_cuda_version_is_not_it(tmp_path: Path) -> None:
+    text = SMI_NA.replace("CUDA Version: N/A ", "CUDA Version: 11.4") + NO_DRIVER
+    assert causes(tmp_path, text)[:1] != ["nvidia.driver-capabilities-missing"]
+
+
 def test_a_quoted_kubernetes_env_entry_over_two_lines_counts(tmp_path: Path) -> None:
     """deploy/logquote.py reads the quoted manifest with audit's front-end (the line facts see one line each)."""
     manifest = (
