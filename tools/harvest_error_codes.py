@@ -89,8 +89,17 @@ CU_DRIVER = {  # CUresult names map to the same meanings
     "INVALID_IMAGE": ("not-container", [], "the kernel image is invalid for this device"),
 }
 HIP = {
-    "NoDevice": ("cause", ["device.kfd-missing", "rocm.visible-devices-mismatch"], "no ROCm GPU is visible: /dev/kfd or /dev/dri not passed, or HIP/ROCR_VISIBLE_DEVICES filter them out"),
-    "InvalidDevice": ("cause", ["rocm.visible-devices-mismatch", "vllm.tp-exceeds-visible-gpus"], "a GPU index beyond the visible GPUs was used"),
+    # From ROCm 5.4 hipGetDeviceCount/hipSetDevice return it when the runtime failed to start (HIP_INIT_API_NO_RETURN
+    # then an empty g_devices: ROCm/clr hipamd/src/hip_device_runtime.cpp @rocm-5.7.0..f9f995c): a refused /dev/kfd too.
+    "NoDevice": ("cause", ["device.kfd-missing", "rocm.visible-devices-mismatch", "device.group-denied"], "no ROCm GPU is visible: /dev/kfd or /dev/dri not passed or refused (render/video group), or HIP/ROCR_VISIBLE_DEVICES filter them out"),
+    # Not CUDA's reading: HIP returns hipErrorInvalidDevice both for an index past the visible GPUs and from every
+    # HIP_INIT_API call when the runtime failed to start (ROCm/clr hipamd/src/hip_internal.hpp HIP_INIT:
+    # `if (!status && !noReturn) HIP_RETURN(hipErrorInvalidDevice)`, rocm-5.7.0 .. f9f995c; ROCm/hipamd
+    # src/hip_internal.hpp HIP_INIT, rocm-4.5.0 .. rocm-5.5.0), and before ROCm 5.4 hipGetDeviceCount did too
+    # (HIP_INIT_API, ROCm/hipamd rocm-5.2.0 src/hip_device_runtime.cpp): no /dev/kfd, no render group, no amdgpu
+    # or a GPU the ROCm release does not support. The name alone names no cause; torch's "HIP error: invalid
+    # device ordinal" (set_device after the count check) does: signature hip.c10-invalid-device-ordinal.
+    "InvalidDevice": (U, ["rocm.visible-devices-mismatch", "device.kfd-missing", "device.group-denied", "vllm.tp-exceeds-visible-gpus"], "a GPU index beyond the visible GPUs, or (any HIP call, and hipGetDeviceCount before ROCm 5.4) the HIP runtime failed to start: /dev/kfd or /dev/dri missing or refused, amdgpu not loaded, or a GPU this ROCm release does not support"),
     "PeerAccessUnsupported": CUDA["PeerAccessUnsupported"],
     "InsufficientDriver": (U, [], "the ROCm user space is newer than the host's amdgpu kernel driver supports"),
     "NotInitialized": (U, [], "HIP could not initialise: in a container usually /dev/kfd or /dev/dri missing or not accessible (render/video group)"),

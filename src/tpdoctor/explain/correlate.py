@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from tpdoctor.explain import differential, driver_floor, hang
+from tpdoctor.explain import differential, driver_floor, hang, vendor
 from tpdoctor.explain.death import OOM
 from tpdoctor.explain.error_codes import ErrorCode, code_string_of, lookup_number
 from tpdoctor.explain.scanner import ScanResult, SigHit
@@ -170,10 +170,13 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
             supports[cause] = Support(cause=cause)
         return supports[cause]
 
+    explained = _lines_that_explain_codes(scan, kb)
     for sig in kb.signatures:
         rec = scan.signatures.get(sig.id)
         if rec is None or not sig.causes:
             continue
+        if sig.code is not None and all((h.source, h.line) in explained for h in rec.evidence):
+            continue  # a signature reads this code in its own context (signatures.yaml `explains_codes`)
         if _benign_here(sig, present, scan):
             notes.append(_format(sig.benign, scan))
             continue
@@ -231,6 +234,8 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         sig_id = f"code.{code.table}.{code.name}"
         if code.klass != "cause" or not code.causes or f"{sig_id}.string" in present:
             continue
+        if (seen.hit.source, seen.hit.line) in explained:
+            continue
         main, *others = code.causes
         support(main).add(
             sig_id, "suggests", [seen.hit], seen.hit.line, f"{code.layer} error {code.describe()}", downstream=True
@@ -240,6 +245,8 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
     if floor is not None:
         support("cuda.driver-too-old").add("facts.ngc_driver_floor", "proves", floor.hits, floor.first_line, floor.why())
     _fact_rules(scan, supports, notes)
+    # a log of the AMD stack keeps CUDA's names (HIP reads CUDA_VISIBLE_DEVICES, RCCL prints "Cuda failure")
+    vendor.rename_twins(scan, supports)
     _drop_guesses_behind_a_known_root(scan, kb, codes, supports, notes)
     _arbitrate_by_terminal_error(scan, kb, supports)
     _blockers_the_run_got_past(scan, supports)
@@ -270,6 +277,16 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         ),
     )
     return Diagnosis(ranked, list(dict.fromkeys(hints)), notes, codes)
+
+
+def _lines_that_explain_codes(scan: ScanResult, kb: KnowledgeBase) -> set[tuple[str, int]]:
+    """(source, line) of the hits of signatures that read the error code on their line themselves."""
+    return {
+        (h.source, h.line)
+        for sig_id, rec in scan.signatures.items()
+        if kb.signature(sig_id).explains_codes
+        for h in rec.evidence
+    }
 
 
 def _drop_guesses_behind_a_known_root(

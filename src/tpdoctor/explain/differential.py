@@ -54,6 +54,8 @@ HIP_NONE = (
     "code.hip.hipErrorNoDevice.string",
     "code.hip.hipErrorInsufficientDriver.string",
     "jax.rocm-no-visible-gpu",
+    # HCC (ROCm 1.x-2.x) with no GPU agent (ROCm/hcc include/kalmar_runtime.h get_default_dev)
+    "hcc.no-device",
 )
 # vLLM's platform detection found nothing (vllm/platforms/__init__.py; then DeviceConfig's empty device
 # string in v0.8+), torch.xpu counts 0, SYCL selects no GPU (intel/llvm device_selector.cpp)

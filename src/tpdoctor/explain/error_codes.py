@@ -187,6 +187,12 @@ def lookup_number(group: str, value: str, string: str = "") -> ErrorCode | None:
                 return code
         if _OTHER_NAME.match(string) and by_name(string) is None:
             return None
+        # the text starts with another table's code name: c10's hipified warning keeps "cuda functions" in its
+        # prose and prints "Error 101: hipErrorInvalidDevice (Triggered internally at ...)" (pytorch
+        # c10/hip/HIPFunctions.cpp device_count_impl): the number is HIP's, not CUDA's
+        named = by_name(string.split(" ", 1)[0])
+        if named is not None and named.table not in siblings:
+            return None
     return _by_number().get((table, number)) or _by_legacy().get((table, number))
 
 

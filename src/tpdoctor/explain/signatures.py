@@ -83,6 +83,10 @@ class Signature:
     # stands for when that signature's full pattern does not match the line.
     loose_of: str = ""
     loose: bool = True  # False: the pattern narrows its literal on purpose (signatures.yaml `loose: false`)
+    # The error code printed on this line is read by this signature, not by the code tables: the call and the
+    # version it names say what the code means (torch's hipGetDeviceCount warning: 101 is a failed HIP start-up
+    # there, not an index). Codes and code strings found on its lines then back no cause of their own.
+    explains_codes: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,7 @@ def parse_knowledge_base(raw: dict[str, Any], lazy: bool = False) -> KnowledgeBa
                 code=e.get("code"),
                 downstream=bool(e.get("downstream", False)),
                 root=str(e.get("root", "")),
+                explains_codes=bool(e.get("explains_codes", False)),
                 near=_compile(sid, str(e["near"]), lazy) if e.get("near") else None,
                 context=_compile(sid, str(e["context"]), lazy) if e.get("context") else None,
                 loose=bool(e.get("loose", True)),
