@@ -37,6 +37,7 @@ EXPLAIN_ONLY: dict[str, str] = {
     "nvidia.hook-cgroup-denied": "the hook fails on the host while the container is created; only its error text (devices.allow, BPF device filter) shows it",
     "xpu.device-lost": "a GPU hang or reset during the run; only Level Zero's DEVICE_LOST or the kernel log shows it",
     "xpu.visible-devices-mismatch": "the device-selection variables are only known to the process; the log shows them with the empty device list",
+    "xpu.resizable-bar-disabled": "a host BIOS/VM setting; compute-runtime's 'Small BAR detected' / 'Resizable BAR not detected' warning shows it",
     "runtime.amd-toolkit-missing": "the engine refuses runtime `amd` or the CDI name amd.com/gpu before the container exists; only its error text shows it",
     "oneccl.ipc-socket-exchange-failed": "oneCCL's socket exchange fails between running ranks; only its sendmsg/recvmsg/poll errors show it",
     "k8s.gpu-resource-unavailable": "the scheduler and the kubelet decide it in the cluster, outside any container; only their events show it",

@@ -57,6 +57,14 @@ HIP_NONE = (
     # HCC (ROCm 1.x-2.x) with no GPU agent (ROCm/hcc include/kalmar_runtime.h get_default_dev)
     "hcc.no-device",
 )
+# Intel's own "no GPU" words (gintel): torch c10/xpu (device_count_ensure_non_zero, get_device_context), xpu-smi
+# discovery, llama.cpp's SYCL backend, OpenVINO's GPU plugin
+XPU_NONE = (
+    "torch.no-xpu-devices",
+    "xpu-smi.no-device-discovered",
+    "llamacpp.sycl-zero-devices",
+    "openvino.gpu-no-supported-devices",
+)
 # vLLM's platform detection found nothing (vllm/platforms/__init__.py; then DeviceConfig's empty device
 # string in v0.8+), torch.xpu counts 0, SYCL selects no GPU (intel/llvm device_selector.cpp)
 ANY_NONE = (
@@ -65,6 +73,7 @@ ANY_NONE = (
     "xpu.device-count-zero",
     "sycl.no-device-of-type",
     "sycl.no-device",
+    *XPU_NONE,
     # launchers and servers that found no GPU in their own words (DeepSpeed's runner and accelerator detection,
     # Megatron's CUDA assert, Accelerate's process count, JAX's CPU fallback, llama.cpp's -ngl check, Ollama's
     # discovery): all but DeepSpeed's runner also print on CPU-only builds and hosts, so alone they name nothing
@@ -98,6 +107,10 @@ COUNT_SYMPTOMS = (
     "ray.current-node-no-gpu",
     "tgi.not-enough-cuda-devices",
     "vllm.placement-group-timeout",
+    # Intel (gintel): c10/xpu check_device, vLLM XPU's memory-info bounds check, XCCL's onecclSetDevice
+    "torch.xpu-device-out-of-range",
+    "vllm.xpu-device-index-out-of-range",
+    "xccl.set-device-failed",
 )
 DENIED = (
     "dri.render-open-eacces",
@@ -174,7 +187,8 @@ def _vendor(scan: ScanResult, nvidia: list[SigHit], hip: list[SigHit]) -> str | 
     if nvidia and not hip:
         return "nvidia"
     if any(
-        i in scan.signatures for i in ("sycl.no-device-of-type", "sycl.no-device", "xpu.device-count-zero")
+        i in scan.signatures
+        for i in ("sycl.no-device-of-type", "sycl.no-device", "xpu.device-count-zero", *XPU_NONE)
     ):
         return "intel"
     backend = scan.facts.get("cmd_backend")
@@ -271,7 +285,7 @@ def _mask_beyond_passed(scan: ScanResult, vendor: str | None) -> tuple[str, str]
     CUDA_VISIBLE_DEVICES=2,3 in a container started with --gpus 2 selects nothing. The count comes from the
     command, or from an nvidia-smi / rocm-smi listing: one taken on the host lists at least as many GPUs as
     exist, so a mask past it names GPUs that exist nowhere and is wrong either way."""
-    if vendor not in ("nvidia", "amd"):
+    if vendor not in ("nvidia", "amd", "intel"):
         return None
     counts: list[tuple[int, str]] = []
     count = _int(scan.facts.get("cmd_gpu_count"))
@@ -282,29 +296,38 @@ def _mask_beyond_passed(scan: ScanResult, vendor: str | None) -> tuple[str, str]
                 f"the container gets {count} GPU(s) ({_command(scan)}), numbered 0..{count - 1} inside it",
             )
         )
-    rows = set(scan.facts.values.get("smi_gpu" if vendor == "nvidia" else "rocm_smi_gpu", []))
+    rows = set(scan.facts.values.get({"nvidia": "smi_gpu", "amd": "rocm_smi_gpu"}.get(vendor, ""), []))
     if rows:
         tool = "nvidia-smi" if vendor == "nvidia" else "rocm-smi"
         counts.append((len(rows), f"{tool} lists {len(rows)} GPU(s), numbered 0..{len(rows) - 1}"))
     if not counts:
         return None
     have, seen = min(counts)
-    names = (
-        ("cmd_cuda_visible_devices", "cuda_visible_devices")
-        if vendor == "nvidia"
-        else (
+    names = {
+        "nvidia": ("cmd_cuda_visible_devices", "cuda_visible_devices"),
+        "amd": (
             "cmd_hip_visible_devices",
             "cmd_rocr_visible_devices",
             "hip_visible_devices",
             "rocr_visible_devices",
-        )
-    )
+        ),
+        # Level Zero's ZE_AFFINITY_MASK: root[.sub] entries; the container's render nodes are its root devices
+        # (compute-runtime numbers what it can open from 0), so only the root index counts
+        "intel": ("cmd_ze_affinity_mask", "ze_affinity_mask"),
+    }[vendor]
     for key in names:
         mask = scan.facts.get(key)
-        ids = [int(x) for x in (mask or "").split(",") if x.strip().isdigit()]
+        parts = (mask or "").split(",")
+        if vendor == "intel":
+            parts = [x.split(".", 1)[0] for x in parts]
+        ids = [int(x) for x in parts if x.strip().isdigit()]
         if ids and min(ids) >= have:
             var = key.removeprefix("cmd_").upper()
-            cause = "cuda.visible-devices-mismatch" if vendor == "nvidia" else "rocm.visible-devices-mismatch"
+            cause = {
+                "nvidia": "cuda.visible-devices-mismatch",
+                "amd": "rocm.visible-devices-mismatch",
+                "intel": "xpu.visible-devices-mismatch",
+            }[vendor]
             return cause, (
                 f"{var}={mask} names none of the GPUs here ({seen}): index the mask from 0 inside the "
                 "container (or drop it and select the GPUs when starting the container)."
@@ -409,6 +432,13 @@ def gpu_count(scan: ScanResult) -> list[Pick]:
         if mask and re.fullmatch(r"[\d,]+", mask):
             n = len([x for x in mask.split(",") if x])
             sees.append((n, f"CUDA_VISIBLE_DEVICES={mask} leaves {n}"))
+            break
+    # Level Zero's ZE_AFFINITY_MASK: each distinct root index is one device (root.sub entries of one root: one)
+    for key in ("cmd_ze_affinity_mask", "ze_affinity_mask"):
+        mask = facts.get(key)
+        if mask and re.fullmatch(r"[\d.,]+", mask):
+            n = len({x.split(".", 1)[0] for x in mask.split(",") if x})
+            sees.append((n, f"ZE_AFFINITY_MASK={mask} leaves {n}"))
             break
     # a listing taken on the host lists at least the container's GPUs: a world above it is above both
     for key, tool in (("smi_gpu", "nvidia-smi"), ("rocm_smi_gpu", "rocm-smi")):

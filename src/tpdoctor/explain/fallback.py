@@ -40,7 +40,12 @@ LAYERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "Level Zero/SYCL",
-        re.compile(r"UR_RESULT_|ZE_RESULT_|PI_ERROR_|Native API|level_zero|\bSYCL\b|\bxpu\b|XPU"),
+        # compute-runtime (NEO) aborts with shared/source/helpers/debug_helpers.cpp "Abort was called at %d line in
+        # file:"; the Level Zero loader traces with "ZE_LOADER_DEBUG_TRACE:" (source/loader/ze_loader.cpp).
+        re.compile(
+            r"UR_RESULT_|ZE_RESULT_|PI_ERROR_|Native API|level_zero|\bSYCL\b|\bxpu\b|XPU"
+            r"|ZE_LOADER_DEBUG_TRACE|\bzeInit\b|libze_|Abort was called at \d+ line in file|ONEAPI_DEVICE_SELECTOR"
+        ),
     ),
     (
         "ROCm/HIP",
