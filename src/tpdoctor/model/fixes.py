@@ -126,6 +126,24 @@ def fixes_for(
 _FIXES_MEMO: dict[tuple[Any, ...], tuple[Fix, ...]] = {}
 
 
+# Template keys that only the finding itself can fill (fix_context has no default for them).
+CONTEXT_ONLY_KEYS = frozenset(
+    {"env_name", "env_value", "env_suggestion", "env_names", "iface", "drmfd_dir", "worker_affinity"}
+)
+
+
+def _needs_missing_context(remedy: Mapping[str, Any], ctx: Mapping[str, str]) -> bool:
+    """Does the remedy use a context-only key the caller did not give (explain knows no variable name)?"""
+    for value in remedy.values():
+        if not isinstance(value, str):
+            continue
+        for m in Template.pattern.finditer(value):
+            key = m.group("named") or m.group("braced")
+            if key in CONTEXT_ONLY_KEYS and key not in ctx:
+                return True
+    return False
+
+
 def _fixes_for(
     cause: str,
     context: Mapping[str, str] | None,
@@ -144,6 +162,8 @@ def _fixes_for(
         privilege = remedy.get("privilege", "none")
         if privilege == "privileged" and not include_privileged:
             continue
+        if _needs_missing_context(remedy, ctx):
+            continue  # a command with `$env_name` left in it would be wrong to paste: no fix beats that
         risk = remedy.get("risk") or (PRIVILEGED_RISK if privilege == "privileged" else None)
         for runtime in RUNTIMES:
             if runtime not in remedy or runtime not in wanted:
