@@ -56,6 +56,13 @@ def _findings(tmp_path: Path, text: str) -> list[tuple[str, str]]:
         ('  File "/usr/lib/python2.7/multiprocessing/synchronize.py", line 75, in __init__\n'
          "    sl = self._semlock = _multiprocessing.SemLock(kind, value, maxvalue)\n"
          "OSError: [Errno 13] Permission denied\n", "shm.not-writable"),
+        # pytorch c10/xpu/XPUFunctions.cpp initGlobalDevicePoolState TORCH_WARN on a sycl::exception
+        ("/venv/lib/python3.11/site-packages/torch/xpu/__init__.py:60: UserWarning: Failed to initialize XPU devices. "
+         "The driver may not be installed, installed incorrectly, or incompatible with the current setup. Please refer "
+         "to the guideline for proper installation and configuration.\n", "device.render-node-missing"),
+        # NVIDIA_VISIBLE_DEVICES (NVML index) under the NVIDIA runtime together with a --device node (a minor number)
+        ("$ docker run -e NVIDIA_VISIBLE_DEVICES=2 --runtime nvidia --device /dev/nvidia3 img nvidia-smi -L\n",
+         "cuda.visible-devices-mismatch"),
         # a render node whose 0660 group is an unrelated named group (udev gives render/video)
         ("crw-rw---- 1 root systemd-journal 226, 129 Jan  2 10:00 renderD129\n", "device.group-denied"),
     ],
@@ -76,9 +83,13 @@ def test_a_heldout10_family_form_is_named(tmp_path: Path, text: str, cause: str)
         "slurmd: info: gres.conf file /dev/nvidia0 now exists\n",
         # a bare EACCES with no SemLock( frame nearby is not /dev/shm
         "OSError: [Errno 13] Permission denied\n",
+        # one selection only: the NVIDIA runtime with NVIDIA_VISIBLE_DEVICES, no --device node
+        "$ docker run --runtime=nvidia -e NVIDIA_VISIBLE_DEVICES=0 img nvidia-smi -L\n",
         # render/video groups are the healthy ones
         "crw-rw---- 1 root render 226, 128 Jul 15 00:30 renderD128\n",
         "crw-rw---- 1 root video 226, 0 Jul 15 00:30 card0\n",
+        # the overflow group of an unmapped GID (podman --userns keep-id --group-add keep-groups still grants it)
+        "crw-rw----    1 nobody   nobody    226, 128 Dec 19 12:51 renderD128\n",
     ],
 )
 def test_the_family_neighbours_stay_out(tmp_path: Path, text: str) -> None:
