@@ -47,6 +47,10 @@ def _findings(tmp_path: Path, text: str) -> list[tuple[str, str]]:
         # gres.c _node_config_validate / _foreach_rebuild_topo: "%s: %s: invalid GRES core specification (%s) on node %s"
         ("error: _foreach_rebuild_topo: gres/gpu: invalid GRES core specification (0-31) on node gpu7\n",
          "slurm.gres-unavailable"),
+        # SchedMD/slurm src/interfaces/gpu.c _get_gpu_type (AutoDetect=nvml/rsmi with no library)
+        ("slurmd: We were configured to autodetect nvml functionality, but we weren't able to find that lib when "
+         "Slurm was configured.\n", "slurm.gres-unavailable"),
+        ("slurmd: Configured with rsmi, but rsmi isn't enabled during the build.\n", "slurm.gres-unavailable"),
         # ansible/ansible lib/ansible/executor/task_queue_manager.py "Unable to use multiprocessing, ... /dev/shm: %s"
         ("ERROR! Unable to use multiprocessing, this is normally caused by lack of access to /dev/shm: "
          "[Errno 13] Permission denied\n", "shm.not-writable"),
@@ -81,6 +85,8 @@ def test_a_heldout10_family_form_is_named(tmp_path: Path, text: str, cause: str)
         "CMA is disabled:process_vm_writev delivered 0 instead of 4\n",
         # slurmd found the file after waiting
         "slurmd: info: gres.conf file /dev/nvidia0 now exists\n",
+        # the plugin loaded: AutoDetect works
+        "slurmd: GPU NVML plugin loaded\n",
         # a bare EACCES with no SemLock( frame nearby is not /dev/shm
         "OSError: [Errno 13] Permission denied\n",
         # one selection only: the NVIDIA runtime with NVIDIA_VISIBLE_DEVICES, no --device node
