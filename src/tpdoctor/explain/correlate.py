@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from tpdoctor.explain import differential, driver_floor, hang, vendor
+from tpdoctor.explain import differential, driver_floor, hang, rdma_listing, vendor
 from tpdoctor.explain.death import OOM
 from tpdoctor.explain.error_codes import ErrorCode, code_string_of, lookup_number
 from tpdoctor.explain.scanner import ScanResult, SigHit
@@ -244,6 +244,11 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
 
     if floor is not None:
         support("cuda.driver-too-old").add("facts.ngc_driver_floor", "proves", floor.hits, floor.first_line, floor.why())
+    old_driver = driver_floor.smi_driver_too_old(scan)
+    if old_driver is not None and any(c.code.name == "cudaErrorInsufficientDriver" for c in codes):
+        support("cuda.driver-too-old").add(
+            "facts.smi_driver_floor", "suggests", [old_driver.hit], old_driver.hit.line, old_driver.why()
+        )
     _fact_rules(scan, supports, notes)
     # a log of the AMD stack keeps CUDA's names (HIP reads CUDA_VISIBLE_DEVICES, RCCL prints "Cuda failure")
     vendor.rename_twins(scan, supports)
@@ -437,6 +442,12 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
             rec.evidence if rec else [],
             rec.first_line if rec else 1,
             f"Processes of this log run with different NCCL_CUMEM_ENABLE values ({', '.join(cumem)}).",
+        )
+
+    partial = rdma_listing.partial_uverbs(scan)
+    if partial is not None:
+        supports.setdefault("rdma.ib-device-missing", Support(cause="rdma.ib-device-missing", order=-1)).add(
+            "facts.uverbs_list", "suggests", [partial.hit], partial.hit.line, partial.why()
         )
 
     _rocm_double_mask(scan, supports)

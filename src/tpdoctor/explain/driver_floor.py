@@ -68,7 +68,66 @@ def below_floor(scan: ScanResult) -> Floor | None:
     if seen >= floor:
         return None
     hits = sorted(
-        [SigHit(built_hit[1], f"built for {built_hit[0]}", built_hit[2], {}), SigHit(seen_hit[1], f"detected {seen_hit[0]}", seen_hit[2], {})],
+        [
+            SigHit(built_hit[1], f"built for {built_hit[0]}", built_hit[2], {}),
+            SigHit(seen_hit[1], f"detected {seen_hit[0]}", seen_hit[2], {}),
+        ],
         key=lambda h: (h.source, h.line),
     )
     return Floor(built_hit[0], seen_hit[0], f"{floor[0]}.{floor[1]:02d}", major, hits, hits[0].line)
+
+
+# glearn9: cudaErrorInsufficientDriver (35) means either no libcuda in the process (a container started without
+# a GPU: measured on an H200, docs/gpu-h200.md) or a driver older than the image's CUDA runtime. When the log
+# also shows nvidia-smi's banner ("Driver Version: 367.57") with a driver below CUDA 11's minor-version floor
+# (450.80.02, the table above), no CUDA 11+ image runs on it at all: the old driver is the likelier reading.
+_CUDA11_FLOOR = (450, 80)
+
+
+@dataclass(frozen=True)
+class SmiDriver:
+    version: str
+    hit: SigHit
+    driver_cuda: str = ""  # nvidia-smi's "CUDA Version", when the reading is a CUDA major above it
+    built_cuda: str = ""
+
+    def why(self) -> str:
+        if self.built_cuda:
+            return (
+                f"CUDA reports the driver insufficient: the program was built for CUDA {self.built_cuda} and nvidia-smi "
+                f"shows driver {self.version}, which runs CUDA up to {self.driver_cuda}. Minor-version compatibility "
+                "never crosses a CUDA major: upgrade the host driver, or use an image built for the driver's CUDA major."
+            )
+        return (
+            f"CUDA reports the driver insufficient and nvidia-smi shows driver {self.version}: below 450.80.02, the "
+            "oldest driver that runs any CUDA 11 or later image (CUDA minor-version compatibility). Upgrade the host "
+            "driver, or use an image built for a CUDA release that driver supports."
+        )
+
+
+def smi_driver_too_old(scan: ScanResult) -> SmiDriver | None:
+    """nvidia-smi's driver version, when it is too old for any CUDA 11+ runtime, or its "CUDA Version" (the
+    newest CUDA the driver runs) is of an older major than the CUDA the process was built for: minor-version
+    compatibility never crosses a major (CUDA Compatibility guide)."""
+    seen = scan.facts.first.get("smi_driver_version")
+    if seen is None:
+        return None
+    version = _version(seen[0])
+    hit = SigHit(seen[1], f"nvidia-smi driver {seen[0]}", seen[2], {})
+    if version is not None and version < _CUDA11_FLOOR:
+        return SmiDriver(seen[0], hit)
+    driver_cuda = scan.facts.first.get("smi_cuda_version")
+    built = next(
+        (
+            scan.facts.first[k]
+            for k in ("runtime_cuda_version", "runtime_cuda_version2", "runtime_cuda_version3")
+            if k in scan.facts.first
+        ),
+        None,
+    )
+    if driver_cuda is None or built is None:
+        return None
+    driver_major, built_major = _version(driver_cuda[0]), _version(built[0])
+    if driver_major is None or built_major is None or built_major[0] <= driver_major[0]:
+        return None
+    return SmiDriver(seen[0], hit, driver_cuda=driver_cuda[0], built_cuda=built[0])
