@@ -44,6 +44,9 @@ def _findings(tmp_path: Path, text: str) -> list[tuple[str, str]]:
          "slurmd: fatal: can't stat gres.conf file /dev/nvidia3: No such file or directory\n",
          "slurm.gres-unavailable"),
         ("fatal: can't stat gres.conf file /dev/dri/renderD129: No such file or directory\n", "slurm.gres-unavailable"),
+        # gres.c gres_plugin_node_config_load (v2.6-v17.11) "can't stat gres.conf file %s, assuming zero resource counts"
+        ("error: can't stat gres.conf file /etc/slurm/gres.conf, assuming zero resource counts\n",
+         "slurm.gres-unavailable"),
         # gres.c _node_config_validate / _foreach_rebuild_topo: "%s: %s: invalid GRES core specification (%s) on node %s"
         ("error: _foreach_rebuild_topo: gres/gpu: invalid GRES core specification (0-31) on node gpu7\n",
          "slurm.gres-unavailable"),
@@ -84,7 +87,7 @@ def test_a_heldout10_family_form_is_named(tmp_path: Path, text: str, cause: str)
         # UCX's probe at start-up is debug-level and names no errno
         "CMA is disabled:process_vm_writev delivered 0 instead of 4\n",
         # slurmd found the file after waiting
-        "slurmd: info: gres.conf file /dev/nvidia0 now exists\n",
+        "slurmd: error: Waiting for gres.conf file /dev/nvidia0\nslurmd: info: gres.conf file /dev/nvidia0 now exists\n",
         # the plugin loaded: AutoDetect works
         "slurmd: GPU NVML plugin loaded\n",
         # a bare EACCES with no SemLock( frame nearby is not /dev/shm
