@@ -304,3 +304,14 @@ def test_error_lines_skipped_without_decoding_are_exactly_the_ones_that_cannot_w
     got = [(line, text) for _src, line, text in scan_bytes(data).result.top_error_lines()]
     ref = [(no, t) for no, t in _reference_error_lines(lines) if "padding" not in t]
     assert got == ref
+
+
+def test_a_short_line_before_a_token_that_did_not_fit_is_a_wrap() -> None:
+    # A soft wrap moves a long path to the next line whole and leaves the line before it short.
+    from tpdoctor.explain.scanner import _cut_by_wrap
+
+    path = b"/opt/rocm-6.4.0/lib/rocblas/library/TensileLibrary.dat: No such file or"
+    assert _cut_by_wrap(b"rocBLAS error: Cannot read", path)
+    assert not _cut_by_wrap(b"rocBLAS error: Cannot read", b"done")  # "done" would have fitted
+    assert not _cut_by_wrap(b"", path)
+    assert _cut_by_wrap(b"x" * 60, b"done")  # a full line is cut whatever follows

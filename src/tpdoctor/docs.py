@@ -28,6 +28,8 @@ EXPLAIN_ONLY: dict[str, str] = {
     "shm.removed-by-logind": "logind removes the files when the host user's last session ends, long after start: the log shows the vanished semaphore or segment",
     "runtime.cgroupv2-unsupported": "the NVIDIA hook fails on the host before the container exists; only its error text shows it",
     "runtime.nvidia-toolkit-missing": "the runtime refuses `--gpus` before the container exists; only its error text shows it",
+    "nvidia.host-driver-library-missing": "which driver libraries the host has is read from the host's ld cache, outside the container check sees; a run shows the library that fails to load",
+    "nvidia.toolkit-ldconfig-wrong": "a setting of the host's /etc/nvidia-container-runtime/config.toml, outside the container check sees; the hook prints the failure when the container is created",
     "nvidia.fabric-manager-not-running": "a host service; CUDA reports it at init (802 system not yet initialized), which only a run shows",
     "cuda.forward-compat-unsupported": "depends on the image's CUDA compat libraries against the host GPU; CUDA reports it at init (804/803)",
     "cuda.driver-too-old": "depends on the image's CUDA runtime against the host driver; the runtime reports it at init (35, 222)",

@@ -37,6 +37,7 @@ from tpdoctor.deploy.yamledit import (
 )
 from tpdoctor.errors import InputError, NotDeploymentError
 from tpdoctor.limits import MAX_GPUS, cap_count, parse_count
+from tpdoctor.model import driver_caps
 from tpdoctor.model.edits import (
     AddCapability,
     AddItem,
@@ -248,7 +249,12 @@ def _gpu_reservations(svc: dict[str, Any]) -> list[GpuRequest]:
         if len(ids) > MAX_GPUS:
             cap_count(len(ids), "device_ids:")
         vendor = driver if driver in ("nvidia", "intel", "amd") else "unknown"
-        out.append(GpuRequest(via="compose-deploy", vendor=vendor, count=n, ids=ids, raw=str(dict(d))))  # type: ignore[arg-type]
+        caps_env = driver_caps.from_request(caps) if vendor in ("nvidia", "unknown") else None
+        if vendor == "unknown" and caps_env is not None:
+            vendor = "nvidia"  # only the daemon's NVIDIA driver registers these capabilities (moby nvidia_linux.go)
+        out.append(
+            GpuRequest(via="compose-deploy", vendor=vendor, count=n, ids=ids, raw=str(dict(d)), driver_caps=caps_env)  # type: ignore[arg-type]
+        )
     g = svc.get("gpus")
     if g is not None:
         if g == "all":

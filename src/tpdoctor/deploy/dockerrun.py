@@ -27,6 +27,7 @@ from tpdoctor.deploy.shellwords import (
     unquote,
 )
 from tpdoctor.errors import InputError, NotDeploymentError
+from tpdoctor.model import driver_caps
 from tpdoctor.model.edits import Edit as TypedEdit
 from tpdoctor.model.edits import RepairContinuation, SetEntrypoint
 
@@ -356,7 +357,14 @@ def run_to_service(run: RunCommand, index: int, lines: list[str]) -> Service:
             ids = re.findall(r"device=([0-9,]+)", v)
             idl = ids[0].split(",") if ids else []
             cnt = len(idl) or (None if v.strip("\"'") == "all" else int(v) if v.isdigit() else None)
-            s.gpus.append(GpuRequest(via="gpus-flag", vendor="nvidia", count=cnt, ids=idl, raw=f"--gpus {v}"))
+            # docker/cli opts/gpus.go: `capabilities=a,b` (CSV-quoted) becomes [a, b, gpu]
+            caps = re.search(r"capabilities=([\w,]+)", v)
+            s.gpus.append(
+                GpuRequest(
+                    via="gpus-flag", vendor="nvidia", count=cnt, ids=idl, raw=f"--gpus {v}",
+                    driver_caps=driver_caps.from_request(caps.group(1).split(",")) if caps else None,
+                )
+            )
         elif n == "--runtime":
             s.runtime = v
             if v == "nvidia":

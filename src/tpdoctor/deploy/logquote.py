@@ -16,6 +16,7 @@ from tpdoctor.deploy.analysis import RENDER_RE, backend, pp_size, tp_size
 from tpdoctor.deploy.dockerrun import find_run_commands, run_to_service
 from tpdoctor.deploy.model import Service
 from tpdoctor.errors import InputError, TpdoctorError
+from tpdoctor.model import driver_caps
 
 # Where the command starts on its line: anything before it is a prompt (`$ `, `root@h:~# `, `==>>>`).
 # `nvidia-docker run` (NVIDIA/nvidia-docker v2 wrapper script `nvidia-docker`: for run/create it execs
@@ -97,6 +98,7 @@ def service_facts(svc: Service, engine: str, opaque: bool = False) -> dict[str, 
     # NVIDIA_VISIBLE_DEVICES given with -e: with a default runtime of nvidia it selects GPUs without --gpus
     if "NVIDIA_VISIBLE_DEVICES" in svc.env:
         out["cmd_nvidia_visible_devices"] = svc.env["NVIDIA_VISIBLE_DEVICES"]
+    out.update(_driver_caps_facts(svc))
     if svc.ipc in ("host", "shareable") or (svc.ipc or "").startswith("container:"):
         out["cmd_shm"] = f"ipc={svc.ipc}"
     elif svc.shm_size is not None:
@@ -129,6 +131,33 @@ def service_facts(svc: Service, engine: str, opaque: bool = False) -> dict[str, 
         out["cmd_nproc_per_node"] = m.group(1)
     if svc.image:
         out["cmd_image"] = svc.image
+    return out
+
+
+# The capability facts the explain correlations read (signatures.yaml, gcaps), named as the line facts are, so a
+# Kubernetes env entry split over two lines (`- name: NVIDIA_DRIVER_CAPABILITIES` / `value: utility`) counts too.
+_CAP_FACTS = (
+    ("compute", ("compute",)),
+    ("utility", ("utility",)),
+    ("video", ("video",)),
+    ("graphics", ("graphics", "display")),
+)
+
+
+def _driver_caps_facts(svc: Service) -> dict[str, str]:
+    """nvidia_caps_no_<cap> / nvidia_caps_has_<cap> for the capabilities the runtime hook will read: a device
+    request's NVIDIA capabilities (the daemon writes them last), else the environment's value."""
+    value = next((g.driver_caps for g in svc.gpus if g.driver_caps is not None), None)
+    if value is None:
+        value = svc.env.get(driver_caps.VARIABLE)
+    if value is None or "$" in value or not driver_caps.parse(value):
+        return {}
+    out = {"cmd_nvidia_driver_capabilities": value}
+    for cap, names in _CAP_FACTS:
+        if all(driver_caps.lacks(value, n) for n in names):
+            out[f"nvidia_caps_no_{cap}"] = value
+        elif cap in ("video", "graphics"):
+            out[f"nvidia_caps_has_{cap}"] = value
     return out
 
 

@@ -54,6 +54,9 @@ class GpuRequest(DataModel):
     count: int | None = None  # None = all / unknown
     ids: list[str] = field(default_factory=list)
     raw: str = ""
+    # NVIDIA_DRIVER_CAPABILITIES the Docker daemon sets for this request's NVIDIA capabilities
+    # (compose `capabilities: [gpu, utility]`, --gpus 'capabilities=...'); None: it sets none
+    driver_caps: str | None = None
 
 
 @dataclass(kw_only=True, repr=False, eq=False)

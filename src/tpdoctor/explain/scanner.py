@@ -46,6 +46,11 @@ NEAR_BYTES = 4096  # how far a `near` signature looks for its context around its
 # launcher/collector prefix that strip_prefixes knows (`[rank1]:`, `(pid=1)`, `vllm-1  | `).
 WRAP_MIN = 40
 WRAP_PIECES = 4
+# ... unless the first word of the piece after it would not have fitted behind it: a soft wrap moves a
+# long token (a path, a URL) to the next line whole and leaves the line before it short
+# ("rocBLAS error: Cannot read" / "/opt/rocm/.../TensileLibrary.dat: ..."). The narrowest wrap width
+# taken for that is WRAP_WIDTH.
+WRAP_WIDTH = 72
 # A wrap can cut every literal of a signature ("opendir failed: could not open device directory"):
 # the first and the last FRAGMENT bytes of each literal of FRAGMENT_FROM bytes or more are looked for
 # too. A cut at a space leaves one of them whole (the head ends the first piece, the tail starts the
@@ -157,6 +162,15 @@ def _joins_wraps(sig: Signature) -> bool:
     Not the generic ones (strerror texts, `code.*-number`): a bare "Operation not permitted" on the
     line after a CUDA path is no CUDA error (tests/test_explain_code_forms.py)."""
     return sig.code is None or sig.near is not None
+
+
+def _cut_by_wrap(line: bytes, following: bytes) -> bool:
+    """Can `line` end where a wrap cut it, given the line that follows it?"""
+    kept = len(line.rstrip())
+    if kept >= WRAP_MIN:
+        return True
+    word = following.split(None, 1)[0] if following.strip() else b""
+    return kept > 0 and kept + 1 + len(word) > WRAP_WIDTH
 
 
 def _starts_record(line: bytes) -> bool:
@@ -437,16 +451,16 @@ class Scanner:
                 break
             prev_start = block.rfind(b"\n", 0, head - 1) + 1
             prev = bytes(block[prev_start : head - 1])
-            if len(prev.rstrip()) < WRAP_MIN:
+            if not _cut_by_wrap(prev, pieces[0]):
                 break
             pieces.insert(0, prev)
             head = prev_start
         for _ in range(WRAP_PIECES - 1):  # forwards: the next line continues this one
-            if tail >= end - 1 or len(pieces[-1].rstrip()) < WRAP_MIN:
+            if tail >= end - 1:
                 break
             nxt_stop = block.find(b"\n", tail + 1, end)
             nxt = bytes(block[tail + 1 : nxt_stop if nxt_stop >= 0 else end])
-            if _starts_record(nxt):
+            if _starts_record(nxt) or not _cut_by_wrap(pieces[-1], nxt):
                 break
             pieces.append(nxt)
             tail = nxt_stop if nxt_stop >= 0 else end

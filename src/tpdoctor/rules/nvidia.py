@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from tpdoctor.facts.caps import has_cap
-from tpdoctor.model import CheckOptions, Confidence, Facts, Finding, SeverityName, make_finding
+from tpdoctor.model import CheckOptions, Confidence, Facts, Finding, SeverityName, driver_caps, make_finding
 from tpdoctor.model.fixes import fix_context
 from tpdoctor.rules.gpus import (
     NVIDIA_GPU_NODE,
@@ -376,4 +377,64 @@ def nvml_unknown_error(facts: Facts, options: CheckOptions) -> Iterator[Finding]
         "device.nvml-cgroup-lost",
         "NVML cannot open the GPUs although their nodes are present: the device cgroup rules were lost.",
         [("nvmlInit", error)],
+    )
+
+
+# libnvidia-container bind-mounts each injected driver file on its own (src/nvc_mount.c mount_files),
+# and so does a CDI spec: /proc/self/mounts then lists libcuda.so.<driver> when compute was injected.
+# the library that shows each serving capability was injected
+_MARKER_MOUNT = {
+    "compute": re.compile(r"/libcuda\.so(\.\d+)*$"),
+    "utility": re.compile(r"/libnvidia-ml\.so(\.\d+)*$"),
+}
+_DRIVER_LIB_MOUNT = re.compile(r"/lib(nvidia-[\w-]+|cuda|nvcuvid|GLX_nvidia|EGL_nvidia)\.so(\.\d+)*$")
+
+
+@fact_rule("nvidia.driver-capabilities-missing")
+def driver_capabilities(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """The container asked the NVIDIA runtime for the driver libraries CUDA serving needs.
+
+    **What it checks.** Inside a container with the CUDA backend: `NVIDIA_DRIVER_CAPABILITIES`,
+    when set, includes `compute` (libcuda) and `utility` (nvidia-smi, NVML), or is `all`. The
+    container's mounts decide how sure it is: libnvidia-container and CDI bind-mount each driver
+    library, so driver libraries mounted without `libcuda.so.*` prove that compute was left out;
+    a mounted `libcuda.so.*` means it was injected anyway (CDI ignores the variable), and nothing
+    is reported. An empty value is the toolkit's default (`utility,compute` since v1.4.0).
+
+    **Why it matters.** The legacy runtime hook passes one `--compute`/`--utility`/`--video`/...
+    flag per listed capability to `nvidia-container-cli`, which mounts only those libraries
+    (libnvidia-container src/nvc_info.c). Without compute, `libcuda.so.1: cannot open shared
+    object file`, torch's "Found no NVIDIA driver on your system" and CUDA error 35 "CUDA driver
+    version is insufficient" follow although the driver is fine; without utility, nvidia-smi and
+    NVML are absent: vLLM detects its CUDA platform through NVML (vllm/platforms/__init__.py
+    cuda_platform_plugin) and NCCL reads the topology through it, so both are blockers. The CUDA base images set
+    `compute,utility`; a compose file or `-e` that sets `utility` or `video` alone replaces it.
+
+    **How to fix.** Set `NVIDIA_DRIVER_CAPABILITIES=compute,utility` (plus `video` or `graphics`
+    if the workload encodes or renders), or `all`, where the container is created; or inject the
+    GPUs through CDI.
+    """
+    value = facts.env.get(driver_caps.VARIABLE)
+    if value is None or not _is_cuda(facts, options) or in_container(facts) is False:
+        return
+    missing = driver_caps.missing_for_serving(value)
+    if not missing:
+        return
+    mounted = [m.target for m in facts.mounts if _DRIVER_LIB_MOUNT.search(m.target)]
+    # a capability whose library is mounted anyway was injected (CDI ignores the variable)
+    missing = [c for c in missing if not any(_MARKER_MOUNT[c].search(t) for t in mounted)]
+    if not missing:
+        return
+    proven = bool(mounted)  # the hook ran (driver files are mounted) and left these out
+    evidence: list[tuple[str, str]] = [(driver_caps.VARIABLE, value)]
+    if mounted:
+        evidence.append(("/proc/self/mounts", f"{len(mounted)} driver libraries mounted, e.g. {mounted[0]}"))
+    what = "; ".join(f"{c}: {driver_caps.LIBRARIES[c]}" for c in missing)
+    yield make_finding(
+        "nvidia.driver-capabilities-missing",
+        f"{driver_caps.VARIABLE}={value or '(empty)'} leaves out {', '.join(missing)}, so the NVIDIA runtime does "
+        f"not inject {what}."
+        + (" The driver libraries mounted here do not include them." if proven else ""),
+        evidence,
+        confidence="proves" if proven else "suggests",
     )

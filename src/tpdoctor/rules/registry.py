@@ -144,6 +144,7 @@ DEPLOY_RULE_MODULES: tuple[str, ...] = (
     "tpdoctor.rules.deploy_topology",
     "tpdoctor.rules.deploy_compose",
     "tpdoctor.rules.deploy_intel",
+    "tpdoctor.rules.deploy_nvidia",
     "tpdoctor.rules.deploy_k8s_schema",
 )
 
