@@ -315,3 +315,25 @@ def test_a_short_line_before_a_token_that_did_not_fit_is_a_wrap() -> None:
     assert not _cut_by_wrap(b"rocBLAS error: Cannot read", b"done")  # "done" would have fitted
     assert not _cut_by_wrap(b"", path)
     assert _cut_by_wrap(b"x" * 60, b"done")  # a full line is cut whatever follows
+
+
+def test_no_wrap_fragment_hits_the_lines_a_run_repeats() -> None:
+    # A 12-byte wrap fragment that also begins a line NCCL, torch or vLLM repeats (NCCL WARN "Failed to open
+    # libibverbs.so[.1]" once per rank and communicator, "Could not find: libnccl-net.so") costs a Python
+    # check per occurrence: 16 k per GiB of the benchmark's log each time it happened. The benchmark's own
+    # noise lines (bench/gen_log.py) are the guard: no literal that is only a fragment may hit one of them.
+    import importlib.util
+    import random
+
+    from tpdoctor.explain.scanner import Scanner as _Scanner
+    from tpdoctor.explain.signatures import knowledge_base as _kb
+
+    spec = importlib.util.spec_from_file_location("gen_log", Path(__file__).parent.parent / "bench" / "gen_log.py")
+    assert spec and spec.loader
+    gen_log = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen_log)
+    noise = b"".join(gen_log.noise_pool(random.Random(1), 20000, 0.0))
+    scanner = _Scanner(_kb())
+    engine = scanner.engine
+    hot = sorted({engine._literals[lit] for lit, _ in engine.scan(noise) if scanner._frag_only[lit]})
+    assert hot == [], f"wrap fragments on the benchmark's repeated lines: {hot}"
