@@ -19,3 +19,10 @@ def notes(tmp_path: Path, text: str) -> list[str]:
     log = tmp_path / "n.log"
     log.write_text(text)
     return explain([str(log)]).notes
+
+
+def findings(tmp_path: Path, text: str) -> list[tuple[str, str]]:
+    """(cause id, proves/suggests) of what explain reports above notice, first cause first."""
+    log = tmp_path / "c.log"
+    log.write_text(text)
+    return [(f.cause, f.confidence) for f in explain([str(log)]).findings if f.severity.value != "notice"]

@@ -12,13 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from explain_helpers import findings as _findings
 from tpdoctor.explain import explain
-
-
-def _findings(tmp_path: Path, text: str) -> list[tuple[str, str]]:
-    log = tmp_path / "c.log"
-    log.write_text(text)
-    return [(f.cause, f.confidence) for f in explain([str(log)]).findings if f.severity.value != "notice"]
 
 
 @pytest.mark.parametrize(
