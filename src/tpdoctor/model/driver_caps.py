@@ -62,6 +62,11 @@ def missing_for_serving(value: str) -> list[str]:
     return [c for c in SERVING_NEEDS if lacks(value, c)]
 
 
+def libraries_of(capabilities: list[str]) -> str:
+    """What each capability would have brought in, for a finding's message ("compute: libcuda.so.1, ...")."""
+    return "; ".join(f"{c}: {LIBRARIES[c]}" for c in capabilities)
+
+
 def from_request(capabilities: list[str]) -> str | None:
     """The value the Docker daemon sets for a device request's capabilities (None: it sets none).
 

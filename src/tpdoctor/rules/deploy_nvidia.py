@@ -71,7 +71,7 @@ def driver_capabilities(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         ]
     else:
         edits = [Manual(why=f"add {', '.join(missing)} to the device request's capabilities ({where})")]
-    what = "; ".join(f"{c}: {driver_caps.LIBRARIES[c]}" for c in missing)
+    what = driver_caps.libraries_of(missing)
     yield make_finding(
         "nvidia.driver-capabilities-missing",
         f"{svc.name}: the NVIDIA driver capabilities are '{value}' ({where}), without {', '.join(missing)}: the "

@@ -429,7 +429,7 @@ def driver_capabilities(facts: Facts, options: CheckOptions) -> Iterator[Finding
     evidence: list[tuple[str, str]] = [(driver_caps.VARIABLE, value)]
     if mounted:
         evidence.append(("/proc/self/mounts", f"{len(mounted)} driver libraries mounted, e.g. {mounted[0]}"))
-    what = "; ".join(f"{c}: {driver_caps.LIBRARIES[c]}" for c in missing)
+    what = driver_caps.libraries_of(missing)
     yield make_finding(
         "nvidia.driver-capabilities-missing",
         f"{driver_caps.VARIABLE}={value or '(empty)'} leaves out {', '.join(missing)}, so the NVIDIA runtime does "
