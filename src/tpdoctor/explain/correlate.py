@@ -529,6 +529,10 @@ def _shm_not_small(scan: ScanResult) -> str:
         return "the quoted command mounts its own /dev/shm volume"
     if value and value.isdigit() and int(value) >= differential.SMALL_SHM:
         return f"the quoted command gives /dev/shm {int(value) >> 20} MiB"
+    if scan.facts.get("ggml_sycl_device") is not None:
+        # ggml's SYCL backend (llama.cpp, whisper.cpp) is one process; its SIGBUS is a host copy into device
+        # memory through a small PCI BAR (correlations sycl-sigbus-*, intel/compute-runtime#847)
+        return "ggml's SYCL backend runs in one process and passes nothing through /dev/shm"
     return ""
 
 
