@@ -46,6 +46,12 @@ LDCACHE_SIGNAL = "nvidia-container-cli: ldcache error: process {path} terminated
         ("gpu: hal0 exists but is NOT a member of 'render' — GPU device access will be denied\n",
          "device.group-denied", "proves"),
         ("gpu: AMD GPU visible but /dev/kfd is MISSING — no ROCm compute node\n", "device.kfd-missing", "proves"),
+        # a resource name no plugin registers (intel-device-plugins-for-kubernetes gpu_plugin.go namespace
+        # "gpu.intel.com"; NVIDIA's and AMD's plugins register nvidia.com/gpu and amd.com/gpu)
+        ("          resources:\n            limits:\n              intel.com/i915: 1\n",
+         "k8s.gpu-resource-unavailable", "suggests"),
+        ('kubectl run t --image=x --overrides=\'{"spec":{"containers":[{"resources":{"limits":{"nvidia.com/gpus": '
+         '"2"}}}]}}\'\n', "k8s.gpu-resource-unavailable", "suggests"),
         # ROCm/AMDMIGraphX src/targets/gpu/device_name.cpp get_device_id via MIGRAPHX_THROW ("file:line: func: msg")
         ("what():  /code/AMDMIGraphX/src/targets/gpu/device_name.cpp:41: get_device_id: No device\n",
          "device.group-denied", "suggests"),
@@ -139,6 +145,8 @@ def test_a_sigbus_under_ggml_sycl_suggests_a_small_bar_not_shm(tmp_path: Path, t
         "            - Slow transform. Please increase timeout to allow slower data loading in each worker.\n",
         # hal0's healthy pre-flight
         "gpu: /dev/dri/renderD128 → group render (gid 992)\ngpu: hal0 is a member of render\n",
+        # the right names
+        "    limits:\n      gpu.intel.com/i915: 1\n      nvidia.com/gpu: 2\n      amd.com/gpu: 1\n",
         # a MIGraphX failure after a device was found
         "device_name.cpp:52: get_device_name: Failed to get device properties\n",
         # a SIGBUS under gdb with no SYCL backend in sight
