@@ -48,6 +48,8 @@ WSL_UNAME = "Linux gpu-box 6.6.36.3-microsoft-standard-WSL2 #1 SMP PREEMPT_DYNAM
         # glibc's loader error for the WSL library, then torch finds no XPU (c10/xpu device_count_ensure_non_zero)
         (WSL_UNAME + "OSError: libdxcore.so: cannot open shared object file: No such file or directory\n"
          "RuntimeError: No XPU devices are available.\n", "device.dxg-missing", "suggests"),
+        # llama.cpp ggml-sycl ggml_sycl_init "found %d SYCL devices:" with none, in a WSL2 container
+        (WSL_UNAME + "ggml_sycl_init: found 0 SYCL devices:\n", "device.dxg-missing", "suggests"),
         # ROCm under WSL: rocminfo's "ROCk module is NOT loaded" is no missing /dev/kfd there
         (WSL_PLATFORM + "ROCk module is NOT loaded, possibly no GPU devices\n", "device.dxg-missing", "suggests"),
         # config.toml [nvidia-container-cli] no-cgroups = true, then NVML refused (nvml.h NVML_ERROR_UNKNOWN string)
