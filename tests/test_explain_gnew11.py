@@ -6,6 +6,8 @@ prints them.
   cuda.driver-too-old in a log of the AMD stack (explain/vendor.py TWINS).
 - device.dxg-missing: WSL2's GPU is /dev/dxg with the Windows driver's libraries in /usr/lib/wsl (NVIDIA CUDA on WSL
   User Guide; intel/llvm sycl/doc/GetStartedGuide.md after intel/llvm#8576); the check rule reads the kernel release.
+- nvidia.mps-not-shared: CUDA MPS on the host (NVIDIA Multi-Process Service docs) and a container that does not share
+  its pipe directory and IPC namespace: 805 (cudaErrorMpsConnectionFailed) or 46 in exclusive-process mode.
 - no-cgroups = true (nvidia-container-toolkit cmd/nvidia-container-runtime-hook/main.go: cli.NoCgroups ->
   --no-cgroups; libnvidia-container src/nvc_mount.c skips setup_device_cgroup) on a rootful engine: the nodes are
   mounted and not allowed, the existing device.cgroup-denied.
@@ -59,6 +61,17 @@ WSL_UNAME = "Linux gpu-box 6.6.36.3-microsoft-standard-WSL2 #1 SMP PREEMPT_DYNAM
         # the toolkit docs' rootless command, then CUDA's init error through torch
         ("$ sudo nvidia-ctk config --set nvidia-container-cli.no-cgroups --in-place\n"
          "Failed to initialize NVML: Unknown Error\n", "device.cgroup-denied", "suggests"),
+        # CUDA MPS (nvidia-cuda-mps-control -d on the host), then CUDA <= 10's text for 46 in a container (caffe CHECK)
+        ("$ nvidia-cuda-mps-control -d\n"
+         "F0703 13:39:15.539633 97 common.cpp:165] Check failed: error == cudaSuccess (46 vs. 0) all CUDA-capable "
+         "devices are busy or unavailable\n", "nvidia.mps-not-shared", "suggests"),
+        # nvidia-smi's process table shows the MPS server; CUDA 11+ wording of 46 through torch
+        ("|    0   N/A  N/A     12345    M+C   nvidia-cuda-mps-server                        30MiB |\n"
+         "RuntimeError: CUDA error: CUDA-capable device(s) is/are busy or unavailable\n",
+         "nvidia.mps-not-shared", "suggests"),
+        # cudaErrorMpsConnectionFailed (805) on its own
+        ("RuntimeError: CUDA error: MPS client failed to connect to the MPS control daemon or the MPS server\n",
+         "nvidia.mps-not-shared", "suggests"),
     ],
 )
 def test_a_new_cause_form_is_named(tmp_path: Path, text: str, cause: str, strength: str) -> None:
@@ -106,13 +119,18 @@ def test_no_cgroups_unset_keeps_the_lost_rules_reading(tmp_path: Path, text: str
         WSL_PLATFORM + "crw-rw-rw- 1 root root 10, 125 Dec  2 01:00 /dev/dxg\n",
         # no-cgroups alone, nothing failing (a rootless setup that works)
         "no-cgroups = true\n| NVIDIA-SMI 550.54.15   Driver Version: 550.54.15   CUDA Version: 12.4 |\n",
+        # a busy GPU with no MPS in sight: another process holds it in exclusive-process mode
+        "RuntimeError: CUDA error: CUDA-capable device(s) is/are busy or unavailable\n",
+        # MPS running and CUDA working
+        "|    0   N/A  N/A     12345    M+C   nvidia-cuda-mps-server                        30MiB |\n",
         # ROCr's other HSA lines are no driver-age statement
         "HSA Error:  Incompatible arguments\n",
     ],
 )
 def test_neighbours_stay_clean(tmp_path: Path, text: str) -> None:
     found = _findings(tmp_path, text)
-    assert not any(c in {"device.dxg-missing", "rocm.driver-too-old", "device.cgroup-denied"} for c, _ in found), found
+    assert not any(c in {"device.dxg-missing", "rocm.driver-too-old", "device.cgroup-denied",
+                                 "nvidia.mps-not-shared"} for c, _ in found), found
 
 
 def test_docker_refusing_an_absent_host_node_is_not_the_wsl_reading(tmp_path: Path) -> None:
