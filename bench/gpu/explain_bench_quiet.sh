@@ -16,8 +16,10 @@ for round in 1 2; do
     for workers in 0 auto; do
       pin=(); [ "$cpus" = 2 ] && pin=(taskset -c 0,1)
       if [ "$workers" = auto ]; then unset TPDOCTOR_SCAN_WORKERS; else export TPDOCTOR_SCAN_WORKERS=$workers; fi
-      "${pin[@]}" python3 bench/run.py --log "$LOG" --repeat 3 >"$OUT/run-cpus$cpus-workers$workers-r$round.json" 2>&1
-      echo "cpus=$cpus workers=$workers round=$round: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["grep_s"], d["explain_s"], d["ratio"], d["explain_cpu_s"], d["explain_peak_rss_mb"], d["planted_found_at_exact_line"])' "$OUT/run-cpus$cpus-workers$workers-r$round.json")"
+      J=/tmp/tpd-run-cpus$cpus-workers$workers-r$round.json
+      "${pin[@]}" python3 bench/run.py --log "$LOG" --repeat 3 >"$J" 2>&1
+      echo "{\"cpus\": \"$cpus\", \"workers\": \"$workers\", \"round\": $round, \"run\": $(cat "$J")}" | tr -d '\n' >>"$OUT/runs.jsonl"; echo >>"$OUT/runs.jsonl"
+      echo "cpus=$cpus workers=$workers round=$round: grep, explain, ratio, explain CPU, RSS MB, planted found: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["grep_s"], d["explain_s"], d["ratio"], d["explain_cpu_s"], d["explain_peak_rss_mb"], d["planted_found_at_exact_line"])' "$J")"
     done
   done
 done | tee "$OUT/summary.txt"
