@@ -149,14 +149,25 @@ def test_no_fork_with_threads_running() -> None:
 
 
 @pytest.mark.parametrize(
-    ("cpus", "load", "want"),
-    [(2, 0.2, 2), (2, 1.2, 1), (2, 1.6, 0), (2, 3.5, 0), (16, 0.0, sp.MAX_WORKERS), (16, 14.8, 1), (1, 0.0, 0)],
+    ("machine", "pinned", "load", "want"),
+    [
+        (2, 2, 0.2, 2),
+        (2, 2, 1.2, 1),
+        (2, 2, 1.6, 0),
+        (2, 2, 3.5, 0),
+        (16, 16, 0.0, sp.MAX_WORKERS),
+        (16, 16, 14.8, 1),
+        (16, 2, 1.5, 2),  # pinned to 2 of 16 CPUs: the load is the whole machine's
+        (16, 1, 0.0, 0),
+        (1, 1, 0.0, 0),
+    ],
 )
 def test_workers_follow_the_idle_cpus(
-    cpus: int, load: float, want: int, monkeypatch: pytest.MonkeyPatch
+    machine: int, pinned: int, load: float, want: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TPDOCTOR_SCAN_WORKERS", raising=False)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cpus)))
+    monkeypatch.setattr(os, "cpu_count", lambda: machine)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(pinned)))
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
     assert sp.worker_count() == want
     monkeypatch.setenv("TPDOCTOR_SCAN_WORKERS", "0")
