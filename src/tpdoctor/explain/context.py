@@ -16,6 +16,7 @@ import re
 from typing import TYPE_CHECKING
 
 from tpdoctor.explain import topology
+from tpdoctor.explain.engine import Buffer
 
 if TYPE_CHECKING:
     from tpdoctor.explain.scanner import ScanResult
@@ -48,7 +49,7 @@ _CUDA_FALSE = re.compile(
 )
 
 
-def capture_span(block: bytes | bytearray, start: int, block_end: int) -> str:
+def capture_span(block: Buffer, start: int, block_end: int) -> str:
     """The text of the line at `start` and the lines that continue it (a trailing backslash), or for a
     REPL `is_available()` the next two lines; never more than MAX_SPAN_LINES / MAX_SPAN_BYTES."""
     limit = min(block_end, start + MAX_SPAN_BYTES)
@@ -79,7 +80,7 @@ def capture_span(block: bytes | bytearray, start: int, block_end: int) -> str:
 _YAML_LINE = re.compile(rb"^(?:\s+\S|[\w.\-/\"']+\s*:(?:\s|$)|- |#|---\s*$|\s*$)")
 
 
-def _manifest(block: bytes | bytearray, start: int, end: int, limit: int) -> str:
+def _manifest(block: Buffer, start: int, end: int, limit: int) -> str:
     """A Kubernetes manifest from its `apiVersion:` line: the lines that still read as YAML (top-level keys,
     indented lines, list items, comments, `---`), so the log text after it is left out."""
     lines = 0
@@ -93,7 +94,7 @@ def _manifest(block: bytes | bytearray, start: int, end: int, limit: int) -> str
     return bytes(block[start:end]).decode("utf-8", "replace")
 
 
-def _yaml_block(block: bytes | bytearray, start: int, end: int, limit: int) -> str:
+def _yaml_block(block: Buffer, start: int, end: int, limit: int) -> str:
     """A compose file's `services:` and the indented (or blank) lines under it."""
     indent = len(block[start:end]) - len(block[start:end].lstrip())
     lines = 0

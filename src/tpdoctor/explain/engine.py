@@ -8,10 +8,11 @@ fallback is pyahocorasick, which is correct but several times slower (see bench/
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-Buffer = bytes | bytearray
+Buffer = bytes | bytearray | mmap.mmap  # mmap: a shared block of explain/scanpool.py
 
 # `single` literals are looked for in the first PREFIX bytes of a block with the full database;
 # the rest of the block is scanned with a database that leaves out those already found there.

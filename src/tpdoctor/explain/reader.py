@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import mmap
 import os
 import stat
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import BinaryIO
 
@@ -24,6 +25,7 @@ from tpdoctor.errors import InputError
 CHUNK = 4 << 20  # large reads amortise the per-call cost; small enough to stay cache-friendly
 MAX_LINE = 64 << 10
 GZIP_MAGIC = b"\x1f\x8b"
+WritableBuffer = bytearray | mmap.mmap  # a block is read into one of these in place
 
 
 UTF16_BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
@@ -136,24 +138,57 @@ def iter_blocks(
         yield bytes(buf[:end])
 
 
+def size_hint(stream: BinaryIO) -> int:
+    """The size of the file behind `stream` when it is a regular file (for a gzip stream, the
+    compressed size), else 0: pipes, stdin and transcoding wrappers say nothing."""
+    try:
+        st = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return 0
+    return st.st_size if stat.S_ISREG(st.st_mode) else 0
+
+
 def iter_buffers(
-    stream: BinaryIO, chunk: int = CHUNK, max_line: int = MAX_LINE, notes: list[str] | None = None
-) -> Iterator[tuple[bytearray, int]]:
+    stream: BinaryIO,
+    chunk: int = CHUNK,
+    max_line: int = MAX_LINE,
+    notes: list[str] | None = None,
+    buffers: Sequence[WritableBuffer] | None = None,
+) -> Iterator[tuple[WritableBuffer, int]]:
     """Yield (buffer, end): buffer[:end] holds complete lines and ends in b'\\n'. Giant lines are
     cut at max_line.
 
-    Zero-copy: the stream reads straight into one preallocated buffer (readinto), the block is
+    Zero-copy: the stream reads straight into preallocated buffers (readinto), the block is
     scanned in place, and only the unfinished last line (usually < 200 bytes) is moved to the
-    front before the next read. The buffer is reused, so the consumer must be done with it before
-    asking for the next block.
+    front of the next buffer before the next read. Given `buffers` (each at least
+    chunk + max_line + 1 bytes) are used in turn: a consumer may still read the last
+    `len(buffers) - 1` blocks it was given (explain/scanpool.py's workers do) but must be done with
+    a buffer before it comes round again.
 
     Damaged input (a truncated gzip) ends the stream with a note instead of an error, so what was
     readable is still explained.
     """
-    buf = bytearray(chunk + max_line + 1)
+    bufs: Sequence[WritableBuffer] = buffers or [bytearray(chunk + max_line + 1)]
+    slot = 0
+    buf = bufs[0]
     view = memoryview(buf)
     filled = 0  # bytes of an unfinished line carried at the front of buf
     skipping = False  # inside a giant line whose head was already emitted
+
+    def turn(start: int, stop: int) -> None:
+        """After a yield: the next buffer in the ring receives buf[start:stop] at its front."""
+        nonlocal slot, buf, view
+        if len(bufs) == 1:
+            if stop > start:
+                view[0 : stop - start] = view[start:stop]
+            return
+        slot = (slot + 1) % len(bufs)
+        nxt = bufs[slot]
+        if stop > start:
+            nxt[0 : stop - start] = view[start:stop]
+        view.release()
+        buf, view = nxt, memoryview(nxt)
+
     try:
         while True:
             n, error = _readinto(stream, view[filled : filled + chunk])
@@ -178,13 +213,13 @@ def iter_buffers(
             else:
                 yield buf, cut + 1
                 filled = total - cut - 1
-                if filled:
-                    view[0:filled] = view[cut + 1 : total]
+                turn(cut + 1, total)
             if filled > max_line:
                 buf[max_line] = 0x0A
                 yield buf, max_line + 1
                 filled = 0
                 skipping = True
+                turn(0, 0)
             if error is not None:
                 break
         if filled:

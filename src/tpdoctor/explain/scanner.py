@@ -9,16 +9,19 @@ so memory does not grow with the log.
 from __future__ import annotations
 
 import heapq
+import mmap
 import re
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, BinaryIO
 
+from tpdoctor.explain import scanpool
 from tpdoctor.explain.context import CAPTURE_LITERALS, MAX_QUOTED, capture_span
 from tpdoctor.explain.death import OOM, signal_of
 from tpdoctor.explain.downstream import is_generic
-from tpdoctor.explain.engine import Engine, make_engine
+from tpdoctor.explain.engine import Buffer, Engine, make_engine
 from tpdoctor.explain.error_codes import NEAR_AFTER, NEAR_BEFORE, NUMBER_GROUPS, code_string_of, lookup_number
 from tpdoctor.explain.normalize import (
     ANSI_BYTES,
@@ -31,7 +34,7 @@ from tpdoctor.explain.normalize import (
     strip_prefixes,
     unescape,
 )
-from tpdoctor.explain.reader import MAX_LINE, iter_buffers
+from tpdoctor.explain.reader import CHUNK, MAX_LINE, iter_buffers, size_hint
 from tpdoctor.explain.signatures import KnowledgeBase, Signature
 
 EVIDENCE_PER_SIGNATURE = 3
@@ -111,10 +114,13 @@ _MAYBE_STRONG = re.compile(rb"ERROR|EXCEPTION|FATAL|Fatal|NCCL WARN|out of memor
 # then, so short logs do not pay the 60 ms import); smaller ones, or no numpy, use bytes.count.
 VECTOR_MIN = 1 << 20
 _numpy: Any = None  # the module once imported, False when it is not installed
+# Regular files at least this large are scanned with forked workers (explain/scanpool.py); a
+# smaller log is over before the forks would pay for themselves.
+POOL_FROM = 3 * CHUNK
 _scratch: Any = None  # a reused bool buffer
 
 
-def _newline_counter(block: bytes | bytearray, end: int) -> Callable[[int, int], int]:
+def _newline_counter(block: Buffer, end: int) -> Callable[[int, int], int]:
     """count(a, b): the number of b"\\n" in block[a:b] (a <= b <= end).
 
     bytes.count is a byte-at-a-time loop (0.7 s/GiB); numpy compares the block once with SIMD
@@ -129,6 +135,8 @@ def _newline_counter(block: bytes | bytearray, end: int) -> Callable[[int, int],
         except ImportError:
             _numpy = False
     if end < VECTOR_MIN or _numpy is False:
+        if isinstance(block, mmap.mmap):  # no count(): count a copy of the span
+            return lambda a, b: block[a:b].count(b"\n")
         return lambda a, b: block.count(b"\n", a, b)
     np = _numpy
     if _scratch is None or len(_scratch) < end:
@@ -340,20 +348,70 @@ class Scanner:
     def scan_stream(self, stream: BinaryIO, source: str) -> None:
         self.result.inputs.append(source)
         self._tail = b""
-        line_base = 0  # lines before the current block
-        for buf, end in iter_buffers(stream, notes=self.result.notes):
-            self.result.bytes += end
-            if buf.find(b"\x1b", 0, end) >= 0:
-                block = ANSI_BYTES.sub(b"", memoryview(buf)[:end])
-                line_base = self._scan_block(block, len(block), line_base, source)
-            else:
-                line_base = self._scan_block(buf, end, line_base, source)
+        workers = scanpool.worker_count() if size_hint(stream) >= POOL_FROM else 0
+        if workers and scanpool.can_fork():
+            line_base = self._scan_pooled(stream, source, workers)
+        else:
+            line_base = 0  # lines before the current block
+            for buf, end in iter_buffers(stream, notes=self.result.notes):
+                line_base = self._scan_block(*self._block_of(buf, end), line_base, source)
         self.result.lines += line_base
         self.result.ends[source] = line_base
 
-    def _scan_block(self, block: bytes | bytearray, end: int, line_base: int, source: str) -> int:
-        """Scan block[:end] in place; return the number of lines up to its end."""
-        hits = self.engine.scan(block, end)
+    def _block_of(self, buf: Buffer, end: int) -> tuple[Buffer, int]:
+        """buf[:end] without ANSI escapes: in place when buf is writable (what the escapes took
+        leaves room), else a copy."""
+        self.result.bytes += end
+        if buf.find(b"\x1b", 0, end) < 0:
+            return buf, end
+        block = ANSI_BYTES.sub(b"", memoryview(buf)[:end])
+        if isinstance(buf, bytes):
+            return block, len(block)
+        buf[: len(block)] = block
+        return buf, len(block)
+
+    def _scan_pooled(self, stream: BinaryIO, source: str, workers: int) -> int:
+        """scan_stream for a long regular file: forked workers scan the next blocks' literals while
+        this process turns the earlier blocks' hits into lines, in log order (explain/scanpool.py).
+        In flight: at most `workers` blocks, plus the one being read; the ring has one spare. The
+        first block is scanned here, before the fork, so that the workers inherit the databases
+        it compiled (engine.py: the subset without the single literals found in its head)."""
+        buffers = scanpool.shared_buffers(workers + 2, CHUNK + MAX_LINE + 1)
+        pool: scanpool.ScanPool | None = None
+        inflight: deque[tuple[int, int]] = deque()  # (slot, end), oldest first
+        line_base = 0
+        try:
+            for n, (buf, raw_end) in enumerate(
+                iter_buffers(stream, notes=self.result.notes, buffers=buffers)
+            ):
+                block, end = self._block_of(buf, raw_end)  # block is buffers[n % len(buffers)]
+                if pool is None:
+                    line_base = self._scan_block(block, end, line_base, source)
+                    pool = scanpool.ScanPool(self.engine.scan, buffers, workers)
+                    continue
+                slot = n % len(buffers)
+                pool.submit(slot, end)
+                inflight.append((slot, end))
+                while len(inflight) > workers:
+                    slot, end = inflight.popleft()
+                    line_base = self._scan_block(buffers[slot], end, line_base, source, pool.result(slot))
+            while inflight and pool is not None:
+                slot, end = inflight.popleft()
+                line_base = self._scan_block(buffers[slot], end, line_base, source, pool.result(slot))
+        finally:
+            if pool is not None:
+                pool.close()
+            for b in buffers:
+                b.close()
+        return line_base
+
+    def _scan_block(
+        self, block: Buffer, end: int, line_base: int, source: str, hits: list[tuple[int, int]] | None = None
+    ) -> int:
+        """Scan block[:end] in place; return the number of lines up to its end. `hits`: the
+        engine's hits when a worker process already found them."""
+        if hits is None:
+            hits = self.engine.scan(block, end)
         self._block_end = end  # the buffer may hold stale bytes past `end`
         count = _newline_counter(block, end)
         if not hits:
@@ -395,7 +453,7 @@ class Scanner:
         self._tail = bytes(block[max(0, end - NEAR_BYTES) : end])
         return line_no - 1 + count(pos, end)
 
-    def _fragment_fits(self, block: bytes | bytearray, end: int, lit: int, hit_end: int) -> bool:
+    def _fragment_fits(self, block: Buffer, end: int, lit: int, hit_end: int) -> bool:
         """Is this head fragment close enough to its line's end (the wrap cut the rest off), or this
         tail fragment close enough to its line's start (the line continues a wrap)?"""
         for _si, length, is_head in self._targets[lit].frags:
@@ -410,7 +468,7 @@ class Scanner:
                     return True
         return False
 
-    def _error_candidates(self, block: bytes | bytearray, pending: list[tuple[int, int, int]], source: str) -> None:
+    def _error_candidates(self, block: Buffer, pending: list[tuple[int, int, int]], source: str) -> None:
         """Lines that only hold an error word, latest first: once the heap is full, a line whose best
         possible score and position cannot beat its smallest entry is skipped without decoding it
         (most of the ~35 k such lines per GiB of NCCL_DEBUG=INFO output)."""
@@ -427,7 +485,7 @@ class Scanner:
             self._exception_seen(text, original, line_no, source, order)
             self._salient(text, original, line_no, source, order)
 
-    def _near_text(self, block: bytes | bytearray, end: int, start: int, stop: int) -> str:
+    def _near_text(self, block: Buffer, end: int, start: int, stop: int) -> str:
         """The NEAR_BEFORE lines above the line at block[start:stop] and the NEAR_AFTER below it
         (within NEAR_BYTES; lines above the block come from the previous block's tail)."""
         lo = max(0, start - NEAR_BYTES)
@@ -438,7 +496,7 @@ class Scanner:
         lines = before.split(b"\n")[-NEAR_BEFORE - 1 :] + after.split(b"\n")[:NEAR_AFTER]
         return decode_line(b"\n".join(lines))
 
-    def _wrapped(self, block: bytes | bytearray, end: int, start: int, stop: int) -> list[tuple[str, str]]:
+    def _wrapped(self, block: Buffer, end: int, start: int, stop: int) -> list[tuple[str, str]]:
         """The line at block[start:stop] joined with the lines it was wrapped from or into, as
         (original, normalised text) with a space (a wrap between words) and without (a terminal's
         hard wrap); [] when neither neighbour looks like a wrapped piece. Only lines a literal hit
@@ -475,7 +533,7 @@ class Scanner:
 
     def _line(
         self,
-        block: bytes | bytearray,
+        block: Buffer,
         end: int,
         start: int,
         line_no: int,
@@ -612,7 +670,9 @@ class Scanner:
         if _RAISED.search(text) and not is_generic(text):
             self.result.terminal = Terminal(order, source, line_no, display(original), sigs)
 
-    def _salient(self, text: str, original: str, line_no: int, source: str, order: int, score: int = 0) -> None:
+    def _salient(
+        self, text: str, original: str, line_no: int, source: str, order: int, score: int = 0
+    ) -> None:
         """Offer the line to the error-line heap; `score` when the caller knows it (a code line: 3)."""
         if not score:
             # the level word may sit in a prefix that strip_prefixes removed (vLLM's `ERROR 12-01 ...`)

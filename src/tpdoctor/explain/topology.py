@@ -37,6 +37,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from tpdoctor.explain.engine import Buffer
+
 CAPTURE_LITERAL = "CPU Affinity"
 ROCM_LITERAL = "Link Type between two GPUs"
 MAX_ROWS = 72  # 8 GPUs, NICs and a blank line or two; a DGX with 16 GPUs and 18 NICs stays below
@@ -48,16 +50,14 @@ _GPU_NAME = re.compile(r"^GPU\d+$")
 _DEVICE_ROW = re.compile(rb"(?:GPU|NIC|mlx|CPU)\w*")
 
 
-def capture_rocm(block: bytes | bytearray, start: int, end: int, limit: int) -> str:
+def capture_rocm(block: Buffer, start: int, end: int, limit: int) -> str:
     """rocm-smi's banner line and the matrix under it (the header row and the GPU rows), up to the next banner."""
     if not bytes(block[start:end]).strip().startswith(b"="):
         return ""
     return _with_rows(block, start, end, limit, lambda line: line.startswith(b"GPU"))
 
 
-def _with_rows(
-    block: bytes | bytearray, start: int, end: int, limit: int, is_row: Callable[[bytes], bool]
-) -> str:
+def _with_rows(block: Buffer, start: int, end: int, limit: int, is_row: Callable[[bytes], bool]) -> str:
     """block[start:end] and the (stripped) lines after it while `is_row` holds, at most MAX_ROWS."""
     rows = 0
     while end < limit and rows < MAX_ROWS:
@@ -76,7 +76,7 @@ def is_header(line: bytes) -> bool:
     return b"GPU0" in head and b"GPU1" in head
 
 
-def capture(block: bytes | bytearray, start: int, end: int, limit: int) -> str:
+def capture(block: Buffer, start: int, end: int, limit: int) -> str:
     """The header line at block[start:end] and the lines after it while they look like matrix rows (start with a
     device name) or are blank; "" when the line is not a matrix header (prose that says "CPU Affinity")."""
     if not is_header(bytes(block[start:end])):

@@ -1,0 +1,184 @@
+"""Literal scans of a long log in forked worker processes, over shared anonymous memory.
+
+The literal scan is most of explain's time on a long log (~1.1 s/GiB of ~1.9 s). Threads cannot
+share it: python-hyperscan 0.9 holds one global lock around every scan (extension.c:
+hs_global_lock_acquire in Database_scan), so two threads scan one after the other. Processes can.
+The reader fills a ring of MAP_SHARED|MAP_ANONYMOUS buffers (mmap(-1, n): no file, no /dev/shm,
+which a container may have at 64 MiB); a worker forked after the engine was built scans the block
+in its slot and sends back only the hits (two uint32 per hit) through a pipe. The parent turns the
+previous block's hits into lines meanwhile, in log order, so the result is the one a single
+process gives, byte for byte (tests/test_explain_scanpool.py).
+
+Anything unusual (fork refused, a worker dies or answers garbage) makes the parent scan that block
+itself: the pool speeds explain up, it never changes what explain says.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import signal
+import struct
+import sys
+import threading
+from array import array
+from collections.abc import Callable, Sequence
+
+from tpdoctor.explain.engine import Buffer
+
+HEADER = struct.Struct("<II")  # request: slot, end; reply: status, number of hits
+OK = 0
+FAILED = 1
+MAX_WORKERS = 2  # grep is one process; two workers keep explain within its time on 2 cores
+
+
+def worker_count() -> int:
+    """Worker processes for a long log: one per CPU this process may use, at most MAX_WORKERS;
+    TPDOCTOR_SCAN_WORKERS=0 turns them off (one process, as on a single CPU)."""
+    env = os.environ.get("TPDOCTOR_SCAN_WORKERS", "")
+    if env.isdigit():
+        return min(int(env), 8)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return min(cpus, MAX_WORKERS) if cpus > 1 else 0
+
+
+def shared_buffers(count: int, size: int) -> list[mmap.mmap]:
+    """`count` anonymous buffers a forked child sees as the parent writes them."""
+    return [mmap.mmap(-1, size, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS) for _ in range(count)]
+
+
+def _read_exact(fd: int, size: int) -> bytes:
+    parts: list[bytes] = []
+    while size:
+        chunk = os.read(fd, size)
+        if not chunk:
+            raise EOFError
+        parts.append(chunk)
+        size -= len(chunk)
+    return b"".join(parts)
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class _Worker:
+    def __init__(self, pid: int, requests: int, replies: int) -> None:
+        self.pid = pid
+        self.requests = requests  # parent writes (slot, end)
+        self.replies = replies  # parent reads (status, n) + n pairs
+        self.alive = True
+
+
+class ScanPool:
+    """Forked scanners over `buffers`; submit(slot, end) then result(slot) in the same order."""
+
+    def __init__(
+        self, scan: Callable[[Buffer, int], list[tuple[int, int]]], buffers: Sequence[mmap.mmap], workers: int
+    ) -> None:
+        self._scan = scan
+        self._buffers = buffers
+        self._workers: list[_Worker] = []
+        self._pending: dict[int, tuple[_Worker | None, int]] = {}  # slot -> (worker, end)
+        self._next = 0
+        for _ in range(workers):
+            worker = self._fork()
+            if worker is None:
+                break
+            self._workers.append(worker)
+
+    def __len__(self) -> int:
+        return len(self._workers)
+
+    def _fork(self) -> _Worker | None:
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (req_r, req_w, rep_r, rep_w):
+                os.close(fd)
+            return None
+        if pid == 0:  # the child: never returns
+            os.close(req_w)
+            os.close(rep_r)
+            for other in self._workers:  # the earlier workers' pipes are the parent's, not ours
+                os.close(other.requests)
+                os.close(other.replies)
+            self._serve(req_r, rep_w)
+        os.close(req_r)
+        os.close(rep_w)
+        return _Worker(pid, req_w, rep_r)
+
+    def _serve(self, requests: int, replies: int) -> None:
+        """The worker's loop: scan the slot it is told, answer with the hits; exit at EOF."""
+        status = 0
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+            while True:
+                try:
+                    slot, end = HEADER.unpack(_read_exact(requests, HEADER.size))
+                except EOFError:
+                    break
+                try:
+                    hits = self._scan(self._buffers[slot], end)
+                    flat = array("I", [x for hit in hits for x in hit])
+                    _write_all(replies, HEADER.pack(OK, len(hits)) + flat.tobytes())
+                except Exception:
+                    _write_all(replies, HEADER.pack(FAILED, 0))
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)
+
+    def submit(self, slot: int, end: int) -> None:
+        """Start the scan of buffers[slot][:end] in the next worker (or leave it to result())."""
+        live = [w for w in self._workers if w.alive]
+        worker = live[self._next % len(live)] if live else None
+        self._next += 1
+        if worker is not None:
+            try:
+                _write_all(worker.requests, HEADER.pack(slot, end))
+            except OSError:
+                worker.alive = False
+                worker = None
+        self._pending[slot] = (worker, end)
+
+    def result(self, slot: int) -> list[tuple[int, int]]:
+        """The hits of the block submitted in `slot` (scanned here if its worker failed)."""
+        worker, end = self._pending.pop(slot)
+        if worker is not None and worker.alive:
+            try:
+                status, n = HEADER.unpack(_read_exact(worker.replies, HEADER.size))
+                flat = array("I")
+                flat.frombytes(_read_exact(worker.replies, 8 * n))
+                if status == OK:
+                    return list(zip(flat[0::2], flat[1::2], strict=True))
+            except (OSError, EOFError):
+                worker.alive = False
+        return self._scan(self._buffers[slot], end)
+
+    def close(self) -> None:
+        for worker in self._workers:
+            for fd in (worker.requests, worker.replies):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        for worker in self._workers:
+            try:
+                os.waitpid(worker.pid, 0)
+            except ChildProcessError:
+                pass
+        self._workers = []
+
+
+def can_fork() -> bool:
+    """Forking is safe only from a process with no other thread (a thread holding a lock would
+    leave it held in the child forever) and on a platform that has fork."""
+    return hasattr(os, "fork") and threading.active_count() == 1 and sys.platform.startswith("linux")

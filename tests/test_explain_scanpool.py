@@ -1,0 +1,147 @@
+"""explain's forked scan workers (explain/scanpool.py): a long log gives exactly the report one
+process gives, and a worker that fails or dies costs speed, never an answer."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from tpdoctor.explain import explain, scanner
+from tpdoctor.explain import scanpool as sp
+from tpdoctor.explain.reader import CHUNK, iter_buffers
+from tpdoctor.render.json_format import render_json
+
+# Lines a real failing run prints (shared corpus forms), planted far apart in a long healthy log.
+PLANTED = (
+    "RuntimeError: oneCCL: ze_fd_manager.cpp:144 init_device_fds: EXCEPTION: opendir failed: could not open device directory",
+    "node1:1234:1300 [0] include/shm.h:28 NCCL WARN Error: failed to extend /dev/shm/nccl-abc123 to 9637892 bytes",
+    "\x1b[31mERROR 05-01 10:00:00 worker.py:12] torch.distributed.DistBackendError: NCCL error: unhandled system error\x1b[0m",
+)
+FILLER = (
+    "node1:1234:1300 [0] NCCL INFO Channel 00/0 : 0[0] -> 1[1] via P2P/CUMEM\n"
+    "INFO 05-01 10:00:00 metrics.py:351] Avg prompt throughput: 0.0 tokens/s, Running: 1 reqs\n"
+    "\x1b[32mINFO\x1b[0m 05-01 10:00:01 engine.py:12] step 42 took 0.01 s, error rate 0\n"
+)
+
+
+def _long_log(path: Path, size: int) -> list[int]:
+    """A log of about `size` bytes with PLANTED at scattered lines; returns their line numbers."""
+    rng = random.Random(7)
+    lines_per_filler = FILLER.count("\n")
+    n_fillers = size // len(FILLER)
+    at = sorted(rng.sample(range(1, n_fillers), len(PLANTED)))
+    numbers = []
+    with path.open("w", encoding="utf-8") as f:
+        line = 0
+        for i in range(n_fillers):
+            f.write(FILLER)
+            line += lines_per_filler
+            if at and i == at[0]:
+                at.pop(0)
+                f.write(PLANTED[len(numbers)] + "\n")
+                line += 1
+                numbers.append(line)
+    return numbers
+
+
+def _report(path: Path, workers: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    monkeypatch.setenv("TPDOCTOR_SCAN_WORKERS", workers)
+    report = explain([str(path)])
+    return json.loads(render_json(report))  # type: ignore[no-any-return]
+
+
+def test_a_long_log_gives_the_same_report_with_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "long.log"
+    planted = _long_log(log, 4 * CHUNK + 12345)
+    assert log.stat().st_size >= scanner.POOL_FROM
+    submitted: list[int] = []
+    real_submit = sp.ScanPool.submit
+
+    def spy(self: sp.ScanPool, slot: int, end: int) -> None:
+        submitted.append(len(self))
+        real_submit(self, slot, end)
+
+    monkeypatch.setattr(sp.ScanPool, "submit", spy)
+    one = _report(log, "0", monkeypatch)
+    assert not submitted
+    two = _report(log, "2", monkeypatch)
+    assert submitted and all(n == 2 for n in submitted), "the workers were not used"
+    assert two == one
+    findings = one["findings"]
+    assert isinstance(findings, list)
+    lines = {ev["line"] for f in findings for ev in f["evidence"]}
+    assert set(planted[:2]) <= lines, "a planted line was not reported at its line"
+    causes = {f["cause"] for f in findings}
+    assert {"oneccl.bypath-missing", "shm.too-small"} <= causes
+
+
+def _scan_x(block: sp.Buffer, end: int) -> list[tuple[int, int]]:
+    """A stand-in engine: every b"x" is literal 0, every b"y" literal 1."""
+    data = bytes(block[:end])
+    return [(0 if c == ord("x") else 1, i + 1) for i, c in enumerate(data) if c in b"xy"]
+
+
+@pytest.mark.parametrize("failure", ["raises", "dies"])
+def test_a_failing_worker_costs_speed_not_hits(failure: str, tmp_path: Path) -> None:
+    parent = os.getpid()
+
+    def flaky(block: sp.Buffer, end: int) -> list[tuple[int, int]]:
+        if os.getpid() != parent and bytes(block[:5]) == b"BOOM!":
+            if failure == "dies":
+                os._exit(3)
+            raise ValueError("worker failure")
+        return _scan_x(block, end)
+
+    rng = random.Random(3)
+    blocks = [bytes(rng.choice(b"xyz\n") for _ in range(5000)) for _ in range(9)]
+    blocks[4] = b"BOOM!" + blocks[4][5:]
+    buffers = sp.shared_buffers(4, 6000)
+    pool = sp.ScanPool(flaky, buffers, 2)
+    try:
+        assert len(pool) == 2
+        got = []
+        for i, block in enumerate(blocks):
+            slot = i % 4
+            buffers[slot][: len(block)] = block
+            pool.submit(slot, len(block))
+            got.append(pool.result(slot))
+        assert got == [_scan_x(b, len(b)) for b in blocks]
+    finally:
+        pool.close()
+    for w in pool._workers:
+        assert not os.path.exists(f"/proc/{w.pid}")
+
+
+def test_ring_buffers_keep_earlier_blocks_intact() -> None:
+    rng = random.Random(11)
+    lines = [bytes(rng.choice(b"ab ") for _ in range(rng.choice([0, 3, 40, 700]))) for _ in range(3000)]
+    data = b"\n".join(lines) + b"\n"
+    single = [bytes(b[:e]) for b, e in iter_buffers(io.BytesIO(data), chunk=4096, max_line=512)]
+    ring = [bytearray(4096 + 512 + 1) for _ in range(3)]
+    held: list[tuple[bytearray, int, bytes]] = []
+    for n, (buf, end) in enumerate(iter_buffers(io.BytesIO(data), chunk=4096, max_line=512, buffers=ring)):
+        assert buf is ring[n % 3]
+        held.append((buf, end, bytes(buf[:end])))
+        # the two blocks before this one are still what they were when yielded
+        for old_buf, old_end, copy in held[-3:]:
+            assert bytes(old_buf[:old_end]) == copy
+    assert [c for _, _, c in held] == single
+
+
+def test_no_fork_with_threads_running() -> None:
+    import threading
+
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert not sp.can_fork()
+    finally:
+        stop.set()
+        t.join()
+    assert sp.can_fork()
