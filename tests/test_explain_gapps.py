@@ -46,6 +46,12 @@ POSITIVES = [
      'nvml vram init failure: 9"', "device.no-driver", "suggests"),
     (OLLAMA + "Unable to load NVML management library /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.535.54.03: "
      'nvml vram init failure: 999"', "device.nvml-cgroup-lost", "suggests"),
+    # LOG(verbose) "cudaSetDevice err: %d" (OLLAMA_DEBUG=1)
+    ("cudaSetDevice err: 35", "device.nvidia-node-missing", "suggests"),
+    # gpu_info_oneapi.c oneapi_init "oneapi vram init failure: %x" (ze_result_t in hex, no 0x)
+    ('level=DEBUG source=gpu.go:676 msg="Unable to load oneAPI management library '
+     '/usr/lib/x86_64-linux-gnu/libze_intel_gpu.so.1: oneapi vram init failure: 78000001"',
+     "device.render-node-missing", "suggests"),
     # discover/cuda_compat.go (v0.30+)
     ('time=2026-06-01T10:00:00.000Z level=WARN source=cuda_compat.go:65 msg="NVIDIA driver too old" '
      'device="NVIDIA GeForce RTX 3090" compute=8.6 driver=535 required_driver="550 or newer"',
@@ -71,6 +77,11 @@ POSITIVES = [
     # cuda_driver.cc "failed call to cuInit: %s" with ToString(CUresult)
     ("E external/local_xla/xla/stream_executor/cuda/cuda_driver.cc:274] failed call to cuInit: "
      "CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected", NO_DEVICE, "suggests"),
+    # rocm_driver.cc "failed call to hipInit: " << ToString(res) ("HIP_ERROR_" #name), TF 2.11-2.14 and openxla/xla
+    ("E tensorflow/compiler/xla/stream_executor/rocm/rocm_driver.cc:302] failed call to hipInit: "
+     "HIP_ERROR_InvalidDevice", "device.kfd-missing", "suggests"),
+    ("E external/xla/xla/stream_executor/rocm/rocm_driver.cc:152] failed call to hipInit: HIP_ERROR_NoDevice",
+     "device.kfd-missing", "suggests"),
     # jax xla_bridge: "Unable to initialize backend '%s': %s"
     ("RuntimeError: Unable to initialize backend 'cuda': FAILED_PRECONDITION: No visible GPU devices. (you may "
      "need to uninstall the failing plugin package, or set JAX_PLATFORMS=cpu to skip this backend.)",
