@@ -114,6 +114,16 @@ POSITIVES = [
     ("mxnet.base.MXNetError: [10:00:00] src/storage/storage.cc:57: Check failed: e == cudaSuccess || "
      "e == cudaErrorCudartUnloading: CUDA: no CUDA-capable device is detected", NO_DEVICE,
      "suggests"),
+    ("Check failed: e == cudaSuccess || e == cudaErrorCudartUnloading: CUDA: invalid device ordinal",
+     "cuda.visible-devices-mismatch", "suggests"),
+    # Paddle cuda_info.cc PADDLE_ENFORCE_LT: "Device id must be less than GPU count, but received id is: %d. GPU count is: %d."
+    ("InvalidArgumentError: Device id must be less than GPU count, but received id is: 0. GPU count is: 0.",
+     "device.nvidia-node-missing", "suggests"),
+    ("(InvalidArgument) Device id must be less than GPU count, but received id is: 1. GPU count is: 1.",
+     "cuda.visible-devices-mismatch", "suggests"),
+    # TensorFlow ParseVisibleDeviceList
+    ("tensorflow.python.framework.errors_impl.InvalidArgumentError: 'visible_device_list' listed an invalid "
+     "Device id '1' but visible device count is 1", "cuda.visible-devices-mismatch", "suggests"),
     # CTranslate2 src/cuda/utils.h CUDA_CHECK: "CUDA failed with error " + cudaGetErrorString(status)
     ("RuntimeError: CUDA failed with error CUDA driver version is insufficient for CUDA runtime version",
      "device.nvidia-node-missing", "suggests"),
