@@ -147,6 +147,11 @@ POSITIVES = [
     # TGI launcher/src/main.rs LauncherError::NotEnoughCUDADevices
     ('Error: NotEnoughCUDADevices("`sharded` is true but only found 1 CUDA devices")',
      "vllm.tp-exceeds-visible-gpus", "proves"),
+    # frigate/app.py check_shm (v0.12-v0.16) and util.py get_nvidia_gpu_stats (v0.12)
+    ("frigate.app                    WARNING : The current SHM size of 64.0MB is too small, recommend increasing "
+     "it to at least 130.5MB.", "shm.too-small", "proves"),
+    ("frigate.util                   ERROR   : Unable to poll nvidia GPU stats: No devices were found",
+     "cuda.visible-devices-mismatch", "suggests"),
     # FFmpeg libavcodec/nvenc.c (driver floor) and libavutil/hwcontext_vaapi.c (both wordings)
     ("[h264_nvenc @ 0x5555] Driver does not support the required nvenc API version. Required: 12.1 Found: 12.0\n"
      "[h264_nvenc @ 0x5555] The minimum required Nvidia driver for nvenc is 530.41.03 or newer",
