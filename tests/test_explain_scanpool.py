@@ -80,17 +80,18 @@ def test_a_long_log_gives_the_same_report_with_workers(tmp_path: Path, monkeypat
     assert {"oneccl.bypath-missing", "shm.too-small"} <= causes
 
 
-def _scan_x(block: sp.Buffer, end: int) -> list[tuple[int, int]]:
-    """A stand-in engine: every b"x" is literal 0, every b"y" literal 1."""
+def _scan_x(block: sp.Buffer, end: int) -> sp.Prescanned:
+    """A stand-in prescan: every b"x" is literal 0, every b"y" literal 1; newlines counted."""
     data = bytes(block[:end])
-    return [(0 if c == ord("x") else 1, i + 1) for i, c in enumerate(data) if c in b"xy"]
+    hits = [(0 if c == ord("x") else 1, i + 1) for i, c in enumerate(data) if c in b"xy"]
+    return hits, [data.count(b"\n", 0, e) for _, e in hits], data.count(b"\n")
 
 
 @pytest.mark.parametrize("failure", ["raises", "dies"])
 def test_a_failing_worker_costs_speed_not_hits(failure: str, tmp_path: Path) -> None:
     parent = os.getpid()
 
-    def flaky(block: sp.Buffer, end: int) -> list[tuple[int, int]]:
+    def flaky(block: sp.Buffer, end: int) -> sp.Prescanned:
         if os.getpid() != parent and bytes(block[:5]) == b"BOOM!":
             if failure == "dies":
                 os._exit(3)

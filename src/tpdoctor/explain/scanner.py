@@ -8,6 +8,7 @@ so memory does not grow with the log.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import mmap
 import re
@@ -35,6 +36,7 @@ from tpdoctor.explain.normalize import (
     unescape,
 )
 from tpdoctor.explain.reader import CHUNK, MAX_LINE, iter_buffers, size_hint
+from tpdoctor.explain.scanpool import Prescanned
 from tpdoctor.explain.signatures import KnowledgeBase, Signature
 
 EVIDENCE_PER_SIGNATURE = 3
@@ -144,6 +146,21 @@ def _newline_counter(block: Buffer, end: int) -> Callable[[int, int], int]:
     mask = np.equal(np.frombuffer(block, dtype=np.uint8, count=end), 10, out=_scratch[:end])
     count_nonzero = np.count_nonzero
     return lambda a, b: int(count_nonzero(mask[a:b]))
+
+
+def prescan(engine: Engine, block: Buffer, end: int) -> Prescanned:
+    """What a scan worker does for a block (explain/scanpool.py): the engine's hits, in order,
+    and the line arithmetic, so that the parent neither builds a newline mask nor counts."""
+    hits = engine.scan(block, end)
+    hits.sort(key=itemgetter(1))
+    count = _newline_counter(block, end)
+    before: list[int] = []
+    k = pos = 0
+    for _lit, hit_end in hits:
+        k += count(pos, hit_end)
+        pos = hit_end
+        before.append(k)
+    return hits, before, k + count(pos, end)
 
 
 # Fact group names may carry a suffix to allow alternatives in one regex (vllm_version2).
@@ -387,7 +404,7 @@ class Scanner:
                 block, end = self._block_of(buf, raw_end)  # block is buffers[n % len(buffers)]
                 if pool is None:
                     line_base = self._scan_block(block, end, line_base, source)
-                    pool = scanpool.ScanPool(self.engine.scan, buffers, workers)
+                    pool = scanpool.ScanPool(functools.partial(prescan, self.engine), buffers, workers)
                     continue
                 slot = n % len(buffers)
                 pool.submit(slot, end)
@@ -406,18 +423,22 @@ class Scanner:
         return line_base
 
     def _scan_block(
-        self, block: Buffer, end: int, line_base: int, source: str, hits: list[tuple[int, int]] | None = None
+        self, block: Buffer, end: int, line_base: int, source: str, scanned: Prescanned | None = None
     ) -> int:
-        """Scan block[:end] in place; return the number of lines up to its end. `hits`: the
-        engine's hits when a worker process already found them."""
-        if hits is None:
-            hits = self.engine.scan(block, end)
+        """Scan block[:end] in place; return the number of lines up to its end. `scanned`: the
+        block's hits and newline counts when a worker process already found them (prescan)."""
         self._block_end = end  # the buffer may hold stale bytes past `end`
-        count = _newline_counter(block, end)
+        if scanned is None:
+            hits = self.engine.scan(block, end)
+            hits.sort(key=itemgetter(1))
+            count = _newline_counter(block, end)
+            before: list[int] | None = None
+            total = -1  # counted below, only when needed
+        else:
+            hits, before, total = scanned
         if not hits:
             self._tail = bytes(block[max(0, end - NEAR_BYTES) : end])
-            return line_base + count(0, end)
-        hits.sort(key=itemgetter(1))
+            return line_base + (total if before is not None else count(0, end))
         pos = 0
         line_no = line_base + 1  # 1-based number of the line starting at `pos`
         cur_start = -1
@@ -426,7 +447,7 @@ class Scanner:
         frag_only = self._frag_only
         order = self._order  # log order of the hit lines, for error lines of several inputs
         pending: list[tuple[int, int, int]] = []  # error-line candidates only: (start, line, order)
-        for lit, hit_end in hits:
+        for i, (lit, hit_end) in enumerate(hits):
             if frag_only[lit] and not self._fragment_fits(block, end, lit, hit_end):
                 continue
             start = block.rfind(b"\n", 0, hit_end) + 1
@@ -437,7 +458,7 @@ class Scanner:
                         pending.append((cur_start, line_no, order))
                     else:
                         self._line(block, end, cur_start, line_no, cur, source, order)
-                line_no += count(pos, start)
+                line_no = line_base + 1 + before[i] if before is not None else line_no + count(pos, start)
                 pos = start
                 cur_start = start
                 cur = []
@@ -451,6 +472,8 @@ class Scanner:
         self._order = order
         self._error_candidates(block, pending, source)
         self._tail = bytes(block[max(0, end - NEAR_BYTES) : end])
+        if before is not None:
+            return line_base + total
         return line_no - 1 + count(pos, end)
 
     def _fragment_fits(self, block: Buffer, end: int, lit: int, hit_end: int) -> bool:

@@ -26,7 +26,12 @@ from collections.abc import Callable, Sequence
 
 from tpdoctor.explain.engine import Buffer
 
-HEADER = struct.Struct("<II")  # request: slot, end; reply: status, number of hits
+# A block's hits sorted by end, the newlines before each hit, and all its newlines (scanner.prescan).
+Prescanned = tuple[list[tuple[int, int]], list[int], int]
+Prescan = Callable[[Buffer, int], Prescanned]
+
+REQUEST = struct.Struct("<II")  # slot, end
+REPLY = struct.Struct("<III")  # status, number of hits, newlines in the block
 OK = 0
 FAILED = 1
 MAX_WORKERS = 2  # grep is one process; two workers keep explain within its time on 2 cores
@@ -79,7 +84,7 @@ class ScanPool:
     """Forked scanners over `buffers`; submit(slot, end) then result(slot) in the same order."""
 
     def __init__(
-        self, scan: Callable[[Buffer, int], list[tuple[int, int]]], buffers: Sequence[mmap.mmap], workers: int
+        self, scan: Prescan, buffers: Sequence[mmap.mmap], workers: int
     ) -> None:
         self._scan = scan
         self._buffers = buffers
@@ -122,16 +127,17 @@ class ScanPool:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
             while True:
                 try:
-                    slot, end = HEADER.unpack(_read_exact(requests, HEADER.size))
+                    slot, end = REQUEST.unpack(_read_exact(requests, REQUEST.size))
                 except EOFError:
                     break
                 try:
-                    hits = self._scan(self._buffers[slot], end)
+                    hits, before, total = self._scan(self._buffers[slot], end)
                     flat = array("I", [x for hit in hits for x in hit])
-                    _write_all(replies, HEADER.pack(OK, len(hits)) + flat.tobytes())
-                except Exception:
-                    _write_all(replies, HEADER.pack(FAILED, 0))
-        except BaseException:
+                    flat.extend(before)
+                    _write_all(replies, REPLY.pack(OK, len(hits), total) + flat.tobytes())
+                except Exception:  # reported to the parent, which scans the block itself
+                    _write_all(replies, REPLY.pack(FAILED, 0, 0))
+        except BaseException:  # a worker never unwinds into the parent's code
             status = 1
         finally:
             os._exit(status)
@@ -143,22 +149,23 @@ class ScanPool:
         self._next += 1
         if worker is not None:
             try:
-                _write_all(worker.requests, HEADER.pack(slot, end))
+                _write_all(worker.requests, REQUEST.pack(slot, end))
             except OSError:
                 worker.alive = False
                 worker = None
         self._pending[slot] = (worker, end)
 
-    def result(self, slot: int) -> list[tuple[int, int]]:
-        """The hits of the block submitted in `slot` (scanned here if its worker failed)."""
+    def result(self, slot: int) -> Prescanned:
+        """The block submitted in `slot`, prescanned (here if its worker failed)."""
         worker, end = self._pending.pop(slot)
         if worker is not None and worker.alive:
             try:
-                status, n = HEADER.unpack(_read_exact(worker.replies, HEADER.size))
+                status, n, total = REPLY.unpack(_read_exact(worker.replies, REPLY.size))
                 flat = array("I")
-                flat.frombytes(_read_exact(worker.replies, 8 * n))
+                flat.frombytes(_read_exact(worker.replies, 12 * n))
                 if status == OK:
-                    return list(zip(flat[0::2], flat[1::2], strict=True))
+                    pairs = flat[: 2 * n]
+                    return list(zip(pairs[0::2], pairs[1::2], strict=True)), flat[2 * n :].tolist(), total
             except (OSError, EOFError):
                 worker.alive = False
         return self._scan(self._buffers[slot], end)
