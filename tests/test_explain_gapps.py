@@ -161,6 +161,13 @@ POSITIVES = [
     ("[AVHWDeviceContext @ 0x5555] No VA display found for device: /dev/dri/renderD128.",
      "device.render-node-missing", "suggests"),
     ("[h264_cuvid @ 0x5555] Cannot load libnvcuvid.so.1", "nvidia.driver-capabilities-missing", "suggests"),
+    # cmdutils.c write_option "Failed to set value '%s' for option '%s': %s" + hwcontext_drm.c AVERROR(errno)
+    ("Failed to set value 'drm=dr:/dev/dri/renderD128' for option 'init_hw_device': No such file or directory",
+     "device.render-node-missing", "proves"),
+    ("Failed to set value 'drm=dr:/dev/dri/renderD128' for option 'init_hw_device': Permission denied",
+     "device.group-denied", "suggests"),
+    ("Failed to set value 'drm=dr:/dev/dri/renderD128' for option 'init_hw_device': Operation not permitted",
+     "device.cgroup-denied", "proves"),
 ]
 
 
@@ -189,6 +196,8 @@ NEGATIVES = [
     "Check failed: e == cudaSuccess || e == cudaErrorCudartUnloading: CUDA: out of memory",
     # FFmpeg vaInitialize failed: the node opened, the image's VA driver did not load
     "[AVHWDeviceContext @ 0x5555] Failed to initialise VAAPI connection: -1 (unknown libva error).",
+    # the VAAPI device path returns EINVAL after "No VA display" (read there), not an errno of its own
+    "Failed to set value '/dev/dri/renderD128' for option 'vaapi_device': Invalid argument",
     # accelerate on a CPU/MPS machine with fp16 configured
     "ValueError: fp16 mixed precision requires a GPU (not 'mps').",
 ]
