@@ -86,6 +86,10 @@ POSITIVES = [
     ("RuntimeError: Unable to initialize backend 'cuda': FAILED_PRECONDITION: No visible GPU devices. (you may "
      "need to uninstall the failing plugin package, or set JAX_PLATFORMS=cpu to skip this backend.)",
      "device.nvidia-node-missing", "suggests"),
+    # xla/pjrt/distributed/client.cc Connect: "Failed to connect to distributed JAX controller: " << status
+    ("I0101 00:00:00.000000 1 client.cc:122] Failed to connect to distributed JAX controller: UNAVAILABLE: failed "
+     "to connect to all addresses; last error: UNKNOWN: ipv4:10.0.0.2:1234: Failed to connect to remote host: "
+     "No route to host", "network.wrong-interface", "suggests"),
     # onnxruntime core/providers/cuda/cuda_call.cc "%s failure %d: %s ; GPU=%d ; hostname=%s ; file=%s ; ..."
     ("[E:onnxruntime:Default, cuda_call.cc:123 CudaCall] CUDA failure 35: CUDA driver version is insufficient "
      "for CUDA runtime version ; GPU=0 ; hostname=h ; file=/onnxruntime_src/onnxruntime/core/providers/cuda/"
@@ -198,6 +202,8 @@ NEGATIVES = [
     "[AVHWDeviceContext @ 0x5555] Failed to initialise VAAPI connection: -1 (unknown libva error).",
     # the VAAPI device path returns EINVAL after "No VA display" (read there), not an errno of its own
     "Failed to set value '/dev/dri/renderD128' for option 'vaapi_device': Invalid argument",
+    # the same client when tasks never showed up (a crash or scheduling, not the network)
+    "Failed to connect to distributed JAX controller: DEADLINE_EXCEEDED: Deadline Exceeded",
     # accelerate on a CPU/MPS machine with fp16 configured
     "ValueError: fp16 mixed precision requires a GPU (not 'mps').",
 ]
