@@ -146,3 +146,18 @@ def test_no_fork_with_threads_running() -> None:
         stop.set()
         t.join()
     assert sp.can_fork()
+
+
+@pytest.mark.parametrize(
+    ("cpus", "load", "want"),
+    [(2, 0.2, 2), (2, 1.2, 1), (2, 1.6, 0), (2, 3.5, 0), (16, 0.0, sp.MAX_WORKERS), (16, 14.8, 1), (1, 0.0, 0)],
+)
+def test_workers_follow_the_idle_cpus(
+    cpus: int, load: float, want: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TPDOCTOR_SCAN_WORKERS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cpus)))
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert sp.worker_count() == want
+    monkeypatch.setenv("TPDOCTOR_SCAN_WORKERS", "0")
+    assert sp.worker_count() == 0
