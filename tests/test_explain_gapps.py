@@ -232,3 +232,10 @@ def test_dmlc_cuda_call_reads_the_string_not_the_condition(tmp_path: Path) -> No
     line = ("Check failed: e == cudaSuccess || e == cudaErrorCudartUnloading: CUDA: CUDA driver version is "
             "insufficient for CUDA runtime version\n")
     assert _findings(tmp_path, line)[:1] == [("device.nvidia-node-missing", "suggests")]
+
+
+def test_nvenc_minimum_driver_line_alone_proves_no_old_driver(tmp_path: Path) -> None:
+    # nvenc.c prints nvenc_print_driver_requirement after any libnvidia-encode load failure too: only the
+    # "Driver does not support the required nvenc API version" line proves the driver is old
+    found = _findings(tmp_path, "[h264_nvenc @ 0x5555] The minimum required Nvidia driver for nvenc is 570.0 or newer\n")
+    assert ("cuda.driver-too-old", "proves") not in found
