@@ -11,8 +11,8 @@ export PYTHONPATH="$REPO/src:$REPO/.gpu-deps/$PYV"
 { python3 --version; nproc; uptime; python3 -c 'import hyperscan, numpy; print("hyperscan", hyperscan.__version__, "numpy", numpy.__version__)'; } >"$OUT/host.txt" 2>&1
 LOG=/tmp/tpd-bench-1g.log
 python3 bench/gen_log.py "$LOG" --size 1GiB --seed 1 >/dev/null
-for round in 1 2; do
-  for cpus in all 2; do
+for round in 1 2 3; do
+  for cpus in ${BENCH_CPUS:-2}; do
     for workers in 0 auto; do
       pin=(); [ "$cpus" = 2 ] && pin=(taskset -c 0,1)
       if [ "$workers" = auto ]; then unset TPDOCTOR_SCAN_WORKERS; else export TPDOCTOR_SCAN_WORKERS=$workers; fi
