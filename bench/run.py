@@ -47,7 +47,9 @@ def main() -> None:
         )
     manifest = json.loads(Path(str(log) + ".manifest.json").read_text())
 
-    env = dict(os.environ, LC_ALL="C", PYTHONPATH=str(HERE.parent / "src"))
+    # this tree's src first; what PYTHONPATH already held (a host's dependency folder) stays after it
+    path = os.pathsep.join(p for p in (str(HERE.parent / "src"), os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, LC_ALL="C", PYTHONPATH=path)
     explain = [
         sys.executable,
         "-m",

@@ -16,6 +16,8 @@ from tpdoctor.explain import explain
 from tpdoctor.explain.error_codes import by_name, lookup_number
 
 FIRST_CAUSE = [
+    # ROCR-Runtime amd_topology.cpp:148 (gnew11: the host driver older than the image's ROCm, now an id)
+    ("HSA Error:  Incompatible kernel and userspace, Vega 20 disabled. Upgrade amdgpu.", "rocm.driver-too-old"),
     # pytorch c10/hip (hipified C10_CUDA_CHECK) after hipSetDevice past the count
     ("RuntimeError: HIP error: invalid device ordinal", "rocm.visible-devices-mismatch"),
     ("torch.AcceleratorError: HIP error: invalid device ordinal", "rocm.visible-devices-mismatch"),
@@ -94,8 +96,6 @@ CLEAN = [
     "Unable to open /dev/kfd read-write: Cannot allocate memory",
     # rocminfo.cc:1276 (no login name inside a container)
     "Failed to get user name to check for render group membership",
-    # ROCR-Runtime amd_topology.cpp:148
-    "HSA Error:  Incompatible kernel and userspace, Vega 20 disabled. Upgrade amdgpu.",
     # clr rocdevice.cpp:703 at AMD_LOG_LEVEL>=1
     ":1:rocdevice.cpp            :703 : 0151340546 us: [pid:1 tid:0x7f] Unsupported HSA device gfx1100 "
     "(PCI ID 744c) for ISA amdgcn-amd-amdhsa--gfx1100",

@@ -7,14 +7,15 @@ import io
 import json
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tpdoctor.explain import explain, scanner
+from tpdoctor.explain import scanner
 from tpdoctor.explain import scanpool as sp
 from tpdoctor.explain.reader import CHUNK, iter_buffers
-from tpdoctor.render.json_format import render_json
 
 # Lines a real failing run prints (shared corpus forms), planted far apart in a long healthy log.
 PLANTED = (
@@ -35,7 +36,7 @@ def _long_log(path: Path, size: int) -> list[int]:
     lines_per_filler = FILLER.count("\n")
     n_fillers = size // len(FILLER)
     at = sorted(rng.sample(range(1, n_fillers), len(PLANTED)))
-    numbers = []
+    numbers: list[int] = []
     with path.open("w", encoding="utf-8") as f:
         line = 0
         for i in range(n_fillers):
@@ -49,29 +50,46 @@ def _long_log(path: Path, size: int) -> list[int]:
     return numbers
 
 
-def _report(path: Path, workers: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
-    monkeypatch.setenv("TPDOCTOR_SCAN_WORKERS", workers)
-    report = explain([str(path)])
-    return json.loads(render_json(report))  # type: ignore[no-any-return]
+# Run in a fresh interpreter: the pool never forks from a process with other threads, and a
+# pytest process may hold some (docker SDK, executors) left by earlier tests.
+_DRIVER = """
+import json, os, sys
+from tpdoctor.explain import explain, scanpool
+from tpdoctor.render.json_format import render_json
+submitted = []
+real = scanpool.ScanPool.submit
+def spy(self, slot, end):
+    submitted.append(len(self))
+    real(self, slot, end)
+scanpool.ScanPool.submit = spy
+out = {}
+for workers in ("0", "2"):
+    os.environ["TPDOCTOR_SCAN_WORKERS"] = workers
+    out[workers] = {"report": json.loads(render_json(explain([sys.argv[1]]))), "submitted": list(submitted)}
+    submitted.clear()
+print(json.dumps(out))
+"""
 
 
-def test_a_long_log_gives_the_same_report_with_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _reports(path: Path) -> dict[str, dict[str, object]]:
+    env = dict(os.environ, PYTHONPATH=str(Path(scanner.__file__).resolve().parents[2]))
+    done = subprocess.run(
+        [sys.executable, "-c", _DRIVER, str(path)], capture_output=True, text=True, env=env, timeout=300, check=True
+    )
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def test_a_long_log_gives_the_same_report_with_workers(tmp_path: Path) -> None:
     log = tmp_path / "long.log"
     planted = _long_log(log, 4 * CHUNK + 12345)
     assert log.stat().st_size >= scanner.POOL_FROM
-    submitted: list[int] = []
-    real_submit = sp.ScanPool.submit
-
-    def spy(self: sp.ScanPool, slot: int, end: int) -> None:
-        submitted.append(len(self))
-        real_submit(self, slot, end)
-
-    monkeypatch.setattr(sp.ScanPool, "submit", spy)
-    one = _report(log, "0", monkeypatch)
-    assert not submitted
-    two = _report(log, "2", monkeypatch)
-    assert submitted and all(n == 2 for n in submitted), "the workers were not used"
+    runs = _reports(log)
+    assert runs["0"]["submitted"] == []
+    submitted = runs["2"]["submitted"]
+    assert isinstance(submitted, list) and submitted and all(n == 2 for n in submitted), "the workers were not used"
+    one, two = runs["0"]["report"], runs["2"]["report"]
     assert two == one
+    assert isinstance(one, dict)
     findings = one["findings"]
     assert isinstance(findings, list)
     lines = {ev["line"] for f in findings for ev in f["evidence"]}
@@ -146,3 +164,29 @@ def test_no_fork_with_threads_running() -> None:
         stop.set()
         t.join()
     assert sp.can_fork()
+
+
+@pytest.mark.parametrize(
+    ("machine", "pinned", "load", "want"),
+    [
+        (2, 2, 0.2, 2),
+        (2, 2, 1.2, 1),
+        (2, 2, 1.6, 0),
+        (2, 2, 3.5, 0),
+        (16, 16, 0.0, sp.MAX_WORKERS),
+        (16, 16, 14.8, 1),
+        (16, 2, 1.5, 2),  # pinned to 2 of 16 CPUs: the load is the whole machine's
+        (16, 1, 0.0, 0),
+        (1, 1, 0.0, 0),
+    ],
+)
+def test_workers_follow_the_idle_cpus(
+    machine: int, pinned: int, load: float, want: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TPDOCTOR_SCAN_WORKERS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: machine)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(pinned)))
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert sp.worker_count() == want
+    monkeypatch.setenv("TPDOCTOR_SCAN_WORKERS", "0")
+    assert sp.worker_count() == 0

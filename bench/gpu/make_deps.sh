@@ -9,6 +9,6 @@ for v in ${PY_VERSIONS:-3.12}; do
   rm -rf "$dest"
   python3 -m pip install --quiet --target "$dest" --only-binary=:all: --python-version "$v" \
     --implementation cp --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
-    "pydantic>=2.6" "ruamel.yaml>=0.18" "typer>=0.12" "rich>=13" "pyahocorasick>=2.0"
+    "pydantic>=2.6" "ruamel.yaml>=0.18" "typer>=0.12" "rich>=13" "pyahocorasick>=2.0" "PyYAML>=6" "hyperscan>=0.7"
 done
 du -sh "$REPO/.gpu-deps"

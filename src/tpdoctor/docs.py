@@ -33,6 +33,8 @@ EXPLAIN_ONLY: dict[str, str] = {
     "nvidia.fabric-manager-not-running": "a host service; CUDA reports it at init (802 system not yet initialized), which only a run shows",
     "cuda.forward-compat-unsupported": "depends on the image's CUDA compat libraries against the host GPU; CUDA reports it at init (804/803)",
     "cuda.driver-too-old": "depends on the image's CUDA runtime against the host driver; the runtime reports it at init (35, 222)",
+    "nvidia.mps-not-shared": "whether the host runs a CUDA MPS control daemon, and with which pipe directory, is outside the container; CUDA's connection error (805) or busy GPU (46) shows it",
+    "rocm.driver-too-old": "depends on the image's ROCm user space against the host's amdgpu/KFD kernel driver, outside the container check sees; ROCr reports it at init ('Incompatible kernel and userspace ... Upgrade amdgpu')",
     "nvidia.driver-library-mismatch": "the host's loaded kernel module against its installed driver libraries; NVML/CUDA report it at init (NVML 18, NVRM: API mismatch)",
     "nvidia.hook-cgroup-denied": "the hook fails on the host while the container is created; only its error text (devices.allow, BPF device filter) shows it",
     "xpu.device-lost": "a GPU hang or reset during the run; only Level Zero's DEVICE_LOST or the kernel log shows it",

@@ -38,16 +38,26 @@ MAX_WORKERS = 2  # grep is one process; two workers keep explain within its time
 
 
 def worker_count() -> int:
-    """Worker processes for a long log: one per CPU this process may use, at most MAX_WORKERS;
-    TPDOCTOR_SCAN_WORKERS=0 turns them off (one process, as on a single CPU)."""
+    """Worker processes for a long log: one per idle CPU this process may use, at most MAX_WORKERS.
+    Idle is the machine's CPUs less its 1-minute load average (the load is machine-wide, so it is
+    compared with all CPUs, not only with those this process is pinned to): on a host whose cores
+    are already busy (the serving processes of the GPUs we were asked about), more processes would
+    only take turns and add their overhead. TPDOCTOR_SCAN_WORKERS=N sets the number (0: one process)."""
     env = os.environ.get("TPDOCTOR_SCAN_WORKERS", "")
     if env.isdigit():
         return min(int(env), 8)
+    machine = os.cpu_count() or 1
     try:
-        cpus = len(os.sched_getaffinity(0))
+        usable = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    return min(cpus, MAX_WORKERS) if cpus > 1 else 0
+        usable = machine
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    if usable < 2:
+        return 0
+    return max(0, min(usable, int(machine - load + 0.5), MAX_WORKERS))
 
 
 def shared_buffers(count: int, size: int) -> list[mmap.mmap]:

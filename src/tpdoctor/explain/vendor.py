@@ -28,6 +28,9 @@ TWINS: dict[str, tuple[str, bool]] = {
     "cuda.visible-devices-mismatch": ("rocm.visible-devices-mismatch", True),
     "device.nvidia-node-missing": ("device.kfd-missing", False),
     "runtime.nvidia-toolkit-missing": ("runtime.amd-toolkit-missing", False),
+    # gnew11: an image newer than the host's kernel driver; ROCm's kernel driver is amdgpu/KFD (ROCm "User and
+    # kernel-space support matrix"). Only a guess is renamed: a CUDA driver line that proves it named NVIDIA itself.
+    "cuda.driver-too-old": ("rocm.driver-too-old", False),
 }
 # Signature families only the AMD GPU stack prints (ROCm runtime, HIP, HSA, libhsakmt, RCCL, rocminfo,
 # amd-smi/rocm-smi, the AMD container toolkit and device plugin, torch's HIP build).

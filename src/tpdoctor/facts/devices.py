@@ -1,6 +1,6 @@
 """GPU and RDMA device nodes under /dev and the DRM render nodes sysfs describes.
 
-Reads /dev/dri (recursively: by-path lives there), /dev/kfd, /dev/nvidia* with the entries of
+Reads /dev/dri (recursively: by-path lives there), /dev/kfd, /dev/dxg (WSL2), /dev/nvidia* with the entries of
 /dev/nvidia-caps and /dev/nvidia-caps-imex-channels, /dev/infiniband and its entries, the
 directory CCL_DRMFD_DEV_RENDER_DIR_PATH names (oneCCL's drmfd walk reads it instead of
 by-path), and /sys/class/drm/renderD*/device for each render node's PCI address, vendor and
@@ -84,7 +84,8 @@ def collect_dev(ctx: CollectContext, facts: Facts) -> None:
     except OSError:
         top = []
     for name in top:
-        if name in ("kfd", "infiniband") or name.startswith("nvidia"):
+        # dxg: the WSL2 paravirtual GPU (dxgkrnl), the only GPU node a WSL container has
+        if name in ("kfd", "infiniband", "dxg") or name.startswith("nvidia"):
             node = describe_node(ctx.root, f"/dev/{name}")
             if node is not None:
                 nodes.setdefault(node.path, node)

@@ -247,3 +247,38 @@ def bypath_not_symlinks(facts: Facts, options: CheckOptions) -> Iterator[Finding
             [Evidence(source=n.path, text=f"char {n.major}:{n.minor}") for n in plain],
             context=facts_fix_context(facts),
         )
+
+
+def wsl2_kernel(release: str | None) -> bool:
+    """A WSL2 kernel ("5.15.153.1-microsoft-standard-WSL2", older "4.19.128-microsoft-standard"); WSL1's
+    "4.4.0-19041-Microsoft" has no GPU at all."""
+    return bool(release) and "microsoft-standard" in str(release).lower()
+
+
+@fact_rule("device.dxg-missing")
+def wsl_dxg(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """Under WSL2, is the paravirtual GPU /dev/dxg in the container?
+
+    What it checks: the kernel release (/proc/sys/kernel/osrelease) is a WSL2 kernel
+    ("-microsoft-standard") and /dev/dxg is absent.
+
+    Why it matters: WSL2 has no /dev/dri render node, /dev/kfd or /dev/nvidiaN for compute: every
+    GPU reaches Linux as /dev/dxg, driven by the Windows driver's libraries in /usr/lib/wsl/lib
+    (NVIDIA CUDA on WSL User Guide; intel/llvm sycl/doc/GetStartedGuide.md, Docker on WSL). A
+    container without it sees no GPU (sycl-ls lists only the CPU, torch finds no device).
+
+    How to fix: `--device /dev/dxg -v /usr/lib/wsl:/usr/lib/wsl:ro` with /usr/lib/wsl/lib on
+    LD_LIBRARY_PATH (NVIDIA: `--gpus all`, which the container toolkit turns into the same).
+    """
+    release = facts.kernel.release
+    if not wsl2_kernel(release) or facts.node("/dev/dxg") is not None:
+        return
+    yield make_finding(
+        "device.dxg-missing",
+        "this is a WSL2 kernel and /dev/dxg is not in the container: no GPU can be reached",
+        [
+            Evidence(source="/proc/sys/kernel/osrelease", text=str(release)),
+            Evidence(source="/dev", text="no /dev/dxg"),
+        ],
+        context=facts_fix_context(facts),
+    )
