@@ -38,11 +38,13 @@ MAX_WORKERS = 2  # grep is one process; two workers keep explain within its time
 
 
 def worker_count() -> int:
-    """Worker processes for a long log: one per idle CPU this process may use, at most MAX_WORKERS.
-    Idle is the machine's CPUs less its 1-minute load average (the load is machine-wide, so it is
-    compared with all CPUs, not only with those this process is pinned to): on a host whose cores
-    are already busy (the serving processes of the GPUs we were asked about), more processes would
-    only take turns and add their overhead. TPDOCTOR_SCAN_WORKERS=N sets the number (0: one process)."""
+    """Worker processes for a long log: one per CPU this process may use, at most MAX_WORKERS, and
+    none when the machine is already oversubscribed (1-minute load average >= its CPUs; the load is
+    machine-wide, so it is compared with all CPUs, not with those this process is pinned to). On
+    this project's 2-CPU machine (bench/README.md) two workers won at a load of 1.5-2 (1.40-1.84x
+    grep against 2.02-2.23x) and lost at 3-4 (2.4-2.6x against 2.0-2.2x): when the cores are busy
+    (the serving processes of the GPUs we were asked about), more processes only take turns.
+    TPDOCTOR_SCAN_WORKERS=N sets the number (0: one process)."""
     env = os.environ.get("TPDOCTOR_SCAN_WORKERS", "")
     if env.isdigit():
         return min(int(env), 8)
@@ -55,9 +57,9 @@ def worker_count() -> int:
         load = os.getloadavg()[0]
     except OSError:
         load = 0.0
-    if usable < 2:
+    if usable < 2 or load >= machine:
         return 0
-    return max(0, min(usable, int(machine - load + 0.5), MAX_WORKERS))
+    return min(usable, MAX_WORKERS)
 
 
 def shared_buffers(count: int, size: int) -> list[mmap.mmap]:
