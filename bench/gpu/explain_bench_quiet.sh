@@ -1,7 +1,7 @@
 #!/bin/bash
 # The 1 GiB explain benchmark on a quiet machine (the GPU host's CPUs, nothing else running):
 # explain against grep with the scan pool off and on, on all CPUs and pinned to 2 (CI's size).
-#   usage (repo root; carry .gpu-deps built by bench/gpu/make_deps.sh):  OUT=$OUT bash bench/gpu/explain_bench_quiet.sh
+#   usage (repo root; carry .gpu-deps built by WITH_EXPLAIN=1 bash bench/gpu/make_deps.sh):  OUT=$OUT bash bench/gpu/explain_bench_quiet.sh
 set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd); cd "$REPO"
 OUT=${OUT:-/tmp/explain-bench-out}; mkdir -p "$OUT"
