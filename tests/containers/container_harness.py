@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -431,6 +431,27 @@ class Toolbox:
             "TPDOCTOR_DEBUG": "1",
         }
 
+    def run_tool(
+        self,
+        c: Container,
+        out: Path,
+        volumes: Sequence[str] = (),
+        environment: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Start (detached, no network, labelled for cleanup) a container that runs tpdoctor check for
+        `c`, with the tool's binds and environment after the caller's own; returns the SDK container."""
+        return self.client.containers.run(
+            IMAGE,
+            command=self.tool_command(c),
+            detach=True,
+            network_mode="none",
+            labels=dict([LABEL.split("=", 1)]),
+            volumes=self.tool_binds(out) + list(volumes),
+            environment={**(environment or {}), **self.tool_env()},
+            **kwargs,
+        )
+
     @staticmethod
     def tool_command(c: Container) -> list[str]:
         runs = []
@@ -689,19 +710,16 @@ def _run_sdk(sc: Scenario, box: Toolbox, host: FakeHost, out: Path, res: Scenari
 
     kwargs = {k: expand(v) for k, v in sc.docker_run.items()}
     user_volumes = list(kwargs.pop("volumes", []))
-    environment = {**kwargs.pop("environment", {}), **box.tool_env()}
+    user_environment = kwargs.pop("environment", {})
     started = []
     try:
         for c in sc.containers:
-            ct = box.client.containers.run(
-                IMAGE,
-                command=box.tool_command(c),
-                detach=True,
-                network_mode="none",
-                labels=dict([LABEL.split("=", 1)]),
-                volumes=box.tool_binds(out) + user_volumes,
+            ct = box.run_tool(
+                c,
+                out,
+                user_volumes,
+                user_environment,
                 mounts=[Mount(t, h, type="bind", read_only=True) for h, t in host.sysfs_binds()],
-                environment=environment,
                 **kwargs,
             )
             started.append(ct)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .container_harness import IMAGE, LABEL, Container, Toolbox
+from .container_harness import Container, Toolbox
 
 pytestmark = pytest.mark.container
 
@@ -37,15 +37,7 @@ def _check_inside(box: Toolbox, caps: str, libraries: list[str]) -> dict[str, st
         f.write_bytes(b"")
         binds.append(f"{f}:{LIB_DIR}/{name}:ro")
     c = Container(tp=1, check_args=("--backend", "cuda"))
-    ct = box.client.containers.run(
-        IMAGE,
-        command=box.tool_command(c),
-        detach=True,
-        network_mode="none",
-        labels=dict([LABEL.split("=", 1)]),
-        volumes=box.tool_binds(out) + binds,
-        environment={"NVIDIA_DRIVER_CAPABILITIES": caps, **box.tool_env()},
-    )
+    ct = box.run_tool(c, out, binds, {"NVIDIA_DRIVER_CAPABILITIES": caps})
     try:
         status = ct.wait(timeout=120)
         assert status.get("StatusCode") == 0, ct.logs()[-800:]
