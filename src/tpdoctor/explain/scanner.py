@@ -397,6 +397,14 @@ class Scanner:
         pool: scanpool.ScanPool | None = None
         inflight: deque[tuple[int, int]] = deque()  # (slot, end), oldest first
         line_base = 0
+
+        def finish(pool: scanpool.ScanPool, keep: int) -> None:
+            """Turn the oldest blocks in flight into lines, in order, until `keep` remain."""
+            nonlocal line_base
+            while len(inflight) > keep:
+                slot, end = inflight.popleft()
+                line_base = self._scan_block(buffers[slot], end, line_base, source, pool.result(slot))
+
         try:
             for n, (buf, raw_end) in enumerate(
                 iter_buffers(stream, notes=self.result.notes, buffers=buffers)
@@ -409,12 +417,9 @@ class Scanner:
                 slot = n % len(buffers)
                 pool.submit(slot, end)
                 inflight.append((slot, end))
-                while len(inflight) > workers:
-                    slot, end = inflight.popleft()
-                    line_base = self._scan_block(buffers[slot], end, line_base, source, pool.result(slot))
-            while inflight and pool is not None:
-                slot, end = inflight.popleft()
-                line_base = self._scan_block(buffers[slot], end, line_base, source, pool.result(slot))
+                finish(pool, workers)
+            if pool is not None:
+                finish(pool, 0)
         finally:
             if pool is not None:
                 pool.close()
@@ -426,21 +431,13 @@ class Scanner:
         self, block: Buffer, end: int, line_base: int, source: str, scanned: Prescanned | None = None
     ) -> int:
         """Scan block[:end] in place; return the number of lines up to its end. `scanned`: the
-        block's hits and newline counts when a worker process already found them (prescan)."""
+        block's hits and newline counts (prescan) when a worker process already found them."""
         self._block_end = end  # the buffer may hold stale bytes past `end`
-        if scanned is None:
-            hits = self.engine.scan(block, end)
-            hits.sort(key=itemgetter(1))
-            count = _newline_counter(block, end)
-            before: list[int] | None = None
-            total = -1  # counted below, only when needed
-        else:
-            hits, before, total = scanned
+        hits, before, total = scanned or prescan(self.engine, block, end)
         if not hits:
             self._tail = bytes(block[max(0, end - NEAR_BYTES) : end])
-            return line_base + (total if before is not None else count(0, end))
-        pos = 0
-        line_no = line_base + 1  # 1-based number of the line starting at `pos`
+            return line_base + total
+        line_no = line_base + 1  # 1-based number of the line starting at `cur_start`
         cur_start = -1
         cur: list[int] = []
         light = self._light
@@ -458,8 +455,7 @@ class Scanner:
                         pending.append((cur_start, line_no, order))
                     else:
                         self._line(block, end, cur_start, line_no, cur, source, order)
-                line_no = line_base + 1 + before[i] if before is not None else line_no + count(pos, start)
-                pos = start
+                line_no = line_base + 1 + before[i]
                 cur_start = start
                 cur = []
             cur.append(lit)
@@ -472,9 +468,7 @@ class Scanner:
         self._order = order
         self._error_candidates(block, pending, source)
         self._tail = bytes(block[max(0, end - NEAR_BYTES) : end])
-        if before is not None:
-            return line_base + total
-        return line_no - 1 + count(pos, end)
+        return line_base + total
 
     def _fragment_fits(self, block: Buffer, end: int, lit: int, hit_end: int) -> bool:
         """Is this head fragment close enough to its line's end (the wrap cut the rest off), or this
