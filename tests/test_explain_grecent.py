@@ -1,0 +1,190 @@
+"""Issue 13, grecent: the newest NVIDIA serving stack's printed forms of the container/host causes.
+
+Every line below is written from the format string in the code that prints it (cited per case):
+nvidia-container-toolkit 1.12-1.20 (legacy hook, CDI and jit-cdi modes), vLLM V1's GPU worker and platform
+detection, NCCL 2.18-2.28's NVML wrapper and legacy IPC path, torch 2.4-2.9's TCPStore (libuv and legacy socket
+backends) and SGLang's start-up memory checks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from explain_helpers import findings as _findings
+from explain_helpers import notes as _notes
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "cause", "strength"),
+    [
+        # toolkit internal/config/image/cuda_image.go:288 @v1.18.0: Warningf("Ignoring devices requested by environment
+        # variable(s) in unprivileged container: %v", envVars), logged by the runtime through logrus
+        ('time="2025-06-01T10:00:00Z" level=warning msg="Ignoring devices requested by environment variable(s) in '
+         'unprivileged container: [NVIDIA_VISIBLE_DEVICES]"\n'
+         "RuntimeError: No CUDA GPUs are available\n", "device.nvidia-node-missing", "proves"),
+        # internal/modifier/cdi.go:114 @v1.17.8: Warningf("Ignoring devices specified in NVIDIA_VISIBLE_DEVICES: %v")
+        ("Ignoring devices specified in NVIDIA_VISIBLE_DEVICES: [nvidia.com/gpu=all]\n",
+         "device.nvidia-node-missing", "proves"),
+        # cmd/nvidia-container-runtime-hook/container_config.go:179 @v1.17.8: log.Printf("Ignoring devices specified in
+        # NVIDIA_VISIBLE_DEVICES (privileged=%v, %v=%v) ", ...)
+        ("2024/03/01 10:00:00 Ignoring devices specified in NVIDIA_VISIBLE_DEVICES (privileged=false, "
+         "accept-nvidia-visible-devices-envvar-when-unprivileged=false) \n", "device.nvidia-node-missing", "proves"),
+        # cuda_image.go:444 @v1.18.0: the IMEX channel twin
+        ('level=warning msg="Ignoring request by environment variable(s) in unprivileged container: '
+         '[NVIDIA_IMEX_CHANNELS]"\n', "nccl.imex-channel-missing", "suggests"),
+        # hook_config.go:142 assertModeIsLegacy @v1.18.0 (main.go:86 log.Panicln before 1.18), through runc's hook error
+        ("docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI "
+         "runtime create failed: runc create failed: unable to start container process: error during container init: "
+         "error running hook #0: error running hook: exit status 2, stdout: , stderr: invoking the NVIDIA Container "
+         "Runtime Hook directly (e.g. specifying the docker --gpus flag) is not supported. Please use the NVIDIA "
+         "Container Runtime (e.g. specify the --runtime=nvidia flag) instead.: unknown\n",
+         "runtime.nvidia-toolkit-missing", "suggests"),
+        # pkg/nvcdi/lib-nvml.go:175 normalizeDeviceID 'failed to get device handle from index: %v' wrapped by
+        # internal/modifier/cdi.go:202 'failed to generate CDI spec for mode %q: %w' (nvmlErrorString of 2)
+        ("docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI "
+         "runtime create failed: failed to create NVIDIA Container Runtime: failed to construct OCI spec modifier: "
+         'failed to generate CDI spec for mode "auto": failed to get device handle from index: Invalid Argument: '
+         "unknown\n", "cuda.visible-devices-mismatch", "proves"),
+        # lib-nvml.go:84 'failed to get device handle from UUID: %v' (NOT_FOUND), go-nvml default string
+        ("failed to get device handle from UUID: ERROR_NOT_FOUND\n", "cuda.visible-devices-mismatch", "proves"),
+        # lib-nvml.go:209 'identifier is not a valid UUID or index: %q'
+        ('level=error msg="failed to generate CDI spec for mode \\"auto\\": identifier is not a valid UUID or index: '
+         '\\"gpu0\\""\n', "cuda.visible-devices-mismatch", "suggests"),
+        # vllm/platforms/__init__.py cuda_platform_plugin: 'CUDA platform is not available because: %s' with
+        # pynvml's NVMLError_NoPermission text
+        ("DEBUG 04-25 06:11:24 [__init__.py:93] CUDA platform is not available because: Insufficient Permissions\n",
+         "lsm.selinux-device-denied", "suggests"),
+        # NCCL src/misc/nvmlwrap.cc:121 @v2.28.9-1 WARN("nvmlInit%s() failed: %s", "_v2", nvmlErrorString)
+        ("node1:123:123 [0] misc/nvmlwrap.cc:121 NCCL WARN nvmlInit_v2() failed: Insufficient Permissions\n",
+         "lsm.selinux-device-denied", "suggests"),
+        ("node1:123:123 [0] misc/nvmlwrap.cc:121 NCCL WARN nvmlInit_v2() failed: Unknown Error\n",
+         "device.nvml-cgroup-lost", "suggests"),
+        ("node1:123:123 [0] misc/nvmlwrap.cc:119 NCCL WARN nvmlInit_v2() failed: Driver Not Loaded\n",
+         "device.no-driver", "suggests"),
+        # vllm/v1/worker/gpu_worker.py init_device: 'DP adjusted local rank {} is out of bounds. ' and
+        # 'local_world_size ({}) must be less than or equal to the number of visible devices ({}).'
+        ("(EngineCore_DP0 pid=77) ERROR 09-01 10:00:00 [core.py:700] AssertionError: DP adjusted local rank 0 is out "
+         "of bounds. \n", "device.nvidia-node-missing", "suggests"),
+        ("AssertionError: DP adjusted local rank 3 is out of bounds for 0 devices.\n",
+         "device.nvidia-node-missing", "suggests"),
+        ("AssertionError: DP adjusted local rank 2 is out of bounds. \n", "vllm.tp-exceeds-visible-gpus", "suggests"),
+        ("AssertionError: local_world_size (4) must be less than or equal to the number of visible devices (2).\n",
+         "vllm.tp-exceeds-visible-gpus", "suggests"),
+        # vllm/device_allocator/cumem.py CuMemAllocator.__init__ assert message
+        ("AssertionError: Expandable segments are not compatible with memory pool. Please track "
+         "https://github.com/pytorch/pytorch/issues/147851 for the latest updates.\n", "env.invalid-value",
+         "suggests"),
+        # NCCL src/transport/p2p.cc:236 @v2.28.9-1 WARN("cudaIpcGetMemHandle failed : %s", cudaGetErrorString(801))
+        ("node1:123:456 [0] transport/p2p.cc:236 NCCL WARN cudaIpcGetMemHandle failed : operation not supported\n",
+         "nccl.p2p-unsupported", "suggests"),
+    ],
+)
+def test_a_newest_stack_form_is_named(tmp_path: Path, text: str, cause: str, strength: str) -> None:
+    found = _findings(tmp_path, text)
+    assert found and found[0] == (cause, strength), found
+
+
+@pytest.mark.parametrize(
+    "root_line",
+    [
+        # torch TCPStoreLibUvBackend.cpp makeWithPort: "...failed to bind. port: {}, useIpv6: {}, code: {}, name: {},
+        # message: {}" (uv_err_name/uv_strerror of UV_EADDRINUSE) and the listen form of torch 2.4
+        "torch.distributed.DistNetworkError: The server socket has failed to bind. port: 29500, useIpv6: false, "
+        "code: -98, name: EADDRINUSE, message: address already in use",
+        "torch.distributed.DistNetworkError: The server socket has failed to listen on any local network address. "
+        "port: 29500, useIpv6: false, code: -98, name: EADDRINUSE, message: address already in use",
+        # legacy socket.cpp (torch <= 2.3): 'failed to listen on any local network address.' + per-address bind errors
+        "RuntimeError: The server socket has failed to listen on any local network address. The server socket has "
+        "failed to bind to [::]:29500 (errno: 98 - Address already in use).",
+    ],
+)
+def test_a_busy_store_port_is_the_root_not_the_network(tmp_path: Path, root_line: str) -> None:
+    # another rank's connect failure alone would suggest network.wrong-interface (dist.store-connect-failed)
+    connect = ("torch.distributed.DistNetworkError: The client socket has failed to connect to [localhost]:29500 "
+               "(errno: 111 - Connection refused).\n")
+    assert _findings(tmp_path, connect) == [("network.wrong-interface", "suggests")]
+    assert _findings(tmp_path, root_line + "\n" + connect) == []
+
+
+@pytest.mark.parametrize(
+    "root_line",
+    [
+        # vllm/v1/worker/gpu_worker.py init_device ValueError, with and without the device name
+        "ValueError: Free memory on device (14.2/79.19 GiB) on startup is less than desired GPU memory utilization "
+        "(0.9, 71.27 GiB). Decrease GPU memory utilization or reduce GPU memory used by other processes.",
+        "ValueError: Free memory on device cuda:0 (5.15/23.52 GiB) on startup is less than desired GPU memory "
+        "utilization (0.85, 19.99 GiB).",
+        # sglang model_runner.py init_torch_distributed / init_memory_pool
+        "ValueError: The memory capacity is unbalanced. Some GPUs may be occupied by other processes.",
+        "RuntimeError: Not enough memory. Please try to increase --mem-fraction-static.",
+    ],
+)
+def test_a_memory_refusal_is_the_root_of_a_failed_start(tmp_path: Path, root_line: str) -> None:
+    # torch elastic's 'exitcode: -7' alone would point at /dev/shm; with the memory refusal first it is a
+    # failure with no container cause, and the downstream guess is dropped.
+    downstream = "RuntimeError: NCCL error: unhandled system error (run with NCCL_DEBUG=INFO for details)\n"
+    assert _findings(tmp_path, downstream), "the downstream line must suggest something on its own"
+    assert _findings(tmp_path, root_line + "\n" + downstream) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # torch ProcessGroupNCCL.cpp (2.3+) warning when no device_id is given: healthy runs print it
+        "[rank1]:[W1201 10:00:00.000000000 ProcessGroupNCCL.cpp:4843] [PG ID 0 PG GUID 0 Rank 1]  using GPU 1 as "
+        "device used by this process is currently unknown. This can potentially cause a hang if this rank to GPU "
+        "mapping is incorrect. You can pecify device_id in init_process_group() to force use of a particular device.",
+        # torch's deprecation warnings for the old NCCL variable names
+        "[W1201 10:00:00.000000000 ProcessGroupNCCL.cpp:1000] Warning: TORCH_NCCL_AVOID_RECORD_STREAMS is the default "
+        "now, this environment variable is thus deprecated. (function operator())",
+        "Warning: NCCL_ASYNC_ERROR_HANDLING is deprecated, use TORCH_NCCL_ASYNC_ERROR_HANDLING instead (function "
+        "getCvarInt)",
+        # the toolkit's info lines (internal/info/auto.go ResolveRuntimeMode)
+        "time=\"2025-06-01T10:00:00Z\" level=info msg=\"Auto-detected mode as 'jit-cdi'\"",
+        "time=\"2025-06-01T10:00:00Z\" level=info msg=\"Using requested mode 'cdi'\"",
+        # vLLM start-up with TP 2 on PCIe GPUs
+        "INFO 01-01 00:00:00 [__init__.py:235] Automatically detected platform cuda.",
+        "WARNING 01-01 00:00:00 [custom_all_reduce.py:137] Custom allreduce is disabled because it's not supported on "
+        "more than two PCIe-only GPUs. To silence this warning, specify disable_custom_all_reduce=True explicitly.",
+        # SGLang 0.5 only warns about unequal free memory unless SGLANG_ENABLE_TP_MEMORY_INBALANCE_CHECK is set
+        "[2025-06-01 10:00:00 TP0] The memory capacity is unbalanced. Some GPUs may be occupied by other processes. "
+        "min_per_gpu_memory=18.0, local_gpu_memory=22.5, local_gpu_memory * 0.9=20.2",
+        # an allowed env-var request: the toolkit is silent; an unrelated 'ignoring' warning from nvidia-ctk
+        "WARN[0000] Ignoring unsupported config mode for docker: \"cdi\"",
+    ],
+)
+def test_healthy_newest_stack_lines_stay_clean(tmp_path: Path, text: str) -> None:
+    assert _findings(tmp_path, text + "\n") == []
+
+
+def test_the_unbalanced_warning_does_not_hide_a_real_cause(tmp_path: Path) -> None:
+    # the warning (not raised) must not act as a root that drops a downstream-only cause
+    warn = ("[2025-06-01 10:00:00 TP0] The memory capacity is unbalanced. Some GPUs may be occupied by other "
+            "processes. min_per_gpu_memory=18.0, local_gpu_memory=22.5, local_gpu_memory * 0.9=20.2\n")
+    downstream = "RuntimeError: NCCL error: unhandled system error (run with NCCL_DEBUG=INFO for details)\n"
+    assert _findings(tmp_path, warn + downstream) == _findings(tmp_path, downstream) != []
+    assert not any("sglang.memory-capacity-unbalanced" in n for n in _notes(tmp_path, warn + downstream))
+
+
+def _grecent_signatures() -> list[dict[str, object]]:
+    text = (ROOT / "src/tpdoctor/data/signatures.yaml").read_text()
+    start = text.index("  # --- grecent ---")
+    block = text[start:text.index("\nfacts:\n", start)]
+    sigs = yaml.safe_load("signatures:\n" + block)["signatures"]
+    assert isinstance(sigs, list)
+    return sigs
+
+
+def test_every_grecent_signature_cites_a_versioned_upstream_source() -> None:
+    sigs = _grecent_signatures()
+    assert len(sigs) >= 15
+    for sig in sigs:
+        source = str(sig["source"])
+        assert "/" in source and any(ch.isdigit() for ch in source), sig["id"]
+        assert sig["examples"], sig["id"]
+        assert sig.get("causes") or sig.get("root") == "not-container", sig["id"]
