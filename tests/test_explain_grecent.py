@@ -79,6 +79,18 @@ ROOT = Path(__file__).resolve().parents[1]
         ("AssertionError: Expandable segments are not compatible with memory pool. Please track "
          "https://github.com/pytorch/pytorch/issues/147851 for the latest updates.\n", "env.invalid-value",
          "suggests"),
+        # runc libcontainer/rootfs_linux.go 'error mounting %q to rootfs at %q: %w' for a versioned driver library
+        # of a static CDI spec (runc 1.2 mountError text), and crun's 'mount `%s` to `%s`'
+        ('docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI '
+         'runtime create failed: runc create failed: unable to start container process: error during container init: '
+         'error mounting "/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.15" to rootfs at '
+         '"/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.15": mount src=/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.15, '
+         'dst=/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.15, dstFd=/proc/thread-self/fd/8, '
+         'flags=MS_RDONLY|MS_NOSUID|MS_NODEV|MS_BIND|MS_REC: no such file or directory: unknown\n',
+         "runtime.nvidia-toolkit-missing", "suggests"),
+        ("Error: crun: mount `/usr/lib64/libnvidia-ml.so.570.86.15` to `/usr/lib64/libnvidia-ml.so.570.86.15`: No such "
+         "file or directory: OCI runtime attempted to invoke a command that was not found\n",
+         "runtime.nvidia-toolkit-missing", "suggests"),
         # NCCL src/transport/p2p.cc:236 @v2.28.9-1 WARN("cudaIpcGetMemHandle failed : %s", cudaGetErrorString(801))
         ("node1:123:456 [0] transport/p2p.cc:236 NCCL WARN cudaIpcGetMemHandle failed : operation not supported\n",
          "nccl.p2p-unsupported", "suggests"),
@@ -125,8 +137,8 @@ def test_a_busy_store_port_is_the_root_not_the_network(tmp_path: Path, root_line
     ],
 )
 def test_a_memory_refusal_is_the_root_of_a_failed_start(tmp_path: Path, root_line: str) -> None:
-    # torch elastic's 'exitcode: -7' alone would point at /dev/shm; with the memory refusal first it is a
-    # failure with no container cause, and the downstream guess is dropped.
+    # NCCL's generic 'unhandled system error' alone points at /dev/shm (downstream); with the memory refusal
+    # first it is a failure with no container cause, and the downstream guess is dropped.
     downstream = "RuntimeError: NCCL error: unhandled system error (run with NCCL_DEBUG=INFO for details)\n"
     assert _findings(tmp_path, downstream), "the downstream line must suggest something on its own"
     assert _findings(tmp_path, root_line + "\n" + downstream) == []
@@ -154,8 +166,10 @@ def test_a_memory_refusal_is_the_root_of_a_failed_start(tmp_path: Path, root_lin
         # SGLang 0.5 only warns about unequal free memory unless SGLANG_ENABLE_TP_MEMORY_INBALANCE_CHECK is set
         "[2025-06-01 10:00:00 TP0] The memory capacity is unbalanced. Some GPUs may be occupied by other processes. "
         "min_per_gpu_memory=18.0, local_gpu_memory=22.5, local_gpu_memory * 0.9=20.2",
-        # an allowed env-var request: the toolkit is silent; an unrelated 'ignoring' warning from nvidia-ctk
+        # an unrelated 'ignoring' warning from nvidia-ctk runtime configure
         "WARN[0000] Ignoring unsupported config mode for docker: \"cdi\"",
+        # a runc mount failure of a user's volume, not a driver file
+        'error mounting "/data/models" to rootfs at "/models": no such file or directory',
     ],
 )
 def test_healthy_newest_stack_lines_stay_clean(tmp_path: Path, text: str) -> None:
