@@ -91,6 +91,11 @@ ROOT = Path(__file__).resolve().parents[1]
         ("Error: crun: mount `/usr/lib64/libnvidia-ml.so.570.86.15` to `/usr/lib64/libnvidia-ml.so.570.86.15`: No such "
          "file or directory: OCI runtime attempted to invoke a command that was not found\n",
          "runtime.nvidia-toolkit-missing", "suggests"),
+        # vllm/platforms/cuda.py device_id_to_physical_device_id RuntimeError with the Ray hint (v0.6.3+)
+        ("RuntimeError: CUDA_VISIBLE_DEVICES is set to empty string, which means GPU support is disabled. If you are "
+         "using ray, please unset the environment variable `CUDA_VISIBLE_DEVICES` inside the worker/actor. Check "
+         "https://github.com/vllm-project/vllm/issues/8402 for more information.\n",
+         "cuda.visible-devices-mismatch", "proves"),
         # NCCL src/transport/p2p.cc:236 @v2.28.9-1 WARN("cudaIpcGetMemHandle failed : %s", cudaGetErrorString(801))
         ("node1:123:456 [0] transport/p2p.cc:236 NCCL WARN cudaIpcGetMemHandle failed : operation not supported\n",
          "nccl.p2p-unsupported", "suggests"),
@@ -174,6 +179,18 @@ def test_a_memory_refusal_is_the_root_of_a_failed_start(tmp_path: Path, root_lin
 )
 def test_healthy_newest_stack_lines_stay_clean(tmp_path: Path, text: str) -> None:
     assert _findings(tmp_path, text + "\n") == []
+
+
+@pytest.mark.parametrize(
+    "name", ["healthy-vllm-v1-tp2.log", "healthy-sglang-0.5-tp2.log", "healthy-toolkit-jit-cdi.log"]
+)
+def test_healthy_newest_stack_startups_stay_clean(tmp_path: Path, name: str) -> None:
+    text = (ROOT / "tests/data/explain-grecent" / name).read_text()
+    assert len(text.splitlines()) >= 4
+    assert _findings(tmp_path, text) == []
+    # the same start-up with a failure appended is still read (the healthy lines do not mask it)
+    failed = text + "RuntimeError: CUDA_VISIBLE_DEVICES is set to empty string, which means GPU support is disabled.\n"
+    assert _findings(tmp_path, failed)[:1] == [("cuda.visible-devices-mismatch", "proves")]
 
 
 def test_the_unbalanced_warning_does_not_hide_a_real_cause(tmp_path: Path) -> None:
