@@ -96,6 +96,12 @@ ROOT = Path(__file__).resolve().parents[1]
          "using ray, please unset the environment variable `CUDA_VISIBLE_DEVICES` inside the worker/actor. Check "
          "https://github.com/vllm-project/vllm/issues/8402 for more information.\n",
          "cuda.visible-devices-mismatch", "proves"),
+        # runc Hooks.Run 'error running %s hook #%d: %w' + Go os/exec 'fork/exec %s: %v' for the CDI spec's hook
+        # binary (nvidia-cdi-hook since toolkit 1.17, `nvidia-ctk hook` before)
+        ("docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI "
+         "runtime create failed: runc create failed: unable to start container process: error during container init: "
+         "error running createContainer hook #1: fork/exec /usr/bin/nvidia-cdi-hook: no such file or directory: "
+         "unknown\n", "runtime.nvidia-toolkit-missing", "proves"),
         # NCCL src/transport/p2p.cc:236 @v2.28.9-1 WARN("cudaIpcGetMemHandle failed : %s", cudaGetErrorString(801))
         ("node1:123:456 [0] transport/p2p.cc:236 NCCL WARN cudaIpcGetMemHandle failed : operation not supported\n",
          "nccl.p2p-unsupported", "suggests"),
