@@ -15,6 +15,7 @@ import yaml
 
 from explain_helpers import findings as _findings
 from explain_helpers import notes as _notes
+from tpdoctor.explain import explain
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,6 +103,9 @@ ROOT = Path(__file__).resolve().parents[1]
          "runtime create failed: runc create failed: unable to start container process: error during container init: "
          "error running createContainer hook #1: fork/exec /usr/bin/nvidia-cdi-hook: no such file or directory: "
          "unknown\n", "runtime.nvidia-toolkit-missing", "proves"),
+        # sglang srt/utils.py get_nvgpu_memory_capacity FileNotFoundError branch
+        ("RuntimeError: nvidia-smi not found. Ensure NVIDIA drivers are installed and accessible.\n",
+         "runtime.nvidia-toolkit-missing", "suggests"),
         # NCCL src/transport/p2p.cc:236 @v2.28.9-1 WARN("cudaIpcGetMemHandle failed : %s", cudaGetErrorString(801))
         ("node1:123:456 [0] transport/p2p.cc:236 NCCL WARN cudaIpcGetMemHandle failed : operation not supported\n",
          "nccl.p2p-unsupported", "suggests"),
@@ -142,6 +146,12 @@ def test_a_busy_store_port_is_the_root_not_the_network(tmp_path: Path, root_line
         "(0.9, 71.27 GiB). Decrease GPU memory utilization or reduce GPU memory used by other processes.",
         "ValueError: Free memory on device cuda:0 (5.15/23.52 GiB) on startup is less than desired GPU memory "
         "utilization (0.85, 19.99 GiB).",
+        # vllm/v1/core/kv_cache_utils.py check_enough_kv_cache_memory
+        "ValueError: To serve at least one request with the models's max seq len (131072), (16.00 GiB KV cache is "
+        "needed, which is larger than the available KV cache memory (8.50 GiB). Based on the available memory, the "
+        "estimated maximum model length is 69632.",
+        "ValueError: No available memory for the cache blocks. Try increasing `gpu_memory_utilization` when "
+        "initializing the engine.",
         # sglang model_runner.py init_torch_distributed / init_memory_pool
         "ValueError: The memory capacity is unbalanced. Some GPUs may be occupied by other processes.",
         "RuntimeError: Not enough memory. Please try to increase --mem-fraction-static.",
@@ -225,3 +235,21 @@ def test_every_grecent_signature_cites_a_versioned_upstream_source() -> None:
         assert "/" in source and any(ch.isdigit() for ch in source), sig["id"]
         assert sig["examples"], sig["id"]
         assert sig.get("causes") or sig.get("root") == "not-container", sig["id"]
+
+
+def test_a_quoted_docker_run_without_gpus_selects_the_missing_request(tmp_path: Path) -> None:
+    # vLLM V1's zero-device assertion joins the "no GPU" symptoms of explain/differential.py: the quoted command
+    # (no --gpus / CDI device) selects the cause
+    text = ("$ docker run --rm -p 8000:8000 vllm/vllm-openai:v0.10.1 --model Qwen/Qwen3-8B --tensor-parallel-size 2\n"
+            "AssertionError: DP adjusted local rank 0 is out of bounds for 0 devices.\n")
+    assert _findings(tmp_path, text)[:1] == [("device.nvidia-node-missing", "suggests")]
+    log = tmp_path / "q.log"
+    log.write_text(text)
+    assert "without any GPU request" in explain([str(log)]).findings[0].message
+
+
+def test_a_quoted_gpu_count_below_dp_tp_selects_the_size(tmp_path: Path) -> None:
+    text = ("$ docker run --rm --gpus '\"device=0\"' vllm/vllm-openai:v0.10.1 --model Qwen/Qwen3-8B "
+            "--tensor-parallel-size 2 --data-parallel-size 2\n"
+            "AssertionError: DP adjusted local rank 2 is out of bounds. \n")
+    assert _findings(tmp_path, text)[:1] == [("vllm.tp-exceeds-visible-gpus", "suggests")]

@@ -47,6 +47,10 @@ NVIDIA_NONE = (
     "code.cuda.cudaErrorInsufficientDriver.string",
     # JAX/XLA's CUDA backend counted no GPU (jax/_src/xla_bridge.py, xla gpu_helpers.cc GetGpuXlaClient)
     "jax.no-visible-gpu",
+    # grecent: vLLM V1's GPU worker counted 0 devices (gpu_worker.py init_device), SGLang found no nvidia-smi
+    # (srt/utils.py get_nvgpu_memory_capacity)
+    "vllm.dp-rank-no-visible-devices",
+    "sglang.nvidia-smi-not-found",
 )
 HIP_NONE = (
     "torch.no-hip-gpus",
@@ -111,6 +115,8 @@ COUNT_SYMPTOMS = (
     "torch.xpu-device-out-of-range",
     "vllm.xpu-device-index-out-of-range",
     "xccl.set-device-failed",
+    # grecent: vLLM V1 DP x TP x PP past the visible devices (gpu_worker.py init_device)
+    "vllm.dp-rank-exceeds-visible-devices",
 )
 DENIED = (
     "dri.render-open-eacces",
