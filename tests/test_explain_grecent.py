@@ -253,3 +253,14 @@ def test_a_quoted_gpu_count_below_dp_tp_selects_the_size(tmp_path: Path) -> None
             "--tensor-parallel-size 2 --data-parallel-size 2\n"
             "AssertionError: DP adjusted local rank 2 is out of bounds. \n")
     assert _findings(tmp_path, text)[:1] == [("vllm.tp-exceeds-visible-gpus", "suggests")]
+
+
+def test_sglang_set_device_context_line_gives_the_mask_and_tp_size(tmp_path: Path) -> None:
+    # sglang model_runner.py init_torch_distributed logs, when set_device fails,
+    # f"Context: {self.device=} {self.gpu_id=} {os.environ.get('CUDA_VISIBLE_DEVICES')=} {self.tp_rank=} {self.tp_size=}"
+    # before re-raising; the mask and the size are facts the GPU-count differential compares
+    text = ("[2025-09-01 10:00:05 TP1] Context: self.device='cuda' self.gpu_id=1 "
+            "os.environ.get('CUDA_VISIBLE_DEVICES')='0' self.tp_rank=1 self.tp_size=2\n"
+            "[2025-09-01 10:00:05 TP1] Scheduler hit an exception: Traceback (most recent call last):\n"
+            "torch.AcceleratorError: CUDA error: invalid device ordinal\n")
+    assert _findings(tmp_path, text)[:1] == [("vllm.tp-exceeds-visible-gpus", "suggests")]
