@@ -106,6 +106,10 @@ ROOT = Path(__file__).resolve().parents[1]
         # sglang srt/utils.py get_nvgpu_memory_capacity FileNotFoundError branch
         ("RuntimeError: nvidia-smi not found. Ensure NVIDIA drivers are installed and accessible.\n",
          "runtime.nvidia-toolkit-missing", "suggests"),
+        # the k8s device plugin's volume-mounts directory (server.go deviceListAsVolumeMountsContainerPathRoot) read as
+        # a device by libnvidia-container (src/cli/common.c select_devices 'unknown device')
+        ("nvidia-container-cli: device error: /var/run/nvidia-container-devices: unknown device: unknown\n",
+         "k8s.gpu-resource-unavailable", "suggests"),
         # NCCL src/transport/p2p.cc:236 @v2.28.9-1 WARN("cudaIpcGetMemHandle failed : %s", cudaGetErrorString(801))
         ("node1:123:456 [0] transport/p2p.cc:236 NCCL WARN cudaIpcGetMemHandle failed : operation not supported\n",
          "nccl.p2p-unsupported", "suggests"),
@@ -264,3 +268,11 @@ def test_sglang_set_device_context_line_gives_the_mask_and_tp_size(tmp_path: Pat
             "[2025-09-01 10:00:05 TP1] Scheduler hit an exception: Traceback (most recent call last):\n"
             "torch.AcceleratorError: CUDA error: invalid device ordinal\n")
     assert _findings(tmp_path, text)[:1] == [("vllm.tp-exceeds-visible-gpus", "suggests")]
+
+
+def test_the_volume_mounts_directory_is_not_a_wrong_index(tmp_path: Path) -> None:
+    # an ordinary unknown index keeps nvidia.cli-unknown-device's reading; the plugin's directory drops it
+    index = "nvidia-container-cli: device error: 3: unknown device: unknown\n"
+    assert _findings(tmp_path, index)[:1] == [("cuda.visible-devices-mismatch", "proves")]
+    directory = "nvidia-container-cli: device error: /var/run/nvidia-container-devices: unknown device: unknown\n"
+    assert "cuda.visible-devices-mismatch" not in [c for c, _ in _findings(tmp_path, directory)]
