@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tpdoctor.explain import explain
+from tpdoctor.explain.correlate import diagnose
 from tpdoctor.explain.scanner import Scanner
 from tpdoctor.explain.signatures import knowledge_base
 
@@ -231,3 +232,34 @@ def test_nccl_watchdog_is_not_the_xccl_timeout() -> None:
         "NumelOut=1, Timeout(ms)=600000) ran for 600123 milliseconds before timing out."
     )
     assert "xccl.work-ran-timeout" not in _signatures(line)
+
+
+# intel/intel-device-plugins-for-kubernetes cmd/gpu_plugin/gpu_plugin.go: klog.Warningf("failed to read by-path dir:
+# %+v", err) with Go's "open /dev/dri/by-path: no such file or directory"
+PLUGIN_BYPATH = "W0615 10:00:00.000000       1 gpu_plugin.go:257] failed to read by-path dir: open /dev/dri/by-path: no such file or directory"
+
+
+def test_device_plugin_without_bypath_alone_is_a_note(tmp_path: Path) -> None:
+    assert "intel-gpu-plugin.bypath-unreadable" in _signatures(PLUGIN_BYPATH)
+    assert _findings(tmp_path, PLUGIN_BYPATH) == []
+
+
+def test_device_plugin_without_bypath_then_oneccl_fails(tmp_path: Path) -> None:
+    # oneCCL src/common/global/ze/ze_fd_manager.cpp init_device_fds (CCL_THROW): the pod's oneCCL then fails
+    text = PLUGIN_BYPATH + "\nRuntimeError: oneCCL: ze_fd_manager.cpp:144 init_device_fds: EXCEPTION: opendir failed: could not open device directory"
+    assert _findings(tmp_path, text)[0][0] == "oneccl.bypath-missing"
+
+
+# Unified Runtime include/ur_api.h v0.12-r0 (intel-sycl-rt 2026.2.0): graph-capture codes 72-77, new since @9fdd9d9.
+# SYCL prints "UR error: <name>" / "... failed with error: <number> (<name>)"; all are program errors, not containers.
+@pytest.mark.parametrize(
+    ("name", "number"),
+    [("UR_RESULT_ERROR_GRAPH_CAPTURE_UNSUPPORTED", 72), ("UR_RESULT_ERROR_GRAPH_INTERNAL_EVENT", 77)],
+)
+def test_new_ur_graph_codes_are_classified(tmp_path: Path, name: str, number: int) -> None:
+    line = f"RuntimeError: level_zero backend failed with error: {number} ({name})"
+    scanner = Scanner(knowledge_base())
+    scanner.scan_stream(io.BytesIO((line + "\n").encode()), "t.log")
+    codes = [c.code.name for c in diagnose(scanner.result, knowledge_base()).codes]
+    assert name in codes
+    assert _findings(tmp_path, line) == []
