@@ -263,3 +263,30 @@ def test_new_ur_graph_codes_are_classified(tmp_path: Path, name: str, number: in
     codes = [c.code.name for c in diagnose(scanner.result, knowledge_base()).codes]
     assert name in codes
     assert _findings(tmp_path, line) == []
+
+
+# A healthy TP=2 start of the same stack: vLLM's XPU env auto-configuration (vllm/platforms/xpu_env.py
+# configure_ccl_env: "Set CCL env %s=%s"; xpu_utils.py Battlemage workaround), the v2 loader at CCL_LOG_LEVEL=info
+# picking its GPU plugin (lines printed here by oneccl 2022.2.0 with a plugin that loads; libccl_null.so is never
+# shipped), oneCCL's pidfd self-test passing. Nothing above notice.
+HEALTHY = """\
+INFO 09-01 10:00:00 [xpu_env.py:40] No XeLink indicators found; assuming PCIe topology.
+INFO 09-01 10:00:00 [xpu_env.py:80] Set CCL env CCL_ATL_TRANSPORT=ofi
+INFO 09-01 10:00:00 [xpu_env.py:80] Set CCL env FI_PROVIDER=shm
+INFO 09-01 10:00:00 [xpu_env.py:80] Set CCL env CCL_TOPO_FABRIC_VERTEX_CONNECTION_CHECK=0
+INFO 09-01 10:00:00 [xpu_env.py:80] Set CCL env CCL_ZE_IPC_EXCHANGE=sockets
+INFO 09-01 10:00:00 [xpu_utils.py:50] XPU platform: detected multi-GPU Intel Battlemage/Xe2 setup; setting CCL_ZE_CACHE_OPEN_IPC_HANDLES=0.
+INFO 09-01 10:00:00 [xpu.py:420] XPU platform: set server shutdown_timeout=5.
+2026-12-02 04:39:48:(7061) |INFO| [init_library_without_override:269] Proceeding without CCL_PLUGIN override.
+2026-12-02 04:39:49:(7061) |INFO| [load_plugin:158] Loaded plugin library: /opt/venv/lib/libccl_legacy.so
+2026-12-02 04:39:49:(7061) |INFO| [init_library_without_override:296] Failed to load plugin type: ONECCL_LEGACY_CPU due to conflicts with previously loaded plugins.
+2026-12-02 04:39:49:(7061) |INFO| [load_plugin:152] Cannot open plugin library: libccl_null.so: cannot open shared object file: No such file or directory
+2026-12-02 04:39:49:(7061) |INFO| [init_library_without_override:314] Failed to load plugin, type: ONECCL_NULL
+2026:12:02-04:39:50:(7061) |CCL_INFO| pidfd exchange mode is verified successfully
+2026:12:02-04:39:50:(7061) |CCL_INFO| auto ipc mode is selected
+INFO 09-01 10:00:10 [parallel_state.py:1200] rank 0 in world size 2 is assigned as DP rank 0, PP rank 0, TP rank 0
+"""
+
+
+def test_healthy_xpu_start_is_clean(tmp_path: Path) -> None:
+    assert _findings(tmp_path, HEALTHY) == []
