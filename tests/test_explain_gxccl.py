@@ -266,9 +266,10 @@ def test_new_ur_graph_codes_are_classified(tmp_path: Path, name: str, number: in
 
 
 # A healthy TP=2 start of the same stack: vLLM's XPU env auto-configuration (vllm/platforms/xpu_env.py
-# configure_ccl_env: "Set CCL env %s=%s"; xpu_utils.py Battlemage workaround), the v2 loader at CCL_LOG_LEVEL=info
-# picking its GPU plugin (lines printed here by oneccl 2022.2.0 with a plugin that loads; libccl_null.so is never
-# shipped), oneCCL's pidfd self-test passing. Nothing above notice.
+# configure_ccl_env: "Set CCL env %s=%s"; xpu_utils.py Battlemage workaround), the v2 loader's INFO lines at
+# CCL_LOG_LEVEL=info as printed here by oneccl 2022.2.0 (the same run minus its no-GPU failure lines; the wheel's path
+# shortened to /opt/venv/lib; libccl_null.so is never shipped), oneCCL's "pidfd exchange mode is verified
+# successfully" / "auto ipc mode is selected" (2022.2.0 strings of src/comm/comm.cpp). Nothing above notice.
 HEALTHY = """\
 INFO 09-01 10:00:00 [xpu_env.py:40] No XeLink indicators found; assuming PCIe topology.
 INFO 09-01 10:00:00 [xpu_env.py:80] Set CCL env CCL_ATL_TRANSPORT=ofi
