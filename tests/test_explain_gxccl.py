@@ -269,7 +269,9 @@ def test_new_ur_graph_codes_are_classified(tmp_path: Path, name: str, number: in
 # configure_ccl_env: "Set CCL env %s=%s"; xpu_utils.py Battlemage workaround), the v2 loader's INFO lines at
 # CCL_LOG_LEVEL=info as printed here by oneccl 2022.2.0 (the same run minus its no-GPU failure lines; the wheel's path
 # shortened to /opt/venv/lib; libccl_null.so is never shipped), oneCCL's "pidfd exchange mode is verified
-# successfully" / "auto ipc mode is selected" (2022.2.0 strings of src/comm/comm.cpp). Nothing above notice.
+# successfully" / "auto ipc mode is selected" (2022.2.0 strings of src/comm/comm.cpp) and its 2022.x topology warnings
+# (topo_manager.cpp: unknown device family, PCIe-only with the CCL_TOPO_FABRIC_VERTEX_CONNECTION_CHECK hint). Nothing
+# above notice.
 HEALTHY = """\
 INFO 09-01 10:00:00 [xpu_env.py:40] No XeLink indicators found; assuming PCIe topology.
 INFO 09-01 10:00:00 [xpu_env.py:80] Set CCL env CCL_ATL_TRANSPORT=ofi
@@ -285,6 +287,9 @@ INFO 09-01 10:00:00 [xpu.py:420] XPU platform: set server shutdown_timeout=5.
 2026-12-02 04:39:49:(7061) |INFO| [init_library_without_override:314] Failed to load plugin, type: ONECCL_NULL
 2026:12:02-04:39:50:(7061) |CCL_INFO| pidfd exchange mode is verified successfully
 2026:12:02-04:39:50:(7061) |CCL_INFO| auto ipc mode is selected
+WARNING 09-01 10:00:00 [xpu_env.py:55] Failed to query XPU device properties for interconnect detection; defaulting to PCIe topology.
+2026:12:02-04:39:50:(7061) |CCL_WARN| device_family is unknown, topology discovery could be incorrect, it might result in suboptimal performance
+2026:12:02-04:39:50:(7061) |CCL_WARN| topology recognition shows PCIe connection between devices. If this is not correct, you can disable topology recognition, with CCL_TOPO_FABRIC_VERTEX_CONNECTION_CHECK=0. This will assume XeLinks across devices
 INFO 09-01 10:00:10 [parallel_state.py:1200] rank 0 in world size 2 is assigned as DP rank 0, PP rank 0, TP rank 0
 """
 
