@@ -296,3 +296,26 @@ INFO 09-01 10:00:10 [parallel_state.py:1200] rank 0 in world size 2 is assigned 
 
 def test_healthy_xpu_start_is_clean(tmp_path: Path) -> None:
     assert _findings(tmp_path, HEALTHY) == []
+
+
+# libccl.so.2 load_plugin: "Cannot open plugin library: %s" (dlerror); the summary's "  dlopen(<name>): <dlerror>"
+def test_v2_plugin_itself_missing_is_the_library_path(tmp_path: Path) -> None:
+    text = (
+        "2026-12-02 05:10:00:(42) |ERROR| [init_library_without_override:360] oneCCL could not be initialized! Could not load any plugin. Please rerun with `CCL_LOG_LEVEL=info`.\n"
+        "  dlopen(libccl_legacy.so): libccl_legacy.so: cannot open shared object file: No such file or directory\n"
+        "  dlopen(libccl_null.so): libccl_null.so: cannot open shared object file: No such file or directory"
+    )
+    found = _findings(tmp_path, text)
+    assert found[0] == ("oneccl.env-not-sourced", "suggests")
+    assert "oneccl.v2-plugin-library-missing" in _signatures(text)
+
+
+def test_v2_plugin_name_retried_in_a_healthy_run_is_benign(tmp_path: Path) -> None:
+    # at info level a name that fails before the next one loads, with no failure after it
+    text = (
+        "2026-12-02 05:10:00:(42) |INFO| [load_plugin:152] Cannot open plugin library: libccl_legacy.so: cannot open shared object file: No such file or directory\n"
+        "2026-12-02 05:10:00:(42) |INFO| [load_plugin:158] Loaded plugin library: /opt/venv/lib/libccl_legacy.so"
+    )
+    assert "oneccl.v2-plugin-library-missing" in _signatures(text)
+    assert _findings(tmp_path, text) == []
+    assert "oneccl.v2-plugin-library-missing" not in _signatures("  dlopen(libccl_null.so): libccl_null.so: cannot open shared object file")
