@@ -135,6 +135,8 @@ def test_ofi_endpoint_file_in_dev_shm_refused(tmp_path: Path, line: str) -> None
 def test_ofi_endpoint_file_other_errno_is_not_shm_not_writable(tmp_path: Path) -> None:
     line = "|CCL_ERROR| atl_ofi_helper.cpp:1448 setup_shared_memory: Non-root rank failed to open shared memory file: No such file or directory"
     assert "oneccl.ofi-shm-file-denied" not in _signatures(line)
+    # the same words from another program (no oneCCL function prefix) are not oneCCL's /dev/shm file
+    assert "oneccl.ofi-shm-file-denied" not in _signatures("pulse: Failed to open shared memory file: Permission denied")
 
 
 def test_occp_hostname(tmp_path: Path) -> None:
