@@ -57,6 +57,18 @@ FIRST_CAUSE = [
     # ROCm/rocm-systems projects/rccl src/include/debug.h rcclCudaErrorHandler: ERROR("HIP failure: '%s'",
     # cudaGetErrorString(err)) (RCCL 2.27+, replacing checks.h's WARN("Cuda failure '%s'"))
     ("nodeA:123:456 [0] NCCL ERROR HIP failure: 'no ROCm-capable device is detected'", "device.kfd-missing"),
+    # pytorch torch/cuda/__init__.py _parse_visible_devices / _get_amdsmi_device_index / _get_amdsmi_handler
+    ("RuntimeError: HIP_VISIBLE_DEVICES contains more devices than ROCR_VISIBLE_DEVICES", "rocm.visible-devices-mismatch"),
+    ("RuntimeError: device 2 is not visible (HIP_VISIBLE_DEVICES=[0, 1])", "rocm.visible-devices-mismatch"),
+    ("RuntimeError: amdsmi driver can't be loaded, requires >=ROCm6.0 installation", "device.no-driver"),
+    # sgl-project/sglang srt/utils.py get_device: raise RuntimeError("No accelerator (...) is available."), with the
+    # ROCm build of torch named (fact amd_stack: 'ROCM used to build PyTorch') the AMD twin of the missing node
+    (
+        "ROCM used to build PyTorch: 6.3.42131\n"
+        "RuntimeError: No accelerator (CUDA, XPU, HPU, NPU, MUSA, MPS) or platform plugin is available.",
+        "device.kfd-missing",
+    ),
+    ("RuntimeError: No accelerator (CUDA, XPU, HPU) is available.", "device.nvidia-node-missing"),
     (
         "nodeA:123:456 [0] NCCL ERROR HIP failure: 'peer access is not supported between these two devices'",
         "nccl.p2p-unsupported",

@@ -73,6 +73,8 @@ XPU_NONE = (
 # string in v0.8+), torch.xpu counts 0, SYCL selects no GPU (intel/llvm device_selector.cpp)
 ANY_NONE = (
     "vllm.infer-device-type",
+    # grocm7: SGLang's get_device (sglang/srt/utils.py): torch sees no accelerator of any vendor
+    "sglang.no-accelerator",
     "vllm.device-string-empty",
     "xpu.device-count-zero",
     "sycl.no-device-of-type",
