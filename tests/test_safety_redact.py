@@ -86,6 +86,29 @@ def test_yaml_values_with_blanks_are_redacted_whole(line: str) -> None:
     assert "s3cr3tvalue" not in out and "correct" not in out, out
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "app.client-secret: s3cr3tvalue",  # kebab-case property: a secret, however rule-like its name
+        "db.api-key: s3cr3tvalue # rotated monthly",
+        "spring.datasource.password: s3cr3tvalue",
+    ],
+)
+def test_dotted_secret_keys_stay_redacted(line: str) -> None:
+    assert "s3cr3tvalue" not in redact_text(line)
+
+
+def test_audit_names_the_service_of_an_inline_secret(tmp_path: Path) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_text(
+        "services:\n  vllm:\n    image: vllm/vllm-openai\n    environment:\n"
+        f"      HF_TOKEN: {SECRETS['MYSQL_PWD']}\n"
+    )
+    r = run_cli("audit", str(p))
+    assert "audit.secret-inline: vllm writes HF_TOKEN inline" in r.stdout, r.stdout
+    _assert_clean(r.stdout + r.stderr, "audit secret-inline")
+
+
 def test_check_fix_titles_are_not_redacted() -> None:
     r = run_cli("check", "--example", "article", "--tp", "2")
     assert "pass: add CAP_SYS_PTRACE" in r.stdout and REDACTED not in r.stdout, r.stdout
@@ -112,6 +135,9 @@ def test_private_key_block_is_redacted_across_lines() -> None:
         # prose in fix titles and log lines: an English key word, a colon, a sentence going on
         "Let the pidfd self-test pass: add CAP_SYS_PTRACE with the default seccomp profile",
         "HF token: set HF_TOKEN before the start",
+        # a finding line: the cause id is a rule's name, its sentence no secret
+        "NOTICE audit.secret-inline: vllm-0 writes HF_TOKEN inline. Pass it from the environment",
+        "DEGRADED compose.key-ignored: llm sets deploy.resources, which docker compose v1 ignores",
         "|kvs_remove_name_key: client: remove_key|pmrt_finalize: failed",  # oneCCL's KVS, a real log line
         "HF_TOKEN: ${HF_TOKEN:-}",
         "HF_TOKEN: $${HF_TOKEN}",

@@ -125,6 +125,23 @@ def _is_prose(key: str, sep: str, value: str, rest: str) -> bool:
     )
 
 
+# A cause id (`audit.secret-inline`, `compose.key-ignored`: a family, a dot, a kebab-case name) is the
+# name of a rule. Where a finding line prints it as `NOTICE audit.secret-inline: vllm writes HF_TOKEN
+# inline.` the words after the colon are the finding's sentence, not the value of a key.
+_CAUSE_ID = re.compile(r"[a-z][a-z0-9]*(?:\.[a-z0-9]+(?:-[a-z0-9]+)+)+")
+
+
+def _is_rule_sentence(m: re.Match[str], rest: str) -> bool:
+    key = m.group("key")
+    return (
+        key is not None
+        and not m.group("kq")
+        and ":" in (m.group("sep") or "")
+        and _CAUSE_ID.fullmatch(key) is not None
+        and _PROSE_NEXT.match(rest) is not None
+    )
+
+
 def _redact_kv(line: str) -> str:
     out: list[str] = []
     pos = 0
@@ -162,7 +179,7 @@ def _redact_kv(line: str) -> str:
         value = line[start:end]
         if not value or _ALREADY.match(value):
             continue
-        if _is_prose(key, m.group("sep") or "", value, line[end:]):
+        if _is_prose(key, m.group("sep") or "", value, line[end:]) or _is_rule_sentence(m, line[end:]):
             continue
         out.append(line[pos:start])
         out.append(REDACTED)
