@@ -69,6 +69,12 @@ FIRST_CAUSE = [
         "device.kfd-missing",
     ),
     ("RuntimeError: No accelerator (CUDA, XPU, HPU) is available.", "device.nvidia-node-missing"),
+    # ROCm/k8s-device-plugin cmd/k8s-device-plugin/main.go getResourceList + glog.Errorf("Error occured: %v", err)
+    (
+        "E0811 10:00:00.000000       1 main.go:145] Error occured: Partitions of different styles across GPUs in a "
+        "node is not supported with single strategy. Please start device plugin with mixed strategy",
+        "k8s.gpu-resource-unavailable",
+    ),
     (
         "nodeA:123:456 [0] NCCL ERROR HIP failure: 'peer access is not supported between these two devices'",
         "nccl.p2p-unsupported",
@@ -143,6 +149,26 @@ def test_amd_visible_devices_needs_the_amd_runtime(tmp_path: Path) -> None:
     )
     assert "runtime.amd-toolkit-missing" not in with_runtime
     assert with_runtime[:1] == ["device.group-denied"]
+
+
+@pytest.mark.parametrize(
+    "platform_line",
+    [
+        # vllm/platforms/__init__.py resolve_current_platform_cls_qualname: logger.info("Automatically detected platform %s.")
+        "INFO 06-01 10:00:00 [__init__.py:256] Automatically detected platform rocm.",
+        # an AMD image on Docker Hub in the quoted command
+        "$ docker run --rm -it rocm/vllm:rocm6.4.1_vllm_0.9.1 vllm serve m -tp 2",
+        # a traceback through the default ROCm prefix
+        'File "/opt/rocm-6.3.1/lib/python3/site-packages/x.py", line 1, in <module>',
+    ],
+)
+def test_amd_platform_lines_rename_cuda_worded_guesses(tmp_path: Path, platform_line: str) -> None:
+    # a vendor-neutral no-GPU line names NVIDIA's missing node first; the AMD platform line makes it the ROCm twin
+    plain = _causes(tmp_path, "RuntimeError: No accelerator (CUDA, XPU, HPU, NPU) is available.")
+    assert plain[:1] == ["device.nvidia-node-missing"]
+    amd = _causes(tmp_path, platform_line + "\nRuntimeError: No accelerator (CUDA, XPU, HPU, NPU) is available.")
+    assert amd[:1] == ["device.kfd-missing"]
+    assert "device.nvidia-node-missing" not in amd
 
 
 def test_command_without_kfd_turns_the_hip_sample_line_into_kfd_missing(tmp_path: Path) -> None:
