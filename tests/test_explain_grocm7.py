@@ -69,6 +69,21 @@ FIRST_CAUSE = [
         "device.kfd-missing",
     ),
     ("RuntimeError: No accelerator (CUDA, XPU, HPU) is available.", "device.nvidia-node-missing"),
+    # moby daemon/errors.go incompatibleDeviceRequest ('could not select device driver %q with capabilities: %v');
+    # daemon/devices_amd_linux.go registers AMD's driver without a name, with the capabilities gpu and amd
+    (
+        'Error response from daemon: could not select device driver "amd" with capabilities: [[gpu]]',
+        "runtime.gpu-request-invalid",
+    ),
+    (
+        'docker: Error response from daemon: could not select device driver "" with capabilities: [[amd]].',
+        "runtime.amd-toolkit-missing",
+    ),
+    # the NVIDIA forms keep their reading
+    (
+        'Error response from daemon: could not select device driver "nvidia" with capabilities: [[gpu utility]]',
+        "runtime.nvidia-toolkit-missing",
+    ),
     # ROCm/k8s-device-plugin cmd/k8s-device-plugin/main.go getResourceList + glog.Errorf("Error occured: %v", err)
     (
         "E0811 10:00:00.000000       1 main.go:145] Error occured: Partitions of different styles across GPUs in a "
