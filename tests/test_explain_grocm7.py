@@ -164,6 +164,13 @@ def test_amd_visible_devices_needs_the_amd_runtime(tmp_path: Path) -> None:
     )
     assert "runtime.amd-toolkit-missing" not in with_runtime
     assert with_runtime[:1] == ["device.group-denied"]
+    # /dev/kfd passed by hand: AMD_VISIBLE_DEVICES is not how this container gets its GPUs
+    by_hand = _causes(
+        tmp_path,
+        "$ docker run --device /dev/kfd --device /dev/dri -e AMD_VISIBLE_DEVICES=0 rocm/pytorch python3 -c x\n"
+        "RuntimeError: No HIP GPUs are available",
+    )
+    assert "runtime.amd-toolkit-missing" not in by_hand
 
 
 @pytest.mark.parametrize(
