@@ -79,6 +79,12 @@ FIRST_CAUSE = [
         'docker: Error response from daemon: could not select device driver "" with capabilities: [[amd]].',
         "runtime.amd-toolkit-missing",
     ),
+    # ollama discover/amd_linux.go verifyKFDDriverAccess's third branch, logged by AMDGetGPUInfo
+    (
+        'level=ERROR source=amd_linux.go:402 msg="amdgpu devices detected but permission problems block access: '
+        'failed to check permission on /dev/kfd: open /dev/kfd: no such device or address"',
+        "device.no-driver",
+    ),
     # the NVIDIA forms keep their reading
     (
         'Error response from daemon: could not select device driver "nvidia" with capabilities: [[gpu utility]]',
@@ -178,8 +184,8 @@ def test_amd_visible_devices_needs_the_amd_runtime(tmp_path: Path) -> None:
     [
         # vllm/platforms/__init__.py resolve_current_platform_cls_qualname: logger.info("Automatically detected platform %s.")
         "INFO 06-01 10:00:00 [__init__.py:256] Automatically detected platform rocm.",
-        # an AMD image on Docker Hub in the quoted command
-        "$ docker run --rm -it rocm/vllm:rocm6.4.1_vllm_0.9.1 vllm serve m -tp 2",
+        # rocm-smi / torch.cuda.get_device_name on an Instinct GPU
+        "GPU[0]\t\t: Card Series: \t\tAMD Instinct MI300X",
         # a traceback through the default ROCm prefix
         'File "/opt/rocm-6.3.1/lib/python3/site-packages/x.py", line 1, in <module>',
     ],
