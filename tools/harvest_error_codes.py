@@ -13,8 +13,9 @@ meaning is shown). The sources are read, never guessed:
               hipamd/src/hip_error.cpp @f9f995c; HSA: ROCm/ROCR-Runtime hsa.h, hsa_ext_amd.h and
               core/runtime/hsa.cpp (hsa_status_string) @c7785a6
   ze          oneapi-src/level-zero include/ze_api.h @d3b3efb (spec 1.17.24) and v1.9.9;
-              Unified Runtime include/ur_api.h (oneapi-src/unified-runtime @9fdd9d9;
-              tags v0.6 v0.7 v0.8.0 v0.9.0 v0.10.0 v0.11.0 as ur_api_<tag>.h for removed and
+              Unified Runtime include/ur_api.h (v0.12-r0 as shipped in the intel-sycl-rt 2026.2.0 wheel,
+              include/unified-runtime/ur_api.h: oneapi-src/unified-runtime @9fdd9d9 plus the graph-capture
+              codes 72-77, no number changed; tags v0.6 v0.7 v0.8.0 v0.9.0 v0.10.0 v0.11.0 as ur_api_<tag>.h for removed and
               renumbered codes); SYCL PI error codes from intel/llvm
               sycl/include/sycl/detail/pi_error.def @29f6beee as pi_error.def
 
@@ -302,7 +303,7 @@ def ze(d: Path) -> dict:
             seen.add(name)
             codes.append(_entry(name, int(value), "", msg or "an OpenCL-numbered SYCL PI error", PI.get(name[3:])) | {"api": "pi"})
     return {"table": "ze", "layer": "Level Zero", "title": "Level Zero ze_result_t and Unified Runtime ur_result_t",
-            "source": "oneapi-src/level-zero include/ze_api.h @d3b3efb (spec 1.17.24) and v1.9.9; oneapi-src/unified-runtime include/ur_api.h @9fdd9d9, tags v0.6-v0.11 for removed and renumbered codes; intel/llvm sycl/include/sycl/detail/pi_error.def @29f6beee (SYCL PI)",
+            "source": "oneapi-src/level-zero include/ze_api.h @d3b3efb (spec 1.17.24) and v1.9.9; Unified Runtime include/ur_api.h v0.12-r0 (intel-sycl-rt 2026.2.0; @9fdd9d9 + codes 72-77), tags v0.6-v0.11 for removed and renumbered codes; intel/llvm sycl/include/sycl/detail/pi_error.def @29f6beee (SYCL PI)",
             "codes": codes}
 
 

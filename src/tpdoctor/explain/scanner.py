@@ -440,7 +440,6 @@ class Scanner:
         line_no = line_base + 1  # 1-based number of the line starting at `cur_start`
         cur_start = -1
         cur: list[int] = []
-        light = self._light
         frag_only = self._frag_only
         order = self._order  # log order of the hit lines, for error lines of several inputs
         pending: list[tuple[int, int, int]] = []  # error-line candidates only: (start, line, order)
@@ -450,21 +449,13 @@ class Scanner:
             start = block.rfind(b"\n", 0, hit_end) + 1
             if start != cur_start:
                 if cur:
-                    order += 1
-                    if all(light[c] for c in cur):
-                        pending.append((cur_start, line_no, order))
-                    else:
-                        self._line(block, end, cur_start, line_no, cur, source, order)
+                    order = self._flush_line(block, end, cur_start, line_no, cur, source, order, pending)
                 line_no = line_base + 1 + before[i]
                 cur_start = start
                 cur = []
             cur.append(lit)
         if cur:
-            order += 1
-            if all(light[c] for c in cur):
-                pending.append((cur_start, line_no, order))
-            else:
-                self._line(block, end, cur_start, line_no, cur, source, order)
+            order = self._flush_line(block, end, cur_start, line_no, cur, source, order, pending)
         self._order = order
         self._error_candidates(block, pending, source)
         self._tail = bytes(block[max(0, end - NEAR_BYTES) : end])
@@ -547,6 +538,26 @@ class Scanner:
             joined = sep.join(texts)
             out.append((joined, unescape(strip_prefixes(joined))))
         return out
+
+    def _flush_line(
+        self,
+        block: Buffer,
+        end: int,
+        start: int,
+        line_no: int,
+        lits: list[int],
+        source: str,
+        order: int,
+        pending: list[tuple[int, int, int]],
+    ) -> int:
+        """Hand one hit line on and return its order: a line hit only by literals that back no
+        signature, fact or fragment waits as an error-line candidate; any other line is read now."""
+        order += 1
+        if all(self._light[c] for c in lits):
+            pending.append((start, line_no, order))
+        else:
+            self._line(block, end, start, line_no, lits, source, order)
+        return order
 
     def _line(
         self,
