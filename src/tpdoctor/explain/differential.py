@@ -74,7 +74,7 @@ XPU_NONE = (
 ANY_NONE = (
     "vllm.infer-device-type",
     # grocm7: SGLang's get_device (sglang/srt/utils.py): torch sees no accelerator of any vendor
-    "sglang.no-accelerator",
+    "sglang.get-device-no-accelerator",
     "vllm.device-string-empty",
     "xpu.device-count-zero",
     "sycl.no-device-of-type",
