@@ -225,7 +225,8 @@ def test_the_unbalanced_warning_does_not_hide_a_real_cause(tmp_path: Path) -> No
 def _grecent_signatures() -> list[dict[str, object]]:
     text = (ROOT / "src/tpdoctor/data/signatures.yaml").read_text()
     start = text.index("  # --- grecent ---")
-    block = text[start:text.index("\nfacts:\n", start)]
+    ends = [i for i in (text.find("\n  # --- ", start + 1), text.find("\nfacts:\n", start)) if i != -1]
+    block = text[start:min(ends)]
     sigs = yaml.safe_load("signatures:\n" + block)["signatures"]
     assert isinstance(sigs, list)
     return sigs

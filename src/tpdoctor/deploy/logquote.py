@@ -69,6 +69,10 @@ def _gpu_request(svc: Service) -> tuple[str, int | None]:
         counts = [g.count for g in svc.gpus if g.via != "runtime"]
         count = sum(c for c in counts if c is not None) if counts and None not in counts else None
         return (sorted(vendors - {"unknown"}) or ["nvidia"])[0], count
+    # the AMD Container Toolkit's runtime adds /dev/kfd and the render nodes of the GPUs AMD_VISIBLE_DEVICES (or
+    # DOCKER_RESOURCE_*) names (ROCm/container-toolkit internal/oci/oci.go getAMDEnv, addGPUDevices @192fe8e9)
+    if svc.runtime == "amd" and any(k == "AMD_VISIBLE_DEVICES" or k.startswith("DOCKER_RESOURCE_") for k in svc.env):
+        return "amd", None
     hosts = [d.host for d in svc.devices]
     nv = [h for h in hosts if re.fullmatch(r"/dev/nvidia\d+", h)]
     if nv:

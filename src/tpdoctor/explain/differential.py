@@ -60,6 +60,10 @@ HIP_NONE = (
     "jax.rocm-no-visible-gpu",
     # HCC (ROCm 1.x-2.x) with no GPU agent (ROCm/hcc include/kalmar_runtime.h get_default_dev)
     "hcc.no-device",
+    # grocm7: HIP_CHECK-style device failures (rccl-tests, the HIP samples): hipErrorInvalidDevice up to ROCm 6.1,
+    # hipErrorNoDevice from 6.2 when HIP sees no GPU (ROCm/clr hipamd/src/hip_internal.hpp HIP_INIT/HIP_INIT_API)
+    "rccl.tests-hip-device-failure",
+    "hip.check-device-failure",
 )
 # Intel's own "no GPU" words (gintel): torch c10/xpu (device_count_ensure_non_zero, get_device_context), xpu-smi
 # discovery, llama.cpp's SYCL backend, OpenVINO's GPU plugin
@@ -73,6 +77,8 @@ XPU_NONE = (
 # string in v0.8+), torch.xpu counts 0, SYCL selects no GPU (intel/llvm device_selector.cpp)
 ANY_NONE = (
     "vllm.infer-device-type",
+    # grocm7: SGLang's get_device (sglang/srt/utils.py): torch sees no accelerator of any vendor
+    "sglang.get-device-no-accelerator",
     "vllm.device-string-empty",
     "xpu.device-count-zero",
     "sycl.no-device-of-type",

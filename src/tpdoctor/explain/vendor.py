@@ -57,7 +57,9 @@ AMD_PREFIXES = (
     "ollama.amdgpu-",
     "vllm.rocm-",
 )
-AMD_FACTS = ("amd_stack", "rocm_visible_devices", "rocm_smi_gpu", "gpu_device_ordinal")
+# amd_platform (grocm7): vLLM's "Automatically detected platform rocm.", AMD's rocm/* images, /opt/rocm paths,
+# AMD Instinct names (signatures.yaml fact amd-platform)
+AMD_FACTS = ("amd_stack", "rocm_visible_devices", "rocm_smi_gpu", "gpu_device_ordinal", "amd_platform")
 # Lines only an NVIDIA stack prints: the driver, NVML, nvidia-smi, the NVIDIA container toolkit and hooks.
 NVIDIA_PREFIXES = (
     "nvidia",
