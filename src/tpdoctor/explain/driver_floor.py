@@ -45,7 +45,10 @@ class Floor:
 
 
 def _version(text: str) -> tuple[int, int] | None:
+    # "410" is a branch alone: the 18.xx/19.xx entrypoints' ${CUDA_DRIVER_VERSION%.*} of a two-field "410.48"
     parts = text.split(".")
+    if len(parts) == 1 and parts[0].isdigit():
+        return int(parts[0]), 0
     if len(parts) < 2 or not (parts[0].isdigit() and parts[1].isdigit()):
         return None
     return int(parts[0]), int(parts[1])
