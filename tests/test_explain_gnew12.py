@@ -9,6 +9,8 @@
 - rdma.dmabuf-unsupported: NCCL src/misc/ibvwrap.cc IBV_PTR_CHECK_ERRNO "Call to %s failed with error %s" for
   ibv_reg_dmabuf_mr with strerror(EOPNOTSUPP) / strerror(EPROTONOSUPPORT), the two errnos ncclIbDmaBufSupport
   reads as "not supported" (src/transport/net_ib.cc @v2.18.3-1).
+- rocm.lsmod-missing: rocminfo.cc CheckInitialState popen("lsmod | grep amdgpu") then "ROCk module is NOT loaded,
+  possibly no GPU devices" (ROCm/rocminfo @rocm-4.1.0:1038-1042; 4.0-5.4), with the shell's command-not-found text.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import pytest
 
 from explain_helpers import findings as _findings
 
-NEW = {"runtime.cdi-spec-version-unsupported", "runtime.amd-gpu-exclusive-in-use", "rdma.dmabuf-unsupported"}
+NEW = {"runtime.cdi-spec-version-unsupported", "runtime.amd-gpu-exclusive-in-use", "rdma.dmabuf-unsupported",
+       "rocm.lsmod-missing"}
 
 
 @pytest.mark.parametrize(
@@ -48,6 +51,12 @@ NEW = {"runtime.cdi-spec-version-unsupported", "runtime.amd-gpu-exclusive-in-use
         # strerror(EPROTONOSUPPORT)
         ("misc/ibvwrap.cc:222 NCCL WARN Call to ibv_reg_dmabuf_mr failed with error Protocol not supported\n",
          "rdma.dmabuf-unsupported"),
+        # dash's command-not-found for popen's sh -c, then rocminfo's line (COL_RED escape around it)
+        ("sh: 1: lsmod: not found\n\x1b[31mROCk module is NOT loaded, possibly no GPU devices\x1b[0m\n",
+         "rocm.lsmod-missing"),
+        # bash as /bin/sh
+        ("sh: line 1: lsmod: command not found\nROCk module is NOT loaded, possibly no GPU devices\n",
+         "rocm.lsmod-missing"),
     ],
 )
 def test_a_new_cause_is_named_first_and_proved(tmp_path: Path, text: str, cause: str) -> None:
@@ -70,6 +79,10 @@ def test_the_dmabuf_error_drops_the_shm_guess(tmp_path: Path) -> None:
         # a CDI spec with a YAML syntax error is no version mismatch
         'WARN[0000] CDI setup error /etc/cdi/nvidia.yaml: failed to load CDI Spec failed to parse CDI Spec '
         '"/etc/cdi/nvidia.yaml": yaml: line 3: mapping values are not allowed in this context\n',
+        # rocminfo's line alone is the driver / /dev/kfd question, not lsmod
+        "ROCk module is NOT loaded, possibly no GPU devices\n",
+        # lsmod missing with nothing failing
+        "sh: 1: lsmod: not found\n",
         # the GPU Tracker making GPUs exclusive, and a successful allocation
         "GPUs [1 2 3] have been made exclusive\nGPUs [0 2] allocated\n",
     ],
@@ -84,3 +97,8 @@ def test_an_unknown_field_no_spec_version_defines_proves_nothing(tmp_path: Path)
     found = _findings(tmp_path, 'failed to unmarshal CDI Spec: error unmarshaling JSON: while decoding JSON: '
                                 'json: unknown field "devicenodes"\n')
     assert ("runtime.cdi-spec-version-unsupported", "proves") not in found, found
+
+
+def test_missing_lsmod_drops_the_kfd_guess(tmp_path: Path) -> None:
+    found = _findings(tmp_path, "sh: 1: lsmod: not found\nROCk module is NOT loaded, possibly no GPU devices\n")
+    assert "device.kfd-missing" not in {c for c, _ in found}, found
