@@ -11,6 +11,9 @@
   reads as "not supported" (src/transport/net_ib.cc @v2.18.3-1).
 - rocm.lsmod-missing: rocminfo.cc CheckInitialState popen("lsmod | grep amdgpu") then "ROCk module is NOT loaded,
   possibly no GPU devices" (ROCm/rocminfo @rocm-4.1.0:1038-1042; 4.0-5.4), with the shell's command-not-found text.
+- runtime.build-without-gpu: a docker build step (moby builder/dockerfile "Step %d/%d : %s", "The command '%s'
+  returned a non-zero code: %d"; BuildKit 'process %q did not complete successfully: exit code: %d' and its
+  "#N [stage k/n] RUN" progress) that found no GPU (torch "No CUDA GPUs are available", "Found no NVIDIA driver").
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import pytest
 from explain_helpers import findings as _findings
 
 NEW = {"runtime.cdi-spec-version-unsupported", "runtime.amd-gpu-exclusive-in-use", "rdma.dmabuf-unsupported",
-       "rocm.lsmod-missing"}
+       "rocm.lsmod-missing", "runtime.build-without-gpu"}
 
 
 @pytest.mark.parametrize(
@@ -102,3 +105,32 @@ def test_an_unknown_field_no_spec_version_defines_proves_nothing(tmp_path: Path)
 def test_missing_lsmod_drops_the_kfd_guess(tmp_path: Path) -> None:
     found = _findings(tmp_path, "sh: 1: lsmod: not found\nROCk module is NOT loaded, possibly no GPU devices\n")
     assert "device.kfd-missing" not in {c for c, _ in found}, found
+
+
+LEGACY_BUILD = ("Step 7/12 : RUN CUDA_EXT=1 pip install -v --no-cache-dir .\n ---> Running in 3f2a61c0\n"
+                "RuntimeError: No CUDA GPUs are available\n"
+                "The command '/bin/sh -c CUDA_EXT=1 pip install -v --no-cache-dir .' returned a non-zero code: 1\n")
+BUILDKIT_BUILD = ("#12 [builder 5/9] RUN python setup.py install\n#12 2.301 AssertionError: Found no NVIDIA driver on "
+                  "your system. Please check that you have an NVIDIA GPU and installed a driver\nERROR: failed to solve: "
+                  'process "/bin/sh -c python setup.py install" did not complete successfully: exit code: 1\n')
+
+
+@pytest.mark.parametrize("text", [LEGACY_BUILD, BUILDKIT_BUILD])
+def test_no_gpu_in_a_build_step_is_the_build(tmp_path: Path, text: str) -> None:
+    found = _findings(tmp_path, text)
+    # a guess (the build may have wanted a GPU for one test only), and the container readings are gone
+    assert found == [("runtime.build-without-gpu", "suggests")], found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # no GPU outside a build: the container readings stay
+        "RuntimeError: No CUDA GPUs are available\n",
+        # a build step failing for another reason
+        "Step 7/12 : RUN pip install flash-attn\nerror: command 'gcc' failed: No such file or directory\n"
+        "The command '/bin/sh -c pip install flash-attn' returned a non-zero code: 1\n",
+    ],
+)
+def test_no_build_reading_without_both(tmp_path: Path, text: str) -> None:
+    assert "runtime.build-without-gpu" not in {c for c, _ in _findings(tmp_path, text)}
