@@ -1,0 +1,102 @@
+"""Issue 13, heldout12 lessons (glearn12b): the families behind its shm / oneCCL / AMD-plugin misses.
+
+Every line is written from the upstream format string its signature cites (not copied from the heldout12 logs):
+PyTorch's DataLoader SIGBUS verdict (torch/csrc/DataLoader.cpp), PaddlePaddle's DataLoader SIGBUS branch
+(paddle/fluid/imperative/data_loader.cc), oneCCL's check_impi_env / env.cpp, and ROCm's device plugin restarted
+until the amdgpu driver is up (internal/pkg/amdgpu/amdgpu.go, internal/pkg/plugin/plugin.go).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from explain_helpers import findings as _findings
+from explain_helpers import notes as _notes
+
+# torch/csrc/DataLoader.cpp: "DataLoader worker (pid {}) is killed by signal: {}. " + (SIGBUS only)
+TORCH_VERDICT = (
+    "It is possible that dataloader's workers are out of shared memory. Please try to raise your shared memory limit."
+)
+# paddle/fluid/imperative/data_loader.cc (v2.1+), SIGBUS branch of _ThrowErrorIfLoadProcessFailed
+PADDLE_SIGBUS = (
+    "SystemError: (Fatal) DataLoader process (pid {pid}) exited is killed by signal: {sig}.\n"
+    "  It may be caused by insufficient shared storage space. This problem usually occurs when using docker as a "
+    "development environment.\n"
+    "  Please use command `df -h` to check the storage space of `/dev/shm`.\n"
+)
+# uxlfoundation/oneCCL src/atl/mpi/atl_mpi_ctx.cpp check_impi_env LOG_ERROR ("CCL/MPI uses ", version_prefix_1, ...)
+IMPI_NEW = (
+    "2025:01:02-03:04:05:(  77) |CCL_ERROR| atl_mpi_ctx.cpp:671 check_impi_env: CCL/MPI uses Intel(R) MPI Library "
+    "but neither I_MPI_ROOT nor ONEAPI_ROOT is set. Please source release_mt version of Intel(R) MPI Library "
+    "(2019 or higher version).\n"
+)
+IMPI_OLD = (
+    "2022:05:06-07:08:09:(  12) |CCL_ERROR| atl_mpi_ctx.cpp:628 check_impi_env: CCL/MPI uses Intel(R) MPI Library "
+    "but I_MPI_ROOT is not set. Please source release_mt version of Intel(R) MPI Library (2019 or higher version).\n"
+)
+# ROCm/k8s-device-plugin amdgpu.go:159 glog.Fatalf, plugin.go:254 glog.Infof (glog header "F%m%d hh:mm:ss.us pid file:line]")
+AMD_FATAL = (
+    "F0102 03:04:05.000001   4711 amdgpu.go:159] amdgpu driver unavailable. exiting with exit code 2. error: "
+    "stat /sys/module/amdgpu/drivers/: no such file or directory\n"
+)
+AMD_WATCHING = "I0102 03:04:15.000001   4800 plugin.go:254] Watching GPU with bus ID: 0000:c1:00.0 NUMA Node: [1]\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "cause", "strength"),
+    [
+        # the verdict alone (a wrapper kept only the tail) and after its head
+        ("Bus error. " + TORCH_VERDICT + "\n", "shm.too-small", "suggests"),
+        ("RuntimeError: DataLoader worker (pid 31) is killed by signal: Bus error. " + TORCH_VERDICT + "\n",
+         "shm.too-small", "suggests"),
+        (PADDLE_SIGBUS.format(pid=812, sig="Bus error"), "shm.too-small", "suggests"),
+        # Paddle 2.0: "exited is killed by signal: %s." with strsignal only
+        ("SystemError: (Fatal) DataLoader process (pid 812) exited is killed by signal: Bus error.\n",
+         "shm.too-small", "suggests"),
+        (IMPI_NEW, "oneccl.env-not-sourced", "proves"),
+        (IMPI_OLD, "oneccl.env-not-sourced", "proves"),
+        # oneCCL src/common/env/env.cpp:612 CCL_THROW_IF_NOT (SYCL build, no CCL_ROOT / ONEAPI_ROOT)
+        ("terminate called after throwing an instance of 'ccl::v1::exception'\n  what():  oneCCL: env.cpp:612 parse: "
+         "EXCEPTION: incorrect comm kernels path, neither CCL_ROOT nor ONEAPI_ROOT found!\n",
+         "oneccl.env-not-sourced", "proves"),
+        # oneCCL 2021.1 src/atl/atl.cpp:64 LOG_INFO
+        ("2021:01:01-00:00:00:(   9) |CCL_INFO| ATL MPI transport is requested but seems Intel MPI environment is not "
+         "set. Please source release_mt version of Intel MPI (2019 or higher version).\n",
+         "oneccl.env-not-sourced", "suggests"),
+        (AMD_FATAL, "device.no-driver", "suggests"),
+    ],
+)
+def test_a_heldout12_family_form_is_named(tmp_path: Path, text: str, cause: str, strength: str) -> None:
+    found = _findings(tmp_path, text)
+    assert found and found[0] == (cause, strength), found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # oneCCL's own env dump (env.cpp print: LOG_INFO("I_MPI_ROOT: ", ...)) on a healthy run
+        "2025:01:02-03:04:05:(  77) |CCL_INFO| I_MPI_ROOT: /opt/intel/oneapi/mpi/2021.14\n",
+        "2025:01:02-03:04:05:(  77) |CCL_INFO| I_MPI_ROOT: <not specified>\n",
+        # Paddle 2.0's message for another signal (strsignal "Killed"): not the /dev/shm branch
+        "SystemError: (Fatal) DataLoader process (pid 812) exited is killed by signal: Killed.\n",
+        # a user's comment quoting PyTorch's advice without the verdict's opening words
+        "# workers may run out of shared memory with num_workers=8\n",
+    ],
+)
+def test_near_forms_name_no_container_cause(tmp_path: Path, text: str) -> None:
+    found = _findings(tmp_path, text)
+    assert not any(c in ("shm.too-small", "oneccl.env-not-sourced") for c, _ in found), found
+
+
+def test_an_amd_plugin_that_listed_its_gpus_after_the_driver_wait_recovered(tmp_path: Path) -> None:
+    text = AMD_FATAL + AMD_WATCHING
+    assert _findings(tmp_path, text) == []
+    assert any("recovered" in n for n in _notes(tmp_path, text))
+
+
+def test_an_amd_plugin_that_never_listed_a_gpu_still_names_the_driver(tmp_path: Path) -> None:
+    # the restart printed the same failure again (systemd Restart=): no recovery
+    found = _findings(tmp_path, AMD_FATAL + AMD_FATAL.replace("4711", "4800"))
+    assert found and found[0][0] == "device.no-driver", found
