@@ -100,3 +100,47 @@ def test_an_amd_plugin_that_never_listed_a_gpu_still_names_the_driver(tmp_path: 
     # the restart printed the same failure again (systemd Restart=): no recovery
     found = _findings(tmp_path, AMD_FATAL + AMD_FATAL.replace("4711", "4800"))
     assert found and found[0][0] == "device.no-driver", found
+
+
+def _p2p_matrices(disabled: list[list[float]], enabled: list[list[float]], caption: str) -> str:
+    """cuda-samples p2pBandwidthLatencyTest.cu outputBandwidthMatrix: "   D\\\\D", "%6d " per column, then per row
+    "%6d " and "%6.02f " per cell, under the caption printf'd before it."""
+
+    def matrix(cells: list[list[float]]) -> str:
+        head = "   D\\D" + "".join(f"{j:6d} " for j in range(len(cells))) + "\n"
+        return head + "".join(f"{i:6d} " + "".join(f"{v:6.02f} " for v in row) + "\n" for i, row in enumerate(cells))
+
+    return (
+        "P2P Connectivity Matrix\n     D\\D     0     1\n     0\t     1     1\n     1\t     1     1\n"
+        "Unidirectional P2P=Disabled Bandwidth Matrix (GB/s)\n" + matrix(disabled) + caption + "\n" + matrix(enabled)
+        + "Bidirectional P2P=Disabled Bandwidth Matrix (GB/s)\n"
+    )
+
+
+NEW_CAPTION = "Unidirectional P2P=Enabled Bandwidth (P2P Writes) Matrix (GB/s)"
+OLD_CAPTION = "Unidirectional P2P=Enabled Bandwidth Matrix (GB/s)"
+
+
+@pytest.mark.parametrize("caption", [NEW_CAPTION, OLD_CAPTION])
+def test_peer_writes_far_below_the_staged_copy_suggest_p2p_unsupported(tmp_path: Path, caption: str) -> None:
+    text = _p2p_matrices([[670.0, 13.1], [12.9, 671.0]], [[671.0, 2.6], [13.0, 672.0]], caption)
+    assert _findings(tmp_path, text) == [("nccl.p2p-unsupported", "suggests")]
+
+
+@pytest.mark.parametrize(
+    "enabled",
+    [
+        [[670.0, 12.8], [12.7, 671.0]],  # no peer access: the sample falls back to the staged copy (equal)
+        [[1581.6, 241.3], [241.4, 1582.3]],  # NVLink: peer writes far faster
+        [[670.0, 8.0], [12.0, 671.0]],  # within noise (0.61 of the staged copy)
+    ],
+)
+def test_healthy_or_fallback_p2p_matrices_name_nothing(tmp_path: Path, enabled: list[list[float]]) -> None:
+    text = _p2p_matrices([[670.0, 13.1], [12.9, 671.0]], enabled, NEW_CAPTION)
+    assert _findings(tmp_path, text) == []
+
+
+def test_a_lone_disabled_matrix_names_nothing(tmp_path: Path) -> None:
+    # the run stopped (a hang) before the P2P=Enabled matrix: nothing to compare
+    text = _p2p_matrices([[670.0, 13.1], [12.9, 671.0]], [], NEW_CAPTION).split(NEW_CAPTION)[0]
+    assert _findings(tmp_path, text) == []
