@@ -151,3 +151,22 @@ def test_a_lone_disabled_matrix_names_nothing(tmp_path: Path) -> None:
     # the run stopped (a hang) before the P2P=Enabled matrix: nothing to compare
     text = _p2p_matrices([[670.0, 13.1], [12.9, 671.0]], [], NEW_CAPTION).split(NEW_CAPTION)[0]
     assert _findings(tmp_path, text) == []
+
+
+# python/paddle/distributed/launch/job/container.py Container.__str__ (returncode of subprocess.Popen)
+PADDLE_LAUNCH = (
+    "LAUNCH ERROR 2024-03-01 10:00:00,000 Container failed !!!\n"
+    "Container rank 1 status failed cmd ['/usr/bin/python', '-u', 'train.py'] code {code} log log/workerlog.1\n"
+)
+# deepspeed/launcher/launch.py sigkill_handler: logger.error(f"{cmd} exits with return code = {returncode}")
+DS_LAUNCH = "[ERROR] [launch.py:321:sigkill_handler] ['/usr/bin/python', '-u', 'main.py'] exits with return code = {code}\n"
+
+
+@pytest.mark.parametrize("template", [PADDLE_LAUNCH, DS_LAUNCH])
+def test_a_launcher_reporting_a_sigbus_child_suggests_small_shm(tmp_path: Path, template: str) -> None:
+    assert _findings(tmp_path, template.format(code=-7)) == [("shm.too-small", "suggests")]
+
+
+@pytest.mark.parametrize("template", [PADDLE_LAUNCH, DS_LAUNCH])
+def test_a_launcher_reporting_an_ordinary_exit_names_no_cause(tmp_path: Path, template: str) -> None:
+    assert _findings(tmp_path, template.format(code=1)) == []
