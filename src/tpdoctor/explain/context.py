@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from tpdoctor.explain import topology
+from tpdoctor.explain import p2p_bandwidth, topology
 from tpdoctor.explain.engine import Buffer
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ CAPTURE_LITERALS = (
     "apiVersion:",
     topology.CAPTURE_LITERAL,  # an `nvidia-smi topo -m` matrix (explain/topology.py, read by explain/hang.py)
     topology.ROCM_LITERAL,  # rocm-smi's "Link Type between two GPUs" matrix
+    p2p_bandwidth.CAPTURE_LITERAL,  # cuda-samples p2pBandwidthLatencyTest's bandwidth matrices (glearn12b)
 )
 MAX_QUOTED = 8  # commands kept per log: the first ones are those the user ran
 MAX_SPAN_LINES = 60  # continuation lines followed
@@ -60,6 +61,8 @@ def capture_span(block: Buffer, start: int, block_end: int) -> str:
         return topology.capture(block, start, end, limit)
     if topology.ROCM_LITERAL.encode() in first:
         return topology.capture_rocm(block, start, end, limit)
+    if p2p_bandwidth.CAPTURE_LITERAL.encode() in first:
+        return p2p_bandwidth.capture(block, start, end, limit)
     if b"services:" in first:
         return _yaml_block(block, start, end, limit) if first.strip() == b"services:" else ""
     if b"apiVersion:" in first:
@@ -116,6 +119,10 @@ def add_quoted_facts(scan: ScanResult) -> None:
         head = text.split("\n", 1)[0]
         if topology.CAPTURE_LITERAL in head or topology.ROCM_LITERAL in head:
             for key, value in topology.matrix_facts(text).items():
+                scan.facts.add(key, value, line, source)
+            continue
+        if p2p_bandwidth.CAPTURE_LITERAL in head:
+            for key, value in p2p_bandwidth.collapse_facts(text).items():
                 scan.facts.add(key, value, line, source)
             continue
         if "is_available()" in text:

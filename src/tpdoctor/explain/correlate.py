@@ -453,6 +453,7 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
     _rocm_double_mask(scan, supports)
     _node_group_renamed(scan, supports)
     _xpu_double_selection(scan, supports)
+    _p2p_write_collapse(scan, supports)
     _child_deaths(scan, supports, notes)
     _context_picks(scan, supports)
     if not any(sig.startswith("context.") for s in supports.values() for sig in s.signatures):
@@ -550,6 +551,21 @@ def _context_picks(scan: ScanResult, supports: dict[str, Support]) -> None:
             if other is not None and other.strength == "proves" and set(other.signatures) <= set(sigs):
                 other.strength = "suggests"
                 other.messages.append(f"Here the same line also fits {pick.cause} (the quoted command): not proven.")
+
+
+def _p2p_write_collapse(scan: ScanResult, supports: dict[str, Support]) -> None:
+    """cuda-samples' p2pBandwidthLatencyTest quoted with peer writes far slower than the copy staged through the
+    host (explain/p2p_bandwidth.py): peer access is granted but an IOMMU or PCIe ACS breaks the path, and NCCL's
+    P2P transport uses the same path (glearn12b; NVIDIA/nccl docs troubleshooting.rst "PCI Access Control Services
+    (ACS)", "IOMMU")."""
+    if "p2p_write_collapse" not in scan.facts.first:
+        return
+    why = (
+        "p2pBandwidthLatencyTest measured GPU peer writes far below a copy staged through host memory ({}): peer "
+        "access is granted, but an IOMMU (AMD-Vi / VT-d) or PCIe ACS routes peer traffic through the root complex, "
+        "and NCCL's P2P transport takes the same path (a hang or a bandwidth collapse)."
+    ).format(scan.facts.first["p2p_write_collapse"][0])
+    _suggest_from_fact(scan, supports, "nccl.p2p-unsupported", "p2p_write_collapse", "P2P write {}", why)
 
 
 def _suggest_from_fact(
