@@ -57,6 +57,11 @@ TP = "vllm.tp-exceeds-visible-gpus"
         (" ## Error: Too many entries in gpu_split. 1 CUDA devices are available.\n", TP),
         ("ggml_cuda_init: failed to initialize CUDA: unknown error\n", NODE),
         ("ggml_cuda_init: failed to initialize CUDA: initialization error\n", NODE),
+        # PaddlePaddle place.cc CUDAPlace __init__
+        ("E0101 00:00:00.000000 123 place.cc:162] Cannot use GPU because there is no GPU detected on your machine.\n",
+         NODE),
+        ("E0101 00:00:00.000000 123 place.cc:170] Invalid CUDAPlace(2), must inside [0, 1), because GPU number on "
+         "your machine is 1\n", "cuda.visible-devices-mismatch"),
     ],
 )
 def test_project_wording_names_the_cause(tmp_path: Path, text: str, first: str) -> None:
@@ -78,6 +83,10 @@ def test_project_wording_names_the_cause(tmp_path: Path, text: str, first: str) 
         ("W1011 16:22:07.015712 788278 dynamic_loader.cc:314] The third-party dynamic library (libcudnn.so) that "
          "Paddle depends on is not configured correctly. (error code is /usr/local/cuda/lib64/libcudnn.so: cannot "
          "open shared object file: No such file or directory)\n", "paddle.dynload-library-missing"),
+        ("ValueError: The device should not be 'gpu', since PaddlePaddle is not compiled with CUDA\n",
+         "paddle.cpu-build"),
+        ("E0101 00:00:00.000000 123 place.cc:180] Cannot use GPU because you have installed CPU version "
+         "PaddlePaddle.\n", "paddle.cpu-build"),
     ],
 )
 def test_image_library_missing_is_not_a_container_cause(tmp_path: Path, text: str, family: str) -> None:

@@ -56,6 +56,7 @@ NVIDIA_NONE = (
     "tf.cuinit-libcuda-absent",
     "lmdeploy.cuda-not-available",
     "exllamav2.gpu-split-no-gpus",
+    "paddle.no-gpu-detected",
 )
 HIP_NONE = (
     "torch.no-hip-gpus",
@@ -136,6 +137,7 @@ COUNT_SYMPTOMS = (
     "xinference.n-gpu-exceeds",
     "xinference.requested-gpus-exceed",
     "exllamav2.gpu-split-too-many",
+    "paddle.cudaplace-out-of-range",
 )
 DENIED = (
     "dri.render-open-eacces",
