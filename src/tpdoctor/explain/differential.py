@@ -57,6 +57,7 @@ NVIDIA_NONE = (
     "lmdeploy.cuda-not-available",
     "exllamav2.gpu-split-no-gpus",
     "paddle.no-gpu-detected",
+    "mindspore.gpu-target-unsupported",
 )
 HIP_NONE = (
     "torch.no-hip-gpus",
