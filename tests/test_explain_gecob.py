@@ -162,3 +162,29 @@ def test_kernel_driver_line_is_read_but_names_nothing(tmp_path: Path) -> None:
     scanner = Scanner(knowledge_base())
     scanner.scan_stream(io.BytesIO(b"if cuda is not available. then fall back\n"), "s.log")
     assert "lmdeploy.cuda-not-available" not in scanner.result.signatures
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # v0.3.0 gpu.go: slog key/value line
+        'time=2024-07-01T10:00:00.000Z level=WARN source=gpu.go:558 msg="unknown error initializing cuda driver '
+        'library" library=/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.15 error="cuda driver library init failure: 999"\n',
+        # v0.5.0+ discover/gpu.go: one message with the troubleshooting link
+        'time=2025-01-01T10:00:00.000Z level=WARN source=gpu.go:612 msg="unknown error initializing cuda driver library '
+        "/usr/lib/x86_64-linux-gnu/libcuda.so.565.57.01: cuda driver library init failure: 999. see "
+        'https://github.com/ollama/ollama/blob/main/docs/troubleshooting.md for more information"\n'
+        'time=2025-01-01T10:00:00.000Z level=INFO source=gpu.go:377 msg="no compatible GPUs were discovered"\n',
+    ],
+)
+def test_ollama_cuinit_999_reads_as_the_device_path(tmp_path: Path, text: str) -> None:
+    assert _findings(tmp_path, text)[:1] == [(NODE, "suggests")]
+
+
+def test_ollama_other_cuinit_codes_keep_their_readings(tmp_path: Path) -> None:
+    # 100 goes through Ollama's "no nvidia devices detected" wording, not this signature
+    text = ('time=2025-01-01T10:00:00.000Z level=INFO source=gpu.go:602 msg="no nvidia devices detected by library '
+            '/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.15"\n')
+    scanner = Scanner(knowledge_base())
+    scanner.scan_stream(io.BytesIO(text.encode()), "o.log")
+    assert "ollama.cuda-driver-init-unknown" not in scanner.result.signatures
