@@ -188,3 +188,23 @@ def test_ollama_other_cuinit_codes_keep_their_readings(tmp_path: Path) -> None:
     scanner = Scanner(knowledge_base())
     scanner.scan_stream(io.BytesIO(text.encode()), "o.log")
     assert "ollama.cuda-driver-init-unknown" not in scanner.result.signatures
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[TensorRT-LLM][ERROR] Assertion failed: Detect 2 GPUs, the GPU number is incompatible with 8 gpusPerNode "
+        "when MPI size is 4 (/src/tensorrt_llm/cpp/tensorrt_llm/runtime/worldConfig.cpp:95)\n",
+        "[TensorRT-LLM][WARNING] gpusPerNode is 8 and mpiSize is 4, but only 2 GPUs detected, which is smaller than "
+        "min(mpiSize, gpusPerNode). gpusPerNode will be set to 2\n",
+    ],
+)
+def test_trtllm_world_larger_than_the_gpus(tmp_path: Path, text: str) -> None:
+    assert _findings(tmp_path, text)[:1] == [(TP, "suggests")]
+
+
+def test_trtllm_engine_world_mismatch_stays_clean(tmp_path: Path) -> None:
+    # TLLM_CHECK_WITH_INFO(mpiSize == tp * pp, "MPI size %d != TP size %d * PP size %d"): mpirun -n vs the engine
+    text = ("[TensorRT-LLM][ERROR] Assertion failed: MPI size 1 != TP size 2 * PP size 1 "
+            "(/src/tensorrt_llm/cpp/tensorrt_llm/runtime/worldConfig.cpp:90)\n")
+    assert _causes(tmp_path, text) == []

@@ -139,6 +139,7 @@ COUNT_SYMPTOMS = (
     "xinference.requested-gpus-exceed",
     "exllamav2.gpu-split-too-many",
     "paddle.cudaplace-out-of-range",
+    "trtllm.gpus-fewer-than-ranks",
 )
 DENIED = (
     "dri.render-open-eacces",
