@@ -208,3 +208,13 @@ def test_trtllm_engine_world_mismatch_stays_clean(tmp_path: Path) -> None:
     text = ("[TensorRT-LLM][ERROR] Assertion failed: MPI size 1 != TP size 2 * PP size 1 "
             "(/src/tensorrt_llm/cpp/tensorrt_llm/runtime/worldConfig.cpp:90)\n")
     assert _causes(tmp_path, text) == []
+
+
+def test_deepspeed_num_gpus_counts_as_the_ranks_asked_for(tmp_path: Path) -> None:
+    # runner.py --num_gpus: active resources become range(num_gpus), unchecked against the visible GPUs
+    text = ("$ CUDA_VISIBLE_DEVICES=0,1 deepspeed --num_gpus 4 train.py --deepspeed ds_config.json\n"
+            "RuntimeError: CUDA error: invalid device ordinal\n")
+    assert _causes(tmp_path, text)[:1] == [TP]
+    scanner = Scanner(knowledge_base())
+    scanner.scan_stream(io.BytesIO(text.encode()), "d.log")
+    assert scanner.result.facts.get("nproc_per_node") == "4"
