@@ -218,3 +218,10 @@ def test_deepspeed_num_gpus_counts_as_the_ranks_asked_for(tmp_path: Path) -> Non
     scanner = Scanner(knowledge_base())
     scanner.scan_stream(io.BytesIO(text.encode()), "d.log")
     assert scanner.result.facts.get("nproc_per_node") == "4"
+
+
+def test_llamacpp_main_gpu_check(tmp_path: Path) -> None:
+    # 0 devices: a CPU-only build prints it too, so the line alone names nothing
+    assert _causes(tmp_path, "llama_model_load_from_file_impl: invalid value for main_gpu: 0 (available devices: 0)\n") == []
+    text = "llama_prepare_model_devices: invalid value for main_gpu: 1 (available devices: 1)\n"
+    assert _findings(tmp_path, text)[:1] == [("cuda.visible-devices-mismatch", "suggests")]

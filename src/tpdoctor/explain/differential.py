@@ -106,6 +106,7 @@ ANY_NONE = (
     "lightning.no-gpu-backend",
     "xinference.n-gpu-no-gpus",
     "xinference.gpu-idx-no-gpus",
+    "llamacpp.main-gpu-no-devices",
 )
 SHM_SYMPTOMS = (
     "sigbus.bus-error",
