@@ -56,6 +56,8 @@ TP = "vllm.tp-exceeds-visible-gpus"
         (" ## Error: Too many entries in gpu_split. 0 CUDA devices are available.\n", NODE),
         (" ## Error: Too many entries in gpu_split. 1 CUDA devices are available.\n", TP),
         ("ggml_cuda_init: failed to initialize CUDA: unknown error\n", NODE),
+        ("2024-01-01T00:00:00.000000Z  WARN text_generation_launcher: Could not import Flash Attention enabled models: "
+         "CUDA is not available\n", NODE),
         ("ggml_cuda_init: failed to initialize CUDA: initialization error\n", NODE),
         # PaddlePaddle place.cc CUDAPlace __init__
         ("E0101 00:00:00.000000 123 place.cc:162] Cannot use GPU because there is no GPU detected on your machine.\n",

@@ -57,6 +57,7 @@ NVIDIA_NONE = (
     "lmdeploy.cuda-not-available",
     "exllamav2.gpu-split-no-gpus",
     "paddle.no-gpu-detected",
+    "tgi.flash-attn-cuda-unavailable",
     "mindspore.gpu-target-unsupported",
 )
 HIP_NONE = (
