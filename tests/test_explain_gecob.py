@@ -227,3 +227,18 @@ def test_llamacpp_main_gpu_check(tmp_path: Path) -> None:
     assert _causes(tmp_path, "llama_model_load_from_file_impl: invalid value for main_gpu: 0 (available devices: 0)\n") == []
     text = "llama_prepare_model_devices: invalid value for main_gpu: 1 (available devices: 1)\n"
     assert _findings(tmp_path, text)[:1] == [("cuda.visible-devices-mismatch", "suggests")]
+
+
+def test_ollama_cpu_only_summary_is_a_symptom(tmp_path: Path) -> None:
+    line = ('time=2025-10-10T00:00:00.000Z level=INFO source=types.go:60 msg="inference compute" id=cpu library=cpu '
+            'compute="" name=cpu description=cpu libdirs=ollama driver="" pci_id="" type="" total="62.5 GiB"\n')
+    assert _causes(tmp_path, line) == []
+    # the command quoted before it says no GPU was requested (the :rocm image says which vendor's nodes)
+    text = "$ docker run -d -v ollama:/root/.ollama -p 11434:11434 --name ollama ollama/ollama:rocm\n" + line
+    assert _findings(tmp_path, text)[:1] == [("device.kfd-missing", "suggests")]
+    # a GPU in the summary is not the symptom
+    gpu = ('time=2025-07-01T19:33:43.162Z level=INFO source=types.go:130 msg="inference compute" '
+           'id=GPU-452cac9f-6960-839c-4fb3-0cec83699196 library=cuda variant=v12 compute=6.1 driver=12.7\n')
+    scanner = Scanner(knowledge_base())
+    scanner.scan_stream(io.BytesIO(gpu.encode()), "g.log")
+    assert "ollama.cpu-only-inference-compute" not in scanner.result.signatures

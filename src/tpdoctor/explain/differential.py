@@ -108,6 +108,7 @@ ANY_NONE = (
     "xinference.n-gpu-no-gpus",
     "xinference.gpu-idx-no-gpus",
     "llamacpp.main-gpu-no-devices",
+    "ollama.cpu-only-inference-compute",
 )
 SHM_SYMPTOMS = (
     "sigbus.bus-error",
