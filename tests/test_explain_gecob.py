@@ -242,3 +242,25 @@ def test_ollama_cpu_only_summary_is_a_symptom(tmp_path: Path) -> None:
     scanner = Scanner(knowledge_base())
     scanner.scan_stream(io.BytesIO(gpu.encode()), "g.log")
     assert "ollama.cpu-only-inference-compute" not in scanner.result.signatures
+
+
+OVERRIDE = ('time=2025-10-10T00:00:00.000Z level=WARN source=runner.go:722 msg="user overrode visible devices" '
+            "{var}=3\n"
+            'time=2025-10-10T00:00:00.000Z level=WARN source=runner.go:726 msg="if GPUs are not correctly discovered, '
+            'unset and try again"\n')
+CPU_ONLY = ('time=2025-10-10T00:00:00.000Z level=INFO source=types.go:60 msg="inference compute" id=cpu library=cpu '
+            'compute="" name=cpu description=cpu libdirs=ollama driver="" pci_id="" type="" total="62.5 GiB"\n')
+CUDA_DEV = ('time=2025-10-10T00:00:01.000Z level=INFO source=types.go:42 msg="inference compute" '
+            "id=GPU-452cac9f-6960-839c-4fb3-0cec83699196 filter_id=\"\" library=CUDA compute=8.6 name=CUDA0\n")
+
+
+@pytest.mark.parametrize(
+    ("var", "cause"),
+    [("CUDA_VISIBLE_DEVICES", "cuda.visible-devices-mismatch"), ("HIP_VISIBLE_DEVICES", "rocm.visible-devices-mismatch")],
+)
+def test_ollama_mask_then_cpu_only(tmp_path: Path, var: str, cause: str) -> None:
+    assert _findings(tmp_path, OVERRIDE.format(var=var) + CPU_ONLY)[:1] == [(cause, "suggests")]
+
+
+def test_ollama_mask_with_a_gpu_found_is_harmless(tmp_path: Path) -> None:
+    assert _causes(tmp_path, OVERRIDE.format(var="CUDA_VISIBLE_DEVICES") + CUDA_DEV) == []
