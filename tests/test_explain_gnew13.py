@@ -21,7 +21,7 @@ import pytest
 
 from explain_helpers import findings as _findings
 
-NEW = {"nvidia.driver-libs-off-library-path"}
+NEW = {"nvidia.driver-libs-off-library-path", "userns.apparmor-restricted"}
 
 
 @pytest.mark.parametrize(
@@ -41,6 +41,26 @@ NEW = {"nvidia.driver-libs-off-library-path"}
         # the accelerator node label in the pod spec, then libcuda not loadable
         ("nodeSelector:\n  cloud.google.com/gke-accelerator: nvidia-l4\nImportError: libcuda.so.1: cannot open "
          "shared object file: No such file or directory\n", "nvidia.driver-libs-off-library-path", "suggests"),
+        # rootlesskit names the sysctl (logrus WithError(childStartErr).Warnf)
+        ('WARN[0000] [rootlesskit:parent] This error might have happened because /proc/sys/kernel/'
+         'apparmor_restrict_unprivileged_userns is set to 1  error="fork/exec /proc/self/exe: permission denied"\n'
+         "[rootlesskit:parent] error: failed to start the child: fork/exec /proc/self/exe: permission denied\n",
+         "userns.apparmor-restricted", "proves"),
+        # the kernel's audit record (apparmor_userns_create)
+        ('audit: type=1400 audit(1700000000.000:12): apparmor="DENIED" operation="userns_create" class="namespace" '
+         'info="Userns create restricted - failed to find unprivileged_userns profile" error=-13 profile="unconfined" '
+         'pid=4242 comm="enroot-nsenter" requested="userns_create" denied="userns_create"\n',
+         "userns.apparmor-restricted", "proves"),
+        # pyxis prints enroot's log; err() formats "<prog>: <msg>: <strerror>"
+        ("pyxis: container start failed with error code: 1\npyxis: printing enroot log file:\npyxis:     "
+         "enroot-nsenter: failed to create user namespace: Permission denied\nsrun: error: node1: task 0: Exited with "
+         "exit code 1\n", "userns.apparmor-restricted", "suggests"),
+        # the sysctl shown set to 1 next to the refusal: proved
+        ("kernel.apparmor_restrict_unprivileged_userns = 1\nenroot-nsenter: failed to create user namespace: "
+         "Permission denied\n", "userns.apparmor-restricted", "proves"),
+        ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns:1\nbwrap: setting up uid map: Permission denied\n",
+         "userns.apparmor-restricted", "proves"),
+        ("bwrap: Creating new namespace failed: Permission denied\n", "userns.apparmor-restricted", "suggests"),
     ],
 )
 def test_a_new_cause_is_named_first(tmp_path: Path, text: str, cause: str, strength: str) -> None:

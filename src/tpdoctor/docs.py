@@ -39,6 +39,7 @@ EXPLAIN_ONLY: dict[str, str] = {
     "rocm.lsmod-missing": "a property of the image (kmod not installed) that matters only to rocminfo of ROCm 4.0-5.4; the shell's 'lsmod: not found' next to 'ROCk module is NOT loaded' shows it",
     "runtime.build-without-gpu": "a docker build, not a running container: only the build's log shows a step that needed a GPU",
     "nvidia.driver-libs-off-library-path": "whether the loader and linker inside the running container find the driver libraries a device plugin mounted (GKE: /usr/local/nvidia/lib64) depends on the image's LD_LIBRARY_PATH and ld cache at run time; the failed dlopen/link (no platform, cannot find -l:libcuda.so.1) shows it",
+    "userns.apparmor-restricted": "a host sysctl (kernel.apparmor_restrict_unprivileged_userns) and AppArmor profiles outside any container; the rootless runtime's refused user namespace (enroot-nsenter, bwrap, rootlesskit) or the kernel's audit line shows it",
     "nvidia.mps-not-shared": "whether the host runs a CUDA MPS control daemon, and with which pipe directory, is outside the container; CUDA's connection error (805) or busy GPU (46) shows it",
     "rocm.driver-too-old": "depends on the image's ROCm user space against the host's amdgpu/KFD kernel driver, outside the container check sees; ROCr reports it at init ('Incompatible kernel and userspace ... Upgrade amdgpu')",
     "nvidia.driver-library-mismatch": "the host's loaded kernel module against its installed driver libraries; NVML/CUDA report it at init (NVML 18, NVRM: API mismatch)",
