@@ -11,6 +11,9 @@ that prints them.
   /proc/sys/kernel/apparmor_restrict_unprivileged_userns is set to 1"; NVIDIA/enroot bin/enroot-nsenter.c
   err(EXIT_FAILURE, "failed to create user namespace"); containers/bubblewrap die_with_error("setting up uid map")
   and ("Creating new namespace failed"); the kernel's AppArmor audit record operation="userns_create".
+- nvidia.toolkit-driver-root-wrong: NVIDIA/libnvidia-container src/driver.c driver_init (rpc_init into the configured
+  root, then xdlopen(SONAME_LIBNVML): "load library failed: %s") under config.toml `root = "/run/nvidia/driver"`
+  (nvidia-container-toolkit tools/container/toolkit/toolkit.go DefaultNvidiaDriverRoot) or the hook's --root.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import pytest
 
 from explain_helpers import findings as _findings
 
-NEW = {"nvidia.driver-libs-off-library-path", "userns.apparmor-restricted"}
+NEW = {"nvidia.driver-libs-off-library-path", "userns.apparmor-restricted", "nvidia.toolkit-driver-root-wrong"}
 
 
 @pytest.mark.parametrize(
@@ -61,6 +64,18 @@ NEW = {"nvidia.driver-libs-off-library-path", "userns.apparmor-restricted"}
         ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns:1\nbwrap: setting up uid map: Permission denied\n",
          "userns.apparmor-restricted", "proves"),
         ("bwrap: Creating new namespace failed: Permission denied\n", "userns.apparmor-restricted", "suggests"),
+        # config.toml dumped next to the hook's failure (NVIDIA/nvidia-docker#1711's setting)
+        ('[nvidia-container-cli]\nenvironment = []\nroot = "/run/nvidia/driver"\nldconfig = "@/sbin/ldconfig.real"\n'
+         "docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI "
+         "runtime create failed: runc create failed: unable to start container process: error during container init: "
+         "error running hook #0: error running hook: exit status 1, stdout: , stderr: Auto-detected mode as 'legacy'\n"
+         "nvidia-container-cli: initialization error: load library failed: libnvidia-ml.so.1: cannot open shared "
+         "object file: no such file or directory: unknown.\n", "nvidia.toolkit-driver-root-wrong", "suggests"),
+        # the hook's arguments as a wrapper around nvidia-container-cli recorded them
+        ("--root=/run/nvidia/driver --load-kmods --debug=/var/log/nvidia-container-toolkit.log configure "
+         "--ldconfig=@/sbin/ldconfig.real --device=all --compute --utility\nnvidia-container-cli: initialization "
+         "error: load library failed: libnvidia-ml.so.1: cannot open shared object file: no such file or directory\n",
+         "nvidia.toolkit-driver-root-wrong", "suggests"),
     ],
 )
 def test_a_new_cause_is_named_first(tmp_path: Path, text: str, cause: str, strength: str) -> None:
@@ -77,6 +92,9 @@ def test_a_new_cause_is_named_first(tmp_path: Path, text: str, cause: str, stren
         "platform detected, vLLM is running on UnspecifiedPlatform\n",
         # the sysctl shown as 0 is no restriction, and a linker missing another library is not the driver
         "kernel.apparmor_restrict_unprivileged_userns = 0\n/usr/bin/ld: cannot find -lcudart\n",
+        # the packaged config.toml ships the operator path commented out: no driver-root reading
+        '#root = "/run/nvidia/driver"\nnvidia-container-cli: initialization error: load library failed: '
+        "libnvidia-ml.so.1: cannot open shared object file: no such file or directory\n",
         # max_user_namespaces=0 gives ENOSPC, not an LSM refusal
         "enroot-nsenter: failed to create user namespace: No space left on device\n",
         # an AppArmor audit line that only reports the transition (AUDIT, not DENIED)
