@@ -14,6 +14,8 @@ that prints them.
 - nvidia.toolkit-driver-root-wrong: NVIDIA/libnvidia-container src/driver.c driver_init (rpc_init into the configured
   root, then xdlopen(SONAME_LIBNVML): "load library failed: %s") under config.toml `root = "/run/nvidia/driver"`
   (nvidia-container-toolkit tools/container/toolkit/toolkit.go DefaultNvidiaDriverRoot) or the hook's --root.
+- slurm.job-without-gpu: SchedMD/slurm src/api/job_info.c slurm_sprint_job_info "ReqTRES=%s" / "AllocTRES=%s"
+  (TRES= before 20.11) without gres/gpu, next to a GPU failure inside the job.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import pytest
 
 from explain_helpers import findings as _findings
 
-NEW = {"nvidia.driver-libs-off-library-path", "userns.apparmor-restricted", "nvidia.toolkit-driver-root-wrong"}
+NEW = {"nvidia.driver-libs-off-library-path", "userns.apparmor-restricted", "nvidia.toolkit-driver-root-wrong",
+       "slurm.job-without-gpu"}
 
 
 @pytest.mark.parametrize(
@@ -71,6 +74,13 @@ NEW = {"nvidia.driver-libs-off-library-path", "userns.apparmor-restricted", "nvi
          "error running hook #0: error running hook: exit status 1, stdout: , stderr: Auto-detected mode as 'legacy'\n"
          "nvidia-container-cli: initialization error: load library failed: libnvidia-ml.so.1: cannot open shared "
          "object file: no such file or directory: unknown.\n", "nvidia.toolkit-driver-root-wrong", "suggests"),
+        # scontrol show job (20.11+) of a job without --gres, then nvidia-smi and torch inside it
+        ("JobId=4242 JobName=angelo\n   ReqTRES=cpu=8,mem=32G,node=1,billing=8\n   AllocTRES=cpu=8,mem=32G,node=1,"
+         "billing=8\nNVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the "
+         "latest NVIDIA driver is installed and running.\n", "slurm.job-without-gpu", "suggests"),
+        # older Slurm prints one TRES= line
+        ("   TRES=cpu=4,mem=16000M,node=1\nRuntimeError: No CUDA GPUs are available\n", "slurm.job-without-gpu",
+         "suggests"),
         # the hook's arguments as a wrapper around nvidia-container-cli recorded them
         ("--root=/run/nvidia/driver --load-kmods --debug=/var/log/nvidia-container-toolkit.log configure "
          "--ldconfig=@/sbin/ldconfig.real --device=all --compute --utility\nnvidia-container-cli: initialization "
@@ -95,6 +105,8 @@ def test_a_new_cause_is_named_first(tmp_path: Path, text: str, cause: str, stren
         # the packaged config.toml ships the operator path commented out: no driver-root reading
         '#root = "/run/nvidia/driver"\nnvidia-container-cli: initialization error: load library failed: '
         "libnvidia-ml.so.1: cannot open shared object file: no such file or directory\n",
+        # a job that did request a GPU: its TRES name gres/gpu, so a no-device error is something else
+        "   ReqTRES=cpu=8,mem=32G,node=1,billing=8,gres/gpu=2\nRuntimeError: No CUDA GPUs are available\n",
         # max_user_namespaces=0 gives ENOSPC, not an LSM refusal
         "enroot-nsenter: failed to create user namespace: No space left on device\n",
         # an AppArmor audit line that only reports the transition (AUDIT, not DENIED)
@@ -113,3 +125,10 @@ def test_without_gke_context_no_platform_keeps_its_own_guesses(tmp_path: Path) -
     found = _findings(tmp_path, "INFO 09-02 10:00:00 [__init__.py:253] No platform detected, vLLM is running on "
                                 "UnspecifiedPlatform\n")
     assert found and found[0][0] != "nvidia.driver-libs-off-library-path", found
+
+
+def test_outside_slurm_the_driver_message_still_proves_no_driver(tmp_path: Path) -> None:
+    # without the job's TRES the nvidia-smi text keeps its own, proved reading
+    found = _findings(tmp_path, "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make "
+                                "sure that the latest NVIDIA driver is installed and running.\n")
+    assert found and found[0] == ("device.no-driver", "proves"), found
