@@ -47,6 +47,10 @@ NEW = {"nvidia.driver-libs-off-library-path", "userns.apparmor-restricted", "nvi
         # the accelerator node label in the pod spec, then libcuda not loadable
         ("nodeSelector:\n  cloud.google.com/gke-accelerator: nvidia-l4\nImportError: libcuda.so.1: cannot open "
          "shared object file: No such file or directory\n", "nvidia.driver-libs-off-library-path", "suggests"),
+        # a GKE node name (gke-<cluster>-<pool>-<8 hex>-<4>) from kubectl, then vLLM's platform detection
+        ("Node:             gke-llm-cluster-l4-pool-3f2a9c1d-x7kq/10.128.0.12\nINFO 09-02 10:00:00 [__init__.py:253] "
+         "No platform detected, vLLM is running on UnspecifiedPlatform\n", "nvidia.driver-libs-off-library-path",
+         "suggests"),
         # rootlesskit names the sysctl (logrus WithError(childStartErr).Warnf)
         ('WARN[0000] [rootlesskit:parent] This error might have happened because /proc/sys/kernel/'
          'apparmor_restrict_unprivileged_userns is set to 1  error="fork/exec /proc/self/exe: permission denied"\n'
@@ -100,6 +104,9 @@ def test_a_new_cause_is_named_first(tmp_path: Path, text: str, cause: str, stren
         # LD_LIBRARY_PATH already holds the GKE directory: the path is not what is wrong
         "LD_LIBRARY_PATH=/usr/local/nvidia/lib64:/usr/local/cuda/lib64\nINFO 09-02 10:00:00 [__init__.py:253] No "
         "platform detected, vLLM is running on UnspecifiedPlatform\n",
+        # an env dump whose LD_LIBRARY_PATH holds the directory, with a GKE label on another line
+        "cloud.google.com/gke-accelerator=nvidia-l4\nLD_LIBRARY_PATH=/usr/local/nvidia/lib64:/usr/local/cuda/lib64\n"
+        "INFO 09-02 10:00:00 [__init__.py:253] No platform detected, vLLM is running on UnspecifiedPlatform\n",
         # the sysctl shown as 0 is no restriction, and a linker missing another library is not the driver
         "kernel.apparmor_restrict_unprivileged_userns = 0\n/usr/bin/ld: cannot find -lcudart\n",
         # the packaged config.toml ships the operator path commented out: no driver-root reading
