@@ -10,7 +10,8 @@ that prints them.
 - userns.apparmor-restricted: rootlesskit pkg/parent/warn.go "This error might have happened because
   /proc/sys/kernel/apparmor_restrict_unprivileged_userns is set to 1"; NVIDIA/enroot bin/enroot-nsenter.c
   err(EXIT_FAILURE, "failed to create user namespace"); containers/bubblewrap die_with_error("setting up uid map")
-  and ("Creating new namespace failed"); the kernel's AppArmor audit record operation="userns_create".
+  and ("Creating new namespace failed"); apptainer cmd/starter/c/starter.c fatalf("Failed to create user namespace:
+  %s") and ("Could not write info to setgroups: %s"); the kernel's AppArmor audit record operation="userns_create".
 - nvidia.toolkit-driver-root-wrong: NVIDIA/libnvidia-container src/driver.c driver_init (rpc_init into the configured
   root, then xdlopen(SONAME_LIBNVML): "load library failed: %s") under config.toml `root = "/run/nvidia/driver"`
   (nvidia-container-toolkit tools/container/toolkit/toolkit.go DefaultNvidiaDriverRoot) or the hook's --root.
@@ -71,6 +72,12 @@ NEW = {"nvidia.driver-libs-off-library-path", "userns.apparmor-restricted", "nvi
         ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns:1\nbwrap: setting up uid map: Permission denied\n",
          "userns.apparmor-restricted", "proves"),
         ("bwrap: Creating new namespace failed: Permission denied\n", "userns.apparmor-restricted", "suggests"),
+        # Apptainer's starter (fatalf adds its "ERROR  : " prefix), Ubuntu 24.04 with Apptainer 1.2/1.3
+        ("INFO   : A system administrator may need to enable user namespaces, install\nINFO   :   apptainer-suid, or "
+         "compile with ./mconfig --with-suid\nERROR  : Failed to create user namespace: Permission denied\n",
+         "userns.apparmor-restricted", "suggests"),
+        ("ERROR  : Could not write info to setgroups: Permission denied\nERROR  : Error while waiting event for user "
+         "namespace mappings: no event received\n", "userns.apparmor-restricted", "suggests"),
         # config.toml dumped next to the hook's failure (NVIDIA/nvidia-docker#1711's setting)
         ('[nvidia-container-cli]\nenvironment = []\nroot = "/run/nvidia/driver"\nldconfig = "@/sbin/ldconfig.real"\n'
          "docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI "
@@ -114,6 +121,8 @@ def test_a_new_cause_is_named_first(tmp_path: Path, text: str, cause: str, stren
         "libnvidia-ml.so.1: cannot open shared object file: no such file or directory\n",
         # a job that did request a GPU: its TRES name gres/gpu, so a no-device error is something else
         "   ReqTRES=cpu=8,mem=32G,node=1,billing=8,gres/gpu=2\nRuntimeError: No CUDA GPUs are available\n",
+        # EPERM from Apptainer's unshare is also Debian's unprivileged_userns_clone=0 or seccomp: not claimed
+        "ERROR  : Failed to create user namespace: Operation not permitted\n",
         # max_user_namespaces=0 gives ENOSPC, not an LSM refusal
         "enroot-nsenter: failed to create user namespace: No space left on device\n",
         # an AppArmor audit line that only reports the transition (AUDIT, not DENIED)
