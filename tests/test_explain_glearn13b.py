@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tpdoctor.explain import explain
-
 from explain_helpers import findings as _findings
 from explain_helpers import notes as _notes
+from tpdoctor.explain import explain
 
 # coreutils df -h / df (1K-blocks): "Filesystem Size Used Avail Use% Mounted on"
 DF_HEAD = "Filesystem      Size  Used Avail Use% Mounted on\n"
