@@ -109,6 +109,9 @@ TCP_CONNECT_V3 = (
         # UCX posix transport refused the peer's /proc/<pid>/fd link (ranks in different user namespaces)
         (UCX_PROC_OPEN.format(me=11, peer=12, err="Permission denied"), "topology.ranks-split-across-containers",
          "suggests"),
+        # UCX's mm endpoint alone (the attach error itself cut off): a consequence, still the same guess
+        ("[1700000000.000003] [node:11:0]          mm_ep.c:155  UCX  ERROR mm ep failed to connect to remote FIFO id "
+         "0xc00000050002ca58: Shared memory error\n", "topology.ranks-split-across-containers", "suggests"),
         # Open MPI's TCP BTL dropped a connection from an address the peer is not known by
         (TCP_DROPPED, "network.wrong-interface", "suggests"),
         # Open MPI's TCP BTL could not reach an advertised address: v2.x BTL_ERROR, v3+ help message with a bridge address
@@ -177,6 +180,17 @@ def test_ucx_memlock_lines_before_a_benchmark_that_ran_are_a_notice(tmp_path: Pa
     log.write_text(text + OSU_HEAD)
     kept = [(f.cause, f.severity.value) for f in explain([str(log)]).findings]
     assert kept == [("rdma.memlock-too-low", "notice")], kept
+
+
+def test_the_fifo_attach_consequence_ranks_after_a_specific_cause(tmp_path: Path) -> None:
+    # a /dev/shm that ran out (UCX's ENOSPC line, ucx.shm-no-space) before the FIFO line: the specific line leads
+    text = (
+        "[1700000000.000001] [node:11:0]     mm_posix.c:206  UCX  ERROR Not enough memory to write total of 33554432 "
+        "bytes. Please check that /dev/shm or the directory you specified has more available memory.\n"
+        "[1700000000.000003] [node:11:0]          mm_ep.c:155  UCX  ERROR mm ep failed to connect to remote FIFO id "
+        "0xc00000050002ca58: Shared memory error\n"
+    )
+    assert _findings(tmp_path, text)[0] == ("shm.too-small", "suggests")
 
 
 def test_ucx_memlock_lines_after_the_benchmark_header_still_block(tmp_path: Path) -> None:
