@@ -69,6 +69,10 @@ K8S = "k8s.gpu-resource-unavailable"
         ("sky.exceptions.ResourcesUnavailableError: Could not detect GPU labels in Kubernetes cluster. If this cluster "
          "has GPUs, please ensure GPU nodes have node labels of either of these formats: skypilot.co/accelerator, "
          "nvidia.com/gpu.product. Please refer to the documentation on how to set up node labels.\n", K8S, "suggests"),
+        # SkyPilot's optimizer on Kubernetes (sky/optimizer.py 'No resource satisfying ... on ...' + the error)
+        ("No resource satisfying Kubernetes({'H100': 8}) on Kubernetes.\nsky.exceptions.ResourcesUnavailableError: "
+         "Kubernetes cluster does not contain any instances satisfying the request: 1x Kubernetes({'H100': 8}).\n",
+         K8S, "suggests"),
         ("acquire GPU: no capacity: 4 GPUs requested, 2 available\n", K8S, "suggests"),
         ('{"failures": [{"arn": "arn:aws:ecs:eu-west-1:111122223333:container-instance/x", "reason": "RESOURCE:GPU"}]}\n',
          K8S, "suggests"),
@@ -110,6 +114,9 @@ def test_a_platform_form_names_its_cause_first(tmp_path: Path, text: str, cause:
         # a non-GPU device the host lacks, and slurmd's healthy gres.conf record (gres.c info "Gres Name=%s ...")
         "Device /dev/ttyUSB0 does not exist\n",
         "slurmd: Gres Name=gpu Type=a100 Count=1 Index=0 ID=7696487 File=/dev/nvidia0 Cores=0-15 CoreCnt=64 Links=-1,0\n",
+        # a public-cloud catalog miss is a name/quota question, not the cluster's GPUs
+        ("No resource satisfying AWS({'H100': 8}) on AWS.\nsky.exceptions.ResourcesUnavailableError: Catalog does "
+         "not contain any instances satisfying the request: 1x AWS({'H100': 8}).\n"),
         # HAMi's own success line
         'I0101 00:00:00.000000 1 score.go:340] "NodeFitPod" pod="default/vllm-0" node="gpu-node-1" score=3\n',
     ],
