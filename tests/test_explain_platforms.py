@@ -73,6 +73,10 @@ K8S = "k8s.gpu-resource-unavailable"
         ("No resource satisfying Kubernetes({'H100': 8}) on Kubernetes.\nsky.exceptions.ResourcesUnavailableError: "
          "Kubernetes cluster does not contain any instances satisfying the request: 1x Kubernetes({'H100': 8}).\n",
          K8S, "suggests"),
+        # Karpenter's provisioner with a GPU key among the pod's resources (nodeclaim.go Add)
+        ('{"level":"ERROR","logger":"controller.provisioner","message":"Could not schedule pod, incompatible with '
+         'nodepool \\"gpu\\", no instance type satisfied resources {\\"cpu\\":\\"4\\",\\"nvidia.com/gpu\\":\\"8\\"} and '
+         'requirements karpenter.sh/nodepool In [gpu]"}\n', K8S, "suggests"),
         ("acquire GPU: no capacity: 4 GPUs requested, 2 available\n", K8S, "suggests"),
         ('{"failures": [{"arn": "arn:aws:ecs:eu-west-1:111122223333:container-instance/x", "reason": "RESOURCE:GPU"}]}\n',
          K8S, "suggests"),
@@ -117,6 +121,10 @@ def test_a_platform_form_names_its_cause_first(tmp_path: Path, text: str, cause:
         # a public-cloud catalog miss is a name/quota question, not the cluster's GPUs
         ("No resource satisfying AWS({'H100': 8}) on AWS.\nsky.exceptions.ResourcesUnavailableError: Catalog does "
          "not contain any instances satisfying the request: 1x AWS({'H100': 8}).\n"),
+        # Karpenter refusing a CPU-only pod, and PMIx's task-count check: the same fixed words, no GPU
+        ('Could not schedule pod, incompatible with nodepool "default", no instance type satisfied resources '
+         '{"cpu":"3310m","memory":"3344Mi","pods":"8"} and requirements karpenter.sh/nodepool In [default]\n'),
+        "slurmstepd: error: Task count mismatch on node 0\n",
         # HAMi's own success line
         'I0101 00:00:00.000000 1 score.go:340] "NodeFitPod" pod="default/vllm-0" node="gpu-node-1" score=3\n',
     ],
