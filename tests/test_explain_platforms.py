@@ -86,6 +86,9 @@ K8S = "k8s.gpu-resource-unavailable"
         ("[2024-03-01T10:00:00.123] error: _check_core_range_matches_sock: gres/gpu: count changed. If using AutoDetect "
          "the amount of GPUs configured in slurm.conf does not match what was detected. If this is intentional, please "
          "turn off AutoDetect and manually specify them in gres.conf.\n", "slurm.gres-unavailable", "proves"),
+        # slurmctld refusing a GPU type it does not track (slurm_errno.c ESLURM_INVALID_TRES)
+        ("sbatch: error: Batch job submission failed: Invalid Trackable RESource (TRES) specification\n",
+         "slurm.gres-unavailable", "suggests"),
         # pct start of a container whose devN: names a node the host lacks
         ("run_buffer: 571 Script exited with status 255\nDevice /dev/nvidia-uvm does not exist\n"
          "TASK ERROR: startup for container '104' failed\n", "device.host-node-absent", "proves"),
