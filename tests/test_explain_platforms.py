@@ -77,6 +77,9 @@ K8S = "k8s.gpu-resource-unavailable"
         ('{"level":"ERROR","logger":"controller.provisioner","message":"Could not schedule pod, incompatible with '
          'nodepool \\"gpu\\", no instance type satisfied resources {\\"cpu\\":\\"4\\",\\"nvidia.com/gpu\\":\\"8\\"} and '
          'requirements karpenter.sh/nodepool In [gpu]"}\n', K8S, "suggests"),
+        # Kueue's QuotaReserved=False message (flavorassigner.go)
+        ("Warning  Pending  kueue-admission  couldn't assign flavors to pod set worker: insufficient unused quota "
+         "for nvidia.com/gpu in flavor a100, 4 more needed\n", K8S, "suggests"),
         ("acquire GPU: no capacity: 4 GPUs requested, 2 available\n", K8S, "suggests"),
         ('{"failures": [{"arn": "arn:aws:ecs:eu-west-1:111122223333:container-instance/x", "reason": "RESOURCE:GPU"}]}\n',
          K8S, "suggests"),
@@ -128,6 +131,7 @@ def test_a_platform_form_names_its_cause_first(tmp_path: Path, text: str, cause:
         ('Could not schedule pod, incompatible with nodepool "default", no instance type satisfied resources '
          '{"cpu":"3310m","memory":"3344Mi","pods":"8"} and requirements karpenter.sh/nodepool In [default]\n'),
         "slurmstepd: error: Task count mismatch on node 0\n",
+        "couldn't assign flavors to pod set main: insufficient unused quota for cpu in flavor default, 2 more needed\n",
         # HAMi's own success line
         'I0101 00:00:00.000000 1 score.go:340] "NodeFitPod" pod="default/vllm-0" node="gpu-node-1" score=3\n',
     ],
