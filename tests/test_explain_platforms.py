@@ -80,6 +80,12 @@ K8S = "k8s.gpu-resource-unavailable"
         # Kueue's QuotaReserved=False message (flavorassigner.go)
         ("Warning  Pending  kueue-admission  couldn't assign flavors to pod set worker: insufficient unused quota "
          "for nvidia.com/gpu in flavor a100, 4 more needed\n", K8S, "suggests"),
+        # Docker Desktop / WSL2 with an image committed from a GPU container: the hook meets the baked-in library
+        ("docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI "
+         "runtime create failed: runc create failed: unable to start container process: error during container init: "
+         "error running hook #0: error running hook: exit status 1, stdout: , stderr: Auto-detected mode as 'legacy'\n"
+         "nvidia-container-cli: mount error: file creation failed: /var/lib/docker/overlay2/9f3/merged/usr/lib/"
+         "x86_64-linux-gnu/libnvidia-ml.so.1: file exists: unknown.\n", "nvidia.driver-library-mismatch", "suggests"),
         ("acquire GPU: no capacity: 4 GPUs requested, 2 available\n", K8S, "suggests"),
         ('{"failures": [{"arn": "arn:aws:ecs:eu-west-1:111122223333:container-instance/x", "reason": "RESOURCE:GPU"}]}\n',
          K8S, "suggests"),
@@ -131,6 +137,8 @@ def test_a_platform_form_names_its_cause_first(tmp_path: Path, text: str, cause:
         ('Could not schedule pod, incompatible with nodepool "default", no instance type satisfied resources '
          '{"cpu":"3310m","memory":"3344Mi","pods":"8"} and requirements karpenter.sh/nodepool In [default]\n'),
         "slurmstepd: error: Task count mismatch on node 0\n",
+        # the same libnvidia-container error on a path that is no driver file (utils.c file_create)
+        "nvidia-container-cli: mount error: file creation failed: /var/lib/docker/overlay2/9f3/merged/proc/driver/x: read-only file system\n",
         "couldn't assign flavors to pod set main: insufficient unused quota for cpu in flavor default, 2 more needed\n",
         # HAMi's own success line
         'I0101 00:00:00.000000 1 score.go:340] "NodeFitPod" pod="default/vllm-0" node="gpu-node-1" score=3\n',
