@@ -85,7 +85,6 @@ def below_floor(scan: ScanResult) -> Floor | None:
 # also shows nvidia-smi's banner ("Driver Version: 367.57") with a driver below CUDA 11's minor-version floor
 # (450.80.02, the table above), no CUDA 11+ image runs on it at all: the old driver is the likelier reading.
 _CUDA11_FLOOR = (450, 80)
-_FIRST_MINOR_COMPAT_MAJOR = 11  # CUDA Compatibility guide: minor-version compatibility since CUDA 11
 
 
 @dataclass(frozen=True)
@@ -100,8 +99,7 @@ class SmiDriver:
             return (
                 f"CUDA reports the driver insufficient: the program was built for CUDA {self.built_cuda} and nvidia-smi "
                 f"shows driver {self.version}, which runs CUDA up to {self.driver_cuda}. Minor-version compatibility "
-                "never crosses a CUDA major (and before CUDA 11 does not exist): upgrade the host driver, or use an "
-                "image built for the driver's CUDA version."
+                "never crosses a CUDA major: upgrade the host driver, or use an image built for the driver's CUDA major."
             )
         return (
             f"CUDA reports the driver insufficient and nvidia-smi shows driver {self.version}: below 450.80.02, the "
@@ -113,7 +111,7 @@ class SmiDriver:
 def smi_driver_too_old(scan: ScanResult) -> SmiDriver | None:
     """nvidia-smi's driver version, when it is too old for any CUDA 11+ runtime, or its "CUDA Version" (the
     newest CUDA the driver runs) is of an older major than the CUDA the process was built for: minor-version
-    compatibility never crosses a major (CUDA Compatibility guide); before CUDA 11 it is older at all."""
+    compatibility never crosses a major (CUDA Compatibility guide)."""
     seen = scan.facts.first.get("smi_driver_version")
     if seen is None:
         return None
@@ -133,13 +131,6 @@ def smi_driver_too_old(scan: ScanResult) -> SmiDriver | None:
     if driver_cuda is None or built is None:
         return None
     driver_major, built_major = _version(driver_cuda[0]), _version(built[0])
-    if driver_major is None or built_major is None:
-        return None
-    # glearn13a: CUDA 10.x and older have no minor-version compatibility (the floors' table above): a 10.2 runtime
-    # needs a driver whose CUDA version is 10.2 or newer, so below 11 the minor counts too.
-    if built_major[0] < _FIRST_MINOR_COMPAT_MAJOR:
-        if built_major <= driver_major:
-            return None
-    elif built_major[0] <= driver_major[0]:
+    if driver_major is None or built_major is None or built_major[0] <= driver_major[0]:
         return None
     return SmiDriver(seen[0], hit, driver_cuda=driver_cuda[0], built_cuda=built[0])
