@@ -51,6 +51,14 @@ NVIDIA_NONE = (
     # (srt/utils.py get_nvgpu_memory_capacity)
     "vllm.dp-rank-no-visible-devices",
     "sglang.nvidia-smi-not-found",
+    # gecob: TF/XLA's CUDA stub without libcuda (also every CPU-only machine: the command selects), lmdeploy's
+    # CUDA check, ExLlamaV2's device count in a gpu_split check
+    "tf.cuinit-libcuda-absent",
+    "lmdeploy.cuda-not-available",
+    "exllamav2.gpu-split-no-gpus",
+    "paddle.no-gpu-detected",
+    "tgi.flash-attn-cuda-unavailable",
+    "mindspore.gpu-target-unsupported",
 )
 HIP_NONE = (
     "torch.no-hip-gpus",
@@ -95,6 +103,12 @@ ANY_NONE = (
     "jax.cpu-fallback",
     "llamacpp.no-usable-gpu",
     "ollama.no-compatible-gpus",
+    # gecob: Lightning's accelerator="gpu" with neither CUDA nor MPS; Xinference's worker counting no GPU
+    "lightning.no-gpu-backend",
+    "xinference.n-gpu-no-gpus",
+    "xinference.gpu-idx-no-gpus",
+    "llamacpp.main-gpu-no-devices",
+    "ollama.cpu-only-inference-compute",
 )
 SHM_SYMPTOMS = (
     "sigbus.bus-error",
@@ -123,6 +137,12 @@ COUNT_SYMPTOMS = (
     "xccl.set-device-failed",
     # grecent: vLLM V1 DP x TP x PP past the visible devices (gpu_worker.py init_device)
     "vllm.dp-rank-exceeds-visible-devices",
+    # gecob: Xinference's n_gpu / allocate_devices checks, ExLlamaV2's gpu_split length check
+    "xinference.n-gpu-exceeds",
+    "xinference.requested-gpus-exceed",
+    "exllamav2.gpu-split-too-many",
+    "paddle.cudaplace-out-of-range",
+    "trtllm.gpus-fewer-than-ranks",
 )
 DENIED = (
     "dri.render-open-eacces",
