@@ -156,3 +156,34 @@ def test_another_vendors_driver_version_is_not_read_as_nvidia_smi(tmp_path: Path
     text = INSUFFICIENT + "Driver Version: 24.35.30872.22\n"
     found = _findings(tmp_path, text)
     assert found and found[0][0] == "device.nvidia-node-missing", found
+
+
+# runc libcontainer/rootfs_linux.go setupPtmx / setupDevSymlinks and coreutils ls -l: a container's /dev
+CONTAINER_DEV = (
+    "drwxr-xr-x 5 root root  340 Jan 27 04:56 .\n"
+    "lrwxrwxrwx 1 root root   11 Jan 27 04:56 core -> /proc/kcore\n"
+    "lrwxrwxrwx 1 root root   13 Jan 27 04:56 fd -> /proc/self/fd\n"
+    "crw-rw-rw- 1 root root 1, 3 Jan 27 04:56 null\n"
+    "lrwxrwxrwx 1 root root    8 Jan 27 04:56 ptmx -> pts/ptmx\n"
+    "drwxrwxrwt 2 root root   60 Jan 27 04:56 shm\n"
+)
+
+
+def test_a_container_dev_listing_without_a_gpu_names_the_missing_device(tmp_path: Path) -> None:
+    found = _findings(tmp_path, "root@host:/# ls -la /dev\n" + CONTAINER_DEV)
+    assert found and found[0] == ("device.render-node-missing", "suggests"), found
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["drwxr-xr-x 2 root root   80 Jan 27 04:56 dri\n", "crw-rw-rw- 1 root root 195, 0 Jan 27 04:56 nvidia0\n"],
+)
+def test_a_container_dev_listing_with_a_gpu_entry_is_clean(tmp_path: Path, entry: str) -> None:
+    assert _findings(tmp_path, CONTAINER_DEV + entry) == []
+
+
+def test_a_host_dev_listing_is_not_a_container(tmp_path: Path) -> None:
+    # on a host /dev/ptmx is the 5,2 character device
+    host = CONTAINER_DEV.replace("lrwxrwxrwx 1 root root    8 Jan 27 04:56 ptmx -> pts/ptmx",
+                                 "crw-rw-rw- 1 root tty  5, 2 Jan 27 04:56 ptmx")
+    assert _findings(tmp_path, host) == []
