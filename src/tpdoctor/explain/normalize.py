@@ -9,6 +9,9 @@ import re
 # CSI sequences (colours, cursor moves) and two-byte escapes. Stripped per block, before the
 # literal scan, because a colour code inside "NCCL WARN" would hide the literal.
 ANSI_BYTES = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+# The same escapes once a json-file record is decoded: its `\u001b` only becomes ESC after the scan's
+# byte-level ANSI pass, so colour codes a container printed (lmdeploy's red checks) are dropped here.
+ANSI_TEXT = re.compile(ANSI_BYTES.pattern.decode())
 
 # Prefixes that launchers, log collectors and pastes put in front of every line. Stripped
 # repeatedly (they nest: compose + timestamp + vLLM worker + vLLM logger), only on lines where a
@@ -106,7 +109,7 @@ def _docker_json(text: str) -> str | None:
     except ValueError:
         return None
     log = record.get("log") if isinstance(record, dict) else None
-    return log.strip() if isinstance(log, str) else None
+    return ANSI_TEXT.sub("", log).strip() if isinstance(log, str) else None
 
 
 def unescape(text: str) -> str:
