@@ -49,6 +49,12 @@ ARC = "Intel Corporation Battlemage G21 [Arc B580]"
     [
         (REQUIRE.format(rule="driver", op=">=", value="418"), "cuda.driver-too-old", "proves"),
         (REQUIRE.format(rule="cuda", op=">=", value="10.1"), "cuda.driver-too-old", "proves"),
+        # the same term unspaced, escaped inside the daemon's OCI error (once tests/test_explain_loose.py's drifted form)
+        (
+            'stderr: nvidia-container-cli: requirement error: unsatisfied condition: cuda>=10.0\\\\n\\\\"\\"": unknown.\n',
+            "cuda.driver-too-old",
+            "proves",
+        ),
         (DEVICE_QUERY.format(code=30, text="unknown error"), "device.nvidia-node-missing", "suggests"),
         (DEVICE_QUERY.format(code=999, text="unknown error"), "device.nvidia-node-missing", "suggests"),
         (OLLAMA_SKIP.format(req="cuda", dir="cuda_v12") + OLLAMA_SKIP.format(req="cuda", dir="cuda_v13"),

@@ -20,11 +20,9 @@ from tpdoctor.explain.signatures import distinctive, knowledge_base
         # moby daemon/oci_linux.go: `could not select device driver %q with capabilities: %v`, the
         # empty quoted name left out as users paste it
         ("could not select device driver with capabilities: [[gpu]]", "runtime.nvidia-toolkit-missing"),
-        # libnvidia-container before 1.0 stopped after the condition (escaped inside the daemon's error)
-        (
-            'stderr: nvidia-container-cli: requirement error: unsatisfied condition: cuda>=10.0\\\\n\\\\"\\"": unknown.',
-            "cuda.driver-too-old",
-        ),
+        # (libnvidia-container 1.0's bare `requirement error: unsatisfied condition: cuda>=10.0` was a drifted
+        # form here; glearn13a's `nvidia-cli.requirement-driver-unsatisfied` reads it exactly from src/dsl.c now, so
+        # it proves: tests/test_explain_glearn13a.py)
         # kubelet devicemanager 'Requested: %d, Available: %d' as older releases spaced it
         (
             "Message: Pod Allocate failed due to requested number of devices unavailable for nvidia.com/gpu. "
