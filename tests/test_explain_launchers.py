@@ -412,8 +412,9 @@ def test_ucx_peer_segment_absent_is_split_namespaces(tmp_path: Path) -> None:
 
 def test_ucx_peer_fd_link_refused_is_another_user_namespace(tmp_path: Path) -> None:
     """EACCES, unlike ENOENT, means the peer's /proc/<pid>/fd exists but the kernel's ptrace access check
-    (fs/proc/base.c proc_pid_get_link -> proc_fd_access_allowed -> ptrace_may_access, PTRACE_MODE_READ_FSCREDS) refused it: another user or another user namespace,
-    i.e. a container (apptainer instance) per rank -- only suggested (glearn13b, openucx/ucx#9213)."""
+    refused it (fs/proc/base.c proc_pid_get_link -> proc_fd_access_allowed -> ptrace_may_access,
+    PTRACE_MODE_READ_FSCREDS): another user or another user namespace, i.e. a container (apptainer instance)
+    per rank -- only suggested (glearn13b, openucx/ucx#9213)."""
     line = (
         "[1679000000.000000] [node1:12345:0]     mm_posix.c:233  UCX  ERROR open(file_name=/proc/4242/fd/17 "
         "flags=0x0) failed: Permission denied"
