@@ -36,6 +36,15 @@ def test_go_unicode_escapes_are_undone() -> None:
     )
 
 
+def test_colour_codes_in_a_json_string_are_dropped() -> None:
+    # a json-file record and a bare JSON string (k8s/Loki export) decode \u001b the same way: no "[31m" left
+    record = '{"log":"\\u001b[31mcuda is not available.\\u001b[0m\\n","stream":"stderr"}'
+    assert unescape(record) == "cuda is not available."
+    assert unescape('"msg":"\\u001b[31mNCCL WARN Call to connect failed\\u001b[0m"') == (
+        '"msg":"NCCL WARN Call to connect failed"'
+    )
+
+
 def test_html_entities_are_unescaped() -> None:
     assert unescape("unable to write to file &lt;/torch_1_2&gt;") == "unable to write to file </torch_1_2>"
 

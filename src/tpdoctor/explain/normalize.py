@@ -9,8 +9,9 @@ import re
 # CSI sequences (colours, cursor moves) and two-byte escapes. Stripped per block, before the
 # literal scan, because a colour code inside "NCCL WARN" would hide the literal.
 ANSI_BYTES = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
-# The same escapes once a json-file record is decoded: its `\u001b` only becomes ESC after the scan's
-# byte-level ANSI pass, so colour codes a container printed (lmdeploy's red checks) are dropped here.
+# The same escapes once a JSON string is decoded (a json-file record, a k8s/Loki export): its `\u001b`
+# only becomes ESC after the scan's byte-level ANSI pass, so colour codes a container printed (lmdeploy's
+# red checks) are dropped here.
 ANSI_TEXT = re.compile(ANSI_BYTES.pattern.decode())
 
 # Prefixes that launchers, log collectors and pastes put in front of every line. Stripped
@@ -97,7 +98,7 @@ def _unquote(m: re.Match[str]) -> str:
     c = m.group(1)
     if len(c) == 5:  # \u003c: Go's encoders escape < > & (moby jsonlog ffjsonWriteJSONBytesAsString)
         ch = chr(int(c[1:], 16))
-        return " " if ch < " " else ch
+        return " " if ch < " " and ch != "\x1b" else ch  # ESC stays for ANSI_TEXT
     return _ESCAPE_AS.get(c, c)
 
 
@@ -124,7 +125,7 @@ def unescape(text: str) -> str:
         if inner is not None:
             return unescape(strip_prefixes(inner))
     if '\\"' in text or "\\u00" in text:  # a JSON string: a Windows path (C:\\temp) elsewhere is left alone
-        text = _ESCAPED.sub(_unquote, text)
+        text = ANSI_TEXT.sub("", _ESCAPED.sub(_unquote, text))
     if "&" in text and ";" in text:
         text = html.unescape(text)
     return text
