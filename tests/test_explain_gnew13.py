@@ -148,3 +148,19 @@ def test_outside_slurm_the_driver_message_still_proves_no_driver(tmp_path: Path)
     found = _findings(tmp_path, "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make "
                                 "sure that the latest NVIDIA driver is installed and running.\n")
     assert found and found[0] == ("device.no-driver", "proves"), found
+
+
+def test_two_correlations_of_one_cause_give_one_sentence(tmp_path: Path) -> None:
+    # the no-platform line and the empty-device line each meet GKE's driver directory: both correlations
+    # emit the same cause, and the headline said the same sentence twice (once per line)
+    from tpdoctor.explain import explain
+
+    log = tmp_path / "gke.log"
+    log.write_text(
+        "ls /usr/local/nvidia/lib64\n"
+        "INFO 09-02 10:00:00 [__init__.py:253] No platform detected, vLLM is running on UnspecifiedPlatform\n"
+        "RuntimeError: Device string must not be empty\n"
+    )
+    first = explain([str(log)]).findings[0]
+    assert first.cause == "nvidia.driver-libs-off-library-path"
+    assert first.message.count("GKE mounts the host driver") == 1, first.message

@@ -61,8 +61,24 @@ class Support:
             if all((h.line, h.source) != (e.line, e.source) for e in self.evidence):
                 self.evidence.append(h)
         self.first_line = min(self.first_line, first_line)
-        if why and why not in self.messages:
+        if why and not _restates(why, self.messages):
             self.messages.append(why)
+
+
+_LINE_REF = re.compile(r"\s*\(lines? [\d, -]+\)")
+
+
+def _restates(why: str, messages: list[str]) -> bool:
+    """`why` says what one of `messages` says already: the same text, or the same sentence about other
+    lines (two correlations of one cause each matching, e.g. vLLM's no-platform and empty-device lines
+    beside GKE's driver directory). The headline would repeat it nearly word for word."""
+    bare = _LINE_REF.sub("", why)
+    for m in messages:
+        other = _LINE_REF.sub("", m)
+        common = next((i for i, (a, b) in enumerate(zip(bare, other, strict=False)) if a != b), min(len(bare), len(other)))
+        if bare == other or common >= max(80, 0.6 * min(len(bare), len(other))):
+            return True
+    return False
 
 
 @dataclass

@@ -52,6 +52,7 @@ COLLECTOR_MODULES: tuple[str, ...] = (
     "tpdoctor.facts.resources",
     "tpdoctor.facts.security",
     "tpdoctor.facts.nvidia",
+    "tpdoctor.facts.driver_libs",
     "tpdoctor.facts.network",
     "tpdoctor.facts.probes",
 )

@@ -184,6 +184,17 @@ class NvidiaGpu(DataModel):
 
 
 @dataclass(kw_only=True, repr=False, eq=False)
+class DriverLibFacts(DataModel):
+    """Where the CUDA driver library (libcuda.so.1) is in this root and where the dynamic loader looks
+    for it (facts/driver_libs.py)."""
+
+    found: list[str] = field(default_factory=list)  # in-root paths of every libcuda.so.1 seen
+    ld_library_path: list[str] = field(default_factory=list)  # LD_LIBRARY_PATH's absolute directories
+    ld_cache: list[str] = field(default_factory=list)  # what /etc/ld.so.cache lists for libcuda.so.1
+    ld_cache_read: bool = False  # /etc/ld.so.cache was read (an absent cache lists nothing: also True)
+
+
+@dataclass(kw_only=True, repr=False, eq=False)
 class NvidiaFacts(DataModel):
     """The NVIDIA driver, GPUs, NVLinks and P2P matrix."""
 
@@ -196,6 +207,7 @@ class NvidiaFacts(DataModel):
     topo_matrix: str | None = None
     source: str | None = None  # nvml | nvidia-smi | proc
     nvml_error: str | None = None  # why NVML could not be used, verbatim
+    libcuda: DriverLibFacts | None = None  # where libcuda.so.1 is, and whether the loader finds it
 
 
 @dataclass(kw_only=True, repr=False, eq=False)

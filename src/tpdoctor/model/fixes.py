@@ -60,6 +60,7 @@ def fix_context(
         "nvidia_devices_docker": " ".join(f"--device {n}" for n in nv),
         "gpu_ids": ",".join(str(i) for i in range(count)),
         "gpu_ids_quoted": ", ".join(f'"{i}"' for i in range(count)),
+        "driver_lib_dir": "/usr/local/nvidia/lib64",  # GKE's; check fills the directory it found
     }
     for k, v in (extra or {}).items():
         ctx[k] = str(v)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterator
 
 from tpdoctor.facts.caps import has_cap
 from tpdoctor.model import CheckOptions, Confidence, Facts, Finding, SeverityName, driver_caps, make_finding
+from tpdoctor.model.facts import GLIBC_DEFAULT_DIRS
 from tpdoctor.model.fixes import fix_context
 from tpdoctor.rules.gpus import (
     NVIDIA_GPU_NODE,
@@ -437,4 +439,49 @@ def driver_capabilities(facts: Facts, options: CheckOptions) -> Iterator[Finding
         + (" The driver libraries mounted here do not include them." if proven else ""),
         evidence,
         confidence="proves" if proven else "suggests",
+    )
+
+
+@fact_rule("nvidia.driver-libs-off-library-path")
+def driver_libs_on_loader_path(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """The CUDA driver library in the container is where the dynamic loader looks for it.
+
+    **What it checks.** Inside a container with the CUDA backend: some `libcuda.so.1` is in the
+    root (the loader's directories, or where runtimes mount the driver off them:
+    `/usr/local/nvidia/lib64`, `/usr/lib/wsl/lib`, ...), yet none is in an `LD_LIBRARY_PATH`
+    directory, listed by `/etc/ld.so.cache`, or in glibc's default directories
+    (facts/driver_libs.py reads the cache as glibc's dl-cache.h lays it out).
+
+    **Why it matters.** CUDA and NVML are loaded by name (`dlopen("libcuda.so.1")`), so a driver
+    that is present but off the search path is the same as no driver: torch finds no GPU, vLLM
+    reports "No platform detected" or cannot infer the device type, Triton fails to link
+    `-l:libcuda.so.1`. GKE's device plugin mounts the host driver at `/usr/local/nvidia/lib64`
+    without the toolkit's ldconfig hook and relies on the image's `LD_LIBRARY_PATH`; CUDA
+    12.9-based images (vLLM >= 0.9) stopped setting it
+    (GoogleCloudPlatform/container-engine-accelerators#492, vllm-project/vllm#19814).
+
+    **How to fix.** Put the directory on `LD_LIBRARY_PATH` where the container is defined
+    (keeping the image's other directories), or register it with ldconfig in the image.
+    """
+    lib = facts.nvidia.libcuda
+    if lib is None or not lib.found or not _is_cuda(facts, options) or in_container(facts) is not True:
+        return
+    searched = {*lib.ld_library_path, *GLIBC_DEFAULT_DIRS}
+    cached = set(lib.ld_cache)
+    if any(posixpath.dirname(p) in searched or p in cached for p in lib.found):
+        return
+    where = posixpath.dirname(lib.found[0])
+    cache = (", ".join(lib.ld_cache) or "lists no libcuda.so.1") if lib.ld_cache_read else "could not be read"
+    evidence = [
+        (lib.found[0], "libcuda.so.1 is here"),
+        ("LD_LIBRARY_PATH", ":".join(lib.ld_library_path) or "(unset)"),
+        ("/etc/ld.so.cache", cache),
+    ]
+    yield make_finding(
+        "nvidia.driver-libs-off-library-path",
+        f"libcuda.so.1 is in this container at {where}, but that directory is neither on LD_LIBRARY_PATH nor in "
+        "the ld cache: CUDA and NVML will not load, and the GPUs look absent.",
+        evidence,
+        confidence="proves" if lib.ld_cache_read else "suggests",
+        context=fix_context(extra={"driver_lib_dir": where}),
     )
