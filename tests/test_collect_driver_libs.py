@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from tpdoctor.facts.collect import CollectContext, collect_facts
 from tpdoctor.facts.driver_libs import collect_driver_libs, parse_ld_cache
 from tpdoctor.model import CheckOptions, Facts
 from tpdoctor.rules.registry import run_fact_rules
+from tpdoctor.runner.session import Prepared, check_and_fix
 
 LDCONFIG = shutil.which("ldconfig") or "/sbin/ldconfig"
 CAUSE = "nvidia.driver-libs-off-library-path"
@@ -127,3 +129,50 @@ def test_check_is_quiet_once_ldconfig_registered_the_directory(tmp_path: Path) -
     assert CAUSE in _check(root, {})  # ld.so.conf names it, but no cache was built: the loader does not look
     subprocess.run([LDCONFIG, "-r", str(root)], check=True, capture_output=True)
     assert CAUSE not in _check(root, {})
+
+
+# -- `run`'s safe fix: append the directory to the child's LD_LIBRARY_PATH -------------------------
+
+
+def _session(root: Path, env: dict[str, str], *, fix: bool = True) -> tuple[Prepared, list[str]]:
+    said: list[str] = []
+
+    def collect(e: Mapping[str, str]) -> Facts:
+        facts = collect_facts(root, dict(e), live=False)
+        facts.container.runtime = "kubernetes"
+        return facts
+
+    prepared = check_and_fix(env, CheckOptions(backend="cuda"), fix=fix, say=said.append, collect=collect)
+    return prepared, said
+
+
+def test_run_appends_the_driver_directory_for_the_child_and_the_recheck_agrees(tmp_path: Path) -> None:
+    root, _ = _root_with_library(tmp_path, "/usr/local/nvidia/lib64", [])
+    env = {"LD_LIBRARY_PATH": "/usr/local/cuda/lib64"}
+    prepared, said = _session(root, env)
+    assert prepared.env["LD_LIBRARY_PATH"] == "/usr/local/cuda/lib64:/usr/local/nvidia/lib64"
+    assert env == {"LD_LIBRARY_PATH": "/usr/local/cuda/lib64"}  # the caller's mapping is not changed
+    assert CAUSE not in {f.cause for f in prepared.findings}
+    assert any(s.startswith(f"fixed {CAUSE}: appended /usr/local/nvidia/lib64") for s in said), said
+
+
+def test_run_sets_the_variable_when_it_was_unset(tmp_path: Path) -> None:
+    root, _ = _root_with_library(tmp_path, "/usr/local/nvidia/lib64", [])
+    prepared, _ = _session(root, {})
+    assert prepared.env["LD_LIBRARY_PATH"] == "/usr/local/nvidia/lib64"
+
+
+def test_run_never_adds_a_directory_another_user_may_write(tmp_path: Path) -> None:
+    root, _ = _root_with_library(tmp_path, "/usr/local/nvidia/lib64", [])
+    (root / "usr/local/nvidia/lib64").chmod(0o777)
+    prepared, said = _session(root, {})
+    assert "LD_LIBRARY_PATH" not in prepared.env
+    assert CAUSE in {f.cause for f in prepared.findings}
+    assert any(s.startswith(f"cannot fix {CAUSE}") and "other than root" in s for s in said), said
+
+
+def test_run_no_fix_only_says_so(tmp_path: Path) -> None:
+    root, _ = _root_with_library(tmp_path, "/usr/local/nvidia/lib64", [])
+    prepared, said = _session(root, {}, fix=False)
+    assert "LD_LIBRARY_PATH" not in prepared.env
+    assert any("--no-fix: not adding" in s for s in said), said

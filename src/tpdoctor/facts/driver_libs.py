@@ -89,6 +89,21 @@ def _read_ld_cache(ctx: CollectContext, facts: Facts) -> tuple[list[str], bool]:
     return parse_ld_cache(data), True
 
 
+def _writable_by_others(ctx: CollectContext, directory: str) -> bool:
+    """The directory, or one above it, is not root's alone: another user could plant a library there."""
+    d = directory
+    while True:
+        try:
+            st = os.stat(ctx.path(d))
+        except OSError:
+            return True  # unknown is not trusted
+        if st.st_uid != 0 or st.st_mode & 0o022:
+            return True
+        if d == "/":
+            return False
+        d = posixpath.dirname(d)
+
+
 def collect_driver_libs(ctx: CollectContext, facts: Facts) -> None:
     ld_path = [
         posixpath.normpath(d) for d in ctx.env.get("LD_LIBRARY_PATH", "").split(":") if d.startswith("/")
@@ -98,7 +113,13 @@ def collect_driver_libs(ctx: CollectContext, facts: Facts) -> None:
     dirs += [posixpath.dirname(p) for p in cache]
     found = [f"{d}/{LIBCUDA}" for d in dict.fromkeys(dirs) if is_file(ctx, f"{d}/{LIBCUDA}")]
     facts.nvidia.libcuda = DriverLibFacts(
-        found=found, ld_library_path=list(dict.fromkeys(ld_path)), ld_cache=cache, ld_cache_read=cache_read
+        found=found,
+        ld_library_path=list(dict.fromkeys(ld_path)),
+        ld_cache=cache,
+        ld_cache_read=cache_read,
+        writable_by_others=[
+            d for d in dict.fromkeys(posixpath.dirname(p) for p in found) if _writable_by_others(ctx, d)
+        ],
     )
 
 

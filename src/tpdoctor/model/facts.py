@@ -192,6 +192,9 @@ class DriverLibFacts(DataModel):
     ld_library_path: list[str] = field(default_factory=list)  # LD_LIBRARY_PATH's absolute directories
     ld_cache: list[str] = field(default_factory=list)  # what /etc/ld.so.cache lists for libcuda.so.1
     ld_cache_read: bool = False  # /etc/ld.so.cache was read (an absent cache lists nothing: also True)
+    # directories of `found` that someone other than root may write (owner not root, or group/other
+    # write): `run` never puts one on a root process's library path
+    writable_by_others: list[str] = field(default_factory=list)
 
 
 @dataclass(kw_only=True, repr=False, eq=False)

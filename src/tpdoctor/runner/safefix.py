@@ -4,7 +4,12 @@ Safe means: only variables in the child's environment and files in a private dir
 tpdoctor creates (mkdtemp, mode 0700) and removes after the command. Nothing the user owns is
 changed, no variable the user set is overridden, no privilege is used.
 
-The one fix (research/failures.md §2, fix 3): oneCCL's drmfd route opens the directory named by
+Two fixes. The driver's library directory (cause nvidia.driver-libs-off-library-path: libcuda.so.1 is in
+the container, e.g. GKE's /usr/local/nvidia/lib64, but off the loader's path) is appended to the child's
+LD_LIBRARY_PATH: at the end, so whatever the path found before is still found first, and only when the
+directory is root's alone (rules/nvidia.py driver_libs_on_loader_path; facts/driver_libs.py).
+
+The by-path fix (research/failures.md §2, fix 3): oneCCL's drmfd route opens the directory named by
 CCL_DRMFD_DEV_RENDER_DIR_PATH (oneCCL >= 2021.13.1, env.cpp:698-699) instead of
 /dev/dri/by-path/. A directory of `pci-<BDF>-render -> /dev/dri/renderDNNN` links for exactly the
 render nodes this container has, BDFs from /sys/class/drm/renderDNNN/device, gives oneCCL what
@@ -138,6 +143,37 @@ def plan_bypath_dir(
         why = "; ".join(skipped) or "no render node is present in this container"
         return NoFix(causes, f"nothing to link ({why}): pass the GPUs' render nodes first")
     return BypathPlan(tuple(links.values()), causes, tuple(skipped), note)
+
+
+LIBCUDA_CAUSE = "nvidia.driver-libs-off-library-path"
+LD_PATH = "LD_LIBRARY_PATH"
+
+
+@dataclass(frozen=True)
+class LibPathPlan:
+    """Append `directory` to the child's LD_LIBRARY_PATH."""
+
+    directory: str
+    causes: tuple[str, ...] = (LIBCUDA_CAUSE,)
+
+    def env(self, env: Mapping[str, str]) -> dict[str, str]:
+        current = env.get(LD_PATH, "")
+        return {LD_PATH: f"{current}:{self.directory}" if current else self.directory}
+
+
+def plan_driver_lib_path(facts: Facts, findings: Iterable[Finding]) -> LibPathPlan | NoFix | None:
+    """The driver library directory to append to LD_LIBRARY_PATH, why not, or None (nothing to fix)."""
+    lib = facts.nvidia.libcuda
+    if not any(f.cause == LIBCUDA_CAUSE for f in findings) or lib is None or not lib.found:
+        return None
+    directory = os.path.dirname(lib.found[0])
+    if directory in lib.writable_by_others:
+        return NoFix(
+            (LIBCUDA_CAUSE,),
+            f"{directory} may be written by users other than root: tpdoctor does not put it on the library path "
+            "of the command (a library planted there would run as this user)",
+        )
+    return LibPathPlan(directory)
 
 
 def private_base(env: Mapping[str, str]) -> list[Path]:

@@ -22,11 +22,15 @@ from tpdoctor.runner.child import Capture
 from tpdoctor.runner.safefix import (
     BYPATH_CAUSES,
     ENV_VAR,
+    LD_PATH,
+    LIBCUDA_CAUSE,
     Applied,
     BypathPlan,
+    LibPathPlan,
     NoFix,
     create_bypath_dir,
     plan_bypath_dir,
+    plan_driver_lib_path,
     private_base,
     wont_fix_reason,
 )
@@ -104,8 +108,16 @@ def check_and_fix(
             applied = _apply_bypath(plan, prepared, options, say, collect, where)
             if applied is not None:
                 fixed.update(dict.fromkeys(plan.causes, "fixed"))
-    elif any(f.cause in BYPATH_CAUSES for f in findings):
-        say(f"--no-fix: not generating a {ENV_VAR} directory")
+        lib_plan = plan_driver_lib_path(facts, prepared.findings)
+        if isinstance(lib_plan, NoFix):
+            say(f"cannot fix {', '.join(lib_plan.causes)}: {lib_plan.reason}")
+        elif isinstance(lib_plan, LibPathPlan):
+            _apply_lib_path(lib_plan, prepared, options, say, collect)
+    else:
+        if any(f.cause in BYPATH_CAUSES for f in findings):
+            say(f"--no-fix: not generating a {ENV_VAR} directory")
+        if any(f.cause == LIBCUDA_CAUSE for f in findings):
+            say(f"--no-fix: not adding the driver's library directory to {LD_PATH}")
     for f in prepared.findings:
         if f.severity is Severity.notice:
             continue
@@ -113,6 +125,28 @@ def check_and_fix(
         reason = wont_fix_reason(f)
         say(line + (f" [{reason}]" if reason else ""))
     return prepared
+
+
+def _apply_lib_path(
+    plan: LibPathPlan, prepared: Prepared, options: CheckOptions, say: Say, collect: Collect
+) -> None:
+    """Append the directory for the child and keep it only when the re-check no longer finds the cause."""
+    from tpdoctor.rules.registry import run_fact_rules
+
+    extra = plan.env(prepared.env)
+    env = {**prepared.env, **extra}
+    after = run_fact_rules(collect(env), options)
+    if any(f.cause in plan.causes for f in after):
+        say(
+            f"not fixing {LIBCUDA_CAUSE}: with {plan.directory} on {LD_PATH} the check still finds it; left {LD_PATH} as it was"
+        )
+        return
+    say(
+        f"fixed {LIBCUDA_CAUSE}: appended {plan.directory} to {LD_PATH} for the command only "
+        "(at the end: what the path found before still comes first; --no-fix skips this)"
+    )
+    prepared.env = env
+    prepared.findings = after
 
 
 def _apply_bypath(
