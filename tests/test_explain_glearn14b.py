@@ -87,6 +87,14 @@ SMI_NA = "| NVIDIA-SMI 525.105.17   Driver Version: 525.105.17   CUDA Version: N
         # nvidia-smi fine in the container, CUDA not
         ("nvidia-smi works inside the container, but:\n>>> torch.cuda.is_available()\nFalse\n",
          "nvidia.driver-capabilities-missing", "suggests"),
+        # the same with torch's own words (torch/cuda/__init__.py _check_driver) and a bare dlopen failure
+        ("nvidia-smi runs fine in the container, yet\nRuntimeError: Found no NVIDIA driver on your system. Please "
+         "check that you have an NVIDIA GPU and installed a driver from http://www.nvidia.com/Download/index.aspx\n",
+         "nvidia.driver-capabilities-missing", "suggests"),
+        ("Running nvidia-smi inside the container works, but torch.cuda.is_available() returns False\n",
+         "nvidia.driver-capabilities-missing", "suggests"),
+        ("Inside the pod nvidia-smi works.\nOSError: libcuda.so.1: cannot open shared object file: No such file or "
+         "directory\n", "nvidia.driver-capabilities-missing", "suggests"),
         # the device plugin found nothing while the node's driver answers
         (PLUGIN + "# nvidia-smi\n" + SMI_NA, "k8s.gpu-resource-unavailable", "suggests"),
     ],
