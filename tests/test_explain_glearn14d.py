@@ -49,6 +49,10 @@ ORDINAL = "cuda.visible-devices-mismatch"
         ("在 BIOS 中关闭 ACS 以后死锁问题解决了\n", P2P),
         ("ACSを無効にしたらvLLMのハングが解決しました\n", P2P),
         ("ACS를 비활성화하니 해결되었습니다\n", P2P),
+        # the user's words for a hang in Chinese / Japanese / Korean on GPUs with no NVLink (explain/hang.py)
+        ("两张 RTX 4090 跑 vLLM tp=2,NCCL 初始化完成后进程卡住不动\n", P2P),
+        ("GPU: NVIDIA GeForce RTX 3090\nvLLMをtp=2で起動するとハングした\n", P2P),
+        ("GPU 0: NVIDIA RTX A6000\nvLLM tp=2 실행 시 초기화 후 멈춤\n", P2P),
         # NVIDIA's notice "Containers losing access to GPUs with error: Failed to initialize NVML: Unknown Error"
         ("Our containers lose access to the GPUs after a few days\n", NVML),
         ("After `systemctl daemon-reload` the pods lost access to their GPUs\n", NVML),
@@ -85,6 +89,9 @@ def test_a_retold_cause_is_named(tmp_path: Path, text: str, cause: str) -> None:
         ("To disable ACS run: setpci -s 02:00.0 ECAP_ACS+6.w=0000\n", P2P),
         # the toolkit's install steps reload systemd too
         ("sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl daemon-reload && sudo systemctl restart docker\n", NVML),
+        # hang words said conditionally or negated
+        ("GPU: NVIDIA GeForce RTX 4090\n禁用之后就没有死锁的问题了\n", P2P),
+        ("GPU: NVIDIA GeForce RTX 4090\n設定を間違えるとハングするかもしれない\n", P2P),
         # per-task binding in a healthy job
         ("#SBATCH --gpus-per-task=1\nEpoch 1/10 loss=0.31\n", ORDINAL),
     ],
