@@ -38,6 +38,11 @@ ORDINAL = "cuda.visible-devices-mismatch"
         ("Docker gives /dev/shm a default size of 64MB, far too little for 8 ranks\n", SHM),
         ("容器的 /dev/shm 默认只有 64M\n", SHM),
         ("/dev/shm のサイズはデフォルトで64MBです\n", SHM),
+        # a bigger /dev/shm named as the fix
+        ("Setting shm_size: 16gb in docker-compose.yml fixed the vLLM crash\n", SHM),
+        ("把 --shm-size 加大到 32g 以后问题解决了\n", SHM),
+        ("--shm-size=16g を指定したら解決しました\n", SHM),
+        ("--shm-size를 늘려서 해결했습니다\n", SHM),
         # NCCL troubleshooting, PCI ACS: IO virtualization redirects P2P through the root complex
         (
             "IO virtualization (VT-d or IOMMU) interferes with GPU Direct by redirecting all PCI point-to-point "
@@ -84,6 +89,9 @@ def test_a_retold_cause_is_named(tmp_path: Path, text: str, cause: str) -> None:
         ("node1:12:40 [0] NCCL INFO Channel 00 : 0[0] -> 1[1] via SHM/direct/direct\n", SHM),
         # the NCCL message with its own prefix is read by nccl.shm-posix-fallocate (proves), not the retelling
         ("[3] include/shm.h:28 NCCL WARN Call to posix_fallocate failed : No space left on device\n", ""),
+        # raising it did not help
+        ("I tried increasing --shm-size to 16g but it did not fix the hang\n", SHM),
+        ("--shm-size を大きくしても解決しなかった\n", SHM),
         # ACS / IOMMU named with no fix and no redirection story
         ("[    0.000000] DMAR: IOMMU enabled\n", P2P),
         ("To disable ACS run: setpci -s 02:00.0 ECAP_ACS+6.w=0000\n", P2P),
