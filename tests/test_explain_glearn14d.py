@@ -33,6 +33,8 @@ ORDINAL = "cuda.visible-devices-mismatch"
         ("Docker コンテナの共有メモリが不足していたので NCCL が落ちた\n", SHM),
         ("컨테이너의 공유 메모리가 부족해서 NCCL 통신이 실패했다\n", SHM),
         ("we were running out of shm inside the pod\n", SHM),
+        ("コンテナの /dev/shm の容量が小さいため DataLoader が落ちる\n", SHM),
+        ("도커에서 /dev/shm의 크기가 부족해서 학습이 종료되었다\n", SHM),
         ("the --shm-size is too small for vLLM with tensor parallel\n", SHM),
         # Docker's default (moby DefaultShmSize) named as the diagnosis
         ("Docker gives /dev/shm a default size of 64MB, far too little for 8 ranks\n", SHM),
