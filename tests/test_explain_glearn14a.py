@@ -110,3 +110,25 @@ def test_rock_not_loaded_alone_still_names_kfd(tmp_path: Path) -> None:
 def test_no_cuda_gpus_alone_keeps_the_mask_prior(tmp_path: Path) -> None:
     found = _findings(tmp_path, NO_CUDA)
     assert found and found[0][0] == "cuda.visible-devices-mismatch", found
+
+
+# Linux drm_sysfs.c: the class 'drm' carries a `version` attribute; each bound GPU adds card*/renderD* links
+SYS_DRM = "root@node:~# ls -la /sys/class/drm/\ntotal 0\ndrwxr-xr-x  2 root root    0 Mar  3 10:00 .\n" \
+    "drwxr-xr-x 60 root root    0 Mar  3 10:00 ..\n"
+VERSION_ROW = "-r--r--r--  1 root root 4096 Mar  3 10:00 version\n"
+
+
+def test_sys_class_drm_with_only_version_is_no_driver(tmp_path: Path) -> None:
+    found = _findings(tmp_path, SYS_DRM + VERSION_ROW)
+    assert found and found[0] == ("device.no-driver", "suggests"), found
+
+
+def test_sys_class_drm_with_a_card_is_clean(tmp_path: Path) -> None:
+    card = ("lrwxrwxrwx  1 root root    0 Mar  3 10:00 card0 -> ../../devices/pci0000:00/0000:00:02.0/drm/card0\n"
+            "lrwxrwxrwx  1 root root    0 Mar  3 10:00 renderD128 -> ../../devices/pci0000:00/0000:00:02.0/drm/renderD128\n")
+    assert "device.no-driver" not in [c for c, _ in _findings(tmp_path, SYS_DRM + card + VERSION_ROW)]
+
+
+def test_a_version_row_of_another_listing_is_clean(tmp_path: Path) -> None:
+    text = "$ ls -l /sys/module/nvidia/\n" + VERSION_ROW
+    assert _findings(tmp_path, text) == []
