@@ -22,6 +22,12 @@ A log that ends on a progress bar at 0% (tqdm, e.g. vLLM's "Processed prompts:  
   172.17.0.0/16: moby daemon/config default bip), libvirt's virbr*, or the same address on two hosts (each
   behind its own bridge) -> `network.wrong-interface`. NCCL src/bootstrap.cc bootstrapNetInit picks the first
   interface not docker/lo unless NCCL_SOCKET_IFNAME says otherwise (NCCL docs, env.html NCCL_SOCKET_IFNAME).
+- NCCL's bootstrap line (the interface it listens on) and no NCCL line of a later init stage (topology
+  search, channels, rings/trees, Init COMPLETE: fact `nccl_past_bootstrap`) -> `network.port-blocked`: the ranks
+  never connected to each other's bootstrap sockets. NCCL src/bootstrap.cc bootstrapInit connects every rank to
+  the root's listening socket and to its ring neighbour (ephemeral ports on that interface) before any of those
+  lines; a firewall dropping them stalls there (NVIDIA/nccl#352, sjeaugey: "firewall rules on your system
+  preventing communication through eth0"). Not when the interface itself is unreachable (wrong-interface first).
 - ranks on one host in separate containers (Docker's default hostname is the 12-hex container id: moby
   daemon/container.go; distinct bridge addresses of one host) -> `topology.ranks-split-across-containers`:
   NCCL then sees separate hosts and has no P2P/SHM between them.
@@ -201,6 +207,28 @@ def _pcie_evidence(scan: ScanResult, early: bool) -> tuple[list[SigHit], list[st
     return hits, why
 
 
+def _stalled_at_bootstrap(scan: ScanResult, boots: list[tuple[str, str, str]]) -> bool:
+    """NCCL printed its bootstrap interface and nothing of the init stages after the ranks connected."""
+    facts = scan.facts
+    return bool(boots) and not any(
+        k in facts.first for k in ("nccl_past_bootstrap", "transport", "n_nodes", "nccl_path_intra")
+    )
+
+
+def _port_blocked(scan: ScanResult, symptom: list[SigHit], boots: list[tuple[str, str, str]]) -> Pick:
+    first = symptom[0].line
+    host, iface, ip = boots[0]
+    why = (
+        f"The run hangs ({symptom[0].text}, line {first}) during NCCL's initialisation: NCCL printed its bootstrap "
+        f"interface ({iface}:{ip}{' on ' + host if host else ''}) and nothing after it, so the ranks never connected "
+        "to each other's bootstrap sockets. A firewall (iptables/ufw/firewalld, a security group, a NetworkPolicy) "
+        "that drops new TCP connections to the ephemeral ports NCCL listens on stalls exactly there. Open the ports "
+        "between the ranks (or NCCL_SOCKET_IFNAME=lo on one node); confirm with `nc -vz <peer> <port>` or "
+        "`tpdoctor cluster verify`."
+    )
+    return Pick("network.port-blocked", why, [*symptom[:2], *_hit(scan, "bootstrap", "{}")], first, generic=True)
+
+
 def picks(scan: ScanResult) -> list[Pick]:
     symptom, early = _symptom(scan)
     if not symptom or not early:
@@ -246,7 +274,11 @@ def picks(scan: ScanResult) -> list[Pick]:
                     generic=True,
                 )
             )
+        elif not split and _stalled_at_bootstrap(scan, boots):
+            out.append(_port_blocked(scan, symptom, boots))
         return out
+    if not split and _stalled_at_bootstrap(scan, boots) and not _wrong_interface(scan, boots):
+        return [_port_blocked(scan, symptom, boots)]
     if split or facts.get("nccl_p2p_disable"):
         return out
     hits, reasons = _pcie_evidence(scan, early)
