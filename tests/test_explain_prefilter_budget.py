@@ -1,0 +1,53 @@
+"""The literal prefilter stays a filter: no signature's literals may occur on the ordinary lines of a healthy
+multi-rank log (bench/gen_log.py's NCCL_DEBUG=INFO / vLLM / Ray noise) often enough that its full pattern is
+confirmed line after line. One prose signature whose literal "SHM" met NCCL's "via SHM/direct" channel lines
+made explain 40x grep on 1 GiB (bench/README.md); this counts lines, it times nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tpdoctor.explain import knowledge_base
+
+REPO = Path(__file__).resolve().parent.parent
+MAX_SHARE = 0.01  # of the log's lines; every signature is far below it (the highest ~0.1%)
+
+
+def _occurrences(text: bytes, literals: tuple[str, ...] | list[str]) -> int:
+    """How often the literals occur (>= the lines they are on, which is what the engine confirms)."""
+    return sum(text.count(lit.encode()) for lit in literals)
+
+
+def test_no_signature_literal_is_on_the_ordinary_lines_of_a_healthy_log(tmp_path: Path) -> None:
+    log = tmp_path / "noise.log"
+    subprocess.run(
+        [sys.executable, str(REPO / "bench/gen_log.py"), str(log), "--size", "4MiB", "--seed", "7"],
+        check=True,
+        capture_output=True,
+    )
+    text = log.read_bytes()
+    budget = MAX_SHARE * text.count(b"\n")
+    kb = knowledge_base()
+    over = [f"{s.id}: {n}" for s in kb.signatures if (n := _occurrences(text, s.literals)) > budget]
+    # facts marked `single` are read once per block by the engine; the others are confirmed on every hit
+    over += [
+        f"fact {f.id}: {n}"
+        for f in kb.facts
+        if not f.single and (n := _occurrences(text, f.literals)) > budget
+    ]
+    assert not over, f"more than {budget:.0f} occurrences: {over}"
+
+
+def test_the_budget_catches_a_literal_on_nccl_channel_lines(tmp_path: Path) -> None:
+    # the literal that slowed explain down, against the same noise: the check above would have failed
+    log = tmp_path / "noise.log"
+    subprocess.run(
+        [sys.executable, str(REPO / "bench/gen_log.py"), str(log), "--size", "4MiB", "--seed", "7"],
+        check=True,
+        capture_output=True,
+    )
+    text = log.read_bytes()
+    assert _occurrences(text, ["SHM"]) > MAX_SHARE * text.count(b"\n")
+    assert _occurrences(text, ["SHM "]) < MAX_SHARE * text.count(b"\n")
