@@ -20,14 +20,18 @@ def _occurrences(text: bytes, literals: tuple[str, ...] | list[str]) -> int:
     return sum(text.count(lit.encode()) for lit in literals)
 
 
-def test_no_signature_literal_is_on_the_ordinary_lines_of_a_healthy_log(tmp_path: Path) -> None:
+def _noise(tmp_path: Path) -> bytes:
     log = tmp_path / "noise.log"
     subprocess.run(
         [sys.executable, str(REPO / "bench/gen_log.py"), str(log), "--size", "4MiB", "--seed", "7"],
         check=True,
         capture_output=True,
     )
-    text = log.read_bytes()
+    return log.read_bytes()
+
+
+def test_no_signature_literal_is_on_the_ordinary_lines_of_a_healthy_log(tmp_path: Path) -> None:
+    text = _noise(tmp_path)
     budget = MAX_SHARE * text.count(b"\n")
     kb = knowledge_base()
     over = [f"{s.id}: {n}" for s in kb.signatures if (n := _occurrences(text, s.literals)) > budget]
@@ -42,12 +46,6 @@ def test_no_signature_literal_is_on_the_ordinary_lines_of_a_healthy_log(tmp_path
 
 def test_the_budget_catches_a_literal_on_nccl_channel_lines(tmp_path: Path) -> None:
     # the literal that slowed explain down, against the same noise: the check above would have failed
-    log = tmp_path / "noise.log"
-    subprocess.run(
-        [sys.executable, str(REPO / "bench/gen_log.py"), str(log), "--size", "4MiB", "--seed", "7"],
-        check=True,
-        capture_output=True,
-    )
-    text = log.read_bytes()
+    text = _noise(tmp_path)
     assert _occurrences(text, ["SHM"]) > MAX_SHARE * text.count(b"\n")
     assert _occurrences(text, ["SHM "]) < MAX_SHARE * text.count(b"\n")
