@@ -176,3 +176,23 @@ def test_run_no_fix_only_says_so(tmp_path: Path) -> None:
     prepared, said = _session(root, {}, fix=False)
     assert "LD_LIBRARY_PATH" not in prepared.env
     assert any("--no-fix: not adding" in s for s in said), said
+
+
+def test_a_hostile_ld_cache_is_an_error_line_not_a_hang_or_a_read_outside(tmp_path: Path) -> None:
+    root, _ = _root_with_library(tmp_path, "/usr/local/nvidia/lib64", [])
+    cache = root / "etc" / "ld.so.cache"
+    os.mkfifo(cache)  # a FIFO never opened for reading: no hang
+    lib = _facts(root, {}).nvidia.libcuda
+    assert lib is not None and lib.ld_cache == [] and not lib.ld_cache_read
+    cache.unlink()
+    with open(cache, "wb") as f:  # sparse: over the cap without writing it
+        f.truncate((16 << 20) + 1)
+    facts = _facts(root, {})
+    assert facts.nvidia.libcuda is not None and not facts.nvidia.libcuda.ld_cache_read
+    assert any("ld.so.cache" in e for e in facts.errors), facts.errors
+    cache.unlink()
+    outside = tmp_path / "real-cache"
+    outside.write_bytes(Path("/etc/ld.so.cache").read_bytes() if Path("/etc/ld.so.cache").is_file() else b"")
+    os.symlink(str(outside), cache)  # absolute: resolved inside the root, where it is absent
+    lib = _facts(root, {}).nvidia.libcuda
+    assert lib is not None and lib.ld_cache == []

@@ -19,8 +19,11 @@ import os
 import posixpath
 import struct
 
+from tpdoctor.boundedio import read_fd_bounded
+from tpdoctor.errors import InputError
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
-from tpdoctor.facts.oneccl_install import is_file, ldconfig_dirs, open_in_root
+from tpdoctor.facts.fsutil import READ_TIMEOUT_S
+from tpdoctor.facts.oneccl_install import is_file, ld_library_path_dirs, ldconfig_dirs, open_in_root
 from tpdoctor.model.facts import GLIBC_DEFAULT_DIRS, DriverLibFacts, Facts
 
 LIBCUDA = "libcuda.so.1"
@@ -78,14 +81,12 @@ def _read_ld_cache(ctx: CollectContext, facts: Facts) -> tuple[list[str], bool]:
         # absent (a minimal image) lists nothing; a link or a non-file is not what ld.so reads either
         return [], not os.path.lexists(ctx.entry(LD_CACHE))
     try:
-        with os.fdopen(fd, "rb") as f:
-            data = f.read(MAX_LD_CACHE + 1)
-    except OSError as exc:
-        facts.errors.append(f"{LD_CACHE}: {exc}")
+        data = read_fd_bounded(fd, LD_CACHE, MAX_LD_CACHE, READ_TIMEOUT_S, what="ld cache")
+    except (InputError, OSError) as exc:
+        facts.errors.append(str(exc) if isinstance(exc, InputError) else f"{LD_CACHE}: {exc}")
         return [], False
-    if len(data) > MAX_LD_CACHE:
-        facts.errors.append(f"{LD_CACHE}: larger than {MAX_LD_CACHE >> 20} MiB, not read")
-        return [], False
+    finally:
+        os.close(fd)
     return parse_ld_cache(data), True
 
 
@@ -105,16 +106,14 @@ def _writable_by_others(ctx: CollectContext, directory: str) -> bool:
 
 
 def collect_driver_libs(ctx: CollectContext, facts: Facts) -> None:
-    ld_path = [
-        posixpath.normpath(d) for d in ctx.env.get("LD_LIBRARY_PATH", "").split(":") if d.startswith("/")
-    ]
+    ld_path = ld_library_path_dirs(ctx)
     cache, cache_read = _read_ld_cache(ctx, facts)
     dirs = [*ld_path, *ldconfig_dirs(ctx, facts), *GLIBC_DEFAULT_DIRS, *OFF_PATH_DIRS]
     dirs += [posixpath.dirname(p) for p in cache]
     found = [f"{d}/{LIBCUDA}" for d in dict.fromkeys(dirs) if is_file(ctx, f"{d}/{LIBCUDA}")]
     facts.nvidia.libcuda = DriverLibFacts(
         found=found,
-        ld_library_path=list(dict.fromkeys(ld_path)),
+        ld_library_path=ld_path,
         ld_cache=cache,
         ld_cache_read=cache_read,
         writable_by_others=[

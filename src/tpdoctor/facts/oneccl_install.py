@@ -196,6 +196,13 @@ def ldconfig_dirs(ctx: CollectContext, facts: Facts) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def ld_library_path_dirs(ctx: CollectContext) -> list[str]:
+    """LD_LIBRARY_PATH's absolute directories, normalised, in order, each once (relative entries are skipped)."""
+    return list(
+        dict.fromkeys(posixpath.normpath(d) for d in ctx.env.get("LD_LIBRARY_PATH", "").split(":") if d.startswith("/"))
+    )
+
+
 def collect_oneccl_install(ctx: CollectContext, facts: Facts) -> None:
     one = facts.oneccl
     pip_ccl: dict[str, str] = {}  # prefix -> pip oneccl version
@@ -246,9 +253,7 @@ def collect_oneccl_install(ctx: CollectContext, facts: Facts) -> None:
         candidate_dirs.append(f"{bdir}/lib")
     for loader in one.loaders:
         candidate_dirs.extend(loader.rpath + loader.runpath)
-    candidate_dirs.extend(
-        posixpath.normpath(d) for d in ctx.env.get("LD_LIBRARY_PATH", "").split(":") if d.startswith("/")
-    )
+    candidate_dirs.extend(ld_library_path_dirs(ctx))
     for ver in list_dir(ctx, ONEAPI_CCL):
         candidate_dirs.append(f"{ONEAPI_CCL}/{ver}/lib")
         if is_file(ctx, f"{ONEAPI_CCL}/{ver}/env/vars.sh"):
