@@ -458,3 +458,41 @@ def test_a_lone_oneapi_install_is_not_reported(tmp_path: Path) -> None:
     fr.write("/opt/intel/oneapi/ccl/2021.15/lib/libccl.so.1", "stub\n")  # a second version: say which
     facts = facts_of(fr, LD_LIBRARY_PATH="/opt/intel/oneapi/ccl/2021.13/lib")
     assert "oneccl.library-selected" in {f.cause for f in run_fact_rules(facts, opts)}
+
+
+def test_metadata_and_ld_so_conf_are_read_bounded(tmp_path: Path) -> None:
+    """A package's METADATA is read by its head (a 2 MiB embedded README keeps its headers); a FIFO
+    planted as an ld.so.conf.d entry or an over-cap one is an error line, never a hang or a read."""
+    fr = FakeRoot(tmp_path)
+    readme = "x" * 80 + "\n"
+    fr.write(
+        f"{SITE}/torch-2.8.0+xpu.dist-info/METADATA",
+        "Name: torch\nVersion: 2.8.0+xpu\nRequires-Dist: oneccl==2021.15.1; platform_system == 'Linux'\n\n"
+        + readme * ((2 << 20) // len(readme)),
+    )
+    fr.write("/etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n")
+    fr.write("/etc/ld.so.conf.d/big.conf", "/opt/big/lib\n" + "#" * ((1 << 20) + 10))
+    fifo = fr.path("/etc/ld.so.conf.d/fifo.conf")
+    os.mkfifo(fifo)
+    facts = facts_of(fr)
+    torch = [p for p in facts.oneccl.packages if p.name == "torch"]
+    assert [p.requires_oneccl for p in torch] == ["2021.15.1"]
+    assert "/opt/big/lib" not in facts.oneccl.ldconfig_dirs  # over the cap: refused, not half-parsed
+    assert any("ld.so.conf.d/big.conf" in e and "limit" in e for e in facts.errors), facts.errors
+
+
+def test_read_fd_bounded_head_only_returns_the_cap(tmp_path: Path) -> None:
+    from tpdoctor.boundedio import TooLarge, read_fd_bounded
+
+    f = tmp_path / "f"
+    f.write_bytes(b"a" * 100)
+    fd = os.open(f, os.O_RDONLY)
+    try:
+        assert read_fd_bounded(fd, "f", 10, head_only=True) == b"a" * 10
+        os.lseek(fd, 0, os.SEEK_SET)
+        with pytest.raises(TooLarge):
+            read_fd_bounded(fd, "f", 10)
+        os.lseek(fd, 0, os.SEEK_SET)
+        assert read_fd_bounded(fd, "f", 100) == b"a" * 100
+    finally:
+        os.close(fd)

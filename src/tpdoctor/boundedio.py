@@ -37,9 +37,18 @@ def open_flags(nofollow: bool = False) -> int:
 
 
 def read_fd_bounded(
-    fd: int, name: str, max_bytes: int, timeout_s: float = DEFAULT_TIMEOUT_S, what: str = "file"
+    fd: int,
+    name: str,
+    max_bytes: int,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    what: str = "file",
+    *,
+    head_only: bool = False,
 ) -> bytes:
-    """Read a regular file's fd to the end, at most max_bytes, within timeout_s. Raises InputError."""
+    """Read a regular file's fd to the end, at most max_bytes, within timeout_s. Raises InputError.
+
+    head_only: a longer file gives its first max_bytes bytes instead of TooLarge (a package's METADATA,
+    whose headers come first and whose embedded README may be long)."""
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (device, FIFO or socket)"
@@ -61,6 +70,8 @@ def read_fd_bounded(
         parts.append(data)
         got += len(data)
         if got > max_bytes:
+            if head_only:
+                return b"".join(parts)[:max_bytes]
             raise TooLarge(f"{name}: over the {max_bytes}-byte limit for a {what}: refusing")
         if time.monotonic() > deadline:
             raise InputError(f"{name}: read timed out after {timeout_s:.0f} s")
