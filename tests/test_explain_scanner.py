@@ -337,3 +337,48 @@ def test_no_wrap_fragment_hits_the_lines_a_run_repeats() -> None:
     engine = scanner.engine
     hot = sorted({engine._literals[lit] for lit, _ in engine.scan(noise) if scanner._frag_only[lit]})
     assert hot == [], f"wrap fragments on the benchmark's repeated lines: {hot}"
+
+
+def _scan_fields(data: bytes) -> dict[str, object]:
+    res = scan_bytes(data).result
+    return {
+        "signatures": {k: (r.first_line, r.count, r.last, r.evidence) for k, r in res.signatures.items()},
+        "facts": (res.facts.first, res.facts.values, res.facts.last),
+        "codes": res.codes,
+        "code_lines": res.code_lines,
+        "terminal": res.terminal,
+        "errors": res.top_error_lines(),
+        "deaths": res.deaths,
+    }
+
+
+def test_a_repeated_line_is_matched_once_and_recorded_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # scanner._seen_lines reuses what matched on a line every rank repeats; what it records (counts, the
+    # latest line, evidence with each rank's own prefix, facts, codes, the terminal line) must be exactly what
+    # matching every line afresh records, also where a wrap or a `near` context makes the same text differ.
+    from tpdoctor.explain import scanner as scanner_mod
+
+    dev = Path(__file__).parent / "data" / "explain-real" / "dev"
+    logs = sorted(dev.glob("*.log"))
+    assert len(logs) > 500
+    rng = random.Random(5)
+    parts = []
+    for p in rng.sample(logs, 300):
+        body = p.read_bytes()[:20000]
+        lines = body.split(b"\n")
+        rng.shuffle(lines)
+        parts.append(body)
+        parts.append(b"\n".join(lines))  # every line again, among other neighbours: same text, other context
+    parts.append(b"node1:1:2 [0] NCCL WARN Failed to open libibverbs.so[.1]\n" * 3)
+    # the same text alone (no match), then continued by a wrap (a match only through the join)
+    cut = b"RuntimeError: oneCCL: ze_fd_manager.cpp:144 init_device_fds: EXCEPTION: opendir failed: could not"
+    parts.append(cut + b"\n\n" + cut + b"\nopen device directory\n")
+    data = b"\n".join(parts)
+    with_memo = _scan_fields(data)
+    monkeypatch.setattr(scanner_mod, "SEEN_LINES_KEPT", 0)
+    without = _scan_fields(data)
+    assert with_memo["signatures"], "the sample matched nothing: the comparison would prove nothing"
+    assert with_memo == without
+    rec = scan_bytes(b"a:1:2 [0] NCCL WARN Failed to open libibverbs.so[.1]\n" * 4).result.signatures
+    assert rec["nccl.libibverbs-open-failed"].count == 4
+    assert rec["nccl.libibverbs-open-failed"].last[1] == 4
