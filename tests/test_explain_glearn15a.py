@@ -38,6 +38,9 @@ SELECTOR = "export ONEAPI_DEVICE_SELECTOR=level_zero:gpu:1\n"
          "nccl.p2p-unsupported"),
         # intel/llvm device_filter.cpp "Too many colons (:)" retold, with the selector in the log
         (SELECTOR + "Running that throws a too many colons error and only the iGPU shows up.\n", "env.invalid-value"),
+        # the value itself: an entry with two colons (device_filter.cpp: Pair.size() > 2)
+        ("docker run -e ONEAPI_DEVICE_SELECTOR=level_zero:gpu:1 intel/llm-scaler-vllm\n", "env.invalid-value"),
+        ("environment:\n  - ONEAPI_DEVICE_SELECTOR=opencl:cpu;level_zero:gpu:0\n", "env.invalid-value"),
         # vLLM's IPEX probe, both generations
         ("WARNING 01-02 10:00:00 utils.py:218] Import Error for IPEX: libmkl_core.so.2: cannot open shared object "
          "file: No such file or directory\n", "oneccl.setvars-not-sourced"),
@@ -70,8 +73,12 @@ def test_a_heldout15_family_form_is_named(tmp_path: Path, text: str, cause: str)
         # Go's net.SplitHostPort, and "too many colons" without the selector in the log
         ("dial tcp: address fe80::1:8080: too many colons in address\n", "env.invalid-value"),
         ("Error response from daemon: invalid volume spec: too many colons\n", "env.invalid-value"),
-        # a valid selector alone
+        # valid selectors, the old SYCL_DEVICE_FILTER three-part form, and sycl-ls's own device names
         ("export ONEAPI_DEVICE_SELECTOR=level_zero:0\n", "env.invalid-value"),
+        ("export ONEAPI_DEVICE_SELECTOR='level_zero:0.1;!opencl:*'\n", "env.invalid-value"),
+        ("SYCL_DEVICE_FILTER=level_zero:gpu:0\n", "env.invalid-value"),
+        ("[ext_oneapi_level_zero:gpu:0] Intel(R) Level-Zero, Intel(R) Arc(TM) A770 Graphics 1.6 [1.3.31294]\n",
+         "env.invalid-value"),
         # IPEX probe for a module that is simply not installed (a CUDA host), and plain sourcing of setvars.sh
         ("DEBUG 01-02 10:00:00 [__init__.py:146] XPU platform is not available because: No module named "
          "'intel_extension_for_pytorch'\n", "oneccl.setvars-not-sourced"),
