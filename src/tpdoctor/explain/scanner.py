@@ -110,6 +110,11 @@ _FAILED = re.compile(
     r"|unsupported|unsatisfied|unavailable|no such|missing|exceed|too (?:old|small|low|many)|abort|fatal|panic"
 )
 _STRONG = re.compile(r"\b(?:ERROR|EXCEPTION|FATAL|Fatal|CCL_ERROR|NCCL WARN|out of memory)\b")
+# A message's fixed words quoted as a name inside advice ("If 'docker compose up' fails with 'unknown runtime' or
+# 'could not select device driver', install: ..." in a preflight script's WARN): the words are cited, not printed by
+# the failing program. Checked (lower-cased) only for a loose twin whose literal is quoted exactly on its line.
+_QUOTES = "'\"`\u2018\u2019\u201c\u201d"
+_ADVICE = re.compile(r"\bfails? with\b|\bfailing with\b|\binstall:|\bsuch as\b|\be\.g\.|\bfor example\b|\bif you see\b")
 # Byte-level supersets of the two tests above (a line can only score 3 if it holds one of the first
 # words, 2 if one of the second): an error line that cannot enter the full heap is never decoded.
 _MAYBE_EXCEPTION = re.compile(rb"Error|Exception|Failure|\x00")
@@ -183,6 +188,17 @@ _VALUE_ALIAS = {
     ("runtime", "kubelet"): "kubernetes",
     ("ipc_mode", "true"): "host",  # Kubernetes hostIPC: true
 }
+
+
+def _cited_in_advice(text: str, start: int, end: int) -> bool:
+    """The match is a message's words quoted exactly (a quote right before and after it) on a line of advice."""
+    return (
+        0 < start
+        and end < len(text)
+        and text[start - 1] in _QUOTES
+        and text[end] in _QUOTES
+        and _ADVICE.search(text.lower()) is not None
+    )
 
 
 def _failed(text: str) -> bool:
@@ -671,6 +687,8 @@ class Scanner:
                     if not sig.context.search(near_text):
                         m = None
             if not m:
+                continue
+            if sig.loose_of and _cited_in_advice(text, m.start(), m.end()):
                 continue
             # a hand-written signature explains its line; a line whose only match is an error-code
             # table entry without a cause (out of memory, illegal address) stays among the error lines,

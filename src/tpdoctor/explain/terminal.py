@@ -86,10 +86,13 @@ NOT_CONTAINER_FAMILIES: tuple[tuple[str, str], ...] = (
     # torch/_dynamo/exc.py BackendCompilerFailed, whose name ends the line the scanner keeps only in that form); vLLM >= 0.10 config classes are pydantic dataclasses:
     # pydantic_core "N validation error(s) for ModelConfig/CacheConfig/..." (the message is on the next line, so only
     # configs about the model and its memory: VllmConfig, ParallelConfig and DeviceConfig also refuse GPU counts and
-    # "Failed to infer device type", which have container causes).
+    # "Failed to infer device type", which have container causes). Not an InductorError that wraps a
+    # subprocess.CalledProcessError: that is the C compiler Triton/Inductor ran (triton/runtime/build.py _build
+    # subprocess.check_call(cc_cmd), e.g. cuda_utils.c linked with -l:libcuda.so.1) failing, and why is in the
+    # compiler's own output (ld: cannot find -l:libcuda.so.1: the driver library off the linker's path).
     (
         "version or configuration mismatch",
-        r"got an unexpected keyword argument|module '[\w.]+' has no attribute '|InductorError"
+        r"got an unexpected keyword argument|module '[\w.]+' has no attribute '|InductorError(?!: CalledProcessError)"
         r"|validation errors? for (?:ModelConfig|CacheConfig|SchedulerConfig|LoadConfig|SpeculativeConfig)",
     ),
     # A GPU the build has no kernels for: CUDA runtime cudaErrorNoKernelImageForDevice "no kernel image is available
