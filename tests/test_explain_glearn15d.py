@@ -43,6 +43,7 @@ NCCL_VETH = (
         ("mpirun kept using the wrong interface docker0\n", WRONG_IF),
         ("Adding -mca btl_tcp_if_exclude lo,docker0 fixed the hang.\n", WRONG_IF),
         ("Finally solved it by excluding docker0 from the TCP BTL\n", WRONG_IF),
+        ("torch.distributed with gloo was using virbr0 on the second host\n", WRONG_IF),
     ],
 )
 def test_a_learned_family_is_named(tmp_path: Path, text: str, cause: str) -> None:
@@ -66,6 +67,7 @@ def test_a_learned_family_is_named(tmp_path: Path, text: str, cause: str) -> Non
         ("n1:20:20 [0] NCCL INFO NCCL_SOCKET_IFNAME set by environment to ^docker0,lo\n", WRONG_IF),
         ("3: docker0: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state DOWN group default\n", WRONG_IF),
         ("Excluding docker0 did not fix it.\n", WRONG_IF),
+        ("4: virbr0: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state DOWN\n", WRONG_IF),
         ("We are not using docker0 at all, the pods run with hostNetwork.\n", WRONG_IF),
         ("The ranks communicate over ib0 since we exclude docker0.\n", WRONG_IF),
     ],
