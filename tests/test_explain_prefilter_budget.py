@@ -65,3 +65,39 @@ def test_prose_literals_stay_off_the_machine_lines_of_a_healthy_log(tmp_path: Pa
     assert not over, f"more than {budget:.0f} occurrences: {over}"
     # the literal that made every NCCL rank's libibverbs line a prose candidate would have failed it
     assert _occurrences(text, ["libibverbs"]) > budget
+
+
+# A literal may sit on a healthy log's machine lines only where its signature matches them (NCCL's per-rank
+# "Failed to open libibverbs.so[.1]": read once per distinct line, scanner._seen_lines); a hit its pattern then
+# refuses is pure cost, paid on every rank's copy. The bare "1038" of a HIP error-code form met pids and sizes.
+WASTED_MAX_SHARE = 0.0001
+
+
+def _wasted_hits(text: bytes, literals: tuple[str, ...] | list[str], regex: object) -> int:
+    from tpdoctor.explain.normalize import strip_prefixes
+
+    starts: set[int] = set()
+    for lit in literals:
+        needle = lit.encode()
+        at = text.find(needle)
+        while at >= 0:
+            starts.add(text.rfind(b"\n", 0, at) + 1)
+            at = text.find(needle, at + 1)
+    wasted = 0
+    for start in starts:
+        stop = text.find(b"\n", start)
+        line = text[start : stop if stop >= 0 else len(text)].decode("utf-8", "replace")
+        if not (regex.search(strip_prefixes(line)) or regex.search(line)):  # type: ignore[attr-defined]
+            wasted += 1
+    return wasted
+
+
+def test_no_literal_hit_on_a_healthy_log_is_refused_by_its_pattern(tmp_path: Path) -> None:
+    text = _noise(tmp_path)
+    budget = WASTED_MAX_SHARE * text.count(b"\n")
+    kb = knowledge_base()
+    over = [f"{s.id}: {n}" for s in kb.signatures if (n := _wasted_hits(text, s.literals, s.regex)) > budget]
+    assert not over, f"more than {budget:.0f} literal hits the pattern refuses: {over}"
+    # the bare number that made 131 of 740 k lines per 64 MiB a Python check would have failed it
+    hip = next(s for s in kb.signatures if s.id == "hip.device-count-zero")
+    assert _wasted_hits(text, ["hipGetDeviceCount", "1038"], hip.regex) > budget
