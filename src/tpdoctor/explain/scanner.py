@@ -652,10 +652,15 @@ class Scanner:
         failed: bool | None = None  # the line holds a failure word (asked once, for the loose twins)
         for si in sorted(sigs):  # loose twins come last in kb.signatures
             sig = self.kb.signatures[si]
-            if sig.loose_of and (out.matched or not (failed if failed is not None else (failed := _failed(text)))):
+            if sig.loose_of:
                 # explained by a full pattern (its original among them), or no failure on the line
                 # ("Out of bounds values : 0 OK")
-                continue
+                if out.matched:
+                    continue
+                if failed is None:
+                    failed = _failed(text)
+                if not failed:
+                    continue
             shown: str | None = None
             m = sig.regex.search(text)
             if not m and si in self._anchored:

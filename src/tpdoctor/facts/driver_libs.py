@@ -19,10 +19,8 @@ import os
 import posixpath
 import struct
 
-from tpdoctor.boundedio import read_fd_bounded
-from tpdoctor.errors import InputError
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
-from tpdoctor.facts.fsutil import READ_TIMEOUT_S
+from tpdoctor.facts.fsutil import read_fd_recorded
 from tpdoctor.facts.oneccl_install import is_file, ld_library_path_dirs, ldconfig_dirs, open_in_root
 from tpdoctor.model.facts import GLIBC_DEFAULT_DIRS, DriverLibFacts, Facts
 
@@ -80,14 +78,8 @@ def _read_ld_cache(ctx: CollectContext, facts: Facts) -> tuple[list[str], bool]:
     if fd is None:
         # absent (a minimal image) lists nothing; a link or a non-file is not what ld.so reads either
         return [], not os.path.lexists(ctx.entry(LD_CACHE))
-    try:
-        data = read_fd_bounded(fd, LD_CACHE, MAX_LD_CACHE, READ_TIMEOUT_S, what="ld cache")
-    except (InputError, OSError) as exc:
-        facts.errors.append(str(exc) if isinstance(exc, InputError) else f"{LD_CACHE}: {exc}")
-        return [], False
-    finally:
-        os.close(fd)
-    return parse_ld_cache(data), True
+    data = read_fd_recorded(fd, LD_CACHE, MAX_LD_CACHE, "ld cache", facts.errors)
+    return ([], False) if data is None else (parse_ld_cache(data), True)
 
 
 def _writable_by_others(ctx: CollectContext, directory: str) -> bool:

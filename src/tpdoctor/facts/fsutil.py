@@ -168,15 +168,23 @@ def read_text(root: Path, inroot: str, errors: list[str] | None = None) -> str |
         if errors is not None:
             errors.append(f"{inroot}: {exc.__class__.__name__}: {exc.strerror or exc}")
         return None
+    data = read_fd_recorded(fd, inroot, MAX_FACT_FILE, "fact file", errors)
+    return None if data is None else data.decode("utf-8", errors="replace")
+
+
+def read_fd_recorded(
+    fd: int, inroot: str, max_bytes: int, what: str, errors: list[str] | None, *, head_only: bool = False
+) -> bytes | None:
+    """The bytes behind an fd from open_in_root (closed here), through the one bounded reader (size and
+    READ_TIMEOUT_S); a failure is one line in `errors` and None. head_only: see read_fd_bounded."""
     try:
-        data = read_fd_bounded(fd, inroot, MAX_FACT_FILE, READ_TIMEOUT_S, what="fact file")
+        return read_fd_bounded(fd, inroot, max_bytes, READ_TIMEOUT_S, what=what, head_only=head_only)
     except (InputError, OSError) as exc:
         if errors is not None:
             errors.append(str(exc) if isinstance(exc, InputError) else f"{inroot}: {exc.__class__.__name__}: {exc.strerror or exc}")
         return None
     finally:
         os.close(fd)
-    return data.decode("utf-8", errors="replace")
 
 
 def join_inroot(directory: str, name: str) -> str:

@@ -24,12 +24,10 @@ import posixpath
 import re
 import stat
 
-from tpdoctor.boundedio import read_fd_bounded
-from tpdoctor.errors import InputError
 from tpdoctor.facts import fsutil
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.elf import ElfError, read_dynamic
-from tpdoctor.facts.fsutil import READ_TIMEOUT_S, host_path, resolve_in_root
+from tpdoctor.facts.fsutil import host_path, resolve_in_root
 from tpdoctor.model.facts import GLIBC_DEFAULT_DIRS, CclLibrary, CclLoader, Facts, PythonPackage
 
 LIBCCL = "libccl.so.1"  # libccl's SONAME (readelf -d of the 2021.15.1 wheel's libccl.so.1.0)
@@ -92,18 +90,9 @@ def read_small(ctx: CollectContext, inroot: str, facts: Facts, *, head_only: boo
     fd = open_in_root(ctx, inroot)
     if fd is None:
         return None
-    # the one bounded reader: size *and* time capped (a FUSE file that trickles is an error line, not a hang)
-    try:
-        data = read_fd_bounded(fd, inroot, MAX_METADATA, READ_TIMEOUT_S, what="metadata file", head_only=head_only)
-    except InputError as exc:
-        facts.errors.append(str(exc))
-        return None
-    except OSError as exc:
-        facts.errors.append(f"{inroot}: {exc}")
-        return None
-    finally:
-        os.close(fd)
-    return data.decode("utf-8", errors="replace")
+    # size *and* time capped: a FUSE file that trickles is an error line, not a hang
+    data = fsutil.read_fd_recorded(fd, inroot, MAX_METADATA, "metadata file", facts.errors, head_only=head_only)
+    return None if data is None else data.decode("utf-8", errors="replace")
 
 
 def _expand_origin(entries: list[str], origin: str) -> list[str]:
