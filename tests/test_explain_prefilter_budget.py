@@ -5,6 +5,7 @@ made explain 40x grep on 1 GiB (bench/README.md); this counts lines, it times no
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -73,7 +74,7 @@ def test_prose_literals_stay_off_the_machine_lines_of_a_healthy_log(tmp_path: Pa
 WASTED_MAX_SHARE = 0.0001
 
 
-def _wasted_hits(text: bytes, literals: tuple[str, ...] | list[str], regex: object) -> int:
+def _wasted_hits(text: bytes, literals: tuple[str, ...] | list[str], regex: re.Pattern[str]) -> int:
     from tpdoctor.explain.normalize import strip_prefixes
 
     starts: set[int] = set()
@@ -87,7 +88,7 @@ def _wasted_hits(text: bytes, literals: tuple[str, ...] | list[str], regex: obje
     for start in starts:
         stop = text.find(b"\n", start)
         line = text[start : stop if stop >= 0 else len(text)].decode("utf-8", "replace")
-        if not (regex.search(strip_prefixes(line)) or regex.search(line)):  # type: ignore[attr-defined]
+        if not (regex.search(strip_prefixes(line)) or regex.search(line)):
             wasted += 1
     return wasted
 
