@@ -54,6 +54,11 @@ INSUFFICIENT = "CUDA driver version is insufficient for CUDA runtime version"
         ("Make sure the oneAPI env is loaded before starting vllm serve.\n", "oneccl.env-not-sourced"),
         ("RuntimeError: Failed to infer device type\nIt fails without sourcing the oneAPI environment.\n",
          "oneccl.env-not-sourced"),
+        # the Ray executor named as the fix of a multi-node vLLM start
+        ("Adding --distributed-executor-backend ray solved it: the second node's GPU is used now.\n",
+         "vllm.tp-exceeds-visible-gpus"),
+        ("On ROCm you have to pass --distributed-executor-backend=ray for multi-node serving.\n",
+         "vllm.tp-exceeds-visible-gpus"),
     ],
 )
 def test_a_heldout16_family_form_is_named(tmp_path: Path, text: str, cause: str) -> None:
@@ -86,6 +91,10 @@ def test_a_heldout16_family_form_is_named(tmp_path: Path, text: str, cause: str)
         ("$ source /opt/intel/oneapi/setvars.sh\n:: oneAPI environment initialized ::\n",
          "oneccl.env-not-sourced"),
         ("The oneAPI environment is loaded by the image entrypoint.\n", "oneccl.env-not-sourced"),
+        # the Ray flag on a command line, or Ray in use while something else fails
+        ("vllm serve /models/m --tensor-parallel-size 8 --pipeline-parallel-size 2 --distributed-executor-backend ray\n",
+         "vllm.tp-exceeds-visible-gpus"),
+        ("Using --distributed-executor-backend ray the NCCL init hangs.\n", "vllm.tp-exceeds-visible-gpus"),
     ],
 )
 def test_a_neighbour_stays_clean(tmp_path: Path, text: str, not_cause: str) -> None:
