@@ -124,3 +124,26 @@ def test_a_bare_two_node_hang_points_at_the_interface(tmp_path: Path) -> None:
 def test_no_bare_multi_node_pick_without_its_conditions(tmp_path: Path, text: str) -> None:
     found = [c for c, _ in _findings(tmp_path, text)]
     assert "network.wrong-interface" not in found, found
+
+
+COMPOSE_TP2 = """```yaml
+services:
+  vllm:
+    image: vllm/vllm-openai:v0.8.5
+    command: --model m --tensor-parallel-size 2
+    deploy:
+      resources:
+        reservations:
+          devices:
+            - driver: nvidia
+              count: 2
+              capabilities: [gpu]
+```
+"""
+
+
+def test_a_sharded_compose_service_on_the_default_shm(tmp_path: Path) -> None:
+    found = _findings(tmp_path, COMPOSE_TP2 + "The container exits with an error at startup.\n")
+    assert found and found[0] == ("shm.too-small", "suggests"), found
+    roomy = COMPOSE_TP2.replace("    deploy:", "    shm_size: 16g\n    deploy:")
+    assert "shm.too-small" not in [c for c, _ in _findings(tmp_path, roomy + "The container exits with an error.\n")]

@@ -539,20 +539,21 @@ def _already_evidence(s: Support | None, hit: SigHit) -> bool:
 
 
 def _server_on_default_shm(scan: ScanResult, supports: dict[str, Support]) -> None:
-    """Nothing else found, and the log quotes a `docker run` / `podman run` of a tensor-parallel server (--num-shard,
+    """Nothing else found, and the log quotes a `docker run` / `podman run` / compose service / pod of a tensor-parallel server (--num-shard,
     --tensor-parallel-size, --tp > 1) with Docker's 64 MiB /dev/shm (no --shm-size, no --ipc=host, no /dev/shm mount)
     next to an error: the shards exchange NCCL and IPC buffers through /dev/shm, which TGI, vLLM and SGLang document
     as needing --shm-size (1g and more) or --ipc=host (glearn16b; huggingface/text-generation-inference#1655)."""
     if supports or not scan.error_lines or scan.facts.get("cmd_shm") != "default":
         return
-    if (scan.facts.get("cmd_engine") or "") not in ("docker", "podman", "nerdctl"):
+    engine = scan.facts.get("cmd_engine") or ""
+    if engine not in ("docker", "podman", "nerdctl", "compose", "kubernetes"):
         return
     sizes = [int(v) for v in scan.facts.values.get("cmd_tp_size", []) if v.isdigit() and 1 < int(v) <= 4096]
     if not sizes:
         return
     why = (
-        f"The quoted command starts a server sharded over {max(sizes)} GPUs with Docker's default 64 MiB /dev/shm "
-        "(no --shm-size, no --ipc=host): its shards exchange NCCL and IPC buffers through /dev/shm and crash (a bus "
+        f"The quoted command starts a server sharded over {max(sizes)} GPUs with the runtime's default 64 MiB "
+        f"/dev/shm ({differential.DEFAULT_SHM_UNSET.get(engine, 'no --shm-size, no --ipc=host')}): its shards exchange NCCL and IPC buffers through /dev/shm and crash (a bus "
         "error, signal 7) once it fills. Nothing else in the log names a cause; add --shm-size=16g or --ipc=host."
     )
     _suggest_from_fact(scan, supports, "shm.too-small", "cmd_line", "{}", why)
