@@ -271,6 +271,8 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
     _drop_guesses_behind_a_known_root(scan, kb, codes, supports, notes)
     _arbitrate_by_terminal_error(scan, kb, supports)
     _blockers_the_run_got_past(scan, supports)
+    _server_on_default_shm(scan, supports)
+    _bare_multi_node_hang(scan, supports, notes)
     # a next step for a cause shown only as a notice would send the user the wrong way
     demoted = {c for c, s in supports.items() if s.demoted}
     hints = [h for h in hints if not (hint_of.get(h) and hint_of[h] <= demoted)]
@@ -534,6 +536,42 @@ def _child_deaths(scan: ScanResult, supports: dict[str, Support], notes: list[st
 
 def _already_evidence(s: Support | None, hit: SigHit) -> bool:
     return s is not None and any((e.source, e.line) == (hit.source, hit.line) for e in s.evidence)
+
+
+def _server_on_default_shm(scan: ScanResult, supports: dict[str, Support]) -> None:
+    """Nothing else found, and the log quotes a `docker run` / `podman run` / compose service / pod of a tensor-parallel server (--num-shard,
+    --tensor-parallel-size, --tp > 1) with Docker's 64 MiB /dev/shm (no --shm-size, no --ipc=host, no /dev/shm mount)
+    next to an error: the shards exchange NCCL and IPC buffers through /dev/shm, which TGI, vLLM and SGLang document
+    as needing --shm-size (1g and more) or --ipc=host (glearn16b; huggingface/text-generation-inference#1655)."""
+    if supports or not scan.error_lines or scan.facts.get("cmd_shm") != "default":
+        return
+    engine = scan.facts.get("cmd_engine") or ""
+    if engine not in ("docker", "podman", "nerdctl", "compose", "kubernetes"):
+        return
+    sizes = [int(v) for v in scan.facts.values.get("cmd_tp_size", []) if v.isdigit() and 1 < int(v) <= 4096]
+    if not sizes:
+        return
+    why = (
+        f"The quoted command starts a server sharded over {max(sizes)} GPUs with the runtime's default 64 MiB "
+        f"/dev/shm ({differential.DEFAULT_SHM_UNSET.get(engine, 'no --shm-size, no --ipc=host')}): its shards exchange NCCL and IPC buffers through /dev/shm and crash (a bus "
+        "error, signal 7) once it fills. Nothing else in the log names a cause; add --shm-size=16g or --ipc=host."
+    )
+    _suggest_from_fact(scan, supports, "shm.too-small", "cmd_line", "{}", why)
+
+
+def _bare_multi_node_hang(scan: ScanResult, supports: dict[str, Support], notes: list[str]) -> None:
+    """Nothing else found and a run across nodes hangs early with no NCCL line at all (explain/hang.py)."""
+    if supports:
+        return
+    pick = hang.bare_multi_node(scan)
+    if pick is None:
+        return
+    supports.setdefault(pick.cause, Support(cause=pick.cause, order=-1)).add(
+        f"context.{pick.cause}", "suggests", pick.hits, pick.first_line, pick.why, pick.generic
+    )
+    hung = hang.note(scan)  # "nothing in the log selects its cause": this pick is that selection
+    if hung in notes:
+        notes.remove(hung)
 
 
 def _shm_not_small(scan: ScanResult) -> str:

@@ -172,6 +172,7 @@ _DEFAULT_SHM = {
     "compose": "no shm_size, no ipc: host",
     "kubernetes": "no emptyDir with medium: Memory mounted at /dev/shm; the runtime's default is 64 MiB",
 }
+DEFAULT_SHM_UNSET = _DEFAULT_SHM  # read by correlate.py (a sharded server on the default /dev/shm)
 _NO_GPU_CAUSE = {
     "nvidia": "device.nvidia-node-missing",
     "amd": "device.kfd-missing",

@@ -293,6 +293,32 @@ def picks(scan: ScanResult) -> list[Pick]:
     return out
 
 
+def bare_multi_node(scan: ScanResult) -> Pick | None:
+    """A run across nodes hangs early and the log has nothing else: no NCCL bootstrap or transport line, no error
+    that names a cause (correlate.py calls this only when no cause was found). The first cross-node step is the
+    rendezvous and NCCL's bootstrap over TCP; with no NCCL_DEBUG output the usual reason is the interface NCCL/Gloo
+    picked on a host with several NICs (docker0, a second NIC that does not route), less often a firewall
+    (glearn16b; pytorch/pytorch#81313: fixed by NCCL_SOCKET_IFNAME)."""
+    symptom, early = _symptom(scan)
+    if not symptom or not early:
+        return None
+    boots = _bootstraps(scan)
+    hosts = set(scan.facts.values.get("host", []))
+    if boots or hosts or not _multi_node(scan, hosts):
+        return None
+    if any(k in scan.facts.first for k in ("transport", "nccl_past_bootstrap", "nccl_path_intra", "nccl_socket_ifname")):
+        return None
+    first = symptom[0].line
+    why = (
+        f"A run across nodes hangs ({symptom[0].text}, line {first}) and the log shows no error: the first step "
+        "between nodes is the rendezvous and NCCL's bootstrap over TCP, which waits forever when NCCL/Gloo picked an "
+        "interface that does not route to the other node (docker0, a second NIC) or a firewall drops the ports. Set "
+        "NCCL_SOCKET_IFNAME and GLOO_SOCKET_IFNAME to the interface between the nodes; rerun with NCCL_DEBUG=INFO "
+        "to see the Bootstrap / NET/Socket lines of every rank."
+    )
+    return Pick("network.wrong-interface", why, symptom[:2], first, generic=True)
+
+
 def note(scan: ScanResult) -> str | None:
     """What to say about a hang that no fact explains."""
     symptom, early = _symptom(scan)
