@@ -49,6 +49,15 @@ from explain_helpers import findings as _findings
         ("We should create the render group inside the container image with the host's GID.\n",
          "device.group-name-unresolved", "suggests"),
         ("The `render` group does not exist in the container.\n", "device.group-name-unresolved", "suggests"),
+        # shadow-utils / adduser refusing the group the image lacks
+        ("RUN usermod -aG render,video app\nusermod: group 'render' does not exist\n", "device.group-name-unresolved",
+         "suggests"),
+        ("gpasswd: group 'video' does not exist in /etc/group\n", "device.group-name-unresolved", "suggests"),
+        # Ollama's troubleshooting (Linux docker) retold: the GPU first, the CPU after idle
+        ("The server used the GPU for an hour and then fell back to the CPU after being idle.\n",
+         "device.nvml-cgroup-lost", "suggests"),
+        ("After a few hours the ollama container switches to CPU and only a restart fixes it.\n",
+         "device.nvml-cgroup-lost", "suggests"),
         # the NVIDIA hook inside LXC needing no-cgroups
         ("Docker runs nested in an unprivileged LXD container, and nvidia-container-cli only works with no-cgroups = "
          "true.\n", "nvidia.hook-cgroup-denied", "suggests"),
@@ -79,6 +88,11 @@ def test_a_heldout16_family_form_is_named(tmp_path: Path, text: str, cause: str,
          "device.nvml-cgroup-lost"),
         ('level=INFO source=types.go:98 msg="inference compute" id=GPU-1 library=cuda compute=8.6\n',
          "device.nvml-cgroup-lost"),
+        # suspend/resume is another cause; a fallback with no time in it
+        ("After resuming from suspend, ollama falls back to CPU after a while.\n", "device.nvml-cgroup-lost"),
+        ("Not enough VRAM, so llama.cpp falls back to CPU for 10 layers.\n", "device.nvml-cgroup-lost"),
+        # the group exists: another shadow message
+        ("usermod: user 'ollama' does not exist\n", "device.group-name-unresolved"),
         # a healthy rocminfo, another status
         ("ROCk module is loaded\nHSA System Attributes\nRuntime Version:         1.1\n", "device.kfd-missing"),
         ("Call returned 4096\n", "device.kfd-missing"),
