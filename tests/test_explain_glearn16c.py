@@ -96,6 +96,9 @@ def test_a_heldout16_family_form_is_named(tmp_path: Path, text: str, cause: str,
         # a healthy rocminfo, another status
         ("ROCk module is loaded\nHSA System Attributes\nRuntime Version:         1.1\n", "device.kfd-missing"),
         ("Call returned 4096\n", "device.kfd-missing"),
+        # the command passes /dev/kfd and the render nodes: 4104 no longer tells a container cause
+        ('docker run -it --device="/dev/kfd" --device="/dev/dri/renderD128" rocm/rocm-terminal\n'
+         "hsa api call failure at line 900, file: /src/rocminfo.cc. Call returned 4104\n", "device.kfd-missing"),
         # one render node with the mask at 0, or all of /dev/dri with the mask at 1
         ("docker run --device /dev/kfd --device /dev/dri/renderD129 -e HIP_VISIBLE_DEVICES=0 rocm/pytorch\n",
          "rocm.visible-devices-mismatch"),
