@@ -213,6 +213,37 @@ def test_prose(tmp_path: Path) -> None:
         assert causes(tmp_path, _log(line, TOPO_PCIE)) == [], line
 
 
+@pytest.mark.parametrize(
+    "title",
+    [
+        "[BUG] Deadlock in distribution with multiple 4090",
+        "vLLM hangs with tp=2 on 2x4090",
+        "Server stuck at startup on 8 × 4090 SUPER",
+        "Training stuck at step 0 on 4x A6000 with DDP",
+        "NCCL all_reduce hangs on our 3090s",
+        "dual 3090 Ti: torchrun hangs after init",
+    ],
+)
+def test_prose_counts_gpus_without_the_brand(tmp_path: Path, title: str) -> None:
+    """Users count their cards in a title ("2x4090", "dual 3090s"): the model is read without "RTX"/"GeForce"."""
+    assert causes(tmp_path, _log(title)) == ["nccl.p2p-unsupported"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "server hangs, listening on port 4090",
+        "the job hangs after 3060s and is killed",
+        "stuck: 24090MiB used on GPU 0",
+        "hang at address 0x74090",
+        "stuck in the 2090 rows of the table",
+    ],
+)
+def test_a_bare_number_is_no_gpu_model(tmp_path: Path, line: str) -> None:
+    """A four-digit number without a count before it or a plural after it is a port, a time, a size."""
+    assert causes(tmp_path, _log(line)) == []
+
+
 def test_a_known_root_explains_the_timeout(tmp_path: Path) -> None:
     oom = (
         "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 23.65 GiB "
