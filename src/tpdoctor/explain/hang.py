@@ -293,6 +293,14 @@ def picks(scan: ScanResult) -> list[Pick]:
     return out
 
 
+def _batch_without_step(scan: ScanResult) -> bool:
+    """The log holds a Slurm batch script that runs the program itself (`python train.py`) and launches no job step
+    (srun, mpirun, torchrun...): only one task on the first node starts, and the job waits for ranks that were never
+    launched - a launcher mistake, not the network (glearn17c; Lightning-AI/pytorch-lightning#8707: fixed by srun)."""
+    first = scan.facts.first
+    return "slurm_batch" in first and "bare_python_run" in first and "step_launcher" not in first
+
+
 def bare_multi_node(scan: ScanResult) -> Pick | None:
     """A run across nodes hangs early and the log has nothing else: no NCCL bootstrap or transport line, no error
     that names a cause (correlate.py calls this only when no cause was found). The first cross-node step is the
@@ -307,6 +315,8 @@ def bare_multi_node(scan: ScanResult) -> Pick | None:
     if boots or hosts or not _multi_node(scan, hosts):
         return None
     if any(k in scan.facts.first for k in ("transport", "nccl_past_bootstrap", "nccl_path_intra", "nccl_socket_ifname")):
+        return None
+    if _batch_without_step(scan):
         return None
     first = symptom[0].line
     why = (
