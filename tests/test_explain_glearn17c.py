@@ -45,6 +45,15 @@ from explain_helpers import findings as _findings
          "suggests"),
         ("GDR is not working on our new nodes even though the NIC is PIX to the GPU.\n", "rdma.gdr-module-missing",
          "suggests"),
+        # InfiniBand turned back on as the fix (NCCL docs NCCL_IB_DISABLE)
+        ("We exported NCCL_IB_DISABLE=0 on all nodes and the ZeRO-3 slowdown was resolved.\n",
+         "network.socket-fallback", "suggests"),
+        ("Removing NCCL_IB_DISABLE=1 from the launcher fixed it.\n", "network.socket-fallback", "suggests"),
+        # Open MPI's single copy turned off as the fix (help-btl-vader.txt, ompi#4948)
+        ("export OMPI_MCA_btl_vader_single_copy_mechanism=none fixed the mpirun crash in the container\n",
+         "mpi.cma-ptrace-denied", "suggests"),
+        ("Solved by passing --mca btl_vader_single_copy_mechanism none to mpirun.\n", "mpi.cma-ptrace-denied",
+         "suggests"),
     ],
 )
 def test_a_heldout17_family_form_is_named(tmp_path: Path, text: str, cause: str, strength: str) -> None:
@@ -74,6 +83,11 @@ def test_a_heldout17_family_form_is_named(tmp_path: Path, text: str, cause: str,
         # NCCL's own GDR INFO lines and GDR working
         ("n1:1:1 [0] NCCL INFO NET/IB : GPU Direct RDMA Enabled for HCA 0 'mlx5_0'\n", "rdma.gdr-module-missing"),
         ("GDR is enabled and the bus bandwidth is 190 GB/s.\n", "rdma.gdr-module-missing"),
+        # NCCL_IB_DISABLE=1 as the fix is another story; the variable merely listed
+        ("Setting NCCL_IB_DISABLE=1 fixed the crash on the single node.\n", "network.socket-fallback"),
+        ("NCCL_IB_DISABLE=0\nNCCL_DEBUG=INFO\n", "network.socket-fallback"),
+        # the single-copy setting named without a fix
+        ("mpirun --mca btl_vader_single_copy_mechanism none -np 4 ./a.out\n", "mpi.cma-ptrace-denied"),
     ],
 )
 def test_a_neighbour_stays_clean(tmp_path: Path, text: str, not_cause: str) -> None:
