@@ -95,3 +95,60 @@ def test_a_series_counted_selects_p2p_for_a_hang(tmp_path: Path, text: str) -> N
 )
 def test_neighbours_stay_clean(tmp_path: Path, text: str) -> None:
     assert "nccl.p2p-unsupported" not in causes(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "dist.all_reduce gets stuck with the nccl backend, but it works with gloo.\n",
+        "Training hangs with backend nccl; works fine with `gloo`.\n",
+        "NCCL hangs at the first barrier, Gloo works.\n",
+    ],
+)
+def test_nccl_hangs_gloo_works_selects_p2p(tmp_path: Path, text: str) -> None:
+    found = _findings(tmp_path, text)
+    assert found and found[0] == ("nccl.p2p-unsupported", "suggests"), found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # both backends hang, or gloo is what hangs
+        "It hangs with nccl and also hangs with gloo.\n",
+        "The gloo backend hangs too, nccl works.\n",
+        # gloo mentioned without a hang; a healthy run's Gloo line
+        "I switched to gloo and it works.\n",
+        "[Gloo] Rank 0 is connected to 1 peer ranks. Expected number of connected peer ranks is : 1\n",
+        # across nodes the difference is the network, not P2P
+        "With 2 nodes (--nnodes=2) training is stuck with nccl but works with gloo.\n"
+        "NCCL INFO Bootstrap : Using eth0:10.0.0.1<0>\n",
+    ],
+)
+def test_gloo_neighbours_stay_clean(tmp_path: Path, text: str) -> None:
+    assert "nccl.p2p-unsupported" not in causes(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Copy data back to host from GPU0 and verify results...\n"
+        "Verification error @ element 1: val = 0.000000, ref = 4.000000\n"
+        "Verification error @ element 2: val = 0.000000, ref = 8.000000\nTest failed!\n",
+        "Verification error @ element 0: val = nan, ref = 0.000000\n",
+        "Two or more GPUs with Peer-to-Peer access capability are required for ./simpleP2P.\n"
+        "Peer to Peer access is not available amongst GPUs in the system, waiving test.\n",
+    ],
+)
+def test_simplep2p_failure_suggests_p2p(tmp_path: Path, text: str) -> None:
+    found = _findings(tmp_path, text)
+    assert found and found[0] == ("nccl.p2p-unsupported", "suggests"), found
+
+
+def test_simplep2p_pass_is_clean(tmp_path: Path) -> None:
+    text = (
+        "> Peer access from NVIDIA RTX A6000 (GPU0) -> NVIDIA RTX A6000 (GPU1) : Yes\n"
+        "Enabling peer access between GPU0 and GPU1...\n"
+        "Copy data back to host from GPU0 and verify results...\n"
+        "Disabling peer access...\nShutting down...\nTest passed\n"
+    )
+    assert causes(tmp_path, text) == []
