@@ -152,3 +152,15 @@ def test_simplep2p_pass_is_clean(tmp_path: Path) -> None:
         "Disabling peer access...\nShutting down...\nTest passed\n"
     )
     assert causes(tmp_path, text) == []
+
+
+def test_nvidia_iommu_page_fault_suggests_p2p(tmp_path: Path) -> None:
+    text = (
+        "[ 812.334101] nvidia 0000:21:00.0: AMD-Vi: Event logged [IO_PAGE_FAULT domain=0x000f "
+        "address=0xe0001000 flags=0x0020]\n"
+    )
+    found = _findings(tmp_path, text)
+    assert found and found[0] == ("nccl.p2p-unsupported", "suggests"), found
+    # another device's fault (a NIC, an NVMe drive) says nothing about GPU peer-to-peer
+    other = text.replace("nvidia 0000:21:00.0", "nvme 0000:01:00.0")
+    assert "nccl.p2p-unsupported" not in causes(tmp_path, other)
