@@ -164,3 +164,26 @@ def test_nvidia_iommu_page_fault_suggests_p2p(tmp_path: Path) -> None:
     # another device's fault (a NIC, an NVMe drive) says nothing about GPU peer-to-peer
     other = text.replace("nvidia 0000:21:00.0", "nvme 0000:01:00.0")
     assert "nccl.p2p-unsupported" not in causes(tmp_path, other)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "显卡为RTX 4090，双卡加载模型时卡住\n",
+        "两张4090 训练时卡住不动\n",
+    ],
+)
+def test_geforce_named_in_chinese_selects_p2p_for_a_hang(tmp_path: Path, text: str) -> None:
+    found = _findings(tmp_path, text)
+    assert found and found[0] == ("nccl.p2p-unsupported", "suggests"), found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "显卡为RTX 4090，训练正常结束\n",  # the model, no hang
+        "共4090条样本，训练时卡住\n",  # a count of samples, not a card
+    ],
+)
+def test_geforce_in_chinese_without_hang_is_clean(tmp_path: Path, text: str) -> None:
+    assert "nccl.p2p-unsupported" not in causes(tmp_path, text)
