@@ -141,7 +141,8 @@ def test_the_pick_is_only_a_suggestion_and_says_how_to_confirm(tmp_path: Path) -
 )
 def test_each_pcie_fact_selects_p2p(tmp_path: Path, fact: str) -> None:
     assert causes(tmp_path, _log(fact, WATCHDOG_24)) == ["nccl.p2p-unsupported"]
-    assert causes(tmp_path, _log(fact)) == []  # the fact alone is no hang
+    # the fact alone is no hang; accelerate's guard is an error of its own (it refuses to run: glearn17b)
+    assert causes(tmp_path, _log(fact)) == ([] if "NotImplementedError" not in fact else ["nccl.p2p-unsupported"])
 
 
 def test_p2p_channels_select_only_when_the_first_collectives_hung(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ A log that ends on a progress bar at 0% (tqdm, e.g. vLLM's "Processed prompts:  
 
 - one node whose GPUs reach each other over PCIe only: an `nvidia-smi topo -m` matrix with no NV# cell
   (explain/topology.py), `nvidia-smi topo -p2p` not-supported cells, a GPU model with no NVLink, IOMMU / VT-d /
-  ACS named, NCCL's graph search over a PCIe path, vLLM's "more than two PCIe-only GPUs", or NCCL P2P channels
+  ACS named, NCCL's graph search over a PCIe path, vLLM's "more than two PCIe-only GPUs", the user's words that
+  the same collective works with gloo (host memory and TCP, no GPU-to-GPU path), or NCCL P2P channels
   when the very first collectives hung -> `nccl.p2p-unsupported`. NCCL docs, Troubleshooting, "PCI Access
   Control Services (ACS)": IO virtualization (VT-d / IOMMU) redirects PCI point-to-point traffic to the root
   complex, "causing a significant performance reduction or even a hang"; NCCL uses P2P between PCIe GPUs by
@@ -197,6 +198,10 @@ def _pcie_evidence(scan: ScanResult, early: bool) -> tuple[list[SigHit], list[st
     if facts.get("iommu"):
         hits += _hit(scan, "iommu", "{}")
         why.append(f"the log names IOMMU/ACS ({facts.get('iommu')})")
+    if facts.get("gloo_works"):
+        # the same collective completes over gloo (host memory, TCP): NCCL's GPU-to-GPU path is what hangs (glearn17b)
+        hits += _hit(scan, "gloo_works", "{}")
+        why.append(f"the same collective completes with the gloo backend ({facts.get('gloo_works')}), not over NCCL")
     transports = facts.values.get("transport", [])
     if not why and early and any(t.startswith("P2P") for t in transports) and "hang_seq" in facts.first:
         hits += _hit(scan, "transport", "NCCL channel via {}")
