@@ -469,6 +469,7 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
         )
 
     _rocm_double_mask(scan, supports)
+    _ray_rocr_refusal(scan, supports)
     _node_group_renamed(scan, supports)
     _xpu_double_selection(scan, supports)
     _p2p_write_collapse(scan, supports)
@@ -686,6 +687,35 @@ def _rocm_double_mask(scan: ScanResult, supports: dict[str, Support]) -> None:
         f"ROCR_VISIBLE_DEVICES={rocr} leaves {rocr_n} GPU(s), renumbered from 0, and HIP_VISIBLE_DEVICES={hip} "
         "then selects an index beyond them: HIP sees no GPU. Set only one of the two (ROCR_VISIBLE_DEVICES in "
         "containers), or index HIP_VISIBLE_DEVICES from 0.",
+    )
+
+
+_RAY_ROCR_REFUSAL = re.compile(r"instead of ROCR_VISIBLE_DEVICES")
+
+
+def _ray_rocr_refusal(scan: ScanResult, supports: dict[str, Support]) -> None:
+    """Ray 2.45-2.46 (python/ray/_private/accelerators/amd_gpu.py) raised "Please use HIP_VISIBLE_DEVICES instead
+    of ROCR_VISIBLE_DEVICES" whenever ROCR_VISIBLE_DEVICES was set, even when HIP_VISIBLE_DEVICES selected the
+    same GPUs; ray-project/ray#53757 made it ignore ROCR when HIP is set (ray-project/ray#53737). When that refusal
+    is all that backs rocm.visible-devices-mismatch and both masks are known and consistent (every HIP index
+    within what ROCR leaves, _rocm_double_mask), the masks do not disagree: Ray's check is the problem."""
+    s = supports.get("rocm.visible-devices-mismatch")
+    # the signature itself or its loose twin (the same fixed words retold: "rocm.visibility-conflict~loose")
+    if s is None or s.demoted or {x.split("~")[0] for x in s.signatures} != {"rocm.visibility-conflict"}:
+        return
+    if not s.evidence or not all(_RAY_ROCR_REFUSAL.search(h.text) for h in s.evidence):
+        return
+    rocr, hip = scan.facts.values.get("rocr_visible_devices", []), scan.facts.values.get("hip_visible_devices", [])
+    if len(set(rocr)) != 1 or len(set(hip)) != 1:
+        return
+    rocr_n = len([x for x in rocr[0].split(",") if x])
+    hip_ix = [int(x) for x in hip[0].split(",") if x.isdigit()]
+    if not hip_ix or max(hip_ix) >= rocr_n:
+        return
+    s.demoted = (
+        f"ROCR_VISIBLE_DEVICES={rocr[0]} and HIP_VISIBLE_DEVICES={hip[0]} agree (HIP indexes what ROCR leaves): "
+        "Ray 2.45-2.46 refused ROCR_VISIBLE_DEVICES whenever it was set, a Ray check fixed in ray-project/ray#53757; "
+        "unset ROCR_VISIBLE_DEVICES or upgrade Ray."
     )
 
 
