@@ -53,6 +53,11 @@ CGROUP = "/sys/fs/cgroup/devices/docker/3b9e0c7d2a1f4e5b6c7d8e9f0a1b2c3d4e5f6071
          "nvidia.mig-multi-instance"),
         ("  MIG 3g.40gb     Device  0: (UUID: MIG-0a1b2c3d-4e5f-6789-abcd-ef0123456789)\n"
          "print(torch.cuda.device_count()) gives 1\n", "nvidia.mig-multi-instance"),
+        # an NVIDIA Container Toolkit older than 1.8 with cgroup v2
+        ("ii  nvidia-container-toolkit   1.7.0-1   amd64   NVIDIA container runtime hook\n"
+         "$ docker info | grep -i cgroup\n Cgroup Driver: systemd\n Cgroup Version: 2\n", "runtime.cgroupv2-unsupported"),
+        ("After the upgrade to Ubuntu 22.04 GPU containers fail\nlibnvidia-container1:\n  Installed: 1.4.0-1\n"
+         "  Candidate: 1.4.0-1\n", "runtime.cgroupv2-unsupported"),
         # a UUID mask with a GPU count request
         ("    environment:\n      - CUDA_VISIBLE_DEVICES=GPU-8f2c1a3b-7d6e-4f50-9a1b-2c3d4e5f6a7b\n"
          "    deploy:\n      resources:\n        reservations:\n          devices:\n"
@@ -88,6 +93,10 @@ def test_a_heldout17_family_form_is_named(tmp_path: Path, text: str, cause: str)
          "|                               |                      |             Disabled |\n"
          "torch.cuda.device_count() returns 1\n", "nvidia.mig-multi-instance"),
         ("MIG mode is enabled\ntorch.cuda.device_count() returns 12\n", "nvidia.mig-multi-instance"),
+        # a toolkit of 1.8 or later on cgroup v2, or an old one on Ubuntu 20.04 (cgroup v1)
+        ("ii  nvidia-container-toolkit   1.14.3-1   amd64   NVIDIA container runtime hook\n Cgroup Version: 2\n",
+         "runtime.cgroupv2-unsupported"),
+        ("Ubuntu 20.04.3 LTS\nnvidia-container-toolkit:\n  Installed: 1.5.1-1\n", "runtime.cgroupv2-unsupported"),
         # a UUID mask with the GPU selected by id, or a count alone
         ("      - CUDA_VISIBLE_DEVICES=GPU-8f2c1a3b-7d6e-4f50-9a1b-2c3d4e5f6a7b\n"
          "              device_ids: ['GPU-8f2c1a3b-7d6e-4f50-9a1b-2c3d4e5f6a7b']\n", "cuda.visible-devices-mismatch"),
