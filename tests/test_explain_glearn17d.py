@@ -103,6 +103,10 @@ def test_a_heldout17_family_form_is_named(tmp_path: Path, text: str, cause: str)
         ("            - driver: nvidia\n              count: 1\n              capabilities: [gpu]\n",
          "cuda.visible-devices-mismatch"),
         ("docker run --gpus 1 ollama/ollama\n", "cuda.visible-devices-mismatch"),
+        # hsa_init out of resources after amdkfd itself refused the open on the host (ENOMEM): no container cause
+        ("ROCk module is loaded\nUnable to open /dev/kfd read-write: Cannot allocate memory\n"
+         "hsa api call failure at: /src/rocminfo/rocminfo.cc:1142\nCall returned HSA_STATUS_ERROR_OUT_OF_RESOURCES: The "
+         "runtime failed to allocate the necessary resources.\n", "device.kfd-missing"),
         # the devices.allow write refused is proven elsewhere; a healthy container start
         ("nvidia-container-cli: initialization error: load library failed\n", "nvidia.hook-cgroup-denied"),
     ],
