@@ -98,7 +98,16 @@ def test_no_literal_hit_on_a_healthy_log_is_refused_by_its_pattern(tmp_path: Pat
     budget = WASTED_MAX_SHARE * text.count(b"\n")
     kb = knowledge_base()
     over = [f"{s.id}: {n}" for s in kb.signatures if (n := _wasted_hits(text, s.literals, s.regex)) > budget]
+    # facts are confirmed line by line the same way (all but those read once per block)
+    over += [
+        f"fact {f.id}: {n}"
+        for f in kb.facts
+        if not f.single and (n := _wasted_hits(text, f.literals, f.regex)) > budget
+    ]
     assert not over, f"more than {budget:.0f} literal hits the pattern refuses: {over}"
     # the bare number that made 131 of 740 k lines per 64 MiB a Python check would have failed it
     hip = next(s for s in kb.signatures if s.id == "hip.device-count-zero")
     assert _wasted_hits(text, ["hipGetDeviceCount", "1038"], hip.regex) > budget
+    # so would the bare "090" of the counted GPU models ("2x4090"), which met pids and hex ids on every rank
+    counted = next(f for f in kb.facts if f.id == "gpu-pcie-model-counted")
+    assert _wasted_hits(text, ["060", "070", "080", "090"], counted.regex) > budget
