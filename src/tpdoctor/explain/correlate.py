@@ -666,6 +666,16 @@ def _node_group_renamed(scan: ScanResult, supports: dict[str, Support]) -> None:
     )
 
 
+def _rocm_mask_counts(rocr: str, hip: str) -> tuple[int, int] | None:
+    """(how many GPUs ROCR_VISIBLE_DEVICES leaves, the highest index HIP_VISIBLE_DEVICES selects among them), or
+    None when HIP's mask names no index: HIP indexes ROCr's list renumbered from 0, so the masks agree exactly
+    when the second is below the first."""
+    hip_ix = [int(x) for x in hip.split(",") if x.isdigit()]
+    if not hip_ix:
+        return None
+    return len([x for x in rocr.split(",") if x]), max(hip_ix)
+
+
 def _rocm_double_mask(scan: ScanResult, supports: dict[str, Support]) -> None:
     """HIP_VISIBLE_DEVICES indexes the GPUs that ROCR_VISIBLE_DEVICES left, renumbered from 0
     (ROCm docs, "GPU isolation techniques"; ROCm/clr hipamd applies HIP_VISIBLE_DEVICES to the
@@ -674,10 +684,10 @@ def _rocm_double_mask(scan: ScanResult, supports: dict[str, Support]) -> None:
     rocr, hip = facts.get("rocr_visible_devices"), facts.get("hip_visible_devices")
     if not rocr or not hip:
         return
-    rocr_n = len([x for x in rocr.split(",") if x])
-    hip_ix = [int(x) for x in hip.split(",") if x.isdigit()]
-    if not hip_ix or max(hip_ix) < rocr_n:
+    counts = _rocm_mask_counts(rocr, hip)
+    if counts is None or counts[1] < counts[0]:
         return
+    rocr_n = counts[0]
     _suggest_from_fact(
         scan,
         supports,
@@ -698,7 +708,7 @@ def _ray_rocr_refusal(scan: ScanResult, supports: dict[str, Support]) -> None:
     of ROCR_VISIBLE_DEVICES" whenever ROCR_VISIBLE_DEVICES was set, even when HIP_VISIBLE_DEVICES selected the
     same GPUs; ray-project/ray#53757 made it ignore ROCR when HIP is set (ray-project/ray#53737). When that refusal
     is all that backs rocm.visible-devices-mismatch and both masks are known and consistent (every HIP index
-    within what ROCR leaves, _rocm_double_mask), the masks do not disagree: Ray's check is the problem."""
+    within what ROCR leaves, _rocm_mask_counts), the masks do not disagree: Ray's check is the problem."""
     s = supports.get("rocm.visible-devices-mismatch")
     # the signature itself or its loose twin (the same fixed words retold: "rocm.visibility-conflict~loose")
     if s is None or s.demoted or {x.split("~")[0] for x in s.signatures} != {"rocm.visibility-conflict"}:
@@ -708,9 +718,8 @@ def _ray_rocr_refusal(scan: ScanResult, supports: dict[str, Support]) -> None:
     rocr, hip = scan.facts.values.get("rocr_visible_devices", []), scan.facts.values.get("hip_visible_devices", [])
     if len(set(rocr)) != 1 or len(set(hip)) != 1:
         return
-    rocr_n = len([x for x in rocr[0].split(",") if x])
-    hip_ix = [int(x) for x in hip[0].split(",") if x.isdigit()]
-    if not hip_ix or max(hip_ix) >= rocr_n:
+    counts = _rocm_mask_counts(rocr[0], hip[0])
+    if counts is None or counts[1] >= counts[0]:
         return
     s.demoted = (
         f"ROCR_VISIBLE_DEVICES={rocr[0]} and HIP_VISIBLE_DEVICES={hip[0]} agree (HIP indexes what ROCR leaves): "
