@@ -99,19 +99,47 @@ def test_ngc_driver_within_minor_version_compatibility_stays_a_note(
     assert any("minor-version compatibility" in n for n in notes(tmp_path, text))
 
 
-# NCCL src/transport/nvls.cc CUCHECK "Cuda failure %d '%s'": alone a note (the same line follows a fabric
-# manager restarted without a GPU reset, no container cause); with a fabric manager line it is a cause.
+# NCCL src/transport/nvls.cc CUCHECK "Cuda failure %d '%s'": CUDA started, NVLS multicast setup failed. NVIDIA's NCCL
+# maintainers read it as a fabric manager restarted without a GPU reset (NVIDIA/nccl#976, #1488, nccl-tests#276),
+# so alone it suggests that; CUDA's 802 at init proves a fabric manager that is not running at all.
 NVLS = "node1:77:90 [2] transport/nvls.cc:272 NCCL WARN Cuda failure 801 'operation not supported'\n"
 
 
-def test_nvls_cuda_failure_alone_is_a_note(tmp_path: Path) -> None:
-    assert causes(tmp_path, NVLS) == []
-    assert any("NVLS" in n and "fabric" in n for n in notes(tmp_path, NVLS))
+@pytest.mark.parametrize(
+    "line",
+    [
+        NVLS,
+        "node1:77:90 [2] transport/nvls.cc:158 NCCL WARN Cuda failure 1 'invalid argument'\n",
+        "gpu4:4962:5097 [1] transport/nvls.cc:223 NCCL WARN Cuda failure 999 'unknown error'\n",
+        "transport/nvls.cc:165 NCCL WARN Cuda failure 'invalid argument'\n",
+    ],
+)
+def test_nvls_cuda_failure_alone_suggests_a_restarted_fabric_manager(tmp_path: Path, line: str) -> None:
+    got = _confidence(tmp_path, line)
+    assert list(got)[:1] == ["nvidia.fabric-manager-restarted"]
+    assert set(got.values()) == {"suggests"}
+
+
+def test_nvls_cuda_failure_code_note_defers_to_the_context(tmp_path: Path) -> None:
+    line = "node1:77:90 [2] transport/nvls.cc:158 NCCL WARN Cuda failure 1 'invalid argument'\n"
+    got = notes(tmp_path, line)
+    assert any("cudaErrorInvalidValue" in n and "nvidia.fabric-manager-restarted reads its context" in n for n in got)
+    assert not any("cudaErrorInvalidValue" in n and "Not a container cause" in n for n in got)
 
 
 def test_nvls_cuda_failure_with_cuda_802_names_fabric_manager(tmp_path: Path) -> None:
     text = "CUDA error: system not yet initialized\n" + NVLS
-    assert causes(tmp_path, text)[:1] == ["nvidia.fabric-manager-not-running"]
+    assert causes(tmp_path, text) == ["nvidia.fabric-manager-not-running"]
+    assert any("after the fabric manager failure" in n for n in notes(tmp_path, text))
+
+
+def test_nvls_info_lines_of_a_healthy_run_name_nothing(tmp_path: Path) -> None:
+    text = (
+        "node1:77:90 [0] NCCL INFO NVLS multicast support is available on dev 0\n"
+        "node1:77:90 [0] NCCL INFO NVLS comm 0x55d0 headRank 0 nHeads 8 buffSize 4194304 memSize 2097152\n"
+        "node1:77:90 [0] NCCL INFO transport/nvls.cc:416 -> 0\n"
+    )
+    assert causes(tmp_path, text) == []
 
 
 # moby daemon/errors.go "could not select device driver %q with capabilities: %v": driver "" / [[gpu]] is --gpus,

@@ -31,6 +31,7 @@ EXPLAIN_ONLY: dict[str, str] = {
     "nvidia.host-driver-library-missing": "which driver libraries the host has is read from the host's ld cache, outside the container check sees; a run shows the library that fails to load",
     "nvidia.toolkit-ldconfig-wrong": "a setting of the host's /etc/nvidia-container-runtime/config.toml, outside the container check sees; the hook prints the failure when the container is created",
     "nvidia.fabric-manager-not-running": "a host service; CUDA reports it at init (802 system not yet initialized), which only a run shows",
+    "nvidia.fabric-manager-restarted": "the history of a host service (a fabric manager restarted without a GPU reset) is not visible to the container check; NCCL's NVLS setup failing with a CUDA error shows it",
     "cuda.forward-compat-unsupported": "depends on the image's CUDA compat libraries against the host GPU; CUDA reports it at init (804/803)",
     "cuda.driver-too-old": "depends on the image's CUDA runtime against the host driver; the runtime reports it at init (35, 222)",
     "runtime.cdi-spec-version-unsupported": "depends on the CDI library compiled into the engine binary (no version of it is exposed to read), against the spec's cdiVersion; the engine's CDI setup error shows it",

@@ -64,8 +64,19 @@ def _facts(scan: ScanResult) -> dict[str, Any]:
     return out
 
 
-def _code_notes(diagnosis: Diagnosis, facts: dict[str, Any]) -> list[str]:
-    """Every error code in the log, with its meaning and whether it can be a container cause."""
+def _code_notes(diagnosis: Diagnosis, facts: dict[str, Any], findings: Sequence[Finding] = ()) -> list[str]:
+    """Every error code in the log, with its meaning and whether it can be a container cause.
+
+    A code on a line that a finding cites is read in that context: "not a container cause" would contradict
+    the finding printed above it (NCCL's NVLS 'invalid argument' is CUDA's generic 1, and the fabric state).
+    """
+    cited: dict[tuple[str | None, int], str] = {}
+    for f in findings:
+        if f.severity.value == "notice":
+            continue
+        for ev in f.evidence:
+            if ev.line is not None:
+                cited.setdefault((ev.source, ev.line), f.cause)
     notes: list[str] = []
     rows = []
     for seen in diagnosis.codes:
@@ -83,7 +94,10 @@ def _code_notes(diagnosis: Diagnosis, facts: dict[str, Any]) -> list[str]:
             }
         )
         where = f"line {seen.hit.line}"
-        if c.klass == "not-container":
+        reading = cited.get((seen.hit.source, seen.hit.line))
+        if c.klass == "not-container" and reading:
+            notes.append(f"{c.layer} error at {where}: {c.describe()}. The code alone names no cause; {reading} reads its context.")
+        elif c.klass == "not-container":
             notes.append(f"{c.layer} error at {where}: {c.describe()}. Not a container cause.")
         elif c.klass == "unknown":
             maybe = f" Possible container causes (guesses): {', '.join(c.causes)}." if c.causes else ""
@@ -145,7 +159,7 @@ def explain(
     findings = to_findings(diagnosis, _context(scan), runtimes)
     facts = _facts(scan)
     notes = list(scan.notes) + diagnosis.notes
-    notes.extend(_code_notes(diagnosis, facts))
+    notes.extend(_code_notes(diagnosis, facts, findings))
     ending = _terminal_note(scan, facts)
     if not any(f.severity.value != "notice" for f in findings):
         notes.append(NO_CAUSE)
