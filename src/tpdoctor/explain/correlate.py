@@ -194,7 +194,9 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         if sig.code is not None and all((h.source, h.line) in explained for h in rec.evidence):
             continue  # a signature reads this code in its own context (signatures.yaml `explains_codes`)
         if _benign_here(sig, present, scan):
-            notes.append(_format(sig.benign, scan))
+            note = _format(sig.benign, scan)
+            if note not in notes:  # sibling signatures of one line may share one note
+                notes.append(note)
             continue
         main, *others = sig.causes
         # an error code (a printed CUDA/HIP/L0 string) is the API's consequence, as generic as a downstream
@@ -271,7 +273,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
     _drop_guesses_behind_a_known_root(scan, kb, codes, supports, notes)
     _arbitrate_by_terminal_error(scan, kb, supports)
     _blockers_the_run_got_past(scan, supports)
-    _server_on_default_shm(scan, supports)
+    _server_on_default_shm(scan, supports, kb)
     _bare_multi_node_hang(scan, supports, notes)
     # a next step for a cause shown only as a notice would send the user the wrong way
     demoted = {c for c, s in supports.items() if s.demoted}
@@ -539,13 +541,15 @@ def _already_evidence(s: Support | None, hit: SigHit) -> bool:
     return s is not None and any((e.source, e.line) == (hit.source, hit.line) for e in s.evidence)
 
 
-def _server_on_default_shm(scan: ScanResult, supports: dict[str, Support]) -> None:
+def _server_on_default_shm(scan: ScanResult, supports: dict[str, Support], kb: KnowledgeBase) -> None:
     """Nothing else found, and the log quotes a `docker run` / `podman run` / compose service / pod of a tensor-parallel server (--num-shard,
     --tensor-parallel-size, --tp > 1) with Docker's 64 MiB /dev/shm (no --shm-size, no --ipc=host, no /dev/shm mount)
     next to an error: the shards exchange NCCL and IPC buffers through /dev/shm, which TGI, vLLM and SGLang document
     as needing --shm-size (1g and more) or --ipc=host (glearn16b; huggingface/text-generation-inference#1655)."""
     if supports or not scan.error_lines or scan.facts.get("cmd_shm") != "default":
         return
+    if any(kb.signature(sig_id).root == "not-container" for sig_id in scan.signatures):
+        return  # glearn18a: the log names a failure with no container cause (a model that cannot be sharded)
     engine = scan.facts.get("cmd_engine") or ""
     if engine not in ("docker", "podman", "nerdctl", "compose", "kubernetes"):
         return
