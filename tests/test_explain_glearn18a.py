@@ -137,3 +137,45 @@ def test_tgi_server_on_default_shm_still_guessed_without_a_model_limit(tmp_path:
         + "Error: ShardCannotStart\n"
     )
     assert _causes(tmp_path, text)[:1] == ["shm.too-small"]
+
+
+SBATCH = (
+    "#!/bin/bash\n"
+    "#SBATCH -J train\n"
+    "#SBATCH -C gpu\n"
+    "#SBATCH -N 2\n"
+    "#SBATCH --ntasks-per-node=4\n"
+    "{extra}"
+    "srun {srun}python train.py\n"
+)
+NO_GPU = [
+    "lightning_fabric.utilities.exceptions.MisconfigurationException: No supported gpu backend found!",
+    "RuntimeError: No CUDA GPUs are available",
+    "RuntimeError: Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and installed a driver from http://www.nvidia.com/Download/index.aspx",
+]
+
+
+@pytest.mark.parametrize("err", NO_GPU)
+def test_batch_script_without_gpu_request_names_the_job(tmp_path: Path, err: str) -> None:
+    text = SBATCH.format(extra="", srun="") + err + "\n"
+    assert _findings(tmp_path, text)[:1] == [("slurm.job-without-gpu", "suggests")]
+
+
+@pytest.mark.parametrize(
+    ("extra", "srun"),
+    [
+        ("#SBATCH --gres=gpu:4\n", ""),
+        ("#SBATCH --gpus-per-node=4\n", ""),
+        ("#SBATCH -G 8\n", ""),
+        ("", "--gpus-per-task=1 "),
+        ("#SBATCH --tres-per-task=gres/gpu:1\n", ""),
+    ],
+)
+def test_batch_script_with_a_gpu_request_is_not_the_job(tmp_path: Path, extra: str, srun: str) -> None:
+    text = SBATCH.format(extra=extra, srun=srun) + NO_GPU[0] + "\n"
+    assert "slurm.job-without-gpu" not in _causes(tmp_path, text)
+
+
+def test_no_gpu_without_a_batch_script_is_not_slurm(tmp_path: Path) -> None:
+    text = "docker run --rm img python train.py\n" + NO_GPU[0] + "\n"
+    assert "slurm.job-without-gpu" not in _causes(tmp_path, text)

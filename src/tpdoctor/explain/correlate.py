@@ -153,6 +153,8 @@ def _correlation_applies(c: Correlation, present: set[str], scan: ScanResult) ->
         return False
     if c.any and not any(a in present for a in c.any):
         return False
+    if any(scan.facts.get(k) is not None for k in c.absent):
+        return False
     return all(
         scan.facts.get(k) is not None if v == "*" else scan.facts.get(k) == v for k, v in c.fact.items()
     )

@@ -103,6 +103,7 @@ class Correlation:
     when: tuple[str, ...]
     any: tuple[str, ...] = ()
     fact: dict[str, str] = field(default_factory=dict)
+    absent: tuple[str, ...] = ()  # fact keys that must not be in the log (glearn18a)
     emit: str | None = None
     relate: str | None = None
     drop: str | None = None
@@ -233,6 +234,7 @@ def parse_knowledge_base(raw: dict[str, Any], lazy: bool = False) -> KnowledgeBa
                 when=_tuple(c.get("when")),
                 any=_tuple(c.get("any")),
                 fact={str(k): str(v) for k, v in (c.get("fact") or {}).items()},
+                absent=tuple(str(x) for x in _tuple(c.get("absent"))),
                 emit=c.get("emit"),
                 relate=c.get("relate"),
                 drop=c.get("drop"),
