@@ -3,9 +3,10 @@
 Positive lines are written from the code or the docs that print or state them (not copied from the heldout18 logs):
 Fabric Manager refusing a config item and nvidia-fabricmanager-start.sh refusing its arguments (R570+ wrapper,
 NVIDIA/gpu-driver-container#383), Fabric Manager not starting told in words, a framework's int() parse of MIG UUIDs in
-CUDA_VISIBLE_DEVICES (vLLM's Ray executor), a Kubernetes MIG resource count above one, several MIG instances for one job
-in words, libnvidia-container's container error cut off on a cgroup v2 host (and its pre-1.8 message wrapped onto its
-own line), and the NVDEC/NVENC driver libraries not loadable in the forms VPF, the Video Codec SDK and dlerror print.
+CUDA_VISIBLE_DEVICES (vLLM's Ray executor), several MIG UUIDs in one device list, a Kubernetes MIG resource count
+above one, several MIG instances for one job in words, libnvidia-container's container error cut off on a cgroup v2
+host (and its pre-1.8 message wrapped onto its own line), and the NVDEC/NVENC driver libraries not loadable in the
+forms VPF, the Video Codec SDK and dlerror print.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ MIG_UUID = "MIG-3c1f0a2b-9d8e-5f7a-b6c5-4d3e2f1a0b9c"
         ("    resources:\n      limits:\n        nvidia.com/mig-2g.20gb: \"2\"\n", "nvidia.mig-multi-instance",
          "suggests"),
         ("          limits:\n            nvidia.com/mig-3g.40gb: 4\n", "nvidia.mig-multi-instance", "suggests"),
+        # several MIG devices in one device list
+        (f"export CUDA_VISIBLE_DEVICES={MIG_UUID},MIG-7e6d5c4b-3a29-5180-9f8e-7d6c5b4a3928\npython serve.py --tp 2\n",
+         "nvidia.mig-multi-instance", "suggests"),
+        (f"    env:\n    - name: NVIDIA_VISIBLE_DEVICES\n      value: x\nNVIDIA_VISIBLE_DEVICES={MIG_UUID},"
+         "MIG-7e6d5c4b-3a29-5180-9f8e-7d6c5b4a3928\n", "nvidia.mig-multi-instance", "suggests"),
         # several MIG instances for one job, in words
         ("We run tensor parallel across two MIG instances of one A100 and the engine fails\n",
          "nvidia.mig-multi-instance", "suggests"),
@@ -96,6 +102,10 @@ def test_video_library_with_video_capability_is_the_host(tmp_path: Path) -> None
         ("ValueError: invalid literal for int() with base 10: 'GPU-3c1f0a2b-9d8e-5f7a-b6c5-4d3e2f1a0b9c'\n",
          "nvidia.mig-multi-instance"),
         (f"  MIG 1g.10gb     Device  0: (UUID: {MIG_UUID})\n", "nvidia.mig-multi-instance"),
+        # one MIG device in the list, or whole GPUs by UUID
+        (f"CUDA_VISIBLE_DEVICES={MIG_UUID}\n", "nvidia.mig-multi-instance"),
+        ("NVIDIA_VISIBLE_DEVICES=GPU-3c1f0a2b-9d8e-5f7a-b6c5-4d3e2f1a0b9c,GPU-7e6d5c4b-3a29-5180-9f8e-7d6c5b4a3928\n",
+         "nvidia.mig-multi-instance"),
         # one MIG device per container, and a node's capacity listing
         ("      limits:\n        nvidia.com/mig-1g.10gb: \"1\"\n", "nvidia.mig-multi-instance"),
         ("Capacity:\n  cpu:                     64\n  nvidia.com/mig-1g.10gb:  7\nAllocatable:\n"
