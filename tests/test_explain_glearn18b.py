@@ -9,6 +9,9 @@ Families:
   specification, you may not submit a job not requesting GPUs in a GPU partition", "You must request at least one
   GPU ... partition", signac-flow's "Requesting GPU partition, but no GPUs requested!"). A job that does request
   GPUs and a CPU-partition note stay clean.
+- a typed Slurm GPU request (--gres=gpu:<type>:N, --gpus-per-node=<type>:N) for a type that the gres.conf
+  (Name=gpu Type=...) or slurm.conf node Gres=gpu:<type>:N shown in the same log does not configure. A request for a
+  configured type, or an untyped one, stays clean.
 Lines are written from the upstream source, not copied from the dev logs.
 """
 
@@ -83,4 +86,36 @@ def test_gpu_partition_without_gpu_request(tmp_path: Path, text: str) -> None:
     ],
 )
 def test_neighbours_stay_clean(tmp_path: Path, text: str) -> None:
+    assert causes(tmp_path, text) == [], text
+
+
+GRES_CONF = "NodeName=gpu-st-g4dn-[1-8] Name=gpu Type=t4 File=/dev/nvidia0\n"
+NODE_CONF = "NodeName=node[01-04] CPUs=64 RealMemory=512000 Gres=gpu:v100:8 State=UNKNOWN\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "$ srun -p gpu --gpus-per-node=a10g:1 --pty bash\n$ cat /etc/slurm/gres.conf\n" + GRES_CONF,
+        GRES_CONF + "sbatch --gres=gpu:a100:2 train.sh\n",
+        NODE_CONF + "#SBATCH --gres=gpu:A100:4\n",
+        NODE_CONF + "salloc --gpus=h100:8 -N 1\n",
+    ],
+)
+def test_gres_type_not_configured(tmp_path: Path, text: str) -> None:
+    found = _findings(tmp_path, text)
+    assert found and found[0] == ("slurm.gres-unavailable", "suggests"), found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        GRES_CONF + "srun --gpus-per-node=t4:1 nvidia-smi\n",
+        NODE_CONF + "#SBATCH --gres=gpu:V100:2\n",
+        NODE_CONF + "#SBATCH --gres=gpu:8\n",
+        "srun --gres=gpu:a100:2 python train.py\n",  # no configuration shown: nothing to compare
+        "docker run --gpus=all --rm nvidia/cuda:12.4.1-base-ubuntu22.04 nvidia-smi\n" + GRES_CONF,
+    ],
+)
+def test_gres_type_configured_stays_clean(tmp_path: Path, text: str) -> None:
     assert causes(tmp_path, text) == [], text
