@@ -473,6 +473,7 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
         )
 
     _rocm_double_mask(scan, supports)
+    _slurm_gres_type_unconfigured(scan, supports)
     _ray_rocr_refusal(scan, supports)
     _node_group_renamed(scan, supports)
     _xpu_double_selection(scan, supports)
@@ -669,6 +670,32 @@ def _node_group_renamed(scan: ScanResult, supports: dict[str, Support]) -> None:
         f"The same GPU node ({node}) shows the groups {', '.join(sorted(names))} in two listings: the host and "
         "the container name its GID differently, so a user in the container's group of the host's name is not in "
         "the node's group. Grant the node's numeric GID (group_add: [\"<gid>\"] / --group-add <gid>).",
+    )
+
+
+def _slurm_gres_type_unconfigured(scan: ScanResult, supports: dict[str, Support]) -> None:
+    """A typed Slurm GPU request (--gres=gpu:<type>:N, --gpus-per-node=<type>:N) for a type that no gres.conf
+    `Name=gpu Type=` line nor slurm.conf node `Gres=gpu:<type>:N` of the same log configures: no node of the
+    cluster offers that GRES type, so slurmctld refuses the job or step (ESLURM_INVALID_GRES) or it never starts
+    (glearn18b: aws/aws-parallelcluster#5880, a generated gres.conf with only Type=t4 and --gpus-per-node=a10g:1)."""
+    requested = scan.facts.values.get("slurm_gpu_type_req", [])
+    configured = scan.facts.values.get("slurm_gpu_type_conf", [])
+    if not requested or not configured:
+        return
+    known = {c.lower() for c in configured}
+    missing = [r for r in requested if r.lower() not in known]
+    if not missing:
+        return
+    _suggest_from_fact(
+        scan,
+        supports,
+        "slurm.gres-unavailable",
+        "slurm_gpu_type_req",
+        "GPU types requested: " + ", ".join(requested[:4]) + " (first: {})",
+        f"The job asks for GPU type {missing[0]}, but the Slurm configuration shown defines only "
+        f"{', '.join(configured[:4])} (gres.conf Type= / the nodes' Gres=): no node offers that GRES, "
+        "so Slurm refuses the request or leaves it pending. Request a configured type (`sinfo -o '%P %G'`), or add "
+        "the type to gres.conf and the nodes' Gres= (regenerate the cluster's Slurm config for the new instances).",
     )
 
 
