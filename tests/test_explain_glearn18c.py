@@ -37,6 +37,21 @@ VK_FOUND = ("ggml_vulkan: Found 1 Vulkan devices:\n"
          "xpu.resizable-bar-disabled", "proves"),
         ("WARNING: Resizable BAR not detected for device 0000:83:00.0\nclGetPlatformIDs(-1001)\n",
          "xpu.resizable-bar-disabled", "proves"),
+        ("WARNING: Small BAR detected for device 0000:1b:00.0\n"
+         "pyopencl._cl.LogicError: clGetPlatformIDs failed: PLATFORM_NOT_FOUND_KHR\n",
+         "xpu.resizable-bar-disabled", "proves"),
+        # Resizable BAR off, retold
+        ("Resizable BAR is disabled in the BIOS of this server, and level-zero lists no Arc device.\n",
+         "xpu.resizable-bar-disabled", "suggests"),
+        ("Turning on ReBAR in the firmware fixed it; sycl-ls shows the B580 now.\n",
+         "xpu.resizable-bar-disabled", "suggests"),
+        # the GPU only as root, retold
+        ("The Radeon is found with user: root in the compose file, not with the image's default user.\n",
+         "device.group-denied", "suggests"),
+        ("Since the image switched to a non-root user, the container cannot see the GPU any more.\n",
+         "device.group-denied", "suggests"),
+        ("rocminfo works as root but as my own account it lists no GPU agent.\n",
+         "device.group-denied", "suggests"),
         # ggml Vulkan: none found in one run, found in another run of the same image -> access, not absence
         ("ggml_vulkan: No devices found.\nwarning: no usable GPU found, --gpu-layers option will be ignored\n" + VK_FOUND,
          "device.group-denied", "suggests"),
@@ -80,6 +95,12 @@ def test_a_heldout18c_family_form_is_named(tmp_path: Path, text: str, cause: str
         # a CUDA build that also loads the Vulkan backend: CUDA found the GPU
         ("ggml_cuda_init: found 1 CUDA devices:\n  Device 0: NVIDIA GeForce RTX 4090, compute capability 8.9\n"
          "ggml_vulkan: No devices found.\n", "device.render-node-missing"),
+        # the BAR wording in P2P context, and compute-runtime's own warning alone
+        ("P2P between the two cards needs ReBAR support, which is disabled here.\n", "xpu.resizable-bar-disabled"),
+        ("WARNING: Small BAR detected for device 0000:03:00.0\n", "xpu.resizable-bar-disabled"),
+        # root mentioned in a healthy run, and Open MPI's refusal
+        ("Running as root; detected 2 GPUs, all devices visible.\n", "device.group-denied"),
+        ("mpirun has detected an attempt to run as root.\n", "device.group-denied"),
         # /dev/kfd present
         ("The /dev/kfd device is present in the container and rocminfo lists gfx1100.\n", "device.kfd-missing"),
         ("podman run --device /dev/kfd --device /dev/dri rocm/pytorch\n", "device.kfd-missing"),
