@@ -111,3 +111,20 @@ def test_no_literal_hit_on_a_healthy_log_is_refused_by_its_pattern(tmp_path: Pat
     # so would the bare "090" of the counted GPU models ("2x4090"), which met pids and hex ids on every rank
     counted = next(f for f in kb.facts if f.id == "gpu-pcie-model-counted")
     assert _wasted_hits(text, ["060", "070", "080", "090"], counted.regex) > budget
+
+
+# Hyperscan's literal matcher slows with many short literals, even ones that never match: 70 five-byte
+# literals cost 13% of the 1 GiB scan on the device's Xeon (bench/README.md, seventh session). The 87 short
+# literals that remain are error codes and tokens a shorter form cannot avoid; a new one needs a context
+# (a space, the digit before "xH200") that makes it six bytes.
+SHORT_LITERAL_BYTES = 5
+SHORT_LITERALS_ALLOWED = 87
+
+
+def test_short_prefilter_literals_do_not_grow() -> None:
+    from tpdoctor.explain.scanner import Scanner
+
+    literals = set(Scanner(knowledge_base()).literals)
+    assert len(literals) > 1000
+    short = sorted(lit for lit in literals if len(lit) <= SHORT_LITERAL_BYTES)
+    assert len(short) <= SHORT_LITERALS_ALLOWED, short

@@ -394,6 +394,7 @@ class Scanner:
         ]
         self._in_heap: dict[str, tuple[int, int, int, str, str]] = {}  # shown text -> its heap entry
         self._seen_lines: dict[tuple[str, tuple[int, ...]], _LineMatch] = {}  # (text, literals) -> match
+        self.literals: tuple[bytes, ...] = tuple(literals)  # every prefilter literal, whichever engine runs them
         self.engine: Engine = make_engine(literals, single, engine)
         self.result = ScanResult(engine=self.engine.name)
         self._order = 0
