@@ -55,8 +55,9 @@ VK_FOUND = ("ggml_vulkan: Found 1 Vulkan devices:\n"
         # ggml Vulkan: none found in one run, found in another run of the same image -> access, not absence
         ("ggml_vulkan: No devices found.\nwarning: no usable GPU found, --gpu-layers option will be ignored\n" + VK_FOUND,
          "device.group-denied", "suggests"),
-        # ggml Vulkan alone: the render node is the first guess
-        ("load_backend: loaded Vulkan backend from /app/libggml-vulkan.so\nggml_vulkan: No devices found.\n",
+        # ggml Vulkan in a container with none found: the render node is the first guess
+        ("$ docker run --rm ghcr.io/ggml-org/llama.cpp:server-vulkan -m /models/q.gguf\n"
+         "ggml_vulkan: No devices found.\n",
          "device.render-node-missing", "suggests"),
         # /dev/kfd absent from the container, retold
         ("With apptainer exec --rocm --contain the /dev/kfd device is not present, only /dev/dri/renderD128.\n",
@@ -92,6 +93,9 @@ def test_a_heldout18c_family_form_is_named(tmp_path: Path, text: str, cause: str
         # a healthy Vulkan listing
         (VK_FOUND, "device.group-denied"),
         (VK_FOUND, "device.render-node-missing"),
+        # ggml Vulkan alone, no container in the log: a CPU-only or driverless host reads the same
+        ("load_backend: loaded Vulkan backend from /app/libggml-vulkan.so\nggml_vulkan: No devices found.\n",
+         "device.render-node-missing"),
         # a CUDA build that also loads the Vulkan backend: CUDA found the GPU
         ("ggml_cuda_init: found 1 CUDA devices:\n  Device 0: NVIDIA GeForce RTX 4090, compute capability 8.9\n"
          "ggml_vulkan: No devices found.\n", "device.render-node-missing"),
