@@ -26,3 +26,10 @@ def findings(tmp_path: Path, text: str) -> list[tuple[str, str]]:
     log = tmp_path / "c.log"
     log.write_text(text)
     return [(f.cause, f.confidence) for f in explain([str(log)]).findings if f.severity.value != "notice"]
+
+
+def all_causes(tmp_path: Path, text: str) -> list[str]:
+    """Every cause id explain reports, notices included."""
+    log = tmp_path / "a.log"
+    log.write_text(text)
+    return [f.cause for f in explain([str(log)]).findings]

@@ -14,16 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from explain_helpers import all_causes as _all
 from explain_helpers import findings as _findings
-
-
-def _all(tmp_path: Path, text: str) -> list[str]:
-    from tpdoctor.explain import explain
-
-    log = tmp_path / "a.log"
-    log.write_text(text)
-    return [f.cause for f in explain([str(log)]).findings]
-
 
 VK_FOUND = ("ggml_vulkan: Found 1 Vulkan devices:\n"
             "ggml_vulkan: 0 = AMD Radeon RX 7600 (RADV NAVI33) (radv) | uma: 0 | fp16: 1 | warp size: 64\n")

@@ -316,17 +316,22 @@ def _lines_that_explain_codes(scan: ScanResult, kb: KnowledgeBase) -> set[tuple[
     }
 
 
+def _not_container_signatures(scan: ScanResult, kb: KnowledgeBase) -> list[tuple[int, str]]:
+    """(first line, signature id) of each signature in the log that is a failure with no container cause."""
+    return [
+        (rec.first_line, sig_id)
+        for sig_id, rec in scan.signatures.items()
+        if kb.signature(sig_id).root == "not-container"
+    ]
+
+
 def _drop_guesses_behind_a_known_root(
     scan: ScanResult, kb: KnowledgeBase, codes: list[CodeSeen], supports: dict[str, Support], notes: list[str]
 ) -> None:
     """A failure with no container cause (CUDA out of memory, no kernel image for this GPU) makes every
     rank print generic errors after it (ncclSystemError, watchdog timeouts). A cause that only such
     generic lines back is then a guess the log contradicts: drop it, and say what the root is."""
-    roots = [
-        (rec.first_line, sig_id)
-        for sig_id, rec in scan.signatures.items()
-        if kb.signature(sig_id).root == "not-container"
-    ]
+    roots = _not_container_signatures(scan, kb)
     roots += [(c.hit.line, c.code.name) for c in codes if c.code.klass == "not-container"]
     oom = scan.deaths.get(OOM)
     if oom is not None:  # the OOM killer ended a child (explain/death.py): memory, not the container
@@ -551,7 +556,7 @@ def _server_on_default_shm(scan: ScanResult, supports: dict[str, Support], kb: K
     as needing --shm-size (1g and more) or --ipc=host (glearn16b; huggingface/text-generation-inference#1655)."""
     if supports or not scan.error_lines or scan.facts.get("cmd_shm") != "default":
         return
-    if any(kb.signature(sig_id).root == "not-container" for sig_id in scan.signatures):
+    if _not_container_signatures(scan, kb):
         return  # glearn18a: the log names a failure with no container cause (a model that cannot be sharded)
     engine = scan.facts.get("cmd_engine") or ""
     if engine not in ("docker", "podman", "nerdctl", "compose", "kubernetes"):
