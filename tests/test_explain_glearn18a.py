@@ -130,6 +130,27 @@ def test_tgi_shard_size_is_a_model_limit_not_shm(tmp_path: Path, err: str) -> No
     assert _causes(tmp_path, text) == []
 
 
+@pytest.mark.parametrize(
+    "err",
+    [
+        # a CUDA error code classed "not a container cause" (data/error_codes), given by name only
+        "RuntimeError: CUDA error: cudaErrorIllegalInstruction",
+        # the kernel's OOM killer ended the shard (explain/death.py)
+        "[12345.678] Out of memory: Killed process 4242 (python3) total-vm:92000000kB, anon-rss:81000000kB",
+    ],
+)
+def test_server_on_default_shm_not_guessed_beside_a_no_container_code_or_oom_kill(tmp_path: Path, err: str) -> None:
+    # The same rule as _drop_guesses_behind_a_known_root: any failure with no container cause, not only a
+    # signature marked so, keeps the default-/dev/shm guess away.
+    text = (
+        TGI_CMD.format(m="meta-llama/Llama-2-70b-hf")
+        + "2024-01-01T00:00:00Z ERROR text_generation_launcher: Shard 1 failed to start\n"
+        + err
+        + "\n"
+    )
+    assert "shm.too-small" not in _causes(tmp_path, text)
+
+
 def test_tgi_server_on_default_shm_still_guessed_without_a_model_limit(tmp_path: Path) -> None:
     text = (
         TGI_CMD.format(m="meta-llama/Llama-2-70b-hf")

@@ -275,7 +275,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
     _drop_guesses_behind_a_known_root(scan, kb, codes, supports, notes)
     _arbitrate_by_terminal_error(scan, kb, supports)
     _blockers_the_run_got_past(scan, supports)
-    _server_on_default_shm(scan, supports, kb)
+    _server_on_default_shm(scan, supports, kb, codes)
     _bare_multi_node_hang(scan, supports, notes)
     # a next step for a cause shown only as a notice would send the user the wrong way
     demoted = {c for c, s in supports.items() if s.demoted}
@@ -316,13 +316,19 @@ def _lines_that_explain_codes(scan: ScanResult, kb: KnowledgeBase) -> set[tuple[
     }
 
 
-def _not_container_signatures(scan: ScanResult, kb: KnowledgeBase) -> list[tuple[int, str]]:
-    """(first line, signature id) of each signature in the log that is a failure with no container cause."""
-    return [
+def _not_container_roots(scan: ScanResult, kb: KnowledgeBase, codes: list[CodeSeen]) -> list[tuple[int, str]]:
+    """(line, name) of each failure in the log that has no container cause: a signature marked so, an error
+    code classed so (data/error_codes), a child killed by the OOM killer (explain/death.py)."""
+    roots = [
         (rec.first_line, sig_id)
         for sig_id, rec in scan.signatures.items()
         if kb.signature(sig_id).root == "not-container"
     ]
+    roots += [(c.hit.line, c.code.name) for c in codes if c.code.klass == "not-container"]
+    oom = scan.deaths.get(OOM)
+    if oom is not None:  # memory, not the container
+        roots.append((oom.line, "a process killed by the OOM killer"))
+    return roots
 
 
 def _drop_guesses_behind_a_known_root(
@@ -331,11 +337,7 @@ def _drop_guesses_behind_a_known_root(
     """A failure with no container cause (CUDA out of memory, no kernel image for this GPU) makes every
     rank print generic errors after it (ncclSystemError, watchdog timeouts). A cause that only such
     generic lines back is then a guess the log contradicts: drop it, and say what the root is."""
-    roots = _not_container_signatures(scan, kb)
-    roots += [(c.hit.line, c.code.name) for c in codes if c.code.klass == "not-container"]
-    oom = scan.deaths.get(OOM)
-    if oom is not None:  # the OOM killer ended a child (explain/death.py): memory, not the container
-        roots.append((oom.line, "a process killed by the OOM killer"))
+    roots = _not_container_roots(scan, kb, codes)
     if not roots:
         return
     line, name = min(roots)
@@ -549,15 +551,17 @@ def _already_evidence(s: Support | None, hit: SigHit) -> bool:
     return s is not None and any((e.source, e.line) == (hit.source, hit.line) for e in s.evidence)
 
 
-def _server_on_default_shm(scan: ScanResult, supports: dict[str, Support], kb: KnowledgeBase) -> None:
+def _server_on_default_shm(
+    scan: ScanResult, supports: dict[str, Support], kb: KnowledgeBase, codes: list[CodeSeen]
+) -> None:
     """Nothing else found, and the log quotes a `docker run` / `podman run` / compose service / pod of a tensor-parallel server (--num-shard,
     --tensor-parallel-size, --tp > 1) with Docker's 64 MiB /dev/shm (no --shm-size, no --ipc=host, no /dev/shm mount)
     next to an error: the shards exchange NCCL and IPC buffers through /dev/shm, which TGI, vLLM and SGLang document
     as needing --shm-size (1g and more) or --ipc=host (glearn16b; huggingface/text-generation-inference#1655)."""
     if supports or not scan.error_lines or scan.facts.get("cmd_shm") != "default":
         return
-    if _not_container_signatures(scan, kb):
-        return  # glearn18a: the log names a failure with no container cause (a model that cannot be sharded)
+    if _not_container_roots(scan, kb, codes):
+        return  # the log names a failure with no container cause (a model that cannot be sharded, OOM; glearn18a)
     engine = scan.facts.get("cmd_engine") or ""
     if engine not in ("docker", "podman", "nerdctl", "compose", "kubernetes"):
         return
