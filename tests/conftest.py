@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# explain caches compiled Hyperscan databases (explain/hs_cache.py); the tests keep theirs out of ~/.cache.
+os.environ.setdefault("TPDOCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="tpdoctor-test-cache-"))
 
 # The shared corpus and research sit beside the checkout (../shared), in CI too.
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

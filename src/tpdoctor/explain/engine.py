@@ -12,6 +12,8 @@ import mmap
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from tpdoctor.explain import hs_cache
+
 Buffer = bytes | bytearray | mmap.mmap  # mmap: a shared block of explain/scanpool.py
 
 # `single` literals are looked for in the first PREFIX bytes of a block with the full database;
@@ -52,14 +54,16 @@ class HyperscanEngine:
             return db
         hs = self._hs
         ids = [i for i in range(len(self._literals)) if not self._is_single[i] or i in singles]
-        db = hs.Database(mode=hs.HS_MODE_BLOCK)
-        db.compile(
-            expressions=[self._literals[i] for i in ids],
-            ids=ids,
-            elements=len(ids),
-            flags=[hs.HS_FLAG_SINGLEMATCH if self._is_single[i] else 0 for i in ids],
-            literal=True,
-        )
+        expressions = [self._literals[i] for i in ids]
+        flags = [hs.HS_FLAG_SINGLEMATCH if self._is_single[i] else 0 for i in ids]
+
+        def compile_db() -> tuple[object, bytes]:
+            db = hs.Database(mode=hs.HS_MODE_BLOCK)
+            db.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags, literal=True)
+            return db, hs.dumpb(db)
+
+        key = hs_cache.database_key(hs.__version__, expressions, flags, ids)
+        db = hs_cache.load_or_compile(key, lambda data: hs.loadb(data, hs.HS_MODE_BLOCK), compile_db)
         self._dbs[singles] = db
         return db
 

@@ -1,0 +1,211 @@
+"""Compiled Hyperscan databases kept on disk between runs of explain.
+
+Compiling the ~5500 prefilter literals takes Hyperscan 0.13-0.14 s per database, and a long log needs
+two (engine.py: the full one and the one without the single literals found in a block's head): a
+quarter of explain's time on a short log, 0.28 s of a 256 MiB one. A serialized database loads in
+0.1 ms (bench/README.md, "start-up"). So the compiled bytes are cached, keyed by everything that
+decides them: the literals, their flags, the Hyperscan version and the CPU they were compiled for
+(hs_compile tunes for the host's instruction set, and a cache directory in an NFS home is shared by
+hosts with other CPUs).
+
+tpdoctor runs as root, so the cache trusts nothing it did not write:
+- the directory is `$TPDOCTOR_CACHE_DIR`, else `$XDG_CACHE_HOME/tpdoctor`, else `~/.cache/tpdoctor`;
+  `TPDOCTOR_CACHE_DIR=` (empty) turns the cache off. It is used only when it is a real directory (not
+  a symlink), owned by this user and writable by no one else; every file operation goes through the
+  directory's descriptor (openat), so a directory swapped after that check is not followed;
+- a file is read only when it is a regular file of this user, written by no one else, within
+  MAX_FILE bytes, and its SHA-256 matches the one stored in its header; Hyperscan then checks its
+  own header and CRC (hs_deserialize_database) before the bytes are used;
+- a file is written to an O_CREAT|O_EXCL|O_NOFOLLOW temp file and renamed into place: a planted link
+  is never written through, and readers never see half a file;
+- at most MAX_ENTRIES databases are kept (the oldest go first).
+Any failure (read-only home, full disk, a foreign file) means compiling as before: the cache makes
+explain faster and never changes what it finds (tests/test_explain_hs_cache.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import platform
+import re
+import secrets
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+MAGIC = b"tpdoctor-hyperscan-db 1\n"
+MAX_FILE = 64 << 20  # a database of today's knowledge is ~0.6 MB
+MAX_ENTRIES = 24  # the full database plus the subsets of the logs read lately
+_NAME = re.compile(r"^hs-[0-9a-f]{64}\.db$")
+_TMP = ".hs-tmp-"
+
+
+def cache_dir() -> Path | None:
+    """Where compiled databases live, or None when the cache is off."""
+    env = os.environ.get("TPDOCTOR_CACHE_DIR")
+    if env is not None:
+        return Path(env) if env.strip() else None
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):
+        return Path(xdg) / "tpdoctor"
+    home = os.path.expanduser("~")
+    return Path(home) / ".cache" / "tpdoctor" if os.path.isabs(home) else None
+
+
+@functools.cache
+def _cpu_identity() -> bytes:
+    """The instruction-set features Hyperscan compiles for: the first `flags` line of /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo", "rb") as f:
+            for _ in range(64):
+                line = f.readline(1 << 16)
+                if not line:
+                    break
+                if line.startswith((b"flags", b"Features")):
+                    return line.strip()
+    except OSError:
+        pass
+    return platform.machine().encode()
+
+
+def database_key(hs_version: str, literals: Sequence[bytes], flags: Sequence[int], ids: Sequence[int]) -> str:
+    h = hashlib.sha256()
+    for part in (MAGIC, hs_version.encode(), _cpu_identity()):
+        h.update(len(part).to_bytes(8, "little") + part)
+    h.update(b"".join(len(lit).to_bytes(4, "little") + lit for lit in literals))
+    h.update(b"".join(f.to_bytes(4, "little") + i.to_bytes(4, "little") for f, i in zip(flags, ids, strict=True)))
+    return h.hexdigest()
+
+
+def _safe_dir_fd(path: Path) -> int | None:
+    """An O_DIRECTORY descriptor of `path`, created 0700 if absent, or None when it is not ours alone."""
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError, OSError):
+        os.mkdir(path, 0o700)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    st = os.fstat(fd)
+    if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        os.close(fd)
+        return None
+    return fd
+
+
+@contextlib.contextmanager
+def _opened_dir() -> Iterator[int | None]:
+    path = cache_dir()
+    fd = _safe_dir_fd(path) if path is not None else None
+    try:
+        yield fd
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _read(dir_fd: int, name: str) -> bytes | None:
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if (
+            not stat.S_ISREG(st.st_mode)
+            or st.st_uid != os.geteuid()
+            or st.st_mode & 0o022
+            or not len(MAGIC) + 32 < st.st_size <= MAX_FILE
+        ):
+            return None
+        data = b""
+        while len(data) < st.st_size:
+            chunk = os.read(fd, st.st_size - len(data))
+            if not chunk:
+                return None
+            data += chunk
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    head, digest, payload = data[: len(MAGIC)], data[len(MAGIC) : len(MAGIC) + 32], data[len(MAGIC) + 32 :]
+    if head != MAGIC or hashlib.sha256(payload).digest() != digest:
+        return None
+    return payload
+
+
+def _write(dir_fd: int, name: str, payload: bytes) -> None:
+    tmp = f"{_TMP}{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd
+        )
+    except OSError:
+        return
+    try:
+        data = memoryview(MAGIC + hashlib.sha256(payload).digest() + payload)
+        while data:
+            data = data[os.write(fd, data) :]
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=dir_fd)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    _prune(dir_fd)
+
+
+def _prune(dir_fd: int) -> None:
+    """Keep the MAX_ENTRIES newest databases; drop temp files of writers that are gone."""
+    try:
+        entries = list(os.scandir(dir_fd))
+    except OSError:
+        return
+    dbs: list[tuple[float, str]] = []
+    for e in entries:
+        with contextlib.suppress(OSError):
+            st = e.stat(follow_symlinks=False)
+            if _NAME.match(e.name) and stat.S_ISREG(st.st_mode):
+                dbs.append((st.st_mtime, e.name))
+            elif e.name.startswith(_TMP) and not _pid_alive(e.name[len(_TMP) :].split("-")[0]):
+                os.unlink(e.name, dir_fd=dir_fd)
+    for _, name in sorted(dbs, reverse=True)[MAX_ENTRIES:]:
+        with contextlib.suppress(OSError):
+            os.unlink(name, dir_fd=dir_fd)
+
+
+def _pid_alive(pid: str) -> bool:
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def load_or_compile(key: str, load: Callable[[bytes], object], compile_db: Callable[[], tuple[object, bytes]]) -> object:
+    """The database cached under `key` (`load` turns the bytes into one), else `compile_db()`'s, which is
+    then cached. `load` raising means a bad file: it is compiled again and replaced."""
+    name = f"hs-{key}.db"
+    with _opened_dir() as dir_fd:
+        if dir_fd is not None:
+            payload = _read(dir_fd, name)
+            if payload is not None:
+                try:
+                    return load(payload)
+                except Exception:  # hyperscan's errors: a file that is not a database
+                    pass
+        db, payload = compile_db()
+        if dir_fd is not None:
+            _write(dir_fd, name, payload)
+        return db
