@@ -19,7 +19,7 @@ for round in 1 2 3; do
       J=/tmp/tpd-run-cpus$cpus-workers$workers-r$round.json
       "${pin[@]}" python3 bench/run.py --log "$LOG" --repeat 3 >"$J" 2>&1
       echo "{\"cpus\": \"$cpus\", \"workers\": \"$workers\", \"round\": $round, \"run\": $(cat "$J")}" | tr -d '\n' >>"$OUT/runs.jsonl"; echo >>"$OUT/runs.jsonl"
-      echo "cpus=$cpus workers=$workers round=$round: grep, explain, ratio, explain CPU, RSS MB, planted found: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["grep_s"], d["explain_s"], d["ratio"], d["explain_cpu_s"], d["explain_peak_rss_mb"], d["planted_found_at_exact_line"])' "$J")"
+      echo "cpus=$cpus workers=$workers round=$round: grep, explain, ratio, explain CPU, RSS MB, planted found, explain cold: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["grep_s"], d["explain_s"], d["ratio"], d["explain_cpu_s"], d["explain_peak_rss_mb"], d["planted_found_at_exact_line"], d.get("explain_cold_s", "-"))' "$J")"
     done
   done
 done | tee "$OUT/summary.txt"
