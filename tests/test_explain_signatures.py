@@ -102,3 +102,7 @@ def test_packaged_patterns_compile_eagerly() -> None:
     assert [s.id for s in eager.signatures] == [s.id for s in lazy.signatures]
     assert all(isinstance(s.regex, re.Pattern) for s in eager.signatures)
     assert all(s.regex.pattern == t.regex.pattern for s, t in zip(eager.signatures, lazy.signatures, strict=True))
+    # the facts too: compiled lazily at run time, every one compiles here
+    assert [f.id for f in eager.facts] == [f.id for f in lazy.facts] and eager.facts
+    assert all(isinstance(f.regex, re.Pattern) for f in eager.facts)
+    assert all(f.regex.pattern == g.regex.pattern for f, g in zip(eager.facts, lazy.facts, strict=True))

@@ -93,7 +93,7 @@ class Signature:
 class FactPattern:
     id: str
     literals: tuple[str, ...]
-    regex: re.Pattern[str]
+    regex: LazyRegex | re.Pattern[str]  # run only on a line where a literal of it was found
     single: bool = False  # may be on every line: the engine reports it once per block
 
 
@@ -149,8 +149,8 @@ def _compile_now(entry_id: str, pattern: str) -> re.Pattern[str]:
 
 
 def parse_knowledge_base(raw: dict[str, Any], lazy: bool = False) -> KnowledgeBase:
-    """Validate and build the knowledge base; `lazy` defers compiling the signature regexes to
-    their first use (the packaged data, whose patterns the tests compile)."""
+    """Validate and build the knowledge base; `lazy` defers compiling the signature and fact regexes
+    to their first use (the packaged data, whose patterns the tests compile)."""
     known = catalog()
     sigs: list[Signature] = []
     seen: set[str] = set()
@@ -215,7 +215,7 @@ def parse_knowledge_base(raw: dict[str, Any], lazy: bool = False) -> KnowledgeBa
         FactPattern(
             id=f["id"],
             literals=tuple(str(x) for x in _tuple(f.get("literals"))),
-            regex=_compile_now(f["id"], f["pattern"]),
+            regex=_compile(f["id"], f["pattern"], lazy),
             single=bool(f.get("single", False)),
         )
         for f in raw.get("facts") or []
