@@ -59,6 +59,17 @@ from explain_helpers import findings as _findings
          "device.group-denied", "suggests"),
         ("$ cat /etc/OpenCL/vendors/intel.icd\n/usr/lib/x86_64-linux-gnu/intel-opencl/libigdrcl.so\n"
          "$ clinfo\nNumber of platforms                               0\n", "device.group-denied", "suggests"),
+        # a listed render node with group-only access and `id` of a user outside it
+        ("$ ls -l /dev/dri\ncrw-rw---- 1 root render 226, 128 Mar  1 10:00 renderD128\n$ id\n"
+         "uid=1000(ana) gid=1000(ana) groups=1000(ana),27(sudo)\n$ clinfo\n"
+         "Number of platforms                               0\n", "device.group-denied", "suggests"),
+        # in a container given /dev/dri, ICD installed: access; started without /dev/dri: the node is missing
+        ("$ docker run --rm -it --device /dev/dri -u 1000 intel/oneapi-basekit bash\n$ clinfo\n"
+         "Number of platforms                               0\n$ ls /etc/OpenCL/vendors/\nintel.icd\n",
+         "device.group-denied", "suggests"),
+        ("$ docker run --rm -it intel/oneapi-basekit bash\nroot@1a2b:/# clinfo\n"
+         "Number of platforms                               0\nroot@1a2b:/# ls /etc/OpenCL/vendors\nintel.icd\n",
+         "device.render-node-missing", "suggests"),
     ],
 )
 def test_a_heldout19d_family_form_is_named(tmp_path: Path, text: str, cause: str, strength: str) -> None:
