@@ -38,6 +38,15 @@ from explain_helpers import findings as _findings
          "proves"),
         ("    lambda: int(os.getenv(\"VLLM_PORT\", \"0\")) if \"VLLM_PORT\" in os.environ else None,\n",
          "env.invalid-value", "suggests"),
+        # the same service-link value refused by other languages' integer parsers
+        ('panic: strconv.Atoi: parsing "tcp://10.100.9.8:9090": invalid syntax\n', "env.invalid-value", "proves"),
+        ('Caused by: java.lang.NumberFormatException: For input string: "tcp://10.0.8.3:8080"\n',
+         "env.invalid-value", "proves"),
+        ("port\n  Input should be a valid integer, unable to parse string as an integer [type=int_parsing, "
+         "input_value='tcp://10.96.3.3:30000', input_type=str]\n", "env.invalid-value", "proves"),
+        # an environment dump showing the injected value
+        ("$ kubectl exec deploy/vllm -- env | grep VLLM\nVLLM_SERVICE_HOST=10.96.200.11\n"
+         "VLLM_PORT=tcp://10.96.200.11:8000\n", "env.invalid-value", "suggests"),
         # validate_environ: names vLLM does not read (service links, removed variables)
         ("INFO 06-01 08:00:00 [api_server.py:1090] vLLM API server version 0.11.0\n"
          "WARNING 06-01 08:00:00 [envs.py:1390] Unknown vLLM environment variable detected: VLLM_QWEN_SERVICE_HOST\n"
@@ -89,6 +98,9 @@ def test_a_heldout19d_family_form_is_named(tmp_path: Path, text: str, cause: str
          "env.invalid-value"),
         ("ValueError: invalid literal for int() with base 10: 'abc'\n", "env.invalid-value"),
         ("ValueError: invalid literal for int() with base 10: 'tcp'\n", "env.invalid-value"),
+        ("VLLM_PORT=8000\nVLLM_HOST_IP=10.0.0.5\n", "env.invalid-value"),
+        ('strconv.Atoi: parsing "abc": invalid syntax\n', "env.invalid-value"),
+        ('java.lang.NumberFormatException: For input string: "12a"\n', "env.invalid-value"),
         # a pod spec that already disables service links, and a healthy service listing
         ("spec:\n  enableServiceLinks: false\n  containers:\n  - name: vllm\n", "env.unknown-variable"),
         ("spec:\n  enableServiceLinks: false\n  containers:\n  - name: vllm\n", "env.invalid-value"),
