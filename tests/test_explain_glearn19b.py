@@ -156,3 +156,52 @@ def test_apptainer_namespace_privileges_is_named(tmp_path: Path, line: str) -> N
 )
 def test_apptainer_neighbours_stay_clean(tmp_path: Path, line: str) -> None:
     assert "userns.apparmor-restricted" not in _found(tmp_path, line + "\n")
+
+
+# ---- widened: Open MPI 5 smsc/cma, UCX's ptrace_scope probe, slurmd GPU merge --------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # open-mpi/ompi opal/mca/smsc/cma/smsc_cma_component.c (v5)
+        "[gpu3:11021] mca_smsc_cma_component_query: could not select for use. insufficient ptrace permissions.",
+        # smsc_cma_module.c kcmp check
+        "[gpu3:11021] mca_smsc_cma_module_get_endpoint: can not proceed. processes do not have the necessary permissions (i.e., CAP_SYS_PTRACE). PID 11021 <-> 11022 (rc = -1) (errno: 1: Operation not permitted)",
+        # openucx/ucx cma_md.c uct_cma_test_ptrace_scope at debug level
+        "[1712000000.101010] [gpu3:11021:0]        cma_md.c:114  UCX  DEBUG ptrace_scope is 1 and prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY) failed, CMA is unsupported",
+        "ptrace_scope is 2 but no CAP_SYS_PTRACE, CMA is unsupported",
+    ],
+)
+def test_cma_ptrace_probe_forms_are_named(tmp_path: Path, line: str) -> None:
+    assert _found(tmp_path, line + "\n")[:1] == ["mpi.cma-ptrace-denied"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # healthy UCX trace-level probe results
+        "[1712000000.101010] [gpu3:11021:0]        cma_md.c:114  UCX  TRACE ptrace_scope is 0, CMA is supported",
+        "ptrace_scope is 1, enabled PR_SET_PTRACER_ANY, CMA is supported",
+        "ptrace_scope is 2, process has CAP_SYS_PTRACE, CMA is supported",
+    ],
+)
+def test_cma_supported_probe_stays_clean(tmp_path: Path, line: str) -> None:
+    assert "mpi.cma-ptrace-denied" not in _found(tmp_path, line + "\n")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # SchedMD/slurm src/plugins/gres/gpu/gres_gpu.c _merge_system_gres_conf
+        "[2024-05-01T10:00:00.000] error: This GPU specified in [slurm|gres].conf has mismatching Cores or Links from the device found on the system. Ignoring it.",
+        "[2024-05-01T10:00:00.000] error: Discarding the following config-only GPU due to lack of File specification:",
+    ],
+)
+def test_slurmd_gpu_merge_errors_are_named(tmp_path: Path, line: str) -> None:
+    assert _found(tmp_path, line + "\n")[:1] == ["slurm.gres-unavailable"]
+
+
+def test_slurmd_gpu_merge_debug_stays_clean(tmp_path: Path) -> None:
+    text = "slurmd: debug:  Including the following GPU matched between system and configuration:\n"
+    assert "slurm.gres-unavailable" not in _found(tmp_path, text)
