@@ -171,6 +171,8 @@ def test_apptainer_neighbours_stay_clean(tmp_path: Path, line: str) -> None:
         # openucx/ucx cma_md.c uct_cma_test_ptrace_scope at debug level
         "[1712000000.101010] [gpu3:11021:0]        cma_md.c:114  UCX  DEBUG ptrace_scope is 1 and prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY) failed, CMA is unsupported",
         "ptrace_scope is 2 but no CAP_SYS_PTRACE, CMA is unsupported",
+        # ofiwg/libfabric prov/efa/src/rxr/rxr_init.c (v1.9) stderr
+        "SHM transfer will be disabled because of ptrace protection.",
     ],
 )
 def test_cma_ptrace_probe_forms_are_named(tmp_path: Path, line: str) -> None:
