@@ -140,6 +140,9 @@ def test_gres_conf_neighbours_stay_clean(tmp_path: Path, line: str) -> None:
         "FATAL:   Failed to create ipc namespace: ipc namespace requires privileges, check Singularity installation",
         "ERROR  : Failed to create pid namespace: pid namespace requires privileges, check Apptainer installation",
         "apptainer build fails on 24.04 with 'mount namespace requires privileges'",
+        # the fix as a command (linux security/apparmor sysctls, Ubuntu 23.10+)
+        "$ sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0",
+        "echo 0 | sudo tee /proc/sys/kernel/apparmor_restrict_unprivileged_userns",
     ],
 )
 def test_apptainer_namespace_privileges_is_named(tmp_path: Path, line: str) -> None:
@@ -152,6 +155,9 @@ def test_apptainer_namespace_privileges_is_named(tmp_path: Path, line: str) -> N
         "VERBOSE: Create mount namespace",
         "apptainer exec --nv --userns image.sif nvidia-smi",
         "Moreover joining a namespace requires privileges.",
+        # the sysctl read back, not changed
+        "kernel.apparmor_restrict_unprivileged_userns = 1",
+        "cat /proc/sys/kernel/apparmor_restrict_unprivileged_userns",
     ],
 )
 def test_apptainer_neighbours_stay_clean(tmp_path: Path, line: str) -> None:
@@ -198,12 +204,21 @@ def test_cma_supported_probe_stays_clean(tmp_path: Path, line: str) -> None:
         # SchedMD/slurm src/plugins/gres/gpu/gres_gpu.c _merge_system_gres_conf
         "[2024-05-01T10:00:00.000] error: This GPU specified in [slurm|gres].conf has mismatching Cores or Links from the device found on the system. Ignoring it.",
         "[2024-05-01T10:00:00.000] error: Discarding the following config-only GPU due to lack of File specification:",
+        # src/common/gres.c node_config_validate reason_down
+        "   Reason=gres/gpu count changed and jobs are using them (4 != 8) [slurm@2024-05-01T10:02:11]",
     ],
 )
 def test_slurmd_gpu_merge_errors_are_named(tmp_path: Path, line: str) -> None:
     assert _found(tmp_path, line + "\n")[:1] == ["slurm.gres-unavailable"]
 
 
-def test_slurmd_gpu_merge_debug_stays_clean(tmp_path: Path) -> None:
-    text = "slurmd: debug:  Including the following GPU matched between system and configuration:\n"
-    assert "slurm.gres-unavailable" not in _found(tmp_path, text)
+@pytest.mark.parametrize(
+    "line",
+    [
+        "slurmd: debug:  Including the following GPU matched between system and configuration:",
+        # an info line after a reconfigure, no job affected
+        "slurmctld: gres/gpu: count changed for node gpu07 from 4 to 8",
+    ],
+)
+def test_slurmd_gpu_merge_neighbours_stay_clean(tmp_path: Path, line: str) -> None:
+    assert "slurm.gres-unavailable" not in _found(tmp_path, line + "\n")
