@@ -42,6 +42,18 @@ from explain_helpers import findings as _findings
         ("Resolved by adding iommu=pt to GRUB_CMDLINE_LINUX.\n", "nccl.p2p-unsupported", "suggests"),
         ("内核参数加上 iommu=soft 之后就好了\n", "nccl.p2p-unsupported", "suggests"),
         ("最后发现是服务器 PCIe 上 GPU 之间 P2P 通信的配置问题\n", "nccl.p2p-unsupported", "suggests"),
+        # NCCL's bootstrap finding no interface, as retold and from the ND plugin
+        ("RuntimeError: NCCL error: invalid usage; Bootstrap: no socket interface found\n",
+         "network.wrong-interface", "proves"),
+        ("host:12:12 [0] NCCL WARN NET/ND : no socket interface found for out-of-band connections\n",
+         "network.wrong-interface", "proves"),
+        # the socket variable names an interface the machine does not have, in words
+        ("The job script sets NCCL_SOCKET_IFNAME=eth0 while the VM only has ens5 and lo.\n",
+         "network.wrong-interface", "suggests"),
+        ("GLOO_SOCKET_IFNAME points at bond0 but this host doesn't have one.\n", "network.wrong-interface", "suggests"),
+        ("We exported NCCL_SOCKET_IFNAME=ib0, but there is no such interface inside the container.\n",
+         "network.wrong-interface", "suggests"),
+        ("NCCL_SOCKET_IFNAME=eno1 设置的网卡在这台机器上不存在\n", "network.wrong-interface", "suggests"),
     ],
 )
 def test_a_heldout19c_family_form_is_named(tmp_path: Path, text: str, cause: str, strength: str) -> None:
@@ -71,6 +83,11 @@ def test_a_heldout19c_family_form_is_named(tmp_path: Path, text: str, cause: str
         ("iommu=pt is in the kernel command line.\n", "nccl.p2p-unsupported"),
         # a configuration problem not about P2P
         ("这是 PCIe 网卡驱动的配置问题\n", "nccl.p2p-unsupported"),
+        # NCCL echoing the variable, a healthy bootstrap line, and advice
+        ("host:33:33 [0] NCCL INFO NCCL_SOCKET_IFNAME set by environment to eth0\n"
+         "host:33:33 [0] NCCL INFO Bootstrap : Using eth0:10.0.0.2<0>\n", "network.wrong-interface"),
+        ("Set NCCL_SOCKET_IFNAME to the interface your nodes share, for example eth0.\n", "network.wrong-interface"),
+        ("NCCL_SOCKET_IFNAME=eth0 and the machine has eth0 and lo.\n", "network.wrong-interface"),
     ],
 )
 def test_a_heldout19c_neighbour_stays_clean(tmp_path: Path, text: str, not_cause: str) -> None:
