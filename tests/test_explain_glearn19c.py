@@ -34,6 +34,10 @@ from explain_helpers import findings as _findings
          "shm.too-small", "suggests"),
         ("The ranks die with a bus error caused by the tiny shared memory of the pod.\n", "shm.too-small", "suggests"),
         ("容器限制了 /dev/shm 的大小，mpirun 直接崩溃\n", "shm.too-small", "suggests"),
+        # a child's SIGBUS retold next to the container
+        ("The ranks are killed by signal 7 inside the docker container after the first step.\n",
+         "shm.too-small", "suggests"),
+        ("Every worker in the pod gets SIGBUS right after NCCL init.\n", "shm.too-small", "suggests"),
         # P2P off as an experiment that worked, the IOMMU fix, the PCIe P2P configuration blamed
         ("If we export NCCL_P2P_DISABLE=1, DDP runs on all four GPUs.\n", "nccl.p2p-unsupported", "suggests"),
         ("When I set `NCCL_P2P_DISABLE=1` then training no longer hangs with three GPUs.\n",
@@ -72,6 +76,9 @@ def test_a_heldout19c_family_form_is_named(tmp_path: Path, text: str, cause: str
         # a bus error said not to be about shared memory
         ("The bus error is not related to /dev/shm, which has 64 GB here.\n", "shm.too-small"),
         ("If shared memory were the problem we would see a bus error.\n", "shm.too-small"),
+        # a retold SIGBUS on a bare host, or denied
+        ("The process gets SIGBUS on the bare-metal host when it reads the mmapped dataset.\n", "shm.too-small"),
+        ("The container did not get a SIGBUS; it exits with code 1.\n", "shm.too-small"),
         # NCCL_P2P_DISABLE as advice, or with the hang staying
         ("If you set NCCL_P2P_DISABLE=1, it works on most consumer boards.\n", "nccl.p2p-unsupported"),
         ("If I set NCCL_P2P_DISABLE=1 it still hangs.\n", "nccl.p2p-unsupported"),
