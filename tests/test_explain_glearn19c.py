@@ -45,6 +45,7 @@ from explain_helpers import findings as _findings
         ("Booting with intel_iommu=off fixed the NCCL hang.\n", "nccl.p2p-unsupported", "suggests"),
         ("Resolved by adding iommu=pt to GRUB_CMDLINE_LINUX.\n", "nccl.p2p-unsupported", "suggests"),
         ("内核参数加上 iommu=soft 之后就好了\n", "nccl.p2p-unsupported", "suggests"),
+        ("export NCCL_P2P_DISABLE=1 之后 8 卡可以正常跑了\n", "nccl.p2p-unsupported", "suggests"),
         ("最后发现是服务器 PCIe 上 GPU 之间 P2P 通信的配置问题\n", "nccl.p2p-unsupported", "suggests"),
         # NCCL's bootstrap finding no interface, as retold and from the ND plugin
         ("RuntimeError: NCCL error: invalid usage; Bootstrap: no socket interface found\n",
@@ -82,6 +83,7 @@ def test_a_heldout19c_family_form_is_named(tmp_path: Path, text: str, cause: str
         # NCCL_P2P_DISABLE as advice, or with the hang staying
         ("If you set NCCL_P2P_DISABLE=1, it works on most consumer boards.\n", "nccl.p2p-unsupported"),
         ("If I set NCCL_P2P_DISABLE=1 it still hangs.\n", "nccl.p2p-unsupported"),
+        ("设置了 NCCL_P2P_DISABLE=1 还是不能正常训练\n", "nccl.p2p-unsupported"),
         ("NCCL INFO NCCL_P2P_DISABLE set by environment to 1\n", "nccl.p2p-unsupported"),
         # RCCL's start-up advice, and an IOMMU setting that did not help
         ("NCCL WARN Missing \"iommu=pt\" from kernel command line which can lead to system instablity or hang!\n",
