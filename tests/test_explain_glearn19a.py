@@ -90,3 +90,66 @@ def test_healthy_ray_autoscaler_lines_stay_clean(tmp_path: Path) -> None:
         "INFO 05-02 10:11:12 config.py:1021 Defaulting to use ray for distributed inference, data_parallel_size=1\n"
     )
     assert _causes(tmp_path, text) == []
+
+
+# --- the CUDA mask narrowing the GPUs the container was given (ollama docs/gpu.md "GPU Selection") ---
+ENV = "NVIDIA_VISIBLE_DEVICES=all\nNVIDIA_DRIVER_CAPABILITIES=compute,utility\nCUDA_VISIBLE_DEVICES={mask}\nOLLAMA_HOST=0.0.0.0\n"
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "We have 8 GPUs but ollama only detects one of them.",
+        "the box has 4 RTX 3090 GPUs, but only 1 is visible to the server",
+        "There are 6 gpus and only a single one gets used.",
+    ],
+)
+def test_one_gpu_found_with_single_index_mask_is_the_mask(tmp_path: Path, words: str) -> None:
+    text = words + "\n" + ENV.format(mask="5") + "ggml_cuda_init: found 1 CUDA devices:\n"
+    assert _causes(tmp_path, text)[:1] == ["cuda.visible-devices-mismatch"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the mask lists them all: it is not why only one is found
+        "We have 4 GPUs but ollama only detects one.\n" + ENV.format(mask="0,1,2,3"),
+        # a single-index mask and no complaint: a deliberate choice
+        ENV.format(mask="2") + "ggml_cuda_init: found 1 CUDA devices:\n",
+        # the complaint without any mask
+        "I have 2 GPUs but it only finds 1\nNVIDIA_VISIBLE_DEVICES=all\n",
+    ],
+)
+def test_one_gpu_found_neighbours_stay_clean(tmp_path: Path, text: str) -> None:
+    assert "cuda.visible-devices-mismatch" not in _causes(tmp_path, text)
+
+
+# --- GKE: the driver mounted at /usr/local/nvidia by the device plugin, off the loader path ---
+LIBCUDA = "engine: error while loading shared libraries: libcuda.so.1: cannot open shared object file: No such file or directory\n"
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "Deployed on GKE with an L4 node pool.\n",
+        "The pod runs in a GKE Autopilot cluster.\n",
+        "nodes: Container-Optimized OS with containerd (cos_containerd)\n",
+    ],
+)
+def test_gke_named_libcuda_missing_is_library_path(tmp_path: Path, where: str) -> None:
+    assert _causes(tmp_path, where + LIBCUDA)[:1] == ["nvidia.driver-libs-off-library-path"]
+    assert "runtime.nvidia-toolkit-missing" not in _causes(tmp_path, where + LIBCUDA)
+
+
+def test_gke_named_nvml_missing_is_library_path(tmp_path: Path) -> None:
+    text = "Running on GKE cluster gpu-pool\npynvml.NVMLError_LibraryNotFound: NVML Shared Library Not Found\n"
+    assert "nvidia.driver-libs-off-library-path" in _causes(tmp_path, text)
+
+
+def test_libcuda_missing_without_gke_is_not_library_path(tmp_path: Path) -> None:
+    assert "nvidia.driver-libs-off-library-path" not in _causes(tmp_path, "docker run --rm myimage\n" + LIBCUDA)
+
+
+def test_gke_with_the_driver_dir_on_the_path_is_not_library_path(tmp_path: Path) -> None:
+    text = "on GKE\nLD_LIBRARY_PATH=/usr/local/nvidia/lib64:/usr/local/nvidia/lib\n" + LIBCUDA
+    assert "nvidia.driver-libs-off-library-path" not in _causes(tmp_path, text)
