@@ -60,6 +60,10 @@ NO_GPU = (
         "(evaluate_shard pid=90211) " + NO_GPU.format(res="{'CPU': 64.0, 'node:10.0.0.4': 1.0}"),
         "ray.exceptions.RayTaskError(ValueError): ray::run_replica() (pid=77, ip=10.0.0.4) "
         + NO_GPU.format(res="{'CPU': 64.0}"),
+        # the RayTaskError text with the traceback between the task line and the error
+        "ray.exceptions.RayTaskError(ValueError): ray::run_replica() (pid=77, ip=10.0.0.4)\n"
+        '  File "/usr/lib/python3/site-packages/vllm/executor/ray_utils.py", line 368, in initialize_ray_cluster\n'
+        "    raise ValueError(\n" + NO_GPU.format(res="{'CPU': 64.0}"),
         # data-parallel replicas claim the node's GPUs
         "python run.py --data-parallel-size 4 --tensor-parallel-size 2 --distributed-executor-backend ray\n"
         + NO_GPU.format(res="{'CPU': 96.0, 'node:10.0.0.4': 1.0}"),
