@@ -143,6 +143,8 @@ def test_gres_conf_neighbours_stay_clean(tmp_path: Path, line: str) -> None:
         # the fix as a command (linux security/apparmor sysctls, Ubuntu 23.10+)
         "$ sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0",
         "echo 0 | sudo tee /proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+        "echo 'kernel.apparmor_restrict_unprivileged_userns=0' | sudo tee /etc/sysctl.d/60-apparmor-namespace.conf",
+        "sudo sysctl --write kernel.apparmor_restrict_unprivileged_unconfined=0",
     ],
 )
 def test_apptainer_namespace_privileges_is_named(tmp_path: Path, line: str) -> None:
@@ -157,6 +159,8 @@ def test_apptainer_namespace_privileges_is_named(tmp_path: Path, line: str) -> N
         "Moreover joining a namespace requires privileges.",
         # the sysctl read back, not changed
         "kernel.apparmor_restrict_unprivileged_userns = 1",
+        "kernel.apparmor_restrict_unprivileged_userns = 0",  # `sysctl NAME` reading back no restriction
+        "$ sysctl kernel.apparmor_restrict_unprivileged_userns\nkernel.apparmor_restrict_unprivileged_userns = 0",
         "cat /proc/sys/kernel/apparmor_restrict_unprivileged_userns",
     ],
 )
