@@ -41,12 +41,16 @@ def main() -> None:
     ap.add_argument("--ansi", default="0", help="passed to gen_log.py when the log is generated")
     args = ap.parse_args()
     log = Path(args.log)
-    if not log.exists() or not Path(str(log) + ".manifest.json").exists():
+    manifest_path = Path(str(log) + ".manifest.json")
+    if os.path.lexists(log) and not manifest_path.exists():
+        # not a log this script generated (no manifest of planted lines beside it): never overwrite it
+        sys.exit(f"{log} exists but {manifest_path.name} does not: give a new path, or a log gen_log.py wrote")
+    if not log.exists():
         subprocess.run(
             [sys.executable, str(HERE / "gen_log.py"), str(log), "--size", args.size, "--ansi", args.ansi],
             check=True,
         )
-    manifest = json.loads(Path(str(log) + ".manifest.json").read_text())
+    manifest = json.loads(manifest_path.read_text())
 
     # this tree's src first; what PYTHONPATH already held (a host's dependency folder) stays after it
     path = os.pathsep.join(p for p in (str(HERE.parent / "src"), os.environ.get("PYTHONPATH", "")) if p)
