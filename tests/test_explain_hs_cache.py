@@ -79,6 +79,48 @@ def test_symlinked_cache_dir_is_not_used(
     assert compiled == [1, 1] and list(target.iterdir()) == []
 
 
+def test_a_link_above_the_cache_dir_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiled: list[int]
+) -> None:
+    # root with a user's HOME whose ~/.cache is a link: nothing is created or written where it points
+    target = tmp_path / "etc-like"
+    target.mkdir(mode=0o755)
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    (home / ".cache").symlink_to(target)
+    _engine(monkeypatch, home / ".cache" / "tpdoctor", compiled)
+    _engine(monkeypatch, home / ".cache" / "tpdoctor", compiled)
+    assert compiled == [1, 1] and list(target.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+def test_a_directory_another_user_owns_on_the_way_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiled: list[int]
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    os.chown(home, 65534, 65534)  # a user's home: that user could swap what lies below it
+    _engine(monkeypatch, home / "cache", compiled)
+    _engine(monkeypatch, home / "cache", compiled)
+    assert compiled == [1, 1] and not (home / "cache").exists()
+
+
+def test_world_writable_ancestors_only_with_the_sticky_bit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiled: list[int]
+) -> None:
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    open_dir.chmod(0o777)
+    _engine(monkeypatch, open_dir / "cache", compiled)
+    assert compiled == [1] and not (open_dir / "cache").exists()
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)  # as /tmp
+    _engine(monkeypatch, sticky / "cache", compiled)
+    _engine(monkeypatch, sticky / "cache", compiled)
+    assert compiled == [1, 1] and any((sticky / "cache").iterdir())
+
+
 def test_cache_dir_others_can_write_is_not_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiled: list[int]
 ) -> None:

@@ -10,9 +10,11 @@ hosts with other CPUs).
 
 tpdoctor runs as root, so the cache trusts nothing it did not write:
 - the directory is `$TPDOCTOR_CACHE_DIR`, else `$XDG_CACHE_HOME/tpdoctor`, else `~/.cache/tpdoctor`;
-  `TPDOCTOR_CACHE_DIR=` (empty) turns the cache off. It is used only when it is a real directory (not
-  a symlink), owned by this user and writable by no one else; every file operation goes through the
-  directory's descriptor (openat), so a directory swapped after that check is not followed;
+  `TPDOCTOR_CACHE_DIR=` (empty) turns the cache off. It is reached from / one component at a time through
+  descriptors (openat, O_NOFOLLOW) and used only when no component is a link and none could be changed by
+  another user (owned by root or this user; others may write only a sticky directory such as /tmp), and the
+  directory itself is this user's and writable by no one else: root running with a user's HOME never writes
+  where that user's link points. Every file operation then goes through the directory's descriptor;
 - a file is read only when it is a regular file of this user, written by no one else, within
   MAX_FILE bytes, and its SHA-256 matches the one stored in its header; Hyperscan then checks its
   own header and CRC (hs_deserialize_database) before the bytes are used;
@@ -80,18 +82,43 @@ def database_key(hs_version: str, literals: Sequence[bytes], flags: Sequence[int
     return h.hexdigest()
 
 
+def _trusted_step(st: os.stat_result, last: bool) -> bool:
+    """A directory on the way to the cache may be changed only by us or root: owned by root or this user, and
+    writable by others only with the sticky bit (/tmp). The cache directory itself is this user's alone."""
+    euid = os.geteuid()
+    if last:
+        return st.st_uid == euid and not st.st_mode & 0o022
+    if st.st_uid not in (0, euid):
+        return False
+    sticky = bool(st.st_mode & stat.S_ISVTX)
+    if st.st_mode & 0o002 and not sticky:
+        return False
+    return not (st.st_mode & 0o020 and st.st_uid != euid and not sticky)
+
+
 def _safe_dir_fd(path: Path) -> int | None:
-    """An O_DIRECTORY descriptor of `path`, created 0700 if absent, or None when it is not ours alone."""
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError, OSError):
-        os.mkdir(path, 0o700)
+    """An O_DIRECTORY descriptor of `path`, reached from / one component at a time through descriptors
+    (openat with O_NOFOLLOW: no symlink anywhere on the way, nothing swapped between a check and its use),
+    each component created 0700 when absent; None when a component is a link, not a directory, or could be
+    changed by another user (so root never writes where a user's link or directory points it)."""
+    path = Path(os.path.abspath(path))  # lexical; with no link allowed on the way, the same as the real path
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open("/", flags)
     except OSError:
         return None
-    st = os.fstat(fd)
-    if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+    parts = path.parts[1:]
+    try:
+        for i, name in enumerate(parts):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, 0o700, dir_fd=fd)
+            nxt = os.open(name, flags, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+            if not _trusted_step(os.fstat(fd), last=i == len(parts) - 1):
+                os.close(fd)
+                return None
+    except OSError:
         os.close(fd)
         return None
     return fd
