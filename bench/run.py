@@ -57,10 +57,9 @@ def main() -> None:
     # explain caches its compiled Hyperscan databases (explain/hs_cache.py): a fresh cache per run of this
     # script, so the first explain is cold (compiles, reported as explain_cold_s) and the timed ones are warm,
     # as every later run on a machine is. TPDOCTOR_CACHE_DIR= (empty) in the caller's env keeps it off.
-    cache = os.environ.get("TPDOCTOR_CACHE_DIR")
-    if cache is None:
-        cache = tempfile.mkdtemp(prefix="tpdoctor-bench-cache-")
-    env = dict(os.environ, LC_ALL="C", PYTHONPATH=path, TPDOCTOR_CACHE_DIR=cache)
+    fresh = tempfile.TemporaryDirectory(prefix="tpdoctor-bench-cache-")  # removed when the script exits
+    env = dict(os.environ, LC_ALL="C", PYTHONPATH=path)
+    env.setdefault("TPDOCTOR_CACHE_DIR", fresh.name)
     explain = [
         sys.executable,
         "-m",

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 # explain caches compiled Hyperscan databases (explain/hs_cache.py); the tests keep theirs out of ~/.cache.
-os.environ.setdefault("TPDOCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="tpdoctor-test-cache-"))
+if "TPDOCTOR_CACHE_DIR" not in os.environ:
+    _cache = tempfile.TemporaryDirectory(prefix="tpdoctor-test-cache-")  # removed when the session exits
+    os.environ["TPDOCTOR_CACHE_DIR"] = _cache.name
 
 # The shared corpus and research sit beside the checkout (../shared), in CI too.
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

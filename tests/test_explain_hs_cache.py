@@ -40,6 +40,12 @@ def _engine(monkeypatch: pytest.MonkeyPatch, cache: Path | str, compiled: list[i
     return engine.HyperscanEngine(LITERALS, [False, False, False])
 
 
+def _engine_twice(monkeypatch: pytest.MonkeyPatch, cache: Path | str, compiled: list[int]) -> None:
+    """Two engines in a row: the second compiles again unless the first one's database was cached."""
+    _engine(monkeypatch, cache, compiled)
+    _engine(monkeypatch, cache, compiled)
+
+
 def _scan(eng: object) -> list[tuple[int, int]]:
     return sorted(eng.scan(TEXT))  # type: ignore[attr-defined]
 
@@ -62,8 +68,7 @@ def test_cache_off_when_the_variable_is_empty(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiled: list[int]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    _engine(monkeypatch, "", compiled)
-    _engine(monkeypatch, "", compiled)
+    _engine_twice(monkeypatch, "", compiled)
     assert compiled == [1, 1] and list(tmp_path.iterdir()) == []
 
 
@@ -74,8 +79,7 @@ def test_symlinked_cache_dir_is_not_used(
     target.mkdir(mode=0o700)
     link = tmp_path / "cache"
     link.symlink_to(target)
-    _engine(monkeypatch, link, compiled)
-    _engine(monkeypatch, link, compiled)
+    _engine_twice(monkeypatch, link, compiled)
     assert compiled == [1, 1] and list(target.iterdir()) == []
 
 
@@ -88,8 +92,7 @@ def test_a_link_above_the_cache_dir_is_not_followed(
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
     (home / ".cache").symlink_to(target)
-    _engine(monkeypatch, home / ".cache" / "tpdoctor", compiled)
-    _engine(monkeypatch, home / ".cache" / "tpdoctor", compiled)
+    _engine_twice(monkeypatch, home / ".cache" / "tpdoctor", compiled)
     assert compiled == [1, 1] and list(target.iterdir()) == []
 
 
@@ -100,8 +103,7 @@ def test_a_directory_another_user_owns_on_the_way_is_not_used(
     home = tmp_path / "home"
     home.mkdir(mode=0o755)
     os.chown(home, 65534, 65534)  # a user's home: that user could swap what lies below it
-    _engine(monkeypatch, home / "cache", compiled)
-    _engine(monkeypatch, home / "cache", compiled)
+    _engine_twice(monkeypatch, home / "cache", compiled)
     assert compiled == [1, 1] and not (home / "cache").exists()
 
 
@@ -116,8 +118,7 @@ def test_world_writable_ancestors_only_with_the_sticky_bit(
     sticky = tmp_path / "sticky"
     sticky.mkdir()
     sticky.chmod(0o1777)  # as /tmp
-    _engine(monkeypatch, sticky / "cache", compiled)
-    _engine(monkeypatch, sticky / "cache", compiled)
+    _engine_twice(monkeypatch, sticky / "cache", compiled)
     assert compiled == [1, 1] and any((sticky / "cache").iterdir())
 
 
@@ -127,8 +128,7 @@ def test_cache_dir_others_can_write_is_not_used(
     cache = tmp_path / "cache"
     cache.mkdir()
     cache.chmod(0o777)
-    _engine(monkeypatch, cache, compiled)
-    _engine(monkeypatch, cache, compiled)
+    _engine_twice(monkeypatch, cache, compiled)
     assert compiled == [1, 1] and list(cache.iterdir()) == []
 
 

@@ -113,7 +113,7 @@ def refuse_same_file_twice(paths: list[Path]) -> None:
         seen[key] = p
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -134,7 +134,7 @@ def clean_stale_temps(directory: Path, name: str) -> list[Path]:
         m = _TMP_RE.match(entry)
         if not m or m.group("name") not in (name, name + BACKUP_SUFFIX):
             continue
-        if int(m.group("pid")) != os.getpid() and _pid_alive(int(m.group("pid"))):
+        if int(m.group("pid")) != os.getpid() and pid_alive(int(m.group("pid"))):
             continue
         p = directory / entry
         with contextlib.suppress(OSError):
@@ -175,7 +175,8 @@ def _copy_metadata(src_fd: int, dst_fd: int, st: os.stat_result) -> None:
     os.fchmod(dst_fd, stat.S_IMODE(st.st_mode))
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """os.write until all of `data` is written (a write may take only part of it)."""
     view = memoryview(data)
     while view:
         n = os.write(fd, view)
@@ -208,7 +209,7 @@ def _place(directory: Path, name: str, data: bytes, st: os.stat_result, src_fd: 
     fd, tmp = _create_temp(directory, name, 0o600)
     try:
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
             _copy_metadata(src_fd, fd, st)
             os.fsync(fd)
         finally:
@@ -293,6 +294,6 @@ def write_output_file(path: Path, text: str, mode: int = 0o600) -> None:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
-        _write_all(fd, data)
+        write_all(fd, data)
     finally:
         os.close(fd)

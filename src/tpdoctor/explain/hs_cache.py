@@ -38,6 +38,10 @@ import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from tpdoctor.boundedio import read_fd_bounded
+from tpdoctor.errors import InputError
+from tpdoctor.safewrite import pid_alive, write_all
+
 MAGIC = b"tpdoctor-hyperscan-db 1\n"
 MAX_FILE = 64 << 20  # a database of today's knowledge is ~0.6 MB
 MAX_ENTRIES = 24  # the full database plus the subsets of the logs read lately
@@ -142,20 +146,10 @@ def _read(dir_fd: int, name: str) -> bytes | None:
         return None
     try:
         st = os.fstat(fd)
-        if (
-            not stat.S_ISREG(st.st_mode)
-            or st.st_uid != os.geteuid()
-            or st.st_mode & 0o022
-            or not len(MAGIC) + 32 < st.st_size <= MAX_FILE
-        ):
+        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
             return None
-        data = b""
-        while len(data) < st.st_size:
-            chunk = os.read(fd, st.st_size - len(data))
-            if not chunk:
-                return None
-            data += chunk
-    except OSError:
+        data = read_fd_bounded(fd, name, MAX_FILE, what="Hyperscan cache file")  # regular files only
+    except (OSError, InputError):
         return None
     finally:
         os.close(fd)
@@ -174,9 +168,7 @@ def _write(dir_fd: int, name: str, payload: bytes) -> None:
     except OSError:
         return
     try:
-        data = memoryview(MAGIC + hashlib.sha256(payload).digest() + payload)
-        while data:
-            data = data[os.write(fd, data) :]
+        write_all(fd, MAGIC + hashlib.sha256(payload).digest() + payload)
         os.close(fd)
         fd = -1
         os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
@@ -201,23 +193,17 @@ def _prune(dir_fd: int) -> None:
             st = e.stat(follow_symlinks=False)
             if _NAME.match(e.name) and stat.S_ISREG(st.st_mode):
                 dbs.append((st.st_mtime, e.name))
-            elif e.name.startswith(_TMP) and not _pid_alive(e.name[len(_TMP) :].split("-")[0]):
+            elif e.name.startswith(_TMP) and not _writer_alive(e.name[len(_TMP) :]):
                 os.unlink(e.name, dir_fd=dir_fd)
     for _, name in sorted(dbs, reverse=True)[MAX_ENTRIES:]:
         with contextlib.suppress(OSError):
             os.unlink(name, dir_fd=dir_fd)
 
 
-def _pid_alive(pid: str) -> bool:
-    if not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
+def _writer_alive(tmp_tail: str) -> bool:
+    """Whether the writer of `.hs-tmp-<pid>-<rand>` still runs (its temp file may be half written)."""
+    pid = tmp_tail.split("-")[0]
+    return pid.isdigit() and pid_alive(int(pid))
 
 
 def load_or_compile(key: str, load: Callable[[bytes], object], compile_db: Callable[[], tuple[object, bytes]]) -> object:

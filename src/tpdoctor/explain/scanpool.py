@@ -25,6 +25,7 @@ from array import array
 from collections.abc import Callable, Sequence
 
 from tpdoctor.explain.engine import Buffer
+from tpdoctor.safewrite import write_all
 
 # A block's hits sorted by end, the newlines before each hit, and all its newlines (scanner.prescan).
 Prescanned = tuple[list[tuple[int, int]], list[int], int]
@@ -76,12 +77,6 @@ def _read_exact(fd: int, size: int) -> bytes:
         parts.append(chunk)
         size -= len(chunk)
     return b"".join(parts)
-
-
-def _write_all(fd: int, data: bytes | memoryview) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 class _Worker:
@@ -146,9 +141,9 @@ class ScanPool:
                     hits, before, total = self._scan(self._buffers[slot], end)
                     flat = array("I", [x for hit in hits for x in hit])
                     flat.extend(before)
-                    _write_all(replies, REPLY.pack(OK, len(hits), total) + flat.tobytes())
+                    write_all(replies, REPLY.pack(OK, len(hits), total) + flat.tobytes())
                 except Exception:  # reported to the parent, which scans the block itself
-                    _write_all(replies, REPLY.pack(FAILED, 0, 0))
+                    write_all(replies, REPLY.pack(FAILED, 0, 0))
         except BaseException:  # a worker never unwinds into the parent's code
             status = 1
         finally:
@@ -161,7 +156,7 @@ class ScanPool:
         self._next += 1
         if worker is not None:
             try:
-                _write_all(worker.requests, REQUEST.pack(slot, end))
+                write_all(worker.requests, REQUEST.pack(slot, end))
             except OSError:
                 worker.alive = False
                 worker = None
