@@ -10,26 +10,26 @@ from tpdoctor.explain import explain
 def causes(tmp_path: Path, text: str) -> list[str]:
     """The cause ids explain reports above notice, first cause first."""
     log = tmp_path / "t.log"
-    log.write_text(text)
+    log.write_text(text, encoding="utf-8")
     return [f.cause for f in explain([str(log)]).findings if f.severity.value != "notice"]
 
 
 def notes(tmp_path: Path, text: str) -> list[str]:
     """explain's notes (benign lines, facts, hints) for the text."""
     log = tmp_path / "n.log"
-    log.write_text(text)
+    log.write_text(text, encoding="utf-8")
     return explain([str(log)]).notes
 
 
 def findings(tmp_path: Path, text: str) -> list[tuple[str, str]]:
     """(cause id, proves/suggests) of what explain reports above notice, first cause first."""
     log = tmp_path / "c.log"
-    log.write_text(text)
+    log.write_text(text, encoding="utf-8")
     return [(f.cause, f.confidence) for f in explain([str(log)]).findings if f.severity.value != "notice"]
 
 
 def all_causes(tmp_path: Path, text: str) -> list[str]:
     """Every cause id explain reports, notices included."""
     log = tmp_path / "a.log"
-    log.write_text(text)
+    log.write_text(text, encoding="utf-8")
     return [f.cause for f in explain([str(log)]).findings]

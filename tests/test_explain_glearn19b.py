@@ -9,15 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tpdoctor.explain import explain
-
-
-def _found(tmp_path: Path, text: str) -> list[str]:
-    log = tmp_path / "run.log"
-    log.write_text(text, encoding="utf-8")
-    report = explain([str(log)])
-    return [f.cause for f in report.findings if f.severity.value != "notice"]
-
+from explain_helpers import causes as _found
 
 # ---- CMA refused by ptrace rules (libfabric shm, fabtests, prose) -----------------------------------------
 
