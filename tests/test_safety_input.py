@@ -186,6 +186,29 @@ def test_explain_utf16_log_is_decoded(tmp_path: Path) -> None:
     assert "UTF-16 without a BOM" in r.stdout + r.stderr
 
 
+def test_explain_says_when_a_log_is_not_text(tmp_path: Path) -> None:
+    import gzip
+    import random
+
+    line = "RuntimeError: oneCCL: ze_fd_manager.cpp:158 opendir failed: could not open device directory\n"
+    rnd = random.Random(7)
+    cases = {
+        "core.log": bytes(rnd.randrange(256) for _ in range(4096)) + line.encode(),
+        "zeros.log.gz": gzip.compress(b"\0" * (1 << 20)),
+    }
+    for name, data in cases.items():
+        p = tmp_path / name
+        p.write_bytes(data)
+        r = run_cli("explain", str(p))
+        assert "Traceback" not in r.stderr
+        assert "not a text log" in r.stdout + r.stderr, (name, r.stdout[-400:])
+    # a text log with ANSI colours, tabs and CRs says nothing of the kind
+    text = tmp_path / "text.log"
+    text.write_text(("\x1b[31mERROR\x1b[0m\tstep 1\r\n" * 40) + line, encoding="utf-8")
+    r = run_cli("explain", str(text))
+    assert "not a text log" not in r.stdout + r.stderr and "oneccl.bypath-missing" in r.stdout
+
+
 def test_deep_nesting_is_exit_2(tmp_path: Path) -> None:
     p = tmp_path / "deep.yaml"
     p.write_text("services: " + "[" * 5000 + "]" * 5000 + "\n")

@@ -90,16 +90,29 @@ def _maybe_utf16(stream: BinaryIO, name: str, notes: list[str] | None) -> Binary
         if notes is not None and peek is not None:
             with contextlib.suppress(OSError, EOFError, zlib.error):
                 sample = peek(512)[:512]
+                shown = name if name != "-" else "<stdin>"
+                if len(sample) >= 16 and sample.count(0) == len(sample):
+                    notes.append(f"{shown}: starts with only NUL bytes: not a text log")
                 # ASCII text in UTF-16 without a BOM: every other byte is NUL
-                if len(sample) >= 16 and sample[1::2].count(0) > 0.9 * (len(sample) // 2):
+                elif len(sample) >= 16 and sample[1::2].count(0) > 0.9 * (len(sample) // 2):
                     notes.append(
-                        f"{name if name != '-' else '<stdin>'}: looks like UTF-16 without a BOM; "
-                        "convert it (iconv -f UTF-16LE -t UTF-8) to explain it"
+                        f"{shown}: looks like UTF-16 without a BOM; convert it (iconv -f UTF-16LE -t UTF-8) to explain it"
                     )
+                elif len(sample) >= 64 and _control_share(sample) > 0.05:
+                    # a log is text; a core dump, an image or a tarball is not (what it matched there means little)
+                    notes.append(f"{shown}: looks like binary data, not a text log: what it matched there is doubtful")
         return stream
     if notes is not None:
         notes.append(f"{name if name != '-' else '<stdin>'}: UTF-16 text (BOM): decoded to UTF-8")
     return _Transcoded(stream, encoding)  # type: ignore[return-value]
+
+
+def _control_share(sample: bytes) -> float:
+    """The share of bytes in the sample that text never holds (C0 controls other than tab, newlines, form feed and
+    ESC, and DEL). UTF-8 multi-byte sequences are >= 0x80 and do not count."""
+    text_controls = b"\t\n\r\x0c\x1b"
+    bad = sum(1 for b in sample if (b < 0x20 and b not in text_controls) or b == 0x7F)
+    return bad / len(sample)
 
 
 class _Transcoded(io.RawIOBase):
