@@ -119,7 +119,7 @@ _VOCAB = {p: frozenset(w for n in t[0] for w in n.split("_")[1:]) for p, t in _T
 # A variable set for the process the log shows: docker/podman run -e/--env, export, a Dockerfile ENV, a compose or
 # Kubernetes env entry (`- NAME=…`, `name: NAME`), env NAME=… .
 ASSIGNED = re.compile(
-    r"(?:(?<![\w-])(?:-e|--env)[= ]\s*|\bexport\s+|^\s*ENV\s+|\benv\s+|\bname:\s*|^\s*-\s+)[\"']?"
+    r"(?:(?<![\w-])(?:-e|--env)[= ]\s*|\bexport\s+|^\s*ENV\s+|\benv\s+|\bname:\s*|^(?:\s*-\s+)?(?=(?:NCCL|CUDA)_\w+=))[\"']?"
     r"((?:NCCL|CUDA)_[A-Z][A-Z0-9_]*[A-Z0-9])(?![\w-])"
 )
 
@@ -142,7 +142,7 @@ def _one_slip(name: str, real: str, vocab: frozenset[str]) -> bool:
     words, real_words = name.split("_"), real.split("_")
     if len(words) != len(real_words):
         return False
-    diff = [(w, r) for w, r in zip(words, real_words) if w != r]
+    diff = [(w, r) for w, r in zip(words, real_words, strict=True) if w != r]
     if len(diff) != 1:
         return False
     w, r = diff[0]
