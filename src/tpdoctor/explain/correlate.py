@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from tpdoctor.explain import differential, driver_floor, hang, rdma_listing, vendor
+from tpdoctor.explain import differential, driver_floor, env_typos, hang, rdma_listing, vendor
 from tpdoctor.explain.death import OOM
 from tpdoctor.explain.error_codes import ErrorCode, code_string_of, lookup_number
 from tpdoctor.explain.scanner import ScanResult, SigHit
@@ -480,6 +480,7 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
         )
 
     _rocm_double_mask(scan, supports)
+    _misspelt_env(scan, supports)
     _slurm_gres_type_unconfigured(scan, supports)
     _ray_rocr_refusal(scan, supports)
     _node_group_renamed(scan, supports)
@@ -649,6 +650,27 @@ def _suggest_from_fact(
     supports.setdefault(cause, Support(cause=cause, order=-1)).add(
         f"facts.{key}", "suggests", hits, first[1] if first else 1, why
     )
+
+
+def _misspelt_env(scan: ScanResult, supports: dict[str, Support]) -> None:
+    """A command the log quotes sets an NCCL_/CUDA_ variable whose name is one slip away from a real one
+    (`-e NCCL_SHM_DISBLAE=1`, h2oai/h2ogpt#295): NCCL and CUDA read only names they know, so the setting is silently
+    not applied (glearn20c; explain/env_typos.py says which names and slips count)."""
+    texts = scan.facts.values.get("env_assign_text", [])
+    first = scan.facts.first.get("env_assign_text")
+    for text in texts:
+        for name, real, consumer in env_typos.typos_in(text):
+            line = first[1] if first else 1
+            hits = [SigHit(line, text[:300], first[2], {})] if first else []
+            supports.setdefault("env.unknown-variable", Support(cause="env.unknown-variable", order=-1)).add(
+                "facts.env_assign_text",
+                "suggests",
+                hits,
+                line,
+                f"{name} is set, but {consumer} reads no variable of that name; did you mean {real}? The setting "
+                "is silently not applied.",
+            )
+            return
 
 
 def _node_group_renamed(scan: ScanResult, supports: dict[str, Support]) -> None:
