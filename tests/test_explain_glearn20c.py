@@ -141,3 +141,19 @@ def test_a_misspelt_variable_in_the_command_is_named(tmp_path: Path, text: str, 
 )
 def test_a_heldout20c_neighbour_stays_clean(tmp_path: Path, text: str, not_cause: str) -> None:
     assert not_cause not in causes(tmp_path, text), notes(tmp_path, text)
+
+
+def test_the_evidence_of_a_misspelt_variable_is_its_own_line(tmp_path: Path) -> None:
+    # the first quoted assignment is spelt right; the typo is on line 3, and the evidence must say so
+    from tpdoctor.explain import explain
+
+    log = tmp_path / "typo.log"
+    log.write_text(
+        "docker run -e NCCL_DEBUG=INFO --gpus all img\n"
+        "starting\n"
+        "docker run -e NCCL_P2P_DISBALE=1 --gpus all img\n",
+        encoding="utf-8",
+    )
+    found = [f for f in explain([str(log)]).findings if f.cause == "env.unknown-variable"]
+    assert found, "the misspelt NCCL_P2P_DISBALE is not named"
+    assert [e.line for e in found[0].evidence] == [3], found[0].evidence

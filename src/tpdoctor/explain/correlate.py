@@ -656,12 +656,10 @@ def _misspelt_env(scan: ScanResult, supports: dict[str, Support]) -> None:
     """A command the log quotes sets an NCCL_/CUDA_ variable whose name is one slip away from a real one
     (`-e NCCL_SHM_DISBLAE=1`, h2oai/h2ogpt#295): NCCL and CUDA read only names they know, so the setting is silently
     not applied (glearn20c; explain/env_typos.py says which names and slips count)."""
-    texts = scan.facts.values.get("env_assign_text", [])
-    first = scan.facts.first.get("env_assign_text")
-    for text in texts:
+    for text in scan.facts.values.get("env_assign_text", []):
         for name, real, consumer in env_typos.typos_in(text):
-            line = first[1] if first else 1
-            hits = [SigHit(line, text[:300], first[2], {})] if first else []
+            line, source = scan.facts.where.get(("env_assign_text", text), (1, ""))
+            hits = [SigHit(line, text[:300], source, {})] if source else []
             supports.setdefault("env.unknown-variable", Support(cause="env.unknown-variable", order=-1)).add(
                 "facts.env_assign_text",
                 "suggests",

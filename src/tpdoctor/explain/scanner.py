@@ -282,6 +282,7 @@ class LogFacts:
     first: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # key -> (value, line, source)
     values: dict[str, list[str]] = field(default_factory=dict)
     last: dict[tuple[str, str], int] = field(default_factory=dict)  # (key, source) -> last line seen
+    where: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)  # (key, kept value) -> its first line
 
     def add(self, key: str, value: str, line: int, source: str) -> None:
         key = _GROUP_ALIAS.get(key, key)
@@ -292,6 +293,7 @@ class LogFacts:
         seen = self.values.setdefault(key, [])
         if value not in seen and len(seen) < FACT_VALUES_KEPT:
             seen.append(value)
+            self.where[(key, value)] = (line, source)
 
     def get(self, key: str) -> str | None:
         hit = self.first.get(key)
