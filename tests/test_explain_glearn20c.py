@@ -157,3 +157,14 @@ def test_the_evidence_of_a_misspelt_variable_is_its_own_line(tmp_path: Path) -> 
     found = [f for f in explain([str(log)]).findings if f.cause == "env.unknown-variable"]
     assert found, "the misspelt NCCL_P2P_DISBALE is not named"
     assert [e.line for e in found[0].evidence] == [3], found[0].evidence
+
+
+def test_amdgpu_top_eacces_on_debugfs_is_not_the_render_group(tmp_path: Path) -> None:
+    # root-only debugfs files (amdgpu_top's GPU-recover / PM info), not a DRM node: no group would let a user in
+    text = (
+        "amdgpu_top v0.9.0\n"
+        "thread 'main' panicked at src/app.rs:88:14:\n"
+        "called `Result::unwrap()` on an `Err` value: Permission denied (os error 13) "
+        "/sys/kernel/debug/dri/0/amdgpu_pm_info\n"
+    )
+    assert "device.group-denied" not in causes(tmp_path, text)
