@@ -658,8 +658,8 @@ def _misspelt_env(scan: ScanResult, supports: dict[str, Support]) -> None:
     not applied (glearn20c; explain/env_typos.py says which names and slips count)."""
     for text in scan.facts.values.get("env_assign_text", []):
         for name, real, consumer in env_typos.typos_in(text):
-            line, source = scan.facts.where.get(("env_assign_text", text), (1, ""))
-            hits = [SigHit(line, text[:300], source, {})] if source else []
+            line, source = scan.facts.where[("env_assign_text", text)]  # every kept value has its line
+            hits = [SigHit(line, text[:300], source, {})]
             supports.setdefault("env.unknown-variable", Support(cause="env.unknown-variable", order=-1)).add(
                 "facts.env_assign_text",
                 "suggests",

@@ -86,12 +86,17 @@ def database_key(hs_version: str, literals: Sequence[bytes], flags: Sequence[int
     return h.hexdigest()
 
 
+def _ours_alone(st: os.stat_result) -> bool:
+    """This user's, and writable by no one else: the cache directory, and every file read from it."""
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
 def _trusted_step(st: os.stat_result, last: bool) -> bool:
     """A directory on the way to the cache may be changed only by us or root: owned by root or this user, and
     writable by others only with the sticky bit (/tmp). The cache directory itself is this user's alone."""
-    euid = os.geteuid()
     if last:
-        return st.st_uid == euid and not st.st_mode & 0o022
+        return _ours_alone(st)
+    euid = os.geteuid()
     if st.st_uid not in (0, euid):
         return False
     sticky = bool(st.st_mode & stat.S_ISVTX)
@@ -146,7 +151,7 @@ def _read(dir_fd: int, name: str) -> bytes | None:
         return None
     try:
         st = os.fstat(fd)
-        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        if not _ours_alone(st):
             return None
         data = read_fd_bounded(fd, name, MAX_FILE, what="Hyperscan cache file")  # regular files only
     except (OSError, InputError):

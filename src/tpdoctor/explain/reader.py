@@ -86,25 +86,30 @@ def _maybe_utf16(stream: BinaryIO, name: str, notes: list[str] | None) -> Binary
     except (OSError, EOFError, zlib.error):
         return stream  # damaged from the start: iter_buffers notes it
     encoding = UTF16_BOMS.get(head)
+    shown = name if name != "-" else "<stdin>"
     if encoding is None:
         if notes is not None and peek is not None:
             with contextlib.suppress(OSError, EOFError, zlib.error):
-                sample = peek(512)[:512]
-                shown = name if name != "-" else "<stdin>"
-                if len(sample) >= 16 and sample.count(0) == len(sample):
-                    notes.append(f"{shown}: starts with only NUL bytes: not a text log")
-                # ASCII text in UTF-16 without a BOM: every other byte is NUL
-                elif len(sample) >= 16 and sample[1::2].count(0) > 0.9 * (len(sample) // 2):
-                    notes.append(
-                        f"{shown}: looks like UTF-16 without a BOM; convert it (iconv -f UTF-16LE -t UTF-8) to explain it"
-                    )
-                elif len(sample) >= 64 and _control_share(sample) > 0.05:
-                    # a log is text; a core dump, an image or a tarball is not (what it matched there means little)
-                    notes.append(f"{shown}: looks like binary data, not a text log: what it matched there is doubtful")
+                note = _head_note(peek(512)[:512])
+                if note:
+                    notes.append(f"{shown}: {note}")
         return stream
     if notes is not None:
-        notes.append(f"{name if name != '-' else '<stdin>'}: UTF-16 text (BOM): decoded to UTF-8")
+        notes.append(f"{shown}: UTF-16 text (BOM): decoded to UTF-8")
     return _Transcoded(stream, encoding)  # type: ignore[return-value]
+
+
+def _head_note(sample: bytes) -> str | None:
+    """What the first bytes of a log without a BOM say it is, when it is not UTF-8 text."""
+    if len(sample) >= 16 and sample.count(0) == len(sample):
+        return "starts with only NUL bytes: not a text log"
+    # ASCII text in UTF-16 without a BOM: every other byte is NUL
+    if len(sample) >= 16 and sample[1::2].count(0) > 0.9 * (len(sample) // 2):
+        return "looks like UTF-16 without a BOM; convert it (iconv -f UTF-16LE -t UTF-8) to explain it"
+    if len(sample) >= 64 and _control_share(sample) > 0.05:
+        # a log is text; a core dump, an image or a tarball is not (what it matched there means little)
+        return "looks like binary data, not a text log: what it matched there is doubtful"
+    return None
 
 
 def _control_share(sample: bytes) -> float:
