@@ -13,6 +13,7 @@ import gzip
 import io
 import mmap
 import os
+import re
 import stat
 import sys
 import zlib
@@ -88,11 +89,20 @@ def _maybe_utf16(stream: BinaryIO, name: str, notes: list[str] | None) -> Binary
     encoding = UTF16_BOMS.get(head)
     shown = name if name != "-" else "<stdin>"
     if encoding is None:
-        if notes is not None and peek is not None:
+        sample = b""
+        if peek is not None:
             with contextlib.suppress(OSError, EOFError, zlib.error):
-                note = _head_note(peek(512)[:512])
-                if note:
-                    notes.append(f"{shown}: {note}")
+                sample = peek(ESCAPED_SAMPLE)[:ESCAPED_SAMPLE]
+        note = _head_note(sample[:512])
+        if note and notes is not None:
+            notes.append(f"{shown}: {note}")
+        if note is None and _is_escaped_log(sample):
+            if notes is not None:
+                notes.append(
+                    f"{shown}: a log quoted as one escaped string (\\n between its lines): read with the escapes"
+                    " undone; line numbers count the \\n escapes"
+                )
+            return _Unescaped(stream)  # type: ignore[return-value]
         return stream
     if notes is not None:
         notes.append(f"{shown}: UTF-16 text (BOM): decoded to UTF-8")
@@ -118,6 +128,62 @@ def _control_share(sample: bytes) -> float:
     text_controls = b"\t\n\r\x0c\x1b"
     bad = sum(1 for b in sample if (b < 0x20 and b not in text_controls) or b == 0x7F)
     return bad / len(sample)
+
+
+# A log that reached the user as one quoted string: a JSON field (`kubectl get pod -o json`'s termination
+# message, an API's error body, a structured logger's `exc_info`) or a Python repr, where each line break is the
+# two bytes `\n`. Read as it is, every line of it is one line of the file, and what a signature anchors on a line
+# (`^`, the lines around it) is gone. Decided once on the head: at least ESCAPED_MIN escapes and more than twice as
+# many as real newlines (a Docker json-file record has one of each and is unwrapped per line, normalize.unescape).
+ESCAPED_SAMPLE = 8192
+ESCAPED_MIN = 3
+
+
+def _is_escaped_log(sample: bytes) -> bool:
+    escaped = sample.count(b"\\n")
+    return escaped >= ESCAPED_MIN and escaped > 2 * sample.count(b"\n")
+
+
+_ESCAPE = re.compile(rb"\\(u[0-9a-fA-F]{4}|[nrt\"'/\\])")
+_ESCAPED_AS = {b"n": b"\n", b"r": b"", b"t": b"\t", b'"': b'"', b"'": b"'", b"/": b"/", b"\\": b"\\"}
+
+
+def _unescape_bytes(m: re.Match[bytes]) -> bytes:
+    c = m.group(1)
+    if len(c) == 5:  # \u001b, \u003c (Go's encoders escape < > &)
+        return chr(int(c[1:], 16)).encode("utf-8", errors="replace")
+    return _ESCAPED_AS[c]
+
+
+class _Unescaped(io.RawIOBase):
+    """A log quoted as one escaped string, read with its escapes undone, chunk by chunk (flat memory). A
+    backslash run at the end of a chunk waits for the next one, so an escape is never cut in two."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self._inner = inner
+        self._carry = b""
+        self._pending = b""
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        want = CHUNK if size is None or size < 0 else size
+        while len(self._pending) < want and not self._eof:
+            new = self._inner.read(CHUNK)
+            data, self._carry = self._carry + new, b""
+            if not new:
+                self._eof = True  # a backslash run left at the very end is kept as it is
+            else:
+                run = data.rfind(b"\\", max(0, len(data) - 6))
+                if run >= 0:
+                    while run > 0 and data[run - 1] == 0x5C:  # the start of the backslash run
+                        run -= 1
+                    data, self._carry = data[:run], data[run:]
+            self._pending += _ESCAPE.sub(_unescape_bytes, data)
+        out, self._pending = self._pending[:want], self._pending[want:]
+        return out
 
 
 class _Transcoded(io.RawIOBase):

@@ -380,7 +380,9 @@ class Scanner:
                                 lit(frag, False).frags.append((si, len(raw), is_head))
         for fi, fact in enumerate(kb.facts):
             for t in fact.literals:
-                lit(t, fact.single).facts.append(fi)
+                # a fact's quote or `<` is escaped in a JSON or HTML paste too (`root = \"/\"` in a json-file record)
+                for form in literal_forms(t, recased=False):
+                    lit(form, fact.single).facts.append(fi)
         for t in SALIENT_LITERALS:
             lit(t, False).salient = True
         for t in CAPTURE_LITERALS:
