@@ -100,7 +100,15 @@ class Diagnosis:
 def _condition_holds(ref: str, present: set[str], scan: ScanResult, sig_id: str = "") -> bool:
     """`sig.id`, `prefix.*` (any signature id under that prefix), `fact:key` (known), `fact:key>N` (numeric and above N) or `fact:key=V` (the only
     value seen is V: `fact:n_nodes=1` holds only when no process reported more nodes), or `after:<sig.id or fact:key>`:
-    that line comes after the last line of signature `sig_id` in the same file (`after:fact:run_ok`: the run got past it)."""
+    that line comes after the last line of signature `sig_id` in the same file (`after:fact:run_ok`: the run got past it).
+    `A&!B`: every part holds, a part after `!` must not (`fact:slurm_job_named&!fact:slurm_gpu_request`)."""
+    if "&" in ref or ref.startswith("!"):
+        return all(
+            not _condition_holds(part[1:], present, scan, sig_id)
+            if part.startswith("!")
+            else _condition_holds(part, present, scan, sig_id)
+            for part in ref.split("&")
+        )
     if ref.startswith("after:"):
         return _seen_after(ref[6:], scan, sig_id)
     if not ref.startswith("fact:"):

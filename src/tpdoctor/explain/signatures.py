@@ -63,7 +63,8 @@ class Signature:
     examples: tuple[str, ...] = ()
     # Benign unless one of these is in the log too: signature ids (`prefix.*`: any id under it), or
     # `fact:key` (the fact is known) / `fact:key>N` (a numeric fact above N) / `fact:key=V` (V is the only value seen),
-    # `after:<id or fact:key>` (that line follows this signature's last line in the same file). The hit
+    # `after:<id or fact:key>` (that line follows this signature's last line in the same file), `A&!B` (all parts
+    # hold, a part after `!` must not). The hit
     # then becomes a note with `benign`.
     unless: tuple[str, ...] = ()
     benign_with: tuple[str, ...] = ()  # ... and benign (not a container cause) when one of these is present
@@ -204,7 +205,7 @@ def parse_knowledge_base(raw: dict[str, Any], lazy: bool = False) -> KnowledgeBa
             raise KnowledgeBaseError(
                 f"signature {sig.id}: root is 'not-container' on a signature without causes"
             )
-        for ref in (*sig.unless, *sig.benign_with):
+        for ref in (part.removeprefix("!") for r in (*sig.unless, *sig.benign_with) for part in r.split("&")):
             ref = ref.removeprefix("after:")
             ref_seen = any(i.startswith(ref[:-1]) for i in seen) if ref.endswith(".*") else ref in seen
             if not ref.startswith("fact:") and not ref_seen:
