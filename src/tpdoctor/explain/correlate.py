@@ -277,6 +277,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         support("cuda.driver-too-old").add(
             "facts.smi_driver_floor", "suggests", [old_driver.hit], old_driver.hit.line, old_driver.why()
         )
+    _release_below_driver(scan, codes, supports, notes)
     _fact_rules(scan, supports, notes)
     # a log of the AMD stack keeps CUDA's names (HIP reads CUDA_VISIBLE_DEVICES, RCCL prints "Cuda failure")
     vendor.rename_twins(scan, supports)
@@ -438,6 +439,77 @@ def _is_bridge_ip(value: str) -> bool:
         return False
     # Docker's default bridge and user-defined networks are allocated from 172.17.0.0/16 upwards.
     return ip in ipaddress.ip_network("172.16.0.0/12")
+
+
+# glearn21b: CUDA's start-up failures that a driver older than the image's CUDA also gives (the driver library finds
+# no device it can run the image's CUDA on, or calls itself insufficient).
+_INIT_FAILURES = {"cudaErrorNoDevice", "CUDA_ERROR_NO_DEVICE", "cudaErrorInsufficientDriver", "CUDA_ERROR_INSUFFICIENT_DRIVER"}
+_NO_GPU_GUESSES = ("device.nvidia-node-missing", "cuda.visible-devices-mismatch")
+
+
+def _release_below_driver(
+    scan: ScanResult, codes: list[CodeSeen], supports: dict[str, Support], notes: list[str]
+) -> None:
+    """An NGC release (its tag, or its notes' "requires NVIDIA Driver release N or later") beside a host driver below
+    N and a CUDA start-up failure: the old driver, not a missing GPU or a mask, is the likelier reading."""
+    init = [c.hit for c in codes if c.code.name in _INIT_FAILURES]
+    status = scan.facts.first.get("ngc_cuinit_status")
+    if status is not None and status[0] in ("100", "35"):
+        init.append(SigHit(status[1], f"cuInit(0) returned {status[0]}", status[2], {}))
+    if not init:
+        return
+    init.sort(key=lambda h: (h.source, h.line))
+    old = driver_floor.release_driver_too_old(scan)
+    above = driver_floor.image_above_driver(scan)
+    insufficient = any(c.code.name in ("cudaErrorInsufficientDriver", "CUDA_ERROR_INSUFFICIENT_DRIVER") for c in codes)
+    if old is not None:
+        why, hits, detected, needed = old.why(), old.hits, old.detected, f"the {old.required}"
+    elif above is not None and insufficient:
+        why = (
+            f"CUDA calls the driver insufficient: the image is built for CUDA {above[1]} and nvidia-smi's driver runs CUDA "
+            f"up to {above[0]}. Minor-version compatibility never crosses a CUDA major: upgrade the host driver, or use "
+            "the image's build for the driver's CUDA major."
+        )
+        hits, detected, needed = [above[2]], f"(CUDA {above[0]})", f"CUDA {above[1]}"
+    else:
+        _image_regression(scan, codes, supports, notes)
+        return
+    supports.setdefault("cuda.driver-too-old", Support(cause="cuda.driver-too-old", order=-1)).add(
+        "facts.ngc_release_driver", "suggests", [init[0], *hits], init[0].line, why
+    )
+    for guess in _NO_GPU_GUESSES:
+        if guess in supports and supports[guess].strength != "proves":
+            supports.pop(guess)
+            notes.append(
+                f"Not {guess}: the host driver {detected} is below {needed} the image needs, which gives the same "
+                "start-up failure."
+            )
+
+
+def _image_regression(scan: ScanResult, codes: list[CodeSeen], supports: dict[str, Support], notes: list[str]) -> None:
+    """cudaErrorInsufficientDriver where nvidia-smi's driver runs the image tag's CUDA major and the failure came with a
+    new image on the same host (LocalAI#840: a go-llama.cpp update in the image, reverted in PR #850): neither the
+    driver (it covers the image's CUDA) nor the GPU wiring (the previous image ran) is the cause."""
+    if not any(c.code.name in ("cudaErrorInsufficientDriver", "CUDA_ERROR_INSUFFICIENT_DRIVER") for c in codes):
+        return
+    covers = driver_floor.driver_covers_image(scan)
+    if covers is None or scan.facts.get("image_update_regression") is None:
+        return
+    if driver_floor.smi_driver_too_old(scan) is not None:
+        return
+    dropped = [
+        g for g in ("device.nvidia-node-missing", "cuda.driver-too-old")
+        if g in supports and supports[g].strength != "proves" and all(s.startswith("code.") for s in supports[g].signatures)
+    ]
+    for g in dropped:
+        supports.pop(g)
+    if dropped:
+        notes.append(
+            f"CUDA calls the driver insufficient, but nvidia-smi's driver runs CUDA {covers[0]} and the image is built for "
+            f"CUDA {covers[1]}, and the failure came with a new image on the same host: a regression in the image's "
+            "build (a library linked or loaded wrongly), not the host driver or the container's GPU access. "
+            "Try the previous image tag."
+        )
 
 
 def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]) -> None:

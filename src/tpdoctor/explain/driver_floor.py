@@ -134,3 +134,99 @@ def smi_driver_too_old(scan: ScanResult) -> SmiDriver | None:
     if driver_major is None or built_major is None or built_major[0] <= driver_major[0]:
         return None
     return SmiDriver(seen[0], hit, driver_cuda=driver_cuda[0], built_cuda=built[0])
+
+
+# glearn21b: an NGC image's release (nvcr.io/nvidia/<framework>:YY.MM-...) names the driver branch its CUDA needs. The
+# release notes' "Driver Requirements" say "Release 21.10 is based on NVIDIA CUDA 11.4.2 ..., which requires NVIDIA
+# Driver release 470 or later" (NVIDIA Deep Learning Frameworks release notes, e.g. kaldi-release-notes/rel_21-10,
+# pytorch-release-notes/rel-23-07, and the Frameworks Support Matrix). The prose itself, quoted beside a host driver,
+# is read first; the tag table below is the same statement for each release. Releases before 20.01 are left out.
+_NGC_RELEASE_DRIVER = (
+    ((20, 1), 440), ((20, 6), 450), ((20, 10), 455), ((21, 1), 460), ((21, 4), 465), ((21, 7), 470),
+    ((21, 11), 495), ((22, 1), 510), ((22, 5), 515), ((22, 9), 520), ((23, 1), 525), ((23, 3), 530),
+    ((23, 8), 535), ((23, 11), 545), ((24, 3), 550), ((24, 6), 555), ((24, 8), 560), ((25, 1), 570),
+    ((25, 4), 575), ((25, 8), 580),
+)
+
+
+def _release_driver(release: str) -> int | None:
+    parts = release.split(".")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return None
+    key = (int(parts[0]), int(parts[1]))
+    found = None
+    for first, branch in _NGC_RELEASE_DRIVER:
+        if key >= first:
+            found = branch
+    return found
+
+
+@dataclass(frozen=True)
+class ReleaseDriver:
+    required: int
+    detected: str
+    how: str  # "the release notes' statement" or "release YY.MM"
+    hits: list[SigHit]
+
+    def why(self) -> str:
+        return (
+            f"The host driver is {self.detected} and the image needs driver release {self.required} or later "
+            f"({self.how}); CUDA in the container then finds no usable GPU or calls the driver insufficient. Upgrade "
+            "the host driver, or use an image release built for the host's CUDA version."
+        )
+
+
+def release_driver_too_old(scan: ScanResult) -> ReleaseDriver | None:
+    """The host driver (nvidia-smi's, or the NGC check's detected one) below the branch an NGC release requires:
+    the release notes' prose "requires NVIDIA Driver release N or later", else the image tag's YY.MM."""
+    seen = scan.facts.first.get("smi_driver_version") or scan.facts.first.get("ngc_detected_driver")
+    if seen is None:
+        return None
+    version = _version(seen[0])
+    if version is None:
+        return None
+    prose = scan.facts.first.get("ngc_requires_driver")
+    built = scan.facts.first.get("ngc_built_for_driver")
+    tag = scan.facts.first.get("ngc_image_release")
+    built_version = _version(built[0]) if built is not None else None
+    required, how, hit = None, "", None
+    if prose is not None and prose[0].isdigit():
+        required, how, hit = int(prose[0]), "the release notes' driver requirement", prose
+    elif built is not None and built_version is not None:
+        required, how, hit = built_version[0], "the image's own driver check", built
+    elif tag is not None:
+        required = _release_driver(tag[0])
+        how, hit = f"NGC release {tag[0]}, per its release notes", tag
+    if required is None or hit is None or version[0] >= required:
+        return None
+    hits = sorted(
+        [SigHit(seen[1], f"driver {seen[0]}", seen[2], {}), SigHit(hit[1], f"requires {required}", hit[2], {})],
+        key=lambda h: (h.source, h.line),
+    )
+    return ReleaseDriver(required, seen[0], how, hits)
+
+
+def driver_covers_image(scan: ScanResult) -> tuple[str, str] | None:
+    """(nvidia-smi's "CUDA Version", the image tag's CUDA major) when the driver runs that major: cudaErrorInsufficientDriver
+    then cannot mean the host driver is too old for the image (CUDA minor-version compatibility within a major)."""
+    driver_cuda = scan.facts.first.get("smi_cuda_version")
+    image = scan.facts.first.get("image_cuda_major")
+    if driver_cuda is None or image is None:
+        return None
+    driver = _version(driver_cuda[0])
+    if driver is None or not image[0].isdigit() or driver[0] < int(image[0]):
+        return None
+    return driver_cuda[0], image[0]
+
+
+def image_above_driver(scan: ScanResult) -> tuple[str, str, SigHit] | None:
+    """(nvidia-smi's "CUDA Version", the image tag's CUDA major, the tag's hit) when the tag names a newer CUDA major
+    than the driver runs: minor-version compatibility never crosses a major."""
+    driver_cuda = scan.facts.first.get("smi_cuda_version")
+    image = scan.facts.first.get("image_cuda_major")
+    if driver_cuda is None or image is None:
+        return None
+    driver = _version(driver_cuda[0])
+    if driver is None or not image[0].isdigit() or driver[0] >= int(image[0]):
+        return None
+    return driver_cuda[0], image[0], SigHit(image[1], f"image CUDA {image[0]}", image[2], {})
