@@ -112,3 +112,40 @@ def test_pidfd_getfd_enosys(tmp_path: Path, line: str) -> None:
     assert findings(tmp_path, in_container)[:1] == [("cuda.ipc-pidfd-denied", "suggests")]
     # no container in the log: an old kernel, a note
     assert "cuda.ipc-pidfd-denied" not in causes(tmp_path, line)
+
+
+SYSTEM_ERROR = "RuntimeError: NCCL error: unhandled system error (run with NCCL_DEBUG=INFO for details)\n"
+
+
+def _message(tmp_path: Path, text: str) -> str:
+    from tpdoctor.explain import explain
+
+    log = tmp_path / "m.log"
+    log.write_text(text, encoding="utf-8")
+    return " ".join(f.message for f in explain([str(log)]).findings if f.cause == "shm.too-small")
+
+
+@pytest.mark.parametrize(
+    "told",
+    [
+        "The crash goes away when we export NCCL_SHM_DISABLE=1.\n",
+        "Setting NCCL_SHM_DISABLE=1 fixes the weight refit.\n",
+        "It worked after adding NCCL_SHM_DISABLE=1 to the env of the trainer.\n",
+    ],
+)
+def test_shm_disable_told_as_the_fix_is_not_read_as_set(tmp_path: Path, told: str) -> None:
+    message = _message(tmp_path, SYSTEM_ERROR + told)
+    assert "avoided the failure" in message and "NCCL_CUMEM_ENABLE" in message
+    assert "is set, yet /dev/shm still fails" not in message
+
+
+@pytest.mark.parametrize(
+    "told",
+    [
+        "NCCL_SHM_DISABLE set by environment to 1\n",
+        "We export NCCL_SHM_DISABLE=1 but it still fails the same way.\n",
+    ],
+)
+def test_shm_disable_set_keeps_its_note(tmp_path: Path, told: str) -> None:
+    message = _message(tmp_path, SYSTEM_ERROR + told)
+    assert "is set, yet /dev/shm still fails" in message and "avoided the failure" not in message

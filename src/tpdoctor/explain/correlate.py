@@ -494,7 +494,14 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
         if hung:
             notes.append(hung)
 
-    if facts.get("nccl_shm_disable") == "1" and "shm.too-small" in supports:
+    fixed = scan.signatures.get("nccl.shm-disable-fixed-prose")
+    if fixed is not None and "shm.too-small" in supports:  # glearn21c: the fix told, not the failing run's setting
+        supports["shm.too-small"].messages.append(
+            f"NCCL_SHM_DISABLE=1 avoided the failure (line {fixed.first_line}): NCCL's SHM transport was failing. "
+            "That is most often a small /dev/shm, but with NCCL_CUMEM_ENABLE=0 (vLLM sets it) the legacy CUDA IPC "
+            "path fails the same way (NVIDIA-NeMo/RL#564): check `df -h /dev/shm` and NCCL_CUMEM_ENABLE."
+        )
+    elif facts.get("nccl_shm_disable") == "1" and "shm.too-small" in supports:
         supports["shm.too-small"].messages.append(
             "NCCL_SHM_DISABLE=1 is set, yet /dev/shm still fails: it only disables NCCL's SHM transport; "
             "vLLM's message queue, Ray and NCCL's own allocations still use /dev/shm."
