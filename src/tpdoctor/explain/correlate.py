@@ -279,6 +279,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         )
     _release_below_driver(scan, codes, supports, notes)
     _fact_rules(scan, supports, notes)
+    gone = {"shm.too-small"} if _shm_stated_large(scan, supports, notes) else set()
     # a log of the AMD stack keeps CUDA's names (HIP reads CUDA_VISIBLE_DEVICES, RCCL prints "Cuda failure")
     vendor.rename_twins(scan, supports)
     _drop_guesses_behind_a_known_root(scan, kb, codes, supports, notes)
@@ -288,7 +289,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
     _bare_multi_node_hang(scan, supports, notes)
     # a next step for a cause shown only as a notice would send the user the wrong way
     demoted = {c for c, s in supports.items() if s.demoted}
-    hints = [h for h in hints if not (hint_of.get(h) and hint_of[h] <= demoted)]
+    hints = [h for h in hints if not (hint_of.get(h) and hint_of[h] <= demoted | gone)]
 
     # Alternatives a signature listed become `related` unless they are findings themselves.
     for cause, alts in alternatives.items():
@@ -573,11 +574,58 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
         if hung:
             notes.append(hung)
 
-    if facts.get("nccl_shm_disable") == "1" and "shm.too-small" in supports:
+    fixed = scan.signatures.get("nccl.shm-disable-fixed-prose")
+    if fixed is not None and "shm.too-small" in supports:  # glearn21c: the fix told, not the failing run's setting
+        supports["shm.too-small"].messages.append(
+            f"NCCL_SHM_DISABLE=1 avoided the failure (line {fixed.first_line}): NCCL's SHM transport was failing. "
+            "That is most often a small /dev/shm, but with NCCL_CUMEM_ENABLE=0 (vLLM sets it) the legacy CUDA IPC "
+            "path fails the same way (NVIDIA-NeMo/RL#564): check `df -h /dev/shm` and NCCL_CUMEM_ENABLE."
+        )
+    elif facts.get("nccl_shm_disable") == "1" and "shm.too-small" in supports:
         supports["shm.too-small"].messages.append(
             "NCCL_SHM_DISABLE=1 is set, yet /dev/shm still fails: it only disables NCCL's SHM transport; "
             "vLLM's message queue, Ray and NCCL's own allocations still use /dev/shm."
         )
+
+
+# glearn21c: lines that only *blame* shared memory for a bus error (torch's DataLoader, its retellings, a SIGBUS): the
+# blame is the message's guess, not a measurement of /dev/shm
+_SHM_BLAME_ONLY = frozenset(
+    {
+        "torch.dataloader-bus-error",
+        "torch.dataloader-worker-bus-error",
+        "shm.bus-error-insufficient-prose",
+        "sigbus.bus-error",
+        "death.SIGBUS",
+    }
+)
+_STATED_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s?([GT])(?:i?B)?$")
+LARGE_STATED_SHM = 32 << 30  # a /dev/shm this big is not outgrown by DataLoader workers' batches
+
+
+def _shm_stated_large(scan: ScanResult, supports: dict[str, Support], notes: list[str]) -> bool:
+    """A bus error that torch's DataLoader blames on shared memory, in a log that states /dev/shm is tens of GB
+    (pytorch/pytorch#26009: --ipc=host, 254GB of /dev/shm never more than 1GB used; the mounted data volume was
+    at fault): the blame is the message's standard guess, not this run's cause. Only when every line behind
+    shm.too-small is such a blame (an ENOSPC on /dev/shm, NCCL's segment errors, a measured 64 MiB keep it)."""
+    s = supports.get("shm.too-small")
+    first = scan.facts.first.get("shm_stated")
+    if s is None or first is None:
+        return False
+    blamed = {(h.source, h.line) for sig in _SHM_BLAME_ONLY if sig in scan.signatures for h in scan.signatures[sig].evidence}
+    blamed |= {(h.source, h.line) for h in scan.deaths.values()}
+    if not blamed or any((e.source, e.line) not in blamed for e in s.evidence):
+        return False  # another line (an ENOSPC on /dev/shm, NCCL's segment error, a measured size) says more than a blame
+    m = _STATED_SIZE.match(first[0].strip())
+    if not m or float(m.group(1)) * (1 << (30 if m.group(2) == "G" else 40)) < LARGE_STATED_SHM:
+        return False
+    supports.pop("shm.too-small")
+    notes.append(
+        f"The bus error is blamed on shared memory, but the log states a /dev/shm of {first[0]} (line {first[1]}): "
+        "not a /dev/shm size problem here. A bus error is also a mapped file that shrank or sits on a failing or "
+        "full volume (the dataset's mount), hugepages or hardware."
+    )
+    return True
 
 
 def _child_deaths(scan: ScanResult, supports: dict[str, Support], notes: list[str]) -> None:

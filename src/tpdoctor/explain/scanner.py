@@ -178,6 +178,7 @@ _GROUP_ALIAS = {
     "runtime_crun": "runtime",
     "device2": "device",
     "ipc_mode2": "ipc_mode",
+    "shm_stated2": "shm_stated",  # glearn21c
     "nccl_ib_requested2": "nccl_ib_requested",
     "nccl_ib_requested3": "nccl_ib_requested",
     "nnodes2": "nnodes",
