@@ -155,63 +155,61 @@ def _unescape_bytes(m: re.Match[bytes]) -> bytes:
     return _ESCAPED_AS[c]
 
 
-class _Unescaped(io.RawIOBase):
-    """A log quoted as one escaped string, read with its escapes undone, chunk by chunk (flat memory). A
-    backslash run at the end of a chunk waits for the next one, so an escape is never cut in two."""
+class _Rewritten(io.RawIOBase):
+    """A byte stream read through a conversion, chunk by chunk (flat memory): `convert` gets each chunk read and,
+    once, b"" with final=True at the end."""
 
     def __init__(self, inner: BinaryIO) -> None:
         self._inner = inner
-        self._carry = b""
         self._pending = b""
         self._eof = False
 
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:
-        want = CHUNK if size is None or size < 0 else size
-        while len(self._pending) < want and not self._eof:
-            new = self._inner.read(CHUNK)
-            data, self._carry = self._carry + new, b""
-            if not new:
-                self._eof = True  # a backslash run left at the very end is kept as it is
-            else:
-                run = data.rfind(b"\\", max(0, len(data) - 6))
-                if run >= 0:
-                    while run > 0 and data[run - 1] == 0x5C:  # the start of the backslash run
-                        run -= 1
-                    data, self._carry = data[:run], data[run:]
-            self._pending += _ESCAPE.sub(_unescape_bytes, data)
-        out, self._pending = self._pending[:want], self._pending[want:]
-        return out
-
-
-class _Transcoded(io.RawIOBase):
-    """A UTF-16 byte stream read as UTF-8, chunk by chunk (flat memory)."""
-
-    def __init__(self, inner: BinaryIO, encoding: str) -> None:
-        import codecs
-
-        self._inner = inner
-        self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-        self._pending = b""
-        self._eof = False
-
-    def readable(self) -> bool:
-        return True
+    def convert(self, data: bytes, final: bool) -> bytes:
+        raise NotImplementedError
 
     def read(self, size: int = -1) -> bytes:
         want = CHUNK if size is None or size < 0 else size
         while len(self._pending) < want and not self._eof:
             data = self._inner.read(CHUNK)
-            if not data:
-                self._eof = True
-                text = self._decoder.decode(b"", final=True)
-            else:
-                text = self._decoder.decode(data)
-            self._pending += text.lstrip("\ufeff").encode("utf-8")
+            self._eof = not data
+            self._pending += self.convert(data, self._eof)
         out, self._pending = self._pending[:want], self._pending[want:]
         return out
+
+
+class _Unescaped(_Rewritten):
+    """A log quoted as one escaped string, read with its escapes undone. A backslash run at the end of a chunk waits
+    for the next one, so an escape is never cut in two."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        super().__init__(inner)
+        self._carry = b""
+
+    def convert(self, data: bytes, final: bool) -> bytes:
+        data, self._carry = self._carry + data, b""
+        if not final:  # at the very end a backslash run is kept as it is
+            run = data.rfind(b"\\", max(0, len(data) - 6))
+            if run >= 0:
+                while run > 0 and data[run - 1] == 0x5C:  # the start of the backslash run
+                    run -= 1
+                data, self._carry = data[:run], data[run:]
+        return _ESCAPE.sub(_unescape_bytes, data)
+
+
+class _Transcoded(_Rewritten):
+    """A UTF-16 byte stream read as UTF-8."""
+
+    def __init__(self, inner: BinaryIO, encoding: str) -> None:
+        import codecs
+
+        super().__init__(inner)
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+
+    def convert(self, data: bytes, final: bool) -> bytes:
+        return self._decoder.decode(data, final=final).lstrip("\ufeff").encode("utf-8")
 
 
 def iter_blocks(
