@@ -90,7 +90,8 @@ def has_prefix(text: str) -> bool:
     return bool(m and m.end())
 
 
-_ESCAPED = re.compile(r"""\\(["'\\/]|[nrt]|u[0-9a-fA-F]{4})""")
+# a JSON string's (or a Python repr's) escapes; reader.py reads a whole quoted log with the bytes form
+JSON_ESCAPE = re.compile(r"""\\(["'\\/]|[nrt]|u[0-9a-fA-F]{4})""")
 _ESCAPE_AS = {"n": " ", "r": " ", "t": " "}
 
 
@@ -125,7 +126,7 @@ def unescape(text: str) -> str:
         if inner is not None:
             return unescape(strip_prefixes(inner))
     if '\\"' in text or "\\u00" in text:  # a JSON string: a Windows path (C:\\temp) elsewhere is left alone
-        text = ANSI_TEXT.sub("", _ESCAPED.sub(_unquote, text))
+        text = ANSI_TEXT.sub("", JSON_ESCAPE.sub(_unquote, text))
     if "&" in text and ";" in text:
         text = html.unescape(text)
     return text

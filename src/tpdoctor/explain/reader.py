@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import BinaryIO
 
 from tpdoctor.errors import InputError
+from tpdoctor.explain.normalize import JSON_ESCAPE
 
 CHUNK = 4 << 20  # large reads amortise the per-call cost; small enough to stay cache-friendly
 MAX_LINE = 64 << 10
@@ -52,9 +53,9 @@ def open_log(name: str, notes: list[str] | None = None) -> Iterator[BinaryIO]:
         stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
         head = stream.peek(2)[:2]
         if head == GZIP_MAGIC:
-            yield _maybe_utf16(gzip.GzipFile(fileobj=stream, mode="rb"), name, notes)  # type: ignore[arg-type]
+            yield _as_text(gzip.GzipFile(fileobj=stream, mode="rb"), name, notes)  # type: ignore[arg-type]
         else:
-            yield _maybe_utf16(stream, name, notes)
+            yield _as_text(stream, name, notes)
     finally:
         if close:
             raw.close()
@@ -80,7 +81,9 @@ def _open_named(name: str) -> BinaryIO:
     return open(fd, "rb")  # closed by open_log
 
 
-def _maybe_utf16(stream: BinaryIO, name: str, notes: list[str] | None) -> BinaryIO:
+def _as_text(stream: BinaryIO, name: str, notes: list[str] | None) -> BinaryIO:
+    """The stream as UTF-8 lines: UTF-16 (by its BOM) transcoded, a log quoted as one escaped string unescaped, and a
+    note for a head that is not text."""
     peek = getattr(stream, "peek", None)
     try:
         head = peek(2)[:2] if peek is not None else b""
@@ -144,7 +147,7 @@ def _is_escaped_log(sample: bytes) -> bool:
     return escaped >= ESCAPED_MIN and escaped > 2 * sample.count(b"\n")
 
 
-_ESCAPE = re.compile(rb"\\(u[0-9a-fA-F]{4}|[nrt\"'/\\])")
+_ESCAPE = re.compile(JSON_ESCAPE.pattern.encode())  # the escapes normalize.unescape undoes on one line
 _ESCAPED_AS = {b"n": b"\n", b"r": b"", b"t": b"\t", b'"': b'"', b"'": b"'", b"/": b"/", b"\\": b"\\"}
 
 
