@@ -444,7 +444,8 @@ def _is_bridge_ip(value: str) -> bool:
 
 # glearn21b: CUDA's start-up failures that a driver older than the image's CUDA also gives (the driver library finds
 # no device it can run the image's CUDA on, or calls itself insufficient).
-_INIT_FAILURES = {"cudaErrorNoDevice", "CUDA_ERROR_NO_DEVICE", "cudaErrorInsufficientDriver", "CUDA_ERROR_INSUFFICIENT_DRIVER"}
+_INSUFFICIENT_DRIVER = {"cudaErrorInsufficientDriver", "CUDA_ERROR_INSUFFICIENT_DRIVER"}
+_INIT_FAILURES = {"cudaErrorNoDevice", "CUDA_ERROR_NO_DEVICE", *_INSUFFICIENT_DRIVER}
 _NO_GPU_GUESSES = ("device.nvidia-node-missing", "cuda.visible-devices-mismatch")
 
 
@@ -462,7 +463,7 @@ def _release_below_driver(
     init.sort(key=lambda h: (h.source, h.line))
     old = driver_floor.release_driver_too_old(scan)
     above = driver_floor.image_above_driver(scan)
-    insufficient = any(c.code.name in ("cudaErrorInsufficientDriver", "CUDA_ERROR_INSUFFICIENT_DRIVER") for c in codes)
+    insufficient = any(c.code.name in _INSUFFICIENT_DRIVER for c in codes)
     if old is not None:
         why, hits, detected, needed = old.why(), old.hits, old.detected, f"the {old.required}"
     elif above is not None and insufficient:
@@ -473,7 +474,8 @@ def _release_below_driver(
         )
         hits, detected, needed = [above[2]], f"(CUDA {above[0]})", f"CUDA {above[1]}"
     else:
-        _image_regression(scan, codes, supports, notes)
+        if insufficient:
+            _image_regression(scan, supports, notes)
         return
     supports.setdefault("cuda.driver-too-old", Support(cause="cuda.driver-too-old", order=-1)).add(
         "facts.ngc_release_driver", "suggests", [init[0], *hits], init[0].line, why
@@ -487,12 +489,11 @@ def _release_below_driver(
             )
 
 
-def _image_regression(scan: ScanResult, codes: list[CodeSeen], supports: dict[str, Support], notes: list[str]) -> None:
+def _image_regression(scan: ScanResult, supports: dict[str, Support], notes: list[str]) -> None:
     """cudaErrorInsufficientDriver where nvidia-smi's driver runs the image tag's CUDA major and the failure came with a
     new image on the same host (LocalAI#840: a go-llama.cpp update in the image, reverted in PR #850): neither the
-    driver (it covers the image's CUDA) nor the GPU wiring (the previous image ran) is the cause."""
-    if not any(c.code.name in ("cudaErrorInsufficientDriver", "CUDA_ERROR_INSUFFICIENT_DRIVER") for c in codes):
-        return
+    driver (it covers the image's CUDA) nor the GPU wiring (the previous image ran) is the cause. Called with
+    cudaErrorInsufficientDriver in the log."""
     covers = driver_floor.driver_covers_image(scan)
     if covers is None or scan.facts.get("image_update_regression") is None:
         return
@@ -599,7 +600,6 @@ _SHM_BLAME_ONLY = frozenset(
         "death.SIGBUS",
     }
 )
-_STATED_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s?([GT])(?:i?B)?$")
 LARGE_STATED_SHM = 32 << 30  # a /dev/shm this big is not outgrown by DataLoader workers' batches
 
 
@@ -616,8 +616,8 @@ def _shm_stated_large(scan: ScanResult, supports: dict[str, Support], notes: lis
     blamed |= {(h.source, h.line) for h in scan.deaths.values()}
     if not blamed or any((e.source, e.line) not in blamed for e in s.evidence):
         return False  # another line (an ENOSPC on /dev/shm, NCCL's segment error, a measured size) says more than a blame
-    m = _STATED_SIZE.match(first[0].strip())
-    if not m or float(m.group(1)) * (1 << (30 if m.group(2) == "G" else 40)) < LARGE_STATED_SHM:
+    size = differential.shm_bytes(first[0])  # the fact holds G/T sizes only
+    if size is None or size < LARGE_STATED_SHM:
         return False
     supports.pop("shm.too-small")
     notes.append(

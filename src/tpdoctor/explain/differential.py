@@ -406,11 +406,11 @@ def shm(scan: ScanResult) -> list[Pick]:
     return [Pick("shm.too-small", why, [*symptom[:2], *_fact_hit(scan, "cmd_line")], symptom[0].line)]
 
 
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?) ?([KMGT]?)B?$")
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s?([KMGT]?)(?:i?B)?$")
 
 
 def shm_bytes(text: str) -> int | None:
-    """A size as ds_report ("64.00 MB", 1024-based) or `df -h` ("64M") print it, in bytes."""
+    """A size as ds_report ("64.00 MB", 1024-based), `df -h` ("64M") or a user ("254GB", "188 GiB") give it, in bytes."""
     m = _SIZE.match(text.strip())
     if not m:
         return None

@@ -206,27 +206,31 @@ def release_driver_too_old(scan: ScanResult) -> ReleaseDriver | None:
     return ReleaseDriver(required, seen[0], how, hits)
 
 
-def driver_covers_image(scan: ScanResult) -> tuple[str, str] | None:
-    """(nvidia-smi's "CUDA Version", the image tag's CUDA major) when the driver runs that major: cudaErrorInsufficientDriver
-    then cannot mean the host driver is too old for the image (CUDA minor-version compatibility within a major)."""
+def _driver_and_image_cuda(scan: ScanResult) -> tuple[str, int, str, SigHit] | None:
+    """(nvidia-smi's "CUDA Version", its major, the image tag's CUDA major, the tag's hit), when the log shows both."""
     driver_cuda = scan.facts.first.get("smi_cuda_version")
     image = scan.facts.first.get("image_cuda_major")
     if driver_cuda is None or image is None:
         return None
     driver = _version(driver_cuda[0])
-    if driver is None or not image[0].isdigit() or driver[0] < int(image[0]):
+    if driver is None or not image[0].isdigit():
         return None
-    return driver_cuda[0], image[0]
+    return driver_cuda[0], driver[0], image[0], SigHit(image[1], f"image CUDA {image[0]}", image[2], {})
+
+
+def driver_covers_image(scan: ScanResult) -> tuple[str, str] | None:
+    """(nvidia-smi's "CUDA Version", the image tag's CUDA major) when the driver runs that major: cudaErrorInsufficientDriver
+    then cannot mean the host driver is too old for the image (CUDA minor-version compatibility within a major)."""
+    both = _driver_and_image_cuda(scan)
+    if both is None or both[1] < int(both[2]):
+        return None
+    return both[0], both[2]
 
 
 def image_above_driver(scan: ScanResult) -> tuple[str, str, SigHit] | None:
     """(nvidia-smi's "CUDA Version", the image tag's CUDA major, the tag's hit) when the tag names a newer CUDA major
     than the driver runs: minor-version compatibility never crosses a major."""
-    driver_cuda = scan.facts.first.get("smi_cuda_version")
-    image = scan.facts.first.get("image_cuda_major")
-    if driver_cuda is None or image is None:
+    both = _driver_and_image_cuda(scan)
+    if both is None or both[1] >= int(both[2]):
         return None
-    driver = _version(driver_cuda[0])
-    if driver is None or not image[0].isdigit() or driver[0] >= int(image[0]):
-        return None
-    return driver_cuda[0], image[0], SigHit(image[1], f"image CUDA {image[0]}", image[2], {})
+    return both[0], both[2], both[3]
