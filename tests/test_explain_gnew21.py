@@ -134,13 +134,6 @@ def test_eperm_stays_the_denial(tmp_path: Path) -> None:
     assert found and found[0] == "cuda.ipc-pidfd-denied", found
 
 
-def test_pidfd_open_enosys_without_a_container_stays_a_note(tmp_path: Path) -> None:
-    _known()
-    # no container in the log (an old bare-metal kernel, OpenRLHF#957, a dev negative): a note naming the kernel
-    assert "cuda.ipc-pidfd-unsupported" not in causes(tmp_path, TORCH_OPEN + "\n")
-    assert any("pidfd_open" in n for n in notes(tmp_path, TORCH_OPEN + "\n"))
-
-
 def test_cdi_spec_in_default_dir_is_not_the_dir(tmp_path: Path) -> None:
     _known()
     # the spec is where the engine looks: unresolvable is the toolkit/spec reading, not the directory
