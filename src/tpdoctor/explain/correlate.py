@@ -279,7 +279,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         )
     _release_below_driver(scan, codes, supports, notes)
     _fact_rules(scan, supports, notes)
-    gone = {"shm.too-small"} if _shm_stated_large(scan, supports, notes) else set()
+    _shm_stated_large(scan, supports, notes)
     # a log of the AMD stack keeps CUDA's names (HIP reads CUDA_VISIBLE_DEVICES, RCCL prints "Cuda failure")
     vendor.rename_twins(scan, supports)
     _drop_guesses_behind_a_known_root(scan, kb, codes, supports, notes)
@@ -287,9 +287,10 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
     _blockers_the_run_got_past(scan, supports)
     _server_on_default_shm(scan, supports, kb, codes)
     _bare_multi_node_hang(scan, supports, notes)
-    # a next step for a cause shown only as a notice would send the user the wrong way
-    demoted = {c for c, s in supports.items() if s.demoted}
-    hints = [h for h in hints if not (hint_of.get(h) and hint_of[h] <= demoted | gone)]
+    # a next step for a cause shown only as a notice, or for one a rule above dropped (a guess behind a known root,
+    # a blame the context contradicts), would send the user the wrong way; a cause renamed to its ROCm twin keeps it
+    live = {c for c, s in supports.items() if not s.demoted}
+    hints = [h for h in hints if not hint_of.get(h) or any(c in live or vendor.twin_of(c) in live for c in hint_of[h])]
 
     # Alternatives a signature listed become `related` unless they are findings themselves.
     for cause, alts in alternatives.items():
@@ -603,7 +604,7 @@ _SHM_BLAME_ONLY = frozenset(
 LARGE_STATED_SHM = 32 << 30  # a /dev/shm this big is not outgrown by DataLoader workers' batches
 
 
-def _shm_stated_large(scan: ScanResult, supports: dict[str, Support], notes: list[str]) -> bool:
+def _shm_stated_large(scan: ScanResult, supports: dict[str, Support], notes: list[str]) -> None:
     """A bus error that torch's DataLoader blames on shared memory, in a log that states /dev/shm is tens of GB
     (pytorch/pytorch#26009: --ipc=host, 254GB of /dev/shm never more than 1GB used; the mounted data volume was
     at fault): the blame is the message's standard guess, not this run's cause. Only when every line behind
@@ -611,21 +612,20 @@ def _shm_stated_large(scan: ScanResult, supports: dict[str, Support], notes: lis
     s = supports.get("shm.too-small")
     first = scan.facts.first.get("shm_stated")
     if s is None or first is None:
-        return False
+        return
     blamed = {(h.source, h.line) for sig in _SHM_BLAME_ONLY if sig in scan.signatures for h in scan.signatures[sig].evidence}
     blamed |= {(h.source, h.line) for h in scan.deaths.values()}
     if not blamed or any((e.source, e.line) not in blamed for e in s.evidence):
-        return False  # another line (an ENOSPC on /dev/shm, NCCL's segment error, a measured size) says more than a blame
+        return  # another line (an ENOSPC on /dev/shm, NCCL's segment error, a measured size) says more than a blame
     size = differential.shm_bytes(first[0])  # the fact holds G/T sizes only
     if size is None or size < LARGE_STATED_SHM:
-        return False
+        return
     supports.pop("shm.too-small")
     notes.append(
         f"The bus error is blamed on shared memory, but the log states a /dev/shm of {first[0]} (line {first[1]}): "
         "not a /dev/shm size problem here. A bus error is also a mapped file that shrank or sits on a failing or "
         "full volume (the dataset's mount), hugepages or hardware."
     )
-    return True
 
 
 def _child_deaths(scan: ScanResult, supports: dict[str, Support], notes: list[str]) -> None:

@@ -88,6 +88,12 @@ def stack(scan: ScanResult) -> str | None:
     return None
 
 
+def twin_of(cause: str) -> str:
+    """The ROCm twin rename_twins may rename a cause to, else the cause itself."""
+    twin = TWINS.get(cause)
+    return twin[0] if twin else cause
+
+
 def rename_twins(scan: ScanResult, supports: dict[str, Support]) -> None:
     """Rename NVIDIA causes to their ROCm twins in a log of the AMD stack (merging into a twin already there)."""
     if stack(scan) != "amd":
