@@ -7,10 +7,12 @@ set -eu
 n=$1; deadline=$2; scopes=$3
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p /work/notes /work/wt
-# every thread URL the project or shared/ already holds, and earlier rounds' claims
-{ grep -rhoE 'https?://[A-Za-z0-9./_~%+?=&#:@-]+' "$repo"/tests "$repo"/src "$repo"/docs "$repo"/bench "$repo"/../shared 2>/dev/null
-  cat /work/wt/heldout*-claims.txt 2>/dev/null | cut -d' ' -f1; } \
-  | sed -E 's/[).,;:#]+$//; s/#.*$//' | grep -E 'github.com|discuss|forum|stackoverflow|community|reddit|gitlab|huggingface' \
+# every thread URL the project or shared/ already holds, and earlier rounds' claims; and every source a log already
+# has, whatever its site (heldout22: a blog post already in dev was collected again)
+{ { grep -rhoE 'https?://[A-Za-z0-9./_~%+?=&#:@-]+' "$repo"/tests "$repo"/src "$repo"/docs "$repo"/bench "$repo"/../shared 2>/dev/null
+    cat /work/wt/heldout*-claims.txt 2>/dev/null | cut -d' ' -f1; } \
+    | sed -E 's/[).,;:#]+$//; s/#.*$//' | grep -E 'github.com|discuss|forum|stackoverflow|community|reddit|gitlab|huggingface'
+  grep -hoE '^  source: .*' "$repo"/tests/data/explain-real/index.yaml | sed -E "s/^  source: //; s/^'//; s/'$//"; } \
   | sort -u > /work/notes/exclude$n.txt
 PYTHONPATH="$repo/src" python3 - "$repo" <<'PY'
 import sys, yaml
