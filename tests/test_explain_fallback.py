@@ -93,3 +93,32 @@ def test_launcher_wrappers_are_never_the_first_error(tmp_path: Path, wrapper: st
     assert not [f for f in report.findings if f.severity.value != "notice"]
     first = report.facts["first_error"]
     assert first["line"] == 2 and first["layer"] == "oneCCL"
+
+
+# ---- a line its logger filed as information is no first error ----------------------------------------------------
+
+NCCL_PROBE = "node1:149:149 [0] NCCL INFO NET/Plugin: Failed to find ncclCollNetPlugin_v8 symbol."
+
+
+def test_an_nccl_info_line_with_failed_in_it_is_no_first_error() -> None:
+    # NCCL probes a plugin's interface versions at INFO (src/plugin/net.cc); its failures are WARN lines
+    assert first_error([("log", 3, NCCL_PROBE)]) is None
+    warn = "node1:149:160 [0] transport/net_ib.cc:123 NCCL WARN NET/IB : Got async event : port error"
+    assert first_error([("log", 3, NCCL_PROBE), ("log", 9, warn)]) == ("log", 9, warn)
+
+
+def test_vllm_info_is_passed_over_for_its_error() -> None:
+    info = "INFO 04-23 19:30:04 pynccl_utils.py:17] Failed to import NCCL library: libnccl.so.2: cannot open"
+    error = "ERROR 04-23 19:30:04 pynccl.py:53] Failed to load NCCL library from libnccl.so.2"
+    assert first_error([("log", 1, info), ("log", 2, error)]) == ("log", 2, error)
+
+
+def test_a_tool_that_logs_its_failure_at_info_keeps_it() -> None:
+    # Determined's agent reports the container's exit at INFO: only NCCL's and vLLM's INFO are passed over
+    line = "[2022-02-11T11:05:43Z] 3628403e || INFO: container failed with non-zero exit code: 132"
+    assert first_error([("log", 4, line)]) == ("log", 4, line)
+
+
+def test_an_error_code_on_an_info_line_is_still_the_first_error() -> None:
+    line = "node1:1:1 [0] NCCL INFO cudaGetDevice failed: cudaErrorNoDevice"
+    assert first_error([("log", 2, line)], {("log", 2)}) == ("log", 2, line)

@@ -140,6 +140,15 @@ _EXCEPTION = re.compile(
 )
 
 
+# A line its own logger filed as information ("NCCL INFO NET/Plugin: Failed to find ncclNetPlugin_v8 symbol", NCCL's
+# probe of a plugin's interface versions; vLLM's `INFO 12-01 10:00:00 ...`): it may hold "failed", but its program
+# did not call it an error, so it is never the first error. Only loggers whose INFO is never a failure: NCCL reports
+# failures as WARN (src/include/debug.h, NCCL_LOG_INFO vs NCCL_LOG_WARN), vLLM as ERROR/WARNING (vllm/logger.py
+# _FORMAT "%(levelname)s %(asctime)s", _DATE_FORMAT "%m-%d %H:%M:%S"); other tools log a failure at INFO
+# (Determined's "INFO: container failed with non-zero exit code").
+_INFO_LEVEL = re.compile(r"\b[NR]CCL INFO\b|\bINFO \d\d-\d\d \d\d:\d\d:\d\d\b")
+
+
 def first_error(
     lines: list[tuple[str, int, str]], code_lines: Collection[tuple[str, int]] = ()
 ) -> tuple[str, int, str] | None:
@@ -147,11 +156,13 @@ def first_error(
     the cause and the others follow it), else the last kept error line (a traceback ends with it).
     A line that carries an error code (`code_lines`: (source, line)) is exception-like whatever its
     words. Generic wrappers ("Engine core initialization failed", ActorDiedError, ...) come last:
-    they only say that the real error is elsewhere."""
+    they only say that the real error is elsewhere. A line logged at an information level is none
+    (None when only such lines are left)."""
 
     def exception_like(src: str, line: int, text: str) -> bool:
         return (src, line) in code_lines or bool(_EXCEPTION.search(strip_prefixes(text)))
 
+    lines = [e for e in lines if exception_like(*e) or not _INFO_LEVEL.search(e[2])]
     specific = [e for e in lines if not is_generic(e[2])]
     for src, line, text in specific:
         if exception_like(src, line, text):
