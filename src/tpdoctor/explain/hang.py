@@ -130,7 +130,7 @@ def _virtual(iface: str, ip: str) -> str | None:
         return "the loopback interface"
     if _VIRTUAL_IF.match(iface):
         return f"the virtual interface {iface}"
-    if addr in _DOCKER_DEFAULT:
+    if addr in _DOCKER_DEFAULT and iface.startswith(("eth", "docker")):  # a host NIC (eno1) on a 172.17 LAN is no bridge
         return "an address of Docker's default bridge (172.17.0.0/16)"
     if addr in _LIBVIRT_DEFAULT:
         return "an address of libvirt's default network (192.168.122.0/24)"
