@@ -269,7 +269,7 @@ def _gpu_reservations(svc: dict[str, Any]) -> list[GpuRequest]:
 def _gpu_reservation_incomplete(svc: dict[str, Any]) -> str:
     """The first NVIDIA GPU reservation that gives neither `count` nor `device_ids` (gnew22): Docker
     Engine >= 27.3 reads it as Count 0 and sets NVIDIA_VISIBLE_DEVICES=void (moby daemon/nvidia_linux.go
-    setNvidiaGPUs `case req.Count == 0`); before, the image's NVIDIA_VISIBLE_DEVICES=all gave every GPU."""
+    setNvidiaGPUs `case req.Count == 0`, moby#48482 / #48483); before, the image's NVIDIA_VISIBLE_DEVICES=all gave every GPU."""
     try:
         devs = svc["deploy"]["resources"]["reservations"]["devices"]
     except (KeyError, TypeError):

@@ -184,7 +184,8 @@ def gpu_reservation_incomplete(svc: Service, ctx: DeployContext) -> Iterator[Fin
 
     Why it matters: Compose sends such an entry as a DeviceRequest with Count 0 (docker/compose
     pkg/compose/create.go copies `count`, unset = 0), and Docker Engine >= 27.3 turns Count 0 into
-    NVIDIA_VISIBLE_DEVICES=void (moby daemon/nvidia_linux.go setNvidiaGPUs, `case req.Count == 0`), so the
+    NVIDIA_VISIBLE_DEVICES=void (moby daemon/nvidia_linux.go setNvidiaGPUs, `case req.Count == 0`, moby#48482 and
+    its 27.x backport #48483, September 2024), so the
     container gets no GPU; older engines left the variable alone and the CUDA image's
     NVIDIA_VISIBLE_DEVICES=all gave every GPU, which is why the same file worked before (docker/docs#21026,
     nv-morpheus/Morpheus#2104). The container then prints "Found no NVIDIA driver" or "No CUDA GPUs are
