@@ -266,6 +266,23 @@ def _gpu_reservations(svc: dict[str, Any]) -> list[GpuRequest]:
     return out
 
 
+def _gpu_reservation_incomplete(svc: dict[str, Any]) -> str:
+    """The first NVIDIA GPU reservation that gives neither `count` nor `device_ids` (gnew22): Docker
+    Engine >= 27.3 reads it as Count 0 and sets NVIDIA_VISIBLE_DEVICES=void (moby daemon/nvidia_linux.go
+    setNvidiaGPUs `case req.Count == 0`, moby#48482 / #48483); before, the image's NVIDIA_VISIBLE_DEVICES=all gave every GPU."""
+    try:
+        devs = svc["deploy"]["resources"]["reservations"]["devices"]
+    except (KeyError, TypeError):
+        return ""
+    for d in devs if isinstance(devs, list) else []:
+        if not isinstance(d, dict) or "count" in d or d.get("device_ids"):
+            continue
+        caps = [str(c) for c in d.get("capabilities") or []]
+        if _s(d.get("driver")) == "nvidia" or (not d.get("driver") and "gpu" in caps):
+            return ", ".join(f"{k}: {v}" for k, v in d.items())
+    return ""
+
+
 _PODMAN_COMPOSE_COMMENT = re.compile(r"#.*\bpodman-compose\b", re.IGNORECASE)
 
 
@@ -445,6 +462,9 @@ def parse_compose(text: str, source: str, read_env: bool = True) -> tuple[Deploy
         skips = _podman_compose_skips(svc)
         if skips:
             s.extra["podman_compose_gpu_skips"] = "; ".join(skips)
+        incomplete = _gpu_reservation_incomplete(svc)
+        if incomplete:
+            s.extra["compose_gpu_reservation_incomplete"] = incomplete
         if "ipc" in svc:
             s.extra["compose_ipc_line"] = str(svc.lc.key("ipc")[0] + 1) if hasattr(svc, "lc") else ""
         if isinstance(svc.get("build"), dict) and "shm_size" in svc["build"] and "shm_size" not in svc:

@@ -135,7 +135,36 @@ def service_facts(svc: Service, engine: str, opaque: bool = False) -> dict[str, 
         out["cmd_nproc_per_node"] = m.group(1)
     if svc.image:
         out["cmd_image"] = svc.image
+    incomplete = svc.extra.get("compose_gpu_reservation_incomplete")
+    if incomplete:
+        out["cmd_gpu_reservation_incomplete"] = incomplete
+    shadow = next((m for m in svc.mounts if m.kind in ("bind", "tmpfs") and image_dir_shadowed(m.target)), None)
+    if shadow is not None:
+        out["cmd_mount_shadows_image_dir"] = f"{shadow.source or shadow.kind}:{shadow.target}"
     return out
+
+
+# gnew22: directories an image fills itself, so a bind mount (or tmpfs) there hides what the image installed
+# (intel/ipex-llm#11944: -v <models>:/llm hid ipex-llm-serving-xpu's /llm tree, "No module named 'vllm'";
+# #12515: -v /opt:/opt hid /opt/intel/oneapi, "libmkl_intel_lp64.so.2: cannot open shared object file").
+# Data directories (/models, /data, /root/.cache, /llm/models, /workspace) are not among them.
+_IMAGE_DIRS = frozenset(
+    (
+        "/", "/opt", "/usr", "/usr/local", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/usr/bin",
+        "/usr/local/bin", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/llm", "/sgl-workspace", "/opt/conda",
+        "/opt/intel", "/opt/rocm", "/opt/nvidia", "/opt/venv", "/usr/local/cuda",
+    )
+)  # fmt: skip
+_IMAGE_TREES = re.compile(
+    r"/(?:usr/(?:local/)?lib/python3[\w.]*(?:/(?:site|dist)-packages)?|opt/intel/oneapi(?:/[\w.]+)?"
+    r"|usr/local/cuda-[\d.]+|opt/rocm-[\d.]+|opt/conda/lib(?:/python3[\w.]*)?)"
+)
+
+
+def image_dir_shadowed(target: str) -> bool:
+    """Whether a mount on `target` hides a directory the image itself fills (_IMAGE_DIRS, _IMAGE_TREES)."""
+    t = "/" + target.strip().strip("/") if target.strip() else ""
+    return bool(t) and (t in _IMAGE_DIRS or _IMAGE_TREES.fullmatch(t) is not None)
 
 
 # The capability facts the explain correlations read (signatures.yaml, gcaps), named as the line facts are, so a

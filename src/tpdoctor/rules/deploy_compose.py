@@ -174,3 +174,35 @@ def _compose_v1(
             context=fctx(svc, ctx),
             confidence=conf,
         )
+
+
+@deploy_rule("compose.gpu-reservation-incomplete")
+def gpu_reservation_incomplete(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: a compose service whose `deploy.resources.reservations.devices` entry asks for
+    NVIDIA GPUs (`driver: nvidia`, or `capabilities: [gpu]` without a driver) but gives neither `count`
+    nor `device_ids`.
+
+    Why it matters: Compose sends such an entry as a DeviceRequest with Count 0 (docker/compose
+    pkg/compose/create.go copies `count`, unset = 0), and Docker Engine >= 27.3 turns Count 0 into
+    NVIDIA_VISIBLE_DEVICES=void (moby daemon/nvidia_linux.go setNvidiaGPUs, `case req.Count == 0`, moby#48482 and
+    its 27.x backport #48483, September 2024), so the
+    container gets no GPU; older engines left the variable alone and the CUDA image's
+    NVIDIA_VISIBLE_DEVICES=all gave every GPU, which is why the same file worked before (docker/docs#21026,
+    nv-morpheus/Morpheus#2104). The container then prints "Found no NVIDIA driver" or "No CUDA GPUs are
+    available".
+
+    How to fix: write `count: all` (or a number, or `device_ids`).
+    """
+    if svc.format != "compose":
+        return
+    entry = svc.extra.get("compose_gpu_reservation_incomplete")
+    if not entry:
+        return
+    yield make_finding(
+        "compose.gpu-reservation-incomplete",
+        f"{svc.name}: the GPU reservation `{entry}` gives neither count nor device_ids; Docker Engine >= 27.3 "
+        "reads that as zero GPUs (NVIDIA_VISIBLE_DEVICES=void). Add `count: all` (or a number, or device_ids).",
+        [ev(svc, ctx, f"deploy.resources.reservations.devices: {{{entry}}}")],
+        context=fctx(svc, ctx),
+        confidence="suggests",
+    )

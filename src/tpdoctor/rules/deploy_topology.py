@@ -117,7 +117,10 @@ def gpu_count(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     if not sel or not is_gpu(svc):
         return
     tp = tp_size(svc)
-    if any(g.count is None for g in sel) and (tp or 1) == 1:
+    # gnew22: a reservation with neither count nor device_ids reserves no GPU on Engine >= 27.3, not all of them
+    # (compose.gpu-reservation-incomplete says so); "reserves all GPUs" would contradict it
+    incomplete = "compose_gpu_reservation_incomplete" in svc.extra
+    if any(g.count is None for g in sel) and (tp or 1) == 1 and not incomplete:
         yield make_finding(
             "audit.gpu-count-unused",
             f"{svc.name} reserves all GPUs but sets no tensor-parallel size above 1.",
