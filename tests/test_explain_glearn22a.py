@@ -9,7 +9,7 @@ Lines are written from the format strings that print them (not copied from the h
   objects used up by many communicators (NVIDIA/nccl#2077, fabric manager healthy): a library limit, no cause.
 - NCCL src/misc/shmutils.cc ncclShmClose/ncclShmUnlink: 'unlink shared memory %s failed, error: %s' (2.16-2.22),
   '..., error: %s (%d)' (2.23+, the attach-side unlink an INFO line): ENOENT is the segment removed under the job,
-  systemd-logind's RemoveIPC in the NCCL user guide.
+  systemd-logind's RemoveIPC in the NCCL user guide ("systemd may remove files in shared memory ..."), also retold.
 - torch c10/cuda/driver_api.h C10_CUDA_DRIVER_CHECK 'CUDA driver error: %s' from symmetric memory's driver-API calls:
   vLLM 0.11's VLLM_ALLREDUCE_USE_SYMM_MEM=1 default at TP=2 (vllm#26525), not a visible-devices mismatch; later vLLM
   and FlashInfer catch it and warn.
@@ -53,6 +53,11 @@ NVLS_229 = (
          "shm.removed-by-logind"),
         ("gpu03:4410:4482 [2] misc/shmutils.cc:173 NCCL WARN unlink shared memory /dev/shm/nccl-0aZk3P failed, "
          "error: No such file or directory (2)\n", "shm.removed-by-logind"),
+        # the NCCL guide's systemd wording, retold
+        ("systemd-logind deletes the /dev/shm files of the user when the ssh session ends, so NCCL crashes at init.\n",
+         "shm.removed-by-logind"),
+        ("It turned out systemd removed the NCCL shared memory segments because the slurm user was not logged in.\n",
+         "shm.removed-by-logind"),
     ],
 )
 def test_a_glearn22a_family_form_is_named(tmp_path: Path, text: str, cause: str) -> None:
@@ -117,6 +122,10 @@ UNLINK_ENOENT = (
          "h100-07:2210:2210 [0] NCCL INFO NVLS multicast support is available on dev 0 (NVLS_NCHANNELS 16)\n"
          "h100-07:2210:2291 [0] NCCL INFO NVLS comm 0x5581 headRank 0 nHeads 8 nvlsRanks 8 buffSize 1048576\n",
          "nvidia.fabric-manager-restarted"),
+        # systemd said not to remove it, or logind's own session lines
+        ("Systemd may remove files in shared memory when it detects that the user is not logged in.\n",
+         "systemd does not remove /dev/shm files of root.\n"
+         "May 07 10:00:01 host systemd-logind[812]: Removed session 42.\n", "shm.removed-by-logind"),
         # the runtime's invalid device ordinal (device selection) is still the mask; the driver-API one is not
         ("RuntimeError: CUDA error: invalid device ordinal\nCUDA kernel errors might be asynchronously reported at some "
          "other API call, so the stacktrace below might be incorrect.\n",
