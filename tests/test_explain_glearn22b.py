@@ -124,3 +124,31 @@ def test_autolinked_insufficient_then_scheduled_is_a_wait(tmp_path: Path) -> Non
             "[nvidia.com/gpu](http://nvidia.com/gpu).\n"
             "Normal   Scheduled  1m  default-scheduler  Successfully assigned default/trainer-0 to gpu-node-2\n")
     assert "k8s.gpu-resource-unavailable" not in _causes(tmp_path, text)
+
+
+SCALE_UP_FAILED = (
+    "Warning  FailedScaleUp  3m  cluster-autoscaler  Node scale up in zones us-central1-a associated with this pod "
+    "failed: {reason}. Pod is at risk of not being scheduled.\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # GKE's cluster-autoscaler (zonalErrorMessageTemplate) for a pod that asks for GPUs
+        "Limits:\n  nvidia.com/gpu:  4\nEvents:\n" + SCALE_UP_FAILED.format(reason="GCE out of resources"),
+        "    resources:\n      limits:\n        nvidia.com/gpu: 1\n" + SCALE_UP_FAILED.format(reason="GCE quota exceeded"),
+        "  nodeSelector:\n    cloud.google.com/gke-accelerator: nvidia-l4\n"
+        + SCALE_UP_FAILED.format(reason="GCE out of resources"),
+    ],
+)
+def test_the_cloud_refusing_a_gpu_scale_up_is_named(tmp_path: Path, text: str) -> None:
+    found = _findings(tmp_path, text)
+    assert found and found[0] == ("k8s.gpu-resource-unavailable", "suggests"), found
+
+
+def test_the_cloud_refusing_a_scale_up_without_a_gpu_request_is_a_note(tmp_path: Path) -> None:
+    # a CPU pod hits the same event for the vCPU quota
+    text = "Limits:\n  cpu:  4\n  memory:  16Gi\n" + SCALE_UP_FAILED.format(reason="GCE quota exceeded")
+    assert _causes(tmp_path, text) == []
+    assert any("cluster capacity" in n for n in _notes(tmp_path, text))
