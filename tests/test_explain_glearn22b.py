@@ -152,3 +152,34 @@ def test_the_cloud_refusing_a_scale_up_without_a_gpu_request_is_a_note(tmp_path:
     text = "Limits:\n  cpu:  4\n  memory:  16Gi\n" + SCALE_UP_FAILED.format(reason="GCE quota exceeded")
     assert _causes(tmp_path, text) == []
     assert any("cluster capacity" in n for n in _notes(tmp_path, text))
+
+
+# glibc elf/dl-version.c: "version `%s' not found (required by %s)", after the library dlopen failed on
+LIBSTDCXX = (
+    "/usr/lib/x86_64-linux-gnu/{lib}: /opt/conda/envs/xpu/lib/libstdc++.so.6: version `GLIBCXX_3.4.{n}' not found "
+    "(required by /usr/lib/x86_64-linux-gnu/{lib})\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        LIBSTDCXX.format(lib="libze_intel_gpu.so.1", n=30) + "RuntimeError: No XPU devices are available.\n",
+        LIBSTDCXX.format(lib="libigdrcl.so", n=32) + SYCL_ABORT + NO_DEVICE,
+        "docker run --device /dev/dri/renderD128 ipex:xpu python3 t.py\n"
+        + LIBSTDCXX.format(lib="libigc.so.1", n=31) + "RuntimeError: Number of dpcpp devices should be greater than zero!\n",
+    ],
+)
+def test_a_no_device_line_explained_by_an_older_libstdcxx_is_not_a_missing_node(tmp_path: Path, text: str) -> None:
+    found = _causes(tmp_path, text)
+    for cause in ("device.render-node-missing", "device.group-denied", "xpu.visible-devices-mismatch"):
+        assert cause not in found, found
+    assert any("libstdc++" in n for n in _notes(tmp_path, text))
+
+
+def test_an_older_libstdcxx_of_an_unrelated_library_does_not_clear_the_node(tmp_path: Path) -> None:
+    text = ("docker run intel/oneapi-basekit python x.py\n"
+            + LIBSTDCXX.format(lib="libicuuc.so.72", n=30)
+            + "No device of requested type 'info::device_type::gpu' available.\n")
+    found = _findings(tmp_path, text)
+    assert found and found[0][0] == "device.render-node-missing", found
