@@ -107,3 +107,31 @@ def test_docker_run_keeps_tilde_bare(tmp_path: Path) -> None:
     )
     text = fix_loaded(load(p), None).text
     assert "-v ~/.cache/hf:/root/.cache/hf" in text  # quoted, the shell would not expand ~
+
+
+@pytest.mark.parametrize("driver", ["- driver: nvidia\n              capabilities: [gpu]", "- capabilities: [gpu]"])
+def test_a_reservation_without_count_gets_count_all(tmp_path: Path, driver: str) -> None:
+    # Docker Engine >= 27.3 reads a reservation with neither count nor device_ids as no GPU (moby#48483)
+    p = tmp_path / "c.yaml"
+    before = (
+        "services:\n  vllm:\n    image: vllm/vllm-openai:latest   # the server\n"
+        "    deploy:\n      resources:\n        reservations:\n          devices:\n"
+        f"            {driver}   # any GPU\n"
+    )
+    p.write_text(before)
+    assert "compose.gpu-reservation-incomplete" in _causes(p)
+    fixed = _fix_twice(p)
+    dev = YAML(typ="safe").load(fixed)["services"]["vllm"]["deploy"]["resources"]["reservations"]["devices"][0]
+    assert dev["count"] == "all" and dev["capabilities"] == ["gpu"]
+    assert "# the server" in fixed and "# any GPU" in fixed
+    assert "compose.gpu-reservation-incomplete" not in _causes(p)
+
+
+def test_a_counted_reservation_is_left_as_written(tmp_path: Path) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_text(
+        "services:\n  vllm:\n    image: vllm/vllm-openai:latest\n    command: --tensor-parallel-size 2\n"
+        "    shm_size: 16g\n    deploy:\n      resources:\n        reservations:\n          devices:\n"
+        "            - driver: nvidia\n              device_ids: ['0', '1']\n              capabilities: [gpu]\n"
+    )
+    assert "count" not in _fix_twice(p)

@@ -41,6 +41,7 @@ from tpdoctor.model import driver_caps
 from tpdoctor.model.edits import (
     AddCapability,
     AddItem,
+    CountGpuReservation,
     DefaultSeccomp,
     DropAllCapabilities,
     Edit,
@@ -266,21 +267,39 @@ def _gpu_reservations(svc: dict[str, Any]) -> list[GpuRequest]:
     return out
 
 
-def _gpu_reservation_incomplete(svc: dict[str, Any]) -> str:
-    """The first NVIDIA GPU reservation that gives neither `count` nor `device_ids` (gnew22): Docker
-    Engine >= 27.3 reads it as Count 0 and sets NVIDIA_VISIBLE_DEVICES=void (moby daemon/nvidia_linux.go
-    setNvidiaGPUs `case req.Count == 0`, moby#48482 / #48483); before, the image's NVIDIA_VISIBLE_DEVICES=all gave every GPU."""
+def _incomplete_reservations(svc: dict[str, Any]) -> list[Any]:
+    """The NVIDIA GPU reservations of a service that give neither `count` nor `device_ids`."""
     try:
         devs = svc["deploy"]["resources"]["reservations"]["devices"]
     except (KeyError, TypeError):
-        return ""
+        return []
+    found = []
     for d in devs if isinstance(devs, list) else []:
         if not isinstance(d, dict) or "count" in d or d.get("device_ids"):
             continue
         caps = [str(c) for c in d.get("capabilities") or []]
         if _s(d.get("driver")) == "nvidia" or (not d.get("driver") and "gpu" in caps):
-            return ", ".join(f"{k}: {v}" for k, v in d.items())
-    return ""
+            found.append(d)
+    return found
+
+
+def _count_incomplete_reservation(svc: CommentedMap) -> None:
+    """`count: all` into each incomplete reservation, after its driver (or first) so the entry reads as
+    compose's docs write it; only that line is added (what Engine < 27.3 gave: every GPU)."""
+    for d in _incomplete_reservations(svc):
+        at = list(d).index("driver") + 1 if "driver" in d and isinstance(d, CommentedMap) else 0
+        if isinstance(d, CommentedMap):
+            d.insert(at, "count", "all")
+        else:
+            d["count"] = "all"
+
+
+def _gpu_reservation_incomplete(svc: dict[str, Any]) -> str:
+    """The first NVIDIA GPU reservation that gives neither `count` nor `device_ids` (gnew22): Docker
+    Engine >= 27.3 reads it as Count 0 and sets NVIDIA_VISIBLE_DEVICES=void (moby daemon/nvidia_linux.go
+    setNvidiaGPUs `case req.Count == 0`, moby#48482 / #48483); before, the image's NVIDIA_VISIBLE_DEVICES=all gave every GPU."""
+    first = next(iter(_incomplete_reservations(svc)), None)
+    return "" if first is None else ", ".join(f"{k}: {v}" for k, v in first.items())
 
 
 _PODMAN_COMPOSE_COMMENT = re.compile(r"#.*\bpodman-compose\b", re.IGNORECASE)
@@ -538,6 +557,8 @@ def spell(service: Service, edit: Edit) -> list[Op] | None:
         return [("list_remove", "security_opt", f"seccomp{sep}unconfined") for sep in "=:"]
     if isinstance(edit, ReserveGpus):
         return [("gpu_reservation", edit.vendor, edit.count)]
+    if isinstance(edit, CountGpuReservation):
+        return [("gpu_reservation_count",)]
     if isinstance(edit, SetEnv):
         return [("list_add", "env", f"{edit.name}={edit.value}")]
     if isinstance(edit, SetEntrypoint):
@@ -556,6 +577,9 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None
         insert_keeping_comments(svc, key, value, home, ORDER)
 
     for op in ops:
+        if op[0] == "gpu_reservation_count":
+            _count_incomplete_reservation(svc)
+            continue
         if op[0] == "gpu_reservation":
             if not isinstance(svc.get("deploy"), CommentedMap):
                 _insert_near(svc, "deploy", CommentedMap())

@@ -104,6 +104,12 @@ class ReserveGpus(Edit):
 
 
 @dataclass(frozen=True)
+class CountGpuReservation(Edit):
+    """Compose: give an NVIDIA GPU reservation that has neither count nor device_ids `count: all`
+    (compose.gpu-reservation-incomplete: Docker Engine >= 27.3 reads it as no GPU)."""
+
+
+@dataclass(frozen=True)
 class SetEnv(Edit):
     name: str
     value: str
@@ -159,6 +165,7 @@ class FixNotice(Edit):
 _PHASE: dict[type[Edit], float] = {
     Unset: 0,
     ReserveGpus: 1,
+    CountGpuReservation: 1,
     RemoveHostPath: 1,
     Reindent: 0,
     RepairContinuation: 0,

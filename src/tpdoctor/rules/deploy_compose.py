@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from tpdoctor.deploy.analysis import is_gpu, wants_multi_gpu
 from tpdoctor.deploy.model import Service
 from tpdoctor.model import Confidence, Evidence, Finding, make_finding
+from tpdoctor.model.edits import CountGpuReservation
 from tpdoctor.rules.deploy_common import SHM_MIN, ev, fctx
 from tpdoctor.rules.registry import DeployContext, deploy_rule
 
@@ -205,4 +206,5 @@ def gpu_reservation_incomplete(svc: Service, ctx: DeployContext) -> Iterator[Fin
         [ev(svc, ctx, f"deploy.resources.reservations.devices: {{{entry}}}")],
         context=fctx(svc, ctx),
         confidence="suggests",
+        edits=[CountGpuReservation(why="count: all in the GPU reservation")],
     )
