@@ -231,13 +231,18 @@ def parse_security_opt(opts: list[str], sec: SecurityOpts) -> None:
             sec.no_new_privileges = val in ("", "true", "1")
 
 
-def _gpu_reservations(svc: dict[str, Any]) -> list[GpuRequest]:
-    out: list[GpuRequest] = []
+def _reserved_devices(svc: dict[str, Any]) -> list[Any]:
+    """The entries of `deploy.resources.reservations.devices`, [] when the path is missing or not a list."""
     try:
         devs = svc["deploy"]["resources"]["reservations"]["devices"]
     except (KeyError, TypeError):
-        devs = None
-    for d in devs or []:
+        return []
+    return devs if isinstance(devs, list) else []
+
+
+def _gpu_reservations(svc: dict[str, Any]) -> list[GpuRequest]:
+    out: list[GpuRequest] = []
+    for d in _reserved_devices(svc):
         if not isinstance(d, dict):
             continue
         caps = [str(c) for c in d.get("capabilities") or []]
@@ -269,12 +274,8 @@ def _gpu_reservations(svc: dict[str, Any]) -> list[GpuRequest]:
 
 def _incomplete_reservations(svc: dict[str, Any]) -> list[Any]:
     """The NVIDIA GPU reservations of a service that give neither `count` nor `device_ids`."""
-    try:
-        devs = svc["deploy"]["resources"]["reservations"]["devices"]
-    except (KeyError, TypeError):
-        return []
     found = []
-    for d in devs if isinstance(devs, list) else []:
+    for d in _reserved_devices(svc):
         if not isinstance(d, dict) or "count" in d or d.get("device_ids"):
             continue
         caps = [str(c) for c in d.get("capabilities") or []]
@@ -286,12 +287,8 @@ def _incomplete_reservations(svc: dict[str, Any]) -> list[Any]:
 def _count_incomplete_reservation(svc: CommentedMap) -> None:
     """`count: all` into each incomplete reservation, after its driver (or first) so the entry reads as
     compose's docs write it; only that line is added (what Engine < 27.3 gave: every GPU)."""
-    for d in _incomplete_reservations(svc):
-        at = list(d).index("driver") + 1 if "driver" in d and isinstance(d, CommentedMap) else 0
-        if isinstance(d, CommentedMap):
-            d.insert(at, "count", "all")
-        else:
-            d["count"] = "all"
+    for d in _incomplete_reservations(svc):  # CommentedMaps: the service is a round-trip tree
+        d.insert(list(d).index("driver") + 1 if "driver" in d else 0, "count", "all")
 
 
 def _gpu_reservation_incomplete(svc: dict[str, Any]) -> str:
