@@ -79,6 +79,29 @@ def _case_drift(line: str) -> str | None:
     return line[0].swapcase() + line[1:]
 
 
+# A host name under a common top-level domain or an IPv4 address, with its port and path, as a linkifier
+# finds it (trailing punctuation is not part of the link). Written here apart from normalize's rule, so that
+# the two can disagree.
+_LINKABLE = re.compile(
+    r"(?<![\w.@/-])(?:(?:[a-z0-9-]+\.)+(?:com|org|net|io|ai|gov|edu)|\d{1,3}(?:\.\d{1,3}){3})"
+    r"(?![\w-]|\.\w)(?::\d+)?(?:/[^\s,;()\[\]{}\"'`<>]*)?"
+)
+
+
+def _autolink(line: str) -> str | None:
+    # a renderer that links bare host names: `[nvidia.com/gpu](http://nvidia.com/gpu):     0`,
+    # `[127.0.0.1:39726](http://127.0.0.1:39726/)` (stored issue copies, tests/data/explain-real:
+    # statcan-aaw-1297, trl-3706)
+    def link(m: re.Match[str]) -> str:
+        token = m.group(0).rstrip(".:!?")
+        rest = m.group(0)[len(token) :]
+        target = token + ("/" if "/" not in token else "")
+        return f"[{token}](http://{target}){rest}"
+
+    out = _LINKABLE.sub(link, line)
+    return None if out == line else out
+
+
 def _inline_code(line: str) -> str | None:
     return None if "`" in line else f"`{line}`"
 
@@ -186,6 +209,7 @@ PERTURBATIONS: tuple[Perturbation, ...] = (
     Perturbation("md-bullet", "GitHub markdown list item '- '", _prefix("- ")),
     Perturbation("md-numbered", "GitHub markdown ordered list '1. '", _prefix("1. ")),
     Perturbation("md-inline-code", "GitHub markdown inline code span `...`", _inline_code),
+    Perturbation("md-autolink", "a renderer linking bare host names and addresses (see _autolink)", _autolink),
     Perturbation("html-escaped", "a log copied from an HTML page's source: html.escape", html.escape),
     Perturbation("docker-json-file", "moby jsonfilelog (see _json_file)", _json_file),
     Perturbation(
@@ -215,6 +239,7 @@ def perturb(p: Perturbation, example: str) -> str | None:
         "hard-wrap-80",
         "hard-wrap-120",
         "case-drift",
+        "md-autolink",
     ):
         done = [p.apply(x) for x in lines]
         if all(d is None for d in done):

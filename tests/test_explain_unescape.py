@@ -61,3 +61,25 @@ def test_a_json_log_line_gives_the_same_cause_as_the_plain_one(tmp_path: Path) -
     want = [f.cause for f in explain([str(plain)]).findings]
     assert want  # the plain line is a known cause
     assert [f.cause for f in explain([str(stored)]).findings] == want
+
+
+def test_a_host_linked_to_itself_is_plain_again() -> None:
+    # a renderer's autolinks (stored issue copies: statcan-aaw-1297, trl-3706 in tests/data/explain-real)
+    assert unescape("  [nvidia.com/gpu](http://nvidia.com/gpu):     0") == "  nvidia.com/gpu:     0"
+    assert unescape("INFO:     [127.0.0.1:39726](http://127.0.0.1:39726/) - \"GET /health/\"") == (
+        'INFO:     127.0.0.1:39726 - "GET /health/"'
+    )
+    # a link whose text says something else is a link the writer made: kept
+    assert unescape("see [the fix](https://github.com/x/y/pull/1)") == "see [the fix](https://github.com/x/y/pull/1)"
+
+
+def test_an_autolinked_scheduler_event_names_the_same_cause(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.log"
+    plain.write_text("Warning FailedScheduling 0/3 nodes are available: 3 Insufficient nvidia.com/gpu.\n")
+    linked = tmp_path / "linked.log"
+    linked.write_text(
+        "Warning FailedScheduling 0/3 nodes are available: 3 Insufficient [nvidia.com/gpu](http://nvidia.com/gpu).\n"
+    )
+    want = [f.cause for f in explain([str(plain)]).findings]
+    assert want == ["k8s.gpu-resource-unavailable"]
+    assert [f.cause for f in explain([str(linked)]).findings] == want

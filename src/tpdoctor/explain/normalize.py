@@ -129,7 +129,24 @@ def unescape(text: str) -> str:
         text = ANSI_TEXT.sub("", JSON_ESCAPE.sub(_unquote, text))
     if "&" in text and ";" in text:
         text = html.unescape(text)
+    if "](http" in text:
+        text = AUTOLINK.sub(r"\1", text)
     return text
+
+
+# A domain or address that a renderer turned into a markdown link to itself: stored issue copies and chat
+# exports show `[nvidia.com/gpu](http://nvidia.com/gpu):     0` and `[127.0.0.1:39726](http://127.0.0.1:39726/)`
+# where the user pasted `nvidia.com/gpu: 0` (tests/data/explain-real: statcan-aaw-1297, trl-3706). Only a link
+# whose text is its own target is undone: a real link (`[the fix](https://...)`) says something else.
+AUTOLINK = re.compile(r"\[([^\]\[\s()]{3,200})\]\(https?://\1/?\)")
+# The tokens a linkifier turns into such a link: a host name under a common top-level domain, or an IPv4
+# address. File names are not (`utils.py` stays plain beside a linked `127.0.0.1:39726` in trl-3706), so
+# neither are the extensions a log is full of (.py .so .sh .md .cc). A literal that ends inside an address
+# (`connect to 169.254.`) holds the start of a linked token too.
+_LINKED_HOST = re.compile(
+    r"(?<![\w.@/-])(?:(?:(?:[A-Za-z0-9-]+\.)+(?:com|org|net|io|ai|dev|gov|edu|app|cloud|ca|cn|de|uk|jp|co|us|eu)"
+    r"|(?:\d{1,3}\.){3}\d{1,3})(?![\w-]|\.\w)|(?:\d{1,3}\.){2,3}\d{0,3}$)"
+)
 
 
 # What the escaping of a paste or a log store does to a literal's bytes: HTML (CPython html.escape,
@@ -170,7 +187,21 @@ def literal_forms(literal: str, recased: bool = True) -> list[str]:
                 forms.append("".join(table.get(c, c) for c in form))
         if any(c in form for c in '\\"<>&'):
             forms.append("".join(_JSON_FORM.get(c, c) for c in form))
+    forms.extend(autolinked_forms(forms))
     return list(dict.fromkeys(forms))
+
+
+def autolinked_forms(forms: list[str]) -> list[str]:
+    """How a literal that holds a host name or an address reads once a renderer linked it (AUTOLINK): the
+    literal up to that token's end, with `[` before it (`Insufficient nvidia.com/` -> `Insufficient
+    [nvidia.com`). The link's text runs on to the token's end (`[nvidia.com/gpu=all](...)`), so the form stops
+    at the host; the line is then unescaped and the signature's pattern reads it whole."""
+    out = []
+    for form in forms:
+        m = _LINKED_HOST.search(form)
+        if m:
+            out.append(form[: m.start()] + "[" + form[m.start() : m.end()])
+    return out
 
 
 def case_twin(text: str) -> str | None:
