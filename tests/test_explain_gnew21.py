@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from explain_helpers import causes, findings, notes
+from explain_helpers import causes, findings
 from tpdoctor.model import catalog
 
 NEW = {"cuda.ipc-pidfd-unsupported", "runtime.rootless-device-cgroup", "runtime.cdi-spec-unresolved",

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import explain_eval as ev  # noqa: E402
+import explain_eval as ev
 
 split = sys.argv[1]
 for e in ev.entries():
