@@ -49,6 +49,15 @@ _MIG_FAILED = (
          "non supported hw: unknown.\n", "nvidia.driver-library-mismatch"),
         ("nvidia-container-cli: initialization error: cuda error: system has unsupported display driver / cuda "
          "driver combination\n", "nvidia.driver-library-mismatch"),
+        # the same story in words: a new driver installed and no reboot since, or unattended-upgrades updating it
+        ("This usually means a new NVIDIA graphics driver has been installed via apt but the system has not yet been "
+         "rebooted.\n", "nvidia.driver-library-mismatch"),
+        ("I had upgraded the nvidia driver to 550 without rebooting, and now every container fails at start.\n",
+         "nvidia.driver-library-mismatch"),
+        ("We updated the NVIDIA drivers without a reboot of the node.\n", "nvidia.driver-library-mismatch"),
+        ("Turns out the nvidia driver was upgraded by unattended-upgrades last night.\n",
+         "nvidia.driver-library-mismatch"),
+        ("unattended-upgrades upgraded the nvidia-utils package overnight\n", "nvidia.driver-library-mismatch"),
     ],
 )
 def test_a_heldout23b_family_form_is_named(tmp_path: Path, text: str, cause: str) -> None:
@@ -113,6 +122,15 @@ def test_the_not_drained_mig_failure_says_why(tmp_path: Path) -> None:
          "nvidia.driver-library-mismatch"),
         # another hook-side CUDA error is not read as the mismatch
         ("nvidia-container-cli: initialization error: cuda error: unknown error\n", "nvidia.driver-library-mismatch"),
+        # advice, conditionals, a reboot that was done, another daemon not restarted
+        ("If you upgrade the nvidia driver without rebooting, NVML will fail.\n", "nvidia.driver-library-mismatch"),
+        ("Make sure to reboot after you installed the new NVIDIA driver.\n", "nvidia.driver-library-mismatch"),
+        ("Restart your system after installing the new NVIDIA driver.\n", "nvidia.driver-library-mismatch"),
+        ("You can install the driver without rebooting on most distributions.\n", "nvidia.driver-library-mismatch"),
+        ("A new NVIDIA driver has been installed and the system has been rebooted.\n",
+         "nvidia.driver-library-mismatch"),
+        ("I updated the nvidia driver without restarting the docker daemon.\n", "nvidia.driver-library-mismatch"),
+        ("We disabled unattended-upgrades for the nvidia packages.\n", "nvidia.driver-library-mismatch"),
         # MIG destroy refused for another reason, and an instance in use outside mig-parted
         ("Error clearing MigConfig: error destroying Compute instance for profile '(0, 0)': Insufficient "
          "Permissions\n", "nvidia.mig-multi-instance"),
