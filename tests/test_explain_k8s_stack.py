@@ -76,12 +76,14 @@ def _first(tmp_path: Path, text: str) -> tuple[str, str] | None:
          "module was built against the wrong or improperly configured kernel sources", "device.no-driver",
          "suggests"),
         # kernel.c:1291 with probable_reason ". Secure boot is enabled on this system, so this is likely"
+        # (gnew23: its own id, host.secure-boot-unsigned-module, instead of the missing driver it leads to)
         ("ERROR: The kernel module failed to load. Secure boot is enabled on this system, so this is likely "
          "because it was not signed by a key that is trusted by the kernel. Please try installing the driver "
-         "again, and sign the kernel module when prompted to do so.", "device.no-driver", "suggests"),
+         "again, and sign the kernel module when prompted to do so.", "host.secure-boot-unsigned-module", "proves"),
         # misc.c:2509 ui_warn("The Nouveau kernel driver is currently in use by your system. ...")
+        # (gnew23: its own id, host.nouveau-loaded)
         ("WARNING: The Nouveau kernel driver is currently in use by your system.  This driver is incompatible "
-         "with the NVIDIA driver, and must be disabled before proceeding.", "device.no-driver", "suggests"),
+         "with the NVIDIA driver, and must be disabled before proceeding.", "host.nouveau-loaded", "proves"),
         # containerd runc shim exec of BinaryName (Go syscall "fork/exec %s: %v")
         ("Warning  Failed  2s  kubelet  Error: failed to create containerd task: failed to create shim task: OCI "
          "runtime create failed: unable to retrieve OCI runtime error (open /run/containerd/io.containerd.runtime"

@@ -48,6 +48,9 @@ CUDA: dict[str, tuple[str, list[str], str]] = {
     "NoDevice": ("cause", ["device.nvidia-node-missing", "cuda.visible-devices-mismatch"], "no GPU is visible to the process"),
     "InvalidDevice": ("cause", ["cuda.visible-devices-mismatch", "vllm.tp-exceeds-visible-gpus"], "a GPU index beyond the visible GPUs was used"),
     "PeerAccessUnsupported": ("cause", ["nccl.p2p-unsupported"], "CUDA refuses peer access between these GPUs (consumer GPUs, VMs, PCI ACS)"),
+    # gnew23: cudaDeviceEnablePeerAccess documents "a system-wide maximum of eight peer connections" per device
+    # (NVIDIA/nccl#51, sjeaugey): a process enabling all-pairs access over more than 8 visible GPUs exhausts it.
+    "TooManyPeers": ("cause", ["cuda.too-many-peers"], "a GPU may map at most 8 peers: more than 8 GPUs visible to one process that enables peer access between all of them"),
     "NotPermitted": (U, ["cuda.ipc-pidfd-denied", "nccl.imex-channel-missing"], "an operation was refused: in containers a cuMem/IPC export or import without CAP_SYS_PTRACE, or a fabric handle without an IMEX channel"),
     "OperatingSystem": (U, ["topology.ranks-split-across-containers"], "an OS call failed: for CUDA IPC between processes typically separate IPC/PID namespaces or a refused syscall"),
     "SystemNotReady": ("cause", ["nvidia.fabric-manager-not-running"], "the system is not initialised: on NVSwitch systems the fabric manager is not running or does not match the driver"),
