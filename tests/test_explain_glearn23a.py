@@ -73,16 +73,36 @@ def test_graph_file_in_effect_and_a_system_error(tmp_path: Path, setting: str) -
 
 
 def test_topology_file_alone_does_not_explain_a_system_error(tmp_path: Path) -> None:
-    # a topology file fuses with what NCCL detects; it is preset on healthy cloud images too
+    # a topology file fuses with what NCCL detects; it is preset on healthy cloud images too (NDv4: topology only)
     text = (
-        H + "NCCL INFO NCCL_TOPO_FILE set by environment to /opt/microsoft/ncv4/topo.xml\n"
-        + H + "NCCL INFO Loading topology file /opt/microsoft/ncv4/topo.xml\n"
+        H + "NCCL INFO NCCL_TOPO_FILE set by environment to /opt/microsoft/ndv4-topo.xml\n"
+        + H + "NCCL INFO Loading topology file /opt/microsoft/ndv4-topo.xml\n"
         "Test NCCL failure common.cu:953 'unhandled system error'\n"
     )
     assert "env.invalid-value" not in causes(tmp_path, text)
     # ... a graph file in effect does
     graph = H + "NCCL INFO NCCL_GRAPH_FILE set by environment to /opt/microsoft/ncv4/graph.xml\n"
     assert causes(tmp_path, graph + text)[:1] == ["env.invalid-value"]
+
+
+@pytest.mark.parametrize(
+    "topo",
+    [
+        H + "NCCL INFO Loading topology file /opt/microsoft/ncv4/topo.xml",  # xml.cc ncclTopoGetXmlFromFile
+        H + "NCCL INFO NCCL_TOPO_FILE set by environment to /opt/microsoft/ncv4/topo.xml",  # topo.cc
+    ],
+)
+def test_azure_ncv4_nccl_conf_and_a_system_error_is_its_graph_file(tmp_path: Path, topo: str) -> None:
+    # Azure/azhpc-images customizations/ncv4.sh writes both files into /etc/nccl.conf; the graph is for 4 GPUs
+    text = (
+        "$ ./build/all_reduce_perf -b 8 -e 256M -f 2 -g 2\n" + topo + "\n"
+        "Test NCCL failure common.cu:953 'unhandled system error'\n"
+    )
+    got = causes(tmp_path, text)
+    assert got[:1] == ["env.invalid-value"]
+    assert "shm.too-small" not in got
+    # the same image running fine names nothing
+    assert causes(tmp_path, topo + "\n" + H + "NCCL INFO comm 0x55d5 rank 0 nranks 4 cudaDev 0 - Init COMPLETE\n") == []
 
 
 def test_healthy_run_with_preset_graph_and_topology_files_stays_clean(tmp_path: Path) -> None:
