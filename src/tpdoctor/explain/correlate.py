@@ -212,7 +212,13 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         # an error code (a printed CUDA/HIP/L0 string) is the API's consequence, as generic as a downstream
         # line: a specific line ranks before it, and a known non-container root explains it
         generic = sig.downstream or sig.code is not None
-        support(main).add(sig.id, sig.strength, rec.evidence, rec.first_line, sig.explain, generic)
+        s = support(main)
+        # sibling signatures of one cause that read the very same lines (kubectl's `nvidia.com/gpu: 0` is read by the
+        # node, capacity and any-vendor forms) are one reading: the first one's explanation says it, the others'
+        # would repeat it in other words in the headline
+        read = {(e.source, e.line) for e in s.evidence}
+        retold = bool(read) and all((h.source, h.line) in read for h in rec.evidence)
+        s.add(sig.id, sig.strength, rec.evidence, rec.first_line, "" if retold else sig.explain, generic)
         alternatives.setdefault(main, []).extend(o for o in others if o not in alternatives[main])
         if sig.hint and sig.strength == "suggests":
             hints.append(sig.hint)
