@@ -21,9 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import explain_eval as ev
 
+from explain_perturb import BY_NAME
 from tpdoctor.explain import explain
 
 _TIME = "2026-12-03T16:00:00.123456789Z"
@@ -51,6 +53,8 @@ FORMATS: dict[str, Callable[[list[str]], str]] = {
     "ray-worker-prefix": _prefixed("(RayWorkerWrapper pid=12345, ip=10.0.0.2) "),
     "srun-label": _prefixed("1: "),
     "torch-rank-prefix": _prefixed("[rank1]: "),
+    # a forum's markdown typographer on a paste outside a code block (tests/explain_perturb.py _typographer)
+    "typographer": lambda lines: "".join(f"{BY_NAME['typographer'].apply(x) or x}\n" for x in lines),
 }
 
 

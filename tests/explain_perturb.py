@@ -10,7 +10,9 @@ from __future__ import annotations
 import html
 import io
 import re
+import string
 import textwrap
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -104,6 +106,59 @@ def _autolink(line: str) -> str | None:
 
 def _inline_code(line: str) -> str | None:
     return None if "`" in line else f"`{line}`"
+
+
+def _is_punct(ch: str) -> bool:
+    return ch in string.punctuation or unicodedata.category(ch).startswith("P")
+
+
+def _smartquotes(line: str) -> str:
+    # markdown-it lib/rules_core/smartquotes.mjs process_inlines, on one text run: a quote that can both
+    # open and close opens after punctuation and closes before it; an opener pairs with the next closer of
+    # its kind; a lone `'` that cannot open is an apostrophe; unpaired openers stay as typed
+    chars = list(line)
+    stack: list[tuple[int, str]] = []
+    for i, ch in enumerate(chars):
+        if ch not in "'\"":
+            continue
+        last = line[i - 1] if i > 0 else " "
+        nxt = line[i + 1] if i + 1 < len(line) else " "
+        last_ws, next_ws = last.isspace(), nxt.isspace()
+        last_p, next_p = _is_punct(last), _is_punct(nxt)
+        can_open = not next_ws and (not next_p or last_ws or last_p)
+        can_close = not last_ws and (not last_p or next_ws or next_p)
+        if ch == '"' and nxt == '"' and last.isdigit():
+            can_open = can_close = False
+        if can_open and can_close:
+            can_open, can_close = last_p, next_p
+        if not can_open and not can_close:
+            if ch == "'":
+                chars[i] = "\u2019"
+            continue
+        if can_close:
+            for k in range(len(stack) - 1, -1, -1):
+                at, kind = stack[k]
+                if kind == ch:
+                    chars[at] = "\u2018" if ch == "'" else "\u201c"
+                    chars[i] = "\u2019" if ch == "'" else "\u201d"
+                    del stack[k:]
+                    break
+            else:
+                if can_open:
+                    stack.append((i, ch))
+                elif ch == "'":
+                    chars[i] = "\u2019"
+            continue
+        stack.append((i, ch))
+    return "".join(chars)
+
+
+def _typographer(line: str) -> str | None:
+    # markdown-it/remarkable `typographer: true` (Discourse forums; lib/rules_core/replacements.mjs and
+    # smartquotes.mjs) on a log pasted outside a code block: `...` -> …, `--` between words -> –, quotes curled
+    out = _smartquotes(line).replace("...", "\u2026")
+    out = re.sub(r"(^|[^-\s])--(?=[^-\s]|$)", "\\1\u2013", out)
+    return None if out == line else out
 
 
 PERTURBATIONS: tuple[Perturbation, ...] = (
@@ -223,6 +278,7 @@ PERTURBATIONS: tuple[Perturbation, ...] = (
     Perturbation("hard-wrap-80", "a terminal copy broken at exactly 80 columns", _hard_wrap(80)),
     Perturbation("hard-wrap-120", "a terminal copy broken at exactly 120 columns", _hard_wrap(120)),
     Perturbation("case-drift", "first letter of a sentence-like message in the other case", _case_drift),
+    Perturbation("typographer", "a forum's markdown typographer (see _typographer)", _typographer),
 )
 
 BY_NAME = {p.name: p for p in PERTURBATIONS}
@@ -240,6 +296,7 @@ def perturb(p: Perturbation, example: str) -> str | None:
         "hard-wrap-120",
         "case-drift",
         "md-autolink",
+        "typographer",
     ):
         done = [p.apply(x) for x in lines]
         if all(d is None for d in done):

@@ -83,3 +83,39 @@ def test_an_autolinked_scheduler_event_names_the_same_cause(tmp_path: Path) -> N
     want = [f.cause for f in explain([str(plain)]).findings]
     assert want == ["k8s.gpu-resource-unavailable"]
     assert [f.cause for f in explain([str(linked)]).findings] == want
+
+
+def test_a_typographer_s_quotes_and_dashes_are_plain_again() -> None:
+    # forum pastes outside a code block (markdown-it typographer) and IME/smart-dash input (dev: `don’t
+    # match`, `—tensor-parallel-size`, `File “...”`)
+    assert unescape("File “/usr/lib/python3/site.py”, line 57") == 'File "/usr/lib/python3/site.py", line 57'
+    assert unescape("it doesn’t start with —tensor-parallel-size 2…") == (
+        "it doesn't start with --tensor-parallel-size 2..."
+    )
+    assert unescape("-r–r–r--  1 root root 4096 Jan 26 23:31 version") == (
+        "-r--r--r--  1 root root 4096 Jan 26 23:31 version"
+    )
+    # a dash between spaced words is prose, and a line without any of these is returned as it was
+    assert unescape("GPU 0 — NOT 'render'") == "GPU 0 — NOT 'render'"
+    assert unescape("plain ascii -- line") == "plain ascii -- line"
+
+
+def test_a_typographed_paste_names_the_same_cause(tmp_path: Path) -> None:
+    lines = [
+        "docker: Error response from daemon: could not select device driver \"\" with capabilities: [[gpu]].",
+        "PermissionError: [Errno 13] Permission denied: '/dev/shm/torch_1234_5678'",
+        "invalid argument \"device=0,foo=1\" for \"--gpus\" flag: unexpected key 'foo' in 'foo=1'",
+    ]
+    curled = [
+        "docker: Error response from daemon: could not select device driver “” with capabilities: [[gpu]].",
+        "PermissionError: [Errno 13] Permission denied: ‘/dev/shm/torch_1234_5678’",
+        "invalid argument “device=0,foo=1” for “–gpus” flag: unexpected key ‘foo’ in ‘foo=1’",
+    ]
+    for i, (line, typographed) in enumerate(zip(lines, curled, strict=True)):
+        plain = tmp_path / f"plain{i}.log"
+        plain.write_text(line + "\n", encoding="utf-8")
+        forum = tmp_path / f"forum{i}.log"
+        forum.write_text(typographed + "\n", encoding="utf-8")
+        want = [f.cause for f in explain([str(plain)]).findings]
+        assert want, line  # the plain line is a known cause
+        assert [f.cause for f in explain([str(forum)]).findings] == want, typographed

@@ -131,7 +131,58 @@ def unescape(text: str) -> str:
         text = html.unescape(text)
     if "](http" in text:
         text = AUTOLINK.sub(r"\1", text)
+    if not text.isascii():
+        text = typographed(text)
     return text
+
+
+# What a typographer makes of a log pasted outside a code block: markdown-it's and remarkable's
+# `typographer` (Discourse forums: discuss.pytorch.org, forums.developer.nvidia.com; rules_core/smartquotes
+# and replacements) and SmartyPants (blogs, Medium) curl quotes and join `...`; an IME or macOS smart
+# dashes turn a flag's `--` into a dash (dev: `—tensor-parallel-size`, `don’t match`, `File “...”`).
+_CURLED = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2026": "..."})
+_CURLED_CHARS = frozenset("\u2018\u2019\u201c\u201d\u2026")
+# a dash that stands for a command-line flag's `--` (`—shm-size`), and markdown-it's en dash for a `--`
+# between two other characters (`-r–r–r--` from `ls -l`); a dash between spaced words stays
+_DASHED_FLAG = re.compile(r"(?<![\w-])[\u2013\u2014](?=[A-Za-z][\w-])|(?<=[^\s-])\u2013(?=[^\s-])")
+
+
+def typographed(text: str) -> str:
+    """The text with a typographer's curled quotes, ellipsis and dashes put back to ASCII."""
+    if not _CURLED_CHARS.isdisjoint(text):
+        text = text.translate(_CURLED)
+    if "\u2013" in text or "\u2014" in text:
+        text = _DASHED_FLAG.sub("--", text)
+    return text
+
+
+# markdown-it replacements.mjs: `--` between two characters that are neither `-` nor space becomes –
+# (the literal's end is not the line's, so only the lookahead inside it counts)
+_MD_EN_DASH = re.compile(r"(?<=[^\s-])--(?=[^\s-])")
+_LONE_FLAG_DASHES = re.compile(r"(?<![\w-])--(?=[A-Za-z][\w-])")
+
+
+def typographic_forms(form: str) -> list[str]:
+    """The literal as a typographer prints it (see typographed): a quote after a space, a bracket or the
+    start opens (‘ “) unless a space follows, any other closes (’ ”), so `'` inside a word is ’; `...` is
+    …; a flag's `--` is – or —, and `--` between two characters is –. The scanner looks for these byte
+    forms; unescape puts the line back."""
+    bases = [form]
+    if "'" in form or '"' in form or "..." in form:
+        chars = []
+        for i, c in enumerate(form):
+            if c in "'\"":
+                after = form[i + 1] if i + 1 < len(form) else ""
+                opens = (i == 0 or form[i - 1] in " \t([{=<") and not after.isspace()
+                c = ("\u2018" if opens else "\u2019") if c == "'" else ("\u201c" if opens else "\u201d")
+            chars.append(c)
+        bases.append("".join(chars).replace("...", "\u2026"))
+    out = bases[1:]
+    if "--" in form:
+        for base in bases:
+            out.extend(_LONE_FLAG_DASHES.sub(dash, base) for dash in ("\u2013", "\u2014"))
+            out.append(_MD_EN_DASH.sub("\u2013", base))
+    return [f for f in dict.fromkeys(out) if f != form]
 
 
 # A domain or address that a renderer turned into a markdown link to itself: stored issue copies and chat
@@ -181,12 +232,14 @@ def literal_forms(literal: str, recased: bool = True) -> list[str]:
     forms = [literal]
     if recased and len(literal) >= CASE_TWIN_MIN and _PLAIN_WORD.match(literal):
         forms.append(literal[0].swapcase() + literal[1:])
-    for form in list(forms):
+    # escaping (HTML, JSON) and a typographer do not meet in one paste: each applies to the typed forms
+    for form in forms[:]:
         if any(c in form for c in "&<>\"'"):
             for table in _HTML_FORMS:
                 forms.append("".join(table.get(c, c) for c in form))
         if any(c in form for c in '\\"<>&'):
             forms.append("".join(_JSON_FORM.get(c, c) for c in form))
+        forms.extend(typographic_forms(form))
     forms.extend(autolinked_forms(forms))
     return list(dict.fromkeys(forms))
 
