@@ -280,3 +280,14 @@ def test_mesh_message_names_the_sidecar_line(tmp_path: Path) -> None:
     assert top.cause == MESH
     assert "line 2" in top.message and "sidecar.istio.io/inject" in top.message
     assert notes(tmp_path, text) is not None
+
+
+def test_ray_prefix_on_the_line_above_a_wrapped_cuinit_error(tmp_path: Path) -> None:
+    # a terminal wrap leaves Ray's worker prefix on the line above the cuInit text
+    text = (
+        "(pid=31877) 2020-03-02 11:14:05.123456: E tensorflow/stream_executor/cuda/cuda_driver.cc:318] failed call to\n"
+        "cuInit: CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected\n"
+    )
+    assert causes(tmp_path, text)[:1] == [RAY]
+    unwrapped = "2020-03-02 11:14:05.123456: E tensorflow/stream_executor/cuda/cuda_driver.cc:318] failed call to cuInit: CUDA_ERROR_NO_DEVICE\n"
+    assert RAY not in causes(tmp_path, unwrapped)
