@@ -291,3 +291,26 @@ def test_ray_prefix_on_the_line_above_a_wrapped_cuinit_error(tmp_path: Path) -> 
     assert causes(tmp_path, text)[:1] == [RAY]
     unwrapped = "2020-03-02 11:14:05.123456: E tensorflow/stream_executor/cuda/cuda_driver.cc:318] failed call to cuInit: CUDA_ERROR_NO_DEVICE\n"
     assert RAY not in causes(tmp_path, unwrapped)
+
+
+@pytest.mark.parametrize(
+    "hang",
+    [
+        "The PyTorchJob hangs at init_process_group and never starts training.",
+        "all the workers are stuck at dist.init_process_group(backend='gloo')",
+    ],
+)
+def test_a_hang_beside_a_sidecar_is_the_mesh(tmp_path: Path, hang: str) -> None:
+    text = SIDECARS["kubectl-defaulted"] + "\n" + hang + "\n"
+    assert findings(tmp_path, text)[:1] == [(MESH, "suggests")]
+    # the same words without a sidecar name nothing, and with injection switched off neither
+    assert causes(tmp_path, hang + "\n") == []
+    assert causes(tmp_path, '      sidecar.istio.io/inject: "false"\n' + hang + "\n") == []
+
+
+def test_closed_connection_after_a_crash_is_not_the_mesh(tmp_path: Path) -> None:
+    # the master died of CUDA OOM: the workers' closed store connection follows from it, sidecar or not
+    oom = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79.15 GiB of which 1.20 GiB is free."
+    text = SIDECARS["kubectl-defaulted"] + "\n" + oom + "\n" + RECV_BARE + "\n"
+    assert MESH not in causes(tmp_path, text)
+    assert causes(tmp_path, SIDECARS["kubectl-defaulted"] + "\n" + RECV_BARE + "\n") == [MESH]
