@@ -233,7 +233,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         if c.emit:
             s = support(c.emit)
             s.order = -1  # the correlation knows more than the signature alone: first among equals
-            s.add(c.id, c.strength, when_hits, first, message)
+            s.add(c.id, c.strength, when_hits, first, message, c.downstream)
             fact_hit = next(iter(scan.facts.first.get(k) for k in c.fact), None)
             if fact_hit:
                 s.evidence.append(SigHit(fact_hit[1], f"{next(iter(c.fact))}={fact_hit[0]}", fact_hit[2], {}))

@@ -33,6 +33,9 @@ A log that ends on a progress bar at 0% (tqdm, e.g. vLLM's "Processed prompts:  
   daemon/container.go; distinct bridge addresses of one host) -> `topology.ranks-split-across-containers`:
   NCCL then sees separate hosts and has no P2P/SHM between them.
 
+- a service-mesh sidecar shown in the log (fact `service_mesh_sidecar`: istio-proxy / linkerd-proxy in the pod,
+  sidecar.istio.io/status, Envoy's own lines) -> `network.service-mesh-sidecar` (gnew24; kubeflow/trainer#1636, #1637).
+
 A timeout the run got past (a `run_ok` line after every hang line of the same file) is not a hang. A timeout
 of a collective far into the run (sequence number above FIRST_COLLECTIVES) means the transport carried the
 collectives before it: no transport or interface cause is named then.
@@ -244,6 +247,18 @@ def picks(scan: ScanResult) -> list[Pick]:
     hosts = set(facts.values.get("host", [])) | {h for h, _i, _ip in boots if h}
     shown = symptom[0].text
     out: list[Pick] = []
+    mesh = _hit(scan, "service_mesh_sidecar", "a service-mesh sidecar: {}")
+    if mesh:
+        # gnew24: a hang beside a sidecar of Istio/Linkerd in the job's pods (kubeflow/trainer#1636, #1637: the
+        # PyTorchJob hangs at init_process_group; docs/legacy-v1/user-guides/pytorch.md): the sidecar's iptables
+        # redirect takes the ranks' rendezvous and bootstrap sockets, which the proxy closes or holds.
+        why = (
+            f"The run hangs ({shown}, line {first}) and a service-mesh sidecar is in its pods (line {mesh[0].line}): "
+            "the sidecar (Istio's Envoy behind istio-init's iptables redirect, or linkerd-proxy) intercepts the ranks' "
+            "TCPStore, Gloo and NCCL bootstrap connections, so init_process_group waits. Set sidecar.istio.io/inject: "
+            '"false" (linkerd.io/inject: disabled) on every replica\'s pod template and rerun.'
+        )
+        out.append(Pick("network.service-mesh-sidecar", why, [*symptom[:2], *mesh], first, generic=True))
     split = _split_containers(hosts, boots)
     if split:
         why = (

@@ -110,6 +110,9 @@ class Correlation:
     drop: str | None = None
     strength: str = "suggests"
     message: str = ""
+    # gnew24: the emitted cause rests on consequences (a closed store connection, a hang) that any dead peer also
+    # prints: it ranks like a downstream line and is dropped behind a known non-container root (CUDA OOM).
+    downstream: bool = False
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,7 @@ def parse_knowledge_base(raw: dict[str, Any], lazy: bool = False) -> KnowledgeBa
                 drop=c.get("drop"),
                 strength=c.get("strength", "suggests"),
                 message=str(c.get("message", "")).strip(),
+                downstream=bool(c.get("downstream", False)),
             )
         )
     not_in_logs = {int(k): str(v) for k, v in (raw.get("not_in_logs") or {}).items()}
