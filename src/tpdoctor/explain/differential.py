@@ -487,10 +487,10 @@ def gpu_count(scan: ScanResult) -> list[Pick]:
     # glearn24a: the machine's GPUs as the report counts them ("3090 24g*2", "2x 4090", "dual 3090s"): the most it
     # can have, so a world above it is above the visible GPUs too
     stated = [
-        n
+        c
         for key in ("stated_gpu_count", "gpu_count")
         for v in facts.values.get(key, [])
-        if (n := _stated_count(v)) is not None
+        if (c := _stated_count(v)) is not None
     ]
     if stated:
         sees.append((max(stated), f"the report counts {max(stated)} GPU(s) on the machine"))
