@@ -195,3 +195,35 @@ def test_nproc_above_the_stated_gpu_count(tmp_path: Path, hardware: str, nproc: 
     # the same run on as many GPUs as ranks: the count is not why
     fits = hardware + RUN.format(n=2) + ORDINAL
     assert "vllm.tp-exceeds-visible-gpus" not in _causes(tmp_path, fits)
+
+
+# --- a 0-byte driver library left in the image (runc's file mountpoints) and no NVIDIA runtime to mount over it ---
+@pytest.mark.parametrize(
+    "form",
+    [
+        # ld.so: "error while loading shared libraries: %s: %s"
+        "/opt/app/bin/server: error while loading shared libraries: /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1: file too short\n",
+        # dlopen through ctypes / Python extension import
+        "OSError: /usr/lib/x86_64-linux-gnu/libcuda.so.1: file too short\n",
+        "ImportError: /usr/lib64/libcuda.so.1: file too short\n",
+        "./main: error while loading shared libraries: /usr/lib/powerpc64le-linux-gnu/libnvidia-ptxjitcompiler.so.1: file too short\n",
+    ],
+)
+@pytest.mark.parametrize(
+    "neighbour",
+    [
+        # an application's own library truncated (a broken download): not the driver
+        "python3: error while loading shared libraries: /opt/conda/lib/libtorch_cuda.so: file too short\n",
+        "OSError: /usr/local/lib/python3.10/dist-packages/nvidia/cudnn/lib/libcudnn.so.8: file too short\n",
+    ],
+)
+def test_empty_driver_library_is_no_nvidia_runtime(tmp_path: Path, form: str, neighbour: str) -> None:
+    assert _causes(tmp_path, form)[:1] == ["runtime.nvidia-toolkit-missing"]
+    assert "runtime.nvidia-toolkit-missing" not in _causes(tmp_path, neighbour)
+
+
+def test_jetson_csv_file_too_short_keeps_its_cause(tmp_path: Path) -> None:
+    x86 = "OSError: /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1: file too short\n"
+    assert _causes(tmp_path, x86)[:1] == ["runtime.nvidia-toolkit-missing"]
+    jetson = "python3: error while loading shared libraries: /usr/lib/aarch64-linux-gnu/libcudnn.so.8: file too short\n"
+    assert "runtime.nvidia-toolkit-missing" not in _causes(tmp_path, jetson)
