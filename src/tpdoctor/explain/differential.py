@@ -437,6 +437,17 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and 0 < int(value) <= 4096 else None
 
 
+_COUNT_WORDS = {"dual": 2, "two": 2, "three": 3, "four": 4, "six": 6, "eight": 8}
+
+
+def _stated_count(text: str) -> int | None:
+    """A count as a report writes it before or after a GPU model: "2", "2x", "4 x ", "dual ", "Two "."""
+    m = re.match(r"\s*([1-8])\b|\s*([1-8])\s?[x×X*]", text)
+    if m:
+        return int(m.group(1) or m.group(2))
+    return _COUNT_WORDS.get(text.strip().lower())
+
+
 def gpu_count(scan: ScanResult) -> list[Pick]:
     """More ranks than visible GPUs: the world the log asks for against the GPUs the context lists."""
     symptom = _symptom(scan, COUNT_SYMPTOMS, "ordinal")
@@ -473,6 +484,16 @@ def gpu_count(scan: ScanResult) -> list[Pick]:
             n = len({x.split(".", 1)[0] for x in mask.split(",") if x})
             sees.append((n, f"ZE_AFFINITY_MASK={mask} leaves {n}"))
             break
+    # glearn24a: the machine's GPUs as the report counts them ("3090 24g*2", "2x 4090", "dual 3090s"): the most it
+    # can have, so a world above it is above the visible GPUs too
+    stated = [
+        c
+        for key in ("stated_gpu_count", "gpu_count")
+        for v in facts.values.get(key, [])
+        if (c := _stated_count(v)) is not None
+    ]
+    if stated:
+        sees.append((max(stated), f"the report counts {max(stated)} GPU(s) on the machine"))
     # a listing taken on the host lists at least the container's GPUs: a world above it is above both
     for key, tool in (("smi_gpu", "nvidia-smi"), ("rocm_smi_gpu", "rocm-smi")):
         rows = facts.values.get(key, [])
