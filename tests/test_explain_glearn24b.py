@@ -5,8 +5,9 @@ reaching another process (btl_tcp_endpoint.c, the v1.10-v4.1 and v5 forms); aws-
 as a number and as a string, the CM form) and its security-group banner (platform-aws.cpp); Triton's CUDA IPC handle
 that the server cannot open (the client-side and server-log forms); /dev/shm stated at 64 MB and a DataLoader failing
 to allocate shared memory, in words; a tensor copied between GPUs that arrives as zeros; a hang across nodes told by
-the launcher's host list (paddle --ips) or in words, and NCCL's per-collective INFO line, which shows the ranks got
-past the bootstrap (so a static-graph hang with those lines names no network cause).
+the launcher's host list (paddle --ips, mpirun -H) or in words; btl_tcp_if_include / NCCL_SOCKET_IFNAME told as
+the fix; and NCCL's per-collective INFO line, which shows the ranks got past the bootstrap (so a static-graph hang
+with those lines names no network cause).
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ from explain_helpers import causes, findings
         ("[gpu-b][[prterun-gpu-a-811@1,2]][btl_tcp_endpoint.c:667:mca_btl_tcp_endpoint_recv_connect_ack] received "
          "unexpected process identifier: got [[prterun-gpu-a-811@1,6]] expected [[prterun-gpu-a-811@1,1]]\n",
          "network.wrong-interface", "suggests"),
+        # the interface restriction told as the fix (Open MPI's include/exclude lists, NCCL_SOCKET_IFNAME in Chinese)
+        ("Fixed it: the job only runs once I pass --mca btl_tcp_if_include eno2 to mpirun\n",
+         "network.wrong-interface", "suggests"),
+        ("Adding -mca oob_tcp_if_include 192.168.10.0/24 did the trick.\n", "network.wrong-interface", "suggests"),
+        ("两台机器 export NCCL_SOCKET_IFNAME=bond0 之后就好了\n", "network.wrong-interface", "suggests"),
         # aws-ofi-nccl: the peer's EFA address could not be inserted (every printed form), and the SG banner
         ("trn1-a:41:97 [2] NCCL WARN NET/OFI Unable to insert remote address into address vector for device 2. "
          "RC: 0\n", "network.port-blocked", "suggests"),
@@ -97,6 +103,11 @@ def test_a_multi_node_hang_with_nothing_else_is_read_as_the_interface(tmp_path: 
         # Open MPI's other handshake messages, and a connect that worked
         ("[gpu-b][[52310,1],2][btl_tcp_endpoint.c:590:mca_btl_tcp_endpoint_recv_connect_ack] received unexpected "
          "message from peer\n", "network.wrong-interface"),
+        # the interface restriction as advice, or with the failure staying
+        ("You could try --mca btl_tcp_if_include eth0 if it hangs.\n", "network.wrong-interface"),
+        ("Even with -mca btl_tcp_if_include ib0 it is still not fixed.\n", "network.wrong-interface"),
+        ("设置了 NCCL_SOCKET_IFNAME=eth0 之后还是不行\n", "network.wrong-interface"),
+        ("host:12:12 [0] NCCL INFO NCCL_SOCKET_IFNAME set by environment to eth0\n", "network.wrong-interface"),
         # the plugin inserting addresses fine, and the SG banner quoted as docs
         ("NCCL INFO NET/OFI Selected provider is efa, fabric is efa-direct (found 32 nics)\n",
          "network.port-blocked"),
