@@ -119,6 +119,10 @@ def _multi_node(scan: ScanResult, hosts: set[str]) -> bool:
     counts = [int(v) for k in ("n_nodes", "nnodes") for v in facts.values.get(k, []) if v.isdigit()]
     if any(c > 1 for c in counts):
         return True
+    # glearn24b: a launcher's host list (paddle --ips a,b; mpirun -H a:4,b:4) or the reporter's words (多机多卡, "two
+    # nodes", "multi-node"), facts multi-node-launch / multi-node-prose of data/signatures.yaml
+    if any(k in facts.first for k in ("multi_node_launch", "multi_node_launch2", "multi_node_prose")):
+        return True
     named = {h for h in hosts if h and not _CONTAINER_ID.match(h)}
     return len(named) > 1
 
