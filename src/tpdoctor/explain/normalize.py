@@ -131,9 +131,7 @@ def unescape(text: str) -> str:
         text = html.unescape(text)
     if "](http" in text:
         text = AUTOLINK.sub(r"\1", text)
-    if not text.isascii():
-        text = typographed(text)
-    return text
+    return typographed(text)
 
 
 # What a typographer makes of a log pasted outside a code block: markdown-it's and remarkable's
@@ -148,7 +146,9 @@ _DASHED_FLAG = re.compile(r"(?<![\w-])[\u2013\u2014](?=[A-Za-z][\w-])|(?<=[^\s-]
 
 
 def typographed(text: str) -> str:
-    """The text with a typographer's curled quotes, ellipsis and dashes put back to ASCII."""
+    """The text with a typographer's curled quotes, ellipsis and dashes put back to ASCII (cheap on ASCII)."""
+    if text.isascii():
+        return text
     if not _CURLED_CHARS.isdisjoint(text):
         text = text.translate(_CURLED)
     if "\u2013" in text or "\u2014" in text:

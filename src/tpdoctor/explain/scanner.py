@@ -547,9 +547,8 @@ class Scanner:
             before = self._tail + before
         after = bytes(block[stop + 1 : min(end, stop + 1 + NEAR_BYTES)]) if stop >= 0 else b""
         lines = before.split(b"\n")[-NEAR_BEFORE - 1 :] + after.split(b"\n")[:NEAR_AFTER]
-        text = decode_line(b"\n".join(lines))
         # a forum's typographer ends a sentence with … and curls n't: the context reads them as typed
-        return text if text.isascii() else typographed(text)
+        return typographed(decode_line(b"\n".join(lines)))
 
     def _wrapped(self, block: Buffer, end: int, start: int, stop: int) -> list[tuple[str, str]]:
         """The line at block[start:stop] joined with the lines it was wrapped from or into, as
