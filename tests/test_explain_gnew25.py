@@ -143,3 +143,75 @@ def test_a_port_error_event_names_the_port_before_the_retry(tmp_path: Path) -> N
 def test_a_peer_that_died_of_oom_is_not_a_fabric_problem(tmp_path: Path) -> None:
     text = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 4.00 GiB.\n" + _RETRY[5]
     assert "rdma.fabric-unreachable" not in [c for c, _ in _findings(tmp_path, text)]
+
+
+# --- rocm.igpu-visible: ggml's HIP device list (ggml_cuda_init '  Device %d: %s, %s (0x%x), VMM: %s, Wave Size: %d',
+# Ollama's copy adds ', ID: %s', later llama.cpp ', VRAM: %d MiB') with an APU gfx target beside a discrete one, and
+# a HIP failure in the same log.
+_IGPU_LISTS = [
+    # llama.cpp (Feb 2025 on): two discrete RDNA4 cards and a Ryzen desktop iGPU
+    "ggml_cuda_init: found 3 ROCm devices:\n"
+    "  Device 0: AMD Radeon AI PRO R9700, gfx1201 (0x1201), VMM: no, Wave Size: 32\n"
+    "  Device 1: AMD Radeon AI PRO R9700, gfx1201 (0x1201), VMM: no, Wave Size: 32\n"
+    "  Device 2: AMD Radeon Graphics, gfx1036 (0x1036), VMM: no, Wave Size: 32\n",
+    # the later form with the memory size; an MI-class target with features beside a Phoenix iGPU
+    "ggml_cuda_init: found 2 ROCm devices (Total VRAM: 49136 MiB):\n"
+    "  Device 0: AMD Radeon 780M Graphics, gfx1103 (0x1103), VMM: no, Wave Size: 32, VRAM: 16384 MiB\n"
+    "  Device 1: AMD Radeon PRO W7900, gfx1100 (0x1100), VMM: no, Wave Size: 32, VRAM: 32752 MiB\n",
+    # Ollama's vendored ggml with the device ID; a Renoir/Cezanne iGPU with its xnack feature
+    "ggml_cuda_init: found 2 ROCm devices:\n"
+    "  Device 0: AMD Instinct MI100, gfx908:sramecc+:xnack- (0x908), VMM: no, Wave Size: 64, ID: GPU-8f3c2a1b\n"
+    "  Device 1: AMD Radeon Graphics, gfx90c:xnack- (0x90c), VMM: no, Wave Size: 64, ID: 0\n",
+]
+
+_HIP_FAILURES = [
+    # ggml's CUDA_CHECK in a HIP build
+    "ROCm error: invalid device function\n"
+    "  current device: 2, in function ggml_cuda_compute_forward at /src/ggml/src/ggml-cuda/ggml-cuda.cu:2513\n",
+    # torch's C10_HIP_CHECK
+    "RuntimeError: HIP error: invalid device function\n",
+    # HIP's code-object load failure
+    "\"hipErrorNoBinaryForGpu: Unable to find code object for all current devices!\"\n",
+    # ROCr's memory fault and rocBLAS without kernels for the APU target
+    "Memory access fault by GPU node-3 (Agent handle: 0x5593e1) on address 0x7f21c000. Reason: Page not present or "
+    "supervisor privilege.\n",
+    "rocBLAS error: Cannot read /opt/rocm/lib/rocblas/library/TensileLibrary.dat: Illegal seek for GPU arch : "
+    "gfx1036\n",
+]
+
+
+@pytest.mark.parametrize("devices", _IGPU_LISTS)
+@pytest.mark.parametrize("failure", _HIP_FAILURES)
+def test_an_igpu_beside_discrete_gpus_and_a_hip_failure_is_named(tmp_path: Path, devices: str, failure: str) -> None:
+    found = _findings(tmp_path, devices + failure)
+    assert found and found[0] == ("rocm.igpu-visible", "suggests"), found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a healthy list with the iGPU that the run ignores
+        _IGPU_LISTS[0] + "main: server is listening on http://127.0.0.1:8080 - starting the main loop\n",
+        # out of memory is not the iGPU's mark
+        _IGPU_LISTS[0] + "ROCm error: out of memory\n",
+        # discrete GPUs only, then a failure
+        "ggml_cuda_init: found 2 ROCm devices:\n"
+        "  Device 0: AMD Radeon RX 7900 XTX, gfx1100 (0x1100), VMM: no, Wave Size: 32\n"
+        "  Device 1: AMD Radeon RX 7900 XTX, gfx1100 (0x1100), VMM: no, Wave Size: 32\n"
+        "ROCm error: invalid device function\n",
+        # an APU alone (Strix Halo) is not an iGPU beside discrete GPUs
+        "ggml_cuda_init: found 1 ROCm devices:\n"
+        "  Device 0: AMD Radeon 8060S Graphics, gfx1151 (0x1151), VMM: no, Wave Size: 32\n"
+        "ROCm error: invalid device function\n",
+        # the old form printed a compute capability, which does not tell an APU from a discrete GPU
+        "ggml_cuda_init: found 2 ROCm devices:\n"
+        "  Device 0: AMD Radeon RX 7900 XTX, compute capability 11.0, VMM: no\n"
+        "  Device 1: AMD Radeon Graphics, compute capability 11.0, VMM: no\n"
+        "ROCm error: invalid device function\n",
+        # a CUDA build's device list has no gfx target
+        "ggml_cuda_init: found 1 CUDA devices:\n  Device 0: NVIDIA GeForce RTX 4090, compute capability 8.9, VMM: yes\n"
+        "CUDA error: an illegal memory access was encountered\n",
+    ],
+)
+def test_igpu_neighbours_stay_clean(tmp_path: Path, text: str) -> None:
+    assert "rocm.igpu-visible" not in _all(tmp_path, text)
