@@ -215,3 +215,54 @@ def test_an_igpu_beside_discrete_gpus_and_a_hip_failure_is_named(tmp_path: Path,
 )
 def test_igpu_neighbours_stay_clean(tmp_path: Path, text: str) -> None:
     assert "rocm.igpu-visible" not in _all(tmp_path, text)
+
+
+# --- runtime.containerd-cri-disabled: the CRI client's error in each client's wording (grpc-go 'unknown service %v')
+@pytest.mark.parametrize(
+    "text",
+    [
+        # kubelet >= 1.28 (klog structured, quotes escaped)
+        'E1204 08:11:02.120331    2210 run.go:72] "command failed" err="failed to run Kubelet: validate service '
+        'connection: validate CRI v1 runtime API for endpoint \\"unix:///run/containerd/containerd.sock\\": rpc error: '
+        'code = Unimplemented desc = unknown service runtime.v1.RuntimeService"\n',
+        # kubelet / crictl 1.26-1.27
+        'time="2026-12-04T08:11:02Z" level=fatal msg="validate service connection: CRI v1 runtime API is not '
+        'implemented for endpoint \\"unix:///var/run/containerd/containerd.sock\\": rpc error: code = Unimplemented '
+        'desc = unknown service runtime.v1.RuntimeService"\n',
+        # kubeadm's preflight quoting crictl
+        "[ERROR CRI]: container runtime is not running: output: time=\"2026-12-04T08:11:02Z\" level=fatal "
+        "msg=\"validate service connection: validate CRI v1 runtime API for endpoint "
+        "\\\"unix:///var/run/containerd/containerd.sock\\\": rpc error: code = Unimplemented desc = unknown service "
+        "runtime.v1.RuntimeService\"\n",
+        # kubelet <= 1.25 and old crictl: CRI v1alpha2
+        "Error: failed to run Kubelet: failed to create kubelet: rpc error: code = Unimplemented desc = unknown service "
+        "runtime.v1alpha2.RuntimeService\n",
+        "FATA[0000] getting status of runtime: rpc error: code = Unimplemented desc = unknown service "
+        "runtime.v1alpha2.RuntimeService\n",
+        # the image service
+        'FATA[0000] validate service connection: validate CRI v1 image API for endpoint "unix:///run/containerd/'
+        'containerd.sock": rpc error: code = Unimplemented desc = unknown service runtime.v1.ImageService\n',
+    ],
+)
+def test_containerd_without_its_cri_plugin_is_named(tmp_path: Path, text: str) -> None:
+    found = _findings(tmp_path, text)
+    assert found and found[0] == ("runtime.containerd-cri-disabled", "suggests"), found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # other gRPC services the kubelet or a device plugin asks for
+        "Could not register device plugin: rpc error: code = Unimplemented desc = unknown service "
+        "v1beta1.Registration\n",
+        "rpc error: code = Unimplemented desc = unknown service grpc.health.v1.Health\n",
+        # a healthy crictl version
+        "RuntimeName:  containerd\nRuntimeVersion:  v1.7.22\nRuntimeApiVersion:  v1\n",
+        # the socket is absent: another failure
+        'validate service connection: validate CRI v1 runtime API for endpoint "unix:///run/containerd/containerd.sock":'
+        ' rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial unix '
+        '/run/containerd/containerd.sock: connect: no such file or directory"\n',
+    ],
+)
+def test_cri_neighbours_stay_clean(tmp_path: Path, text: str) -> None:
+    assert "runtime.containerd-cri-disabled" not in _all(tmp_path, text)
