@@ -266,3 +266,36 @@ def test_containerd_without_its_cri_plugin_is_named(tmp_path: Path, text: str) -
 )
 def test_cri_neighbours_stay_clean(tmp_path: Path, text: str) -> None:
     assert "runtime.containerd-cri-disabled" not in _all(tmp_path, text)
+
+
+# --- a CDI spec left stale by a driver upgrade, in crun's stat-before-mount wording (do_mounts 'cannot stat `%s`')
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/usr/lib/libnvidia-egl-wayland.so.1.1.13",
+        "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.565.57.01",
+        "/usr/lib64/libcuda.so.570.86.15",
+        "/lib/firmware/nvidia/550.54.15/gsp_tu10x.bin",
+    ],
+)
+def test_crun_cannot_stat_an_old_driver_file_is_a_stale_cdi_spec(tmp_path: Path, path: str) -> None:
+    text = (
+        f"Error: crun: cannot stat `{path}`: No such file or directory: OCI runtime attempted to invoke a command "
+        "that was not found\n"
+    )
+    found = _findings(tmp_path, text)
+    assert found and found[0] == ("runtime.nvidia-toolkit-missing", "suggests"), found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a bind-mount source of the user's own that is missing
+        "Error: crun: cannot stat `/srv/models/llama`: No such file or directory: OCI runtime attempted to invoke a "
+        "command that was not found\n",
+        # an unversioned library name is no driver version
+        "Error: crun: cannot stat `/usr/lib64/libnvidia-ml.so.1`: Permission denied\n",
+    ],
+)
+def test_crun_stat_neighbours_stay_clean(tmp_path: Path, text: str) -> None:
+    assert "runtime.nvidia-toolkit-missing" not in _all(tmp_path, text)
