@@ -114,6 +114,9 @@ def test_gdr_blocked_on_the_pcie_path_is_named(tmp_path: Path, text: str) -> Non
         _P + "NCCL INFO Call to ibv_modify_qp failed with 110 Connection timed out, on dev mlx5_3:1, curr state INIT, "
         "next state RTR, local GID index 3, local GID ::ffff:172.16.4.8, remote GID ::ffff:172.16.4.9, retrying 1/4 "
         "after 1000 msec of sleep\n",
+        # EINVAL on the move to RTS (timeouts, retry counts) is not the GID
+        _P + "NCCL WARN Call to ibv_modify_qp failed with 22 Invalid argument, on dev mlx5_3:1, curr state RTR, next "
+        "state RTS, local GID index 3, local GID ::ffff:172.16.4.8, remote GID ::ffff:172.16.4.9\n",
         # EINVAL without the transition is not told apart from other attribute errors
         _P + "NCCL WARN Call to ibv_modify_qp failed with error Invalid argument\n",
         # the timeout hint NCCL 2.30 prints after several statuses names nothing by itself
