@@ -211,3 +211,20 @@ def test_ib_disabled_single_node_socket_is_clean(tmp_path: Path) -> None:
     assert _causes(tmp_path, one_node) == []
     assert "network.socket-fallback" in _causes(tmp_path, two_nodes)
     assert "network.socket-fallback" in _causes(tmp_path, counted)
+
+
+@pytest.mark.parametrize(
+    ("text", "neighbour"),
+    [
+        # ggml-cuda.cu tests getenv("GGML_CUDA_P2P") != nullptr: a value meant as off still turns P2P on
+        ("docker run --gpus all -e GGML_CUDA_P2P=0 ghcr.io/ggml-org/llama.cpp:server-cuda -m /models/m.gguf\n",
+         "docker run --gpus all -e GGML_CUDA_P2P=1 ghcr.io/ggml-org/llama.cpp:server-cuda -m /models/m.gguf\n"),
+        ("export GGML_CUDA_P2P=false\n", "unset GGML_CUDA_P2P\n"),
+        ("    env:\n      - name: GGML_CUDA_P2P\n        value: \"0\"\n      GGML_CUDA_P2P: \"off\"\n",
+         "      GGML_CUDA_P2P: \"1\"\n"),
+    ],
+)
+def test_ggml_cuda_p2p_off_value_still_enables(tmp_path: Path, text: str, neighbour: str) -> None:
+    found = _findings(tmp_path, text)
+    assert found and found[0] == ("env.invalid-value", "suggests")
+    assert _causes(tmp_path, neighbour) == []
