@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from explain_helpers import causes, findings, notes
+from tpdoctor.explain import explain
 
 SMI = (
     "| NVIDIA-SMI 550.54.15              Driver Version: 550.54.15      CUDA Version: 12.4     |\n"
@@ -193,3 +194,71 @@ def test_the_benign_readings_say_why(tmp_path: Path) -> None:
             "error running createContainer hook #1: fork/exec /usr/bin/nvidia-cdi-hook: no such file or directory: "
             "unknown\n")
     assert any("does not ship nvidia-cdi-hook" in n for n in notes(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Docker Desktop on a Linux distribution with the NVIDIA toolkit / a GPU, said to fail
+        "I installed nvidia-container-toolkit on Fedora 40 together with Docker Desktop, but it does not work.\n",
+        "With docker-desktop on Debian 12 the GPUs are not found and --gpus all failed.\n",
+        "Running Docker Desktop for Linux on Ubuntu 24.04: the NVIDIA Container Toolkit doesn't work.\n",
+    ],
+)
+def test_docker_desktop_on_linux_with_a_gpu_is_the_vm_without_the_toolkit(tmp_path: Path, text: str) -> None:
+    assert findings(tmp_path, text)[:1] == [("runtime.nvidia-toolkit-missing", "suggests")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Docker Desktop's GPU support is Windows + WSL2: not this family
+        "Docker Desktop on Windows 11 with the WSL2 backend: --gpus all fails on Ubuntu 22.04 inside WSL.\n",
+        # Docker Desktop named as what is not used, no failure told, or only asked about
+        "We run Docker Engine on Ubuntu, not Docker Desktop, and the GPU container failed at start.\n",
+        "Docker Desktop for Linux is installed on Ubuntu next to the NVIDIA Container Toolkit.\n",
+        "Does the NVIDIA Container Toolkit work with Docker Desktop on Ubuntu, or does it fail?\n",
+    ],
+)
+def test_docker_desktop_neighbours_stay_clean(tmp_path: Path, text: str) -> None:
+    twin = "I installed nvidia-container-toolkit on Ubuntu 22.04 with Docker Desktop, but --gpus all did not work.\n"
+    assert causes(tmp_path, twin)[:1] == ["runtime.nvidia-toolkit-missing"]
+    assert causes(tmp_path, text) == []
+
+
+def test_docker_desktop_context_tells_why_no_gpu_driver(tmp_path: Path) -> None:
+    text = (" Context:    desktop-linux\n"
+            'docker: Error response from daemon: could not select device driver "nvidia" with capabilities: [[gpu]].\n')
+    log = tmp_path / "d.log"
+    log.write_text(text, encoding="utf-8")
+    found = [f for f in explain([str(log)]).findings if f.cause == "runtime.nvidia-toolkit-missing"]
+    assert found and "Docker Desktop's VM" in found[0].message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the GPU missing while the image builds, in words (NVIDIA/nvidia-container-toolkit#351's family)
+        "nvidia-smi runs fine with docker run --gpus all, but it is not found during the docker build.\n",
+        "torch.cuda.is_available() returns False at build time, so setup.py skips the CUDA extension.\n",
+        "We need the GPU during build to compile the kernels for the card we have.\n",
+        "The GPU is not visible while building the docker image.\n",
+    ],
+)
+def test_the_gpu_missing_at_build_time_in_words(tmp_path: Path, text: str) -> None:
+    assert findings(tmp_path, text)[:1] == [("runtime.build-without-gpu", "suggests")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The GPU is not needed at build time; TORCH_CUDA_ARCH_LIST is set.\n",
+        "The GPU is not used during the build of the index.\n",
+        "nvidia-smi shows no process while building the engine.\n",
+        "CUDA is not installed in the build stage of the Dockerfile.\n",
+    ],
+)
+def test_build_words_without_a_missing_gpu_stay_clean(tmp_path: Path, text: str) -> None:
+    twin = "The GPU is not available during docker build.\n"
+    assert causes(tmp_path, twin)[:1] == ["runtime.build-without-gpu"]
+    assert causes(tmp_path, text) == []
