@@ -178,3 +178,83 @@ def test_nvrm_neighbours_stay_clean(tmp_path: Path, text: str) -> None:
     kb = knowledge_base()
     assert kb.signature("nvrm.gpu-not-supported-by-release") and kb.signature("nvrm.legacy-gpu-ignored")
     assert _DGU not in _all(tmp_path, text)
+
+
+_CGD = "runtime.cgroup-driver-mismatch"
+# runc specconv CreateCgroupConfig: fmt.Errorf("expected cgroupsPath to be of format \"slice:prefix:name\" for systemd
+# cgroups, got %q instead", path), wrapped by containerd's shim ("OCI runtime create failed: ...: unknown")
+_RUNC_FMT = 'expected cgroupsPath to be of format "slice:prefix:name" for systemd cgroups, got "{path}" instead'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Error: failed to create containerd task: failed to create shim task: OCI runtime create failed: "
+        + _RUNC_FMT.format(path="/kubepods/burstable/pod5e1c/9d8e7f")
+        + ": unknown\n",
+        # logrus JSON-escaped, as containerd's journal prints it
+        'time="2026-12-04T10:01:02Z" level=error msg="RunPodSandbox failed" error="failed to create shim task: OCI '
+        'runtime create failed: expected cgroupsPath to be of format \\"slice:prefix:name\\" for systemd cgroups, got '
+        '\\"/kubepods/besteffort/pod1/abc\\" instead: unknown"\n',
+        # runc before 2019 (no ', got ...')
+        'container_linux.go:247: starting container process caused "expected cgroupsPath to be of format '
+        '\\"slice:prefix:name\\" for systemd cgroups"\n',
+    ],
+    ids=["shim", "logrus-escaped", "old-runc"],
+)
+def test_runc_systemd_driver_given_cgroupfs_path(tmp_path: Path, text: str) -> None:
+    assert _causes(tmp_path, text)[:1] == [_CGD]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SystemdCgroup = true\n",
+        "  cgroupDriver: systemd\n",
+        # crun's own path errors are other faults
+        "Error: OCI runtime error: crun: invalid cgroup path `../x`: `..` components are not allowed\n",
+        "OCI runtime create failed: runc create failed: unable to start container process: error during container "
+        "init: error mounting \"proc\" to rootfs at \"/proc\": unknown\n",
+    ],
+)
+def test_cgroup_driver_neighbours_stay_clean(tmp_path: Path, text: str) -> None:
+    assert knowledge_base().signature("runc.cgroupspath-not-systemd-format")
+    assert _CGD not in _all(tmp_path, text)
+
+
+_SGB = "slurm.gpu-bind-isolates-ranks"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # slurm 21.08+ gres.c _get_usable_gres
+        "slurmstepd: error: Bind request single:1 does not specify any devices within the allocation for task 3. "
+        "Binding to the first device in the allocation instead.\n",
+        # slurm 20.02-21.08 gres_common.c: the request twice, no task number
+        "slurmstepd-dgx04: error: Bind request map_gpu:4,5 (map_gpu:4,5) does not specify any devices within the "
+        "allocation. Binding to the first device in the allocation instead.\n",
+        # per-task binding beside a failed CUDA IPC open between ranks of one node
+        "srun --ntasks-per-node=4 --gpus-per-task=1 --gpu-bind=single:1 ./picongpu -d 2 2 1\n"
+        "E1204 10:11:12.000000 4242 shm.cc:88] failed to open CUDA IPC handle: invalid device context\n",
+    ],
+    ids=["gres-c", "gres-common-c", "per-task-ipc"],
+)
+def test_slurm_gpu_binding(tmp_path: Path, text: str) -> None:
+    assert _causes(tmp_path, text)[:1] == [_SGB]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # per-task binding alone is a normal way to run
+        "srun --ntasks-per-node=4 --gpus-per-task=1 python train.py\n",
+        # another Slurm GRES error
+        "srun: error: Unable to create step for job 4242: Invalid generic resource (gres) specification\n",
+        # a CUDA IPC failure without per-task binding stays where it was
+        "E1204 10:11:12.000000 4242 shm.cc:88] failed to open CUDA IPC handle: invalid device context\n",
+    ],
+)
+def test_slurm_binding_neighbours(tmp_path: Path, text: str) -> None:
+    assert knowledge_base().signature("slurm.gpu-bind-no-device-in-allocation")
+    assert _SGB not in _all(tmp_path, text)
