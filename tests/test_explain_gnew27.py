@@ -258,3 +258,17 @@ def test_slurm_gpu_binding(tmp_path: Path, text: str) -> None:
 def test_slurm_binding_neighbours(tmp_path: Path, text: str) -> None:
     assert knowledge_base().signature("slurm.gpu-bind-no-device-in-allocation")
     assert _SGB not in _all(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "nvidia-smi dmon -c 1\n",  # -c is dmon's sample count
+        "nvidia-smi pmon -i 0 -c 3\n",
+        "| N/A   34C    P0    43W / 300W |      0MiB / 32510MiB |      0%      Default |\n",
+    ],
+)
+def test_compute_mode_record_skips_other_uses_of_c(line: str) -> None:
+    sig = knowledge_base().signature("nvidia.compute-mode-not-default")
+    assert not sig.regex.search(line)
+    assert sig.regex.search("sudo nvidia-smi -i 0 -c 3\n")
