@@ -67,6 +67,7 @@ NVML = "Failed to initialize NVML: Insufficient Permissions"
         # docker run --user / -u with a non-zero user
         "$ docker run --rm --gpus all --user 1000:1000 nvidia/cuda:12.4.1-base-ubuntu22.04 nvidia-smi\n" + NVML,
         "docker run -it -u app --runtime=nvidia my-image nvidia-smi\n" + NVML,
+        'docker run --rm --gpus all --user "$(id -u):$(id -g)" my-image nvidia-smi\n' + NVML,
         # sudo -u / runuser -u another user
         "sudo -u prometheus nvidia-smi\n" + NVML,
     ],
@@ -86,6 +87,8 @@ def test_nvml_denied_for_a_non_root_user_is_the_group(tmp_path: Path, text: str)
         # as root, explicitly
         "docker run --rm --gpus all --user 0 nvidia/cuda:12.4.1-base-ubuntu22.04 nvidia-smi\n" + NVML,
         "docker run --rm --gpus all -u root nvidia/cuda:12.4.1-base-ubuntu22.04 nvidia-smi\n" + NVML,
+        # python's -u (unbuffered) after the image is no user
+        "docker run --rm --gpus all my-image python -u train.py\n" + NVML,
         # a non-root user, but SELinux named
         "The non-root user gets this on Fedora with SELinux enforcing:\n" + NVML,
         "sudo -u svc nvidia-smi\n" + NVML + "\ntype=AVC msg=audit(1700000000.1:42): avc:  denied  { read write } for "
