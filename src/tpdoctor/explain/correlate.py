@@ -576,6 +576,7 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
     _xpu_double_selection(scan, supports)
     _p2p_write_collapse(scan, supports)
     _child_deaths(scan, supports, notes)
+    _sigbus_on_host(scan, supports, notes)
     _context_picks(scan, supports)
     if not any(sig.startswith("context.") for s in supports.values() for sig in s.signatures):
         hung = hang.note(scan)  # a hang no fact explains: say so, and how to narrow it (never a cause)
@@ -680,6 +681,43 @@ def _child_deaths(scan: ScanResult, supports: dict[str, Support], notes: list[st
             notes.append(
                 f"A child process was killed by {name} (line {hit.line}): {meaning}; by itself no container cause."
             )
+
+
+# glearn27a: lines that only report a SIGBUS (no /dev/shm, DataLoader or NCCL words of their own)
+_SIGBUS_ONLY = frozenset({"elastic.child-sigbus", "sigbus.bus-error", "death.SIGBUS"})
+_CONTAINER_FACTS = ("shm_or_container", "runtime", "cmd_shm", "ipc_mode")
+
+
+def _sigbus_on_host(scan: ScanResult, supports: dict[str, Support], notes: list[str]) -> None:
+    """A SIGBUS that only the death report names is no /dev/shm size problem when the log shows host memory ran out
+    (Slurm's cgroup oom_kill report, the kernel's OOM killer), or when Slurm ran the job on the host and nothing names
+    a container, /dev/shm, a DataLoader or NCCL's SHM transport: the host's /dev/shm is a tmpfs of half the RAM, so a
+    bus error there is memory running out or a mapped file, not Docker's 64 MiB (hiyouga/LlamaFactory#2206: every
+    rank SIGBUS under srun, diagnosed as GPU or host memory overflow)."""
+    s = supports.get("shm.too-small")
+    if s is None or s.strength == "proves":
+        return
+    if any(sig not in _SIGBUS_ONLY for sig in s.signatures):
+        return  # a line with /dev/shm, DataLoader or NCCL words of its own backs it
+    oom = scan.facts.first.get("host_mem_exhausted")
+    slurm = next(
+        (scan.facts.first[k] for k in ("slurm_step_ran", "slurm_batch", "slurm_job_named") if k in scan.facts.first),
+        None,
+    )
+    if slurm is None and scan.facts.get("step_launcher") == "srun":
+        slurm = scan.facts.first.get("step_launcher")
+    if oom is not None:
+        why = f"the log shows host memory ran out (line {oom[1]}): the bus error is memory exhaustion"
+    elif slurm is not None and not any(scan.facts.get(k) is not None for k in _CONTAINER_FACTS):
+        why = (
+            f"Slurm ran the job on the host (line {slurm[1]}) and nothing names a container, /dev/shm, a DataLoader "
+            "or NCCL's SHM transport: the host's /dev/shm is a tmpfs of half the RAM, so this is memory running out "
+            "(host or GPU) or a mapped file that shrank"
+        )
+    else:
+        return
+    supports.pop("shm.too-small")
+    notes.append(f"Processes died of SIGBUS, but {why}; not a container's /dev/shm size. Check dmesg and memory use.")
 
 
 def _already_evidence(s: Support | None, hit: SigHit) -> bool:
