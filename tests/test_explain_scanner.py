@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from conftest import run_cli
 from tpdoctor.errors import InputError
 from tpdoctor.explain import explain
-from tpdoctor.explain.engine import AhoCorasickEngine, HyperscanEngine
+from tpdoctor.explain.engine import AhoCorasickEngine, HyperscanEngine, covers
 from tpdoctor.explain.reader import iter_buffers, open_log
 from tpdoctor.explain.scanner import Scanner
 from tpdoctor.explain.signatures import knowledge_base
@@ -158,6 +158,33 @@ def test_single_match_literals_report_once_per_block() -> None:
         hits = engine.scan(block)
         assert sum(1 for lit, _ in hits if lit == 0) == 1
         assert sum(1 for lit, _ in hits if lit == 1) == 2
+
+
+def test_literals_covered_by_a_prefix_or_suffix_key_are_confirmed_in_place() -> None:
+    lits = [b"open libibverbs", b"open libibverbs.so failed", b"Cuda failure", b"NCCL WARN Cuda failure", b"x open lib"]
+    single = [False, False, False, False, False]
+    cov = covers(lits, single)
+    # the long ones are left to their keys: a prefix key (its end moves by 10 bytes) and a suffix key
+    assert cov == {0: [(1, 10)], 2: [(3, 0)]}
+    block = (
+        b"open libibverbs.so failed\n"  # key and covered literal
+        b"open libibverbs.so.1 missing\n"  # key only: the covered one must not be reported
+        b"misc NCCL WARN Cuda failure 'x'\n"  # suffix-covered
+        b"Cuda failure alone\n"
+        b"cut open libibverbs"  # key at the very end, the covered literal would run past it
+    )
+    hits = sorted(HyperscanEngine(lits, single).scan(block))
+    assert hits == sorted(AhoCorasickEngine(lits, single).scan(block))
+    assert (1, block.index(b"failed") + 6) in hits and sum(1 for lit, _ in hits if lit == 1) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([b"abcdefghijkl", b"abcdefghijklmn", b"zzabcdefghijkl", b"\n", b"x", b"abc"]), max_size=60))
+def test_covered_literals_give_the_same_hits_as_the_full_set(parts: list[bytes]) -> None:
+    lits = [b"abcdefghijkl", b"abcdefghijklmn", b"zzabcdefghijkl", b"qabcdefghijklmnq"]
+    single = [False] * len(lits)
+    block = b"".join(parts)
+    assert sorted(HyperscanEngine(lits, single).scan(block)) == sorted(AhoCorasickEngine(lits, single).scan(block))
 
 
 @settings(max_examples=150, deadline=None)

@@ -8,6 +8,7 @@ fallback is pyahocorasick, which is correct but several times slower (see bench/
 
 from __future__ import annotations
 
+import bisect
 import mmap
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -22,6 +23,12 @@ Buffer = bytes | bytearray | mmap.mmap  # mmap: a shared block of explain/scanpo
 # occurrence even with HS_FLAG_SINGLEMATCH: 1 s/GiB of the 1.7 s a full scan took.
 PREFIX = 256 << 10
 MAX_DATABASES = 32  # compiled subsets kept; beyond that the full database is used (still correct)
+# A literal that starts or ends with another (non-single) literal of at least COVER_MIN bytes is left out of the
+# database and confirmed in place on each hit of that one: every literal of FRAGMENT_FROM bytes or more has its
+# 12-byte wrap fragments (scanner.py) as literals, so a third of the ~7000 are covered. Hyperscan's scan time grows
+# with the number of literals (bench/README.md, "covered literals": 0.191 -> 0.168 s CPU per 128 MiB), and a
+# confirm is a slice compare on the few lines a key hits. The hits reported are exactly those of the full set.
+COVER_MIN = 10
 
 
 class Engine(Protocol):
@@ -43,6 +50,8 @@ class HyperscanEngine:
         self._literals = list(literals)
         self._is_single = list(single)
         self._singles = frozenset(i for i, s in enumerate(single) if s)
+        self._covered = covers(self._literals, self._is_single)
+        self._covered_ids = frozenset(dep for deps in self._covered.values() for dep, _ in deps)
         self._dbs: dict[frozenset[int], object] = {}
         self._db = self._database(self._singles)
         self._scratch = hyperscan.Scratch(self._db)  # type: ignore[arg-type]
@@ -53,7 +62,11 @@ class HyperscanEngine:
         if db is not None:
             return db
         hs = self._hs
-        ids = [i for i in range(len(self._literals)) if not self._is_single[i] or i in singles]
+        ids = [
+            i
+            for i in range(len(self._literals))
+            if (not self._is_single[i] or i in singles) and i not in self._covered_ids
+        ]
         expressions = [self._literals[i] for i in ids]
         flags = [hs.HS_FLAG_SINGLEMATCH if self._is_single[i] else 0 for i in ids]
 
@@ -95,10 +108,47 @@ class HyperscanEngine:
     def _run(
         self, db: object, data: memoryview, offset: int, append: Callable[[tuple[int, int]], None]
     ) -> None:
+        covered, literals, limit = self._covered, self._literals, len(data)
+
         def on_match(lit: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
             append((lit, end + offset))
+            for dep, shift in covered.get(lit, ()):
+                # shift: where the covered literal ends, from the key's end (0 when the key is its suffix)
+                stop = end + shift
+                text = literals[dep]
+                if len(text) <= stop <= limit and data[stop - len(text) : stop] == text:
+                    append((dep, stop + offset))
 
         db.scan(data, match_event_handler=on_match, scratch=self._scratch)  # type: ignore[attr-defined]
+
+
+def covers(literals: Sequence[bytes], single: Sequence[bool]) -> dict[int, list[tuple[int, int]]]:
+    """key literal -> [(covered literal, end shift)]: each non-single literal whose prefix or suffix of COVER_MIN
+    bytes or more is another non-single literal that is itself kept (the shortest such one)."""
+    kept: dict[bytes, int] = {}
+    lengths: list[int] = []  # the kept keys' lengths, ascending
+    out: dict[int, list[tuple[int, int]]] = {}
+    for i in sorted(range(len(literals)), key=lambda i: len(literals[i])):
+        text = literals[i]
+        if single[i]:
+            continue
+        key = None
+        for n in lengths:
+            if n >= len(text):
+                break
+            key = kept.get(text[:n])
+            if key is not None:
+                out.setdefault(key, []).append((i, len(text) - n))
+                break
+            key = kept.get(text[-n:])
+            if key is not None:
+                out.setdefault(key, []).append((i, 0))
+                break
+        if key is None and len(text) >= COVER_MIN:
+            kept.setdefault(text, i)
+            if len(text) not in lengths:
+                bisect.insort(lengths, len(text))
+    return out
 
 
 class AhoCorasickEngine:
