@@ -203,6 +203,8 @@ def test_wsl_hang_names_wsl(tmp_path: Path, wsl: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
+        # a single-GPU stall in the user's words under WSL: nothing says the run is multi-GPU
+        _WSL_SHOWN[0] + "vLLM hangs while loading the model on my RTX 4090\n",
         # WSL alone: a healthy single-GPU run prints it
         _WSL_SHOWN[1] + "INFO 11-20 10:01:40 [gpu_worker.py:298] Available KV cache memory: 11.02 GiB\n",
         _WSL_SHOWN[0],
@@ -262,6 +264,23 @@ _NCCL_SETUP_FAILURES = [
 def test_interposer_beside_nccl_setup_failure(tmp_path: Path, shown: str, failure: str) -> None:
     got = _causes(tmp_path, shown + failure)
     assert got[:1] == [_SHARE], got
+
+
+def test_interposer_hang_in_words_with_tensor_parallelism(tmp_path: Path) -> None:
+    # HAMi#2641's shape: the log stops after vLLM's NCCL line, the words say it hangs, tensor parallelism is 4
+    text = (
+        _INTERPOSER[0]
+        + "vllm serve /models/Qwen3-32B --tensor-parallel-size 4\n"
+        + "INFO 11-20 08:01:02 [pynccl.py:70] vLLM is using nccl==2.28.9\n"
+        + "The server hangs here forever.\n"
+    )
+    assert _causes(tmp_path, text)[:1] == [_SHARE]
+
+
+def test_interposer_single_gpu_stall_in_words_is_not_named(tmp_path: Path) -> None:
+    assert "interposer-p2p-transport" in _correlation_ids()
+    text = _INTERPOSER[0] + "nvidia-smi hangs in the pod\n"
+    assert _SHARE not in _all(tmp_path, text)
 
 
 def test_interposer_hang_at_nccl_init(tmp_path: Path) -> None:

@@ -121,6 +121,21 @@ def _wsl_hit(scan: ScanResult) -> list[SigHit]:
     return []
 
 
+def _multi_gpu(scan: ScanResult) -> bool:
+    """The stalled run is a multi-GPU one (gnew28): a collective timed out (the `hang` fact: torch's NCCL watchdog,
+    vLLM's RPC / shared-memory broadcast, NCCL's socket timeouts), or the log sets more than one rank or GPU
+    (tensor_parallel_size, world_size, --nproc-per-node above 1, or a GPU count). The user's words alone or a
+    progress bar at 0% may be a single-GPU stall."""
+    facts = scan.facts
+    if facts.first.get("hang") is not None or facts.first.get("tp_size_many") is not None:
+        return True
+    if facts.first.get("gpu_count") is not None:
+        return True
+    return any(
+        v.isdigit() and int(v) > 1 for k in ("tp_size", "world_size", "nproc_per_node") for v in facts.values.get(k, [])
+    )
+
+
 def _bootstraps(scan: ScanResult) -> list[tuple[str, str, str]]:
     """(host, interface, address) of every NCCL bootstrap / socket-transport line kept."""
     out = []
@@ -281,7 +296,7 @@ def picks(scan: ScanResult) -> list[Pick]:
         )
         out.append(Pick("network.service-mesh-sidecar", why, [*symptom[:2], *mesh], first, generic=True))
     shared = _hit(scan, "gpu_sharing_interposer", "a GPU-sharing interposer: {}")
-    if shared:
+    if shared and _multi_gpu(scan):
         # gnew28: a hang beside HAMi-core's libvgpu.so in the process (Project-HAMi/HAMi#2641: vLLM TP=4 hung at NCCL
         # communicator init; CUDA_DISABLE_CONTROL=true, which keeps HAMi's /etc/ld.so.preload out, fixed it).
         why = (
@@ -293,7 +308,7 @@ def picks(scan: ScanResult) -> list[Pick]:
         )
         out.append(Pick("k8s.gpu-sharing-interposer", why, [*symptom[:2], *shared], first, generic=True))
     wsl = _wsl_hit(scan)
-    if wsl and not _multi_node(scan, hosts):
+    if wsl and _multi_gpu(scan) and not _multi_node(scan, hosts):
         # gnew28: a hang of a multi-GPU run under WSL2 (vllm-project/vllm#3710, #5161): no GPU peer-to-peer or CUDA
         # IPC there (NVIDIA CUDA on WSL User Guide, known limitations).
         why = (
