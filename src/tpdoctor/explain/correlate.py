@@ -229,7 +229,13 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
             continue
         message = _format(c.message, scan)
         when_hits = [h for w in c.when for h in scan.signatures[w].evidence]
-        first = min(scan.signatures[w].first_line for w in c.when)
+        if c.when:
+            first = min(scan.signatures[w].first_line for w in c.when)
+        else:  # gnew28: facts alone (`when: []`): their first lines are the evidence
+            when_hits = [
+                SigHit(hit[1], f"{k}={hit[0]}", hit[2], {}) for k in c.fact if (hit := scan.facts.first.get(k))
+            ]
+            first = min(h.line for h in when_hits)
         if c.emit:
             s = support(c.emit)
             s.order = -1  # the correlation knows more than the signature alone: first among equals

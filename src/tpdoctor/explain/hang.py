@@ -35,6 +35,10 @@ A log that ends on a progress bar at 0% (tqdm, e.g. vLLM's "Processed prompts:  
 
 - a service-mesh sidecar shown in the log (fact `service_mesh_sidecar`: istio-proxy / linkerd-proxy in the pod,
   sidecar.istio.io/status, Envoy's own lines) -> `network.service-mesh-sidecar` (gnew24; kubeflow/trainer#1636, #1637).
+- a GPU-sharing interposer in the process (fact `gpu_sharing_interposer`: HAMi-core's `[HAMI-core ...]` lines, libvgpu.so
+  preloaded, HAMi's CUDA_DEVICE_MEMORY_* environment) -> `k8s.gpu-sharing-interposer` (gnew28; Project-HAMi/HAMi#2641).
+- one node under WSL2 (signatures wsl.detected, prose.wsl-mentioned, prose.wsl-spelled-out) ->
+  `host.wsl2-multi-gpu-limited` (gnew28; vllm-project/vllm#3710, #5161: no GPU peer-to-peer or CUDA IPC under WSL2).
 
 A timeout the run got past (a `run_ok` line after every hang line of the same file) is not a hang. A timeout
 of a collective far into the run (sequence number above FIRST_COLLECTIVES) means the transport carried the
@@ -102,6 +106,34 @@ def _symptom(scan: ScanResult) -> tuple[list[SigHit], bool]:
 def _hit(scan: ScanResult, key: str, shown: str) -> list[SigHit]:
     first = scan.facts.first.get(key)
     return [SigHit(first[1], shown.format(first[0]), first[2], {})] if first else []
+
+
+_WSL_RECORDS = ("wsl.detected", "prose.wsl-mentioned", "prose.wsl-spelled-out")
+
+
+def _wsl_hit(scan: ScanResult) -> list[SigHit]:
+    """The first line that shows the run is under WSL2 (gnew28): the kernel release, /usr/lib/wsl, vLLM's WSL
+    warning, or the words."""
+    for sig in _WSL_RECORDS:
+        rec = scan.signatures.get(sig)
+        if rec is not None and rec.evidence:
+            return [rec.evidence[0]]
+    return []
+
+
+def _multi_gpu(scan: ScanResult) -> bool:
+    """The stalled run is a multi-GPU one (gnew28): a collective timed out (the `hang` fact: torch's NCCL watchdog,
+    vLLM's RPC / shared-memory broadcast, NCCL's socket timeouts), or the log sets more than one rank or GPU
+    (tensor_parallel_size, world_size, --nproc-per-node above 1, or a GPU count). The user's words alone or a
+    progress bar at 0% may be a single-GPU stall."""
+    facts = scan.facts
+    if facts.first.get("hang") is not None or facts.first.get("tp_size_many") is not None:
+        return True
+    if facts.first.get("gpu_count") is not None:
+        return True
+    return any(
+        v.isdigit() and int(v) > 1 for k in ("tp_size", "world_size", "nproc_per_node") for v in facts.values.get(k, [])
+    )
 
 
 def _bootstraps(scan: ScanResult) -> list[tuple[str, str, str]]:
@@ -263,6 +295,29 @@ def picks(scan: ScanResult) -> list[Pick]:
             '"false" (linkerd.io/inject: disabled) on every replica\'s pod template and rerun.'
         )
         out.append(Pick("network.service-mesh-sidecar", why, [*symptom[:2], *mesh], first, generic=True))
+    shared = _hit(scan, "gpu_sharing_interposer", "a GPU-sharing interposer: {}")
+    if shared and _multi_gpu(scan):
+        # gnew28: a hang beside HAMi-core's libvgpu.so in the process (Project-HAMi/HAMi#2641: vLLM TP=4 hung at NCCL
+        # communicator init; CUDA_DISABLE_CONTROL=true, which keeps HAMi's /etc/ld.so.preload out, fixed it).
+        why = (
+            f"The run hangs ({shown}, line {first}) and a GPU-sharing interposer runs in the process (line "
+            f"{shared[0].line}): HAMi-core's libvgpu.so, preloaded by the HAMi / Volcano vGPU device plugin, wraps the "
+            "CUDA driver calls NCCL's multi-GPU set-up makes (cuMemCreate, the cuMem/IPC handle export), and NCCL's "
+            "init can wait there. Set CUDA_DISABLE_CONTROL=true in the container (HAMi then mounts no "
+            "/etc/ld.so.preload) and rerun; if the hang is gone, the interposer is the cause."
+        )
+        out.append(Pick("k8s.gpu-sharing-interposer", why, [*symptom[:2], *shared], first, generic=True))
+    wsl = _wsl_hit(scan)
+    if wsl and _multi_gpu(scan) and not _multi_node(scan, hosts):
+        # gnew28: a hang of a multi-GPU run under WSL2 (vllm-project/vllm#3710, #5161): no GPU peer-to-peer or CUDA
+        # IPC there (NVIDIA CUDA on WSL User Guide, known limitations).
+        why = (
+            f"The run hangs ({shown}, line {first}) under WSL2 (line {wsl[0].line}): WSL2 reaches the GPUs through the "
+            "Windows driver's paravirtual /dev/dxg, with no GPU peer-to-peer or CUDA IPC between processes, so NCCL's "
+            "and vLLM's multi-GPU paths stall or fail there while one GPU works. Rerun with NCCL_P2P_DISABLE=1 (vLLM: "
+            "--disable-custom-all-reduce); if that is not enough, run the multi-GPU job on native Linux."
+        )
+        out.append(Pick("host.wsl2-multi-gpu-limited", why, [*symptom[:2], *wsl], first, generic=True))
     split = _split_containers(hosts, boots)
     if split:
         why = (
