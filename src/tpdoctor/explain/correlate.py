@@ -290,6 +290,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
             "facts.smi_driver_floor", "suggests", [old_driver.hit], old_driver.hit.line, old_driver.why()
         )
     _release_below_driver(scan, codes, supports, notes)
+    _l4t_image_above_host(codes, scan, supports, notes)
     _fact_rules(scan, supports, notes)
     _shm_stated_large(scan, supports, notes)
     # a log of the AMD stack keeps CUDA's names (HIP reads CUDA_VISIBLE_DEVICES, RCCL prints "Cuda failure")
@@ -500,6 +501,36 @@ def _release_below_driver(
                 f"Not {guess}: the host driver {detected} is below {needed} the image needs, which gives the same "
                 "start-up failure."
             )
+
+
+# glearn28b: CUDA's start-up failures on a Jetson whose L4T driver is older than the image's (jetson-containers#149:
+# "cudaGetDeviceCount returned 3 -> initialization error" of an r34.1 image on r32.6; 35 where the runtime says so).
+_L4T_INIT_FAILURES = {"cudaErrorInitializationError", "CUDA_ERROR_NOT_INITIALIZED", *_INIT_FAILURES}
+
+
+def _l4t_image_above_host(
+    codes: list[CodeSeen], scan: ScanResult, supports: dict[str, Support], notes: list[str]
+) -> None:
+    """An L4T image of a newer release than the Jetson host (driver_floor.l4t_image_above_host) and a CUDA start-up
+    failure: the host's L4T driver is too old for the image's CUDA."""
+    init = sorted((c.hit for c in codes if c.code.name in _L4T_INIT_FAILURES), key=lambda h: (h.source, h.line))
+    above = driver_floor.l4t_image_above_host(scan) if init else None
+    if above is None:
+        return
+    image, host, hits = above
+    why = (
+        f"The image is built for L4T r{image} and the Jetson runs L4T R{host}: an image's CUDA needs the L4T (JetPack) "
+        "driver of its own release or newer, and the toolkit mounts the host's older one, so CUDA fails at start-up "
+        "(dusty-nv/jetson-containers: containers of one L4T major run only on that major). Use the image tag for the "
+        "host's L4T release, or upgrade JetPack on the Jetson."
+    )
+    supports.setdefault("cuda.driver-too-old", Support(cause="cuda.driver-too-old", order=-1)).add(
+        "facts.l4t_image_above_host", "suggests", [init[0], *hits], init[0].line, why
+    )
+    for guess in _NO_GPU_GUESSES:
+        if guess in supports and supports[guess].strength != "proves":
+            supports.pop(guess)
+            notes.append(f"Not {guess}: an L4T r{image} image on an L4T R{host} Jetson gives the same start-up failure.")
 
 
 def _image_regression(scan: ScanResult, supports: dict[str, Support], notes: list[str]) -> None:

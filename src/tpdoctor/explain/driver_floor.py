@@ -234,3 +234,41 @@ def image_above_driver(scan: ScanResult) -> tuple[str, str, SigHit] | None:
     if both is None or both[1] >= int(both[2]):
         return None
     return both[0], both[2], both[3]
+
+
+# glearn28b: Jetson. The CUDA driver of a Jetson is the host's L4T release (the toolkit mounts it in csv mode), and an
+# image's CUDA user space is built for one L4T release (dusty-nv/jetson-containers jetson_containers/l4t_version.py:
+# l4t_version_from_tag reads "r35.2.1" from the tag; l4t_version_compatible lets a host run only its own major's
+# images, JetPack 4.6.1+ those of 32.7+). An image of a newer L4T major than the host (r34/r35/r36 on r32) brings a
+# CUDA newer than the host driver: CUDA fails at start-up (error 3 or 35; dusty-nv/jetson-containers#149 "the
+# r34.1.0 containers only run (with CUDA) on r34.1.0 and newer"). JetPack majors map to L4T (get_jetpack_version):
+# 4 -> 32, 5 -> 35 (5.0 was 34: the later one, so an r35 image on "JetPack 5" is not called too new), 6 -> 36.
+_JETPACK_L4T = {"4": 32, "5": 35, "6": 36}
+
+
+def l4t_image_above_host(scan: ScanResult) -> tuple[str, int, list[SigHit]] | None:
+    """The newest L4T release an image tag names and the oldest host L4T major the log shows, when the image's major is
+    newer: (image release, host major, the two lines)."""
+    images = scan.facts.values.get("l4t_image_release", [])
+    hosts = [int(v) for v in scan.facts.values.get("l4t_host_release", []) if v.isdigit()]
+    hosts += [_JETPACK_L4T[v] for v in scan.facts.values.get("jetpack_host_major", []) if v in _JETPACK_L4T]
+    if not images or not hosts:
+        return None
+    newest = max(images, key=lambda v: int(v.split(".")[0]))
+    host = min(hosts)
+    if int(newest.split(".")[0]) <= host:
+        return None
+    image_where = scan.facts.where.get(("l4t_image_release", newest))
+    host_key = "l4t_host_release" if str(host) in scan.facts.values.get("l4t_host_release", []) else "jetpack_host_major"
+    host_value = str(host) if host_key == "l4t_host_release" else next(
+        v for v in scan.facts.values.get("jetpack_host_major", []) if _JETPACK_L4T.get(v) == host
+    )
+    host_where = scan.facts.where.get((host_key, host_value))
+    hits = [
+        SigHit(line, text, src, {})
+        for where, text in ((image_where, f"image L4T r{newest}"), (host_where, f"host L4T R{host}"))
+        if where is not None
+        for line, src in [where]
+    ]
+    return newest, host, sorted(hits, key=lambda h: (h.source, h.line))
+

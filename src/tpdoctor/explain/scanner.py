@@ -183,6 +183,11 @@ _GROUP_ALIAS = {
     "nccl_ib_requested2": "nccl_ib_requested",
     "nccl_ib_requested3": "nccl_ib_requested",
     "nnodes2": "nnodes",
+    # glearn28b: the host's L4T release in each place a log shows it (signatures.yaml facts l4t-host-release)
+    "l4t_host_release2": "l4t_host_release",
+    "l4t_host_release3": "l4t_host_release",
+    "l4t_host_release4": "l4t_host_release",
+    "l4t_host_release5": "l4t_host_release",
 }
 _VALUE_ALIAS = {
     ("runtime", "crun"): "podman",
