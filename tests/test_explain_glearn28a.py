@@ -84,6 +84,38 @@ def test_report_names_both_targets_and_a_crash(tmp_path: Path, text: str) -> Non
     assert _causes(tmp_path, text)[:1] == [IGPU]
 
 
+# Ollama's discovery line per device (discover/types.go; ml/device.go LogDetails with description/type since 0.12)
+OLD_OLLAMA = (
+    'time=2025-03-01T10:00:00.000Z level=INFO source=types.go:130 msg="inference compute" id={i} library=rocm '
+    'variant="" compute={g} driver=6.12 name=1002:{p} total="16.0 GiB" available="15.2 GiB"\n'
+)
+NEW_OLLAMA = (
+    'time=2026-01-01T10:00:00.000Z level=INFO source=types.go:42 msg="inference compute" id={i} library=ROCm '
+    'compute={g} name=ROCm{i} description="{d}" libdirs=ollama,rocm driver=60342.13 pci_id=0000:{b}:00.0 type={t} '
+    'total="16.0 GiB" available="15.0 GiB"\n'
+)
+RUNNER_DIED = (
+    'time=2026-01-01T10:01:00.000Z level=ERROR source=sched.go:457 msg="error loading llama server" '
+    'error="llama runner process has terminated: signal: segmentation fault (core dumped)"\n'
+)
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        OLD_OLLAMA.format(i=0, g="gfx1100", p="744c") + OLD_OLLAMA.format(i=1, g="gfx1103", p="15bf"),
+        NEW_OLLAMA.format(i=0, g="gfx1201", d="AMD Radeon AI PRO R9700", b="03", t="discrete")
+        + NEW_OLLAMA.format(i=1, g="gfx1036", d="AMD Radeon(TM) Graphics", b="7c", t="iGPU"),
+    ],
+)
+def test_ollama_lists_igpu_beside_dgpu_and_the_runner_crashes(tmp_path: Path, listing: str) -> None:
+    assert _causes(tmp_path, listing + RUNNER_DIED)[:1] == [IGPU]
+    # the same listing with nothing failing, and one discrete GPU that crashed, stay clean
+    assert IGPU not in _all(tmp_path, listing)
+    one = NEW_OLLAMA.format(i=0, g="gfx1100", d="AMD Radeon RX 7900 XTX", b="03", t="discrete")
+    assert IGPU not in _all(tmp_path, one + RUNNER_DIED)
+
+
 UNSLOTH = "GGUF size: 4.7 GB, est. KV cache: 1.1 GB, context: 8192, GPUs free: {gpus}, selected: [1], fit: False\n"
 
 
