@@ -361,6 +361,12 @@ def picks(scan: ScanResult) -> list[Pick]:
     if split or facts.get("nccl_p2p_disable"):
         return out
     hits, reasons = _pcie_evidence(scan, early)
+    if reasons == [f"the GPUs are {facts.get('gpu_pcie_model')}, which have no NVLink between them"] and facts.get(
+        "cuda_visible_one"
+    ):
+        # glearn28a: a GPU model is the only reason and the mask names one GPU (ollama#8594: one RTX 3090,
+        # CUDA_VISIBLE_DEVICES=0, the stall is the GPU lost to CPU): no peer for P2P to hang on
+        return out
     if reasons:
         why = (
             f"The run hangs ({shown}, line {first}) on one node where {'; '.join(reasons)}. GPU peer-to-peer over PCIe "
