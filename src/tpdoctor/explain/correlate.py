@@ -235,6 +235,8 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
             when_hits = [
                 SigHit(hit[1], f"{k}={hit[0]}", hit[2], {}) for k in c.fact if (hit := scan.facts.first.get(k))
             ]
+            if not when_hits:  # a fact the log never stated (a negated one alone): nothing to point at
+                continue
             first = min(h.line for h in when_hits)
         if c.emit:
             s = support(c.emit)
