@@ -493,16 +493,24 @@ def _release_below_driver(
         if insufficient:
             _image_regression(scan, supports, notes)
         return
+    _driver_too_old(
+        supports, notes, "facts.ngc_release_driver", [init[0], *hits], why,
+        f"the host driver {detected} is below {needed} the image needs, which gives the same start-up failure.",
+    )
+
+
+def _driver_too_old(
+    supports: dict[str, Support], notes: list[str], via: str, evidence: list[SigHit], why: str, instead: str
+) -> None:
+    """Name cuda.driver-too-old from a CUDA start-up failure (evidence[0]) and what shows the driver is too old, and
+    turn the no-GPU guesses the same failure gave into notes (`instead`: why they are not the cause)."""
     supports.setdefault("cuda.driver-too-old", Support(cause="cuda.driver-too-old", order=-1)).add(
-        "facts.ngc_release_driver", "suggests", [init[0], *hits], init[0].line, why
+        via, "suggests", evidence, evidence[0].line, why
     )
     for guess in _NO_GPU_GUESSES:
         if guess in supports and supports[guess].strength != "proves":
             supports.pop(guess)
-            notes.append(
-                f"Not {guess}: the host driver {detected} is below {needed} the image needs, which gives the same "
-                "start-up failure."
-            )
+            notes.append(f"Not {guess}: {instead}")
 
 
 # glearn28b: CUDA's start-up failures on a Jetson whose L4T driver is older than the image's (jetson-containers#149:
@@ -526,13 +534,10 @@ def _l4t_image_above_host(
         "(dusty-nv/jetson-containers: containers of one L4T major run only on that major). Use the image tag for the "
         "host's L4T release, or upgrade JetPack on the Jetson."
     )
-    supports.setdefault("cuda.driver-too-old", Support(cause="cuda.driver-too-old", order=-1)).add(
-        "facts.l4t_image_above_host", "suggests", [init[0], *hits], init[0].line, why
+    _driver_too_old(
+        supports, notes, "facts.l4t_image_above_host", [init[0], *hits], why,
+        f"an L4T r{image} image on an L4T R{host} Jetson gives the same start-up failure.",
     )
-    for guess in _NO_GPU_GUESSES:
-        if guess in supports and supports[guess].strength != "proves":
-            supports.pop(guess)
-            notes.append(f"Not {guess}: an L4T r{image} image on an L4T R{host} Jetson gives the same start-up failure.")
 
 
 def _image_regression(scan: ScanResult, supports: dict[str, Support], notes: list[str]) -> None:

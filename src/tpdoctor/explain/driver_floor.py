@@ -249,20 +249,18 @@ _JETPACK_L4T = {"4": 32, "5": 35, "6": 36}
 def l4t_image_above_host(scan: ScanResult) -> tuple[str, int, list[SigHit]] | None:
     """The newest L4T release an image tag names and the oldest host L4T major the log shows, when the image's major is
     newer: (image release, host major, the two lines)."""
-    images = scan.facts.values.get("l4t_image_release", [])
-    hosts = [int(v) for v in scan.facts.values.get("l4t_host_release", []) if v.isdigit()]
-    hosts += [_JETPACK_L4T[v] for v in scan.facts.values.get("jetpack_host_major", []) if v in _JETPACK_L4T]
+    values = scan.facts.values
+    images = values.get("l4t_image_release", [])
+    # (host L4T major, the fact that shows it, its value): an L4T release itself before a JetPack major naming the same
+    hosts = [(int(v), 0, "l4t_host_release", v) for v in values.get("l4t_host_release", []) if v.isdigit()]
+    hosts += [(_JETPACK_L4T[v], 1, "jetpack_host_major", v) for v in values.get("jetpack_host_major", []) if v in _JETPACK_L4T]
     if not images or not hosts:
         return None
     newest = max(images, key=lambda v: int(v.split(".")[0]))
-    host = min(hosts)
+    host, _rank, host_key, host_value = min(hosts, key=lambda h: h[:2])
     if int(newest.split(".")[0]) <= host:
         return None
     image_where = scan.facts.where.get(("l4t_image_release", newest))
-    host_key = "l4t_host_release" if str(host) in scan.facts.values.get("l4t_host_release", []) else "jetpack_host_major"
-    host_value = str(host) if host_key == "l4t_host_release" else next(
-        v for v in scan.facts.values.get("jetpack_host_major", []) if _JETPACK_L4T.get(v) == host
-    )
     host_where = scan.facts.where.get((host_key, host_value))
     hits = [
         SigHit(line, text, src, {})
