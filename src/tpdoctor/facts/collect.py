@@ -41,11 +41,13 @@ Collector = Callable[[CollectContext, Facts], None]
 COLLECTORS: list[Collector] = []
 
 # Modules holding collectors, in the order they run (process before system: /tmp needs the uid;
+# nccl_conf right after process: it merges NCCL's files into the environment the rules read;
 # system before resources: /dev/shm's size comes from the mounts; probes last: they use what
 # devices found).
 COLLECTOR_MODULES: tuple[str, ...] = (
     "tpdoctor.facts.devices",
     "tpdoctor.facts.process",
+    "tpdoctor.facts.nccl_conf",
     "tpdoctor.facts.system",
     "tpdoctor.facts.oneccl_install",
     "tpdoctor.facts.cpu",

@@ -303,6 +303,17 @@ class NetInterface(DataModel):
 
 
 @dataclass(kw_only=True, repr=False, eq=False)
+class NcclConfLine(DataModel):
+    """One NAME=VALUE line of an NCCL configuration file, split as NCCL splits it (facts/nccl_conf.py)."""
+
+    path: str  # in-root path of the file, e.g. /etc/nccl.conf
+    line: int  # 1-based
+    name: str  # everything before the first '=', spaces included: NCCL does not trim
+    value: str  # everything after it (secrets redacted)
+    applied: bool  # NCCL sets it: the environment or an earlier file did not already
+
+
+@dataclass(kw_only=True, repr=False, eq=False)
 class NetworkFacts(DataModel):
     """Network interfaces of this network namespace (what NCCL/Gloo/oneCCL can bind to)."""
 
@@ -345,6 +356,9 @@ class Facts(DataModel):
     tmp_writable: bool | None = None  # access(/tmp, W_OK) or probe
     tmp_readonly_mount: bool | None = None
     env: dict[str, str] = field(default_factory=dict)  # secrets redacted
+    # NCCL_CONF_FILE or ~/.nccl.conf, then /etc/nccl.conf: every line NCCL would read; the applied ones are
+    # also in `env`, as NCCL puts them there (setenv without overwrite) before it reads any variable
+    nccl_conf: list[NcclConfLine] = field(default_factory=list)
     probes: LiveProbes | None = None
     oneccl: OneCclFacts = field(default_factory=OneCclFacts)
     network: NetworkFacts = field(default_factory=NetworkFacts)

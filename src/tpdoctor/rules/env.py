@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
+from tpdoctor.model import CheckOptions, Evidence, Facts, Finding, make_finding
+from tpdoctor.model.facts import NcclConfLine
 from tpdoctor.rules.envvars import ARTICLE_SET, ARTICLE_VALUES, FI_PROVIDERS, KNOWN, PREFIXES
 from tpdoctor.rules.registry import fact_rule
 
@@ -41,8 +42,8 @@ def unknown_variables(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     **How to fix.** Rename the variable to the suggested name.
     """
     for name in sorted(facts.env):
-        if not name.startswith(PREFIXES) or name in KNOWN:
-            continue
+        if not name.startswith(PREFIXES) or name in KNOWN or name != name.strip():
+            continue  # a name with spaces comes from a file: nccl_conf_lines says what went wrong
         guess = did_you_mean(name)
         if guess is None:
             continue
@@ -94,6 +95,68 @@ def invalid_values(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
             severity=spec.invalid_severity,
             context={"env_name": name, "env_value": value},
         )
+
+
+def _conf_evidence(line: NcclConfLine) -> Evidence:
+    return Evidence(source=line.path, line=line.line, text=f"{line.name}={line.value}")
+
+
+def _quoted(value: str) -> bool:
+    return len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'"
+
+
+@fact_rule("env.unknown-variable", "env.invalid-value")
+def nccl_conf_lines(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """An NCCL configuration file's line that does not set what it says.
+
+    **What it checks.** Each `NAME=VALUE` line of the files NCCL reads before any variable
+    (`$NCCL_CONF_FILE` or `~/.nccl.conf`, then `/etc/nccl.conf`; NVIDIA/nccl src/misc/param.cc
+    setEnvFile): a name with spaces around it (`NCCL_DEBUG = INFO`), and a value in quotes
+    (`NCCL_SOCKET_IFNAME="eth0"`). The lines the environment does not override are also checked
+    as variables by the other `env.*` rules, their evidence naming the file and line.
+
+    **Why it matters.** NCCL takes the bytes before the first `=` as the name and the rest as
+    the value, untrimmed and unquoted: the first sets a variable named `NCCL_DEBUG ` that
+    nothing reads, the second makes NCCL look for an interface named `"eth0"`. These files are
+    often written by a cloud or HPC image for another machine (skypilot#2905), not by the job.
+
+    **How to fix.** Write `NAME=VALUE` with no spaces and no quotes, or remove the line; the
+    environment overrides a file's line (`NCCL_X=... tpdoctor check` to try).
+    """
+    for line in facts.nccl_conf:
+        name = line.name.strip()
+        if not name.startswith(PREFIXES):
+            continue
+        if name != line.name and name not in facts.env:
+            yield make_finding(
+                "env.unknown-variable",
+                f"{line.path} line {line.line} sets {line.name!r}, with spaces: NCCL does not trim them, so "
+                f"{name} is not set; write {name}={line.value.strip()}.",
+                [_conf_evidence(line)],
+                confidence="proves",
+                context={"env_name": line.name, "env_suggestion": name, "env_value": line.value.strip()},
+            )
+        elif line.applied and name == line.name and _quoted(line.value):
+            yield make_finding(
+                "env.invalid-value",
+                f"{line.path} line {line.line}: {name}={line.value}: NCCL keeps the quotes as part of the value "
+                f"(the file is not a shell script); write {name}={line.value[1:-1]}.",
+                [_conf_evidence(line)],
+                context={"env_name": name, "env_value": line.value},
+            )
+
+
+def from_conf_files(findings: list[Finding], facts: Facts) -> None:
+    """Evidence `(NAME, value)` of a variable that an NCCL configuration file set names that file and line,
+    so the user edits the file, not an environment that never held it."""
+    applied = {c.name: c for c in facts.nccl_conf if c.applied}
+    if not applied:
+        return
+    for finding in findings:
+        for i, ev in enumerate(finding.evidence):
+            conf = applied.get(ev.source or "")
+            if conf is not None and ev.text == conf.value and ev.line is None:
+                finding.evidence[i] = _conf_evidence(conf)
 
 
 def _article_where_wrong(name: str, facts: Facts, options: CheckOptions) -> str | None:

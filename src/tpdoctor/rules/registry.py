@@ -115,9 +115,12 @@ def all_rules() -> list[Rule[Any]]:
 
 
 def run_fact_rules(facts: Facts, options: CheckOptions) -> list[Finding]:
+    from tpdoctor.rules.env import from_conf_files
+
     findings: list[Finding] = []
     for rule in FACT_RULES.rules():
         findings.extend(rule.func(facts, options))
+    from_conf_files(findings, facts)
     return sorted(findings, key=lambda f: f.sort_key())
 
 

@@ -1,0 +1,81 @@
+"""NCCL's configuration files, read as NCCL reads them, and merged into the environment it sees.
+
+Before NCCL reads any variable it loads `$NCCL_CONF_FILE` (2.23+; when unset or empty, `$HOME/.nccl.conf`)
+and then `/etc/nccl.conf`, and `setenv(name, value, 0)`s every `NAME=VALUE` line: the environment wins
+over the files and the first file over the second (NVIDIA/nccl src/misc/param.cc initEnvFunc/setEnvFile,
+src/os/linux.cc ncclOsSetEnv @5067397; src/include/param.h initEnv in 2.9-2.11; 2.18-2.22
+src/misc/param.cc). A cloud or HPC image's /etc/nccl.conf written for another machine is a common
+hidden setting (skypilot#2905: Azure's image), so check evaluates what NCCL will see, not only the
+shell's variables.
+
+How NCCL splits a line, which is where hand-written files go wrong: the name is every byte before the
+first '=' and the value every byte after it, untrimmed (`NCCL_DEBUG = INFO` sets "NCCL_DEBUG " to
+" INFO", which nothing reads) and unquoted (quotes stay in the value); a line without '=' is skipped;
+'#' lines are skipped from 2.26 on (before, `#NAME=1` set a variable named "#NAME", harmless), and the
+trailing '\\r' of a CRLF file is stripped only from 2.26 on.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+
+from tpdoctor.facts.collect import COLLECTORS, CollectContext
+from tpdoctor.facts.fsutil import read_text
+from tpdoctor.model.facts import Facts, NcclConfLine
+from tpdoctor.redact import redact_value
+
+ETC_CONF = "/etc/nccl.conf"
+# NCCL copies at most 1023 bytes of a name or a value (envVar[1024], envValue[1024])
+MAX_PART = 1023
+
+
+def conf_paths(env: Mapping[str, str]) -> list[str]:
+    """The files NCCL reads, in the order it reads them (the first to set a name wins)."""
+    user_file = env.get("NCCL_CONF_FILE") or ""
+    home = env.get("HOME") or ""
+    paths: list[str] = []
+    if user_file:
+        paths.append(user_file)
+    elif home:
+        paths.append(posixpath.join(home, ".nccl.conf"))
+    paths.append(ETC_CONF)
+    return paths
+
+
+def parse_conf(text: str) -> list[tuple[int, str, str]]:
+    """(line number, name, value) for every line NCCL would setenv, split as setEnvFile splits it."""
+    out: list[tuple[int, str, str]] = []
+    for number, raw in enumerate(text.split("\n"), 1):
+        line = raw[:-1] if raw.endswith("\r") else raw  # 2.26+; see the module docstring for older
+        if line.startswith("#") or "=" not in line:
+            continue
+        name, _, value = line.partition("=")
+        if not name:
+            continue  # setenv("") fails (EINVAL): NCCL sets nothing
+        out.append((number, name[:MAX_PART], value[:MAX_PART]))
+    return out
+
+
+def collect_nccl_conf(ctx: CollectContext, facts: Facts) -> None:
+    """facts.nccl_conf, and the applied lines merged into facts.env (collect_env has run)."""
+    seen_paths: set[str] = set()
+    for path in conf_paths(ctx.env):
+        if not path.startswith("/"):
+            path = posixpath.join("/", path)  # NCCL opens a relative NCCL_CONF_FILE from its cwd; unknown here
+        path = posixpath.normpath(path)
+        if path in seen_paths:
+            continue  # NCCL_CONF_FILE=/etc/nccl.conf: the second read sets nothing new
+        seen_paths.add(path)
+        text = read_text(ctx.root, path, facts.errors)
+        if text is None:
+            continue
+        for number, name, value in parse_conf(text):
+            applied = name not in facts.env
+            shown = redact_value(name, value)
+            facts.nccl_conf.append(NcclConfLine(path=path, line=number, name=name, value=shown, applied=applied))
+            if applied:
+                facts.env[name] = shown
+
+
+COLLECTORS.append(collect_nccl_conf)
