@@ -115,6 +115,8 @@ def test_enoent_under_run_shm_names_it_alone(tmp_path: Path, line: str) -> None:
 
 @pytest.mark.parametrize("line", _ENOENT)
 def test_shm_enoent_without_apptainer_or_the_link_does_not_name_it(tmp_path: Path, line: str) -> None:
+    # the context decides: the same line under Apptainer names it, alone it does not
+    assert _LINK in _all(tmp_path, _APPTAINER[0] + line)
     assert _LINK not in _all(tmp_path, line)
 
 
@@ -127,10 +129,12 @@ def test_apptainer_with_other_shm_errors_stays_with_their_ids(tmp_path: Path, ct
         "Permission denied (13)\n",
     )
     assert _LINK not in got and "shm.not-writable" in got, got
+    assert _LINK in _all(tmp_path, ctx + _ENOENT[0])
     assert _LINK not in _all(tmp_path, ctx + "UserWarning: [Errno 13] Permission denied.  joblib will operate in serial mode\n")
 
 
 def test_apptainer_alone_and_the_link_alone_name_nothing(tmp_path: Path) -> None:
+    assert _findings(tmp_path, "".join(_APPTAINER) + _ENOENT[0])[0][0] == _LINK
     assert _findings(tmp_path, "".join(_APPTAINER)) == []
     assert _findings(tmp_path, "lrwxrwxrwx 1 root root 8 Jan 12  2017 /dev/shm -> /run/shm\n") == []
 
@@ -173,6 +177,7 @@ def test_docker_default_without_apparmor_parser_is_not_nesting(tmp_path: Path) -
         'output: error: exec: "apparmor_parser": executable file not found in $PATH\n'
     )
     assert _AA not in _all(tmp_path, line)
+    assert _AA in _all(tmp_path, _AA_LINES[3])
 
 
 def test_apparmor_ptrace_denial_stays_with_its_id(tmp_path: Path) -> None:
@@ -181,6 +186,7 @@ def test_apparmor_ptrace_denial_stays_with_its_id(tmp_path: Path) -> None:
         'pid=4021 comm="python" requested_mask="read" denied_mask="read" peer="docker-default"\n'
     )
     assert _AA not in _all(tmp_path, line)
+    assert _AA in _all(tmp_path, line + _AA_LINES[0])
 
 
 # --- ray.cpus-exceed-allocation -----------------------------------------------------------------------------------
@@ -216,10 +222,12 @@ def test_worker_registration_under_a_cpu_allocation_names_it(tmp_path: Path, ctx
 def test_worker_registration_alone_does_not_name_it(tmp_path: Path, line: str) -> None:
     # a raylet that died, a port clash or a slow runtime env fail the same way
     assert _RAY not in _all(tmp_path, line)
+    assert _RAY in _all(tmp_path, _SLURM[0] + line)
 
 
 def test_slurm_alone_names_nothing(tmp_path: Path) -> None:
     assert _findings(tmp_path, "".join(_SLURM)) == []
+    assert _findings(tmp_path, "".join(_SLURM) + _RAY_FAIL[0])[0][0] == _RAY
 
 
 # --- rocm.wsl-dxg-detection-off -----------------------------------------------------------------------------------
@@ -263,10 +271,12 @@ def test_dxg_listed_under_the_wsl_kernel_names_dxg_detection(tmp_path: Path) -> 
 def test_dxg_path_taken_is_not_detection_off(tmp_path: Path, extra: str) -> None:
     text = "WSL environment detected.\n" + extra + "hsa_init Failed, possibly no supported GPU devices\n"
     assert _DXG not in _all(tmp_path, text)
+    assert _DXG in _all(tmp_path, text.replace(extra, ""))
 
 
 def test_wsl_line_alone_and_nvidia_wsl_are_not_it(tmp_path: Path) -> None:
     assert _findings(tmp_path, "WSL environment detected.\n") == []
+    assert _DXG in _all(tmp_path, "WSL environment detected.\nRuntimeError: No HIP GPUs are available\n")
     got = _all(tmp_path, "nvidia-container-cli: initialization error: WSL environment detected but no adapters were found: unknown.\n")
     assert _DXG not in got
 
@@ -279,3 +289,5 @@ def test_missing_dxg_under_wsl_stays_dxg_missing(tmp_path: Path) -> None:
     )
     got = _all(tmp_path, text)
     assert got and got[0] == "device.dxg-missing" and _DXG not in got, got
+    listed = text.replace("ls: cannot access '/dev/dxg': No such file or directory", "crw-rw-rw- 1 root root 10, 125 Dec  4 09:12 /dev/dxg")
+    assert _all(tmp_path, listed)[0] == _DXG
