@@ -35,9 +35,14 @@ def test_nvml_eacces_under_docker_is_selinux_first(tmp_path: Path) -> None:
     assert findings(tmp_path, text)[0] == "lsm.selinux-device-denied"
 
 
-def test_nvml_eacces_under_podman_is_the_unmapped_group(tmp_path: Path) -> None:
+def test_nvml_eacces_under_podman_is_the_unmapped_group_only_with_a_group_in_play(tmp_path: Path) -> None:
+    # the NVIDIA nodes are 0666 by default, so a rootless user namespace's unmapped group refuses nothing unless
+    # the run passes a group (--group-add, keep-groups): without one, Podman's refusal is SELinux (glearn29a,
+    # containers/ramalama#619: label=disable fixed it)
     text = "podman run --rm --device nvidia.com/gpu=all ubuntu nvidia-smi -L\n" + NVML_EACCES
-    assert findings(tmp_path, text)[0] == "userns.gid-unmapped"
+    assert findings(tmp_path, text)[0] == "lsm.selinux-device-denied"
+    grouped = "podman run --rm --group-add keep-groups --device nvidia.com/gpu=all ubuntu nvidia-smi -L\n" + NVML_EACCES
+    assert findings(tmp_path, grouped)[0] == "userns.gid-unmapped"
 
 
 def test_nvml_eacces_with_a_numeric_group_listing_is_the_group(tmp_path: Path) -> None:
