@@ -127,11 +127,20 @@ def test_enroot_path_not_creatable(tmp_path: Path, line: str) -> None:
     assert _findings(tmp_path, line + "\n") == [("slurm.enroot-path-unusable", "suggests")]
 
 
+def test_enroot_default_runtime_path_at_step_start(tmp_path: Path) -> None:
+    # enroot's default ENROOT_RUNTIME_PATH (/run/enroot) refused at a step's start (pyxis#12: pyxis's README sets
+    # /run/enroot/user-$(id -u))
+    line = "slurmstepd: error: pyxis:     mkdir: cannot create directory '/run/enroot': Permission denied\n"
+    assert _findings(tmp_path, line) == [("slurm.enroot-path-unusable", "suggests")]
+
+
 @pytest.mark.parametrize(
     "line",
     [
-        # the runtime path under /run (dev: pyxis#12, #123 are negatives)
-        "slurmstepd: error: pyxis:     mkdir: cannot create directory '/run/enroot': Permission denied",
+        # the runtime path under /run from pyxis 0.16's epilog cleanup (pyxis#123: its container_scope change), or
+        # from no pyxis at all
+        "Sep 24 08:26:20 n2 spank-epilog[38569]: error: pyxis:     mkdir: cannot create directory '/run/enroot': "
+        "Permission denied",
         "mkdir: cannot create directory '/run/user/1001/enroot': Permission denied",
         # some other mkdir, no enroot in sight
         "mkdir: cannot create directory '/data/checkpoints': Permission denied",

@@ -14,9 +14,9 @@ prints them. Lines are written from the format strings, not copied from a log.
   Python's `[Errno 24]`, Go's lower-case `too many open files`; inotify's EMFILE stays clean.
 - slurm.enroot-path-unusable: NVIDIA/enroot bin/enroot-switchroot.c sys_init `failed to execute: %s` (+ strerror
   EACCES on a noexec data path), squashfs-tools mksquashfs `Write failed because %s` / `Failed to write to output filesystem` and tar's
-  `Cannot write: No space left on device`, behind pyxis's `pyxis:     ` prefix or with enroot in the log. Not
-  coreutils mkdir's `cannot create directory '%s': Permission denied` for enroot's paths: dev labels that line
-  (pyxis#12, pyxis#123) as negatives.
+  `Cannot write: No space left on device`, behind pyxis's `pyxis:     ` prefix or with enroot in the log. coreutils
+  mkdir's `cannot create directory '%s': Permission denied` for enroot's paths came later (glearn29b; pyxis#12
+  relabelled in the eighteenth session); pyxis 0.16's epilog cleanup (pyxis#123) stays clean.
 - nvidia.vgpu-uvm-disabled: NCCL checks.h CUDACHECK `Cuda failure %d '%s'` (older: `Cuda failure '%s'`) with
   cudaErrorNotSupported's `operation not supported`, only in a vGPU guest (nvidia-smi -q `Virtualization Mode :
   VGPU`, `vGPU Software Licensed Product`, a vGPU profile name such as GRID A100-40C).
@@ -256,9 +256,9 @@ def test_enroot_paths_name_the_node_setup(tmp_path: Path, text: str) -> None:
         "FATAL:   While performing build: while creating squashfs: create command failed: exit status 1: Write failed "
         "because No space left on device\n",  # apptainer build, not enroot
         "enroot-switchroot: failed to execute: /bin/zsh: No such file or directory\n",
-        # enroot's directories not creatable by the job's user: dev labels pyxis#12 (and pyxis#123's epilog) as
-        # negatives ("an enroot path configuration issue"), so the mkdir form names nothing, with or without pyxis
-        "slurmstepd: error: pyxis:     mkdir: cannot create directory '/run/enroot': Permission denied\n",
+        # the runtime path under /run from pyxis 0.16's epilog cleanup (pyxis#123: its container_scope change); at
+        # a step's start the same line is the default ENROOT_RUNTIME_PATH (pyxis#12, relabelled: test_explain_glearn29b)
+        "error: spank-epilog: error: pyxis:     mkdir: cannot create directory '/run/enroot': Permission denied\n",
         "$ enroot list\nmkdir: cannot create directory \u2018/run/user/2001\u2019: Permission denied\n",
     ],
 )
