@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fakeroot import FakeRoot
 from tpdoctor.facts.collect import collect_facts
-from tpdoctor.facts.nccl_conf import conf_paths, parse_conf
+from tpdoctor.facts.nccl_conf import conf_paths, parse_conf, passwd_home
 from tpdoctor.model import CheckOptions, Finding
 from tpdoctor.rules.registry import run_fact_rules
 
@@ -41,10 +41,22 @@ def test_lines_split_as_nccl_splits_them() -> None:
 
 
 def test_files_in_nccl_order() -> None:
-    assert conf_paths({"HOME": "/root"}) == ["/root/.nccl.conf", "/etc/nccl.conf"]
+    assert conf_paths({"HOME": "/root"}, "/root") == ["/root/.nccl.conf", "/etc/nccl.conf"]
+    # the passwd home (NCCL <= 2.29, getpwuid) and $HOME (2.30+) when they differ
+    assert conf_paths({"HOME": "/tmp/h"}, "/root") == ["/root/.nccl.conf", "/tmp/h/.nccl.conf", "/etc/nccl.conf"]
     # NCCL_CONF_FILE replaces ~/.nccl.conf, /etc/nccl.conf is still read after it
-    assert conf_paths({"HOME": "/root", "NCCL_CONF_FILE": "/opt/n.conf"}) == ["/opt/n.conf", "/etc/nccl.conf"]
+    assert conf_paths({"HOME": "/root", "NCCL_CONF_FILE": "/opt/n.conf"}, "/root") == ["/opt/n.conf", "/etc/nccl.conf"]
     assert conf_paths({"NCCL_CONF_FILE": ""}) == ["/etc/nccl.conf"]
+
+
+def test_the_passwd_home_of_the_uid(tmp_path: Path) -> None:
+    passwd = "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\n"
+    assert passwd_home(passwd, 1000) == "/home/alice"
+    assert passwd_home(passwd, 42) is None and passwd_home(None, 0) is None
+    # NCCL <= 2.29 reads the uid's passwd home even when HOME points elsewhere (measured with NCCL 2.28.9)
+    root = _root(tmp_path, {"/etc/passwd": passwd, "/root/.nccl.conf": "NCCL_P2P_LEVEL=NVLINK\n"})
+    facts = collect_facts(root, {"HOME": "/tmp/elsewhere"}, live=False)
+    assert [(c.path, c.name) for c in facts.nccl_conf] == [("/root/.nccl.conf", "NCCL_P2P_LEVEL")]
 
 
 def test_an_image_file_value_is_checked_and_the_file_named(tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
 """NCCL's configuration files, read as NCCL reads them, and merged into the environment it sees.
 
-Before NCCL reads any variable it loads `$NCCL_CONF_FILE` (2.23+; when unset or empty, `$HOME/.nccl.conf`)
-and then `/etc/nccl.conf`, and `setenv(name, value, 0)`s every `NAME=VALUE` line: the environment wins
+Before NCCL reads any variable it loads `$NCCL_CONF_FILE` (2.23+; when unset or empty, `~/.nccl.conf`: the
+home directory of the process's uid in /etc/passwd up to 2.29, `$HOME` from 2.30) and then `/etc/nccl.conf`, and `setenv(name, value, 0)`s every `NAME=VALUE` line: the environment wins
 over the files and the first file over the second (NVIDIA/nccl src/misc/param.cc initEnvFunc/setEnvFile,
-src/os/linux.cc ncclOsSetEnv @5067397; src/include/param.h initEnv in 2.9-2.11; 2.18-2.22
-src/misc/param.cc). A cloud or HPC image's /etc/nccl.conf written for another machine is a common
+src/os/linux.cc ncclOsSetEnv @5067397; src/include/param.h initEnv in 2.9-2.11; 2.18-2.29
+src/misc/param.cc userHomeDir = getpwuid(getuid())->pw_dir). Measured with torch's NCCL 2.28.9 on the H200 host:
+a `$HOME/.nccl.conf` with HOME pointing elsewhere was not read, /etc/nccl.conf was, the environment won. A cloud or HPC image's /etc/nccl.conf written for another machine is a common
 hidden setting (skypilot#2905: Azure's image), so check evaluates what NCCL will see, not only the
 shell's variables.
 
@@ -30,17 +31,30 @@ ETC_CONF = "/etc/nccl.conf"
 MAX_PART = 1023
 
 
-def conf_paths(env: Mapping[str, str]) -> list[str]:
-    """The files NCCL reads, in the order it reads them (the first to set a name wins)."""
+def conf_paths(env: Mapping[str, str], passwd_home: str | None = None) -> list[str]:
+    """The files NCCL reads, in the order it reads them (the first to set a name wins). Without
+    NCCL_CONF_FILE: the uid's passwd home (NCCL <= 2.29) and $HOME (2.30+), both when they differ,
+    since the NCCL version the job loads is not known here."""
     user_file = env.get("NCCL_CONF_FILE") or ""
-    home = env.get("HOME") or ""
     paths: list[str] = []
     if user_file:
         paths.append(user_file)
-    elif home:
-        paths.append(posixpath.join(home, ".nccl.conf"))
+    else:
+        homes = [passwd_home or "", env.get("HOME") or ""]
+        paths += [posixpath.join(h, ".nccl.conf") for h in dict.fromkeys(homes) if h]
     paths.append(ETC_CONF)
     return paths
+
+
+def passwd_home(text: str | None, uid: int | None) -> str | None:
+    """The home directory of `uid` in an /etc/passwd text (getpwuid's pw_dir), None when unknown."""
+    if text is None or uid is None:
+        return None
+    for line in text.splitlines():
+        fields = line.split(":")
+        if len(fields) >= 7 and fields[2] == str(uid) and not line.startswith("#"):
+            return fields[5] or None
+    return None
 
 
 def parse_conf(text: str) -> list[tuple[int, str, str]]:
@@ -58,9 +72,10 @@ def parse_conf(text: str) -> list[tuple[int, str, str]]:
 
 
 def collect_nccl_conf(ctx: CollectContext, facts: Facts) -> None:
-    """facts.nccl_conf, and the applied lines merged into facts.env (collect_env has run)."""
+    """facts.nccl_conf, and the applied lines merged into facts.env (collect_status and collect_env have run)."""
     seen_paths: set[str] = set()
-    for path in conf_paths(ctx.env):
+    home = passwd_home(read_text(ctx.root, "/etc/passwd", facts.errors), facts.process.uid)
+    for path in conf_paths(ctx.env, home):
         if not path.startswith("/"):
             path = posixpath.join("/", path)  # NCCL opens a relative NCCL_CONF_FILE from its cwd; unknown here
         path = posixpath.normpath(path)
