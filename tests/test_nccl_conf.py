@@ -135,3 +135,17 @@ def test_a_huge_file_is_an_error_line_not_a_crash(tmp_path: Path) -> None:
     facts = collect_facts(root, {}, live=False)
     assert any("/etc/nccl.conf" in e for e in facts.errors)
     assert facts.nccl_conf == []
+
+
+def test_a_relative_conf_file_is_opened_from_the_jobs_pwd(tmp_path: Path) -> None:
+    # NCCL fopen()s NCCL_CONF_FILE as given: a relative name is found from the process's cwd
+    root = _root(tmp_path, {"/workspace/run/nccl.conf": "NCCL_P2P_LEVEL=NVL\n", "/nccl.conf": "NCCL_P2P_LEVEL=SYS\n"})
+    facts = collect_facts(root, {"NCCL_CONF_FILE": "nccl.conf", "PWD": "/workspace/run"}, live=False)
+    assert [(c.path, c.value) for c in facts.nccl_conf] == [("/workspace/run/nccl.conf", "NVL")]
+    assert facts.env["NCCL_P2P_LEVEL"] == "NVL"
+
+
+def test_a_relative_conf_file_without_a_pwd_is_opened_from_the_root(tmp_path: Path) -> None:
+    root = _root(tmp_path, {"/nccl.conf": "NCCL_P2P_LEVEL=SYS\n"})
+    facts = collect_facts(root, {"NCCL_CONF_FILE": "nccl.conf", "PWD": "relative"}, live=False)
+    assert [c.path for c in facts.nccl_conf] == ["/nccl.conf"]

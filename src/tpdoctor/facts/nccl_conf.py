@@ -18,6 +18,7 @@ trailing '\\r' of a CRLF file is stripped only from 2.26 on.
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Mapping
 
@@ -71,13 +72,23 @@ def parse_conf(text: str) -> list[tuple[int, str, str]]:
     return out
 
 
+def job_cwd(ctx: CollectContext) -> str:
+    """The directory a relative NCCL_CONF_FILE is opened from: the job's $PWD when the environment
+    holds one (a shell or `docker run -w` sets it), this process's cwd when live (`tpdoctor run`
+    execs the job from it), else the root."""
+    pwd = ctx.env.get("PWD") or ""
+    if pwd.startswith("/"):
+        return pwd
+    return os.getcwd() if ctx.live else "/"
+
+
 def collect_nccl_conf(ctx: CollectContext, facts: Facts) -> None:
     """facts.nccl_conf, and the applied lines merged into facts.env (collect_status and collect_env have run)."""
     seen_paths: set[str] = set()
     home = passwd_home(read_text(ctx.root, "/etc/passwd", facts.errors), facts.process.uid)
     for path in conf_paths(ctx.env, home):
         if not path.startswith("/"):
-            path = posixpath.join("/", path)  # NCCL opens a relative NCCL_CONF_FILE from its cwd; unknown here
+            path = posixpath.join(job_cwd(ctx), path)  # fopen(): relative to the process's cwd
         path = posixpath.normpath(path)
         if path in seen_paths:
             continue  # NCCL_CONF_FILE=/etc/nccl.conf: the second read sets nothing new
