@@ -81,7 +81,8 @@ def _messages(tmp_path: Path, text: str) -> str:
         ("Error: Failed to run: The NVIDIA LXC hook couldn't be found", "runtime.nvidia-toolkit-missing"),
         ("[ERROR] Unknown NVIDIA driver capability: gpu", "runtime.gpu-request-invalid"),
         ('ERROR: Unknown driver capability "compute utility".', "runtime.gpu-request-invalid"),
-        ("FIXME: This hook currently only works in unprivileged mode.", "runtime.gpu-request-invalid"),
+        # gnew30a: its own id (a privileged container under LXC's NVIDIA hook), no longer a malformed request
+        ("FIXME: This hook currently only works in unprivileged mode.", "lxc.privileged-nvidia-hook"),
         (
             'Error: Invalid devices: Device validation failed for "mig1": nvidia.runtime must be set to true for MIG GPUs to work',
             "runtime.gpu-request-invalid",
