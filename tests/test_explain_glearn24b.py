@@ -34,19 +34,20 @@ from explain_helpers import causes, findings
          "network.wrong-interface", "suggests"),
         ("Adding -mca oob_tcp_if_include 192.168.10.0/24 did the trick.\n", "network.wrong-interface", "suggests"),
         ("两台机器 export NCCL_SOCKET_IFNAME=bond0 之后就好了\n", "network.wrong-interface", "suggests"),
-        # aws-ofi-nccl: the peer's EFA address could not be inserted (every printed form), and the SG banner
+        # aws-ofi-nccl: the peer's EFA address could not be inserted (every printed form), and the SG banner (gnew30c: the
+        # EFA security group has its own id, network.efa-security-group)
         ("trn1-a:41:97 [2] NCCL WARN NET/OFI Unable to insert remote address into address vector for device 2. "
-         "RC: 0\n", "network.port-blocked", "suggests"),
+         "RC: 0\n", "network.efa-security-group", "suggests"),
         ("p5-b:12:58 [7] nccl_ofi_rdma.c:2523 NCCL WARN NET/OFI Unable to insert remote address into address vector "
-         "for device 7. RC: Invalid argument\n", "network.port-blocked", "suggests"),
+         "for device 7. RC: Invalid argument\n", "network.efa-security-group", "suggests"),
         ("p5-b:12:58 [0] NCCL WARN NET/OFI CM: Unable to insert remote address into address vector for device.\n",
-         "network.port-blocked", "suggests"),
+         "network.efa-security-group", "suggests"),
         ("NCCL WARN NET/OFI Request 0x7f31 (send) completed with error: err: 113, flags: 0, prov_errno: 4, strerror: "
          "Destination unreachable, len: 0\n\n"
          "**********************************************************************\n"
          "* This error indicates that the security group on either this instance or the peer instance\n"
          "* is not setup correctly.  For more information, please see the AWS documentation at\n",
-         "network.port-blocked", "proves"),
+         "network.efa-security-group", "proves"),
         # Triton: the server could not open the client's CUDA IPC handle (client-side, older server; newer server log)
         ("tritonclient.utils.InferenceServerException: [StatusCode.INTERNAL] failed to register CUDA shared memory "
          "region 'in0': failed to open CUDA IPC handle: invalid argument\n",
