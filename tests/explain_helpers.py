@@ -33,3 +33,11 @@ def all_causes(tmp_path: Path, text: str) -> list[str]:
     log = tmp_path / "a.log"
     log.write_text(text, encoding="utf-8")
     return [f.cause for f in explain([str(log)]).findings]
+
+
+def knowledge_ids() -> set[str]:
+    """The ids of every signature, fact and correlation in the loaded knowledge base."""
+    from tpdoctor.explain.signatures import knowledge_base
+
+    kb = knowledge_base()
+    return {s.id for s in kb.signatures} | {c.id for c in kb.correlations} | {f.id for f in kb.facts}

@@ -26,17 +26,13 @@ import pytest
 
 from explain_helpers import all_causes as _all
 from explain_helpers import findings as _findings
-from tpdoctor.explain.signatures import knowledge_base
+from explain_helpers import knowledge_ids as _ids
 
 _LINK = "shm.host-symlink-unbound"
 _AA = "lsm.apparmor-nested-denied"
 _RAY = "ray.cpus-exceed-allocation"
 _DXG = "rocm.wsl-dxg-detection-off"
 
-
-def _ids() -> set[str]:
-    kb = knowledge_base()
-    return {s.id for s in kb.signatures} | {c.id for c in kb.correlations}
 
 
 def test_the_new_signatures_and_correlations_are_loaded() -> None:

@@ -27,7 +27,7 @@ import pytest
 
 from explain_helpers import all_causes as _all
 from explain_helpers import findings as _findings
-from tpdoctor.explain.signatures import knowledge_base
+from explain_helpers import knowledge_ids as _ids
 
 _GLUED = "runtime.flag-value-one-argument"
 _OLD_GPUS = "runtime.nvidia-toolkit-missing"
@@ -36,10 +36,6 @@ _CGROUP = "nvidia.hook-cgroup-denied"
 _KEEP = "compose.provider-keep-groups"
 _GROUP = "device.group-name-unresolved"
 
-
-def _ids() -> set[str]:
-    kb = knowledge_base()
-    return {s.id for s in kb.signatures} | {c.id for c in kb.correlations} | {f.id for f in kb.facts}
 
 
 def test_the_new_signatures_facts_and_correlations_are_loaded() -> None:

@@ -28,17 +28,13 @@ import pytest
 
 from explain_helpers import all_causes as _all
 from explain_helpers import findings as _findings
-from tpdoctor.explain.signatures import knowledge_base
+from explain_helpers import knowledge_ids as _ids
 
 _SB = "sandbox.cuda-init-denied"
 _HOME = "fs.home-unwritable-arbitrary-uid"
 _EFA = "network.efa-security-group"
 _RAY = "ray.socket-path-too-long"
 
-
-def _ids() -> set[str]:
-    kb = knowledge_base()
-    return {s.id for s in kb.signatures} | {c.id for c in kb.correlations}
 
 
 def test_the_new_signatures_and_correlations_are_loaded() -> None:
