@@ -22,6 +22,10 @@ _RUN = re.compile(
 
 
 def detect_format(text: str, path: str) -> Format:
+    from tpdoctor.deploy.devcontainer import looks_like
+
+    if looks_like(text, path):  # by its name, or a JSON object with dev-container keys
+        return "devcontainer"
     m = _RUN.search(text)
     if path.endswith((".sh", ".bash", ".txt", ".md", ".markdown")) or (
         m and not re.search(r"^\s*services\s*:", text, re.M)
