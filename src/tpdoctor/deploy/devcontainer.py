@@ -277,8 +277,11 @@ def _type_error(p: _Parser, key: str, n: JNode, want: str) -> InputError:
 
 
 def _strings(p: _Parser, key: str, n: JNode) -> list[JNode]:
-    if n.kind != "array" or any(e.kind != "string" for e in n.elems):
+    if n.kind != "array":
         raise _type_error(p, key, n, "an array of strings")
+    for i, e in enumerate(n.elems):
+        if e.kind != "string":
+            raise _type_error(p, f"{key}[{i}]", e, "a string")
     return n.elems
 
 
@@ -428,7 +431,15 @@ def _read(text: str, source: str) -> DevDoc:
             ) or g.kind == "object"
             if not ok:
                 raise _type_error(p, "hostRequirements.gpu", g, 'true, false, "optional" or an object')
-            if g.kind == "object" or g.value:
+            if (g.kind == "object" or g.value) and compose:
+                # dockerCompose.ts: a `capabilities: [gpu]` reservation in the override file; the
+                # service's own settings (shm_size, devices) are in the compose file, not here: the
+                # container is not taken for a GPU one, so nothing is reported missing from it
+                notes[0] += (
+                    f"; hostRequirements.gpu (line {p.line(gpu.start)}) adds a GPU reservation to that "
+                    "service, whose /dev/shm, devices and groups the compose file sets"
+                )
+            elif g.kind == "object" or g.value:
                 # utils.ts checkDockerSupportForGPU: `--gpus all` when `docker info` lists the nvidia runtime
                 add(flags_after, "--gpus", "all", ("hostRequirements",), gpu)
     if boolean("init"):
@@ -547,6 +558,7 @@ class DevcontainerFrontend:
 
         refused: list[str] = []
         ops: list[tuple[str, ...]] = []
+        saved = (dict(handle.replaced), dict(handle.token_text), dict(handle.split), dict(handle.nodes))
         for e in edits:
             if isinstance(e, SplitArgument):
                 for i, words in handle.item_tokens.items():
@@ -600,10 +612,13 @@ class DevcontainerFrontend:
                         refused.append(why)
         if handle.compose and any(w == "runArgs" for _f, _v, w in pending):
             what = ", ".join(f"{f}={v}" if v else f for f, v, w in pending if w == "runArgs")
-            refused.append(
-                f"{what}: a compose-based dev container has no runArgs; set it in the compose service"
-            )
-            pending = [a for a in pending if a[2] != "runArgs"]
+            # half a least-privilege edit (privileged off, the devices not mapped) is worse than none
+            handle.replaced, handle.token_text, handle.split, handle.nodes = saved
+            return [
+                *refused,
+                f"{what}: a compose-based dev container has no runArgs: nothing changed here; "
+                "fix the compose service (tpdoctor audit --fix <compose file>)",
+            ]
         for name, v, where in pending:
             if where == "runArgs":
                 text = json.dumps(f"{name}={v}" if v is not None else name)
@@ -663,6 +678,19 @@ class DevcontainerFrontend:
                 node = run_args.elems[i]
                 doc.replaced[id(node)] = [json.dumps(x) for x in out]
                 doc.nodes[id(node)] = node
+        for m in doc.root.elems:  # a list property the fix empties goes as a whole
+            v = m.val
+            if (
+                v is not None
+                and v.kind == "array"
+                and v.elems
+                and all(doc.replaced.get(id(e)) == [] for e in v.elems)
+                and not doc.added.get(m.key)
+            ):
+                for e in v.elems:
+                    del doc.replaced[id(e)], doc.nodes[id(e)]
+                doc.replaced[id(m)] = []
+                doc.nodes[id(m)] = m
         edits: list[tuple[int, int, str]] = []
         # containers with a change: each gets its removals, replacements and additions at once
         containers: dict[int, tuple[JNode, list[str]]] = {}
