@@ -253,6 +253,7 @@ class DevDoc:
     item_tokens: dict[int, list[str]]  # runArgs item -> its argv words (2+ for a glued item)
     compose: bool
     notes: list[str] = field(default_factory=list)
+    stray: list[str] = field(default_factory=list)  # runArgs words that are no flag: not edited
     # edits so far: node -> replacement texts (JSON, one per element; [] removes it)
     replaced: dict[int, list[str]] = field(default_factory=dict)
     token_text: dict[tuple[int, int], str | None] = field(default_factory=dict)  # runArgs (item, word)
@@ -380,6 +381,7 @@ def _read(text: str, source: str) -> DevDoc:
     item_tokens: dict[int, list[str]] = {}
     glued: dict[str, list[str]] = {}
     run_flags: list[Flag] = []
+    stray: list[str] = []
     if run_args is not None:
         items = _strings(p, "runArgs", run_args)
         if compose:
@@ -408,13 +410,22 @@ def _read(text: str, source: str) -> DevDoc:
                     origins.append(("runArgs", i, w))
             tokens.extend(rtoks)
             parsed, stop = _parse_flags(rtoks, 0)
-            if stop < len(rtoks):
+            while stop < len(rtoks):  # a word that is no flag: said, and the flags after it still read
                 it = items[origins[base + stop][1]]
-                notes.append(
-                    f"line {p.line(it.start)}: runArgs item {rtoks[stop]!r} is not a flag: docker would "
-                    "take it as the image name; the items after it are not read"
+                stray.append(
+                    f"line {p.line(it.start)}: runArgs item {rtoks[stop]!r} is not a flag: docker takes it "
+                    "for the image name and the rest for the command"
                 )
+                more, stop = _parse_flags(rtoks, stop + 1)
+                parsed += more
             for f in parsed:
+                if f.end > len(rtoks):  # a value flag last: it eats the next word the CLI adds
+                    it = items[origins[base + f.start][1]]
+                    stray.append(
+                        f"line {p.line(it.start)}: runArgs ends with {f.name} without its value: it takes "
+                        "the next argument the devcontainer CLI adds"
+                    )
+                    continue
                 f2 = Flag(f.name, f.value, f.start + base, f.end + base)
                 run_flags.append(f2)
                 first = items[origins[f2.start][1]]
@@ -474,7 +485,7 @@ def _read(text: str, source: str) -> DevDoc:
         end_line=0,
         raw_tokens=tokens,
     )
-    doc = DevDoc(text, root, p, run, origins, item_tokens, compose, notes)
+    doc = DevDoc(text, root, p, run, origins, item_tokens, compose, [*notes, *stray], stray)
     svc = run_to_service(run, 0, [])
     svc.name = "devcontainer"
     svc.image = image or (f"(built from {dockerfile})" if dockerfile else None)
@@ -556,6 +567,8 @@ class DevcontainerFrontend:
     def apply(self, handle: DevDoc, service: Service, edits: Sequence[TypedEdit]) -> list[str]:
         from tpdoctor.deploy.compose import spell
 
+        if handle.stray and edits:
+            return [f"{handle.stray[0]}: runArgs left as written"]
         refused: list[str] = []
         ops: list[tuple[str, ...]] = []
         saved = (dict(handle.replaced), dict(handle.token_text), dict(handle.split), dict(handle.nodes))
@@ -778,7 +791,8 @@ def _container_edits(s: str, cont: JNode, replaced: dict[int, list[str]], adds: 
         start, end = e.start, (e.comma + 1 if e.comma is not None else e.end)
         m = re.match(r"[ \t]*", s[end:])
         end += m.end() if m else 0
-        ls, le = _line_bounds(s, e.start)
+        ls, _ = _line_bounds(s, e.start)
+        _, le = _line_bounds(s, end)
         alone = not s[ls : e.start].strip() and not s[end:le].strip()
         if alone:
             start, end = ls, min(le + 1, len(s))
