@@ -419,3 +419,32 @@ def test_last_item_removed_takes_the_comma_before_it(tmp_path: Path, indent: int
     fixed = fix_loaded(load(p), None).text
     config["runArgs"] = ["--shm-size=16g", "--cap-drop=ALL"]
     assert fixed == json.dumps(config, indent=indent) + "\n"
+
+
+def test_emptied_list_property_goes_whole(tmp_path: Path) -> None:
+    text = '{\n\t"image": "x",\n\t"capAdd": [\n\t\t"SYS_ADMIN", // c\n\t],\n\t"runArgs": ["--gpus=all"],\n}\n'
+    p = _dev(tmp_path, text)
+    fixed = fix_loaded(load(p), None).text
+    assert "capAdd" not in fixed and "SYS_ADMIN" not in fixed
+    assert fixed.startswith('{\n\t"image": "x",\n\t"runArgs": ["--gpus=all", ')
+    parse_jsonc(fixed, "fixed")
+
+
+@pytest.mark.parametrize("run_args", [["--privileged", "all", "--ipc=host"], ["--privileged", "--security-opt"]])
+def test_broken_run_args_are_said_and_not_edited(tmp_path: Path, run_args: list[str]) -> None:
+    p = _dev(tmp_path, json.dumps({"image": "x", "hostRequirements": {"gpu": True}, "runArgs": run_args}))
+    loaded = load(p)
+    notes = loaded.frontend.notices(loaded.handle)
+    assert any("runArgs" in n for n in notes), notes
+    assert loaded.model.services[0].privileged
+    result = fix_loaded(loaded, None)
+    assert result.text == p.read_text()
+    assert any("left as written" in c for plan in result.plans for c in plan.cannot)
+
+
+def test_explain_config_fixes_the_glued_flag(tmp_path: Path) -> None:
+    p = _dev(tmp_path, '{"image": "x", "runArgs": ["--gpus all"]}')
+    log = tmp_path / "log.txt"
+    log.write_text("docker: unknown flag: --gpus all\nSee 'docker run --help'.\n")
+    r = run_cli("explain", str(log), "--config", str(p))
+    assert "--gpus=all" in r.stdout, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
