@@ -59,24 +59,6 @@ from tpdoctor.errors import InputError
 from tpdoctor.model.edits import Edit as TypedEdit
 from tpdoctor.model.edits import SetEntrypoint, SplitArgument
 
-NAMES = ("devcontainer.json", ".devcontainer.json")
-# keys only a devcontainer.json has (schemas/devContainer.base.schema.json); one of them, in a
-# JSON object without `services`/`apiVersion`, is a dev container config
-_KEYS = re.compile(
-    r'"(?:runArgs|dockerComposeFile|hostRequirements|remoteUser|containerUser|containerEnv|remoteEnv|'
-    r"postCreateCommand|postStartCommand|onCreateCommand|customizations|workspaceFolder|workspaceMount|"
-    r'capAdd|securityOpt|overrideCommand|forwardPorts|shutdownAction|updateRemoteUserUID)"\s*:'
-)
-
-
-def looks_like(text: str, path: str) -> bool:
-    """A devcontainer.json by its name, or a JSON object holding a key only dev containers use."""
-    if path.replace("\\", "/").rsplit("/", 1)[-1] in NAMES:
-        return True
-    head = re.sub(r"^(?:\s|//[^\n]*\n|/\*.*?\*/)*", "", text[:4096], flags=re.S)
-    return head.startswith("{") and bool(_KEYS.search(text)) and not re.search(r'"(services|apiVersion)"\s*:', text)
-
-
 # --- JSONC with spans ---------------------------------------------------------------------------
 
 
@@ -337,7 +319,10 @@ def _read(text: str, source: str) -> DevDoc:
     compose_n = member("dockerComposeFile")
     compose = compose_n is not None
     if compose_n is not None:
-        files = [compose_n.value] if compose_n.kind == "string" else [e.value for e in _strings(p, "dockerComposeFile", compose_n)]
+        if compose_n.kind == "string":
+            files = [compose_n.value]
+        else:
+            files = [e.value for e in _strings(p, "dockerComposeFile", compose_n)]
         svc_name = string("service")
         notes.append(
             f"line {p.line(compose_n.start)}: the container is service {svc_name!r} of "
@@ -387,7 +372,8 @@ def _read(text: str, source: str) -> DevDoc:
         if compose:
             notes.append(
                 f"line {p.line(run_args.start)}: runArgs is not read for a compose-based dev container "
-                "(devcontainers/cli src/spec-node/dockerCompose.ts): put these settings in the compose service"
+                "(devcontainers/cli src/spec-node/dockerCompose.ts): put these settings in the compose "
+                "service"
             )
         else:
             base = len(tokens)
@@ -765,7 +751,9 @@ def _line_bounds(s: str, pos: int) -> tuple[int, int]:
     return ls, len(s) if le < 0 else le
 
 
-def _container_edits(s: str, cont: JNode, replaced: dict[int, list[str]], adds: list[str]) -> list[tuple[int, int, str]]:
+def _container_edits(
+    s: str, cont: JNode, replaced: dict[int, list[str]], adds: list[str]
+) -> list[tuple[int, int, str]]:
     """Byte edits for one array/object: removed elements with their comma (and their line when
     alone on it), replaced elements, new elements after the last one in the container's layout."""
     elems = cont.elems
