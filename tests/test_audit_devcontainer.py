@@ -456,3 +456,21 @@ def test_explain_config_fixes_the_glued_flag(tmp_path: Path) -> None:
     log.write_text("docker: unknown flag: --gpus all\nSee 'docker run --help'.\n")
     r = run_cli("explain", str(log), "--config", str(p))
     assert "--gpus=all" in r.stdout, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
+
+
+def test_fix_leaves_a_dev_container_without_the_serving_hardening(tmp_path: Path) -> None:
+    """The same privileged container as a `docker run` line gets no-new-privileges and cap-drop ALL;
+    as a dev container it does not (sudo and apt-get must keep working), and --strict reports them."""
+    p = _dev(tmp_path, PRIVILEGED)
+    fixed = fix_loaded(load(p), None).text
+    assert "--privileged" not in fixed and "--shm-size=16g" in fixed
+    assert "no-new-privileges" not in fixed and "--cap-drop" not in fixed
+    script = tmp_path / "run.sh"
+    script.write_text("docker run --gpus all --privileged --ipc=host vllm/vllm-openai:v0.9.2\n")
+    shell_fixed = fix_loaded(load(script), None).text
+    assert "no-new-privileges" in shell_fixed and "--cap-drop ALL" in shell_fixed
+    strict = audit_model(load(p).model, None, strict=True)
+    assert "audit.hardening-missing" not in {f.cause for f in strict.findings}  # still privileged here
+    calm = _dev(tmp_path, '{"image": "vllm/vllm-openai:v0.9.2", "runArgs": ["--gpus=all", "--shm-size=16g"]}\n')
+    assert "audit.hardening-missing" in {f.cause for f in audit_model(load(calm).model, None, strict=True).findings}
+    assert "audit.hardening-missing" not in {f.cause for f in audit_model(load(calm).model, None).findings}
