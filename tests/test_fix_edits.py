@@ -99,6 +99,7 @@ def test_an_edit_a_format_cannot_spell_is_reported_not_dropped(tmp_path: Path) -
             "pod.yaml",
             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: c\n      image: x\n",
         ),
+        ("devcontainer.json", '{\n  // c\n  "image": "x",\n  "runArgs": ["--init",],\n}\n'),
     ],
 )
 def test_each_format_has_one_frontend_that_round_trips(name: str, text: str, tmp_path: Path) -> None:
@@ -107,7 +108,7 @@ def test_each_format_has_one_frontend_that_round_trips(name: str, text: str, tmp
     loaded = load(p)
     assert loaded.frontend is frontend(loaded.fmt)
     assert loaded.frontend.dump(loaded.handle) == text  # nothing applied: the file as written
-    assert set(FRONTENDS) == {"compose", "kubernetes", "docker", "podman"}
+    assert set(FRONTENDS) == {"compose", "kubernetes", "docker", "podman", "devcontainer"}
 
 
 # what `explain --config` fixed before the edits moved into the rules (deploy/cause_fix.py's TOPICS)

@@ -42,6 +42,9 @@ def _tree(tmp_path: Path) -> list[Path]:
         "scripts/build.sh": "#!/bin/sh\nmake all\n",
         ".github/workflows/ci.yml": "on: push\njobs: {}\n",
         "README.md": "# nothing\n",
+        ".devcontainer/devcontainer.json": '{\n  // dev box\n  "image": "x",\n  "runArgs": ["--gpus all"],\n}\n',
+        ".devcontainer/gpu/devcontainer.json": '{"image": "x", "privileged": true}',
+        ".devcontainer/features.json": "{}",
     }
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -51,7 +54,7 @@ def _tree(tmp_path: Path) -> list[Path]:
 
 def test_manifest_is_valid_and_hooks_run_as_pre_commit_would(tmp_path: Path) -> None:
     hooks = _hooks()
-    assert set(hooks) == {"tpdoctor-audit", "tpdoctor-audit-compose"}
+    assert set(hooks) == {"tpdoctor-audit", "tpdoctor-audit-compose", "tpdoctor-audit-devcontainer"}
     paths = _tree(tmp_path)
     generic = _selected(hooks["tpdoctor-audit"], paths, tmp_path)
     assert {p.name for p in generic} == {"compose.yaml", "pod.yaml", "serve.sh", "build.sh", "ci.yml"}
@@ -70,3 +73,13 @@ def test_manifest_is_valid_and_hooks_run_as_pre_commit_would(tmp_path: Path) -> 
 
     compose_only = _selected(hooks["tpdoctor-audit-compose"], paths, tmp_path)
     assert [p.name for p in compose_only] == ["compose.yaml"]
+
+    dev = _selected(hooks["tpdoctor-audit-devcontainer"], paths, tmp_path)
+    assert sorted(str(p.relative_to(tmp_path)) for p in dev) == [
+        ".devcontainer/devcontainer.json",
+        ".devcontainer/gpu/devcontainer.json",
+    ]
+    dargv = shlex.split(str(hooks["tpdoctor-audit-devcontainer"]["entry"]))
+    r = run_cli(*dargv[1:], *map(str, dev), "--format", "json")
+    assert r.returncode == 3, r.stderr  # `"--gpus all"`: the dev container would not start
+    assert '"runtime.flag-value-one-argument"' in r.stdout and '"security.privileged"' in r.stdout

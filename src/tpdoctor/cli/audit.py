@@ -25,6 +25,7 @@ class InputKind(str, Enum):
     docker = "docker"
     podman = "podman"
     kubernetes = "kubernetes"
+    devcontainer = "devcontainer"
 
 
 class IpcExchange(str, Enum):
@@ -152,6 +153,8 @@ def run_audit(
         raise SystemExit(int(report.exit_code))
     # the fixes in the audited file's own format (the first file's, when several are given)
     detected = loaded_all[0].model.format if loaded_all else "compose"
+    if detected == "devcontainer":  # the devcontainer CLI starts it with `docker run`
+        detected = "docker"
     runtimes, full = shown_runtimes(runtime, detected, verbose)
     emit(report, fmt, runtimes, full=full)
 

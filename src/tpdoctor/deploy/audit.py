@@ -21,7 +21,29 @@ _RUN = re.compile(
 )
 
 
+# Dev Container configs: by name (devcontainers/spec docs/specs/devcontainer-reference.md), or a
+# JSON object holding a key only a devcontainer.json has (schemas/devContainer.base.schema.json)
+# and neither compose's `services` nor Kubernetes' `apiVersion` (compose files may be JSON too)
+_DEVCONTAINER_NAMES = ("devcontainer.json", ".devcontainer.json")
+_DEVCONTAINER_KEYS = re.compile(
+    r'"(?:runArgs|dockerComposeFile|hostRequirements|remoteUser|containerUser|containerEnv|remoteEnv|'
+    r"postCreateCommand|postStartCommand|onCreateCommand|customizations|workspaceFolder|workspaceMount|"
+    r'capAdd|securityOpt|overrideCommand|forwardPorts|shutdownAction|updateRemoteUserUID)"\s*:'
+)
+_JSONC_LEAD = re.compile(r"^(?:\s|//[^\n]*\n|/\*.*?\*/)*", re.S)
+
+
+def is_devcontainer(text: str, path: str) -> bool:
+    if path.replace("\\", "/").rsplit("/", 1)[-1] in _DEVCONTAINER_NAMES:
+        return True
+    if not _JSONC_LEAD.sub("", text[:4096], count=1).startswith("{"):
+        return False
+    return bool(_DEVCONTAINER_KEYS.search(text)) and not re.search(r'"(?:services|apiVersion)"\s*:', text)
+
+
 def detect_format(text: str, path: str) -> Format:
+    if is_devcontainer(text, path):
+        return "devcontainer"
     m = _RUN.search(text)
     if path.endswith((".sh", ".bash", ".txt", ".md", ".markdown")) or (
         m and not re.search(r"^\s*services\s*:", text, re.M)

@@ -5,7 +5,7 @@ edits the findings carry (model/edits.py) back into the user's own file: `parse(
 -> (model, handle)`, `apply(handle, service, edits)` (what it could not change, one line each),
 `dump(handle) -> text`. Compose, Kubernetes and Podman/Docker files are ruamel round-trip trees
 edited through deploy/yamledit.py; shell scripts are edited word by word in place
-(deploy/shellwords.py). Modules are imported only for the format asked for.
+(deploy/shellwords.py), devcontainer.json element by element (deploy/devcontainer.py). Modules are imported only for the format asked for.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ FRONTENDS: dict[Format, str] = {
     "kubernetes": "tpdoctor.deploy.kubernetes",
     "docker": "tpdoctor.deploy.dockerrun",
     "podman": "tpdoctor.deploy.dockerrun",
+    "devcontainer": "tpdoctor.deploy.devcontainer",
 }
 
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 from tpdoctor.model.datamodel import DataModel
 
-Format = Literal["compose", "docker", "podman", "kubernetes"]
+Format = Literal["compose", "docker", "podman", "kubernetes", "devcontainer"]
 Backend = Literal["xpu", "cuda", "rocm", "none"]
 
 
@@ -108,6 +108,12 @@ class Service(DataModel):
     # what the file's own scope sets for $VAR: compose .env, script assignments
     variables: dict[str, str] = field(default_factory=dict)
     allows: dict[str, str] = field(default_factory=dict)  # cause id -> reason
+    # evidence lines by the words a finding's evidence names (`privileged`, `SYS_ADMIN`,
+    # `seccomp=unconfined`): where a format knows each setting's own line (devcontainer.json)
+    lines: dict[str, int] = field(default_factory=dict)
+    # argument-list items that hold a flag and its value as ONE argument ('--gpus all'), each
+    # with what the CLI needs instead: runtime.flag-value-one-argument
+    glued_args: dict[str, list[str]] = field(default_factory=dict)
 
     # --- derived views the rules share -------------------------------------------------------
     @property

@@ -138,6 +138,15 @@ class SetEntrypoint(Edit):
 
 
 @dataclass(frozen=True)
+class SplitArgument(Edit):
+    """An argument-list item that holds a flag and its value as one argument (`"--gpus all"` in
+    devcontainer.json's runArgs) replaced by the items the CLI reads (`"--gpus=all"`)."""
+
+    item: str
+    replacement: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class RepairContinuation(Edit):
     """Shell: comments moved above the command, blanks after `\\` removed."""
 
@@ -169,6 +178,7 @@ _PHASE: dict[type[Edit], float] = {
     RemoveHostPath: 1,
     Reindent: 0,
     RepairContinuation: 0,
+    SplitArgument: 0,
     SetShmSize: 4,
     RemoveCapability: 6,
     SetEnv: 6.5,

@@ -44,6 +44,8 @@ _VENDOR = {"xpu": "intel", "cuda": "nvidia", "rocm": "amd"}
 
 
 def ev(svc: Service, ctx: DeployContext, text: str, line: int | None = None) -> Evidence:
+    if line is None and svc.lines:  # the setting's own line, where the format knows it
+        line = next((n for word, n in svc.lines.items() if word in text), None)
     return Evidence(source=ctx.model.source, line=line or svc.line, text=f"{svc.name}: {text}")
 
 

@@ -32,6 +32,15 @@ from tpdoctor.rules.deploy_common import (
 from tpdoctor.rules.registry import ANY_CAUSE, DeployContext, deploy_rule
 
 
+def _hardening(svc: Service, ctx: DeployContext) -> list[Edit]:
+    """hardening_edits, except in a dev container (unless --strict asks): it is a workstation, where
+    sudo (refused under no-new-privileges) and apt-get (it drops to the _apt user: SETUID, SETGID,
+    CHOWN) must keep working."""
+    if ctx.model.format == "devcontainer" and not ctx.extra.get("strict"):
+        return []
+    return hardening_edits(svc)
+
+
 def _unprivileged(svc: Service, ctx: DeployContext) -> list[Edit]:
     """privileged off, and what it stood in for: the GPU nodes (or the NVIDIA reservation),
     the group for them, the hardening."""
@@ -39,7 +48,7 @@ def _unprivileged(svc: Service, ctx: DeployContext) -> list[Edit]:
         return []
     if svc.format == "kubernetes":
         edits: list[Edit] = [Unset("privileged", why="privileged removed")]
-        return edits + k8s_device_hostpaths(svc) + k8s_gpu_limit(svc) + hardening_edits(svc)
+        return edits + k8s_device_hostpaths(svc) + k8s_gpu_limit(svc) + _hardening(svc, ctx)
     edits = [
         Unset("privileged", why="privileged removed: TP needs only the GPU nodes and (pidfd) SYS_PTRACE")
     ]
@@ -58,7 +67,7 @@ def _unprivileged(svc: Service, ctx: DeployContext) -> list[Edit]:
             "injects them and the driver libraries"
         )
         edits.append(ReserveGpus("nvidia", n, why=why))
-    return edits + group_when_empty(svc, ctx.facts) + hardening_edits(svc)
+    return edits + group_when_empty(svc, ctx.facts) + _hardening(svc, ctx)
 
 
 # replacing privileged is the point: whatever a log diagnosed, the whole least-privilege edit
@@ -341,10 +350,13 @@ def hardening(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     Why it matters: none of vLLM, SGLang, ipex-llm, NCCL or oneCCL needs setuid, the default capability set or an
     unconfined seccomp profile (the kubelet's default is Unconfined unless seccompDefault is on).
 
-    How to fix: set them in the container securityContext (see `tpdoctor audit --fix`).
+    How to fix: set them in the container securityContext (see `tpdoctor audit --fix`). A devcontainer.json is
+    left without them (only --strict reports them): a development container runs sudo and apt-get.
     """
     if svc.format != "kubernetes" and not (ctx.extra.get("strict") or ctx.extra.get("fixing")):
         return  # (`audit --fix` writes the hardening, so it audits for it)
+    if not _hardening(svc, ctx):
+        return  # a dev container (see _hardening), or nothing left to harden
     if svc.privileged:
         return
     missing = []

@@ -149,6 +149,7 @@ DEPLOY_RULE_MODULES: tuple[str, ...] = (
     "tpdoctor.rules.deploy_intel",
     "tpdoctor.rules.deploy_nvidia",
     "tpdoctor.rules.deploy_k8s_schema",
+    "tpdoctor.rules.deploy_args",
 )
 
 
