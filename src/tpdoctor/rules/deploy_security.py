@@ -30,6 +30,7 @@ from tpdoctor.rules.deploy_common import (
     render_nodes_for,
 )
 from tpdoctor.rules.registry import ANY_CAUSE, DeployContext, deploy_rule
+from tpdoctor.rules.security import PRIVILEGED_REMEDY
 
 
 def _hardening(svc: Service, ctx: DeployContext) -> list[Edit]:
@@ -85,15 +86,27 @@ def privileged(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     """
     if svc.privileged:
         extra = " (the explicit devices listed are already enough for GPU access)" if svc.devices else ""
+        be = backend(svc)
         yield make_finding(
             "security.privileged",
-            f"{svc.name} runs privileged{extra}. Tensor parallel does not need it: replace it with the "
-            "GPU device nodes, the read-only /dev/dri/by-path mount (drmfd) or SYS_PTRACE (pidfd), "
-            "a numeric group_add and a shm_size.",
+            f"{svc.name} runs privileged{extra}. Tensor parallel does not need it: replace it with "
+            f"{_INSTEAD_OF_PRIVILEGED.get(be, _INSTEAD_OF_PRIVILEGED['xpu'])}.",
             [ev(svc, ctx, "privileged: true")],
             context=fctx(svc, ctx),
+            prefer=PRIVILEGED_REMEDY.get(be),
             edits=_unprivileged(svc, ctx),
         )
+
+
+# what each vendor's ranks need instead of privileged (the remedies in data/fixes/security.yaml)
+_INSTEAD_OF_PRIVILEGED = {
+    "cuda": "a GPU request (--gpus, a device reservation, nvidia.com/gpu: the NVIDIA Container Toolkit maps "
+    "the nodes and the driver libraries) and a shm_size",
+    "rocm": "/dev/kfd and the render nodes, a numeric render group_add, SYS_PTRACE for RCCL's peer IPC and a "
+    "shm_size",
+    "xpu": "the GPU device nodes, the read-only /dev/dri/by-path mount (drmfd) or SYS_PTRACE (pidfd), "
+    "a numeric group_add and a shm_size",
+}
 
 
 @deploy_rule("audit.cap-sys-admin")

@@ -19,6 +19,8 @@ from tpdoctor.rules.registry import fact_rule
 FULL_CAPS_MIN = 35
 CONFINED_SELINUX_TYPES = ("container_t", "svirt_lxc_net_t", "container_init_t", "svirt_sandbox_file_t")
 STOCK_APPARMOR = ("docker-default", "cri-containerd.apparmor.d", "containers-default", "crio-default")
+# the security.privileged remedy (data/fixes/security.yaml) shown first for each backend
+PRIVILEGED_REMEDY = {"cuda": "least-privilege-cuda", "rocm": "least-privilege-rocm", "xpu": "least-privilege-xpu"}
 
 
 def full_capabilities(facts: Facts) -> bool:
@@ -67,6 +69,7 @@ def privileged(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
         evidence,
         severity=None if where else "notice",
         confidence="proves" if where else "suggests",
+        prefer=PRIVILEGED_REMEDY.get(infer_backend(facts, options) or ""),
     )
 
 
