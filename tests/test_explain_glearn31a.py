@@ -5,7 +5,10 @@ read refused ('dcp_recv(<line>)...: Internal MPI error!  Cannot read from remote
 after it), with the ranks in their own PID namespaces leading to the split; UCX 1.5-1.7's uct_posix_attach
 ('Error returned from open in attach. %s. File name is: %s%s') for the proc-link and the /dev/shm forms; a Kubernetes
 training pod with no vpc.amazonaws.com/efa request told in words; a CycleCloud azslurm bucket of a GPU VM size with
-NGPUS 0, and the same told in words.
+NGPUS 0, and the same told in words. Then context: a SIGBUS inside libfabric in a container (its shm provider's
+/dev/shm region), Open MPI sending its messages to docker0 told in words, each rank given its own CUDA_VISIBLE_DEVICES with
+Slurm's per-task GPU request; and two readings of CUDA error 46 that are not the compute mode (caffe's cuDNN handle
+failing after its cuBLAS handle was made; the same GPUs running another branch of the job).
 """
 
 from __future__ import annotations
@@ -121,3 +124,90 @@ def test_a_heldout31a_family_form_is_named(tmp_path: Path, text: str, cause: str
 )
 def test_a_heldout31a_neighbour_stays_clean(tmp_path: Path, text: str, not_cause: str) -> None:
     assert not_cause not in _all(tmp_path, text)
+
+
+_OMPI_BUS = (
+    "[c0ffee123456:00417] *** Process received signal ***\n"
+    "[c0ffee123456:00417] Signal: Bus error (7)\n"
+    "[c0ffee123456:00417] Signal code: Non-existant physical address (2)\n"
+    "[c0ffee123456:00417] [ 0] /lib64/libc.so.6(+0x3e9a0)[0x7f1d2c83e9a0]\n"
+    "[c0ffee123456:00417] [ 1] /usr/lib64/libfabric.so.1(+0x5a1b20)[0x7f1d2a1a1b20]\n"
+    "[c0ffee123456:00417] [ 2] /usr/lib64/openmpi/lib/openmpi/mca_mtl_ofi.so(+0x4c21)[0x7f1d29e04c21]\n"
+)
+_CAFFE_46 = "F0301 10:00:00.000001  4242 gpu_memory.cpp:152] Check failed: error == cudaSuccess (46 vs. 0)  " \
+    "all CUDA-capable devices are busy or unavailable\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "cause", "strength"),
+    [
+        # a SIGBUS inside libfabric in a container
+        ("$ podman run --rm -it fedora-mpi mpirun -n 2 ./a.out\n" + _OMPI_BUS, "shm.too-small", "suggests"),
+        ("docker run --rm ci-image ctest\n" + _OMPI_BUS.replace("libfabric.so.1(+0x5a1b20)",
+                                                                "libfabric.so.1(fi_getinfo+0x2c)"),
+         "shm.too-small", "suggests"),
+        # Open MPI sending its messages to docker0 (and lo), told in words
+        ("The MPI broadcast seems to send messages to interfaces like lo and docker0 since Docker was installed.\n",
+         "network.wrong-interface", "suggests"),
+        ("mpirun sends its packets to the 'docker0' bridge and the run does nothing.\n", "network.wrong-interface",
+         "suggests"),
+        ("Open MPI was sending data to docker0 on every node.\n", "network.wrong-interface", "suggests"),
+        # each rank with its own CUDA_VISIBLE_DEVICES, with Slurm's per-task GPU request in the log
+        ("#SBATCH --gpus-per-task=1\nSlurm 23.02 sets CUDA_VISIBLE_DEVICES on a per-task basis.\n",
+         "slurm.gpu-bind-isolates-ranks", "suggests"),
+        ("srun -n 8 --gpus-per-task=1 python run.py\nEach MPI rank only sees a single GPU.\n",
+         "slurm.gpu-bind-isolates-ranks", "suggests"),
+    ],
+)
+def test_a_heldout31a_context_names_the_cause(tmp_path: Path, text: str, cause: str, strength: str) -> None:
+    found = _findings(tmp_path, text)
+    assert found and found[0] == (cause, strength), found
+
+
+@pytest.mark.parametrize(
+    ("text", "not_cause"),
+    [
+        # caffe made its cuBLAS handle, only cuDNN failed: 46 is not the compute mode (BVLC spelling too)
+        ("E0301 10:00:00.000000  4242 common.cpp:128] Cannot create cuDNN handle. cuDNN won't be available.\n"
+         + _CAFFE_46, "nvidia.compute-mode-exclusive"),
+        ("E0301 10:00:00.000000  4242 common.cpp:60] Cannot create Cudnn handle. Cudnn won't be available.\n"
+         + _CAFFE_46, "nvidia.compute-mode-exclusive"),
+        # the same GPUs run another branch of the job
+        ("CUDA error: all CUDA-capable devices are busy or unavailable, line 148\n"
+         "The same job with the v0.6 release works on these GPUs; the problem is not caused by the GPUs.\n",
+         "nvidia.compute-mode-exclusive"),
+        ("RuntimeError: CUDA error: CUDA-capable device(s) is/are busy or unavailable\n"
+         "It works with the develop branch on the same nodes.\n", "nvidia.compute-mode-exclusive"),
+        # a bus error inside libfabric on a bare host, a segfault inside libfabric in a container
+        (_OMPI_BUS, "shm.too-small"),
+        ("$ podman run --rm fedora-mpi mpirun -n 2 ./a.out\n"
+         + _OMPI_BUS.replace("Bus error (7)", "Segmentation fault (11)"), "shm.too-small"),
+        # docker0 mentioned, not used by MPI, or excluded without a fix reported
+        ("Open MPI uses the eth0 interface and ignores docker0.\n", "network.wrong-interface"),
+        ("The host has docker0 and eth0.\n", "network.wrong-interface"),
+        ("I tried --mca btl_tcp_if_exclude lo,docker0 but it still hangs.\n", "network.wrong-interface"),
+        ("I sent the output of ip a, which lists docker0.\n", "network.wrong-interface"),
+        ("MPI sends its messages over eth0, not docker0.\n", "network.wrong-interface"),
+        # per-rank GPUs without Slurm's per-task request, and a per-node request
+        ("Each MPI rank only sees a single GPU.\n", "slurm.gpu-bind-isolates-ranks"),
+        ("#SBATCH --gpus-per-node=8\nCUDA_VISIBLE_DEVICES=0,1,2,3,4,5,6,7 in every rank.\n",
+         "slurm.gpu-bind-isolates-ranks"),
+    ],
+)
+def test_a_heldout31a_context_neighbour_stays_clean(tmp_path: Path, text: str, not_cause: str) -> None:
+    assert not_cause not in _all(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # both handles failed: the GPU took no context, the compute mode stays a reading
+        "E0301 10:00:00.000000  4242 common.cpp:117] Cannot create Cublas handle. Cublas won't be available.\n"
+        "E0301 10:00:00.000000  4242 common.cpp:128] Cannot create cuDNN handle. cuDNN won't be available.\n"
+        + _CAFFE_46,
+        # a bare 46 with no word of another setup
+        "RuntimeError: CUDA error: CUDA-capable device(s) is/are busy or unavailable\n",
+    ],
+)
+def test_a_heldout31a_compute_mode_stays_named(tmp_path: Path, text: str) -> None:
+    assert "nvidia.compute-mode-exclusive" in _all(tmp_path, text)
