@@ -60,3 +60,21 @@ def test_check_in_a_privileged_nvidia_container_leads_with_the_cuda_remedy(tmp_p
     facts.container = ContainerFacts(runtime="docker")
     found = {f.cause: f for f in run_fact_rules(facts, CheckOptions(tp=2))}
     assert found["security.privileged"].fixes[0].id == "least-privilege-cuda"
+
+
+@pytest.mark.parametrize(
+    ("line", "kept", "gone"),
+    [
+        ("docker run --gpus all --privileged vllm/vllm-openai:v0.9.2 --tensor-parallel-size 2",
+         {"least-privilege-cuda"}, {"drop-privileged", "least-privilege-xpu", "pidfd-route-xpu", "least-privilege-rocm"}),
+        ("docker run --privileged --device /dev/kfd rocm/vllm:latest vllm serve m --tensor-parallel-size 2",
+         {"least-privilege-rocm"}, {"drop-privileged", "least-privilege-xpu", "least-privilege-cuda"}),
+        ("docker run --privileged intelanalytics/ipex-llm-serving-xpu:latest",
+         {"least-privilege-xpu", "pidfd-route-xpu"}, {"least-privilege-cuda", "least-privilege-rocm"}),
+    ],
+)
+def test_other_vendors_remedies_are_not_offered(tmp_path: Path, line: str, kept: set[str], gone: set[str]) -> None:
+    p = tmp_path / "run.sh"
+    p.write_text(line + "\n")
+    ids = {f.id for f in _privileged(p).fixes}
+    assert kept <= ids and not ids & gone

@@ -30,7 +30,7 @@ from tpdoctor.rules.deploy_common import (
     render_nodes_for,
 )
 from tpdoctor.rules.registry import ANY_CAUSE, DeployContext, deploy_rule
-from tpdoctor.rules.security import PRIVILEGED_REMEDY
+from tpdoctor.rules.security import PRIVILEGED_REMEDY, privileged_for
 
 
 def _hardening(svc: Service, ctx: DeployContext) -> list[Edit]:
@@ -87,7 +87,7 @@ def privileged(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     if svc.privileged:
         extra = " (the explicit devices listed are already enough for GPU access)" if svc.devices else ""
         be = backend(svc)
-        yield make_finding(
+        finding = make_finding(
             "security.privileged",
             f"{svc.name} runs privileged{extra}. Tensor parallel does not need it: replace it with "
             f"{_INSTEAD_OF_PRIVILEGED.get(be, _INSTEAD_OF_PRIVILEGED['xpu'])}.",
@@ -96,6 +96,7 @@ def privileged(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             prefer=PRIVILEGED_REMEDY.get(be),
             edits=_unprivileged(svc, ctx),
         )
+        yield privileged_for(finding, be)
 
 
 # what each vendor's ranks need instead of privileged (the remedies in data/fixes/security.yaml)

@@ -21,6 +21,22 @@ CONFINED_SELINUX_TYPES = ("container_t", "svirt_lxc_net_t", "container_init_t", 
 STOCK_APPARMOR = ("docker-default", "cri-containerd.apparmor.d", "containers-default", "crio-default")
 # the security.privileged remedy (data/fixes/security.yaml) shown first for each backend
 PRIVILEGED_REMEDY = {"cuda": "least-privilege-cuda", "rocm": "least-privilege-rocm", "xpu": "least-privilege-xpu"}
+# remedies that only fit one backend's ranks: the generic one maps render nodes only (Intel's need)
+_REMEDY_BACKEND = {
+    "drop-privileged": "xpu",
+    "least-privilege-xpu": "xpu",
+    "pidfd-route-xpu": "xpu",
+    "least-privilege-cuda": "cuda",
+    "least-privilege-rocm": "rocm",
+}
+
+
+def privileged_for(finding: Finding, backend: str | None) -> Finding:
+    """A security.privileged finding with its backend's remedy first and no other vendor's (an
+    NVIDIA container is not told to map render nodes); every remedy when the backend is unknown."""
+    if backend in PRIVILEGED_REMEDY:
+        finding.fixes = [f for f in finding.fixes if _REMEDY_BACKEND.get(f.id, backend) == backend]
+    return finding
 
 
 def full_capabilities(facts: Facts) -> bool:
@@ -63,14 +79,16 @@ def privileged(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     if container_runtime(facts) not in ("unknown", "none"):
         evidence.append(("container runtime", container_runtime(facts)))
     evidence += _oneccl_route(facts, options)
-    yield make_finding(
+    be = infer_backend(facts, options)
+    finding = make_finding(
         "security.privileged",
         "The process has every capability and no seccomp filter: the container is privileged.",
         evidence,
         severity=None if where else "notice",
         confidence="proves" if where else "suggests",
-        prefer=PRIVILEGED_REMEDY.get(infer_backend(facts, options) or ""),
+        prefer=PRIVILEGED_REMEDY.get(be or ""),
     )
+    yield privileged_for(finding, be)
 
 
 def _oneccl_route(facts: Facts, options: CheckOptions) -> list[tuple[str, str]]:
