@@ -30,16 +30,18 @@ from tpdoctor.rules.deploy_common import (
     render_nodes_for,
 )
 from tpdoctor.rules.registry import ANY_CAUSE, DeployContext, deploy_rule
-from tpdoctor.rules.security import PRIVILEGED_REMEDY, privileged_for
+from tpdoctor.rules.security import privileged_for
+
+
+def _workstation(ctx: DeployContext) -> bool:
+    """A dev container (unless --strict asks for hardening anyway): a workstation, where sudo
+    (refused under no-new-privileges) and apt-get (it drops to the _apt user: SETUID, SETGID,
+    CHOWN) must keep working, so no hardening is written or asked for."""
+    return ctx.model.format == "devcontainer" and not ctx.extra.get("strict")
 
 
 def _hardening(svc: Service, ctx: DeployContext) -> list[Edit]:
-    """hardening_edits, except in a dev container (unless --strict asks): it is a workstation, where
-    sudo (refused under no-new-privileges) and apt-get (it drops to the _apt user: SETUID, SETGID,
-    CHOWN) must keep working."""
-    if ctx.model.format == "devcontainer" and not ctx.extra.get("strict"):
-        return []
-    return hardening_edits(svc)
+    return [] if _workstation(ctx) else hardening_edits(svc)
 
 
 def _unprivileged(svc: Service, ctx: DeployContext) -> list[Edit]:
@@ -93,7 +95,6 @@ def privileged(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             f"{_INSTEAD_OF_PRIVILEGED.get(be, _INSTEAD_OF_PRIVILEGED['xpu'])}.",
             [ev(svc, ctx, "privileged: true")],
             context=fctx(svc, ctx),
-            prefer=PRIVILEGED_REMEDY.get(be),
             edits=_unprivileged(svc, ctx),
         )
         yield privileged_for(finding, be)
@@ -369,8 +370,8 @@ def hardening(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     """
     if svc.format != "kubernetes" and not (ctx.extra.get("strict") or ctx.extra.get("fixing")):
         return  # (`audit --fix` writes the hardening, so it audits for it)
-    if not _hardening(svc, ctx):
-        return  # a dev container (see _hardening), or nothing left to harden
+    if _workstation(ctx):
+        return
     if svc.privileged:
         return
     missing = []

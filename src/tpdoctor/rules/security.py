@@ -20,7 +20,7 @@ FULL_CAPS_MIN = 35
 CONFINED_SELINUX_TYPES = ("container_t", "svirt_lxc_net_t", "container_init_t", "svirt_sandbox_file_t")
 STOCK_APPARMOR = ("docker-default", "cri-containerd.apparmor.d", "containers-default", "crio-default")
 # the security.privileged remedy (data/fixes/security.yaml) shown first for each backend
-PRIVILEGED_REMEDY = {"cuda": "least-privilege-cuda", "rocm": "least-privilege-rocm", "xpu": "least-privilege-xpu"}
+_PRIVILEGED_REMEDY = {"cuda": "least-privilege-cuda", "rocm": "least-privilege-rocm", "xpu": "least-privilege-xpu"}
 # remedies that only fit one backend's ranks: the generic one maps render nodes only (Intel's need)
 _REMEDY_BACKEND = {
     "drop-privileged": "xpu",
@@ -34,8 +34,10 @@ _REMEDY_BACKEND = {
 def privileged_for(finding: Finding, backend: str | None) -> Finding:
     """A security.privileged finding with its backend's remedy first and no other vendor's (an
     NVIDIA container is not told to map render nodes); every remedy when the backend is unknown."""
-    if backend in PRIVILEGED_REMEDY:
-        finding.fixes = [f for f in finding.fixes if _REMEDY_BACKEND.get(f.id, backend) == backend]
+    first = _PRIVILEGED_REMEDY.get(backend or "")
+    if first is not None:
+        kept = [f for f in finding.fixes if _REMEDY_BACKEND.get(f.id, backend) == backend]
+        finding.fixes = sorted(kept, key=lambda f: f.id != first)  # stable: the rest keep their order
     return finding
 
 
@@ -86,7 +88,6 @@ def privileged(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
         evidence,
         severity=None if where else "notice",
         confidence="proves" if where else "suggests",
-        prefer=PRIVILEGED_REMEDY.get(be or ""),
     )
     yield privileged_for(finding, be)
 
