@@ -209,15 +209,20 @@ _GLUED = re.compile(r"^(--[A-Za-z0-9][\w.-]*)[ \t]+\S")
 Origin = tuple[Any, ...]
 
 
+def _words(item: str) -> list[str]:
+    """A glued runArgs item's words as a shell would split them (blanks, when its quotes are unbalanced)."""
+    try:
+        return shlex.split(item)
+    except ValueError:
+        return item.split()
+
+
 def glued_fix(item: str) -> list[str] | None:
     """`--gpus all` (a long flag, blanks, more): the argv items the CLI reads instead; None when
     the item is a flag alone or `--flag=value` (`--label=a b` is fine: the value holds a blank)."""
     if not _GLUED.match(item):
         return None
-    try:
-        words = shlex.split(item)
-    except ValueError:
-        words = item.split()
+    words = _words(item)
     if len(words) == 2 and words[0] not in BOOL_FLAGS and not words[1].startswith("-"):
         return [f"{words[0]}={words[1]}"]
     return words
@@ -384,10 +389,7 @@ def _read(text: str, source: str) -> DevDoc:
                 if fix is not None:
                     glued[it.value] = fix
                     lines[f"runArgs {it.value}"] = p.line(it.start)
-                    try:
-                        split_words = shlex.split(words)
-                    except ValueError:
-                        split_words = words.split()
+                    split_words = _words(words)
                 else:
                     split_words = [words]
                 item_tokens[i] = split_words
