@@ -17,7 +17,7 @@ from conftest import SHARED
 from deploy_helpers import corpus_configs, two_gpu_facts
 from tpdoctor.deploy.audit import audit_model, load
 from tpdoctor.deploy.compose import spell
-from tpdoctor.deploy.dockerrun import _FLAG_OF, canonical
+from tpdoctor.deploy.dockerrun import FLAG_OF, canonical
 from tpdoctor.deploy.fix import fix_loaded
 from tpdoctor.deploy.shellwords import split_commands
 
@@ -106,10 +106,10 @@ def _argv(script: str, tmp: Path) -> list[list[str]]:
 
 def _opts(argv: list[str]) -> tuple[list[tuple[str, str | None]], list[str]]:
     """(flag, value) pairs with canonical names, and the image + its arguments."""
-    from tpdoctor.deploy.dockerrun import _parse_flags
+    from tpdoctor.deploy.dockerrun import parse_flags
 
     n = argv.index("run") + 1
-    flags, img = _parse_flags(argv, n)
+    flags, img = parse_flags(argv, n)
     out: list[tuple[str, str | None]] = []
     for f in flags:
         out.append((canonical(f.name), f.value))
@@ -124,7 +124,7 @@ def _expected(
     for op in ops:
         if op[0] == "gpu_reservation":
             continue
-        flag = canonical(_FLAG_OF[op[1]])
+        flag = canonical(FLAG_OF[op[1]])
         if op[0] == "unset":
             out = [o for o in out if o[0] != flag]
         elif op[0] == "list_remove":
@@ -151,7 +151,7 @@ def _added(
             elif not any(f == "--gpus" for f, _ in base):
                 out.append(("--gpus", op[2]))
             continue
-        flag = canonical(_FLAG_OF[op[1]])
+        flag = canonical(FLAG_OF[op[1]])
         if op[0] == "list_add" and (flag, op[2]) not in base and (flag, op[2]) not in out:
             out.append((flag, op[2]))
         elif op[0] == "set" and not any(f == flag for f, _ in base):

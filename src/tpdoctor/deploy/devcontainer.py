@@ -23,7 +23,7 @@ How the properties become `docker run` arguments (devcontainers/cli, src/spec-no
   The compose file itself is not followed: one notice names it, and the user audits it as a
   compose file (a path in a config is not ours to open; it may lie outside the tree given).
 
-runArgs go through dockerrun.py's flag parser (`_parse_flags`, `run_to_service`): the same
+runArgs go through dockerrun.py's flag parser (`parse_flags`, `run_to_service`): the same
 Service as a `docker run` line. `--fix` edits the JSON text in place, byte for byte: a runArgs
 item's string replaced, an item or property removed with its comma, an item appended, a
 property added after the last one, in the file's own layout; comments, order, indentation and
@@ -41,15 +41,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tpdoctor.deploy.dockerrun import (
-    _FLAG_OF,
     BOOL_FLAGS,
+    FLAG_OF,
     Flag,
     RunCommand,
-    _parse_flags,
-    _same,
-    _values,
     canonical,
+    flag_spellings,
+    parse_flags,
     run_to_service,
+    written_values,
 )
 from tpdoctor.deploy.exceptions import parse_allow_body
 from tpdoctor.deploy.frontend import unsupported
@@ -397,14 +397,14 @@ def _read(text: str, source: str) -> DevDoc:
                     rtoks.append(word)
                     origins.append(("runArgs", i, w))
             tokens.extend(rtoks)
-            parsed, stop = _parse_flags(rtoks, 0)
+            parsed, stop = parse_flags(rtoks, 0)
             while stop < len(rtoks):  # a word that is no flag: said, and the flags after it still read
                 it = items[origins[base + stop][1]]
                 stray.append(
                     f"line {p.line(it.start)}: runArgs item {rtoks[stop]!r} is not a flag: docker takes it "
                     "for the image name and the rest for the command"
                 )
-                more, stop = _parse_flags(rtoks, stop + 1)
+                more, stop = parse_flags(rtoks, stop + 1)
                 parsed += more
             for f in parsed:
                 if f.end > len(rtoks):  # a value flag last: it eats the next word the CLI adds
@@ -582,11 +582,11 @@ class DevcontainerFrontend:
                 if not any(f.name == "--gpus" for f in live) and not any(a[0] == "--gpus" for a in pending):
                     pending.append(("--gpus", op[2], "runArgs"))
                 continue
-            flag = _FLAG_OF[fld]
-            same = _same(flag)
+            flag = FLAG_OF[fld]
+            same = flag_spellings(flag)
             hit = [f for f in live if f.name in same]
             if kind not in ("unset", "set"):
-                hit = [f for f in hit if op[2] in _values(handle.run, f)]
+                hit = [f for f in hit if op[2] in written_values(handle.run, f)]
             if kind in ("unset", "list_remove"):
                 for f in hit:
                     why = self._remove(handle, f)

@@ -182,7 +182,7 @@ def find_run_commands(
             for i in range(n, len(words))
             if _is_opaque(words[i].raw, toks[i], toks[i + 1] if i + 1 < len(toks) else None)
         }
-        flags, image_idx = _parse_flags(toks, n, opaque)
+        flags, image_idx = parse_flags(toks, n, opaque)
         image = toks[image_idx] if image_idx < len(toks) else None
         unsafe = [
             f"line {words[i].line}: {words[i].raw} is an array expansion"
@@ -229,7 +229,8 @@ def _is_opaque(raw: str, tok: str, nxt: str | None) -> bool:
     return not _IMAGE_VAR.search(m.group(1) or m.group(2)) and nxt is not None and nxt.startswith("-")
 
 
-def _parse_flags(toks: list[str], i: int, opaque: set[int] | None = None) -> tuple[list[Flag], int]:
+def parse_flags(toks: list[str], i: int, opaque: set[int] | None = None) -> tuple[list[Flag], int]:
+    """The flags of `docker run` from toks[i] on, and the index of the first token after them (the image)."""
     flags: list[Flag] = []
     while i < len(toks):
         t = toks[i]
@@ -414,7 +415,8 @@ def parse_run_text(
 
 # --- patching / emitting ----------------------------------------------------------------------
 
-_FLAG_OF = {
+# the compose key an edit names -> the `docker run` flag that spells it
+FLAG_OF = {
     "devices": "--device",
     "volumes": "--volume",
     "tmpfs": "--tmpfs",
@@ -465,11 +467,12 @@ def emit_run(
     return " \\\n".join(lines)
 
 
-def _same(flag: str) -> set[str]:
+def flag_spellings(flag: str) -> set[str]:
+    """Every way a command line may write the flag: its short form and its aliases."""
     return {flag} | {k for k, v in _LONG.items() if v == flag} | ({"--net"} if flag == "--network" else set())
 
 
-def _values(run: RunCommand, f: Flag) -> set[str | None]:
+def written_values(run: RunCommand, f: Flag) -> set[str | None]:
     """The flag's value as written (variables unexpanded) and as the audit read it."""
     if f.value is None:
         return {None}
@@ -534,11 +537,11 @@ def script_edits(text: str, run: RunCommand, ops: list[tuple[str, ...]], repair:
             have = [(f.name, f.value) for f in live] + added
             added.extend(_gpu_opts(run.engine, have, op[2]))
             continue
-        flag = _FLAG_OF[fld]
-        same = _same(flag)
+        flag = FLAG_OF[fld]
+        same = flag_spellings(flag)
         hit = [f for f in live if f.name in same]
         if kind != "unset":
-            hit = [f for f in hit if kind == "set" or op[2] in _values(run, f)]
+            hit = [f for f in hit if kind == "set" or op[2] in written_values(run, f)]
         for f in hit[: 1 if kind == "set" else None]:
             # removal keeps a $VAR value harmlessly; a rewrite or a flag name from a variable does not
             why = edit_guard(f, whole=kind in ("unset", "list_remove"))
@@ -556,7 +559,7 @@ def script_edits(text: str, run: RunCommand, ops: list[tuple[str, ...]], repair:
             elif not hit:
                 added.append((flag, op[2]))
         elif kind == "list_add":
-            if not any(op[2] in _values(run, f) for f in hit) and (flag, op[2]) not in added:
+            if not any(op[2] in written_values(run, f) for f in hit) and (flag, op[2]) not in added:
                 added.append((flag, op[2]))
         elif kind == "list_replace":
             for f in hit:
