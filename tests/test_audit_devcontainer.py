@@ -174,6 +174,21 @@ def test_findings_point_at_the_json_line(tmp_path: Path) -> None:
         assert line is not None and needle in lines[line - 1], (cause, line)
 
 
+def test_evidence_line_is_the_most_specific_setting() -> None:
+    """ev() looks the evidence's line up by the words the format recorded; where two words are in
+    the text (`/dev/dri` and `/dev/dri/by-path`), the longer one names the setting meant."""
+    from tpdoctor.deploy.model import DeploymentModel, Service
+    from tpdoctor.rules.deploy_common import ev
+    from tpdoctor.rules.registry import DeployContext
+
+    svc = Service(name="devcontainer", format="devcontainer", line=1)
+    svc.lines = {"/dev/dri": 4, "/dev/dri/by-path": 9}
+    ctx = DeployContext(model=DeploymentModel(source="devcontainer.json", format="devcontainer"))
+    assert ev(svc, ctx, "mounts /dev/dri/by-path read-only").line == 9
+    assert ev(svc, ctx, "device /dev/dri").line == 4
+    assert ev(svc, ctx, "no setting named").line == 1
+
+
 # --- one argument holding a flag and its value ---------------------------------------------------
 
 

@@ -45,7 +45,9 @@ _VENDOR = {"xpu": "intel", "cuda": "nvidia", "rocm": "amd"}
 
 def ev(svc: Service, ctx: DeployContext, text: str, line: int | None = None) -> Evidence:
     if line is None and svc.lines:  # the setting's own line, where the format knows it
-        line = next((n for word, n in svc.lines.items() if word in text), None)
+        # the longest word the evidence names wins: `/dev/dri/by-path` before `/dev/dri`
+        hits = [word for word in svc.lines if word in text]
+        line = svc.lines[max(hits, key=len)] if hits else None
     return Evidence(source=ctx.model.source, line=line or svc.line, text=f"{svc.name}: {text}")
 
 
