@@ -96,6 +96,15 @@ def test_before_the_change_it_was_no_compose(tmp_path: Path) -> None:
     assert "no services" not in r.stderr
 
 
+
+def test_fixes_are_shown_for_docker_run(tmp_path: Path) -> None:
+    """The devcontainer CLI starts the container with `docker run`: that is whose fixes the user
+    applies (deploy/model.py FIX_RUNTIME), not a compose or Kubernetes spelling."""
+    p = _dev(tmp_path, PRIVILEGED)
+    r = run_cli("audit", str(p))
+    assert "fixes for docker run" in r.stdout, r.stdout[-600:]
+    assert re.search(r"fix \(docker run\)", r.stdout) and not re.search(r"fix \((compose|kubernetes)", r.stdout)
+
 # --- JSONC ---------------------------------------------------------------------------------------
 
 

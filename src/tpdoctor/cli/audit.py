@@ -71,7 +71,7 @@ def run_audit(
     """Review deployment files for what multi-GPU tensor parallel needs and what it does not."""
     from tpdoctor.cli.common import emit, shown_runtimes
     from tpdoctor.deploy.audit import AuditResult, Loaded, audit_model, load
-    from tpdoctor.deploy.model import DeploymentModel
+    from tpdoctor.deploy.model import FIX_RUNTIME, DeploymentModel
     from tpdoctor.errors import NotDeploymentError
     from tpdoctor.model import Report
 
@@ -152,9 +152,8 @@ def run_audit(
         render(report, fmt.value, sys.stderr)
         raise SystemExit(int(report.exit_code))
     # the fixes in the audited file's own format (the first file's, when several are given)
-    detected = loaded_all[0].model.format if loaded_all else "compose"
-    if detected == "devcontainer":  # the devcontainer CLI starts it with `docker run`
-        detected = "docker"
+    fmt_read = loaded_all[0].model.format if loaded_all else "compose"
+    detected = FIX_RUNTIME.get(fmt_read, fmt_read)
     runtimes, full = shown_runtimes(runtime, detected, verbose)
     emit(report, fmt, runtimes, full=full)
 

@@ -14,6 +14,9 @@ from typing import Literal
 from tpdoctor.model.datamodel import DataModel
 
 Format = Literal["compose", "docker", "podman", "kubernetes", "devcontainer"]
+# whose fixes a format's user applies, where it is not the format itself: the devcontainer CLI starts
+# the container with `docker run` (devcontainers/cli src/spec-node/singleContainer.ts)
+FIX_RUNTIME: dict[str, str] = {"devcontainer": "docker"}
 Backend = Literal["xpu", "cuda", "rocm", "none"]
 
 
