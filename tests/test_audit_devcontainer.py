@@ -105,6 +105,46 @@ def test_fixes_are_shown_for_docker_run(tmp_path: Path) -> None:
     assert "fixes for docker run" in r.stdout, r.stdout[-600:]
     assert re.search(r"fix \(docker run\)", r.stdout) and not re.search(r"fix \((compose|kubernetes)", r.stdout)
 
+
+# --- ${localEnv:...} references (devcontainers/cli src/spec-common/variableSubstitution.ts) -------
+
+
+@pytest.mark.parametrize(
+    "written, read",
+    [
+        ("${localEnv:SHM:16g}", "16g"),  # the default: what the CLI passes while SHM is unset
+        ("${localEnv:HF_TOKEN}", "${HF_TOKEN}"),  # no default: a value from the environment
+        ("${env:RENDER_GID}", "${RENDER_GID}"),  # the older spelling
+        ("${containerEnv:PATH:/usr/bin}", "/usr/bin"),
+        ("${localEnv:A:b:c}", "b"),  # lookupValue takes args[1]; the rest is dropped
+        ("${localWorkspaceFolder}/models", "${localWorkspaceFolder}/models"),  # already a reference
+        ("/a:${localEnv:X}:ro", "/a:${X}:ro"),
+    ],
+)
+def test_environment_references_as_the_model_reads_them(written: str, read: str) -> None:
+    from tpdoctor.deploy.devcontainer import resolve_vars
+
+    assert resolve_vars(written) == read
+
+
+def _found(tmp_path: Path, config: dict[str, object]) -> set[str]:
+    p = _dev(tmp_path, json.dumps({"image": "vllm/vllm-openai:v0.9.2", **config}))
+    return {f.cause for f in audit_model(load(p).model).findings}
+
+
+def test_a_token_from_the_environment_is_not_inline(tmp_path: Path) -> None:
+    env = {"containerEnv": {"HF_TOKEN": "${localEnv:HF_TOKEN}"}}
+    assert "audit.secret-inline" not in _found(tmp_path, env)
+    inline = {"containerEnv": {"HF_TOKEN": "hf_" + "q" * 34}}
+    assert "audit.secret-inline" in _found(tmp_path, inline)
+
+
+def test_shm_size_default_is_read(tmp_path: Path) -> None:
+    big = {"runArgs": ["--gpus=all", "--shm-size=${localEnv:SHM:16g}"]}
+    assert "shm.too-small" not in _found(tmp_path, big)
+    small = {"runArgs": ["--gpus=all", "--shm-size=${localEnv:SHM:64m}"]}
+    assert "shm.too-small" in _found(tmp_path, small)
+
 # --- JSONC ---------------------------------------------------------------------------------------
 
 

@@ -142,10 +142,28 @@ def test_private_key_block_is_redacted_across_lines() -> None:
         "HF_TOKEN: ${HF_TOKEN:-}",
         "HF_TOKEN: $${HF_TOKEN}",
         "env: [{name: HF_TOKEN, valueFrom: {secretKeyRef: {name: hf-token, key: token}}}]",
+        '"containerEnv": {"HF_TOKEN": "${localEnv:HF_TOKEN}"}',  # devcontainer.json's reference
     ],
 )
 def test_plain_text_is_kept(plain: str) -> None:
     assert redact_text(plain) == plain
+
+
+@pytest.mark.parametrize(
+    "line, kept",
+    [
+        ("HF_TOKEN=${HF_TOKEN-hunter2pass}", "HF_TOKEN=${HF_TOKEN-"),
+        ("DB_PASSWORD: ${DB_PASSWORD:-correcthorse}", "DB_PASSWORD: ${DB_PASSWORD:-"),
+        ("-e API_KEY=${API_KEY:-plainvalue42} -e X=1", "-e API_KEY=${API_KEY:-"),
+        ('"HF_TOKEN": "${localEnv:HF_TOKEN:hunter2pass}"', '"HF_TOKEN": "${localEnv:HF_TOKEN:'),
+    ],
+)
+def test_a_reference_default_is_a_value(line: str, kept: str) -> None:
+    """`${NAME-default}` gives the default while NAME is unset: a secret written there is a secret
+    in the file, whatever its shape (a password has no prefix to be known by)."""
+    out = redact_text(line)
+    assert out.startswith(kept + "<redacted>"), out
+    assert not any(w in out for w in ("hunter2pass", "correcthorse", "plainvalue42")), out
 
 
 def test_env_redaction_goes_by_value_shape_and_name() -> None:

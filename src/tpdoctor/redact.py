@@ -99,6 +99,12 @@ _PEM_ONE_LINE = re.compile(
 )
 _ALREADY = re.compile(
     r"^<redacted>$|^(?:Bearer|Basic|Token|Digest|Negotiate)$|^\*+$|^x+$|^\$?\$\{?[A-Za-z_][A-Za-z0-9_]*(?::?-[^}]*)?\}?$"
+    r"|^\$\{(?:localEnv|env|containerEnv):[A-Za-z_][A-Za-z0-9_]*\}$"  # devcontainer.json's reference
+)
+# a reference with a default (`${HF_TOKEN:-x}`, `${HF_TOKEN-x}`, devcontainer.json's
+# `${localEnv:HF_TOKEN:x}`): the default is the value the file gives while the variable is unset
+_REF_DEFAULT = re.compile(
+    r"\$\{(?:[A-Za-z_][A-Za-z0-9_]*:?-|(?:localEnv|env|containerEnv):[A-Za-z_][A-Za-z0-9_]*:)(?P<default>[^}]*)\}"
 )
 
 
@@ -177,6 +183,12 @@ def _redact_kv(line: str) -> str:
                 stop = _YAML_VALUE_END.search(line, start)
                 end = max(end, stop.start() if stop else len(line.rstrip("\n")))
         value = line[start:end]
+        d = _REF_DEFAULT.fullmatch(value)
+        if d and d.group("default") and not _ALREADY.match(d.group("default")):
+            out.append(line[pos : start + d.start("default")])
+            out.append(REDACTED)
+            pos = start + d.end("default")
+            continue
         if not value or _ALREADY.match(value):
             continue
         if _is_prose(key, m.group("sep") or "", value, line[end:]) or _is_rule_sentence(m, line[end:]):

@@ -204,6 +204,21 @@ def parse_jsonc(text: str, source: str) -> tuple[JNode, _Parser]:
 
 # --- devcontainer.json -> Service ----------------------------------------------------------------
 
+# devcontainers/cli src/spec-common/variableSubstitution.ts: `${localEnv:NAME}` (older spelling
+# `${env:NAME}`) is the host's environment, `${containerEnv:NAME}` the container's, and a third
+# ':' part is the default, used when NAME is unset (lookupValue). The model reads a reference the
+# way the shell front-end reads `${NAME-default}` (dockerrun._subst with no assignment): the
+# default where one is given, else `${NAME}`, a value the rules know comes from the environment.
+# The file keeps its own text. `${localWorkspaceFolder}` and the like are already that shape.
+_DEV_VAR = re.compile(r"\$\{(?:localEnv|env|containerEnv):([^:}]+)(?::([^:}]*))?[^}]*\}")
+
+
+def resolve_vars(value: str) -> str:
+    """A devcontainer.json string as the model reads it: each environment reference resolved to its
+    default, or written `${NAME}` where it has none."""
+    return _DEV_VAR.sub(lambda m: f"${{{m.group(1)}}}" if m.group(2) is None else m.group(2), value)
+
+
 _GLUED = re.compile(r"^(--[A-Za-z0-9][\w.-]*)[ \t]+\S")
 # Where a token of the run argv came from: ("runArgs", item, token-in-item) or (property, item|key)
 Origin = tuple[Any, ...]
@@ -291,6 +306,7 @@ def _read(text: str, source: str) -> DevDoc:
         if value is not None:
             tokens.append(value)
             origins.append(origin)
+        value = None if value is None else resolve_vars(value)
         bucket.append(Flag(name, value, i, len(tokens)))
         _line_words(lines, name, value, p.line(node.start))
 
@@ -414,10 +430,11 @@ def _read(text: str, source: str) -> DevDoc:
                         "the next argument the devcontainer CLI adds"
                     )
                     continue
-                f2 = Flag(f.name, f.value, f.start + base, f.end + base)
+                value = None if f.value is None else resolve_vars(f.value)
+                f2 = Flag(f.name, value, f.start + base, f.end + base)
                 run_flags.append(f2)
                 first = items[origins[f2.start][1]]
-                _line_words(lines, f.name, f.value, p.line(first.start))
+                _line_words(lines, f.name, value, p.line(first.start))
     hr = member("hostRequirements")
     if hr is not None:
         if hr.kind != "object":
