@@ -287,7 +287,7 @@ def test_crun_cannot_stat_an_old_driver_file_is_a_stale_cdi_spec(tmp_path: Path,
         "that was not found\n"
     )
     found = _findings(tmp_path, text)
-    assert found and found[0] == ("runtime.nvidia-toolkit-missing", "suggests"), found
+    assert found and found[0] == ("runtime.cdi-spec-stale", "suggests"), found
 
 
 @pytest.mark.parametrize(

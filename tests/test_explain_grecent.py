@@ -88,10 +88,10 @@ ROOT = Path(__file__).resolve().parents[1]
          '"/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.15": mount src=/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.15, '
          'dst=/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.15, dstFd=/proc/thread-self/fd/8, '
          'flags=MS_RDONLY|MS_NOSUID|MS_NODEV|MS_BIND|MS_REC: no such file or directory: unknown\n',
-         "runtime.nvidia-toolkit-missing", "suggests"),
+         "runtime.cdi-spec-stale", "suggests"),
         ("Error: crun: mount `/usr/lib64/libnvidia-ml.so.570.86.15` to `/usr/lib64/libnvidia-ml.so.570.86.15`: No such "
          "file or directory: OCI runtime attempted to invoke a command that was not found\n",
-         "runtime.nvidia-toolkit-missing", "suggests"),
+         "runtime.cdi-spec-stale", "suggests"),
         # vllm/platforms/cuda.py device_id_to_physical_device_id RuntimeError with the Ray hint (v0.6.3+)
         ("RuntimeError: CUDA_VISIBLE_DEVICES is set to empty string, which means GPU support is disabled. If you are "
          "using ray, please unset the environment variable `CUDA_VISIBLE_DEVICES` inside the worker/actor. Check "
