@@ -55,6 +55,7 @@ COLLECTOR_MODULES: tuple[str, ...] = (
     "tpdoctor.facts.security",
     "tpdoctor.facts.nvidia",
     "tpdoctor.facts.driver_libs",
+    "tpdoctor.facts.cdi",
     "tpdoctor.facts.network",
     "tpdoctor.facts.probes",
 )

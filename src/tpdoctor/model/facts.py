@@ -314,6 +314,16 @@ class NcclConfLine(DataModel):
 
 
 @dataclass(kw_only=True, repr=False, eq=False)
+class CdiSpec(DataModel):
+    """One CDI spec file the engines read (facts/cdi.py), and the host files it names that are absent."""
+
+    path: str  # in-root path, e.g. /etc/cdi/nvidia.yaml
+    kind: str | None = None  # vendor.com/class, e.g. nvidia.com/gpu
+    # hostPath of its mounts and device nodes, and its hooks' binaries, that the host does not have
+    missing: list[str] = field(default_factory=list)
+
+
+@dataclass(kw_only=True, repr=False, eq=False)
 class NetworkFacts(DataModel):
     """Network interfaces of this network namespace (what NCCL/Gloo/oneCCL can bind to)."""
 
@@ -359,6 +369,8 @@ class Facts(DataModel):
     # NCCL_CONF_FILE or ~/.nccl.conf, then /etc/nccl.conf: every line NCCL would read; the applied ones are
     # also in `env`, as NCCL puts them there (setenv without overwrite) before it reads any variable
     nccl_conf: list[NcclConfLine] = field(default_factory=list)
+    # the CDI specs in /etc/cdi and /var/run/cdi (what --device nvidia.com/gpu=... resolves through)
+    cdi_specs: list[CdiSpec] = field(default_factory=list)
     probes: LiveProbes | None = None
     oneccl: OneCclFacts = field(default_factory=OneCclFacts)
     network: NetworkFacts = field(default_factory=NetworkFacts)

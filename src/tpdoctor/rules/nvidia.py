@@ -485,3 +485,51 @@ def driver_libs_on_loader_path(facts: Facts, options: CheckOptions) -> Iterator[
         confidence="proves" if lib.ld_cache_read else "suggests",
         context=fix_context(extra={"driver_lib_dir": where}),
     )
+
+
+# a file `nvidia-ctk cdi generate` names by the driver's version: a versioned NVIDIA user-space library
+# (pkg/nvcdi driver-nvml.go) or GSP firmware under /lib/firmware/nvidia/<version>/ (the same forms as
+# the explain signatures cdi.spec-driver-files-stale*)
+_VERSIONED_DRIVER_FILE = re.compile(
+    r"/(?:lib(?:cuda|nvidia-[a-z0-9_-]+|nvcuvid|nvoptix|cudadebugger|EGL_nvidia|GLX_nvidia|GLESv2_nvidia|"
+    r"GLESv1_CM_nvidia)\.so\.\d+\.\d+(?:\.\d+)?|firmware/nvidia/\d+\.\d+(?:\.\d+)?/[^/]+)$"
+)
+
+
+@fact_rule("runtime.cdi-spec-stale")
+def cdi_spec_names_present_driver(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """The host's CDI specs name driver files the host has.
+
+    **What it checks.** Each spec in /etc/cdi and /var/run/cdi (`*.yaml`, `*.json`, read as the
+    engines read them: facts/cdi.py): the host paths of its mounts, device nodes and hooks, and
+    whether each exists. A versioned NVIDIA library (`libcuda.so.550.54.15`,
+    `libEGL_nvidia.so.550.135`) or firmware file that is gone is this finding. Nothing is said
+    inside a container (the specs are the host's) or when no spec is there.
+
+    **Why it matters.** `nvidia-ctk cdi generate` writes the driver's files by their versioned
+    names; a driver upgrade replaces them, and until the spec is regenerated every container that
+    asks for the GPU through CDI (`podman --device nvidia.com/gpu=all`, `docker --device
+    nvidia.com/gpu=0`, a CDI-enabled device plugin) fails to start: runc's `error mounting
+    "...libcuda.so.<old>" to rootfs at`, crun's ``cannot stat `...so.<old>` ``.
+
+    **How to fix.** Regenerate the spec where it lies (`nvidia-ctk cdi generate --output=<that
+    file>`), or enable toolkit 1.18's nvidia-cdi-refresh units, which regenerate
+    /var/run/cdi/nvidia.yaml after each driver change, and remove a hand-made copy.
+    """
+    if in_container(facts) is True:
+        return
+    for spec in facts.cdi_specs:
+        gone = [p for p in spec.missing if _VERSIONED_DRIVER_FILE.search(p)]
+        if not gone:
+            continue
+        more = f" and {len(gone) - 3} more" if len(gone) > 3 else ""
+        yield make_finding(
+            "runtime.cdi-spec-stale",
+            f"The CDI spec {spec.path} ({spec.kind or 'no kind'}) names driver files this host no longer has "
+            f"({', '.join(gone[:3])}{more}): it was generated for a driver an upgrade replaced, and a container "
+            "given the GPU through it will not start.",
+            [(spec.path, f"names {p}, which does not exist") for p in gone[:3]],
+            # whether the GPUs go through CDI (podman, --device nvidia.com/gpu=, a CDI device plugin) or the
+            # legacy hook, which reads no spec, is the launch's choice
+            confidence="suggests",
+        )
