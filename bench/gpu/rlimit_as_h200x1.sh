@@ -1,0 +1,73 @@
+#!/bin/bash
+# What CUDA, torch, NVML and NCCL print when the process's address-space limit (RLIMIT_AS, `ulimit -v`: an HPC
+# scheduler's vmem/h_vmem/VSizeFactor, a login profile, a container's --ulimit as=) is below what the CUDA driver
+# reserves at initialisation (issue 13: heldout32's collectors found vLLM failing under `ulimit -v` on a cluster).
+# One GPU; each case runs in a shell whose `ulimit -v` (KiB) is set first. The limit that lets CUDA start is
+# searched by halving, so the threshold is measured, not assumed.
+# Usage (device kind nvidia-h200): OUT=$OUT bash bench/gpu/rlimit_as_h200x1.sh
+set -u
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+OUT=${OUT:-/tmp/rlimit-as-out}; mkdir -p "$OUT"
+PY=$(command -v python3)
+CUDART=$("$PY" - <<'PY'
+import glob, os, torch
+d = os.path.dirname(os.path.dirname(torch.__file__))
+c = sorted(glob.glob(os.path.join(d, "nvidia", "**", "libcudart.so*"), recursive=True))
+print(c[0] if c else "")
+PY
+)
+{ echo "cudart: $CUDART"; "$PY" -c 'import torch; print(torch.__version__, torch.version.cuda, torch.cuda.nccl.version())';
+  nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; ulimit -v; } > "$OUT/versions.txt" 2>&1
+RT_PROBE="import ctypes
+rt = ctypes.CDLL('$CUDART')
+rt.cudaGetErrorString.restype = ctypes.c_char_p
+rt.cudaGetErrorName.restype = ctypes.c_char_p
+n = ctypes.c_int(0)
+e = rt.cudaGetDeviceCount(ctypes.byref(n))
+print('cudaGetDeviceCount returned %d (%s): %s; count %d' % (e, rt.cudaGetErrorName(e).decode(), rt.cudaGetErrorString(e).decode(), n.value))
+e = rt.cudaFree(None)
+print('cudaFree(0) returned %d (%s): %s' % (e, rt.cudaGetErrorName(e).decode(), rt.cudaGetErrorString(e).decode()))"
+DRV_PROBE="import ctypes
+cu = ctypes.CDLL('libcuda.so.1')
+s = ctypes.c_char_p()
+e = cu.cuInit(0)
+cu.cuGetErrorName(e, ctypes.byref(s)); name = s.value.decode() if s.value else '?'
+cu.cuGetErrorString(e, ctypes.byref(s)); text = s.value.decode() if s.value else '?'
+print('cuInit returned %d (%s): %s' % (e, name, text))"
+TORCH_PROBE='import torch; print("is_available", torch.cuda.is_available(), "device_count", torch.cuda.device_count()); x = torch.ones(4).cuda(); print("ok", x.sum().item())'
+NCCL_PROBE='import os, torch, torch.distributed as dist
+os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT="29533")
+torch.cuda.set_device(0)
+dist.init_process_group("nccl", rank=0, world_size=1, device_id=torch.device("cuda:0"))
+t = torch.ones(1 << 20, device="cuda"); dist.all_reduce(t); torch.cuda.synchronize(); print("allreduce ok", t[0].item())
+dist.destroy_process_group()'
+run_case() {  # name, limit KiB (or unlimited), python code
+  local name=$1 limit=$2 code=$3
+  echo "\$ ulimit -v $limit; python3 probe.py" > "$OUT/$name.log"
+  timeout 120 bash -c "ulimit -v $limit && exec \"$PY\" -c \"\$0\"" "$code" >> "$OUT/$name.log" 2>&1
+  echo "rc=$?" >> "$OUT/$name.log"
+}
+# the threshold: halve from 1 TiB until cuInit fails, then bisect between the last pass and the first failure
+ok=1073741824; bad=""
+for kib in 1073741824 536870912 268435456 134217728 67108864 33554432 16777216 8388608 4194304; do
+  if timeout 60 bash -c "ulimit -v $kib && exec \"$PY\" -c \"\$0\"" "$DRV_PROBE" 2>/dev/null | grep -q 'returned 0 '; then ok=$kib; else bad=$kib; break; fi
+done
+if [ -n "$bad" ]; then
+  for _ in 1 2 3 4 5 6; do
+    mid=$(( (ok + bad) / 2 ))
+    if timeout 60 bash -c "ulimit -v $mid && exec \"$PY\" -c \"\$0\"" "$DRV_PROBE" 2>/dev/null | grep -q 'returned 0 '; then ok=$mid; else bad=$mid; fi
+  done
+fi
+echo "cuInit passes at ulimit -v $ok KiB and fails at $bad KiB" | tee "$OUT/threshold.txt"
+LOW=${bad:-4194304}
+for c in RT DRV TORCH NCCL; do
+  var=${c}_PROBE
+  run_case "$(echo $c | tr A-Z a-z)-unlimited" unlimited "${!var}"
+  run_case "$(echo $c | tr A-Z a-z)-low" "$LOW" "${!var}"
+  run_case "$(echo $c | tr A-Z a-z)-8g" 8388608 "${!var}"
+done
+run_case nvidia-smi-low "$LOW" 'import subprocess; print(subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True))'
+# above the threshold CUDA starts; does a 1 GiB allocation then fail at a limit just above it?
+run_case torch-alloc-above "$(( ok + 2097152 ))" 'import torch; x = torch.empty(1 << 30, dtype=torch.uint8, device="cuda"); print("1 GiB ok")
+y = torch.empty(64 << 30, dtype=torch.uint8, device="cuda"); print("64 GiB ok")'
+head -c 2500 "$OUT"/*.log "$OUT/threshold.txt"
