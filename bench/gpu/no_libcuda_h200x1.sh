@@ -7,25 +7,10 @@
 set -u
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 OUT=${OUT:-/tmp/nolibcuda-out}; mkdir -p "$OUT"
-PY=$(command -v python3)
-CUDART=$("$PY" - <<'PY'
-import glob, os, torch
-d = os.path.dirname(os.path.dirname(torch.__file__))
-c = sorted(glob.glob(os.path.join(d, "nvidia", "**", "libcudart.so*"), recursive=True))
-print(c[0] if c else "")
-PY
-)
+. "$(dirname "$0")/cuda_probes.sh"   # PY, CUDART, RT_PROBE
 echo "cudart: $CUDART" > "$OUT/versions.txt"
 "$PY" -c 'import torch; print(torch.__version__, torch.version.cuda)' >> "$OUT/versions.txt" 2>&1
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader >> "$OUT/versions.txt" 2>&1
-# the runtime's own answer: cudaGetDeviceCount's code and cudaGetErrorString, as CUDA samples and ctranslate2 print it
-RT_PROBE="import ctypes
-rt = ctypes.CDLL('$CUDART')
-rt.cudaGetErrorString.restype = ctypes.c_char_p
-rt.cudaGetErrorName.restype = ctypes.c_char_p
-n = ctypes.c_int(0)
-e = rt.cudaGetDeviceCount(ctypes.byref(n))
-print('cudaGetDeviceCount returned %d (%s): %s; count %d' % (e, rt.cudaGetErrorName(e).decode(), rt.cudaGetErrorString(e).decode(), n.value))"
 TORCH_PROBE='import torch; print("is_available", torch.cuda.is_available(), "device_count", torch.cuda.device_count()); torch.zeros(1).cuda()'
 hide() {  # every libcuda.so* the loader could find, covered by /dev/null in this mount namespace only
   for f in $(ldconfig -p | awk '/libcuda\.so/ {print $NF}') /usr/lib/x86_64-linux-gnu/libcuda.so* /usr/lib64/libcuda.so*; do

@@ -8,25 +8,12 @@
 set -u
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 OUT=${OUT:-/tmp/rlimit-as-out}; mkdir -p "$OUT"
-PY=$(command -v python3)
-CUDART=$("$PY" - <<'PY'
-import glob, os, torch
-d = os.path.dirname(os.path.dirname(torch.__file__))
-c = sorted(glob.glob(os.path.join(d, "nvidia", "**", "libcudart.so*"), recursive=True))
-print(c[0] if c else "")
-PY
-)
-{ echo "cudart: $CUDART"; "$PY" -c 'import torch; print(torch.__version__, torch.version.cuda, torch.cuda.nccl.version())';
-  nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; ulimit -v; } > "$OUT/versions.txt" 2>&1
-RT_PROBE="import ctypes
-rt = ctypes.CDLL('$CUDART')
-rt.cudaGetErrorString.restype = ctypes.c_char_p
-rt.cudaGetErrorName.restype = ctypes.c_char_p
-n = ctypes.c_int(0)
-e = rt.cudaGetDeviceCount(ctypes.byref(n))
-print('cudaGetDeviceCount returned %d (%s): %s; count %d' % (e, rt.cudaGetErrorName(e).decode(), rt.cudaGetErrorString(e).decode(), n.value))
+EXTRA_RT="
 e = rt.cudaFree(None)
 print('cudaFree(0) returned %d (%s): %s' % (e, rt.cudaGetErrorName(e).decode(), rt.cudaGetErrorString(e).decode()))"
+. "$(dirname "$0")/cuda_probes.sh"   # PY, CUDART, RT_PROBE (+ the context's creation)
+{ echo "cudart: $CUDART"; "$PY" -c 'import torch; print(torch.__version__, torch.version.cuda, torch.cuda.nccl.version())';
+  nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; ulimit -v; } > "$OUT/versions.txt" 2>&1
 DRV_PROBE="import ctypes
 cu = ctypes.CDLL('libcuda.so.1')
 s = ctypes.c_char_p()
