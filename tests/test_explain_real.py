@@ -13,8 +13,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from explain_eval import DEV_SPLITS, entries, evaluate
 
 # Measured on the dev split when this test was written (docs/explain.md): results may only improve.
-DEV_TOP1_FLOOR = 1035
-DEV_CLEAN_FLOOR = 977  # heldout31 promoted and learnt (twentieth session): 973/989 -> 977/989
+DEV_TOP1_FLOOR = 1039  # gnew32a: four NCCL mix-up negatives relabelled nccl.library-conflict and found: 1035/1226 -> 1039/1230
+# heldout31 promoted and learnt (twentieth session): 973/989 -> 977/989; gnew32a relabelled four clean negatives as
+# positives (nccl.library-conflict): 977/989 -> 973/985, the same 12 dirty
+DEV_CLEAN_FLOOR = 973
 
 
 def test_dev_split_does_not_regress() -> None:

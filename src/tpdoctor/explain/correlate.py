@@ -606,6 +606,8 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
             f"Processes of this log run with different NCCL_CUMEM_ENABLE values ({', '.join(cumem)}).",
         )
 
+    _nccl_two_libraries(scan, supports)
+
     partial = rdma_listing.partial_uverbs(scan)
     if partial is not None:
         supports.setdefault("rdma.ib-device-missing", Support(cause="rdma.ib-device-missing", order=-1)).add(
@@ -866,6 +868,28 @@ def _suggest_from_fact(
     supports.setdefault(cause, Support(cause=cause, order=-1)).add(
         f"facts.{key}", "suggests", hits, first[1] if first else 1, why
     )
+
+
+def _nccl_two_libraries(scan: ScanResult, supports: dict[str, Support]) -> None:
+    """Two NCCLs in one log (gnew32a): libnccl.so.2 listed at two versions (ls -l / find / vLLM's 'Loading nccl from
+    library', NVIDIA/nccl#1784: the image's /usr/lib 2.23.4 beside a build's 2.27.0), or NCCL banners of two CUDA majors
+    ('NCCL version 2.14.3+cuda11.7' beside '...+cuda12.1'). Two versions of one CUDA major in banners are left alone:
+    vLLM 0.4.0-0.4.2 ran its own pinned libnccl beside torch's by design."""
+    for key, what in (("nccl_lib_copy", "libnccl.so.{}"), ("nccl_banner_cuda", "NCCL built for CUDA {}")):
+        values = sorted(set(scan.facts.values.get(key, [])))
+        if len(values) < 2:
+            continue
+        shown = ", ".join(what.format(v) for v in values)
+        _suggest_from_fact(
+            scan,
+            supports,
+            "nccl.library-conflict",
+            key,
+            what,
+            f"The log shows two NCCLs ({shown}): the process may load one its framework or application was not "
+            "built against. Keep one: remove the extra wheel or copy, or the LD_LIBRARY_PATH entry that puts it first.",
+        )
+        return
 
 
 def _misspelt_env(scan: ScanResult, supports: dict[str, Support]) -> None:

@@ -179,6 +179,58 @@ def _dac_allows(facts: Facts, n: DeviceNode) -> bool | None:
     return bits & 0o6 == 0o6
 
 
+def _refused_by_mode_bits(facts: Facts) -> list[DeviceNode]:
+    """GPU nodes the process cannot open read-write: a live open(O_RDWR) that got EACCES, else the mode bits."""
+    denied: list[DeviceNode] = []
+    probes = facts.probes
+    for n in _gpu_nodes(facts):
+        if probes is not None and n.path in probes.opens:
+            if probes.opens[n.path] == "EACCES":
+                denied.append(n)
+        elif _dac_allows(facts, n) is False:
+            denied.append(n)
+    return denied
+
+
+def _group_lacks_rw(facts: Facts, n: DeviceNode) -> bool:
+    """The process (not root, not the owner) is in the node's group, and the mode gives that group no read+write."""
+    uid, mode = facts.process.uid, n.mode
+    if uid is None or mode is None or uid == 0 or uid == n.uid:
+        return False
+    groups = {*facts.process.groups, *([facts.process.gid] if facts.process.gid is not None else [])}
+    return n.gid in groups and mode >> 3 & 0o6 != 0o6
+
+
+@fact_rule("device.node-mode-denied")
+def device_node_mode(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """Does the GPU node's mode give its group read+write?
+
+    What it checks: a GPU node the process cannot open read-write (live EACCES, or the mode bits with
+    --root) although the process is in the node's group: the group bits lack rw (0600, 0640).
+
+    Why it matters: a NAS or appliance host (QNAP, Synology) or a udev rule leaves the nodes 0600/0640;
+    no group_add opens them, and the frameworks only say "Permission denied".
+
+    How to fix: on the host, a udev rule in /etc/udev/rules.d/ with MODE="0660" and the render/video
+    GROUP (NVIDIA: NVreg_DeviceFileMode=0660), then the group in the container. Not chmod 666.
+    """
+    denied = [n for n in _refused_by_mode_bits(facts) if _group_lacks_rw(facts, n)]
+    if not denied:
+        return
+    evs = [Evidence(source=n.path, text=f"mode {oct(n.mode or 0)} owner {n.uid} group {n.gid}") for n in denied]
+    groups = " ".join(str(g) for g in facts.process.groups) or "none"
+    evs.append(
+        Evidence(source="/proc/self/status", text=f"Uid {facts.process.uid} Gid {facts.process.gid} Groups {groups}")
+    )
+    yield make_finding(
+        "device.node-mode-denied",
+        f"the process is in group {denied[0].gid} of {denied[0].path}, but its mode {oct(denied[0].mode or 0)} gives "
+        "the group no read+write",
+        evs,
+        context=facts_fix_context(facts),
+    )
+
+
 @fact_rule("device.group-denied")
 def device_group(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     """Is the process in the GPU node's group (render/video)?
@@ -192,14 +244,7 @@ def device_group(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     How to fix: `group_add` with the node's *numeric* GID (the image's /etc/group may not know
     "render"); Podman rootless: `--group-add keep-groups`. Never chmod 666 the nodes.
     """
-    denied: list[DeviceNode] = []
-    probes = facts.probes
-    for n in _gpu_nodes(facts):
-        if probes is not None and n.path in probes.opens:
-            if probes.opens[n.path] == "EACCES":
-                denied.append(n)
-        elif _dac_allows(facts, n) is False:
-            denied.append(n)
+    denied = [n for n in _refused_by_mode_bits(facts) if not _group_lacks_rw(facts, n)]
     if not denied:
         return
     names = {gid: name for name, gid in facts.groups.items()}
