@@ -1,0 +1,144 @@
+"""Issue 13, heldout32 lessons (glearn32b): ROCm, builds and networking.
+
+Lines are written from the code that prints them (not copied from the heldout32 logs):
+- rocminfo (ROCm/rocminfo rocminfo.cc): main() runs CheckInitialState() before hsa_init() and returns when it fails
+  (rocm-4.1.0+); CheckInitialState prints "ROCk module is loaded" / "ROCk module version %s is loaded", then opens
+  /dev/kfd O_RDWR and prints "Unable to open /dev/kfd read-write: %s" when it cannot. RET_IF_HSA_ERR prints
+  "hsa api call failure at: %s:%d" + "Call returned %s". So an hsa_init OUT_OF_RESOURCES after a clean check on a
+  host is not a missing or denied /dev/kfd (an unsupported GPU: rocm-arch#901);
+- amdkfd's "PCI rejects atomics" (kfd_device.c) retold in a report for a count of GPUs (ROCm#755);
+- torchforge's MonarchExecutor "[MonarchExecutor] Head node: {ip}:{port}" and torch c10d's "The {}network addresses
+  of ({}, {}) cannot be retrieved (gai error: {} - {})." with a link-local host (torchforge#743, PR #778);
+- bindgen_cuda / candle's build scripts: "`nvidia-smi` failed. Ensure that you have CUDA installed and that
+  `nvidia-smi` is in your PATH." and cargo's "failed to run custom build command for `candle-kernels ...`" in a
+  BuildKit step (ai-dynamo/dynamo#310);
+- the shell's "command not found" for nvidia-smi, retold, beside a docker run without a GPU request (Topo-boundary#1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from explain_helpers import all_causes as _all
+from explain_helpers import causes as _causes
+from explain_helpers import findings as _findings
+
+ROCMINFO_FAIL = (
+    "hsa api call failure at: {path}/rocminfo.cc:{line}\n"
+    "Call returned HSA_STATUS_ERROR_OUT_OF_RESOURCES: The runtime failed to allocate the necessary resources. This "
+    "error may also occur when the core runtime library needs to spawn threads or create internal OS-specific events.\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # rocminfo 5.x: the driver check, then hsa_init failing; /dev/kfd was opened read-write
+        "$ rocminfo\nROCk module is loaded\n" + ROCMINFO_FAIL.format(path="/usr/src/rocminfo-rocm-5.4.3", line=1148),
+        # rocminfo 6.x prints the module version
+        "user@box:~$ /opt/rocm/bin/rocminfo\nWSL environment not detected.\nROCk module version 6.7.0 is loaded\n"
+        + ROCMINFO_FAIL.format(path="/long_pathname_so_that_rpms_can_package_the_debug_info/src/rocminfo", line=1330),
+    ],
+)
+def test_rocminfo_past_its_kfd_check_on_a_host_is_not_a_kfd_cause(tmp_path: Path, text: str) -> None:
+    found = _all(tmp_path, text)
+    assert "device.kfd-missing" not in found and "device.group-denied" not in found, found
+    assert _causes(tmp_path, text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the kfd check failed: rocminfo says why (old rocminfo went on to hsa_init)
+        "ROCk module is loaded\nUnable to open /dev/kfd read-write: No such file or directory\n"
+        + ROCMINFO_FAIL.format(path="/src/rocminfo", line=1141),
+        # no rocminfo check at all: a bare OUT_OF_RESOURCES still names the kfd family
+        "Call returned HSA_STATUS_ERROR_OUT_OF_RESOURCES: The runtime failed to allocate the necessary resources.\n",
+        # inside a container the render node may be what is missing: the clean check does not clear it
+        "$ docker run -it --device /dev/kfd rocm/dev-ubuntu-22.04 rocminfo\nROCk module is loaded\n"
+        + ROCMINFO_FAIL.format(path="/src/rocminfo", line=1148),
+    ],
+)
+def test_rocminfo_out_of_resources_without_the_clean_check_keeps_the_kfd_family(tmp_path: Path, text: str) -> None:
+    found = _causes(tmp_path, text)
+    assert found and found[0] in ("device.kfd-missing", "device.group-denied", "device.render-node-missing"), found
+
+
+@pytest.mark.parametrize(
+    ("text", "cause"),
+    [
+        # amdkfd's refusal retold for a count of GPUs / a model
+        ('After a clean install 5 of my 6 GPUs get "PCI rejects atomics" in dmesg.\n', "rocm.pcie-atomics-unsupported"),
+        ("dmesg says PCI rejects atomics for both RX 580 cards on the riser board\n", "rocm.pcie-atomics-unsupported"),
+        ("Two of the Vega cards show 'PCI rejects atomics' and rocminfo lists only one agent.\n",
+         "rocm.pcie-atomics-unsupported"),
+        # a link-local head / rendezvous address
+        ("(EngineCore_DP0 pid=311) INFO monarch_executor.py:386: [MonarchExecutor] Head node: fe80::42:acff:fe11:2:42137\n",
+         "network.wrong-interface"),
+        ("export MASTER_ADDR=169.254.3.1\n", "network.wrong-interface"),
+        ("VLLM_HOST_IP: fe80::a00:27ff:fe4e:66a1\n", "network.wrong-interface"),
+        # torch's c10d resolver given a link-local literal
+        ("[W socket.cpp:697] [c10d] The IPv4 network addresses of (fe80::42:acff:fe11:3, 29500) cannot be retrieved "
+         "(gai error: -9 - Address family for hostname not supported).\n", "network.wrong-interface"),
+        # bindgen_cuda / candle asking nvidia-smi for the compute capability in a build without a GPU
+        ("thread 'main' panicked at /root/.cargo/registry/src/index.crates.io-6f17d22bba15001f/bindgen_cuda-0.1.5/src/"
+         "lib.rs:489:18:\n`nvidia-smi` failed. Ensure that you have CUDA installed and that `nvidia-smi` is in your "
+         "PATH.: Os { code: 2, kind: NotFound, message: \"No such file or directory\" }\n", "runtime.build-without-gpu"),
+        ("  Error: `nvidia-smi` failed. Ensure that you have CUDA installed and that `nvidia-smi` is in your PATH.\n",
+         "runtime.build-without-gpu"),
+        # only cargo's summary left, in a BuildKit step
+        ("#31 212.4 error: failed to run custom build command for `candle-kernels v0.8.4`\n", "runtime.build-without-gpu"),
+        ("#18 97.02 error: failed to run custom build command for `candle-flash-attn v0.9.1 "
+         "(https://github.com/huggingface/candle?rev=1a2b3c#1a2b3c4d)`\n", "runtime.build-without-gpu"),
+    ],
+)
+def test_a_heldout32b_family_form_is_named(tmp_path: Path, text: str, cause: str) -> None:
+    found = _findings(tmp_path, text)
+    assert found and found[0] == (cause, "suggests"), found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "start it with `docker run -it myimage`, then type `nvidia-smi` but get command not found\n",
+        "docker run --rm -it ubuntu-cuda:11.0 bash\nnvidia-smi gives command not found inside the container\n",
+    ],
+)
+def test_nvidia_smi_not_found_retold_after_a_run_without_gpus(tmp_path: Path, text: str) -> None:
+    found = _causes(tmp_path, text)
+    assert found and found[0] in ("device.nvidia-node-missing", "runtime.nvidia-toolkit-missing"), found
+
+
+@pytest.mark.parametrize(
+    ("text", "not_cause"),
+    [
+        # the atomics phrase said not to be there, or the kernel's own line (its own signature names it)
+        ("There is no PCI rejects atomics message in dmesg for my GPU.\n", "rocm.pcie-atomics-unsupported"),
+        ("The GPUs don't show \"PCI rejects atomics\" any more after the BIOS update.\n",
+         "rocm.pcie-atomics-unsupported"),
+        # link-local addresses that are not the rendezvous address: NCCL listing interfaces, an ip addr line
+        ("host:41:41 [0] NCCL INFO NET/Socket : Using [0]eth0:10.0.0.2<0> [1]eth1:fe80::42:acff:fe11:2%eth1<0>\n",
+         "network.wrong-interface"),
+        ("    inet6 fe80::42:acff:fe11:2/64 scope link\n", "network.wrong-interface"),
+        ("[MonarchExecutor] Head node: 10.0.0.5:42137\n", "network.wrong-interface"),
+        # c10d failing to resolve a host name is a resolver problem, not a link-local choice
+        ("[W socket.cpp:697] [c10d] The IPv6 network addresses of (node-3, 29500) cannot be retrieved "
+         "(gai error: -2 - Name or service not known).\n", "network.wrong-interface"),
+        # the build image lacks nvcc: not a GPU missing from the build
+        ("#31 88.10 `nvcc` failed. Ensure that you have CUDA installed and that `nvcc` is in your PATH.\n"
+         "#31 212.4 error: failed to run custom build command for `candle-kernels v0.8.4`\n", "runtime.build-without-gpu"),
+        # a candle build failing on a workstation (no BuildKit step): many other reasons
+        ("error: failed to run custom build command for `candle-kernels v0.8.4`\n", "runtime.build-without-gpu"),
+        # another crate in a docker build
+        ("#12 40.1 error: failed to run custom build command for `openssl-sys v0.9.102`\n", "runtime.build-without-gpu"),
+        # nvidia-smi works; another command is not found
+        ("nvidia-smi works, but nvcc: command not found\n", "runtime.nvidia-toolkit-missing"),
+        ("I ran nvidia-smi and it lists both GPUs, but `conda` gives command not found\n",
+         "runtime.nvidia-toolkit-missing"),
+    ],
+)
+def test_a_heldout32b_neighbour_stays_clean(tmp_path: Path, text: str, not_cause: str) -> None:
+    found = _all(tmp_path, text)
+    assert not_cause not in found, found
