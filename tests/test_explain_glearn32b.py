@@ -142,3 +142,43 @@ def test_nvidia_smi_not_found_retold_after_a_run_without_gpus(tmp_path: Path, te
 def test_a_heldout32b_neighbour_stays_clean(tmp_path: Path, text: str, not_cause: str) -> None:
     found = _all(tmp_path, text)
     assert not_cause not in found, found
+
+
+SMI_ROW = "|   {i}  NVIDIA GeForce RTX 4090        Off |   00000000:{bus}:00.0 Off |                  Off |\n"
+GGML = (
+    "ggml_cuda_init: GGML_CUDA_FORCE_MMQ:    no\n"
+    "ggml_cuda_init: found {n} CUDA devices:\n"
+    "  Device 0: NVIDIA GeForce RTX 4090, compute capability 8.9, VMM: yes\n"
+)
+OOM = "ggml_backend_cuda_buffer_type_alloc_buffer: allocating 40960.00 MiB on device 0: cudaMalloc failed: out of memory\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # nvidia-smi lists two GPUs, llama.cpp (ggml_cuda_init) counts one: a mask (ramalama < 0.9 set it to 0)
+        SMI_ROW.format(i=0, bus="01") + SMI_ROW.format(i=1, bus="02") + GGML.format(n=1) + OOM,
+        # the host's GPUs told in words
+        "On a box with two RTX 4090 cards only one GPU is used by ramalama serve.\n" + GGML.format(n=1) + OOM,
+    ],
+)
+def test_llama_cpp_seeing_one_of_several_gpus_names_the_mask(tmp_path: Path, text: str) -> None:
+    found = _findings(tmp_path, text)
+    assert found and found[0] == ("cuda.visible-devices-mismatch", "suggests"), found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # llama.cpp saw both GPUs
+        SMI_ROW.format(i=0, bus="01") + SMI_ROW.format(i=1, bus="02") + GGML.format(n=2) + OOM,
+        # a one-GPU host
+        SMI_ROW.format(i=0, bus="01") + GGML.format(n=1) + OOM,
+        # several GPUs in words but no count from llama.cpp
+        "On a box with two RTX 4090 cards only one GPU is used by the trainer.\n",
+        # one GPU of several chosen on purpose, in words that do not say only one is used
+        "The machine has 4 GPUs and we pin one GPU per job.\n" + GGML.format(n=1),
+    ],
+)
+def test_llama_cpp_gpu_count_neighbours_stay_clean(tmp_path: Path, text: str) -> None:
+    assert "cuda.visible-devices-mismatch" not in _all(tmp_path, text)
