@@ -182,3 +182,41 @@ def test_llama_cpp_seeing_one_of_several_gpus_names_the_mask(tmp_path: Path, tex
 )
 def test_llama_cpp_gpu_count_neighbours_stay_clean(tmp_path: Path, text: str) -> None:
     assert "cuda.visible-devices-mismatch" not in _all(tmp_path, text)
+
+
+JULIA_LIBCUDA = (
+    "┌ Error: CUDAdrv.jl failed to initialize\n"
+    "│   exception =\n"
+    '│    could not load library "libcuda"\n'
+    "│    libcuda.so: cannot open shared object file: No such file or directory\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a docker build named in words, at a sentence start as well
+        "While building the docker image for our Julia server, CUDA fails.\n" + JULIA_LIBCUDA,
+        "The precompile runs during docker build.\n" + JULIA_LIBCUDA,
+        # the build's own RUN step
+        "Step 9/14 : RUN julia -e 'using Pkg; Pkg.instantiate(); Pkg.precompile()'\n" + JULIA_LIBCUDA,
+    ],
+)
+def test_julia_without_libcuda_in_a_docker_build_is_the_build_step(tmp_path: Path, text: str) -> None:
+    found = _findings(tmp_path, text)
+    assert found and found[0] == ("runtime.build-without-gpu", "suggests"), found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a CPU-only machine: the package stays loadable by design
+        JULIA_LIBCUDA,
+        '[ Info: CUDAdrv.jl failed to initialize, GPU functionality unavailable (set JULIA_CUDA_SILENT or '
+        'JULIA_CUDA_VERBOSE to silence or expand this message)\n',
+        # a docker image named, but not being built
+        "I pulled the docker image and ran it on my laptop.\n" + JULIA_LIBCUDA,
+    ],
+)
+def test_julia_without_libcuda_outside_a_build_is_not_the_build_step(tmp_path: Path, text: str) -> None:
+    assert "runtime.build-without-gpu" not in _all(tmp_path, text)
