@@ -220,3 +220,31 @@ def test_julia_without_libcuda_in_a_docker_build_is_the_build_step(tmp_path: Pat
 )
 def test_julia_without_libcuda_outside_a_build_is_not_the_build_step(tmp_path: Path, text: str) -> None:
     assert "runtime.build-without-gpu" not in _all(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "After upgrading Ubuntu to 24.04, Docker Desktop does not start any more.\n",
+        "Docker Desktop 4.29 on a fresh Ubuntu 24.04 install fails to start, the whale icon never shows.\n",
+        "I moved to Ubuntu 24.10 and now docker-desktop won't open at all.\n",
+    ],
+)
+def test_docker_desktop_not_starting_on_ubuntu_24_names_the_userns_restriction(tmp_path: Path, text: str) -> None:
+    found = _findings(tmp_path, text)
+    assert found and found[0] == ("userns.apparmor-restricted", "suggests"), found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # an older Ubuntu: no restriction by default
+        "After upgrading Ubuntu to 22.04, Docker Desktop does not start any more.\n",
+        # it works on 24.04
+        "Docker Desktop starts fine on Ubuntu 24.04 after the upgrade, but the container does not start.\n",
+        # Docker Engine, not Docker Desktop
+        "On Ubuntu 24.04 the docker service does not start after the upgrade.\n",
+    ],
+)
+def test_docker_desktop_neighbours_stay_clean(tmp_path: Path, text: str) -> None:
+    assert "userns.apparmor-restricted" not in _all(tmp_path, text)
