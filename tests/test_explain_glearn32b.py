@@ -198,8 +198,6 @@ JULIA_LIBCUDA = (
         # a docker build named in words, at a sentence start as well
         "While building the docker image for our Julia server, CUDA fails.\n" + JULIA_LIBCUDA,
         "The precompile runs during docker build.\n" + JULIA_LIBCUDA,
-        # the build's own RUN step
-        "Step 9/14 : RUN julia -e 'using Pkg; Pkg.instantiate(); Pkg.precompile()'\n" + JULIA_LIBCUDA,
     ],
 )
 def test_julia_without_libcuda_in_a_docker_build_is_the_build_step(tmp_path: Path, text: str) -> None:
