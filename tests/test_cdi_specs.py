@@ -131,6 +131,7 @@ def test_bad_specs_are_error_lines(tmp_path: Path) -> None:
         "/etc/cdi/broken.yaml": "kind: nvidia.com/gpu\ncontainerEdits: [unclosed\n",
         "/etc/cdi/bomb.yaml": bomb,
         "/etc/cdi/list.json": "[1, 2]",
+        "/etc/cdi/deep.json": "[" * 200_000 + "]" * 200_000,
         "/etc/cdi/notes.txt": "not a spec",
     })
     facts = _facts(fr)
@@ -138,4 +139,5 @@ def test_bad_specs_are_error_lines(tmp_path: Path) -> None:
     errors = [e for e in facts.errors if "/etc/cdi/" in e]
     assert any(e.startswith("/etc/cdi/broken.yaml: not a readable CDI spec") for e in errors), errors
     assert any(e.startswith("/etc/cdi/bomb.yaml: not a readable CDI spec") for e in errors), errors
+    assert any(e.startswith("/etc/cdi/deep.json: not a readable CDI spec") for e in errors), errors
     assert not any("notes.txt" in e for e in errors)

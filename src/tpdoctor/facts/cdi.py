@@ -90,6 +90,9 @@ def collect_cdi(ctx: CollectContext, facts: Facts) -> None:
                 continue
             try:
                 spec = _parse(text, path)
+            except RecursionError:  # json.loads of '[[[[...' 100k deep (the YAML reader refuses it itself)
+                facts.errors.append(f"{path}: not a readable CDI spec: nested too deeply")
+                continue
             except (InputError, ValueError) as exc:
                 facts.errors.append(f"{path}: not a readable CDI spec: {str(exc).splitlines()[0][:200]}")
                 continue
