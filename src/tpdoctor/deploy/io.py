@@ -7,7 +7,6 @@ rules walk them, so a "billion laughs" file would otherwise explode there).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -18,11 +17,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from tpdoctor.errors import InputError
+from tpdoctor.yamlguard import MAX_DEPTH as MAX_DEPTH
+from tpdoctor.yamlguard import MAX_NODES as MAX_NODES
+from tpdoctor.yamlguard import refuse_bombs, walk_budget
 
 MAX_BYTES = 8 * 1024 * 1024
-MAX_NODES = 500_000
-MAX_ALIASES = 1_000
-MAX_DEPTH = 100  # a real compose file or manifest nests < 15 levels
 
 
 def read_bytes(path: Path, max_bytes: int = MAX_BYTES) -> bytes:
@@ -52,31 +51,6 @@ def rt_yaml() -> YAML:
     return y
 
 
-def _count_aliases(text: str) -> int:
-    # cheap upper bound: '*' starting a token; exact enough to refuse pathological files early
-    return sum(1 for tok in text.split() if tok.startswith("*") and len(tok) > 1)
-
-
-_QUOTED = re.compile(r"'[^'\n]*'|\"(?:[^\"\\\n]|\\.)*\"")
-
-
-def _flow_depth(text: str) -> int:
-    """Deepest nesting of YAML flow collections ([ and {) outside quoted scalars and comments."""
-    deepest = depth = 0
-    for line in text.splitlines():
-        line = _QUOTED.sub("", line)
-        hash_at = line.find(" #")
-        if hash_at >= 0:
-            line = line[:hash_at]
-        for ch in line:
-            if ch in "[{":
-                depth += 1
-                deepest = max(deepest, depth)
-            elif ch in "]}":
-                depth = max(depth - 1, 0)
-    return deepest
-
-
 _READ_ONLY: ContextVar[bool] = ContextVar("tpdoctor_yaml_read_only", default=False)
 
 
@@ -94,11 +68,7 @@ def read_only_trees() -> Iterator[None]:
 
 def load_yaml_docs(text: str, source: str) -> list[Any]:
     """Round-trip load every document; refuse bombs; raise InputError with the position."""
-    if ("[" in text or "{" in text) and _flow_depth(text) > MAX_DEPTH:
-        # ruamel's parser recurses per level: 20k levels is a RecursionError after seconds
-        raise InputError(f"{source}: YAML nested more than {MAX_DEPTH} levels deep: refusing")
-    if _count_aliases(text) > MAX_ALIASES:
-        raise InputError(f"{source}: more than {MAX_ALIASES} YAML aliases: refusing (alias bomb?)")
+    refuse_bombs(text, source)
     plain = None
     if _READ_ONLY.get():
         from tpdoctor.deploy.yamlread import load_plain
@@ -116,21 +86,8 @@ def load_yaml_docs(text: str, source: str) -> list[Any]:
         raise InputError(f"{source}: invalid YAML: {exc}") from None
     budget = [MAX_NODES]
     for d in docs:
-        _walk_budget(d, budget, source)
+        walk_budget(d, budget, source)
     return docs
-
-
-def _walk_budget(node: Any, budget: list[int], source: str) -> None:
-    stack: list[Any] = [node]
-    while stack:
-        n = stack.pop()
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise InputError(f"{source}: YAML expands to more than {MAX_NODES} nodes: refusing (alias bomb?)")
-        if isinstance(n, dict):
-            stack.extend(n.values())
-        elif isinstance(n, list):
-            stack.extend(n)
 
 
 def dump_yaml_docs(docs: list[Any]) -> str:

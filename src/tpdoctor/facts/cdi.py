@@ -20,6 +20,7 @@ from tpdoctor.errors import InputError
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.fsutil import read_text
 from tpdoctor.model.facts import CdiSpec, Facts
+from tpdoctor.yamlguard import MAX_NODES, refuse_bombs, walk_budget
 
 SPEC_DIRS = ("/etc/cdi", "/var/run/cdi")
 MAX_SPECS = 64  # files per directory: a host has a handful
@@ -52,14 +53,19 @@ def host_paths(spec: dict[str, Any]) -> list[str]:
 
 
 def _parse(text: str, path: str) -> dict[str, Any] | None:
+    """The spec as the CDI library reads it (one document, YAML or JSON), through the YAML bomb guards."""
     if path.endswith(".json"):
         data = json.loads(text)
     else:
-        from tpdoctor.deploy.io import load_yaml_docs, read_only_trees
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
 
-        with read_only_trees():  # bombs refused, no tree written back
-            docs = load_yaml_docs(text, path)
-        data = docs[0] if docs else None
+        refuse_bombs(text, path)
+        try:
+            data = YAML(typ="safe", pure=True).load(text)
+        except YAMLError as exc:
+            raise InputError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
+    walk_budget(data, [MAX_NODES], path)
     return data if isinstance(data, dict) else None
 
 
