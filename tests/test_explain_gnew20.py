@@ -119,10 +119,11 @@ def test_small_bar_stays_resizable_bar(tmp_path: Path) -> None:
 
 def test_hook_refusal_in_cdi_mode_is_not_jetson(tmp_path: Path) -> None:
     _known()
-    # mode = "cdi" on an x86 host: the same refusal, another reading (the existing toolkit-mode guess)
+    # mode = "cdi" on an x86 host: the same refusal, another reading (gnew33a: its own id, runtime.hook-direct-unsupported,
+    # where it was the toolkit-mode guess runtime.nvidia-toolkit-missing before)
     found = causes(tmp_path, DOCKER + "Using requested mode 'cdi'\n" + HOOK_V118 + ": unknown\n")
     assert "runtime.jetson-gpus-flag" not in found
-    assert found and found[0] == "runtime.nvidia-toolkit-missing", found
+    assert found and found[0] == "runtime.hook-direct-unsupported", found
 
 
 def test_jetson_without_the_hook_refusal_is_not_the_flag(tmp_path: Path) -> None:

@@ -124,7 +124,7 @@ def test_cdi_name_stat_as_a_path_is_the_engine_not_a_missing_node(tmp_path: Path
     "line",
     [
         'Error response from daemon: could not select device driver "nvidia" with capabilities: [[gpu utility compute]]',
-        'docker: Error response from daemon: could not select device driver "cdi" with capabilities: [].',
+        # gnew33a: the "cdi" driver line moved to runtime.cdi-feature-disabled (tests/test_explain_gnew33a.py)
         'Error: default OCI runtime "nvidia" not found: invalid argument',
         'Failed to create pod sandbox: rpc error: code = Unknown desc = failed to get sandbox runtime: no runtime for "nvidia" is configured',
     ],

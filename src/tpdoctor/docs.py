@@ -105,6 +105,10 @@ EXPLAIN_ONLY: dict[str, str] = {
     "oneccl.ipc-socket-exchange-failed": "oneCCL's socket exchange fails between running ranks; only its sendmsg/recvmsg/poll errors show it",
     "k8s.gpu-resource-unavailable": "the scheduler and the kubelet decide it in the cluster, outside any container; only their events show it",
     "runtime.gpu-request-invalid": "the engine refuses the request before the container exists; only its error text shows it",
+    # gnew33a
+    "runtime.docker-daemon-config-invalid": "dockerd's configuration file and its unit's flags are host configuration read when the daemon starts, before any container exists (and when dockerd refuses them, none does); dockerd's 'unable to configure the Docker daemon with file ...' (a directive given both as a flag and in the file, invalid JSON, an unknown directive) in its journal shows it",
+    "runtime.cdi-feature-disabled": "whether dockerd registered its CDI device driver (daemon.json features.cdi on Docker 25.0-28.1) is daemon configuration decided at its start, outside any container; the daemon's 'could not select device driver \"cdi\" with capabilities: []' for a CDI device request shows it",
+    "runtime.hook-direct-unsupported": "the toolkit's mode (config.toml nvidia-container-runtime.mode) is host configuration, and whether the container was started with --gpus or the NVIDIA runtime is decided at create, outside the container; the hook's refusal 'invoking the NVIDIA Container Runtime Hook directly ... is not supported' on a non-Jetson host shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",

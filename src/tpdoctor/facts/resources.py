@@ -1,4 +1,4 @@
-"""Shared resources: /dev/shm size, RLIMIT_MEMLOCK, and namespace identities.
+"""Shared resources: /dev/shm size, RLIMIT_MEMLOCK / RLIMIT_AS, and namespace identities.
 
 /dev/shm: under --root the size comes from the tmpfs `size=` option in proc/self/mounts
 (statvfs of a plain directory says nothing about a container's /dev/shm); live, statvfs.
@@ -37,14 +37,24 @@ def parse_mem_total(text: str | None) -> int | None:
     return int(m.group(1)) * 1024 if m else None
 
 
-def parse_memlock(limits_text: str | None) -> tuple[int | None, int | None]:
-    """proc/self/limits 'Max locked memory  8388608  8388608  bytes' -> (soft, hard); -1 = unlimited."""
+def parse_limit(limits_text: str | None, name: str) -> tuple[int | None, int | None]:
+    """A row of proc/self/limits ('Max locked memory  8388608  8388608  bytes') -> (soft, hard); -1 = unlimited."""
     for line in (limits_text or "").splitlines():
-        if line.startswith("Max locked memory"):
-            cols = line[len("Max locked memory") :].split()
+        if line.startswith(name):
+            cols = line[len(name) :].split()
             if len(cols) >= 2:
                 return _limit(cols[0]), _limit(cols[1])
     return None, None
+
+
+def parse_memlock(limits_text: str | None) -> tuple[int | None, int | None]:
+    """proc/self/limits 'Max locked memory  8388608  8388608  bytes' -> (soft, hard); -1 = unlimited."""
+    return parse_limit(limits_text, "Max locked memory")
+
+
+def parse_address_space(limits_text: str | None) -> tuple[int | None, int | None]:
+    """proc/self/limits 'Max address space  unlimited  unlimited  bytes' -> (soft, hard); -1 = unlimited."""
+    return parse_limit(limits_text, "Max address space")
 
 
 def _limit(v: str) -> int | None:
@@ -116,14 +126,21 @@ def _collect_shm(ctx: CollectContext, facts: Facts) -> None:
 
 
 def _collect_memlock(ctx: CollectContext, facts: Facts) -> None:
+    """RLIMIT_MEMLOCK and RLIMIT_AS (live: getrlimit; under --root: proc/self/limits), and MemTotal."""
+    limits = facts.limits
+    limits.mem_total = parse_mem_total(read_text(ctx, "/proc/meminfo"))
     if ctx.live:
-        soft, hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)
         inf = resource.RLIM_INFINITY
-        facts.limits.memlock_soft = -1 if soft == inf else soft
-        facts.limits.memlock_hard = -1 if hard == inf else hard
+        soft, hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)
+        limits.memlock_soft = -1 if soft == inf else soft
+        limits.memlock_hard = -1 if hard == inf else hard
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limits.address_space_soft = -1 if soft == inf else soft
+        limits.address_space_hard = -1 if hard == inf else hard
         return
-    soft_b, hard_b = parse_memlock(read_text(ctx, "/proc/self/limits", facts))
-    facts.limits.memlock_soft, facts.limits.memlock_hard = soft_b, hard_b
+    text = read_text(ctx, "/proc/self/limits", facts)
+    limits.memlock_soft, limits.memlock_hard = parse_memlock(text)
+    limits.address_space_soft, limits.address_space_hard = parse_address_space(text)
 
 
 def _collect_namespaces(ctx: CollectContext, facts: Facts) -> None:

@@ -141,10 +141,14 @@ class CpuFacts(DataModel):
 
 @dataclass(kw_only=True, repr=False, eq=False)
 class LimitFacts(DataModel):
-    """Resource limits (RLIMIT_MEMLOCK)."""
+    """Resource limits (RLIMIT_MEMLOCK, RLIMIT_AS) and the host RAM the address-space limit is compared with."""
 
     memlock_soft: int | None = None  # bytes; -1 = unlimited
     memlock_hard: int | None = None
+    # RLIMIT_AS ('Max address space' in /proc/self/limits; ulimit -v, Slurm VSizeFactor, SGE h_vmem, PBS vmem)
+    address_space_soft: int | None = None  # bytes; -1 = unlimited
+    address_space_hard: int | None = None
+    mem_total: int | None = None  # MemTotal of /proc/meminfo, bytes
 
 
 @dataclass(kw_only=True, repr=False, eq=False)

@@ -35,6 +35,7 @@ RULE_MODULES: tuple[str, ...] = (
     "tpdoctor.rules.security",
     "tpdoctor.rules.env",
     "tpdoctor.rules.network",
+    "tpdoctor.rules.limits",
 )
 
 
