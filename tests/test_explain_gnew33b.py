@@ -59,7 +59,8 @@ def test_the_new_signatures_facts_and_correlations_are_loaded() -> None:
         "nvsmi.query-field-insufficient", "nvml.aggregate-getter-called", "kconfig.hsa-amd-not-set",
         "dmesg.amdgpu-initialized", "kfd-kernel-line", "mig-monitor-query-denied", "mig-monitor-nvml-getter-denied",
         "mig-monitor-getter-not-selinux", "mig-monitor-getter-not-group", "mig-monitor-getter-not-userns",
-        "mig-monitor-device-plugin-memory", "amdgpu-up-no-kfd",
+        "mig-monitor-device-plugin-memory", "amdgpu-up-no-kfd", "nvidia-docker1-volume",
+        "nvml-mismatch-nvidia-docker1-volume",
     ):
         assert sid in got, sid
 
@@ -147,6 +148,21 @@ def test_nvidia_docker1s_other_failures_name_the_existing_ids(tmp_path: Path, fo
     text, want = _V1_OTHER_IDS[form]
     got = _findings(tmp_path, text)
     assert got and got[0] == want, (form, got)
+
+
+def test_nvmls_mismatch_beside_an_nvidia_docker1_volume_names_the_old_container_too(tmp_path: Path) -> None:
+    # NVIDIA/nvidia-docker#737: the existing container still mounts nvidia_driver_384.81, new containers work
+    text = (
+        "$ docker volume ls\n"
+        "DRIVER              VOLUME NAME\n"
+        "nvidia-docker       nvidia_driver_384.81\n"
+        "$ docker exec -it trainer nvidia-smi\n"
+        "Failed to initialize NVML: Driver/library version mismatch\n"
+    )
+    got = _findings(tmp_path, text)
+    assert got[0] == (_MISMATCH, "proves") and (_V1, "suggests") in got, got
+    got = _findings(tmp_path, "Failed to initialize NVML: Driver/library version mismatch\n")
+    assert _V1 not in [c for c, _ in got], got
 
 
 # --- runtime.driver-reloaded-under-daemon ----------------------------------------------------------------------------
