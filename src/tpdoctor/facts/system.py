@@ -7,7 +7,7 @@ import re
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.container import booted_root
-from tpdoctor.facts.fsutil import read_text
+from tpdoctor.facts.fsutil import open_in_root, read_fd_recorded, read_text
 from tpdoctor.model.facts import Facts, MountEntry
 
 _OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
@@ -29,6 +29,64 @@ def collect_kernel(ctx: CollectContext, facts: Facts) -> None:
     elif ctx.path("/proc/sys/kernel").is_dir():
         # /proc/sys/kernel is there but Yama is not: the LSM is not built in or not enabled.
         facts.kernel.yama_present = False
+
+
+# The kernel config is read only where it matters (amdgpu loaded): /boot/config-<release> as a text file, else
+# the kernel's own /proc/config.gz (CONFIG_IKCONFIG_PROC), at most _KCONFIG_GZ_MAX bytes compressed and
+# _KCONFIG_MAX once inflated (a config is ~300 KiB; a planted gzip bomb stops at the cap, an error line).
+_KCONFIG_GZ_MAX = 1 << 20
+_KCONFIG_MAX = 4 << 20
+_HSA_AMD = re.compile(r"^(?:CONFIG_HSA_AMD=(?P<val>[ym])|# CONFIG_HSA_AMD is not set)\s*$", re.MULTILINE)
+
+
+def _config_gz(ctx: CollectContext, errors: list[str]) -> str | None:
+    import zlib
+
+    try:
+        fd = open_in_root(ctx.root, "/proc/config.gz")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        errors.append(f"/proc/config.gz: {exc.__class__.__name__}: {exc.strerror or exc}")
+        return None
+    data = read_fd_recorded(fd, "/proc/config.gz", _KCONFIG_GZ_MAX, "kernel config", errors)
+    if data is None:
+        return None
+    inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        text = inflate.decompress(data, _KCONFIG_MAX)
+    except zlib.error as exc:
+        errors.append(f"/proc/config.gz: not gzip data: {exc}")
+        return None
+    if inflate.unconsumed_tail:
+        errors.append(f"/proc/config.gz: more than {_KCONFIG_MAX} bytes once inflated; not read")
+        return None
+    return text.decode("utf-8", errors="replace")
+
+
+def collect_kernel_config(ctx: CollectContext, facts: Facts) -> None:
+    """CONFIG_HSA_AMD of the running kernel, read only on a host where amdgpu is loaded (/sys/module/amdgpu,
+    or a render node bound to amdgpu): amd.kernel-hsa-disabled's rule needs it when /dev/kfd is absent."""
+    module = ctx.path("/sys/module/amdgpu").is_dir()
+    bound = any(g.driver == "amdgpu" for g in facts.drm)
+    if not (module or bound):
+        return
+    facts.kernel.amdgpu_loaded = True
+    text, source = None, None
+    release = facts.kernel.release
+    if release and "/" not in release and release not in (".", ".."):
+        source = f"/boot/config-{release}"
+        text = read_text(ctx.root, source, facts.errors)
+    if text is None:
+        source = "/proc/config.gz"
+        text = _config_gz(ctx, facts.errors)
+    if text is None:
+        return
+    m = _HSA_AMD.search(text)
+    if m is None and "CONFIG_DRM_AMDGPU=" not in text:
+        return  # not this kernel's config, or a fragment: say nothing
+    facts.kernel.hsa_amd = m.group("val") if m and m.group("val") else "unset"
+    facts.kernel.config_source = source
 
 
 def collect_cgroup(ctx: CollectContext, facts: Facts) -> None:
@@ -147,5 +205,6 @@ def collect_oneccl(ctx: CollectContext, facts: Facts) -> None:
 
 
 COLLECTORS.extend(
-    [collect_kernel, collect_cgroup, collect_mounts, collect_container, collect_tmp, collect_oneccl]
+    [collect_kernel, collect_kernel_config, collect_cgroup, collect_mounts, collect_container, collect_tmp,
+     collect_oneccl]
 )

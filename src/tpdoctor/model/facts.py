@@ -65,11 +65,14 @@ class ProcessFacts(DataModel):
 
 @dataclass(kw_only=True, repr=False, eq=False)
 class KernelFacts(DataModel):
-    """Kernel release and Yama's ptrace_scope."""
+    """Kernel release, Yama's ptrace_scope, and (with amdgpu loaded) whether the kernel has amdkfd."""
 
     release: str | None = None
     ptrace_scope: int | None = None  # Yama; None when Yama is absent
     yama_present: bool | None = None
+    amdgpu_loaded: bool | None = None  # /sys/module/amdgpu exists (loaded, or built in)
+    hsa_amd: str | None = None  # CONFIG_HSA_AMD of the running kernel: "y", "m" or "unset"; None: not read
+    config_source: str | None = None  # where hsa_amd was read: /boot/config-<release> or /proc/config.gz
 
 
 @dataclass(kw_only=True, repr=False, eq=False)

@@ -29,14 +29,42 @@ def kfd_present(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
 
     **How to fix.** `--device /dev/kfd` alongside the render nodes of the assigned GPUs
     (compose `devices:`), plus the `video`/`render` groups for a non-root user; on Kubernetes,
-    the AMD GPU device plugin.
+    the AMD GPU device plugin. Not said where the kernel has no amdkfd (`amd.kernel-hsa-disabled`).
     """
     if not _is_rocm(facts, options) or not dev_listed(facts) or present(facts, "/dev/kfd"):
         return
+    if facts.kernel.amdgpu_loaded and facts.kernel.hsa_amd == "unset":
+        return  # the host has no /dev/kfd at all: amd.kernel-hsa-disabled says so
     yield make_finding(
         "device.kfd-missing",
         "ROCm needs /dev/kfd, which is not present in this root.",
         [("/dev/kfd", "absent")],
+    )
+
+
+@fact_rule("amd.kernel-hsa-disabled")
+def kernel_hsa_amd(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """The kernel has amdkfd (`CONFIG_HSA_AMD`) where amdgpu is loaded and `/dev/kfd` is absent.
+
+    **What it checks.** On a root where amdgpu is loaded (`/sys/module/amdgpu`, or a render node
+    bound to amdgpu) and /dev was listed without `/dev/kfd`, the running kernel's config
+    (`/boot/config-$(uname -r)`, else `/proc/config.gz`, read inside the root with a size cap):
+    `CONFIG_HSA_AMD` unset. An unreadable or absent config says nothing.
+
+    **Why it matters.** amdkfd is ROCm's compute driver; a kernel built without it loads amdgpu
+    for the display, but `/dev/kfd` never exists, so no container can be given it and ROCm finds
+    no GPU (siderolabs/pkgs#892).
+
+    **How to fix.** Boot a kernel built with `CONFIG_HSA_AMD=y`; mapping `/dev/kfd` cannot help
+    until the host has it.
+    """
+    k = facts.kernel
+    if not k.amdgpu_loaded or k.hsa_amd != "unset" or not dev_listed(facts) or present(facts, "/dev/kfd"):
+        return
+    yield make_finding(
+        "amd.kernel-hsa-disabled",
+        "amdgpu is loaded but the kernel is built without CONFIG_HSA_AMD (amdkfd), so /dev/kfd does not exist.",
+        [(k.config_source or "kernel config", "CONFIG_HSA_AMD is not set"), ("/dev/kfd", "absent")],
     )
 
 
