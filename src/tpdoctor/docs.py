@@ -105,6 +105,10 @@ EXPLAIN_ONLY: dict[str, str] = {
     "oneccl.ipc-socket-exchange-failed": "oneCCL's socket exchange fails between running ranks; only its sendmsg/recvmsg/poll errors show it",
     "k8s.gpu-resource-unavailable": "the scheduler and the kubelet decide it in the cluster, outside any container; only their events show it",
     "runtime.gpu-request-invalid": "the engine refuses the request before the container exists; only its error text shows it",
+    "nvidia.profiling-restricted": "whether the driver restricts the GPU performance counters is a module option of the host (RmProfilingAdminOnly in /proc/driver/nvidia/params), and it matters only when a profiler or DCGM's profiling fields ask for them at run time; Nsight's / nvprof's 'ERR_NVGPUCTRPERM', CUPTI's CUPTI_ERROR_INSUFFICIENT_PRIVILEGES or DCGM's 'Host engine is running as non-root' shows it",
+    "runtime.visible-devices-env-ignored": "the toolkit's accept-nvidia-visible-devices-envvar-when-unprivileged is read from the host's /etc/nvidia-container-runtime/config.toml when the runtime creates the container (check does not read that file); the runtime's 'Ignoring devices requested by environment variable(s) in unprivileged container' shows it",
+    "nvidia.cc-ready-state-unset": "the confidential-computing mode and ready state of a GPU are driver state of the guest VM, set by attestation or nvidia-smi after boot, outside any container's configuration; nvidia-smi conf-compute's 'Ready state: not-ready', nvtrust's verifier or a CUDA init failure beside CC status: ON shows it",
+    "device.nvidia-fs-missing": "GPUDirect Storage is used only when a loader (kvikio, fastsafetensors, DALI) opens cuFile at run time, and whether the host has the nvidia-fs module is outside the container; cuFile's 'nvidia-fs driver is not loaded' / 'internal error' or fastsafetensors' cuFileDriverOpen error shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",
