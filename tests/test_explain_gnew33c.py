@@ -126,6 +126,9 @@ _PROF_CLEAN = {
         "function cupti_interface_->Subscribe( &subscriber_, (CUpti_CallbackFunc)ApiCallback, this)failed with error "
         "CUPTI_ERROR_VIRTUALIZED_DEVICE_INSUFFICIENT_PRIVILEGES\n"
     ),
+    # the embedded engine refusing to start as non-root (sdk_samples 'Error starting embedded DCGM engine. Return: %s'):
+    # glearn24a's neighbour, no watch of profiling fields refused
+    "embedded-engine-start": "Error starting embedded DCGM engine. Return: Host engine is running as non-root\n",
     # nv-hostengine's own start-up notice as a user (main.cpp): a notice, no failure
     "hostengine-notice": "nv-hostengine running as non-root. Some functionality will be limited.\n",
     # dcgm-exporter's warning alone: it runs on without the profiling metrics
