@@ -27,14 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
         # variable(s) in unprivileged container: %v", envVars), logged by the runtime through logrus
         ('time="2025-06-01T10:00:00Z" level=warning msg="Ignoring devices requested by environment variable(s) in '
          'unprivileged container: [NVIDIA_VISIBLE_DEVICES]"\n'
-         "RuntimeError: No CUDA GPUs are available\n", "device.nvidia-node-missing", "suggests"),
+         "RuntimeError: No CUDA GPUs are available\n", "runtime.visible-devices-env-ignored", "suggests"),  # gnew33c
         # internal/modifier/cdi.go:114 @v1.17.8: Warningf("Ignoring devices specified in NVIDIA_VISIBLE_DEVICES: %v")
         ("Ignoring devices specified in NVIDIA_VISIBLE_DEVICES: [nvidia.com/gpu=all]\n",
-         "device.nvidia-node-missing", "suggests"),
+         "runtime.visible-devices-env-ignored", "suggests"),
         # cmd/nvidia-container-runtime-hook/container_config.go:179 @v1.17.8: log.Printf("Ignoring devices specified in
         # NVIDIA_VISIBLE_DEVICES (privileged=%v, %v=%v) ", ...)
         ("2024/03/01 10:00:00 Ignoring devices specified in NVIDIA_VISIBLE_DEVICES (privileged=false, "
-         "accept-nvidia-visible-devices-envvar-when-unprivileged=false) \n", "device.nvidia-node-missing", "suggests"),
+         "accept-nvidia-visible-devices-envvar-when-unprivileged=false) \n", "runtime.visible-devices-env-ignored", "suggests"),
         # cuda_image.go:444 @v1.18.0: the IMEX channel twin
         ('level=warning msg="Ignoring request by environment variable(s) in unprivileged container: '
          '[NVIDIA_IMEX_CHANNELS]"\n', "nccl.imex-channel-missing", "suggests"),
