@@ -9,7 +9,9 @@ Lines are written from the code that prints them (not copied from the heldout33 
 - the scheduler's 'Insufficient <resource>' for other accelerators' extended resources (AWS Neuron, Huawei Ascend,
   GKE TPU, Cambricon) and the kubelet's 'Node didn't have enough resource: %s';
 - a read-only /dev/shm: glibc's sem_open (the semaphore is a file under /dev/shm) failing with EROFS in perror's
-  form, the mount table's 'ro', and the words of a report.
+  form, the mount table's 'ro', and the words of a report;
+- libtpu / XLA finding no TPU chip ('No jellyfish device found', 'INVALID_ARGUMENT: No TPU devices found'): no
+  /dev/accel* or /dev/vfio in the container; 'Failed to get global TPU topology' stays out (other causes too).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from explain_helpers import all_causes as _all
 from explain_helpers import causes as _causes
 from explain_helpers import findings as _findings
 
@@ -155,3 +158,28 @@ def test_writable_dev_shm_and_other_read_only_paths_stay_clean(tmp_path: Path) -
         "OSError: [Errno 30] Read-only file system: '/models/config.json'",
     ]:
         assert SHM not in _causes(tmp_path, line + "\n"), line
+
+
+# --- a TPU whose chips were not passed into the container ---
+@pytest.mark.parametrize(
+    "line",
+    [
+        "RuntimeError: Unable to initialize backend 'tpu': UNKNOWN: TPU initialization failed: No jellyfish device found "
+        "(set JAX_PLATFORMS='' to automatically choose an available backend)",
+        "I0316 12:51:40.000000  4242 tpu_client.cc:117] TPU platform initialization failed: No jellyfish device found",
+        "RuntimeError: Unable to initialize backend 'tpu': INVALID_ARGUMENT: No TPU devices found.",
+    ],
+)
+def test_libtpu_no_device_is_no_device_node(tmp_path: Path, line: str) -> None:
+    assert _all(tmp_path, line + "\n")[:1] == ["device.no-gpu"]
+
+
+def test_tpu_topology_and_user_fallbacks_stay_clean(tmp_path: Path) -> None:
+    assert _all(tmp_path, "TPU platform initialization failed: No jellyfish device found\n")[:1] == ["device.no-gpu"]
+    for line in [
+        # libtpu's topology failure has other causes too (a libtpu/runtime mismatch, an unhealthy slice)
+        "RuntimeError: Unable to initialize backend 'tpu': INTERNAL: Failed to get global TPU topology.",
+        # a program's own fallback message
+        "No TPU devices found, falling back to CPU",
+    ]:
+        assert "device.no-gpu" not in _all(tmp_path, line + "\n"), line
