@@ -211,3 +211,10 @@ def test_nccl_tests_wrong_values_over_several_hosts_do_not_name_p2p(tmp_path: Pa
     # on one host the P2P reading stays
     one = "./build/all_reduce_perf -b 8 -e 64M -g 8\n# Out of bounds values : 37 FAILED\n"
     assert _findings(tmp_path, one)[0][0] == "nccl.p2p-unsupported"
+
+
+def test_a_gpu_probe_after_a_container_start_is_not_the_build(tmp_path: Path) -> None:
+    # the image was built, then started (here without --gpus): the probe is the running container's
+    text = "docker build -t app .\ndocker run --runtime=nvidia --rm app\nRuntimeError: No CUDA GPU found\n"
+    assert _BUILD not in _causes(tmp_path, text)
+    assert _findings(tmp_path, "docker build -t app .\nRuntimeError: No CUDA GPU found\n")[0][0] == _BUILD
