@@ -218,3 +218,9 @@ def test_a_gpu_probe_after_a_container_start_is_not_the_build(tmp_path: Path) ->
     text = "docker build -t app .\ndocker run --runtime=nvidia --rm app\nRuntimeError: No CUDA GPU found\n"
     assert _BUILD not in _causes(tmp_path, text)
     assert _findings(tmp_path, "docker build -t app .\nRuntimeError: No CUDA GPU found\n")[0][0] == _BUILD
+
+
+def test_a_cuda_grid_is_not_nvidia_grid(tmp_path: Path) -> None:
+    # a kernel's launch grid, not NVIDIA GRID
+    assert _VGPU not in _causes(tmp_path, "Launch the grid without managed memory to compare timings.\n")
+    assert _VGPU in _causes(tmp_path, "The NVIDIA GRID driver does not support managed memory here.\n")
