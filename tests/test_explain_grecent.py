@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
          "error running hook #0: error running hook: exit status 2, stdout: , stderr: invoking the NVIDIA Container "
          "Runtime Hook directly (e.g. specifying the docker --gpus flag) is not supported. Please use the NVIDIA "
          "Container Runtime (e.g. specify the --runtime=nvidia flag) instead.: unknown\n",
-         "runtime.nvidia-toolkit-missing", "suggests"),
+         "runtime.hook-direct-unsupported", "suggests"),  # gnew33a: was runtime.nvidia-toolkit-missing
         # pkg/nvcdi/lib-nvml.go:175 normalizeDeviceID 'failed to get device handle from index: %v' wrapped by
         # internal/modifier/cdi.go:202 'failed to generate CDI spec for mode %q: %w' (nvmlErrorString of 2)
         ("docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI "
