@@ -160,6 +160,14 @@ def read_text(root: Path, inroot: str, errors: list[str] | None = None) -> str |
 
     Resolved inside the root, only a regular file, at most MAX_FACT_FILE bytes, within
     READ_TIMEOUT_S: /dev/zero planted as proc/self/mounts or a FIFO is an error line, not a hang."""
+    data = read_bytes(root, inroot, errors)
+    return None if data is None else data.decode("utf-8", errors="replace")
+
+
+def read_bytes(
+    root: Path, inroot: str, errors: list[str] | None = None, max_bytes: int = MAX_FACT_FILE, what: str = "fact file"
+) -> bytes | None:
+    """read_text's bytes, at most max_bytes: None when absent; an unreadable file is one line in `errors`."""
     try:
         fd = open_in_root(root, inroot)
     except (FileNotFoundError, NotADirectoryError):
@@ -168,8 +176,7 @@ def read_text(root: Path, inroot: str, errors: list[str] | None = None) -> str |
         if errors is not None:
             errors.append(f"{inroot}: {exc.__class__.__name__}: {exc.strerror or exc}")
         return None
-    data = read_fd_recorded(fd, inroot, MAX_FACT_FILE, "fact file", errors)
-    return None if data is None else data.decode("utf-8", errors="replace")
+    return read_fd_recorded(fd, inroot, max_bytes, what, errors)
 
 
 def read_fd_recorded(

@@ -114,7 +114,7 @@ def _collect_shm(ctx: CollectContext, facts: Facts) -> None:
     entry = entries[-1]  # the last mount on a path is the one processes see
     shm.present = True  # a mounted /dev/shm exists in the container even if the snapshot dir lacks it
     sizes = [o.split("=", 1)[1] for o in entry.options if o.startswith("size=")]
-    mem_total = parse_mem_total(read_text(ctx, "/proc/meminfo"))
+    mem_total = facts.limits.mem_total
     if sizes:
         shm.size_bytes = parse_tmpfs_size(sizes[-1], mem_total)
         shm.source = f"mounts size={sizes[-1]}"
@@ -126,9 +126,8 @@ def _collect_shm(ctx: CollectContext, facts: Facts) -> None:
 
 
 def _collect_memlock(ctx: CollectContext, facts: Facts) -> None:
-    """RLIMIT_MEMLOCK and RLIMIT_AS (live: getrlimit; under --root: proc/self/limits), and MemTotal."""
+    """RLIMIT_MEMLOCK and RLIMIT_AS (live: getrlimit; under --root: proc/self/limits)."""
     limits = facts.limits
-    limits.mem_total = parse_mem_total(read_text(ctx, "/proc/meminfo"))
     if ctx.live:
         inf = resource.RLIM_INFINITY
         soft, hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)
@@ -159,6 +158,8 @@ def _collect_namespaces(ctx: CollectContext, facts: Facts) -> None:
 
 
 def collect_resources(ctx: CollectContext, facts: Facts) -> None:
+    # MemTotal once: /dev/shm's percentage and default sizes and the address-space rule both use it
+    facts.limits.mem_total = parse_mem_total(read_text(ctx, "/proc/meminfo"))
     _collect_shm(ctx, facts)
     _collect_memlock(ctx, facts)
     _collect_namespaces(ctx, facts)

@@ -7,7 +7,7 @@ import re
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.container import booted_root
-from tpdoctor.facts.fsutil import open_in_root, read_fd_recorded, read_text
+from tpdoctor.facts.fsutil import read_bytes, read_text
 from tpdoctor.model.facts import Facts, MountEntry
 
 _OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
@@ -42,14 +42,7 @@ _HSA_AMD = re.compile(r"^(?:CONFIG_HSA_AMD=(?P<val>[ym])|# CONFIG_HSA_AMD is not
 def _config_gz(ctx: CollectContext, errors: list[str]) -> str | None:
     import zlib
 
-    try:
-        fd = open_in_root(ctx.root, "/proc/config.gz")
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as exc:
-        errors.append(f"/proc/config.gz: {exc.__class__.__name__}: {exc.strerror or exc}")
-        return None
-    data = read_fd_recorded(fd, "/proc/config.gz", _KCONFIG_GZ_MAX, "kernel config", errors)
+    data = read_bytes(ctx.root, "/proc/config.gz", errors, _KCONFIG_GZ_MAX, "kernel config")
     if data is None:
         return None
     inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
