@@ -56,6 +56,7 @@ COLLECTOR_MODULES: tuple[str, ...] = (
     "tpdoctor.facts.nvidia",
     "tpdoctor.facts.driver_libs",
     "tpdoctor.facts.cdi",
+    "tpdoctor.facts.nvidia_toolkit",
     "tpdoctor.facts.network",
     "tpdoctor.facts.probes",
 )

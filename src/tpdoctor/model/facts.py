@@ -331,6 +331,32 @@ class CdiSpec(DataModel):
 
 
 @dataclass(kw_only=True, repr=False, eq=False)
+class NvidiaToolkitFacts(DataModel):
+    """The NVIDIA Container Toolkit's /etc/nvidia-container-runtime/config.toml on this root (facts/nvidia_toolkit.py):
+    the settings that decide whether a GPU container can be created. None = unknown (not read, or the wrong type)."""
+
+    installed: list[str] = field(default_factory=list)  # toolkit binaries seen (nvidia-container-runtime, -hook, -cli)
+    config: str | None = None  # the in-root path of the file
+    # "read": the file's values (the toolkit's defaults for keys it leaves out); "absent": no file, the toolkit is
+    # installed, so its defaults apply; "invalid": present but not readable as the toolkit's TOML (facts.errors says why)
+    config_state: str | None = None
+    set_keys: list[str] = field(default_factory=list)  # the dotted keys the file sets, in file order
+    accept_envvar_unprivileged: bool | None = None  # accept-nvidia-visible-devices-envvar-when-unprivileged
+    accept_volume_mounts: bool | None = None  # accept-nvidia-visible-devices-as-volume-mounts
+    mode: str | None = None  # nvidia-container-runtime.mode: auto | legacy | cdi | jit-cdi | csv
+    skip_mode_detection: bool | None = None  # nvidia-container-runtime-hook.skip-mode-detection
+    ldconfig: str | None = None  # nvidia-container-cli.ldconfig as written ('@' = a host path)
+    allow_ldconfig_from_container: bool | None = None  # features.allow-ldconfig-from-container
+    ldconfig_exists: bool | None = None  # the '@' path is a file in this root
+    ldconfig_resolved: str | None = None  # what toolkit >= 1.15 runs instead: its .real sibling if present, else without .real
+    ldconfig_resolved_exists: bool | None = None
+    driver_root: str | None = None  # nvidia-container-cli.root ("" or "/": the host's own driver)
+    driver_root_exists: bool | None = None  # a directory in this root
+    # libnvidia-ml.so.1 / libcuda.so.1 under driver_root (its ld.so.cache, glibc's default directories); None: unknown
+    driver_root_libs: list[str] | None = None
+
+
+@dataclass(kw_only=True, repr=False, eq=False)
 class NetworkFacts(DataModel):
     """Network interfaces of this network namespace (what NCCL/Gloo/oneCCL can bind to)."""
 
@@ -378,6 +404,8 @@ class Facts(DataModel):
     nccl_conf: list[NcclConfLine] = field(default_factory=list)
     # the CDI specs in /etc/cdi and /var/run/cdi (what --device nvidia.com/gpu=... resolves through)
     cdi_specs: list[CdiSpec] = field(default_factory=list)
+    # the NVIDIA Container Toolkit's config.toml (what the runtime and hook do when a GPU container is created)
+    nvidia_toolkit: NvidiaToolkitFacts = field(default_factory=NvidiaToolkitFacts)
     probes: LiveProbes | None = None
     oneccl: OneCclFacts = field(default_factory=OneCclFacts)
     network: NetworkFacts = field(default_factory=NetworkFacts)

@@ -1,0 +1,197 @@
+"""The NVIDIA Container Toolkit's config.toml: the settings that decide whether a GPU container is created.
+
+Where the toolkit reads it (NVIDIA/nvidia-container-toolkit): `$XDG_CONFIG_HOME/nvidia-container-runtime/config.toml`,
+else /etc/nvidia-container-runtime/config.toml (internal/config/config.go GetConfigFilePath at v1.13.0 b7079454,
+v1.16.0 c5c124b8, v1.17.0 5bc03154); from v1.18.0 (f8daa5e2) `NVIDIA_CTK_CONFIG_FILE_PATH` names the file outright
+(api/config/v1/config.go since v1.19.0 ec7b4e2f, as at d34b3046). Those variables are the engine's environment, not
+check's: the GPU Operator's toolkit container sets them in the wrappers it installs under /usr/local/nvidia/toolkit,
+pointing at /usr/local/nvidia/toolkit/.config/nvidia-container-runtime/config.toml (cmd/nvidia-ctk-installer
+toolkit/installer/executables.go @d34b3046), which is read when /etc has none. The hook up to v1.17.x tried
+/run/nvidia/driver/etc/nvidia-container-runtime/config.toml first (cmd/nvidia-container-runtime-hook/hook_config.go
+@5bc03154; gone at f8daa5e2); not read here. No version reads drop-in files. An absent file is the defaults
+(config.go GetDefault), a file that does not parse makes the runtime and hook refuse every container
+("failed to load specified config file", toml.go loadConfigToml).
+
+The keys read, with their defaults (the same at v1.13, v1.16, v1.17, v1.18 and d34b3046):
+- `accept-nvidia-visible-devices-envvar-when-unprivileged` true; false: NVIDIA_VISIBLE_DEVICES of an unprivileged
+  container is ignored (internal/config/image/cuda_image.go VisibleDevices), and docker --gpus hands the hook the
+  devices in that very variable (moby daemon/nvidia_linux.go setNvidiaGPUs);
+- `accept-nvidia-visible-devices-as-volume-mounts` false (the k8s device plugin's volume-mounts strategy);
+- `[nvidia-container-runtime] mode` "auto" (auto, legacy, cdi, csv; jit-cdi from v1.18); anything but legacy makes the
+  hook that docker --gpus runs refuse, unless `[nvidia-container-runtime-hook] skip-mode-detection` (hook_config.go
+  assertModeIsLegacy, main.go up to v1.17);
+- `[nvidia-container-cli] root` "" (the host's own driver; the GPU Operator's toolkit writes /run/nvidia/driver);
+- `[nvidia-container-cli] ldconfig` "@/sbin/ldconfig" (packages write "@/sbin/ldconfig.real" on Debian/Ubuntu). '@'
+  marks a HOST path. Since v1.15.0 the hook runs its `.real` sibling when that exists, else the path without `.real`
+  (internal/config/cli.go NormalizeLDConfigPath, 232df647); since v1.17.3 a path without '@' makes the whole config
+  invalid unless `[features] allow-ldconfig-from-container = true` (cli.go assertValid, 00f1d5a6).
+
+The named host paths are tested inside the root (the one in-root resolver), as are the driver root and its
+libraries; rules/nvidia_toolkit.py decides what that proves.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import sys
+from typing import Any
+
+from tpdoctor.facts.collect import COLLECTORS, CollectContext
+from tpdoctor.facts.driver_libs import parse_ld_cache
+from tpdoctor.facts.fsutil import read_bytes, read_fd_recorded
+from tpdoctor.facts.oneccl_install import is_file, open_in_root
+from tpdoctor.model.facts import GLIBC_DEFAULT_DIRS, Facts, NvidiaToolkitFacts
+
+CONFIG_PATHS = (
+    "/etc/nvidia-container-runtime/config.toml",
+    "/usr/local/nvidia/toolkit/.config/nvidia-container-runtime/config.toml",  # the GPU Operator's toolkit
+)
+# The binaries whose presence says the toolkit is installed (packages: /usr/bin; the GPU Operator: its toolkit dir).
+BINARY_DIRS = ("/usr/bin", "/usr/local/bin", "/usr/local/nvidia/toolkit")
+BINARIES = ("nvidia-container-runtime", "nvidia-container-runtime-hook", "nvidia-container-toolkit", "nvidia-container-cli")
+MAX_CONFIG = 1 << 20  # the packaged file is ~2 KiB
+MAX_LD_CACHE = 16 << 20
+DRIVER_LIBS = ("libnvidia-ml.so.1", "libcuda.so.1")
+# where a driver root's loader finds them besides its ld.so.cache (arm64 and RHEL-style lib64 included)
+DRIVER_LIB_DIRS = (*GLIBC_DEFAULT_DIRS, "/usr/lib/aarch64-linux-gnu")
+
+# key -> (dotted path, type) of what is read; the type is checked as go-toml's Unmarshal would refuse it
+_KEYS: dict[str, tuple[tuple[str, ...], type]] = {
+    "accept_envvar_unprivileged": (("accept-nvidia-visible-devices-envvar-when-unprivileged",), bool),
+    "accept_volume_mounts": (("accept-nvidia-visible-devices-as-volume-mounts",), bool),
+    "mode": (("nvidia-container-runtime", "mode"), str),
+    "skip_mode_detection": (("nvidia-container-runtime-hook", "skip-mode-detection"), bool),
+    "ldconfig": (("nvidia-container-cli", "ldconfig"), str),
+    "driver_root": (("nvidia-container-cli", "root"), str),
+    "allow_ldconfig_from_container": (("features", "allow-ldconfig-from-container"), bool),
+}
+_DEFAULTS: dict[str, Any] = {
+    "accept_envvar_unprivileged": True,
+    "accept_volume_mounts": False,
+    "mode": "auto",
+    "skip_mode_detection": False,
+    "driver_root": "",
+    "allow_ldconfig_from_container": False,
+}
+_TYPE_NAMES = {bool: "a boolean", str: "a string", int: "an integer", float: "a number", dict: "a table",
+               list: "an array"}
+
+
+def _toml_loads(text: str) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10 (pyproject: tomli)
+        import tomli as tomllib
+    data: dict[str, Any] = tomllib.loads(text)
+    return data
+
+
+def _keys(table: dict[str, Any], prefix: str = "") -> list[str]:
+    out: list[str] = []
+    for k, v in table.items():
+        out += _keys(v, f"{prefix}{k}.") if isinstance(v, dict) else [f"{prefix}{k}"]
+    return out
+
+
+def _type_name(value: Any) -> str:
+    return next((n for t, n in _TYPE_NAMES.items() if type(value) is t), type(value).__name__)
+
+
+def _parse(text: str, path: str, errors: list[str]) -> tuple[dict[str, Any], list[str]] | None:
+    """The values of _KEYS the file sets, and the keys it sets; None (with an error line) when it is not TOML."""
+    try:
+        data = _toml_loads(text)
+    except ValueError as exc:  # tomllib.TOMLDecodeError is a ValueError
+        errors.append(f"{path}: not valid TOML ({str(exc).splitlines()[0][:160]}); the toolkit refuses such a file too")
+        return None
+    values: dict[str, Any] = {}
+    for name, (keys, kind) in _KEYS.items():
+        node: Any = data
+        for k in keys:
+            node = node.get(k) if isinstance(node, dict) else None
+        if node is None:
+            continue
+        if type(node) is not kind:  # bool is not an int here, nor a string "false" a bool
+            errors.append(f"{path}: {'.'.join(keys)} is {_type_name(node)}, not {_TYPE_NAMES[kind]}: ignored")
+            continue
+        values[name] = node
+    return values, _keys(data)
+
+
+def _ldconfig(ctx: CollectContext, tk: NvidiaToolkitFacts) -> None:
+    """Whether the '@' (host) ldconfig exists in this root, and what toolkit >= 1.15 runs instead (cli.go normalize)."""
+    value = tk.ldconfig
+    if not value or not value.startswith("@") or not value[1:].startswith("/"):
+        return
+    named = value[1:]
+    tk.ldconfig_exists = is_file(ctx, named)
+    trimmed = named.removesuffix(".real")
+    real = f"{trimmed}.real"
+    tk.ldconfig_resolved = real if is_file(ctx, real) else trimmed
+    tk.ldconfig_resolved_exists = tk.ldconfig_exists if tk.ldconfig_resolved == named else is_file(
+        ctx, tk.ldconfig_resolved
+    )
+
+
+def _driver_root(ctx: CollectContext, tk: NvidiaToolkitFacts, errors: list[str]) -> None:
+    """The driver root a non-default `root` names: a directory here, and the driver libraries its loader finds."""
+    root = tk.driver_root
+    if not root or posixpath.normpath(root) == "/" or not root.startswith("/"):
+        return
+    base = posixpath.normpath(root)
+    tk.driver_root_exists = ctx.path(base).is_dir()
+    if not tk.driver_root_exists:
+        tk.driver_root_libs = []
+        return
+    found = [f"{base}{d}/{lib}" for lib in DRIVER_LIBS for d in DRIVER_LIB_DIRS if is_file(ctx, f"{base}{d}/{lib}")]
+    cache_path = f"{base}/etc/ld.so.cache"
+    fd = open_in_root(ctx, cache_path)
+    if fd is not None:
+        data = read_fd_recorded(fd, cache_path, MAX_LD_CACHE, "ld cache", errors)
+        if data is None:  # unreadable: whether the libraries are there is not known
+            tk.driver_root_libs = found or None
+            return
+        for lib in DRIVER_LIBS:
+            found += [f"{base}{p}" for p in parse_ld_cache(data, lib) if is_file(ctx, f"{base}{p}")]
+    tk.driver_root_libs = list(dict.fromkeys(found))
+
+
+def collect_nvidia_toolkit(ctx: CollectContext, facts: Facts) -> None:
+    """facts.nvidia_toolkit: the toolkit's binaries and its config.toml's values, the defaults when it is installed
+    without one; nothing at all when neither is here."""
+    tk = facts.nvidia_toolkit
+    tk.installed = [f"{d}/{b}" for d in BINARY_DIRS for b in BINARIES if is_file(ctx, f"{d}/{b}")]
+    path = next((p for p in CONFIG_PATHS if os.path.lexists(ctx.entry(p))), None)
+    if path is None:
+        if tk.installed:
+            tk.config, tk.config_state = CONFIG_PATHS[0], "absent"
+            for name, value in _DEFAULTS.items():
+                setattr(tk, name, value)
+        return
+    tk.config = path
+    data = read_bytes(ctx.root, path, facts.errors, MAX_CONFIG, "toolkit config")
+    if data is None:  # a link out of reach, a directory, a FIFO, too large: the error line says which
+        if not any(e.startswith(path) for e in facts.errors):
+            facts.errors.append(f"{path}: not a readable file")
+        tk.config_state = "invalid"
+        return
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        facts.errors.append(f"{path}: not UTF-8 text (byte {exc.start}): not a TOML file")
+        tk.config_state = "invalid"
+        return
+    parsed = _parse(text, path, facts.errors)
+    if parsed is None:
+        tk.config_state = "invalid"
+        return
+    values, keys = parsed
+    tk.config_state, tk.set_keys = "read", keys[:200]
+    for name in _KEYS:
+        setattr(tk, name, values.get(name, _DEFAULTS.get(name)))
+    _ldconfig(ctx, tk)
+    _driver_root(ctx, tk, facts.errors)
+
+
+COLLECTORS.append(collect_nvidia_toolkit)
