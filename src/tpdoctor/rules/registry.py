@@ -28,6 +28,7 @@ RULE_MODULES: tuple[str, ...] = (
     "tpdoctor.rules.devices",
     # issue 3: every backend and container failure family
     "tpdoctor.rules.nvidia",
+    "tpdoctor.rules.nvidia_toolkit",
     "tpdoctor.rules.rocm",
     "tpdoctor.rules.parallel",
     "tpdoctor.rules.shm_ipc",

@@ -1,0 +1,211 @@
+"""The NVIDIA Container Toolkit's config.toml on the host (facts/nvidia_toolkit.py): settings that make the
+runtime or its hook refuse, or quietly empty, every GPU container, said before one is created.
+
+Each rule speaks only for a file it read (config_state "read"), on a host or an unsure root (inside a
+container the host's file is not there and is not what creates this container), and only for what the file
+and the root prove; where the outcome depends on how containers are started or on the toolkit's version,
+the finding says so and is "suggests".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
+from tpdoctor.model.facts import NvidiaToolkitFacts
+from tpdoctor.rules.gpus import in_container
+from tpdoctor.rules.registry import fact_rule
+
+ENVVAR_KEY = "accept-nvidia-visible-devices-envvar-when-unprivileged"
+VOLUME_KEY = "accept-nvidia-visible-devices-as-volume-mounts"
+
+
+def _read(facts: Facts) -> NvidiaToolkitFacts | None:
+    """The toolkit facts when its config.toml was read on a host (or a root not known to be a container)."""
+    tk = facts.nvidia_toolkit
+    if tk.config_state != "read" or in_container(facts) is True:
+        return None
+    return tk
+
+
+def _where(tk: NvidiaToolkitFacts) -> str:
+    return tk.config or "config.toml"
+
+
+@fact_rule("runtime.visible-devices-env-ignored")
+def toolkit_envvar_unprivileged(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """The host's toolkit accepts NVIDIA_VISIBLE_DEVICES from unprivileged containers.
+
+    **What it checks.** The host's /etc/nvidia-container-runtime/config.toml (or the GPU Operator's
+    copy under /usr/local/nvidia/toolkit/.config): `accept-nvidia-visible-devices-envvar-when-unprivileged
+    = false`. Nothing is said without the file, inside a container, or with the default (true).
+
+    **Why it matters.** With false the runtime and hook ignore NVIDIA_VISIBLE_DEVICES in every
+    unprivileged container (nvidia-container-toolkit internal/config/image/cuda_image.go VisibleDevices):
+    the container starts without a GPU. That variable is how an image's ENV, a pod's env, the k8s device
+    plugin's default `envvar` strategy and also `docker --gpus` (moby daemon/nvidia_linux.go sets it)
+    hand the toolkit the devices. Where `accept-nvidia-visible-devices-as-volume-mounts = true` (the device
+    plugin's volume-mounts strategy) the setting is the intended hardening, and it matters only to a
+    container that asks by the variable alone: then this is a notice.
+
+    **How to fix.** Ask for the GPUs in a way the toolkit accepts (a nvidia.com/gpu resource with the
+    volume-mounts or CDI strategy, a CDI device `--device nvidia.com/gpu=all`), or set the option to
+    true where every container may see every GPU.
+    """
+    tk = _read(facts)
+    if tk is None or tk.accept_envvar_unprivileged is not False:
+        return
+    evidence = [(_where(tk), f"{ENVVAR_KEY} = false")]
+    if tk.accept_volume_mounts:
+        evidence.append((_where(tk), f"{VOLUME_KEY} = true"))
+        yield make_finding(
+            "runtime.visible-devices-env-ignored",
+            "The toolkit ignores NVIDIA_VISIBLE_DEVICES in unprivileged containers and accepts the device plugin's "
+            "volume mounts instead: the hardened setup. It matters only to a container that asks for GPUs by the "
+            "variable alone (an image's ENV, a pod env entry without a nvidia.com/gpu resource, docker --gpus), "
+            "which starts without a GPU.",
+            evidence,
+            severity="notice",
+            confidence="suggests",
+            prefer="request-through-runtime",
+        )
+        return
+    yield make_finding(
+        "runtime.visible-devices-env-ignored",
+        "The toolkit ignores NVIDIA_VISIBLE_DEVICES in unprivileged containers, and that variable is how "
+        "docker --gpus, compose's nvidia device reservation and the k8s device plugin's default envvar strategy "
+        "ask it for GPUs: such a container starts without any GPU. Matters only to GPUs not requested as CDI "
+        "devices (--device nvidia.com/gpu=...) or by a privileged container.",
+        evidence,
+        confidence="suggests",
+        prefer="request-through-runtime",
+    )
+
+
+@fact_rule("runtime.hook-direct-unsupported")
+def toolkit_mode_direct_hook(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """The host's toolkit mode lets the hook that `docker --gpus` runs inject GPUs.
+
+    **What it checks.** The host's toolkit config.toml: `[nvidia-container-runtime] mode` set to `cdi`
+    or `jit-cdi`, without `[nvidia-container-runtime-hook] skip-mode-detection = true`. `auto` (the
+    default), `legacy` and `csv` (Jetson, runtime.jetson-gpus-flag) are not this.
+
+    **Why it matters.** `docker --gpus` (and compose's nvidia device reservation) runs
+    nvidia-container-runtime-hook directly, and the hook injects GPUs only when the mode resolves to
+    legacy (cmd/nvidia-container-runtime-hook hook_config.go assertModeIsLegacy, since toolkit 1.13): in
+    CDI mode every such container fails at create with "invoking the NVIDIA Container Runtime Hook
+    directly (e.g. specifying the docker --gpus flag) is not supported". The NVIDIA runtime
+    (`--runtime=nvidia`), CDI devices and Kubernetes are not affected, so this matters only to
+    containers started with --gpus.
+
+    **How to fix.** Set the mode back to auto (`nvidia-ctk config --in-place --set
+    nvidia-container-runtime.mode=auto`), or start the containers with `--runtime=nvidia` or a CDI
+    device instead of --gpus.
+    """
+    tk = _read(facts)
+    if tk is None or tk.mode not in ("cdi", "jit-cdi") or tk.skip_mode_detection:
+        return
+    yield make_finding(
+        "runtime.hook-direct-unsupported",
+        f"The toolkit is in {tk.mode} mode, so the hook that docker --gpus (and compose's nvidia device "
+        "reservation) runs refuses every container. Matters only to containers started that way: "
+        "--runtime=nvidia and CDI devices work in this mode.",
+        [(_where(tk), f'[nvidia-container-runtime] mode = "{tk.mode}"')],
+        confidence="suggests",
+        prefer="toolkit-mode-auto",
+    )
+
+
+@fact_rule("nvidia.toolkit-ldconfig-wrong")
+def toolkit_ldconfig(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """The ldconfig the host's toolkit runs when it creates a GPU container exists.
+
+    **What it checks.** `[nvidia-container-cli] ldconfig` of the host's toolkit config.toml. A value
+    with '@' names a HOST binary: the path is tested in the root, and so is what toolkit 1.15+ runs
+    instead (its `.real` sibling when that exists, else the path without `.real`). Neither there: a
+    blocker. Only the named one missing (`@/sbin/ldconfig.real` on a distribution without it, while
+    /sbin/ldconfig exists): toolkits before 1.15 fail, later ones fall back, a notice. A value without
+    '@' (the image's own ldconfig) and no `[features] allow-ldconfig-from-container = true`: toolkit
+    1.17.3 and later refuse the whole config. A value the file leaves out is not judged.
+
+    **Why it matters.** nvidia-container-cli runs that ldconfig while the container is created so the
+    injected driver libraries enter its ld cache; a missing binary fails the start ("ldcache error:
+    open failed: /sbin/ldconfig.real: no such file or directory"), and an invalid config fails every
+    GPU container ("nvidia-container-cli.ldconfig value ... is not host-relative").
+
+    **How to fix.** Point `ldconfig` at the host's real ldconfig with '@' (`@/sbin/ldconfig.real` on
+    Debian/Ubuntu, `@/sbin/ldconfig` elsewhere).
+    """
+    tk = _read(facts)
+    if tk is None or not tk.ldconfig:
+        return
+    value = tk.ldconfig
+    written = (_where(tk), f'[nvidia-container-cli] ldconfig = "{value}"')
+    if not value.startswith("@"):
+        if tk.allow_ldconfig_from_container:
+            return
+        yield make_finding(
+            "nvidia.toolkit-ldconfig-wrong",
+            f"The toolkit's ldconfig {value!r} has no '@' (it names the image's ldconfig) and "
+            "allow-ldconfig-from-container is not enabled: toolkit 1.17.3 and later refuse this config, so no "
+            "GPU container starts; older toolkits run the image's own ldconfig.",
+            [written, (_where(tk), "[features] allow-ldconfig-from-container not set to true")],
+            confidence="suggests",  # the toolkit's version decides
+        )
+        return
+    if tk.ldconfig_exists is None or tk.ldconfig_resolved_exists is None:
+        return  # not an absolute host path: the toolkit says so itself
+    named, resolved = value[1:], tk.ldconfig_resolved or value[1:]
+    if not tk.ldconfig_exists and not tk.ldconfig_resolved_exists:
+        missing = [named] if resolved == named else [named, resolved]
+        yield make_finding(
+            "nvidia.toolkit-ldconfig-wrong",
+            f"The toolkit runs the host's {named} while it creates a GPU container, and this host has no "
+            f"{' nor '.join(missing)}: every GPU container fails to start (ldcache error: open failed).",
+            [written, *((p, "absent") for p in missing)],
+        )
+    elif not tk.ldconfig_exists:
+        yield make_finding(
+            "nvidia.toolkit-ldconfig-wrong",
+            f"The toolkit's ldconfig names {named}, which this host does not have; toolkit 1.15 and later run "
+            f"{resolved} instead, older ones fail every GPU container.",
+            [written, (named, "absent"), (resolved, "present")],
+            severity="notice",
+            confidence="suggests",
+        )
+
+
+@fact_rule("nvidia.toolkit-driver-root-wrong")
+def toolkit_driver_root(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """The driver root the host's toolkit uses holds a driver.
+
+    **What it checks.** `[nvidia-container-cli] root` of the host's toolkit config.toml, when it is not
+    the host's own root: that it is a directory of this root and that libnvidia-ml.so.1 or libcuda.so.1
+    is under it (its ld.so.cache, or glibc's default directories), as nvidia-container-cli loads them
+    after chrooting there. An unreadable ld.so.cache says nothing.
+
+    **Why it matters.** `root = "/run/nvidia/driver"` is the GPU Operator's driver-container path; left
+    in place with the driver installed on the host, or before the operator's driver container runs,
+    nvidia-container-cli finds no driver ("load library failed: libnvidia-ml.so.1: cannot open shared
+    object file") and no GPU container starts.
+
+    **How to fix.** With the driver on the host, remove `root` (or set "/") and the
+    `@/run/nvidia/driver/...` ldconfig; with the GPU Operator's driver, wait for or repair its driver
+    container on this node.
+    """
+    tk = _read(facts)
+    if tk is None or not tk.driver_root or tk.driver_root_libs is None or tk.driver_root_libs:
+        return
+    written = (_where(tk), f'[nvidia-container-cli] root = "{tk.driver_root}"')
+    if tk.driver_root_exists is False:
+        why, ev = "which does not exist on this host", (tk.driver_root, "absent")
+    else:
+        why, ev = "which holds no NVIDIA driver library", (tk.driver_root, "no libnvidia-ml.so.1 or libcuda.so.1")
+    yield make_finding(
+        "nvidia.toolkit-driver-root-wrong",
+        f"The toolkit loads the driver from {tk.driver_root}, {why}: nvidia-container-cli cannot load "
+        "libnvidia-ml.so.1 and no GPU container starts.",
+        [written, ev],
+        # an empty directory is the operator's driver container not (yet) running; none at all, a host driver
+        prefer="driver-container-ready" if tk.driver_root_exists else "driver-root-host",
+    )
