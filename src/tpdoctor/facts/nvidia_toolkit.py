@@ -99,7 +99,8 @@ def _type_name(value: Any) -> str:
 
 
 def _parse(text: str, path: str, errors: list[str]) -> tuple[dict[str, Any], list[str]] | None:
-    """The values of _KEYS the file sets, and the keys it sets; None (with an error line) when it is not TOML."""
+    """The values of _KEYS the file sets (None for one of the wrong type: the toolkit cannot load the file then,
+    and what it would do is unknown), and the keys it sets; None (with an error line) when it is not TOML."""
     try:
         data = _toml_loads(text)
     except ValueError as exc:  # tomllib.TOMLDecodeError is a ValueError
@@ -113,8 +114,11 @@ def _parse(text: str, path: str, errors: list[str]) -> tuple[dict[str, Any], lis
         if node is None:
             continue
         if type(node) is not kind:  # bool is not an int here, nor a string "false" a bool
-            errors.append(f"{path}: {'.'.join(keys)} is {_type_name(node)}, not {_TYPE_NAMES[kind]}: ignored")
-            continue
+            errors.append(
+                f"{path}: {'.'.join(keys)} is {_type_name(node)}, not {_TYPE_NAMES[kind]}: not judged "
+                "(the toolkit fails to load such a file)"
+            )
+            node = None
         values[name] = node
     return values, _keys(data)
 
@@ -189,7 +193,7 @@ def collect_nvidia_toolkit(ctx: CollectContext, facts: Facts) -> None:
     values, keys = parsed
     tk.config_state, tk.set_keys = "read", keys[:200]
     for name in _KEYS:
-        setattr(tk, name, values.get(name, _DEFAULTS.get(name)))
+        setattr(tk, name, values[name] if name in values else _DEFAULTS.get(name))
     _ldconfig(ctx, tk)
     _driver_root(ctx, tk, facts.errors)
 
