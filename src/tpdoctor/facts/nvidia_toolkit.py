@@ -38,7 +38,7 @@ import sys
 from typing import Any
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
-from tpdoctor.facts.driver_libs import parse_ld_cache
+from tpdoctor.facts.driver_libs import MAX_LD_CACHE, parse_ld_cache
 from tpdoctor.facts.fsutil import read_bytes, read_fd_recorded
 from tpdoctor.facts.oneccl_install import is_file, open_in_root
 from tpdoctor.model.facts import GLIBC_DEFAULT_DIRS, Facts, NvidiaToolkitFacts
@@ -51,7 +51,6 @@ CONFIG_PATHS = (
 BINARY_DIRS = ("/usr/bin", "/usr/local/bin", "/usr/local/nvidia/toolkit")
 BINARIES = ("nvidia-container-runtime", "nvidia-container-runtime-hook", "nvidia-container-toolkit", "nvidia-container-cli")
 MAX_CONFIG = 1 << 20  # the packaged file is ~2 KiB
-MAX_LD_CACHE = 16 << 20
 DRIVER_LIBS = ("libnvidia-ml.so.1", "libcuda.so.1")
 # where a driver root's loader finds them besides its ld.so.cache (arm64 and RHEL-style lib64 included)
 DRIVER_LIB_DIRS = (*GLIBC_DEFAULT_DIRS, "/usr/lib/aarch64-linux-gnu")
