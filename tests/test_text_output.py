@@ -79,6 +79,9 @@ def test_verdicts_per_command() -> None:
     )
     assert verdict(Report(command="audit", findings=[blocker])).startswith("These files will not run TP")
     assert verdict(Report(command="check")) == "No known cause of multi-GPU failure found."
+    # no --tp and no GPU: the count is 0, which is not a TP size to name
+    blocked = Report(command="check", findings=[blocker], facts={"tp": 0})
+    assert verdict(blocked) == "The multi-GPU start will fail: by-path is absent"
 
 
 def test_plain_text_matches_what_rich_prints() -> None:

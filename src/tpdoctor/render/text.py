@@ -78,7 +78,8 @@ def verdict(report: Report) -> str:
     """The first line: what will happen (check), what happened (explain), what the files do (audit)."""
     findings = report.sorted_findings()
     tp = report.facts.get("tp") if report.command.startswith("check") else None
-    what = f"TP={tp}" if isinstance(tp, int) else "The multi-GPU start"
+    # no --tp and no GPU found gives tp 0: say "the multi-GPU start", never "TP=0"
+    what = f"TP={tp}" if isinstance(tp, int) and tp > 0 else "The multi-GPU start"
     top = findings[0] if findings else None
     if top is None or top.severity is Severity.notice:
         return "No known cause of multi-GPU failure found."
