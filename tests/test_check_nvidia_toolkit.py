@@ -29,6 +29,7 @@ TOOLKIT_IDS = (
     "runtime.hook-direct-unsupported",
     "nvidia.toolkit-ldconfig-wrong",
     "nvidia.toolkit-driver-root-wrong",
+    "runtime.toolkit-config-invalid",
 )
 LIB = "usr/lib/x86_64-linux-gnu"
 
@@ -265,16 +266,22 @@ def _errors(facts: Facts) -> list[str]:
     return [e for e in facts.errors if "config.toml" in e]
 
 
-def test_malformed_toml_is_an_error_line_and_no_finding(tmp_path: Path) -> None:
+def test_malformed_toml_is_an_error_line_and_the_toolkit_refusing_every_container(tmp_path: Path) -> None:
     fr = _host(tmp_path, '[nvidia-container-cli\nroot = "/run/nvidia/driver"\n')
     facts = _facts(fr)
     assert facts.nvidia_toolkit.config_state == "invalid"
     (line,) = _errors(facts)
     assert line.startswith("/etc/nvidia-container-runtime/config.toml: not valid TOML (") and "\n" not in line
-    assert not _found(facts)
+    # the toolkit's own loader (go-toml) refuses it too: one blocker, proven, and nothing read from its keys
+    found = _found(facts)
+    assert list(found) == ["runtime.toolkit-config-invalid"]
+    f = found["runtime.toolkit-config-invalid"]
+    assert f.severity.value == "blocker" and f.confidence == "proves"
+    assert f.evidence[0].source == "/etc/nvidia-container-runtime/config.toml"
+    assert f.evidence[0].text.startswith("not valid TOML: ") and "line 1" in f.evidence[0].text
     r = run_cli("check", "--root", str(fr.root))
-    assert "Traceback" not in r.stderr and r.returncode in (0, 3, 4)
-    assert "not valid TOML" in r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and r.returncode == 3
+    assert "runtime.toolkit-config-invalid" in r.stdout and "not valid TOML" in r.stdout + r.stderr
 
 
 def test_binary_file_is_not_utf8_text(tmp_path: Path) -> None:
@@ -312,7 +319,20 @@ def test_wrong_types_are_ignored_with_one_line_each(tmp_path: Path) -> None:
     assert any("nvidia-container-cli.ldconfig is an integer, not a string" in e for e in errors)
     assert any("nvidia-container-cli.root is a table, not a string" in e for e in errors)
     assert any("nvidia-container-runtime.mode is an array, not a string" in e for e in errors)
-    assert not _found(facts)
+    # the toolkit's unmarshal fails on such a file: that is the finding (suggests: read here, not run), named by
+    # the first wrong key; no other rule reads keys from a file the toolkit refuses
+    found = _found(facts)
+    assert list(found) == ["runtime.toolkit-config-invalid"]
+    f = found["runtime.toolkit-config-invalid"]
+    assert f.confidence == "suggests"
+    assert f.evidence[0].text == "accept-nvidia-visible-devices-envvar-when-unprivileged is a string, not a boolean"
+
+
+def test_a_wrong_type_hides_the_keys_other_rules_would_read(tmp_path: Path) -> None:
+    # cdi mode would be runtime.hook-direct-unsupported in a file that loads; here the file does not load at all
+    found = _check(_host(tmp_path), '[nvidia-container-runtime]\nmode = "cdi"\n[nvidia-container-cli]\nldconfig = 3\n')
+    assert list(found) == ["runtime.toolkit-config-invalid"]
+    assert "runtime.hook-direct-unsupported" in _check(_host(tmp_path), '[nvidia-container-runtime]\nmode = "cdi"\n')
 
 
 @pytest.mark.parametrize("how", ["absolute", "relative"])

@@ -97,13 +97,18 @@ def _type_name(value: Any) -> str:
     return next((n for t, n in _TYPE_NAMES.items() if type(value) is t), type(value).__name__)
 
 
-def _parse(text: str, path: str, errors: list[str]) -> tuple[dict[str, Any], list[str]] | None:
+def _parse(
+    text: str, path: str, errors: list[str], tk: NvidiaToolkitFacts
+) -> tuple[dict[str, Any], list[str]] | None:
     """The values of _KEYS the file sets (None for one of the wrong type: the toolkit cannot load the file then,
-    and what it would do is unknown), and the keys it sets; None (with an error line) when it is not TOML."""
+    and what it would do is unknown), and the keys it sets; None (with an error line) when it is not TOML. Either
+    way the toolkit would refuse the file (toml.go loadConfigToml / configNoOverrides): tk.config_refused says why."""
     try:
         data = _toml_loads(text)
     except ValueError as exc:  # tomllib.TOMLDecodeError is a ValueError
-        errors.append(f"{path}: not valid TOML ({str(exc).splitlines()[0][:160]}); the toolkit refuses such a file too")
+        reason = str(exc).splitlines()[0][:160]
+        errors.append(f"{path}: not valid TOML ({reason}); the toolkit refuses such a file too")
+        tk.config_refused = f"not valid TOML: {reason}"
         return None
     values: dict[str, Any] = {}
     for name, (keys, kind) in _KEYS.items():
@@ -113,10 +118,9 @@ def _parse(text: str, path: str, errors: list[str]) -> tuple[dict[str, Any], lis
         if node is None:
             continue
         if type(node) is not kind:  # bool is not an int here, nor a string "false" a bool
-            errors.append(
-                f"{path}: {'.'.join(keys)} is {_type_name(node)}, not {_TYPE_NAMES[kind]}: not judged "
-                "(the toolkit fails to load such a file)"
-            )
+            wrong = f"{'.'.join(keys)} is {_type_name(node)}, not {_TYPE_NAMES[kind]}"
+            errors.append(f"{path}: {wrong}: not judged (the toolkit fails to load such a file)")
+            tk.config_refused = tk.config_refused or wrong
             node = None
         values[name] = node
     return values, _keys(data)
@@ -185,7 +189,7 @@ def collect_nvidia_toolkit(ctx: CollectContext, facts: Facts) -> None:
         facts.errors.append(f"{path}: not UTF-8 text (byte {exc.start}): not a TOML file")
         tk.config_state = "invalid"
         return
-    parsed = _parse(text, path, facts.errors)
+    parsed = _parse(text, path, facts.errors, tk)
     if parsed is None:
         tk.config_state = "invalid"
         return

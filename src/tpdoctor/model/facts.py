@@ -340,6 +340,8 @@ class NvidiaToolkitFacts(DataModel):
     # "read": the file's values (the toolkit's defaults for keys it leaves out); "absent": no file, the toolkit is
     # installed, so its defaults apply; "invalid": present but not readable as the toolkit's TOML (facts.errors says why)
     config_state: str | None = None
+    # why the toolkit itself would refuse the file (not valid TOML, a key of the wrong type); None: it loads, or not known
+    config_refused: str | None = None
     set_keys: list[str] = field(default_factory=list)  # the dotted keys the file sets, in file order
     accept_envvar_unprivileged: bool | None = None  # accept-nvidia-visible-devices-envvar-when-unprivileged
     accept_volume_mounts: bool | None = None  # accept-nvidia-visible-devices-as-volume-mounts

@@ -23,13 +23,44 @@ VOLUME_KEY = "accept-nvidia-visible-devices-as-volume-mounts"
 def _read(facts: Facts) -> NvidiaToolkitFacts | None:
     """The toolkit facts when its config.toml was read on a host (or a root not known to be a container)."""
     tk = facts.nvidia_toolkit
-    if tk.config_state != "read" or in_container(facts) is True:
-        return None
+    if tk.config_state != "read" or tk.config_refused or in_container(facts) is True:
+        return None  # a file the toolkit refuses is runtime.toolkit-config-invalid, whatever its keys say
     return tk
 
 
 def _where(tk: NvidiaToolkitFacts) -> str:
     return tk.config or "config.toml"
+
+
+@fact_rule("runtime.toolkit-config-invalid")
+def toolkit_config_loads(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """The host's toolkit config.toml loads.
+
+    **What it checks.** The host's /etc/nvidia-container-runtime/config.toml (or the GPU Operator's copy)
+    parses as TOML, and the keys check reads have the types the toolkit unmarshals them into (booleans
+    unquoted, strings quoted). A file too large or out of reach for check is not judged.
+
+    **Why it matters.** The runtime and its hook load this file for every container they create; one
+    that does not parse, or holds a value of the wrong type, fails the load ("error loading config:
+    failed to load specified config file", nvidia-container-toolkit api/config/v1/toml.go), so no GPU
+    container starts at all, whatever its own settings.
+
+    **How to fix.** Fix the line the error names, or write the defaults back (`nvidia-ctk config
+    default --output=/etc/nvidia-container-runtime/config.toml`) and set the keys again with
+    `nvidia-ctk config --in-place --set`.
+    """
+    tk = facts.nvidia_toolkit
+    if not tk.config_refused or in_container(facts) is True:
+        return
+    yield make_finding(
+        "runtime.toolkit-config-invalid",
+        f"The toolkit's config.toml does not load ({tk.config_refused}): the NVIDIA runtime and its hook refuse "
+        "every GPU container on this host until it is fixed.",
+        [(_where(tk), tk.config_refused)],
+        # a TOML syntax error fails the toolkit's parser too; a wrong type fails its unmarshal as far as
+        # go-toml v1's conversions go (a quoted "false" for a bool does), which is read, not run, here
+        confidence="proves" if tk.config_state == "invalid" else "suggests",
+    )
 
 
 @fact_rule("runtime.visible-devices-env-ignored")
