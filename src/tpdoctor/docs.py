@@ -116,6 +116,10 @@ EXPLAIN_ONLY: dict[str, str] = {
     "runtime.visible-devices-env-ignored": "the toolkit's accept-nvidia-visible-devices-envvar-when-unprivileged is read from the host's /etc/nvidia-container-runtime/config.toml when the runtime creates the container (check does not read that file); the runtime's 'Ignoring devices requested by environment variable(s) in unprivileged container' shows it",
     "nvidia.cc-ready-state-unset": "the confidential-computing mode and ready state of a GPU are driver state of the guest VM, set by attestation or nvidia-smi after boot, outside any container's configuration; nvidia-smi conf-compute's 'Ready state: not-ready', nvtrust's verifier or a CUDA init failure beside CC status: ON shows it",
     "device.nvidia-fs-missing": "GPUDirect Storage is used only when a loader (kvikio, fastsafetensors, DALI) opens cuFile at run time, and whether the host has the nvidia-fs module is outside the container; cuFile's 'nvidia-fs driver is not loaded' / 'internal error' or fastsafetensors' cuFileDriverOpen error shows it",
+    # gnew34a
+    "runtime.image-store-full": "the image store fills while the engine pulls or extracts an image, before the container exists; only the engine's pull error (ENOSPC in a layer step) shows it",
+    "capability.sys-ptrace-missing": "a debugger or profiler attaches at the user's request, long after start; the capability set is visible to `check`, but only the tool's refusal shows that a trace was wanted and refused",
+    "nvidia.consumer-gpu-hypervisor-refused": "the GPU model, the hypervisor and the guest's driver release are outside any container; only the driver's init failure beside them in a log shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",
