@@ -115,6 +115,10 @@ EXPLAIN_ONLY: dict[str, str] = {
     "k8s.admission-refused": "admission policies (Pod Security labels of the namespace, PSPs, OpenShift SCCs, Kyverno/Gatekeeper policies) live in the cluster's API server, outside any container's configuration, and refuse the pod before it exists; the controller's 'is forbidden: violates PodSecurity ...', 'unable to validate against any security context constraint' or a policy webhook's denial shows it (`audit --pss baseline` names what a workload's own spec asks for)",
     "nvidia.imex-host-service-conflict": "whether the node runs its own nvidia-imex.service is systemd state of the host, and the ComputeDomain daemons are pods the DRA driver creates at run time; the daemon's failed IMEX check beside the host service (systemctl, its journal) shows it",
     "runtime.image-arch-mismatch": "the image's platforms are in the registry's manifest list and the host's architecture in the kernel, neither in a compose file or pod spec; the pull's 'no match for platform in manifest' or the entrypoint's 'exec format error' shows it",
+    # gnew34a
+    "runtime.image-store-full": "the image store fills while the engine pulls or extracts an image, before the container exists; only the engine's pull error (ENOSPC in a layer step) shows it",
+    "capability.sys-ptrace-missing": "a debugger or profiler attaches at the user's request, long after start; the capability set is visible to `check`, but only the tool's refusal shows that a trace was wanted and refused",
+    "nvidia.consumer-gpu-hypervisor-refused": "the GPU model, the hypervisor and the guest's driver release are outside any container; only the driver's init failure beside them in a log shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",
