@@ -148,3 +148,25 @@ def test_the_system_error_alone_still_suggests_shm(tmp_path: Path) -> None:
 )
 def test_a_heldout34b_neighbour_stays_clean(tmp_path: Path, text: str, not_cause: str) -> None:
     assert not_cause not in _all(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # NCCL >= 2.26's link-layer check, in its three WARNs (connect, merge, the peer's devices)
+        "n1:5:9 [0] transport/net_ib.cc:1414 NCCL WARN NET/IB : Attempted to connect incompatible devices: "
+        "[2]mlx5_2:1/RoCE and [0]mlx5_0:1/IB. Try selecting NICs of only one link type using NCCL_IB_HCA\n",
+        "n1:5:9 [0] transport/net_ib.cc:542 NCCL WARN NET/IB : Attempted to merge incompatible devices: "
+        "[0]mlx5_0:1/IB and [1]mlx5_1:1/RoCE. Try selecting NICs of only one link type using NCCL_IB_HCA\n",
+        "n1:5:9 [0] transport/net_ib/connect.cc:1034 NCCL WARN NET/IB : Remote IB device is incompatible with the "
+        "local [0]rocep1s0f0:1/RoCE. Try selecting NICs of only one link type using NCCL_IB_HCA\n",
+    ],
+)
+def test_nccl_refusing_mixed_link_layers_is_the_hca_choice(tmp_path: Path, text: str) -> None:
+    assert _findings(tmp_path, text)[:1] == [("rdma.fabric-unreachable", "suggests")]
+
+
+def test_a_healthy_ib_device_listing_is_not_a_mixed_link_layer(tmp_path: Path) -> None:
+    text = ("host:1:1 [0] NCCL INFO NET/IB : Using [0]mlx5_0:1/IB [1]mlx5_1:1/RoCE ; OOB eth0:10.0.0.2<0>\n"
+            "host:1:1 [0] NCCL INFO Channel 00/0 : 0[0] -> 1[0] [send] via NET/IB/0\n")
+    assert "rdma.fabric-unreachable" not in _all(tmp_path, text)
