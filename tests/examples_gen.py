@@ -11,6 +11,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+# this checkout's package, not whichever tpdoctor is installed (a worktree beside an editable install of another
+# checkout wrote examples without that checkout's new facts: merge34)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
 from fakeroot import FakeRoot, article_root
 from tpdoctor.facts.collect import collect_facts
 from tpdoctor.facts.snapshot import dump_facts
