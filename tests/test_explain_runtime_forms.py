@@ -164,11 +164,17 @@ def test_setgroups_einval_under_rootless_is_an_unmapped_gid(tmp_path: Path) -> N
         "Error response from daemon: manifest unknown",
         "Error response from daemon: driver failed programming external connectivity on endpoint vllm (3f1c): Bind for 0.0.0.0:8000 failed: port is already allocated",
         "OSError: Incorrect path_or_model_id: '/models/x'. Please provide either the path to a local folder or the repo_id of a model on the Hub.",
-        "exec /usr/bin/python3: exec format error",
     ],
 )
 def test_failures_without_a_container_gpu_cause_stay_clean(tmp_path: Path, line: str) -> None:
     assert _causes(tmp_path, line) == []
+
+
+def test_exec_format_error_of_an_interpreter_suggests_the_image_architecture(tmp_path: Path) -> None:
+    # since runtime.image-arch-mismatch (gnew34b): an image's interpreter that the kernel cannot exec is an image
+    # built for another CPU; a script without a shebang stays clean
+    assert _causes(tmp_path, "exec /usr/bin/python3: exec format error") == [("runtime.image-arch-mismatch", "suggests")]
+    assert _causes(tmp_path, "exec ./entrypoint.sh: exec format error") == []
 
 
 def test_a_root_failure_drops_a_cause_only_a_downstream_line_backs(tmp_path: Path) -> None:
