@@ -71,14 +71,14 @@ class Ctx:
         """A pair of device timing events: CUDA/HIP, or XPU where torch has them; None on CPU."""
         if self.device_kind == "cuda":
             return (
-                torch.cuda.Event(enable_timing=True),  # type: ignore[no-untyped-call]
-                torch.cuda.Event(enable_timing=True),  # type: ignore[no-untyped-call]
+                torch.cuda.Event(enable_timing=True),  # type: ignore[no-untyped-call,unused-ignore]
+                torch.cuda.Event(enable_timing=True),  # type: ignore[no-untyped-call,unused-ignore]
             )
         if self.device_kind == "xpu" and hasattr(torch.xpu, "Event"):
             try:
                 return (
-                    torch.xpu.Event(enable_timing=True),  # type: ignore[no-untyped-call]
-                    torch.xpu.Event(enable_timing=True),  # type: ignore[no-untyped-call]
+                    torch.xpu.Event(enable_timing=True),  # type: ignore[no-untyped-call,unused-ignore]
+                    torch.xpu.Event(enable_timing=True),  # type: ignore[no-untyped-call,unused-ignore]
                 )
             except Exception:
                 return None
@@ -107,7 +107,7 @@ class Ctx:
         HIP there), replay it once to warm up, then time `replays` replays with device events.
         Returns the time of one call. No Python runs between the collectives, as in nccl-tests'
         C loop: what is left is the collective itself and the graph's launch of each kernel."""
-        side = torch.cuda.Stream()  # type: ignore[no-untyped-call]
+        side = torch.cuda.Stream()  # type: ignore[no-untyped-call,unused-ignore]
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):  # NCCL's first call on a new stream sets up its state eagerly
             fn()
@@ -174,7 +174,7 @@ def setup(cfg: dict[str, Any], rank: int) -> tuple[Ctx, dict[str, Any]]:
     if kind == "cuda":
         info["device_name"] = torch.cuda.get_device_name(local)
         try:
-            v = torch.cuda.nccl.version()  # type: ignore[no-untyped-call]
+            v = torch.cuda.nccl.version()  # type: ignore[no-untyped-call,unused-ignore]
             info["backend_version"] = ".".join(str(x) for x in v) if isinstance(v, tuple) else str(v)
         except Exception:
             pass
