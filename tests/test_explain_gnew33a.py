@@ -126,6 +126,27 @@ def test_nccl_oom_under_a_limit_suggests_it(tmp_path: Path) -> None:
     assert found[:1] == [(_AS, "suggests")], found
 
 
+# NCCL's own allocator WARN (NVIDIA/nccl src/include/alloc.h "Failed to CUDA %s %ld bytes"), as torch re-prints it
+# after "Last error:": what a one-rank all-reduce printed on an empty H100 under `ulimit -v` (the form, not the file,
+# bench/gpu/results/rlimit-as-h100x1)
+_NCCL_ALLOC = (
+    "torch.distributed.DistBackendError: NCCL error in: /pytorch/torch/csrc/distributed/c10d/NCCLUtils.cpp:93, "
+    "unhandled cuda error (run with NCCL_DEBUG=INFO for details), NCCL version 2.28.9\n"
+    "ncclUnhandledCudaError: Call to CUDA function failed.\nLast error:\nFailed to CUDA {kind} {n} bytes\n"
+)
+
+
+@pytest.mark.parametrize("kind,n", [("calloc", 536870912), ("malloc", 2097152), ("calloc async", 4194304), ("host alloc", 1 << 20)])
+def test_nccl_alloc_failure_under_a_limit_suggests_it(tmp_path: Path, kind: str, n: int) -> None:
+    text = _NCCL_ALLOC.format(kind=kind, n=n)
+    assert _findings(tmp_path, "$ ulimit -v 150000000\n" + text)[:1] == [(_AS, "suggests")]
+    # alone it is the GPU's memory (a full GPU is the common reading): no container cause, and not /dev/shm
+    alone = _all(tmp_path, text)
+    assert _AS not in alone and "shm.too-small" not in alone, alone
+    # an unlimited limit is no limit
+    assert _AS not in _all(tmp_path, "$ ulimit -v unlimited\n" + text)
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -208,11 +229,36 @@ def test_check_reads_the_limit_from_a_fake_proc(tmp_path: Path) -> None:
     assert _check(facts).get(_AS) == "blocker"
 
 
-def test_check_above_ram_is_degraded(tmp_path: Path) -> None:
-    # 256 GiB on a 64 GiB host: above RAM, below RAM + the GPUs' memory possibly (not in the facts): degraded
+def test_check_above_the_measured_floor_is_degraded(tmp_path: Path) -> None:
+    # 256 GiB on a 64 GiB host: above RAM and above the one-GPU NCCL need measured on an H100 (177 GiB): degraded
     facts = collect_facts(_limits_root(tmp_path, "274877906944", "unlimited", 64 * 1024 * 1024), {}, live=False)
     assert facts.limits.address_space_hard == -1
     assert _check(facts).get(_AS) == "degraded"
+
+
+def test_check_above_ram_but_below_the_measured_nccl_need_is_a_blocker(tmp_path: Path) -> None:
+    # 128 GiB on a 64 GiB host: above RAM, but a one-rank NCCL all-reduce needed 177 GiB on an H100 (measured)
+    facts = collect_facts(_limits_root(tmp_path, str(128 << 30), "unlimited", 64 * 1024 * 1024), {}, live=False)
+    found = [f for f in run_fact_rules(facts, CheckOptions()) if f.cause == _AS]
+    assert found and found[0].severity.value == "blocker"
+    assert "NCCL's first collective" in found[0].message
+
+
+def test_check_names_the_step_the_limit_stops() -> None:
+    from tpdoctor.rules.limits import CUINIT_AS, NCCL_ALLREDUCE_AS, TORCH_CUDA_AS
+
+    def message(soft: int) -> str:
+        return next(f.message for f in run_fact_rules(Facts(limits=LimitFacts(address_space_soft=soft)), CheckOptions())
+                    if f.cause == _AS)
+
+    assert CUINIT_AS < TORCH_CUDA_AS < NCCL_ALLREDUCE_AS
+    assert "cuInit itself fails" in message(CUINIT_AS - 1)
+    assert "torch's CUDA start fails" in message(CUINIT_AS)
+    assert "NCCL's first collective" in message(TORCH_CUDA_AS)
+    # a host whose RAM is above the measured NCCL need: below RAM stays a blocker
+    big = Facts(limits=LimitFacts(address_space_soft=NCCL_ALLREDUCE_AS + (1 << 30), mem_total=1 << 41))
+    assert _check(big)[_AS] == "blocker"
+    assert _check(Facts(limits=LimitFacts(address_space_soft=NCCL_ALLREDUCE_AS)))[_AS] == "degraded"
 
 
 def test_check_unlimited_or_unknown_is_clean(tmp_path: Path) -> None:

@@ -57,4 +57,30 @@ run_case nvidia-smi-low "$LOW" 'import subprocess; print(subprocess.run(["nvidia
 # above the threshold CUDA starts; does a 1 GiB allocation then fail at a limit just above it?
 run_case torch-alloc-above "$(( ok + 2097152 ))" 'import torch; x = torch.empty(1 << 30, dtype=torch.uint8, device="cuda"); print("1 GiB ok")
 y = torch.empty(64 << 30, dtype=torch.uint8, device="cuda"); print("64 GiB ok")'
-head -c 2500 "$OUT"/*.log "$OUT/threshold.txt"
+# the limit torch's CUDA start and a one-rank NCCL all-reduce need (issue 13, twenty-fourth session: on an H100 80GB host
+# these were 17.1 GiB and 177 GiB, far above cuInit's 12.4 GiB). The NCCL probe rendezvouses through a file store: a
+# fixed TCP port left in TIME_WAIT by the previous try fails the next one and would be read as the limit failing.
+NCCL_FILE_PROBE='import tempfile, torch, torch.distributed as dist
+torch.cuda.set_device(0)
+dist.init_process_group("nccl", init_method="file://" + tempfile.mktemp(prefix="pg"), rank=0, world_size=1, device_id=torch.device("cuda:0"))
+t = torch.ones(1 << 20, device="cuda"); dist.all_reduce(t); torch.cuda.synchronize(); dist.destroy_process_group(); print("ok")'
+TORCH_INIT='import torch; x = torch.ones(4).cuda(); print("ok", x.sum().item())'
+bisect() {  # name, python code, low KiB (fails), high KiB (must pass: tested first)
+  local name=$1 code=$2 lo=$3 hi=$4
+  if ! timeout 180 bash -c "ulimit -v $hi && exec \"$PY\" -c \"\$0\"" "$code" 2>/dev/null | grep -q '^ok'; then
+    echo "$name: fails even at ulimit -v $hi KiB" | tee -a "$OUT/threshold.txt"; return; fi
+  while [ $((hi - lo)) -gt 262144 ]; do
+    local mid=$(( (lo + hi) / 2 ))
+    if timeout 180 bash -c "ulimit -v $mid && exec \"$PY\" -c \"\$0\"" "$code" 2>/dev/null | grep -q '^ok'; then hi=$mid; else lo=$mid; fi
+  done
+  echo "$name passes at ulimit -v $hi KiB and fails at $lo KiB" | tee -a "$OUT/threshold.txt"
+  echo "\$ ulimit -v $lo; NCCL_DEBUG=WARN python3 probe.py" > "$OUT/$name-just-below.log"
+  timeout 180 bash -c "ulimit -v $lo && NCCL_DEBUG=WARN exec \"$PY\" -c \"\$0\"" "$code" >> "$OUT/$name-just-below.log" 2>&1
+}
+bisect torch-init "$TORCH_INIT" "$ok" 1073741824
+bisect nccl-allreduce "$NCCL_FILE_PROBE" "$ok" 1073741824
+# at most 8 files come back from a device run: fold the per-case logs into one
+for f in "$OUT"/*-unlimited.log "$OUT"/*-low.log "$OUT"/*-8g.log "$OUT"/*-above.log; do
+  [ -f "$f" ] && { echo "==> $(basename "$f") <=="; cat "$f"; echo; } >> "$OUT/cases.txt" && rm -f "$f"
+done
+head -c 4000 "$OUT/threshold.txt" "$OUT"/*-just-below.log
