@@ -141,6 +141,12 @@ def test_xgboost_workers_on_mig_instances(tmp_path: Path, text: str) -> None:
         MIG_TASK.format(u=U1, p=40111, r=0) + MIG_TASK.format(u=U2, p=40112, r=1) + "[09:13:02] [0]\ttrain-rmse:0.41\n",
         # the same-device check on whole GPUs (a dask LocalCluster putting every worker on GPU 0)
         XGB_SAME,
+        # a worker on a MIG slice that ran out of memory (xgboost's ThrowOOMError), its backtrace below
+        MIG_TASK.format(u=U1, p=40111, r=0)
+        + "xgboost.core.XGBoostError: [09:12:45] /workspace/src/common/device_helpers.cu:33: Memory allocation error "
+        "on worker 0: std::bad_alloc: cudaErrorMemoryAllocation: out of memory\n- Free memory: 812.5MB\n"
+        "- Requested memory: 2.0GB\n"
+        "  [bt] (5) /opt/conda/lib/libxgboost.so(XGBoosterUpdateOneIter+0x8a) [0x7f734105f35a]\n",
         # an XGBoost failure on whole GPUs
         "[09:12:40] task [xgboost.dask-tcp://10.0.0.5:40111]:tcp://10.0.0.5:40111 got new rank 0\n"
         "xgboost.core.XGBoostError: [09:12:45] /workspace/src/tree/updater_gpu_hist.cu:781: Exception in gpu_hist: "
