@@ -27,7 +27,6 @@ EXPLAIN_ONLY: dict[str, str] = {
     "rdma.gdr-module-missing": "whether NCCL wants GPUDirect RDMA through nvidia-peermem (not DMA-BUF) depends on its version and the NIC; NCCL's INFO line shows the decision",
     "shm.removed-by-logind": "logind removes the files when the host user's last session ends, long after start: the log shows the vanished semaphore or segment",
     "runtime.cgroupv2-unsupported": "the NVIDIA hook fails on the host before the container exists; only its error text shows it",
-    "runtime.nvidia-toolkit-missing": "the runtime refuses `--gpus` before the container exists; only its error text shows it",
     "nvidia.host-driver-library-missing": "which driver libraries the host has is read from the host's ld cache, outside the container check sees; a run shows the library that fails to load",
     "nvidia.fabric-manager-not-running": "a host service; CUDA reports it at init (802 system not yet initialized), which only a run shows",
     "nvidia.fabric-manager-restarted": "the history of a host service (a fabric manager restarted without a GPU reset) is not visible to the container check; NCCL's NVLS setup failing with a CUDA error shows it",

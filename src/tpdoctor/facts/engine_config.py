@@ -341,7 +341,8 @@ def _containerd_values(ctx: CollectContext, files: list[tuple[str, dict[str, Any
         for name, rt in (entries.items() if isinstance(entries, dict) else ()):
             if not isinstance(rt, dict) or len(runtimes) >= MAX_RUNTIMES:
                 continue
-            options = rt.get("options") if isinstance(rt.get("options"), dict) else {}
+            found = rt.get("options")
+            options: dict[str, Any] = found if isinstance(found, dict) else {}
             binary = options.get("BinaryName")
             binary = binary if isinstance(binary, str) and binary else None
             resolved, exists = resolve_binary(ctx, binary)
