@@ -168,7 +168,7 @@ def test_a_key_no_dockerd_knows_suggests_it_refuses_the_file(tmp_path: Path) -> 
         "runtime.docker-daemon-config-invalid"]
     assert f.confidence == "suggests"
     assert f.evidence[0].text == f'"default-gpus": no dockerd option from {TAGS[0]} to {TAGS[-1]}'
-    assert "don't match any configuration option" in f.message
+    assert "don't match any configuration option" in f.message and "no dockerd release from" in f.message
 
 
 def test_nested_objects_are_flattened_as_dockerd_does(tmp_path: Path) -> None:
@@ -188,6 +188,7 @@ def test_a_retired_key_is_named_with_the_last_release_that_knew_it(tmp_path: Pat
     assert KEYS["graph"][-1] != TAGS[-1]  # --graph was removed (v23 was the last harvested release with it)
     f = _docker(_host(tmp_path), {"graph": "/data/docker"})["runtime.docker-daemon-config-invalid"]
     assert f.confidence == "suggests" and f"up to {KEYS['graph'][-1]}" in f.evidence[0].text
+    assert f"releases after {KEYS['graph'][-1]} no longer accept" in f.message
 
 
 def test_the_harvested_key_list_holds_the_common_keys() -> None:
@@ -357,11 +358,22 @@ def test_a_path_name_found_in_usr_local_bin(tmp_path: Path) -> None:
 
 
 def test_a_containerd_nvidia_runtime_without_its_binary(tmp_path: Path) -> None:
-    fr = _host(tmp_path)
+    fr = _host(tmp_path, kubelet=True)
     fr.path("usr/bin/nvidia-container-runtime").unlink()
+    fr.write(CTRD, V2_NVIDIA)
+    f = _found(_facts(fr))["runtime.nvidia-toolkit-missing"]
+    assert f.confidence == "suggests" and "RuntimeClass" in f.message
     fr.write(CTRD, V2_NVIDIA + '[plugins."io.containerd.grpc.v1.cri".containerd]\ndefault_runtime_name = "nvidia"\n')
     f = _found(_facts(fr))["runtime.nvidia-toolkit-missing"]
-    assert f.confidence == "proves" and f.evidence[0].source == "/etc/containerd/config.toml"
+    assert f.confidence == "proves" and "every pod" in f.message
+    assert f.evidence[0].source == "/etc/containerd/config.toml"
+
+
+def test_a_containerd_nvidia_runtime_without_a_kubelet_is_not_judged(tmp_path: Path) -> None:
+    # Docker keeps its own runtimes: containerd's CRI entries serve the kubelet
+    fr = _host(tmp_path)
+    fr.path("usr/bin/nvidia-container-runtime").unlink()
+    assert "runtime.nvidia-toolkit-missing" not in _found(_facts(fr.write(CTRD, V2_NVIDIA)))
 
 
 # --- shm.too-small / rdma.memlock-too-low: the daemon's defaults ----------------------------------------------
@@ -400,6 +412,13 @@ def test_docker_containerd_io_config_on_a_kubelet_node(tmp_path: Path) -> None:
     fr = _host(tmp_path, kubelet=True)
     f = _found(_facts(fr.write(CTRD, 'disabled_plugins = ["cri"]\n')))["runtime.containerd-cri-disabled"]
     assert f.confidence == "proves" and f.evidence[1].source == "/usr/bin/kubelet"
+
+
+def test_a_uri_in_a_version_1_file_disables_the_cri_only_on_containerd_2(tmp_path: Path) -> None:
+    fr = _host(tmp_path, kubelet=True)
+    f = _found(_facts(fr.write(CTRD, 'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n')))[
+        "runtime.containerd-cri-disabled"]
+    assert f.confidence == "suggests"
 
 
 def test_cri_disabled_without_a_kubelet_is_docker_only_and_quiet(tmp_path: Path) -> None:

@@ -117,11 +117,12 @@ def docker_daemon_config(facts: Facts, options: CheckOptions) -> Iterator[Findin
         evidence = [(DAEMON_JSON, f'"{k}": no dockerd option from {TAGS[0]} to {newest}') for k in unknown]
         evidence += [(DAEMON_JSON, f'"{k}": a dockerd option up to {KEYS[k][-1]}, gone at {newest}') for k in retired]
         what = ", ".join(unknown + retired)
+        which = (f"no dockerd release from {TAGS[0]} to {newest} accepts" if unknown else
+                 f"dockerd releases after {KEYS[retired[0]][-1]} no longer accept")
         yield make_finding(
             "runtime.docker-daemon-config-invalid",
-            f"{DAEMON_JSON} sets {what}, which {'no' if unknown else 'a current'} dockerd accepts: it refuses the whole "
-            "file ('the following directives don't match any configuration option') and does not start. Depends on "
-            "the installed Docker release.",
+            f"{DAEMON_JSON} sets {what}, which {which}: dockerd refuses the whole file ('the following directives "
+            "don't match any configuration option') and does not start. Depends on the installed Docker release.",
             evidence,
             confidence="suggests",  # the key list is per release, and the release is not read here
         )
@@ -192,8 +193,8 @@ def engine_nvidia_runtime_binary(facts: Facts, options: CheckOptions) -> Iterato
     """The NVIDIA runtime an engine registers exists on the host.
 
     **What it checks.** On a host, each NVIDIA runtime entry (its name or binary says nvidia) of
-    /etc/docker/daemon.json's `runtimes` (its `path`) and of containerd's CRI runtimes (`options.BinaryName`):
-    that the binary is a file in the root. A name without '/' is looked up on the PATH the engines run with
+    /etc/docker/daemon.json's `runtimes` (its `path`) and, on a node with a kubelet, of containerd's CRI runtimes
+    (`options.BinaryName`; Docker does not use them): that the binary is a file in the root. A name without '/' is looked up on the PATH the engines run with
     (systemd's /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin), as Go's exec.LookPath does; a
     relative path is not judged.
 
@@ -201,7 +202,7 @@ def engine_nvidia_runtime_binary(facts: Facts, options: CheckOptions) -> Iterato
     daemon/runtime_unix.go setupRuntimes, BinaryName @docker-v29.7.2), and containerd's CRI does the same with
     BinaryName: a toolkit uninstalled (or never installed) under a registration makes every container of that
     runtime fail at create ('exec: "nvidia-container-runtime": executable file not found in $PATH'). As the
-    default runtime (daemon.json default-runtime, containerd default_runtime_name) that is every container.
+    default runtime (daemon.json default-runtime, containerd default_runtime_name) that is every container (pod).
 
     **How to fix.** Install the NVIDIA Container Toolkit (`nvidia-container-toolkit`), or remove the stale
     registration (`nvidia-ctk runtime configure` writes it back when the toolkit is installed) and restart the
@@ -214,14 +215,19 @@ def engine_nvidia_runtime_binary(facts: Facts, options: CheckOptions) -> Iterato
     if _docker(facts) is not None:
         found += [(DAEMON_JSON, rt, rt.name == eng.docker_default_runtime)
                   for rt in eng.docker_runtimes if _nvidia(rt) and rt.exists is False]
-    if _containerd(facts) is not None and not _cri_disabled(eng):
+    # containerd's CRI runtimes serve the kubelet (and crictl); Docker keeps its own: judged on a kubelet node only
+    if _containerd(facts) is not None and not _cri_disabled(eng) and (eng.kubelet or eng.kubelet_config):
         found += [(eng.containerd_config or "config.toml", rt, rt.name == eng.containerd_default_runtime)
                   for rt in eng.containerd_runtimes if _nvidia(rt) and rt.exists is False]
     for where, rt, default in found:
         binary = rt.path or "?"
-        key = "path" if where == DAEMON_JSON else "options.BinaryName"
-        scope = ("It is the default runtime: every container fails to start." if default else
-                 "Containers started with this runtime (--runtime=nvidia, a RuntimeClass) fail to start.")
+        docker = where == DAEMON_JSON
+        key = "path" if docker else "options.BinaryName"
+        if default:
+            scope = f"It is the default runtime: every {'container' if docker else 'pod'} fails to start."
+        else:
+            scope = ("Containers started with --runtime=nvidia fail to start." if docker else
+                     "Pods of its RuntimeClass (runtimeClassName: nvidia) fail to start.")
         yield make_finding(
             "runtime.nvidia-toolkit-missing",
             f"{where} registers the runtime {rt.name!r} with {binary}, which this host does not have. {scope}",
@@ -319,12 +325,16 @@ def containerd_cri(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     if entry is None:
         return
     kubelet = eng.kubelet[0] if eng.kubelet else eng.kubelet_config or "kubelet"
+    # a version 1 file's URI entry: containerd 1.7 matches its entries by plugin id (the CRI stays on), 2.x keeps a
+    # dotted name as the URI (v1MigratePluginName) and disables it
+    by_uri_in_v1 = (eng.containerd_version or 1) == 1 and entry != "cri"
     yield make_finding(
         "runtime.containerd-cri-disabled",
         f"containerd's config disables its CRI plugin ({entry!r} in disabled_plugins) on a node with a kubelet: the "
         "kubelet finds no CRI service on containerd's socket and no pod runs on this node.",
         [(eng.containerd_config or "config.toml",
           f'disabled_plugins = ["{entry}"] (config version {eng.containerd_version})'), (kubelet, "present")],
+        confidence="suggests" if by_uri_in_v1 else "proves",
     )
 
 
