@@ -14,7 +14,9 @@ runtime's `path` is the runc binary containerd's shim runs (BinaryName), looked 
 
 containerd (containerd/containerd v1.7.34 services/server/config/config.go, v2.0.0 cmd/containerd/server/config/
 config.go): /etc/containerd/config.toml, then its `imports` (relative to the importing file's directory, a '*'
-globbed; imports of imports too; containerd 1.7 replaces a whole plugin table an import sets, 2.x merges it). A
+globbed; imports of imports too). Values are merged key by key, the last file winning and disabled_plugins appended,
+as containerd 2.x does (a21e379b6, v2.0.0-rc.6); containerd 1.7 replaces the whole plugin table an import sets
+(mergeConfig), which is not modelled: there an import's CRI table without enable_cdi resets it to false. A
 file without `version` is version 1: `disabled_plugins` and `[plugins.<id>]` name plugins by their short id
 ("cri"); version 2 and 3 by URI ("io.containerd.grpc.v1.cri"), and a version 2 file with a bare id fails to load
 ("invalid disabled plugin URI"). The CRI runtime settings live in [plugins.cri] (v1), [plugins.
