@@ -114,8 +114,9 @@ def docker_daemon_config(facts: Facts, options: CheckOptions) -> Iterator[Findin
     unknown = [k for k in eng.docker_keys if k not in KEYS]
     retired = [k for k in eng.docker_keys if k in KEYS and newest not in KEYS[k]]
     if unknown or retired:
-        evidence = [(DAEMON_JSON, f'"{k}": no dockerd option from {TAGS[0]} to {newest}') for k in unknown]
-        evidence += [(DAEMON_JSON, f'"{k}": a dockerd option up to {KEYS[k][-1]}, gone at {newest}') for k in retired]
+        # the key name last: a name like "api-key" before a ':' reads as a secret to the output redactor
+        evidence = [(DAEMON_JSON, f'no dockerd option from {TAGS[0]} to {newest}: "{k}"') for k in unknown]
+        evidence += [(DAEMON_JSON, f'a dockerd option up to {KEYS[k][-1]}, gone at {newest}: "{k}"') for k in retired]
         what = ", ".join(unknown + retired)
         which = (f"no dockerd release from {TAGS[0]} to {newest} accepts" if unknown else
                  f"dockerd releases after {KEYS[retired[0]][-1]} no longer accept")
