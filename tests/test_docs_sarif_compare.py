@@ -116,6 +116,8 @@ def test_rules_command_lists_family_rules() -> None:
     assert "What it checks" in done.stdout and "tpdoctor.rules.shm_ipc.shm_size" in done.stdout
     listing = run_cli("rules", "--json")
     ids = {d["id"]: d for d in json.loads(listing.stdout)}
-    assert ids["runtime.nvidia-toolkit-missing"]["kind"] == "explain-only"
+    assert ids["runtime.cgroupv2-unsupported"]["kind"] == "explain-only"
+    # gfeat35: check reads the engines' runtime registrations (rules/engine_config.py)
+    assert ids["runtime.nvidia-toolkit-missing"]["kind"] == "check"
     assert ids["network.wrong-interface"]["kind"] == "check"
     assert ids["seccomp.numa-syscalls-denied"]["kind"] == "check"

@@ -57,6 +57,7 @@ COLLECTOR_MODULES: tuple[str, ...] = (
     "tpdoctor.facts.driver_libs",
     "tpdoctor.facts.cdi",
     "tpdoctor.facts.nvidia_toolkit",
+    "tpdoctor.facts.engine_config",
     "tpdoctor.facts.network",
     "tpdoctor.facts.probes",
 )

@@ -359,6 +359,55 @@ class NvidiaToolkitFacts(DataModel):
 
 
 @dataclass(kw_only=True, repr=False, eq=False)
+class EngineRuntime(DataModel):
+    """One runtime a container engine's configuration registers (daemon.json `runtimes`, containerd's CRI runtimes)."""
+
+    name: str
+    path: str | None = None  # daemon.json runtimes.<name>.path / containerd options.BinaryName, as written (redacted)
+    runtime_type: str | None = None  # daemon.json runtimeType / containerd runtime_type
+    resolved: str | None = None  # the in-root file the path names (a name without '/': the first hit on ENGINE_PATH)
+    exists: bool | None = None  # that file is here; None: not judged (no path, a relative path)
+    systemd_cgroup: bool | None = None  # containerd options.SystemdCgroup as written; None: not set
+
+
+@dataclass(kw_only=True, repr=False, eq=False)
+class EngineConfigFacts(DataModel):
+    """The container engines' daemon configuration on this root (facts/engine_config.py): Docker's daemon.json,
+    containerd's config.toml (with its imports) and the kubelet's cgroupDriver. Only the keys the rules read are
+    kept (daemon.json may hold credentials: registry mirrors, proxies); None = unknown or not set."""
+
+    dockerd: list[str] = field(default_factory=list)  # dockerd binaries seen
+    docker_config: str | None = None  # /etc/docker/daemon.json
+    # "read"; "absent" (dockerd here, no file: the defaults); "invalid": present but not read (facts.errors says why)
+    docker_state: str | None = None
+    docker_refused: str | None = None  # why dockerd refuses the file (not JSON, a key of the wrong type, ...)
+    docker_keys: list[str] = field(default_factory=list)  # the keys dockerd checks (nested ones flattened), file order
+    docker_default_runtime: str | None = None
+    docker_runtimes: list[EngineRuntime] = field(default_factory=list)
+    docker_features_cdi: bool | None = None  # features.cdi; None: not set
+    docker_cdi_spec_dirs: list[str] | None = None
+    docker_default_shm_size: int | None = None  # default-shm-size in bytes; None: not set (Docker: 64 MiB)
+    docker_memlock_soft: int | None = None  # default-ulimits.memlock (-1: unlimited); None: not set
+    docker_memlock_hard: int | None = None
+    containerd: list[str] = field(default_factory=list)  # containerd binaries seen
+    containerd_config: str | None = None  # /etc/containerd/config.toml
+    containerd_state: str | None = None  # read | absent | invalid, as docker_state
+    containerd_refused: str | None = None  # why containerd refuses the file (not TOML, version 2 with a bare plugin id)
+    containerd_imports: list[str] = field(default_factory=list)  # imported files read, in containerd's order
+    containerd_version: int | None = None  # the file's `version` (1 when it has none)
+    containerd_disabled_plugins: list[str] = field(default_factory=list)
+    containerd_cri_table: str | None = None  # the plugin table holding the CRI runtime settings that were read
+    containerd_enable_cdi: bool | None = None  # enable_cdi; None: not set (false before containerd 2.0, true from it)
+    containerd_default_runtime: str | None = None  # containerd.default_runtime_name; None: not set (runc)
+    containerd_runtimes: list[EngineRuntime] = field(default_factory=list)
+    kubelet: list[str] = field(default_factory=list)  # kubelet binaries seen
+    kubelet_config: str | None = None  # /var/lib/kubelet/config.yaml when present
+    kubelet_cgroup_driver: str | None = None  # its top-level cgroupDriver; None: not set
+    # the kubelet plugins registered here (/var/lib/kubelet/plugins_registry/<name>-reg.sock: DRA and CSI drivers)
+    kubelet_plugins: list[str] = field(default_factory=list)
+
+
+@dataclass(kw_only=True, repr=False, eq=False)
 class NetworkFacts(DataModel):
     """Network interfaces of this network namespace (what NCCL/Gloo/oneCCL can bind to)."""
 
@@ -408,6 +457,8 @@ class Facts(DataModel):
     cdi_specs: list[CdiSpec] = field(default_factory=list)
     # the NVIDIA Container Toolkit's config.toml (what the runtime and hook do when a GPU container is created)
     nvidia_toolkit: NvidiaToolkitFacts = field(default_factory=NvidiaToolkitFacts)
+    # Docker's daemon.json, containerd's config.toml and the kubelet's cgroup driver (what the engines do on a host)
+    engines: EngineConfigFacts = field(default_factory=EngineConfigFacts)
     probes: LiveProbes | None = None
     oneccl: OneCclFacts = field(default_factory=OneCclFacts)
     network: NetworkFacts = field(default_factory=NetworkFacts)

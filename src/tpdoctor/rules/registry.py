@@ -29,6 +29,7 @@ RULE_MODULES: tuple[str, ...] = (
     # issue 3: every backend and container failure family
     "tpdoctor.rules.nvidia",
     "tpdoctor.rules.nvidia_toolkit",
+    "tpdoctor.rules.engine_config",
     "tpdoctor.rules.rocm",
     "tpdoctor.rules.parallel",
     "tpdoctor.rules.shm_ipc",
