@@ -114,6 +114,9 @@ EXPLAIN_ONLY: dict[str, str] = {
     "runtime.image-store-full": "the image store fills while the engine pulls or extracts an image, before the container exists; only the engine's pull error (ENOSPC in a layer step) shows it",
     "capability.sys-ptrace-missing": "a debugger or profiler attaches at the user's request, long after start; the capability set is visible to `check`, but only the tool's refusal shows that a trace was wanted and refused",
     "nvidia.consumer-gpu-hypervisor-refused": "the GPU model, the hypervisor and the guest's driver release are outside any container; only the driver's init failure beside them in a log shows it",
+    # gnew35
+    "runtime.wsl-toolkit-predates-driver": "under WSL2 the Windows driver's release and the toolkit or Docker Desktop version that mounts /usr/lib/wsl/lib are on the Windows side; inside the container check sees neither which libraries should have come nor why, and a 555+ driver is healthy with a current toolkit; CUDA's error 500 at start-up beside WSL2 and the driver release in a log shows it",
+    "k8s.operator-driver-on-host-driver": "whether the GPU Operator deploys its driver container is cluster state (the ClusterPolicy's driver.enabled), and a loaded host driver is normal on a node without the operator; the driver container's 'Could not unload NVIDIA driver kernel modules, driver is in use' beside the driver manager's host-driver line shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",
