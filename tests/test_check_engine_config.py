@@ -569,3 +569,19 @@ def test_snapshot_round_trip_gives_the_same_findings(tmp_path: Path) -> None:
     assert {f["cause"] for f in json.loads(r.stdout)["findings"]} == {
         f["cause"] for f in json.loads(again_cli.stdout)["findings"]}
     assert snap["engines"]["containerd_enable_cdi"] is False and snap["engines"]["kubelet_plugins"] == ["gpu.nvidia.com"]
+
+
+@pytest.mark.parametrize("value", ["9" * 400 + "g", "1e400", "99999999999p", " 64m", "64  m", "1.5.2g", "64mm"])
+def test_default_shm_size_dockerd_would_refuse_is_an_invalid_file_not_a_crash(tmp_path: Path, value: str) -> None:
+    # opts.MemBytes -> go-units RAMInBytes: a size it cannot read (or one too large to be real) makes dockerd refuse
+    # the file; check says so in one line instead of a traceback (an OverflowError before the shared reader)
+    facts = _facts(_host(tmp_path).write(DAEMON, json.dumps({"default-shm-size": value})))
+    assert facts.engines.docker_default_shm_size is None
+    assert facts.engines.docker_refused == "default-shm-size is not a size string"
+    assert not _all(facts, "shm.too-small")
+
+
+@pytest.mark.parametrize(("value", "size"), [("64M", 64 << 20), ("1.5g", 3 << 29), ("2 GiB", 2 << 30), ("512kb", 512 << 10)])
+def test_default_shm_size_in_every_go_units_form(tmp_path: Path, value: str, size: int) -> None:
+    facts = _facts(_host(tmp_path).write(DAEMON, json.dumps({"default-shm-size": value})))
+    assert facts.engines.docker_default_shm_size == size and not facts.engines.docker_refused

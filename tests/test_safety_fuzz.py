@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tpdoctor.cli import main
@@ -106,7 +106,7 @@ SCALARS = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=20),
-    st.sampled_from(["all", "two", "1e11", "/dev/dri", "nvidia", "gpu", "SYS_PTRACE", "16g", "99999999999P"]),
+    st.sampled_from(["all", "two", "1e11", "/dev/dri", "nvidia", "gpu", "SYS_PTRACE", "16g", "99999999999P", "9" * 400 + "g"]),
 )
 VALUES = st.recursive(
     SCALARS,
@@ -280,6 +280,40 @@ def test_fuzz_snapshot_loading(
         else ("check", "--from-snapshot", str(p), "-f", "json")
     )
     _check(*invoke(*args), f"snapshot {key}={str(value)[:200]}")
+
+
+# -- a host's container-engine configs (facts/engine_config.py): daemon.json, containerd, kubelet ------------------
+DAEMON_KEYS = ["default-shm-size", "default-ulimits", "runtimes", "features", "cdi-spec-dirs", "default-runtime",
+               "exec-opts", "log-opts", "default-cgroupns-mode"]
+# go-units sizes of every length: 400 digits overflowed a float before units.py (an internal error)
+GO_SIZES = st.builds(
+    "".join, st.tuples(st.text("0123456789. ", min_size=1, max_size=400), st.sampled_from(["", "k", "M", "g", "P", "GiB", "b"]))
+)
+CONTAINERD = st.sampled_from([
+    'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\nenable_cdi = "yes"\n',
+    'imports = [1, "/etc/containerd/conf.d/*.toml"]\n',
+    'version = 3\n[plugins."io.containerd.cri.v1.runtime".containerd]\ndefault_runtime_name = 5\n',
+    'disabled_plugins = "cri"\n', "version = 99\n", "[[[\n", "\x00\xff",
+])
+
+
+@FUZZ
+@example(daemon={"default-shm-size": "9" * 400 + "g"}, containerd="version = 99\n", kubelet="- a\n")
+@given(
+    daemon=st.dictionaries(st.sampled_from(DAEMON_KEYS), VALUES | GO_SIZES, max_size=4),
+    containerd=CONTAINERD,
+    kubelet=st.sampled_from(["cgroupDriver: [1]\n", "cgroupDriver: 5\n", "- a\n", "a: [\n", "cgroupDriver: systemd\n"]),
+)
+def test_fuzz_engine_daemon_configs(
+    tmp_path_factory: pytest.TempPathFactory, daemon: dict[str, Any], containerd: str, kubelet: str
+) -> None:
+    root = tmp_path_factory.mktemp("host")
+    for rel, text in (("usr/bin/dockerd", ""), ("usr/bin/containerd", ""), ("usr/bin/kubelet", ""),
+                      ("etc/docker/daemon.json", json.dumps(daemon, default=str)),
+                      ("etc/containerd/config.toml", containerd), ("var/lib/kubelet/config.yaml", kubelet)):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    _check(*invoke("check", "--root", str(root), "-f", "json"), f"engine configs {json.dumps(daemon, default=str)[:300]}")
 
 
 # -- the --write path against a filesystem full of symlinks ----------------------------------

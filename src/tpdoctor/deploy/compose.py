@@ -24,7 +24,6 @@ from tpdoctor.deploy.model import (
     SecurityOpts,
     Service,
     normalize_cap,
-    parse_size,
 )
 from tpdoctor.deploy.yamledit import (
     Rehome,
@@ -57,6 +56,7 @@ from tpdoctor.model.edits import (
     SetShmSize,
     Unset,
 )
+from tpdoctor.units import parse_size
 
 _V1_HINT_KEYS = {"image", "build", "command", "devices", "volumes", "environment"}
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from tpdoctor.deploy.compose import parse_device, parse_security_opt
 from tpdoctor.deploy.exceptions import allows_in_lines
 from tpdoctor.deploy.frontend import unsupported
-from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service, parse_size
+from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service
 from tpdoctor.deploy.shellwords import (
     Edit,
     ShellSyntaxError,
@@ -30,6 +30,7 @@ from tpdoctor.errors import InputError, NotDeploymentError
 from tpdoctor.model import driver_caps
 from tpdoctor.model.edits import Edit as TypedEdit
 from tpdoctor.model.edits import RepairContinuation, SetEntrypoint
+from tpdoctor.units import parse_size
 
 # Flags that take no value (docker 28 + podman 4/5). Everything else takes one.
 BOOL_FLAGS = {

@@ -13,7 +13,7 @@ from ruamel.yaml.comments import CommentedMap
 from tpdoctor.deploy.exceptions import ANNOTATION, allows_in_lines, parse_allow_body
 from tpdoctor.deploy.frontend import unsupported
 from tpdoctor.deploy.io import dump_yaml_docs, load_yaml_docs
-from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service, parse_size
+from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service
 from tpdoctor.deploy.yamledit import ensure_map, ensure_seq
 from tpdoctor.errors import NotDeploymentError
 from tpdoctor.limits import parse_count
@@ -31,6 +31,7 @@ from tpdoctor.model.edits import (
     SetEnv,
     Unset,
 )
+from tpdoctor.units import parse_size
 
 GPU_RESOURCES = {
     "nvidia.com/gpu": "nvidia",

@@ -178,26 +178,6 @@ class DeploymentModel(DataModel):
     schema_problems: list[SchemaProblem] = field(default_factory=list)
 
 
-_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgtp]?)(i?b?)\s*$", re.IGNORECASE)
-_MULT = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
-
-
-MAX_SIZE = float(1 << 62)
-
-
-def parse_size(value: object) -> int | None:
-    """'16g', '10.24gb', '2Gi', 67108864 -> bytes; None when it cannot be read."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if 0 <= value < MAX_SIZE else None
-    m = _SIZE.match(str(value)[:64])
-    if not m:
-        return None
-    n = float(m.group(1)) * _MULT[m.group(2).lower()]
-    return int(n) if n < MAX_SIZE else None  # 1e400 or 99999999P: no real size, "cannot be read"
-
-
 def normalize_cap(cap: str) -> str:
     c = cap.strip().upper()
     return c[4:] if c.startswith("CAP_") else c

@@ -40,11 +40,12 @@ import re
 from typing import Any
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
-from tpdoctor.facts.fsutil import read_bytes
+from tpdoctor.facts.fsutil import read_config_text
 from tpdoctor.facts.nvidia_toolkit import _toml_loads
 from tpdoctor.facts.oneccl_install import is_file, list_dir
 from tpdoctor.model.facts import EngineConfigFacts, EngineRuntime, Facts
 from tpdoctor.redact import redact_text
+from tpdoctor.units import parse_size
 
 DOCKER_CONFIG = "/etc/docker/daemon.json"
 CONTAINERD_CONFIG = "/etc/containerd/config.toml"
@@ -64,31 +65,10 @@ FLAT_OPTIONS = frozenset(
 )
 CRI_TABLES = {1: ("cri",), 2: ("io.containerd.grpc.v1.cri",), 3: ("io.containerd.cri.v1.runtime",)}
 _CGROUP_DRIVER = re.compile(r"""^cgroupDriver:\s*["']?([A-Za-z]+)["']?\s*(?:#.*)?$""", re.M)
-_SIZE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")  # docker/go-units RAMInBytes
-_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
 def _bins(ctx: CollectContext, name: str) -> list[str]:
     return [f"{d}/{name}" for d in BIN_DIRS if is_file(ctx, f"{d}/{name}")]
-
-
-def _read_text(ctx: CollectContext, facts: Facts, path: str, what: str) -> str | None:
-    """The file as text; None (with one error line) when it cannot be read, is too large or is not text."""
-    data = read_bytes(ctx.root, path, facts.errors, MAX_CONFIG, what)
-    if data is None:  # a link out of reach, a directory, a FIFO, too large: the error line says which
-        if not any(e.startswith(path) for e in facts.errors):
-            facts.errors.append(f"{path}: not a readable file")
-        return None
-    if data.startswith(b"\xff\xfe"):  # dockerd >= v23.0 decodes a UTF-16 LE file with its BOM
-        try:
-            return data[2:].decode("utf-16-le")
-        except UnicodeDecodeError:
-            pass
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        facts.errors.append(f"{path}: not UTF-8 text (byte {exc.start}): not read")
-        return None
 
 
 def resolve_binary(ctx: CollectContext, path: str | None) -> tuple[str | None, bool | None]:
@@ -101,13 +81,6 @@ def resolve_binary(ctx: CollectContext, path: str | None) -> tuple[str | None, b
         return None, None  # relative to the daemon's working directory: not judged
     hit = next((f"{d}/{path}" for d in ENGINE_PATH if is_file(ctx, f"{d}/{path}")), None)
     return hit, hit is not None
-
-
-def _size(value: str) -> int | None:
-    m = _SIZE.match(value.strip())
-    if not m:
-        return None
-    return int(float(m.group(1)) * _UNITS.get((m.group(2) or "").lower(), 1))
 
 
 # --- Docker ----------------------------------------------------------------------------------------------------
@@ -133,7 +106,7 @@ def _docker(ctx: CollectContext, facts: Facts, eng: EngineConfigFacts) -> None:
             eng.docker_config, eng.docker_state = DOCKER_CONFIG, "absent"
         return
     eng.docker_config = DOCKER_CONFIG
-    text = _read_text(ctx, facts, DOCKER_CONFIG, "docker daemon.json")
+    text = read_config_text(ctx.root, DOCKER_CONFIG, facts.errors, MAX_CONFIG, "docker daemon.json", utf16_bom=True)
     if text is None:
         eng.docker_state = "invalid"
         return
@@ -183,7 +156,7 @@ def _docker_values(ctx: CollectContext, config: dict[str, Any], eng: EngineConfi
             _wrong(eng, errors, path, "cdi-spec-dirs is not an array of strings")
     shm = config.get("default-shm-size")
     if shm is not None:  # opts.MemBytes.UnmarshalJSON: a quoted go-units size
-        size = _size(shm) if isinstance(shm, str) else None
+        size = parse_size(shm, go_units=True) if isinstance(shm, str) else None
         if size is None:
             _wrong(eng, errors, path, "default-shm-size is not a size string")
         eng.docker_default_shm_size = size
@@ -265,7 +238,7 @@ def _imports(ctx: CollectContext, parent: str, imports: Any, facts: Facts) -> li
 
 
 def _load_toml(ctx: CollectContext, facts: Facts, path: str, eng: EngineConfigFacts) -> dict[str, Any] | None:
-    text = _read_text(ctx, facts, path, "containerd config")
+    text = read_config_text(ctx.root, path, facts.errors, MAX_CONFIG, "containerd config")
     if text is None:
         return None
     try:
@@ -369,7 +342,7 @@ def _kubelet(ctx: CollectContext, facts: Facts, eng: EngineConfigFacts) -> None:
     if not os.path.lexists(ctx.entry(KUBELET_CONFIG)):
         return
     eng.kubelet_config = KUBELET_CONFIG
-    text = _read_text(ctx, facts, KUBELET_CONFIG, "kubelet config")
+    text = read_config_text(ctx.root, KUBELET_CONFIG, facts.errors, MAX_CONFIG, "kubelet config")
     if text is None:
         return
     m = _CGROUP_DRIVER.search(text)

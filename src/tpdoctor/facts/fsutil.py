@@ -179,6 +179,29 @@ def read_bytes(
     return read_fd_recorded(fd, inroot, max_bytes, what, errors)
 
 
+def read_config_text(
+    root: Path, inroot: str, errors: list[str], max_bytes: int, what: str, *, utf16_bom: bool = False
+) -> str | None:
+    """A daemon's config file as text: None (with one line in `errors`) when it is absent, out of reach, too large
+    or not UTF-8 (a UTF-8 BOM is dropped). utf16_bom: also a UTF-16 LE file with its BOM, which dockerd >= v23.0
+    decodes (daemon/config/config.go getConflictFreeConfiguration)."""
+    data = read_bytes(root, inroot, errors, max_bytes, what)
+    if data is None:  # a link out of reach, a directory, a FIFO, too large: the error line says which
+        if not any(e.startswith(inroot) for e in errors):
+            errors.append(f"{inroot}: not a readable file")
+        return None
+    if utf16_bom and data.startswith(b"\xff\xfe"):
+        try:
+            return data[2:].decode("utf-16-le")
+        except UnicodeDecodeError:
+            pass
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        errors.append(f"{inroot}: not UTF-8 text (byte {exc.start}): not read as {what}")
+        return None
+
+
 def read_fd_recorded(
     fd: int, inroot: str, max_bytes: int, what: str, errors: list[str] | None, *, head_only: bool = False
 ) -> bytes | None:

@@ -39,7 +39,7 @@ from typing import Any
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.driver_libs import MAX_LD_CACHE, parse_ld_cache
-from tpdoctor.facts.fsutil import read_bytes, read_fd_recorded
+from tpdoctor.facts.fsutil import read_config_text, read_fd_recorded
 from tpdoctor.facts.oneccl_install import is_file, open_in_root
 from tpdoctor.model.facts import GLIBC_DEFAULT_DIRS, Facts, NvidiaToolkitFacts
 
@@ -177,16 +177,8 @@ def collect_nvidia_toolkit(ctx: CollectContext, facts: Facts) -> None:
                 setattr(tk, name, value)
         return
     tk.config = path
-    data = read_bytes(ctx.root, path, facts.errors, MAX_CONFIG, "toolkit config")
-    if data is None:  # a link out of reach, a directory, a FIFO, too large: the error line says which
-        if not any(e.startswith(path) for e in facts.errors):
-            facts.errors.append(f"{path}: not a readable file")
-        tk.config_state = "invalid"
-        return
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        facts.errors.append(f"{path}: not UTF-8 text (byte {exc.start}): not a TOML file")
+    text = read_config_text(ctx.root, path, facts.errors, MAX_CONFIG, "toolkit config")
+    if text is None:
         tk.config_state = "invalid"
         return
     parsed = _parse(text, path, facts.errors, tk)
