@@ -66,4 +66,6 @@ echo "smallest ulimit -u that passes (OMP_NUM_THREADS=1): $ok1; first failing: $
 # the messages at fixed small limits (each stage's own failure)
 for lim in 2 4 8 16 24; do port=$((port + 1)); run_nobody $lim "fixed-$lim" PORT=$port; done
 port=$((port + 1)); run_nobody 32 fixed-32-workers4 PORT=$port WORKERS=4
+# NCCL's own thread refused: one OpenMP thread, so torch and CUDA start and NCCL's init is the first to fail
+port=$((port + 1)); run_nobody 6 nccl-warn-omp1-6 PORT=$port OMP_NUM_THREADS=1 NCCL_DEBUG=WARN
 cat "$OUT/summary.txt"; tail -n 9 "$OUT/threads-root.log"
