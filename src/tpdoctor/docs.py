@@ -117,6 +117,8 @@ EXPLAIN_ONLY: dict[str, str] = {
     # gnew35
     "runtime.wsl-toolkit-predates-driver": "under WSL2 the Windows driver's release and the toolkit or Docker Desktop version that mounts /usr/lib/wsl/lib are on the Windows side; inside the container check sees neither which libraries should have come nor why, and a 555+ driver is healthy with a current toolkit; CUDA's error 500 at start-up beside WSL2 and the driver release in a log shows it",
     "k8s.operator-driver-on-host-driver": "whether the GPU Operator deploys its driver container is cluster state (the ClusterPolicy's driver.enabled), and a loaded host driver is normal on a node without the operator; the driver container's 'Could not unload NVIDIA driver kernel modules, driver is in use' beside the driver manager's host-driver line shows it",
+    # --- gnew36b (issue 13)
+    "runtime.seccomp-profile-rejected": "the container is never created, so there is no inside to check; on the host the pairing is the engine's profile with the versions of runc and of the nvidia-container-runtime wrapper, which check does not collect (no engine or runtime version facts); runc's 'error adding seccomp filter rule for syscall clone3: permission denied' shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",

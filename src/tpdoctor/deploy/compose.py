@@ -153,6 +153,18 @@ def _s(v: Any) -> str:
     return "" if v is None else str(v)
 
 
+def _pids_limit(svc: dict[str, Any]) -> int | None:
+    """pids_limit, else deploy.resources.limits.pids (Compose spec): an integer, -1 or 0 for none."""
+    value = svc.get("pids_limit")
+    if value is None:
+        deploy = svc.get("deploy")
+        res = deploy.get("resources") if isinstance(deploy, dict) else None
+        lim = res.get("limits") if isinstance(res, dict) else None
+        value = lim.get("pids") if isinstance(lim, dict) else None
+    text = _s(value).strip() if value is not None else ""
+    return int(text) if re.fullmatch(r"-?\d+", text) else None
+
+
 def _cmd(v: Any) -> list[str]:
     if v is None:
         return []
@@ -459,6 +471,7 @@ def parse_compose(text: str, source: str, read_env: bool = True) -> tuple[Deploy
             uts=_s(svc.get("uts")) or None,
             userns=_s(svc.get("userns_mode")) or None,
             ulimits=ul,
+            pids_limit=_pids_limit(svc),
             read_only=svc.get("read_only") in (True, "true"),
             env=_env(svc.get("environment")),
             gpus=_gpu_reservations(svc),

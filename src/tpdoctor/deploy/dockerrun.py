@@ -350,6 +350,8 @@ def run_to_service(run: RunCommand, index: int, lines: list[str]) -> Service:
         elif n == "--ulimit":
             k, _, val = v.partition("=")
             s.ulimits[k] = val.split(":")[0]
+        elif n == "--pids-limit":
+            s.pids_limit = int(v) if re.fullmatch(r"-?\d+", v.strip()) else None
         elif n == "--read-only":
             s.read_only = True
         elif n == "--env":

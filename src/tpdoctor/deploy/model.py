@@ -100,6 +100,9 @@ class Service(DataModel):
     uts: str | None = None
     userns: str | None = None
     ulimits: dict[str, str] = field(default_factory=dict)
+    # the pids cgroup limit: compose pids_limit / deploy.resources.limits.pids, docker/podman --pids-limit (-1 or 0:
+    # none); None: not set (Docker: none, Podman: containers.conf pids_limit, 2048 by default)
+    pids_limit: int | None = None
     read_only: bool = False
     env: dict[str, str] = field(default_factory=dict)
     env_from_secret: list[str] = field(default_factory=list)  # names set from a secret ref

@@ -8,6 +8,9 @@
 - A sibling test: two forked processes, one pidfd_getfd()s the other's fd. Ranks are siblings,
   so this meets Yama ptrace_scope the way the real exchange does (ze_fd_manager.cpp:388-409);
   the self-test never does because the kernel skips the check within one thread group.
+- clone3(NULL, 0) (syscall 435, the same number on every architecture): the kernel refuses the size with EINVAL
+  before it makes anything, so the errno says only whether a seccomp profile lets clone3 through (EINVAL), refuses it
+  with ENOSYS (glibc falls back to clone) or with EPERM (glibc 2.34+ creates no thread: seccomp.clone3-eperm).
 
 Every probe that could block runs in a forked child with a deadline; none needs privileges.
 """
@@ -30,6 +33,7 @@ from tpdoctor.model.facts import Facts, LiveProbes, ProbeResult
 
 NR_PIDFD_OPEN = 434  # same number on x86-64 and the asm-generic table (arm64, riscv)
 NR_PIDFD_GETFD = 438
+NR_CLONE3 = 435  # asm-generic and x86-64 alike (syscalls from 424 on share one number on every architecture)
 PROBE_TIMEOUT_S = 2.0
 DEFAULT_DRMFD_DIR = "/dev/dri/by-path/"
 
@@ -168,6 +172,25 @@ def pidfd_sibling_test(timeout: float = PROBE_TIMEOUT_S) -> ProbeResult:
         _reap(holder)
 
 
+def clone3_errno() -> str:
+    """The errno name of clone3(NULL, 0): EINVAL when clone3 reaches the kernel (a size below CLONE_ARGS_SIZE_VER0 is
+    refused before anything is created: kernel/fork.c copy_clone_args_from_user), else what refused it."""
+    ret, err = _syscall(NR_CLONE3, 0, 0)
+    if ret >= 0:  # cannot happen with a NULL struct; never leave a child behind
+        if ret == 0:
+            os._exit(0)
+        _reap(ret)
+        return "ok"
+    return errno_name(err)
+
+
+def glibc_version() -> str | None:
+    try:
+        return os.confstr("CS_GNU_LIBC_VERSION")
+    except (ValueError, OSError):
+        return None
+
+
 def collect_probes(ctx: CollectContext, facts: Facts) -> None:
     if not ctx.live:
         return
@@ -189,6 +212,8 @@ def collect_probes(ctx: CollectContext, facts: Facts) -> None:
     facts.tmp_writable = probes.tmp_writable
     probes.pidfd_self_test = pidfd_self_test(str(ctx.path("/tmp")))
     probes.pidfd_sibling_test = pidfd_sibling_test()
+    probes.clone3 = clone3_errno()
+    probes.glibc = glibc_version()
     facts.probes = probes
 
 

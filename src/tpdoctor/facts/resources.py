@@ -1,4 +1,5 @@
-"""Shared resources: /dev/shm size, RLIMIT_MEMLOCK / RLIMIT_AS, and namespace identities.
+"""Shared resources: /dev/shm size, RLIMIT_MEMLOCK / RLIMIT_AS / RLIMIT_NPROC, the pids cgroup limit, and namespace
+identities.
 
 /dev/shm: under --root the size comes from the tmpfs `size=` option in proc/self/mounts
 (statvfs of a plain directory says nothing about a container's /dev/shm); live, statvfs.
@@ -9,6 +10,7 @@ tell whether two snapshots were taken in the same container.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import resource
 
@@ -55,6 +57,66 @@ def parse_memlock(limits_text: str | None) -> tuple[int | None, int | None]:
 def parse_address_space(limits_text: str | None) -> tuple[int | None, int | None]:
     """proc/self/limits 'Max address space  unlimited  unlimited  bytes' -> (soft, hard); -1 = unlimited."""
     return parse_limit(limits_text, "Max address space")
+
+
+def parse_nproc(limits_text: str | None) -> tuple[int | None, int | None]:
+    """proc/self/limits 'Max processes  63455  63455  processes' -> (soft, hard); -1 = unlimited."""
+    return parse_limit(limits_text, "Max processes")
+
+
+def parse_pids_value(text: str | None) -> int | None:
+    """A pids.max / pids.current file: 'max' -> -1, a number -> it, anything else -> None."""
+    v = (text or "").strip()
+    if v == "max":
+        return -1
+    return int(v) if v.isdigit() else None
+
+
+def pids_cgroup_dirs(cgroup_lines: list[str]) -> list[str]:
+    """The directories whose pids.max bound this process, own cgroup first, then each ancestor up to the mount's root.
+
+    cgroup v2 ('0::/path'): /sys/fs/cgroup/<path>; v1 ('N:pids:/path'): /sys/fs/cgroup/pids/<path>. A container with
+    a cgroup namespace sees '/' (its own cgroup is the mount's root); one without (cgroup v1 Docker) sees its path on
+    the host while the mount shows its own cgroup at the root, so the root is always read last. Paths with '..' are
+    dropped (outside input under --root)."""
+    base, path = None, None
+    for line in cgroup_lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        if parts[0] == "0" and parts[1] == "":
+            base, path = "/sys/fs/cgroup", parts[2]
+        elif "pids" in parts[1].split(","):
+            base, path = "/sys/fs/cgroup/pids", parts[2]
+            break  # v1's pids hierarchy wins over a hybrid host's unified line
+    if base is None or path is None or ".." in path.split("/"):
+        return []
+    path = posixpath.normpath("/" + path.strip().lstrip("/"))
+    dirs: list[str] = []
+    while True:
+        dirs.append(base if path == "/" else base + path)
+        if path == "/" or len(dirs) > 64:
+            break
+        path = posixpath.dirname(path)
+    return dirs
+
+
+def _collect_pids(ctx: CollectContext, facts: Facts) -> None:
+    """The smallest finite pids.max on the path from this process's cgroup to the root (the kernel refuses a fork or
+    a thread with EAGAIN once any of them is reached: kernel/cgroup/pids.c pids_try_charge), and pids.current there."""
+    limits = facts.limits
+    seen = False
+    for d in pids_cgroup_dirs(facts.container.cgroup_lines):
+        value = parse_pids_value(read_text(ctx, f"{d}/pids.max", facts))
+        if value is None:
+            continue
+        seen = True
+        if value >= 0 and (limits.pids_max is None or limits.pids_max < 0 or value < limits.pids_max):
+            limits.pids_max = value
+            limits.pids_source = f"{d}/pids.max"
+            limits.pids_current = parse_pids_value(read_text(ctx, f"{d}/pids.current"))
+    if seen and limits.pids_max is None:
+        limits.pids_max = -1
 
 
 def _limit(v: str) -> int | None:
@@ -126,7 +188,7 @@ def _collect_shm(ctx: CollectContext, facts: Facts) -> None:
 
 
 def _collect_memlock(ctx: CollectContext, facts: Facts) -> None:
-    """RLIMIT_MEMLOCK and RLIMIT_AS (live: getrlimit; under --root: proc/self/limits)."""
+    """RLIMIT_MEMLOCK, RLIMIT_AS and RLIMIT_NPROC (live: getrlimit; under --root: proc/self/limits)."""
     limits = facts.limits
     if ctx.live:
         inf = resource.RLIM_INFINITY
@@ -136,10 +198,14 @@ def _collect_memlock(ctx: CollectContext, facts: Facts) -> None:
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         limits.address_space_soft = -1 if soft == inf else soft
         limits.address_space_hard = -1 if hard == inf else hard
+        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+        limits.nproc_soft = -1 if soft == inf else soft
+        limits.nproc_hard = -1 if hard == inf else hard
         return
     text = read_text(ctx, "/proc/self/limits", facts)
     limits.memlock_soft, limits.memlock_hard = parse_memlock(text)
     limits.address_space_soft, limits.address_space_hard = parse_address_space(text)
+    limits.nproc_soft, limits.nproc_hard = parse_nproc(text)
 
 
 def _collect_namespaces(ctx: CollectContext, facts: Facts) -> None:
@@ -162,6 +228,7 @@ def collect_resources(ctx: CollectContext, facts: Facts) -> None:
     facts.limits.mem_total = parse_mem_total(read_text(ctx, "/proc/meminfo"))
     _collect_shm(ctx, facts)
     _collect_memlock(ctx, facts)
+    _collect_pids(ctx, facts)
     _collect_namespaces(ctx, facts)
 
 

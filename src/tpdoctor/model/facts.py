@@ -144,7 +144,8 @@ class CpuFacts(DataModel):
 
 @dataclass(kw_only=True, repr=False, eq=False)
 class LimitFacts(DataModel):
-    """Resource limits (RLIMIT_MEMLOCK, RLIMIT_AS) and the host RAM the address-space limit is compared with."""
+    """Resource limits (RLIMIT_MEMLOCK, RLIMIT_AS, RLIMIT_NPROC, the pids cgroup's pids.max) and the host RAM the
+    address-space limit is compared with."""
 
     memlock_soft: int | None = None  # bytes; -1 = unlimited
     memlock_hard: int | None = None
@@ -152,6 +153,15 @@ class LimitFacts(DataModel):
     address_space_soft: int | None = None  # bytes; -1 = unlimited
     address_space_hard: int | None = None
     mem_total: int | None = None  # MemTotal of /proc/meminfo, bytes
+    # RLIMIT_NPROC ('Max processes' in /proc/self/limits; ulimit -u, docker --ulimit nproc=): the real UID's tasks
+    # host-wide, threads included; root (the init user namespace's uid 0) is exempt (kernel/fork.c copy_process)
+    nproc_soft: int | None = None  # -1 = unlimited
+    nproc_hard: int | None = None
+    # the pids cgroup limit (docker/podman --pids-limit, compose pids_limit, kubelet podPidsLimit, systemd TasksMax):
+    # the smallest finite pids.max of the process's cgroup and its ancestors (cgroup v2, or v1's pids hierarchy)
+    pids_max: int | None = None  # -1 = max (no limit on the path)
+    pids_current: int | None = None  # pids.current of the cgroup whose pids.max is pids_max (tasks already there)
+    pids_source: str | None = None  # the pids.max file that sets it
 
 
 @dataclass(kw_only=True, repr=False, eq=False)
@@ -239,6 +249,10 @@ class LiveProbes(DataModel):
     pidfd_self_test: ProbeResult | None = None
     pidfd_sibling_test: ProbeResult | None = None
     tmp_writable: bool | None = None
+    # clone3(NULL, 0)'s errno (syscall 435): EINVAL = allowed (the size is refused before anything is made), ENOSYS =
+    # absent or refused with ENOSYS (glibc falls back to clone), EPERM = a seccomp profile refuses it with EPERM
+    clone3: str | None = None
+    glibc: str | None = None  # confstr(CS_GNU_LIBC_VERSION) of this process: 'glibc 2.35'
 
 
 # glibc's trusted default directories (elf/dl-load.c), searched after ld.so.cache (not read here).

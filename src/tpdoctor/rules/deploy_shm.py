@@ -1,15 +1,16 @@
-"""Audit rules: /dev/shm, IPC namespace, writable /tmp, and files the runtime will not read as
+"""Audit rules: /dev/shm, IPC namespace, writable /tmp, the pids limit, and files the runtime will not read as
 written (broken shell continuations, invalid YAML)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tpdoctor.deploy.analysis import is_gpu, wants_multi_gpu
+from tpdoctor.deploy.analysis import is_gpu, pp_size, tp_size, visible_gpus, wants_multi_gpu
 from tpdoctor.deploy.model import Service
 from tpdoctor.model import Evidence, Finding, SeverityName, make_finding
 from tpdoctor.model.edits import AddItem, Edit, EmptyDir, Reindent, RepairContinuation, SetShmSize, Unset
 from tpdoctor.rules.deploy_common import SHM_DEFAULT, SHM_MIN, ev, fctx, fixes_service
+from tpdoctor.rules.limits import POOLS_PER_RANK, RANK_BASE_TASKS
 from tpdoctor.rules.registry import DeployContext, deploy_rule
 
 GIB = 1024**3
@@ -178,3 +179,63 @@ def yaml_invalid(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
                 [Evidence(source=ctx.model.source, line=line, text=n)],
                 edits=[Reindent()],
             )
+
+
+PODMAN_DEFAULT_PIDS_LIMIT = 2048  # containers.conf pids_limit (containers/common pkg/config/default.go)
+ASSUMED_POOL = 8  # CPUs assumed (a small GPU host) for a rank's pools when neither OMP_NUM_THREADS nor host facts say
+
+
+@deploy_rule("limits.pids-exhausted")
+def pids_limit(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: the pids limit of a GPU container (compose `pids_limit` / `deploy.resources.limits.pids`,
+    `docker run` / `podman run --pids-limit`; Podman's default 2048 when a podman command sets none) and, for a
+    non-root `user`, `ulimits: nproc`, against what its ranks start: ranks x (9 + 2 x (pool - 1)) tasks, the pool
+    being the service's OMP_NUM_THREADS, else the host's CPUs from the host facts, else 8 assumed (one rank was
+    measured at 39 threads with 16 CPUs and 9 with OMP_NUM_THREADS=1: `bench/gpu/results/threads-h100x1/`).
+
+    Why it matters: every thread counts against the limit; below it pthread_create fails with EAGAIN (NCCL's
+    `Call to pthread_create failed: Resource temporarily unavailable`, libgomp's `Thread creation failed`, OpenBLAS's
+    `blas_thread_init`), and the job dies at start or when a DataLoader or Ray pool grows.
+
+    How to fix: `pids_limit: -1` (or a number above the need), `--pids-limit -1` (Podman: `--pids-limit 0`), or
+    OMP_NUM_THREADS / OPENBLAS_NUM_THREADS set to a few threads per rank.
+    """
+    if not is_gpu(svc):
+        return
+    limit, what = None, ""
+    if svc.pids_limit is not None and svc.pids_limit > 0:
+        limit, what = svc.pids_limit, f"pids limit {svc.pids_limit}"
+    elif svc.pids_limit is None and svc.format == "podman":
+        limit, what = PODMAN_DEFAULT_PIDS_LIMIT, f"Podman's default pids limit ({PODMAN_DEFAULT_PIDS_LIMIT})"
+    user = (svc.user or "").split(":", 1)[0]
+    nproc = svc.ulimits.get("nproc", "")
+    if user not in ("", "0", "root") and nproc.isdigit() and (limit is None or int(nproc) < limit):
+        limit, what = int(nproc), f"ulimits nproc {nproc} for user {user}"
+    if limit is None:
+        return
+    omp = svc.env.get("OMP_NUM_THREADS", "")
+    facts = ctx.facts
+    cpus = (len(facts.cpu.allowed) if facts.cpu.allowed else facts.cpu.online) if facts is not None else None
+    if omp.isdigit() and int(omp) > 0:
+        pool, why = int(omp), f"OMP_NUM_THREADS={omp}"
+    elif cpus:
+        pool, why = cpus, f"{cpus} host CPUs"
+    else:
+        pool, why = ASSUMED_POOL, f"at least {ASSUMED_POOL} CPUs assumed"
+    ranks = (tp_size(svc) or visible_gpus(svc) or 1) * (pp_size(svc) or 1)
+    per_rank = RANK_BASE_TASKS + POOLS_PER_RANK * (pool - 1)
+    need = ranks * per_rank
+    if limit >= 2 * need:
+        return
+    sev: SeverityName = "blocker" if limit < need else "degraded"
+    yield make_finding(
+        "limits.pids-exhausted",
+        f"{svc.name} runs under {what}: its {ranks} rank(s) start about {need} tasks ({per_rank} each with {why}: "
+        f"measured 39 per rank with 16 CPUs, 9 with OMP_NUM_THREADS=1), "
+        + ("more than the limit allows" if limit < need else "within a factor of two of the limit")
+        + "; pthread_create fails with EAGAIN once it is reached. Raise it (pids_limit: -1, --pids-limit -1) or "
+        "set OMP_NUM_THREADS per rank.",
+        [ev(svc, ctx, f"{what}; need {need} = {ranks} x {per_rank}")],
+        context=fctx(svc, ctx),
+        severity=sev,
+    )
