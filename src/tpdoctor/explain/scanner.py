@@ -634,13 +634,13 @@ class Scanner:
         stop = block.find(b"\n", start)
         raw = block[start : min(stop if stop >= 0 else end, start + MAX_LINE)]
         # a line every rank repeats word for word is decoded and stripped once (pure functions of its bytes)
-        key = raw if isinstance(raw, bytes) else bytes(raw)
-        texts = self._texts.get(key)
+        raw_key = raw if isinstance(raw, bytes) else bytes(raw)
+        texts = self._texts.get(raw_key)
         if texts is None:
             original = decode_line(raw)
             texts = (original, unescape(strip_prefixes(original)))
-            if len(key) <= TEXT_KEPT_BYTES and len(self._texts) < TEXTS_KEPT:
-                self._texts[key] = texts
+            if len(raw_key) <= TEXT_KEPT_BYTES and len(self._texts) < TEXTS_KEPT:
+                self._texts[raw_key] = texts
         original, text = texts
         salient = capture = False
         for lit in lits:
