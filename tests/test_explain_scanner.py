@@ -409,3 +409,58 @@ def test_a_repeated_line_is_matched_once_and_recorded_every_time(monkeypatch: py
     rec = scan_bytes(b"a:1:2 [0] NCCL WARN Failed to open libibverbs.so[.1]\n" * 4).result.signatures
     assert rec["nccl.libibverbs-open-failed"].count == 4
     assert rec["nccl.libibverbs-open-failed"].last[1] == 4
+
+
+def test_repeated_lines_read_once_give_what_reading_each_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    # gspeed36: a hit line's decoded text is reused by its bytes (scanner._texts), and an error-line candidate
+    # already read later in its block is skipped (_error_candidates); both must record exactly what reading every
+    # line gives: the latest exception line, the error lines (ties keep the later line), counts and evidence.
+    from tpdoctor.explain import scanner as scanner_mod
+
+    def every_candidate(self: Scanner, block: bytes, pending: list[tuple[int, int, int]], source: str) -> None:
+        heap = self.result.error_lines
+        for start, line_no, order in reversed(pending):  # the loop before gspeed36
+            stop = block.find(b"\n", start)
+            raw = block[start : min(stop, start + scanner_mod.MAX_LINE)]
+            if len(heap) >= scanner_mod.ERROR_LINES_KEPT:
+                best = (
+                    3
+                    if scanner_mod._MAYBE_EXCEPTION.search(raw)
+                    else 2
+                    if scanner_mod._MAYBE_STRONG.search(raw)
+                    else 1
+                )
+                if (best, line_no, order) < heap[0][:3]:
+                    continue
+            original = scanner_mod.decode_line(raw)
+            text = scanner_mod.strip_prefixes(original)
+            self._exception_seen(text, original, line_no, source, order)
+            self._salient(text, original, line_no, source, order)
+
+    rng = random.Random(11)
+    dev = Path(__file__).parent / "data" / "explain-real" / "dev"
+    lines: list[bytes] = []
+    for p in rng.sample(sorted(dev.glob("*.log")), 120):
+        lines.extend(p.read_bytes()[:8000].split(b"\n"))
+    repeated = [
+        b"WARNING 03-01 12:00:00 [utils.py:12] error_on_missing_weights is deprecated",
+        b"ValueError: the batch was empty",
+        b"[rank1]: worker 3 failed to report",
+        b"ERROR something else went wrong",
+        *(f"step {i}: an error in shard {i}".encode() for i in range(14)),
+    ]
+    out: list[bytes] = []
+    size = i = 0
+    while size < 13 << 20:  # over three blocks of the reader
+        line = rng.choice(repeated) if rng.random() < 0.9 else lines[i % len(lines)]
+        i += line not in repeated
+        out.append(line)
+        size += len(line) + 1
+    data = b"\n".join(out) + b"\n"
+    assert len(data) > 3 * (4 << 20), "a few blocks, so that the per-block skipping is exercised"
+    fast = _scan_fields(data)
+    monkeypatch.setattr(scanner_mod, "TEXTS_KEPT", 0)
+    monkeypatch.setattr(Scanner, "_error_candidates", every_candidate)
+    slow = _scan_fields(data)
+    assert fast["errors"] and fast["terminal"] is not None
+    assert fast == slow

@@ -11,6 +11,10 @@ OUT=${OUT:-/tmp/explain-bench-ab}; OTHER=${OTHER:?the other tree (with src/ and 
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 PYV=$(python3 -c 'import sys; print(f"py{sys.version_info[0]}{sys.version_info[1]}")')
 export PYTHONPATH="$REPO/.gpu-deps/$PYV"   # bench/run.py puts its own tree's src first
+# The device runs with PYTHONDONTWRITEBYTECODE=1, so every timed run compiled both trees and .gpu-deps (whose .pyc pip
+# wrote for the building host's Python) from source: 132 compiles, 0.3 s of a one-line run on one H100 instance, which an
+# installed tpdoctor never pays (bench/README.md, twenty-fifth session). Compiled once here, for both trees alike.
+python3 -m compileall -q -j0 src "$OTHER/src" "$REPO/.gpu-deps/$PYV" >/dev/null 2>&1 || true
 LOG=/tmp/tpd-bench-1g.log
 [ -s "$LOG" ] || python3 bench/gen_log.py "$LOG" --size 1GiB --seed 1 >/dev/null
 for round in 1 2 3; do

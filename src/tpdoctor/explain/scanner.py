@@ -45,6 +45,8 @@ CODES_KEPT = 64  # distinct error codes (by number) remembered with their first 
 ERROR_LINES_KEPT = 10
 FACT_VALUES_KEPT = 32
 SEEN_LINES_KEPT = 4096  # distinct repeated lines whose match is reused (text, literals hit)
+TEXTS_KEPT = 4096  # distinct raw lines (of at most TEXT_KEPT_BYTES) whose decoded and stripped text is reused
+TEXT_KEPT_BYTES = 512
 CODE_LINES_KEPT = 256  # lines known to carry an error code (first ones), for the fallback
 NEAR_BYTES = 4096  # how far a `near` signature looks for its context around its line
 # Wrapped lines: a piece shorter than WRAP_MIN was not cut by a wrap; at most WRAP_PIECES joined
@@ -405,6 +407,7 @@ class Scanner:
         ]
         self._in_heap: dict[str, tuple[int, int, int, str, str]] = {}  # shown text -> its heap entry
         self._seen_lines: dict[tuple[str, tuple[int, ...]], _LineMatch] = {}  # (text, literals) -> match
+        self._texts: dict[bytes, tuple[str, str]] = {}  # raw line -> (decoded, stripped and unescaped)
         self.literals: tuple[bytes, ...] = tuple(literals)  # every prefilter literal, whichever engine runs them
         self.engine: Engine = make_engine(literals, single, engine)
         self.result = ScanResult(engine=self.engine.name)
@@ -531,9 +534,17 @@ class Scanner:
         possible score and position cannot beat its smallest entry is skipped without decoding it
         (most of the ~35 k such lines per GiB of NCCL_DEBUG=INFO output)."""
         heap = self.result.error_lines
+        done: set[bytes] = set()
         for start, line_no, order in reversed(pending):
             stop = block.find(b"\n", start)
             raw = block[start : min(stop, start + MAX_LINE)]
+            # The same line again, earlier in this block (every rank prints its `error_on_missing_weights` warning):
+            # the later copy, read first, already decided everything this one could (the latest exception line, the
+            # error-line heap keeps a text at its latest line and only ever raises its smallest entry)
+            key = raw if isinstance(raw, bytes) else bytes(raw)
+            if key in done:
+                continue
+            done.add(key)
             if len(heap) >= ERROR_LINES_KEPT:
                 best = 3 if _MAYBE_EXCEPTION.search(raw) else 2 if _MAYBE_STRONG.search(raw) else 1
                 if (best, line_no, order) < heap[0][:3]:
@@ -622,8 +633,15 @@ class Scanner:
     ) -> None:
         stop = block.find(b"\n", start)
         raw = block[start : min(stop if stop >= 0 else end, start + MAX_LINE)]
-        original = decode_line(raw)
-        text = unescape(strip_prefixes(original))
+        # a line every rank repeats word for word is decoded and stripped once (pure functions of its bytes)
+        raw_key = raw if isinstance(raw, bytes) else bytes(raw)
+        texts = self._texts.get(raw_key)
+        if texts is None:
+            original = decode_line(raw)
+            texts = (original, unescape(strip_prefixes(original)))
+            if len(raw_key) <= TEXT_KEPT_BYTES and len(self._texts) < TEXTS_KEPT:
+                self._texts[raw_key] = texts
+        original, text = texts
         salient = capture = False
         for lit in lits:
             t = self._targets[lit]
