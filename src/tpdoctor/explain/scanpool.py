@@ -35,16 +35,17 @@ REQUEST = struct.Struct("<II")  # slot, end
 REPLY = struct.Struct("<III")  # status, number of hits, newlines in the block
 OK = 0
 FAILED = 1
-MAX_WORKERS = 2  # grep is one process; two workers keep explain within its time on 2 cores
+MAX_WORKERS = 4  # 8 measured 1.11x grep on a 16-CPU host but 104 MB, over the 100 MB budget (bench/README.md)
 
 
 def worker_count() -> int:
-    """Worker processes for a long log: one per CPU this process may use, at most MAX_WORKERS, and
-    none when the machine is already oversubscribed (1-minute load average >= its CPUs; the load is
-    machine-wide, so it is compared with all CPUs, not with those this process is pinned to). On
-    this project's 2-CPU machine (bench/README.md) two workers won at a load of 1.5-2 (1.40-1.84x
-    grep against 2.02-2.23x) and lost at 3-4 (2.4-2.6x against 2.0-2.2x): when the cores are busy
-    (the serving processes of the GPUs we were asked about), more processes only take turns.
+    """Worker processes for a long log: one per CPU this process may use, at most MAX_WORKERS, none when the
+    machine is already oversubscribed (1-minute load average >= its CPUs; the load is machine-wide, so it is
+    compared with all CPUs, not with those this process is pinned to), and more than two only where that many
+    CPUs are idle. On this project's 2-CPU machine (bench/README.md) two workers won at a load of 1.5-2 (1.40-1.84x
+    grep against 2.02-2.23x) and lost at 3-4 (2.4-2.6x against 2.0-2.2x): when the cores are busy (the serving
+    processes of the GPUs we were asked about), more processes only take turns. On an idle 16-CPU H100 host
+    (bench/gpu/results/explain-workers-h100x1/) 1 GiB took 1.70x grep with two workers, 1.20x with four (88 MB).
     TPDOCTOR_SCAN_WORKERS=N sets the number (0: one process)."""
     env = os.environ.get("TPDOCTOR_SCAN_WORKERS", "")
     if env.isdigit():
@@ -60,7 +61,10 @@ def worker_count() -> int:
         load = 0.0
     if usable < 2 or load >= machine:
         return 0
-    return min(usable, MAX_WORKERS)
+    workers = min(usable, MAX_WORKERS)
+    while workers > 2 and machine - load < workers:
+        workers -= 1
+    return workers
 
 
 def shared_buffers(count: int, size: int) -> list[mmap.mmap]:
