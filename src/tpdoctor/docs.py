@@ -117,6 +117,8 @@ EXPLAIN_ONLY: dict[str, str] = {
     # gnew35
     "runtime.wsl-toolkit-predates-driver": "under WSL2 the Windows driver's release and the toolkit or Docker Desktop version that mounts /usr/lib/wsl/lib are on the Windows side; inside the container check sees neither which libraries should have come nor why, and a 555+ driver is healthy with a current toolkit; CUDA's error 500 at start-up beside WSL2 and the driver release in a log shows it",
     "k8s.operator-driver-on-host-driver": "whether the GPU Operator deploys its driver container is cluster state (the ClusterPolicy's driver.enabled), and a loaded host driver is normal on a node without the operator; the driver container's 'Could not unload NVIDIA driver kernel modules, driver is in use' beside the driver manager's host-driver line shows it",
+    # gnew36
+    "host.wsl-linux-driver-installed": "check sees where libcuda.so.1 files are (facts/driver_libs.py) but not whether one is the Windows driver's WSL library or a Linux build: the NVIDIA toolkit may mount the WSL library into the image's library directory, so a path outside /usr/lib/wsl/lib proves nothing, and a package installed in the WSL2 distribution is outside a container's root; cuInit's CUDA_ERROR_NO_DEVICE under WSL2 beside a libcuda.so.<release> or the driver package's install in a log shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",
