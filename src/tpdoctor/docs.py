@@ -119,6 +119,9 @@ EXPLAIN_ONLY: dict[str, str] = {
     "k8s.operator-driver-on-host-driver": "whether the GPU Operator deploys its driver container is cluster state (the ClusterPolicy's driver.enabled), and a loaded host driver is normal on a node without the operator; the driver container's 'Could not unload NVIDIA driver kernel modules, driver is in use' beside the driver manager's host-driver line shows it",
     # --- gnew36b (issue 13)
     "runtime.seccomp-profile-rejected": "the container is never created, so there is no inside to check; on the host the pairing is the engine's profile with the versions of runc and of the nvidia-container-runtime wrapper, which check does not collect (no engine or runtime version facts); runc's 'error adding seccomp filter rule for syscall clone3: permission denied' shows it",
+    # gnew36
+    "host.wsl-linux-driver-installed": "check sees where libcuda.so.1 files are (facts/driver_libs.py) but not whether one is the Windows driver's WSL library or a Linux build: the NVIDIA toolkit may mount the WSL library into the image's library directory, so a path outside /usr/lib/wsl/lib proves nothing, and a package installed in the WSL2 distribution is outside a container's root; cuInit's CUDA_ERROR_NO_DEVICE under WSL2 beside a libcuda.so.<release> or the driver package's install in a log shows it",
+    "nvidia.opencl-icd-missing": "whether the workload uses OpenCL at all is unknown to check (CUDA and NVML do not need the file), and /etc/OpenCL/vendors is not among the collected facts; the OpenCL loader's empty platform list (clinfo, Boost.Compute's 'No OpenCL device found') beside a working nvidia-smi, or the missing nvidia.icd, in a log shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",

@@ -38,6 +38,7 @@ RULE_MODULES: tuple[str, ...] = (
     "tpdoctor.rules.env",
     "tpdoctor.rules.network",
     "tpdoctor.rules.limits",
+    "tpdoctor.rules.jit_cache",  # gnew36: fs.jit-cache-noexec
 )
 
 

@@ -1,0 +1,102 @@
+"""Where JIT compilers put the shared objects they build and then load (issue 13, gnew36): fs.jit-cache-noexec.
+
+Triton compiles a small C launcher (cuda_utils / hip_utils, __triton_launcher) per kernel signature into its cache
+and imports it; TorchInductor keeps its generated code and its Triton cache under its own cache directory; torch's
+cpp_extension builds into TORCH_EXTENSIONS_DIR. glibc's loader maps each with PROT_EXEC, which mmap(2) refuses
+with EPERM on a filesystem mounted noexec ("failed to map segment from shared object"; pytorch/pytorch#91005,
+#123054). Docker and Podman mount a `--tmpfs` noexec,nosuid,nodev unless its options say `exec` (moby
+daemon/oci_linux.go), and hardened hosts mount /tmp noexec (CIS)."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+
+from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
+from tpdoctor.model.facts import MountEntry
+from tpdoctor.rules.registry import fact_rule
+
+
+def _mount_for(facts: Facts, path: str) -> MountEntry | None:
+    """The mount that holds `path` (the last, longest matching target wins, as in the kernel)."""
+    best: MountEntry | None = None
+    for m in facts.mounts:
+        t = m.target.rstrip("/") or "/"
+        if (path == t or t == "/" or path.startswith(t + "/")) and (
+            best is None or len(t) >= len(best.target.rstrip("/") or "/")
+        ):
+            best = m
+    return best
+
+
+def _cache_dirs(env: dict[str, str]) -> list[tuple[str, str, bool]]:
+    """(what, directory, set explicitly) for Triton, TorchInductor and torch's extension builder, as each picks it:
+    triton/runtime/cache.py (TRITON_CACHE_DIR, else TRITON_HOME or HOME + /.triton/cache), torch/_inductor
+    runtime/cache_dir_utils.py (TORCHINDUCTOR_CACHE_DIR, else tempfile.gettempdir() + /torchinductor_<user>: TMPDIR,
+    else /tmp), torch/utils/cpp_extension.py (TORCH_EXTENSIONS_DIR, else the user cache dir + /torch_extensions)."""
+    home = env.get("HOME", "")
+    out: list[tuple[str, str, bool]] = []
+    if env.get("TRITON_CACHE_DIR"):
+        out.append(("TRITON_CACHE_DIR", env["TRITON_CACHE_DIR"], True))
+    elif env.get("TRITON_HOME"):
+        out.append(("Triton's cache under TRITON_HOME", posixpath.join(env["TRITON_HOME"], ".triton", "cache"), True))
+    elif home:
+        out.append(("Triton's default cache (~/.triton/cache)", posixpath.join(home, ".triton", "cache"), False))
+    if env.get("TORCHINDUCTOR_CACHE_DIR"):
+        out.append(("TORCHINDUCTOR_CACHE_DIR", env["TORCHINDUCTOR_CACHE_DIR"], True))
+    elif env.get("TMPDIR"):
+        out.append(("TorchInductor's cache under TMPDIR", env["TMPDIR"], True))
+    else:
+        out.append(("TorchInductor's default cache (/tmp/torchinductor_<user>)", "/tmp", False))
+    if env.get("TORCH_EXTENSIONS_DIR"):
+        out.append(("TORCH_EXTENSIONS_DIR", env["TORCH_EXTENSIONS_DIR"], True))
+    elif env.get("XDG_CACHE_HOME") or home:
+        base = env.get("XDG_CACHE_HOME") or posixpath.join(home, ".cache")
+        out.append(("torch's extension build dir (~/.cache/torch_extensions)", posixpath.join(base, "torch_extensions"), False))
+    return [(what, posixpath.normpath(d), explicit) for what, d, explicit in out if d.startswith("/")]
+
+
+@fact_rule("fs.jit-cache-noexec")
+def jit_cache_exec(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """The JIT caches (Triton, TorchInductor, torch extensions) are on filesystems that allow executable mappings.
+
+    **What it checks.** For each cache directory as the library picks it from the environment
+    (`TRITON_CACHE_DIR`, else `TRITON_HOME` or `HOME` + `/.triton/cache`; `TORCHINDUCTOR_CACHE_DIR`, else
+    `TMPDIR` or `/tmp`; `TORCH_EXTENSIONS_DIR`, else `~/.cache/torch_extensions`), the mount that holds it in
+    /proc/self/mounts: a `noexec` among its options is this finding. A directory a variable names is a
+    blocker; a default one is degraded, since a framework may move its caches (vLLM puts its compile caches
+    under VLLM_CACHE_ROOT).
+
+    **Why it matters.** Triton compiles a launcher (`cuda_utils.so`, `__triton_launcher.so`) into its cache
+    and imports it; the loader maps it executable, which a noexec filesystem refuses: "failed to map segment
+    from shared object" at the first Triton kernel, so torch.compile, vLLM and SGLang stop although the
+    compile succeeded (pytorch/pytorch#91005, #123054). Docker and Podman mount a `--tmpfs` noexec unless its
+    options say `exec`; hardened hosts mount /tmp noexec.
+
+    **How to fix.** Point `TRITON_CACHE_DIR` and `TORCHINDUCTOR_CACHE_DIR` (or `TMPDIR`) at an exec-mounted
+    directory (the image's layer, a volume, an emptyDir), or give the tmpfs `exec` (`--tmpfs /tmp:exec`).
+
+    **Example.** `docker run --tmpfs /tmp -e TRITON_CACHE_DIR=/tmp/triton ...`: /tmp is a tmpfs with noexec.
+    """
+    if not facts.mounts:
+        return
+    hits: list[tuple[str, str, MountEntry, bool]] = []
+    for what, directory, explicit in _cache_dirs(facts.env):
+        m = _mount_for(facts, directory)
+        if m is not None and "noexec" in m.options:
+            hits.append((what, directory, m, explicit))
+    if not hits:
+        return
+    evidence = [
+        (what, f"{directory}: on {m.target} ({m.fstype}, {','.join(m.options)})") for what, directory, m, _ in hits
+    ]
+    explicit = any(e for *_, e in hits)
+    names = ", ".join(f"{directory} ({what})" for what, directory, _, _ in hits)
+    yield make_finding(
+        "fs.jit-cache-noexec",
+        f"The JIT cache directory {names} is on a filesystem mounted noexec: Triton/TorchInductor compile their "
+        "shared objects there and then cannot load them ('failed to map segment from shared object').",
+        evidence,
+        severity="blocker" if explicit else "degraded",
+        confidence="proves" if explicit else "suggests",
+    )
