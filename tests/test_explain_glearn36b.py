@@ -84,6 +84,53 @@ def test_invalid_device_outside_openmm_context_creation_stays_a_mask(tmp_path: P
     assert "nvidia.compute-mode-exclusive" not in _causes(tmp_path, line)
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        # TensorFlow / XLA stream_executor (TF 1.13+: "<name>: <string>"; TF 1.x before: cuCtxCreate)
+        "E1203 09:41:17.402113 3141 platform_util.cc:256] unable to create StreamExecutor for CUDA:1: failed initializing "
+        "StreamExecutor for CUDA device ordinal 1: Internal: failed call to cuDevicePrimaryCtxRetain: "
+        "CUDA_ERROR_INVALID_DEVICE: invalid device ordinal",
+        "E tensorflow/stream_executor/cuda/cuda_driver.cc:509] failed call to cuCtxCreate: CUDA_ERROR_INVALID_DEVICE",
+        # numba's CudaAPIError ("[<code>] Call to <fn> results in <name>")
+        "numba.cuda.cudadrv.driver.CudaAPIError: [101] Call to cuDevicePrimaryCtxRetain results in CUDA_ERROR_INVALID_DEVICE",
+        "numba.cuda.cudadrv.error.CudaAPIError: [101] Call to cuCtxCreate results in CUDA_ERROR_INVALID_DEVICE",
+    ],
+)
+def test_driver_api_context_refused_names_the_compute_mode(tmp_path: Path, line: str) -> None:
+    assert _findings(tmp_path, line + "\n")[:1] == [("nvidia.compute-mode-exclusive", "suggests")]
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [
+        "| 41%   36C    P8    12W / 250W |     97MiB /  1985MiB |      N/A      Default |\n",
+        "|  30%   38C    P2    55W / 350W |   1024MiB / 24576MiB |      3%      Default |\n",
+        "    Compute Mode                          : Default\n",
+    ],
+)
+@pytest.mark.parametrize(
+    "line",
+    [
+        "exception: No compatible CUDA device is available\n",
+        "E tensorflow/stream_executor/cuda/cuda_driver.cc:509] failed call to cuCtxCreate: CUDA_ERROR_INVALID_DEVICE\n",
+        "OpenCL platform error: Error initializing context: clCreateContext (-33)\n",
+    ],
+)
+def test_refused_context_on_a_default_mode_gpu_is_not_the_compute_mode(tmp_path: Path, shown: str, line: str) -> None:
+    got = _causes(tmp_path, shown + line)
+    assert "nvidia.compute-mode-exclusive" not in got
+    assert "cuda.visible-devices-mismatch" not in got
+
+
+def test_refused_context_with_exclusive_mode_shown_names_it(tmp_path: Path) -> None:
+    text = (
+        "| N/A   34C    P0    39W / 250W |      0MiB / 16280MiB |      0%   E. Process |\n"
+        "exception: The requested CUDA device could not be loaded\n"
+    )
+    assert _causes(tmp_path, text)[:1] == ["nvidia.compute-mode-exclusive"]
+
+
 # --- EMFILE in musl's words (Alpine images, static Rust tools such as uv) ---
 
 
