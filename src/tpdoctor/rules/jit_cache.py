@@ -63,9 +63,10 @@ def jit_cache_exec(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     **What it checks.** For each cache directory as the library picks it from the environment
     (`TRITON_CACHE_DIR`, else `TRITON_HOME` or `HOME` + `/.triton/cache`; `TORCHINDUCTOR_CACHE_DIR`, else
     `TMPDIR` or `/tmp`; `TORCH_EXTENSIONS_DIR`, else `~/.cache/torch_extensions`), the mount that holds it in
-    /proc/self/mounts: a `noexec` among its options is this finding. A directory a variable names is a
-    blocker; a default one is degraded, since a framework may move its caches (vLLM puts its compile caches
-    under VLLM_CACHE_ROOT).
+    /proc/self/mounts: a `noexec` among its options is this finding, for a directory a variable names (a
+    blocker). A default location is not judged: a `--tmpfs /tmp` is noexec unless it says `exec`, oneCCL's
+    IPC sockets and read-only root filesystems need one, most jobs never compile, and a framework may move
+    its caches (vLLM puts its compile caches under VLLM_CACHE_ROOT).
 
     **Why it matters.** Triton compiles a launcher (`cuda_utils.so`, `__triton_launcher.so`) into its cache
     and imports it; the loader maps it executable, which a noexec filesystem refuses: "failed to map segment
@@ -82,6 +83,11 @@ def jit_cache_exec(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
         return
     hits: list[tuple[str, str, MountEntry, bool]] = []
     for what, directory, explicit in _cache_dirs(facts.env):
+        # a default location on a noexec /tmp is not judged: `--tmpfs /tmp` (noexec unless it says exec) is what
+        # oneCCL's IPC sockets and read-only root filesystems need, and most jobs never run torch.compile; the
+        # container matrix (tests/containers/) runs such containers as expected clean
+        if not explicit:
+            continue
         m = _mount_for(facts, directory)
         if m is not None and "noexec" in m.options:
             hits.append((what, directory, m, explicit))
