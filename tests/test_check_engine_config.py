@@ -571,7 +571,7 @@ def test_snapshot_round_trip_gives_the_same_findings(tmp_path: Path) -> None:
     assert snap["engines"]["containerd_enable_cdi"] is False and snap["engines"]["kubelet_plugins"] == ["gpu.nvidia.com"]
 
 
-@pytest.mark.parametrize("value", ["9" * 400 + "g", "1e400", "99999999999p", " 64m", "64  m", "1.5.2g", "64mm"])
+@pytest.mark.parametrize("value", ["9" * 400 + "g", "1e400", "99999999999p", " 64m", "64  m", "1.5.2g", "64mm", "64m\n"])
 def test_default_shm_size_dockerd_would_refuse_is_an_invalid_file_not_a_crash(tmp_path: Path, value: str) -> None:
     # opts.MemBytes -> go-units RAMInBytes: a size it cannot read (or one too large to be real) makes dockerd refuse
     # the file; check says so in one line instead of a traceback (an OverflowError before the shared reader)

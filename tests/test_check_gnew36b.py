@@ -177,3 +177,57 @@ def test_audit_pids_limit(tmp_path: Path, text: str, fires: bool) -> None:
     path.write_text(text)
     got = {f.cause for f in audit_model(load(path, None).model, None).findings}
     assert ("limits.pids-exhausted" in got) is fires, got
+
+
+# --- the final read's findings (twenty-fifth session) -----------------------------------------------------------
+
+
+def test_collector_takes_the_least_room_not_the_smallest_max(tmp_path: Path) -> None:
+    # own cgroup 10000 with 10 in use, its parent 10001 with 10000 in use: one task of room, held by the parent
+    fr = FakeRoot(tmp_path)
+    fr.write("proc/self/cgroup", "0::/a/b\n")
+    fr.write("sys/fs/cgroup/a/b/pids.max", "10000\n")
+    fr.write("sys/fs/cgroup/a/b/pids.current", "10\n")
+    fr.write("sys/fs/cgroup/a/pids.max", "10001\n")
+    fr.write("sys/fs/cgroup/a/pids.current", "10000\n")
+    facts = _facts(fr)
+    assert (facts.limits.pids_max, facts.limits.pids_current) == (10001, 10000)
+    assert facts.limits.pids_source == "/sys/fs/cgroup/a/pids.max"
+
+
+@pytest.mark.parametrize("value", ["²\n", "9" * 5000 + "\n", "-3\n", "1e3\n"])
+def test_hostile_pids_and_limits_values_are_unread_not_a_crash(tmp_path: Path, value: str) -> None:
+    # str.isdigit() accepts '²' and int() refuses strings over 4300 digits: both were internal errors
+    fr = FakeRoot(tmp_path)
+    fr.write("proc/self/cgroup", "0::/\n")
+    fr.write("sys/fs/cgroup/pids.max", value)
+    fr.write("proc/self/limits", LIMITS.replace("4096 ", value.strip()[:30] + " "))
+    fr.env["OMP_NUM_THREADS"] = value.strip()
+    fr.flush()
+    facts = _facts(fr)
+    assert facts.limits.pids_max is None
+    list(pids_limit(facts, CheckOptions()))
+    assert rank_tasks(facts)[0] > 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "docker run --gpus all --user 1000 --ulimit nproc=² vllm/vllm-openai --tensor-parallel-size 2\n",
+        "docker run --gpus all --pids-limit 50 -e OMP_NUM_THREADS=² vllm/vllm-openai --tensor-parallel-size 2\n",
+        "docker run --gpus all --pids-limit 50 -e OMP_NUM_THREADS=" + "9" * 5000 + " vllm/vllm-openai\n",
+    ],
+)
+def test_audit_hostile_numbers_are_not_a_crash(tmp_path: Path, text: str) -> None:
+    from tpdoctor.deploy.audit import audit_model, load
+
+    path = tmp_path / "run.sh"
+    path.write_text(text)
+    audit_model(load(path, None).model, None)
+
+
+def test_clone3_probe_runs_in_a_child() -> None:
+    from tpdoctor.facts.probes import run_in_child
+
+    res = run_in_child(lambda: {"ok": True, "step": "clone3", "detail": clone3_errno()})
+    assert res.ok and res.detail == clone3_errno()

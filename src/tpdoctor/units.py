@@ -14,6 +14,13 @@ _MULT = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**
 MAX_SIZE = float(1 << 62)
 
 
+def parse_small_int(text: object) -> int | None:
+    """A non-negative decimal integer of at most 18 digits ('²' is a digit to str.isdigit but not to int(), and
+    int() refuses strings over 4300 digits): None for anything else."""
+    s = str(text).strip()
+    return int(s) if s.isascii() and s.isdecimal() and len(s) <= 18 else None
+
+
 def parse_size(value: object, *, go_units: bool = False) -> int | None:
     """Bytes (binary units, as docker/go-units RAMInBytes); None when it cannot be read, or is too large to be a
     real size (1e400, 99999999P). go_units: only the exact form dockerd accepts."""
@@ -22,7 +29,7 @@ def parse_size(value: object, *, go_units: bool = False) -> int | None:
     if isinstance(value, int):
         return value if 0 <= value < MAX_SIZE else None
     text = str(value)[:64]
-    if go_units and not _GO_UNITS.match(text):
+    if go_units and not _GO_UNITS.fullmatch(text):  # fullmatch: "64m\n" is refused by dockerd too
         return None
     m = _SIZE.match(text)
     if not m:

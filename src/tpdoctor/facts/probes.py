@@ -212,7 +212,10 @@ def collect_probes(ctx: CollectContext, facts: Facts) -> None:
     facts.tmp_writable = probes.tmp_writable
     probes.pidfd_self_test = pidfd_self_test(str(ctx.path("/tmp")))
     probes.pidfd_sibling_test = pidfd_sibling_test()
-    probes.clone3 = clone3_errno()
+    # in a forked child, as the pidfd probes: a filter that kills or traps clone3 (SCMP_ACT_KILL, systemd's
+    # SystemCallFilter= without an errno) must not take this process down
+    res = run_in_child(lambda: {"ok": True, "step": "clone3", "detail": clone3_errno()})
+    probes.clone3 = res.detail if res.ok else "killed"
     probes.glibc = glibc_version()
     facts.probes = probes
 

@@ -18,6 +18,7 @@ from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.system import mount_for, parse_mounts
 from tpdoctor.facts.textfiles import first_line, read_link, read_text
 from tpdoctor.model import Facts
+from tpdoctor.units import parse_small_int
 
 NAMESPACES = ("pid", "ipc", "net", "uts", "mnt", "user")
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50, "e": 1 << 60}
@@ -69,7 +70,7 @@ def parse_pids_value(text: str | None) -> int | None:
     v = (text or "").strip()
     if v == "max":
         return -1
-    return int(v) if v.isdigit() else None
+    return parse_small_int(v)
 
 
 def pids_cgroup_dirs(cgroup_lines: list[str]) -> list[str]:
@@ -106,15 +107,21 @@ def _collect_pids(ctx: CollectContext, facts: Facts) -> None:
     a thread with EAGAIN once any of them is reached: kernel/cgroup/pids.c pids_try_charge), and pids.current there."""
     limits = facts.limits
     seen = False
+    room: int | None = None  # the least room (max - current) of any ancestor: a full parent binds a roomy child
     for d in pids_cgroup_dirs(facts.container.cgroup_lines):
         value = parse_pids_value(read_text(ctx, f"{d}/pids.max", facts))
         if value is None:
             continue
         seen = True
-        if value >= 0 and (limits.pids_max is None or limits.pids_max < 0 or value < limits.pids_max):
+        if value < 0:
+            continue
+        current = parse_pids_value(read_text(ctx, f"{d}/pids.current"))
+        left = value - max(current or 0, 0)
+        if room is None or left < room:
+            room = left
             limits.pids_max = value
             limits.pids_source = f"{d}/pids.max"
-            limits.pids_current = parse_pids_value(read_text(ctx, f"{d}/pids.current"))
+            limits.pids_current = current
     if seen and limits.pids_max is None:
         limits.pids_max = -1
 
@@ -122,7 +129,7 @@ def _collect_pids(ctx: CollectContext, facts: Facts) -> None:
 def _limit(v: str) -> int | None:
     if v == "unlimited":
         return -1
-    return int(v) if v.isdigit() else None
+    return parse_small_int(v)
 
 
 def _collect_shm_access(ctx: CollectContext, facts: Facts) -> None:

@@ -12,6 +12,7 @@ from tpdoctor.model.edits import AddItem, Edit, EmptyDir, Reindent, RepairContin
 from tpdoctor.rules.deploy_common import SHM_DEFAULT, SHM_MIN, ev, fctx, fixes_service
 from tpdoctor.rules.limits import POOLS_PER_RANK, RANK_BASE_TASKS
 from tpdoctor.rules.registry import DeployContext, deploy_rule
+from tpdoctor.units import parse_small_int
 
 GIB = 1024**3
 SHM_COMFORT = 4 * GIB  # below this a TP deployment is likely to outgrow it
@@ -208,16 +209,16 @@ def pids_limit(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     elif svc.pids_limit is None and svc.format == "podman":
         limit, what = PODMAN_DEFAULT_PIDS_LIMIT, f"Podman's default pids limit ({PODMAN_DEFAULT_PIDS_LIMIT})"
     user = (svc.user or "").split(":", 1)[0]
-    nproc = svc.ulimits.get("nproc", "")
-    if user not in ("", "0", "root") and nproc.isdigit() and (limit is None or int(nproc) < limit):
-        limit, what = int(nproc), f"ulimits nproc {nproc} for user {user}"
+    nproc = parse_small_int(svc.ulimits.get("nproc", ""))
+    if user not in ("", "0", "root") and nproc is not None and (limit is None or nproc < limit):
+        limit, what = nproc, f"ulimits nproc {nproc} for user {user}"
     if limit is None:
         return
-    omp = svc.env.get("OMP_NUM_THREADS", "")
+    omp_threads = parse_small_int(svc.env.get("OMP_NUM_THREADS", ""))
     facts = ctx.facts
     cpus = (len(facts.cpu.allowed) if facts.cpu.allowed else facts.cpu.online) if facts is not None else None
-    if omp.isdigit() and int(omp) > 0:
-        pool, why = int(omp), f"OMP_NUM_THREADS={omp}"
+    if omp_threads:
+        pool, why = omp_threads, f"OMP_NUM_THREADS={omp_threads}"
     elif cpus:
         pool, why = cpus, f"{cpus} host CPUs"
     else:

@@ -45,7 +45,8 @@ def _cache_dirs(env: dict[str, str]) -> list[tuple[str, str, bool]]:
     if env.get("TORCHINDUCTOR_CACHE_DIR"):
         out.append(("TORCHINDUCTOR_CACHE_DIR", env["TORCHINDUCTOR_CACHE_DIR"], True))
     elif env.get("TMPDIR"):
-        out.append(("TorchInductor's cache under TMPDIR", env["TMPDIR"], True))
+        # not explicit: Slurm and login profiles set TMPDIR per job, and most jobs never compile
+        out.append(("TorchInductor's cache under TMPDIR", env["TMPDIR"], False))
     else:
         out.append(("TorchInductor's default cache (/tmp/torchinductor_<user>)", "/tmp", False))
     if env.get("TORCH_EXTENSIONS_DIR"):

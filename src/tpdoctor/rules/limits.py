@@ -14,6 +14,7 @@ from tpdoctor.facts.container import container_runtime
 from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
 from tpdoctor.rules.gpus import in_container, infer_backend, rank_count, visible_gpus
 from tpdoctor.rules.registry import fact_rule
+from tpdoctor.units import parse_small_int
 
 GiB = 1 << 30
 KiB = 1 << 10
@@ -101,8 +102,9 @@ POOLS_PER_RANK = 2  # OpenMP / OpenBLAS and torch's intra-op pool, each sized by
 
 def _pool_threads(facts: Facts) -> tuple[int, str]:
     omp = facts.env.get("OMP_NUM_THREADS", "").strip()
-    if omp.isdigit() and int(omp) > 0:
-        return int(omp), f"OMP_NUM_THREADS={omp}"
+    n = parse_small_int(omp)
+    if n:
+        return n, f"OMP_NUM_THREADS={omp}"
     cpus = len(facts.cpu.allowed) if facts.cpu.allowed else facts.cpu.online
     if cpus:
         return cpus, f"{cpus} CPUs"
