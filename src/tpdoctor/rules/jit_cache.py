@@ -64,8 +64,9 @@ def jit_cache_exec(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     **What it checks.** For each cache directory as the library picks it from the environment
     (`TRITON_CACHE_DIR`, else `TRITON_HOME` or `HOME` + `/.triton/cache`; `TORCHINDUCTOR_CACHE_DIR`, else
     `TMPDIR` or `/tmp`; `TORCH_EXTENSIONS_DIR`, else `~/.cache/torch_extensions`), the mount that holds it in
-    /proc/self/mounts: a `noexec` among its options is this finding, for a directory a variable names (a
-    blocker). A default location is not judged: a `--tmpfs /tmp` is noexec unless it says `exec`, oneCCL's
+    /proc/self/mounts: a `noexec` among its options is this finding, for a directory `TRITON_CACHE_DIR`,
+    `TRITON_HOME`, `TORCHINDUCTOR_CACHE_DIR` or `TORCH_EXTENSIONS_DIR` names (a blocker; `TMPDIR` alone is not
+    judged: Slurm sets it per job). A default location is not judged: a `--tmpfs /tmp` is noexec unless it says `exec`, oneCCL's
     IPC sockets and read-only root filesystems need one, most jobs never compile, and a framework may move
     its caches (vLLM puts its compile caches under VLLM_CACHE_ROOT).
 
