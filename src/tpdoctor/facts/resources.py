@@ -103,8 +103,9 @@ def pids_cgroup_dirs(cgroup_lines: list[str]) -> list[str]:
 
 
 def _collect_pids(ctx: CollectContext, facts: Facts) -> None:
-    """The smallest finite pids.max on the path from this process's cgroup to the root (the kernel refuses a fork or
-    a thread with EAGAIN once any of them is reached: kernel/cgroup/pids.c pids_try_charge), and pids.current there."""
+    """The finite pids.max with the least room (max - current) on the path from this process's cgroup to the root (the
+    kernel refuses a fork or a thread with EAGAIN once any of them is reached: kernel/cgroup/pids.c pids_try_charge),
+    and pids.current there."""
     limits = facts.limits
     seen = False
     room: int | None = None  # the least room (max - current) of any ancestor: a full parent binds a roomy child

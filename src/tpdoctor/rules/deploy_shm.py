@@ -10,7 +10,7 @@ from tpdoctor.deploy.model import Service
 from tpdoctor.model import Evidence, Finding, SeverityName, make_finding
 from tpdoctor.model.edits import AddItem, Edit, EmptyDir, Reindent, RepairContinuation, SetShmSize, Unset
 from tpdoctor.rules.deploy_common import SHM_DEFAULT, SHM_MIN, ev, fctx, fixes_service
-from tpdoctor.rules.limits import POOLS_PER_RANK, RANK_BASE_TASKS
+from tpdoctor.rules.limits import tasks_per_rank, usable_cpus
 from tpdoctor.rules.registry import DeployContext, deploy_rule
 from tpdoctor.units import parse_small_int
 
@@ -214,17 +214,11 @@ def pids_limit(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         limit, what = nproc, f"ulimits nproc {nproc} for user {user}"
     if limit is None:
         return
-    omp_threads = parse_small_int(svc.env.get("OMP_NUM_THREADS", ""))
-    facts = ctx.facts
-    cpus = (len(facts.cpu.allowed) if facts.cpu.allowed else facts.cpu.online) if facts is not None else None
-    if omp_threads:
-        pool, why = omp_threads, f"OMP_NUM_THREADS={omp_threads}"
-    elif cpus:
-        pool, why = cpus, f"{cpus} host CPUs"
-    else:
-        pool, why = ASSUMED_POOL, f"at least {ASSUMED_POOL} CPUs assumed"
+    cpus = usable_cpus(ctx.facts) if ctx.facts is not None else None
+    per_rank, why = tasks_per_rank(
+        svc.env.get("OMP_NUM_THREADS", ""), cpus, "host CPUs", (ASSUMED_POOL, f"at least {ASSUMED_POOL} CPUs assumed")
+    )
     ranks = (tp_size(svc) or visible_gpus(svc) or 1) * (pp_size(svc) or 1)
-    per_rank = RANK_BASE_TASKS + POOLS_PER_RANK * (pool - 1)
     need = ranks * per_rank
     if limit >= 2 * need:
         return

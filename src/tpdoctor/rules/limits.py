@@ -100,21 +100,24 @@ RANK_BASE_TASKS = 9  # the main thread, CUDA's 2, NCCL's 6 (one communicator)
 POOLS_PER_RANK = 2  # OpenMP / OpenBLAS and torch's intra-op pool, each sized by the CPUs (or OMP_NUM_THREADS)
 
 
-def _pool_threads(facts: Facts) -> tuple[int, str]:
-    omp = facts.env.get("OMP_NUM_THREADS", "").strip()
+def usable_cpus(facts: Facts) -> int | None:
+    return len(facts.cpu.allowed) if facts.cpu.allowed else facts.cpu.online
+
+
+def tasks_per_rank(omp: str, cpus: int | None, cpus_word: str, assumed: tuple[int, str]) -> tuple[int, str]:
+    """The tasks (threads) one GPU rank needs, 9 + 2 * (pool size - 1), measured on an H100 (see above), and why that
+    pool: OMP_NUM_THREADS, else the CPUs, else `assumed` (a pool size and its words). check and audit both ask."""
+    omp = omp.strip()
     n = parse_small_int(omp)
-    if n:
-        return n, f"OMP_NUM_THREADS={omp}"
-    cpus = len(facts.cpu.allowed) if facts.cpu.allowed else facts.cpu.online
-    if cpus:
-        return cpus, f"{cpus} CPUs"
-    return 16, "the CPUs unknown: 16 assumed"
+    pool, why = (n, f"OMP_NUM_THREADS={omp}") if n else (cpus, f"{cpus} {cpus_word}") if cpus else assumed
+    return RANK_BASE_TASKS + POOLS_PER_RANK * (pool - 1), why
 
 
 def rank_tasks(facts: Facts) -> tuple[int, str]:
-    """The tasks (threads) one GPU rank needs: 9 + 2 * (pool size - 1), measured on an H100 (see above)."""
-    pool, why = _pool_threads(facts)
-    return RANK_BASE_TASKS + POOLS_PER_RANK * (pool - 1), why
+    """tasks_per_rank for this process's environment and CPUs (16 assumed when they are unknown)."""
+    return tasks_per_rank(
+        facts.env.get("OMP_NUM_THREADS", ""), usable_cpus(facts), "CPUs", (16, "the CPUs unknown: 16 assumed")
+    )
 
 
 def _limit_text(n: int | None) -> str:
@@ -125,8 +128,8 @@ def _limit_text(n: int | None) -> str:
 def pids_limit(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     """The tasks this container or job may create cover what its GPU ranks start.
 
-    **What it checks.** The pids cgroup limit (the smallest finite `pids.max` of the process's
-    cgroup and its ancestors, cgroup v2 or v1's pids hierarchy, less `pids.current` there) and, for
+    **What it checks.** The pids cgroup limit (of the process's cgroup and its ancestors, cgroup
+    v2 or v1's pids hierarchy, the finite `pids.max` with the least room left by `pids.current`) and, for
     a non-root user, RLIMIT_NPROC (`Max processes` in /proc/self/limits; it counts the UID's tasks
     on the whole host, root is exempt). The need is ranks x (9 + 2 x (pool - 1)), the pool being
     OMP_NUM_THREADS or the usable CPUs: one rank was measured at 39 threads with 16 CPUs and 9 with
