@@ -12,21 +12,10 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator
 
+from tpdoctor.facts.system import mount_for
 from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
 from tpdoctor.model.facts import MountEntry
 from tpdoctor.rules.registry import fact_rule
-
-
-def _mount_for(facts: Facts, path: str) -> MountEntry | None:
-    """The mount that holds `path` (the last, longest matching target wins, as in the kernel)."""
-    best: MountEntry | None = None
-    for m in facts.mounts:
-        t = m.target.rstrip("/") or "/"
-        if (path == t or t == "/" or path.startswith(t + "/")) and (
-            best is None or len(t) >= len(best.target.rstrip("/") or "/")
-        ):
-            best = m
-    return best
 
 
 def _cache_dirs(env: dict[str, str]) -> list[tuple[str, str, bool]]:
@@ -90,7 +79,7 @@ def jit_cache_exec(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
         # container matrix (tests/containers/) runs such containers as expected clean
         if not explicit:
             continue
-        m = _mount_for(facts, directory)
+        m = mount_for(facts, directory)
         if m is not None and "noexec" in m.options:
             hits.append((what, directory, m, explicit))
     if not hits:
