@@ -56,7 +56,7 @@ from tpdoctor.model.edits import (
     SetShmSize,
     Unset,
 )
-from tpdoctor.units import parse_size
+from tpdoctor.units import parse_size, parse_small_signed_int
 
 _V1_HINT_KEYS = {"image", "build", "command", "devices", "volumes", "environment"}
 
@@ -161,8 +161,7 @@ def _pids_limit(svc: dict[str, Any]) -> int | None:
         res = deploy.get("resources") if isinstance(deploy, dict) else None
         lim = res.get("limits") if isinstance(res, dict) else None
         value = lim.get("pids") if isinstance(lim, dict) else None
-    text = _s(value).strip() if value is not None else ""
-    return int(text) if re.fullmatch(r"-?\d+", text) else None
+    return None if value is None else parse_small_signed_int(value)
 
 
 def _cmd(v: Any) -> list[str]:
