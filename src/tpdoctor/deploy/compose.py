@@ -24,6 +24,7 @@ from tpdoctor.deploy.model import (
     SecurityOpts,
     Service,
     normalize_cap,
+    tmpfs_mount,
 )
 from tpdoctor.deploy.yamledit import (
     Rehome,
@@ -438,9 +439,7 @@ def parse_compose(text: str, source: str, read_env: bool = True) -> tuple[Deploy
         parse_security_opt([str(o) for o in _items(svc, "security_opt")], sec)
         mounts = [parse_volume(v) for v in _items(svc, "volumes")]
         tmpfs = svc.get("tmpfs") or []
-        for t in [tmpfs] if isinstance(tmpfs, str) else tmpfs:
-            target, _, opts = str(t).partition(":")
-            mounts.append(MountSpec(kind="tmpfs", target=target, raw=str(t), size=opts or None))
+        mounts += [tmpfs_mount(str(t)) for t in ([tmpfs] if isinstance(tmpfs, str) else tmpfs)]
         ul: dict[str, str] = {}
         for k, v in (svc.get("ulimits") or {}).items():
             ul[str(k)] = _s(v.get("soft")) if isinstance(v, dict) else _s(v)

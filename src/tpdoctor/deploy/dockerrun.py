@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from tpdoctor.deploy.compose import parse_device, parse_security_opt
 from tpdoctor.deploy.exceptions import allows_in_lines
 from tpdoctor.deploy.frontend import unsupported
-from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service
+from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service, tmpfs_mount
 from tpdoctor.deploy.shellwords import (
     Edit,
     ShellSyntaxError,
@@ -322,7 +322,7 @@ def run_to_service(run: RunCommand, index: int, lines: list[str]) -> Service:
                 )
             )
         elif n == "--tmpfs":
-            s.mounts.append(MountSpec(kind="tmpfs", target=v.split(":")[0], raw=v))
+            s.mounts.append(tmpfs_mount(v))
         elif n == "--group-add":
             s.group_add.append(v)
         elif n == "--user":
