@@ -17,6 +17,15 @@ from tpdoctor.units import parse_small_int
 GIB = 1024**3
 SHM_COMFORT = 4 * GIB  # below this a TP deployment is likely to outgrow it
 
+# The /tmp tmpfs tpdoctor writes (generate; audit --fix where a read-only root has no /tmp): Docker and Podman mount a
+# tmpfs rw,noexec,nosuid,nodev unless its options say otherwise (moby daemon/oci_linux.go; Podman's --tmpfs docs), and
+# torch.compile, which vLLM runs by default, builds shared objects in /tmp/torchinductor_<user> and dlopens them: on
+# noexec, "failed to map segment from shared object" (pytorch/pytorch#91005, #123054; measured in a container:
+# docs/generate.md). `exec` lifts only noexec: nosuid and nodev stay. A Kubernetes emptyDir needs nothing: the
+# kubelet mounts no noexec (a directory on the node's disk; medium Memory: a tmpfs with size= only).
+TMPFS_TMP = "/tmp:exec"
+TMPFS_EXEC_WHY = "torch.compile loads the .so files it builds there (a tmpfs is noexec by default)"
+
 
 def _fmt(n: int) -> str:
     return f"{n / GIB:.2f} GiB" if n >= GIB else f"{n // (1024 * 1024)} MiB"
@@ -113,7 +122,8 @@ def tmp_unwritable(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     Why it matters: oneCCL binds its IPC sockets in /tmp (/tmp/ccl-ipc-fd-sock-*), its pidfd self-test
     mkstemp()s there, and vLLM uses ipc:///tmp/... zmq sockets.
 
-    How to fix: `tmpfs: [/tmp]` (compose), `--tmpfs /tmp`, an emptyDir at /tmp in Kubernetes.
+    How to fix: `tmpfs: [/tmp:exec]` (compose), `--tmpfs /tmp:exec`, an emptyDir at /tmp in Kubernetes (`exec`:
+    a tmpfs is noexec by default, and torch.compile loads the shared objects it builds in /tmp).
     """
     if svc.read_only and is_gpu(svc) and svc.has_mount_target("/tmp") is None:
         yield make_finding(
@@ -124,7 +134,11 @@ def tmp_unwritable(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             edits=[
                 EmptyDir("tmp", "/tmp", why="emptyDir at /tmp (oneCCL sockets)")
                 if svc.format == "kubernetes"
-                else AddItem("tmpfs", "/tmp", why="tmpfs /tmp: oneCCL sockets and the pidfd self-test")
+                else AddItem(
+                    "tmpfs",
+                    TMPFS_TMP,
+                    why=f"tmpfs {TMPFS_TMP}: oneCCL sockets and the pidfd self-test; exec: {TMPFS_EXEC_WHY}",
+                )
             ],
         )
 
