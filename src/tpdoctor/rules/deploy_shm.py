@@ -1,15 +1,25 @@
-"""Audit rules: /dev/shm, IPC namespace, writable /tmp, the pids limit, and files the runtime will not read as
-written (broken shell continuations, invalid YAML)."""
+"""Audit rules: /dev/shm, IPC namespace, writable /tmp (and a JIT cache in a noexec tmpfs), the pids limit, and files
+the runtime will not read as written (broken shell continuations, invalid YAML)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from tpdoctor.deploy.analysis import is_gpu, pp_size, tp_size, visible_gpus, wants_multi_gpu
-from tpdoctor.deploy.model import Service
+from tpdoctor.deploy.model import MountSpec, Service
 from tpdoctor.model import Evidence, Finding, SeverityName, make_finding
-from tpdoctor.model.edits import AddItem, Edit, EmptyDir, Reindent, RepairContinuation, SetShmSize, Unset
+from tpdoctor.model.edits import (
+    AddItem,
+    Edit,
+    EmptyDir,
+    Reindent,
+    RepairContinuation,
+    ReplaceItem,
+    SetShmSize,
+    Unset,
+)
 from tpdoctor.rules.deploy_common import SHM_DEFAULT, SHM_MIN, ev, fctx, fixes_service
+from tpdoctor.rules.jit_cache import explicit_cache_dirs
 from tpdoctor.rules.limits import tasks_per_rank, usable_cpus
 from tpdoctor.rules.registry import DeployContext, deploy_rule
 from tpdoctor.units import parse_small_int
@@ -141,6 +151,59 @@ def tmp_unwritable(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
                 )
             ],
         )
+
+
+def _with_exec(m: MountSpec) -> str | None:
+    """The tmpfs item as written with `exec` in place of noexec, for a `--tmpfs`/compose `tmpfs:` item (target[:opts]);
+    None for the long forms (`--mount type=tmpfs`, a compose volume of type tmpfs), whose exec is not one option."""
+    if m.raw.partition(":")[0] != m.target:
+        return None
+    return f"{m.target}:" + ",".join([o for o in m.options if o not in ("exec", "noexec")] + ["exec"])
+
+
+@deploy_rule("fs.jit-cache-noexec")
+def jit_cache_in_noexec_tmpfs(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: a JIT cache directory the service's environment names (`TRITON_CACHE_DIR`, `TRITON_HOME`,
+    `TORCHINDUCTOR_CACHE_DIR`, `TORCH_EXTENSIONS_DIR`) inside a tmpfs the file mounts without `exec` (compose
+    `tmpfs: [/tmp]`, `--tmpfs /tmp`, `--mount type=tmpfs`): Docker and Podman mount a tmpfs noexec unless its
+    options say `exec` (the last of exec/noexec wins). A default location (Inductor's /tmp/torchinductor_<user>
+    when no variable is set) is not judged, as in check: most jobs given a `/tmp` tmpfs for oneCCL's sockets never
+    set one, and a framework may move its caches.
+
+    Why it matters: Triton, TorchInductor and torch's extension builder compile shared objects into that directory
+    and load them; the loader maps them executable, which a noexec mount refuses: "failed to map segment from shared
+    object" at the first compiled kernel, so torch.compile, vLLM and SGLang stop (pytorch/pytorch#91005, #123054;
+    measured with a CPU torch.compile in a Docker container: docs/generate.md).
+
+    How to fix: give the tmpfs `exec` (`tmpfs: [/tmp:exec]`, `--tmpfs /tmp:exec`: what `generate` writes and
+    `audit --fix` sets on a `tmpfs:`/`--tmpfs` item), or point the variable at an exec-mounted directory.
+
+    Example: `docker run --tmpfs /tmp -e TORCHINDUCTOR_CACHE_DIR=/tmp/inductor ...`.
+    """
+    hits = [
+        (what, directory, m)
+        for what, directory in explicit_cache_dirs(svc.env)
+        if (m := svc.mount_holding(directory)) is not None and m.noexec
+    ]
+    if not hits:
+        return
+    edits: list[Edit] = []
+    for m in {id(m): m for _, _, m in hits}.values():  # one edit per tmpfs
+        new = _with_exec(m)
+        if new is not None:
+            edits.append(ReplaceItem("tmpfs", m.raw, new, why=f"tmpfs {new}: {TMPFS_EXEC_WHY}"))
+    names = ", ".join(f"{directory} ({what})" for what, directory, _ in hits)
+    yield make_finding(
+        "fs.jit-cache-noexec",
+        f"{svc.name} puts the JIT cache {names} in a tmpfs mounted noexec (no `exec` among its options): the "
+        "compiled shared objects cannot be loaded ('failed to map segment from shared object'). Mount it with exec.",
+        [ev(svc, ctx, f"{what} {directory}: in the tmpfs {m.raw or m.target} (noexec unless its options say exec)")
+         for what, directory, m in hits],
+        severity="blocker",
+        confidence="proves",
+        prefer="tmpfs-with-exec",
+        edits=edits,
+    )
 
 
 @deploy_rule("audit.shell-continuation-broken")
