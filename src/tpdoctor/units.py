@@ -14,11 +14,29 @@ _MULT = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**
 MAX_SIZE = float(1 << 62)
 
 
+SMALL_INT_DIGITS = 18  # below 2**63: every value fits the int64 that dockerd, runc and the kernel read
+
+
 def parse_small_int(text: object) -> int | None:
     """A non-negative decimal integer of at most 18 digits ('²' is a digit to str.isdigit but not to int(), and
     int() refuses strings over 4300 digits): None for anything else."""
     s = str(text).strip()
-    return int(s) if s.isascii() and s.isdecimal() and len(s) <= 18 else None
+    return int(s) if s.isascii() and s.isdecimal() and len(s) <= SMALL_INT_DIGITS else None
+
+
+def parse_small_signed_int(value: object) -> int | None:
+    """An integer with an optional leading '-' and at most 18 ASCII digits, as Docker's int64 flags and Compose's
+    integer keys take it (`--pids-limit -1`, `pids_limit: 0`): None for anything else. A YAML integer passes
+    through when it is that small; a bool is not a number. '٣' (a digit to int() and to the regex \\d, not to Go's
+    strconv.ParseInt, which dockerd's and the CLI's flags use), '²', '- 5', '+5' and 5000 digits (int() and str() refuse
+    over 4300) are None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if abs(value) < 10**SMALL_INT_DIGITS else None
+    s = str(value).strip()
+    digits = s[1:] if s.startswith("-") else s
+    return int(s) if digits.isascii() and digits.isdecimal() and len(digits) <= SMALL_INT_DIGITS else None
 
 
 def parse_size(value: object, *, go_units: bool = False) -> int | None:

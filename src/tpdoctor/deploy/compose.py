@@ -24,6 +24,7 @@ from tpdoctor.deploy.model import (
     SecurityOpts,
     Service,
     normalize_cap,
+    tmpfs_mount,
 )
 from tpdoctor.deploy.yamledit import (
     Rehome,
@@ -56,7 +57,7 @@ from tpdoctor.model.edits import (
     SetShmSize,
     Unset,
 )
-from tpdoctor.units import parse_size
+from tpdoctor.units import parse_size, parse_small_signed_int
 
 _V1_HINT_KEYS = {"image", "build", "command", "devices", "volumes", "environment"}
 
@@ -161,8 +162,7 @@ def _pids_limit(svc: dict[str, Any]) -> int | None:
         res = deploy.get("resources") if isinstance(deploy, dict) else None
         lim = res.get("limits") if isinstance(res, dict) else None
         value = lim.get("pids") if isinstance(lim, dict) else None
-    text = _s(value).strip() if value is not None else ""
-    return int(text) if re.fullmatch(r"-?\d+", text) else None
+    return None if value is None else parse_small_signed_int(value)
 
 
 def _cmd(v: Any) -> list[str]:
@@ -439,9 +439,7 @@ def parse_compose(text: str, source: str, read_env: bool = True) -> tuple[Deploy
         parse_security_opt([str(o) for o in _items(svc, "security_opt")], sec)
         mounts = [parse_volume(v) for v in _items(svc, "volumes")]
         tmpfs = svc.get("tmpfs") or []
-        for t in [tmpfs] if isinstance(tmpfs, str) else tmpfs:
-            target, _, opts = str(t).partition(":")
-            mounts.append(MountSpec(kind="tmpfs", target=target, raw=str(t), size=opts or None))
+        mounts += [tmpfs_mount(str(t)) for t in ([tmpfs] if isinstance(tmpfs, str) else tmpfs)]
         ul: dict[str, str] = {}
         for k, v in (svc.get("ulimits") or {}).items():
             ul[str(k)] = _s(v.get("soft")) if isinstance(v, dict) else _s(v)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from tpdoctor.deploy.compose import parse_device, parse_security_opt
 from tpdoctor.deploy.exceptions import allows_in_lines
 from tpdoctor.deploy.frontend import unsupported
-from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service
+from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service, tmpfs_mount
 from tpdoctor.deploy.shellwords import (
     Edit,
     ShellSyntaxError,
@@ -30,7 +30,7 @@ from tpdoctor.errors import InputError, NotDeploymentError
 from tpdoctor.model import driver_caps
 from tpdoctor.model.edits import Edit as TypedEdit
 from tpdoctor.model.edits import RepairContinuation, SetEntrypoint
-from tpdoctor.units import parse_size
+from tpdoctor.units import parse_size, parse_small_signed_int
 
 # Flags that take no value (docker 28 + podman 4/5). Everything else takes one.
 BOOL_FLAGS = {
@@ -322,7 +322,7 @@ def run_to_service(run: RunCommand, index: int, lines: list[str]) -> Service:
                 )
             )
         elif n == "--tmpfs":
-            s.mounts.append(MountSpec(kind="tmpfs", target=v.split(":")[0], raw=v))
+            s.mounts.append(tmpfs_mount(v))
         elif n == "--group-add":
             s.group_add.append(v)
         elif n == "--user":
@@ -351,7 +351,7 @@ def run_to_service(run: RunCommand, index: int, lines: list[str]) -> Service:
             k, _, val = v.partition("=")
             s.ulimits[k] = val.split(":")[0]
         elif n == "--pids-limit":
-            s.pids_limit = int(v) if re.fullmatch(r"-?\d+", v.strip()) else None
+            s.pids_limit = parse_small_signed_int(v)
         elif n == "--read-only":
             s.read_only = True
         elif n == "--env":

@@ -45,7 +45,27 @@ class MountSpec(DataModel):
     read_only: bool = False
     medium: str | None = None  # emptyDir medium (Memory)
     size: str | None = None  # emptyDir sizeLimit / tmpfs size
+    options: list[str] = field(default_factory=list)  # a tmpfs's options as written: exec, size=1g, mode=1777
     raw: str = ""
+
+    @property
+    def noexec(self) -> bool:
+        """A tmpfs that forbids executable mappings: Docker and Podman mount one rw,noexec,nosuid,nodev and then
+        apply its options in order (moby daemon/oci_linux.go, mount.MergeTmpfsOptions: the last of exec/noexec
+        wins). Only a tmpfs is judged: the options of a bind mount or volume are not a mount's flags here."""
+        if self.kind != "tmpfs":
+            return False
+        last = [o for o in self.options if o in ("exec", "noexec")]
+        return not last or last[-1] == "noexec"
+
+
+def tmpfs_mount(raw: str) -> MountSpec:
+    """`--tmpfs /tmp:exec,size=1g` (docker/podman run) or a compose `tmpfs:` item: the target before the first
+    ':', comma-separated options after it (docker/cli splits each value at its first ':' into HostConfig.Tmpfs)."""
+    target, _, opts = raw.partition(":")
+    options = [o.strip() for o in opts.split(",") if o.strip()]
+    size = next((o.partition("=")[2] for o in options if o.startswith("size=")), None)
+    return MountSpec(kind="tmpfs", target=target, read_only="ro" in options, size=size, options=options, raw=raw)
 
 
 @dataclass(kw_only=True, repr=False, eq=False)
@@ -135,6 +155,20 @@ class Service(DataModel):
             if m.target.rstrip("/") == target.rstrip("/"):
                 return m
         return None
+
+    def mount_holding(self, path: str) -> MountSpec | None:
+        """The mount of the file that holds `path` in the container (the longest target wins, the last of equals,
+        as the runtime stacks them); None: the image's own filesystem."""
+        best: MountSpec | None = None
+        for m in self.mounts:
+            t = m.target.rstrip("/") or "/"
+            if not t.startswith("/"):
+                continue
+            if (path == t or path.startswith(t.rstrip("/") + "/")) and (
+                best is None or len(t) >= len(best.target.rstrip("/") or "/")
+            ):
+                best = m
+        return best
 
     @property
     def argv_text(self) -> str:

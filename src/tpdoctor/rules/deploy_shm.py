@@ -1,21 +1,40 @@
-"""Audit rules: /dev/shm, IPC namespace, writable /tmp, the pids limit, and files the runtime will not read as
-written (broken shell continuations, invalid YAML)."""
+"""Audit rules: /dev/shm, IPC namespace, writable /tmp (and a JIT cache in a noexec tmpfs), the pids limit, and files
+the runtime will not read as written (broken shell continuations, invalid YAML)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from tpdoctor.deploy.analysis import is_gpu, pp_size, tp_size, visible_gpus, wants_multi_gpu
-from tpdoctor.deploy.model import Service
+from tpdoctor.deploy.model import MountSpec, Service
 from tpdoctor.model import Evidence, Finding, SeverityName, make_finding
-from tpdoctor.model.edits import AddItem, Edit, EmptyDir, Reindent, RepairContinuation, SetShmSize, Unset
+from tpdoctor.model.edits import (
+    AddItem,
+    Edit,
+    EmptyDir,
+    Reindent,
+    RepairContinuation,
+    ReplaceItem,
+    SetShmSize,
+    Unset,
+)
 from tpdoctor.rules.deploy_common import SHM_DEFAULT, SHM_MIN, ev, fctx, fixes_service
+from tpdoctor.rules.jit_cache import explicit_cache_dirs
 from tpdoctor.rules.limits import tasks_per_rank, usable_cpus
 from tpdoctor.rules.registry import DeployContext, deploy_rule
 from tpdoctor.units import parse_small_int
 
 GIB = 1024**3
 SHM_COMFORT = 4 * GIB  # below this a TP deployment is likely to outgrow it
+
+# The /tmp tmpfs tpdoctor writes (generate; audit --fix where a read-only root has no /tmp): Docker and Podman mount a
+# tmpfs rw,noexec,nosuid,nodev unless its options say otherwise (moby daemon/oci_linux.go; Podman's --tmpfs docs), and
+# torch.compile, which vLLM runs by default, builds shared objects in /tmp/torchinductor_<user> and dlopens them: on
+# noexec, "failed to map segment from shared object" (pytorch/pytorch#91005, #123054; measured in a container:
+# docs/generate.md). `exec` lifts only noexec: nosuid and nodev stay. A Kubernetes emptyDir needs nothing: the
+# kubelet mounts no noexec (a directory on the node's disk; medium Memory: a tmpfs with size= only).
+TMPFS_TMP = "/tmp:exec"
+TMPFS_EXEC_WHY = "torch.compile loads the .so files it builds there (a tmpfs is noexec by default)"
 
 
 def _fmt(n: int) -> str:
@@ -113,7 +132,8 @@ def tmp_unwritable(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     Why it matters: oneCCL binds its IPC sockets in /tmp (/tmp/ccl-ipc-fd-sock-*), its pidfd self-test
     mkstemp()s there, and vLLM uses ipc:///tmp/... zmq sockets.
 
-    How to fix: `tmpfs: [/tmp]` (compose), `--tmpfs /tmp`, an emptyDir at /tmp in Kubernetes.
+    How to fix: `tmpfs: [/tmp:exec]` (compose), `--tmpfs /tmp:exec`, an emptyDir at /tmp in Kubernetes (`exec`:
+    a tmpfs is noexec by default, and torch.compile loads the shared objects it builds in /tmp).
     """
     if svc.read_only and is_gpu(svc) and svc.has_mount_target("/tmp") is None:
         yield make_finding(
@@ -124,9 +144,66 @@ def tmp_unwritable(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             edits=[
                 EmptyDir("tmp", "/tmp", why="emptyDir at /tmp (oneCCL sockets)")
                 if svc.format == "kubernetes"
-                else AddItem("tmpfs", "/tmp", why="tmpfs /tmp: oneCCL sockets and the pidfd self-test")
+                else AddItem(
+                    "tmpfs",
+                    TMPFS_TMP,
+                    why=f"tmpfs {TMPFS_TMP}: oneCCL sockets and the pidfd self-test; exec: {TMPFS_EXEC_WHY}",
+                )
             ],
         )
+
+
+def _with_exec(m: MountSpec) -> str | None:
+    """The tmpfs item as written with `exec` in place of noexec, for a `--tmpfs`/compose `tmpfs:` item (target[:opts]);
+    None for the long forms (`--mount type=tmpfs`, a compose volume of type tmpfs), whose exec is not one option."""
+    if m.raw.partition(":")[0] != m.target:
+        return None
+    return f"{m.target}:" + ",".join([o for o in m.options if o not in ("exec", "noexec")] + ["exec"])
+
+
+@deploy_rule("fs.jit-cache-noexec")
+def jit_cache_in_noexec_tmpfs(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: a JIT cache directory the service's environment names (`TRITON_CACHE_DIR`, `TRITON_HOME`,
+    `TORCHINDUCTOR_CACHE_DIR`, `TORCH_EXTENSIONS_DIR`) inside a tmpfs the file mounts without `exec` (compose
+    `tmpfs: [/tmp]`, `--tmpfs /tmp`, `--mount type=tmpfs`): Docker and Podman mount a tmpfs noexec unless its
+    options say `exec` (the last of exec/noexec wins). A default location (Inductor's /tmp/torchinductor_<user>
+    when no variable is set) is not judged, as in check: most jobs given a `/tmp` tmpfs for oneCCL's sockets never
+    set one, and a framework may move its caches.
+
+    Why it matters: Triton, TorchInductor and torch's extension builder compile shared objects into that directory
+    and load them; the loader maps them executable, which a noexec mount refuses: "failed to map segment from shared
+    object" at the first compiled kernel, so torch.compile, vLLM and SGLang stop (pytorch/pytorch#91005, #123054;
+    measured with a CPU torch.compile in a Docker container: docs/generate.md).
+
+    How to fix: give the tmpfs `exec` (`tmpfs: [/tmp:exec]`, `--tmpfs /tmp:exec`: what `generate` writes and
+    `audit --fix` sets on a `tmpfs:`/`--tmpfs` item), or point the variable at an exec-mounted directory.
+
+    Example: `docker run --tmpfs /tmp -e TORCHINDUCTOR_CACHE_DIR=/tmp/inductor ...`.
+    """
+    hits = [
+        (what, directory, m)
+        for what, directory in explicit_cache_dirs(svc.env)
+        if (m := svc.mount_holding(directory)) is not None and m.noexec
+    ]
+    if not hits:
+        return
+    edits: list[Edit] = []
+    for m in {id(m): m for _, _, m in hits}.values():  # one edit per tmpfs
+        new = _with_exec(m)
+        if new is not None:
+            edits.append(ReplaceItem("tmpfs", m.raw, new, why=f"tmpfs {new}: {TMPFS_EXEC_WHY}"))
+    names = ", ".join(f"{directory} ({what})" for what, directory, _ in hits)
+    yield make_finding(
+        "fs.jit-cache-noexec",
+        f"{svc.name} puts the JIT cache {names} in a tmpfs mounted noexec (no `exec` among its options): the "
+        "compiled shared objects cannot be loaded ('failed to map segment from shared object'). Mount it with exec.",
+        [ev(svc, ctx, f"{what} {directory}: in the tmpfs {m.raw or m.target} (noexec unless its options say exec)")
+         for what, directory, m in hits],
+        severity="blocker",
+        confidence="proves",
+        prefer="tmpfs-with-exec",
+        edits=edits,
+    )
 
 
 @deploy_rule("audit.shell-continuation-broken")

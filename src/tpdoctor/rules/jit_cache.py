@@ -46,6 +46,12 @@ def _cache_dirs(env: dict[str, str]) -> list[tuple[str, str, bool]]:
     return [(what, posixpath.normpath(d), explicit) for what, d, explicit in out if d.startswith("/")]
 
 
+def explicit_cache_dirs(env: dict[str, str]) -> list[tuple[str, str]]:
+    """(what, directory) of the caches a variable names (TRITON_CACHE_DIR, TRITON_HOME, TORCHINDUCTOR_CACHE_DIR,
+    TORCH_EXTENSIONS_DIR): the ones check and audit judge. A default location is left unjudged (see below)."""
+    return [(what, directory) for what, directory, explicit in _cache_dirs(env) if explicit]
+
+
 @fact_rule("fs.jit-cache-noexec")
 def jit_cache_exec(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     """The JIT caches (Triton, TorchInductor, torch extensions) are on filesystems that allow executable mappings.
