@@ -302,7 +302,8 @@ def tmp_writable(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     Why it matters: with `read_only: true` and no tmpfs on /tmp, pidfd silently falls back to
     drmfd, and drmfd then fails with "bind failed … Read-only file system".
 
-    How to fix: `tmpfs: [/tmp]` (Kubernetes: an emptyDir at /tmp).
+    How to fix: `tmpfs: [/tmp:exec]` (exec: a tmpfs is noexec by default and torch.compile loads the shared objects it
+    builds in /tmp; Kubernetes: an emptyDir at /tmp).
     """
     if facts.tmp_writable is not False or not applies(facts, options):
         return
