@@ -11,6 +11,9 @@ Lines are written from the format strings of the code that prints them (not copi
   calls in triton python/triton/runtime/cache.py FileCacheManager.put (os.makedirs, open, os.replace, os.removedirs
   of '<cache>/<key>/tmp.pid_<pid>_<uuid>'); DeepSpeed deepspeed/ops/transformer/inference/triton/matmul_ext.py
   TritonCacheDir.warn_if_nfs; mount(8)'s 'SOURCE on TARGET type FSTYPE (OPTIONS)'.
+- runtime.nvidia-docker1-volume-cross-device: NVIDIA/nvidia-docker v1.0.1 src/nvidia-docker-plugin/main.go (log prefix
+  '<argv0> | ', assert: log.Panicln("Error:", err)), src/nvidia/volumes.go (os.Link; Go's LinkError 'link %s %s: %v'
+  with EXDEV's 'invalid cross-device link'); the volume path <-d>/nvidia_driver/<version>/<bin|lib|lib64>/<file>.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ def test_the_new_signatures_facts_and_correlations_are_loaded() -> None:
     for sid in (
         "nvidia.runtime-no-low-level-runtime", "jit.cache-stale-file-handle", "jit.cache-busy",
         "jit.cache-file-not-found", "jit-cache-network-fs", "jit-cache-busy-network-fs", "jit-cache-enoent-network-fs",
+        "nvidia-docker1.volume-link-cross-device",
     ):
         assert sid in got, sid
 
@@ -230,3 +234,35 @@ def test_check_finds_an_explicit_cache_on_lustre() -> None:
 )
 def test_check_is_quiet_for_local_caches_or_one_rank(env: dict[str, str], mounts: list[tuple[str, str, str]], tp: int) -> None:
     assert list(jit_cache_local(_facts(env, *mounts), CheckOptions(tp=tp))) == []
+
+
+# --- runtime.nvidia-docker1-volume-cross-device ----------------------------------------------------------------------
+
+_XDEV = {
+    "plugin": "/usr/bin/nvidia-docker-plugin | 2017/09/22 00:29:01 Error: link /usr/lib/nvidia-375/bin/nvidia-cuda-mps-"
+    "control /var/lib/nvidia-docker/volumes/nvidia_driver/375.66/bin/nvidia-cuda-mps-control: invalid cross-device link\n",
+    "journald": "Oct 10 18:46:05 lab nvidia-docker-plugin[811]: /usr/bin/nvidia-docker-plugin | 2016/10/10 18:46:05 Error: "
+    "link /usr/lib64/nvidia/libcuda.so.361.93.02 /var/lib/nvidia-docker/volumes/nvidia_driver/361.93.02/lib64/"
+    "libcuda.so.361.93.02: invalid cross-device link\n",
+    "volume-setup": "nvidia-docker | 2016/01/21 20:42:37 Error: link /usr/bin/nvidia-smi /home/docker/volumes/nvidia_"
+    "driver_352.68/_data/bin/nvidia-smi: invalid cross-device link\n",
+}
+
+
+@pytest.mark.parametrize("form", sorted(_XDEV))
+def test_the_plugins_cross_device_link_is_proved(tmp_path: Path, form: str) -> None:
+    got = _findings(tmp_path, _XDEV[form])
+    assert got and got[0] == ("runtime.nvidia-docker1-volume-cross-device", "proves"), (form, got)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Error: link /data/a.bin /scratch/a.bin: invalid cross-device link\n",
+        "OSError: [Errno 18] Invalid cross-device link: '/tmp/model.bin' -> '/models/model.bin'\n",
+        "docker: Error response from daemon: create nvidia_driver_375.66: VolumeDriver.Create: internal error, check "
+        "logs for details.\n",
+    ],
+)
+def test_other_cross_device_errors_and_docker_alone_are_not_it(tmp_path: Path, text: str) -> None:
+    assert "runtime.nvidia-docker1-volume-cross-device" not in _all(tmp_path, text)
