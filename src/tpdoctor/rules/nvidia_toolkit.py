@@ -256,8 +256,8 @@ def toolkit_low_level_runtime(facts: Facts, options: CheckOptions) -> Iterator[F
     **Why it matters.** The wrapper hands every container to that runtime; finding none, it refuses every
     container it is asked to create, GPU or not, and `nvidia-container-runtime --version` fails too: "error
     constructing low-level runtime: error locating runtime: no runtime binary found from candidate list".
-    CRI-O installs runc and crun under /usr/libexec/crio (off PATH: the GPU Operator lists them by path for
-    CRI-O, NVIDIA/gpu-operator#984), balenaEngine calls its runc balena-runc, and a WSL2 distribution that has
+    CRI-O installs runc and crun under /usr/libexec/crio (off PATH: the toolkit's installer lists the engine's
+    runtimes by path first, nvidia-container-toolkit#686, NVIDIA/gpu-operator#984), balenaEngine calls its runc balena-runc, and a WSL2 distribution that has
     the toolkit and only the docker CLI has no runc (domesticatedviking/TextyMcSpeechy#47).
 
     **How to fix.** List the runtime by its absolute path (`nvidia-ctk config --in-place --set
