@@ -25,6 +25,11 @@ The keys read, with their defaults (the same at v1.13, v1.16, v1.17, v1.18 and d
   marks a HOST path. Since v1.15.0 the hook runs its `.real` sibling when that exists, else the path without `.real`
   (internal/config/cli.go NormalizeLDConfigPath, 232df647); since v1.17.3 a path without '@' makes the whole config
   invalid unless `[features] allow-ldconfig-from-container = true` (cli.go assertValid, 00f1d5a6).
+- `[nvidia-container-runtime] runtimes` ["docker-runc", "runc", "crun"] (["docker-runc", "runc"] before v1.17): the
+  low-level runtimes the wrapper nvidia-container-runtime tries, each a path or a name looked up on its PATH and then
+  /usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin, /sbin, /bin (internal/oci/runtime_low_level.go findRuntime,
+  pkg/lookup/path.go GetPaths @d34b3046); none found, it refuses every container ("no runtime binary found from
+  candidate list"). Judged only where the wrapper is installed; the engine's own PATH is not known here.
 
 The named host paths are tested inside the root (the one in-root resolver), as are the driver root and its
 libraries; rules/nvidia_toolkit.py decides what that proves.
@@ -64,6 +69,7 @@ _KEYS: dict[str, tuple[tuple[str, ...], type]] = {
     "ldconfig": (("nvidia-container-cli", "ldconfig"), str),
     "driver_root": (("nvidia-container-cli", "root"), str),
     "allow_ldconfig_from_container": (("features", "allow-ldconfig-from-container"), bool),
+    "runtimes": (("nvidia-container-runtime", "runtimes"), list),
 }
 _DEFAULTS: dict[str, Any] = {
     "accept_envvar_unprivileged": True,
@@ -72,7 +78,11 @@ _DEFAULTS: dict[str, Any] = {
     "skip_mode_detection": False,
     "driver_root": "",
     "allow_ldconfig_from_container": False,
+    "runtimes": ["docker-runc", "runc", "crun"],
 }
+# pkg/lookup/path.go defaultPATH: searched after the wrapper's own PATH (the engine's, not known here)
+RUNTIME_SEARCH_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+MAX_RUNTIMES = 16
 _TYPE_NAMES = {bool: "a boolean", str: "a string", int: "an integer", float: "a number", dict: "a table",
                list: "an array"}
 
@@ -117,8 +127,11 @@ def _parse(
             node = node.get(k) if isinstance(node, dict) else None
         if node is None:
             continue
-        if type(node) is not kind:  # bool is not an int here, nor a string "false" a bool
-            wrong = f"{'.'.join(keys)} is {_type_name(node)}, not {_TYPE_NAMES[kind]}"
+        # an array of non-strings: go-toml cannot unmarshal it into []string either
+        mixed = kind is list and type(node) is list and not all(type(v) is str for v in node)
+        if type(node) is not kind or mixed:  # bool is not an int here, nor a string "false" a bool
+            what = "an array of non-strings" if mixed else _type_name(node)
+            wrong = f"{'.'.join(keys)} is {what}, not {'an array of strings' if kind is list else _TYPE_NAMES[kind]}"
             errors.append(f"{path}: {wrong}: not judged (the toolkit fails to load such a file)")
             tk.config_refused = tk.config_refused or wrong
             node = None
@@ -164,6 +177,24 @@ def _driver_root(ctx: CollectContext, tk: NvidiaToolkitFacts, errors: list[str])
     tk.driver_root_libs = list(dict.fromkeys(found))
 
 
+def _low_level_runtime(ctx: CollectContext, tk: NvidiaToolkitFacts) -> None:
+    """The first of the wrapper's low-level runtime candidates found in this root, as findRuntime looks for it: a
+    candidate with a '/' as that path, a name in the standard bin directories. Only where the wrapper is installed;
+    a relative path (resolved against the engine's working directory) leaves it unjudged."""
+    if tk.runtimes is None or not any(p.endswith("/nvidia-container-runtime") for p in tk.installed):
+        return
+    candidates = tk.runtimes[:MAX_RUNTIMES]
+    if any("/" in c and not c.startswith("/") for c in candidates):
+        return
+    for cand in candidates:
+        paths = [cand] if cand.startswith("/") else [f"{d}/{cand}" for d in RUNTIME_SEARCH_DIRS] if cand else []
+        hit = next((p for p in paths if is_file(ctx, p)), None)
+        if hit is not None:
+            tk.runtime_found = hit
+            return
+    tk.runtime_found = ""
+
+
 def collect_nvidia_toolkit(ctx: CollectContext, facts: Facts) -> None:
     """facts.nvidia_toolkit: the toolkit's binaries and its config.toml's values, the defaults when it is installed
     without one; nothing at all when neither is here."""
@@ -174,7 +205,8 @@ def collect_nvidia_toolkit(ctx: CollectContext, facts: Facts) -> None:
         if tk.installed:
             tk.config, tk.config_state = CONFIG_PATHS[0], "absent"
             for name, value in _DEFAULTS.items():
-                setattr(tk, name, value)
+                setattr(tk, name, list(value) if isinstance(value, list) else value)
+            _low_level_runtime(ctx, tk)
         return
     tk.config = path
     text = read_config_text(ctx.root, path, facts.errors, MAX_CONFIG, "toolkit config")
@@ -188,8 +220,10 @@ def collect_nvidia_toolkit(ctx: CollectContext, facts: Facts) -> None:
     values, keys = parsed
     tk.config_state, tk.set_keys = "read", keys[:200]
     for name in _KEYS:
-        setattr(tk, name, values[name] if name in values else _DEFAULTS.get(name))
+        default = _DEFAULTS.get(name)
+        setattr(tk, name, values[name] if name in values else list(default) if isinstance(default, list) else default)
     _ldconfig(ctx, tk)
+    _low_level_runtime(ctx, tk)
     _driver_root(ctx, tk, facts.errors)
 
 

@@ -370,6 +370,12 @@ class NvidiaToolkitFacts(DataModel):
     driver_root_exists: bool | None = None  # a directory in this root
     # libnvidia-ml.so.1 / libcuda.so.1 under driver_root (its ld.so.cache, glibc's default directories); None: unknown
     driver_root_libs: list[str] | None = None
+    # gnew37: nvidia-container-runtime.runtimes, the low-level runtimes the wrapper tries in order (default
+    # ["docker-runc", "runc", "crun"]), and the first one found here as internal/oci findRuntime looks (a path as is,
+    # a name on /usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin, /sbin, /bin); "" = none found; None = not judged
+    # (the wrapper is not installed, or a candidate is a relative path)
+    runtimes: list[str] | None = None
+    runtime_found: str | None = None
 
 
 @dataclass(kw_only=True, repr=False, eq=False)

@@ -5,7 +5,13 @@ and imports it; TorchInductor keeps its generated code and its Triton cache unde
 cpp_extension builds into TORCH_EXTENSIONS_DIR. glibc's loader maps each with PROT_EXEC, which mmap(2) refuses
 with EPERM on a filesystem mounted noexec ("failed to map segment from shared object"; pytorch/pytorch#91005,
 #123054). Docker and Podman mount a `--tmpfs` noexec,nosuid,nodev unless its options say `exec` (moby
-daemon/oci_linux.go), and hardened hosts mount /tmp noexec (CIS)."""
+daemon/oci_linux.go), and hardened hosts mount /tmp noexec (CIS).
+
+gnew37: fs.jit-cache-shared-fs. The same caches on a network filesystem that several ranks or nodes compile into
+at once: Triton publishes each file through a tmp.pid_<pid>_<uuid> directory, os.replace and os.removedirs
+(python/triton/runtime/cache.py FileCacheManager.put), which NFS's silly-renames and client caches break between
+processes and hosts (ESTALE, EBUSY; pytorch/pytorch#173679, opendatahub-io/distributed-workloads#844,
+triton-lang/triton#11512)."""
 
 from __future__ import annotations
 
@@ -15,7 +21,15 @@ from collections.abc import Iterator
 from tpdoctor.facts.system import mount_for
 from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
 from tpdoctor.model.facts import MountEntry
+from tpdoctor.rules.gpus import infer_backend, rank_count, visible_gpu_paths
 from tpdoctor.rules.registry import fact_rule
+
+# Filesystem types /proc/self/mounts gives a network or cluster filesystem that several hosts share: NFS, Lustre,
+# CIFS/SMB, IBM Storage Scale (GPFS), BeeGFS, CephFS (kernel and FUSE), GlusterFS.
+NETWORK_FSTYPES = frozenset(
+    {"nfs", "nfs4", "lustre", "cifs", "smb3", "smbfs", "gpfs", "beegfs", "ceph", "fuse.ceph-fuse", "fuse.glusterfs",
+     "glusterfs"}
+)
 
 
 def _cache_dirs(env: dict[str, str]) -> list[tuple[str, str, bool]]:
@@ -102,4 +116,54 @@ def jit_cache_exec(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
         evidence,
         severity="blocker" if explicit else "degraded",
         confidence="proves" if explicit else "suggests",
+    )
+
+
+@fact_rule("fs.jit-cache-shared-fs")
+def jit_cache_local(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """The JIT caches that several ranks compile into are not on a network filesystem.
+
+    **What it checks.** For a job of two or more local ranks (`--tp` x `--pp`, or the visible GPUs), each
+    cache directory as the library picks it from the environment (`TRITON_CACHE_DIR`, else `TRITON_HOME` or
+    `HOME` + `/.triton/cache`; `TORCHINDUCTOR_CACHE_DIR`, else `TMPDIR` or `/tmp`; `TORCH_EXTENSIONS_DIR`,
+    else `~/.cache/torch_extensions`), default locations included: the mount that holds it in
+    /proc/self/mounts, when its type is NFS, Lustre, CIFS/SMB, GPFS, BeeGFS, CephFS or GlusterFS, is this
+    finding (degraded: most compiles succeed, a rank fails now and then).
+
+    **Why it matters.** Triton publishes each compiled file by writing it into a `tmp.pid_<pid>_<uuid>`
+    directory in its cache, renaming it over the final name and removing the directory. On NFS a file that
+    another process holds is silly-renamed to `.nfsXXXX` (the directory stays busy) and another client's
+    cached handle of a replaced file goes stale, so ranks compiling the same kernels into one shared cache
+    fail at their first compile with `OSError: [Errno 116] Stale file handle` or `[Errno 16] Device or
+    resource busy` (pytorch/pytorch#173679, ServiceNow/Fast-LLM#45, opendatahub-io/distributed-workloads#844,
+    triton-lang/triton#11512); the default cache sits in the home directory, which clusters mount over NFS.
+
+    **How to fix.** Give each node (or pod) a local cache: `TRITON_CACHE_DIR`, `TORCHINDUCTOR_CACHE_DIR` and
+    `TORCH_EXTENSIONS_DIR` on local disk, the container's /tmp (with `exec`) or an emptyDir.
+
+    **Example.** `HOME=/home/alice` on `server:/export/home` (nfs4), no `TRITON_CACHE_DIR`, `--tp 4`.
+    """
+    if not facts.mounts:
+        return
+    backend = infer_backend(facts, options)
+    visible = visible_gpu_paths(facts, backend)
+    if not (visible or options.tp) or rank_count(options, len(visible)) < 2:
+        return
+    hits: list[tuple[str, str, MountEntry]] = []
+    for what, directory, _explicit in _cache_dirs(facts.env):
+        m = mount_for(facts, directory)
+        if m is not None and m.fstype in NETWORK_FSTYPES:
+            hits.append((what, directory, m))
+    if not hits:
+        return
+    evidence = [(what, f"{directory}: on {m.target} ({m.fstype} from {m.source})") for what, directory, m in hits]
+    names = ", ".join(f"{directory} ({what})" for what, directory, _ in hits)
+    yield make_finding(
+        "fs.jit-cache-shared-fs",
+        f"The JIT cache directory {names} is on a network filesystem: ranks that compile the same Triton kernels "
+        "into one shared cache race on its files there ('Stale file handle', 'Device or resource busy').",
+        evidence,
+        severity="degraded",
+        # whether the job compiles at all (torch.compile, Triton kernels, a JIT extension) is not known here
+        confidence="suggests",
     )

@@ -240,3 +240,46 @@ def toolkit_driver_root(facts: Facts, options: CheckOptions) -> Iterator[Finding
         # an empty directory is the operator's driver container not (yet) running; none at all, a host driver
         prefer="driver-container-ready" if tk.driver_root_exists else "driver-root-host",
     )
+
+
+@fact_rule("runtime.nvidia-low-level-runtime-missing")
+def toolkit_low_level_runtime(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """The NVIDIA runtime wrapper finds a low-level runtime to run.
+
+    **What it checks.** Where nvidia-container-runtime is installed on the host, the candidates of the
+    toolkit config.toml's `[nvidia-container-runtime] runtimes` (default `["docker-runc", "runc", "crun"]`;
+    the defaults when there is no file): a candidate that is a path must be a file, a name must be in
+    /usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin, /sbin or /bin, where the wrapper looks after its
+    PATH (nvidia-container-toolkit internal/oci/runtime_low_level.go findRuntime, pkg/lookup/path.go). None
+    found is this finding; a relative path is not judged.
+
+    **Why it matters.** The wrapper hands every container to that runtime; finding none, it refuses every
+    container it is asked to create, GPU or not, and `nvidia-container-runtime --version` fails too: "error
+    constructing low-level runtime: error locating runtime: no runtime binary found from candidate list".
+    CRI-O installs runc and crun under /usr/libexec/crio (off PATH: the toolkit's installer lists the engine's
+    runtimes by path first, nvidia-container-toolkit#686, NVIDIA/gpu-operator#984), balenaEngine calls its runc balena-runc, and a WSL2 distribution that has
+    the toolkit and only the docker CLI has no runc (domesticatedviking/TextyMcSpeechy#47).
+
+    **How to fix.** List the runtime by its absolute path (`nvidia-ctk config --in-place --set
+    nvidia-container-runtime.runtimes=/usr/libexec/crio/crun,/usr/libexec/crio/runc,crun,runc`), or install
+    runc; under WSL2 use Docker Desktop's engine.
+
+    **Example.** A CRI-O node: /usr/libexec/crio/crun and /usr/libexec/crio/runc, nothing on /usr/bin, and
+    the default runtimes list.
+    """
+    tk = facts.nvidia_toolkit
+    if tk.config_refused or in_container(facts) is True or tk.runtime_found != "" or not tk.runtimes:
+        return
+    listed = ", ".join(tk.runtimes)
+    where = _where(tk) if tk.config_state == "read" else f"{_where(tk)} (absent: the toolkit's defaults)"
+    yield make_finding(
+        "runtime.nvidia-low-level-runtime-missing",
+        f"The NVIDIA runtime wrapper would find none of its low-level runtimes ({listed}) on this host: it refuses "
+        "every container an engine hands it ('no runtime binary found from candidate list').",
+        [
+            (where, f"[nvidia-container-runtime] runtimes = [{listed}]"),
+            ("/usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin", "none of them is here"),
+        ],
+        # the engine's own PATH, which the wrapper searches first, is not known to check
+        confidence="suggests",
+    )
