@@ -45,14 +45,14 @@ def test_tmpfs_item_is_read_as_target_and_options(
     raw: str, target: str, options: list[str], size: str | None, noexec: bool
 ) -> None:
     m = tmpfs_mount(raw)
-    assert (m.kind, m.target, m.options, m.size, m.noexec, m.raw) == ("tmpfs", target, options, size, noexec, raw)
+    assert (m.kind, m.target, m.options, m.size, m.noexec_under("docker"), m.raw) == ("tmpfs", target, options, size, noexec, raw)
     assert m.read_only == ("ro" in options)
 
 
 def test_only_a_tmpfs_is_judged_noexec() -> None:
-    assert not MountSpec(kind="bind", source="/x", target="/tmp").noexec
-    assert not MountSpec(kind="emptyDir", target="/tmp").noexec
-    assert MountSpec(kind="tmpfs", target="/tmp").noexec  # a long-syntax or --mount tmpfs: the default
+    assert not MountSpec(kind="bind", source="/x", target="/tmp").noexec_under("docker")
+    assert not MountSpec(kind="emptyDir", target="/tmp").noexec_under("docker")
+    assert MountSpec(kind="tmpfs", target="/tmp").noexec_under("docker")  # a long-syntax or --mount tmpfs: the default
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_compose_and_run_parsers_read_tmp_exec(tmp_path: Path, name: str, text: 
     p.write_text(text)
     (svc,) = load(p, None).model.services
     (m,) = [m for m in svc.mounts if m.kind == "tmpfs"]
-    assert (m.target, m.options, m.noexec) == ("/tmp", ["exec"], False)
+    assert (m.target, m.options, m.noexec_under("docker")) == ("/tmp", ["exec"], False)
     assert svc.has_mount_target("/tmp") is m
 
 
@@ -85,7 +85,9 @@ def test_compose_and_run_parsers_read_tmp_exec(tmp_path: Path, name: str, text: 
         f"docker run {GPU} --tmpfs /tmp:exec,noexec -e TORCHINDUCTOR_CACHE_DIR=/tmp/i {IMG}\n",
         f"docker run {GPU} --tmpfs /cache -e TRITON_CACHE_DIR=/cache/triton {IMG}\n",  # any tmpfs, not only /tmp
         f"docker run {GPU} --mount type=tmpfs,destination=/tmp -e TRITON_CACHE_DIR=/tmp/t {IMG}\n",
-        f"podman run --device nvidia.com/gpu=all --tmpfs /tmp -e TRITON_CACHE_DIR=/tmp/t {IMG}\n",
+        f"podman run --device nvidia.com/gpu=all --tmpfs /tmp:noexec -e TRITON_CACHE_DIR=/tmp/t {IMG}\n",
+        # a leading '//' (POSIX leaves its meaning open, normpath keeps it; Linux reads it as '/')
+        f"docker run {GPU} --tmpfs /tmp -e TRITON_CACHE_DIR=//tmp/triton {IMG}\n",
     ],
 )
 def test_a_cache_variable_in_a_noexec_tmpfs_is_a_blocker(tmp_path: Path, text: str) -> None:
@@ -108,6 +110,9 @@ def test_a_cache_variable_in_a_noexec_tmpfs_is_a_blocker(tmp_path: Path, text: s
         f"docker run {GPU} --tmpfs /tmp -e TRITON_CACHE_DIR=/var/cache/triton {IMG}\n",
         f"docker run {GPU} --tmpfs /tmp -e TRITON_CACHE_DIR=/tmpfoo/triton {IMG}\n",
         f"docker run {GPU} -e TRITON_CACHE_DIR=/tmp/triton {IMG}\n",
+        # Podman adds noexec to a tmpfs only when told (pkg/util/mount_opts.go, getDefaultMountOptions("")), whatever
+        # its docs say
+        f"podman run --device nvidia.com/gpu=all --tmpfs /tmp -e TRITON_CACHE_DIR=/tmp/t {IMG}\n",
     ],
 )
 def test_exec_a_volume_or_a_default_location_is_not_this(tmp_path: Path, text: str) -> None:
@@ -165,7 +170,7 @@ def test_generated_tmp_is_exec_in_every_form(tmp_path: Path, target: str, image:
     if target == "kubernetes":
         assert (tmp.kind, tmp.medium) == ("emptyDir", None)  # a directory on the node's disk: no noexec
     else:
-        assert (tmp.kind, tmp.raw, tmp.noexec) == ("tmpfs", "/tmp:exec", False)
+        assert (tmp.kind, tmp.raw, tmp.noexec_under("docker")) == ("tmpfs", "/tmp:exec", False)
         assert "torch.compile loads the .so files it builds there" in text
     # and the generated file still audits clean with a cache variable set under /tmp
     svc.env["TORCHINDUCTOR_CACHE_DIR"] = "/tmp/inductor"
@@ -183,3 +188,38 @@ def test_fix_of_a_read_only_root_adds_an_exec_tmp(tmp_path: Path) -> None:
     fixed = fix_loaded(load(p, None), None).text
     assert "--tmpfs /tmp:exec" in fixed, fixed
     assert not {"oneccl.tmp-unwritable", CAUSE} & set(_audit(tmp_path, "run.sh", fixed))
+
+
+_LLM = (
+    "    environment:\n      TRITON_CACHE_DIR: /tmp/triton\n    command: [--tensor-parallel-size, '2']\n"
+    "    deploy: {resources: {reservations: {devices: [{driver: nvidia, count: 2, capabilities: [gpu]}]}}}\n"
+)
+
+
+def test_fix_of_a_scalar_tmpfs_changes_it_in_place(tmp_path: Path) -> None:
+    p = tmp_path / "compose.yaml"
+    p.write_text("services:\n  llm:\n    image: vllm/vllm-openai\n    tmpfs: /tmp\n" + _LLM)
+    fixed = fix_loaded(load(p, None), None).text
+    assert YAML(typ="safe").load(fixed)["services"]["llm"]["tmpfs"] == "/tmp:exec", fixed
+    assert CAUSE not in _audit(tmp_path, "compose.yaml", fixed)
+
+
+def test_fix_leaves_a_shared_anchor_to_the_other_services(tmp_path: Path) -> None:
+    """`tmpfs: *tmp` shared with a web server: exec is this service's own list, the anchor stays noexec."""
+    p = tmp_path / "compose.yaml"
+    p.write_text(
+        "x-tmp: &tmp\n  - /tmp\nservices:\n  llm:\n    image: vllm/vllm-openai\n    tmpfs: *tmp\n" + _LLM
+        + "  web:\n    image: nginx\n    read_only: true\n    tmpfs: *tmp\n"
+    )
+    fixed = fix_loaded(load(p, None), None).text
+    data = YAML(typ="safe").load(fixed)
+    assert data["services"]["llm"]["tmpfs"] == ["/tmp:exec"], fixed
+    assert data["services"]["web"]["tmpfs"] == ["/tmp"] == data["x-tmp"], fixed
+
+
+def test_fix_keeps_an_item_that_comes_from_a_variable(tmp_path: Path) -> None:
+    p = tmp_path / "compose.yaml"
+    p.write_text("services:\n  llm:\n    image: vllm/vllm-openai\n    tmpfs:\n      - ${T:-/tmp}\n" + _LLM)
+    result = fix_loaded(load(p, None), None)
+    assert "- ${T:-/tmp}" in result.text, result.text
+    assert CAUSE in _audit(tmp_path, "compose.yaml", result.text)  # still reported: the fix is the user's to make

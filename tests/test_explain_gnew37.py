@@ -92,10 +92,32 @@ def _host(tmp_path: Path, config: str | None, *files: str, wrapper: bool = True)
         fr.write("usr/bin/nvidia-container-runtime", "")
     for f in files:
         fr.write(f, "")
+        fr.path(f).chmod(0o755)  # the toolkit's locator wants an execute bit (pkg/lookup/executable.go)
     if config is not None:
         fr.write("etc/nvidia-container-runtime/config.toml", config)
     fr.flush()
     return collect_facts(fr.root, dict(fr.env), live=False)
+
+
+def test_a_runtime_without_an_execute_bit_is_not_found(tmp_path: Path) -> None:
+    fr = FakeRoot(tmp_path)
+    fr.write("usr/bin/nvidia-container-runtime", "").write("usr/bin/runc", "")
+    fr.path("usr/bin/runc").chmod(0o644)
+    fr.flush()
+    assert collect_facts(fr.root, dict(fr.env), live=False).nvidia_toolkit.runtime_found == ""
+
+
+def test_more_candidates_than_judged_leave_the_runtime_unjudged(tmp_path: Path) -> None:
+    names = ", ".join(f'"nope{i}"' for i in range(40))
+    facts = _host(tmp_path, f'[nvidia-container-runtime]\nruntimes = [{names}, "runc"]\n', "usr/bin/runc")
+    assert facts.nvidia_toolkit.runtime_found is None
+    assert list(toolkit_low_level_runtime(facts, CheckOptions())) == []
+
+
+def test_a_nul_byte_in_a_runtime_name_is_no_file(tmp_path: Path) -> None:
+    facts = _host(tmp_path, '[nvidia-container-runtime]\nruntimes = ["runc\\u0000x", "/usr/bin/runc\\u0000y"]\n',
+                  "usr/bin/runc")
+    assert facts.nvidia_toolkit.runtime_found == ""
 
 
 def test_check_finds_a_crio_node_whose_runtimes_are_off_path(tmp_path: Path) -> None:

@@ -98,3 +98,12 @@ def test_plain_text_matches_what_rich_prints() -> None:
         Console(file=buf, highlight=False, soft_wrap=True, emoji=False).print(line)
         assert plain(line) + "\n" == buf.getvalue()
     assert plain(escape("[bold]x[/bold]")) == "[bold]x[/bold]"
+
+
+def test_the_verdict_line_carries_no_control_characters() -> None:
+    """A finding's message quotes the user's values (a config's runtimes, an env var): the first line, built from
+    it, is as printable as the finding's own block (escape sequences can clear or retitle a terminal)."""
+    f = make_finding("fs.jit-cache-noexec", "cache \x1b[2J\x1b]0;pwned\x07 here: in a noexec tmpfs", [Evidence(source="x", text="y")])
+    lines = render_lines(Report(command="audit", findings=[f]))
+    assert "\x1b" not in lines[0] and "\x07" not in lines[0], lines[0]
+    assert "cache" in lines[0]

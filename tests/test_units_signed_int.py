@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tpdoctor.deploy.audit import load
-from tpdoctor.units import parse_small_int, parse_small_signed_int
+from tpdoctor.units import parse_go_int, parse_small_int, parse_small_signed_int
 
 
 @pytest.mark.parametrize(
@@ -66,6 +66,8 @@ def test_unsigned_reader_agrees_on_non_negative_values() -> None:
         ("docker", "64", 64),
         ("docker", "٣٣", None),
         ("docker", "9" * 5000, None),
+        ("docker", "+64", 64),  # pflag's Int64 is strconv.ParseInt(s, 0, 64)
+        ("docker", "0x40", 64),
         ("podman", "0", 0),
     ],
 )
@@ -84,3 +86,20 @@ def test_both_frontends_read_pids_limit_with_it(tmp_path: Path, fmt: str, value:
         p.write_text(f"{fmt} run --pids-limit {value} vllm/vllm-openai --tensor-parallel-size 2\n")
     (svc,) = load(p, None).model.services
     assert svc.pids_limit == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # strconv.ParseInt(s, 0, 64), as pflag's Int64 flags (docker/podman --pids-limit) read their value
+        ("64", 64), ("+64", 64), ("-1", -1), ("0", 0), ("-0", 0),
+        ("0x40", 64), ("0X40", 64), ("0o100", 64), ("0100", 64), ("0b1000000", 64),
+        ("1_000", 1000), ("0x_40", 64), ("0_100", 64), ("0xffff_ffff", 2**32 - 1),
+        (str(2**63 - 1), 2**63 - 1), (str(-(2**63)), -(2**63)), (str(2**63), None),
+        ("_64", None), ("64_", None), ("1__0", None), ("0x", None), ("0b_", None), ("08", None), ("0x4g", None),
+        ("", None), ("+", None), ("-", None), ("+-1", None), (" 64", None), ("64 ", None), ("64k", None),
+        ("٣٣", None), ("²", None), ("9" * 5000, None),
+    ],
+)
+def test_go_int_reader(text: str, expected: int | None) -> None:
+    assert parse_go_int(text) == expected

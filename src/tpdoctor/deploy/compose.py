@@ -576,9 +576,21 @@ def spell(service: Service, edit: Edit) -> list[Op] | None:
     return None
 
 
-def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None:
-    """Apply format-neutral plan operations to one service of the round-trip tree."""
+def _own_seq(svc: CommentedMap, key: str, seq: Any) -> Any:
+    """The service's own copy of a list it shares through a YAML alias (`tmpfs: *tmp`), so an edit for this service
+    leaves the anchor, and every other service that aliases it, as written."""
+    anchor = getattr(seq, "anchor", None)
+    if isinstance(seq, CommentedSeq) and anchor is not None and anchor.value is not None:
+        seq = CommentedSeq(list(seq))
+        svc[key] = seq
+    return seq
+
+
+def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list[str]:
+    """Apply format-neutral plan operations to one service of the round-trip tree; returns what was left as written
+    (an item that comes from a variable, a key of a shape that cannot hold the change)."""
     svc: CommentedMap = doc.services[service]
+    left: list[str] = []
     home = Rehome(doc.services, service, 0 if doc.v1 else 2)
 
     def _insert_near(svc: CommentedMap, key: str, value: Any) -> None:
@@ -626,7 +638,7 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None
                     m[k] = quoted(v)
                     _insert_near(svc, key, m)
                 continue
-            seq = svc.get(key)
+            seq = _own_seq(svc, key, svc.get(key))
             if isinstance(seq, str):
                 seq = CommentedSeq([seq])
                 svc[key] = seq
@@ -639,7 +651,7 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None
             if item not in [str(x) for x in seq]:
                 append_item(seq, quoted(item))
         elif kind == "list_remove":
-            seq = svc.get(key)
+            seq = _own_seq(svc, key, svc.get(key))
             if isinstance(seq, CommentedSeq):
                 for i in reversed(range(len(seq))):
                     if doc.same(seq[i], op[2]) or (isinstance(seq[i], dict) and str(dict(seq[i])) == op[2]):
@@ -653,11 +665,19 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> None
                 if not seq:
                     del svc[key]
         elif kind == "list_replace":
-            seq = svc.get(key)
-            if isinstance(seq, list):
-                for i, x in enumerate(seq):
-                    if doc.same(x, op[2]):
-                        seq[i] = quoted(op[3])
+            seq = _own_seq(svc, key, svc.get(key))
+            items = [seq] if isinstance(seq, str) else seq if isinstance(seq, list) else []
+            hits = [i for i, x in enumerate(items) if doc.same(x, op[2])]
+            for i in hits:
+                if "$" in str(items[i]):  # `${T:-/tmp}`: rewriting the value would erase the variable
+                    left.append(f"{service}: {key} item {items[i]} comes from a variable: left as written")
+                elif isinstance(seq, str):  # `tmpfs: /tmp`, one item written as a scalar
+                    svc[key] = quoted(op[3])
+                else:
+                    seq[i] = quoted(op[3])
+            if not hits:
+                left.append(f"{service}: no {key} item {op[2]} to change: left as written")
+    return left
 
 
 def _map_at(parent: CommentedMap, key: str) -> CommentedMap:
@@ -710,7 +730,7 @@ class ComposeFrontend:
             else:
                 ops += got
         try:
-            apply_ops(handle, service.name, ops)
+            refused += apply_ops(handle, service.name, ops)
         except InputError as exc:  # a key of the wrong type: name the file, change nothing
             raise InputError(f"{handle.source}: {exc}") from None
         return refused

@@ -30,7 +30,7 @@ from tpdoctor.errors import InputError, NotDeploymentError
 from tpdoctor.model import driver_caps
 from tpdoctor.model.edits import Edit as TypedEdit
 from tpdoctor.model.edits import RepairContinuation, SetEntrypoint
-from tpdoctor.units import parse_size, parse_small_signed_int
+from tpdoctor.units import parse_go_int, parse_size
 
 # Flags that take no value (docker 28 + podman 4/5). Everything else takes one.
 BOOL_FLAGS = {
@@ -351,7 +351,7 @@ def run_to_service(run: RunCommand, index: int, lines: list[str]) -> Service:
             k, _, val = v.partition("=")
             s.ulimits[k] = val.split(":")[0]
         elif n == "--pids-limit":
-            s.pids_limit = parse_small_signed_int(v)
+            s.pids_limit = parse_go_int(v)
         elif n == "--read-only":
             s.read_only = True
         elif n == "--env":

@@ -48,14 +48,18 @@ class MountSpec(DataModel):
     options: list[str] = field(default_factory=list)  # a tmpfs's options as written: exec, size=1g, mode=1777
     raw: str = ""
 
-    @property
-    def noexec(self) -> bool:
-        """A tmpfs that forbids executable mappings: Docker and Podman mount one rw,noexec,nosuid,nodev and then
-        apply its options in order (moby daemon/oci_linux.go, mount.MergeTmpfsOptions: the last of exec/noexec
-        wins). Only a tmpfs is judged: the options of a bind mount or volume are not a mount's flags here."""
+    def noexec_under(self, engine: str) -> bool:
+        """A tmpfs that forbids executable mappings. Docker mounts one rw,noexec,nosuid,nodev and then applies its
+        options in order (moby daemon/oci_linux.go, mount.MergeTmpfsOptions: the last of exec/noexec wins). Podman's
+        docs say the same, but its code adds noexec only for a bind source that has it (pkg/util/mount_opts.go
+        processOptionsInternal with getDefaultMountOptions(""): {noexec: false, nosuid: true, nodev: true}, v4-v5;
+        it refuses both exec and noexec on one mount): under Podman only an explicit noexec counts. Only a tmpfs is
+        judged: the options of a bind mount or volume are not a mount's flags here."""
         if self.kind != "tmpfs":
             return False
         last = [o for o in self.options if o in ("exec", "noexec")]
+        if engine == "podman":
+            return last == ["noexec"]
         return not last or last[-1] == "noexec"
 
 

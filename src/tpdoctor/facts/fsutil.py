@@ -134,6 +134,8 @@ def _inside(root: Path, fd: int) -> bool:
 
 def open_in_root(root: Path, inroot: str) -> int:
     """An O_RDONLY|O_NONBLOCK fd of `inroot` resolved inside `root`; OSError when absent."""
+    if "\x00" in inroot:  # os.open raises ValueError, and openat2 would read the name only up to the NUL
+        raise OSError(errno.EINVAL, "a NUL byte in the path", inroot[:200])
     flags = open_flags()
     if _is_live(root):
         return os.open(inroot, flags)

@@ -188,11 +188,24 @@ def _low_level_runtime(ctx: CollectContext, tk: NvidiaToolkitFacts) -> None:
         return
     for cand in candidates:
         paths = [cand] if cand.startswith("/") else [f"{d}/{cand}" for d in RUNTIME_SEARCH_DIRS] if cand else []
-        hit = next((p for p in paths if is_file(ctx, p)), None)
+        hit = next((p for p in paths if _is_executable(ctx, p)), None)
         if hit is not None:
             tk.runtime_found = hit
             return
-    tk.runtime_found = ""
+    # candidates past the cap were not looked for: unjudged rather than "none found"
+    tk.runtime_found = "" if len(tk.runtimes) <= MAX_RUNTIMES else None
+
+
+def _is_executable(ctx: CollectContext, inroot: str) -> bool:
+    """A regular file with an execute bit, as the toolkit's locator wants one (pkg/lookup/executable.go: a file whose
+    mode has 0o111); a name with a NUL byte is no file (open_in_root refuses it)."""
+    fd = open_in_root(ctx, inroot)
+    if fd is None:
+        return False
+    try:
+        return bool(os.fstat(fd).st_mode & 0o111)
+    finally:
+        os.close(fd)
 
 
 def collect_nvidia_toolkit(ctx: CollectContext, facts: Facts) -> None:

@@ -113,7 +113,7 @@ def render_lines(report: Report, *, runtimes: list[str] | None = None, full: boo
     findings = report.sorted_findings()
     counts = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
     style = _STYLE[findings[0].severity] if findings else "green"
-    out = [f"[{style}]{escape(verdict(report))}[/{style}]"]
+    out = [f"[{style}]{escape(printable(verdict(report)))}[/{style}]"]  # a finding's message quotes the user's values
     runtime = next((r for r in runtimes or () if r not in GENERIC_RUNTIMES), None)
     tally = (
         f"{counts[Severity.blocker]} blocker(s), {counts[Severity.degraded]} degraded, "

@@ -27,8 +27,9 @@ from tpdoctor.units import parse_small_int
 GIB = 1024**3
 SHM_COMFORT = 4 * GIB  # below this a TP deployment is likely to outgrow it
 
-# The /tmp tmpfs tpdoctor writes (generate; audit --fix where a read-only root has no /tmp): Docker and Podman mount a
-# tmpfs rw,noexec,nosuid,nodev unless its options say otherwise (moby daemon/oci_linux.go; Podman's --tmpfs docs), and
+# The /tmp tmpfs tpdoctor writes (generate; audit --fix where a read-only root has no /tmp): Docker mounts a tmpfs
+# rw,noexec,nosuid,nodev unless its options say otherwise (moby daemon/oci_linux.go; Podman's docs say so too, its
+# v5 code does not: MountSpec.noexec_under), and
 # torch.compile, which vLLM runs by default, builds shared objects in /tmp/torchinductor_<user> and dlopens them: on
 # noexec, "failed to map segment from shared object" (pytorch/pytorch#91005, #123054; measured in a container:
 # docs/generate.md). `exec` lifts only noexec: nosuid and nodev stay. A Kubernetes emptyDir needs nothing: the
@@ -165,8 +166,9 @@ def _with_exec(m: MountSpec) -> str | None:
 def jit_cache_in_noexec_tmpfs(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     """What it checks: a JIT cache directory the service's environment names (`TRITON_CACHE_DIR`, `TRITON_HOME`,
     `TORCHINDUCTOR_CACHE_DIR`, `TORCH_EXTENSIONS_DIR`) inside a tmpfs the file mounts without `exec` (compose
-    `tmpfs: [/tmp]`, `--tmpfs /tmp`, `--mount type=tmpfs`): Docker and Podman mount a tmpfs noexec unless its
-    options say `exec` (the last of exec/noexec wins). A default location (Inductor's /tmp/torchinductor_<user>
+    `tmpfs: [/tmp]`, `--tmpfs /tmp`, `--mount type=tmpfs`): Docker mounts a tmpfs noexec unless its options
+    say `exec` (the last of exec/noexec wins); under Podman only an explicit `noexec` counts (its code, whatever its
+    docs say: MountSpec.noexec_under). A default location (Inductor's /tmp/torchinductor_<user>
     when no variable is set) is not judged, as in check: most jobs given a `/tmp` tmpfs for oneCCL's sockets never
     set one, and a framework may move its caches.
 
@@ -183,7 +185,7 @@ def jit_cache_in_noexec_tmpfs(svc: Service, ctx: DeployContext) -> Iterator[Find
     hits = [
         (what, directory, m)
         for what, directory in explicit_cache_dirs(svc.env)
-        if (m := svc.mount_holding(directory)) is not None and m.noexec
+        if (m := svc.mount_holding(directory)) is not None and m.noexec_under(svc.format)
     ]
     if not hits:
         return

@@ -4,7 +4,7 @@ Triton compiles a small C launcher (cuda_utils / hip_utils, __triton_launcher) p
 and imports it; TorchInductor keeps its generated code and its Triton cache under its own cache directory; torch's
 cpp_extension builds into TORCH_EXTENSIONS_DIR. glibc's loader maps each with PROT_EXEC, which mmap(2) refuses
 with EPERM on a filesystem mounted noexec ("failed to map segment from shared object"; pytorch/pytorch#91005,
-#123054). Docker and Podman mount a `--tmpfs` noexec,nosuid,nodev unless its options say `exec` (moby
+#123054). Docker (and older Podman) mount a `--tmpfs` noexec,nosuid,nodev unless its options say `exec` (moby
 daemon/oci_linux.go), and hardened hosts mount /tmp noexec (CIS).
 
 gnew37: fs.jit-cache-shared-fs. The same caches on a network filesystem that several ranks or nodes compile into
@@ -57,7 +57,8 @@ def _cache_dirs(env: dict[str, str]) -> list[tuple[str, str, bool]]:
     elif env.get("XDG_CACHE_HOME") or home:
         base = env.get("XDG_CACHE_HOME") or posixpath.join(home, ".cache")
         out.append(("torch's extension build dir (~/.cache/torch_extensions)", posixpath.join(base, "torch_extensions"), False))
-    return [(what, posixpath.normpath(d), explicit) for what, d, explicit in out if d.startswith("/")]
+    # "/" + lstrip: normpath keeps a leading '//' (POSIX leaves it open), which Linux resolves as '/'
+    return [(what, posixpath.normpath("/" + d.lstrip("/")), explicit) for what, d, explicit in out if d.startswith("/")]
 
 
 def explicit_cache_dirs(env: dict[str, str]) -> list[tuple[str, str]]:
@@ -82,8 +83,8 @@ def jit_cache_exec(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     **Why it matters.** Triton compiles a launcher (`cuda_utils.so`, `__triton_launcher.so`) into its cache
     and imports it; the loader maps it executable, which a noexec filesystem refuses: "failed to map segment
     from shared object" at the first Triton kernel, so torch.compile, vLLM and SGLang stop although the
-    compile succeeded (pytorch/pytorch#91005, #123054). Docker and Podman mount a `--tmpfs` noexec unless its
-    options say `exec`; hardened hosts mount /tmp noexec.
+    compile succeeded (pytorch/pytorch#91005, #123054). Docker mounts a `--tmpfs` noexec unless its options
+    say `exec` (older Podman did too); hardened hosts mount /tmp noexec.
 
     **How to fix.** Point `TRITON_CACHE_DIR` and `TORCHINDUCTOR_CACHE_DIR` (or `TMPDIR`) at an exec-mounted
     directory (the image's layer, a volume, an emptyDir), or give the tmpfs `exec` (`--tmpfs /tmp:exec`).

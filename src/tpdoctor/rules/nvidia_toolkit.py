@@ -270,7 +270,8 @@ def toolkit_low_level_runtime(facts: Facts, options: CheckOptions) -> Iterator[F
     tk = facts.nvidia_toolkit
     if tk.config_refused or in_container(facts) is True or tk.runtime_found != "" or not tk.runtimes:
         return
-    listed = ", ".join(tk.runtimes)
+    # the file's values, bounded: a config may list thousands (the collector judges 16 at most)
+    listed = ", ".join(r[:120] for r in tk.runtimes[:16]) + (", ..." if len(tk.runtimes) > 16 else "")
     where = _where(tk) if tk.config_state == "read" else f"{_where(tk)} (absent: the toolkit's defaults)"
     yield make_finding(
         "runtime.nvidia-low-level-runtime-missing",
