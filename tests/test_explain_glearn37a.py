@@ -151,3 +151,15 @@ def test_invalid_ordinal_with_launcher_ranks_says_more_ranks_than_gpus(tmp_path:
 def test_accelerate_processes_above_visible_gpus_name_the_count(tmp_path: Path) -> None:
     text = "accelerate launch --num_processes 4 run_main.py\nCUDA_VISIBLE_DEVICES=0\n" + ORDINAL
     assert _causes(tmp_path, text)[:1] == ["vllm.tp-exceeds-visible-gpus"]
+
+
+def test_accelerate_processes_over_several_machines_are_not_this_nodes_ranks(tmp_path: Path) -> None:
+    from tpdoctor.explain import explain
+
+    text = "accelerate launch --num_machines 2 --num_processes 16 run_main.py\nCUDA_VISIBLE_DEVICES=0,1,2,3,4,5,6,7\n" + ORDINAL
+    assert "vllm.tp-exceeds-visible-gpus" not in _causes(tmp_path, text)
+    one = "accelerate launch --num_machines 1 --num_processes 16 run_main.py\nCUDA_VISIBLE_DEVICES=0,1,2,3,4,5,6,7\n" + ORDINAL
+    assert _causes(tmp_path, one)[:1] == ["vllm.tp-exceeds-visible-gpus"]
+    log = tmp_path / "m.log"
+    log.write_text("accelerate launch --num_machines 2 --num_processes 16 run_main.py\n" + ORDINAL, encoding="utf-8")
+    assert all("more ranks were started" not in f.message for f in explain([str(log)]).findings)

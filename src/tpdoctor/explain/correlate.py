@@ -786,7 +786,7 @@ def _ranks_over_visible(scan: ScanResult, supports: dict[str, Support]) -> None:
         value = facts.get(key)
         if not (value and value.isdigit() and int(value) > 1):
             continue
-        if key == "accelerate_num_processes" and (facts.get("nnodes") or "1") != "1":
+        if key == "accelerate_num_processes" and "1" != (facts.get("nnodes") or facts.get("accelerate_num_machines") or "1"):
             continue  # over several machines: not the ranks of this node
         first = facts.first.get(key)
         where = f", line {first[1]}" if first else ""

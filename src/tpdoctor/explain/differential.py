@@ -460,7 +460,7 @@ def gpu_count(scan: ScanResult) -> list[Pick]:
         wants.append((nproc, f"--nproc-per-node {nproc}"))
     # glearn37a: accelerate counts processes over all machines: ranks per node only on one machine
     accel = _int(facts.get("accelerate_num_processes"))
-    if accel and _int(facts.get("nnodes")) in (None, 1):
+    if accel and _int(facts.get("nnodes")) in (None, 1) and _int(facts.get("accelerate_num_machines")) in (None, 1):
         wants.append((accel, f"accelerate --num_processes {accel}"))
     local = facts.get("local_ranks")
     if local:
