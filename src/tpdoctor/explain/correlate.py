@@ -623,7 +623,9 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
     _p2p_write_collapse(scan, supports)
     _child_deaths(scan, supports, notes)
     _sigbus_on_host(scan, supports, notes)
+    _system_error_across_builds(scan, supports, notes)
     _context_picks(scan, supports)
+    _ranks_over_visible(scan, supports)
     if not any(sig.startswith("context.") for s in supports.values() for sig in s.signatures):
         hung = hang.note(scan)  # a hang no fact explains: say so, and how to narrow it (never a cause)
         if hung:
@@ -652,6 +654,7 @@ _SHM_BLAME_ONLY = frozenset(
         "shm.bus-error-insufficient-prose",
         "sigbus.bus-error",
         "death.SIGBUS",
+        "sigbus.bare-bus-error",
     }
 )
 LARGE_STATED_SHM = 32 << 30  # a /dev/shm this big is not outgrown by DataLoader workers' batches
@@ -730,7 +733,7 @@ def _child_deaths(scan: ScanResult, supports: dict[str, Support], notes: list[st
 
 
 # glearn27a: lines that only report a SIGBUS (no /dev/shm, DataLoader or NCCL words of their own)
-_SIGBUS_ONLY = frozenset({"elastic.child-sigbus", "sigbus.bus-error", "death.SIGBUS"})
+_SIGBUS_ONLY = frozenset({"elastic.child-sigbus", "sigbus.bus-error", "death.SIGBUS", "sigbus.bare-bus-error"})
 _CONTAINER_FACTS = ("shm_or_container", "runtime", "cmd_shm", "ipc_mode")
 
 
@@ -764,6 +767,65 @@ def _sigbus_on_host(scan: ScanResult, supports: dict[str, Support], notes: list[
         return
     supports.pop("shm.too-small")
     notes.append(f"Processes died of SIGBUS, but {why}; not a container's /dev/shm size. Check dmesg and memory use.")
+
+
+def _ranks_over_visible(scan: ScanResult, supports: dict[str, Support]) -> None:
+    """glearn37a: `invalid device ordinal` read as a mask problem, in a log whose launcher starts several ranks on one
+    node (torchrun --nproc-per-node, accelerate --num_processes on one machine, deepspeed --num_gpus): each rank
+    selects the GPU of its local rank, so ranks past the visible GPUs fail the same way (KimMeen/Time-LLM#10:
+    accelerate asked for more processes than the box had GPUs). Say so beside the mask reading."""
+    s = supports.get("cuda.visible-devices-mismatch")
+    if s is None or scan.facts.get("ordinal") is None:
+        return
+    facts = scan.facts
+    for key, flag in (
+        ("cmd_nproc_per_node", "--nproc-per-node"),
+        ("nproc_per_node", "--nproc-per-node"),
+        ("accelerate_num_processes", "accelerate --num_processes"),
+    ):
+        value = facts.get(key)
+        if not (value and value.isdigit() and int(value) > 1):
+            continue
+        if key == "accelerate_num_processes" and "1" != (facts.get("nnodes") or facts.get("accelerate_num_machines") or "1"):
+            continue  # over several machines: not the ranks of this node
+        first = facts.first.get(key)
+        where = f", line {first[1]}" if first else ""
+        message = (
+            f"The launcher starts {value} ranks on this node ({flag} {value}{where}), and each rank selects the GPU "
+            f"of its local rank: if fewer than {value} GPUs are visible (nvidia-smi -L, torch.cuda.device_count()), "
+            "more ranks were started than GPUs are visible, and the ranks past the last one fail with invalid device "
+            f"ordinal. Start at most as many ranks as visible GPUs ({flag} = the visible count)."
+        )
+        if message not in s.messages:
+            s.messages.append(message)
+        return
+
+
+# glearn37a: the generic NCCL lines that only *guess* /dev/shm (ncclSystemError's string)
+_NCCL_SYSTEM_ERROR_ONLY = frozenset({"nccl.unhandled-system-error"})
+
+
+def _system_error_across_builds(scan: ScanResult, supports: dict[str, Support], notes: list[str]) -> None:
+    """A bare `unhandled system error` guesses /dev/shm only because that is the usual container reason. When the
+    report names two CUDA builds (cu126 and cu128: the error followed the torch/CUDA build it ran) and nothing names a
+    container, /dev/shm or a bus error, the build is the variable the reporter changed: a version/ABI combination,
+    not the container (modelscope/ms-swift#6495: NCCL Error 3 with cu126, Error 2 with cu128 + torch 2.8.0, fixed by
+    cu128 + torch 2.7.1). A /dev/shm line, a container or a SIGBUS keeps the guess."""
+    s = supports.get("shm.too-small")
+    if s is None or s.strength == "proves" or not set(s.signatures) <= _NCCL_SYSTEM_ERROR_ONLY:
+        return
+    builds = sorted(set(scan.facts.values.get("cuda_build_tag", [])))
+    if len(builds) < 2 or any(scan.facts.get(k) is not None for k in _CONTAINER_FACTS):
+        return
+    supports.pop("shm.too-small")
+    first = scan.facts.first.get("cuda_build_tag")
+    where = f" (line {first[1]})" if first else ""
+    notes.append(
+        f"NCCL's unhandled system error is reported under different CUDA builds ({', '.join('cu' + b for b in builds)})"
+        f"{where} and nothing names a container, /dev/shm or a bus error: the error follows the torch/CUDA/NCCL build, "
+        "a version combination rather than /dev/shm. Try the torch build the framework documents (matching CUDA and "
+        "NCCL), and rerun with NCCL_DEBUG=INFO: the WARN line before the error names the failing call."
+    )
 
 
 def _already_evidence(s: Support | None, hit: SigHit) -> bool:

@@ -458,6 +458,10 @@ def gpu_count(scan: ScanResult) -> list[Pick]:
     nproc = _int(facts.get("cmd_nproc_per_node") or facts.get("nproc_per_node"))
     if nproc:
         wants.append((nproc, f"--nproc-per-node {nproc}"))
+    # glearn37a: accelerate counts processes over all machines: ranks per node only on one machine
+    accel = _int(facts.get("accelerate_num_processes"))
+    if accel and _int(facts.get("nnodes")) in (None, 1) and _int(facts.get("accelerate_num_machines")) in (None, 1):
+        wants.append((accel, f"accelerate --num_processes {accel}"))
     local = facts.get("local_ranks")
     if local:
         wants.append((len(local.split(",")), f"torchrun started local_ranks=[{local}]"))
