@@ -97,7 +97,10 @@ def jit_cache_exec(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     for what, directory, explicit in _cache_dirs(facts.env):
         # a default location on a noexec /tmp is not judged: `--tmpfs /tmp` (noexec unless it says exec) is what
         # oneCCL's IPC sockets and read-only root filesystems need, and most jobs never run torch.compile; the
-        # container matrix (tests/containers/) runs such containers as expected clean
+        # container matrix (tests/containers/) runs such containers as expected clean; and on a GPU the default path
+        # survives it: a CUDA torch.compile with /tmp noexec ran and matched eager on an H100 (Triton's launcher and
+        # kernels live in ~/.triton/cache), only a CPU compile's .so in /tmp/torchinductor_<user> failed
+        # (bench/gpu/tmp_noexec_h200x1.sh, docs/generate.md)
         if not explicit:
             continue
         m = mount_for(facts, directory)
