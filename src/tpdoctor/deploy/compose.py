@@ -669,7 +669,9 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list
             items = [seq] if isinstance(seq, str) else seq if isinstance(seq, list) else []
             hits = [i for i, x in enumerate(items) if doc.same(x, op[2])]
             for i in hits:
-                if "$" in str(items[i]):  # `${T:-/tmp}`: rewriting the value would erase the variable
+                # `${T:-/tmp}` -> /tmp:exec would erase the variable, which may hold other options: an edit that
+                # extends the value leaves it; one that replaces a wrong value (a render GID) replaces it
+                if "$" in str(items[i]) and op[3].startswith(op[2]):
                     left.append(f"{service}: {key} item {items[i]} comes from a variable: left as written")
                 elif isinstance(seq, str):  # `tmpfs: /tmp`, one item written as a scalar
                     svc[key] = quoted(op[3])
