@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tpdoctor.model.datamodel import DataModel
+from tpdoctor.model.facts import mount_holding
 
 Format = Literal["compose", "docker", "podman", "kubernetes", "devcontainer"]
 # whose fixes a format's user applies, where it is not the format itself: the devcontainer CLI starts
@@ -163,16 +164,7 @@ class Service(DataModel):
     def mount_holding(self, path: str) -> MountSpec | None:
         """The mount of the file that holds `path` in the container (the longest target wins, the last of equals,
         as the runtime stacks them); None: the image's own filesystem."""
-        best: MountSpec | None = None
-        for m in self.mounts:
-            t = m.target.rstrip("/") or "/"
-            if not t.startswith("/"):
-                continue
-            if (path == t or path.startswith(t.rstrip("/") + "/")) and (
-                best is None or len(t) >= len(best.target.rstrip("/") or "/")
-            ):
-                best = m
-        return best
+        return mount_holding(self.mounts, path)
 
     @property
     def argv_text(self) -> str:

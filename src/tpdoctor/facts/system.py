@@ -8,7 +8,7 @@ import re
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.container import booted_root
 from tpdoctor.facts.fsutil import read_bytes, read_text
-from tpdoctor.model.facts import Facts, MountEntry
+from tpdoctor.model.facts import Facts, MountEntry, mount_holding
 
 _OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 
@@ -152,14 +152,7 @@ def collect_mounts(ctx: CollectContext, facts: Facts) -> None:
 
 def mount_for(facts: Facts, path: str) -> MountEntry | None:
     """The mount that holds `path` (the last, longest matching target wins, as in the kernel)."""
-    best: MountEntry | None = None
-    for m in facts.mounts:
-        t = m.target.rstrip("/") or "/"
-        if (path == t or path.startswith(t.rstrip("/") + "/")) and (
-            best is None or len(t) >= len(best.target.rstrip("/") or "/")
-        ):
-            best = m
-    return best
+    return mount_holding(facts.mounts, path)
 
 
 def collect_tmp(ctx: CollectContext, facts: Facts) -> None:

@@ -7,8 +7,9 @@ than guess. Paths are absolute paths *inside* the inspected root (e.g. "/dev/dri
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
 from tpdoctor.model.datamodel import DataModel
 
@@ -94,6 +95,30 @@ class MountEntry(DataModel):
     target: str
     fstype: str
     options: list[str] = field(default_factory=list)
+
+
+class _Mounted(Protocol):
+    @property
+    def target(self) -> str: ...
+
+
+M = TypeVar("M", bound=_Mounted)
+
+
+def mount_holding(mounts: Iterable[M], path: str) -> M | None:
+    """The mount that holds the absolute `path`: the longest target that is `path` or a parent of it, the last of
+    equals (as the kernel and a container runtime stack them); a relative target holds nothing. One rule for
+    /proc/self/mounts (facts.system.mount_for) and a deployment file's mounts (deploy.model.Service)."""
+    best: M | None = None
+    for m in mounts:
+        t = m.target.rstrip("/") or "/"
+        if not t.startswith("/"):
+            continue
+        if (path == t or path.startswith(t.rstrip("/") + "/")) and (
+            best is None or len(t) >= len(best.target.rstrip("/") or "/")
+        ):
+            best = m
+    return best
 
 
 @dataclass(kw_only=True, repr=False, eq=False)
