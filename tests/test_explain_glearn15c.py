@@ -52,10 +52,10 @@ def _causes(tmp_path: Path, text: str) -> list[str]:
          "device.nvml-cgroup-lost"),
         ("After running systemctl daemon-reload the containers lose access to the GPUs.\n", "device.nvml-cgroup-lost"),
         ("nvidia-smi in the container fails with Unknown Error after a daemon-reload\n", "device.nvml-cgroup-lost"),
-        # vLLM without a platform in a Kubernetes pod: the nvidia runtime class
-        ("$ kubectl logs vllm-decode-7d9f -n llm\n" + NO_PLATFORM, "runtime.nvidia-toolkit-missing"),
+        # vLLM without a platform in a Kubernetes pod: the nvidia runtime class (its own id since gnew38)
+        ("$ kubectl logs vllm-decode-7d9f -n llm\n" + NO_PLATFORM, "k8s.nvidia-runtime-class-missing"),
         ("$ kubectl logs vllm-0\nAttributeError: 'UnspecifiedPlatform' object has no attribute 'get_device_capability'\n",
-         "runtime.nvidia-toolkit-missing"),
+         "k8s.nvidia-runtime-class-missing"),
         # ... and on Google Cloud: the driver directory off the loader path
         ("Deployed vllm/vllm-openai:v0.9.0 on a GCP L4 instance.\n" + NO_PLATFORM, "nvidia.driver-libs-off-library-path"),
         ("On GKE the logs say the platform is \"UnspecifiedPlatform\" and the server exits.\n",

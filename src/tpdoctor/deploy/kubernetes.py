@@ -405,6 +405,9 @@ def _container(w: Workload, c: dict[str, Any], psc: dict[str, Any], vols: dict[s
             )
     s.extra["pod"] = f"{w.kind}/{w.name}"
     s.extra["container"] = container_name(c)
+    rc = spec.get("runtimeClassName")  # gnew38: the pod's RuntimeClass (k8s.nvidia-runtime-class-missing)
+    if isinstance(rc, str) and rc:
+        s.extra["runtime_class"] = rc
     return s
 
 

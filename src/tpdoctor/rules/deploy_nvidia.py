@@ -87,3 +87,41 @@ def driver_capabilities(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
 def _order(cap: str) -> int:
     order = ("compute", "utility", "video", "graphics", "display", "compat32", "ngx")
     return order.index(cap) if cap in order else len(order)
+
+
+@deploy_rule("k8s.nvidia-runtime-class-missing")
+def runtime_class_missing(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: a Kubernetes container that requests nvidia.com/gpu (limits or requests) in a pod spec
+    that names no runtimeClassName.
+
+    Why it matters: the NVIDIA device plugin's default device-list strategy (envvar) answers an allocation with
+    NVIDIA_VISIBLE_DEVICES only; the NVIDIA runtime is what turns it into /dev/nvidia*, libcuda and nvidia-smi in
+    the container. Where nvidia is not containerd's default runtime (k3s and RKE2 register an `nvidia` runtime
+    and keep runc the default unless --default-runtime nvidia, k3s-io/k3s pkg/agent/containerd/runtimes.go;
+    `nvidia-ctk runtime configure` without --set-as-default; microk8s' nvidia addon), the pod runs under runc
+    and sees no GPU: torch.cuda.is_available() is False, "Found no NVIDIA driver on your system", vLLM's
+    "Failed to infer device type" (kubeflow/notebooks#68, #522, llm-d/llm-d-deployer#273). A notice: audit
+    cannot see the cluster. Nothing is wrong where nvidia is the default runtime (the GPU Operator before CDI:
+    the toolkit installer's set-as-default is true by default) or where the device plugin injects through
+    CDI (DEVICE_LIST_STRATEGY cdi-cri, the GPU Operator >= 25.10 with cdi.enabled; containerd's enable_cdi).
+
+    How to fix: check the node (`grep default_runtime_name` in containerd's config.toml, k3s/RKE2:
+    /var/lib/rancher/<k3s|rke2>/agent/etc/containerd/config.toml) and the RuntimeClasses (`kubectl get
+    runtimeclass`); where nvidia is not the default, set `runtimeClassName: nvidia` in the pod template, or make
+    it the default (k3s/RKE2 `--default-runtime nvidia`). `tpdoctor check` on the node says which.
+    """
+    if svc.format != "kubernetes" or "runtime_class" in svc.extra:
+        return
+    req = next((g for g in svc.gpus if g.via == "k8s-resource" and g.vendor == "nvidia"), None)
+    if req is None:
+        return
+    yield make_finding(
+        "k8s.nvidia-runtime-class-missing",
+        f"{svc.name} requests {req.raw} and its pod names no runtimeClassName: it gets the GPU only where nvidia "
+        "is containerd's default runtime on the node or the device plugin injects through CDI (cdi-cri). On "
+        "k3s/RKE2/microk8s and clusters set up with `nvidia-ctk runtime configure` without --set-as-default, the pod "
+        "runs under runc and sees no GPU; there set runtimeClassName: nvidia.",
+        [ev(svc, ctx, f"{req.raw}, runtimeClassName: not set")],
+        severity="notice",
+        confidence="suggests",
+    )

@@ -55,6 +55,35 @@ def tp_exceeds(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             [ev(svc, ctx, f"tensor-parallel-size {tp}, visible GPUs {have}")],
             context=fctx(svc, ctx),
         )
+    elif have is None and need > 1 and _k8s_requests_no_gpu(svc):
+        # gnew38: a pod gets GPUs only through a resource request or claim (the device plugin allocates, and
+        # only then injects); one that requests none (milvus-io/milvus-helm#150: the chart's resources under the
+        # wrong key) gets no GPU, or, where nvidia is the node's default runtime and the image sets
+        # NVIDIA_VISIBLE_DEVICES=all (CUDA images do), every GPU of the node outside the scheduler's accounting.
+        yield make_finding(
+            "vllm.tp-exceeds-visible-gpus",
+            f"{svc.name} asks for {need} GPU(s) per container (TP x PP / nodes) but requests no GPU "
+            "(no nvidia.com/gpu, amd.com/gpu or gpu.intel.com/* in resources, no resource claim): the device plugin "
+            "allocates none and injects nothing, so the pod sees no GPU (or, under a default nvidia runtime, "
+            "the image's NVIDIA_VISIBLE_DEVICES=all: every GPU of the node, shared with other pods). Request "
+            f"{need} GPU(s) in resources.limits.",
+            [ev(svc, ctx, f"tensor-parallel-size {tp}, resources: no GPU request")],
+            context=fctx(svc, ctx),
+            confidence="suggests",
+        )
+
+
+def _k8s_requests_no_gpu(svc: Service) -> bool:
+    """A Kubernetes container of a GPU image that asks for no GPU in any way: no resource or claim, no
+    device hostPath, not privileged (which sees the node's /dev)."""
+    return (
+        svc.format == "kubernetes"
+        and is_gpu(svc)
+        and not svc.gpus
+        and not svc.devices
+        and not svc.privileged
+        and not any(m.kind == "hostPath" and (m.source or "").startswith("/dev") for m in svc.mounts)
+    )
 
 
 @deploy_rule("cuda.visible-devices-mismatch")

@@ -433,3 +433,60 @@ def containerd_cdi(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
         evidence,
         confidence="proves" if explicit else "suggests",
     )
+
+
+# gnew38: where the GPU Operator installs the toolkit (k3s-io/k3s pkg/agent/containerd/runtimes.go checks it first)
+OPERATOR_TOOLKIT_DIR = "/usr/local/nvidia/toolkit/"
+
+
+@fact_rule("k8s.nvidia-runtime-class-missing")
+def containerd_nvidia_not_default(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """GPU pods on this Kubernetes node get the NVIDIA runtime without naming it.
+
+    **What it checks.** On a kubelet node whose containerd config (/etc/containerd/config.toml and its imports)
+    registers an NVIDIA runtime for the CRI (its name or binary says nvidia) and whose `default_runtime_name` is
+    not that runtime (unset: runc). Not when the runtime's binary is missing (runtime.nvidia-toolkit-missing says
+    that), when the toolkit's config.toml runs in `cdi` mode, or when the runtime is the GPU Operator's
+    (/usr/local/nvidia/toolkit/) and containerd's CDI is on (enable_cdi, the default from containerd 2.0): the
+    Operator then leaves nvidia off the default on purpose and its device plugin injects the GPUs through CDI
+    (NVIDIA/gpu-operator controllers/object_controls.go transformToolkitCtrForCDI, DEVICE_LIST_STRATEGY
+    cdi-annotations,cdi-cri). A notice, `suggests`: which device-list strategy the device plugin uses is not
+    visible from the node's files, and k3s/RKE2 keep their own config (/var/lib/rancher/<k3s|rke2>/agent/etc/
+    containerd/config.toml, not read here: there the nvidia runtime is never the default unless --default-runtime
+    nvidia).
+
+    **Why it matters.** With the device plugin's envvar strategy (its default) an allocation is only
+    NVIDIA_VISIBLE_DEVICES, which only the NVIDIA runtime acts on: a pod that requests nvidia.com/gpu without
+    `runtimeClassName: nvidia` runs under runc and sees no GPU ("Found no NVIDIA driver on your system",
+    torch.cuda.is_available() False, vLLM "Failed to infer device type"; kubeflow/notebooks#68, #522,
+    llm-d/llm-d-deployer#273).
+
+    **How to fix.** Set `runtimeClassName: nvidia` (a RuntimeClass whose handler is the runtime's name) in the GPU
+    pods, or make the runtime the default (`nvidia-ctk runtime configure --runtime=containerd --set-as-default`,
+    then restart containerd), or use the device plugin's CDI strategy (cdi-cri) with containerd's CDI on.
+    """
+    eng = _containerd(facts)
+    if eng is None or _cri_disabled(eng) or not (eng.kubelet or eng.kubelet_config):
+        return
+    nv = [rt for rt in eng.containerd_runtimes if _nvidia(rt) and rt.exists is not False]
+    if not nv or any(rt.name == eng.containerd_default_runtime for rt in nv):
+        return
+    if facts.nvidia_toolkit.mode == "cdi":
+        return
+    cdi_on = eng.containerd_enable_cdi is True or (eng.containerd_enable_cdi is None and (eng.containerd_version or 1) >= 3)
+    if cdi_on and any((rt.path or "").startswith(OPERATOR_TOOLKIT_DIR) for rt in nv):
+        return
+    where = eng.containerd_config or "config.toml"
+    rt = nv[0]
+    default = eng.containerd_default_runtime or "runc (default_runtime_name not set)"
+    yield make_finding(
+        "k8s.nvidia-runtime-class-missing",
+        f"{where} registers the NVIDIA runtime {rt.name!r} for Kubernetes, but containerd's default runtime is "
+        f"{default}: a GPU pod gets the NVIDIA runtime only with runtimeClassName: {rt.name} (a RuntimeClass whose "
+        "handler is that name), unless the device plugin injects GPUs through CDI (cdi-cri). Without it the pod "
+        "runs under runc and sees no GPU.",
+        [(where, f'runtime "{rt.name}" BinaryName = "{rt.path or "?"}"'),
+         (where, f"default_runtime_name = {eng.containerd_default_runtime or '(not set: runc)'}")],
+        severity="notice",
+        confidence="suggests",
+    )
