@@ -348,6 +348,17 @@ def render_markdown() -> str:
             for rem in sorted(fixes, key=lambda r: PRIVILEGE_RANK.get(r.get("privilege", "none"), 9)):
                 runtimes = ", ".join(rt for rt in RUNTIMES if rt in rem)
                 lines.append(f"| {_cell(rem['title'])} | {rem.get('privilege', 'none')} | {runtimes} |")
+            varied = [r for r in fixes if isinstance(r.get("variants"), dict)]
+            if varied:  # the words follow a fact of the input (model/fixes.py chosen_variant)
+                by = str(varied[0]["variants"].get("by", ""))
+                names = sorted({k for r in varied for k in r["variants"] if k != "by"})
+                lines += [
+                    "",
+                    f"The fixes' words follow the `{by}` the input shows"
+                    + (" (`explain/launcher.py`): " if by == "launcher" else ": ")
+                    + ", ".join(f"`{n}`" for n in names)
+                    + "; with none, the text above.",
+                ]
     lines += ["", "# Rules", "", "Each rule once, with the cause ids it can emit."]
     for rule in rules:
         causes = ", ".join(f"[`{c}`](#{_anchor(c)})" for c in rule.causes)

@@ -12,6 +12,7 @@ from typing import Any
 from tpdoctor.explain.context import add_quoted_facts
 from tpdoctor.explain.correlate import Diagnosis, diagnose, to_findings
 from tpdoctor.explain.fallback import first_error, layer_of, nearest_causes
+from tpdoctor.explain.launcher import launcher_of, launcher_ranks
 from tpdoctor.explain.reader import open_log
 from tpdoctor.explain.scanner import Scanner, ScanResult
 from tpdoctor.explain.signatures import knowledge_base
@@ -39,10 +40,18 @@ def scan_inputs(inputs: Sequence[str], engine: str = "auto") -> ScanResult:
 
 
 def _context(scan: ScanResult) -> dict[str, str]:
-    """Fill fix templates from what the log says (e.g. the TP size sets the GPU count)."""
+    """Fill fix templates from what the log says (e.g. the TP size sets the GPU count), and name the launcher
+    the log used, which picks a remedy's variant (model/fixes.py; explain/launcher.py)."""
     tp = scan.facts.get("tp_size") or scan.facts.get("world_size")
     gpu_count = int(tp) if tp and tp.isdigit() and 0 < int(tp) <= 64 else None
-    return fix_context(gpu_count=gpu_count) if gpu_count else {}
+    if gpu_count is None:  # gfeat38: the ranks a launcher starts are the GPUs the container needs
+        ranks = launcher_ranks(scan.facts)
+        gpu_count = ranks if ranks and 0 < ranks <= 64 else None
+    ctx = fix_context(gpu_count=gpu_count) if gpu_count else {}
+    launcher = launcher_of(scan.facts, scan.signatures)
+    if launcher:
+        ctx["launcher"] = launcher
+    return ctx
 
 
 def _facts(scan: ScanResult) -> dict[str, Any]:

@@ -462,6 +462,10 @@ def gpu_count(scan: ScanResult) -> list[Pick]:
     accel = _int(facts.get("accelerate_num_processes"))
     if accel and _int(facts.get("nnodes")) in (None, 1) and _int(facts.get("accelerate_num_machines")) in (None, 1):
         wants.append((accel, f"accelerate --num_processes {accel}"))
+    # gfeat38: mpirun -np counts the ranks over every host: this node's only without a host list
+    mpi = _int(facts.get("mpi_np"))
+    if mpi and _int(facts.get("nnodes")) in (None, 1) and not (facts.get("multi_node_launch") or facts.get("multi_node_launch2")):
+        wants.append((mpi, f"mpirun -np {mpi}"))
     local = facts.get("local_ranks")
     if local:
         wants.append((len(local.split(",")), f"torchrun started local_ranks=[{local}]"))

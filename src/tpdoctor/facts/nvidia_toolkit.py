@@ -29,7 +29,14 @@ The keys read, with their defaults (the same at v1.13, v1.16, v1.17, v1.18 and d
   low-level runtimes the wrapper nvidia-container-runtime tries, each a path or a name looked up on its PATH and then
   /usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin, /sbin, /bin (internal/oci/runtime_low_level.go findRuntime,
   pkg/lookup/path.go GetPaths @d34b3046); none found, it refuses every container ("no runtime binary found from
-  candidate list"). Judged only where the wrapper is installed; the engine's own PATH is not known here.
+  candidate list"). Judged only where the wrapper is installed; the engine's own PATH is not known here, except
+  where k3s or RKE2 start containerd: they put their bundled bin directory (runc, containerd-shim-runc-v2) first on
+  its PATH, and the wrapper a containerd shim starts inherits it. k3s: <data-dir>/data/<hash>/bin, then
+  <data-dir>/data/<hash>/bin/aux, the running one linked as <data-dir>/data/current (k3s-io/k3s cmd/k3s/main.go
+  stageAndRun and extract @0208f16b; data-dir /var/lib/rancher/k3s); RKE2: <data-dir>/data/<runtime image
+  tag-hash>/bin, linked as <data-dir>/bin (rancher/rke2 pkg/bootstrap/bootstrap.go:52-53 binDirForDigest, :255 the
+  link, pkg/executor/staticpod/staticpod.go:120-123 the PATH @6ce1a801; data-dir /var/lib/rancher/rke2,
+  pkg/cli/cmds/server.go:19). A candidate found there counts as found.
 
 The named host paths are tested inside the root (the one in-root resolver), as are the driver root and its
 libraries; rules/nvidia_toolkit.py decides what that proves.
@@ -45,7 +52,7 @@ from typing import Any
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.driver_libs import MAX_LD_CACHE, parse_ld_cache
 from tpdoctor.facts.fsutil import read_config_text, read_fd_recorded
-from tpdoctor.facts.oneccl_install import is_file, open_in_root
+from tpdoctor.facts.oneccl_install import is_file, list_dir, open_in_root, resolved_dir
 from tpdoctor.model.facts import GLIBC_DEFAULT_DIRS, Facts, NvidiaToolkitFacts
 
 CONFIG_PATHS = (
@@ -83,6 +90,14 @@ _DEFAULTS: dict[str, Any] = {
 # pkg/lookup/path.go defaultPATH: searched after the wrapper's own PATH (the engine's, not known here)
 RUNTIME_SEARCH_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 MAX_RUNTIMES = 16
+# gfeat38: the bundled bin directories k3s and RKE2 put on their containerd's PATH (the module docstring's sources):
+# (the running one's link, the data directory whose <version>/bin entries count when the link is absent, the
+# subdirectories of a version that are on PATH)
+BUNDLED_BIN_DIRS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("/var/lib/rancher/k3s/data/current", "/var/lib/rancher/k3s/data", ("bin", "bin/aux")),
+    ("/var/lib/rancher/rke2/bin", "/var/lib/rancher/rke2/data", ("bin",)),
+)
+MAX_BUNDLED_VERSIONS = 8  # k3s keeps current and previous; a directory with more is read no further
 _TYPE_NAMES = {bool: "a boolean", str: "a string", int: "an integer", float: "a number", dict: "a table",
                list: "an array"}
 
@@ -186,14 +201,34 @@ def _low_level_runtime(ctx: CollectContext, tk: NvidiaToolkitFacts) -> None:
     candidates = tk.runtimes[:MAX_RUNTIMES]
     if any("/" in c and not c.startswith("/") for c in candidates):
         return
+    search = (*_bundled_bin_dirs(ctx), *RUNTIME_SEARCH_DIRS)
     for cand in candidates:
-        paths = [cand] if cand.startswith("/") else [f"{d}/{cand}" for d in RUNTIME_SEARCH_DIRS] if cand else []
+        paths = [cand] if cand.startswith("/") else [f"{d}/{cand}" for d in search] if cand else []
         hit = next((p for p in paths if _is_executable(ctx, p)), None)
         if hit is not None:
             tk.runtime_found = hit
             return
     # candidates past the cap were not looked for: unjudged rather than "none found"
     tk.runtime_found = "" if len(tk.runtimes) <= MAX_RUNTIMES else None
+
+
+def _bundled_bin_dirs(ctx: CollectContext) -> list[str]:
+    """The bin directories k3s or RKE2 put first on their containerd's PATH, as in-root paths (BUNDLED_BIN_DIRS): the
+    running version's link when it is there (resolved inside the root, never out of it), else every version under
+    the data directory; none on a host without them."""
+    out: list[str] = []
+    for link, data, subdirs in BUNDLED_BIN_DIRS:
+        if link.endswith("/bin"):  # RKE2's link is the bin directory itself
+            if resolved_dir(ctx, link) is not None:
+                out.append(link)
+                continue
+        elif resolved_dir(ctx, link) is not None:
+            out += [f"{link}/{sub}" for sub in subdirs]
+            continue
+        versions = [n for n in list_dir(ctx, data) if n not in ("current", "previous") and not n.startswith(".")]
+        for name in versions[:MAX_BUNDLED_VERSIONS]:
+            out += [f"{data}/{name}/{sub}" for sub in subdirs if resolved_dir(ctx, f"{data}/{name}/{sub}") is not None]
+    return out
 
 
 def _is_executable(ctx: CollectContext, inroot: str) -> bool:

@@ -4,6 +4,11 @@ Data lives in data/fixes/<family>.yaml so a reader finds the remedy for `oneccl.
 in data/fixes/oneccl.yaml. Snippets are string.Template text: `$render_devices_compose`,
 `$render_gid`, `$shm_size` ... are filled from what the caller knows (host facts, the log, the
 config) and fall back to commented defaults otherwise.
+
+A remedy may carry `variants`: `by` names a context key (`launcher`, which explain fills from the
+log: torchrun, accelerate, deepspeed, mpirun, vllm, sglang, tgi, ray), and each value of that key
+maps to the fields it replaces (title, note, a runtime's snippet). The remedy keeps its id; only
+its words follow what the log used (`--nproc-per-node` for torchrun, not `--tensor-parallel-size`).
 """
 
 from __future__ import annotations
@@ -133,6 +138,23 @@ CONTEXT_ONLY_KEYS = frozenset(
 )
 
 
+# The fields a variant may replace: the words, never the id or the privilege (the remedy stays the same one).
+VARIANT_FIELDS = frozenset({"title", "note", *RUNTIMES})
+
+
+def chosen_variant(remedy: Mapping[str, Any], ctx: Mapping[str, str]) -> dict[str, Any]:
+    """The remedy as the context selects it: its `variants[ctx[by]]` fields over its own, else itself."""
+    variants = remedy.get("variants")
+    if not isinstance(variants, Mapping):
+        return dict(remedy)
+    value = ctx.get(str(variants.get("by", "")))
+    chosen = variants.get(value) if value and value != "by" else None
+    out = {k: v for k, v in remedy.items() if k != "variants"}
+    if isinstance(chosen, Mapping):
+        out.update({k: v for k, v in chosen.items() if k in VARIANT_FIELDS})
+    return out
+
+
 def _needs_missing_context(remedy: Mapping[str, Any], ctx: Mapping[str, str]) -> bool:
     """Does the remedy use a context-only key the caller did not give (explain knows no variable name)?"""
     for value in remedy.values():
@@ -159,7 +181,8 @@ def _fixes_for(
         key=lambda ir: (PRIVILEGE_ORDER.get(ir[1].get("privilege", "none"), 9), ir[0]),
     )
     fixes: list[Fix] = []
-    for _, remedy in remedies:
+    for _, written in remedies:
+        remedy = chosen_variant(written, ctx)
         privilege = remedy.get("privilege", "none")
         if privilege == "privileged" and not include_privileged:
             continue

@@ -250,8 +250,14 @@ def toolkit_low_level_runtime(facts: Facts, options: CheckOptions) -> Iterator[F
     toolkit config.toml's `[nvidia-container-runtime] runtimes` (default `["docker-runc", "runc", "crun"]`;
     the defaults when there is no file): a candidate that is a path must be a file, a name must be in
     /usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin, /sbin or /bin, where the wrapper looks after its
-    PATH (nvidia-container-toolkit internal/oci/runtime_low_level.go findRuntime, pkg/lookup/path.go). None
-    found is this finding; a relative path is not judged.
+    PATH (nvidia-container-toolkit internal/oci/runtime_low_level.go findRuntime, pkg/lookup/path.go). On a k3s
+    or RKE2 node their bundled bin directory counts too, since they start containerd with it first on PATH
+    (k3s: /var/lib/rancher/k3s/data/current/bin and bin/aux; RKE2: /var/lib/rancher/rke2/bin; each version's
+    data/<version>/bin without the link; read inside the root, a link out of it not followed). None found is
+    this finding; a relative path is not judged. An empty list (`runtimes = []`, which replaces the
+    defaults: the config is unmarshalled over them) is refused before any lookup, "at least one runtime candidate
+    must be specified" (findRuntime's first check, internal/oci/runtime_low_level.go:42-43 @v1.14.0 f2bd3173,
+    :40-41 @v1.17.8 5603c4fa, @v1.18.0 3c5870bd and @v1.20.0 f0c382c8): a blocker whatever the PATH holds.
 
     **Why it matters.** The wrapper hands every container to that runtime; finding none, it refuses every
     container it is asked to create, GPU or not, and `nvidia-container-runtime --version` fails too: "error
@@ -268,7 +274,17 @@ def toolkit_low_level_runtime(facts: Facts, options: CheckOptions) -> Iterator[F
     the default runtimes list.
     """
     tk = facts.nvidia_toolkit
-    if tk.config_refused or in_container(facts) is True or tk.runtime_found != "" or not tk.runtimes:
+    if tk.config_refused or in_container(facts) is True or tk.runtime_found != "" or tk.runtimes is None:
+        return
+    if not tk.runtimes:  # gfeat38: an empty list, refused before any lookup (the engine's PATH does not matter)
+        yield make_finding(
+            "runtime.nvidia-low-level-runtime-missing",
+            "The toolkit's config.toml lists no low-level runtime (`runtimes = []` replaces the defaults): the NVIDIA "
+            "runtime wrapper refuses every container an engine hands it, GPU or not ('error constructing low-level "
+            "runtime: error locating runtime: at least one runtime candidate must be specified'). Remove the key to get "
+            "the defaults back, or list the runtime the engine uses.",
+            [(_where(tk), "[nvidia-container-runtime] runtimes = []")],
+        )
         return
     # the file's values, bounded: a config may list thousands (the collector judges 16 at most)
     listed = ", ".join(r[:120] for r in tk.runtimes[:16]) + (", ..." if len(tk.runtimes) > 16 else "")
