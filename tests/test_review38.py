@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from tpdoctor.deploy.audit import audit_model, load
 from tpdoctor.explain import explain
 
 TP = "vllm.tp-exceeds-visible-gpus"
@@ -27,3 +30,41 @@ def test_vllm_log_with_nccl_init_line_keeps_vllm_words(tmp_path: Path) -> None:
     env = [x for x in f.fixes if x.runtime == "env"]
     assert env and all("--tensor-parallel-size" in x.snippet for x in env), env
     assert not any("torchrun" in x.snippet or "nproc" in x.title for x in env)
+
+
+# --- 2: a GPU under another resource name is a GPU request --------------------------------------------------------------
+
+DEPLOY = """apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: vllm}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: vllm}}}}
+  template:
+    metadata: {{labels: {{app: vllm}}}}
+    spec:
+      runtimeClassName: nvidia
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.8.5
+          args: ["--model", "m", "--tensor-parallel-size", "2"]
+          resources:
+            limits: {{{limits}}}
+"""
+
+
+def _audit(tmp_path: Path, text: str) -> set[str]:
+    p = tmp_path / "deploy.yaml"
+    p.write_text(text)
+    return {f.cause for f in audit_model(load(p).model).findings}
+
+
+@pytest.mark.parametrize(
+    "limits", ["nvidia.com/gpu.shared: 2", "nvidia.com/mig-3g.40gb: 2", "nvidia.com/a100: 2", "volcano.sh/vgpu-number: 2"]
+)
+def test_a_gpu_under_another_resource_name_is_not_no_gpu(tmp_path: Path, limits: str) -> None:
+    assert TP not in _audit(tmp_path, DEPLOY.format(limits=limits))
+
+
+def test_a_pod_with_no_gpu_resource_still_gets_the_finding(tmp_path: Path) -> None:
+    assert TP in _audit(tmp_path, DEPLOY.format(limits="cpu: 4, rdma/hca_shared_devices_a: 1"))
