@@ -7,10 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from fakeroot import FakeRoot
 from tpdoctor.deploy.audit import audit_model, load
 from tpdoctor.explain import explain
+from tpdoctor.facts.collect import collect_facts
+from tpdoctor.model import CheckOptions
+from tpdoctor.rules.registry import run_fact_rules
 
 TP = "vllm.tp-exceeds-visible-gpus"
+RC = "k8s.nvidia-runtime-class-missing"
 
 
 # --- 1: NCCL's "localRanks N" is not torch elastic's local_ranks=[...] -------------------------------------------------
@@ -68,3 +73,44 @@ def test_a_gpu_under_another_resource_name_is_not_no_gpu(tmp_path: Path, limits:
 
 def test_a_pod_with_no_gpu_resource_still_gets_the_finding(tmp_path: Path) -> None:
     assert TP in _audit(tmp_path, DEPLOY.format(limits="cpu: 4, rdma/hca_shared_devices_a: 1"))
+
+
+# --- 3: containerd 1.x's deprecated [containerd.default_runtime] table is the default runtime ------------------------
+
+NV_RUNTIME = (
+    "[plugins.cri.containerd.runtimes.nvidia]\n"
+    'runtime_type = "io.containerd.runc.v1"\n'
+    "[plugins.cri.containerd.runtimes.nvidia.options]\n"
+    'BinaryName = "/usr/bin/nvidia-container-runtime"\n'
+)
+# nvidia-ctk runtime configure --set-as-default with a legacy (v1) config: pkg/config/engine/containerd/config_v1.go
+LEGACY_DEFAULT = (
+    "[plugins.cri.containerd.default_runtime]\n"
+    'runtime_type = "io.containerd.runc.v1"\n'
+    'runtime_root = ""\n'
+    'runtime_engine = ""\n'
+    "privileged_without_host_devices = false\n"
+    "[plugins.cri.containerd.default_runtime.options]\n"
+    'BinaryName = "/usr/bin/nvidia-container-runtime"\n'
+)
+
+
+def _node_causes(tmp_path: Path, config: str) -> list[str]:
+    fr = FakeRoot(tmp_path)
+    fr.mounts = ["/dev/sda1 / ext4 rw,relatime 0 0", "devtmpfs /dev devtmpfs rw,nosuid 0 0"]
+    for b in ("usr/bin/containerd", "usr/bin/kubelet", "usr/bin/nvidia-container-runtime"):
+        fr.write(b, "")
+    fr.write("etc/containerd/config.toml", config)
+    fr.flush()
+    facts = collect_facts(fr.root, dict(fr.env), live=False)
+    return [f.cause for f in run_fact_rules(facts, CheckOptions())]
+
+
+def test_legacy_default_runtime_table_naming_nvidia_is_nvidia_as_default(tmp_path: Path) -> None:
+    assert RC not in _node_causes(tmp_path, NV_RUNTIME + LEGACY_DEFAULT)
+
+
+def test_an_empty_legacy_default_runtime_table_is_not_a_default(tmp_path: Path) -> None:
+    # `containerd config default` (1.4-1.7) writes the table with runtime_type = "": the CRI plugin ignores it
+    empty = '[plugins.cri.containerd.default_runtime]\nruntime_type = ""\n'
+    assert RC in _node_causes(tmp_path, NV_RUNTIME + empty)
