@@ -114,3 +114,31 @@ def test_an_empty_legacy_default_runtime_table_is_not_a_default(tmp_path: Path) 
     # `containerd config default` (1.4-1.7) writes the table with runtime_type = "": the CRI plugin ignores it
     empty = '[plugins.cri.containerd.default_runtime]\nruntime_type = ""\n'
     assert RC in _node_causes(tmp_path, NV_RUNTIME + empty)
+
+
+# --- 4: torch elastic's group_world_size=1 is not the GPUs a torchrun job needs -----------------------------------------
+
+RENDEZVOUS = """GPU 0: NVIDIA L4 (UUID: GPU-00000000-aaaa-bbbb-cccc-dddddddddddd)
+GPU 1: NVIDIA L4 (UUID: GPU-00000001-aaaa-bbbb-cccc-dddddddddddd)
+INFO:torch.distributed.elastic.agent.server.api:[default] Rendezvous complete for workers. Result:
+  restart_count=0
+  master_addr=127.0.0.1
+  master_port=29500
+  group_rank=0
+  group_world_size=1
+  local_ranks=[0, 1, 2, 3]
+  role_ranks=[0, 1, 2, 3]
+  global_ranks=[0, 1, 2, 3]
+  role_world_size=[4, 4, 4, 4]
+  global_world_size=[4, 4, 4, 4]
+RuntimeError: CUDA error: invalid device ordinal
+"""
+
+
+def test_torchrun_rendezvous_block_asks_for_its_local_ranks_not_group_world_size(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    log.write_text(RENDEZVOUS)
+    f = next(x for x in explain([str(log)]).findings if x.cause == TP)
+    docker = [x for x in f.fixes if x.runtime == "docker"]
+    assert docker and all("4 GPU(s)" in x.title for x in docker), [x.title for x in docker]
+    assert any("--gpus 4" in x.snippet for x in docker) and not any("--gpus 1" in x.snippet for x in docker)
