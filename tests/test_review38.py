@@ -142,3 +142,16 @@ def test_torchrun_rendezvous_block_asks_for_its_local_ranks_not_group_world_size
     docker = [x for x in f.fixes if x.runtime == "docker"]
     assert docker and all("4 GPU(s)" in x.title for x in docker), [x.title for x in docker]
     assert any("--gpus 4" in x.snippet for x in docker) and not any("--gpus 1" in x.snippet for x in docker)
+
+
+# --- 5: a count of thousands of digits is no count (int() refuses past 4300 digits) --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line", ["mpirun -np {n} python train.py", "torchrun --nproc_per_node={n} train.py", "INFO args: tensor_parallel_size={n}"]
+)
+def test_a_huge_count_in_a_log_is_not_an_internal_error(tmp_path: Path, line: str) -> None:
+    log = tmp_path / "run.log"
+    log.write_text(line.format(n="9" * 5000) + "\nRuntimeError: CUDA error: invalid device ordinal\n")
+    report = explain([str(log)])  # raised ValueError (Exceeds the limit (4300 digits) for integer string conversion)
+    assert report.findings
