@@ -155,3 +155,42 @@ def test_a_huge_count_in_a_log_is_not_an_internal_error(tmp_path: Path, line: st
     log.write_text(line.format(n="9" * 5000) + "\nRuntimeError: CUDA error: invalid device ordinal\n")
     report = explain([str(log)])  # raised ValueError (Exceeds the limit (4300 digits) for integer string conversion)
     assert report.findings
+
+
+# --- 6: a KServe ServingRuntime's container is a template: its InferenceService requests the GPUs -----------------------
+
+SERVING_RUNTIME = """apiVersion: serving.kserve.io/v1alpha1
+kind: {kind}
+metadata:
+  name: vllm-runtime
+spec:
+  supportedModelFormats:
+    - {{name: vLLM, autoSelect: true}}
+  containers:
+    - name: kserve-container
+      image: vllm/vllm-openai:v0.8.5
+      command: ["python", "-m", "vllm.entrypoints.openai.api_server"]
+      args: ["--port=8080", "--model=/mnt/models", "--tensor-parallel-size=2"]
+---
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: llama
+spec:
+  predictor:
+    model:
+      modelFormat: {{name: vLLM}}
+      runtime: vllm-runtime
+      storageUri: pvc://models/llama
+      args: ["--tensor-parallel-size=2"]
+      resources:
+        limits: {{nvidia.com/gpu: "2"}}
+"""
+
+
+@pytest.mark.parametrize("kind", ["ServingRuntime", "ClusterServingRuntime"])
+def test_a_serving_runtime_without_gpu_resources_is_not_no_gpu(tmp_path: Path, kind: str) -> None:
+    p = tmp_path / "kserve.yaml"
+    p.write_text(SERVING_RUNTIME.format(kind=kind))
+    found = [f for f in audit_model(load(p).model).findings if f.cause == TP]
+    assert found == [], [f.message for f in found]
