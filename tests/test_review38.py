@@ -194,3 +194,16 @@ def test_a_serving_runtime_without_gpu_resources_is_not_no_gpu(tmp_path: Path, k
     p.write_text(SERVING_RUNTIME.format(kind=kind))
     found = [f for f in audit_model(load(p).model).findings if f.cause == TP]
     assert found == [], [f.message for f in found]
+
+
+# --- 7: default_runtime_name unset is "runc": a runc entry whose binary is the NVIDIA runtime is nvidia as default ------
+
+
+def test_runc_entry_running_the_nvidia_binary_without_default_runtime_name(tmp_path: Path) -> None:
+    config = (
+        'version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]\n'
+        'runtime_type = "io.containerd.runc.v2"\n'
+        '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]\n'
+        'BinaryName = "/usr/bin/nvidia-container-runtime"\nSystemdCgroup = true\n'
+    )
+    assert RC not in _node_causes(tmp_path, config)
