@@ -207,3 +207,25 @@ def test_runc_entry_running_the_nvidia_binary_without_default_runtime_name(tmp_p
         'BinaryName = "/usr/bin/nvidia-container-runtime"\nSystemdCgroup = true\n'
     )
     assert RC not in _node_causes(tmp_path, config)
+
+
+# --- 8: mpi-np's gap is bounded: a long line of launcher words is not quadratic -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fact", "group", "value"), [("mpi-np", "mpi_np", "4"), ("multi-node-launch", "multi_node_launch2", "a:4,b:4")]
+)
+def test_mpirun_fact_patterns_are_linear_on_a_line_of_launcher_words(fact: str, group: str, value: str) -> None:
+    import re
+    import time
+
+    from tpdoctor.explain.signatures import knowledge_base
+
+    regex = next(f.regex for f in knowledge_base().facts if f.id == fact)
+    pattern = re.compile(regex.pattern)
+    line = "mpirun " * 9000  # one MAX_LINE (64 KiB) line: the unbounded gap took ~5 s, quadratic in its length
+    start = time.perf_counter()
+    assert pattern.search(line) is None
+    assert time.perf_counter() - start < 1.5
+    m = pattern.search("mpirun --allow-run-as-root -H a:4,b:4 -np 4 python train.py")
+    assert m is not None and m.group(group) == value
