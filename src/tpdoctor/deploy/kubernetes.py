@@ -66,6 +66,13 @@ class Workload:
         return [model] if isinstance(model, dict) and self.kind == "InferenceService" else []
 
 
+def _other_gpu_resource(name: str) -> bool:
+    """An extended resource that hands out GPUs under a name GPU_RESOURCES does not count: the GPU vendors' domains
+    (the NVIDIA device plugin's time-slicing `nvidia.com/gpu.shared` with renameByDefault, MIG's mixed strategy
+    `nvidia.com/mig-<profile>`, renamed resources) and vGPU/sharing plugins whose name says gpu."""
+    return name.startswith(("nvidia.com/", "amd.com/", "gpu.intel.com/")) or "gpu" in name.lower()
+
+
 def container_name(c: Any) -> str:
     """A KServe predictor's `model:` container has no name; KServe calls it kserve-container
     (pkg/constants/constants.go InferenceServiceContainerName)."""
@@ -393,6 +400,10 @@ def _container(w: Workload, c: dict[str, Any], psc: dict[str, Any], vols: dict[s
                 if n is None and isinstance(qty, (int, float)) and not isinstance(qty, bool):
                     n = parse_count(qty, f"resources.{key}.{rname}")
                 s.gpus.append(GpuRequest(via="k8s-resource", vendor=vendor, count=n, raw=f"{rname}: {qty}"))  # type: ignore[arg-type]
+            elif not vendor and _other_gpu_resource(str(rname)) and "other_gpu_resources" not in s.extra:
+                # a GPU under another resource name (time-slicing's nvidia.com/gpu.shared, MIG's nvidia.com/mig-*,
+                # a renamed or vGPU resource): a GPU request of unknown size, not "no GPU"
+                s.extra["other_gpu_resources"] = f"{str(rname)[:120]}: {str(qty)[:40]}"
     # replicas (the API default is 1), a Job's parallelism, and the multi-node launcher, if any
     s.extra.update({k: v for k, v in (w.extra or {}).items() if w.kind != "DaemonSet" or k != "replicas"})
     if w.kind == "DaemonSet":

@@ -42,11 +42,17 @@ def scan_inputs(inputs: Sequence[str], engine: str = "auto") -> ScanResult:
 def _context(scan: ScanResult) -> dict[str, str]:
     """Fill fix templates from what the log says (e.g. the TP size sets the GPU count), and name the launcher
     the log used, which picks a remedy's variant (model/fixes.py; explain/launcher.py)."""
-    tp = scan.facts.get("tp_size") or scan.facts.get("world_size")
+    # the ranks a launcher starts on this node are the GPUs the container needs (gfeat38), before the world size:
+    # that counts every node's ranks, and torch elastic's rendezvous block prints group_world_size=1 (the number
+    # of agents, which the world-size fact also reads) above local_ranks=[0, 1, 2, 3]
+    tp = scan.facts.get("tp_size")
     gpu_count = int(tp) if tp and tp.isdigit() and 0 < int(tp) <= 64 else None
-    if gpu_count is None:  # gfeat38: the ranks a launcher starts are the GPUs the container needs
+    if gpu_count is None:
         ranks = launcher_ranks(scan.facts)
         gpu_count = ranks if ranks and 0 < ranks <= 64 else None
+    if gpu_count is None:
+        world = scan.facts.get("world_size")
+        gpu_count = int(world) if world and world.isdigit() and 0 < int(world) <= 64 else None
     ctx = fix_context(gpu_count=gpu_count) if gpu_count else {}
     launcher = launcher_of(scan.facts, scan.signatures)
     if launcher:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from tpdoctor.explain.launcher import elastic_local_ranks
 from tpdoctor.explain.scanner import ScanResult, SigHit
 
 NVIDIA_NONE = (
@@ -466,7 +467,7 @@ def gpu_count(scan: ScanResult) -> list[Pick]:
     mpi = _int(facts.get("mpi_np"))
     if mpi and _int(facts.get("nnodes")) in (None, 1) and not (facts.get("multi_node_launch") or facts.get("multi_node_launch2")):
         wants.append((mpi, f"mpirun -np {mpi}"))
-    local = facts.get("local_ranks")
+    local = elastic_local_ranks(facts)  # not NCCL's "localRanks N" count, which fills the same fact
     if local:
         wants.append((len(local.split(",")), f"torchrun started local_ranks=[{local}]"))
     tp = _int(facts.get("cmd_tp_size") or facts.get("tp_size"))

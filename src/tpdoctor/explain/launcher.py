@@ -47,13 +47,20 @@ def _server(facts: LogFacts, signatures: Collection[str]) -> str | None:
     return None
 
 
+def elastic_local_ranks(facts: LogFacts) -> str | None:
+    """torch elastic's rendezvous result `local_ranks=[0, 1, ...]` (signatures.yaml elastic-local-ranks), as its
+    list. NCCL's init line "nRanks N nNodes N localRanks N" (nccl-comm) fills the same fact with a count, printed
+    by any NCCL job (vLLM with NCCL_DEBUG=INFO): a count is never 0, the agent's list always starts at local rank 0."""
+    return next((v for v in facts.values.get("local_ranks", []) if v.split(",")[0].strip() == "0"), None)
+
+
 def launcher_ranks(facts: LogFacts) -> int | None:
     """The ranks a process launcher starts, as the log gives them (torchrun, accelerate, DeepSpeed, mpirun)."""
     for key in ("cmd_nproc_per_node", "nproc_per_node", "accelerate_num_processes", "mpi_np"):
         value = facts.get(key)
         if value and value.isdigit():
             return int(value)
-    local = facts.get("local_ranks")
+    local = elastic_local_ranks(facts)
     return len(local.split(",")) if local else None
 
 
@@ -72,7 +79,7 @@ def launcher_of(facts: LogFacts, signatures: Collection[str] = ()) -> str | None
         steps & _TORCHRUN_WORDS
         or facts.get("nproc_per_node")
         or facts.get("cmd_nproc_per_node")
-        or facts.get("local_ranks")
+        or elastic_local_ranks(facts)
     ):
         return "torchrun"
     server = _server(facts, signatures)

@@ -284,6 +284,10 @@ class Terminal:
     sigs: tuple[str, ...] = ()
 
 
+# a run of digits no real value has: a fact holding one is garbage (a hostile or corrupt log), not kept
+_HUGE_NUMBER = re.compile(r"\d{65}")
+
+
 @dataclass
 class LogFacts:
     """Values the log reveals; the first occurrence (with its line) and a capped set of all."""
@@ -294,6 +298,8 @@ class LogFacts:
     where: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)  # (key, kept value) -> its first line
 
     def add(self, key: str, value: str, line: int, source: str) -> None:
+        if _HUGE_NUMBER.search(value):  # no count, size or id has that many digits; int() refuses past 4300
+            return
         key = _GROUP_ALIAS.get(key, key)
         value = _VALUE_ALIAS.get((key, value), value)
         if key not in self.first:

@@ -21,8 +21,9 @@ file without `version` is version 1: `disabled_plugins` and `[plugins.<id>]` nam
 ("cri"); version 2 and 3 by URI ("io.containerd.grpc.v1.cri"), and a version 2 file with a bare id fails to load
 ("invalid disabled plugin URI"). The CRI runtime settings live in [plugins.cri] (v1), [plugins.
 "io.containerd.grpc.v1.cri"] (v2) or [plugins."io.containerd.cri.v1.runtime"] (v3, containerd 2.x): enable_cdi
-(pkg/cri/config: false in 1.7, internal/cri/config: true from 2.0), containerd.default_runtime_name,
-containerd.runtimes.<name>.runtime_type and .options.BinaryName / .options.SystemdCgroup.
+(pkg/cri/config: false in 1.7, internal/cri/config: true from 2.0), containerd.default_runtime_name (or 1.x's
+deprecated containerd.default_runtime table, which becomes the runtime "default" and the default when it has a
+runtime_type), containerd.runtimes.<name>.runtime_type and .options.BinaryName / .options.SystemdCgroup.
 
 The kubelet: /var/lib/kubelet/config.yaml's top-level `cgroupDriver` (kubeadm's KubeletConfiguration), read as one
 line (check loads no YAML parser), and the plugins registered in /var/lib/kubelet/plugins_registry
@@ -302,6 +303,7 @@ def _containerd_values(ctx: CollectContext, files: list[tuple[str, dict[str, Any
         eng.containerd_refused = f'version 2 with disabled plugin "{bare}": not a plugin URI (io.containerd.x.vx)'
     table_id = CRI_TABLES.get(version, CRI_TABLES[3])[0]
     runtimes: dict[str, EngineRuntime] = {}
+    legacy: dict[str, Any] | None = None
     for _, data in files:
         cri = _table(data, "plugins", table_id)
         if not isinstance(cri, dict):
@@ -312,23 +314,40 @@ def _containerd_values(ctx: CollectContext, files: list[tuple[str, dict[str, Any
         default = _table(cri, "containerd", "default_runtime_name")
         if isinstance(default, str):
             eng.containerd_default_runtime = redact_text(default)
+        found_legacy = _table(cri, "containerd", "default_runtime")
+        if version < 3 and isinstance(found_legacy, dict):
+            legacy = found_legacy
         entries = _table(cri, "containerd", "runtimes")
         for name, rt in (entries.items() if isinstance(entries, dict) else ()):
             if not isinstance(rt, dict) or len(runtimes) >= MAX_RUNTIMES:
                 continue
-            found = rt.get("options")
-            options: dict[str, Any] = found if isinstance(found, dict) else {}
-            binary = options.get("BinaryName")
-            binary = binary if isinstance(binary, str) and binary else None
-            resolved, exists = resolve_binary(ctx, binary)
-            systemd = options.get("SystemdCgroup")
-            kind = rt.get("runtime_type")
-            runtimes[name] = EngineRuntime(
-                name=redact_text(str(name)), path=redact_text(binary) if binary else None,
-                runtime_type=kind if isinstance(kind, str) else None, resolved=resolved, exists=exists,
-                systemd_cgroup=systemd if isinstance(systemd, bool) else None,
-            )
+            runtimes[name] = _runtime(ctx, str(name), rt)
+    # the deprecated [containerd.default_runtime] table (containerd 1.x; `nvidia-ctk runtime configure` with a
+    # legacy config writes it for --set-as-default): with a runtime_type, the CRI plugin makes it the runtime
+    # "default" and the default runtime, over default_runtime_name (containerd 1.7 pkg/cri/config
+    # ValidatePluginConfig; gone in 2.0)
+    if legacy is not None and isinstance(legacy.get("runtime_type"), str) and legacy["runtime_type"]:
+        runtimes.pop("default", None)
+        if len(runtimes) < MAX_RUNTIMES:
+            runtimes["default"] = _runtime(ctx, "default", legacy)
+        eng.containerd_default_runtime = "default"
     eng.containerd_runtimes = list(runtimes.values())
+
+
+def _runtime(ctx: CollectContext, name: str, rt: dict[str, Any]) -> EngineRuntime:
+    """One CRI runtime table: its runtime_type and options.BinaryName / options.SystemdCgroup."""
+    found = rt.get("options")
+    options: dict[str, Any] = found if isinstance(found, dict) else {}
+    binary = options.get("BinaryName")
+    binary = binary if isinstance(binary, str) and binary else None
+    resolved, exists = resolve_binary(ctx, binary)
+    systemd = options.get("SystemdCgroup")
+    kind = rt.get("runtime_type")
+    return EngineRuntime(
+        name=redact_text(name), path=redact_text(binary) if binary else None,
+        runtime_type=kind if isinstance(kind, str) else None, resolved=resolved, exists=exists,
+        systemd_cgroup=systemd if isinstance(systemd, bool) else None,
+    )
 
 
 # --- the kubelet -----------------------------------------------------------------------------------------------

@@ -74,12 +74,17 @@ def tp_exceeds(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
 
 
 def _k8s_requests_no_gpu(svc: Service) -> bool:
-    """A Kubernetes container of a GPU image that asks for no GPU in any way: no resource or claim, no
-    device hostPath, not privileged (which sees the node's /dev)."""
+    """A Kubernetes container of a GPU image that asks for no GPU in any way: no resource or claim (nor a GPU
+    under another resource name: nvidia.com/gpu.shared, nvidia.com/mig-*), no device hostPath, not privileged
+    (which sees the node's /dev). Not a KServe ServingRuntime: its containers are a template whose resources
+    each InferenceService that uses it sets (kserve pkg/apis/serving/v1beta1 predictor: the runtime's container
+    merged with the predictor's model), so the GPUs are requested there."""
     return (
         svc.format == "kubernetes"
+        and svc.extra.get("pod", "").split("/")[0] not in ("ServingRuntime", "ClusterServingRuntime")
         and is_gpu(svc)
         and not svc.gpus
+        and "other_gpu_resources" not in svc.extra
         and not svc.devices
         and not svc.privileged
         and not any(m.kind == "hostPath" and (m.source or "").startswith("/dev") for m in svc.mounts)

@@ -469,7 +469,8 @@ def containerd_nvidia_not_default(facts: Facts, options: CheckOptions) -> Iterat
     if eng is None or _cri_disabled(eng) or not (eng.kubelet or eng.kubelet_config):
         return
     nv = [rt for rt in eng.containerd_runtimes if _nvidia(rt) and rt.exists is not False]
-    if not nv or any(rt.name == eng.containerd_default_runtime for rt in nv):
+    # default_runtime_name unset is "runc" (the CRI plugin's default), which may itself run the NVIDIA binary
+    if not nv or any(rt.name == (eng.containerd_default_runtime or "runc") for rt in nv):
         return
     if facts.nvidia_toolkit.mode == "cdi":
         return
