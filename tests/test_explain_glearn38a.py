@@ -47,7 +47,8 @@ NGC_BANNER = ("WARNING: The NVIDIA Driver was not detected.  GPU functionality w
         "$ udocker --quiet run -e LD_LIBRARY_PATH=/usr/lib gpuimg ./cuda_app\n",
     ],
 )
-@pytest.mark.parametrize("symptom", [ERR35_GGML, NO_DRIVER_TORCH, LIBCUDA])
+# (a bare missing libcuda already named the toolkit first before glearn38a: not a case here)
+@pytest.mark.parametrize("symptom", [ERR35_GGML, NO_DRIVER_TORCH])
 def test_udocker_without_nvidia_setup_is_the_missing_injection(tmp_path: Path, run: str, symptom: str) -> None:
     got = causes(tmp_path, run + symptom)
     assert got and got[0] == "runtime.nvidia-toolkit-missing", got
