@@ -81,6 +81,14 @@ def test_audit_notice_for_a_gpu_pod_without_a_runtime_class(tmp_path: Path) -> N
     assert ID not in _audit(tmp_path, POD.format(rc="  runtimeClassName: nvidia\n", limits="nvidia.com/gpu: 2"))
 
 
+def test_audit_notice_for_shared_and_mig_nvidia_resources_too(tmp_path: Path) -> None:
+    # the device plugin's time-slicing (renameByDefault) and MIG mixed-strategy names need the runtime alike
+    for limits in ("nvidia.com/gpu.shared: 2", "nvidia.com/mig-3g.40gb: 1"):
+        assert _audit(tmp_path, POD.format(rc="", limits=limits)).get(ID) == "suggests", limits
+        assert ID not in _audit(tmp_path, POD.format(rc="  runtimeClassName: nvidia\n", limits=limits))
+    assert ID not in _audit(tmp_path, POD.format(rc="", limits="amd.com/gpu: 2"))
+
+
 def test_audit_a_tp2_pod_that_requests_no_gpu(tmp_path: Path) -> None:
     found = _audit(tmp_path, POD.format(rc="", limits="cpu: 8"))
     assert found.get("vllm.tp-exceeds-visible-gpus") == "suggests" and ID not in found

@@ -112,16 +112,21 @@ def runtime_class_missing(svc: Service, ctx: DeployContext) -> Iterator[Finding]
     """
     if svc.format != "kubernetes" or "runtime_class" in svc.extra:
         return
-    req = next((g for g in svc.gpus if g.via == "k8s-resource" and g.vendor == "nvidia"), None)
+    req = next((g.raw for g in svc.gpus if g.via == "k8s-resource" and g.vendor == "nvidia"), None)
+    other = str(svc.extra.get("other_gpu_resources", ""))
+    if req is None and other.startswith("nvidia.com/"):
+        # time-slicing's nvidia.com/gpu.shared and MIG's nvidia.com/mig-<profile> come from the same device plugin
+        # and its envvar strategy: they need the NVIDIA runtime as much as nvidia.com/gpu
+        req = other
     if req is None:
         return
     yield make_finding(
         "k8s.nvidia-runtime-class-missing",
-        f"{svc.name} requests {req.raw} and its pod names no runtimeClassName: it gets the GPU only where nvidia "
+        f"{svc.name} requests {req} and its pod names no runtimeClassName: it gets the GPU only where nvidia "
         "is containerd's default runtime on the node or the device plugin injects through CDI (cdi-cri). On "
         "k3s/RKE2/microk8s and clusters set up with `nvidia-ctk runtime configure` without --set-as-default, the pod "
         "runs under runc and sees no GPU; there set runtimeClassName: nvidia.",
-        [ev(svc, ctx, f"{req.raw}, runtimeClassName: not set")],
+        [ev(svc, ctx, f"{req}, runtimeClassName: not set")],
         severity="notice",
         confidence="suggests",
     )
