@@ -39,20 +39,20 @@ def scan_inputs(inputs: Sequence[str], engine: str = "auto") -> ScanResult:
     return scanner.result
 
 
+def _gpu_count(value: str | int | None) -> int | None:
+    """A count the log gives, as a container's GPUs: 1-64, else none."""
+    n = int(value) if isinstance(value, int) or (value and value.isdigit()) else None
+    return n if n is not None and 0 < n <= 64 else None
+
+
 def _context(scan: ScanResult) -> dict[str, str]:
     """Fill fix templates from what the log says (e.g. the TP size sets the GPU count), and name the launcher
     the log used, which picks a remedy's variant (model/fixes.py; explain/launcher.py)."""
     # the ranks a launcher starts on this node are the GPUs the container needs (gfeat38), before the world size:
     # that counts every node's ranks, and torch elastic's rendezvous block prints group_world_size=1 (the number
     # of agents, which the world-size fact also reads) above local_ranks=[0, 1, 2, 3]
-    tp = scan.facts.get("tp_size")
-    gpu_count = int(tp) if tp and tp.isdigit() and 0 < int(tp) <= 64 else None
-    if gpu_count is None:
-        ranks = launcher_ranks(scan.facts)
-        gpu_count = ranks if ranks and 0 < ranks <= 64 else None
-    if gpu_count is None:
-        world = scan.facts.get("world_size")
-        gpu_count = int(world) if world and world.isdigit() and 0 < int(world) <= 64 else None
+    counts = (scan.facts.get("tp_size"), launcher_ranks(scan.facts), scan.facts.get("world_size"))
+    gpu_count = next((n for n in map(_gpu_count, counts) if n is not None), None)
     ctx = fix_context(gpu_count=gpu_count) if gpu_count else {}
     launcher = launcher_of(scan.facts, scan.signatures)
     if launcher:

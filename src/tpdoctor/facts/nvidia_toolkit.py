@@ -91,11 +91,11 @@ _DEFAULTS: dict[str, Any] = {
 RUNTIME_SEARCH_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 MAX_RUNTIMES = 16
 # gfeat38: the bundled bin directories k3s and RKE2 put on their containerd's PATH (the module docstring's sources):
-# (the running one's link, the data directory whose <version>/bin entries count when the link is absent, the
-# subdirectories of a version that are on PATH)
-BUNDLED_BIN_DIRS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("/var/lib/rancher/k3s/data/current", "/var/lib/rancher/k3s/data", ("bin", "bin/aux")),
-    ("/var/lib/rancher/rke2/bin", "/var/lib/rancher/rke2/data", ("bin",)),
+# (the running one's link and its subdirectories on PATH, "" the link itself; the data directory whose versions
+# count when the link is absent, and a version's subdirectories on PATH)
+BUNDLED_BIN_DIRS: tuple[tuple[str, tuple[str, ...], str, tuple[str, ...]], ...] = (
+    ("/var/lib/rancher/k3s/data/current", ("bin", "bin/aux"), "/var/lib/rancher/k3s/data", ("bin", "bin/aux")),
+    ("/var/lib/rancher/rke2/bin", ("",), "/var/lib/rancher/rke2/data", ("bin",)),  # RKE2 links the bin directory
 )
 MAX_BUNDLED_VERSIONS = 8  # k3s keeps current and previous; a directory with more is read no further
 _TYPE_NAMES = {bool: "a boolean", str: "a string", int: "an integer", float: "a number", dict: "a table",
@@ -217,13 +217,9 @@ def _bundled_bin_dirs(ctx: CollectContext) -> list[str]:
     running version's link when it is there (resolved inside the root, never out of it), else every version under
     the data directory; none on a host without them."""
     out: list[str] = []
-    for link, data, subdirs in BUNDLED_BIN_DIRS:
-        if link.endswith("/bin"):  # RKE2's link is the bin directory itself
-            if resolved_dir(ctx, link) is not None:
-                out.append(link)
-                continue
-        elif resolved_dir(ctx, link) is not None:
-            out += [f"{link}/{sub}" for sub in subdirs]
+    for link, link_subdirs, data, subdirs in BUNDLED_BIN_DIRS:
+        if resolved_dir(ctx, link) is not None:
+            out += [f"{link}/{sub}" if sub else link for sub in link_subdirs]
             continue
         versions = [n for n in list_dir(ctx, data) if n not in ("current", "previous") and not n.startswith(".")]
         for name in versions[:MAX_BUNDLED_VERSIONS]:
