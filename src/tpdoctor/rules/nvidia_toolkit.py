@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from tpdoctor.facts.nvidia_toolkit import MAX_RUNTIMES
 from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
 from tpdoctor.model.facts import NvidiaToolkitFacts
 from tpdoctor.rules.gpus import in_container
@@ -286,8 +287,8 @@ def toolkit_low_level_runtime(facts: Facts, options: CheckOptions) -> Iterator[F
             [(_where(tk), "[nvidia-container-runtime] runtimes = []")],
         )
         return
-    # the file's values, bounded: a config may list thousands (the collector judges 16 at most)
-    listed = ", ".join(r[:120] for r in tk.runtimes[:16]) + (", ..." if len(tk.runtimes) > 16 else "")
+    # the file's values, bounded: a config may list thousands (the collector judges MAX_RUNTIMES at most)
+    listed = ", ".join(r[:120] for r in tk.runtimes[:MAX_RUNTIMES]) + (", ..." if len(tk.runtimes) > MAX_RUNTIMES else "")
     where = _where(tk) if tk.config_state == "read" else f"{_where(tk)} (absent: the toolkit's defaults)"
     yield make_finding(
         "runtime.nvidia-low-level-runtime-missing",
