@@ -94,6 +94,28 @@ def test_audit_a_tp2_pod_that_requests_no_gpu(tmp_path: Path) -> None:
     assert found.get("vllm.tp-exceeds-visible-gpus") == "suggests" and ID not in found
 
 
+def _tp_finding(tmp_path: Path, spec: str) -> tuple[str, str] | None:
+    p = tmp_path / "pod.yaml"
+    p.write_text(spec)
+    for f in audit_model(load(p).model).findings:
+        if f.cause == "vllm.tp-exceeds-visible-gpus":
+            return f.severity.value, f.confidence
+    return None
+
+
+def test_audit_a_tp2_pod_that_sets_the_visible_devices_itself_is_degraded(tmp_path: Path) -> None:
+    # NVIDIA_VISIBLE_DEVICES in the pod's env works where nvidia is the node's default runtime: not a sure blocker,
+    # but the GPUs are outside the scheduler's accounting
+    env = "      env: [{name: NVIDIA_VISIBLE_DEVICES, value: all}]\n"
+    spec = POD.format(rc="", limits="cpu: 8").replace("      resources:\n", env + "      resources:\n")
+    assert _tp_finding(tmp_path, spec) == ("degraded", "suggests")
+    # void / none select no GPU: still the blocker
+    for value in ("void", "none"):
+        other = spec.replace("value: all", f"value: {value}")
+        assert _tp_finding(tmp_path, other) == ("blocker", "suggests"), value
+    assert _tp_finding(tmp_path, POD.format(rc="", limits="cpu: 8")) == ("blocker", "suggests")
+
+
 def _causes(tmp_path: Path, text: str) -> list[str]:
     p = tmp_path / "log.txt"
     p.write_text(text)

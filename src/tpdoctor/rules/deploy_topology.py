@@ -55,6 +55,22 @@ def tp_exceeds(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             [ev(svc, ctx, f"tensor-parallel-size {tp}, visible GPUs {have}")],
             context=fctx(svc, ctx),
         )
+    elif have is None and need > 1 and _k8s_requests_no_gpu(svc) and _env_selects_nvidia_gpus(svc):
+        # the pod names the GPUs itself (NVIDIA_VISIBLE_DEVICES): that works on a node whose default runtime is
+        # nvidia (the toolkit's hook reads the variable, nvidia-container-toolkit internal/config/image), which this
+        # file cannot show; either way the scheduler does not count those GPUs, so two such pods share them.
+        nvd = svc.env.get("NVIDIA_VISIBLE_DEVICES", "")
+        yield make_finding(
+            "vllm.tp-exceeds-visible-gpus",
+            f"{svc.name} asks for {need} GPU(s) per container (TP x PP / nodes), requests no GPU and sets "
+            f"NVIDIA_VISIBLE_DEVICES={nvd[:40]} itself: that injects GPUs only where nvidia is the node's default "
+            "runtime (without it the pod sees none), and the scheduler does not count them, so other pods get the "
+            f"same GPUs. Request {need} GPU(s) in resources.limits and drop the variable.",
+            [ev(svc, ctx, f"tensor-parallel-size {tp}, resources: no GPU request, NVIDIA_VISIBLE_DEVICES={nvd[:40]}")],
+            context=fctx(svc, ctx),
+            severity="degraded",
+            confidence="suggests",
+        )
     elif have is None and need > 1 and _k8s_requests_no_gpu(svc):
         # gnew38: a pod gets GPUs only through a resource request or claim (the device plugin allocates, and
         # only then injects); one that requests none (milvus-io/milvus-helm#150: the chart's resources under the
@@ -89,6 +105,12 @@ def _k8s_requests_no_gpu(svc: Service) -> bool:
         and not svc.privileged
         and not any(m.kind == "hostPath" and (m.source or "").startswith("/dev") for m in svc.mounts)
     )
+
+
+def _env_selects_nvidia_gpus(svc: Service) -> bool:
+    """The container's own NVIDIA_VISIBLE_DEVICES names GPUs (all, indices or UUIDs; not void/none/empty)."""
+    value = svc.env.get("NVIDIA_VISIBLE_DEVICES", "").strip().lower()
+    return value not in ("", "void", "none")
 
 
 @deploy_rule("cuda.visible-devices-mismatch")
