@@ -239,6 +239,7 @@ def parse_kubernetes(text: str, source: str, validate: bool = True) -> tuple[Dep
             if not isinstance(c, dict):
                 continue
             s = _container(w, c, psc, vols)
+            _merge_runtime(s, *serving_runtime(w, docs))
             s.gpus.extend(_dra_requests(w, c, claims))
             s.allows = {**c_allows, **a_allows}
             s.notes = c_problems + a_problems
@@ -325,6 +326,80 @@ def _dra_requests(
     return out
 
 
+def _add_mounts(s: Service, volume_mounts: Any, vols: dict[str, Any], origin: str = "") -> None:
+    """A container's volumeMounts resolved through its pod's volumes; `origin` names where they come from when not
+    the container itself (a KServe ServingRuntime)."""
+    for vm in volume_mounts if isinstance(volume_mounts, list) else []:
+        if not isinstance(vm, dict):
+            continue
+        target = str(vm.get("mountPath"))
+        if any(m.target.rstrip("/") == target.rstrip("/") for m in s.mounts):
+            continue  # the container's own mount at that path wins (KServe merges by mountPath)
+        v = vols.get(str(vm.get("name"))) or {}
+        v = v if isinstance(v, dict) else {}
+        mount = MountSpec(target=target, read_only=vm.get("readOnly") is True, raw=str(vm.get("name")))
+        if "hostPath" in v:
+            mount.kind, mount.source = "hostPath", str((v["hostPath"] or {}).get("path"))
+        elif "emptyDir" in v:
+            ed = v["emptyDir"] if isinstance(v["emptyDir"], dict) else {}
+            mount.kind, mount.medium = "emptyDir", ed.get("medium")
+            mount.size = str(ed["sizeLimit"]) if ed.get("sizeLimit") is not None else None
+        else:
+            mount.kind, mount.source = "volume", str(vm.get("name"))
+        s.mounts.append(mount)
+        if mount.target.rstrip("/") == "/dev/shm" and mount.kind == "emptyDir" and mount.medium == "Memory":
+            s.shm_size = parse_size(mount.size) if mount.size else UNBOUNDED
+            s.shm_size_raw = f"emptyDir Memory sizeLimit {mount.size or 'unset'}{origin}"
+
+
+_RUNTIME_KINDS = ("ServingRuntime", "ClusterServingRuntime")
+
+
+def serving_runtime(w: Workload, docs: list[Any]) -> tuple[dict[str, Any] | None, str]:
+    """The KServe ServingRuntime an InferenceService predictor's `model:` runs in: named by `model.runtime`, else
+    the runtime that auto-selects its `modelFormat` (kserve pkg/apis/serving/v1beta1/predictor_model.go
+    GetSupportingRuntimes: supportedModelFormats with autoSelect). KServe builds the pod from the runtime's spec and
+    merges the model container into the runtime's kserve-container (pkg/controller/v1beta1/inferenceservice/
+    components/predictor.go, MergeRuntimeContainers / MergePodSpec), so the runtime's volumes and mounts are the
+    pod's too. Returns (the runtime's spec if this file holds it, a label for it); (None, "") when not a `model:`."""
+    if w.kind != "InferenceService" or w.pod_spec.get("containers"):
+        return None, ""
+    model = w.pod_spec.get("model")
+    if not isinstance(model, dict):
+        return None, ""
+    name = model.get("runtime")
+    fmt = (model.get("modelFormat") or {}).get("name") if isinstance(model.get("modelFormat"), dict) else None
+    for d in docs:
+        if not isinstance(d, dict) or d.get("kind") not in _RUNTIME_KINDS or not isinstance(d.get("spec"), dict):
+            continue
+        rname = str((d.get("metadata") or {}).get("name") or "")
+        formats = d["spec"].get("supportedModelFormats") or []
+        auto = any(
+            isinstance(f, dict) and f.get("name") == fmt and f.get("autoSelect") is True
+            for f in (formats if isinstance(formats, list) else [])
+        )
+        if (isinstance(name, str) and name and rname == name) or (not name and fmt and auto):
+            return d["spec"], f"{d['kind']} {rname[:80]}"
+    if isinstance(name, str) and name:
+        return None, f"ServingRuntime {name[:80]}"
+    return None, f"the runtime KServe auto-selects for modelFormat {str(fmt)[:80]}" if fmt else "a KServe runtime"
+
+
+def _merge_runtime(s: Service, runtime: dict[str, Any] | None, label: str) -> None:
+    """What the ServingRuntime adds to a predictor's model container (only its volumes and mounts are read)."""
+    if not label:
+        return
+    s.extra["kserve_runtime"] = label
+    if runtime is None:
+        return
+    s.extra["kserve_runtime_in_file"] = "1"
+    vols = {str(v.get("name")): v for v in runtime.get("volumes") or [] if isinstance(v, dict)}
+    containers = [c for c in runtime.get("containers") or [] if isinstance(c, dict)]
+    main = next((c for c in containers if c.get("name") == "kserve-container"), containers[0] if containers else None)
+    if main is not None:
+        _add_mounts(s, main.get("volumeMounts"), vols, origin=f" (from {label})")
+
+
 def _container(w: Workload, c: dict[str, Any], psc: dict[str, Any], vols: dict[str, Any]) -> Service:
     spec = w.pod_spec
     csc = c.get("securityContext") or {}
@@ -374,23 +449,7 @@ def _container(w: Workload, c: dict[str, Any], psc: dict[str, Any], vols: dict[s
             s.env_from_secret.append(str(e.get("name")))
         else:
             s.env[str(e.get("name"))] = str(e.get("value", ""))
-    for vm in c.get("volumeMounts") or []:
-        v = vols.get(str(vm.get("name"))) or {}
-        mount = MountSpec(
-            target=str(vm.get("mountPath")), read_only=vm.get("readOnly") is True, raw=str(vm.get("name"))
-        )
-        if "hostPath" in v:
-            mount.kind, mount.source = "hostPath", str((v["hostPath"] or {}).get("path"))
-        elif "emptyDir" in v:
-            ed = v["emptyDir"] or {}
-            mount.kind, mount.medium = "emptyDir", ed.get("medium")
-            mount.size = str(ed["sizeLimit"]) if ed.get("sizeLimit") is not None else None
-        else:
-            mount.kind, mount.source = "volume", str(vm.get("name"))
-        s.mounts.append(mount)
-        if mount.target.rstrip("/") == "/dev/shm" and mount.kind == "emptyDir" and mount.medium == "Memory":
-            s.shm_size = parse_size(mount.size) if mount.size else UNBOUNDED
-            s.shm_size_raw = f"emptyDir Memory sizeLimit {mount.size or 'unset'}"
+    _add_mounts(s, c.get("volumeMounts"), vols)
     res = c.get("resources") or {}
     for key in ("limits", "requests"):
         for rname, qty in (res.get(key) or {}).items():

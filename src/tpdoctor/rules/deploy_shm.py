@@ -71,6 +71,24 @@ def shm_small(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     size = svc.shm_size
     note = svc.extra.get("shm_size_on_build")
     build = f" ({note})" if note and size is None else ""
+    runtime = svc.extra.get("kserve_runtime")
+    if size is None and runtime and not svc.extra.get("kserve_runtime_in_file"):
+        # the pod's volumes also come from a ServingRuntime these files do not hold: KServe's own
+        # kserve-huggingfaceserver mounts an unbounded Memory emptyDir at /dev/shm (config/runtimes, kserve#3910,
+        # v0.14+), a custom one may not; audit cannot see which, so it says what to check
+        yield make_finding(
+            "shm.too-small",
+            f"{svc.name} mounts no /dev/shm itself, and its pod's volumes also come from {runtime}, which these "
+            "files do not hold: KServe's kserve-huggingfaceserver (v0.14+) mounts an unbounded Memory emptyDir at "
+            "/dev/shm, other runtimes may leave the 64 MiB default. Check the runtime (`kubectl get "
+            "clusterservingruntime,servingruntime -o yaml`), or mount an emptyDir{medium: Memory} at /dev/shm in "
+            "the predictor.",
+            [ev(svc, ctx, f"shm: not set in the predictor; runtime: {runtime}")],
+            context=fctx(svc, ctx),
+            severity="notice",
+            confidence="suggests",
+        )
+        return
     if size is None or size < SHM_MIN:
         have = _fmt(size) if size is not None else "the runtime default 64 MiB"
         sev: SeverityName | None = None if multi else ("degraded" if multi is None else "notice")
