@@ -239,6 +239,14 @@ def redact_text(text: str) -> str:
     return r.feed(text) + r.finish()
 
 
+def clip(text: str, limit: int, more: str = "") -> str:
+    """`text` redacted, then cut to `limit` characters (`more` appended when cut). In that order: a cut first can
+    leave a secret's head without the shape redact_text knows (a credential URL's password without its '@', a token
+    shorter than its prefix's minimum), which the redactor of the output then lets through."""
+    text = redact_text(text)
+    return text if len(text) <= limit else text[:limit] + more
+
+
 def redact_value(name: str, value: str) -> str:
     """An env var's value as it may be shown: by name first, then by the value's shape."""
     if is_secret_name(name):

@@ -31,6 +31,7 @@ from tpdoctor.model.edits import (
     SetEnv,
     Unset,
 )
+from tpdoctor.redact import clip
 from tpdoctor.units import parse_size
 
 GPU_RESOURCES = {
@@ -403,7 +404,7 @@ def _container(w: Workload, c: dict[str, Any], psc: dict[str, Any], vols: dict[s
             elif not vendor and _other_gpu_resource(str(rname)) and "other_gpu_resources" not in s.extra:
                 # a GPU under another resource name (time-slicing's nvidia.com/gpu.shared, MIG's nvidia.com/mig-*,
                 # a renamed or vGPU resource): a GPU request of unknown size, not "no GPU"
-                s.extra["other_gpu_resources"] = f"{str(rname)[:120]}: {str(qty)[:40]}"
+                s.extra["other_gpu_resources"] = f"{clip(str(rname), 120)}: {clip(str(qty), 40)}"
     # replicas (the API default is 1), a Job's parallelism, and the multi-node launcher, if any
     s.extra.update({k: v for k, v in (w.extra or {}).items() if w.kind != "DaemonSet" or k != "replicas"})
     if w.kind == "DaemonSet":
