@@ -489,10 +489,22 @@ class K8sDocs:
 FRONTEND = KubernetesFrontend()
 
 
+# the workloads of the last document list edited, by "kind/name": one walk per file, not one per service (a file of
+# 10k documents walked them all for each of its services: quadratic, minutes for `audit --fix`, gsafe39)
+_INDEX: list[tuple[list[Any], dict[str, list[Workload]]]] = []
+
+
+def _workload_index(docs: list[Any]) -> dict[str, list[Workload]]:
+    if not _INDEX or _INDEX[0][0] is not docs:
+        index: dict[str, list[Workload]] = {}
+        for w in workloads(docs):
+            index.setdefault(f"{w.kind}/{w.name}", []).append(w)
+        _INDEX[:] = [(docs, index)]
+    return _INDEX[0][1]
+
+
 def find_container(docs: list[Any], service: Service) -> tuple[Workload, CommentedMap]:
-    for w in workloads(docs):
-        if f"{w.kind}/{w.name}" != service.extra.get("pod"):
-            continue
+    for w in _workload_index(docs).get(str(service.extra.get("pod")), []):
         for c in w.containers:
             if container_name(c) == service.extra.get("container"):
                 return w, c
