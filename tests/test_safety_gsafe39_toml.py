@@ -85,3 +85,13 @@ def test_real_keys_pass_the_guard() -> None:
     assert _toml_key_parts(real) <= 7 < MAX_TOML_KEY_PARTS
     assert _toml_loads(real)["version"] == 2
     assert _toml_key_parts(".".join(["a"] * (MAX_TOML_KEY_PARTS + 1)) + " = 1\n") == MAX_TOML_KEY_PARTS + 1
+
+
+def test_a_daemon_json_nested_too_deeply_is_one_unjudged_file(tmp_path: Path) -> None:
+    """json.loads's RecursionError aborted the whole check (exit 2) like the TOML above."""
+    fr = _host(tmp_path)
+    fr.write("usr/bin/dockerd", "").write("etc/docker/daemon.json", '{"a": ' + "[" * 100000 + "]" * 100000 + "}")
+    fr.flush()
+    code, out = invoke("check", "--root", str(fr.root), "--tp", "2", "--format", "json")
+    _check(code, out, "deep daemon.json")
+    assert "/etc/docker/daemon.json: arrays or objects nested too deeply: not read" in json.loads(out)["facts"]["errors"]

@@ -116,6 +116,10 @@ def _docker(ctx: CollectContext, facts: Facts, eng: EngineConfigFacts) -> None:
         return  # getConflictFreeConfiguration: an empty file is the defaults
     try:
         config = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:  # not judged: one unreadable file, as a TOML nested too deeply (not the whole check)
+        facts.errors.append(f"{DOCKER_CONFIG}: arrays or objects nested too deeply: not read")
+        eng.docker_state = "invalid"
+        return
     except ValueError as exc:  # json.JSONDecodeError, and NaN / Infinity that Go's decoder refuses
         reason = str(exc).splitlines()[0][:160]
         facts.errors.append(f"{DOCKER_CONFIG}: not valid JSON ({reason}); dockerd refuses such a file too")
