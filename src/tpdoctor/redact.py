@@ -277,9 +277,12 @@ def redact_text(text: str) -> str:
 
 
 def clip(text: str, limit: int, more: str = "") -> str:
-    """`text` redacted, then cut to `limit` characters (`more` appended when cut). In that order: a cut first can
-    leave a secret's head without the shape redact_text knows (a credential URL's password without its '@', a token
-    shorter than its prefix's minimum), which the redactor of the output then lets through."""
+    """`text` cut to `limit` characters (`more` appended when cut), redacted first when it is cut: a cut can leave a
+    secret's head without the shape redact_text knows (a credential URL's password without its '@', a token shorter
+    than its prefix's minimum), which the redactor of the output then lets through. A text that fits is left to
+    that redactor (every output channel has one), so the common case costs a length test."""
+    if len(text) <= limit:
+        return text
     text = redact_text(text)
     return text if len(text) <= limit else text[:limit] + more
 
