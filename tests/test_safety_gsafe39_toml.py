@@ -95,3 +95,28 @@ def test_a_daemon_json_nested_too_deeply_is_one_unjudged_file(tmp_path: Path) ->
     code, out = invoke("check", "--root", str(fr.root), "--tp", "2", "--format", "json")
     _check(code, out, "deep daemon.json")
     assert "/etc/docker/daemon.json: arrays or objects nested too deeply: not read" in json.loads(out)["facts"]["errors"]
+
+
+TOML_PIECES = ["a", "b.", ".", '"', "'", '"""', "'''", "=", " = 1", "[", "]", "[[", "{", "}", ",", "\n", "#", "\\",
+               " ", "1.5", "x.y.z = 2\n", "[t.u]\n"]
+
+
+def test_the_guard_never_raises_but_value_errors() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from test_safety_fuzz import FUZZ
+    from tpdoctor.facts.nvidia_toolkit import MAX_TOML_KEY_PARTS, _toml_key_parts, _toml_loads
+
+    @FUZZ
+    @given(st.lists(st.sampled_from(TOML_PIECES), max_size=60).map("".join))
+    def run(text: str) -> None:
+        parts = _toml_key_parts(text)
+        try:
+            _toml_loads(text)
+        except ValueError:
+            return
+        # what tomllib accepted had no key deeper than the guard lets through
+        assert parts <= MAX_TOML_KEY_PARTS
+
+    run()
