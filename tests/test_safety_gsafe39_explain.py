@@ -98,7 +98,12 @@ def test_sparse_device_fifo_directory(tmp_path: Path) -> None:
         f.write(b"\nRuntimeError: CUDA error: invalid device ordinal\n")
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    for arg in ("/dev/zero", str(fifo), str(tmp_path)):
+    code, out = invoke("explain", str(sparse))
+    _check(code, out, "sparse")
+    assert "invalid device ordinal" in out
+    for arg in ("/dev/zero", str(tmp_path)):  # refused: one line, exit 2
         code, out = invoke("explain", arg)
-        _check(code, out, arg)
-        assert out.count("\n") <= 3, out
+        assert code == 2 and out.count("\n") == 1, out
+    code, out = invoke("explain", str(fifo))  # no writer: read as empty
+    _check(code, out, "fifo")
+    assert "read 0 lines" in out
