@@ -208,6 +208,41 @@ def _keep_pre(m: re.Match[str]) -> str:
     return m.group("pre") + REDACTED
 
 
+# Kubernetes' env entries name the variable and give its value under separate keys: `{name: DB_PASSWORD, value: x}`
+# on one line, or `- name: DB_PASSWORD` then `value: x` on the next (an `audit --fix` diff's lines carry a
+# +/-/space prefix). The value of a secret name is redacted in both forms (gsafe39: it was printed as is).
+_ENV_NAME_LINE = re.compile(r"""^[ \t+\-]*["']?name["']?[ \t]*:[ \t]*["']?(?P<n>[A-Za-z_][\w.-]*)["']?[ \t]*,?[ \t]*\r?$""")
+_ENV_VALUE_LINE = re.compile(r"""^(?P<pre>[ \t+\-]*["']?value["']?[ \t]*:[ \t]*)(?P<v>\S.*?)(?P<post>[ \t]*,?[ \t]*\r?\n?)$""", re.S)
+_ENV_PAIR = re.compile(
+    r"""["']?name["']?\s*:\s*["']?(?P<n>[A-Za-z_][\w.-]*)["']?\s*,\s*["']?value["']?\s*:\s*"""
+    r"""(?P<v>"[^"]*"|'[^']*'|[^,}\s]+)"""
+)
+
+
+def _env_pair(m: re.Match[str]) -> str:
+    v = m.group("v")
+    if not is_secret_name(m.group("n")) or _ALREADY.match(v.strip("'\"")):
+        return m.group(0)
+    q = v[0] if v[:1] in "'\"" else ""
+    return m.group(0)[: m.start("v") - m.start()] + f"{q}{REDACTED}{q}"
+
+
+def secret_env_name_line(line: str) -> bool:
+    """`- name: DB_PASSWORD` alone on its line: the next line's `value:` is a secret."""
+    m = _ENV_NAME_LINE.match(line.rstrip("\n"))
+    return m is not None and is_secret_name(m.group("n"))
+
+
+def redact_env_value_line(line: str) -> str:
+    """The line after secret_env_name_line: its `value: x` redacted (other lines unchanged)."""
+    m = _ENV_VALUE_LINE.match(line)
+    if m is None or _ALREADY.match(m.group("v").strip("'\"")):
+        return line
+    v = m.group("v")
+    q = v[0] if v[:1] in "'\"" and v[-1:] == v[0] and len(v) > 1 else ""
+    return f"{m.group('pre')}{q}{REDACTED}{q}{m.group('post')}"
+
+
 def redact_line(line: str) -> str:
     """Redact every secret shape in one line (or any text without PEM blocks)."""
     if not line:
@@ -225,6 +260,8 @@ def redact_line(line: str) -> str:
         line = _BEARER.sub(_keep_pre, line)
     if _ANY_SECRET_WORD.search(low):
         line = _redact_kv(line)
+        if "value" in low and "name" in low:
+            line = _ENV_PAIR.sub(_env_pair, line)
     if _PREFIX_HINT.search(line):
         line = _PREFIXED.sub(REDACTED, line)
     return line
@@ -237,6 +274,17 @@ def redact_text(text: str) -> str:
     text = _PEM_ONE_LINE.sub(f"-----BEGIN PRIVATE KEY-----{REDACTED}-----END PRIVATE KEY-----", text)
     r = LineRedactor()
     return r.feed(text) + r.finish()
+
+
+def clip(text: str, limit: int, more: str = "") -> str:
+    """`text` cut to `limit` characters (`more` appended when cut), redacted first when it is cut: a cut can leave a
+    secret's head without the shape redact_text knows (a credential URL's password without its '@', a token shorter
+    than its prefix's minimum), which the redactor of the output then lets through. A text that fits is left to
+    that redactor (every output channel has one), so the common case costs a length test."""
+    if len(text) <= limit:
+        return text
+    text = redact_text(text)
+    return text if len(text) <= limit else text[:limit] + more
 
 
 def redact_value(name: str, value: str) -> str:
@@ -329,6 +377,11 @@ def _redact_block(block: str) -> str | None:
             red = done[line] = redact_line(line)
         out.append(red)
         pos = stop
+        if stop < len(block) and secret_env_name_line(line):  # its value on the next line (no hint there)
+            nxt = block.find("\n", stop)
+            nxt = len(block) if nxt < 0 else nxt + 1
+            out.append(redact_env_value_line(block[stop:nxt]))
+            pos = nxt
     out.append(block[pos:])
     return "".join(out)
 
@@ -339,6 +392,7 @@ class LineRedactor:
     def __init__(self) -> None:
         self._partial = ""
         self._in_pem = False
+        self._env_value = False  # the last line was `name: <a secret name>`
 
     def feed(self, text: str) -> str:
         data = self._partial + text
@@ -359,6 +413,11 @@ class LineRedactor:
         return self._line(rest) if rest else ""
 
     def _line(self, line: str) -> str:
+        if self._env_value:
+            self._env_value = False
+            line = redact_env_value_line(line)
+        elif not self._in_pem and secret_env_name_line(line):
+            self._env_value = True
         if self._in_pem:
             if _PEM_END.search(line):
                 self._in_pem = False

@@ -144,16 +144,19 @@ def clean_stale_temps(directory: Path, name: str) -> list[Path]:
     return removed
 
 
-def _create_temp(directory: Path, name: str, mode: int) -> tuple[int, Path]:
+def _create_temp(directory: Path, name: str, mode: int, dir_fd: int | None = None) -> tuple[int, Path]:
     for _ in range(100):
-        tmp = directory / f".{name}{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
+        tmp = Path(f".{name}{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
         try:
             fd = os.open(
-                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode & 0o600
+                tmp if dir_fd is not None else directory / tmp,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                mode & 0o600,
+                dir_fd=dir_fd,
             )
         except FileExistsError:
             continue
-        return fd, tmp
+        return fd, tmp if dir_fd is not None else directory / tmp
     raise InputError(f"{directory}: cannot create a temp file next to {name}")
 
 
@@ -183,7 +186,11 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
         view = view[n:]
 
 
-def _fsync_dir(directory: Path) -> None:
+def _fsync_dir(directory: Path, dir_fd: int | None = None) -> None:
+    if dir_fd is not None:
+        with contextlib.suppress(OSError):
+            os.fsync(dir_fd)
+        return
     with contextlib.suppress(OSError):
         dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
@@ -204,9 +211,12 @@ def _lock(fd: int, path: Path) -> None:
             time.sleep(0.02)
 
 
-def _place(directory: Path, name: str, data: bytes, st: os.stat_result, src_fd: int, dest: Path) -> None:
-    """data -> O_EXCL temp next to dest, with st's metadata, fsynced, renamed over dest."""
-    fd, tmp = _create_temp(directory, name, 0o600)
+def _place(
+    directory: Path, name: str, data: bytes, st: os.stat_result, src_fd: int, dest: Path, dir_fd: int | None = None
+) -> None:
+    """data -> O_EXCL temp next to dest, with st's metadata, fsynced, renamed over dest. With `dir_fd`, `name` and
+    `dest` are names in that directory (the one the file was read from, however its path changes meanwhile)."""
+    fd, tmp = _create_temp(directory, name, 0o600, dir_fd)
     try:
         try:
             write_all(fd, data)
@@ -214,10 +224,11 @@ def _place(directory: Path, name: str, data: bytes, st: os.stat_result, src_fd: 
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, dest)  # replaces a planted symlink at dest; never writes through it
+        # replaces a planted symlink at dest; never writes through it
+        os.replace(tmp, dest.name if dir_fd is not None else dest, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(tmp)
+            os.unlink(tmp, dir_fd=dir_fd)
         raise
 
 
@@ -225,9 +236,24 @@ def write_fixed(state: ReadState, new_text: str, style: TextStyle) -> Path:
     """Replace the file read as `state` with new_text (in its style); return the backup's path."""
     path = state.path
     directory = path.parent if str(path.parent) else Path(".")
+    # the directory is opened once and every later step names the file in it (dir_fd): a directory link on the
+    # path swapped after the checks below cannot move the write (or the backup) into another directory
+    try:
+        dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    try:
+        return _write_fixed_in(dfd, state, new_text, style)
+    finally:
+        os.close(dfd)
+
+
+def _write_fixed_in(dfd: int, state: ReadState, new_text: str, style: TextStyle) -> Path:
+    path = state.path
+    directory = path.parent if str(path.parent) else Path(".")
     name = path.name
     try:
-        lst = os.lstat(path)
+        lst = os.stat(name, dir_fd=dfd, follow_symlinks=False)
     except OSError as exc:
         raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     if stat.S_ISLNK(lst.st_mode):
@@ -244,14 +270,14 @@ def write_fixed(state: ReadState, new_text: str, style: TextStyle) -> Path:
         )
     clean_stale_temps(directory, name)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dfd)
     except OSError as exc:
         raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:
         _lock(fd, path)
         st = os.fstat(fd)
         try:
-            now = os.lstat(path)
+            now = os.stat(name, dir_fd=dfd, follow_symlinks=False)
         except OSError:
             now = None
         current = read_fd_bounded(fd, str(path), max(len(state.data), 1) * 2 + 4096, what="config file")
@@ -266,10 +292,10 @@ def write_fixed(state: ReadState, new_text: str, style: TextStyle) -> Path:
             raise InputError(f"{path} changed since tpdoctor read it: not writing; run again")
         new_data = style.apply(new_text)
         try:
-            _place(directory, name + BACKUP_SUFFIX, state.data, st, fd, directory / (name + BACKUP_SUFFIX))
-            _fsync_dir(directory)
-            _place(directory, name, new_data, st, fd, path)
-            _fsync_dir(directory)
+            _place(directory, name + BACKUP_SUFFIX, state.data, st, fd, directory / (name + BACKUP_SUFFIX), dfd)
+            _fsync_dir(directory, dfd)
+            _place(directory, name, new_data, st, fd, path, dfd)
+            _fsync_dir(directory, dfd)
         except OSError as exc:
             if exc.errno in (errno.EISDIR, errno.ENOTEMPTY):
                 raise InputError(

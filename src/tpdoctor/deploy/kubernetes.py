@@ -31,6 +31,7 @@ from tpdoctor.model.edits import (
     SetEnv,
     Unset,
 )
+from tpdoctor.redact import clip
 from tpdoctor.units import parse_size
 
 GPU_RESOURCES = {
@@ -462,7 +463,7 @@ def _container(w: Workload, c: dict[str, Any], psc: dict[str, Any], vols: dict[s
             elif not vendor and _other_gpu_resource(str(rname)) and "other_gpu_resources" not in s.extra:
                 # a GPU under another resource name (time-slicing's nvidia.com/gpu.shared, MIG's nvidia.com/mig-*,
                 # a renamed or vGPU resource): a GPU request of unknown size, not "no GPU"
-                s.extra["other_gpu_resources"] = f"{str(rname)[:120]}: {str(qty)[:40]}"
+                s.extra["other_gpu_resources"] = f"{clip(str(rname), 120)}: {clip(str(qty), 40)}"
     # replicas (the API default is 1), a Job's parallelism, and the multi-node launcher, if any
     s.extra.update({k: v for k, v in (w.extra or {}).items() if w.kind != "DaemonSet" or k != "replicas"})
     if w.kind == "DaemonSet":
@@ -547,10 +548,22 @@ class K8sDocs:
 FRONTEND = KubernetesFrontend()
 
 
+# the workloads of the last document list edited, by "kind/name": one walk per file, not one per service (a file of
+# 10k documents walked them all for each of its services: quadratic, minutes for `audit --fix`, gsafe39)
+_INDEX: list[tuple[list[Any], dict[str, list[Workload]]]] = []
+
+
+def _workload_index(docs: list[Any]) -> dict[str, list[Workload]]:
+    if not _INDEX or _INDEX[0][0] is not docs:
+        index: dict[str, list[Workload]] = {}
+        for w in workloads(docs):
+            index.setdefault(f"{w.kind}/{w.name}", []).append(w)
+        _INDEX[:] = [(docs, index)]
+    return _INDEX[0][1]
+
+
 def find_container(docs: list[Any], service: Service) -> tuple[Workload, CommentedMap]:
-    for w in workloads(docs):
-        if f"{w.kind}/{w.name}" != service.extra.get("pod"):
-            continue
+    for w in _workload_index(docs).get(str(service.extra.get("pod")), []):
         for c in w.containers:
             if container_name(c) == service.extra.get("container"):
                 return w, c

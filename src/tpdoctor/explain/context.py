@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from tpdoctor.explain import p2p_bandwidth, topology
 from tpdoctor.explain.engine import Buffer
+from tpdoctor.redact import clip
 
 if TYPE_CHECKING:
     from tpdoctor.explain.scanner import ScanResult
@@ -147,4 +148,4 @@ def add_quoted_facts(scan: ScanResult) -> None:
             scan.facts.add(key, value, line, source)
         service = facts.get("cmd_service")
         shown = f"{facts['cmd_engine']} container {service}" if service else text.splitlines()[0].strip()
-        scan.facts.add("cmd_line", shown[:200], line, source)
+        scan.facts.add("cmd_line", clip(shown, 200), line, source)

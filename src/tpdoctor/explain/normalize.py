@@ -266,5 +266,6 @@ def case_twin(text: str) -> str | None:
 
 
 def display(text: str) -> str:
-    text = text.strip()
-    return text if len(text) <= DISPLAY_MAX else text[:DISPLAY_MAX] + "…"
+    from tpdoctor.redact import clip
+
+    return clip(text.strip(), DISPLAY_MAX, "…")  # redacted before the cut (redact.clip)

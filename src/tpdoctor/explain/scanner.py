@@ -55,6 +55,9 @@ NEAR_BYTES = 4096  # how far a `near` signature looks for its context around its
 # launcher/collector prefix that strip_prefixes knows (`[rank1]:`, `(pid=1)`, `vllm-1  | `).
 WRAP_MIN = 40
 WRAP_PIECES = 4
+# ... each at most WRAP_PIECE_MAX bytes: no terminal or pasted paragraph wraps at 64 KiB, and joining seven 64 KiB
+# lines cost every candidate signature a search over 450 KB per line (25 s for 1 MiB of "CUDA error: ", gsafe39)
+WRAP_PIECE_MAX = 4096
 # ... unless the first word of the piece after it would not have fitted behind it: a soft wrap moves a
 # long token (a path, a URL) to the next line whole and leaves the line before it short
 # ("rocBLAS error: Cannot read" / "/opt/rocm/.../TensileLibrary.dat: ..."). The narrowest wrap width
@@ -578,6 +581,8 @@ class Scanner:
         hard wrap); [] when neither neighbour looks like a wrapped piece. Only lines a literal hit
         and no signature confirmed get here, so the cost stays off the bulk of a log."""
         stop = stop if stop >= 0 else end
+        if stop - start > WRAP_PIECE_MAX:
+            return []
         pieces = [bytes(block[start:stop])]
         head, tail = start, stop
         for _ in range(WRAP_PIECES - 1):  # backwards: this line continues the one above
@@ -585,7 +590,7 @@ class Scanner:
                 break
             prev_start = block.rfind(b"\n", 0, head - 1) + 1
             prev = bytes(block[prev_start : head - 1])
-            if not _cut_by_wrap(prev, pieces[0]):
+            if len(prev) > WRAP_PIECE_MAX or not _cut_by_wrap(prev, pieces[0]):
                 break
             pieces.insert(0, prev)
             head = prev_start
@@ -594,7 +599,7 @@ class Scanner:
                 break
             nxt_stop = block.find(b"\n", tail + 1, end)
             nxt = bytes(block[tail + 1 : nxt_stop if nxt_stop >= 0 else end])
-            if _starts_record(nxt) or not _cut_by_wrap(pieces[-1], nxt):
+            if len(nxt) > WRAP_PIECE_MAX or _starts_record(nxt) or not _cut_by_wrap(pieces[-1], nxt):
                 break
             pieces.append(nxt)
             tail = nxt_stop if nxt_stop >= 0 else end

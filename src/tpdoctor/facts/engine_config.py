@@ -42,7 +42,7 @@ from typing import Any
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.fsutil import read_config_text
-from tpdoctor.facts.nvidia_toolkit import _toml_loads
+from tpdoctor.facts.nvidia_toolkit import TomlTooDeep, _toml_loads
 from tpdoctor.facts.oneccl_install import is_file, list_dir
 from tpdoctor.model.facts import EngineConfigFacts, EngineRuntime, Facts
 from tpdoctor.redact import redact_text
@@ -116,6 +116,10 @@ def _docker(ctx: CollectContext, facts: Facts, eng: EngineConfigFacts) -> None:
         return  # getConflictFreeConfiguration: an empty file is the defaults
     try:
         config = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:  # not judged: one unreadable file, as a TOML nested too deeply (not the whole check)
+        facts.errors.append(f"{DOCKER_CONFIG}: arrays or objects nested too deeply: not read")
+        eng.docker_state = "invalid"
+        return
     except ValueError as exc:  # json.JSONDecodeError, and NaN / Infinity that Go's decoder refuses
         reason = str(exc).splitlines()[0][:160]
         facts.errors.append(f"{DOCKER_CONFIG}: not valid JSON ({reason}); dockerd refuses such a file too")
@@ -244,6 +248,9 @@ def _load_toml(ctx: CollectContext, facts: Facts, path: str, eng: EngineConfigFa
         return None
     try:
         return _toml_loads(text)
+    except TomlTooDeep as exc:  # not judged: whether containerd loads it is not known
+        facts.errors.append(f"{path}: {exc}")
+        return None
     except ValueError as exc:
         reason = str(exc).splitlines()[0][:160]
         facts.errors.append(f"{path}: not valid TOML ({reason}); containerd refuses such a file too")

@@ -102,12 +102,66 @@ _TYPE_NAMES = {bool: "a boolean", str: "a string", int: "an integer", float: "a 
                list: "an array"}
 
 
+MAX_TOML_KEY_PARTS = 16  # the deepest real key has 7 ([plugins."io.containerd.grpc.v1.cri".containerd.runtimes...])
+_BARE_KEY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_- \t")
+
+
+class TomlTooDeep(ValueError):
+    """A TOML file this reader will not parse: a key of more than MAX_TOML_KEY_PARTS parts, or nesting past Python's
+    recursion limit. tomllib's time and memory grow with the square of a dotted key's parts (a 200 KiB `a.a.a...=1`
+    takes minutes and tens of GiB), so the file is left unjudged: whether the daemon loads it is not known."""
+
+
+def _toml_key_parts(text: str) -> int:
+    """The most parts of one dotted run outside comments: bare words and quoted strings joined by dots (a key, a
+    table header, a key of an inline table; a float or a date counts 2). An upper bound for the guard above."""
+    most, count, i, n = 0, 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == ".":
+            count += 1
+            most = max(most, count)
+        elif c in "\"'":
+            if text.startswith(c * 3, i):  # a multi-line string: to its closing delimiter
+                end = text.find(c * 3, i + 3)
+                while end != -1 and c == '"' and _escaped(text, end):
+                    end = text.find(c * 3, end + 1)
+                i, count = (n if end == -1 else end + 3), 0
+                continue
+            j = i + 1
+            while j < n and text[j] != c and text[j] != "\n":
+                j += 2 if c == '"' and text[j] == "\\" else 1
+            i = j + 1 if j < n and text[j] == c else j
+            continue
+        elif c == "#":
+            end = text.find("\n", i)
+            i, count = (n if end == -1 else end), 0
+            continue
+        elif c not in _BARE_KEY:
+            count = 0
+        i += 1
+    return most + 1
+
+
+def _escaped(text: str, at: int) -> bool:
+    k = at
+    while k > 0 and text[k - 1] == "\\":
+        k -= 1
+    return (at - k) % 2 == 1
+
+
 def _toml_loads(text: str) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10 (pyproject: tomli)
         import tomli as tomllib
-    data: dict[str, Any] = tomllib.loads(text)
+    parts = _toml_key_parts(text)
+    if parts > MAX_TOML_KEY_PARTS:
+        raise TomlTooDeep(f"a key of {parts} parts (more than {MAX_TOML_KEY_PARTS}): not read")
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except RecursionError:
+        raise TomlTooDeep("arrays or tables nested too deeply: not read") from None
     return data
 
 
@@ -130,6 +184,9 @@ def _parse(
     way the toolkit would refuse the file (toml.go loadConfigToml / configNoOverrides): tk.config_refused says why."""
     try:
         data = _toml_loads(text)
+    except TomlTooDeep as exc:  # not judged: whether the toolkit loads it is not known
+        errors.append(f"{path}: {exc}")
+        return None
     except ValueError as exc:  # tomllib.TOMLDecodeError is a ValueError
         reason = str(exc).splitlines()[0][:160]
         errors.append(f"{path}: not valid TOML ({reason}); the toolkit refuses such a file too")

@@ -7,6 +7,7 @@ from typing import Any
 
 from tpdoctor import __version__
 from tpdoctor.model import Report, Severity, catalog
+from tpdoctor.redact import clip
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Severity.blocker: "error", Severity.degraded: "warning", Severity.notice: "note"}
@@ -46,7 +47,7 @@ def sarif_dict(report: Report) -> dict[str, Any]:
                 if ev.line:
                     loc["physicalLocation"]["region"] = {
                         "startLine": ev.line,
-                        "snippet": {"text": ev.text[:500]},
+                        "snippet": {"text": clip(ev.text, 500)},
                     }
                 locations.append(loc)
         if locations:

@@ -13,6 +13,7 @@ import re
 from typing import TextIO
 
 from tpdoctor.model import Finding, Fix, Report, Severity
+from tpdoctor.redact import clip
 
 _STYLE = {Severity.blocker: "bold red", Severity.degraded: "yellow", Severity.notice: "cyan"}
 _RUNTIME_LABEL = {
@@ -154,7 +155,7 @@ def _evidence_line(ev_source: str | None, line: int | None, text: str) -> str:
     if line:
         where = f"{where}:{line}" if where else f"line {line}"
     prefix = f"{where}: " if where else ""
-    return f"  [dim]evidence[/dim] {escape(printable(prefix + text[:300]))}"
+    return f"  [dim]evidence[/dim] {escape(printable(prefix + clip(text, 300)))}"
 
 
 def _finding_concise(f: Finding, runtime: str | None) -> list[str]:

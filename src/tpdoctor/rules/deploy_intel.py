@@ -10,6 +10,7 @@ from tpdoctor.deploy.images import missing_oneapi, sourcing_entrypoint
 from tpdoctor.deploy.model import Service
 from tpdoctor.model import Finding, make_finding
 from tpdoctor.model.edits import Edit, Manual, SetEntrypoint
+from tpdoctor.redact import clip
 from tpdoctor.rules.deploy_common import ev, fctx, fixes_service
 from tpdoctor.rules.registry import DeployContext, deploy_rule
 
@@ -52,7 +53,7 @@ def intel_image_setvars(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     yield make_finding(
         "oneccl.setvars-not-sourced",
         f"{svc.name} runs {svc.image} without sourcing oneAPI: {WHY[name]}",
-        [ev(svc, ctx, f"entrypoint/command: {shown[:200]}")],
+        [ev(svc, ctx, f"entrypoint/command: {clip(shown, 200)}")],
         context=fctx(svc, ctx),
         edits=_sourcing(svc, name),
     )

@@ -19,6 +19,7 @@ from tpdoctor.deploy.model import Service, normalize_cap
 from tpdoctor.model import Finding, SeverityName, make_finding
 from tpdoctor.model.edits import Edit, Manual, RemoveCapability, SetEnv
 from tpdoctor.model.fixes import fix_context
+from tpdoctor.redact import clip
 from tpdoctor.rules.deploy_common import ev, fctx, fixes_service, k8s_device_hostpaths
 from tpdoctor.rules.registry import DeployContext, deploy_rule
 
@@ -59,14 +60,14 @@ def tp_exceeds(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         # the pod names the GPUs itself (NVIDIA_VISIBLE_DEVICES): that works on a node whose default runtime is
         # nvidia (the toolkit's hook reads the variable, nvidia-container-toolkit internal/config/image), which this
         # file cannot show; either way the scheduler does not count those GPUs, so two such pods share them.
-        nvd = svc.env.get("NVIDIA_VISIBLE_DEVICES", "")
+        nvd = clip(svc.env.get("NVIDIA_VISIBLE_DEVICES", ""), 40)  # redacted before the cut
         yield make_finding(
             "vllm.tp-exceeds-visible-gpus",
             f"{svc.name} asks for {need} GPU(s) per container (TP x PP / nodes), requests no GPU and sets "
-            f"NVIDIA_VISIBLE_DEVICES={nvd[:40]} itself: that injects GPUs only where nvidia is the node's default "
+            f"NVIDIA_VISIBLE_DEVICES={nvd} itself: that injects GPUs only where nvidia is the node's default "
             "runtime (without it the pod sees none), and the scheduler does not count them, so other pods get the "
             f"same GPUs. Request {need} GPU(s) in resources.limits and drop the variable.",
-            [ev(svc, ctx, f"tensor-parallel-size {tp}, resources: no GPU request, NVIDIA_VISIBLE_DEVICES={nvd[:40]}")],
+            [ev(svc, ctx, f"tensor-parallel-size {tp}, resources: no GPU request, NVIDIA_VISIBLE_DEVICES={nvd}")],
             context=fctx(svc, ctx),
             severity="degraded",
             confidence="suggests",
