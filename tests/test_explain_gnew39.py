@@ -96,6 +96,8 @@ def test_persistence_on_or_a_display_column_off_does_not_prove_it(tmp_path: Path
         "stderr: nvidia-container-cli: initialization error: driver rpc error: failed to process request\n",
         "DRIVER ERROR: timed out waiting for http://127.0.0.1:9223/json\n",
         _SMI_OFF["table-new"] + _SMI_OFF["query"],
+        # a GPU the driver lost times the RPC out too (NVIDIA's GPU Operator troubleshooting page, Xid 79)
+        _TIMEOUT["ubuntu-real"] + "NVRM: Xid (PCI:0000:ca:00): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus.\n",
     ],
 )
 def test_look_alikes_of_the_timeout_stay_clean(tmp_path: Path, text: str) -> None:
