@@ -123,6 +123,8 @@ EXPLAIN_ONLY: dict[str, str] = {
     # gnew36
     "host.wsl-linux-driver-installed": "check sees where libcuda.so.1 files are (facts/driver_libs.py) but not whether one is the Windows driver's WSL library or a Linux build: the NVIDIA toolkit may mount the WSL library into the image's library directory, so a path outside /usr/lib/wsl/lib proves nothing, and a package installed in the WSL2 distribution is outside a container's root; cuInit's CUDA_ERROR_NO_DEVICE under WSL2 beside a libcuda.so.<release> or the driver package's install in a log shows it",
     "nvidia.opencl-icd-missing": "whether the workload uses OpenCL at all is unknown to check (CUDA and NVML do not need the file), and /etc/OpenCL/vendors is not among the collected facts; the OpenCL loader's empty platform list (clinfo, Boost.Compute's 'No OpenCL device found') beside a working nvidia-smi, or the missing nvidia.icd, in a log shows it",
+    # gnew39 (issue 13)
+    "nvidia.persistence-mode-off": "check reads no persistence mode: facts/nvidia.py collects the GPUs, driver and topology, not NVML's nvmlDeviceGetPersistenceMode or nvidia-smi's Persistence-M column, and whether nvidia-persistenced runs is the host's service state; it matters only when the container hook initialises NVML on the host at create time, before any container (where check mostly runs) exists, and nvidia-smi -pm 1 is lost at reboot; the hook's 'driver rpc error: timed out' in a log shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",

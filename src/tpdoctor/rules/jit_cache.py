@@ -11,7 +11,10 @@ gnew37: fs.jit-cache-shared-fs. The same caches on a network filesystem that sev
 at once: Triton publishes each file through a tmp.pid_<pid>_<uuid> directory, os.replace and os.removedirs
 (python/triton/runtime/cache.py FileCacheManager.put), which NFS's silly-renames and client caches break between
 processes and hosts (ESTALE, EBUSY; pytorch/pytorch#173679, opendatahub-io/distributed-workloads#844,
-triton-lang/triton#11512)."""
+triton-lang/triton#11512).
+
+gnew39: fs.data-cache-shared-fs. The Hugging Face datasets cache of a multi-rank job on such a filesystem (Arrow files
+renamed into place under filelock locks: ESTALE, ENOLCK; hiyouga/LlamaFactory#3388, huggingface/datasets#2618)."""
 
 from __future__ import annotations
 
@@ -169,5 +172,69 @@ def jit_cache_local(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
         evidence,
         severity="degraded",
         # whether the job compiles at all (torch.compile, Triton kernels, a JIT extension) is not known here
+        confidence="suggests",
+    )
+
+
+def hf_datasets_cache_dir(env: dict[str, str]) -> tuple[str, str] | None:
+    """(what, directory) of the Hugging Face datasets cache as datasets/config.py picks it: HF_DATASETS_CACHE, else
+    HF_HOME + /datasets, else XDG_CACHE_HOME (default ~/.cache) + /huggingface/datasets."""
+    home = env.get("HOME", "")
+    if env.get("HF_DATASETS_CACHE"):
+        what, directory = "HF_DATASETS_CACHE", env["HF_DATASETS_CACHE"]
+    elif env.get("HF_HOME"):
+        what, directory = "the datasets cache under HF_HOME", posixpath.join(env["HF_HOME"], "datasets")
+    elif env.get("XDG_CACHE_HOME") or home:
+        base = env.get("XDG_CACHE_HOME") or posixpath.join(home, ".cache")
+        what, directory = "the default datasets cache (~/.cache/huggingface/datasets)", posixpath.join(
+            base, "huggingface", "datasets"
+        )
+    else:
+        return None
+    if not directory.startswith("/"):
+        return None
+    return what, posixpath.normpath("/" + directory.lstrip("/"))
+
+
+@fact_rule("fs.data-cache-shared-fs")
+def hf_datasets_cache_local(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """The Hugging Face datasets cache of a multi-rank job is not on a network filesystem (gnew39).
+
+    **What it checks.** For a job of two or more local ranks (`--tp` x `--pp`, or the visible GPUs), the
+    datasets cache directory as the library picks it (`HF_DATASETS_CACHE`, else `HF_HOME/datasets`, else
+    `~/.cache/huggingface/datasets`): the mount that holds it in /proc/self/mounts, when its type is NFS,
+    Lustre, CIFS/SMB, GPFS, BeeGFS, CephFS or GlusterFS, is this finding (a notice: whether the job loads a
+    dataset at all is not known; serving jobs usually do not).
+
+    **Why it matters.** The datasets library writes its Arrow cache files and renames them into place under
+    filelock locks; on a network filesystem ranks or nodes preparing the same dataset fail with `OSError:
+    [Errno 116] Stale file handle` on a cache path (hiyouga/LlamaFactory#3388), or the lock fails or hangs
+    where the mount cannot lock (`[Errno 37] No locks available`, huggingface/datasets#2618, #6744).
+
+    **How to fix.** Keep the processed cache node-local (`HF_DATASETS_CACHE` on local disk, /tmp or an
+    emptyDir), or download the dataset to a local folder and load it from there.
+
+    **Example.** `HOME=/home/alice` on `server:/export/home` (nfs4), no `HF_DATASETS_CACHE`, `--tp 4`.
+    """
+    if not facts.mounts:
+        return
+    picked = hf_datasets_cache_dir(facts.env)
+    if picked is None:
+        return
+    backend = infer_backend(facts, options)
+    visible = visible_gpu_paths(facts, backend)
+    if not (visible or options.tp) or rank_count(options, len(visible)) < 2:
+        return
+    what, directory = picked
+    m = mount_for(facts, directory)
+    if m is None or m.fstype not in NETWORK_FSTYPES:
+        return
+    yield make_finding(
+        "fs.data-cache-shared-fs",
+        f"The Hugging Face datasets cache {directory} ({what}) is on a network filesystem: ranks or nodes that "
+        "prepare the same dataset there race on its Arrow files and locks ('Stale file handle', 'No locks available').",
+        [(what, f"{directory}: on {m.target} ({m.fstype} from {m.source})")],
+        severity="notice",
+        # whether the job loads a dataset at all is not known here
         confidence="suggests",
     )
