@@ -85,6 +85,11 @@ def below_floor(scan: ScanResult) -> Floor | None:
 # also shows nvidia-smi's banner ("Driver Version: 367.57") with a driver below CUDA 11's minor-version floor
 # (450.80.02, the table above), no CUDA 11+ image runs on it at all: the old driver is the likelier reading.
 _CUDA11_FLOOR = (450, 80)
+# glearn39a: the same table's CUDA 12 row (>= 525.60.13). CUDA 12 is what current wheels and images ship (torch's
+# default cu12x wheels, CTranslate2 4.x: "version 4.* is compatible only with CUDA 12", OpenNMT/CTranslate2#1842), so
+# a driver below it next to cudaErrorInsufficientDriver is read as too old, unless the log names a CUDA 11 (or older)
+# runtime or image, which that driver runs through minor-version compatibility.
+_CUDA12_FLOOR = (525, 60)
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,7 @@ class SmiDriver:
     hit: SigHit
     driver_cuda: str = ""  # nvidia-smi's "CUDA Version", when the reading is a CUDA major above it
     built_cuda: str = ""
+    below_cuda12: bool = False  # glearn39a: at or above CUDA 11's floor, below CUDA 12's
 
     def why(self) -> str:
         if self.built_cuda:
@@ -100,6 +106,13 @@ class SmiDriver:
                 f"CUDA reports the driver insufficient: the program was built for CUDA {self.built_cuda} and nvidia-smi "
                 f"shows driver {self.version}, which runs CUDA up to {self.driver_cuda}. Minor-version compatibility "
                 "never crosses a CUDA major: upgrade the host driver, or use an image built for the driver's CUDA major."
+            )
+        if self.below_cuda12:
+            return (
+                f"CUDA reports the driver insufficient and nvidia-smi shows driver {self.version}: below 525.60.13, the "
+                "oldest driver that runs a CUDA 12 runtime (CUDA minor-version compatibility), which current wheels and "
+                "images ship. Upgrade the host driver, or use a build for the driver's CUDA (nvidia-smi's 'CUDA Version'). "
+                "If nvidia-smi ran on the host and the failing program in a container, check the container got the GPU."
             )
         return (
             f"CUDA reports the driver insufficient and nvidia-smi shows driver {self.version}: below 450.80.02, the "
@@ -128,6 +141,10 @@ def smi_driver_too_old(scan: ScanResult) -> SmiDriver | None:
         ),
         None,
     )
+    if built is None and version is not None and version < _CUDA12_FLOOR:
+        image = scan.facts.first.get("image_cuda_major")
+        if image is None or not image[0].isdigit() or int(image[0]) >= 12:
+            return SmiDriver(seen[0], hit, below_cuda12=True)
     if driver_cuda is None or built is None:
         return None
     driver_major, built_major = _version(driver_cuda[0]), _version(built[0])
