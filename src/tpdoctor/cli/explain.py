@@ -13,6 +13,20 @@ from typing import Any
 from tpdoctor.cli.choices import OutputFormat, RuntimeChoice
 from tpdoctor.cli.fastargs import split_options
 
+_FREEZE_AT_EXIT: list[bool] = []
+
+
+def _freeze_at_exit() -> None:
+    """This process ends after the report. At exit the interpreter's last collection would walk every object the
+    knowledge base made (~75 k) only to free memory the exit frees anyway: 10-25 ms of every run, 0.1-0.2 s on a
+    loaded machine. gc.freeze() at exit (after the report is printed and flushed) leaves them out of it."""
+    if not _FREEZE_AT_EXIT:
+        import atexit
+        import gc
+
+        atexit.register(gc.freeze)
+        _FREEZE_AT_EXIT.append(True)
+
 
 def run_explain(
     logs: list[str] | None = None,
@@ -52,6 +66,7 @@ def run_explain(
     # --runtime X keeps only X's fixes everywhere (as before); the default keeps them all in
     # JSON and SARIF and shows the detected runtime's in text
     only = [runtime.value, "env", "host"] if runtime not in (None, RuntimeChoice.all) else None
+    _freeze_at_exit()
     report = explain(inputs, runtimes=only, engine=engine)
     config_out = _patch_config(patch, report, write) if patch is not None else None
 

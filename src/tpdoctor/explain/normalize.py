@@ -208,17 +208,20 @@ _HTML_FORMS = (
     {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"},
 )
 _JSON_FORM = {"\\": "\\\\", '"': '\\"', "<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
+_HTML_ESCAPED = frozenset(_HTML_FORMS[0])  # the characters each table rewrites (a set test: start-up runs ~8000)
+_JSON_ESCAPED = frozenset(_JSON_FORM)
 # A literal this long whose first word is a plain word also gets its other-case twin (`Failed to
 # open` / `failed to open`): a message quoted mid-sentence or re-raised changes that letter only.
 CASE_TWIN_MIN = 8
 _PLAIN_WORD = re.compile(r"[A-Za-z][a-z]+(?:[ :,]|$)")
 
 
-def starts_message(literal: str, examples: tuple[str, ...]) -> bool:
+def starts_message(literal: str, examples: tuple[str, ...], stripped: bool = False) -> bool:
     """Does the literal begin the message in one of the examples (the line's start once prefixes are
-    stripped, or after an exception name's `: `)? Only there does its first letter's case drift."""
+    stripped, or after an exception name's `: `)? Only there does its first letter's case drift.
+    `stripped`: the examples went through strip_prefixes already (a signature's literals share them)."""
     for example in examples:
-        text = strip_prefixes(example)
+        text = example if stripped else strip_prefixes(example)
         at = text.find(literal)
         if at == 0 or (at >= 2 and text[at - 2 : at] == ": "):
             return True
@@ -234,10 +237,10 @@ def literal_forms(literal: str, recased: bool = True) -> list[str]:
         forms.append(literal[0].swapcase() + literal[1:])
     # escaping (HTML, JSON) and a typographer do not meet in one paste: each applies to the typed forms
     for form in forms[:]:
-        if any(c in form for c in "&<>\"'"):
+        if not _HTML_ESCAPED.isdisjoint(form):
             for table in _HTML_FORMS:
                 forms.append("".join(table.get(c, c) for c in form))
-        if any(c in form for c in '\\"<>&'):
+        if not _JSON_ESCAPED.isdisjoint(form):
             forms.append("".join(_JSON_FORM.get(c, c) for c in form))
         forms.extend(typographic_forms(form))
     forms.extend(autolinked_forms(forms))

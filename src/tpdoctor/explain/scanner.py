@@ -133,6 +133,7 @@ _numpy: Any = None  # the module once imported, False when it is not installed
 # Regular files at least this large are scanned with forked workers (explain/scanpool.py); a
 # smaller log is over before the forks would pay for themselves.
 POOL_FROM = 3 * CHUNK
+SHORT_GAP = 4096  # prescan: between two hits this close, find() says whether any newline needs counting
 _scratch: Any = None  # a reused bool buffer
 
 
@@ -168,10 +169,14 @@ def prescan(engine: Engine, block: Buffer, end: int) -> Prescanned:
     hits = engine.scan(block, end)
     hits.sort(key=itemgetter(1))
     count = _newline_counter(block, end)
+    find = block.find
     before: list[int] = []
     k = pos = 0
     for _lit, hit_end in hits:
-        k += count(pos, hit_end)
+        # hits come a few to a line (a line's literals, a rank's repeated line): a short gap without a newline
+        # is told by one find, cheaper than counting a slice of the mask
+        if hit_end - pos > SHORT_GAP or find(b"\n", pos, hit_end) >= 0:
+            k += count(pos, hit_end)
         pos = hit_end
         before.append(k)
     return hits, before, k + count(pos, end)
@@ -211,6 +216,11 @@ def _cited_in_advice(text: str, start: int, end: int) -> bool:
         and text[end] in _QUOTES
         and _ADVICE.search(text.lower()) is not None
     )
+
+
+def _raised(text: str) -> bool:
+    """The line reads as a raised exception that is not a generic wrapper (Scanner._exception_seen)."""
+    return _RAISED.search(text) is not None and not is_generic(text)
 
 
 def _failed(text: str) -> bool:
@@ -273,6 +283,8 @@ class _LineMatch:
     matched: bool = False
     code_table: str = ""
     context_free: bool = True
+    # the line reads as a raised exception (_raised(text)); asked once per remembered line: every rank repeats it
+    raised: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -380,8 +392,10 @@ class Scanner:
             return targets[index[key]]
 
         for si, sig in enumerate(kb.signatures):
+            stripped = len(sig.literals) > 1  # the examples stripped once for all the signature's literals
+            examples = tuple(strip_prefixes(e) for e in sig.examples) if stripped else sig.examples
             for t in sig.literals:
-                for form in literal_forms(t, starts_message(t, sig.examples)):
+                for form in literal_forms(t, starts_message(t, examples, stripped)):
                     target = lit(form, False)
                     if si not in target.sigs:
                         target.sigs.append(si)
@@ -794,7 +808,9 @@ class Scanner:
         if found.code_table and len(res.code_lines) < CODE_LINES_KEPT:
             res.code_lines.setdefault((source, line_no), found.code_table)
         if salient:
-            self._exception_seen(text, original, line_no, source, order, tuple(matched_ids))
+            if found.raised is None:
+                found.raised = _raised(text)
+            self._exception_seen(text, original, line_no, source, order, tuple(matched_ids), found.raised)
         if (salient or found.code_table) and not found.matched:
             # a line that carries an error code is an error line even without an error word
             # ("Invalid device ordinal" pasted alone): it ranks with exception lines
@@ -814,13 +830,23 @@ class Scanner:
         res.facts.add("child_signal", "SIGKILL" if name == OOM else name, line_no, source)
 
     def _exception_seen(
-        self, text: str, original: str, line_no: int, source: str, order: int, sigs: tuple[str, ...] = ()
+        self,
+        text: str,
+        original: str,
+        line_no: int,
+        source: str,
+        order: int,
+        sigs: tuple[str, ...] = (),
+        raised: bool | None = None,
     ) -> None:
-        """Keep the latest exception line (only lines that hold an error word get here)."""
+        """Keep the latest exception line (only lines that hold an error word get here). `raised`: _raised(text)
+        when the caller knows it."""
         last = self.result.terminal
         if last is not None and last.order > order:
             return
-        if _RAISED.search(text) and not is_generic(text):
+        if raised is None:
+            raised = _raised(text)
+        if raised:
             self.result.terminal = Terminal(order, source, line_no, display(original), sigs)
 
     def _salient(

@@ -8,6 +8,7 @@ the cause ids it supports and how strongly.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -267,6 +268,12 @@ def _strerror_texts() -> frozenset[str]:
     return frozenset(os.strerror(n).lower() for n in range(1, 134))
 
 
+@lru_cache(maxsize=1)
+def _strerror_search() -> Callable[[str], re.Match[str] | None]:
+    """Finds any of _strerror_texts in a text: one pass instead of ~130 `in` tests per literal (start-up)."""
+    return re.compile("|".join(re.escape(t) for t in sorted(_strerror_texts()))).search
+
+
 def distinctive(literal: str) -> bool:
     """Can this literal name its signature's message without the rest of the pattern?"""
     words = re.findall(r"[A-Za-z]{2,}", literal)
@@ -274,7 +281,7 @@ def distinctive(literal: str) -> bool:
     return (
         len(literal) >= LOOSE_MIN_CHARS
         and len(words) >= LOOSE_MIN_WORDS
-        and not any(t in low for t in _strerror_texts())
+        and _strerror_search()(low) is None
     )
 
 
