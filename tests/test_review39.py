@@ -37,3 +37,56 @@ def test_a_pod_that_names_fewer_gpus_than_tp_in_nvidia_visible_devices_is_the_bl
         assert _tp(tmp_path, POD.replace("VALUE", value)) == [("blocker", "suggests")], value
     for value in ("all", "0,1,2,3"):
         assert _tp(tmp_path, POD.replace("VALUE", value)) == [("degraded", "suggests")], value
+
+
+ISVC = """apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: {name: llama}
+spec:
+  predictor:
+    model:
+      modelFormat: {name: huggingface}
+      args: ["--tensor-parallel-size=2"]
+      resources:
+        limits: {nvidia.com/gpu: "2"}
+---
+apiVersion: serving.kserve.io/v1alpha1
+kind: ServingRuntime
+metadata: {name: old-hf}
+spec:
+  DISABLED
+  supportedModelFormats:
+    - {name: huggingface, autoSelect: true}
+  containers:
+    - name: kserve-container
+      image: kserve/huggingfaceserver:v0.13.0
+---
+apiVersion: serving.kserve.io/v1alpha1
+kind: ServingRuntime
+metadata: {name: hf}
+spec:
+  supportedModelFormats:
+    - {name: huggingface, autoSelect: true}
+  containers:
+    - name: kserve-container
+      image: kserve/huggingfaceserver:v0.15.0
+      volumeMounts:
+        - {name: devshm, mountPath: /dev/shm}
+  volumes:
+    - name: devshm
+      emptyDir: {medium: Memory}
+"""
+
+
+def test_a_disabled_or_multi_model_runtime_is_not_auto_selected(tmp_path: Path) -> None:
+    # kserve GetSupportingRuntimes skips spec.disabled and multi-model runtimes: the second runtime, with its
+    # /dev/shm, is the one KServe picks (the disabled one was taken and its missing /dev/shm was the blocker)
+    for flag in ("disabled: true", "multiModel: true"):
+        p = tmp_path / "k.yaml"
+        p.write_text(ISVC.replace("DISABLED", flag))
+        assert [f for f in audit_model(load(p).model).findings if f.cause == "shm.too-small"] == [], flag
+    p = tmp_path / "k.yaml"
+    p.write_text(ISVC.replace("DISABLED", "disabled: false"))
+    assert [f.severity.value for f in audit_model(load(p).model).findings if f.cause == "shm.too-small"] == [
+        "blocker"
+    ]

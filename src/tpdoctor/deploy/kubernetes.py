@@ -375,7 +375,8 @@ def serving_runtime(w: Workload, docs: list[Any]) -> tuple[dict[str, Any] | None
             continue
         rname = str((d.get("metadata") or {}).get("name") or "")
         formats = d["spec"].get("supportedModelFormats") or []
-        auto = any(
+        # kserve GetSupportingRuntimes: a disabled or multi-model runtime is never auto-selected (review39)
+        auto = d["spec"].get("disabled") is not True and d["spec"].get("multiModel") is not True and any(
             isinstance(f, dict) and f.get("name") == fmt and f.get("autoSelect") is True
             for f in (formats if isinstance(formats, list) else [])
         )
