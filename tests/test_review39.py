@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tpdoctor.deploy.audit import audit_model, load
+from tpdoctor.redact import redact_text
 
 POD = """apiVersion: v1
 kind: Pod
@@ -90,3 +91,11 @@ def test_a_disabled_or_multi_model_runtime_is_not_auto_selected(tmp_path: Path) 
     assert [f.severity.value for f in audit_model(load(p).model).findings if f.cause == "shm.too-small"] == [
         "blocker"
     ]
+
+
+def test_a_flow_env_value_with_spaces_is_redacted_whole() -> None:
+    # a plain flow scalar runs to the next ',' or '}': only its first word was redacted ('secret pass' printed)
+    out = redact_text("      env: [{name: DB_PASSWORD, value: my secret pass}]\n")
+    assert "secret" not in out and "pass}" not in out and "<redacted>" in out
+    out = redact_text('      env: [{name: DB_PASSWORD, value: hunter2 x, other: 1}, {name: A, value: b c}]\n')
+    assert "hunter2" not in out and " x," not in out and "value: b c" in out

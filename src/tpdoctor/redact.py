@@ -215,7 +215,8 @@ _ENV_NAME_LINE = re.compile(r"""^[ \t+\-]*["']?name["']?[ \t]*:[ \t]*["']?(?P<n>
 _ENV_VALUE_LINE = re.compile(r"""^(?P<pre>[ \t+\-]*["']?value["']?[ \t]*:[ \t]*)(?P<v>\S.*?)(?P<post>[ \t]*,?[ \t]*\r?\n?)$""", re.S)
 _ENV_PAIR = re.compile(
     r"""["']?name["']?\s*:\s*["']?(?P<n>[A-Za-z_][\w.-]*)["']?\s*,\s*["']?value["']?\s*:\s*"""
-    r"""(?P<v>"[^"]*"|'[^']*'|[^,}\s]+)"""
+    # a plain flow scalar runs to the next ',', '}' or ']' and may hold spaces (review39: only its first word went)
+    r"""(?P<v>"[^"]*"|'[^']*'|[^,{}\[\]\s](?:[^,{}\[\]\n]*[^,{}\[\]\s])?)"""
 )
 
 
