@@ -99,3 +99,17 @@ def test_a_flow_env_value_with_spaces_is_redacted_whole() -> None:
     assert "secret" not in out and "pass}" not in out and "<redacted>" in out
     out = redact_text('      env: [{name: DB_PASSWORD, value: hunter2 x, other: 1}, {name: A, value: b c}]\n')
     assert "hunter2" not in out and " x," not in out and "value: b c" in out
+
+
+def test_torch_2_1s_total_capacty_typo_is_read_as_a_mostly_free_gpu(tmp_path: Path) -> None:
+    # torch 2.1's allocator printed "has a total capacty of" (c10/cuda/CUDACachingAllocator.cpp, fixed in 2.2): the
+    # same small request on a mostly free GPU under `ulimit -v` is the limit there too
+    from tpdoctor.explain import explain
+
+    p = tmp_path / "log.txt"
+    p.write_text(
+        "$ ulimit -v 184677216\n"
+        "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB. GPU 0 has a total capacty of "
+        "79.15 GiB of which 78.02 GiB is free. Including non-PyTorch memory, this process has 1.13 GiB memory in use.\n"
+    )
+    assert "limits.address-space-too-low" in [f.cause for f in explain([str(p)]).findings]
