@@ -113,3 +113,49 @@ def test_torch_2_1s_total_capacty_typo_is_read_as_a_mostly_free_gpu(tmp_path: Pa
         "79.15 GiB of which 78.02 GiB is free. Including non-PyTorch memory, this process has 1.13 GiB memory in use.\n"
     )
     assert "limits.address-space-too-low" in [f.cause for f in explain([str(p)]).findings]
+
+
+RT_VOLUME_ONLY = """apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: {name: llama}
+spec:
+  predictor:
+    model:
+      modelFormat: {name: huggingface}
+      runtime: hf
+      args: ["--tensor-parallel-size=2"]
+      resources:
+        limits: {nvidia.com/gpu: "2"}
+      volumeMounts:
+        - {name: devshm, mountPath: /dev/shm}
+---
+apiVersion: serving.kserve.io/v1alpha1
+kind: ServingRuntime
+metadata: {name: hf}
+spec:
+  supportedModelFormats:
+    - {name: huggingface, autoSelect: true}
+  containers:
+    - name: kserve-container
+      image: kserve/huggingfaceserver:v0.15.0
+  volumes:
+    - name: devshm
+      emptyDir: {medium: Memory}
+"""
+
+
+def test_a_predictor_mount_of_a_runtime_volume_is_resolved_through_the_runtime(tmp_path: Path) -> None:
+    # KServe's MergePodSpec gives the pod the runtime's volumes: the model container's /dev/shm mount names the
+    # runtime's Memory emptyDir (it was read as an unknown volume, and /dev/shm as the 64 MiB default: the blocker)
+    p = tmp_path / "k.yaml"
+    p.write_text(RT_VOLUME_ONLY)
+    assert [f for f in audit_model(load(p).model).findings if f.cause == "shm.too-small"] == []
+    # the runtime's own mount of a volume the predictor declares resolves the same way
+    text = RT_VOLUME_ONLY.replace(
+        "      volumeMounts:\n        - {name: devshm, mountPath: /dev/shm}\n", ""
+    ).replace(
+        "  volumes:\n    - name: devshm\n      emptyDir: {medium: Memory}\n",
+        "      volumeMounts:\n        - {name: devshm, mountPath: /dev/shm}\n",
+    ).replace("  predictor:\n", "  predictor:\n    volumes:\n      - name: devshm\n        emptyDir: {medium: Memory}\n")
+    p.write_text(text)
+    assert [f for f in audit_model(load(p).model).findings if f.cause == "shm.too-small"] == []

@@ -236,11 +236,14 @@ def parse_kubernetes(text: str, source: str, validate: bool = True) -> tuple[Dep
         spec = w.pod_spec
         psc = spec.get("securityContext") or {}
         vols = {str(v.get("name")): v for v in spec.get("volumes") or [] if isinstance(v, dict)}
+        runtime, runtime_label = serving_runtime(w, docs)
+        if runtime is not None:  # KServe MergePodSpec: the runtime's volumes, the predictor's by the same name win
+            vols = {**_volumes(runtime), **vols}
         for c in w.containers:
             if not isinstance(c, dict):
                 continue
             s = _container(w, c, psc, vols)
-            _merge_runtime(s, *serving_runtime(w, docs))
+            _merge_runtime(s, runtime, runtime_label, vols)
             s.gpus.extend(_dra_requests(w, c, claims))
             s.allows = {**c_allows, **a_allows}
             s.notes = c_problems + a_problems
@@ -387,15 +390,20 @@ def serving_runtime(w: Workload, docs: list[Any]) -> tuple[dict[str, Any] | None
     return None, f"the runtime KServe auto-selects for modelFormat {str(fmt)[:80]}" if fmt else "a KServe runtime"
 
 
-def _merge_runtime(s: Service, runtime: dict[str, Any] | None, label: str) -> None:
-    """What the ServingRuntime adds to a predictor's model container (only its volumes and mounts are read)."""
+def _volumes(spec: dict[str, Any]) -> dict[str, Any]:
+    volumes = spec.get("volumes")
+    return {str(v.get("name")): v for v in volumes if isinstance(v, dict)} if isinstance(volumes, list) else {}
+
+
+def _merge_runtime(s: Service, runtime: dict[str, Any] | None, label: str, vols: dict[str, Any]) -> None:
+    """What the ServingRuntime adds to a predictor's model container (only its volumes and mounts are read); `vols`
+    the pod's volumes as KServe merges them (the runtime's and the predictor's, review39)."""
     if not label:
         return
     s.extra["kserve_runtime"] = label
     if runtime is None:
         return
     s.extra["kserve_runtime_in_file"] = "1"
-    vols = {str(v.get("name")): v for v in runtime.get("volumes") or [] if isinstance(v, dict)}
     containers = [c for c in runtime.get("containers") or [] if isinstance(c, dict)]
     main = next((c for c in containers if c.get("name") == "kserve-container"), containers[0] if containers else None)
     if main is not None:
