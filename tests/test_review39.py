@@ -159,3 +159,25 @@ def test_a_predictor_mount_of_a_runtime_volume_is_resolved_through_the_runtime(t
     ).replace("  predictor:\n", "  predictor:\n    volumes:\n      - name: devshm\n        emptyDir: {medium: Memory}\n")
     p.write_text(text)
     assert [f for f in audit_model(load(p).model).findings if f.cause == "shm.too-small"] == []
+
+
+def test_runtimes_are_indexed_once_per_file() -> None:
+    import time
+
+    from tpdoctor.deploy.kubernetes import serving_runtime, workloads
+
+    n = 3000
+    docs: list[object] = [
+        {
+            "kind": "InferenceService",
+            "metadata": {"name": f"m{i}"},
+            "spec": {"predictor": {"model": {"modelFormat": {"name": "huggingface"}, "runtime": f"rt{n - 1 - i}"}}},
+        }
+        for i in range(n)
+    ]
+    docs += [{"kind": "ServingRuntime", "metadata": {"name": f"rt{i}"}, "spec": {"volumes": []}} for i in range(n)]
+    services = [w for w in workloads(docs) if w.kind == "InferenceService"]
+    start = time.monotonic()
+    got = [serving_runtime(w, docs)[1] for w in services]
+    assert time.monotonic() - start < 3.0  # a walk of the 6000 documents per InferenceService took ~8 s
+    assert got[0] == f"ServingRuntime rt{n - 1}" and got[-1] == "ServingRuntime rt0"

@@ -359,6 +359,36 @@ def _add_mounts(s: Service, volume_mounts: Any, vols: dict[str, Any], origin: st
 _RUNTIME_KINDS = ("ServingRuntime", "ClusterServingRuntime")
 
 
+# the ServingRuntimes of the last document list parsed, by name and by auto-selected model format (the first in the
+# file wins): one walk per file, not one per InferenceService (4000 of each took 14 s, quadratic; review39)
+_RUNTIMES: list[tuple[list[Any], dict[str, tuple[dict[str, Any], str]], dict[str, tuple[dict[str, Any], str]]]] = []
+
+
+def _runtime_index(
+    docs: list[Any],
+) -> tuple[dict[str, tuple[dict[str, Any], str]], dict[str, tuple[dict[str, Any], str]]]:
+    if _RUNTIMES and _RUNTIMES[0][0] is docs:
+        return _RUNTIMES[0][1], _RUNTIMES[0][2]
+    by_name: dict[str, tuple[dict[str, Any], str]] = {}
+    by_format: dict[str, tuple[dict[str, Any], str]] = {}
+    for d in docs:
+        if not isinstance(d, dict) or d.get("kind") not in _RUNTIME_KINDS or not isinstance(d.get("spec"), dict):
+            continue
+        meta = d.get("metadata")
+        rname = str((meta if isinstance(meta, dict) else {}).get("name") or "")
+        found = (d["spec"], f"{d['kind']} {rname[:80]}")
+        by_name.setdefault(rname, found)
+        # kserve GetSupportingRuntimes: a disabled or multi-model runtime is never auto-selected (review39)
+        if d["spec"].get("disabled") is True or d["spec"].get("multiModel") is True:
+            continue
+        formats = d["spec"].get("supportedModelFormats")
+        for f in formats if isinstance(formats, list) else []:
+            if isinstance(f, dict) and isinstance(f.get("name"), str) and f.get("autoSelect") is True:
+                by_format.setdefault(f["name"], found)
+    _RUNTIMES[:] = [(docs, by_name, by_format)]
+    return by_name, by_format
+
+
 def serving_runtime(w: Workload, docs: list[Any]) -> tuple[dict[str, Any] | None, str]:
     """The KServe ServingRuntime an InferenceService predictor's `model:` runs in: named by `model.runtime`, else
     the runtime that auto-selects its `modelFormat` (kserve pkg/apis/serving/v1beta1/predictor_model.go
@@ -373,18 +403,11 @@ def serving_runtime(w: Workload, docs: list[Any]) -> tuple[dict[str, Any] | None
         return None, ""
     name = model.get("runtime")
     fmt = (model.get("modelFormat") or {}).get("name") if isinstance(model.get("modelFormat"), dict) else None
-    for d in docs:
-        if not isinstance(d, dict) or d.get("kind") not in _RUNTIME_KINDS or not isinstance(d.get("spec"), dict):
-            continue
-        rname = str((d.get("metadata") or {}).get("name") or "")
-        formats = d["spec"].get("supportedModelFormats") or []
-        # kserve GetSupportingRuntimes: a disabled or multi-model runtime is never auto-selected (review39)
-        auto = d["spec"].get("disabled") is not True and d["spec"].get("multiModel") is not True and any(
-            isinstance(f, dict) and f.get("name") == fmt and f.get("autoSelect") is True
-            for f in (formats if isinstance(formats, list) else [])
-        )
-        if (isinstance(name, str) and name and rname == name) or (not name and fmt and auto):
-            return d["spec"], f"{d['kind']} {rname[:80]}"
+    by_name, by_format = _runtime_index(docs)
+    if isinstance(name, str) and name and name in by_name:
+        return by_name[name]
+    if not name and isinstance(fmt, str) and fmt and fmt in by_format:
+        return by_format[fmt]
     if isinstance(name, str) and name:
         return None, f"ServingRuntime {name[:80]}"
     return None, f"the runtime KServe auto-selects for modelFormat {str(fmt)[:80]}" if fmt else "a KServe runtime"
