@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from tpdoctor.deploy.audit import audit_model, load
 from tpdoctor.redact import redact_text
@@ -181,3 +184,34 @@ def test_runtimes_are_indexed_once_per_file() -> None:
     got = [serving_runtime(w, docs)[1] for w in services]
     assert time.monotonic() - start < 3.0  # a walk of the 6000 documents per InferenceService took ~8 s
     assert got[0] == f"ServingRuntime rt{n - 1}" and got[-1] == "ServingRuntime rt0"
+
+
+def test_stale_temps_are_cleaned_in_the_pinned_directory_not_through_a_swapped_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # write_fixed pins the directory with one descriptor; the stale-temp cleanup still listed and unlinked by the
+    # path, so a directory link swapped after the pin made it delete temp-named files in the link owner's directory
+    from tpdoctor import safewrite
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "c.yaml").write_text("x: 1\n")
+    victim = b / f".c.yaml{safewrite.TMP_MARK}{os.getpid()}-0123abcd"
+    victim.write_text("not ours\n")
+    ours = a / f".c.yaml{safewrite.TMP_MARK}{os.getpid()}-4567cdef"
+    ours.write_text("stale\n")
+    d = tmp_path / "d"
+    d.symlink_to(a)
+    state = safewrite.read_state(d / "c.yaml", 1 << 20)
+    real = safewrite._write_fixed_in
+
+    def swap_first(dfd: int, *args: object) -> Path:
+        d.unlink()
+        d.symlink_to(b)  # after the directory was pinned
+        return real(dfd, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(safewrite, "_write_fixed_in", swap_first)
+    safewrite.write_fixed(state, "x: 2\n", safewrite.detect_style(state.data))
+    assert victim.exists() and not ours.exists()
+    assert (a / "c.yaml").read_text() == "x: 2\n"
