@@ -215,3 +215,13 @@ def test_stale_temps_are_cleaned_in_the_pinned_directory_not_through_a_swapped_l
     safewrite.write_fixed(state, "x: 2\n", safewrite.detect_style(state.data))
     assert victim.exists() and not ours.exists()
     assert (a / "c.yaml").read_text() == "x: 2\n"
+
+
+def test_the_datasets_cache_under_xdg_cache_home_is_named_so() -> None:
+    # datasets/config.py: XDG_CACHE_HOME (default ~/.cache) + /huggingface; the finding named ~/.cache for it
+    from tpdoctor.rules.jit_cache import hf_datasets_cache_dir
+
+    what, directory = hf_datasets_cache_dir({"HOME": "/home/a", "XDG_CACHE_HOME": "/scratch/cache"}) or ("", "")
+    assert directory == "/scratch/cache/huggingface/datasets" and "XDG_CACHE_HOME" in what and "~" not in what
+    what, directory = hf_datasets_cache_dir({"HOME": "/home/a"}) or ("", "")
+    assert directory == "/home/a/.cache/huggingface/datasets" and "~/.cache" in what
