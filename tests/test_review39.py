@@ -225,3 +225,24 @@ def test_the_datasets_cache_under_xdg_cache_home_is_named_so() -> None:
     assert directory == "/scratch/cache/huggingface/datasets" and "XDG_CACHE_HOME" in what and "~" not in what
     what, directory = hf_datasets_cache_dir({"HOME": "/home/a"}) or ("", "")
     assert directory == "/home/a/.cache/huggingface/datasets" and "~/.cache" in what
+
+
+def test_a_secret_env_value_on_the_lines_after_value_is_redacted() -> None:
+    # a block scalar (value: | / >-), a plain scalar on the next line, a double-quoted one continued: the secret
+    # lines after `value:` were printed (only the `value:` line itself was redacted)
+    from tpdoctor.redact import LineRedactor
+
+    texts = [
+        "      - name: DB_PASSWORD\n        value: |\n          hunter2zz\n\n          more2zz\n      - name: X\n",
+        "      - name: DB_PASSWORD\n        value: >-\n          hunter2zz\n      - name: X\n",
+        "      - name: DB_PASSWORD\n        value:\n          hunter2zz\n",
+        '      - name: DB_PASSWORD\n        value: "hunter1 \\\n          hunter2zz"\n      - name: X\n',
+        # an audit --fix diff's lines
+        "+      - name: DB_PASSWORD\n+        value: |\n+          hunter2zz\n+      - name: X\n",
+    ]
+    for text in texts:
+        for out in (redact_text(text), LineRedactor().feed(text)):
+            assert "hunter" not in out and "more2zz" not in out, out
+            assert "name: X" in out or "name: X" not in text
+    kept = "      - name: DB_PASSWORD\n        value: abc\n      - name: X\n        value: |\n          visible\n"
+    assert "visible" in redact_text(kept)
