@@ -246,3 +246,21 @@ def test_a_secret_env_value_on_the_lines_after_value_is_redacted() -> None:
             assert "name: X" in out or "name: X" not in text
     kept = "      - name: DB_PASSWORD\n        value: abc\n      - name: X\n        value: |\n          visible\n"
     assert "visible" in redact_text(kept)
+
+
+def test_a_multi_node_runtime_is_auto_selected_only_for_a_multi_node_predictor(tmp_path: Path) -> None:
+    # kserve GetSupportingRuntimes: IsMultiNodeRuntime() (a workerSpec) == the predictor's workerSpec != nil
+    text = ISVC.replace("DISABLED", "workerSpec: {tensorParallelSize: 2}")
+    p = tmp_path / "k.yaml"
+    p.write_text(text)
+    assert [f for f in audit_model(load(p).model).findings if f.cause == "shm.too-small"] == []
+    from tpdoctor.deploy.kubernetes import serving_runtime, workloads
+
+    docs: list[object] = [
+        {"kind": "InferenceService", "metadata": {"name": "a"},
+         "spec": {"predictor": {"workerSpec": {}, "model": {"modelFormat": {"name": "hf"}}}}},
+        {"kind": "ServingRuntime", "metadata": {"name": "mn"},
+         "spec": {"workerSpec": {}, "supportedModelFormats": [{"name": "hf", "autoSelect": True}]}},
+    ]  # fmt: skip
+    got = [serving_runtime(w, docs)[1] for w in workloads(docs) if w.kind == "InferenceService"]
+    assert got[0] == "ServingRuntime mn"

@@ -361,16 +361,16 @@ _RUNTIME_KINDS = ("ServingRuntime", "ClusterServingRuntime")
 
 # the ServingRuntimes of the last document list parsed, by name and by auto-selected model format (the first in the
 # file wins): one walk per file, not one per InferenceService (4000 of each took 14 s, quadratic; review39)
-_RUNTIMES: list[tuple[list[Any], dict[str, tuple[dict[str, Any], str]], dict[str, tuple[dict[str, Any], str]]]] = []
+_RUNTIMES: list[tuple[list[Any], dict[str, tuple[dict[str, Any], str]], dict[tuple[str, bool], tuple[dict[str, Any], str]]]] = []
 
 
 def _runtime_index(
     docs: list[Any],
-) -> tuple[dict[str, tuple[dict[str, Any], str]], dict[str, tuple[dict[str, Any], str]]]:
+) -> tuple[dict[str, tuple[dict[str, Any], str]], dict[tuple[str, bool], tuple[dict[str, Any], str]]]:
     if _RUNTIMES and _RUNTIMES[0][0] is docs:
         return _RUNTIMES[0][1], _RUNTIMES[0][2]
     by_name: dict[str, tuple[dict[str, Any], str]] = {}
-    by_format: dict[str, tuple[dict[str, Any], str]] = {}
+    by_format: dict[tuple[str, bool], tuple[dict[str, Any], str]] = {}  # (format, a multi-node runtime)
     for d in docs:
         if not isinstance(d, dict) or d.get("kind") not in _RUNTIME_KINDS or not isinstance(d.get("spec"), dict):
             continue
@@ -384,7 +384,7 @@ def _runtime_index(
         formats = d["spec"].get("supportedModelFormats")
         for f in formats if isinstance(formats, list) else []:
             if isinstance(f, dict) and isinstance(f.get("name"), str) and f.get("autoSelect") is True:
-                by_format.setdefault(f["name"], found)
+                by_format.setdefault((f["name"], d["spec"].get("workerSpec") is not None), found)
     _RUNTIMES[:] = [(docs, by_name, by_format)]
     return by_name, by_format
 
@@ -406,8 +406,10 @@ def serving_runtime(w: Workload, docs: list[Any]) -> tuple[dict[str, Any] | None
     by_name, by_format = _runtime_index(docs)
     if isinstance(name, str) and name and name in by_name:
         return by_name[name]
-    if not name and isinstance(fmt, str) and fmt and fmt in by_format:
-        return by_format[fmt]
+    # IsMultiNodeRuntime() == multiNodeEnabled: a runtime with a workerSpec only for a predictor with one (review39)
+    auto = (fmt, w.pod_spec.get("workerSpec") is not None) if isinstance(fmt, str) else None
+    if not name and fmt and auto in by_format:
+        return by_format[auto]
     if isinstance(name, str) and name:
         return None, f"ServingRuntime {name[:80]}"
     return None, f"the runtime KServe auto-selects for modelFormat {str(fmt)[:80]}" if fmt else "a KServe runtime"
