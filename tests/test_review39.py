@@ -56,7 +56,7 @@ spec:
 ---
 apiVersion: serving.kserve.io/v1alpha1
 kind: ServingRuntime
-metadata: {name: old-hf}
+metadata: {name: a-old-hf}
 spec:
   DISABLED
   supportedModelFormats:
@@ -264,3 +264,60 @@ def test_a_multi_node_runtime_is_auto_selected_only_for_a_multi_node_predictor(t
     ]  # fmt: skip
     got = [serving_runtime(w, docs)[1] for w in workloads(docs) if w.kind == "InferenceService"]
     assert got[0] == "ServingRuntime mn"
+
+
+TWO_RUNTIMES = """apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: {name: llama}
+spec:
+  predictor:
+    model:
+      modelFormat: {name: huggingface MODELVERSION}
+      args: ["--tensor-parallel-size=2"]
+      resources:
+        limits: {nvidia.com/gpu: "2"}
+---
+apiVersion: serving.kserve.io/v1alpha1
+kind: FIRSTKIND
+metadata: {name: a-plain}
+spec:
+  supportedModelFormats:
+    - {name: huggingface, autoSelect: true FIRSTFORMAT}
+  containers:
+    - name: kserve-container
+      image: kserve/huggingfaceserver:v0.13.0
+---
+apiVersion: serving.kserve.io/v1alpha1
+kind: ServingRuntime
+metadata: {name: b-shm}
+spec:
+  supportedModelFormats:
+    - {name: huggingface, autoSelect: true SECONDFORMAT}
+  containers:
+    - name: kserve-container
+      image: kserve/huggingfaceserver:v0.15.0
+      volumeMounts:
+        - {name: devshm, mountPath: /dev/shm}
+  volumes:
+    - name: devshm
+      emptyDir: {medium: Memory}
+"""
+
+
+def _two(tmp_path: Path, first_kind: str = "ServingRuntime", first: str = "", second: str = "", model: str = "") -> list[str]:
+    text = TWO_RUNTIMES.replace("FIRSTKIND", first_kind).replace(" FIRSTFORMAT", first)
+    text = text.replace(" SECONDFORMAT", second).replace(" MODELVERSION", model)
+    p = tmp_path / "k.yaml"
+    p.write_text(text)
+    return [f.severity.value for f in audit_model(load(p).model).findings if f.cause == "shm.too-small"]
+
+
+def test_auto_selection_follows_kserves_order_not_the_files(tmp_path: Path) -> None:
+    # kserve GetSupportingRuntimes: namespaced ServingRuntimes before ClusterServingRuntimes, each by name, then a
+    # stable sort by the format's priority (set before unset, higher first); the model's version must be listed
+    assert _two(tmp_path) == ["blocker"]  # same scope, no priority: a-plain by name
+    assert _two(tmp_path, first_kind="ClusterServingRuntime") == []  # the namespaced b-shm first
+    assert _two(tmp_path, first=", priority: 1", second=", priority: 2") == []
+    assert _two(tmp_path, second=", priority: 1") == []
+    assert _two(tmp_path, first=", priority: 2", second=", priority: 1") == ["blocker"]
+    assert _two(tmp_path, second=', version: "2"', model=', version: "2"') == []  # a-plain lists no version 2

@@ -359,32 +359,54 @@ def _add_mounts(s: Service, volume_mounts: Any, vols: dict[str, Any], origin: st
 _RUNTIME_KINDS = ("ServingRuntime", "ClusterServingRuntime")
 
 
-# the ServingRuntimes of the last document list parsed, by name and by auto-selected model format (the first in the
-# file wins): one walk per file, not one per InferenceService (4000 of each took 14 s, quadratic; review39)
-_RUNTIMES: list[tuple[list[Any], dict[str, tuple[dict[str, Any], str]], dict[tuple[str, bool], tuple[dict[str, Any], str]]]] = []
+# the ServingRuntimes of the last document list parsed, by name and by auto-selected model format: one walk per
+# file, not one per InferenceService (4000 of each took 14 s, quadratic; review39)
+_Found = tuple[dict[str, Any], str]
+# KServe's first runtime per (format, a multi-node runtime, the model's version or None)
+_Candidates = dict[tuple[str, bool, str | None], _Found]
+_RUNTIMES: list[tuple[list[Any], dict[str, _Found], _Candidates]] = []
 
 
-def _runtime_index(
-    docs: list[Any],
-) -> tuple[dict[str, tuple[dict[str, Any], str]], dict[tuple[str, bool], tuple[dict[str, Any], str]]]:
+def _runtime_index(docs: list[Any]) -> tuple[dict[str, _Found], _Candidates]:
     if _RUNTIMES and _RUNTIMES[0][0] is docs:
         return _RUNTIMES[0][1], _RUNTIMES[0][2]
-    by_name: dict[str, tuple[dict[str, Any], str]] = {}
-    by_format: dict[tuple[str, bool], tuple[dict[str, Any], str]] = {}  # (format, a multi-node runtime)
-    for d in docs:
+    by_name: dict[str, _Found] = {}
+    entries: list[tuple[tuple[int, int, int, str, int], str, bool, set[str], _Found]] = []
+    for order, d in enumerate(docs):
         if not isinstance(d, dict) or d.get("kind") not in _RUNTIME_KINDS or not isinstance(d.get("spec"), dict):
             continue
         meta = d.get("metadata")
         rname = str((meta if isinstance(meta, dict) else {}).get("name") or "")
         found = (d["spec"], f"{d['kind']} {rname[:80]}")
-        by_name.setdefault(rname, found)
+        # GetServingRuntime: the namespace's ServingRuntime of that name before a ClusterServingRuntime
+        if rname not in by_name or (d["kind"] == "ServingRuntime" and by_name[rname][1].startswith("Cluster")):
+            by_name[rname] = found
         # kserve GetSupportingRuntimes: a disabled or multi-model runtime is never auto-selected (review39)
         if d["spec"].get("disabled") is True or d["spec"].get("multiModel") is True:
             continue
         formats = d["spec"].get("supportedModelFormats")
-        for f in formats if isinstance(formats, list) else []:
-            if isinstance(f, dict) and isinstance(f.get("name"), str) and f.get("autoSelect") is True:
-                by_format.setdefault((f["name"], d["spec"].get("workerSpec") is not None), found)
+        formats = [f for f in formats if isinstance(f, dict)] if isinstance(formats, list) else []
+        first_priority: dict[str, Any] = {}  # GetPriority: the first entry of that name
+        versions: dict[str, set[str]] = {}  # the auto-select entries' versions, by name
+        for f in formats:
+            fname = f.get("name")
+            if isinstance(fname, str):
+                first_priority.setdefault(fname, f.get("priority"))
+                if f.get("autoSelect") is True:
+                    versions.setdefault(fname, set()).add(str(f.get("version")))
+        multi = d["spec"].get("workerSpec") is not None
+        for fname, listed in versions.items():
+            # namespaced before cluster runtimes; each by name, then stably by the format's priority (set before
+            # unset, higher first); the file's order last
+            prio = first_priority[fname]
+            has = isinstance(prio, int) and not isinstance(prio, bool)
+            key = (0 if d["kind"] == "ServingRuntime" else 1, 0 if has else 1, -prio if has else 0, rname, order)
+            entries.append((key, fname, multi, listed, found))
+    by_format: _Candidates = {}
+    for _key, fname, multi, listed, found in sorted(entries, key=lambda e: e[0]):
+        by_format.setdefault((fname, multi, None), found)
+        for v in listed:
+            by_format.setdefault((fname, multi, v), found)
     _RUNTIMES[:] = [(docs, by_name, by_format)]
     return by_name, by_format
 
@@ -406,9 +428,11 @@ def serving_runtime(w: Workload, docs: list[Any]) -> tuple[dict[str, Any] | None
     by_name, by_format = _runtime_index(docs)
     if isinstance(name, str) and name and name in by_name:
         return by_name[name]
-    # IsMultiNodeRuntime() == multiNodeEnabled: a runtime with a workerSpec only for a predictor with one (review39)
-    auto = (fmt, w.pod_spec.get("workerSpec") is not None) if isinstance(fmt, str) else None
-    if not name and fmt and auto in by_format:
+    # IsMultiNodeRuntime() == multiNodeEnabled: a runtime with a workerSpec only for a predictor with one, and a
+    # model's version only from a runtime that lists it (RuntimeSupportsModel's mt:<name>:<version>) (review39)
+    version = (model.get("modelFormat") or {}).get("version") if isinstance(model.get("modelFormat"), dict) else None
+    auto = (fmt, w.pod_spec.get("workerSpec") is not None, None if version is None else str(version))
+    if not name and isinstance(fmt, str) and fmt and auto in by_format:
         return by_format[auto]
     if isinstance(name, str) and name:
         return None, f"ServingRuntime {name[:80]}"
