@@ -321,3 +321,10 @@ def test_auto_selection_follows_kserves_order_not_the_files(tmp_path: Path) -> N
     assert _two(tmp_path, second=", priority: 1") == []
     assert _two(tmp_path, first=", priority: 2", second=", priority: 1") == ["blocker"]
     assert _two(tmp_path, second=', version: "2"', model=', version: "2"') == []  # a-plain lists no version 2
+
+
+def test_the_blocker_names_the_pods_own_short_gpu_list(tmp_path: Path) -> None:
+    p = tmp_path / "pod.yaml"
+    p.write_text(POD.replace("VALUE", "0"))
+    (f,) = [f for f in audit_model(load(p).model).findings if f.cause == "vllm.tp-exceeds-visible-gpus"]
+    assert "NVIDIA_VISIBLE_DEVICES=0: 1 GPU(s)" in f.message and "=all" not in f.message

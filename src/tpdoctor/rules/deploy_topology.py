@@ -83,13 +83,18 @@ def tp_exceeds(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         # only then injects); one that requests none (milvus-io/milvus-helm#150: the chart's resources under the
         # wrong key) gets no GPU, or, where nvidia is the node's default runtime and the image sets
         # NVIDIA_VISIBLE_DEVICES=all (CUDA images do), every GPU of the node outside the scheduler's accounting.
+        listed = _env_gpu_count(svc) if _env_selects_nvidia_gpus(svc) else 0
+        under_default = (
+            f"its own NVIDIA_VISIBLE_DEVICES={clip(svc.env.get('NVIDIA_VISIBLE_DEVICES', ''), 40)}: {listed} GPU(s)"
+            if listed
+            else "the image's NVIDIA_VISIBLE_DEVICES=all: every GPU of the node, shared with other pods"
+        )
         yield make_finding(
             "vllm.tp-exceeds-visible-gpus",
             f"{svc.name} asks for {need} GPU(s) per container (TP x PP / nodes) but requests no GPU "
             "(no nvidia.com/gpu, amd.com/gpu or gpu.intel.com/* in resources, no resource claim): the device plugin "
             "allocates none and injects nothing, so the pod sees no GPU (or, under a default nvidia runtime, "
-            "the image's NVIDIA_VISIBLE_DEVICES=all: every GPU of the node, shared with other pods). Request "
-            f"{need} GPU(s) in resources.limits.",
+            f"{under_default}). Request {need} GPU(s) in resources.limits.",
             [ev(svc, ctx, f"tensor-parallel-size {tp}, resources: no GPU request")],
             context=fctx(svc, ctx),
             confidence="suggests",
