@@ -215,7 +215,8 @@ _ENV_NAME_LINE = re.compile(r"""^[ \t+\-]*["']?name["']?[ \t]*:[ \t]*["']?(?P<n>
 _ENV_VALUE_LINE = re.compile(r"""^(?P<pre>[ \t+\-]*["']?value["']?[ \t]*:[ \t]*)(?P<v>\S.*?)(?P<post>[ \t]*,?[ \t]*\r?\n?)$""", re.S)
 _ENV_PAIR = re.compile(
     r"""["']?name["']?\s*:\s*["']?(?P<n>[A-Za-z_][\w.-]*)["']?\s*,\s*["']?value["']?\s*:\s*"""
-    r"""(?P<v>"[^"]*"|'[^']*'|[^,}\s]+)"""
+    # a plain flow scalar runs to the next ',', '}' or ']' and may hold spaces (review39: only its first word went)
+    r"""(?P<v>"[^"]*"|'[^']*'|[^,{}\[\]\s](?:[^,{}\[\]\n]*[^,{}\[\]\s])?)"""
 )
 
 
@@ -241,6 +242,34 @@ def redact_env_value_line(line: str) -> str:
     v = m.group("v")
     q = v[0] if v[:1] in "'\"" and v[-1:] == v[0] and len(v) > 1 else ""
     return f"{m.group('pre')}{q}{REDACTED}{q}{m.group('post')}"
+
+
+_ENV_VALUE_KEY = re.compile(r"""^(?P<ind>[ \t+\-]*)["']?value["']?[ \t]*:(?P<rest>.*?)\r?\n?$""", re.S)
+_BLOCK_INDICATOR = re.compile(r"[|>][0-9+-]*(?:[ \t]+#.*)?")
+
+
+def env_value_continues(line: str) -> int | None:
+    """The `value:` line of a secret env entry whose value goes on below it (a block scalar `|` / `>`, nothing after
+    the colon, a quoted string not closed on the line): the key's indentation, below which it ends; else None."""
+    m = _ENV_VALUE_KEY.match(line)
+    if m is None:
+        return None
+    rest = m.group("rest").strip()
+    if not rest or _BLOCK_INDICATOR.fullmatch(rest) or (rest[0] in "\"'" and (len(rest) < 2 or rest[-1] != rest[0])):
+        return len(m.group("ind"))
+    return None
+
+
+def redact_continuation(line: str, indent: int) -> str | None:
+    """A line below such a `value:`: redacted when it continues the value (blank, or indented past `indent`); None
+    when it is the next key (the value ended)."""
+    body = line.rstrip("\r\n")
+    if not body.strip():
+        return line
+    ind = len(body) - len(body.lstrip(" \t+-"))
+    if ind <= indent:
+        return None
+    return body[:ind] + REDACTED + line[len(body) :]
 
 
 def redact_line(line: str) -> str:
@@ -381,6 +410,15 @@ def _redact_block(block: str) -> str | None:
             nxt = block.find("\n", stop)
             nxt = len(block) if nxt < 0 else nxt + 1
             out.append(redact_env_value_line(block[stop:nxt]))
+            indent = env_value_continues(block[stop:nxt])
+            while indent is not None and nxt < len(block):  # the value's lines below it (review39)
+                cut = block.find("\n", nxt)
+                cut = len(block) if cut < 0 else cut + 1
+                red_next = redact_continuation(block[nxt:cut], indent)
+                if red_next is None:
+                    break
+                out.append(red_next)
+                nxt = cut
             pos = nxt
     out.append(block[pos:])
     return "".join(out)
@@ -393,6 +431,7 @@ class LineRedactor:
         self._partial = ""
         self._in_pem = False
         self._env_value = False  # the last line was `name: <a secret name>`
+        self._env_block: int | None = None  # in the lines of such a value below its `value:` (its indentation)
 
     def feed(self, text: str) -> str:
         data = self._partial + text
@@ -413,8 +452,14 @@ class LineRedactor:
         return self._line(rest) if rest else ""
 
     def _line(self, line: str) -> str:
+        if self._env_block is not None:
+            red = redact_continuation(line, self._env_block)
+            if red is not None:
+                return red
+            self._env_block = None
         if self._env_value:
             self._env_value = False
+            self._env_block = env_value_continues(line)
             line = redact_env_value_line(line)
         elif not self._in_pem and secret_env_name_line(line):
             self._env_value = True

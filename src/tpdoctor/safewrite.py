@@ -123,11 +123,12 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def clean_stale_temps(directory: Path, name: str) -> list[Path]:
-    """Remove temp files a killed writer left next to `name` (their pid is gone); returns them."""
+def clean_stale_temps(directory: Path, name: str, dir_fd: int | None = None) -> list[Path]:
+    """Remove temp files a killed writer left next to `name` (their pid is gone); returns them. With `dir_fd`, in
+    that directory (write_fixed's pinned one), whatever `directory` names meanwhile (review39)."""
     removed: list[Path] = []
     try:
-        entries = os.listdir(directory)
+        entries = os.listdir(dir_fd if dir_fd is not None else directory)
     except OSError:
         return removed
     for entry in entries:
@@ -137,9 +138,10 @@ def clean_stale_temps(directory: Path, name: str) -> list[Path]:
         if int(m.group("pid")) != os.getpid() and pid_alive(int(m.group("pid"))):
             continue
         p = directory / entry
+        at = entry if dir_fd is not None else p
         with contextlib.suppress(OSError):
-            if stat.S_ISREG(os.lstat(p).st_mode):
-                os.unlink(p)
+            if stat.S_ISREG(os.stat(at, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+                os.unlink(at, dir_fd=dir_fd)
                 removed.append(p)
     return removed
 
@@ -268,7 +270,7 @@ def _write_fixed_in(dfd: int, state: ReadState, new_text: str, style: TextStyle)
             f"{path} is read-only (mode {stat.S_IMODE(lst.st_mode):04o}): not writing; "
             "make it writable first if the change is wanted (the diff: --fix)"
         )
-    clean_stale_temps(directory, name)
+    clean_stale_temps(directory, name, dfd)
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dfd)
     except OSError as exc:

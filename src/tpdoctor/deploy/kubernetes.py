@@ -236,11 +236,14 @@ def parse_kubernetes(text: str, source: str, validate: bool = True) -> tuple[Dep
         spec = w.pod_spec
         psc = spec.get("securityContext") or {}
         vols = {str(v.get("name")): v for v in spec.get("volumes") or [] if isinstance(v, dict)}
+        runtime, runtime_label = serving_runtime(w, docs)
+        if runtime is not None:  # KServe MergePodSpec: the runtime's volumes, the predictor's by the same name win
+            vols = {**_volumes(runtime), **vols}
         for c in w.containers:
             if not isinstance(c, dict):
                 continue
             s = _container(w, c, psc, vols)
-            _merge_runtime(s, *serving_runtime(w, docs))
+            _merge_runtime(s, runtime, runtime_label, vols)
             s.gpus.extend(_dra_requests(w, c, claims))
             s.allows = {**c_allows, **a_allows}
             s.notes = c_problems + a_problems
@@ -356,6 +359,58 @@ def _add_mounts(s: Service, volume_mounts: Any, vols: dict[str, Any], origin: st
 _RUNTIME_KINDS = ("ServingRuntime", "ClusterServingRuntime")
 
 
+# the ServingRuntimes of the last document list parsed, by name and by auto-selected model format: one walk per
+# file, not one per InferenceService (4000 of each took 14 s, quadratic; review39)
+_Found = tuple[dict[str, Any], str]
+# KServe's first runtime per (format, a multi-node runtime, the model's version or None)
+_Candidates = dict[tuple[str, bool, str | None], _Found]
+_RUNTIMES: list[tuple[list[Any], dict[str, _Found], _Candidates]] = []
+
+
+def _runtime_index(docs: list[Any]) -> tuple[dict[str, _Found], _Candidates]:
+    if _RUNTIMES and _RUNTIMES[0][0] is docs:
+        return _RUNTIMES[0][1], _RUNTIMES[0][2]
+    by_name: dict[str, _Found] = {}
+    entries: list[tuple[tuple[int, int, int, str, int], str, bool, set[str], _Found]] = []
+    for order, d in enumerate(docs):
+        if not isinstance(d, dict) or d.get("kind") not in _RUNTIME_KINDS or not isinstance(d.get("spec"), dict):
+            continue
+        meta = d.get("metadata")
+        rname = str((meta if isinstance(meta, dict) else {}).get("name") or "")
+        found = (d["spec"], f"{d['kind']} {rname[:80]}")
+        # GetServingRuntime: the namespace's ServingRuntime of that name before a ClusterServingRuntime
+        if rname not in by_name or (d["kind"] == "ServingRuntime" and by_name[rname][1].startswith("Cluster")):
+            by_name[rname] = found
+        # kserve GetSupportingRuntimes: a disabled or multi-model runtime is never auto-selected (review39)
+        if d["spec"].get("disabled") is True or d["spec"].get("multiModel") is True:
+            continue
+        formats = d["spec"].get("supportedModelFormats")
+        formats = [f for f in formats if isinstance(f, dict)] if isinstance(formats, list) else []
+        first_priority: dict[str, Any] = {}  # GetPriority: the first entry of that name
+        versions: dict[str, set[str]] = {}  # the auto-select entries' versions, by name
+        for f in formats:
+            fname = f.get("name")
+            if isinstance(fname, str):
+                first_priority.setdefault(fname, f.get("priority"))
+                if f.get("autoSelect") is True:
+                    versions.setdefault(fname, set()).add(str(f.get("version")))
+        multi = d["spec"].get("workerSpec") is not None
+        for fname, listed in versions.items():
+            # namespaced before cluster runtimes; each by name, then stably by the format's priority (set before
+            # unset, higher first); the file's order last
+            prio = first_priority[fname]
+            has = isinstance(prio, int) and not isinstance(prio, bool)
+            key = (0 if d["kind"] == "ServingRuntime" else 1, 0 if has else 1, -prio if has else 0, rname, order)
+            entries.append((key, fname, multi, listed, found))
+    by_format: _Candidates = {}
+    for _key, fname, multi, listed, found in sorted(entries, key=lambda e: e[0]):
+        by_format.setdefault((fname, multi, None), found)
+        for v in listed:
+            by_format.setdefault((fname, multi, v), found)
+    _RUNTIMES[:] = [(docs, by_name, by_format)]
+    return by_name, by_format
+
+
 def serving_runtime(w: Workload, docs: list[Any]) -> tuple[dict[str, Any] | None, str]:
     """The KServe ServingRuntime an InferenceService predictor's `model:` runs in: named by `model.runtime`, else
     the runtime that auto-selects its `modelFormat` (kserve pkg/apis/serving/v1beta1/predictor_model.go
@@ -370,31 +425,34 @@ def serving_runtime(w: Workload, docs: list[Any]) -> tuple[dict[str, Any] | None
         return None, ""
     name = model.get("runtime")
     fmt = (model.get("modelFormat") or {}).get("name") if isinstance(model.get("modelFormat"), dict) else None
-    for d in docs:
-        if not isinstance(d, dict) or d.get("kind") not in _RUNTIME_KINDS or not isinstance(d.get("spec"), dict):
-            continue
-        rname = str((d.get("metadata") or {}).get("name") or "")
-        formats = d["spec"].get("supportedModelFormats") or []
-        auto = any(
-            isinstance(f, dict) and f.get("name") == fmt and f.get("autoSelect") is True
-            for f in (formats if isinstance(formats, list) else [])
-        )
-        if (isinstance(name, str) and name and rname == name) or (not name and fmt and auto):
-            return d["spec"], f"{d['kind']} {rname[:80]}"
+    by_name, by_format = _runtime_index(docs)
+    if isinstance(name, str) and name and name in by_name:
+        return by_name[name]
+    # IsMultiNodeRuntime() == multiNodeEnabled: a runtime with a workerSpec only for a predictor with one, and a
+    # model's version only from a runtime that lists it (RuntimeSupportsModel's mt:<name>:<version>) (review39)
+    version = (model.get("modelFormat") or {}).get("version") if isinstance(model.get("modelFormat"), dict) else None
+    auto = (fmt, w.pod_spec.get("workerSpec") is not None, None if version is None else str(version))
+    if not name and isinstance(fmt, str) and fmt and auto in by_format:
+        return by_format[auto]
     if isinstance(name, str) and name:
         return None, f"ServingRuntime {name[:80]}"
     return None, f"the runtime KServe auto-selects for modelFormat {str(fmt)[:80]}" if fmt else "a KServe runtime"
 
 
-def _merge_runtime(s: Service, runtime: dict[str, Any] | None, label: str) -> None:
-    """What the ServingRuntime adds to a predictor's model container (only its volumes and mounts are read)."""
+def _volumes(spec: dict[str, Any]) -> dict[str, Any]:
+    volumes = spec.get("volumes")
+    return {str(v.get("name")): v for v in volumes if isinstance(v, dict)} if isinstance(volumes, list) else {}
+
+
+def _merge_runtime(s: Service, runtime: dict[str, Any] | None, label: str, vols: dict[str, Any]) -> None:
+    """What the ServingRuntime adds to a predictor's model container (only its volumes and mounts are read); `vols`
+    the pod's volumes as KServe merges them (the runtime's and the predictor's, review39)."""
     if not label:
         return
     s.extra["kserve_runtime"] = label
     if runtime is None:
         return
     s.extra["kserve_runtime_in_file"] = "1"
-    vols = {str(v.get("name")): v for v in runtime.get("volumes") or [] if isinstance(v, dict)}
     containers = [c for c in runtime.get("containers") or [] if isinstance(c, dict)]
     main = next((c for c in containers if c.get("name") == "kserve-container"), containers[0] if containers else None)
     if main is not None:

@@ -56,7 +56,13 @@ def tp_exceeds(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             [ev(svc, ctx, f"tensor-parallel-size {tp}, visible GPUs {have}")],
             context=fctx(svc, ctx),
         )
-    elif have is None and need > 1 and _k8s_requests_no_gpu(svc) and _env_selects_nvidia_gpus(svc):
+    elif (
+        have is None
+        and need > 1
+        and _k8s_requests_no_gpu(svc)
+        and _env_selects_nvidia_gpus(svc)
+        and _env_gpu_count(svc) >= need
+    ):
         # the pod names the GPUs itself (NVIDIA_VISIBLE_DEVICES): that works on a node whose default runtime is
         # nvidia (the toolkit's hook reads the variable, nvidia-container-toolkit internal/config/image), which this
         # file cannot show; either way the scheduler does not count those GPUs, so two such pods share them.
@@ -77,13 +83,18 @@ def tp_exceeds(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         # only then injects); one that requests none (milvus-io/milvus-helm#150: the chart's resources under the
         # wrong key) gets no GPU, or, where nvidia is the node's default runtime and the image sets
         # NVIDIA_VISIBLE_DEVICES=all (CUDA images do), every GPU of the node outside the scheduler's accounting.
+        listed = _env_gpu_count(svc) if _env_selects_nvidia_gpus(svc) else 0
+        under_default = (
+            f"its own NVIDIA_VISIBLE_DEVICES={clip(svc.env.get('NVIDIA_VISIBLE_DEVICES', ''), 40)}: {listed} GPU(s)"
+            if listed
+            else "the image's NVIDIA_VISIBLE_DEVICES=all: every GPU of the node, shared with other pods"
+        )
         yield make_finding(
             "vllm.tp-exceeds-visible-gpus",
             f"{svc.name} asks for {need} GPU(s) per container (TP x PP / nodes) but requests no GPU "
             "(no nvidia.com/gpu, amd.com/gpu or gpu.intel.com/* in resources, no resource claim): the device plugin "
             "allocates none and injects nothing, so the pod sees no GPU (or, under a default nvidia runtime, "
-            "the image's NVIDIA_VISIBLE_DEVICES=all: every GPU of the node, shared with other pods). Request "
-            f"{need} GPU(s) in resources.limits.",
+            f"{under_default}). Request {need} GPU(s) in resources.limits.",
             [ev(svc, ctx, f"tensor-parallel-size {tp}, resources: no GPU request")],
             context=fctx(svc, ctx),
             confidence="suggests",
@@ -106,6 +117,15 @@ def _k8s_requests_no_gpu(svc: Service) -> bool:
         and not svc.privileged
         and not any(m.kind == "hostPath" and (m.source or "").startswith("/dev") for m in svc.mounts)
     )
+
+
+def _env_gpu_count(svc: Service) -> int:
+    """How many GPUs the container's own NVIDIA_VISIBLE_DEVICES names (a large number for `all`): a list of indices
+    or UUIDs gives at most that many, even where nvidia is the node's default runtime (review39)."""
+    value = svc.env.get("NVIDIA_VISIBLE_DEVICES", "").strip()
+    if value.lower() == "all":
+        return 1 << 30
+    return len([p for p in value.split(",") if p.strip()])
 
 
 def _env_selects_nvidia_gpus(svc: Service) -> bool:

@@ -186,7 +186,8 @@ def hf_datasets_cache_dir(env: dict[str, str]) -> tuple[str, str] | None:
         what, directory = "the datasets cache under HF_HOME", posixpath.join(env["HF_HOME"], "datasets")
     elif env.get("XDG_CACHE_HOME") or home:
         base = env.get("XDG_CACHE_HOME") or posixpath.join(home, ".cache")
-        what, directory = "the default datasets cache (~/.cache/huggingface/datasets)", posixpath.join(
+        shown = "XDG_CACHE_HOME" if env.get("XDG_CACHE_HOME") else "~/.cache"
+        what, directory = f"the default datasets cache ({shown}/huggingface/datasets)", posixpath.join(
             base, "huggingface", "datasets"
         )
     else:
