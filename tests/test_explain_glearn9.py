@@ -197,12 +197,20 @@ def test_error_35_under_an_old_nvidia_smi_driver_is_the_driver(tmp_path: Path, v
     assert _found(tmp_path, BANNER.format(v=version) + ERR35)[:1] == ["cuda.driver-too-old"]
 
 
-@pytest.mark.parametrize("version", ["450.80.02", "535.104.05", "580.65.06"])
+@pytest.mark.parametrize("version", ["535.104.05", "580.65.06"])
 def test_error_35_under_a_current_driver_stays_the_missing_driver_library(
     tmp_path: Path, version: str
 ) -> None:
     # measured on an H200 with driver 580: 35 when libcuda is absent (tests/test_explain_gpu_recorded.py)
     assert _found(tmp_path, BANNER.format(v=version) + ERR35)[:1] == ["device.nvidia-node-missing"]
+
+
+def test_error_35_at_cuda11s_floor_follows_the_runtime_the_log_names(tmp_path: Path) -> None:
+    # glearn39a (CTranslate2#1842): 450.80.02 is below CUDA 12's floor (525.60.13), which current wheels and images
+    # need, so without a runtime version the old driver is first; a CUDA 11 runtime named keeps the missing library
+    assert _found(tmp_path, BANNER.format(v="450.80.02") + ERR35)[:1] == ["cuda.driver-too-old"]
+    cuda11 = "CUDA used to build PyTorch: 11.1\n"  # torch.utils.collect_env
+    assert _found(tmp_path, cuda11 + BANNER.format(v="450.80.02") + ERR35)[:1] == ["device.nvidia-node-missing"]
 
 
 # ---- precision: pidfd_open ENOSYS, 2015 Docker and --device directories -----------------------------------
