@@ -167,7 +167,7 @@ def test_a_predictor_mount_of_a_runtime_volume_is_resolved_through_the_runtime(t
 def test_runtimes_are_indexed_once_per_file() -> None:
     import time
 
-    from tpdoctor.deploy.kubernetes import serving_runtime, workloads
+    from tpdoctor.deploy.kubernetes import runtime_index, serving_runtime, workloads
 
     n = 3000
     docs: list[object] = [
@@ -181,7 +181,8 @@ def test_runtimes_are_indexed_once_per_file() -> None:
     docs += [{"kind": "ServingRuntime", "metadata": {"name": f"rt{i}"}, "spec": {"volumes": []}} for i in range(n)]
     services = [w for w in workloads(docs) if w.kind == "InferenceService"]
     start = time.monotonic()
-    got = [serving_runtime(w, docs)[1] for w in services]
+    runtimes = runtime_index(docs)  # once per file, as parse_kubernetes builds it
+    got = [serving_runtime(w, runtimes)[1] for w in services]
     assert time.monotonic() - start < 3.0  # a walk of the 6000 documents per InferenceService took ~8 s
     assert got[0] == f"ServingRuntime rt{n - 1}" and got[-1] == "ServingRuntime rt0"
 
@@ -254,7 +255,7 @@ def test_a_multi_node_runtime_is_auto_selected_only_for_a_multi_node_predictor(t
     p = tmp_path / "k.yaml"
     p.write_text(text)
     assert [f for f in audit_model(load(p).model).findings if f.cause == "shm.too-small"] == []
-    from tpdoctor.deploy.kubernetes import serving_runtime, workloads
+    from tpdoctor.deploy.kubernetes import runtime_index, serving_runtime, workloads
 
     docs: list[object] = [
         {"kind": "InferenceService", "metadata": {"name": "a"},
@@ -262,7 +263,7 @@ def test_a_multi_node_runtime_is_auto_selected_only_for_a_multi_node_predictor(t
         {"kind": "ServingRuntime", "metadata": {"name": "mn"},
          "spec": {"workerSpec": {}, "supportedModelFormats": [{"name": "hf", "autoSelect": True}]}},
     ]  # fmt: skip
-    got = [serving_runtime(w, docs)[1] for w in workloads(docs) if w.kind == "InferenceService"]
+    got = [serving_runtime(w, runtime_index(docs))[1] for w in workloads(docs) if w.kind == "InferenceService"]
     assert got[0] == "ServingRuntime mn"
 
 

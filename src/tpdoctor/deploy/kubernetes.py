@@ -213,6 +213,7 @@ def parse_kubernetes(text: str, source: str, validate: bool = True) -> tuple[Dep
     lines = text.splitlines()
     found = list(workloads(docs))
     claims = dra_claims(docs)
+    runtimes = runtime_index(docs)  # once per file, not per InferenceService (4000 of each took 14 s; review39)
     if not found:
         from tpdoctor.deploy.k8s_schema import refuse_unreadable_workloads
 
@@ -235,8 +236,8 @@ def parse_kubernetes(text: str, source: str, validate: bool = True) -> tuple[Dep
         a_allows, a_problems = _annotation_allows(w.obj.get("metadata"), w.pod_meta)
         spec = w.pod_spec
         psc = spec.get("securityContext") or {}
-        vols = {str(v.get("name")): v for v in spec.get("volumes") or [] if isinstance(v, dict)}
-        runtime, runtime_label = serving_runtime(w, docs)
+        vols = _volumes(spec)
+        runtime, runtime_label = serving_runtime(w, runtimes)
         if runtime is not None:  # KServe MergePodSpec: the runtime's volumes, the predictor's by the same name win
             vols = {**_volumes(runtime), **vols}
         for c in w.containers:
@@ -359,17 +360,14 @@ def _add_mounts(s: Service, volume_mounts: Any, vols: dict[str, Any], origin: st
 _RUNTIME_KINDS = ("ServingRuntime", "ClusterServingRuntime")
 
 
-# the ServingRuntimes of the last document list parsed, by name and by auto-selected model format: one walk per
-# file, not one per InferenceService (4000 of each took 14 s, quadratic; review39)
 _Found = tuple[dict[str, Any], str]
 # KServe's first runtime per (format, a multi-node runtime, the model's version or None)
 _Candidates = dict[tuple[str, bool, str | None], _Found]
-_RUNTIMES: list[tuple[list[Any], dict[str, _Found], _Candidates]] = []
+RuntimeIndex = tuple[dict[str, _Found], _Candidates]
 
 
-def _runtime_index(docs: list[Any]) -> tuple[dict[str, _Found], _Candidates]:
-    if _RUNTIMES and _RUNTIMES[0][0] is docs:
-        return _RUNTIMES[0][1], _RUNTIMES[0][2]
+def runtime_index(docs: list[Any]) -> RuntimeIndex:
+    """The file's ServingRuntimes by name and by auto-selected model format, in KServe's order."""
     by_name: dict[str, _Found] = {}
     entries: list[tuple[tuple[int, int, int, str, int], str, bool, set[str], _Found]] = []
     for order, d in enumerate(docs):
@@ -407,11 +405,10 @@ def _runtime_index(docs: list[Any]) -> tuple[dict[str, _Found], _Candidates]:
         by_format.setdefault((fname, multi, None), found)
         for v in listed:
             by_format.setdefault((fname, multi, v), found)
-    _RUNTIMES[:] = [(docs, by_name, by_format)]
     return by_name, by_format
 
 
-def serving_runtime(w: Workload, docs: list[Any]) -> tuple[dict[str, Any] | None, str]:
+def serving_runtime(w: Workload, runtimes: RuntimeIndex) -> tuple[dict[str, Any] | None, str]:
     """The KServe ServingRuntime an InferenceService predictor's `model:` runs in: named by `model.runtime`, else
     the runtime that auto-selects its `modelFormat` (kserve pkg/apis/serving/v1beta1/predictor_model.go
     GetSupportingRuntimes: supportedModelFormats with autoSelect). KServe builds the pod from the runtime's spec and
@@ -424,13 +421,15 @@ def serving_runtime(w: Workload, docs: list[Any]) -> tuple[dict[str, Any] | None
     if not isinstance(model, dict):
         return None, ""
     name = model.get("runtime")
-    fmt = (model.get("modelFormat") or {}).get("name") if isinstance(model.get("modelFormat"), dict) else None
-    by_name, by_format = _runtime_index(docs)
+    raw_format = model.get("modelFormat")
+    model_format: dict[str, Any] = raw_format if isinstance(raw_format, dict) else {}
+    fmt = model_format.get("name")
+    by_name, by_format = runtimes
     if isinstance(name, str) and name and name in by_name:
         return by_name[name]
     # IsMultiNodeRuntime() == multiNodeEnabled: a runtime with a workerSpec only for a predictor with one, and a
     # model's version only from a runtime that lists it (RuntimeSupportsModel's mt:<name>:<version>) (review39)
-    version = (model.get("modelFormat") or {}).get("version") if isinstance(model.get("modelFormat"), dict) else None
+    version = model_format.get("version")
     auto = (fmt, w.pod_spec.get("workerSpec") is not None, None if version is None else str(version))
     if not name and isinstance(fmt, str) and fmt and auto in by_format:
         return by_format[auto]
