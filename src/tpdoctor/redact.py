@@ -52,10 +52,12 @@ def is_secret_name(name: str) -> bool:
 # --- value shapes ---------------------------------------------------------------------------
 _VALUE = r"[^\s\"'`\\,;&|<>]+"  # a bare token: stops at quotes, blanks and shell/JSON delimiters
 
+# no word boundary before the scheme: a URL glued to the text before it (`xxxx…https://u:p@h`, a scheme longer
+# than 21 characters) still has its credentials taken; the scheme is the last characters before `://` (gsafe40)
 _URL_CREDS = re.compile(
-    r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s/@:\"'`\\]*:)(?P<secret>[^\s/@\"'`\\]+)(?=@)"
+    r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.\-]{0,20}://[^\s/@:\"'`\\]*:)(?P<secret>[^\s/@\"'`\\]+)(?=@)"
 )
-_URL_USER_TOKEN = re.compile(r"(?P<pre>\bhttps?://)(?P<secret>[^\s/@:\"'`\\]{20,})(?=@)")
+_URL_USER_TOKEN = re.compile(r"(?P<pre>https?://)(?P<secret>[^\s/@:\"'`\\]{20,})(?=@)")
 _AUTH_HEADER = re.compile(
     r"(?P<pre>\b(?:Proxy-)?Authorization\s*[:=]\s*\"?'?(?:Bearer|Basic|Token|Digest|Negotiate|AWS4-HMAC-SHA256)?\s*)"
     r"(?P<secret>[^\s\"'`\\,;]+(?:[^\S\n]*,[^\S\n]*[A-Za-z]+=[^\s\"'`\\,;]+)*)",
