@@ -89,7 +89,7 @@ def _tpl(t: Any) -> tuple[Any, Any]:
 
 
 def _n(v: Any, default: int = 1) -> str:
-    return str(v) if isinstance(v, int) else str(default)
+    return str(v) if isinstance(v, int) and not isinstance(v, bool) else str(default)  # `replicas: true` (gsafe40)
 
 
 def _ray_groups(cluster: Any) -> list[Template]:
