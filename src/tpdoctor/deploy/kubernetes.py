@@ -704,11 +704,14 @@ def apply_k8s_ops(docs: list[Any], service: Service, ops: list[tuple[str, ...]])
             mounts, vols = mounts_any, vols_any
             hp = {str(v.get("name")) for v in vols if isinstance(v, dict) and "hostPath" in v}
             gone = {
-                str(m.get("name")) for m in mounts if m.get("mountPath") == path and str(m.get("name")) in hp
+                str(m.get("name"))
+                for m in mounts
+                if isinstance(m, dict) and m.get("mountPath") == path and str(m.get("name")) in hp
             }
+            # an item of another type (`volumes: [5, …]`) is not one of them: left as it is (gsafe40)
             for i in reversed(range(len(mounts))):
-                if str(mounts[i].get("name")) in gone:
+                if isinstance(mounts[i], dict) and str(mounts[i].get("name")) in gone:
                     del mounts[i]
             for i in reversed(range(len(vols))):
-                if str(vols[i].get("name")) in gone:
+                if isinstance(vols[i], dict) and str(vols[i].get("name")) in gone:
                     del vols[i]
