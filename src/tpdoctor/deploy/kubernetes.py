@@ -681,7 +681,7 @@ class KubernetesFrontend:
 
     def parse(self, text: str, source: str) -> tuple[DeploymentModel, K8sDocs]:
         model, docs = parse_kubernetes(text, source)
-        return model, K8sDocs(docs, text.lstrip().startswith("---"))
+        return model, K8sDocs(docs, text.lstrip().startswith("---"), text)
 
     def apply(self, handle: K8sDocs, service: Service, edits: Sequence[Edit]) -> list[str]:
         ops = [(e, spell(e)) for e in edits]
@@ -689,7 +689,7 @@ class KubernetesFrontend:
         return [unsupported(service, e) for e, op in ops if op is None]
 
     def dump(self, handle: K8sDocs) -> str:
-        text = dump_yaml_docs(handle.docs)
+        text = dump_yaml_docs(handle.docs, handle.text)
         return "---\n" + text if handle.leading_marker and not text.startswith("---") else text
 
     def notices(self, handle: K8sDocs) -> list[str]:
@@ -700,6 +700,7 @@ class KubernetesFrontend:
 class K8sDocs:
     docs: list[Any]
     leading_marker: bool  # the file starts with `---`: so does the fixed one
+    text: str | None = None  # as read: the fixed file indents its lists as this does
 
 
 FRONTEND = KubernetesFrontend()
