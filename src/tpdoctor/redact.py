@@ -52,10 +52,12 @@ def is_secret_name(name: str) -> bool:
 # --- value shapes ---------------------------------------------------------------------------
 _VALUE = r"[^\s\"'`\\,;&|<>]+"  # a bare token: stops at quotes, blanks and shell/JSON delimiters
 
+# no word boundary before the scheme: a URL glued to the text before it (`xxxx…https://u:p@h`, a scheme longer
+# than 21 characters) still has its credentials taken; the scheme is the last characters before `://` (gsafe40)
 _URL_CREDS = re.compile(
-    r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s/@:\"'`\\]*:)(?P<secret>[^\s/@\"'`\\]+)(?=@)"
+    r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.\-]{0,20}://[^\s/@:\"'`\\]*:)(?P<secret>[^\s/@\"'`\\]+)(?=@)"
 )
-_URL_USER_TOKEN = re.compile(r"(?P<pre>\bhttps?://)(?P<secret>[^\s/@:\"'`\\]{20,})(?=@)")
+_URL_USER_TOKEN = re.compile(r"(?P<pre>https?://)(?P<secret>[^\s/@:\"'`\\]{20,})(?=@)")
 _AUTH_HEADER = re.compile(
     r"(?P<pre>\b(?:Proxy-)?Authorization\s*[:=]\s*\"?'?(?:Bearer|Basic|Token|Digest|Negotiate|AWS4-HMAC-SHA256)?\s*)"
     r"(?P<secret>[^\s\"'`\\,;]+(?:[^\S\n]*,[^\S\n]*[A-Za-z]+=[^\s\"'`\\,;]+)*)",
@@ -220,12 +222,36 @@ _ENV_PAIR = re.compile(
 )
 
 
+# the same entry with `value:` first (`{value: x, name: DB_PASSWORD}`, or `- value: x` then `name: DB_PASSWORD`):
+# YAML keeps no key order (gsafe40: these were printed as is)
+_ENV_PAIR_REV = re.compile(
+    r"""["']?value["']?\s*:\s*(?P<v>"[^"]*"|'[^']*'|[^,{}\[\]\s](?:[^,{}\[\]\n]*[^,{}\[\]\s])?)"""
+    r"""\s*,\s*["']?name["']?\s*:\s*["']?(?P<n>[A-Za-z_][\w.-]*)["']?"""
+)
+
+
+# `- value: x` opening a list item (or `{"value": x,` a JSON object), and `name:` not opening one: the entry is
+# written value first, so that `value:` is the named variable's (one space after the dash: a diff's `-` prefix is
+# followed by the line's indentation)
+_VALUE_OPENS_ITEM = re.compile(r"""^[+\- ]?[ \t]*(?:-[ \t]|\{[ \t]*)["']?value["']?[ \t]*:""")
+_NAME_OPENS_ITEM = re.compile(r"""^[+\- ]?[ \t]*(?:-[ \t]|\{[ \t]*)["']?name["']?[ \t]*:""")
+
+
+def env_value_above(value_line: str, name_line: str) -> bool:
+    """`value_line` then `name_line` are one env entry written value first whose name is a secret's (gsafe40)."""
+    return (
+        _VALUE_OPENS_ITEM.match(value_line) is not None
+        and _NAME_OPENS_ITEM.match(name_line) is None
+        and secret_env_name_line(name_line)
+    )
+
+
 def _env_pair(m: re.Match[str]) -> str:
     v = m.group("v")
     if not is_secret_name(m.group("n")) or _ALREADY.match(v.strip("'\"")):
         return m.group(0)
     q = v[0] if v[:1] in "'\"" else ""
-    return m.group(0)[: m.start("v") - m.start()] + f"{q}{REDACTED}{q}"
+    return m.group(0)[: m.start("v") - m.start()] + f"{q}{REDACTED}{q}" + m.group(0)[m.end("v") - m.start() :]
 
 
 def secret_env_name_line(line: str) -> bool:
@@ -291,6 +317,7 @@ def redact_line(line: str) -> str:
         line = _redact_kv(line)
         if "value" in low and "name" in low:
             line = _ENV_PAIR.sub(_env_pair, line)
+            line = _ENV_PAIR_REV.sub(_env_pair, line)
     if _PREFIX_HINT.search(line):
         line = _PREFIXED.sub(REDACTED, line)
     return line
@@ -399,14 +426,24 @@ def _redact_block(block: str) -> str | None:
         start = block.rfind("\n", 0, end - 1) + 1
         stop = block.find("\n", end - 1)
         stop = len(block) if stop < 0 else stop + 1
-        out.append(block[pos:start])
         line = block[start:stop]
+        value_first = False
+        if start > 0 and secret_env_name_line(line):  # a `- value:` just above it is this secret's (gsafe40)
+            prev = block.rfind("\n", 0, start - 1) + 1
+            value_first = env_value_above(block[prev:start], line)
+            if value_first and prev >= pos:
+                out.append(block[pos:prev])
+                out.append(redact_env_value_line(block[prev:start]))
+                pos = start
+            elif value_first and out:
+                out[-1] = redact_env_value_line(out[-1])
+        out.append(block[pos:start])
         red = done.get(line)
         if red is None:
             red = done[line] = redact_line(line)
         out.append(red)
         pos = stop
-        if stop < len(block) and secret_env_name_line(line):  # its value on the next line (no hint there)
+        if stop < len(block) and not value_first and secret_env_name_line(line):  # its value on the next line
             nxt = block.find("\n", stop)
             nxt = len(block) if nxt < 0 else nxt + 1
             out.append(redact_env_value_line(block[stop:nxt]))
@@ -432,6 +469,7 @@ class LineRedactor:
         self._in_pem = False
         self._env_value = False  # the last line was `name: <a secret name>`
         self._env_block: int | None = None  # in the lines of such a value below its `value:` (its indentation)
+        self._held: str | None = None  # a `value:` line, kept until the next line says whose value it is
 
     def feed(self, text: str) -> str:
         data = self._partial + text
@@ -445,11 +483,25 @@ class LineRedactor:
             fast = _redact_block(block)
             if fast is not None:
                 return fast
-        return "".join(self._line(line) for line in block.splitlines(keepends=True))
+        return "".join(self._emit(line) for line in block.splitlines(keepends=True))
 
     def finish(self) -> str:
         rest, self._partial = self._partial, ""
-        return self._line(rest) if rest else ""
+        out = self._emit(rest) if rest else ""
+        held, self._held = self._held, None
+        return out + (held or "")
+
+    def _emit(self, line: str) -> str:
+        """_line, with a `value:` line held back one line: `- value: x` then `name: DB_PASSWORD` (gsafe40)."""
+        out = self._line(line)
+        held, self._held = self._held, None
+        if held is not None and env_value_above(held, line):
+            held = redact_env_value_line(held)
+            self._env_value = False  # the line below starts the next entry
+        if _ENV_VALUE_LINE.match(out) and self._env_block is None and env_value_continues(out) is None:
+            self._held = out
+            return held or ""
+        return (held or "") + out
 
     def _line(self, line: str) -> str:
         if self._env_block is not None:

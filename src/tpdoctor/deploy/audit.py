@@ -56,6 +56,28 @@ def detect_format(text: str, path: str) -> Format:
     return "compose"
 
 
+_PY_TYPES = {
+    "int": "a number", "float": "a number", "bool": "a boolean", "NoneType": "an empty value", "str": "a string",
+    "list": "a list", "CommentedSeq": "a list", "dict": "a mapping", "CommentedMap": "a mapping",
+}  # fmt: skip
+_PY_TYPE = re.compile(r"'(\w+)' object|argument of type '(\w+)'")
+
+
+def _wrong_value(exc: Exception) -> str:
+    """A frontend's Python error (`'int' object has no attribute 'get'`) in the user's words: the kind of value
+    found where another belongs, never Python's own text (gsafe40)."""
+    m = _PY_TYPE.search(str(exc))
+    name = (m.group(1) or m.group(2)) if m else ""
+    found = _PY_TYPES.get(name, "a string" if name.endswith("ScalarString") else "")
+    if found and ("attribute 'get'" in str(exc) or "attribute 'items'" in str(exc) or "keys" in str(exc)):
+        return f"{found} where a mapping belongs"
+    if found and ("iterable" in str(exc) or "subscriptable" in str(exc)):
+        return f"{found} where a list or a mapping belongs"
+    if found:
+        return f"{found} where another type belongs"
+    return "a value of the wrong type or shape"
+
+
 @dataclass
 class Loaded:
     path: Path
@@ -87,7 +109,7 @@ def load(path: Path, fmt: str | None = None, text: str | None = None) -> Loaded:
     except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as exc:
         # a value of the wrong YAML type deep in a frontend (`devices: 5`, `spec: hello`): the
         # file is wrong, not tpdoctor; name the file, exit 2
-        raise InputError(f"{source}: unexpected {f} structure ({type(exc).__name__}: {exc})") from None
+        raise InputError(f"{source}: unexpected {f} structure: {_wrong_value(exc)}") from None
     except RecursionError:
         raise InputError(f"{source}: nested too deeply: refusing") from None
     # a script asked for as docker may hold only podman commands: the model says which

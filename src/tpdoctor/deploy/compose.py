@@ -738,7 +738,7 @@ class ComposeFrontend:
         return refused
 
     def dump(self, handle: ComposeDoc) -> str:
-        return dump_yaml_docs([handle.root])
+        return dump_yaml_docs([handle.root], handle.text)
 
     def notices(self, handle: ComposeDoc) -> list[str]:
         return []

@@ -7,6 +7,7 @@ rules walk them, so a "billion laughs" file would otherwise explode there).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -90,11 +91,37 @@ def load_yaml_docs(text: str, source: str) -> list[Any]:
     return docs
 
 
-def dump_yaml_docs(docs: list[Any]) -> str:
+_KEY_OPENS_BLOCK = re.compile(r"^( *)[^\s#-][^#\n]*:[ \t]*(?:#.*)?$")
+_ITEM = re.compile(r"^( *)- ")
+
+
+def sequence_offset(text: str) -> int:
+    """How far the file indents a block sequence's `- ` past its key: 0 for `kubectl get -o yaml` and most
+    Kubernetes docs (`containers:` then `- name:` below its first letter), 2 for rt_yaml's own style. The first
+    such pair decides; a file without one gets 2. The dump writes lists as the file does, so a --fix changes only
+    the lines it must (every line of a kubectl-style list was re-indented; gsafe40)."""
+    key_indent: int | None = None
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if key_indent is not None:
+            item = _ITEM.match(line)
+            if item is not None and len(item.group(1)) >= key_indent:
+                return min(len(item.group(1)) - key_indent, 8)
+        m = _KEY_OPENS_BLOCK.match(line)
+        key_indent = len(m.group(1)) if m else None
+    return 2
+
+
+def dump_yaml_docs(docs: list[Any], like: str | None = None) -> str:
+    """The documents as YAML; `like`: the text they were read from, whose sequence indentation is kept."""
     import io as _io
 
     buf = _io.StringIO()
     y = rt_yaml()
+    if like is not None:
+        offset = sequence_offset(like)
+        y.indent(mapping=2, sequence=offset + 2, offset=offset)
     if len(docs) == 1:
         y.dump(docs[0], buf)
     else:

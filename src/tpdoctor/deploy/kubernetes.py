@@ -15,7 +15,7 @@ from tpdoctor.deploy.frontend import unsupported
 from tpdoctor.deploy.io import dump_yaml_docs, load_yaml_docs
 from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service
 from tpdoctor.deploy.yamledit import ensure_map, ensure_seq
-from tpdoctor.errors import NotDeploymentError
+from tpdoctor.errors import InputError, NotDeploymentError
 from tpdoctor.limits import parse_count
 from tpdoctor.model.edits import (
     K8S_GPU_RESOURCE,
@@ -89,7 +89,7 @@ def _tpl(t: Any) -> tuple[Any, Any]:
 
 
 def _n(v: Any, default: int = 1) -> str:
-    return str(v) if isinstance(v, int) else str(default)
+    return str(v) if isinstance(v, int) and not isinstance(v, bool) else str(default)  # `replicas: true` (gsafe40)
 
 
 def _ray_groups(cluster: Any) -> list[Template]:
@@ -206,9 +206,109 @@ def _line(node: Any) -> int | None:
         return None
 
 
+# The fields the reader below takes as a mapping or a list: where one holds another type, the reader's own error
+# (`'int' object is not iterable`) would be the message; _wrong_type names the field instead (gsafe40)
+_MAP, _LIST = "a mapping", "a list"
+_META_TYPES = (("annotations", _MAP),)
+_POD_TYPES = (
+    ("securityContext", _MAP),
+    ("securityContext.supplementalGroups", _LIST),
+    ("securityContext.seccompProfile", _MAP),
+    ("securityContext.appArmorProfile", _MAP),
+    ("securityContext.seLinuxOptions", _MAP),
+    ("containers", _LIST),
+    ("volumes", _LIST),
+    ("resourceClaims", _LIST),
+)
+_CONTAINER_TYPES = (
+    ("securityContext", _MAP),
+    ("securityContext.capabilities", _MAP),
+    ("securityContext.capabilities.add", _LIST),
+    ("securityContext.capabilities.drop", _LIST),
+    ("securityContext.seccompProfile", _MAP),
+    ("securityContext.appArmorProfile", _MAP),
+    ("securityContext.seLinuxOptions", _MAP),
+    ("command", _LIST),
+    ("args", _LIST),
+    ("env", _LIST),
+    ("volumeMounts", _LIST),
+    ("resources", _MAP),
+    ("resources.limits", _MAP),
+    ("resources.requests", _MAP),
+    ("resources.claims", _LIST),
+)
+_VOLUME_TYPES = (("hostPath", _MAP), ("emptyDir", _MAP))
+_KIND_NAMES = ((bool, "a boolean"), (int, "a number"), (float, "a number"), (str, "a string"), (list, "a list"), (dict, "a mapping"))
+
+
+def _kind_of(v: Any) -> str:
+    return next((name for t, name in _KIND_NAMES if isinstance(v, t)), "a value")
+
+
+def _first_wrong(node: Any, table: tuple[tuple[str, str], ...], where: str) -> str | None:
+    for dotted, want in table:
+        v = node
+        for key in dotted.split("."):
+            v = v.get(key) if isinstance(v, dict) else None
+        if v is not None and not isinstance(v, dict if want == _MAP else list):
+            return f"{where}{dotted}: {clip(str(v), 40, '...')} is {_kind_of(v)}, {want} expected"
+    return None
+
+
+def _wrong_type(docs: list[Any]) -> str | None:
+    """The first field that the reader takes as a mapping or a list and that holds another type; None if none."""
+    for i, d in enumerate(docs):
+        objs = d.get("items") if isinstance(d, dict) and d.get("kind") == "List" else [d]
+        if not isinstance(objs, list):
+            return f"document {i + 1} (List): items: {clip(str(objs), 40, '...')} is {_kind_of(objs)}, a list expected"
+        for obj in objs:
+            if not isinstance(obj, dict):
+                continue
+            meta = obj.get("metadata")
+            label = f"document {i + 1} ({obj.get('kind')})"
+            if meta is not None and not isinstance(meta, dict):
+                return f"{label}: metadata: {clip(str(meta), 40, '...')} is {_kind_of(meta)}, a mapping expected"
+            label = f"document {i + 1} ({obj.get('kind')} {(meta or {}).get('name') or ''})".replace(" )", ")")
+            problem = _first_wrong(meta, _META_TYPES, f"{label}: metadata.")
+            if problem:
+                return problem
+            try:
+                templates = _templates(obj)
+            except (TypeError, AttributeError, ValueError):
+                continue
+            for role, spec, pod_meta, _extra in templates:
+                if not isinstance(spec, dict):
+                    continue
+                where = f"{label}: {role + ' ' if role else ''}pod spec "
+                problem = _first_wrong(pod_meta, _META_TYPES, f"{where}metadata.") or _first_wrong(
+                    spec, _POD_TYPES, where
+                )
+                if problem:
+                    return problem
+                for j, v in enumerate(spec.get("volumes") or []):
+                    problem = _first_wrong(v, _VOLUME_TYPES, f"{where}volumes[{j}].")
+                    if problem:
+                        return problem
+                for j, c in enumerate(spec.get("containers") or []):
+                    problem = _first_wrong(c, _CONTAINER_TYPES, f"{where}containers[{j}].")
+                    if problem:
+                        return problem
+    return None
+
+
 def parse_kubernetes(text: str, source: str, validate: bool = True) -> tuple[DeploymentModel, list[Any]]:
     """`validate=False`: skip the schema check (jsonschema); for a manifest quoted in a log, only its content matters."""
     docs = [d for d in load_yaml_docs(text, source)]
+    try:
+        return _parse_docs(docs, text, source, validate)
+    except (TypeError, AttributeError, ValueError, KeyError, IndexError) as exc:
+        problem = _wrong_type(docs)
+        if problem is None:
+            raise exc from None  # audit's load names the file and the kind of value
+        raise InputError(f"{source}: {problem}") from None
+
+
+def _parse_docs(docs: list[Any], text: str, source: str, validate: bool) -> tuple[DeploymentModel, list[Any]]:
     model = DeploymentModel(source=source, format="kubernetes")
     lines = text.splitlines()
     found = list(workloads(docs))
@@ -581,7 +681,7 @@ class KubernetesFrontend:
 
     def parse(self, text: str, source: str) -> tuple[DeploymentModel, K8sDocs]:
         model, docs = parse_kubernetes(text, source)
-        return model, K8sDocs(docs, text.lstrip().startswith("---"))
+        return model, K8sDocs(docs, text.lstrip().startswith("---"), text)
 
     def apply(self, handle: K8sDocs, service: Service, edits: Sequence[Edit]) -> list[str]:
         ops = [(e, spell(e)) for e in edits]
@@ -589,7 +689,7 @@ class KubernetesFrontend:
         return [unsupported(service, e) for e, op in ops if op is None]
 
     def dump(self, handle: K8sDocs) -> str:
-        text = dump_yaml_docs(handle.docs)
+        text = dump_yaml_docs(handle.docs, handle.text)
         return "---\n" + text if handle.leading_marker and not text.startswith("---") else text
 
     def notices(self, handle: K8sDocs) -> list[str]:
@@ -600,6 +700,7 @@ class KubernetesFrontend:
 class K8sDocs:
     docs: list[Any]
     leading_marker: bool  # the file starts with `---`: so does the fixed one
+    text: str | None = None  # as read: the fixed file indents its lists as this does
 
 
 FRONTEND = KubernetesFrontend()
@@ -704,11 +805,14 @@ def apply_k8s_ops(docs: list[Any], service: Service, ops: list[tuple[str, ...]])
             mounts, vols = mounts_any, vols_any
             hp = {str(v.get("name")) for v in vols if isinstance(v, dict) and "hostPath" in v}
             gone = {
-                str(m.get("name")) for m in mounts if m.get("mountPath") == path and str(m.get("name")) in hp
+                str(m.get("name"))
+                for m in mounts
+                if isinstance(m, dict) and m.get("mountPath") == path and str(m.get("name")) in hp
             }
+            # an item of another type (`volumes: [5, …]`) is not one of them: left as it is (gsafe40)
             for i in reversed(range(len(mounts))):
-                if str(mounts[i].get("name")) in gone:
+                if isinstance(mounts[i], dict) and str(mounts[i].get("name")) in gone:
                     del mounts[i]
             for i in reversed(range(len(vols))):
-                if str(vols[i].get("name")) in gone:
+                if isinstance(vols[i], dict) and str(vols[i].get("name")) in gone:
                     del vols[i]

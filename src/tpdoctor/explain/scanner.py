@@ -47,6 +47,11 @@ FACT_VALUES_KEPT = 32
 SEEN_LINES_KEPT = 4096  # distinct repeated lines whose match is reused (text, literals hit)
 TEXTS_KEPT = 4096  # distinct raw lines (of at most TEXT_KEPT_BYTES) whose decoded and stripped text is reused
 TEXT_KEPT_BYTES = 512
+# a signature's search over a line joined with its wrap, remembered by the joined text: every line of a log that
+# repeats one wrapped-looking line ("CUDA error: CUDA error: ...") joins the same pieces, and each search of the
+# error-code patterns costs ~300 steps per 'CUDA' in it (1 MiB of such lines took 13-20 s, gsafe40)
+JOINED_SEARCHES_KEPT = 4096
+JOINED_CHARS_KEPT = 1 << 24  # the joined texts held for it, in all
 CODE_LINES_KEPT = 256  # lines known to carry an error code (first ones), for the fallback
 NEAR_BYTES = 4096  # how far a `near` signature looks for its context around its line
 # Wrapped lines: a piece shorter than WRAP_MIN was not cut by a wrap; at most WRAP_PIECES joined
@@ -431,6 +436,8 @@ class Scanner:
         self._in_heap: dict[str, tuple[int, int, int, str, str]] = {}  # shown text -> its heap entry
         self._seen_lines: dict[tuple[str, tuple[int, ...]], _LineMatch] = {}  # (text, literals) -> match
         self._texts: dict[bytes, tuple[str, str]] = {}  # raw line -> (decoded, stripped and unescaped)
+        self._joined: dict[tuple[int, str], re.Match[str] | None] = {}  # (signature, joined text) -> its search
+        self._joined_chars = 0
         self.literals: tuple[bytes, ...] = tuple(literals)  # every prefilter literal, whichever engine runs them
         self.engine: Engine = make_engine(literals, single, engine)
         self.result = ScanResult(engine=self.engine.name)
@@ -689,6 +696,16 @@ class Scanner:
                 self._seen_lines[key] = found
         self._record_line(found, text, original, line_no, source, order, salient)
 
+    def _search_joined(self, si: int, sig: Signature, joined: str) -> re.Match[str] | None:
+        key = (si, joined)
+        if key in self._joined:
+            return self._joined[key]
+        m = sig.regex.search(joined)
+        if len(self._joined) < JOINED_SEARCHES_KEPT and self._joined_chars + len(joined) <= JOINED_CHARS_KEPT:
+            self._joined[key] = m
+            self._joined_chars += len(joined)
+        return m
+
     def _match_line(
         self, block: Buffer, end: int, start: int, stop: int, text: str, original: str, lits: list[int]
     ) -> _LineMatch:
@@ -735,7 +752,7 @@ class Scanner:
                     wrapped = self._wrapped(block, end, start, stop)
                     out.context_free = False
                 for joined_original, joined in wrapped:
-                    m = sig.regex.search(joined)
+                    m = self._search_joined(si, sig, joined)
                     if m:
                         shown = joined_original
                         break
