@@ -42,7 +42,8 @@ def test_the_new_signatures_facts_and_correlations_are_loaded() -> None:
     for sid in (
         "onnxruntime.thread-affinity-einval", "onnxruntime.posixthread-affinity-throw", "host-resumed-from-suspend",
         "suspend-cuda-unknown-error-init", "suspend-tf-cuinit-unknown-error", "suspend-ollama-cuda-driver-init-unknown",
-        "jetson.tegra-placeholder-file-too-short", "tegra-placeholder-runtime-not-used",
+        "jetson.tegra-placeholder-file-too-short", "tegra-placeholder-runtime-not-used", "docker-snap-named",
+        "gpu-request-on-docker-snap",
     ):
         assert sid in got, sid
 
@@ -253,3 +254,28 @@ def test_an_empty_tensorrt_outside_tegra_keeps_the_host_install_first(tmp_path: 
     got = _findings(tmp_path, "./imagenet: error while loading shared libraries: /usr/lib/aarch64-linux-gnu/"
                     "libnvinfer.so.8: file too short\n")
     assert got and got[0][0] == "nvidia.host-driver-library-missing", got
+
+
+_NO_DRIVER = 'docker: Error response from daemon: could not select device driver "" with capabilities: [[gpu]].\n'
+
+
+@pytest.mark.parametrize(
+    "ctx",
+    [
+        "$ sudo snap services docker\nService         Startup  Current  Notes\ndocker.dockerd  enabled  active   -\n",
+        "$ which docker\n/snap/bin/docker\n",
+        "$ cat /var/snap/docker/current/config/daemon.json\n{\"log-level\": \"error\"}\n",
+    ],
+)
+def test_a_gpu_request_on_the_docker_snap_says_so(tmp_path: Path, ctx: str) -> None:
+    log = tmp_path / "snap.log"
+    log.write_text(ctx + _NO_DRIVER)
+    got = [f for f in explain([str(log)]).findings if f.cause == _TK]
+    assert got and "snap" in got[0].message and "/var/snap/docker/current/config/daemon.json" in got[0].message
+
+
+def test_a_gpu_request_on_a_packaged_docker_does_not_mention_the_snap(tmp_path: Path) -> None:
+    log = tmp_path / "apt.log"
+    log.write_text("$ which docker\n/usr/bin/docker\n$ snap list\nName  Version  Rev\ncore20  20240111  2182\n" + _NO_DRIVER)
+    got = [f for f in explain([str(log)]).findings if f.cause == _TK]
+    assert got and "snap" not in got[0].message
