@@ -125,6 +125,9 @@ EXPLAIN_ONLY: dict[str, str] = {
     "nvidia.opencl-icd-missing": "whether the workload uses OpenCL at all is unknown to check (CUDA and NVML do not need the file), and /etc/OpenCL/vendors is not among the collected facts; the OpenCL loader's empty platform list (clinfo, Boost.Compute's 'No OpenCL device found') beside a working nvidia-smi, or the missing nvidia.icd, in a log shows it",
     # gnew39 (issue 13)
     "nvidia.persistence-mode-off": "check reads no persistence mode: facts/nvidia.py collects the GPUs, driver and topology, not NVML's nvmlDeviceGetPersistenceMode or nvidia-smi's Persistence-M column, and whether nvidia-persistenced runs is the host's service state; it matters only when the container hook initialises NVML on the host at create time, before any container (where check mostly runs) exists, and nvidia-smi -pm 1 is lost at reboot; the hook's 'driver rpc error: timed out' in a log shows it",
+    # gnew40 (issue 13)
+    "limits.onnxruntime-affinity-outside-cpuset": "check sees the cpuset (/sys/fs/cgroup/cpuset.cpus.effective, the CPUs of the process) but not whether the job runs ONNX Runtime, nor with which thread counts: an explicit intra_op_num_threads sets no affinity at all, and most GPU jobs here (vLLM, SGLang, torch) never load it; ONNX Runtime's 'pthread_setaffinity_np failed for thread' lines in a log show it",
+    "nvidia.uvm-lost-after-suspend": "a suspend/resume cycle is a past event of the host, not a state check can read: /dev/nvidia-uvm and the module stay present and look healthy, and only the first CUDA call (which check does not make) fails; the log's CUDA unknown error beside the kernel's 'PM: suspend exit' or a report's words shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",

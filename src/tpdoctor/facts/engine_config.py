@@ -3,6 +3,8 @@ kubelet's cgroup driver. rules/engine_config.py decides what they prove; only th
 
 Docker (moby/moby, cited at docker-v29.7.2 unless said): dockerd reads /etc/docker/daemon.json (`--config-file`;
 the rootless daemon's ~/.config/docker/daemon.json is not read here: whether dockerd runs rootless is not visible).
+Docker installed as a snap reads /var/snap/docker/current/config/daemon.json instead (docker-snap bin/dockerd-wrapper):
+only the runtimes it registers are kept.
 daemon/config/config.go getConflictFreeConfiguration: a file of only whitespace is the defaults; a UTF-8 (or, since
 v23.0, UTF-8 or UTF-16 LE with a BOM) text that is not a JSON object is refused ("invalid JSON"); configValuesSet flattens a nested
 object whose key is not in flatOptions (so `{"proxies": {"http-proxy": ...}}` is the key http-proxy), and
@@ -49,6 +51,11 @@ from tpdoctor.redact import redact_text
 from tpdoctor.units import parse_size
 
 DOCKER_CONFIG = "/etc/docker/daemon.json"
+# Docker as a snap (Ubuntu): dockerd runs from /snap/docker/<rev> with --config-file=$SNAP_DATA/config/daemon.json,
+# SNAP_DATA being /var/snap/docker/<rev> ("current" links to the active revision); the install hook copies the
+# snap's default file there (docker-snap/docker-snap bin/dockerd-wrapper, snap/hooks/install @3489233)
+DOCKER_SNAP_DIRS = ("/snap/docker", "/var/snap/docker")
+DOCKER_SNAP_CONFIG = "/var/snap/docker/current/config/daemon.json"
 CONTAINERD_CONFIG = "/etc/containerd/config.toml"
 KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
 KUBELET_REGISTRY = "/var/lib/kubelet/plugins_registry"
@@ -210,6 +217,29 @@ def _docker_runtimes(ctx: CollectContext, runtimes: Any, eng: EngineConfigFacts,
             name=redact_text(str(name)), path=redact_text(path) if path else None, runtime_type=kind,
             resolved=resolved, exists=exists,
         ))
+
+
+def _docker_snap(ctx: CollectContext, facts: Facts, eng: EngineConfigFacts) -> None:
+    """The snap's daemon.json: only the runtimes it registers (what a GPU container needs there)."""
+    if not any(os.path.lexists(ctx.entry(d)) for d in DOCKER_SNAP_DIRS):
+        return
+    eng.docker_snap = DOCKER_SNAP_CONFIG
+    if not os.path.lexists(ctx.entry(DOCKER_SNAP_CONFIG)):
+        eng.docker_snap_state = "absent"
+        return
+    text = read_config_text(ctx.root, DOCKER_SNAP_CONFIG, facts.errors, MAX_CONFIG, "docker snap daemon.json",
+                            utf16_bom=True)
+    try:
+        config = json.loads(text, parse_constant=_no_constant) if text is not None and text.strip() else {}
+    except (RecursionError, ValueError):
+        config = None
+    if text is None or not isinstance(config, dict):
+        eng.docker_snap_state = "invalid"
+        return
+    eng.docker_snap_state = "read"
+    runtimes = config.get("runtimes")
+    if isinstance(runtimes, dict):
+        eng.docker_snap_runtimes = [redact_text(str(k)) for k in list(runtimes)[:MAX_RUNTIMES]]
 
 
 # --- containerd ------------------------------------------------------------------------------------------------
@@ -379,6 +409,7 @@ def collect_engine_config(ctx: CollectContext, facts: Facts) -> None:
     """facts.engines: daemon.json, containerd's config.toml with its imports, the kubelet's cgroup driver."""
     eng = facts.engines
     _docker(ctx, facts, eng)
+    _docker_snap(ctx, facts, eng)
     _containerd(ctx, facts, eng)
     _kubelet(ctx, facts, eng)
 

@@ -434,6 +434,11 @@ class EngineConfigFacts(DataModel):
     docker_default_shm_size: int | None = None  # default-shm-size in bytes; None: not set (Docker: 64 MiB)
     docker_memlock_soft: int | None = None  # default-ulimits.memlock (-1: unlimited); None: not set
     docker_memlock_hard: int | None = None
+    # gnew40: Docker installed as a snap (/snap/docker or /var/snap/docker here): its dockerd reads the snap's own
+    # daemon.json (docker-snap bin/dockerd-wrapper --config-file=$SNAP_DATA/config/daemon.json), never docker_config
+    docker_snap: str | None = None  # /var/snap/docker/current/config/daemon.json when the snap is installed
+    docker_snap_state: str | None = None  # read | absent | invalid, as docker_state
+    docker_snap_runtimes: list[str] = field(default_factory=list)  # the runtimes that file registers (names)
     containerd: list[str] = field(default_factory=list)  # containerd binaries seen
     containerd_config: str | None = None  # /etc/containerd/config.toml
     containerd_state: str | None = None  # read | absent | invalid, as docker_state

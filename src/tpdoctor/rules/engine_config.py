@@ -16,7 +16,7 @@ from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
 from tpdoctor.model.facts import EngineConfigFacts, EngineRuntime
 from tpdoctor.model.fixes import fix_context
 from tpdoctor.rules.dockerd_options import KEYS, TAGS
-from tpdoctor.rules.gpus import in_container
+from tpdoctor.rules.gpus import in_container, nvidia_nodes
 from tpdoctor.rules.rdma import MEMLOCK_MIN, ib_nodes
 from tpdoctor.rules.registry import fact_rule
 from tpdoctor.rules.shm_ipc import recommended_shm
@@ -236,6 +236,56 @@ def engine_nvidia_runtime_binary(facts: Facts, options: CheckOptions) -> Iterato
              (rt.resolved or binary, "absent" if rt.resolved else "not on the engines' PATH")],
             confidence="proves" if default else "suggests",
         )
+
+
+@fact_rule("runtime.nvidia-toolkit-missing")
+def docker_snap_nvidia_runtime(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """Docker installed as a snap registers the NVIDIA runtime in the snap's own daemon.json.
+
+    **What it checks.** On a host where Docker is the snap (/snap/docker or /var/snap/docker) and NVIDIA GPU work
+    is meant (NVIDIA device nodes here, or an `nvidia` runtime in /etc/docker/daemon.json): that the snap's
+    /var/snap/docker/current/config/daemon.json registers a runtime named nvidia. A snap file check cannot read is
+    not judged.
+
+    **Why it matters.** The snap's dockerd runs with `--config-file=$SNAP_DATA/config/daemon.json`
+    (docker-snap/docker-snap bin/dockerd-wrapper @3489233), so the `nvidia` runtime that `nvidia-ctk runtime
+    configure` writes into /etc/docker/daemon.json never reaches it: `--runtime nvidia` fails with 'unknown or
+    invalid runtime name: nvidia' and `--gpus` with 'could not select device driver "" with capabilities: [[gpu]]'
+    (NVIDIA/nvidia-docker#1637; elezar in #1642: "due to docker being installed as a snap"; #1311, #1243, #1591).
+    Snap revisions since 2023 set the runtime up themselves when they see the driver (nvidia/lib
+    docker_runtime_configure, CDI mode, used with --runtime nvidia), unless that setup failed or was disabled
+    (`snap set docker nvidia-support.disabled=true`); whether the snap's own hook serves `--gpus` depends on its
+    revision, hence "suggests".
+
+    **How to fix.** Install Docker from apt (docker.io, or docker-ce from Docker's repository) instead of the
+    snap and configure the toolkit as usual, or let the snap's NVIDIA support register its runtime and start GPU
+    containers with `--runtime nvidia`.
+    """
+    eng = _host(facts)
+    if eng is None or not eng.docker_snap or eng.docker_snap_state == "invalid":
+        return
+    if any("nvidia" in n.lower() for n in eng.docker_snap_runtimes):
+        return
+    etc_nvidia = [rt.name for rt in eng.docker_runtimes if _nvidia(rt)] if _docker(facts) is not None else []
+    if not etc_nvidia and not nvidia_nodes(facts):
+        return
+    state = "does not exist" if eng.docker_snap_state == "absent" else "registers no nvidia runtime"
+    evidence = [("/snap/docker", "Docker is installed as a snap: its dockerd reads " + eng.docker_snap),
+                (eng.docker_snap, state)]
+    if etc_nvidia:
+        evidence.append((DAEMON_JSON, f'registers "{etc_nvidia[0]}", which the snap\'s dockerd does not read'))
+    also = (" (a dockerd from a package is here too: which engine the docker CLI reaches decides)"
+            if eng.dockerd else "")
+    yield make_finding(
+        "runtime.nvidia-toolkit-missing",
+        f"Docker here is the snap, whose dockerd reads {eng.docker_snap}, and that file {state}"
+        + (f"; the nvidia runtime in {DAEMON_JSON} is for a dockerd that does not read it" if etc_nvidia else "")
+        + f"{also}. GPU containers fail: --runtime nvidia with 'unknown or invalid runtime name: nvidia', --gpus "
+        "with 'could not select device driver \"\" with capabilities: [[gpu]]'.",
+        evidence,
+        confidence="suggests",
+        prefer="docker-snap-config",
+    )
 
 
 @fact_rule("shm.too-small")
