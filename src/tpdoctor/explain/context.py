@@ -47,8 +47,13 @@ _REPL_LINES = 2  # `>>> torch.cuda.is_available()` then `False` (or IPython's `O
 # container (or on a CPU box), so it says nothing about the run that failed.
 _CUDA_FALSE = re.compile(
     r"(?P<api>cuda|xpu)\.is_available\(\)[`'\"]?(?:\s|Out\[\d+\]:)*"
-    r"(?:(?:=|->|:|returns?|gives?|prints?|outputs?)\s*)?[`'\"]?False\b"
+    # glearn40a: "torch.cuda.is_available() and it returned False" (UKPLab/EasyNMT#32)
+    r"(?:(?:(?:and|which|but)\s+(?:it\s+)?)?(?:=|->|:|returns?|returned|gives?|gave|prints?|printed|outputs?)\s*)?[`'\"]?False\b"
 )
+
+
+# a container command quoted inside a sentence, between double quotes or backticks (glearn40a)
+_INLINE_RUN = re.compile(r"[\"`](?P<cmd>(?:sudo\s+)?(?:docker|podman|nerdctl)(?:\s+container)?\s+run\s[^\"`\n]+)[\"`]")
 
 
 def capture_span(block: Buffer, start: int, block_end: int) -> str:
@@ -142,6 +147,13 @@ def add_quoted_facts(scan: ScanResult) -> None:
             facts = manifest_facts(text)
         else:
             facts = compose_facts(text) if head.startswith("services:") else run_facts(text)
+            if not facts:
+                # glearn40a: a command quoted inside a sentence ('started it with "docker run -d ... image"',
+                # UKPLab/EasyNMT#32): the quoted part alone
+                inline = _INLINE_RUN.search(text.split("\n", 1)[0])
+                if inline:
+                    facts = run_facts(inline.group("cmd"))
+                    text = inline.group("cmd")
         if not facts:
             continue
         for key, value in facts.items():

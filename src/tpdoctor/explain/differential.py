@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 from tpdoctor.explain.launcher import elastic_local_ranks
 from tpdoctor.explain.scanner import ScanResult, SigHit
+from tpdoctor.explain.signatures import knowledge_base
 
 NVIDIA_NONE = (
     "cuda.no-gpus",
@@ -197,8 +198,26 @@ class Pick:
     generic: bool = False
 
 
+def _code_read_in_context(scan: ScanResult) -> set[tuple[str, int]]:
+    """(source, line) of the hits of signatures that read the error code on their line (signatures.yaml
+    `explains_codes`): a CUDA string there is that line's, e.g. Triton's pinned-pool fallback (glearn40a)."""
+    kb = knowledge_base()
+    return {
+        (h.source, h.line)
+        for sig_id, rec in scan.signatures.items()
+        if kb.signature(sig_id).explains_codes
+        for h in rec.evidence
+    }
+
+
 def _symptom(scan: ScanResult, ids: tuple[str, ...], fact: str | None = None) -> list[SigHit]:
-    hits = [h for i in ids if i in scan.signatures for h in scan.signatures[i].evidence[:1]]
+    read = _code_read_in_context(scan) if any(i.startswith("code.") and i in scan.signatures for i in ids) else set()
+    hits = [
+        h
+        for i in ids
+        if i in scan.signatures
+        for h in [e for e in scan.signatures[i].evidence if not (i.startswith("code.") and (e.source, e.line) in read)][:1]
+    ]
     if fact and fact in scan.facts.first:
         value, line, source = scan.facts.first[fact]
         hits.append(SigHit(line, value, source, {}))

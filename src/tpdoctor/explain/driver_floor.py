@@ -99,8 +99,16 @@ class SmiDriver:
     driver_cuda: str = ""  # nvidia-smi's "CUDA Version", when the reading is a CUDA major above it
     built_cuda: str = ""
     below_cuda12: bool = False  # glearn39a: at or above CUDA 11's floor, below CUDA 12's
+    package: str = ""  # glearn40a: a CUDA 12 build of a package the log names (ctranslate2 4.x)
 
     def why(self) -> str:
+        if self.package:
+            return (
+                f"CUDA reports the driver insufficient: the log names {self.package}, a CUDA 12 build whatever the base "
+                f"image's CUDA, and nvidia-smi shows driver {self.version}, below 525.60.13, the oldest driver that runs "
+                "CUDA 12 (minor-version compatibility). Upgrade the host driver, or pin a build for the driver's CUDA "
+                "(ctranslate2 3.24 is the last CUDA 11 release)."
+            )
         if self.built_cuda:
             return (
                 f"CUDA reports the driver insufficient: the program was built for CUDA {self.built_cuda} and nvidia-smi "
@@ -132,6 +140,11 @@ def smi_driver_too_old(scan: ScanResult) -> SmiDriver | None:
     hit = SigHit(seen[1], f"nvidia-smi driver {seen[0]}", seen[2], {})
     if version is not None and version < _CUDA11_FLOOR:
         return SmiDriver(seen[0], hit)
+    # glearn40a: a package built for CUDA 12 decides over the base image's tag (faster-whisper#734: ctranslate2 4.0.0
+    # in nvidia/cuda:11.6.2 on driver 510)
+    package = scan.facts.first.get("cuda12_package")
+    if package is not None and version is not None and version < _CUDA12_FLOOR:
+        return SmiDriver(seen[0], hit, package=package[0])
     driver_cuda = scan.facts.first.get("smi_cuda_version")
     built = next(
         (
