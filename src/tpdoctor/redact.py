@@ -443,9 +443,14 @@ def _redact_block(block: str) -> str | None:
             red = done[line] = redact_line(line)
         out.append(red)
         pos = stop
-        if stop < len(block) and not value_first and secret_env_name_line(line):  # its value on the next line
-            nxt = block.find("\n", stop)
-            nxt = len(block) if nxt < 0 else nxt + 1
+        nxt = block.find("\n", stop)
+        nxt = len(block) if nxt < 0 else nxt + 1
+        if (
+            stop < len(block)
+            and not value_first
+            and secret_env_name_line(line)
+            and _ENV_VALUE_LINE.match(block[stop:nxt])  # another line is left to its own hints (review40)
+        ):  # its value on the next line
             out.append(redact_env_value_line(block[stop:nxt]))
             indent = env_value_continues(block[stop:nxt])
             while indent is not None and nxt < len(block):  # the value's lines below it (review39)
