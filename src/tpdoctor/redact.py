@@ -223,9 +223,10 @@ _ENV_PAIR = re.compile(
 
 
 # the same entry with `value:` first (`{value: x, name: DB_PASSWORD}`, or `- value: x` then `name: DB_PASSWORD`):
-# YAML keeps no key order (gsafe40: these were printed as is)
+# YAML keeps no key order (gsafe40: these were printed as is). A bare value stops at the next `value:` (review40:
+# on a line of many `value:` keys each one scanned to the line's end, 10 s for 100 KB)
 _ENV_PAIR_REV = re.compile(
-    r"""["']?value["']?\s*:\s*(?P<v>"[^"]*"|'[^']*'|[^,{}\[\]\s](?:[^,{}\[\]\n]*[^,{}\[\]\s])?)"""
+    r"""["']?value["']?\s*:\s*(?P<v>"[^"]*"|'[^']*'|[^,{}\[\]\s](?:(?:(?!value["']?\s*:)[^,{}\[\]\n])*[^,{}\[\]\s])?)"""
     r"""\s*,\s*["']?name["']?\s*:\s*["']?(?P<n>[A-Za-z_][\w.-]*)["']?"""
 )
 
