@@ -223,9 +223,10 @@ _ENV_PAIR = re.compile(
 
 
 # the same entry with `value:` first (`{value: x, name: DB_PASSWORD}`, or `- value: x` then `name: DB_PASSWORD`):
-# YAML keeps no key order (gsafe40: these were printed as is)
+# YAML keeps no key order (gsafe40: these were printed as is). A bare value stops at the next `value:` (review40:
+# on a line of many `value:` keys each one scanned to the line's end, 10 s for 100 KB)
 _ENV_PAIR_REV = re.compile(
-    r"""["']?value["']?\s*:\s*(?P<v>"[^"]*"|'[^']*'|[^,{}\[\]\s](?:[^,{}\[\]\n]*[^,{}\[\]\s])?)"""
+    r"""["']?value["']?\s*:\s*(?P<v>"[^"]*"|'[^']*'|[^,{}\[\]\s](?:(?:(?!value["']?\s*:)[^,{}\[\]\n])*[^,{}\[\]\s])?)"""
     r"""\s*,\s*["']?name["']?\s*:\s*["']?(?P<n>[A-Za-z_][\w.-]*)["']?"""
 )
 
@@ -443,9 +444,14 @@ def _redact_block(block: str) -> str | None:
             red = done[line] = redact_line(line)
         out.append(red)
         pos = stop
-        if stop < len(block) and not value_first and secret_env_name_line(line):  # its value on the next line
-            nxt = block.find("\n", stop)
-            nxt = len(block) if nxt < 0 else nxt + 1
+        nxt = block.find("\n", stop)
+        nxt = len(block) if nxt < 0 else nxt + 1
+        if (
+            stop < len(block)
+            and not value_first
+            and secret_env_name_line(line)
+            and _ENV_VALUE_LINE.match(block[stop:nxt])  # another line is left to its own hints (review40)
+        ):  # its value on the next line
             out.append(redact_env_value_line(block[stop:nxt]))
             indent = env_value_continues(block[stop:nxt])
             while indent is not None and nxt < len(block):  # the value's lines below it (review39)
@@ -480,10 +486,31 @@ class LineRedactor:
         self._partial = data[cut + 1 :]
         block = data[: cut + 1]
         if len(block) >= BLOCK_MIN and not self._in_pem:
-            fast = _redact_block(block)
+            head: list[str] = []
+            while block and not self._in_pem and (self._held or self._env_value or self._env_block is not None):
+                cut = block.find("\n") + 1  # the lines that go on the last write's env entry: the line path
+                head.append(self._emit(block[:cut]))
+                block = block[cut:]
+            fast = _redact_block(block) if not self._in_pem else None
             if fast is not None:
-                return fast
+                return "".join(head) + self._hold_tail(block, fast)
+            return "".join(head) + "".join(self._emit(line) for line in block.splitlines(keepends=True))
         return "".join(self._emit(line) for line in block.splitlines(keepends=True))
+
+    def _hold_tail(self, block: str, fast: str) -> str:
+        """The block path's output, with the state the line path leaves after its last line: a `name:` of a
+        secret waits for its `value:` in the next write, a `value:` line is held for a `name:` below it (review40)."""
+        if not block:
+            return fast
+        last = block.rfind("\n", 0, len(block) - 1) + 1
+        line = block[last:]
+        above = block[block.rfind("\n", 0, last - 1) + 1 : last] if last else ""
+        if secret_env_name_line(line):
+            self._env_value = not (above and env_value_above(above, line))
+        elif _ENV_VALUE_LINE.match(line) and env_value_continues(line) is None:
+            cut = fast.rfind("\n", 0, len(fast) - 1) + 1
+            self._held, fast = fast[cut:], fast[:cut]
+        return fast
 
     def finish(self) -> str:
         rest, self._partial = self._partial, ""
