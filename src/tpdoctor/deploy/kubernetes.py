@@ -245,13 +245,17 @@ def _kind_of(v: Any) -> str:
     return next((name for t, name in _KIND_NAMES if isinstance(v, t)), "a value")
 
 
+def _mismatch(field: str, v: Any, want: str) -> str:
+    return f"{field}: {clip(str(v), 40, '...')} is {_kind_of(v)}, {want} expected"
+
+
 def _first_wrong(node: Any, table: tuple[tuple[str, str], ...], where: str) -> str | None:
     for dotted, want in table:
         v = node
         for key in dotted.split("."):
             v = v.get(key) if isinstance(v, dict) else None
         if v is not None and not isinstance(v, dict if want == _MAP else list):
-            return f"{where}{dotted}: {clip(str(v), 40, '...')} is {_kind_of(v)}, {want} expected"
+            return _mismatch(where + dotted, v, want)
     return None
 
 
@@ -260,14 +264,14 @@ def _wrong_type(docs: list[Any]) -> str | None:
     for i, d in enumerate(docs):
         objs = d.get("items") if isinstance(d, dict) and d.get("kind") == "List" else [d]
         if not isinstance(objs, list):
-            return f"document {i + 1} (List): items: {clip(str(objs), 40, '...')} is {_kind_of(objs)}, a list expected"
+            return _mismatch(f"document {i + 1} (List): items", objs, _LIST)
         for obj in objs:
             if not isinstance(obj, dict):
                 continue
             meta = obj.get("metadata")
             label = f"document {i + 1} ({obj.get('kind')})"
             if meta is not None and not isinstance(meta, dict):
-                return f"{label}: metadata: {clip(str(meta), 40, '...')} is {_kind_of(meta)}, a mapping expected"
+                return _mismatch(f"{label}: metadata", meta, _MAP)
             label = f"document {i + 1} ({obj.get('kind')} {(meta or {}).get('name') or ''})".replace(" )", ")")
             problem = _first_wrong(meta, _META_TYPES, f"{label}: metadata.")
             if problem:
