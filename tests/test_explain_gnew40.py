@@ -299,3 +299,19 @@ def test_a_gpu_request_on_a_packaged_docker_does_not_mention_the_snap(tmp_path: 
     log.write_text("$ which docker\n/usr/bin/docker\n$ snap list\nName  Version  Rev\ncore20  20240111  2182\n" + _NO_DRIVER)
     got = [f for f in explain([str(log)]).findings if f.cause == _TK]
     assert got and "snap" not in got[0].message
+
+
+def test_the_evidence_names_the_snap_directory_that_exists(tmp_path: Path) -> None:
+    # only the snap's data directory is in this root (its squashfs under /snap not mounted there): the evidence
+    # names what check found, not a path it did not see
+    fr = FakeRoot(tmp_path)
+    fr.mounts = ["/dev/sda1 / ext4 rw,relatime 0 0", "devtmpfs /dev devtmpfs rw,nosuid 0 0"]
+    fr.write("var/snap/docker/2904/config/daemon.json", _SNAP_DEFAULT)
+    fr.symlink("var/snap/docker/current", "2904")
+    fr.write("usr/bin/nvidia-container-runtime", "")
+    fr.write("etc/docker/daemon.json", _ETC_NVIDIA).add_nvidia(1).flush()
+    facts = collect_facts(fr.root, dict(fr.env), live=False)
+    got = [f for f in run_fact_rules(facts, CheckOptions()) if f.cause == _TK]
+    assert len(got) == 1, got
+    assert got[0].evidence[0].source == "/var/snap/docker", got[0].evidence
+    assert not any(e.source == "/snap/docker" for e in got[0].evidence)

@@ -221,7 +221,8 @@ def _docker_runtimes(ctx: CollectContext, runtimes: Any, eng: EngineConfigFacts,
 
 def _docker_snap(ctx: CollectContext, facts: Facts, eng: EngineConfigFacts) -> None:
     """The snap's daemon.json: only the runtimes it registers (what a GPU container needs there)."""
-    if not any(os.path.lexists(ctx.entry(d)) for d in DOCKER_SNAP_DIRS):
+    eng.docker_snap_dir = next((d for d in DOCKER_SNAP_DIRS if os.path.lexists(ctx.entry(d))), None)
+    if eng.docker_snap_dir is None:
         return
     eng.docker_snap = DOCKER_SNAP_CONFIG
     if not os.path.lexists(ctx.entry(DOCKER_SNAP_CONFIG)):

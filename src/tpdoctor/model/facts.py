@@ -437,6 +437,7 @@ class EngineConfigFacts(DataModel):
     # gnew40: Docker installed as a snap (/snap/docker or /var/snap/docker here): its dockerd reads the snap's own
     # daemon.json (docker-snap bin/dockerd-wrapper --config-file=$SNAP_DATA/config/daemon.json), never docker_config
     docker_snap: str | None = None  # /var/snap/docker/current/config/daemon.json when the snap is installed
+    docker_snap_dir: str | None = None  # the snap's directory found here (/snap/docker, else /var/snap/docker)
     docker_snap_state: str | None = None  # read | absent | invalid, as docker_state
     docker_snap_runtimes: list[str] = field(default_factory=list)  # the runtimes that file registers (names)
     containerd: list[str] = field(default_factory=list)  # containerd binaries seen

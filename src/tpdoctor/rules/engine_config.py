@@ -270,7 +270,7 @@ def docker_snap_nvidia_runtime(facts: Facts, options: CheckOptions) -> Iterator[
     if not etc_nvidia and not nvidia_nodes(facts):
         return
     state = "does not exist" if eng.docker_snap_state == "absent" else "registers no nvidia runtime"
-    evidence = [("/snap/docker", "Docker is installed as a snap: its dockerd reads " + eng.docker_snap),
+    evidence = [(eng.docker_snap_dir or "/snap/docker", "Docker is installed as a snap: its dockerd reads " + eng.docker_snap),
                 (eng.docker_snap, state)]
     if etc_nvidia:
         evidence.append((DAEMON_JSON, f'registers "{etc_nvidia[0]}", which the snap\'s dockerd does not read'))
