@@ -160,6 +160,11 @@ def test_the_unknown_error_after_a_suspend_names_nvidia_uvm(tmp_path: Path, ctx:
         "resume_from_checkpoint=True\nsleep 30 && python train.py\n",
         "INFO: Suspended job 12 (kueue: QuotaReserved=False)\n",
         "The worker thread went idle; it goes to the next batch\n",
+        # a scheduler suspending a job is not the host sleeping (the GPU driver stays loaded)
+        "After suspending the job with `scontrol suspend 4312` and resuming it, the step fails:\n",
+        "when suspending running jobs for preemption (PreemptMode=SUSPEND,GANG)\n",
+        "$ scontrol suspend/resume 4312\n",
+        "We rely on suspend/resume of Slurm jobs for gang scheduling.\n",
     ],
 )
 def test_a_checkpoint_resume_or_other_words_are_not_a_suspend(tmp_path: Path, ctx: str) -> None:
