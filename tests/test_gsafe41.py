@@ -62,3 +62,95 @@ def test_the_most_specific_route_wins_and_odd_masks_are_ignored() -> None:
     assert network.interface_of("10.2.2.3", index) == "wide"
     assert network.interface_of("11.0.0.1", index) is None
     assert network.interface_of("127.0.0.1", index) == "lo"
+
+
+# -- audit --fix: YAML merge keys and flow lists ----------------------------------------------------------------------
+MERGED = """\
+x-base: &base
+  restart: always
+  security_opt:
+    - seccomp:unconfined
+    - label:disable
+  cap_add: [SYS_ADMIN, NET_ADMIN]
+services:
+  vllm:
+    <<: *base
+    image: vllm/vllm-openai
+    deploy:
+      resources:
+        reservations:
+          devices:
+            - driver: nvidia
+              count: 2
+              capabilities: [gpu]
+    shm_size: 16g
+    command: --tensor-parallel-size 2
+  vpn:
+    <<: *base
+    image: some/vpn
+"""
+
+
+def _fixed(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    code, out = invoke("audit", "--write", str(path))
+    _check(code, out, "audit --write")
+    return path.read_text()
+
+
+def test_a_fix_through_a_merge_key_leaves_the_anchor_and_the_other_services(tmp_path: Path) -> None:
+    """`<<: *base`: the fix for vllm removed SYS_ADMIN, seccomp:unconfined and label:disable from the anchor and added
+    no-new-privileges there, so the vpn service that merges it (and that tpdoctor reported nothing about) changed."""
+    from ruamel.yaml import YAML
+
+    new = _fixed(tmp_path, "compose.yaml", MERGED)
+    assert new.startswith(MERGED[: MERGED.index("services:")])  # the anchor as written
+    services = YAML(typ="safe").load(new)["services"]
+    assert services["vpn"]["cap_add"] == ["SYS_ADMIN", "NET_ADMIN"]
+    assert services["vpn"]["security_opt"] == ["seccomp:unconfined", "label:disable"]
+    assert "SYS_ADMIN" not in services["vllm"]["cap_add"] and "NET_ADMIN" in services["vllm"]["cap_add"]
+    assert services["vllm"]["security_opt"] == ["no-new-privileges:true"]
+    assert "    cap_add: [NET_ADMIN]\n" in new  # the inherited list's flow style is kept
+
+
+def test_privileged_from_a_merge_key_is_overridden_not_reported_removed(tmp_path: Path) -> None:
+    """privileged: true from the anchor: 'privileged removed' was said, the key deleted from the merged view came back
+    on the next load, and the fixed file still ran privileged (with a GPU reservation added beside it)."""
+    from ruamel.yaml import YAML
+
+    text = (
+        "x-gpu: &gpu\n  image: vllm/vllm-openai\n  privileged: true\n"
+        "services:\n  a:\n    <<: *gpu\n    command: --tensor-parallel-size 2\n  b:\n    <<: *gpu\n"
+        "    privileged: true\n    command: --tensor-parallel-size 2\n"
+    )
+    new = _fixed(tmp_path, "compose.yaml", text)
+    services = YAML(typ="safe").load(new)["services"]
+    assert services["a"]["privileged"] is False and services["b"]["privileged"] is False
+    assert "x-gpu: &gpu\n  image: vllm/vllm-openai\n  privileged: true\n" in new
+    code, out = invoke("audit", str(tmp_path / "compose.yaml"), "--format", "json")
+    _check(code, out, "audit")
+    assert "security.privileged" not in out, out
+
+
+def test_an_emptied_inherited_list_stays_empty(tmp_path: Path) -> None:
+    from ruamel.yaml import YAML
+
+    text = "x-s: &s\n  security_opt: [seccomp:unconfined]\nservices:\n  a:\n    <<: *s\n    image: vllm/vllm-openai\n    privileged: false\n    gpus: all\n    shm_size: 16g\n    command: --tensor-parallel-size 2\n"
+    new = _fixed(tmp_path, "compose.yaml", text)
+    opts = YAML(typ="safe").load(new)["services"]["a"]["security_opt"]
+    assert "seccomp:unconfined" not in opts  # deleting the own key would have brought the merged one back
+    assert new.startswith("x-s: &s\n  security_opt: [seccomp:unconfined]\n")  # the anchor as written
+
+
+def test_a_one_entry_mapping_in_a_flow_list_keeps_its_braces(tmp_path: Path) -> None:
+    """`ports: [{containerPort: 8000}]` became `ports: [containerPort: 8000]` in a --fix of an unrelated key."""
+    text = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: vllm}\nspec:\n  template:\n    spec:\n      containers:\n"
+        "        - name: vllm\n          image: vllm/vllm-openai\n          args: [\"--tensor-parallel-size\", \"2\"]\n"
+        "          ports: [{containerPort: 8000}]\n          securityContext: {privileged: true}\n"
+        "          resources: {limits: {nvidia.com/gpu: 2}}\n"
+    )
+    new = _fixed(tmp_path, "k.yaml", text)
+    assert "          ports: [{containerPort: 8000}]\n" in new
+    assert "privileged: true" not in new

@@ -48,6 +48,9 @@ def rt_yaml() -> YAML:
     y = YAML(typ="rt")
     y.preserve_quotes = True
     y.width = 4096  # never re-wrap the user's long lines
+    # `ports: [{containerPort: 8000}]` stays so: ruamel writes a one-entry mapping in a flow list without its braces
+    # (`[containerPort: 8000]`), a change on a line the fix never meant to touch (gsafe41)
+    y.brace_single_entry_mapping_in_flow_sequence = True
     y.indent(mapping=2, sequence=4, offset=2)
     return y
 
