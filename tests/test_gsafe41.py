@@ -154,3 +154,35 @@ def test_a_one_entry_mapping_in_a_flow_list_keeps_its_braces(tmp_path: Path) -> 
     new = _fixed(tmp_path, "k.yaml", text)
     assert "          ports: [{containerPort: 8000}]\n" in new
     assert "privileged: true" not in new
+
+
+# -- check: NCCL configuration files and unknown variables ------------------------------------------------------------
+def test_a_huge_nccl_conf_sets_a_bounded_number_of_variables(tmp_path: Path) -> None:
+    """A 16 MiB /etc/nccl.conf (a million `NCCL_Xn=1` lines) became a million variables: ~6 min of difflib typo search
+    and, after that, 20 s of env rules and a 175 MB --snapshot that --from-snapshot refuses (over 64 MiB)."""
+    from tpdoctor.facts.nccl_conf import MAX_CONF_SETTINGS
+
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/nccl.conf").write_text("NCCL_DEBUG=INFO\n" + "".join(f"NCCL_X{i}=1\n" for i in range(MAX_CONF_SETTINGS + 50)))
+    facts = collect_facts(tmp_path, {}, live=False)
+    assert facts.env["NCCL_DEBUG"] == "INFO"
+    assert len(facts.nccl_conf) == MAX_CONF_SETTINGS and len(facts.env) <= MAX_CONF_SETTINGS
+    assert any(f"the first {MAX_CONF_SETTINGS} were read (from line {MAX_CONF_SETTINGS + 1} on" in e for e in facts.errors)
+
+
+def test_the_typo_search_looks_at_a_bounded_number_of_names(monkeypatch: object) -> None:
+    """Every unknown NCCL_/CCL_/VLLM_ name cost ~0.3 ms of difflib: an environment or conf file of a million names took
+    minutes. A typo among the first names is still found."""
+    import pytest
+
+    from tpdoctor.model import CheckOptions, Facts
+    from tpdoctor.rules import env as env_rules
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    calls: list[str] = []
+    real = env_rules.did_you_mean
+    monkeypatch.setattr(env_rules, "did_you_mean", lambda name: calls.append(name) or real(name))
+    facts = Facts(env={"CCL_ZE_IPC_EXHANGE": "drmfd", **{f"NCCL_Y{i:06d}": "1" for i in range(20000)}})
+    found = list(env_rules.unknown_variables(facts, CheckOptions()))
+    assert len(calls) <= env_rules.MAX_TYPO_CHECKS
+    assert len(found) == 1 and "did you mean CCL_ZE_IPC_EXCHANGE" in found[0].message
