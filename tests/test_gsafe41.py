@@ -186,3 +186,77 @@ def test_the_typo_search_looks_at_a_bounded_number_of_names(monkeypatch: object)
     found = list(env_rules.unknown_variables(facts, CheckOptions()))
     assert len(calls) <= env_rules.MAX_TYPO_CHECKS
     assert len(found) == 1 and "did you mean CCL_ZE_IPC_EXCHANGE" in found[0].message
+
+
+# -- terminal safety ---------------------------------------------------------------------------------------------------
+SHM_LOG = (
+    "NCCL WARN Error while creating shared memory segment /dev/shm/nccl-xyz (size 9637888)\n"
+    "RuntimeError: NCCL error in: x, unhandled system error, NCCL version 2.18.1\n"
+)
+UNSAFE = ("\x1b", "\x07", "\x9b", "\u202e", "\u2066", "\r")
+
+
+def _safe(text: str) -> None:
+    for ch in UNSAFE:
+        assert ch not in text, (ch, text[-2000:])
+
+
+def test_error_lines_echo_no_escape_sequence_and_stay_one_line(tmp_path: Path) -> None:
+    """A file name holding `ESC ] 0 ; title BEL` (a glob over a directory someone else fills) was echoed as is by the
+    error line: it retitled the terminal; one holding a newline printed a line of its own (`tpdoctor: wrote ...`)."""
+    for name in ("\x1b]0;pwned\x07\x1b[2Jx.yaml", "x\ntpdoctor: wrote compose.yaml (backup b)", "\u202eldnoc.yaml"):
+        for args in (("audit", str(tmp_path / name)), ("explain", str(tmp_path / name))):
+            code, out = invoke(*args)
+            assert code == 2, out
+            _safe(out)
+            assert out.count("\n") == 1 and out.startswith("tpdoctor: error: "), out
+
+
+def test_bidi_controls_in_a_log_line_are_not_printed(tmp_path: Path) -> None:
+    """U+202E (right-to-left override) in a quoted log line reached the terminal: it reverses what follows on
+    terminals that lay out bidi text (Trojan Source); C0/C1 controls were already replaced."""
+    log = tmp_path / "x.log"
+    log.write_text("NCCL WARN \u202egnp.exe\u2066 \x9b2J " + SHM_LOG)
+    code, out = invoke("explain", str(log), "--verbose")
+    _check(code, out, "explain")
+    assert "shm.too-small" in out
+    _safe(out)
+
+
+def test_the_fix_diff_shows_no_escape_sequence(tmp_path: Path) -> None:
+    """`audit --fix` printed a script's comment `# ESC]0;pwned BEL ESC[2J` and the file's other bytes as they are."""
+    script = tmp_path / "run.sh"
+    script.write_text(
+        "#!/bin/sh\n# \x1b]0;pwned\x07 \x1b[2J \u202eexe\r\n"
+        'docker run --privileged --gpus all -e "X=\x1bc" vllm/vllm-openai --tensor-parallel-size 2\n'
+    )
+    code, out = invoke("audit", "--fix", str(script))
+    _check(code, out, "audit --fix")
+    assert "+docker run --gpus all" in out
+    _safe(out)
+
+
+def test_run_quotes_no_escape_sequence_from_the_crashed_job(tmp_path: Path) -> None:
+    """`tpdoctor run`'s diagnosis quoted the log line with `ESC c` (a terminal reset) and `ESC ( 0` (line drawing) in
+    its own `tpdoctor:` lines."""
+    import io
+
+    from tpdoctor.runner.session import stderr_say
+
+    buf = io.StringIO()
+    say = stderr_say(buf)
+    say("  evidence line 1: NCCL WARN \x1bc\x1b(0\x9b2J \u202e x\r\ny")
+    assert buf.getvalue().startswith("tpdoctor:   evidence line 1: NCCL WARN ") and buf.getvalue().count("\n") == 1
+    _safe(buf.getvalue())
+
+
+def test_utf32_logs_with_a_bom_are_decoded(tmp_path: Path) -> None:
+    """UTF-32 LE's BOM (FF FE 00 00) begins with UTF-16 LE's: the log was read as UTF-16 (a NUL after every
+    character) and nothing was found; UTF-32 BE was called binary data."""
+    for enc in ("utf-32", "utf-32-be"):
+        log = tmp_path / f"{enc}.log"
+        data = SHM_LOG.encode(enc)
+        log.write_bytes(data if enc == "utf-32" else b"\x00\x00\xfe\xff" + data)
+        code, out = invoke("explain", str(log))
+        _check(code, out, enc)
+        assert "shm.too-small" in out and "UTF-32 text (BOM): decoded" in out, out
