@@ -260,3 +260,36 @@ def test_utf32_logs_with_a_bom_are_decoded(tmp_path: Path) -> None:
         code, out = invoke("explain", str(log))
         _check(code, out, enc)
         assert "shm.too-small" in out and "UTF-32 text (BOM): decoded" in out, out
+
+
+def test_a_fix_through_an_alias_leaves_the_other_user_of_the_anchor(tmp_path: Path) -> None:
+    """`deploy: *d` shared with redis: the NVIDIA reservation added for vllm went into the anchor, so redis reserved
+    two GPUs too."""
+    from ruamel.yaml import YAML
+
+    text = (
+        "services:\n  vllm:\n    image: vllm/vllm-openai\n    privileged: true\n    deploy: &d\n      resources:\n"
+        "        limits: {memory: 64g}\n    command: --tensor-parallel-size 2\n  redis:\n    image: redis\n    deploy: *d\n"
+    )
+    services = YAML(typ="safe").load(_fixed(tmp_path, "compose.yaml", text))["services"]
+    assert services["redis"]["deploy"] == {"resources": {"limits": {"memory": "64g"}}}
+    assert services["vllm"]["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
+
+
+def test_a_kubernetes_fix_leaves_a_sidecar_that_aliases_the_security_context(tmp_path: Path) -> None:
+    """`securityContext: *sc` in a sidecar: the GPU container's fix (privileged and SYS_ADMIN removed, drop ALL)
+    changed the sidecar's too."""
+    from ruamel.yaml import YAML
+
+    text = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: vllm}\nspec:\n  selector: {matchLabels: {a: b}}\n"
+        "  template:\n    metadata: {labels: {a: b}}\n    spec:\n      containers:\n"
+        "        - name: vllm\n          image: vllm/vllm-openai\n          args: [\"--tensor-parallel-size\", \"2\"]\n"
+        "          securityContext: &sc\n            privileged: true\n            capabilities: {add: [SYS_ADMIN]}\n"
+        "          resources: {limits: {nvidia.com/gpu: 2}}\n"
+        "        - name: vpn\n          image: some/vpn\n          securityContext: *sc\n"
+    )
+    containers = YAML(typ="safe").load(_fixed(tmp_path, "k.yaml", text))["spec"]["template"]["spec"]["containers"]
+    assert containers[1]["securityContext"] == {"privileged": True, "capabilities": {"add": ["SYS_ADMIN"]}}
+    assert "privileged" not in containers[0]["securityContext"]
+    assert containers[0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}

@@ -6,13 +6,12 @@ the keys the findings' edits touch and keep the user's comments, key order and q
 
 from __future__ import annotations
 
-import copy
 import re
 import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from tpdoctor.deploy.exceptions import allows_in_lines
 from tpdoctor.deploy.frontend import unsupported
@@ -32,9 +31,13 @@ from tpdoctor.deploy.yamledit import (
     append_item,
     delete_item,
     delete_key,
+    inherited,
     insert_keeping_comments,
     insert_near,
+    merged_has,
     quoted,
+    unanchored_copy,
+    unshare,
 )
 from tpdoctor.errors import InputError, NotDeploymentError
 from tpdoctor.limits import MAX_GPUS, cap_count, parse_count
@@ -587,48 +590,19 @@ def _own_seq(svc: CommentedMap, key: str, seq: Any) -> Any:
     return seq
 
 
-# YAML merge keys (`<<: *base`, compose's usual way to share settings between services): ruamel shows the merged
-# entries in the service's map, but they are the anchor's own objects. An edit made through them changed the anchor,
-# so every service that merges it (one tpdoctor said nothing about) lost its SYS_ADMIN or seccomp:unconfined, and a
-# deleted merged key came back on the next load ("privileged removed" while the file stayed privileged; gsafe41).
-def _merged_has(m: CommentedMap, key: str) -> bool:
-    """key is set by a merge key of m: deleting m's own entry would bring the merged value back."""
-    return any(isinstance(src, dict) and key in src for src in getattr(m, merge_attrib, ()))
-
-
-def _inherited(m: CommentedMap, key: str) -> bool:
-    """m[key] comes from a merge key, not from m itself."""
-    return key in m and all(k != key for k, _ in m.non_merged_items())
-
-
-def _unanchored_copy(value: Any) -> Any:
-    """A deep copy of a merged value without its anchors (the aliases elsewhere name the original)."""
-    value = copy.deepcopy(value)
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        anchor = getattr(node, "anchor", None)
-        if anchor is not None and getattr(anchor, "value", None) is not None:
-            anchor.value = None
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return value
-
-
 def _own(m: CommentedMap, key: str, order: Sequence[str] = ()) -> Any:
-    """m[key], copied into m first when it comes from a merge key, so an edit changes m alone."""
-    value = m.get(key)
-    if _inherited(m, key):
-        value = _unanchored_copy(value)
+    """m[key], copied into m first when it comes from a merge key (placed by `order`) or is shared through an anchor
+    (`environment: *env`), so an edit changes m alone (yamledit.unshare)."""
+    if inherited(m, key):
+        value = unanchored_copy(m.get(key))
         insert_near(m, key, value, order)
-    return value
+        return value
+    return unshare(m, key)
 
 
 def _set_own(svc: CommentedMap, key: str, value: Any) -> None:
     """svc[key] = value as the service's own entry, where an inherited one would sit by ORDER."""
-    if key in svc and not _inherited(svc, key):
+    if key in svc and not inherited(svc, key):
         svc[key] = value
     else:
         insert_near(svc, key, value, ORDER)
@@ -665,7 +639,7 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list
             else:
                 _insert_near(svc, key, seq)
         elif kind == "unset":
-            if key in svc and _merged_has(svc, key):
+            if key in svc and merged_has(svc, key):
                 if key != "privileged":  # no value means "unset" for ipc or pid: say so, change nothing
                     left.append(f"{service}: {key} comes from a YAML merge key (<<): left as written; change it where the anchor sets it")
                 elif svc[key] not in (False, "false"):
@@ -720,13 +694,13 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list
                 for i in reversed(range(len(seq))):
                     if hit(seq[i]):
                         delete_item(svc, key, seq, i, home)
-                if not seq and not _merged_has(svc, key):  # else `key: []` stays: the merged list would come back
+                if not seq and not merged_has(svc, key):  # else `key: []` stays: the merged list would come back
                     delete_key(svc, key, home)
             elif isinstance(seq, list):
                 for i in reversed(range(len(seq))):
                     if doc.same(seq[i], op[2]) or (isinstance(seq[i], dict) and str(dict(seq[i])) == op[2]):
                         del seq[i]
-                if not seq and not _merged_has(svc, key):
+                if not seq and not merged_has(svc, key):
                     del svc[key]
         elif kind == "list_replace":
             seq = svc.get(key)
