@@ -293,3 +293,36 @@ def test_a_kubernetes_fix_leaves_a_sidecar_that_aliases_the_security_context(tmp
     assert containers[1]["securityContext"] == {"privileged": True, "capabilities": {"add": ["SYS_ADMIN"]}}
     assert "privileged" not in containers[0]["securityContext"]
     assert containers[0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+# -- secrets in error and schema messages -----------------------------------------------------------------------------
+def test_a_duplicate_key_error_quotes_neither_value(tmp_path: Path) -> None:
+    """ruamel's message `found duplicate key "DB_PASSWORD" with value "Corr3ctH0rse" (original value: "Tr0ub4dor3")`
+    was the error line: both passwords printed."""
+    path = tmp_path / "compose.yaml"
+    path.write_text("services:\n  v:\n    image: x\n    environment:\n      DB_PASSWORD: Tr0ub4dor3\n      DB_PASSWORD: Corr3ctH0rse\n")
+    for args in (("audit", str(path)), ("audit", "--fix", str(path)), ("explain", "--config", str(path), "-")):
+        code, out = invoke(*args)
+        assert code == 2 and 'found duplicate key "DB_PASSWORD"' in out, out
+        assert "Tr0ub4dor3" not in out and "Corr3ctH0rse" not in out, out
+
+
+def test_schema_messages_show_no_secret_env_value_or_secret_data(tmp_path: Path) -> None:
+    """`- name: DB_PASSWORD` / `value: 98765432101` (an integer the schema refuses) was shown as
+    `env[0].value: 98765432101 is an integer`: the path names no secret, so the redactor let it through; so was a
+    Secret's `stringData.db: ["Tr0ub4dor3xyz"]`."""
+    path = tmp_path / "k.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n  db: [Tr0ub4dor3xyz]\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: c\n"
+        "      image: vllm/vllm-openai\n      args: [\"--tensor-parallel-size\", \"2\"]\n      env:\n"
+        "        - name: DB_PASSWORD\n          value: 98765432101\n        - name: API_TOKEN\n          value: [Sup3rS3cretT0ken]\n"
+        "        - name: WORKERS\n          value: 4\n      resources: {limits: {nvidia.com/gpu: 2}}\n"
+    )
+    for fmt in ("text", "json", "sarif"):
+        code, out = invoke("audit", str(path), "--verbose", "--format", fmt)
+        _check(code, out, fmt)
+        for secret in ("98765432101", "Sup3rS3cretT0ken", "Tr0ub4dor3xyz"):
+            assert secret not in out, (fmt, secret)
+        assert "env[0].value" in out and "is an integer" in out
+        assert "env[2].value: 4 is an integer" in out  # not a secret: shown

@@ -85,7 +85,10 @@ def load_yaml_docs(text: str, source: str) -> list[Any]:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
-        raise InputError(f"{source}: invalid YAML at {where}: {exc.problem}") from None
+        problem = str(exc.problem)
+        if problem.startswith("found duplicate key"):  # ruamel quotes both values: a password given twice (gsafe41)
+            problem = problem.split(" with value ", 1)[0]
+        raise InputError(f"{source}: invalid YAML at {where}: {problem}") from None
     except YAMLError as exc:
         raise InputError(f"{source}: invalid YAML: {exc}") from None
     budget = [MAX_NODES]
