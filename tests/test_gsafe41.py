@@ -326,3 +326,24 @@ def test_schema_messages_show_no_secret_env_value_or_secret_data(tmp_path: Path)
             assert secret not in out, (fmt, secret)
         assert "env[0].value" in out and "is an integer" in out
         assert "env[2].value: 4 is an integer" in out  # not a secret: shown
+
+
+def test_a_secret_continued_on_the_next_shell_line_is_redacted(tmp_path: Path) -> None:
+    """`-e DB_PASSWORD=\\` then `Hunter2SecretXyz \\`: the shell joins them, but the redactor saw a name without a
+    value and a bare word, so the --fix diff printed the password as a context line; the same for `--db-password \\`."""
+    from tpdoctor.redact import redact_text
+
+    script = tmp_path / "run.sh"
+    script.write_text(
+        "docker run --privileged --gpus all \\\n  -e DB_PASSWORD=\\\nHunter2SecretXyz \\\n"
+        "  vllm/vllm-openai --tensor-parallel-size 2 \\\n"
+        "  --db-password \\\n   \"Pw0rdSecretX\" \\\n  --api-token=\\\nT0kenValueX\n"
+    )
+    code, out = invoke("audit", "--fix", str(script))
+    _check(code, out, "audit --fix")
+    assert "+docker run --gpus all" in out
+    for secret in ("Hunter2SecretXyz", "Pw0rdSecretX", "T0kenValueX"):
+        assert secret not in out
+        assert secret not in redact_text(script.read_text() * 3000)  # the block path (256 KiB and more)
+    kept = "docker run \\\n  --gpus \\\n  all \\\n  -e PATH=\\\n/usr/bin img\n"
+    assert redact_text(kept) == kept

@@ -299,6 +299,32 @@ def redact_continuation(line: str, indent: int) -> str | None:
     return body[:ind] + REDACTED + line[len(body) :]
 
 
+# `-e DB_PASSWORD=\` or `--db-password \` at a line's end: the shell joins the next line to the command (a
+# `docker run` written over lines), so the secret is the first word of the next line, which no shape or name marks:
+# an `audit --fix` diff printed it as a context line (gsafe41)
+_SHELL_SECRET_CONT = re.compile(
+    r"(?:(?<![A-Za-z0-9_.\-])(?P<key>-{0,2}[A-Za-z_][A-Za-z0-9_.\-]*)=|(?<!\S)(?P<flag>--?[A-Za-z_][A-Za-z0-9_.\-]*)[ \t]+)"
+    r"\\\r?\n?$"
+)
+_FIRST_WORD = re.compile(r"^(?P<pre>[ \t]*[\"']?)(?P<v>[^\s\"'\\]+)")
+
+
+def shell_value_continues(line: str) -> bool:
+    """`line` ends with a secret's name and `=` (or a secret flag) and a backslash: its value is on the next line."""
+    if not line.rstrip("\r\n").endswith("\\"):
+        return False
+    m = _SHELL_SECRET_CONT.search(line)
+    return m is not None and is_secret_name(m.group("key") or m.group("flag"))
+
+
+def redact_shell_continuation(line: str) -> str:
+    """The line after shell_value_continues: its first word (the value) redacted."""
+    m = _FIRST_WORD.match(line)
+    if m is None or _ALREADY.match(m.group("v")):
+        return line
+    return m.group("pre") + REDACTED + line[m.end() :]
+
+
 def redact_line(line: str) -> str:
     """Redact every secret shape in one line (or any text without PEM blocks)."""
     if not line:
@@ -446,6 +472,10 @@ def _redact_block(block: str) -> str | None:
         pos = stop
         nxt = block.find("\n", stop)
         nxt = len(block) if nxt < 0 else nxt + 1
+        if stop < len(block) and shell_value_continues(line):  # its value on the next line, a word of its own
+            out.append(redact_line(redact_shell_continuation(block[stop:nxt])))
+            pos = stop = nxt
+            continue
         if (
             stop < len(block)
             and not value_first
@@ -476,6 +506,7 @@ class LineRedactor:
         self._env_value = False  # the last line was `name: <a secret name>`
         self._env_block: int | None = None  # in the lines of such a value below its `value:` (its indentation)
         self._held: str | None = None  # a `value:` line, kept until the next line says whose value it is
+        self._shell_value = False  # the last line was `DB_PASSWORD=\`: this line's first word is the secret
 
     def feed(self, text: str) -> str:
         data = self._partial + text
@@ -487,7 +518,9 @@ class LineRedactor:
         block = data[: cut + 1]
         if len(block) >= BLOCK_MIN and not self._in_pem:
             head: list[str] = []
-            while block and not self._in_pem and (self._held or self._env_value or self._env_block is not None):
+            while block and not self._in_pem and (
+                self._held or self._env_value or self._env_block is not None or self._shell_value
+            ):
                 cut = block.find("\n") + 1  # the lines that go on the last write's env entry: the line path
                 head.append(self._emit(block[:cut]))
                 block = block[cut:]
@@ -505,6 +538,7 @@ class LineRedactor:
         last = block.rfind("\n", 0, len(block) - 1) + 1
         line = block[last:]
         above = block[block.rfind("\n", 0, last - 1) + 1 : last] if last else ""
+        self._shell_value = shell_value_continues(line) and not (above and shell_value_continues(above))
         if secret_env_name_line(line):
             self._env_value = not (above and env_value_above(above, line))
         elif _ENV_VALUE_LINE.match(line) and env_value_continues(line) is None:
@@ -531,6 +565,10 @@ class LineRedactor:
         return (held or "") + out
 
     def _line(self, line: str) -> str:
+        if self._shell_value:
+            self._shell_value = False
+            return redact_line(redact_shell_continuation(line))
+        self._shell_value = not self._in_pem and shell_value_continues(line)
         if self._env_block is not None:
             red = redact_continuation(line, self._env_block)
             if red is not None:
