@@ -347,3 +347,24 @@ def test_a_secret_continued_on_the_next_shell_line_is_redacted(tmp_path: Path) -
         assert secret not in redact_text(script.read_text() * 3000)  # the block path (256 KiB and more)
     kept = "docker run \\\n  --gpus \\\n  all \\\n  -e PATH=\\\n/usr/bin img\n"
     assert redact_text(kept) == kept
+
+
+def test_a_compose_secret_written_below_its_key_is_redacted(tmp_path: Path) -> None:
+    """`DB_PASSWORD:` then the value on the next line (a plain scalar continued, or `API_KEY: >-` and a folded block):
+    the --fix diff printed both values as context lines. YAML's own `secret:` and `auth:` mappings stay readable."""
+    from tpdoctor.redact import redact_text
+
+    path = tmp_path / "compose.yaml"
+    path.write_text(
+        "services:\n  v:\n    image: vllm/vllm-openai\n    privileged: true\n    environment:\n"
+        "      DB_PASSWORD:\n        Hunter2SecretXyz\n      API_KEY: >-\n        FoldedSecretValue\n"
+        "      HF_HOME: /data\n    command: --tensor-parallel-size 2\n"
+    )
+    code, out = invoke("audit", "--fix", str(path))
+    _check(code, out, "audit --fix")
+    assert "Hunter2SecretXyz" not in out and "FoldedSecretValue" not in out
+    assert "HF_HOME: /data" in out
+    kept = "volumes:\n  - name: x\n    secret:\n      secretName: foo\nauth:\n  user: bob\n"
+    assert redact_text(kept) == kept
+    big = redact_text(path.read_text() * 2000)  # the block path
+    assert "Hunter2SecretXyz" not in big and "FoldedSecretValue" not in big and big.count("HF_HOME: /data") == 2000

@@ -287,6 +287,28 @@ def env_value_continues(line: str) -> int | None:
     return None
 
 
+# `DB_PASSWORD:` (a compose environment mapping) with the value on the lines below it: nothing after the colon (a plain
+# scalar continued) or a block scalar (`>-`, `|`). The key is an environment-style name (capitals, or with an
+# underscore), so YAML's structural `secret:` or `auth:` keys keep their mappings; the diff of an audit --fix printed
+# such values as context lines (gsafe41)
+_SECRET_KEY_OPENS = re.compile(
+    r"""^(?P<ind>[ \t+\-]*)["']?(?P<k>[A-Za-z_][\w.-]*)["']?[ \t]*:[ \t]*(?:[|>][0-9+-]*)?[ \t]*(?:#.*)?\r?\n?$"""
+)
+
+
+def secret_key_continues(line: str) -> int | None:
+    """The indentation of a secret's key whose value goes on below it (see _SECRET_KEY_OPENS), else None."""
+    if not line.rstrip("\r\n").endswith((":", "|", ">", "-", "+")) and "#" not in line:
+        return None  # the common case, without the regex
+    m = _SECRET_KEY_OPENS.match(line)
+    if m is None:
+        return None
+    key = m.group("k")
+    if not (key.isupper() or "_" in key) or not is_secret_name(key):
+        return None
+    return len(m.group("ind"))
+
+
 def redact_continuation(line: str, indent: int) -> str | None:
     """A line below such a `value:`: redacted when it continues the value (blank, or indented past `indent`); None
     when it is the next key (the value ended)."""
@@ -476,6 +498,17 @@ def _redact_block(block: str) -> str | None:
             out.append(redact_line(redact_shell_continuation(block[stop:nxt])))
             pos = stop = nxt
             continue
+        key_indent = secret_key_continues(line)
+        if key_indent is not None:  # `DB_PASSWORD:` with its value on the lines below
+            while stop < len(block):
+                cut = block.find("\n", stop)
+                cut = len(block) if cut < 0 else cut + 1
+                red_next = redact_continuation(block[stop:cut], key_indent)
+                if red_next is None:
+                    break
+                out.append(red_next)
+                pos = stop = cut
+            continue
         if (
             stop < len(block)
             and not value_first
@@ -539,6 +572,8 @@ class LineRedactor:
         line = block[last:]
         above = block[block.rfind("\n", 0, last - 1) + 1 : last] if last else ""
         self._shell_value = shell_value_continues(line) and not (above and shell_value_continues(above))
+        if secret_key_continues(line) is not None:
+            self._env_block = secret_key_continues(line)
         if secret_env_name_line(line):
             self._env_value = not (above and env_value_above(above, line))
         elif _ENV_VALUE_LINE.match(line) and env_value_continues(line) is None:
@@ -580,6 +615,8 @@ class LineRedactor:
             line = redact_env_value_line(line)
         elif not self._in_pem and secret_env_name_line(line):
             self._env_value = True
+        elif not self._in_pem:
+            self._env_block = secret_key_continues(line)
         if self._in_pem:
             if _PEM_END.search(line):
                 self._in_pem = False
