@@ -368,3 +368,59 @@ def test_a_compose_secret_written_below_its_key_is_redacted(tmp_path: Path) -> N
     assert redact_text(kept) == kept
     big = redact_text(path.read_text() * 2000)  # the block path
     assert "Hunter2SecretXyz" not in big and "FoldedSecretValue" not in big and big.count("HF_HOME: /data") == 2000
+
+
+# -- Kubernetes JSON manifests -----------------------------------------------------------------------------------------
+def _kubectl_json(kind_list: bool) -> str:
+    import json
+
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "vllm"},
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "vllm",
+                            "image": "vllm/vllm-openai",
+                            "args": ["--tensor-parallel-size", "2"],
+                            "securityContext": {"privileged": True},
+                            "resources": {"limits": {"nvidia.com/gpu": 2}},
+                        }
+                    ]
+                },
+            },
+        },
+    }
+    obj = {"apiVersion": "v1", "kind": "List", "items": [deployment]} if kind_list else deployment
+    return json.dumps(obj, indent=4) + "\n"  # kubectl get -o json's layout
+
+
+def test_a_kubectl_json_manifest_is_audited_as_kubernetes(tmp_path: Path) -> None:
+    """`kubectl get deploy -o json` (a List, quoted keys) was read as a compose file: exit 2, 'no services: mapping
+    found (is this a compose file?)', unless --input kubernetes was given."""
+    for kind_list in (True, False):
+        path = tmp_path / f"k{kind_list}.json"
+        path.write_text(_kubectl_json(kind_list))
+        code, out = invoke("audit", str(path))
+        assert code == 3 and "shm.too-small" in out and "security.privileged" in out, out
+
+
+def test_a_json_manifest_is_written_back_as_json(tmp_path: Path) -> None:
+    """--write turned the JSON file into one line of YAML flow mappings (`{seccompProfile: {type: RuntimeDefault}`):
+    not JSON any more, and every line changed."""
+    import json
+
+    path = tmp_path / "k.json"
+    text = _kubectl_json(True)
+    path.write_text(text)
+    code, out = invoke("audit", "--write", str(path))
+    _check(code, out, "audit --write")
+    new = path.read_text()
+    container = json.loads(new)["items"][0]["spec"]["template"]["spec"]["containers"][0]
+    assert "privileged" not in container["securityContext"]
+    assert new.startswith(text[: text.index('"securityContext"')])  # the lines before the change, as written

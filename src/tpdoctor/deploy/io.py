@@ -119,9 +119,46 @@ def sequence_offset(text: str) -> int:
     return 2
 
 
+def json_indent(text: str) -> int | None:
+    """The indentation of a JSON text (`kubectl get -o json` writes 4), None for one on a single line; -1 when the
+    text is not JSON."""
+    import json
+
+    stripped = text.lstrip()
+    if not stripped.startswith(("{", "[")):
+        return -1
+    try:
+        json.loads(text)
+    except ValueError:
+        return -1
+    m = re.search(r"\n([ \t]+)\S", stripped)
+    return len(m.group(1).expandtabs(8)) if m else None
+
+
+def _plain(node: Any) -> Any:
+    """A round-trip tree as JSON's types (ruamel's ScalarBoolean is an int: it would be written 1)."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if type(node).__name__ == "ScalarBoolean":
+        return bool(node)
+    return node
+
+
 def dump_yaml_docs(docs: list[Any], like: str | None = None) -> str:
-    """The documents as YAML; `like`: the text they were read from, whose sequence indentation is kept."""
+    """The documents as YAML; `like`: the text they were read from, whose sequence indentation is kept. A JSON file
+    (`kubectl get -o json`, a compose.json) is written back as JSON with its indentation: it became one line of YAML
+    flow mappings, no longer JSON (gsafe41)."""
     import io as _io
+
+    if like is not None and len(docs) == 1:
+        indent = json_indent(like)
+        if indent != -1:
+            import json
+
+            out = json.dumps(_plain(docs[0]), indent=indent, ensure_ascii=False)
+            return out + "\n" if like.endswith("\n") else out
 
     buf = _io.StringIO()
     y = rt_yaml()
