@@ -424,3 +424,19 @@ def test_a_json_manifest_is_written_back_as_json(tmp_path: Path) -> None:
     container = json.loads(new)["items"][0]["spec"]["template"]["spec"]["containers"][0]
     assert "privileged" not in container["securityContext"]
     assert new.startswith(text[: text.index('"securityContext"')])  # the lines before the change, as written
+
+
+def test_a_template_that_is_no_yaml_says_so(tmp_path: Path) -> None:
+    """A Helm chart's template (`{{ .Release.Name }}`, `{{- if }}`) ended with the parser's position alone."""
+    path = tmp_path / "deployment.yaml"
+    path.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-vllm\nspec:\n  template:\n"
+        "    spec:\n      containers:\n        - name: vllm\n          {{- if .Values.privileged }}\n"
+        "          securityContext: {privileged: true}\n          {{- end }}\n"
+    )
+    code, out = invoke("audit", str(path))
+    assert code == 2 and "Helm or Jinja template: render it first" in out, out
+    plain = tmp_path / "bad.yaml"
+    plain.write_text("services:\n  a: [\n")
+    code, out = invoke("audit", str(plain))
+    assert code == 2 and "template" not in out, out

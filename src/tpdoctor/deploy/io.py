@@ -70,6 +70,16 @@ def read_only_trees() -> Iterator[None]:
         _READ_ONLY.reset(token)
 
 
+_TEMPLATE = re.compile(r"\{\{-?\s*[.$\w]|\{%-?\s*\w")
+
+
+def _template_hint(text: str) -> str:
+    """A chart's or a Jinja template's source is no YAML until rendered: say so, not only where the parser stopped."""
+    if _TEMPLATE.search(text):
+        return " (a Helm or Jinja template: render it first, e.g. `helm template . > out.yaml`, and audit the output)"
+    return ""
+
+
 def load_yaml_docs(text: str, source: str) -> list[Any]:
     """Round-trip load every document; refuse bombs; raise InputError with the position."""
     refuse_bombs(text, source)
@@ -88,9 +98,9 @@ def load_yaml_docs(text: str, source: str) -> list[Any]:
         problem = str(exc.problem)
         if problem.startswith("found duplicate key"):  # ruamel quotes both values: a password given twice (gsafe41)
             problem = problem.split(" with value ", 1)[0]
-        raise InputError(f"{source}: invalid YAML at {where}: {problem}") from None
+        raise InputError(f"{source}: invalid YAML at {where}: {problem}{_template_hint(text)}") from None
     except YAMLError as exc:
-        raise InputError(f"{source}: invalid YAML: {exc}") from None
+        raise InputError(f"{source}: invalid YAML: {exc}{_template_hint(text)}") from None
     budget = [MAX_NODES]
     for d in docs:
         walk_budget(d, budget, source)
