@@ -440,3 +440,20 @@ def test_a_template_that_is_no_yaml_says_so(tmp_path: Path) -> None:
     plain.write_text("services:\n  a: [\n")
     code, out = invoke("audit", str(plain))
     assert code == 2 and "Jinja" not in out, out
+
+
+def test_a_snapshot_of_a_root_with_a_non_utf8_name_is_written_and_read_back(tmp_path: Path) -> None:
+    """An interface named b'\\xff\\xfeeth' under --root: --snapshot raised UnicodeEncodeError (exit 1, internal
+    error) on its lone surrogates; the name is now written as JSON's \\udcff escapes and reads back the same."""
+    import json
+    import os
+
+    root = tmp_path / "root"
+    (root / "sys/class/net").mkdir(parents=True)
+    os.mkdir(os.fsencode(root / "sys/class/net") + b"/\xff\xfeeth")
+    snap = tmp_path / "snap.json"
+    code, out = invoke("check", "--root", str(root), "--tp", "2", "--snapshot", str(snap))
+    _check(code, out, "check --snapshot")
+    assert [i["name"] for i in json.loads(snap.read_text())["network"]["interfaces"]] == ["\udcff\udcfeeth"]
+    code, out = invoke("check", "--from-snapshot", str(snap), "--tp", "2")
+    _check(code, out, "check --from-snapshot")
