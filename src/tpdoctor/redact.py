@@ -287,6 +287,28 @@ def env_value_continues(line: str) -> int | None:
     return None
 
 
+# `DB_PASSWORD:` (a compose environment mapping) with the value on the lines below it: nothing after the colon (a plain
+# scalar continued) or a block scalar (`>-`, `|`). The key is an environment-style name (capitals, or with an
+# underscore), so YAML's structural `secret:` or `auth:` keys keep their mappings; the diff of an audit --fix printed
+# such values as context lines (gsafe41)
+_SECRET_KEY_OPENS = re.compile(
+    r"""^(?P<ind>[ \t+\-]*)["']?(?P<k>[A-Za-z_][\w.-]*)["']?[ \t]*:[ \t]*(?:[|>][0-9+-]*)?[ \t]*(?:#.*)?\r?\n?$"""
+)
+
+
+def secret_key_continues(line: str) -> int | None:
+    """The indentation of a secret's key whose value goes on below it (see _SECRET_KEY_OPENS), else None."""
+    if not line.rstrip("\r\n").endswith((":", "|", ">", "-", "+")) and "#" not in line:
+        return None  # the common case, without the regex
+    m = _SECRET_KEY_OPENS.match(line)
+    if m is None:
+        return None
+    key = m.group("k")
+    if not (key.isupper() or "_" in key) or not is_secret_name(key):
+        return None
+    return len(m.group("ind"))
+
+
 def redact_continuation(line: str, indent: int) -> str | None:
     """A line below such a `value:`: redacted when it continues the value (blank, or indented past `indent`); None
     when it is the next key (the value ended)."""
@@ -297,6 +319,32 @@ def redact_continuation(line: str, indent: int) -> str | None:
     if ind <= indent:
         return None
     return body[:ind] + REDACTED + line[len(body) :]
+
+
+# `-e DB_PASSWORD=\` or `--db-password \` at a line's end: the shell joins the next line to the command (a
+# `docker run` written over lines), so the secret is the first word of the next line, which no shape or name marks:
+# an `audit --fix` diff printed it as a context line (gsafe41)
+_SHELL_SECRET_CONT = re.compile(
+    r"(?:(?<![A-Za-z0-9_.\-])(?P<key>-{0,2}[A-Za-z_][A-Za-z0-9_.\-]*)=|(?<!\S)(?P<flag>--?[A-Za-z_][A-Za-z0-9_.\-]*)[ \t]+)"
+    r"\\\r?\n?$"
+)
+_FIRST_WORD = re.compile(r"^(?P<pre>[ \t]*[\"']?)(?P<v>[^\s\"'\\]+)")
+
+
+def shell_value_continues(line: str) -> bool:
+    """`line` ends with a secret's name and `=` (or a secret flag) and a backslash: its value is on the next line."""
+    if not line.rstrip("\r\n").endswith("\\"):
+        return False
+    m = _SHELL_SECRET_CONT.search(line)
+    return m is not None and is_secret_name(m.group("key") or m.group("flag"))
+
+
+def redact_shell_continuation(line: str) -> str:
+    """The line after shell_value_continues: its first word (the value) redacted."""
+    m = _FIRST_WORD.match(line)
+    if m is None or _ALREADY.match(m.group("v")):
+        return line
+    return m.group("pre") + REDACTED + line[m.end() :]
 
 
 def redact_line(line: str) -> str:
@@ -446,6 +494,21 @@ def _redact_block(block: str) -> str | None:
         pos = stop
         nxt = block.find("\n", stop)
         nxt = len(block) if nxt < 0 else nxt + 1
+        if stop < len(block) and shell_value_continues(line):  # its value on the next line, a word of its own
+            out.append(redact_line(redact_shell_continuation(block[stop:nxt])))
+            pos = stop = nxt
+            continue
+        key_indent = secret_key_continues(line)
+        if key_indent is not None:  # `DB_PASSWORD:` with its value on the lines below
+            while stop < len(block):
+                cut = block.find("\n", stop)
+                cut = len(block) if cut < 0 else cut + 1
+                red_next = redact_continuation(block[stop:cut], key_indent)
+                if red_next is None:
+                    break
+                out.append(red_next)
+                pos = stop = cut
+            continue
         if (
             stop < len(block)
             and not value_first
@@ -476,6 +539,7 @@ class LineRedactor:
         self._env_value = False  # the last line was `name: <a secret name>`
         self._env_block: int | None = None  # in the lines of such a value below its `value:` (its indentation)
         self._held: str | None = None  # a `value:` line, kept until the next line says whose value it is
+        self._shell_value = False  # the last line was `DB_PASSWORD=\`: this line's first word is the secret
 
     def feed(self, text: str) -> str:
         data = self._partial + text
@@ -487,7 +551,9 @@ class LineRedactor:
         block = data[: cut + 1]
         if len(block) >= BLOCK_MIN and not self._in_pem:
             head: list[str] = []
-            while block and not self._in_pem and (self._held or self._env_value or self._env_block is not None):
+            while block and not self._in_pem and (
+                self._held or self._env_value or self._env_block is not None or self._shell_value
+            ):
                 cut = block.find("\n") + 1  # the lines that go on the last write's env entry: the line path
                 head.append(self._emit(block[:cut]))
                 block = block[cut:]
@@ -505,6 +571,9 @@ class LineRedactor:
         last = block.rfind("\n", 0, len(block) - 1) + 1
         line = block[last:]
         above = block[block.rfind("\n", 0, last - 1) + 1 : last] if last else ""
+        self._shell_value = shell_value_continues(line) and not (above and shell_value_continues(above))
+        if secret_key_continues(line) is not None:
+            self._env_block = secret_key_continues(line)
         if secret_env_name_line(line):
             self._env_value = not (above and env_value_above(above, line))
         elif _ENV_VALUE_LINE.match(line) and env_value_continues(line) is None:
@@ -531,6 +600,10 @@ class LineRedactor:
         return (held or "") + out
 
     def _line(self, line: str) -> str:
+        if self._shell_value:
+            self._shell_value = False
+            return redact_line(redact_shell_continuation(line))
+        self._shell_value = not self._in_pem and shell_value_continues(line)
         if self._env_block is not None:
             red = redact_continuation(line, self._env_block)
             if red is not None:
@@ -542,6 +615,8 @@ class LineRedactor:
             line = redact_env_value_line(line)
         elif not self._in_pem and secret_env_name_line(line):
             self._env_value = True
+        elif not self._in_pem:
+            self._env_block = secret_key_continues(line)
         if self._in_pem:
             if _PEM_END.search(line):
                 self._in_pem = False

@@ -315,7 +315,9 @@ def write_output_file(path: Path, text: str, mode: int = 0o600) -> None:
     failure (callers turn it into one line)."""
     from tpdoctor.redact import redact_text
 
-    data = redact_text(text).encode("utf-8")
+    # a file name that is not UTF-8 (`/sys/class/net/\xff…` under --root) is a lone surrogate here: strict UTF-8 raised
+    # UnicodeEncodeError (exit 1); `\udcff` is a JSON escape, so a snapshot reads back the same name (gsafe41)
+    data = redact_text(text).encode("utf-8", errors="backslashreplace")
     fd = os.open(
         path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode
     )

@@ -98,7 +98,7 @@ def _run_typer(args: list[str]) -> None:
             sys.exit(0)
         format_message = getattr(exc, "format_message", None)
         message = format_message() if callable(format_message) else str(exc)
-        print(f"tpdoctor: error: {message}", file=sys.stderr)  # a bad option or value: one line
+        _say(f"error: {message}")  # a bad option or value: one line
         sys.exit(int(getattr(exc, "exit_code", 2)))
     sys.exit(code if isinstance(code, int) else 0)
 
@@ -162,9 +162,12 @@ def _devnull_identity() -> tuple[int, int, int] | None:
 
 def _say(msg: str) -> None:
     from tpdoctor.redact import redact_text
+    from tpdoctor.termsafe import one_line
 
     with contextlib.suppress(OSError, ValueError, AttributeError):
-        sys.stderr.write(redact_text(f"tpdoctor: {msg}") + "\n")
+        # one line, nothing a terminal runs: the message echoes file names and input (`audit *.yaml` in a directory
+        # holding a file named `\e]0;title\a.yaml` or `x\ntpdoctor: wrote ...`; gsafe41)
+        sys.stderr.write(one_line(redact_text(f"tpdoctor: {msg}")) + "\n")
         sys.stderr.flush()
 
 

@@ -137,11 +137,15 @@ def run_audit(
         fixed_any = True
         if write:
             from tpdoctor.deploy.audit import write_fix
+            from tpdoctor.termsafe import printable
 
             backup = write_fix(loaded, result.text)
-            print(f"tpdoctor: wrote {loaded.path} (backup {backup})", file=sys.stderr)
+            print(printable(f"tpdoctor: wrote {loaded.path} (backup {backup})"), file=sys.stderr)
         else:
-            sys.stdout.write(unified_diff(str(loaded.path), loaded.text, result.text))
+            from tpdoctor.termsafe import printable_lines
+
+            # the file's own bytes, minus what a terminal would run: ESC sequences, C1, bidi controls (gsafe41)
+            sys.stdout.write(printable_lines(unified_diff(str(loaded.path), loaded.text, result.text)))
     if (fix or write) and not fixed_any:
         print("tpdoctor: nothing to change", file=sys.stderr)
     if fix and not write:

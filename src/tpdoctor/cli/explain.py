@@ -169,22 +169,26 @@ def _patch_config(prepared: Any, report: Any, write: bool) -> dict[str, Any]:
 
         backup = write_fix(patch.loaded, patch.result.text)
         out["written"] = str(backup)
-        print(f"tpdoctor: wrote {path} (backup {backup})", file=sys.stderr)
+        from tpdoctor.termsafe import printable
+
+        print(printable(f"tpdoctor: wrote {path} (backup {backup})"), file=sys.stderr)
     elif write:
         print("tpdoctor: nothing to change", file=sys.stderr)
     return out
 
 
 def _print_config(out: dict[str, Any]) -> None:
+    from tpdoctor.termsafe import printable, printable_lines  # the config's names and bytes (gsafe41)
+
     if out["diff"] and out["written"] is None:
-        sys.stdout.write(out["diff"])
+        sys.stdout.write(printable_lines(out["diff"]))
         sys.stdout.flush()
     for c in out["changes"]:
-        print(f"tpdoctor: {out['path']}: {c}", file=sys.stderr)
+        print(printable(f"tpdoctor: {out['path']}: {c}"), file=sys.stderr)
     for c in out["not_changed"]:
-        print(f"tpdoctor: {out['path']}: not changed: {c}", file=sys.stderr)
+        print(printable(f"tpdoctor: {out['path']}: not changed: {c}"), file=sys.stderr)
     for c in out["notices"]:
-        print(f"tpdoctor: {out['path']}: notice: {c}", file=sys.stderr)
+        print(printable(f"tpdoctor: {out['path']}: notice: {c}"), file=sys.stderr)
 
 
 # The options parse_fast understands: (name, takes a value). Anything else (--help, a typo, `--`)

@@ -97,7 +97,9 @@ def generate_command(
         ) from None
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
-    print(f"tpdoctor: wrote {output}", file=sys.stderr)
+    from tpdoctor.termsafe import printable
+
+    print(printable(f"tpdoctor: wrote {output}"), file=sys.stderr)
 
 
 def _stack(backend: Backend | None) -> str | None:

@@ -53,6 +53,10 @@ def detect_format(text: str, path: str) -> Format:
         return "podman" if m.group(1) == "podman" else "docker"
     if re.search(r"^\s*apiVersion\s*:", text, re.M) and re.search(r"^\s*kind\s*:", text, re.M):
         return "kubernetes"
+    # `kubectl get -o json` (a List, or one object): the keys are quoted and need not start a line; it was read as a
+    # compose file ("no services: mapping found") unless --input kubernetes was given (gsafe41)
+    if re.search(r'"apiVersion"\s*:', text) and re.search(r'"kind"\s*:', text) and not re.search(r'"services"\s*:', text):
+        return "kubernetes"
     return "compose"
 
 

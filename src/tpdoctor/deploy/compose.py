@@ -31,9 +31,13 @@ from tpdoctor.deploy.yamledit import (
     append_item,
     delete_item,
     delete_key,
+    inherited,
     insert_keeping_comments,
     insert_near,
+    merged_has,
     quoted,
+    unanchored_copy,
+    unshare,
 )
 from tpdoctor.errors import InputError, NotDeploymentError
 from tpdoctor.limits import MAX_GPUS, cap_count, parse_count
@@ -586,6 +590,24 @@ def _own_seq(svc: CommentedMap, key: str, seq: Any) -> Any:
     return seq
 
 
+def _own(m: CommentedMap, key: str, order: Sequence[str] = ()) -> Any:
+    """m[key], copied into m first when it comes from a merge key (placed by `order`) or is shared through an anchor
+    (`environment: *env`), so an edit changes m alone (yamledit.unshare)."""
+    if inherited(m, key):
+        value = unanchored_copy(m.get(key))
+        insert_near(m, key, value, order)
+        return value
+    return unshare(m, key)
+
+
+def _set_own(svc: CommentedMap, key: str, value: Any) -> None:
+    """svc[key] = value as the service's own entry, where an inherited one would sit by ORDER."""
+    if key in svc and not inherited(svc, key):
+        svc[key] = value
+    else:
+        insert_near(svc, key, value, ORDER)
+
+
 def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list[str]:
     """Apply format-neutral plan operations to one service of the round-trip tree; returns what was left as written
     (an item that comes from a variable, a key of a shape that cannot hold the change)."""
@@ -598,10 +620,11 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list
 
     for op in ops:
         if op[0] == "gpu_reservation_count":
+            _own(svc, "deploy", ORDER)
             _count_incomplete_reservation(svc)
             continue
         if op[0] == "gpu_reservation":
-            if not isinstance(svc.get("deploy"), CommentedMap):
+            if not isinstance(_own(svc, "deploy", ORDER), CommentedMap):
                 _insert_near(svc, "deploy", CommentedMap())
             _add_gpu_reservation(svc, op[1], op[2])
             continue
@@ -612,23 +635,28 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list
             seq = CommentedSeq([a.replace("$", "$$") for a in op[2:]])
             seq.fa.set_flow_style()
             if key in svc:
-                svc[key] = seq
+                _set_own(svc, key, seq)
             else:
                 _insert_near(svc, key, seq)
         elif kind == "unset":
-            if key in svc:
+            if key in svc and merged_has(svc, key):
+                if key != "privileged":  # no value means "unset" for ipc or pid: say so, change nothing
+                    left.append(f"{service}: {key} comes from a YAML merge key (<<): left as written; change it where the anchor sets it")
+                elif svc[key] not in (False, "false"):
+                    _set_own(svc, key, False)  # the service's own false overrides the merged true
+            elif key in svc:
                 delete_key(svc, key, home)
         elif kind == "set":
             value: Any = op[2]
             if key in svc:
-                svc[key] = value
+                _set_own(svc, key, value)
             else:
                 _insert_near(svc, key, value)
         elif kind == "list_add":
             item = op[2]
             if key == "environment":
                 k, _, v = item.partition("=")
-                env = svc.get(key)
+                env = _own(svc, key, ORDER)
                 if isinstance(env, dict):
                     env[k] = quoted(v)
                 elif isinstance(env, list):
@@ -638,7 +666,10 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list
                     m[k] = quoted(v)
                     _insert_near(svc, key, m)
                 continue
-            seq = _own_seq(svc, key, svc.get(key))
+            seq = svc.get(key)
+            if isinstance(seq, list) and item in [str(x) for x in seq]:
+                continue  # there already (an inherited list stays the anchor's)
+            seq = _own_seq(svc, key, _own(svc, key, ORDER))
             if isinstance(seq, str):
                 seq = CommentedSeq([seq])
                 svc[key] = seq
@@ -651,23 +682,33 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list
             if item not in [str(x) for x in seq]:
                 append_item(seq, quoted(item))
         elif kind == "list_remove":
-            seq = _own_seq(svc, key, svc.get(key))
+            seq = svc.get(key)
+
+            def hit(x: Any, value: str = op[2]) -> bool:
+                return doc.same(x, value) or (isinstance(x, dict) and str(dict(x)) == value)
+
+            if not isinstance(seq, list) or not any(hit(x) for x in seq):
+                continue  # nothing to remove (an inherited list stays the anchor's)
+            seq = _own_seq(svc, key, _own(svc, key, ORDER))
             if isinstance(seq, CommentedSeq):
                 for i in reversed(range(len(seq))):
-                    if doc.same(seq[i], op[2]) or (isinstance(seq[i], dict) and str(dict(seq[i])) == op[2]):
+                    if hit(seq[i]):
                         delete_item(svc, key, seq, i, home)
-                if not seq:
+                if not seq and not merged_has(svc, key):  # else `key: []` stays: the merged list would come back
                     delete_key(svc, key, home)
             elif isinstance(seq, list):
                 for i in reversed(range(len(seq))):
                     if doc.same(seq[i], op[2]) or (isinstance(seq[i], dict) and str(dict(seq[i])) == op[2]):
                         del seq[i]
-                if not seq:
+                if not seq and not merged_has(svc, key):
                     del svc[key]
         elif kind == "list_replace":
-            seq = _own_seq(svc, key, svc.get(key))
+            seq = svc.get(key)
             items = [seq] if isinstance(seq, str) else seq if isinstance(seq, list) else []
             hits = [i for i, x in enumerate(items) if doc.same(x, op[2])]
+            if hits and not isinstance(seq, str):
+                seq = _own_seq(svc, key, _own(svc, key, ORDER))
+                items = seq
             for i in hits:
                 # `${T:-/tmp}` -> /tmp:exec would erase the variable, which may hold other options: an edit that
                 # extends the value leaves it; one that replaces a wrong value (a render GID) replaces it
@@ -683,7 +724,7 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list
 
 
 def _map_at(parent: CommentedMap, key: str) -> CommentedMap:
-    v = parent.get(key)
+    v = _own(parent, key)  # a merged deploy: block is the anchor's: the service gets its own copy
     if not isinstance(v, CommentedMap):
         v = CommentedMap()
         if key in parent:
@@ -697,7 +738,7 @@ def _add_gpu_reservation(svc: CommentedMap, driver: str, count: str) -> None:
     """deploy.resources.reservations.devices: [{driver, count, capabilities: [gpu]}], merged into
     an existing deploy: block; nothing when a reservation for that driver is there already."""
     resv = _map_at(_map_at(_map_at(svc, "deploy"), "resources"), "reservations")
-    devs = resv.get("devices")
+    devs = _own(resv, "devices")
     if not isinstance(devs, CommentedSeq):
         devs = CommentedSeq()
         resv["devices"] = devs

@@ -48,6 +48,9 @@ def rt_yaml() -> YAML:
     y = YAML(typ="rt")
     y.preserve_quotes = True
     y.width = 4096  # never re-wrap the user's long lines
+    # `ports: [{containerPort: 8000}]` stays so: ruamel writes a one-entry mapping in a flow list without its braces
+    # (`[containerPort: 8000]`), a change on a line the fix never meant to touch (gsafe41)
+    y.brace_single_entry_mapping_in_flow_sequence = True
     y.indent(mapping=2, sequence=4, offset=2)
     return y
 
@@ -67,6 +70,16 @@ def read_only_trees() -> Iterator[None]:
         _READ_ONLY.reset(token)
 
 
+_TEMPLATE = re.compile(r"\{\{-?\s*[.$\w]|\{%-?\s*\w")
+
+
+def _template_hint(text: str) -> str:
+    """A chart's or a Jinja template's source is no YAML until rendered: say so, not only where the parser stopped."""
+    if _TEMPLATE.search(text):
+        return " (a Helm or Jinja template: render it first, e.g. `helm template . > out.yaml`, and audit the output)"
+    return ""
+
+
 def load_yaml_docs(text: str, source: str) -> list[Any]:
     """Round-trip load every document; refuse bombs; raise InputError with the position."""
     refuse_bombs(text, source)
@@ -82,9 +95,12 @@ def load_yaml_docs(text: str, source: str) -> list[Any]:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
-        raise InputError(f"{source}: invalid YAML at {where}: {exc.problem}") from None
+        problem = str(exc.problem)
+        if problem.startswith("found duplicate key"):  # ruamel quotes both values: a password given twice (gsafe41)
+            problem = problem.split(" with value ", 1)[0]
+        raise InputError(f"{source}: invalid YAML at {where}: {problem}{_template_hint(text)}") from None
     except YAMLError as exc:
-        raise InputError(f"{source}: invalid YAML: {exc}") from None
+        raise InputError(f"{source}: invalid YAML: {exc}{_template_hint(text)}") from None
     budget = [MAX_NODES]
     for d in docs:
         walk_budget(d, budget, source)
@@ -113,9 +129,46 @@ def sequence_offset(text: str) -> int:
     return 2
 
 
+def json_indent(text: str) -> int | None:
+    """The indentation of a JSON text (`kubectl get -o json` writes 4), None for one on a single line; -1 when the
+    text is not JSON."""
+    import json
+
+    stripped = text.lstrip()
+    if not stripped.startswith(("{", "[")):
+        return -1
+    try:
+        json.loads(text)
+    except ValueError:
+        return -1
+    m = re.search(r"\n([ \t]+)\S", stripped)
+    return len(m.group(1).expandtabs(8)) if m else None
+
+
+def _plain(node: Any) -> Any:
+    """A round-trip tree as JSON's types (ruamel's ScalarBoolean is an int: it would be written 1)."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if type(node).__name__ == "ScalarBoolean":
+        return bool(node)
+    return node
+
+
 def dump_yaml_docs(docs: list[Any], like: str | None = None) -> str:
-    """The documents as YAML; `like`: the text they were read from, whose sequence indentation is kept."""
+    """The documents as YAML; `like`: the text they were read from, whose sequence indentation is kept. A JSON file
+    (`kubectl get -o json`, a compose.json) is written back as JSON with its indentation: it became one line of YAML
+    flow mappings, no longer JSON (gsafe41)."""
     import io as _io
+
+    if like is not None and len(docs) == 1:
+        indent = json_indent(like)
+        if indent != -1:
+            import json
+
+            out = json.dumps(_plain(docs[0]), indent=indent, ensure_ascii=False)
+            return out + "\n" if like.endswith("\n") else out
 
     buf = _io.StringIO()
     y = rt_yaml()

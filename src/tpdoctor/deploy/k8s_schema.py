@@ -348,10 +348,11 @@ def validate_docs(
             unchecked.add(f"{kind} ({api})")
             continue
         node = _at(root, prefix)
-        errors = validator.iter_errors(to_json(node))
+        as_json = to_json(node)
+        errors = validator.iter_errors(as_json)
         mine: list[SchemaProblem] = []
         for err in errors:
-            for path, message in _explain(err):
+            for path, message in _explain(err, _secret_at(as_json, list(err.absolute_path))):
                 mine.append(problem([*prefix, *path], message, label))
                 if crd is not None and err.validator == "required":
                     # mutating admission runs before a CRD's schema validation and may fill it
@@ -371,6 +372,39 @@ def validate_docs(
 def _short(value: Any) -> str:
     text = json.dumps(value, default=str)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _hidden(value: Any) -> str:
+    from tpdoctor.redact import REDACTED
+
+    return REDACTED
+
+
+def _secret_at(obj: Any, path: list[str | int]) -> bool:
+    """The value at `path` of a manifest object is a secret: the value of an env entry whose name is a secret's
+    (`- name: DB_PASSWORD` / `value: 98765432101`, an integer the schema refuses), anything under a Secret's data or
+    stringData, or a field named like one (`password:`). The redactor cannot tell from the message alone, which names
+    the field by its path (`env[0].value`): the value was printed (gsafe41)."""
+    from tpdoctor.redact import is_secret_name
+
+    if isinstance(obj, dict) and obj.get("kind") == "Secret" and path[:1] in (["data"], ["stringData"]):
+        return True
+    node: Any = obj
+    for i, p in enumerate(path):
+        if isinstance(p, str) and is_secret_name(p):
+            return True
+        if p == "env" and i + 1 < len(path) and isinstance(node, dict) and isinstance(node.get("env"), list):
+            j = path[i + 1]
+            entries = node["env"]
+            if isinstance(j, int) and 0 <= j < len(entries) and isinstance(entries[j], dict):
+                name = entries[j].get("name")
+                if isinstance(name, str) and is_secret_name(name):
+                    return True
+        try:
+            node = node[p]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return False
 
 
 _JSON_TYPES = ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string"))
@@ -409,10 +443,12 @@ def _problem(
     )
 
 
-def _explain(err: Any) -> Iterator[tuple[list[str | int], str]]:
-    """(field path, message) for one jsonschema error, in the words kubectl uses."""
+def _explain(err: Any, secret: bool = False) -> Iterator[tuple[list[str | int], str]]:
+    """(field path, message) for one jsonschema error, in the words kubectl uses; `secret`: the value is not shown."""
     path: list[str | int] = list(err.absolute_path)
     v, inst, sch = err.validator, err.instance, err.schema
+    short = _hidden if secret else _short  # a secret's value is not shown, nor its shape
+
     if v == "additionalProperties" and isinstance(inst, dict):
         known = sorted((sch.get("properties") or {}).keys())
         for key in sorted(set(inst) - set(known)):
@@ -428,20 +464,20 @@ def _explain(err: Any) -> Iterator[tuple[list[str | int], str]]:
     if v == "type":
         want = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
         want = [t for t in want if t != "null"]
-        yield path, f"{_short(inst)} is {_json_type(inst)}, the schema wants {' or '.join(want)}"
+        yield path, f"{short(inst)} is {_json_type(inst)}, the schema wants {' or '.join(want)}"
         return
     if v == "enum":
-        yield path, f"{_short(inst)} is not one of {', '.join(_short(x) for x in err.validator_value)}"
+        yield path, f"{short(inst)} is not one of {', '.join(short(x) for x in err.validator_value)}"
         return
     if v in ("anyOf", "oneOf") and sch.get("x-kubernetes-int-or-string"):
-        yield path, f"{_short(inst)} is {_json_type(inst)}, the schema wants an integer or a string"
+        yield path, f"{short(inst)} is {_json_type(inst)}, the schema wants an integer or a string"
         return
     if v in ("anyOf", "oneOf"):
         types = sorted(
             {str(s.get("type")) for s in err.validator_value if isinstance(s, dict) and "type" in s}
         )
         if types:
-            yield path, f"{_short(inst)} is {_json_type(inst)}, the schema wants {' or '.join(types)}"
+            yield path, f"{short(inst)} is {_json_type(inst)}, the schema wants {' or '.join(types)}"
             return
     text = err.message
     yield path, text if len(text) <= 160 else text[:157] + "..."

@@ -14,7 +14,7 @@ from tpdoctor.deploy.exceptions import ANNOTATION, allows_in_lines, parse_allow_
 from tpdoctor.deploy.frontend import unsupported
 from tpdoctor.deploy.io import dump_yaml_docs, load_yaml_docs
 from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service
-from tpdoctor.deploy.yamledit import ensure_map, ensure_seq
+from tpdoctor.deploy.yamledit import ensure_map, ensure_seq, merged_has, unshare
 from tpdoctor.errors import InputError, NotDeploymentError
 from tpdoctor.limits import parse_count
 from tpdoctor.model.edits import (
@@ -732,6 +732,16 @@ def find_container(docs: list[Any], service: Service) -> tuple[Workload, Comment
     raise KeyError(service.name)
 
 
+_SC_OPS = ("sc_set", "sc_unset", "cap_drop_all", "cap_add", "cap_remove")
+_OP_KEYS = {
+    **dict.fromkeys(_SC_OPS, ("securityContext",)),
+    "env": ("env",),
+    "limit": ("resources",),
+    "volume": ("volumeMounts",),
+    "remove_hostpath": ("volumeMounts",),
+}
+
+
 def apply_k8s_ops(docs: list[Any], service: Service, ops: list[tuple[str, ...]]) -> None:
     """Kubernetes plan operations: ('pod_unset', key) ('sc_set', key, value) ('sc_unset', key)
     ('cap_drop_all',) ('cap_add', CAP) ('cap_remove', CAP) ('env', K, V) ('limit', resource, n)
@@ -740,8 +750,17 @@ def apply_k8s_ops(docs: list[Any], service: Service, ops: list[tuple[str, ...]])
     spec = w.pod_spec
     for op in ops:
         kind = op[0]
+        # what the op edits, unshared first: a securityContext or env aliased by a sidecar (`*sc`) or merged from an
+        # anchor (`<<: *c`) was edited for both, and the sidecar tpdoctor said nothing about lost its capabilities
+        for key in _OP_KEYS.get(kind, ()):
+            unshare(c, key)
+        if kind in ("volume", "remove_hostpath"):
+            unshare(spec, "volumes")
         if kind == "pod_unset":
-            spec.pop(op[1], None)
+            if merged_has(spec, op[1]):
+                spec[op[1]] = False  # the pod's own false: a deleted merged key comes back on the next load
+            else:
+                spec.pop(op[1], None)
         elif kind == "sc_set":
             sc = ensure_map(c, "securityContext")
             if op[1] == "seccompProfile":
@@ -752,7 +771,10 @@ def apply_k8s_ops(docs: list[Any], service: Service, ops: list[tuple[str, ...]])
                 sc[op[1]] = op[2] == "true" if op[2] in ("true", "false") else op[2]
         elif kind == "sc_unset":
             sc_any: Any = c.get("securityContext") or {}
-            sc_any.pop(op[1], None)
+            if isinstance(sc_any, CommentedMap) and merged_has(sc_any, op[1]):
+                sc_any[op[1]] = False
+            else:
+                sc_any.pop(op[1], None)
         elif kind == "cap_drop_all":
             caps = ensure_map(ensure_map(c, "securityContext"), "capabilities")
             drop = ensure_seq(caps, "drop")

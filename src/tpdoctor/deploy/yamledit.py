@@ -4,11 +4,12 @@ user's comments stay where they were, and scalars YAML would misread are quoted.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
@@ -190,6 +191,72 @@ def insert_keeping_comments(
         home.before_key(svc, keys[pos], raw)
     else:
         home.after_service(raw, svc)
+
+
+# YAML merge keys (`<<: *base`, compose's usual way to share settings between services): ruamel shows the merged
+# entries in the service's map, but they are the anchor's own objects. An edit made through them changed the anchor,
+# so every service that merges it (one tpdoctor said nothing about) lost its SYS_ADMIN or seccomp:unconfined, and a
+# deleted merged key came back on the next load ("privileged removed" while the file stayed privileged; gsafe41).
+def merged_has(m: CommentedMap, key: Any) -> bool:
+    """key is set by a merge key of m: deleting m's own entry would bring the merged value back."""
+    return any(isinstance(src, dict) and key in src for src in getattr(m, merge_attrib, ()))
+
+
+def inherited(m: CommentedMap, key: Any) -> bool:
+    """m[key] comes from a merge key, not from m itself."""
+    return bool(getattr(m, merge_attrib, None)) and key in m and key not in _own_keys(m)
+
+
+def _own_keys(m: CommentedMap) -> set[Any]:
+    return {k for k, _ in m.non_merged_items()}
+
+
+def unanchored_copy(value: Any) -> Any:
+    """A deep copy of a merged value without its anchors (the aliases elsewhere name the original)."""
+    value = copy.deepcopy(value)
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        anchor = getattr(node, "anchor", None)
+        if anchor is not None and getattr(anchor, "value", None) is not None:
+            anchor.value = None
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return value
+
+
+def _anchored(value: Any) -> bool:
+    anchor = getattr(value, "anchor", None)
+    return anchor is not None and getattr(anchor, "value", None) is not None
+
+
+def unshare(m: CommentedMap, key: str) -> Any:
+    """m[key] as m's own value before an edit: a value inherited through a merge key or shared through an anchor
+    (`securityContext: *sc`, aliased by a sidecar too) becomes an unanchored copy, and so does any such value below
+    it; what is not shared is left as written. The edit then changes this container or service alone (gsafe41)."""
+    value = m.get(key)
+    if not isinstance(value, (dict, list)):
+        return value
+    if inherited(m, key) or _anchored(value):
+        value = unanchored_copy(value)
+        m[key] = value
+        return value
+    stack: list[Any] = [value]
+    while stack:
+        node = stack.pop()
+        items = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
+        merged = isinstance(node, CommentedMap) and bool(getattr(node, merge_attrib, None))
+        own = _own_keys(node) if merged else set()  # once per map: a check per key was quadratic
+        for k, v in items:
+            if not isinstance(v, (dict, list)):
+                continue
+            if (merged and k not in own) or _anchored(v):
+                node[k] = unanchored_copy(v)
+            else:
+                stack.append(v)
+    return value
 
 
 _Node = TypeVar("_Node", CommentedMap, CommentedSeq)

@@ -31,12 +31,15 @@ WritableBuffer = bytearray | mmap.mmap  # a block is read into one of these in p
 
 
 UTF16_BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+# UTF-32's little-endian BOM begins with UTF-16's: it was read as UTF-16 (a NUL after every character, nothing found)
+# and the big-endian one as binary data (gsafe41)
+UTF32_BOMS = {b"\xff\xfe\x00\x00": "utf-32-le", b"\x00\x00\xfe\xff": "utf-32-be"}
 
 
 @contextmanager
 def open_log(name: str, notes: list[str] | None = None) -> Iterator[BinaryIO]:
     """Open a path or '-' (stdin) as a binary stream, transparently gunzipping by magic bytes
-    and transcoding UTF-16 (by its BOM) to UTF-8.
+    and transcoding UTF-16 or UTF-32 (by its BOM) to UTF-8.
 
     A named FIFO is opened O_NONBLOCK (no writer: no hang, it reads as empty) and read like stdin;
     a character or block device (/dev/zero, /dev/urandom) never ends and is refused."""
@@ -86,10 +89,10 @@ def _as_text(stream: BinaryIO, name: str, notes: list[str] | None) -> BinaryIO:
     note for a head that is not text."""
     peek = getattr(stream, "peek", None)
     try:
-        head = peek(2)[:2] if peek is not None else b""
+        head = peek(4)[:4] if peek is not None else b""
     except (OSError, EOFError, zlib.error):
         return stream  # damaged from the start: iter_buffers notes it
-    encoding = UTF16_BOMS.get(head)
+    encoding = UTF32_BOMS.get(head) or UTF16_BOMS.get(head[:2])
     shown = name if name != "-" else "<stdin>"
     if encoding is None:
         sample = b""
@@ -108,7 +111,7 @@ def _as_text(stream: BinaryIO, name: str, notes: list[str] | None) -> BinaryIO:
             return _Unescaped(stream)  # type: ignore[return-value]
         return stream
     if notes is not None:
-        notes.append(f"{shown}: UTF-16 text (BOM): decoded to UTF-8")
+        notes.append(f"{shown}: {encoding[:6].upper()} text (BOM): decoded to UTF-8")
     return _Transcoded(stream, encoding)  # type: ignore[return-value]
 
 
@@ -203,7 +206,7 @@ class _Unescaped(_Rewritten):
 
 
 class _Transcoded(_Rewritten):
-    """A UTF-16 byte stream read as UTF-8."""
+    """A UTF-16 or UTF-32 byte stream read as UTF-8."""
 
     def __init__(self, inner: BinaryIO, encoding: str) -> None:
         import codecs

@@ -30,6 +30,10 @@ from tpdoctor.redact import redact_value
 ETC_CONF = "/etc/nccl.conf"
 # NCCL copies at most 1023 bytes of a name or a value (envVar[1024], envValue[1024])
 MAX_PART = 1023
+# Settings read from one file. NCCL reads them all, but a real file sets tens; a hostile root's 16 MiB file set a
+# million, each one an environment variable every env rule walked (check took 20 s, after 6 min of typo search;
+# a --snapshot of 175 MB that --from-snapshot refuses to read back; gsafe41). The rest is one line in facts.errors.
+MAX_CONF_SETTINGS = 4096
 
 
 def conf_paths(env: Mapping[str, str], passwd_home: str | None = None) -> list[str]:
@@ -96,7 +100,14 @@ def collect_nccl_conf(ctx: CollectContext, facts: Facts) -> None:
         text = read_text(ctx.root, path, facts.errors)
         if text is None:
             continue
-        for number, name, value in parse_conf(text):
+        settings = parse_conf(text)
+        if len(settings) > MAX_CONF_SETTINGS:
+            facts.errors.append(
+                f"{path}: {len(settings)} settings; the first {MAX_CONF_SETTINGS} were read (from line"
+                f" {settings[MAX_CONF_SETTINGS][0]} on, not read)"
+            )
+            del settings[MAX_CONF_SETTINGS:]
+        for number, name, value in settings:
             applied = name not in facts.env
             shown = redact_value(name, value)
             facts.nccl_conf.append(NcclConfLine(path=path, line=number, name=name, value=shown, applied=applied))

@@ -14,6 +14,7 @@ from typing import TextIO
 
 from tpdoctor.model import Finding, Fix, Report, Severity
 from tpdoctor.redact import clip
+from tpdoctor.termsafe import printable as printable
 
 _STYLE = {Severity.blocker: "bold red", Severity.degraded: "yellow", Severity.notice: "cyan"}
 _RUNTIME_LABEL = {
@@ -27,13 +28,7 @@ _RUNTIME_LABEL = {
 GENERIC_RUNTIMES = ("env", "host")  # fixes that apply whatever started the container
 
 # Control characters from logs and binary input must not reach the terminal (they can move the
-# cursor, change colours or retitle the window); tabs stay.
-_CONTROL = {c: "\ufffd" for c in [*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F, *range(0x80, 0xA0)]}
-
-
-def printable(text: str) -> str:
-    """Text safe to print on a terminal: control characters replaced by U+FFFD."""
-    return text.translate(_CONTROL)
+# cursor, change colours or retitle the window); tabs stay. The one definition: tpdoctor.termsafe.
 
 
 # rich's markup grammar (rich/markup.py 13.x: RE_TAGS and escape()), so text can be escaped and,
@@ -173,9 +168,9 @@ def _finding_concise(f: Finding, runtime: str | None) -> list[str]:
         cost = "" if fix.privilege == "none" else f", {fix.privilege}"
         unsafe = " [red](UNSAFE: last resort)[/red]" if fix.privilege == "privileged" else ""
         label = _RUNTIME_LABEL.get(fix.runtime, fix.runtime)
-        out.append(f"  [green]fix[/green] [dim]({label}{cost})[/dim] {escape(fix.title)}{unsafe}")
-        if fix.snippet.strip():
-            out += [f"      {escape(line)}" for line in fix.snippet.rstrip("\n").split("\n")]
+        out.append(f"  [green]fix[/green] [dim]({label}{cost})[/dim] {escape(printable(fix.title))}{unsafe}")
+        if fix.snippet.strip():  # a snippet can quote a file's or a device's name
+            out += [f"      {escape(printable(line))}" for line in fix.snippet.rstrip("\n").split("\n")]
     return out
 
 
@@ -197,13 +192,13 @@ def _finding_full(f: Finding, runtimes: list[str] | None) -> list[str]:
         if fix.id != last_id:
             tag = " [red](UNSAFE: last resort)[/red]" if fix.privilege == "privileged" else ""
             cost = "" if fix.privilege in ("none", "privileged") else f" [dim]({fix.privilege})[/dim]"
-            out.append(f"  [green]fix[/green] {escape(fix.title)}{cost}{tag}")
+            out.append(f"  [green]fix[/green] {escape(printable(fix.title))}{cost}{tag}")
             if fix.note:
-                out.append(f"      [dim]{escape(fix.note)}[/dim]")
+                out.append(f"      [dim]{escape(printable(fix.note))}[/dim]")
             if fix.risk:
-                out.append(f"      [red]risk:[/red] {escape(fix.risk)}")
+                out.append(f"      [red]risk:[/red] {escape(printable(fix.risk))}")
             last_id = fix.id
         label = _RUNTIME_LABEL.get(fix.runtime, fix.runtime)
-        snippet = fix.snippet.replace("\n", "\n        ")
+        snippet = "\n        ".join(printable(line) for line in fix.snippet.split("\n"))
         out.append(f"      [bold]{label}:[/bold]\n        {escape(snippet)}")
     return out

@@ -40,10 +40,12 @@ Say = Callable[[str], None]
 
 def stderr_say(stream: TextIO | None = None) -> Say:
     from tpdoctor.redact import redact_text
+    from tpdoctor.termsafe import one_line
 
     def say(msg: str) -> None:
         out = stream or sys.stderr
-        out.write(redact_text(f"tpdoctor: {msg}\n"))  # quoted log lines carry the job's secrets
+        # quoted log lines carry the job's secrets, and its escape sequences (`ESC c` resets the terminal; gsafe41)
+        out.write(one_line(redact_text(f"tpdoctor: {msg}")) + "\n")
         out.flush()
 
     return say
