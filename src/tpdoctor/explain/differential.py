@@ -124,6 +124,10 @@ SHM_SYMPTOMS = (
     "nccl.shm-file-create",
     "torch.shm-file-write",
     "shm.no-space-dev-shm",
+    # glearn41b: a browser tab dying of a signal, a user's "it crashes chromium", zsh's lower-case bus error
+    "browser.renderer-crashed",
+    "browser.crash-prose",
+    "sigbus.bus-error-lowercase",
 )
 COUNT_SYMPTOMS = (
     "cuda.invalid-device-ordinal",
