@@ -510,3 +510,37 @@ def test_shm_refused_is_not_a_size_question(tmp_path: Path) -> None:
 def test_code_comparing_is_available_is_no_symptom(tmp_path: Path) -> None:
     code = '  File "x.py", line 3, in <module>\n    if torch.cuda.is_available() == False:\nValueError: bad config\n'
     assert _findings(tmp_path, "docker run -it img python x.py\n" + code) == []
+
+
+# --- `docker create` / `podman container create`: run's flags, the container `docker start` runs later ---------------
+
+
+@pytest.mark.parametrize(
+    ("line", "want"),
+    [
+        ("$ docker create --name desk -p 6901:6901 img", {"cmd_gpu_request": "none", "cmd_shm": "default"}),
+        ("docker create --gpus all --shm-size=2g img", {"cmd_gpu_request": "nvidia", "cmd_shm": str(2 << 30)}),
+        ("podman container create --device nvidia.com/gpu=all img", {"cmd_gpu_request": "nvidia"}),
+        ("nvidia-docker create -it img", {"cmd_gpu_request": "nvidia"}),
+    ],
+)
+def test_create_is_read_as_run(line: str, want: dict[str, str]) -> None:
+    facts = run_facts(line)
+    assert facts is not None, line
+    assert {k: facts.get(k) for k in want} == want
+
+
+def test_created_container_with_default_shm_names_shm(tmp_path: Path) -> None:
+    # the command is read from the log (capture literal), and its 64 MiB default explains the ENOSPC
+    f = _first(tmp_path, "$ docker create --gpus all --name trainer img python train.py\n$ docker start -a trainer\n"
+               + ENOSPC + "\n")
+    assert f.cause == "shm.too-small" and "64 MiB" in f.message, f
+    assert _findings(tmp_path, f"$ docker create --gpus all --shm-size 16g img\n{ENOSPC}\n") == []
+
+
+def test_audit_reads_a_created_container(tmp_path: Path) -> None:
+    from tpdoctor.deploy.dockerrun import find_run_commands
+
+    runs, _vars, _notes = find_run_commands("docker create --privileged --gpus all img\ndocker start x\n")
+    assert len(runs) == 1 and "--privileged" in runs[0].tokens
+    assert find_run_commands("docker start -a x\ndocker container create img\n")[0][0].start_line == 2

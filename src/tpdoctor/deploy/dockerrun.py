@@ -172,9 +172,12 @@ def find_run_commands(
                         f"line {words[0].line}: {t} is given to `{engine} build`, not to the container run"
                     )
             continue
-        if verb[:1] == ["run"]:
+        # `create` takes run's flags ("similar to docker run -d except the container is never started", moby
+        # man/src/container/create.md; podman create alike): the container it makes is the one `docker start` runs
+        # later
+        if verb[:1] in (["run"], ["create"]):
             n = k + 2
-        elif verb == ["container", "run"]:
+        elif verb in (["container", "run"], ["container", "create"]):
             n = k + 3
         else:
             continue

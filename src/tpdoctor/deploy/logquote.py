@@ -1,4 +1,4 @@
-"""What a `docker run` / `podman run` command quoted in a log says about the container it started.
+"""What a `docker run` / `podman run` command (or `create`) quoted in a log says about the container it started.
 
 Users paste the command they ran above the error (`$ sudo docker run --gpus all ...`). `explain`
 hands the captured text here and gets back plain string facts (no deploy types cross the layer):
@@ -22,7 +22,7 @@ from tpdoctor.model import driver_caps
 # `nvidia-docker run` (NVIDIA/nvidia-docker v2 wrapper script `nvidia-docker`: for run/create it execs
 # `docker "$@"` with `--runtime=nvidia` inserted) is read as `docker run --runtime=nvidia`.
 _START = re.compile(
-    r"(?:\bsudo\s+(?:-E\s+)?)?\b(nvidia-docker|docker|podman|nerdctl)\s+(?:container\s+)?run\b"
+    r"(?:\bsudo\s+(?:-E\s+)?)?\b(nvidia-docker|docker|podman|nerdctl)\s+(?:container\s+)?(?:run|create)\b"
 )
 DEFAULT_SHM = (
     64 << 20
@@ -53,7 +53,7 @@ def _normalized(text: str) -> str | None:
         return None  # prose that mentions docker run, not a pasted command
     if m.group(1) == "nvidia-docker":
         cmd = re.sub(
-            r"\bnvidia-docker\s+(container\s+)?run\b", r"docker \1run --runtime=nvidia", cmd, count=1
+            r"\bnvidia-docker\s+(container\s+)?(run|create)\b", r"docker \1\2 --runtime=nvidia", cmd, count=1
         )
     return cmd
 

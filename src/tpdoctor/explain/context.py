@@ -30,6 +30,14 @@ CAPTURE_LITERALS = (
     "nerdctl run ",
     "docker container run ",
     "podman container run ",
+    # `create` takes run's flags ("similar to docker run -d except the container is never started", moby
+    # man/src/container/create.md): a script that creates the container and starts it later (`docker create ...`,
+    # then `docker start -a`) quotes it this way
+    "docker create ",
+    "podman create ",
+    "nerdctl create ",
+    "docker container create ",
+    "podman container create ",
     "is_available()",
     "services:",
     "apiVersion:",
