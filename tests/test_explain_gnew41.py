@@ -30,6 +30,11 @@ from explain_helpers import notes as _notes
 _X11 = "display.x11-unavailable"
 
 
+def _guarded(signature: str) -> None:
+    """A look-alike test first requires the reading it guards (the test fails on the tree before gnew41)."""
+    assert signature in _ids(), signature
+
+
 def test_the_new_signatures_are_loaded() -> None:
     got = _ids()
     for sid in ("x11.server-refused-client", "x11.display-open-failed"):
@@ -103,6 +108,8 @@ def test_the_refusal_alone_is_a_note(tmp_path: Path, form: str) -> None:
     ],
 )
 def test_look_alikes_stay_clean(tmp_path: Path, text: str) -> None:
+    _guarded("x11.display-open-failed")
+    _guarded("x11.server-refused-client")
     assert _X11 not in _all(tmp_path, text)
 
 
@@ -113,3 +120,112 @@ def test_a_container_failure_of_its_own_is_not_hidden(tmp_path: Path) -> None:
     )
     got = [c for c, _ in _findings(tmp_path, text)]
     assert "runtime.nvidia-toolkit-missing" in got and _X11 in got, got
+
+
+# --- host.nomodeset-gpu-driver-disabled -----------------------------------------------------------------------------
+# drivers/gpu/drm/drm_nomodeset.c disable_modeset's pr_warn (vgacon.c text_mode before v5.17), amdgpu_init's DRM_ERROR
+# before v5.17 ('VGACON disables amdgpu kernel modesetting.'), the kernel's "Command line: %s" / "Kernel command line:
+# %s" boot lines, /etc/default/grub, and the amdgpu(-pro) installer's refusal; then rocminfo's "ROCk module is NOT
+# loaded, possibly no GPU devices", rocm-smi's "Driver not initialized (amdgpu not found in modules)", torch's "No XPU
+# devices are available."
+
+_NM = "host.nomodeset-gpu-driver-disabled"
+_NM_LINES = {
+    "drm-warn": "[    0.000000] You have booted with nomodeset. This means your GPU drivers are DISABLED\n",
+    "amdgpu-5.x": "[    2.113541] [drm:amdgpu_init [amdgpu]] *ERROR* VGACON disables amdgpu kernel modesetting.\n",
+    "cmdline": "[    0.000000] Command line: BOOT_IMAGE=/vmlinuz-6.14.0-15-generic root=UUID=0 ro quiet splash nomodeset\n",
+    "kcmdline": "[    0.031415] Kernel command line: BOOT_IMAGE=/boot/vmlinuz-6.8.0 ro nomodeset amd_iommu=on\n",
+    "grub": "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet splash nomodeset\"\n",
+    "installer": "nomodeset detected in kernel parameters. amdgpu requires KMS\n",
+}
+_NO_GPU = {
+    "rocminfo": "ROCk module is NOT loaded, possibly no GPU devices\n",
+    "rocm-smi": "ERROR:root:Driver not initialized (amdgpu not found in modules)\n",
+    "xpu": "RuntimeError: No XPU devices are available.\n",
+}
+
+
+@pytest.mark.parametrize("form", sorted(_NM_LINES))
+@pytest.mark.parametrize("gpu", sorted(_NO_GPU))
+def test_nomodeset_beside_an_amd_or_intel_gpu_not_found_names_it_first(tmp_path: Path, form: str, gpu: str) -> None:
+    got = _findings(tmp_path, _NM_LINES[form] + _NO_GPU[gpu])
+    assert got and got[0] == (_NM, "suggests"), got
+
+
+@pytest.mark.parametrize("form", sorted(_NM_LINES))
+def test_nomodeset_alone_is_a_note(tmp_path: Path, form: str) -> None:
+    # NVIDIA hosts boot with it and CUDA works: nvidia.ko does not honour nomodeset
+    text = _NM_LINES[form] + "[    3.2] nvidia-nvlink: Nvlink Core is being initialized, major device number 235\n"
+    assert _NM not in [c for c, _ in _findings(tmp_path, text)]
+    assert any("booted with nomodeset" in n for n in _notes(tmp_path, text)), _notes(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Kernel command line: BOOT_IMAGE=/vmlinuz ro quiet amdgpu.nomodeset=0\nROCk module is NOT loaded, possibly no GPU devices\n",
+        "Kernel command line: BOOT_IMAGE=/vmlinuz ro quiet nomodeset.conf\nROCk module is NOT loaded, possibly no GPU devices\n",
+        "If the screen stays black, try adding nomodeset to the boot options.\nROCk module is NOT loaded, possibly no GPU devices\n",
+    ],
+)
+def test_nomodeset_look_alikes_stay_clean(tmp_path: Path, text: str) -> None:
+    _guarded("kernel.nomodeset-gpu-drivers-disabled")
+    assert _NM not in _all(tmp_path, text)
+
+
+# --- display.xorg-wrapper-console-only: xserver hw/xfree86/xorg-wrapper.c ('%s: Only console users are allowed to run
+# the X server\n', '%s: Only root is allowed to run the X server\n' with argv[0] the wrapper's path) -----------------
+
+_XW = "display.xorg-wrapper-console-only"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "/usr/lib/xorg/Xorg.wrap: Only console users are allowed to run the X server\n",
+        "/usr/libexec/Xorg.wrap: Only console users are allowed to run the X server\n",
+        "/usr/lib/xorg/Xorg.wrap: Only root is allowed to run the X server\n",
+    ],
+)
+def test_xorgs_wrapper_refusal_names_the_wrapper_config(tmp_path: Path, line: str) -> None:
+    got = _findings(tmp_path, line + "xinit: giving up\nxinit: unable to connect to X server: Connection refused\n")
+    assert got and got[0] == (_XW, "proves"), got
+
+
+def test_the_wrapper_config_itself_stays_clean(tmp_path: Path) -> None:
+    _guarded("xorg.wrapper-console-only")
+    text = "allowed_users=console\nneeds_root_rights=auto\n# Only console users may start X unless allowed_users=anybody\n"
+    assert _XW not in _all(tmp_path, text)
+
+
+# --- runtime.nvidia-toolkit-missing: the nvidia-docker command is gone (bash '%s: command not found', dash '%s: not
+# found', zsh 'command not found: %s') ---------------------------------------------------------------------------------
+
+_TK = "runtime.nvidia-toolkit-missing"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "bash: nvidia-docker: command not found\n",
+        "./docker/run.sh: line 7: nvidia-docker: command not found\n",
+        "run.sh: 4: nvidia-docker: not found\n",
+        "zsh: command not found: nvidia-docker\n",
+    ],
+)
+def test_a_missing_nvidia_docker_command_names_the_toolkit(tmp_path: Path, line: str) -> None:
+    got = _findings(tmp_path, line)
+    assert got and got[0] == (_TK, "suggests"), got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bash: nvidia-docker-compose: command not found\n",  # another tool
+        "E: Unable to locate package nvidia-docker\n",
+        "docker: 'nvidia-docker' is not a docker command.\n",
+    ],
+)
+def test_nvidia_docker_look_alikes_do_not_name_the_wrapper(tmp_path: Path, text: str) -> None:
+    _guarded("nvidia-docker.command-not-found")
+    assert _TK not in _all(tmp_path, text)

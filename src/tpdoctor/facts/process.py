@@ -76,7 +76,7 @@ def collect_display(ctx: CollectContext, facts: Facts) -> None:
     d.x11_socket_dir = os.path.isdir(sockdir)
     if d.x11_socket_dir:
         try:
-            d.x11_sockets = sorted(os.listdir(sockdir))[:64]
+            d.x11_sockets = sorted(n for n in os.listdir(sockdir) if n[:1] == "X" and n[1:].isdigit())[:64]
         except OSError as exc:
             facts.errors.append(f"/tmp/.X11-unix: {exc.strerror}")
     unix = read_text(ctx.root, "/proc/net/unix", facts.errors) or ""

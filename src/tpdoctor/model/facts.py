@@ -74,6 +74,11 @@ class KernelFacts(DataModel):
     amdgpu_loaded: bool | None = None  # /sys/module/amdgpu exists (loaded, or built in)
     hsa_amd: str | None = None  # CONFIG_HSA_AMD of the running kernel: "y", "m" or "unset"; None: not read
     config_source: str | None = None  # where hsa_amd was read: /boot/config-<release> or /proc/config.gz
+    # gnew41: `nomodeset` on the kernel command line (/proc/cmdline; in a container, the host's), and then the AMD/Intel
+    # display-class PCI functions with no driver bound ("<bdf> <vendor>", /sys/bus/pci/devices): amdgpu, i915 and xe
+    # refuse to load under it (drm_firmware_drivers_only())
+    cmdline_nomodeset: bool | None = None
+    gpus_without_driver: list[str] = field(default_factory=list)
 
 
 @dataclass(kw_only=True, repr=False, eq=False)
@@ -422,7 +427,7 @@ class DisplayFacts(DataModel):
     names exists. None = not looked at."""
 
     x11_socket_dir: bool | None = None  # /tmp/.X11-unix is a directory here
-    x11_sockets: list[str] = field(default_factory=list)  # its entries (X0, X1, ...), sorted
+    x11_sockets: list[str] = field(default_factory=list)  # its X<n> entries (X0, X1, ...), sorted
     # the abstract sockets of this network namespace (/proc/net/unix '@/tmp/.X11-unix/X<n>'): an X server listens on
     # them too, and a container that shares the host's network namespace reaches them without the directory
     x11_abstract: list[str] = field(default_factory=list)
