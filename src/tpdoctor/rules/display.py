@@ -44,6 +44,9 @@ def x11_display_reachable(facts: Facts, options: CheckOptions) -> Iterator[Findi
     -`) or admit the container's user on the host (`xhost +SI:localuser:root`). A job that needs no window should
     run headless (unset DISPLAY, the application's headless mode, EGL).
 
+    Degraded, not a blocker, before launch: only a program that opens a window needs the display (in a log where
+    one failed to, explain names the cause a blocker).
+
     Example: `docker run --gpus all -e DISPLAY=:0 holoscan ...` without the mount: DISPLAY=:0 and no
     /tmp/.X11-unix/X0 in the container.
     """
@@ -67,6 +70,7 @@ def x11_display_reachable(facts: Facts, options: CheckOptions) -> Iterator[Findi
                 "window (GLFW, Qt, GTK, Xlib) fails with 'Failed to open display' / 'could not connect to display'",
                 [("env", f"DISPLAY={display}"), ("/tmp/.X11-unix", where)],
                 confidence="suggests",
+                severity="degraded",  # before launch: only a program that opens a window needs it (explain: blocker)
                 prefer="x11-share-socket-and-display",
             )
     xauth = facts.env.get("XAUTHORITY", "").strip()
@@ -78,5 +82,6 @@ def x11_display_reachable(facts: Facts, options: CheckOptions) -> Iterator[Findi
             "`xhost` admits its user",
             [("env", f"XAUTHORITY={xauth}"), (xauth, "absent")],
             confidence="suggests",
+            severity="degraded",
             prefer="x11-pass-cookie",
         )
