@@ -128,6 +128,8 @@ EXPLAIN_ONLY: dict[str, str] = {
     # gnew40 (issue 13)
     "limits.onnxruntime-affinity-outside-cpuset": "check sees the cpuset (/sys/fs/cgroup/cpuset.cpus.effective, the CPUs of the process) but not whether the job runs ONNX Runtime, nor with which thread counts: an explicit intra_op_num_threads sets no affinity at all, and most GPU jobs here (vLLM, SGLang, torch) never load it; ONNX Runtime's 'pthread_setaffinity_np failed for thread' lines in a log show it",
     "nvidia.uvm-lost-after-suspend": "a suspend/resume cycle is a past event of the host, not a state check can read: /dev/nvidia-uvm and the module stay present and look healthy, and only the first CUDA call (which check does not make) fails; the log's CUDA unknown error beside the kernel's 'PM: suspend exit' or a report's words shows it",
+    # gnew41 (issue 13)
+    "display.xorg-wrapper-console-only": "check does not know whether the container will start an X server: Xorg.wrap and /etc/X11/Xwrapper.config matter only to an image that runs Xorg itself (a GPU desktop or streaming container), and whether the starting user is on a console is a property of how it is started; the wrapper's 'Only console users are allowed to run the X server' in a log shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",

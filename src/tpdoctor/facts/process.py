@@ -6,6 +6,8 @@ live, they are this process's own, which is what a rank started the same way wou
 
 from __future__ import annotations
 
+import os
+
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.fsutil import read_text
 from tpdoctor.model.facts import Facts
@@ -64,4 +66,27 @@ def collect_env(ctx: CollectContext, facts: Facts) -> None:
     facts.env = redact_env(dict(sorted(ctx.env.items())))
 
 
-COLLECTORS.extend([collect_status, collect_groups, collect_env])
+def collect_display(ctx: CollectContext, facts: Facts) -> None:
+    """gnew41: with DISPLAY set, the X server's socket directory (/tmp/.X11-unix: X<n> for display :<n>) and the cookie
+    file XAUTHORITY names, as an X11 client here would look for them (display.x11-unavailable)."""
+    if not ctx.env.get("DISPLAY"):
+        return
+    d = facts.display
+    sockdir = ctx.path("/tmp/.X11-unix")
+    d.x11_socket_dir = os.path.isdir(sockdir)
+    if d.x11_socket_dir:
+        try:
+            d.x11_sockets = sorted(n for n in os.listdir(sockdir) if n[:1] == "X" and n[1:].isdigit())[:64]
+        except OSError as exc:
+            facts.errors.append(f"/tmp/.X11-unix: {exc.strerror}")
+    unix = read_text(ctx.root, "/proc/net/unix", facts.errors) or ""
+    d.x11_abstract = sorted(
+        {f.rsplit("/", 1)[1] for f in (ln.split()[-1] for ln in unix.splitlines()[1:] if ln.split())
+         if f.startswith("@/tmp/.X11-unix/X")}
+    )[:64]
+    xauth = ctx.env.get("XAUTHORITY", "")
+    if xauth.startswith("/"):
+        d.xauthority_exists = os.path.lexists(ctx.path(xauth))
+
+
+COLLECTORS.extend([collect_status, collect_groups, collect_env, collect_display])

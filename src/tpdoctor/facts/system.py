@@ -29,6 +29,32 @@ def collect_kernel(ctx: CollectContext, facts: Facts) -> None:
     elif ctx.path("/proc/sys/kernel").is_dir():
         # /proc/sys/kernel is there but Yama is not: the LSM is not built in or not enabled.
         facts.kernel.yama_present = False
+    cmdline = read_text(ctx.root, "/proc/cmdline")
+    if cmdline is not None:
+        facts.kernel.cmdline_nomodeset = "nomodeset" in cmdline.split()
+    if facts.kernel.cmdline_nomodeset:
+        facts.kernel.gpus_without_driver = _gpus_without_driver(ctx)
+
+
+# PCI vendors whose DRM drivers honour nomodeset for compute: AMD (amdgpu, radeon) and Intel (i915, xe). NVIDIA's
+# nvidia.ko does not (only nvidia-drm's modeset), so its GPUs are left out.
+_NOMODESET_VENDORS = ("0x1002", "0x8086")
+
+
+def _gpus_without_driver(ctx: CollectContext) -> list[str]:
+    """gnew41: the AMD/Intel display-class PCI functions (class 0x03xxxx) with no driver bound, "<bdf> <vendor>"."""
+    out: list[str] = []
+    try:
+        names = sorted(os.listdir(ctx.path("/sys/bus/pci/devices")))
+    except OSError:
+        return out
+    for bdf in names[:4096]:
+        base = f"/sys/bus/pci/devices/{bdf}"
+        vendor = (read_text(ctx.root, f"{base}/vendor") or "").strip()
+        klass = (read_text(ctx.root, f"{base}/class") or "").strip()
+        if vendor in _NOMODESET_VENDORS and klass.startswith("0x03") and not os.path.lexists(ctx.entry(f"{base}/driver")):
+            out.append(f"{bdf} {vendor}")
+    return out[:64]
 
 
 # The kernel config is read only where it matters (amdgpu loaded): /boot/config-<release> as a text file, else

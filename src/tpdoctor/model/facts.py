@@ -74,6 +74,11 @@ class KernelFacts(DataModel):
     amdgpu_loaded: bool | None = None  # /sys/module/amdgpu exists (loaded, or built in)
     hsa_amd: str | None = None  # CONFIG_HSA_AMD of the running kernel: "y", "m" or "unset"; None: not read
     config_source: str | None = None  # where hsa_amd was read: /boot/config-<release> or /proc/config.gz
+    # gnew41: `nomodeset` on the kernel command line (/proc/cmdline; in a container, the host's), and then the AMD/Intel
+    # display-class PCI functions with no driver bound ("<bdf> <vendor>", /sys/bus/pci/devices): amdgpu, i915 and xe
+    # refuse to load under it (drm_firmware_drivers_only())
+    cmdline_nomodeset: bool | None = None
+    gpus_without_driver: list[str] = field(default_factory=list)
 
 
 @dataclass(kw_only=True, repr=False, eq=False)
@@ -416,6 +421,20 @@ class EngineRuntime(DataModel):
 
 
 @dataclass(kw_only=True, repr=False, eq=False)
+class DisplayFacts(DataModel):
+    """gnew41: what an X11 client started here would find (facts/process.py collect_display), read only when DISPLAY
+    is set: the X server's socket directory /tmp/.X11-unix and its entries, and whether the cookie file XAUTHORITY
+    names exists. None = not looked at."""
+
+    x11_socket_dir: bool | None = None  # /tmp/.X11-unix is a directory here
+    x11_sockets: list[str] = field(default_factory=list)  # its X<n> entries (X0, X1, ...), sorted
+    # the abstract sockets of this network namespace (/proc/net/unix '@/tmp/.X11-unix/X<n>'): an X server listens on
+    # them too, and a container that shares the host's network namespace reaches them without the directory
+    x11_abstract: list[str] = field(default_factory=list)
+    xauthority_exists: bool | None = None  # the file XAUTHORITY names exists (None: XAUTHORITY unset)
+
+
+@dataclass(kw_only=True, repr=False, eq=False)
 class EngineConfigFacts(DataModel):
     """The container engines' daemon configuration on this root (facts/engine_config.py): Docker's daemon.json,
     containerd's config.toml (with its imports) and the kubelet's cgroupDriver. Only the keys the rules read are
@@ -501,6 +520,7 @@ class Facts(DataModel):
     tmp_writable: bool | None = None  # access(/tmp, W_OK) or probe
     tmp_readonly_mount: bool | None = None
     env: dict[str, str] = field(default_factory=dict)  # secrets redacted
+    display: DisplayFacts = field(default_factory=DisplayFacts)  # gnew41: the X11 socket and cookie DISPLAY needs
     # NCCL_CONF_FILE or ~/.nccl.conf, then /etc/nccl.conf: every line NCCL would read; the applied ones are
     # also in `env`, as NCCL puts them there (setenv without overwrite) before it reads any variable
     nccl_conf: list[NcclConfLine] = field(default_factory=list)

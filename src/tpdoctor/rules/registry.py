@@ -39,6 +39,7 @@ RULE_MODULES: tuple[str, ...] = (
     "tpdoctor.rules.network",
     "tpdoctor.rules.limits",
     "tpdoctor.rules.jit_cache",  # gnew36: fs.jit-cache-noexec
+    "tpdoctor.rules.display",  # gnew41: display.x11-unavailable
 )
 
 

@@ -68,6 +68,38 @@ def kernel_hsa_amd(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     )
 
 
+@fact_rule("host.nomodeset-gpu-driver-disabled")
+def kernel_nomodeset(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """The kernel was not booted with `nomodeset` while an AMD or Intel GPU waits for its driver (gnew41).
+
+    **What it checks.** `/proc/cmdline` (in a container, the host's kernel command line) holding the word
+    `nomodeset`, and then the display-class PCI functions (class 0x03xxxx) of AMD (0x1002) or Intel (0x8086) under
+    `/sys/bus/pci/devices` with no driver bound. A host whose only GPUs are NVIDIA's, or whose AMD/Intel GPU has a
+    driver, says nothing.
+
+    **Why it matters.** Under `nomodeset` the DRM drivers that honour it refuse to load (`amdgpu_init` and
+    `radeon_module_init` return -EINVAL on `drm_firmware_drivers_only()`; `i915_check_nomodeset`,
+    `xe_check_nomodeset`; the kernel warns "You have booted with nomodeset. This means your GPU drivers are
+    DISABLED"), so the GPU has no /dev/kfd and no render node on the host or in any container: ROCm prints "ROCk
+    module is NOT loaded", llama.cpp "no ROCm-capable device is detected", torch.xpu finds no device
+    (kyuz0/amd-strix-halo-toolboxes#75). NVIDIA's compute driver does not honour it.
+
+    **How to fix.** Remove `nomodeset` from `GRUB_CMDLINE_LINUX(_DEFAULT)` in /etc/default/grub, run
+    `sudo update-grub` (or `grub2-mkconfig -o /boot/grub2/grub.cfg`) and reboot; check `lsmod | grep -E
+    'amdgpu|i915|xe'` and `ls /dev/kfd /dev/dri`.
+    """
+    k = facts.kernel
+    if not k.cmdline_nomodeset or not k.gpus_without_driver:
+        return
+    gpus = ", ".join(k.gpus_without_driver[:4])
+    yield make_finding(
+        "host.nomodeset-gpu-driver-disabled",
+        f"The kernel was booted with nomodeset and the AMD/Intel GPU {gpus} has no driver bound: amdgpu, i915 and xe "
+        "refuse to load under nomodeset, so there is no /dev/kfd or render node for ROCm, Level Zero or any container.",
+        [("/proc/cmdline", "nomodeset"), ("/sys/bus/pci/devices", f"{gpus}: no driver")],
+    )
+
+
 @fact_rule("rocm.visible-devices-mismatch")
 def hip_visible_devices(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     """HIP_VISIBLE_DEVICES / ROCR_VISIBLE_DEVICES name GPUs present in the container.
