@@ -292,7 +292,7 @@ def env_value_continues(line: str) -> int | None:
 # underscore), so YAML's structural `secret:` or `auth:` keys keep their mappings; the diff of an audit --fix printed
 # such values as context lines (gsafe41)
 _SECRET_KEY_OPENS = re.compile(
-    r"""^(?P<ind>[ \t+\-]*)["']?(?P<k>[A-Za-z_][\w.-]*)["']?[ \t]*:[ \t]*(?:[|>][0-9+-]*)?[ \t]*(?:#.*)?\r?\n?$"""
+    r"""^(?P<ind>[ \t+\-]*)["']?(?P<k>[A-Za-z_][\w.-]*)["']?[ \t]*:[ \t]*(?:[|>][0-9+-]*[ \t]*)?(?:#.*)?\r?\n?$"""
 )
 
 
