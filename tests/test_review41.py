@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from tpdoctor.redact import redact_line, secret_key_continues
+import pytest
+
+from tpdoctor.redact import BLOCK_MIN, LineRedactor, redact_line, secret_key_continues
 
 
 # -- redact: a secret's value on the lines below its key ------------------------------------------------------------
@@ -20,3 +22,28 @@ def test_a_long_line_with_a_comment_is_no_quadratic_key_check() -> None:
     assert secret_key_continues("  DB_PASSWORD: >-   # folded\n") == 2
     assert secret_key_continues("  DB_PASSWORD:   # below\n") == 2
     assert secret_key_continues("  DB_PASSWORD: |2+\n") == 2
+
+
+_PAD = "x: 1\n" * (BLOCK_MIN // 5 + 10)  # a write long enough for the block path
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("  API_KEY: >-\n    part1secret\n", "    part2secret\n  OTHER: 1\n"),  # gsafe41's key, value open
+        ("  - name: DB_PASSWORD\n    value: |\n      part1secret\n", "      part2secret\n  - name: X\n"),  # review39's
+        ("  - name: DB_PASSWORD\n    value: |\n", "      part2secret\n  - name: X\n"),
+    ],
+)
+def test_a_secret_value_open_at_the_end_of_a_big_write_stays_redacted_in_the_next(first: str, second: str) -> None:
+    """The block path (a write of 256 KiB or more) redacted a secret's value lines to the write's end but left no
+    state: the value's next line, in the next write, was printed (`      part2secret`). The line path kept it."""
+    outs = []
+    for pad in ("", _PAD):
+        r = LineRedactor()
+        outs.append(r.feed(pad + first) + r.feed(second) + r.finish())
+    small, big = outs
+    assert "secret" not in small
+    assert "secret" not in big
+    assert big == _PAD + small  # the block path answers as the line path does
+    assert small.endswith(second.splitlines(keepends=True)[-1])  # the next key is printed as written
