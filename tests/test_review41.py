@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
+from test_safety_fuzz import _check, invoke
 from tpdoctor.redact import BLOCK_MIN, LineRedactor, redact_line, secret_key_continues
 
 
@@ -47,3 +49,16 @@ def test_a_secret_value_open_at_the_end_of_a_big_write_stays_redacted_in_the_nex
     assert "secret" not in big
     assert big == _PAD + small  # the block path answers as the line path does
     assert small.endswith(second.splitlines(keepends=True)[-1])  # the next key is printed as written
+
+
+# -- terminal safety: explain's facts section -----------------------------------------------------------------------
+def test_explain_verbose_quotes_no_escape_sequence_in_its_error_lines(tmp_path: Path) -> None:
+    """`explain -v` printed 'Most relevant error lines' and 'read N lines from NAMES' as they came: `NCCL WARN ESC c`
+    (a terminal reset) and a log named `e ESC [31m sc.log` reached the terminal (gsafe41 made the rest printable)."""
+    log = tmp_path / "e\x1b[31msc.log"
+    log.write_text("RuntimeError: CUDA error: out of memory\nNCCL WARN \x1bc reset \u202eexe \x9b2J\n")
+    code, out = invoke("explain", "-v", str(log))
+    _check(code, out, "explain")
+    assert "Most relevant error lines" in out and "NCCL WARN" in out
+    for ch in ("\x1b", "\x9b", "\u202e"):
+        assert ch not in out, (ch, out)
