@@ -62,3 +62,20 @@ def test_explain_verbose_quotes_no_escape_sequence_in_its_error_lines(tmp_path: 
     assert "Most relevant error lines" in out and "NCCL WARN" in out
     for ch in ("\x1b", "\x9b", "\u202e"):
         assert ch not in out, (ch, out)
+
+
+# -- audit --fix/--write: a JSON file is written back with its own indentation --------------------------------------
+def test_a_tab_indented_json_file_keeps_its_tabs(tmp_path: Path) -> None:
+    """A compose.json indented with tabs was written back with 8 blanks per level (json_indent measured the tab as
+    8 columns): every line of the file changed, where only the service's lines had to."""
+    import json
+
+    path = tmp_path / "compose.json"
+    text = '{\n\t"services": {\n\t\t"vllm": {\n\t\t\t"image": "vllm/vllm-openai",\n\t\t\t"privileged": true\n\t\t}\n\t}\n}\n'
+    path.write_text(text)
+    code, out = invoke("audit", "--write", str(path))
+    _check(code, out, "audit --write")
+    new = path.read_text()
+    assert "privileged" not in json.loads(new)["services"]["vllm"]
+    assert new.startswith(text[: text.index('\t\t\t"privileged"')]), new  # the lines before the change, as written
+    assert "        " not in new and new.endswith("\t}\n}\n"), new
