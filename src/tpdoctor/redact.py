@@ -292,7 +292,7 @@ def env_value_continues(line: str) -> int | None:
 # underscore), so YAML's structural `secret:` or `auth:` keys keep their mappings; the diff of an audit --fix printed
 # such values as context lines (gsafe41)
 _SECRET_KEY_OPENS = re.compile(
-    r"""^(?P<ind>[ \t+\-]*)["']?(?P<k>[A-Za-z_][\w.-]*)["']?[ \t]*:[ \t]*(?:[|>][0-9+-]*)?[ \t]*(?:#.*)?\r?\n?$"""
+    r"""^(?P<ind>[ \t+\-]*)["']?(?P<k>[A-Za-z_][\w.-]*)["']?[ \t]*:[ \t]*(?:[|>][0-9+-]*[ \t]*)?(?:#.*)?\r?\n?$"""
 )
 
 
@@ -450,8 +450,9 @@ def _hint_scanner() -> Any:
     return _hint_db[0]
 
 
-def _redact_block(block: str) -> str | None:
-    """`block` (whole lines) redacted as redact_line on each line would; None: use the line path."""
+def _redact_block(block: str, tail: list[int] | None = None) -> str | None:
+    """`block` (whole lines) redacted as redact_line on each line would; None: use the line path. `tail` gets the
+    indentation of a secret's value still open at the block's end (its next lines come in the next write)."""
     if not block.isascii() or "-----BEGIN" in block or _OTHER_BREAKS.search(block):
         return None
     scanner = _hint_scanner()
@@ -508,6 +509,8 @@ def _redact_block(block: str) -> str | None:
                     break
                 out.append(red_next)
                 pos = stop = cut
+            if stop >= len(block) and tail is not None:
+                tail.append(key_indent)  # the value goes on in the next write (review41)
             continue
         if (
             stop < len(block)
@@ -525,6 +528,8 @@ def _redact_block(block: str) -> str | None:
                     break
                 out.append(red_next)
                 nxt = cut
+            if indent is not None and nxt >= len(block) and tail is not None:
+                tail.append(indent)  # the value goes on in the next write (review41)
             pos = nxt
     out.append(block[pos:])
     return "".join(out)
@@ -557,9 +562,13 @@ class LineRedactor:
                 cut = block.find("\n") + 1  # the lines that go on the last write's env entry: the line path
                 head.append(self._emit(block[:cut]))
                 block = block[cut:]
-            fast = _redact_block(block) if not self._in_pem else None
+            tail: list[int] = []  # a secret's value open at the block's end goes on in the line path
+            fast = _redact_block(block, tail) if not self._in_pem else None
             if fast is not None:
-                return "".join(head) + self._hold_tail(block, fast)
+                out = "".join(head) + self._hold_tail(block, fast)
+                if tail:
+                    self._env_block = tail[-1]
+                return out
             return "".join(head) + "".join(self._emit(line) for line in block.splitlines(keepends=True))
         return "".join(self._emit(line) for line in block.splitlines(keepends=True))
 

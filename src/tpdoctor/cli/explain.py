@@ -119,7 +119,10 @@ def _print_facts(facts: dict[str, object], full: bool) -> None:
 def _print_markup(lines: list[str]) -> None:
     """As rich prints markup lines: plain text on a pipe or file (no rich import), colours on a tty."""
     from tpdoctor.render.text import plain
+    from tpdoctor.termsafe import printable
 
+    # the log's own lines and the inputs' names: `ESC c` in a quoted error line reset the terminal (review41)
+    lines = [printable(line) for line in lines]
     if not sys.stdout.isatty():
         sys.stdout.write("".join(plain(line) + "\n" for line in lines))
         return

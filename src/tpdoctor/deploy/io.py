@@ -129,9 +129,9 @@ def sequence_offset(text: str) -> int:
     return 2
 
 
-def json_indent(text: str) -> int | None:
-    """The indentation of a JSON text (`kubectl get -o json` writes 4), None for one on a single line; -1 when the
-    text is not JSON."""
+def json_indent(text: str) -> str | int | None:
+    """The indentation of a JSON text, as written (`kubectl get -o json` writes 4 blanks, an editor may write a tab),
+    None for one on a single line; -1 when the text is not JSON."""
     import json
 
     stripped = text.lstrip()
@@ -142,7 +142,8 @@ def json_indent(text: str) -> int | None:
     except ValueError:
         return -1
     m = re.search(r"\n([ \t]+)\S", stripped)
-    return len(m.group(1).expandtabs(8)) if m else None
+    # the string itself (json.dumps repeats it per level): a tab became 8 blanks on every line (review41)
+    return m.group(1) if m else None
 
 
 def _plain(node: Any) -> Any:
