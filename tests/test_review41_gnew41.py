@@ -37,3 +37,19 @@ def test_the_patterns_still_read_their_lines(tmp_path: Path) -> None:
         assert any("booted with nomodeset" in n for n in _notes(tmp_path, line)), line
     got = _all(tmp_path, "freeglut (/opt/app/bin/viewer-2.1): failed to open display ':0'\n")
     assert got[:1] == ["display.x11-unavailable"], got
+
+
+def test_nomodeset_is_no_blocker_for_a_cuda_job_beside_an_idle_intel_igpu(tmp_path: Path) -> None:
+    """A CUDA host booted with nomodeset (common on NVIDIA desktops: nvidia.ko ignores it) whose Intel iGPU has no
+    driver: check named host.nomodeset-gpu-driver-disabled, a blocker, for a GPU the CUDA job never uses."""
+    from test_check_gnew41 import _NM, _pci_facts
+    from tpdoctor.model import CheckOptions
+    from tpdoctor.rules.registry import run_fact_rules
+
+    gpus = [("0000:01:00.0", "0x10de", "0x030000", False), ("0000:00:02.0", "0x8086", "0x030000", False)]
+    facts = _pci_facts(tmp_path, "BOOT_IMAGE=/vmlinuz ro quiet splash nomodeset", gpus)
+    assert facts.kernel.gpus_without_driver == ["0000:00:02.0 0x8086"]
+    assert [f for f in run_fact_rules(facts, CheckOptions(backend="cuda")) if f.cause == _NM] == []
+    # a ROCm or XPU job, or one that names no backend on this host, is still told
+    for backend in ("rocm", "xpu"):
+        assert [f for f in run_fact_rules(facts, CheckOptions(backend=backend)) if f.cause == _NM], backend
