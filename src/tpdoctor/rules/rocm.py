@@ -75,7 +75,7 @@ def kernel_nomodeset(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     **What it checks.** `/proc/cmdline` (in a container, the host's kernel command line) holding the word
     `nomodeset`, and then the display-class PCI functions (class 0x03xxxx) of AMD (0x1002) or Intel (0x8086) under
     `/sys/bus/pci/devices` with no driver bound. A host whose only GPUs are NVIDIA's, or whose AMD/Intel GPU has a
-    driver, says nothing.
+    driver, says nothing; nor does a CUDA job (`--backend cuda`, or NVIDIA GPUs here), which never uses the other GPU.
 
     **Why it matters.** Under `nomodeset` the DRM drivers that honour it refuse to load (`amdgpu_init` and
     `radeon_module_init` return -EINVAL on `drm_firmware_drivers_only()`; `i915_check_nomodeset`,
@@ -91,6 +91,8 @@ def kernel_nomodeset(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     k = facts.kernel
     if not k.cmdline_nomodeset or not k.gpus_without_driver:
         return
+    if infer_backend(facts, options) == "cuda":
+        return  # a CUDA job beside an idle AMD/Intel GPU (an iGPU): nvidia.ko ignores nomodeset (review41)
     gpus = ", ".join(k.gpus_without_driver[:4])
     yield make_finding(
         "host.nomodeset-gpu-driver-disabled",
