@@ -229,3 +229,20 @@ def test_a_missing_nvidia_docker_command_names_the_toolkit(tmp_path: Path, line:
 def test_nvidia_docker_look_alikes_do_not_name_the_wrapper(tmp_path: Path, text: str) -> None:
     _guarded("nvidia-docker.command-not-found")
     assert _TK not in _all(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # a headless training host whose script sets clocks or fans through nvidia-settings (GTK's warning), or
+        # switches the screensaver off: the job goes on without a display
+        "(nvidia-settings:2311): Gtk-WARNING **: 12:00:00.000: cannot open display: \n",
+        "xset:  unable to open display \"\"\n",
+        "xhost:  unable to open display \":0\"\n",
+    ],
+)
+def test_side_tools_without_a_display_in_a_working_run_stay_clean(tmp_path: Path, line: str) -> None:
+    text = line + "INFO llm_engine.py:100] Initializing an LLM engine with config: tensor_parallel_size=2\n"
+    assert _X11 not in _all(tmp_path, text)
+    # the same words from the program itself still name it
+    assert _X11 in _all(tmp_path, "(rviz:77): Gtk-WARNING **: 09:14:02.551: cannot open display: :1\n")
