@@ -79,3 +79,23 @@ def test_a_tab_indented_json_file_keeps_its_tabs(tmp_path: Path) -> None:
     assert "privileged" not in json.loads(new)["services"]["vllm"]
     assert new.startswith(text[: text.index('\t\t\t"privileged"')]), new  # the lines before the change, as written
     assert "        " not in new and new.endswith("\t}\n}\n"), new
+
+
+def test_a_chain_of_secrets_continued_over_shell_lines_is_redacted() -> None:
+    """`-e A_PASSWORD=\\`, then `hunter2 --api-token \\` (the first value and the next secret's flag), then `tok`: both
+    paths stopped after the first value line, so the token was printed; it is redacted in small and large writes and
+    across writes."""
+    from tpdoctor.redact import LineRedactor, redact_text
+
+    script = "docker run \\\n  -e A_PASSWORD=\\\nHunter2SecretXyz --api-token \\\nT0kenChainValue \\\n  img\n"
+    for text in (script, script * 20000):  # the line path, then the block path (256 KiB and more)
+        out = redact_text(text)
+        assert "Hunter2SecretXyz" not in out and "T0kenChainValue" not in out
+        assert out.count("img\n") == text.count("img\n")
+    # a write that ends on the chained line: the next write's first word is the token
+    red = LineRedactor()
+    first = script.split("T0kenChainValue")[0]
+    out = red.feed(first * 20000) + red.feed("T0kenChainValue \\\n  img\n") + red.finish()
+    assert "T0kenChainValue" not in out and "Hunter2SecretXyz" not in out
+    kept = "docker run \\\n  -e A_PASSWORD=\\\nHunter2SecretXyz \\\n  --gpus all img\n"
+    assert "--gpus all img" in redact_text(kept) and "--gpus all img" in redact_text(kept * 20000)

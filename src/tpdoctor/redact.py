@@ -495,9 +495,17 @@ def _redact_block(block: str, tail: list[int] | None = None) -> str | None:
         pos = stop
         nxt = block.find("\n", stop)
         nxt = len(block) if nxt < 0 else nxt + 1
-        if stop < len(block) and shell_value_continues(line):  # its value on the next line, a word of its own
-            out.append(redact_line(redact_shell_continuation(block[stop:nxt])))
+        # its value on the next line, a word of its own; that line may end with the next secret's name and a
+        # backslash (`hunter2 --api-token \`), whose value is the line after it (review41)
+        chained = False
+        while stop < len(block) and shell_value_continues(line):
+            line = block[stop:nxt]
+            out.append(redact_line(redact_shell_continuation(line)))
             pos = stop = nxt
+            nxt = block.find("\n", stop)
+            nxt = len(block) if nxt < 0 else nxt + 1
+            chained = True
+        if chained:
             continue
         key_indent = secret_key_continues(line)
         if key_indent is not None:  # `DB_PASSWORD:` with its value on the lines below
@@ -580,7 +588,7 @@ class LineRedactor:
         last = block.rfind("\n", 0, len(block) - 1) + 1
         line = block[last:]
         above = block[block.rfind("\n", 0, last - 1) + 1 : last] if last else ""
-        self._shell_value = shell_value_continues(line) and not (above and shell_value_continues(above))
+        self._shell_value = shell_value_continues(line)  # as _line leaves it, a value line that continues too
         if secret_key_continues(line) is not None:
             self._env_block = secret_key_continues(line)
         if secret_env_name_line(line):
@@ -609,8 +617,8 @@ class LineRedactor:
         return (held or "") + out
 
     def _line(self, line: str) -> str:
-        if self._shell_value:
-            self._shell_value = False
+        if self._shell_value:  # the value line; it may itself end with the next secret's name (review41)
+            self._shell_value = shell_value_continues(line)
             return redact_line(redact_shell_continuation(line))
         self._shell_value = not self._in_pem and shell_value_continues(line)
         if self._env_block is not None:
