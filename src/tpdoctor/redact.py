@@ -450,6 +450,22 @@ def _hint_scanner() -> Any:
     return _hint_db[0]
 
 
+def _redact_value_lines(block: str, pos: int, indent: int, out: list[str], tail: list[int] | None) -> int:
+    """Append the lines of a secret's value from `pos` on (deeper than `indent`), redacted, and return where they end;
+    a value still open at the block's end puts its indentation in `tail` (it goes on in the next write, review41)."""
+    while pos < len(block):
+        cut = block.find("\n", pos)
+        cut = len(block) if cut < 0 else cut + 1
+        red = redact_continuation(block[pos:cut], indent)
+        if red is None:
+            return pos
+        out.append(red)
+        pos = cut
+    if tail is not None:
+        tail.append(indent)
+    return pos
+
+
 def _redact_block(block: str, tail: list[int] | None = None) -> str | None:
     """`block` (whole lines) redacted as redact_line on each line would; None: use the line path. `tail` gets the
     indentation of a secret's value still open at the block's end (its next lines come in the next write)."""
@@ -509,16 +525,7 @@ def _redact_block(block: str, tail: list[int] | None = None) -> str | None:
             continue
         key_indent = secret_key_continues(line)
         if key_indent is not None:  # `DB_PASSWORD:` with its value on the lines below
-            while stop < len(block):
-                cut = block.find("\n", stop)
-                cut = len(block) if cut < 0 else cut + 1
-                red_next = redact_continuation(block[stop:cut], key_indent)
-                if red_next is None:
-                    break
-                out.append(red_next)
-                pos = stop = cut
-            if stop >= len(block) and tail is not None:
-                tail.append(key_indent)  # the value goes on in the next write (review41)
+            pos = _redact_value_lines(block, stop, key_indent, out, tail)
             continue
         if (
             stop < len(block)
@@ -527,18 +534,8 @@ def _redact_block(block: str, tail: list[int] | None = None) -> str | None:
             and _ENV_VALUE_LINE.match(block[stop:nxt])  # another line is left to its own hints (review40)
         ):  # its value on the next line
             out.append(redact_env_value_line(block[stop:nxt]))
-            indent = env_value_continues(block[stop:nxt])
-            while indent is not None and nxt < len(block):  # the value's lines below it (review39)
-                cut = block.find("\n", nxt)
-                cut = len(block) if cut < 0 else cut + 1
-                red_next = redact_continuation(block[nxt:cut], indent)
-                if red_next is None:
-                    break
-                out.append(red_next)
-                nxt = cut
-            if indent is not None and nxt >= len(block) and tail is not None:
-                tail.append(indent)  # the value goes on in the next write (review41)
-            pos = nxt
+            indent = env_value_continues(block[stop:nxt])  # the value's lines below it (review39)
+            pos = nxt if indent is None else _redact_value_lines(block, nxt, indent, out, tail)
     out.append(block[pos:])
     return "".join(out)
 
