@@ -239,8 +239,21 @@ def _joins_wraps(sig: Signature) -> bool:
     return sig.code is None or sig.near is not None
 
 
+# A counted record: a word and a number at the head of the line ("step 3188 CUDA failed ...", "epoch 2: ...",
+# "iter=40 ..."). Two lines that both start with the same word and a number are two records a loop printed, not one
+# line and its wrap (a terminal cuts anywhere, so its next piece starting with the line's own head is chance).
+_COUNTED = re.compile(rb"[ \t]*([A-Za-z][\w-]{0,31})[ \t]*[:=#]?[ \t]*\d")
+
+
+def _same_counted_record(line: bytes, following: bytes) -> bool:
+    a = _COUNTED.match(line)
+    return a is not None and (b := _COUNTED.match(following)) is not None and a.group(1) == b.group(1)
+
+
 def _cut_by_wrap(line: bytes, following: bytes) -> bool:
     """Can `line` end where a wrap cut it, given the line that follows it?"""
+    if _same_counted_record(line, following):
+        return False
     kept = len(line.rstrip())
     if kept >= WRAP_MIN:
         return True
