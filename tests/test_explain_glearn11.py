@@ -132,11 +132,17 @@ def test_a_sigbus_under_ggml_sycl_suggests_a_small_bar_not_shm(tmp_path: Path, t
     assert found == [("xpu.resizable-bar-disabled", "suggests")], found
 
 
+def test_ldcache_exit_1_is_only_a_guess(tmp_path: Path) -> None:
+    # exit 1 is also the child failing before ldconfig runs (a refused mount, no seccomp), but two resolved dev logs
+    # (immich#28184, NeMo Gym#2781) were the ldconfig path: a guess, never proof (glearn41a; exit 127 proves)
+    found = _findings(tmp_path, LDCACHE_FAILED.format(path="/usr/sbin/ldconfig.real", rc=1))
+    assert ("nvidia.toolkit-ldconfig-wrong", "suggests") in found, found
+    assert ("nvidia.toolkit-ldconfig-wrong", "proves") not in found, found
+
+
 @pytest.mark.parametrize(
     "text",
     [
-        # exit 1 is also the child failing before ldconfig runs (a refused mount, no seccomp): not the setting
-        LDCACHE_FAILED.format(path="/usr/sbin/ldconfig.real", rc=1),
         # the same function's success path logs only "executing %s at %s"
         "I0101 00:00:00.000000 1 nvc_ldcache.c:100] executing /sbin/ldconfig.real at /var/lib/docker/overlay2/x\n",
         # the device-plugin era message is a different signature; the GPU manager's needs "GPUs"
