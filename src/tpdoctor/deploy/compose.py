@@ -698,7 +698,7 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list
                     delete_key(svc, key, home)
             elif isinstance(seq, list):
                 for i in reversed(range(len(seq))):
-                    if doc.same(seq[i], op[2]) or (isinstance(seq[i], dict) and str(dict(seq[i])) == op[2]):
+                    if hit(seq[i]):
                         del seq[i]
                 if not seq and not merged_has(svc, key):
                     del svc[key]
