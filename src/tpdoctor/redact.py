@@ -586,8 +586,9 @@ class LineRedactor:
         line = block[last:]
         above = block[block.rfind("\n", 0, last - 1) + 1 : last] if last else ""
         self._shell_value = shell_value_continues(line)  # as _line leaves it, a value line that continues too
-        if secret_key_continues(line) is not None:
-            self._env_block = secret_key_continues(line)
+        key_indent = secret_key_continues(line)
+        if key_indent is not None:
+            self._env_block = key_indent
         if secret_env_name_line(line):
             self._env_value = not (above and env_value_above(above, line))
         elif _ENV_VALUE_LINE.match(line) and env_value_continues(line) is None:
