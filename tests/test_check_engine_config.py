@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import struct
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -548,6 +551,79 @@ def test_a_k8s_cdi_spec_without_a_dra_socket_is_a_cdi_node_too(tmp_path: Path) -
 def test_enable_cdi_false_without_cdi_allocation_is_quiet(tmp_path: Path) -> None:
     fr = _host(tmp_path, kubelet=True)
     assert "runtime.containerd-cdi-disabled" not in _found(_facts(fr.write(CTRD, "[plugins.cri]\nenable_cdi = false\n")))
+
+
+def _go_elf(main_path: str) -> bytes:
+    """A minimal ELF64 whose .go.buildinfo section holds Go 1.18+'s inline build info for `main_path`
+    (go/src/debug/buildinfo/buildinfo.go: magic, pointer size, flags 2, then varint-prefixed version and modinfo)."""
+    sentinel = bytes.fromhex("3077af0c9274080241e1c107e6d618e6")
+    info = sentinel + f"path\t{main_path}\nbuild\t-compiler=gc\n".encode() + bytes.fromhex("f932433186182072008242104116d8f2")
+
+    def varint(n: int) -> bytes:
+        out = b""
+        while n >= 0x80:
+            out, n = out + bytes([n & 0x7F | 0x80]), n >> 7
+        return out + bytes([n])
+
+    bi = b"\xff Go buildinf:" + bytes([8, 2]) + bytes(16) + varint(8) + b"go1.22.5" + varint(len(info)) + info
+    names = b"\0.shstrtab\0.go.buildinfo\0"
+    names_off, bi_off = 64, 64 + len(names)
+    shoff = bi_off + len(bi)
+    header = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+    header += struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0, 0, shoff, 0, 64, 0, 0, 64, 3, 1)
+    sh = bytes(64)  # SHN_UNDEF
+    sh += struct.pack("<IIQQQQIIQQ", 1, 3, 0, 0, names_off, len(names), 0, 0, 1, 0)
+    sh += struct.pack("<IIQQQQIIQQ", 11, 1, 3, 0, bi_off, len(bi), 0, 0, 16, 0)
+    return header + names + bi + sh
+
+
+@pytest.mark.parametrize(("main", "release"), [
+    ("github.com/containerd/containerd/cmd/containerd", 1),  # 1.x (Debian's GOPATH build prints no mod line)
+    ("github.com/containerd/containerd/v2/cmd/containerd", 2),  # go.mod @v2.0.0: module .../containerd/v2
+    ("github.com/k3s-io/k3s/cmd/server", None),  # not containerd's own binary
+])
+def test_containerd_release_is_read_from_the_binary_go_build_info(tmp_path: Path, main: str, release: int | None) -> None:
+    fr = _dra(_host(tmp_path, kubelet=True))
+    fr.path("usr/bin/containerd").write_bytes(_go_elf(main))
+    facts = _facts(fr.write(CTRD, V2_NVIDIA))
+    assert facts.engines.containerd_release == release
+    got = _found(facts).get("runtime.containerd-cdi-disabled")
+    if release == 2:  # enable_cdi defaults to true on 2.x, whatever the file's version
+        assert got is None
+    elif release == 1:
+        assert got is not None and got.confidence == "proves" and "1.x" in got.message
+        assert any("Go build info" in e.text for e in got.evidence)
+    else:
+        assert got is not None and got.confidence == "suggests"
+
+
+def test_containerd_binaries_that_disagree_leave_the_release_unknown(tmp_path: Path) -> None:
+    fr = _host(tmp_path)
+    fr.path("usr/bin/containerd").write_bytes(_go_elf("github.com/containerd/containerd/cmd/containerd"))
+    fr.path("usr/local/bin").mkdir(parents=True, exist_ok=True)
+    fr.path("usr/local/bin/containerd").write_bytes(_go_elf("github.com/containerd/containerd/v2/cmd/containerd"))
+    assert _facts(fr).engines.containerd_release is None
+    fr.path("usr/local/bin/containerd").write_bytes(b"\x7fELF" + bytes(60))  # truncated/garbage: skipped, no error
+    assert _facts(fr).engines.containerd_release == 1
+
+
+def test_a_containerd_binary_linked_out_of_the_root_is_not_read(tmp_path: Path) -> None:
+    outside = tmp_path / "outside-containerd"
+    outside.write_bytes(_go_elf("github.com/containerd/containerd/v2/cmd/containerd"))
+    fr = _host(tmp_path / "root", containerd=False)
+    fr.symlink("usr/bin/containerd", str(outside))
+    assert _facts(fr).engines.containerd_release is None
+
+
+@pytest.mark.skipif(not shutil.which("containerd"), reason="no containerd binary on this machine")
+def test_the_release_of_a_real_containerd_binary(tmp_path: Path) -> None:
+    real = shutil.which("containerd")
+    assert real
+    version = subprocess.run([real, "--version"], capture_output=True, text=True, timeout=30).stdout
+    fr = _host(tmp_path)
+    shutil.copyfile(real, fr.path("usr/bin/containerd"))
+    want = 2 if "github.com/containerd/containerd/v2 " in version else 1
+    assert _facts(fr).engines.containerd_release == want, version
 
 
 # --- snapshots and the CLI ----------------------------------------------------------------------------------------

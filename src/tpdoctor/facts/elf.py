@@ -112,3 +112,62 @@ def _vaddr_to_offset(loads: list[tuple[int, int, int]], vaddr: int) -> int:
         if start <= vaddr < start + size:
             return offset + (vaddr - start)
     raise ElfError(f"address {vaddr:#x} is in no PT_LOAD segment")
+
+
+# --- Go build info ------------------------------------------------------------------------------------------------
+# A Go binary (containerd, dockerd, runc) names its main package in the .go.buildinfo section: the magic
+# "\xff Go buildinf:", a pointer size and a flags byte; with flag 2 (Go 1.18+) two varint-prefixed strings follow at
+# offset 32, the Go version and the module info, whose "path\t<main package>" line holds the package's import path
+# (go/src/debug/buildinfo/buildinfo.go readRawBuildInfo; runtime/debug/mod.go ParseBuildInfo). Debian's GOPATH builds
+# carry the path line without a "mod" line, so the path is what is read.
+GO_BUILDINFO_MAGIC = b"\xff Go buildinf:"
+MAX_SECTIONS = 4096
+MAX_BUILDINFO = 64 * 1024
+
+
+def _uvarint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    for i in range(pos, min(pos + 10, len(data))):
+        value |= (data[i] & 0x7F) << shift
+        shift += 7
+        if data[i] < 0x80:
+            return value, i + 1
+    raise ElfError("bad varint in Go build info")
+
+
+def read_go_main_path(f: BinaryIO) -> str | None:
+    """The main package's import path from a Go binary's build info; None when it has none (not Go, Go < 1.18)."""
+    ident = _read(f, 0, 16)
+    if ident[:4] != b"\x7fELF":
+        raise ElfError("not an ELF file")
+    is64 = ident[4] == 2
+    end = "<" if ident[5] == 1 else ">"
+    if is64:
+        shoff, shentsize, shnum, shstrndx = struct.unpack(end + "40xQ10xHHH", _read(f, 0, 64))
+        sh_fmt = end + "IIQQQQ"  # name, type, flags, addr, offset, size
+    else:
+        shoff, shentsize, shnum, shstrndx = struct.unpack(end + "32xI10xHHH", _read(f, 0, 52))
+        sh_fmt = end + "IIIIII"
+    if not shnum or shnum > MAX_SECTIONS or shstrndx >= shnum or shentsize < struct.calcsize(sh_fmt):
+        return None
+    sections = [struct.unpack(sh_fmt, _read(f, shoff + i * shentsize, struct.calcsize(sh_fmt))) for i in range(shnum)]
+    names_off, names_size = sections[shstrndx][4], min(sections[shstrndx][5], 1 << 20)
+    names = _read(f, names_off, names_size)
+    for name, _type, _flags, _addr, offset, size in sections:
+        if names[name:name + 14] != b".go.buildinfo\0":
+            continue
+        f.seek(offset)
+        data = f.read(min(size, MAX_BUILDINFO))
+        if data[:14] != GO_BUILDINFO_MAGIC or len(data) < 33 or not data[15] & 2:
+            return None  # Go before 1.18 keeps pointers here, not strings: not read
+        vlen, pos = _uvarint(data, 32)
+        mlen, pos = _uvarint(data, pos + vlen)
+        raw = data[pos:pos + mlen]
+        if len(raw) >= 33 and raw[-17:-16] == b"\n":
+            raw = raw[16:-16]  # the 16-byte sentinels around the text (runtime/debug/mod.go)
+        for line in raw.decode("utf-8", errors="replace").split("\n"):
+            key, _, value = line.partition("\t")
+            if key == "path":
+                return value.strip() or None
+        return None
+    return None

@@ -43,9 +43,10 @@ import re
 from typing import Any
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
+from tpdoctor.facts.elf import ElfError, read_go_main_path
 from tpdoctor.facts.fsutil import read_config_text
 from tpdoctor.facts.nvidia_toolkit import TomlTooDeep, _toml_loads
-from tpdoctor.facts.oneccl_install import is_file, list_dir
+from tpdoctor.facts.oneccl_install import is_file, list_dir, open_in_root
 from tpdoctor.model.facts import EngineConfigFacts, EngineRuntime, Facts
 from tpdoctor.redact import redact_text
 from tpdoctor.units import parse_size
@@ -289,8 +290,27 @@ def _load_toml(ctx: CollectContext, facts: Facts, path: str, eng: EngineConfigFa
         return None
 
 
+def _containerd_release(ctx: CollectContext, binaries: list[str]) -> int | None:
+    """containerd's major release from its binaries' Go build info: the module is github.com/containerd/containerd/v2
+    from 2.0 (go.mod @v2.0.0), github.com/containerd/containerd before; None when unread or the binaries disagree."""
+    seen: set[int] = set()
+    for path in binaries:
+        fd = open_in_root(ctx, path)
+        if fd is None:
+            continue
+        try:
+            with os.fdopen(fd, "rb") as f:
+                main = read_go_main_path(f)
+        except (OSError, ElfError):
+            continue
+        if main and main.startswith("github.com/containerd/containerd/"):
+            seen.add(2 if main.startswith("github.com/containerd/containerd/v2/") else 1)
+    return seen.pop() if len(seen) == 1 else None
+
+
 def _containerd(ctx: CollectContext, facts: Facts, eng: EngineConfigFacts) -> None:
     eng.containerd = _bins(ctx, "containerd")
+    eng.containerd_release = _containerd_release(ctx, eng.containerd)
     if not os.path.lexists(ctx.entry(CONTAINERD_CONFIG)):
         if eng.containerd:
             eng.containerd_config, eng.containerd_state = CONTAINERD_CONFIG, "absent"

@@ -465,6 +465,7 @@ class EngineConfigFacts(DataModel):
     containerd_refused: str | None = None  # why containerd refuses the file (not TOML, version 2 with a bare plugin id)
     containerd_imports: list[str] = field(default_factory=list)  # imported files read, in containerd's order
     containerd_version: int | None = None  # the file's `version` (1 when it has none)
+    containerd_release: int | None = None  # the binary's major release (1 or 2, its Go build info); None: not read
     containerd_disabled_plugins: list[str] = field(default_factory=list)
     containerd_cri_table: str | None = None  # the plugin table holding the CRI runtime settings that were read
     containerd_enable_cdi: bool | None = None  # enable_cdi; None: not set (false before containerd 2.0, true from it)

@@ -445,8 +445,10 @@ def containerd_cdi(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     CDI spec of a `k8s.` vendor, which DRA drivers and the device plugin's CDI strategy write) and containerd's
     CRI is on: `enable_cdi` in the CRI plugin's table of containerd's config (and imports). Set to false: CDI is
     off on every release (proves). Not set in a version 1 or 2 file: off on containerd 1.7 and earlier
-    (pkg/cri/config/config_unix.go @v1.7.34), on from 2.0 (internal/cri/config/config_unix.go @v2.0.0), and the
-    release is not read: suggests. Not set in a version 3 file (containerd 2.x): on, nothing said.
+    (pkg/cri/config/config_unix.go @v1.7.34), on from 2.0 (internal/cri/config/config_unix.go @v2.0.0). The
+    release is read from the containerd binary's Go build info (its main package is under
+    github.com/containerd/containerd/v2 from 2.0): 1.x proves, 2.x says nothing, unread suggests. Not set in a
+    version 3 file (containerd 2.x): on, nothing said.
 
     **Why it matters.** containerd's CRI applies the CDI devices the kubelet passes only with it on
     (pkg/cri/server/container_create_linux.go `if c.config.EnableCDI` @v1.7.34), and says nothing otherwise:
@@ -461,7 +463,7 @@ def containerd_cdi(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     if eng is None or eng.containerd_enable_cdi is True or _cri_disabled(eng):
         return
     version = eng.containerd_version or 1
-    if eng.containerd_enable_cdi is None and version >= 3:
+    if eng.containerd_enable_cdi is None and (version >= 3 or eng.containerd_release == 2):
         return
     dra = [p for p in eng.kubelet_plugins if p in GPU_DRA_DRIVERS]
     specs = [s for s in facts.cdi_specs if (s.kind or "").startswith("k8s.")]
@@ -474,14 +476,19 @@ def containerd_cdi(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     evidence += [("/var/lib/kubelet/plugins_registry", f"{p}-reg.sock (DRA driver)") for p in dra]
     evidence += [(s.path, f"CDI spec {s.kind}") for s in specs[:3]]
     explicit = eng.containerd_enable_cdi is False
+    old_release = eng.containerd_enable_cdi is None and eng.containerd_release == 1
+    if old_release:
+        evidence.append((eng.containerd[0], "containerd 1.x (its Go build info): enable_cdi defaults to false"))
     yield make_finding(
         "runtime.containerd-cdi-disabled",
         ("containerd's CRI plugin has CDI off" if explicit else
+         "containerd's CRI plugin does not set enable_cdi, which is off in containerd 1.x (this node's release),"
+         if old_release else
          "containerd's CRI plugin does not set enable_cdi, which is off before containerd 2.0,")
         + " on a node that hands GPUs out as CDI devices: containerd ignores them, so a pod's GPU claim gives it "
         "no GPU, or every GPU of the node.",
         evidence,
-        confidence="proves" if explicit else "suggests",
+        confidence="proves" if explicit or old_release else "suggests",
     )
 
 
