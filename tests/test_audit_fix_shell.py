@@ -89,6 +89,9 @@ def _argv(script: str, tmp: Path) -> list[list[str]]:
         (bindir / name).chmod(0o755)
     (bindir / "sudo").write_text('#!/bin/sh\nexec "$@"\n')
     (bindir / "sudo").chmod(0o755)
+    # the scripts' $(date +%s) must read the same in both runs (a second passing between them changed a name: flaky)
+    (bindir / "date").write_text("#!/bin/sh\necho 1700000000\n")
+    (bindir / "date").chmod(0o755)
     out = tmp / "argv"
     out.write_bytes(b"")
     runnable = re.sub(r"(?m)^(\s*)\$ ", r"\1", script)  # pasted prompts
