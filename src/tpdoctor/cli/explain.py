@@ -5,7 +5,6 @@ rich and the pydantic typer imports cost ~0.2 s of CPU); `cli/explain_cmd.py` is
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -79,7 +78,10 @@ def run_explain(
         data["causes"] = data["findings"]
         if config_out is not None:
             data["config"] = config_out
-        print(json.dumps(data, indent=2, default=str))
+        from tpdoctor.render.jsonenc import dumps_indent2
+
+        # json.dumps' bytes, with every string redacted before its quotes are escaped (gsafe42)
+        print(dumps_indent2(data))
         raise SystemExit(int(report.exit_code))
     from tpdoctor.render import render
 

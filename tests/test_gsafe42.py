@@ -1,0 +1,101 @@
+"""gsafe42: hostile-input pass. Each test names the input that broke tpdoctor and what it did before the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from test_safety_fuzz import _check, invoke
+
+
+# -- secrets in JSON and SARIF: a quote is `\"` there ----------------------------------------------------------------
+def test_a_quoted_secret_in_a_log_line_is_redacted_in_json(tmp_path: Path) -> None:
+    """`password="Pw2SECRETx"` in a quoted log line was printed as `password=\\"Pw2SECRETx\\"` by explain's JSON: the
+    output stream's redactor read the escaped quote as part of the value and let it through (text and SARIF hid it)."""
+    log = tmp_path / "j.log"
+    log.write_text(
+        "torch.distributed.DistBackendError: NCCL error in: x, unhandled system error {\"DB_PASSWORD\": \"Hunter2xyzQ\"}\n"
+        "NCCL WARN Cuda failure 'out of memory' password=\"Pw2SECRETx\"\n"
+    )
+    for fmt in ("text", "json", "sarif"):
+        code, out = invoke("explain", str(log), "--format", fmt)
+        _check(code, out, fmt)
+        assert "Pw2SECRETx" not in out and "Hunter2xyzQ" not in out, (fmt, out)
+        assert fmt == "sarif" or "out of memory' password=" in out  # the line is quoted, its secret is not
+
+
+def test_an_escaped_quoted_secret_in_a_log_line_is_redacted(tmp_path: Path) -> None:
+    """A log line quoting JSON with escaped quotes (`cfg={\\"DB_PASSWORD\\": \\"Hunter2xyzQ\\"}`, `password=\\"x\\"`, a
+    repr or a JSON string printed by a launcher) was quoted as is in every format: the redactor's key and value
+    shapes stopped at the backslash."""
+    from tpdoctor.redact import redact_text
+
+    log = tmp_path / "esc.log"
+    log.write_text(
+        "torch.distributed.DistBackendError: NCCL error in: x, unhandled system error "
+        'cfg={\\"DB_PASSWORD\\": \\"Hunter2xyzQ\\"} password=\\"Pw2SECRETx\\" x={\\\\\\"token\\\\\\": \\\\\\"Tk9SECRETv\\\\\\"}\n'
+    )
+    for fmt in ("text", "json", "sarif"):
+        code, out = invoke("explain", str(log), "--format", fmt, "--verbose")
+        _check(code, out, fmt)
+        for secret in ("Hunter2xyzQ", "Pw2SECRETx", "Tk9SECRETv"):
+            assert secret not in out, (fmt, secret)
+    assert redact_text('password=\\"a b\\" next') == 'password=\\"<redacted>\\" next'
+    assert redact_text('"password": "x y", b') == '"password": "<redacted>", b'
+
+
+def test_a_schema_message_quoting_a_mapping_hides_its_secret_in_json(tmp_path: Path) -> None:
+    """`env:` written as a mapping (`{HF_TOKEN: hf_…}`) is refused by the schema, and the message shows the mapping:
+    the text report redacted it, JSON printed `{\\"HF_TOKEN\\": \\"SecretValue…\\"}`."""
+    path = tmp_path / "k.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: c\n"
+        "      image: vllm/vllm-openai\n      env: {HF_TOKEN: SecretValueAbc1, WORKERS: \"4\"}\n"
+        "      resources: {limits: {nvidia.com/gpu: 2}}\n"
+    )
+    for fmt in ("text", "json", "sarif"):
+        code, out = invoke("audit", str(path), "--verbose", "--format", fmt)
+        _check(code, out, fmt)
+        assert "SecretValueAbc1" not in out, fmt
+        assert "spec.containers[0].env" in out and "WORKERS" in out
+
+
+def test_a_snapshot_hides_a_quoted_secret() -> None:
+    """dump_facts redacted the JSON text, where `--password=\\"x\\"` kept its value."""
+    from tpdoctor.facts.snapshot import dump_facts
+    from tpdoctor.model import Facts
+
+    facts = Facts()
+    facts.errors.append('/etc/x.conf: cannot parse password="Hunter2SnapQ"')
+    out = dump_facts(facts)
+    assert "Hunter2SnapQ" not in out and "cannot parse password" in out
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"pattern": "^x$"},
+        {"minLength": 40},
+        {"maxLength": 3},
+        {"format": "email"},
+        {"oneOf": [{"pattern": "^a"}, {"pattern": "^b"}]},
+        {"not": {"type": "string"}},
+    ],
+)
+def test_every_schema_message_hides_a_value_at_a_secret_path(schema: dict[str, object]) -> None:
+    """The fallback (jsonschema's own message, `'Hunter2Secret' does not match '^x$'`) printed the secret for every
+    validator but type, enum and anyOf."""
+    import jsonschema
+
+    from tpdoctor.deploy.k8s_schema import _explain, _secret_at
+
+    obj = {"kind": "Pod", "spec": {"containers": [{"env": [{"name": "DB_PASSWORD", "value": "Hunter2Secret"}]}]}}
+    value = {"properties": {"value": schema}}
+    full = {"properties": {"spec": {"properties": {"containers": {"items": {"properties": {"env": {"items": value}}}}}}}}
+    errors = list(jsonschema.Draft202012Validator(full, format_checker=jsonschema.FormatChecker()).iter_errors(obj))
+    assert errors
+    for err in errors:
+        got = list(_explain(err, _secret_at(obj, list(err.absolute_path))))
+        assert got and all("Hunter2Secret" not in m for _, m in got), got
+        assert got[0][0] == ["spec", "containers", 0, "env", 0, "value"]
