@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
+import io
+import os
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -99,3 +105,54 @@ def test_every_schema_message_hides_a_value_at_a_secret_path(schema: dict[str, o
         got = list(_explain(err, _secret_at(obj, list(err.absolute_path))))
         assert got and all("Hunter2Secret" not in m for _, m in got), got
         assert got[0][0] == ["spec", "containers", 0, "env", 0, "value"]
+
+
+# -- explain: reading -------------------------------------------------------------------------------------------------
+def test_a_utf32_log_from_a_pipe_that_sends_two_bytes_first_is_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """peek(4) does one read of the pipe at most: when the writer's first write was `\\xff\\xfe`, the UTF-32-LE BOM was
+    taken for UTF-16's and the log read as UTF-16 (a NUL between characters: nothing found)."""
+    from tpdoctor.explain.reader import iter_blocks, open_log
+
+    text = "NCCL WARN Cuda failure 'out of memory'\n".encode("utf-32-le")
+    r, w = os.pipe()
+
+    def writer() -> None:
+        os.write(w, b"\xff\xfe")
+        time.sleep(0.3)
+        os.write(w, b"\x00\x00" + text)
+        os.close(w)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(io.FileIO(r, "rb"))))
+    notes: list[str] = []
+    with open_log("-", notes) as stream:
+        data = b"".join(iter_blocks(stream))
+    t.join()
+    assert data == b"NCCL WARN Cuda failure 'out of memory'\n"
+    assert notes == ["<stdin>: UTF-32 text (BOM): decoded to UTF-8"]
+
+
+def test_a_gzip_bomb_is_cut_with_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """10 MB of gzip expanding to 10 GB was read to its end (minutes). Here the floor is lowered to 1 MiB: a 200 MB
+    expansion of a 0.7 MB file stops near 200 times its compressed size, with a note, and exits as usual."""
+    from tpdoctor.explain import reader
+
+    monkeypatch.setattr(reader, "GZIP_FLOOR", 1 << 20)
+    bomb = tmp_path / "bomb.log.gz"
+    with gzip.open(bomb, "wb", compresslevel=9) as f:
+        f.write(b"NCCL WARN Cuda failure 'out of memory'\n")
+        block = (b"x" * 100 + b"\n") * 10000
+        for _ in range(200):
+            f.write(block)
+    t = time.perf_counter()
+    code, out = invoke("explain", str(bomb))
+    _check(code, out, "explain")
+    assert time.perf_counter() - t < 10
+    assert "over 200 times its compressed size (a gzip bomb?): explained that head only" in out
+    read = int(out.rsplit("read ", 1)[1].split()[0])
+    assert read < 200 * bomb.stat().st_size // 101 + 100000  # lines of 101 bytes: about the cap, not 2 million
+    small = tmp_path / "ok.log.gz"
+    small.write_bytes(gzip.compress(b"NCCL WARN Cuda failure 'out of memory'\n" * 1000))
+    code, out = invoke("explain", str(small))
+    assert "gzip bomb" not in out and "read 1000 lines" in out, out
