@@ -156,3 +156,24 @@ def test_a_gzip_bomb_is_cut_with_a_note(tmp_path: Path, monkeypatch: pytest.Monk
     small.write_bytes(gzip.compress(b"NCCL WARN Cuda failure 'out of memory'\n" * 1000))
     code, out = invoke("explain", str(small))
     assert "gzip bomb" not in out and "read 1000 lines" in out, out
+
+
+# -- check --root: the X socket directory -----------------------------------------------------------------------------
+def test_the_displays_socket_is_found_among_many_decoys(tmp_path: Path) -> None:
+    """/tmp/.X11-unix with X0..X199: the first 64 names in string order (X0, X1, X10, X100, ...) were kept, X99 was
+    not among them, and display.x11-unavailable said DISPLAY=:99 had no socket."""
+    from fakeroot import FakeRoot
+    from tpdoctor.facts.collect import collect_facts
+    from tpdoctor.model import CheckOptions
+    from tpdoctor.rules.registry import run_fact_rules
+
+    fr = FakeRoot(tmp_path).dockerenv()
+    for n in range(200):
+        fr.write(f"tmp/.X11-unix/X{n}", "")
+    fr.write("tmp/.X11-unix/X\u00b2", "")  # isdigit() but no int(): skipped
+    fr.write("proc/net/unix", "Num       RefCount Protocol Flags    Type St Inode Path\n")
+    fr.set_env(DISPLAY=":99").flush()
+    facts = collect_facts(fr.root, dict(fr.env), live=False)
+    assert "X99" in facts.display.x11_sockets and len(facts.display.x11_sockets) == 64
+    assert facts.display.x11_sockets[:3] == ["X0", "X1", "X2"]
+    assert [f for f in run_fact_rules(facts, CheckOptions()) if f.cause == "display.x11-unavailable"] == []
