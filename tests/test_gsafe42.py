@@ -177,3 +177,117 @@ def test_the_displays_socket_is_found_among_many_decoys(tmp_path: Path) -> None:
     assert "X99" in facts.display.x11_sockets and len(facts.display.x11_sockets) == 64
     assert facts.display.x11_sockets[:3] == ["X0", "X1", "X2"]
     assert [f for f in run_fact_rules(facts, CheckOptions()) if f.cause == "display.x11-unavailable"] == []
+
+
+# -- audit: Podman Quadlet, and edits of huge files -------------------------------------------------------------------
+QUADLET = """\
+[Unit]
+Description=vLLM
+
+[Container]
+Image=docker.io/vllm/vllm-openai:latest
+AddDevice=nvidia.com/gpu=all
+PodmanArgs=--ipc=host
+SecurityLabelDisable=true
+Exec=--model x --tensor-parallel-size 2
+
+[Install]
+WantedBy=default.target
+"""
+
+
+def test_a_quadlet_unit_is_named_not_called_invalid_yaml(tmp_path: Path) -> None:
+    """A `.container` file (systemd INI) ended in `invalid YAML at line 2, column 1: expected '<document start>'`."""
+    for name in ("vllm.container", "vllm.ini"):
+        path = tmp_path / name
+        path.write_text(QUADLET)
+        code, out = invoke("audit", str(path))
+        assert code == 2 and "a Podman Quadlet unit ([Container] section, systemd INI)" in out, out
+        assert "invalid YAML" not in out and out.count("\n") == 1
+    code, out = invoke("audit", "--skip-other", str(tmp_path / "vllm.container"))
+    _check(code, out, "audit --skip-other")
+    assert "skipped: " in out and "Quadlet" in out
+    compose = tmp_path / "compose.yaml"  # a compose file quoting a unit in a block scalar is still compose
+    compose.write_text("services:\n  v:\n    image: x\n    labels:\n      unit: |\n        [Container]\n        Image=x\n")
+    code, out = invoke("audit", str(compose))
+    assert "Quadlet" not in out, out
+
+
+def test_fix_refuses_a_file_too_big_to_edit_in_good_time(tmp_path: Path) -> None:
+    """A 100k-entry environment list took 28 s under `audit --fix` (the round-trip loader, twice; minutes on a slower
+    machine) where `audit` took 1.7 s: refused at once, with a message; `audit` alone still reads it."""
+    path = tmp_path / "compose.yaml"
+    path.write_text(
+        "services:\n  v:\n    image: vllm/vllm-openai\n    privileged: true\n    environment:\n"
+        + "".join(f"      - V{i}=x\n" for i in range(100_000))
+    )
+    before = path.read_bytes()
+    t = time.perf_counter()
+    for args in (("audit", "--fix", str(path)), ("audit", "--write", str(path))):
+        code, out = invoke(*args)
+        assert code == 2 and "too many to edit and write back in good time" in out, out
+    assert time.perf_counter() - t < 10
+    assert path.read_bytes() == before
+    code, out = invoke("audit", str(path))
+    _check(code, out, "audit")
+    assert "security.privileged" in out
+
+
+# -- audit --write on JSON: bytes outside the change ------------------------------------------------------------------
+def _json_deployment() -> str:
+    import json
+
+    dep = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "vllm", "annotations": {"note": "AAA"}},
+        "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {
+            "containers": [{"name": "vllm", "image": "vllm/vllm-openai", "args": ["--tensor-parallel-size", "2"],
+                            "securityContext": {"privileged": True},
+                            "resources": {"limits": {"nvidia.com/gpu": 2, "cpu": "CCC", "memory": "DDD"}}}]}}},
+    }  # fmt: skip
+    text = json.dumps(dep, indent=4) + "\n"
+    # Go's encoder escapes < > & as \u003c \u003e \u0026; a hand-written file says 1.0e3 and 2.50
+    return text.replace('"AAA"', '"\\u003cb\\u003e caf\\u00e9 \\u0026"').replace('"CCC"', "1.0e3").replace('"DDD"', "2.50")
+
+
+def test_a_json_write_keeps_every_line_it_does_not_change(tmp_path: Path) -> None:
+    """json.dumps of the whole tree rewrote `\\u003cb\\u003e caf\\u00e9` as `<b> café` and `1.0e3` as `1000.0`, lines far
+    from the fix."""
+    import json
+
+    path = tmp_path / "k.json"
+    text = _json_deployment()
+    path.write_text(text)
+    code, out = invoke("audit", "--write", str(path))
+    _check(code, out, "audit --write")
+    new = path.read_text()
+    for kept in ('"note": "\\u003cb\\u003e caf\\u00e9 \\u0026"', '"cpu": 1.0e3,', '"memory": 2.50'):
+        assert kept in new, kept
+    container = json.loads(new)["spec"]["template"]["spec"]["containers"][0]
+    assert "privileged" not in container["securityContext"]
+    gone = set(text.splitlines()) - set(new.splitlines())
+    assert gone == {'                            "privileged": true'}, gone
+
+
+def test_a_json_change_on_a_line_written_otherwise_is_refused() -> None:
+    from tpdoctor.deploy.io import _json_spliced
+    from tpdoctor.errors import InputError
+
+    like = '{\n  "a": 1.0e3,\n  "b": true\n}\n'
+    assert _json_spliced(like, {"a": 1000.0, "b": False}, "  ") == '{\n  "a": 1.0e3,\n  "b": false\n}\n'
+    with pytest.raises(InputError, match=r"written otherwise than json\.dumps"):
+        _json_spliced(like, {"a": 1000.0}, "  ")  # the comma after 1.0e3 goes: that line would be re-spelled
+    with pytest.raises(InputError, match="one-line JSON"):
+        _json_spliced('{"a": 1e3, "b": true}', {"a": 1000.0}, None)
+    assert _json_spliced('{"a":1,"b":true}\n', {"a": 1}, None) == '{"a":1}\n'
+
+
+def test_audit_write_refuses_a_json_fix_on_a_line_it_would_re_spell(tmp_path: Path) -> None:
+    """The added keys follow `"image": "vllm\\/vllm-openai"`, whose line gains a comma: json.dumps would write it
+    `vllm/vllm-openai`. One line naming the file, exit 2, the file and its directory unchanged."""
+    path = tmp_path / "compose.json"
+    text = '{\n  "services": {\n    "v": {\n      "privileged": true,\n      "image": "vllm\\/vllm-openai"\n    }\n  }\n}\n'
+    path.write_text(text)
+    code, out = invoke("audit", "--write", str(path))
+    assert code == 2 and f"{path}: the fix falls on a JSON line written otherwise" in out, out
+    assert path.read_text() == text and sorted(p.name for p in tmp_path.iterdir()) == ["compose.json"]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tpdoctor.deploy.audit import Loaded, audit_model, load
+from tpdoctor.errors import InputError
 from tpdoctor.model import Facts, Finding
 from tpdoctor.model.edits import Edit, FixNotice, Manual, fold
 
@@ -76,7 +77,12 @@ def fix_loaded(
             notices += [f for f in found if any(isinstance(e, FixNotice) for e in f.edits)]
         plans.append(plan)
     changed = any(p.ops for p in plans)
-    text = loaded.frontend.dump(loaded.handle) if changed else loaded.text
+    try:
+        text = loaded.frontend.dump(loaded.handle) if changed else loaded.text
+    except InputError as exc:  # a JSON line the fix would re-spell (deploy/io.py _json_spliced): name the file
+        if str(loaded.path) in str(exc):
+            raise
+        raise InputError(f"{loaded.path}: {exc}") from None
     return FixResult(text, plans, res.allowed, notices)
 
 
