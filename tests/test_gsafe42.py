@@ -291,3 +291,46 @@ def test_audit_write_refuses_a_json_fix_on_a_line_it_would_re_spell(tmp_path: Pa
     code, out = invoke("audit", "--write", str(path))
     assert code == 2 and f"{path}: the fix falls on a JSON line written otherwise" in out, out
     assert path.read_text() == text and sorted(p.name for p in tmp_path.iterdir()) == ["compose.json"]
+
+
+# -- outputs: never through a hard link or a planted symlink -----------------------------------------------------------
+def test_a_snapshot_path_that_is_a_hard_link_is_not_written_through(tmp_path: Path) -> None:
+    """`check --snapshot F` where F is a second name of another file (planted in a shared directory): the file was
+    truncated at open and the snapshot written into it, as root. Refused, one line, the file unchanged."""
+    root = tmp_path / "root"
+    root.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    snap = tmp_path / "snap.json"
+    os.link(victim, snap)
+    code, out = invoke("check", "--root", str(root), "--tp", "2", "--snapshot", str(snap))
+    assert code == 2 and "a hard link (2 names of one file): not written through" in out, out
+    assert victim.read_text() == "precious\n"
+    fresh = tmp_path / "fresh.json"
+    code, out = invoke("check", "--root", str(root), "--tp", "2", "--snapshot", str(fresh))
+    _check(code, out, "check --snapshot")
+    assert fresh.read_text().startswith("{")
+
+
+def test_verify_logs_in_a_shared_directory_are_not_written_through_links(tmp_path: Path) -> None:
+    """`verify --logs DIR`: config.json and rank<N>.log were written with write_text/open('w') (the workers' events
+    with open('a')), following a link planted in DIR to any file root may write."""
+    from tpdoctor.errors import InputError
+    from tpdoctor.verify.launcher import launch
+    from tpdoctor.verify.worker import EventLog
+
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    for planted, link in (("config.json", os.symlink), ("rank0.log", os.link), ("rank0.log", os.symlink)):
+        run_dir = tmp_path / f"logs-{planted}-{link.__name__}"
+        run_dir.mkdir()
+        link(victim, run_dir / planted)
+        with pytest.raises(InputError, match=f"{planted}: cannot write"):
+            launch(1, {}, run_dir, {}, timeout=5)
+        assert victim.read_text() == "precious\n"
+    events = tmp_path / "events"
+    events.mkdir()
+    os.symlink(victim, events / "rank0.jsonl")
+    with pytest.raises(OSError):
+        EventLog(events / "rank0.jsonl", 0)
+    assert victim.read_text() == "precious\n"
