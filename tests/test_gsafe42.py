@@ -350,3 +350,23 @@ def test_a_root_with_thousands_of_render_nodes_is_read_in_bounded_time(tmp_path:
     assert time.perf_counter() - t < 4
     assert [g.render for g in facts.drm[:3]] == ["renderD0", "renderD1", "renderD2"] and len(facts.drm) == 1024
     assert any("5000 render nodes, over tpdoctor's limit of 1024" in e for e in facts.errors)
+
+
+def test_a_fix_diff_of_a_file_without_a_final_newline_keeps_its_lines_apart(tmp_path: Path) -> None:
+    """A script whose last line had no newline: difflib left the `-` line unended, so the `+` line and then the report
+    were printed on the same line (`-docker run … \\+docker run …No known cause…`); the patch did not apply."""
+    import shutil
+    import subprocess
+
+    script = tmp_path / "run.sh"
+    script.write_text("docker run --privileged --gpus all vllm/vllm-openai --tensor-parallel-size 2")
+    code, out = invoke("audit", "--fix", str(script))
+    _check(code, out, "audit --fix")
+    lines = out.splitlines()
+    minus = next(i for i, x in enumerate(lines) if x.startswith("-docker run"))
+    assert lines[minus + 1] == "\\ No newline at end of file" and lines[minus + 2].startswith("+docker run --gpus all")
+    assert lines[minus + 3] == "\\ No newline at end of file"
+    if shutil.which("patch"):
+        diff = "\n".join(lines[minus - 3 : minus + 4]).replace(f"{script} (least privilege)", str(script)) + "\n"
+        subprocess.run(["patch", "-s", str(script)], input=diff.encode(), check=True)
+        assert script.read_text().startswith("docker run --gpus all --shm-size 16g")

@@ -87,14 +87,15 @@ def fix_loaded(
 
 
 def unified_diff(path: str, old: str, new: str) -> str:
-    return "".join(
-        difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new.splitlines(keepends=True),
-            fromfile=path,
-            tofile=f"{path} (least privilege)",
-        )
+    """The patch from `old` to `new`. A last line without a newline is followed by GNU diff's marker line: difflib
+    leaves it unended, so the `+` line (or the report after the diff) was glued to the `-` line (gsafe42)."""
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=path,
+        tofile=f"{path} (least privilege)",
     )
+    return "".join(x if x.endswith("\n") else x + "\n\\ No newline at end of file\n" for x in lines)
 
 
 # --- explain --config ---------------------------------------------------------------------------
