@@ -370,3 +370,32 @@ def test_a_fix_diff_of_a_file_without_a_final_newline_keeps_its_lines_apart(tmp_
         diff = "\n".join(lines[minus - 3 : minus + 4]).replace(f"{script} (least privilege)", str(script)) + "\n"
         subprocess.run(["patch", "-s", str(script)], input=diff.encode(), check=True)
         assert script.read_text().startswith("docker run --gpus all --shm-size 16g")
+
+
+def test_fix_diffs_hide_secret_env_values_in_any_layout(tmp_path: Path) -> None:
+    """Env entries written value first after a bare `-`, as a folded block above `name:`, or as a flow mapping over two
+    lines: the line redactor did not see whose value it was, and the --fix diff printed all three (ruamel re-lays two
+    of them out, so they were removed lines)."""
+    path = tmp_path / "pod.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: vllm\n"
+        "      image: vllm/vllm-openai\n      args: [\"--tensor-parallel-size\", \"2\"]\n      env:\n"
+        "        -\n          value: Hunter2ValFirst\n          name: DB_PASSWORD\n"
+        "        - value: >-\n            FoldedTok9xyz\n          name: API_TOKEN\n"
+        "        - {value: \"FlowTok9xyz\",\n           name: API_KEY}\n"
+        "        - name: WORKERS_COUNT_HINT\n          value: visible-value\n"
+        "      securityContext: {privileged: true}\n      resources: {limits: {nvidia.com/gpu: 2}}\n"
+    )
+    code, out = invoke("audit", "--fix", str(path))
+    _check(code, out, "audit --fix")
+    assert "+        - value: <redacted>" in out
+    for secret in ("Hunter2ValFirst", "FoldedTok9xyz", "FlowTok9xyz"):
+        assert secret not in out, secret
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(
+        "services:\n  v:\n    image: vllm/vllm-openai\n    privileged: true\n    command: --tensor-parallel-size 2\n"
+        "    environment: {HF_HOME: /data, DB_PASSWORD: \"Hunter2Compose\",\n      HF_TOKEN: \"${HF_TOKEN}\"}\n"
+    )
+    code, out = invoke("audit", "--fix", str(compose))
+    _check(code, out, "audit --fix")
+    assert "Hunter2Compose" not in out and "${HF_TOKEN}" in out and "HF_HOME: /data" in out
