@@ -152,6 +152,8 @@ def test_a_gzip_bomb_is_cut_with_a_note(tmp_path: Path, monkeypatch: pytest.Monk
     assert "over 200 times its compressed size (a gzip bomb?): explained that head only" in out
     read = int(out.rsplit("read ", 1)[1].split()[0])
     assert read < 200 * bomb.stat().st_size // 101 + 100000  # lines of 101 bytes: about the cap, not 2 million
+    with reader.open_log(str(bomb)) as stream:  # the scan pool still sizes a gzip log by its file
+        assert reader.size_hint(stream) == bomb.stat().st_size
     small = tmp_path / "ok.log.gz"
     small.write_bytes(gzip.compress(b"NCCL WARN Cuda failure 'out of memory'\n" * 1000))
     code, out = invoke("explain", str(small))
