@@ -49,6 +49,9 @@ def test_an_escaped_quoted_secret_in_a_log_line_is_redacted(tmp_path: Path) -> N
             assert secret not in out, (fmt, secret)
     assert redact_text('password=\\"a b\\" next') == 'password=\\"<redacted>\\" next'
     assert redact_text('"password": "x y", b') == '"password": "<redacted>", b'
+    escaped_pair = 'env=[{\\"name\\": \\"DB_PASSWORD\\", \\"value\\": \\"Hunter2xyz\\"}]\n'  # a pod spec in a log
+    assert "Hunter2xyz" not in redact_text(escaped_pair) and "Hunter2xyz" not in redact_text(escaped_pair * 30000)
+    assert redact_text('{\\"name\\": \\"HF_HOME\\", \\"value\\": \\"/data\\"}') == '{\\"name\\": \\"HF_HOME\\", \\"value\\": \\"/data\\"}'
 
 
 def test_a_schema_message_quoting_a_mapping_hides_its_secret_in_json(tmp_path: Path) -> None:
