@@ -64,12 +64,14 @@ _AUTH_HEADER = re.compile(
     re.I,
 )
 _BEARER = re.compile(r"(?P<pre>\b(?:Bearer|Basic)\s+)(?P<secret>[A-Za-z0-9._~+/=\-]{8,})")
+# A quote may come escaped (`password=\"x\"`, `{\"DB_PASSWORD\": \"x\"}`: JSON or a repr quoted in a log line, one
+# to three backslashes deep): the value runs to the same escaped quote; it was printed as is (gsafe42).
 # key=value, key: value, "key": "value", --key=value, --key value: the key and separator only;
 # the value is taken by _redact_kv so a non-secret key never hides a secret inside its value.
 # a `--flag value` (blank separator) only after a dash; `key=`/`key:` anywhere
 _KEYSEP = re.compile(
     r"(?:(?P<flag>--?[A-Za-z_][A-Za-z0-9_.\-]*)(?P<fsep>\s+)"
-    r"|(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)(?P<kq>[\"']?)(?P<sep>\s*(?:=|:(?!//))\s*))(?P<q>[\"']?)"
+    r"|(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)(?P<kq>\\{0,3}[\"']|)(?P<sep>\s*(?:=|:(?!//))\s*))(?P<q>\\{0,3}[\"']|)"
 )
 _BARE_VALUE = re.compile(_VALUE)
 _PREFIXED = re.compile(
@@ -216,9 +218,11 @@ def _keep_pre(m: re.Match[str]) -> str:
 _ENV_NAME_LINE = re.compile(r"""^[ \t+\-]*["']?name["']?[ \t]*:[ \t]*["']?(?P<n>[A-Za-z_][\w.-]*)["']?[ \t]*,?[ \t]*\r?$""")
 _ENV_VALUE_LINE = re.compile(r"""^(?P<pre>[ \t+\-]*["']?value["']?[ \t]*:[ \t]*)(?P<v>\S.*?)(?P<post>[ \t]*,?[ \t]*\r?\n?)$""", re.S)
 _ENV_PAIR = re.compile(
-    r"""["']?name["']?\s*:\s*["']?(?P<n>[A-Za-z_][\w.-]*)["']?\s*,\s*["']?value["']?\s*:\s*"""
-    # a plain flow scalar runs to the next ',', '}' or ']' and may hold spaces (review39: only its first word went)
-    r"""(?P<v>"[^"]*"|'[^']*'|[^,{}\[\]\s](?:[^,{}\[\]\n]*[^,{}\[\]\s])?)"""
+    r"""(?:\\{0,3}["'])?name(?:\\{0,3}["'])?\s*:\s*(?:\\{0,3}["'])?(?P<n>[A-Za-z_][\w.-]*)(?:\\{0,3}["'])?\s*,\s*"""
+    r"""(?:\\{0,3}["'])?value(?:\\{0,3}["'])?\s*:\s*"""
+    # a plain flow scalar runs to the next ',', '}' or ']' and may hold spaces (review39: only its first word went);
+    # a value in escaped quotes (`\"value\": \"x\"`, JSON quoted in a log line) runs to the next one (gsafe42)
+    r"""(?P<v>\\{1,3}"[^"\\]*\\{1,3}"|"[^"]*"|'[^']*'|[^,{}\[\]\s](?:[^,{}\[\]\n]*[^,{}\[\]\s])?)"""
 )
 
 
@@ -401,6 +405,26 @@ def redact_value(name: str, value: str) -> str:
 
 def redact_env(env: Mapping[str, str]) -> dict[str, str]:
     return {k: redact_value(k, v) for k, v in env.items()}
+
+
+def redact_str(text: str) -> str:
+    """One string as it will be written inside JSON: redacted before it is escaped. In JSON a quote is `\\"`, which
+    no shape of the line redactor knows: `password=\\"x\\"` or `{\\"HF_TOKEN\\": \\"x\\"}` in a quoted log line or a
+    schema message went through the output stream's redactor as is (gsafe42)."""
+    if "\n" in text or "\r" in text or "-----BEGIN" in text:
+        return redact_text(text)
+    return redact_line(text)
+
+
+def redact_strings(obj: Any) -> Any:
+    """A JSON-shaped object with every string in it (keys too) through redact_str; nothing dropped by name."""
+    if isinstance(obj, str):
+        return redact_str(obj)
+    if isinstance(obj, dict):
+        return {redact_strings(k): redact_strings(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [redact_strings(v) for v in obj]
+    return obj
 
 
 def redact_obj(obj: Any) -> Any:

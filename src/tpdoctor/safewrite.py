@@ -309,21 +309,40 @@ def _write_fixed_in(dfd: int, state: ReadState, new_text: str, style: TextStyle)
     return directory / (name + BACKUP_SUFFIX)
 
 
+def open_output(path: Path, mode: int = 0o600, append: bool = False) -> int:
+    """A descriptor for writing a file tpdoctor makes (a snapshot, a report, verify's logs and events in a --logs
+    directory): O_NOFOLLOW, a regular file, not a hard link, emptied unless `append`; created with `mode` when new.
+    OSError otherwise. Nothing is truncated before it is judged."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | (os.O_APPEND if append else 0)
+    fd = os.open(path, flags, mode)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if st.st_nlink > 1:
+            raise OSError(errno.EMLINK, f"a hard link ({st.st_nlink} names of one file): not written through", str(path))
+        if not append:
+            os.ftruncate(fd, 0)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def write_output_file(path: Path, text: str, mode: int = 0o600) -> None:
     """Write a report/snapshot tpdoctor produces: redacted, O_NOFOLLOW (a planted symlink at
-    `path` is refused, never written through), created private (0600) when new. OSError on
+    `path` is refused, never written through, and so is a hard link), created private (0600) when new. OSError on
     failure (callers turn it into one line)."""
     from tpdoctor.redact import redact_text
 
     # a file name that is not UTF-8 (`/sys/class/net/\xff…` under --root) is a lone surrogate here: strict UTF-8 raised
     # UnicodeEncodeError (exit 1); `\udcff` is a JSON escape, so a snapshot reads back the same name (gsafe41)
     data = redact_text(text).encode("utf-8", errors="backslashreplace")
-    fd = os.open(
-        path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode
-    )
+    # a hard link to another file (a snapshot path planted as a second name of /etc/cron.d/x or ~/.bashrc) was
+    # truncated at open and written through, as root: open_output judges the file before it empties it (gsafe42)
+    fd = open_output(path, mode)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
         write_all(fd, data)
     finally:
         os.close(fd)

@@ -116,7 +116,7 @@ def run_audit(
             report.notes.extend([*res.allowed, *notices])
             report.findings.extend(res.findings)
             continue
-        from tpdoctor.deploy.fix import fix_loaded, unified_diff
+        from tpdoctor.deploy.fix import fix_loaded, hide_values, secret_values, unified_diff
 
         # the fix audits once (for what it writes); the findings reported are those of the
         # fixed text, or of the file itself when nothing changed
@@ -145,7 +145,9 @@ def run_audit(
             from tpdoctor.termsafe import printable_lines
 
             # the file's own bytes, minus what a terminal would run: ESC sequences, C1, bidi controls (gsafe41)
-            sys.stdout.write(printable_lines(unified_diff(str(loaded.path), loaded.text, result.text)))
+            # and without the values of its secret variables, whatever their layout (gsafe42)
+            diff = hide_values(unified_diff(str(loaded.path), loaded.text, result.text), secret_values(loaded.model))
+            sys.stdout.write(printable_lines(diff))
     if (fix or write) and not fixed_any:
         print("tpdoctor: nothing to change", file=sys.stderr)
     if fix and not write:

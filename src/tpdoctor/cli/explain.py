@@ -5,7 +5,6 @@ rich and the pydantic typer imports cost ~0.2 s of CPU); `cli/explain_cmd.py` is
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -79,7 +78,10 @@ def run_explain(
         data["causes"] = data["findings"]
         if config_out is not None:
             data["config"] = config_out
-        print(json.dumps(data, indent=2, default=str))
+        from tpdoctor.render.jsonenc import dumps_indent2
+
+        # json.dumps' bytes, with every string redacted before its quotes are escaped (gsafe42)
+        print(dumps_indent2(data))
         raise SystemExit(int(report.exit_code))
     from tpdoctor.render import render
 
@@ -147,7 +149,7 @@ def _load_config(config: Path, host_facts: Path | None, ipc_exchange: str) -> An
 
 def _patch_config(prepared: Any, report: Any, write: bool) -> dict[str, Any]:
     """The diagnosed causes' fixes as a patch of the user's config (audit's planners and patchers)."""
-    from tpdoctor.deploy.fix import patch_for_causes, unified_diff
+    from tpdoctor.deploy.fix import hide_values, patch_for_causes, secret_values, unified_diff
 
     loaded, facts, ipc_exchange = prepared
     causes = [f.cause for f in report.findings if f.severity.value != "notice"]
@@ -160,7 +162,9 @@ def _patch_config(prepared: Any, report: Any, write: bool) -> dict[str, Any]:
         "changes": [f"{p.service}: {why}" for p in patch.result.plans for why in p.why],
         "not_changed": [f"{p.service}: {c}" for p in patch.result.plans for c in p.cannot if patch.causes],
         "notices": [f.message for f in patch.result.notices],
-        "diff": unified_diff(path, loaded.text, patch.result.text) if patch.changed else "",
+        "diff": hide_values(unified_diff(path, loaded.text, patch.result.text), secret_values(loaded.model))
+        if patch.changed
+        else "",
         "written": None,
     }
     if not patch.causes:

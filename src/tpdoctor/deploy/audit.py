@@ -41,7 +41,24 @@ def is_devcontainer(text: str, path: str) -> bool:
     return bool(_DEVCONTAINER_KEYS.search(text)) and not re.search(r'"(?:services|apiVersion)"\s*:', text)
 
 
+# Podman Quadlet units (podman-systemd.unit(5)): systemd INI with a [Container], [Pod], [Kube]… section, named
+# *.container, *.pod, *.kube…; they reached the YAML parser and ended in "invalid YAML at line 2" (gsafe42)
+_QUADLET_SECTION = re.compile(r"^[ \t]*\[(Container|Pod|Kube|Volume|Network|Build|Image)\][ \t]*\r?$", re.M)
+_QUADLET_SUFFIXES = (".container", ".pod", ".kube", ".volume", ".network", ".build", ".image")
+
+
+def refuse_quadlet(text: str, path: str) -> None:
+    m = _QUADLET_SECTION.search(text)
+    if m is None or not (path.endswith(_QUADLET_SUFFIXES) or re.match(r"\s*(?:[#;][^\n]*\n\s*)*\[", text)):
+        return
+    raise NotDeploymentError(
+        f"{path}: a Podman Quadlet unit ([{m.group(1)}] section, systemd INI), which tpdoctor does not read: audit the "
+        "`podman run` line Quadlet makes of it (`/usr/libexec/podman/quadlet -dryrun -user` prints it as ExecStart=)"
+    )
+
+
 def detect_format(text: str, path: str) -> Format:
+    refuse_quadlet(text, path)
     if is_devcontainer(text, path):
         return "devcontainer"
     m = _RUN.search(text)

@@ -10,11 +10,14 @@ findings whose rule remedies the causes a log diagnosed (`remedies=` of `@deploy
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tpdoctor.deploy.audit import Loaded, audit_model, load
+from tpdoctor.deploy.model import DeploymentModel
+from tpdoctor.errors import InputError
 from tpdoctor.model import Facts, Finding
 from tpdoctor.model.edits import Edit, FixNotice, Manual, fold
 
@@ -76,19 +79,63 @@ def fix_loaded(
             notices += [f for f in found if any(isinstance(e, FixNotice) for e in f.edits)]
         plans.append(plan)
     changed = any(p.ops for p in plans)
-    text = loaded.frontend.dump(loaded.handle) if changed else loaded.text
+    try:
+        text = loaded.frontend.dump(loaded.handle) if changed else loaded.text
+    except InputError as exc:  # a JSON line the fix would re-spell (deploy/io.py _json_spliced): name the file
+        if str(loaded.path) in str(exc):
+            raise
+        raise InputError(f"{loaded.path}: {exc}") from None
     return FixResult(text, plans, res.allowed, notices)
 
 
 def unified_diff(path: str, old: str, new: str) -> str:
-    return "".join(
-        difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new.splitlines(keepends=True),
-            fromfile=path,
-            tofile=f"{path} (least privilege)",
-        )
+    """The patch from `old` to `new`. A last line without a newline is followed by GNU diff's marker line: difflib
+    leaves it unended, so the `+` line (or the report after the diff) was glued to the `-` line (gsafe42)."""
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=path,
+        tofile=f"{path} (least privilege)",
     )
+    return "".join(x if x.endswith("\n") else x + "\n\\ No newline at end of file\n" for x in lines)
+
+
+_REFERENCE = re.compile(r"\s*\$\{?[A-Za-z_][A-Za-z0-9_]*(?::?[-?+][^}]*)?\}?\s*")  # `${HF_TOKEN}`: no secret
+
+
+def secret_values(model: DeploymentModel) -> list[str]:
+    """The values the file gives its secret-named variables (`DB_PASSWORD: x`, `{name: API_TOKEN, value: x}`), longest
+    first; pieces of a value written over several lines too (a folded block). Short ones (under 6 characters: `true`,
+    `none`) are left to the redactor's shapes, so that a diff keeps its other lines readable."""
+    from tpdoctor.redact import REDACTED, is_secret_name
+
+    found: set[str] = set()
+    for svc in model.services:
+        for name, value in svc.env.items():
+            if not isinstance(value, str) or not is_secret_name(name) or REDACTED in value or _REFERENCE.fullmatch(value):
+                continue
+            if len(value.strip()) >= 6:
+                found.add(value.strip())
+            found.update(w for w in value.split() if len(w) >= 8)
+    return sorted(found, key=len, reverse=True)
+
+
+def hide_values(diff: str, values: list[str]) -> str:
+    """The diff with every such value replaced: the line redactor knows an env entry by its shape, and one written
+    value first after a bare `-`, as a folded block above its `name:`, or as a flow mapping over two lines was printed
+    as a context or removed line (gsafe42)."""
+    if not values:
+        return diff
+    from tpdoctor.redact import REDACTED
+
+    out = []
+    for line in diff.splitlines(keepends=True):
+        if not line.startswith(("---", "+++", "@@")):
+            for v in values:
+                if v in line:
+                    line = line.replace(v, REDACTED)
+        out.append(line)
+    return "".join(out)
 
 
 # --- explain --config ---------------------------------------------------------------------------

@@ -80,6 +80,17 @@ def _template_hint(text: str) -> str:
     return ""
 
 
+# The round-trip loader is pure Python (~0.15 ms a line): a 100k-entry env list or a stream of 20k documents kept
+# `audit --fix` busy for half a minute to minutes, where the read-only path (libyaml) took 2 s. A tree that will be
+# edited and written back is refused past this many lines and flow items (gsafe42); `audit` alone reads any size.
+MAX_EDIT_ITEMS = 50_000
+
+
+def _edit_items(text: str) -> int:
+    # a comma that ends its line adds no item to the line's own (block-style JSON)
+    return text.count("\n") + (text.count(",") - text.count(",\n") if "[" in text or "{" in text else 0)
+
+
 def load_yaml_docs(text: str, source: str) -> list[Any]:
     """Round-trip load every document; refuse bombs; raise InputError with the position."""
     refuse_bombs(text, source)
@@ -88,6 +99,11 @@ def load_yaml_docs(text: str, source: str) -> list[Any]:
         from tpdoctor.deploy.yamlread import load_plain
 
         plain = load_plain(text)  # None: a construct only the round-trip loader reads exactly
+    elif _edit_items(text) > MAX_EDIT_ITEMS:
+        raise InputError(
+            f"{source}: over {MAX_EDIT_ITEMS} lines and flow items, too many to edit and write back in good time: "
+            "refusing; audit it without --fix/--write, or split it"
+        )
     try:
         docs = plain if plain is not None else list(rt_yaml().load_all(text))
     except RecursionError:
@@ -157,6 +173,87 @@ def _plain(node: Any) -> Any:
     return node
 
 
+def _json_spliced(like: str, new: Any, indent: str | int | None) -> str:
+    """The JSON file `like` with only the lines that change between it and `new` replaced. json.dumps of the whole
+    tree re-spelled every number and escape it writes otherwise (`1.0e3` -> `1000.0`, Go's `\\u003c` -> `<`,
+    `\\u00e9` -> `é`) on lines the fix never touched (gsafe42). The file's lines are aligned with json.dumps of its
+    own tree; a change that falls on a line written otherwise is refused, the file left as it is."""
+    import json
+
+    old = json.loads(like)
+    if indent is None:  # one line: kept only when json.dumps writes it byte for byte
+        for seps in ((", ", ": "), (",", ":")):
+            if json.dumps(old, separators=seps, ensure_ascii=False) == like.strip():
+                out = json.dumps(new, separators=seps, ensure_ascii=False)
+                return like[: len(like) - len(like.lstrip())] + out + like[len(like.rstrip()) :]
+        raise InputError("a one-line JSON file written otherwise than json.dumps writes it: not edited (the fix "
+                         "would re-spell its numbers or escapes); apply the fix by hand, or indent the file")
+    a = like.splitlines(keepends=True)
+    b = json.dumps(old, indent=indent, ensure_ascii=False).splitlines(keepends=True)
+    c = json.dumps(new, indent=indent, ensure_ascii=False).splitlines(keepends=True)
+    for lines in (b, c):  # json.dumps ends without a newline; the file's last line says how it ends
+        if lines and not lines[-1].endswith("\n") and a and a[-1].endswith("\n"):
+            lines[-1] += "\n"
+    if a == b:  # written as json.dumps writes it (kubectl's own output): nothing to keep
+        return "".join(c)
+    out = _respelled(a, b, c) if len(a) == len(b) else _aligned(a, b, c)
+    if json.loads(out) != json.loads("".join(c)):  # a layout the line mapping misread: never write that
+        raise InputError(_RESPELL)
+    return out
+
+
+def _aligned(a: list[str], b: list[str], c: list[str]) -> str:
+    """As _respelled, for a file with more or fewer lines than json.dumps writes: aligned by difflib."""
+    import difflib
+
+    if len(a) > _ALIGN_MAX:
+        raise InputError(_RESPELL)
+    at: dict[int, int] = {}  # a line of b -> the same line of the file
+    for tag, i1, i2, j1, _ in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            at.update((j1 + k, i1 + k) for k in range(i2 - i1))
+    spliced = list(a)
+    hunks = [op for op in difflib.SequenceMatcher(None, b, c, autojunk=False).get_opcodes() if op[0] != "equal"]
+    for _, j1, j2, k1, k2 in reversed(hunks):
+        start = at.get(j1, len(a) if j1 == len(b) else None)
+        last = at.get(j2 - 1) if j2 > j1 else None
+        if start is None or (j2 > j1 and (last is None or last - start != j2 - j1 - 1)):
+            raise InputError(_RESPELL)
+        spliced[start : start + (j2 - j1)] = c[k1:k2]
+    return "".join(spliced)
+
+
+_RESPELL = (
+    "the fix falls on a JSON line written otherwise than json.dumps writes it (a number such as 1e3 or 1.50, an "
+    "escape such as \\u003c), or the file is laid out otherwise: not edited, to keep the file's bytes; apply the fix "
+    "by hand"
+)
+# difflib aligns lines in quadratic time on a JSON file's thousands of `}` lines (100 Deployments: 13 s): a file laid
+# out otherwise than json.dumps (more or fewer lines) is aligned only up to this size
+_ALIGN_MAX = 2000
+
+
+def _respelled(a: list[str], b: list[str], c: list[str]) -> str:
+    """The new lines `c`, where each line that json.dumps spells otherwise than the file (`a` against `b`, line for
+    line) is put back as the file spells it: the k-th occurrence of that line in `b` is its k-th occurrence in `c`
+    (the fix adds and removes other lines only, in order). A fix that changed such a line leaves fewer: refused."""
+    respelled = {b[i] for i in range(len(a)) if a[i] != b[i]}
+    in_b: dict[str, list[int]] = {line: [] for line in respelled}
+    in_c: dict[str, list[int]] = {line: [] for line in respelled}
+    for lines, where in ((b, in_b), (c, in_c)):
+        for i, line in enumerate(lines):
+            hit = where.get(line)
+            if hit is not None:
+                hit.append(i)
+    out = list(c)
+    for line in respelled:
+        if len(in_b[line]) != len(in_c[line]):
+            raise InputError(_RESPELL)
+        for j, k in zip(in_b[line], in_c[line], strict=True):
+            out[k] = a[j]
+    return "".join(out)
+
+
 def dump_yaml_docs(docs: list[Any], like: str | None = None) -> str:
     """The documents as YAML; `like`: the text they were read from, whose sequence indentation is kept. A JSON file
     (`kubectl get -o json`, a compose.json) is written back as JSON with its indentation: it became one line of YAML
@@ -166,10 +263,7 @@ def dump_yaml_docs(docs: list[Any], like: str | None = None) -> str:
     if like is not None and len(docs) == 1:
         indent = json_indent(like)
         if indent != -1:
-            import json
-
-            out = json.dumps(_plain(docs[0]), indent=indent, ensure_ascii=False)
-            return out + "\n" if like.endswith("\n") else out
+            return _json_spliced(like, _plain(docs[0]), indent)
 
     buf = _io.StringIO()
     y = rt_yaml()

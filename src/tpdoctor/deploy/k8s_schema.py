@@ -370,7 +370,11 @@ def validate_docs(
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value, default=str)
+    from tpdoctor.redact import redact_obj, redact_str
+
+    # redacted before the cut: an object or list shown whole holds its secret-named keys' values (`env:` written as
+    # a mapping, `{"HF_TOKEN": "hf_…"}`), and a cut token loses the shape the output's redactor knows (gsafe42)
+    text = redact_str(json.dumps(redact_obj(value), default=str))
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -479,8 +483,25 @@ def _explain(err: Any, secret: bool = False) -> Iterator[tuple[list[str | int], 
         if types:
             yield path, f"{short(inst)} is {_json_type(inst)}, the schema wants {' or '.join(types)}"
             return
+    if secret or isinstance(inst, (dict, list)):
+        # jsonschema's own message starts with the value's repr (`'Hunter2' does not match '^x$'`, `… is too long`,
+        # `… is not valid under any of the given schemas`): at a secret's path it printed the secret, whatever the
+        # validator (gsafe42); an object or list is shown by _short, which redacts what it holds
+        yield path, f"{short(inst)} ({_json_type(inst)}) fails the schema's {v!r} check{_limit(v, err.validator_value)}"
+        return
+    from tpdoctor.redact import clip
+
     text = err.message
-    yield path, text if len(text) <= 160 else text[:157] + "..."
+    yield path, text if len(text) <= 160 else clip(text, 157, "...")
+
+
+def _limit(validator: str, value: Any) -> str:
+    """The schema's side of a check, where it is short and holds no input: `maxLength` 255, a `pattern`."""
+    if validator in ("pattern", "format", "minLength", "maxLength", "minItems", "maxItems", "minimum", "maximum",
+                     "minProperties", "maxProperties", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
+        text = json.dumps(value, default=str)
+        return f" ({validator} {text})" if len(text) <= 60 else ""
+    return ""
 
 
 def _fmt(path: list[str | int]) -> str:

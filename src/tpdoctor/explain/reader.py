@@ -19,7 +19,7 @@ import sys
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from tpdoctor.errors import InputError
 from tpdoctor.explain.normalize import JSON_ESCAPE
@@ -54,14 +54,119 @@ def open_log(name: str, notes: list[str] | None = None) -> Iterator[BinaryIO]:
     try:
         # open(..., "rb") and stdin.buffer are BufferedReaders already; peek() needs one.
         stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
+        stream = _whole_head(stream)
         head = stream.peek(2)[:2]
         if head == GZIP_MAGIC:
-            yield _as_text(gzip.GzipFile(fileobj=stream, mode="rb"), name, notes)  # type: ignore[arg-type]
+            counted = _Counted(stream)
+            gz = gzip.GzipFile(fileobj=counted, mode="rb")
+            capped = io.BufferedReader(_GzipCapped(gz, counted, name, notes))
+            yield _as_text(capped, name, notes)
         else:
             yield _as_text(stream, name, notes)
     finally:
         if close:
             raw.close()
+
+
+# A gzip bomb (10 MB of deflate that expands to 10 GB) took minutes, in flat memory but with no end in sight: what a
+# gzipped log expands to is capped at GZIP_RATIO times the compressed bytes read, and at least GZIP_FLOOR (a GiB of
+# NCCL_DEBUG=INFO output gzips to ~30-60 MB, well under the ratio). Past it: a note, and the head is explained (gsafe42)
+GZIP_RATIO = 200
+GZIP_FLOOR = 1 << 30
+
+
+class _Counted(io.RawIOBase):
+    """The compressed stream, counting the bytes the gzip reader takes from it."""
+
+    def __init__(self, inner: io.BufferedReader[Any]) -> None:
+        self._inner = inner
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._inner.read(size if size is not None else -1)
+        self.count += len(data)
+        return data
+
+    def readinto(self, b: WritableBuffer | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def fileno(self) -> int:
+        return self._inner.fileno()  # size_hint: a gzip stream's size is its compressed file's, as GzipFile says
+
+
+class _GzipCapped(io.RawIOBase):
+    """A gzip stream that ends, with a note, once it has expanded past its cap (see GZIP_RATIO)."""
+
+    def __init__(self, gz: gzip.GzipFile, counted: _Counted, name: str, notes: list[str] | None) -> None:
+        self._gz = gz
+        self._counted = counted
+        self._name = name if name != "-" else "<stdin>"
+        self._notes = notes
+        self._out = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._counted.fileno()
+
+    def readinto(self, b: WritableBuffer | memoryview) -> int:  # type: ignore[override]
+        cap = max(GZIP_FLOOR, GZIP_RATIO * self._counted.count)
+        if self._out >= cap:
+            if self._notes is not None:
+                self._notes.append(
+                    f"{self._name}: gzip data expanding past {self._out >> 20} MiB, over {GZIP_RATIO} times its "
+                    "compressed size (a gzip bomb?): explained that head only"
+                )
+                self._notes = None  # once
+            return 0
+        view = memoryview(b)[: cap - self._out]
+        n = self._gz.readinto1(view)  # damage (a cut stream) raises here, after what was readable: iter_buffers notes it
+        self._out += n
+        return n
+
+
+HEAD = 4  # the longest BOM (UTF-32's); the gzip magic is 2
+
+
+class _Prefixed(io.RawIOBase):
+    """`head` (bytes already read from `inner`), then the rest of `inner`, one raw read at a time."""
+
+    def __init__(self, head: bytes, inner: io.BufferedReader[Any]) -> None:
+        self._head = head
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: WritableBuffer | memoryview) -> int:  # type: ignore[override]
+        if self._head:
+            n = min(len(b), len(self._head))
+            b[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        return self._inner.readinto1(b)
+
+    def fileno(self) -> int:
+        return self._inner.fileno()  # size_hint: a pipe stays a pipe
+
+
+def _whole_head(stream: io.BufferedReader[Any]) -> io.BufferedReader[Any]:
+    """`stream` such that peek() shows its first HEAD bytes (fewer only at its end). peek() does one read of the raw
+    stream at most: from a pipe whose writer sent `\\xff\\xfe` first, a UTF-32-LE log's BOM was seen as UTF-16's and
+    the log decoded as UTF-16 (a NUL after every character, nothing found: gsafe42)."""
+    try:
+        if len(stream.peek(HEAD)) >= HEAD:
+            return stream  # a file, or a pipe whose first read brought enough
+        head = stream.read(HEAD)  # blocks until HEAD bytes or the end, as reading the log would
+    except (OSError, ValueError):
+        return stream  # unreadable: the reader says so
+    return io.BufferedReader(_Prefixed(head, stream))
 
 
 def _open_named(name: str) -> BinaryIO:

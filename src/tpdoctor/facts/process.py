@@ -7,6 +7,8 @@ live, they are this process's own, which is what a rank started the same way wou
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterable
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.fsutil import read_text
@@ -66,24 +68,42 @@ def collect_env(ctx: CollectContext, facts: Facts) -> None:
     facts.env = redact_env(dict(sorted(ctx.env.items())))
 
 
+_LOCAL_DISPLAY = re.compile(r"^(?:unix)?:([0-9]{1,9})(?:\.[0-9]+)?$")  # as rules/display.py reads DISPLAY
+MAX_X11 = 64
+
+
+def _x11_names(names: Iterable[str], wanted: str) -> list[str]:
+    """The X<n> names, at most MAX_X11, in display order, and always the one DISPLAY names when it is there: the
+    first 64 in string order (X0, X1, X10, X100, ...) hid a real X99 behind decoys, and display.x11-unavailable said
+    its socket was missing (gsafe42)."""
+    found = {n for n in names if n[:1] == "X" and n[1:].isascii() and n[1:].isdigit() and len(n) <= 10}
+    keep = sorted(found, key=lambda n: (int(n[1:]), n))[:MAX_X11]
+    if wanted in found and wanted not in keep:
+        keep[-1:] = [wanted]
+    return sorted(keep, key=lambda n: (int(n[1:]), n))
+
+
 def collect_display(ctx: CollectContext, facts: Facts) -> None:
     """gnew41: with DISPLAY set, the X server's socket directory (/tmp/.X11-unix: X<n> for display :<n>) and the cookie
     file XAUTHORITY names, as an X11 client here would look for them (display.x11-unavailable)."""
     if not ctx.env.get("DISPLAY"):
         return
     d = facts.display
+    m = _LOCAL_DISPLAY.match(ctx.env["DISPLAY"].strip())
+    wanted = f"X{m.group(1)}" if m else ""  # the name the rule looks for
     sockdir = ctx.path("/tmp/.X11-unix")
     d.x11_socket_dir = os.path.isdir(sockdir)
     if d.x11_socket_dir:
         try:
-            d.x11_sockets = sorted(n for n in os.listdir(sockdir) if n[:1] == "X" and n[1:].isdigit())[:64]
+            d.x11_sockets = _x11_names(os.listdir(sockdir), wanted)
         except OSError as exc:
             facts.errors.append(f"/tmp/.X11-unix: {exc.strerror}")
     unix = read_text(ctx.root, "/proc/net/unix", facts.errors) or ""
-    d.x11_abstract = sorted(
+    d.x11_abstract = _x11_names(
         {f.rsplit("/", 1)[1] for f in (ln.split()[-1] for ln in unix.splitlines()[1:] if ln.split())
-         if f.startswith("@/tmp/.X11-unix/X")}
-    )[:64]
+         if f.startswith("@/tmp/.X11-unix/X")},
+        wanted,
+    )
     xauth = ctx.env.get("XAUTHORITY", "")
     if xauth.startswith("/"):
         d.xauthority_exists = os.path.lexists(ctx.path(xauth))

@@ -17,11 +17,13 @@ MAX_SNAPSHOT = 64 << 20  # a 20k-device snapshot is ~10 MB
 
 
 def dump_facts(facts: Facts) -> str:
-    from tpdoctor.redact import redact_text
+    from tpdoctor.redact import redact_strings, redact_text
 
-    # env by name and by value shape, then every other string (errors, paths) by shape
+    # env by name and by value shape, then every other string (errors, paths) by shape, before JSON escapes its
+    # quotes (`password=\\"x\\"` in a command line passed the redactor of the dumped text: gsafe42)
     data = facts.model_copy(update={"env": redact_env(facts.env)})
-    return redact_text(data.model_dump_json(indent=2) + "\n")
+    plain = redact_strings(data.model_dump(mode="json"))
+    return redact_text(json.dumps(plain, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
 
 
 def write_snapshot(facts: Facts, path: Path) -> None:

@@ -18,6 +18,10 @@ from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from tpdoctor.model.datamodel import _field_names
+from tpdoctor.redact import redact_str
+
+# Every string is redacted before it is escaped: the output stream's redactor sees JSON, where a quote is `\\"`, and
+# missed `password=\\"x\\"` in a quoted log line (gsafe42).
 
 _INDENT = "  "
 
@@ -36,7 +40,7 @@ def _float(o: float) -> str:
 def _key(k: Any) -> str:
     # json.dumps' key coercion (skipkeys=False)
     if isinstance(k, str):
-        return str(encode_basestring_ascii(k))
+        return str(encode_basestring_ascii(redact_str(k)))
     if k is True:
         return '"true"'
     if k is False:
@@ -58,7 +62,7 @@ class IndentEncoder:
     def encode(self, o: Any, level: int = 0, model: bool = False) -> str:
         """`model`: inside a model dataclass, where non-finite floats are null (as to_jsonable)."""
         if isinstance(o, str):
-            return str(encode_basestring_ascii(o.value if isinstance(o, Enum) else o))
+            return str(encode_basestring_ascii(redact_str(o.value if isinstance(o, Enum) else o)))
         if o is None:
             return "null"
         if o is True:
@@ -110,7 +114,7 @@ class IndentEncoder:
         dump = getattr(o, "model_dump", None)
         if model and callable(dump):
             return self.encode(dump(mode="json"), level, model)
-        return str(encode_basestring_ascii(str(o)))  # default=str
+        return str(encode_basestring_ascii(redact_str(str(o))))  # default=str
 
 
 def dumps_indent2(obj: Any) -> str:

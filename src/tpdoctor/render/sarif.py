@@ -73,4 +73,7 @@ def sarif_dict(report: Report) -> dict[str, Any]:
 
 
 def render_sarif(report: Report) -> str:
-    return json.dumps(sarif_dict(report), indent=2)
+    from tpdoctor.redact import redact_strings
+
+    # strings redacted before JSON escapes their quotes, which the output stream's redactor does not read (gsafe42)
+    return json.dumps(redact_strings(sarif_dict(report)), indent=2)

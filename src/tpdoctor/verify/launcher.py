@@ -157,6 +157,16 @@ def stop_all(ranks: list[Rank], term_wait: float = 3.0) -> list[int]:
     return [r.proc.pid for r in ranks if group_alive(r.proc.pid)]
 
 
+def _output(path: Path) -> int:
+    from tpdoctor.errors import InputError
+    from tpdoctor.safewrite import open_output
+
+    try:
+        return open_output(path, 0o644)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
 def launch(
     world: int,
     config: dict[str, Any],
@@ -172,7 +182,9 @@ def launch(
     run_dir.mkdir(parents=True, exist_ok=True)
     config = {**config, "run_dir": str(run_dir), "parent_pid": os.getpid(), "world": world}
     cfg_path = run_dir / "config.json"
-    cfg_path.write_text(json.dumps(config), encoding="utf-8")
+    # --logs names a directory that may be shared: a planted link or hard link there is not written through (gsafe42)
+    with os.fdopen(_output(cfg_path), "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(config))
     base_env = {
         **env,
         "MASTER_ADDR": "127.0.0.1",
@@ -189,7 +201,7 @@ def launch(
     try:
         for r in range(world):
             log_path = run_dir / f"rank{r}.log"
-            logf = log_path.open("w", encoding="utf-8")
+            logf = os.fdopen(_output(log_path), "w", encoding="utf-8")
             logs.append(logf)
             proc = subprocess.Popen(
                 [sys.executable, "-m", "tpdoctor.verify.worker", "--config", str(cfg_path), "--rank", str(r)],

@@ -68,7 +68,10 @@ def parse_faults(spec: str) -> Faults:
 class EventLog:
     def __init__(self, path: Path, rank: int) -> None:
         self.rank = rank
-        self._f: TextIO = path.open("a", encoding="utf-8", buffering=1)
+        from tpdoctor.safewrite import open_output
+
+        # in a --logs directory: never through a planted link (gsafe42)
+        self._f: TextIO = os.fdopen(open_output(path, 0o644, append=True), "a", encoding="utf-8", buffering=1)
 
     def emit(self, ev: str, **data: Any) -> None:
         data.update(ev=ev, rank=self.rank, t=time.time())
