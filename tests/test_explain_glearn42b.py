@@ -6,7 +6,9 @@ the kernel's segfault report naming HAMi-core's libvgpu.so (arch/x86/mm/fault.c 
 and without 6.1's 'likely on CPU'); NCCL's cudawrap LOAD_SYM failing on a basic driver entry point in each of its
 forms, beside HAMi-core's own log prefix; Jetson's EGL display failure beside the X server's refusal; Omniverse Kit's
 GLFW windowing plugin and MuJoCo's 'could not initialize GLFW'; devcontainer.json runArgs with a flag and its value in
-one element; ONNX Runtime's affinity EINVAL in a run its author calls slow.
+one element; ONNX Runtime's affinity EINVAL in a run its author calls slow; the Xlib idiom 'cannot connect to X
+server' (Qt 4, VLC); HAMi's CUDA_DISABLE_CONTROL reported as what made a run work; nvidia-smi without memory on a GPU
+named as MIG.
 """
 
 from __future__ import annotations
@@ -65,6 +67,21 @@ ORT_AFFINITY = (
         ('    "runArgs": [ "--device /dev/bus/usb/" ],\n', "runtime.flag-value-one-argument"),
         ('"runArgs": ["--ipc=host", "--gpus all"]\n', "runtime.flag-value-one-argument"),
         ('"runArgs": ["-v /data:/data"],\n', "runtime.flag-value-one-argument"),
+        # the Xlib idiom for XOpenDisplay failing: Qt 4's qFatal with an empty name and DISPLAY, VLC's xcb output
+        (" : cannot connect to X server \n", "display.x11-unavailable"),
+        ("train.py: cannot connect to X server localhost:10.0\n", "display.x11-unavailable"),
+        ("[000055d1c2a0] xcb_window window error: cannot connect to X server :1\n", "display.x11-unavailable"),
+        # HAMi's switch that keeps HAMi-core out of the container, reported as what made the run work
+        ("The server starts successfully if CUDA_DISABLE_CONTROL=true is set on the pod.\n",
+         "k8s.gpu-sharing-interposer"),
+        ("Setting CUDA_DISABLE_CONTROL to true fixed the NCCL hang for TP=4.\n", "k8s.gpu-sharing-interposer"),
+        ("I skipped the issue by using the `CUDA_DISABLE_CONTROL` environment variable\n",
+         "k8s.gpu-sharing-interposer"),
+        # nvidia-smi without memory, or its refused field, on a GPU the log names as MIG
+        ("On our H100 MIG nodes nvidia-smi does not show total memory, so the launcher crashes.\n",
+         "nvidia.mig-monitor-denied"),
+        ("Running on an A100 80GB MIG slice in k8s.\nValueError: could not convert string to float: "
+         "'[Insufficient Permissions]'\n", "nvidia.mig-monitor-denied"),
         # ONNX Runtime's affinity EINVAL in a run its author calls slow
         (ORT_AFFINITY + "I get this error and I think it's slowing down the program.\n",
          "limits.onnxruntime-affinity-outside-cpuset"),
@@ -101,6 +118,16 @@ def test_a_glearn42b_family_form_is_named(tmp_path: Path, text: str, cause: str)
         ('"runArgs": ["--device=/dev/bus/usb/"],\n', "runtime.flag-value-one-argument"),
         ('"runArgs": ["--device", "/dev/bus/usb/", "--gpus", "all", "--ipc=host"]\n',
          "runtime.flag-value-one-argument"),
+        # a program that goes on without X, and a desktop tool called on the side
+        ("cannot connect to X server :0, X handling disabled.\n", "display.x11-unavailable"),
+        ("xset:  cannot connect to X server :0\n", "display.x11-unavailable"),
+        # the switch named without success, or said not to help
+        ("HAMi sets CUDA_DISABLE_CONTROL=false by default.\n", "k8s.gpu-sharing-interposer"),
+        ("Even with CUDA_DISABLE_CONTROL=true it still hangs at NCCL init.\n", "k8s.gpu-sharing-interposer"),
+        ("CUDA_DISABLE_CONTROL=true did not fix it.\n", "k8s.gpu-sharing-interposer"),
+        # nvidia-smi without memory on a GPU nobody calls MIG, and MIG named with nvidia-smi working
+        ("nvidia-smi doesn't show available memory on the GTX 1650 in my laptop.\n", "nvidia.mig-monitor-denied"),
+        ("Our H100 MIG instances serve fine; nvidia-smi shows 20 GB each.\n", "nvidia.mig-monitor-denied"),
         # the affinity line in a run nobody calls slow, or one said not to be slow
         (ORT_AFFINITY + "Processing finished in 12 s.\n", "limits.onnxruntime-affinity-outside-cpuset"),
         (ORT_AFFINITY + "The swap is not slow, the error only clutters the console.\n",
