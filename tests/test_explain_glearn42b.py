@@ -108,6 +108,10 @@ def test_a_glearn42b_family_form_is_named(tmp_path: Path, text: str, cause: str)
         # the lookup failing with no interposer in the log (a runtime newer than the driver)
         ("node-0:77:77 [0] misc/cudawrap.cc:162 NCCL WARN Retrieve cuDeviceGet failed with 35 status 0\n",
          "k8s.gpu-sharing-interposer"),
+        # older NCCL printing an uninitialised status beside the PFN warning in a run that then worked
+        ("head-0:304:304 [0] misc/cudawrap.cc:130 NCCL WARN Retrieve cuGetErrorString failed with 0 status 32765\n"
+         "head-0:304:304 [0] misc/cudawrap.cc:195 NCCL WARN CUDA some PFN functions not found in the library\n"
+         "head-0:304:304 [0] NCCL INFO comm 0x5a rank 0 nranks 8 - Init COMPLETE\n", "k8s.gpu-sharing-interposer"),
         # an EGL display missing in a headless pipeline, and an X refusal probed by hwloc in a run that worked
         ("No EGL Display\nnvbufsurftransform: Could not get EGL display connection\n", "display.x11-unavailable"),
         ("No protocol specified\nnode-0:1:1 [0] NCCL INFO comm 0x55 rank 0 nranks 2 - Init COMPLETE\n",
