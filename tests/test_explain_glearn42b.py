@@ -80,7 +80,7 @@ ORT_AFFINITY = (
         # nvidia-smi without memory, or its refused field, on a GPU the log names as MIG
         ("On our H100 MIG nodes nvidia-smi does not show total memory, so the launcher crashes.\n",
          "nvidia.mig-monitor-denied"),
-        ("Running on an A100 80GB MIG slice in k8s.\nValueError: could not convert string to float: "
+        ("Running on the A100 MIG nodes of our k8s cluster.\nValueError: could not convert string to float: "
          "'[Insufficient Permissions]'\n", "nvidia.mig-monitor-denied"),
         # ONNX Runtime's affinity EINVAL in a run its author calls slow
         (ORT_AFFINITY + "I get this error and I think it's slowing down the program.\n",
