@@ -49,6 +49,9 @@ def test_an_escaped_quoted_secret_in_a_log_line_is_redacted(tmp_path: Path) -> N
             assert secret not in out, (fmt, secret)
     assert redact_text('password=\\"a b\\" next') == 'password=\\"<redacted>\\" next'
     assert redact_text('"password": "x y", b') == '"password": "<redacted>", b'
+    escaped_pair = 'env=[{\\"name\\": \\"DB_PASSWORD\\", \\"value\\": \\"Hunter2xyz\\"}]\n'  # a pod spec in a log
+    assert "Hunter2xyz" not in redact_text(escaped_pair) and "Hunter2xyz" not in redact_text(escaped_pair * 30000)
+    assert redact_text('{\\"name\\": \\"HF_HOME\\", \\"value\\": \\"/data\\"}') == '{\\"name\\": \\"HF_HOME\\", \\"value\\": \\"/data\\"}'
 
 
 def test_a_schema_message_quoting_a_mapping_hides_its_secret_in_json(tmp_path: Path) -> None:
@@ -152,6 +155,8 @@ def test_a_gzip_bomb_is_cut_with_a_note(tmp_path: Path, monkeypatch: pytest.Monk
     assert "over 200 times its compressed size (a gzip bomb?): explained that head only" in out
     read = int(out.rsplit("read ", 1)[1].split()[0])
     assert read < 200 * bomb.stat().st_size // 101 + 100000  # lines of 101 bytes: about the cap, not 2 million
+    with reader.open_log(str(bomb)) as stream:  # the scan pool still sizes a gzip log by its file
+        assert reader.size_hint(stream) == bomb.stat().st_size
     small = tmp_path / "ok.log.gz"
     small.write_bytes(gzip.compress(b"NCCL WARN Cuda failure 'out of memory'\n" * 1000))
     code, out = invoke("explain", str(small))
@@ -399,3 +404,20 @@ def test_fix_diffs_hide_secret_env_values_in_any_layout(tmp_path: Path) -> None:
     code, out = invoke("audit", "--fix", str(compose))
     _check(code, out, "audit --fix")
     assert "Hunter2Compose" not in out and "${HF_TOKEN}" in out and "HF_HOME: /data" in out
+
+
+def test_json_write_back_of_many_objects_stays_linear() -> None:
+    """The first splice aligned the file's lines with difflib: quadratic on thousands of `}` lines (100 Deployments
+    of kubectl JSON: +10 s). Lines are now matched one for one, by occurrence."""
+    import json
+
+    from tpdoctor.deploy.io import _json_spliced
+
+    items = [{"name": f"c{i}", "note": "<b>", "gpu": 2.0, "privileged": True, "z": {"a": [1, 2]}} for i in range(3000)]
+    like = json.dumps({"items": items}, indent=2).replace('"<b>"', '"\\u003cb\\u003e"').replace("2.0,", "2.0e0,") + "\n"
+    new = {"items": [{k: v for k, v in x.items() if k != "privileged"} for x in items]}
+    t = time.perf_counter()
+    out = _json_spliced(like, new, 2)
+    assert time.perf_counter() - t < 3
+    assert out.count('"note": "\\u003cb\\u003e"') == 3000 and out.count('"gpu": 2.0e0,') == 3000
+    assert json.loads(out) == new and "privileged" not in out

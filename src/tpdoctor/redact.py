@@ -218,9 +218,11 @@ def _keep_pre(m: re.Match[str]) -> str:
 _ENV_NAME_LINE = re.compile(r"""^[ \t+\-]*["']?name["']?[ \t]*:[ \t]*["']?(?P<n>[A-Za-z_][\w.-]*)["']?[ \t]*,?[ \t]*\r?$""")
 _ENV_VALUE_LINE = re.compile(r"""^(?P<pre>[ \t+\-]*["']?value["']?[ \t]*:[ \t]*)(?P<v>\S.*?)(?P<post>[ \t]*,?[ \t]*\r?\n?)$""", re.S)
 _ENV_PAIR = re.compile(
-    r"""["']?name["']?\s*:\s*["']?(?P<n>[A-Za-z_][\w.-]*)["']?\s*,\s*["']?value["']?\s*:\s*"""
-    # a plain flow scalar runs to the next ',', '}' or ']' and may hold spaces (review39: only its first word went)
-    r"""(?P<v>"[^"]*"|'[^']*'|[^,{}\[\]\s](?:[^,{}\[\]\n]*[^,{}\[\]\s])?)"""
+    r"""(?:\\{0,3}["'])?name(?:\\{0,3}["'])?\s*:\s*(?:\\{0,3}["'])?(?P<n>[A-Za-z_][\w.-]*)(?:\\{0,3}["'])?\s*,\s*"""
+    r"""(?:\\{0,3}["'])?value(?:\\{0,3}["'])?\s*:\s*"""
+    # a plain flow scalar runs to the next ',', '}' or ']' and may hold spaces (review39: only its first word went);
+    # a value in escaped quotes (`\"value\": \"x\"`, JSON quoted in a log line) runs to the next one (gsafe42)
+    r"""(?P<v>\\{1,3}"[^"\\]*\\{1,3}"|"[^"]*"|'[^']*'|[^,{}\[\]\s](?:[^,{}\[\]\n]*[^,{}\[\]\s])?)"""
 )
 
 

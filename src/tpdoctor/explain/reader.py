@@ -95,6 +95,9 @@ class _Counted(io.RawIOBase):
         b[: len(data)] = data
         return len(data)
 
+    def fileno(self) -> int:
+        return self._inner.fileno()  # size_hint: a gzip stream's size is its compressed file's, as GzipFile says
+
 
 class _GzipCapped(io.RawIOBase):
     """A gzip stream that ends, with a note, once it has expanded past its cap (see GZIP_RATIO)."""
@@ -108,6 +111,9 @@ class _GzipCapped(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def fileno(self) -> int:
+        return self._counted.fileno()
 
     def readinto(self, b: WritableBuffer | memoryview) -> int:  # type: ignore[override]
         cap = max(GZIP_FLOOR, GZIP_RATIO * self._counted.count)
