@@ -119,8 +119,13 @@ def test_miner_no_cuda_beside_a_driver_number_is_the_driver(tmp_path: Path, text
         "20210212 23:00:32 ERROR: Can't start miner, CUDA initialize error, memory dump: eyJhIjoiQUJDIn0=\n",
         # CUDA switched off in the config (printDisabled with an empty reason), with a driver number
         " * CUDA         disabled\nMy driver version is 418.56.\n",
+        # in a container the host's driver number says nothing about the miner's container (no GPU given to it?)
+        "$ docker run -d --name xmrig metal3d/xmrig\n * CUDA         disabled (no devices)\n" + _SMI,
+        "services:\n  miner:\n    image: trexminer/t-rex\n"
+        "ERROR: Can't start miner, unable to get number of CUDA devices, is nvidia driver installed?\n"
+        "My driver version is 418.56 on the host.\n",
     ],
-    ids=["xmrig-alone", "trex-count-alone", "trex-init-alone", "xmrig-cuda-off"],
+    ids=["xmrig-alone", "trex-count-alone", "trex-init-alone", "xmrig-cuda-off", "docker-run-smi", "compose-stated"],
 )
 def test_miner_no_cuda_without_a_driver_number_stays_clean(tmp_path: Path, text: str) -> None:
     assert findings(tmp_path, _XMRIG + "Nvidia driver: 418.56\n")[0] == ("cuda.driver-too-old", "suggests")

@@ -142,6 +142,9 @@ _SUSPENDED = {
     "laptop": "after laptop went to sleep, it disabled cuda access. power cycle fixed the issue\n",
     "prose-resume": "It works after a reboot but breaks again when the machine resumes from suspend.\n",
     "wake": "CUDA_ERROR_UNKNOWN after wake from suspend on my Ubuntu laptop\n",
+    # the object between the verb and "from" (the thirtieth session's lead)
+    "resume-object": "Every time I resume the laptop from suspend, torch stops seeing the GPU.\n",
+    "wake-object": "after waking my PC up from sleep the container can no longer use CUDA\n",
 }
 
 
@@ -165,6 +168,7 @@ def test_the_unknown_error_after_a_suspend_names_nvidia_uvm(tmp_path: Path, ctx:
         "when suspending running jobs for preemption (PreemptMode=SUSPEND,GANG)\n",
         "$ scontrol suspend/resume 4312\n",
         "We rely on suspend/resume of Slurm jobs for gang scheduling.\n",
+        "Resume the job from the last checkpoint after waking the scheduler\n",
     ],
 )
 def test_a_checkpoint_resume_or_other_words_are_not_a_suspend(tmp_path: Path, ctx: str) -> None:

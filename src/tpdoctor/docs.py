@@ -130,6 +130,9 @@ EXPLAIN_ONLY: dict[str, str] = {
     "nvidia.uvm-lost-after-suspend": "a suspend/resume cycle is a past event of the host, not a state check can read: /dev/nvidia-uvm and the module stay present and look healthy, and only the first CUDA call (which check does not make) fails; the log's CUDA unknown error beside the kernel's 'PM: suspend exit' or a report's words shows it",
     # gnew41 (issue 13)
     "display.xorg-wrapper-console-only": "check does not know whether the container will start an X server: Xorg.wrap and /etc/X11/Xwrapper.config matter only to an image that runs Xorg itself (a GPU desktop or streaming container), and whether the starting user is on a console is a property of how it is started; the wrapper's 'Only console users are allowed to run the X server' in a log shows it",
+    # gnew42 (issue 13)
+    "nvidia.mps-user-mismatch": "the MPS server's user is a property of the host's running daemon: its processes and control.log are outside the container (no shared PID namespace), and which UID the job will run as is decided at launch; the control daemon's 'NEW CLIENT <pid> from user <uid>' lines for two users in a log show it",
+    "nvidia.mig-enabled-no-instances": "check does not read a GPU's MIG mode or its GPU instances (NVML's MIG queries of the parent GPU, which a container may make only with the MIG monitor capability: nvidia.mig-monitor-denied); nvidia-smi's 'No MIG devices found' or Slurm's 'MIG mode is enabled, but no MIG devices were found' in a log shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",

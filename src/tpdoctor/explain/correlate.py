@@ -620,6 +620,7 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
     _ray_rocr_refusal(scan, supports)
     _node_group_renamed(scan, supports)
     _xpu_double_selection(scan, supports)
+    _mps_users(scan, supports)
     _p2p_write_collapse(scan, supports)
     _child_deaths(scan, supports, notes)
     _sigbus_on_host(scan, supports, notes)
@@ -1116,6 +1117,35 @@ def _xpu_double_selection(scan: ScanResult, supports: dict[str, Support]) -> Non
         "then asks for an index beyond them: SYCL sees no GPU. Select once (one of the two variables), or index the "
         "selector from 0 (Ray sets ONEAPI_DEVICE_SELECTOR for its GPU workers unless "
         "RAY_EXPERIMENTAL_NOSET_ONEAPI_DEVICE_SELECTOR=1).",
+    )
+
+
+def _mps_users(scan: ScanResult, supports: dict[str, Support]) -> None:
+    """gnew42: the CUDA MPS control daemon runs one MPS server for one user at a time; a client of another user is
+    queued until that server's clients are done (nvidia-cuda-mps-control(1), R331-R570). Its log names the user of
+    every server it starts and every client it accepts (facts mps-server-user, mps-client-user): two users in one log
+    is a container or pod whose UID differs from the other MPS clients' (NVIDIA/nvidia-docker#1543)."""
+    facts = scan.facts
+    servers = facts.values.get("mps_server_user", [])
+    clients = facts.values.get("mps_client_user", [])
+    users = list(dict.fromkeys([*servers, *clients]))
+    if len(users) < 2:
+        return
+    first = servers[0] if servers else clients[0]
+    other = next(u for u in users if u != first)
+    key = "mps_client_user" if other in clients else "mps_server_user"
+    line, source = facts.where[(key, other)]
+    shown = f"NEW CLIENT ... from user {other}" if key == "mps_client_user" else f"Starting new server ... for user {other}"
+    supports.setdefault("nvidia.mps-user-mismatch", Support(cause="nvidia.mps-user-mismatch", order=-1)).add(
+        f"facts.{key}",
+        "suggests",
+        [SigHit(line, shown, source, {})],
+        line,
+        f"The CUDA MPS control daemon serves processes of users {', '.join(users[:4])}: it runs one MPS server for "
+        f"one user at a time (user {first} here) and queues a client of another user until every client of the "
+        "running server has exited, so that client hangs at CUDA init (or the first user's jobs stall once its server "
+        "is replaced). Run the container's processes with the same UID as the other MPS clients (docker run -u "
+        f"{first}:<gid>, runAsUser), or give each user its own MPS daemon and pipe directory.",
     )
 
 

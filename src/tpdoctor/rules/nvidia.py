@@ -10,6 +10,7 @@ from tpdoctor.facts.caps import has_cap
 from tpdoctor.model import CheckOptions, Confidence, Facts, Finding, SeverityName, driver_caps, make_finding
 from tpdoctor.model.facts import GLIBC_DEFAULT_DIRS
 from tpdoctor.model.fixes import fix_context
+from tpdoctor.redact import clip
 from tpdoctor.rules.gpus import (
     NVIDIA_GPU_NODE,
     dev_listed,
@@ -97,6 +98,53 @@ def nvidia_nodes_present(facts: Facts, options: CheckOptions) -> Iterator[Findin
         context=_nv_context(facts),
         severity=severity,
         confidence=confidence,
+    )
+
+
+@fact_rule("runtime.nvidia-visible-devices-unset")
+def nvidia_visible_devices_unset(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """A container that asks the NVIDIA runtime for driver capabilities also names its GPUs (gnew42).
+
+    **What it checks.** In a container (not on a host) of a host with NVIDIA GPUs (/proc/driver/nvidia/gpus, which
+    the container reads without having them) or for a CUDA job (`--backend cuda`), with no NVIDIA node in it (no
+    /dev/nvidiactl, no /dev/nvidia<N>): `NVIDIA_DRIVER_CAPABILITIES` set (the image or the command wrote it for the
+    NVIDIA runtime) while `NVIDIA_VISIBLE_DEVICES` is not set at all. A legacy CUDA image (`CUDA_VERSION` set,
+    `NVIDIA_REQUIRE_CUDA` not) says nothing: the runtime defaults to all GPUs there.
+
+    **Why it matters.** The NVIDIA runtime's hook injects only the GPUs NVIDIA_VISIBLE_DEVICES names
+    (nvidia-container-toolkit internal/config/image/cuda_image.go `devicesFromEnvvars`: unset in a non-legacy image
+    means "void", no GPU container); current nvidia/cuda images set it to `all` in their ENV, third-party images
+    (Emby, Plex, Jellyfin, PhotoPrism, a plain ubuntu) do not. Started with `--runtime=nvidia` or compose
+    `runtime: nvidia` alone, such a container runs as under runc: no /dev/nvidia*, no libcuda or libnvcuvid, no
+    nvidia-smi, whatever NVIDIA_DRIVER_CAPABILITIES says (NVIDIA/nvidia-docker#766, Jip-Hop/jailmaker#127).
+    `--gpus` and compose device reservations set the variable themselves.
+
+    **How to fix.** Add `-e NVIDIA_VISIBLE_DEVICES=all` (or the GPU indices/UUIDs) to the container's own
+    environment (compose `environment:`, not the `.env` file), or request the GPUs with `--gpus all` / a compose
+    device reservation / a nvidia.com/gpu resource.
+    """
+    env = facts.env
+    if in_container(facts) is not True:
+        return
+    if "NVIDIA_VISIBLE_DEVICES" in env or "NVIDIA_DRIVER_CAPABILITIES" not in env:
+        return
+    if env.get("CUDA_VERSION") and not env.get("NVIDIA_REQUIRE_CUDA"):
+        return  # a legacy CUDA image: the runtime would have given it every GPU
+    if nvidia_nodes(facts) or present(facts, "/dev/nvidiactl"):
+        return
+    # the host's NVIDIA GPUs (/proc/driver/nvidia/gpus, which a container without them still reads) or a CUDA job
+    if not facts.nvidia.gpus and options.backend != "cuda":
+        return
+    caps = clip(env["NVIDIA_DRIVER_CAPABILITIES"], 60)
+    yield make_finding(
+        "runtime.nvidia-visible-devices-unset",
+        f"NVIDIA_DRIVER_CAPABILITIES={caps} asks the NVIDIA runtime for driver libraries, but NVIDIA_VISIBLE_DEVICES is "
+        "not set and no NVIDIA device is here: the runtime injects only the GPUs that variable names, and this image "
+        "does not set it (CUDA images do), so --runtime=nvidia or compose `runtime: nvidia` alone gives no GPU. Add "
+        "NVIDIA_VISIBLE_DEVICES=all to the container's environment, or request the GPUs with --gpus all.",
+        [("env", f"NVIDIA_DRIVER_CAPABILITIES={caps}"), ("env", "NVIDIA_VISIBLE_DEVICES: not set"),
+         ("/dev", "no /dev/nvidiactl or /dev/nvidia<N>")],
+        confidence="suggests",
     )
 
 
