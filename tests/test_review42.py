@@ -126,3 +126,20 @@ def test_a_long_word_on_a_line_with_a_secret_word_is_redacted_in_linear_time(tmp
     assert redact_line("app.db.password: Hunter2x") == "app.db.password: <redacted>"
     assert redact_line("x --hf-token Hunter2x y") == "x --hf-token <redacted> y"
     assert redact_line("a" * 300 + "_PASSWORD=Hunter2x").endswith("_PASSWORD=<redacted>")
+
+
+# -- signatures.yaml (gnew42): docker.runtime-nvidia-no-visible-devices -----------------------------------------------
+def test_the_runtime_nvidia_signature_is_linear_on_a_line_of_many_docker_runs() -> None:
+    """Its two lookaheads (`(?=[^\\n]*?--runtime=nvidia)(?![^\\n]*?--gpus…)`) read the rest of the line from every
+    `docker run` on it: a 64 KiB line of 5800 `docker run ` ending in `--runtime=nvidia --gpus all` took 50 s in
+    search() (and 6 s with `--runtime=nvidia` first); the literal prefilter lets such a line through."""
+    from tpdoctor.explain.signatures import knowledge_base
+
+    sig = next(s for s in knowledge_base().signatures if s.id == "docker.runtime-nvidia-no-visible-devices")
+    for line in ("docker run " * 5800 + "--runtime=nvidia --gpus all", "--runtime=nvidia " + "docker run " * 5800):
+        t = time.perf_counter()
+        assert sig.regex.search(line) is None
+        assert time.perf_counter() - t < 2.0
+    # what it reads still reads
+    assert sig.regex.search("docker run -d --name emby --runtime=nvidia -e X=" + "y" * 1500 + " emby/embyserver")
+    assert not sig.regex.search("docker run --runtime=nvidia -e X=" + "y" * 1500 + " --gpus all ubuntu")
