@@ -69,9 +69,16 @@ _BEARER = re.compile(r"(?P<pre>\b(?:Bearer|Basic)\s+)(?P<secret>[A-Za-z0-9._~+/=
 # key=value, key: value, "key": "value", --key=value, --key value: the key and separator only;
 # the value is taken by _redact_kv so a non-secret key never hides a secret inside its value.
 # a `--flag value` (blank separator) only after a dash; `key=`/`key:` anywhere
+# finditer tries the pattern from every character of a run of name characters, and the name ran to the run's end each
+# time: quadratic (a 60k-character base64 blob on a line with `token` took 6 minutes, review42). A key starts only
+# where no letter is before it (the same matches: every start in a run ends at the run's end, so the run's first
+# letter decides), and a name is at most KEY_MAX characters long (a longer one is read from a later `_`, `.`, `-` or
+# digit: `aaa…_PASSWORD=x` by its `PASSWORD`).
+KEY_MAX = 128
 _KEYSEP = re.compile(
-    r"(?:(?P<flag>--?[A-Za-z_][A-Za-z0-9_.\-]*)(?P<fsep>\s+)"
-    r"|(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)(?P<kq>\\{0,3}[\"']|)(?P<sep>\s*(?:=|:(?!//))\s*))(?P<q>\\{0,3}[\"']|)"
+    rf"(?:(?P<flag>--?[A-Za-z_][A-Za-z0-9_.\-]{{0,{KEY_MAX}}})(?P<fsep>\s+)"
+    rf"|(?<![A-Za-z])(?P<key>[A-Za-z_][A-Za-z0-9_.\-]{{0,{KEY_MAX}}})(?P<kq>\\{{0,3}}[\"']|)(?P<sep>\s*(?:=|:(?!//))\s*))"
+    r"(?P<q>\\{0,3}[\"']|)"
 )
 _BARE_VALUE = re.compile(_VALUE)
 _PREFIXED = re.compile(

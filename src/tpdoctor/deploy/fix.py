@@ -92,12 +92,22 @@ def unified_diff(path: str, old: str, new: str) -> str:
     """The patch from `old` to `new`. A last line without a newline is followed by GNU diff's marker line: difflib
     leaves it unended, so the `+` line (or the report after the diff) was glued to the `-` line (gsafe42)."""
     lines = difflib.unified_diff(
-        old.splitlines(keepends=True),
-        new.splitlines(keepends=True),
+        _lines(old),
+        _lines(new),
         fromfile=path,
         tofile=f"{path} (least privilege)",
     )
     return "".join(x if x.endswith("\n") else x + "\n\\ No newline at end of file\n" for x in lines)
+
+
+def _lines(text: str) -> list[str]:
+    """`text`'s lines as patch(1) reads them: split at `\n` only. str.splitlines() also splits at U+2028, U+0085, a
+    form feed or a lone CR, and each such piece got the marker above in the middle of the file (review42)."""
+    lines = text.split("\n")
+    out = [x + "\n" for x in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
 
 
 _REFERENCE = re.compile(r"\s*\$\{?[A-Za-z_][A-Za-z0-9_]*(?::?[-?+][^}]*)?\}?\s*")  # `${HF_TOKEN}`: no secret
@@ -129,8 +139,10 @@ def hide_values(diff: str, values: list[str]) -> str:
     from tpdoctor.redact import REDACTED
 
     out = []
-    for line in diff.splitlines(keepends=True):
-        if not line.startswith(("---", "+++", "@@")):
+    # the two file headers and the hunk headers hold no value; a removed line of the file that starts with `--` is
+    # `---…` too, and was printed as is (review42)
+    for i, line in enumerate(_lines(diff)):
+        if not ((i < 2 and line.startswith(("--- ", "+++ "))) or line.startswith("@@ ")):
             for v in values:
                 if v in line:
                     line = line.replace(v, REDACTED)

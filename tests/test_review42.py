@@ -1,0 +1,145 @@
+"""review42: bugs found reviewing gsafe42 and the lead's commits. Each test names the input and what it did before."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from pathlib import Path
+
+from test_safety_fuzz import _check, invoke
+
+
+# -- deploy/fix.py: the fix diff -------------------------------------------------------------------------------------
+def test_a_removed_line_starting_with_two_dashes_still_hides_its_secret(tmp_path: Path) -> None:
+    """hide_values skipped every diff line starting with `---` or `+++` as a file header: a script line written at
+    column 0 (`--privileged --env "DB_PASSWORD=Hunter2 TwoWordsX" \\`) removed by the fix is `---privileged …` in
+    the diff, and the value's second word was printed (the line redactor takes the first word only)."""
+    script = tmp_path / "run.sh"
+    script.write_text(
+        'docker run --gpus all \\\n--privileged --env "DB_PASSWORD=Hunter2 TwoWordsX" \\\n'
+        "vllm/vllm-openai --tensor-parallel-size 2\n"
+    )
+    code, out = invoke("audit", "--fix", str(script))
+    _check(code, out, "audit --fix")
+    assert "---privileged --env" in out and "TwoWordsX" not in out, out
+    assert f"--- {script}\n+++ {script} (least privilege)\n" in out  # the headers stay as they are
+
+
+def test_a_diff_marks_only_a_missing_final_newline() -> None:
+    """unified_diff split lines as str.splitlines() does (also at U+2028, U+0085, form feeds, a lone CR) and added
+    GNU diff's `\\ No newline at end of file` after every piece that did not end in `\\n`: a label holding U+2028 got
+    the marker in the middle of the file, and the patch no longer applied."""
+    from tpdoctor.deploy.fix import unified_diff
+
+    old = 'a: 1\nlabels: {note: "x\u2028y"}\nc: 3\n'
+    new = 'a: 2\nlabels: {note: "x\u2028y"}\nc: 3\n'
+    diff = unified_diff("f", old, new)
+    assert "No newline" not in diff, diff
+    assert ' labels: {note: "x\u2028y"}\n' in diff
+    cr = unified_diff("f", "a\rb\n", "a\rc\n")
+    assert "No newline" not in cr and "-a\rb\n+a\rc\n" in cr, cr
+    # the real case keeps its marker
+    assert unified_diff("f", "a\nb", "a\nc").endswith("-b\n\\ No newline at end of file\n+c\n\\ No newline at end of file\n")
+
+
+# -- deploy/io.py: a JSON file written back with its own lines -------------------------------------------------------
+def _pod(env: int) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {
+            "containers": [
+                {
+                    "name": "vllm",
+                    "image": "vllm/vllm-openai",
+                    "args": ["--tensor-parallel-size", "2"],
+                    "env": [{"name": f"V{i}", "value": "x"} for i in range(env)],
+                    "securityContext": {"privileged": True},
+                    "resources": {"limits": {"nvidia.com/gpu": 2}},
+                }
+            ]
+        },
+    }
+
+
+def test_a_long_json_file_is_spliced_in_linear_time() -> None:
+    """(Found here too; fixed by gsafe42's f4ad05dc, kept as a regression test.) _json_spliced aligned the file with json.dumps of its tree, and that with the fixed tree, by SequenceMatcher
+    with autojunk off: quadratic in the repeats of a line (`},`, `"value": "x"`): a 24k-line pod took 90 s in it (the
+    whole `audit --fix` 2 min; json.dumps of the whole tree, before, took milliseconds)."""
+    from tpdoctor.deploy.io import _json_spliced
+
+    pod = _pod(4000)
+    text = json.dumps(pod, indent=2) + "\n"
+    fixed = json.loads(text)
+    fixed["spec"]["containers"][0]["args"] = ["--tensor-parallel-size", "2", "--x"]  # before the env list
+    fixed["spec"]["containers"][0]["securityContext"] = {"allowPrivilegeEscalation": False}  # after it
+    t = time.perf_counter()
+    out = _json_spliced(text, fixed, "  ")
+    assert time.perf_counter() - t < 2.0
+    assert out == json.dumps(fixed, indent=2) + "\n"
+    # a file spelled otherwise on its untouched lines keeps them, also when long
+    odd = text.replace('"name": "V7"', '"name": "\\u0056\\u0037"').replace('"name": "V3990"', '"name":"V3990"')
+    t = time.perf_counter()
+    out = _json_spliced(odd, fixed, "  ")
+    assert time.perf_counter() - t < 2.0
+    assert '"name": "\\u0056\\u0037"' in out and '"name":"V3990"' in out and '"--x"' in out
+    assert json.loads(out) == fixed
+
+
+# -- explain/reader.py: a gzipped log's size --------------------------------------------------------------------------
+def test_a_gzipped_logs_size_hint_is_its_compressed_size(tmp_path: Path) -> None:
+    """(Found here too; fixed by gsafe42's bfbe8a5d, kept as a regression test.) size_hint (which decides whether a big log is scanned by the forked workers) says it gives a gzip stream's
+    compressed size; the gzip cap wrapped the GzipFile in two raw streams without fileno(), so it said 0 and a large
+    gzipped log was never scanned in parallel any more."""
+    from tpdoctor.explain.reader import open_log, size_hint
+
+    path = tmp_path / "a.log.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(b"NCCL WARN Cuda failure 'out of memory'\n" * 1000)
+    with open_log(str(path)) as stream:
+        assert size_hint(stream) == path.stat().st_size
+        assert stream.read().count(b"\n") == 1000
+
+
+# -- redact.py: a long run of word characters --------------------------------------------------------------------------
+def test_a_long_word_on_a_line_with_a_secret_word_is_redacted_in_linear_time(tmp_path: Path) -> None:
+    """_KEYSEP's key (`[A-Za-z_][A-Za-z0-9_.-]*` before `=`/`:`) was tried from every character of a run of word
+    characters and ran to its end each time: quadratic. A log line `NCCL WARN ... auth_token xxxx…` (20k `x`, a
+    base64 blob) kept `explain` busy for 30 s of CPU (clip() redacts the whole line before it cuts it); 64 KiB lines
+    are read whole."""
+    from tpdoctor.redact import redact_line
+
+    for line in ("auth_token " + "x" * 60_000, "token " + "x1" * 30_000, "--token " + "-x" * 30_000 + " v"):
+        t = time.perf_counter()
+        redact_line(line)
+        assert time.perf_counter() - t < 3.0, line[:20]  # 6 minutes for the first before
+    log = tmp_path / "long.log"
+    log.write_text("NCCL WARN Cuda failure 'out of memory' auth_token " + "x" * 20_000 + "\n")
+    t = time.perf_counter()
+    code, out = invoke("explain", str(log), "--format", "json")
+    _check(code, out, "explain")
+    assert time.perf_counter() - t < 5.0
+    # the shapes still read: a key glued after digits, a long dotted key, a flag
+    assert redact_line("1password=Hunter2x") == "1password=<redacted>"
+    assert redact_line("app.db.password: Hunter2x") == "app.db.password: <redacted>"
+    assert redact_line("x --hf-token Hunter2x y") == "x --hf-token <redacted> y"
+    assert redact_line("a" * 300 + "_PASSWORD=Hunter2x").endswith("_PASSWORD=<redacted>")
+
+
+# -- signatures.yaml (gnew42): docker.runtime-nvidia-no-visible-devices -----------------------------------------------
+def test_the_runtime_nvidia_signature_is_linear_on_a_line_of_many_docker_runs() -> None:
+    """Its two lookaheads (`(?=[^\\n]*?--runtime=nvidia)(?![^\\n]*?--gpus…)`) read the rest of the line from every
+    `docker run` on it: a 64 KiB line of 5800 `docker run ` ending in `--runtime=nvidia --gpus all` took 50 s in
+    search() (and 6 s with `--runtime=nvidia` first); the literal prefilter lets such a line through."""
+    from tpdoctor.explain.signatures import knowledge_base
+
+    sig = next(s for s in knowledge_base().signatures if s.id == "docker.runtime-nvidia-no-visible-devices")
+    for line in ("docker run " * 5800 + "--runtime=nvidia --gpus all", "--runtime=nvidia " + "docker run " * 5800):
+        t = time.perf_counter()
+        assert sig.regex.search(line) is None
+        assert time.perf_counter() - t < 2.0
+    # what it reads still reads
+    assert sig.regex.search("docker run -d --name emby --runtime=nvidia -e X=" + "y" * 1500 + " emby/embyserver")
+    assert not sig.regex.search("docker run --runtime=nvidia -e X=" + "y" * 1500 + " --gpus all ubuntu")
