@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import time
 from pathlib import Path
+
+import pytest
+import yaml
 
 from test_safety_fuzz import _check, invoke
 
@@ -143,3 +147,39 @@ def test_the_runtime_nvidia_signature_is_linear_on_a_line_of_many_docker_runs() 
     # what it reads still reads
     assert sig.regex.search("docker run -d --name emby --runtime=nvidia -e X=" + "y" * 1500 + " emby/embyserver")
     assert not sig.regex.search("docker run --runtime=nvidia -e X=" + "y" * 1500 + " --gpus all ubuntu")
+
+
+# --- the lead, after review42: run-command facts read up to the next run command (were quadratic) ---------------
+
+
+@pytest.mark.parametrize("line", [
+    "podman run " * 6000,
+    "docker run " * 6000,
+    "sudo podman run " * 4000,
+    "docker run -v /x:/y " * 3000 + " --device /dev/nvidia0",
+])
+def test_run_command_facts_are_linear_on_hostile_lines(line: str) -> None:
+    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "src/tpdoctor/data/signatures.yaml").read_text())
+    groups = ("container_nonroot_user>", "docker_gpus_flag>", "podman_sudo_cdi_run>", "docker_nvidia_device_flag>")
+    pats = [e["pattern"] for sec in ("signatures", "facts") for e in data[sec] if any(g in e.get("pattern", "") for g in groups)]
+    assert len(pats) == 4
+    for pat in pats:
+        rx = re.compile(pat)
+        start = time.perf_counter()
+        rx.search(line)
+        assert time.perf_counter() - start < 0.5, pat[:80]  # 3.5-8.9 s per such line before
+
+
+@pytest.mark.parametrize(("text", "group", "value"), [
+    ("$ docker run --rm --gpus all nvidia/cuda nvidia-smi", "docker_gpus_flag", "all"),
+    ("docker run -it docker.io/x:y; podman run --user 1000 img", "container_nonroot_user", None),
+    ("sudo podman run --rm --device nvidia.com/gpu=all ubuntu", "podman_sudo_cdi_run", "nvidia.com/gpu=all"),
+    ("docker run -v /a:/b --device /dev/nvidia0 --device /dev/nvidiactl img", "docker_nvidia_device_flag", "/dev/nvidia0"),
+])
+def test_run_command_facts_still_read_their_flags(text: str, group: str, value: str | None) -> None:
+    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "src/tpdoctor/data/signatures.yaml").read_text())
+    pat = next(e["pattern"] for sec in ("signatures", "facts") for e in data[sec] if f"{group}>" in e.get("pattern", ""))
+    m = re.search(pat, text)
+    assert m and m.group(group), (group, text)
+    if value:
+        assert m.group(group) == value
