@@ -183,3 +183,32 @@ def test_run_command_facts_still_read_their_flags(text: str, group: str, value: 
     assert m and m.group(group), (group, text)
     if value:
         assert m.group(group) == value
+
+
+def test_an_output_path_that_is_a_device_is_never_opened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """review42's lead: open_output opened an existing device for writing before judging it (a watchdog node starts its
+    timer on open); now a path that names anything but a regular file is refused before any open."""
+    import os
+    import stat as stat_mod
+
+    from tpdoctor import safewrite
+
+    node = tmp_path / "watchdog"
+    os.mknod(node, stat_mod.S_IFCHR | 0o600, os.makedev(1, 3))  # a character device (null's numbers), as root
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    opened: list[str] = []
+    real_open = os.open
+
+    def spy(path: object, *args: object, **kw: object) -> int:
+        opened.append(str(path))
+        return real_open(path, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(safewrite.os, "open", spy)
+    for target in (node, fifo):
+        with pytest.raises(OSError):
+            safewrite.open_output(target)
+        assert str(target) not in opened
+    fd = safewrite.open_output(tmp_path / "new.json")  # a new file is still created
+    os.close(fd)
+    assert (tmp_path / "new.json").is_file()

@@ -313,7 +313,17 @@ def open_output(path: Path, mode: int = 0o600, append: bool = False) -> int:
     """A descriptor for writing a file tpdoctor makes (a snapshot, a report, verify's logs and events in a --logs
     directory): O_NOFOLLOW, a regular file, not a hard link, emptied unless `append`; created with `mode` when new.
     OSError otherwise. Nothing is truncated before it is judged."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | (os.O_APPEND if append else 0)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
+    flags |= os.O_APPEND if append else 0
+    # judged before it is opened too: opening a device for writing can act (a watchdog starts its timer on open,
+    # a tape rewinds), so a path that already names something other than a regular file is never opened (review42)
+    try:
+        before = os.lstat(path)
+    except FileNotFoundError:
+        pass
+    else:
+        if not stat.S_ISREG(before.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
     fd = os.open(path, flags, mode)
     try:
         st = os.fstat(fd)
