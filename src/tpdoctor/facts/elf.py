@@ -49,12 +49,16 @@ def _cstring(f: BinaryIO, offset: int) -> str:
     return (raw if end < 0 else raw[:end]).decode("utf-8", errors="replace")
 
 
-def read_dynamic(f: BinaryIO) -> DynamicInfo:
+def _ident(f: BinaryIO) -> tuple[bool, str]:
+    """(64-bit, struct byte-order prefix) from the ELF identification bytes; ElfError when not ELF."""
     ident = _read(f, 0, 16)
     if ident[:4] != b"\x7fELF":
         raise ElfError("not an ELF file")
-    is64 = ident[4] == 2
-    end = "<" if ident[5] == 1 else ">"
+    return ident[4] == 2, "<" if ident[5] == 1 else ">"
+
+
+def read_dynamic(f: BinaryIO) -> DynamicInfo:
+    is64, end = _ident(f)
     if is64:
         phoff, phentsize, phnum = struct.unpack(end + "32xQ14xHH", _read(f, 0, 58))
         ph_fmt, dyn_fmt = end + "IIQQQQQQ", end + "qQ"
@@ -137,11 +141,7 @@ def _uvarint(data: bytes, pos: int) -> tuple[int, int]:
 
 def read_go_main_path(f: BinaryIO) -> str | None:
     """The main package's import path from a Go binary's build info; None when it has none (not Go, Go < 1.18)."""
-    ident = _read(f, 0, 16)
-    if ident[:4] != b"\x7fELF":
-        raise ElfError("not an ELF file")
-    is64 = ident[4] == 2
-    end = "<" if ident[5] == 1 else ">"
+    is64, end = _ident(f)
     if is64:
         shoff, shentsize, shnum, shstrndx = struct.unpack(end + "40xQ10xHHH", _read(f, 0, 64))
         sh_fmt = end + "IIQQQQ"  # name, type, flags, addr, offset, size
