@@ -76,7 +76,7 @@ def _fragment(entry: str) -> str:
         (_fragment("            - capabilities: [gpu]\n") + FFMPEG_NO_LIBCUDA, "compose.gpu-reservation-incomplete"),
         (_fragment("            - capabilities: [\"gpu\"]\n") + FFMPEG_NO_LIBCUDA,
          "compose.gpu-reservation-incomplete"),
-        (_fragment("            - capabilities: [gpu, utility, video]\n")
+        (_fragment("            - capabilities: [gpu, compute, utility]\n")
          + "RuntimeError: Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and "
          "installed a driver from http://www.nvidia.com/Download/index.aspx\n", "compose.gpu-reservation-incomplete"),
         # Docker's platform warning and the reporter saying the container did not start
