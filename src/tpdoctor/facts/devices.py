@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
-from tpdoctor.facts.fsutil import follow_path, host_path, read_text, resolve_in_root
+from tpdoctor.facts.fsutil import follow_path, host_path, numbered, read_text, resolve_in_root
 from tpdoctor.limits import MAX_GPUS
 from tpdoctor.model.facts import DeviceNode, DrmGpu, Facts, NodeKind
 
@@ -121,8 +121,8 @@ def _readlink(root: Path, inroot: str) -> str | None:
 
 
 def _render_order(name: str) -> tuple[int, str]:
-    digits = name[len("renderD") :]
-    return (int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 10 else 1 << 40), name
+    n = numbered(name, "renderD")
+    return (1 << 40 if n is None else n), name
 
 
 def collect_drm(ctx: CollectContext, facts: Facts) -> None:

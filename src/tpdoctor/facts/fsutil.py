@@ -221,3 +221,11 @@ def read_fd_recorded(
 
 def join_inroot(directory: str, name: str) -> str:
     return posixpath.join(directory, name)
+
+
+def numbered(name: str, prefix: str) -> int | None:
+    """N of a `<prefix>N` directory entry (renderD128, X0): ASCII digits, at most nine (isdigit() alone takes `²`,
+    which int() refuses); None for any other name. Hostile roots plant many such names: callers keep the lowest."""
+    digits = name[len(prefix):] if name.startswith(prefix) else ""
+    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 9 else None
+

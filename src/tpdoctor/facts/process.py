@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
-from tpdoctor.facts.fsutil import read_text
+from tpdoctor.facts.fsutil import numbered, read_text
 from tpdoctor.model.facts import Facts
 from tpdoctor.redact import REDACTED as REDACTED  # re-exported: one redactor
 from tpdoctor.redact import redact_env as redact_env
@@ -76,11 +76,11 @@ def _x11_names(names: Iterable[str], wanted: str) -> list[str]:
     """The X<n> names, at most MAX_X11, in display order, and always the one DISPLAY names when it is there: the
     first 64 in string order (X0, X1, X10, X100, ...) hid a real X99 behind decoys, and display.x11-unavailable said
     its socket was missing (gsafe42)."""
-    found = {n for n in names if n[:1] == "X" and n[1:].isascii() and n[1:].isdigit() and len(n) <= 10}
-    keep = sorted(found, key=lambda n: (int(n[1:]), n))[:MAX_X11]
+    found = {n: k for n in names if (k := numbered(n, "X")) is not None}
+    keep = sorted(found, key=lambda n: (found[n], n))[:MAX_X11]
     if wanted in found and wanted not in keep:
-        keep[-1:] = [wanted]
-    return sorted(keep, key=lambda n: (int(n[1:]), n))
+        keep[-1:] = [wanted]  # its number is above every kept one: the list stays in order
+    return keep
 
 
 def collect_display(ctx: CollectContext, facts: Facts) -> None:
