@@ -116,3 +116,12 @@ def test_nomodeset_is_quiet_where_it_disables_nothing(tmp_path: Path) -> None:
     assert _nm(_pci_facts(tmp_path / "b", "ro nomodeset", [("0000:03:00.0", "0x1002", "0x030000", True)])) == []
     quiet = _pci_facts(tmp_path / "c", "ro quiet amdgpu.nomodeset=0", [("0000:03:00.0", "0x1002", "0x030000", False)])
     assert quiet.kernel.cmdline_nomodeset is False and _nm(quiet) == []
+
+
+def test_the_collector_and_the_rule_read_display_alike(tmp_path: Path) -> None:
+    """One reader (model/facts.py local_display_socket) for both: libxcb reads the number with strtoul, so ':07' is
+    display 7 (socket X7); a non-ASCII digit is not a display. Before, the rule read `\\d+` (any Unicode digit,
+    unbounded) and kept the leading zero ('X07'), while the collector read `[0-9]{1,9}`."""
+    assert _x11(_facts(tmp_path, sockets=("X7",), DISPLAY=":07")) == []
+    assert _x11(_facts(tmp_path / "b", sockets=("X0",), DISPLAY=":\u0661")) == []  # not a local display: not judged
+    assert _x11(_facts(tmp_path / "c", sockets=("X0",), DISPLAY=":" + "9" * 40)) == []

@@ -7,12 +7,11 @@ live, they are this process's own, which is what a rank started the same way wou
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.fsutil import numbered, read_text
-from tpdoctor.model.facts import Facts
+from tpdoctor.model.facts import Facts, local_display_socket
 from tpdoctor.redact import REDACTED as REDACTED  # re-exported: one redactor
 from tpdoctor.redact import redact_env as redact_env
 
@@ -68,7 +67,6 @@ def collect_env(ctx: CollectContext, facts: Facts) -> None:
     facts.env = redact_env(dict(sorted(ctx.env.items())))
 
 
-_LOCAL_DISPLAY = re.compile(r"^(?:unix)?:([0-9]{1,9})(?:\.[0-9]+)?$")  # as rules/display.py reads DISPLAY
 MAX_X11 = 64
 
 
@@ -89,8 +87,7 @@ def collect_display(ctx: CollectContext, facts: Facts) -> None:
     if not ctx.env.get("DISPLAY"):
         return
     d = facts.display
-    m = _LOCAL_DISPLAY.match(ctx.env["DISPLAY"].strip())
-    wanted = f"X{m.group(1)}" if m else ""  # the name the rule looks for
+    wanted = local_display_socket(ctx.env["DISPLAY"]) or ""  # the name the rule looks for
     sockdir = ctx.path("/tmp/.X11-unix")
     d.x11_socket_dir = os.path.isdir(sockdir)
     if d.x11_socket_dir:

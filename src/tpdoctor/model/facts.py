@@ -7,11 +7,24 @@ than guess. Paths are absolute paths *inside* the inspected root (e.g. "/dev/dri
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar
 
 from tpdoctor.model.datamodel import DataModel
+
+# a local X display: ":0", ":1.0", "unix:0" (libxcb _xcb_parse_display: no host, or the host "unix", means the socket;
+# the number is read with strtoul, so ":07" is display 7); ASCII digits, bounded
+_LOCAL_DISPLAY = re.compile(r"^(?:unix)?:([0-9]{1,9})(?:\.[0-9]{1,9})?$")
+
+
+def local_display_socket(display: str) -> str | None:
+    """The socket name (`X<n>`, under /tmp/.X11-unix) a DISPLAY value names when it is a local display, else None
+    (a TCP display such as `localhost:10.0`). The one reader for check's fact collector and its rule."""
+    m = _LOCAL_DISPLAY.match(display.strip())
+    return f"X{int(m.group(1))}" if m else None
+
 
 SCHEMA_VERSION = 1
 

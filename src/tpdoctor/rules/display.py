@@ -10,15 +10,13 @@ carla-simulator/carla#3786)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
+from tpdoctor.model.facts import local_display_socket
 from tpdoctor.rules.registry import fact_rule
 
 _CAUSE = "display.x11-unavailable"
-# a local display: ":0", ":1.0", "unix:0" (libxcb _xcb_parse_display: no host, or the host "unix", means the socket)
-_LOCAL_DISPLAY = re.compile(r"^(?:unix)?:(?P<n>\d+)(?:\.\d+)?$")
 
 
 @fact_rule(_CAUSE)
@@ -54,9 +52,8 @@ def x11_display_reachable(facts: Facts, options: CheckOptions) -> Iterator[Findi
     if not display:
         return
     d = facts.display
-    m = _LOCAL_DISPLAY.match(display)
-    if m and d.x11_socket_dir is not None:
-        sock = f"X{m.group('n')}"
+    sock = local_display_socket(display)
+    if sock and d.x11_socket_dir is not None:
         if sock not in d.x11_sockets and sock not in d.x11_abstract:
             if not d.x11_socket_dir:
                 where = "/tmp/.X11-unix is not here (the X server's socket directory was not mounted)"
@@ -65,7 +62,7 @@ def x11_display_reachable(facts: Facts, options: CheckOptions) -> Iterator[Findi
                 where = f"/tmp/.X11-unix holds {held}, not {sock}"
             yield make_finding(
                 _CAUSE,
-                f"DISPLAY={display} names the local X display {m.group('n')}, but its socket /tmp/.X11-unix/{sock} is "
+                f"DISPLAY={display} names the local X display {sock[1:]}, but its socket /tmp/.X11-unix/{sock} is "
                 f"not here and this network namespace has no abstract @/tmp/.X11-unix/{sock}: a program that opens a "
                 "window (GLFW, Qt, GTK, Xlib) fails with 'Failed to open display' / 'could not connect to display'",
                 [("env", f"DISPLAY={display}"), ("/tmp/.X11-unix", where)],
