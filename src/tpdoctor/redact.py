@@ -159,16 +159,66 @@ def _is_rule_sentence(m: re.Match[str], rest: str) -> bool:
     )
 
 
+# A name (flag or key) always ends where its run of name characters ends (what may follow it, a blank, a quote, `=`
+# or `:`, is no name character), so a match starts at most KEY_MAX + 3 characters before that end. finditer still
+# tried every dash and every letter after a non-letter in a long run, each scanning KEY_MAX characters before it
+# failed: ~0.5 s per 64 KiB line of `-a-a-a…` or `_-_-…` (gsafe43). The part of a long run that no match can start
+# in is blanked out (to NUL, no name character, same length: the positions are the line's own) before the search;
+# the last KEY_MAX + 12 characters of the run stay, so the look-behind before a start still sees the real character.
+_LONG_NAME_RUN = re.compile(rf"[A-Za-z0-9_.\-]{{{KEY_MAX + 24},}}")
+
+
+def _name_searchable(line: str) -> str:
+    if len(line) < KEY_MAX + 24:
+        return line
+    runs = [m.span() for m in _LONG_NAME_RUN.finditer(line)]
+    if not runs:
+        return line
+    parts: list[str] = []
+    pos = 0
+    for a, b in runs:
+        dead = b - (KEY_MAX + 12)
+        parts += [line[pos:a], "\0" * (dead - a)]
+        pos = dead
+    parts.append(line[pos:])
+    return "".join(parts)
+
+
+def _yaml_key_start(line: str, end: int) -> bool:
+    """`_YAML_KEY_START.match(line, 0, end)` without its `.*` (which went back over the whole line before `end` for
+    each key: 2 s for a 64 KiB line of `x a_token:b `, gsafe43): `end` follows a line start, a `{` or a `, ` and then
+    blanks and maybe a list dash and blanks; the text before that `{` or `,` holds no newline (`.` does not match one)."""
+    p = line[:end]
+    stripped = p.rstrip()
+    if stripped.endswith("-"):  # the list dash: blanks after it are required, blanks before it allowed
+        if len(stripped) == len(p):
+            return False
+        wend = len(stripped) - 1
+        q = len(p[:wend].rstrip())
+    else:
+        wend = len(p)
+        q = len(stripped)
+    if q == 0:
+        return True
+    if p[q - 1] == "{":
+        return "\n" not in p[: q - 1]
+    return p[q - 1] == "," and q < wend and "\n" not in p[: q - 1]
+
+
 def _redact_kv(line: str) -> str:
     out: list[str] = []
     pos = 0
-    for m in _KEYSEP.finditer(line):
+    # a bare value runs to the end of its run of value characters from wherever in the run it starts: the run's end is
+    # kept, so keys inside one value (`a-token:a-token:…`, each a label) do not each scan it again (3 s a 64 KiB line)
+    run_from = run_end = -1
+    keyref = "KeyRef" in line  # once: per `key` it went over the line again (0.5 s a 64 KiB line of `-key\t`)
+    for m in _KEYSEP.finditer(_name_searchable(line)):
         if m.start() < pos:
             continue
         key = (m.group("flag") or m.group("key")).lstrip("-")
         if not _ANY_HINT.search(key.lower()) or not is_secret_name(key):
             continue
-        if key == "key" and "KeyRef" in line:  # k8s secretKeyRef/configMapKeyRef: the name of a key
+        if key == "key" and keyref:  # k8s secretKeyRef/configMapKeyRef: the name of a key
             continue
         if line.endswith("${", 0, m.start()):  # ${HF_TOKEN:-default}: a reference, not a key
             continue
@@ -178,21 +228,20 @@ def _redact_kv(line: str) -> str:
             end = line.find(q, start)
             end = len(line.rstrip("\n")) if end < 0 else end
         else:
-            v = _BARE_VALUE.match(line, start)
-            end = v.end() if v else start
-            if v is not None and v.group().endswith(":"):  # `name_key: client: …`: a label, not a value
+            if not run_from <= start < run_end:
+                v = _BARE_VALUE.match(line, start)
+                run_from, run_end = start, (v.end() if v else -1)
+            has_value = start < run_end
+            end = run_end if has_value else start
+            if has_value and line[end - 1] == ":":  # `name_key: client: …`: a label, not a value
                 continue
             sep = m.group("sep") or ""
-            if (
-                ":" in sep
-                and key not in _ENGLISH_KEYS
-                and v is not None
-                and _YAML_KEY_START.match(line, 0, m.start())
-            ):
+            if ":" in sep and key not in _ENGLISH_KEYS and has_value and _yaml_key_start(line, m.start()):
                 # YAML `password: correct horse battery`: the value runs to a comment, a flow
                 # separator or the end of the line, not to the first blank
                 stop = _YAML_VALUE_END.search(line, start)
                 end = max(end, stop.start() if stop else len(line.rstrip("\n")))
+                run_from = run_end = -1  # the value ran past its first run: the next start scans afresh
         value = line[start:end]
         d = _REF_DEFAULT.fullmatch(value)
         if d and d.group("default") and not _ALREADY.match(d.group("default")):
