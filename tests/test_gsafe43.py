@@ -78,3 +78,54 @@ def test_a_fix_keeps_lines_ruamel_would_re_spell(tmp_path: Path) -> None:
     gone = set(text.splitlines()) - set(new.splitlines())
     assert gone == {"      securityContext: {privileged: true}"}, gone
     assert new.startswith(text.split("      securityContext")[0])
+
+
+# -- the redactor: linear on hostile lines ------------------------------------------------------------------------------
+def test_the_key_value_redactor_is_linear_on_alternating_shapes() -> None:
+    """64 KiB lines of alternating shapes: `a-token:` (each key's bare value scanned again to the line's end: 2.5 s),
+    `x a_token:b ` (the YAML key-start test went back over the whole line per key: 1.7 s), `key: ` (1.1 s), `-key\\t`
+    (`"KeyRef" in line` once per key: 0.5 s), and runs of `-a`/`_-` where finditer tried every dash. Each one now takes
+    milliseconds, and redacts what it did."""
+    from tpdoctor.redact import _KEYSEP, _name_searchable, redact_line
+
+    for shape in ("a-token:", "x a_token:b ", "key: ", "-key\t", "key-", "token-", "-a", "_-", "-a."):
+        line = (shape * (65536 // len(shape) + 1))[:65536]
+        t = time.perf_counter()
+        redact_line(line)
+        sum(1 for _ in _KEYSEP.finditer(_name_searchable(line)))
+        assert time.perf_counter() - t < 0.25, shape
+    assert redact_line("x a_token:b " * 3).count("<redacted>") == 3
+    assert redact_line("x " + "c" * 300 + "_token=Hunter2 y") == "x " + "c" * 300 + "_token=<redacted> y"
+    assert redact_line("run " + "-x" * 100 + "-password Hunter2") == "run " + "-x" * 100 + "-password <redacted>"
+    assert "Hunter2" not in redact_line("{a: 1, api_key: Hunter2}")
+
+
+def test_the_yaml_key_start_test_reads_as_its_pattern() -> None:
+    import itertools
+
+    from tpdoctor.redact import _YAML_KEY_START, _yaml_key_start
+
+    for n in range(6):
+        for chars in itertools.product("{, \n-a", repeat=n):
+            s = "".join(chars)
+            for end in range(len(s) + 1):
+                assert bool(_YAML_KEY_START.match(s, 0, end)) == _yaml_key_start(s, end), (s, end)
+
+
+# -- --fix diffs: hide the secret, only the secret ------------------------------------------------------------------------
+def test_a_fix_diff_hides_a_folded_secret_but_not_its_words_elsewhere(tmp_path: Path) -> None:
+    """Every 8+ character word of a several-word secret was starred anywhere in the diff: `team: platform-deployment`
+    printed as `team: platform-<redacted>`. The value's own lines are still hidden."""
+    path = tmp_path / "compose.yaml"
+    path.write_text(
+        "services:\n  v:\n    image: vllm/vllm-openai\n    privileged: true\n    command: --tensor-parallel-size 2\n"
+        "    labels:\n      team: platform-deployment\n    environment:\n"
+        "      DB_PASSWORD: >-\n        correct horse\n        deployment battery\n"
+        "      API_TOKEN: \"Zebra9Quokka Lantern42x\n        Walrus77y\"\n"
+    )
+    code, out = invoke("audit", "--fix", str(path))
+    _check(code, out, "audit --fix")
+    assert "       team: platform-deployment\n" in out, out
+    for secret in ("correct", "horse", "battery", "Zebra9Quokka", "Lantern42x", "Walrus77y"):
+        assert secret not in out, secret
+    assert "       DB_PASSWORD: >-\n         <redacted>\n         <redacted>\n" in out
