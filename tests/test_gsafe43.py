@@ -155,3 +155,16 @@ def test_explain_config_over_the_edit_cap_is_one_line_and_just_under_works(
     code, out = invoke("explain", str(log), "--config", str(cfg))
     _check(code, out, "explain --config")
     assert "too many" not in out and f"+++ {cfg} (least privilege)" in out, out[-2000:]
+
+
+# -- generate: hostile values -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("target", ["compose", "docker-run", "podman", "kubernetes"])
+def test_generate_refuses_a_model_that_is_an_option(target: str) -> None:
+    """`--model=--trust-remote-code` was written as the server's first argument (`vllm serve --trust-remote-code
+    --port 8000 …`): an option, one that runs the repository's code. Refused; `./-name` still works."""
+    args = ("generate", "--target", target, "--backend", "cuda", "--tp", "2", "--image", "vllm/vllm-openai")
+    code, out = invoke(*args, "--model=--trust-remote-code")
+    assert code == 2 and "not starting with a dash" in out and "serve --trust" not in out, out
+    code, out = invoke(*args, "--model=./-x")
+    _check(code, out, "generate")
+    assert "./-x" in out
