@@ -186,3 +186,23 @@ def test_a_fix_that_appends_a_key_keeps_the_files_last_comment(tmp_path: Path) -
         gone = set(text.splitlines()) - set(new.splitlines())
         assert gone == {"    privileged: true"}, (gone, new)
         assert tail + "# tail\n" in new, new
+
+
+# -- verify: option values --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--expect-busbw", "nan"), "--expect-busbw must be a positive number"),
+        (("--expect-busbw", "-5"), "--expect-busbw must be a positive number"),
+        (("--expect-busbw", "inf"), "--expect-busbw must be a positive number"),
+        (("--sizes", "1T"), "--sizes: size over 64 GiB"),
+        (("--small-sizes", "1..99999999999999999"), "--small-sizes: size over 64 GiB"),
+        (("--sizes", "1M..4G:abc"), "size factor must be a whole number"),
+    ],
+)
+def test_verify_refuses_option_values_it_cannot_use(args: tuple[str, str], message: str) -> None:
+    """`--expect-busbw nan` printed `ceiling nan GB/s` and judged nothing (exit 0); `--sizes 1T` launched the ranks and
+    reported their allocation error as a blocker of the setup (exit 3); `--small-sizes 1..1e17` ran until the timeout;
+    `:abc` printed Python's int() message. Each is an option error now: one line, exit 2, before torch is imported."""
+    code, out = invoke("verify", "--backend", "gloo", "--gpus", "2", *args)
+    assert code == 2 and message in out and len(out.strip().splitlines()) == 1, out[-2000:]
