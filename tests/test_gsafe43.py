@@ -206,3 +206,22 @@ def test_verify_refuses_option_values_it_cannot_use(args: tuple[str, str], messa
     `:abc` printed Python's int() message. Each is an option error now: one line, exit 2, before torch is imported."""
     code, out = invoke("verify", "--backend", "gloo", "--gpus", "2", *args)
     assert code == 2 and message in out and len(out.strip().splitlines()) == 1, out[-2000:]
+
+
+# -- cluster: the Ray address ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "address", ["ray://user:Hunter2Pass@127.0.0.1:1", "user:Hunter2Pass@127.0.0.1:1", "127.0.0.1:99999", ":6379"]
+)
+def test_cluster_refuses_a_ray_address_with_credentials_or_no_port(address: str) -> None:
+    """`ray://user:Hunter2Pass@head:10001`: `user:Hunter2Pass@head` was looked up as a host name (the password in a DNS
+    query) and printed unredacted in the error (`(user:Hunter2Pass@127.0.0.1:1)`); a port past 65535 or an empty host
+    went to the probe. Refused as an option error, the password nowhere."""
+    from tpdoctor.cluster.remote import _gcs_endpoint
+    from tpdoctor.errors import UsageError
+
+    with pytest.raises(UsageError) as info:
+        _gcs_endpoint(None, address)  # type: ignore[arg-type]
+    assert "Hunter2Pass" not in str(info.value)
+    code, out = invoke("cluster", "check", "--address", address, "--timeout", "2")
+    assert code == 2 and "Hunter2Pass" not in out and "--address" in out, out
+    assert _gcs_endpoint(None, "ray://[::1]:10001") == ("::1", 10001)  # type: ignore[arg-type]
