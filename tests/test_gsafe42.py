@@ -393,7 +393,9 @@ def test_fix_diffs_hide_secret_env_values_in_any_layout(tmp_path: Path) -> None:
     )
     code, out = invoke("audit", "--fix", str(path))
     _check(code, out, "audit --fix")
-    assert "+        - value: <redacted>" in out
+    # gsafe43: the lines ruamel re-laid out are no longer written (only the fix's own lines change), so the diff
+    # holds no `+        - value: <redacted>` line; the secrets stay hidden in whatever context it shows
+    assert "-        -\n" not in out and "+        - value:" not in out
     for secret in ("Hunter2ValFirst", "FoldedTok9xyz", "FlowTok9xyz"):
         assert secret not in out, secret
     compose = tmp_path / "compose.yaml"

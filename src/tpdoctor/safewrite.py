@@ -47,10 +47,15 @@ class TextStyle:
 
     bom: bool = False
     crlf: bool = False
+    # line ends of a lone CR (classic Mac; YAML reads them as breaks): written back as LF, every line of the file
+    # changed for a one-line fix (gsafe43)
+    cr: bool = False
 
     def apply(self, text: str) -> bytes:
         if self.crlf:
             text = re.sub(r"(?<!\r)\n", "\r\n", text)
+        elif self.cr:
+            text = text.replace("\n", "\r")
         return (b"\xef\xbb\xbf" if self.bom else b"") + text.encode("utf-8")
 
 
@@ -58,12 +63,14 @@ def detect_style(data: bytes) -> TextStyle:
     bom = data.startswith(b"\xef\xbb\xbf")
     lf = data.count(b"\n")
     crlf = data.count(b"\r\n")
-    return TextStyle(bom=bom, crlf=lf > 0 and crlf * 2 > lf)
+    return TextStyle(bom=bom, crlf=lf > 0 and crlf * 2 > lf, cr=lf == 0 and b"\r" in data)
 
 
 def normalize_text(text: str, style: TextStyle) -> str:
-    """The text the parsers see: no BOM, LF line endings when the file uses CRLF."""
+    """The text the parsers see: no BOM, LF line endings when the file uses CRLF or CR."""
     text = text.removeprefix("\ufeff")
+    if style.cr:
+        return text.replace("\r", "\n")
     return text.replace("\r\n", "\n") if style.crlf else text
 
 

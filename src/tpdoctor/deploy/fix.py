@@ -115,8 +115,9 @@ _REFERENCE = re.compile(r"\s*\$\{?[A-Za-z_][A-Za-z0-9_]*(?::?[-?+][^}]*)?\}?\s*"
 
 def secret_values(model: DeploymentModel) -> list[str]:
     """The values the file gives its secret-named variables (`DB_PASSWORD: x`, `{name: API_TOKEN, value: x}`), longest
-    first; pieces of a value written over several lines too (a folded block). Short ones (under 6 characters: `true`,
-    `none`) are left to the redactor's shapes, so that a diff keeps its other lines readable."""
+    first. Short ones (under 6 characters: `true`, `none`) are left to the redactor's shapes, so that a diff keeps its
+    other lines readable; a value of several words is also hidden piecewise where it is written over several lines
+    (hide_values)."""
     from tpdoctor.redact import REDACTED, is_secret_name
 
     found: set[str] = set()
@@ -126,18 +127,44 @@ def secret_values(model: DeploymentModel) -> list[str]:
                 continue
             if len(value.strip()) >= 6:
                 found.add(value.strip())
-            found.update(w for w in value.split() if len(w) >= 8)
     return sorted(found, key=len, reverse=True)
+
+
+_TOKEN = re.compile(r"\S+")
+_BLOCK_INDICATOR = re.compile(r"[>|][-+0-9]*")
+_WRAP = "\"'{},[]"
+
+
+def _piece_start(content: str, words: set[str]) -> int | None:
+    """Where the secret starts on a line that is a piece of a several-word value written over lines (a folded or
+    literal block, a plain or quoted scalar going on below its key): every word on it, past a list dash, a `key:` and
+    a block indicator, is one of the value's words. None for any other line."""
+    start: int | None = None
+    for i, m in enumerate(_TOKEN.finditer(content)):
+        tok = m.group()
+        if start is None and (tok == "-" or (i <= 1 and tok.endswith(":")) or _BLOCK_INDICATOR.fullmatch(tok)):
+            continue
+        if tok.strip(_WRAP) not in words:
+            return None
+        if start is None:
+            start = m.start()
+    return start
 
 
 def hide_values(diff: str, values: list[str]) -> str:
     """The diff with every such value replaced: the line redactor knows an env entry by its shape, and one written
     value first after a bare `-`, as a folded block above its `name:`, or as a flow mapping over two lines was printed
-    as a context or removed line (gsafe42)."""
+    as a context or removed line (gsafe42). A several-word value written over lines is hidden on the lines that hold
+    only its words; any 8+ character word of it was starred anywhere in the diff, an unrelated line's too (gsafe43)."""
     if not values:
         return diff
     from tpdoctor.redact import REDACTED
 
+    words: set[str] = set()
+    for v in values:
+        if len(v.split()) > 1:
+            words.update(w.strip(_WRAP) for w in v.split())
+    words.discard("")
     out = []
     # the two file headers and the hunk headers hold no value; a removed line of the file that starts with `--` is
     # `---…` too, and was printed as is (review42)
@@ -146,6 +173,10 @@ def hide_values(diff: str, values: list[str]) -> str:
             for v in values:
                 if v in line:
                     line = line.replace(v, REDACTED)
+            if words and line[:1] in (" ", "+", "-"):
+                at = _piece_start(line[1:], words)
+                if at is not None:
+                    line = line[: 1 + at] + REDACTED + ("\n" if line.endswith("\n") else "")
         out.append(line)
     return "".join(out)
 

@@ -87,8 +87,13 @@ MAX_EDIT_ITEMS = 50_000
 
 
 def _edit_items(text: str) -> int:
-    # a comma that ends its line adds no item to the line's own (block-style JSON)
-    return text.count("\n") + (text.count(",") - text.count(",\n") if "[" in text or "{" in text else 0)
+    # YAML breaks lines at LF, CRLF and a lone CR: a CR-only file counted as one line and was round-tripped whole
+    # (60k entries: 15 s); a comma that ends its line adds no item to the line's own (block-style JSON), CRLF's
+    # `,\r\n` included (it counted twice, so a CRLF file was refused at half the size of the same LF file; gsafe43)
+    lines = text.count("\n") + text.count("\r") - text.count("\r\n")
+    if "[" not in text and "{" not in text:
+        return lines
+    return lines + text.count(",") - text.count(",\n") - text.count(",\r")
 
 
 def load_yaml_docs(text: str, source: str) -> list[Any]:
@@ -102,7 +107,7 @@ def load_yaml_docs(text: str, source: str) -> list[Any]:
     elif _edit_items(text) > MAX_EDIT_ITEMS:
         raise InputError(
             f"{source}: over {MAX_EDIT_ITEMS} lines and flow items, too many to edit and write back in good time: "
-            "refusing; audit it without --fix/--write, or split it"
+            "refusing; read it without editing (audit without --fix/--write, explain without --config), or split it"
         )
     try:
         docs = plain if plain is not None else list(rt_yaml().load_all(text))
@@ -162,6 +167,12 @@ def json_indent(text: str) -> str | int | None:
     return m.group(1) if m else None
 
 
+# JSON as Python's json module reads and writes it has three bare constants that YAML reads as plain strings: written
+# back quoted (`NaN` -> `"NaN"`), a change on a line the fix never touched (gsafe43). A quoted "NaN" in the file is a
+# DoubleQuotedScalarString (preserve_quotes), so only the bare word is taken back to the float it was.
+_JSON_CONSTANTS = frozenset({"NaN", "Infinity", "-Infinity"})
+
+
 def _plain(node: Any) -> Any:
     """A round-trip tree as JSON's types (ruamel's ScalarBoolean is an int: it would be written 1)."""
     if isinstance(node, dict):
@@ -170,7 +181,16 @@ def _plain(node: Any) -> Any:
         return [_plain(v) for v in node]
     if type(node).__name__ == "ScalarBoolean":
         return bool(node)
+    if type(node) is str and node in _JSON_CONSTANTS:
+        return float(node)
     return node
+
+
+def _same_json(x: str, y: str) -> bool:
+    """Equal as JSON, NaN included (nan != nan: a file holding one was never equal to itself)."""
+    import json
+
+    return bool(json.loads(x, parse_constant=str) == json.loads(y, parse_constant=str))
 
 
 def _json_spliced(like: str, new: Any, indent: str | int | None) -> str:
@@ -197,7 +217,7 @@ def _json_spliced(like: str, new: Any, indent: str | int | None) -> str:
     if a == b:  # written as json.dumps writes it (kubectl's own output): nothing to keep
         return "".join(c)
     out = _respelled(a, b, c) if len(a) == len(b) else _aligned(a, b, c)
-    if json.loads(out) != json.loads("".join(c)):  # a layout the line mapping misread: never write that
+    if not _same_json(out, "".join(c)):  # a layout the line mapping misread: never write that
         raise InputError(_RESPELL)
     return out
 
@@ -255,15 +275,27 @@ def _respelled(a: list[str], b: list[str], c: list[str]) -> str:
 
 
 def dump_yaml_docs(docs: list[Any], like: str | None = None) -> str:
-    """The documents as YAML; `like`: the text they were read from, whose sequence indentation is kept. A JSON file
-    (`kubectl get -o json`, a compose.json) is written back as JSON with its indentation: it became one line of YAML
-    flow mappings, no longer JSON (gsafe41)."""
-    import io as _io
-
+    """The documents as YAML; `like`: the text they were read from, whose sequence indentation and unchanged lines are
+    kept. A JSON file (`kubectl get -o json`, a compose.json) is written back as JSON with its indentation: it became
+    one line of YAML flow mappings, no longer JSON (gsafe41)."""
     if like is not None and len(docs) == 1:
         indent = json_indent(like)
         if indent != -1:
             return _json_spliced(like, _plain(docs[0]), indent)
+
+    out = _dump_rt(docs, like)
+    if like is None or out == like or like.count("\n") > _KEEP_MAX_LINES:
+        return out
+    return _kept_lines(like, out)
+
+
+# _kept_lines loads and dumps the unchanged file once more: +100% on `audit --fix` and `explain --config` (a 49k-line
+# compose file: 16 s -> 32 s); past this many lines (as _aligned) ruamel's whole dump is written, as before
+_KEEP_MAX_LINES = 2000
+
+
+def _dump_rt(docs: list[Any], like: str | None) -> str:
+    import io as _io
 
     buf = _io.StringIO()
     y = rt_yaml()
@@ -275,3 +307,38 @@ def dump_yaml_docs(docs: list[Any], like: str | None = None) -> str:
     else:
         y.dump_all(docs, buf)
     return buf.getvalue()
+
+
+def _kept_lines(like: str, new: str) -> str:
+    """`new` (ruamel's dump of the fixed tree) with every line the fix did not change put back as `like` spells it.
+    ruamel re-spells lines it never needed to touch: `"a\\u2028b"` as `"a\\Lb"`, a bare `-` joined with the `name:`
+    below it, a flow mapping over two lines joined into one (gsafe43). Its dump of the unchanged tree says which lines
+    it re-spells; they are mapped back as the JSON write-back does. Where the mapping cannot be made (a file laid out
+    otherwise throughout, such as 4-blank mappings, or one over 2000 lines) or the spliced text
+    would not read as the same documents, ruamel's whole dump is kept, as before."""
+    try:
+        same = _dump_rt(list(rt_yaml().load_all(like)), like)
+    except (YAMLError, RecursionError):
+        return new
+    if same == like:
+        return new
+    a = like.splitlines(keepends=True)
+    b = same.splitlines(keepends=True)
+    c = new.splitlines(keepends=True)
+    try:
+        out = _respelled(a, b, c) if len(a) == len(b) else _aligned(a, b, c)
+    except InputError:
+        return new
+    return out if _same_yaml(out, new) else new
+
+
+def _same_yaml(x: str, y: str) -> bool:
+    from tpdoctor.deploy.yamlread import load_plain
+
+    try:
+        px, py = load_plain(x), load_plain(y)
+        if px is None or py is None:
+            px, py = list(rt_yaml().load_all(x)), list(rt_yaml().load_all(y))
+    except (YAMLError, RecursionError, ValueError):
+        return False
+    return bool(px == py)
