@@ -209,8 +209,16 @@ def test_ld_library_path_lost_with_gke_driver_dir(tmp_path: Path, line: str) -> 
     assert causes(tmp_path, line + "\n")[:1] == ["nvidia.driver-libs-off-library-path"]
 
 
-def test_ld_library_path_that_holds_the_gke_dir_is_clean(tmp_path: Path) -> None:
-    line = "LD_LIBRARY_PATH=/usr/local/nvidia/lib:/usr/local/nvidia/lib64\n"
+@pytest.mark.parametrize(
+    "line",
+    [
+        "LD_LIBRARY_PATH=/usr/local/nvidia/lib:/usr/local/nvidia/lib64\n",
+        # TensorFlow's dso_loader prints the path it searched: no report that it was lost (a loose twin, not a match)
+        "I tensorflow/stream_executor/dso_loader.cc:99] Couldn't open CUDA library libcudnn.so.5. LD_LIBRARY_PATH: "
+        "/usr/local/nvidia/lib:/usr/local/nvidia/lib64:\n",
+    ],
+)
+def test_ld_library_path_that_holds_the_gke_dir_is_clean(tmp_path: Path, line: str) -> None:
     assert causes(tmp_path, line) == []
     twin = "In JupyterLab LD_LIBRARY_PATH is unset, although the pod spec sets /usr/local/nvidia/lib64\n"
     assert causes(tmp_path, twin)[:1] == ["nvidia.driver-libs-off-library-path"]
