@@ -92,7 +92,7 @@ def test_toolkit_go_requirement_form(tmp_path: Path) -> None:
     "line",
     [
         "ImportError: libcuda.so.1: cannot open shared object file: No such file or directory\n",
-        "AssertionError: libcuda.so cannot found!\n",
+        # Triton's "libcuda.so cannot found!" is an ld-cache lookup: tests/test_explain_glearn43b.py (glearn43b)
         "pynvml.NVMLError_LibraryNotFound: NVML Shared Library Not Found\n",
     ],
 )
