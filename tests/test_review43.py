@@ -1,0 +1,52 @@
+"""review43: review of gsafe43, gnew43, gperf43 and main's b2931d18 (docs/security.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_safety_fuzz import _check, invoke
+
+_HEAD = (
+    "services:\n  v:\n    image: vllm/vllm-openai\n    privileged: true\n    command: --tensor-parallel-size 2\n"
+    "    environment:\n"
+)
+
+
+def _fix_diff(tmp_path: Path, env: str) -> str:
+    path = tmp_path / "compose.yaml"
+    path.write_text(_HEAD + env)
+    code, out = invoke("audit", "--fix", str(path))
+    _check(code, out, "audit --fix")
+    return out
+
+
+# -- --fix diffs: a several-word secret over lines (gsafe43's hide_values) ---------------------------------------------
+def test_a_fix_diff_hides_a_secret_continuation_line_that_ends_in_a_comment(tmp_path: Path) -> None:
+    """A plain scalar going on below its key ends at a comment: the line `Walrus77yz Pelican42x  # rotate` holds a word
+    that is not the value's (`#`), so gsafe43 printed it whole; before gsafe43 its 8+ character words were starred."""
+    out = _fix_diff(tmp_path, "      DB_PASSWORD: Quokka42xy Lantern42x\n        Walrus77yz Pelican42x  # rotate monthly\n")
+    for secret in ("Quokka42xy", "Lantern42x", "Walrus77yz", "Pelican42x"):
+        assert secret not in out, out
+    assert "         <redacted>  # rotate monthly\n" in out, out
+
+
+def test_a_fix_diff_hides_the_rest_of_a_list_entry_secret_over_lines(tmp_path: Path) -> None:
+    """`- DB_PASSWORD=correct horse` then `battery staple`: the line redactor takes the bare value's first word only,
+    so `horse` was printed."""
+    out = _fix_diff(tmp_path, "      - DB_PASSWORD=correct horse\n        battery staple\n      - MODE=x\n")
+    for secret in ("correct", "horse", "battery", "staple"):
+        assert secret not in out, out
+    assert "       - DB_PASSWORD=<redacted>\n         <redacted>\n       - MODE=x\n" in out, out
+
+
+def test_a_fix_diff_keeps_other_lines_holding_a_word_of_the_secret(tmp_path: Path) -> None:
+    """A line holding only words of a several-word secret was starred wherever it was: `MODE: horse` (another
+    variable's value) printed as `MODE: <redacted>`, a list item `- staple` away from the value too."""
+    out = _fix_diff(
+        tmp_path,
+        "      DB_PASSWORD: \"correct horse\n        battery staple\"\n      MODE: horse\n"
+        "    labels:\n      - staple\n",
+    )
+    for secret in ("correct", "battery"):
+        assert secret not in out, out
+    assert "       MODE: horse\n" in out and "       - staple\n" in out, out
