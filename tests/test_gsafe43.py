@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from test_safety_fuzz import _check, invoke
 
 
@@ -129,3 +131,40 @@ def test_a_fix_diff_hides_a_folded_secret_but_not_its_words_elsewhere(tmp_path: 
     for secret in ("correct", "horse", "battery", "Zebra9Quokka", "Lantern42x", "Walrus77y"):
         assert secret not in out, secret
     assert "       DB_PASSWORD: >-\n         <redacted>\n         <redacted>\n" in out
+
+
+# -- explain --config: the edit cap ---------------------------------------------------------------------------------------
+def test_explain_config_over_the_edit_cap_is_one_line_and_just_under_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refusal told an `explain --config` user to run `audit` without --fix/--write; it names both ways out now.
+    A config one item under the cap is still patched."""
+    from tpdoctor.deploy import io as deploy_io
+
+    monkeypatch.setattr(deploy_io, "MAX_EDIT_ITEMS", 300)
+    log = tmp_path / "log.txt"
+    log.write_text("RuntimeError: oneCCL: ze_fd_manager.cpp:158 opendir failed: could not open device directory\n")
+    head = "services:\n  v:\n    image: intel/vllm\n    command: --tensor-parallel-size 2\n    environment:\n"
+    cfg = tmp_path / "compose.yaml"
+    cfg.write_text(head + "".join(f"      - V{i}=x\n" for i in range(300)))
+    code, out = invoke("explain", str(log), "--config", str(cfg))
+    errors = [x for x in out.splitlines() if "too many to edit" in x]
+    assert code == 2 and len(errors) == 1 and "explain without --config" in errors[0], out
+    assert "Traceback" not in out
+    cfg.write_text(head + "".join(f"      - V{i}=x\n" for i in range(300 - 6)))
+    code, out = invoke("explain", str(log), "--config", str(cfg))
+    _check(code, out, "explain --config")
+    assert "too many" not in out and f"+++ {cfg} (least privilege)" in out, out[-2000:]
+
+
+# -- generate: hostile values -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("target", ["compose", "docker-run", "podman", "kubernetes"])
+def test_generate_refuses_a_model_that_is_an_option(target: str) -> None:
+    """`--model=--trust-remote-code` was written as the server's first argument (`vllm serve --trust-remote-code
+    --port 8000 …`): an option, one that runs the repository's code. Refused; `./-name` still works."""
+    args = ("generate", "--target", target, "--backend", "cuda", "--tp", "2", "--image", "vllm/vllm-openai")
+    code, out = invoke(*args, "--model=--trust-remote-code")
+    assert code == 2 and "not starting with a dash" in out and "serve --trust" not in out, out
+    code, out = invoke(*args, "--model=./-x")
+    _check(code, out, "generate")
+    assert "./-x" in out

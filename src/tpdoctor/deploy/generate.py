@@ -170,8 +170,10 @@ IMAGE_REF_RE = re.compile(
     rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?"
     r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
 )
-# a model id or a path in the container: no blanks, quotes, control or YAML flow characters
-MODEL_RE = re.compile(r"^[A-Za-z0-9_./@:+=-][A-Za-z0-9_./@:+=~-]{0,511}$")
+# a model id or a path in the container: no blanks, quotes, control or YAML flow characters, and no dash first: the
+# model is the server's first argument (`vllm serve M`), and `--model=--trust-remote-code` wrote a vLLM option that
+# runs the model repository's code into every target (gsafe43); a path that starts with a dash is written `./-x`
+MODEL_RE = re.compile(r"^[A-Za-z0-9_./@:+=][A-Za-z0-9_./@:+=~-]{0,511}$")
 
 
 def validate_intent(it: Intent) -> None:
@@ -182,7 +184,8 @@ def validate_intent(it: Intent) -> None:
         )
     if not MODEL_RE.match(it.model):
         raise UsageError(
-            f"--model {it.model[:80]!r}: a model id or path without blanks, quotes or control characters"
+            f"--model {it.model[:80]!r}: a model id or path without blanks, quotes or control characters, not "
+            "starting with a dash (write a path that does as ./-name)"
         )
     if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", it.name):
         raise UsageError(f"service name {it.name!r} is not a DNS label")
