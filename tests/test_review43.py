@@ -50,3 +50,15 @@ def test_a_fix_diff_keeps_other_lines_holding_a_word_of_the_secret(tmp_path: Pat
     for secret in ("correct", "battery"):
         assert secret not in out, out
     assert "       MODE: horse\n" in out and "       - staple\n" in out, out
+
+
+# -- generate: the model and image checks ------------------------------------------------------------------------------
+def test_generate_refuses_a_model_or_image_ending_in_a_newline() -> None:
+    """MODEL_RE and IMAGE_REF_RE end in `$`, which `re.match` also finds before a final newline: `--model
+    $'meta/llama\\n'` passed and broke the compose file's header comment (`, TP=2 …` on a line of its own: the
+    YAML no longer parsed), and `--image $'repo/img:v1\\n'` was written across two lines of the docker run script."""
+    for args in (("--model", "meta/llama\n"), ("--image", "vllm/vllm-openai:v1\n", "--backend", "cuda")):
+        code, out = invoke("generate", "--target", "compose", "--tp", "2", *args)
+        assert code == 2 and out.count("\n") == 1 and out.startswith("tpdoctor: error: --"), out
+    code, out = invoke("generate", "--target", "compose", "--tp", "2", "--model", "meta/llama")
+    _check(code, out, "generate")
