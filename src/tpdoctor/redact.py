@@ -129,7 +129,7 @@ _ENGLISH_KEYS = frozenset(
 )
 
 
-def _is_prose(key: str, sep: str, value: str, rest: str) -> bool:
+def _is_prose(key: str, sep: str, value: str, line: str, at: int) -> bool:
     """`pass: add CAP_SYS_PTRACE`, `key: see the docs`: a lowercase word after an English key word
     and a colon, with the sentence going on, is prose, not a credential. A secret in `key: value` form
     ends the line or a field (`password: hunter2`, `token: abc # note`), or has other characters."""
@@ -138,7 +138,7 @@ def _is_prose(key: str, sep: str, value: str, rest: str) -> bool:
         and key in _ENGLISH_KEYS
         and value.isalpha()
         and value.islower()
-        and _PROSE_NEXT.match(rest) is not None
+        and _PROSE_NEXT.match(line, at) is not None
     )
 
 
@@ -148,14 +148,14 @@ def _is_prose(key: str, sep: str, value: str, rest: str) -> bool:
 _CAUSE_ID = re.compile(r"[a-z][a-z0-9]*(?:\.[a-z0-9]+(?:-[a-z0-9]+)+)+")
 
 
-def _is_rule_sentence(m: re.Match[str], rest: str) -> bool:
+def _is_rule_sentence(m: re.Match[str], line: str, at: int) -> bool:
     key = m.group("key")
     return (
         key is not None
         and not m.group("kq")
         and ":" in (m.group("sep") or "")
         and _CAUSE_ID.fullmatch(key) is not None
-        and _PROSE_NEXT.match(rest) is not None
+        and _PROSE_NEXT.match(line, at) is not None
     )
 
 
@@ -184,25 +184,28 @@ def _name_searchable(line: str) -> str:
     return "".join(parts)
 
 
-def _yaml_key_start(line: str, end: int) -> bool:
+def _yaml_key_start(line: str, end: int, nl: int) -> bool:
     """`_YAML_KEY_START.match(line, 0, end)` without its `.*` (which went back over the whole line before `end` for
-    each key: 2 s for a 64 KiB line of `x a_token:b `, gsafe43): `end` follows a line start, a `{` or a `, ` and then
-    blanks and maybe a list dash and blanks; the text before that `{` or `,` holds no newline (`.` does not match one)."""
-    p = line[:end]
-    stripped = p.rstrip()
-    if stripped.endswith("-"):  # the list dash: blanks after it are required, blanks before it allowed
-        if len(stripped) == len(p):
+    each key: 2 s for a 64 KiB line of `x a_token:b `, gsafe43), and without copying the line up to `end`: `end`
+    follows a line start, a `{` or a `, ` and then blanks and maybe a list dash and blanks; the text before that `{`
+    or `,` holds no newline (`.` does not match one; `nl`: the line's first newline, -1 for none)."""
+    j = end
+    while j > 0 and line[j - 1].isspace():
+        j -= 1
+    if j > 0 and line[j - 1] == "-":  # the list dash: blanks after it are required, blanks before it allowed
+        if j == end:
             return False
-        wend = len(stripped) - 1
-        q = len(p[:wend].rstrip())
+        wend = q = j - 1
+        while q > 0 and line[q - 1].isspace():
+            q -= 1
     else:
-        wend = len(p)
-        q = len(stripped)
+        wend, q = end, j
     if q == 0:
         return True
-    if p[q - 1] == "{":
-        return "\n" not in p[: q - 1]
-    return p[q - 1] == "," and q < wend and "\n" not in p[: q - 1]
+    no_newline_before = nl < 0 or nl >= q - 1
+    if line[q - 1] == "{":
+        return no_newline_before
+    return line[q - 1] == "," and q < wend and no_newline_before
 
 
 def _redact_kv(line: str) -> str:
@@ -211,6 +214,7 @@ def _redact_kv(line: str) -> str:
     # a bare value runs to the end of its run of value characters from wherever in the run it starts: the run's end is
     # kept, so keys inside one value (`a-token:a-token:…`, each a label) do not each scan it again (3 s a 64 KiB line)
     run_from = run_end = -1
+    nl = line.find("\n")
     keyref = "KeyRef" in line  # once: per `key` it went over the line again (0.5 s a 64 KiB line of `-key\t`)
     for m in _KEYSEP.finditer(_name_searchable(line)):
         if m.start() < pos:
@@ -236,7 +240,7 @@ def _redact_kv(line: str) -> str:
             if has_value and line[end - 1] == ":":  # `name_key: client: …`: a label, not a value
                 continue
             sep = m.group("sep") or ""
-            if ":" in sep and key not in _ENGLISH_KEYS and has_value and _yaml_key_start(line, m.start()):
+            if ":" in sep and key not in _ENGLISH_KEYS and has_value and _yaml_key_start(line, m.start(), nl):
                 # YAML `password: correct horse battery`: the value runs to a comment, a flow
                 # separator or the end of the line, not to the first blank
                 stop = _YAML_VALUE_END.search(line, start)
@@ -251,7 +255,8 @@ def _redact_kv(line: str) -> str:
             continue
         if not value or _ALREADY.match(value):
             continue
-        if _is_prose(key, m.group("sep") or "", value, line[end:]) or _is_rule_sentence(m, line[end:]):
+        # the line and an offset, not `line[end:]`: a copy of the rest of the line per key was quadratic (gsafe43)
+        if _is_prose(key, m.group("sep") or "", value, line, end) or _is_rule_sentence(m, line, end):
             continue
         out.append(line[pos:start])
         out.append(REDACTED)

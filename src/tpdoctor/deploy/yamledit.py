@@ -88,14 +88,24 @@ def _append_after_entry(m: CommentedMap, key: Any, raw: str) -> None:
     """Comment lines after entry `key` (no comment of its own yet), past its nested last entry:
     an added `environment: {K: V}` at the end of the file keeps the file's last comment last."""
     v = m[key]
-    if isinstance(v, CommentedSeq) and len(v):
-        _append_to_item(v, len(v) - 1, raw)
-    elif isinstance(v, CommentedMap) and len(v):
+    if _block(v) and isinstance(v, CommentedSeq):
+        last = v[len(v) - 1]
+        if _block(last):  # a mapping (or list) item: ruamel writes no comment on the item itself, it was dropped
+            _append_after_entry(last, list(last.keys())[-1], raw) if isinstance(last, CommentedMap) else (
+                _append_to_item(last, len(last) - 1, raw))
+        else:
+            _append_to_item(v, len(v) - 1, raw)
+    elif _block(v) and isinstance(v, CommentedMap):
         _append_after_entry(v, list(v.keys())[-1], raw)
-    elif not isinstance(v, (CommentedSeq, CommentedMap)):
+    else:  # a scalar, or a flow collection (`capabilities: [gpu]`): the comment follows its line
         m.ca.items.setdefault(key, [None, None, None, None])[2] = CommentToken(
             "\n" + raw, CommentMark(0), None
         )
+
+
+def _block(v: Any) -> bool:
+    """A non-empty block-style collection (a comment can follow its last entry's line)."""
+    return isinstance(v, (CommentedSeq, CommentedMap)) and len(v) > 0 and not v.fa.flow_style()
 
 
 class Rehome:
@@ -117,7 +127,13 @@ class Rehome:
         if tok is not None:
             tok.value = str(tok.value) + raw
         elif keys:
-            _append_after_entry(svc, keys[-1], raw)
+            last = svc[keys[-1]]
+            if isinstance(last, (CommentedSeq, CommentedMap)) and not len(last) and len(keys) > 1:
+                # a key just added, filled after this: a comment on it was dropped (the file's last line, `# tail`,
+                # went when `deploy:` was appended; gsafe43); it stays after the entry it followed
+                _append_after_entry(svc, keys[-2], raw)
+            else:
+                _append_after_entry(svc, keys[-1], raw)
 
     def before_key(self, svc: CommentedMap, key: Any, raw: str) -> None:
         _put_before(svc, key, raw, self.key_indent)
