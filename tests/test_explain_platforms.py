@@ -103,7 +103,8 @@ K8S = "k8s.gpu-resource-unavailable"
          "TASK ERROR: startup for container '104' failed\n", "device.host-node-absent", "proves"),
         ("Warning  FailedScheduling  default-scheduler  0/1 nodes are available: 1 cannot allocate all claims. "
          "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.\n", K8S, "suggests"),
-        ("Error: stat nvidia.com/gpu=all: no such file or directory\n", "runtime.nvidia-toolkit-missing", "proves"),
+        # gnew43: Podman before 4.1 stats the CDI name as a path: the engine predates CDI (the toolkit is there)
+        ("Error: stat nvidia.com/gpu=all: no such file or directory\n", "runtime.engine-predates-cdi", "proves"),
         # Apptainer --rocm on a node without ROCm, then torch finds no HIP GPU
         ("WARNING: Could not find any rocm files on this host!\nWARNING: Could not find any rocm libraries on this "
          "host!\nRuntimeError: No HIP GPUs are available\n", "device.kfd-missing", "suggests"),

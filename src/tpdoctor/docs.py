@@ -133,6 +133,11 @@ EXPLAIN_ONLY: dict[str, str] = {
     # gnew42 (issue 13)
     "nvidia.mps-user-mismatch": "the MPS server's user is a property of the host's running daemon: its processes and control.log are outside the container (no shared PID namespace), and which UID the job will run as is decided at launch; the control daemon's 'NEW CLIENT <pid> from user <uid>' lines for two users in a log show it",
     "nvidia.mig-enabled-no-instances": "check does not read a GPU's MIG mode or its GPU instances (NVML's MIG queries of the parent GPU, which a container may make only with the MIG monitor capability: nvidia.mig-monitor-denied); nvidia-smi's 'No MIG devices found' or Slurm's 'MIG mode is enabled, but no MIG devices were found' in a log shows it",
+    # gnew43 (issue 13)
+    "runtime.engine-predates-cdi": "the engine's and the client's versions (podman --version, the docker CLI, docker compose) are the host's tools, outside the container, and a GPU asked for by CDI name is decided on the command line that check does not see; the engine's 'stat nvidia.com/gpu=...: no such file or directory' in a log shows it",
+    "display.x11-mitshm-ipc-isolated": "whether the X server shares the container's IPC namespace is decided at launch (--ipc) and the server's namespace is the host's, which the container cannot see; a program's use of MIT-SHM shows only when it draws: Xlib's, Qt's or GDK's 'X_ShmAttach' / 'X_ShmPutImage' error in a log shows it",
+    "k8s.gpushare-not-assigned": "the assignment is made at scheduling time by kube-scheduler's extender and the device plugin's Allocate, outside the container, and a pod that got none never starts to be checked; the hook's 'unknown device id: no-gpu-has-<N>-to-run' in a log or a pod event shows it",
+    "runtime.podman-compat-gpu-request-dropped": "which client created the container, and through which socket, is a property of the launch (podman compose's provider, DOCKER_HOST) that the container cannot see, and the dropped request leaves no trace in it; the compose provider's banner or a DOCKER_HOST at podman.sock beside a missing GPU in a log shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",
