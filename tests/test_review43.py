@@ -62,3 +62,21 @@ def test_generate_refuses_a_model_or_image_ending_in_a_newline() -> None:
         assert code == 2 and out.count("\n") == 1 and out.startswith("tpdoctor: error: --"), out
     code, out = invoke("generate", "--target", "compose", "--tp", "2", "--model", "meta/llama")
     _check(code, out, "generate")
+
+
+# -- explain: gnew43's patterns ------------------------------------------------------------------------------------------
+def test_the_podman_socket_record_is_linear_on_a_hostile_line() -> None:
+    """`\\S*podman\\.sock` was tried from every `DOCKER_HOST=unix://` of a line without blanks, each scanning to the
+    line's end: 1.3 s for one 64 KiB line that holds `podman.sock` (the literal the prefilter wants)."""
+    import time
+
+    from tpdoctor.explain.signatures import knowledge_base
+
+    sig = next(s for s in knowledge_base().signatures if s.id == "docker.host-podman-socket")
+    line = ("podman.sock " + "DOCKER_HOST=unix://" * 3500)[:65536]
+    t = time.perf_counter()
+    assert sig.regex.search(line) is None
+    assert time.perf_counter() - t < 0.25
+    for ok in ("export DOCKER_HOST=unix:///run/user/1000/podman/podman.sock",
+               "DOCKER_HOST='unix:///run/podman/podman.sock' docker compose up -d"):
+        assert sig.regex.search(ok), ok
