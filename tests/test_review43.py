@@ -80,3 +80,19 @@ def test_the_podman_socket_record_is_linear_on_a_hostile_line() -> None:
     for ok in ("export DOCKER_HOST=unix:///run/user/1000/podman/podman.sock",
                "DOCKER_HOST='unix:///run/podman/podman.sock' docker compose up -d"):
         assert sig.regex.search(ok), ok
+
+
+def test_the_autoscaler_refusal_is_linear_on_a_hostile_line() -> None:
+    """gperf43 tempered the gap after `Node scale up in zones` but not the one after `associated with this pod failed: `:
+    one scale-up and 2,000 such phrases on a 64 KiB line still took 0.8 s (quadratic: 0.07 s at 16 KiB)."""
+    import time
+
+    from tpdoctor.explain.signatures import knowledge_base
+
+    sig = next(s for s in knowledge_base().signatures if s.id == "k8s.autoscaler-cloud-refused-scale-up")
+    line = ("Node scale up in zones a " + "associated with this pod failed: " * 3000)[:65536]
+    t = time.perf_counter()
+    assert sig.regex.search(line) is None
+    assert time.perf_counter() - t < 0.25
+    for ok in sig.examples:
+        assert sig.regex.search(ok), ok
