@@ -186,3 +186,42 @@ def test_a_fix_that_appends_a_key_keeps_the_files_last_comment(tmp_path: Path) -
         gone = set(text.splitlines()) - set(new.splitlines())
         assert gone == {"    privileged: true"}, (gone, new)
         assert tail + "# tail\n" in new, new
+
+
+# -- verify: option values --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--expect-busbw", "nan"), "--expect-busbw must be a positive number"),
+        (("--expect-busbw", "-5"), "--expect-busbw must be a positive number"),
+        (("--expect-busbw", "inf"), "--expect-busbw must be a positive number"),
+        (("--sizes", "1T"), "--sizes: size over 64 GiB"),
+        (("--small-sizes", "1..99999999999999999"), "--small-sizes: size over 64 GiB"),
+        (("--sizes", "1M..4G:abc"), "size factor must be a whole number"),
+    ],
+)
+def test_verify_refuses_option_values_it_cannot_use(args: tuple[str, str], message: str) -> None:
+    """`--expect-busbw nan` printed `ceiling nan GB/s` and judged nothing (exit 0); `--sizes 1T` launched the ranks and
+    reported their allocation error as a blocker of the setup (exit 3); `--small-sizes 1..1e17` ran until the timeout;
+    `:abc` printed Python's int() message. Each is an option error now: one line, exit 2, before torch is imported."""
+    code, out = invoke("verify", "--backend", "gloo", "--gpus", "2", *args)
+    assert code == 2 and message in out and len(out.strip().splitlines()) == 1, out[-2000:]
+
+
+# -- cluster: the Ray address ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "address", ["ray://user:Hunter2Pass@127.0.0.1:1", "user:Hunter2Pass@127.0.0.1:1", "127.0.0.1:99999", ":6379"]
+)
+def test_cluster_refuses_a_ray_address_with_credentials_or_no_port(address: str) -> None:
+    """`ray://user:Hunter2Pass@head:10001`: `user:Hunter2Pass@head` was looked up as a host name (the password in a DNS
+    query) and printed unredacted in the error (`(user:Hunter2Pass@127.0.0.1:1)`); a port past 65535 or an empty host
+    went to the probe. Refused as an option error, the password nowhere."""
+    from tpdoctor.cluster.remote import _gcs_endpoint
+    from tpdoctor.errors import UsageError
+
+    with pytest.raises(UsageError) as info:
+        _gcs_endpoint(None, address)  # type: ignore[arg-type]
+    assert "Hunter2Pass" not in str(info.value)
+    code, out = invoke("cluster", "check", "--address", address, "--timeout", "2")
+    assert code == 2 and "Hunter2Pass" not in out and "--address" in out, out
+    assert _gcs_endpoint(None, "ray://[::1]:10001") == ("::1", 10001)  # type: ignore[arg-type]

@@ -57,10 +57,15 @@ def _gcs_endpoint(ray: ModuleType, address: str) -> tuple[str, int] | None:
             raise InputError(f"no Ray cluster found (--address auto): {first}") from None
     else:
         rest, default = address, 6379
-    host, sep, port = rest.split("/", 1)[0].rpartition(":")
+    hostport = rest.split("/", 1)[0]
+    if "@" in hostport:
+        # `ray://user:pass@head:10001`: Ray takes no credentials in its address; the whole `user:pass@head` was looked
+        # up as a host name (the password in a DNS query) and printed in the error, unredacted (gsafe43)
+        raise UsageError("--address: a Ray address takes no credentials (user name, password), only ray://HOST:PORT")
+    host, sep, port = hostport.rpartition(":")
     if not sep:
         host, port = port, str(default)
-    if not port.isdigit():
+    if not port.isdecimal() or not 0 < int(port) < 65536 or not host.strip("[]"):
         raise UsageError(f"--address {address!r}: expected auto, HOST:PORT or ray://HOST:PORT")
     return host.strip("[]"), int(port)
 

@@ -307,6 +307,9 @@ def run_verify(
     if opts.tp is not None and opts.gpus is not None and opts.gpus != opts.tp:
         raise UsageError(f"--tp {opts.tp} and --gpus {opts.gpus} disagree: a TP group is one rank per GPU")
     prof_model = resolve_profile(opts)
+    if opts.expect_busbw is not None and not (0 < opts.expect_busbw < float("inf")):
+        # no busbw compares with nan, 0, -5 or inf meaningfully: "ceiling nan GB/s" was printed, exit 0 (gsafe43)
+        raise UsageError(f"--expect-busbw must be a positive number of GB/s, not {opts.expect_busbw}")
     for flag, spec in (("--sizes", opts.sizes), ("--small-sizes", opts.small_sizes)):
         if spec and spec.strip().lower() != "none":
             try:

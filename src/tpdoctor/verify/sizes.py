@@ -21,6 +21,12 @@ CPU_SMALL_QUICK = "8K"
 VLLM_CUSTOM_AR_MAX = 8192 * 1024
 
 
+# No GPU holds one buffer past this (an H200 has 141 GB, and a collective needs two): `--sizes 1T` was launched and
+# ended as a rank's allocation error reported as a blocker of the setup (exit 3), and `--small-sizes 1..99999999999999999`
+# ran 57 sizes up to 89 PB until the timeout (gsafe43); refused as the option error it is (exit 2)
+MAX_SIZE = 64 << 30
+
+
 def parse_size(text: str) -> int:
     m = _ONE.match(text)
     if not m:
@@ -28,6 +34,8 @@ def parse_size(text: str) -> int:
     value = int(m.group(1)) * _UNITS[m.group(2).upper()]
     if value <= 0:
         raise ValueError(f"size must be positive: {text!r}")
+    if value > MAX_SIZE:
+        raise ValueError(f"size over {human(MAX_SIZE)}: {text.strip()[:40]!r}")
     return value
 
 
@@ -38,6 +46,8 @@ def parse_sizes(spec: str) -> list[int]:
         rng, _, factor_text = spec.partition(":")
         lo_text, _, hi_text = rng.partition("..")
         lo, hi = parse_size(lo_text), parse_size(hi_text)
+        if factor_text.strip() and not factor_text.strip().isdecimal():
+            raise ValueError(f"size factor must be a whole number >= 2: {spec[:80]!r}")
         factor = int(factor_text) if factor_text.strip() else 4
         if factor < 2:
             raise ValueError(f"size factor must be >= 2: {spec!r}")
