@@ -96,3 +96,11 @@ def test_the_autoscaler_refusal_is_linear_on_a_hostile_line() -> None:
     assert time.perf_counter() - t < 0.25
     for ok in sig.examples:
         assert sig.regex.search(ok), ok
+
+
+# -- cluster: the Ray address ------------------------------------------------------------------------------------------
+def test_a_ray_address_with_a_huge_port_is_an_option_error() -> None:
+    """gsafe43 read the port with int() before bounding it: 5,000 digits passed isdecimal() and int() raised
+    (Python's 4,300-digit limit), an internal error (exit 1) instead of the option error."""
+    code, out = invoke("cluster", "check", "--address", "1.2.3.4:" + "9" * 5000)
+    assert code == 2 and "internal error" not in out and out.count("\n") == 1, out[:300]
