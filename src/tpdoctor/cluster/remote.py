@@ -65,7 +65,7 @@ def _gcs_endpoint(ray: ModuleType, address: str) -> tuple[str, int] | None:
     host, sep, port = hostport.rpartition(":")
     if not sep:
         host, port = port, str(default)
-    if not port.isdecimal() or not 0 < int(port) < 65536 or not host.strip("[]"):
+    if not port.isdecimal() or len(port) > 5 or not 0 < int(port) < 65536 or not host.strip("[]"):  # int() of 4,301+ digits raises
         raise UsageError(f"--address {address!r}: expected auto, HOST:PORT or ray://HOST:PORT")
     return host.strip("[]"), int(port)
 

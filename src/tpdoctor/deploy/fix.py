@@ -135,27 +135,51 @@ _BLOCK_INDICATOR = re.compile(r"[>|][-+0-9]*")
 _WRAP = "\"'{},[]"
 
 
-def _piece_start(content: str, words: set[str]) -> int | None:
-    """Where the secret starts on a line that is a piece of a several-word value written over lines (a folded or
-    literal block, a plain or quoted scalar going on below its key): every word on it, past a list dash, a `key:` and
-    a block indicator, is one of the value's words. None for any other line."""
-    start: int | None = None
+def _secret_key(name: str) -> bool:
+    from tpdoctor.redact import is_secret_name
+
+    name = name.strip(_WRAP)
+    return name == "value" or is_secret_name(name)
+
+
+def _piece_span(content: str, words: set[str], opened: bool) -> tuple[tuple[int, int] | None, bool]:
+    """Where the secret is on a line that is a piece of a several-word value written over lines (a folded or literal
+    block, a plain or quoted scalar going on below its key), and whether the value goes on below it. The line's first
+    piece follows a list dash, a secret's `key:` (or `key=`, a compose list entry) and a block indicator; a line
+    without such a key is a piece only right below one (`opened`). Every word after that is one of the value's, up to
+    a comment. Before (review43): any line of the value's words was starred, another variable's `MODE: horse` too,
+    and a piece line ending in a comment (`battery staple  # rotate`) was printed whole."""
+    span: tuple[int, int] | None = None
+    keyed = False
     for i, m in enumerate(_TOKEN.finditer(content)):
         tok = m.group()
-        if start is None and (tok == "-" or (i <= 1 and tok.endswith(":")) or _BLOCK_INDICATOR.fullmatch(tok)):
+        if tok.strip(_WRAP) in words:
+            span = (m.start() if span is None else span[0], m.end())
             continue
-        if tok.strip(_WRAP) not in words:
-            return None
-        if start is None:
-            start = m.start()
-    return start
+        if span is None:
+            if tok == "-" or (keyed and _BLOCK_INDICATOR.fullmatch(tok)):
+                continue
+            if i <= 1 and not keyed and tok.endswith(":") and _secret_key(tok[:-1]):
+                keyed = True
+                continue
+            name, eq, rest = tok.partition("=")
+            if i <= 1 and not keyed and eq and _secret_key(name) and rest.strip(_WRAP) in words:
+                keyed, span = True, (m.start() + len(name) + 1, m.end())
+                continue
+        elif tok.startswith("#"):  # a comment ends a plain scalar (a `#` inside the value is one of its words)
+            break
+        return None, False
+    if span is None:
+        return None, keyed  # `DB_PASSWORD: >-`: the value starts on the next line
+    return (span if keyed or opened else None), keyed or opened
 
 
 def hide_values(diff: str, values: list[str]) -> str:
     """The diff with every such value replaced: the line redactor knows an env entry by its shape, and one written
     value first after a bare `-`, as a folded block above its `name:`, or as a flow mapping over two lines was printed
-    as a context or removed line (gsafe42). A several-word value written over lines is hidden on the lines that hold
-    only its words; any 8+ character word of it was starred anywhere in the diff, an unrelated line's too (gsafe43)."""
+    as a context or removed line (gsafe42). A several-word value written over lines is hidden on its key's line and the
+    lines below it that hold only its words (up to a comment); any 8+ character word of it was starred anywhere in the
+    diff, an unrelated line's too (gsafe43, review43)."""
     if not values:
         return diff
     from tpdoctor.redact import REDACTED
@@ -168,15 +192,20 @@ def hide_values(diff: str, values: list[str]) -> str:
     out = []
     # the two file headers and the hunk headers hold no value; a removed line of the file that starts with `--` is
     # `---…` too, and was printed as is (review42)
+    opened = False  # the line above is a piece of a several-word value, or the key line it starts below
     for i, line in enumerate(_lines(diff)):
         if not ((i < 2 and line.startswith(("--- ", "+++ "))) or line.startswith("@@ ")):
             for v in values:
                 if v in line:
                     line = line.replace(v, REDACTED)
             if words and line[:1] in (" ", "+", "-"):
-                at = _piece_start(line[1:], words)
-                if at is not None:
-                    line = line[: 1 + at] + REDACTED + ("\n" if line.endswith("\n") else "")
+                span, opened = _piece_span(line[1:], words, opened)
+                if span is not None:
+                    line = line[: 1 + span[0]] + REDACTED + line[1 + span[1] :]
+            else:
+                opened = False
+        else:
+            opened = False
         out.append(line)
     return "".join(out)
 

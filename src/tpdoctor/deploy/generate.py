@@ -178,11 +178,12 @@ MODEL_RE = re.compile(r"^[A-Za-z0-9_./@:+=][A-Za-z0-9_./@:+=~-]{0,511}$")
 
 def validate_intent(it: Intent) -> None:
     """Refuse values that would not stay one scalar in the generated YAML or shell (exit 2)."""
-    if it.image not in IMAGES and (len(it.image) > 512 or not IMAGE_REF_RE.match(it.image)):
+    if it.image not in IMAGES and (len(it.image) > 512 or not IMAGE_REF_RE.fullmatch(it.image)):
         raise UsageError(
             f"--image {it.image[:80]!r} is not an image reference (registry/name[:tag][@digest])"
         )
-    if not MODEL_RE.match(it.model):
+    # fullmatch: `$` alone also ends a match before a final newline, written into the file (review43)
+    if not MODEL_RE.fullmatch(it.model):
         raise UsageError(
             f"--model {it.model[:80]!r}: a model id or path without blanks, quotes or control characters, not "
             "starting with a dash (write a path that does as ./-name)"
