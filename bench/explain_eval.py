@@ -2,7 +2,8 @@
 
   PYTHONPATH=src python3 bench/explain_eval.py [--split dev|heldout|heldoutN|all] [--hard] [--verbose] [--jobs N]
 
-Positives: the first cause named (the first finding) must be the `expected` cause or one of
+Positives: the first cause named (the first finding above notice; where there is none, the first cause that is a notice in the
+catalogue, so that a positive whose cause is itself a notice, `device.no-gpu`, can be named) must be the `expected` cause or one of
 `also`. Negatives and healthy runs must be clean: no finding above notice. Reported separately
 for the development split (dev/ or train/, which signatures may be tuned on) and heldout/
 (chosen at random before any signature was written for it; never tuned on) and the fresh held-out sets heldoutN/ (collected
@@ -23,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from tpdoctor.explain import explain
+from tpdoctor.model import get_cause
 
 ROOT = Path(__file__).resolve().parent.parent / "tests" / "data" / "explain-real"
 DEV_SPLITS = ("dev", "train")
@@ -78,11 +80,16 @@ def _split_of(entry: dict[str, object]) -> str:
 def evaluate(entry: dict[str, object], root: Path = ROOT) -> Result:
     report = explain([str(root / str(entry["path"]))])
     got = tuple(f.cause for f in report.findings if f.severity.value != "notice")
+    kind = str(entry.get("kind", "positive"))
+    if kind == "positive" and not got:
+        # a notice is what the user reads first when nothing is above it: `device.no-gpu` (a VM with no GPU passed
+        # through) is a notice by design, and before this no positive labelled with it alone could be named. Only a
+        # cause that is a notice in the catalogue: one demoted to a notice here (benign in this log) is not named.
+        got = tuple(f.cause for f in report.findings if get_cause(f.cause).severity.value == "notice")[:1]
     expected = str(entry.get("expected", "none"))
     also = tuple(str(x) for x in (entry.get("also") or []))
     split = _split_of(entry)
     hard = any(m in str(entry.get("reason", "")).lower() for m in HARD_MARKS)
-    kind = str(entry.get("kind", "positive"))
     return Result(str(entry["path"]), split, kind, expected, (expected, *also), got, hard)
 
 
