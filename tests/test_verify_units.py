@@ -310,3 +310,12 @@ def test_verify_backend_xccl_needs_torch_xccl() -> None:
         pytest.skip("this torch has XCCL: the GPU tests cover it")
     r = run_cli("verify", "--backend", "xccl", "--quick")
     assert r.returncode == 2 and "xccl needs torch >= 2.8" in r.stderr
+
+
+@pytest.mark.parametrize("spec", ["1" * 5000, "1M..4M:" + "9" * 5000, "\u0661\u0662K", "64" + "0" * 30])
+def test_a_size_of_thousands_of_digits_is_a_size_error_not_pythons(spec: str) -> None:
+    """review43: `int()` of 4,301+ digits raised Python's own 'Exceeds the limit (4300 digits)' message as the option
+    error; now ASCII digits, at most 20 (a factor at most 6), and the message quotes at most 40 characters."""
+    with pytest.raises(ValueError) as err:
+        sizes.parse_sizes(spec)
+    assert "4300" not in str(err.value) and len(str(err.value)) < 200, str(err.value)[:120]
