@@ -80,6 +80,23 @@ def test_run_facts_none_without_a_command() -> None:
     assert run_facts("when I docker run img it fails") is None  # prose, not a prompt
 
 
+@pytest.mark.parametrize("prompt", [
+    "➜  vllm git:(main) ✗ ", "➜  ~ ", "❯ ", "λ ", "[root@node1 ~]# ", "[user@gpu-host work]$ ", "bash-4.2# ",
+    "sh-5.1$ ", "user@host ~ % ", "(venv) (base) user@h:~$ ", "PS C:\\Users\\me> ", "C:\\src> ",
+])
+def test_run_facts_after_the_default_prompts_of_common_shells(prompt: str) -> None:
+    """bash's RHEL/Fedora prompt, `bash-5.1#`, zsh's `%`, oh-my-zsh's robbyrussell `➜  dir git:(b) ✗`, starship's `❯`,
+    PowerShell's and cmd's drive prompts (glearn43c: no cmd_* facts came from an oh-my-zsh line)."""
+    facts = run_facts(prompt + "docker run --gpus all --shm-size 1g vllm/vllm-openai --tensor-parallel-size 2")
+    assert facts and facts.get("cmd_gpu_request") == "nvidia" and facts.get("cmd_shm") == str(1 << 30), facts
+
+
+@pytest.mark.parametrize("prose", ["then I typed docker run --gpus all img", "➜ so I ran the docker run --gpus all img",
+                                   "see docker run --gpus all img"])
+def test_prose_before_a_command_is_still_no_prompt(prose: str) -> None:
+    assert run_facts(prose) is None
+
+
 def test_run_facts_in_backticks() -> None:
     assert (run_facts("I ran `$ docker run -it img` and got") or {}).get("cmd_gpu_request") == "none"
     assert (run_facts("I ran `docker run --gpus all img python` too") or {}).get(

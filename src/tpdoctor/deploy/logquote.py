@@ -30,8 +30,19 @@ DEFAULT_SHM = (
 
 
 # What may stand before the command on its line: a shell prompt (`$ `, `# `, `user@host:~/x$ `, `(venv) `,
-# `+ ` of set -x, `>>> `-free markers like `==>>>`), or an opening backtick of a command quoted in prose.
-_PROMPT = re.compile(r"^[\s$#>%=+*~-]*(?:\([\w.-]+\)\s*)?(?:[\w.-]+@[\w.-]+(?::\S*)?\s*[$#]\s*)?$")
+# `+ ` of set -x, `>>> `-free markers like `==>>>`), or an opening backtick of a command quoted in prose. The default
+# prompts of the shells people paste from (glearn43c: no cmd_* facts came from an oh-my-zsh line): bash's
+# `\u@\h:\w\$` and RHEL/Fedora's `[\u@\h \W]\$`, `bash-5.1# ` (\s-\v\$), zsh's `user@host ~ % `, oh-my-zsh's
+# robbyrussell theme `➜  dir git:(branch) ✗ `, starship/pure's `❯ `, PowerShell's `PS C:\dir> ` and cmd's `C:\dir>`.
+_PROMPT = re.compile(
+    r"^[\s$#>%=+*~-]*(?:\([\w.-]+\)\s*){0,3}(?:"
+    r"[\w.-]+@[\w.-]+(?:[: ]\S*)?\s*[$#%]\s*"
+    r"|\[[\w.-]+@[\w.-]+(?:\s+[^\]\s]+)?\]\s*[$#]\s*"
+    r"|(?:bash|sh|zsh)-[\d.]+[$#]\s*"
+    r"|[➜❯λ]\s+(?:[^\s`]+\s+)?(?:git:\([^)\s]*\)\s*)?(?:✗\s*)?"
+    r"|(?:PS\s+)?[A-Za-z]:\\[^>\n]*>\s*"
+    r")?$"
+)
 # A Docker image reference (distribution/reference grammar, simplified): lowercase path, optional tag/digest.
 _IMAGE = re.compile(
     r"^(?:[\w.-]+(?::\d+)?/)?[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
