@@ -120,8 +120,6 @@ _REF_DEFAULT = re.compile(
 
 
 _PROSE_NEXT = re.compile(r" +[A-Za-z]")
-# a YAML key: at the start of the line (indent, list dash) or after a flow-mapping `{` / `, `
-_YAML_KEY_START = re.compile(r"(?:.*(?:\{|,\s))?\s*(?:-\s+)?$")
 _YAML_VALUE_END = re.compile(r"\s+#|,\s|[}\]]|\s*$")
 # secret words that are also plain English; PASSWORD, SECRET, CREDENTIALS… are never prose
 _ENGLISH_KEYS = frozenset(
@@ -185,8 +183,10 @@ def _name_searchable(line: str) -> str:
 
 
 def _yaml_key_start(line: str, end: int, nl: int) -> bool:
-    """`_YAML_KEY_START.match(line, 0, end)` without its `.*` (which went back over the whole line before `end` for
-    each key: 2 s for a 64 KiB line of `x a_token:b `, gsafe43), and without copying the line up to `end`: `end`
+    r"""Whether a YAML key starts at `end`: at the start of the line (indent, list dash) or after a flow-mapping `{` /
+    `, `. Was the regex `(?:.*(?:\{|,\s))?\s*(?:-\s+)?$` matched on line[:end], whose `.*` went back over the whole
+    line before `end` for each key (2 s for a 64 KiB line of `x a_token:b `, gsafe43; tests/test_gsafe43.py keeps it as
+    the reference this function is checked against), and without copying the line up to `end`: `end`
     follows a line start, a `{` or a `, ` and then blanks and maybe a list dash and blanks; the text before that `{`
     or `,` holds no newline (`.` does not match one; `nl`: the line's first newline, -1 for none)."""
     j = end

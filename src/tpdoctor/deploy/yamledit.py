@@ -90,9 +90,11 @@ def _append_after_entry(m: CommentedMap, key: Any, raw: str) -> None:
     v = m[key]
     if _block(v) and isinstance(v, CommentedSeq):
         last = v[len(v) - 1]
-        if _block(last):  # a mapping (or list) item: ruamel writes no comment on the item itself, it was dropped
-            _append_after_entry(last, list(last.keys())[-1], raw) if isinstance(last, CommentedMap) else (
-                _append_to_item(last, len(last) - 1, raw))
+        if _block(last) and isinstance(last, CommentedMap):
+            # a mapping item: ruamel writes no comment on the item itself, it was dropped
+            _append_after_entry(last, list(last.keys())[-1], raw)
+        elif _block(last):  # a list item that is a list
+            _append_to_item(last, len(last) - 1, raw)
         else:
             _append_to_item(v, len(v) - 1, raw)
     elif _block(v) and isinstance(v, CommentedMap):
