@@ -216,6 +216,9 @@ def _redact_kv(line: str) -> str:
     run_from = run_end = -1
     nl = line.find("\n")
     keyref = "KeyRef" in line  # once: per `key` it went over the line again (0.5 s a 64 KiB line of `-key\t`)
+    # the brackets opened and not closed before the current key, counted once along the line (per key: quadratic)
+    depth = {"}": 0, "]": 0, ")": 0}
+    counted = 0
     for m in _KEYSEP.finditer(_name_searchable(line)):
         if m.start() < pos:
             continue
@@ -246,6 +249,21 @@ def _redact_kv(line: str) -> str:
                 stop = _YAML_VALUE_END.search(line, start)
                 end = max(end, stop.start() if stop else len(line.rstrip("\n")))
                 run_from = run_end = -1  # the value ran past its first run: the next start scans afresh
+        if not q and end > start and line[end - 1] in depth:
+            # `{api_key: x}`, `[token=x]`, `f(token=x)`: a closing bracket after a bare value closes a bracket opened
+            # before the key, and is the line's, not the secret's; it went with the value (`{api_key: <redacted>`, a
+            # broken flow mapping in a quoted line or a diff, gsafe44). Only as many as were opened: `token=ab}` keeps
+            # an unopened `}` in the value
+            for c in line[counted : m.start()]:
+                if c in "{[(":
+                    depth["}])"["{[(".index(c)]] += 1
+                elif depth.get(c):
+                    depth[c] -= 1
+            counted = m.start()
+            used = dict(depth)
+            while end > start and used.get(line[end - 1], 0) > 0:
+                used[line[end - 1]] -= 1
+                end -= 1
         value = line[start:end]
         d = _REF_DEFAULT.fullmatch(value)
         if d and d.group("default") and not _ALREADY.match(d.group("default")):
