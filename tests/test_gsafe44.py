@@ -39,3 +39,73 @@ def test_a_bare_secret_keeps_the_bracket_that_closes_around_it() -> None:
     # a closer no bracket opened is part of the value, which stays hidden whole
     assert redact_line("token=hunter2}") == "token=<redacted>"
     assert redact_line("api_key=hunter2] b") == "api_key=<redacted> b"
+
+
+# -- --fix diffs: the pieces of a quoted secret with escapes, a flow mapping over lines ----------------------------------
+def test_a_fix_diff_hides_the_pieces_of_a_quoted_secret_with_escapes(tmp_path: Path) -> None:
+    """A double-quoted secret over lines whose pieces are no words of the parsed value (`Lan\\` + `tern42x` is the
+    parsed `Lantern42x`; `\\u0041Lantern42x` is `ALantern42x`): the line below its key was printed as is."""
+    out = _fix_diff(tmp_path, '      DB_PASSWORD: "Quokka42xy Lan\\\n        tern42x Walrus77yz"\n      MODE: a\n')
+    for piece in ("Quokka42xy", "tern42x", "Walrus77yz"):
+        assert piece not in out, out
+    assert '       DB_PASSWORD: "<redacted>\n         <redacted>"\n       MODE: a\n' in out, out
+    out = _fix_diff(tmp_path, '      DB_PASSWORD: "Quokka42xy \\u0041Lantern42x\n        Walrus77yz Pelican42x"\n')
+    for piece in ("Quokka42xy", "Lantern42x", "Walrus77yz", "Pelican42x"):
+        assert piece not in out, out
+
+
+def test_a_fix_diff_hides_a_short_quoted_secret_over_lines_and_keeps_other_quoted_values(tmp_path: Path) -> None:
+    """A value under 6 characters is no value hide_values looks for: `'ab` then `cd'` printed `cd'`. Single quotes
+    with `''` inside; another variable's quoted value over lines is printed as written."""
+    out = _fix_diff(tmp_path, "      DB_PASSWORD: 'a''b\n        c'\n      MODE: 'one\n        two'\n")
+    assert "         <redacted>'\n" in out and "       MODE: 'one\n         two'\n" in out, out
+
+
+def test_a_fix_diff_hides_a_kubernetes_flow_entry_over_lines(tmp_path: Path) -> None:
+    """`- {name: DB_PASSWORD, value: Quokka42xy Lantern42x` then `Walrus77yz Pelican42x}`: the second line has no key
+    and no key opened it (a flow mapping), so it was printed as is; quoted with an escape too."""
+    path = tmp_path / "pod.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n"
+        "    image: vllm/vllm-openai\n    securityContext:\n      privileged: true\n    env:\n"
+        "    - {name: DB_PASSWORD, value: Quokka42xy Lantern42x\n        Walrus77yz Pelican42x}\n"
+        '    - {name: API_TOKEN, value: "Quokka43xy Lan\\x41tern43x\n        Walrus78yz Pelican43x"}\n'
+        '    args: ["--tensor-parallel-size", "2"]\n'
+    )
+    code, out = invoke("audit", "--fix", str(path))
+    _check(code, out, "audit --fix")
+    for piece in ("Quokka4", "Lantern4", "tern43x", "Walrus7", "Pelican4"):
+        assert piece not in out, out
+    assert "         <redacted>}\n" in out and '         <redacted>"}\n' in out, out
+
+
+# -- explain --config reads the config once ------------------------------------------------------------------------------
+def test_explain_config_patches_the_file_as_it_read_it(tmp_path: Path, monkeypatch: object) -> None:
+    """explain --config read the config, then patch_for_causes read it again: a file replaced between the two reads
+    gave a diff from the first text to the patch of the second (here a secret written in by the second version, which
+    the values of the first could not hide, and a `-` line of what was never in the file). One read now."""
+    import pytest
+
+    from tpdoctor.deploy import audit as deploy_audit
+    from tpdoctor.deploy import fix as deploy_fix
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    cfg = tmp_path / "compose.yaml"
+    cfg.write_text("services:\n  v:\n    image: vllm/vllm-openai\n    command: --tensor-parallel-size 2\n")
+    log = tmp_path / "run.log"
+    log.write_text(
+        "gpu-node-7:4242:4301 [1] NCCL WARN Error: failed to extend /dev/shm/nccl-4Xh2Gq to 9637892 bytes\n"
+    )
+    real = deploy_audit.load
+
+    def racing_load(path: Path, *a: object, **k: object) -> object:
+        cfg.write_text(
+            "services:\n  v:\n    image: vllm/vllm-openai\n    command: --tensor-parallel-size 2\n"
+            "    environment:\n      - DB_PASSWORD=Quokka42xy Lantern42x\n"
+        )
+        return real(path, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(deploy_fix, "load", racing_load)
+    code, out = invoke("explain", str(log), "--config", str(cfg))
+    _check(code, out, "explain --config")
+    assert "shm_size" in out and "environment" not in out and "Lantern42x" not in out, out
