@@ -79,6 +79,43 @@ def test_a_fix_diff_hides_a_kubernetes_flow_entry_over_lines(tmp_path: Path) -> 
     assert "         <redacted>}\n" in out and '         <redacted>"}\n' in out, out
 
 
+# -- the JSON splice check: NaN is no string ---------------------------------------------------------------------------
+def test_the_json_splice_check_tells_a_bare_constant_from_its_name_in_quotes() -> None:
+    """_same_json read JSON's bare constants with parse_constant=str: `{"a": NaN}` and `{"a": "NaN"}` were the same
+    document, so a splice that wrote the one where json.dumps wrote the other (a number become a string, or back)
+    passed the check that guards the write."""
+    from tpdoctor.deploy.io import _same_json
+
+    assert not _same_json('{"a": NaN}', '{"a": "NaN"}')
+    assert not _same_json('["Infinity", -Infinity]', '[Infinity, "-Infinity"]')
+    assert _same_json('{"a": NaN, "b": [Infinity]}', '{"a":NaN,"b":[Infinity]}')
+
+
+# -- audit --fix --write on a 4-blank YAML file -----------------------------------------------------------------------
+_FOUR = (
+    "# header\nservices:\n    v:\n        image: vllm/vllm-openai   # pinned later\n        privileged: true\n"
+    '        command: [ "--tensor-parallel-size", "2" ]\n        labels:\n            - "a=b"\n'
+    '            -   "c=d"\n        environment:\n            MODE: \'x\'   # quoted\n    w:\n'
+    '        image: "nginx"\n        ports:\n        - "80:80"\n'
+)
+
+
+def test_fix_write_keeps_the_lines_of_a_four_blank_yaml_file(tmp_path: Path) -> None:
+    """A compose file indented with 4 blanks (and a sequence at offset 4 and 0) was written back whole at 2 blanks:
+    every line changed, comments moved and flow lists re-spelled. Now only the lines of the change differ."""
+    import difflib
+
+    path = tmp_path / "compose.yaml"
+    path.write_text(_FOUR)
+    code, out = invoke("audit", "--fix", "--write", str(path))
+    _check(code, out, "audit --fix --write")
+    new = path.read_text()
+    old_lines, new_lines = _FOUR.splitlines(keepends=True), new.splitlines(keepends=True)
+    removed = [x for x in difflib.ndiff(old_lines, new_lines) if x.startswith("- ")]
+    assert removed == ["-         privileged: true\n"], "".join(difflib.unified_diff(old_lines, new_lines))
+    assert "        shm_size: 16g\n" in new and "            - ALL\n" in new, new
+
+
 # -- explain --config reads the config once ------------------------------------------------------------------------------
 def test_explain_config_patches_the_file_as_it_read_it(tmp_path: Path, monkeypatch: object) -> None:
     """explain --config read the config, then patch_for_causes read it again: a file replaced between the two reads
