@@ -91,6 +91,23 @@ def test_the_json_splice_check_tells_a_bare_constant_from_its_name_in_quotes() -
     assert _same_json('{"a": NaN, "b": [Infinity]}', '{"a":NaN,"b":[Infinity]}')
 
 
+# -- explain /dev/null ---------------------------------------------------------------------------------------------------
+def test_explain_reads_the_null_device_as_an_empty_log() -> None:
+    """`explain /dev/null` (a script with no log yet) was refused as a device (exit 2); it is an empty log like an
+    empty file. /dev/zero and other devices that never end stay refused."""
+    import os
+
+    if not os.path.exists("/dev/null") or os.stat("/dev/null").st_rdev != os.makedev(1, 3):
+        import pytest
+
+        pytest.skip("no Linux /dev/null here")
+    code, out = invoke("explain", "/dev/null")
+    _check(code, out, "explain /dev/null")
+    assert code == 0 and "read 0 lines from /dev/null" in out and "error" not in out, out
+    code, out = invoke("explain", "/dev/zero")
+    assert code == 2 and out == "tpdoctor: error: /dev/zero: is a device, not a log: refusing to read it\n", out
+
+
 # -- audit --fix --write on a 4-blank YAML file -----------------------------------------------------------------------
 _FOUR = (
     "# header\nservices:\n    v:\n        image: vllm/vllm-openai   # pinned later\n        privileged: true\n"
