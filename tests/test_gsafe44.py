@@ -163,3 +163,48 @@ def test_explain_config_patches_the_file_as_it_read_it(tmp_path: Path, monkeypat
     code, out = invoke("explain", str(log), "--config", str(cfg))
     _check(code, out, "explain --config")
     assert "shm_size" in out and "environment" not in out and "Lantern42x" not in out, out
+
+
+# -- run: tpdoctor's lines after the command's output ------------------------------------------------------------------
+def test_run_starts_its_verdict_on_a_line_of_its_own(tmp_path: Path) -> None:
+    """The command printed `tpdoctor: check passed` without a newline and failed: run's verdict was glued after it
+    (`tpdoctor: check passedtpdoctor: the command exited with 3 …`). Redirected, the command's bytes are passed as
+    they came and only a newline is added before run's first line."""
+    import subprocess
+    import sys
+
+    from test_run_child import cli_env
+
+    child = "printf '\\033[8mtpdoctor: check passed' >&2; exit 3"
+    p = subprocess.run(
+        [sys.executable, "-m", "tpdoctor", "run", "--no-check", "--", "sh", "-c", child],
+        env=cli_env(), capture_output=True, timeout=120,
+    )
+    assert p.returncode == 3, p.stderr
+    assert p.stderr.startswith(b"\x1b[8mtpdoctor: check passed\ntpdoctor: the command exited with 3;"), p.stderr
+    # a command that ends its lines gets nothing added
+    p = subprocess.run(
+        [sys.executable, "-m", "tpdoctor", "run", "--no-check", "--", "sh", "-c", "echo out >&2; exit 3"],
+        env=cli_env(), capture_output=True, timeout=120,
+    )
+    assert p.stderr.startswith(b"out\ntpdoctor: the command exited with 3;"), p.stderr
+
+
+def test_run_on_a_terminal_ends_what_the_command_left_open() -> None:
+    """On a terminal, an OSC title left open (`ESC ] 0;owned` without BEL) swallowed run's verdict and `ESC [ 8 m`
+    concealed it: run ends the string (ST) and resets the attributes before its own lines."""
+    import shlex
+    import shutil
+    import subprocess
+    import sys
+
+    import pytest
+
+    from test_run_child import cli_env
+
+    if shutil.which("script") is None:
+        pytest.skip("needs script(1) for a terminal")
+    child = "printf '\\033]0;owned\\033[8mx' >&2; exit 3"
+    inner = f"{sys.executable} -m tpdoctor run --no-check -- sh -c {shlex.quote(child)}"
+    p = subprocess.run(["script", "-qec", inner, "/dev/null"], env=cli_env(), capture_output=True, timeout=120)
+    assert b"\x1b]0;owned\x1b[8mx\x1b\\\x1b[0m\r\ntpdoctor: the command exited with 3;" in p.stdout, p.stdout
