@@ -208,3 +208,31 @@ def test_run_on_a_terminal_ends_what_the_command_left_open() -> None:
     inner = f"{sys.executable} -m tpdoctor run --no-check -- sh -c {shlex.quote(child)}"
     p = subprocess.run(["script", "-qec", inner, "/dev/null"], env=cli_env(), capture_output=True, timeout=120)
     assert b"\x1b]0;owned\x1b[8mx\x1b\\\x1b[0m\r\ntpdoctor: the command exited with 3;" in p.stdout, p.stdout
+
+
+# -- quoted secrets with an escaped quote, a doubled quote, a quote before the key ---------------------------------------
+def test_a_quoted_secret_runs_past_its_escaped_quotes() -> None:
+    """`DB_PASSWORD: "Quo\\"kka42xy Lantern42x"` ran to the escaped quote: `kka42xy Lantern42x` was printed (in a quoted
+    log line, an audit diff); YAML's `'Wal''rus77yz Pelican'` the same at the doubled quote."""
+    cases = {
+        'DB_PASSWORD: "Quo\\"kka42xy Lantern42x" more': 'DB_PASSWORD: "<redacted>" more',
+        "API_TOKEN: 'Wal''rus77yz Pelican' x": "API_TOKEN: '<redacted>' x",
+        'password="a\\\\" tail': 'password="<redacted>" tail',  # the backslash escapes itself: the quote closes
+        "token='abc' 'def'": "token='<redacted>' 'def'",
+    }
+    for line, want in cases.items():
+        assert redact_line(line) == want, line
+
+
+def test_a_fix_diff_hides_a_quoted_list_entry_with_an_escape(tmp_path: Path) -> None:
+    """`- "DB_PASSWORD=Quokka42xy Lan\\x41tern42x"` (the quote before the key): the line redactor takes the first word
+    and the parsed value is not in the line, so `Lan\\x41tern42x` was printed, and the line below when it went on."""
+    out = _fix_diff(tmp_path, '      - "DB_PASSWORD=Quokka42xy Lan\\x41tern42x"\n      - MODE=a\n')
+    assert "tern42x" not in out and '       - "DB_PASSWORD=<redacted>"\n       - MODE=a\n' in out, out
+    out = _fix_diff(
+        tmp_path,
+        '      - "DB_PASSWORD=Quokka42xy Lan\\x41tern42x\n        Walrus77yz Pelican42x"\n      - "MODE=a\n        b"\n',
+    )
+    for piece in ("Quokka42xy", "tern42x", "Walrus77yz", "Pelican42x"):
+        assert piece not in out, out
+    assert '       - "MODE=a\n         b"\n' in out, out

@@ -208,6 +208,28 @@ def _yaml_key_start(line: str, end: int, nl: int) -> bool:
     return line[q - 1] == "," and q < wend and no_newline_before
 
 
+def _quote_end(line: str, start: int, q: str) -> int:
+    """Where the value quoted with `q` that starts at `start` ends, -1 for not on the line. A plain `"` skips the quotes
+    a backslash escapes (`"Quo\\"kka rest"`: YAML, JSON, the shell), a plain `'` the doubled `''` of YAML (`'Wal''rus
+    rest'`): the value ran to the escaped quote and the rest of the secret was printed (gsafe44)."""
+    if q == '"':
+        i = line.find(q, start)
+        while i > 0:
+            k = i
+            while k > start and line[k - 1] == "\\":
+                k -= 1
+            if (i - k) % 2 == 0:  # an even run of backslashes escapes itself, not the quote
+                return i
+            i = line.find(q, i + 1)
+        return i
+    if q == "'":
+        i = line.find(q, start)
+        while i >= 0 and line.startswith("''", i):
+            i = line.find(q, i + 2)
+        return i
+    return line.find(q, start)
+
+
 def _redact_kv(line: str) -> str:
     out: list[str] = []
     pos = 0
@@ -232,7 +254,7 @@ def _redact_kv(line: str) -> str:
         start = m.end()
         q = m.group("q")
         if q:
-            end = line.find(q, start)
+            end = _quote_end(line, start, q)
             end = len(line.rstrip("\n")) if end < 0 else end
         else:
             if not run_from <= start < run_end:

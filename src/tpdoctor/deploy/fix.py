@@ -181,6 +181,8 @@ def _piece_span(content: str, words: set[str], opened: bool) -> tuple[tuple[int,
 _QUOTED_KEY = re.compile(
     r"""(?:^|(?<=[\s{,]))(?:-[ \t]+)?["']?(?P<k>[A-Za-z_][\w.-]*)["']?[ \t]*(?::[ \t]+|=)(?P<q>["'])"""
 )
+# a compose list entry quoted whole, the quote before the key (`- "DB_PASSWORD=Quokka \x41b`): the value is the rest
+_QUOTED_ITEM = re.compile(r"""(?:^|(?<=[\s{,\[]))(?:-[ \t]+)?(?P<q>["'])(?P<k>[A-Za-z_][\w.-]*)=""")
 # the same with a plain scalar that runs to the line's end inside a flow mapping (`{name: DB_PASSWORD, value: a b`):
 # a flow mapping written over lines; the line below was no piece (no key on it, none opened above it, gsafe44)
 _FLOW_PLAIN_KEY = re.compile(
@@ -204,27 +206,33 @@ def _close_quote(s: str, i: int, q: str) -> int:
     return -1
 
 
-def _quoted_piece(content: str, q_open: str | None) -> tuple[tuple[int, int] | None, str | None]:
+def _quoted_piece(content: str, q_open: str | None) -> tuple[list[tuple[int, int]], str | None]:
     """Inside a secret's quoted value (`q_open`): the span of its piece on this line and whether it goes on. Else: the
-    span after a secret key's opening quote that this line does not close, and that quote; (None, None) for none."""
+    spans of the secrets' quoted values on this line (up to their closing quotes: `"a\"b c"` or `"a \x41b"` hid only
+    up to the escaped quote or the first word), and the quote of one this line leaves open."""
     body = content.rstrip("\r\n")
     if q_open:
         start = len(body) - len(body.lstrip())
         end = _close_quote(body, start, q_open)
         if end < 0:
-            return ((start, len(body.rstrip())) if body.strip() else None), q_open
-        return ((start, end) if end > start else None), None
+            return ([(start, len(body.rstrip()))] if body.strip() else []), q_open
+        return ([(start, end)] if end > start else []), None
+    spans: list[tuple[int, int]] = []
     pos = 0
     while True:
-        m = _QUOTED_KEY.search(body, pos)
-        if m is None:
-            return None, None
+        found = [x for x in (_QUOTED_KEY.search(body, pos), _QUOTED_ITEM.search(body, pos)) if x is not None]
+        if not found:
+            return spans, None
+        m = min(found, key=lambda x: x.start())
         close = _close_quote(body, m.end(), m.group("q"))
+        secret = _secret_key(m.group("k"))
         if close < 0:
-            if _secret_key(m.group("k")):
-                end = len(body.rstrip())
-                return ((m.end(), end) if end > m.end() else None), m.group("q")
-            return None, None  # another key's value runs to the end of the line
+            if not secret:
+                return spans, None  # another key's value runs to the end of the line
+            end = len(body.rstrip())
+            return spans + ([(m.end(), end)] if end > m.end() else []), m.group("q")
+        if secret and close > m.end() and not _REFERENCE.fullmatch(body, m.end(), close):  # `"${HF_TOKEN}"`: no secret
+            spans.append((m.end(), close))
         pos = close + 1
 
 
@@ -263,9 +271,10 @@ def hide_values(diff: str, values: list[str]) -> str:
             if line[:1] in (" ", "+", "-"):
                 # a quoted value is found by its quotes, whatever its words (and a short one, under 6 characters, too)
                 inside = quote is not None
-                span, quote = _quoted_piece(line[1:], quote)
-                if span is not None:
-                    line = line[: 1 + span[0]] + REDACTED + line[1 + span[1] :]
+                spans, quote = _quoted_piece(line[1:], quote)
+                for a, b in reversed(spans):  # from the right: the offsets on the left stay
+                    if line[1 + a : 1 + b] != REDACTED:
+                        line = line[: 1 + a] + REDACTED + line[1 + b :]
                 if inside or quote is not None:
                     opened = False
                 elif words:
