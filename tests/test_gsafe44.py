@@ -36,6 +36,10 @@ def test_a_bare_secret_keeps_the_bracket_that_closes_around_it() -> None:
     for line, want in cases.items():
         assert redact_line(line) == want, line
         assert redact_text(line + "\n") == want + "\n", line
+    # an Authorization header's value ran over the brackets too
+    assert redact_line("[Authorization=Basic dXNlcjpwYXNz]") == "[Authorization=Basic <redacted>]"
+    assert redact_line("(authorization: Token abcdefghijk123)") == "(authorization: Token <redacted>)"
+    assert redact_line("h: {Authorization: abcdefghijk123}") == "h: {Authorization: <redacted>}"
     # a closer no bracket opened is part of the value, which stays hidden whole
     assert redact_line("token=hunter2}") == "token=<redacted>"
     assert redact_line("api_key=hunter2] b") == "api_key=<redacted> b"
