@@ -240,3 +240,25 @@ def test_a_fix_diff_hides_a_quoted_list_entry_with_an_escape(tmp_path: Path) -> 
     for piece in ("Quokka42xy", "tern42x", "Walrus77yz", "Pelican42x"):
         assert piece not in out, out
     assert '       - "MODE=a\n         b"\n' in out, out
+
+
+# -- explain on a log still being written --------------------------------------------------------------------------------
+def test_explain_reads_a_growing_log_up_to_its_size_at_open(tmp_path: Path) -> None:
+    """A log appended to as fast as it was read (`explain train.log` while the job writes it, `yes > f`) never ended:
+    `explain` ran past a minute and 3 GB. A regular file is read up to the size it had when explain opened it."""
+    from tpdoctor.explain.reader import open_log
+
+    log = tmp_path / "train.log"
+    first = b"NCCL WARN one\n" * 1000
+    log.write_bytes(first)
+    with open_log(str(log)) as stream, open(log, "ab") as writer:
+        got = bytearray()
+        while True:
+            writer.write(b"more\n" * 1000)  # the job goes on writing while explain reads
+            writer.flush()
+            data = stream.read(4096)
+            if not data:
+                break
+            got += data
+            assert len(got) <= len(first), "read past the size at open"
+    assert bytes(got) == first
