@@ -208,6 +208,28 @@ def _yaml_key_start(line: str, end: int, nl: int) -> bool:
     return line[q - 1] == "," and q < wend and no_newline_before
 
 
+def _quote_end(line: str, start: int, q: str) -> int:
+    """Where the value quoted with `q` that starts at `start` ends, -1 for not on the line. A plain `"` skips the quotes
+    a backslash escapes (`"Quo\\"kka rest"`: YAML, JSON, the shell), a plain `'` the doubled `''` of YAML (`'Wal''rus
+    rest'`): the value ran to the escaped quote and the rest of the secret was printed (gsafe44)."""
+    if q == '"':
+        i = line.find(q, start)
+        while i > 0:
+            k = i
+            while k > start and line[k - 1] == "\\":
+                k -= 1
+            if (i - k) % 2 == 0:  # an even run of backslashes escapes itself, not the quote
+                return i
+            i = line.find(q, i + 1)
+        return i
+    if q == "'":
+        i = line.find(q, start)
+        while i >= 0 and line.startswith("''", i):
+            i = line.find(q, i + 2)
+        return i
+    return line.find(q, start)
+
+
 def _redact_kv(line: str) -> str:
     out: list[str] = []
     pos = 0
@@ -216,6 +238,9 @@ def _redact_kv(line: str) -> str:
     run_from = run_end = -1
     nl = line.find("\n")
     keyref = "KeyRef" in line  # once: per `key` it went over the line again (0.5 s a 64 KiB line of `-key\t`)
+    # the brackets opened and not closed before the current key, counted once along the line (per key: quadratic)
+    depth = {"}": 0, "]": 0, ")": 0}
+    counted = 0
     for m in _KEYSEP.finditer(_name_searchable(line)):
         if m.start() < pos:
             continue
@@ -229,7 +254,7 @@ def _redact_kv(line: str) -> str:
         start = m.end()
         q = m.group("q")
         if q:
-            end = line.find(q, start)
+            end = _quote_end(line, start, q)
             end = len(line.rstrip("\n")) if end < 0 else end
         else:
             if not run_from <= start < run_end:
@@ -246,6 +271,21 @@ def _redact_kv(line: str) -> str:
                 stop = _YAML_VALUE_END.search(line, start)
                 end = max(end, stop.start() if stop else len(line.rstrip("\n")))
                 run_from = run_end = -1  # the value ran past its first run: the next start scans afresh
+        if not q and end > start and line[end - 1] in depth:
+            # `{api_key: x}`, `[token=x]`, `f(token=x)`: a closing bracket after a bare value closes a bracket opened
+            # before the key, and is the line's, not the secret's; it went with the value (`{api_key: <redacted>`, a
+            # broken flow mapping in a quoted line or a diff, gsafe44). Only as many as were opened: `token=ab}` keeps
+            # an unopened `}` in the value
+            for c in line[counted : m.start()]:
+                if c in "{[(":
+                    depth["}])"["{[(".index(c)]] += 1
+                elif depth.get(c):
+                    depth[c] -= 1
+            counted = m.start()
+            used = dict(depth)
+            while end > start and used.get(line[end - 1], 0) > 0:
+                used[line[end - 1]] -= 1
+                end -= 1
         value = line[start:end]
         d = _REF_DEFAULT.fullmatch(value)
         if d and d.group("default") and not _ALREADY.match(d.group("default")):
@@ -271,6 +311,33 @@ def _keep_pre(m: re.Match[str]) -> str:
     if _ALREADY.match(m.group("secret")):
         return m.group(0)
     return m.group("pre") + REDACTED
+
+
+class _KeepPreClosers:
+    """_keep_pre for a header value, which runs over `}`, `]` and `)`: `{Authorization: Bearer x}` printed as
+    `{Authorization: <redacted>` (gsafe44). A closer at its end that closes a bracket opened before the match is the
+    line's. re.sub calls it left to right: the brackets are counted once along the line (per match: quadratic)."""
+
+    def __init__(self) -> None:
+        self.depth = {"}": 0, "]": 0, ")": 0}
+        self.counted = 0
+
+    def __call__(self, m: re.Match[str]) -> str:
+        secret, line, at = m.group("secret"), m.string, m.start()
+        for ch in line[self.counted : at]:
+            if ch in "{[(":
+                self.depth["}])"["{[(".index(ch)]] += 1
+            elif self.depth.get(ch):
+                self.depth[ch] -= 1
+        self.counted = max(self.counted, at)
+        used = dict(self.depth)
+        tail = ""
+        while len(secret) > 1 and used.get(secret[-1], 0) > 0:
+            used[secret[-1]] -= 1
+            tail, secret = secret[-1] + tail, secret[:-1]
+        if _ALREADY.match(secret):
+            return m.group(0)
+        return m.group("pre") + REDACTED + tail
 
 
 # Kubernetes' env entries name the variable and give its value under separate keys: `{name: DB_PASSWORD, value: x}`
@@ -425,7 +492,7 @@ def redact_line(line: str) -> str:
         line = _URL_CREDS.sub(_keep_pre, line)
         line = _URL_USER_TOKEN.sub(_keep_pre, line)
     if "auth" in low or "bearer" in low or "basic" in low:
-        line = _AUTH_HEADER.sub(_keep_pre, line)
+        line = _AUTH_HEADER.sub(_KeepPreClosers(), line)
         line = _BEARER.sub(_keep_pre, line)
     if _ANY_SECRET_WORD.search(low):
         line = _redact_kv(line)

@@ -153,7 +153,7 @@ def _patch_config(prepared: Any, report: Any, write: bool) -> dict[str, Any]:
 
     loaded, facts, ipc_exchange = prepared
     causes = [f.cause for f in report.findings if f.severity.value != "notice"]
-    patch = patch_for_causes(loaded.path, causes, facts, ipc_exchange, loaded.fmt)
+    patch = patch_for_causes(loaded, causes, facts, ipc_exchange)  # the file as read once: what is shown is edited
     path = str(loaded.path)
     out: dict[str, Any] = {
         "path": path,

@@ -6,6 +6,9 @@ rich and the pydantic typer imports cost ~0.2 s of CPU); `cli/run_cmd.py` is the
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -141,7 +144,8 @@ def _run(argv: list[str], prepared: Prepared, explain_log: Path | None, speak: C
         speak(f"cannot run {argv[0]}: {exc.strerror or exc}")
         return NOT_EXECUTABLE_EXIT
     if result.exit_code == 0:
-        return 0
+        return 0  # nothing of ours follows the command's output
+    _end_child_output(result.unterminated)
     if result.forwarded or (result.signal in QUIET_SIGNALS):
         how = f"signal {result.signal}" if result.signal else f"exit code {result.exit_code}"
         say_why = "after a forwarded signal" if result.forwarded else "stopped"
@@ -159,6 +163,32 @@ def _run(argv: list[str], prepared: Prepared, explain_log: Path | None, speak: C
     except Exception as exc:  # the diagnosis must never change the command's exit code
         speak(f"could not explain the output: {type(exc).__name__}: {exc}")
     return result.exit_code
+
+
+def _end_child_output(unterminated: set[int]) -> None:
+    """Before tpdoctor's own lines after the command: a line the command left open on our stderr (or on stdout when
+    both are one file) is ended, so `tpdoctor: the command exited…` starts a line of its own; it was glued after
+    the command's last bytes (`tpdoctor: check passed` printed without a newline took our verdict as its tail,
+    gsafe44). On a terminal, a string control the command left open (an OSC title `ESC ] 0;` without its BEL, which
+    swallows what follows) is ended (ST) and the attributes are reset (`ESC [ 8 m` conceals what follows): our lines
+    are seen. Only on a terminal: a redirected stream gets the newline only, the command's bytes stay as they were."""
+    err = sys.stderr
+    try:
+        same = os.path.samestat(os.fstat(1), os.fstat(2))
+    except OSError:
+        same = False
+    prefix = ""
+    try:
+        if err.isatty():
+            prefix = "\x1b\\\x1b[0m"
+    except (AttributeError, ValueError, OSError):
+        pass
+    if 2 in unterminated or (same and 1 in unterminated):
+        prefix += "\n"
+    if prefix:
+        with contextlib.suppress(OSError, ValueError):
+            err.write(prefix)
+            err.flush()
 
 
 # The options parse_fast understands before `--`: (name, takes a value). Anything else, or no

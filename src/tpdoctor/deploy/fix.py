@@ -174,14 +174,83 @@ def _piece_span(content: str, words: set[str], opened: bool) -> tuple[tuple[int,
     return (span if keyed or opened else None), keyed or opened
 
 
+# A secret's key and a quote that the line does not close (`DB_PASSWORD: "Quokka \`, `{name: API_TOKEN, value: "a b`):
+# the value goes on below up to the closing quote. Its pieces are found by the quotes, not by the words of the parsed
+# value: a piece holding a YAML escape (`Lan\x41tern`, `\u0041`, a `\` line continuation that joins `Lan` and `tern`)
+# is no word of the parsed value, and such a line (and every line below it) was printed as is (gsafe44).
+_QUOTED_KEY = re.compile(
+    r"""(?:^|(?<=[\s{,]))(?:-[ \t]+)?["']?(?P<k>[A-Za-z_][\w.-]*)["']?[ \t]*(?::[ \t]+|=)(?P<q>["'])"""
+)
+# a compose list entry quoted whole, the quote before the key (`- "DB_PASSWORD=Quokka \x41b`): the value is the rest
+_QUOTED_ITEM = re.compile(r"""(?:^|(?<=[\s{,\[]))(?:-[ \t]+)?(?P<q>["'])(?P<k>[A-Za-z_][\w.-]*)=""")
+# the same with a plain scalar that runs to the line's end inside a flow mapping (`{name: DB_PASSWORD, value: a b`):
+# a flow mapping written over lines; the line below was no piece (no key on it, none opened above it, gsafe44)
+_FLOW_PLAIN_KEY = re.compile(
+    r"""(?:^|(?<=[\s{,]))["']?(?P<k>[A-Za-z_][\w.-]*)["']?[ \t]*:[ \t]+[^\s"'{}\[\],#&*!|>][^{}\[\],#]*$"""
+)
+
+
+def _close_quote(s: str, i: int, q: str) -> int:
+    """The index of the quote that closes a YAML scalar quoted with `q` at or after `i`, -1 for none on `s`."""
+    while i < len(s):
+        c = s[i]
+        if q == '"' and c == "\\":
+            i += 2
+            continue
+        if c == q:
+            if q == "'" and s[i + 1 : i + 2] == "'":  # '' is a quote inside a single-quoted scalar
+                i += 2
+                continue
+            return i
+        i += 1
+    return -1
+
+
+def _quoted_piece(content: str, q_open: str | None) -> tuple[list[tuple[int, int]], str | None]:
+    """Inside a secret's quoted value (`q_open`): the span of its piece on this line and whether it goes on. Else: the
+    spans of the secrets' quoted values on this line (up to their closing quotes: `"a\"b c"` or `"a \x41b"` hid only
+    up to the escaped quote or the first word), and the quote of one this line leaves open."""
+    body = content.rstrip("\r\n")
+    if q_open:
+        start = len(body) - len(body.lstrip())
+        end = _close_quote(body, start, q_open)
+        if end < 0:
+            return ([(start, len(body.rstrip()))] if body.strip() else []), q_open
+        return ([(start, end)] if end > start else []), None
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    while True:
+        found = [x for x in (_QUOTED_KEY.search(body, pos), _QUOTED_ITEM.search(body, pos)) if x is not None]
+        if not found:
+            return spans, None
+        m = min(found, key=lambda x: x.start())
+        close = _close_quote(body, m.end(), m.group("q"))
+        secret = _secret_key(m.group("k"))
+        if close < 0:
+            if not secret:
+                return spans, None  # another key's value runs to the end of the line
+            end = len(body.rstrip())
+            return spans + ([(m.end(), end)] if end > m.end() else []), m.group("q")
+        if secret and close > m.end() and not _REFERENCE.fullmatch(body, m.end(), close):  # `"${HF_TOKEN}"`: no secret
+            spans.append((m.end(), close))
+        pos = close + 1
+
+
+def _flow_plain_opens(content: str) -> bool:
+    """A secret's plain value in a flow mapping that the line leaves open: it goes on below."""
+    body = content.rstrip("\r\n")
+    if "{" not in body:
+        return False
+    m = _FLOW_PLAIN_KEY.search(body)
+    return m is not None and _secret_key(m.group("k"))
+
+
 def hide_values(diff: str, values: list[str]) -> str:
     """The diff with every such value replaced: the line redactor knows an env entry by its shape, and one written
     value first after a bare `-`, as a folded block above its `name:`, or as a flow mapping over two lines was printed
     as a context or removed line (gsafe42). A several-word value written over lines is hidden on its key's line and the
     lines below it that hold only its words (up to a comment); any 8+ character word of it was starred anywhere in the
     diff, an unrelated line's too (gsafe43, review43)."""
-    if not values:
-        return diff
     from tpdoctor.redact import REDACTED
 
     words: set[str] = set()
@@ -193,19 +262,34 @@ def hide_values(diff: str, values: list[str]) -> str:
     # the two file headers and the hunk headers hold no value; a removed line of the file that starts with `--` is
     # `---…` too, and was printed as is (review42)
     opened = False  # the line above is a piece of a several-word value, or the key line it starts below
+    quote: str | None = None  # in a secret's quoted value that goes on below (its quote)
     for i, line in enumerate(_lines(diff)):
         if not ((i < 2 and line.startswith(("--- ", "+++ "))) or line.startswith("@@ ")):
             for v in values:
                 if v in line:
                     line = line.replace(v, REDACTED)
-            if words and line[:1] in (" ", "+", "-"):
-                span, opened = _piece_span(line[1:], words, opened)
-                if span is not None:
-                    line = line[: 1 + span[0]] + REDACTED + line[1 + span[1] :]
+            if line[:1] in (" ", "+", "-"):
+                # a quoted value is found by its quotes, whatever its words (and a short one, under 6 characters, too)
+                inside = quote is not None
+                spans, quote = _quoted_piece(line[1:], quote)
+                for a, b in reversed(spans):  # from the right: the offsets on the left stay
+                    if line[1 + a : 1 + b] != REDACTED:
+                        line = line[: 1 + a] + REDACTED + line[1 + b :]
+                if inside or quote is not None:
+                    opened = False
+                elif words:
+                    span, opened = _piece_span(line[1:], words, opened)
+                    if span is not None:
+                        # a flow mapping's `}` or `,` after the last piece is the file's, not the value's
+                        a, b = span
+                        while b > a and line[b] in "}],":
+                            b -= 1
+                        line = line[: 1 + a] + REDACTED + line[1 + b :]
+                    opened = opened or _flow_plain_opens(line[1:])
             else:
-                opened = False
+                opened, quote = False, None
         else:
-            opened = False
+            opened, quote = False, None
         out.append(line)
     return "".join(out)
 
@@ -248,15 +332,18 @@ class CausePatch:
 
 
 def patch_for_causes(
-    path: Path,
+    path: Path | Loaded,
     causes: Iterable[str],
     facts: Facts | None = None,
     ipc_exchange: str = "drmfd",
     fmt: str | None = None,
 ) -> CausePatch:
     """Read `path` (compose, docker/podman run, Kubernetes) and patch it for `causes`: the edits
-    of the audit findings that remedy them. Bad input raises InputError (exit 2), as in `audit`."""
-    loaded = load(path, fmt)
+    of the audit findings that remedy them. Bad input raises InputError (exit 2), as in `audit`. Given a Loaded (the
+    file as the caller read it), that read is patched: explain --config read the file, then this read it again, and a
+    file replaced between the two gave a diff from the first text to the second's patch, its secrets hidden by the
+    values of the first (gsafe44)."""
+    loaded = path if isinstance(path, Loaded) else load(path, fmt)
     can = fixable(causes)
     if not can:
         return CausePatch(loaded, FixResult(loaded.text), [])

@@ -150,6 +150,29 @@ def sequence_offset(text: str) -> int:
     return 2
 
 
+_KEY_LINE = re.compile(r"^( *)[^\s#-][^\n]*?:(?:[ \t]|$)")
+
+
+def mapping_indent(text: str) -> int:
+    """How far the file indents a block mapping's keys past the key that opens it: 2 for rt_yaml's own style, 4 for
+    many hand-written compose files. The step most pairs take decides (2 to 8; a tie: the first); a file without one
+    gets 2. The dump was always at 2: every line of a 4-blank file was re-indented by a --fix that changed one key, and
+    _kept_lines could not map a single line back (gsafe44)."""
+    steps: dict[int, int] = {}
+    key_indent: int | None = None
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if key_indent is not None:
+            key = _KEY_LINE.match(line)
+            if key is not None and len(key.group(1)) > key_indent:
+                step = max(2, min(len(key.group(1)) - key_indent, 8))
+                steps[step] = steps.get(step, 0) + 1
+        m = _KEY_OPENS_BLOCK.match(line)
+        key_indent = len(m.group(1)) if m else None
+    return max(steps, key=lambda k: steps[k]) if steps else 2
+
+
 def json_indent(text: str) -> str | int | None:
     """The indentation of a JSON text, as written (`kubectl get -o json` writes 4 blanks, an editor may write a tab),
     None for one on a single line; -1 when the text is not JSON."""
@@ -187,10 +210,15 @@ def _plain(node: Any) -> Any:
 
 
 def _same_json(x: str, y: str) -> bool:
-    """Equal as JSON, NaN included (nan != nan: a file holding one was never equal to itself)."""
+    """Equal as JSON, NaN included (nan != nan: a file holding one was never equal to itself). A bare constant is read
+    as a tagged pair, not as its name: with parse_constant=str the string `"NaN"` and the number `NaN` were equal, so a
+    splice that wrote one for the other passed this check (gsafe44)."""
     import json
 
-    return bool(json.loads(x, parse_constant=str) == json.loads(y, parse_constant=str))
+    def const(name: str) -> tuple[str, str]:
+        return ("\0json-constant", name)  # a tuple: equal to no str, no list, no number JSON reads
+
+    return bool(json.loads(x, parse_constant=const) == json.loads(y, parse_constant=const))
 
 
 def _json_spliced(like: str, new: Any, indent: str | int | None) -> str:
@@ -301,7 +329,7 @@ def _dump_rt(docs: list[Any], like: str | None) -> str:
     y = rt_yaml()
     if like is not None:
         offset = sequence_offset(like)
-        y.indent(mapping=2, sequence=offset + 2, offset=offset)
+        y.indent(mapping=mapping_indent(like), sequence=offset + 2, offset=offset)
     if len(docs) == 1:
         y.dump(docs[0], buf)
     else:

@@ -48,6 +48,7 @@ def open_log(name: str, notes: list[str] | None = None) -> Iterator[BinaryIO]:
             raise InputError("stdin is closed: pass log files or pipe one into `tpdoctor explain -`")
         raw: BinaryIO = sys.stdin.buffer
         close = False
+        _check_stdin(raw)
     else:
         raw = _open_named(name)
         close = True
@@ -169,6 +170,24 @@ def _whole_head(stream: io.BufferedReader[Any]) -> io.BufferedReader[Any]:
     return io.BufferedReader(_Prefixed(head, stream))
 
 
+def _check_stdin(raw: BinaryIO) -> None:
+    """stdin redirected from a device that never ends (`explain - < /dev/zero`) was read until killed; a named one is
+    refused (check_stream_source), so is this one (gsafe44). A terminal (a log pasted, then Ctrl-D) and the null device
+    stay readable; a stream with no descriptor (a test's BytesIO) is read as it is."""
+    from tpdoctor.boundedio import check_stream_source
+
+    try:
+        fd = raw.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    try:
+        if os.isatty(fd):
+            return
+    except OSError:
+        return
+    check_stream_source("stdin", fd)
+
+
 def _open_named(name: str) -> BinaryIO:
     from tpdoctor.boundedio import check_stream_source
 
@@ -179,14 +198,49 @@ def _open_named(name: str) -> BinaryIO:
     except OSError as exc:
         raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
     try:
-        if stat.S_ISDIR(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
             raise InputError(f"{name}: is a directory (give log files, or '-' for stdin)")
         check_stream_source(name, fd)
         os.set_blocking(fd, True)  # a pipe with a writer is read like stdin
     except BaseException:
         os.close(fd)
         raise
-    return open(fd, "rb")  # closed by open_log
+    raw = open(fd, "rb", buffering=0)  # closed by open_log
+    if stat.S_ISREG(st.st_mode) and st.st_size > 0:
+        return io.BufferedReader(_UpTo(raw, st.st_size))
+    return io.BufferedReader(raw)
+
+
+class _UpTo(io.RawIOBase):
+    """A regular file read up to the size it had when it was opened. A log still being written (`explain train.log`
+    while the job runs, or `yes > f`) grew as fast as it was read and explain never ended (4 GB in a minute, gsafe44):
+    it is explained as it was when explain opened it. A file whose size says nothing (procfs: 0) is read to its end."""
+
+    def __init__(self, inner: Any, size: int) -> None:
+        self._inner = inner
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._left <= 0:
+            return 0
+        view = memoryview(b)[: min(len(b), self._left)]
+        n = self._inner.readinto(view)
+        n = n or 0
+        self._left -= n
+        return n
+
+    def fileno(self) -> int:
+        return int(self._inner.fileno())
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            super().close()
 
 
 def _as_text(stream: BinaryIO, name: str, notes: list[str] | None) -> BinaryIO:

@@ -97,6 +97,8 @@ class ChildResult:
     signal: int | None = None  # the signal that killed the child
     forwarded: list[int] = field(default_factory=list)  # signals tpdoctor passed on
     output_closed: bool = False  # our stdout/stderr went away while the child ran
+    # the fds (of stdout_fd, stderr_fd) whose last byte from the child was no newline: a line left open there
+    unterminated: set[int] = field(default_factory=set)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -204,7 +206,7 @@ def run_child(
         if tty is not None:
             signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # write to the terminal from the background
     try:
-        status, output_closed = _pump(proc, capture, stdout_fd, stderr_fd)
+        status, output_closed, unterminated = _pump(proc, capture, stdout_fd, stderr_fd)
     finally:
         for signum, h in previous.items():
             signal.signal(signum, h)
@@ -216,8 +218,8 @@ def run_child(
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code
     if code < 0:
-        return ChildResult(128 - code, -code, forwarded, output_closed)
-    return ChildResult(code, None, forwarded, output_closed)
+        return ChildResult(128 - code, -code, forwarded, output_closed, unterminated)
+    return ChildResult(code, None, forwarded, output_closed, unterminated)
 
 
 def _reap(pid: int) -> int | None:
@@ -242,7 +244,7 @@ def _reap(pid: int) -> int | None:
 
 def _pump(
     proc: subprocess.Popen[bytes], capture: Capture, stdout_fd: int, stderr_fd: int
-) -> tuple[int, bool]:
+) -> tuple[int, bool, set[int]]:
     assert proc.stdout is not None and proc.stderr is not None
     sel = selectors.DefaultSelector()
     streams = {
@@ -258,6 +260,7 @@ def _pump(
     status: int | None = None
     deadline = 0.0
     output_closed = False
+    unterminated: set[int] = set()
     try:
         while True:
             if status is None:
@@ -284,6 +287,10 @@ def _pump(
                 capture.feed(stream, data)
                 try:
                     _write_all(dest, data)
+                    if data.endswith(b"\n"):
+                        unterminated.discard(dest)
+                    else:
+                        unterminated.add(dest)
                 except (BrokenPipeError, OSError):
                     # our side went away: let the child see a closed pipe, as it would directly
                     output_closed = True
@@ -299,4 +306,4 @@ def _pump(
         sel.close()
     if status is None:  # pragma: no cover - the loop only ends once the child has ended
         _, status = os.waitpid(proc.pid, 0)
-    return status, output_closed
+    return status, output_closed, unterminated
