@@ -16,6 +16,8 @@ Lines are written from the code that prints them:
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -277,3 +279,46 @@ def test_fragment_keys_in_prose_capture_nothing(tmp_path: Path) -> None:
     log.write_text(text, encoding="utf-8")
     assert scan_inputs([str(log)]).quoted == []
 
+
+# --- 6. the two slow patterns gperf43 left: linear on the lines that made them slow -------------------------------
+
+
+def _pattern(entry_id: str) -> re.Pattern[str]:
+    from tpdoctor.explain.signatures import knowledge_base
+
+    kb = knowledge_base()
+    return next(e.regex for e in [*kb.signatures, *kb.facts] if e.id == entry_id)
+
+
+HOSTILE = 65536
+
+
+@pytest.mark.parametrize(
+    ("entry_id", "line"),
+    [
+        # every `TRES=cpu=N` looked to the line's end for a gres/gpu (gperf43's note): quadratic in the TRES fields
+        ("slurm-tres-no-gpu", ("TRES=cpu=1 " * (HOSTILE // 11))[: HOSTILE - 9] + " gres/gpu"),
+        # the flag/value repetition (up to 30 pairs) tried from every `unknown flag: --` of the line
+        ("cli.flag-value-one-argument", ("unknown flag: --aaaaaaaaa" * (HOSTILE // 25))[:HOSTILE]),
+    ],
+    ids=["slurm-tres-no-gpu", "cli.flag-value-one-argument"],
+)
+def test_gperf43_leftovers_are_fast_on_a_64k_line(entry_id: str, line: str) -> None:
+    rx = _pattern(entry_id)
+    start = time.perf_counter()
+    rx.search(line)
+    assert time.perf_counter() - start < 0.5  # 1.05 s and 2.1 s before (idle); ~0.1 ms and 2 ms now
+
+
+@pytest.mark.parametrize(
+    ("line", "want"),
+    [
+        ("JobId=1 ReqTRES=cpu=4,mem=16G,node=1,billing=4 AllocTRES=cpu=4,mem=16G,node=1", "cpu=4,mem=16G,node=1,billing=4"),
+        ("ReqTRES=cpu=4,mem=16G,gres/gpu=2 AllocTRES=cpu=4,mem=16G", "cpu=4,mem=16G"),
+        ("ReqTRES=cpu=4,mem=16G AllocTRES=cpu=4,mem=16G,gres/gpu=2", None),  # a later gres/gpu vetoes the ReqTRES
+        ("TRES=cpu=x TRES=cpu=3,mem=1", "cpu=3,mem=1"),
+    ],
+)
+def test_slurm_tres_no_gpu_reads_as_before(line: str, want: str | None) -> None:
+    m = _pattern("slurm-tres-no-gpu").search(line)
+    assert (m.group("slurm_tres_no_gpu") if m else None) == want
