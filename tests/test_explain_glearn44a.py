@@ -62,6 +62,9 @@ def test_ucx_gid_query_failure_with_nixl_backend_lines(tmp_path: Path) -> None:
 )
 def test_ucx_gid_neighbours_stay_clean(tmp_path: Path, line: str) -> None:
     assert "network.wrong-interface" not in _causes(tmp_path, line + "\n")
+    # while the query failure itself is named
+    named = UCX_HEAD.format(line=953) + "ibv_query_gid(dev=mlx5_0 port=1 index=0) failed: Invalid argument\n"
+    assert _causes(tmp_path, named)[0] == "network.wrong-interface"
 
 
 @pytest.mark.parametrize(
@@ -81,6 +84,8 @@ def test_ucx_cuda_ipc_other_errors_stay_off_the_split(tmp_path: Path) -> None:
     # an already-mapped handle is UCX's own cache (UCS_ERR_ALREADY_EXISTS), not a namespace split
     line = "[1761234567.2] [decode:88:0]  cuda_ipc_cache.c:288  UCX  ERROR cuIpcOpenMemHandle() failed: resource already mapped"
     assert "topology.ranks-split-across-containers" not in _causes(tmp_path, line + "\n")
+    named = line.replace("resource already mapped", "invalid device context")
+    assert _causes(tmp_path, named + "\n") == ["topology.ranks-split-across-containers"]
 
 
 FRAME = '  File "/usr/local/lib/python3.12/dist-packages/vllm/distributed/kv_transfer/kv_connector/{f}", line {n}, in {fn}\n'
@@ -119,6 +124,8 @@ def test_nixl_remote_engine_after_a_config_refusal_is_a_note(tmp_path: Path) -> 
 def test_nixl_source_listing_is_not_a_failure(tmp_path: Path) -> None:
     text = "    def block_size_ratio_from_engine_id(\n        self,\n        remote_engine_id: EngineId,\n    ) -> int:\n"
     assert _causes(tmp_path, text) == []
+    frame = FRAME.format(f="utils.py", n=301, fn="block_size_ratio_from_engine_id")
+    assert _causes(tmp_path, frame) == ["network.wrong-interface"]
 
 
 HANDSHAKE = "ERROR 10-21 08:14:03 [nixl_connector.py:1033] Handshake with 6d1e0c2a-5b47-4f0e-9e61-0f7a2b9c1d33 failed\n"
@@ -147,6 +154,8 @@ def test_nixl_handshake_timeout_names_the_side_channel(tmp_path: Path) -> None:
 )
 def test_nixl_handshake_neighbours_stay_clean(tmp_path: Path, text: str) -> None:
     assert "network.wrong-interface" not in _causes(tmp_path, text)
+    # the pair is named
+    assert _causes(tmp_path, HANDSHAKE + "zmq.error.Again: Resource temporarily unavailable\n") == ["network.wrong-interface"]
 
 
 @pytest.mark.parametrize(
@@ -170,3 +179,4 @@ def test_empty_zmq_host_is_an_unresolved_leader_name(tmp_path: Path, line: str) 
 )
 def test_zmq_path_with_a_host_stays_clean(tmp_path: Path, line: str) -> None:
     assert "network.peer-name-unresolved" not in _causes(tmp_path, line + "\n")
+    assert _causes(tmp_path, "ValueError: Invalid zmq path: tcp://:5557\n") == ["network.peer-name-unresolved"]
