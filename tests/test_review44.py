@@ -1,0 +1,51 @@
+"""review44: review of gsafe44, gfix44 and gnew44."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from test_safety_fuzz import _check, invoke
+from tpdoctor.deploy.fix import hide_values
+
+
+# -- --fix diffs: gsafe44's quoted and flow pieces ---------------------------------------------------------------------
+def test_a_fix_diff_of_a_long_line_of_quoted_keys_is_hidden_in_linear_time(tmp_path: Path) -> None:
+    """gsafe44's _quoted_piece searched both of its patterns from each key's closing quote; the one with no match on the
+    line (`- "KEY=`) scanned to the line's end per key: 82 s for a 64 KiB comment line of `a: "b" ` in a diff (6.5 s
+    for `audit --fix` of a compose file with a 16 KiB one beside the changed line)."""
+    line = 'a: "b" ' * (64 * 1024 // 7)
+    diff = f"--- a\n+++ b\n@@ -1,2 +1,2 @@\n # {line}\n-    privileged: true\n+    cap_drop: [ALL]\n"
+    t = time.perf_counter()
+    out = hide_values(diff, [])
+    assert time.perf_counter() - t < 3.0
+    assert out == diff
+    path = tmp_path / "compose.yaml"
+    path.write_text(f"services:\n  app:\n    image: vllm/vllm-openai\n    # {line[:16384]}\n    privileged: true\n")
+    t = time.perf_counter()
+    code, out = invoke("audit", "--fix", str(path))
+    _check(code, out, "audit --fix")
+    assert time.perf_counter() - t < 4.0
+
+
+def test_a_fix_diff_of_a_long_flow_line_is_hidden_in_linear_time() -> None:
+    """_FLOW_PLAIN_KEY's `[^{}\\[\\],#]*$` ran from every `key: v` to a `,` at the line's end and back: 27 s a 64 KiB
+    line `{ a: b a: b … ,` in a diff that has a several-word secret."""
+    line = "{ " + "a: b " * (64 * 1024 // 5) + ","
+    diff = f"--- a\n+++ b\n@@ -1,2 +1,2 @@\n {line}\n-    privileged: true\n+    cap_drop: [ALL]\n"
+    t = time.perf_counter()
+    out = hide_values(diff, ["correct horse battery"])
+    assert time.perf_counter() - t < 3.0
+    assert out == diff
+
+
+def test_a_flow_secret_over_lines_is_still_hidden_after_the_linear_search() -> None:
+    """The search after the line's last flow indicator finds what the search from its start found."""
+    diff = (
+        "--- a\n+++ b\n@@ -1,3 +1,3 @@\n"
+        "       - {name: DB_PASSWORD, value: correct horse\n"
+        "          battery staple}\n"
+        "-    privileged: true\n"
+    )
+    out = hide_values(diff, ["correct horse battery staple"])
+    assert "          <redacted>}\n" in out, out  # its first line is the line redactor's (`value: correct` by shape)
