@@ -36,6 +36,10 @@ def test_a_bare_secret_keeps_the_bracket_that_closes_around_it() -> None:
     for line, want in cases.items():
         assert redact_line(line) == want, line
         assert redact_text(line + "\n") == want + "\n", line
+    # an Authorization header's value ran over the brackets too
+    assert redact_line("[Authorization=Basic dXNlcjpwYXNz]") == "[Authorization=Basic <redacted>]"
+    assert redact_line("(authorization: Token abcdefghijk123)") == "(authorization: Token <redacted>)"
+    assert redact_line("h: {Authorization: abcdefghijk123}") == "h: {Authorization: <redacted>}"
     # a closer no bracket opened is part of the value, which stays hidden whole
     assert redact_line("token=hunter2}") == "token=<redacted>"
     assert redact_line("api_key=hunter2] b") == "api_key=<redacted> b"
@@ -236,3 +240,52 @@ def test_a_fix_diff_hides_a_quoted_list_entry_with_an_escape(tmp_path: Path) -> 
     for piece in ("Quokka42xy", "tern42x", "Walrus77yz", "Pelican42x"):
         assert piece not in out, out
     assert '       - "MODE=a\n         b"\n' in out, out
+
+
+# -- explain on a log still being written --------------------------------------------------------------------------------
+def test_explain_reads_a_growing_log_up_to_its_size_at_open(tmp_path: Path) -> None:
+    """A log appended to as fast as it was read (`explain train.log` while the job writes it, `yes > f`) never ended:
+    `explain` ran past a minute and 3 GB. A regular file is read up to the size it had when explain opened it."""
+    from tpdoctor.explain.reader import open_log
+
+    log = tmp_path / "train.log"
+    first = b"NCCL WARN one\n" * 1000
+    log.write_bytes(first)
+    with open_log(str(log)) as stream, open(log, "ab") as writer:
+        got = bytearray()
+        while True:
+            writer.write(b"more\n" * 1000)  # the job goes on writing while explain reads
+            writer.flush()
+            data = stream.read(4096)
+            if not data:
+                break
+            got += data
+            assert len(got) <= len(first), "read past the size at open"
+    assert bytes(got) == first
+
+
+# -- a non-UTF-8 file name on the terminal --------------------------------------------------------------------------------
+def test_explain_prints_no_raw_c1_byte_of_a_non_utf8_log_name(tmp_path: Path) -> None:
+    """A log named with the bytes 0x9B (8-bit CSI) and 0x9D (8-bit OSC): Python holds them as U+DC9B/U+DC9D
+    (surrogateescape), which printable() let through and the output stream wrote back as the raw bytes: `evidence
+    c1\\x9b2J\\x9d0;t…` reached the terminal. They print as U+FFFD now."""
+    import os
+
+    from tpdoctor.termsafe import REPLACEMENT, printable
+
+    assert printable("c1\udc9b2J\udc9d") == f"c1{REPLACEMENT}2J{REPLACEMENT}"
+    log = tmp_path / os.fsdecode(b"c1\x9b2J\x9d0;t.log")
+    log.write_text("NCCL WARN Cuda failure 217 'peer access is not supported between these two devices'\n")
+    code, out = invoke("explain", "--verbose", str(log))
+    _check(code, out, "explain")
+    assert "c1" in out and not any(0xD800 <= ord(c) < 0xE000 for c in out), ascii(out[-800:])
+
+
+def test_the_mapping_indentation_is_the_step_most_keys_take() -> None:
+    """An anchor block at 4 blanks above a file at 2 (`x-a: &a` then `    image:`) is no reason to dump the whole file at
+    4: the step most pairs take decides."""
+    from tpdoctor.deploy.io import mapping_indent
+
+    assert mapping_indent(_FOUR) == 4
+    assert mapping_indent("x-a: &a\n    image: x\nservices:\n  v:\n    image: y\n    environment:\n      A: b\n") == 2
+    assert mapping_indent("a: [1]\n") == 2

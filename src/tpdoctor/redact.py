@@ -313,6 +313,33 @@ def _keep_pre(m: re.Match[str]) -> str:
     return m.group("pre") + REDACTED
 
 
+class _KeepPreClosers:
+    """_keep_pre for a header value, which runs over `}`, `]` and `)`: `{Authorization: Bearer x}` printed as
+    `{Authorization: <redacted>` (gsafe44). A closer at its end that closes a bracket opened before the match is the
+    line's. re.sub calls it left to right: the brackets are counted once along the line (per match: quadratic)."""
+
+    def __init__(self) -> None:
+        self.depth = {"}": 0, "]": 0, ")": 0}
+        self.counted = 0
+
+    def __call__(self, m: re.Match[str]) -> str:
+        secret, line, at = m.group("secret"), m.string, m.start()
+        for ch in line[self.counted : at]:
+            if ch in "{[(":
+                self.depth["}])"["{[(".index(ch)]] += 1
+            elif self.depth.get(ch):
+                self.depth[ch] -= 1
+        self.counted = max(self.counted, at)
+        used = dict(self.depth)
+        tail = ""
+        while len(secret) > 1 and used.get(secret[-1], 0) > 0:
+            used[secret[-1]] -= 1
+            tail, secret = secret[-1] + tail, secret[:-1]
+        if _ALREADY.match(secret):
+            return m.group(0)
+        return m.group("pre") + REDACTED + tail
+
+
 # Kubernetes' env entries name the variable and give its value under separate keys: `{name: DB_PASSWORD, value: x}`
 # on one line, or `- name: DB_PASSWORD` then `value: x` on the next (an `audit --fix` diff's lines carry a
 # +/-/space prefix). The value of a secret name is redacted in both forms (gsafe39: it was printed as is).
@@ -465,7 +492,7 @@ def redact_line(line: str) -> str:
         line = _URL_CREDS.sub(_keep_pre, line)
         line = _URL_USER_TOKEN.sub(_keep_pre, line)
     if "auth" in low or "bearer" in low or "basic" in low:
-        line = _AUTH_HEADER.sub(_keep_pre, line)
+        line = _AUTH_HEADER.sub(_KeepPreClosers(), line)
         line = _BEARER.sub(_keep_pre, line)
     if _ANY_SECRET_WORD.search(low):
         line = _redact_kv(line)

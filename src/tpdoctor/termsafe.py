@@ -5,7 +5,8 @@ sequences move the cursor, clear the screen, retitle the window or reset the ter
 to U+009F: U+009B is a CSI of its own) do the same on terminals that read them, a carriage return or a newline in a
 file name can overwrite or forge a `tpdoctor:` line, and the Unicode bidi controls (U+202A-U+202E, U+2066-U+2069, the
 marks U+200E/U+200F/U+061C) reorder what follows them on terminals that lay out bidi text (Trojan Source,
-CVE-2021-42574). Each of them becomes U+FFFD; tabs stay. Imports nothing of ours: the CLI's error path uses it.
+CVE-2021-42574). Each of them becomes U+FFFD, and so does a lone surrogate (a non-UTF-8 byte
+kept by surrogateescape, written back raw); tabs stay. Imports nothing of ours: the CLI's error path uses it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ _CONTROL = dict.fromkeys(
         *range(0x2066, 0x206A),
         0x2028,
         0x2029,
+        # lone surrogates: a non-UTF-8 file name or byte read with surrogateescape holds its bytes 0x80-0xFF as
+        # U+DC80-U+DCFF, which the output stream writes back as those raw bytes: 0x9B is an 8-bit CSI, 0x9D an OSC on
+        # a terminal that reads 8-bit controls (explain printed a log named `c1\x9b2J` so, gsafe44)
+        *range(0xD800, 0xE000),
     ],
     REPLACEMENT,
 )

@@ -155,9 +155,10 @@ _KEY_LINE = re.compile(r"^( *)[^\s#-][^\n]*?:(?:[ \t]|$)")
 
 def mapping_indent(text: str) -> int:
     """How far the file indents a block mapping's keys past the key that opens it: 2 for rt_yaml's own style, 4 for
-    many hand-written compose files. The first such pair decides (2 to 8); a file without one gets 2. The dump was
-    always at 2: every line of a 4-blank file was re-indented by a --fix that changed one key, and _kept_lines could
-    not map a single line back (gsafe44)."""
+    many hand-written compose files. The step most pairs take decides (2 to 8; a tie: the first); a file without one
+    gets 2. The dump was always at 2: every line of a 4-blank file was re-indented by a --fix that changed one key, and
+    _kept_lines could not map a single line back (gsafe44)."""
+    steps: dict[int, int] = {}
     key_indent: int | None = None
     for line in text.splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
@@ -165,10 +166,11 @@ def mapping_indent(text: str) -> int:
         if key_indent is not None:
             key = _KEY_LINE.match(line)
             if key is not None and len(key.group(1)) > key_indent:
-                return max(2, min(len(key.group(1)) - key_indent, 8))
+                step = max(2, min(len(key.group(1)) - key_indent, 8))
+                steps[step] = steps.get(step, 0) + 1
         m = _KEY_OPENS_BLOCK.match(line)
         key_indent = len(m.group(1)) if m else None
-    return 2
+    return max(steps, key=lambda k: steps[k]) if steps else 2
 
 
 def json_indent(text: str) -> str | int | None:

@@ -179,14 +179,49 @@ def _open_named(name: str) -> BinaryIO:
     except OSError as exc:
         raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
     try:
-        if stat.S_ISDIR(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
             raise InputError(f"{name}: is a directory (give log files, or '-' for stdin)")
         check_stream_source(name, fd)
         os.set_blocking(fd, True)  # a pipe with a writer is read like stdin
     except BaseException:
         os.close(fd)
         raise
-    return open(fd, "rb")  # closed by open_log
+    raw = open(fd, "rb", buffering=0)  # closed by open_log
+    if stat.S_ISREG(st.st_mode) and st.st_size > 0:
+        return io.BufferedReader(_UpTo(raw, st.st_size))
+    return io.BufferedReader(raw)
+
+
+class _UpTo(io.RawIOBase):
+    """A regular file read up to the size it had when it was opened. A log still being written (`explain train.log`
+    while the job runs, or `yes > f`) grew as fast as it was read and explain never ended (4 GB in a minute, gsafe44):
+    it is explained as it was when explain opened it. A file whose size says nothing (procfs: 0) is read to its end."""
+
+    def __init__(self, inner: Any, size: int) -> None:
+        self._inner = inner
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._left <= 0:
+            return 0
+        view = memoryview(b)[: min(len(b), self._left)]
+        n = self._inner.readinto(view)
+        n = n or 0
+        self._left -= n
+        return n
+
+    def fileno(self) -> int:
+        return int(self._inner.fileno())
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            super().close()
 
 
 def _as_text(stream: BinaryIO, name: str, notes: list[str] | None) -> BinaryIO:
