@@ -7,6 +7,7 @@ from pathlib import Path
 
 from test_safety_fuzz import _check, invoke
 from tpdoctor.deploy.fix import hide_values
+from tpdoctor.redact import redact_line
 
 
 # -- --fix diffs: gsafe44's quoted and flow pieces ---------------------------------------------------------------------
@@ -49,3 +50,30 @@ def test_a_flow_secret_over_lines_is_still_hidden_after_the_linear_search() -> N
     )
     out = hide_values(diff, ["correct horse battery staple"])
     assert "          <redacted>}\n" in out, out  # its first line is the line redactor's (`value: correct` by shape)
+
+
+# -- redact: quotes of the shell (gsafe44's _quote_end) -------------------------------------------------------------
+def test_a_secret_holding_a_quote_in_bash_xtrace_is_hidden_to_its_closing_quote() -> None:
+    """bash's `set -x` writes a value holding `'` as `'Quokka'\\''s Lantern42x'`: gsafe44's _quote_end knew YAML's
+    `''` but not the shell's `'\\''`, and `s Lantern42x'` was printed."""
+    out = redact_line("+ DB_PASSWORD='Quokka'\\''s Lantern42x'")
+    assert out == "+ DB_PASSWORD='<redacted>'", out
+
+
+def test_a_word_quoted_before_its_secret_key_is_hidden_to_its_closing_quote() -> None:
+    """`export 'API_TOKEN=Walrus77 Pelican42x'` (bash's `set -x`), `docker run -e "HF_TOKEN=a b"`: the quote is before
+    the key, so the value was taken as a bare one and only its first word was hidden."""
+    assert redact_line("+ export 'API_TOKEN=Walrus77 it'\\''s Pelican42x'") == "+ export 'API_TOKEN=<redacted>'"
+    out = redact_line('docker run -e "HF_TOKEN=Quokka42 Lantern42" -e "MODE=a b" img')
+    assert out == 'docker run -e "HF_TOKEN=<redacted>" -e "MODE=a b" img', out
+    assert redact_line("environment: ['DB_PASSWORD=a b c', 'MODE=x']") == "environment: ['DB_PASSWORD=<redacted>', 'MODE=x']"
+    assert redact_line("'token=${HF_TOKEN}'") == "'token=${HF_TOKEN}'"  # a reference stays
+
+
+def test_a_line_of_keys_quoted_before_them_is_redacted_in_linear_time() -> None:
+    """Keys inside a value left as it is (a reference with no closing brace) each ran to the same far quote."""
+    for line in ("'token=${A:-\\''" * 4700, "'token=a b c" * 4700, '"token=${A} ' * 5400):
+        t = time.perf_counter()
+        redact_line(line)
+        assert time.perf_counter() - t < 3.0, line[:20]
+
