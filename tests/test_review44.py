@@ -77,3 +77,27 @@ def test_a_line_of_keys_quoted_before_them_is_redacted_in_linear_time() -> None:
         redact_line(line)
         assert time.perf_counter() - t < 3.0, line[:20]
 
+
+# -- run: the newline before run's lines (gsafe44) ----------------------------------------------------------------------
+def test_run_adds_no_blank_line_when_the_shared_output_ends_a_line() -> None:
+    """stdout and stderr one file: the command wrote `abc` on stdout, then `err\\n` on stderr. The file's last byte is
+    a newline, but stdout's last write was open, so gsafe44 added a newline: a blank line before run's verdict."""
+    import subprocess
+    import sys
+
+    from test_run_child import cli_env
+
+    child = "printf abc; sleep 0.3; printf 'err\\n' >&2; exit 3"
+    p = subprocess.run(
+        [sys.executable, "-m", "tpdoctor", "run", "--no-check", "--", "sh", "-c", child],
+        env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120,
+    )
+    assert p.returncode == 3, p.stdout
+    assert p.stdout.startswith(b"abcerr\ntpdoctor: the command exited with 3;"), p.stdout
+    # the shared file's end is open: the newline is added
+    child = "printf 'err\\n' >&2; sleep 0.3; printf abc; exit 3"
+    p = subprocess.run(
+        [sys.executable, "-m", "tpdoctor", "run", "--no-check", "--", "sh", "-c", child],
+        env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120,
+    )
+    assert p.stdout.startswith(b"err\nabc\ntpdoctor: the command exited with 3;"), p.stdout
