@@ -101,3 +101,31 @@ def test_run_adds_no_blank_line_when_the_shared_output_ends_a_line() -> None:
         env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120,
     )
     assert p.stdout.startswith(b"err\nabc\ntpdoctor: the command exited with 3;"), p.stdout
+
+
+# -- gnew44: nvidia.egl-vendor-icd-missing names a file that is there ---------------------------------------------------
+def test_the_egl_vendor_file_refused_is_no_missing_file(tmp_path: Path) -> None:
+    """`ls: cannot access '…/10_nvidia.json': Permission denied` (the file is there: an SELinux label, a mode) matched
+    the pattern's first form, which asked for no errno text, and its loose twin fired on any error line holding the
+    path: explain named the file missing and offered to add it. `No such file or directory` still names it."""
+    path = "/usr/share/glvnd/egl_vendor.d/10_nvidia.json"
+    for line in (
+        f"ls: cannot access '{path}': Permission denied",
+        f"tail: cannot open '{path}' for reading: Permission denied",
+        f"cp: cannot create regular file '{path}': Read-only file system",
+    ):
+        log = tmp_path / "refused.log"
+        log.write_text(line + "\n")
+        code, out = invoke("explain", str(log))
+        _check(code, out, "explain")
+        assert "nvidia.egl-vendor-icd-missing" not in out, (line, out)
+    for line in (
+        f"ls: cannot access '{path}': No such file or directory",
+        "tail: cannot open '/etc/glvnd/egl_vendor.d/10_nvidia.json' for reading: No such file or directory",
+        f"cat: {path}: No such file or directory",
+    ):
+        log = tmp_path / "missing.log"
+        log.write_text(line + "\n")
+        code, out = invoke("explain", str(log))
+        _check(code, out, "explain")
+        assert "nvidia.egl-vendor-icd-missing" in out, (line, out)
