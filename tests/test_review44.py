@@ -68,6 +68,8 @@ def test_a_word_quoted_before_its_secret_key_is_hidden_to_its_closing_quote() ->
     assert out == 'docker run -e "HF_TOKEN=<redacted>" -e "MODE=a b" img', out
     assert redact_line("environment: ['DB_PASSWORD=a b c', 'MODE=x']") == "environment: ['DB_PASSWORD=<redacted>', 'MODE=x']"
     assert redact_line("'token=${HF_TOKEN}'") == "'token=${HF_TOKEN}'"  # a reference stays
+    # the quoted value's last `)` is its own, not the bracket around it
+    assert redact_line("f('token=Quokka42)')") == "f('token=<redacted>')"
 
 
 def test_a_line_of_keys_quoted_before_them_is_redacted_in_linear_time() -> None:

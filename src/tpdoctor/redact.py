@@ -256,6 +256,7 @@ def _redact_kv(line: str) -> str:
             continue
         start = m.end()
         q = m.group("q")
+        lead = ""  # the quote before the key of a word quoted whole (`'API_TOKEN=a b'`)
         if q:
             end = _quote_end(line, start, q)
             end = len(line.rstrip("\n")) if end < 0 else end
@@ -274,8 +275,9 @@ def _redact_kv(line: str) -> str:
                 stop = _YAML_VALUE_END.search(line, start)
                 end = max(end, stop.start() if stop else len(line.rstrip("\n")))
                 run_from = run_end = -1  # the value ran past its first run: the next start scans afresh
-            lead = line[m.start() - 1] if m.group("key") and m.start() > 0 else ""
-            if has_value and lead in ("'", '"') and "=" in sep and not m.group("kq") and start >= quoted_to:
+            before = line[m.start() - 1] if m.group("key") and m.start() > 0 else ""
+            if has_value and before in ("'", '"') and "=" in sep and not m.group("kq") and start >= quoted_to:
+                lead = before
                 # `export 'API_TOKEN=Walrus77 it'\''s Pelican42x'` (bash's `set -x`), `-e "HF_TOKEN=a b"`: the word
                 # quoted whole, its quote before the key; the value runs to that quote, not to its first blank (only
                 # `Walrus77` was hidden, review44)
@@ -283,7 +285,7 @@ def _redact_kv(line: str) -> str:
                 # run: each key's value ran to the same far quote, and the line was scanned per key (quadratic)
                 close = _quote_end(line, start, lead)
                 end = quoted_to = max(end, len(line.rstrip("\n")) if close < 0 else close)
-        if not q and end > start and line[end - 1] in depth:
+        if not q and not lead and end > start and line[end - 1] in depth:  # a quoted value's closer is its own
             # `{api_key: x}`, `[token=x]`, `f(token=x)`: a closing bracket after a bare value closes a bracket opened
             # before the key, and is the line's, not the secret's; it went with the value (`{api_key: <redacted>`, a
             # broken flow mapping in a quoted line or a diff, gsafe44). Only as many as were opened: `token=ab}` keeps
