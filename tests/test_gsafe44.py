@@ -289,3 +289,20 @@ def test_the_mapping_indentation_is_the_step_most_keys_take() -> None:
     assert mapping_indent(_FOUR) == 4
     assert mapping_indent("x-a: &a\n    image: x\nservices:\n  v:\n    image: y\n    environment:\n      A: b\n") == 2
     assert mapping_indent("a: [1]\n") == 2
+
+
+def test_explain_refuses_stdin_redirected_from_an_endless_device() -> None:
+    """`explain - < /dev/zero` read until it was killed (a named /dev/zero is refused): stdin from a device is refused
+    the same way, one line and exit 2; stdin from /dev/null is an empty log, a pipe is read as before."""
+    import subprocess
+    import sys
+
+    from test_run_child import cli_env
+
+    cmd = [sys.executable, "-m", "tpdoctor", "explain", "-"]
+    with open("/dev/zero", "rb") as zero:
+        p = subprocess.run(cmd, stdin=zero, env=cli_env(), capture_output=True, timeout=60)
+    assert p.returncode == 2 and p.stderr == b"tpdoctor: error: stdin: is a device, not a log: refusing to read it\n", p
+    with open("/dev/null", "rb") as null:
+        p = subprocess.run(cmd, stdin=null, env=cli_env(), capture_output=True, timeout=60)
+    assert p.returncode == 0 and b"read 0 lines from <stdin>" in p.stdout + p.stderr, p

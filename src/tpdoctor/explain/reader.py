@@ -48,6 +48,7 @@ def open_log(name: str, notes: list[str] | None = None) -> Iterator[BinaryIO]:
             raise InputError("stdin is closed: pass log files or pipe one into `tpdoctor explain -`")
         raw: BinaryIO = sys.stdin.buffer
         close = False
+        _check_stdin(raw)
     else:
         raw = _open_named(name)
         close = True
@@ -167,6 +168,24 @@ def _whole_head(stream: io.BufferedReader[Any]) -> io.BufferedReader[Any]:
     except (OSError, ValueError):
         return stream  # unreadable: the reader says so
     return io.BufferedReader(_Prefixed(head, stream))
+
+
+def _check_stdin(raw: BinaryIO) -> None:
+    """stdin redirected from a device that never ends (`explain - < /dev/zero`) was read until killed; a named one is
+    refused (check_stream_source), so is this one (gsafe44). A terminal (a log pasted, then Ctrl-D) and the null device
+    stay readable; a stream with no descriptor (a test's BytesIO) is read as it is."""
+    from tpdoctor.boundedio import check_stream_source
+
+    try:
+        fd = raw.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    try:
+        if os.isatty(fd):
+            return
+    except OSError:
+        return
+    check_stream_source("stdin", fd)
 
 
 def _open_named(name: str) -> BinaryIO:
