@@ -52,6 +52,20 @@ def test_a_flow_secret_over_lines_is_still_hidden_after_the_linear_search() -> N
     assert "          <redacted>}\n" in out, out  # its first line is the line redactor's (`value: correct` by shape)
 
 
+
+def test_a_fix_diff_of_a_docker_run_line_hides_a_secret_past_the_shells_escaped_quote(tmp_path: Path) -> None:
+    """`-e 'DB_PASSWORD=Quokka42 it'\\''s Lantern42x'`: gsafe44's _close_quote read the shell's `'\\''` as the closing
+    quote (YAML's rule), hid `Quokka42 it` and printed `'\\''s Lantern42x'` on both diff lines (the line redactor then
+    saw `<redacted>`, no value of its own, and left the rest)."""
+    path = tmp_path / "run.sh"
+    path.write_text(
+        "docker run --privileged -e 'DB_PASSWORD=Quokka42 it'\\''s Lantern42x' vllm/vllm-openai --tensor-parallel-size 2\n"
+    )
+    code, out = invoke("audit", "--fix", str(path))
+    _check(code, out, "audit --fix")
+    assert "Lantern42x" not in out and "Quokka42" not in out, out
+    assert "-e 'DB_PASSWORD=<redacted>' " in out, out
+
 # -- redact: quotes of the shell (gsafe44's _quote_end) -------------------------------------------------------------
 def test_a_secret_holding_a_quote_in_bash_xtrace_is_hidden_to_its_closing_quote() -> None:
     """bash's `set -x` writes a value holding `'` as `'Quokka'\\''s Lantern42x'`: gsafe44's _quote_end knew YAML's

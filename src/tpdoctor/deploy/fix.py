@@ -191,7 +191,7 @@ _FLOW_PLAIN_KEY = re.compile(
 
 
 def _close_quote(s: str, i: int, q: str) -> int:
-    """The index of the quote that closes a YAML scalar quoted with `q` at or after `i`, -1 for none on `s`."""
+    """The index of the quote that closes a YAML (or shell) scalar quoted with `q` at or after `i`, -1 for none on `s`."""
     while i < len(s):
         c = s[i]
         if q == '"' and c == "\\":
@@ -200,6 +200,11 @@ def _close_quote(s: str, i: int, q: str) -> int:
         if c == q:
             if q == "'" and s[i + 1 : i + 2] == "'":  # '' is a quote inside a single-quoted scalar
                 i += 2
+                continue
+            if q == "'" and s.startswith("\\''", i + 1):
+                # the shell's '\'' (a docker run line: close, an escaped quote, reopen; no valid YAML has it): the
+                # value goes on (`-e 'DB_PASSWORD=Quokka42 it'\''s Lantern42x'` printed `s Lantern42x'`, review44)
+                i += 4
                 continue
             return i
         i += 1
