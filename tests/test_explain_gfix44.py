@@ -16,12 +16,14 @@ Lines are written from the code that prints them:
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import pytest
 
 from explain_helpers import causes, findings
-from tpdoctor.explain import explain
+from tpdoctor.explain import explain, scan_inputs
 
 # --- 1. Triton's ld-cache lookup reaches the libcuda contexts ------------------------------------------------------
 
@@ -186,3 +188,137 @@ def test_stale_cdi_spec_beside_podman_compat_is_not_a_dropped_request(tmp_path: 
 def test_podman_compat_without_a_cdi_error_keeps_gnew43(tmp_path: Path, client: str) -> None:
     assert causes(tmp_path, client + NO_GPU)[0] == "runtime.podman-compat-gpu-request-dropped"
 
+
+# --- 5. a compose service pasted without `services:` feeds the facts a whole file does ------------------------------
+
+SERVICE = """  vllm:
+    image: vllm/vllm-openai:v0.6.3
+    runtime: nvidia
+    shm_size: 16g
+    ipc: host
+    devices:
+      - /dev/nvidia0:/dev/nvidia0
+    command: --model meta-llama/Llama-3.1-70B-Instruct --tensor-parallel-size 2
+    deploy:
+      resources:
+        reservations:
+          devices:
+            - driver: nvidia
+              count: 2
+              capabilities: [gpu]
+"""
+CMD_KEYS = ("cmd_engine", "cmd_gpu_request", "cmd_gpu_count", "cmd_shm", "cmd_devices", "cmd_tp_size", "cmd_image")
+
+
+def _cmd_facts(tmp_path: Path, text: str) -> dict[str, str]:
+    log = tmp_path / "q.log"
+    log.write_text(text, encoding="utf-8")
+    first = scan_inputs([str(log)]).facts.first
+    return {k: first[k][0] for k in CMD_KEYS if k in first}
+
+
+def _body(service: str) -> str:
+    return "".join(line[2:] + "\n" for line in service.splitlines()[1:])
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        "My docker-compose.yml has this service:\n" + SERVICE,  # the service with its name, indented as in the file
+        "```yaml\n" + SERVICE.replace("\n  ", "\n")[2:] + "```\n",  # dedented, in a Markdown fence
+        "the service:\n" + _body(SERVICE),  # the body alone
+    ],
+)
+def test_compose_service_fragment_gives_the_whole_files_facts(tmp_path: Path, pasted: str) -> None:
+    whole = _cmd_facts(tmp_path, "services:\n" + SERVICE + "RuntimeError: NCCL error\n")
+    assert whole["cmd_gpu_request"] == "nvidia" and whole["cmd_shm"] == "ipc=host"
+    got = _cmd_facts(tmp_path, pasted + "RuntimeError: NCCL error\n")
+    assert got == whole
+
+
+def test_deploy_block_alone_is_a_part_of_a_service(tmp_path: Path) -> None:
+    text = (
+        "I added this under my service:\n"
+        "    deploy:\n      resources:\n        reservations:\n          devices:\n"
+        "            - driver: nvidia\n              capabilities: [gpu]\n"
+        "RuntimeError: No CUDA GPUs are available\n"
+    )
+    got = _cmd_facts(tmp_path, text)
+    assert got["cmd_gpu_request"] == "nvidia"
+    assert got["cmd_shm"] == "unknown"  # the rest of the service is not shown: never "default"
+    assert causes(tmp_path, text)[0] == "compose.gpu-reservation-incomplete"  # no count/device_ids, as a whole file
+
+
+@pytest.mark.parametrize(
+    "yaml_text",
+    [
+        # a pod spec fragment: containers, resources at the container's level, an extended resource
+        "containers:\n  - name: vllm\n    image: vllm/vllm-openai\n    resources:\n      limits:\n"
+        "        nvidia.com/gpu: 2\n    volumeMounts:\n      - name: shm\n        mountPath: /dev/shm\n",
+        # a Kubernetes manifest's spec without apiVersion (a DRA claim's devices)
+        "spec:\n  devices:\n    requests:\n    - name: gpu\n      deviceClassName: gpu.nvidia.com\n",
+        "devices:\n  requests:\n  - name: gpu\n    deviceClassName: gpu.nvidia.com\n",
+        # a Helm values file: image as repository/tag, resources and runtimeClassName at the top
+        "image:\n  repository: vllm/vllm-openai\n  tag: latest\nshm_size: 16Gi\nresources:\n  limits:\n"
+        "    nvidia.com/gpu: 1\nruntimeClassName: nvidia\n",
+        "deploy:\n  enabled: true\n  replicaCount: 2\nimagePullPolicy: IfNotPresent\n",
+    ],
+)
+def test_kubernetes_and_helm_yaml_is_not_read_as_compose(tmp_path: Path, yaml_text: str) -> None:
+    assert _cmd_facts(tmp_path, "values:\n" + yaml_text + "RuntimeError: No CUDA GPUs are available\n") == {}
+    assert _cmd_facts(tmp_path, yaml_text + "RuntimeError: No CUDA GPUs are available\n") == {}
+
+
+def test_fragment_keys_in_prose_capture_nothing(tmp_path: Path) -> None:
+    text = (
+        "Available devices: ['cuda:0', 'cuda:1']\n"
+        "INFO deploy: starting rollout of vllm\n"
+        "[W] runtime: nvidia not found, falling back to runc\n"
+    )
+    log = tmp_path / "p.log"
+    log.write_text(text, encoding="utf-8")
+    assert scan_inputs([str(log)]).quoted == []
+
+
+# --- 6. the two slow patterns gperf43 left: linear on the lines that made them slow -------------------------------
+
+
+def _pattern(entry_id: str) -> re.Pattern[str]:
+    from tpdoctor.explain.signatures import knowledge_base
+
+    kb = knowledge_base()
+    return next(e.regex for e in [*kb.signatures, *kb.facts] if e.id == entry_id)
+
+
+HOSTILE = 65536
+
+
+@pytest.mark.parametrize(
+    ("entry_id", "line"),
+    [
+        # every `TRES=cpu=N` looked to the line's end for a gres/gpu (gperf43's note): quadratic in the TRES fields
+        ("slurm-tres-no-gpu", ("TRES=cpu=1 " * (HOSTILE // 11))[: HOSTILE - 9] + " gres/gpu"),
+        # the flag/value repetition (up to 30 pairs) tried from every `unknown flag: --` of the line
+        ("cli.flag-value-one-argument", ("unknown flag: --aaaaaaaaa" * (HOSTILE // 25))[:HOSTILE]),
+    ],
+    ids=["slurm-tres-no-gpu", "cli.flag-value-one-argument"],
+)
+def test_gperf43_leftovers_are_fast_on_a_64k_line(entry_id: str, line: str) -> None:
+    rx = _pattern(entry_id)
+    start = time.perf_counter()
+    rx.search(line)
+    assert time.perf_counter() - start < 0.5  # 1.05 s and 2.1 s before (idle); ~0.1 ms and 2 ms now
+
+
+@pytest.mark.parametrize(
+    ("line", "want"),
+    [
+        ("JobId=1 ReqTRES=cpu=4,mem=16G,node=1,billing=4 AllocTRES=cpu=4,mem=16G,node=1", "cpu=4,mem=16G,node=1,billing=4"),
+        ("ReqTRES=cpu=4,mem=16G,gres/gpu=2 AllocTRES=cpu=4,mem=16G", "cpu=4,mem=16G"),
+        ("ReqTRES=cpu=4,mem=16G AllocTRES=cpu=4,mem=16G,gres/gpu=2", None),  # a later gres/gpu vetoes the ReqTRES
+        ("TRES=cpu=x TRES=cpu=3,mem=1", "cpu=3,mem=1"),
+    ],
+)
+def test_slurm_tres_no_gpu_reads_as_before(line: str, want: str | None) -> None:
+    m = _pattern("slurm-tres-no-gpu").search(line)
+    assert (m.group("slurm_tres_no_gpu") if m else None) == want

@@ -249,6 +249,87 @@ def _first_gpu_service_facts(services: Sequence[Service], how: str) -> dict[str,
     return out
 
 
+# gfix44: a compose service pasted without its file's `services:` (the service's name and body, or its body alone).
+# The service keys that carry the GPU setup (compose-spec's service schema: devices, deploy.resources.reservations
+# .devices, shm_size, ipc, runtime, gpus) make the fragment a compose service; one of them must be at the service's
+# level. A Kubernetes manifest or pod-spec fragment or a Helm values file is never read as compose: their keys
+# (apiVersion, kind, containers, resources at the container's level, runtimeClassName, ...) anywhere, an `image:`
+# that is a mapping (Helm's repository/tag) or an extended resource name (nvidia.com/gpu) as a key refuse it.
+FRAGMENT_KEYS = frozenset({"deploy", "devices", "shm_size", "ipc", "runtime", "gpus"})
+_NOT_COMPOSE = frozenset(
+    {
+        "apiVersion", "kind", "metadata", "spec", "containers", "initContainers", "template", "volumeMounts",
+        "securityContext", "podSecurityContext", "nodeSelector", "tolerations", "affinity", "runtimeClassName",
+        "replicaCount", "imagePullPolicy", "podAnnotations", "serviceAccount", "serviceAccountName", "helm",
+    }
+)  # fmt: skip
+_RESOURCE_NAME = re.compile(r"^[\w.-]+\.[a-z]{2,}/[\w.-]+$")  # nvidia.com/gpu, amd.com/gpu, gpu.intel.com/i915
+
+
+def _kubernetes_or_helm(node: object, depth: int = 0) -> bool:
+    if depth > 12:
+        return True
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if str(k) in _NOT_COMPOSE or _RESOURCE_NAME.match(str(k)) or _kubernetes_or_helm(v, depth + 1):
+                return True
+    elif isinstance(node, list):
+        return any(_kubernetes_or_helm(v, depth + 1) for v in node)
+    return False
+
+
+def _service_body(node: object) -> bool:
+    """A compose service's mapping: a GPU-setup key at its level, an `image` (if any) that is a string, no
+    container-level `resources` (compose puts them under deploy)."""
+    return (
+        isinstance(node, dict)
+        and bool(FRAGMENT_KEYS & {str(k) for k in node})
+        and isinstance(node.get("image", ""), str)
+        and "resources" not in node
+    )
+
+
+def fragment_facts(text: str) -> dict[str, str] | None:
+    """Facts of a compose service pasted without `services:` (its name and body, or the body alone), read as
+    compose_facts reads a whole file; None for anything else (a Kubernetes manifest or fragment, a Helm values
+    file, a mapping without a GPU-setup key at a service's level, YAML that does not parse). A body without an
+    `image` is a part of a service: what it does not show is unknown, never "none"/"default"."""
+    import textwrap
+
+    from tpdoctor.deploy.compose import parse_compose
+    from tpdoctor.deploy.io import load_yaml_docs, read_only_trees
+
+    body = textwrap.dedent(text.replace("\t", "    ")).strip("\n") + "\n"
+    try:
+        with read_only_trees():
+            docs = load_yaml_docs(body, "quoted-compose-fragment.yaml")
+    except (TpdoctorError, TypeError, ValueError, KeyError, AttributeError):
+        return None
+    if len(docs) != 1 or not isinstance(docs[0], dict) or _kubernetes_or_helm(docs[0]):
+        return None
+    doc = docs[0]
+    if _service_body(doc):
+        wrapped = "services:\n  pasted:\n" + textwrap.indent(body, "    ")
+    elif all(isinstance(v, dict) and not (FRAGMENT_KEYS & {str(k)}) for k, v in doc.items()) and any(
+        _service_body(v) for v in doc.values()
+    ):
+        wrapped = "services:\n" + textwrap.indent(body, "  ")
+    else:
+        return None
+    try:
+        with read_only_trees():
+            model, _doc = parse_compose(wrapped, "quoted-compose-fragment.yaml", read_env=False)
+    except (TpdoctorError, TypeError, ValueError, KeyError, AttributeError):
+        return None
+    services = [s for s in model.services if s.name in doc or s.name == "pasted"]
+    if not services:
+        return None
+    svc = next((s for s in services if s.gpus or s.devices or s.privileged), services[0])
+    out = service_facts(svc, "compose", opaque=not svc.image)
+    out["cmd_service"] = svc.name if svc.name != "pasted" else "(pasted service)"
+    return out
+
+
 def manifest_facts(text: str) -> dict[str, str] | None:
     """Facts of a Kubernetes manifest quoted in a log (from `apiVersion:`), read by audit's Kubernetes
     front-end: the container that asks for GPUs or devices first, else the first container."""

@@ -22,6 +22,13 @@ from tpdoctor.redact import clip
 if TYPE_CHECKING:
     from tpdoctor.explain.scanner import ScanResult
 
+# gfix44: the service keys that start a pasted compose fragment's capture (deploy/logquote.py FRAGMENT_KEYS; the
+# `ipc`/`runtime` values spelled out so that the literals stay longer than 5 bytes and rare in logs; compose's
+# service-level `gpus:` is left to the lines around it: 5 bytes)
+FRAGMENT_LITERALS = ("deploy:", "devices:", "shm_size:", "ipc: host", "runtime: nvidia")
+_FRAGMENT_KEY = re.compile(rb"^[ \t]*(?:deploy|devices|shm_size|ipc|runtime|gpus)[ \t]*:(?:[ \t]|$)")
+_FRAGMENT_STOP = re.compile(rb"^[ \t]*(?:services|apiVersion|kind|containers|spec)[ \t]*:(?:[ \t]|$)")
+
 # Where a pasted container command starts (deploy/logquote.py reads them; podman/nerdctl share
 # docker's run syntax; `nvidia-docker run` is the NVIDIA/nvidia-docker v2 wrapper).
 CAPTURE_LITERALS = (
@@ -41,6 +48,8 @@ CAPTURE_LITERALS = (
     "is_available()",
     "services:",
     "apiVersion:",
+    # gfix44: a compose service pasted without `services:` (explain/context.py _fragment), from its GPU-setup keys
+    *FRAGMENT_LITERALS,
     topology.CAPTURE_LITERAL,  # an `nvidia-smi topo -m` matrix (explain/topology.py, read by explain/hang.py)
     topology.ROCM_LITERAL,  # rocm-smi's "Link Type between two GPUs" matrix
     p2p_bandwidth.CAPTURE_LITERAL,  # cuda-samples p2pBandwidthLatencyTest's bandwidth matrices (glearn12b)
@@ -81,6 +90,10 @@ def capture_span(block: Buffer, start: int, block_end: int) -> str:
         return _yaml_block(block, start, end, limit) if first.strip() == b"services:" else ""
     if b"apiVersion:" in first:
         return _manifest(block, start, end, limit) if first.strip().startswith(b"apiVersion:") else ""
+    if _FRAGMENT_KEY.match(first):
+        return _fragment(block, start, end, limit)
+    if any(k.encode() in first for k in FRAGMENT_LITERALS):
+        return ""  # the words on a line of prose or output: no fragment starts here
     extra = _REPL_LINES if b"is_available()" in first else 0
     lines = 0
     while end < limit and lines < MAX_SPAN_LINES:
@@ -109,6 +122,45 @@ def _manifest(block: Buffer, start: int, end: int, limit: int) -> str:
         end = stop
         lines += 1
     return bytes(block[start:end]).decode("utf-8", "replace")
+
+
+def _indent(line: bytes) -> int:
+    return len(line) - len(line.lstrip(b" \t"))
+
+
+def _fragment(block: Buffer, start: int, end: int, limit: int) -> str:
+    """gfix44: a compose service pasted without `services:`, from the first of its GPU-setup keys (`deploy:`,
+    `devices:`, `shm_size:`, `ipc:`, `runtime:`, `gpus:`): back to the first line of the YAML it sits in (its
+    service's name, or the body's first key), then on while lines read as YAML no less indented than that first
+    line. Empty when the block has `services:` or a Kubernetes key above (those are read whole, or not as compose),
+    or when an earlier line of the same fragment starts it already. deploy/logquote.py fragment_facts decides
+    whether it is compose."""
+    lo = max(0, start - MAX_SPAN_BYTES)
+    top = start
+    seen = 0
+    while top > lo and seen < MAX_YAML_LINES:
+        prev = block.rfind(b"\n", lo, top - 1)
+        if prev < 0 and lo > 0:
+            break  # the line above starts before the bound: stop under it
+        line = bytes(block[prev + 1 : top - 1]).rstrip(b"\r")
+        if not line.strip() or not _YAML_LINE.match(line):
+            break
+        if _FRAGMENT_STOP.match(line) or _FRAGMENT_KEY.match(line):
+            return ""
+        top = prev + 1
+        seen += 1
+    head = bytes(block[top : block.find(b"\n", top, limit) if block.find(b"\n", top, limit) >= 0 else limit])
+    floor = _indent(head)
+    lines = 0
+    while end < limit and lines < MAX_YAML_LINES:
+        nxt = block.find(b"\n", end + 1, limit)
+        stop = limit if nxt < 0 else nxt
+        line = bytes(block[end + 1 : stop]).rstrip(b"\r")
+        if not line.strip() or not _YAML_LINE.match(line) or _indent(line) < floor or _FRAGMENT_STOP.match(line):
+            break
+        end = stop
+        lines += 1
+    return bytes(block[top:end]).decode("utf-8", "replace")
 
 
 def _yaml_block(block: Buffer, start: int, end: int, limit: int) -> str:
@@ -155,6 +207,12 @@ def add_quoted_facts(scan: ScanResult) -> None:
             facts = manifest_facts(text)
         else:
             facts = compose_facts(text) if head.startswith("services:") else run_facts(text)
+            if not facts and not head.startswith("services:") and any(
+                _FRAGMENT_KEY.match(ln.encode()) for ln in text.splitlines()[: MAX_YAML_LINES + 1]
+            ):
+                from tpdoctor.deploy.logquote import fragment_facts
+
+                facts = fragment_facts(text)
             if not facts:
                 # glearn40a: a command quoted inside a sentence ('started it with "docker run -d ... image"',
                 # UKPLab/EasyNMT#32): the quoted part alone
