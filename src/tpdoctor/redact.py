@@ -211,7 +211,7 @@ def _yaml_key_start(line: str, end: int, nl: int) -> bool:
 def _quote_end(line: str, start: int, q: str) -> int:
     """Where the value quoted with `q` that starts at `start` ends, -1 for not on the line. A plain `"` skips the quotes
     a backslash escapes (`"Quo\\"kka rest"`: YAML, JSON, the shell), a plain `'` the doubled `''` of YAML (`'Wal''rus
-    rest'`): the value ran to the escaped quote and the rest of the secret was printed (gsafe44)."""
+    rest'`) and the shell's `'\\''`: the value ran to the escaped quote and the rest of the secret was printed (gsafe44)."""
     if q == '"':
         i = line.find(q, start)
         while i > 0:
@@ -223,9 +223,11 @@ def _quote_end(line: str, start: int, q: str) -> int:
             i = line.find(q, i + 1)
         return i
     if q == "'":
+        # and the shell's `'\''` (close, an escaped quote, reopen): bash's `set -x` writes a secret holding a quote so,
+        # `+ DB_PASSWORD='Quokka'\''s Lantern42x'`, and `s Lantern42x'` was printed (review44)
         i = line.find(q, start)
-        while i >= 0 and line.startswith("''", i):
-            i = line.find(q, i + 2)
+        while i >= 0 and (line.startswith("''", i) or line.startswith("'\\''", i)):
+            i = line.find(q, i + (2 if line.startswith("''", i) else 4))
         return i
     return line.find(q, start)
 
@@ -241,6 +243,7 @@ def _redact_kv(line: str) -> str:
     # the brackets opened and not closed before the current key, counted once along the line (per key: quadratic)
     depth = {"}": 0, "]": 0, ")": 0}
     counted = 0
+    quoted_to = 0  # where the last value quoted before its key ends
     for m in _KEYSEP.finditer(_name_searchable(line)):
         if m.start() < pos:
             continue
@@ -253,6 +256,7 @@ def _redact_kv(line: str) -> str:
             continue
         start = m.end()
         q = m.group("q")
+        lead = ""  # the quote before the key of a word quoted whole (`'API_TOKEN=a b'`)
         if q:
             end = _quote_end(line, start, q)
             end = len(line.rstrip("\n")) if end < 0 else end
@@ -271,7 +275,17 @@ def _redact_kv(line: str) -> str:
                 stop = _YAML_VALUE_END.search(line, start)
                 end = max(end, stop.start() if stop else len(line.rstrip("\n")))
                 run_from = run_end = -1  # the value ran past its first run: the next start scans afresh
-        if not q and end > start and line[end - 1] in depth:
+            before = line[m.start() - 1] if m.group("key") and m.start() > 0 else ""
+            if has_value and before in ("'", '"') and "=" in sep and not m.group("kq") and start >= quoted_to:
+                lead = before
+                # `export 'API_TOKEN=Walrus77 it'\''s Pelican42x'` (bash's `set -x`), `-e "HF_TOKEN=a b"`: the word
+                # quoted whole, its quote before the key; the value runs to that quote, not to its first blank (only
+                # `Walrus77` was hidden, review44)
+                # a key inside such a value left as it is (`'token=${A:-\''token=…`, a reference) keeps its first
+                # run: each key's value ran to the same far quote, and the line was scanned per key (quadratic)
+                close = _quote_end(line, start, lead)
+                end = quoted_to = max(end, len(line.rstrip("\n")) if close < 0 else close)
+        if not q and not lead and end > start and line[end - 1] in depth:  # a quoted value's closer is its own
             # `{api_key: x}`, `[token=x]`, `f(token=x)`: a closing bracket after a bare value closes a bracket opened
             # before the key, and is the line's, not the secret's; it went with the value (`{api_key: <redacted>`, a
             # broken flow mapping in a quoted line or a diff, gsafe44). Only as many as were opened: `token=ab}` keeps

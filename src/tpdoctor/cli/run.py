@@ -145,7 +145,7 @@ def _run(argv: list[str], prepared: Prepared, explain_log: Path | None, speak: C
         return NOT_EXECUTABLE_EXIT
     if result.exit_code == 0:
         return 0  # nothing of ours follows the command's output
-    _end_child_output(result.unterminated)
+    _end_child_output(result.unterminated, result.last_fd)
     if result.forwarded or (result.signal in QUIET_SIGNALS):
         how = f"signal {result.signal}" if result.signal else f"exit code {result.exit_code}"
         say_why = "after a forwarded signal" if result.forwarded else "stopped"
@@ -165,7 +165,7 @@ def _run(argv: list[str], prepared: Prepared, explain_log: Path | None, speak: C
     return result.exit_code
 
 
-def _end_child_output(unterminated: set[int]) -> None:
+def _end_child_output(unterminated: set[int], last_fd: int | None = None) -> None:
     """Before tpdoctor's own lines after the command: a line the command left open on our stderr (or on stdout when
     both are one file) is ended, so `tpdoctor: the command exited…` starts a line of its own; it was glued after
     the command's last bytes (`tpdoctor: check passed` printed without a newline took our verdict as its tail,
@@ -183,7 +183,9 @@ def _end_child_output(unterminated: set[int]) -> None:
             prefix = "\x1b\\\x1b[0m"
     except (AttributeError, ValueError, OSError):
         pass
-    if 2 in unterminated or (same and 1 in unterminated):
+    # one file: its end is where the child wrote last (`abc` on stdout, then `err\n` on stderr end a line: a newline
+    # after them was a blank line, review44); two: stderr's own end
+    if (last_fd in unterminated) if same else (2 in unterminated):
         prefix += "\n"
     if prefix:
         with contextlib.suppress(OSError, ValueError):

@@ -99,6 +99,7 @@ class ChildResult:
     output_closed: bool = False  # our stdout/stderr went away while the child ran
     # the fds (of stdout_fd, stderr_fd) whose last byte from the child was no newline: a line left open there
     unterminated: set[int] = field(default_factory=set)
+    last_fd: int | None = None  # the fd the child's last bytes went to: where stdout and stderr are one file, its end
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -206,7 +207,7 @@ def run_child(
         if tty is not None:
             signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # write to the terminal from the background
     try:
-        status, output_closed, unterminated = _pump(proc, capture, stdout_fd, stderr_fd)
+        status, output_closed, unterminated, last_fd = _pump(proc, capture, stdout_fd, stderr_fd)
     finally:
         for signum, h in previous.items():
             signal.signal(signum, h)
@@ -218,8 +219,8 @@ def run_child(
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code
     if code < 0:
-        return ChildResult(128 - code, -code, forwarded, output_closed, unterminated)
-    return ChildResult(code, None, forwarded, output_closed, unterminated)
+        return ChildResult(128 - code, -code, forwarded, output_closed, unterminated, last_fd)
+    return ChildResult(code, None, forwarded, output_closed, unterminated, last_fd)
 
 
 def _reap(pid: int) -> int | None:
@@ -244,7 +245,7 @@ def _reap(pid: int) -> int | None:
 
 def _pump(
     proc: subprocess.Popen[bytes], capture: Capture, stdout_fd: int, stderr_fd: int
-) -> tuple[int, bool, set[int]]:
+) -> tuple[int, bool, set[int], int | None]:
     assert proc.stdout is not None and proc.stderr is not None
     sel = selectors.DefaultSelector()
     streams = {
@@ -261,6 +262,7 @@ def _pump(
     deadline = 0.0
     output_closed = False
     unterminated: set[int] = set()
+    last_fd: int | None = None
     try:
         while True:
             if status is None:
@@ -291,6 +293,7 @@ def _pump(
                         unterminated.discard(dest)
                     else:
                         unterminated.add(dest)
+                    last_fd = dest
                 except (BrokenPipeError, OSError):
                     # our side went away: let the child see a closed pipe, as it would directly
                     output_closed = True
@@ -306,4 +309,4 @@ def _pump(
         sel.close()
     if status is None:  # pragma: no cover - the loop only ends once the child has ended
         _, status = os.waitpid(proc.pid, 0)
-    return status, output_closed, unterminated
+    return status, output_closed, unterminated, last_fd
