@@ -49,6 +49,7 @@ def open_log(name: str, notes: list[str] | None = None) -> Iterator[BinaryIO]:
         raw: BinaryIO = sys.stdin.buffer
         close = False
         _check_stdin(raw)
+        raw = _stdin_up_to_size(raw)
     else:
         raw = _open_named(name)
         close = True
@@ -186,6 +187,20 @@ def _check_stdin(raw: BinaryIO) -> None:
     except OSError:
         return
     check_stream_source("stdin", fd)
+
+
+def _stdin_up_to_size(raw: BinaryIO) -> BinaryIO:
+    """stdin redirected from a regular file (`explain - < train.log` while the job writes it) is read up to the size
+    the file had, from where stdin stands, as a named log is (_UpTo): it grew as fast as it was read (review44)."""
+    try:
+        fd = raw.fileno()
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size <= 0:
+            return raw
+        left = st.st_size - os.lseek(fd, 0, os.SEEK_CUR)
+    except (AttributeError, OSError, ValueError):
+        return raw
+    return io.BufferedReader(_UpTo(raw, max(left, 0)))
 
 
 def _open_named(name: str) -> BinaryIO:
