@@ -185,7 +185,7 @@ _EGL = "nvidia.egl-vendor-icd-missing"
         "$ cat /usr/share/glvnd/egl_vendor.d/10_nvidia.json\n"
         "cat: /usr/share/glvnd/egl_vendor.d/10_nvidia.json: No such file or directory\n"
         "OpenGL.error.GLError: eglInitialize failed: EGL_NOT_INITIALIZED\n",
-        "stat: cannot stat '/etc/glvnd/egl_vendor.d/10_nvidia.json': No such file or directory\n",
+        "stat: cannot stat '/usr/local/share/glvnd/egl_vendor.d/10_nvidia.json': No such file or directory\n",
     ],
 )
 def test_no_nvidia_egl_vendor_file_names_the_icd(tmp_path: Path, text: str) -> None:

@@ -50,3 +50,52 @@ def test_stdin_from_a_regular_file_is_capped_where_it_stands(tmp_path: Path) -> 
         assert capped.read() == b"second\n"
     finally:
         os.close(fd)
+
+
+# --- review44's data leftovers ----------------------------------------------------------------------------------------
+
+EGL = "nvidia.egl-vendor-icd-missing"
+
+
+@pytest.mark.parametrize(
+    ("line", "named"),
+    [
+        ("ls: cannot access '/usr/share/glvnd/egl_vendor.d/10_nvidia.json': No such file or directory\n", True),
+        ("cat: /usr/share/glvnd/egl_vendor.d/10_nvidia.json: No such file or directory\n", True),
+        # libglvnd reads /etc/glvnd/egl_vendor.d too, where NVIDIA's file is normally absent
+        ("ls: cannot access '/etc/glvnd/egl_vendor.d/10_nvidia.json': No such file or directory\n", False),
+        ("cat: /etc/glvnd/egl_vendor.d/10_nvidia.json: No such file or directory\n", False),
+    ],
+)
+def test_the_egl_vendor_file_is_missing_only_where_nvidia_puts_it(tmp_path: Path, line: str, named: bool) -> None:
+    from explain_helpers import causes
+
+    assert (EGL in causes(tmp_path, line)) is named
+
+
+SHM_ATTACH = (
+    "X Error of failed request:  BadAccess (attempt to access private resource denied)\n"
+    "  Major opcode of failed request:  130 (MIT-SHM)\n"
+    "  Minor opcode of failed request:  1 (X_ShmAttach)\n"
+)
+MITSHM = "display.x11-mitshm-ipc-isolated"
+
+
+@pytest.mark.parametrize(
+    ("config", "forwarded"),
+    [
+        ("X11Forwarding yes\n", True),
+        ("ForwardX11 yes\n", True),
+        ("ForwardX11Trusted yes\n", True),
+        # an sshd_config / ssh -G dump saying the forwarding is off is no forwarded display
+        ("X11Forwarding no\n", False),
+        ("ForwardX11 no\n", False),
+        ("ForwardX11Trusted no\n", False),
+        ("forwardx11 no\nX11Forwarding=no\n", False),
+    ],
+)
+def test_x11_forwarding_switched_off_keeps_the_ipc_reading(tmp_path: Path, config: str, forwarded: bool) -> None:
+    from explain_helpers import causes
+
+    got = causes(tmp_path, config + SHM_ATTACH)
+    assert (MITSHM in got) is not forwarded, got

@@ -137,7 +137,7 @@ def test_the_egl_vendor_file_refused_is_no_missing_file(tmp_path: Path) -> None:
         assert "nvidia.egl-vendor-icd-missing" not in out, (line, out)
     for line in (
         f"ls: cannot access '{path}': No such file or directory",
-        "tail: cannot open '/etc/glvnd/egl_vendor.d/10_nvidia.json' for reading: No such file or directory",
+        "tail: cannot open '/usr/share/glvnd/egl_vendor.d/10_nvidia.json' for reading: No such file or directory",
         f"cat: {path}: No such file or directory",
     ):
         log = tmp_path / "missing.log"
