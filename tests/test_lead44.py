@@ -99,3 +99,45 @@ def test_x11_forwarding_switched_off_keeps_the_ipc_reading(tmp_path: Path, confi
 
     got = causes(tmp_path, config + SHM_ATTACH)
     assert (MITSHM in got) is not forwarded, got
+
+
+# --- gsafe44's leftover: SARIF's artifactLocation.uri is a URI reference ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["my run #1?.log", "100% done.log", "a:b.log", "ünïcode ✓.log", b"c1\x9b2J\x9d0;t.log"],
+)
+def test_sarif_uri_is_the_name_percent_encoded(tmp_path: Path, name: str | bytes) -> None:
+    """A log named with a space, `#`, `?`, `%`, a colon or bytes that are not UTF-8 went into artifactLocation.uri raw:
+    no valid URI reference (a consumer reads `#1?.log` as a fragment). It is percent-encoded; decoding gives the name."""
+    import json
+    import os
+    import re
+    from urllib.parse import unquote_to_bytes
+
+    from test_safety_fuzz import invoke
+
+    fname = os.fsdecode(name) if isinstance(name, bytes) else name
+    log = tmp_path / fname
+    log.write_text("NCCL WARN Cuda failure 217 'peer access is not supported between these two devices'\n")
+    code, out = invoke("explain", "--format", "sarif", str(log))
+    assert code in (0, 3), out[-2000:]
+    uris = [
+        loc["physicalLocation"]["artifactLocation"]["uri"]
+        for run in json.loads(out)["runs"]
+        for res in run["results"]
+        for loc in res.get("locations", [])
+    ]
+    assert uris, out[-2000:]
+    for uri in uris:
+        # RFC 3986 characters only, and no scheme-looking first segment
+        assert re.fullmatch(r"[A-Za-z0-9\-._~/%!$&'()*+,;=@]*", uri), uri
+        assert unquote_to_bytes(uri) == os.fsencode(str(log)), uri
+
+
+def test_sarif_uri_of_a_name_holding_a_secret_stays_redacted() -> None:
+    from tpdoctor.render.sarif import artifact_uri
+
+    uri = artifact_uri("/logs/run HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyz0123.log")
+    assert "hf_abcdefghijklmnopqrstuvwxyz0123" not in uri and "HF_TOKEN" in uri, uri

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
+from urllib.parse import quote
 
 from tpdoctor import __version__
 from tpdoctor.model import Report, Severity, catalog
@@ -11,6 +13,21 @@ from tpdoctor.redact import clip
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Severity.blocker: "error", Severity.degraded: "warning", Severity.notice: "note"}
+
+
+def artifact_uri(source: str) -> str:
+    """A log or config name as SARIF's artifactLocation.uri, which must be a URI reference (RFC 3986): a raw name with
+    a space, `#`, `?`, `%` or bytes that are not UTF-8 was no valid URI and consumers misread it (gsafe44's leftover).
+    Redacted first (a name holding `token=...` stays hidden once encoded); the name's own bytes (os.fsencode gives back a
+    non-UTF-8 name's) are percent-encoded, `/` kept; `:` is encoded, so `a:b.log` reads as no scheme."""
+    from tpdoctor.redact import redact_str
+
+    name = redact_str(source)
+    try:
+        data = os.fsencode(name)
+    except UnicodeEncodeError:
+        data = name.encode("utf-8", "replace")
+    return quote(data, safe="/")
 
 
 def sarif_dict(report: Report) -> dict[str, Any]:
@@ -43,7 +60,7 @@ def sarif_dict(report: Report) -> dict[str, Any]:
         locations = []
         for ev in f.evidence:
             if ev.source:
-                loc: dict[str, Any] = {"physicalLocation": {"artifactLocation": {"uri": ev.source}}}
+                loc: dict[str, Any] = {"physicalLocation": {"artifactLocation": {"uri": artifact_uri(ev.source)}}}
                 if ev.line:
                     loc["physicalLocation"]["region"] = {
                         "startLine": ev.line,
