@@ -132,21 +132,27 @@ _KEY_OPENS_BLOCK = re.compile(r"^( *)[^\s#-][^#\n]*:[ \t]*(?:#.*)?$")
 _ITEM = re.compile(r"^( *)- ")
 
 
-def sequence_offset(text: str) -> int:
-    """How far the file indents a block sequence's `- ` past its key: 0 for `kubectl get -o yaml` and most
-    Kubernetes docs (`containers:` then `- name:` below its first letter), 2 for rt_yaml's own style. The first
-    such pair decides; a file without one gets 2. The dump writes lists as the file does, so a --fix changes only
-    the lines it must (every line of a kubectl-style list was re-indented; gsafe40)."""
+def _lines_below_block_keys(text: str) -> Iterator[tuple[str, int]]:
+    """Each line (blank and comment lines skipped) that follows a key opening a block, with that key's indent."""
     key_indent: int | None = None
     for line in text.splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         if key_indent is not None:
-            item = _ITEM.match(line)
-            if item is not None and len(item.group(1)) >= key_indent:
-                return min(len(item.group(1)) - key_indent, 8)
+            yield line, key_indent
         m = _KEY_OPENS_BLOCK.match(line)
         key_indent = len(m.group(1)) if m else None
+
+
+def sequence_offset(text: str) -> int:
+    """How far the file indents a block sequence's `- ` past its key: 0 for `kubectl get -o yaml` and most
+    Kubernetes docs (`containers:` then `- name:` below its first letter), 2 for rt_yaml's own style. The first
+    such pair decides; a file without one gets 2. The dump writes lists as the file does, so a --fix changes only
+    the lines it must (every line of a kubectl-style list was re-indented; gsafe40)."""
+    for line, key_indent in _lines_below_block_keys(text):
+        item = _ITEM.match(line)
+        if item is not None and len(item.group(1)) >= key_indent:
+            return min(len(item.group(1)) - key_indent, 8)
     return 2
 
 
@@ -159,17 +165,11 @@ def mapping_indent(text: str) -> int:
     gets 2. The dump was always at 2: every line of a 4-blank file was re-indented by a --fix that changed one key, and
     _kept_lines could not map a single line back (gsafe44)."""
     steps: dict[int, int] = {}
-    key_indent: int | None = None
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        if key_indent is not None:
-            key = _KEY_LINE.match(line)
-            if key is not None and len(key.group(1)) > key_indent:
-                step = max(2, min(len(key.group(1)) - key_indent, 8))
-                steps[step] = steps.get(step, 0) + 1
-        m = _KEY_OPENS_BLOCK.match(line)
-        key_indent = len(m.group(1)) if m else None
+    for line, key_indent in _lines_below_block_keys(text):
+        key = _KEY_LINE.match(line)
+        if key is not None and len(key.group(1)) > key_indent:
+            step = max(2, min(len(key.group(1)) - key_indent, 8))
+            steps[step] = steps.get(step, 0) + 1
     return max(steps, key=lambda k: steps[k]) if steps else 2
 
 
