@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from test_safety_fuzz import _check, invoke
 from tpdoctor.redact import redact_line, redact_text
@@ -243,6 +244,20 @@ def test_a_fix_diff_hides_a_quoted_list_entry_with_an_escape(tmp_path: Path) -> 
 
 
 # -- explain on a log still being written --------------------------------------------------------------------------------
+def read_while_appending(stream: Any, writer: Any, limit: int) -> bytes:
+    """Read `stream` to its end while `writer` appends to the same file before each read (a job still writing its log);
+    fails as soon as more than `limit` bytes came back."""
+    got = bytearray()
+    while True:
+        writer.write(b"more\n" * 1000)  # the job goes on writing while explain reads
+        writer.flush()
+        data = stream.read(4096)
+        if not data:
+            return bytes(got)
+        got += data
+        assert len(got) <= limit, "read past the size the file had"
+
+
 def test_explain_reads_a_growing_log_up_to_its_size_at_open(tmp_path: Path) -> None:
     """A log appended to as fast as it was read (`explain train.log` while the job writes it, `yes > f`) never ended:
     `explain` ran past a minute and 3 GB. A regular file is read up to the size it had when explain opened it."""
@@ -252,16 +267,8 @@ def test_explain_reads_a_growing_log_up_to_its_size_at_open(tmp_path: Path) -> N
     first = b"NCCL WARN one\n" * 1000
     log.write_bytes(first)
     with open_log(str(log)) as stream, open(log, "ab") as writer:
-        got = bytearray()
-        while True:
-            writer.write(b"more\n" * 1000)  # the job goes on writing while explain reads
-            writer.flush()
-            data = stream.read(4096)
-            if not data:
-                break
-            got += data
-            assert len(got) <= len(first), "read past the size at open"
-    assert bytes(got) == first
+        got = read_while_appending(stream, writer, len(first))
+    assert got == first
 
 
 # -- a non-UTF-8 file name on the terminal --------------------------------------------------------------------------------

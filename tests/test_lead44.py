@@ -12,6 +12,7 @@ import pytest
 def test_explain_reads_stdin_from_a_growing_file_up_to_its_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`explain - < train.log` while the job goes on writing train.log: a named log is read up to its size at open
     (gsafe44), stdin redirected from the same file grew as fast as it was read and explain never ended (review44)."""
+    from test_gsafe44 import read_while_appending
     from tpdoctor.explain.reader import open_log
 
     log = tmp_path / "train.log"
@@ -20,16 +21,8 @@ def test_explain_reads_stdin_from_a_growing_file_up_to_its_size(tmp_path: Path, 
     with open(log, "rb") as raw_stdin, open(log, "ab") as writer:
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(raw_stdin))
         with open_log("-") as stream:
-            got = bytearray()
-            while True:
-                writer.write(b"more\n" * 1000)  # the job goes on writing while explain reads
-                writer.flush()
-                data = stream.read(4096)
-                if not data:
-                    break
-                got += data
-                assert len(got) <= len(first), "read past the size stdin's file had"
-    assert bytes(got) == first
+            got = read_while_appending(stream, writer, len(first))
+    assert got == first
 
 
 def test_stdin_from_a_regular_file_is_capped_where_it_stands(tmp_path: Path) -> None:
