@@ -93,6 +93,11 @@ def evaluate(entry: dict[str, object], root: Path = ROOT) -> Result:
     return Result(str(entry["path"]), split, kind, expected, (expected, *also), got, hard)
 
 
+def _holds_any(entry: dict[str, object], texts: list[str], root: Path = ROOT) -> bool:
+    body = (root / str(entry["path"])).read_bytes().decode("utf-8", "replace").lower()
+    return any(t in body for t in texts)
+
+
 def summary(results: list[Result]) -> str:
     pos = [r for r in results if r.kind == "positive"]
     neg = [r for r in results if r.kind != "positive"]
@@ -116,10 +121,18 @@ def main(argv: list[str] | None = None) -> int:
         "--jobs", "-j", type=int, default=1,
         help="logs explained in parallel processes (the answers do not depend on it; 0: one per CPU)",
     )
+    ap.add_argument(
+        "--containing", "-c", action="append", default=[], metavar="TEXT",
+        help="only the logs holding TEXT (case-insensitive; repeat for any of several): a learner's quick before/after"
+        " on the logs its new literals can touch, instead of the whole dev split",
+    )
     args = ap.parse_args(argv)
     # only the logs of the split asked for: a blind round's heldoutN is 100 logs, dev is 3000
     todo = [e for e in entries() if args.split == "all" or _split_of(e) == args.split
             or (args.split == "dev" and _split_of(e) in DEV_SPLITS)]
+    if args.containing:
+        todo = [e for e in todo if _holds_any(e, [t.lower() for t in args.containing])]
+        print(f"{len(todo)} logs hold {' or '.join(map(repr, args.containing))}")
     jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
     if jobs > 1 and len(todo) > 1:
         # the first log here builds the pattern database once; forked workers inherit it instead of each compiling it

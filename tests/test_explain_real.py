@@ -127,3 +127,17 @@ def test_a_positive_whose_cause_is_a_notice_can_be_named_and_a_demoted_cause_can
     assert demoted == [("rdma.memlock-too-low", "notice")], demoted
     r = evaluate({"path": "oom.log", "expected": "rdma.memlock-too-low", "kind": "positive"}, root=tmp_path)
     assert not r.ok and r.got == (), r.got
+
+
+def test_containing_keeps_only_the_logs_holding_a_text(tmp_path: Path) -> None:
+    """bench/explain_eval.py --containing: a learner's before/after on the logs its literals can touch (case-insensitive,
+    any of several texts, undecodable bytes read as U+FFFD rather than refused)."""
+    from explain_eval import _holds_any
+
+    (tmp_path / "a.log").write_bytes(b"\xff UCX ERROR ibv_query_gid(dev=mlx5_0 port=1 index=3) failed\n")
+    (tmp_path / "b.log").write_text("Warning: OutOfnvidia.com/gpu\n")
+    (tmp_path / "c.log").write_text("NCCL INFO Bootstrap : Using eth0\n")
+    kept = [n for n in ("a.log", "b.log", "c.log")
+            if _holds_any({"path": n}, ["ibv_query_gid", "outofnvidia"], root=tmp_path)]
+    assert kept == ["a.log", "b.log"]
+    assert not _holds_any({"path": "c.log"}, ["ibv_query_gid"], root=tmp_path)
