@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# the session's tables (container matrix, real oneCCL) printed at its end, under pytest-xdist too
+from session_summary import pytest_terminal_summary, pytest_testnodedown  # noqa: F401
+
 # explain caches compiled Hyperscan databases (explain/hs_cache.py); the tests keep theirs out of ~/.cache.
 if "TPDOCTOR_CACHE_DIR" not in os.environ:
     _cache = tempfile.TemporaryDirectory(prefix="tpdoctor-test-cache-")  # removed when the session exits

@@ -11,11 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from session_summary import publish
+
 from .container_harness import ScenarioResult, Toolbox, open_toolbox, run_scenario
 from .container_matrix import matrix_table, verdict
 from .container_scenarios import SCENARIOS
 
-MATRIX_KEY = pytest.StashKey[dict[str, object]]()
 PARALLEL = 4  # containers mostly wait on the engine; 4 keeps 2 cores busy without thrashing
 
 
@@ -39,21 +40,15 @@ def matrix(toolbox: Toolbox, request: pytest.FixtureRequest) -> dict[str, Scenar
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         results = list(pool.map(lambda sc: run_scenario(sc, toolbox), SCENARIOS))
     elapsed = time.monotonic() - t0
-    request.config.stash[MATRIX_KEY] = {"results": results, "seconds": elapsed}
-    return {r.scenario.id: r for r in results}
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    data = config.stash.get(MATRIX_KEY, None)
-    if not data:
-        return
-    results: list[ScenarioResult] = data["results"]  # type: ignore[assignment]
-    tr = terminalreporter
-    tr.write_sep("=", "container fault matrix (tpdoctor check inside real Docker containers)")
-    tr.write_line(matrix_table(results, timings=True))
     pending = sum(verdict(r).startswith("pending") for r in results)
     bad = sum(not r.ok for r in results) - pending
-    tr.write_line(
-        f"{len(results)} scenarios, {bad} not matching, {pending} pending, matrix wall time {data['seconds']:.1f} s "
-        f"(parallel {PARALLEL}, {os.cpu_count()} CPUs)"
+    publish(
+        request.config,
+        "container fault matrix (tpdoctor check inside real Docker containers)",
+        [
+            matrix_table(results, timings=True),
+            f"{len(results)} scenarios, {bad} not matching, {pending} pending, matrix wall time {elapsed:.1f} s "
+            f"(parallel {PARALLEL}, {os.cpu_count()} CPUs)",
+        ],
     )
+    return {r.scenario.id: r for r in results}

@@ -15,13 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from containers.container_harness import Toolbox, open_toolbox
+from session_summary import publish
 
 from .harness import RealResult, build, listed_versions, run_real
 from .record import record
 from .report import table
 from .scenarios import SCENARIOS
 
-RESULTS_KEY = pytest.StashKey[dict[str, object]]()
 PARALLEL = 4  # containers wait on the engine and on oneCCL's start-up; 4 keeps 2 cores busy
 
 
@@ -66,29 +66,18 @@ def real_results(
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         results = list(pool.map(lambda r: run_real(by_id[r[0]], r[1], real_box), todo))
-    request.config.stash[RESULTS_KEY] = {
-        "results": results,
-        "seconds": time.monotonic() - t0,
-        "status": oneccl_status,
-    }
+    bad = sum(bool(r.problems()) for r in results)
+    cpu = sum(r.cpu_s for r in results)
+    publish(
+        request.config,
+        "real oneCCL in real containers: the library's result vs tpdoctor's prediction",
+        [
+            table(results),
+            *(f"oneCCL {v}: {s}" for v, s in sorted(oneccl_status.items())),
+            f"{len(results)} runs, {bad} disagreeing, wall time {time.monotonic() - t0:.1f} s (parallel {PARALLEL}), "
+            f"CPU inside the containers {cpu:.1f} s",
+        ],
+    )
     if os.environ.get("TPDOCTOR_ONECCL_RECORD"):
         record(results)
     return {(r.scenario.id, r.version): r for r in results}
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    data = config.stash.get(RESULTS_KEY, None)
-    if not data:
-        return
-    results: list[RealResult] = data["results"]  # type: ignore[assignment]
-    tr = terminalreporter
-    tr.write_sep("=", "real oneCCL in real containers: the library's result vs tpdoctor's prediction")
-    tr.write_line(table(results))
-    for v, s in sorted(data["status"].items()):  # type: ignore[union-attr]
-        tr.write_line(f"oneCCL {v}: {s}")
-    bad = sum(bool(r.problems()) for r in results)
-    cpu = sum(r.cpu_s for r in results)
-    tr.write_line(
-        f"{len(results)} runs, {bad} disagreeing, wall time {data['seconds']:.1f} s (parallel {PARALLEL}), "
-        f"CPU inside the containers {cpu:.1f} s"
-    )
