@@ -9,8 +9,6 @@ Lines are written from the code that prints them (not copied from the heldout45 
   build problem, not a container refused its GPU;
 - Python's errno-less "can't start new thread" next to OpenBLAS/libgomp/cgo thread creation refused with EPERM: clone3
   under an old seccomp profile, not the pids limit (which returns EAGAIN);
-- moby "Unknown runtime specified nvidia" / "unknown or invalid runtime name: nvidia" followed by a `docker run --gpus`
-  run: only the legacy runtime name is unregistered;
 - the OpenCL ICD loader's vendors directory under a prefix (strace open/openat ENOENT) with no platform found.
 """
 
@@ -151,44 +149,6 @@ def test_cant_start_new_thread_beside_eagain_keeps_pids(tmp_path: Path) -> None:
     assert causes(tmp_path, text)[:1] == ["limits.pids-exhausted"]
     eperm = text.replace("Resource temporarily unavailable", "Operation not permitted")
     assert "limits.pids-exhausted" not in causes(tmp_path, eperm)
-
-
-# --------------------------------------------------------------------------- legacy runtime name vs a --gpus run that ran
-
-IMG = "nvidia/cuda:12.4.1-base-ubuntu22.04"
-SMI_NO_NVML = (
-    "NVIDIA-SMI couldn't find libnvidia-ml.so library in your system. Please make sure that the NVIDIA Display Driver "
-    "is properly installed and present in your system.\n"
-)
-
-
-@pytest.mark.parametrize(
-    "refusal",
-    [
-        "docker: Error response from daemon: Unknown runtime specified nvidia.\n",
-        "docker: Error response from daemon: unknown or invalid runtime name: nvidia.\n",
-    ],
-)
-def test_unknown_runtime_then_a_gpus_run_is_not_a_missing_toolkit(tmp_path: Path, refusal: str) -> None:
-    text = f"$ docker run --runtime=nvidia --rm {IMG} nvidia-smi\n{refusal}See 'docker run --help'.\n$ docker run --gpus all --rm {IMG} nvidia-smi\n{SMI_NO_NVML}"
-    assert "runtime.nvidia-toolkit-missing" not in causes(tmp_path, text)
-    assert any("legacy runtime name" in n for n in notes(tmp_path, text))
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        f"$ docker run --runtime=nvidia --rm {IMG} nvidia-smi\ndocker: Error response from daemon: Unknown runtime specified nvidia.\n",
-        # the --gpus run came first; the refusal is the last word
-        f"$ docker run --gpus all --rm {IMG} nvidia-smi\n{SMI_NO_NVML}$ docker run --runtime=nvidia --rm {IMG} nvidia-smi\n"
-        "docker: Error response from daemon: unknown or invalid runtime name: nvidia.\n",
-    ],
-)
-def test_unknown_runtime_alone_still_proves_the_toolkit(tmp_path: Path, text: str) -> None:
-    assert causes(tmp_path, text)[:1] == ["runtime.nvidia-toolkit-missing"]
-    gpus_after = text + f"$ docker run --gpus all --rm {IMG} nvidia-smi\n{SMI_NO_NVML}"
-    # a --gpus run after the (last) refusal got past it
-    assert "runtime.nvidia-toolkit-missing" not in causes(tmp_path, gpus_after)
 
 
 # --------------------------------------------------------------------------- OpenCL ICD loader reading a prefix's vendors dir
