@@ -1,0 +1,98 @@
+"""gsafe45: hostile-input pass (docs/security.md, ### gsafe45)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_safety_fuzz import _check, invoke
+from tpdoctor.redact import is_secret_name, redact_line, redact_text
+
+
+# -- the scheme word of an Authorization header stays, the credential goes ---------------------------------------------
+def test_the_authorization_scheme_stays_visible_in_every_form() -> None:
+    """`{Authorization: Bearer x}` printed `{Authorization: <redacted>}` (the key/value pass took the scheme with the
+    token), while `curl -H "Authorization: Bearer x"` kept it: the scheme is no secret, the token is."""
+    cases = {
+        "{Authorization: Bearer Walrus77Pelican}": "{Authorization: Bearer <redacted>}",
+        "Authorization: Bearer Walrus77Pelican": "Authorization: Bearer <redacted>",
+        '{"Authorization": "Bearer Walrus77Pelican"}': '{"Authorization": "Bearer <redacted>"}',
+        "{'Authorization': 'Bearer Walrus77Pelican'}": "{'Authorization': 'Bearer <redacted>'}",
+        '{\\"Authorization\\": \\"Bearer Walrus77Pelican\\"}': '{\\"Authorization\\": \\"Bearer <redacted>\\"}',
+        "Proxy-Authorization: Token Walrus77Pelican": "Proxy-Authorization: Token <redacted>",
+        "AUTHORIZATION: bearer Walrus77Pelican": "AUTHORIZATION: bearer <redacted>",
+        "Authorization:Bearer Walrus77Pelican": "Authorization:Bearer <redacted>",
+        "  authorization: Basic dXNlcjpXYWxydXM3Nw==": "  authorization: Basic <redacted>",
+        'curl -H "Authorization: Bearer Walrus77Pelican" http://h': 'curl -H "Authorization: Bearer <redacted>" http://h',
+    }
+    for line, want in cases.items():
+        assert redact_line(line) == want, line
+        assert redact_text(line + "\n") == want + "\n", line
+    # a scheme alone is no secret and stays as it was
+    assert redact_line("authorization: Bearer") == "authorization: Bearer"
+
+
+def test_digest_and_aws4_parameters_are_all_hidden() -> None:
+    """`Authorization: Digest username="a", response="…"`: the first parameter's quote ended the hidden value and
+    `response="…"` (the credential) was printed."""
+    for line in (
+        'Authorization: Digest username="me", realm="r", nonce="n1", response="6629fae49393a05397450978507c4ef1"',
+        'curl -H "Authorization: Digest username=\\"me\\", response=\\"6629fae49393a05397450978507c4ef1\\""',
+    ):
+        out = redact_line(line)
+        assert "6629fae4" not in out and "Digest <redacted>" in out, out
+
+
+def test_explain_quotes_a_header_with_its_scheme(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("curl failed {Authorization: Bearer Walrus77Pelican42}\nNCCL WARN Cuda failure out of memory\n")
+    for args in (("explain", str(log), "--verbose"), ("explain", str(log), "--format", "json")):
+        code, out = invoke(*args)
+        _check(code, out, " ".join(args))
+        assert "Walrus77Pelican42" not in out, out
+        assert "Bearer <redacted>" in out, out
+
+
+# -- secrets in forms the redactor did not know --------------------------------------------------------------------------
+def test_glued_secret_names_are_secret_names() -> None:
+    """`PGPASSWORD=x` (libpq), `"identitytoken": "x"` (~/.docker/config.json), `csrftoken=x`: the word glued to the
+    letters before it was no secret name, and the value was printed."""
+    for name in ("PGPASSWORD", "identitytoken", "registrytoken", "csrftoken", "MYAPPSECRET", "DBPASSWD"):
+        assert is_secret_name(name), name
+    for name in ("MONKEY", "BYPASS", "KEYBOARD", "PATH", "max_tokens", "num_tokens"):
+        assert not is_secret_name(name), name
+    assert redact_line("PGPASSWORD=Walrus77Pel psql -h db") == "PGPASSWORD=<redacted> psql -h db"
+    assert redact_line('"identitytoken": "Walrus77Pel"') == '"identitytoken": "<redacted>"'
+
+
+def test_command_line_credentials_and_netrc_are_hidden() -> None:
+    cases = {
+        "curl -fsSL -u me:Walrus77Pel https://x": "curl -fsSL -u me:<redacted> https://x",
+        "curl --user me:Walrus77Pel https://x": "curl --user me:<redacted> https://x",
+        "curl --proxy-user me:Walrus77Pel https://x": "curl --proxy-user me:<redacted> https://x",
+        "docker login -u me -p Walrus77Pel registry.example": "docker login -u me -p <redacted> registry.example",
+        "sshpass -p Walrus77Pel ssh h": "sshpass -p <redacted> ssh h",
+        "mysql -u root -pWalrus77Pel db": "mysql -u root -p<redacted> db",
+        "machine api.github.com login me password Walrus77Pel": "machine api.github.com login me password <redacted>",
+        "  password Walrus77Pel": "  password <redacted>",
+        "https://st.blob.core.windows.net/c/b?sv=2020-08&sig=Walrus77Pel%3D&se=1": (
+            "https://st.blob.core.windows.net/c/b?sv=2020-08&sig=<redacted>&se=1"
+        ),
+        "NGC key nvapi-abcdefghijklmnopqrstuvwxyz012345": "NGC key <redacted>",
+        "npm_abcdefghijklmnopqrstuvwxyz0123456789": "<redacted>",
+    }
+    for line, want in cases.items():
+        assert redact_line(line) == want, line
+    # what is no credential stays
+    for line in (
+        "mkdir -p /tmp/x",
+        "mysql -u root -p db",
+        "ssh -p 22 host login",
+        "curl -u me https://x",
+        "login failed: wrong password for machine x",
+        "password required",
+    ):
+        assert redact_line(line) == line, line
+    # a netrc file over lines keeps its line ends
+    assert redact_text("machine h\n  login me\n  password Walrus77Pel\r\nnext\n") == (
+        "machine h\n  login me\n  password <redacted>\r\nnext\n"
+    )
