@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from test_safety_fuzz import _check, invoke
 from tpdoctor.redact import is_secret_name, redact_line, redact_text
@@ -96,3 +97,75 @@ def test_command_line_credentials_and_netrc_are_hidden() -> None:
     assert redact_text("machine h\n  login me\n  password Walrus77Pel\r\nnext\n") == (
         "machine h\n  login me\n  password <redacted>\r\nnext\n"
     )
+
+
+# -- verify: counts without a ceiling, --plot judged only after the sweep --------------------------------------------------
+class _Probed(Exception):
+    pass
+
+
+def _no_probe(monkeypatch: Any) -> None:
+    """verify's device probe (torch, then the ranks) must not be reached: it raises instead."""
+    import tpdoctor.verify.run as vrun
+
+    def probe(*_a: Any, **_k: Any) -> Any:
+        raise _Probed
+
+    monkeypatch.setattr(vrun, "probe", probe)
+
+
+def test_verify_refuses_counts_past_its_limits_before_launching(monkeypatch: Any) -> None:
+    """`verify --gpus 1000000000 --backend gloo` launched ranks until it was killed (a hang; `--tp` the same), and
+    `--iters 10**14` timed one size for ever: one line, exit 2, before torch and the ranks."""
+    _no_probe(monkeypatch)
+    for args in (
+        ("--gpus", "1000000000"),
+        ("--tp", "1000000000"),
+        ("--iters", "99999999999999"),
+        ("--warmup", "99999999999999"),
+    ):
+        code, out = invoke("verify", "--backend", "gloo", *args)
+        assert code == 2, (args, out)
+        assert "over tpdoctor's limit" in out and args[0] in out, out
+        assert "Traceback" not in out
+
+
+def test_verify_plot_is_judged_before_the_sweep(monkeypatch: Any, tmp_path: Path) -> None:
+    """`--plot x.gif`, a missing directory, a planted link or a FIFO were found only after the whole sweep had run,
+    and the error took the run's report with it; savefig(path) wrote through the link, blocked on the FIFO."""
+    import importlib.util
+    import os
+
+    from tpdoctor.errors import InputError, UsageError
+    from tpdoctor.verify import plot
+
+    _no_probe(monkeypatch)
+    code, out = invoke("verify", "--backend", "gloo", "--plot", str(tmp_path / "busbw.gif"))
+    assert code == 2 and ".png, .svg or .pdf" in out, out
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: object() if n == "matplotlib" else real(n, *a))
+    target = tmp_path / "target"
+    target.write_text("keep\n")
+    (tmp_path / "link.png").symlink_to(target)
+    os.mkfifo(tmp_path / "fifo.png")
+    os.link(target, tmp_path / "hard.png")
+    for name in ("link.png", "fifo.png", "hard.png", "nodir/x.png"):
+        try:
+            plot.check_target(tmp_path / name)
+        except (InputError, UsageError) as exc:
+            assert name.split("/")[0] in str(exc)
+        else:
+            raise AssertionError(name)
+    assert plot.check_target(tmp_path / "new.svg") == "svg"
+    # the writer refuses what was planted after the check, and leaves the target as it was
+    for name in ("link.png", "hard.png", "fifo.png"):
+        try:
+            plot.write_plot(b"PNG", tmp_path / name)
+        except OSError:
+            pass
+        else:
+            raise AssertionError(name)
+    assert target.read_text() == "keep\n"
+    plot.write_plot(b"PNG", tmp_path / "new.png")
+    assert (tmp_path / "new.png").read_bytes() == b"PNG"
