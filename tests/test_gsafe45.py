@@ -169,3 +169,39 @@ def test_verify_plot_is_judged_before_the_sweep(monkeypatch: Any, tmp_path: Path
     assert target.read_text() == "keep\n"
     plot.write_plot(b"PNG", tmp_path / "new.png")
     assert (tmp_path / "new.png").read_bytes() == b"PNG"
+
+
+def test_timeouts_past_a_week_are_option_errors(monkeypatch: Any) -> None:
+    """`verify --timeout inf` (or 1e300) reached torch's timedelta in every rank: each rank's OverflowError was
+    reported as `verify.rank-failed`, a blocker of the setup (exit 3). cluster's --timeout went to Ray's waits."""
+    import tpdoctor.cluster.remote as remote
+
+    _no_probe(monkeypatch)
+
+    def collect(*_a: Any, **_k: Any) -> Any:
+        raise _Probed
+
+    monkeypatch.setattr(remote, "collect_cluster", collect)
+    monkeypatch.setattr(remote, "import_ray", lambda: None)
+    for args in (
+        ("verify", "--backend", "gloo", "--timeout", "inf"),
+        ("verify", "--backend", "gloo", "--timeout", "1e300"),
+        ("cluster", "check", "--address", "127.0.0.1:1", "--timeout", "inf"),
+        ("cluster", "verify", "--address", "127.0.0.1:1", "--timeout", "1e300"),
+        ("cluster", "verify", "--address", "127.0.0.1:1", "--gpus-per-node", "1000000000"),
+    ):
+        code, out = invoke(*args)
+        assert code == 2 and "over tpdoctor's limit" in out, (args, out)
+
+
+def test_cluster_snapshots_directory_is_judged_before_the_nodes(monkeypatch: Any) -> None:
+    """`cluster check --snapshots /dev/null` failed only after every node had answered, and the report was lost."""
+    import tpdoctor.cluster.remote as remote
+
+    def collect(*_a: Any, **_k: Any) -> Any:
+        raise _Probed
+
+    monkeypatch.setattr(remote, "collect_cluster", collect)
+    monkeypatch.setattr(remote, "import_ray", lambda: None)
+    code, out = invoke("cluster", "check", "--address", "127.0.0.1:1", "--snapshots", "/dev/null")
+    assert code == 2 and "--snapshots /dev/null" in out and "no directory" in out, out

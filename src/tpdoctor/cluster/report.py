@@ -63,15 +63,24 @@ def build_report(nodes: list[ClusterNode], options: CheckOptions, address: str, 
     )
 
 
-def write_snapshots(nodes: list[ClusterNode], directory: Path) -> list[Path]:
-    """One `check --snapshot` file per node that answered: node-<index>-<ip>.json."""
+def prepare_snapshot_dir(directory: Path) -> None:
+    """The --snapshots directory, made before the nodes are asked (`--snapshots /dev/null` failed only after every node
+    had answered, and the report was lost: gsafe45)."""
     from tpdoctor.errors import InputError
-    from tpdoctor.facts.snapshot import write_snapshot
 
     try:
         directory.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InputError(f"cannot create --snapshots {directory}: it exists and is no directory") from None
     except OSError as exc:
         raise InputError(f"cannot create --snapshots {directory}: {exc.strerror or exc}") from None
+
+
+def write_snapshots(nodes: list[ClusterNode], directory: Path) -> list[Path]:
+    """One `check --snapshot` file per node that answered: node-<index>-<ip>.json."""
+    from tpdoctor.facts.snapshot import write_snapshot
+
+    prepare_snapshot_dir(directory)
     written = []
     for node in nodes:
         if node.facts is None:

@@ -308,7 +308,9 @@ def run_verify(
     # Option errors before the probe: it imports torch (seconds).
     # A count with no ceiling: `--gpus 1000000000 --backend gloo` (and `--tp`) launched ranks until the machine gave
     # out, `--iters 10**14` timed one size for ever (progress never stops, so the watchdog never fires): gsafe45
-    from tpdoctor.limits import MAX_GPUS, cap_count
+    from tpdoctor.limits import MAX_GPUS, cap_count, cap_seconds
+
+    cap_seconds(opts.timeout, "--timeout")
 
     for flag, count, cap in (
         ("--gpus", opts.gpus, MAX_GPUS),
