@@ -205,3 +205,32 @@ def test_cluster_snapshots_directory_is_judged_before_the_nodes(monkeypatch: Any
     monkeypatch.setattr(remote, "import_ray", lambda: None)
     code, out = invoke("cluster", "check", "--address", "127.0.0.1:1", "--snapshots", "/dev/null")
     assert code == 2 and "--snapshots /dev/null" in out and "no directory" in out, out
+
+
+# -- check --root: numbers past int()'s 4300 digits ---------------------------------------------------------------------------
+_BIG = "9" * 5000
+_BIG_NUMBER_FILES = {
+    "proc/self/mounts": f"shm /dev/shm tmpfs rw,size={_BIG}k 0 0\n",
+    "proc/meminfo": f"MemTotal: {_BIG} kB\n",
+    "proc/sys/kernel/yama/ptrace_scope": f"{_BIG}\n",
+    "proc/self/status": f"Name: x\nUid: 0 0 0 0\nGroups: {_BIG} 5\n",
+    "etc/group": f"render:x:{_BIG}:\n",
+    "sys/fs/selinux/enforce": f"{_BIG}\n",
+    "proc/sys/kernel/overflowgid": f"{_BIG}\n",
+    "proc/driver/nvidia/gpus/0000:01:00.0/information": f"Model: X\nDevice Minor: {_BIG}\n",
+}
+
+
+def test_check_root_with_numbers_past_int_s_limit(tmp_path: Path) -> None:
+    """A 5000-digit number in any of these files of a --root tree: `ValueError: Exceeds the limit (4300 digits) for
+    integer string conversion`, an internal error (exit 1). Each is now no value (at most 18 digits, as elsewhere)."""
+    for i, (name, text) in enumerate(_BIG_NUMBER_FILES.items()):
+        root = tmp_path / f"r{i}"
+        (root / "dev/shm").mkdir(parents=True)
+        (root / "proc/self").mkdir(parents=True)
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        code, out = invoke("check", "--root", str(root), "--format", "json")
+        _check(code, out, name)
+        assert _BIG[:100] not in out, name
