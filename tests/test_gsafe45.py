@@ -234,3 +234,42 @@ def test_check_root_with_numbers_past_int_s_limit(tmp_path: Path) -> None:
         code, out = invoke("check", "--root", str(root), "--format", "json")
         _check(code, out, name)
         assert _BIG[:100] not in out, name
+
+
+# -- explain: CR-only line ends, compressions it does not undo --------------------------------------------------------------
+_ONECCL = "RuntimeError: oneCCL: ze_fd_manager.cpp:158 opendir failed: could not open device directory"
+
+
+def test_explain_reads_a_log_whose_lines_end_in_cr(tmp_path: Path) -> None:
+    """Lines ended by a lone CR were one line, cut at 64 KiB: an error past it was never read (exit 0, `read 1
+    lines`). They are lines now, the error found, CR LF still one line end."""
+    lines = [f"INFO step {i} loss 1.0" for i in range(5000)] + [_ONECCL, "INFO after"]
+    log = tmp_path / "cr.log"
+    log.write_bytes("\r".join(lines).encode() + b"\r")
+    code, out = invoke("explain", str(log))
+    assert code == 3 and "oneccl.bypath-missing" in out, out[-2000:]
+    assert "read 5002 lines" in out and "carriage return" in out, out[-2000:]
+    # a CR LF past the head (which decides) is one line end, not two
+    head = "\r".join(f"INFO {i}" for i in range(3000)) + "\r"
+    log.write_bytes(head.encode() + b"c\r\nd\r" + _ONECCL.encode() + b"\r")
+    code, out = invoke("explain", str(log))
+    assert code == 3 and "read 3003 lines" in out, out[-2000:]
+
+
+def test_explain_refuses_compressions_it_does_not_undo(tmp_path: Path) -> None:
+    """An xz, bzip2 or zstd log was read as one binary line and "explained" as nothing (exit 0): one line naming the
+    way to read it, exit 2."""
+    import bz2
+    import lzma
+
+    text = (_ONECCL + "\n").encode()
+    for name, data in (
+        ("a.log.xz", lzma.compress(text)),
+        ("a.log.bz2", bz2.compress(text)),
+        ("a.log.zst", b"\x28\xb5\x2f\xfd" + b"\x00" * 40),
+    ):
+        path = tmp_path / name
+        path.write_bytes(data)
+        code, out = invoke("explain", str(path))
+        assert code == 2 and "-compressed" in out and "-dc FILE | tpdoctor explain -" in out, (name, out)
+        assert "Traceback" not in out
