@@ -273,3 +273,24 @@ def test_explain_refuses_compressions_it_does_not_undo(tmp_path: Path) -> None:
         code, out = invoke("explain", str(path))
         assert code == 2 and "-compressed" in out and "-dc FILE | tpdoctor explain -" in out, (name, out)
         assert "Traceback" not in out
+
+
+# -- snapshots: C1 and bidi controls of names under --root -------------------------------------------------------------------
+def test_a_snapshot_writes_c1_and_bidi_controls_as_escapes(tmp_path: Path) -> None:
+    """`check --root --snapshot` wrote a device or file name holding U+202E (or U+009B, an 8-bit CSI) raw into the JSON
+    (ensure_ascii=False): `cat snapshot.json` reordered or drove the terminal. They are \\u escapes now; the name reads
+    back the same."""
+    import json
+
+    from tpdoctor.facts.snapshot import dump_facts, parse_snapshot
+    from tpdoctor.model.facts import Facts
+
+    name = "/dev/dri/renderD129\u202e\u009b31m\u2066x\u2028é"
+    facts = Facts(root="/")
+    facts.errors.append(f"{name}: unreadable")
+    text = dump_facts(facts)
+    for ch in "\u202e\u009b\u2066\u2028":
+        assert ch not in text, repr(ch)
+    assert "é" in text  # readable names stay readable
+    assert json.loads(text)["errors"] == [f"{name}: unreadable"]
+    assert parse_snapshot(text, "s.json").errors == [f"{name}: unreadable"]
