@@ -294,3 +294,30 @@ def test_a_snapshot_writes_c1_and_bidi_controls_as_escapes(tmp_path: Path) -> No
     assert "é" in text  # readable names stay readable
     assert json.loads(text)["errors"] == [f"{name}: unreadable"]
     assert parse_snapshot(text, "s.json").errors == [f"{name}: unreadable"]
+
+
+# -- audit: a template that happens to be YAML -----------------------------------------------------------------------------
+def test_a_template_that_parses_as_yaml_is_refused_as_a_template(tmp_path: Path) -> None:
+    """`name: {{ include "x.fullname" . }}` is YAML (a flow mapping keyed by a flow mapping): a chart's source was
+    audited as a manifest, blockers for `metadata.name: {} is an object` with the key printed as Python's
+    `{ordereddict([('include "x.fullname" .', None)]): None}`; a compose `image: {{ .Values.image }}` was "degraded".
+    Both are one line naming the template, exit 2."""
+    chart = tmp_path / "deployment.yaml"
+    chart.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ include \"x.fullname\" . }}\nspec:\n"
+        "  template:\n    spec:\n      containers:\n      - name: v\n        image: \"{{ .Values.image }}\"\n"
+        "        securityContext:\n          privileged: {{ .Values.priv }}\n"
+    )
+    compose = tmp_path / "compose.yaml"
+    compose.write_text("services:\n  v:\n    image: {{ .Values.image }}\n    privileged: true\n")
+    for path in (chart, compose):
+        for args in (("audit", str(path)), ("audit", "--fix", str(path)), ("audit", str(path), "--format", "json")):
+            code, out = invoke(*args)
+            assert code == 2, (args, out)
+            assert "render it first" in out and "ordereddict" not in out, (args, out)
+    # a quoted template value is a string, and a file without template actions is read as before
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("services:\n  v:\n    image: \"{{ .Values.image }}\"\n    privileged: true\n")
+    code, out = invoke("audit", str(plain))
+    _check(code, out, "quoted template")
+    assert "render it first" not in out
