@@ -321,3 +321,37 @@ def test_a_template_that_parses_as_yaml_is_refused_as_a_template(tmp_path: Path)
     code, out = invoke("audit", str(plain))
     _check(code, out, "quoted template")
     assert "render it first" not in out
+
+
+# -- audit --fix: a Kubernetes Secret's values in the diff's context lines ---------------------------------------------------
+_POD = (
+    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: vllm/vllm-openai\n"
+    '    args: ["--tensor-parallel-size", "2"]\n    securityContext:\n      privileged: true\n'
+)
+
+
+def test_a_fix_diff_hides_the_values_of_a_secret_beside_the_workload(tmp_path: Path) -> None:
+    """A Secret's `data:`/`stringData:` keys are file names (`hf`, `.dockerconfigjson`), no secret names: a Secret
+    written in flow style right after the fixed Pod was printed whole in the diff's context lines."""
+    path = tmp_path / "k.yaml"
+    path.write_text(
+        _POD + "---\n{apiVersion: v1, kind: Secret, metadata: {name: s}, stringData: {hf: Walrus77PelicanSecret},"
+        " data: {b: V2FscnVzNzdQZWxpY2Fu}}\n"
+    )
+    for fmt in ("text", "json", "sarif"):
+        code, out = invoke("audit", "--fix", str(path), "--format", fmt)
+        _check(code, out, f"audit --fix {fmt}")
+        assert "Walrus77PelicanSecret" not in out and "V2FscnVzNzdQZWxpY2Fu" not in out, out
+    code, out = invoke("audit", "--fix", str(path))
+    assert "stringData: {hf: <redacted>}, data: {b: <redacted>}}" in out, out
+    # a PEM key written over lines under stringData, right before the Pod (one flow line)
+    path.write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: t}\nstringData:\n  tls.pem: |\n"
+        "    MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n    QuokkaLanternWalrusPelican4242\n---\n"
+        "{apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: [{name: c, image: vllm/vllm-openai,"
+        " securityContext: {privileged: true}}]}}\n"
+    )
+    code, out = invoke("audit", "--fix", str(path))
+    _check(code, out, "audit --fix pem")
+    assert "QuokkaLanternWalrusPelican4242" not in out and "MIIEvQIBADAN" not in out, out
+    assert "-{apiVersion: v1, kind: Pod" in out and "   <redacted>\n" in out, out  # the context holds the PEM
