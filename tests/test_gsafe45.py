@@ -355,3 +355,63 @@ def test_a_fix_diff_hides_the_values_of_a_secret_beside_the_workload(tmp_path: P
     _check(code, out, "audit --fix pem")
     assert "QuokkaLanternWalrusPelican4242" not in out and "MIIEvQIBADAN" not in out, out
     assert "-{apiVersion: v1, kind: Pod" in out and "   <redacted>\n" in out, out  # the context holds the PEM
+
+
+# -- output files: a file another user planted in a sticky shared directory ---------------------------------------------------
+def test_an_output_file_planted_by_another_user_in_a_sticky_directory_is_refused(tmp_path: Path) -> None:
+    """Where fs.protected_regular is 0, root wrote `check --snapshot /tmp/r.json` (or an --explain-log, 0600 when
+    tpdoctor makes it) into a file `nobody` had planted there, who then read it. The kernel's rule, kept always."""
+    import os
+
+    import pytest
+
+    from tpdoctor.safewrite import write_output_file
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to plant a file of another user")
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    planted = shared / "r.json"
+    planted.write_text("keep\n")
+    os.chown(planted, 65534, 65534)
+    try:
+        write_output_file(planted, "report\n")
+    except OSError as exc:
+        assert "sticky" in str(exc)
+    else:
+        raise AssertionError("written into a planted file")
+    assert planted.read_text() == "keep\n"
+    code, out = invoke("check", "--example", "article", "--snapshot", str(planted))
+    assert code == 2 and "not written into" in out, out
+    # the writer's own file, and a new one, are written as before
+    mine = shared / "mine.json"
+    write_output_file(mine, "a\n")
+    write_output_file(mine, "b\n")
+    assert mine.read_text() == "b\n"
+
+
+# -- explain: the kernel's consuming files ----------------------------------------------------------------------------------
+def test_explain_refuses_proc_kmsg(tmp_path: Path) -> None:
+    """`explain /proc/kmsg` as root waited for new kernel messages for ever (size 0, read to its end) and took each one
+    it read from the system logger. Refused by what the descriptor resolves to (`kmsg`, `trace_pipe`) and its size."""
+    import os
+    import subprocess
+    import sys
+
+    fake = tmp_path / "kmsg"  # the same name and size: read as an empty log before, without the real one's harm
+    fake.write_bytes(b"")
+    code, out = invoke("explain", str(fake))
+    assert code == 2 and "message buffer" in out, out
+    code, out = invoke("explain", str(tmp_path / "kmsg"), stdin=b"")
+    assert code == 2, out
+    if os.access("/proc/kmsg", os.R_OK):
+        src = str(Path(__file__).resolve().parents[1] / "src")
+        done = subprocess.run(
+            [sys.executable, "-m", "tpdoctor", "explain", "/proc/kmsg"],
+            env={**os.environ, "PYTHONPATH": src},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2 and "message buffer" in done.stderr, done.stderr
