@@ -415,3 +415,29 @@ def test_explain_refuses_proc_kmsg(tmp_path: Path) -> None:
             timeout=60,
         )
         assert done.returncode == 2 and "message buffer" in done.stderr, done.stderr
+
+
+# -- cluster tables: what a node reports is text, not rich markup -------------------------------------------------------------
+def test_cluster_tables_print_node_values_as_text() -> None:
+    """A node IP, id or interface name holding `[/]` (a valid Linux interface name) raised rich's MarkupError in
+    `cluster check`/`cluster verify`'s table (exit 1); `[link=…]` and `[blink]` styled it; ESC reached the terminal."""
+    import io
+    from types import SimpleNamespace
+
+    from tpdoctor.cluster import report, verify_report
+
+    hostile = "10.0.0.1[/][bold red]FAKE\x1b]0;PWN\x07\u202e"
+    check_row = {
+        "index": 0, "ip": hostile, "node_id": "[link=http://x]ab", "status": "ok", "backend": "[blink]cuda",
+        "gpus": 2, "tp": 2, "blocker": 0, "degraded": 0,
+    }
+    verify_row = {
+        "index": 0, "ip": hostile, "node_id": "[/]", "ray_iface": "[/]", "mtu": 1500, "virtual": False,
+        "speed_mbps": None, "head": True, "link_gbps": None, "pair_ok": None, "backend_ifaces": ["[/]x"],
+        "status": "described",
+    }
+    for module, row in ((report, check_row), (verify_report, verify_row)):
+        buf = io.StringIO()
+        module.print_table(SimpleNamespace(facts={"nodes": [row]}), buf)  # type: ignore[arg-type]
+        out = buf.getvalue()
+        assert "[/][bold red]FAKE" in out and "\x1b" not in out and "\u202e" not in out, out
