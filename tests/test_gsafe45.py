@@ -441,3 +441,22 @@ def test_cluster_tables_print_node_values_as_text() -> None:
         module.print_table(SimpleNamespace(facts={"nodes": [row]}), buf)  # type: ignore[arg-type]
         out = buf.getvalue()
         assert "[/][bold red]FAKE" in out and "\x1b" not in out and "\u202e" not in out, out
+
+
+def test_verify_table_prints_environment_values_as_text() -> None:
+    """verify's table printed a steering variable's value as rich markup after the whole sweep: `NCCL_P2P_DISABLE='[/]'`
+    raised MarkupError (exit 1, the report lost); a 5000-digit NCCL_MAX_NCHANNELS made int() raise in env_causes."""
+    import io
+
+    from tpdoctor.verify.envcause import env_causes
+    from tpdoctor.verify.results import TransportInfo, VerifyResult
+    from tpdoctor.verify.table import render_table
+
+    env = {"NCCL_P2P_DISABLE": "[/][link=http://x]1\x1b]0;t\x07", "NCCL_MAX_NCHANNELS": "9" * 5000}
+    causes = env_causes(env, "nccl", TransportInfo(backend="nccl", coll_channels=4))
+    assert {c.name for c in causes} >= {"NCCL_P2P_DISABLE"}
+    res = VerifyResult(backend="nccl", device="cuda", world_size=2, dtype="bf16", quick=True, env_causes=causes)
+    buf = io.StringIO()
+    render_table(res, {}, buf)
+    out = buf.getvalue()
+    assert "NCCL_P2P_DISABLE=[/][link=http://x]1" in out and "\x1b" not in out, out
