@@ -460,3 +460,21 @@ def test_verify_table_prints_environment_values_as_text() -> None:
     render_table(res, {}, buf)
     out = buf.getvalue()
     assert "NCCL_P2P_DISABLE=[/][link=http://x]1" in out and "\x1b" not in out, out
+
+
+# -- explain: numbers past int()'s 4300 digits in a log line -----------------------------------------------------------------
+def test_explain_reads_numbers_past_int_s_limit(tmp_path: Path) -> None:
+    """`Received signal 999…9` (5000 digits), an exit code or a rank of that size: the death reader's int() raised
+    `Exceeds the limit (4300 digits)`, an internal error (exit 1). A captured number is cut to 40 digits."""
+    big = "9" * 5000
+    log = tmp_path / "big.log"
+    log.write_text(
+        f"Received signal {big}\n"
+        f"ERROR:torch.distributed.elastic.multiprocessing.api:failed (exitcode: -{big}) local_rank: 0 (pid: {big})\n"
+        f"mpirun noticed that process rank {big} with PID {big} on node n exited on signal {big} (Bus error).\n"
+        f"  traceback : Signal {big} (SIGBUS) received by PID {big}\n"
+        f"vllm serve m --tensor-parallel-size {big}\n"
+    )
+    for fmt in ("text", "json", "sarif"):
+        code, out = invoke("explain", str(log), "--format", fmt)
+        _check(code, out, f"explain {fmt}")
