@@ -14,6 +14,15 @@ from tpdoctor.model.options import MAX_PARALLEL as MAX_PARALLEL  # --tp, --pp (C
 MAX_GPUS = 1024  # GPUs in one container/pod/host, and TP x PP on one node
 MAX_WORKERS = 1024  # CCL_WORKER_COUNT and other per-rank thread counts
 MAX_ENV_INT_DIGITS = 18  # an integer env var longer than this is no real setting
+MAX_TIMEOUT_S = 7 * 86400.0  # a --timeout of verify and cluster: a week without progress is a hang
+
+
+def cap_seconds(value: float, what: str, cap: float = MAX_TIMEOUT_S) -> float:
+    """A timeout in seconds: `inf`, `1e300` or nan reached torch's `timedelta(seconds=…)` in every rank, and
+    `verify --timeout inf` reported each rank's OverflowError as a blocker of the setup (gsafe45). InputError, exit 2."""
+    if not value == value or value > cap:  # nan compares false to everything
+        raise InputError(f"{what} {value:g} is over tpdoctor's limit of {cap:g} seconds (a week): refusing")
+    return value
 
 
 def check_sizes(tp: int | None, pp: int | None) -> None:

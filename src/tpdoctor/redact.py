@@ -12,7 +12,9 @@ Shapes (each keeps what identifies the setting and replaces only the secret with
   PASSWD, PWD, KEY, CREDENTIAL, AUTH, PAT, COOKIE, SESSION, PRIVATE, …);
 - well-known token prefixes: Hugging Face `hf_`, GitHub `ghp_ gho_ ghu_ ghs_ ghr_ github_pat_`,
   GitLab `glpat-`, OpenAI/Anthropic `sk-`, Slack `xox[abprs]-`, AWS access key ids `AKIA…/ASIA…`,
-  Google API keys `AIza…`, JWTs `eyJ….eyJ….…`;
+  Google API keys `AIza…`, JWTs `eyJ….eyJ….…`, NGC `nvapi-`, npm `npm_`, PyPI `pypi-AgE…`;
+- credentials in a command's own flags: `curl -u user:pw` / `--user` / `--proxy-user`, `docker login -p`, `sshpass -p`,
+  `mysql -ppw`; ~/.netrc's `machine h login u password pw`; an Azure SAS URL's `sig=`;
 - PEM private key blocks (`-----BEGIN … PRIVATE KEY-----` to `-----END …-----`, across lines).
 """
 
@@ -33,6 +35,11 @@ _SECRET_WORDS = (
     r"AUTHTOKEN|CREDENTIALS?|AUTH|AUTHORIZATION|PAT|COOKIE|SESSION|PRIVATE|SIGNATURE|DSN"
 )
 SECRET_NAME_RE = re.compile(rf"(?:^|[^A-Za-z0-9])(?:{_SECRET_WORDS})(?:$|[^A-Za-z])", re.I)
+# A name with the word glued to what comes before it (`PGPASSWORD`, libpq's password variable; `identitytoken` and
+# `registrytoken` in ~/.docker/config.json; Django's `csrftoken`): SECRET_NAME_RE wants a non-letter before the word,
+# and these values were printed (gsafe45). Only the long words that end a name: `KEY` glued is `MONKEY`, `PASS` glued
+# is `BYPASS`, `PAT` is `PAT` of `XPAT`.
+_GLUED_SECRET_END = re.compile(r"(?:PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|APIKEY|SECRETKEY|PRIVATEKEY)$", re.I)
 _NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD", "KEYMAP", "XKB_DEFAULT_KEYMAP"})
 # Names that contain a secret word but hold no secret (counts, paths of public things, flags).
 _NOT_SECRET_SUFFIX = re.compile(r"_(?:PATH|FILE|DIR|COUNT|SIZE|LEN|LENGTH|TYPE|MODE|ID|NAME|VERSION)$", re.I)
@@ -43,7 +50,7 @@ def is_secret_name(name: str) -> bool:
     if name.upper() in _NOT_SECRET_NAMES:
         return False
     core = name.strip().strip("\"'-")
-    if not SECRET_NAME_RE.search(core):
+    if not SECRET_NAME_RE.search(core) and not _GLUED_SECRET_END.search(core):
         return False
     # KEY_FILE, TOKEN_PATH: where a secret lives, not the secret; but PASSWORD_FILE stays visible too
     return not _NOT_SECRET_SUFFIX.search(core)
@@ -60,7 +67,10 @@ _URL_CREDS = re.compile(
 _URL_USER_TOKEN = re.compile(r"(?P<pre>https?://)(?P<secret>[^\s/@:\"'`\\]{20,})(?=@)")
 _AUTH_HEADER = re.compile(
     r"(?P<pre>\b(?:Proxy-)?Authorization\s*[:=]\s*\"?'?(?:Bearer|Basic|Token|Digest|Negotiate|AWS4-HMAC-SHA256)?\s*)"
-    r"(?P<secret>[^\s\"'`\\,;]+(?:[^\S\n]*,[^\S\n]*[A-Za-z]+=[^\s\"'`\\,;]+)*)",
+    # Digest and AWS4 credentials are `name=value` pairs, a value maybe quoted (`Digest username="a", response="…"`,
+    # JSON-escaped in a log line): the first pair's quote ended the secret and `response="…"` was printed (gsafe45)
+    r"(?P<secret>(?:[A-Za-z]+=(?:\\{0,3}\"[^\"\\\n]*\\{0,3}\"|[^\s\"'`\\,;]+)|[^\s\"'`\\,;]+)"
+    r"(?:[^\S\n]*,[^\S\n]*[A-Za-z]+=(?:\\{0,3}\"[^\"\\\n]*\\{0,3}\"|[^\s\"'`\\,;]+))*)",
     re.I,
 )
 _BEARER = re.compile(r"(?P<pre>\b(?:Bearer|Basic)\s+)(?P<secret>[A-Za-z0-9._~+/=\-]{8,})")
@@ -81,6 +91,8 @@ _KEYSEP = re.compile(
     r"(?P<q>\\{0,3}[\"']|)"
 )
 _BARE_VALUE = re.compile(_VALUE)
+# an HTTP authentication scheme opening a value, with the credential after it on the line
+_SCHEME_WORD = re.compile(r"(?:Bearer|Basic|Token|Digest|Negotiate|AWS4-HMAC-SHA256)[^\S\n]+(?=[^\s\"'`])", re.I)
 _PREFIXED = re.compile(
     r"(?<![A-Za-z0-9])(?:"
     r"hf_[A-Za-z0-9]{20,}|"
@@ -90,19 +102,35 @@ _PREFIXED = re.compile(
     r"xox[abprs]-[A-Za-z0-9\-]{10,}|"
     r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}|"
     r"AIza[0-9A-Za-z_\-]{35}|"
-    r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"
+    r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}|"
+    # NVIDIA NGC's API keys, npm and PyPI tokens: printed bare (gsafe45)
+    r"nvapi-[A-Za-z0-9_\-]{20,}|npm_[A-Za-z0-9]{30,}|pypi-AgE[A-Za-z0-9_\-]{20,}"
     r")"
 )
 _ANY_SECRET_WORD = re.compile(
     r"token|secret|pass|pwd|key|credential|auth|pat(?!h)|cookie|session|private|signature|dsn"
 )
-_PREFIX_HINT = re.compile(r"hf_|gh[pousr]_|github_pat_|glpat-|sk-|xox[abprs]-|A[KSGIRN][IPDOIP]A|AIza|eyJ")
+_PREFIX_HINT = re.compile(r"hf_|gh[pousr]_|github_pat_|glpat-|sk-|xox[abprs]-|A[KSGIRN][IPDOIP]A|AIza|eyJ|nvapi-|npm_|pypi-")
 # one search that every secret shape above needs to match somewhere in the line
 # (matched against the lowered line without re.I: several times faster than IGNORECASE)
 _ANY_HINT = re.compile(
     r"://|auth|bearer|basic|token|secret|pass|pwd|key|credential|pat(?!h)|cookie|session|private|signature|dsn|"
-    r"hf_|gh[pousr]_|glpat-|sk-|xox[abprs]-|a[ksgirn][ipdoip]a|aiza|eyj"
+    r"hf_|gh[pousr]_|glpat-|sk-|xox[abprs]-|a[ksgirn][ipdoip]a|aiza|eyj|nvapi-|npm_|pypi-|"
+    r"curl|wget|sshpass|login|mysql|machine|sig="
 )
+# Credentials in a command's own flags, which no secret name marks (gsafe45: each was printed):
+# `curl -u user:pw`, `--user`, `--proxy-user`, `-U` (the part after the first colon is the password);
+_USER_COLON_PW = re.compile(r"(?<!\S)(?P<pre>(?:-u|-U|--user|--proxy-user)(?:[ \t]+|=)[\"']?[^\s:\"'@]*:)(?P<secret>[^\s\"']+)")
+# `docker login -p x`, `sshpass -p x`, `mysql -px` (glued: mysql's only way to pass it on the line);
+_DASH_P = re.compile(r"(?<!\S)(?P<pre>-p(?:[ \t]+|=)?)(?P<secret>[^\s\"'-][^\s\"']*)")
+_DASH_P_GLUED = re.compile(r"(?<!\S)(?P<pre>-p)(?P<secret>[^\s\"'-][^\s\"']*)")  # mysql's `-p db` prompts
+# ~/.netrc: `machine h login u password x` (blank-separated tokens; also `password x` alone on a line below);
+_NETRC_TOKEN = re.compile(r"[ \t]*(?:(?:machine|default)[ \t]|login[ \t]+\S+[ \t]+password[ \t])")  # a netrc line
+_NETRC_PW = re.compile(r"(?<![\w-])(?P<pre>(?:password|passwd)[ \t]+)(?P<secret>\S+)")
+_NETRC_PW_LINE = re.compile(r"(?P<pre>[ \t]*password[ \t]+)(?P<secret>\S*[^a-z\s]\S*)(?=[ \t]*\r?\n?$)")
+_LOGIN_CMD = re.compile(r"\b(?:docker|podman|nerdctl|buildah|skopeo|helm registry|oras|crane)\s+login\b")
+# an Azure SAS URL's signature (`?sv=…&sig=…`): a bearer credential for the blob
+_SAS_SIG = re.compile(r"(?<=[?&])(?P<pre>sig=)(?P<secret>[^&\s\"'#]+)")
 _PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----")
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----")
 _PEM_ONE_LINE = re.compile(
@@ -300,6 +328,13 @@ def _redact_kv(line: str) -> str:
             while end > start and used.get(line[end - 1], 0) > 0:
                 used[line[end - 1]] -= 1
                 end -= 1
+        scheme = _SCHEME_WORD.match(line, start, end)
+        if scheme:
+            # `Authorization: Bearer x` as a YAML key or a quoted value (`{"Authorization": "Bearer x"}`): the value
+            # ran over the scheme word, and the line printed `Authorization: <redacted>`, while the header's own
+            # shape and the same header in a shell word keep it (`Bearer <redacted>`). The scheme says how the
+            # request authenticates and is no secret: it stays, the credential after it goes (lead gsafe45)
+            start = scheme.end()
         value = line[start:end]
         d = _REF_DEFAULT.fullmatch(value)
         if d and d.group("default") and not _ALREADY.match(d.group("default")):
@@ -513,6 +548,21 @@ def redact_line(line: str) -> str:
         if "value" in low and "name" in low:
             line = _ENV_PAIR.sub(_env_pair, line)
             line = _ENV_PAIR_REV.sub(_env_pair, line)
+    if "-u" in line or "-U" in line or "--user" in line or "--proxy-user" in line:
+        if "curl" in low or "wget" in low or "--proxy-user" in low:
+            line = _USER_COLON_PW.sub(_keep_pre, line)
+    if "-p" in line:
+        if "sshpass" in low or ("login" in low and _LOGIN_CMD.search(low)):
+            line = _DASH_P.sub(_keep_pre, line)
+        elif "mysql" in low:
+            line = _DASH_P_GLUED.sub(_keep_pre, line)
+    if "pass" in low:
+        if _NETRC_TOKEN.match(low):
+            line = _NETRC_PW.sub(_keep_pre, line)
+        else:
+            line = _NETRC_PW_LINE.sub(_keep_pre, line, count=1) if _NETRC_PW_LINE.match(line) else line
+    if "sig=" in low:
+        line = _SAS_SIG.sub(_keep_pre, line)
     if _PREFIX_HINT.search(line):
         line = _PREFIXED.sub(REDACTED, line)
     return line

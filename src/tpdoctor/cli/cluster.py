@@ -39,7 +39,12 @@ def cluster_check_command(
     --tp defaults to the widest node's GPUs; --pp usually spans the nodes.
     """
     from tpdoctor.cluster.remote import collect_cluster, import_ray
+    from tpdoctor.cluster.report import prepare_snapshot_dir
+    from tpdoctor.limits import cap_seconds
 
+    cap_seconds(timeout, "--timeout")
+    if snapshots is not None:
+        prepare_snapshot_dir(snapshots)  # before the nodes are asked: a bad directory after them lost the report
     import_ray()  # before anything else: the one-line install hint
     nodes, notes = collect_cluster(address, timeout)
     from tpdoctor.cli.common import emit
@@ -94,7 +99,11 @@ def cluster_verify_command(
 ) -> None:
     """Run a real collective across the Ray cluster's nodes and name the node, interface and cause of a failure."""
     from tpdoctor.cluster.remote import import_ray
+    from tpdoctor.limits import MAX_GPUS, cap_count, cap_seconds
 
+    cap_seconds(timeout, "--timeout")
+    if gpus_per_node is not None:
+        cap_count(gpus_per_node, "--gpus-per-node", MAX_GPUS)
     import_ray()  # before anything else: the one-line install hint
     from tpdoctor.cli.common import emit
     from tpdoctor.cluster.verify_report import build_report, print_table

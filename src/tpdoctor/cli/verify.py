@@ -87,6 +87,10 @@ def verify_command(
         tp=tp,
         vllm_custom_ar=vllm_custom_ar,
     )
+    if plot is not None:
+        from tpdoctor.verify.plot import check_target
+
+        check_target(plot)  # before the sweep: an error after it lost the run's report
     try:
         with _Progress() as progress:
             result = run_verify(opts, on_event=progress.event, on_plan=progress.plan)
@@ -96,10 +100,16 @@ def verify_command(
         raise typer.Exit(130) from None
     report = build_report(result)
     if plot is not None and result.results:
+        from tpdoctor.errors import InputError
         from tpdoctor.verify.plot import plot as draw
 
-        draw(result, plot)
-        report.notes.append(f"plot written to {plot}")
+        try:
+            draw(result, plot)
+        except (OSError, InputError) as exc:  # replaced since the check (a link, a FIFO): the report is still printed
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            report.notes.append(f"plot not written to {plot}: {why}")
+        else:
+            report.notes.append(f"plot written to {plot}")
     if fmt is OutputFormat.text:
         from tpdoctor.verify.table import render_table
 

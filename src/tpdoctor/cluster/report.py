@@ -63,15 +63,24 @@ def build_report(nodes: list[ClusterNode], options: CheckOptions, address: str, 
     )
 
 
-def write_snapshots(nodes: list[ClusterNode], directory: Path) -> list[Path]:
-    """One `check --snapshot` file per node that answered: node-<index>-<ip>.json."""
+def prepare_snapshot_dir(directory: Path) -> None:
+    """The --snapshots directory, made before the nodes are asked (`--snapshots /dev/null` failed only after every node
+    had answered, and the report was lost: gsafe45)."""
     from tpdoctor.errors import InputError
-    from tpdoctor.facts.snapshot import write_snapshot
 
     try:
         directory.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InputError(f"cannot create --snapshots {directory}: it exists and is no directory") from None
     except OSError as exc:
         raise InputError(f"cannot create --snapshots {directory}: {exc.strerror or exc}") from None
+
+
+def write_snapshots(nodes: list[ClusterNode], directory: Path) -> list[Path]:
+    """One `check --snapshot` file per node that answered: node-<index>-<ip>.json."""
+    from tpdoctor.facts.snapshot import write_snapshot
+
+    prepare_snapshot_dir(directory)
     written = []
     for node in nodes:
         if node.facts is None:
@@ -93,14 +102,27 @@ def print_table(report: Report, out: TextIO) -> None:
         table.add_column(col)
     for r in report.facts.get("nodes", []):
         table.add_row(
-            str(r["index"]),
-            str(r["ip"]),
-            str(r["node_id"])[:8],
-            str(r["status"]),
-            str(r["backend"] or "-"),
-            "-" if r["gpus"] is None else str(r["gpus"]),
-            "-" if r["tp"] is None else str(r["tp"]),
-            str(r["blocker"]),
-            str(r["degraded"]),
+            *_cells(
+                str(r["index"]),
+                str(r["ip"]),
+                str(r["node_id"])[:8],
+                str(r["status"]),
+                str(r["backend"] or "-"),
+                "-" if r["gpus"] is None else str(r["gpus"]),
+                "-" if r["tp"] is None else str(r["tp"]),
+                str(r["blocker"]),
+                str(r["degraded"]),
+            )
         )
     Console(file=out, highlight=False, soft_wrap=True, width=120).print(table)
+
+
+def _cells(*values: str) -> list[Any]:
+    """Table cells as plain text: what a node reports (its IP, id, an interface name: `[/]` is a valid one) was read
+    as rich markup, `[/]` raised MarkupError (exit 1) and `[link=…]`/`[blink]` styled the table; its control
+    characters reached the terminal (gsafe45)."""
+    from rich.text import Text
+
+    from tpdoctor.termsafe import printable
+
+    return [Text(printable(v)) for v in values]

@@ -125,7 +125,31 @@ def load_yaml_docs(text: str, source: str) -> list[Any]:
     budget = [MAX_NODES]
     for d in docs:
         walk_budget(d, budget, source)
+    if _TEMPLATE.search(text) and any(_has_complex_key(d) for d in docs):
+        # `name: {{ include "x.fullname" . }}` is YAML too: a flow mapping whose key is a flow mapping. The chart's
+        # source was audited as a manifest: blockers for `metadata.name: {} is an object`, the key printed as
+        # `{ordereddict([('include "x.fullname" .', None)]): None}` (gsafe45). No deployment file has such a key.
+        raise InputError(
+            f"{source}: holds template actions ({{{{ … }}}}) that YAML read as mappings{_template_hint(text)}"
+        )
     return docs
+
+
+def _has_complex_key(node: Any) -> bool:
+    """A mapping anywhere in `node` with a mapping or a sequence as a key (bounded: walk_budget counted the nodes)."""
+    from collections.abc import Mapping
+
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Mapping):
+            for k, v in n.items():
+                if isinstance(k, (Mapping, list, tuple)):
+                    return True
+                stack.append(v)
+        elif isinstance(n, list):
+            stack.extend(n)
+    return False
 
 
 _KEY_OPENS_BLOCK = re.compile(r"^( *)[^\s#-][^#\n]*:[ \t]*(?:#.*)?$")

@@ -273,9 +273,16 @@ def _as_text(stream: BinaryIO, name: str, notes: list[str] | None) -> BinaryIO:
         if peek is not None:
             with contextlib.suppress(OSError, EOFError, zlib.error):
                 sample = peek(ESCAPED_SAMPLE)[:ESCAPED_SAMPLE]
+        packed = _compressed(sample)
+        if packed is not None:  # read as one binary line it said "no known cause" (exit 0): an input error
+            raise InputError(f"{shown}: {packed}")
         note = _head_note(sample[:512])
         if note and notes is not None:
             notes.append(f"{shown}: {note}")
+        if note is None and _is_cr_log(sample):
+            if notes is not None:
+                notes.append(f"{shown}: lines end in a carriage return (CR) only: read with CR as the line end")
+            return _CrLines(stream)  # type: ignore[return-value]
         if note is None and _is_escaped_log(sample):
             if notes is not None:
                 notes.append(
@@ -287,6 +294,24 @@ def _as_text(stream: BinaryIO, name: str, notes: list[str] | None) -> BinaryIO:
     if notes is not None:
         notes.append(f"{shown}: {encoding[:6].upper()} text (BOM): decoded to UTF-8")
     return _Transcoded(stream, encoding)  # type: ignore[return-value]
+
+
+# Compressions explain does not undo (gzip it does): their bytes were read as one "binary" line and the log was
+# "explained" as nothing (exit 0, gsafe45). The note says how to read it instead.
+_COMPRESSED = (
+    (b"\xfd7zXZ\x00", "xz", "xz -dc"),
+    (b"BZh", "bzip2", "bzip2 -dc"),
+    (b"\x28\xb5\x2f\xfd", "zstd", "zstd -dc"),
+    (b"\x04\x22\x4d\x18", "lz4", "lz4 -dc"),
+    (b"PK\x03\x04", "zip", "unzip -p"),
+)
+
+
+def _compressed(sample: bytes) -> str | None:
+    for magic, kind, tool in _COMPRESSED:
+        if sample.startswith(magic) and (kind != "bzip2" or sample[3:4] in b"123456789"):
+            return f"{kind}-compressed, which explain does not decompress (gzip it does): {tool} FILE | tpdoctor explain -"
+    return None
 
 
 def _head_note(sample: bytes) -> str | None:
@@ -322,6 +347,13 @@ ESCAPED_MIN = 3
 def _is_escaped_log(sample: bytes) -> bool:
     escaped = sample.count(b"\\n")
     return escaped >= ESCAPED_MIN and escaped > 2 * sample.count(b"\n")
+
+
+def _is_cr_log(sample: bytes) -> bool:
+    """Lines ended by a lone CR (classic Mac text, a program that only ever returns the carriage): the whole file was
+    one line, cut at MAX_LINE, and an error past its first 64 KiB was never read (exit 0, gsafe45). Decided on the
+    head: no LF at all and at least ESCAPED_MIN CRs (a progress bar's CRs between LF lines keep the LF reading)."""
+    return b"\n" not in sample and sample.count(b"\r") >= ESCAPED_MIN
 
 
 _ESCAPE = re.compile(JSON_ESCAPE.pattern.encode())  # the escapes normalize.unescape undoes on one line
@@ -377,6 +409,21 @@ class _Unescaped(_Rewritten):
                     run -= 1
                 data, self._carry = data[:run], data[run:]
         return _ESCAPE.sub(_unescape_bytes, data)
+
+
+class _CrLines(_Rewritten):
+    """A log whose lines end in CR, read with LF line ends (a CR LF later in it stays one line end). A CR at the end of
+    a chunk waits for the next one, which may start with its LF."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        super().__init__(inner)
+        self._carry = b""
+
+    def convert(self, data: bytes, final: bool) -> bytes:
+        data, self._carry = self._carry + data, b""
+        if not final and data.endswith(b"\r"):
+            data, self._carry = data[:-1], b"\r"
+        return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
 
 class _Transcoded(_Rewritten):

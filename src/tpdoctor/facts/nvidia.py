@@ -17,6 +17,7 @@ from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.textfiles import read_text
 from tpdoctor.model import Facts
 from tpdoctor.model.facts import NvidiaFacts, NvidiaGpu
+from tpdoctor.units import parse_small_int
 
 NVML_TIMEOUT_S = 8.0
 SMI_TIMEOUT_S = 10.0
@@ -54,7 +55,7 @@ def parse_gpu_information(bdf: str, text: str, index: int) -> NvidiaGpu:
         name=fields.get("model"),
         uuid=fields.get("gpu uuid"),
         bdf=normalize_bdf(bdf),
-        minor=int(minor) if minor and minor.isdigit() else None,
+        minor=parse_small_int(minor) if minor else None,  # 5000 digits: int() raised (gsafe45)
     )
 
 

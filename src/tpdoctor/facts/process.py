@@ -14,6 +14,7 @@ from tpdoctor.facts.fsutil import numbered, read_text
 from tpdoctor.model.facts import Facts, local_display_socket
 from tpdoctor.redact import REDACTED as REDACTED  # re-exported: one redactor
 from tpdoctor.redact import redact_env as redact_env
+from tpdoctor.units import parse_small_int
 
 
 def parse_status(text: str) -> dict[str, str]:
@@ -42,7 +43,8 @@ def collect_status(ctx: CollectContext, facts: Facts) -> None:
     p = facts.process
     p.uid = _int(st.get("Uid"))
     p.gid = _int(st.get("Gid"))
-    p.groups = [int(g) for g in st.get("Groups", "").split() if g.isdigit()]
+    # 5000 digits: int() raised ValueError (exit 1) on a hostile --root (gsafe45); at most 18 digits, as elsewhere
+    p.groups = [g for g in map(parse_small_int, st.get("Groups", "").split()) if g is not None]
     p.cap_eff = _int(st.get("CapEff"), 16)
     p.cap_prm = _int(st.get("CapPrm"), 16)
     p.cap_bnd = _int(st.get("CapBnd"), 16)
@@ -59,8 +61,9 @@ def collect_groups(ctx: CollectContext, facts: Facts) -> None:
     text = read_text(ctx.root, "/etc/group", facts.errors)
     for line in (text or "").splitlines():
         fields = line.split(":")
-        if len(fields) >= 3 and fields[2].isdigit() and not line.startswith("#"):
-            facts.groups.setdefault(fields[0], int(fields[2]))
+        gid = parse_small_int(fields[2]) if len(fields) >= 3 else None
+        if gid is not None and not line.startswith("#"):
+            facts.groups.setdefault(fields[0], gid)
 
 
 def collect_env(ctx: CollectContext, facts: Facts) -> None:

@@ -29,7 +29,9 @@ def parse_tmpfs_size(value: str, mem_total: int | None = None) -> int | None:
     m = re.fullmatch(r"\s*(\d+)\s*([kmgtpe%]?)\s*", value.lower())
     if not m:
         return None
-    n, unit = int(m.group(1)), m.group(2)
+    n, unit = parse_small_int(m.group(1)), m.group(2)
+    if n is None:  # past 18 digits (5000: int() raised, exit 1; gsafe45): no real size
+        return None
     if unit == "%":
         return mem_total * n // 100 if mem_total else None
     return n * _UNITS[unit]
@@ -37,7 +39,8 @@ def parse_tmpfs_size(value: str, mem_total: int | None = None) -> int | None:
 
 def parse_mem_total(text: str | None) -> int | None:
     m = re.search(r"^MemTotal:\s+(\d+)\s+kB", text or "", re.M)
-    return int(m.group(1)) * 1024 if m else None
+    kib = parse_small_int(m.group(1)) if m else None
+    return kib * 1024 if kib is not None else None
 
 
 def parse_limit(limits_text: str | None, name: str) -> tuple[int | None, int | None]:

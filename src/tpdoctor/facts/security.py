@@ -13,6 +13,7 @@ import re
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.textfiles import first_line, read_text
 from tpdoctor.model import Facts
+from tpdoctor.units import parse_small_int
 
 _SELINUX_LABEL = re.compile(r"^[^:\s]+:[^:\s]+:[^:\s]+(:.+)?$")
 
@@ -29,7 +30,7 @@ def _map_lines(text: str | None) -> list[str]:
 def _collect_lsm(ctx: CollectContext, facts: Facts) -> None:
     lsm = facts.lsm
     enforce = _clean(read_text(ctx, "/sys/fs/selinux/enforce"))
-    lsm.selinux_enforce = int(enforce) if enforce and enforce.isdigit() else None
+    lsm.selinux_enforce = parse_small_int(enforce) if enforce else None  # 5000 digits: int() raised (gsafe45)
     apparmor = _clean(read_text(ctx, "/proc/self/attr/apparmor/current"))
     current = _clean(read_text(ctx, "/proc/self/attr/current"))
     if current and _SELINUX_LABEL.match(current) and " " not in current:
@@ -43,8 +44,8 @@ def _collect_userns(ctx: CollectContext, facts: Facts) -> None:
     facts.userns.uid_map = _map_lines(read_text(ctx, "/proc/self/uid_map"))
     facts.userns.gid_map = _map_lines(read_text(ctx, "/proc/self/gid_map"))
     overflow = _clean(read_text(ctx, "/proc/sys/kernel/overflowgid"))
-    if overflow and overflow.isdigit():
-        facts.userns.overflow_gid = int(overflow)
+    if overflow and parse_small_int(overflow) is not None:
+        facts.userns.overflow_gid = parse_small_int(overflow)
 
 
 def collect_security(ctx: CollectContext, facts: Facts) -> None:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from tpdoctor.errors import InputError, UsageError
@@ -23,7 +24,14 @@ def dump_facts(facts: Facts) -> str:
     # quotes (`password=\\"x\\"` in a command line passed the redactor of the dumped text: gsafe42)
     data = facts.model_copy(update={"env": redact_env(facts.env)})
     plain = redact_strings(data.model_dump(mode="json"))
-    return redact_text(json.dumps(plain, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
+    text = json.dumps(plain, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+    return redact_text(_INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+
+
+# ensure_ascii=False keeps names readable, and kept C1 controls (U+009B is an 8-bit CSI) and the bidi controls raw: a
+# device node or file name under --root holding U+202E reordered `cat snapshot.json` on a terminal (gsafe45). Outside
+# a JSON string they cannot occur, so each is written as its \u escape (json.loads reads the same string back).
+_INVISIBLE = re.compile("[\u0080-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def write_snapshot(facts: Facts, path: Path) -> None:

@@ -9,6 +9,7 @@ from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.container import booted_root
 from tpdoctor.facts.fsutil import read_bytes, read_text
 from tpdoctor.model.facts import Facts, MountEntry, mount_holding
+from tpdoctor.units import parse_small_int
 
 _OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 
@@ -24,8 +25,9 @@ def collect_kernel(ctx: CollectContext, facts: Facts) -> None:
         release = os.uname().release
     facts.kernel.release = release.strip() if release else None
     scope = read_text(ctx.root, "/proc/sys/kernel/yama/ptrace_scope", facts.errors)
-    if scope is not None and scope.strip().isdigit():
-        facts.kernel.yama_present, facts.kernel.ptrace_scope = True, int(scope.strip())
+    value = parse_small_int(scope) if scope is not None else None  # 5000 digits: int() raised (gsafe45)
+    if value is not None:
+        facts.kernel.yama_present, facts.kernel.ptrace_scope = True, value
     elif ctx.path("/proc/sys/kernel").is_dir():
         # /proc/sys/kernel is there but Yama is not: the LSM is not built in or not enabled.
         facts.kernel.yama_present = False

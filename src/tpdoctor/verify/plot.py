@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 
 from tpdoctor.errors import UsageError
@@ -9,8 +11,50 @@ from tpdoctor.verify.expect import FLOORS
 from tpdoctor.verify.results import VerifyResult
 from tpdoctor.verify.sizes import human
 
+FORMATS = ("png", "svg", "pdf")
+
+
+def check_target(path: Path) -> str:
+    """Judge `--plot FILE` before the run (its format, matplotlib, the path): every such error came only after the
+    whole sweep had run, and took the run's report with it (a traceback for `.gif`, gsafe45). The format to write."""
+    import importlib.util
+    import os
+    import stat
+
+    from tpdoctor.errors import InputError
+
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise UsageError(f"--plot {path}: the name must end in .png, .svg or .pdf")
+    if importlib.util.find_spec("matplotlib") is None:
+        raise UsageError("--plot needs matplotlib: pip install 'tpdoctor[plot]'")
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        if not path.parent.is_dir():
+            raise InputError(f"--plot {path}: {path.parent} is no directory") from None
+    except OSError as exc:
+        raise InputError(f"--plot {path}: {exc.strerror or exc}") from None
+    else:
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+            raise InputError(f"--plot {path}: not a regular file of one name (a link, a FIFO, a device): not written")
+    return fmt
+
+
+def write_plot(data: bytes, path: Path) -> None:
+    """The drawing, written as tpdoctor's other outputs are: O_NOFOLLOW, a regular file, not a hard link (matplotlib's
+    savefig(path) wrote through a planted link and blocked on a FIFO). OSError on failure."""
+    from tpdoctor.safewrite import open_output, write_all
+
+    fd = open_output(path, 0o644)
+    try:
+        write_all(fd, data)
+    finally:
+        os.close(fd)
+
 
 def plot(res: VerifyResult, path: Path) -> None:
+    fmt = check_target(path)
     try:
         import matplotlib
 
@@ -51,5 +95,7 @@ def plot(res: VerifyResult, path: Path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt)
     plt.close(fig)
+    write_plot(buf.getvalue(), path)

@@ -67,6 +67,8 @@ class VerifyOptions:
 
 
 PROFILES = ("inference",)
+# nccl-tests' default is 20 timed iterations and 5 warm-up; a thousand times that is still a measurement
+MAX_ITERS = 100_000
 # Decode batches of the TP MLP check (one token per sequence).
 MLP_BATCHES = (1, 64)
 # The MLP's width when no model is named: llama-3-70b on a GPU; on CPU a small stand-in (the
@@ -304,6 +306,20 @@ def run_verify(
     if opts.dtype not in ("bf16", "fp32"):
         raise UsageError("--dtype must be bf16 or fp32")
     # Option errors before the probe: it imports torch (seconds).
+    # A count with no ceiling: `--gpus 1000000000 --backend gloo` (and `--tp`) launched ranks until the machine gave
+    # out, `--iters 10**14` timed one size for ever (progress never stops, so the watchdog never fires): gsafe45
+    from tpdoctor.limits import MAX_GPUS, cap_count, cap_seconds
+
+    cap_seconds(opts.timeout, "--timeout")
+
+    for flag, count, cap in (
+        ("--gpus", opts.gpus, MAX_GPUS),
+        ("--tp", opts.tp, MAX_GPUS),
+        ("--iters", opts.iters, MAX_ITERS),
+        ("--warmup", opts.warmup, MAX_ITERS),
+    ):
+        if count is not None:
+            cap_count(count, flag, cap)
     if opts.tp is not None and opts.gpus is not None and opts.gpus != opts.tp:
         raise UsageError(f"--tp {opts.tp} and --gpus {opts.gpus} disagree: a TP group is one rank per GPU")
     prof_model = resolve_profile(opts)
