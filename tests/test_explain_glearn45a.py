@@ -21,7 +21,6 @@ import pytest
 
 from explain_helpers import all_causes, causes, findings
 
-
 # --- NVSHMEM UID bootstrap interface ---------------------------------------------------------------------------------
 
 
@@ -172,3 +171,25 @@ def test_toil_job_with_accelerators_is_not_a_missing_request(tmp_path: Path) -> 
 )
 def test_no_gpu_neighbours_stay_clean(tmp_path: Path, text: str) -> None:
     assert causes(tmp_path, text + "\n") == []
+
+
+# --- dorado's CUDA_VISIBLE_DEVICES count check ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # spdlog::error("CUDA_VISIBLE_DEVICES={} specifies more device ids than the number of GPUs present", env)
+        "[2025-03-04 14:21:09.002] [error] CUDA_VISIBLE_DEVICES=0,1 specifies more device ids than the number of GPUs present\n"
+        "[2025-03-04 14:21:09.002] [error] Invalid device ids",
+        "[error] CUDA_VISIBLE_DEVICES=GPU-5b1c9e2a-77f0-4c1e-9a3d-2f6e0d9b8c41,GPU-0e7d3b6f-1a2c-4d5e-8f90-a1b2c3d4e5f6 "
+        "specifies more device ids than the number of GPUs present",
+    ],
+)
+def test_dorado_visible_devices_more_than_gpus(tmp_path: Path, text: str) -> None:
+    assert causes(tmp_path, text + "\n")[:1] == ["cuda.visible-devices-mismatch"]
+
+
+def test_dorado_bare_invalid_device_ids_is_left_alone(tmp_path: Path) -> None:
+    # hard case (dorado#1469): without the line above it the exception text cannot say which check failed
+    assert "cuda.visible-devices-mismatch" not in all_causes(tmp_path, "[error] Invalid device ids\n")
