@@ -127,7 +127,10 @@ _DASH_P_GLUED = re.compile(r"(?<!\S)(?P<pre>-p)(?P<secret>[^\s\"'-][^\s\"']*)") 
 # ~/.netrc: `machine h login u password x` (blank-separated tokens; also `password x` alone on a line below);
 _NETRC_TOKEN = re.compile(r"[ \t]*(?:(?:machine|default)[ \t]|login[ \t]+\S+[ \t]+password[ \t])")  # a netrc line
 _NETRC_PW = re.compile(r"(?<![\w-])(?P<pre>(?:password|passwd)[ \t]+)(?P<secret>\S+)")
-_NETRC_PW_LINE = re.compile(r"(?P<pre>[ \t]*password[ \t]+)(?P<secret>\S*[^a-z\s]\S*)(?=[ \t]*\r?\n?$)")
+# (one word to the line's end; the word holds something other than a lowercase letter, or it is prose: checked in
+# code, `\S*[^a-z\s]\S*` before the lookahead backtracked over every split of a long word: cubic, review45)
+_NETRC_PW_LINE = re.compile(r"(?P<pre>[ \t]*password[ \t]+)(?P<secret>\S+)(?=[ \t]*\r?\n?$)")
+_LOWER_WORD = re.compile(r"[a-z]+")
 _LOGIN_CMD = re.compile(r"\b(?:docker|podman|nerdctl|buildah|skopeo|helm registry|oras|crane)\s+login\b")
 # an Azure SAS URL's signature (`?sv=…&sig=…`): a bearer credential for the blob
 _SAS_SIG = re.compile(r"(?<=[?&])(?P<pre>sig=)(?P<secret>[^&\s\"'#]+)")
@@ -560,7 +563,9 @@ def redact_line(line: str) -> str:
         if _NETRC_TOKEN.match(low):
             line = _NETRC_PW.sub(_keep_pre, line)
         else:
-            line = _NETRC_PW_LINE.sub(_keep_pre, line, count=1) if _NETRC_PW_LINE.match(line) else line
+            pw = _NETRC_PW_LINE.match(line)
+            if pw and not _LOWER_WORD.fullmatch(pw.group("secret")):
+                line = _keep_pre(pw) + line[pw.end() :]
     if "sig=" in low:
         line = _SAS_SIG.sub(_keep_pre, line)
     if _PREFIX_HINT.search(line):

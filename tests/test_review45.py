@@ -1,0 +1,32 @@
+"""review45: review of gsafe45 and gnew45."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from test_safety_fuzz import _check, invoke
+from tpdoctor.redact import redact_line
+
+
+# -- redact: gsafe45's netrc password line -----------------------------------------------------------------------------
+def test_a_long_password_line_is_redacted_in_linear_time(tmp_path: Path) -> None:
+    """gsafe45's _NETRC_PW_LINE `\\S*[^a-z\\s]\\S*(?=[ \\t]*\\r?\\n?$)` backtracked over every split of a long word when
+    something followed it: cubic, 2.4 s for a 4000-character word, an `explain` of a log whose 20 KB line starts with
+    `password ` never ended (clip redacts an evidence line longer than its cut)."""
+    for word in ("A" * 65536, "Ab" * 32768):
+        line = f"password {word} NCCL WARN Cuda failure 'out of memory'"
+        t = time.perf_counter()
+        assert redact_line(line) == line
+        assert time.perf_counter() - t < 1.0
+    log = tmp_path / "a.log"
+    log.write_text("NCCL INFO start\npassword " + "A" * 65536 + " NCCL WARN Cuda failure 'out of memory'\n")
+    t = time.perf_counter()
+    code, out = invoke("explain", str(log))
+    _check(code, out, "explain")
+    assert time.perf_counter() - t < 10.0
+    # the netrc line it was written for still hides its password, and a lowercase word (prose) still stays
+    assert redact_line("  password Walrus77Pel") == "  password <redacted>"
+    assert redact_line("password Walrus77Pel\n") == "password <redacted>\n"
+    assert redact_line("password required") == "password required"
+    assert redact_line("password Walrus77Pel then more") == "password Walrus77Pel then more"
