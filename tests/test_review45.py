@@ -30,3 +30,19 @@ def test_a_long_password_line_is_redacted_in_linear_time(tmp_path: Path) -> None
     assert redact_line("password Walrus77Pel\n") == "password <redacted>\n"
     assert redact_line("password required") == "password required"
     assert redact_line("password Walrus77Pel then more") == "password Walrus77Pel then more"
+
+
+def test_a_quoted_curl_user_password_is_hidden_whole() -> None:
+    """gsafe45's `curl -u user:pw` shape stopped at a quote or a blank: `-u me:"Walrus77Pel"` was printed whole and
+    `-u "me:Wal rus77"` printed ` rus77`."""
+    cases = {
+        'curl -u "me:Walrus 77Pel" http://x': 'curl -u "me:<redacted>" http://x',
+        "curl -u 'me:Walrus 77Pel' http://x": "curl -u 'me:<redacted>' http://x",
+        'curl -u me:"Walrus77Pel" http://x': 'curl -u me:"<redacted>" http://x',
+        "curl --user=me:'Walrus 77Pel' http://x": "curl --user=me:'<redacted>' http://x",
+        "curl -u me:Walrus77Pel https://x": "curl -u me:<redacted> https://x",
+    }
+    for line, want in cases.items():
+        assert redact_line(line) == want, line
+        assert "Walrus" not in redact_line(line), line
+

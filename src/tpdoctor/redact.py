@@ -120,7 +120,11 @@ _ANY_HINT = re.compile(
 )
 # Credentials in a command's own flags, which no secret name marks (gsafe45: each was printed):
 # `curl -u user:pw`, `--user`, `--proxy-user`, `-U` (the part after the first colon is the password);
-_USER_COLON_PW = re.compile(r"(?<!\S)(?P<pre>(?:-u|-U|--user|--proxy-user)(?:[ \t]+|=)[\"']?[^\s:\"'@]*:)(?P<secret>[^\s\"']+)")
+# a quote around the word or after the colon runs the password to that quote (`-u "me:a b"`, `-u me:"x"`: review45)
+_USER_COLON_PW = re.compile(
+    r"(?<!\S)(?P<pre>(?:-u|-U|--user|--proxy-user)(?:[ \t]+|=)(?P<q>[\"'])?[^\s:\"'@]*:(?P<q2>[\"'])?)"
+    r"(?P<secret>(?(q)(?:(?!(?P=q))[^\n])+|(?(q2)(?:(?!(?P=q2))[^\n])+|[^\s\"']+)))"
+)
 # `docker login -p x`, `sshpass -p x`, `mysql -px` (glued: mysql's only way to pass it on the line);
 _DASH_P = re.compile(r"(?<!\S)(?P<pre>-p(?:[ \t]+|=)?)(?P<secret>[^\s\"'-][^\s\"']*)")
 _DASH_P_GLUED = re.compile(r"(?<!\S)(?P<pre>-p)(?P<secret>[^\s\"'-][^\s\"']*)")  # mysql's `-p db` prompts
