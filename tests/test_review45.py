@@ -46,3 +46,17 @@ def test_a_quoted_curl_user_password_is_hidden_whole() -> None:
         assert redact_line(line) == want, line
         assert "Walrus" not in redact_line(line), line
 
+
+def test_a_secret_that_starts_with_a_scheme_word_is_hidden_whole() -> None:
+    """gsafe45 kept an HTTP scheme word before the credential for every secret name, not only for an Authorization
+    header: a passphrase whose first word is `Basic`, `Token` or `Digest` showed that word."""
+    cases = {
+        'DB_PASSWORD="Basic Walrus77Pel"': 'DB_PASSWORD="<redacted>"',
+        "password: Token ring Walrus77": "password: <redacted>",
+        "api_key: Digest Walrus77Pel": "api_key: <redacted>",
+        # the header keeps its scheme, as gsafe45 wants
+        '{"Authorization": "Bearer Walrus77Pelican"}': '{"Authorization": "Bearer <redacted>"}',
+        "Proxy-Authorization: Token Walrus77Pelican": "Proxy-Authorization: Token <redacted>",
+    }
+    for line, want in cases.items():
+        assert redact_line(line) == want, line

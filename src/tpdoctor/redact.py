@@ -335,12 +335,14 @@ def _redact_kv(line: str) -> str:
             while end > start and used.get(line[end - 1], 0) > 0:
                 used[line[end - 1]] -= 1
                 end -= 1
-        scheme = _SCHEME_WORD.match(line, start, end)
+        scheme = _SCHEME_WORD.match(line, start, end) if "authoriz" in key.lower() else None
         if scheme:
             # `Authorization: Bearer x` as a YAML key or a quoted value (`{"Authorization": "Bearer x"}`): the value
             # ran over the scheme word, and the line printed `Authorization: <redacted>`, while the header's own
             # shape and the same header in a shell word keep it (`Bearer <redacted>`). The scheme says how the
             # request authenticates and is no secret: it stays, the credential after it goes (lead gsafe45)
+            # Only for an Authorization header: a passphrase of another name that starts with `Basic` showed that word
+            # (review45)
             start = scheme.end()
         value = line[start:end]
         d = _REF_DEFAULT.fullmatch(value)
