@@ -321,3 +321,160 @@ def test_a_template_that_parses_as_yaml_is_refused_as_a_template(tmp_path: Path)
     code, out = invoke("audit", str(plain))
     _check(code, out, "quoted template")
     assert "render it first" not in out
+
+
+# -- audit --fix: a Kubernetes Secret's values in the diff's context lines ---------------------------------------------------
+_POD = (
+    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: vllm/vllm-openai\n"
+    '    args: ["--tensor-parallel-size", "2"]\n    securityContext:\n      privileged: true\n'
+)
+
+
+def test_a_fix_diff_hides_the_values_of_a_secret_beside_the_workload(tmp_path: Path) -> None:
+    """A Secret's `data:`/`stringData:` keys are file names (`hf`, `.dockerconfigjson`), no secret names: a Secret
+    written in flow style right after the fixed Pod was printed whole in the diff's context lines."""
+    path = tmp_path / "k.yaml"
+    path.write_text(
+        _POD + "---\n{apiVersion: v1, kind: Secret, metadata: {name: s}, stringData: {hf: Walrus77PelicanSecret},"
+        " data: {b: V2FscnVzNzdQZWxpY2Fu}}\n"
+    )
+    for fmt in ("text", "json", "sarif"):
+        code, out = invoke("audit", "--fix", str(path), "--format", fmt)
+        _check(code, out, f"audit --fix {fmt}")
+        assert "Walrus77PelicanSecret" not in out and "V2FscnVzNzdQZWxpY2Fu" not in out, out
+    code, out = invoke("audit", "--fix", str(path))
+    assert "stringData: {hf: <redacted>}, data: {b: <redacted>}}" in out, out
+    # a PEM key written over lines under stringData, right before the Pod (one flow line)
+    path.write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: t}\nstringData:\n  tls.pem: |\n"
+        "    MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n    QuokkaLanternWalrusPelican4242\n---\n"
+        "{apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: [{name: c, image: vllm/vllm-openai,"
+        " securityContext: {privileged: true}}]}}\n"
+    )
+    code, out = invoke("audit", "--fix", str(path))
+    _check(code, out, "audit --fix pem")
+    assert "QuokkaLanternWalrusPelican4242" not in out and "MIIEvQIBADAN" not in out, out
+    assert "-{apiVersion: v1, kind: Pod" in out and "   <redacted>\n" in out, out  # the context holds the PEM
+
+
+# -- output files: a file another user planted in a sticky shared directory ---------------------------------------------------
+def test_an_output_file_planted_by_another_user_in_a_sticky_directory_is_refused(tmp_path: Path) -> None:
+    """Where fs.protected_regular is 0, root wrote `check --snapshot /tmp/r.json` (or an --explain-log, 0600 when
+    tpdoctor makes it) into a file `nobody` had planted there, who then read it. The kernel's rule, kept always."""
+    import os
+
+    import pytest
+
+    from tpdoctor.safewrite import write_output_file
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to plant a file of another user")
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    planted = shared / "r.json"
+    planted.write_text("keep\n")
+    os.chown(planted, 65534, 65534)
+    try:
+        write_output_file(planted, "report\n")
+    except OSError as exc:
+        assert "sticky" in str(exc)
+    else:
+        raise AssertionError("written into a planted file")
+    assert planted.read_text() == "keep\n"
+    code, out = invoke("check", "--example", "article", "--snapshot", str(planted))
+    assert code == 2 and "not written into" in out, out
+    # the writer's own file, and a new one, are written as before
+    mine = shared / "mine.json"
+    write_output_file(mine, "a\n")
+    write_output_file(mine, "b\n")
+    assert mine.read_text() == "b\n"
+
+
+# -- explain: the kernel's consuming files ----------------------------------------------------------------------------------
+def test_explain_refuses_proc_kmsg(tmp_path: Path) -> None:
+    """`explain /proc/kmsg` as root waited for new kernel messages for ever (size 0, read to its end) and took each one
+    it read from the system logger. Refused by what the descriptor resolves to (`kmsg`, `trace_pipe`) and its size."""
+    import os
+    import subprocess
+    import sys
+
+    fake = tmp_path / "kmsg"  # the same name and size: read as an empty log before, without the real one's harm
+    fake.write_bytes(b"")
+    code, out = invoke("explain", str(fake))
+    assert code == 2 and "message buffer" in out, out
+    code, out = invoke("explain", str(tmp_path / "kmsg"), stdin=b"")
+    assert code == 2, out
+    if os.access("/proc/kmsg", os.R_OK):
+        src = str(Path(__file__).resolve().parents[1] / "src")
+        done = subprocess.run(
+            [sys.executable, "-m", "tpdoctor", "explain", "/proc/kmsg"],
+            env={**os.environ, "PYTHONPATH": src},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2 and "message buffer" in done.stderr, done.stderr
+
+
+# -- cluster tables: what a node reports is text, not rich markup -------------------------------------------------------------
+def test_cluster_tables_print_node_values_as_text() -> None:
+    """A node IP, id or interface name holding `[/]` (a valid Linux interface name) raised rich's MarkupError in
+    `cluster check`/`cluster verify`'s table (exit 1); `[link=…]` and `[blink]` styled it; ESC reached the terminal."""
+    import io
+    from types import SimpleNamespace
+
+    from tpdoctor.cluster import report, verify_report
+
+    hostile = "10.0.0.1[/][bold red]FAKE\x1b]0;PWN\x07\u202e"
+    check_row = {
+        "index": 0, "ip": hostile, "node_id": "[link=http://x]ab", "status": "ok", "backend": "[blink]cuda",
+        "gpus": 2, "tp": 2, "blocker": 0, "degraded": 0,
+    }
+    verify_row = {
+        "index": 0, "ip": hostile, "node_id": "[/]", "ray_iface": "[/]", "mtu": 1500, "virtual": False,
+        "speed_mbps": None, "head": True, "link_gbps": None, "pair_ok": None, "backend_ifaces": ["[/]x"],
+        "status": "described",
+    }
+    for module, row in ((report, check_row), (verify_report, verify_row)):
+        buf = io.StringIO()
+        module.print_table(SimpleNamespace(facts={"nodes": [row]}), buf)  # type: ignore[arg-type]
+        out = buf.getvalue()
+        assert "[/][bold red]FAKE" in out and "\x1b" not in out and "\u202e" not in out, out
+
+
+def test_verify_table_prints_environment_values_as_text() -> None:
+    """verify's table printed a steering variable's value as rich markup after the whole sweep: `NCCL_P2P_DISABLE='[/]'`
+    raised MarkupError (exit 1, the report lost); a 5000-digit NCCL_MAX_NCHANNELS made int() raise in env_causes."""
+    import io
+
+    from tpdoctor.verify.envcause import env_causes
+    from tpdoctor.verify.results import TransportInfo, VerifyResult
+    from tpdoctor.verify.table import render_table
+
+    env = {"NCCL_P2P_DISABLE": "[/][link=http://x]1\x1b]0;t\x07", "NCCL_MAX_NCHANNELS": "9" * 5000}
+    causes = env_causes(env, "nccl", TransportInfo(backend="nccl", coll_channels=4))
+    assert {c.name for c in causes} >= {"NCCL_P2P_DISABLE"}
+    res = VerifyResult(backend="nccl", device="cuda", world_size=2, dtype="bf16", quick=True, env_causes=causes)
+    buf = io.StringIO()
+    render_table(res, {}, buf)
+    out = buf.getvalue()
+    assert "NCCL_P2P_DISABLE=[/][link=http://x]1" in out and "\x1b" not in out, out
+
+
+# -- explain: numbers past int()'s 4300 digits in a log line -----------------------------------------------------------------
+def test_explain_reads_numbers_past_int_s_limit(tmp_path: Path) -> None:
+    """`Received signal 999…9` (5000 digits), an exit code or a rank of that size: the death reader's int() raised
+    `Exceeds the limit (4300 digits)`, an internal error (exit 1). A captured number is cut to 40 digits."""
+    big = "9" * 5000
+    log = tmp_path / "big.log"
+    log.write_text(
+        f"Received signal {big}\n"
+        f"ERROR:torch.distributed.elastic.multiprocessing.api:failed (exitcode: -{big}) local_rank: 0 (pid: {big})\n"
+        f"mpirun noticed that process rank {big} with PID {big} on node n exited on signal {big} (Bus error).\n"
+        f"  traceback : Signal {big} (SIGBUS) received by PID {big}\n"
+        f"vllm serve m --tensor-parallel-size {big}\n"
+    )
+    for fmt in ("text", "json", "sarif"):
+        code, out = invoke("explain", str(log), "--format", fmt)
+        _check(code, out, f"explain {fmt}")

@@ -127,3 +127,30 @@ def check_stream_source(name: str, fd: int) -> None:
         return
     if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
         raise InputError(f"{name}: is a device, not a log: refusing to read it")
+    if stat.S_ISREG(st.st_mode) and st.st_size == 0 and _consuming_kernel_file(fd):
+        raise InputError(
+            f"{name}: is the kernel's {_kernel_file_kind(fd)}: reading it waits for new messages and takes them from "
+            "the system logger; refusing (give `dmesg` output or a saved log instead)"
+        )
+
+
+# Files of the kernel that never end and whose reader consumes what it reads: /proc/kmsg (the syslog buffer: each
+# message read there is gone for rsyslog/journald) and tracefs' trace_pipe. `explain /proc/kmsg` as root waited
+# for ever and took the host's kernel messages while it did (gsafe45). Known by the name the descriptor resolves to
+# (a bind mount of /proc elsewhere too) and their size, 0.
+_CONSUMING = {"kmsg": "message buffer (/proc/kmsg)", "trace_pipe": "trace pipe", "trace_pipe_raw": "trace pipe"}
+
+
+def _resolved(fd: int) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return ""
+
+
+def _consuming_kernel_file(fd: int) -> bool:
+    return os.path.basename(_resolved(fd)) in _CONSUMING
+
+
+def _kernel_file_kind(fd: int) -> str:
+    return _CONSUMING.get(os.path.basename(_resolved(fd)), "file")

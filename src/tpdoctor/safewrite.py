@@ -338,6 +338,7 @@ def open_output(path: Path, mode: int = 0o600, append: bool = False) -> int:
             raise OSError(errno.EINVAL, "not a regular file", str(path))
         if st.st_nlink > 1:
             raise OSError(errno.EMLINK, f"a hard link ({st.st_nlink} names of one file): not written through", str(path))
+        _refuse_planted(path, st)
         if not append:
             os.ftruncate(fd, 0)
         os.set_blocking(fd, True)
@@ -345,6 +346,23 @@ def open_output(path: Path, mode: int = 0o600, append: bool = False) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def _refuse_planted(path: Path, st: os.stat_result) -> None:
+    """A file another user made in a sticky, world-writable directory (/tmp, /dev/shm) is theirs: root wrote its
+    report into `/tmp/report.json` planted by `nobody`, who then reads it (an --explain-log is 0600 when tpdoctor makes
+    it) where fs.protected_regular is 0 (gsafe45). The kernel's protected_regular rule, kept whatever the sysctl says:
+    the file must be the writer's or the directory owner's."""
+    if st.st_uid == os.geteuid():
+        return
+    try:
+        parent = os.stat(path.parent)
+    except OSError:
+        return
+    if parent.st_mode & stat.S_ISVTX and parent.st_mode & stat.S_IWOTH and st.st_uid != parent.st_uid:
+        raise OSError(
+            errno.EACCES, f"owned by uid {st.st_uid} in a shared sticky directory: not written into", str(path)
+        )
 
 
 def write_output_file(path: Path, text: str, mode: int = 0o600) -> None:

@@ -102,14 +102,27 @@ def print_table(report: Report, out: TextIO) -> None:
         table.add_column(col)
     for r in report.facts.get("nodes", []):
         table.add_row(
-            str(r["index"]),
-            str(r["ip"]),
-            str(r["node_id"])[:8],
-            str(r["status"]),
-            str(r["backend"] or "-"),
-            "-" if r["gpus"] is None else str(r["gpus"]),
-            "-" if r["tp"] is None else str(r["tp"]),
-            str(r["blocker"]),
-            str(r["degraded"]),
+            *_cells(
+                str(r["index"]),
+                str(r["ip"]),
+                str(r["node_id"])[:8],
+                str(r["status"]),
+                str(r["backend"] or "-"),
+                "-" if r["gpus"] is None else str(r["gpus"]),
+                "-" if r["tp"] is None else str(r["tp"]),
+                str(r["blocker"]),
+                str(r["degraded"]),
+            )
         )
     Console(file=out, highlight=False, soft_wrap=True, width=120).print(table)
+
+
+def _cells(*values: str) -> list[Any]:
+    """Table cells as plain text: what a node reports (its IP, id, an interface name: `[/]` is a valid one) was read
+    as rich markup, `[/]` raised MarkupError (exit 1) and `[link=…]`/`[blink]` styled the table; its control
+    characters reached the terminal (gsafe45)."""
+    from rich.text import Text
+
+    from tpdoctor.termsafe import printable
+
+    return [Text(printable(v)) for v in values]

@@ -138,14 +138,27 @@ def print_table(report: Report, out: TextIO) -> None:
         link = "head" if r["head"] else (f"{r['link_gbps'] * 1e3:.1f} MB/s" if r["link_gbps"] else "-")
         pair = "-" if r["pair_ok"] is None else ("ok" if r["pair_ok"] else "FAILED")
         table.add_row(
-            str(r["index"]),
-            str(r["ip"]),
-            str(r["node_id"])[:8],
-            str(r["ray_iface"] or "-"),
-            str(r["mtu"] or "-"),
-            speed,
-            ",".join(r["backend_ifaces"] or []) or ("-" if r["status"] != "described" else "none"),
-            link,
-            pair,
+            *_cells(
+                str(r["index"]),
+                str(r["ip"]),
+                str(r["node_id"])[:8],
+                str(r["ray_iface"] or "-"),
+                str(r["mtu"] or "-"),
+                speed,
+                ",".join(r["backend_ifaces"] or []) or ("-" if r["status"] != "described" else "none"),
+                link,
+                pair,
+            )
         )
     Console(file=out, highlight=False, soft_wrap=True, width=140).print(table)
+
+
+def _cells(*values: str) -> list[Any]:
+    """Table cells as plain text: what a node reports (its IP, id, an interface name: `[/]` is a valid one) was read
+    as rich markup, `[/]` raised MarkupError (exit 1) and `[link=…]`/`[blink]` styled the table; its control
+    characters reached the terminal (gsafe45)."""
+    from rich.text import Text
+
+    from tpdoctor.termsafe import printable
+
+    return [Text(printable(v)) for v in values]

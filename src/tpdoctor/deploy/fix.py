@@ -127,6 +127,11 @@ def secret_values(model: DeploymentModel) -> list[str]:
                 continue
             if len(value.strip()) >= 6:
                 found.add(value.strip())
+    # a Secret's values, whatever their keys; one written over lines (a PEM key under `tls.key: |`) line by line
+    for value in model.secret_data:
+        for piece in value.splitlines() or [value]:
+            if len(piece.strip()) >= 6 and REDACTED not in piece:
+                found.add(piece.strip())
     return sorted(found, key=len, reverse=True)
 
 

@@ -300,6 +300,23 @@ def _wrong_type(docs: list[Any]) -> str | None:
     return None
 
 
+def secret_data(docs: list[Any]) -> list[str]:
+    """Every string value under a Secret's `data:` and `stringData:` (a List's items too). Their keys are the file
+    names the pod sees (`hf`, `config.json`, `.dockerconfigjson`), no secret names: a Secret written in flow style next
+    to the fixed workload was printed whole in the diff's context lines (gsafe45)."""
+    out: list[str] = []
+    for d in docs:
+        objs = (d.get("items") or []) if isinstance(d, dict) and d.get("kind") == "List" else [d]
+        for obj in objs if isinstance(objs, list) else []:
+            if not isinstance(obj, dict) or obj.get("kind") != "Secret":
+                continue
+            for section in ("data", "stringData"):
+                values = obj.get(section)
+                if isinstance(values, dict):
+                    out.extend(v for v in values.values() if isinstance(v, str))
+    return out
+
+
 def parse_kubernetes(text: str, source: str, validate: bool = True) -> tuple[DeploymentModel, list[Any]]:
     """`validate=False`: skip the schema check (jsonschema); for a manifest quoted in a log, only its content matters."""
     docs = [d for d in load_yaml_docs(text, source)]
@@ -314,6 +331,7 @@ def parse_kubernetes(text: str, source: str, validate: bool = True) -> tuple[Dep
 
 def _parse_docs(docs: list[Any], text: str, source: str, validate: bool) -> tuple[DeploymentModel, list[Any]]:
     model = DeploymentModel(source=source, format="kubernetes")
+    model.secret_data = secret_data(docs)
     lines = text.splitlines()
     found = list(workloads(docs))
     claims = dra_claims(docs)

@@ -209,6 +209,9 @@ class DeploymentModel(DataModel):
     compose_impl_line: int | None = None
     # Kubernetes: what the API server's schema would refuse (audit's k8s.schema-invalid)
     schema_problems: list[SchemaProblem] = field(default_factory=list)
+    # Kubernetes: the values of the file's Secrets (`data:`, `stringData:`), which no key name marks as secret: an
+    # `audit --fix` diff hides them where they stand in its context lines (deploy/fix.py secret_values)
+    secret_data: list[str] = field(default_factory=list)
 
 
 def normalize_cap(cap: str) -> str:

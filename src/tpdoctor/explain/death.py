@@ -71,6 +71,22 @@ _OOM = re.compile(r"(?i)^(?:oomkilled|out of memory|oom-kill|oom)$")
 OOM = "OOM"  # the key under which ScanResult.deaths keeps the first OOM report
 
 
+# A number a log line gives is at most this many digits where a signature captures it: int() refuses strings over
+# 4300 digits (ValueError, an internal error of explain on a line such as `Killed by signal 999…9`, gsafe45), and no
+# real count, code, signal or address is longer. Longer runs are cut to it (a huge number stays a huge number).
+MAX_GROUP_DIGITS = 40
+_LONG_DIGITS = re.compile(rf"\d{{{MAX_GROUP_DIGITS + 1},}}")
+
+
+def match_groups(m: re.Match[str]) -> dict[str, str]:
+    """A match's named groups that matched, each digit run cut to MAX_GROUP_DIGITS."""
+    out = {}
+    for k, v in m.groupdict().items():
+        if v is not None:
+            out[k] = _LONG_DIGITS.sub(lambda d: d.group()[:MAX_GROUP_DIGITS], v) if len(v) > MAX_GROUP_DIGITS else v
+    return out
+
+
 def signal_of(groups: dict[str, str]) -> str | None:
     """The signal a fact match names (`SIGBUS`), `OOM` for an OOM-killer report, None when the number is
     an ordinary exit status (`Exit code: 1`) or unknown. Group names may carry a digit suffix

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 from tpdoctor.explain import scanpool
 from tpdoctor.explain.context import CAPTURE_LITERALS, MAX_QUOTED, capture_span
-from tpdoctor.explain.death import OOM, signal_of
+from tpdoctor.explain.death import OOM, match_groups, signal_of
 from tpdoctor.explain.downstream import is_generic
 from tpdoctor.explain.engine import Buffer, Engine, make_engine
 from tpdoctor.explain.error_codes import NEAR_AFTER, NEAR_BEFORE, NUMBER_GROUPS, code_string_of, lookup_number
@@ -785,7 +785,7 @@ class Scanner:
             # table entry without a cause (out of memory, illegal address) stays among the error lines,
             # and so does a line a signature knows as a non-container root (`root: not-container`)
             out.matched = out.matched or bool(sig.causes) or not (sig.id.startswith("code.") or sig.root)
-            groups = {k: v for k, v in m.groupdict().items() if v is not None}
+            groups = match_groups(m)
             out.sigs.append((si, groups, shown))
             if sig.code is not None:
                 out.code_table = sig.code.table
@@ -798,7 +798,7 @@ class Scanner:
         for fi in sorted(facts):
             m = self.kb.facts[fi].regex.search(text)
             if m:
-                out.facts.append((fi, {k: v for k, v in m.groupdict().items() if v is not None}))
+                out.facts.append((fi, match_groups(m)))
         return out
 
     def _record_line(

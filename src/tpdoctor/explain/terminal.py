@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tpdoctor.explain.death import OOM, signal_of
+from tpdoctor.explain.death import OOM, match_groups, signal_of
 from tpdoctor.explain.normalize import strip_prefixes
 from tpdoctor.explain.scanner import ScanResult, Terminal
 from tpdoctor.explain.signatures import KnowledgeBase
@@ -154,7 +154,7 @@ def _death_on(text: str, kb: KnowledgeBase) -> str | None:
         if fact.id.startswith("death-") and any(lit in line for lit in fact.literals):
             m = fact.regex.search(line)
             if m:
-                name = signal_of({k: v for k, v in m.groupdict().items() if v is not None})
+                name = signal_of(match_groups(m))
                 if name is not None:
                     return name
     return None

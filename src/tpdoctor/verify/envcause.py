@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from tpdoctor.rules.envvars import KNOWN
+from tpdoctor.units import parse_small_int
 from tpdoctor.verify.results import EnvCause, TransportInfo
 
 
@@ -193,7 +194,8 @@ def _seen(name: str, value: str, f: Forcing, tinfo: TransportInfo | None, fallba
         return None
     # The channel count NCCL settled on equals the bound: the bound is what decided it.
     if name in ("NCCL_MAX_NCHANNELS", "NCCL_MAX_CTAS", "NCCL_MIN_NCHANNELS", "NCCL_MIN_CTAS"):
-        if tinfo.coll_channels and value.strip().isdigit() and tinfo.coll_channels == int(value):
+        # at most 18 digits: a 5000-digit value made int() raise after the sweep (gsafe45)
+        if tinfo.coll_channels and tinfo.coll_channels == parse_small_int(value):
             bound = "capped at" if "_MAX_" in name else "raised to"
             return f"NCCL INFO {tinfo.coll_channels} coll channels ({bound} {value.strip()})"
     if f.forces in ("transport", "p2p-level") and fallback:

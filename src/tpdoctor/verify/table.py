@@ -7,8 +7,18 @@ from typing import TextIO
 from rich.console import Console
 from rich.table import Table
 
+from tpdoctor.termsafe import printable
 from tpdoctor.verify.results import VerifyResult
 from tpdoctor.verify.sizes import human
+
+
+def _t(value: object) -> str:
+    """A value from outside (an environment variable's value, a note quoting a rank's log) as text rich prints as is:
+    `NCCL_P2P_DISABLE='[/]'` raised MarkupError after the whole sweep (exit 1) and `[link=…]` styled the table
+    (gsafe45)."""
+    from rich.markup import escape
+
+    return escape(printable(str(value)))
 
 _STYLE = {"ok": "green", "degraded": "yellow", "failed": "bold red", "not judged": "dim"}
 
@@ -41,7 +51,7 @@ def render_table(res: VerifyResult, ranges: dict[str, str], out: TextIO) -> None
             str(r.wrong),
             f"{r.expected_gbps:g}" if r.expected_gbps else "-",
             f"[{style}]{r.verdict}[/{style}]"
-            + (f" [dim]{r.note}[/dim]" if r.verdict in ("degraded", "failed", "ok") else ""),
+            + (f" [dim]{_t(r.note)}[/dim]" if r.verdict in ("degraded", "failed", "ok") else ""),
         )
     if res.latency:
         console.print(_latency_table(res))
@@ -53,14 +63,14 @@ def render_table(res: VerifyResult, ranges: dict[str, str], out: TextIO) -> None
             f"TP MLP vs one device: {mark} max rel err {t.max_rel_err:.2e} (tol {t.tolerance:.3g}) {t.shape}"
         )
     for label, v in ranges.items():
-        console.print(f"{label:>26}: [{_STYLE.get(v, '')}]{v}[/]")
+        console.print(f"{_t(label):>26}: [{_STYLE.get(v, '')}]{_t(v)}[/]")
     if res.profile:
         console.print(_profile_table(res))
         console.print(res.profile.summary)
     for c in res.env_causes:
         console.print(
-            f"[yellow]{c.name}={c.value}[/yellow] forces {c.forces}: {c.effect}"
-            + (f" [dim]({c.seen})[/dim]" if c.seen else "")
+            f"[yellow]{_t(c.name)}={_t(c.value)}[/yellow] forces {_t(c.forces)}: {_t(c.effect)}"
+            + (f" [dim]({_t(c.seen)})[/dim]" if c.seen else "")
         )
 
 
@@ -87,7 +97,7 @@ def _latency_table(res: VerifyResult) -> Table:
             str(r.wrong),
             f"{r.floor_us:g}" if r.floor_us else "-",
             f"{r.expected_us:g}" if r.expected_us else "-",
-            f"[{style}]{r.verdict}[/{style}] [dim]{r.note}[/dim]",
+            f"[{style}]{r.verdict}[/{style}] [dim]{_t(r.note)}[/dim]",
         )
     return t
 
