@@ -142,6 +142,8 @@ EXPLAIN_ONLY: dict[str, str] = {
     "fs.data-index-node-local": "where the dataset and its index cache live (--data-path, --data-cache-path, a JSONL's directory) is an argument of the training script, and whether the other nodes see the files rank 0 builds is a property of the cluster's storage, not of one container; the other ranks' FileNotFoundError on a *_doc_idx.npy / *-document_index.npy file or NeMo's 'Memory Map for ... is not found' in a log shows it",
     "mpi.pmix-psec-unavailable": "the security mode is offered at launch by the launcher's PMIx server (Slurm's PMIX_SECURITY_MODE) and refused by the PMIx the task loads, whose build options check does not read; PMIx's 'Framework: psec' box beside pmix_init's failure, or 'pmix_psec_base_open failed', in a log shows it",
     "nvidia.egl-vendor-icd-missing": "whether the workload renders through EGL is unknown to check (CUDA and NVML do not need the file), and the glvnd vendor directories are not among the collected facts; the vendor file shown missing (ls or cat of /usr/share/glvnd/egl_vendor.d/10_nvidia.json) in a log shows it",
+    # gnew45 (issue 13)
+    "slurm.mpi-pmix-plugin-unavailable": "which MPI plugins the cluster's Slurm can load is a property of the Slurm installation on the login and compute nodes (PluginDir, the PMIx library it was built against), outside the container check inspects, and the plugin is chosen at launch (srun --mpi, SLURM_MPI_TYPE, MpiDefault); srun's 'MPI: Cannot create context for mpi/pmix' / 'Invalid MPI type 'pmix'' or the plugin's 'pmi/pmix: can not load PMIx library' in a log shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",
