@@ -69,8 +69,9 @@ _AUTH_HEADER = re.compile(
     r"(?P<pre>\b(?:Proxy-)?Authorization\s*[:=]\s*\"?'?(?:Bearer|Basic|Token|Digest|Negotiate|AWS4-HMAC-SHA256)?\s*)"
     # Digest and AWS4 credentials are `name=value` pairs, a value maybe quoted (`Digest username="a", response="…"`,
     # JSON-escaped in a log line): the first pair's quote ended the secret and `response="…"` was printed (gsafe45)
-    r"(?P<secret>(?:[A-Za-z]+=(?:\\{0,3}\"[^\"\\\n]*\\{0,3}\"|[^\s\"'`\\,;]+)|[^\s\"'`\\,;]+)"
-    r"(?:[^\S\n]*,[^\S\n]*[A-Za-z]+=(?:\\{0,3}\"[^\"\\\n]*\\{0,3}\"|[^\s\"'`\\,;]+))*)",
+    # An auth-param may have blanks around its `=` (RFC 7235's BWS: `response = "…"` was printed, review45)
+    r"(?P<secret>(?:[A-Za-z]+[^\S\n]*=[^\S\n]*(?:\\{0,3}\"[^\"\\\n]*\\{0,3}\"|[^\s\"'`\\,;]+)|[^\s\"'`\\,;]+)"
+    r"(?:[^\S\n]*,[^\S\n]*[A-Za-z]+[^\S\n]*=[^\S\n]*(?:\\{0,3}\"[^\"\\\n]*\\{0,3}\"|[^\s\"'`\\,;]+))*)",
     re.I,
 )
 _BEARER = re.compile(r"(?P<pre>\b(?:Bearer|Basic)\s+)(?P<secret>[A-Za-z0-9._~+/=\-]{8,})")
