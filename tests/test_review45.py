@@ -75,3 +75,16 @@ def test_digest_parameters_with_blanks_around_their_equals_sign_are_hidden() -> 
     t = time.perf_counter()
     redact_line("Authorization: Digest " + "a = b , " * 8000)
     assert time.perf_counter() - t < 1.0
+
+
+def test_a_yaml_secret_value_with_a_long_run_of_blanks_is_redacted_in_linear_time() -> None:
+    """_YAML_VALUE_END (`\\s+#|…|\\s*$`), searched from a YAML secret's value, ran over the rest of a blank run from each
+    blank in it: 3.4 s for `password: a` + 16,000 blanks + `x` (found while reviewing gsafe45's Digest shape)."""
+    for line in ("password: a" + " " * 65536 + "x", "Authorization: Digest a" + " " * 65536 + "x"):
+        t = time.perf_counter()
+        out = redact_line(line)
+        assert time.perf_counter() - t < 1.0
+        assert "x" not in out[-3:], out[-20:]
+    assert redact_line("password: correct horse battery  # a comment") == "password: <redacted>  # a comment"
+    assert redact_line("{password: correct horse, b: 1}") == "{password: <redacted>, b: 1}"
+    assert redact_line("password: correct horse   ") == "password: <redacted>   "

@@ -156,7 +156,9 @@ _REF_DEFAULT = re.compile(
 
 
 _PROSE_NEXT = re.compile(r" +[A-Za-z]")
-_YAML_VALUE_END = re.compile(r"\s+#|,\s|[}\]]|\s*$")
+# a blank run is tried from its first blank only: from each blank, `\s+#` and `\s*$` ran over the rest of the run
+# (quadratic, review45); the leftmost end found is the same, as a value starts at no blank
+_YAML_VALUE_END = re.compile(r"(?<!\s)\s+#|,\s|[}\]]|(?<!\s)\s*$")
 # secret words that are also plain English; PASSWORD, SECRET, CREDENTIALS… are never prose
 _ENGLISH_KEYS = frozenset(
     {"pass", "key", "auth", "session", "private", "signature", "cookie", "token", "pat"}
