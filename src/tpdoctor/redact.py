@@ -69,8 +69,9 @@ _AUTH_HEADER = re.compile(
     r"(?P<pre>\b(?:Proxy-)?Authorization\s*[:=]\s*\"?'?(?:Bearer|Basic|Token|Digest|Negotiate|AWS4-HMAC-SHA256)?\s*)"
     # Digest and AWS4 credentials are `name=value` pairs, a value maybe quoted (`Digest username="a", response="…"`,
     # JSON-escaped in a log line): the first pair's quote ended the secret and `response="…"` was printed (gsafe45)
-    r"(?P<secret>(?:[A-Za-z]+=(?:\\{0,3}\"[^\"\\\n]*\\{0,3}\"|[^\s\"'`\\,;]+)|[^\s\"'`\\,;]+)"
-    r"(?:[^\S\n]*,[^\S\n]*[A-Za-z]+=(?:\\{0,3}\"[^\"\\\n]*\\{0,3}\"|[^\s\"'`\\,;]+))*)",
+    # An auth-param may have blanks around its `=` (RFC 7235's BWS: `response = "…"` was printed, review45)
+    r"(?P<secret>(?:[A-Za-z]+[^\S\n]*=[^\S\n]*(?:\\{0,3}\"[^\"\\\n]*\\{0,3}\"|[^\s\"'`\\,;]+)|[^\s\"'`\\,;]+)"
+    r"(?:[^\S\n]*,[^\S\n]*[A-Za-z]+[^\S\n]*=[^\S\n]*(?:\\{0,3}\"[^\"\\\n]*\\{0,3}\"|[^\s\"'`\\,;]+))*)",
     re.I,
 )
 _BEARER = re.compile(r"(?P<pre>\b(?:Bearer|Basic)\s+)(?P<secret>[A-Za-z0-9._~+/=\-]{8,})")
@@ -120,14 +121,21 @@ _ANY_HINT = re.compile(
 )
 # Credentials in a command's own flags, which no secret name marks (gsafe45: each was printed):
 # `curl -u user:pw`, `--user`, `--proxy-user`, `-U` (the part after the first colon is the password);
-_USER_COLON_PW = re.compile(r"(?<!\S)(?P<pre>(?:-u|-U|--user|--proxy-user)(?:[ \t]+|=)[\"']?[^\s:\"'@]*:)(?P<secret>[^\s\"']+)")
+# a quote around the word or after the colon runs the password to that quote (`-u "me:a b"`, `-u me:"x"`: review45)
+_USER_COLON_PW = re.compile(
+    r"(?<!\S)(?P<pre>(?:-u|-U|--user|--proxy-user)(?:[ \t]+|=)(?P<q>[\"'])?[^\s:\"'@]*:(?P<q2>[\"'])?)"
+    r"(?P<secret>(?(q)(?:(?!(?P=q))[^\n])+|(?(q2)(?:(?!(?P=q2))[^\n])+|[^\s\"']+)))"
+)
 # `docker login -p x`, `sshpass -p x`, `mysql -px` (glued: mysql's only way to pass it on the line);
 _DASH_P = re.compile(r"(?<!\S)(?P<pre>-p(?:[ \t]+|=)?)(?P<secret>[^\s\"'-][^\s\"']*)")
 _DASH_P_GLUED = re.compile(r"(?<!\S)(?P<pre>-p)(?P<secret>[^\s\"'-][^\s\"']*)")  # mysql's `-p db` prompts
 # ~/.netrc: `machine h login u password x` (blank-separated tokens; also `password x` alone on a line below);
 _NETRC_TOKEN = re.compile(r"[ \t]*(?:(?:machine|default)[ \t]|login[ \t]+\S+[ \t]+password[ \t])")  # a netrc line
 _NETRC_PW = re.compile(r"(?<![\w-])(?P<pre>(?:password|passwd)[ \t]+)(?P<secret>\S+)")
-_NETRC_PW_LINE = re.compile(r"(?P<pre>[ \t]*password[ \t]+)(?P<secret>\S*[^a-z\s]\S*)(?=[ \t]*\r?\n?$)")
+# (one word to the line's end; the word holds something other than a lowercase letter, or it is prose: checked in
+# code, `\S*[^a-z\s]\S*` before the lookahead backtracked over every split of a long word: cubic, review45)
+_NETRC_PW_LINE = re.compile(r"(?P<pre>[ \t]*password[ \t]+)(?P<secret>\S+)(?=[ \t]*\r?\n?$)")
+_LOWER_WORD = re.compile(r"[a-z]+")
 _LOGIN_CMD = re.compile(r"\b(?:docker|podman|nerdctl|buildah|skopeo|helm registry|oras|crane)\s+login\b")
 # an Azure SAS URL's signature (`?sv=…&sig=…`): a bearer credential for the blob
 _SAS_SIG = re.compile(r"(?<=[?&])(?P<pre>sig=)(?P<secret>[^&\s\"'#]+)")
@@ -148,7 +156,9 @@ _REF_DEFAULT = re.compile(
 
 
 _PROSE_NEXT = re.compile(r" +[A-Za-z]")
-_YAML_VALUE_END = re.compile(r"\s+#|,\s|[}\]]|\s*$")
+# a blank run is tried from its first blank only: from each blank, `\s+#` and `\s*$` ran over the rest of the run
+# (quadratic, review45); the leftmost end found is the same, as a value starts at no blank
+_YAML_VALUE_END = re.compile(r"(?<!\s)\s+#|,\s|[}\]]|(?<!\s)\s*$")
 # secret words that are also plain English; PASSWORD, SECRET, CREDENTIALS… are never prose
 _ENGLISH_KEYS = frozenset(
     {"pass", "key", "auth", "session", "private", "signature", "cookie", "token", "pat"}
@@ -328,12 +338,14 @@ def _redact_kv(line: str) -> str:
             while end > start and used.get(line[end - 1], 0) > 0:
                 used[line[end - 1]] -= 1
                 end -= 1
-        scheme = _SCHEME_WORD.match(line, start, end)
+        scheme = _SCHEME_WORD.match(line, start, end) if "authoriz" in key.lower() else None
         if scheme:
             # `Authorization: Bearer x` as a YAML key or a quoted value (`{"Authorization": "Bearer x"}`): the value
             # ran over the scheme word, and the line printed `Authorization: <redacted>`, while the header's own
             # shape and the same header in a shell word keep it (`Bearer <redacted>`). The scheme says how the
             # request authenticates and is no secret: it stays, the credential after it goes (lead gsafe45)
+            # Only for an Authorization header: a passphrase of another name that starts with `Basic` showed that word
+            # (review45)
             start = scheme.end()
         value = line[start:end]
         d = _REF_DEFAULT.fullmatch(value)
@@ -560,7 +572,9 @@ def redact_line(line: str) -> str:
         if _NETRC_TOKEN.match(low):
             line = _NETRC_PW.sub(_keep_pre, line)
         else:
-            line = _NETRC_PW_LINE.sub(_keep_pre, line, count=1) if _NETRC_PW_LINE.match(line) else line
+            pw = _NETRC_PW_LINE.match(line)
+            if pw and not _LOWER_WORD.fullmatch(pw.group("secret")):
+                line = _keep_pre(pw) + line[pw.end() :]
     if "sig=" in low:
         line = _SAS_SIG.sub(_keep_pre, line)
     if _PREFIX_HINT.search(line):

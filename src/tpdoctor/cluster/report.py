@@ -102,7 +102,7 @@ def print_table(report: Report, out: TextIO) -> None:
         table.add_column(col)
     for r in report.facts.get("nodes", []):
         table.add_row(
-            *_cells(
+            *plain_cells(
                 str(r["index"]),
                 str(r["ip"]),
                 str(r["node_id"])[:8],
@@ -117,7 +117,7 @@ def print_table(report: Report, out: TextIO) -> None:
     Console(file=out, highlight=False, soft_wrap=True, width=120).print(table)
 
 
-def _cells(*values: str) -> list[Any]:
+def plain_cells(*values: str) -> list[Any]:
     """Table cells as plain text: what a node reports (its IP, id, an interface name: `[/]` is a valid one) was read
     as rich markup, `[/]` raised MarkupError (exit 1) and `[link=…]`/`[blink]` styled the table; its control
     characters reached the terminal (gsafe45)."""

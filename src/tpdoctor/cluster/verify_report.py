@@ -130,6 +130,8 @@ def print_table(report: Report, out: TextIO) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from tpdoctor.cluster.report import plain_cells  # the node table's cells, as cluster check's
+
     table = Table(title="Ray nodes (cluster verify)", title_justify="left")
     for col in ("#", "node IP", "node id", "iface", "MTU", "speed", "ranks bind", "link to head", "pair"):
         table.add_column(col)
@@ -138,7 +140,7 @@ def print_table(report: Report, out: TextIO) -> None:
         link = "head" if r["head"] else (f"{r['link_gbps'] * 1e3:.1f} MB/s" if r["link_gbps"] else "-")
         pair = "-" if r["pair_ok"] is None else ("ok" if r["pair_ok"] else "FAILED")
         table.add_row(
-            *_cells(
+            *plain_cells(
                 str(r["index"]),
                 str(r["ip"]),
                 str(r["node_id"])[:8],
@@ -152,13 +154,3 @@ def print_table(report: Report, out: TextIO) -> None:
         )
     Console(file=out, highlight=False, soft_wrap=True, width=140).print(table)
 
-
-def _cells(*values: str) -> list[Any]:
-    """Table cells as plain text: what a node reports (its IP, id, an interface name: `[/]` is a valid one) was read
-    as rich markup, `[/]` raised MarkupError (exit 1) and `[link=…]`/`[blink]` styled the table; its control
-    characters reached the terminal (gsafe45)."""
-    from rich.text import Text
-
-    from tpdoctor.termsafe import printable
-
-    return [Text(printable(v)) for v in values]
