@@ -12,19 +12,24 @@ kept by surrogateescape, written back raw); tabs stay. Imports nothing of ours: 
 from __future__ import annotations
 
 REPLACEMENT = "\ufffd"
+# the non-ASCII controls: C1, the bidi controls and marks, the line/paragraph separators (facts/snapshot.py escapes the
+# same set in the JSON it writes)
+UNICODE_CONTROLS = (
+    *range(0x80, 0xA0),
+    0x061C,
+    0x200E,
+    0x200F,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+    0x2028,
+    0x2029,
+)
 _CONTROL = dict.fromkeys(
     [
         *range(0x00, 0x09),
         *range(0x0A, 0x20),
         0x7F,
-        *range(0x80, 0xA0),
-        0x061C,
-        0x200E,
-        0x200F,
-        *range(0x202A, 0x202F),
-        *range(0x2066, 0x206A),
-        0x2028,
-        0x2029,
+        *UNICODE_CONTROLS,
         # lone surrogates: a non-UTF-8 file name or byte read with surrogateescape holds its bytes 0x80-0xFF as
         # U+DC80-U+DCFF, which the output stream writes back as those raw bytes: 0x9B is an 8-bit CSI, 0x9D an OSC on
         # a terminal that reads 8-bit controls (explain printed a log named `c1\x9b2J` so, gsafe44)

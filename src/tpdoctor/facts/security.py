@@ -44,8 +44,8 @@ def _collect_userns(ctx: CollectContext, facts: Facts) -> None:
     facts.userns.uid_map = _map_lines(read_text(ctx, "/proc/self/uid_map"))
     facts.userns.gid_map = _map_lines(read_text(ctx, "/proc/self/gid_map"))
     overflow = _clean(read_text(ctx, "/proc/sys/kernel/overflowgid"))
-    if overflow and parse_small_int(overflow) is not None:
-        facts.userns.overflow_gid = parse_small_int(overflow)
+    if overflow and (gid := parse_small_int(overflow)) is not None:
+        facts.userns.overflow_gid = gid
 
 
 def collect_security(ctx: CollectContext, facts: Facts) -> None:

@@ -12,6 +12,7 @@ from tpdoctor.errors import InputError, UsageError
 from tpdoctor.facts.process import redact_env
 from tpdoctor.model.facts import SCHEMA_VERSION, Facts
 from tpdoctor.model.pkgdata import list_data, read_data
+from tpdoctor.termsafe import UNICODE_CONTROLS
 
 EXAMPLES_DIR = "examples"  # under data/
 MAX_SNAPSHOT = 64 << 20  # a 20k-device snapshot is ~10 MB
@@ -31,7 +32,7 @@ def dump_facts(facts: Facts) -> str:
 # ensure_ascii=False keeps names readable, and kept C1 controls (U+009B is an 8-bit CSI) and the bidi controls raw: a
 # device node or file name under --root holding U+202E reordered `cat snapshot.json` on a terminal (gsafe45). Outside
 # a JSON string they cannot occur, so each is written as its \u escape (json.loads reads the same string back).
-_INVISIBLE = re.compile("[\u0080-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_INVISIBLE = re.compile("[" + "".join(map(chr, UNICODE_CONTROLS)) + "]")  # termsafe's non-ASCII controls
 
 
 def write_snapshot(facts: Facts, path: Path) -> None:
