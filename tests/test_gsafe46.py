@@ -1,0 +1,87 @@
+"""gsafe46: hostile-input pass (docs/security.md, ### gsafe46)."""
+
+from __future__ import annotations
+
+import time
+
+from tpdoctor.redact import is_secret_name, redact_line, redact_text
+
+
+# -- the redactor: what is a secret and what is not --------------------------------------------------------------------
+def test_a_docker_secret_spec_is_no_secret() -> None:
+    """`docker build --secret id=hf,src=…` printed `--secret <redacted>,src=…`: the id names the secret."""
+    for line in (
+        "docker build --secret id=hf,src=/run/secrets/hf .",
+        "docker build --secret=id=hf_token,env=HF_TOKEN .",
+        "docker run --secret source=db_password,target=db_pw img",
+        "podman run --secret mysecret,type=env,target=DB_PASSWORD img",
+    ):
+        assert redact_line(line) == line, line
+    # a secret-named value still goes
+    assert redact_line("--client-secret Walrus77Pelican") == "--client-secret <redacted>"
+
+
+def test_cred_and_creds_names_are_secret_names() -> None:
+    """`MY_CRED=x`, `AWS_CREDS=x`, `REGISTRYCREDENTIALS=x` were printed as is."""
+    for name in ("MY_CRED", "AWS_CREDS", "cred", "creds", "REGISTRYCREDENTIALS", "db_cred"):
+        assert is_secret_name(name), name
+    for name in ("CREDIT", "SACRED", "INCREDIBLE", "CRED_FILE"):
+        assert not is_secret_name(name), name
+    assert redact_line("MY_CRED=Walrus77Pelican") == "MY_CRED=<redacted>"
+    assert redact_line("  AWS_CREDS: Walrus77Pelican") == "  AWS_CREDS: <redacted>"
+    assert redact_line('{"REGISTRYCREDENTIALS": "Walrus77Pelican"}') == '{"REGISTRYCREDENTIALS": "<redacted>"}'
+
+
+def test_only_the_login_commands_dash_p_is_a_password() -> None:
+    """A line with `docker login` hid every `-p` on it: `docker run -p <redacted>`."""
+    cases = {
+        "docker login -u me -p Walrus77 reg && docker run -p 8080:80 img": (
+            "docker login -u me -p <redacted> reg && docker run -p 8080:80 img"
+        ),
+        "docker run -p 8080:80 img; docker login -u me -p Walrus77 reg": (
+            "docker run -p 8080:80 img; docker login -u me -p <redacted> reg"
+        ),
+        "podman login -p Walrus77 r | tee x -p 1": "podman login -p <redacted> r | tee x -p 1",
+        "sshpass -p Walrus77 ssh h": "sshpass -p <redacted> ssh h",
+        "docker login -p A1 r; docker login -p B2 r": "docker login -p <redacted> r; docker login -p <redacted> r",
+    }
+    for line, want in cases.items():
+        assert redact_line(line) == want, line
+
+
+def test_prose_starting_with_default_or_machine_is_no_netrc() -> None:
+    """`default password policy: Strict123` hid `policy:` as a netrc password."""
+    for line in ("default password policy: Strict123", "machine learning password reset: done"):
+        assert redact_line(line) == line, line
+    assert redact_line("machine h login u password Walrus77") == "machine h login u password <redacted>"
+    assert redact_line("default login anon password Walrus77") == "default login anon password <redacted>"
+    assert redact_line("machine h password Walrus77 macdef init") == "machine h password <redacted> macdef init"
+
+
+def test_a_digest_value_with_an_escaped_quote_hides_what_follows() -> None:
+    """`Digest username="a\\"b", response="…"` printed `response="…"` after the escaped quote."""
+    for line in (
+        'Authorization: Digest username="a\\"b", response="6629fae49393a05397450978507c4ef1"',
+        'Authorization: Digest username="me", realm="x\\"y", response="6629fae49393a05397450978507c4ef1"',
+        'Authorization: Digest username="a\\\\", response="6629fae49393a05397450978507c4ef1"',
+    ):
+        out = redact_line(line)
+        assert "6629" not in out and "response" not in out, out
+        assert out == "Authorization: Digest <redacted>"
+    assert "6629" not in redact_text('x "Authorization: Digest username=\\"me\\", response=\\"6629fae4\\"}"\n')
+
+
+def test_the_new_redactor_shapes_stay_linear_on_64k_lines() -> None:
+    n = 65536
+    for line in (
+        'Authorization: Digest a="' + '\\"' * (n // 2),
+        'Authorization: Digest a="x\\"' * (n // 26),
+        "docker login " + "-p x " * (n // 5),
+        "docker login -p x " * (n // 18),
+        "machine " + "login x " * (n // 8) + " password y",
+        "--secret id=x," * (n // 14),
+        "cred=x " * (n // 7),
+    ):
+        t = time.perf_counter()
+        redact_line(line)
+        assert time.perf_counter() - t < 1.0, line[:40]
