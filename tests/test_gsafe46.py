@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
+from test_safety_fuzz import invoke
 from tpdoctor.redact import is_secret_name, redact_line, redact_text
 
 
@@ -85,3 +88,38 @@ def test_the_new_redactor_shapes_stay_linear_on_64k_lines() -> None:
         t = time.perf_counter()
         redact_line(line)
         assert time.perf_counter() - t < 1.0, line[:40]
+
+
+# -- cluster check --snapshots DIR: made only when there are snapshots to write --------------------------------------
+class _Probed(Exception):
+    pass
+
+
+def test_cluster_snapshots_directory_is_not_left_empty(monkeypatch: Any, tmp_path: Path) -> None:
+    """`cluster check --snapshots DIR` made DIR before ray was imported (and before the cluster answered): a run that
+    stopped there left an empty directory."""
+    import tpdoctor.cluster.remote as remote
+    from tpdoctor.errors import UsageError
+
+    def no_ray() -> Any:
+        raise UsageError(remote.INSTALL_HINT)
+
+    monkeypatch.setattr(remote, "import_ray", no_ray)
+    target = tmp_path / "snaps" / "deep"
+    code, out = invoke("cluster", "check", "--address", "127.0.0.1:1", "--snapshots", str(target))
+    assert code == 2 and not (tmp_path / "snaps").exists(), out
+
+    def collect(*_a: Any, **_k: Any) -> Any:
+        raise _Probed
+
+    monkeypatch.setattr(remote, "import_ray", lambda: None)
+    monkeypatch.setattr(remote, "collect_cluster", collect)
+    try:
+        invoke("cluster", "check", "--address", "127.0.0.1:1", "--snapshots", str(target))
+    except _Probed:
+        pass
+    assert not (tmp_path / "snaps").exists()
+    # a path under a file is still refused before the nodes are asked
+    (tmp_path / "f").write_text("x")
+    code, out = invoke("cluster", "check", "--address", "127.0.0.1:1", "--snapshots", str(tmp_path / "f" / "d"))
+    assert code == 2 and "cannot create --snapshots" in out, out
