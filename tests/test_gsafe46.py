@@ -123,3 +123,19 @@ def test_cluster_snapshots_directory_is_not_left_empty(monkeypatch: Any, tmp_pat
     (tmp_path / "f").write_text("x")
     code, out = invoke("cluster", "check", "--address", "127.0.0.1:1", "--snapshots", str(tmp_path / "f" / "d"))
     assert code == 2 and "cannot create --snapshots" in out, out
+
+
+# -- verify's range lines: padded as printed ---------------------------------------------------------------------------
+def test_verify_range_labels_line_up_with_a_bracket() -> None:
+    """The label was padded after it was escaped: `\\[` counted two characters, and the colon moved left."""
+    import io
+
+    from tpdoctor.verify.results import VerifyResult
+    from tpdoctor.verify.table import render_table
+
+    res = VerifyResult(backend="nccl", device="cuda", world_size=2, dtype="bf16", quick=True)
+    buf = io.StringIO()
+    render_table(res, {"< 64 MiB (latency-bound)": "ok", "[64 MiB, 1 GiB)": "ok", "[x][/]": "degraded"}, buf)
+    lines = [ln for ln in buf.getvalue().splitlines() if ln.strip()]
+    assert len(lines) == 3 and len({ln.index(": ") for ln in lines}) == 1, lines
+    assert lines[2].lstrip().startswith("[x][/]:"), lines
