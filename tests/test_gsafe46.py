@@ -139,3 +139,25 @@ def test_verify_range_labels_line_up_with_a_bracket() -> None:
     lines = [ln for ln in buf.getvalue().splitlines() if ln.strip()]
     assert len(lines) == 3 and len({ln.index(": ") for ln in lines}) == 1, lines
     assert lines[2].lstrip().startswith("[x][/]:"), lines
+
+
+# -- run: output that starts compressed ---------------------------------------------------------------------------------
+def test_run_says_its_output_is_compressed_without_explain_s_file_hint() -> None:
+    """A failing command whose output starts with xz bytes got `could not explain the output: InputError:
+    /tmp/tpdoctor-run-…/output.log: xz-compressed … xz -dc FILE | tpdoctor explain -`: a temporary file that is gone."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+    child = "printf '\\375""7zXZ\\000junk\\n'; echo hello; exit 3"
+    p = subprocess.run(
+        [sys.executable, "-m", "tpdoctor", "run", "--no-check", "--", "sh", "-c", child],
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    err = p.stderr.decode("utf-8", "replace")
+    assert p.returncode == 3 and p.stdout.startswith(b"\xfd7zXZ\x00"), err
+    assert "xz-compressed data" in err and "tpdoctor explain -" not in err, err
+    assert "InputError" not in err and "output.log" not in err, err
