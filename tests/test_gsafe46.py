@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from test_safety_fuzz import invoke
 from tpdoctor.redact import is_secret_name, redact_line, redact_text
 
@@ -161,3 +163,45 @@ def test_run_says_its_output_is_compressed_without_explain_s_file_hint() -> None
     assert p.returncode == 3 and p.stdout.startswith(b"\xfd7zXZ\x00"), err
     assert "xz-compressed data" in err and "tpdoctor explain -" not in err, err
     assert "InputError" not in err and "output.log" not in err, err
+
+
+# -- audit --write on multi-document files: the markers and the documents' own lines stay -------------------------------
+_POD = (
+    "{apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: [{name: c, image: vllm/vllm-openai, "
+    "securityContext: {privileged: true}}]}}"
+)
+_CM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+_MULTI = {
+    "marker-alone": f"{_CM}---\n{_POD}\n",
+    "marker-comment-and-end": f"{_CM}--- # the pod\n{_POD}\n...\n",
+    "end-then-marker": f"{_CM}...\n---\n{_POD}\n",
+    "crlf": f"{_CM}---\n{_POD}\n".replace("\n", "\r\n"),
+    "flow-first": f"{_POD}\n---\n{_CM}",
+    "flow-only-leading-comment": f"---\n# lead\n{_POD}\n",
+    "flow-only-trailing-marker": f"{_POD}\n--- # tail\n",
+    "block": (
+        "# head\n--- # cm\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n...\n--- # the pod\napiVersion: v1\n"
+        "kind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: vllm/vllm-openai\n"
+        "    securityContext:\n      privileged: true\n...\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_MULTI))
+def test_write_keeps_the_document_markers_as_written(tmp_path: Path, name: str) -> None:
+    """`---` on a line of its own above a flow-style document was joined with it (`--- {…}`), `...` dropped, and
+    `--- # note` became `---` and `    # note`; a manifest of flow-style documents only was read as a compose file
+    ("no services: mapping found", exit 2)."""
+    text = _MULTI[name]
+    f = tmp_path / "m.yaml"
+    f.write_bytes(text.encode())
+    code, out = invoke("audit", str(f), "--write")
+    assert code in (0, 3, 4), out
+    after = f.read_bytes().decode()
+    old_lines, new_lines = text.splitlines(keepends=True), after.splitlines(keepends=True)
+    changed = [ln for ln in old_lines if ln not in new_lines]
+    assert len(changed) == 1 and "privileged" in changed[0], (changed, after)
+    kept = [ln for ln in new_lines if ln in old_lines]
+    assert kept == [ln for ln in old_lines if ln not in changed], after  # in the same order, byte for byte
+    if "{" in changed[0]:  # a flow document is one line and stays one line
+        assert len(new_lines) == len(old_lines), after
