@@ -205,3 +205,10 @@ def test_write_keeps_the_document_markers_as_written(tmp_path: Path, name: str) 
     assert kept == [ln for ln in old_lines if ln not in changed], after  # in the same order, byte for byte
     if "{" in changed[0]:  # a flow document is one line and stays one line
         assert len(new_lines) == len(old_lines), after
+
+
+# -- explain: a file whose first read fails -------------------------------------------------------------------------------
+def test_explain_names_a_file_whose_first_read_fails() -> None:
+    """`explain /proc/self/mem` (EIO on the first read) printed `tpdoctor: error: Input/output error`: no file named."""
+    code, out = invoke("explain", "/proc/self/mem")
+    assert code == 2 and "/proc/self/mem: cannot read: Input/output error" in out, out

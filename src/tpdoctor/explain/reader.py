@@ -56,8 +56,14 @@ def open_log(name: str, notes: list[str] | None = None) -> Iterator[BinaryIO]:
     try:
         # open(..., "rb") and stdin.buffer are BufferedReaders already; peek() needs one.
         stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
-        stream = _whole_head(stream)
-        head = stream.peek(2)[:2]
+        try:
+            stream = _whole_head(stream)
+            head = stream.peek(2)[:2]
+        except OSError as exc:
+            # the first read failed (`/proc/self/mem`: EIO, a file on a failing disk or a dead NFS server): the error
+            # named no file (`tpdoctor: error: Input/output error`, gsafe46)
+            shown = name if name != "-" else "<stdin>"
+            raise InputError(f"{shown}: cannot read: {exc.strerror or exc}") from None
         if head == GZIP_MAGIC:
             counted = _Counted(stream)
             gz = gzip.GzipFile(fileobj=counted, mode="rb")
