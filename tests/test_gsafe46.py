@@ -212,3 +212,41 @@ def test_explain_names_a_file_whose_first_read_fails() -> None:
     """`explain /proc/self/mem` (EIO on the first read) printed `tpdoctor: error: Input/output error`: no file named."""
     code, out = invoke("explain", "/proc/self/mem")
     assert code == 2 and "/proc/self/mem: cannot read: Input/output error" in out, out
+
+
+# -- bounded gaps retried from every literal: fast on 64 KiB hostile lines ------------------------------------------------
+def _best_of_3(rx: Any, line: str) -> float:
+    took = []
+    for _ in range(3):
+        t = time.perf_counter()
+        rx.search(line)
+        took.append(time.perf_counter() - t)
+    return min(took)
+
+
+def test_the_slow_bounded_gap_patterns_are_fast_on_64k_lines() -> None:
+    """gsafe45's measures: shm.run-shm-enoent ~0.6 s, xinference.gpu-idx-not-visible ~0.55 s, mpi-np ~0.45 s a 64 KiB
+    line of their own literal repeated (each literal started a 200/400-character gap, or a `[^\\]]*` to the line's
+    end). The gaps stop at the next literal (the same match is found from it) and an index list at a `[`."""
+    import re
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import pattern_hostile as ph
+
+    wanted = {"shm.run-shm-enoent", "xinference.gpu-idx-not-visible", "mpi-np"}
+    extra = {
+        "shm.run-shm-enoent": ["/run/shm" * 8192],
+        "xinference.gpu-idx-not-visible": ["cannot use the GPUs with these indexes: [" * 1560],
+        "mpi-np": ["mpirun " * 9362],
+    }
+    seen = set()
+    for eid, _field, pattern, literals in ph.entries():
+        if eid not in wanted:
+            continue
+        seen.add(eid)
+        rx = re.compile(pattern)
+        lines = ph.hostile_lines(pattern, literals, 65536) + extra[eid]
+        worst = max(_best_of_3(rx, line) for line in lines)
+        assert worst < 0.03, (eid, worst)
+    assert seen == wanted
