@@ -61,6 +61,10 @@ def test_prose_starting_with_default_or_machine_is_no_netrc() -> None:
     assert redact_line("machine h login u password Walrus77") == "machine h login u password <redacted>"
     assert redact_line("default login anon password Walrus77") == "default login anon password <redacted>"
     assert redact_line("machine h password Walrus77 macdef init") == "machine h password <redacted> macdef init"
+    assert redact_line("machine h login u password Walrus77 # work") == "machine h login u password <redacted> # work"
+    assert redact_line('machine h login u password "Wal rus77" account x') == (
+        'machine h login u password <redacted> account x'
+    )
 
 
 def test_a_digest_value_with_an_escaped_quote_hides_what_follows() -> None:

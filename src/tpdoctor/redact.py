@@ -138,7 +138,7 @@ _DASH_P_GLUED = re.compile(r"(?<!\S)(?P<pre>-p)(?P<secret>[^\s\"'-][^\s\"']*)") 
 # ~/.netrc: `machine h login u password x` (blank-separated tokens; also `password x` alone on a line below);
 _NETRC_TOKEN = re.compile(r"[ \t]*(?:(?:machine|default)[ \t]|login[ \t]+\S+[ \t]+password[ \t])")  # a netrc line
 _NETRC_KEYWORDS = frozenset({"machine", "login", "password", "passwd", "account", "port"})
-_NETRC_PW = re.compile(r"(?<![\w-])(?P<pre>(?:password|passwd)[ \t]+)(?P<secret>\S+)")
+_NETRC_PW = re.compile(r"(?<![\w-])(?P<pre>(?:password|passwd)[ \t]+)(?P<secret>\"[^\"\n]*\"|\S+)")
 # (one word to the line's end; the word holds something other than a lowercase letter, or it is prose: checked in
 # code, `\S*[^a-z\s]\S*` before the lookahead backtracked over every split of a long word: cubic, review45)
 _NETRC_PW_LINE = re.compile(r"(?P<pre>[ \t]*password[ \t]+)(?P<secret>\S+)(?=[ \t]*\r?\n?$)")
@@ -296,8 +296,12 @@ def _netrc_line(low: str) -> bool:
         if words[i] == "default":
             i += 1
         elif words[i] in _NETRC_KEYWORDS and i + 1 < len(words):
-            i += 2
-        elif words[i] == "macdef":  # a macro's name, then its lines: the rest is the macro's
+            i += 1
+            if words[i].startswith('"'):  # a quoted value (Python's netrc reads them) runs to its closing quote
+                while not (len(words[i]) > 1 and words[i].endswith('"')) and i + 1 < len(words):
+                    i += 1
+            i += 1
+        elif words[i] == "macdef" or words[i].startswith("#"):  # a macro's lines, a comment: the rest is theirs
             return True
         else:
             return False
