@@ -35,6 +35,9 @@ def test_cred_and_creds_names_are_secret_names() -> None:
     assert redact_line("MY_CRED=Walrus77Pelican") == "MY_CRED=<redacted>"
     assert redact_line("  AWS_CREDS: Walrus77Pelican") == "  AWS_CREDS: <redacted>"
     assert redact_line('{"REGISTRYCREDENTIALS": "Walrus77Pelican"}') == '{"REGISTRYCREDENTIALS": "<redacted>"}'
+    # a big block goes through the one-pass hint scan first (Hyperscan where it is installed): `cred` is a hint there
+    big = "x = 1\n" * 60000 + "MY_CRED=Walrus77Pelican\n"
+    assert redact_text(big).endswith("MY_CRED=<redacted>\n")
 
 
 def test_only_the_login_commands_dash_p_is_a_password() -> None:
