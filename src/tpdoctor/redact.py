@@ -9,7 +9,7 @@ Shapes (each keeps what identifies the setting and replaces only the secret with
 - URLs with credentials `scheme://user:password@host` (DATABASE_URL, proxies, git remotes);
 - HTTP `Authorization: Bearer|Basic|Token …`, `Proxy-Authorization`, `--header 'Authorization: …'`;
 - key=value, key: value and "key": "value" where the key looks secret (TOKEN, SECRET, PASSWORD,
-  PASSWD, PWD, KEY, CREDENTIAL, AUTH, PAT, COOKIE, SESSION, PRIVATE, …);
+  PASSWD, PWD, KEY, CREDENTIAL, CRED(S), AUTH, PAT, COOKIE, SESSION, PRIVATE, …);
 - well-known token prefixes: Hugging Face `hf_`, GitHub `ghp_ gho_ ghu_ ghs_ ghr_ github_pat_`,
   GitLab `glpat-`, OpenAI/Anthropic `sk-`, Slack `xox[abprs]-`, AWS access key ids `AKIA…/ASIA…`,
   Google API keys `AIza…`, JWTs `eyJ….eyJ….…`, NGC `nvapi-`, npm `npm_`, PyPI `pypi-AgE…`;
@@ -32,14 +32,17 @@ REDACTED = "<redacted>"
 # PWD variable is a path and is no secret, so the bare name PWD is excepted.
 _SECRET_WORDS = (
     r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|PASS|PWD|KEY|APIKEY|ACCESSKEY|SECRETKEY|PRIVATEKEY|"
-    r"AUTHTOKEN|CREDENTIALS?|AUTH|AUTHORIZATION|PAT|COOKIE|SESSION|PRIVATE|SIGNATURE|DSN"
+    r"AUTHTOKEN|CREDENTIALS?|CREDS?|AUTH|AUTHORIZATION|PAT|COOKIE|SESSION|PRIVATE|SIGNATURE|DSN"
 )
 SECRET_NAME_RE = re.compile(rf"(?:^|[^A-Za-z0-9])(?:{_SECRET_WORDS})(?:$|[^A-Za-z])", re.I)
 # A name with the word glued to what comes before it (`PGPASSWORD`, libpq's password variable; `identitytoken` and
 # `registrytoken` in ~/.docker/config.json; Django's `csrftoken`): SECRET_NAME_RE wants a non-letter before the word,
 # and these values were printed (gsafe45). Only the long words that end a name: `KEY` glued is `MONKEY`, `PASS` glued
 # is `BYPASS`, `PAT` is `PAT` of `XPAT`.
-_GLUED_SECRET_END = re.compile(r"(?:PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|APIKEY|SECRETKEY|PRIVATEKEY)$", re.I)
+# `REGISTRYCREDENTIALS` too (gsafe46); not `CRED`, which ends `SACRED`.
+_GLUED_SECRET_END = re.compile(
+    r"(?:PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|APIKEY|SECRETKEY|PRIVATEKEY|CREDENTIALS)$", re.I
+)
 _NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD", "KEYMAP", "XKB_DEFAULT_KEYMAP"})
 # Names that contain a secret word but hold no secret (counts, paths of public things, flags).
 _NOT_SECRET_SUFFIX = re.compile(r"_(?:PATH|FILE|DIR|COUNT|SIZE|LEN|LENGTH|TYPE|MODE|ID|NAME|VERSION)$", re.I)
@@ -70,8 +73,10 @@ _AUTH_HEADER = re.compile(
     # Digest and AWS4 credentials are `name=value` pairs, a value maybe quoted (`Digest username="a", response="…"`,
     # JSON-escaped in a log line): the first pair's quote ended the secret and `response="…"` was printed (gsafe45)
     # An auth-param may have blanks around its `=` (RFC 7235's BWS: `response = "…"` was printed, review45)
-    r"(?P<secret>(?:[A-Za-z]+[^\S\n]*=[^\S\n]*(?:\\{0,3}\"[^\"\\\n]*\\{0,3}\"|[^\s\"'`\\,;]+)|[^\s\"'`\\,;]+)"
-    r"(?:[^\S\n]*,[^\S\n]*[A-Za-z]+[^\S\n]*=[^\S\n]*(?:\\{0,3}\"[^\"\\\n]*\\{0,3}\"|[^\s\"'`\\,;]+))*)",
+    # A quoted value skips the quotes a backslash escapes (`username="a\"b", response="…"`: the pair ended at `\"`,
+    # and `response="…"` after it was printed, gsafe46); a value in escaped quotes (JSON in a log line) as before
+    r"(?P<secret>(?:[A-Za-z]+[^\S\n]*=[^\S\n]*(?:\"(?:[^\"\\\n]|\\[^\n])*\"|\\{1,3}\"[^\"\\\n]*\\{1,3}\"|[^\s\"'`\\,;]+)|[^\s\"'`\\,;]+)"
+    r"(?:[^\S\n]*,[^\S\n]*[A-Za-z]+[^\S\n]*=[^\S\n]*(?:\"(?:[^\"\\\n]|\\[^\n])*\"|\\{1,3}\"[^\"\\\n]*\\{1,3}\"|[^\s\"'`\\,;]+))*)",
     re.I,
 )
 _BEARER = re.compile(r"(?P<pre>\b(?:Bearer|Basic)\s+)(?P<secret>[A-Za-z0-9._~+/=\-]{8,})")
@@ -109,13 +114,14 @@ _PREFIXED = re.compile(
     r")"
 )
 _ANY_SECRET_WORD = re.compile(
-    r"token|secret|pass|pwd|key|credential|auth|pat(?!h)|cookie|session|private|signature|dsn"
+    # `cred`: `MY_CRED=x`, `AWS_CREDS=x` (CRED and CREDS are secret words since gsafe46; `credential` starts so)
+    r"token|secret|pass|pwd|key|cred|auth|pat(?!h)|cookie|session|private|signature|dsn"
 )
 _PREFIX_HINT = re.compile(r"hf_|gh[pousr]_|github_pat_|glpat-|sk-|xox[abprs]-|A[KSGIRN][IPDOIP]A|AIza|eyJ|nvapi-|npm_|pypi-")
 # one search that every secret shape above needs to match somewhere in the line
 # (matched against the lowered line without re.I: several times faster than IGNORECASE)
 _ANY_HINT = re.compile(
-    r"://|auth|bearer|basic|token|secret|pass|pwd|key|credential|pat(?!h)|cookie|session|private|signature|dsn|"
+    r"://|auth|bearer|basic|token|secret|pass|pwd|key|cred|pat(?!h)|cookie|session|private|signature|dsn|"
     r"hf_|gh[pousr]_|glpat-|sk-|xox[abprs]-|a[ksgirn][ipdoip]a|aiza|eyj|nvapi-|npm_|pypi-|"
     r"curl|wget|sshpass|login|mysql|machine|sig="
 )
@@ -131,12 +137,22 @@ _DASH_P = re.compile(r"(?<!\S)(?P<pre>-p(?:[ \t]+|=)?)(?P<secret>[^\s\"'-][^\s\"
 _DASH_P_GLUED = re.compile(r"(?<!\S)(?P<pre>-p)(?P<secret>[^\s\"'-][^\s\"']*)")  # mysql's `-p db` prompts
 # ~/.netrc: `machine h login u password x` (blank-separated tokens; also `password x` alone on a line below);
 _NETRC_TOKEN = re.compile(r"[ \t]*(?:(?:machine|default)[ \t]|login[ \t]+\S+[ \t]+password[ \t])")  # a netrc line
-_NETRC_PW = re.compile(r"(?<![\w-])(?P<pre>(?:password|passwd)[ \t]+)(?P<secret>\S+)")
+_NETRC_KEYWORDS = frozenset({"machine", "login", "password", "passwd", "account", "port"})
+_NETRC_PW = re.compile(r"(?<![\w-])(?P<pre>(?:password|passwd)[ \t]+)(?P<secret>\"[^\"\n]*\"|\S+)")
 # (one word to the line's end; the word holds something other than a lowercase letter, or it is prose: checked in
 # code, `\S*[^a-z\s]\S*` before the lookahead backtracked over every split of a long word: cubic, review45)
 _NETRC_PW_LINE = re.compile(r"(?P<pre>[ \t]*password[ \t]+)(?P<secret>\S+)(?=[ \t]*\r?\n?$)")
 _LOWER_WORD = re.compile(r"[a-z]+")
 _LOGIN_CMD = re.compile(r"\b(?:docker|podman|nerdctl|buildah|skopeo|helm registry|oras|crane)\s+login\b")
+# where a `-p` is the password's: after the login command (or sshpass) up to the end of its shell command. `docker login
+# -p x && docker run -p 8080:80` printed `docker run -p <redacted>`: every `-p` on the line was hidden (gsafe46)
+_PW_CMD = re.compile(
+    r"\b(?:(?:docker|podman|nerdctl|buildah|skopeo|helm[ \t]+registry|oras|crane)\s+login|sshpass)\b", re.I
+)
+_CMD_END = re.compile(r"[;&|\n]")
+# docker's `--secret id=hf,src=…` (build), `--secret source=x,target=y`, podman's `--secret name,type=env,target=X`:
+# the secret's id and where it comes from, never its value; the id was hidden as a `secret` flag's value (gsafe46)
+_SECRET_SPEC_KEY = re.compile(r"(?:id|src|source|target|env|type|uid|gid|mode|required)=", re.I)
 # an Azure SAS URL's signature (`?sv=…&sig=…`): a bearer credential for the blob
 _SAS_SIG = re.compile(r"(?<=[?&])(?P<pre>sig=)(?P<secret>[^&\s\"'#]+)")
 _PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----")
@@ -270,6 +286,53 @@ def _quote_end(line: str, start: int, q: str) -> int:
     return line.find(q, start)
 
 
+def _netrc_line(low: str) -> bool:
+    """Whether a line opening as netrc (`machine`, `default`, `login … password`) is netrc tokens only: `default`, or a
+    keyword and its word, to the end. `default password policy: Strict123` is prose that happens to start with
+    `default` and had `policy:` hidden as a password (gsafe46). Tokens, not a regex: a value may be a keyword."""
+    words = low.split()
+    i = 0
+    while i < len(words):
+        if words[i] == "default":
+            i += 1
+        elif words[i] in _NETRC_KEYWORDS and i + 1 < len(words):
+            i += 1
+            if words[i].startswith('"'):  # a quoted value (Python's netrc reads them) runs to its closing quote
+                while not (len(words[i]) > 1 and words[i].endswith('"')) and i + 1 < len(words):
+                    i += 1
+            i += 1
+        elif words[i] == "macdef" or words[i].startswith("#"):  # a macro's lines, a comment: the rest is theirs
+            return True
+        else:
+            return False
+    return True
+
+
+def _redact_after_cmd(line: str) -> str:
+    """_DASH_P in each login (or sshpass) command of the line, from the command's word to its shell command's end."""
+    out: list[str] = []
+    pos = 0
+    for m in _PW_CMD.finditer(line):
+        if m.start() < pos:
+            continue  # a login inside the command before it: its -p were in that part
+        stop = _CMD_END.search(line, m.end())
+        end = stop.start() if stop else len(line)
+        out += [line[pos : m.end()], _DASH_P.sub(_keep_pre, line[m.end() : end])]
+        pos = end
+    if not out:
+        return line
+    out.append(line[pos:])
+    return "".join(out)
+
+
+def _secret_spec(line: str, start: int, end: int) -> bool:
+    """The value at line[start:end] of a `secret` key is docker's or podman's secret spec (`id=hf,src=…`, or a name
+    followed by `,type=…`): the secret's name, not the secret."""
+    return _SECRET_SPEC_KEY.match(line, start) is not None or (
+        line.startswith(",", end) and _SECRET_SPEC_KEY.match(line, end + 1) is not None
+    )
+
+
 def _redact_kv(line: str) -> str:
     out: list[str] = []
     pos = 0
@@ -355,6 +418,10 @@ def _redact_kv(line: str) -> str:
             pos = start + d.end("default")
             continue
         if not value or _ALREADY.match(value):
+            continue
+        if key.lower() == "secret" and (m.group("flag") or line.endswith("-", 0, m.start())) and _secret_spec(
+            line, start, end
+        ):
             continue
         # the line and an offset, not `line[end:]`: a copy of the rest of the line per key was quadratic (gsafe43)
         if _is_prose(key, m.group("sep") or "", value, line, end) or _is_rule_sentence(m, line, end):
@@ -565,11 +632,11 @@ def redact_line(line: str) -> str:
             line = _USER_COLON_PW.sub(_keep_pre, line)
     if "-p" in line:
         if "sshpass" in low or ("login" in low and _LOGIN_CMD.search(low)):
-            line = _DASH_P.sub(_keep_pre, line)
+            line = _redact_after_cmd(line)
         elif "mysql" in low:
             line = _DASH_P_GLUED.sub(_keep_pre, line)
     if "pass" in low:
-        if _NETRC_TOKEN.match(low):
+        if _NETRC_TOKEN.match(low) and _netrc_line(low):
             line = _NETRC_PW.sub(_keep_pre, line)
         else:
             pw = _NETRC_PW_LINE.match(line)

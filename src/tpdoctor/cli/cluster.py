@@ -43,9 +43,9 @@ def cluster_check_command(
     from tpdoctor.limits import cap_seconds
 
     cap_seconds(timeout, "--timeout")
-    if snapshots is not None:
-        prepare_snapshot_dir(snapshots)  # before the nodes are asked: a bad directory after them lost the report
     import_ray()  # before anything else: the one-line install hint
+    if snapshots is not None:
+        prepare_snapshot_dir(snapshots)  # judged before the nodes are asked, made when they have answered
     nodes, notes = collect_cluster(address, timeout)
     from tpdoctor.cli.common import emit
     from tpdoctor.cluster.report import build_report, print_table, write_snapshots

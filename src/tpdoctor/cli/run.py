@@ -161,7 +161,14 @@ def _run(argv: list[str], prepared: Prepared, explain_log: Path | None, speak: C
             predicted=[f.cause for f in prepared.findings],
         )
     except Exception as exc:  # the diagnosis must never change the command's exit code
-        speak(f"could not explain the output: {type(exc).__name__}: {exc}")
+        from tpdoctor.explain.reader import CompressedLogError
+
+        if isinstance(exc, CompressedLogError):
+            # explain's hint (`xz -dc FILE | tpdoctor explain -`) named run's temporary copy of the output, gone by
+            # now; the command wrote compressed bytes where its log was expected
+            speak(f"not explaining the output: it starts with {exc.kind}-compressed data, not a text log")
+        else:
+            speak(f"could not explain the output: {type(exc).__name__}: {exc}")
     return result.exit_code
 
 

@@ -63,11 +63,25 @@ def build_report(nodes: list[ClusterNode], options: CheckOptions, address: str, 
     )
 
 
-def prepare_snapshot_dir(directory: Path) -> None:
-    """The --snapshots directory, made before the nodes are asked (`--snapshots /dev/null` failed only after every node
-    had answered, and the report was lost: gsafe45)."""
+def prepare_snapshot_dir(directory: Path, create: bool = False) -> None:
+    """The --snapshots directory, judged before the nodes are asked (`--snapshots /dev/null` failed only after every
+    node had answered, and the report was lost: gsafe45) and made only when the snapshots are written: made up front,
+    a run that stopped before (no ray, no cluster at the address) left an empty directory behind (gsafe46)."""
+    import os
+
     from tpdoctor.errors import InputError
 
+    if not create:
+        probe = directory
+        while not os.path.lexists(probe) and probe.parent != probe:
+            probe = probe.parent  # the nearest part of the path there is: mkdir(parents=True) makes the rest there
+        if probe.is_dir():
+            if not os.access(probe, os.W_OK | os.X_OK):
+                raise InputError(f"cannot create --snapshots {directory}: {os.strerror(13)}")
+            return
+        if probe == directory:
+            raise InputError(f"cannot create --snapshots {directory}: it exists and is no directory")
+        raise InputError(f"cannot create --snapshots {directory}: {os.strerror(20)}")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
@@ -80,7 +94,7 @@ def write_snapshots(nodes: list[ClusterNode], directory: Path) -> list[Path]:
     """One `check --snapshot` file per node that answered: node-<index>-<ip>.json."""
     from tpdoctor.facts.snapshot import write_snapshot
 
-    prepare_snapshot_dir(directory)
+    prepare_snapshot_dir(directory, create=True)
     written = []
     for node in nodes:
         if node.facts is None:

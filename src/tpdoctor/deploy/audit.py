@@ -57,6 +57,11 @@ def refuse_quadlet(text: str, path: str) -> None:
     )
 
 
+# a key of a flow mapping: after `{` or `,` (blanks, not newlines, between: `\s*` from each line start ran over a run of
+# blank lines, quadratic), quoted or not
+_FLOW_KEY = r"""[{{,][ \t]*["']?{}["']?[ \t]*:"""
+
+
 def detect_format(text: str, path: str) -> Format:
     refuse_quadlet(text, path)
     if is_devcontainer(text, path):
@@ -73,6 +78,14 @@ def detect_format(text: str, path: str) -> Format:
     # `kubectl get -o json` (a List, or one object): the keys are quoted and need not start a line; it was read as a
     # compose file ("no services: mapping found") unless --input kubernetes was given (gsafe41)
     if re.search(r'"apiVersion"\s*:', text) and re.search(r'"kind"\s*:', text) and not re.search(r'"services"\s*:', text):
+        return "kubernetes"
+    # a manifest written in flow style (`{apiVersion: v1, kind: Pod, …}`, one line a document, or `--- {…}`): its keys
+    # start no line, and it was read as a compose file ("no services: mapping found", exit 2; gsafe46)
+    if (
+        all(re.search(_FLOW_KEY.format(k), text) for k in ("apiVersion", "kind"))
+        and not re.search(_FLOW_KEY.format("services"), text)
+        and not re.search(r"^[ \t]*services[ \t]*:", text, re.M)
+    ):
         return "kubernetes"
     return "compose"
 

@@ -377,11 +377,38 @@ def _kept_lines(like: str, new: str) -> str:
     a = like.splitlines(keepends=True)
     b = same.splitlines(keepends=True)
     c = new.splitlines(keepends=True)
+    if not any(_MARKER_WITH_DOC.match(line) for line in a):
+        b, c = _split_markers(b), _split_markers(c)
     try:
         out = _respelled(a, b, c) if len(a) == len(b) else _aligned(a, b, c)
     except InputError:
-        return new
+        if len(a) != len(b):
+            return new
+        # as many lines, but not line for line (`--- # note` is ruamel's `---` and `    # note`, and a `...` it drops
+        # makes the count even again, gsafe46): aligned by content
+        try:
+            out = _aligned(a, b, c)
+        except InputError:
+            return new
     return out if _same_yaml(out, new) else new
+
+
+# ruamel writes a document that starts with a flow collection or a scalar on its `---` line (`--- {apiVersion: …}`): in
+# a file that writes `---` on a line of its own, no line of the dump matched the file's `---` and document line, the
+# line mapping failed, and ruamel's whole dump was written: `---` joined with the document, a `...` end marker dropped,
+# a comment after `---` moved below it (gsafe46). The dump's lines are split back as the file writes them.
+_MARKER_WITH_DOC = re.compile(r"--- +[^#\s]")
+
+
+def _split_markers(lines: list[str]) -> list[str]:
+    out: list[str] = []
+    for line in lines:
+        if _MARKER_WITH_DOC.match(line):
+            end = "\r\n" if line.endswith("\r\n") else "\n"
+            out += ["---" + end, line[3:].lstrip(" ")]
+        else:
+            out.append(line)
+    return out
 
 
 def _same_yaml(x: str, y: str) -> bool:

@@ -56,8 +56,14 @@ def open_log(name: str, notes: list[str] | None = None) -> Iterator[BinaryIO]:
     try:
         # open(..., "rb") and stdin.buffer are BufferedReaders already; peek() needs one.
         stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
-        stream = _whole_head(stream)
-        head = stream.peek(2)[:2]
+        try:
+            stream = _whole_head(stream)
+            head = stream.peek(2)[:2]
+        except OSError as exc:
+            # the first read failed (`/proc/self/mem`: EIO, a file on a failing disk or a dead NFS server): the error
+            # named no file (`tpdoctor: error: Input/output error`, gsafe46)
+            shown = name if name != "-" else "<stdin>"
+            raise InputError(f"{shown}: cannot read: {exc.strerror or exc}") from None
         if head == GZIP_MAGIC:
             counted = _Counted(stream)
             gz = gzip.GzipFile(fileobj=counted, mode="rb")
@@ -273,9 +279,14 @@ def _as_text(stream: BinaryIO, name: str, notes: list[str] | None) -> BinaryIO:
         if peek is not None:
             with contextlib.suppress(OSError, EOFError, zlib.error):
                 sample = peek(ESCAPED_SAMPLE)[:ESCAPED_SAMPLE]
-        packed = _compressed(sample)
+        packed = _compressed_kind(sample)
         if packed is not None:  # read as one binary line it said "no known cause" (exit 0): an input error
-            raise InputError(f"{shown}: {packed}")
+            kind, tool = packed
+            raise CompressedLogError(
+                f"{shown}: {kind}-compressed, which explain does not decompress (gzip it does): "
+                f"{tool} FILE | tpdoctor explain -",
+                kind,
+            )
         note = _head_note(sample[:512])
         if note and notes is not None:
             notes.append(f"{shown}: {note}")
@@ -307,11 +318,22 @@ _COMPRESSED = (
 )
 
 
-def _compressed(sample: bytes) -> str | None:
+class CompressedLogError(InputError):
+    """A log in a compression explain does not undo; `kind` names it (`tpdoctor run` says it in its own words: the
+    "xz -dc FILE | tpdoctor explain -" hint named run's own temporary file, which is gone, gsafe46)."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _compressed_kind(sample: bytes) -> tuple[str, str] | None:
     for magic, kind, tool in _COMPRESSED:
         if sample.startswith(magic) and (kind != "bzip2" or sample[3:4] in b"123456789"):
-            return f"{kind}-compressed, which explain does not decompress (gzip it does): {tool} FILE | tpdoctor explain -"
+            return kind, tool
     return None
+
+
 
 
 def _head_note(sample: bytes) -> str | None:

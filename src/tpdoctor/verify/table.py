@@ -63,7 +63,8 @@ def render_table(res: VerifyResult, ranges: dict[str, str], out: TextIO) -> None
             f"TP MLP vs one device: {mark} max rel err {t.max_rel_err:.2e} (tol {t.tolerance:.3g}) {t.shape}"
         )
     for label, v in ranges.items():
-        console.print(f"{_t(label):>26}: [{_STYLE.get(v, '')}]{_t(v)}[/]")
+        # padded before it is escaped: the escape's backslash counted in the width and a `[` shifted the column
+        console.print(f"{_t(f'{printable(str(label)):>26}')}: [{_STYLE.get(v, '')}]{_t(v)}[/]")
     if res.profile:
         console.print(_profile_table(res))
         console.print(res.profile.summary)
