@@ -492,6 +492,7 @@ def _release_below_driver(
     else:
         if insufficient:
             _image_regression(scan, supports, notes)
+            _image_older_than_gpu(scan, supports, notes)
         return
     _driver_too_old(
         supports, notes, "facts.ngc_release_driver", [init[0], *hits], why,
@@ -562,6 +563,29 @@ def _image_regression(scan: ScanResult, supports: dict[str, Support], notes: lis
             f"CUDA {covers[1]}, and the failure came with a new image on the same host: a regression in the image's "
             "build (a library linked or loaded wrongly), not the host driver or the container's GPU access. "
             "Try the previous image tag."
+        )
+
+
+def _image_older_than_gpu(scan: ScanResult, supports: dict[str, Support], notes: list[str]) -> None:
+    """cudaErrorInsufficientDriver where the log's driver runs the runtime's CUDA major and the GPU's architecture is newer
+    than that CUDA (glearn46a, immich-app/immich#28031): the image's CUDA predates the GPU, not a host or container
+    setting; the guesses the code alone gives (a missing driver library, an old driver) are dropped."""
+    older = driver_floor.image_older_than_gpu(scan)
+    if older is None:
+        return
+    dropped = [
+        g for g in ("device.nvidia-node-missing", "cuda.driver-too-old")
+        if g in supports and supports[g].strength != "proves"
+        and all(s.startswith("code.") or s == "insufficient-driver-with-driver-version-is-too-old" for s in supports[g].signatures)
+    ]
+    for g in dropped:
+        supports.pop(g)
+    if dropped:
+        driver, runtime, cc, first = older
+        notes.append(
+            f"CUDA calls the driver insufficient, but the driver {driver} runs CUDA {runtime}, the runtime the log names, "
+            f"and the GPU (compute capability {cc}) needs CUDA {first} or newer: the image's CUDA predates the GPU. Use "
+            f"an image (or wheel) built on CUDA {first}+; no host or container setting is at fault."
         )
 
 

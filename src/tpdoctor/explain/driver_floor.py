@@ -300,3 +300,50 @@ def l4t_image_above_host(scan: ScanResult) -> tuple[str, int, list[SigHit]] | No
     ]
     return newest, host, sorted(hits, key=lambda h: (h.source, h.line))
 
+
+
+# glearn46a: the first CUDA release that builds for a compute capability (NVIDIA CUDA Toolkit release notes / the CUDA
+# C++ Programming Guide's compute-capability table): Blackwell 10.x/12.x needs 12.8, Hopper 9.0 and Ada 8.9 need 11.8,
+# Ampere 8.6 needs 11.1 (8.0: 11.0, Orin 8.7: 11.4), Turing 7.5 needs 10.0.
+_CC_FIRST_CUDA = ((12, (12, 8)), (10, (12, 8)), (9, (11, 8)))
+_CC_MINOR_FIRST_CUDA = {(8, 9): (11, 8), (8, 7): (11, 4), (8, 6): (11, 1), (8, 0): (11, 0), (7, 5): (10, 0)}
+
+
+def _cc_first_cuda(cc: tuple[int, int]) -> tuple[int, int] | None:
+    for major, first in _CC_FIRST_CUDA:
+        if cc[0] >= major:
+            return first
+    return _CC_MINOR_FIRST_CUDA.get(cc)
+
+
+def _driver_runs(driver: tuple[int, int], cuda: tuple[int, int]) -> bool:
+    """The driver branch runs every runtime of the CUDA major through minor-version compatibility (_MAJORS floors)."""
+    return any(cuda[0] == major and driver >= floor for _first, major, floor in _MAJORS)
+
+
+def image_older_than_gpu(scan: ScanResult) -> tuple[str, str, str, str] | None:
+    """(the driver, the runtime's CUDA, the GPU's compute capability, the first CUDA for it) when the log names a driver
+    that runs the runtime's CUDA major and a GPU whose architecture that CUDA predates (an RTX 50 series, compute
+    capability 12.0, under a nvidia/cuda:12.2 image: immich-app/immich#28031). CUDA's "driver insufficient" then does
+    not mean the driver is old: the image's CUDA does not know the GPU, and the fix is an image on a newer CUDA."""
+    drivers = [
+        v for key in ("smi_driver_version", "stated_driver_version") for v in scan.facts.values.get(key, [])
+    ]
+    runtimes = [
+        v for key in ("runtime_cuda_version", "runtime_cuda_version2", "runtime_cuda_version3")
+        for v in scan.facts.values.get(key, [])
+    ]
+    ccs = scan.facts.values.get("gpu_compute_capability", [])
+    parsed_d = [d for d in (_version(v) for v in drivers) if d is not None]
+    parsed_r = [r for r in (_version(v) for v in runtimes) if r is not None]
+    parsed_c = [c for c in (_version(v) for v in ccs) if c is not None]
+    if not parsed_d or not parsed_r or not parsed_c:
+        return None
+    driver, runtime, cc = min(parsed_d), max(parsed_r), max(parsed_c)
+    first = _cc_first_cuda(cc)
+    if first is None or runtime >= first or not _driver_runs(driver, runtime):
+        return None
+    return (
+        drivers[parsed_d.index(driver)] if len(parsed_d) == len(drivers) else f"{driver[0]}.{driver[1]}",
+        f"{runtime[0]}.{runtime[1]}", f"{cc[0]}.{cc[1]}", f"{first[0]}.{first[1]}",
+    )
