@@ -229,3 +229,47 @@ def test_podman_desktop_cdi_devices_clean(tmp_path: Path) -> None:
         "      - nvidia.com/gpu=all\n"
     )
     assert "runtime.podman-compat-gpu-request-dropped" not in _causes(tmp_path, text)
+
+
+# --- vLLM's P2P check failing between NVLink GPUs -------------------------------------------------------------------
+
+_CUSTOM_AR_OFF = (
+    "(VllmWorker rank=0 pid=311) WARNING 10-20 09:00:00 [custom_all_reduce.py:82] Custom allreduce is disabled because "
+    "your platform lacks GPU P2P capability or P2P test failed. To silence this warning, specify "
+    "disable_custom_all_reduce=True explicitly.\n"
+)
+
+
+@pytest.mark.parametrize(
+    "nvlink",
+    [
+        "The two H100 NVL cards are NVLink-connected (12 links).\n",
+        "NVLink is active between GPU 0 and GPU 1.\n",
+        "GPU0 and GPU1 are bridged with NVLink.\n",
+        # nvidia-smi topo -m
+        "\tGPU0\tGPU1\tCPU Affinity\tNUMA Affinity\nGPU0\t X \tNV12\t0-31\t0\nGPU1\tNV12\t X \t0-31\t0\n",
+    ],
+)
+def test_custom_ar_off_between_nvlink_gpus(tmp_path: Path, nvlink: str) -> None:
+    assert _findings(tmp_path, nvlink + _CUSTOM_AR_OFF)[:1] == [("vllm.custom-allreduce-p2p", "suggests")]
+
+
+def test_custom_ar_off_with_hami_core_names_interposer(tmp_path: Path) -> None:
+    text = (
+        "[HAMI-core Msg(311:140000000000000:libvgpu.c:836)]: Initializing.....\n"
+        "NVLink is active between GPU 0 and GPU 1.\n" + _CUSTOM_AR_OFF
+    )
+    assert _causes(tmp_path, text)[:1] == ["k8s.gpu-sharing-interposer"]
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        "",  # a PCIe pair prints this on every working start
+        "These two RTX 4090 cards have no NVLink connected.\n",
+        "NVLink is not active on this box.\n",
+        "\tGPU0\tGPU1\tCPU Affinity\tNUMA Affinity\nGPU0\t X \tPHB\t0-31\t0\nGPU1\tPHB\t X \t0-31\t0\n",
+    ],
+)
+def test_custom_ar_off_without_nvlink_stays_notice(tmp_path: Path, context: str) -> None:
+    assert _causes(tmp_path, context + _CUSTOM_AR_OFF) == []
