@@ -1,4 +1,5 @@
-"""Online CPUs (what oneCCL's auto worker affinity counts) and the CPUs this process may use."""
+"""Online CPUs (what oneCCL's auto worker affinity counts), the CPUs this process may use, and (gnew46) an x86 CPU's
+vector extensions as /proc/cpuinfo lists them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import os
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.fsutil import read_text
 from tpdoctor.facts.process import parse_status
-from tpdoctor.model.facts import Facts
+from tpdoctor.model.facts import MAX_CPU_MODEL, Facts
+from tpdoctor.termsafe import printable
 
 MAX_CPUS = 1 << 16
 
@@ -30,8 +32,39 @@ def parse_cpu_list(text: str) -> list[int]:
     return sorted(set(cpus))
 
 
+def parse_cpuinfo_flags(text: str) -> tuple[set[str], str | None] | None:
+    """The first processor's `flags` and `model name` of /proc/cpuinfo (arch/x86/kernel/cpu/proc.c show_cpuinfo:
+    "flags\t\t: fpu vme ..."), or None where there is no x86 flags line (arm64 prints "Features", s390 "features")
+    or it does not look like x86's (no sse2: a planted or foreign file). Only the first block is read: every
+    processor of one machine lists the same extensions."""
+    flags: set[str] | None = None
+    model: str | None = None
+    for line in text.splitlines()[:64]:
+        if not line.strip():
+            if flags is not None or model is not None:
+                break
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key = key.strip()
+        if key == "flags" and flags is None:
+            flags = set(value.split()[:512])
+        elif key == "model name" and model is None:
+            model = value.strip()[:MAX_CPU_MODEL]
+    if flags is None or "sse2" not in flags:
+        return None
+    return flags, model
+
+
 def collect_cpu(ctx: CollectContext, facts: Facts) -> None:
     cpu = facts.cpu
+    cpuinfo = read_text(ctx.root, "/proc/cpuinfo", facts.errors)
+    parsed = parse_cpuinfo_flags(cpuinfo[:65536]) if cpuinfo else None
+    if parsed is not None:
+        flags, model = parsed
+        cpu.avx, cpu.avx2, cpu.hypervisor = "avx" in flags, "avx2" in flags, "hypervisor" in flags
+        cpu.model = printable(model)[:MAX_CPU_MODEL] if model else None
     if ctx.live:
         cpu.online = os.sysconf("SC_NPROCESSORS_ONLN")
         cpu.allowed = sorted(os.sched_getaffinity(0))

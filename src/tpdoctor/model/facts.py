@@ -29,6 +29,7 @@ def local_display_socket(display: str) -> str | None:
 SCHEMA_VERSION = 1
 
 MAX_CPUS = 1 << 16
+MAX_CPU_MODEL = 128  # /proc/cpuinfo "model name": "Intel(R) Xeon(R) Platinum 8480+" is 32; QEMU's "QEMU Virtual CPU version 2.5+"
 
 NodeKind = Literal["char", "block", "symlink", "file", "dir", "fifo", "socket", "other"]
 
@@ -176,8 +177,16 @@ class CpuFacts(DataModel):
     online: int | None = None  # sysconf(_SC_NPROCESSORS_ONLN): host CPUs, 0 to MAX_CPUS
     allowed: list[int] | None = None  # sched_getaffinity / cpuset, at most MAX_CPUS entries
     cpuset_source: str | None = None
+    # gnew46: the vector extensions of an x86 CPU as /proc/cpuinfo's first "flags" line lists them (None: not read,
+    # or not an x86 CPU); `hypervisor` is the flag a hypervisor sets in a guest's CPUID, `model` the "model name"
+    avx: bool | None = None
+    avx2: bool | None = None
+    hypervisor: bool | None = None
+    model: str | None = None  # at most MAX_CPU_MODEL characters
 
     def __post_init__(self) -> None:
+        if self.model is not None and len(self.model) > MAX_CPU_MODEL:
+            raise ValueError(f"cpu.model is longer than {MAX_CPU_MODEL} characters")
         # a snapshot is outside input: the validator (model/datamodel.py) runs this check too
         if self.online is not None and not 0 <= self.online <= MAX_CPUS:
             raise ValueError(f"cpu.online {self.online} is outside 0..{MAX_CPUS}")

@@ -40,6 +40,7 @@ RULE_MODULES: tuple[str, ...] = (
     "tpdoctor.rules.limits",
     "tpdoctor.rules.jit_cache",  # gnew36: fs.jit-cache-noexec
     "tpdoctor.rules.display",  # gnew41: display.x11-unavailable
+    "tpdoctor.rules.host_cpu",  # gnew46: host.cpu-avx-missing
 )
 
 
