@@ -1,0 +1,51 @@
+"""review46: bugs found reviewing gsafe46, gnew46 and glearn46a-d."""
+
+from __future__ import annotations
+
+import time
+
+from tpdoctor.redact import redact_line
+
+
+# -- redact: gsafe46's netrc gate and login-command -p ----------------------------------------------------------------
+def test_netrc_user_keyword_and_extra_tokens_keep_the_password_hidden() -> None:
+    """gsafe46's _netrc_line wanted keyword pairs only: `user` (Python's netrc's name for `login`) or any other word
+    after the entry made the line prose, and the password was printed."""
+    assert redact_line("machine h user u password Walrus77") == "machine h user u password <redacted>"
+    assert redact_line("machine h login u password Walrus77 force yes") == (
+        "machine h login u password <redacted> force yes"
+    )
+    # gsafe46's prose stays prose
+    for line in ("default password policy: Strict123", "machine learning password reset: done"):
+        assert redact_line(line) == line, line
+
+
+def test_login_dash_p_value_with_a_shell_separator_is_hidden_whole() -> None:
+    """gsafe46 cut the login command at the first `;`, `&` or `|`, also inside the -p value: `-p Xy7;kL2&p` printed
+    `;kL2&p`."""
+    cases = {
+        "docker login -u admin -p Xy7;kL2&p registry.io": "docker login -u admin -p <redacted> registry.io",
+        "sshpass -p ab|cd ssh host": "sshpass -p <redacted> ssh host",
+        "docker login -p Xy;docker login -p Zz9q r": "docker login -p <redacted> login -p <redacted> r",
+        # gsafe46's cases hold
+        "docker login -u me -p Walrus77 reg && docker run -p 8080:80 img": (
+            "docker login -u me -p <redacted> reg && docker run -p 8080:80 img"
+        ),
+        "docker login -p A1 r; docker login -p B2 r": "docker login -p <redacted> r; docker login -p <redacted> r",
+        "docker login -p <redacted> r": "docker login -p <redacted> r",
+    }
+    for line, want in cases.items():
+        assert redact_line(line) == want, line
+
+
+def test_login_dash_p_stays_linear_on_64k_lines() -> None:
+    n = 65536
+    for line in (
+        "docker login ; " * (n // 15) + "-p x",
+        "docker login -p a;" * (n // 18),
+        "sshpass -p x|" * (n // 13),
+        "docker login " + "-p a;b " * (n // 7),
+    ):
+        t = time.perf_counter()
+        redact_line(line)
+        assert time.perf_counter() - t < 1.0, line[:40]
