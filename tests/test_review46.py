@@ -49,3 +49,22 @@ def test_login_dash_p_stays_linear_on_64k_lines() -> None:
         t = time.perf_counter()
         redact_line(line)
         assert time.perf_counter() - t < 1.0, line[:40]
+
+
+def test_engine_global_options_before_login_keep_the_dash_p_hidden() -> None:
+    """`docker --config DIR login -p x` printed the password: the login command was only `docker login` adjacent."""
+    cases = {
+        "docker --config /tmp/c login -u me -p Walrus77 reg": "docker --config /tmp/c login -u me -p <redacted> reg",
+        "podman --log-level debug login -u me -p Walrus77 r": "podman --log-level debug login -u me -p <redacted> r",
+        "docker --config=/tmp/c login -pWalrus77 r": "docker --config=/tmp/c login -p<redacted> r",
+        "helm --debug registry login -u me -p Walrus77 r": "helm --debug registry login -u me -p <redacted> r",
+        # no login command: a port stays
+        "docker -H tcp://h:2375 run -p 8080:80 img login": "docker -H tcp://h:2375 run -p 8080:80 img login",
+    }
+    for line, want in cases.items():
+        assert redact_line(line) == want, line
+    n = 65536
+    for line in ("docker " + "-a b " * (n // 5) + " login", "docker -a=b -c d " * (n // 17) + "login -p x"):
+        t = time.perf_counter()
+        redact_line(line)
+        assert time.perf_counter() - t < 1.0, line[:40]

@@ -144,11 +144,18 @@ _NETRC_PW = re.compile(r"(?<![\w-])(?P<pre>(?:password|passwd)[ \t]+)(?P<secret>
 # code, `\S*[^a-z\s]\S*` before the lookahead backtracked over every split of a long word: cubic, review45)
 _NETRC_PW_LINE = re.compile(r"(?P<pre>[ \t]*password[ \t]+)(?P<secret>\S+)(?=[ \t]*\r?\n?$)")
 _LOWER_WORD = re.compile(r"[a-z]+")
-_LOGIN_CMD = re.compile(r"\b(?:docker|podman|nerdctl|buildah|skopeo|helm registry|oras|crane)\s+login\b")
+# the engine's global options may stand before `login` (`docker --config DIR login -p x`, `podman --log-level debug
+# login`: the -p was printed, review46); a flag's value is a word that starts with no `-`
+_GLOBAL_OPTS = r"(?:[ \t]+-{1,2}[\w.-]+(?:=\S*|[ \t]+[^\s-]\S*)?){0,6}"
+_LOGIN_CMD = re.compile(
+    rf"\b(?:(?:docker|podman|nerdctl|buildah|skopeo|oras|crane){_GLOBAL_OPTS}|helm{_GLOBAL_OPTS}[ \t]+registry)\s+login\b"
+)
 # where a `-p` is the password's: after the login command (or sshpass) up to the end of its shell command. `docker login
 # -p x && docker run -p 8080:80` printed `docker run -p <redacted>`: every `-p` on the line was hidden (gsafe46)
 _PW_CMD = re.compile(
-    r"\b(?:(?:docker|podman|nerdctl|buildah|skopeo|helm[ \t]+registry|oras|crane)\s+login|sshpass)\b", re.I
+    rf"\b(?:(?:(?:docker|podman|nerdctl|buildah|skopeo|oras|crane){_GLOBAL_OPTS}|helm{_GLOBAL_OPTS}[ \t]+registry)"
+    r"\s+login|sshpass)\b",
+    re.I,
 )
 _CMD_END = re.compile(r"[;&|\n]")
 # docker's `--secret id=hf,src=…` (build), `--secret source=x,target=y`, podman's `--secret name,type=env,target=X`:
