@@ -68,3 +68,22 @@ def test_engine_global_options_before_login_keep_the_dash_p_hidden() -> None:
         t = time.perf_counter()
         redact_line(line)
         assert time.perf_counter() - t < 1.0, line[:40]
+
+
+def test_a_quoted_login_password_and_a_user_line_of_netrc_are_hidden() -> None:
+    """`docker login -p 'Xy7;kL2'` (as `set -x` prints it) and a netrc entry's `user u password X` line were printed."""
+    cases = {
+        "+ docker login -u admin -p 'Xy7;kL2' registry.io": "+ docker login -u admin -p <redacted> registry.io",
+        'sshpass -p "Wal rus77" ssh h': "sshpass -p <redacted> ssh h",
+        "docker login -p 'Xy7;kL2' r; docker run -p 8080:80 img": (
+            "docker login -p <redacted> r; docker run -p 8080:80 img"
+        ),
+        "  user u password Walrus77": "  user u password <redacted>",
+    }
+    for line, want in cases.items():
+        assert redact_line(line) == want, line
+    n = 65536
+    for line in ("docker login " + "-p '" * (n // 4), "docker login " + "-p ' ;" * (n // 6), "user u password " * (n // 16)):
+        t = time.perf_counter()
+        redact_line(line)
+        assert time.perf_counter() - t < 1.0, line[:40]

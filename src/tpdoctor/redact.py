@@ -133,10 +133,15 @@ _USER_COLON_PW = re.compile(
     r"(?P<secret>(?(q)(?:(?!(?P=q))[^\n])+|(?(q2)(?:(?!(?P=q2))[^\n])+|[^\s\"']+)))"
 )
 # `docker login -p x`, `sshpass -p x`, `mysql -px` (glued: mysql's only way to pass it on the line);
-_DASH_P = re.compile(r"(?<!\S)(?P<pre>-p(?:[ \t]+|=)?)(?P<secret>[^\s\"'-][^\s\"']*)")
+# a quoted password runs to its closing quote (`-p 'Xy7;kL2'`, as `set -x` prints one: it was printed, review46)
+_DASH_P = re.compile(
+    r"(?<!\S)(?P<pre>-p(?:[ \t]+|=)?)(?P<secret>\"[^\"\n]+\"|'[^'\n]+'|[^\s\"'-][^\s\"']*)"
+)
+_DASH_P_START = re.compile(r"(?<!\S)-p")
 _DASH_P_GLUED = re.compile(r"(?<!\S)(?P<pre>-p)(?P<secret>[^\s\"'-][^\s\"']*)")  # mysql's `-p db` prompts
 # ~/.netrc: `machine h login u password x` (blank-separated tokens; also `password x` alone on a line below);
-_NETRC_TOKEN = re.compile(r"[ \t]*(?:(?:machine|default)[ \t]|login[ \t]+\S+[ \t]+password[ \t])")  # a netrc line
+# a netrc line (`user` is Python's netrc's `login`: `user u password x` on a line of an entry was printed, review46)
+_NETRC_TOKEN = re.compile(r"[ \t]*(?:(?:machine|default)[ \t]|(?:login|user)[ \t]+\S+[ \t]+password[ \t])")
 # `user` is Python's netrc's other name for `login` (netrc.py: `if tt in {'login', 'user'}`)
 _NETRC_KEYWORDS = frozenset({"machine", "login", "user", "password", "passwd", "account", "port"})
 _NETRC_PW = re.compile(r"(?<![\w-])(?P<pre>(?:password|passwd)[ \t]+)(?P<secret>\"[^\"\n]*\"|\S+)")
@@ -335,10 +340,14 @@ def _redact_after_cmd(line: str) -> str:
             continue  # a login inside the command before it: its -p were in that part
         end = _cmd_end(line, m.end())
         at = m.end()
-        while (p := _DASH_P.search(line, at, end)) is not None:
+        while (start := _DASH_P_START.search(line, at, end)) is not None:
             # a -p that starts before the command's end is hidden to its value's end: a `;`, `&` or `|` inside the
-            # value (`-p Xy7;kL2&p`) is no command end, and cutting the value there printed `;kL2&p` (review46)
-            p = _DASH_P.match(line, p.start()) or p
+            # value (`-p Xy7;kL2&p`, `-p 'a;b'`) is no command end, and cutting the value there printed `;kL2&p`
+            # (review46)
+            p = _DASH_P.match(line, start.start())
+            if p is None:
+                at = start.end()
+                continue
             out += [line[pos : p.start()], _keep_pre(p)]
             pos = at = p.end()
             if at > end:
