@@ -87,3 +87,22 @@ def test_a_quoted_login_password_and_a_user_line_of_netrc_are_hidden() -> None:
         t = time.perf_counter()
         redact_line(line)
         assert time.perf_counter() - t < 1.0, line[:40]
+
+
+# -- signatures: glearn46d's docker-run fact ----------------------------------------------------------------------------
+def test_g46d_docker_run_no_npu_node_is_linear_and_matches_as_before() -> None:
+    """glearn46d's `[^\\n]*?\\b(docker|podman)\\s+run\\b[^\\n]*?\\b(rknn…)` retried the second gap from every launcher word:
+    a 64 KiB line of `docker run ` took ~20 s (explain of that one line: 12.8 s against 2.2 s)."""
+    from tpdoctor.explain.signatures import knowledge_base
+
+    fact = next(f for f in knowledge_base().facts if f.id == "g46d-docker-run-no-npu-node")
+    rx = fact.regex
+    for line in ("docker run " * 5958, "podman run rknn " * 4096, "docker  run " * 5461):
+        t = time.perf_counter()
+        rx.search(line)
+        assert time.perf_counter() - t < 0.5, line[:30]
+    m = rx.search("sudo docker run -it --rm -v /x:/x img python3 rknn_test.py docker run x")
+    assert m is not None and m.group("docker_run_no_npu_node") == "docker run" and m.start("docker_run_no_npu_node") == 5
+    assert rx.search("docker run --device /dev/rknpu img rknn_test.py") is None
+    assert rx.search("docker run img x; podman run rk3588-img") is not None
+    assert rx.search("docker run img x") is None
