@@ -133,21 +133,34 @@ _USER_COLON_PW = re.compile(
     r"(?P<secret>(?(q)(?:(?!(?P=q))[^\n])+|(?(q2)(?:(?!(?P=q2))[^\n])+|[^\s\"']+)))"
 )
 # `docker login -p x`, `sshpass -p x`, `mysql -px` (glued: mysql's only way to pass it on the line);
-_DASH_P = re.compile(r"(?<!\S)(?P<pre>-p(?:[ \t]+|=)?)(?P<secret>[^\s\"'-][^\s\"']*)")
+# a quoted password runs to its closing quote (`-p 'Xy7;kL2'`, as `set -x` prints one: it was printed, review46)
+_DASH_P = re.compile(
+    r"(?<!\S)(?P<pre>-p(?:[ \t]+|=)?)(?P<secret>\"[^\"\n]+\"|'[^'\n]+'|[^\s\"'-][^\s\"']*)"
+)
+_DASH_P_START = re.compile(r"(?<!\S)-p")
 _DASH_P_GLUED = re.compile(r"(?<!\S)(?P<pre>-p)(?P<secret>[^\s\"'-][^\s\"']*)")  # mysql's `-p db` prompts
 # ~/.netrc: `machine h login u password x` (blank-separated tokens; also `password x` alone on a line below);
-_NETRC_TOKEN = re.compile(r"[ \t]*(?:(?:machine|default)[ \t]|login[ \t]+\S+[ \t]+password[ \t])")  # a netrc line
-_NETRC_KEYWORDS = frozenset({"machine", "login", "password", "passwd", "account", "port"})
+# a netrc line (`user` is Python's netrc's `login`: `user u password x` on a line of an entry was printed, review46)
+_NETRC_TOKEN = re.compile(r"[ \t]*(?:(?:machine|default)[ \t]|(?:login|user)[ \t]+\S+[ \t]+password[ \t])")
+# `user` is Python's netrc's other name for `login` (netrc.py: `if tt in {'login', 'user'}`)
+_NETRC_KEYWORDS = frozenset({"machine", "login", "user", "password", "passwd", "account", "port"})
 _NETRC_PW = re.compile(r"(?<![\w-])(?P<pre>(?:password|passwd)[ \t]+)(?P<secret>\"[^\"\n]*\"|\S+)")
 # (one word to the line's end; the word holds something other than a lowercase letter, or it is prose: checked in
 # code, `\S*[^a-z\s]\S*` before the lookahead backtracked over every split of a long word: cubic, review45)
 _NETRC_PW_LINE = re.compile(r"(?P<pre>[ \t]*password[ \t]+)(?P<secret>\S+)(?=[ \t]*\r?\n?$)")
 _LOWER_WORD = re.compile(r"[a-z]+")
-_LOGIN_CMD = re.compile(r"\b(?:docker|podman|nerdctl|buildah|skopeo|helm registry|oras|crane)\s+login\b")
+# the engine's global options may stand before `login` (`docker --config DIR login -p x`, `podman --log-level debug
+# login`: the -p was printed, review46); a flag's value is a word that starts with no `-`
+_GLOBAL_OPTS = r"(?:[ \t]+-{1,2}[\w.-]+(?:=\S*|[ \t]+[^\s-]\S*)?){0,6}"
+_LOGIN_CMD = re.compile(
+    rf"\b(?:(?:docker|podman|nerdctl|buildah|skopeo|oras|crane){_GLOBAL_OPTS}|helm{_GLOBAL_OPTS}[ \t]+registry)\s+login\b"
+)
 # where a `-p` is the password's: after the login command (or sshpass) up to the end of its shell command. `docker login
 # -p x && docker run -p 8080:80` printed `docker run -p <redacted>`: every `-p` on the line was hidden (gsafe46)
 _PW_CMD = re.compile(
-    r"\b(?:(?:docker|podman|nerdctl|buildah|skopeo|helm[ \t]+registry|oras|crane)\s+login|sshpass)\b", re.I
+    rf"\b(?:(?:(?:docker|podman|nerdctl|buildah|skopeo|oras|crane){_GLOBAL_OPTS}|helm{_GLOBAL_OPTS}[ \t]+registry)"
+    r"\s+login|sshpass)\b",
+    re.I,
 )
 _CMD_END = re.compile(r"[;&|\n]")
 # docker's `--secret id=hf,src=…` (build), `--secret source=x,target=y`, podman's `--secret name,type=env,target=X`:
@@ -292,10 +305,13 @@ def _netrc_line(low: str) -> bool:
     `default` and had `policy:` hidden as a password (gsafe46). Tokens, not a regex: a value may be a keyword."""
     words = low.split()
     i = 0
+    login = password = False
     while i < len(words):
         if words[i] == "default":
             i += 1
         elif words[i] in _NETRC_KEYWORDS and i + 1 < len(words):
+            login = login or words[i] in ("login", "user")
+            password = password or words[i] in ("password", "passwd")
             i += 1
             if words[i].startswith('"'):  # a quoted value (Python's netrc reads them) runs to its closing quote
                 while not (len(words[i]) > 1 and words[i].endswith('"')) and i + 1 < len(words):
@@ -304,21 +320,39 @@ def _netrc_line(low: str) -> bool:
         elif words[i] == "macdef" or words[i].startswith("#"):  # a macro's lines, a comment: the rest is theirs
             return True
         else:
-            return False
+            # a word no netrc keyword names after a whole `login u password x` entry (another tool's token, a note):
+            # still a credential line, its password was printed (review46); prose has no login before its password
+            return login and password
     return True
+
+
+def _cmd_end(line: str, start: int) -> int:
+    stop = _CMD_END.search(line, start)
+    return stop.start() if stop else len(line)
 
 
 def _redact_after_cmd(line: str) -> str:
     """_DASH_P in each login (or sshpass) command of the line, from the command's word to its shell command's end."""
     out: list[str] = []
-    pos = 0
+    pos = done = 0
     for m in _PW_CMD.finditer(line):
-        if m.start() < pos:
+        if m.start() < done:
             continue  # a login inside the command before it: its -p were in that part
-        stop = _CMD_END.search(line, m.end())
-        end = stop.start() if stop else len(line)
-        out += [line[pos : m.end()], _DASH_P.sub(_keep_pre, line[m.end() : end])]
-        pos = end
+        end = _cmd_end(line, m.end())
+        at = m.end()
+        while (start := _DASH_P_START.search(line, at, end)) is not None:
+            # a -p that starts before the command's end is hidden to its value's end: a `;`, `&` or `|` inside the
+            # value (`-p Xy7;kL2&p`, `-p 'a;b'`) is no command end, and cutting the value there printed `;kL2&p`
+            # (review46)
+            p = _DASH_P.match(line, start.start())
+            if p is None:
+                at = start.end()
+                continue
+            out += [line[pos : p.start()], _keep_pre(p)]
+            pos = at = p.end()
+            if at > end:
+                end = _cmd_end(line, at)
+        done = end
     if not out:
         return line
     out.append(line[pos:])

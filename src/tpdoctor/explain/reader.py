@@ -334,8 +334,6 @@ def _compressed_kind(sample: bytes) -> tuple[str, str] | None:
     return None
 
 
-
-
 def _head_note(sample: bytes) -> str | None:
     """What the first bytes of a log without a BOM say it is, when it is not UTF-8 text."""
     if len(sample) >= 16 and sample.count(0) == len(sample):
