@@ -79,3 +79,19 @@ def test_the_parser_reads_only_the_first_block_and_bounds_what_it_keeps() -> Non
     assert "sse2" in flags and model is not None and len(model) == 128
     two = _cpuinfo(_BASE + " avx", cpus=1) + "\n" + _cpuinfo(_BASE, cpus=1)
     assert "avx" in (parse_cpuinfo_flags(two) or (set(), None))[0]
+
+
+def test_a_cpuinfo_past_the_fact_file_cap_is_read_by_its_head(tmp_path: Path) -> None:
+    """review46: /proc/cpuinfo was read whole (up to MAX_FACT_FILE) and then cut to 64 KiB; only the first processor's
+    block is needed. A file past the cap is now no error line and its first block still decides (a many-core host's
+    cpuinfo is megabytes; 16 MiB stands in for a hostile or enormous one)."""
+    from tpdoctor.facts.fsutil import MAX_FACT_FILE
+
+    first = _cpuinfo(_BASE + " pni cx16 hypervisor", cpus=1)
+    filler = _cpuinfo(_BASE + " avx avx2", cpus=1)
+    text = first + filler * (MAX_FACT_FILE // len(filler) + 2)
+    assert len(text) > MAX_FACT_FILE
+    facts = _facts(tmp_path, text)
+    assert not [e for e in facts.errors if "cpuinfo" in e], facts.errors
+    assert facts.cpu.avx is False and facts.cpu.hypervisor is True
+    assert len(_avx(facts)) == 1

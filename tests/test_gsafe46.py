@@ -255,5 +255,6 @@ def test_the_slow_bounded_gap_patterns_are_fast_on_64k_lines() -> None:
         rx = re.compile(pattern)
         lines = ph.hostile_lines(pattern, literals, 65536) + extra[eid]
         worst = max(_best_of_3(rx, line) for line in lines)
-        assert worst < 0.03, (eid, worst)
+        # the old gaps took 0.09-0.6 s here; the new ones 0.006 s (0.03 failed once at 0.031 s beside other tests: review46)
+        assert worst < 0.06, (eid, worst)
     assert seen == wanted

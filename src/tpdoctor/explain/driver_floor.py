@@ -301,7 +301,6 @@ def l4t_image_above_host(scan: ScanResult) -> tuple[str, int, list[SigHit]] | No
     return newest, host, sorted(hits, key=lambda h: (h.source, h.line))
 
 
-
 # glearn46a: the first CUDA release that builds for a compute capability (NVIDIA CUDA Toolkit release notes / the CUDA
 # C++ Programming Guide's compute-capability table): Blackwell 10.x/12.x needs 12.8, Hopper 9.0 and Ada 8.9 need 11.8,
 # Ampere 8.6 needs 11.1 (8.0: 11.0, Orin 8.7: 11.4), Turing 7.5 needs 10.0.

@@ -12,6 +12,7 @@ from tpdoctor.model.facts import MAX_CPU_MODEL, Facts
 from tpdoctor.termsafe import printable
 
 MAX_CPUS = 1 << 16
+CPUINFO_HEAD = 65536
 
 
 def parse_cpu_list(text: str) -> list[int]:
@@ -59,8 +60,9 @@ def parse_cpuinfo_flags(text: str) -> tuple[set[str], str | None] | None:
 
 def collect_cpu(ctx: CollectContext, facts: Facts) -> None:
     cpu = facts.cpu
-    cpuinfo = read_text(ctx.root, "/proc/cpuinfo", facts.errors)
-    parsed = parse_cpuinfo_flags(cpuinfo[:65536]) if cpuinfo else None
+    # the first processor's block is all that is read; a 512-CPU host's cpuinfo is megabytes (review46)
+    cpuinfo = read_text(ctx.root, "/proc/cpuinfo", facts.errors, head=CPUINFO_HEAD)
+    parsed = parse_cpuinfo_flags(cpuinfo) if cpuinfo else None
     if parsed is not None:
         flags, model = parsed
         cpu.avx, cpu.avx2, cpu.hypervisor = "avx" in flags, "avx2" in flags, "hypervisor" in flags

@@ -157,19 +157,29 @@ def open_in_root(root: Path, inroot: str) -> int:
     return fd
 
 
-def read_text(root: Path, inroot: str, errors: list[str] | None = None) -> str | None:
+def read_text(
+    root: Path, inroot: str, errors: list[str] | None = None, *, head: int | None = None
+) -> str | None:
     """File text, or None when absent; unreadable files are recorded in `errors`.
 
     Resolved inside the root, only a regular file, at most MAX_FACT_FILE bytes, within
-    READ_TIMEOUT_S: /dev/zero planted as proc/self/mounts or a FIFO is an error line, not a hang."""
-    data = read_bytes(root, inroot, errors)
+    READ_TIMEOUT_S: /dev/zero planted as proc/self/mounts or a FIFO is an error line, not a hang.
+    head: only the first `head` bytes are read, and a longer file is not an error (/proc/cpuinfo of a many-core host)."""
+    data = read_bytes(root, inroot, errors, head or MAX_FACT_FILE, head_only=head is not None)
     return None if data is None else data.decode("utf-8", errors="replace")
 
 
 def read_bytes(
-    root: Path, inroot: str, errors: list[str] | None = None, max_bytes: int = MAX_FACT_FILE, what: str = "fact file"
+    root: Path,
+    inroot: str,
+    errors: list[str] | None = None,
+    max_bytes: int = MAX_FACT_FILE,
+    what: str = "fact file",
+    *,
+    head_only: bool = False,
 ) -> bytes | None:
-    """read_text's bytes, at most max_bytes: None when absent; an unreadable file is one line in `errors`."""
+    """read_text's bytes, at most max_bytes: None when absent; an unreadable file is one line in `errors`.
+    head_only: a longer file gives its first max_bytes (read_fd_bounded)."""
     try:
         fd = open_in_root(root, inroot)
     except (FileNotFoundError, NotADirectoryError):
@@ -178,7 +188,7 @@ def read_bytes(
         if errors is not None:
             errors.append(f"{inroot}: {exc.__class__.__name__}: {exc.strerror or exc}")
         return None
-    return read_fd_recorded(fd, inroot, max_bytes, what, errors)
+    return read_fd_recorded(fd, inroot, max_bytes, what, errors, head_only=head_only)
 
 
 def read_config_text(
