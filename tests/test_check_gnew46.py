@@ -95,3 +95,4 @@ def test_a_cpuinfo_past_the_fact_file_cap_is_read_by_its_head(tmp_path: Path) ->
     assert not [e for e in facts.errors if "cpuinfo" in e], facts.errors
     assert facts.cpu.avx is False and facts.cpu.hypervisor is True
     assert len(_avx(facts)) == 1
+

@@ -44,9 +44,14 @@ def fix_context(
     shm_size: str = "16g",
     nvidia_nodes: Iterable[str] | None = None,
     gpu_count: int | None = None,
+    nvidia_only: bool = False,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Build the substitution values for fix templates from what is known."""
+    """Build the substitution values for fix templates from what is known.
+
+    nvidia_only: check saw NVIDIA GPUs and no render node, so the GPU request is the NVIDIA one itself (`--gpus N`), not
+    a render-node list with the NVIDIA form as a comment (an H100 host's check printed `--device /dev/dri/renderD128
+    --device /dev/dri/renderD129   # NVIDIA: --gpus 2`)."""
     nodes = list(render_nodes or DEFAULT_RENDER_NODES)
     gid = str(render_gid) if render_gid is not None else "${RENDER_GID}"
     gid_shell = str(render_gid) if render_gid is not None else "$(getent group render | cut -d: -f3)"
@@ -67,6 +72,14 @@ def fix_context(
         "gpu_ids_quoted": ", ".join(f'"{i}"' for i in range(count)),
         "driver_lib_dir": "/usr/local/nvidia/lib64",  # GKE's; check fills the directory it found
     }
+    render_docker = ctx["render_devices_docker"]
+    if nvidia_only:
+        ctx["gpus_docker"], ctx["all_gpus_docker"] = f"--gpus {count}", "--gpus all"
+        ctx["all_gpus_podman"] = "--device nvidia.com/gpu=all   # CDI (nvidia-ctk cdi generate)"
+    else:
+        ctx["gpus_docker"] = f"{render_docker}   # NVIDIA: --gpus {count}"
+        ctx["all_gpus_docker"] = f"{render_docker}   # NVIDIA: --gpus all"
+        ctx["all_gpus_podman"] = f"{render_docker}   # NVIDIA: --device nvidia.com/gpu=all (CDI)"
     for k, v in (extra or {}).items():
         ctx[k] = str(v)
     return ctx

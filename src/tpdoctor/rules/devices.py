@@ -51,6 +51,7 @@ def gpu_presence(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
             "device.no-gpu",
             "no GPU is present: no /dev/dri/renderD*, /dev/nvidia* or /dev/kfd node is visible",
             [Evidence(source="/dev", text="no GPU device node")],
+            context=facts_fix_context(facts, backend=backend),  # the NVIDIA driver's here: `--gpus all` itself
         )
     if options.tp is None or options.tp <= len(visible):
         return

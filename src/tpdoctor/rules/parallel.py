@@ -50,7 +50,7 @@ def tp_fits_visible_gpus(facts: Facts, options: CheckOptions) -> Iterator[Findin
     evidence: list[tuple[str, str]] = [(vis.base_source, f"{vis.base} GPU(s)")]
     if vis.mask_var:
         evidence.append((vis.mask_var, facts.env[vis.mask_var]))
-    ctx = fix_context(gpu_count=options.tp)
+    ctx = fix_context(gpu_count=options.tp, nvidia_only=backend == "cuda")  # `--gpus N` on NVIDIA, not render nodes
     if (
         host_missing_render_nodes(facts, backend, visible_gpu_paths(facts, backend))
         and options.tp > vis.count
