@@ -72,7 +72,22 @@ def fix_context(
         "gpu_ids_quoted": ", ".join(f'"{i}"' for i in range(count)),
         "driver_lib_dir": "/usr/local/nvidia/lib64",  # GKE's; check fills the directory it found
     }
-    render_docker = ctx["render_devices_docker"]
+    render_docker, render_compose = ctx["render_devices_docker"], ctx["render_devices_compose"]
+    nvidia_compose = (
+        "deploy:\n  resources:\n    reservations:\n      devices:\n        - driver: nvidia\n"
+        "          count: {}\n          capabilities: [gpu]\n"
+    )
+    if nvidia_only:
+        ctx["gpus_compose"], ctx["all_gpus_compose"] = nvidia_compose.format(count), nvidia_compose.format("all")
+    else:
+        ctx["gpus_compose"] = (
+            f"# Intel / AMD: one entry per render node\ndevices:\n{render_compose}\n# NVIDIA:\n"
+            + nvidia_compose.format(count)
+        )
+        ctx["all_gpus_compose"] = (
+            f"devices:\n{render_compose}\n# NVIDIA: deploy: "
+            "{resources: {reservations: {devices: [{driver: nvidia, count: all, capabilities: [gpu]}]}}}\n"
+        )
     if nvidia_only:
         ctx["gpus_docker"], ctx["all_gpus_docker"] = f"--gpus {count}", "--gpus all"
         ctx["all_gpus_podman"] = "--device nvidia.com/gpu=all   # CDI (nvidia-ctk cdi generate)"
