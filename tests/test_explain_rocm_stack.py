@@ -171,9 +171,12 @@ def test_cuda_wording_stays_cuda_without_amd_stack(tmp_path: Path) -> None:
 
 
 def test_cuda_wording_stays_cuda_when_the_log_shows_nvidia(tmp_path: Path) -> None:
-    # an nvidia-smi row next to a ROCm-looking version string: the stack is ambiguous, nothing is renamed
+    # an nvidia-smi row next to a ROCm-looking version string: the stack is ambiguous, nothing is renamed. (A mask
+    # selects the GPUs: with one nvidia-smi row and nothing selecting GPUs, glearn46c reads the ordinal as the program's
+    # own index, a note.)
     text = "\n".join(
         [
+            "export CUDA_VISIBLE_DEVICES=0",
             "NCCL version 2.18.3+hip6.0",
             "|   0  NVIDIA H100 80GB HBM3          On  | 00000000:18:00.0 Off |                    0 |",
             RCCL_ORDINAL,
