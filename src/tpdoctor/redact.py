@@ -140,9 +140,9 @@ _DASH_P = re.compile(
 _DASH_P_START = re.compile(r"(?<!\S)-p")
 _DASH_P_GLUED = re.compile(r"(?<!\S)(?P<pre>-p)(?P<secret>[^\s\"'-][^\s\"']*)")  # mysql's `-p db` prompts
 # ~/.netrc: `machine h login u password x` (blank-separated tokens; also `password x` alone on a line below);
-# a netrc line (`user` is Python's netrc's `login`: `user u password x` on a line of an entry was printed, review46)
+# a netrc line; `user` is Python's netrc's other name for `login` (netrc.py: `if tt in {'login', 'user'}`; `user u
+# password x` on a line of an entry was printed, review46)
 _NETRC_TOKEN = re.compile(r"[ \t]*(?:(?:machine|default)[ \t]|(?:login|user)[ \t]+\S+[ \t]+password[ \t])")
-# `user` is Python's netrc's other name for `login` (netrc.py: `if tt in {'login', 'user'}`)
 _NETRC_KEYWORDS = frozenset({"machine", "login", "user", "password", "passwd", "account", "port"})
 _NETRC_PW = re.compile(r"(?<![\w-])(?P<pre>(?:password|passwd)[ \t]+)(?P<secret>\"[^\"\n]*\"|\S+)")
 # (one word to the line's end; the word holds something other than a lowercase letter, or it is prose: checked in
@@ -152,16 +152,11 @@ _LOWER_WORD = re.compile(r"[a-z]+")
 # the engine's global options may stand before `login` (`docker --config DIR login -p x`, `podman --log-level debug
 # login`: the -p was printed, review46); a flag's value is a word that starts with no `-`
 _GLOBAL_OPTS = r"(?:[ \t]+-{1,2}[\w.-]+(?:=\S*|[ \t]+[^\s-]\S*)?){0,6}"
-_LOGIN_CMD = re.compile(
-    rf"\b(?:(?:docker|podman|nerdctl|buildah|skopeo|oras|crane){_GLOBAL_OPTS}|helm{_GLOBAL_OPTS}[ \t]+registry)\s+login\b"
-)
+_LOGIN = rf"(?:(?:docker|podman|nerdctl|buildah|skopeo|oras|crane){_GLOBAL_OPTS}|helm{_GLOBAL_OPTS}[ \t]+registry)\s+login"
+_LOGIN_CMD = re.compile(rf"\b{_LOGIN}\b")
 # where a `-p` is the password's: after the login command (or sshpass) up to the end of its shell command. `docker login
 # -p x && docker run -p 8080:80` printed `docker run -p <redacted>`: every `-p` on the line was hidden (gsafe46)
-_PW_CMD = re.compile(
-    rf"\b(?:(?:(?:docker|podman|nerdctl|buildah|skopeo|oras|crane){_GLOBAL_OPTS}|helm{_GLOBAL_OPTS}[ \t]+registry)"
-    r"\s+login|sshpass)\b",
-    re.I,
-)
+_PW_CMD = re.compile(rf"\b(?:{_LOGIN}|sshpass)\b", re.I)
 _CMD_END = re.compile(r"[;&|\n]")
 # docker's `--secret id=hf,src=…` (build), `--secret source=x,target=y`, podman's `--secret name,type=env,target=X`:
 # the secret's id and where it comes from, never its value; the id was hidden as a `secret` flag's value (gsafe46)

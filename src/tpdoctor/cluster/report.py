@@ -67,6 +67,7 @@ def prepare_snapshot_dir(directory: Path, create: bool = False) -> None:
     """The --snapshots directory, judged before the nodes are asked (`--snapshots /dev/null` failed only after every
     node had answered, and the report was lost: gsafe45) and made only when the snapshots are written: made up front,
     a run that stopped before (no ray, no cluster at the address) left an empty directory behind (gsafe46)."""
+    import errno
     import os
 
     from tpdoctor.errors import InputError
@@ -77,11 +78,11 @@ def prepare_snapshot_dir(directory: Path, create: bool = False) -> None:
             probe = probe.parent  # the nearest part of the path there is: mkdir(parents=True) makes the rest there
         if probe.is_dir():
             if not os.access(probe, os.W_OK | os.X_OK):
-                raise InputError(f"cannot create --snapshots {directory}: {os.strerror(13)}")
+                raise InputError(f"cannot create --snapshots {directory}: {os.strerror(errno.EACCES)}")
             return
         if probe == directory:
             raise InputError(f"cannot create --snapshots {directory}: it exists and is no directory")
-        raise InputError(f"cannot create --snapshots {directory}: {os.strerror(20)}")
+        raise InputError(f"cannot create --snapshots {directory}: {os.strerror(errno.ENOTDIR)}")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except FileExistsError:

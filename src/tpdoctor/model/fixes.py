@@ -79,6 +79,8 @@ def fix_context(
     )
     if nvidia_only:
         ctx["gpus_compose"], ctx["all_gpus_compose"] = nvidia_compose.format(count), nvidia_compose.format("all")
+        ctx["gpus_docker"], ctx["all_gpus_docker"] = f"--gpus {count}", "--gpus all"
+        ctx["all_gpus_podman"] = "--device nvidia.com/gpu=all   # CDI (nvidia-ctk cdi generate)"
     else:
         ctx["gpus_compose"] = (
             f"# Intel / AMD: one entry per render node\ndevices:\n{render_compose}\n# NVIDIA:\n"
@@ -88,10 +90,6 @@ def fix_context(
             f"devices:\n{render_compose}\n# NVIDIA: deploy: "
             "{resources: {reservations: {devices: [{driver: nvidia, count: all, capabilities: [gpu]}]}}}\n"
         )
-    if nvidia_only:
-        ctx["gpus_docker"], ctx["all_gpus_docker"] = f"--gpus {count}", "--gpus all"
-        ctx["all_gpus_podman"] = "--device nvidia.com/gpu=all   # CDI (nvidia-ctk cdi generate)"
-    else:
         ctx["gpus_docker"] = f"{render_docker}   # NVIDIA: --gpus {count}"
         ctx["all_gpus_docker"] = f"{render_docker}   # NVIDIA: --gpus all"
         ctx["all_gpus_podman"] = f"{render_docker}   # NVIDIA: --device nvidia.com/gpu=all (CDI)"
