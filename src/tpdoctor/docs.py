@@ -146,7 +146,6 @@ EXPLAIN_ONLY: dict[str, str] = {
     "slurm.mpi-pmix-plugin-unavailable": "which MPI plugins the cluster's Slurm can load is a property of the Slurm installation on the login and compute nodes (PluginDir, the PMIx library it was built against), outside the container check inspects, and the plugin is chosen at launch (srun --mpi, SLURM_MPI_TYPE, MpiDefault); srun's 'MPI: Cannot create context for mpi/pmix' / 'Invalid MPI type 'pmix'' or the plugin's 'pmi/pmix: can not load PMIx library' in a log shows it",
     # gnew46 (issue 13)
     "hailo.driver-mismatch": "the host's hailo_pci driver release and the HailoRT library the image bundles are compared only by HailoRT when it opens /dev/hailo0, and check reads neither version; HailoRT's 'Driver version (X) is different from library version (Y)' or HAILO_INVALID_DRIVER_VERSION in a log shows it",
-    "fs.jit-cache-other-owner": "which UID created a JIT cache directory under the temp dir is decided by who compiled first on that machine or mount, and the default cache paths are not among the directories check inspects for ownership; '[Errno 13] Permission denied: '/tmp/torch_extensions/...'' ('/tmp/triton/', '/tmp/torchinductor_<user>/') in a log shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",
