@@ -146,6 +146,9 @@ EXPLAIN_ONLY: dict[str, str] = {
     "slurm.mpi-pmix-plugin-unavailable": "which MPI plugins the cluster's Slurm can load is a property of the Slurm installation on the login and compute nodes (PluginDir, the PMIx library it was built against), outside the container check inspects, and the plugin is chosen at launch (srun --mpi, SLURM_MPI_TYPE, MpiDefault); srun's 'MPI: Cannot create context for mpi/pmix' / 'Invalid MPI type 'pmix'' or the plugin's 'pmi/pmix: can not load PMIx library' in a log shows it",
     # gnew46 (issue 13)
     "hailo.driver-mismatch": "the host's hailo_pci driver release and the HailoRT library the image bundles are compared only by HailoRT when it opens /dev/hailo0, and check reads neither version; HailoRT's 'Driver version (X) is different from library version (Y)' or HAILO_INVALID_DRIVER_VERSION in a log shows it",
+    # gnew47 (issue 13)
+    "host.hyperv-gpu-mmio-too-small": "the VM's MMIO gaps are settings of the Hyper-V host (Set-VM -LowMemoryMappedIoSpace / -HighMemoryMappedIoSpace), outside the guest and its containers, and a GPU that did not fit leaves no device node or PCI function behind to inspect; the guest kernel's hv_pci 'Need 0x... of high MMIO space. Consider reconfiguring the VM.' or dxgkrnl's 'Unable to allocate mmio memory' in a log shows it",
+    "host.ldconfig-not-found": "which ldconfig Triton runs depends on its release (a bare 'ldconfig' through the job's PATH in 2.1, '/sbin/ldconfig' from 2.2) and on the PATH the job is started with (an IDE, a service unit, a login profile), neither of which check reads, and TRITON_LIBCUDA_PATH skips the lookup in 3.0+; Python's 'FileNotFoundError: [Errno 2] No such file or directory: 'ldconfig'' ('/sbin/ldconfig') in a log shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",
