@@ -50,6 +50,7 @@ COLLECTOR_MODULES: tuple[str, ...] = (
     "tpdoctor.facts.nccl_conf",
     "tpdoctor.facts.system",
     "tpdoctor.facts.oneccl_install",
+    "tpdoctor.facts.jit_cache",
     "tpdoctor.facts.cpu",
     "tpdoctor.facts.resources",
     "tpdoctor.facts.security",

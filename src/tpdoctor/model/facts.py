@@ -517,6 +517,23 @@ class NetworkFacts(DataModel):
 
 
 @dataclass(kw_only=True, repr=False, eq=False)
+class JitCacheDir(DataModel):
+    """gnew47: one JIT cache directory that exists where the job's compiler will write (facts/jit_cache.py): a path a
+    variable names (TORCH_EXTENSIONS_DIR, TRITON_CACHE_DIR, TORCHINDUCTOR_CACHE_DIR), TorchInductor's default
+    <temp dir>/torchinductor_<user>, or a default under the temp dir that an installed old release uses
+    (<temp dir>/torch_extensions for torch before 1.6, /tmp/triton for Triton 1.x)."""
+
+    path: str  # in-root absolute path
+    what: str  # which library picks it, and how
+    explicit: bool = False  # a variable names it
+    uid: int | None = None
+    gid: int | None = None
+    mode: int | None = None  # permission bits
+    # live: access(W_OK|X_OK) as this process; --root: the mode bits against the process's uid, gid and groups
+    writable: bool | None = None
+
+
+@dataclass(kw_only=True, repr=False, eq=False)
 class Facts(DataModel):
     """Everything check read from one root (a snapshot is this as JSON)."""
 
@@ -556,6 +573,8 @@ class Facts(DataModel):
     probes: LiveProbes | None = None
     oneccl: OneCclFacts = field(default_factory=OneCclFacts)
     network: NetworkFacts = field(default_factory=NetworkFacts)
+    # gnew47: the JIT cache directories that exist where the job's compilers will write, with their owners
+    jit_caches: list[JitCacheDir] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # what could not be read, one line each
 
     # path -> node, rebuilt when `dev` is replaced or grows: rules call node() once per device, and

@@ -239,3 +239,56 @@ def hf_datasets_cache_local(facts: Facts, options: CheckOptions) -> Iterator[Fin
         # whether the job loads a dataset at all is not known here
         confidence="suggests",
     )
+
+
+@fact_rule("fs.jit-cache-other-owner")
+def jit_cache_owner(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
+    """The JIT cache directories this job will write into are not another UID's that it cannot write (gnew47).
+
+    **What it checks.** Each JIT cache directory that already exists where the job's compilers will write
+    (facts/jit_cache.py): the one `TORCHINDUCTOR_CACHE_DIR`, `TORCH_EXTENSIONS_DIR` or `TRITON_CACHE_DIR` names;
+    TorchInductor's default, the temp dir (`TMPDIR`, else /tmp) + `torchinductor_<user>` with the user name
+    `getpass.getuser()` gives (`LOGNAME`, `USER`, ..., else /etc/passwd); and the temp dir's `torch_extensions`
+    (torch before 1.6) or `/tmp/triton` (Triton 1.x) where such a release is installed. A directory owned by
+    another UID that this process may not write and search (live: access(2); under `--root` its mode bits against
+    the process's uid, gid and groups) is this finding: a blocker where a variable names it, degraded (suggests)
+    for a default location, since whether the job compiles at all is not known.
+
+    **Why it matters.** These directories sit at one path for every UID of the machine or of a shared /tmp mount:
+    whoever compiles first owns it (another user, the image's build step as root, a container run as root before
+    one run with `--user`, or root in a user namespace under the same name), and the next UID's compile or lock
+    file fails with `[Errno 13] Permission denied: '/tmp/torchinductor_root/...'` (`/tmp/torch_extensions/<ext>`,
+    `/tmp/triton/<hash>.lock`) on every rank (pytorch/pytorch#34238, triton-lang/triton#518).
+
+    **How to fix.** Give the job its own cache (`TORCHINDUCTOR_CACHE_DIR`, `TORCH_EXTENSIONS_DIR`,
+    `TRITON_CACHE_DIR` under `$HOME` or `/tmp/$USER`, a per-job volume), or have the owner (or root) remove or
+    chown the stale directory.
+
+    **Example.** uid 1000 with `USER=root` left in the image's environment, and `/tmp/torchinductor_root` made
+    by an earlier root run (owner 0, mode 0755).
+    """
+    uid = facts.process.uid
+    if uid is None:
+        return
+    hits = [c for c in facts.jit_caches if c.writable is False and c.uid is not None and c.uid != uid]
+    if not hits:
+        return
+    explicit = any(c.explicit for c in hits)
+    evidence = [
+        (
+            c.what,
+            f"{c.path}: owner uid {c.uid}, gid {c.gid}, mode {c.mode:04o}" if c.mode is not None
+            else f"{c.path}: owner uid {c.uid}",
+        )
+        for c in hits
+    ]
+    evidence.append(("this process", f"uid {uid}, gid {facts.process.gid}: may not create files in it"))
+    names = ", ".join(f"{c.path} (uid {c.uid})" for c in hits)
+    yield make_finding(
+        "fs.jit-cache-other-owner",
+        f"The JIT cache directory {names} belongs to another UID and this user (uid {uid}) cannot write into it: "
+        "the first kernel or extension compiled there stops with '[Errno 13] Permission denied'.",
+        evidence,
+        severity="blocker" if explicit else "degraded",
+        confidence="proves" if explicit else "suggests",
+    )
