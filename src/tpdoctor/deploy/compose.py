@@ -782,7 +782,59 @@ class ComposeFrontend:
         return dump_yaml_docs([handle.root], handle.text)
 
     def notices(self, handle: ComposeDoc) -> list[str]:
+        return extends_notices(handle.services)
+
+
+def _extends_target(svc: Any) -> tuple[str, str | None] | None:
+    """A service's `extends:` as (service, file); None when it has none (or one of no readable shape)."""
+    ext = svc.get("extends") if isinstance(svc, dict) else None
+    if isinstance(ext, str):
+        return ext, None
+    if isinstance(ext, dict) and isinstance(ext.get("service"), str):
+        f = ext.get("file")
+        return ext["service"], (str(f) if f is not None else None)
+    return None
+
+
+def extends_notices(services: Any) -> list[str]:
+    """`extends:` is not followed: what a service inherits is not audited, and a cycle (`a -> b -> a`, which Compose
+    refuses) passed silently (gsafe46's leftover). One line per service that extends another; a cycle in the file is
+    named once (gsafe47)."""
+    if not isinstance(services, dict):
         return []
+    targets = {str(k): t for k, v in services.items() if (t := _extends_target(v)) is not None}
+    out: list[str] = []
+    cycles: set[frozenset[str]] = set()
+    for name, (base, file) in targets.items():
+        if file is not None:
+            out.append(
+                f"service {name} extends {base} of {file}: not followed, what it inherits is not audited "
+                "(audit the output of `docker compose config`)"
+            )
+            continue
+        chain = [name]
+        cur: str | None = base
+        while cur is not None and cur not in chain and len(chain) <= len(targets):
+            chain.append(cur)
+            nxt = targets.get(cur)
+            cur = nxt[0] if nxt is not None and nxt[1] is None else None
+        if cur is not None and cur in chain:
+            loop = chain[chain.index(cur) :]
+            if frozenset(loop) not in cycles:
+                cycles.add(frozenset(loop))
+                out.append(
+                    f"services {' -> '.join([*loop, cur])}: an extends cycle, which Compose refuses; the services are "
+                    "audited as written"
+                )
+            continue
+        if base not in {str(k) for k in services}:
+            out.append(f"service {name} extends {base}, which is not in this file: not followed")
+            continue
+        out.append(
+            f"service {name} extends {base}: not followed, what it inherits is not audited "
+            "(audit the output of `docker compose config`)"
+        )
+    return out
 
 
 FRONTEND = ComposeFrontend()
