@@ -214,3 +214,48 @@ def test_no_value_and_paths_of_secrets_stay_visible() -> None:
         assert redact_line(line) == line, line
     assert redact_line("password: Nonesuch") == "password: <redacted>"
     assert redact_line("--api-key Walrus77") == "--api-key <redacted>"
+
+
+# -- audit: hostile sizes that were quadratic -------------------------------------------------------------------------
+def _took(fn: Any, *args: Any) -> float:
+    import time
+
+    t = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t
+
+
+def test_detect_format_is_linear_on_blank_lines_and_separator_runs() -> None:
+    """`^\\s*` and `(?:^|;)\\s*…(?:\\S*/)?docker` went from every line start over every blank line below it (20,000 blank
+    lines: 87 s, an 8 MiB file of them hours) and from every `;` over the rest of a `;;;;` run (64 KiB: 30 s)."""
+    from tpdoctor.deploy.audit import _RUN, detect_format
+
+    for text in ("\n" * 20000, "\t\n" * 10000, ";" * 65536, "&" * 65536, "(" * 65536):
+        assert _took(detect_format, text + "\nservices:\n  a: {image: x}\n", "x.yaml") < 1.0, repr(text[:4])
+    # the same commands are found
+    for line in ("docker run x", "  $ sudo -E /usr/bin/docker  run x", "x; podman container run y", "if a; then docker run x"):
+        assert _RUN.search(line), line
+    assert detect_format("echo a|nerdctl run img\n", "x.txt") == "docker"
+
+
+def test_a_long_comment_line_in_compose_is_fast(tmp_path: Path) -> None:
+    """`#.*\\bpodman-compose\\b` per line: a 16 KiB comment of `#` took 16 s (64 KiB: minutes)."""
+    from tpdoctor.deploy.compose import parse_compose
+
+    text = "services:\n  a:\n    image: x\n# " + "#" * 65536 + "\n"
+    assert _took(parse_compose, text, "c.yaml", False) < 2.0
+    model, _ = parse_compose("services:\n  a:\n    image: x\n# run with Podman-Compose up\n", "c.yaml", False)
+    assert model.compose_impl == "podman-compose" and model.compose_impl_line == 4
+    model, _ = parse_compose("services:\n  a:\n    image: x  # podman-compose\n", "c.yaml", False)
+    assert model.compose_impl == "podman-compose"
+    model, _ = parse_compose("services:\n  a:\n    image: podman-compose # x\n", "c.yaml", False)
+    assert model.compose_impl is None
+
+
+def test_devcontainer_references_are_resolved_in_linear_time() -> None:
+    """`${localEnv: ` repeated in a 64 KiB value: each reference went over the rest of the value for its `}` (25 s)."""
+    from tpdoctor.deploy.devcontainer import resolve_vars
+
+    assert _took(resolve_vars, "${localEnv: " * 5461) < 1.0
+    assert _took(resolve_vars, "}" + "${localEnv:a:" * 5000) < 1.0
+    assert resolve_vars("a ${localEnv:X:def} b ${env:Y} c ${containerEnv:Z") == "a def b ${Y} c ${containerEnv:Z"
