@@ -259,3 +259,57 @@ def test_devcontainer_references_are_resolved_in_linear_time() -> None:
     assert _took(resolve_vars, "${localEnv: " * 5461) < 1.0
     assert _took(resolve_vars, "}" + "${localEnv:a:" * 5000) < 1.0
     assert resolve_vars("a ${localEnv:X:def} b ${env:Y} c ${containerEnv:Z") == "a def b ${Y} c ${containerEnv:Z"
+
+
+def test_an_allow_comment_is_parsed_in_linear_time() -> None:
+    """`# tpdoctor: allow ____…` (64 KiB): the cause pattern went over the rest of the run from each `_` (31 s)."""
+    from tpdoctor.deploy.exceptions import parse_allow_body
+
+    for body in ("_" * 65536, "a." * 32768 + " x", "a.b reason=x" + " " * 65536 + "y", "-" * 65536 + "."):
+        assert _took(parse_allow_body, body) < 1.0, body[:8]
+    assert parse_allow_body("security.privileged reason=lab box; shm.too-small reason=x") == (
+        {"security.privileged": "lab box", "shm.too-small": "x"},
+        [],
+    )
+    assert parse_allow_body(".security.privileged reason=a;x.y") == (
+        {"security.privileged": "a"},
+        ["allow x.y ignored: it needs reason=<why>"],
+    )
+
+
+def test_text_markup_of_a_backslash_run_is_linear(tmp_path: Path) -> None:
+    """A compose service named with 16 KiB of backslashes took 24 s to print (escape() and plain(): `(\\\\*)` from every
+    backslash of the run), and on a terminal 9 s more in rich's own parser (the same pattern)."""
+    import rich.markup
+
+    from tpdoctor.render.text import _TAGS, _linear_rich_tags, escape, plain
+
+    run = "\\" * 65536
+    assert _took(escape, run) < 1.0 and _took(plain, run) < 1.0
+    assert plain(escape("a\\[bold]b[/] \\\\[x]")) == "a\\[bold]b[/] \\\\[x]"
+    _linear_rich_tags()
+    assert rich.markup.RE_TAGS is _TAGS
+    assert _took(rich.markup.render, run) < 1.0
+    assert rich.markup.render("[bold]a[/bold] \\[b]").plain == "a [b]"
+    f = tmp_path / "compose.yaml"
+    f.write_text("services:\n  ? '" + "\\" * 16384 + "'\n  : {image: x, privileged: true}\n")
+    assert _took(invoke, "audit", str(f)) < 10.0
+
+
+def test_a_cluster_suffix_after_a_blank_run_is_linear() -> None:
+    """`explain` on one line of 64 KiB blanks ending in `cluster]` took 60 s: `\\s*\\[repeated …\\]$` from every blank."""
+    from tpdoctor.explain.normalize import strip_prefixes
+
+    assert _took(strip_prefixes, "RuntimeError: boom" + " " * 65536 + "cluster]") < 1.0
+    assert strip_prefixes("RuntimeError: boom \t [repeated 3x across cluster]") == "RuntimeError: boom"
+    assert strip_prefixes("a cluster]") == "a cluster]"
+
+
+def test_nccl_interfaces_of_a_hostile_rank_line_are_linear() -> None:
+    """A rank's `NCCL INFO NET/Socket : Using ` followed by 64 KiB of `-` took 160 s in cluster verify's localizer."""
+    from tpdoctor.cluster.localize import _NCCL_IFACE
+
+    assert _took(_NCCL_IFACE.findall, "-" * 65536) < 1.0
+    assert _took(_NCCL_IFACE.findall, "a:0" * 21000) < 1.0
+    assert _NCCL_IFACE.findall("[0]eth0:10.0.0.1<0> [1]ib0:10.1.0.1<0>") == ["eth0", "ib0"]
+    assert _NCCL_IFACE.findall("eth0:10.0.0.1<0>") == ["eth0"]
