@@ -23,8 +23,10 @@ def test_a_bare_container_secret_name_is_no_secret() -> None:
         "podman run -e A=1 --secret hf img",
     ):
         assert redact_line(line) == line, line
-    # without a container engine before it a `--secret` flag's value is still hidden
+    # without a container engine before it (in the same shell command) a `--secret` flag's value is still hidden
     assert redact_line("myapp --secret Walrus77Pelican") == "myapp --secret <redacted>"
+    assert redact_line("docker run x; app --secret Walrus77") == "docker run x; app --secret <redacted>"
+    assert redact_line("docker run img | app --secret Walrus77") == "docker run img | app --secret <redacted>"
     assert redact_line("--secret=Walrus77Pelican") == "--secret=<redacted>"
     # and a secret value on the same line still goes
     assert (

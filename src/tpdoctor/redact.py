@@ -392,6 +392,11 @@ def _redact_after_cmd(line: str) -> str:
 _ENGINE_WORD = re.compile(r"(?<![\w.-])(?:docker|podman|nerdctl|buildah|buildx)(?![\w.-])")
 
 
+def _last_cmd_sep(line: str, end: int) -> int:
+    """Where the last `;`, `&`, `|` or newline before `end` is, -1 for none."""
+    return max(line.rfind(";", 0, end), line.rfind("&", 0, end), line.rfind("|", 0, end), line.rfind("\n", 0, end))
+
+
 def _secret_spec(line: str, start: int, end: int) -> bool:
     """The value at line[start:end] of a `secret` key is docker's or podman's secret spec (`id=hf,src=…`, or a name
     followed by `,type=…`): the secret's name, not the secret."""
@@ -502,8 +507,14 @@ def _redact_kv(line: str) -> str:
             if engine_at == -2:
                 e = _ENGINE_WORD.search(line)
                 engine_at = e.start() if e else -1
-            if _secret_spec(line, start, end) or 0 <= engine_at < m.start():
+            if _secret_spec(line, start, end):
                 continue
+            if 0 <= engine_at < m.start():
+                # the engine's own command: no `;`, `&` or `|` between its word and the flag (`docker run …; app
+                # --secret X` hides X)
+                e = _ENGINE_WORD.search(line, _last_cmd_sep(line, m.start()) + 1, m.start())
+                if e is not None:
+                    continue
         # the line and an offset, not `line[end:]`: a copy of the rest of the line per key was quadratic (gsafe43)
         if _is_prose(key, m.group("sep") or "", value, line, end) or _is_rule_sentence(m, line, end):
             continue
