@@ -315,3 +315,18 @@ def test_nccl_interfaces_of_a_hostile_rank_line_are_linear() -> None:
     assert _took(_NCCL_IFACE.findall, "a:0" * 21000) < 1.0
     assert _NCCL_IFACE.findall("[0]eth0:10.0.0.1<0> [1]ib0:10.1.0.1<0>") == ["eth0", "ib0"]
     assert _NCCL_IFACE.findall("eth0:10.0.0.1<0>") == ["eth0"]
+
+
+def test_a_deeply_nested_quoted_command_does_not_refuse_the_log(tmp_path: Path) -> None:
+    """A log line quoting `docker run … ${${${…` (thousands deep) made `explain` refuse the whole log (`input nested too
+    deeply`, exit 2); `audit` of such a script said so without naming the file."""
+    log = tmp_path / "run.log"
+    log.write_text(
+        "docker run --gpus all img " + "${" * 21000 + "\nNCCL WARN Call to connect returned Connection refused\n"
+    )
+    code, out = invoke("explain", str(log))
+    assert code in (0, 3, 4) and "nested too deeply" not in out and "read 2 lines" in out, out[-500:]
+    script = tmp_path / "run.sh"
+    script.write_text("docker run --privileged img " + "${" * 20000 + "}" * 20000 + "\n")
+    code, out = invoke("audit", str(script))
+    assert code == 2 and f"{script}: expansions nested too deeply" in out, out[-500:]
