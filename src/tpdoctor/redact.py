@@ -43,9 +43,13 @@ SECRET_NAME_RE = re.compile(rf"(?:^|[^A-Za-z0-9])(?:{_SECRET_WORDS})(?:$|[^A-Za-
 _GLUED_SECRET_END = re.compile(
     r"(?:PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|APIKEY|SECRETKEY|PRIVATEKEY|CREDENTIALS)$", re.I
 )
+# a camelCase or PascalCase name ending in Key (case as written): Azure's connection strings' `AccountKey=` and
+# `SharedAccessKey=`, `accountKey:`, `masterKey:`, `subscriptionKey:` were printed (gsafe47); `monkey`, `hotkey` stay
+_CAMEL_KEY_END = re.compile(r"[a-z0-9]Key$")
 _NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD", "KEYMAP", "XKB_DEFAULT_KEYMAP"})
 # Names that contain a secret word but hold no secret (counts, paths of public things, flags).
-_NOT_SECRET_SUFFIX = re.compile(r"_(?:PATH|FILE|DIR|COUNT|SIZE|LEN|LENGTH|TYPE|MODE|ID|NAME|VERSION)$", re.I)
+# A flag's dash spells the same (`--token-file /run/x`, `--api-key-path`): the path was hidden (gsafe47).
+_NOT_SECRET_SUFFIX = re.compile(r"[_-](?:PATH|FILE|DIR|COUNT|SIZE|LEN|LENGTH|TYPE|MODE|ID|NAME|VERSION)$", re.I)
 
 
 def is_secret_name(name: str) -> bool:
@@ -53,7 +57,7 @@ def is_secret_name(name: str) -> bool:
     if name.upper() in _NOT_SECRET_NAMES:
         return False
     core = name.strip().strip("\"'-")
-    if not SECRET_NAME_RE.search(core) and not _GLUED_SECRET_END.search(core):
+    if not SECRET_NAME_RE.search(core) and not _GLUED_SECRET_END.search(core) and not _CAMEL_KEY_END.search(core):
         return False
     # KEY_FILE, TOKEN_PATH: where a secret lives, not the secret; but PASSWORD_FILE stays visible too
     return not _NOT_SECRET_SUFFIX.search(core)
@@ -171,6 +175,9 @@ _PEM_ONE_LINE = re.compile(
 _ALREADY = re.compile(
     r"^<redacted>$|^(?:Bearer|Basic|Token|Digest|Negotiate)$|^\*+$|^x+$|^\$?\$\{?[A-Za-z_][A-Za-z0-9_]*(?::?-[^}]*)?\}?$"
     r"|^\$\{(?:localEnv|env|containerEnv):[A-Za-z_][A-Za-z0-9_]*\}$"  # devcontainer.json's reference
+    # no value at all: `Namespace(hf_token=None)`, `api_key: null` said the token was unset, which explains a 401, and
+    # printed `hf_token=<redacted>` (gsafe47)
+    r"|^(?:None|null)$"
 )
 # a reference with a default (`${HF_TOKEN:-x}`, `${HF_TOKEN-x}`, devcontainer.json's
 # `${localEnv:HF_TOKEN:x}`): the default is the value the file gives while the variable is unset
@@ -294,6 +301,32 @@ def _quote_end(line: str, start: int, q: str) -> int:
     return line.find(q, start)
 
 
+def _list_end(line: str, start: int) -> int:
+    """The `]` closing the list opened at line[start] (quoted items skipped, nested lists counted), -1 for none on the
+    line. One pass from start: a key is looked at once."""
+    depth = 0
+    i = start
+    n = len(line)
+    while i < n:
+        c = line[i]
+        if c in "\"'":
+            close = _quote_end(line, i + 1, c)
+            if close < 0:
+                return -1
+            i = close + 1
+            continue
+        if c == "[":
+            depth += 1
+        elif c == "]":
+            depth -= 1
+            if depth == 0:
+                return i
+        elif c == "\n":
+            return -1
+        i += 1
+    return -1
+
+
 def _netrc_line(low: str) -> bool:
     """Whether a line opening as netrc (`machine`, `default`, `login … password`) is netrc tokens only: `default`, or a
     keyword and its word, to the end. `default password policy: Strict123` is prose that happens to start with
@@ -354,6 +387,16 @@ def _redact_after_cmd(line: str) -> str:
     return "".join(out)
 
 
+# a container engine's word before a `--secret` flag: podman run/create's `--secret NAME` (and docker's swarm `service
+# create --secret NAME`, buildx's) takes the secret's name, never its value; a bare name was hidden (gsafe47)
+_ENGINE_WORD = re.compile(r"(?<![\w.-])(?:docker|podman|nerdctl|buildah|buildx)(?![\w.-])")
+
+
+def _last_cmd_sep(line: str, end: int) -> int:
+    """Where the last `;`, `&`, `|` or newline before `end` is, -1 for none."""
+    return max(line.rfind(";", 0, end), line.rfind("&", 0, end), line.rfind("|", 0, end), line.rfind("\n", 0, end))
+
+
 def _secret_spec(line: str, start: int, end: int) -> bool:
     """The value at line[start:end] of a `secret` key is docker's or podman's secret spec (`id=hf,src=…`, or a name
     followed by `,type=…`): the secret's name, not the secret."""
@@ -374,6 +417,7 @@ def _redact_kv(line: str) -> str:
     depth = {"}": 0, "]": 0, ")": 0}
     counted = 0
     quoted_to = 0  # where the last value quoted before its key ends
+    engine_at = -2  # where the line's first container engine word starts (-1: none; looked up once, when needed)
     for m in _KEYSEP.finditer(_name_searchable(line)):
         if m.start() < pos:
             continue
@@ -390,6 +434,17 @@ def _redact_kv(line: str) -> str:
         if q:
             end = _quote_end(line, start, q)
             end = len(line.rstrip("\n")) if end < 0 else end
+        elif line.startswith("[", start):
+            # a list of secrets (vLLM's `non-default args: {'api_key': ['x']}`, `api_key=["x"]`): the bare value was
+            # the `[` alone and the quoted items were printed (gsafe47). The items go, the brackets stay
+            close = _list_end(line, start)
+            if close < 0:
+                end = len(line.rstrip("\n"))
+            else:
+                start, end = start + 1, close
+            if line[start:end].strip() in ("", REDACTED):
+                continue
+            run_from = run_end = -1
         else:
             if not run_from <= start < run_end:
                 v = _BARE_VALUE.match(line, start)
@@ -448,10 +503,18 @@ def _redact_kv(line: str) -> str:
             continue
         if not value or _ALREADY.match(value):
             continue
-        if key.lower() == "secret" and (m.group("flag") or line.endswith("-", 0, m.start())) and _secret_spec(
-            line, start, end
-        ):
-            continue
+        if key.lower() == "secret" and (m.group("flag") or line.endswith("-", 0, m.start())):
+            if engine_at == -2:
+                e = _ENGINE_WORD.search(line)
+                engine_at = e.start() if e else -1
+            if _secret_spec(line, start, end):
+                continue
+            if 0 <= engine_at < m.start():
+                # the engine's own command: no `;`, `&` or `|` between its word and the flag (`docker run …; app
+                # --secret X` hides X)
+                e = _ENGINE_WORD.search(line, _last_cmd_sep(line, m.start()) + 1, m.start())
+                if e is not None:
+                    continue
         # the line and an offset, not `line[end:]`: a copy of the rest of the line per key was quadratic (gsafe43)
         if _is_prose(key, m.group("sep") or "", value, line, end) or _is_rule_sentence(m, line, end):
             continue
@@ -462,6 +525,47 @@ def _redact_kv(line: str) -> str:
         return line
     out.append(line[pos:])
     return "".join(out)
+
+
+# A secret flag and its value as two items of an exec-form list, on one line: `command: ["--api-key", "x"]` (compose,
+# a Dockerfile's CMD, Python's printed sys.argv), `args: [--api-key, x]`: the value was printed in every output (the
+# flag's separator is `", "`, no blank or `=`; gsafe47). Quoted items quote both; bare ones stand in a flow list.
+_ARGV_PAIR = re.compile(
+    rf"""(?:(?P<q>\\{{0,3}}["'])(?P<qflag>--?[A-Za-z_][A-Za-z0-9_.\-]{{0,{KEY_MAX}}})(?P=q)[ \t]*,[ \t]*(?P<q2>\\{{0,3}}["'])"""
+    rf"""|(?<=[\[,])[ \t]*(?P<flag>--?[A-Za-z_][A-Za-z0-9_.\-]{{0,{KEY_MAX}}})[ \t]*,[ \t]*(?=[^\s\-\]\[{{}},"']))"""
+)
+
+
+def _redact_argv_pairs(line: str) -> str:
+    out: list[str] = []
+    pos = 0
+    for m in _ARGV_PAIR.finditer(line):
+        if m.start() < pos:
+            continue
+        flag = (m.group("qflag") or m.group("flag")).lstrip("-")
+        if not is_secret_name(flag):
+            continue
+        start = m.end()
+        q2 = m.group("q2")
+        if q2:
+            end = _quote_end(line, start, q2)
+            end = len(line.rstrip("\n")) if end < 0 else end
+        else:
+            v = _FLOW_ITEM.match(line, start)
+            end = v.end() if v else start
+        value = line[start:end]
+        if not value or _ALREADY.match(value):
+            continue
+        out.append(line[pos:start])
+        out.append(REDACTED)
+        pos = end
+    if not out:
+        return line
+    out.append(line[pos:])
+    return "".join(out)
+
+
+_FLOW_ITEM = re.compile(r"[^,\]\[{}\n\r]*[^,\]\[{}\s]")  # a bare flow item: to its `,` or `]`, its blanks around left
 
 
 def _keep_pre(m: re.Match[str]) -> str:
@@ -617,13 +721,32 @@ _SHELL_SECRET_CONT = re.compile(
     r"(?:(?<![A-Za-z0-9_.\-])(?P<key>-{0,2}[A-Za-z_][A-Za-z0-9_.\-]*)=|(?<!\S)(?P<flag>--?[A-Za-z_][A-Za-z0-9_.\-]*)[ \t]+)"
     r"\\\r?\n?$"
 )
-_FIRST_WORD = re.compile(r"^(?P<pre>[ \t]*[\"']?)(?P<v>[^\s\"'\\]+)")
+# the value's word: after a diff's first column and a YAML list's `- ` (the next item of argv_value_continues)
+_FIRST_WORD = re.compile(r"^(?P<pre>[ \t]*(?:[+\-][ \t]*)?(?:-[ \t]+)?(?P<q>[\"']?))(?P<v>[^\s\"'\\]+)")
+
+
+# A secret flag alone as an item of a list written one item a line: YAML's `- --api-key` (`- "--api-key"`), JSON's
+# `"--api-key",`: the value is the next line's item, which no shape or name marks (compose `command:`, Kubernetes
+# `args:`, devcontainer `runArgs`; printed in `--fix` diffs and quoted lines, gsafe47). A diff's own first column too.
+_ARGV_FLAG_ITEM = re.compile(
+    rf"""^[ +\-]?[ \t]*(?:-[ \t]+(?P<q>["']?)(?P<f1>--?[A-Za-z_][A-Za-z0-9_.\-]{{0,{KEY_MAX}}})(?P=q)"""
+    rf"""|(?P<q2>["'])(?P<f2>--?[A-Za-z_][A-Za-z0-9_.\-]{{0,{KEY_MAX}}})(?P=q2)[ \t]*,)[ \t]*\r?\n?$"""
+)
+
+
+def argv_value_continues(line: str) -> bool:
+    """`line` is a list item holding only a secret flag (see _ARGV_FLAG_ITEM): its value is the next line's item."""
+    if "-" not in line or len(line) > KEY_MAX + 32:
+        return False
+    m = _ARGV_FLAG_ITEM.match(line)
+    return m is not None and is_secret_name((m.group("f1") or m.group("f2")).lstrip("-"))
 
 
 def shell_value_continues(line: str) -> bool:
-    """`line` ends with a secret's name and `=` (or a secret flag) and a backslash: its value is on the next line."""
+    """`line` ends with a secret's name and `=` (or a secret flag) and a backslash: its value is on the next line; or
+    it is a list item holding only a secret flag (argv_value_continues): its value is the next item."""
     if not line.rstrip("\r\n").endswith("\\"):
-        return False
+        return argv_value_continues(line)
     m = _SHELL_SECRET_CONT.search(line)
     return m is not None and is_secret_name(m.group("key") or m.group("flag"))
 
@@ -633,7 +756,11 @@ def redact_shell_continuation(line: str) -> str:
     m = _FIRST_WORD.match(line)
     if m is None or _ALREADY.match(m.group("v")):
         return line
-    return m.group("pre") + REDACTED + line[m.end() :]
+    end = m.end()
+    if m.group("q"):  # a quoted value (`- "Walrus 77"`): to its closing quote, blanks and all
+        close = _quote_end(line, m.start("v"), m.group("q"))
+        end = len(line.rstrip("\r\n")) if close < 0 else max(end, close)
+    return m.group("pre") + REDACTED + line[end:]
 
 
 def redact_line(line: str) -> str:
@@ -653,6 +780,8 @@ def redact_line(line: str) -> str:
         line = _BEARER.sub(_keep_pre, line)
     if _ANY_SECRET_WORD.search(low):
         line = _redact_kv(line)
+        if "," in line and "-" in line:
+            line = _redact_argv_pairs(line)
         if "value" in low and "name" in low:
             line = _ENV_PAIR.sub(_env_pair, line)
             line = _ENV_PAIR_REV.sub(_env_pair, line)

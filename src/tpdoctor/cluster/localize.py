@@ -44,7 +44,9 @@ def links_suspect(run: ClusterVerifyRun) -> bool:
 # "NCCL INFO NET/Socket : Using [0]eth0:198.51.100.10<0> [1]ib0:…" (NCCL src/transport/net_socket.cc);
 # "NCCL INFO Bootstrap : Using eth0:198.51.100.10<0>" (src/bootstrap.cc)
 _NCCL_USING = re.compile(r"NCCL INFO NET/Socket : Using (.*)")
-_NCCL_IFACE = re.compile(r"(?:\[\d+\])?([^\s:\[]+):[0-9a-fA-F.:]+<\d+>")
+# a name starts the line, a word or follows its `[n]`: from every character of a 64 KiB word the pattern went over the
+# rest of it (160 s for a line of `-` a rank printed after `Using `, gsafe47)
+_NCCL_IFACE = re.compile(r"(?:\[\d+\])?(?<![^\s\]])([^\s:\[]+):[0-9a-fA-F.:]+<\d+>")
 
 
 def nccl_used(run: ClusterVerifyRun) -> dict[int, list[str]]:

@@ -76,7 +76,13 @@ def prepare_snapshot_dir(directory: Path, create: bool = False) -> None:
         probe = directory
         while not os.path.lexists(probe) and probe.parent != probe:
             probe = probe.parent  # the nearest part of the path there is: mkdir(parents=True) makes the rest there
-        if probe.is_dir():
+        try:
+            is_dir = probe.is_dir()
+        except OSError as exc:
+            # a link into a directory this user may not search (as non-root): is_dir() raised PermissionError, and the
+            # error line lost `--snapshots` and the path given (gsafe47)
+            raise InputError(f"cannot create --snapshots {directory}: {exc.strerror or exc}") from None
+        if is_dir:
             if not os.access(probe, os.W_OK | os.X_OK):
                 raise InputError(f"cannot create --snapshots {directory}: {os.strerror(errno.EACCES)}")
             return

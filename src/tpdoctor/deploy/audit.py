@@ -15,10 +15,15 @@ from tpdoctor.model import Facts, Finding
 from tpdoctor.rules.registry import DeployContext, run_deploy_rules
 from tpdoctor.safewrite import ReadState, TextStyle, detect_style, normalize_text, read_state
 
+# blanks, never newlines, after a line start or a shell separator, and a command's directory without a separator in
+# it: `\s*` from every line start ran over all the blank lines below it (20,000 blank lines took 87 s, an 8 MiB file
+# of them hours) and `\S*/` from every `;` over the rest of a `;;;;` run (a 64 KiB comment of them: 30 s; gsafe47)
 _RUN = re.compile(
-    r"(?:^|[;&|(]|\bthen\b|\bdo\b)\s*(?:\$\s+)?(?:sudo\s+(?:-E\s+)?)?(?:\S*/)?(docker|podman|nerdctl)\s+(?:container\s+)?run\b",
+    r"(?:^|[;&|(]|\bthen\b|\bdo\b)[ \t]*(?:\$[ \t]+)?(?:sudo[ \t]+(?:-E[ \t]+)?)?(?:[^\s;&|(]*/)?"
+    r"(docker|podman|nerdctl)[ \t]+(?:container[ \t]+)?run\b",
     re.M,
 )
+_ENGINE_WORD = re.compile(r"docker|podman|nerdctl")
 
 
 # Dev Container configs: by name (devcontainers/spec docs/specs/devcontainer-reference.md), or a
@@ -62,18 +67,28 @@ def refuse_quadlet(text: str, path: str) -> None:
 _FLOW_KEY = r"""[{{,][ \t]*["']?{}["']?[ \t]*:"""
 
 
+# compose's `services:` key starting a line, quoted or not (`"services":` is the same key: a compose file so written,
+# with a flow mapping holding apiVersion and kind, was read as Kubernetes, gsafe47)
+_SERVICES_LINE = re.compile(r"""^[ \t]*(?:services|"services"|'services')[ \t]*:""", re.M)
+
+_TOP_SERVICES = re.compile(r"""^(?:services|"services"|'services')[ \t]*:""", re.M)
+_TOP_API = re.compile(r"""^(?:-[ \t]+|---[ \t]+)?(?:apiVersion|"apiVersion"|'apiVersion')[ \t]*:""", re.M)
+
+
 def detect_format(text: str, path: str) -> Format:
     refuse_quadlet(text, path)
     if is_devcontainer(text, path):
         return "devcontainer"
-    m = _RUN.search(text)
-    if path.endswith((".sh", ".bash", ".txt", ".md", ".markdown")) or (
-        m and not re.search(r"^\s*services\s*:", text, re.M)
-    ):
+    m = _RUN.search(text) if _ENGINE_WORD.search(text) else None  # the literals first: _RUN tries every position
+    if path.endswith((".sh", ".bash", ".txt", ".md", ".markdown")) or (m and not _SERVICES_LINE.search(text)):
         if not m:
             raise NotDeploymentError(f"{path}: no docker/podman run command found")
         return "podman" if m.group(1) == "podman" else "docker"
-    if re.search(r"^\s*apiVersion\s*:", text, re.M) and re.search(r"^\s*kind\s*:", text, re.M):
+    # a top-level `services:` and no top-level apiVersion: compose, whatever a service's labels or environment hold
+    # (`labels: {apiVersion: v1, kind: Pod}` written as a block made a privileged service "no Pod … found", exit 2)
+    if _TOP_SERVICES.search(text) and not _TOP_API.search(text):
+        return "compose"
+    if re.search(r"^[ \t]*apiVersion[ \t]*:", text, re.M) and re.search(r"^[ \t]*kind[ \t]*:", text, re.M):
         return "kubernetes"
     # `kubectl get -o json` (a List, or one object): the keys are quoted and need not start a line; it was read as a
     # compose file ("no services: mapping found") unless --input kubernetes was given (gsafe41)
@@ -84,7 +99,7 @@ def detect_format(text: str, path: str) -> Format:
     if (
         all(re.search(_FLOW_KEY.format(k), text) for k in ("apiVersion", "kind"))
         and not re.search(_FLOW_KEY.format("services"), text)
-        and not re.search(r"^[ \t]*services[ \t]*:", text, re.M)
+        and not _SERVICES_LINE.search(text)
     ):
         return "kubernetes"
     return "compose"

@@ -120,6 +120,11 @@ def find_run_commands(
     except ShellSyntaxError as exc:
         line = scan.count("\n", 0, exc.offset) + 1
         raise InputError(f"{source}: line {line}: {exc.what}: the shell would refuse this script") from None
+    except RecursionError:
+        # `${${${…` or `$($($(…` thousands deep: the tokenizer recurses per level. `explain` of a log holding such a
+        # line refused the whole log (`input nested too deeply`, exit 2: logquote reads each quoted command through
+        # here and skips only an InputError), and `audit` said so without the file (gsafe47)
+        raise InputError(f"{source}: expansions nested too deeply: refusing") from None
     for cmd in commands:
         words = [w for w in cmd.words if w.kind == "word"]
         # drop redirections and their targets: they are not arguments

@@ -33,8 +33,11 @@ GENERIC_RUNTIMES = ("env", "host")  # fixes that apply whatever started the cont
 
 # rich's markup grammar (rich/markup.py 13.x: RE_TAGS and escape()), so text can be escaped and,
 # when the output is not a terminal, printed without importing rich at all.
-_ESCAPE = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
-_TAGS = re.compile(r"((\\*)\[([a-z#/@][^[]*?)])")
+# A run of backslashes is taken from its first one only (the same matches: a start inside the run fails wherever its
+# first fails): from each backslash of a run not followed by a tag, `(\\*)` went over the rest of the run again, and a
+# compose service named with 16 KiB of them took 24 s to print (64 KiB: 2 minutes; gsafe47).
+_ESCAPE = re.compile(r"(?<!\\)(\\*)(\[[a-z#/@][^[]*?])")
+_TAGS = re.compile(r"(?<!\\)((\\*)\[([a-z#/@][^[]*?)])")
 
 
 def escape(text: str) -> str:
@@ -54,6 +57,19 @@ def plain(markup: str) -> str:
     return _TAGS.sub(repl, markup)
 
 
+def _linear_rich_tags() -> None:
+    """rich parses markup with the quadratic form of _TAGS (rich/markup.py RE_TAGS, 13.x-15.x): on a terminal, a
+    service named with 16 KiB of backslashes took 9 s to print (gsafe47). Where rich's pattern is that one, its parser
+    gets _TAGS, which finds the same matches in linear time."""
+    import rich.markup
+
+    if rich.markup.RE_TAGS.pattern == _TAGS_QUADRATIC:
+        rich.markup.RE_TAGS = _TAGS
+
+
+_TAGS_QUADRATIC = r"((\\*)\[([a-z#/@][^[]*?)])"
+
+
 def render_text(
     report: Report, out: TextIO, *, runtimes: list[str] | None = None, full: bool = False
 ) -> None:
@@ -63,6 +79,7 @@ def render_text(
         return
     from rich.console import Console
 
+    _linear_rich_tags()
     real = Console(file=out, highlight=False, soft_wrap=True)
     # one print per chunk of lines: same output as one print per line, without the per-call cost
     chunk = 500
