@@ -135,6 +135,10 @@ _MAYBE_STRONG = re.compile(rb"ERROR|EXCEPTION|FATAL|Fatal|NCCL WARN|out of memor
 # Blocks at least this large find their newlines with numpy when it is installed (imported only
 # then, so short logs do not pay the 60 ms import); smaller ones, or no numpy, use bytes.count.
 VECTOR_MIN = 1 << 20
+# ... and only in a regular file of at least VECTOR_FILE_MIN bytes (or a stream of unknown size): numpy's import
+# (~0.09 s CPU) costs more than bytes.count over all of a smaller file (0.46 against ~0.1 s/GiB with numpy on the
+# 2-CPU machine, so the two meet near 280 MiB; bench/README.md, gperf47). The counts are the same either way.
+VECTOR_FILE_MIN = 256 << 20
 _numpy: Any = None  # the module once imported, False when it is not installed
 # Regular files at least this large are scanned with forked workers (explain/scanpool.py); a
 # smaller log is over before the forks would pay for themselves.
@@ -143,21 +147,22 @@ SHORT_GAP = 4096  # prescan: between two hits this close, find() says whether an
 _scratch: Any = None  # a reused bool buffer
 
 
-def _newline_counter(block: Buffer, end: int) -> Callable[[int, int], int]:
+def _newline_counter(block: Buffer, end: int, vector: bool = True) -> Callable[[int, int], int]:
     """count(a, b): the number of b"\\n" in block[a:b] (a <= b <= end).
 
     bytes.count is a byte-at-a-time loop (0.7 s/GiB); numpy compares the block once with SIMD
     (~0.1 s/GiB) and counts slices of the mask. The counts between hits cover the block once.
+    `vector`: numpy may be used (VECTOR_FILE_MIN).
     """
     global _numpy, _scratch
-    if end >= VECTOR_MIN and _numpy is None:
+    if vector and end >= VECTOR_MIN and _numpy is None:
         try:
             import numpy
 
             _numpy = numpy
         except ImportError:
             _numpy = False
-    if end < VECTOR_MIN or _numpy is False:
+    if not vector or end < VECTOR_MIN or _numpy is False or _numpy is None:
         if isinstance(block, mmap.mmap):  # no count(): count a copy of the span
             return lambda a, b: block[a:b].count(b"\n")
         return lambda a, b: block.count(b"\n", a, b)
@@ -169,12 +174,13 @@ def _newline_counter(block: Buffer, end: int) -> Callable[[int, int], int]:
     return lambda a, b: int(count_nonzero(mask[a:b]))
 
 
-def prescan(engine: Engine, block: Buffer, end: int) -> Prescanned:
+def prescan(engine: Engine, block: Buffer, end: int, vector: bool = True) -> Prescanned:
     """What a scan worker does for a block (explain/scanpool.py): the engine's hits, in order,
-    and the line arithmetic, so that the parent neither builds a newline mask nor counts."""
+    and the line arithmetic, so that the parent neither builds a newline mask nor counts.
+    `vector`: numpy may count the newlines (_newline_counter)."""
     hits = engine.scan(block, end)
     hits.sort(key=itemgetter(1))
-    count = _newline_counter(block, end)
+    count = _newline_counter(block, end, vector)
     find = block.find
     before: list[int] = []
     k = pos = 0
@@ -577,11 +583,14 @@ class Scanner:
         self._order = 0
         self._block_end = 0
         self._tail = b""  # the end of the previous block: context for a `near` line at a block start
+        self._vector = True  # numpy may count newlines in this stream (VECTOR_FILE_MIN)
 
     def scan_stream(self, stream: BinaryIO, source: str) -> None:
         self.result.inputs.append(source)
         self._tail = b""
-        workers = scanpool.worker_count() if size_hint(stream) >= POOL_FROM else 0
+        size = size_hint(stream)
+        self._vector = not 0 < size < VECTOR_FILE_MIN
+        workers = scanpool.worker_count() if size >= POOL_FROM else 0
         if workers and scanpool.can_fork():
             line_base = self._scan_pooled(stream, source, workers)
         else:
@@ -628,7 +637,9 @@ class Scanner:
                 block, end = self._block_of(buf, raw_end)  # block is buffers[n % len(buffers)]
                 if pool is None:
                     line_base = self._scan_block(block, end, line_base, source)
-                    pool = scanpool.ScanPool(functools.partial(prescan, self.engine), buffers, workers)
+                    pool = scanpool.ScanPool(
+                        functools.partial(prescan, self.engine, vector=self._vector), buffers, workers
+                    )
                     continue
                 slot = n % len(buffers)
                 pool.submit(slot, end)
@@ -649,7 +660,7 @@ class Scanner:
         """Scan block[:end] in place; return the number of lines up to its end. `scanned`: the
         block's hits and newline counts (prescan) when a worker process already found them."""
         self._block_end = end  # the buffer may hold stale bytes past `end`
-        hits, before, total = scanned or prescan(self.engine, block, end)
+        hits, before, total = scanned or prescan(self.engine, block, end, self._vector)
         if not hits:
             self._tail = bytes(block[max(0, end - NEAR_BYTES) : end])
             return line_base + total
