@@ -363,8 +363,9 @@ def knowledge_base() -> KnowledgeBase:
 # The cached knowledge base (knowledge_base): marshal data of plain values (strings, tuples, dicts, ints, bools, None;
 # nothing that runs on load), each dataclass as its fields in order, each lazy regex as its pattern. Its key is
 # every input of _packaged_knowledge: the data files it reads (signatures, the causes it validates against, the
-# error-code tables), the code that builds it (this module, error_codes.py), the C library's strerror texts (loose
-# twins, the code strings' `near` forms) and the Python version (its `re`).
+# error-code tables), the code that reads and builds it (this module, error_codes.py, model/yamldata.py,
+# model/catalog.py), the C library's strerror texts (loose twins, the code strings' `near` forms) and the Python
+# version (its `re`).
 KB_FORMAT = 1
 _SIG_FIELDS = tuple(f.name for f in fields(Signature))
 _FACT_FIELDS = tuple(f.name for f in fields(FactPattern))
@@ -378,13 +379,17 @@ def _kb_key() -> str | None:
     import sys
 
     from tpdoctor.explain import error_codes
+    from tpdoctor.model import yamldata
     from tpdoctor.model.pkgdata import data_path, list_data
+
+    catalog_module = sys.modules[catalog.__module__]  # tpdoctor.model re-exports the function under its name
 
     h = hashlib.sha256()
     try:
         names = ["signatures.yaml", "causes.yaml", *(f"error_codes/{n}" for n in list_data("error_codes", ".yaml"))]
         files = [(name, data_path(name)) for name in names]
         files += [("signatures.py", __file__), ("error_codes.py", error_codes.__file__)]
+        files += [("yamldata.py", yamldata.__file__), ("catalog.py", catalog_module.__file__)]
         for name, path in files:
             with open(path, "rb") as f:
                 data = f.read()
