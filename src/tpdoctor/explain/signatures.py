@@ -387,10 +387,12 @@ def _kb_key() -> str | None:
     h = hashlib.sha256()
     try:
         names = ["signatures.yaml", "causes.yaml", *(f"error_codes/{n}" for n in list_data("error_codes", ".yaml"))]
-        files = [(name, data_path(name)) for name in names]
+        files: list[tuple[str, str | None]] = [(name, data_path(name)) for name in names]
         files += [("signatures.py", __file__), ("error_codes.py", error_codes.__file__)]
         files += [("yamldata.py", yamldata.__file__), ("catalog.py", catalog_module.__file__)]
         for name, path in files:
+            if path is None:
+                return None
             with open(path, "rb") as f:
                 data = f.read()
             h.update(len(name).to_bytes(8, "little") + name.encode() + len(data).to_bytes(8, "little") + data)
