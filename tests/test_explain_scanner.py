@@ -248,6 +248,40 @@ def test_numpy_and_bytes_count_give_the_same_line_numbers(monkeypatch, vector_mi
     assert res.lines == 30_000
 
 
+def test_a_file_under_the_numpy_size_counts_with_bytes_and_numbers_lines_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A regular file under VECTOR_FILE_MIN never asks for numpy (its import costs more than bytes.count over the
+    file); a stream of unknown size does, for blocks of VECTOR_MIN or more. The line numbers are the same."""
+    from tpdoctor.explain import scanner as scanner_mod
+
+    asked: list[bool] = []
+    real = scanner_mod._newline_counter
+
+    def recording(block: object, end: int, vector: bool = True) -> object:
+        asked.append(vector)
+        return real(block, end, vector)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scanner_mod, "_newline_counter", recording)
+    lines = [f"{NOISE} {i}" for i in range(30_000)]
+    for w in (0, 1, 12_345, 29_999):
+        lines[w] = ARTICLE
+    data = ("\n".join(lines) + "\n").encode()
+    assert scanner_mod.VECTOR_MIN <= len(data) < scanner_mod.VECTOR_FILE_MIN
+    log = tmp_path / "ranks.log"
+    log.write_bytes(data)
+    from_file = Scanner(knowledge_base())
+    with open(log, "rb") as f:
+        from_file.scan_stream(f, "ranks.log")
+    assert asked and not any(asked)
+    asked.clear()
+    from_pipe = scan_bytes(data)
+    assert asked and all(asked)
+    for res in (from_file.result, from_pipe.result):
+        assert [e.line for e in res.signatures["oneccl.opendir-failed"].evidence] == [1, 2, 12_346]
+        assert res.signatures["oneccl.opendir-failed"].count == 4 and res.lines == 30_000
+
+
 def test_buffers_equal_the_simple_reader_on_random_input() -> None:
     rng = random.Random(3)
 

@@ -43,14 +43,20 @@ class Engine(Protocol):
 class HyperscanEngine:
     name = "hyperscan"
 
-    def __init__(self, literals: Sequence[bytes], single: Sequence[bool]) -> None:
+    def __init__(
+        self,
+        literals: Sequence[bytes],
+        single: Sequence[bool],
+        covered: dict[int, list[tuple[int, int]]] | None = None,
+    ) -> None:
+        """`covered`: covers(literals, single) when the caller has it (the scanner's cached tables)."""
         import hyperscan
 
         self._hs = hyperscan
         self._literals = list(literals)
         self._is_single = list(single)
         self._singles = frozenset(i for i, s in enumerate(single) if s)
-        self._covered = covers(self._literals, self._is_single)
+        self._covered = covers(self._literals, self._is_single) if covered is None else covered
         self._covered_ids = frozenset(dep for deps in self._covered.values() for dep, _ in deps)
         self._dbs: dict[frozenset[int], object] = {}
         self._db = self._database(self._singles)
@@ -183,11 +189,16 @@ class AhoCorasickEngine:
         return hits
 
 
-def make_engine(literals: Sequence[bytes], single: Sequence[bool], prefer: str = "auto") -> Engine:
-    """Hyperscan when available (or asked for), else Aho-Corasick."""
+def make_engine(
+    literals: Sequence[bytes],
+    single: Sequence[bool],
+    prefer: str = "auto",
+    covered: dict[int, list[tuple[int, int]]] | None = None,
+) -> Engine:
+    """Hyperscan when available (or asked for), else Aho-Corasick. `covered`: covers(literals, single), if known."""
     if prefer in ("auto", "hyperscan"):
         try:
-            return HyperscanEngine(literals, single)
+            return HyperscanEngine(literals, single, covered)
         except ImportError:
             if prefer == "hyperscan":
                 raise

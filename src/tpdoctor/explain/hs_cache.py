@@ -7,6 +7,9 @@ quarter of explain's time on a short log, 0.28 s of a 256 MiB one. A serialized 
 decides them: the literals, their flags, the Hyperscan version and the CPU they were compiled for
 (hs_compile tunes for the host's instruction set, and a cache directory in an NFS home is shared by
 hosts with other CPUs).
+The scanner's literal tables of a knowledge base (~80 ms to build at every start-up, scanner._literal_tables) and the
+packaged knowledge base itself (~100 ms to read and validate, signatures.knowledge_base) are kept here too, as
+`tables-<key>.db` and `kb-<key>.db` files of marshal data under the same checks.
 
 tpdoctor runs as root, so the cache trusts nothing it did not write:
 - the directory is `$TPDOCTOR_CACHE_DIR`, else `$XDG_CACHE_HOME/tpdoctor`, else `~/.cache/tpdoctor`;
@@ -45,7 +48,11 @@ from tpdoctor.safewrite import pid_alive, write_all
 MAGIC = b"tpdoctor-hyperscan-db 1\n"
 MAX_FILE = 64 << 20  # a database of today's knowledge is ~0.6 MB
 MAX_ENTRIES = 24  # the full database plus the subsets of the logs read lately
-_NAME = re.compile(r"^hs-[0-9a-f]{64}\.db$")
+# A file per kind: `hs-<key>.db`, a compiled database; `tables-<key>.db`, the scanner's literal tables of one knowledge
+# base (scanner.py, _literal_tables); `kb-<key>.db`, the packaged knowledge base (signatures.py, knowledge_base).
+# MAX_TABLES of each of the last two (one for the packaged knowledge; tests make their own)
+_NAME = re.compile(r"^(hs|tables|kb)-[0-9a-f]{64}\.db$")
+MAX_TABLES = 4  # per kind, for `tables` and `kb`
 _TMP = ".hs-tmp-"
 
 
@@ -192,17 +199,19 @@ def _prune(dir_fd: int) -> None:
         entries = list(os.scandir(dir_fd))
     except OSError:
         return
-    dbs: list[tuple[float, str]] = []
+    kinds: dict[str, list[tuple[float, str]]] = {"hs": [], "tables": [], "kb": []}
     for e in entries:
         with contextlib.suppress(OSError):
             st = e.stat(follow_symlinks=False)
-            if _NAME.match(e.name) and stat.S_ISREG(st.st_mode):
-                dbs.append((st.st_mtime, e.name))
+            m = _NAME.match(e.name)
+            if m and stat.S_ISREG(st.st_mode):
+                kinds[m.group(1)].append((st.st_mtime, e.name))
             elif e.name.startswith(_TMP) and not _writer_alive(e.name[len(_TMP) :]):
                 os.unlink(e.name, dir_fd=dir_fd)
-    for _, name in sorted(dbs, reverse=True)[MAX_ENTRIES:]:
-        with contextlib.suppress(OSError):
-            os.unlink(name, dir_fd=dir_fd)
+    for kind, keep in (("hs", MAX_ENTRIES), ("tables", MAX_TABLES), ("kb", MAX_TABLES)):
+        for _, name in sorted(kinds[kind], reverse=True)[keep:]:
+            with contextlib.suppress(OSError):
+                os.unlink(name, dir_fd=dir_fd)
 
 
 def _writer_alive(tmp_tail: str) -> bool:
@@ -211,10 +220,13 @@ def _writer_alive(tmp_tail: str) -> bool:
     return pid.isdigit() and pid_alive(int(pid))
 
 
-def load_or_compile(key: str, load: Callable[[bytes], object], compile_db: Callable[[], tuple[object, bytes]]) -> object:
+def load_or_compile(
+    key: str, load: Callable[[bytes], object], compile_db: Callable[[], tuple[object, bytes | None]], kind: str = "hs"
+) -> object:
     """The database cached under `key` (`load` turns the bytes into one), else `compile_db()`'s, which is
-    then cached. `load` raising means a bad file: it is compiled again and replaced."""
-    name = f"hs-{key}.db"
+    then cached (unless its bytes are None). `load` raising means a bad file: it is compiled again and replaced.
+    `kind`: the file name's prefix (_NAME), `tables` or `kb` for the scanner's tables or the knowledge base."""
+    name = f"{kind}-{key}.db"
     with _opened_dir() as dir_fd:
         if dir_fd is not None:
             payload = _read(dir_fd, name)
@@ -224,6 +236,6 @@ def load_or_compile(key: str, load: Callable[[bytes], object], compile_db: Calla
                 except Exception:  # hyperscan's errors: a file that is not a database
                     pass
         db, payload = compile_db()
-        if dir_fd is not None:
+        if dir_fd is not None and payload is not None:
             _write(dir_fd, name, payload)
         return db

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import marshal
 import mmap
 import re
 from collections import deque
@@ -18,11 +19,11 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, BinaryIO
 
-from tpdoctor.explain import scanpool
+from tpdoctor.explain import hs_cache, scanpool
 from tpdoctor.explain.context import CAPTURE_LITERALS, MAX_QUOTED, capture_span
 from tpdoctor.explain.death import OOM, match_groups, signal_of
 from tpdoctor.explain.downstream import is_generic
-from tpdoctor.explain.engine import Buffer, Engine, make_engine
+from tpdoctor.explain.engine import Buffer, Engine, covers, make_engine
 from tpdoctor.explain.error_codes import NEAR_AFTER, NEAR_BEFORE, NUMBER_GROUPS, code_string_of, lookup_number
 from tpdoctor.explain.normalize import (
     ANSI_BYTES,
@@ -134,6 +135,10 @@ _MAYBE_STRONG = re.compile(rb"ERROR|EXCEPTION|FATAL|Fatal|NCCL WARN|out of memor
 # Blocks at least this large find their newlines with numpy when it is installed (imported only
 # then, so short logs do not pay the 60 ms import); smaller ones, or no numpy, use bytes.count.
 VECTOR_MIN = 1 << 20
+# ... and only in a regular file of at least VECTOR_FILE_MIN bytes (or a stream of unknown size): numpy's import
+# (~0.09 s CPU) costs more than bytes.count over all of a smaller file (0.46 against ~0.1 s/GiB with numpy on the
+# 2-CPU machine, so the two meet near 280 MiB; bench/README.md, gperf47). The counts are the same either way.
+VECTOR_FILE_MIN = 256 << 20
 _numpy: Any = None  # the module once imported, False when it is not installed
 # Regular files at least this large are scanned with forked workers (explain/scanpool.py); a
 # smaller log is over before the forks would pay for themselves.
@@ -142,21 +147,22 @@ SHORT_GAP = 4096  # prescan: between two hits this close, find() says whether an
 _scratch: Any = None  # a reused bool buffer
 
 
-def _newline_counter(block: Buffer, end: int) -> Callable[[int, int], int]:
+def _newline_counter(block: Buffer, end: int, vector: bool = True) -> Callable[[int, int], int]:
     """count(a, b): the number of b"\\n" in block[a:b] (a <= b <= end).
 
     bytes.count is a byte-at-a-time loop (0.7 s/GiB); numpy compares the block once with SIMD
     (~0.1 s/GiB) and counts slices of the mask. The counts between hits cover the block once.
+    `vector`: numpy may be used (VECTOR_FILE_MIN).
     """
     global _numpy, _scratch
-    if end >= VECTOR_MIN and _numpy is None:
+    if vector and end >= VECTOR_MIN and _numpy is None:
         try:
             import numpy
 
             _numpy = numpy
         except ImportError:
             _numpy = False
-    if end < VECTOR_MIN or _numpy is False:
+    if not vector or end < VECTOR_MIN or _numpy is False or _numpy is None:
         if isinstance(block, mmap.mmap):  # no count(): count a copy of the span
             return lambda a, b: block[a:b].count(b"\n")
         return lambda a, b: block.count(b"\n", a, b)
@@ -168,12 +174,13 @@ def _newline_counter(block: Buffer, end: int) -> Callable[[int, int], int]:
     return lambda a, b: int(count_nonzero(mask[a:b]))
 
 
-def prescan(engine: Engine, block: Buffer, end: int) -> Prescanned:
+def prescan(engine: Engine, block: Buffer, end: int, vector: bool = True) -> Prescanned:
     """What a scan worker does for a block (explain/scanpool.py): the engine's hits, in order,
-    and the line arithmetic, so that the parent neither builds a newline mask nor counts."""
+    and the line arithmetic, so that the parent neither builds a newline mask nor counts.
+    `vector`: numpy may count the newlines (_newline_counter)."""
     hits = engine.scan(block, end)
     hits.sort(key=itemgetter(1))
-    count = _newline_counter(block, end)
+    count = _newline_counter(block, end, vector)
     find = block.find
     before: list[int] = []
     k = pos = 0
@@ -390,78 +397,200 @@ class _Target:
         self.capture = False  # the line starts a quoted command (explain/context.py)
 
 
+class _Tables:
+    """The literal tables of a knowledge base (Scanner): every prefilter literal, whether it is single, what it
+    backs (_Target), two per-literal flags derived from that, and the engine's covers (engine.covers, kept
+    with the cached tables; None: the engine works them out)."""
+
+    __slots__ = ("covered", "frag_only", "light", "literals", "single", "targets")
+
+    def __init__(
+        self, literals: list[bytes], single: list[bool], targets: list[_Target], with_covers: bool = False
+    ) -> None:
+        self.literals = literals
+        self.single = single
+        self.targets = targets
+        self.covered = covers(literals, single) if with_covers else None
+        # literals that only make a line an error-line candidate (no signature, no fact, no capture)
+        self.light = [not t.sigs and not t.facts and not t.capture and not t.frags for t in targets]
+        # literals that are only a fragment: kept when their place on the line fits a wrap
+        self.frag_only = [
+            bool(t.frags) and not t.sigs and not t.facts and not t.salient and not t.capture for t in targets
+        ]
+
+    def dumps(self) -> bytes:
+        """The tables as marshal data (plain tuples, bytes, ints and bools: nothing that runs on load)."""
+        ts = self.targets
+        return marshal.dumps(
+            (
+                TABLES_FORMAT,
+                tuple(self.literals),
+                tuple(self.single),
+                tuple(tuple(t.sigs) for t in ts),
+                tuple(tuple(t.facts) for t in ts),
+                tuple(tuple(t.frags) for t in ts),
+                tuple(t.salient for t in ts),
+                tuple(t.capture for t in ts),
+                None if self.covered is None else {k: tuple(v) for k, v in self.covered.items()},
+                tuple(self.light),
+                tuple(self.frag_only),
+            )
+        )
+
+    @classmethod
+    def loads(cls, data: bytes) -> _Tables:
+        """dumps() read back; ValueError when the data is not such tables."""
+        fmt, literals, single, sigs, facts, frags, salient, capture, covered, light, frag_only = marshal.loads(data)
+        n = len(literals)
+        if fmt != TABLES_FORMAT or not all(
+            len(col) == n for col in (single, sigs, facts, frags, salient, capture, light, frag_only)
+        ):
+            raise ValueError("not the scanner's literal tables")
+        targets: list[_Target] = []
+        new = _Target.__new__
+        for t_sigs, t_facts, t_frags, t_salient, t_capture in zip(sigs, facts, frags, salient, capture, strict=True):
+            t = new(_Target)
+            t.sigs, t.facts, t.frags, t.salient, t.capture = t_sigs, t_facts, t_frags, t_salient, t_capture
+            targets.append(t)
+        tables = cls.__new__(cls)
+        tables.literals, tables.single, tables.targets = list(literals), list(single), targets
+        tables.covered, tables.light, tables.frag_only = covered, list(light), list(frag_only)
+        return tables
+
+
+# The tables are a pure function of the knowledge base's literals, examples and facts and of the code of this module,
+# normalize.py (the literal forms) and engine.py (covers): ~80 ms of every start-up to build, a few ms to read back
+# (bench/README.md, gperf47). They are kept beside the compiled databases (hs_cache, with its checks), keyed by those
+# inputs and by those modules' source; with the cache off, or any of it unreadable, they are built as before.
+TABLES_FORMAT = 1
+
+
+def _tables_key(kb: KnowledgeBase) -> str | None:
+    import hashlib
+    import sys
+
+    from tpdoctor.explain import engine as engine_module
+    from tpdoctor.explain import normalize as normalize_module
+
+    h = hashlib.sha256()
+    for module in (sys.modules[__name__], normalize_module, engine_module):
+        path = getattr(module, "__file__", None)
+        if not path:
+            return None
+        try:
+            with open(path, "rb") as f:
+                h.update(f.read())
+        except OSError:
+            return None
+    inputs = (
+        TABLES_FORMAT,
+        sys.version_info[:2],
+        marshal.version,
+        tuple((sig.literals, sig.examples, _joins_wraps(sig)) for sig in kb.signatures),
+        tuple((fact.literals, fact.single) for fact in kb.facts),
+        SALIENT_LITERALS,
+        CAPTURE_LITERALS,
+    )
+    h.update(marshal.dumps(inputs, 0))  # version 0: by value alone (no shared references, no interning marks)
+    return h.hexdigest()
+
+
+def _literal_tables(kb: KnowledgeBase) -> _Tables:
+    """kb's literal tables, from the cache when they are there (hs_cache), else built (and cached)."""
+
+    def build() -> tuple[_Tables, bytes]:
+        tables = _Tables(*_build_tables(kb), with_covers=True)
+        return tables, tables.dumps()
+
+    key = _tables_key(kb) if hs_cache.cache_dir() is not None else None
+    if key is None:
+        return _Tables(*_build_tables(kb))
+    found = hs_cache.load_or_compile(key, _Tables.loads, build, kind="tables")
+    assert isinstance(found, _Tables)
+    return found
+
+
+def _build_tables(kb: KnowledgeBase) -> tuple[list[bytes], list[bool], list[_Target]]:
+    """The prefilter literals of `kb` (each literal's byte forms, the wrap fragments, the facts' literals, the
+    error words and the capture literals), whether each is single, and what each one backs."""
+    literals: list[bytes] = []
+    single: list[bool] = []
+    targets: list[_Target] = []
+    index: dict[tuple[bytes, bool], int] = {}
+
+    def lit(text: str, is_single: bool) -> _Target:
+        key = (text.encode("utf-8"), is_single)
+        if key not in index:
+            index[key] = len(literals)
+            literals.append(key[0])
+            single.append(is_single)
+            targets.append(_Target())
+        return targets[index[key]]
+
+    for si, sig in enumerate(kb.signatures):
+        stripped = len(sig.literals) > 1  # the examples stripped once for all the signature's literals
+        examples = tuple(strip_prefixes(e) for e in sig.examples) if stripped else sig.examples
+        for t in sig.literals:
+            for form in literal_forms(t, starts_message(t, examples, stripped)):
+                target = lit(form, False)
+                if si not in target.sigs:
+                    target.sigs.append(si)
+        if _joins_wraps(sig):
+            for t in sig.literals:
+                raw = t.encode("utf-8")
+                if len(raw) >= FRAGMENT_FROM:
+                    head, tail = (
+                        raw[:FRAGMENT].decode("utf-8", "ignore"),
+                        raw[-FRAGMENT:].decode("utf-8", "ignore"),
+                    )
+                    for frag, is_head in ((head, True), (tail, False)):
+                        if not _ONE_TOKEN.fullmatch(frag):
+                            lit(frag, False).frags.append((si, len(raw), is_head))
+    for fi, fact in enumerate(kb.facts):
+        for t in fact.literals:
+            # a fact's quote or `<` is escaped in a JSON or HTML paste too (`root = \"/\"` in a json-file record)
+            for form in literal_forms(t, recased=False):
+                lit(form, fact.single).facts.append(fi)
+    for t in SALIENT_LITERALS:
+        lit(t, False).salient = True
+    for t in CAPTURE_LITERALS:
+        lit(t, False).capture = True
+    return literals, single, targets
+
+
 class Scanner:
     """Feed it streams; it accumulates a ScanResult across all of them."""
 
     def __init__(self, kb: KnowledgeBase, engine: str = "auto") -> None:
         self.kb = kb
-        literals: list[bytes] = []
-        single: list[bool] = []
-        targets: list[_Target] = []
-        index: dict[tuple[bytes, bool], int] = {}
-
-        def lit(text: str, is_single: bool) -> _Target:
-            key = (text.encode("utf-8"), is_single)
-            if key not in index:
-                index[key] = len(literals)
-                literals.append(key[0])
-                single.append(is_single)
-                targets.append(_Target())
-            return targets[index[key]]
-
-        for si, sig in enumerate(kb.signatures):
-            stripped = len(sig.literals) > 1  # the examples stripped once for all the signature's literals
-            examples = tuple(strip_prefixes(e) for e in sig.examples) if stripped else sig.examples
-            for t in sig.literals:
-                for form in literal_forms(t, starts_message(t, examples, stripped)):
-                    target = lit(form, False)
-                    if si not in target.sigs:
-                        target.sigs.append(si)
-            if _joins_wraps(sig):
-                for t in sig.literals:
-                    raw = t.encode("utf-8")
-                    if len(raw) >= FRAGMENT_FROM:
-                        head, tail = (
-                            raw[:FRAGMENT].decode("utf-8", "ignore"),
-                            raw[-FRAGMENT:].decode("utf-8", "ignore"),
-                        )
-                        for frag, is_head in ((head, True), (tail, False)):
-                            if not _ONE_TOKEN.fullmatch(frag):
-                                lit(frag, False).frags.append((si, len(raw), is_head))
-        for fi, fact in enumerate(kb.facts):
-            for t in fact.literals:
-                # a fact's quote or `<` is escaped in a JSON or HTML paste too (`root = \"/\"` in a json-file record)
-                for form in literal_forms(t, recased=False):
-                    lit(form, fact.single).facts.append(fi)
-        for t in SALIENT_LITERALS:
-            lit(t, False).salient = True
-        for t in CAPTURE_LITERALS:
-            lit(t, False).capture = True
+        tables = _literal_tables(kb)
+        literals, single, targets = tables.literals, tables.single, tables.targets
         self._targets = targets
         # signatures whose pattern anchors on the line start: they also see the line with its prefixes
         self._anchored = frozenset(i for i, sig in enumerate(kb.signatures) if "^" in sig.regex.pattern)
         # literals that only make a line an error-line candidate (no signature, no fact, no capture)
-        self._light = [not t.sigs and not t.facts and not t.capture and not t.frags for t in targets]
+        self._light = tables.light
         # literals that are only a fragment: kept when their place on the line fits a wrap
-        self._frag_only = [
-            bool(t.frags) and not t.sigs and not t.facts and not t.salient and not t.capture for t in targets
-        ]
+        self._frag_only = tables.frag_only
         self._in_heap: dict[str, tuple[int, int, int, str, str]] = {}  # shown text -> its heap entry
         self._seen_lines: dict[tuple[str, tuple[int, ...]], _LineMatch] = {}  # (text, literals) -> match
         self._texts: dict[bytes, tuple[str, str]] = {}  # raw line -> (decoded, stripped and unescaped)
         self._joined: dict[tuple[int, str], re.Match[str] | None] = {}  # (signature, joined text) -> its search
         self._joined_chars = 0
         self.literals: tuple[bytes, ...] = tuple(literals)  # every prefilter literal, whichever engine runs them
-        self.engine: Engine = make_engine(literals, single, engine)
+        self.engine: Engine = make_engine(literals, single, engine, tables.covered)
         self.result = ScanResult(engine=self.engine.name)
         self._order = 0
         self._block_end = 0
         self._tail = b""  # the end of the previous block: context for a `near` line at a block start
+        self._vector = True  # numpy may count newlines in this stream (VECTOR_FILE_MIN)
 
     def scan_stream(self, stream: BinaryIO, source: str) -> None:
         self.result.inputs.append(source)
         self._tail = b""
-        workers = scanpool.worker_count() if size_hint(stream) >= POOL_FROM else 0
+        size = size_hint(stream)
+        self._vector = not 0 < size < VECTOR_FILE_MIN
+        workers = scanpool.worker_count() if size >= POOL_FROM else 0
         if workers and scanpool.can_fork():
             line_base = self._scan_pooled(stream, source, workers)
         else:
@@ -508,7 +637,9 @@ class Scanner:
                 block, end = self._block_of(buf, raw_end)  # block is buffers[n % len(buffers)]
                 if pool is None:
                     line_base = self._scan_block(block, end, line_base, source)
-                    pool = scanpool.ScanPool(functools.partial(prescan, self.engine), buffers, workers)
+                    pool = scanpool.ScanPool(
+                        functools.partial(prescan, self.engine, vector=self._vector), buffers, workers
+                    )
                     continue
                 slot = n % len(buffers)
                 pool.submit(slot, end)
@@ -529,7 +660,7 @@ class Scanner:
         """Scan block[:end] in place; return the number of lines up to its end. `scanned`: the
         block's hits and newline counts (prescan) when a worker process already found them."""
         self._block_end = end  # the buffer may hold stale bytes past `end`
-        hits, before, total = scanned or prescan(self.engine, block, end)
+        hits, before, total = scanned or prescan(self.engine, block, end, self._vector)
         if not hits:
             self._tail = bytes(block[max(0, end - NEAR_BYTES) : end])
             return line_base + total

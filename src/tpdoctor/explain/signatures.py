@@ -7,9 +7,10 @@ the cause ids it supports and how strongly.
 
 from __future__ import annotations
 
+import marshal
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any
 
@@ -334,8 +335,129 @@ def loose_twins(sigs: list[Signature], lazy: bool) -> list[Signature]:
     return twins
 
 
-@lru_cache(maxsize=1)
-def knowledge_base() -> KnowledgeBase:
+def _packaged_knowledge() -> KnowledgeBase:
     text = read_data("signatures.yaml")
     # the precompiled JSON copy when it is fresh (tools/compile_data.py): libyaml takes ~0.1 s for this file
     return parse_knowledge_base(load_data_yaml(text, "signatures.yaml") or {}, lazy=True)
+
+
+@lru_cache(maxsize=1)
+def knowledge_base() -> KnowledgeBase:
+    """The packaged knowledge base: read back from the cache beside the compiled databases (hs_cache) when it was
+    built from the same data and code, else read, validated and built (~100 ms of every start-up, against ~20 ms)."""
+    from tpdoctor.explain import hs_cache
+
+    key = _kb_key() if hs_cache.cache_dir() is not None else None
+    if key is None:
+        return _packaged_knowledge()
+
+    def build() -> tuple[KnowledgeBase, bytes | None]:
+        kb = _packaged_knowledge()
+        return kb, _kb_dumps(kb)
+
+    found = hs_cache.load_or_compile(key, _kb_loads, build, kind="kb")
+    assert isinstance(found, KnowledgeBase)
+    return found
+
+
+# The cached knowledge base (knowledge_base): marshal data of plain values (strings, tuples, dicts, ints, bools, None;
+# nothing that runs on load), each dataclass as its fields in order, each lazy regex as its pattern. Its key is
+# every input of _packaged_knowledge: the data files it reads (signatures, the causes it validates against, the
+# error-code tables), the code that reads and builds it (this module, error_codes.py, model/yamldata.py,
+# model/catalog.py), the C library's strerror texts (loose twins, the code strings' `near` forms) and the Python
+# version (its `re`).
+KB_FORMAT = 1
+_SIG_FIELDS = tuple(f.name for f in fields(Signature))
+_FACT_FIELDS = tuple(f.name for f in fields(FactPattern))
+_CORR_FIELDS = tuple(f.name for f in fields(Correlation))
+_REGEX_FIELDS = frozenset({"regex", "near", "context"})
+
+
+def _kb_key() -> str | None:
+    import hashlib
+    import os
+    import sys
+
+    from tpdoctor.explain import error_codes
+    from tpdoctor.model import yamldata
+    from tpdoctor.model.pkgdata import data_path, list_data
+
+    catalog_module = sys.modules[catalog.__module__]  # tpdoctor.model re-exports the function under its name
+
+    h = hashlib.sha256()
+    try:
+        names = ["signatures.yaml", "causes.yaml", *(f"error_codes/{n}" for n in list_data("error_codes", ".yaml"))]
+        files: list[tuple[str, str | None]] = [(name, data_path(name)) for name in names]
+        files += [("signatures.py", __file__), ("error_codes.py", error_codes.__file__)]
+        files += [("yamldata.py", yamldata.__file__), ("catalog.py", catalog_module.__file__)]
+        for name, path in files:
+            if path is None:
+                return None
+            with open(path, "rb") as f:
+                data = f.read()
+            h.update(len(name).to_bytes(8, "little") + name.encode() + len(data).to_bytes(8, "little") + data)
+    except (OSError, TypeError):
+        return None
+    strerror = tuple(os.strerror(n) for n in range(1, 134))
+    h.update(marshal.dumps((KB_FORMAT, sys.version_info[:2], marshal.version, strerror), 0))
+    return h.hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, LazyRegex):
+        return value.pattern
+    if isinstance(value, ErrorCode):
+        return tuple(getattr(value, f.name) for f in fields(ErrorCode))
+    return value
+
+
+def _kb_dumps(kb: KnowledgeBase) -> bytes | None:
+    """kb as marshal data, or None when it holds something the format does not (a compiled regex: lazy=False)."""
+    sigs = []
+    for sig in kb.signatures:
+        if any(not isinstance(getattr(sig, n), (LazyRegex, type(None))) for n in _REGEX_FIELDS):
+            return None
+        sigs.append(tuple(_plain(getattr(sig, n)) for n in _SIG_FIELDS))
+    facts = []
+    for fact in kb.facts:
+        if not isinstance(fact.regex, LazyRegex):
+            return None
+        facts.append(tuple(_plain(getattr(fact, n)) for n in _FACT_FIELDS))
+    corrs = tuple(tuple(getattr(c, n) for n in _CORR_FIELDS) for c in kb.correlations)
+    fmt = (_SIG_FIELDS, _FACT_FIELDS, _CORR_FIELDS)
+    return marshal.dumps((KB_FORMAT, fmt, tuple(sigs), tuple(facts), corrs, kb.not_in_logs))
+
+
+def _restore(cls: type[Any], names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
+    """A frozen dataclass instance with these field values (what its __init__ would set: none has __post_init__)."""
+    if len(values) != len(names):
+        raise ValueError(f"{cls.__name__}: {len(values)} values for {len(names)} fields")
+    obj = object.__new__(cls)
+    obj.__dict__.update(zip(names, values, strict=True))
+    return obj
+
+
+def _kb_loads(data: bytes) -> KnowledgeBase:
+    """_kb_dumps() read back; ValueError (or TypeError) when the data is not such a knowledge base."""
+    fmt, names, sigs, facts, corrs, not_in_logs = marshal.loads(data)
+    if fmt != KB_FORMAT or names != (_SIG_FIELDS, _FACT_FIELDS, _CORR_FIELDS) or not isinstance(not_in_logs, dict):
+        raise ValueError("not a cached knowledge base")
+    regex_at = [i for i, n in enumerate(_SIG_FIELDS) if n in _REGEX_FIELDS]
+    code_at = _SIG_FIELDS.index("code")
+    signatures = []
+    for values in sigs:
+        values = list(values)
+        for i in regex_at:
+            if values[i] is not None:
+                values[i] = LazyRegex(values[i])
+        if values[code_at] is not None:
+            values[code_at] = ErrorCode(*values[code_at])
+        signatures.append(_restore(Signature, _SIG_FIELDS, tuple(values)))
+    fact_regex = _FACT_FIELDS.index("regex")
+    fact_list = []
+    for values in facts:
+        values = list(values)
+        values[fact_regex] = LazyRegex(values[fact_regex])
+        fact_list.append(_restore(FactPattern, _FACT_FIELDS, tuple(values)))
+    correlations = tuple(_restore(Correlation, _CORR_FIELDS, values) for values in corrs)
+    return KnowledgeBase(tuple(signatures), tuple(fact_list), correlations, not_in_logs)
