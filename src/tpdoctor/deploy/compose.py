@@ -808,6 +808,7 @@ def extends_notices(services: Any) -> list[str]:
     if not isinstance(services, dict):
         return []
     targets = {str(k): t for k, v in services.items() if (t := _extends_target(v)) is not None}
+    names = {str(k) for k in services}
     out: list[str] = []
     cycles: set[frozenset[str]] = set()
     for name, (base, file) in targets.items():
@@ -832,7 +833,7 @@ def extends_notices(services: Any) -> list[str]:
                     "audited as written"
                 )
             continue
-        if base not in {str(k) for k in services}:
+        if base not in names:
             out.append(f"service {name} extends {base}, which is not in this file: not followed")
             continue
         out.append(

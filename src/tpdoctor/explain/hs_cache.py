@@ -40,6 +40,7 @@ import secrets
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from tpdoctor.boundedio import read_fd_bounded
 from tpdoctor.errors import InputError
@@ -90,6 +91,26 @@ def database_key(hs_version: str, literals: Sequence[bytes], flags: Sequence[int
         h.update(len(part).to_bytes(8, "little") + part)
     h.update(b"".join(len(lit).to_bytes(4, "little") + lit for lit in literals))
     h.update(b"".join(f.to_bytes(4, "little") + i.to_bytes(4, "little") for f, i in zip(flags, ids, strict=True)))
+    return h.hexdigest()
+
+
+def source_key(files: Sequence[tuple[str, str | None]], inputs: Any) -> str | None:
+    """A key for something built from these files (name, path: data files, the modules that build it) and `inputs`
+    (plain values, marshalled by value: version 0 keeps no shared references or interning marks); None when a path is
+    unknown or unreadable (then nothing is cached). The scanner's tables and the knowledge base are keyed so."""
+    import marshal
+
+    h = hashlib.sha256()
+    for name, path in files:
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+        h.update(len(name).to_bytes(8, "little") + name.encode() + len(data).to_bytes(8, "little") + data)
+    h.update(marshal.dumps(inputs, 0))
     return h.hexdigest()
 
 

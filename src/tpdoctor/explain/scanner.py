@@ -466,22 +466,12 @@ TABLES_FORMAT = 1
 
 
 def _tables_key(kb: KnowledgeBase) -> str | None:
-    import hashlib
     import sys
 
     from tpdoctor.explain import engine as engine_module
     from tpdoctor.explain import normalize as normalize_module
 
-    h = hashlib.sha256()
-    for module in (sys.modules[__name__], normalize_module, engine_module):
-        path = getattr(module, "__file__", None)
-        if not path:
-            return None
-        try:
-            with open(path, "rb") as f:
-                h.update(f.read())
-        except OSError:
-            return None
+    files = [(m.__name__, getattr(m, "__file__", None)) for m in (sys.modules[__name__], normalize_module, engine_module)]
     inputs = (
         TABLES_FORMAT,
         sys.version_info[:2],
@@ -491,8 +481,7 @@ def _tables_key(kb: KnowledgeBase) -> str | None:
         SALIENT_LITERALS,
         CAPTURE_LITERALS,
     )
-    h.update(marshal.dumps(inputs, 0))  # version 0: by value alone (no shared references, no interning marks)
-    return h.hexdigest()
+    return hs_cache.source_key(files, inputs)
 
 
 def _literal_tables(kb: KnowledgeBase) -> _Tables:

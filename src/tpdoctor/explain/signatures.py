@@ -374,33 +374,23 @@ _REGEX_FIELDS = frozenset({"regex", "near", "context"})
 
 
 def _kb_key() -> str | None:
-    import hashlib
     import os
     import sys
 
-    from tpdoctor.explain import error_codes
+    from tpdoctor.explain import error_codes, hs_cache
     from tpdoctor.model import yamldata
     from tpdoctor.model.pkgdata import data_path, list_data
 
     catalog_module = sys.modules[catalog.__module__]  # tpdoctor.model re-exports the function under its name
-
-    h = hashlib.sha256()
     try:
         names = ["signatures.yaml", "causes.yaml", *(f"error_codes/{n}" for n in list_data("error_codes", ".yaml"))]
         files: list[tuple[str, str | None]] = [(name, data_path(name)) for name in names]
-        files += [("signatures.py", __file__), ("error_codes.py", error_codes.__file__)]
-        files += [("yamldata.py", yamldata.__file__), ("catalog.py", catalog_module.__file__)]
-        for name, path in files:
-            if path is None:
-                return None
-            with open(path, "rb") as f:
-                data = f.read()
-            h.update(len(name).to_bytes(8, "little") + name.encode() + len(data).to_bytes(8, "little") + data)
     except (OSError, TypeError):
         return None
+    files += [("signatures.py", __file__), ("error_codes.py", error_codes.__file__)]
+    files += [("yamldata.py", yamldata.__file__), ("catalog.py", catalog_module.__file__)]
     strerror = tuple(os.strerror(n) for n in range(1, 134))
-    h.update(marshal.dumps((KB_FORMAT, sys.version_info[:2], marshal.version, strerror), 0))
-    return h.hexdigest()
+    return hs_cache.source_key(files, (KB_FORMAT, sys.version_info[:2], marshal.version, strerror))
 
 
 def _plain(value: Any) -> Any:
