@@ -17,8 +17,8 @@ import stat
 
 from tpdoctor.facts import cache_dirs
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
-from tpdoctor.facts.fsutil import read_text
 from tpdoctor.facts.oneccl_install import list_dir, python_prefixes, site_dirs
+from tpdoctor.facts.passwd import passwd_entry
 from tpdoctor.model.facts import Facts, JitCacheDir
 
 _DIST = re.compile(r"^(torch|triton)-([0-9]+)\.([0-9]+)[^/]*\.dist-info$")
@@ -33,15 +33,8 @@ def user_name(ctx: CollectContext, facts: Facts) -> str | None:
     name = cache_dirs.env_user(ctx.env)
     if name:
         return name
-    uid = facts.process.uid
-    passwd = read_text(ctx.root, "/etc/passwd", facts.errors) if uid is not None else None
-    if passwd is None or uid is None:
-        return None
-    for line in passwd.splitlines():
-        fields = line.split(":")
-        if len(fields) >= 3 and fields[2] == str(uid) and fields[0] and not line.startswith("#"):
-            return fields[0][:cache_dirs.MAX_NAME]
-    return None
+    entry = passwd_entry(ctx, facts)
+    return entry.name[: cache_dirs.MAX_NAME] if entry else None
 
 
 def installed_releases(ctx: CollectContext) -> dict[str, tuple[int, int]]:
