@@ -301,6 +301,13 @@ def _quote_end(line: str, start: int, q: str) -> int:
     return line.find(q, start)
 
 
+def _quoted_value_end(line: str, start: int, q: str) -> int:
+    """Where the value quoted with `q` that starts at `start` ends: at its closing quote (_quote_end), else at the
+    line's end, its line break (`\n` or a CRLF's `\r\n`) kept out of the value."""
+    close = _quote_end(line, start, q)
+    return len(line.rstrip("\r\n")) if close < 0 else close
+
+
 def _list_end(line: str, start: int) -> int:
     """The `]` closing the list opened at line[start] (quoted items skipped, nested lists counted), -1 for none on the
     line. One pass from start: a key is looked at once."""
@@ -432,8 +439,7 @@ def _redact_kv(line: str) -> str:
         q = m.group("q")
         lead = ""  # the quote before the key of a word quoted whole (`'API_TOKEN=a b'`)
         if q:
-            end = _quote_end(line, start, q)
-            end = len(line.rstrip("\n")) if end < 0 else end
+            end = _quoted_value_end(line, start, q)
         elif line.startswith("[", start):
             # a list of secrets (vLLM's `non-default args: {'api_key': ['x']}`, `api_key=["x"]`): the bare value was
             # the `[` alone and the quoted items were printed (gsafe47). The items go, the brackets stay
@@ -468,8 +474,7 @@ def _redact_kv(line: str) -> str:
                 # `Walrus77` was hidden, review44)
                 # a key inside such a value left as it is (`'token=${A:-\''token=…`, a reference) keeps its first
                 # run: each key's value ran to the same far quote, and the line was scanned per key (quadratic)
-                close = _quote_end(line, start, lead)
-                end = quoted_to = max(end, len(line.rstrip("\n")) if close < 0 else close)
+                end = quoted_to = max(end, _quoted_value_end(line, start, lead))
         if not q and not lead and end > start and line[end - 1] in depth:  # a quoted value's closer is its own
             # `{api_key: x}`, `[token=x]`, `f(token=x)`: a closing bracket after a bare value closes a bracket opened
             # before the key, and is the line's, not the secret's; it went with the value (`{api_key: <redacted>`, a
@@ -548,8 +553,7 @@ def _redact_argv_pairs(line: str) -> str:
         start = m.end()
         q2 = m.group("q2")
         if q2:
-            end = _quote_end(line, start, q2)
-            end = len(line.rstrip("\n")) if end < 0 else end
+            end = _quoted_value_end(line, start, q2)
         else:
             v = _FLOW_ITEM.match(line, start)
             end = v.end() if v else start
@@ -758,8 +762,7 @@ def redact_shell_continuation(line: str) -> str:
         return line
     end = m.end()
     if m.group("q"):  # a quoted value (`- "Walrus 77"`): to its closing quote, blanks and all
-        close = _quote_end(line, m.start("v"), m.group("q"))
-        end = len(line.rstrip("\r\n")) if close < 0 else max(end, close)
+        end = max(end, _quoted_value_end(line, m.start("v"), m.group("q")))
     return m.group("pre") + REDACTED + line[end:]
 
 
