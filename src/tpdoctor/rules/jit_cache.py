@@ -25,7 +25,7 @@ from tpdoctor.facts.cache_dirs import jit_cache_dirs
 from tpdoctor.facts.system import mount_for
 from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
 from tpdoctor.model.facts import MountEntry
-from tpdoctor.rules.gpus import infer_backend, rank_count, visible_gpu_paths
+from tpdoctor.rules.gpus import multi_rank
 from tpdoctor.rules.registry import fact_rule
 
 # Filesystem types /proc/self/mounts gives a network or cluster filesystem that several hosts share: NFS, Lustre,
@@ -125,9 +125,7 @@ def jit_cache_local(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     """
     if not facts.mounts:
         return
-    backend = infer_backend(facts, options)
-    visible = visible_gpu_paths(facts, backend)
-    if not (visible or options.tp) or rank_count(options, len(visible)) < 2:
+    if not multi_rank(facts, options):
         return
     hits: list[tuple[str, str, MountEntry]] = []
     for c in jit_cache_dirs(facts.env):
@@ -195,9 +193,7 @@ def hf_datasets_cache_local(facts: Facts, options: CheckOptions) -> Iterator[Fin
     picked = hf_datasets_cache_dir(facts.env)
     if picked is None:
         return
-    backend = infer_backend(facts, options)
-    visible = visible_gpu_paths(facts, backend)
-    if not (visible or options.tp) or rank_count(options, len(visible)) < 2:
+    if not multi_rank(facts, options):
         return
     what, directory = picked
     m = mount_for(facts, directory)
