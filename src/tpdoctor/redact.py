@@ -72,15 +72,19 @@ _URL_CREDS = re.compile(
     r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.\-]{0,20}://[^\s/@:\"'`\\]*:)(?P<secret>[^\s/@\"'`\\]+)(?=@)"
 )
 _URL_USER_TOKEN = re.compile(r"(?P<pre>https?://)(?P<secret>[^\s/@:\"'`\\]{20,})(?=@)")
+# the HTTP authentication schemes whose credential follows them on the line
+_AUTH_SCHEMES = r"Bearer|Basic|Token|Digest|Negotiate|AWS4-HMAC-SHA256"
+# Digest and AWS4 credentials are `name=value` pairs, a value maybe quoted (`Digest username="a", response="…"`,
+# JSON-escaped in a log line): the first pair's quote ended the secret and `response="…"` was printed (gsafe45)
+# An auth-param may have blanks around its `=` (RFC 7235's BWS: `response = "…"` was printed, review45)
+# A quoted value skips the quotes a backslash escapes (`username="a\"b", response="…"`: the pair ended at `\"`,
+# and `response="…"` after it was printed, gsafe46); a value in escaped quotes (JSON in a log line) as before
+_AUTH_PARAM = (
+    r"[A-Za-z]+[^\S\n]*=[^\S\n]*(?:\"(?:[^\"\\\n]|\\[^\n])*\"|\\{1,3}\"[^\"\\\n]*\\{1,3}\"|[^\s\"'`\\,;]+)"
+)
 _AUTH_HEADER = re.compile(
-    r"(?P<pre>\b(?:Proxy-)?Authorization\s*[:=]\s*\"?'?(?:Bearer|Basic|Token|Digest|Negotiate|AWS4-HMAC-SHA256)?\s*)"
-    # Digest and AWS4 credentials are `name=value` pairs, a value maybe quoted (`Digest username="a", response="…"`,
-    # JSON-escaped in a log line): the first pair's quote ended the secret and `response="…"` was printed (gsafe45)
-    # An auth-param may have blanks around its `=` (RFC 7235's BWS: `response = "…"` was printed, review45)
-    # A quoted value skips the quotes a backslash escapes (`username="a\"b", response="…"`: the pair ended at `\"`,
-    # and `response="…"` after it was printed, gsafe46); a value in escaped quotes (JSON in a log line) as before
-    r"(?P<secret>(?:[A-Za-z]+[^\S\n]*=[^\S\n]*(?:\"(?:[^\"\\\n]|\\[^\n])*\"|\\{1,3}\"[^\"\\\n]*\\{1,3}\"|[^\s\"'`\\,;]+)|[^\s\"'`\\,;]+)"
-    r"(?:[^\S\n]*,[^\S\n]*[A-Za-z]+[^\S\n]*=[^\S\n]*(?:\"(?:[^\"\\\n]|\\[^\n])*\"|\\{1,3}\"[^\"\\\n]*\\{1,3}\"|[^\s\"'`\\,;]+))*)",
+    rf"(?P<pre>\b(?:Proxy-)?Authorization\s*[:=]\s*\"?'?(?:{_AUTH_SCHEMES})?\s*)"
+    rf"(?P<secret>(?:{_AUTH_PARAM}|[^\s\"'`\\,;]+)(?:[^\S\n]*,[^\S\n]*{_AUTH_PARAM})*)",
     re.I,
 )
 _BEARER = re.compile(r"(?P<pre>\b(?:Bearer|Basic)\s+)(?P<secret>[A-Za-z0-9._~+/=\-]{8,})")
@@ -102,7 +106,7 @@ _KEYSEP = re.compile(
 )
 _BARE_VALUE = re.compile(_VALUE)
 # an HTTP authentication scheme opening a value, with the credential after it on the line
-_SCHEME_WORD = re.compile(r"(?:Bearer|Basic|Token|Digest|Negotiate|AWS4-HMAC-SHA256)[^\S\n]+(?=[^\s\"'`])", re.I)
+_SCHEME_WORD = re.compile(rf"(?:{_AUTH_SCHEMES})[^\S\n]+(?=[^\s\"'`])", re.I)
 _PREFIXED = re.compile(
     r"(?<![A-Za-z0-9])(?:"
     r"hf_[A-Za-z0-9]{20,}|"
@@ -167,11 +171,10 @@ _CMD_END = re.compile(r"[;&|\n]")
 _SECRET_SPEC_KEY = re.compile(r"(?:id|src|source|target|env|type|uid|gid|mode|required)=", re.I)
 # an Azure SAS URL's signature (`?sv=…&sig=…`): a bearer credential for the blob
 _SAS_SIG = re.compile(r"(?<=[?&])(?P<pre>sig=)(?P<secret>[^&\s\"'#]+)")
-_PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----")
-_PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----")
-_PEM_ONE_LINE = re.compile(
-    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----.*?-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----", re.S
-)
+_PEM_KEY = r"[A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----"  # after `-----BEGIN ` / `-----END `: RSA, EC, OPENSSH, ENCRYPTED ...
+_PEM_BEGIN = re.compile(rf"-----BEGIN {_PEM_KEY}")
+_PEM_END = re.compile(rf"-----END {_PEM_KEY}")
+_PEM_ONE_LINE = re.compile(rf"-----BEGIN {_PEM_KEY}.*?-----END {_PEM_KEY}", re.S)
 _ALREADY = re.compile(
     r"^<redacted>$|^(?:Bearer|Basic|Token|Digest|Negotiate)$|^\*+$|^x+$|^\$?\$\{?[A-Za-z_][A-Za-z0-9_]*(?::?-[^}]*)?\}?$"
     r"|^\$\{(?:localEnv|env|containerEnv):[A-Za-z_][A-Za-z0-9_]*\}$"  # devcontainer.json's reference
