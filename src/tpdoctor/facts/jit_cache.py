@@ -11,7 +11,6 @@ torch 2.x is never read). HOME-based defaults are `fs.home-unwritable-arbitrary-
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 
@@ -19,6 +18,7 @@ from tpdoctor.facts import cache_dirs
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.oneccl_install import list_dir, python_prefixes, site_dirs
 from tpdoctor.facts.passwd import passwd_entry
+from tpdoctor.facts.process import may_create_in
 from tpdoctor.model.facts import Facts, JitCacheDir
 
 _DIST = re.compile(r"^(torch|triton)-([0-9]+)\.([0-9]+)[^/]*\.dist-info$")
@@ -50,24 +50,8 @@ def installed_releases(ctx: CollectContext) -> dict[str, tuple[int, int]]:
     return found
 
 
-def writable_by(st: os.stat_result, uid: int | None, gid: int | None, groups: list[int]) -> bool | None:
-    """May `uid` create entries in the directory (write and search), by its mode bits alone (the owner's class
-    first, then the group's, then others', as the kernel's generic_permission does; root may)."""
-    if uid is None:
-        return None
-    if uid == 0:
-        return True
-    mode = stat.S_IMODE(st.st_mode)
-    if st.st_uid == uid:
-        return mode & 0o300 == 0o300
-    if st.st_gid == gid or st.st_gid in groups:
-        return mode & 0o030 == 0o030
-    return mode & 0o003 == 0o003
-
-
 def collect_jit_caches(ctx: CollectContext, facts: Facts) -> None:
     env = ctx.env
-    proc = facts.process
 
     def is_dir(path: str) -> bool:
         return ctx.path(path).is_dir()
@@ -97,10 +81,7 @@ def collect_jit_caches(ctx: CollectContext, facts: Facts) -> None:
             continue  # not there: the library creates it as this user
         if not stat.S_ISDIR(st.st_mode):
             continue
-        if ctx.live:
-            writable: bool | None = os.access(host, os.W_OK | os.X_OK)
-        else:
-            writable = writable_by(st, proc.uid, proc.gid, proc.groups)
+        writable = may_create_in(ctx, facts, host, st)
         facts.jit_caches.append(
             JitCacheDir(
                 path=path,

@@ -557,7 +557,7 @@ class Facts(DataModel):
     userns: UsernsFacts = field(default_factory=UsernsFacts)
     nvidia: NvidiaFacts = field(default_factory=NvidiaFacts)
     groups: dict[str, int] = field(default_factory=dict)  # /etc/group name -> gid
-    tmp_writable: bool | None = None  # access(/tmp, W_OK) or probe
+    tmp_writable: bool | None = None  # access(/tmp, W_OK|X_OK), --root its mode bits (process.may_create_in), or probe
     tmp_readonly_mount: bool | None = None
     env: dict[str, str] = field(default_factory=dict)  # secrets redacted
     display: DisplayFacts = field(default_factory=DisplayFacts)  # gnew41: the X11 socket and cookie DISPLAY needs
