@@ -1,5 +1,5 @@
-"""Where Triton, TorchInductor and torch's extension builder put the caches they compile into and then load: the one
-place that knows it (grefactor48). Pure: an environment in, paths out; the callers look them up (rules/jit_cache.py
+"""Where Triton, TorchInductor and torch's extension builder put the caches they compile into and then load, and where
+the Hugging Face datasets library keeps its cache: the one place that knows it (grefactor48). Pure: an environment in, paths out; the callers look them up (rules/jit_cache.py
 in the mounts, facts/jit_cache.py in the root). Read in the released wheels and upstream sources:
 
 - Triton: `TRITON_CACHE_DIR`, else `TRITON_HOME` (else `HOME`) + `/.triton/cache` (2.0.0 `compiler.py`
@@ -87,6 +87,15 @@ def inductor_default(tmp: str, tmp_var: str | None, user: str | None) -> CacheDi
     return CacheDir(f"TorchInductor's default cache ({shown} + torchinductor_<user>)", tmp, "tmp")
 
 
+def user_cache_dir(env: Mapping[str, str]) -> str | None:
+    """The user's cache directory as torch._appdirs.user_cache_dir and datasets/config.py read it on Linux:
+    XDG_CACHE_HOME, else HOME + /.cache; None with neither."""
+    home = env.get("HOME", "")
+    if env.get("XDG_CACHE_HOME") or home:
+        return env.get("XDG_CACHE_HOME") or posixpath.join(home, ".cache")
+    return None
+
+
 def jit_cache_dirs(
     env: Mapping[str, str], *, user: str | None = None, is_dir: Callable[[str], bool] | None = None
 ) -> list[CacheDir]:
@@ -108,10 +117,9 @@ def jit_cache_dirs(
         out.append(inductor_default(*temp_dir(env, is_dir), user or env_user(env)))
     if env.get("TORCH_EXTENSIONS_DIR"):
         out.append(CacheDir("TORCH_EXTENSIONS_DIR", env["TORCH_EXTENSIONS_DIR"], "env"))
-    elif env.get("XDG_CACHE_HOME") or home:
-        base = env.get("XDG_CACHE_HOME") or posixpath.join(home, ".cache")
+    elif (cache := user_cache_dir(env)) is not None:
         out.append(CacheDir("torch's extension build dir (~/.cache/torch_extensions)",
-                            posixpath.join(base, "torch_extensions"), "home"))
+                            posixpath.join(cache, "torch_extensions"), "home"))
     return [CacheDir(c.what, p, c.base) for c in out if (p := absolute(c.path)) is not None]
 
 
@@ -125,3 +133,21 @@ def legacy_cache_dirs(env: Mapping[str, str], tmp: str) -> list[CacheDir]:
     if not env.get("TRITON_CACHE_DIR"):
         out.append(CacheDir("Triton 1.x's default cache (/tmp/triton)", "/tmp/triton", "tmp", ("triton", (2, 0))))
     return out
+
+
+def hf_datasets_cache_dir(env: Mapping[str, str]) -> tuple[str, str] | None:
+    """(what, directory) of the Hugging Face datasets cache as datasets/config.py picks it: HF_DATASETS_CACHE, else
+    HF_HOME + /datasets, else the user's cache directory (XDG_CACHE_HOME, default ~/.cache) + /huggingface/datasets."""
+    if env.get("HF_DATASETS_CACHE"):
+        what, directory = "HF_DATASETS_CACHE", env["HF_DATASETS_CACHE"]
+    elif env.get("HF_HOME"):
+        what, directory = "the datasets cache under HF_HOME", posixpath.join(env["HF_HOME"], "datasets")
+    elif (cache := user_cache_dir(env)) is not None:
+        shown = "XDG_CACHE_HOME" if env.get("XDG_CACHE_HOME") else "~/.cache"
+        what, directory = f"the default datasets cache ({shown}/huggingface/datasets)", posixpath.join(
+            cache, "huggingface", "datasets"
+        )
+    else:
+        return None
+    path = absolute(directory)
+    return None if path is None else (what, path)

@@ -18,10 +18,9 @@ renamed into place under filelock locks: ESTALE, ENOLCK; hiyouga/LlamaFactory#33
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterator
 
-from tpdoctor.facts.cache_dirs import jit_cache_dirs
+from tpdoctor.facts.cache_dirs import hf_datasets_cache_dir, jit_cache_dirs
 from tpdoctor.facts.system import mount_for
 from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
 from tpdoctor.model.facts import MountEntry
@@ -145,27 +144,6 @@ def jit_cache_local(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
         # whether the job compiles at all (torch.compile, Triton kernels, a JIT extension) is not known here
         confidence="suggests",
     )
-
-
-def hf_datasets_cache_dir(env: dict[str, str]) -> tuple[str, str] | None:
-    """(what, directory) of the Hugging Face datasets cache as datasets/config.py picks it: HF_DATASETS_CACHE, else
-    HF_HOME + /datasets, else XDG_CACHE_HOME (default ~/.cache) + /huggingface/datasets."""
-    home = env.get("HOME", "")
-    if env.get("HF_DATASETS_CACHE"):
-        what, directory = "HF_DATASETS_CACHE", env["HF_DATASETS_CACHE"]
-    elif env.get("HF_HOME"):
-        what, directory = "the datasets cache under HF_HOME", posixpath.join(env["HF_HOME"], "datasets")
-    elif env.get("XDG_CACHE_HOME") or home:
-        base = env.get("XDG_CACHE_HOME") or posixpath.join(home, ".cache")
-        shown = "XDG_CACHE_HOME" if env.get("XDG_CACHE_HOME") else "~/.cache"
-        what, directory = f"the default datasets cache ({shown}/huggingface/datasets)", posixpath.join(
-            base, "huggingface", "datasets"
-        )
-    else:
-        return None
-    if not directory.startswith("/"):
-        return None
-    return what, posixpath.normpath("/" + directory.lstrip("/"))
 
 
 @fact_rule("fs.data-cache-shared-fs")
