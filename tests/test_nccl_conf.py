@@ -8,7 +8,8 @@ from pathlib import Path
 
 from fakeroot import FakeRoot
 from tpdoctor.facts.collect import collect_facts
-from tpdoctor.facts.nccl_conf import conf_paths, parse_conf, passwd_home
+from tpdoctor.facts.nccl_conf import conf_paths, parse_conf
+from tpdoctor.facts.passwd import parse_passwd_entry
 from tpdoctor.model import CheckOptions, Finding
 from tpdoctor.rules.registry import run_fact_rules
 
@@ -51,8 +52,9 @@ def test_files_in_nccl_order() -> None:
 
 def test_the_passwd_home_of_the_uid(tmp_path: Path) -> None:
     passwd = "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\n"
-    assert passwd_home(passwd, 1000) == "/home/alice"
-    assert passwd_home(passwd, 42) is None and passwd_home(None, 0) is None
+    entry = parse_passwd_entry(passwd, 1000)
+    assert entry is not None and entry.home == "/home/alice"
+    assert parse_passwd_entry(passwd, 42) is None and parse_passwd_entry(None, 0) is None
     # NCCL <= 2.29 reads the uid's passwd home even when HOME points elsewhere (measured with NCCL 2.28.9)
     root = _root(tmp_path, {"/etc/passwd": passwd, "/root/.nccl.conf": "NCCL_P2P_LEVEL=NVLINK\n"})
     facts = collect_facts(root, {"HOME": "/tmp/elsewhere"}, live=False)

@@ -72,15 +72,19 @@ _URL_CREDS = re.compile(
     r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.\-]{0,20}://[^\s/@:\"'`\\]*:)(?P<secret>[^\s/@\"'`\\]+)(?=@)"
 )
 _URL_USER_TOKEN = re.compile(r"(?P<pre>https?://)(?P<secret>[^\s/@:\"'`\\]{20,})(?=@)")
+# the HTTP authentication schemes whose credential follows them on the line
+_AUTH_SCHEMES = r"Bearer|Basic|Token|Digest|Negotiate|AWS4-HMAC-SHA256"
+# Digest and AWS4 credentials are `name=value` pairs, a value maybe quoted (`Digest username="a", response="…"`,
+# JSON-escaped in a log line): the first pair's quote ended the secret and `response="…"` was printed (gsafe45)
+# An auth-param may have blanks around its `=` (RFC 7235's BWS: `response = "…"` was printed, review45)
+# A quoted value skips the quotes a backslash escapes (`username="a\"b", response="…"`: the pair ended at `\"`,
+# and `response="…"` after it was printed, gsafe46); a value in escaped quotes (JSON in a log line) as before
+_AUTH_PARAM = (
+    r"[A-Za-z]+[^\S\n]*=[^\S\n]*(?:\"(?:[^\"\\\n]|\\[^\n])*\"|\\{1,3}\"[^\"\\\n]*\\{1,3}\"|[^\s\"'`\\,;]+)"
+)
 _AUTH_HEADER = re.compile(
-    r"(?P<pre>\b(?:Proxy-)?Authorization\s*[:=]\s*\"?'?(?:Bearer|Basic|Token|Digest|Negotiate|AWS4-HMAC-SHA256)?\s*)"
-    # Digest and AWS4 credentials are `name=value` pairs, a value maybe quoted (`Digest username="a", response="…"`,
-    # JSON-escaped in a log line): the first pair's quote ended the secret and `response="…"` was printed (gsafe45)
-    # An auth-param may have blanks around its `=` (RFC 7235's BWS: `response = "…"` was printed, review45)
-    # A quoted value skips the quotes a backslash escapes (`username="a\"b", response="…"`: the pair ended at `\"`,
-    # and `response="…"` after it was printed, gsafe46); a value in escaped quotes (JSON in a log line) as before
-    r"(?P<secret>(?:[A-Za-z]+[^\S\n]*=[^\S\n]*(?:\"(?:[^\"\\\n]|\\[^\n])*\"|\\{1,3}\"[^\"\\\n]*\\{1,3}\"|[^\s\"'`\\,;]+)|[^\s\"'`\\,;]+)"
-    r"(?:[^\S\n]*,[^\S\n]*[A-Za-z]+[^\S\n]*=[^\S\n]*(?:\"(?:[^\"\\\n]|\\[^\n])*\"|\\{1,3}\"[^\"\\\n]*\\{1,3}\"|[^\s\"'`\\,;]+))*)",
+    rf"(?P<pre>\b(?:Proxy-)?Authorization\s*[:=]\s*\"?'?(?:{_AUTH_SCHEMES})?\s*)"
+    rf"(?P<secret>(?:{_AUTH_PARAM}|[^\s\"'`\\,;]+)(?:[^\S\n]*,[^\S\n]*{_AUTH_PARAM})*)",
     re.I,
 )
 _BEARER = re.compile(r"(?P<pre>\b(?:Bearer|Basic)\s+)(?P<secret>[A-Za-z0-9._~+/=\-]{8,})")
@@ -102,7 +106,7 @@ _KEYSEP = re.compile(
 )
 _BARE_VALUE = re.compile(_VALUE)
 # an HTTP authentication scheme opening a value, with the credential after it on the line
-_SCHEME_WORD = re.compile(r"(?:Bearer|Basic|Token|Digest|Negotiate|AWS4-HMAC-SHA256)[^\S\n]+(?=[^\s\"'`])", re.I)
+_SCHEME_WORD = re.compile(rf"(?:{_AUTH_SCHEMES})[^\S\n]+(?=[^\s\"'`])", re.I)
 _PREFIXED = re.compile(
     r"(?<![A-Za-z0-9])(?:"
     r"hf_[A-Za-z0-9]{20,}|"
@@ -167,11 +171,10 @@ _CMD_END = re.compile(r"[;&|\n]")
 _SECRET_SPEC_KEY = re.compile(r"(?:id|src|source|target|env|type|uid|gid|mode|required)=", re.I)
 # an Azure SAS URL's signature (`?sv=…&sig=…`): a bearer credential for the blob
 _SAS_SIG = re.compile(r"(?<=[?&])(?P<pre>sig=)(?P<secret>[^&\s\"'#]+)")
-_PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----")
-_PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----")
-_PEM_ONE_LINE = re.compile(
-    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----.*?-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----", re.S
-)
+_PEM_KEY = r"[A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----"  # after `-----BEGIN ` / `-----END `: RSA, EC, OPENSSH, ENCRYPTED ...
+_PEM_BEGIN = re.compile(rf"-----BEGIN {_PEM_KEY}")
+_PEM_END = re.compile(rf"-----END {_PEM_KEY}")
+_PEM_ONE_LINE = re.compile(rf"-----BEGIN {_PEM_KEY}.*?-----END {_PEM_KEY}", re.S)
 _ALREADY = re.compile(
     r"^<redacted>$|^(?:Bearer|Basic|Token|Digest|Negotiate)$|^\*+$|^x+$|^\$?\$\{?[A-Za-z_][A-Za-z0-9_]*(?::?-[^}]*)?\}?$"
     r"|^\$\{(?:localEnv|env|containerEnv):[A-Za-z_][A-Za-z0-9_]*\}$"  # devcontainer.json's reference
@@ -299,6 +302,13 @@ def _quote_end(line: str, start: int, q: str) -> int:
             i = line.find(q, i + (2 if line.startswith("''", i) else 4))
         return i
     return line.find(q, start)
+
+
+def _quoted_value_end(line: str, start: int, q: str) -> int:
+    """Where the value quoted with `q` that starts at `start` ends: at its closing quote (_quote_end), else at the
+    line's end, its line break (`\n` or a CRLF's `\r\n`) kept out of the value."""
+    close = _quote_end(line, start, q)
+    return len(line.rstrip("\r\n")) if close < 0 else close
 
 
 def _list_end(line: str, start: int) -> int:
@@ -432,8 +442,7 @@ def _redact_kv(line: str) -> str:
         q = m.group("q")
         lead = ""  # the quote before the key of a word quoted whole (`'API_TOKEN=a b'`)
         if q:
-            end = _quote_end(line, start, q)
-            end = len(line.rstrip("\n")) if end < 0 else end
+            end = _quoted_value_end(line, start, q)
         elif line.startswith("[", start):
             # a list of secrets (vLLM's `non-default args: {'api_key': ['x']}`, `api_key=["x"]`): the bare value was
             # the `[` alone and the quoted items were printed (gsafe47). The items go, the brackets stay
@@ -468,8 +477,7 @@ def _redact_kv(line: str) -> str:
                 # `Walrus77` was hidden, review44)
                 # a key inside such a value left as it is (`'token=${A:-\''token=…`, a reference) keeps its first
                 # run: each key's value ran to the same far quote, and the line was scanned per key (quadratic)
-                close = _quote_end(line, start, lead)
-                end = quoted_to = max(end, len(line.rstrip("\n")) if close < 0 else close)
+                end = quoted_to = max(end, _quoted_value_end(line, start, lead))
         if not q and not lead and end > start and line[end - 1] in depth:  # a quoted value's closer is its own
             # `{api_key: x}`, `[token=x]`, `f(token=x)`: a closing bracket after a bare value closes a bracket opened
             # before the key, and is the line's, not the secret's; it went with the value (`{api_key: <redacted>`, a
@@ -548,8 +556,7 @@ def _redact_argv_pairs(line: str) -> str:
         start = m.end()
         q2 = m.group("q2")
         if q2:
-            end = _quote_end(line, start, q2)
-            end = len(line.rstrip("\n")) if end < 0 else end
+            end = _quoted_value_end(line, start, q2)
         else:
             v = _FLOW_ITEM.match(line, start)
             end = v.end() if v else start
@@ -758,8 +765,7 @@ def redact_shell_continuation(line: str) -> str:
         return line
     end = m.end()
     if m.group("q"):  # a quoted value (`- "Walrus 77"`): to its closing quote, blanks and all
-        close = _quote_end(line, m.start("v"), m.group("q"))
-        end = len(line.rstrip("\r\n")) if close < 0 else max(end, close)
+        end = max(end, _quoted_value_end(line, m.start("v"), m.group("q")))
     return m.group("pre") + REDACTED + line[end:]
 
 

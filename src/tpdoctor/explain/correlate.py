@@ -65,6 +65,11 @@ class Support:
             self.messages.append(why)
 
 
+def _support(supports: dict[str, Support], cause: str, order: int = 0) -> Support:
+    """What backs `cause`, made at `order` (-1: before every signature's causes) the first time something does."""
+    return supports.setdefault(cause, Support(cause=cause, order=order))
+
+
 _LINE_REF = re.compile(r"\s*\(lines? [\d, -]+\)")
 
 
@@ -191,11 +196,6 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
     if floor is not None:  # read by the NGC check's `unless` (fact:ngc_driver_below_floor)
         scan.facts.add("ngc_driver_below_floor", floor.floor, floor.first_line, floor.hits[0].source)
 
-    def support(cause: str) -> Support:
-        if cause not in supports:
-            supports[cause] = Support(cause=cause)
-        return supports[cause]
-
     explained = _lines_that_explain_codes(scan, kb)
     for sig in kb.signatures:
         rec = scan.signatures.get(sig.id)
@@ -212,7 +212,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         # an error code (a printed CUDA/HIP/L0 string) is the API's consequence, as generic as a downstream
         # line: a specific line ranks before it, and a known non-container root explains it
         generic = sig.downstream or sig.code is not None
-        s = support(main)
+        s = _support(supports, main)
         # sibling signatures of one cause that read the very same lines (kubectl's `nvidia.com/gpu: 0` is read by the
         # node, capacity and any-vendor forms) are one reading: the first one's explanation says it, the others'
         # would repeat it in other words in the headline
@@ -239,7 +239,7 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
                 continue
             first = min(h.line for h in when_hits)
         if c.emit:
-            s = support(c.emit)
+            s = _support(supports, c.emit)
             s.order = -1  # the correlation knows more than the signature alone: first among equals
             s.add(c.id, c.strength, when_hits, first, message, c.downstream)
             fact_hit = next(iter(scan.facts.first.get(k) for k in c.fact), None)
@@ -279,16 +279,16 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         if (seen.hit.source, seen.hit.line) in explained:
             continue
         main, *others = code.causes
-        support(main).add(
+        _support(supports, main).add(
             sig_id, "suggests", [seen.hit], seen.hit.line, f"{code.layer} error {code.describe()}", downstream=True
         )
         alternatives.setdefault(main, []).extend(o for o in others if o not in alternatives[main])
 
     if floor is not None:
-        support("cuda.driver-too-old").add("facts.ngc_driver_floor", "proves", floor.hits, floor.first_line, floor.why())
+        _support(supports, "cuda.driver-too-old").add("facts.ngc_driver_floor", "proves", floor.hits, floor.first_line, floor.why())
     old_driver = driver_floor.smi_driver_too_old(scan)
     if old_driver is not None and any(c.code.name == "cudaErrorInsufficientDriver" for c in codes):
-        support("cuda.driver-too-old").add(
+        _support(supports, "cuda.driver-too-old").add(
             "facts.smi_driver_floor", "suggests", [old_driver.hit], old_driver.hit.line, old_driver.why()
         )
     _release_below_driver(scan, codes, supports, notes)
@@ -505,7 +505,7 @@ def _driver_too_old(
 ) -> None:
     """Name cuda.driver-too-old from a CUDA start-up failure (evidence[0]) and what shows the driver is too old, and
     turn the no-GPU guesses the same failure gave into notes (`instead`: why they are not the cause)."""
-    supports.setdefault("cuda.driver-too-old", Support(cause="cuda.driver-too-old", order=-1)).add(
+    _support(supports, "cuda.driver-too-old", order=-1).add(
         via, "suggests", evidence, evidence[0].line, why
     )
     for guess in _NO_GPU_GUESSES:
@@ -621,7 +621,7 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
     cumem = facts.values.get("cumem", [])
     if len(set(cumem)) > 1:
         rec = scan.signatures.get("nccl.cumem-env-0") or scan.signatures.get("vllm.cumem-env-kept")
-        s = supports.setdefault("nccl.cumem-mismatch", Support(cause="nccl.cumem-mismatch"))
+        s = _support(supports, "nccl.cumem-mismatch")
         s.add(
             "facts.cumem",
             "suggests",
@@ -634,7 +634,7 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
 
     partial = rdma_listing.partial_uverbs(scan)
     if partial is not None:
-        supports.setdefault("rdma.ib-device-missing", Support(cause="rdma.ib-device-missing", order=-1)).add(
+        _support(supports, "rdma.ib-device-missing", order=-1).add(
             "facts.uverbs_list", "suggests", [partial.hit], partial.hit.line, partial.why()
         )
 
@@ -726,7 +726,7 @@ def _child_deaths(scan: ScanResult, supports: dict[str, Support], notes: list[st
                 "(a file mapped with mmap that shrank or sits on a full filesystem, hugepages, or hardware)."
             )
         elif not _already_evidence(supports.get("shm.too-small"), bus):  # a bus-error signature's line says it already
-            supports.setdefault("shm.too-small", Support(cause="shm.too-small")).add(
+            _support(supports, "shm.too-small").add(
                 "death.SIGBUS",
                 "suggests",
                 [bus],
@@ -889,7 +889,7 @@ def _bare_multi_node_hang(scan: ScanResult, supports: dict[str, Support], notes:
     pick = hang.bare_multi_node(scan)
     if pick is None:
         return
-    supports.setdefault(pick.cause, Support(cause=pick.cause, order=-1)).add(
+    _support(supports, pick.cause, order=-1).add(
         f"context.{pick.cause}", "suggests", pick.hits, pick.first_line, pick.why, pick.generic
     )
     hung = hang.note(scan)  # "nothing in the log selects its cause": this pick is that selection
@@ -918,7 +918,7 @@ def _context_picks(scan: ScanResult, supports: dict[str, Support]) -> None:
     """An ambiguous symptom plus the context that selects its cause (explain/differential.py): the pick
     is `suggests`, first among equals (order -2: before a correlation's -1 and the symptom's own guess)."""
     for pick in [*differential.picks(scan), *hang.picks(scan)]:
-        s = supports.setdefault(pick.cause, Support(cause=pick.cause))
+        s = _support(supports, pick.cause)
         s.order = min(s.order, -2)
         s.add(f"context.{pick.cause}", "suggests", pick.hits, pick.first_line, pick.why, pick.generic)
         s.messages.remove(pick.why)
@@ -952,7 +952,7 @@ def _suggest_from_fact(
     seen, displayed as `shown` with the fact's value in its `{}`."""
     first = scan.facts.first.get(key)
     hits = [SigHit(first[1], shown.format(first[0]), first[2], {})] if first else []
-    supports.setdefault(cause, Support(cause=cause, order=-1)).add(
+    _support(supports, cause, order=-1).add(
         f"facts.{key}", "suggests", hits, first[1] if first else 1, why
     )
 
@@ -987,7 +987,7 @@ def _misspelt_env(scan: ScanResult, supports: dict[str, Support]) -> None:
         for name, real, consumer in env_typos.typos_in(text):
             line, source = scan.facts.where[("env_assign_text", text)]  # every kept value has its line
             hits = [SigHit(line, text[:300], source, {})]
-            supports.setdefault("env.unknown-variable", Support(cause="env.unknown-variable", order=-1)).add(
+            _support(supports, "env.unknown-variable", order=-1).add(
                 "facts.env_assign_text",
                 "suggests",
                 hits,
@@ -1160,7 +1160,7 @@ def _mps_users(scan: ScanResult, supports: dict[str, Support]) -> None:
     key = "mps_client_user" if other in clients else "mps_server_user"
     line, source = facts.where[(key, other)]
     shown = f"NEW CLIENT ... from user {other}" if key == "mps_client_user" else f"Starting new server ... for user {other}"
-    supports.setdefault("nvidia.mps-user-mismatch", Support(cause="nvidia.mps-user-mismatch", order=-1)).add(
+    _support(supports, "nvidia.mps-user-mismatch", order=-1).add(
         f"facts.{key}",
         "suggests",
         [SigHit(line, shown, source, {})],

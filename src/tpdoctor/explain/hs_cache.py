@@ -40,7 +40,7 @@ import secrets
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tpdoctor.boundedio import read_fd_bounded
 from tpdoctor.errors import InputError
@@ -55,6 +55,8 @@ MAX_ENTRIES = 24  # the full database plus the subsets of the logs read lately
 _NAME = re.compile(r"^(hs|tables|kb)-[0-9a-f]{64}\.db$")
 MAX_TABLES = 4  # per kind, for `tables` and `kb`
 _TMP = ".hs-tmp-"
+
+T = TypeVar("T")
 
 
 def cache_dir() -> Path | None:
@@ -260,3 +262,28 @@ def load_or_compile(
         if dir_fd is not None and payload is not None:
             _write(dir_fd, name, payload)
         return db
+
+
+def cached(
+    kind: str,
+    cls: type[T],
+    key: Callable[[], str | None],
+    build: Callable[[], T],
+    dumps: Callable[[T], bytes | None],
+    loads: Callable[[bytes], T],
+    uncached: Callable[[], T] | None = None,
+) -> T:
+    """A value kept here as a `kind` file (`tables`, `kb`): read back (`loads`) from the file of `key()` when there is
+    one, else `build()` and cached (`dumps`). With the cache off (cache_dir() None, `key` not called) or no key
+    (a source unreadable), built without it: `uncached()`, where building for the cache costs more, else `build()`."""
+    name = key() if cache_dir() is not None else None
+    if name is None:
+        return (uncached or build)()
+
+    def compile_value() -> tuple[object, bytes | None]:
+        value = build()
+        return value, dumps(value)
+
+    found = load_or_compile(name, loads, compile_value, kind=kind)
+    assert isinstance(found, cls)
+    return found

@@ -486,17 +486,16 @@ def _tables_key(kb: KnowledgeBase) -> str | None:
 
 def _literal_tables(kb: KnowledgeBase) -> _Tables:
     """kb's literal tables, from the cache when they are there (hs_cache), else built (and cached)."""
-
-    def build() -> tuple[_Tables, bytes]:
-        tables = _Tables(*_build_tables(kb), with_covers=True)
-        return tables, tables.dumps()
-
-    key = _tables_key(kb) if hs_cache.cache_dir() is not None else None
-    if key is None:
-        return _Tables(*_build_tables(kb))
-    found = hs_cache.load_or_compile(key, _Tables.loads, build, kind="tables")
-    assert isinstance(found, _Tables)
-    return found
+    # the cached tables carry the engine's covers; without the cache the engine works them out
+    return hs_cache.cached(
+        "tables",
+        _Tables,
+        lambda: _tables_key(kb),
+        lambda: _Tables(*_build_tables(kb), with_covers=True),
+        _Tables.dumps,
+        _Tables.loads,
+        uncached=lambda: _Tables(*_build_tables(kb)),
+    )
 
 
 def _build_tables(kb: KnowledgeBase) -> tuple[list[bytes], list[bool], list[_Target]]:

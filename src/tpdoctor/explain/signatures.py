@@ -347,17 +347,7 @@ def knowledge_base() -> KnowledgeBase:
     built from the same data and code, else read, validated and built (~100 ms of every start-up, against ~20 ms)."""
     from tpdoctor.explain import hs_cache
 
-    key = _kb_key() if hs_cache.cache_dir() is not None else None
-    if key is None:
-        return _packaged_knowledge()
-
-    def build() -> tuple[KnowledgeBase, bytes | None]:
-        kb = _packaged_knowledge()
-        return kb, _kb_dumps(kb)
-
-    found = hs_cache.load_or_compile(key, _kb_loads, build, kind="kb")
-    assert isinstance(found, KnowledgeBase)
-    return found
+    return hs_cache.cached("kb", KnowledgeBase, _kb_key, _packaged_knowledge, _kb_dumps, _kb_loads)
 
 
 # The cached knowledge base (knowledge_base): marshal data of plain values (strings, tuples, dicts, ints, bools, None;

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tpdoctor import __version__
@@ -20,6 +20,8 @@ class CollectContext:
     root: Path
     live: bool
     env: Mapping[str, str]
+    # what several collectors read, read once per gathering (facts/passwd.py)
+    memo: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
 
     def path(self, p: str) -> Path:
         """The in-root absolute path p ('/dev/dri') as a path on this machine, every symlink

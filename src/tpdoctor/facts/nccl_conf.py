@@ -24,6 +24,7 @@ from collections.abc import Mapping
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.fsutil import read_text
+from tpdoctor.facts.passwd import passwd_entry
 from tpdoctor.model.facts import Facts, NcclConfLine
 from tpdoctor.redact import redact_value
 
@@ -49,17 +50,6 @@ def conf_paths(env: Mapping[str, str], passwd_home: str | None = None) -> list[s
         paths += [posixpath.join(h, ".nccl.conf") for h in dict.fromkeys(homes) if h]
     paths.append(ETC_CONF)
     return paths
-
-
-def passwd_home(text: str | None, uid: int | None) -> str | None:
-    """The home directory of `uid` in an /etc/passwd text (getpwuid's pw_dir), None when unknown."""
-    if text is None or uid is None:
-        return None
-    for line in text.splitlines():
-        fields = line.split(":")
-        if len(fields) >= 7 and fields[2] == str(uid) and not line.startswith("#"):
-            return fields[5] or None
-    return None
 
 
 def parse_conf(text: str) -> list[tuple[int, str, str]]:
@@ -89,8 +79,8 @@ def job_cwd(ctx: CollectContext) -> str:
 def collect_nccl_conf(ctx: CollectContext, facts: Facts) -> None:
     """facts.nccl_conf, and the applied lines merged into facts.env (collect_status and collect_env have run)."""
     seen_paths: set[str] = set()
-    home = passwd_home(read_text(ctx.root, "/etc/passwd", facts.errors), facts.process.uid)
-    for path in conf_paths(ctx.env, home):
+    entry = passwd_entry(ctx, facts)
+    for path in conf_paths(ctx.env, entry.home if entry else None):
         if not path.startswith("/"):
             path = posixpath.join(job_cwd(ctx), path)  # fopen(): relative to the process's cwd
         path = posixpath.normpath(path)

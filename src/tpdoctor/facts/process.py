@@ -7,7 +7,9 @@ live, they are this process's own, which is what a rank started the same way wou
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
+from pathlib import Path
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.fsutil import numbered, read_text
@@ -107,6 +109,31 @@ def collect_display(ctx: CollectContext, facts: Facts) -> None:
     xauth = ctx.env.get("XAUTHORITY", "")
     if xauth.startswith("/"):
         d.xauthority_exists = os.path.lexists(ctx.path(xauth))
+
+
+def writable_by(st: os.stat_result, uid: int | None, gid: int | None, groups: list[int]) -> bool | None:
+    """May `uid` create entries in the directory (write and search), by its mode bits alone (the owner's class
+    first, then the group's, then others', as the kernel's generic_permission does; root may); None: uid unknown."""
+    if uid is None:
+        return None
+    if uid == 0:
+        return True
+    mode = stat.S_IMODE(st.st_mode)
+    if st.st_uid == uid:
+        return mode & 0o300 == 0o300
+    if st.st_gid == gid or st.st_gid in groups:
+        return mode & 0o030 == 0o030
+    return mode & 0o003 == 0o003
+
+
+def may_create_in(ctx: CollectContext, facts: Facts, host: Path, st: os.stat_result) -> bool | None:
+    """May the inspected process create files in the directory `host` (`st` its stat): live, access(2) with
+    W_OK|X_OK as this process (may_create's MAY_WRITE|MAY_EXEC); under --root, its mode bits against the process's
+    uid, gid and groups (writable_by). collect_status and collect_groups have run."""
+    if ctx.live:
+        return os.access(host, os.W_OK | os.X_OK)
+    proc = facts.process
+    return writable_by(st, proc.uid, proc.gid, proc.groups)
 
 
 COLLECTORS.extend([collect_status, collect_groups, collect_env, collect_display])

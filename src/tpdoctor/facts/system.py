@@ -8,6 +8,7 @@ import re
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.container import booted_root
 from tpdoctor.facts.fsutil import read_bytes, read_text
+from tpdoctor.facts.process import may_create_in
 from tpdoctor.model.facts import Facts, MountEntry, mount_holding
 from tpdoctor.units import parse_small_int
 
@@ -191,14 +192,8 @@ def collect_tmp(ctx: CollectContext, facts: Facts) -> None:
         facts.tmp_writable = False
     elif facts.tmp_readonly_mount:
         facts.tmp_writable = False
-    elif ctx.live:
-        facts.tmp_writable = os.access(tmp, os.W_OK)
     else:
-        st = tmp.stat()
-        uid = facts.process.uid
-        facts.tmp_writable = (
-            uid == 0 or bool(st.st_mode & 0o002) or (uid == st.st_uid and bool(st.st_mode & 0o200))
-        )
+        facts.tmp_writable = may_create_in(ctx, facts, tmp, tmp.stat())
 
 
 # Install locations that name their generation; /opt/intel/1ccl-wks is ipex-llm's 2021.14-era build.

@@ -519,7 +519,7 @@ class NetworkFacts(DataModel):
 @dataclass(kw_only=True, repr=False, eq=False)
 class JitCacheDir(DataModel):
     """gnew47: one JIT cache directory that exists where the job's compiler will write (facts/jit_cache.py): a path a
-    variable names (TORCH_EXTENSIONS_DIR, TRITON_CACHE_DIR, TORCHINDUCTOR_CACHE_DIR), TorchInductor's default
+    variable names (TORCH_EXTENSIONS_DIR, TRITON_CACHE_DIR, TRITON_HOME, TORCHINDUCTOR_CACHE_DIR), TorchInductor's default
     <temp dir>/torchinductor_<user>, or a default under the temp dir that an installed old release uses
     (<temp dir>/torch_extensions for torch before 1.6, /tmp/triton for Triton 1.x)."""
 
@@ -557,7 +557,7 @@ class Facts(DataModel):
     userns: UsernsFacts = field(default_factory=UsernsFacts)
     nvidia: NvidiaFacts = field(default_factory=NvidiaFacts)
     groups: dict[str, int] = field(default_factory=dict)  # /etc/group name -> gid
-    tmp_writable: bool | None = None  # access(/tmp, W_OK) or probe
+    tmp_writable: bool | None = None  # access(/tmp, W_OK|X_OK), --root its mode bits (process.may_create_in), or probe
     tmp_readonly_mount: bool | None = None
     env: dict[str, str] = field(default_factory=dict)  # secrets redacted
     display: DisplayFacts = field(default_factory=DisplayFacts)  # gnew41: the X11 socket and cookie DISPLAY needs

@@ -185,6 +185,14 @@ def rank_count(options: CheckOptions, visible: int) -> int:
     return (options.tp or visible) * max(options.pp, 1)
 
 
+def multi_rank(facts: Facts, options: CheckOptions, backend: str | None = None) -> bool:
+    """Two or more local ranks (rank_count): `--tp` x `--pp`, else the visible GPUs of `backend` (inferred when not
+    given) x `--pp`; False where neither `--tp` nor a visible GPU says how many."""
+    if backend is None:
+        backend = infer_backend(facts, options)
+    return rank_count(options, len(visible_gpu_paths(facts, backend))) >= 2
+
+
 @dataclass
 class VisibleGpus:
     """GPUs the process can use: `base` from the nodes/driver, `count` after the *_VISIBLE_DEVICES mask."""

@@ -18,13 +18,13 @@ renamed into place under filelock locks: ESTALE, ENOLCK; hiyouga/LlamaFactory#33
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterator
 
+from tpdoctor.facts.cache_dirs import hf_datasets_cache_dir, jit_cache_dirs
 from tpdoctor.facts.system import mount_for
 from tpdoctor.model import CheckOptions, Facts, Finding, make_finding
 from tpdoctor.model.facts import MountEntry
-from tpdoctor.rules.gpus import infer_backend, rank_count, visible_gpu_paths
+from tpdoctor.rules.gpus import multi_rank
 from tpdoctor.rules.registry import fact_rule
 
 # Filesystem types /proc/self/mounts gives a network or cluster filesystem that several hosts share: NFS, Lustre,
@@ -35,39 +35,10 @@ NETWORK_FSTYPES = frozenset(
 )
 
 
-def _cache_dirs(env: dict[str, str]) -> list[tuple[str, str, bool]]:
-    """(what, directory, set explicitly) for Triton, TorchInductor and torch's extension builder, as each picks it:
-    triton/runtime/cache.py (TRITON_CACHE_DIR, else TRITON_HOME or HOME + /.triton/cache), torch/_inductor
-    runtime/cache_dir_utils.py (TORCHINDUCTOR_CACHE_DIR, else tempfile.gettempdir() + /torchinductor_<user>: TMPDIR,
-    else /tmp), torch/utils/cpp_extension.py (TORCH_EXTENSIONS_DIR, else the user cache dir + /torch_extensions)."""
-    home = env.get("HOME", "")
-    out: list[tuple[str, str, bool]] = []
-    if env.get("TRITON_CACHE_DIR"):
-        out.append(("TRITON_CACHE_DIR", env["TRITON_CACHE_DIR"], True))
-    elif env.get("TRITON_HOME"):
-        out.append(("Triton's cache under TRITON_HOME", posixpath.join(env["TRITON_HOME"], ".triton", "cache"), True))
-    elif home:
-        out.append(("Triton's default cache (~/.triton/cache)", posixpath.join(home, ".triton", "cache"), False))
-    if env.get("TORCHINDUCTOR_CACHE_DIR"):
-        out.append(("TORCHINDUCTOR_CACHE_DIR", env["TORCHINDUCTOR_CACHE_DIR"], True))
-    elif env.get("TMPDIR"):
-        # not explicit: Slurm and login profiles set TMPDIR per job, and most jobs never compile
-        out.append(("TorchInductor's cache under TMPDIR", env["TMPDIR"], False))
-    else:
-        out.append(("TorchInductor's default cache (/tmp/torchinductor_<user>)", "/tmp", False))
-    if env.get("TORCH_EXTENSIONS_DIR"):
-        out.append(("TORCH_EXTENSIONS_DIR", env["TORCH_EXTENSIONS_DIR"], True))
-    elif env.get("XDG_CACHE_HOME") or home:
-        base = env.get("XDG_CACHE_HOME") or posixpath.join(home, ".cache")
-        out.append(("torch's extension build dir (~/.cache/torch_extensions)", posixpath.join(base, "torch_extensions"), False))
-    # "/" + lstrip: normpath keeps a leading '//' (POSIX leaves it open), which Linux resolves as '/'
-    return [(what, posixpath.normpath("/" + d.lstrip("/")), explicit) for what, d, explicit in out if d.startswith("/")]
-
-
 def explicit_cache_dirs(env: dict[str, str]) -> list[tuple[str, str]]:
     """(what, directory) of the caches a variable names (TRITON_CACHE_DIR, TRITON_HOME, TORCHINDUCTOR_CACHE_DIR,
     TORCH_EXTENSIONS_DIR): the ones check and audit judge. A default location is left unjudged (see below)."""
-    return [(what, directory) for what, directory, explicit in _cache_dirs(env) if explicit]
+    return [(c.what, c.path) for c in jit_cache_dirs(env) if c.explicit]
 
 
 @fact_rule("fs.jit-cache-noexec")
@@ -76,7 +47,7 @@ def jit_cache_exec(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
 
     **What it checks.** For each cache directory as the library picks it from the environment
     (`TRITON_CACHE_DIR`, else `TRITON_HOME` or `HOME` + `/.triton/cache`; `TORCHINDUCTOR_CACHE_DIR`, else
-    `TMPDIR` or `/tmp`; `TORCH_EXTENSIONS_DIR`, else `~/.cache/torch_extensions`), the mount that holds it in
+    the temp dir + `torchinductor_<user>`; `TORCH_EXTENSIONS_DIR`, else `~/.cache/torch_extensions`), the mount that holds it in
     /proc/self/mounts: a `noexec` among its options is this finding, for a directory `TRITON_CACHE_DIR`,
     `TRITON_HOME`, `TORCHINDUCTOR_CACHE_DIR` or `TORCH_EXTENSIONS_DIR` names (a blocker; `TMPDIR` alone is not
     judged: Slurm sets it per job). A default location is not judged: a `--tmpfs /tmp` is noexec unless it says `exec`, oneCCL's
@@ -97,18 +68,18 @@ def jit_cache_exec(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     if not facts.mounts:
         return
     hits: list[tuple[str, str, MountEntry, bool]] = []
-    for what, directory, explicit in _cache_dirs(facts.env):
+    for c in jit_cache_dirs(facts.env):
         # a default location on a noexec /tmp is not judged: `--tmpfs /tmp` (noexec unless it says exec) is what
         # oneCCL's IPC sockets and read-only root filesystems need, and most jobs never run torch.compile; the
         # container matrix (tests/containers/) runs such containers as expected clean; and on a GPU the default path
         # survives it: a CUDA torch.compile with /tmp noexec ran and matched eager on an H100 (Triton's launcher and
         # kernels live in ~/.triton/cache), only a CPU compile's .so in /tmp/torchinductor_<user> failed
         # (bench/gpu/tmp_noexec_h200x1.sh, docs/generate.md)
-        if not explicit:
+        if not c.explicit:
             continue
-        m = mount_for(facts, directory)
+        m = mount_for(facts, c.path)
         if m is not None and "noexec" in m.options:
-            hits.append((what, directory, m, explicit))
+            hits.append((c.what, c.path, m, c.explicit))
     if not hits:
         return
     evidence = [
@@ -132,8 +103,9 @@ def jit_cache_local(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
 
     **What it checks.** For a job of two or more local ranks (`--tp` x `--pp`, or the visible GPUs), each
     cache directory as the library picks it from the environment (`TRITON_CACHE_DIR`, else `TRITON_HOME` or
-    `HOME` + `/.triton/cache`; `TORCHINDUCTOR_CACHE_DIR`, else `TMPDIR` or `/tmp`; `TORCH_EXTENSIONS_DIR`,
-    else `~/.cache/torch_extensions`), default locations included: the mount that holds it in
+    `HOME` + `/.triton/cache`; `TORCHINDUCTOR_CACHE_DIR`, else the temp dir (`TMPDIR`, `TEMP` or `TMP`, else
+    `/tmp`) + `torchinductor_<user>`; `TORCH_EXTENSIONS_DIR`, else `~/.cache/torch_extensions`), default locations
+    included: the mount that holds it in
     /proc/self/mounts, when its type is NFS, Lustre, CIFS/SMB, GPFS, BeeGFS, CephFS or GlusterFS, is this
     finding (degraded: most compiles succeed, a rank fails now and then).
 
@@ -152,15 +124,13 @@ def jit_cache_local(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     """
     if not facts.mounts:
         return
-    backend = infer_backend(facts, options)
-    visible = visible_gpu_paths(facts, backend)
-    if not (visible or options.tp) or rank_count(options, len(visible)) < 2:
+    if not multi_rank(facts, options):
         return
     hits: list[tuple[str, str, MountEntry]] = []
-    for what, directory, _explicit in _cache_dirs(facts.env):
-        m = mount_for(facts, directory)
+    for c in jit_cache_dirs(facts.env):
+        m = mount_for(facts, c.path)
         if m is not None and m.fstype in NETWORK_FSTYPES:
-            hits.append((what, directory, m))
+            hits.append((c.what, c.path, m))
     if not hits:
         return
     evidence = [(what, f"{directory}: on {m.target} ({m.fstype} from {m.source})") for what, directory, m in hits]
@@ -174,27 +144,6 @@ def jit_cache_local(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
         # whether the job compiles at all (torch.compile, Triton kernels, a JIT extension) is not known here
         confidence="suggests",
     )
-
-
-def hf_datasets_cache_dir(env: dict[str, str]) -> tuple[str, str] | None:
-    """(what, directory) of the Hugging Face datasets cache as datasets/config.py picks it: HF_DATASETS_CACHE, else
-    HF_HOME + /datasets, else XDG_CACHE_HOME (default ~/.cache) + /huggingface/datasets."""
-    home = env.get("HOME", "")
-    if env.get("HF_DATASETS_CACHE"):
-        what, directory = "HF_DATASETS_CACHE", env["HF_DATASETS_CACHE"]
-    elif env.get("HF_HOME"):
-        what, directory = "the datasets cache under HF_HOME", posixpath.join(env["HF_HOME"], "datasets")
-    elif env.get("XDG_CACHE_HOME") or home:
-        base = env.get("XDG_CACHE_HOME") or posixpath.join(home, ".cache")
-        shown = "XDG_CACHE_HOME" if env.get("XDG_CACHE_HOME") else "~/.cache"
-        what, directory = f"the default datasets cache ({shown}/huggingface/datasets)", posixpath.join(
-            base, "huggingface", "datasets"
-        )
-    else:
-        return None
-    if not directory.startswith("/"):
-        return None
-    return what, posixpath.normpath("/" + directory.lstrip("/"))
 
 
 @fact_rule("fs.data-cache-shared-fs")
@@ -222,9 +171,7 @@ def hf_datasets_cache_local(facts: Facts, options: CheckOptions) -> Iterator[Fin
     picked = hf_datasets_cache_dir(facts.env)
     if picked is None:
         return
-    backend = infer_backend(facts, options)
-    visible = visible_gpu_paths(facts, backend)
-    if not (visible or options.tp) or rank_count(options, len(visible)) < 2:
+    if not multi_rank(facts, options):
         return
     what, directory = picked
     m = mount_for(facts, directory)
@@ -246,8 +193,9 @@ def jit_cache_owner(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     """The JIT cache directories this job will write into are not another UID's that it cannot write (gnew47).
 
     **What it checks.** Each JIT cache directory that already exists where the job's compilers will write
-    (facts/jit_cache.py): the one `TORCHINDUCTOR_CACHE_DIR`, `TORCH_EXTENSIONS_DIR` or `TRITON_CACHE_DIR` names;
-    TorchInductor's default, the temp dir (`TMPDIR`, else /tmp) + `torchinductor_<user>` with the user name
+    (facts/cache_dirs.py, facts/jit_cache.py): the one `TORCHINDUCTOR_CACHE_DIR`, `TORCH_EXTENSIONS_DIR`,
+    `TRITON_CACHE_DIR` or `TRITON_HOME` names; TorchInductor's default, the temp dir (`TMPDIR`, `TEMP` or `TMP`,
+    else /tmp) + `torchinductor_<user>` with the user name
     `getpass.getuser()` gives (`LOGNAME`, `USER`, ..., else /etc/passwd); and the temp dir's `torch_extensions`
     (torch before 1.6) or `/tmp/triton` (Triton 1.x) where such a release is installed. A directory owned by
     another UID that this process may not write and search (live: access(2); under `--root` its mode bits against

@@ -11,16 +11,13 @@ from collections.abc import Iterator
 from tpdoctor.model import CheckOptions, Confidence, Evidence, Facts, Finding, SeverityName, make_finding
 from tpdoctor.oneccl.model import ModePrediction, cross_rank_ptrace, drmfd_walk, predict_mode
 from tpdoctor.rules.context import facts_fix_context
-from tpdoctor.rules.gpus import infer_backend, rank_count, sysfs_gpu, visible_gpu_paths
+from tpdoctor.rules.gpus import infer_backend, multi_rank, rank_count, sysfs_gpu, visible_gpu_paths
 from tpdoctor.rules.registry import fact_rule
 
 
 def applies(facts: Facts, options: CheckOptions) -> bool:
     backend = infer_backend(facts, options)
-    if backend != "xpu":
-        return False
-    visible = visible_gpu_paths(facts, backend)
-    return bool(visible or options.tp) and rank_count(options, len(visible)) >= 2
+    return backend == "xpu" and multi_rank(facts, options, backend)
 
 
 def _mode_evidence(p: ModePrediction) -> list[Evidence]:

@@ -1,0 +1,38 @@
+"""The password database's entry for the inspected process's uid (/etc/passwd in the root), as getpwuid(3) gives it:
+read once per gathering and shared by the collectors that need it (facts/nccl_conf.py: NCCL <= 2.29 reads
+`~/.nccl.conf` from the uid's pw_dir; facts/jit_cache.py: getpass.getuser() falls back to the uid's pw_name)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast
+
+from tpdoctor.facts.collect import CollectContext
+from tpdoctor.facts.fsutil import read_text
+from tpdoctor.model.facts import Facts
+
+
+@dataclass(frozen=True)
+class PasswdEntry:
+    name: str  # pw_name
+    home: str | None  # pw_dir, None when empty
+
+
+def parse_passwd_entry(text: str | None, uid: int | None) -> PasswdEntry | None:
+    """The first entry of `uid` in an /etc/passwd text, None when unknown. An entry is a line of the seven
+    colon-separated fields (name:password:uid:gid:gecos:dir:shell) with a name; '#' lines are comments."""
+    if text is None or uid is None:
+        return None
+    for line in text.splitlines():
+        fields = line.split(":")
+        if len(fields) >= 7 and fields[2] == str(uid) and fields[0] and not line.startswith("#"):
+            return PasswdEntry(name=fields[0], home=fields[5] or None)
+    return None
+
+
+def passwd_entry(ctx: CollectContext, facts: Facts) -> PasswdEntry | None:
+    """facts.process.uid's entry in the root's /etc/passwd (an unreadable file is one line in facts.errors), read
+    once per gathering: process.py has filled the uid before any collector asks."""
+    if "passwd" not in ctx.memo:
+        ctx.memo["passwd"] = parse_passwd_entry(read_text(ctx.root, "/etc/passwd", facts.errors), facts.process.uid)
+    return cast("PasswdEntry | None", ctx.memo["passwd"])
