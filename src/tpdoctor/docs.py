@@ -149,6 +149,8 @@ EXPLAIN_ONLY: dict[str, str] = {
     # gnew47 (issue 13)
     "host.hyperv-gpu-mmio-too-small": "the VM's MMIO gaps are settings of the Hyper-V host (Set-VM -LowMemoryMappedIoSpace / -HighMemoryMappedIoSpace), outside the guest and its containers, and a GPU that did not fit leaves no device node or PCI function behind to inspect; the guest kernel's hv_pci 'Need 0x... of high MMIO space. Consider reconfiguring the VM.' or dxgkrnl's 'Unable to allocate mmio memory' in a log shows it",
     "host.ldconfig-not-found": "which ldconfig Triton runs depends on its release (a bare 'ldconfig' through the job's PATH in 2.1, '/sbin/ldconfig' from 2.2) and on the PATH the job is started with (an IDE, a service unit, a login profile), neither of which check reads, and TRITON_LIBCUDA_PATH skips the lookup in 3.0+; Python's 'FileNotFoundError: [Errno 2] No such file or directory: 'ldconfig'' ('/sbin/ldconfig') in a log shows it",
+    # gnew48 (issue 13)
+    "host.criu-gpu-plugin-unavailable": "CRIU runs on the host, started by the engine's runtime (runc/crun) at checkpoint or restore time, never inside the container check inspects: its plugin directory, the PATH it gives cuda-checkpoint and whether the host driver's cuda-checkpoint has --action are outside the container, and a job that is never checkpointed does not need them; CRIU's 'cuda_plugin: check that cuda-checkpoint is present in $PATH', 'cuda-checkpoint --action flag not supported, an r555 or higher version driver is required' or 'Missing required plugin: cuda_plugin' in a dump or restore log shows it",
 }
 AUDIT_ONLY: dict[str, str] = {
     "device.group-name-unresolved": "group_add names are resolved by the runtime from the image's /etc/group: `audit`",
