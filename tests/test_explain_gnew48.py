@@ -1,5 +1,6 @@
 """Issue 13, gnew48: host.criu-gpu-plugin-unavailable (CRIU cannot checkpoint or restore a CUDA process: its CUDA
-plugin is missing or disables itself).
+plugin is missing or disables itself), capability.perfmon-missing (a GPU monitor refused the GPU's perf-event PMU) and
+host.gpu-bar-unassigned (the host left the GPU's large BAR without an address).
 
 Lines are written from the format strings of the code that prints them (never copied from a collected log):
 
@@ -13,6 +14,14 @@ Lines are written from the format strings of the code that prints them (never co
 - criu/image.c check_inventory_plugins pr_err("Missing required plugin: %s\\n") (v4.1+), the plugin names from
   CR_PLUGIN_REGISTER("cuda_plugin", ...) and CR_PLUGIN_REGISTER("amdgpu_plugin", ...).
 - NVIDIA/cuda-checkpoint's binary: the string "Insufficient driver" (a40358f, 6ec728a).
+- igt-gpu-tools tools/intel_gpu_top.c main: fprintf(stderr, "Failed to initialize PMU! (%s)\n", strerror(errno))
+  (63f0bf3d5 .. b3d809d53) and, for EACCES as a non-root user, "When running as a normal user CAP_PERFMON is required
+  to access performance\nmonitoring. ..." (e835d0d9b+); glibc's strerror texts for EACCES, EPERM and ENOENT.
+- NVIDIA/open-gpu-kernel-modules kernel-open/nvidia/nv-pci.c nv_pci_validate_bars: "NVRM: This PCI I/O region assigned
+  to your NVIDIA device is invalid:\n" "NVRM: BAR%d is %lluM @ 0x%llx (PCI:%04x:%02x:%02x.%x)\n" (515.43.04 ..
+  595.45.04); torvalds/linux drivers/pci/setup-res.c pci_assign_resource: "BAR %d: no space for %pR\n" / "BAR %d:
+  failed to assign %pR\n" (4.x-6.7) and "%s %pR: can't assign; no space\n" / "%s %pR: failed to assign\n" (6.8+), with
+  %pR of an unassigned resource "[mem size 0x%0*llx 64bit pref]" behind the device's "pci 0000:84:00.0: " prefix.
 """
 
 from __future__ import annotations
@@ -26,6 +35,8 @@ from explain_helpers import findings as _findings
 from explain_helpers import knowledge_ids as _ids
 
 _CRIU = "host.criu-gpu-plugin-unavailable"
+_PERFMON = "capability.perfmon-missing"
+_BAR = "host.gpu-bar-unassigned"
 
 
 def _guarded(entry: str) -> None:
@@ -47,9 +58,19 @@ def test_the_new_readings_are_loaded_with_remedies() -> None:
         "cuda-checkpoint.insufficient-driver",
     ):
         assert sid in got, sid
-    assert _CRIU in catalog()
-    assert _CRIU in {c for s in knowledge_base().signatures for c in s.causes}
-    assert remedies(_CRIU)
+    for sid in (
+        "intel-gpu-top.cap-perfmon-required",
+        "intel-gpu-top.pmu-absent",
+        "perf.observability-access-limited",
+        "nvrm.pci-bar-invalid",
+        "pci.gpu-bar-failed-to-assign",
+    ):
+        assert sid in got, sid
+    kb_causes = {c for s in knowledge_base().signatures for c in s.causes}
+    for cause in (_CRIU, _PERFMON, _BAR):
+        assert cause in catalog(), cause
+        assert cause in kb_causes, cause
+        assert remedies(cause), cause
 
 
 def _dump_log(*lines: str) -> str:
@@ -136,3 +157,131 @@ def test_the_generic_criu_and_cuda_checkpoint_lines_suggest_it(tmp_path: Path, t
 def test_criu_look_alikes_stay_clean(tmp_path: Path, text: str) -> None:
     _guarded("criu.cuda-plugin-driver-without-action")
     assert _CRIU not in _all(tmp_path, text)
+
+
+# --- capability.perfmon-missing -------------------------------------------------------------------------------------
+
+
+_CAP_TEXT = (
+    "\n"
+    "When running as a normal user CAP_PERFMON is required to access performance\n"
+    'monitoring. See "man 7 capabilities", "man 8 setcap", or contact your\n'
+    "distribution vendor for assistance.\n"
+    "\n"
+    "More information can be found at 'Perf events and tool security' document:\n"
+    "https://www.kernel.org/doc/html/latest/admin-guide/perf-security.html\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Docker's default seccomp profile without CAP_PERFMON/CAP_SYS_ADMIN: EPERM, as an exporter's log quotes it
+        "intel_gpu-exporter  | Error: Failed to initialize PMU! (Operation not permitted)\n"
+        "intel_gpu-exporter exited with code 1\n",
+        # the kernel's paranoid check for a non-root user: EACCES and the tool's advice after it
+        "$ intel_gpu_top -s 3300 -l\nFailed to initialize PMU! (Permission denied)\n" + _CAP_TEXT,
+        # root in a container whose host keeps kernel.perf_event_paranoid above 0 and no CAP_PERFMON
+        "$ docker exec -it beszel-agent intel_gpu_top -s 3300 -l\nFailed to initialize PMU! (Permission denied)\n",
+        # the advice alone
+        _CAP_TEXT,
+    ],
+)
+def test_a_refused_gpu_pmu_is_named(tmp_path: Path, text: str) -> None:
+    got = _findings(tmp_path, text)
+    assert got and got[0] == (_PERFMON, "proves"), got
+
+
+def test_perf_refused_perf_events_suggests_it(tmp_path: Path) -> None:
+    # linux tools/perf/util/evsel.c evsel__open_strerror (EPERM/EACCES), after perf's "Error:" line
+    text = (
+        "$ docker exec -it trainer perf stat -a sleep 1\n"
+        "Error:\n"
+        "Access to performance monitoring and observability operations is limited.\n"
+        "Consider adjusting /proc/sys/kernel/perf_event_paranoid setting to open\n"
+        "access to performance monitoring and observability operations for processes\n"
+        "without CAP_PERFMON, CAP_SYS_PTRACE or CAP_SYS_ADMIN Linux capability.\n"
+        "More information can be found at 'Perf events and tool security' document:\n"
+        "https://www.kernel.org/doc/html/latest/admin-guide/perf-security.html\n"
+        "perf_event_paranoid setting is 4:\n"
+    )
+    got = _findings(tmp_path, text)
+    assert got and got[0] == (_PERFMON, "suggests"), got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a GPU without the i915/xe PMU, and the tool's other start failure (no engines)
+        "Failed to initialize PMU! (No such file or directory)\n",
+        "Failed to detect engines! (No such file or directory)\n(Kernel 4.16 or newer is required for i915 PMU support.)\n",
+        # healthy output
+        " Freq MHz      IRQ RC6     Power W             RCS             BCS             VCS            VECS\n",
+        # perf's own CPU-counter refusal is another tool, and a sentence about the capability is no error
+        "perf_event_paranoid setting is 4:\n",
+        "Frigate's docs say CAP_PERFMON is needed for GPU stats.\n",
+    ],
+)
+def test_perfmon_look_alikes_stay_clean(tmp_path: Path, text: str) -> None:
+    _guarded("intel-gpu-top.cap-perfmon-required")
+    assert _PERFMON not in _all(tmp_path, text)
+
+
+# --- host.gpu-bar-unassigned ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a Thunderbolt eGPU: BAR1 left unplaced, the module refuses the GPU
+        "[   85.546912] NVRM: This PCI I/O region assigned to your NVIDIA device is invalid:\n"
+        "               NVRM: BAR1 is 0M @ 0x0 (PCI:0000:0a:00.0)\n"
+        "[   85.546916] nvidia: probe of 0000:0a:00.0 failed with error -1\n"
+        "[   85.546950] NVRM: None of the NVIDIA devices were initialized.\n",
+        # journalctl -k, BAR0 of a desktop card
+        "Dec 07 09:12:01 rig kernel: NVRM: This PCI I/O region assigned to your NVIDIA device is invalid:\n"
+        "Dec 07 09:12:01 rig kernel: NVRM: BAR0 is 0M @ 0x0 (PCI:0000:01:00.0)\n",
+    ],
+)
+def test_nvrm_refusing_an_unassigned_bar_is_named(tmp_path: Path, text: str) -> None:
+    got = _findings(tmp_path, text)
+    assert got and got[0] == (_BAR, "proves"), got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # 6.8+: the resource name first; a 32 GiB BAR1 with Above 4G Decoding off
+        "[    0.912031] pci 0000:84:00.0: BAR 1 [mem size 0x800000000 64bit pref]: can't assign; no space\n"
+        "[    0.912044] pci 0000:84:00.0: BAR 1 [mem size 0x800000000 64bit pref]: failed to assign\n"
+        "$ nvidia-smi\nNo devices were found\n",
+        # 4.19-6.7: 'BAR %d: ... %pR', a 256 MiB BAR1
+        "[    0.701112] pci 0000:01:00.0: BAR 1: no space for [mem size 0x10000000 64bit pref]\n"
+        "[    0.701119] pci 0000:01:00.0: BAR 1: failed to assign [mem size 0x10000000 64bit pref]\n",
+    ],
+)
+def test_the_kernel_failing_to_place_a_large_bar_suggests_it(tmp_path: Path, text: str) -> None:
+    got = _findings(tmp_path, text)
+    assert got and got[0] == (_BAR, "suggests"), got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # bridge windows and small BARs without space: printed by healthy hosts
+        "[   83.730261] pcieport 0000:7b:02.0: BAR 15: no space for [mem size 0x00200000 64bit pref]\n"
+        "[   83.730263] pcieport 0000:7b:02.0: BAR 15: failed to assign [mem size 0x00200000 64bit pref]\n",
+        "pci 0000:00:1c.0: BAR 13: failed to assign [io  size 0x1000]\n",
+        "pci 0000:00:01.0: bridge window [mem size 0x00200000 64bit pref]: failed to assign\n",
+        # an assigned BAR, the first attempt alone, and NVRM's healthy BAR listing
+        "[    2.078975] kernel: pci 0000:84:00.0: BAR 1 [mem 0xe05c0000000-0xe05cfffffff 64bit pref]\n",
+        "pci 0000:84:00.0: BAR 1 [mem size 0x800000000 64bit pref]: can't assign; no space\n",
+        "NVRM: loading NVIDIA UNIX x86_64 Kernel Module  570.86.15  Thu Jan 16 2025\n",
+        # another hypervisor's BAR move and Hyper-V's MMIO gap are other readings
+        "Failed moving device BAR: failed allocating new MMIO range: 0xe7f00000->0x0(0x80000)\n",
+        "hv_pci 7a1c93d2-5b0e-4f61-a2c8-3e9d0b4f6a15: Need 0x1002000000 of high MMIO space. Consider reconfiguring the VM.\n",
+    ],
+)
+def test_bar_look_alikes_stay_clean(tmp_path: Path, text: str) -> None:
+    _guarded("nvrm.pci-bar-invalid")
+    assert _BAR not in _all(tmp_path, text)
