@@ -142,9 +142,10 @@ def test_vllm_xpu_device_index_out_of_range(tmp_path: Path) -> None:
         "RuntimeError: Cannot re-initialize XPU in forked subprocess. To use XPU with multiprocessing, you must use the 'spawn' start method",
         # vllm/platforms/xpu.py get_device_communicator_cls
         "WARNING 06-01 10:00:00 [xpu.py:300] xccl is not enabled in this torch build, communication is not available.",
-        # compute-runtime IoctlHelper::writeCcsMode and igt-gpu-tools intel_gpu_top: no effect on serving
+        # compute-runtime IoctlHelper::writeCcsMode: no effect on serving (intel_gpu_top's refused PMU is
+        # capability.perfmon-missing since gnew48: tests/test_explain_gnew48.py; a GPU without the PMU stays clean)
         "No read and write permissions for /sys/class/drm/card1/device/tile0/gt0/ccs_mode, System administrator needs to grant permissions to allow modification of this file from user space",
-        "Failed to initialize PMU! (Permission denied)",
+        "Failed to initialize PMU! (No such file or directory)",
         # c10 DeviceGuardImplInterface.h; torch < 2.4 without IPEX; IPEX's and transformers' version checks
         "RuntimeError: PyTorch is not linked with support for xpu devices",
         "AttributeError: module 'torch' has no attribute 'xpu'",
