@@ -227,3 +227,26 @@ def test_dcgm_exporter_warning_with_non_root_engine_still_names_it(tmp_path: Pat
     assert causes(tmp_path, WARN1 + "\n" + fatal)[:1] == [PROF]
     # ... and with no failure at all the warning itself names it
     assert causes(tmp_path, WARN1 + "\n") == [PROF]
+
+
+# --- gdbserver / gdb attaching: linux_ptrace_attach_fail_reason_string ('%s (%d)' or '%s (%d), %s') ---
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # gdbserver linux_process_target::attach: error ("Cannot attach to process %ld: %s", pid, reason)
+        "Cannot attach to process 4711: Operation not permitted (1)",
+        # gdb linux-nat attach_proc_task_lwp_callback: warning (_("Cannot attach to lwp %d: %s"), lwpid, reason)
+        "warning: Cannot attach to lwp 4712: Operation not permitted (1)",
+    ],
+)
+def test_gdbserver_attach_eperm_names_sys_ptrace(tmp_path: Path, line: str) -> None:
+    assert findings(tmp_path, line + "\n") == [(PTRACE, "suggests")]
+
+
+def test_gdbserver_attach_with_a_reason_stays_out(tmp_path: Path) -> None:
+    # '%s (%d), %s': another tracer holds the process (or it is a zombie): not a capability
+    traced = "Cannot attach to process 4711: Operation not permitted (1), process 4711 is already traced by process 4700\n"
+    assert PTRACE not in causes(tmp_path, traced)
+    assert causes(tmp_path, "Cannot attach to process 4711: Operation not permitted (1)\n") == [PTRACE]
