@@ -131,13 +131,6 @@ _PROF_CLEAN = {
     "embedded-engine-start": "Error starting embedded DCGM engine. Return: Host engine is running as non-root\n",
     # nv-hostengine's own start-up notice as a user (main.cpp): a notice, no failure
     "hostengine-notice": "nv-hostengine running as non-root. Some functionality will be limited.\n",
-    # dcgm-exporter's warning alone: it runs on without the profiling metrics
-    "exporter-warning-alone": (
-        "Warning #2: dcgm-exporter doesn't have sufficient privileges to expose profiling metrics. To get profiling "
-        "metrics with dcgm-exporter, use --cap-add SYS_ADMIN\n"
-        'time="2024-11-30T07:41:51Z" level=info msg="DCGM successfully initialized!"\n'
-        'time="2024-11-30T07:41:51Z" level=info msg="Starting webserver"\n'
-    ),
     # an admin setting refused: the GPU-admin cause, not the counters
     "nvidia-smi-power-limit": (
         "Changing power management limit is not supported in current scope for GPU: 00000000:3B:00.0.\n"
@@ -147,14 +140,26 @@ _PROF_CLEAN = {
 
 
 @pytest.mark.parametrize("form", sorted(_PROF_CLEAN))
-def test_other_privileges_and_the_exporters_warning_alone_are_not_the_restriction(tmp_path: Path, form: str) -> None:
+def test_other_privileges_are_not_the_restriction(tmp_path: Path, form: str) -> None:
     assert _PROF not in _all(tmp_path, _PROF_CLEAN[form]), form
     # the other direction: ncu's refusal is it
     assert _findings(tmp_path, _PROF_PROVES["ncu"])[0][0] == _PROF
 
 
-def test_the_exporters_warning_alone_is_a_note(tmp_path: Path) -> None:
-    notes = _notes(tmp_path, _PROF_CLEAN["exporter-warning-alone"])
+_EXPORTER_WARNING = (
+    "Warning #2: dcgm-exporter doesn't have sufficient privileges to expose profiling metrics. To get profiling "
+    "metrics with dcgm-exporter, use --cap-add SYS_ADMIN\n"
+    'time="2024-11-30T07:41:51Z" level=info msg="DCGM successfully initialized!"\n'
+)
+
+
+def test_the_exporters_warning_is_a_note_beside_another_failure(tmp_path: Path) -> None:
+    # glearn48a (heldout48, dcgm-exporter#427): alone, the missing profiling metrics are what the log is about (suggests);
+    # beside another failure of the exporter (gpu-monitoring-tools#134's MIG SIGABRT) the warning is a note
+    assert _findings(tmp_path, _EXPORTER_WARNING)[0] == (_PROF, "suggests")
+    crashed = _EXPORTER_WARNING + "SIGABRT: abort\nPC=0x7fef53b6b18b m=0 sigcode=18446744073709551610\n"
+    assert _PROF not in _all(tmp_path, crashed)
+    notes = _notes(tmp_path, crashed)
     assert any("leaves out the profiling" in n for n in notes), notes
 
 
