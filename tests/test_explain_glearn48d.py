@@ -49,6 +49,7 @@ from explain_helpers import causes, findings, notes
         ("Rollout workers and the Megatron trainer run with a different NCCL_CUMEM_ENABLE.\n", "nccl.cumem-mismatch"),
         ("NCCL_CUMEM_ENABLE is 0 in the vLLM engine but 1 in the actor, so it does not match.\n",
          "nccl.cumem-mismatch"),
+        ("The weight-sync group hangs when NCCL_CUMEM_ENABLE is different on the two sides.\n", "nccl.cumem-mismatch"),
         # k3s's default runtime set to nvidia as the fix
         ("Adding `default-runtime: nvidia` to /etc/rancher/k3s/config.yaml and restarting k3s fixed it.\n",
          "k8s.nvidia-runtime-class-missing"),
@@ -99,6 +100,7 @@ def test_a_heldout48d_family_form_is_named(tmp_path: Path, text: str, cause: str
         ("Both the trainer and vLLM run with NCCL_CUMEM_ENABLE=0.\n", "nccl.cumem-mismatch"),
         ("There is no mismatch: NCCL_CUMEM_ENABLE is 0 everywhere.\n", "nccl.cumem-mismatch"),
         ("Set NCCL_CUMEM_ENABLE=0 to reduce the memory overhead of cudagraph.\n", "nccl.cumem-mismatch"),
+        ("Setting NCCL_CUMEM_ENABLE=0 gives different throughput numbers on H100.\n", "nccl.cumem-mismatch"),
         # Docker's daemon.json default runtime, a config listing, and a fix that did not work
         ("Setting \"default-runtime\": \"nvidia\" in /etc/docker/daemon.json on the k3s node fixed it.\n",
          "k8s.nvidia-runtime-class-missing"),
