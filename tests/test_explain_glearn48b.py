@@ -129,6 +129,13 @@ def test_barrier_world_with_invalid_ordinal_is_rank_count(tmp_path: Path) -> Non
     )
 
 
+def test_barrier_world_with_thc_ordinal(tmp_path: Path) -> None:
+    # torch <= 1.x's THC form of the same error: the code table's cudaErrorInvalidDevice, not the c10 line
+    thc = "RuntimeError: cuda runtime error (101) : invalid device ordinal at /pytorch/torch/csrc/cuda/Module.cpp:59\n"
+    assert causes(tmp_path, _barrier(4) + thc)[:1] == ["vllm.tp-exceeds-visible-gpus"]
+    assert "vllm.tp-exceeds-visible-gpus" not in causes(tmp_path, thc)
+
+
 def test_barrier_world_alone_is_clean(tmp_path: Path) -> None:
     # a healthy run prints the barrier too
     assert causes(tmp_path, _barrier(4) + "epoch 1 loss 0.53\n") == []
