@@ -1,0 +1,85 @@
+"""gsafe48: hostile-input pass (docs/security.md, ## gsafe48). Each test failed on the tree before its fix."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from test_safety_fuzz import invoke
+
+
+def _took(fn: Any, *args: Any) -> float:
+    t = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t
+
+
+def _root_with_env(tmp_path: Path, env: dict[str, str]) -> Path:
+    root = tmp_path / "root"
+    (root / "proc/self").mkdir(parents=True)
+    (root / "etc").mkdir()
+    (root / "proc/self/status").write_text("Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n")
+    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (root / "proc/self/environ").write_text("\0".join(f"{k}={v}" for k, v in env.items()))
+    return root
+
+
+# -- check --root: paths from a hostile environment ---------------------------------------------------------------------
+def test_in_root_resolution_is_linear_in_the_path() -> None:
+    """resolve_in_root joined every prefix and popped the list's head per component: a TMPDIR of 80,000 components
+    (`/a/a/a/…`, 160 KB of a 16 MiB environ) took 45 s in jit_cache's temp_dir, 2,000,000 hours."""
+    from tpdoctor.facts.fsutil import resolve_in_root
+
+    assert _took(resolve_in_root, Path("/nonexistent-root"), "/a" * 200_000) < 2.0
+
+
+def test_in_root_resolution_keeps_its_answers(tmp_path: Path) -> None:
+    from tpdoctor.facts.fsutil import resolve_in_root
+
+    (tmp_path / "d/e").mkdir(parents=True)
+    (tmp_path / "d/up").symlink_to("../..")
+    (tmp_path / "d/abs").symlink_to("/d/e")
+    (tmp_path / "loop").symlink_to("loop")
+    assert resolve_in_root(tmp_path, "/d/up/d/abs/x") == "/d/e/x"
+    assert resolve_in_root(tmp_path, "/../../d/./e/../abs") == "/d/e"
+    assert resolve_in_root(tmp_path, "/loop/x") is None
+    # past PATH_MAX nothing is a link (lstat: ENAMETOOLONG), but `..` still comes back
+    deep = "/x" * 3000
+    assert resolve_in_root(tmp_path, deep + "/.." * 3000 + "/d/abs") == "/d/e"
+
+
+def test_a_huge_tmpdir_or_home_gives_a_short_error_line(tmp_path: Path) -> None:
+    """A TMPDIR past PATH_MAX made Path.is_dir raise ENAMETOOLONG: the whole JIT-cache collector was lost, and its
+    error line, like the one for a HOME (NCCL's ~/.nccl.conf) of 2 MB, quoted the path whole: a 2 MB line in the
+    report (text and JSON)."""
+    root = _root_with_env(
+        tmp_path,
+        {"TMPDIR": "/" + "a/" * 100_000, "HOME": "/" + "h/" * 100_000, "USER": "root",
+         "TORCHINDUCTOR_CACHE_DIR": "/" + "t/" * 100_000},
+    )  # fmt: skip
+    (root / "tmp/torchinductor_root").mkdir(parents=True)
+    (root / "tmp/torchinductor_root").chmod(0o700)
+    t = time.perf_counter()
+    code, out = invoke("check", "--root", str(root), "--format", "json")
+    assert time.perf_counter() - t < 20
+    assert code in (0, 3, 4), out[-2000:]
+    assert max(len(line) for line in out.splitlines()) < 2000
+    assert "tpdoctor.facts.jit_cache" not in out  # the collector ran to its end
+    code, out = invoke("check", "--root", str(root))
+    assert max(len(line) for line in out.splitlines()) < 2000, max(len(line) for line in out.splitlines())
+
+
+# -- explain: a gzip cut inside its header ------------------------------------------------------------------------------
+@pytest.mark.parametrize("data", [b"\x1f\x8b", b"\x1f\x8b\x08", b"\x1f\x8b\x08\x00\x00\x00"])
+def test_a_gzip_cut_in_its_header_is_damaged_input(tmp_path: Path, data: bytes) -> None:
+    """The 2-byte gzip magic alone was explained as an empty log, without the damaged-input note: GzipFile forgets a
+    header cut short after the first read (the peek for a BOM) and reads on as an empty stream."""
+    f = tmp_path / "x.log.gz"
+    f.write_bytes(data)
+    code, out = invoke("explain", str(f))
+    assert code == 0 and "input ends in damaged data" in out, out
+    code, out = invoke("explain", "-", stdin=data)
+    assert "input ends in damaged data" in out, out
