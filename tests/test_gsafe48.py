@@ -83,3 +83,64 @@ def test_a_gzip_cut_in_its_header_is_damaged_input(tmp_path: Path, data: bytes) 
     assert code == 0 and "input ends in damaged data" in out, out
     code, out = invoke("explain", "-", stdin=data)
     assert "input ends in damaged data" in out, out
+
+
+# -- the redactor -------------------------------------------------------------------------------------------------------
+def test_pw_and_a_lowercase_pwd_are_secret_names() -> None:
+    """`--label pw=x`, `DB_PW=x`, `pwd=x` and an ODBC connection string's `Pwd=x` were printed (PWD was excepted
+    whatever its case, PW no secret word); the shell's own PWD and OLDPWD, paths, stay."""
+    from tpdoctor.redact import is_secret_name, redact_line
+
+    for line, want in (
+        ("docker run --label pw=Walrus77 img", "docker run --label pw=<redacted> img"),
+        ("DB_PW=Walrus77", "DB_PW=<redacted>"),
+        ("mysql_pw: Walrus77", "mysql_pw: <redacted>"),
+        ("pwd=Walrus77", "pwd=<redacted>"),
+        ("Server=db;Uid=sa;Pwd=Walrus77;", "Server=db;Uid=sa;Pwd=<redacted>;"),
+        ("app --pw Walrus77", "app --pw <redacted>"),
+    ):
+        assert redact_line(line) == want, line
+    for line in ("PWD=/workspace", "OLDPWD=/tmp", "cd $PWD", "pwr=300W", "PWR_LIMIT=300", "pw_file=/run/pw", "pwm=1",
+                 "    return pwd.getpwuid(os.getuid())[0]"):  # fmt: skip
+        assert redact_line(line) == line, line
+    assert not is_secret_name("PWD") and not is_secret_name("OLDPWD") and is_secret_name("pwd")
+
+
+def test_a_secret_flag_after_the_image_is_the_programs() -> None:
+    """`docker run img app --secret X`: gsafe47 kept every `--secret` value of an engine's command, the program's after
+    the image too."""
+    from tpdoctor.redact import redact_line
+
+    for line, want in (
+        ("docker run img app --secret Walrus77", "docker run img app --secret <redacted>"),
+        ("docker run --rm -it -e A=1 --secret hf img python serve.py --secret Walrus77",
+         "docker run --rm -it -e A=1 --secret hf img python serve.py --secret <redacted>"),
+        ("docker --config /x run --secret hf img app --secret=Walrus77",
+         "docker --config /x run --secret hf img app --secret=<redacted>"),
+        ('podman run -v "a b:/c" --secret hf img --secret Walrus77',
+         'podman run -v "a b:/c" --secret hf img --secret <redacted>'),
+        ("docker exec -it ctr app --secret Walrus77", "docker exec -it ctr app --secret <redacted>"),
+        ("docker compose run --rm svc app --secret Walrus77", "docker compose run --rm svc app --secret <redacted>"),
+    ):  # fmt: skip
+        assert redact_line(line) == want, line
+    # the engine's own --secret (a name) and a secret spec stay, before the image or without one
+    for line in ("podman run --secret mysecret img", "docker service create --secret db_password img",
+                 "podman container run -e A=1 --secret hf img", "docker build --secret id=x,src=y .",
+                 "docker run img app --secret id=x,src=/y", "docker run --secret hf"):  # fmt: skip
+        assert redact_line(line) == line, line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "docker run " + "--secret Walrus77 " * 3600,
+        ("docker run img --secret Walrus77 ") * 2000,
+        "docker " + "-H " * 20000 + "run --secret x img --secret y",
+        "docker run " + '"\\' * 20000 + " --secret x",
+        "docker run '" + ' --secret Walrus77 "' * 3000,
+    ],
+)
+def test_the_image_search_is_linear(line: str) -> None:
+    from tpdoctor.redact import redact_line
+
+    assert _took(redact_line, line) < 1.0
