@@ -144,3 +144,64 @@ def test_the_image_search_is_linear(line: str) -> None:
     from tpdoctor.redact import redact_line
 
     assert _took(redact_line, line) < 1.0
+
+
+# -- audit: many services ------------------------------------------------------------------------------------------------
+def test_an_allow_comment_line_is_searched_once_per_file() -> None:
+    """Each `docker run` searched its lines for `# tpdoctor: allow`: 2,000 commands on one line before a 4 MiB comment
+    searched 8 GB (9 s); 20,000 short ones on one line took 37 s."""
+    from tpdoctor.deploy.dockerrun import parse_run_text
+
+    text = "; ".join(f"docker run img{i}" for i in range(2000)) + " # " + "x" * (4 << 20) + "\n"
+    assert _took(parse_run_text, text, "s.sh") < 3.0
+    model = parse_run_text("docker run a; docker run --privileged b # tpdoctor: allow security.privileged reason=lab\n",
+                           "s.sh")  # fmt: skip
+    model = model[0] if isinstance(model, tuple) else model
+    assert [s.allows for s in model.services] == [{"security.privileged": "lab"}] * 2
+
+
+def test_a_backslash_word_does_not_copy_the_rest_of_the_script() -> None:
+    """split_commands matched a line continuation on `s[i:]`, a copy of the rest of the text per word starting with
+    a backslash."""
+    from tpdoctor.deploy.shellwords import split_commands
+
+    text = "docker run img " + "\\a " * 20000 + "# " + "x" * (4 << 20) + "\n"
+    assert _took(split_commands, text) < 2.0
+    cmds = split_commands("docker run \\\n  --privileged img \\  \n  x\n")
+    assert [w.raw for w in cmds[0].words][:4] == ["docker", "run", "--privileged", "img"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "what"),
+    [
+        ("s.sh", "; ".join(f"docker run img{i}" for i in range(10_001)) + "\n", "container commands"),
+        ("compose.yaml", "services:\n" + "".join(f"  s{i}: {{image: x}}\n" for i in range(10_001)), "services"),
+    ],
+    ids=["script", "compose"],
+)
+def test_over_ten_thousand_services_is_refused(tmp_path: Path, name: str, text: str, what: str) -> None:
+    """No cap on the services of one file: 20,000 `docker run`s on one line took minutes (~3 ms each in the rules; an
+    8 MiB script holds 250,000). Over 10,000: one line, exit 2."""
+    f = tmp_path / name
+    f.write_text(text)
+    code, out = invoke("audit", str(f))
+    assert code == 2 and f"over 10000 {what}" in out and "Traceback" not in out, out[-500:]
+    assert len(out.splitlines()) == 1
+    f.write_text("; ".join(f"docker run --privileged img{i}" for i in range(300)) + "\n")
+    code, out = invoke("audit", str(f))
+    assert code == 4, out[-500:]
+
+
+def test_kubernetes_workload_lines_are_found_by_bisection(tmp_path: Path) -> None:
+    """Each workload scanned every workload's first line for the next one: quadratic in the workloads."""
+    from tpdoctor.deploy.io import read_only_trees
+    from tpdoctor.deploy.kubernetes import parse_kubernetes
+
+    text = "".join(
+        f"---\n{{apiVersion: v1, kind: Pod, metadata: {{name: p{i}}}, spec: {{containers: [{{name: c, image: x}}]}}}}\n"
+        f"# tpdoctor: allow security.privileged reason=r{i}\n"
+        for i in range(3)
+    )
+    with read_only_trees():
+        model, _ = parse_kubernetes(text, "k.yaml", validate=False)
+    assert [s.allows for s in model.services] == [{"security.privileged": f"r{i}"} for i in range(3)]
