@@ -205,3 +205,40 @@ def test_kubernetes_workload_lines_are_found_by_bisection(tmp_path: Path) -> Non
     with read_only_trees():
         model, _ = parse_kubernetes(text, "k.yaml", validate=False)
     assert [s.allows for s in model.services] == [{"security.privileged": f"r{i}"} for i in range(3)]
+
+
+def test_a_base64_docker_config_is_hidden() -> None:
+    """A kubernetes.io/dockerconfigjson Secret's `.dockerconfigjson` (base64 of `{"auths": {"r": {"auth": base64 of
+    user:password}}}`) was printed: the key is no secret name and the value no known token shape."""
+    import base64
+
+    from tpdoctor.redact import redact_line, redact_text
+
+    for raw in (b'{"auths":{"registry.example.com":{"auth":"dXNlcjpwYXNz"}}}',
+                b'{\n  "auths": {\n    "r.io": {"auth": "dXNlcjpwYXNz"}\n  }\n}\n',
+                b'{\n\t"auths": {\n\t\t"r.io": {\n\t\t\t"auth": "dXNlcjpwYXNz"\n\t\t}\n\t}\n}'):  # fmt: skip
+        value = base64.b64encode(raw).decode()
+        for line in (f"  .dockerconfigjson: {value}", f'{{".dockerconfigjson":"{value}"}}', f"pull secret {value} set"):
+            assert value not in redact_line(line) and value not in redact_text(line + "\n"), line
+            assert "<redacted>" in redact_line(line)
+    for line in ("a jewel newoption", "eyJhbGciOiJIUzI1NiJ9 alone", "ewok"):
+        assert redact_line(line) == line
+
+
+def test_an_error_line_naming_a_secret_looking_file_keeps_its_words(tmp_path: Path) -> None:
+    """`check --root` on a root whose /etc/passwd is a FIFO printed `could not read: /etc/passwd: <redacted> a regular
+    file`: the file name read as a secret key and the message's first word as its value (NCCL's conf line count too)."""
+    import os
+
+    from tpdoctor.redact import redact_line
+
+    assert redact_line("/etc/passwd: not a regular file (FIFO)") == "/etc/passwd: not a regular file (FIFO)"
+    assert redact_line("/etc/passwd: 4096 settings; the first") == "/etc/passwd: 4096 settings; the first"
+    # a value after a path's secret name that is no plain word of a sentence is still hidden
+    assert redact_line("/run/secrets/db_password: Walrus77 loaded") == "/run/secrets/db_password: <redacted> loaded"
+    assert redact_line("/run/x/password: Walrus77") == "/run/x/password: <redacted>"
+    root = _root_with_env(tmp_path, {"USER": "u"})
+    (root / "etc/passwd").unlink()
+    os.mkfifo(root / "etc/passwd")
+    code, out = invoke("check", "--root", str(root))
+    assert "/etc/passwd: not a regular file" in out, out

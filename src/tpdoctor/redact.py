@@ -117,19 +117,24 @@ _PREFIXED = re.compile(
     r"AIza[0-9A-Za-z_\-]{35}|"
     r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}|"
     # NVIDIA NGC's API keys, npm and PyPI tokens: printed bare (gsafe45)
-    r"nvapi-[A-Za-z0-9_\-]{20,}|npm_[A-Za-z0-9]{30,}|pypi-AgE[A-Za-z0-9_\-]{20,}"
+    r"nvapi-[A-Za-z0-9_\-]{20,}|npm_[A-Za-z0-9]{30,}|pypi-AgE[A-Za-z0-9_\-]{20,}|"
+    # a Docker config.json in base64 (a kubernetes.io/dockerconfigjson Secret's `.dockerconfigjson`, an image pull
+    # secret in a log): `{"auths":` compact, 2-blank or tab indented; its `auth` is base64 of user:password (gsafe48)
+    r"(?:eyJhdXRocyI6|ewogICJhdXRocyI6|ewoJImF1dGhzIj)[A-Za-z0-9+/]{8,}=*"
     r")"
 )
 _ANY_SECRET_WORD = re.compile(
     # `cred`: `MY_CRED=x`, `AWS_CREDS=x` (CRED and CREDS are secret words since gsafe46; `credential` starts so)
     r"token|secret|pass|pw|key|cred|auth|pat(?!h)|cookie|session|private|signature|dsn"
 )
-_PREFIX_HINT = re.compile(r"hf_|gh[pousr]_|github_pat_|glpat-|sk-|xox[abprs]-|A[KSGIRN][IPDOIP]A|AIza|eyJ|nvapi-|npm_|pypi-")
+_PREFIX_HINT = re.compile(
+    r"hf_|gh[pousr]_|github_pat_|glpat-|sk-|xox[abprs]-|A[KSGIRN][IPDOIP]A|AIza|eyJ|ewo[gJ]|nvapi-|npm_|pypi-"
+)
 # one search that every secret shape above needs to match somewhere in the line
 # (matched against the lowered line without re.I: several times faster than IGNORECASE)
 _ANY_HINT = re.compile(
     r"://|auth|bearer|basic|token|secret|pass|pw|key|cred|pat(?!h)|cookie|session|private|signature|dsn|"
-    r"hf_|gh[pousr]_|glpat-|sk-|xox[abprs]-|a[ksgirn][ipdoip]a|aiza|eyj|nvapi-|npm_|pypi-|"
+    r"hf_|gh[pousr]_|glpat-|sk-|xox[abprs]-|a[ksgirn][ipdoip]a|aiza|eyj|ewo[gj]|nvapi-|npm_|pypi-|"
     r"curl|wget|sshpass|login|mysql|machine|sig="
 )
 # Credentials in a command's own flags, which no secret name marks (gsafe45: each was printed):
@@ -199,15 +204,17 @@ _ENGLISH_KEYS = frozenset(
 )
 
 
-def _is_prose(key: str, sep: str, value: str, line: str, at: int) -> bool:
+def _is_prose(key: str, sep: str, value: str, line: str, at: int, path: bool = False) -> bool:
     """`pass: add CAP_SYS_PTRACE`, `key: see the docs`: a lowercase word after an English key word
     and a colon, with the sentence going on, is prose, not a credential. A secret in `key: value` form
-    ends the line or a field (`password: hunter2`, `token: abc # note`), or has other characters."""
+    ends the line or a field (`password: hunter2`, `token: abc # note`), or has other characters.
+    path: the key is a file name ending a path (`/etc/passwd: not a regular file`, `/etc/passwd: 4096 settings; …`,
+    the way every error line names its file): any key so, and a number too, is the sentence's (gsafe48: the word
+    after `/etc/passwd:` was hidden in check's and explain's error lines)."""
     return (
         ":" in sep
-        and key in _ENGLISH_KEYS
-        and value.isalpha()
-        and value.islower()
+        and (key in _ENGLISH_KEYS or path)
+        and ((value.isalpha() and value.islower()) or (path and value.isdigit()))
         and _PROSE_NEXT.match(line, at) is not None
     )
 
@@ -585,7 +592,8 @@ def _redact_kv(line: str) -> str:
                     if not 0 <= images[e.start()] <= m.start():
                         continue
         # the line and an offset, not `line[end:]`: a copy of the rest of the line per key was quadratic (gsafe43)
-        if _is_prose(key, m.group("sep") or "", value, line, end) or _is_rule_sentence(m, line, end):
+        path = m.group("key") is not None and line.endswith("/", 0, m.start())  # a file name: `/etc/passwd: …`
+        if _is_prose(key, m.group("sep") or "", value, line, end, path) or _is_rule_sentence(m, line, end):
             continue
         out.append(line[pos:start])
         out.append(REDACTED)
