@@ -241,4 +241,5 @@ def test_an_error_line_naming_a_secret_looking_file_keeps_its_words(tmp_path: Pa
     (root / "etc/passwd").unlink()
     os.mkfifo(root / "etc/passwd")
     code, out = invoke("check", "--root", str(root))
+    assert code in (0, 3, 4)
     assert "/etc/passwd: not a regular file" in out, out
