@@ -243,3 +243,16 @@ def test_an_error_line_naming_a_secret_looking_file_keeps_its_words(tmp_path: Pa
     code, out = invoke("check", "--root", str(root))
     assert code in (0, 3, 4)
     assert "/etc/passwd: not a regular file" in out, out
+
+
+def test_a_run_of_dashes_before_a_quoted_command_is_linear() -> None:
+    """logquote's prompt pattern gave back its run of marks one at a time and tried each `-` as a user name
+    (`[\\w.-]+@`) to the run's end: 16 KiB of dashes before `docker run` (explain's capture span) took 0.8 s per
+    command, a 64 KiB line 13 s."""
+    from tpdoctor.deploy.logquote import _PROMPT
+
+    assert _took(_PROMPT.match, "-" * 65536 + "!") < 0.5
+    for prompt in ("$ ", "root@h:~# ", "[me@box dir]$ ", "bash-5.1# ", "(venv) me@h:~/x$ ", "➜  dir git:(main) ✗ ",
+                   "==>>> ", "+ ", "-user@h:~$ "):  # fmt: skip
+        assert _PROMPT.match(prompt), prompt
+    assert not _PROMPT.match("some prose ")
