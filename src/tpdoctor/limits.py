@@ -14,6 +14,10 @@ from tpdoctor.model.options import MAX_PARALLEL as MAX_PARALLEL  # --tp, --pp (C
 MAX_GPUS = 1024  # GPUs in one container/pod/host, and TP x PP on one node
 MAX_WORKERS = 1024  # CCL_WORKER_COUNT and other per-rank thread counts
 MAX_ENV_INT_DIGITS = 18  # an integer env var longer than this is no real setting
+# Services of one audited file: compose services, `docker run` commands of a script, Kubernetes containers. Real files
+# hold tens; each costs the deploy rules ~0.3-3 ms, so 250,000 one-line `docker run`s in an 8 MiB script ran for
+# minutes (gsafe48). Over it: one line, exit 2, as for the other counts.
+MAX_SERVICES = 10_000
 MAX_TIMEOUT_S = 7 * 86400.0  # a --timeout of verify and cluster: a week without progress is a hang
 
 
@@ -41,6 +45,14 @@ def cap_count(value: int, what: str, cap: int = MAX_GPUS, source: str = "") -> i
     if value > cap:
         raise InputError(f"{where}{what} {value} is over tpdoctor's limit of {cap}: refusing")
     return value
+
+
+def cap_services(count: int, what: str, source: str) -> None:
+    """An audited file's services, commands or containers: InputError past MAX_SERVICES (gsafe48)."""
+    if count > MAX_SERVICES:
+        raise InputError(
+            f"{source}: over {MAX_SERVICES} {what}, more than tpdoctor audits in one file: refusing; split the file"
+        )
 
 
 def parse_count(raw: object, what: str, cap: int = MAX_GPUS, source: str = "") -> int:

@@ -31,7 +31,7 @@ REDACTED = "<redacted>"
 # not KEYBOARD; PAT matches GH_PAT, not PATH; PWD matches MYSQL_PWD (a password) — the shell's
 # PWD variable is a path and is no secret, so the bare name PWD is excepted.
 _SECRET_WORDS = (
-    r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|PASS|PWD|KEY|APIKEY|ACCESSKEY|SECRETKEY|PRIVATEKEY|"
+    r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|PASS|PWD|PW|KEY|APIKEY|ACCESSKEY|SECRETKEY|PRIVATEKEY|"
     r"AUTHTOKEN|CREDENTIALS?|CREDS?|AUTH|AUTHORIZATION|PAT|COOKIE|SESSION|PRIVATE|SIGNATURE|DSN"
 )
 SECRET_NAME_RE = re.compile(rf"(?:^|[^A-Za-z0-9])(?:{_SECRET_WORDS})(?:$|[^A-Za-z])", re.I)
@@ -46,7 +46,10 @@ _GLUED_SECRET_END = re.compile(
 # a camelCase or PascalCase name ending in Key (case as written): Azure's connection strings' `AccountKey=` and
 # `SharedAccessKey=`, `accountKey:`, `masterKey:`, `subscriptionKey:` were printed (gsafe47); `monkey`, `hotkey` stay
 _CAMEL_KEY_END = re.compile(r"[a-z0-9]Key$")
-_NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD", "KEYMAP", "XKB_DEFAULT_KEYMAP"})
+_NOT_SECRET_NAMES = frozenset({"KEYMAP", "XKB_DEFAULT_KEYMAP"})
+# The shell's working directories, spelled as the shell spells them: a path. `pwd=`/`Pwd=` (a connection string's or a
+# tool's password) and `pw=` are secrets (gsafe48: `--label pw=x` and `pwd=x` were printed).
+_SHELL_DIR_NAMES = frozenset({"PWD", "OLDPWD"})
 # Names that contain a secret word but hold no secret (counts, paths of public things, flags).
 # A flag's dash spells the same (`--token-file /run/x`, `--api-key-path`): the path was hidden (gsafe47).
 _NOT_SECRET_SUFFIX = re.compile(r"[_-](?:PATH|FILE|DIR|COUNT|SIZE|LEN|LENGTH|TYPE|MODE|ID|NAME|VERSION)$", re.I)
@@ -54,7 +57,7 @@ _NOT_SECRET_SUFFIX = re.compile(r"[_-](?:PATH|FILE|DIR|COUNT|SIZE|LEN|LENGTH|TYP
 
 def is_secret_name(name: str) -> bool:
     """True when an env var / key name says its value is a secret."""
-    if name.upper() in _NOT_SECRET_NAMES:
+    if name.upper() in _NOT_SECRET_NAMES or name.strip() in _SHELL_DIR_NAMES:
         return False
     core = name.strip().strip("\"'-")
     if not SECRET_NAME_RE.search(core) and not _GLUED_SECRET_END.search(core) and not _CAMEL_KEY_END.search(core):
@@ -118,19 +121,24 @@ _PREFIXED = re.compile(
     r"AIza[0-9A-Za-z_\-]{35}|"
     r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}|"
     # NVIDIA NGC's API keys, npm and PyPI tokens: printed bare (gsafe45)
-    r"nvapi-[A-Za-z0-9_\-]{20,}|npm_[A-Za-z0-9]{30,}|pypi-AgE[A-Za-z0-9_\-]{20,}"
+    r"nvapi-[A-Za-z0-9_\-]{20,}|npm_[A-Za-z0-9]{30,}|pypi-AgE[A-Za-z0-9_\-]{20,}|"
+    # a Docker config.json in base64 (a kubernetes.io/dockerconfigjson Secret's `.dockerconfigjson`, an image pull
+    # secret in a log): `{"auths":` compact, 2-blank or tab indented; its `auth` is base64 of user:password (gsafe48)
+    r"(?:eyJhdXRocyI6|ewogICJhdXRocyI6|ewoJImF1dGhzIj)[A-Za-z0-9+/]{8,}=*"
     r")"
 )
 _ANY_SECRET_WORD = re.compile(
     # `cred`: `MY_CRED=x`, `AWS_CREDS=x` (CRED and CREDS are secret words since gsafe46; `credential` starts so)
-    r"token|secret|pass|pwd|key|cred|auth|pat(?!h)|cookie|session|private|signature|dsn"
+    r"token|secret|pass|pw|key|cred|auth|pat(?!h)|cookie|session|private|signature|dsn"
 )
-_PREFIX_HINT = re.compile(r"hf_|gh[pousr]_|github_pat_|glpat-|sk-|xox[abprs]-|A[KSGIRN][IPDOIP]A|AIza|eyJ|nvapi-|npm_|pypi-")
+_PREFIX_HINT = re.compile(
+    r"hf_|gh[pousr]_|github_pat_|glpat-|sk-|xox[abprs]-|A[KSGIRN][IPDOIP]A|AIza|eyJ|ewo[gJ]|nvapi-|npm_|pypi-"
+)
 # one search that every secret shape above needs to match somewhere in the line
 # (matched against the lowered line without re.I: several times faster than IGNORECASE)
 _ANY_HINT = re.compile(
-    r"://|auth|bearer|basic|token|secret|pass|pwd|key|cred|pat(?!h)|cookie|session|private|signature|dsn|"
-    r"hf_|gh[pousr]_|glpat-|sk-|xox[abprs]-|a[ksgirn][ipdoip]a|aiza|eyj|nvapi-|npm_|pypi-|"
+    r"://|auth|bearer|basic|token|secret|pass|pw|key|cred|pat(?!h)|cookie|session|private|signature|dsn|"
+    r"hf_|gh[pousr]_|glpat-|sk-|xox[abprs]-|a[ksgirn][ipdoip]a|aiza|eyj|ewo[gj]|nvapi-|npm_|pypi-|"
     r"curl|wget|sshpass|login|mysql|machine|sig="
 )
 # Credentials in a command's own flags, which no secret name marks (gsafe45: each was printed):
@@ -199,15 +207,17 @@ _ENGLISH_KEYS = frozenset(
 )
 
 
-def _is_prose(key: str, sep: str, value: str, line: str, at: int) -> bool:
+def _is_prose(key: str, sep: str, value: str, line: str, at: int, path: bool = False) -> bool:
     """`pass: add CAP_SYS_PTRACE`, `key: see the docs`: a lowercase word after an English key word
     and a colon, with the sentence going on, is prose, not a credential. A secret in `key: value` form
-    ends the line or a field (`password: hunter2`, `token: abc # note`), or has other characters."""
+    ends the line or a field (`password: hunter2`, `token: abc # note`), or has other characters.
+    path: the key is a file name ending a path (`/etc/passwd: not a regular file`, `/etc/passwd: 4096 settings; …`,
+    the way every error line names its file): any key so, and a number too, is the sentence's (gsafe48: the word
+    after `/etc/passwd:` was hidden in check's and explain's error lines)."""
     return (
         ":" in sep
-        and key in _ENGLISH_KEYS
-        and value.isalpha()
-        and value.islower()
+        and (key in _ENGLISH_KEYS or path)
+        and ((value.isalpha() and value.islower()) or (path and value.isdigit()))
         and _PROSE_NEXT.match(line, at) is not None
     )
 
@@ -407,6 +417,67 @@ def _last_cmd_sep(line: str, end: int) -> int:
     return max(line.rfind(";", 0, end), line.rfind("&", 0, end), line.rfind("|", 0, end), line.rfind("\n", 0, end))
 
 
+# A shell word (quotes kept whole) up to a blank or a command separator; possessive: linear on any line
+_SHELL_WORD = re.compile(r"""(?:[^\s"';&|]++|"(?:\\.|[^"\\])*+"|'[^']*+')++""")
+# the engine's subcommands whose first operand is an image (or a container, for exec) and whose later words are the
+# program's: `docker run`, `container run`, `podman create`, `docker exec`, `compose run` (a service)
+_IMAGE_COMMANDS = frozenset({"run", "create", "exec"})
+_SUBCOMMAND_WORDS = frozenset({"container", "compose", "service", "run", "create", "exec"})
+# docker's and podman's run/create options that take no value (deploy/dockerrun.py's BOOL_FLAGS; redact.py imports
+# nothing of ours). An option missing here is read as taking the next word: at worst the program's flag after the
+# image is taken for the engine's, as before gsafe48.
+_RUN_BOOL_FLAGS = frozenset({
+    "-d", "--detach", "-i", "--interactive", "-t", "--tty", "--rm", "--privileged", "--read-only",
+    "--init", "-P", "--publish-all", "--no-healthcheck", "--oom-kill-disable", "--sig-proxy",
+    "--disable-content-trust", "--replace", "--read-only-tmpfs", "--no-hosts", "-q", "--quiet",
+    "--rootfs", "--env-host", "--http-proxy", "--tls-verify", "--help", "--no-deps", "--service-ports",
+    "--use-aliases", "--build", "--remove-orphans", "--quiet-pull",
+})  # fmt: skip
+_GLOBAL_BOOL_FLAGS = frozenset({"-D", "--debug", "--tls", "--tlsverify", "--remote", "-r"})
+
+
+def _image_end(line: str, pos: int) -> int:
+    """Where the image word of the engine command whose word ends at `pos` ends (`docker [global options] run
+    [options] IMAGE …`): words after it are the program's. -1 when the command has no image before the command's end
+    (`;`, `&`, `|`, a newline) or is no run/create/exec. Quotes are kept whole; one pass over the command's words."""
+    words = _SHELL_WORD.finditer(line, pos)
+    stage = "global"
+    takes_value = False
+    for w in words:
+        gap = line[pos : w.start()]
+        if any(c in gap for c in ";&|\n"):
+            return -1
+        pos = w.end()
+        word = w.group()
+        if takes_value:
+            takes_value = False
+            continue
+        if stage == "global":
+            if word.startswith("-"):
+                takes_value = "=" not in word and word not in _GLOBAL_BOOL_FLAGS
+                continue
+            if word not in _SUBCOMMAND_WORDS:
+                return -1
+            stage = "sub"
+        if stage == "sub":
+            if word in _SUBCOMMAND_WORDS:
+                if word in _IMAGE_COMMANDS:
+                    stage = "options"
+                continue
+            if stage == "sub":
+                return -1
+        if word == "--":
+            continue
+        if word.startswith("-") and word != "-":
+            if word.startswith("--"):
+                takes_value = "=" not in word and word not in _RUN_BOOL_FLAGS
+            else:
+                takes_value = len(word) == 2 and word[1] not in "dtiPq"
+            continue
+        return w.end()
+    return -1
+
+
 def _secret_spec(line: str, start: int, end: int) -> bool:
     """The value at line[start:end] of a `secret` key is docker's or podman's secret spec (`id=hf,src=…`, or a name
     followed by `,type=…`): the secret's name, not the secret."""
@@ -428,6 +499,7 @@ def _redact_kv(line: str) -> str:
     counted = 0
     quoted_to = 0  # where the last value quoted before its key ends
     engine_at = -2  # where the line's first container engine word starts (-1: none; looked up once, when needed)
+    images: dict[int, int] = {}  # an engine word's start -> where its command's image word ends (_image_end), once
     for m in _KEYSEP.finditer(_name_searchable(line)):
         if m.start() < pos:
             continue
@@ -519,12 +591,17 @@ def _redact_kv(line: str) -> str:
                 continue
             if 0 <= engine_at < m.start():
                 # the engine's own command: no `;`, `&` or `|` between its word and the flag (`docker run …; app
-                # --secret X` hides X)
+                # --secret X` hides X), and the flag before the image (`docker run img app --secret X` is the
+                # program's flag, gsafe48)
                 e = _ENGINE_WORD.search(line, _last_cmd_sep(line, m.start()) + 1, m.start())
                 if e is not None:
-                    continue
+                    if e.start() not in images:
+                        images[e.start()] = _image_end(line, e.end())
+                    if not 0 <= images[e.start()] <= m.start():
+                        continue
         # the line and an offset, not `line[end:]`: a copy of the rest of the line per key was quadratic (gsafe43)
-        if _is_prose(key, m.group("sep") or "", value, line, end) or _is_rule_sentence(m, line, end):
+        path = m.group("key") is not None and line.endswith("/", 0, m.start())  # a file name: `/etc/passwd: …`
+        if _is_prose(key, m.group("sep") or "", value, line, end, path) or _is_rule_sentence(m, line, end):
             continue
         out.append(line[pos:start])
         out.append(REDACTED)

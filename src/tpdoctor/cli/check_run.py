@@ -126,7 +126,9 @@ def run_check(
             + (", assumed: pass --oneccl-version to change" if oneccl["version_assumed"] else "")
             + f"): requested {oneccl['requested']}, predicted IPC exchange {oneccl['mode']}."
         )
-    notes += [f"could not read: {e}" for e in facts.errors[:5]]
+    from tpdoctor.redact import clip
+
+    notes += [f"could not read: {clip(e, 500, '…')}" for e in facts.errors[:5]]  # a snapshot's errors are anyone's
     live_deployment = from_snapshot is None and example is None
     runtimes, full = shown_runtimes(runtime, _deployment_runtime(facts, live_deployment), verbose)
     report = Report(command="check", findings=findings, facts=summary, notes=notes)

@@ -40,7 +40,7 @@ from tpdoctor.deploy.yamledit import (
     unshare,
 )
 from tpdoctor.errors import InputError, NotDeploymentError
-from tpdoctor.limits import MAX_GPUS, cap_count, parse_count
+from tpdoctor.limits import MAX_GPUS, cap_count, cap_services, parse_count
 from tpdoctor.model import driver_caps
 from tpdoctor.model.edits import (
     AddCapability,
@@ -440,6 +440,7 @@ def parse_compose(text: str, source: str, read_env: bool = True) -> tuple[Deploy
     if impl is not None:
         model.compose_impl = impl  # type: ignore[assignment]
         model.compose_impl_evidence, model.compose_impl_line = impl_ev, impl_line
+    cap_services(len(doc.services), "services", source)
     for name, raw in doc.services.items():
         if not isinstance(raw, dict):
             continue

@@ -27,6 +27,7 @@ from tpdoctor.deploy.shellwords import (
     unquote,
 )
 from tpdoctor.errors import InputError, NotDeploymentError
+from tpdoctor.limits import cap_services
 from tpdoctor.model import driver_caps
 from tpdoctor.model.edits import Edit as TypedEdit
 from tpdoctor.model.edits import RepairContinuation, SetEntrypoint
@@ -204,6 +205,7 @@ def find_run_commands(
             for i in sorted(opaque)
             if i < image_idx
         ]
+        cap_services(len(runs) + 1, "container commands", source)
         runs.append(
             RunCommand(
                 engine="podman" if engine == "podman" else "docker",

@@ -4,6 +4,7 @@ and the patcher that writes the findings' edits back into the round-trip tree.""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from tpdoctor.deploy.io import dump_yaml_docs, load_yaml_docs
 from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service
 from tpdoctor.deploy.yamledit import ensure_map, ensure_seq, merged_has, unshare
 from tpdoctor.errors import InputError, NotDeploymentError
-from tpdoctor.limits import parse_count
+from tpdoctor.limits import cap_services, parse_count
 from tpdoctor.model.edits import (
     K8S_GPU_RESOURCE,
     AddCapability,
@@ -349,11 +350,12 @@ def _parse_docs(docs: list[Any], text: str, source: str, validate: bool) -> tupl
 
         model.schema_problems, schema_notes = validate_docs(docs, source)
         model.notes.extend(schema_notes)
+    cap_services(sum(len(w.containers) for w in found), "containers", source)
     starts = sorted({_line(w.obj) or 1 for w in found})
     for w in found:
         first = _line(w.obj) or 1
-        later = [s for s in starts if s > first]
-        last = later[0] - 1 if later else len(lines)
+        nxt = bisect.bisect_right(starts, first)  # the next workload's first line (a scan of all of them: quadratic)
+        last = starts[nxt] - 1 if nxt < len(starts) else len(lines)
         c_allows, c_problems = allows_in_lines(lines[first - 1 : last])
         a_allows, a_problems = _annotation_allows(w.obj.get("metadata"), w.pod_meta)
         spec = w.pod_spec

@@ -223,6 +223,9 @@ def mask_markdown(s: str) -> str:
     return "".join(out)
 
 
+_CONTINUATION = re.compile(r"\\([ \t]*)\n")
+
+
 def split_commands(s: str) -> list[Command]:
     """Simple commands with their words, in source order. Heredoc bodies and comments are skipped.
     Raises ShellSyntaxError where a quote or substitution is never closed."""
@@ -264,14 +267,14 @@ def split_commands(s: str) -> list[Command]:
             i += 1
             continue
         if c == "\\":
-            m = re.match(r"\\([ \t]*)\n", s[i:])
+            m = _CONTINUATION.match(s, i)  # at i, not on a copy of the rest of the text (per backslash: quadratic)
             if m:
                 if m.group(1):
                     ln = lines.line_of(i)
                     cur.breaks.append((ln, "trailing whitespace after the backslash ends the command here"))
                     cur.effective_end_line = cur.effective_end_line or ln
                     cur.repairs.append(Edit(i + 1, i + 1 + len(m.group(1)), ""))
-                i = follow_continuation(i, i + m.end())
+                i = follow_continuation(i, m.end())
                 continue
         if c == "\n":
             finish()

@@ -116,6 +116,7 @@ class _GzipCapped(io.RawIOBase):
         self._name = name if name != "-" else "<stdin>"
         self._notes = notes
         self._out = 0
+        self._damage: BaseException | None = None
 
     def readable(self) -> bool:
         return True
@@ -133,8 +134,16 @@ class _GzipCapped(io.RawIOBase):
                 )
                 self._notes = None  # once
             return 0
+        if self._damage is not None:
+            raise self._damage
         view = memoryview(b)[: cap - self._out]
-        n = self._gz.readinto1(view)  # damage (a cut stream) raises here, after what was readable: iter_buffers notes it
+        try:
+            n = self._gz.readinto1(view)  # damage (a cut stream) raises here, after what was readable: iter_buffers notes it
+        except (OSError, EOFError, zlib.error) as exc:
+            # Raised again by every later read: GzipFile forgets a header cut short (the 2-byte magic alone) and
+            # reads on as an empty stream, so a peek that met the damage first (_as_text) lost the note (gsafe48).
+            self._damage = exc
+            raise
         self._out += n
         return n
 

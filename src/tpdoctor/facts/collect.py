@@ -11,6 +11,9 @@ from pathlib import Path
 
 from tpdoctor import __version__
 from tpdoctor.model import Facts
+from tpdoctor.redact import clip
+
+MAX_ERROR_LINE = 400  # characters of one facts.errors line from a collector's OSError
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,8 @@ def collect_facts(root: Path, env: Mapping[str, str], live: bool) -> Facts:
         try:
             collector(ctx, facts)
         except OSError as exc:  # an unreadable file must never abort the whole check
-            facts.errors.append(f"{collector.__module__}: {exc}")
+            # the message names the path, which a hostile root or environment can make megabytes long (gsafe48)
+            facts.errors.append(clip(f"{collector.__module__}: {exc}", MAX_ERROR_LINE, "…"))
     return facts
 
 

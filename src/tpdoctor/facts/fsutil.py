@@ -23,6 +23,7 @@ import errno
 import os
 import posixpath
 import struct
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from tpdoctor.boundedio import open_flags, read_fd_bounded
 from tpdoctor.errors import InputError
 
 MAX_LINKS = 40  # the kernel's MAXSYMLINKS
+MAX_SHOWN_PATH = 256  # characters of a path quoted in an error line
+PATH_MAX = 4095  # the longest path string lstat() takes (PATH_MAX 4096 with its NUL)
 MAX_FACT_FILE = 16 << 20  # /proc/self/mounts of a busy host is < 1 MiB; a 300 MB "file" is hostile
 READ_TIMEOUT_S = 5.0
 
@@ -75,31 +78,40 @@ def follow_path(root: Path, inroot: str) -> Path:
 
 
 def resolve_in_root(root: Path, inroot: str) -> str | None:
-    """The in-root absolute path `inroot` leads to, or None on a symlink loop."""
-    parts = [p for p in inroot.split("/") if p]
+    """The in-root absolute path `inroot` leads to, or None on a symlink loop.
+
+    Linear in the path's length (gsafe48: a TMPDIR of 80,000 components took 45 s, quadratic in its joins and
+    list pops). A host path longer than PATH_MAX cannot be lstat()ed (ENAMETOOLONG, which islink() reads as "not a
+    link"), so past that length no lstat is tried: the same answer, without building the string."""
+    parts = deque(p for p in inroot.split("/") if p)
     done: list[str] = []
+    top = os.fspath(root).rstrip("/")  # strings, not Path objects: check resolves ~140 paths
+    # hosts[i]: the host path of done[:i], while it is short enough to lstat (None past PATH_MAX)
+    hosts: list[str | None] = [top]
     hops = 0
-    top = os.fspath(root)  # strings, not Path objects: check resolves ~140 paths
     while parts:
-        part = parts.pop(0)
+        part = parts.popleft()
         if part == ".":
             continue
         if part == "..":
             if done:
                 done.pop()
+                hosts.pop()
             continue
-        candidate = "/" + "/".join([*done, part])
-        hp = os.path.join(top, candidate.lstrip("/"))
-        if os.path.islink(hp):
+        base = hosts[-1]
+        hp = None if base is None or len(base) + len(part) + 1 > PATH_MAX else base + "/" + part
+        if hp is not None and os.path.islink(hp):
             hops += 1
             if hops > MAX_LINKS:
                 return None
             target = os.readlink(hp)
             if target.startswith("/"):
                 done = []
-            parts = [p for p in target.split("/") if p] + parts
+                hosts = [top]
+            parts.extendleft(reversed([p for p in target.split("/") if p]))
             continue
         done.append(part)
+        hosts.append(hp)
     return "/" + "/".join(done)
 
 
@@ -186,7 +198,7 @@ def read_bytes(
         return None
     except OSError as exc:
         if errors is not None:
-            errors.append(f"{inroot}: {exc.__class__.__name__}: {exc.strerror or exc}")
+            errors.append(f"{shown_path(inroot)}: {exc.__class__.__name__}: {exc.strerror or exc}")
         return None
     return read_fd_recorded(fd, inroot, max_bytes, what, errors, head_only=head_only)
 
@@ -199,8 +211,8 @@ def read_config_text(
     decodes (daemon/config/config.go getConflictFreeConfiguration)."""
     data = read_bytes(root, inroot, errors, max_bytes, what)
     if data is None:  # a link out of reach, a directory, a FIFO, too large: the error line says which
-        if not any(e.startswith(inroot) for e in errors):
-            errors.append(f"{inroot}: not a readable file")
+        if not any(e.startswith(shown_path(inroot)) for e in errors):
+            errors.append(f"{shown_path(inroot)}: not a readable file")
         return None
     if utf16_bom and data.startswith(b"\xff\xfe"):
         try:
@@ -210,7 +222,7 @@ def read_config_text(
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        errors.append(f"{inroot}: not UTF-8 text (byte {exc.start}): not read as {what}")
+        errors.append(f"{shown_path(inroot)}: not UTF-8 text (byte {exc.start}): not read as {what}")
         return None
 
 
@@ -220,13 +232,25 @@ def read_fd_recorded(
     """The bytes behind an fd from open_in_root (closed here), through the one bounded reader (size and
     READ_TIMEOUT_S); a failure is one line in `errors` and None. head_only: see read_fd_bounded."""
     try:
-        return read_fd_bounded(fd, inroot, max_bytes, READ_TIMEOUT_S, what=what, head_only=head_only)
+        return read_fd_bounded(fd, shown_path(inroot), max_bytes, READ_TIMEOUT_S, what=what, head_only=head_only)
     except (InputError, OSError) as exc:
         if errors is not None:
-            errors.append(str(exc) if isinstance(exc, InputError) else f"{inroot}: {exc.__class__.__name__}: {exc.strerror or exc}")
+            errors.append(
+                str(exc) if isinstance(exc, InputError)
+                else f"{shown_path(inroot)}: {exc.__class__.__name__}: {exc.strerror or exc}"
+            )
         return None
     finally:
         os.close(fd)
+
+
+def shown_path(inroot: str, limit: int = MAX_SHOWN_PATH) -> str:
+    """`inroot` as an error line names it: a path from the environment or a link target can be megabytes long (a
+    hostile root's TMPDIR, HOME or NCCL_CONF_FILE; the kernel refuses it: ENAMETOOLONG), and one error line quoting
+    it whole was a 2 MB line of check's report (gsafe48). Its head and tail are kept."""
+    if len(inroot) <= limit:
+        return inroot
+    return f"{inroot[: limit // 2]}…({len(inroot)} characters)…{inroot[-(limit // 4):]}"
 
 
 def join_inroot(directory: str, name: str) -> str:

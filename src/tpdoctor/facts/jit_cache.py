@@ -28,6 +28,24 @@ def _release(version: tuple[int, int] | None, below: tuple[int, int]) -> bool:
     return version is not None and version < below
 
 
+def temp_dir(ctx: CollectContext) -> str:
+    """tempfile.gettempdir() as the job would get it: the first of TMPDIR, TEMP, TMP naming a directory, else /tmp."""
+    for name in _TMP_VARS:
+        value = ctx.env.get(name, "")
+        if value.startswith("/") and _is_dir(ctx, value):
+            return posixpath.normpath("/" + value.lstrip("/"))
+    return "/tmp"
+
+
+def _is_dir(ctx: CollectContext, path: str) -> bool:
+    """Whether `path` is a directory in the root; a path the kernel refuses (longer than PATH_MAX: ENAMETOOLONG,
+    which Path.is_dir raises) is none, as tempfile's own test of the directory finds (gsafe48)."""
+    try:
+        return stat.S_ISDIR(os.stat(ctx.path(path)).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def user_name(ctx: CollectContext, facts: Facts) -> str | None:
     """getpass.getuser(): LOGNAME, USER, LNAME, USERNAME, else the name of the uid in /etc/passwd; None when unknown."""
     name = cache_dirs.env_user(ctx.env)
