@@ -11,6 +11,7 @@ torch 2.x is never read). HOME-based defaults are `fs.home-unwritable-arbitrary-
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 
@@ -26,24 +27,6 @@ _DIST = re.compile(r"^(torch|triton)-([0-9]+)\.([0-9]+)[^/]*\.dist-info$")
 
 def _release(version: tuple[int, int] | None, below: tuple[int, int]) -> bool:
     return version is not None and version < below
-
-
-def temp_dir(ctx: CollectContext) -> str:
-    """tempfile.gettempdir() as the job would get it: the first of TMPDIR, TEMP, TMP naming a directory, else /tmp."""
-    for name in _TMP_VARS:
-        value = ctx.env.get(name, "")
-        if value.startswith("/") and _is_dir(ctx, value):
-            return posixpath.normpath("/" + value.lstrip("/"))
-    return "/tmp"
-
-
-def _is_dir(ctx: CollectContext, path: str) -> bool:
-    """Whether `path` is a directory in the root; a path the kernel refuses (longer than PATH_MAX: ENAMETOOLONG,
-    which Path.is_dir raises) is none, as tempfile's own test of the directory finds (gsafe48)."""
-    try:
-        return stat.S_ISDIR(os.stat(ctx.path(path)).st_mode)
-    except (OSError, ValueError):
-        return False
 
 
 def user_name(ctx: CollectContext, facts: Facts) -> str | None:
@@ -72,7 +55,12 @@ def collect_jit_caches(ctx: CollectContext, facts: Facts) -> None:
     env = ctx.env
 
     def is_dir(path: str) -> bool:
-        return ctx.path(path).is_dir()
+        # a path the kernel refuses (longer than PATH_MAX: ENAMETOOLONG, which Path.is_dir raises) is no directory,
+        # as tempfile's own test of the directory finds (gsafe48)
+        try:
+            return stat.S_ISDIR(os.stat(ctx.path(path)).st_mode)
+        except (OSError, ValueError):
+            return False
 
     user = user_name(ctx, facts) if not env.get("TORCHINDUCTOR_CACHE_DIR") else None
     # a variable's directory, and TorchInductor's default under the temp dir where the user name is known; explicit
