@@ -58,3 +58,22 @@ def test_a_short_passwd_line_names_no_user(tmp_path: Path) -> None:
     fr.path("tmp/torchinductor_appuser").mkdir()
     facts = collect_facts(fr.root, {"PATH": "/usr/bin"}, live=False)
     assert facts.jit_caches == []
+
+
+# review48: a NUL in /etc/passwd (a planted or corrupt --root tree) crashed check: the name became part of
+# TorchInductor's default path and stat() raised ValueError ('embedded null byte'). getpwuid(3) reads each line as a
+# C string, so the line ends at its NUL: 'a\0b:x:1000:...' has no fields and names no one.
+def test_a_nul_in_passwd_ends_its_line_as_getpwuid_reads_it(tmp_path: Path) -> None:
+    fr = _root(tmp_path, "a\x00b:x:1000:1000::/home/a:/bin/sh\n")
+    fr.path("tmp/torchinductor_a").mkdir()
+    facts = collect_facts(fr.root, {"PATH": "/usr/bin"}, live=False)
+    assert facts.jit_caches == []
+    assert parse_passwd_entry("appuser:x:1000:1000::/home/app\x00user:/bin/sh\n", 1000) is None  # six fields left
+    entry = parse_passwd_entry("appuser:x:1000:1000::/home/appuser:/bin/sh\x00junk\n", 1000)
+    assert entry is not None and entry.home == "/home/appuser"
+
+
+def test_a_nul_in_the_user_variable_is_no_crash(tmp_path: Path) -> None:
+    fr = _root(tmp_path, "")
+    facts = collect_facts(fr.root, {"PATH": "/usr/bin", "USER": "a\x00b"}, live=False)
+    assert facts.jit_caches == []

@@ -20,10 +20,12 @@ class PasswdEntry:
 
 def parse_passwd_entry(text: str | None, uid: int | None) -> PasswdEntry | None:
     """The first entry of `uid` in an /etc/passwd text, None when unknown. An entry is a line of the seven
-    colon-separated fields (name:password:uid:gid:gecos:dir:shell) with a name; '#' lines are comments."""
+    colon-separated fields (name:password:uid:gid:gecos:dir:shell) with a name, up to a NUL if any; '#' lines are
+    comments."""
     if text is None or uid is None:
         return None
     for line in text.splitlines():
+        line = line.split("\x00", 1)[0]  # getpwuid reads a line as a C string: a NUL ends it (review48)
         fields = line.split(":")
         if len(fields) >= 7 and fields[2] == str(uid) and fields[0] and not line.startswith("#"):
             return PasswdEntry(name=fields[0], home=fields[5] or None)
