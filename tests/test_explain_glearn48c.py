@@ -137,3 +137,28 @@ def test_unenrolled_key_with_secure_boot_on_is_not_a_missing_node(tmp_path: Path
     assert found and found[0] == SB, found
     assert "device.nvidia-node-missing" not in found
     assert any("the host kernel refused the GPU module" in n for n in notes(tmp_path, text))
+
+
+# review48: a README's driver prerequisite in FFmpeg's words, and a how-to's condition on the MOK, are not a failure
+@pytest.mark.parametrize(
+    "text,not_cause",
+    [
+        ("Minimum required NVIDIA driver is 535 or newer.\n", DRIVER_OLD),
+        ("Requirements: the minimum required NVIDIA driver is 550.54 or newer for CUDA 12.4 images.\n", DRIVER_OLD),
+        ("If the MOK key is not enrolled, the nvidia module will fail to load.\n", SB),
+        ("Check whether the DKMS signing key is not enrolled yet.\n", SB),
+        ("Enrol it unless the signing key is not enrolled by the installer already.\n", SB),
+    ],
+)
+def test_review48_prose_stays_clean(tmp_path: Path, text: str, not_cause: str) -> None:
+    assert not_cause not in causes(tmp_path, text)
+
+
+def test_review48_the_forms_still_read(tmp_path: Path) -> None:
+    for text in (
+        "NVENC (h264_nvenc): unavailable\nRequired: NVENC API 13.0\nFound: 12.2\nMinimum required Nvidia driver is 570.0 or newer\n",
+        "[hevc_nvenc @ 0x1] The minimum required Nvidia driver for nvenc is 551.76 or newer\n",
+    ):
+        assert DRIVER_OLD in causes(tmp_path, text), text
+    for text in ("/var/lib/dkms/mok.pub is not enrolled\n", "The DKMS signing key was never enrolled, so nvidia.ko cannot load.\n"):
+        assert SB in causes(tmp_path, text), text

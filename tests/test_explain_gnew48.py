@@ -285,3 +285,31 @@ def test_the_kernel_failing_to_place_a_large_bar_suggests_it(tmp_path: Path, tex
 def test_bar_look_alikes_stay_clean(tmp_path: Path, text: str) -> None:
     _guarded("nvrm.pci-bar-invalid")
     assert _BAR not in _all(tmp_path, text)
+
+
+# review48: a GPU driver asking for a larger (resizable) BAR makes the kernel release the BAR and try to place the larger
+# size; without room it prints the failed assignment, the driver says so and keeps the BAR it had (amdgpu_device.c
+# amdgpu_device_resize_fb_bar: "Not enough PCI address space for a large BAR."; i915 intel_region_lmem.c _resize_bar:
+# "Failed to resize BAR%d to %dM (%pe)"; xe xe_vram.c: "Failed to resize BAR%d to %dMiB (%pe). Consider enabling
+# 'Resizable BAR' support in your BIOS"). The GPU works with the smaller BAR: a healthy host, not an unassigned BAR.
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the form of a stored dmesg (Polaris 12 on an arm64 host, 4.19-6.7 kernel)
+        "[   10.937573] amdgpu 0001:01:00.0: BAR 0: no space for [mem size 0x80000000 64bit pref]\n"
+        "[   10.937580] amdgpu 0001:01:00.0: BAR 0: failed to assign [mem size 0x80000000 64bit pref]\n"
+        "[   10.937700] [drm] Not enough PCI address space for a large BAR.\n"
+        "[   10.937707] amdgpu 0001:01:00.0: BAR 0: assigned [mem 0xa040000000-0xa04fffffff 64bit pref]\n",
+        "[    3.101112] i915 0000:03:00.0: BAR 2 [mem size 0x400000000 64bit pref]: failed to assign\n"
+        "[    3.101130] i915 0000:03:00.0: [drm] Failed to resize BAR2 to 16384M (-ENOSPC)\n",
+        "[    3.201112] xe 0000:03:00.0: BAR 2 [mem size 0x400000000 64bit pref]: failed to assign\n"
+        "[    3.201130] xe 0000:03:00.0: [drm] Failed to resize BAR2 to 16384MiB (-ENOSPC). Consider enabling "
+        "'Resizable BAR' support in your BIOS\n",
+    ],
+)
+def test_a_driver_falling_back_from_a_larger_bar_is_not_an_unassigned_bar(tmp_path: Path, text: str) -> None:
+    assert _BAR not in _findings_ids(tmp_path, text)
+
+
+def _findings_ids(tmp_path: Path, text: str) -> list[str]:
+    return [cause for cause, _ in _findings(tmp_path, text)]

@@ -48,3 +48,24 @@ def test_root_may_and_an_unknown_uid_is_unknown(tmp_path: Path) -> None:
     fr.flush()
     facts = collect_facts(fr.root, {}, live=False)
     assert facts.process.uid is None and facts.tmp_writable is None  # no guess from the mode bits alone
+
+
+# review48: the kernel bypasses the mode bits for CAP_DAC_OVERRIDE, not for uid 0 (generic_permission's
+# capable_wrt_inode_uidgid): root with its capabilities dropped was told it may create in another user's 0755
+# directory (/tmp here; fs.jit-cache-other-owner's /tmp/torchinductor_root likewise)
+@pytest.mark.parametrize(
+    "uid,capeff,want",
+    [
+        (0, (1 << 41) - 1, True),  # root with the full set: the 0755 dir of another user is writable
+        (0, 0, False),  # --cap-drop ALL: the mode bits decide, and others may not write
+        (0, 1 << 0, False),  # CAP_CHOWN alone does not override
+        (0, 1 << 1, True),  # CAP_DAC_OVERRIDE alone does
+        (1000, 0, False),
+    ],
+)
+def test_dac_override_not_uid_0_bypasses_the_mode_bits(tmp_path: Path, uid: int, capeff: int, want: bool) -> None:
+    fr = FakeRoot(tmp_path).set_status(uid=uid, gid=uid, groups=[], capeff=capeff)
+    tmp = fr.path("tmp")
+    os.chmod(tmp, 0o755)
+    os.chown(tmp, 4242, 4242)
+    assert collect_facts(fr.root, {}, live=False).tmp_writable is want

@@ -85,6 +85,8 @@ def collect_jit_caches(ctx: CollectContext, facts: Facts) -> None:
             st = host.stat()
         except OSError:
             continue  # not there: the library creates it as this user
+        except ValueError:
+            continue  # a NUL in a variable's path or the user name: no such directory (review48)
         if not stat.S_ISDIR(st.st_mode):
             continue
         writable = may_create_in(ctx, facts, host, st)

@@ -11,6 +11,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+from tpdoctor.facts.caps import has_cap
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.fsutil import numbered, read_text
 from tpdoctor.model.facts import Facts, local_display_socket
@@ -111,12 +112,18 @@ def collect_display(ctx: CollectContext, facts: Facts) -> None:
         d.xauthority_exists = os.path.lexists(ctx.path(xauth))
 
 
-def writable_by(st: os.stat_result, uid: int | None, gid: int | None, groups: list[int]) -> bool | None:
+def writable_by(
+    st: os.stat_result, uid: int | None, gid: int | None, groups: list[int], dac_override: bool | None = None
+) -> bool | None:
     """May `uid` create entries in the directory (write and search), by its mode bits alone (the owner's class
-    first, then the group's, then others', as the kernel's generic_permission does; root may); None: uid unknown."""
+    first, then the group's, then others', as the kernel's generic_permission does); None: uid unknown.
+    `dac_override`: CAP_DAC_OVERRIDE in the effective set (None: unknown). The kernel bypasses the mode bits for that
+    capability, not for uid 0: a root process whose capabilities were dropped (`--cap-drop ALL`, a restricted pod)
+    cannot create in a 0755 directory it does not own (review48); with CapEff unknown, root is taken to have it. As
+    rules/devices.py _dac_allows, only root's is read: a non-root process rarely holds it effective."""
     if uid is None:
         return None
-    if uid == 0:
+    if uid == 0 and dac_override is not False:
         return True
     mode = stat.S_IMODE(st.st_mode)
     if st.st_uid == uid:
@@ -129,11 +136,11 @@ def writable_by(st: os.stat_result, uid: int | None, gid: int | None, groups: li
 def may_create_in(ctx: CollectContext, facts: Facts, host: Path, st: os.stat_result) -> bool | None:
     """May the inspected process create files in the directory `host` (`st` its stat): live, access(2) with
     W_OK|X_OK as this process (may_create's MAY_WRITE|MAY_EXEC); under --root, its mode bits against the process's
-    uid, gid and groups (writable_by). collect_status and collect_groups have run."""
+    uid, gid, groups and CAP_DAC_OVERRIDE (writable_by). collect_status and collect_groups have run."""
     if ctx.live:
         return os.access(host, os.W_OK | os.X_OK)
     proc = facts.process
-    return writable_by(st, proc.uid, proc.gid, proc.groups)
+    return writable_by(st, proc.uid, proc.gid, proc.groups, has_cap(facts, "DAC_OVERRIDE"))
 
 
 COLLECTORS.extend([collect_status, collect_groups, collect_env, collect_display])
