@@ -1,0 +1,45 @@
+"""Issue 13, gprec48: the leftovers a reviewer named in this session's new knowledge and redactor.
+
+1. intel_gpu_top's "Failed to initialize PMU! (%s)" (igt-gpu-tools tools/intel_gpu_top.c main, strerror(errno) after
+   pmu_init): EPERM is a seccomp filter (Docker's default profile gates perf_event_open on CAP_PERFMON/CAP_SYS_ADMIN)
+   and proves the capability; EACCES is the paranoid check or an LSM (linux kernel/events/core.c perf_event_open:
+   perf_allow_cpu's -EACCES, security_perf_event_open; security/selinux/hooks.c selinux_perf_event_open) and only
+   suggests it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from explain_helpers import findings as _findings
+from explain_helpers import knowledge_ids as _ids
+
+_PERFMON = "capability.perfmon-missing"
+
+
+# --- 1: the errno decides the strength of a refused GPU PMU ---------------------------------------------------------
+
+
+def test_pmu_eacces_alone_only_suggests_the_capability(tmp_path: Path) -> None:
+    # root in a container (Beszel's agent): the paranoid check, or an SELinux/AppArmor denial with the same errno
+    text = "$ docker exec -it beszel-agent intel_gpu_top -s 3300 -l\nFailed to initialize PMU! (Permission denied)\n"
+    got = _findings(tmp_path, text)
+    assert got and got[0] == (_PERFMON, "suggests"), got
+    assert "intel-gpu-top.pmu-eacces" in _ids()
+
+
+def test_pmu_eperm_still_proves_the_capability(tmp_path: Path) -> None:
+    text = "intel_gpu-exporter  | Error: Failed to initialize PMU! (Operation not permitted)\n"
+    got = _findings(tmp_path, text)
+    assert got and got[0] == (_PERFMON, "proves"), got
+
+
+def test_pmu_eacces_with_the_non_root_advice_proves_it(tmp_path: Path) -> None:
+    # the tool's own advice for a non-root user after EACCES names the capability
+    text = (
+        "Failed to initialize PMU! (Permission denied)\n\n"
+        "When running as a normal user CAP_PERFMON is required to access performance\n"
+        'monitoring. See "man 7 capabilities", "man 8 setcap", or contact your\n'
+    )
+    got = _findings(tmp_path, text)
+    assert got and got[0] == (_PERFMON, "proves"), got
