@@ -43,3 +43,24 @@ def test_pmu_eacces_with_the_non_root_advice_proves_it(tmp_path: Path) -> None:
     )
     got = _findings(tmp_path, text)
     assert got and got[0] == (_PERFMON, "proves"), got
+
+
+# --- 3: FFmpeg's NVENC API check reads the libnvidia-encode it loaded, not the kernel driver --------------------------
+# FFmpeg libavcodec/nvenc.c nvenc_load_libraries: nvenc_load_functions (dlopen of libnvidia-encode.so.1 by name), then
+# NvEncodeAPIGetMaxSupportedVersion(&nvenc_max_ver) of that library, then "Driver does not support the required nvenc
+# API version. Required: %d.%d Found: %d.%d": an image's own stale libnvidia-encode prints the same.
+
+
+def test_nvenc_api_version_suggests_an_old_driver_or_a_stale_image_library(tmp_path: Path) -> None:
+    from tpdoctor.explain import explain
+
+    for text in (
+        "[h264_nvenc @ 0x5555] Driver does not support the required nvenc API version. Required: 13.0 Found: 11.1\n",
+        "[hevc_nvenc @ 0x5555] Driver does not support the required nvenc API version.\n",
+    ):
+        got = _findings(tmp_path, text)
+        assert got and got[0] == ("cuda.driver-too-old", "suggests"), got
+        log = tmp_path / "n.log"
+        log.write_text(text, encoding="utf-8")
+        first = explain([str(log)]).findings[0]
+        assert "nvidia.driver-library-mismatch" in first.related, first
