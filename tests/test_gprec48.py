@@ -64,3 +64,38 @@ def test_nvenc_api_version_suggests_an_old_driver_or_a_stale_image_library(tmp_p
         log.write_text(text, encoding="utf-8")
         first = explain([str(log)]).findings[0]
         assert "nvidia.driver-library-mismatch" in first.related, first
+
+
+# --- 2: a large BAR the kernel could not place is a GPU's only when something names that address as a GPU -----------
+# linux drivers/pci/setup-res.c pci_assign_resource ("pci 0000:84:00.0: BAR 1 [mem size ... 64bit pref]: failed to
+# assign", 6.8+; "BAR %d: failed to assign %pR" before) names no vendor.
+
+_BAR = "host.gpu-bar-unassigned"
+_NIC_BAR = (
+    "[    1.402113] pci 0000:41:00.0: BAR 0 [mem size 0x40000000 64bit pref]: can't assign; no space\n"
+    "[    1.402120] pci 0000:41:00.0: BAR 0 [mem size 0x40000000 64bit pref]: failed to assign\n"
+)
+
+
+def test_a_large_bar_of_an_unnamed_device_is_only_a_note(tmp_path: Path) -> None:
+    for text in (
+        _NIC_BAR,
+        # a NIC's BAR while the GPU at another address is fine
+        _NIC_BAR + "[    1.402300] mlx5_core 0000:41:00.0: firmware version: 22.39.1002\n"
+        "[    6.100000] nvidia 0000:01:00.0: enabling device (0000 -> 0003)\n",
+        "[    0.701119] pci 0000:01:00.0: BAR 1: failed to assign [mem size 0x10000000 64bit pref]\n"
+        "$ lspci\n01:00.0 Ethernet controller: Mellanox Technologies MT2892 Family [ConnectX-6 Dx]\n",
+    ):
+        assert _BAR not in [c for c, _ in _findings(tmp_path, text)], text
+
+
+def test_a_large_bar_of_a_device_named_as_a_gpu_suggests_it(tmp_path: Path) -> None:
+    for evidence in (
+        "[    6.100000] nvidia 0000:41:00.0: enabling device (0000 -> 0003)\n",
+        "[    6.100000] amdgpu 0000:41:00.0: amdgpu: Fetched VBIOS from VFCT\n",
+        "[    6.100000] NVRM: GPU 0000:41:00.0: RmInitAdapter failed! (0x22:0x56:742)\n",
+        "41:00.0 3D controller: NVIDIA Corporation GH100 [H100 PCIe] (rev a1)\n",
+        "0000:41:00.0 Display controller: Advanced Micro Devices, Inc. [AMD/ATI] Aqua Vanjaram [Instinct MI300X]\n",
+    ):
+        got = _findings(tmp_path, _NIC_BAR + evidence)
+        assert got and got[0] == (_BAR, "suggests"), (evidence, got)
