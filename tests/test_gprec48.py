@@ -99,3 +99,19 @@ def test_a_large_bar_of_a_device_named_as_a_gpu_suggests_it(tmp_path: Path) -> N
     ):
         got = _findings(tmp_path, _NIC_BAR + evidence)
         assert got and got[0] == (_BAR, "suggests"), (evidence, got)
+
+
+# --- 4: Fabric Manager's NVL5+ precheck requires ib_umad, not any module ----------------------------------------------
+# nvidia-fabricmanager-start.sh --mode precheck (570+, NVL5+ branch): 'Kernel module "ib_umad" has not been loaded,
+# fabric manager cannot be started' (spectrocloud/CanvOS#700).
+
+_FM = "nvidia.fabric-manager-not-running"
+
+
+def test_the_precheck_reading_names_only_ib_umad(tmp_path: Path) -> None:
+    good = 'Kernel module "ib_umad" has not been loaded, fabric manager cannot be started\n'
+    got = _findings(tmp_path, good)
+    assert got and got[0] == (_FM, "suggests"), got
+    for other in ("nvidia_peermem", "nvidia", "mlx5_ib", "ib_uverbs"):
+        text = f'Kernel module "{other}" is not loaded, fabric manager cannot be started\n'
+        assert _FM not in [c for c, _ in _findings(tmp_path, text)], other
