@@ -115,3 +115,14 @@ def test_the_precheck_reading_names_only_ib_umad(tmp_path: Path) -> None:
     for other in ("nvidia_peermem", "nvidia", "mlx5_ib", "ib_uverbs"):
         text = f'Kernel module "{other}" is not loaded, fabric manager cannot be started\n'
         assert _FM not in [c for c, _ in _findings(tmp_path, text)], other
+
+
+# --- 5: an unclosed list value keeps a CRLF line's `\r` ---------------------------------------------------------------
+
+
+def test_an_unclosed_list_value_keeps_the_crlf() -> None:
+    from tpdoctor.redact import REDACTED, redact_line, redact_text
+
+    assert redact_line("api_key=[abc, def\r\n") == f"api_key={REDACTED}\r\n"
+    assert redact_text("x: 1\r\napi_key=[abc, def\r\ny: 2\r\n") == f"x: 1\r\napi_key={REDACTED}\r\ny: 2\r\n"
+    assert redact_line("api_key=[abc, def\n") == f"api_key={REDACTED}\n"

@@ -519,8 +519,8 @@ def _redact_kv(line: str) -> str:
             # a list of secrets (vLLM's `non-default args: {'api_key': ['x']}`, `api_key=["x"]`): the bare value was
             # the `[` alone and the quoted items were printed (gsafe47). The items go, the brackets stay
             close = _list_end(line, start)
-            if close < 0:
-                end = len(line.rstrip("\n"))
+            if close < 0:  # unclosed: to the line's end, its `\n` or a CRLF's `\r\n` kept out (gprec48)
+                end = len(line.rstrip("\r\n"))
             else:
                 start, end = start + 1, close
             if line[start:end].strip() in ("", REDACTED):
