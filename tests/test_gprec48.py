@@ -126,3 +126,27 @@ def test_an_unclosed_list_value_keeps_the_crlf() -> None:
     assert redact_line("api_key=[abc, def\r\n") == f"api_key={REDACTED}\r\n"
     assert redact_text("x: 1\r\napi_key=[abc, def\r\ny: 2\r\n") == f"x: 1\r\napi_key={REDACTED}\r\ny: 2\r\n"
     assert redact_line("api_key=[abc, def\n") == f"api_key={REDACTED}\n"
+
+
+# --- 6: a value that says there is none is no secret -------------------------------------------------------------------
+
+
+def test_a_value_saying_there_is_none_is_printed() -> None:
+    from tpdoctor.redact import REDACTED, redact_line
+
+    for line in (
+        "password: not set",
+        "INFO loaded config, password: not set, user: bob",
+        "password=not set",
+        'api_key = "not set"',
+        "HF_TOKEN=unset",
+        "token=(none)",
+        "api_key: <none>",
+        "secret_key: empty",
+        "--password unset",
+    ):
+        assert redact_line(line) == line, line
+    # a real value still goes, and so does one that only starts like those words
+    for line in ("password: nothing", "password: notset", "password: not settled", "HF_TOKEN=unsettled1"):
+        assert REDACTED in redact_line(line), line
+    assert redact_line("password=Hunter2 not set") == f"password={REDACTED} not set"
