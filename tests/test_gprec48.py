@@ -150,3 +150,40 @@ def test_a_value_saying_there_is_none_is_printed() -> None:
     for line in ("password: nothing", "password: notset", "password: not settled", "HF_TOKEN=unsettled1"):
         assert REDACTED in redact_line(line), line
     assert redact_line("password=Hunter2 not set") == f"password={REDACTED} not set"
+
+
+# --- 7: jit_cache_exec judges explicit caches only: always a blocker that proves it ------------------------------------
+
+
+def _jit_findings(env: dict[str, str]) -> list[tuple[str, str, str]]:
+    from tpdoctor.model import CheckOptions, Facts
+    from tpdoctor.rules.jit_cache import jit_cache_exec
+
+    facts = Facts.model_validate(
+        {
+            "container": {"runtime": "docker"},
+            "env": env,
+            "mounts": [
+                {"source": "overlay", "target": "/", "fstype": "overlay", "options": ["rw", "relatime"]},
+                {"source": "tmpfs", "target": "/tmp", "fstype": "tmpfs", "options": ["rw", "nosuid", "noexec"]},
+            ],
+        }
+    )
+    return [(f.cause, str(f.severity.value), f.confidence) for f in jit_cache_exec(facts, CheckOptions())]
+
+
+def test_jit_cache_noexec_default_is_unjudged_and_explicit_is_a_blocker() -> None:
+    # the default Inductor cache (/tmp/torchinductor_<user>) and Triton's under HOME=/tmp: not judged (the rule's
+    # documented decision: a --tmpfs /tmp is noexec by default and a GPU compile survives it)
+    assert _jit_findings({"HOME": "/tmp", "USER": "root"}) == []
+    got = _jit_findings({"HOME": "/root", "TRITON_CACHE_DIR": "/tmp/triton"})
+    assert got == [("fs.jit-cache-noexec", "blocker", "proves")], got
+
+
+def test_jit_cache_exec_has_no_unreachable_default_branch() -> None:
+    import inspect
+
+    from tpdoctor.rules.jit_cache import jit_cache_exec
+
+    src = inspect.getsource(jit_cache_exec)
+    assert '"degraded"' not in src and '"suggests"' not in src
