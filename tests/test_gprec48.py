@@ -5,6 +5,11 @@
    and proves the capability; EACCES is the paranoid check or an LSM (linux kernel/events/core.c perf_event_open:
    perf_allow_cpu's -EACCES, security_perf_event_open; security/selinux/hooks.c selinux_perf_event_open) and only
    suggests it.
+2. pci.gpu-bar-failed-to-assign needs a GPU driver line or an lspci display-class line for the same PCI address.
+3. FFmpeg nvenc.c: "Found" is the dlopen()ed libnvidia-encode's version, so the line suggests an old driver.
+4. Fabric Manager's NVL5+ precheck names ib_umad only.
+5-6. redact: an unclosed list value keeps its CRLF; `not set`/`unset`/`<none>`/`(none)`/`empty` are printed.
+7. jit_cache_exec: explicit caches only, always a blocker that proves it.
 """
 
 from __future__ import annotations
