@@ -159,7 +159,7 @@ POSITIVES = [
     # FFmpeg libavcodec/nvenc.c (driver floor) and libavutil/hwcontext_vaapi.c (both wordings)
     ("[h264_nvenc @ 0x5555] Driver does not support the required nvenc API version. Required: 12.1 Found: 12.0\n"
      "[h264_nvenc @ 0x5555] The minimum required Nvidia driver for nvenc is 530.41.03 or newer",
-     "cuda.driver-too-old", "proves"),
+     "cuda.driver-too-old", "suggests"),  # gprec48: "Found" is the loaded libnvidia-encode's, maybe the image's
     ("[AVHWDeviceContext @ 0x55b025ed1340] No VA display found for device /dev/dri/renderD128.",
      "device.render-node-missing", "suggests"),
     ("[AVHWDeviceContext @ 0x5555] No VA display found for device: /dev/dri/renderD128.",

@@ -54,7 +54,7 @@ SB = "host.secure-boot-unsigned-module"
          DRIVER_OLD, "suggests"),
         ("NVENC (hevc_nvenc): unavailable\nMinimum required Nvidia driver is 570.0 or newer\n", DRIVER_OLD, "suggests"),
         ("[h264_nvenc @ 0x7f10] Driver does not support the required nvenc API version.\n"
-         "                     Required: 13.1 Found: 13.0\n", DRIVER_OLD, "proves"),
+         "                     Required: 13.1 Found: 13.0\n", DRIVER_OLD, "suggests"),  # gprec48: the loaded library's
         # Secure Boot named as what kept the module from loading
         ("In the end Secure Boot was preventing the kernel from loading the nvidia module.\n", SB, "suggests"),
         ("Problem: Secure Boot blocking the loading of the amdgpu kernel module\n", SB, "suggests"),

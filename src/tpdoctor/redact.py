@@ -189,7 +189,12 @@ _ALREADY = re.compile(
     # no value at all: `Namespace(hf_token=None)`, `api_key: null` said the token was unset, which explains a 401, and
     # printed `hf_token=<redacted>` (gsafe47)
     r"|^(?:None|null)$"
+    # ... and the words that say so (gprec48): `password: not set`, `HF_TOKEN=unset`, `token=(none)`, `api_key: <none>`,
+    # `secret: empty`; printed as they are, the word `not` of `not set` was hidden and read as the secret
+    r"|^(?i:not[ \t]+set|unset|<none>|\(none\)|empty|<empty>|\(empty\))$"
 )
+# a bare value that is the first word of `not set`: the value stopped at the blank (gprec48)
+_NOT_SET = re.compile(r"(?i:not[ \t]+set)\b")
 # a reference with a default (`${HF_TOKEN:-x}`, `${HF_TOKEN-x}`, devcontainer.json's
 # `${localEnv:HF_TOKEN:x}`): the default is the value the file gives while the variable is unset
 _REF_DEFAULT = re.compile(
@@ -519,8 +524,8 @@ def _redact_kv(line: str) -> str:
             # a list of secrets (vLLM's `non-default args: {'api_key': ['x']}`, `api_key=["x"]`): the bare value was
             # the `[` alone and the quoted items were printed (gsafe47). The items go, the brackets stay
             close = _list_end(line, start)
-            if close < 0:
-                end = len(line.rstrip("\n"))
+            if close < 0:  # unclosed: to the line's end, its `\n` or a CRLF's `\r\n` kept out (gprec48)
+                end = len(line.rstrip("\r\n"))
             else:
                 start, end = start + 1, close
             if line[start:end].strip() in ("", REDACTED):
@@ -581,7 +586,7 @@ def _redact_kv(line: str) -> str:
             out.append(REDACTED)
             pos = start + d.end("default")
             continue
-        if not value or _ALREADY.match(value):
+        if not value or _ALREADY.match(value) or (value.lower() == "not" and _NOT_SET.match(line, start)):
             continue
         if key.lower() == "secret" and (m.group("flag") or line.endswith("-", 0, m.start())):
             if engine_at == -2:

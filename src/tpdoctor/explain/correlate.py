@@ -104,7 +104,8 @@ class Diagnosis:
 
 def _condition_holds(ref: str, present: set[str], scan: ScanResult, sig_id: str = "") -> bool:
     """`sig.id`, `prefix.*` (any signature id under that prefix), `fact:key` (known), `fact:key>N` (numeric and above N) or `fact:key=V` (the only
-    value seen is V: `fact:n_nodes=1` holds only when no process reported more nodes), or `after:<sig.id or fact:key>`:
+    value seen is V: `fact:n_nodes=1` holds only when no process reported more nodes), `fact:a~b` (a value of fact a is
+    also one of fact b), or `after:<sig.id or fact:key>`:
     that line comes after the last line of signature `sig_id` in the same file (`after:fact:run_ok`: the run got past it).
     `A&!B`: every part holds, a part after `!` must not (`fact:slurm_job_named&!fact:slurm_gpu_request`)."""
     if "&" in ref or ref.startswith("!"):
@@ -121,6 +122,11 @@ def _condition_holds(ref: str, present: set[str], scan: ScanResult, sig_id: str 
         if ref.endswith(".*"):
             return any(p.startswith(ref[:-1]) for p in present)
         return ref in present
+    if "~" in ref:
+        # `fact:a~b`: some value of fact a is also a value of fact b (gprec48: the PCI address of a BAR the kernel
+        # could not place is the address a GPU driver or lspci names)
+        key, _, other = ref[5:].partition("~")
+        return bool(set(scan.facts.values.get(key, [])) & set(scan.facts.values.get(other.removeprefix("fact:"), [])))
     if "=" in ref:
         key, _, want = ref[5:].partition("=")
         return scan.facts.values.get(key, []) == [want]
