@@ -97,11 +97,12 @@ def user_cache_dir(env: Mapping[str, str]) -> str | None:
 
 
 def jit_cache_dirs(
-    env: Mapping[str, str], *, user: str | None = None, is_dir: Callable[[str], bool] | None = None
+    env: Mapping[str, str], *, user: str | None = None, tmp: tuple[str, str | None] | None = None
 ) -> list[CacheDir]:
     """Triton's, TorchInductor's and torch's extension builder's cache directories as the current releases pick
     them, in that order (absolute paths only; a relative one depends on the job's cwd). `user`: getpass.getuser()
-    where the caller knows more than the environment (the password database); `is_dir`: see temp_dir."""
+    where the caller knows more than the environment (the password database); `tmp`: temp_dir's answer where the
+    caller could look the directories up (else temp_dir(env), any absolute path)."""
     home = env.get("HOME", "")
     out: list[CacheDir] = []
     if env.get("TRITON_CACHE_DIR"):
@@ -114,7 +115,7 @@ def jit_cache_dirs(
     if env.get("TORCHINDUCTOR_CACHE_DIR"):
         out.append(CacheDir("TORCHINDUCTOR_CACHE_DIR", env["TORCHINDUCTOR_CACHE_DIR"], "env"))
     else:
-        out.append(inductor_default(*temp_dir(env, is_dir), user or env_user(env)))
+        out.append(inductor_default(*(tmp or temp_dir(env)), user or env_user(env)))
     if env.get("TORCH_EXTENSIONS_DIR"):
         out.append(CacheDir("TORCH_EXTENSIONS_DIR", env["TORCH_EXTENSIONS_DIR"], "env"))
     elif (cache := user_cache_dir(env)) is not None:

@@ -63,14 +63,15 @@ def collect_jit_caches(ctx: CollectContext, facts: Facts) -> None:
             return False
 
     user = user_name(ctx, facts) if not env.get("TORCHINDUCTOR_CACHE_DIR") else None
+    tmp = cache_dirs.temp_dir(env, is_dir)  # looked up once: the Inductor default and the old defaults both sit under it
     # a variable's directory, and TorchInductor's default under the temp dir where the user name is known; explicit
     # ones first, so that a default at the same path is recorded as the variable's
     candidates = sorted(
-        (c for c in cache_dirs.jit_cache_dirs(env, user=user, is_dir=is_dir) if c.explicit or (user and c.base == "tmp")),
+        (c for c in cache_dirs.jit_cache_dirs(env, user=user, tmp=tmp) if c.explicit or (user and c.base == "tmp")),
         key=lambda c: not c.explicit,
     )
     # the dist-infos are listed only when an old default directory exists: most roots have none
-    present = [c for c in cache_dirs.legacy_cache_dirs(env, cache_dirs.temp_dir(env, is_dir)[0]) if is_dir(c.path)]
+    present = [c for c in cache_dirs.legacy_cache_dirs(env, tmp[0]) if is_dir(c.path)]
     if present:
         releases = installed_releases(ctx)
         candidates += [c for c in present if c.before and _release(releases.get(c.before[0]), c.before[1])]
@@ -83,10 +84,10 @@ def collect_jit_caches(ctx: CollectContext, facts: Facts) -> None:
         host = ctx.path(path)
         try:
             st = host.stat()
-        except OSError:
-            continue  # not there: the library creates it as this user
-        except ValueError:
-            continue  # a NUL in a variable's path or the user name: no such directory (review48)
+        except (OSError, ValueError):
+            # not there: the library creates it as this user; ValueError: a NUL in a variable's path or the user
+            # name, no such directory (review48)
+            continue
         if not stat.S_ISDIR(st.st_mode):
             continue
         writable = may_create_in(ctx, facts, host, st)

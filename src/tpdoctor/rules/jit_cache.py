@@ -68,7 +68,7 @@ def jit_cache_exec(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
     if not facts.mounts:
         return
     hits: list[tuple[str, str, MountEntry]] = []
-    for c in jit_cache_dirs(facts.env):
+    for what, directory in explicit_cache_dirs(facts.env):
         # a default location on a noexec /tmp is not judged: `--tmpfs /tmp` (noexec unless it says exec) is what
         # oneCCL's IPC sockets and read-only root filesystems need, and most jobs never run torch.compile; the
         # container matrix (tests/containers/) runs such containers as expected clean; and on a GPU the default path
@@ -77,11 +77,9 @@ def jit_cache_exec(facts: Facts, options: CheckOptions) -> Iterator[Finding]:
         # (bench/gpu/tmp_noexec_h200x1.sh, docs/generate.md). Only an explicit cache reaches the list, so the finding
         # is always a blocker that proves it: the degraded/suggests branch for a default location could never run
         # and is gone (gprec48; deploy audit judges the same way, tests/test_audit_jit_cache.py)
-        if not c.explicit:
-            continue
-        m = mount_for(facts, c.path)
+        m = mount_for(facts, directory)
         if m is not None and "noexec" in m.options:
-            hits.append((c.what, c.path, m))
+            hits.append((what, directory, m))
     if not hits:
         return
     evidence = [
