@@ -25,6 +25,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from tpdoctor.engine_flags import COMPOSE_RUN_BOOL_FLAGS, GLOBAL_BOOL_FLAGS, RUN_BOOL_FLAGS, SHORT_BOOL
+
 REDACTED = "<redacted>"
 
 # Names whose values are secrets. Word-ish matching: KEY matches API_KEY and KEY_FILE_PASSWORD but
@@ -428,17 +430,10 @@ _SHELL_WORD = re.compile(r"""(?:[^\s"';&|]++|"(?:\\.|[^"\\])*+"|'[^']*+')++""")
 # program's: `docker run`, `container run`, `podman create`, `docker exec`, `compose run` (a service)
 _IMAGE_COMMANDS = frozenset({"run", "create", "exec"})
 _SUBCOMMAND_WORDS = frozenset({"container", "compose", "service", "run", "create", "exec"})
-# docker's and podman's run/create options that take no value (deploy/dockerrun.py's BOOL_FLAGS; redact.py imports
-# nothing of ours). An option missing here is read as taking the next word: at worst the program's flag after the
+# docker's and podman's run/create options that take no value, and compose run's (engine_flags.py, which the `docker
+# run` reader shares). An option missing there is read as taking the next word: at worst the program's flag after the
 # image is taken for the engine's, as before gsafe48.
-_RUN_BOOL_FLAGS = frozenset({
-    "-d", "--detach", "-i", "--interactive", "-t", "--tty", "--rm", "--privileged", "--read-only",
-    "--init", "-P", "--publish-all", "--no-healthcheck", "--oom-kill-disable", "--sig-proxy",
-    "--disable-content-trust", "--replace", "--read-only-tmpfs", "--no-hosts", "-q", "--quiet",
-    "--rootfs", "--env-host", "--http-proxy", "--tls-verify", "--help", "--no-deps", "--service-ports",
-    "--use-aliases", "--build", "--remove-orphans", "--quiet-pull",
-})  # fmt: skip
-_GLOBAL_BOOL_FLAGS = frozenset({"-D", "--debug", "--tls", "--tlsverify", "--remote", "-r"})
+_RUN_BOOL_FLAGS = RUN_BOOL_FLAGS | COMPOSE_RUN_BOOL_FLAGS
 
 
 def _image_end(line: str, pos: int) -> int:
@@ -459,7 +454,7 @@ def _image_end(line: str, pos: int) -> int:
             continue
         if stage == "global":
             if word.startswith("-"):
-                takes_value = "=" not in word and word not in _GLOBAL_BOOL_FLAGS
+                takes_value = "=" not in word and word not in GLOBAL_BOOL_FLAGS
                 continue
             if word not in _SUBCOMMAND_WORDS:
                 return -1
@@ -477,7 +472,7 @@ def _image_end(line: str, pos: int) -> int:
             if word.startswith("--"):
                 takes_value = "=" not in word and word not in _RUN_BOOL_FLAGS
             else:
-                takes_value = len(word) == 2 and word[1] not in "dtiPq"
+                takes_value = len(word) == 2 and word[1] not in SHORT_BOOL
             continue
         return w.end()
     return -1

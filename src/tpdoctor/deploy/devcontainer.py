@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tpdoctor.deploy.dockerrun import (
-    BOOL_FLAGS,
     FLAG_OF,
     Flag,
     RunCommand,
@@ -55,6 +54,7 @@ from tpdoctor.deploy.exceptions import parse_allow_body
 from tpdoctor.deploy.frontend import unsupported
 from tpdoctor.deploy.io import MAX_DEPTH, MAX_NODES
 from tpdoctor.deploy.model import DeploymentModel, Service, normalize_cap
+from tpdoctor.engine_flags import RUN_BOOL_FLAGS
 from tpdoctor.errors import InputError
 from tpdoctor.model.edits import Edit as TypedEdit
 from tpdoctor.model.edits import SetEntrypoint, SplitArgument
@@ -260,7 +260,7 @@ def glued_fix(item: str) -> list[str] | None:
     if not _GLUED.match(item):
         return None
     words = _words(item)
-    if len(words) == 2 and words[0] not in BOOL_FLAGS and not words[1].startswith("-"):
+    if len(words) == 2 and words[0] not in RUN_BOOL_FLAGS and not words[1].startswith("-"):
         return [f"{words[0]}={words[1]}"]
     return words
 

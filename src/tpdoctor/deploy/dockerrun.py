@@ -26,6 +26,7 @@ from tpdoctor.deploy.shellwords import (
     split_commands,
     unquote,
 )
+from tpdoctor.engine_flags import RUN_BOOL_FLAGS, SHORT_BOOL
 from tpdoctor.errors import InputError, NotDeploymentError
 from tpdoctor.limits import cap_services
 from tpdoctor.model import driver_caps
@@ -33,14 +34,7 @@ from tpdoctor.model.edits import Edit as TypedEdit
 from tpdoctor.model.edits import RepairContinuation, SetEntrypoint
 from tpdoctor.units import parse_go_int, parse_size
 
-# Flags that take no value (docker 28 + podman 4/5). Everything else takes one.
-BOOL_FLAGS = {
-    "-d", "--detach", "-i", "--interactive", "-t", "--tty", "--rm", "--privileged", "--read-only",
-    "--init", "-P", "--publish-all", "--no-healthcheck", "--oom-kill-disable", "--sig-proxy",
-    "--disable-content-trust", "--replace", "--read-only-tmpfs", "--no-hosts", "-q", "--quiet",
-    "--rootfs", "--env-host", "--http-proxy", "--tls-verify", "--help",
-}  # fmt: skip
-_SHORT_BOOL = set("dtiPq")
+# Flags that take no value: engine_flags.py. Everything else takes one.
 
 
 @dataclass
@@ -257,7 +251,7 @@ def parse_flags(toks: list[str], i: int, opaque: set[int] | None = None) -> tupl
             if eq:
                 flags.append(Flag(name, val, i, i + 1))
                 i += 1
-            elif name in BOOL_FLAGS:
+            elif name in RUN_BOOL_FLAGS:
                 flags.append(Flag(name, None, i, i + 1))
                 i += 1
             else:
@@ -265,7 +259,7 @@ def parse_flags(toks: list[str], i: int, opaque: set[int] | None = None) -> tupl
                 i += 2
             continue
         # short: -itd (booleans) or -v VALUE / -vVALUE / -e=X
-        if all(c in _SHORT_BOOL for c in t[1:]):
+        if all(c in SHORT_BOOL for c in t[1:]):
             flags.extend(Flag(f"-{c}", None, i, i + 1) for c in t[1:])
             i += 1
         elif len(t) > 2:
@@ -469,11 +463,11 @@ def emit_run(
     prefix: list[str], opts: list[tuple[str, str | None]], image: str, args: list[str], indent: str = "  "
 ) -> str:
     lines = [" ".join(quote(t) for t in prefix)]
-    shorts = "".join(n[1] for n, v in opts if v is None and len(n) == 2 and n[1] in _SHORT_BOOL)
+    shorts = "".join(n[1] for n, v in opts if v is None and len(n) == 2 and n[1] in SHORT_BOOL)
     if shorts:
         lines[0] += f" -{shorts}"
     for n, v in opts:
-        if v is None and len(n) == 2 and n[1] in _SHORT_BOOL:
+        if v is None and len(n) == 2 and n[1] in SHORT_BOOL:
             continue
         lines.append(f"{indent}{n}" if v is None else f"{indent}{n} {quote(v)}")
     lines.append(indent + " ".join(quote(t) for t in [image, *args]))

@@ -1,0 +1,22 @@
+"""The container engines' command-line options that take no value: the one list that both the `docker run` reader
+(deploy/dockerrun.py: which word is the image) and the redactor (redact.py: whether a `--secret` is the engine's or
+the program's after the image) need. A leaf module: redact.py imports nothing else of ours."""
+
+from __future__ import annotations
+
+# docker's and podman's run/create options that take no value (docker 28 + podman 4/5); an option missing here is read
+# as taking the next word
+RUN_BOOL_FLAGS = frozenset({
+    "-d", "--detach", "-i", "--interactive", "-t", "--tty", "--rm", "--privileged", "--read-only",
+    "--init", "-P", "--publish-all", "--no-healthcheck", "--oom-kill-disable", "--sig-proxy",
+    "--disable-content-trust", "--replace", "--read-only-tmpfs", "--no-hosts", "-q", "--quiet",
+    "--rootfs", "--env-host", "--http-proxy", "--tls-verify", "--help",
+})  # fmt: skip
+# the short ones, which may be glued (`-dit`)
+SHORT_BOOL = frozenset("dtiPq")
+# `docker compose run`'s own options that take no value
+COMPOSE_RUN_BOOL_FLAGS = frozenset(
+    {"--no-deps", "--service-ports", "--use-aliases", "--build", "--remove-orphans", "--quiet-pull"}
+)
+# the engine's global options before the subcommand that take no value
+GLOBAL_BOOL_FLAGS = frozenset({"-D", "--debug", "--tls", "--tlsverify", "--remote", "-r"})
