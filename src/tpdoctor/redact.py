@@ -1,7 +1,7 @@
 """The one redactor: secret *shapes* in any text tpdoctor prints or writes, not only secret names.
 
-It sits at the bottom of the layer order (imports nothing of ours) so every output channel can use
-it: the CLI wraps stdout/stderr in `RedactingStream` (text, JSON, SARIF, diffs, explain's quoted
+It sits at the bottom of the layer order (imports nothing of ours but the constant table engine_flags.py) so every
+output channel can use it: the CLI wraps stdout/stderr in `RedactingStream` (text, JSON, SARIF, diffs, explain's quoted
 log lines, `run`'s messages), and the writers of snapshots and `--explain-log` call `redact_text`.
 The workload's own output under `tpdoctor run` is passed through untouched: it is not ours.
 
