@@ -1,0 +1,206 @@
+"""Issue 13, gnew50: k8s.topology-affinity-rejected (the kubelet's Topology Manager refuses a GPU pod it cannot align
+to one NUMA node) and nvidia.cc-kernel-crypto-unavailable (a confidential-computing guest's kernel gives the NVIDIA
+open module no usable crypto for the GPU's SPDM session).
+
+Lines are written from the format strings of the code that prints them (never copied from a collected log):
+
+- kubernetes/kubernetes pkg/kubelet/cm/topologymanager/topology_manager.go: PodAdmitResult{Message: "Resources cannot
+  be allocated with Topology locality", Reason: "TopologyAffinityError"} (1.16/1.17), the TopologyAffinityError type
+  later (Error() the same text, ErrorTopologyAffinity = "TopologyAffinityError"); pkg/kubelet/kubelet.go rejectPod:
+  recorder.Eventf(pod, v1.EventTypeWarning, reason, message) and Message: "Pod was rejected: " + message; kubectl's
+  describe event columns (Type, Reason, Age, From, Message) and get pods' STATUS column (the pod's status.reason).
+- NVIDIA/open-gpu-kernel-modules kernel-open/nvidia/libspdm_internal_crypt_lib.c: nv_printf(NV_DBG_ERRORS,
+  "libspdm_check_crypto_backend: Error - libspdm expects LKCA but found stubs!\\n") and, for the healthy build,
+  nv_printf(NV_DBG_INFO, "libspdm_check_crypto_backend: LKCA wrappers found.\\n"); src/nvidia/src/kernel/gpu/spdm/
+  spdm.c NV_PRINTF(LEVEL_ERROR, "SPDM cannot boot without proper crypto backend!\\n") and "SPDM: Certificate retrieval
+  failed!\\n" behind NV_PRINTF_ADD_PREFIX's "NVRM: "; kernel-open/nvidia/libspdm_ecc.c lkca_ecdsa_verify
+  pr_info("crypto_alloc_akcipher failed in lkca_ecdsa_verify\\n") / "crypto_alloc_sig failed in lkca_ecdsa_verify\\n"
+  (550.40.65 .. 595.45.04).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from explain_helpers import all_causes as _all
+from explain_helpers import findings as _findings
+from explain_helpers import knowledge_ids as _ids
+
+_TOPO = "k8s.topology-affinity-rejected"
+_CC = "nvidia.cc-kernel-crypto-unavailable"
+
+
+def _guarded(entry: str) -> None:
+    """A look-alike test first requires the reading it guards (the test fails on the tree before gnew50)."""
+    assert entry in _ids(), entry
+
+
+def test_the_new_readings_are_loaded_with_remedies() -> None:
+    from tpdoctor.docs import EXPLAIN_ONLY
+    from tpdoctor.explain.signatures import knowledge_base
+    from tpdoctor.model.catalog import catalog
+    from tpdoctor.model.fixes import remedies
+
+    got = _ids()
+    for sid in ("kubelet.topology-affinity-error", "nvrm.spdm-crypto-backend-stubs", "nvrm.spdm-ecdsa-unavailable"):
+        assert sid in got, sid
+    kb_causes = {c for s in knowledge_base().signatures for c in s.causes}
+    for cause in (_TOPO, _CC):
+        assert cause in catalog(), cause
+        assert catalog()[cause].severity == "blocker", cause
+        assert cause in kb_causes, cause
+        assert remedies(cause), cause
+        assert cause in EXPLAIN_ONLY, cause
+
+
+# --- k8s.topology-affinity-rejected -------------------------------------------------------------------------------
+
+
+def _describe(*events: str, status: str = "Pending", reason: str = "", message: str = "") -> str:
+    """`kubectl describe pod` around the given event rows (Type, Reason, Age, From, Message)."""
+    head = [
+        "Name:             trainer-0",
+        "Namespace:        default",
+        "Node:             gpu-node-3/10.8.98.255",
+        f"Status:           {status}",
+    ]
+    if reason:
+        head.append(f"Reason:           {reason}")
+    if message:
+        head.append(f"Message:          {message}")
+    head += [
+        "Containers:",
+        "  trainer:",
+        "    Image:      vllm/vllm-openai:v0.6.3",
+        "    Limits:",
+        "      nvidia.com/gpu:  8",
+        "Events:",
+        "  Type     Reason                 Age   From               Message",
+        "  ----     ------                 ----  ----               -------",
+        "  Normal   Scheduled              14s   default-scheduler  Successfully assigned default/trainer-0 to gpu-node-3",
+    ]
+    return "\n".join(head + [f"  {e}" for e in events]) + "\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the Warning event rejectPod records: reason and message as the admit handler returned them
+        _describe("Warning  TopologyAffinityError  13s   kubelet            Resources cannot be allocated with Topology locality"),
+        # the pod's status after the rejection (Failed, reason, 'Pod was rejected: ' + message)
+        _describe(
+            status="Failed",
+            reason="TopologyAffinityError",
+            message="Pod was rejected: Resources cannot be allocated with Topology locality",
+        ),
+        # `kubectl get pods`: the STATUS column is the pod's status.reason
+        "NAME        READY   STATUS                  RESTARTS   AGE\n"
+        "trainer-0   0/1     TopologyAffinityError   0          2m4s\n",
+        # a runner or controller quoting the status it read back from the API
+        "Error: pod trainer-0 failed: phase status Failed, reason=TopologyAffinityError, "
+        "message=Pod was rejected: Resources cannot be allocated with Topology locality\n",
+    ],
+)
+def test_a_topology_manager_rejection_is_named(tmp_path: Path, text: str) -> None:
+    got = _findings(tmp_path, text)
+    assert got and got[0] == (_TOPO, "proves"), got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the device manager's own refusal: k8s.gpu-resource-unavailable's reading
+        _describe(
+            "Warning  UnexpectedAdmissionError  13s   kubelet  Allocate failed due to requested number of devices "
+            "unavailable for nvidia.com/gpu. Requested: 8, Available: 4, which is unexpected"
+        ),
+        # the CPU manager's full-pcpus-only refusal is another admission error
+        _describe(
+            "Warning  SMTAlignmentError  13s   kubelet  SMT Alignment Error: requested 3 cpus not multiple cpus per core = 2"
+        ),
+        # the kubelet's healthy admission trace and a configuration line
+        'I0428 17:04:51.535164 2439609 topology_manager.go:225] "Topology manager admission check" pod="default/gu"\n'
+        "topologyManagerPolicy: single-numa-node\n",
+        # a Go identifier of the type, not the pod's reason
+        "pkg/kubelet/cm/topologymanager.TopologyAffinityError{}\n",
+        "kubelet: var _ = topologymanager.TopologyAffinityErrorType\n",
+    ],
+)
+def test_topology_look_alikes_stay_clean(tmp_path: Path, text: str) -> None:
+    _guarded("kubelet.topology-affinity-error")
+    assert _TOPO not in _all(tmp_path, text)
+
+
+# --- nvidia.cc-kernel-crypto-unavailable ----------------------------------------------------------------------------
+
+
+def _dmesg(*lines: str) -> str:
+    head = [
+        "[   13.902211] nvidia: loading out-of-tree module taints kernel.",
+        "[   13.917530] nvidia-nvlink: Nvlink Core is being initialized, major device number 238",
+        "[   13.921006] sev-guest sev-guest: Initialized SEV guest driver (using VMPCK0 communication key)",
+        "[   14.187731] NVRM: loading NVIDIA UNIX Open Kernel Module for x86_64  570.86.15  Release Build  (dvs-builder@U16-I3-B03-4-3)  Thu Jan 16 21:04:51 UTC 2025",
+    ]
+    return "\n".join(head + list(lines)) + "\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a guest kernel without the crypto options: libspdm compiled with stubs, then RM refuses SPDM
+        _dmesg(
+            "[   14.201377] libspdm_check_crypto_backend: Error - libspdm expects LKCA but found stubs!",
+            "[   14.201402] NVRM: SPDM cannot boot without proper crypto backend!",
+            "[   14.201433] NVRM: GPU 0000:01:00.0: RmInitAdapter failed! (0x62:0x40:2123)",
+        ),
+        # the RM line alone, with a function-name prefix
+        "[ 22.101] NVRM: spdmContextInit_IMPL: SPDM cannot boot without proper crypto backend!\n",
+        # the backend check alone, as journalctl -k prints it
+        "Sep 19 10:02:11 cc-guest kernel: libspdm_check_crypto_backend: Error - libspdm expects LKCA but found stubs!\n",
+    ],
+)
+def test_spdm_without_a_crypto_backend_is_named(tmp_path: Path, text: str) -> None:
+    got = _findings(tmp_path, text)
+    assert got and got[0] == (_CC, "proves"), got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # 6.13+ kernels: the sig interface, ecdsa_generic not loaded
+        _dmesg(
+            "[   15.118204] crypto_alloc_sig failed in lkca_ecdsa_verify",
+            "[   15.118230] NVRM: SPDM: Certificate retrieval failed!",
+        ),
+        # the akcipher interface of older kernels
+        "[   15.118204] crypto_alloc_akcipher failed in lkca_ecdsa_verify\n",
+        # the certificate line alone
+        "[   15.118230] NVRM: SPDM: Certificate retrieval failed!\n",
+    ],
+)
+def test_missing_ecdsa_at_run_time_suggests_it(tmp_path: Path, text: str) -> None:
+    got = _findings(tmp_path, text)
+    assert got and got[0] == (_CC, "suggests"), got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the healthy build says it found the wrappers (NV_DBG_INFO)
+        _dmesg(
+            "[   14.201377] libspdm_check_crypto_backend: LKCA wrappers found.",
+            "[   14.201380] libspdm_check_crypto_backend: LKCA calls may still fail if modules have not been loaded!",
+        ),
+        # the guest-side CC readiness lines are nvidia.cc-ready-state-unset's, not this cause
+        "Confidential Compute GPUs Ready state: not-ready\n",
+        # another verification failure inside the driver's LKCA glue
+        "[   15.2] crypto_sig_verify failed in lkca_ecdsa_verify 22\n",
+        # a question about the options, not the driver's line
+        "Does the guest kernel need CONFIG_CRYPTO_ECDSA for SPDM certificate retrieval?\n",
+    ],
+)
+def test_cc_crypto_look_alikes_stay_clean(tmp_path: Path, text: str) -> None:
+    _guarded("nvrm.spdm-crypto-backend-stubs")
+    assert _CC not in _all(tmp_path, text)
