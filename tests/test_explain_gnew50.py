@@ -1,6 +1,8 @@
 """Issue 13, gnew50: k8s.topology-affinity-rejected (the kubelet's Topology Manager refuses a GPU pod it cannot align
 to one NUMA node) and nvidia.cc-kernel-crypto-unavailable (a confidential-computing guest's kernel gives the NVIDIA
-open module no usable crypto for the GPU's SPDM session).
+open module no usable crypto for the GPU's SPDM session) and k8s.device-plugin-socket-denied (the GPU device plugin's
+container is refused the kubelet's device-plugin directory) and runtime.sysbox-kernel-too-old (Sysbox on a kernel without
+ID-mapped overlayfs moves the container's rootfs from under the NVIDIA hook).
 
 Lines are written from the format strings of the code that prints them (never copied from a collected log):
 
@@ -44,10 +46,22 @@ def test_the_new_readings_are_loaded_with_remedies() -> None:
     from tpdoctor.model.fixes import remedies
 
     got = _ids()
-    for sid in ("kubelet.topology-affinity-error", "nvrm.spdm-crypto-backend-stubs", "nvrm.spdm-ecdsa-unavailable"):
+    for sid in (
+        "kubelet.topology-affinity-error",
+        "nvrm.spdm-crypto-backend-stubs",
+        "nvrm.spdm-ecdsa-unavailable",
+        "device-plugin.kubelet-socket-denied",
+        "selinux.avc-device-plugins-dir",
+        "nvidia-cli.procfs-mount-target-missing",
+        "sysbox-runtime",
+        "sysbox-no-idmapped-overlayfs",
+        "sysbox-hook-rootfs-moved",
+        "sysbox-hook-rootfs-moved-no-idmap",
+    ):
         assert sid in got, sid
-    kb_causes = {c for s in knowledge_base().signatures for c in s.causes}
-    for cause in (_TOPO, _CC):
+    kb = knowledge_base()
+    kb_causes = {c for s in kb.signatures for c in s.causes} | {c.emit for c in kb.correlations if c.emit}
+    for cause in (_TOPO, _CC, "k8s.device-plugin-socket-denied", "runtime.sysbox-kernel-too-old"):
         assert cause in catalog(), cause
         assert catalog()[cause].severity == "blocker", cause
         assert cause in kb_causes, cause
@@ -204,3 +218,121 @@ def test_missing_ecdsa_at_run_time_suggests_it(tmp_path: Path, text: str) -> Non
 def test_cc_crypto_look_alikes_stay_clean(tmp_path: Path, text: str) -> None:
     _guarded("nvrm.spdm-crypto-backend-stubs")
     assert _CC not in _all(tmp_path, text)
+
+
+# --- k8s.device-plugin-socket-denied ---------------------------------------------------------------------------------
+# Go's net.OpError: op + " " + net + " " + addr + ": " + os.SyscallError ("connect"/"bind": strerror); grpc-go's
+# "transport: Error while dialing: %v" around a dial; the plugins' own prefixes (NVIDIA internal/plugin/server.go
+# "Could not register device plugin: %v", kubevirt dpm "%s: Registration failed: "); audit's AVC record
+# ("avc:  denied  { %s } for  pid=%d comm=%s path=/name=... scontext=%s tcontext=%s tclass=%s permissive=%d").
+
+_SOCK = "k8s.device-plugin-socket-denied"
+_DIAL = (
+    'rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: '
+    'dial unix /var/lib/kubelet/device-plugins/kubelet.sock: connect: permission denied"'
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # NVIDIA's plugin registering with a kubelet.sock its container_t label may not connect to
+        f"I0315 10:00:00.000000       1 server.go:165] Could not register device plugin: {_DIAL}\n",
+        # kubevirt's device-plugin-manager (the AMD plugin)
+        f"E0315 10:00:00.000000       1 plugin.go:157] gpu: Registration failed: {_DIAL}\n",
+        # an unprivileged plugin cannot create its own socket in the directory
+        "Start error:  listen unix /var/lib/kubelet/device-plugins/nvidia-gpu.sock: bind: permission denied\n",
+        # the AVC records of the same refusals
+        'type=AVC msg=audit(1710500000.545:12189): avc:  denied  { connectto } for  pid=2653465 comm="gpu_plugin" '
+        'path="/var/lib/kubelet/device-plugins/kubelet.sock" scontext=system_u:system_r:container_t:s0:c310,c693 '
+        "tcontext=system_u:system_r:unconfined_service_t:s0 tclass=unix_stream_socket permissive=0\n",
+        'type=AVC msg=audit(1710500000.100:4711): avc:  denied  { add_name } for  pid=9297 comm="k8s-device-plug" '
+        'name="nvidia-gpu.sock" scontext=system_u:system_r:container_t:s0:c18,c144 '
+        "tcontext=system_u:object_r:container_var_lib_t:s0 tclass=dir permissive=0\n"
+        'type=AVC msg=audit(1710500000.100:4712): avc:  denied  { write } for  pid=9297 comm="k8s-device-plug" '
+        'name="device-plugins" dev="dm-2" ino=4990510 scontext=system_u:system_r:container_t:s0:c18,c144 '
+        "tcontext=system_u:object_r:container_var_lib_t:s0 tclass=dir permissive=0\n",
+    ],
+)
+def test_a_plugin_refused_the_kubelet_socket_is_named(tmp_path: Path, text: str) -> None:
+    got = _findings(tmp_path, text)
+    assert got and got[0] == (_SOCK, "proves"), got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the socket not there (hostPath not mounted, kubelet down): k8s.gpu-resource-unavailable's reading
+        "E0315 10:00:00.000000       1 plugin.go:157] gpu: Registration failed: rpc error: code = Unavailable desc = "
+        'connection error: desc = "transport: Error while dialing dial unix '
+        '/var/lib/kubelet/device-plugins/kubelet.sock: connect: no such file or directory"\n',
+        # another unix socket refused (the Docker socket), not the kubelet's
+        "Got permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: "
+        "dial unix /var/run/docker.sock: connect: permission denied\n",
+        # the plugin's healthy start
+        "I0315 10:00:00.000000       1 server.go:210] Starting to serve 'nvidia.com/gpu' on "
+        "/var/lib/kubelet/device-plugins/nvidia-gpu.sock\n"
+        "I0315 10:00:00.000000       1 server.go:217] Registered device plugin for 'nvidia.com/gpu' with Kubelet\n",
+        # an AVC on a GPU node is lsm.selinux-device-denied's, not this
+        'type=AVC msg=audit(1611137309.671:5406): avc:  denied  { read write } for  pid=2077683 comm="python3" '
+        'name="nvidia0" dev="devtmpfs" scontext=system_u:system_r:container_t:s0:c10,c25 '
+        "tcontext=system_u:object_r:xserver_misc_device_t:s0 tclass=chr_file permissive=0\n",
+    ],
+)
+def test_device_plugin_socket_look_alikes_stay_clean(tmp_path: Path, text: str) -> None:
+    _guarded("device-plugin.kubelet-socket-denied")
+    assert _SOCK not in _all(tmp_path, text)
+
+
+# --- runtime.sysbox-kernel-too-old --------------------------------------------------------------------------------
+# libnvidia-container src/xfuncs.h xmount: error_set(err, "mount operation failed: %s", source starting with '/' ?
+# source : target), mount_procfs's tmpfs target <rootfs>/proc/driver/nvidia, the CLI's "mount error: %s"; runc's
+# hook error chain as Docker prints it; sysbox-mgr mgr.go logrus.Infof("Overlayfs on ID-mapped mounts supported by
+# kernel: %s", "yes"/"no") in logrus' text format under journald.
+
+_SYSBOX = "runtime.sysbox-kernel-too-old"
+_HOOK = (
+    "docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime "
+    "create failed: container_linux.go:439: starting container process caused: process_linux.go:608: container init "
+    "caused: Running hook #0:: error running hook: exit status 1, stdout: , stderr: Auto-detected mode as 'legacy'\n"
+    "nvidia-container-cli: mount error: mount operation failed: "
+    "/var/lib/docker/overlay2/5a0c7e1d2b/merged/proc/driver/nvidia: no such file or directory: unknown.\n"
+)
+_MGR_NO = (
+    'Jul 17 09:12:01 gpu-node sysbox-mgr[1412]: time="2026-07-17T09:12:01Z" level=info '
+    'msg="Overlayfs on ID-mapped mounts supported by kernel: no"\n'
+)
+
+
+def test_sysbox_named_with_the_hook_failure_suggests_it(tmp_path: Path) -> None:
+    text = "$ docker run --rm --runtime=sysbox-runc --gpus all nvidia/cuda:12.4.1-base-ubuntu22.04 nvidia-smi\n" + _HOOK
+    got = _findings(tmp_path, text)
+    assert got and got[0] == (_SYSBOX, "suggests"), got
+
+
+def test_sysbox_mgr_without_idmapped_overlayfs_proves_it(tmp_path: Path) -> None:
+    got = _findings(tmp_path, _MGR_NO + _HOOK)
+    assert got and got[0] == (_SYSBOX, "proves"), got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the hook's failure with no Sysbox in sight names no runtime
+        _HOOK,
+        # Sysbox on a kernel that ID-maps overlayfs, and a container that starts
+        'Jul 17 09:12:01 gpu-node sysbox-mgr[1412]: time="2026-07-17T09:12:01Z" level=info '
+        'msg="Overlayfs on ID-mapped mounts supported by kernel: yes"\n'
+        "$ docker run --rm --runtime=sysbox-runc --gpus all nvidia/cuda:12.4.1-base-ubuntu22.04 nvidia-smi\n"
+        "| NVIDIA-SMI 550.54.14              Driver Version: 550.54.14      CUDA Version: 12.4     |\n",
+        # sysbox-mgr's 'no' alone: a host without GPU containers is fine
+        _MGR_NO,
+        # the params path a reloaded driver leaves is runtime.driver-reloaded-under-daemon's reading
+        "$ docker run --runtime=sysbox-runc --gpus all ubuntu nvidia-smi\n"
+        "nvidia-container-cli: mount error: mount operation failed: "
+        "/var/lib/docker/overlay2/3f1c/merged/proc/driver/nvidia/params/version/registry: no such file or directory: unknown\n",
+    ],
+)
+def test_sysbox_look_alikes_stay_clean(tmp_path: Path, text: str) -> None:
+    _guarded("nvidia-cli.procfs-mount-target-missing")
+    assert _SYSBOX not in _all(tmp_path, text)
