@@ -336,3 +336,39 @@ def test_sysbox_mgr_without_idmapped_overlayfs_proves_it(tmp_path: Path) -> None
 def test_sysbox_look_alikes_stay_clean(tmp_path: Path, text: str) -> None:
     _guarded("nvidia-cli.procfs-mount-target-missing")
     assert _SYSBOX not in _all(tmp_path, text)
+
+
+# --- covered lead, extended: Apptainer without --nv and the CUDA runtime's cudaErrorInsufficientDriver -------------
+# Without --nv no libcuda is bound into the container, so the CUDA runtime reports cudaErrorInsufficientDriver (its
+# string "CUDA driver version is insufficient for CUDA runtime version"); the correlation apptainer-no-nv-no-gpu now
+# reads it beside a quoted command without --nv/--nvccli (nanoporetech/dorado#116).
+
+_INSUFFICIENT = (
+    "terminate called after throwing an instance of 'std::runtime_error'\n"
+    "  what():  CUDA error: CUDA driver version is insufficient for CUDA runtime version\n"
+)
+
+
+def _explained(tmp_path: Path, text: str) -> list[tuple[str, str]]:
+    from tpdoctor.explain import explain
+
+    log = tmp_path / "nv.log"
+    log.write_text(text, encoding="utf-8")
+    return [(f.cause, f.message) for f in explain([str(log)]).findings]
+
+
+def test_apptainer_without_nv_and_an_insufficient_driver_says_add_nv(tmp_path: Path) -> None:
+    text = "$ singularity exec dorado.sif dorado basecaller hac pod5/ > calls.bam\n" + _INSUFFICIENT
+    got = _explained(tmp_path, text)
+    assert got and got[0][0] == "device.nvidia-node-missing", got
+    assert "has no --nv" in got[0][1], got
+
+
+def test_apptainer_with_nv_and_an_insufficient_driver_is_not_told_to_add_nv(tmp_path: Path) -> None:
+    from tpdoctor.explain.signatures import knowledge_base
+
+    # the guard: the reading this look-alike tests (the correlation reads the insufficient-driver code since gnew50)
+    rule = next(c for c in knowledge_base().correlations if c.id == "apptainer-no-nv-no-gpu")
+    assert "code.cuda.cudaErrorInsufficientDriver.string" in rule.any, rule.any
+    text = "$ singularity exec --nv dorado.sif dorado basecaller hac pod5/ > calls.bam\n" + _INSUFFICIENT
+    assert all("has no --nv" not in message for _, message in _explained(tmp_path, text))
