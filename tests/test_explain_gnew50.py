@@ -2,7 +2,8 @@
 to one NUMA node) and nvidia.cc-kernel-crypto-unavailable (a confidential-computing guest's kernel gives the NVIDIA
 open module no usable crypto for the GPU's SPDM session) and k8s.device-plugin-socket-denied (the GPU device plugin's
 container is refused the kubelet's device-plugin directory) and runtime.sysbox-kernel-too-old (Sysbox on a kernel without
-ID-mapped overlayfs moves the container's rootfs from under the NVIDIA hook).
+ID-mapped overlayfs moves the container's rootfs from under the NVIDIA hook) and nvidia.cc-mode-mismatch (the GPU's
+confidential-computing mode does not match the machine it is given to).
 
 Lines are written from the format strings of the code that prints them (never copied from a collected log):
 
@@ -57,11 +58,18 @@ def test_the_new_readings_are_loaded_with_remedies() -> None:
         "sysbox-no-idmapped-overlayfs",
         "sysbox-hook-rootfs-moved",
         "sysbox-hook-rootfs-moved-no-idmap",
+        "nvrm.cc-mode-mismatch",
     ):
         assert sid in got, sid
     kb = knowledge_base()
     kb_causes = {c for s in kb.signatures for c in s.causes} | {c.emit for c in kb.correlations if c.emit}
-    for cause in (_TOPO, _CC, "k8s.device-plugin-socket-denied", "runtime.sysbox-kernel-too-old"):
+    for cause in (
+        _TOPO,
+        _CC,
+        "k8s.device-plugin-socket-denied",
+        "runtime.sysbox-kernel-too-old",
+        "nvidia.cc-mode-mismatch",
+    ):
         assert cause in catalog(), cause
         assert catalog()[cause].severity == "blocker", cause
         assert cause in kb_causes, cause
@@ -102,7 +110,9 @@ def _describe(*events: str, status: str = "Pending", reason: str = "", message: 
     "text",
     [
         # the Warning event rejectPod records: reason and message as the admit handler returned them
-        _describe("Warning  TopologyAffinityError  13s   kubelet            Resources cannot be allocated with Topology locality"),
+        _describe(
+            "Warning  TopologyAffinityError  13s   kubelet            Resources cannot be allocated with Topology locality"
+        ),
         # the pod's status after the rejection (Failed, reason, 'Pod was rejected: ' + message)
         _describe(
             status="Failed",
@@ -305,7 +315,10 @@ _MGR_NO = (
 
 
 def test_sysbox_named_with_the_hook_failure_suggests_it(tmp_path: Path) -> None:
-    text = "$ docker run --rm --runtime=sysbox-runc --gpus all nvidia/cuda:12.4.1-base-ubuntu22.04 nvidia-smi\n" + _HOOK
+    text = (
+        "$ docker run --rm --runtime=sysbox-runc --gpus all nvidia/cuda:12.4.1-base-ubuntu22.04 nvidia-smi\n"
+        + _HOOK
+    )
     got = _findings(tmp_path, text)
     assert got and got[0] == (_SYSBOX, "suggests"), got
 
@@ -372,3 +385,46 @@ def test_apptainer_with_nv_and_an_insufficient_driver_is_not_told_to_add_nv(tmp_
     assert "code.cuda.cudaErrorInsufficientDriver.string" in rule.any, rule.any
     text = "$ singularity exec --nv dorado.sif dorado basecaller hac pod5/ > calls.bam\n" + _INSUFFICIENT
     assert all("has no --nv" not in message for _, message in _explained(tmp_path, text))
+
+
+# --- nvidia.cc-mode-mismatch ------------------------------------------------------------------------------------------
+# conf_compute.c confComputeConstructEngine: NV_PRINTF(LEVEL_ERROR, "CPU does not support confidential compute.\n"),
+# "GPU confidential compute capability is not enabled.\n", "GPU does not support confidential compute.\n" behind
+# "NVRM: " (550.40.65 .. 595.45.04; 545.23.06: "GPU does not support confidential compute" without the period).
+
+_MISMATCH = "nvidia.cc-mode-mismatch"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # CC mode left on for an H100 in a server that is no TDX/SEV-SNP guest
+        "[   16.390522] NVRM: loading NVIDIA UNIX Open Kernel Module for x86_64  550.90.07  Release Build\n"
+        "[   16.402117] NVRM: CPU does not support confidential compute.\n"
+        "[   16.402133] NVRM: nvAssertFailed: Assertion failed: 0 @ conf_compute.c:131\n"
+        "[   16.402561] NVRM: GPU 0000:43:00.0: RmInitAdapter failed! (0x25:0x65:1484)\n",
+        # a confidential guest given a GPU whose CC mode is off (function-name prefix)
+        "[   12.118640] NVRM: confComputeConstructEngine_IMPL: GPU confidential compute capability is not enabled.\n",
+        # a confidential guest given a GPU without CC, 545's form
+        "[   12.1] NVRM: GPU does not support confidential compute\n",
+    ],
+)
+def test_a_cc_mode_mismatch_is_named(tmp_path: Path, text: str) -> None:
+    got = _findings(tmp_path, text)
+    assert got and got[0] == (_MISMATCH, "proves"), got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the ready state of a CC guest is nvidia.cc-ready-state-unset's reading
+        "Confidential Compute GPUs Ready state: not-ready\n",
+        # prose about CC support, not the driver
+        "Our CPU does not support confidential computing, can the H100 still run in CC mode?\n",
+        # the driver's informational CC lines
+        "[ 12.2] NVRM: Confidential Compute devtools mode DISABLED in APM.\n",
+    ],
+)
+def test_cc_mode_look_alikes_stay_clean(tmp_path: Path, text: str) -> None:
+    _guarded("nvrm.cc-mode-mismatch")
+    assert _MISMATCH not in _all(tmp_path, text)
