@@ -297,6 +297,13 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         _support(supports, "cuda.driver-too-old").add(
             "facts.smi_driver_floor", "suggests", [old_driver.hit], old_driver.hit.line, old_driver.why()
         )
+    # glearn50a: a CUDA the log installs or builds with (conda's cudatoolkit, torch's build) beside a driver that cannot
+    # run it, with or without an error line (ai4d-iasc/trixie#6: cudatoolkit=10.2 on nvidia-smi's CUDA 10.1)
+    above = driver_floor.toolkit_above_driver(scan)
+    if above is not None and "cuda.driver-too-old" not in supports:
+        _support(supports, "cuda.driver-too-old").add(
+            "facts.toolkit_above_driver", "suggests", above.hits, above.first_line, above.why()
+        )
     _release_below_driver(scan, codes, supports, notes)
     _l4t_image_above_host(codes, scan, supports, notes)
     _fact_rules(scan, supports, notes)
