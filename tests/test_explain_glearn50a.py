@@ -131,3 +131,31 @@ def test_toolkit_newer_than_the_driver_suggests_driver_too_old(
     assert ("cuda.driver-too-old" in got) == too_old
     if too_old:
         assert findings(tmp_path, built + "\n" + driver + "\n")[0] == ("cuda.driver-too-old", "suggests")
+
+
+DSO = (
+    "2022-10-20 09:14:02.551201: E tensorflow/stream_executor/cuda/cuda_diagnostics.cc:313] kernel version {k} does not "
+    "match DSO version {d} -- cannot find working devices in this configuration\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("image", "kernel", "dso", "want"),
+    [
+        # the DSO is the driver of the image's CUDA (11.7 ships 515), newer than the host's 470 module: the image's
+        # forward-compat libcuda (NVIDIA/nvidia-docker#1704's family)
+        ("FROM nvidia/cuda:11.7.1-cudnn8-runtime-ubuntu22.04", "470.182.3", "515.65.1", "cuda.forward-compat-unsupported"),
+        ("docker run --gpus all nvidia/cuda:12.2.0-base-ubuntu22.04", "525.147.5", "535.104.5", "cuda.forward-compat-unsupported"),
+        # a DSO that is not the image's CUDA driver, or older than the module: a host upgraded without a reboot
+        ("FROM nvidia/cuda:11.4.3-cudnn8-runtime-ubuntu20.04", "470.182.3", "515.65.1", "nvidia.driver-library-mismatch"),
+        ("FROM nvidia/cuda:11.6.2-base-ubuntu20.04", "515.48.7", "510.73.5", "nvidia.driver-library-mismatch"),
+        ("", "470.182.3", "515.65.1", "nvidia.driver-library-mismatch"),
+    ],
+)
+def test_kernel_dso_mismatch_with_the_images_compat_libcuda(
+    tmp_path: Path, image: str, kernel: str, dso: str, want: str
+) -> None:
+    got = causes(tmp_path, image + "\n" + DSO.format(k=kernel, d=dso))
+    assert got[0] == want
+    if want == "cuda.forward-compat-unsupported":
+        assert "nvidia.driver-library-mismatch" not in got

@@ -17,6 +17,7 @@ ships 580.65.06, 12.0 ships 525.60.13, 11.0 ships 450.36.06).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from tpdoctor.explain.scanner import ScanResult, SigHit
@@ -418,3 +419,34 @@ def toolkit_above_driver(scan: ScanResult) -> ToolkitAbove | None:
         key=lambda h: (h.source, h.line),
     )
     return ToolkitAbove(built_hit[0], said, hits, hits[0].line)
+
+
+# glearn50a: the driver branch each CUDA release ships (CUDA Toolkit release notes, "CUDA Toolkit and Corresponding
+# Driver Versions", Linux GA); an image's cuda-compat package (/usr/local/cuda/compat, forward compatibility) carries the
+# libcuda of that branch.
+_CUDA_BRANCH = {
+    (11, 0): 450, (11, 1): 455, (11, 2): 460, (11, 3): 465, (11, 4): 470, (11, 5): 495, (11, 6): 510, (11, 7): 515,
+    (11, 8): 520, (12, 0): 525, (12, 1): 530, (12, 2): 535, (12, 3): 545, (12, 4): 550, (12, 5): 555, (12, 6): 560,
+    (12, 8): 570, (12, 9): 575, (13, 0): 580,
+}
+_KERNEL_DSO = re.compile(r"kernel version (?P<kernel>\d{3})\b[\d.]* does not match DSO version (?P<dso>\d{3})\b")
+
+
+def image_compat_libcuda(scan: ScanResult) -> tuple[str, str, str] | None:
+    """TensorFlow/XLA's "kernel version K does not match DSO version D" where D is the driver branch of the CUDA the
+    image names (an nvidia/cuda tag, torch's build CUDA, conda's cudatoolkit) and newer than the kernel module: the
+    libcuda loaded is the image's forward-compat one over an older host driver, not a host upgraded without a reboot
+    (NVIDIA/nvidia-docker#1704: nvidia/cuda:11.7.1 on a K80 with driver 470). (kernel, dso, CUDA) or None."""
+    rec = scan.signatures.get("tf.kernel-dso-version-mismatch")
+    if rec is None:
+        return None
+    for hit in rec.evidence:
+        m = _KERNEL_DSO.search(hit.text)
+        if m is None or int(m["dso"]) <= int(m["kernel"]):
+            continue
+        for key in ("runtime_cuda_version2", "runtime_cuda_version", "runtime_cuda_version3"):
+            for value in scan.facts.values.get(key, []):
+                v = _version(value)
+                if v is not None and _CUDA_BRANCH.get(v) == int(m["dso"]):
+                    return m["kernel"], m["dso"], value
+    return None
