@@ -203,8 +203,8 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         scan.facts.add("ngc_driver_below_floor", floor.floor, floor.first_line, floor.hits[0].source)
     compat = driver_floor.image_compat_libcuda(scan)
     if compat is not None:  # glearn50a: read by tf.kernel-dso-version-mismatch's benign_with and a correlation
-        rec = scan.signatures["tf.kernel-dso-version-mismatch"]
-        scan.facts.add("image_compat_libcuda", f"{compat[1]} (CUDA {compat[2]})", rec.first_line, rec.last[0])
+        dso = scan.signatures["tf.kernel-dso-version-mismatch"]
+        scan.facts.add("image_compat_libcuda", f"{compat[1]} (CUDA {compat[2]})", dso.first_line, dso.last[0])
 
     explained = _lines_that_explain_codes(scan, kb)
     for sig in kb.signatures:
