@@ -201,6 +201,10 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
     floor = driver_floor.below_floor(scan)
     if floor is not None:  # read by the NGC check's `unless` (fact:ngc_driver_below_floor)
         scan.facts.add("ngc_driver_below_floor", floor.floor, floor.first_line, floor.hits[0].source)
+    compat = driver_floor.image_compat_libcuda(scan)
+    if compat is not None:  # glearn50a: read by tf.kernel-dso-version-mismatch's benign_with and a correlation
+        dso = scan.signatures["tf.kernel-dso-version-mismatch"]
+        scan.facts.add("image_compat_libcuda", f"{compat[1]} (CUDA {compat[2]})", dso.first_line, dso.last[0])
 
     explained = _lines_that_explain_codes(scan, kb)
     for sig in kb.signatures:
@@ -296,6 +300,13 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
     if old_driver is not None and any(c.code.name == "cudaErrorInsufficientDriver" for c in codes):
         _support(supports, "cuda.driver-too-old").add(
             "facts.smi_driver_floor", "suggests", [old_driver.hit], old_driver.hit.line, old_driver.why()
+        )
+    # glearn50a: a CUDA the log installs or builds with (conda's cudatoolkit, torch's build) beside a driver that cannot
+    # run it, with or without an error line (ai4d-iasc/trixie#6: cudatoolkit=10.2 on nvidia-smi's CUDA 10.1)
+    above = driver_floor.toolkit_above_driver(scan)
+    if above is not None and "cuda.driver-too-old" not in supports:
+        _support(supports, "cuda.driver-too-old").add(
+            "facts.toolkit_above_driver", "suggests", above.hits, above.first_line, above.why()
         )
     _release_below_driver(scan, codes, supports, notes)
     _l4t_image_above_host(codes, scan, supports, notes)

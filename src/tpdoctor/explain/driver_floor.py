@@ -17,6 +17,7 @@ ships 580.65.06, 12.0 ships 525.60.13, 11.0 ships 450.36.06).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from tpdoctor.explain.scanner import ScanResult, SigHit
@@ -346,3 +347,106 @@ def image_older_than_gpu(scan: ScanResult) -> tuple[str, str, str, str] | None:
         drivers[parsed_d.index(driver)] if len(parsed_d) == len(drivers) else f"{driver[0]}.{driver[1]}",
         f"{runtime[0]}.{runtime[1]}", f"{cc[0]}.{cc[1]}", f"{first[0]}.{first[1]}",
     )
+
+
+# glearn50a: the newest CUDA a driver runs (CUDA Toolkit release notes, "CUDA Toolkit and Corresponding Driver
+# Versions", Linux x86_64 GA drivers: 8.0 GA2 375.26, 9.0 384.81, 9.1 387.26, 9.2 396.26, 10.0 410.48, 10.1 418.39,
+# 10.2 440.33, 11.0 450.36.06); from CUDA 11 on, minor-version compatibility runs every minor of the driver's CUDA major
+# at or above the floors of _MAJORS (99: any minor), so only the major counts there.
+_DRIVER_CUDA = (
+    ((580, 0), (13, 99)), ((525, 60), (12, 99)), ((450, 80), (11, 99)), ((450, 36), (11, 0)), ((440, 33), (10, 2)),
+    ((418, 39), (10, 1)), ((410, 48), (10, 0)), ((396, 26), (9, 2)), ((387, 26), (9, 1)), ((384, 81), (9, 0)),
+    ((375, 26), (8, 0)),
+)
+
+
+def _driver_cuda(driver: tuple[int, int]) -> tuple[int, int] | None:
+    return next((cuda for first, cuda in _DRIVER_CUDA if driver >= first), None)
+
+
+@dataclass(frozen=True)
+class ToolkitAbove:
+    built: str
+    driver: str  # "driver 418.67 (CUDA 10.1)"
+    hits: list[SigHit]
+    first_line: int
+
+    def why(self) -> str:
+        return (
+            f"The log installs or runs CUDA {self.built} and the host's {self.driver} runs no CUDA that new: CUDA before "
+            "11 needs the driver of its own release, and minor-version compatibility never crosses a CUDA major. "
+            "Install the build for the driver's CUDA (conda's cudatoolkit, the torch wheel, the image tag) or upgrade "
+            "the host driver."
+        )
+
+
+def toolkit_above_driver(scan: ScanResult) -> ToolkitAbove | None:
+    """The CUDA runtime the log installs or builds with (conda's cudatoolkit, torch's build CUDA, an nvidia/cuda tag),
+    when the driver the log shows (nvidia-smi's "CUDA Version" or driver, a driver stated in prose) cannot run it."""
+    built_hit = next(
+        (
+            scan.facts.first[k]
+            for k in ("runtime_cuda_version", "runtime_cuda_version2", "runtime_cuda_version3")
+            if k in scan.facts.first
+        ),
+        None,
+    )
+    if built_hit is None or (built := _version(built_hit[0])) is None:
+        return None
+    driver_hit, runs, said = None, None, ""
+    smi_cuda = scan.facts.first.get("smi_cuda_version")
+    if smi_cuda is not None and (v := _version(smi_cuda[0])) is not None:
+        driver_hit, runs, said = smi_cuda, (v if v[0] < 11 else (v[0], 99)), f"driver (nvidia-smi CUDA Version {smi_cuda[0]})"
+    else:
+        for key in ("smi_driver_version", "stated_driver_version", "stated_driver_branch"):
+            hit = scan.facts.first.get(key)
+            v = _version(hit[0]) if hit is not None else None
+            if v is not None and key == "stated_driver_branch":
+                v = (v[0], 99)  # a branch alone ("drivers 396"): its newest release
+            if hit is not None and v is not None and (cuda := _driver_cuda(v)) is not None:
+                top = f"{cuda[0]}.x" if cuda[1] == 99 else f"{cuda[0]}.{cuda[1]}"
+                driver_hit, runs, said = hit, cuda, f"driver {hit[0]} (CUDA up to {top})"
+                break
+    if driver_hit is None or runs is None:
+        return None
+    if (built[0] <= runs[0]) if built[0] >= 11 else (built <= runs):
+        return None
+    hits = sorted(
+        [
+            SigHit(built_hit[1], f"CUDA {built_hit[0]}", built_hit[2], {}),
+            SigHit(driver_hit[1], said, driver_hit[2], {}),
+        ],
+        key=lambda h: (h.source, h.line),
+    )
+    return ToolkitAbove(built_hit[0], said, hits, hits[0].line)
+
+
+# glearn50a: the driver branch each CUDA release ships (CUDA Toolkit release notes, "CUDA Toolkit and Corresponding
+# Driver Versions", Linux GA); an image's cuda-compat package (/usr/local/cuda/compat, forward compatibility) carries the
+# libcuda of that branch.
+_CUDA_BRANCH = {
+    (11, 0): 450, (11, 1): 455, (11, 2): 460, (11, 3): 465, (11, 4): 470, (11, 5): 495, (11, 6): 510, (11, 7): 515,
+    (11, 8): 520, (12, 0): 525, (12, 1): 530, (12, 2): 535, (12, 3): 545, (12, 4): 550, (12, 5): 555, (12, 6): 560,
+    (12, 8): 570, (12, 9): 575, (13, 0): 580,
+}
+_KERNEL_DSO = re.compile(r"kernel version (?P<kernel>\d{3})\b[\d.]* does not match DSO version (?P<dso>\d{3})\b")
+
+
+def image_compat_libcuda(scan: ScanResult) -> tuple[str, str, str] | None:
+    """TensorFlow/XLA's "kernel version K does not match DSO version D" where D is the driver branch of the CUDA the
+    image names (an nvidia/cuda tag, torch's build CUDA, conda's cudatoolkit) and newer than the kernel module: the
+    libcuda loaded is the image's forward-compat one over an older host driver, not a host upgraded without a reboot
+    (NVIDIA/nvidia-docker#1704: nvidia/cuda:11.7.1 on a K80 with driver 470). (kernel, dso, CUDA) or None."""
+    rec = scan.signatures.get("tf.kernel-dso-version-mismatch")
+    if rec is None:
+        return None
+    for hit in rec.evidence:
+        m = _KERNEL_DSO.search(hit.text)
+        if m is None or int(m["dso"]) <= int(m["kernel"]):
+            continue
+        for key in ("runtime_cuda_version2", "runtime_cuda_version", "runtime_cuda_version3"):
+            for value in scan.facts.values.get(key, []):
+                v = _version(value)
+                if v is not None and _CUDA_BRANCH.get(v) == int(m["dso"]):
+                    return m["kernel"], m["dso"], value
+    return None
