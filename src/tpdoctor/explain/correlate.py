@@ -668,6 +668,7 @@ def _fact_rules(scan: ScanResult, supports: dict[str, Support], notes: list[str]
     _system_error_across_builds(scan, supports, notes)
     _context_picks(scan, supports)
     _ranks_over_visible(scan, supports)
+    _store_host_port_blocked(scan, supports)
     if not any(sig.startswith("context.") for s in supports.values() for sig in s.signatures):
         hung = hang.note(scan)  # a hang no fact explains: say so, and how to narrow it (never a cause)
         if hung:
@@ -929,6 +930,61 @@ def _shm_not_small(scan: ScanResult) -> str:
         # memory through a small PCI BAR (correlations sycl-sigbus-*, intel/compute-runtime#847)
         return "ggml's SYCL backend runs in one process and passes nothing through /dev/shm"
     return ""
+
+
+# glearn50c: the NCCL/Gloo connect failures whose only other reading is a wrong interface (signatures.yaml)
+_CONNECT_FAILURE_SIGS = frozenset({"nccl.socket-connect-failed", "nccl.connect-retry-exceeded", "gloo.pair-connect-failed"})
+_IPV4_PORT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})(?:\D{1,3}(\d{1,5}))?")
+
+
+def _ipv4_port(value: str) -> tuple[str, str] | None:
+    m = _IPV4_PORT.match(value)
+    if m is None:
+        return None
+    try:
+        ipaddress.IPv4Address(m.group(1))
+    except ValueError:
+        return None
+    return m.group(1), m.group(2) or ""
+
+
+def _store_host_port_blocked(scan: ScanResult, supports: dict[str, Support]) -> None:
+    """A rank's NCCL/Gloo socket to the rendezvous host itself was rejected (EHOSTUNREACH, 'No route to host') or
+    dropped (ETIMEDOUT) on a port other than the rendezvous port (facts glearn50c-*). NCCL and Gloo connect only
+    after the store handed them their peers, so this host already reached that address on the store's port: the
+    route and the interface work, and only the other ports are filtered: a host firewall that opens the rendezvous
+    port alone (firewalld's default reject is icmp-host-prohibited, which the kernel reports as 'No route to host';
+    a DROP rule times out). wenet-e2e/wenet#1490 ('It's because of port range'), NCCL docs troubleshooting.rst."""
+    rdzv: dict[str, tuple[str, str]] = {}  # ip -> (port or "", the fact's value)
+    for value in scan.facts.values.get("rdzv_ipv4", []):
+        got = _ipv4_port(value)
+        if got is not None and not got[0].startswith(("127.", "0.")):
+            rdzv.setdefault(got[0], (got[1], value))
+    if not rdzv:
+        return
+    for key in ("peer_unreach", "peer_unreach2", "peer_unreach3", "peer_unreach4", "peer_unreach5"):
+        for value in scan.facts.values.get(key, []):
+            got = _ipv4_port(value)
+            if got is None or got[0] not in rdzv or rdzv[got[0]][0] == got[1]:
+                continue  # another host, or the store's own port (the store itself failed: not this reading)
+            line, source = scan.facts.where[(key, value)]
+            rdzv_line = scan.facts.where[("rdzv_ipv4", rdzv[got[0]][1])][0]
+            why = (
+                f"This rank could not open a socket to {got[0]} on port {got[1]} (line {line}), yet {got[0]} is the "
+                f"job's rendezvous host (line {rdzv_line}), which the store already reached: the "
+                "route and the interface work, and only the other ports are filtered. A host firewall (firewalld, "
+                "ufw, iptables, a security group) that opens only the rendezvous port rejects NCCL's and Gloo's "
+                "ephemeral ports ('No route to host' is firewalld's icmp-host-prohibited reject; a DROP times out)."
+            )
+            hit = SigHit(line, f"connect to {value}", source, {})
+            s = _support(supports, "network.port-blocked", order=-1)
+            s.add("facts.peer_port_unreachable", "suggests", [hit], line, why)
+            wrong = supports.get("network.wrong-interface")
+            if wrong is not None and wrong.strength != "proves" and set(wrong.signatures) <= _CONNECT_FAILURE_SIGS:
+                supports.pop("network.wrong-interface")
+            if "network.wrong-interface" not in supports and "network.wrong-interface" not in s.related:
+                s.related.append("network.wrong-interface")
+            return
 
 
 def _context_picks(scan: ScanResult, supports: dict[str, Support]) -> None:
