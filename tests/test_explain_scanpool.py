@@ -15,7 +15,6 @@ import pytest
 
 from tpdoctor.explain import scanner
 from tpdoctor.explain import scanpool as sp
-from tpdoctor.explain.engine import Buffer
 from tpdoctor.explain.reader import CHUNK, iter_buffers
 
 # Lines a real failing run prints (shared corpus forms), planted far apart in a long healthy log.
@@ -59,9 +58,9 @@ from tpdoctor.explain import explain, scanpool
 from tpdoctor.render.json_format import render_json
 submitted = []
 real = scanpool.ScanPool.submit
-def spy(self, slot, *job):
+def spy(self, slot, end):
     submitted.append(len(self))
-    real(self, slot, *job)
+    real(self, slot, end)
 scanpool.ScanPool.submit = spy
 out = {}
 for workers in ("0", "2"):
@@ -99,7 +98,7 @@ def test_a_long_log_gives_the_same_report_with_workers(tmp_path: Path) -> None:
     assert {"oneccl.bypath-missing", "shm.too-small"} <= causes
 
 
-def _scan_x(block: Buffer, end: int) -> sp.Prescanned:
+def _scan_x(block: sp.Buffer, end: int) -> sp.Prescanned:
     """A stand-in prescan: every b"x" is literal 0, every b"y" literal 1; newlines counted."""
     data = bytes(block[:end])
     hits = [(0 if c == ord("x") else 1, i + 1) for i, c in enumerate(data) if c in b"xy"]
@@ -110,7 +109,7 @@ def _scan_x(block: Buffer, end: int) -> sp.Prescanned:
 def test_a_failing_worker_costs_speed_not_hits(failure: str, tmp_path: Path) -> None:
     parent = os.getpid()
 
-    def flaky(block: Buffer, end: int) -> sp.Prescanned:
+    def flaky(block: sp.Buffer, end: int) -> sp.Prescanned:
         if os.getpid() != parent and bytes(block[:5]) == b"BOOM!":
             if failure == "dies":
                 os._exit(3)
@@ -121,11 +120,7 @@ def test_a_failing_worker_costs_speed_not_hits(failure: str, tmp_path: Path) -> 
     blocks = [bytes(rng.choice(b"xyz\n") for _ in range(5000)) for _ in range(9)]
     blocks[4] = b"BOOM!" + blocks[4][5:]
     buffers = sp.shared_buffers(4, 6000)
-
-    def job(slot: int, end: int, _b: int, _c: int) -> tuple[int, sp.Prescanned]:
-        return end, flaky(buffers[slot], end)
-
-    pool = sp.ScanPool(job, 2)
+    pool = sp.ScanPool(flaky, buffers, 2)
     try:
         assert len(pool) == 2
         got = []
@@ -134,7 +129,7 @@ def test_a_failing_worker_costs_speed_not_hits(failure: str, tmp_path: Path) -> 
             buffers[slot][: len(block)] = block
             pool.submit(slot, len(block))
             got.append(pool.result(slot))
-        assert got == [(len(b), _scan_x(b, len(b))) for b in blocks]
+        assert got == [_scan_x(b, len(b)) for b in blocks]
     finally:
         pool.close()
     for w in pool._workers:

@@ -51,7 +51,7 @@ def open_log(name: str, notes: list[str] | None = None) -> Iterator[BinaryIO]:
         _check_stdin(raw)
         raw = _stdin_up_to_size(raw)
     else:
-        raw = _open_named(name, notes)
+        raw = _open_named(name)
         close = True
     try:
         # open(..., "rb") and stdin.buffer are BufferedReaders already; peek() needs one.
@@ -218,7 +218,7 @@ def _stdin_up_to_size(raw: BinaryIO) -> BinaryIO:
     return io.BufferedReader(_UpTo(raw, max(left, 0)))
 
 
-def _open_named(name: str, notes: list[str] | None = None) -> BinaryIO:
+def _open_named(name: str) -> BinaryIO:
     from tpdoctor.boundedio import check_stream_source
 
     try:
@@ -238,36 +238,18 @@ def _open_named(name: str, notes: list[str] | None = None) -> BinaryIO:
         raise
     raw = open(fd, "rb", buffering=0)  # closed by open_log
     if stat.S_ISREG(st.st_mode) and st.st_size > 0:
-        return io.BufferedReader(_UpTo(raw, st.st_size, named=name, notes=notes, direct=True))
+        return io.BufferedReader(_UpTo(raw, st.st_size))
     return io.BufferedReader(raw)
 
 
 class _UpTo(io.RawIOBase):
     """A regular file read up to the size it had when it was opened. A log still being written (`explain train.log`
     while the job runs, or `yes > f`) grew as fast as it was read and explain never ended (4 GB in a minute, gsafe44):
-    it is explained as it was when explain opened it. A file whose size says nothing (procfs: 0) is read to its end.
-    One that shrinks while it is read (truncated, `> train.log` while explain runs) ends early, with a note when
-    `notes` is given."""
+    it is explained as it was when explain opened it. A file whose size says nothing (procfs: 0) is read to its end."""
 
-    def __init__(
-        self,
-        inner: Any,
-        size: int,
-        named: str = "",
-        notes: list[str] | None = None,
-        total: int = 0,
-        start: int = 0,
-        direct: bool = False,
-    ) -> None:
+    def __init__(self, inner: Any, size: int) -> None:
         self._inner = inner
         self._left = size
-        self.size = size
-        self.named = named  # the file's name, for the note
-        # a regular file _open_named opened, read from its start: its blocks may be read from it by position
-        self.direct = direct
-        self._notes = notes
-        self._total = total or size  # the file's size when opened, and where this reader starts in it (read_from)
-        self._start = start
 
     def readable(self) -> bool:
         return True
@@ -279,168 +261,16 @@ class _UpTo(io.RawIOBase):
         n = self._inner.readinto(view)
         n = n or 0
         self._left -= n
-        if not n and view and self._notes is not None:
-            self._notes.append(
-                f"{self.named or '<stdin>'}: the file shrank while it was read ({self._total} bytes when opened, "
-                f"{self._start + self.size - self._left} there): explained what it still held"
-            )
-            self._notes = None  # once
-        return int(n)
+        return n
 
     def fileno(self) -> int:
         return int(self._inner.fileno())
-
-    def tell(self) -> int:
-        """The bytes read so far (a BufferedReader's tell() is this less what it holds unread)."""
-        return self.size - self._left
 
     def close(self) -> None:
         try:
             self._inner.close()
         finally:
             super().close()
-
-
-class FileShrank(Exception):
-    """A regular file read by position (file_plan) ended before the size it had when it was opened."""
-
-    def __init__(self, offset: int) -> None:
-        super().__init__(offset)
-        self.offset = offset
-
-
-def direct_file(stream: BinaryIO) -> tuple[int, int] | None:
-    """(descriptor, size) of a named regular log that nothing has read from yet, whose blocks may be read from the file
-    by position (explain/scanner.py's pooled scan): no pipe, stdin, gzip or rewritten stream (UTF-16, CR lines, an
-    escaped log), and the descriptor is the one open_log opened, so no other open can follow another link."""
-    raw = getattr(stream, "raw", None)
-    if not isinstance(stream, io.BufferedReader) or not isinstance(raw, _UpTo) or not raw.direct:
-        return None
-    try:
-        if stream.tell() != 0:
-            return None
-        return raw.fileno(), raw.size
-    except (OSError, ValueError):
-        return None
-
-
-def pread_exact(fd: int, view: memoryview, offset: int) -> int:
-    """Read len(view) bytes at `offset` into `view`; fewer only at the end of the file."""
-    got = 0
-    while got < len(view):
-        n = os.preadv(fd, [view[got:]], offset + got)
-        if not n:
-            break
-        got += n
-    return got
-
-
-class _At(io.RawIOBase):
-    """A descriptor read by position from `offset` on (its own file offset is left alone)."""
-
-    def __init__(self, fd: int, offset: int) -> None:
-        self._fd = fd
-        self._offset = offset
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        n = os.preadv(self._fd, [b], self._offset)
-        self._offset += n
-        return n
-
-    def fileno(self) -> int:
-        return self._fd
-
-
-@contextmanager
-def read_from(fd: int, offset: int, size: int, name: str, notes: list[str] | None) -> Iterator[BinaryIO]:
-    """The regular file behind `fd` from `offset` up to `size` (its size when opened) as a stream, noting if it
-    ends early (_UpTo). The descriptor stays open."""
-    with io.BufferedReader(_UpTo(_At(fd, offset), size - offset, name, notes, size, offset)) as stream:
-        yield stream
-
-
-def _pread(fd: int, offset: int, size: int) -> bytes:
-    """size bytes at offset; FileShrank when the file no longer has them."""
-    data = os.pread(fd, size, offset)
-    while len(data) < size:
-        more = os.pread(fd, size - len(data), offset + len(data))
-        if not more:
-            raise FileShrank(offset + len(data))
-        data += more
-    return data
-
-
-_WINDOW = 4096  # the first window file_plan reads around a chunk's end; doubled up to CHUNK while no newline is in it
-
-
-def _rfind_newline(fd: int, lo: int, hi: int) -> int:
-    """The offset of the last b"\n" in the file's [lo, hi), or -1."""
-    window = _WINDOW
-    while hi > lo:
-        start = max(lo, hi - window)
-        i = _pread(fd, start, hi - start).rfind(b"\n")
-        if i >= 0:
-            return start + i
-        hi = start
-        window = min(2 * window, CHUNK)
-    return -1
-
-
-def _find_newline(fd: int, lo: int, hi: int) -> int:
-    """The offset of the first b"\n" in the file's [lo, hi), or -1."""
-    window = _WINDOW
-    while lo < hi:
-        stop = min(hi, lo + window)
-        i = _pread(fd, lo, stop - lo).find(b"\n")
-        if i >= 0:
-            return lo + i
-        lo = stop
-        window = min(2 * window, CHUNK)
-    return -1
-
-
-def file_plan(
-    fd: int, size: int, chunk: int = CHUNK, max_line: int = MAX_LINE, start: int = 0
-) -> Iterator[tuple[int, int, bool]]:
-    """The blocks iter_buffers gives for the file's bytes [start, size), as (offset, length, newline): the block is
-    the file's `length` bytes at `offset`, and a b"\n" after them when `newline` (a giant line's head, cut at
-    max_line, or a last line without its newline). Found with a few small reads around each chunk's end, the same
-    arithmetic as iter_buffers': its reads end every `chunk` bytes, a block ends at the last newline before that, and
-    a line longer than max_line is cut there and skipped up to the next newline. When the file no longer has a byte
-    it looks for (it shrank) or a read fails, the last item is (offset, -1, False): read on from `offset` as a
-    stream."""
-    read = start  # where iter_buffers' next read starts
-    head = start  # the file offset of its buffer's first byte (what it carries of an unfinished line)
-    skipping = False
-    while True:
-        n = min(chunk, size - read)
-        if n <= 0:
-            break
-        read += n
-        try:
-            if skipping:
-                nl = _find_newline(fd, read - n, read)
-                if nl < 0:
-                    head = read
-                    continue
-                head = nl + 1
-                skipping = False
-            cut = _rfind_newline(fd, head, read)
-        except (FileShrank, OSError):
-            yield (head if not skipping else read - n), -1, False
-            return
-        if cut >= 0:
-            yield head, cut + 1 - head, False
-            head = cut + 1
-        if read - head > max_line:
-            yield head, max_line, True
-            head = read
-            skipping = True
-    if read > head:
-        yield head, read - head, True
 
 
 def _as_text(stream: BinaryIO, name: str, notes: list[str] | None) -> BinaryIO:

@@ -8,6 +8,7 @@ so memory does not grow with the log.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import marshal
 import mmap
@@ -36,18 +37,7 @@ from tpdoctor.explain.normalize import (
     typographed,
     unescape,
 )
-from tpdoctor.explain.reader import (
-    CHUNK,
-    MAX_LINE,
-    FileShrank,
-    WritableBuffer,
-    direct_file,
-    file_plan,
-    iter_buffers,
-    pread_exact,
-    read_from,
-    size_hint,
-)
+from tpdoctor.explain.reader import CHUNK, MAX_LINE, iter_buffers, size_hint
 from tpdoctor.explain.scanpool import Prescanned
 from tpdoctor.explain.signatures import KnowledgeBase, Signature
 
@@ -202,15 +192,6 @@ def prescan(engine: Engine, block: Buffer, end: int, vector: bool = True) -> Pre
         pos = hit_end
         before.append(k)
     return hits, before, k + count(pos, end)
-
-
-def _strip_ansi(buf: WritableBuffer, end: int) -> int:
-    """Strip ANSI escapes from buf[:end] in place (what they took leaves room); the new end."""
-    if buf.find(b"\x1b", 0, end) < 0:
-        return end
-    block = ANSI_BYTES.sub(b"", memoryview(buf)[:end])
-    buf[: len(block)] = block
-    return len(block)
 
 
 # Fact group names may carry a suffix to allow alternatives in one regex (vllm_version2).
@@ -611,46 +592,31 @@ class Scanner:
         """buf[:end] without ANSI escapes: in place when buf is writable (what the escapes took
         leaves room), else a copy."""
         self.result.bytes += end
+        if buf.find(b"\x1b", 0, end) < 0:
+            return buf, end
+        block = ANSI_BYTES.sub(b"", memoryview(buf)[:end])
         if isinstance(buf, bytes):
-            if buf.find(b"\x1b", 0, end) < 0:
-                return buf, end
-            block = ANSI_BYTES.sub(b"", memoryview(buf)[:end])
             return block, len(block)
-        return buf, _strip_ansi(buf, end)
+        buf[: len(block)] = block
+        return buf, len(block)
 
     def _scan_pooled(self, stream: BinaryIO, source: str, workers: int) -> int:
         """scan_stream for a long regular file: forked workers scan the next blocks' literals while
         this process turns the earlier blocks' hits into lines, in log order (explain/scanpool.py).
         In flight: at most `workers` blocks, plus the one being read; the ring has one spare. The
         first block is scanned here, before the fork, so that the workers inherit the databases
-        it compiled (engine.py: the subset without the single literals found in its head).
-        A named regular file's blocks are read by the workers themselves (_scan_file)."""
+        it compiled (engine.py: the subset without the single literals found in its head)."""
         buffers = scanpool.shared_buffers(workers + 2, CHUNK + MAX_LINE + 1)
-        try:
-            direct = direct_file(stream)
-            if direct is not None:
-                return self._scan_file(*direct, buffers, source, workers)
-            return self._scan_ring(stream, buffers, source, workers)
-        finally:
-            for b in buffers:
-                b.close()
-
-    def _scan_ring(self, stream: BinaryIO, buffers: list[mmap.mmap], source: str, workers: int) -> int:
-        """_scan_pooled for a stream: this process reads each block into its slot of the ring (iter_buffers)."""
         pool: scanpool.ScanPool | None = None
-        inflight: deque[tuple[int, int]] = deque()  # (slot, raw end), oldest first
+        inflight: deque[tuple[int, int]] = deque()  # (slot, end), oldest first
         line_base = 0
-
-        def job(slot: int, end: int, _b: int, _c: int) -> tuple[int, Prescanned]:
-            return end, prescan(self.engine, buffers[slot], end, self._vector)
 
         def finish(pool: scanpool.ScanPool, keep: int) -> None:
             """Turn the oldest blocks in flight into lines, in order, until `keep` remain."""
             nonlocal line_base
             while len(inflight) > keep:
-                slot, _end = inflight.popleft()
-                end, scanned = pool.result(slot)
-                line_base = self._scan_block(buffers[slot], end, line_base, source, scanned)
+                slot, end = inflight.popleft()
+                line_base = self._scan_block(buffers[slot], end, line_base, source, pool.result(slot))
 
         try:
             for n, (buf, raw_end) in enumerate(
@@ -659,7 +625,9 @@ class Scanner:
                 block, end = self._block_of(buf, raw_end)  # block is buffers[n % len(buffers)]
                 if pool is None:
                     line_base = self._scan_block(block, end, line_base, source)
-                    pool = scanpool.ScanPool(job, workers)
+                    pool = scanpool.ScanPool(
+                        functools.partial(prescan, self.engine, vector=self._vector), buffers, workers
+                    )
                     continue
                 slot = n % len(buffers)
                 pool.submit(slot, end)
@@ -670,78 +638,8 @@ class Scanner:
         finally:
             if pool is not None:
                 pool.close()
-        return line_base
-
-    def _scan_file(self, fd: int, size: int, buffers: list[mmap.mmap], source: str, workers: int) -> int:
-        """_scan_pooled for a named regular file of `size` bytes (its size when open_log opened it): the blocks are
-        iter_buffers' (reader.file_plan finds where they end with a few small reads), and each is read from the
-        file by position into its slot by the worker that scans it, ANSI escapes stripped there; this process
-        reads only its hit lines from the slot. The parent's copy of every byte into the ring was ~0.3 s/GiB of
-        its serial work (bench/README.md, gperf50). Descriptor `fd` is open_log's: no new open, no link followed.
-        A file that shrinks, or a read that fails, ends the blocks at the first block it hits: from there the rest
-        is read as a stream (iter_buffers, with open_log's note on a shrunk file or a damaged read)."""
-        vector = self._vector
-        engine = self.engine
-
-        def job(slot: int, offset: int, length: int, newline: int) -> tuple[int, Prescanned]:
-            buf = buffers[slot]
-            with memoryview(buf) as view:
-                got = pread_exact(fd, view[:length], offset)
-            if got < length:
-                raise FileShrank(offset + got)
-            end = length
-            if newline:
-                buf[end] = 0x0A
-                end += 1
-            end = _strip_ansi(buf, end)
-            return end, prescan(engine, buf, end, vector)
-
-        pool: scanpool.ScanPool | None = None
-        inflight: deque[tuple[int, int, int]] = deque()  # (slot, offset, raw length), oldest first
-        line_base = 0
-        stop = -1  # where the blocks stopped (the file shrank, a read failed): the rest is read as a stream
-
-        def finish(pool: scanpool.ScanPool, keep: int) -> None:
-            """Turn the oldest blocks in flight into lines, in order, until `keep` remain. A block whose job failed
-            stays first in `inflight`."""
-            nonlocal line_base
-            while len(inflight) > keep:
-                slot, _offset, raw = inflight[0]
-                end, scanned = pool.result(slot)
-                inflight.popleft()
-                self.result.bytes += raw
-                line_base = self._scan_block(buffers[slot], end, line_base, source, scanned)
-
-        try:
-            try:
-                for n, (offset, length, newline) in enumerate(file_plan(fd, size, CHUNK, MAX_LINE)):
-                    if length < 0:  # the plan could not read on from here
-                        stop = offset
-                        break
-                    slot = n % len(buffers)
-                    inflight.append((slot, offset, length + newline))
-                    if pool is None:
-                        end, scanned = job(slot, offset, length, newline)
-                        inflight.popleft()
-                        self.result.bytes += length + newline
-                        line_base = self._scan_block(buffers[slot], end, line_base, source, scanned)
-                        pool = scanpool.ScanPool(job, workers)
-                        continue
-                    pool.submit(slot, offset, length, newline)
-                    finish(pool, workers)
-                if pool is not None:
-                    finish(pool, 0)
-            except (FileShrank, OSError):
-                if not inflight:  # not a block's read (no pipe for a worker): as before this path existed
-                    raise
-                stop = inflight[0][1]  # the first block not done
-        finally:
-            if pool is not None:
-                pool.close()
-        if stop >= 0:
-            with read_from(fd, stop, size, source, self.result.notes) as rest:
-                for buf, end in iter_buffers(rest, notes=self.result.notes, buffers=buffers[:1]):
-                    line_base = self._scan_block(*self._block_of(buf, end), line_base, source)
+            for b in buffers:
+                b.close()
         return line_base
 
     def _scan_block(

@@ -3,14 +3,11 @@
 The literal scan is most of explain's time on a long log (~1.1 s/GiB of ~1.9 s). Threads cannot
 share it: python-hyperscan 0.9 holds one global lock around every scan (extension.c:
 hs_global_lock_acquire in Database_scan), so two threads scan one after the other. Processes can.
-The blocks live in a ring of MAP_SHARED|MAP_ANONYMOUS buffers (mmap(-1, n): no file, no /dev/shm,
-which a container may have at 64 MiB). For a pipe, stdin or a decompressed stream the parent reads
-each block into its slot; for a named regular file the worker reads its block into the slot itself,
-from the file by position (scanner.py, gperf50: the parent no longer copies every byte). A worker
-forked after the engine was built scans the block in its slot and sends back only the hits (two uint32
-per hit) through a pipe. The parent turns the previous block's hits into lines meanwhile, in log order,
-from the same slot, so the result is the one a single process gives, byte for byte
-(tests/test_explain_scanpool.py).
+The reader fills a ring of MAP_SHARED|MAP_ANONYMOUS buffers (mmap(-1, n): no file, no /dev/shm,
+which a container may have at 64 MiB); a worker forked after the engine was built scans the block
+in its slot and sends back only the hits (two uint32 per hit) through a pipe. The parent turns the
+previous block's hits into lines meanwhile, in log order, so the result is the one a single
+process gives, byte for byte (tests/test_explain_scanpool.py).
 
 Anything unusual (fork refused, a worker dies or answers garbage) makes the parent scan that block
 itself: the pool speeds explain up, it never changes what explain says.
@@ -25,18 +22,17 @@ import struct
 import sys
 import threading
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from tpdoctor.explain.engine import Buffer
 from tpdoctor.safewrite import write_all
 
 # A block's hits sorted by end, the newlines before each hit, and all its newlines (scanner.prescan).
 Prescanned = tuple[list[tuple[int, int]], list[int], int]
-# A job: (slot, a, b, c) -> the end of the block it left in `slot`, and the block prescanned. What a, b and c
-# mean is the job's (the block's end; or where in a file it lies, its length and whether a newline ends it).
-Job = Callable[[int, int, int, int], tuple[int, Prescanned]]
+Prescan = Callable[[Buffer, int], Prescanned]
 
-REQUEST = struct.Struct("<IQQQ")  # slot, a, b, c
-REPLY = struct.Struct("<IIIQ")  # status, number of hits, newlines in the block, its end
+REQUEST = struct.Struct("<II")  # slot, end
+REPLY = struct.Struct("<III")  # status, number of hits, newlines in the block
 OK = 0
 FAILED = 1
 MAX_WORKERS = 4  # 8 measured 1.11x grep on a 16-CPU host but 104 MB, over the 100 MB budget (bench/README.md)
@@ -96,12 +92,15 @@ class _Worker:
 
 
 class ScanPool:
-    """Forked workers running `job`; submit(slot, ...) then result(slot) in the same order."""
+    """Forked scanners over `buffers`; submit(slot, end) then result(slot) in the same order."""
 
-    def __init__(self, job: Job, workers: int) -> None:
-        self._job = job
+    def __init__(
+        self, scan: Prescan, buffers: Sequence[mmap.mmap], workers: int
+    ) -> None:
+        self._scan = scan
+        self._buffers = buffers
         self._workers: list[_Worker] = []
-        self._pending: dict[int, tuple[_Worker | None, tuple[int, int, int, int]]] = {}  # slot -> (worker, request)
+        self._pending: dict[int, tuple[_Worker | None, int]] = {}  # slot -> (worker, end)
         self._next = 0
         for _ in range(workers):
             worker = self._fork()
@@ -139,50 +138,48 @@ class ScanPool:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
             while True:
                 try:
-                    request = REQUEST.unpack(_read_exact(requests, REQUEST.size))
+                    slot, end = REQUEST.unpack(_read_exact(requests, REQUEST.size))
                 except EOFError:
                     break
                 try:
-                    end, (hits, before, total) = self._job(*request)
+                    hits, before, total = self._scan(self._buffers[slot], end)
                     flat = array("I", [x for hit in hits for x in hit])
                     flat.extend(before)
-                    write_all(replies, REPLY.pack(OK, len(hits), total, end) + flat.tobytes())
-                except Exception:  # reported to the parent, which does the job itself (and meets its error)
-                    write_all(replies, REPLY.pack(FAILED, 0, 0, 0))
+                    write_all(replies, REPLY.pack(OK, len(hits), total) + flat.tobytes())
+                except Exception:  # reported to the parent, which scans the block itself
+                    write_all(replies, REPLY.pack(FAILED, 0, 0))
         except BaseException:  # a worker never unwinds into the parent's code
             status = 1
         finally:
             os._exit(status)
 
-    def submit(self, slot: int, a: int, b: int = 0, c: int = 0) -> None:
-        """Start job(slot, a, b, c) in the next worker (or leave it to result())."""
+    def submit(self, slot: int, end: int) -> None:
+        """Start the scan of buffers[slot][:end] in the next worker (or leave it to result())."""
         live = [w for w in self._workers if w.alive]
         worker = live[self._next % len(live)] if live else None
         self._next += 1
-        request = (slot, a, b, c)
         if worker is not None:
             try:
-                write_all(worker.requests, REQUEST.pack(*request))
+                write_all(worker.requests, REQUEST.pack(slot, end))
             except OSError:
                 worker.alive = False
                 worker = None
-        self._pending[slot] = (worker, request)
+        self._pending[slot] = (worker, end)
 
-    def result(self, slot: int) -> tuple[int, Prescanned]:
-        """The job submitted in `slot`: its block's end and the block prescanned (done here if its worker failed;
-        the job's own error, a file that shrank, is raised here)."""
-        worker, request = self._pending.pop(slot)
+    def result(self, slot: int) -> Prescanned:
+        """The block submitted in `slot`, prescanned (here if its worker failed)."""
+        worker, end = self._pending.pop(slot)
         if worker is not None and worker.alive:
             try:
-                status, n, total, end = REPLY.unpack(_read_exact(worker.replies, REPLY.size))
+                status, n, total = REPLY.unpack(_read_exact(worker.replies, REPLY.size))
                 flat = array("I")
                 flat.frombytes(_read_exact(worker.replies, 12 * n))
                 if status == OK:
                     pairs = flat[: 2 * n]
-                    return end, (list(zip(pairs[0::2], pairs[1::2], strict=True)), flat[2 * n :].tolist(), total)
+                    return list(zip(pairs[0::2], pairs[1::2], strict=True)), flat[2 * n :].tolist(), total
             except (OSError, EOFError):
                 worker.alive = False
-        return self._job(*request)
+        return self._scan(self._buffers[slot], end)
 
     def close(self) -> None:
         for worker in self._workers:
