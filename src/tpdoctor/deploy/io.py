@@ -154,18 +154,29 @@ def _has_complex_key(node: Any) -> bool:
 
 _KEY_OPENS_BLOCK = re.compile(r"^( *)[^\s#-][^#\n]*:[ \t]*(?:#.*)?$")
 _ITEM = re.compile(r"^( *)- ")
+_OPENS_SCALAR = re.compile(r"(?::|^ *-|^ *)[ \t]+[|>][-+0-9]*[ \t]*(?:#.*)?$|^ *[|>][-+0-9]*[ \t]*$")
 
 
 def _lines_below_block_keys(text: str) -> Iterator[tuple[str, int]]:
     """Each line (blank and comment lines skipped) that follows a key opening a block, with that key's indent."""
     key_indent: int | None = None
+    scalar_indent: int | None = None  # inside a block scalar opened by a line at this indent
     for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        if scalar_indent is not None:
+            if indent > scalar_indent:
+                continue  # text of a `key: |` block scalar, not YAML (KubeRay's serveConfigV2, gwild50)
+            scalar_indent = None
+        if line.lstrip().startswith("#"):
             continue
         if key_indent is not None:
             yield line, key_indent
         m = _KEY_OPENS_BLOCK.match(line)
         key_indent = len(m.group(1)) if m else None
+        if _OPENS_SCALAR.search(line):
+            scalar_indent = indent
 
 
 def sequence_offset(text: str) -> int:
