@@ -243,3 +243,13 @@ def test_block_scalar_does_not_decide_the_list_indentation(name: str) -> None:
 
     removed = [ln for ln in difflib.ndiff(old, new) if ln.startswith("- ")]
     assert not removed, removed[:5]
+
+
+def test_comment_before_the_next_pod_key_stays_above_it() -> None:
+    """KubeRay's stable-diffusion sample: `# Please add the following taints to the GPU node.` opens `tolerations:`
+    after the worker container; the securityContext --fix adds at the end of that container came below it."""
+    fixed = fix_loaded(load(WILD / "kuberay__ray-service-stable-diffusion.yaml"), None).text
+    lines = fixed.splitlines()
+    i = lines.index("          # Please add the following taints to the GPU node.")
+    assert lines[i + 1] == "          tolerations:"
+    assert fixed.index("securityContext:") < fixed.index("# Please add the following taints")
