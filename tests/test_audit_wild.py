@@ -253,3 +253,13 @@ def test_comment_before_the_next_pod_key_stays_above_it() -> None:
     i = lines.index("          # Please add the following taints to the GPU node.")
     assert lines[i + 1] == "          tolerations:"
     assert fixed.index("securityContext:") < fixed.index("# Please add the following taints")
+
+
+def test_trailing_blanks_survive_next_to_a_removed_line() -> None:
+    """The ROCm pod: `hostIPC: true  ` (trailing blanks) is removed by --fix; ruamel re-spells the file's other line
+    with trailing blanks, `allowPrivilegeEscalation: false      `, and that line lost its blanks (the mapping back to
+    the file's spelling gave up on the removed line)."""
+    loaded = load(WILD / "rocm-k8s-device-plugin__pod-pytorch-non-privileged.yaml")
+    fixed = fix_loaded(loaded, None).text
+    assert "  hostIPC: true" not in fixed
+    assert "      allowPrivilegeEscalation: false      \n" in fixed

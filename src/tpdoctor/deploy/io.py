@@ -316,7 +316,7 @@ _RESPELL = (
 _ALIGN_MAX = 2000
 
 
-def _respelled(a: list[str], b: list[str], c: list[str]) -> str:
+def _respelled(a: list[str], b: list[str], c: list[str], removed_ok: bool = False) -> str:
     """The new lines `c`, where each line that json.dumps spells otherwise than the file (`a` against `b`, line for
     line) is put back as the file spells it: the k-th occurrence of that line in `b` is its k-th occurrence in `c`
     (the fix adds and removes other lines only, in order). A fix that changed such a line leaves fewer: refused."""
@@ -330,6 +330,8 @@ def _respelled(a: list[str], b: list[str], c: list[str]) -> str:
                 hit.append(i)
     out = list(c)
     for line in respelled:
+        if removed_ok and not in_c[line]:
+            continue  # YAML: the fix removed every such line (`hostIPC: true  `, gwild50): nothing to put back
         if len(in_b[line]) != len(in_c[line]):
             raise InputError(_RESPELL)
         for j, k in zip(in_b[line], in_c[line], strict=True):
@@ -391,7 +393,7 @@ def _kept_lines(like: str, new: str) -> str:
     if not any(_MARKER_WITH_DOC.match(line) for line in a):
         b, c = _split_markers(b), _split_markers(c)
     try:
-        out = _respelled(a, b, c) if len(a) == len(b) else _aligned(a, b, c)
+        out = _respelled(a, b, c, removed_ok=True) if len(a) == len(b) else _aligned(a, b, c)
     except InputError:
         if len(a) != len(b):
             return new
