@@ -263,3 +263,10 @@ def test_trailing_blanks_survive_next_to_a_removed_line() -> None:
     fixed = fix_loaded(loaded, None).text
     assert "  hostIPC: true" not in fixed
     assert "      allowPrivilegeEscalation: false      \n" in fixed
+
+
+def test_one_gpu_container_keeps_the_shm_size_it_chose() -> None:
+    """Frigate's `docker run --device /dev/dri/renderD128 --shm-size=64m` (sized for its cameras): one GPU, so the
+    64 MiB is a notice, and --fix rewrote it to 16g."""
+    fixed = fix_loaded(load(WILD / "frigate__installation.md"), None).text
+    assert "  --shm-size=64m \\\n" in fixed and "--shm-size=16g" not in fixed

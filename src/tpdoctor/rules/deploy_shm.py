@@ -114,7 +114,7 @@ def shm_small(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             context=fctx(svc, ctx),
             severity=sev,
             confidence="proves" if multi else "suggests",
-            edits=_shm(svc) if fixes_service(svc) and not probe and (svc.ipc is None or svc.format == "kubernetes") else [],
+            edits=_shm(svc) if fixes_service(svc) and not probe and not (multi is False and size is not None) and (svc.ipc is None or svc.format == "kubernetes") else [],
         )
     elif size < SHM_COMFORT and size < (1 << 40):
         yield make_finding(
