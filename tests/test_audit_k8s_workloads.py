@@ -73,7 +73,11 @@ def test_lws_multi_node_is_clean_until_it_really_breaks(tmp_path: Path) -> None:
 
 def test_rayservice_worker_group_template_gets_its_findings() -> None:
     causes = _causes(CRD / "kuberay-rayservice-vllm.yaml")
-    assert "shm.too-small" in causes["RayService/llama-3-8b:gpu-group/llm"]
+    # the worker group's template is read: its container gets findings of its own (gwild50: shm.too-small was the one
+    # pinned here, but the KubeRay operator mounts a Memory emptyDir at /dev/shm in every Ray container without one,
+    # ray-operator/controllers/ray/common/pod.go addEmptyDir; tests/test_audit_wild.py has the case)
+    assert "audit.hardening-missing" in causes["RayService/llama-3-8b:gpu-group/llm"]
+    assert "shm.too-small" not in causes["RayService/llama-3-8b:gpu-group/llm"]
     assert "topology.ranks-split-across-containers" not in set().union(*causes.values())
 
 

@@ -178,6 +178,43 @@ def is_gpu(svc: Service) -> bool:
     return backend(svc) != "none"
 
 
+# One-shot GPU probes and help screens: a container that runs only one of these starts no rank
+PROBE_COMMANDS = frozenset(
+    {"nvidia-smi", "rocm-smi", "amd-smi", "rocminfo", "xpu-smi", "sycl-ls", "clinfo", "vulkaninfo", "glxinfo"}
+)
+
+
+def probe_only(svc: Service) -> bool:
+    """The container runs a GPU probe (`docker run --gpus all nvidia/cuda nvidia-smi`) or only asks for help or a
+    version (`... text-generation-inference --help`): nothing in it shares memory between ranks (gwild50)."""
+    argv = [*svc.entrypoint, *svc.command]
+    if not argv:
+        return False
+    if argv[0].rsplit("/", 1)[-1] in PROBE_COMMANDS:
+        return True
+    return not svc.entrypoint and all(a in ("--help", "-h", "--version", "-V") for a in svc.command)
+
+
+def requests_gpu(svc: Service) -> bool:
+    """The config itself gives the container a GPU: a GPU request (--gpus, reservation, CDI, resource, DRA, the
+    nvidia runtime), a GPU device node or /dev, privileged, hostPath /dev, a GPU under another resource name, or its
+    own NVIDIA_VISIBLE_DEVICES. False: only the image's name says GPU (Triton's CPU-only run, the SDK client, a
+    device-plugin DaemonSet), and such a container sees no GPU unless nvidia is the default runtime (gwild50)."""
+    if svc.gpus or svc.privileged or svc.runtime == "nvidia" or "other_gpu_resources" in svc.extra:
+        return True
+    if any(
+        d.host.rstrip("/") == "/dev" or d.host.startswith(("/dev/dri", "/dev/kfd", "/dev/nvidia", "/dev/dxg"))
+        for d in svc.devices
+    ):
+        return True
+    if any(
+        (m.kind == "hostPath" or m.kind == "bind") and (m.source or "").startswith(("/dev/dri", "/dev/kfd"))
+        for m in svc.mounts
+    ):
+        return True
+    return svc.env.get("NVIDIA_VISIBLE_DEVICES", "").strip().lower() not in ("", "void", "none")
+
+
 # --- host facts -------------------------------------------------------------------------------
 
 

@@ -66,6 +66,7 @@ class RunCommand:
 
 
 _ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
+_CMD_SUBST = re.compile(r"^(?:\$\(.*\)|`[^`]*`)$", re.S)
 _BARE_VAR = re.compile(r"^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$")
 _ARRAY = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\[[@*]\]")
 _IMAGE_VAR = re.compile(r"IMAGE|IMG|TAG|REPO|CONTAINER_NAME", re.I)
@@ -228,6 +229,11 @@ def _is_opaque(raw: str, tok: str, nxt: str | None) -> bool:
     any number of flags. Taken for the image only when its name says so or no option follows."""
     if _ARRAY.search(raw):
         return True
+    if _CMD_SUBST.match(raw) and tok == raw:
+        # an unquoted $(...) or `...` whose output the shell splits into words, in option position: llm-scaler's
+        # run_gpu_container.sh `$(for dev in /dev/mei*; do echo --device $dev; done)` before --cap-add=SYS_ADMIN and
+        # the by-path mount (gwild50: every flag after it was taken for the image and its arguments)
+        return nxt is not None and nxt.startswith("-")
     m = _BARE_VAR.match(raw)
     if not m or tok != raw:
         return False

@@ -154,18 +154,29 @@ def _has_complex_key(node: Any) -> bool:
 
 _KEY_OPENS_BLOCK = re.compile(r"^( *)[^\s#-][^#\n]*:[ \t]*(?:#.*)?$")
 _ITEM = re.compile(r"^( *)- ")
+_OPENS_SCALAR = re.compile(r"(?::|^ *-|^ *)[ \t]+[|>][-+0-9]*[ \t]*(?:#.*)?$|^ *[|>][-+0-9]*[ \t]*$")
 
 
 def _lines_below_block_keys(text: str) -> Iterator[tuple[str, int]]:
     """Each line (blank and comment lines skipped) that follows a key opening a block, with that key's indent."""
     key_indent: int | None = None
+    scalar_indent: int | None = None  # inside a block scalar opened by a line at this indent
     for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        if scalar_indent is not None:
+            if indent > scalar_indent:
+                continue  # text of a `key: |` block scalar, not YAML (KubeRay's serveConfigV2, gwild50)
+            scalar_indent = None
+        if line.lstrip().startswith("#"):
             continue
         if key_indent is not None:
             yield line, key_indent
         m = _KEY_OPENS_BLOCK.match(line)
         key_indent = len(m.group(1)) if m else None
+        if _OPENS_SCALAR.search(line):
+            scalar_indent = indent
 
 
 def sequence_offset(text: str) -> int:
@@ -305,7 +316,7 @@ _RESPELL = (
 _ALIGN_MAX = 2000
 
 
-def _respelled(a: list[str], b: list[str], c: list[str]) -> str:
+def _respelled(a: list[str], b: list[str], c: list[str], removed_ok: bool = False) -> str:
     """The new lines `c`, where each line that json.dumps spells otherwise than the file (`a` against `b`, line for
     line) is put back as the file spells it: the k-th occurrence of that line in `b` is its k-th occurrence in `c`
     (the fix adds and removes other lines only, in order). A fix that changed such a line leaves fewer: refused."""
@@ -319,6 +330,8 @@ def _respelled(a: list[str], b: list[str], c: list[str]) -> str:
                 hit.append(i)
     out = list(c)
     for line in respelled:
+        if removed_ok and not in_c[line]:
+            continue  # YAML: the fix removed every such line (`hostIPC: true  `, gwild50): nothing to put back
         if len(in_b[line]) != len(in_c[line]):
             raise InputError(_RESPELL)
         for j, k in zip(in_b[line], in_c[line], strict=True):
@@ -380,7 +393,7 @@ def _kept_lines(like: str, new: str) -> str:
     if not any(_MARKER_WITH_DOC.match(line) for line in a):
         b, c = _split_markers(b), _split_markers(c)
     try:
-        out = _respelled(a, b, c) if len(a) == len(b) else _aligned(a, b, c)
+        out = _respelled(a, b, c, removed_ok=True) if len(a) == len(b) else _aligned(a, b, c)
     except InputError:
         if len(a) != len(b):
             return new

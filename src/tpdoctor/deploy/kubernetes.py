@@ -15,7 +15,15 @@ from tpdoctor.deploy.exceptions import ANNOTATION, allows_in_lines, parse_allow_
 from tpdoctor.deploy.frontend import unsupported
 from tpdoctor.deploy.io import dump_yaml_docs, load_yaml_docs
 from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service
-from tpdoctor.deploy.yamledit import ensure_map, ensure_seq, merged_has, unshare
+from tpdoctor.deploy.yamledit import (
+    _append_after_entry,
+    _detach_following,
+    _tail_token,
+    ensure_map,
+    ensure_seq,
+    merged_has,
+    unshare,
+)
 from tpdoctor.errors import InputError, NotDeploymentError
 from tpdoctor.limits import cap_services, parse_count
 from tpdoctor.model.edits import (
@@ -99,8 +107,9 @@ def _ray_groups(cluster: Any) -> list[Template]:
     cluster = cluster if isinstance(cluster, dict) else {}
     out: list[Template] = []
     head = cluster.get("headGroupSpec") or {}
+    head = head if isinstance(head, dict) else {}
     spec, meta = _tpl(head.get("template"))
-    out.append(("head", spec, meta, {"launcher": "ray", "replicas": "1"}))
+    out.append(("head", spec, meta, {"launcher": "ray", "replicas": "1", **_kuberay_shm(head)}))
     for g in cluster.get("workerGroupSpecs") or []:
         if isinstance(g, dict):
             spec, meta = _tpl(g.get("template"))
@@ -109,10 +118,31 @@ def _ray_groups(cluster: Any) -> list[Template]:
                     str(g.get("groupName") or "worker"),
                     spec,
                     meta,
-                    {"launcher": "ray", "replicas": _n(g.get("replicas"))},
+                    {"launcher": "ray", "replicas": _n(g.get("replicas")), **_kuberay_shm(g)},
                 )
             )
     return out
+
+
+def _kuberay_shm(group: dict[str, Any]) -> dict[str, str]:
+    """KubeRay's operator mounts a Memory emptyDir at /dev/shm in each group's Ray container (the pod's first)
+    unless that container mounts /dev/shm itself or rayStartParams sets plasma-directory; its sizeLimit is the
+    container's memory limit, else its request, else none (ray-project/kuberay@feeaf72
+    ray-operator/controllers/ray/common/pod.go: BuildPod's addEmptyDir(SharedMemoryVolumeName "/dev/shm"),
+    makeEmptyDirVolume, findMemoryReqOrLimit). gwild50: its own samples mount none and rely on it."""
+    params = group.get("rayStartParams")
+    if isinstance(params, dict) and "plasma-directory" in params:
+        return {}
+    return {"kuberay_shm": "1"}
+
+
+def _kuberay_memory(c: dict[str, Any]) -> str | None:
+    res: Any = c.get("resources")
+    for key in ("limits", "requests"):
+        block: Any = res.get(key) if isinstance(res, dict) else None
+        if isinstance(block, dict) and block.get("memory") is not None:
+            return str(block["memory"])
+    return None
 
 
 def _templates(obj: dict[str, Any]) -> list[Template]:
@@ -364,10 +394,14 @@ def _parse_docs(docs: list[Any], text: str, source: str, validate: bool) -> tupl
         runtime, runtime_label = serving_runtime(w, runtimes)
         if runtime is not None:  # KServe MergePodSpec: the runtime's volumes, the predictor's by the same name win
             vols = {**_volumes(runtime), **vols}
-        for c in w.containers:
+        for ci, c in enumerate(w.containers):
             if not isinstance(c, dict):
                 continue
             s = _container(w, c, psc, vols)
+            if s.extra.pop("kuberay_shm", None) and ci == 0 and s.shm_size is None:
+                mem = _kuberay_memory(c)
+                s.shm_size = (parse_size(mem) if mem else None) or UNBOUNDED
+                s.shm_size_raw = f"emptyDir Memory sizeLimit {mem or 'unset'} (added by the KubeRay operator)"
             _merge_runtime(s, runtime, runtime_label, vols)
             s.gpus.extend(_dra_requests(w, c, claims))
             s.allows = {**c_allows, **a_allows}
@@ -768,6 +802,36 @@ def apply_k8s_ops(docs: list[Any], service: Service, ops: list[tuple[str, ...]])
     ('volume', name, mountPath, medium, sizeLimit) ('remove_hostpath', mountPath)."""
     w, c = find_container(docs, service)
     spec = w.pod_spec
+    held = [_hold_tail(c), _hold_tail(spec)]
+    _apply_ops(c, spec, ops)
+    for m, key, raw in held:
+        _give_tail(m, key, raw)
+
+
+def _hold_tail(m: Any) -> tuple[Any, Any, str]:
+    """The full-line comments after a map's last entry, cut off before keys are added at its end. ruamel keeps them on
+    the deepest last node, so a `securityContext` added at the end of a container came below the comment that opens
+    the pod's next key (KubeRay's `# Please add the following taints to the GPU node.` above `tolerations:`, gwild50)."""
+    if not isinstance(m, CommentedMap) or not len(m):
+        return m, None, ""
+    last = list(m.keys())[-1]
+    return m, last, _detach_following(_tail_token(m, last))
+
+
+def _give_tail(m: Any, last: Any, raw: str) -> None:
+    """The comments _hold_tail cut, put back after the map's last entry (a new one, if keys were added)."""
+    if not raw or not isinstance(m, CommentedMap) or not len(m):
+        return
+    now = list(m.keys())[-1]
+    if now == last:
+        tok = _tail_token(m, now)
+        if tok is not None:
+            tok.value = str(tok.value) + raw
+            return
+    _append_after_entry(m, now, raw)
+
+
+def _apply_ops(c: Any, spec: Any, ops: list[tuple[str, ...]]) -> None:
     for op in ops:
         kind = op[0]
         # what the op edits, unshared first: a securityContext or env aliased by a sidecar (`*sc`) or merged from an

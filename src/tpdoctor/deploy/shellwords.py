@@ -208,12 +208,18 @@ def mask_markdown(s: str) -> str:
     """A README: keep the fenced code blocks, blank everything else (same offsets, same lines)."""
     out: list[str] = []
     fence: str | None = None
+    indent = 0
     for line in s.splitlines(keepends=True):
-        m = re.match(r"\s*(```+|~~~+)", line)
+        m = re.match(r"(\s*)(```+|~~~+)", line)
+        if fence is not None and line.strip() and len(line) - len(line.lstrip(" ")) < indent:
+            # CommonMark: a fence opened inside a list item ends with the item, even unclosed (a line indented less
+            # than the fence; containers/ramalama docs/readme/wsl2-podman-cuda.md, gwild50)
+            fence = None
         if fence is None and m:
-            fence = m.group(1)
+            fence, indent = m.group(2), len(m.group(1).replace("\t", "    "))
             out.append(re.sub(r"[^\n]", " ", line))
-        elif fence is not None and m and m.group(1).startswith(fence[:3]):
+        elif fence is not None and m and m.group(2).startswith(fence[:3]) and not line[m.end() :].strip():
+            # a closing fence carries no info string: "```bash" inside a block opens nothing and closes nothing
             fence = None
             out.append(re.sub(r"[^\n]", " ", line))
         elif fence is None:

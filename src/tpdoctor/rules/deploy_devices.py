@@ -117,14 +117,21 @@ def bypath_missing(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     if _pidfd_route(svc) and not svc.privileged:
         return
     multi = wants_multi_gpu(svc)
-    if svc.privileged:
+    if svc.privileged and multi is False:
+        # gwild50: llm-scaler's load-balancer compose runs one privileged vLLM per GPU (-tp=1, ZE_AFFINITY_MASK=2):
+        # no oneCCL exchange happens, with or without privileged, so nothing fails once privileged goes
+        msg = (
+            f"{svc.name} uses one GPU and has no /dev/dri/by-path: oneCCL's exchange is not used, so removing "
+            "privileged breaks nothing; multi-GPU TP would need by-path (drmfd) or SYS_PTRACE (pidfd)."
+        )
+        sev: SeverityName | None = "notice"
+        conf: Confidence = "suggests"
+    elif svc.privileged:
         msg = (
             f"{svc.name} has no /dev/dri/by-path. Privileged hides this (pidfd works with all capabilities); "
             "once privileged goes, oneCCL falls back to drmfd and fails with 'opendir failed'. "
             "TP needs by-path (drmfd) or SYS_PTRACE (pidfd)."
         )
-        sev: SeverityName | None
-        conf: Confidence
         sev, conf = None, "proves"
     elif multi is False:
         msg = f"{svc.name} uses one GPU, so oneCCL exchange is not used yet; multi-GPU would need by-path or SYS_PTRACE."

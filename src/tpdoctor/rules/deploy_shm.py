@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tpdoctor.deploy.analysis import is_gpu, pp_size, tp_size, visible_gpus, wants_multi_gpu
+from tpdoctor.deploy.analysis import (
+    is_gpu,
+    pp_size,
+    probe_only,
+    requests_gpu,
+    tp_size,
+    visible_gpus,
+    wants_multi_gpu,
+)
 from tpdoctor.deploy.model import MountSpec, Service
 from tpdoctor.model import Evidence, Finding, SeverityName, make_finding
 from tpdoctor.model.edits import (
@@ -92,14 +100,21 @@ def shm_small(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     if size is None or size < SHM_MIN:
         have = _fmt(size) if size is not None else "the runtime default 64 MiB"
         sev: SeverityName | None = None if multi else ("degraded" if multi is None else "notice")
+        why, probe = "", False
+        if multi is None and probe_only(svc):
+            sev, probe = "notice", True
+            why = f" (it only runs {' '.join([*svc.entrypoint, *svc.command])[:60]})"
+        elif multi is None and not requests_gpu(svc):
+            # still a GPU service for the fix (its image says so, and the nvidia runtime may be the default)
+            sev, why = "notice", " (the config requests no GPU; only the image's name suggests one)"
         yield make_finding(
             "shm.too-small",
-            f"{svc.name} gets {have} of /dev/shm{build}. TP needs more: set shm_size 16g (no ipc: host needed).",
+            f"{svc.name} gets {have} of /dev/shm{build}{why}. TP needs more: set shm_size 16g (no ipc: host needed).",
             [ev(svc, ctx, f"shm: {svc.shm_size_raw or 'not set'}{build}")],
             context=fctx(svc, ctx),
             severity=sev,
             confidence="proves" if multi else "suggests",
-            edits=_shm(svc) if fixes_service(svc) and (svc.ipc is None or svc.format == "kubernetes") else [],
+            edits=_shm(svc) if fixes_service(svc) and not probe and not (multi is False and size is not None) and (svc.ipc is None or svc.format == "kubernetes") else [],
         )
     elif size < SHM_COMFORT and size < (1 << 40):
         yield make_finding(
@@ -125,6 +140,21 @@ def ipc_host(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     How to fix: remove it and set `shm_size: 16g`; use `ipc: shareable` + `ipc: service:<name>` only when
     ranks must live in different containers.
     """
+    if svc.ipc == "host" and is_gpu(svc) and (svc.pid or "").startswith(("container:", "service:")):
+        # gwild50: production-stack's disaggregated-prefill decode container (`--ipc host --pid=container:master`)
+        # shares CUDA IPC (LMCache over NIXL/UCX cuda_ipc) with a process of another container: the processes that
+        # exchange memory are not all in this one, so shm_size alone would not replace the shared namespace
+        yield make_finding(
+            "audit.ipc-host-unneeded",
+            f"{svc.name} shares the host IPC namespace and the PID namespace of {svc.pid}: processes of two "
+            "containers exchange memory, which a private IPC namespace with shm_size would not give. If they "
+            "only need each other, `--ipc container:<name>` (compose `ipc: service:<name>`) shares less than host.",
+            [ev(svc, ctx, f"ipc: host, pid: {svc.pid}")],
+            context=fctx(svc, ctx),
+            severity="notice",
+            confidence="suggests",
+        )
+        return
     if svc.ipc == "host" and is_gpu(svc):
         yield make_finding(
             "audit.ipc-host-unneeded",

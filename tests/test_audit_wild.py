@@ -1,0 +1,272 @@
+"""`audit` and `audit --fix` on real deployment files from public repositories (gwild50).
+
+tests/data/deploy-wild/ holds the exact upstream bytes of 63 files (compose, `docker run`/`podman run` in READMEs and
+scripts, Kubernetes manifests and CRDs, devcontainer.json) and index.yaml: each file's source (repository, commit,
+path), license, and the reading written before audit ever ran on it (`expect:` the causes above notice a careful
+reviewer names, `clean: true` for none). Where the tool and that reading still disagree, the entry says which is right
+and why (`extra_ok`/`missing_ok`: the tool is right; `extra_left`/`missing_left`: the tool is wrong and it is left,
+docs/audit.md "Real files from public repositories"); the reading itself is never edited to match the tool.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from tpdoctor.cli import main
+from tpdoctor.deploy.audit import audit_model, load
+from tpdoctor.deploy.fix import fix_loaded
+
+WILD = Path(__file__).parent / "data" / "deploy-wild"
+COMPOSE_SCHEMA = Path(__file__).parent / "data" / "compose-spec.json"
+INDEX: list[dict[str, Any]] = YAML(typ="safe").load((WILD / "index.yaml").read_text())["files"]
+ENTRY = {e["path"]: e for e in INDEX}
+ABOVE_NOTICE = ("blocker", "degraded")
+# keys a --fix removes on purpose (privileged, host namespaces, SYS_ADMIN, seccomp/apparmor unconfined)
+REMOVABLE = {"privileged", "ipc", "hostIPC", "pid", "hostPID", "security_opt", "cap_add", "add", "seccompProfile"}
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.argv, sys.stdout, sys.stderr
+    sys.argv = ["tpdoctor", *args]
+    sys.stdout, sys.stderr = out, err
+    code: Any = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code
+    finally:
+        sys.argv, sys.stdout, sys.stderr = saved
+    return (code if isinstance(code, int) else (0 if code is None else 2)), out.getvalue() + err.getvalue()
+
+
+def _findings(name: str) -> list[Any]:
+    return audit_model(load(WILD / name).model).findings
+
+
+def _above(name: str) -> set[str]:
+    return {f.cause for f in _findings(name) if f.severity in ABOVE_NOTICE}
+
+
+def _expected_now(e: dict[str, Any]) -> set[str]:
+    want = set(e.get("expect") or [])
+    want |= set(e.get("extra_ok") or []) | set(e.get("extra_left") or [])
+    want -= set(e.get("missing_ok") or []) | set(e.get("missing_left") or [])
+    return want
+
+
+def _key_paths(node: Any, prefix: tuple[Any, ...] = ()) -> set[tuple[Any, ...]]:
+    out: set[tuple[Any, ...]] = set()
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out.add((*prefix, k))
+            out |= _key_paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for v in node:  # list items by position would shift when an item is removed: not part of the path
+            out |= _key_paths(v, (*prefix, "[]"))
+    return out
+
+
+def _load_all(text: str, name: str) -> list[Any]:
+    if name.endswith(".json"):
+        from tpdoctor.deploy.devcontainer import JNode, parse_jsonc
+
+        def plain(n: JNode) -> Any:
+            if n.kind == "object":
+                return {m.key: plain(m.val) for m in n.elems if m.val is not None}
+            if n.kind == "array":
+                return [plain(x) for x in n.elems]
+            return n.value
+
+        return [plain(parse_jsonc(text, name)[0])]
+    return [d for d in YAML(typ="safe").load_all(text) if d is not None]
+
+
+def test_index_lists_every_file_with_its_source_and_license() -> None:
+    files = {p.name for p in WILD.iterdir() if p.name != "index.yaml"}
+    assert files == set(ENTRY), files ^ set(ENTRY)
+    for e in INDEX:
+        assert e["source"].startswith("https://github.com/") and "/blob/" in e["source"], e["path"]
+        commit = e["source"].split("/blob/")[1].split("/")[0]
+        assert len(commit) == 40, e["path"]
+        assert e["license"] in ("Apache-2.0", "MIT", "BSD-3-Clause"), e["path"]
+        assert bool(e.get("expect")) != bool(e.get("clean")), e["path"]
+        assert "__" in e["path"], e["path"]
+        for key in ("extra_ok", "extra_left", "missing_ok", "missing_left"):
+            if key in e:
+                assert e.get("note"), f"{e['path']}: {key} without a note"
+
+
+@pytest.mark.parametrize("name", sorted(ENTRY))
+def test_wild_file_audits_as_read(name: str) -> None:
+    """No traceback, no exit 1, no valid file refused; the findings above notice are the reading's (with the
+    decided disagreements)."""
+    path = str(WILD / name)
+    code, text = _invoke("audit", "--format", "json", path)
+    assert code in (0, 3, 4), f"{name}: exit {code}\n{text[-2000:]}"
+    assert "Traceback" not in text and "internal error" not in text, text[-2000:]
+    report = json.loads(text[: text.rindex("}") + 1])
+    got = {f["cause"] for f in report["findings"] if f["severity"] in ABOVE_NOTICE}
+    assert got == _expected_now(ENTRY[name]), f"{name}: {sorted(got)} != {sorted(_expected_now(ENTRY[name]))}"
+    code, text = _invoke("audit", path)
+    assert code in (0, 3, 4) and "Traceback" not in text, text[-2000:]
+
+
+@pytest.mark.parametrize("name", sorted(ENTRY))
+def test_wild_fix_reparses_and_keeps_the_users_keys(name: str, tmp_path: Path) -> None:
+    loaded = load(WILD / name)
+    fixed = fix_loaded(loaded, None).text
+    # the fixed text is read by the same parser (a shell/README: as many container commands)
+    target = tmp_path / name
+    target.write_text(fixed)
+    again = load(target)
+    assert len(again.model.services) == len(loaded.model.services), name
+    if name.endswith((".sh", ".md")):
+        return
+    before, after = _load_all(loaded.text, name), _load_all(fixed, name)
+    assert len(before) == len(after), name
+    for b, a in zip(before, after, strict=True):
+        lost = {p for p in _key_paths(b) - _key_paths(a) if p[-1] not in REMOVABLE}
+        assert not lost, f"{name}: --fix dropped {sorted(map(str, lost))}"
+    if ENTRY[name]["kind"] == "compose":
+        import jsonschema
+
+        schema = json.loads(COMPOSE_SCHEMA.read_text())
+        errors = [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(after[0])]
+        assert not errors, f"{name}: {errors}"
+    # idempotent: a second --fix changes nothing
+    assert fix_loaded(again, None).text == fixed, name
+
+
+# --- the bugs the first run found, one test each -----------------------------------------------------------------
+
+
+def test_kuberay_ray_containers_get_the_operators_dev_shm() -> None:
+    """KubeRay mounts a Memory emptyDir at /dev/shm in each Ray container (kuberay pod.go addEmptyDir): its samples
+    mount none. They were told shm.too-small, a blocker for the 8-GPU TP workers of the DeepSeek RayService."""
+    for name in ("kuberay__ray-service-deepseek.yaml", "kuberay__ray-cluster-verl.yaml"):
+        shm = [f for f in _findings(name) if f.cause == "shm.too-small"]
+        assert not shm, [f.message for f in shm]
+    svc = next(s for s in load(WILD / "kuberay__ray-service-deepseek.yaml").model.services if "gpu-group" in s.name)
+    assert svc.shm_size == 500 * 1024**3 and "KubeRay" in (svc.shm_size_raw or "")
+
+
+def test_kuberay_plasma_directory_keeps_the_default_shm(tmp_path: Path) -> None:
+    text = (WILD / "kuberay__ray-service-deepseek.yaml").read_text()
+    text = text.replace("      rayStartParams: {}", '      rayStartParams: {plasma-directory: "/tmp"}', 1)
+    path = tmp_path / "ray.yaml"
+    path.write_text(text)
+    got = {f.cause for f in audit_model(load(path).model).findings if f.severity in ABOVE_NOTICE}
+    assert "shm.too-small" in got
+
+
+def test_command_substitution_in_option_position_keeps_the_flags_after_it() -> None:
+    """llm-scaler's run_gpu_container.sh: `$(for dev in /dev/mei*; ...)` then --group-add video,
+    --cap-add=SYS_ADMIN and a by-path --mount. Every flag after it was taken for the image: SYS_ADMIN unseen, a false
+    by-path blocker, and --fix added --cap-drop ALL and a second --group-add before it."""
+    name = "llm-scaler__run-gpu-container.sh"
+    got = _above(name)
+    assert "audit.cap-sys-admin" in got and "oneccl.bypath-missing" not in got
+    fixed = fix_loaded(load(WILD / name), None).text
+    assert "--cap-add=SYS_ADMIN" not in fixed and "--group-add video" not in fixed
+    assert "  $(for dev in /dev/mei*; do echo --device $dev; done) \\\n" in fixed
+    assert fixed.index("--cap-drop ALL") > fixed.index("source=/dev/char")  # new flags go just before the image
+
+
+def test_privileged_single_gpu_intel_service_is_no_bypath_blocker() -> None:
+    """llm-scaler's load-balancer compose: one privileged vLLM per GPU (-tp=1): no oneCCL exchange, nothing breaks
+    once privileged goes. It was a 'proves' blocker per service."""
+    f = [x for x in _findings("llm-scaler__lb-compose.yml") if x.cause == "oneccl.bypath-missing"]
+    assert f and all(x.severity == "notice" for x in f)
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("triton__quickstart.md", 109),  # no --gpus: "a GPU is not available", says the README
+        ("triton__quickstart.md", 146),  # the SDK client
+        ("tgi__quicktour.md", 99),  # `docker run IMAGE --help`
+        ("k8s-device-plugin__nvidia-device-plugin.yml", None),  # the device plugin DaemonSet
+        ("colmap__run-gui.sh", 60),  # `docker run --runtime=nvidia IMAGE nvidia-smi`
+        ("llama-factory__docker-cuda-readme.md", 52),  # `docker run --gpus all nvidia/cuda nvidia-smi`
+    ],
+)
+def test_no_shm_degraded_without_a_gpu_or_for_a_probe(name: str, line: int | None) -> None:
+    shm = [
+        f
+        for f in _findings(name)
+        if f.cause == "shm.too-small" and (line is None or any(e.line == line for e in f.evidence))
+    ]
+    assert shm and all(f.severity == "notice" for f in shm), [(f.severity, f.message) for f in shm]
+    if name in ("tgi__quicktour.md", "colmap__run-gui.sh", "llama-factory__docker-cuda-readme.md"):
+        assert not any(f.edits for f in shm)  # a probe or --help: --fix adds no --shm-size either
+
+
+def test_readme_fence_inside_a_list_item() -> None:
+    """ramalama's wsl2-podman-cuda.md: a ```bash fence left open in list item 1 and a later ```bash taken for its
+    closing fence shifted every block; the podman run was never read (exit 2, 'no podman run command found')."""
+    loaded = load(WILD / "ramalama__wsl2-podman-cuda.md")
+    assert [s.gpus[0].raw for s in loaded.model.services] == ["nvidia.com/gpu=all"]
+
+
+def test_host_ipc_shared_with_another_containers_pid_namespace_is_kept() -> None:
+    """production-stack's disaggregated prefill: `--ipc host --pid=container:master` shares CUDA IPC with another
+    container; --fix removed --ipc host and the finding was degraded."""
+    name = "production-stack__start-decode.sh"
+    f = next(x for x in _findings(name) if x.cause == "audit.ipc-host-unneeded")
+    assert f.severity == "notice" and not f.edits
+    assert "--ipc host" in fix_loaded(load(WILD / name), None).text
+
+
+def test_cuda_visible_devices_picking_from_all_gpus_is_a_notice() -> None:
+    f = next(x for x in _findings("production-stack__start-decode.sh") if x.cause == "cuda.visible-devices-mismatch")
+    assert f.severity == "notice"
+
+
+@pytest.mark.parametrize(
+    "name", ["kuberay__ray-service-stable-diffusion.yaml", "kuberay__ray-job-pytorch-distributed.yaml"]
+)
+def test_block_scalar_does_not_decide_the_list_indentation(name: str) -> None:
+    """`serveConfigV2: |` / `runtimeEnvYAML: |` hold YAML text whose `- name:` was read as the file's own list
+    layout: --fix re-indented every list of the file (26 and 38 lines removed). Only added lines now."""
+    loaded = load(WILD / name)
+    fixed = fix_loaded(loaded, None).text
+    old, new = loaded.text.splitlines(), fixed.splitlines()
+    import difflib
+
+    removed = [ln for ln in difflib.ndiff(old, new) if ln.startswith("- ")]
+    assert not removed, removed[:5]
+
+
+def test_comment_before_the_next_pod_key_stays_above_it() -> None:
+    """KubeRay's stable-diffusion sample: `# Please add the following taints to the GPU node.` opens `tolerations:`
+    after the worker container; the securityContext --fix adds at the end of that container came below it."""
+    fixed = fix_loaded(load(WILD / "kuberay__ray-service-stable-diffusion.yaml"), None).text
+    lines = fixed.splitlines()
+    i = lines.index("          # Please add the following taints to the GPU node.")
+    assert lines[i + 1] == "          tolerations:"
+    assert fixed.index("securityContext:") < fixed.index("# Please add the following taints")
+
+
+def test_trailing_blanks_survive_next_to_a_removed_line() -> None:
+    """The ROCm pod: `hostIPC: true  ` (trailing blanks) is removed by --fix; ruamel re-spells the file's other line
+    with trailing blanks, `allowPrivilegeEscalation: false      `, and that line lost its blanks (the mapping back to
+    the file's spelling gave up on the removed line)."""
+    loaded = load(WILD / "rocm-k8s-device-plugin__pod-pytorch-non-privileged.yaml")
+    fixed = fix_loaded(loaded, None).text
+    assert "  hostIPC: true" not in fixed
+    assert "      allowPrivilegeEscalation: false      \n" in fixed
+
+
+def test_one_gpu_container_keeps_the_shm_size_it_chose() -> None:
+    """Frigate's `docker run --device /dev/dri/renderD128 --shm-size=64m` (sized for its cameras): one GPU, so the
+    64 MiB is a notice, and --fix rewrote it to 16g."""
+    fixed = fix_loaded(load(WILD / "frigate__installation.md"), None).text
+    assert "  --shm-size=64m \\\n" in fixed and "--shm-size=16g" not in fixed
