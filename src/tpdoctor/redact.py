@@ -25,7 +25,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tpdoctor.engine_flags import COMPOSE_RUN_BOOL_FLAGS, GLOBAL_BOOL_FLAGS, RUN_BOOL_FLAGS, SHORT_BOOL
+from tpdoctor.engine_flags import (
+    COMPOSE_GLOBAL_BOOL_FLAGS,
+    COMPOSE_RUN_BOOL_FLAGS,
+    COMPOSE_RUN_SHORT_BOOL,
+    GLOBAL_BOOL_FLAGS,
+    RUN_BOOL_FLAGS,
+)
 
 REDACTED = "<redacted>"
 
@@ -442,7 +448,7 @@ def _image_end(line: str, pos: int) -> int:
     (`;`, `&`, `|`, a newline) or is no run/create/exec. Quotes are kept whole; one pass over the command's words."""
     words = _SHELL_WORD.finditer(line, pos)
     stage = "global"
-    takes_value = False
+    takes_value = compose = False
     for w in words:
         gap = line[pos : w.start()]
         if any(c in gap for c in ";&|\n"):
@@ -461,8 +467,17 @@ def _image_end(line: str, pos: int) -> int:
             stage = "sub"
         if stage == "sub":
             if word in _SUBCOMMAND_WORDS:
+                compose = word == "compose"
                 if word in _IMAGE_COMMANDS:
                     stage = "options"
+                continue
+            if compose and word.startswith("-") and word != "-":
+                # `docker compose -f x.yml -p proj run svc …`: compose's own options before its subcommand; the
+                # command read as no run at all, and the program's `--secret X` after the service was printed (gsafe50)
+                if word.startswith("--"):
+                    takes_value = "=" not in word and word not in COMPOSE_GLOBAL_BOOL_FLAGS
+                else:
+                    takes_value = len(word) == 2  # `-f x.yml`, `-p proj`; `-fx.yml` glued
                 continue
             if stage == "sub":
                 return -1
@@ -472,7 +487,9 @@ def _image_end(line: str, pos: int) -> int:
             if word.startswith("--"):
                 takes_value = "=" not in word and word not in _RUN_BOOL_FLAGS
             else:
-                takes_value = len(word) == 2 and word[1] not in SHORT_BOOL
+                # `-v X`, and `-itv X` (booleans glued before it, as pflag reads them)
+                shorts = word[1:].lstrip("dtiPqT") if all(c in COMPOSE_RUN_SHORT_BOOL for c in word[1:-1]) else ""
+                takes_value = len(shorts) == 1 and shorts not in COMPOSE_RUN_SHORT_BOOL
             continue
         return w.end()
     return -1
@@ -583,13 +600,26 @@ def _redact_kv(line: str) -> str:
             continue
         if not value or _ALREADY.match(value) or (value.lower() == "not" and _NOT_SET.match(line, start)):
             continue
-        if key.lower() == "secret" and (m.group("flag") or line.endswith("-", 0, m.start())):
+        engine_bool = m.group("flag") in _RUN_BOOL_FLAGS and not lead  # `podman run --passwd IMAGE`
+        if engine_bool or (key.lower() == "secret" and (m.group("flag") or line.endswith("-", 0, m.start()))):
             if engine_at == -2:
                 e = _ENGINE_WORD.search(line)
                 engine_at = e.start() if e else -1
-            if _secret_spec(line, start, end):
+            if not engine_bool and _secret_spec(line, start, end):
                 continue
-            if 0 <= engine_at < m.start():
+            if engine_bool and not 0 <= engine_at < m.start():
+                pass  # another program's `--passwd X`: a password
+            elif engine_bool:
+                # podman's `--passwd` takes no value: the word after it in the engine's command before the image is
+                # the next option or the image, which was hidden (gsafe50); the program's `--passwd X` after the
+                # image is still a password
+                e = _ENGINE_WORD.search(line, _last_cmd_sep(line, m.start()) + 1, m.start())
+                if e is not None:
+                    if e.start() not in images:
+                        images[e.start()] = _image_end(line, e.end())
+                    if not 0 <= images[e.start()] <= m.start():
+                        continue
+            elif 0 <= engine_at < m.start():
                 # the engine's own command: no `;`, `&` or `|` between its word and the flag (`docker run …; app
                 # --secret X` hides X), and the flag before the image (`docker run img app --secret X` is the
                 # program's flag, gsafe48)

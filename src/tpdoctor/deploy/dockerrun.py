@@ -258,15 +258,20 @@ def parse_flags(toks: list[str], i: int, opaque: set[int] | None = None) -> tupl
                 flags.append(Flag(name, toks[i + 1] if i + 1 < len(toks) else None, i, i + 2))
                 i += 2
             continue
-        # short: -itd (booleans) or -v VALUE / -vVALUE / -e=X
-        if all(c in SHORT_BOOL for c in t[1:]):
-            flags.extend(Flag(f"-{c}", None, i, i + 1) for c in t[1:])
+        # short: -itd (booleans) or -v VALUE / -vVALUE / -e=X, and booleans before a value's flag as pflag reads
+        # them: `-itv /a:/b` is -i -t -v /a:/b (the path was read as the image and every flag after it, a
+        # `--privileged`, as the program's: audit found nothing, gsafe50)
+        j = 1
+        while j < len(t) and t[j] in SHORT_BOOL:
+            j += 1
+        flags.extend(Flag(f"-{c}", None, i, i + 1) for c in t[1:j])
+        if j == len(t):
             i += 1
-        elif len(t) > 2:
-            flags.append(Flag(t[:2], t[2:].lstrip("="), i, i + 1))
+        elif j + 1 < len(t):
+            flags.append(Flag(f"-{t[j]}", t[j + 1 :].lstrip("="), i, i + 1))
             i += 1
         else:
-            flags.append(Flag(t, toks[i + 1] if i + 1 < len(toks) else None, i, i + 2))
+            flags.append(Flag(f"-{t[j]}", toks[i + 1] if i + 1 < len(toks) else None, i, i + 2))
             i += 2
     return flags, i
 
@@ -532,6 +537,10 @@ def script_edits(text: str, run: RunCommand, ops: list[tuple[str, ...]], repair:
     def edit_guard(f: Flag, whole: bool) -> str | None:
         """A flag spelled through a variable cannot be edited without changing what the variable means."""
         words = run.words[f.start : f.end] if not whole else run.words[f.start : f.start + 1]
+        first = run.raw_tokens[f.start]
+        if not first.startswith("--") and not first.startswith(f.name):
+            # a short flag glued behind booleans (`-itv X`): its words hold the others too
+            return f"line {words[0].line}: {first} holds {f.name} with other flags"
         if f.end - f.start == 1 or not whole:
             for w in words:
                 if "$" in w.raw or "`" in w.raw:

@@ -1,0 +1,79 @@
+"""gsafe50: hostile-input pass (docs/security.md, ## gsafe50). Each test failed on the tree before its fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from test_safety_fuzz import invoke
+from tpdoctor.redact import REDACTED, redact_text
+
+
+# -- engine_flags.py: value-less options the tables missed ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    "line",
+    [
+        # docker 28.1's --use-api-socket; podman's --rmi, --unsetenv-all, --passwd
+        "docker run --use-api-socket img --secret Hunter2Secret",
+        "podman run --rmi img --secret Hunter2Secret",
+        "podman run --unsetenv-all img --secret Hunter2Secret",
+        "podman run --passwd img --secret Hunter2Secret",
+        # podman's global --noout, --syslog, --transient-store
+        "podman --noout run img --secret Hunter2Secret",
+        "podman --syslog run img --secret Hunter2Secret",
+        "podman --transient-store run img --secret Hunter2Secret",
+        # compose run's -T / --no-TTY / --quiet-build / --dry-run
+        "docker compose run -T svc --secret Hunter2Secret",
+        "docker compose run --no-TTY svc --secret Hunter2Secret",
+        "docker compose run --quiet-build svc --secret Hunter2Secret",
+        "docker compose run --dry-run svc --secret Hunter2Secret",
+        # compose's own options before run: the command read as no run at all
+        "docker compose -f x.yml run svc --secret Hunter2Secret",
+        "docker compose -f x.yml -p proj --profile gpu run --rm svc --secret Hunter2Secret",
+        "docker compose --dry-run run svc --secret Hunter2Secret",
+        "docker compose --file=x.yml run svc --secret Hunter2Secret",
+    ],
+)
+def test_a_value_less_engine_option_does_not_swallow_the_image(line: str) -> None:
+    """An option missing from engine_flags.py is read as taking the next word: the image went as its value, and the
+    program's `--secret X` after the image was taken for the engine's own `--secret NAME` and printed."""
+    out = redact_text(line)
+    assert "Hunter2Secret" not in out and out.endswith(f"--secret {REDACTED}"), out
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "docker compose -f x.yml run --secret keepme svc",
+        "docker run -itv /a:/b --secret keepme img app",
+        "podman run --passwd --secret keepme img",
+        "podman run --rm --passwd keepme",
+    ],
+)
+def test_the_engines_own_secret_name_and_image_stay(line: str) -> None:
+    """The engine's `--secret NAME` before the image is a name (gsafe47); a glued `-itv X` takes X (pflag), and
+    podman's value-less `--passwd` hid the image or option after it."""
+    assert redact_text(line) == line
+
+
+def test_another_programs_passwd_is_still_hidden() -> None:
+    for line in ("mysqladmin --passwd Hunter2Secret", "podman run --passwd img app --passwd Hunter2Secret",
+                 "podman run img; app --passwd Hunter2Secret"):  # fmt: skip
+        assert "Hunter2Secret" not in redact_text(line), line
+
+
+def test_a_glued_short_value_flag_after_booleans_is_read_as_pflag_does(tmp_path: Path) -> None:
+    """`docker run -itv /models:/models --privileged IMAGE`: `-itv` was read as `-i` with the value `tv`, the path
+    as the image and `--privileged` as the program's argument: audit said `No known cause` (exit 0)."""
+    f = tmp_path / "run.sh"
+    f.write_text("docker run -itv /models:/models --privileged intel/ipex-llm-serving-xpu:latest\n")
+    code, out = invoke("audit", str(f))
+    assert code == 3 and "privileged" in out, out
+    from tpdoctor.deploy.dockerrun import parse_flags
+
+    flags, i = parse_flags(["-itv", "/m:/m", "-dp8080:80", "-e=A=1", "img"], 0)
+    assert [(f.name, f.value) for f in flags] == [
+        ("-i", None), ("-t", None), ("-v", "/m:/m"), ("-d", None), ("-p", "8080:80"), ("-e", "A=1")
+    ]  # fmt: skip
+    assert i == 4
