@@ -77,3 +77,44 @@ def test_a_glued_short_value_flag_after_booleans_is_read_as_pflag_does(tmp_path:
         ("-i", None), ("-t", None), ("-v", "/m:/m"), ("-d", None), ("-p", "8080:80"), ("-e", "A=1")
     ]  # fmt: skip
     assert i == 4
+
+
+# -- the redactor: gsafe48's leftovers ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "line",
+    [
+        'GOOGLE_APPLICATION_CREDENTIALS_JSON={"type": "service_account", "project_id": "p", '
+        '"private_key_id": "Hunter2KeyId", "client_email": "x@p.iam.gserviceaccount.com"} python app.py',
+        '"DB_PASSWORD": {"a": "Hunter2 x", "b": "c"}',
+        'cfg={\\"DB_PASSWORD\\": {\\"a\\": \\"Hunter2\\"}}',
+    ],
+)
+def test_a_json_object_as_a_secrets_value_is_hidden_whole(line: str) -> None:
+    """The bare value was the `{` alone: the object was printed, only a secret-named key inside it hidden."""
+    out = redact_text(line)
+    assert "Hunter2" not in out and "service_account" not in out, out
+    assert out.count("{") == out.count("}") or out.endswith("}"), out
+
+
+def test_a_json_object_secret_keeps_the_line_after_it() -> None:
+    out = redact_text('GOOGLE_APPLICATION_CREDENTIALS_JSON={"type": "x"} python app.py')
+    assert out == f"GOOGLE_APPLICATION_CREDENTIALS_JSON={{{REDACTED}}} python app.py", out
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "sudo mokutil --test-key /var/lib/shim-signed/mok/MOK.der",
+        "mokutil --import MOK.der --test-key MOK.der",
+        "ssh-keygen --ssh-key ~/.ssh/id_ed25519.pub",
+        "SSL_KEY=/etc/ssl/private/server.key",
+    ],
+)
+def test_a_key_files_path_is_no_secret(line: str) -> None:
+    """mokutil's `--test-key FILE` names a public key's file: the path was hidden."""
+    assert redact_text(line) == line
+
+
+def test_a_key_that_only_looks_like_a_file_is_still_hidden() -> None:
+    for line in ("--api-key Hunter2.key.Secret", "API_KEY=Hunter2/abc", "--test-key Hunter2Secret"):
+        assert "Hunter2" not in redact_text(line), line

@@ -334,9 +334,18 @@ def _quoted_value_end(line: str, start: int, q: str) -> int:
     return len(line.rstrip("\r\n")) if close < 0 else close
 
 
+# a key's or certificate's file (not the key): a path or a file name with such an extension
+_KEY_FILE_EXTS = (".der", ".cer", ".crt", ".pem", ".pub", ".key", ".asc", ".gpg")
+_KEY_FILE = re.compile(r"[\w.~/+-]{1,4096}")
+# a JSON object as a secret's value: `{` and a (JSON-escaped) quoted member name
+_JSON_OBJECT = re.compile(r'\{[ \t]*\\{0,3}"')
+
+
 def _list_end(line: str, start: int) -> int:
     """The `]` closing the list opened at line[start] (quoted items skipped, nested lists counted), -1 for none on the
-    line. One pass from start: a key is looked at once."""
+    line. One pass from start: a key is looked at once. A `{` at line[start]: the `}` closing that object."""
+    opener = line[start]
+    closer = "}" if opener == "{" else "]"
     depth = 0
     i = start
     n = len(line)
@@ -348,9 +357,9 @@ def _list_end(line: str, start: int) -> int:
                 return -1
             i = close + 1
             continue
-        if c == "[":
+        if c == opener:
             depth += 1
-        elif c == "]":
+        elif c == closer:
             depth -= 1
             if depth == 0:
                 return i
@@ -532,7 +541,10 @@ def _redact_kv(line: str) -> str:
         lead = ""  # the quote before the key of a word quoted whole (`'API_TOKEN=a b'`)
         if q:
             end = _quoted_value_end(line, start, q)
-        elif line.startswith("[", start):
+        elif line.startswith("[", start) or _JSON_OBJECT.match(line, start):
+            # and a JSON object (`GOOGLE_APPLICATION_CREDENTIALS_JSON={"type": …, "private_key_id": …}`): the bare
+            # value was the `{` alone and the object was printed, the key inside it hidden (gsafe50); its members go,
+            # the braces stay
             # a list of secrets (vLLM's `non-default args: {'api_key': ['x']}`, `api_key=["x"]`): the bare value was
             # the `[` alone and the quoted items were printed (gsafe47). The items go, the brackets stay
             close = _list_end(line, start)
@@ -629,6 +641,10 @@ def _redact_kv(line: str) -> str:
                         images[e.start()] = _image_end(line, e.end())
                     if not 0 <= images[e.start()] <= m.start():
                         continue
+        if key.lower().endswith("key") and value.lower().endswith(_KEY_FILE_EXTS) and _KEY_FILE.fullmatch(value):
+            # mokutil's `--test-key /var/lib/shim-signed/mok/MOK.der`, `--ssh-key ~/.ssh/id.pub`, `SSL_KEY=/etc/x.pem`:
+            # where a key lives (a file named by its key or certificate extension), as `*_FILE` names one (gsafe50)
+            continue
         # the line and an offset, not `line[end:]`: a copy of the rest of the line per key was quadratic (gsafe43)
         path = m.group("key") is not None and line.endswith("/", 0, m.start())  # a file name: `/etc/passwd: …`
         if _is_prose(key, m.group("sep") or "", value, line, end, path) or _is_rule_sentence(m, line, end):
