@@ -118,3 +118,46 @@ def test_a_key_files_path_is_no_secret(line: str) -> None:
 def test_a_key_that_only_looks_like_a_file_is_still_hidden() -> None:
     for line in ("--api-key Hunter2.key.Secret", "API_KEY=Hunter2/abc", "--test-key Hunter2Secret"):
         assert "Hunter2" not in redact_text(line), line
+
+
+# -- explain: the PCI BAR fact and correlate.py's fact:a~b ------------------------------------------------------------------
+def _explain(tmp_path: Path, text: str) -> str:
+    f = tmp_path / "dmesg.log"
+    f.write_text(text)
+    code, out = invoke("explain", str(f))
+    assert code in (0, 3, 4), out
+    return out
+
+
+def test_a_bar_of_another_pci_domain_is_not_the_gpus(tmp_path: Path) -> None:
+    """The domain was dropped from both addresses: on an Azure VM (Hyper-V vPCI: each device its own domain, all at
+    00:00.0) an NVMe drive's BAR at c05b:00:00.0 was taken for the GPU's at 0001:00:00.0, a blocker."""
+    out = _explain(
+        tmp_path,
+        "[    2.1] pci c05b:00:00.0: BAR 0 [mem size 0x400000000 64bit pref]: failed to assign\n"
+        "[    3.2] nvidia 0001:00:00.0: enabling device (0000 -> 0002)\n",
+    )
+    assert "BLOCKER host.gpu-bar-unassigned" not in out, out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pci 0001:00:00.0: BAR 0 [mem size 0x400000000 64bit pref]: failed to assign\n"
+        "nvidia 0001:00:00.0: enabling device (0000 -> 0002)\n",
+        # lspci without -D names no domain: it matches any
+        "pci 0000:84:00.0: BAR 1 [mem size 0x800000000 64bit pref]: failed to assign\n"
+        "84:00.0 3D controller: NVIDIA Corporation GH100\n",
+        "pci 0000:0a:00.0: BAR 1: failed to assign [mem size 0x800000000 64bit pref]\n"
+        "NVRM: GPU 0000:0a:00.0: RmInitAdapter failed\n",
+    ],
+)
+def test_the_same_gpus_bar_still_counts(tmp_path: Path, text: str) -> None:
+    assert "BLOCKER host.gpu-bar-unassigned" in _explain(tmp_path, text)
+
+
+def test_values_meet_reads_a_pci_address_without_its_domain() -> None:
+    from tpdoctor.explain.correlate import _values_meet
+
+    assert _values_meet(["84:00.0"], ["0000:84:00.0"]) and _values_meet(["0002:84:00.0"], ["84:00.0"])
+    assert not _values_meet(["c05b:00:00.0"], ["0001:00:00.0"]) and not _values_meet([], ["84:00.0"])
