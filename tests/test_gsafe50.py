@@ -161,3 +161,28 @@ def test_values_meet_reads_a_pci_address_without_its_domain() -> None:
 
     assert _values_meet(["84:00.0"], ["0000:84:00.0"]) and _values_meet(["0002:84:00.0"], ["84:00.0"])
     assert not _values_meet(["c05b:00:00.0"], ["0001:00:00.0"]) and not _values_meet([], ["84:00.0"])
+
+
+# -- check --root: line and field ends as the kernel and glibc write them --------------------------------------------------
+def test_a_mount_point_named_with_unicode_breaks_forges_no_mount() -> None:
+    """/proc/self/mounts ends lines with \\n and separates fields with one blank, escaping only blank, tab, newline
+    and backslash: splitlines()/split() also cut at U+2028 and NBSP, so a mount point named
+    `/x<U+2028>tmpfs<NBSP>/dev/shm<NBSP>tmpfs<NBSP>rw,size=99g` was read as a 99 GiB tmpfs at /dev/shm."""
+    from tpdoctor.facts.system import parse_mounts
+
+    text = (
+        "shm /dev/shm tmpfs rw,nosuid,size=65536k 0 0\n"
+        "/dev/sda1 /x\u2028tmpfs\u00a0/dev/shm\u00a0tmpfs\u00a0rw,size=99g ext4 rw 0 0\n"
+    )
+    shm = [m for m in parse_mounts(text) if m.target == "/dev/shm"]
+    assert [m.options for m in shm] == [["rw", "nosuid", "size=65536k"]]
+    assert parse_mounts("a  /b\\040c   ext4 ro 0 0")[0].target == "/b c"  # runs of blanks and escapes as before
+
+
+def test_a_passwd_gecos_holding_a_unicode_line_break_keeps_the_home() -> None:
+    """getpwuid's lines end at \\n only: a gecos with U+2028 cut the entry before its home (NCCL's ~/.nccl.conf and
+    the JIT cache defaults went unread); /etc/group the same."""
+    from tpdoctor.facts.passwd import parse_passwd_entry
+
+    entry = parse_passwd_entry("u:x:1000:1000:A\u2028B:/home/u:/bin/sh\n", 1000)
+    assert entry is not None and entry.home == "/home/u"

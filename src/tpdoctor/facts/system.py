@@ -161,8 +161,11 @@ def collect_container(ctx: CollectContext, facts: Facts) -> None:
 def parse_mounts(text: str) -> list[MountEntry]:
     """/proc/self/mounts lines as MountEntry, octal escapes in paths undone."""
     out: list[MountEntry] = []
-    for line in text.splitlines():
-        fields = line.split()
+    # the kernel ends each line with \n and separates the fields with one blank (show_vfsmnt), escaping only blank,
+    # tab, newline and backslash in a path: str.splitlines and str.split also cut at U+2028, U+0085, NBSP, \x1c…, so a
+    # mount point named `/x<U+2028>tmpfs<NBSP>/dev/shm<NBSP>tmpfs<NBSP>rw,size=99g` read as a 99 GiB /dev/shm (gsafe50)
+    for line in text.split("\n"):
+        fields = [f for f in line.split(" ") if f]
         if len(fields) >= 4:
             out.append(
                 MountEntry(
