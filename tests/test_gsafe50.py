@@ -186,3 +186,32 @@ def test_a_passwd_gecos_holding_a_unicode_line_break_keeps_the_home() -> None:
 
     entry = parse_passwd_entry("u:x:1000:1000:A\u2028B:/home/u:/bin/sh\n", 1000)
     assert entry is not None and entry.home == "/home/u"
+
+
+# -- audit: compose services whose names YAML reads as other types ---------------------------------------------------------
+def test_services_named_1_and_true_are_two_services(tmp_path: Path) -> None:
+    """Python's `1 == True`: ruamel refused `services: {1: …, true: …}` as `duplicate key "True"` (exit 2), a legal
+    compose file (compose-go reads every key as a string)."""
+    f = tmp_path / "compose.yml"
+    f.write_text(
+        "services:\n  1:\n    image: redis\n  true:\n    image: intel/ipex-llm-serving-xpu:latest\n    privileged: true\n"
+    )
+    code, out = invoke("audit", str(f))
+    assert code == 3 and "duplicate key" not in out and "privileged" in out, out
+    code, out = invoke("audit", "--write", str(f))
+    assert code in (0, 3, 4) and "wrote" in out, out
+    text = f.read_text()
+    assert text.startswith("services:\n  1:\n    image: redis\n  true:\n") and "privileged" not in text, text
+    f.write_text("services:\n  1:\n    image: a\n  1:\n    image: b\n")  # a real duplicate stays one
+    code, out = invoke("audit", str(f))
+    assert code == 2 and "duplicate key" in out, out
+
+
+@pytest.mark.parametrize("name", ["1", "1.5", "true", "null", "0x10", "2024-01-01"])
+def test_fixing_a_service_whose_name_is_no_string(tmp_path: Path, name: str) -> None:
+    """A service named `true`, `1` or `null` has a bool, int or None key: `audit --fix/--write` looked it up by
+    its str() and raised KeyError, an internal error (exit 1)."""
+    f = tmp_path / "compose.yml"
+    f.write_text(f"services:\n  {name}:\n    image: intel/ipex-llm-serving-xpu:latest\n    privileged: true\n")
+    code, out = invoke("audit", "--fix", str(f))
+    assert code in (0, 3, 4) and "internal error" not in out and "-    privileged: true" in out, out

@@ -20,6 +20,7 @@ Shapes (each keeps what identifies the setting and replaces only the secret with
 
 from __future__ import annotations
 
+import bisect
 import io
 import re
 from collections.abc import Mapping
@@ -434,11 +435,6 @@ def _redact_after_cmd(line: str) -> str:
 _ENGINE_WORD = re.compile(r"(?<![\w.-])(?:docker|podman|nerdctl|buildah|buildx)(?![\w.-])")
 
 
-def _last_cmd_sep(line: str, end: int) -> int:
-    """Where the last `;`, `&`, `|` or newline before `end` is, -1 for none."""
-    return max(line.rfind(";", 0, end), line.rfind("&", 0, end), line.rfind("|", 0, end), line.rfind("\n", 0, end))
-
-
 # A shell word (quotes kept whole) up to a blank or a command separator; possessive: linear on any line
 _SHELL_WORD = re.compile(r"""(?:[^\s"';&|]++|"(?:\\.|[^"\\])*+"|'[^']*+')++""")
 # the engine's subcommands whose first operand is an image (or a container, for exec) and whose later words are the
@@ -525,6 +521,7 @@ def _redact_kv(line: str) -> str:
     counted = 0
     quoted_to = 0  # where the last value quoted before its key ends
     engine_at = -2  # where the line's first container engine word starts (-1: none; looked up once, when needed)
+    seps: list[int] = []  # where the line's `;`, `&`, `|` and newlines are (with engine_at, once)
     images: dict[int, int] = {}  # an engine word's start -> where its command's image word ends (_image_end), once
     for m in _KEYSEP.finditer(_name_searchable(line)):
         if m.start() < pos:
@@ -617,25 +614,17 @@ def _redact_kv(line: str) -> str:
             if engine_at == -2:
                 e = _ENGINE_WORD.search(line)
                 engine_at = e.start() if e else -1
+                seps = [i for i, c in enumerate(line) if c in ";&|\n"] if e else []
             if not engine_bool and _secret_spec(line, start, end):
                 continue
-            if engine_bool and not 0 <= engine_at < m.start():
-                pass  # another program's `--passwd X`: a password
-            elif engine_bool:
-                # podman's `--passwd` takes no value: the word after it in the engine's command before the image is
-                # the next option or the image, which was hidden (gsafe50); the program's `--passwd X` after the
-                # image is still a password
-                e = _ENGINE_WORD.search(line, _last_cmd_sep(line, m.start()) + 1, m.start())
-                if e is not None:
-                    if e.start() not in images:
-                        images[e.start()] = _image_end(line, e.end())
-                    if not 0 <= images[e.start()] <= m.start():
-                        continue
-            elif 0 <= engine_at < m.start():
+            if 0 <= engine_at < m.start():
                 # the engine's own command: no `;`, `&` or `|` between its word and the flag (`docker run …; app
                 # --secret X` hides X), and the flag before the image (`docker run img app --secret X` is the
-                # program's flag, gsafe48)
-                e = _ENGINE_WORD.search(line, _last_cmd_sep(line, m.start()) + 1, m.start())
+                # program's flag, gsafe48). podman's value-less `--passwd` there: the word after it is the next
+                # option or the image, which was hidden (gsafe50); the program's `--passwd X` after the image, or
+                # another command's, is a password. The separators are found once (per key: rfind over the line)
+                k = bisect.bisect_left(seps, m.start())
+                e = _ENGINE_WORD.search(line, seps[k - 1] + 1 if k else 0, m.start())
                 if e is not None:
                     if e.start() not in images:
                         images[e.start()] = _image_end(line, e.end())

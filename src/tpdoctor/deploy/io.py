@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import ScalarNode
 
 from tpdoctor.errors import InputError
 from tpdoctor.yamlguard import MAX_DEPTH as MAX_DEPTH
@@ -44,8 +46,26 @@ def read_text(path: Path, max_bytes: int = MAX_BYTES) -> str:
     return decode_config(read_bytes(path, max_bytes), str(path))
 
 
+_TYPED_KEY_TAGS = frozenset({"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
+
+
+class _KeyConstructor(RoundTripConstructor):
+    """The round-trip constructor, but a mapping whose plain keys are of two of bool, int and float reads them as
+    strings: Python's `1 == True == 1.0` made compose services named `1` and `true` a `duplicate key "True"` error
+    (compose-go reads every key as a string and keeps both; gsafe50). Equal keys of one type stay duplicates."""
+
+    def flatten_mapping(self, node: Any) -> Any:  # construct_mapping's first step, before any key is built
+        tags = {k.tag for k, _ in node.value if isinstance(k, ScalarNode) and k.tag in _TYPED_KEY_TAGS}
+        if len(tags) > 1:
+            for k, _ in node.value:
+                if isinstance(k, ScalarNode) and k.tag in _TYPED_KEY_TAGS:
+                    k.tag = "tag:yaml.org,2002:str"
+        return super().flatten_mapping(node)
+
+
 def rt_yaml() -> YAML:
     y = YAML(typ="rt")
+    y.Constructor = _KeyConstructor
     y.preserve_quotes = True
     y.width = 4096  # never re-wrap the user's long lines
     # `ports: [{containerPort: 8000}]` stays so: ruamel writes a one-entry mapping in a flow list without its braces
