@@ -215,3 +215,44 @@ def test_fixing_a_service_whose_name_is_no_string(tmp_path: Path, name: str) -> 
     f.write_text(f"services:\n  {name}:\n    image: intel/ipex-llm-serving-xpu:latest\n    privileged: true\n")
     code, out = invoke("audit", "--fix", str(f))
     assert code in (0, 3, 4) and "internal error" not in out and "-    privileged: true" in out, out
+
+
+# -- hostile numbers: counts past the limits and past int()'s 4300 digits ------------------------------------------------
+def test_docker_run_gpus_is_bounded(tmp_path: Path) -> None:
+    """`docker run --gpus 99999999999999999999` built a fix for that many GPUs (a list of 10**20 render nodes: audit
+    never ended), `--gpus` and 5000 digits raised int()'s ValueError: the count is bounded as compose's is."""
+    f = tmp_path / "run.sh"
+    for gpus in ("99999999999999999999", "9" * 5000):
+        f.write_text(f"docker run --gpus {gpus} vllm/vllm-openai\n")
+        code, out = invoke("audit", str(f))
+        assert code == 2 and "--gpus" in out and "limit of 1024" in out and out.count("\n") == 1, out
+    f.write_text("docker run --gpus 2 vllm/vllm-openai\n")
+    assert invoke("audit", str(f))[0] in (3, 4)
+
+
+def test_a_quoted_docker_run_with_a_huge_count_does_not_end_explain(tmp_path: Path) -> None:
+    """A log line quoting `docker run --gpus <5000 digits> img` made the quoted-command reader raise ValueError: an
+    internal error of the whole explain (exit 1). The command gives no fact; the log is explained."""
+    f = tmp_path / "x.log"
+    f.write_text(f"docker run --gpus {'9' * 5000} img\nRuntimeError: NCCL error: unhandled system error\n")
+    code, out = invoke("explain", str(f))
+    assert code in (0, 3, 4) and "internal error" not in out, out
+
+
+@pytest.mark.parametrize("fix", [False, True])
+def test_a_yaml_number_past_4300_digits_is_named(tmp_path: Path, fix: bool) -> None:
+    """int() refuses a plain integer of over 4300 digits: both YAML loaders raised ValueError, printed as
+    `unexpected compose structure: a value of the wrong type or shape`, naming neither the line nor the cause."""
+    f = tmp_path / "compose.yml"
+    f.write_text(f"services:\n  a:\n    image: vllm/vllm-openai\n    shm_size: {'9' * 5000}\n")
+    code, out = invoke("audit", *(["--fix"] if fix else []), str(f))
+    assert code == 2 and "line 4: a number of over 4300 digits" in out and out.count("\n") == 1, out
+
+
+def test_a_unicode_digit_count_is_no_number() -> None:
+    from tpdoctor.errors import InputError
+    from tpdoctor.limits import parse_count
+
+    with pytest.raises(InputError, match="must be a number"):
+        parse_count("²", "GPU count:")
+    assert parse_count("2", "GPU count:") == 2

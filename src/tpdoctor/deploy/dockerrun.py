@@ -28,7 +28,7 @@ from tpdoctor.deploy.shellwords import (
 )
 from tpdoctor.engine_flags import RUN_BOOL_FLAGS, SHORT_BOOL
 from tpdoctor.errors import InputError, NotDeploymentError
-from tpdoctor.limits import cap_services
+from tpdoctor.limits import cap_count, cap_services, parse_count
 from tpdoctor.model import driver_caps
 from tpdoctor.model.edits import Edit as TypedEdit
 from tpdoctor.model.edits import RepairContinuation, SetEntrypoint
@@ -369,7 +369,13 @@ def run_to_service(run: RunCommand, index: int, lines: list[str]) -> Service:
         elif n == "--gpus":
             ids = re.findall(r"device=([0-9,]+)", v)
             idl = ids[0].split(",") if ids else []
-            cnt = len(idl) or (None if v.strip("\"'") == "all" else int(v) if v.isdigit() else None)
+            # bounded as compose's count is (limits.py): `--gpus 99999999999999999999` built a fix for that many
+            # GPUs (a list of 10**20 render nodes: no end), `--gpus ²` raised ValueError (gsafe50)
+            cap_count(len(idl), "--gpus device=")
+            bare = v.strip("\"'")
+            cnt = len(idl) or (
+                None if bare == "all" else parse_count(bare, "--gpus") if bare.isascii() and bare.isdigit() else None
+            )
             # docker/cli opts/gpus.go: `capabilities=a,b` (CSV-quoted) becomes [a, b, gpu]
             caps = re.search(r"capabilities=([\w,]+)", v)
             s.gpus.append(

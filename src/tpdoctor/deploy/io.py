@@ -90,6 +90,7 @@ def read_only_trees() -> Iterator[None]:
         _READ_ONLY.reset(token)
 
 
+_HUGE_INT = re.compile(r"[0-9_]{4300,}")
 _TEMPLATE = re.compile(r"\{\{-?\s*[.$\w]|\{%-?\s*\w")
 
 
@@ -119,18 +120,26 @@ def _edit_items(text: str) -> int:
 def load_yaml_docs(text: str, source: str) -> list[Any]:
     """Round-trip load every document; refuse bombs; raise InputError with the position."""
     refuse_bombs(text, source)
-    plain = None
-    if _READ_ONLY.get():
-        from tpdoctor.deploy.yamlread import load_plain
-
-        plain = load_plain(text)  # None: a construct only the round-trip loader reads exactly
-    elif _edit_items(text) > MAX_EDIT_ITEMS:
+    if not _READ_ONLY.get() and _edit_items(text) > MAX_EDIT_ITEMS:
         raise InputError(
             f"{source}: over {MAX_EDIT_ITEMS} lines and flow items, too many to edit and write back in good time: "
             "refusing; read it without editing (audit without --fix/--write, explain without --config), or split it"
         )
     try:
+        plain = None
+        if _READ_ONLY.get():
+            from tpdoctor.deploy.yamlread import load_plain
+
+            plain = load_plain(text)  # None: a construct only the round-trip loader reads exactly
         docs = plain if plain is not None else list(rt_yaml().load_all(text))
+    except ValueError as exc:
+        # a plain integer of over 4300 digits: int() refuses it (sys.get_int_max_str_digits) in both loaders, and the
+        # ValueError ended as "unexpected compose structure: a value of the wrong type or shape" (gsafe50)
+        if "integer string conversion" not in str(exc):
+            raise
+        m = _HUGE_INT.search(text)
+        where = f" line {text.count(chr(10), 0, m.start()) + 1}:" if m else ""
+        raise InputError(f"{source}:{where} a number of over 4300 digits, more than tpdoctor reads: refusing") from None
     except RecursionError:
         raise InputError(f"{source}: YAML nested too deeply: refusing") from None
     except MarkedYAMLError as exc:
