@@ -256,3 +256,48 @@ def test_a_unicode_digit_count_is_no_number() -> None:
     with pytest.raises(InputError, match="must be a number"):
         parse_count("²", "GPU count:")
     assert parse_count("2", "GPU count:") == 2
+
+
+def test_a_flag_set_false_is_not_set(tmp_path: Path) -> None:
+    """`docker run --privileged=false` (pflag's bool with a value) was read as privileged: a DEGRADED finding and a
+    fix removing a flag that grants nothing."""
+    f = tmp_path / "run.sh"
+    f.write_text("docker run --privileged=false --read-only=false --gpus all vllm/vllm-openai\n")
+    code, out = invoke("audit", str(f))
+    assert code in (0, 3, 4), out
+    assert "privileged" not in out, out
+    f.write_text("docker run --privileged=true --gpus all vllm/vllm-openai\n")
+    assert "runs privileged" in invoke("audit", str(f))[1]
+
+
+# -- check --root: per-device sysfs attributes ---------------------------------------------------------------------------
+def _big_sysfs_root(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    (root / "proc/self").mkdir(parents=True)
+    (root / "proc/self/status").write_text("Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n")
+    (root / "proc/cmdline").write_text("BOOT_IMAGE=/vmlinuz nomodeset\n")
+    (root / "big").write_bytes(b"0x1002" + b" " * ((16 << 20) - 7))  # just under MAX_FACT_FILE (16 MiB)
+    for i in range(150):
+        pci = root / f"sys/bus/pci/devices/0000:{i:02x}:00.0"
+        pci.mkdir(parents=True)
+        (pci / "vendor").symlink_to("/big")
+        (pci / "class").symlink_to("/big")
+        drm = root / f"sys/class/drm/renderD{128 + i}/device"
+        drm.mkdir(parents=True)
+        (drm / "vendor").symlink_to("/big")
+        (drm / "device").symlink_to("/big")
+    return root
+
+
+def test_a_sysfs_attribute_is_read_as_a_page(tmp_path: Path) -> None:
+    """A PCI device's `vendor`/`class` (nomodeset's unbound GPUs) and a render node's `vendor`/`device` were read
+    whole, up to 16 MiB each: one 16 MiB file linked from 4096 PCI and 1024 DRM directories is 160 GiB of reads
+    (150 of each: 19 GB, about a minute here). A sysfs attribute is at most a page; that much is read."""
+    import time
+
+    root = _big_sysfs_root(tmp_path)
+    t = time.perf_counter()
+    code, out = invoke("check", "--root", str(root), "--snapshot", str(tmp_path / "s.json"))
+    assert code in (0, 3, 4), out
+    assert time.perf_counter() - t < 10, time.perf_counter() - t
+    assert '"vendor": "0x1002"' in (tmp_path / "s.json").read_text()

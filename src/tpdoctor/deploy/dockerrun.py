@@ -291,6 +291,10 @@ def canonical(name: str) -> str:
     return "--network" if name == "--net" else name
 
 
+# strconv.ParseBool's false spellings: pflag's `--privileged=false` (a blanket `--privileged` is None)
+_GO_FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
+
+
 def run_to_service(run: RunCommand, index: int, lines: list[str]) -> Service:
     sec = SecurityOpts()
     s = Service(name=f"{run.engine}-run-{index}", format="podman" if run.engine == "podman" else "docker")
@@ -341,7 +345,7 @@ def run_to_service(run: RunCommand, index: int, lines: list[str]) -> Service:
         elif n == "--cap-drop":
             s.cap_drop.append(v)
         elif n == "--privileged":
-            s.privileged = True
+            s.privileged = f.value not in _GO_FALSE  # `--privileged=false` is no privilege (gsafe50)
         elif n == "--security-opt":
             sec_opts.append(v)
         elif n == "--shm-size":
@@ -362,7 +366,7 @@ def run_to_service(run: RunCommand, index: int, lines: list[str]) -> Service:
         elif n == "--pids-limit":
             s.pids_limit = parse_go_int(v)
         elif n == "--read-only":
-            s.read_only = True
+            s.read_only = f.value not in _GO_FALSE
         elif n == "--env":
             k, eq, val = v.partition("=")
             s.env[k] = val if eq else f"${k}"
