@@ -301,3 +301,15 @@ def test_a_sysfs_attribute_is_read_as_a_page(tmp_path: Path) -> None:
     assert code in (0, 3, 4), out
     assert time.perf_counter() - t < 10, time.perf_counter() - t
     assert '"vendor": "0x1002"' in (tmp_path / "s.json").read_text()
+
+
+def test_a_glued_flag_is_not_removed_with_its_neighbours() -> None:
+    """Removing `-v` of `-itv /a:/b` would remove `-it` with it: the command is left as written, with the reason."""
+    from tpdoctor.deploy.dockerrun import find_run_commands, script_edits
+
+    text = "docker run -itv /a:/b --privileged img\n"
+    runs, _, _ = find_run_commands(text, "x")
+    assert script_edits(text, runs[0], [("list_remove", "volumes", "/a:/b")], False) == (
+        "line 1: -itv holds -v with other flags: command left as written"
+    )
+    assert script_edits(text, runs[0], [("unset", "privileged")], False) != []
