@@ -313,3 +313,32 @@ def test_a_glued_flag_is_not_removed_with_its_neighbours() -> None:
         "line 1: -itv holds -v with other flags: command left as written"
     )
     assert script_edits(text, runs[0], [("unset", "privileged")], False) != []
+
+
+# -- the redactor: credentials as a command's operand or short flag ------------------------------------------------------
+@pytest.mark.parametrize(
+    "line",
+    [
+        "az login --service-principal -u id -p Hunter2Secret --tenant t",
+        "az acr login -n reg -u u -p Hunter2Secret",
+        "wandb login Hunter2Secret0123456789abcdef01234567",
+        "wandb login --relogin --host https://wandb.example.com Hunter2Secret0123456789abcdef0123",
+        "aws configure set aws_secret_access_key Hunter2Secret",
+        "aws configure set default.aws_session_token Hunter2Secret",
+    ],
+)
+def test_a_cli_login_credential_is_hidden(line: str) -> None:
+    """The Azure CLI's `-p`, wandb's API key operand and `aws configure set`'s secret value were printed."""
+    assert "Hunter2" not in redact_text(line), redact_text(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "docker run -p 8080:80 img && az account show",
+        "wandb: Currently logged in as: someuser. Use `wandb login --relogin` to force relogin",
+        "aws configure set region us-east-1",
+    ],
+)
+def test_cli_lines_without_a_credential_stay(line: str) -> None:
+    assert redact_text(line) == line

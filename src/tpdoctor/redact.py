@@ -177,12 +177,27 @@ _LOWER_WORD = re.compile(r"[a-z]+")
 # the engine's global options may stand before `login` (`docker --config DIR login -p x`, `podman --log-level debug
 # login`: the -p was printed, review46); a flag's value is a word that starts with no `-`
 _GLOBAL_OPTS = r"(?:[ \t]+-{1,2}[\w.-]+(?:=\S*|[ \t]+[^\s-]\S*)?){0,6}"
-_LOGIN = rf"(?:(?:docker|podman|nerdctl|buildah|skopeo|oras|crane){_GLOBAL_OPTS}|helm{_GLOBAL_OPTS}[ \t]+registry)\s+login"
+_LOGIN = (
+    rf"(?:(?:docker|podman|nerdctl|buildah|skopeo|oras|crane){_GLOBAL_OPTS}|helm{_GLOBAL_OPTS}[ \t]+registry"
+    # the Azure CLI's `az login --service-principal -u ID -p SECRET` and `az acr login -p` (gsafe50: printed)
+    r"|az(?:[ \t]+acr)?)\s+login"
+)
 _LOGIN_CMD = re.compile(rf"\b{_LOGIN}\b")
 # where a `-p` is the password's: after the login command (or sshpass) up to the end of its shell command. `docker login
 # -p x && docker run -p 8080:80` printed `docker run -p <redacted>`: every `-p` on the line was hidden (gsafe46)
 _PW_CMD = re.compile(rf"\b(?:{_LOGIN}|sshpass)\b", re.I)
 _CMD_END = re.compile(r"[;&|\n]")
+# `wandb login KEY` (the API key as the command's operand, after its options: `--relogin`, `--host URL`) and `aws
+# configure set aws_secret_access_key KEY` (a setting's name and value as two words): printed (gsafe50)
+_WANDB_KEY = re.compile(
+    r"(?<![\w-])(?P<pre>wandb[ \t]+login(?:[ \t]+(?:--host[ \t]+[^\s-]\S*|-[\w-]*(?:=\S*)?))*[ \t]+)"
+    r"(?P<secret>[A-Za-z0-9][\w-]{15,})"
+)
+_AWS_SET = re.compile(
+    r"(?<![\w-])(?P<pre>aws[ \t]+configure[ \t]+set[ \t]+(?:[\w.-]*\.)?"
+    r"(?:aws_secret_access_key|aws_session_token|secret_access_key|session_token)[ \t]+)(?P<secret>[^\s\"']+)",
+    re.I,
+)
 # docker's `--secret id=hf,src=…` (build), `--secret source=x,target=y`, podman's `--secret name,type=env,target=X`:
 # the secret's id and where it comes from, never its value; the id was hidden as a `secret` flag's value (gsafe46)
 _SECRET_SPEC_KEY = re.compile(r"(?:id|src|source|target|env|type|uid|gid|mode|required)=", re.I)
@@ -920,6 +935,10 @@ def redact_line(line: str) -> str:
                 line = _keep_pre(pw) + line[pw.end() :]
     if "sig=" in low:
         line = _SAS_SIG.sub(_keep_pre, line)
+    if "wandb" in low and "login" in low:
+        line = _WANDB_KEY.sub(_keep_pre, line)
+    if "aws" in low and "configure" in low:
+        line = _AWS_SET.sub(_keep_pre, line)
     if _PREFIX_HINT.search(line):
         line = _PREFIXED.sub(REDACTED, line)
     return line
