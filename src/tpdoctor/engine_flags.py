@@ -11,12 +11,25 @@ RUN_BOOL_FLAGS = frozenset({
     "--init", "-P", "--publish-all", "--no-healthcheck", "--oom-kill-disable", "--sig-proxy",
     "--disable-content-trust", "--replace", "--read-only-tmpfs", "--no-hosts", "-q", "--quiet",
     "--rootfs", "--env-host", "--http-proxy", "--tls-verify", "--help",
+    # docker 28.1's `--use-api-socket`, podman's `--passwd` (4.4+), `--rmi` and `--unsetenv-all` (gsafe50: each was read
+    # as taking the image, so a `--secret X` after the image was taken for the engine's and printed)
+    "--use-api-socket", "--passwd", "--rmi", "--unsetenv-all",
 })  # fmt: skip
 # the short ones, which may be glued (`-dit`)
 SHORT_BOOL = frozenset("dtiPq")
 # `docker compose run`'s own options that take no value
-COMPOSE_RUN_BOOL_FLAGS = frozenset(
-    {"--no-deps", "--service-ports", "--use-aliases", "--build", "--remove-orphans", "--quiet-pull"}
+COMPOSE_RUN_BOOL_FLAGS = frozenset({
+    "--no-deps", "--service-ports", "--use-aliases", "--build", "--remove-orphans", "--quiet-pull",
+    "--no-TTY", "--quiet-build", "--dry-run", "--tty", "--interactive",
+})  # fmt: skip
+# compose run's short ones (`-T`, `--no-TTY`, besides docker run's)
+COMPOSE_RUN_SHORT_BOOL = frozenset("dtiPqT")
+# `docker compose`'s own options before its subcommand (`docker compose -f x.yml run svc`) that take no value
+COMPOSE_GLOBAL_BOOL_FLAGS = frozenset(
+    {"--dry-run", "--all-resources", "--compatibility", "--verbose", "--no-ansi", "--help"}
 )
-# the engine's global options before the subcommand that take no value
-GLOBAL_BOOL_FLAGS = frozenset({"-D", "--debug", "--tls", "--tlsverify", "--remote", "-r"})
+# the engine's global options before the subcommand that take no value (docker's and podman's: `--noout`, `--syslog`,
+# `--transient-store`)
+GLOBAL_BOOL_FLAGS = frozenset(
+    {"-D", "--debug", "--tls", "--tlsverify", "--remote", "-r", "--noout", "--syslog", "--transient-store"}
+)

@@ -67,9 +67,10 @@ def parse_count(raw: object, what: str, cap: int = MAX_GPUS, source: str = "") -
     if isinstance(raw, int):
         return cap_count(raw, what, cap, source)
     text = str(raw).strip()
-    if not text.isdigit() or len(text) > MAX_ENV_INT_DIGITS:
+    # ASCII digits only: `²` and `٣` are isdigit() and int() refuses the first (ValueError, gsafe50)
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_ENV_INT_DIGITS:
         shown = text if len(text) <= 40 else text[:40] + "…"
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             raise InputError(f"{where}{what} {shown} is over tpdoctor's limit of {cap}: refusing")
         raise InputError(f"{where}{what} must be a number, not {shown!r}")
     return cap_count(int(text), what, cap, source)

@@ -20,12 +20,19 @@ Shapes (each keeps what identifies the setting and replaces only the secret with
 
 from __future__ import annotations
 
+import bisect
 import io
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from tpdoctor.engine_flags import COMPOSE_RUN_BOOL_FLAGS, GLOBAL_BOOL_FLAGS, RUN_BOOL_FLAGS, SHORT_BOOL
+from tpdoctor.engine_flags import (
+    COMPOSE_GLOBAL_BOOL_FLAGS,
+    COMPOSE_RUN_BOOL_FLAGS,
+    COMPOSE_RUN_SHORT_BOOL,
+    GLOBAL_BOOL_FLAGS,
+    RUN_BOOL_FLAGS,
+)
 
 REDACTED = "<redacted>"
 
@@ -170,12 +177,27 @@ _LOWER_WORD = re.compile(r"[a-z]+")
 # the engine's global options may stand before `login` (`docker --config DIR login -p x`, `podman --log-level debug
 # login`: the -p was printed, review46); a flag's value is a word that starts with no `-`
 _GLOBAL_OPTS = r"(?:[ \t]+-{1,2}[\w.-]+(?:=\S*|[ \t]+[^\s-]\S*)?){0,6}"
-_LOGIN = rf"(?:(?:docker|podman|nerdctl|buildah|skopeo|oras|crane){_GLOBAL_OPTS}|helm{_GLOBAL_OPTS}[ \t]+registry)\s+login"
+_LOGIN = (
+    rf"(?:(?:docker|podman|nerdctl|buildah|skopeo|oras|crane){_GLOBAL_OPTS}|helm{_GLOBAL_OPTS}[ \t]+registry"
+    # the Azure CLI's `az login --service-principal -u ID -p SECRET` and `az acr login -p` (gsafe50: printed)
+    r"|az(?:[ \t]+acr)?)\s+login"
+)
 _LOGIN_CMD = re.compile(rf"\b{_LOGIN}\b")
 # where a `-p` is the password's: after the login command (or sshpass) up to the end of its shell command. `docker login
 # -p x && docker run -p 8080:80` printed `docker run -p <redacted>`: every `-p` on the line was hidden (gsafe46)
 _PW_CMD = re.compile(rf"\b(?:{_LOGIN}|sshpass)\b", re.I)
 _CMD_END = re.compile(r"[;&|\n]")
+# `wandb login KEY` (the API key as the command's operand, after its options: `--relogin`, `--host URL`) and `aws
+# configure set aws_secret_access_key KEY` (a setting's name and value as two words): printed (gsafe50)
+_WANDB_KEY = re.compile(
+    r"(?<![\w-])(?P<pre>wandb[ \t]+login(?:[ \t]+(?:--host[ \t]+[^\s-]\S*|-[\w-]*(?:=\S*)?))*[ \t]+)"
+    r"(?P<secret>[A-Za-z0-9][\w-]{15,})"
+)
+_AWS_SET = re.compile(
+    r"(?<![\w-])(?P<pre>aws[ \t]+configure[ \t]+set[ \t]+(?:[\w.-]*\.)?"
+    r"(?:aws_secret_access_key|aws_session_token|secret_access_key|session_token)[ \t]+)(?P<secret>[^\s\"']+)",
+    re.I,
+)
 # docker's `--secret id=hf,src=…` (build), `--secret source=x,target=y`, podman's `--secret name,type=env,target=X`:
 # the secret's id and where it comes from, never its value; the id was hidden as a `secret` flag's value (gsafe46)
 _SECRET_SPEC_KEY = re.compile(r"(?:id|src|source|target|env|type|uid|gid|mode|required)=", re.I)
@@ -328,9 +350,18 @@ def _quoted_value_end(line: str, start: int, q: str) -> int:
     return len(line.rstrip("\r\n")) if close < 0 else close
 
 
+# a key's or certificate's file (not the key): a path or a file name with such an extension
+_KEY_FILE_EXTS = (".der", ".cer", ".crt", ".pem", ".pub", ".key", ".asc", ".gpg")
+_KEY_FILE = re.compile(r"[\w.~/+-]{1,4096}")
+# a JSON object as a secret's value: `{` and a (JSON-escaped) quoted member name
+_JSON_OBJECT = re.compile(r'\{[ \t]*\\{0,3}"')
+
+
 def _list_end(line: str, start: int) -> int:
     """The `]` closing the list opened at line[start] (quoted items skipped, nested lists counted), -1 for none on the
-    line. One pass from start: a key is looked at once."""
+    line. One pass from start: a key is looked at once. A `{` at line[start]: the `}` closing that object."""
+    opener = line[start]
+    closer = "}" if opener == "{" else "]"
     depth = 0
     i = start
     n = len(line)
@@ -342,9 +373,9 @@ def _list_end(line: str, start: int) -> int:
                 return -1
             i = close + 1
             continue
-        if c == "[":
+        if c == opener:
             depth += 1
-        elif c == "]":
+        elif c == closer:
             depth -= 1
             if depth == 0:
                 return i
@@ -419,11 +450,6 @@ def _redact_after_cmd(line: str) -> str:
 _ENGINE_WORD = re.compile(r"(?<![\w.-])(?:docker|podman|nerdctl|buildah|buildx)(?![\w.-])")
 
 
-def _last_cmd_sep(line: str, end: int) -> int:
-    """Where the last `;`, `&`, `|` or newline before `end` is, -1 for none."""
-    return max(line.rfind(";", 0, end), line.rfind("&", 0, end), line.rfind("|", 0, end), line.rfind("\n", 0, end))
-
-
 # A shell word (quotes kept whole) up to a blank or a command separator; possessive: linear on any line
 _SHELL_WORD = re.compile(r"""(?:[^\s"';&|]++|"(?:\\.|[^"\\])*+"|'[^']*+')++""")
 # the engine's subcommands whose first operand is an image (or a container, for exec) and whose later words are the
@@ -442,7 +468,7 @@ def _image_end(line: str, pos: int) -> int:
     (`;`, `&`, `|`, a newline) or is no run/create/exec. Quotes are kept whole; one pass over the command's words."""
     words = _SHELL_WORD.finditer(line, pos)
     stage = "global"
-    takes_value = False
+    takes_value = compose = False
     for w in words:
         gap = line[pos : w.start()]
         if any(c in gap for c in ";&|\n"):
@@ -461,8 +487,17 @@ def _image_end(line: str, pos: int) -> int:
             stage = "sub"
         if stage == "sub":
             if word in _SUBCOMMAND_WORDS:
+                compose = word == "compose"
                 if word in _IMAGE_COMMANDS:
                     stage = "options"
+                continue
+            if compose and word.startswith("-") and word != "-":
+                # `docker compose -f x.yml -p proj run svc …`: compose's own options before its subcommand; the
+                # command read as no run at all, and the program's `--secret X` after the service was printed (gsafe50)
+                if word.startswith("--"):
+                    takes_value = "=" not in word and word not in COMPOSE_GLOBAL_BOOL_FLAGS
+                else:
+                    takes_value = len(word) == 2  # `-f x.yml`, `-p proj`; `-fx.yml` glued
                 continue
             if stage == "sub":
                 return -1
@@ -472,7 +507,9 @@ def _image_end(line: str, pos: int) -> int:
             if word.startswith("--"):
                 takes_value = "=" not in word and word not in _RUN_BOOL_FLAGS
             else:
-                takes_value = len(word) == 2 and word[1] not in SHORT_BOOL
+                # `-v X`, and `-itv X` (booleans glued before it, as pflag reads them)
+                shorts = word[1:].lstrip("dtiPqT") if all(c in COMPOSE_RUN_SHORT_BOOL for c in word[1:-1]) else ""
+                takes_value = len(shorts) == 1 and shorts not in COMPOSE_RUN_SHORT_BOOL
             continue
         return w.end()
     return -1
@@ -499,6 +536,7 @@ def _redact_kv(line: str) -> str:
     counted = 0
     quoted_to = 0  # where the last value quoted before its key ends
     engine_at = -2  # where the line's first container engine word starts (-1: none; looked up once, when needed)
+    seps: list[int] = []  # where the line's `;`, `&`, `|` and newlines are (with engine_at, once)
     images: dict[int, int] = {}  # an engine word's start -> where its command's image word ends (_image_end), once
     for m in _KEYSEP.finditer(_name_searchable(line)):
         if m.start() < pos:
@@ -515,7 +553,10 @@ def _redact_kv(line: str) -> str:
         lead = ""  # the quote before the key of a word quoted whole (`'API_TOKEN=a b'`)
         if q:
             end = _quoted_value_end(line, start, q)
-        elif line.startswith("[", start):
+        elif line.startswith("[", start) or _JSON_OBJECT.match(line, start):
+            # and a JSON object (`GOOGLE_APPLICATION_CREDENTIALS_JSON={"type": …, "private_key_id": …}`): the bare
+            # value was the `{` alone and the object was printed, the key inside it hidden (gsafe50); its members go,
+            # the braces stay
             # a list of secrets (vLLM's `non-default args: {'api_key': ['x']}`, `api_key=["x"]`): the bare value was
             # the `[` alone and the quoted items were printed (gsafe47). The items go, the brackets stay
             close = _list_end(line, start)
@@ -583,22 +624,31 @@ def _redact_kv(line: str) -> str:
             continue
         if not value or _ALREADY.match(value) or (value.lower() == "not" and _NOT_SET.match(line, start)):
             continue
-        if key.lower() == "secret" and (m.group("flag") or line.endswith("-", 0, m.start())):
+        engine_bool = m.group("flag") in _RUN_BOOL_FLAGS and not lead  # `podman run --passwd IMAGE`
+        if engine_bool or (key.lower() == "secret" and (m.group("flag") or line.endswith("-", 0, m.start()))):
             if engine_at == -2:
                 e = _ENGINE_WORD.search(line)
                 engine_at = e.start() if e else -1
-            if _secret_spec(line, start, end):
+                seps = [i for i, c in enumerate(line) if c in ";&|\n"] if e else []
+            if not engine_bool and _secret_spec(line, start, end):
                 continue
             if 0 <= engine_at < m.start():
                 # the engine's own command: no `;`, `&` or `|` between its word and the flag (`docker run …; app
                 # --secret X` hides X), and the flag before the image (`docker run img app --secret X` is the
-                # program's flag, gsafe48)
-                e = _ENGINE_WORD.search(line, _last_cmd_sep(line, m.start()) + 1, m.start())
+                # program's flag, gsafe48). podman's value-less `--passwd` there: the word after it is the next
+                # option or the image, which was hidden (gsafe50); the program's `--passwd X` after the image, or
+                # another command's, is a password. The separators are found once (per key: rfind over the line)
+                k = bisect.bisect_left(seps, m.start())
+                e = _ENGINE_WORD.search(line, seps[k - 1] + 1 if k else 0, m.start())
                 if e is not None:
                     if e.start() not in images:
                         images[e.start()] = _image_end(line, e.end())
                     if not 0 <= images[e.start()] <= m.start():
                         continue
+        if key.lower().endswith("key") and value.lower().endswith(_KEY_FILE_EXTS) and _KEY_FILE.fullmatch(value):
+            # mokutil's `--test-key /var/lib/shim-signed/mok/MOK.der`, `--ssh-key ~/.ssh/id.pub`, `SSL_KEY=/etc/x.pem`:
+            # where a key lives (a file named by its key or certificate extension), as `*_FILE` names one (gsafe50)
+            continue
         # the line and an offset, not `line[end:]`: a copy of the rest of the line per key was quadratic (gsafe43)
         path = m.group("key") is not None and line.endswith("/", 0, m.start())  # a file name: `/etc/passwd: …`
         if _is_prose(key, m.group("sep") or "", value, line, end, path) or _is_rule_sentence(m, line, end):
@@ -885,6 +935,10 @@ def redact_line(line: str) -> str:
                 line = _keep_pre(pw) + line[pw.end() :]
     if "sig=" in low:
         line = _SAS_SIG.sub(_keep_pre, line)
+    if "wandb" in low and "login" in low:
+        line = _WANDB_KEY.sub(_keep_pre, line)
+    if "aws" in low and "configure" in low:
+        line = _AWS_SET.sub(_keep_pre, line)
     if _PREFIX_HINT.search(line):
         line = _PREFIXED.sub(REDACTED, line)
     return line

@@ -60,7 +60,7 @@ def resolve_int(val: str, svc: Service, what: str = "value") -> int | None:
     v = val.strip("\"'")
     if not v.isdigit():
         v = interpolate(v, {**svc.variables, **svc.env}).strip("\"'")
-    return parse_count(v, what, MAX_PARALLEL, svc.name) if v.isdigit() else None  # bounded (limits.py)
+    return parse_count(v, what, MAX_PARALLEL, svc.name) if v.isascii() and v.isdigit() else None  # bounded (limits.py)
 
 
 def _flat_argv(svc: Service) -> list[str]:

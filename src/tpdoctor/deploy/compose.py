@@ -617,9 +617,12 @@ def _set_own(svc: CommentedMap, key: str, value: Any) -> None:
 def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list[str]:
     """Apply format-neutral plan operations to one service of the round-trip tree; returns what was left as written
     (an item that comes from a variable, a key of a shape that cannot hold the change)."""
-    svc: CommentedMap = doc.services[service]
+    # the model names a service by str(key): a service named `1`, `true` or `null` has an int, bool or None key in
+    # the tree, and `doc.services["True"]` raised KeyError, an internal error of every --fix/--write (gsafe50)
+    key = service if service in doc.services else next(k for k in doc.services if str(k) == service)
+    svc: CommentedMap = doc.services[key]
     left: list[str] = []
-    home = Rehome(doc.services, service, 0 if doc.v1 else 2)
+    home = Rehome(doc.services, key, 0 if doc.v1 else 2)
 
     def _insert_near(svc: CommentedMap, key: str, value: Any) -> None:
         insert_keeping_comments(svc, key, value, home, ORDER)

@@ -28,7 +28,7 @@ from tpdoctor.deploy.shellwords import (
 )
 from tpdoctor.engine_flags import RUN_BOOL_FLAGS, SHORT_BOOL
 from tpdoctor.errors import InputError, NotDeploymentError
-from tpdoctor.limits import cap_services
+from tpdoctor.limits import cap_count, cap_services, parse_count
 from tpdoctor.model import driver_caps
 from tpdoctor.model.edits import Edit as TypedEdit
 from tpdoctor.model.edits import RepairContinuation, SetEntrypoint
@@ -264,15 +264,20 @@ def parse_flags(toks: list[str], i: int, opaque: set[int] | None = None) -> tupl
                 flags.append(Flag(name, toks[i + 1] if i + 1 < len(toks) else None, i, i + 2))
                 i += 2
             continue
-        # short: -itd (booleans) or -v VALUE / -vVALUE / -e=X
-        if all(c in SHORT_BOOL for c in t[1:]):
-            flags.extend(Flag(f"-{c}", None, i, i + 1) for c in t[1:])
+        # short: -itd (booleans) or -v VALUE / -vVALUE / -e=X, and booleans before a value's flag as pflag reads
+        # them: `-itv /a:/b` is -i -t -v /a:/b (the path was read as the image and every flag after it, a
+        # `--privileged`, as the program's: audit found nothing, gsafe50)
+        j = 1
+        while j < len(t) and t[j] in SHORT_BOOL:
+            j += 1
+        flags.extend(Flag(f"-{c}", None, i, i + 1) for c in t[1:j])
+        if j == len(t):
             i += 1
-        elif len(t) > 2:
-            flags.append(Flag(t[:2], t[2:].lstrip("="), i, i + 1))
+        elif j + 1 < len(t):
+            flags.append(Flag(f"-{t[j]}", t[j + 1 :].lstrip("="), i, i + 1))
             i += 1
         else:
-            flags.append(Flag(t, toks[i + 1] if i + 1 < len(toks) else None, i, i + 2))
+            flags.append(Flag(f"-{t[j]}", toks[i + 1] if i + 1 < len(toks) else None, i, i + 2))
             i += 2
     return flags, i
 
@@ -290,6 +295,10 @@ _LONG = {
 def canonical(name: str) -> str:
     name = _LONG.get(name, name)
     return "--network" if name == "--net" else name
+
+
+# strconv.ParseBool's false spellings: pflag's `--privileged=false` (a blanket `--privileged` is None)
+_GO_FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
 
 
 def run_to_service(run: RunCommand, index: int, lines: list[str]) -> Service:
@@ -342,7 +351,7 @@ def run_to_service(run: RunCommand, index: int, lines: list[str]) -> Service:
         elif n == "--cap-drop":
             s.cap_drop.append(v)
         elif n == "--privileged":
-            s.privileged = True
+            s.privileged = f.value not in _GO_FALSE  # `--privileged=false` is no privilege (gsafe50)
         elif n == "--security-opt":
             sec_opts.append(v)
         elif n == "--shm-size":
@@ -363,14 +372,20 @@ def run_to_service(run: RunCommand, index: int, lines: list[str]) -> Service:
         elif n == "--pids-limit":
             s.pids_limit = parse_go_int(v)
         elif n == "--read-only":
-            s.read_only = True
+            s.read_only = f.value not in _GO_FALSE
         elif n == "--env":
             k, eq, val = v.partition("=")
             s.env[k] = val if eq else f"${k}"
         elif n == "--gpus":
             ids = re.findall(r"device=([0-9,]+)", v)
             idl = ids[0].split(",") if ids else []
-            cnt = len(idl) or (None if v.strip("\"'") == "all" else int(v) if v.isdigit() else None)
+            # bounded as compose's count is (limits.py): `--gpus 99999999999999999999` built a fix for that many
+            # GPUs (a list of 10**20 render nodes: no end), `--gpus ²` raised ValueError (gsafe50)
+            cap_count(len(idl), "--gpus device=")
+            bare = v.strip("\"'")
+            cnt = len(idl) or (
+                None if bare == "all" else parse_count(bare, "--gpus") if bare.isascii() and bare.isdigit() else None
+            )
             # docker/cli opts/gpus.go: `capabilities=a,b` (CSV-quoted) becomes [a, b, gpu]
             caps = re.search(r"capabilities=([\w,]+)", v)
             s.gpus.append(
@@ -538,6 +553,10 @@ def script_edits(text: str, run: RunCommand, ops: list[tuple[str, ...]], repair:
     def edit_guard(f: Flag, whole: bool) -> str | None:
         """A flag spelled through a variable cannot be edited without changing what the variable means."""
         words = run.words[f.start : f.end] if not whole else run.words[f.start : f.start + 1]
+        first = run.raw_tokens[f.start]
+        if not first.startswith("--") and not first.startswith(f.name):
+            # a short flag glued behind booleans (`-itv X`): its words hold the others too
+            return f"line {words[0].line}: {first} holds {f.name} with other flags"
         if f.end - f.start == 1 or not whole:
             for w in words:
                 if "$" in w.raw or "`" in w.raw:

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import ScalarNode
 
 from tpdoctor.errors import InputError
 from tpdoctor.yamlguard import MAX_DEPTH as MAX_DEPTH
@@ -44,8 +46,26 @@ def read_text(path: Path, max_bytes: int = MAX_BYTES) -> str:
     return decode_config(read_bytes(path, max_bytes), str(path))
 
 
+_TYPED_KEY_TAGS = frozenset({"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
+
+
+class _KeyConstructor(RoundTripConstructor):
+    """The round-trip constructor, but a mapping whose plain keys are of two of bool, int and float reads them as
+    strings: Python's `1 == True == 1.0` made compose services named `1` and `true` a `duplicate key "True"` error
+    (compose-go reads every key as a string and keeps both; gsafe50). Equal keys of one type stay duplicates."""
+
+    def flatten_mapping(self, node: Any) -> Any:  # construct_mapping's first step, before any key is built
+        tags = {k.tag for k, _ in node.value if isinstance(k, ScalarNode) and k.tag in _TYPED_KEY_TAGS}
+        if len(tags) > 1:
+            for k, _ in node.value:
+                if isinstance(k, ScalarNode) and k.tag in _TYPED_KEY_TAGS:
+                    k.tag = "tag:yaml.org,2002:str"
+        return super().flatten_mapping(node)
+
+
 def rt_yaml() -> YAML:
     y = YAML(typ="rt")
+    y.Constructor = _KeyConstructor
     y.preserve_quotes = True
     y.width = 4096  # never re-wrap the user's long lines
     # `ports: [{containerPort: 8000}]` stays so: ruamel writes a one-entry mapping in a flow list without its braces
@@ -70,6 +90,7 @@ def read_only_trees() -> Iterator[None]:
         _READ_ONLY.reset(token)
 
 
+_HUGE_INT = re.compile(r"[0-9_]{4300,}")
 _TEMPLATE = re.compile(r"\{\{-?\s*[.$\w]|\{%-?\s*\w")
 
 
@@ -99,18 +120,26 @@ def _edit_items(text: str) -> int:
 def load_yaml_docs(text: str, source: str) -> list[Any]:
     """Round-trip load every document; refuse bombs; raise InputError with the position."""
     refuse_bombs(text, source)
-    plain = None
-    if _READ_ONLY.get():
-        from tpdoctor.deploy.yamlread import load_plain
-
-        plain = load_plain(text)  # None: a construct only the round-trip loader reads exactly
-    elif _edit_items(text) > MAX_EDIT_ITEMS:
+    if not _READ_ONLY.get() and _edit_items(text) > MAX_EDIT_ITEMS:
         raise InputError(
             f"{source}: over {MAX_EDIT_ITEMS} lines and flow items, too many to edit and write back in good time: "
             "refusing; read it without editing (audit without --fix/--write, explain without --config), or split it"
         )
     try:
+        plain = None
+        if _READ_ONLY.get():
+            from tpdoctor.deploy.yamlread import load_plain
+
+            plain = load_plain(text)  # None: a construct only the round-trip loader reads exactly
         docs = plain if plain is not None else list(rt_yaml().load_all(text))
+    except ValueError as exc:
+        # a plain integer of over 4300 digits: int() refuses it (sys.get_int_max_str_digits) in both loaders, and the
+        # ValueError ended as "unexpected compose structure: a value of the wrong type or shape" (gsafe50)
+        if "integer string conversion" not in str(exc):
+            raise
+        m = _HUGE_INT.search(text)
+        where = f" line {text.count(chr(10), 0, m.start()) + 1}:" if m else ""
+        raise InputError(f"{source}:{where} a number of over 4300 digits, more than tpdoctor reads: refusing") from None
     except RecursionError:
         raise InputError(f"{source}: YAML nested too deeply: refusing") from None
     except MarkedYAMLError as exc:

@@ -222,7 +222,12 @@ def run_facts(text: str) -> dict[str, str] | None:
     run = runs[0]
     if run.image is None or not _IMAGE.match(run.image):
         return None  # no image where the command needs one: a fragment or a sentence
-    svc = run_to_service(run, 0, cmd.splitlines())
+    try:
+        svc = run_to_service(run, 0, cmd.splitlines())
+    except (TpdoctorError, TypeError, ValueError, KeyError, AttributeError):
+        # a value the front-end refuses (`--gpus` and 5000 digits: int()'s ValueError, an internal error of the whole
+        # explain, gsafe50): no fact from that command, the log is explained
+        return None
     return service_facts(svc, run.engine, opaque=bool(run.notices))
 
 

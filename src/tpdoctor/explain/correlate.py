@@ -105,7 +105,7 @@ class Diagnosis:
 def _condition_holds(ref: str, present: set[str], scan: ScanResult, sig_id: str = "") -> bool:
     """`sig.id`, `prefix.*` (any signature id under that prefix), `fact:key` (known), `fact:key>N` (numeric and above N) or `fact:key=V` (the only
     value seen is V: `fact:n_nodes=1` holds only when no process reported more nodes), `fact:a~b` (a value of fact a is
-    also one of fact b), or `after:<sig.id or fact:key>`:
+    also one of fact b; a PCI address without its domain is one with any, `_values_meet`), or `after:<sig.id or fact:key>`:
     that line comes after the last line of signature `sig_id` in the same file (`after:fact:run_ok`: the run got past it).
     `A&!B`: every part holds, a part after `!` must not (`fact:slurm_job_named&!fact:slurm_gpu_request`)."""
     if "&" in ref or ref.startswith("!"):
@@ -126,7 +126,7 @@ def _condition_holds(ref: str, present: set[str], scan: ScanResult, sig_id: str 
         # `fact:a~b`: some value of fact a is also a value of fact b (gprec48: the PCI address of a BAR the kernel
         # could not place is the address a GPU driver or lspci names)
         key, _, other = ref[5:].partition("~")
-        return bool(set(scan.facts.values.get(key, [])) & set(scan.facts.values.get(other.removeprefix("fact:"), [])))
+        return _values_meet(scan.facts.values.get(key, []), scan.facts.values.get(other.removeprefix("fact:"), []))
     if "=" in ref:
         key, _, want = ref[5:].partition("=")
         return scan.facts.values.get(key, []) == [want]
@@ -135,6 +135,24 @@ def _condition_holds(ref: str, present: set[str], scan: ScanResult, sig_id: str 
     if not above:
         return bool(values)
     return any(v.isdigit() and int(v) > int(above) for v in values)
+
+
+def _values_meet(a: list[str], b: list[str]) -> bool:
+    """Some value of `a` is one of `b`; a PCI address without its domain (`84:00.0`, as lspci prints it without -D)
+    is the same as one with any domain (`0000:84:00.0`), and two with domains must be equal: the domain was dropped
+    from both, and a device at c05b:00:00.0 (an Azure VM's NVMe drive) was taken for the GPU at 0001:00:00.0
+    (gsafe50)."""
+    sa, sb = set(a), set(b)
+    if sa & sb:
+        return True
+
+    def tails(values: set[str]) -> set[str]:
+        return {v.split(":", 1)[1] for v in values if v.count(":") == 2}
+
+    def bare(values: set[str]) -> set[str]:
+        return {v for v in values if v.count(":") == 1}
+
+    return bool(bare(sa) & tails(sb) or bare(sb) & tails(sa))
 
 
 def _seen_after(ref: str, scan: ScanResult, sig_id: str) -> bool:

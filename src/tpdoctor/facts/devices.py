@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
-from tpdoctor.facts.fsutil import follow_path, host_path, numbered, read_text, resolve_in_root
+from tpdoctor.facts.fsutil import SYSFS_ATTR_MAX, follow_path, host_path, numbered, read_text, resolve_in_root
 from tpdoctor.limits import MAX_GPUS
 from tpdoctor.model.facts import DeviceNode, DrmGpu, Facts, NodeKind
 
@@ -139,9 +139,9 @@ def collect_drm(ctx: CollectContext, facts: Facts) -> None:
     for name in names:
         dev = f"/sys/class/drm/{name}/device"
         gpu = DrmGpu(render=name, bdf=_bdf_of(ctx.root, dev))
-        vendor = read_text(ctx.root, f"{dev}/vendor", facts.errors)
+        vendor = read_text(ctx.root, f"{dev}/vendor", facts.errors, head=SYSFS_ATTR_MAX)  # a page (gsafe50)
         gpu.vendor = vendor.strip().lower() if vendor else None
-        device_id = read_text(ctx.root, f"{dev}/device", facts.errors)
+        device_id = read_text(ctx.root, f"{dev}/device", facts.errors, head=SYSFS_ATTR_MAX)
         gpu.device_id = device_id.strip().lower() if device_id else None
         driver = _readlink(ctx.root, f"{dev}/driver")
         gpu.driver = driver.rstrip("/").rsplit("/", 1)[-1] if driver else None

@@ -33,6 +33,8 @@ from tpdoctor.errors import InputError
 MAX_LINKS = 40  # the kernel's MAXSYMLINKS
 MAX_SHOWN_PATH = 256  # characters of a path quoted in an error line
 PATH_MAX = 4095  # the longest path string lstat() takes (PATH_MAX 4096 with its NUL)
+# a sysfs attribute file holds at most a page (sysfs_emit, PAGE_SIZE): read no more of one that is read per device
+SYSFS_ATTR_MAX = 4096
 MAX_FACT_FILE = 16 << 20  # /proc/self/mounts of a busy host is < 1 MiB; a 300 MB "file" is hostile
 READ_TIMEOUT_S = 5.0
 

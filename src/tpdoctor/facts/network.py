@@ -14,7 +14,7 @@ import re
 import shutil
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
-from tpdoctor.facts.fsutil import read_text
+from tpdoctor.facts.fsutil import SYSFS_ATTR_MAX, read_text
 from tpdoctor.model.facts import Facts, NetInterface, NetworkFacts
 
 IP_TIMEOUT_S = 3
@@ -173,7 +173,7 @@ def collect_network(ctx: CollectContext, facts: Facts) -> None:
     if net is None:
         return
     for iface in net.interfaces:
-        state = read_text(ctx.root, f"/sys/class/net/{iface.name}/operstate")
+        state = read_text(ctx.root, f"/sys/class/net/{iface.name}/operstate", head=SYSFS_ATTR_MAX)
         iface.operstate = state.strip() if state else None
     facts.network = net
 

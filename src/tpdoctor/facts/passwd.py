@@ -29,7 +29,7 @@ def parse_passwd_entry(text: str | None, uid: int | None) -> PasswdEntry | None:
     a NUL if any; '#' lines are comments."""
     if text is None or uid is None:
         return None
-    for line in text.splitlines():
+    for line in text.split("\n"):  # glibc's lines end at \n only: splitlines also cut a gecos at U+2028 (gsafe50)
         line = line.split("\x00", 1)[0]  # getpwuid reads a line as a C string: a NUL ends it (review48)
         fields = line.split(":")
         if (

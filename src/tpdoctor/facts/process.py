@@ -62,7 +62,7 @@ def collect_status(ctx: CollectContext, facts: Facts) -> None:
 
 def collect_groups(ctx: CollectContext, facts: Facts) -> None:
     text = read_text(ctx.root, "/etc/group", facts.errors)
-    for line in (text or "").splitlines():
+    for line in (text or "").split("\n"):  # getgrnam's lines end at \n only (not at U+2028: gsafe50)
         fields = line.split(":")
         gid = parse_small_int(fields[2]) if len(fields) >= 3 else None
         if gid is not None and not line.startswith("#"):

@@ -7,7 +7,7 @@ import re
 
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
 from tpdoctor.facts.container import booted_root
-from tpdoctor.facts.fsutil import read_bytes, read_text
+from tpdoctor.facts.fsutil import SYSFS_ATTR_MAX, read_bytes, read_text
 from tpdoctor.facts.process import may_create_in
 from tpdoctor.model.facts import Facts, MountEntry, mount_holding
 from tpdoctor.units import parse_small_int
@@ -53,8 +53,10 @@ def _gpus_without_driver(ctx: CollectContext) -> list[str]:
         return out
     for bdf in names[:4096]:
         base = f"/sys/bus/pci/devices/{bdf}"
-        vendor = (read_text(ctx.root, f"{base}/vendor") or "").strip()
-        klass = (read_text(ctx.root, f"{base}/class") or "").strip()
+        # a sysfs attribute is at most a page: a hostile root's 16 MiB `vendor` and `class` (one file, linked from
+        # 4096 device directories) were read whole, 128 GiB in all (gsafe50)
+        vendor = (read_text(ctx.root, f"{base}/vendor", head=SYSFS_ATTR_MAX) or "").strip()
+        klass = (read_text(ctx.root, f"{base}/class", head=SYSFS_ATTR_MAX) or "").strip()
         if vendor in _NOMODESET_VENDORS and klass.startswith("0x03") and not os.path.lexists(ctx.entry(f"{base}/driver")):
             out.append(f"{bdf} {vendor}")
     return out[:64]
@@ -161,8 +163,11 @@ def collect_container(ctx: CollectContext, facts: Facts) -> None:
 def parse_mounts(text: str) -> list[MountEntry]:
     """/proc/self/mounts lines as MountEntry, octal escapes in paths undone."""
     out: list[MountEntry] = []
-    for line in text.splitlines():
-        fields = line.split()
+    # the kernel ends each line with \n and separates the fields with one blank (show_vfsmnt), escaping only blank,
+    # tab, newline and backslash in a path: str.splitlines and str.split also cut at U+2028, U+0085, NBSP, \x1c…, so a
+    # mount point named `/x<U+2028>tmpfs<NBSP>/dev/shm<NBSP>tmpfs<NBSP>rw,size=99g` read as a 99 GiB /dev/shm (gsafe50)
+    for line in text.split("\n"):
+        fields = [f for f in line.split(" ") if f]
         if len(fields) >= 4:
             out.append(
                 MountEntry(
