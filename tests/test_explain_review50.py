@@ -1,0 +1,40 @@
+"""review50: bugs found reviewing gnew50 and glearn50b before they land (each test failed at 3f7b60be)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from explain_helpers import findings as _findings
+from explain_helpers import notes as _notes
+
+DIAL = (
+    "E0315 10:00:00.000000       1 manager.go:146] Failed to serve gpu.intel.com/i915: rpc error: code = Unavailable "
+    'desc = connection error: desc = "transport: Error while dialing: dial unix '
+    '/var/lib/kubelet/device-plugins/kubelet.sock: connect: permission denied"\n'
+)
+REGISTERED = "I0315 10:00:05.000000       1 server.go:146] Registered device plugin for 'nvidia.com/gpu' with Kubelet\n"
+AVC = (
+    "type=AVC msg=audit(1650654069.545:12189): avc:  denied  { connectto } for  pid=2653465 comm=\"gpu_plugin\" "
+    'path="/var/lib/kubelet/device-plugins/kubelet.sock" scontext=system_u:system_r:container_t:s0:c310,c693 '
+    "tcontext=system_u:system_r:unconfined_service_t:s0 tclass=unix_stream_socket permissive=0\n"
+)
+
+
+def test_device_plugin_socket_denied_then_registered_is_a_note(tmp_path: Path) -> None:
+    # the plugin retried and registered: the refusal did not keep GPUs off the node
+    assert ("k8s.device-plugin-socket-denied", "proves") not in _findings(tmp_path, DIAL + REGISTERED)
+    assert any("registered later" in n for n in _notes(tmp_path, DIAL + REGISTERED))
+    assert ("k8s.device-plugin-socket-denied", "proves") not in _findings(tmp_path, AVC + REGISTERED)
+
+
+def test_device_plugin_socket_denied_still_proves(tmp_path: Path) -> None:
+    assert _findings(tmp_path, DIAL)[0] == ("k8s.device-plugin-socket-denied", "proves")
+    # a registration before the refusal (the plugin restarted and was then refused) does not excuse it
+    assert _findings(tmp_path, REGISTERED + DIAL)[0] == ("k8s.device-plugin-socket-denied", "proves")
+    assert _findings(tmp_path, AVC)[0] == ("k8s.device-plugin-socket-denied", "proves")
+
+
+def test_permissive_avc_on_device_plugins_proves_nothing(tmp_path: Path) -> None:
+    # permissive=1: SELinux logged the access and allowed it
+    found = _findings(tmp_path, AVC.replace("permissive=0", "permissive=1"))
+    assert ("k8s.device-plugin-socket-denied", "proves") not in found, found
