@@ -38,3 +38,24 @@ def test_permissive_avc_on_device_plugins_proves_nothing(tmp_path: Path) -> None
     # permissive=1: SELinux logged the access and allowed it
     found = _findings(tmp_path, AVC.replace("permissive=0", "permissive=1"))
     assert ("k8s.device-plugin-socket-denied", "proves") not in found, found
+
+
+KSERVE = (
+    "2024-09-24 14:02:11.123 1 kserve ERROR [__main__.py:<module>():259] Failed to start model server: "
+    "integer division or modulo by zero\n"
+)
+
+
+def test_kserve_zero_gpu_count_with_a_negated_gpu_request_stays_a_note(tmp_path: Path) -> None:
+    # "did not request a GPU" is the CPU-only InferenceService the note describes, not a GPU request
+    for prose in (
+        "We did not request a GPU, this is a CPU-only InferenceService.\n",
+        "The predictor runs without requesting a GPU.\n",
+        "We never requested GPUs for it.\n",
+    ):
+        assert _findings(tmp_path, prose + KSERVE) == [], prose
+        assert any("CPU-only InferenceService" in n for n in _notes(tmp_path, prose + KSERVE)), prose
+    assert _findings(tmp_path, "We requested a GPU in the predictor spec.\n" + KSERVE)[0] == (
+        "k8s.nvidia-runtime-class-missing",
+        "suggests",
+    )
