@@ -59,3 +59,20 @@ def test_kserve_zero_gpu_count_with_a_negated_gpu_request_stays_a_note(tmp_path:
         "k8s.nvidia-runtime-class-missing",
         "suggests",
     )
+
+
+SERVE_NO_GPU = "(ServeReplica:app:LLM pid=123) RuntimeError: No CUDA GPUs are available\n"
+
+
+def test_serve_replica_keeps_a_users_uuid_or_python_mask(tmp_path: Path) -> None:
+    # a mask with a value is the user's, not Ray's empty one: the mask reading must stay
+    for mask in (
+        "CUDA_VISIBLE_DEVICES=GPU-8a3d2c1e-1111-2222-3333-444455556666\n",
+        "(ServeReplica:app:LLM pid=123) CUDA_VISIBLE_DEVICES=MIG-8a3d2c1e-1111-2222-3333-444455556666\n",
+        "os.environ['CUDA_VISIBLE_DEVICES'] = '3'\n",
+    ):
+        causes = [c for c, _ in _findings(tmp_path, mask + SERVE_NO_GPU)]
+        assert "cuda.visible-devices-mismatch" in causes, (mask, causes)
+    # without a mask of the user's, Ray's empty mask is not read as one
+    causes = [c for c, _ in _findings(tmp_path, SERVE_NO_GPU)]
+    assert causes[0] == "ray.task-without-gpu" and "cuda.visible-devices-mismatch" not in causes, causes
