@@ -76,3 +76,13 @@ def test_serve_replica_keeps_a_users_uuid_or_python_mask(tmp_path: Path) -> None
     # without a mask of the user's, Ray's empty mask is not read as one
     causes = [c for c, _ in _findings(tmp_path, SERVE_NO_GPU)]
     assert causes[0] == "ray.task-without-gpu" and "cuda.visible-devices-mismatch" not in causes, causes
+
+
+def test_go_root_dot_dir_denied_for_root_is_a_note(tmp_path: Path) -> None:
+    # root may create /.cache; EACCES there is an LSM or a user namespace, not a UID without a passwd entry
+    text = "+ id\nuid=0(root) gid=0(root) groups=0(root)\nError: mkdir /.cache: permission denied\n"
+    assert _findings(tmp_path, text) == []
+    assert any("running as root" in n for n in _notes(tmp_path, text))
+    # an arbitrary UID still reads as the missing home
+    text = "+ id\nuid=1000680000(1000680000) gid=0(root) groups=0(root)\nError: mkdir /.ollama: permission denied\n"
+    assert _findings(tmp_path, text)[0] == ("fs.home-unwritable-arbitrary-uid", "suggests")
