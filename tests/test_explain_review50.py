@@ -86,3 +86,14 @@ def test_go_root_dot_dir_denied_for_root_is_a_note(tmp_path: Path) -> None:
     # an arbitrary UID still reads as the missing home
     text = "+ id\nuid=1000680000(1000680000) gid=0(root) groups=0(root)\nError: mkdir /.ollama: permission denied\n"
     assert _findings(tmp_path, text)[0] == ("fs.home-unwritable-arbitrary-uid", "suggests")
+
+
+def test_sysbox_mgr_no_idmapped_overlayfs_does_not_prove_the_kernel(tmp_path: Path) -> None:
+    # sysbox-mgr prints 'no' for a kernel before 5.19 and for a newer kernel whose filesystem fails its test mount
+    text = (
+        'Jul 17 09:12:01 gpu-node sysbox-mgr[1412]: time="2026-07-17T09:12:01Z" level=info '
+        'msg="Overlayfs on ID-mapped mounts supported by kernel: no"\n'
+        "nvidia-container-cli: mount error: mount operation failed: "
+        "/var/lib/docker/overlay2/5a0c7e1d2b/merged/proc/driver/nvidia: no such file or directory: unknown.\n"
+    )
+    assert _findings(tmp_path, text)[0] == ("runtime.sysbox-kernel-too-old", "suggests")
