@@ -14,7 +14,7 @@ DIAL = (
 )
 REGISTERED = "I0315 10:00:05.000000       1 server.go:146] Registered device plugin for 'nvidia.com/gpu' with Kubelet\n"
 AVC = (
-    "type=AVC msg=audit(1650654069.545:12189): avc:  denied  { connectto } for  pid=2653465 comm=\"gpu_plugin\" "
+    'type=AVC msg=audit(1650654069.545:12189): avc:  denied  { connectto } for  pid=2653465 comm="gpu_plugin" '
     'path="/var/lib/kubelet/device-plugins/kubelet.sock" scontext=system_u:system_r:container_t:s0:c310,c693 '
     "tcontext=system_u:system_r:unconfined_service_t:s0 tclass=unix_stream_socket permissive=0\n"
 )
