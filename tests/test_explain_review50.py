@@ -97,3 +97,18 @@ def test_sysbox_mgr_no_idmapped_overlayfs_does_not_prove_the_kernel(tmp_path: Pa
         "/var/lib/docker/overlay2/5a0c7e1d2b/merged/proc/driver/nvidia: no such file or directory: unknown.\n"
     )
     assert _findings(tmp_path, text)[0] == ("runtime.sysbox-kernel-too-old", "suggests")
+
+
+def test_gpu_already_allocated_outside_kubernetes_is_not_the_device_plugin(tmp_path: Path) -> None:
+    # a Slurm job waiting on another job's GPU, and a notebook kernel's session holding it, are not pods
+    slurm = (
+        "#SBATCH --gres=gpu:1\nsrun: job 1234 queued and waiting for resources\n"
+        "The GPU is already allocated to another job, so my job waits.\n"
+    )
+    assert _findings(tmp_path, slurm) == []
+    kernel = (
+        "The GPU was already claimed by the previous session of the notebook kernel; restart the kernel.\n"
+    )
+    assert _findings(tmp_path, kernel) == []
+    pod = "the second user pod fails to start because the GPU is already allocated to the first user's pod\n"
+    assert _findings(tmp_path, pod)[0] == ("k8s.gpu-resource-unavailable", "suggests")
