@@ -323,9 +323,11 @@ def test_sysbox_named_with_the_hook_failure_suggests_it(tmp_path: Path) -> None:
     assert got and got[0] == (_SYSBOX, "suggests"), got
 
 
-def test_sysbox_mgr_without_idmapped_overlayfs_proves_it(tmp_path: Path) -> None:
+def test_sysbox_mgr_without_idmapped_overlayfs_suggests_it(tmp_path: Path) -> None:
+    # review50: sysbox-mgr's 'no' is also a kernel of 5.19+ whose filesystem under /var/lib/sysbox fails its test
+    # mount (idMap.OverlayfsOnIDMapMountSupported), so it suggests the kernel, first
     got = _findings(tmp_path, _MGR_NO + _HOOK)
-    assert got and got[0] == (_SYSBOX, "proves"), got
+    assert got and got[0] == (_SYSBOX, "suggests"), got
 
 
 @pytest.mark.parametrize(
