@@ -8,7 +8,7 @@ rules walk them, so a "billion laughs" file would otherwise explode there).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -421,18 +421,21 @@ def _kept_lines(like: str, new: str) -> str:
     c = new.splitlines(keepends=True)
     if not any(_MARKER_WITH_DOC.match(line) for line in a):
         b, c = _split_markers(b), _split_markers(c)
-    try:
-        out = _respelled(a, b, c, removed_ok=True) if len(a) == len(b) else _aligned(a, b, c)
-    except InputError:
-        if len(a) != len(b):
-            return new
-        # as many lines, but not line for line (`--- # note` is ruamel's `---` and `    # note`, and a `...` it drops
-        # makes the count even again, gsafe46): aligned by content
+    # line for line first; as many lines but not line for line (`--- # note` is ruamel's `---` and `    # note`, and a
+    # `...` it drops makes the count even again, gsafe46): aligned by content; last, line for line with the lines the
+    # fix removed left out (`hostIPC: true  `, whose trailing blanks no aligned line keeps, gwild50). The order
+    # matters: line for line with removals allowed also "succeeds" on gsafe46's markers, misplacing them (merge50).
+    attempts: list[Callable[[], str]] = [lambda: _aligned(a, b, c)]
+    if len(a) == len(b):
+        attempts = [lambda: _respelled(a, b, c), *attempts, lambda: _respelled(a, b, c, removed_ok=True)]
+    for attempt in attempts:
         try:
-            out = _aligned(a, b, c)
+            out = attempt()
         except InputError:
-            return new
-    return out if _same_yaml(out, new) else new
+            continue
+        if _same_yaml(out, new):
+            return out
+    return new
 
 
 # ruamel writes a document that starts with a flow collection or a scalar on its `---` line (`--- {apiVersion: …}`): in
