@@ -212,7 +212,13 @@ def requests_gpu(svc: Service) -> bool:
         for m in svc.mounts
     ):
         return True
-    return svc.env.get("NVIDIA_VISIBLE_DEVICES", "").strip().lower() not in ("", "void", "none")
+    return env_selects_nvidia_gpus(svc)
+
+
+def env_selects_nvidia_gpus(svc: Service) -> bool:
+    """The container's own NVIDIA_VISIBLE_DEVICES names GPUs (all, indices or UUIDs; not void/none/empty)."""
+    value = svc.env.get("NVIDIA_VISIBLE_DEVICES", "").strip().lower()
+    return value not in ("", "void", "none")
 
 
 # --- host facts -------------------------------------------------------------------------------

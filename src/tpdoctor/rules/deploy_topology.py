@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from tpdoctor.deploy.analysis import (
     backend,
+    env_selects_nvidia_gpus,
     is_gpu,
     multi_node,
     node_count,
@@ -60,7 +61,7 @@ def tp_exceeds(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         have is None
         and need > 1
         and _k8s_requests_no_gpu(svc)
-        and _env_selects_nvidia_gpus(svc)
+        and env_selects_nvidia_gpus(svc)
         and _env_gpu_count(svc) >= need
     ):
         # the pod names the GPUs itself (NVIDIA_VISIBLE_DEVICES): that works on a node whose default runtime is
@@ -83,7 +84,7 @@ def tp_exceeds(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         # only then injects); one that requests none (milvus-io/milvus-helm#150: the chart's resources under the
         # wrong key) gets no GPU, or, where nvidia is the node's default runtime and the image sets
         # NVIDIA_VISIBLE_DEVICES=all (CUDA images do), every GPU of the node outside the scheduler's accounting.
-        listed = _env_gpu_count(svc) if _env_selects_nvidia_gpus(svc) else 0
+        listed = _env_gpu_count(svc) if env_selects_nvidia_gpus(svc) else 0
         under_default = (
             f"its own NVIDIA_VISIBLE_DEVICES={clip(svc.env.get('NVIDIA_VISIBLE_DEVICES', ''), 40)}: {listed} GPU(s)"
             if listed
@@ -126,12 +127,6 @@ def _env_gpu_count(svc: Service) -> int:
     if value.lower() == "all":
         return 1 << 30
     return len([p for p in value.split(",") if p.strip()])
-
-
-def _env_selects_nvidia_gpus(svc: Service) -> bool:
-    """The container's own NVIDIA_VISIBLE_DEVICES names GPUs (all, indices or UUIDs; not void/none/empty)."""
-    value = svc.env.get("NVIDIA_VISIBLE_DEVICES", "").strip().lower()
-    return value not in ("", "void", "none")
 
 
 @deploy_rule("cuda.visible-devices-mismatch")
