@@ -23,7 +23,7 @@ COMPOSE_RUN_BOOL_FLAGS = frozenset({
     "--no-TTY", "--quiet-build", "--dry-run", "--tty", "--interactive",
 })  # fmt: skip
 # compose run's short ones (`-T`, `--no-TTY`, besides docker run's)
-COMPOSE_RUN_SHORT_BOOL = frozenset("dtiPqT")
+COMPOSE_RUN_SHORT_BOOL = SHORT_BOOL | {"T"}
 # `docker compose`'s own options before its subcommand (`docker compose -f x.yml run svc`) that take no value
 COMPOSE_GLOBAL_BOOL_FLAGS = frozenset(
     {"--dry-run", "--all-resources", "--compatibility", "--verbose", "--no-ansi", "--help"}
@@ -33,3 +33,12 @@ COMPOSE_GLOBAL_BOOL_FLAGS = frozenset(
 GLOBAL_BOOL_FLAGS = frozenset(
     {"-D", "--debug", "--tls", "--tlsverify", "--remote", "-r", "--noout", "--syslog", "--transient-store"}
 )
+
+
+def short_bools_end(word: str, bools: frozenset[str] = SHORT_BOOL) -> int:
+    """Where the value-less short options glued at the start of `-itv` end (pflag reads `-itv X` as -i -t -v X): the
+    index in `word` of the first letter that is no boolean, len(word) when all are."""
+    j = 1
+    while j < len(word) and word[j] in bools:
+        j += 1
+    return j

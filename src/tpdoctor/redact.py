@@ -32,6 +32,7 @@ from tpdoctor.engine_flags import (
     COMPOSE_RUN_SHORT_BOOL,
     GLOBAL_BOOL_FLAGS,
     RUN_BOOL_FLAGS,
+    short_bools_end,
 )
 
 REDACTED = "<redacted>"
@@ -508,8 +509,7 @@ def _image_end(line: str, pos: int) -> int:
                 takes_value = "=" not in word and word not in _RUN_BOOL_FLAGS
             else:
                 # `-v X`, and `-itv X` (booleans glued before it, as pflag reads them)
-                shorts = word[1:].lstrip("dtiPqT") if all(c in COMPOSE_RUN_SHORT_BOOL for c in word[1:-1]) else ""
-                takes_value = len(shorts) == 1 and shorts not in COMPOSE_RUN_SHORT_BOOL
+                takes_value = short_bools_end(word, COMPOSE_RUN_SHORT_BOOL) == len(word) - 1
             continue
         return w.end()
     return -1

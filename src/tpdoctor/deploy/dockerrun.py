@@ -26,7 +26,7 @@ from tpdoctor.deploy.shellwords import (
     split_commands,
     unquote,
 )
-from tpdoctor.engine_flags import RUN_BOOL_FLAGS, SHORT_BOOL
+from tpdoctor.engine_flags import RUN_BOOL_FLAGS, SHORT_BOOL, short_bools_end
 from tpdoctor.errors import InputError, NotDeploymentError
 from tpdoctor.limits import cap_count, cap_services, parse_count
 from tpdoctor.model import driver_caps
@@ -267,9 +267,7 @@ def parse_flags(toks: list[str], i: int, opaque: set[int] | None = None) -> tupl
         # short: -itd (booleans) or -v VALUE / -vVALUE / -e=X, and booleans before a value's flag as pflag reads
         # them: `-itv /a:/b` is -i -t -v /a:/b (the path was read as the image and every flag after it, a
         # `--privileged`, as the program's: audit found nothing, gsafe50)
-        j = 1
-        while j < len(t) and t[j] in SHORT_BOOL:
-            j += 1
+        j = short_bools_end(t)
         flags.extend(Flag(f"-{c}", None, i, i + 1) for c in t[1:j])
         if j == len(t):
             i += 1
