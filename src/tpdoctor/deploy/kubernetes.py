@@ -16,11 +16,10 @@ from tpdoctor.deploy.frontend import unsupported
 from tpdoctor.deploy.io import dump_yaml_docs, load_yaml_docs
 from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service
 from tpdoctor.deploy.yamledit import (
-    _append_after_entry,
-    _detach_following,
-    _tail_token,
     ensure_map,
     ensure_seq,
+    give_tail_comments,
+    hold_tail_comments,
     merged_has,
     unshare,
 )
@@ -802,33 +801,10 @@ def apply_k8s_ops(docs: list[Any], service: Service, ops: list[tuple[str, ...]])
     ('volume', name, mountPath, medium, sizeLimit) ('remove_hostpath', mountPath)."""
     w, c = find_container(docs, service)
     spec = w.pod_spec
-    held = [_hold_tail(c), _hold_tail(spec)]
+    held = [hold_tail_comments(c), hold_tail_comments(spec)]
     _apply_ops(c, spec, ops)
     for m, key, raw in held:
-        _give_tail(m, key, raw)
-
-
-def _hold_tail(m: Any) -> tuple[Any, Any, str]:
-    """The full-line comments after a map's last entry, cut off before keys are added at its end. ruamel keeps them on
-    the deepest last node, so a `securityContext` added at the end of a container came below the comment that opens
-    the pod's next key (KubeRay's `# Please add the following taints to the GPU node.` above `tolerations:`, gwild50)."""
-    if not isinstance(m, CommentedMap) or not len(m):
-        return m, None, ""
-    last = list(m.keys())[-1]
-    return m, last, _detach_following(_tail_token(m, last))
-
-
-def _give_tail(m: Any, last: Any, raw: str) -> None:
-    """The comments _hold_tail cut, put back after the map's last entry (a new one, if keys were added)."""
-    if not raw or not isinstance(m, CommentedMap) or not len(m):
-        return
-    now = list(m.keys())[-1]
-    if now == last:
-        tok = _tail_token(m, now)
-        if tok is not None:
-            tok.value = str(tok.value) + raw
-            return
-    _append_after_entry(m, now, raw)
+        give_tail_comments(m, key, raw)
 
 
 def _apply_ops(c: Any, spec: Any, ops: list[tuple[str, ...]]) -> None:

@@ -211,6 +211,29 @@ def insert_keeping_comments(
         home.after_service(raw, svc)
 
 
+def hold_tail_comments(m: Any) -> tuple[Any, Any, str]:
+    """The full-line comments after a map's last entry, cut off before keys are added at its end. ruamel keeps them on
+    the deepest last node, so a `securityContext` added at the end of a container came below the comment that opens
+    the pod's next key (KubeRay's `# Please add the following taints to the GPU node.` above `tolerations:`, gwild50)."""
+    if not isinstance(m, CommentedMap) or not len(m):
+        return m, None, ""
+    last = list(m.keys())[-1]
+    return m, last, _detach_following(_tail_token(m, last))
+
+
+def give_tail_comments(m: Any, last: Any, raw: str) -> None:
+    """The comments hold_tail_comments cut, put back after the map's last entry (a new one, if keys were added)."""
+    if not raw or not isinstance(m, CommentedMap) or not len(m):
+        return
+    now = list(m.keys())[-1]
+    if now == last:
+        tok = _tail_token(m, now)
+        if tok is not None:
+            tok.value = str(tok.value) + raw
+            return
+    _append_after_entry(m, now, raw)
+
+
 # YAML merge keys (`<<: *base`, compose's usual way to share settings between services): ruamel shows the merged
 # entries in the service's map, but they are the anchor's own objects. An edit made through them changed the anchor,
 # so every service that merges it (one tpdoctor said nothing about) lost its SYS_ADMIN or seccomp:unconfined, and a
