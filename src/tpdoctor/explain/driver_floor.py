@@ -130,6 +130,15 @@ class SmiDriver:
         )
 
 
+# the CUDA runtime a log names (torch's build, an image's, conda's cudatoolkit): three facts of one meaning, in order
+_RUNTIME_CUDA_KEYS = ("runtime_cuda_version", "runtime_cuda_version2", "runtime_cuda_version3")
+
+
+def _runtime_cuda(scan: ScanResult) -> tuple[str, int, str] | None:
+    """The first of the _RUNTIME_CUDA_KEYS facts the log holds: (value, line, source)."""
+    return next((scan.facts.first[k] for k in _RUNTIME_CUDA_KEYS if k in scan.facts.first), None)
+
+
 def smi_driver_too_old(scan: ScanResult) -> SmiDriver | None:
     """nvidia-smi's driver version, when it is too old for any CUDA 11+ runtime, or its "CUDA Version" (the
     newest CUDA the driver runs) is of an older major than the CUDA the process was built for: minor-version
@@ -147,14 +156,7 @@ def smi_driver_too_old(scan: ScanResult) -> SmiDriver | None:
     if package is not None and version is not None and version < _CUDA12_FLOOR:
         return SmiDriver(seen[0], hit, package=package[0])
     driver_cuda = scan.facts.first.get("smi_cuda_version")
-    built = next(
-        (
-            scan.facts.first[k]
-            for k in ("runtime_cuda_version", "runtime_cuda_version2", "runtime_cuda_version3")
-            if k in scan.facts.first
-        ),
-        None,
-    )
+    built = _runtime_cuda(scan)
     if built is None and version is not None and version < _CUDA12_FLOOR:
         image = scan.facts.first.get("image_cuda_major")
         if image is None or not image[0].isdigit() or int(image[0]) >= 12:
@@ -330,7 +332,7 @@ def image_older_than_gpu(scan: ScanResult) -> tuple[str, str, str, str] | None:
         v for key in ("smi_driver_version", "stated_driver_version") for v in scan.facts.values.get(key, [])
     ]
     runtimes = [
-        v for key in ("runtime_cuda_version", "runtime_cuda_version2", "runtime_cuda_version3")
+        v for key in _RUNTIME_CUDA_KEYS
         for v in scan.facts.values.get(key, [])
     ]
     ccs = scan.facts.values.get("gpu_compute_capability", [])
@@ -383,14 +385,7 @@ class ToolkitAbove:
 def toolkit_above_driver(scan: ScanResult) -> ToolkitAbove | None:
     """The CUDA runtime the log installs or builds with (conda's cudatoolkit, torch's build CUDA, an nvidia/cuda tag),
     when the driver the log shows (nvidia-smi's "CUDA Version" or driver, a driver stated in prose) cannot run it."""
-    built_hit = next(
-        (
-            scan.facts.first[k]
-            for k in ("runtime_cuda_version", "runtime_cuda_version2", "runtime_cuda_version3")
-            if k in scan.facts.first
-        ),
-        None,
-    )
+    built_hit = _runtime_cuda(scan)
     if built_hit is None or (built := _version(built_hit[0])) is None:
         return None
     driver_hit, runs, said = None, None, ""
