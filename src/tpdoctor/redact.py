@@ -26,6 +26,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from tpdoctor import rxcompat
 from tpdoctor.engine_flags import (
     COMPOSE_GLOBAL_BOOL_FLAGS,
     COMPOSE_RUN_BOOL_FLAGS,
@@ -452,7 +453,7 @@ _ENGINE_WORD = re.compile(r"(?<![\w.-])(?:docker|podman|nerdctl|buildah|buildx)(
 
 
 # A shell word (quotes kept whole) up to a blank or a command separator; possessive: linear on any line
-_SHELL_WORD = re.compile(r"""(?:[^\s"';&|]++|"(?:\\.|[^"\\])*+"|'[^']*+')++""")
+_SHELL_WORD = rxcompat.compile(r"""(?:[^\s"';&|]++|"(?:\\.|[^"\\])*+"|'[^']*+')++""")
 # the engine's subcommands whose first operand is an image (or a container, for exec) and whose later words are the
 # program's: `docker run`, `container run`, `podman create`, `docker exec`, `compose run` (a service)
 _IMAGE_COMMANDS = frozenset({"run", "create", "exec"})
