@@ -26,6 +26,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from tpdoctor import redact_tools, rxcompat
 from tpdoctor.engine_flags import (
     COMPOSE_GLOBAL_BOOL_FLAGS,
     COMPOSE_RUN_BOOL_FLAGS,
@@ -62,7 +63,12 @@ _NOT_SECRET_NAMES = frozenset({"KEYMAP", "XKB_DEFAULT_KEYMAP"})
 _SHELL_DIR_NAMES = frozenset({"PWD", "OLDPWD"})
 # Names that contain a secret word but hold no secret (counts, paths of public things, flags).
 # A flag's dash spells the same (`--token-file /run/x`, `--api-key-path`): the path was hidden (gsafe47).
-_NOT_SECRET_SUFFIX = re.compile(r"[_-](?:PATH|FILE|DIR|COUNT|SIZE|LEN|LENGTH|TYPE|MODE|ID|NAME|VERSION)$", re.I)
+# `--password-stdin` (docker/podman/helm login) is a switch: the word after it, `-u`'s user, was hidden (lead52)
+_NOT_SECRET_SUFFIX = re.compile(r"[_-](?:PATH|FILE|DIR|COUNT|SIZE|LEN|LENGTH|TYPE|MODE|ID|NAME|VERSION|STDIN)$", re.I)
+# settings whose names say "password" in a tool's own spelling: redis's `requirepass`/`masterauth` (redis.conf; also
+# `redis-server --requirepass x` in a YAML block list, one word a line: lead52, printed). keytool's `-storepass` is
+# redact_tools' (its `-storepass:env VAR` names a variable, which a name rule would hide)
+_TOOL_SECRET_NAMES = frozenset({"requirepass", "masterauth"})
 
 
 def is_secret_name(name: str) -> bool:
@@ -70,6 +76,8 @@ def is_secret_name(name: str) -> bool:
     if name.upper() in _NOT_SECRET_NAMES or name.strip() in _SHELL_DIR_NAMES:
         return False
     core = name.strip().strip("\"'-")
+    if core.lower() in _TOOL_SECRET_NAMES:
+        return True
     if not SECRET_NAME_RE.search(core) and not _GLUED_SECRET_END.search(core) and not _CAMEL_KEY_END.search(core):
         return False
     # KEY_FILE, TOKEN_PATH: where a secret lives, not the secret; but PASSWORD_FILE stays visible too
@@ -149,7 +157,7 @@ _PREFIX_HINT = re.compile(
 _ANY_HINT = re.compile(
     r"://|auth|bearer|basic|token|secret|pass|pw|key|cred|pat(?!h)|cookie|session|private|signature|dsn|"
     r"hf_|gh[pousr]_|glpat-|sk-|xox[abprs]-|a[ksgirn][ipdoip]a|aiza|eyj|ewo[gj]|nvapi-|npm_|pypi-|"
-    r"curl|wget|sshpass|login|mysql|machine|sig="
+    r"curl|wget|sshpass|login|mysql|machine|sig=|" + redact_tools.HINT.pattern
 )
 # Credentials in a command's own flags, which no secret name marks (gsafe45: each was printed):
 # `curl -u user:pw`, `--user`, `--proxy-user`, `-U` (the part after the first colon is the password);
@@ -218,6 +226,13 @@ _ALREADY = re.compile(
     # `secret: empty`; printed as they are, the word `not` of `not set` was hidden and read as the secret
     r"|^(?i:not[ \t]+set|unset|<none>|\(none\)|empty|<empty>|\(empty\))$"
 )
+
+
+def is_already(value: str) -> bool:
+    """A value that is no secret to hide: already redacted, masked, a reference to a variable, or unset."""
+    return _ALREADY.match(value) is not None
+
+
 # a bare value that is the first word of `not set`: the value stopped at the blank (gprec48)
 _NOT_SET = re.compile(r"(?i:not[ \t]+set)\b")
 # a reference with a default (`${HF_TOKEN:-x}`, `${HF_TOKEN-x}`, devcontainer.json's
@@ -452,7 +467,7 @@ _ENGINE_WORD = re.compile(r"(?<![\w.-])(?:docker|podman|nerdctl|buildah|buildx)(
 
 
 # A shell word (quotes kept whole) up to a blank or a command separator; possessive: linear on any line
-_SHELL_WORD = re.compile(r"""(?:[^\s"';&|]++|"(?:\\.|[^"\\])*+"|'[^']*+')++""")
+_SHELL_WORD = rxcompat.compile(r"""(?:[^\s"';&|]++|"(?:\\.|[^"\\])*+"|'[^']*+')++""")
 # the engine's subcommands whose first operand is an image (or a container, for exec) and whose later words are the
 # program's: `docker run`, `container run`, `podman create`, `docker exec`, `compose run` (a service)
 _IMAGE_COMMANDS = frozenset({"run", "create", "exec"})
@@ -688,7 +703,9 @@ def _redact_argv_pairs(line: str) -> str:
             v = _FLOW_ITEM.match(line, start)
             end = v.end() if v else start
         value = line[start:end]
-        if not value or _ALREADY.match(value):
+        # a flag after a flag is the next option, not a value (the bare form's lookahead says so too): `"--no-auth-
+        # warning", "-a", "x"` had `-a` hidden and redis-cli's password after it printed (lead52)
+        if not value or _ALREADY.match(value) or value.startswith("-"):
             continue
         out.append(line[pos:start])
         out.append(REDACTED)
@@ -896,6 +913,18 @@ def redact_shell_continuation(line: str) -> str:
     return m.group("pre") + REDACTED + line[end:]
 
 
+def _redact_tool_args(line: str) -> str:
+    """The passwords of known tools' own options (`redis-cli -a x`, `ldapsearch -w x`: redact_tools) hidden."""
+    out: list[str] = []
+    pos = 0
+    for start, end in redact_tools.password_spans(line, is_secret_name):
+        if start < pos or is_already(line[start:end]):
+            continue
+        out += [line[pos:start], REDACTED]
+        pos = end
+    return "".join(out) + line[pos:] if out else line
+
+
 def redact_line(line: str) -> str:
     """Redact every secret shape in one line (or any text without PEM blocks)."""
     if not line:
@@ -939,6 +968,8 @@ def redact_line(line: str) -> str:
         line = _WANDB_KEY.sub(_keep_pre, line)
     if "aws" in low and "configure" in low:
         line = _AWS_SET.sub(_keep_pre, line)
+    if redact_tools.HINT.search(low):
+        line = _redact_tool_args(line)
     if _PREFIX_HINT.search(line):
         line = _PREFIXED.sub(REDACTED, line)
     return line

@@ -13,12 +13,14 @@ import functools
 import re
 from collections.abc import Iterable
 
+from tpdoctor import rxcompat
+
 ALLOW_COMMENT = re.compile(r"#\s*tpdoctor:\s*allow\s+(?P<body>.+)$")
 # A cause id starts a run of its characters only (leading dots aside), and neither it nor a reason goes back: from every
 # character of a 64 KiB run of `_` (or of `a.a.a…`, or of blanks in a reason) the pattern went over the rest of the
 # run again, and `# tpdoctor: allow ____…` took 31 s (gsafe47). The same matches: a later start in a run only finds a
 # suffix of what its first start finds, and a reason runs to the next `;` (stripped after).
-_ONE = re.compile(
+_ONE = rxcompat.compile(
     r"(?<![a-z0-9_.-])\.*+(?P<cause>[a-z0-9_-]++\.[a-z0-9_.-]++)(?:\s+reason=(?P<reason>[^;]*+)|\s*+)(?:;|$)"
 )
 ANNOTATION = "tpdoctor.io/allow"

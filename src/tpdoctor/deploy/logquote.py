@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from tpdoctor import rxcompat
 from tpdoctor.deploy.analysis import RENDER_RE, backend, pp_size, tp_size
 from tpdoctor.deploy.dockerrun import find_run_commands, run_to_service
 from tpdoctor.deploy.model import Service
@@ -34,7 +35,7 @@ DEFAULT_SHM = (
 # prompts of the shells people paste from (glearn43c: no cmd_* facts came from an oh-my-zsh line): bash's
 # `\u@\h:\w\$` and RHEL/Fedora's `[\u@\h \W]\$`, `bash-5.1# ` (\s-\v\$), zsh's `user@host ~ % `, oh-my-zsh's
 # robbyrussell theme `➜  dir git:(branch) ✗ `, starship/pure's `❯ `, PowerShell's `PS C:\dir> ` and cmd's `C:\dir>`.
-_PROMPT = re.compile(
+_PROMPT = rxcompat.compile(
     # possessive: the run of marks is never given back (a `-` of it was tried again as a user name, `[\w.-]+@`, from
     # each of its ends: 16 KiB of dashes before `docker run` took 0.8 s, 64 KiB 13 s; gsafe48)
     r"^[\s$#>%=+*~-]*+(?:\([\w.-]+\)\s*){0,3}(?:"

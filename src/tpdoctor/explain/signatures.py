@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any
 
+from tpdoctor import rxcompat
 from tpdoctor.explain.error_codes import ErrorCode, signature_specs
 from tpdoctor.model import catalog
 from tpdoctor.model.pkgdata import read_data
@@ -40,7 +41,7 @@ class LazyRegex:
     @property
     def compiled(self) -> re.Pattern[str]:
         if self._compiled is None:
-            self._compiled = re.compile(self.pattern)
+            self._compiled = rxcompat.compile(self.pattern)
         return self._compiled
 
     def search(self, text: str) -> re.Match[str] | None:
@@ -149,7 +150,7 @@ def _compile(entry_id: str, pattern: str, lazy: bool = False) -> LazyRegex | re.
 
 def _compile_now(entry_id: str, pattern: str) -> re.Pattern[str]:
     try:
-        return re.compile(pattern)
+        return rxcompat.compile(pattern)
     except re.error as exc:
         raise KnowledgeBaseError(f"signature {entry_id}: bad pattern: {exc}") from None
 

@@ -1,0 +1,305 @@
+"""Passwords that a tool takes on its own command line, by its own options: no secret name marks them.
+
+`redis-cli -a PASSWORD ping` in a compose healthcheck, `mongosh -u root -p PASSWORD`, `ldapsearch -w PASSWORD`,
+`smbclient -U user%PASSWORD`, `htpasswd -b FILE USER PASSWORD`, `echo PASSWORD | docker login --password-stdin` were
+printed as they stood (lead52: an `audit --fix` diff's context showed the healthcheck's password). Each tool's entry
+below says which of its words is the password, from the tool's own manual. A command is read in shell form (blank-
+separated words, quotes kept whole, to `;`, `&`, `|`, `<`, `>` or the line's end) or as an exec-form list
+(`["CMD", "redis-cli", "-a", "x"]`, `[redis-cli, -a, x]`, to its `]`). Used by redact.redact_line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tpdoctor import rxcompat
+
+
+@dataclass(frozen=True)
+class ToolCreds:
+    """Which words of one tool's command line are a password."""
+
+    flags: frozenset[str] = frozenset()  # the next word, or `--flag=value`, or `-fvalue` of a one-letter flag
+    glued_only: frozenset[str] = frozenset()  # only `-pvalue` glued: `-p value` prompts (mysql's rule)
+    split: str = ""  # the flag's value is `user<split>password`: only what follows the first split is hidden
+    sub: tuple[str, ...] = ()  # the subcommand words before the operands counted below
+    operands: tuple[int, ...] = ()  # which operands after `sub` are passwords (1-based; -1: the last)
+    needs_short: str = ""  # the operands are passwords only with this one-letter flag given (htpasswd's -b)
+    value_flags: frozenset[str] = field(default_factory=frozenset)  # options that take the next word (not operands)
+    pairs: bool = False  # operands after `sub` and two more (name, type) are KEY VALUE pairs (rclone config create)
+
+
+def _fs(*words: str) -> frozenset[str]:
+    return frozenset(words)
+
+
+_REDIS_CLI = ToolCreds(flags=_fs("-a", "--pass"))  # redis src/redis-cli.c parseOptions: "-a <password>", "--pass"
+_REDIS_SERVER = ToolCreds(flags=_fs("--requirepass", "--masterauth"))  # redis.conf: requirepass, masterauth
+_MONGO = ToolCreds(flags=_fs("-p", "--password"))  # mongosh --help and the database tools: "-p, --password"
+_LDAP = ToolCreds(flags=_fs("-w"))  # OpenLDAP clients/tools/common.c: "-w passwd  bind password"
+_SMB = ToolCreds(flags=_fs("-U", "--user", "--username"), split="%")  # samba: "-U USERNAME[%PASSWORD]"
+_KEYTOOL = ToolCreds(
+    # JDK keytool/jarsigner: -storepass, -keypass (and -storepass:env VAR / :file F, which name no secret)
+    flags=_fs("-storepass", "-keypass", "-srcstorepass", "-deststorepass", "-srckeypass", "-destkeypass", "-new")
+)
+_MARIADB = ToolCreds(glued_only=_fs("-p"))  # mariadb's client: "-p[password]"; `-p db` asks for it
+TOOLS: dict[str, ToolCreds] = {
+    **dict.fromkeys(("redis-cli", "valkey-cli", "keydb-cli"), _REDIS_CLI),
+    **dict.fromkeys(("redis-server", "valkey-server", "keydb-server", "redis-sentinel"), _REDIS_SERVER),
+    **dict.fromkeys(
+        ("mongosh", "mongo", "mongodump", "mongorestore", "mongoexport", "mongoimport", "mongostat", "mongotop"), _MONGO
+    ),
+    **dict.fromkeys(
+        ("ldapsearch", "ldapadd", "ldapmodify", "ldapdelete", "ldapmodrdn", "ldapcompare", "ldapwhoami", "ldapexop"),
+        _LDAP,
+    ),
+    # ldappasswd(1): -w bind password, -a old password, -s new password
+    "ldappasswd": ToolCreds(flags=_fs("-w", "-a", "-s")),
+    **dict.fromkeys(("smbclient", "rpcclient", "smbcacls", "smbget", "smbmap"), _SMB),
+    # lftp(1): "-u user[,pass]"
+    "lftp": ToolCreds(flags=_fs("-u", "--user"), split=","),
+    # shadow-utils useradd(8)/usermod(8): "-p, --password PASSWORD" (an encrypted password: still not to print)
+    **dict.fromkeys(("useradd", "usermod"), ToolCreds(flags=_fs("-p", "--password"))),
+    # Apache htpasswd(1): "-b  Use batch mode; i.e., get the password from the command line": the last operand
+    "htpasswd": ToolCreds(operands=(-1,), needs_short="b", value_flags=_fs("-C", "-r")),
+    # rabbitmqctl(8): add_user <username> <password>, change_password <username> <newpassword>,
+    # authenticate_user <username> <password>
+    **{
+        f"rabbitmqctl {sub}": ToolCreds(sub=(sub,), operands=(2,), value_flags=_fs("-n", "--node", "-t", "--timeout"))
+        for sub in ("add_user", "change_password", "authenticate_user")
+    },
+    # MinIO mc: `mc alias set ALIAS URL ACCESSKEY SECRETKEY` (and the older `mc config host add` with the same operands)
+    "mc alias": ToolCreds(sub=("alias", "set"), operands=(4,), value_flags=_fs("--api", "--path")),
+    "mc config": ToolCreds(sub=("config", "host", "add"), operands=(4,), value_flags=_fs("--api", "--lookup")),
+    # openssl-passwd(1): `openssl passwd [-1|-5|-6|-salt S] PASSWORD...`: every operand is a password to hash
+    "openssl passwd": ToolCreds(sub=("passwd",), operands=(0,), value_flags=_fs("-salt", "-in")),
+    # whois's mkpasswd(1): `mkpasswd [-m METHOD] [-S SALT] [-R ROUNDS] PASSWORD [SALT]`
+    "mkpasswd": ToolCreds(operands=(1,), value_flags=_fs("-m", "--method", "-S", "--salt", "-R", "--rounds", "-P")),
+    # ssh-keygen(1): -N new_passphrase, -P passphrase
+    "ssh-keygen": ToolCreds(flags=_fs("-N", "-P"), value_flags=_fs("-t", "-b", "-f", "-C")),
+    # zip(1)/unzip(1): "-P password"; 7-Zip: "-p{Password}" glued (a bare -p asks)
+    **dict.fromkeys(("zip", "unzip", "zipcloak"), ToolCreds(flags=_fs("-P", "--password"))),
+    **dict.fromkeys(("7z", "7za", "7zr", "7zz"), ToolCreds(glued_only=_fs("-p"))),
+    **dict.fromkeys(("keytool", "jarsigner"), _KEYTOOL),
+    # sqlcmd/bcp (SQL Server): "-P password"
+    **dict.fromkeys(("sqlcmd", "bcp"), ToolCreds(flags=_fs("-P"))),
+    # mosquitto_pub(1)/_sub/_rr: "-P password", "--pw password"
+    **dict.fromkeys(("mosquitto_pub", "mosquitto_sub", "mosquitto_rr"), ToolCreds(flags=_fs("-P", "--pw"))),
+    **dict.fromkeys(("mariadb", "mariadb-dump", "mariadb-admin", "mariadb-import", "mariadb-check"), _MARIADB),
+    # rclone config create|update NAME TYPE [KEY VALUE]...: the value of a secret key (pass, secret_access_key, token)
+    "rclone config": ToolCreds(sub=("config",), pairs=True),
+}
+_TOOL_NAMES = sorted({name.split()[0] for name in TOOLS}, key=len, reverse=True)
+# the tool's word: bare or a path (`/usr/local/bin/redis-cli`), not inside another word; in a list, quoted
+_TOOL = re.compile(
+    r"(?<![\w.-])(?:[\w.~-]*/)*(?P<tool>" + "|".join(re.escape(n) for n in _TOOL_NAMES) + r")(?![\w.-])"
+)
+# the cheap test redact_line makes before reading any command (matched against the lowered line)
+HINT = re.compile(
+    r"redis|valkey|keydb|mongo|ldap|smb|rpcclient|lftp|useradd|usermod|htpasswd|rabbitmqctl|\bmc\b|passwd|ssh-keygen"
+    r"|zip|7z|keytool|jarsigner|sqlcmd|\bbcp\b|mosquitto|mariadb|rclone|password-stdin|chpasswd|sudo|<<<"
+)
+# a shell word: bare characters, escapes and whole quotes, glued (linear: one character class per step)
+_SHELL_WORD = rxcompat.compile(r"""(?:[^\s"'`;&|<>()\\]|\\.|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+')++""")
+_BLANKS = re.compile(r"[ \t]+")
+# an exec-form list item: quoted (JSON may escape its quotes in a log line) or bare, to its `,` or `]`
+_LIST_ITEM = re.compile(
+    r"""[ \t]*(?:(?P<q>\\{0,3}["'])(?P<qv>(?:(?!(?P=q)).)*)(?P=q)|(?P<bv>[^,\]\[\n"']*[^,\]\[\s"']))[ \t]*"""
+)
+_LIST_BEFORE = re.compile(r"""[\[,][ \t]*\\{0,3}["']?$""")
+_LIST_NEXT = re.compile(r"""[ \t]*\\{0,3}["']?[ \t]*[,\]]""")
+
+
+@dataclass
+class _Word:
+    start: int  # where the word's text starts (inside its quotes)
+    end: int
+    text: str
+
+
+def _shell_words(line: str, pos: int) -> list[_Word]:
+    words: list[_Word] = []
+    while True:
+        blank = _BLANKS.match(line, pos)
+        if blank is None:
+            return words
+        m = _SHELL_WORD.match(line, blank.end())
+        if m is None:
+            return words
+        start, end = m.start(), m.end()
+        if end - start >= 2 and line[start] in "\"'" and line[end - 1] == line[start]:
+            start, end = start + 1, end - 1
+        words.append(_Word(start, end, line[start:end]))
+        pos = m.end()
+
+
+def _list_words(line: str, pos: int) -> list[_Word]:
+    """The list's items after the tool's (pos: the tool word's end; its closing quote and comma follow)."""
+    words: list[_Word] = []
+    nxt = _LIST_NEXT.match(line, pos)
+    if nxt is None or line[nxt.end() - 1] == "]":
+        return words
+    pos = nxt.end()
+    while True:
+        m = _LIST_ITEM.match(line, pos)
+        if m is None:
+            return words
+        g = "qv" if m.group("q") is not None else "bv"
+        words.append(_Word(m.start(g), m.end(g), m.group(g)))
+        pos = m.end()
+        if line[pos : pos + 1] != ",":
+            return words
+        pos += 1
+
+
+def _value_span(words: list[_Word], i: int, creds: ToolCreds) -> tuple[int, int] | None:
+    """The span of the password that words[i], a password flag, gives (the next word, or after its `=`)."""
+    w = words[i]
+    flag, eq, value = w.text.partition("=")
+    if eq:
+        start = w.start + len(flag) + 1
+    elif i + 1 < len(words):
+        w = words[i + 1]
+        start, value = w.start, w.text
+    else:
+        return None
+    if creds.split:
+        head, sep, _ = value.partition(creds.split)
+        if not sep:
+            return None
+        start += len(head) + 1
+    return (start, w.end) if w.end > start else None
+
+
+def _spans(words: list[_Word], creds: ToolCreds, secret_name: Callable[[str], bool]) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    operands: list[_Word] = []
+    short = ""
+    skip = False
+    for i, w in enumerate(words):
+        if skip:
+            skip = False
+            continue
+        text = w.text
+        flag = text.partition("=")[0]
+        if flag in creds.flags:
+            span = _value_span(words, i, creds)
+            if span is not None:
+                spans.append(span)
+            skip = "=" not in text
+            continue
+        glued = next((f for f in creds.flags | creds.glued_only if len(f) == 2 and text.startswith(f)), None)
+        if glued is not None and len(text) > 2 and text[2] != "=" and not text.startswith("--"):
+            if creds.split:
+                head, sep, _ = text[2:].partition(creds.split)
+                if sep:
+                    spans.append((w.start + 2 + len(head) + 1, w.end))
+            else:
+                spans.append((w.start + 2, w.end))
+            continue
+        if text.startswith("-") and text != "-":
+            if text.startswith("-") and not text.startswith("--"):
+                short += text[1:]
+            skip = flag in creds.value_flags and "=" not in text
+            continue
+        operands.append(w)
+    if creds.pairs:
+        rest = operands[len(creds.sub) + 1 + 2 :]  # after `config create NAME TYPE`
+        spans += [(v.start, v.end) for k, v in zip(rest[::2], rest[1::2], strict=False) if secret_name(k.text)]
+        return spans
+    if creds.operands and (not creds.needs_short or creds.needs_short in short):
+        ops = operands[len(creds.sub) :]
+        for n in creds.operands:
+            chosen = ops if n == 0 else [ops[n - 1]] if 0 < n <= len(ops) else [ops[-1]] if n == -1 and ops else []
+            if n == -1 and len(ops) < 2:
+                chosen = []  # `htpasswd -bn user` is no password on the line
+            spans += [(o.start, o.end) for o in chosen]
+    return spans
+
+
+def _operands(words: list[_Word], value_flags: frozenset[str]) -> list[str]:
+    out: list[str] = []
+    skip = False
+    for w in words:
+        if skip:
+            skip = False
+        elif w.text.startswith("-") and w.text != "-":
+            skip = w.text in value_flags
+        else:
+            out.append(w.text)
+    return out
+
+
+def _creds_for(tool: str, words: list[_Word]) -> ToolCreds | None:
+    if tool in TOOLS:
+        return TOOLS[tool]
+    for name, creds in TOOLS.items():
+        if name.partition(" ")[0] == tool and creds.sub:
+            operands = _operands(words, creds.value_flags)
+            # the whole `sub` must be there (`mc alias set`), and only its operands count
+            if operands[: len(creds.sub)] == list(creds.sub):
+                return creds
+    return None
+
+
+def password_spans(line: str, secret_name: Callable[[str], bool]) -> list[tuple[int, int]]:
+    """Where in `line` the known tools' command lines hold a password (sorted, possibly overlapping);
+    `secret_name` tells a setting's name that holds a secret (rclone's `KEY VALUE` pairs)."""
+    spans: list[tuple[int, int]] = []
+    for m in _TOOL.finditer(line):
+        before = line[max(0, m.start() - 8) : m.start()]
+        in_list = _LIST_BEFORE.search(before) is not None and _LIST_NEXT.match(line, m.end()) is not None
+        # a list item that holds a whole shell command (`["CMD-SHELL", "redis-cli -a x ping"]`) is read as a shell's
+        words = _list_words(line, m.end()) if in_list else _shell_words(line, m.end())
+        creds = _creds_for(m.group("tool"), words)
+        if creds is None:
+            continue
+        if creds.pairs and [w.text for w in words[:2]] not in (["config", "create"], ["config", "update"]):
+            continue
+        spans += _spans(words, creds, secret_name)
+    spans += _stdin_spans(line)
+    return sorted(set(spans))
+
+
+# A password fed on standard input by echo/printf or a here-string to a program that reads one there: chpasswd(8)
+# (`user:password` lines), passwd --stdin (RHEL), sudo -S ("read the password from the standard input"), and the
+# registry logins' --password-stdin (docker, podman, helm registry, oras, skopeo, crane, nerdctl).
+_FEEDER = rxcompat.compile(
+    # printf's first word is its format (`printf '%s' PW`) when a word follows it
+    r"(?<![\w-])(?:echo(?:[ \t]+-[neE]{1,3})*|printf(?:[ \t]+(?:'[^'\n]*+'|\"[^\"\n]*+\"|[^\s|;&]++)(?=[ \t]+[^\s|;&]))?)"
+    r"[ \t]+(?P<v>\"(?:[^\"\\\n]|\\.)*+\"|'[^'\n]*+'|[^\s|;&<>\"']++)"
+    r"[ \t]*\|[ \t]*(?P<rest>[^;&|\n]{0,400})"
+)
+_HERE = rxcompat.compile(r"<<<[ \t]*(?P<v>\"(?:[^\"\\\n]|\\.)*+\"|'[^'\n]*+'|[^\s|;&<>\"']++)")
+_READS_STDIN = re.compile(
+    r"^(?:sudo[ \t]+(?:-\w+[ \t]+)*)?(?:[\w./-]*/)?(?:chpasswd\b|passwd\b[^|]*--stdin|sudo\b[^|]*[ \t]-\w*S\b"
+    r"|sudo[ \t]+--stdin\b|[\w.-]+\b[^|]*\blogin\b[^|]*--password-stdin)"
+)
+
+
+def _stdin_spans(line: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    if "|" in line:
+        for m in _FEEDER.finditer(line):
+            if _READS_STDIN.match(m.group("rest")):
+                spans.append(_inner(m, line, chpasswd="chpasswd" in m.group("rest")))
+    if "<<<" in line:
+        for m in _HERE.finditer(line):
+            cmd_start = max(line.rfind(c, 0, m.start()) for c in ";&|\n") + 1
+            cmd = line[cmd_start : m.start()].strip()
+            if _READS_STDIN.match(cmd):
+                spans.append(_inner(m, line, chpasswd="chpasswd" in cmd))
+    return spans
+
+
+def _inner(m: re.Match[str], line: str, chpasswd: bool) -> tuple[int, int]:
+    start, end = m.start("v"), m.end("v")
+    if end - start >= 2 and line[start] in "\"'" and line[end - 1] == line[start]:
+        start, end = start + 1, end - 1
+    if chpasswd:  # `user:password`: the user stays
+        colon = line.find(":", start, end)
+        if colon >= 0:
+            start = colon + 1
+    return start, end
