@@ -218,3 +218,54 @@ def test_flock_lines_without_the_hub_or_with_its_fallback_do_not_name_it(tmp_pat
     assert "fs.data-cache-shared-fs" not in _causes(tmp_path, text)
     # the same log with the hub's failed flock in it names the cache's filesystem
     assert "fs.data-cache-shared-fs" in _causes(tmp_path, HUB + text + FLOCK_TB)
+
+
+# --- why no node advertises it: the device plugin's pod refused by the kubelet -----------------------------------
+
+NONROOT = "Warning  Failed  14s (x6 over 70s)  kubelet  Error: {msg} (pod: \"{pod}_kube-system(5d0e1f2a-0b1c-4d5e-8f90-a1b2c3d4e5f6)\", container: {ctr})"
+
+
+@pytest.mark.parametrize(
+    ("clean", "named"),
+    [
+        # verifyRunAsNonRoot's three refusals, for a device plugin's pod and for an application's
+        (
+            NONROOT.format(msg="container has runAsNonRoot and image will run as root", pod="web-7d9f8-x2x4k", ctr="web"),
+            NONROOT.format(
+                msg="container has runAsNonRoot and image will run as root",
+                pod="aws-efa-k8s-device-plugin-daemonset-6k2xq",
+                ctr="aws-efa-k8s-device-plugin",
+            ),
+        ),
+        (
+            NONROOT.format(
+                msg="container has runAsNonRoot and image has non-numeric user (app), cannot verify user is non-root",
+                pod="trainer-0",
+                ctr="trainer",
+            ),
+            NONROOT.format(
+                msg="container has runAsNonRoot and image has non-numeric user (root), cannot verify user is non-root",
+                pod="nvidia-device-plugin-daemonset-z9c4m",
+                ctr="nvidia-device-plugin-ctr",
+            ),
+        ),
+        (
+            NONROOT.format(msg="container's runAsUser breaks non-root policy", pod="vllm-0", ctr="vllm"),
+            NONROOT.format(
+                msg="container's runAsUser breaks non-root policy", pod="neuron-device-plugin-daemonset-q8w2v", ctr="neuron-device-plugin"
+            ),
+        ),
+        # `kubectl get pods -n kube-system`: the EFA plugin's row, running and not
+        (
+            "kube-system   aws-efa-k8s-device-plugin-daemonset-6k2xq   1/1     Running   0          3m",
+            "kube-system   aws-efa-k8s-device-plugin-daemonset-6k2xq   0/1     CreateContainerConfigError   0          3m",
+        ),
+        (
+            "aws-efa-k8s-device-plugin-x7d2p   1/1   Running   2 (5m ago)   1h",
+            "aws-efa-k8s-device-plugin-x7d2p   0/1   CrashLoopBackOff   7 (1m ago)   14m",
+        ),
+    ],
+)
+def test_device_plugin_pod_refused_is_the_resource_not_advertised(tmp_path: Path, clean: str, named: str) -> None:
+    assert "k8s.gpu-resource-unavailable" not in _causes(tmp_path, clean + "\n")
+    assert _causes(tmp_path, named + "\n")[:1] == ["k8s.gpu-resource-unavailable"]
