@@ -1,6 +1,7 @@
-"""Issue 13, gnew52: fs.model-mmap-unsupported (the model's weights sit on a filesystem that refuses mmap with ENODEV)
-and fs.model-cache-unwritable (the Hugging Face hub cache the server downloads into is not writable by the container's
-user), with two remedies added to existing ids (Slurm's default gres environment under rocm.visible-devices-mismatch,
+"""Issue 13, gnew52: fs.model-mmap-unsupported (the model's weights sit on a filesystem that refuses mmap with ENODEV),
+fs.model-cache-unwritable (the Hugging Face hub cache the server downloads into is not writable by the container's
+user) and display.nvidia-drm-modeset-off (a GPU desktop / game-streaming container on a host whose nvidia-drm has no
+modeset=1), with two remedies added to existing ids (Slurm's default gres environment under rocm.visible-devices-mismatch,
 IOMMU passthrough under nccl.p2p-unsupported).
 
 Lines are written from the format strings of the code that prints them (never copied from a collected log):
@@ -17,6 +18,10 @@ Lines are written from the format strings of the code that prints them (never co
   <cache>/models--<org>--<name>/blobs, ref_path.parent.mkdir for refs/<revision>, Path(<cache>/.locks/
   models--<org>--<name>/<etag>.lock).parent.mkdir and the lock file itself; Python's OSError str
   "[Errno <n>] <strerror>: '<path>'".
+- games-on-whales/wolf src/moonlight-server/platforms/hw_linux.cpp: logs::log(logs::warning, "Nvidia DRM is not loaded
+  with the flag modeset=1 \\n" "Please read the docs at ..."), and "Unable to check Nvidia DRM modeset opening
+  /sys/module/nvidia_drm/parameters/modeset returns {}" with strerror(errno); Wolf's log line is
+  "<time> WARN  | <message>".
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from explain_helpers import knowledge_ids as _ids
 
 _MMAP = "fs.model-mmap-unsupported"
 _CACHE = "fs.model-cache-unwritable"
+_DRM = "display.nvidia-drm-modeset-off"
 
 
 def _guarded(entry: str) -> None:
@@ -50,11 +56,13 @@ def test_the_new_readings_are_loaded_with_remedies() -> None:
         "llama.mmap-no-such-device",
         "torch.mapallocator-mmap-no-such-device",
         "hf-hub.cache-write-denied",
+        "wolf.nvidia-drm-modeset-off",
+        "wolf.nvidia-drm-modeset-unreadable",
     ):
         assert sid in got, sid
     kb = knowledge_base()
     kb_causes = {c for s in kb.signatures for c in s.causes} | {c.emit for c in kb.correlations if c.emit}
-    for cause in (_MMAP, _CACHE):
+    for cause in (_MMAP, _CACHE, _DRM):
         assert cause in catalog(), cause
         assert catalog()[cause].severity == "blocker", cause
         assert cause in kb_causes, cause
@@ -191,3 +199,56 @@ def test_an_unwritable_hub_cache_is_named(tmp_path: Path, text: str) -> None:
 def test_cache_look_alikes_stay_clean(tmp_path: Path, text: str) -> None:
     _guarded("hf-hub.cache-write-denied")
     assert _CACHE not in _all(tmp_path, text)
+
+
+# --- display.nvidia-drm-modeset-off -----------------------------------------------------------------------------------
+
+
+def _wolf(*lines: str) -> str:
+    head = [
+        "08:17:11.914621393 INFO  | RTP server started on port: 48200",
+        "08:17:11.914628023 INFO  | RTP server started on port: 48100",
+    ]
+    return "\n".join(head + list(lines)) + "\n"
+
+
+def test_wolf_without_drm_modeset_is_named(tmp_path: Path) -> None:
+    text = _wolf(
+        "08:17:12.006325936 WARN  | Nvidia DRM is not loaded with the flag modeset=1 ",
+        "Please read the docs at https://games-on-whales.github.io/wolf/stable/user/quickstart.html",
+    )
+    got = _findings(tmp_path, text)
+    assert got and got[0] == (_DRM, "proves"), got
+
+
+def test_wolf_without_the_drm_module_suggests_it(tmp_path: Path) -> None:
+    text = _wolf(
+        "08:17:12.006325936 WARN  | Unable to check Nvidia DRM modeset opening "
+        "/sys/module/nvidia_drm/parameters/modeset returns No such file or directory"
+    )
+    got = _findings(tmp_path, text)
+    assert got and got[0] == (_DRM, "suggests"), got
+
+
+@pytest.mark.parametrize(
+    ("guard", "text"),
+    [
+        # another errno is the container's view of /sys, not a module left unloaded
+        (
+            "wolf.nvidia-drm-modeset-unreadable",
+            _wolf(
+                "08:17:12.006325936 WARN  | Unable to check Nvidia DRM modeset opening "
+                "/sys/module/nvidia_drm/parameters/modeset returns Permission denied"
+            ),
+        ),
+        # the documentation's instruction and a healthy check stay clean
+        (
+            "wolf.nvidia-drm-modeset-off",
+            "One last final check: the nvidia-drm module is loaded with the flag modeset=1\n"
+            "$ sudo cat /sys/module/nvidia_drm/parameters/modeset\nY\n",
+        ),
+    ],
+)
+def test_drm_modeset_look_alikes_stay_clean(tmp_path: Path, guard: str, text: str) -> None:
+    _guarded(guard)
+    assert _DRM not in _all(tmp_path, text)
