@@ -1,0 +1,121 @@
+"""review52: bugs found reviewing glearn50a (CUDA read against the driver), glearn50c (a port filtered on the
+rendezvous host), gwild50 (audit --fix on real files) and gsafe50 (the redactor's new shapes).
+
+Lines are written from the code that prints them:
+- the NGC / nvidia/cuda entrypoint (50-gpu-driver-check.sh): "NOTE: CUDA Forward Compatibility mode ENABLED." then
+  "  Using CUDA 12.1 driver version 530.30.02 with kernel driver version 470.161.03.", printed only when the image's
+  cuda-compat libcuda initialised ("CUDA Driver OK"): the newer CUDA runs on that driver;
+- NCCL's connect failures and torchrun's options as tests/test_explain_glearn50c.py writes them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from explain_helpers import causes
+
+SMI_470 = "| NVIDIA-SMI 470.161.03   Driver Version: 470.161.03   CUDA Version: 11.4     |\n"
+FWD_COMPAT = (
+    "NOTE: CUDA Forward Compatibility mode ENABLED.\n"
+    "  Using CUDA 12.1 driver version 530.30.02 with kernel driver version 470.161.03.\n"
+    "  See https://docs.nvidia.com/deploy/cuda-compatibility/ for details.\n"
+)
+
+
+@pytest.mark.parametrize(
+    "built",
+    ["CUDA used to build PyTorch: 12.1", "==========\n== CUDA ==\n==========\n\nCUDA Version 12.1.1"],
+)
+def test_forward_compatibility_enabled_runs_the_newer_cuda(tmp_path: Path, built: str) -> None:
+    """A healthy NGC / nvidia/cuda log on a data-center driver 470 with the image's compat libcuda in use: the
+    entrypoint says it works, and glearn50a's toolkit_above_driver named cuda.driver-too-old, a blocker."""
+    text = SMI_470 + built + "\n" + FWD_COMPAT + "epoch 1 step 100 loss 0.412\n"
+    assert "cuda.driver-too-old" not in causes(tmp_path, text)
+    # the same versions without the note still suggest the driver
+    assert "cuda.driver-too-old" in causes(tmp_path, SMI_470 + built + "\n")
+
+
+@pytest.mark.parametrize(
+    "requirement",
+    [
+        "Requirements: NVIDIA driver 450 or newer.",
+        "- NVIDIA driver version 470 or later (CUDA 11.4+)",
+        "Install NVIDIA driver 470+ first.",
+        "The image needs NVIDIA driver 450.80.02 or newer.",
+        "requires NVIDIA driver 470 on the host",
+        "Minimum NVIDIA driver version: 450.80.02",
+    ],
+)
+def test_a_stated_driver_requirement_is_not_the_installed_driver(tmp_path: Path, requirement: str) -> None:
+    """A README's requirement next to the image it builds on: glearn50a read the minimum as the host's driver."""
+    text = requirement + "\nFROM nvidia/cuda:12.1.0-devel-ubuntu22.04\n"
+    assert "cuda.driver-too-old" not in causes(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    "installed",
+    ["I work under Ubuntu 18.04 and NVIDIA drivers 390.", "My NVIDIA driver version is 418.67", "apt install nvidia-driver-470"],
+)
+def test_a_stated_installed_driver_still_counts(tmp_path: Path, installed: str) -> None:
+    text = installed + "\nFROM nvidia/cuda:12.1.0-devel-ubuntu22.04\n"
+    assert "cuda.driver-too-old" in causes(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    "comment",
+    [
+        "# nvidia/cuda:12.4.1-devel-ubuntu22.04 needs driver 550; we stay on 11.8",
+        "# FROM nvidia/cuda:12.4.1-devel-ubuntu22.04",
+        "    # image: nvidia/cuda:12.4.1-runtime-ubuntu22.04",
+    ],
+)
+def test_an_nvidia_cuda_tag_in_a_comment_is_not_the_image(tmp_path: Path, comment: str) -> None:
+    """The Dockerfile's live FROM is 11.8 (minor-version compatible with the 470 driver); the commented-out 12.4 tag
+    came first and was read as the CUDA the image runs."""
+    text = comment + "\nFROM nvidia/cuda:11.8.0-devel-ubuntu22.04\n" + SMI_470 + "step 10 loss 1.2\n"
+    assert "cuda.driver-too-old" not in causes(tmp_path, text)
+    # a root shell's prompt (`# docker run ...`) is a command, not a comment
+    prompt = "# docker run --gpus all nvidia/cuda:12.4.1-devel-ubuntu22.04 nvidia-smi\n" + SMI_470
+    assert "cuda.driver-too-old" in causes(tmp_path, prompt)
+
+
+_TAIL = (
+    "RuntimeError: NCCL error in: ../torch/csrc/distributed/c10d/ProcessGroupNCCL.cpp:1269, unhandled system error, "
+    "NCCL version 2.14.3\n"
+)
+_START = "node1:5120:5188 [0] misc/socket.cc:483 NCCL WARN socketStartConnect: Connect to 10.20.0.11<{port}> failed : {err}\n"
+
+
+def test_one_node_job_is_no_firewall_between_hosts(tmp_path: Path) -> None:
+    """Every rank on the rendezvous host itself (torchrun --nnodes 1, NCCL's nNodes 1): no host firewall stands
+    between a host and itself, and glearn50c named network.port-blocked."""
+    for launch in (
+        "torchrun --nnodes=1 --nproc-per-node=2 --master_addr 10.20.0.11 --master_port 29500 train.py\n",
+        "+ export MASTER_ADDR=10.20.0.11 MASTER_PORT=29500\n"
+        "node1:5120:5188 [0] NCCL INFO comm 0x55d0 rank 0 nRanks 2 nNodes 1 localRanks 2 localRank 0 MNNVL 0\n",
+    ):
+        got = causes(tmp_path, launch + _START.format(port=41235, err="Connection timed out") + _TAIL)
+        assert "network.port-blocked" not in got
+    # two nodes: still the filter
+    two = "torchrun --nnodes=2 --node_rank 1 --master_addr 10.20.0.11 --master_port 29500 train.py\n"
+    assert causes(tmp_path, two + _START.format(port=41235, err="No route to host") + _TAIL)[0] == "network.port-blocked"
+
+
+@pytest.mark.parametrize(
+    "rdzv",
+    [
+        # the port stated apart from the address
+        "+ export MASTER_ADDR=10.20.0.11\n+ export MASTER_PORT=29500\n",
+        "torchrun --nnodes 2 --master_addr 10.20.0.11 --master_port 29500 train.py\n",
+        # two rendezvous forms naming the host, each with its own port
+        "torchrun --nnodes 2 --rdzv-endpoint 10.20.0.11:29400 train.py\ninit_method='tcp://10.20.0.11:29500'\n",
+    ],
+)
+def test_the_rendezvous_port_itself_is_not_another_port(tmp_path: Path, rdzv: str) -> None:
+    """The failed connect is to the store's own port: the store never connected, so nothing shows that the route
+    works and only other ports are filtered (glearn50c's own reading, missed when the port was stated apart)."""
+    got = causes(tmp_path, rdzv + _START.format(port=29500, err="No route to host") + _TAIL)
+    assert "network.port-blocked" not in got
+    assert causes(tmp_path, rdzv + _START.format(port=41235, err="No route to host") + _TAIL)[0] == "network.port-blocked"
