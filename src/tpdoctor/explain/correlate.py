@@ -973,20 +973,26 @@ def _store_host_port_blocked(scan: ScanResult, supports: dict[str, Support]) -> 
     route and the interface work, and only the other ports are filtered: a host firewall that opens the rendezvous
     port alone (firewalld's default reject is icmp-host-prohibited, which the kernel reports as 'No route to host';
     a DROP rule times out). wenet-e2e/wenet#1490 ('It's because of port range'), NCCL docs troubleshooting.rst."""
-    rdzv: dict[str, tuple[str, str]] = {}  # ip -> (port or "", the fact's value)
+    nodes = [v for k in ("nnodes", "n_nodes") for v in scan.facts.values.get(k, [])]
+    if nodes and all(v == "1" for v in nodes):
+        return  # one node (review52): every rank is on the rendezvous host, and no firewall stands between a host and itself
+    rdzv: dict[str, str] = {}  # ip -> the first fact value naming it
+    ports = set(scan.facts.values.get("rdzv_port", []))  # the store's ports: MASTER_PORT, and those beside an address
     for value in scan.facts.values.get("rdzv_ipv4", []):
         got = _ipv4_port(value)
         if got is not None and not got[0].startswith(("127.", "0.")):
-            rdzv.setdefault(got[0], (got[1], value))
+            rdzv.setdefault(got[0], value)
+            if got[1]:
+                ports.add(got[1])
     if not rdzv:
         return
     for key in ("peer_unreach", "peer_unreach2", "peer_unreach3", "peer_unreach4", "peer_unreach5"):
         for value in scan.facts.values.get(key, []):
             got = _ipv4_port(value)
-            if got is None or got[0] not in rdzv or rdzv[got[0]][0] == got[1]:
-                continue  # another host, or the store's own port (the store itself failed: not this reading)
+            if got is None or got[0] not in rdzv or got[1] in ports:
+                continue  # another host, or a store's own port (the store itself failed: not this reading)
             line, source = scan.facts.where[(key, value)]
-            rdzv_line = scan.facts.where[("rdzv_ipv4", rdzv[got[0]][1])][0]
+            rdzv_line = scan.facts.where[("rdzv_ipv4", rdzv[got[0]])][0]
             why = (
                 f"This rank could not open a socket to {got[0]} on port {got[1]} (line {line}), yet {got[0]} is the "
                 f"job's rendezvous host (line {rdzv_line}), which the store already reached: the "
