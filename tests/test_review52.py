@@ -119,3 +119,61 @@ def test_the_rendezvous_port_itself_is_not_another_port(tmp_path: Path, rdzv: st
     got = causes(tmp_path, rdzv + _START.format(port=29500, err="No route to host") + _TAIL)
     assert "network.port-blocked" not in got
     assert causes(tmp_path, rdzv + _START.format(port=41235, err="No route to host") + _TAIL)[0] == "network.port-blocked"
+
+
+# -- audit --fix: comments after a block that ends in a list of mappings ----------------------------------------------
+def _fixed(tmp_path: Path, name: str, text: str) -> str:
+    from tpdoctor.deploy.audit import load
+    from tpdoctor.deploy.fix import fix_loaded
+
+    f = tmp_path / name
+    f.write_text(text, encoding="utf-8")
+    return fix_loaded(load(f), None).text
+
+
+def test_comment_opening_the_next_service_stays_above_it_after_a_long_syntax_list(tmp_path: Path) -> None:
+    """A service ending in compose's long `volumes:` syntax (a list of mappings): ruamel keeps the next service's
+    comment on the last item's last entry, gwild50's tail holding looked only at the list's own slot, and the keys
+    --fix adds came below `# the cache, shared`, which opens redis."""
+    text = (
+        "services:\n  vllm:\n    image: vllm/vllm-openai:latest\n"
+        '    command: ["--tensor-parallel-size", "2"]\n    privileged: true\n'
+        "    volumes:\n      - type: bind\n        source: /data\n        target: /data\n"
+        "  # the cache, shared\n  redis:\n    image: redis\n"
+    )
+    lines = _fixed(tmp_path, "compose.yaml", text).splitlines()
+    i = lines.index("  # the cache, shared")
+    assert lines[i + 1] == "  redis:"
+    assert lines.index("    shm_size: 16g") < i
+
+
+def test_comment_opening_the_next_pod_key_stays_above_it_after_volume_mounts(tmp_path: Path) -> None:
+    """The container ends in `volumeMounts:` (a list of mappings): the securityContext --fix adds came below
+    `# Volumes for the pod`, and the pod's last comment above the added dshm volume."""
+    text = (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: vllm\nspec:\n  hostIPC: true\n  containers:\n"
+        "    - name: vllm\n      image: vllm/vllm-openai:latest\n"
+        '      args: ["--tensor-parallel-size", "2"]\n'
+        "      resources:\n        limits:\n          nvidia.com/gpu: 2\n"
+        "      volumeMounts:\n        - name: cache\n          mountPath: /root/.cache\n"
+        "  # Volumes for the pod\n  volumes:\n    - name: cache\n      hostPath:\n        path: /data/cache\n"
+        "  # the end of the pod spec\n"
+    )
+    lines = _fixed(tmp_path, "pod.yaml", text).splitlines()
+    i = lines.index("  # Volumes for the pod")
+    assert lines[i + 1] == "  volumes:"
+    assert lines.index("      securityContext:") < i
+    assert lines[-1] == "  # the end of the pod spec"
+
+
+def test_a_block_commented_out_at_column_0_keeps_its_bytes(tmp_path: Path) -> None:
+    """xinference's compose: the service's `volumes:`/`environment:` commented out at column 0, then a blank line.
+    Moved in front of the next service, it was re-indented to the service's column and lost the blank line (a
+    service ending in a scalar; one ending in a list of mappings, as xinference's, now takes the same path)."""
+    block = "#    volumes:\n#      - <xinference_home>:/root/.xinference\n#    environment:\n#      - A=b\n\n"
+    for end in ("    restart: always\n", "    deploy:\n      resources:\n        reservations:\n          devices:\n"
+                "            - capabilities: [gpu]\n              driver: nvidia\n              count: all\n"):
+        text = "services:\n  xinference:\n    image: vllm/vllm-openai:latest\n    privileged: true\n" + end
+        fixed = _fixed(tmp_path, "compose.yaml", text + block + "  worker:\n    image: redis\n")
+        assert "cap_drop" in fixed
+        assert block + "  worker:\n" in fixed
