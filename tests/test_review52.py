@@ -177,3 +177,21 @@ def test_a_block_commented_out_at_column_0_keeps_its_bytes(tmp_path: Path) -> No
         fixed = _fixed(tmp_path, "compose.yaml", text + block + "  worker:\n    image: redis\n")
         assert "cap_drop" in fixed
         assert block + "  worker:\n" in fixed
+
+
+# -- the redactor (gsafe50's `wandb login KEY`) -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "line",
+    [
+        "To fix, run wandb login authentication-required-for-this-project",
+        "hint: wandb login --relogin afterwards_with_your_own_account",
+    ],
+)
+def test_a_word_after_wandb_login_is_no_key_without_a_digit(line: str) -> None:
+    from tpdoctor.redact import redact_line
+
+    assert redact_line(line) == line
+    # keys still go
+    assert redact_line("wandb login 0123456789abcdef0123456789abcdef01234567") == "wandb login <redacted>"
+    assert redact_line("wandb login --relogin local-0123456789abcdef0123456789abcdef01234567").endswith("<redacted>")
+    assert redact_line("wandb login abcdefabcdefabcdefabcdefabcdef0123456789") == "wandb login <redacted>"
