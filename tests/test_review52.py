@@ -195,3 +195,24 @@ def test_a_word_after_wandb_login_is_no_key_without_a_digit(line: str) -> None:
     assert redact_line("wandb login 0123456789abcdef0123456789abcdef01234567") == "wandb login <redacted>"
     assert redact_line("wandb login --relogin local-0123456789abcdef0123456789abcdef01234567").endswith("<redacted>")
     assert redact_line("wandb login abcdefabcdefabcdefabcdefabcdef0123456789") == "wandb login <redacted>"
+
+
+def test_cuda_visible_devices_under_the_nvidia_runtime_with_its_own_selection(tmp_path: Path) -> None:
+    """gwild50 made CUDA_VISIBLE_DEVICES a notice wherever every host GPU enters (host numbering kept), the nvidia
+    runtime included; with the container's own NVIDIA_VISIBLE_DEVICES=2,3 only those two enter, as 0 and 1, and
+    CUDA_VISIBLE_DEVICES=2,3 names neither ("invalid device ordinal")."""
+    from tpdoctor.deploy.audit import audit_model, load
+
+    base = (
+        "services:\n  vllm:\n    image: vllm/vllm-openai:latest\n"
+        '    command: ["--tensor-parallel-size", "2"]\n    shm_size: 16g\n    runtime: nvidia\n    environment:\n'
+    )
+
+    def severity(env: str) -> str:
+        f = tmp_path / "compose.yaml"
+        f.write_text(base + env + "      - CUDA_VISIBLE_DEVICES=2,3\n", encoding="utf-8")
+        got = [x for x in audit_model(load(f).model).findings if x.cause == "cuda.visible-devices-mismatch"]
+        return got[0].severity.value
+
+    assert severity("      - NVIDIA_VISIBLE_DEVICES=2,3\n") == "degraded"
+    assert severity("      - NVIDIA_VISIBLE_DEVICES=all\n") == "notice"
