@@ -93,14 +93,16 @@ def test_one_node_job_is_no_firewall_between_hosts(tmp_path: Path) -> None:
     between a host and itself, and glearn50c named network.port-blocked."""
     for launch in (
         "torchrun --nnodes=1 --nproc-per-node=2 --master_addr 10.20.0.11 --master_port 29500 train.py\n",
-        "+ export MASTER_ADDR=10.20.0.11 MASTER_PORT=29500\n"
-        "node1:5120:5188 [0] NCCL INFO comm 0x55d0 rank 0 nRanks 2 nNodes 1 localRanks 2 localRank 0 MNNVL 0\n",
+        "#SBATCH --nodes=1\n+ export MASTER_ADDR=10.20.0.11 MASTER_PORT=29500\n",
     ):
         got = causes(tmp_path, launch + _START.format(port=41235, err="Connection timed out") + _TAIL)
         assert "network.port-blocked" not in got
-    # two nodes: still the filter
+    # two nodes: still the filter; and NCCL's nNodes 1 is one communicator's (a TP group inside a node), not the job's
     two = "torchrun --nnodes=2 --node_rank 1 --master_addr 10.20.0.11 --master_port 29500 train.py\n"
     assert causes(tmp_path, two + _START.format(port=41235, err="No route to host") + _TAIL)[0] == "network.port-blocked"
+    tp_comm = "node2:5120:5188 [0] NCCL INFO comm 0x55d0 rank 0 nRanks 8 nNodes 1 localRanks 8 localRank 0 MNNVL 0\n"
+    got = causes(tmp_path, "+ export MASTER_ADDR=10.20.0.11\n" + tp_comm + _START.format(port=41235, err="No route to host"))
+    assert got[0] == "network.port-blocked"
 
 
 @pytest.mark.parametrize(

@@ -973,8 +973,8 @@ def _store_host_port_blocked(scan: ScanResult, supports: dict[str, Support]) -> 
     route and the interface work, and only the other ports are filtered: a host firewall that opens the rendezvous
     port alone (firewalld's default reject is icmp-host-prohibited, which the kernel reports as 'No route to host';
     a DROP rule times out). wenet-e2e/wenet#1490 ('It's because of port range'), NCCL docs troubleshooting.rst."""
-    nodes = [v for k in ("nnodes", "n_nodes") for v in scan.facts.values.get(k, [])]
-    if nodes and all(v == "1" for v in nodes):
+    nodes = scan.facts.values.get("nnodes", [])  # the launcher's (torchrun, srun/sbatch): NCCL's nNodes is per communicator
+    if nodes and all(v == "1" for v in nodes) and not any(v != "1" for v in scan.facts.values.get("n_nodes", [])):
         return  # one node (review52): every rank is on the rendezvous host, and no firewall stands between a host and itself
     rdzv: dict[str, str] = {}  # ip -> the first fact value naming it
     ports = set(scan.facts.values.get("rdzv_port", []))  # the store's ports: MASTER_PORT, and those beside an address
