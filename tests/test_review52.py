@@ -218,3 +218,14 @@ def test_cuda_visible_devices_under_the_nvidia_runtime_with_its_own_selection(tm
 
     assert severity("      - NVIDIA_VISIBLE_DEVICES=2,3\n") == "degraded"
     assert severity("      - NVIDIA_VISIBLE_DEVICES=all\n") == "notice"
+
+
+def test_a_rank_whose_own_bootstrap_address_is_the_peer_connected_to_its_own_host(tmp_path: Path) -> None:
+    """No node count in the log, but NCCL bootstraps on 10.20.0.11 (the only address its ranks use) and the failed
+    connect is to 10.20.0.11: the ranks share that host, and no firewall stands between them."""
+    head = "+ export MASTER_ADDR=10.20.0.11\nnode1:5120:5188 [0] NCCL INFO Bootstrap : Using eth0:10.20.0.11<0>\n"
+    got = causes(tmp_path, head + _START.format(port=41235, err="Connection timed out") + _TAIL)
+    assert "network.port-blocked" not in got
+    # a rank on another host (its own address differs) still reads the filter
+    other = head.replace("eth0:10.20.0.11<0>", "eth0:10.20.0.12<0>")
+    assert causes(tmp_path, other + _START.format(port=41235, err="No route to host") + _TAIL)[0] == "network.port-blocked"

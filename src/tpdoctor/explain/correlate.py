@@ -953,6 +953,7 @@ def _shm_not_small(scan: ScanResult) -> str:
 # glearn50c: the NCCL/Gloo connect failures whose only other reading is a wrong interface (signatures.yaml)
 _CONNECT_FAILURE_SIGS = frozenset({"nccl.socket-connect-failed", "nccl.connect-retry-exceeded", "gloo.pair-connect-failed"})
 _IPV4_PORT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})(?:\D{1,3}(\d{1,5}))?")
+_OWN_IPV4 = re.compile(r":(\d{1,3}(?:\.\d{1,3}){3})$")
 
 
 def _ipv4_port(value: str) -> tuple[str, str] | None:
@@ -986,11 +987,14 @@ def _store_host_port_blocked(scan: ScanResult, supports: dict[str, Support]) -> 
                 ports.add(got[1])
     if not rdzv:
         return
+    # the addresses NCCL's own ranks bootstrap on ("Bootstrap : Using eth0:10.0.0.5"): when the log shows only the peer's,
+    # the rank connected to its own host (one node), where no firewall stands between the ranks (review52)
+    own = {m.group(1) for v in scan.facts.values.get("bootstrap", []) if (m := _OWN_IPV4.search(v))}
     for key in ("peer_unreach", "peer_unreach2", "peer_unreach3", "peer_unreach4", "peer_unreach5"):
         for value in scan.facts.values.get(key, []):
             got = _ipv4_port(value)
-            if got is None or got[0] not in rdzv or got[1] in ports:
-                continue  # another host, or a store's own port (the store itself failed: not this reading)
+            if got is None or got[0] not in rdzv or got[1] in ports or own == {got[0]}:
+                continue  # another host, a store's own port (the store itself failed), or this rank's own host
             line, source = scan.facts.where[(key, value)]
             rdzv_line = scan.facts.where[("rdzv_ipv4", rdzv[got[0]])][0]
             why = (
