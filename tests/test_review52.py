@@ -229,3 +229,15 @@ def test_a_rank_whose_own_bootstrap_address_is_the_peer_connected_to_its_own_hos
     # a rank on another host (its own address differs) still reads the filter
     other = head.replace("eth0:10.20.0.11<0>", "eth0:10.20.0.12<0>")
     assert causes(tmp_path, other + _START.format(port=41235, err="No route to host") + _TAIL)[0] == "network.port-blocked"
+
+
+def test_ubuntu_drivers_list_of_available_drivers_is_no_installed_driver(tmp_path: Path) -> None:
+    """`ubuntu-drivers devices` lists the branches it could install, the oldest first; glearn50a's branch fact read
+    the first as the host's driver, and a torch build for CUDA 12 beside it was cuda.driver-too-old."""
+    listing = (
+        "== /sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0 ==\n"
+        "vendor   : NVIDIA Corporation\nmodel    : GA102 [GeForce RTX 3090]\n"
+        "driver   : nvidia-driver-470 - distro non-free\n"
+        "driver   : nvidia-driver-535 - distro non-free recommended\n"
+    )
+    assert "cuda.driver-too-old" not in causes(tmp_path, listing + "CUDA used to build PyTorch: 12.1\n")
