@@ -43,7 +43,7 @@ def test_forward_compatibility_enabled_runs_the_newer_cuda(tmp_path: Path, built
         "Requirements: NVIDIA driver 450 or newer.",
         "- NVIDIA driver version 470 or later (CUDA 11.4+)",
         "Install NVIDIA driver 470+ first.",
-        "The image needs NVIDIA driver 450.80.02 or newer.",
+        "The image needs NVIDIA driver version 450.80.02 or newer.",
         "requires NVIDIA driver 470 on the host",
         "Minimum NVIDIA driver version: 450.80.02",
     ],
