@@ -200,7 +200,9 @@ _CMD_END = re.compile(r"[;&|\n]")
 # configure set aws_secret_access_key KEY` (a setting's name and value as two words): printed (gsafe50)
 _WANDB_KEY = re.compile(
     r"(?<![\w-])(?P<pre>wandb[ \t]+login(?:[ \t]+(?:--host[ \t]+[^\s-]\S*|-[\w-]*(?:=\S*)?))*[ \t]+)"
-    r"(?P<secret>[A-Za-z0-9][\w-]{15,})"
+    # a key has a digit (40 hex characters, `local-` and 40): `wandb login authentication-required-for-this-project`
+    # in a hint or a README is no key (review52)
+    r"(?P<secret>(?=[A-Za-z0-9][\w-]*?\d)[A-Za-z0-9][\w-]{15,})"
 )
 _AWS_SET = re.compile(
     r"(?<![\w-])(?P<pre>aws[ \t]+configure[ \t]+set[ \t]+(?:[\w.-]*\.)?"

@@ -48,6 +48,12 @@ def _tail_token(m: CommentedMap, key: Any) -> Any:
     """The token holding the comments that follow entry `key` of map `m` (recursing into its value)."""
     v = m.get(key)
     if isinstance(v, CommentedSeq) and len(v):
+        last = v[len(v) - 1]
+        if isinstance(last, CommentedMap) and len(last) and not v.fa.flow_style():
+            # a list of mappings (compose's long `volumes:` syntax, a container's `volumeMounts:`): ruamel keeps the
+            # comments after it on the last item's last entry; the list's own slot holds none, and the comment that
+            # opens the next service or pod key stayed above the keys a fix added (review52)
+            return _tail_token(last, list(last.keys())[-1])
         return _item_token(v, len(v) - 1)
     if isinstance(v, CommentedMap) and len(v):
         return _tail_token(v, list(v.keys())[-1])
@@ -73,6 +79,19 @@ def _key_col(m: CommentedMap, key: Any, default: int) -> int:
 
 
 def _put_before(m: CommentedMap, key: Any, raw: str, default_col: int) -> None:
+    """The comment lines `raw` (cut after another entry) in front of entry `key`, as the file spells them: their own
+    columns and blank lines (a block commented out at column 0 was re-indented to the key's column and lost the blank
+    line after it; review52). A key whose before-comments ruamel keeps elsewhere (the map's first) gets them as
+    ruamel's API writes them, at the key's column."""
+    keys = list(m.keys())
+    if keys and keys[0] != key and raw.endswith("\n") and all(
+        not ln.strip() or ln.lstrip().startswith("#") for ln in raw.splitlines()
+    ):
+        c = m.ca.items.setdefault(key, [None, [], None, None])
+        if c[1] is None:
+            c[1] = []
+        c[1].append(CommentToken(raw, CommentMark(0), None))
+        return
     m.yaml_set_comment_before_after_key(key, before=_api_text(raw), indent=_key_col(m, key, default_col))
 
 

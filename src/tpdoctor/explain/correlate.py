@@ -953,6 +953,7 @@ def _shm_not_small(scan: ScanResult) -> str:
 # glearn50c: the NCCL/Gloo connect failures whose only other reading is a wrong interface (signatures.yaml)
 _CONNECT_FAILURE_SIGS = frozenset({"nccl.socket-connect-failed", "nccl.connect-retry-exceeded", "gloo.pair-connect-failed"})
 _IPV4_PORT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})(?:\D{1,3}(\d{1,5}))?")
+_OWN_IPV4 = re.compile(r":(\d{1,3}(?:\.\d{1,3}){3})$")
 
 
 def _ipv4_port(value: str) -> tuple[str, str] | None:
@@ -973,20 +974,29 @@ def _store_host_port_blocked(scan: ScanResult, supports: dict[str, Support]) -> 
     route and the interface work, and only the other ports are filtered: a host firewall that opens the rendezvous
     port alone (firewalld's default reject is icmp-host-prohibited, which the kernel reports as 'No route to host';
     a DROP rule times out). wenet-e2e/wenet#1490 ('It's because of port range'), NCCL docs troubleshooting.rst."""
-    rdzv: dict[str, tuple[str, str]] = {}  # ip -> (port or "", the fact's value)
+    nodes = scan.facts.values.get("nnodes", [])  # the launcher's (torchrun, srun/sbatch): NCCL's nNodes is per communicator
+    if nodes and all(v == "1" for v in nodes) and not any(v != "1" for v in scan.facts.values.get("n_nodes", [])):
+        return  # one node (review52): every rank is on the rendezvous host, and no firewall stands between a host and itself
+    rdzv: dict[str, str] = {}  # ip -> the first fact value naming it
+    ports = set(scan.facts.values.get("rdzv_port", []))  # the store's ports: MASTER_PORT, and those beside an address
     for value in scan.facts.values.get("rdzv_ipv4", []):
         got = _ipv4_port(value)
         if got is not None and not got[0].startswith(("127.", "0.")):
-            rdzv.setdefault(got[0], (got[1], value))
+            rdzv.setdefault(got[0], value)
+            if got[1]:
+                ports.add(got[1])
     if not rdzv:
         return
+    # the addresses NCCL's own ranks bootstrap on ("Bootstrap : Using eth0:10.0.0.5"): when the log shows only the peer's,
+    # the rank connected to its own host (one node), where no firewall stands between the ranks (review52)
+    own = {m.group(1) for v in scan.facts.values.get("bootstrap", []) if (m := _OWN_IPV4.search(v))}
     for key in ("peer_unreach", "peer_unreach2", "peer_unreach3", "peer_unreach4", "peer_unreach5"):
         for value in scan.facts.values.get(key, []):
             got = _ipv4_port(value)
-            if got is None or got[0] not in rdzv or rdzv[got[0]][0] == got[1]:
-                continue  # another host, or the store's own port (the store itself failed: not this reading)
+            if got is None or got[0] not in rdzv or got[1] in ports or own == {got[0]}:
+                continue  # another host, a store's own port (the store itself failed), or this rank's own host
             line, source = scan.facts.where[(key, value)]
-            rdzv_line = scan.facts.where[("rdzv_ipv4", rdzv[got[0]][1])][0]
+            rdzv_line = scan.facts.where[("rdzv_ipv4", rdzv[got[0]])][0]
             why = (
                 f"This rank could not open a socket to {got[0]} on port {got[1]} (line {line}), yet {got[0]} is the "
                 f"job's rendezvous host (line {rdzv_line}), which the store already reached: the "

@@ -385,6 +385,8 @@ class ToolkitAbove:
 def toolkit_above_driver(scan: ScanResult) -> ToolkitAbove | None:
     """The CUDA runtime the log installs or builds with (conda's cudatoolkit, torch's build CUDA, an nvidia/cuda tag),
     when the driver the log shows (nvidia-smi's "CUDA Version" or driver, a driver stated in prose) cannot run it."""
+    if "cuda_forward_compat_on" in scan.facts.first:
+        return None  # the entrypoint saw the image's compat libcuda initialise: the newer CUDA runs (review52)
     built_hit = _runtime_cuda(scan)
     if built_hit is None or (built := _version(built_hit[0])) is None:
         return None

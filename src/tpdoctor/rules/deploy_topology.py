@@ -145,9 +145,15 @@ def cuda_visible(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     n = len([x for x in cvd.split(",") if x.strip()])
     tp = tp_size(svc) or 1
     sev: SeverityName | None = None if tp > n else "degraded"
-    if tp <= n and all(g.count is None and g.via in ("gpus-flag", "compose-deploy", "runtime") for g in svc.gpus):
+    own = svc.env.get("NVIDIA_VISIBLE_DEVICES", "all").strip().lower() in ("", "all")
+    if tp <= n and all(
+        g.count is None and not g.ids and (g.via in ("gpus-flag", "compose-deploy") or (g.via == "runtime" and own))
+        for g in svc.gpus
+    ):
         # every host GPU enters (--gpus all, count: all, the nvidia runtime) and keeps the host's numbering, so the
-        # variable picks real GPUs: production-stack's prefill/decode scripts pin GPU 0 and 1 this way (gwild50)
+        # variable picks real GPUs: production-stack's prefill/decode scripts pin GPU 0 and 1 this way (gwild50). Not
+        # under the nvidia runtime with the container's own NVIDIA_VISIBLE_DEVICES=2,3: those two enter as 0 and 1,
+        # and CUDA_VISIBLE_DEVICES=2,3 names none of them (review52)
         sev = "notice"
     yield make_finding(
         "cuda.visible-devices-mismatch",
