@@ -254,5 +254,8 @@ def test_pod_runtime_class_neighbours(tmp_path: Path) -> None:
     # GKE mounts the driver elsewhere
     gke = "GKE node pool with nvidia.com/gpu: 1\n" + NO_LIBCUDA
     assert "k8s.nvidia-runtime-class-missing" not in _causes(tmp_path, gke)
+    # driver capabilities without compute in the pod spec: the setting is the cause (gcaps), not the runtime class
+    caps = "NVIDIA_DRIVER_CAPABILITIES=graphics,video\n"
+    assert _causes(tmp_path, caps + "  limits:\n    nvidia.com/gpu: 1\n" + NO_LIBCUDA)[:1] == ["nvidia.driver-capabilities-missing"]
     # (fails without glearn52a) the request alone with the missing driver names it
     assert _causes(tmp_path, "  limits:\n    nvidia.com/gpu: 1\n" + NO_LIBCUDA)[:1] == ["k8s.nvidia-runtime-class-missing"]
