@@ -185,7 +185,12 @@ def typographic_forms(form: str) -> list[str]:
     if "--" in form:
         for base in bases:
             out.extend(_LONE_FLAG_DASHES.sub(dash, base) for dash in ("\u2013", "\u2014"))
-            out.append(_MD_EN_DASH.sub("\u2013", base))
+            en = _MD_EN_DASH.sub("\u2013", base)
+            out.append(en)
+            # a literal that ends in `--` after a character (`models--`, the hub cache's `models--org--name`):
+            # the line goes on after it, so markdown-it turns that `--` into – as well (merge52: lost)
+            if en.endswith("--") and len(en) > 2 and en[-3] not in " \t-":
+                out.append(en[:-2] + "\u2013")
     return [f for f in dict.fromkeys(out) if f != form]
 
 
