@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import re
+from typing import Any
 
 import pytest
 
@@ -12,16 +13,15 @@ from tpdoctor import rxcompat
 
 # ---- rxcompat: the 3.10 form of a pattern must match what 3.11 matches -------------------------------------------
 
+parser: Any = getattr(re, "_parser", None)
+constants: Any = getattr(re, "_constants", None)
 needs_311 = pytest.mark.skipif(not rxcompat.NATIVE, reason="compares with Python 3.11's own possessive forms")
 
 
 def _leaves_311_syntax(pattern: str, flags: int) -> bool:
     """Whether the parsed pattern still holds a possessive repeat or an atomic group (3.10 rejects both)."""
-    parser = getattr(re, "_parser")
-    constants = getattr(re, "_constants")
-
-    def walk(sub: object) -> bool:
-        for op, av in sub:  # type: ignore[attr-defined]
+    def walk(sub: Any) -> bool:
+        for op, av in sub:
             if op in (constants.POSSESSIVE_REPEAT, constants.ATOMIC_GROUP):
                 return True
             for item in av if isinstance(av, (tuple, list)) else ():
