@@ -132,3 +132,54 @@ def test_the_project_reads_routed_patterns_by_name() -> None:
     for pattern in rxcompat.routed:
         compiled = re.compile(pattern)
         assert compiled.groups == len(compiled.groupindex), pattern
+
+
+# ---- redact_tools: linear on long lines of tool words ------------------------------------------------------------
+
+SECRET = "Zq7Secr3tWord"
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "redis-cli ",
+        "redis-cli -a ",
+        "zip ",
+        "mc alias ",
+        "rclone config create a b ",
+        "htpasswd -b ",
+        'redis-cli "',
+        "redis-cli '",
+        "sudo -S <<<x ",
+        '["redis-cli", ',
+    ],
+)
+def test_tool_words_are_read_in_linear_time(unit: str) -> None:
+    """Each tool word was read to its command's end: 64 KiB of `redis-cli ` took 184 s, 16 KiB 11 s."""
+    import time
+
+    from tpdoctor.redact import redact_line
+
+    line = (unit * (16 * 1024 // len(unit) + 1))[: 16 * 1024]
+    t = time.perf_counter()
+    redact_line(line)
+    assert time.perf_counter() - t < 2.0
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "redis-cli " * 3000 + f"-a {SECRET}",
+        "redis-cli x " * 100 + f'sh -c "redis-cli -a {SECRET}"',
+        "zip " * 2000 + f"-P {SECRET} out.zip",
+        "htpasswd " * 2000 + f"-b f admin {SECRET}",
+        "rclone config create a b " * 200 + f"secret_access_key {SECRET}",
+        "rclone config create a b pass " + f"x pass {SECRET}",
+        "mc alias set " * 200 + f"mc alias set m http://m ak {SECRET}",
+        'test: ["CMD", "redis-cli", ' + '"x", ' * 300 + f'"-a", "{SECRET}"]',
+    ],
+)
+def test_a_password_after_many_tool_words_is_still_hidden(line: str) -> None:
+    from tpdoctor.redact import redact_line
+
+    assert SECRET not in redact_line(line)

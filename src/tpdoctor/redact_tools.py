@@ -10,6 +10,7 @@ separated words, quotes kept whole, to `;`, `&`, `|`, `<`, `>` or the line's end
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -119,30 +120,43 @@ class _Word:
     text: str
 
 
-def _shell_words(line: str, pos: int) -> list[_Word]:
+def _shell_words(
+    line: str, pos: int, limit: int | None = None, memo: dict[int, tuple[_Word, int] | None] | None = None
+) -> list[_Word]:
+    """The shell words after pos, to the command's end (`limit`: the first ones only). `memo` keeps each word by where
+    the blanks before it start: the readings of one line's tools share their words (gsafe52)."""
     words: list[_Word] = []
-    while True:
-        blank = _BLANKS.match(line, pos)
-        if blank is None:
+    memo = {} if memo is None else memo
+    while limit is None or len(words) < limit:
+        if pos in memo:
+            got = memo[pos]
+        else:
+            got = None
+            blank = _BLANKS.match(line, pos)
+            m = _SHELL_WORD.match(line, blank.end()) if blank is not None else None
+            if m is not None:
+                start, end = m.start(), m.end()
+                if end - start >= 2 and line[start] in "\"'" and line[end - 1] == line[start]:
+                    start, end = start + 1, end - 1
+                got = (_Word(start, end, line[start:end]), m.end())
+            memo[pos] = got
+        if got is None:
             return words
-        m = _SHELL_WORD.match(line, blank.end())
-        if m is None:
-            return words
-        start, end = m.start(), m.end()
-        if end - start >= 2 and line[start] in "\"'" and line[end - 1] == line[start]:
-            start, end = start + 1, end - 1
-        words.append(_Word(start, end, line[start:end]))
-        pos = m.end()
+        words.append(got[0])
+        pos = got[1]
+    return words
 
 
-def _list_words(line: str, pos: int) -> list[_Word]:
+def _list_words(
+    line: str, pos: int, limit: int | None = None, memo: dict[int, tuple[_Word, int] | None] | None = None
+) -> list[_Word]:
     """The list's items after the tool's (pos: the tool word's end; its closing quote and comma follow)."""
     words: list[_Word] = []
     nxt = _LIST_NEXT.match(line, pos)
     if nxt is None or line[nxt.end() - 1] == "]":
         return words
     pos = nxt.end()
-    while True:
+    while limit is None or len(words) < limit:
         m = _LIST_ITEM.match(line, pos)
         if m is None:
             return words
@@ -152,6 +166,7 @@ def _list_words(line: str, pos: int) -> list[_Word]:
         if line[pos : pos + 1] != ",":
             return words
         pos += 1
+    return words
 
 
 def _value_span(words: list[_Word], i: int, creds: ToolCreds) -> tuple[int, int] | None:
@@ -207,7 +222,9 @@ def _spans(words: list[_Word], creds: ToolCreds, secret_name: Callable[[str], bo
         operands.append(w)
     if creds.pairs:
         rest = operands[len(creds.sub) + 1 + 2 :]  # after `config create NAME TYPE`
-        spans += [(v.start, v.end) for k, v in zip(rest[::2], rest[1::2], strict=False) if secret_name(k.text)]
+        # the word after each secret's name, whichever the pairs' alignment (a reading from a later `rclone` on the
+        # line then finds no more than this one: password_spans reads it once)
+        spans += [(v.start, v.end) for k, v in itertools.pairwise(rest) if secret_name(k.text)]
         return spans
     if creds.operands and (not creds.needs_short or creds.needs_short in short):
         ops = operands[len(creds.sub) :]
@@ -244,18 +261,47 @@ def _creds_for(tool: str, words: list[_Word]) -> ToolCreds | None:
     return None
 
 
+# The words read after a tool whose password is an operand counted from it (`rabbitmqctl add_user USER PW`, `mc alias
+# set A URL KEY SECRET`, `mkpasswd PW`): its operands come first. A tool whose password follows a flag, or is every
+# operand or the last, is read to its command's end, once: a later word of that command that names the same tool
+# reads a suffix of the same words, where the first reading found every password (gsafe52: 64 KiB of `redis-cli `
+# read every word after each, 6,500 times: 184 s for one line).
+_OPERAND_WORDS = 32
+
+
+def _suffix_safe(creds: ToolCreds) -> bool:
+    """Whether a reading of `creds` from a later word of the same command finds no password the first one missed."""
+    return all(n in (0, -1) for n in creds.operands)
+
+
 def password_spans(line: str, secret_name: Callable[[str], bool]) -> list[tuple[int, int]]:
     """Where in `line` the known tools' command lines hold a password (sorted, possibly overlapping);
     `secret_name` tells a setting's name that holds a secret (rclone's `KEY VALUE` pairs)."""
     spans: list[tuple[int, int]] = []
+    # per (tool entry, list form): the words (spans) a whole reading went over, and where the furthest one ended
+    read: dict[tuple[int, bool], tuple[set[tuple[int, int]], int]] = {}
+    memo: dict[int, tuple[_Word, int] | None] = {}
     for m in _TOOL.finditer(line):
         before = line[max(0, m.start() - 8) : m.start()]
         in_list = _LIST_BEFORE.search(before) is not None and _LIST_NEXT.match(line, m.end()) is not None
         # a list item that holds a whole shell command (`["CMD-SHELL", "redis-cli -a x ping"]`) is read as a shell's
-        words = _list_words(line, m.end()) if in_list else _shell_words(line, m.end())
-        creds = _creds_for(m.group("tool"), words)
+        reader = _list_words if in_list else _shell_words
+        creds = TOOLS.get(m.group("tool"))
+        words = None if creds is not None else reader(line, m.end(), _OPERAND_WORDS, memo)
+        if creds is None:
+            creds = _creds_for(m.group("tool"), words or [])
         if creds is None:
             continue
+        if _suffix_safe(creds):
+            starts, end = read.get((id(creds), in_list), (set(), -1))
+            if m.span() in starts:
+                continue  # a whole word of a command already read whole (a quoted `"redis-cli -a x"` is no such word)
+            if m.start() > end:  # beyond every whole reading: read to the command's end
+                words = reader(line, m.end(), None, memo)
+                starts.update((w.start, w.end) for w in words)
+                read[(id(creds), in_list)] = (starts, max(end, words[-1].end if words else m.end()))
+        if words is None:  # inside a word of a whole reading (`sh -c "redis-cli …"` quoted in its operands), or a tool
+            words = reader(line, m.end(), _OPERAND_WORDS, memo)  # whose password is an operand counted from it
         if creds.pairs and [w.text for w in words[:2]] not in (["config", "create"], ["config", "update"]):
             continue
         spans += _spans(words, creds, secret_name)
@@ -279,6 +325,10 @@ _READS_STDIN = re.compile(
 )
 
 
+_CMD_SEP = re.compile(r"[;&|\n]")
+_CMD_HEAD = 400  # as _FEEDER's `rest`
+
+
 def _stdin_spans(line: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     if "|" in line:
@@ -286,9 +336,15 @@ def _stdin_spans(line: str) -> list[tuple[int, int]]:
             if _READS_STDIN.match(m.group("rest")):
                 spans.append(_inner(m, line, chpasswd="chpasswd" in m.group("rest")))
     if "<<<" in line:
+        cmd_start = 0
+        seps = _CMD_SEP.finditer(line)
+        sep = next(seps, None)
         for m in _HERE.finditer(line):
-            cmd_start = max(line.rfind(c, 0, m.start()) for c in ";&|\n") + 1
-            cmd = line[cmd_start : m.start()].strip()
+            while sep is not None and sep.start() < m.start():  # the command's start: after the last separator
+                cmd_start = sep.end()
+                sep = next(seps, None)
+            # its first words name the program (a 64 KiB command of `<<<x` words was read whole for each: gsafe52)
+            cmd = line[cmd_start : min(m.start(), cmd_start + _CMD_HEAD)].strip()
             if _READS_STDIN.match(cmd):
                 spans.append(_inner(m, line, chpasswd="chpasswd" in cmd))
     return spans
