@@ -183,3 +183,84 @@ def test_a_password_after_many_tool_words_is_still_hidden(line: str) -> None:
     from tpdoctor.redact import redact_line
 
     assert SECRET not in redact_line(line)
+
+
+# ---- the redactor: tools and forms it did not know (each printed the password) -----------------------------------
+
+LEAKED_BEFORE = [
+    # curl's short options take a glued value (`-uuser:pw`)
+    f"curl -uadmin:{SECRET} http://h:8000/v1/models",
+    # mysql's glued password quoted as shells are written (`-p'x'`, `-p"x"`)
+    f"mysql -h db -u root -p'{SECRET}' app",
+    f'mysqladmin ping -h localhost -uroot -p"{SECRET}"',
+    # a GPU server's BMC and the services beside a model server
+    f"ipmitool -I lanplus -H bmc -U admin -P {SECRET} power status",
+    f"ipmitool -H bmc -U admin -P{SECRET} sol activate",
+    f"racadm -r idrac -u root -p {SECRET} getsysinfo",
+    f"etcdctl --user root:{SECRET} get /registry",
+    f"etcdctl --user=root:{SECRET} endpoint health",
+    f"cqlsh -u cassandra -p {SECRET} cassandra",
+    f"cypher-shell -u neo4j -p {SECRET} 'RETURN 1'",
+    f"rabbitmqadmin -u admin -p {SECRET} list queues",
+    f"influx setup -u admin -p {SECRET} -o org -b bucket -f",
+    f"influx bucket list -t {SECRET}",
+    f"mosquitto_passwd -b /mosquitto/passwd user {SECRET}",
+    f"snmpwalk -v2c -c {SECRET} gpu-node-1",
+    f"snmpget -v3 -u u -A {SECRET} -X {SECRET}x -l authPriv h sysName.0",
+    f"openssl enc -aes256 -k {SECRET} -in model.bin -out model.enc",
+    f"crane auth login registry.example.com -u me -p {SECRET}",
+    f"rdesktop -u admin -p {SECRET} win-host",
+    # a password or token fed on standard input to a program that reads one there
+    f"echo {SECRET} | kinit admin@EXAMPLE.COM",
+    f"kinit admin@EXAMPLE.COM <<< {SECRET}",
+    f"echo -n {SECRET} | cryptsetup open /dev/nvme1n1 models -",
+    f"printf '%s' {SECRET} | docker secret create hf_token -",
+    f"echo '{SECRET}' | podman secret create db_pw -",
+    f"echo {SECRET} | gh auth login --with-token",
+    f"gh auth login --with-token <<< {SECRET}",
+    f"echo {SECRET} | vault login -",
+    f"echo {SECRET} | htpasswd -i /etc/nginx/.htpasswd admin",
+    f"htpasswd -i /etc/nginx/.htpasswd admin <<< {SECRET}",
+]
+
+
+@pytest.mark.parametrize("line", LEAKED_BEFORE)
+def test_a_tool_password_the_redactor_did_not_know_is_hidden(line: str) -> None:
+    from tpdoctor.redact import REDACTED, redact_text
+
+    out = redact_text(line + "\n")
+    assert SECRET not in out
+    assert REDACTED in out
+
+
+KEPT_TOO = [
+    'mysql -uroot -p"$MYSQL_ROOT_PASSWORD" -e "select 1"',
+    "mysql -uroot -p'${MYSQL_ROOT_PASSWORD}' app",
+    "etcdctl --user root get k",
+    "ipmitool -I lanplus -H h -U admin -E power status",
+    "snmpwalk -v2c -Cc h system",
+    "crane auth token registry.example.com",
+    "openssl enc -d -aes256 -in f -out g -kfile /run/secrets/k",
+    "docker secret create s ./file",
+    "echo $PW | vault login -",
+    "echo ${TOKEN} | gh auth login --with-token",
+    "curl --upload-file f http://h/x",
+    "kinit -kt /etc/krb5.keytab host/x",
+    "echo hello | tee out | sort",
+    "docker secret ls",
+]
+
+
+@pytest.mark.parametrize("line", KEPT_TOO)
+def test_the_new_tools_other_words_are_kept(line: str) -> None:
+    from tpdoctor.redact import redact_text
+
+    assert redact_text(line + "\n") == line + "\n"
+
+
+def test_only_the_quoted_password_goes() -> None:
+    from tpdoctor.redact import redact_text
+
+    assert redact_text(f"mysql -h db -p'{SECRET}' app\n") == "mysql -h db -p'<redacted>' app\n"
+    assert redact_text(f"curl -uadmin:{SECRET} http://h\n") == "curl -uadmin:<redacted> http://h\n"
+    assert redact_text(f"etcdctl --user root:{SECRET} get k\n") == "etcdctl --user root:<redacted> get k\n"

@@ -160,10 +160,11 @@ _ANY_HINT = re.compile(
     r"curl|wget|sshpass|login|mysql|machine|sig=|" + redact_tools.HINT.pattern
 )
 # Credentials in a command's own flags, which no secret name marks (gsafe45: each was printed):
-# `curl -u user:pw`, `--user`, `--proxy-user`, `-U` (the part after the first colon is the password);
+# `curl -u user:pw`, `--user`, `--proxy-user`, `-U` (the part after the first colon is the password; curl's short
+# options take a glued value too, `-uuser:pw`, which was printed: gsafe52);
 # a quote around the word or after the colon runs the password to that quote (`-u "me:a b"`, `-u me:"x"`: review45)
 _USER_COLON_PW = re.compile(
-    r"(?<!\S)(?P<pre>(?:-u|-U|--user|--proxy-user)(?:[ \t]+|=)(?P<q>[\"'])?[^\s:\"'@]*:(?P<q2>[\"'])?)"
+    r"(?<!\S)(?P<pre>(?:-[uU](?:[ \t]+|=)?|--user(?:[ \t]+|=)|--proxy-user(?:[ \t]+|=))(?P<q>[\"'])?[^\s:\"'@]*:(?P<q2>[\"'])?)"
     r"(?P<secret>(?(q)(?:(?!(?P=q))[^\n])+|(?(q2)(?:(?!(?P=q2))[^\n])+|[^\s\"']+)))"
 )
 # `docker login -p x`, `sshpass -p x`, `mysql -px` (glued: mysql's only way to pass it on the line);
@@ -172,7 +173,10 @@ _DASH_P = re.compile(
     r"(?<!\S)(?P<pre>-p(?:[ \t]+|=)?)(?P<secret>\"[^\"\n]+\"|'[^'\n]+'|[^\s\"'-][^\s\"']*)"
 )
 _DASH_P_START = re.compile(r"(?<!\S)-p")
-_DASH_P_GLUED = re.compile(r"(?<!\S)(?P<pre>-p)(?P<secret>[^\s\"'-][^\s\"']*)")  # mysql's `-p db` prompts
+# mysql's `-p db` prompts; a quoted glued password (`-p'x'`, `-p"x"`, as shells are written) was printed (gsafe52)
+_DASH_P_GLUED = re.compile(
+    r"(?<!\S)(?P<pre>-p(?P<q>[\"'])?)(?P<secret>(?(q)(?:(?!(?P=q))[^\n])+|[^\s\"'-][^\s\"']*))(?(q)(?P=q))"
+)
 # ~/.netrc: `machine h login u password x` (blank-separated tokens; also `password x` alone on a line below);
 # a netrc line; `user` is Python's netrc's other name for `login` (netrc.py: `if tt in {'login', 'user'}`; `user u
 # password x` on a line of an entry was printed, review46)
@@ -725,6 +729,13 @@ def _keep_pre(m: re.Match[str]) -> str:
     return m.group("pre") + REDACTED
 
 
+def _keep_pre_quoted(m: re.Match[str]) -> str:
+    """_keep_pre, the closing quote of a quoted secret (group q) kept."""
+    if _ALREADY.match(m.group("secret")):
+        return m.group(0)
+    return m.group("pre") + REDACTED + (m.group("q") or "")
+
+
 class _KeepPreClosers:
     """_keep_pre for a header value, which runs over `}`, `]` and `)`: `{Authorization: Bearer x}` printed as
     `{Authorization: <redacted>` (gsafe44). A closer at its end that closes a bracket opened before the match is the
@@ -954,7 +965,7 @@ def redact_line(line: str) -> str:
         if "sshpass" in low or ("login" in low and _LOGIN_CMD.search(low)):
             line = _redact_after_cmd(line)
         elif "mysql" in low:
-            line = _DASH_P_GLUED.sub(_keep_pre, line)
+            line = _DASH_P_GLUED.sub(_keep_pre_quoted, line)
     if "pass" in low:
         if _NETRC_TOKEN.match(low) and _netrc_line(low):
             line = _NETRC_PW.sub(_keep_pre, line)

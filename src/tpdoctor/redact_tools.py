@@ -30,6 +30,8 @@ class ToolCreds:
     needs_short: str = ""  # the operands are passwords only with this one-letter flag given (htpasswd's -b)
     value_flags: frozenset[str] = field(default_factory=frozenset)  # options that take the next word (not operands)
     pairs: bool = False  # operands after `sub` and two more (name, type) are KEY VALUE pairs (rclone config create)
+    split_flags: frozenset[str] = frozenset()  # the flags `split` applies to (empty: all of `flags`)
+    glued: bool = True  # a one-letter flag takes `-fvalue` (getopt); OpenSSL's parser takes no glued value
 
 
 def _fs(*words: str) -> frozenset[str]:
@@ -91,6 +93,31 @@ TOOLS: dict[str, ToolCreds] = {
     **dict.fromkeys(("mariadb", "mariadb-dump", "mariadb-admin", "mariadb-import", "mariadb-check"), _MARIADB),
     # rclone config create|update NAME TYPE [KEY VALUE]...: the value of a secret key (pass, secret_access_key, token)
     "rclone config": ToolCreds(sub=("config",), pairs=True),
+    # gsafe52: more tools of GPU servers and their services, each printed before
+    # ipmitool(1): "-P password  Remote server password" (a GPU server's BMC)
+    "ipmitool": ToolCreds(flags=_fs("-P")),
+    # Dell racadm: "-p <password>"; rdesktop(1): "-p <password>"
+    **dict.fromkeys(("racadm", "rdesktop"), ToolCreds(flags=_fs("-p"))),
+    # etcdctl (v3): "--user=username[:password]", "--password"
+    "etcdctl": ToolCreds(flags=_fs("--user", "--password"), split=":", split_flags=_fs("--user")),
+    # cqlsh: "-p PASSWORD, --password=PASSWORD"; Neo4j cypher-shell: "-p, --password"; rabbitmqadmin: "-p, --password"
+    **dict.fromkeys(("cqlsh", "cypher-shell", "rabbitmqadmin"), ToolCreds(flags=_fs("-p", "--password"))),
+    # InfluxDB 2 CLI: `influx setup -p, --password`; every command's "-t, --token"
+    "influx": ToolCreds(flags=_fs("-p", "--password", "-t", "--token")),
+    # mosquitto_passwd(1): "-b  Run in batch mode ... password on the command line": `-b FILE USER PASSWORD`
+    "mosquitto_passwd": ToolCreds(operands=(-1,), needs_short="b", value_flags=_fs("-H", "-I")),
+    # Net-SNMP snmpcmd(1): "-c COMMUNITY", "-A PASSPHRASE" (v3 authentication), "-X PASSPHRASE" (v3 privacy)
+    **dict.fromkeys(
+        (
+            "snmpwalk", "snmpbulkwalk", "snmpget", "snmpgetnext", "snmpbulkget", "snmpset", "snmptable", "snmptrap",
+            "snmpinform", "snmpdelta", "snmpdf", "snmpstatus", "snmpnetstat",
+        ),
+        ToolCreds(flags=_fs("-c", "-A", "-X")),
+    ),
+    # openssl-enc(1): "-k password" (OpenSSL's options take no glued value: `-kfile FILE` is another option)
+    "openssl enc": ToolCreds(sub=("enc",), flags=_fs("-k"), glued=False, value_flags=_fs("-in", "-out", "-kfile")),
+    # crane auth login: "-p, --password" (the engines' `login -p` is redact.py's; `auth` stands before crane's)
+    "crane auth": ToolCreds(sub=("auth", "login"), flags=_fs("-p", "--password"), value_flags=_fs("-u", "--username")),
 }
 _TOOL_NAMES = sorted({name.split()[0] for name in TOOLS}, key=len, reverse=True)
 # the tool's word: bare or a path (`/usr/local/bin/redis-cli`), not inside another word; in a list, quoted
@@ -101,6 +128,8 @@ _TOOL = re.compile(
 HINT = re.compile(
     r"redis|valkey|keydb|mongo|ldap|smb|rpcclient|lftp|useradd|usermod|htpasswd|rabbitmqctl|\bmc\b|passwd|ssh-keygen"
     r"|zip|7z|keytool|jarsigner|sqlcmd|\bbcp\b|mosquitto|mariadb|rclone|password-stdin|chpasswd|sudo|<<<"
+    r"|ipmitool|racadm|rdesktop|etcdctl|cqlsh|cypher-shell|rabbitmqadmin|influx|snmp|openssl|crane"
+    r"|kinit|cryptsetup|secret|with-token|vault"
 )
 # a shell word: bare characters, escapes and whole quotes, glued (linear: one character class per step)
 _SHELL_WORD = rxcompat.compile(r"""(?:[^\s"'`;&|<>()\\]|\\.|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+')++""")
@@ -180,7 +209,7 @@ def _value_span(words: list[_Word], i: int, creds: ToolCreds) -> tuple[int, int]
         start, value = w.start, w.text
     else:
         return None
-    if creds.split:
+    if creds.split and (not creds.split_flags or flag in creds.split_flags):
         head, sep, _ = value.partition(creds.split)
         if not sep:
             return None
@@ -205,7 +234,9 @@ def _spans(words: list[_Word], creds: ToolCreds, secret_name: Callable[[str], bo
                 spans.append(span)
             skip = "=" not in text
             continue
-        glued = next((f for f in creds.flags | creds.glued_only if len(f) == 2 and text.startswith(f)), None)
+        glued = next(
+            (f for f in creds.flags | creds.glued_only if len(f) == 2 and text.startswith(f) and creds.glued), None
+        )
         if glued is not None and len(text) > 2 and text[2] != "=" and not text.startswith("--"):
             if creds.split:
                 head, sep, _ = text[2:].partition(creds.split)
@@ -321,7 +352,13 @@ _FEEDER = rxcompat.compile(
 _HERE = rxcompat.compile(r"<<<[ \t]*(?P<v>\"(?:[^\"\\\n]|\\.)*+\"|'[^'\n]*+'|[^\s|;&<>\"']++)")
 _READS_STDIN = re.compile(
     r"^(?:sudo[ \t]+(?:-\w+[ \t]+)*)?(?:[\w./-]*/)?(?:chpasswd\b|passwd\b[^|]*--stdin|sudo\b[^|]*[ \t]-\w*S\b"
-    r"|sudo[ \t]+--stdin\b|[\w.-]+\b[^|]*\blogin\b[^|]*--password-stdin)"
+    r"|sudo[ \t]+--stdin\b|[\w.-]+\b[^|]*\blogin\b[^|]*--password-stdin"
+    # gsafe52: kinit(1) and cryptsetup(8) read the password (passphrase) on standard input when it is no terminal;
+    # `docker|podman secret create NAME -` the secret itself; `gh auth login --with-token`, `vault login -` a token;
+    # `htpasswd -i` ("Read the password from stdin without verification") and `smbpasswd -s` a password
+    r"|kinit\b|cryptsetup\b|(?:docker|podman)[ \t]+secret[ \t]+create\b[^|]*[ \t]-(?!\S)"
+    r"|gh[ \t]+auth[ \t]+login\b[^|]*[ \t]--with-token\b|vault[ \t]+login\b[^|]*[ \t]-(?!\S)"
+    r"|(?:htpasswd|mosquitto_passwd)\b[^|]*[ \t]-\w*i\b|smbpasswd\b[^|]*[ \t]-\w*s\b)"
 )
 
 
