@@ -248,6 +248,7 @@ KEPT_TOO = [
     "kinit -kt /etc/krb5.keytab host/x",
     "echo hello | tee out | sort",
     "docker secret ls",
+    'influx -host h -port 8086 -precision rfc3339 -type influxql -execute "SHOW DATABASES"',
 ]
 
 

@@ -102,8 +102,9 @@ TOOLS: dict[str, ToolCreds] = {
     "etcdctl": ToolCreds(flags=_fs("--user", "--password"), split=":", split_flags=_fs("--user")),
     # cqlsh: "-p PASSWORD, --password=PASSWORD"; Neo4j cypher-shell: "-p, --password"; rabbitmqadmin: "-p, --password"
     **dict.fromkeys(("cqlsh", "cypher-shell", "rabbitmqadmin"), ToolCreds(flags=_fs("-p", "--password"))),
-    # InfluxDB 2 CLI: `influx setup -p, --password`; every command's "-t, --token"
-    "influx": ToolCreds(flags=_fs("-p", "--password", "-t", "--token")),
+    # InfluxDB 2 CLI: `influx setup -p, --password`; every command's "-t, --token" (no glued value: InfluxDB 1's
+    # `influx -port 8086 -precision rfc3339` has one-dash long options)
+    "influx": ToolCreds(flags=_fs("-p", "--password", "-t", "--token"), glued=False),
     # mosquitto_passwd(1): "-b  Run in batch mode ... password on the command line": `-b FILE USER PASSWORD`
     "mosquitto_passwd": ToolCreds(operands=(-1,), needs_short="b", value_flags=_fs("-H", "-I")),
     # Net-SNMP snmpcmd(1): "-c COMMUNITY", "-A PASSPHRASE" (v3 authentication), "-X PASSPHRASE" (v3 privacy)
