@@ -265,3 +265,22 @@ def test_only_the_quoted_password_goes() -> None:
     assert redact_text(f"mysql -h db -p'{SECRET}' app\n") == "mysql -h db -p'<redacted>' app\n"
     assert redact_text(f"curl -uadmin:{SECRET} http://h\n") == "curl -uadmin:<redacted> http://h\n"
     assert redact_text(f"etcdctl --user root:{SECRET} get k\n") == "etcdctl --user root:<redacted> get k\n"
+
+
+# ---- explain: env-typo detection on a long name ---------------------------------------------------------------------
+
+
+def test_a_long_variable_name_is_no_slow_typo_search() -> None:
+    """A word of the name was compared by edit distance with every real name's, whatever its length: a 16 KiB name
+    took 2 s (a word longer or shorter by more than the slips allowed is none)."""
+    import time
+
+    from tpdoctor.explain import env_typos
+
+    t = time.perf_counter()
+    assert env_typos.typos_in("export NCCL_" + "A" * 16000 + "X") == []
+    assert time.perf_counter() - t < 0.5
+    assert env_typos.typos_in("export NCCL_SOCKT_IFNAME=eth0 -e NCCL_IB_DISBLAE=1") == [
+        ("NCCL_SOCKT_IFNAME", "NCCL_SOCKET_IFNAME", "NCCL"),
+        ("NCCL_IB_DISBLAE", "NCCL_IB_DISABLE", "NCCL"),
+    ]
