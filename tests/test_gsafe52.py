@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -284,3 +285,26 @@ def test_a_long_variable_name_is_no_slow_typo_search() -> None:
         ("NCCL_SOCKT_IFNAME", "NCCL_SOCKET_IFNAME", "NCCL"),
         ("NCCL_IB_DISBLAE", "NCCL_IB_DISABLE", "NCCL"),
     ]
+
+
+# ---- check --root: a relative TMPDIR ----------------------------------------------------------------------------------
+
+
+def test_a_relative_tmpdir_is_the_jobs_cwds(tmp_path: Path) -> None:
+    """tempfile makes a relative TMPDIR absolute from the process's cwd; it was skipped, and the Inductor cache judged
+    under /tmp (the job's $PWD gives the cwd, as for a relative NCCL_CONF_FILE)."""
+    from tpdoctor.facts.collect import collect_facts
+
+    root = tmp_path / "root"
+    (root / "proc/self").mkdir(parents=True)
+    (root / "etc").mkdir()
+    (root / "proc/self/status").write_text("Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n")
+    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    env = {"TMPDIR": "scratch", "PWD": "/work", "USER": "root"}
+    (root / "proc/self/environ").write_text("\0".join(f"{k}={v}" for k, v in env.items()))
+    (root / "work/scratch/torchinductor_root").mkdir(parents=True)
+    (root / "tmp/torchinductor_root").mkdir(parents=True)
+    facts = collect_facts(root, env, live=False)
+    paths = [c.path for c in facts.jit_caches]
+    assert "/work/scratch/torchinductor_root" in paths, paths
+    assert "/tmp/torchinductor_root" not in paths
