@@ -308,3 +308,60 @@ def test_a_relative_tmpdir_is_the_jobs_cwds(tmp_path: Path) -> None:
     paths = [c.path for c in facts.jit_caches]
     assert "/work/scratch/torchinductor_root" in paths, paths
     assert "/tmp/torchinductor_root" not in paths
+
+
+# ---- audit --fix / --write: a writable by-path mount in the forms other than `-v SRC:DST` ---------------------------
+
+_BYPATH_RUN = (
+    "docker run --device /dev/dri/renderD128 --device /dev/dri/renderD129 "
+    "--mount type=bind,src=/dev/dri/by-path,dst=/dev/dri/by-path intel/llm-scaler-vllm:latest\n"
+)
+
+
+def test_a_bypath_mount_flag_is_made_readonly(tmp_path: Path) -> None:
+    """`--mount type=bind,…` got `:ro` as a -v item, which matched no flag: the diff left it writable while the fix
+    list said "by-path mounted read-only"."""
+    from test_safety_fuzz import invoke
+
+    f = tmp_path / "run.sh"
+    f.write_text(_BYPATH_RUN)
+    code, out = invoke("audit", str(f), "--write")
+    assert code in (0, 3, 4), out
+    assert "dst=/dev/dri/by-path,readonly " in f.read_text()
+    code, out = invoke("audit", str(f))
+    assert "audit.bypath-writable" not in out
+
+
+def test_a_dev_containers_bypath_mount_is_made_readonly(tmp_path: Path) -> None:
+    from test_safety_fuzz import invoke
+
+    d = tmp_path / ".devcontainer"
+    d.mkdir()
+    f = d / "devcontainer.json"
+    f.write_text(
+        '{\n  "image": "intel/llm-scaler-vllm:latest",\n'
+        '  "runArgs": ["--device", "/dev/dri/renderD128", "--device", "/dev/dri/renderD129"],\n'
+        '  "mounts": ["source=/dev/dri/by-path,target=/dev/dri/by-path,type=bind"]\n}\n'
+    )
+    code, out = invoke("audit", str(f), "--write")
+    assert code in (0, 3, 4), out
+    assert '"source=/dev/dri/by-path,target=/dev/dri/by-path,type=bind,readonly"' in f.read_text()
+
+
+def test_a_long_syntax_compose_bypath_volume_gets_read_only(tmp_path: Path) -> None:
+    """A long-syntax volume (a mapping) was replaced by the string of its Python repr plus `,ro`:
+    `"{'type': 'bind', …},ro"`, a volume compose refuses, written by --write."""
+    from ruamel.yaml import YAML
+
+    from test_safety_fuzz import invoke
+
+    f = tmp_path / "compose.yaml"
+    f.write_text(
+        "services:\n  vllm:\n    image: intel/llm-scaler-vllm:latest\n"
+        "    devices: [/dev/dri/renderD128, /dev/dri/renderD129]\n"
+        "    volumes:\n      - type: bind\n        source: /dev/dri/by-path\n        target: /dev/dri/by-path\n"
+    )
+    code, out = invoke("audit", str(f), "--write")
+    assert code in (0, 3, 4), out
+    vol = YAML(typ="safe").load(f.read_text())["services"]["vllm"]["volumes"][0]
+    assert vol == {"type": "bind", "source": "/dev/dri/by-path", "target": "/dev/dri/by-path", "read_only": True}

@@ -153,6 +153,10 @@ def bypath_missing(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     )
 
 
+# a `--mount` value: comma-separated key=value fields (a -v value's first field is a path or a volume name)
+_MOUNT_SPEC = re.compile(r"(?:[a-z-]+=[^,]*,)*(?:type|src|source|dst|destination|target)=")
+
+
 @deploy_rule("audit.bypath-writable", remedies=(*BYPATH_CAUSES, *PTRACE_CAUSES))
 def bypath_writable(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     """What it checks: /dev/dri/by-path bind-mounted without `:ro`.
@@ -169,7 +173,12 @@ def bypath_writable(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             f"{svc.name} mounts /dev/dri/by-path read-write. TP needs it only readable: add :ro.",
             [ev(svc, ctx, m.raw or m.target)],
             edits=[
-                ReplaceItem(
+                # `--mount type=bind,src=…,dst=…` (docker/podman run, a dev container's mounts) takes `readonly`; it
+                # was given `:ro` as a -v item, which matched no -v flag: nothing changed, and the fix said it had
+                # (gsafe52)
+                ReplaceItem("mounts", m.raw, m.raw + ",readonly", why="by-path mounted read-only")
+                if _MOUNT_SPEC.match(m.raw)
+                else ReplaceItem(
                     "volumes",
                     m.raw,
                     m.raw + (",ro" if m.raw.count(":") >= 2 else ":ro"),
