@@ -726,9 +726,9 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list
                     # volume compose refuses); `:ro` or `,ro` appended is `read_only: true` here, on a copy (an anchor's
                     # mapping is other services' too)
                     if op[3] in (op[2] + ":ro", op[2] + ",ro"):
-                        item = CommentedMap(items[i])
-                        item["read_only"] = True
-                        seq[i] = item
+                        mapping = CommentedMap(items[i])
+                        mapping["read_only"] = True
+                        items[i] = mapping
                     else:
                         left.append(f"{service}: {key} item {op[2]} is a mapping: left as written")
                 elif "$" in str(items[i]) and op[3].startswith(op[2]):
