@@ -365,3 +365,22 @@ def test_a_long_syntax_compose_bypath_volume_gets_read_only(tmp_path: Path) -> N
     assert code in (0, 3, 4), out
     vol = YAML(typ="safe").load(f.read_text())["services"]["vllm"]["volumes"][0]
     assert vol == {"type": "bind", "source": "/dev/dri/by-path", "target": "/dev/dri/by-path", "read_only": True}
+
+
+def test_a_flow_style_bypath_volume_keeps_its_line(tmp_path: Path) -> None:
+    """Only `read_only` changes: the flow mapping stays one line with its other keys."""
+    from test_safety_fuzz import invoke
+
+    f = tmp_path / "compose.yaml"
+    f.write_text(
+        "services:\n  vllm:\n    image: intel/llm-scaler-vllm:latest\n"
+        "    devices: [/dev/dri/renderD128, /dev/dri/renderD129]\n    volumes:\n"
+        "      - {type: bind, source: /dev/dri/by-path, target: /dev/dri/by-path, read_only: false}  # by-path\n"
+    )
+    code, out = invoke("audit", str(f), "--write")
+    assert code in (0, 3, 4), out
+    # (the comment keeps its column: `false` to `true` adds a blank before it)
+    assert re.search(
+        r"\n      - \{type: bind, source: /dev/dri/by-path, target: /dev/dri/by-path, read_only: true\} +# by-path\n",
+        f.read_text(),
+    )

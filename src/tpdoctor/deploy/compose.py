@@ -723,12 +723,17 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list
                 # extends the value leaves it; one that replaces a wrong value (a render GID) replaces it
                 if isinstance(items[i], dict):  # the long syntax (`type: bind`, `source:`, `target:`)
                     # an item as a mapping was replaced by the string of its Python repr plus `:ro` (gsafe52: a
-                    # volume compose refuses); `:ro` or `,ro` appended is `read_only: true` here, on a copy (an anchor's
-                    # mapping is other services' too)
+                    # volume compose refuses); `:ro` or `,ro` appended is `read_only: true` here, in place (its style
+                    # and comments kept), or on a copy of an anchor's mapping, which is other services' too
                     if op[3] in (op[2] + ":ro", op[2] + ",ro"):
-                        mapping = CommentedMap(items[i])
+                        mapping: Any = items[i]
+                        if isinstance(mapping, CommentedMap) and mapping.anchor.value is not None:
+                            flow = mapping.fa.flow_style()
+                            mapping = CommentedMap(mapping)
+                            if flow:
+                                mapping.fa.set_flow_style()
+                            items[i] = mapping
                         mapping["read_only"] = True
-                        items[i] = mapping
                     else:
                         left.append(f"{service}: {key} item {op[2]} is a mapping: left as written")
                 elif "$" in str(items[i]) and op[3].startswith(op[2]):
