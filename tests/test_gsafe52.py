@@ -384,3 +384,26 @@ def test_a_flow_style_bypath_volume_keeps_its_line(tmp_path: Path) -> None:
         r"\n      - \{type: bind, source: /dev/dri/by-path, target: /dev/dri/by-path, read_only: true\} +# by-path\n",
         f.read_text(),
     )
+
+
+@pytest.mark.parametrize(
+    ("written", "fixed"),
+    [
+        ("/dev/dri/by-path:/dev/dri/by-path:rw", "/dev/dri/by-path:/dev/dri/by-path:ro"),
+        ("/dev/dri/by-path:/dev/dri/by-path:rw,z", "/dev/dri/by-path:/dev/dri/by-path:ro,z"),
+        ("/dev/dri/by-path:/dev/dri/by-path:z", "/dev/dri/by-path:/dev/dri/by-path:z,ro"),
+        ("/dev/dri/by-path:/dev/dri/by-path", "/dev/dri/by-path:/dev/dri/by-path:ro"),
+    ],
+)
+def test_an_rw_bypath_volume_becomes_ro_not_rw_ro(tmp_path: Path, written: str, fixed: str) -> None:
+    """`:rw` got `,ro` appended: `-v …:rw,ro`, a mode docker refuses ("invalid mode"), written by --write."""
+    from test_safety_fuzz import invoke
+
+    f = tmp_path / "run.sh"
+    f.write_text(
+        "docker run --device /dev/dri/renderD128 --device /dev/dri/renderD129 "
+        f"-v {written} intel/llm-scaler-vllm:latest\n"
+    )
+    code, out = invoke("audit", str(f), "--write")
+    assert code in (0, 3, 4), out
+    assert f" -v {fixed} " in f.read_text()

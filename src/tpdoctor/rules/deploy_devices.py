@@ -157,6 +157,16 @@ def bypath_missing(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
 _MOUNT_SPEC = re.compile(r"(?:[a-z-]+=[^,]*,)*(?:type|src|source|dst|destination|target)=")
 
 
+def _read_only_volume(raw: str) -> str:
+    """A -v / short-syntax volume made read-only: `ro` added to its options, in place of an `rw` (`rw,ro` is a mode the
+    engine refuses: "invalid mode"; it was written so, gsafe52)."""
+    src_dst, sep, opts = raw.rpartition(":") if raw.count(":") >= 2 else (raw, "", "")
+    if not sep:
+        return raw + ":ro"
+    words = opts.split(",")
+    return f"{src_dst}:{','.join(['ro' if w == 'rw' else w for w in words] if 'rw' in words else [*words, 'ro'])}"
+
+
 @deploy_rule("audit.bypath-writable", remedies=(*BYPATH_CAUSES, *PTRACE_CAUSES))
 def bypath_writable(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     """What it checks: /dev/dri/by-path bind-mounted without `:ro`.
@@ -178,12 +188,7 @@ def bypath_writable(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
                 # (gsafe52)
                 ReplaceItem("mounts", m.raw, m.raw + ",readonly", why="by-path mounted read-only")
                 if _MOUNT_SPEC.match(m.raw)
-                else ReplaceItem(
-                    "volumes",
-                    m.raw,
-                    m.raw + (",ro" if m.raw.count(":") >= 2 else ":ro"),
-                    why="by-path mounted read-only",
-                )
+                else ReplaceItem("volumes", m.raw, _read_only_volume(m.raw), why="by-path mounted read-only")
             ]
             if m.kind == "bind" and backend(svc) == "xpu"
             else [],
