@@ -160,6 +160,8 @@ _MOUNT_SPEC = re.compile(r"(?:[a-z-]+=[^,]*,)*(?:type|src|source|dst|destination
 def _read_only_volume(raw: str) -> str:
     """A -v / short-syntax volume made read-only: `ro` added to its options, in place of an `rw` (`rw,ro` is a mode the
     engine refuses: "invalid mode"; it was written so, gsafe52)."""
+    if raw.startswith("{"):  # compose's long syntax (a mapping's text): the frontend sets its read_only
+        return raw + ",ro"
     src_dst, sep, opts = raw.rpartition(":") if raw.count(":") >= 2 else (raw, "", "")
     if not sep:
         return raw + ":ro"
