@@ -407,3 +407,46 @@ def test_an_rw_bypath_volume_becomes_ro_not_rw_ro(tmp_path: Path, written: str, 
     code, out = invoke("audit", str(f), "--write")
     assert code in (0, 3, 4), out
     assert f" -v {fixed} " in f.read_text()
+
+
+# ---- the redactor: a flag after a secret-named flag, redis-cli's AUTH, curl's --oauth2-bearer ------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # `--no-auth-warning` names AUTH: the next word, `-a`, was hidden as its value, and redact_tools, reading the
+        # line after, no longer saw `-a` before the password
+        f"redis-cli --no-auth-warning -a {SECRET} ping",
+        f"test: redis-cli --no-auth-warning -h redis -a {SECRET} ping",
+        # redis-cli's operands are a Redis command: AUTH [user] password, CONFIG SET requirepass|masterauth password
+        f"redis-cli AUTH {SECRET}",
+        f"valkey-cli -h redis -p 6379 auth default {SECRET}",
+        f"redis-cli -h r CONFIG SET requirepass {SECRET}",
+        f'test: ["CMD", "redis-cli", "-h", "r", "AUTH", "{SECRET}"]',
+        # curl(1): "--oauth2-bearer <token>"
+        f"curl --oauth2-bearer {SECRET} https://h/v1/models",
+    ],
+)
+def test_these_passwords_are_hidden(line: str) -> None:
+    from tpdoctor.redact import REDACTED, redact_text
+
+    out = redact_text(line + "\n")
+    assert SECRET not in out
+    assert REDACTED in out
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "redis-cli --no-auth-warning -h redis -n 0 ping",
+        "vllm serve m --api-key --port 8000",
+        "redis-cli GET auth",
+        "redis-cli CONFIG GET requirepass",
+        "redis-cli AUTH",
+    ],
+)
+def test_a_flag_after_a_secret_flag_is_kept(line: str) -> None:
+    from tpdoctor.redact import redact_text
+
+    assert redact_text(line + "\n") == line + "\n"

@@ -68,7 +68,8 @@ _NOT_SECRET_SUFFIX = re.compile(r"[_-](?:PATH|FILE|DIR|COUNT|SIZE|LEN|LENGTH|TYP
 # settings whose names say "password" in a tool's own spelling: redis's `requirepass`/`masterauth` (redis.conf; also
 # `redis-server --requirepass x` in a YAML block list, one word a line: lead52, printed). keytool's `-storepass` is
 # redact_tools' (its `-storepass:env VAR` names a variable, which a name rule would hide)
-_TOOL_SECRET_NAMES = frozenset({"requirepass", "masterauth"})
+# curl's `--oauth2-bearer TOKEN` (curl(1): "Specify the Bearer Token for OAUTH 2.0"), printed (gsafe52)
+_TOOL_SECRET_NAMES = frozenset({"requirepass", "masterauth", "oauth2-bearer"})
 
 
 def is_secret_name(name: str) -> bool:
@@ -126,6 +127,9 @@ _KEYSEP = re.compile(
     r"(?P<q>\\{0,3}[\"']|)"
 )
 _BARE_VALUE = re.compile(_VALUE)
+# an option word, to a blank, `=` or the end: a dash and one letter (`-a`), or two dashes and a lowercase name
+# (`--port`); `-Zq7` may be a password that starts with a dash, and is hidden
+_OPTION_WORD = re.compile(r"(?:-[A-Za-z]|--[a-z][a-z0-9-]*)(?=[\s=]|$)")
 # an HTTP authentication scheme opening a value, with the credential after it on the line
 _SCHEME_WORD = re.compile(rf"(?:{_AUTH_SCHEMES})[^\S\n]+(?=[^\s\"'`])", re.I)
 _PREFIXED = re.compile(
@@ -587,6 +591,11 @@ def _redact_kv(line: str) -> str:
                 continue
             run_from = run_end = -1
         else:
+            if m.group("flag") and _OPTION_WORD.match(line, start):
+                # a flag after a flag is the next option, not a value (as in an exec-form list): `redis-cli
+                # --no-auth-warning -a PW` hid `-a`, and redact_tools no longer saw the password's flag and printed
+                # it (gsafe52); `--no-auth-warning -h r` hid `-h`
+                continue
             if not run_from <= start < run_end:
                 v = _BARE_VALUE.match(line, start)
                 run_from, run_end = start, (v.end() if v else -1)

@@ -32,13 +32,25 @@ class ToolCreds:
     pairs: bool = False  # operands after `sub` and two more (name, type) are KEY VALUE pairs (rclone config create)
     split_flags: frozenset[str] = frozenset()  # the flags `split` applies to (empty: all of `flags`)
     glued: bool = True  # a one-letter flag takes `-fvalue` (getopt); OpenSSL's parser takes no glued value
+    # the tool's own commands given as operands (case-insensitive) and which operand after them is a password
+    # (1-based, -1: the last): redis-cli's `AUTH [user] pw`, `CONFIG SET requirepass pw`
+    commands: tuple[tuple[tuple[str, ...], int], ...] = ()
 
 
 def _fs(*words: str) -> frozenset[str]:
     return frozenset(words)
 
 
-_REDIS_CLI = ToolCreds(flags=_fs("-a", "--pass"))  # redis src/redis-cli.c parseOptions: "-a <password>", "--pass"
+_REDIS_CLI = ToolCreds(
+    # redis src/redis-cli.c parseOptions: "-a <password>", "--pass"; its operands are a Redis command, whose AUTH
+    # ("AUTH [username] password") and CONFIG SET requirepass|masterauth take a password (gsafe52: printed)
+    flags=_fs("-a", "--pass"),
+    value_flags=_fs(
+        "-h", "-p", "-s", "-n", "-u", "-r", "-i", "-d", "-D", "-t", "--user", "--cacert", "--cacertdir", "--cert",
+        "--key", "--tls-ciphers", "--tls-ciphersuites", "--sni", "--eval", "--pattern", "--count", "--rdb",
+    ),
+    commands=((("auth",), -1), (("config", "set", "requirepass"), 1), (("config", "set", "masterauth"), 1)),
+)
 _REDIS_SERVER = ToolCreds(flags=_fs("--requirepass", "--masterauth"))  # redis.conf: requirepass, masterauth
 _MONGO = ToolCreds(flags=_fs("-p", "--password"))  # mongosh --help and the database tools: "-p, --password"
 _LDAP = ToolCreds(flags=_fs("-w"))  # OpenLDAP clients/tools/common.c: "-w passwd  bind password"
@@ -252,6 +264,15 @@ def _spans(words: list[_Word], creds: ToolCreds, secret_name: Callable[[str], bo
             skip = flag in creds.value_flags and "=" not in text
             continue
         operands.append(w)
+    for command, n in creds.commands:
+        head = [o.text.lower() for o in operands[: len(command)]]
+        ops = operands[len(command) :]
+        if head == list(command) and ops:
+            # AUTH's last operand only when it has one or two (`AUTH user pw`)
+            if n == -1 and len(ops) <= 2:
+                spans.append((ops[-1].start, ops[-1].end))
+            elif 0 < n <= len(ops):
+                spans.append((ops[n - 1].start, ops[n - 1].end))
     if creds.pairs:
         rest = operands[len(creds.sub) + 1 + 2 :]  # after `config create NAME TYPE`
         # the word after each secret's name, whichever the pairs' alignment (a reading from a later `rclone` on the
