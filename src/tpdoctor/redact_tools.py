@@ -265,9 +265,9 @@ def _spans(words: list[_Word], creds: ToolCreds, secret_name: Callable[[str], bo
             continue
         operands.append(w)
     for command, n in creds.commands:
-        head = [o.text.lower() for o in operands[: len(command)]]
+        said = tuple(o.text.lower() for o in operands[: len(command)])
         ops = operands[len(command) :]
-        if head == list(command) and ops:
+        if said == command and ops:
             # AUTH's last operand only when it has one or two (`AUTH user pw`)
             if n == -1 and len(ops) <= 2:
                 spans.append((ops[-1].start, ops[-1].end))
