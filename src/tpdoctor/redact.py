@@ -68,7 +68,8 @@ _NOT_SECRET_SUFFIX = re.compile(r"[_-](?:PATH|FILE|DIR|COUNT|SIZE|LEN|LENGTH|TYP
 # settings whose names say "password" in a tool's own spelling: redis's `requirepass`/`masterauth` (redis.conf; also
 # `redis-server --requirepass x` in a YAML block list, one word a line: lead52, printed). keytool's `-storepass` is
 # redact_tools' (its `-storepass:env VAR` names a variable, which a name rule would hide)
-_TOOL_SECRET_NAMES = frozenset({"requirepass", "masterauth"})
+# curl's `--oauth2-bearer TOKEN` (curl(1): "Specify the Bearer Token for OAUTH 2.0"), printed (gsafe52)
+_TOOL_SECRET_NAMES = frozenset({"requirepass", "masterauth", "oauth2-bearer"})
 
 
 def is_secret_name(name: str) -> bool:
@@ -126,6 +127,9 @@ _KEYSEP = re.compile(
     r"(?P<q>\\{0,3}[\"']|)"
 )
 _BARE_VALUE = re.compile(_VALUE)
+# an option word, to a blank, `=` or the end: a dash and one letter (`-a`), or two dashes and a lowercase name
+# (`--port`); `-Zq7` may be a password that starts with a dash, and is hidden
+_OPTION_WORD = re.compile(r"(?:-[A-Za-z]|--[a-z][a-z0-9-]*)(?=[\s=]|$)")
 # an HTTP authentication scheme opening a value, with the credential after it on the line
 _SCHEME_WORD = re.compile(rf"(?:{_AUTH_SCHEMES})[^\S\n]+(?=[^\s\"'`])", re.I)
 _PREFIXED = re.compile(
@@ -160,10 +164,11 @@ _ANY_HINT = re.compile(
     r"curl|wget|sshpass|login|mysql|machine|sig=|" + redact_tools.HINT.pattern
 )
 # Credentials in a command's own flags, which no secret name marks (gsafe45: each was printed):
-# `curl -u user:pw`, `--user`, `--proxy-user`, `-U` (the part after the first colon is the password);
+# `curl -u user:pw`, `--user`, `--proxy-user`, `-U` (the part after the first colon is the password; curl's short
+# options take a glued value too, `-uuser:pw`, which was printed: gsafe52);
 # a quote around the word or after the colon runs the password to that quote (`-u "me:a b"`, `-u me:"x"`: review45)
 _USER_COLON_PW = re.compile(
-    r"(?<!\S)(?P<pre>(?:-u|-U|--user|--proxy-user)(?:[ \t]+|=)(?P<q>[\"'])?[^\s:\"'@]*:(?P<q2>[\"'])?)"
+    r"(?<!\S)(?P<pre>(?:-[uU](?:[ \t]+|=)?|--user(?:[ \t]+|=)|--proxy-user(?:[ \t]+|=))(?P<q>[\"'])?[^\s:\"'@]*:(?P<q2>[\"'])?)"
     r"(?P<secret>(?(q)(?:(?!(?P=q))[^\n])+|(?(q2)(?:(?!(?P=q2))[^\n])+|[^\s\"']+)))"
 )
 # `docker login -p x`, `sshpass -p x`, `mysql -px` (glued: mysql's only way to pass it on the line);
@@ -172,7 +177,10 @@ _DASH_P = re.compile(
     r"(?<!\S)(?P<pre>-p(?:[ \t]+|=)?)(?P<secret>\"[^\"\n]+\"|'[^'\n]+'|[^\s\"'-][^\s\"']*)"
 )
 _DASH_P_START = re.compile(r"(?<!\S)-p")
-_DASH_P_GLUED = re.compile(r"(?<!\S)(?P<pre>-p)(?P<secret>[^\s\"'-][^\s\"']*)")  # mysql's `-p db` prompts
+# mysql's `-p db` prompts; a quoted glued password (`-p'x'`, `-p"x"`, as shells are written) was printed (gsafe52)
+_DASH_P_GLUED = re.compile(
+    r"(?<!\S)(?P<pre>-p(?P<q>[\"'])?)(?P<secret>(?(q)(?:(?!(?P=q))[^\n])+|[^\s\"'-][^\s\"']*))(?(q)(?P=q))"
+)
 # ~/.netrc: `machine h login u password x` (blank-separated tokens; also `password x` alone on a line below);
 # a netrc line; `user` is Python's netrc's other name for `login` (netrc.py: `if tt in {'login', 'user'}`; `user u
 # password x` on a line of an entry was printed, review46)
@@ -585,6 +593,11 @@ def _redact_kv(line: str) -> str:
                 continue
             run_from = run_end = -1
         else:
+            if m.group("flag") and _OPTION_WORD.match(line, start):
+                # a flag after a flag is the next option, not a value (as in an exec-form list): `redis-cli
+                # --no-auth-warning -a PW` hid `-a`, and redact_tools no longer saw the password's flag and printed
+                # it (gsafe52); `--no-auth-warning -h r` hid `-h`
+                continue
             if not run_from <= start < run_end:
                 v = _BARE_VALUE.match(line, start)
                 run_from, run_end = start, (v.end() if v else -1)
@@ -725,6 +738,13 @@ def _keep_pre(m: re.Match[str]) -> str:
     if _ALREADY.match(m.group("secret")):
         return m.group(0)
     return m.group("pre") + REDACTED
+
+
+def _keep_pre_quoted(m: re.Match[str]) -> str:
+    """_keep_pre, the closing quote of a quoted secret (group q) kept."""
+    if _ALREADY.match(m.group("secret")):
+        return m.group(0)
+    return m.group("pre") + REDACTED + (m.group("q") or "")
 
 
 class _KeepPreClosers:
@@ -956,7 +976,7 @@ def redact_line(line: str) -> str:
         if "sshpass" in low or ("login" in low and _LOGIN_CMD.search(low)):
             line = _redact_after_cmd(line)
         elif "mysql" in low:
-            line = _DASH_P_GLUED.sub(_keep_pre, line)
+            line = _DASH_P_GLUED.sub(_keep_pre_quoted, line)
     if "pass" in low:
         if _NETRC_TOKEN.match(low) and _netrc_line(low):
             line = _NETRC_PW.sub(_keep_pre, line)

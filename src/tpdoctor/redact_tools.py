@@ -10,6 +10,7 @@ separated words, quotes kept whole, to `;`, `&`, `|`, `<`, `>` or the line's end
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,13 +30,27 @@ class ToolCreds:
     needs_short: str = ""  # the operands are passwords only with this one-letter flag given (htpasswd's -b)
     value_flags: frozenset[str] = field(default_factory=frozenset)  # options that take the next word (not operands)
     pairs: bool = False  # operands after `sub` and two more (name, type) are KEY VALUE pairs (rclone config create)
+    split_flags: frozenset[str] = frozenset()  # the flags `split` applies to (empty: all of `flags`)
+    glued: bool = True  # a one-letter flag takes `-fvalue` (getopt); OpenSSL's parser takes no glued value
+    # the tool's own commands given as operands (case-insensitive) and which operand after them is a password
+    # (1-based, -1: the last): redis-cli's `AUTH [user] pw`, `CONFIG SET requirepass pw`
+    commands: tuple[tuple[tuple[str, ...], int], ...] = ()
 
 
 def _fs(*words: str) -> frozenset[str]:
     return frozenset(words)
 
 
-_REDIS_CLI = ToolCreds(flags=_fs("-a", "--pass"))  # redis src/redis-cli.c parseOptions: "-a <password>", "--pass"
+_REDIS_CLI = ToolCreds(
+    # redis src/redis-cli.c parseOptions: "-a <password>", "--pass"; its operands are a Redis command, whose AUTH
+    # ("AUTH [username] password") and CONFIG SET requirepass|masterauth take a password (gsafe52: printed)
+    flags=_fs("-a", "--pass"),
+    value_flags=_fs(
+        "-h", "-p", "-s", "-n", "-u", "-r", "-i", "-d", "-D", "-t", "--user", "--cacert", "--cacertdir", "--cert",
+        "--key", "--tls-ciphers", "--tls-ciphersuites", "--sni", "--eval", "--pattern", "--count", "--rdb",
+    ),
+    commands=((("auth",), -1), (("config", "set", "requirepass"), 1), (("config", "set", "masterauth"), 1)),
+)
 _REDIS_SERVER = ToolCreds(flags=_fs("--requirepass", "--masterauth"))  # redis.conf: requirepass, masterauth
 _MONGO = ToolCreds(flags=_fs("-p", "--password"))  # mongosh --help and the database tools: "-p, --password"
 _LDAP = ToolCreds(flags=_fs("-w"))  # OpenLDAP clients/tools/common.c: "-w passwd  bind password"
@@ -90,6 +105,32 @@ TOOLS: dict[str, ToolCreds] = {
     **dict.fromkeys(("mariadb", "mariadb-dump", "mariadb-admin", "mariadb-import", "mariadb-check"), _MARIADB),
     # rclone config create|update NAME TYPE [KEY VALUE]...: the value of a secret key (pass, secret_access_key, token)
     "rclone config": ToolCreds(sub=("config",), pairs=True),
+    # gsafe52: more tools of GPU servers and their services, each printed before
+    # ipmitool(1): "-P password  Remote server password" (a GPU server's BMC)
+    "ipmitool": ToolCreds(flags=_fs("-P")),
+    # Dell racadm: "-p <password>"; rdesktop(1): "-p <password>"
+    **dict.fromkeys(("racadm", "rdesktop"), ToolCreds(flags=_fs("-p"))),
+    # etcdctl (v3): "--user=username[:password]", "--password"
+    "etcdctl": ToolCreds(flags=_fs("--user", "--password"), split=":", split_flags=_fs("--user")),
+    # cqlsh: "-p PASSWORD, --password=PASSWORD"; Neo4j cypher-shell: "-p, --password"; rabbitmqadmin: "-p, --password"
+    **dict.fromkeys(("cqlsh", "cypher-shell", "rabbitmqadmin"), ToolCreds(flags=_fs("-p", "--password"))),
+    # InfluxDB 2 CLI: `influx setup -p, --password`; every command's "-t, --token" (no glued value: InfluxDB 1's
+    # `influx -port 8086 -precision rfc3339` has one-dash long options)
+    "influx": ToolCreds(flags=_fs("-p", "--password", "-t", "--token"), glued=False),
+    # mosquitto_passwd(1): "-b  Run in batch mode ... password on the command line": `-b FILE USER PASSWORD`
+    "mosquitto_passwd": ToolCreds(operands=(-1,), needs_short="b", value_flags=_fs("-H", "-I")),
+    # Net-SNMP snmpcmd(1): "-c COMMUNITY", "-A PASSPHRASE" (v3 authentication), "-X PASSPHRASE" (v3 privacy)
+    **dict.fromkeys(
+        (
+            "snmpwalk", "snmpbulkwalk", "snmpget", "snmpgetnext", "snmpbulkget", "snmpset", "snmptable", "snmptrap",
+            "snmpinform", "snmpdelta", "snmpdf", "snmpstatus", "snmpnetstat",
+        ),
+        ToolCreds(flags=_fs("-c", "-A", "-X")),
+    ),
+    # openssl-enc(1): "-k password" (OpenSSL's options take no glued value: `-kfile FILE` is another option)
+    "openssl enc": ToolCreds(sub=("enc",), flags=_fs("-k"), glued=False, value_flags=_fs("-in", "-out", "-kfile")),
+    # crane auth login: "-p, --password" (the engines' `login -p` is redact.py's; `auth` stands before crane's)
+    "crane auth": ToolCreds(sub=("auth", "login"), flags=_fs("-p", "--password"), value_flags=_fs("-u", "--username")),
 }
 _TOOL_NAMES = sorted({name.split()[0] for name in TOOLS}, key=len, reverse=True)
 # the tool's word: bare or a path (`/usr/local/bin/redis-cli`), not inside another word; in a list, quoted
@@ -100,6 +141,8 @@ _TOOL = re.compile(
 HINT = re.compile(
     r"redis|valkey|keydb|mongo|ldap|smb|rpcclient|lftp|useradd|usermod|htpasswd|rabbitmqctl|\bmc\b|passwd|ssh-keygen"
     r"|zip|7z|keytool|jarsigner|sqlcmd|\bbcp\b|mosquitto|mariadb|rclone|password-stdin|chpasswd|sudo|<<<"
+    r"|ipmitool|racadm|rdesktop|etcdctl|cqlsh|cypher-shell|rabbitmqadmin|influx|snmp|openssl|crane"
+    r"|kinit|cryptsetup|secret|with-token|vault"
 )
 # a shell word: bare characters, escapes and whole quotes, glued (linear: one character class per step)
 _SHELL_WORD = rxcompat.compile(r"""(?:[^\s"'`;&|<>()\\]|\\.|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+')++""")
@@ -119,30 +162,43 @@ class _Word:
     text: str
 
 
-def _shell_words(line: str, pos: int) -> list[_Word]:
+def _shell_words(
+    line: str, pos: int, limit: int | None = None, memo: dict[int, tuple[_Word, int] | None] | None = None
+) -> list[_Word]:
+    """The shell words after pos, to the command's end (`limit`: the first ones only). `memo` keeps each word by where
+    the blanks before it start: the readings of one line's tools share their words (gsafe52)."""
     words: list[_Word] = []
-    while True:
-        blank = _BLANKS.match(line, pos)
-        if blank is None:
+    memo = {} if memo is None else memo
+    while limit is None or len(words) < limit:
+        if pos in memo:
+            got = memo[pos]
+        else:
+            got = None
+            blank = _BLANKS.match(line, pos)
+            m = _SHELL_WORD.match(line, blank.end()) if blank is not None else None
+            if m is not None:
+                start, end = m.start(), m.end()
+                if end - start >= 2 and line[start] in "\"'" and line[end - 1] == line[start]:
+                    start, end = start + 1, end - 1
+                got = (_Word(start, end, line[start:end]), m.end())
+            memo[pos] = got
+        if got is None:
             return words
-        m = _SHELL_WORD.match(line, blank.end())
-        if m is None:
-            return words
-        start, end = m.start(), m.end()
-        if end - start >= 2 and line[start] in "\"'" and line[end - 1] == line[start]:
-            start, end = start + 1, end - 1
-        words.append(_Word(start, end, line[start:end]))
-        pos = m.end()
+        words.append(got[0])
+        pos = got[1]
+    return words
 
 
-def _list_words(line: str, pos: int) -> list[_Word]:
+def _list_words(
+    line: str, pos: int, limit: int | None = None, memo: dict[int, tuple[_Word, int] | None] | None = None
+) -> list[_Word]:
     """The list's items after the tool's (pos: the tool word's end; its closing quote and comma follow)."""
     words: list[_Word] = []
     nxt = _LIST_NEXT.match(line, pos)
     if nxt is None or line[nxt.end() - 1] == "]":
         return words
     pos = nxt.end()
-    while True:
+    while limit is None or len(words) < limit:
         m = _LIST_ITEM.match(line, pos)
         if m is None:
             return words
@@ -152,6 +208,7 @@ def _list_words(line: str, pos: int) -> list[_Word]:
         if line[pos : pos + 1] != ",":
             return words
         pos += 1
+    return words
 
 
 def _value_span(words: list[_Word], i: int, creds: ToolCreds) -> tuple[int, int] | None:
@@ -165,7 +222,7 @@ def _value_span(words: list[_Word], i: int, creds: ToolCreds) -> tuple[int, int]
         start, value = w.start, w.text
     else:
         return None
-    if creds.split:
+    if creds.split and (not creds.split_flags or flag in creds.split_flags):
         head, sep, _ = value.partition(creds.split)
         if not sep:
             return None
@@ -190,7 +247,9 @@ def _spans(words: list[_Word], creds: ToolCreds, secret_name: Callable[[str], bo
                 spans.append(span)
             skip = "=" not in text
             continue
-        glued = next((f for f in creds.flags | creds.glued_only if len(f) == 2 and text.startswith(f)), None)
+        glued = next(
+            (f for f in creds.flags | creds.glued_only if len(f) == 2 and text.startswith(f) and creds.glued), None
+        )
         if glued is not None and len(text) > 2 and text[2] != "=" and not text.startswith("--"):
             if creds.split:
                 head, sep, _ = text[2:].partition(creds.split)
@@ -205,9 +264,20 @@ def _spans(words: list[_Word], creds: ToolCreds, secret_name: Callable[[str], bo
             skip = flag in creds.value_flags and "=" not in text
             continue
         operands.append(w)
+    for command, n in creds.commands:
+        said = tuple(o.text.lower() for o in operands[: len(command)])
+        ops = operands[len(command) :]
+        if said == command and ops:
+            # AUTH's last operand only when it has one or two (`AUTH user pw`)
+            if n == -1 and len(ops) <= 2:
+                spans.append((ops[-1].start, ops[-1].end))
+            elif 0 < n <= len(ops):
+                spans.append((ops[n - 1].start, ops[n - 1].end))
     if creds.pairs:
         rest = operands[len(creds.sub) + 1 + 2 :]  # after `config create NAME TYPE`
-        spans += [(v.start, v.end) for k, v in zip(rest[::2], rest[1::2], strict=False) if secret_name(k.text)]
+        # the word after each secret's name, whichever the pairs' alignment (a reading from a later `rclone` on the
+        # line then finds no more than this one: password_spans reads it once)
+        spans += [(v.start, v.end) for k, v in itertools.pairwise(rest) if secret_name(k.text)]
         return spans
     if creds.operands and (not creds.needs_short or creds.needs_short in short):
         ops = operands[len(creds.sub) :]
@@ -244,18 +314,47 @@ def _creds_for(tool: str, words: list[_Word]) -> ToolCreds | None:
     return None
 
 
+# The words read after a tool whose password is an operand counted from it (`rabbitmqctl add_user USER PW`, `mc alias
+# set A URL KEY SECRET`, `mkpasswd PW`): its operands come first. A tool whose password follows a flag, or is every
+# operand or the last, is read to its command's end, once: a later word of that command that names the same tool
+# reads a suffix of the same words, where the first reading found every password (gsafe52: 64 KiB of `redis-cli `
+# read every word after each, 6,500 times: 184 s for one line).
+_OPERAND_WORDS = 32
+
+
+def _suffix_safe(creds: ToolCreds) -> bool:
+    """Whether a reading of `creds` from a later word of the same command finds no password the first one missed."""
+    return all(n in (0, -1) for n in creds.operands)
+
+
 def password_spans(line: str, secret_name: Callable[[str], bool]) -> list[tuple[int, int]]:
     """Where in `line` the known tools' command lines hold a password (sorted, possibly overlapping);
     `secret_name` tells a setting's name that holds a secret (rclone's `KEY VALUE` pairs)."""
     spans: list[tuple[int, int]] = []
+    # per (tool entry, list form): the words (spans) a whole reading went over, and where the furthest one ended
+    read: dict[tuple[int, bool], tuple[set[tuple[int, int]], int]] = {}
+    memo: dict[int, tuple[_Word, int] | None] = {}
     for m in _TOOL.finditer(line):
         before = line[max(0, m.start() - 8) : m.start()]
         in_list = _LIST_BEFORE.search(before) is not None and _LIST_NEXT.match(line, m.end()) is not None
         # a list item that holds a whole shell command (`["CMD-SHELL", "redis-cli -a x ping"]`) is read as a shell's
-        words = _list_words(line, m.end()) if in_list else _shell_words(line, m.end())
-        creds = _creds_for(m.group("tool"), words)
+        reader = _list_words if in_list else _shell_words
+        creds = TOOLS.get(m.group("tool"))
+        words = None if creds is not None else reader(line, m.end(), _OPERAND_WORDS, memo)
+        if creds is None:
+            creds = _creds_for(m.group("tool"), words or [])
         if creds is None:
             continue
+        if _suffix_safe(creds):
+            starts, end = read.get((id(creds), in_list), (set(), -1))
+            if m.span() in starts:
+                continue  # a whole word of a command already read whole (a quoted `"redis-cli -a x"` is no such word)
+            if m.start() > end:  # beyond every whole reading: read to the command's end
+                words = reader(line, m.end(), None, memo)
+                starts.update((w.start, w.end) for w in words)
+                read[(id(creds), in_list)] = (starts, max(end, words[-1].end if words else m.end()))
+        if words is None:  # inside a word of a whole reading (`sh -c "redis-cli …"` quoted in its operands), or a tool
+            words = reader(line, m.end(), _OPERAND_WORDS, memo)  # whose password is an operand counted from it
         if creds.pairs and [w.text for w in words[:2]] not in (["config", "create"], ["config", "update"]):
             continue
         spans += _spans(words, creds, secret_name)
@@ -275,8 +374,18 @@ _FEEDER = rxcompat.compile(
 _HERE = rxcompat.compile(r"<<<[ \t]*(?P<v>\"(?:[^\"\\\n]|\\.)*+\"|'[^'\n]*+'|[^\s|;&<>\"']++)")
 _READS_STDIN = re.compile(
     r"^(?:sudo[ \t]+(?:-\w+[ \t]+)*)?(?:[\w./-]*/)?(?:chpasswd\b|passwd\b[^|]*--stdin|sudo\b[^|]*[ \t]-\w*S\b"
-    r"|sudo[ \t]+--stdin\b|[\w.-]+\b[^|]*\blogin\b[^|]*--password-stdin)"
+    r"|sudo[ \t]+--stdin\b|[\w.-]+\b[^|]*\blogin\b[^|]*--password-stdin"
+    # gsafe52: kinit(1) and cryptsetup(8) read the password (passphrase) on standard input when it is no terminal;
+    # `docker|podman secret create NAME -` the secret itself; `gh auth login --with-token`, `vault login -` a token;
+    # `htpasswd -i` ("Read the password from stdin without verification") and `smbpasswd -s` a password
+    r"|kinit\b|cryptsetup\b|(?:docker|podman)[ \t]+secret[ \t]+create\b[^|]*[ \t]-(?!\S)"
+    r"|gh[ \t]+auth[ \t]+login\b[^|]*[ \t]--with-token\b|vault[ \t]+login\b[^|]*[ \t]-(?!\S)"
+    r"|(?:htpasswd|mosquitto_passwd)\b[^|]*[ \t]-\w*i\b|smbpasswd\b[^|]*[ \t]-\w*s\b)"
 )
+
+
+_CMD_SEP = re.compile(r"[;&|\n]")
+_CMD_HEAD = 400  # as _FEEDER's `rest`
 
 
 def _stdin_spans(line: str) -> list[tuple[int, int]]:
@@ -286,9 +395,15 @@ def _stdin_spans(line: str) -> list[tuple[int, int]]:
             if _READS_STDIN.match(m.group("rest")):
                 spans.append(_inner(m, line, chpasswd="chpasswd" in m.group("rest")))
     if "<<<" in line:
+        cmd_start = 0
+        seps = _CMD_SEP.finditer(line)
+        sep = next(seps, None)
         for m in _HERE.finditer(line):
-            cmd_start = max(line.rfind(c, 0, m.start()) for c in ";&|\n") + 1
-            cmd = line[cmd_start : m.start()].strip()
+            while sep is not None and sep.start() < m.start():  # the command's start: after the last separator
+                cmd_start = sep.end()
+                sep = next(seps, None)
+            # its first words name the program (a 64 KiB command of `<<<x` words was read whole for each: gsafe52)
+            cmd = line[cmd_start : min(m.start(), cmd_start + _CMD_HEAD)].strip()
             if _READS_STDIN.match(cmd):
                 spans.append(_inner(m, line, chpasswd="chpasswd" in cmd))
     return spans

@@ -721,7 +721,22 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list
             for i in hits:
                 # `${T:-/tmp}` -> /tmp:exec would erase the variable, which may hold other options: an edit that
                 # extends the value leaves it; one that replaces a wrong value (a render GID) replaces it
-                if "$" in str(items[i]) and op[3].startswith(op[2]):
+                if isinstance(items[i], dict):  # the long syntax (`type: bind`, `source:`, `target:`)
+                    # an item as a mapping was replaced by the string of its Python repr plus `:ro` (gsafe52: a
+                    # volume compose refuses); `:ro` or `,ro` appended is `read_only: true` here, in place (its style
+                    # and comments kept), or on a copy of an anchor's mapping, which is other services' too
+                    if op[3] in (op[2] + ":ro", op[2] + ",ro"):
+                        mapping: Any = items[i]
+                        if isinstance(mapping, CommentedMap) and mapping.anchor.value is not None:
+                            flow = mapping.fa.flow_style()
+                            mapping = CommentedMap(mapping)
+                            if flow:
+                                mapping.fa.set_flow_style()
+                            items[i] = mapping
+                        mapping["read_only"] = True
+                    else:
+                        left.append(f"{service}: {key} item {op[2]} is a mapping: left as written")
+                elif "$" in str(items[i]) and op[3].startswith(op[2]):
                     left.append(f"{service}: {key} item {items[i]} comes from a variable: left as written")
                 elif isinstance(seq, str):  # `tmpfs: /tmp`, one item written as a scalar
                     svc[key] = quoted(op[3])

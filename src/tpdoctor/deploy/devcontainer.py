@@ -693,7 +693,7 @@ class DevcontainerFrontend:
                 cut = word.index("=") + 1 if word.startswith("--") else 2
                 doc.token_text[(o[1], o[2])] = word[:cut] + new
             return None
-        if o[0] in ("capAdd", "securityOpt"):
+        if o[0] in ("capAdd", "securityOpt", "mounts"):  # a mounts item, string or object, becomes the new string
             node = _origin_node(doc, o)
             if node is not None:
                 doc.replaced[id(node)] = [json.dumps(new)]

@@ -445,6 +445,7 @@ def parse_run_text(
 FLAG_OF = {
     "devices": "--device",
     "volumes": "--volume",
+    "mounts": "--mount",  # docker/podman run only: compose's long volume syntax is a mapping
     "tmpfs": "--tmpfs",
     "group_add": "--group-add",
     "cap_add": "--cap-add",

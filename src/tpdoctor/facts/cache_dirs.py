@@ -67,11 +67,17 @@ def env_user(env: Mapping[str, str]) -> str | None:
     return None
 
 
-def temp_dir(env: Mapping[str, str], is_dir: Callable[[str], bool] | None = None) -> tuple[str, str | None]:
+def temp_dir(
+    env: Mapping[str, str], is_dir: Callable[[str], bool] | None = None, cwd: str | None = None
+) -> tuple[str, str | None]:
     """tempfile.gettempdir() as the job would get it, and the variable that gave it: the first of TMPDIR, TEMP, TMP
-    naming an absolute directory (`is_dir`, where the caller can look; else any absolute path), else ("/tmp", None)."""
+    naming a directory (`is_dir`, where the caller can look; else any path), else ("/tmp", None). A relative one is
+    the job's `cwd` joined with it, as tempfile's os.path.abspath makes it; without a cwd it is skipped."""
     for name in TMP_VARS:
-        value = absolute(env.get(name, ""))
+        raw = env.get(name, "")
+        if raw and not raw.startswith("/") and cwd is not None:  # tempfile: `if dir != os.curdir: abspath(dir)`
+            raw = posixpath.join(cwd, raw)
+        value = absolute(raw)
         if value is not None and (is_dir is None or is_dir(value)):
             return value, name
     return "/tmp", None

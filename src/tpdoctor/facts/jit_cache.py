@@ -17,6 +17,7 @@ import stat
 
 from tpdoctor.facts import cache_dirs
 from tpdoctor.facts.collect import COLLECTORS, CollectContext
+from tpdoctor.facts.nccl_conf import job_cwd
 from tpdoctor.facts.oneccl_install import list_dir, python_prefixes, site_dirs
 from tpdoctor.facts.passwd import passwd_entry
 from tpdoctor.facts.process import may_create_in
@@ -63,7 +64,9 @@ def collect_jit_caches(ctx: CollectContext, facts: Facts) -> None:
             return False
 
     user = user_name(ctx, facts) if not env.get("TORCHINDUCTOR_CACHE_DIR") else None
-    tmp = cache_dirs.temp_dir(env, is_dir)  # looked up once: the Inductor default and the old defaults both sit under it
+    # looked up once: the Inductor default and the old defaults both sit under it; a relative TMPDIR is the job's
+    # cwd's (gsafe52: it was skipped, and /tmp's mount judged)
+    tmp = cache_dirs.temp_dir(env, is_dir, job_cwd(ctx))
     # a variable's directory, and TorchInductor's default under the temp dir where the user name is known; explicit
     # ones first, so that a default at the same path is recorded as the variable's
     candidates = sorted(

@@ -21,7 +21,8 @@ from typing import Literal
 K8S_GPU_RESOURCE = {"intel": "gpu.intel.com/i915", "nvidia": "nvidia.com/gpu", "amd": "amd.com/gpu"}
 
 # Lists of compose keys / docker-run flags (the Kubernetes frontend maps the few it needs).
-ListKey = Literal["devices", "volumes", "tmpfs", "group_add", "cap_drop", "security_opt"]
+# "mounts": docker/podman run's --mount values (a dev container's mounts); compose has no such list
+ListKey = Literal["devices", "volumes", "mounts", "tmpfs", "group_add", "cap_drop", "security_opt"]
 # Scalar settings that a fix switches off: privileged, the host IPC and PID namespaces.
 SwitchKey = Literal["privileged", "ipc", "pid"]
 

@@ -153,6 +153,22 @@ def bypath_missing(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     )
 
 
+# a `--mount` value: comma-separated key=value fields (a -v value's first field is a path or a volume name)
+_MOUNT_SPEC = re.compile(r"(?:[a-z-]+=[^,]*,)*(?:type|src|source|dst|destination|target)=")
+
+
+def _read_only_volume(raw: str) -> str:
+    """A -v / short-syntax volume made read-only: `ro` added to its options, in place of an `rw` (`rw,ro` is a mode the
+    engine refuses: "invalid mode"; it was written so, gsafe52)."""
+    if raw.startswith("{"):  # compose's long syntax (a mapping's text): the frontend sets its read_only
+        return raw + ",ro"
+    src_dst, sep, opts = raw.rpartition(":") if raw.count(":") >= 2 else (raw, "", "")
+    if not sep:
+        return raw + ":ro"
+    words = opts.split(",")
+    return f"{src_dst}:{','.join(['ro' if w == 'rw' else w for w in words] if 'rw' in words else [*words, 'ro'])}"
+
+
 @deploy_rule("audit.bypath-writable", remedies=(*BYPATH_CAUSES, *PTRACE_CAUSES))
 def bypath_writable(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     """What it checks: /dev/dri/by-path bind-mounted without `:ro`.
@@ -169,12 +185,12 @@ def bypath_writable(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             f"{svc.name} mounts /dev/dri/by-path read-write. TP needs it only readable: add :ro.",
             [ev(svc, ctx, m.raw or m.target)],
             edits=[
-                ReplaceItem(
-                    "volumes",
-                    m.raw,
-                    m.raw + (",ro" if m.raw.count(":") >= 2 else ":ro"),
-                    why="by-path mounted read-only",
-                )
+                # `--mount type=bind,src=…,dst=…` (docker/podman run, a dev container's mounts) takes `readonly`; it
+                # was given `:ro` as a -v item, which matched no -v flag: nothing changed, and the fix said it had
+                # (gsafe52)
+                ReplaceItem("mounts", m.raw, m.raw + ",readonly", why="by-path mounted read-only")
+                if _MOUNT_SPEC.match(m.raw)
+                else ReplaceItem("volumes", m.raw, _read_only_volume(m.raw), why="by-path mounted read-only")
             ]
             if m.kind == "bind" and backend(svc) == "xpu"
             else [],
