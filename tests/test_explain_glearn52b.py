@@ -1,0 +1,84 @@
+"""Issue 13, dev backlog lessons (glearn52b).
+
+Lines are written from the code that prints them (not copied from the dev logs):
+- CUDA's 35 ("CUDA driver version is insufficient for CUDA runtime version") is ambiguous in cudart (a libcuda older
+  than the runtime, or none at all), but Paddle's device count reads cudaDriverGetVersion first and counts 0 devices,
+  without any CUDA call, when no driver is found (paddle/fluid/platform/gpu_info.cc GetCUDADeviceCountImpl; later
+  paddle/phi/backends/gpu/cuda/cuda_info.cc). Paddle's enforce reporting 35 is a driver that is there and too old:
+  2.0's " Cuda error(35), <string>." + "[Advise: ...]", 2.1+'s "CUDA error(35), <string>. [Hint: ...]", behind
+  ExternalError (C++) or "(External)" (Python).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from explain_helpers import causes as _causes
+from explain_helpers import findings as _findings
+
+S35 = "CUDA driver version is insufficient for CUDA runtime version"
+ADVISE = (
+    "  [Advise: This indicates that the installed NVIDIA CUDA driver is older than the CUDA runtime library. This is "
+    "not a supported configuration.Users should install an updated NVIDIA display driver to allow the application to "
+    "run.] (at /paddle/paddle/fluid/platform/gpu_info.cc:71)"
+)
+HINT = (
+    " [Hint: 'cudaErrorInsufficientDriver'. This indicates that the installed NVIDIA CUDA driver is older than the CUDA "
+    "runtime library.] (at /paddle/paddle/phi/backends/gpu/cuda/cuda_info.cc:66)"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Paddle 2.0, Python: "(External)" + build_nvidia_error_msg's leading space
+        "OSError: (External)  Cuda error(35), " + S35 + ".\n" + ADVISE + "\n",
+        # Paddle 2.0, the C++ summary
+        "ExternalError:  Cuda error(35), " + S35 + ".\n" + ADVISE + "\n",
+        # Paddle 2.1+ / phi: "CUDA error(35)" and the Hint on the same line
+        "OSError: (External) CUDA error(35), " + S35 + "." + HINT + "\n",
+        # inside the traceback of paddle.set_device
+        '  File "/usr/lib/python3.8/site-packages/paddle/device/__init__.py", line 190, in set_device\n'
+        "    place = _convert_to_place(device)\n"
+        "OSError: (External) CUDA error(35), " + S35 + "." + HINT + "\n",
+    ],
+)
+def test_paddle_error_35_is_a_driver_too_old(tmp_path: Path, text: str) -> None:
+    assert _findings(tmp_path, text) == [("cuda.driver-too-old", "suggests")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # cudart's bare string: still both readings, the missing GPU first (the dev logs split evenly)
+        "RuntimeError: CUDA failed with error " + S35 + "\n",
+        # legacy Paddle v1's CHECK has no driver check (hl_cuda_device.cc): not Paddle's 2.x enforce
+        "F0101 10:00:00.000000  1 hl_cuda_device.cc:565] Check failed: cudaSuccess == cudaStat (0 vs. 35) Cuda Error: " + S35 + "\n",
+        # a user program's own CHECK_CUDA macro printing the same words (no Paddle device count before it)
+        "[kernel.cu:40, main] CUDA error(35), " + S35 + " when call cudaSetDevice(0)\n",
+    ],
+)
+def test_other_error_35_forms_keep_the_missing_gpu_reading(tmp_path: Path, text: str) -> None:
+    # the neighbour keeps both readings while Paddle's own form names the old driver alone
+    assert "device.nvidia-node-missing" in _causes(tmp_path, text)
+    paddle = "OSError: (External) CUDA error(35), " + S35 + "." + HINT + "\n"
+    assert _causes(tmp_path, paddle) == ["cuda.driver-too-old"]
+
+
+def test_paddle_error_35_in_a_container_without_gpu_words_is_still_the_driver(tmp_path: Path) -> None:
+    # the container itself does not make Paddle's 35 a missing GPU: no driver would have counted 0 devices
+    text = "docker run -it --gpus all paddlepaddle/paddle:2.4.2-gpu-cuda11.7-cudnn8.4-trt8.4 bash\n"
+    text += "OSError: (External) CUDA error(35), " + S35 + "." + HINT + "\n"
+    assert _causes(tmp_path, text)[:1] == ["cuda.driver-too-old"]
+
+
+def test_healthy_paddle_start_stays_clean(tmp_path: Path) -> None:
+    text = (
+        "W0101 10:00:00.000000  1 gpu_resources.cc:61] Please NOTE: device: 0, GPU Compute Capability: 8.0, Driver API Version: 12.2, Runtime API Version: 11.8\n"
+        "W0101 10:00:00.000100  1 gpu_resources.cc:91] device: 0, cuDNN Version: 8.6.\n"
+        "PaddlePaddle works well on 1 GPU.\n"
+    )
+    assert _causes(tmp_path, text) == []
+    assert _causes(tmp_path, text + "ExternalError:  Cuda error(35), " + S35 + ".\n") == ["cuda.driver-too-old"]
