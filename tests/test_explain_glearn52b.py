@@ -82,3 +82,50 @@ def test_healthy_paddle_start_stays_clean(tmp_path: Path) -> None:
     )
     assert _causes(tmp_path, text) == []
     assert _causes(tmp_path, text + "ExternalError:  Cuda error(35), " + S35 + ".\n") == ["cuda.driver-too-old"]
+
+
+# --- invalid device ordinal from the program's own fixed index (tab-ddpm#20 family) ---
+ORDINAL = (
+    "RuntimeError: CUDA error: invalid device ordinal\n"
+    "CUDA kernel errors might be asynchronously reported at some other API call, so the stacktrace below might be incorrect.\n"
+    "For debugging consider passing CUDA_LAUNCH_BLOCKING=1\n"
+)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        'model = Net().to(torch.device("cuda:1"))',
+        "x = batch.to('cuda:2')",
+        '    trainer = Trainer(model, device="cuda:1")',
+        "    train(config, device = 'cuda:3')",
+        "torch.cuda.set_device(1)",
+    ],
+)
+def test_ordinal_with_a_fixed_index_in_the_code_is_the_program(tmp_path: Path, code: str) -> None:
+    assert _causes(tmp_path, code + "\n" + ORDINAL) == []
+    # the same error without the code line still suggests the mask
+    assert _causes(tmp_path, ORDINAL) == ["cuda.visible-devices-mismatch"]
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        # a mask is set: host-style index against a renumbered set, the mask stays named
+        "export CUDA_VISIBLE_DEVICES=3\n",
+        # a container given GPUs: its renumbering may be why
+        "docker run --gpus '\"device=1\"' -it trainer:latest python train.py\n",
+        # a launcher starting several ranks: more ranks than GPUs
+        "torchrun --nproc-per-node 4 train.py\n",
+    ],
+)
+def test_ordinal_with_a_fixed_index_and_a_selector_keeps_a_cause(tmp_path: Path, before: str) -> None:
+    text = before + 'device = torch.device("cuda:1")\n' + ORDINAL
+    assert _causes(tmp_path, text)
+    assert _causes(tmp_path, 'device = torch.device("cuda:1")\n' + ORDINAL) == []
+
+
+@pytest.mark.parametrize("code", ['device = torch.device("cuda:0")', "torch.cuda.set_device(args.local_rank)", 'x.to("cuda")'])
+def test_ordinal_with_index_zero_or_a_variable_still_suggests_the_mask(tmp_path: Path, code: str) -> None:
+    assert _causes(tmp_path, code + "\n" + ORDINAL) == ["cuda.visible-devices-mismatch"]
+    assert _causes(tmp_path, 'x.to("cuda:1")\n' + ORDINAL) == []
