@@ -129,3 +129,32 @@ def test_ordinal_with_a_fixed_index_and_a_selector_keeps_a_cause(tmp_path: Path,
 def test_ordinal_with_index_zero_or_a_variable_still_suggests_the_mask(tmp_path: Path, code: str) -> None:
     assert _causes(tmp_path, code + "\n" + ORDINAL) == ["cuda.visible-devices-mismatch"]
     assert _causes(tmp_path, 'x.to("cuda:1")\n' + ORDINAL) == []
+
+
+# --- OpenMM's DeviceIndex past the one GPU a mask leaves, no error line quoted (biosimspace#467 family) ---
+@pytest.mark.parametrize(
+    ("mask", "prop"),
+    [
+        ('export CUDA_VISIBLE_DEVICES="2"', "properties = {'CudaDeviceIndex': '2'}"),
+        ("CUDA_VISIBLE_DEVICES=1", 'platform.setPropertyDefaultValue("DeviceIndex", "1")'),
+        ('  CUDA_VISIBLE_DEVICES: "5"', 'props = {"DeviceIndex": "5", "Precision": "mixed"}'),
+    ],
+)
+def test_one_gpu_mask_with_an_openmm_index_past_0(tmp_path: Path, mask: str, prop: str) -> None:
+    assert _causes(tmp_path, mask + "\n" + prop + "\n") == ["cuda.visible-devices-mismatch"]
+
+
+@pytest.mark.parametrize(
+    ("mask", "prop"),
+    [
+        # the position within the mask: fine
+        ('export CUDA_VISIBLE_DEVICES="2"', "properties = {'CudaDeviceIndex': '0'}"),
+        # several GPUs visible: index 1 exists
+        ("CUDA_VISIBLE_DEVICES=2,3", "properties = {'CudaDeviceIndex': '1'}"),
+        # no mask: the index may name a real GPU
+        ("", "properties = {'CudaDeviceIndex': '1', 'CudaPrecision': 'mixed'}"),
+    ],
+)
+def test_openmm_index_that_a_mask_allows_stays_clean(tmp_path: Path, mask: str, prop: str) -> None:
+    assert _causes(tmp_path, mask + "\n" + prop + "\n") == []
+    assert _causes(tmp_path, "CUDA_VISIBLE_DEVICES=3\n{'CudaDeviceIndex': '3'}\n") == ["cuda.visible-devices-mismatch"]
