@@ -158,3 +158,51 @@ def test_one_gpu_mask_with_an_openmm_index_past_0(tmp_path: Path, mask: str, pro
 def test_openmm_index_that_a_mask_allows_stays_clean(tmp_path: Path, mask: str, prop: str) -> None:
     assert _causes(tmp_path, mask + "\n" + prop + "\n") == []
     assert _causes(tmp_path, "CUDA_VISIBLE_DEVICES=3\n{'CudaDeviceIndex': '3'}\n") == ["cuda.visible-devices-mismatch"]
+
+
+# --- Slurm + pyxis/enroot: host-numbered nodes absent by design, CUDA_VISIBLE_DEVICES the host index (pyxis#47) ---
+def _absent(node: str) -> str:
+    return f"/usr/bin/ls: cannot access '{node}': No such file or directory\n"
+
+
+PYXIS_CMD = "srun -p batch --gres=gpu:1 --container-image=nvcr.io#nvidia/pytorch:24.01-py3 --pty ls -l /dev/nvidia0 /dev/nvidia1 /dev/nvidia2 /dev/nvidia3\n"
+CVD_ECHO = "user@node07:~$ echo $CUDA_VISIBLE_DEVICES\n3\n"
+
+
+@pytest.mark.parametrize(
+    ("cmd", "echo"),
+    [
+        (PYXIS_CMD, CVD_ECHO),
+        # sbatch's own flags and pyxis's --container-name, printenv
+        (
+            "srun --gpus-per-node=1 --container-name=train --pty ls /dev/nvidia0 /dev/nvidia1\n",
+            "$ printenv CUDA_VISIBLE_DEVICES\n1\n",
+        ),
+        (PYXIS_CMD, "+ echo ${CUDA_VISIBLE_DEVICES}\n2\n"),
+    ],
+)
+def test_pyxis_numbered_nodes_absent_with_the_mask_checked_is_the_mask(tmp_path: Path, cmd: str, echo: str) -> None:
+    text = echo + cmd + _absent("/dev/nvidia0") + _absent("/dev/nvidia1")
+    assert _causes(tmp_path, text) == ["cuda.visible-devices-mismatch"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the control node absent too: no GPU was injected at all
+        CVD_ECHO + PYXIS_CMD + _absent("/dev/nvidia0") + _absent("/dev/nvidiactl"),
+        # no container flag: a bare Slurm step on the host (a node really missing)
+        CVD_ECHO + "srun --gres=gpu:1 ls /dev/nvidia0\n" + _absent("/dev/nvidia0"),
+        # a Docker container: no Slurm request, the nodes were not requested
+        CVD_ECHO + "docker run --rm ubuntu ls /dev/nvidia0\n" + _absent("/dev/nvidia0"),
+    ],
+)
+def test_node_absence_outside_that_setting_stays_node_missing(tmp_path: Path, text: str) -> None:
+    assert "device.nvidia-node-missing" in _causes(tmp_path, text)
+    assert _causes(tmp_path, CVD_ECHO + PYXIS_CMD + _absent("/dev/nvidia0")) == ["cuda.visible-devices-mismatch"]
+
+
+def test_pyxis_listing_without_the_mask_checked_is_not_named_the_mask(tmp_path: Path) -> None:
+    text = PYXIS_CMD + _absent("/dev/nvidia0") + _absent("/dev/nvidia1")
+    assert "cuda.visible-devices-mismatch" not in _causes(tmp_path, text)
+    assert _causes(tmp_path, CVD_ECHO + text) == ["cuda.visible-devices-mismatch"]
