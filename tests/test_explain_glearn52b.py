@@ -206,3 +206,49 @@ def test_pyxis_listing_without_the_mask_checked_is_not_named_the_mask(tmp_path: 
     text = PYXIS_CMD + _absent("/dev/nvidia0") + _absent("/dev/nvidia1")
     assert "cuda.visible-devices-mismatch" not in _causes(tmp_path, text)
     assert _causes(tmp_path, CVD_ECHO + text) == ["cuda.visible-devices-mismatch"]
+
+
+# --- the toolkit said to work in words, and a container without libcuda (lilypad#548 family) ---
+NO_LIBCUDA = "/usr/local/bin/worker: error while loading shared libraries: libcuda.so.1: cannot open shared object file: No such file or directory\n"
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "I checked that the NVIDIA Container Toolkit is working: a test container sees the card.",
+        "My nvidia-container-toolkit was working, I ran a container that ran `nvidia-smi`, which returned the GPU list.",
+        "nvidia-smi works inside another container on the same host.",
+        "The toolkit is working fine on this server.",
+    ],
+)
+def test_toolkit_said_to_work_and_no_libcuda_is_no_gpu_request(tmp_path: Path, words: str) -> None:
+    assert _causes(tmp_path, words + "\n" + NO_LIBCUDA)[:1] == ["device.nvidia-node-missing"]
+    assert "runtime.nvidia-toolkit-missing" not in _causes(tmp_path, words + "\n" + NO_LIBCUDA)
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        # negated or doubted: not a statement that it works
+        "The NVIDIA Container Toolkit is not working after the upgrade.",
+        "I am not sure the toolkit is working at all.",
+        "I cannot tell whether the toolkit is working.",
+    ],
+)
+def test_toolkit_words_negated_keep_the_toolkit_reading(tmp_path: Path, words: str) -> None:
+    assert _causes(tmp_path, words + "\n" + NO_LIBCUDA)[:1] == ["runtime.nvidia-toolkit-missing"]
+    assert _causes(tmp_path, "The NVIDIA Container Toolkit is working.\n" + NO_LIBCUDA)[:1] == ["device.nvidia-node-missing"]
+
+
+def test_toolkit_words_with_a_gpu_request_are_not_a_missing_request(tmp_path: Path) -> None:
+    # the failing container was given a GPU: the request is there, something else withheld the library
+    text = "The NVIDIA Container Toolkit is working.\ndocker run --gpus all -it worker:latest\n" + NO_LIBCUDA
+    assert _causes(tmp_path, text)[:1] == ["runtime.nvidia-toolkit-missing"]
+    assert _causes(tmp_path, text.replace("--gpus all ", ""))[:1] == ["device.nvidia-node-missing"]
+    assert _causes(tmp_path, "The NVIDIA Container Toolkit is working.\n" + NO_LIBCUDA)[:1] == ["device.nvidia-node-missing"]
+
+
+def test_toolkit_words_in_a_healthy_log_stay_clean(tmp_path: Path) -> None:
+    text = "The NVIDIA Container Toolkit is working and nvidia-smi works in the container.\nTraining finished in 31.2s\n"
+    assert _causes(tmp_path, text) == []
+    assert _causes(tmp_path, text + NO_LIBCUDA)[:1] == ["device.nvidia-node-missing"]
