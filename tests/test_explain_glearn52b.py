@@ -244,7 +244,7 @@ def test_toolkit_words_with_a_gpu_request_are_not_a_missing_request(tmp_path: Pa
     # the failing container was given a GPU: the request is there, something else withheld the library
     text = "The NVIDIA Container Toolkit is working.\ndocker run --gpus all -it worker:latest\n" + NO_LIBCUDA
     assert _causes(tmp_path, text)[:1] == ["runtime.nvidia-toolkit-missing"]
-    assert _causes(tmp_path, text.replace("--gpus all ", ""))[:1] == ["device.nvidia-node-missing"]
+    assert _causes(tmp_path, text.replace("docker run --gpus all -it worker:latest\n", ""))[:1] == ["device.nvidia-node-missing"]
     assert _causes(tmp_path, "The NVIDIA Container Toolkit is working.\n" + NO_LIBCUDA)[:1] == ["device.nvidia-node-missing"]
 
 
