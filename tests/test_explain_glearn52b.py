@@ -99,7 +99,6 @@ ORDINAL = (
         "x = batch.to('cuda:2')",
         '    trainer = Trainer(model, device="cuda:1")',
         "    train(config, device = 'cuda:3')",
-        "torch.cuda.set_device(1)",
     ],
 )
 def test_ordinal_with_a_fixed_index_in_the_code_is_the_program(tmp_path: Path, code: str) -> None:
