@@ -16,6 +16,7 @@ from tpdoctor.deploy.frontend import unsupported
 from tpdoctor.deploy.io import dump_yaml_docs, load_yaml_docs
 from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service
 from tpdoctor.deploy.yamledit import (
+    append_item,
     ensure_map,
     ensure_seq,
     give_tail_comments,
@@ -934,7 +935,7 @@ def _apply_ops(c: Any, spec: Any, ops: list[tuple[str, ...]]) -> None:
                 e = CommentedMap()
                 e["name"] = op[1]
                 e["value"] = op[2]
-                env.append(e)
+                append_item(env, e)
         elif kind == "limit":
             limits = ensure_map(ensure_map(c, "resources"), "limits")
             if op[1] not in limits:
@@ -951,13 +952,13 @@ def _apply_ops(c: Any, spec: Any, ops: list[tuple[str, ...]]) -> None:
                 v = CommentedMap()
                 v["name"] = name
                 v["emptyDir"] = ed
-                vols.append(v)
+                append_item(vols, v)
             mounts = ensure_seq(c, "volumeMounts")
             if not any(isinstance(m, dict) and m.get("mountPath") == path for m in mounts):
                 m = CommentedMap()
                 m["name"] = name
                 m["mountPath"] = path
-                mounts.append(m)
+                append_item(mounts, m)
         elif kind == "remove_hostpath":
             path = op[1]
             mounts_any: Any = c.get("volumeMounts") or []
