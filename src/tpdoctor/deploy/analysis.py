@@ -275,6 +275,10 @@ def probe_only(svc: Service) -> bool:
         return False
     if argv[0].rsplit("/", 1)[-1] in PROBE_COMMANDS:
         return True
+    if len(argv) >= 3 and argv[0].rsplit("/", 1)[-1] in ("sh", "bash") and argv[1] == "-c":
+        # `sh -c "clinfo | grep 'Number of devices'"` (intel-device-plugins demo/intelgpu-job-wsl.yaml, gwild52)
+        first = argv[2].split()
+        return bool(first) and first[0].rsplit("/", 1)[-1] in PROBE_COMMANDS and not re.search(r"[;&]", argv[2])
     return not svc.entrypoint and all(a in ("--help", "-h", "--version", "-V") for a in svc.command)
 
 

@@ -636,9 +636,14 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list
     try:
         return _apply_ops(doc, service, ops)
     finally:
-        give_after(svc, last, own)  # still after the entry they followed
-        if len(svc):
-            give_after(svc, list(svc.keys())[-1], rest)  # after the service's new end, before the next one
+        if list(doc.services.keys())[-1] == key:
+            # the file's last service: what follows it (the file's last comment) stays after the entry it followed
+            # (gsafe43), whatever is added after that
+            give_after(svc, last, own + rest)
+        else:
+            give_after(svc, last, own)  # still after the entry they followed
+            if len(svc):
+                give_after(svc, list(svc.keys())[-1], rest)  # after the service's new end, before the next one
 
 
 def _apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list[str]:

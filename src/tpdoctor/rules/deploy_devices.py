@@ -123,9 +123,10 @@ def bypath_missing(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         return
     if _pidfd_route(svc) and not svc.privileged:
         return
-    if not requests_gpu(svc) or device_plugin(svc):
-        # gwild52: an Intel image without any GPU (ai-containers' CPU images and build-only compose services), or the
-        # Intel GPU device plugin (it lists /dev/dri for the kubelet): no oneCCL exchange runs; nothing to add
+    if device_plugin(svc) or (not requests_gpu(svc) and wants_multi_gpu(svc) is not True):
+        # gwild52: an Intel image given no GPU and no parallel size (ai-containers' build-only compose services), or the
+        # Intel GPU device plugin (it lists /dev/dri for the kubelet): no oneCCL exchange runs; nothing to add. With a
+        # TP size the job does run oneCCL (its GPUs come some other way): the finding below stands
         what = "is a GPU device plugin" if device_plugin(svc) else "is given no GPU (only its image's name or environment says Intel)"
         yield make_finding(
             "oneccl.bypath-missing",

@@ -111,7 +111,7 @@ def shm_small(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         elif single:
             # gwild52: no rank shares memory here (a bare OS image, Ollama, a vLLM server without a TP size)
             sev, probe, why = "notice", True, f" ({single})"
-        elif multi is None and probe_only(svc):
+        elif multi is not True and probe_only(svc):
             sev, probe = "notice", True
             why = f" (it only runs {' '.join([*svc.entrypoint, *svc.command])[:60]})"
         elif multi is None and not requests_gpu(svc):
