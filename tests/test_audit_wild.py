@@ -449,3 +449,24 @@ def test_one_process_intel_server_gets_no_oneccl_route() -> None:
     """OpenVINO Model Server, one render node a container: --fix added by-path and CCL_ZE_IPC_EXCHANGE=drmfd."""
     fixed = fix_loaded(load(WILD / "ovms__cb-scaling.md"), None).text
     assert "--volume /dev/dri/by-path" not in fixed and "CCL_ZE_IPC_EXCHANGE" not in fixed
+
+
+def test_an_item_added_to_a_list_indented_otherwise_keeps_its_indentation(tmp_path: Path) -> None:
+    """Intel's GPU plugin DaemonSet indents its `env:` items two blanks deeper than its other lists. Made a GPU workload
+    (its kubelet socket mount taken out), --fix appends CCL_ZE_IPC_EXCHANGE to that env list: the item came at the
+    other lists' indentation, the mixed list no longer read as the same document, and ruamel's whole dump was written
+    (every env line re-indented; the first run saw it on the plugin itself, which --fix now leaves alone)."""
+    text = (WILD / "intel-device-plugins__intel-gpu-plugin.yaml").read_text()
+    text = text.replace("        - name: kubeletsockets\n          mountPath: /var/lib/kubelet/device-plugins\n", "")
+    p = tmp_path / "ds.yaml"
+    p.write_text(text)
+    fixed = fix_loaded(load(p), None).text
+    import difflib
+
+    removed = [ln for ln in difflib.ndiff(text.splitlines(), fixed.splitlines()) if ln.startswith("- ")]
+    # only the /dev/dri hostPath goes (a GPU workload gets gpu.intel.com/i915 from the plugin instead)
+    assert removed == [
+        "-         - name: devfs", "-           mountPath: /dev/dri", "-           readOnly: true",
+        "-       - name: devfs", "-         hostPath:", "-           path: /dev/dri",
+    ], removed  # fmt: skip
+    assert "            fieldPath: status.hostIP\n          - name: CCL_ZE_IPC_EXCHANGE\n            value: drmfd\n" in fixed
