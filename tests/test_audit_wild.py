@@ -1,7 +1,7 @@
-"""`audit` and `audit --fix` on real deployment files from public repositories (gwild50).
+"""`audit` and `audit --fix` on real deployment files from public repositories (gwild50, and a second round: gwild52).
 
-tests/data/deploy-wild/ holds the exact upstream bytes of 63 files (compose, `docker run`/`podman run` in READMEs and
-scripts, Kubernetes manifests and CRDs, devcontainer.json) and index.yaml: each file's source (repository, commit,
+tests/data/deploy-wild/ holds the exact upstream bytes of 104 files (compose, `docker run`/`podman run` in READMEs,
+MDX and reStructuredText pages and scripts, Kubernetes manifests and CRDs, devcontainer.json) and index.yaml: each file's source (repository, commit,
 path), license, and the reading written before audit ever ran on it (`expect:` the causes above notice a careful
 reviewer names, `clean: true` for none). Where the tool and that reading still disagree, the entry says which is right
 and why (`extra_ok`/`missing_ok`: the tool is right; `extra_left`/`missing_left`: the tool is wrong and it is left,
@@ -128,7 +128,7 @@ def test_wild_fix_reparses_and_keeps_the_users_keys(name: str, tmp_path: Path) -
     target.write_text(fixed)
     again = load(target)
     assert len(again.model.services) == len(loaded.model.services), name
-    if name.endswith((".sh", ".md")):
+    if name.endswith((".sh", ".md", ".mdx", ".rst")):
         return
     before, after = _load_all(loaded.text, name), _load_all(fixed, name)
     assert len(before) == len(after), name
@@ -270,3 +270,203 @@ def test_one_gpu_container_keeps_the_shm_size_it_chose() -> None:
     64 MiB is a notice, and --fix rewrote it to 16g."""
     fixed = fix_loaded(load(WILD / "frigate__installation.md"), None).text
     assert "  --shm-size=64m \\\n" in fixed and "--shm-size=16g" not in fixed
+
+
+
+# --- the second round (gwild52): the bugs its first run found, one test each ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "images"),
+    [
+        # an .mdx page was read as one shell script: 'no docker run command found'
+        ("ollama__docker.mdx", ["ollama/ollama", "ollama/ollama", "ollama/ollama:rocm", "ollama/ollama"]),
+        # a .rst page likewise: 'line 508: unterminated single quote' from its prose
+        ("cupy__install.rst", ["cupy/cupy", "cupy/cupy", "cupy/cupy-rocm"]),
+        # `docker run ...` as inline code in a numbered list item, no fenced block: 'no docker/podman run command found'
+        # (upstream writes a no-break space before /bin/bash: one word for the shell, so part of the image reference)
+        ("ai-containers__vllm-xpu.md", ["intel/vllm:0.14.1-xpu\xa0/bin/bash"]),
+        # "It looks like you're testing me!" in an untagged output fence: 'line 336: unterminated single quote'
+        ("ovms__continuous-batching.md", ["openvino/model_server:weekly"]),
+    ],
+)
+def test_documents_are_read_by_their_code(name: str, images: list[str]) -> None:
+    loaded = load(WILD / name)
+    assert [s.image for s in loaded.model.services] == images
+
+
+def test_inline_docker_run_is_fixed_in_place() -> None:
+    """The inline span's flags are read (privileged, --ipc=host) and rewritten inside the span; the sentence stays."""
+    name = "ai-containers__vllm-xpu.md"
+    assert _above(name) == {"security.privileged", "audit.ipc-host-unneeded"}
+    fixed = fix_loaded(load(WILD / name), None).text.splitlines()
+    line = next(ln for ln in fixed if ln.startswith("2. Instantiate a docker container with command `docker run"))
+    assert "--privileged" not in line and "--ipc=host" not in line and line.endswith("intel/vllm:0.14.1-xpu\xa0/bin/bash`")
+
+
+@pytest.mark.parametrize(
+    ("name", "services"),
+    [
+        # Volcano's batch.volcano.sh Job (tasks[].template): taken for batch/v1 Job, no template, exit 2
+        ("volcano__mindspore-gpu.yaml", ["Job/mindspore-gpu:mpimaster/mpimaster", "Job/mindspore-gpu:mpiworker/mpiworker"]),
+        # Kubeflow Trainer's ClusterTrainingRuntime: a JobSet template under spec.template
+        (
+            "kubeflow-trainer__torchtune-llama3-2-1b.yaml",
+            [
+                "ClusterTrainingRuntime/torchtune-llama3.2-1b:dataset-initializer/dataset-initializer",
+                "ClusterTrainingRuntime/torchtune-llama3.2-1b:model-initializer/model-initializer",
+                "ClusterTrainingRuntime/torchtune-llama3.2-1b:node/node",
+            ],
+        ),
+        # Kubeflow's MPIJob (mpiReplicaSpecs.<role>.template)
+        ("k8s-dra-driver-gpu__nvbandwidth-test-job-1.yaml", ["MPIJob/nvbandwidth-test-1:Launcher/mpi-launcher", "MPIJob/nvbandwidth-test-1:Worker/mpi-worker"]),
+        # Dynamo's DynamoGraphDeployment (components[].podTemplate)
+        ("dynamo__sglang-agg-xpu-dra.yaml", ["DynamoGraphDeployment/sglang-agg-xpu-dra:Frontend/main", "DynamoGraphDeployment/sglang-agg-xpu-dra:decode/main"]),
+    ],
+)
+def test_pod_templates_of_other_workload_crds_are_read(name: str, services: list[str]) -> None:
+    assert [s.name for s in load(WILD / name).model.services] == services
+
+
+def test_other_crd_template_is_fixed_in_place() -> None:
+    """The trainer node of the ClusterTrainingRuntime: 2 GPUs, torchtune's distributed recipe, 64 MiB: the blocker, and
+    --fix mounts a Memory emptyDir at /dev/shm in that template."""
+    name = "kubeflow-trainer__torchtune-llama3-2-1b.yaml"
+    shm = [f for f in _findings(name) if f.cause == "shm.too-small" and f.severity == "blocker"]
+    assert [f.message.split()[0] for f in shm] == ["ClusterTrainingRuntime/torchtune-llama3.2-1b:node/node"]
+    fixed = fix_loaded(load(WILD / name), None).text
+    doc = YAML(typ="safe").load(fixed)
+    node = doc["spec"]["template"]["spec"]["replicatedJobs"][2]["template"]["spec"]["template"]["spec"]
+    assert {"name": "dshm", "mountPath": "/dev/shm"} in node["containers"][0]["volumeMounts"]
+    assert node["volumes"] == [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}}]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "vllm__deployment-docker.md",  # vllm/vllm-openai under --gpus all, no TP size: tensor_parallel_size 1
+        "ollama__docker.mdx",  # Ollama: one runner process
+        "ovms__accelerators.md",  # OpenVINO Model Server: one process
+        "nvidia-container-toolkit__runtime-readme.md",  # `--gpus all ubuntu:18.04`: a bare OS image
+        "hami__nvidia-use-exclusive-card.yaml",  # 2 GPUs, ubuntu sleeping: was a 'proves' blocker
+    ],
+)
+def test_one_rank_containers_get_no_shm_degraded(name: str) -> None:
+    shm = [f for f in _findings(name) if f.cause == "shm.too-small"]
+    assert shm and all(f.severity == "notice" and not f.edits for f in shm), [(f.severity, f.message) for f in shm]
+
+
+def test_vllm_with_a_tp_size_still_needs_shm(tmp_path: Path) -> None:
+    p = tmp_path / "run.sh"
+    p.write_text("docker run --gpus all vllm/vllm-openai:latest meta-llama/Llama-3.1-8B-Instruct --tensor-parallel-size 2\n")
+    assert "shm.too-small" in {f.cause for f in audit_model(load(p).model).findings if f.severity == "blocker"}
+
+
+def test_device_plugin_daemonset_is_no_gpu_workload() -> None:
+    """Intel's GPU plugin lists /dev/dri (read-only hostPath) for the kubelet: it was told the cgroup denies it, /tmp is
+    unwritable, by-path is missing (blockers) and shm is small; --fix has nothing to change."""
+    name = "intel-device-plugins__intel-gpu-plugin.yaml"
+    assert not _above(name)
+    assert fix_loaded(load(WILD / name), None).text == (WILD / name).read_text()
+
+
+def test_gpuless_intel_images_are_no_bypath_blocker_nor_fixed_as_gpus() -> None:
+    """CPU-only IPEX images (`intel/` in the name was taken for XPU) and build/test services given no GPU."""
+    assert "oneccl.bypath-missing" not in _above("ai-containers__pytorch-readme.md")
+    assert "oneccl.bypath-missing" not in _above("ai-containers__pytorch-compose.yaml")
+    fixed = fix_loaded(load(WILD / "ai-containers__pytorch-readme.md"), None).text
+    assert "docker run -it --rm intel/intel-extension-for-pytorch:latest\n" in fixed
+    cpu = fixed[fixed.index("intel/intel-extension-for-pytorch:2.8.0-pip-jupyter") - 120 :]
+    assert "RENDER_GID" not in cpu.split("intel/intel-extension-for-pytorch:2.8.0-pip-jupyter")[0]
+
+
+def test_wsl_gpu_resource_counts_one_gpu() -> None:
+    """gpu.intel.com/dxg: 1 (the Intel plugin on WSL2) was a GPU request of unknown size: by-path blocker, shm degraded;
+    and `sh -c "clinfo | grep ..."` is a probe: --fix pins no oneCCL route and adds no /dev/shm."""
+    name = "intel-device-plugins__intelgpu-job-wsl.yaml"
+    svc = load(WILD / name).model.services[0]
+    assert [(g.vendor, g.count) for g in svc.gpus] == [("intel", 1)]
+    assert not _above(name)
+    fixed = fix_loaded(load(WILD / name), None).text
+    assert "CCL_ZE_IPC_EXCHANGE" not in fixed and "/dev/shm" not in fixed
+
+
+def test_kfd_without_render_nodes() -> None:
+    """ROCm-docker's compose maps /dev/kfd alone: libhsakmt counts a GPU only when its render node opens."""
+    name = "rocm-docker__docker-compose.yml"
+    f = [x for x in _findings(name) if x.cause == "device.render-node-missing"]
+    assert [x.message.split()[0] for x in f] == ["rocm", "rocm-from-src", "dev-ubuntu", "dev-fedora"]
+    assert all(x.severity == "blocker" for x in f)
+    doc = YAML(typ="safe").load(fix_loaded(load(WILD / name), None).text)
+    assert doc["services"]["rocm"]["devices"] == ["/dev/kfd", "/dev/dri/renderD128", "/dev/dri/renderD129"]
+
+
+def test_kfd_with_render_nodes_is_fine(tmp_path: Path) -> None:
+    p = tmp_path / "run.sh"
+    p.write_text("docker run --device /dev/kfd --device /dev/dri/renderD128 rocm/pytorch python x.py\n")
+    assert "device.render-node-missing" not in {f.cause for f in audit_model(load(p).model).findings}
+
+
+def test_node_agent_daemonset_privileged_is_a_notice() -> None:
+    """The GPU Operator's driver DaemonSet (privileged, hostPID) loads kernel modules: 10 degraded findings before."""
+    name = "gpu-operator__driver-daemonset.yaml"
+    got = [f for f in _findings(name) if f.cause in ("security.privileged", "audit.pid-host-with-ptrace")]
+    assert len(got) == 10 and all(f.severity == "notice" for f in got)
+
+
+def test_privileged_without_gpu_work_is_not_told_to_take_intels_bypath() -> None:
+    f = next(x for x in _findings("moby__devcontainer.json") if x.cause == "security.privileged")
+    assert "by-path" not in f.message and "Docker-in-Docker" in f.message
+
+
+def test_commented_out_item_and_blank_line_stay_in_place() -> None:
+    """`volumes_from` ended in `# - hcc-hsail-src:ro` and a blank line: --fix moved the comment below the new keys,
+    de-indented, and dropped the blank line; a service ending in a blank line got its new keys after it."""
+    name = "rocm-docker__docker-compose.yml"
+    old = (WILD / name).read_text().splitlines()
+    new = fix_loaded(load(WILD / name), None).text.splitlines()
+    import difflib
+
+    assert not [ln for ln in difflib.ndiff(old, new) if ln.startswith("- ")]  # only added lines
+    i = new.index("      - hcc-lc-src:ro")
+    assert new[i + 1] == "      # - hcc-hsail-src:ro" and new[i + 2] == "    group_add:"
+    for svc in ("  rocm-from-src:", "  dev-ubuntu:", "  dev-fedora:"):
+        j = new.index(svc)
+        assert new[j - 1] == "" and new[j - 2] == "    shm_size: 16g", new[j - 3 : j + 1]
+
+
+def test_blank_line_between_containers_stays_after_the_added_keys() -> None:
+    """HAMi's benchmark Job: a blank line separates its two containers; --fix put the new mount and securityContext
+    after it."""
+    fixed = fix_loaded(load(WILD / "hami__job-on-hami.yml"), None).text.splitlines()
+    j = fixed.index("        - name: benchmark-client")
+    assert fixed[j - 1] == "" and fixed[j - 2] == "                - ALL"
+    k = fixed.index("              mountPath: /dev/shm")
+    assert fixed[k - 1] == "            - name: dshm" and fixed[k - 2] == "              mountPath: /results"
+
+
+def test_one_process_intel_server_gets_no_oneccl_route() -> None:
+    """OpenVINO Model Server, one render node a container: --fix added by-path and CCL_ZE_IPC_EXCHANGE=drmfd."""
+    fixed = fix_loaded(load(WILD / "ovms__cb-scaling.md"), None).text
+    assert "--volume /dev/dri/by-path" not in fixed and "CCL_ZE_IPC_EXCHANGE" not in fixed
+
+
+def test_an_item_added_to_a_list_indented_otherwise_keeps_its_indentation(tmp_path: Path) -> None:
+    """Intel's GPU plugin DaemonSet indents its `env:` items two blanks deeper than its other lists. Made a GPU workload
+    (its kubelet socket mount taken out), --fix appends CCL_ZE_IPC_EXCHANGE to that env list: the item came at the
+    other lists' indentation, the mixed list no longer read as the same document, and ruamel's whole dump was written
+    (every env line re-indented; the first run saw it on the plugin itself, which --fix now leaves alone)."""
+    text = (WILD / "intel-device-plugins__intel-gpu-plugin.yaml").read_text()
+    text = text.replace("        - name: kubeletsockets\n          mountPath: /var/lib/kubelet/device-plugins\n", "")
+    p = tmp_path / "ds.yaml"
+    p.write_text(text)
+    fixed = fix_loaded(load(p), None).text
+    import difflib
+
+    removed = [ln for ln in difflib.ndiff(text.splitlines(), fixed.splitlines()) if ln.startswith("- ")]
+    # only the /dev/dri hostPath goes (a GPU workload gets gpu.intel.com/i915 from the plugin instead)
+    assert removed == [
+        "-         - name: devfs", "-           mountPath: /dev/dri", "-           readOnly: true",
+        "-       - name: devfs", "-         hostPath:", "-           path: /dev/dri",
+    ], removed  # fmt: skip
+    assert "            fieldPath: status.hostIP\n          - name: CCL_ZE_IPC_EXCHANGE\n            value: drmfd\n" in fixed

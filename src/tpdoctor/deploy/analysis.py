@@ -17,8 +17,22 @@ ROCM_IMAGES = ("rocm", "amd")
 CUDA_IMAGES = ("vllm/vllm-openai", "sglang", "nvidia", "cuda", "tensorrt", "tgi", "text-generation-inference")
 
 
+# Intel's framework images come in CPU and XPU flavours under one name; only a tag that says xpu/gpu is a GPU image
+# (intel/ai-containers pytorch/README.md: intel/intel-extension-for-pytorch:2.8.10-xpu beside :latest, :2.8.0-pip-jupyter
+# and :2.4.0-pip-multinode, CPU-only; they were given a render group and a 16g /dev/shm by --fix, gwild52)
+_INTEL_CPU_OR_XPU = ("intel/intel-extension-for-pytorch", "intel/intel-optimized-pytorch", "intel/intel-optimized-tensorflow",
+                     "intel/intel-extension-for-tensorflow", "intel/python", "intel/deep-learning")  # fmt: skip
+
+
+def _intel_cpu_image(image: str) -> bool:
+    name, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "")
+    return name.endswith(_INTEL_CPU_OR_XPU) and not any(k in tag for k in ("xpu", "gpu"))
+
+
 def backend(svc: Service) -> Backend:
     image = (svc.image or "").lower()
+    if _intel_cpu_image(image):
+        image = ""  # the name says nothing about a GPU: the devices and requests decide
     hosts = [d.host for d in svc.devices]
     vendors = {g.vendor for g in svc.gpus}
     if "/dev/kfd" in hosts or "amd" in vendors or any(k in image for k in ROCM_IMAGES):
@@ -109,7 +123,7 @@ def multi_node(svc: Service) -> bool:
         (node_count(svc) or 1) > 1
         or "--dist-init-addr" in text
         or ("ray start" in text or "ray_start" in text.lower())
-        or svc.extra.get("launcher") in ("ray", "lws", "jobset")
+        or svc.extra.get("launcher") in ("ray", "lws", "jobset", "crd")
     )
 
 
@@ -145,12 +159,81 @@ def visible_gpus(svc: Service) -> int | None:
     return sum(counts) if counts else None
 
 
+# vLLM and SGLang servers: without a parallel size they run one GPU worker however many GPUs the container sees
+# (vllm/engine/arg_utils.py and sglang/srt/server_args.py: tensor_parallel_size / tp_size default 1). TGI is not one:
+# its launcher shards over every visible GPU unless --num-shard says otherwise. Data parallel and multi-node flags make
+# more ranks, so with any of them the count stays unknown (gwild52: vLLM's docs/deployment/docker.md runs
+# `vllm/vllm-openai` under `--gpus all` without a TP size and was told TP needs a larger /dev/shm).
+_ONE_RANK_SERVERS = re.compile(r"\bvllm\s+serve\b|\bvllm\.entrypoints\.|\bsglang\.launch_server\b|\bsglang\s+serve\b")
+_MORE_RANKS = re.compile(
+    r"(?:^|\s)(?:--data-parallel-size|--data_parallel_size|-dp|--dp|--dp-size|--dp_size|--nnodes|--nproc-per-node"
+    r"|--nproc_per_node|--data-parallel-size-local|--dist-init-addr|--distributed-executor-backend)(?:[=\s]|$)"
+)
+# images whose entrypoint is `vllm serve`: the command is its arguments (vllm-project/vllm docker/Dockerfile targets
+# vllm-openai and vllm-openai-nonroot; vLLM's docs name local builds after the target)
+_VLLM_SERVE_IMAGE = "vllm-openai"
+
+# Images that run no GPU ranks sharing memory, whatever the container sees (gwild52). A bare OS image has no NCCL,
+# RCCL or oneCCL to run them with (nvidia/cuda's -base- tags hold the CUDA runtime only; its -runtime- and -devel-
+# tags ship NCCL). Ollama's server loads a model in one runner process and splits its layers over the GPUs (llama.cpp
+# backends, no collective library: ollama/ollama llm/server.go); OpenVINO Model Server runs a model in one process,
+# several GPUs through the HETERO/AUTO device plugins (openvinotoolkit/model_server docs/accelerators.md).
+_OS_IMAGES = frozenset(
+    {
+        "ubuntu", "debian", "alpine", "busybox", "centos", "fedora", "rockylinux", "almalinux", "amazonlinux",
+        "oraclelinux", "archlinux", "opensuse/leap", "opensuse/tumbleweed", "redhat/ubi8", "redhat/ubi9",
+        "redhat/ubi10", "ubi8/ubi", "ubi9/ubi", "ubi8", "ubi9",
+    }
+)  # fmt: skip
+_ONE_PROCESS_IMAGES = {
+    "ollama/ollama": "Ollama loads a model in one runner process and splits its layers over the GPUs",
+    "openvino/model_server": "OpenVINO Model Server runs a model in one process (several GPUs via HETERO/AUTO)",
+}
+
+
+def image_repo(ref: str | None) -> str:
+    """'docker.io/library/ubuntu:22.04' -> 'ubuntu'; 'ghcr.io/x/y:tag' -> 'ghcr.io/x/y' (lower case, no tag/digest)."""
+    name = (ref or "").strip().lower().split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        name = name[: len(name) - len(last)] + last.split(":", 1)[0]
+    for prefix in ("docker.io/", "index.docker.io/", "registry.hub.docker.com/"):
+        if name.startswith(prefix):
+            name = name[len(prefix) :]
+    return name[len("library/") :] if name.startswith("library/") else name
+
+
+def one_rank(svc: Service) -> str | None:
+    """Why this container runs at most one GPU rank whatever it sees, or None: a vLLM/SGLang server without a parallel
+    size, a bare OS image, a one-process GPU server image (gwild52)."""
+    repo = image_repo(svc.image)
+    tag = (svc.image or "").rsplit("/", 1)[-1].partition(":")[2].lower()
+    if repo in _OS_IMAGES:
+        return f"{svc.image} is a bare OS image: no NCCL, RCCL or oneCCL to run ranks with"
+    if repo.endswith("nvidia/cuda") and "-base" in tag:
+        return f"{svc.image} holds the CUDA runtime only (a -base- tag: no NCCL)"
+    for name, why in _ONE_PROCESS_IMAGES.items():
+        if repo == name or repo.endswith("/" + name):
+            return why
+    text = " ".join(_flat_argv(svc))
+    if _MORE_RANKS.search(text):
+        return None
+    if _ONE_RANK_SERVERS.search(text) or (
+        not svc.entrypoint and svc.command and repo.rsplit("/", 1)[-1].startswith(_VLLM_SERVE_IMAGE)
+    ):
+        return "a vLLM/SGLang server without a parallel size runs one GPU worker (tensor parallel size 1)"
+    return None
+
+
 def wants_multi_gpu(svc: Service) -> bool | None:
-    """True when TP/PP > 1; False when the config pins one GPU; None when unknown."""
+    """True when TP/PP > 1; False when the config pins one GPU or runs at most one rank (one_rank); None when
+    unknown."""
     tp, pp = tp_size(svc), pp_size(svc)
     if (tp or 1) * (pp or 1) > 1:
         return True
     if tp is not None or pp is not None:
+        return False
+    if one_rank(svc):
         return False
     n = visible_gpus(svc)
     if n is not None:
@@ -192,6 +275,10 @@ def probe_only(svc: Service) -> bool:
         return False
     if argv[0].rsplit("/", 1)[-1] in PROBE_COMMANDS:
         return True
+    if len(argv) >= 3 and argv[0].rsplit("/", 1)[-1] in ("sh", "bash") and argv[1] == "-c":
+        # `sh -c "clinfo | grep 'Number of devices'"` (intel-device-plugins demo/intelgpu-job-wsl.yaml, gwild52)
+        first = argv[2].split()
+        return bool(first) and first[0].rsplit("/", 1)[-1] in PROBE_COMMANDS and not re.search(r"[;&]", argv[2])
     return not svc.entrypoint and all(a in ("--help", "-h", "--version", "-V") for a in svc.command)
 
 
@@ -213,6 +300,34 @@ def requests_gpu(svc: Service) -> bool:
     ):
         return True
     return env_selects_nvidia_gpus(svc)
+
+
+# The kubelet's device-plugin socket directory (k8s.io/kubelet pkg/apis/deviceplugin: DevicePluginPath): every GPU
+# device plugin (NVIDIA's, Intel's, AMD's) mounts it to register
+KUBELET_DEVICE_PLUGINS = "/var/lib/kubelet/device-plugins"
+
+
+def device_plugin(svc: Service) -> bool:
+    """A GPU device plugin's container (it mounts the kubelet's device-plugin directory): it lists the GPUs (a
+    read-only hostPath /dev/dri, /sys/class/drm) for the kubelet and runs no rank (Intel's intel-gpu-plugin DaemonSet
+    was told its /dev/dri mount is denied, /tmp unwritable, by-path missing: gwild52)."""
+    return any(
+        (m.target or "").rstrip("/") == KUBELET_DEVICE_PLUGINS or (m.source or "").rstrip("/") == KUBELET_DEVICE_PLUGINS
+        for m in svc.mounts
+    )
+
+
+def names_gpu_work(svc: Service) -> bool:
+    """Anything in the config says the container does GPU work: a GPU backend (image, device, request, GPU env), a
+    parallel size, a serving engine, or GPU selection variables. False for a privileged container that names none (a
+    Docker-in-Docker dev container, a driver installer: gwild52)."""
+    if backend(svc) != "none" or svc.gpus or tp_size(svc) is not None or pp_size(svc) is not None:
+        return True
+    if _ONE_RANK_SERVERS.search(" ".join(_flat_argv(svc))):
+        return True
+    return any(k in svc.env for k in ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES")) or (
+        env_selects_nvidia_gpus(svc)
+    )
 
 
 def env_selects_nvidia_gpus(svc: Service) -> bool:

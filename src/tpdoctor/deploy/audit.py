@@ -10,6 +10,7 @@ from typing import Any
 from tpdoctor.deploy.frontend import Frontend, frontend
 from tpdoctor.deploy.io import MAX_BYTES, decode_config
 from tpdoctor.deploy.model import DeploymentModel, Format, Service
+from tpdoctor.deploy.shellwords import is_doc, mask_doc
 from tpdoctor.errors import InputError, NotDeploymentError
 from tpdoctor.model import Facts, Finding
 from tpdoctor.rules.registry import DeployContext, run_deploy_rules
@@ -79,8 +80,11 @@ def detect_format(text: str, path: str) -> Format:
     refuse_quadlet(text, path)
     if is_devcontainer(text, path):
         return "devcontainer"
-    m = _RUN.search(text) if _ENGINE_WORD.search(text) else None  # the literals first: _RUN tries every position
-    if path.endswith((".sh", ".bash", ".txt", ".md", ".markdown")) or (m and not _SERVICES_LINE.search(text)):
+    # a document's commands are its code blocks (and inline `docker run` spans: the masked text puts them where a line
+    # starts); MDX and reStructuredText are documents too (gwild52)
+    scan = mask_doc(text, path) if is_doc(path) else text
+    m = _RUN.search(scan) if _ENGINE_WORD.search(scan) else None  # the literals first: _RUN tries every position
+    if path.endswith((".sh", ".bash", ".txt")) or is_doc(path) or (m and not _SERVICES_LINE.search(text)):
         if not m:
             raise NotDeploymentError(f"{path}: no docker/podman run command found")
         return "podman" if m.group(1) == "podman" else "docker"

@@ -28,14 +28,18 @@ from tpdoctor.deploy.model import (
 )
 from tpdoctor.deploy.yamledit import (
     Rehome,
+    _key_col,
     append_item,
     delete_item,
     delete_key,
+    give_after,
+    hold_tail_comments,
     inherited,
     insert_keeping_comments,
     insert_near,
     merged_has,
     quoted,
+    split_tail,
     unanchored_copy,
     unshare,
 )
@@ -616,7 +620,33 @@ def _set_own(svc: CommentedMap, key: str, value: Any) -> None:
 
 def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list[str]:
     """Apply format-neutral plan operations to one service of the round-trip tree; returns what was left as written
-    (an item that comes from a variable, a key of a shape that cannot hold the change)."""
+    (an item that comes from a variable, a key of a shape that cannot hold the change).
+
+    The comment lines and blank lines after the service's last entry are held while keys are added at its end, then
+    given back in their place (gwild52: ROCm-docker's compose, `volumes_from` ending in a commented-out item
+    `# - hcc-hsail-src:ro` and a blank line: the comment went below the new keys, de-indented to the service names,
+    the blank line was dropped, and the next service's separating blank line stayed above the new keys)."""
+    key = service if service in doc.services else next(k for k in doc.services if str(k) == service)
+    svc = doc.services[key]
+    if not isinstance(svc, CommentedMap) or not len(svc):
+        return _apply_ops(doc, service, ops)
+    _, last, raw = hold_tail_comments(svc)
+    col = _key_col(svc, next(iter(svc.keys())), 4)
+    own, rest = split_tail(raw, col)
+    try:
+        return _apply_ops(doc, service, ops)
+    finally:
+        if list(doc.services.keys())[-1] == key:
+            # the file's last service: what follows it (the file's last comment) stays after the entry it followed
+            # (gsafe43), whatever is added after that
+            give_after(svc, last, own + rest)
+        else:
+            give_after(svc, last, own)  # still after the entry they followed
+            if len(svc):
+                give_after(svc, list(svc.keys())[-1], rest)  # after the service's new end, before the next one
+
+
+def _apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list[str]:
     # the model names a service by str(key): a service named `1`, `true` or `null` has an int, bool or None key in
     # the tree, and `doc.services["True"]` raised KeyError, an internal error of every --fix/--write (gsafe50)
     key = service if service in doc.services else next(k for k in doc.services if str(k) == service)

@@ -22,7 +22,7 @@ from tpdoctor.deploy.shellwords import (
     ShellSyntaxError,
     Word,
     apply_edits,
-    mask_markdown,
+    mask_doc,
     split_commands,
     unquote,
 )
@@ -110,7 +110,7 @@ def find_run_commands(
     variables: dict[str, str] = {}
     runs: list[RunCommand] = []
     notes: list[str] = []
-    scan = mask_markdown(text) if source.lower().endswith((".md", ".markdown")) else text
+    scan = mask_doc(text, source)
     try:
         commands = split_commands(scan)
     except ShellSyntaxError as exc:

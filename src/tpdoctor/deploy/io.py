@@ -365,7 +365,47 @@ def _respelled(a: list[str], b: list[str], c: list[str], removed_ok: bool = Fals
             raise InputError(_RESPELL)
         for j, k in zip(in_b[line], in_c[line], strict=True):
             out[k] = a[j]
+    if respelled and len(c) > len(b) and len(c) <= _ALIGN_MAX:
+        _shift_added(b, c, out)
     return "".join(out)
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _shift_added(b: list[str], c: list[str], out: list[str]) -> None:
+    """Lines the fix added among lines put back with another indentation take that indentation too. A file that
+    indents one list otherwise than the rest (`env:` items two blanks deeper than `volumeMounts:` items: Intel's GPU
+    plugin DaemonSet) had an item appended there at ruamel's indentation: the mixed list no longer read as the same
+    document, and ruamel's whole dump was written, every line of that list re-indented (gwild52). An added line takes
+    the shift of the nearest line above it that is less indented, or as indented and of the same kind (a `- ` item or
+    a key)."""
+    import difflib
+
+    added: set[int] = set()
+    for tag, _, _, k1, k2 in difflib.SequenceMatcher(None, b, c, autojunk=False).get_opcodes():
+        if tag in ("insert", "replace"):
+            added.update(range(k1, k2))
+    shift: list[int] = []
+    for k, line in enumerate(c):
+        d = _indent(out[k]) - _indent(line) if out[k].strip() else 0
+        if k in added and line.strip() and not line.lstrip(" ").startswith("#"):
+            ind, dash = _indent(line), line.lstrip(" ").startswith("- ")
+            d = 0
+            for p in range(k - 1, -1, -1):
+                prev = c[p]
+                if not prev.strip() or prev.lstrip(" ").startswith("#"):
+                    continue
+                pi = _indent(prev)
+                if pi < ind or (pi == ind and prev.lstrip(" ").startswith("- ") == dash):
+                    d = shift[p]
+                    break
+            if d > 0:
+                out[k] = " " * d + line
+            elif d < 0 and line[: -d].strip() == "":
+                out[k] = line[-d:]
+        shift.append(d)
 
 
 def dump_yaml_docs(docs: list[Any], like: str | None = None) -> str:

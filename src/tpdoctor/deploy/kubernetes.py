@@ -16,6 +16,7 @@ from tpdoctor.deploy.frontend import unsupported
 from tpdoctor.deploy.io import dump_yaml_docs, load_yaml_docs
 from tpdoctor.deploy.model import DeploymentModel, GpuRequest, MountSpec, SecurityOpts, Service
 from tpdoctor.deploy.yamledit import (
+    append_item,
     ensure_map,
     ensure_seq,
     give_tail_comments,
@@ -46,6 +47,9 @@ GPU_RESOURCES = {
     "nvidia.com/gpu": "nvidia",
     "gpu.intel.com/i915": "intel",
     "gpu.intel.com/xe": "intel",
+    # the Intel GPU plugin on WSL2 hands out /dev/dxg GPUs under this name (intel-device-plugins-for-kubernetes
+    # cmd/gpu_plugin, demo/intelgpu-job-wsl.yaml): one GPU each, not a request of unknown size (gwild52)
+    "gpu.intel.com/dxg": "intel",
     "amd.com/gpu": "amd",
 }
 # DRA DeviceClasses of the GPU resource drivers: intel/intel-resource-drivers-for-kubernetes
@@ -204,6 +208,77 @@ def _templates(obj: dict[str, Any]) -> list[Template]:
     return []
 
 
+_POD_TEMPLATE_DEPTH = 24  # a CRD nests its pod templates a few levels down (TrainingRuntime: 6); bounded walk
+
+
+def _is_pod_spec(node: Any) -> bool:
+    cs = node.get("containers") if isinstance(node, dict) else None
+    return isinstance(cs, list) and bool(cs) and all(isinstance(c, dict) and "image" in c for c in cs)
+
+
+def _crd_templates(obj: dict[str, Any]) -> list[Template]:
+    """The pod templates of a workload kind tpdoctor has no reader for: every mapping under `spec` whose `containers`
+    is a list of containers with an image (a PodSpec), named by the replica spec it belongs to (a list item's `name`,
+    or a mapping key whose value holds a `template`), with that spec's `replicas`. gwild52: a Volcano Job
+    (tasks[].template), Kubeflow's MPIJob (mpiReplicaSpecs.<role>.template) and ClusterTrainingRuntime
+    (template.spec.replicatedJobs[].template.spec.template), a Dynamo DynamoGraphDeployment
+    (components[].podTemplate) were refused as holding no workload. Their pods may be one job's ranks spread over
+    nodes (launcher "crd"): each template is audited by itself."""
+    out: list[Template] = []
+    seen: dict[str, int] = {}
+
+    def walk(node: Any, role: str, reps: Any, meta: Any, depth: int) -> None:
+        if depth > _POD_TEMPLATE_DEPTH or len(out) >= 1000:
+            return
+        if isinstance(node, dict):
+            if _is_pod_spec(node):
+                n = seen[role] = seen.get(role, 0) + 1
+                label = role if n == 1 else f"{role}-{n}"
+                out.append((label, node, meta, {"launcher": "crd", "replicas": _n(reps)}))
+                return
+            for k, v in node.items():
+                if k in ("metadata", "status") or not isinstance(v, (dict, list)):
+                    continue
+                sub_role, sub_reps, sub_meta = role, reps, meta
+                if isinstance(v, dict) and any(t in v for t in ("template", "podTemplate")) and not k.startswith(
+                    ("template", "podTemplate", "spec")
+                ):
+                    sub_role, sub_reps = str(k), v.get("replicas", reps)  # MPIJob mpiReplicaSpecs.Worker
+                if k == "spec" and isinstance(node.get("metadata"), dict):
+                    sub_meta = node["metadata"]  # a PodTemplateSpec: its metadata is the spec's sibling
+                walk(v, sub_role, sub_reps, sub_meta, depth + 1)
+        elif isinstance(node, list):
+            for item in node:
+                if isinstance(item, dict) and isinstance(item.get("name"), str):
+                    walk(item, item["name"], item.get("replicas", reps), meta, depth + 1)
+                else:
+                    walk(item, role, reps, meta, depth + 1)
+
+    walk(obj.get("spec"), "", 1, None, 0)
+    return out
+
+
+# the API groups of the kinds _templates reads ("" is the core group; extensions: the old Deployment/DaemonSet)
+_KIND_GROUPS = {
+    "Pod": ("",), "Deployment": ("apps", "extensions"), "StatefulSet": ("apps",), "DaemonSet": ("apps", "extensions"),
+    "ReplicaSet": ("apps", "extensions"), "Job": ("batch",), "CronJob": ("batch",),
+    "LeaderWorkerSet": ("leaderworkerset.x-k8s.io",), "RayCluster": ("ray.io",), "RayService": ("ray.io",),
+    "RayJob": ("ray.io",), "JobSet": ("jobset.x-k8s.io",), "InferenceService": ("serving.kserve.io",),
+    "ServingRuntime": ("serving.kserve.io",), "ClusterServingRuntime": ("serving.kserve.io",),
+}  # fmt: skip
+
+
+def _pod_templates(obj: dict[str, Any]) -> list[Template]:
+    """A kind tpdoctor reads, by its reader (a misspelled template stays unread: the schema names it); any other kind,
+    or one of the same name from another API group (Volcano's batch.volcano.sh Job), by the generic CRD walk."""
+    api = obj.get("apiVersion")
+    group = api.rpartition("/")[0] if isinstance(api, str) else None
+    groups = _KIND_GROUPS.get(str(obj.get("kind")))
+    if groups is not None and (group is None or group in groups):
+        return _templates(obj)
+    return _crd_templates(obj)
+
+
 def workloads(docs: list[Any]) -> Iterator[Workload]:
     for i, d in enumerate(docs):
         objs = (d.get("items") or []) if isinstance(d, dict) and d.get("kind") == "List" else [d]
@@ -211,7 +286,7 @@ def workloads(docs: list[Any]) -> Iterator[Workload]:
             if not isinstance(obj, dict):
                 continue
             base = str((obj.get("metadata") or {}).get("name") or obj.get("kind"))
-            for role, spec, meta, extra in _templates(obj):
+            for role, spec, meta, extra in _pod_templates(obj):
                 if isinstance(spec, dict):
                     name = f"{base}:{role}" if role else base
                     yield Workload(i, obj, spec, meta, name, str(obj.get("kind")), extra)  # type: ignore[arg-type]
@@ -860,7 +935,7 @@ def _apply_ops(c: Any, spec: Any, ops: list[tuple[str, ...]]) -> None:
                 e = CommentedMap()
                 e["name"] = op[1]
                 e["value"] = op[2]
-                env.append(e)
+                append_item(env, e)
         elif kind == "limit":
             limits = ensure_map(ensure_map(c, "resources"), "limits")
             if op[1] not in limits:
@@ -877,13 +952,13 @@ def _apply_ops(c: Any, spec: Any, ops: list[tuple[str, ...]]) -> None:
                 v = CommentedMap()
                 v["name"] = name
                 v["emptyDir"] = ed
-                vols.append(v)
+                append_item(vols, v)
             mounts = ensure_seq(c, "volumeMounts")
             if not any(isinstance(m, dict) and m.get("mountPath") == path for m in mounts):
                 m = CommentedMap()
                 m["name"] = name
                 m["mountPath"] = path
-                mounts.append(m)
+                append_item(mounts, m)
         elif kind == "remove_hostpath":
             path = op[1]
             mounts_any: Any = c.get("volumeMounts") or []

@@ -204,29 +204,144 @@ class _Lines:
         return lo + 1
 
 
+# Documentation files whose code blocks hold the commands: Markdown (MDX is Markdown with JSX: Ollama's docs/docker.mdx,
+# gwild52) and reStructuredText (literal blocks: CuPy's docs/source/install.rst, gwild52)
+DOC_SUFFIXES = (".md", ".markdown", ".mdx", ".rst")
+
+# A fenced block in one of these languages holds no shell: Python or JSON with an apostrophe was read as an unterminated
+# quote, and the whole README refused (openvinotoolkit/model_server demos/continuous_batching/README.md, gwild52)
+_NOT_SHELL = frozenset(
+    {
+        "python", "py", "python3", "pycon", "ipython", "json", "jsonc", "json5", "yaml", "yml", "toml", "ini", "cfg",
+        "xml", "html", "css", "javascript", "js", "jsx", "typescript", "ts", "tsx", "go", "golang", "rust", "rs", "c",
+        "cpp", "c++", "h", "java", "kotlin", "scala", "csharp", "cs", "ruby", "rb", "php", "sql", "hcl", "terraform",
+        "powershell", "ps1", "pwsh", "ps", "bat", "batch", "cmd", "dos", "bat-session", "dockerfile", "docker-file",
+        "nginx", "mermaid", "diff", "patch", "r", "julia", "lua", "perl", "swift", "cuda", "proto", "graphql",
+        "protobuf", "makefile", "make", "cmake", "groovy", "jinja", "jinja2", "mdx", "markdown", "md", "rst",
+        "latex", "tex", "csv", "tsv",
+    }
+)  # fmt: skip
+
+# `docker run ...` written as inline code in a sentence or a list item ("2. Instantiate a docker container with command
+# `docker run -t -d --privileged ... /bin/bash`": intel/ai-containers vllm/xpu.md, gwild52): the span's text is kept
+_INLINE_RUN = re.compile(
+    r"(?<!`)(`+)(?!`)[ \t]*((?:\$[ \t]+)?(?:sudo[ \t]+(?:-E[ \t]+)?)?(?:docker|podman|nerdctl)[ \t]+(?:container[ \t]+)?run\b"
+    r"(?:(?!\1).)*?)[ \t]*\1(?!`)"
+)
+_HAS_RUN = re.compile(r"\b(?:docker|podman|nerdctl)[ \t]+(?:container[ \t]+)?run\b")
+
+
+def _blank(line: str) -> str:
+    return re.sub(r"[^\n]", " ", line)
+
+
+def _keep_block(block: list[str], lang: str) -> bool:
+    """A code block's lines stay for the shell reader unless its language is not a shell, or it is not valid shell by
+    itself and holds no container run (program output, a Python snippet without an info string): one such block made
+    the whole document 'the shell would refuse this script' (exit 2)."""
+    if lang in _NOT_SHELL:
+        return False
+    text = "".join(block)
+    if _HAS_RUN.search(text):
+        return True
+    try:
+        split_commands(text)
+    except (ShellSyntaxError, RecursionError):
+        return False
+    return True
+
+
+def _inline_runs(line: str) -> str:
+    """A prose line: blank, except the text of inline code spans that hold a `docker run` / `podman run`."""
+    keep = [(m.start(2), m.end(2)) for m in _INLINE_RUN.finditer(line)]
+    if not keep:
+        return _blank(line)
+    chars = [c if c == "\n" else " " for c in line]
+    for a, b in keep:
+        chars[a:b] = line[a:b]
+    return "".join(chars)
+
+
 def mask_markdown(s: str) -> str:
-    """A README: keep the fenced code blocks, blank everything else (same offsets, same lines)."""
+    """A README: keep the fenced code blocks (those that can hold shell) and inline `docker run` spans, blank
+    everything else (same offsets, same lines)."""
     out: list[str] = []
     fence: str | None = None
     indent = 0
+    lang = ""
+    block: list[str] = []
+
+    def close() -> None:
+        nonlocal fence
+        out.extend(block if _keep_block(block, lang) else [_blank(b) for b in block])
+        block.clear()
+        fence = None
+
     for line in s.splitlines(keepends=True):
         m = re.match(r"(\s*)(```+|~~~+)", line)
         if fence is not None and line.strip() and len(line) - len(line.lstrip(" ")) < indent:
             # CommonMark: a fence opened inside a list item ends with the item, even unclosed (a line indented less
             # than the fence; containers/ramalama docs/readme/wsl2-podman-cuda.md, gwild50)
-            fence = None
+            close()
         if fence is None and m:
             fence, indent = m.group(2), len(m.group(1).replace("\t", "    "))
-            out.append(re.sub(r"[^\n]", " ", line))
+            info = line[m.end() :].strip().lstrip("{.").split()
+            lang = info[0].rstrip("},").lower() if info else ""
+            out.append(_blank(line))
         elif fence is not None and m and m.group(2).startswith(fence[:3]) and not line[m.end() :].strip():
             # a closing fence carries no info string: "```bash" inside a block opens nothing and closes nothing
-            fence = None
-            out.append(re.sub(r"[^\n]", " ", line))
+            close()
+            out.append(_blank(line))
         elif fence is None:
-            out.append(re.sub(r"[^\n]", " ", line))
+            out.append(_inline_runs(line))
         else:
-            out.append(line)
+            block.append(line)
+    if fence is not None:
+        close()
     return "".join(out)
+
+
+_RST_DIRECTIVE = re.compile(r"^[ \t]*\.\.[ \t]+([\w:-]+)::[ \t]*(\S*)")
+_RST_CODE_DIRECTIVES = frozenset({"code-block", "code", "sourcecode", "prompt"})
+
+
+def mask_rst(s: str) -> str:
+    """reStructuredText: keep the literal blocks (after a paragraph ending in `::`, or a `code-block` / `code` /
+    `sourcecode` / `prompt` directive, the lines indented under it) and inline `docker run` literals; blank the rest."""
+    lines = s.splitlines(keepends=True)
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        d = _RST_DIRECTIVE.match(line)
+        opens = (d is not None and d.group(1).lower() in _RST_CODE_DIRECTIVES) or (
+            d is None and line.rstrip().endswith("::") and not line.lstrip().startswith("..")
+        )
+        out.append(_inline_runs(line) if d is None else _blank(line))
+        i += 1
+        if not opens:
+            continue
+        lang = d.group(2).lower() if d is not None else ""
+        base = len(line) - len(line.lstrip(" \t"))
+        block: list[str] = []
+        while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip(" \t")) > base):
+            body = lines[i]
+            # a directive's options (`:linenos:`) are not commands
+            block.append(_blank(body) if re.match(r"^[ \t]*:[\w-]+:", body) and d is not None else body)
+            i += 1
+        out.extend(block if _keep_block(block, lang) else [_blank(b) for b in block])
+    return "".join(out)
+
+
+def is_doc(source: str) -> bool:
+    return source.lower().endswith(DOC_SUFFIXES)
+
+
+def mask_doc(s: str, source: str) -> str:
+    """The shell a documentation file holds, at the offsets where it is written; any other file as it is."""
+    if not is_doc(source):
+        return s
+    return mask_rst(s) if source.lower().endswith(".rst") else mask_markdown(s)
 
 
 _CONTINUATION = re.compile(r"\\([ \t]*)\n")

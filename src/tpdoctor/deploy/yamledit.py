@@ -28,12 +28,13 @@ def quoted(v: str) -> Any:
 # detach those lines and give them back to what they precede.
 
 
-def _detach_following(tok: Any) -> str:
-    """Cut the full-line comments after an entry's own end-of-line comment; return them raw."""
+def _detach_following(tok: Any, blanks: bool = False) -> str:
+    """Cut the full-line comments after an entry's own end-of-line comment; return them raw. `blanks`: blank lines
+    alone are cut too."""
     if tok is None:
         return ""
     head, _, rest = str(tok.value).partition("\n")
-    if not rest.strip():
+    if not rest.strip() and not (blanks and rest):
         return ""
     tok.value = head + "\n"
     return rest
@@ -42,6 +43,19 @@ def _detach_following(tok: Any) -> str:
 def _item_token(seq: CommentedSeq, i: int) -> Any:
     c = seq.ca.items.get(i)
     return c[0] if c else None
+
+
+def _seq_tail_token(seq: CommentedSeq) -> Any:
+    """The token holding the comments and blank lines after a list's last item: the item's own, or, for a block
+    mapping (or list) item, its last entry's (ruamel keeps them there: the blank line that closed a container's
+    `volumeMounts` of mappings stayed above the mount --fix appended, and above the `securityContext` it added after
+    them, gwild52)."""
+    last = seq[len(seq) - 1]
+    if _block(last) and isinstance(last, CommentedMap):
+        return _tail_token(last, list(last.keys())[-1])
+    if _block(last) and isinstance(last, CommentedSeq):
+        return _seq_tail_token(last)
+    return _item_token(seq, len(seq) - 1)
 
 
 def _tail_token(m: CommentedMap, key: Any) -> Any:
@@ -55,6 +69,7 @@ def _tail_token(m: CommentedMap, key: Any) -> Any:
             # opens the next service or pod key stayed above the keys a fix added (review52)
             return _tail_token(last, list(last.keys())[-1])
         return _item_token(v, len(v) - 1)
+        return _seq_tail_token(v)
     if isinstance(v, CommentedMap) and len(v):
         return _tail_token(v, list(v.keys())[-1])
     c = m.ca.items.get(key)
@@ -192,10 +207,13 @@ def delete_item(svc: CommentedMap, key: str, seq: CommentedSeq, i: int, home: Re
 
 
 def append_item(seq: CommentedSeq, item: Any) -> None:
-    raw = _detach_following(_item_token(seq, len(seq) - 1)) if len(seq) else ""
+    raw = _detach_following(_seq_tail_token(seq)) if len(seq) else ""
     seq.append(item)
     if raw:
-        _append_to_item(seq, len(seq) - 1, raw)
+        if _block(item) and isinstance(item, CommentedMap):
+            _append_after_entry(item, list(item.keys())[-1], raw)
+        else:
+            _append_to_item(seq, len(seq) - 1, raw)
 
 
 def insert_near(svc: CommentedMap, key: str, value: Any, order: Sequence[str]) -> None:
@@ -230,14 +248,43 @@ def insert_keeping_comments(
         home.after_service(raw, svc)
 
 
+def split_tail(raw: str, col: int) -> tuple[str, str]:
+    """Comment lines held after a block's last entry, split where they stop belonging to it: the comment lines before
+    the first blank line indented at least `col` (a commented-out list item or key of that block) stay with its last
+    entry; the rest (blank lines, comments above the next block) stays before the next block."""
+    lines = raw.splitlines(keepends=True)
+    n = 0
+    for ln in lines:
+        body = ln.lstrip(" ")
+        if not body.startswith("#") or len(ln) - len(body) < col:
+            break
+        n += 1
+    return "".join(lines[:n]), "".join(lines[n:])
+
+
 def hold_tail_comments(m: Any) -> tuple[Any, Any, str]:
-    """The full-line comments after a map's last entry, cut off before keys are added at its end. ruamel keeps them on
-    the deepest last node, so a `securityContext` added at the end of a container came below the comment that opens
-    the pod's next key (KubeRay's `# Please add the following taints to the GPU node.` above `tolerations:`, gwild50)."""
+    """The full-line comments (and blank lines) after a map's last entry, cut off before keys are added at its end.
+    ruamel keeps them on the deepest last node, so a `securityContext` added at the end of a container came below the
+    comment that opens the pod's next key (KubeRay's `# Please add the following taints to the GPU node.` above
+    `tolerations:`, gwild50), and below the blank line that separated it from the next container (gwild52)."""
     if not isinstance(m, CommentedMap) or not len(m):
         return m, None, ""
     last = list(m.keys())[-1]
-    return m, last, _detach_following(_tail_token(m, last))
+    return m, last, _detach_following(_tail_token(m, last), blanks=True)
+
+
+def give_after(m: Any, key: Any, raw: str) -> None:
+    """Comment lines put back right after entry `key` of map `m` (after its nested last entry), even when entries
+    were added after it; after m's last entry when `key` is gone."""
+    if not raw or not isinstance(m, CommentedMap) or not len(m):
+        return
+    if key not in m:
+        key = list(m.keys())[-1]
+    tok = _tail_token(m, key)
+    if tok is not None:
+        tok.value = str(tok.value) + raw
+    else:
+        _append_after_entry(m, key, raw)
 
 
 def give_tail_comments(m: Any, last: Any, raw: str) -> None:

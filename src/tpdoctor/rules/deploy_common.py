@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from tpdoctor.deploy.analysis import (
     backend,
+    device_plugin,
     facts_kfd_gid,
     facts_render_gid,
     facts_render_nodes,
@@ -76,8 +77,9 @@ def fctx(svc: Service, ctx: DeployContext) -> dict[str, str]:
 
 
 def fixes_service(svc: Service) -> bool:
-    """The least-privilege fix rewrites GPU containers only."""
-    return is_gpu(svc)
+    """The least-privilege fix rewrites GPU containers only, and not a GPU device plugin (it lists the GPUs for the
+    kubelet: gwild52)."""
+    return is_gpu(svc) and not device_plugin(svc)
 
 
 def render_nodes_for(svc: Service, facts: Facts | None) -> tuple[list[str], bool]:

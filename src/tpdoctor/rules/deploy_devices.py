@@ -7,9 +7,13 @@ from collections.abc import Iterator
 
 from tpdoctor.deploy.analysis import (
     backend,
+    device_plugin,
     facts_host_paths,
     facts_render_gid,
     facts_render_nodes,
+    one_rank,
+    probe_only,
+    requests_gpu,
     runs_as,
     runs_as_root,
     wants_multi_gpu,
@@ -28,6 +32,7 @@ from tpdoctor.rules.deploy_common import (
     k8s_gpu_limit,
     kfd_gid,
     render_gid,
+    render_nodes_for,
 )
 from tpdoctor.rules.registry import DeployContext, deploy_rule
 
@@ -109,12 +114,28 @@ def bypath_missing(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     if any(g.via in ("k8s-resource", "cdi", "dra") and g.vendor == "intel" for g in svc.gpus):
         # the device plugin / CDI spec mounts the by-path entries; so does the Intel GPU resource
         # driver (intel-resource-drivers-for-kubernetes pkg/gpu/cdihelpers/cdihelpers.go addBypathMounts)
-        route = _ipc_route(svc, ctx) if svc.format == "kubernetes" and ctx.extra.get("fixing") else []
+        fixing = svc.format == "kubernetes" and ctx.extra.get("fixing")
+        # gwild52: a clinfo probe or a one-process server gets no oneCCL route pinned
+        route = _ipc_route(svc, ctx) if fixing and not probe_only(svc) and not one_rank(svc) else []
         if route:  # nothing is missing; `--fix` still pins oneCCL's route to what the plugin gives
             msg = "by-path comes from the GPU plugin; the fix sets oneCCL's IPC exchange to match."
             yield fix_notice(svc, ctx, "oneccl.bypath-missing", msg, "GPU plugin resource", route)
         return
     if _pidfd_route(svc) and not svc.privileged:
+        return
+    if device_plugin(svc) or (not requests_gpu(svc) and wants_multi_gpu(svc) is not True):
+        # gwild52: an Intel image given no GPU and no parallel size (ai-containers' build-only compose services), or the
+        # Intel GPU device plugin (it lists /dev/dri for the kubelet): no oneCCL exchange runs; nothing to add. With a
+        # TP size the job does run oneCCL (its GPUs come some other way): the finding below stands
+        what = "is a GPU device plugin" if device_plugin(svc) else "is given no GPU (only its image's name or environment says Intel)"
+        yield make_finding(
+            "oneccl.bypath-missing",
+            f"{svc.name} {what}: no oneCCL exchange runs in it, so the missing /dev/dri/by-path breaks nothing here.",
+            [ev(svc, ctx, "no GPU device, request or resource; no /dev/dri/by-path")],
+            context=fctx(svc, ctx),
+            severity="notice",
+            confidence="suggests",
+        )
         return
     multi = wants_multi_gpu(svc)
     if svc.privileged and multi is False:
@@ -133,6 +154,10 @@ def bypath_missing(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             "TP needs by-path (drmfd) or SYS_PTRACE (pidfd)."
         )
         sev, conf = None, "proves"
+    elif multi is False and one_rank(svc):
+        # gwild52: OpenVINO Model Server containers, one render node each, were given by-path and CCL_ZE_IPC_EXCHANGE
+        msg = f"{svc.name} runs one process ({one_rank(svc)}): oneCCL's exchange is never used, by-path is not needed."
+        sev, conf = "notice", "suggests"
     elif multi is False:
         msg = f"{svc.name} uses one GPU, so oneCCL exchange is not used yet; multi-GPU would need by-path or SYS_PTRACE."
         sev, conf = "notice", "suggests"
@@ -149,7 +174,7 @@ def bypath_missing(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         context=fctx(svc, ctx),
         severity=sev,
         confidence=conf,
-        edits=_ipc_route(svc, ctx),
+        edits=[] if multi is False and one_rank(svc) else _ipc_route(svc, ctx),
     )
 
 
@@ -430,7 +455,8 @@ def nodes_as_volumes(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             and re.match(r"^/dev/(dri|nvidia|kfd)", m.source or "")
             and not (m.target.startswith(BYPATH))
         ):
-            if svc.privileged or any(d.container.startswith(m.target) for d in svc.devices):
+            if svc.privileged or any(d.container.startswith(m.target) for d in svc.devices) or device_plugin(svc):
+                # a device plugin only lists the nodes (readdir, sysfs), never opens them (gwild52)
                 continue
             yield make_finding(
                 "device.cgroup-denied",
@@ -452,3 +478,37 @@ def nodes_as_volumes(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             f"{svc.name} looks like ROCm but does not map /dev/kfd.",
             [ev(svc, ctx, "no /dev/kfd device")],
         )
+
+
+@deploy_rule("device.render-node-missing", remedies=DEVICE_CAUSES)
+def kfd_without_render_nodes(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
+    """What it checks: a ROCm container that maps /dev/kfd but no render node (no /dev/dri, no
+    /dev/dri/renderD*, no /dev), outside Kubernetes, not privileged, with no AMD GPU request (CDI, the AMD
+    container toolkit) that would bring the nodes.
+
+    Why it matters: the ROCm runtime opens each GPU through its DRM render node as well as /dev/kfd: libhsakmt
+    counts a GPU node as supported only when /dev/dri/renderD<drm_render_minor> opens (ROCm/ROCR-Runtime
+    libhsakmt/src/topology.c, hsakmt_open_drm_render_device); with /dev/kfd alone rocminfo lists no GPU agent and
+    HIP finds no device. AMD's container docs pass both: `--device=/dev/kfd --device=/dev/dri`. Old compose
+    files written for ROCm 1.x map /dev/kfd only (ROCm/ROCm-docker docker-compose.yml, gwild52).
+
+    How to fix: add the render nodes (`/dev/dri/renderD128`, ... or all of `/dev/dri`) to `devices:`.
+    """
+    if backend(svc) != "rocm" or svc.format == "kubernetes" or svc.privileged or svc.gpus:
+        return
+    hosts = [d.host.rstrip("/") for d in svc.devices]
+    if "/dev/kfd" not in hosts or any(h == "/dev" or h.startswith("/dev/dri") for h in hosts):
+        return
+    edits: list[Edit] = []
+    if fixes_service(svc):
+        nodes, real = render_nodes_for(svc, ctx.facts)
+        src = "from host facts" if real else "placeholders: check `ls /dev/dri` or pass --host-facts"
+        edits = [AddItem("devices", n, why=f"render nodes mapped beside /dev/kfd ({src})") for n in nodes]
+    yield make_finding(
+        "device.render-node-missing",
+        f"{svc.name} maps /dev/kfd but no render node: the ROCm runtime opens each GPU through /dev/dri/renderD* "
+        "too, so it finds no GPU. Map the render nodes (or /dev/dri) beside /dev/kfd.",
+        [ev(svc, ctx, "devices: " + ", ".join(d.host for d in svc.devices))],
+        context=fctx(svc, ctx),
+        edits=edits,
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from tpdoctor.deploy.analysis import backend, is_gpu, ranks_per_container, tp_size
+from tpdoctor.deploy.analysis import backend, is_gpu, names_gpu_work, ranks_per_container, tp_size
 from tpdoctor.deploy.model import SECRET_NAME, Service
 from tpdoctor.model import Finding, make_finding
 from tpdoctor.model.edits import (
@@ -86,18 +86,44 @@ def privileged(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     route, no capability) or `cap_add: [SYS_PTRACE]` (pidfd route), a numeric group_add and a
     shm_size. `tpdoctor audit --fix` writes this.
     """
+    if svc.privileged and _node_agent(svc):
+        # gwild52: the GPU Operator's driver DaemonSet (image "FILLED BY THE OPERATOR", hostPID, privileged loads the
+        # kernel modules): a node agent that names no GPU work; what it needs privileged for is not TP's to judge
+        yield make_finding(
+            "security.privileged",
+            f"{svc.name} runs privileged in a DaemonSet that names no GPU work (no GPU image, device, request or "
+            "parallel size): a node agent (a driver installer, a device plugin, a monitor), which tpdoctor cannot "
+            "judge; if it runs GPU ranks, give it their GPUs instead and audit again.",
+            [ev(svc, ctx, "privileged: true")],
+            context=fctx(svc, ctx),
+            severity="notice",
+            confidence="suggests",
+        )
+        return
     if svc.privileged:
         extra = " (the explicit devices listed are already enough for GPU access)" if svc.devices else ""
         be = backend(svc)
+        # a container that names no GPU work (moby's Docker-in-Docker dev container, gwild52) was told to take
+        # Intel's by-path mount instead: say what ranks would need, and that other uses of privileged exist
+        instead = (
+            _INSTEAD_OF_PRIVILEGED.get(be, _INSTEAD_OF_PRIVILEGED["xpu"])
+            if names_gpu_work(svc)
+            else "the GPUs its ranks use (it names none: no GPU image, device, request or parallel size; "
+            "Docker-in-Docker or a driver installer does need privileged, tensor parallel does not)"
+        )
         finding = make_finding(
             "security.privileged",
-            f"{svc.name} runs privileged{extra}. Tensor parallel does not need it: replace it with "
-            f"{_INSTEAD_OF_PRIVILEGED.get(be, _INSTEAD_OF_PRIVILEGED['xpu'])}.",
+            f"{svc.name} runs privileged{extra}. Tensor parallel does not need it: replace it with {instead}.",
             [ev(svc, ctx, "privileged: true")],
             context=fctx(svc, ctx),
             edits=_unprivileged(svc, ctx),
         )
         yield privileged_for(finding, be)
+
+
+def _node_agent(svc: Service) -> bool:
+    """A DaemonSet container that names no GPU work: a node agent (a driver installer, a device plugin, a monitor)."""
+    return svc.extra.get("pod", "").startswith("DaemonSet/") and not names_gpu_work(svc)
 
 
 # what each vendor's ranks need instead of privileged (the remedies in data/fixes/security.yaml)
@@ -299,13 +325,16 @@ def pid_host_ptrace(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     How to fix: remove `pid: host`; keep all ranks in one container.
     """
     if svc.pid == "host" and ("SYS_PTRACE" in svc.caps_added or svc.privileged):
+        gpu = not _node_agent(svc)
         yield make_finding(
             "audit.pid-host-with-ptrace",
             f"{svc.name} combines SYS_PTRACE with the host PID namespace. Tensor parallel does not need "
-            "pid: host: ranks of one container already share a PID namespace.",
+            "pid: host: ranks of one container already share a PID namespace."
+            + ("" if gpu else " It is a node agent (a DaemonSet naming no GPU work): what it needs that for is not TP's."),
             [ev(svc, ctx, "pid: host + SYS_PTRACE")],
+            severity=None if gpu else "notice",
             edits=[Unset("pid", why="hostPID removed")]
-            if fixes_service(svc) and svc.format == "kubernetes"
+            if gpu and fixes_service(svc) and svc.format == "kubernetes"
             else [],
         )
 
@@ -388,7 +417,7 @@ def hardening(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             "audit.hardening-missing",
             f"{svc.name} sets no {', '.join(missing)}. Tensor parallel needs none of what they remove.",
             [ev(svc, ctx, "securityContext: " + ", ".join(missing) + " missing")],
-            edits=hardening_edits(svc),
+            edits=hardening_edits(svc) if fixes_service(svc) else [],
         )
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from tpdoctor.deploy.analysis import (
+    device_plugin,
     is_gpu,
+    one_rank,
     pp_size,
     probe_only,
     requests_gpu,
@@ -101,7 +103,15 @@ def shm_small(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         have = _fmt(size) if size is not None else "the runtime default 64 MiB"
         sev: SeverityName | None = None if multi else ("degraded" if multi is None else "notice")
         why, probe = "", False
-        if multi is None and probe_only(svc):
+        single = one_rank(svc) if multi is False else None
+        if device_plugin(svc):
+            # gwild52: a device plugin lists the GPUs for the kubelet; no rank runs in it
+            sev, probe = "notice", True
+            why = " (a GPU device plugin: it runs no rank)"
+        elif single:
+            # gwild52: no rank shares memory here (a bare OS image, Ollama, a vLLM server without a TP size)
+            sev, probe, why = "notice", True, f" ({single})"
+        elif multi is not True and probe_only(svc):
             sev, probe = "notice", True
             why = f" (it only runs {' '.join([*svc.entrypoint, *svc.command])[:60]})"
         elif multi is None and not requests_gpu(svc):
@@ -184,7 +194,7 @@ def tmp_unwritable(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     How to fix: `tmpfs: [/tmp:exec]` (compose), `--tmpfs /tmp:exec`, an emptyDir at /tmp in Kubernetes (`exec`:
     a tmpfs is noexec by default, and torch.compile loads the shared objects it builds in /tmp).
     """
-    if svc.read_only and is_gpu(svc) and svc.has_mount_target("/tmp") is None:
+    if svc.read_only and is_gpu(svc) and svc.has_mount_target("/tmp") is None and not device_plugin(svc):
         yield make_finding(
             "oneccl.tmp-unwritable",
             f"{svc.name} has a read-only root and no writable /tmp: oneCCL sockets and the pidfd self-test fail. "
