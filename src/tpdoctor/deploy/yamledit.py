@@ -62,13 +62,9 @@ def _tail_token(m: CommentedMap, key: Any) -> Any:
     """The token holding the comments that follow entry `key` of map `m` (recursing into its value)."""
     v = m.get(key)
     if isinstance(v, CommentedSeq) and len(v):
-        last = v[len(v) - 1]
-        if isinstance(last, CommentedMap) and len(last) and not v.fa.flow_style():
-            # a list of mappings (compose's long `volumes:` syntax, a container's `volumeMounts:`): ruamel keeps the
-            # comments after it on the last item's last entry; the list's own slot holds none, and the comment that
-            # opens the next service or pod key stayed above the keys a fix added (review52)
-            return _tail_token(last, list(last.keys())[-1])
-        return _item_token(v, len(v) - 1)
+        # a list of mappings (compose's long `volumes:` syntax, a container's `volumeMounts:`): ruamel keeps the
+        # comments after it on the last item's last entry, and the comment that opens the next service or pod key
+        # stayed above the keys a fix added (review52, gwild52: both found it)
         return _seq_tail_token(v)
     if isinstance(v, CommentedMap) and len(v):
         return _tail_token(v, list(v.keys())[-1])
