@@ -162,6 +162,13 @@ class _Word:
     text: str
 
 
+def _unquoted(line: str, start: int, end: int) -> tuple[int, int]:
+    """The span inside the quotes when line[start:end] is one whole quoted word (`'x y'`, `"x"`)."""
+    if end - start >= 2 and line[start] in "\"'" and line[end - 1] == line[start]:
+        return start + 1, end - 1
+    return start, end
+
+
 def _shell_words(
     line: str, pos: int, limit: int | None = None, memo: dict[int, tuple[_Word, int] | None] | None = None
 ) -> list[_Word]:
@@ -177,9 +184,7 @@ def _shell_words(
             blank = _BLANKS.match(line, pos)
             m = _SHELL_WORD.match(line, blank.end()) if blank is not None else None
             if m is not None:
-                start, end = m.start(), m.end()
-                if end - start >= 2 and line[start] in "\"'" and line[end - 1] == line[start]:
-                    start, end = start + 1, end - 1
+                start, end = _unquoted(line, m.start(), m.end())
                 got = (_Word(start, end, line[start:end]), m.end())
             memo[pos] = got
         if got is None:
@@ -259,7 +264,7 @@ def _spans(words: list[_Word], creds: ToolCreds, secret_name: Callable[[str], bo
                 spans.append((w.start + 2, w.end))
             continue
         if text.startswith("-") and text != "-":
-            if text.startswith("-") and not text.startswith("--"):
+            if not text.startswith("--"):
                 short += text[1:]
             skip = flag in creds.value_flags and "=" not in text
             continue
@@ -410,9 +415,7 @@ def _stdin_spans(line: str) -> list[tuple[int, int]]:
 
 
 def _inner(m: re.Match[str], line: str, chpasswd: bool) -> tuple[int, int]:
-    start, end = m.start("v"), m.end("v")
-    if end - start >= 2 and line[start] in "\"'" and line[end - 1] == line[start]:
-        start, end = start + 1, end - 1
+    start, end = _unquoted(line, m.start("v"), m.end("v"))
     if chpasswd:  # `user:password`: the user stays
         colon = line.find(":", start, end)
         if colon >= 0:
