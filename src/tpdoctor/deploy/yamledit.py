@@ -274,13 +274,7 @@ def give_after(m: Any, key: Any, raw: str) -> None:
     were added after it; after m's last entry when `key` is gone."""
     if not raw or not isinstance(m, CommentedMap) or not len(m):
         return
-    if key not in m:
-        key = list(m.keys())[-1]
-    tok = _tail_token(m, key)
-    if tok is not None:
-        tok.value = str(tok.value) + raw
-    else:
-        _append_after_entry(m, key, raw)
+    _append_to_tail(m, key if key in m else list(m.keys())[-1], raw)
 
 
 def give_tail_comments(m: Any, last: Any, raw: str) -> None:
@@ -289,11 +283,19 @@ def give_tail_comments(m: Any, last: Any, raw: str) -> None:
         return
     now = list(m.keys())[-1]
     if now == last:
-        tok = _tail_token(m, now)
-        if tok is not None:
-            tok.value = str(tok.value) + raw
-            return
-    _append_after_entry(m, now, raw)
+        _append_to_tail(m, now, raw)
+    else:
+        _append_after_entry(m, now, raw)
+
+
+def _append_to_tail(m: CommentedMap, key: Any, raw: str) -> None:
+    """Comment lines added after entry `key` (after its nested last entry): to the token that holds its following
+    comments, or as a new one."""
+    tok = _tail_token(m, key)
+    if tok is not None:
+        tok.value = str(tok.value) + raw
+    else:
+        _append_after_entry(m, key, raw)
 
 
 # YAML merge keys (`<<: *base`, compose's usual way to share settings between services): ruamel shows the merged
