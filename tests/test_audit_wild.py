@@ -472,3 +472,17 @@ def test_an_item_added_to_a_list_indented_otherwise_keeps_its_indentation(tmp_pa
         "-       - name: devfs", "-         hostPath:", "-           path: /dev/dri",
     ], removed  # fmt: skip
     assert "            fieldPath: status.hostIP\n          - name: CCL_ZE_IPC_EXCHANGE\n            value: drmfd\n" in fixed
+
+
+# --- the bugs the third round found (gwild54), one test each -----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["jellyfin__hwaccel-intel.md", "jellyfin__hwaccel-amd.md"])
+def test_comment_after_a_backslash_breaks_the_continuation(name: str) -> None:
+    """jellyfin.org writes `--group-add="122" \\ # Change this ...`: the backslash escapes the blank and the comment
+    ends the command (docker then gets a lone space for its image). It passed without a finding."""
+    f = [x for x in _findings(name) if x.cause == "audit.shell-continuation-broken"]
+    assert f and "comment after the backslash" in f[0].evidence[0].text
+    fixed = fix_loaded(load(WILD / name), None).text
+    assert '      --group-add="122" \\\n      --net=host \\\n' in fixed
+    assert '     # Change this to match your "render" host group id and remove this comment\n     docker run -d \\\n' in fixed
