@@ -486,3 +486,28 @@ def test_comment_after_a_backslash_breaks_the_continuation(name: str) -> None:
     fixed = fix_loaded(load(WILD / name), None).text
     assert '      --group-add="122" \\\n      --net=host \\\n' in fixed
     assert '     # Change this to match your "render" host group id and remove this comment\n     docker run -d \\\n' in fixed
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "linuxserver-ffmpeg__readme.md",  # ffmpeg with /dev/dri: three by-path blockers
+        "jellyfin__container-podman.md",  # Jellyfin with /dev/dri: a by-path blocker
+        "comfyui-docker__xpu-compose.yml",  # ComfyUI on an Intel GPU: a by-path blocker
+        "tabby__docker.mdx",  # Tabby with --gpus all: shm.too-small degraded
+    ],
+)
+def test_one_process_media_and_app_images_are_no_ranks(name: str) -> None:
+    """Transcoders, media servers, ComfyUI and Tabby open their GPUs from one process: they were told oneCCL's by-path
+    is missing (blocker) or TP needs a larger /dev/shm, and --fix gave them by-path, CCL_ZE_IPC_EXCHANGE and 16g."""
+    got = {f.cause for f in _findings(name) if f.severity in ABOVE_NOTICE}
+    assert not got & {"oneccl.bypath-missing", "shm.too-small"}, got
+    fixed = fix_loaded(load(WILD / name), None).text
+    assert "by-path" not in fixed.replace(load(WILD / name).text, "") and "CCL_ZE_IPC_EXCHANGE" not in fixed
+
+
+def test_linuxserver_images_keep_the_capabilities_their_init_needs() -> None:
+    """linuxserver/ffmpeg's wrapper runs usermod and `s6-setuidgid abc` (CHOWN, SETUID, SETGID): --fix added
+    `--cap-drop ALL`, which stops it before ffmpeg starts."""
+    fixed = fix_loaded(load(WILD / "linuxserver-ffmpeg__readme.md"), None).text
+    assert "--cap-drop" not in fixed and fixed.count("no-new-privileges") == 4

@@ -188,7 +188,20 @@ _OS_IMAGES = frozenset(
 _ONE_PROCESS_IMAGES = {
     "ollama/ollama": "Ollama loads a model in one runner process and splits its layers over the GPUs",
     "openvino/model_server": "OpenVINO Model Server runs a model in one process (several GPUs via HETERO/AUTO)",
+    # gwild54: media servers and transcoders open a GPU for VA-API/QSV/NVENC from one ffmpeg process per stream; they
+    # were told oneCCL's by-path is missing (blocker) and TP needs a larger /dev/shm (jellyfin.org's hwaccel pages,
+    # linuxserver/docker-ffmpeg's README). Tabby serves its models from one llama.cpp process (TabbyML/tabby).
+    "jellyfin/jellyfin": "Jellyfin transcodes with one ffmpeg process per stream: no ranks",
+    "linuxserver/jellyfin": "Jellyfin transcodes with one ffmpeg process per stream: no ranks",
+    "linuxserver/ffmpeg": "ffmpeg encodes in one process: no ranks",
+    "jrottenberg/ffmpeg": "ffmpeg encodes in one process: no ranks",
+    "tabbyml/tabby": "Tabby serves its models from one llama.cpp process",
+    "tabbyml/tabby-rocm": "Tabby serves its models from one llama.cpp process",
 }
+# ComfyUI runs a workflow in one Python process on one GPU (comfyanonymous/ComfyUI, --cuda-device); its images are
+# published under many names (yanwk/comfyui-boot, ...), all with "comfyui" in the repository's last part (gwild54)
+_ONE_PROCESS_NAME = re.compile(r"comfyui")
+_ONE_PROCESS_NAME_WHY = "ComfyUI runs a workflow in one process on one GPU"
 
 
 def image_repo(ref: str | None) -> str:
@@ -215,6 +228,8 @@ def one_rank(svc: Service) -> str | None:
     for name, why in _ONE_PROCESS_IMAGES.items():
         if repo == name or repo.endswith("/" + name):
             return why
+    if _ONE_PROCESS_NAME.search(repo.rsplit("/", 1)[-1]):
+        return _ONE_PROCESS_NAME_WHY
     text = " ".join(_flat_argv(svc))
     if _MORE_RANKS.search(text):
         return None
