@@ -240,6 +240,36 @@ def one_rank(svc: Service) -> str | None:
     return None
 
 
+# What says a container of unknown parallel size that sees every GPU will run ranks across them (gwild54, deciding
+# gwild52's leftover): an image of a framework or engine that starts one process per GPU by itself or is used to
+# (PyTorch and its NGC/ROCm/Intel builds, JAX, DeepSpeed, Megatron/NeMo, vLLM, SGLang, TGI, TensorRT-LLM, Triton, NIM,
+# LMDeploy, Xinference, GPUStack, llm-scaler, IPEX-LLM, Axolotl, LLaMA-Factory, LoRAX), or a launcher in its command.
+# NVIDIA's PyTorch container prints at start that the 64 MB SHMEM default "may be insufficient for PyTorch" and asks
+# for --ipc=host or --shm-size. Anything else (a media server, a benchmark, a terminal, an unnamed local build) may use
+# its GPUs from one process: its 64 MiB is a notice, not a finding above it.
+_RANK_IMAGES = re.compile(
+    r"pytorch|(?:^|[/_-])torch(?:[/_:-]|$)|jax|deepspeed|megatron|nemo|vllm|sglang|text-generation-inference|tgi"
+    r"|tensorrt|trtllm|tritonserver|(?:^|/)nim/|lmdeploy|xinference|gpustack|llm-scaler|ipex-llm"
+    r"|intel-extension-for-pytorch|axolotl|llama-factory|llamafactory|lorax|ray-ml|rayproject/ray"
+)
+_RANK_LAUNCHERS = re.compile(
+    r"(?:^|[\s/])(?:torchrun|deepspeed|mpirun|mpiexec|horovodrun|text-generation-launcher|trtllm-serve)(?:\s|$)"
+    r"|torch\.distributed\.(?:run|launch)|accelerate\s+launch|\bray\s+start\b"
+)
+
+
+def ranks_likely(svc: Service) -> bool:
+    """The image or the command says ranks will share this container's GPUs (see _RANK_IMAGES). A container built
+    from a Dockerfile has no image to say so: the name the file gives it does (compose `axolotl:` with `build: .`,
+    a dev container named "PyTorch - CUDA")."""
+    if _RANK_IMAGES.search(image_repo(svc.image)):
+        return True
+    if not svc.image or svc.image.startswith("(built from"):
+        if _RANK_IMAGES.search(f"{svc.name} {svc.extra.get('title', '')}".lower()):
+            return True
+    return bool(_RANK_LAUNCHERS.search(" ".join([*svc.entrypoint, *svc.command])))
+
+
 def wants_multi_gpu(svc: Service) -> bool | None:
     """True when TP/PP > 1; False when the config pins one GPU or runs at most one rank (one_rank); None when
     unknown."""
