@@ -511,3 +511,37 @@ def test_linuxserver_images_keep_the_capabilities_their_init_needs() -> None:
     `--cap-drop ALL`, which stops it before ffmpeg starts."""
     fixed = fix_loaded(load(WILD / "linuxserver-ffmpeg__readme.md"), None).text
     assert "--cap-drop" not in fixed and fixed.count("no-new-privileges") == 4
+
+
+@pytest.mark.parametrize(
+    ("name", "above"),
+    [
+        ("text-generation-webui__nvidia-compose.yml", False),  # one process splits layers (llama.cpp, ExLlama)
+        ("nv-ingest__devcontainer.json", False),  # a privileged dev container, GPU optional
+        ("rocm-docker__readme.md", False),  # the interactive rocm-terminal (gwild52's leftover)
+        ("rapids__cuvs-bench-readme.md", False),  # a one-process benchmark (gwild52's leftover)
+        ("wolf__devcontainer.json", False),  # a game streamer's dev container (gwild52's leftover)
+        ("megatron-lm__install.md", True),  # nvcr.io/nvidia/pytorch, which asks for more than 64 MB itself
+        ("pytorch__devcontainer-cuda.json", True),  # built from a Dockerfile, named "PyTorch - CUDA"
+        ("axolotl__docker-compose.yaml", True),  # compose service `axolotl` built from the repository
+    ],
+)
+def test_every_gpu_of_unknown_use_gets_the_shm_notice(name: str, above: bool) -> None:
+    """gwild52's leftover, decided: a container that sees every GPU and whose file names no parallel size, no launcher
+    and no engine or framework image (a terminal, a benchmark, a media or game server, an unnamed local build) may use
+    them from one process; its 64 MiB /dev/shm is what TP would need, a notice (--fix still writes 16g). A
+    PyTorch-family or serving-engine image, or a launcher, keeps the degraded finding."""
+    shm = [f for f in _findings(name) if f.cause == "shm.too-small"]
+    assert shm, name
+    if above:
+        assert any(f.severity in ABOVE_NOTICE for f in shm), [(f.severity, f.message) for f in shm]
+    else:
+        assert all(f.severity == "notice" for f in shm), [(f.severity, f.message) for f in shm]
+
+
+def test_console_prompt_on_continued_lines_is_not_an_argument() -> None:
+    """LightLLM's installation.rst prompts every line of a continued `docker run` (`$   --shm-size 1g ... \\`): the
+    `$` was taken for the image, the flags after it for its arguments, and the 1g /dev/shm for the 64 MiB default."""
+    svc = load(WILD / "lightllm__installation.rst").model.services[0]
+    assert svc.image == "ghcr.io/modeltc/lightllm:main" and svc.shm_size == 1024**3
+    assert "shm.too-small" not in _above("lightllm__installation.rst")
