@@ -545,3 +545,14 @@ def test_console_prompt_on_continued_lines_is_not_an_argument() -> None:
     svc = load(WILD / "lightllm__installation.rst").model.services[0]
     assert svc.image == "ghcr.io/modeltc/lightllm:main" and svc.shm_size == 1024**3
     assert "shm.too-small" not in _above("lightllm__installation.rst")
+
+
+def test_kaito_workspace_template_at_the_top_level_is_read() -> None:
+    """KAITO's Workspace holds `inference.template` beside `resource`, with no `spec`: exit 2, 'no Pod, Deployment,
+    ...'. Its container is read now, and --fix hardens it in place."""
+    name = "kaito__custom-model-deployment.yaml"
+    (svc,) = load(WILD / name).model.services
+    assert svc.name.endswith(":inference/custom-llm-container") and svc.gpus
+    code, _ = _invoke("audit", str(WILD / name))
+    assert code == 0
+    assert "allowPrivilegeEscalation: false" in fix_loaded(load(WILD / name), None).text

@@ -255,6 +255,12 @@ def _crd_templates(obj: dict[str, Any]) -> list[Template]:
                     walk(item, role, reps, meta, depth + 1)
 
     walk(obj.get("spec"), "", 1, None, 0)
+    if not out:
+        # KAITO's Workspace (kaito.sh) keeps its pod template at the top level, beside `resource`, with no `spec`:
+        # `inference.template.spec` (kaito-project/kaito examples/, gwild54: refused as holding no workload)
+        for k, v in obj.items():
+            if k not in ("apiVersion", "kind", "metadata", "status", "spec") and isinstance(v, dict):
+                walk(v, str(k) if any(t in v for t in ("template", "podTemplate")) else "", 1, None, 1)
     return out
 
 
