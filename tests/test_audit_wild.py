@@ -556,3 +556,13 @@ def test_kaito_workspace_template_at_the_top_level_is_read() -> None:
     code, _ = _invoke("audit", str(WILD / name))
     assert code == 0
     assert "allowPrivilegeEscalation: false" in fix_loaded(load(WILD / name), None).text
+
+
+def test_weakened_confinement_of_a_service_without_gpu_is_a_notice() -> None:
+    """An NVIDIA example's compose file runs a CPU Milvus with `seccomp:unconfined` beside its one-GPU vLLM: it was
+    told, degraded, that tensor parallel does not need that. A service with no GPU is outside TP: a notice; the GPU
+    Milvus of nv-ingest's compose file keeps the finding."""
+    f = [x for x in _findings("generativeaiexamples__energy-compose-full.yml") if x.cause == "audit.seccomp-unconfined"]
+    assert f and all(x.severity == "notice" for x in f)
+    f = [x for x in _findings("nv-ingest__docker-compose.yaml") if x.cause == "audit.seccomp-unconfined"]
+    assert f and all(x.severity == "degraded" for x in f)
