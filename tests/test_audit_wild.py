@@ -583,3 +583,10 @@ def test_keys_added_to_a_service_with_a_merge_key_go_before_the_next_sections_co
     head = fixed.split("  # P/D Disaggregation Mode")[0]
     assert head.rstrip().endswith("=" * 40) and "count: all" in head.split("restart: unless-stopped")[-1]
     assert "count: all" not in fixed.split("  # P/D Disaggregation Mode")[1].split("  prefill-engine:")[0]
+
+
+def test_imex_channel_claim_of_a_compute_domain_is_no_gpu() -> None:
+    """The ComputeDomain in the file names the claim template NVIDIA's DRA driver creates for its IMEX channel: the
+    MPI worker's claim on it was read as a GPU claim of unknown size, 'defined in another file'."""
+    (_, worker) = load(WILD / "k8s-dra-driver-gpu__nvbandwidth-test-job-1.yaml").model.services
+    assert [(g.via, g.count) for g in worker.gpus] == [("k8s-resource", 2)]

@@ -497,6 +497,9 @@ class DraRequest:
     name: str
 
 
+IMEX_CHANNEL_CLASS = "compute-domain-default-channel.nvidia.com"
+
+
 def _requests(devices: Any) -> list[DraRequest]:
     """resource.k8s.io/v1 `requests[].exactly` (and v1beta1's flat request) of a claim spec."""
     out: list[DraRequest] = []
@@ -516,6 +519,14 @@ def dra_claims(docs: list[Any]) -> dict[tuple[str, str], list[DraRequest]]:
     """(kind, name) -> requests, for every ResourceClaim / ResourceClaimTemplate in the file."""
     out: dict[tuple[str, str], list[DraRequest]] = {}
     for d in docs:
+        if isinstance(d, dict) and d.get("kind") == "ComputeDomain":
+            # NVIDIA's DRA driver makes the claim template a ComputeDomain names (spec.channel.resourceClaimTemplate):
+            # it claims an IMEX channel (device class compute-domain-default-channel.nvidia.com), no GPU. It was read
+            # as a GPU claim of unknown size, defined in another file (gwild52's leftover, decided in gwild54)
+            tmpl = (((d.get("spec") or {}).get("channel") or {}).get("resourceClaimTemplate") or {}).get("name")
+            if isinstance(tmpl, str) and tmpl:
+                out[("ResourceClaimTemplate", tmpl)] = [DraRequest(IMEX_CHANNEL_CLASS, 1, "")]
+            continue
         if not isinstance(d, dict) or d.get("kind") not in ("ResourceClaim", "ResourceClaimTemplate"):
             continue
         name = str((d.get("metadata") or {}).get("name") or "")
