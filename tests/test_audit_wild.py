@@ -1,11 +1,13 @@
-"""`audit` and `audit --fix` on real deployment files from public repositories (gwild50, and a second round: gwild52).
+"""`audit` and `audit --fix` on real deployment files from public repositories (gwild50, a second round: gwild52, a
+third: gwild54).
 
-tests/data/deploy-wild/ holds the exact upstream bytes of 104 files (compose, `docker run`/`podman run` in READMEs,
+tests/data/deploy-wild/ holds the exact upstream bytes of 142 files (compose, `docker run`/`podman run` in READMEs,
 MDX and reStructuredText pages and scripts, Kubernetes manifests and CRDs, devcontainer.json) and index.yaml: each file's source (repository, commit,
 path), license, and the reading written before audit ever ran on it (`expect:` the causes above notice a careful
 reviewer names, `clean: true` for none). Where the tool and that reading still disagree, the entry says which is right
 and why (`extra_ok`/`missing_ok`: the tool is right; `extra_left`/`missing_left`: the tool is wrong and it is left,
-docs/audit.md "Real files from public repositories"); the reading itself is never edited to match the tool.
+docs/audit.md "Real files from public repositories"); `refused:` names the shell error of a file whose command the
+shell itself refuses (exit 2). The reading itself is never edited to match the tool.
 """
 
 from __future__ import annotations
