@@ -1,11 +1,13 @@
-"""`audit` and `audit --fix` on real deployment files from public repositories (gwild50, and a second round: gwild52).
+"""`audit` and `audit --fix` on real deployment files from public repositories (gwild50, a second round: gwild52, a
+third: gwild54).
 
-tests/data/deploy-wild/ holds the exact upstream bytes of 104 files (compose, `docker run`/`podman run` in READMEs,
+tests/data/deploy-wild/ holds the exact upstream bytes of 142 files (compose, `docker run`/`podman run` in READMEs,
 MDX and reStructuredText pages and scripts, Kubernetes manifests and CRDs, devcontainer.json) and index.yaml: each file's source (repository, commit,
 path), license, and the reading written before audit ever ran on it (`expect:` the causes above notice a careful
 reviewer names, `clean: true` for none). Where the tool and that reading still disagree, the entry says which is right
 and why (`extra_ok`/`missing_ok`: the tool is right; `extra_left`/`missing_left`: the tool is wrong and it is left,
-docs/audit.md "Real files from public repositories"); the reading itself is never edited to match the tool.
+docs/audit.md "Real files from public repositories"); `refused:` names the shell error of a file whose command the
+shell itself refuses (exit 2). The reading itself is never edited to match the tool.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ INDEX: list[dict[str, Any]] = YAML(typ="safe").load((WILD / "index.yaml").read_t
 ENTRY = {e["path"]: e for e in INDEX}
 ABOVE_NOTICE = ("blocker", "degraded")
 # keys a --fix removes on purpose (privileged, host namespaces, SYS_ADMIN, seccomp/apparmor unconfined)
+# gwild54 added copyleft and documentation licenses: the files are kept verbatim, which each of them allows
+LICENSES = ("Apache-2.0", "MIT", "BSD-3-Clause", "AGPL-3.0", "GPL-3.0-only", "MulanPSL-2.0", "CC-BY-ND-4.0")
 REMOVABLE = {"privileged", "ipc", "hostIPC", "pid", "hostPID", "security_opt", "cap_add", "add", "seccompProfile"}
 
 
@@ -96,8 +100,9 @@ def test_index_lists_every_file_with_its_source_and_license() -> None:
         assert e["source"].startswith("https://github.com/") and "/blob/" in e["source"], e["path"]
         commit = e["source"].split("/blob/")[1].split("/")[0]
         assert len(commit) == 40, e["path"]
-        assert e["license"] in ("Apache-2.0", "MIT", "BSD-3-Clause"), e["path"]
+        assert e["license"] in LICENSES, e["path"]
         assert bool(e.get("expect")) != bool(e.get("clean")), e["path"]
+        assert not e.get("refused") or e.get("note"), f"{e['path']}: refused without a note"
         assert "__" in e["path"], e["path"]
         for key in ("extra_ok", "extra_left", "missing_ok", "missing_left"):
             if key in e:
@@ -107,9 +112,13 @@ def test_index_lists_every_file_with_its_source_and_license() -> None:
 @pytest.mark.parametrize("name", sorted(ENTRY))
 def test_wild_file_audits_as_read(name: str) -> None:
     """No traceback, no exit 1, no valid file refused; the findings above notice are the reading's (with the
-    decided disagreements)."""
+    decided disagreements); a file whose command the shell itself refuses (`refused:`) exits 2 saying where."""
     path = str(WILD / name)
     code, text = _invoke("audit", "--format", "json", path)
+    if ENTRY[name].get("refused"):
+        # the shell itself refuses the file's command (gwild54: an unterminated quote): exit 2 says where
+        assert code == 2 and ENTRY[name]["refused"] in text and "Traceback" not in text, text[-2000:]
+        return
     assert code in (0, 3, 4), f"{name}: exit {code}\n{text[-2000:]}"
     assert "Traceback" not in text and "internal error" not in text, text[-2000:]
     report = json.loads(text[: text.rindex("}") + 1])
@@ -121,6 +130,8 @@ def test_wild_file_audits_as_read(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(ENTRY))
 def test_wild_fix_reparses_and_keeps_the_users_keys(name: str, tmp_path: Path) -> None:
+    if ENTRY[name].get("refused"):
+        return
     loaded = load(WILD / name)
     fixed = fix_loaded(loaded, None).text
     # the fixed text is read by the same parser (a shell/README: as many container commands)
@@ -470,3 +481,114 @@ def test_an_item_added_to_a_list_indented_otherwise_keeps_its_indentation(tmp_pa
         "-       - name: devfs", "-         hostPath:", "-           path: /dev/dri",
     ], removed  # fmt: skip
     assert "            fieldPath: status.hostIP\n          - name: CCL_ZE_IPC_EXCHANGE\n            value: drmfd\n" in fixed
+
+
+# --- the bugs the third round found (gwild54), one test each -----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["jellyfin__hwaccel-intel.md", "jellyfin__hwaccel-amd.md"])
+def test_comment_after_a_backslash_breaks_the_continuation(name: str) -> None:
+    """jellyfin.org writes `--group-add="122" \\ # Change this ...`: the backslash escapes the blank and the comment
+    ends the command (docker then gets a lone space for its image). It passed without a finding."""
+    f = [x for x in _findings(name) if x.cause == "audit.shell-continuation-broken"]
+    assert f and "comment after the backslash" in f[0].evidence[0].text
+    fixed = fix_loaded(load(WILD / name), None).text
+    assert '      --group-add="122" \\\n      --net=host \\\n' in fixed
+    assert '     # Change this to match your "render" host group id and remove this comment\n     docker run -d \\\n' in fixed
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "linuxserver-ffmpeg__readme.md",  # ffmpeg with /dev/dri: three by-path blockers
+        "jellyfin__container-podman.md",  # Jellyfin with /dev/dri: a by-path blocker
+        "comfyui-docker__xpu-compose.yml",  # ComfyUI on an Intel GPU: a by-path blocker
+        "tabby__docker.mdx",  # Tabby with --gpus all: shm.too-small degraded
+    ],
+)
+def test_one_process_media_and_app_images_are_no_ranks(name: str) -> None:
+    """Transcoders, media servers, ComfyUI and Tabby open their GPUs from one process: they were told oneCCL's by-path
+    is missing (blocker) or TP needs a larger /dev/shm, and --fix gave them by-path, CCL_ZE_IPC_EXCHANGE and 16g."""
+    got = {f.cause for f in _findings(name) if f.severity in ABOVE_NOTICE}
+    assert not got & {"oneccl.bypath-missing", "shm.too-small"}, got
+    fixed = fix_loaded(load(WILD / name), None).text
+    assert "by-path" not in fixed.replace(load(WILD / name).text, "") and "CCL_ZE_IPC_EXCHANGE" not in fixed
+
+
+def test_linuxserver_images_keep_the_capabilities_their_init_needs() -> None:
+    """linuxserver/ffmpeg's wrapper runs usermod and `s6-setuidgid abc` (CHOWN, SETUID, SETGID): --fix added
+    `--cap-drop ALL`, which stops it before ffmpeg starts."""
+    fixed = fix_loaded(load(WILD / "linuxserver-ffmpeg__readme.md"), None).text
+    assert "--cap-drop" not in fixed and fixed.count("no-new-privileges") == 4
+
+
+@pytest.mark.parametrize(
+    ("name", "above"),
+    [
+        ("text-generation-webui__nvidia-compose.yml", False),  # one process splits layers (llama.cpp, ExLlama)
+        ("nv-ingest__devcontainer.json", False),  # a privileged dev container, GPU optional
+        ("rocm-docker__readme.md", False),  # the interactive rocm-terminal (gwild52's leftover)
+        ("rapids__cuvs-bench-readme.md", False),  # a one-process benchmark (gwild52's leftover)
+        ("wolf__devcontainer.json", False),  # a game streamer's dev container (gwild52's leftover)
+        ("megatron-lm__install.md", True),  # nvcr.io/nvidia/pytorch, which asks for more than 64 MB itself
+        ("pytorch__devcontainer-cuda.json", True),  # built from a Dockerfile, named "PyTorch - CUDA"
+        ("axolotl__docker-compose.yaml", True),  # compose service `axolotl` built from the repository
+    ],
+)
+def test_every_gpu_of_unknown_use_gets_the_shm_notice(name: str, above: bool) -> None:
+    """gwild52's leftover, decided: a container that sees every GPU and whose file names no parallel size, no launcher
+    and no engine or framework image (a terminal, a benchmark, a media or game server, an unnamed local build) may use
+    them from one process; its 64 MiB /dev/shm is what TP would need, a notice (--fix still writes 16g). A
+    PyTorch-family or serving-engine image, or a launcher, keeps the degraded finding."""
+    shm = [f for f in _findings(name) if f.cause == "shm.too-small"]
+    assert shm, name
+    if above:
+        assert any(f.severity in ABOVE_NOTICE for f in shm), [(f.severity, f.message) for f in shm]
+    else:
+        assert all(f.severity == "notice" for f in shm), [(f.severity, f.message) for f in shm]
+
+
+def test_console_prompt_on_continued_lines_is_not_an_argument() -> None:
+    """LightLLM's installation.rst prompts every line of a continued `docker run` (`$   --shm-size 1g ... \\`): the
+    `$` was taken for the image, the flags after it for its arguments, and the 1g /dev/shm for the 64 MiB default."""
+    svc = load(WILD / "lightllm__installation.rst").model.services[0]
+    assert svc.image == "ghcr.io/modeltc/lightllm:main" and svc.shm_size == 1024**3
+    assert "shm.too-small" not in _above("lightllm__installation.rst")
+
+
+def test_kaito_workspace_template_at_the_top_level_is_read() -> None:
+    """KAITO's Workspace holds `inference.template` beside `resource`, with no `spec`: exit 2, 'no Pod, Deployment,
+    ...'. Its container is read now, and --fix hardens it in place."""
+    name = "kaito__custom-model-deployment.yaml"
+    (svc,) = load(WILD / name).model.services
+    assert svc.name.endswith(":inference/custom-llm-container") and svc.gpus
+    code, _ = _invoke("audit", str(WILD / name))
+    assert code == 0
+    assert "allowPrivilegeEscalation: false" in fix_loaded(load(WILD / name), None).text
+
+
+def test_weakened_confinement_of_a_service_without_gpu_is_a_notice() -> None:
+    """An NVIDIA example's compose file runs a CPU Milvus with `seccomp:unconfined` beside its one-GPU vLLM: it was
+    told, degraded, that tensor parallel does not need that. A service with no GPU is outside TP: a notice; the GPU
+    Milvus of nv-ingest's compose file keeps the finding."""
+    f = [x for x in _findings("generativeaiexamples__energy-compose-full.yml") if x.cause == "audit.seccomp-unconfined"]
+    assert f and all(x.severity == "notice" for x in f)
+    f = [x for x in _findings("nv-ingest__docker-compose.yaml") if x.cause == "audit.seccomp-unconfined"]
+    assert f and all(x.severity == "degraded" for x in f)
+
+
+def test_keys_added_to_a_service_with_a_merge_key_go_before_the_next_sections_comments() -> None:
+    """AIBrix's standalone compose merges a GPU reservation (`<<: *common-gpu`) into each vLLM service: the `deploy:`
+    --fix gives each of them (count: all) went below the comment lines that open the next section, because the
+    comments were looked for after the last merged key (the anchor's) instead of the service's own last key."""
+    fixed = fix_loaded(load(WILD / "aibrix__standalone-compose.yml"), None).text
+    head = fixed.split("  # P/D Disaggregation Mode")[0]
+    assert head.rstrip().endswith("=" * 40) and "count: all" in head.split("restart: unless-stopped")[-1]
+    assert "count: all" not in fixed.split("  # P/D Disaggregation Mode")[1].split("  prefill-engine:")[0]
+
+
+def test_imex_channel_claim_of_a_compute_domain_is_no_gpu() -> None:
+    """The ComputeDomain in the file names the claim template NVIDIA's DRA driver creates for its IMEX channel: the
+    MPI worker's claim on it was read as a GPU claim of unknown size, 'defined in another file'."""
+    (_, worker) = load(WILD / "k8s-dra-driver-gpu__nvbandwidth-test-job-1.yaml").model.services
+    assert [(g.via, g.count) for g in worker.gpus] == [("k8s-resource", 2)]

@@ -188,7 +188,20 @@ _OS_IMAGES = frozenset(
 _ONE_PROCESS_IMAGES = {
     "ollama/ollama": "Ollama loads a model in one runner process and splits its layers over the GPUs",
     "openvino/model_server": "OpenVINO Model Server runs a model in one process (several GPUs via HETERO/AUTO)",
+    # gwild54: media servers and transcoders open a GPU for VA-API/QSV/NVENC from one ffmpeg process per stream; they
+    # were told oneCCL's by-path is missing (blocker) and TP needs a larger /dev/shm (jellyfin.org's hwaccel pages,
+    # linuxserver/docker-ffmpeg's README). Tabby serves its models from one llama.cpp process (TabbyML/tabby).
+    "jellyfin/jellyfin": "Jellyfin transcodes with one ffmpeg process per stream: no ranks",
+    "linuxserver/jellyfin": "Jellyfin transcodes with one ffmpeg process per stream: no ranks",
+    "linuxserver/ffmpeg": "ffmpeg encodes in one process: no ranks",
+    "jrottenberg/ffmpeg": "ffmpeg encodes in one process: no ranks",
+    "tabbyml/tabby": "Tabby serves its models from one llama.cpp process",
+    "tabbyml/tabby-rocm": "Tabby serves its models from one llama.cpp process",
 }
+# ComfyUI runs a workflow in one Python process on one GPU (comfyanonymous/ComfyUI, --cuda-device); its images are
+# published under many names (yanwk/comfyui-boot, ...), all with "comfyui" in the repository's last part (gwild54)
+_ONE_PROCESS_NAME = re.compile(r"comfyui")
+_ONE_PROCESS_NAME_WHY = "ComfyUI runs a workflow in one process on one GPU"
 
 
 def image_repo(ref: str | None) -> str:
@@ -215,6 +228,8 @@ def one_rank(svc: Service) -> str | None:
     for name, why in _ONE_PROCESS_IMAGES.items():
         if repo == name or repo.endswith("/" + name):
             return why
+    if _ONE_PROCESS_NAME.search(repo.rsplit("/", 1)[-1]):
+        return _ONE_PROCESS_NAME_WHY
     text = " ".join(_flat_argv(svc))
     if _MORE_RANKS.search(text):
         return None
@@ -223,6 +238,36 @@ def one_rank(svc: Service) -> str | None:
     ):
         return "a vLLM/SGLang server without a parallel size runs one GPU worker (tensor parallel size 1)"
     return None
+
+
+# What says a container of unknown parallel size that sees every GPU will run ranks across them (gwild54, deciding
+# gwild52's leftover): an image of a framework or engine that starts one process per GPU by itself or is used to
+# (PyTorch and its NGC/ROCm/Intel builds, JAX, DeepSpeed, Megatron/NeMo, vLLM, SGLang, TGI, TensorRT-LLM, Triton, NIM,
+# LMDeploy, Xinference, GPUStack, llm-scaler, IPEX-LLM, Axolotl, LLaMA-Factory, LoRAX), or a launcher in its command.
+# NVIDIA's PyTorch container prints at start that the 64 MB SHMEM default "may be insufficient for PyTorch" and asks
+# for --ipc=host or --shm-size. Anything else (a media server, a benchmark, a terminal, an unnamed local build) may use
+# its GPUs from one process: its 64 MiB is a notice, not a finding above it.
+_RANK_IMAGES = re.compile(
+    r"pytorch|(?:^|[/_-])torch(?:[/_:-]|$)|jax|deepspeed|megatron|nemo|vllm|sglang|text-generation-inference|tgi"
+    r"|tensorrt|trtllm|tritonserver|(?:^|/)nim/|lmdeploy|xinference|gpustack|llm-scaler|ipex-llm"
+    r"|intel-extension-for-pytorch|axolotl|llama-factory|llamafactory|lorax|ray-ml|rayproject/ray"
+)
+_RANK_LAUNCHERS = re.compile(
+    r"(?:^|[\s/])(?:torchrun|deepspeed|mpirun|mpiexec|horovodrun|text-generation-launcher|trtllm-serve)(?:\s|$)"
+    r"|torch\.distributed\.(?:run|launch)|accelerate\s+launch|\bray\s+start\b"
+)
+
+
+def ranks_likely(svc: Service) -> bool:
+    """The image or the command says ranks will share this container's GPUs (see _RANK_IMAGES). A container built
+    from a Dockerfile has no image to say so: the name the file gives it does (compose `axolotl:` with `build: .`,
+    a dev container named "PyTorch - CUDA")."""
+    if _RANK_IMAGES.search(image_repo(svc.image)):
+        return True
+    if not svc.image or svc.image.startswith("(built from"):
+        if _RANK_IMAGES.search(f"{svc.name} {svc.extra.get('title', '')}".lower()):
+            return True
+    return bool(_RANK_LAUNCHERS.search(" ".join([*svc.entrypoint, *svc.command])))
 
 
 def wants_multi_gpu(svc: Service) -> bool | None:

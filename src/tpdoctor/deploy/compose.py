@@ -37,6 +37,7 @@ from tpdoctor.deploy.yamledit import (
     inherited,
     insert_keeping_comments,
     insert_near,
+    last_own_key,
     merged_has,
     quoted,
     split_tail,
@@ -605,6 +606,7 @@ def _own(m: CommentedMap, key: str, order: Sequence[str] = ()) -> Any:
     (`environment: *env`), so an edit changes m alone (yamledit.unshare)."""
     if inherited(m, key):
         value = unanchored_copy(m.get(key))
+        hold_tail_comments(value)  # the blank line and comments after the anchor's block stay with the anchor
         insert_near(m, key, value, order)
         return value
     return unshare(m, key)
@@ -642,8 +644,9 @@ def apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list
             give_after(svc, last, own + rest)
         else:
             give_after(svc, last, own)  # still after the entry they followed
-            if len(svc):
-                give_after(svc, list(svc.keys())[-1], rest)  # after the service's new end, before the next one
+            end = last_own_key(svc) if len(svc) else None
+            if end is not None:
+                give_after(svc, end, rest)  # after the service's new end, before the next one
 
 
 def _apply_ops(doc: ComposeDoc, service: str, ops: list[tuple[str, ...]]) -> list[str]:

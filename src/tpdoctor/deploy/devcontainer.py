@@ -516,6 +516,9 @@ def _read(text: str, source: str) -> DevDoc:
     svc = run_to_service(run, 0, [])
     svc.name = "devcontainer"
     svc.image = image or (f"(built from {dockerfile})" if dockerfile else None)
+    title = root.get("name")
+    if title is not None and title.val is not None and title.val.kind == "string" and isinstance(title.val.value, str):
+        svc.extra["title"] = title.val.value[:200]  # what the file calls the container ("PyTorch - CUDA")
     svc.line = p.line(root.start)
     svc.lines = lines
     svc.glued_args = glued

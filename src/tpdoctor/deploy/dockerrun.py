@@ -136,7 +136,9 @@ def find_run_commands(
             if w.kind == "word":
                 args_w.append(w)
         if args_w and args_w[0].raw == "$":  # a pasted prompt
-            args_w = args_w[1:]
+            # a console transcript prompts every continued line too (`$   --shm-size 1g ... \`: LightLLM's
+            # installation.rst, gwild54): the `$` that opens a line is the prompt, not an argument
+            args_w = [w for i, w in enumerate(args_w) if not (w.raw == "$" and (i == 0 or args_w[i - 1].line < w.line))]
         words = args_w
         if not words:
             continue

@@ -255,6 +255,12 @@ def _crd_templates(obj: dict[str, Any]) -> list[Template]:
                     walk(item, role, reps, meta, depth + 1)
 
     walk(obj.get("spec"), "", 1, None, 0)
+    if not out:
+        # KAITO's Workspace (kaito.sh) keeps its pod template at the top level, beside `resource`, with no `spec`:
+        # `inference.template.spec` (kaito-project/kaito examples/, gwild54: refused as holding no workload)
+        for k, v in obj.items():
+            if k not in ("apiVersion", "kind", "metadata", "status", "spec") and isinstance(v, dict):
+                walk(v, str(k) if any(t in v for t in ("template", "podTemplate")) else "", 1, None, 1)
     return out
 
 
@@ -491,6 +497,9 @@ class DraRequest:
     name: str
 
 
+IMEX_CHANNEL_CLASS = "compute-domain-default-channel.nvidia.com"
+
+
 def _requests(devices: Any) -> list[DraRequest]:
     """resource.k8s.io/v1 `requests[].exactly` (and v1beta1's flat request) of a claim spec."""
     out: list[DraRequest] = []
@@ -510,6 +519,14 @@ def dra_claims(docs: list[Any]) -> dict[tuple[str, str], list[DraRequest]]:
     """(kind, name) -> requests, for every ResourceClaim / ResourceClaimTemplate in the file."""
     out: dict[tuple[str, str], list[DraRequest]] = {}
     for d in docs:
+        if isinstance(d, dict) and d.get("kind") == "ComputeDomain":
+            # NVIDIA's DRA driver makes the claim template a ComputeDomain names (spec.channel.resourceClaimTemplate):
+            # it claims an IMEX channel (device class compute-domain-default-channel.nvidia.com), no GPU. It was read
+            # as a GPU claim of unknown size, defined in another file (gwild52's leftover, decided in gwild54)
+            tmpl = (((d.get("spec") or {}).get("channel") or {}).get("resourceClaimTemplate") or {}).get("name")
+            if isinstance(tmpl, str) and tmpl:
+                out[("ResourceClaimTemplate", tmpl)] = [DraRequest(IMEX_CHANNEL_CLASS, 1, "")]
+            continue
         if not isinstance(d, dict) or d.get("kind") not in ("ResourceClaim", "ResourceClaimTemplate"):
             continue
         name = str((d.get("metadata") or {}).get("name") or "")

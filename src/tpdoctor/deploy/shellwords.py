@@ -345,6 +345,8 @@ def mask_doc(s: str, source: str) -> str:
 
 
 _CONTINUATION = re.compile(r"\\([ \t]*)\n")
+# `\ # comment` at a line's end, the next line a flag: group 1 is the comment (moved above the command by the repair)
+_BACKSLASH_COMMENT = re.compile(r"\\[ \t]+(#[^\n]*?)[ \t]*(?=\n)")
 
 
 def split_commands(s: str) -> list[Command]:
@@ -396,6 +398,18 @@ def split_commands(s: str) -> list[Command]:
                     cur.effective_end_line = cur.effective_end_line or ln
                     cur.repairs.append(Edit(i + 1, i + 1 + len(m.group(1)), ""))
                 i = follow_continuation(i, m.end())
+                continue
+            t = _BACKSLASH_COMMENT.match(s, i)
+            if t and cur.words and re.match(r"[ \t]*-", s[t.end() + 1 : t.end() + 200]):
+                # `--group-add="122" \ # Change this ...` (jellyfin.org's hardware-acceleration pages, gwild54): the
+                # backslash escapes the blank (one more argument, a lone space) and the comment ends the command;
+                # the repair is the one for a comment line: the comment above the command, `\` at the line's end
+                ln = lines.line_of(i)
+                cur.breaks.append((ln, "a comment after the backslash (it escapes the blank) ends the command here"))
+                cur.effective_end_line = cur.effective_end_line or ln
+                cur.repairs.append(Edit(i + 1, t.end(), ""))
+                cur.repairs.append(Edit(-1, -1, t.group(1) + "\n"))
+                i = follow_continuation(i, min(t.end() + 1, n))
                 continue
         if c == "\n":
             finish()

@@ -265,8 +265,20 @@ def hold_tail_comments(m: Any) -> tuple[Any, Any, str]:
     `tolerations:`, gwild50), and below the blank line that separated it from the next container (gwild52)."""
     if not isinstance(m, CommentedMap) or not len(m):
         return m, None, ""
-    last = list(m.keys())[-1]
+    last = last_own_key(m)
+    if last is None:
+        return m, None, ""
     return m, last, _detach_following(_tail_token(m, last), blanks=True)
+
+
+def last_own_key(m: CommentedMap) -> Any:
+    """The map's last entry written in it: keys a merge key (`<<: *gpu`) brings come after the own ones in `keys()`,
+    and their comments are the anchor's (gwild54: AIBrix's standalone compose, whose services merge a GPU
+    reservation, got `deploy:` below the comment lines that open the next section)."""
+    if not getattr(m, merge_attrib, None):
+        return list(m.keys())[-1]
+    own = [k for k, _ in m.non_merged_items()]
+    return own[-1] if own else None
 
 
 def give_after(m: Any, key: Any, raw: str) -> None:

@@ -13,6 +13,7 @@ from tpdoctor.deploy.analysis import (
     facts_kfd_gid,
     facts_render_gid,
     facts_render_nodes,
+    image_repo,
     is_gpu,
     ranks_per_container,
     tp_size,
@@ -139,10 +140,18 @@ def hardening_edits(svc: Service) -> list[Edit]:
         out.append(NoNewPrivileges(why="allowPrivilegeEscalation: false"))
     if not k8s and not svc.security.no_new_privileges:
         out.append(NoNewPrivileges(why="no-new-privileges"))
-    if "ALL" not in svc.caps_dropped:
+    if "ALL" not in svc.caps_dropped and not switches_user_itself(svc):
         why = "capabilities drop ALL" if k8s else "cap_drop ALL; only what TP needs is added back"
         out.append(DropAllCapabilities(why=why))
     return out
+
+
+def switches_user_itself(svc: Service) -> bool:
+    """The image starts as root and its init drops to an unprivileged user itself: linuxserver.io's images (s6-overlay
+    runs the service as `abc`; linuxserver/ffmpeg's wrapper runs `groupmod`/`usermod` and `s6-setuidgid abc`), which
+    need CHOWN, SETUID and SETGID: `cap_drop: [ALL]` stops them before the workload starts (gwild54)."""
+    repo = image_repo(svc.image)
+    return repo.startswith("linuxserver/") or "/linuxserver/" in repo
 
 
 def k8s_gpu_limit(svc: Service) -> list[Edit]:

@@ -137,6 +137,13 @@ _INSTEAD_OF_PRIVILEGED = {
 }
 
 
+def _no_gpu(svc: Service) -> dict[str, str]:
+    """A service with no GPU (a vector database, a proxy beside the GPU services) is outside what tensor parallel
+    needs: its weakened confinement is said as a notice (gwild54: the CPU Milvus of an NVIDIA example's compose file
+    was told, degraded, that "Tensor parallel does not need" its seccomp=unconfined)."""
+    return {} if is_gpu(svc) else {"severity": "notice", "confidence": "suggests"}
+
+
 @deploy_rule("audit.cap-sys-admin")
 def sys_admin(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     """What it checks: CAP_SYS_ADMIN in cap_add / --cap-add / capabilities.add.
@@ -153,6 +160,7 @@ def sys_admin(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             "for the pidfd route).",
             [ev(svc, ctx, "cap_add: SYS_ADMIN")],
             edits=[RemoveCapability("SYS_ADMIN", why="SYS_ADMIN removed")] if fixes_service(svc) else [],
+            **_no_gpu(svc),  # type: ignore[arg-type]
         )
 
 
@@ -177,6 +185,7 @@ def seccomp_unconfined(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             f"{svc.name} disables seccomp. Tensor parallel does not need that: {why}; keep the default profile.",
             [ev(svc, ctx, "seccomp=unconfined")],
             edits=_default_seccomp(svc),
+            **_no_gpu(svc),  # type: ignore[arg-type]
         )
 
 
@@ -218,6 +227,7 @@ def selinux(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             )
             if "disable" in svc.security.label
             else [],
+            **_no_gpu(svc),  # type: ignore[arg-type]
         )
     elif ctx.facts is not None and ctx.facts.lsm.selinux_enforce == 1 and is_gpu(svc):
         yield make_finding(
@@ -251,6 +261,7 @@ def apparmor(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
             )
             if svc.security.apparmor == "unconfined"
             else [],
+            **_no_gpu(svc),  # type: ignore[arg-type]
         )
     elif (
         ctx.facts is not None

@@ -11,6 +11,7 @@ from tpdoctor.deploy.analysis import (
     one_rank,
     pp_size,
     probe_only,
+    ranks_likely,
     requests_gpu,
     tp_size,
     visible_gpus,
@@ -117,6 +118,12 @@ def shm_small(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
         elif multi is None and not requests_gpu(svc):
             # still a GPU service for the fix (its image says so, and the nvidia runtime may be the default)
             sev, why = "notice", " (the config requests no GPU; only the image's name suggests one)"
+        elif multi is None and not ranks_likely(svc):
+            # gwild54: every GPU but nothing says ranks run across them (a terminal, a benchmark, a media server,
+            # an unnamed local build): what TP would need, as a notice; --fix still writes the size (harmless, and
+            # what a dev container that later runs ranks needs: test_audit_devcontainer pins it)
+            sev = "notice"
+            why = " (nothing in the file says ranks share its GPUs: no parallel size, launcher or engine image)"
         yield make_finding(
             "shm.too-small",
             f"{svc.name} gets {have} of /dev/shm{build}{why}. TP needs more: set shm_size 16g (no ipc: host needed).",
