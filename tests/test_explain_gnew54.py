@@ -1,8 +1,9 @@
 """Issue 13, gnew54: host.kho-scratch-rdma-enomem (the host kernel's Kexec HandOver scratch memory is typed CMA, and an
 RDMA registration's long-term pin fails with ENOMEM although memlock is unlimited), and three covered leads read
 wider: Docker Desktop's VM and WSL2 without GPU paravirtualization under runtime.nvidia-toolkit-missing (a Desktop CLI
-prefix, the hook's NVML load failure, two remedies), and a container with no usable interface under
-network.wrong-interface (its summary).
+prefix, the hook's NVML load failure, two remedies), a container with no usable interface under network.wrong-interface
+(its summary), and an image's compute-runtime older than the host kernel under xpu.runtime-too-old-for-gpu (its summary
+and NEO's OverrideGpuAddressSpace remedy).
 
 Lines are written from the format strings of the code that prints them (never copied from a collected log):
 
@@ -78,6 +79,10 @@ def test_the_remedies_and_texts_added_to_covered_ids() -> None:
     assert "21H2" in str(toolkit["wsl-gpu-paravirtualization"])
     assert "Docker Desktop" in catalog()[_TOOLKIT].summary
     assert "--network none" in catalog()["network.wrong-interface"].summary
+    xpu = {r["id"]: r for r in remedies("xpu.runtime-too-old-for-gpu")}
+    assert "neo-gpu-address-space-override" in xpu
+    assert "OverrideGpuAddressSpace=48" in str(xpu["neo-gpu-address-space-override"])
+    assert "6.8" in catalog()["xpu.runtime-too-old-for-gpu"].summary
 
 
 # --- host.kho-scratch-rdma-enomem ---------------------------------------------------------------------------------------
