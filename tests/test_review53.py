@@ -1,0 +1,59 @@
+"""review53: what the four passes of the 52nd session (glearn52a, glearn52b, gnew52, gwild52) and lead52 got wrong.
+
+Each test fails on e3c89ccd (the base) and passes with the fix named in its docstring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from explain_helpers import causes
+
+# ------------------------------------------------------------------ the pod's runtime class (glearn52a, gnew38)
+
+TORCH_NO_DRIVER = (
+    "RuntimeError: Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and installed a "
+    "driver from http://www.nvidia.com/Download/index.aspx\n"
+)
+LIBCUDA = "ImportError: libcuda.so.1: cannot open shared object file: No such file or directory\n"
+
+
+def test_a_cdi_device_name_is_not_a_pods_gpu_request(tmp_path: Path) -> None:
+    """`--device nvidia.com/gpu=1` is a CDI device (podman, docker 25+): no pod, no runtime class. glearn52a's request
+    fact read `nvidia.com/gpu=1` as a pod's request and named k8s.nvidia-runtime-class-missing."""
+    text = "$ podman run --rm --device nvidia.com/gpu=1 vllm/vllm-openai --model x\n" + LIBCUDA
+    assert "k8s.nvidia-runtime-class-missing" not in causes(tmp_path, text)
+    # a pod's own request still is
+    pod = "    resources:\n      limits:\n        nvidia.com/gpu: 1\n" + LIBCUDA
+    assert causes(tmp_path, pod)[:1] == ["k8s.nvidia-runtime-class-missing"]
+    # so is kubectl run's --limits
+    run = "$ kubectl run t --image=vllm/vllm-openai --limits=cpu=2,nvidia.com/gpu=1\n" + LIBCUDA
+    assert causes(tmp_path, run)[:1] == ["k8s.nvidia-runtime-class-missing"]
+
+
+@pytest.mark.parametrize(
+    "selected",
+    [
+        '{"spec": {"runtimeClassName": "nvidia", "containers": [{"name": "vllm"}]}}\n',
+        '    default_runtime_name = "nvidia"\n',
+        '        - {name: CONTAINERD_SET_AS_DEFAULT, value: "true"}\n',
+    ],
+)
+def test_a_pod_that_runs_under_the_nvidia_runtime_is_not_told_to_name_it(tmp_path: Path, selected: str) -> None:
+    """The pod names runtimeClassName: nvidia, or nvidia is containerd's default (the GPU Operator's
+    CONTAINERD_SET_AS_DEFAULT): its runtime class is not why the driver is missing."""
+    pod = "$ kubectl logs vllm-0\n    resources:\n      limits:\n        nvidia.com/gpu: 1\n"
+    for fail in (TORCH_NO_DRIVER, LIBCUDA, "RuntimeError: Failed to infer device type\n"):
+        assert causes(tmp_path, pod + fail)[:1] == ["k8s.nvidia-runtime-class-missing"]
+        assert "k8s.nvidia-runtime-class-missing" not in causes(tmp_path, pod + selected + fail)
+
+
+def test_an_amd_pod_is_not_told_about_the_nvidia_runtime(tmp_path: Path) -> None:
+    text = (
+        "$ kubectl logs vllm-rocm-0\n    resources:\n      limits:\n        amd.com/gpu: 1\n"
+        "    image: rocm/vllm:latest\nRuntimeError: Failed to infer device type\n"
+    )
+    found = causes(tmp_path, text)
+    assert "k8s.nvidia-runtime-class-missing" not in found
+    assert "runtime.nvidia-toolkit-missing" not in found
