@@ -57,3 +57,27 @@ def test_an_amd_pod_is_not_told_about_the_nvidia_runtime(tmp_path: Path) -> None
     found = causes(tmp_path, text)
     assert "k8s.nvidia-runtime-class-missing" not in found
     assert "runtime.nvidia-toolkit-missing" not in found
+
+
+# ------------------------------------------------------------------ lead52's Ray GPU request
+
+RAY_NO_GPU = "(ServeReplica:default:LLMServer pid=2211) RuntimeError: No CUDA GPUs are available\n"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'ray.init(address="auto", num_gpus=4)\n',  # the cluster's GPUs, not a task's request
+        "Namespace(model='x', num_gpus=4, seed=0)\n",  # the script's own arguments
+        "{'lr': 0.001, 'num_gpus': 4}\n",
+    ],
+)
+def test_num_gpus_outside_a_ray_request_leaves_the_task_without_gpu(tmp_path: Path, line: str) -> None:
+    """lead52's fact read any `num_gpus=N` as the worker's GPU request: the task-without-GPU reading was dropped and the
+    empty mask went back to cuda.visible-devices-mismatch."""
+    assert causes(tmp_path, line + RAY_NO_GPU)[:1] == ["ray.task-without-gpu"]
+
+
+def test_options_num_gpus_is_a_request(tmp_path: Path) -> None:
+    text = "llm = LLMServer.options(num_gpus=1).remote()\n" + RAY_NO_GPU
+    assert "ray.task-without-gpu" not in causes(tmp_path, text)
