@@ -81,3 +81,31 @@ def test_num_gpus_outside_a_ray_request_leaves_the_task_without_gpu(tmp_path: Pa
 def test_options_num_gpus_is_a_request(tmp_path: Path) -> None:
     text = "llm = LLMServer.options(num_gpus=1).remote()\n" + RAY_NO_GPU
     assert "ray.task-without-gpu" not in causes(tmp_path, text)
+
+
+# ------------------------------------------------------------------ torchrun's elastic --nnodes=MIN:MAX
+
+
+def test_elastic_nnodes_counts_its_maximum_in_a_log(tmp_path: Path) -> None:
+    """`--nnodes=1:4` was read as one node (MIN): a multi-node job taken for one node."""
+    from tpdoctor.explain import explain
+
+    for line in ("torchrun --nnodes=1:4 --nproc-per-node=8 train.py", "torchrun --nnodes 2:4 train.py"):
+        log = tmp_path / "n.log"
+        log.write_text(line + "\n", encoding="utf-8")
+        assert explain([str(log)]).facts.get("nnodes") == "4"
+
+
+@pytest.mark.parametrize("flag", ['"--nnodes=1:4"', '"--nnodes", "1:4"', '"--nnodes=${NODES:-1:4}"'])
+def test_elastic_nnodes_counts_its_maximum_in_a_config(tmp_path: Path, flag: str) -> None:
+    from tpdoctor.deploy.analysis import multi_node, node_count
+    from tpdoctor.deploy.audit import load
+
+    p = tmp_path / "compose.yaml"
+    p.write_text(
+        "services:\n  trainer:\n    image: nvcr.io/nvidia/pytorch:24.05-py3\n"
+        f'    command: ["torchrun", {flag}, "--nproc-per-node=2", "train.py"]\n'
+        "    gpus: all\n"
+    )
+    svc = load(p).model.services[0]
+    assert (node_count(svc), multi_node(svc)) == (4, True)

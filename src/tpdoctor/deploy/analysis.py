@@ -85,16 +85,29 @@ def _flat_argv(svc: Service) -> list[str]:
     return flat
 
 
-def _flag_int(svc: Service, pattern: re.Pattern[str], env_names: tuple[str, ...]) -> int | None:
+# torchrun's elastic node count MIN:MAX (torch/distributed/run.py parse_min_max_nnodes): up to MAX nodes (review53)
+_MIN_MAX = re.compile(r"""\s*["']?[^:"']*:([^:"']+)["']?\s*""")
+
+
+def _flag_int(
+    svc: Service, pattern: re.Pattern[str], env_names: tuple[str, ...], min_max: bool = False
+) -> int | None:
+    """The flag's number (its `=` value or the next word), else the first environment variable's; `min_max`: a
+    `MIN:MAX` value counts as MAX."""
+
+    def value(raw: str) -> str:
+        m = _MIN_MAX.fullmatch(raw) if min_max else None
+        return m.group(1) if m else raw
+
     flat = _flat_argv(svc)
     for i, a in enumerate(flat):
         m = pattern.match(a)
         if m:
-            got = resolve_int(m.group(1) or (flat[i + 1] if i + 1 < len(flat) else ""), svc, a)
+            got = resolve_int(value(m.group(1) or (flat[i + 1] if i + 1 < len(flat) else "")), svc, a)
             if got is not None:
                 return got
     for n in env_names:
-        got = resolve_int(svc.env[n], svc, n) if n in svc.env else None
+        got = resolve_int(value(svc.env[n]), svc, n) if n in svc.env else None
         if got is not None:
             return got
     return None
@@ -109,10 +122,11 @@ def pp_size(svc: Service) -> int | None:
 
 
 def node_count(svc: Service) -> int | None:
-    """Nodes one serving group spans: SGLang/torchrun --nnodes, a LeaderWorkerSet's size."""
+    """Nodes one serving group spans: SGLang/torchrun --nnodes (torchrun's elastic MIN:MAX: MAX), a LeaderWorkerSet's
+    size."""
     if "lws_size" in svc.extra and svc.extra["lws_size"].isdigit():
         return int(svc.extra["lws_size"])
-    return _flag_int(svc, _NNODES, ("NNODES",))
+    return _flag_int(svc, _NNODES, ("NNODES",), min_max=True)
 
 
 def multi_node(svc: Service) -> bool:
