@@ -109,3 +109,82 @@ def test_elastic_nnodes_counts_its_maximum_in_a_config(tmp_path: Path, flag: str
     )
     svc = load(p).model.services[0]
     assert (node_count(svc), multi_node(svc)) == (4, True)
+
+
+# ------------------------------------------------------------------ an IMEX channel is no GPU (gwild52's left note)
+
+COMPUTE_DOMAIN = """\
+apiVersion: resource.nvidia.com/v1beta1
+kind: ComputeDomain
+metadata:
+  name: cd
+spec:
+  numNodes: 2
+  channel:
+    resourceClaimTemplate:
+      name: cd-channel
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: worker
+spec:
+  containers:
+  - name: w
+    image: ghcr.io/nvidia/k8s-samples:nvbandwidth-v0.7-8d103163
+    resources:
+      limits:
+        {resource}: 2
+      claims:
+      - name: channel
+  resourceClaims:
+  - name: channel
+    resourceClaimTemplateName: cd-channel
+"""
+
+
+def test_a_compute_domains_channel_claim_is_not_a_gpu(tmp_path: Path) -> None:
+    """The ResourceClaimTemplate a ComputeDomain names is an IMEX channel: the pod sees its 2 GPUs, not "all"."""
+    from tpdoctor.deploy.analysis import visible_gpus
+    from tpdoctor.deploy.audit import load
+
+    p = tmp_path / "pod.yaml"
+    p.write_text(COMPUTE_DOMAIN.format(resource="nvidia.com/gpu"))
+    svc = load(p).model.services[0]
+    assert visible_gpus(svc) == 2
+    assert [g.via for g in svc.gpus] == ["k8s-resource"]
+
+
+@pytest.mark.parametrize(
+    "resource", ["nvidia.com/imex-channel", "nvidia.com/rdma_shared_device_a", "nvidia.com/hostdev"]
+)
+def test_vendor_resources_that_are_not_gpus(tmp_path: Path, resource: str) -> None:
+    from tpdoctor.deploy.analysis import requests_gpu
+    from tpdoctor.deploy.audit import load
+
+    p = tmp_path / "pod.yaml"
+    pod = (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: worker\nspec:\n  containers:\n  - name: w\n"
+        "    image: python:3.12-slim\n    resources:\n      limits:\n        {resource}: 1\n"
+    )
+    p.write_text(pod.format(resource=resource))
+    assert not requests_gpu(load(p).model.services[0])
+    # a GPU under another name still is one (MIG's mixed strategy)
+    p.write_text(pod.format(resource="nvidia.com/mig-1g.10gb"))
+    assert requests_gpu(load(p).model.services[0])
+
+
+def test_an_imex_channel_device_is_not_a_gpu_device(tmp_path: Path) -> None:
+    from tpdoctor.deploy.analysis import backend, requests_gpu
+    from tpdoctor.deploy.audit import load
+
+    p = tmp_path / "compose.yaml"
+    p.write_text(
+        "services:\n  client:\n    image: python:3.12-slim\n    command: [\"python3\", \"-c\", \"print(1)\"]\n"
+        "    devices:\n      - /dev/nvidia-caps-imex-channels/channel0\n"
+    )
+    svc = load(p).model.services[0]
+    assert (backend(svc), requests_gpu(svc)) == ("none", False)
+    p.write_text(p.read_text().replace("/dev/nvidia-caps-imex-channels/channel0", "/dev/nvidia0"))
+    svc = load(p).model.services[0]
+    assert (backend(svc), requests_gpu(svc)) == ("cuda", True)

@@ -29,6 +29,12 @@ def _intel_cpu_image(image: str) -> bool:
     return name.endswith(_INTEL_CPU_OR_XPU) and not any(k in tag for k in ("xpu", "gpu"))
 
 
+def nvidia_gpu_node(path: str) -> bool:
+    """/dev/nvidia0, /dev/nvidiactl, /dev/nvidia-uvm...: not /dev/nvidia-caps/ (MIG capabilities) nor
+    /dev/nvidia-caps-imex-channels/ (IMEX channels), which give no GPU by themselves (review53)."""
+    return path.startswith("/dev/nvidia") and not path.startswith("/dev/nvidia-caps")
+
+
 def backend(svc: Service) -> Backend:
     image = (svc.image or "").lower()
     if _intel_cpu_image(image):
@@ -37,7 +43,7 @@ def backend(svc: Service) -> Backend:
     vendors = {g.vendor for g in svc.gpus}
     if "/dev/kfd" in hosts or "amd" in vendors or any(k in image for k in ROCM_IMAGES):
         return "rocm"
-    if "nvidia" in vendors or any(h.startswith("/dev/nvidia") for h in hosts) or svc.runtime == "nvidia":
+    if "nvidia" in vendors or any(nvidia_gpu_node(h) for h in hosts) or svc.runtime == "nvidia":
         return "cuda"
     if "intel" in vendors or any(k in image for k in XPU_IMAGES):
         return "xpu"
@@ -304,7 +310,7 @@ def requests_gpu(svc: Service) -> bool:
     if svc.gpus or svc.privileged or svc.runtime == "nvidia" or "other_gpu_resources" in svc.extra:
         return True
     if any(
-        d.host.rstrip("/") == "/dev" or d.host.startswith(("/dev/dri", "/dev/kfd", "/dev/nvidia", "/dev/dxg"))
+        d.host.rstrip("/") == "/dev" or d.host.startswith(("/dev/dri", "/dev/kfd", "/dev/dxg")) or nvidia_gpu_node(d.host)
         for d in svc.devices
     ):
         return True

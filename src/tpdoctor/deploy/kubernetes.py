@@ -56,6 +56,7 @@ GPU_RESOURCES = {
 # deployments/gpu/base/device-class.yaml (gpu.intel.com) and NVIDIA/k8s-dra-driver-gpu
 # deployments/helm/dra-driver-nvidia-gpu/templates/deviceclass-gpu.yaml (gpu.nvidia.com).
 DRA_CLASSES = {"gpu.intel.com": "intel", "gpu.nvidia.com": "nvidia"}
+IMEX_CHANNEL_CLASS = "compute-domain-default-channel.nvidia.com"  # a ComputeDomain's IMEX channel, no GPU
 UNBOUNDED = 1 << 40  # emptyDir{medium: Memory} without sizeLimit: bounded by the pod's memory only
 
 
@@ -79,10 +80,17 @@ class Workload:
         return [model] if isinstance(model, dict) and self.kind == "InferenceService" else []
 
 
+# Extended resources under the vendors' domains that are not GPUs: an IMEX channel, and the NVIDIA Network Operator's
+# RDMA/SR-IOV NICs (nvidia.com/rdma_shared_device_a, nvidia.com/hostdev, nvidia.com/sriov_*): review53
+_NOT_GPU_RESOURCES = ("imex", "rdma", "hostdev", "sriov")
+
+
 def _other_gpu_resource(name: str) -> bool:
     """An extended resource that hands out GPUs under a name GPU_RESOURCES does not count: the GPU vendors' domains
     (the NVIDIA device plugin's time-slicing `nvidia.com/gpu.shared` with renameByDefault, MIG's mixed strategy
     `nvidia.com/mig-<profile>`, renamed resources) and vGPU/sharing plugins whose name says gpu."""
+    if any(k in name.lower() for k in _NOT_GPU_RESOURCES):
+        return False
     return name.startswith(("nvidia.com/", "amd.com/", "gpu.intel.com/")) or "gpu" in name.lower()
 
 
@@ -510,6 +518,19 @@ def dra_claims(docs: list[Any]) -> dict[tuple[str, str], list[DraRequest]]:
     """(kind, name) -> requests, for every ResourceClaim / ResourceClaimTemplate in the file."""
     out: dict[tuple[str, str], list[DraRequest]] = {}
     for d in docs:
+        if isinstance(d, dict) and d.get("kind") == "ComputeDomain" and str(d.get("apiVersion", "")).startswith(
+            "resource.nvidia.com/"
+        ):
+            # NVIDIA's DRA driver makes the ResourceClaimTemplate a ComputeDomain names: an IMEX channel of device
+            # class compute-domain-default-channel.nvidia.com (k8s-dra-driver-gpu api/nvidia.com/resource/v1beta1
+            # computedomain.go, ComputeDomainChannelSpec), no GPU; it was read as a GPU claim of unknown size (review53)
+            channel = (d.get("spec") or {}).get("channel") if isinstance(d.get("spec"), dict) else None
+            tmpl = channel.get("resourceClaimTemplate") if isinstance(channel, dict) else None
+            if isinstance(tmpl, dict) and tmpl.get("name"):
+                out[("ResourceClaimTemplate", str(tmpl["name"]))] = [
+                    DraRequest(IMEX_CHANNEL_CLASS, 1, "channel")
+                ]
+            continue
         if not isinstance(d, dict) or d.get("kind") not in ("ResourceClaim", "ResourceClaimTemplate"):
             continue
         name = str((d.get("metadata") or {}).get("name") or "")
