@@ -188,3 +188,35 @@ def test_an_imex_channel_device_is_not_a_gpu_device(tmp_path: Path) -> None:
     p.write_text(p.read_text().replace("/dev/nvidia-caps-imex-channels/channel0", "/dev/nvidia0"))
     svc = load(p).model.services[0]
     assert (backend(svc), requests_gpu(svc)) == ("cuda", True)
+
+
+# ------------------------------------------------------------------ the driver table (review52's left note)
+
+
+@pytest.mark.parametrize(
+    ("driver", "image"),
+    [("387.34", "nvidia/cuda:9.1-devel-ubuntu16.04"), ("450.36.06", "nvidia/cuda:11.0-devel-ubuntu18.04")],
+)
+def test_a_driver_below_the_release_notes_minimum_does_not_run_that_cuda(
+    tmp_path: Path, driver: str, image: str
+) -> None:
+    """CUDA 9.1.85 needs 390.46 and 11.0 GA 450.51.05 (the table read 387.26 and the 11.0 RC's 450.36.06)."""
+    text = f"My NVIDIA driver version is {driver}\nFROM {image}\n"
+    assert causes(tmp_path, text)[:1] == ["cuda.driver-too-old"]
+    ok = {"387.34": "390.48", "450.36.06": "450.51.06"}[driver]
+    assert "cuda.driver-too-old" not in causes(tmp_path, text.replace(driver, ok))
+
+
+def test_the_compat_libcuda_of_cuda_13_1_is_recognised(tmp_path: Path) -> None:
+    """TensorFlow's kernel/DSO mismatch where the DSO is the image's CUDA 13.1 compat libcuda (R590) over a 580 kernel
+    module: the branch table stopped at CUDA 13.0."""
+    from tpdoctor.explain import explain
+
+    log = tmp_path / "t.log"
+    log.write_text(
+        "FROM nvidia/cuda:13.1.0-devel-ubuntu24.04\n"
+        "E external/xla/xla/stream_executor/cuda/cuda_diagnostics.cc:313] kernel version 580.95.5 does not match DSO "
+        "version 590.44.1 -- cannot find working devices in this configuration\n",
+        encoding="utf-8",
+    )
+    assert explain([str(log)]).facts.get("image_compat_libcuda") == "590 (CUDA 13.1)"
