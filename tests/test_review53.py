@@ -220,3 +220,29 @@ def test_the_compat_libcuda_of_cuda_13_1_is_recognised(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert explain([str(log)]).facts.get("image_compat_libcuda") == "590 (CUDA 13.1)"
+
+
+# ------------------------------------------------------------------ an APU target in a build's target list (glearn52a)
+
+HIP_FAIL = "RuntimeError: HIP error: invalid device function\n"
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        ["gfx90a", "gfx942", "gfx1030", "gfx1036", "gfx1100"],  # an Instinct target: no APU desktop prints it
+        ["gfx1030", "gfx1036", "gfx1100", "gfx1101", "gfx1102"],  # three or more discrete targets
+    ],
+)
+def test_an_apu_target_in_a_build_target_list_is_no_igpu(tmp_path: Path, targets: list[str]) -> None:
+    """glearn52a's bare-line fact read gfx1036 in a build's target list, printed one a line, as the host's iGPU."""
+    text = "GPU: AMD Radeon RX 7900 XTX\nBuilding with GPU_TARGETS:\n" + "".join(t + "\n" for t in targets) + HIP_FAIL
+    assert "rocm.igpu-visible" not in causes(tmp_path, text)
+    # amdgpu-arch's own listing beside it still is an iGPU
+    ggml = (
+        "ggml_cuda_init: found 2 ROCm devices:\n"
+        "  Device 1: AMD Radeon Graphics, gfx1036 (0x1036), VMM: no, Wave Size: 32\n"
+    )
+    arch = "GPU: AMD Radeon RX 7900 XTX\n$ amdgpu-arch\ngfx1100\ngfx1036\n"
+    assert causes(tmp_path, arch + HIP_FAIL)[:1] == ["rocm.igpu-visible"]
+    assert "rocm.igpu-visible" in causes(tmp_path, ggml + text)
