@@ -246,3 +246,36 @@ def test_an_apu_target_in_a_build_target_list_is_no_igpu(tmp_path: Path, targets
     arch = "GPU: AMD Radeon RX 7900 XTX\n$ amdgpu-arch\ngfx1100\ngfx1036\n"
     assert causes(tmp_path, arch + HIP_FAIL)[:1] == ["rocm.igpu-visible"]
     assert "rocm.igpu-visible" in causes(tmp_path, ggml + text)
+
+
+# ------------------------------------------------------------------ a read-only hub cache asked for with offline mode (gnew52)
+
+EROFS_REFS = "OSError: [Errno 30] Read-only file system: '/model-cache/models--meta-llama--Llama-3.1-8B-Instruct/refs'\n"
+
+
+@pytest.mark.parametrize(
+    "offline",
+    [
+        "        - {name: HF_HUB_OFFLINE, value: \"1\"}\n",
+        "docker run -e HF_HUB_OFFLINE=1 -v /srv/hf:/model-cache:ro vllm/vllm-openai --model meta-llama/Llama-3.1-8B-Instruct\n",
+        'os.environ["HF_HUB_OFFLINE"] = "1"\n',
+    ],
+)
+def test_a_read_only_cache_with_offline_mode_is_told_offline_did_not_reach_the_writer(
+    tmp_path: Path, offline: str
+) -> None:
+    """gnew52's reading told a user who mounted a pre-filled cache read-only and set HF_HUB_OFFLINE to mount it
+    read-write or set HF_HUB_OFFLINE: offline, huggingface_hub writes nothing there, so the writer did not run
+    offline."""
+    from tpdoctor.explain import explain
+
+    log = tmp_path / "o.log"
+    log.write_text(offline + EROFS_REFS, encoding="utf-8")
+    (finding,) = [f for f in explain([str(log)]).findings if f.cause == "fs.model-cache-unwritable"]
+    assert "did not run offline" in finding.message
+    log.write_text(EROFS_REFS, encoding="utf-8")
+    (finding,) = [f for f in explain([str(log)]).findings if f.cause == "fs.model-cache-unwritable"]
+    assert "did not run offline" not in finding.message
+    log.write_text('        - {name: HF_HUB_OFFLINE, value: "0"}\n' + EROFS_REFS, encoding="utf-8")
+    (finding,) = [f for f in explain([str(log)]).findings if f.cause == "fs.model-cache-unwritable"]
+    assert "did not run offline" not in finding.message
