@@ -279,3 +279,23 @@ def test_a_read_only_cache_with_offline_mode_is_told_offline_did_not_reach_the_w
     log.write_text('        - {name: HF_HUB_OFFLINE, value: "0"}\n' + EROFS_REFS, encoding="utf-8")
     (finding,) = [f for f in explain([str(log)]).findings if f.cause == "fs.model-cache-unwritable"]
     assert "did not run offline" not in finding.message
+
+
+# ------------------------------------------------------------------ a printed tensor is no fixed index (glearn52b)
+
+ORDINAL = "RuntimeError: CUDA error: invalid device ordinal\n"
+
+
+@pytest.mark.parametrize(
+    "printed",
+    [
+        "tensor([1., 2., 3.], device='cuda:1')\n",
+        "        [0.5000, 0.1000]], device='cuda:1', grad_fn=<AddBackward0>)\n",
+    ],
+)
+def test_a_tensor_printed_on_gpu_1_is_not_the_programs_fixed_index(tmp_path: Path, printed: str) -> None:
+    """glearn52b read torch's tensor repr `device='cuda:1'` as the program's fixed index and dropped the device-mask
+    reading: the log was left with no cause although the tensor shows GPU 1 exists."""
+    assert causes(tmp_path, printed + ORDINAL)[:1] == ["cuda.visible-devices-mismatch"]
+    # the code's own choice still is the program's index
+    assert causes(tmp_path, '    trainer = Trainer(model, device="cuda:1")\n' + ORDINAL) == []
