@@ -299,3 +299,23 @@ def test_a_tensor_printed_on_gpu_1_is_not_the_programs_fixed_index(tmp_path: Pat
     assert causes(tmp_path, printed + ORDINAL)[:1] == ["cuda.visible-devices-mismatch"]
     # the code's own choice still is the program's index
     assert causes(tmp_path, '    trainer = Trainer(model, device="cuda:1")\n' + ORDINAL) == []
+
+
+# ------------------------------------------------------------------ a server whose arguments are in a file (gwild52)
+
+
+@pytest.mark.parametrize("config", ['"--config", "/cfg/serve.yaml"', '"--config=/cfg/serve.yaml"'])
+def test_a_vllm_server_with_a_config_file_is_not_one_rank(tmp_path: Path, config: str) -> None:
+    """`vllm serve --config FILE` takes tensor-parallel-size from the file: gwild52's one_rank said "tensor parallel
+    size 1" and turned shm.too-small into a notice."""
+    from tpdoctor.deploy.analysis import one_rank
+    from tpdoctor.deploy.audit import load
+
+    p = tmp_path / "compose.yaml"
+    p.write_text(
+        "services:\n  vllm:\n    image: vllm/vllm-openai:latest\n"
+        f'    command: ["--model", "meta-llama/Llama-3.1-70B-Instruct", {config}]\n    gpus: all\n'
+    )
+    assert one_rank(load(p).model.services[0]) is None
+    p.write_text(p.read_text().replace(config, '"--max-model-len", "8192"'))
+    assert one_rank(load(p).model.services[0]) is not None

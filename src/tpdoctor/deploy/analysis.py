@@ -185,9 +185,11 @@ def visible_gpus(svc: Service) -> int | None:
 # more ranks, so with any of them the count stays unknown (gwild52: vLLM's docs/deployment/docker.md runs
 # `vllm/vllm-openai` under `--gpus all` without a TP size and was told TP needs a larger /dev/shm).
 _ONE_RANK_SERVERS = re.compile(r"\bvllm\s+serve\b|\bvllm\.entrypoints\.|\bsglang\.launch_server\b|\bsglang\s+serve\b")
+# review53: `--config FILE` (vllm serve's YAML of its arguments, vllm/utils FlexibleArgumentParser; SGLang's --config)
+# can hold tensor-parallel-size: the parallel size is then unknown, not 1
 _MORE_RANKS = re.compile(
     r"(?:^|\s)(?:--data-parallel-size|--data_parallel_size|-dp|--dp|--dp-size|--dp_size|--nnodes|--nproc-per-node"
-    r"|--nproc_per_node|--data-parallel-size-local|--dist-init-addr|--distributed-executor-backend)(?:[=\s]|$)"
+    r"|--nproc_per_node|--data-parallel-size-local|--dist-init-addr|--distributed-executor-backend|--config)(?:[=\s]|$)"
 )
 # images whose entrypoint is `vllm serve`: the command is its arguments (vllm-project/vllm docker/Dockerfile targets
 # vllm-openai and vllm-openai-nonroot; vLLM's docs name local builds after the target)
