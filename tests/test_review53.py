@@ -319,3 +319,13 @@ def test_a_vllm_server_with_a_config_file_is_not_one_rank(tmp_path: Path, config
     assert one_rank(load(p).model.services[0]) is None
     p.write_text(p.read_text().replace(config, '"--max-model-len", "8192"'))
     assert one_rank(load(p).model.services[0]) is not None
+
+
+def test_the_cache_owner_remedy_does_not_mount_under_root() -> None:
+    """gnew52's docker remedy ran the server as the cache's owner (--user UID:GID) with the cache mounted at
+    /root/.cache/huggingface: /root is mode 700 in the images, so that user could not reach it."""
+    from tpdoctor.model.fixes import fixes_for
+
+    fixes = fixes_for("fs.model-cache-unwritable")
+    (fix,) = [f for f in fixes if f.id == "model-cache-owned-by-pod-user" and f.runtime == "docker"]
+    assert "--user" in fix.snippet and ":/root/" not in fix.snippet and "HF_HOME=/root" not in fix.snippet
