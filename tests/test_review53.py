@@ -329,3 +329,22 @@ def test_the_cache_owner_remedy_does_not_mount_under_root() -> None:
     fixes = fixes_for("fs.model-cache-unwritable")
     (fix,) = [f for f in fixes if f.id == "model-cache-owned-by-pod-user" and f.runtime == "docker"]
     assert "--user" in fix.snippet and ":/root/" not in fix.snippet and "HF_HOME=/root" not in fix.snippet
+
+
+# ------------------------------------------------------------------ /dev/kfd beside a bind-mounted /dev/dri (gwild52)
+
+
+def test_kfd_beside_a_bind_mounted_dri_has_its_render_nodes(tmp_path: Path) -> None:
+    """gwild52's kfd_without_render_nodes took `-v /dev/dri:/dev/dri` (with a device-cgroup rule for 226:*) for no
+    render node at all."""
+    from tpdoctor.deploy.audit import audit_model, load
+
+    p = tmp_path / "run.sh"
+    p.write_text(
+        '#!/bin/sh\ndocker run --rm --device /dev/kfd -v /dev/dri:/dev/dri --device-cgroup-rule="c 226:* rmw" '
+        "rocm/pytorch python3 train.py\n"
+    )
+    found = [f.cause for f in audit_model(load(p).model).findings]
+    assert "device.render-node-missing" not in found
+    p.write_text("#!/bin/sh\ndocker run --rm --device /dev/kfd rocm/pytorch python3 train.py\n")
+    assert "device.render-node-missing" in [f.cause for f in audit_model(load(p).model).findings]

@@ -499,6 +499,10 @@ def kfd_without_render_nodes(svc: Service, ctx: DeployContext) -> Iterator[Findi
     hosts = [d.host.rstrip("/") for d in svc.devices]
     if "/dev/kfd" not in hosts or any(h == "/dev" or h.startswith("/dev/dri") for h in hosts):
         return
+    if any((m.source or "").rstrip("/") == "/dev" or (m.source or "").startswith("/dev/dri") for m in svc.mounts):
+        # review53: /dev/dri bind-mounted (-v /dev/dri:/dev/dri, often with --device-cgroup-rule 'c 226:* rmw'): the
+        # render nodes are there; whether the device cgroup lets them open is device.cgroup-denied's to say
+        return
     edits: list[Edit] = []
     if fixes_service(svc):
         nodes, real = render_nodes_for(svc, ctx.facts)
