@@ -483,7 +483,7 @@ def nodes_as_volumes(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
 @deploy_rule("device.render-node-missing", remedies=DEVICE_CAUSES)
 def kfd_without_render_nodes(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     """What it checks: a ROCm container that maps /dev/kfd but no render node (no /dev/dri, no
-    /dev/dri/renderD*, no /dev), outside Kubernetes, not privileged, with no AMD GPU request (CDI, the AMD
+    /dev/dri/renderD*, no /dev, as a device or a bind mount), outside Kubernetes, not privileged, with no AMD GPU request (CDI, the AMD
     container toolkit) that would bring the nodes.
 
     Why it matters: the ROCm runtime opens each GPU through its DRM render node as well as /dev/kfd: libhsakmt
