@@ -348,3 +348,22 @@ def test_kfd_beside_a_bind_mounted_dri_has_its_render_nodes(tmp_path: Path) -> N
     assert "device.render-node-missing" not in found
     p.write_text("#!/bin/sh\ndocker run --rm --device /dev/kfd rocm/pytorch python3 train.py\n")
     assert "device.render-node-missing" in [f.cause for f in audit_model(load(p).model).findings]
+
+
+# ------------------------------------------------------------------ advice is no report that the toolkit works (glearn52b)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Check that the NVIDIA Container Toolkit is working before you start.",
+        "I am not sure that the toolkit is working at all.",
+        "Make sure the NVIDIA Container Toolkit is working, then start the server.",
+    ],
+)
+def test_advice_or_doubt_is_not_a_working_toolkit(tmp_path: Path, line: str) -> None:
+    """glearn52b's words fact read a README's advice and a user's doubt as "the toolkit works": the toolkit reading was
+    dropped and device.nvidia-node-missing named instead."""
+    assert causes(tmp_path, line + "\n" + LIBCUDA)[:1] == ["runtime.nvidia-toolkit-missing"]
+    said = "I confirmed that my NVIDIA Container Toolkit was working by running a container that ran nvidia-smi\n"
+    assert causes(tmp_path, said + LIBCUDA)[:1] == ["device.nvidia-node-missing"]
