@@ -29,6 +29,12 @@ def _intel_cpu_image(image: str) -> bool:
     return name.endswith(_INTEL_CPU_OR_XPU) and not any(k in tag for k in ("xpu", "gpu"))
 
 
+def nvidia_gpu_node(path: str) -> bool:
+    """/dev/nvidia0, /dev/nvidiactl, /dev/nvidia-uvm...: not /dev/nvidia-caps/ (MIG capabilities) nor
+    /dev/nvidia-caps-imex-channels/ (IMEX channels), which give no GPU by themselves (review53)."""
+    return path.startswith("/dev/nvidia") and not path.startswith("/dev/nvidia-caps")
+
+
 def backend(svc: Service) -> Backend:
     image = (svc.image or "").lower()
     if _intel_cpu_image(image):
@@ -37,7 +43,7 @@ def backend(svc: Service) -> Backend:
     vendors = {g.vendor for g in svc.gpus}
     if "/dev/kfd" in hosts or "amd" in vendors or any(k in image for k in ROCM_IMAGES):
         return "rocm"
-    if "nvidia" in vendors or any(h.startswith("/dev/nvidia") for h in hosts) or svc.runtime == "nvidia":
+    if "nvidia" in vendors or any(nvidia_gpu_node(h) for h in hosts) or svc.runtime == "nvidia":
         return "cuda"
     if "intel" in vendors or any(k in image for k in XPU_IMAGES):
         return "xpu"
@@ -85,16 +91,29 @@ def _flat_argv(svc: Service) -> list[str]:
     return flat
 
 
-def _flag_int(svc: Service, pattern: re.Pattern[str], env_names: tuple[str, ...]) -> int | None:
+# torchrun's elastic node count MIN:MAX (torch/distributed/run.py parse_min_max_nnodes): up to MAX nodes (review53)
+_MIN_MAX = re.compile(r"""\s*["']?[^:"']*:([^:"']+)["']?\s*""")
+
+
+def _flag_int(
+    svc: Service, pattern: re.Pattern[str], env_names: tuple[str, ...], min_max: bool = False
+) -> int | None:
+    """The flag's number (its `=` value or the next word), else the first environment variable's; `min_max`: a
+    `MIN:MAX` value counts as MAX."""
+
+    def value(raw: str) -> str:
+        m = _MIN_MAX.fullmatch(raw) if min_max else None
+        return m.group(1) if m else raw
+
     flat = _flat_argv(svc)
     for i, a in enumerate(flat):
         m = pattern.match(a)
         if m:
-            got = resolve_int(m.group(1) or (flat[i + 1] if i + 1 < len(flat) else ""), svc, a)
+            got = resolve_int(value(m.group(1) or (flat[i + 1] if i + 1 < len(flat) else "")), svc, a)
             if got is not None:
                 return got
     for n in env_names:
-        got = resolve_int(svc.env[n], svc, n) if n in svc.env else None
+        got = resolve_int(value(svc.env[n]), svc, n) if n in svc.env else None
         if got is not None:
             return got
     return None
@@ -109,10 +128,11 @@ def pp_size(svc: Service) -> int | None:
 
 
 def node_count(svc: Service) -> int | None:
-    """Nodes one serving group spans: SGLang/torchrun --nnodes, a LeaderWorkerSet's size."""
+    """Nodes one serving group spans: SGLang/torchrun --nnodes (torchrun's elastic MIN:MAX: MAX), a LeaderWorkerSet's
+    size."""
     if "lws_size" in svc.extra and svc.extra["lws_size"].isdigit():
         return int(svc.extra["lws_size"])
-    return _flag_int(svc, _NNODES, ("NNODES",))
+    return _flag_int(svc, _NNODES, ("NNODES",), min_max=True)
 
 
 def multi_node(svc: Service) -> bool:
@@ -165,9 +185,11 @@ def visible_gpus(svc: Service) -> int | None:
 # more ranks, so with any of them the count stays unknown (gwild52: vLLM's docs/deployment/docker.md runs
 # `vllm/vllm-openai` under `--gpus all` without a TP size and was told TP needs a larger /dev/shm).
 _ONE_RANK_SERVERS = re.compile(r"\bvllm\s+serve\b|\bvllm\.entrypoints\.|\bsglang\.launch_server\b|\bsglang\s+serve\b")
+# review53: `--config FILE` (vllm serve's YAML of its arguments, vllm/utils FlexibleArgumentParser; SGLang's --config)
+# can hold tensor-parallel-size: the parallel size is then unknown, not 1
 _MORE_RANKS = re.compile(
     r"(?:^|\s)(?:--data-parallel-size|--data_parallel_size|-dp|--dp|--dp-size|--dp_size|--nnodes|--nproc-per-node"
-    r"|--nproc_per_node|--data-parallel-size-local|--dist-init-addr|--distributed-executor-backend)(?:[=\s]|$)"
+    r"|--nproc_per_node|--data-parallel-size-local|--dist-init-addr|--distributed-executor-backend|--config)(?:[=\s]|$)"
 )
 # images whose entrypoint is `vllm serve`: the command is its arguments (vllm-project/vllm docker/Dockerfile targets
 # vllm-openai and vllm-openai-nonroot; vLLM's docs name local builds after the target)
@@ -335,7 +357,7 @@ def requests_gpu(svc: Service) -> bool:
     if svc.gpus or svc.privileged or svc.runtime == "nvidia" or "other_gpu_resources" in svc.extra:
         return True
     if any(
-        d.host.rstrip("/") == "/dev" or d.host.startswith(("/dev/dri", "/dev/kfd", "/dev/nvidia", "/dev/dxg"))
+        d.host.rstrip("/") == "/dev" or d.host.startswith(("/dev/dri", "/dev/kfd", "/dev/dxg")) or nvidia_gpu_node(d.host)
         for d in svc.devices
     ):
         return True

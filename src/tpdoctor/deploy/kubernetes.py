@@ -79,10 +79,17 @@ class Workload:
         return [model] if isinstance(model, dict) and self.kind == "InferenceService" else []
 
 
+# Extended resources under the vendors' domains that are not GPUs: an IMEX channel, and the NVIDIA Network Operator's
+# RDMA/SR-IOV NICs (nvidia.com/rdma_shared_device_a, nvidia.com/hostdev, nvidia.com/sriov_*): review53
+_NOT_GPU_RESOURCES = ("imex", "rdma", "hostdev", "sriov")
+
+
 def _other_gpu_resource(name: str) -> bool:
     """An extended resource that hands out GPUs under a name GPU_RESOURCES does not count: the GPU vendors' domains
     (the NVIDIA device plugin's time-slicing `nvidia.com/gpu.shared` with renameByDefault, MIG's mixed strategy
     `nvidia.com/mig-<profile>`, renamed resources) and vGPU/sharing plugins whose name says gpu."""
+    if any(k in name.lower() for k in _NOT_GPU_RESOURCES):
+        return False
     return name.startswith(("nvidia.com/", "amd.com/", "gpu.intel.com/")) or "gpu" in name.lower()
 
 
@@ -519,13 +526,19 @@ def dra_claims(docs: list[Any]) -> dict[tuple[str, str], list[DraRequest]]:
     """(kind, name) -> requests, for every ResourceClaim / ResourceClaimTemplate in the file."""
     out: dict[tuple[str, str], list[DraRequest]] = {}
     for d in docs:
-        if isinstance(d, dict) and d.get("kind") == "ComputeDomain":
-            # NVIDIA's DRA driver makes the claim template a ComputeDomain names (spec.channel.resourceClaimTemplate):
-            # it claims an IMEX channel (device class compute-domain-default-channel.nvidia.com), no GPU. It was read
-            # as a GPU claim of unknown size, defined in another file (gwild52's leftover, decided in gwild54)
-            tmpl = (((d.get("spec") or {}).get("channel") or {}).get("resourceClaimTemplate") or {}).get("name")
-            if isinstance(tmpl, str) and tmpl:
-                out[("ResourceClaimTemplate", tmpl)] = [DraRequest(IMEX_CHANNEL_CLASS, 1, "")]
+        if isinstance(d, dict) and d.get("kind") == "ComputeDomain" and str(d.get("apiVersion", "")).startswith(
+            "resource.nvidia.com/"
+        ):
+            # NVIDIA's DRA driver makes the ResourceClaimTemplate a ComputeDomain names: an IMEX channel of device
+            # class compute-domain-default-channel.nvidia.com (k8s-dra-driver-gpu api/nvidia.com/resource/v1beta1
+            # computedomain.go, ComputeDomainChannelSpec), no GPU; it was read as a GPU claim of unknown size (review53;
+            # gwild54 found the same on a real file)
+            channel = (d.get("spec") or {}).get("channel") if isinstance(d.get("spec"), dict) else None
+            tmpl = channel.get("resourceClaimTemplate") if isinstance(channel, dict) else None
+            if isinstance(tmpl, dict) and tmpl.get("name"):
+                out[("ResourceClaimTemplate", str(tmpl["name"]))] = [
+                    DraRequest(IMEX_CHANNEL_CLASS, 1, "channel")
+                ]
             continue
         if not isinstance(d, dict) or d.get("kind") not in ("ResourceClaim", "ResourceClaimTemplate"):
             continue

@@ -224,6 +224,8 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         dso = scan.signatures["tf.kernel-dso-version-mismatch"]
         scan.facts.add("image_compat_libcuda", f"{compat[1]} (CUDA {compat[2]})", dso.first_line, dso.last[0])
 
+    _igpu_only_in_a_target_list(scan)
+
     explained = _lines_that_explain_codes(scan, kb)
     for sig in kb.signatures:
         rec = scan.signatures.get(sig.id)
@@ -365,6 +367,44 @@ def diagnose(scan: ScanResult, kb: KnowledgeBase) -> Diagnosis:
         ),
     )
     return Diagnosis(ranked, list(dict.fromkeys(hints)), notes, codes)
+
+
+# APU (integrated GPU) targets, as in signatures.yaml's rocm_igpu_listed patterns
+_IGPU_TARGETS = frozenset(
+    {"gfx902", "gfx909", "gfx90c", "gfx1033", "gfx1035", "gfx1036", "gfx1037", "gfx1103", "gfx1150", "gfx1151",
+     "gfx1152", "gfx1153"}
+)  # fmt: skip
+_INSTINCT_TARGET = re.compile(r"gfx(?:908|90a|94[0-2]|950)")
+
+
+def _igpu_only_in_a_target_list(scan: ScanResult) -> None:
+    """review53: glearn52a reads a target alone on its line (amdgpu-arch, offload-arch, rocm_agent_enumerator print one
+    a line) as a device the host enumerates, so gfx1036 there is an iGPU. A build's target list printed one a line
+    (GPU_TARGETS, PYTORCH_ROCM_ARCH split for a log) looks the same; it is told by what else stands alone beside it:
+    three or more discrete targets (a desktop shows its card's target, rarely two), or an Instinct target (servers
+    with those have no APU). Then an iGPU value whose first line is such a bare line is no iGPU listed."""
+    facts = scan.facts
+    bare = facts.values.get("rocm_bare_target", [])
+    igpu = facts.values.get("rocm_igpu_listed", [])
+    if not bare or not igpu:
+        return
+    discrete = {t for t in bare if t not in _IGPU_TARGETS}
+    if len(discrete) < 3 and not any(_INSTINCT_TARGET.fullmatch(t) for t in bare):
+        return
+    for value in list(igpu):
+        where = facts.where.get(("rocm_igpu_listed", value))
+        if where is not None and where == facts.where.get(("rocm_bare_target", value)):
+            igpu.remove(value)
+            facts.where.pop(("rocm_igpu_listed", value), None)
+    if not igpu:
+        facts.values.pop("rocm_igpu_listed", None)
+        facts.first.pop("rocm_igpu_listed", None)
+        for k in [k for k in facts.last if k[0] == "rocm_igpu_listed"]:
+            del facts.last[k]
+    elif facts.first["rocm_igpu_listed"][0] not in igpu:
+        line, source = min((facts.where[("rocm_igpu_listed", v)] for v in igpu), key=lambda w: w[0])
+        value = next(v for v in igpu if facts.where[("rocm_igpu_listed", v)] == (line, source))
+        facts.first["rocm_igpu_listed"] = (value, line, source)
 
 
 def _lines_that_explain_codes(scan: ScanResult, kb: KnowledgeBase) -> set[tuple[str, int]]:

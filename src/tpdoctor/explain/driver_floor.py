@@ -352,12 +352,14 @@ def image_older_than_gpu(scan: ScanResult) -> tuple[str, str, str, str] | None:
 
 
 # glearn50a: the newest CUDA a driver runs (CUDA Toolkit release notes, "CUDA Toolkit and Corresponding Driver
-# Versions", Linux x86_64 GA drivers: 8.0 GA2 375.26, 9.0 384.81, 9.1 387.26, 9.2 396.26, 10.0 410.48, 10.1 418.39,
-# 10.2 440.33, 11.0 450.36.06); from CUDA 11 on, minor-version compatibility runs every minor of the driver's CUDA major
-# at or above the floors of _MAJORS (99: any minor), so only the major counts there.
+# Versions", Linux x86_64: 8.0 GA2 >= 375.26, 9.0.76 >= 384.81, 9.1.85 >= 390.46, 9.2.88 >= 396.26, 10.0.130 >= 410.48,
+# 10.1.105 >= 418.39, 10.2.89 >= 440.33, 11.0.2 GA >= 450.51.05); from CUDA 11 on, minor-version compatibility runs
+# every minor of the driver's CUDA major at or above the floors of _MAJORS (99: any minor), so only the major counts
+# there. review53: 9.1 and 11.0 had the lenient values (387.26, printed for 9.1.85 before NVIDIA raised it; 450.36.06,
+# the 11.0.1 RC's), so a driver between them was taken to run a CUDA it does not.
 _DRIVER_CUDA = (
-    ((580, 0), (13, 99)), ((525, 60), (12, 99)), ((450, 80), (11, 99)), ((450, 36), (11, 0)), ((440, 33), (10, 2)),
-    ((418, 39), (10, 1)), ((410, 48), (10, 0)), ((396, 26), (9, 2)), ((387, 26), (9, 1)), ((384, 81), (9, 0)),
+    ((580, 0), (13, 99)), ((525, 60), (12, 99)), ((450, 80), (11, 99)), ((450, 51), (11, 0)), ((440, 33), (10, 2)),
+    ((418, 39), (10, 1)), ((410, 48), (10, 0)), ((396, 26), (9, 2)), ((390, 46), (9, 1)), ((384, 81), (9, 0)),
     ((375, 26), (8, 0)),
 )
 
@@ -420,11 +422,12 @@ def toolkit_above_driver(scan: ScanResult) -> ToolkitAbove | None:
 
 # glearn50a: the driver branch each CUDA release ships (CUDA Toolkit release notes, "CUDA Toolkit and Corresponding
 # Driver Versions", Linux GA); an image's cuda-compat package (/usr/local/cuda/compat, forward compatibility) carries the
-# libcuda of that branch.
+# libcuda of that branch. review53: 13.1 and 13.2 added (the cuda-compat-13-1 and cuda-compat-13-2 packages carry the
+# R590 and R595 libcuda: 590.44.01, 595.x); later 13.x releases are not here, so their compat libcuda is not recognised.
 _CUDA_BRANCH = {
     (11, 0): 450, (11, 1): 455, (11, 2): 460, (11, 3): 465, (11, 4): 470, (11, 5): 495, (11, 6): 510, (11, 7): 515,
     (11, 8): 520, (12, 0): 525, (12, 1): 530, (12, 2): 535, (12, 3): 545, (12, 4): 550, (12, 5): 555, (12, 6): 560,
-    (12, 8): 570, (12, 9): 575, (13, 0): 580,
+    (12, 8): 570, (12, 9): 575, (13, 0): 580, (13, 1): 590, (13, 2): 595,
 }
 _KERNEL_DSO = re.compile(r"kernel version (?P<kernel>\d{3})\b[\d.]* does not match DSO version (?P<dso>\d{3})\b")
 

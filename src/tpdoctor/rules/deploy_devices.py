@@ -483,7 +483,7 @@ def nodes_as_volumes(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
 @deploy_rule("device.render-node-missing", remedies=DEVICE_CAUSES)
 def kfd_without_render_nodes(svc: Service, ctx: DeployContext) -> Iterator[Finding]:
     """What it checks: a ROCm container that maps /dev/kfd but no render node (no /dev/dri, no
-    /dev/dri/renderD*, no /dev), outside Kubernetes, not privileged, with no AMD GPU request (CDI, the AMD
+    /dev/dri/renderD*, no /dev, as a device or a bind mount), outside Kubernetes, not privileged, with no AMD GPU request (CDI, the AMD
     container toolkit) that would bring the nodes.
 
     Why it matters: the ROCm runtime opens each GPU through its DRM render node as well as /dev/kfd: libhsakmt
@@ -498,6 +498,10 @@ def kfd_without_render_nodes(svc: Service, ctx: DeployContext) -> Iterator[Findi
         return
     hosts = [d.host.rstrip("/") for d in svc.devices]
     if "/dev/kfd" not in hosts or any(h == "/dev" or h.startswith("/dev/dri") for h in hosts):
+        return
+    if any((m.source or "").rstrip("/") == "/dev" or (m.source or "").startswith("/dev/dri") for m in svc.mounts):
+        # review53: /dev/dri bind-mounted (-v /dev/dri:/dev/dri, often with --device-cgroup-rule 'c 226:* rmw'): the
+        # render nodes are there; whether the device cgroup lets them open is device.cgroup-denied's to say
         return
     edits: list[Edit] = []
     if fixes_service(svc):
