@@ -218,3 +218,20 @@ def test_no_gpu_request_and_no_libcuda_names_the_request_first(tmp_path: Path, c
     assert causes(tmp_path, asked + LIBCUDA)[:1] != ["device.nvidia-node-missing"]
     # a CPU run asked for stays the wrong build (g38a)
     assert causes(tmp_path, cmd.rstrip("\n") + " --device cpu\n" + LIBCUDA) == []
+
+
+HEARTBEAT = (
+    "2023-03-03 05:15:30,774 WARNING worker.py:1866 -- The node with node id: 9426f44574cce4866be7 and address: {ip} "
+    "and node name: {ip} has been marked dead because the detector has missed too many heartbeats from it. This can "
+    "happen when a       (1) raylet crashes unexpectedly (OOM, preempted node, etc.)\n"
+    "        (2) raylet has lagging heartbeats due to slow network or busy workload.\n"
+)
+
+
+def test_heartbeat_detector_form_reads_the_same(tmp_path: Path) -> None:
+    # Ray 1.x-2.3: the node marked dead by the heartbeat detector, with the address it registered
+    assert causes(tmp_path, HEARTBEAT.format(ip="172.17.0.4"))[:1] == ["network.wrong-interface"]
+    mapped = "$ docker run -d -p 6379:6379 -p 10000-10100:10000-10100 rayproject/ray:2.3.0-gpu ray start --head --block\n"
+    assert causes(tmp_path, mapped + HEARTBEAT.format(ip="10.0.0.13"))[:1] == ["network.port-blocked"]
+    # a node lost on a routed address with nothing about containers: a raylet crash or preemption as likely
+    assert causes(tmp_path, HEARTBEAT.format(ip="10.0.0.13")) == []
