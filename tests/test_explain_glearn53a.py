@@ -235,3 +235,16 @@ def test_heartbeat_detector_form_reads_the_same(tmp_path: Path) -> None:
     assert causes(tmp_path, mapped + HEARTBEAT.format(ip="10.0.0.13"))[:1] == ["network.port-blocked"]
     # a node lost on a routed address with nothing about containers: a raylet crash or preemption as likely
     assert causes(tmp_path, HEARTBEAT.format(ip="10.0.0.13")) == []
+
+
+UNABLE = (
+    "2023-05-22 16:41:02,771 WARNING utils.py:1416 -- Unable to connect to GCS at {addr}. Check that (1) Ray GCS with "
+    "matching version started successfully at the specified address, and (2) there is no firewall setting preventing access.\n"
+)
+
+
+def test_ray_unable_to_connect_gcs_names_the_network_unless_it_then_connected(tmp_path: Path) -> None:
+    got = causes(tmp_path, UNABLE.format(addr="172.17.0.2:6379"))
+    assert got[:1] == ["network.wrong-interface"]
+    later = "2023-05-22 16:41:20,001 SUCC scripts.py:1063 -- Ray runtime started.\n"
+    assert causes(tmp_path, UNABLE.format(addr="10.0.0.2:6379") + later) == []
