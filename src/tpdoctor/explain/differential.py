@@ -292,6 +292,10 @@ def no_gpu(scan: ScanResult) -> list[Pick]:
         return [Pick(cause, why, hits, first)]
     if request is None:
         return []
+    # glearn53a: the run asks for the CPU (--device cpu, "CPU only", Tabby's serve without --device): a CUDA build that
+    # touches CUDA anyway is the application's build, not a container missing the GPU it never wanted (TabbyML/tabby#711)
+    if request == "none" and scan.facts.get("cpu_run_requested") is not None:
+        return []
     no_request = _NO_REQUEST.get(scan.facts.get("cmd_engine") or "docker", _NO_REQUEST["docker"])
     if request == "none" and vendor in _NO_GPU_CAUSE:
         why = {
