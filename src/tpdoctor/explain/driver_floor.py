@@ -455,6 +455,9 @@ def image_compat_libcuda(scan: ScanResult) -> tuple[str, str, str] | None:
 # initialize NVML: Driver/library version mismatch" instead): the host's user-space driver is the kernel's, so the newer
 # libcuda that was loaded is not the host's but one the image ships; a DSO on a CUDA release's driver branch is the
 # image's cuda-compat libcuda (google-deepmind/alphafold3#352: L40-24Q, driver 535.183.06, DSO 560.28.3 = CUDA 12.6's).
+# The line: openxla/xla xla/stream_executor/cuda/cuda_diagnostics.cc Diagnostician::WarnOnDsoKernelMismatch (LOG(ERROR)
+# "kernel version " << DriverVersionStatusToString(kernel) << " does not match DSO version " ..., the fields as integers);
+# TensorFlow's stream_executor copy before XLA moved out (port::StatusOr, same text).
 _KERNEL_DSO_FULL = re.compile(
     r"kernel version (?P<kernel>\d{3}(?:\.\d{1,3}){1,2}) does not match DSO version (?P<dso>\d{3})(?:\.\d{1,3}){1,2}\b"
 )
