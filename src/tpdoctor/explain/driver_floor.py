@@ -449,4 +449,42 @@ def image_compat_libcuda(scan: ScanResult) -> tuple[str, str, str] | None:
                 v = _version(value)
                 if v is not None and _CUDA_BRANCH.get(v) == int(m["dso"]):
                     return m["kernel"], m["dso"], value
+    return _compat_beside_host_driver(scan, list(rec.evidence))
+
+
+# glearn54c: the same mismatch where nvidia-smi's "Driver Version" (the banner, `nvidia-smi -q`, or the field pasted in
+# a report) is the kernel module's own release. nvidia-smi prints a driver version only after NVML initialised, which
+# needs the host's libnvidia-ml to match the kernel module (a host upgraded without a reboot prints "Failed to
+# initialize NVML: Driver/library version mismatch" instead): the host's user-space driver is the kernel's, so the newer
+# libcuda that was loaded is not the host's but one the image ships; a DSO on a CUDA release's driver branch is the
+# image's cuda-compat libcuda (google-deepmind/alphafold3#352: L40-24Q, driver 535.183.06, DSO 560.28.3 = CUDA 12.6's).
+# The line: openxla/xla xla/stream_executor/cuda/cuda_diagnostics.cc Diagnostician::WarnOnDsoKernelMismatch (LOG(ERROR)
+# "kernel version " << DriverVersionStatusToString(kernel) << " does not match DSO version " ..., the fields as integers);
+# TensorFlow's stream_executor copy before XLA moved out (port::StatusOr, same text).
+_KERNEL_DSO_FULL = re.compile(
+    r"kernel version (?P<kernel>\d{3}(?:\.\d{1,3}){1,2}) does not match DSO version (?P<dso>\d{3})(?:\.\d{1,3}){1,2}\b"
+)
+_SMI_DRIVER_KEYS = ("smi_driver_version", "linux_smi_driver_three_part")
+
+
+def _release(text: str) -> tuple[int, ...] | None:
+    # XLA prints a release's fields as integers (535.183.6 for 535.183.06, 550.120.0 for 550.120): compare numbers
+    parts = text.split(".")
+    if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        return None
+    return tuple(int(p) for p in parts) + (0,) * (3 - len(parts))
+
+
+def _compat_beside_host_driver(scan: ScanResult, evidence: list[SigHit]) -> tuple[str, str, str] | None:
+    branches = {b: c for c, b in _CUDA_BRANCH.items()}
+    host = {r for key in _SMI_DRIVER_KEYS for v in scan.facts.values.get(key, []) if (r := _release(v)) is not None}
+    if not host:
+        return None
+    for hit in evidence:
+        m = _KERNEL_DSO_FULL.search(hit.text)
+        if m is None or (cuda := branches.get(int(m["dso"]))) is None:
+            continue
+        kernel = _release(m["kernel"])
+        if kernel is not None and int(m["dso"]) > kernel[0] and kernel in host:
+            return m["kernel"], m["dso"], f"{cuda[0]}.{cuda[1]}"
     return None
