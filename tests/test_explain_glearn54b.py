@@ -6,6 +6,9 @@ Lines are written from the sources, not copied from the dev logs:
   get_mempolicy, migrate_pages and move_pages only with CAP_SYS_NICE; vLLM's CPU install FAQ on
   "get_mempolicy: Operation not permitted" in Docker), in English and Chinese, and the sentences that are no report
   (a bare --cap-add=sys_nice in a command, "did not fix", advice, a condition);
+- Gloo's address-family enforce (gloo/transport/tcp/device.cc Device::isInitiator since 31b1f02, torch 2.1+:
+  "ss1.ss_family == ss2.ss_family. 2 vs 10"): one rank advertises IPv6, its peer IPv4 (the older pair.cc
+  "address family mismatch" was already named);
 - Open MPI's verbose TCP BTL accept (opal/mca/btl/tcp/btl_tcp_proc.c mca_btl_tcp_proc_accept, v3.0-v5.0: "btl: tcp:
   Match incoming connection from %s %s with locally known IP %s failed (iface %d/%d)!"): only the last endpoint
   failing means that no advertised address matched; the earlier ones fail in every healthy multi-homed run.
@@ -103,4 +106,31 @@ def test_ompi_tcp_no_endpoint_matched_names_wrong_interface(tmp_path: Path, text
     ],
 )
 def test_ompi_tcp_earlier_endpoint_mismatch_stays_clean(tmp_path: Path, text: str) -> None:
+    assert IFACE not in causes(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # gloo since 31b1f02 (torch 2.1+): GLOO_ENFORCE_EQ in Device::isInitiator, AF_INET vs AF_INET6 either way
+        "RuntimeError: [enforce fail at ../third_party/gloo/gloo/transport/tcp/device.cc:276] "
+        "ss1.ss_family == ss2.ss_family. 2 vs 10\n",
+        "torch.distributed.DistBackendError: [enforce fail at /pytorch/third_party/gloo/gloo/transport/tcp/device.cc:285] "
+        "ss1.ss_family == ss2.ss_family. 10 vs 2\n",
+    ],
+)
+def test_gloo_address_family_mismatch_names_wrong_interface(tmp_path: Path, text: str) -> None:
+    assert findings(tmp_path, text)[:1] == [(IFACE, "suggests")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the same words from other software, and Gloo's other enforce on the same function
+        "sctp_bindx: address family mismatch\n",
+        "RuntimeError: [enforce fail at ../third_party/gloo/gloo/transport/tcp/device.cc:311] rv != 0. 0 vs 0. "
+        "Cannot connect to self\n",
+    ],
+)
+def test_other_family_mismatch_words_stay_off_wrong_interface(tmp_path: Path, text: str) -> None:
     assert IFACE not in causes(tmp_path, text)
