@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tpdoctor import redact_tools, rxcompat
+from tpdoctor import redact_tools
 from tpdoctor.engine_flags import (
     COMPOSE_GLOBAL_BOOL_FLAGS,
     COMPOSE_RUN_BOOL_FLAGS,
@@ -86,7 +86,10 @@ def is_secret_name(name: str) -> bool:
 
 
 # --- value shapes ---------------------------------------------------------------------------
-_VALUE = r"[^\s\"'`\\,;&|<>]+"  # a bare token: stops at quotes, blanks and shell/JSON delimiters
+# a bare token: stops at quotes, blanks and shell/JSON delimiters; a backslash escapes the character after it, a blank
+# or a delimiter too (`DB_PASSWORD=Pa\$\$w0rd`, `HF_TOKEN=a\ b`: the value stopped at the backslash and the rest was
+# printed, gsafe53), but not a quote (JSON's `\"` closes a value quoted in a log line) or a line's end (`-e X=\`)
+_VALUE = r"(?:[^\s\"'`\\,;&|<>]|\\[^\n\r\"'])+"
 
 # no word boundary before the scheme: a URL glued to the text before it (`xxxx…https://u:p@h`, a scheme longer
 # than 21 characters) still has its credentials taken; the scheme is the last characters before `://` (gsafe40)
@@ -127,6 +130,13 @@ _KEYSEP = re.compile(
     r"(?P<q>\\{0,3}[\"']|)"
 )
 _BARE_VALUE = re.compile(_VALUE)
+_NAME_CHARS = re.compile(r"[A-Za-z0-9_.\-]")
+# a switch (no value) whose name holds a secret word: it says not to use one, to ask for one or to read one on stdin
+_SWITCH_NAME = re.compile(
+    r"^(?:no|ask|prompt|skip|without|disable|allow-empty)-[a-z-]+$|^[a-z-]+-(?:stdin|prompt|warning)$|^with-token$"
+)
+# OpenSSL's `-pass` argument: where the pass phrase comes from (a whole word but for `pass:`, whose rest is the phrase)
+_OPENSSL_PASS_ARG = re.compile(r"(?P<src>pass):|(?P<ref>env|file|fd):\S|stdin$")
 # an option word, to a blank, `=` or the end: a dash and one letter (`-a`), or two dashes and a lowercase name
 # (`--port`); `-Zq7` may be a password that starts with a dash, and is hidden
 _OPTION_WORD = re.compile(r"(?:-[A-Za-z]|--[a-z][a-z0-9-]*)(?=[\s=]|$)")
@@ -476,8 +486,11 @@ def _redact_after_cmd(line: str) -> str:
 _ENGINE_WORD = re.compile(r"(?<![\w.-])(?:docker|podman|nerdctl|buildah|buildx)(?![\w.-])")
 
 
-# A shell word (quotes kept whole) up to a blank or a command separator; possessive: linear on any line
-_SHELL_WORD = rxcompat.compile(r"""(?:[^\s"';&|]++|"(?:\\.|[^"\\])*+"|'[^']*+')++""")
+# A shell word: redact_tools' reader (quotes kept whole, backslash escapes, to a blank, `;&|<>()` or a backtick). This
+# module had its own, which knew no escapes and ran over `<>()`: `docker run -e A=\ x --secret NAME img` read `x` as
+# the image and hid the secret's name, `--label x=\" img app --secret PW --label 'q"'` read no image and printed the
+# program's password (gsafe53). One reader serves both.
+_SHELL_WORD = redact_tools.SHELL_WORD
 # the engine's subcommands whose first operand is an image (or a container, for exec) and whose later words are the
 # program's: `docker run`, `container run`, `podman create`, `docker exec`, `compose run` (a service)
 _IMAGE_COMMANDS = frozenset({"run", "create", "exec"})
@@ -569,6 +582,15 @@ def _redact_kv(line: str) -> str:
         key = (m.group("flag") or m.group("key")).lstrip("-")
         if not _ANY_HINT.search(key.lower()) or not is_secret_name(key):
             continue
+        if m.group("flag") and m.start() > 0 and _NAME_CHARS.fullmatch(line[m.start() - 1]):
+            # a dash inside a word opens no flag unless the word is one (`-x-x…-password PW`, a name past KEY_MAX, is
+            # read from a later dash): `non-secret value`, `pre-auth handshake`, `wifi-sec.key-mgmt wpa-psk` had the
+            # word after them hidden (gsafe53). Back over this word only: the words of two flags are apart
+            j = m.start()
+            while j > 0 and _NAME_CHARS.fullmatch(line[j - 1]):
+                j -= 1
+            if line[j] != "-":
+                continue
         if key == "key" and keyref:  # k8s secretKeyRef/configMapKeyRef: the name of a key
             continue
         if line.endswith("${", 0, m.start()):  # ${HF_TOKEN:-default}: a reference, not a key
@@ -593,6 +615,10 @@ def _redact_kv(line: str) -> str:
                 continue
             run_from = run_end = -1
         else:
+            if m.group("flag") and _SWITCH_NAME.search(key):
+                # a switch whose name holds a secret word takes no value: `ssh --no-password host`, `ansible-playbook
+                # --ask-vault-pass site.yml`, `--no-auth-warning ping`: the word after it was hidden (gsafe53)
+                continue
             if m.group("flag") and _OPTION_WORD.match(line, start):
                 # a flag after a flag is the next option, not a value (as in an exec-form list): `redis-cli
                 # --no-auth-warning -a PW` hid `-a`, and redact_tools no longer saw the password's flag and printed
@@ -636,6 +662,14 @@ def _redact_kv(line: str) -> str:
             while end > start and used.get(line[end - 1], 0) > 0:
                 used[line[end - 1]] -= 1
                 end -= 1
+        if m.group("flag") and key.lower() == "pass":
+            # OpenSSL's pass phrase argument (openssl-passphrase-options(1)): `-pass pass:PW` gives one, `env:VAR`,
+            # `file:PATH`, `fd:N` and `stdin` say where it is read; `env:VAR` was hidden (gsafe53), `pass:` with it
+            arg = _OPENSSL_PASS_ARG.match(line, start, end)
+            if arg is not None:
+                if arg.group("src") != "pass":
+                    continue
+                start = arg.end()
         scheme = _SCHEME_WORD.match(line, start, end) if "authoriz" in key.lower() else None
         if scheme:
             # `Authorization: Bearer x` as a YAML key or a quoted value (`{"Authorization": "Bearer x"}`): the value
@@ -653,6 +687,10 @@ def _redact_kv(line: str) -> str:
             pos = start + d.end("default")
             continue
         if not value or _ALREADY.match(value) or (value.lower() == "not" and _NOT_SET.match(line, start)):
+            continue
+        if value.startswith("$("):
+            # a command substitution (`PGPASSWORD=$(cat /run/secrets/pg) psql`) says where the secret is read: its
+            # first word was hidden and the rest printed (`<redacted> /run/secrets/pg)`, gsafe53)
             continue
         engine_bool = m.group("flag") in _RUN_BOOL_FLAGS and not lead  # `podman run --passwd IMAGE`
         if engine_bool or (key.lower() == "secret" and (m.group("flag") or line.endswith("-", 0, m.start()))):
@@ -708,7 +746,7 @@ def _redact_argv_pairs(line: str) -> str:
         if m.start() < pos:
             continue
         flag = (m.group("qflag") or m.group("flag")).lstrip("-")
-        if not is_secret_name(flag):
+        if not is_secret_name(flag) or _SWITCH_NAME.search(flag):
             continue
         start = m.end()
         q2 = m.group("q2")
@@ -912,7 +950,10 @@ def argv_value_continues(line: str) -> bool:
     if "-" not in line or len(line) > KEY_MAX + 32:
         return False
     m = _ARGV_FLAG_ITEM.match(line)
-    return m is not None and is_secret_name((m.group("f1") or m.group("f2")).lstrip("-"))
+    if m is None:
+        return False
+    flag = (m.group("f1") or m.group("f2")).lstrip("-")
+    return is_secret_name(flag) and _SWITCH_NAME.search(flag) is None
 
 
 def shell_value_continues(line: str) -> bool:
@@ -921,7 +962,11 @@ def shell_value_continues(line: str) -> bool:
     if not line.rstrip("\r\n").endswith("\\"):
         return argv_value_continues(line)
     m = _SHELL_SECRET_CONT.search(line)
-    return m is not None and is_secret_name(m.group("key") or m.group("flag"))
+    if m is None:
+        return False
+    if m.group("flag") and _SWITCH_NAME.search(m.group("flag").lstrip("-")):
+        return False  # `--ask-vault-pass \`: a switch, the next line is the command's next word (gsafe53)
+    return is_secret_name(m.group("key") or m.group("flag"))
 
 
 def redact_shell_continuation(line: str) -> str:

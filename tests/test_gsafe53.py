@@ -1,0 +1,229 @@
+"""gsafe53: hostile input against the redactor, audit's compose reader and gsafe52's leftovers; each test failed
+before its fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tpdoctor.redact import redact_text
+
+PW = "Xy7kL2qwe"
+
+
+# ---- a bare value's backslash escapes -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # a password with `$` escaped for the shell or compose: the value stopped at the backslash, `\$\$w0rd` printed
+        f"docker run -e DB_PASSWORD=Pa\\$\\${PW} img",
+        f"export API_TOKEN=abc\\&{PW}",
+        f"mytool --api-key abc\\;{PW} --port 1",
+        f"HF_TOKEN=hunter\\ {PW}",
+    ],
+)
+def test_an_escaped_character_does_not_end_a_secret(line: str) -> None:
+    out = redact_text(line)
+    assert PW not in out, out
+    assert "<redacted>" in out
+
+
+def test_a_json_escaped_quote_still_ends_the_value() -> None:
+    assert redact_text('{"msg": "env DB_PASSWORD=abc\\"}') == '{"msg": "env DB_PASSWORD=<redacted>\\"}'
+    # a secret continued on the next line keeps its backslash (redact_text's continuation reads the next line)
+    assert redact_text(f"-e DB_PASSWORD=\\\n{PW} img") == "-e DB_PASSWORD=\\\n<redacted> img"
+
+
+def test_a_command_substitution_is_a_reference() -> None:
+    """`PGPASSWORD=$(cat f) psql` printed `PGPASSWORD=<redacted> /run/secrets/pg) psql`."""
+    line = "PGPASSWORD=$(cat /run/secrets/pg) psql -h db"
+    assert redact_text(line) == line
+
+
+# ---- gsafe52's leftovers ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "openssl enc -aes256 -pass env:MYVAR -in a -out b",
+        "openssl enc -aes256 -pass file:/run/pw -in a -out b",
+        "openssl enc -aes256 -pass fd:3 -in a -out b",
+        "openssl enc -aes256 -pass stdin -in a -out b",
+    ],
+)
+def test_an_openssl_pass_phrase_source_is_kept(line: str) -> None:
+    assert redact_text(line) == line
+
+
+def test_an_openssl_pass_phrase_is_hidden_after_pass() -> None:
+    assert redact_text(f"openssl enc -aes256 -pass pass:{PW} -in a") == "openssl enc -aes256 -pass pass:<redacted> -in a"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ssh --no-password host",
+        "ansible-playbook --ask-vault-pass site.yml",
+        "ansible-playbook --ask-become-pass site.yml",
+        "redis-cli --no-auth-warning ping",
+        "gh auth login --with-token github.com",
+        'command: ["ssh", "--no-password", "host"]',
+        "args: [--ask-vault-pass, site.yml]",
+    ],
+)
+def test_a_switch_named_for_a_secret_takes_no_value(line: str) -> None:
+    assert redact_text(line) == line
+
+
+def test_a_switch_at_a_line_end_does_not_hide_the_next_line() -> None:
+    text = "ansible-playbook --ask-vault-pass \\\n  site.yml\n"
+    assert redact_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("line", "want"),
+    [
+        (f"xfreerdp /u:admin /p:{PW} /v:host /d:CORP", "xfreerdp /u:admin /p:<redacted> /v:host /d:CORP"),
+        (f'xfreerdp /u:admin /p:"{PW} x" /gp:{PW}', 'xfreerdp /u:admin /p:"<redacted>" /gp:<redacted>'),
+        (f"sqlplus scott/{PW}@orcl", "sqlplus scott/<redacted>@orcl"),
+        (f"sqlplus -S scott/{PW}@//db:1521/svc", "sqlplus -S scott/<redacted>@//db:1521/svc"),
+        (f"sqlplus scott/{PW}", "sqlplus scott/<redacted>"),
+        (f"expdp userid=scott/{PW}@orcl dumpfile=x.dmp", "expdp userid=scott/<redacted>@orcl dumpfile=x.dmp"),
+        (f"CONNECT scott/{PW}@orcl", "CONNECT scott/<redacted>@orcl"),
+        (f"nmcli dev wifi connect MySSID password {PW}", "nmcli dev wifi connect MySSID password <redacted>"),
+        (f"nmcli con modify x wifi-sec.psk {PW}", "nmcli con modify x wifi-sec.psk <redacted>"),
+        (f'nmcli con add type wifi 802-1x.password "{PW} y"', 'nmcli con add type wifi 802-1x.password "<redacted>"'),
+        (f"vault login s.{PW}123", "vault login <redacted>"),
+        (f"vault login -no-print hvs.{PW}", "vault login -no-print <redacted>"),
+        (f"wpa_passphrase MySSID {PW}", "wpa_passphrase MySSID <redacted>"),
+        (f"pip install --proxy me:{PW}@proxy:3128 foo", "pip install --proxy me:<redacted>@proxy:3128 foo"),
+        (f"export HTTPS_PROXY=me:{PW}@proxy:3128", "export HTTPS_PROXY=me:<redacted>@proxy:3128"),
+        (f"curl -x me:{PW}@proxy:3128 http://x", "curl -x me:<redacted>@proxy:3128 http://x"),
+        (f"proxy = me:{PW}@proxy:3128", "proxy = me:<redacted>@proxy:3128"),
+    ],
+)
+def test_these_passwords_are_hidden(line: str, want: str) -> None:
+    assert redact_text(line) == want
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "sqlplus / as sysdba",
+        "sqlplus scott@orcl",
+        "connect client/server",
+        "vault login -method=userpass username=me",
+        "vault login -method userpass username=me",
+        "vault login -",
+        "wpa_passphrase MySSID",
+        "git clone git@github.com:o/r",
+        "ssh -x user@host",
+        "nmcli con modify x wifi-sec.key-mgmt wpa-psk",
+        "xfreerdp /u:admin /v:host /d:CORP",
+    ],
+)
+def test_their_other_words_are_kept(line: str) -> None:
+    assert redact_text(line) == line
+
+
+# ---- a dash inside a word opened a flag ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "this is a non-secret value",
+        "built-in-token support enabled",
+        "ERROR: pre-auth handshake failed",
+        "the self-signed-key option",
+    ],
+)
+def test_a_dash_inside_a_word_is_no_flag(line: str) -> None:
+    assert redact_text(line) == line
+
+
+def test_a_flag_after_a_quote_or_bracket_still_hides() -> None:
+    assert redact_text(f'"--api-key {PW}"') == '"--api-key <redacted>"'
+    assert redact_text(f"(--api-key {PW})") == "(--api-key <redacted>)"
+
+
+# ---- one shell-word reader ----------------------------------------------------------------------------------------
+
+
+def test_an_escaped_quote_does_not_hide_the_image() -> None:
+    """redact.py's reader knew no escapes: `x=\\"` opened a quote to the `"` of a later word, no image was read, and the
+    program's `--secret PW` after the image counted as the engine's (a secret's name) and was printed."""
+    out = redact_text(f"docker run --label x=\\\" img app --secret {PW} --label 'q\"'")
+    assert PW not in out
+
+
+def test_an_escaped_blank_keeps_the_secrets_name() -> None:
+    """`-e A=\\ x`: `x` was read as the image, and the engine's `--secret NAME` after it as the program's secret."""
+    line = "docker run -e A=\\ x --secret hf_name img"
+    assert redact_text(line) == line
+
+
+# ---- compose booleans ---------------------------------------------------------------------------------------------
+
+
+def _compose_service(tmp_path: Path, body: str) -> object:
+    from tpdoctor.deploy.compose import ComposeFrontend
+
+    text = "services:\n  vllm:\n    image: intel/llm-scaler-vllm:latest\n" + body
+    model, _ = ComposeFrontend().parse(text, str(tmp_path / "compose.yaml"))
+    return model.services[0]
+
+
+def test_a_read_only_string_false_is_writable(tmp_path: Path) -> None:
+    from test_safety_fuzz import invoke
+
+    f = tmp_path / "compose.yaml"
+    f.write_text(
+        "services:\n  vllm:\n    image: intel/llm-scaler-vllm:latest\n"
+        "    devices: [/dev/dri/renderD128, /dev/dri/renderD129]\n"
+        "    volumes:\n      - type: bind\n        source: /dev/dri/by-path\n        target: /dev/dri/by-path\n"
+        '        read_only: "false"\n'
+    )
+    code, out = invoke("audit", str(f), "--fix")
+    assert code in (0, 3, 4), out
+    assert "+        read_only: true" in out
+
+
+@pytest.mark.parametrize(("written", "want"), [('"false"', False), ('"true"', True), ('"TRUE"', True), ("false", False)])
+def test_compose_service_booleans_read_as_compose_reads_them(tmp_path: Path, written: str, want: bool) -> None:
+    svc = _compose_service(tmp_path, f"    privileged: {written}\n    read_only: {written}\n")
+    assert svc.privileged is want  # type: ignore[attr-defined]
+    assert svc.read_only is want  # type: ignore[attr-defined]
+
+
+# ---- the tool table's reader --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "want"),
+    [
+        (f'"$HOME/bin/redis-cli" -a {PW} ping', '"$HOME/bin/redis-cli" -a <redacted> ping'),
+        (f'"redis-cli" -a {PW}', '"redis-cli" -a <redacted>'),
+        (f"'/usr/bin/redis-cli' -a {PW}", "'/usr/bin/redis-cli' -a <redacted>"),
+    ],
+)
+def test_a_quoted_program_word_still_reads_its_password(line: str, want: str) -> None:
+    assert redact_text(line) == want
+
+
+@pytest.mark.parametrize(("head", "unit"), [("redis-cli ", "~"), ("redis-cli ", "a/"), ("redis-cli ", "a~")])
+def test_a_tool_words_path_is_read_in_linear_time(head: str, unit: str) -> None:
+    """`(?:[\\w.~-]*/)*` before the tool's name ran from every `~` of a run (25 s a 64 KiB line) and every `a/` of
+    `a/a/a…` (240 s) to the run's end and back."""
+    import time
+
+    line = head + (unit * (65536 // len(unit) + 1))[:65536]
+    t = time.perf_counter()
+    redact_text(line)
+    assert time.perf_counter() - t < 2.0
+    assert redact_text(f"/usr/local/bin/redis-cli -a {PW} ping") == "/usr/local/bin/redis-cli -a <redacted> ping"
+    assert redact_text(f"~/bin/redis-cli -a {PW}") == "~/bin/redis-cli -a <redacted>"
