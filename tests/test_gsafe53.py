@@ -227,3 +227,36 @@ def test_a_tool_words_path_is_read_in_linear_time(head: str, unit: str) -> None:
     assert time.perf_counter() - t < 2.0
     assert redact_text(f"/usr/local/bin/redis-cli -a {PW} ping") == "/usr/local/bin/redis-cli -a <redacted> ping"
     assert redact_text(f"~/bin/redis-cli -a {PW}") == "~/bin/redis-cli -a <redacted>"
+
+
+# ---- names of where a secret is served, and for how long ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "OAUTH_TOKEN_URL=https://auth.example.com/oauth/token",
+        "AUTH_PORT=8080",
+        "AUTH_HOST=auth.internal",
+        "SESSION_TIMEOUT=3600",
+        "TOKEN_TTL=300",
+        "KEY_VAULT_URI=https://kv.vault.azure.net/",
+        "--token-url https://auth/token",
+        "AUTH_ENDPOINT=https://auth/x",
+    ],
+)
+def test_an_endpoint_or_a_lifetime_is_no_secret(line: str) -> None:
+    assert redact_text(line) == line
+
+
+@pytest.mark.parametrize(
+    ("line", "want"),
+    [
+        (f"TOKEN_URL=https://u:{PW}@auth/token", "TOKEN_URL=https://u:<redacted>@auth/token"),
+        (f"AUTH_URL=https://x/?token={PW}", "AUTH_URL=https://x/?token=<redacted>"),
+        (f"SECRET_URL=https://hooks.slack.com/services/T0/B0/{PW}", "SECRET_URL=<redacted>"),
+        (f"GRAFANA_PRIVATE_URL=https://x/{PW}", "GRAFANA_PRIVATE_URL=<redacted>"),
+    ],
+)
+def test_a_urls_own_credentials_and_a_capability_url_are_still_hidden(line: str, want: str) -> None:
+    assert redact_text(line) == want

@@ -64,12 +64,22 @@ _SHELL_DIR_NAMES = frozenset({"PWD", "OLDPWD"})
 # Names that contain a secret word but hold no secret (counts, paths of public things, flags).
 # A flag's dash spells the same (`--token-file /run/x`, `--api-key-path`): the path was hidden (gsafe47).
 # `--password-stdin` (docker/podman/helm login) is a switch: the word after it, `-u`'s user, was hidden (lead52)
-_NOT_SECRET_SUFFIX = re.compile(r"[_-](?:PATH|FILE|DIR|COUNT|SIZE|LEN|LENGTH|TYPE|MODE|ID|NAME|VERSION|STDIN)$", re.I)
+# Where a secret is served or how long it lasts is no secret either: `OAUTH_TOKEN_URL=https://auth/…/token`, `AUTH_PORT=
+# 8080`, `SESSION_TIMEOUT=3600`, `--token-url URL` were hidden (gsafe53); a URL's own credentials (`u:pw@`, `?token=`)
+# are still hidden by their shapes
+_NOT_SECRET_SUFFIX = re.compile(
+    r"[_-](?:PATH|FILE|DIR|COUNT|SIZE|LEN|LENGTH|TYPE|MODE|ID|NAME|VERSION|STDIN"
+    r"|URL|URI|ENDPOINT|HOST|HOSTNAME|PORT|TIMEOUT|TTL|ARN)$",
+    re.I,
+)
 # settings whose names say "password" in a tool's own spelling: redis's `requirepass`/`masterauth` (redis.conf; also
 # `redis-server --requirepass x` in a YAML block list, one word a line: lead52, printed). keytool's `-storepass` is
 # redact_tools' (its `-storepass:env VAR` names a variable, which a name rule would hide)
 # curl's `--oauth2-bearer TOKEN` (curl(1): "Specify the Bearer Token for OAUTH 2.0"), printed (gsafe52)
 _TOOL_SECRET_NAMES = frozenset({"requirepass", "masterauth", "oauth2-bearer"})
+
+
+_CAPABILITY_URL = re.compile(r"SECRET|PRIVATE|WEBHOOK", re.I)
 
 
 def is_secret_name(name: str) -> bool:
@@ -82,7 +92,12 @@ def is_secret_name(name: str) -> bool:
     if not SECRET_NAME_RE.search(core) and not _GLUED_SECRET_END.search(core) and not _CAMEL_KEY_END.search(core):
         return False
     # KEY_FILE, TOKEN_PATH: where a secret lives, not the secret; but PASSWORD_FILE stays visible too
-    return not _NOT_SECRET_SUFFIX.search(core)
+    suffix = _NOT_SECRET_SUFFIX.search(core)
+    if suffix is not None and suffix.group().upper() in ("_URL", "-URL", "_URI", "-URI"):
+        # a "secret URL" or "private URL" is a capability URL (a webhook, a calendar's secret address): the URL is the
+        # secret; a token's or an auth server's URL is an endpoint
+        return _CAPABILITY_URL.search(core) is not None
+    return suffix is None
 
 
 # --- value shapes ---------------------------------------------------------------------------
