@@ -260,3 +260,16 @@ def test_an_endpoint_or_a_lifetime_is_no_secret(line: str) -> None:
 )
 def test_a_urls_own_credentials_and_a_capability_url_are_still_hidden(line: str, want: str) -> None:
     assert redact_text(line) == want
+
+
+@pytest.mark.parametrize(
+    ("line", "want"),
+    [
+        ("mysql -uroot -pW4kqwZpLm0E db", "mysql -uroot -p<redacted> db"),
+        ("mariadb -uroot -pW4kqwZpLm0E db", "mariadb -uroot -p<redacted> db"),
+        ('command: ["sh", "-c", "mysql -uroot -pW4kqwZpLm0E db"]', 'command: ["sh", "-c", "mysql -uroot -p<redacted> db"]'),
+    ],
+)
+def test_a_glued_mysql_password_is_no_secret_flags_name(line: str, want: str) -> None:
+    """`-pW4…` read as a flag named `pW4…` (a `pw` word): the database name after it was hidden."""
+    assert redact_text(line) == want

@@ -583,6 +583,7 @@ def _redact_kv(line: str) -> str:
     # kept, so keys inside one value (`a-token:a-token:…`, each a label) do not each scan it again (3 s a 64 KiB line)
     run_from = run_end = -1
     nl = line.find("\n")
+    glued_p = "mysql" in line or "mariadb" in line  # a client whose `-pPASSWORD` is glued
     keyref = "KeyRef" in line  # once: per `key` it went over the line again (0.5 s a 64 KiB line of `-key\t`)
     # the brackets opened and not closed before the current key, counted once along the line (per key: quadratic)
     depth = {"}": 0, "]": 0, ")": 0}
@@ -630,6 +631,10 @@ def _redact_kv(line: str) -> str:
                 continue
             run_from = run_end = -1
         else:
+            if glued_p and m.group("flag").startswith("-p") and not m.group("flag").startswith("--"):
+                # mysql's glued `-pPASSWORD` is a password, not a flag's name: `-pW4kq…` (a `pw` word) hid the database
+                # name after it (gsafe53); the password itself is _DASH_P_GLUED's and redact_tools'
+                continue
             if m.group("flag") and _SWITCH_NAME.search(key):
                 # a switch whose name holds a secret word takes no value: `ssh --no-password host`, `ansible-playbook
                 # --ask-vault-pass site.yml`, `--no-auth-warning ping`: the word after it was hidden (gsafe53)
