@@ -273,3 +273,40 @@ def test_a_urls_own_credentials_and_a_capability_url_are_still_hidden(line: str,
 def test_a_glued_mysql_password_is_no_secret_flags_name(line: str, want: str) -> None:
     """`-pW4…` read as a flag named `pW4…` (a `pw` word): the database name after it was hidden."""
     assert redact_text(line) == want
+
+
+# ---- a secret flag's bare value in a list ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "want"),
+    [
+        ('    command: ["--api-key", 12345678901]', '    command: ["--api-key", <redacted>]'),
+        (f'    command: ["--api-key", {PW}, "--port", 8000]', '    command: ["--api-key", <redacted>, "--port", 8000]'),
+        ("    args: ['--password', 98765432]", "    args: ['--password', <redacted>]"),
+    ],
+)
+def test_a_quoted_secret_flags_bare_value_is_hidden(line: str, want: str) -> None:
+    assert redact_text(line) == want
+
+
+@pytest.mark.parametrize("line", ['use "--api-key", not "--token" here', '["--api-key", ${KEY}]'])
+def test_prose_and_references_after_a_quoted_flag_stay(line: str) -> None:
+    assert redact_text(line) == line
+
+
+def test_a_schema_message_hides_the_value_after_a_secret_flag(tmp_path: Path) -> None:
+    """`args: ["--api-key", 12345678901]`: kubernetes-validate refuses the integer, and its message printed it."""
+    pytest.importorskip("kubernetes_validate")
+    from test_safety_fuzz import invoke
+
+    f = tmp_path / "pod.yaml"
+    f.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: x\n"
+        "    args:\n    - --api-key\n    - 12345678901\n    - --port\n    - 8000\n"
+    )
+    for fmt in ("text", "json"):
+        code, out = invoke("audit", str(f), f"--format={fmt}")
+        assert code in (2, 3, 4), out
+        assert "12345678901" not in out
+        assert "8000" in out  # the port's refusal still shows its value

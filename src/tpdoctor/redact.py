@@ -82,6 +82,11 @@ _TOOL_SECRET_NAMES = frozenset({"requirepass", "masterauth", "oauth2-bearer"})
 _CAPABILITY_URL = re.compile(r"SECRET|PRIVATE|WEBHOOK", re.I)
 
 
+def switch_name(name: str) -> bool:
+    """A flag's name (dashes stripped) that says it takes no value though it holds a secret word (`no-password`)."""
+    return _SWITCH_NAME.search(name) is not None
+
+
 def is_secret_name(name: str) -> bool:
     """True when an env var / key name says its value is a secret."""
     if name.upper() in _NOT_SECRET_NAMES or name.strip() in _SHELL_DIR_NAMES:
@@ -754,7 +759,7 @@ def _redact_kv(line: str) -> str:
 # a Dockerfile's CMD, Python's printed sys.argv), `args: [--api-key, x]`: the value was printed in every output (the
 # flag's separator is `", "`, no blank or `=`; gsafe47). Quoted items quote both; bare ones stand in a flow list.
 _ARGV_PAIR = re.compile(
-    rf"""(?:(?P<q>\\{{0,3}}["'])(?P<qflag>--?[A-Za-z_][A-Za-z0-9_.\-]{{0,{KEY_MAX}}})(?P=q)[ \t]*,[ \t]*(?P<q2>\\{{0,3}}["'])"""
+    rf"""(?:(?P<q>\\{{0,3}}["'])(?P<qflag>--?[A-Za-z_][A-Za-z0-9_.\-]{{0,{KEY_MAX}}})(?P=q)[ \t]*,[ \t]*(?P<q2>\\{{0,3}}["']|(?=[^\s\-\]\[{{}},"']))"""
     rf"""|(?<=[\[,])[ \t]*(?P<flag>--?[A-Za-z_][A-Za-z0-9_.\-]{{0,{KEY_MAX}}})[ \t]*,[ \t]*(?=[^\s\-\]\[{{}},"']))"""
 )
 
@@ -772,6 +777,11 @@ def _redact_argv_pairs(line: str) -> str:
         q2 = m.group("q2")
         if q2:
             end = _quoted_value_end(line, start, q2)
+        elif m.group("qflag"):
+            # a quoted flag and a bare value: `command: ["--api-key", 12345678901]` (a number, or a YAML plain
+            # scalar): printed in every output (gsafe53). One word, to its `,` or `]`
+            v = _BARE_FLOW_WORD.match(line, start)
+            end = v.end() if v else start
         else:
             v = _FLOW_ITEM.match(line, start)
             end = v.end() if v else start
@@ -789,6 +799,7 @@ def _redact_argv_pairs(line: str) -> str:
     return "".join(out)
 
 
+_BARE_FLOW_WORD = re.compile(r"[^\s,\]\[{}\"']+(?=[ \t]*[,\]]|[ \t]*$)")
 _FLOW_ITEM = re.compile(r"[^,\]\[{}\n\r]*[^,\]\[{}\s]")  # a bare flow item: to its `,` or `]`, its blanks around left
 
 
