@@ -636,7 +636,8 @@ def _redact_kv(line: str) -> str:
                 continue
             run_from = run_end = -1
         else:
-            if glued_p and m.group("flag").startswith("-p") and not m.group("flag").startswith("--"):
+            flag_word = m.group("flag") or ""
+            if glued_p and flag_word.startswith("-p") and not flag_word.startswith("--"):
                 # mysql's glued `-pPASSWORD` is a password, not a flag's name: `-pW4kq…` (a `pw` word) hid the database
                 # name after it (gsafe53); the password itself is _DASH_P_GLUED's and redact_tools'
                 continue
