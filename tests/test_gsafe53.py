@@ -310,3 +310,15 @@ def test_a_schema_message_hides_the_value_after_a_secret_flag(tmp_path: Path) ->
         assert code in (2, 3, 4), out
         assert "12345678901" not in out
         assert "8000" in out  # the port's refusal still shows its value
+
+
+@pytest.mark.parametrize(
+    "unit", ["TOKEN=$(", '"--api-key", ', "mysql -pW1 ", "non-secret ", '"redis-cli" -a ', "-pass env:x ", "TOKEN=a\\ "]
+)
+def test_the_new_shapes_are_read_in_linear_time(unit: str) -> None:
+    import time
+
+    line = (unit * (262144 // len(unit) + 1))[:262144]
+    t = time.perf_counter()
+    redact_text(line)
+    assert time.perf_counter() - t < 4.0, unit

@@ -696,6 +696,11 @@ def _redact_kv(line: str) -> str:
                 if arg.group("src") != "pass":
                     continue
                 start = arg.end()
+        if line.startswith("$(", start):
+            # a command substitution (`PGPASSWORD=$(cat /run/secrets/pg) psql`) says where the secret is read: its
+            # first word was hidden and the rest printed (`<redacted> /run/secrets/pg)`, gsafe53). Tested before the
+            # value is copied: a line of `TOKEN=$(` copied the rest of the line per key
+            continue
         scheme = _SCHEME_WORD.match(line, start, end) if "authoriz" in key.lower() else None
         if scheme:
             # `Authorization: Bearer x` as a YAML key or a quoted value (`{"Authorization": "Bearer x"}`): the value
@@ -713,10 +718,6 @@ def _redact_kv(line: str) -> str:
             pos = start + d.end("default")
             continue
         if not value or _ALREADY.match(value) or (value.lower() == "not" and _NOT_SET.match(line, start)):
-            continue
-        if value.startswith("$("):
-            # a command substitution (`PGPASSWORD=$(cat /run/secrets/pg) psql`) says where the secret is read: its
-            # first word was hidden and the rest printed (`<redacted> /run/secrets/pg)`, gsafe53)
             continue
         engine_bool = m.group("flag") in _RUN_BOOL_FLAGS and not lead  # `podman run --passwd IMAGE`
         if engine_bool or (key.lower() == "secret" and (m.group("flag") or line.endswith("-", 0, m.start()))):
