@@ -322,3 +322,21 @@ def test_the_new_shapes_are_read_in_linear_time(unit: str) -> None:
     t = time.perf_counter()
     redact_text(line)
     assert time.perf_counter() - t < 4.0, unit
+
+
+def test_a_schemeless_proxys_password_is_hidden_in_the_environment() -> None:
+    """`HTTPS_PROXY=me:PW@proxy:3128` in the environment: `check --snapshot` and `check --format json` printed it (the
+    value alone has no shape that marks the password)."""
+    from tpdoctor.redact import redact_env
+
+    env = {
+        "HTTPS_PROXY": f"me:{PW}@proxy:3128",
+        "http_proxy": f"me:{PW}@proxy:3128",
+        "ALL_PROXY": f"socks5://u:{PW}@h:1080",
+        "NO_PROXY": "localhost,10.0.0.0/8,.svc",
+        "NCCL_SOCKET_IFNAME": "eth0",
+    }
+    out = redact_env(env)
+    assert out["HTTPS_PROXY"] == out["http_proxy"] == "me:<redacted>@proxy:3128"
+    assert out["ALL_PROXY"] == "socks5://u:<redacted>@h:1080"
+    assert out["NO_PROXY"] == env["NO_PROXY"] and out["NCCL_SOCKET_IFNAME"] == "eth0"

@@ -1099,7 +1099,15 @@ def redact_value(name: str, value: str) -> str:
     """An env var's value as it may be shown: by name first, then by the value's shape."""
     if is_secret_name(name):
         return REDACTED if value else value
+    if name.lower().endswith("proxy"):
+        # `HTTPS_PROXY=user:pw@proxy:3128` without a scheme (curl, pip and requests take it): the value alone has no
+        # shape that marks the password, and the environment of `check --snapshot` and `--format json` printed it
+        # (gsafe53)
+        value = _SCHEMELESS_PROXY.sub(_keep_pre, value)
     return redact_text(value)
+
+
+_SCHEMELESS_PROXY = re.compile(r"^(?P<pre>[ \t]*[^\s:/@\"']+:)(?P<secret>[^\s/@\"']+)(?=@[^\s/@\"'])")
 
 
 def redact_env(env: Mapping[str, str]) -> dict[str, str]:
