@@ -340,3 +340,19 @@ def test_a_schemeless_proxys_password_is_hidden_in_the_environment() -> None:
     assert out["HTTPS_PROXY"] == out["http_proxy"] == "me:<redacted>@proxy:3128"
     assert out["ALL_PROXY"] == "socks5://u:<redacted>@h:1080"
     assert out["NO_PROXY"] == env["NO_PROXY"] and out["NCCL_SOCKET_IFNAME"] == "eth0"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SSH_AUTH_SOCK", "/tmp/ssh-XXXXabc/agent.1234"),
+        ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/run/user/1000/bus"),
+        ("SESSION_MANAGER", "local/host:@/tmp/.ICE-unix/1234,unix/host:/tmp/.ICE-unix/1234"),
+        ("XDG_SESSION_CLASS", "user"),
+        ("XDG_SESSION_DESKTOP", "ubuntu"),
+    ],
+)
+def test_a_login_sessions_variables_are_no_secrets(name: str, value: str) -> None:
+    from tpdoctor.redact import redact_env
+
+    assert redact_env({name: value}) == {name: value}

@@ -57,7 +57,14 @@ _GLUED_SECRET_END = re.compile(
 # a camelCase or PascalCase name ending in Key (case as written): Azure's connection strings' `AccountKey=` and
 # `SharedAccessKey=`, `accountKey:`, `masterKey:`, `subscriptionKey:` were printed (gsafe47); `monkey`, `hotkey` stay
 _CAMEL_KEY_END = re.compile(r"[a-z0-9]Key$")
-_NOT_SECRET_NAMES = frozenset({"KEYMAP", "XKB_DEFAULT_KEYMAP"})
+# a login session's own variables, in the environment of every live `check` on a host: a socket's path, the D-Bus and
+# session manager addresses, logind's session class; each was hidden in snapshots (gsafe53)
+_NOT_SECRET_NAMES = frozenset(
+    {
+        "KEYMAP", "XKB_DEFAULT_KEYMAP", "SSH_AUTH_SOCK", "DBUS_SESSION_BUS_ADDRESS", "SESSION_MANAGER",
+        "XDG_SESSION_CLASS", "XDG_SESSION_DESKTOP", "DESKTOP_SESSION", "GNOME_KEYRING_CONTROL",
+    }
+)
 # The shell's working directories, spelled as the shell spells them: a path. `pwd=`/`Pwd=` (a connection string's or a
 # tool's password) and `pw=` are secrets (gsafe48: `--label pw=x` and `pwd=x` were printed).
 _SHELL_DIR_NAMES = frozenset({"PWD", "OLDPWD"})
