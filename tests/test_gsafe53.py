@@ -356,3 +356,41 @@ def test_a_login_sessions_variables_are_no_secrets(name: str, value: str) -> Non
     from tpdoctor.redact import redact_env
 
     assert redact_env({name: value}) == {name: value}
+
+
+@pytest.mark.parametrize(
+    ("line", "want"),
+    [
+        (f"smbclient //h/s {PW} -U u", "smbclient //h/s <redacted> -U u"),
+        (f"smbclient -p 445 //h/s {PW}", "smbclient -p 445 //h/s <redacted>"),
+        (f"smbclient //h/s -U u%{PW}", "smbclient //h/s -U u%<redacted>"),
+        (f"npm config set _authToken {PW}", "npm config set _authToken <redacted>"),
+        (f"npm config set //registry.npmjs.org/:_authToken {PW}", "npm config set //registry.npmjs.org/:_authToken <redacted>"),
+        (f"yarn config set npmAuthToken {PW}", "yarn config set npmAuthToken <redacted>"),
+    ],
+)
+def test_an_smbclient_operand_and_an_npm_token_setting_are_hidden(line: str, want: str) -> None:
+    assert redact_text(line) == want
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "smbclient -L host -U u",
+        "smbclient //h/s -N -c 'ls'",
+        "npm config set registry https://r.example.com/",
+        "npm config set _authToken ${NPM_TOKEN}",
+    ],
+)
+def test_smbclient_and_npm_other_words_stay(line: str) -> None:
+    assert redact_text(line) == line
+
+
+@pytest.mark.parametrize("unit", ["npm config set ", "npm config set a", "smbclient //h/s ", "smbclient "])
+def test_smbclient_and_npm_lines_are_read_in_linear_time(unit: str) -> None:
+    import time
+
+    line = (unit * (65536 // len(unit) + 1))[:65536] + "x" * 65536
+    t = time.perf_counter()
+    redact_text(line)
+    assert time.perf_counter() - t < 3.0, unit

@@ -72,7 +72,19 @@ TOOLS: dict[str, ToolCreds] = {
     ),
     # ldappasswd(1): -w bind password, -a old password, -s new password
     "ldappasswd": ToolCreds(flags=_fs("-w", "-a", "-s")),
-    **dict.fromkeys(("smbclient", "rpcclient", "smbcacls", "smbget", "smbmap"), _SMB),
+    **dict.fromkeys(("rpcclient", "smbcacls", "smbget", "smbmap"), _SMB),
+    # smbclient(1): "smbclient {//server/service} [password]" besides `-U user%password` (gsafe53: the operand printed)
+    "smbclient": ToolCreds(
+        flags=_fs("-U", "--user", "--username"),
+        split="%",
+        operands=(2,),
+        value_flags=_fs(
+            "-L", "-I", "-p", "-W", "-n", "-m", "-s", "-O", "-T", "-D", "-c", "-d", "-t", "-A", "-M", "-b",
+            "--list", "--ip-address", "--port", "--workgroup", "--netbiosname", "--max-protocol", "--configfile",
+            "--socket-options", "--tar", "--directory", "--command", "--debuglevel", "--timeout", "--authentication-file",
+            "--message", "--send-buffer",
+        ),
+    ),
     # lftp(1): "-u user[,pass]"
     "lftp": ToolCreds(flags=_fs("-u", "--user"), split=","),
     # shadow-utils useradd(8)/usermod(8): "-p, --password PASSWORD" (an encrypted password: still not to print)
@@ -147,7 +159,7 @@ HINT = re.compile(
     r"|zip|7z|keytool|jarsigner|sqlcmd|\bbcp\b|mosquitto|mariadb|rclone|password-stdin|chpasswd|sudo|<<<"
     r"|ipmitool|racadm|rdesktop|etcdctl|cqlsh|cypher-shell|rabbitmqadmin|influx|snmp|openssl|crane"
     r"|kinit|cryptsetup|secret|with-token|vault"
-    r"|freerdp|sqlplus|userid|conn|nmcli|wpa_passphrase|proxy|-x"
+    r"|freerdp|sqlplus|userid|conn|nmcli|wpa_passphrase|proxy|-x|npm|yarn"
 )
 # a shell word: bare characters, escapes and whole quotes, glued (linear: one character class per step); redact.py's
 # reader of a `docker run` line's words too (gsafe53)
@@ -415,6 +427,12 @@ _PROXY = re.compile(
 # `vault login [options] TOKEN` (the token method's: Vault's CLI docs, "vault login"): the first operand when it is no
 # `K=V` (another method's parameters, `password=` among them redact.py's) and no `-` (stdin); `-method=userpass` takes
 # its parameters instead
+# npm's `npm config set _authToken TOKEN` / `//registry/:_authToken TOKEN` (and `_auth`, `_password`), yarn berry's
+# `yarn config set npmAuthToken TOKEN`: the setting's name and value as two words (gsafe53: printed)
+_NPM_SET = re.compile(
+    r"""(?<![\w-])(?:npm|pnpm|yarn)[ \t]+config[ \t]+set[ \t]+(?:--[\w-]+[ \t]+)*["']?\S*?(?:_authToken|_auth|_password"""
+    r"""|npmAuthToken|npmAuthIdent)["']?[ \t]+(?P<v>"[^"\n]*"|'[^'\n]*'|[^\s"']+)"""
+)
 _VAULT_LOGIN = re.compile(r"(?<![\w.-])vault[ \t]+login(?![\w.-])")
 _VAULT_VALUE_FLAGS = frozenset(
     {"-method", "-path", "-field", "-format", "-address", "-namespace", "-ca-cert", "-ca-path", "-client-cert",
@@ -442,6 +460,9 @@ def _shape_spans(line: str) -> list[tuple[int, int]]:
             add(m)
     if "proxy" in low or "-x" in low:
         for m in _PROXY.finditer(line):
+            add(m)
+    if "config" in low and ("npm" in low or "yarn" in low):
+        for m in _NPM_SET.finditer(line):
             add(m)
     if "vault" in low:
         for m in _VAULT_LOGIN.finditer(line):
