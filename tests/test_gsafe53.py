@@ -394,3 +394,21 @@ def test_smbclient_and_npm_lines_are_read_in_linear_time(unit: str) -> None:
     t = time.perf_counter()
     redact_text(line)
     assert time.perf_counter() - t < 3.0, unit
+
+
+def test_a_schemeless_proxy_in_a_quoted_mapping_is_hidden(tmp_path: Path) -> None:
+    """`"containerEnv": {"MY_PROXY": "u:PW@h:3128"}` in a dev container: the key's closing quote kept the proxy shape
+    from matching and `audit --fix` printed the password in its context lines."""
+    from test_safety_fuzz import invoke
+
+    assert redact_text(f"'https_proxy': 'u:{PW}@h:3128'") == "'https_proxy': 'u:<redacted>@h:3128'"
+    d = tmp_path / ".devcontainer"
+    d.mkdir()
+    f = d / "devcontainer.json"
+    f.write_text(
+        '{\n  "image": "vllm/vllm-openai:latest",\n  "runArgs": ["--privileged", "--gpus", "all"],\n'
+        f'  "containerEnv": {{"MY_PROXY": "u:{PW}@h:3128"}}\n}}\n'
+    )
+    code, out = invoke("audit", str(f), "--fix")
+    assert code in (0, 3, 4), out
+    assert PW not in out

@@ -420,9 +420,10 @@ _NMCLI = re.compile(
     r"""|private-key-password|phase2-private-key-password|secrets))[ \t]+(?P<v>"[^"\n]*"|'[^'\n]*'|[^\s"']+)"""
 )
 # a proxy written without a scheme: `pip --proxy user:pw@host:port` ("[user:passwd@]proxy.server:port"), `curl -x
-# u:pw@h`, `HTTPS_PROXY=u:pw@h`, pip.conf's `proxy = u:pw@h` (a URL with a scheme is redact.py's)
+# u:pw@h`, `HTTPS_PROXY=u:pw@h`, pip.conf's `proxy = u:pw@h`, `"MY_PROXY": "u:pw@h"` (a URL with a scheme is
+# redact.py's)
 _PROXY = re.compile(
-    r"""(?i)(?<![\w.-])(?:-x|-{0,2}[\w.-]*proxy)(?:[ \t]*[=:][ \t]*|[ \t]+)["']?[^\s:/@"'=]+:(?P<v>[^\s/@"']+)@(?=[^\s/@"'])"""
+    r"""(?i)(?<![\w.-])(?:-x|-{0,2}[\w.-]*proxy["']?)(?:[ \t]*[=:][ \t]*|[ \t]+)["']?[^\s:/@"'=]+:(?P<v>[^\s/@"']+)@(?=[^\s/@"'])"""
 )
 # `vault login [options] TOKEN` (the token method's: Vault's CLI docs, "vault login"): the first operand when it is no
 # `K=V` (another method's parameters, `password=` among them redact.py's) and no `-` (stdin); `-method=userpass` takes
