@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tpdoctor import redact_tools
+from tpdoctor import redact_tools, rxcompat
 from tpdoctor.engine_flags import (
     COMPOSE_GLOBAL_BOOL_FLAGS,
     COMPOSE_RUN_BOOL_FLAGS,
@@ -116,7 +116,7 @@ def is_secret_name(name: str) -> bool:
 # a bare token: stops at quotes, blanks and shell/JSON delimiters; a backslash escapes the character after it, a blank
 # or a delimiter too (`DB_PASSWORD=Pa\$\$w0rd`, `HF_TOKEN=a\ b`: the value stopped at the backslash and the rest was
 # printed, gsafe53), but not a quote (JSON's `\"` closes a value quoted in a log line) or a line's end (`-e X=\`)
-_VALUE = r"(?:[^\s\"'`\\,;&|<>]|\\[^\n\r\"'])+"
+_VALUE = r"(?:[^\s\"'`\\,;&|<>]+|\\[^\n\r\"'])(?:[^\s\"'`\\,;&|<>]*+(?:\\[^\n\r\"'])?)*+"
 
 # no word boundary before the scheme: a URL glued to the text before it (`xxxx…https://u:p@h`, a scheme longer
 # than 21 characters) still has its credentials taken; the scheme is the last characters before `://` (gsafe40)
@@ -156,7 +156,7 @@ _KEYSEP = re.compile(
     rf"|(?<![A-Za-z])(?P<key>[A-Za-z_][A-Za-z0-9_.\-]{{0,{KEY_MAX}}})(?P<kq>\\{{0,3}}[\"']|)(?P<sep>\s*(?:=|:(?!//))\s*))"
     r"(?P<q>\\{0,3}[\"']|)"
 )
-_BARE_VALUE = re.compile(_VALUE)
+_BARE_VALUE = rxcompat.compile(_VALUE)  # (an unrolled loop: a run at a time)
 _NAME_CHARS = re.compile(r"[A-Za-z0-9_.\-]")
 # a switch (no value) whose name holds a secret word: it says not to use one, to ask for one or to read one on stdin
 _SWITCH_NAME = re.compile(
