@@ -57,19 +57,41 @@ _GLUED_SECRET_END = re.compile(
 # a camelCase or PascalCase name ending in Key (case as written): Azure's connection strings' `AccountKey=` and
 # `SharedAccessKey=`, `accountKey:`, `masterKey:`, `subscriptionKey:` were printed (gsafe47); `monkey`, `hotkey` stay
 _CAMEL_KEY_END = re.compile(r"[a-z0-9]Key$")
-_NOT_SECRET_NAMES = frozenset({"KEYMAP", "XKB_DEFAULT_KEYMAP"})
+# a login session's own variables, in the environment of every live `check` on a host: a socket's path, the D-Bus and
+# session manager addresses, logind's session class; each was hidden in snapshots (gsafe53)
+_NOT_SECRET_NAMES = frozenset(
+    {
+        "KEYMAP", "XKB_DEFAULT_KEYMAP", "SSH_AUTH_SOCK", "DBUS_SESSION_BUS_ADDRESS", "SESSION_MANAGER",
+        "XDG_SESSION_CLASS", "XDG_SESSION_DESKTOP", "DESKTOP_SESSION", "GNOME_KEYRING_CONTROL",
+    }
+)
 # The shell's working directories, spelled as the shell spells them: a path. `pwd=`/`Pwd=` (a connection string's or a
 # tool's password) and `pw=` are secrets (gsafe48: `--label pw=x` and `pwd=x` were printed).
 _SHELL_DIR_NAMES = frozenset({"PWD", "OLDPWD"})
 # Names that contain a secret word but hold no secret (counts, paths of public things, flags).
 # A flag's dash spells the same (`--token-file /run/x`, `--api-key-path`): the path was hidden (gsafe47).
 # `--password-stdin` (docker/podman/helm login) is a switch: the word after it, `-u`'s user, was hidden (lead52)
-_NOT_SECRET_SUFFIX = re.compile(r"[_-](?:PATH|FILE|DIR|COUNT|SIZE|LEN|LENGTH|TYPE|MODE|ID|NAME|VERSION|STDIN)$", re.I)
+# Where a secret is served or how long it lasts is no secret either: `OAUTH_TOKEN_URL=https://auth/…/token`, `AUTH_PORT=
+# 8080`, `SESSION_TIMEOUT=3600`, `--token-url URL` were hidden (gsafe53); a URL's own credentials (`u:pw@`, `?token=`)
+# are still hidden by their shapes
+_NOT_SECRET_SUFFIX = re.compile(
+    r"[_-](?:PATH|FILE|DIR|COUNT|SIZE|LEN|LENGTH|TYPE|MODE|ID|NAME|VERSION|STDIN"
+    r"|URL|URI|ENDPOINT|HOST|HOSTNAME|PORT|TIMEOUT|TTL|ARN)$",
+    re.I,
+)
 # settings whose names say "password" in a tool's own spelling: redis's `requirepass`/`masterauth` (redis.conf; also
 # `redis-server --requirepass x` in a YAML block list, one word a line: lead52, printed). keytool's `-storepass` is
 # redact_tools' (its `-storepass:env VAR` names a variable, which a name rule would hide)
 # curl's `--oauth2-bearer TOKEN` (curl(1): "Specify the Bearer Token for OAUTH 2.0"), printed (gsafe52)
 _TOOL_SECRET_NAMES = frozenset({"requirepass", "masterauth", "oauth2-bearer"})
+
+
+_CAPABILITY_URL = re.compile(r"SECRET|PRIVATE|WEBHOOK", re.I)
+
+
+def switch_name(name: str) -> bool:
+    """A flag's name (dashes stripped) that says it takes no value though it holds a secret word (`no-password`)."""
+    return _SWITCH_NAME.search(name) is not None
 
 
 def is_secret_name(name: str) -> bool:
@@ -82,11 +104,19 @@ def is_secret_name(name: str) -> bool:
     if not SECRET_NAME_RE.search(core) and not _GLUED_SECRET_END.search(core) and not _CAMEL_KEY_END.search(core):
         return False
     # KEY_FILE, TOKEN_PATH: where a secret lives, not the secret; but PASSWORD_FILE stays visible too
-    return not _NOT_SECRET_SUFFIX.search(core)
+    suffix = _NOT_SECRET_SUFFIX.search(core)
+    if suffix is not None and suffix.group().upper() in ("_URL", "-URL", "_URI", "-URI"):
+        # a "secret URL" or "private URL" is a capability URL (a webhook, a calendar's secret address): the URL is the
+        # secret; a token's or an auth server's URL is an endpoint
+        return _CAPABILITY_URL.search(core) is not None
+    return suffix is None
 
 
 # --- value shapes ---------------------------------------------------------------------------
-_VALUE = r"[^\s\"'`\\,;&|<>]+"  # a bare token: stops at quotes, blanks and shell/JSON delimiters
+# a bare token: stops at quotes, blanks and shell/JSON delimiters; a backslash escapes the character after it, a blank
+# or a delimiter too (`DB_PASSWORD=Pa\$\$w0rd`, `HF_TOKEN=a\ b`: the value stopped at the backslash and the rest was
+# printed, gsafe53), but not a quote (JSON's `\"` closes a value quoted in a log line) or a line's end (`-e X=\`)
+_VALUE = r"(?:[^\s\"'`\\,;&|<>]+|\\[^\n\r\"'])(?:[^\s\"'`\\,;&|<>]*+(?:\\[^\n\r\"'])?)*+"
 
 # no word boundary before the scheme: a URL glued to the text before it (`xxxx…https://u:p@h`, a scheme longer
 # than 21 characters) still has its credentials taken; the scheme is the last characters before `://` (gsafe40)
@@ -126,7 +156,14 @@ _KEYSEP = re.compile(
     rf"|(?<![A-Za-z])(?P<key>[A-Za-z_][A-Za-z0-9_.\-]{{0,{KEY_MAX}}})(?P<kq>\\{{0,3}}[\"']|)(?P<sep>\s*(?:=|:(?!//))\s*))"
     r"(?P<q>\\{0,3}[\"']|)"
 )
-_BARE_VALUE = re.compile(_VALUE)
+_BARE_VALUE = rxcompat.compile(_VALUE)  # (an unrolled loop: a run at a time)
+_NAME_CHARS = re.compile(r"[A-Za-z0-9_.\-]")
+# a switch (no value) whose name holds a secret word: it says not to use one, to ask for one or to read one on stdin
+_SWITCH_NAME = re.compile(
+    r"^(?:no|ask|prompt|skip|without|disable|allow-empty)-[a-z-]+$|^[a-z-]+-(?:stdin|prompt|warning)$|^with-token$"
+)
+# OpenSSL's `-pass` argument: where the pass phrase comes from (a whole word but for `pass:`, whose rest is the phrase)
+_OPENSSL_PASS_ARG = re.compile(r"(?P<src>pass):|(?P<ref>env|file|fd):\S|stdin$")
 # an option word, to a blank, `=` or the end: a dash and one letter (`-a`), or two dashes and a lowercase name
 # (`--port`); `-Zq7` may be a password that starts with a dash, and is hidden
 _OPTION_WORD = re.compile(r"(?:-[A-Za-z]|--[a-z][a-z0-9-]*)(?=[\s=]|$)")
@@ -476,8 +513,11 @@ def _redact_after_cmd(line: str) -> str:
 _ENGINE_WORD = re.compile(r"(?<![\w.-])(?:docker|podman|nerdctl|buildah|buildx)(?![\w.-])")
 
 
-# A shell word (quotes kept whole) up to a blank or a command separator; possessive: linear on any line
-_SHELL_WORD = rxcompat.compile(r"""(?:[^\s"';&|]++|"(?:\\.|[^"\\])*+"|'[^']*+')++""")
+# A shell word: redact_tools' reader (quotes kept whole, backslash escapes, to a blank, `;&|<>()` or a backtick). This
+# module had its own, which knew no escapes and ran over `<>()`: `docker run -e A=\ x --secret NAME img` read `x` as
+# the image and hid the secret's name, `--label x=\" img app --secret PW --label 'q"'` read no image and printed the
+# program's password (gsafe53). One reader serves both.
+_SHELL_WORD = redact_tools.SHELL_WORD
 # the engine's subcommands whose first operand is an image (or a container, for exec) and whose later words are the
 # program's: `docker run`, `container run`, `podman create`, `docker exec`, `compose run` (a service)
 _IMAGE_COMMANDS = frozenset({"run", "create", "exec"})
@@ -555,6 +595,7 @@ def _redact_kv(line: str) -> str:
     # kept, so keys inside one value (`a-token:a-token:…`, each a label) do not each scan it again (3 s a 64 KiB line)
     run_from = run_end = -1
     nl = line.find("\n")
+    glued_p = "mysql" in line or "mariadb" in line  # a client whose `-pPASSWORD` is glued
     keyref = "KeyRef" in line  # once: per `key` it went over the line again (0.5 s a 64 KiB line of `-key\t`)
     # the brackets opened and not closed before the current key, counted once along the line (per key: quadratic)
     depth = {"}": 0, "]": 0, ")": 0}
@@ -569,6 +610,15 @@ def _redact_kv(line: str) -> str:
         key = (m.group("flag") or m.group("key")).lstrip("-")
         if not _ANY_HINT.search(key.lower()) or not is_secret_name(key):
             continue
+        if m.group("flag") and m.start() > 0 and _NAME_CHARS.fullmatch(line[m.start() - 1]):
+            # a dash inside a word opens no flag unless the word is one (`-x-x…-password PW`, a name past KEY_MAX, is
+            # read from a later dash): `non-secret value`, `pre-auth handshake`, `wifi-sec.key-mgmt wpa-psk` had the
+            # word after them hidden (gsafe53). Back over this word only: the words of two flags are apart
+            j = m.start()
+            while j > 0 and _NAME_CHARS.fullmatch(line[j - 1]):
+                j -= 1
+            if line[j] != "-":
+                continue
         if key == "key" and keyref:  # k8s secretKeyRef/configMapKeyRef: the name of a key
             continue
         if line.endswith("${", 0, m.start()):  # ${HF_TOKEN:-default}: a reference, not a key
@@ -593,6 +643,15 @@ def _redact_kv(line: str) -> str:
                 continue
             run_from = run_end = -1
         else:
+            flag_word = m.group("flag") or ""
+            if glued_p and flag_word.startswith("-p") and not flag_word.startswith("--"):
+                # mysql's glued `-pPASSWORD` is a password, not a flag's name: `-pW4kq…` (a `pw` word) hid the database
+                # name after it (gsafe53); the password itself is _DASH_P_GLUED's and redact_tools'
+                continue
+            if m.group("flag") and _SWITCH_NAME.search(key):
+                # a switch whose name holds a secret word takes no value: `ssh --no-password host`, `ansible-playbook
+                # --ask-vault-pass site.yml`, `--no-auth-warning ping`: the word after it was hidden (gsafe53)
+                continue
             if m.group("flag") and _OPTION_WORD.match(line, start):
                 # a flag after a flag is the next option, not a value (as in an exec-form list): `redis-cli
                 # --no-auth-warning -a PW` hid `-a`, and redact_tools no longer saw the password's flag and printed
@@ -636,6 +695,19 @@ def _redact_kv(line: str) -> str:
             while end > start and used.get(line[end - 1], 0) > 0:
                 used[line[end - 1]] -= 1
                 end -= 1
+        if m.group("flag") and key.lower() == "pass":
+            # OpenSSL's pass phrase argument (openssl-passphrase-options(1)): `-pass pass:PW` gives one, `env:VAR`,
+            # `file:PATH`, `fd:N` and `stdin` say where it is read; `env:VAR` was hidden (gsafe53), `pass:` with it
+            arg = _OPENSSL_PASS_ARG.match(line, start, end)
+            if arg is not None:
+                if arg.group("src") != "pass":
+                    continue
+                start = arg.end()
+        if line.startswith("$(", start):
+            # a command substitution (`PGPASSWORD=$(cat /run/secrets/pg) psql`) says where the secret is read: its
+            # first word was hidden and the rest printed (`<redacted> /run/secrets/pg)`, gsafe53). Tested before the
+            # value is copied: a line of `TOKEN=$(` copied the rest of the line per key
+            continue
         scheme = _SCHEME_WORD.match(line, start, end) if "authoriz" in key.lower() else None
         if scheme:
             # `Authorization: Bearer x` as a YAML key or a quoted value (`{"Authorization": "Bearer x"}`): the value
@@ -696,7 +768,7 @@ def _redact_kv(line: str) -> str:
 # a Dockerfile's CMD, Python's printed sys.argv), `args: [--api-key, x]`: the value was printed in every output (the
 # flag's separator is `", "`, no blank or `=`; gsafe47). Quoted items quote both; bare ones stand in a flow list.
 _ARGV_PAIR = re.compile(
-    rf"""(?:(?P<q>\\{{0,3}}["'])(?P<qflag>--?[A-Za-z_][A-Za-z0-9_.\-]{{0,{KEY_MAX}}})(?P=q)[ \t]*,[ \t]*(?P<q2>\\{{0,3}}["'])"""
+    rf"""(?:(?P<q>\\{{0,3}}["'])(?P<qflag>--?[A-Za-z_][A-Za-z0-9_.\-]{{0,{KEY_MAX}}})(?P=q)[ \t]*,[ \t]*(?P<q2>\\{{0,3}}["']|(?=[^\s\-\]\[{{}},"']))"""
     rf"""|(?<=[\[,])[ \t]*(?P<flag>--?[A-Za-z_][A-Za-z0-9_.\-]{{0,{KEY_MAX}}})[ \t]*,[ \t]*(?=[^\s\-\]\[{{}},"']))"""
 )
 
@@ -708,12 +780,17 @@ def _redact_argv_pairs(line: str) -> str:
         if m.start() < pos:
             continue
         flag = (m.group("qflag") or m.group("flag")).lstrip("-")
-        if not is_secret_name(flag):
+        if not is_secret_name(flag) or _SWITCH_NAME.search(flag):
             continue
         start = m.end()
         q2 = m.group("q2")
         if q2:
             end = _quoted_value_end(line, start, q2)
+        elif m.group("qflag"):
+            # a quoted flag and a bare value: `command: ["--api-key", 12345678901]` (a number, or a YAML plain
+            # scalar): printed in every output (gsafe53). One word, to its `,` or `]`
+            v = _BARE_FLOW_WORD.match(line, start)
+            end = v.end() if v else start
         else:
             v = _FLOW_ITEM.match(line, start)
             end = v.end() if v else start
@@ -731,6 +808,7 @@ def _redact_argv_pairs(line: str) -> str:
     return "".join(out)
 
 
+_BARE_FLOW_WORD = re.compile(r"[^\s,\]\[{}\"']+(?=[ \t]*[,\]]|[ \t]*$)")
 _FLOW_ITEM = re.compile(r"[^,\]\[{}\n\r]*[^,\]\[{}\s]")  # a bare flow item: to its `,` or `]`, its blanks around left
 
 
@@ -912,7 +990,10 @@ def argv_value_continues(line: str) -> bool:
     if "-" not in line or len(line) > KEY_MAX + 32:
         return False
     m = _ARGV_FLAG_ITEM.match(line)
-    return m is not None and is_secret_name((m.group("f1") or m.group("f2")).lstrip("-"))
+    if m is None:
+        return False
+    flag = (m.group("f1") or m.group("f2")).lstrip("-")
+    return is_secret_name(flag) and _SWITCH_NAME.search(flag) is None
 
 
 def shell_value_continues(line: str) -> bool:
@@ -921,7 +1002,11 @@ def shell_value_continues(line: str) -> bool:
     if not line.rstrip("\r\n").endswith("\\"):
         return argv_value_continues(line)
     m = _SHELL_SECRET_CONT.search(line)
-    return m is not None and is_secret_name(m.group("key") or m.group("flag"))
+    if m is None:
+        return False
+    if m.group("flag") and _SWITCH_NAME.search(m.group("flag").lstrip("-")):
+        return False  # `--ask-vault-pass \`: a switch, the next line is the command's next word (gsafe53)
+    return is_secret_name(m.group("key") or m.group("flag"))
 
 
 def redact_shell_continuation(line: str) -> str:
@@ -1021,7 +1106,15 @@ def redact_value(name: str, value: str) -> str:
     """An env var's value as it may be shown: by name first, then by the value's shape."""
     if is_secret_name(name):
         return REDACTED if value else value
+    if name.lower().endswith("proxy"):
+        # `HTTPS_PROXY=user:pw@proxy:3128` without a scheme (curl, pip and requests take it): the value alone has no
+        # shape that marks the password, and the environment of `check --snapshot` and `--format json` printed it
+        # (gsafe53)
+        value = _SCHEMELESS_PROXY.sub(_keep_pre, value)
     return redact_text(value)
+
+
+_SCHEMELESS_PROXY = re.compile(r"^(?P<pre>[ \t]*[^\s:/@\"']+:)(?P<secret>[^\s/@\"']+)(?=@[^\s/@\"'])")
 
 
 def redact_env(env: Mapping[str, str]) -> dict[str, str]:

@@ -72,7 +72,19 @@ TOOLS: dict[str, ToolCreds] = {
     ),
     # ldappasswd(1): -w bind password, -a old password, -s new password
     "ldappasswd": ToolCreds(flags=_fs("-w", "-a", "-s")),
-    **dict.fromkeys(("smbclient", "rpcclient", "smbcacls", "smbget", "smbmap"), _SMB),
+    **dict.fromkeys(("rpcclient", "smbcacls", "smbget", "smbmap"), _SMB),
+    # smbclient(1): "smbclient {//server/service} [password]" besides `-U user%password` (gsafe53: the operand printed)
+    "smbclient": ToolCreds(
+        flags=_fs("-U", "--user", "--username"),
+        split="%",
+        operands=(2,),
+        value_flags=_fs(
+            "-L", "-I", "-p", "-W", "-n", "-m", "-s", "-O", "-T", "-D", "-c", "-d", "-t", "-A", "-M", "-b",
+            "--list", "--ip-address", "--port", "--workgroup", "--netbiosname", "--max-protocol", "--configfile",
+            "--socket-options", "--tar", "--directory", "--command", "--debuglevel", "--timeout", "--authentication-file",
+            "--message", "--send-buffer",
+        ),
+    ),
     # lftp(1): "-u user[,pass]"
     "lftp": ToolCreds(flags=_fs("-u", "--user"), split=","),
     # shadow-utils useradd(8)/usermod(8): "-p, --password PASSWORD" (an encrypted password: still not to print)
@@ -130,12 +142,16 @@ TOOLS: dict[str, ToolCreds] = {
     # openssl-enc(1): "-k password" (OpenSSL's options take no glued value: `-kfile FILE` is another option)
     "openssl enc": ToolCreds(sub=("enc",), flags=_fs("-k"), glued=False, value_flags=_fs("-in", "-out", "-kfile")),
     # crane auth login: "-p, --password" (the engines' `login -p` is redact.py's; `auth` stands before crane's)
+    # wpa_passphrase(8): `wpa_passphrase <ssid> [passphrase]` (gsafe53: printed)
+    "wpa_passphrase": ToolCreds(operands=(2,)),
     "crane auth": ToolCreds(sub=("auth", "login"), flags=_fs("-p", "--password"), value_flags=_fs("-u", "--username")),
 }
 _TOOL_NAMES = sorted({name.split()[0] for name in TOOLS}, key=len, reverse=True)
 # the tool's word: bare or a path (`/usr/local/bin/redis-cli`), not inside another word; in a list, quoted
-_TOOL = re.compile(
-    r"(?<![\w.-])(?:[\w.~-]*/)*(?P<tool>" + "|".join(re.escape(n) for n in _TOOL_NAMES) + r")(?![\w.-])"
+# (the path's components taken possessively, from the path's first character only: from every `~` of a 64 KiB run, or
+# every `a/` of `a/a/a…`, the unbounded `(?:[\w.~-]*/)*` ran to the run's end and back, 25 s and 240 s a line, gsafe53)
+_TOOL = rxcompat.compile(
+    r"(?<![\w.~/-])(?:[\w.~-]*+/)*+(?P<tool>" + "|".join(re.escape(n) for n in _TOOL_NAMES) + r")(?![\w.-])"
 )
 # the cheap test redact_line makes before reading any command (matched against the lowered line)
 HINT = re.compile(
@@ -143,9 +159,11 @@ HINT = re.compile(
     r"|zip|7z|keytool|jarsigner|sqlcmd|\bbcp\b|mosquitto|mariadb|rclone|password-stdin|chpasswd|sudo|<<<"
     r"|ipmitool|racadm|rdesktop|etcdctl|cqlsh|cypher-shell|rabbitmqadmin|influx|snmp|openssl|crane"
     r"|kinit|cryptsetup|secret|with-token|vault"
+    r"|freerdp|sqlplus|userid|conn|nmcli|wpa_passphrase|proxy|-x|npm|yarn"
 )
-# a shell word: bare characters, escapes and whole quotes, glued (linear: one character class per step)
-_SHELL_WORD = rxcompat.compile(r"""(?:[^\s"'`;&|<>()\\]|\\.|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+')++""")
+# a shell word: bare characters, escapes and whole quotes, glued (linear: one character class per step); redact.py's
+# reader of a `docker run` line's words too (gsafe53)
+SHELL_WORD = _SHELL_WORD = rxcompat.compile(r"""(?:[^\s"'`;&|<>()\\]|\\.|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+')++""")
 _BLANKS = re.compile(r"[ \t]+")
 # an exec-form list item: quoted (JSON may escape its quotes in a log line) or bare, to its `,` or `]`
 _LIST_ITEM = re.compile(
@@ -332,6 +350,14 @@ def _suffix_safe(creds: ToolCreds) -> bool:
     return all(n in (0, -1) for n in creds.operands)
 
 
+def _word_start(line: str, pos: int) -> int:
+    """Where the blank-separated word holding line[pos] starts (the tool word's path is short: _TOOL's own start)."""
+    j = pos
+    while j > 0 and not line[j - 1].isspace() and pos - j < 256:
+        j -= 1
+    return j
+
+
 def password_spans(line: str, secret_name: Callable[[str], bool]) -> list[tuple[int, int]]:
     """Where in `line` the known tools' command lines hold a password (sorted, possibly overlapping);
     `secret_name` tells a setting's name that holds a secret (rclone's `KEY VALUE` pairs)."""
@@ -344,8 +370,14 @@ def password_spans(line: str, secret_name: Callable[[str], bool]) -> list[tuple[
         in_list = _LIST_BEFORE.search(before) is not None and _LIST_NEXT.match(line, m.end()) is not None
         # a list item that holds a whole shell command (`["CMD-SHELL", "redis-cli -a x ping"]`) is read as a shell's
         reader = _list_words if in_list else _shell_words
+        after = m.end()
+        q = line[after : after + 1]
+        if not in_list and q in ("'", '"') and line.startswith(q, _word_start(line, m.start())):
+            # the program's word quoted whole (`"$HOME/bin/redis-cli" -a PW`, `'/usr/bin/redis-cli' -a PW`): its
+            # closing quote stopped the reading and the password was printed (gsafe53)
+            after += 1
         creds = TOOLS.get(m.group("tool"))
-        words = None if creds is not None else reader(line, m.end(), _OPERAND_WORDS, memo)
+        words = None if creds is not None else reader(line, after, _OPERAND_WORDS, memo)
         if creds is None:
             creds = _creds_for(m.group("tool"), words or [])
         if creds is None:
@@ -355,16 +387,104 @@ def password_spans(line: str, secret_name: Callable[[str], bool]) -> list[tuple[
             if m.span() in starts:
                 continue  # a whole word of a command already read whole (a quoted `"redis-cli -a x"` is no such word)
             if m.start() > end:  # beyond every whole reading: read to the command's end
-                words = reader(line, m.end(), None, memo)
+                words = reader(line, after, None, memo)
                 starts.update((w.start, w.end) for w in words)
-                read[(id(creds), in_list)] = (starts, max(end, words[-1].end if words else m.end()))
+                read[(id(creds), in_list)] = (starts, max(end, words[-1].end if words else after))
         if words is None:  # inside a word of a whole reading (`sh -c "redis-cli …"` quoted in its operands), or a tool
-            words = reader(line, m.end(), _OPERAND_WORDS, memo)  # whose password is an operand counted from it
+            words = reader(line, after, _OPERAND_WORDS, memo)  # whose password is an operand counted from it
         if creds.pairs and [w.text for w in words[:2]] not in (["config", "create"], ["config", "update"]):
             continue
         spans += _spans(words, creds, secret_name)
     spans += _stdin_spans(line)
+    spans += _shape_spans(line)
     return sorted(set(spans))
+
+
+# gsafe53: passwords in shapes no flag table reads, each printed before
+# FreeRDP's `/p:PASSWORD` (xfreerdp(1): "/p:<password> Password"), `/gp:` the gateway's, `/pth:` a password hash,
+# `/gat:` a gateway access token; `/u:`, `/d:`, `/v:` stay
+_FREERDP = re.compile(r"""(?<!\S)/(?:p|gp|pth|gat|password):(?P<v>"[^"\n]*"|'[^'\n]*'|[^\s"']+)""")
+# Oracle's `sqlplus [options] user/password[@connect]` (SQL*Plus User's Guide, "SQLPLUS Program Syntax"), its
+# `CONNECT user/password@db`, and Data Pump's and SQL*Loader's `userid=user/password[@db]`: the password is between the
+# first `/` and the `@` (`sqlplus / as sysdba` and `sqlplus user@db`, which prompt, hold none; `connect a/b` without
+# an `@` is prose)
+_SQLPLUS = rxcompat.compile(
+    r"""(?:(?<![\w.~/-])(?:[\w.~-]*+/)*+sqlplus(?:[ \t]+-[A-Za-z]+)*[ \t]+|(?<![\w-])(?i:userid)=|(?<![\w-])(?i:conn(?:ect)?)[ \t]+(?=[^\s@]+@))"""
+    r"""["']?[^\s/@"'-][^\s/@"']*/(?P<v>"[^"\n]*"|[^\s@"'/]+)(?=@|[ \t"']|$)"""
+)
+_CONNECT_WORD = re.compile(r"(?i)conn")
+# NetworkManager's `nmcli dev wifi connect SSID password PW`, and a secret property given its value in `nmcli con add`
+# / `modify` (nm-settings-nmcli(5): `wifi-sec.psk`, `802-1x.password`, `wep-key0`…, `+`/`-` prefixed too)
+_NMCLI = re.compile(
+    r"""(?<![\w.-])(?:password|[+-]?(?:[\w-]+\.)(?:psk|password|password-raw|wep-key[0-3]|leap-password|pin"""
+    r"""|private-key-password|phase2-private-key-password|secrets))[ \t]+(?P<v>"[^"\n]*"|'[^'\n]*'|[^\s"']+)"""
+)
+# a proxy written without a scheme: `pip --proxy user:pw@host:port` ("[user:passwd@]proxy.server:port"), `curl -x
+# u:pw@h`, `HTTPS_PROXY=u:pw@h`, pip.conf's `proxy = u:pw@h`, `"MY_PROXY": "u:pw@h"` (a URL with a scheme is
+# redact.py's)
+_PROXY = re.compile(
+    r"""(?i)(?<![\w.-])(?:-x|-{0,2}[\w.-]*proxy["']?)(?:[ \t]*[=:][ \t]*|[ \t]+)["']?[^\s:/@"'=]+:(?P<v>[^\s/@"']+)@(?=[^\s/@"'])"""
+)
+# `vault login [options] TOKEN` (the token method's: Vault's CLI docs, "vault login"): the first operand when it is no
+# `K=V` (another method's parameters, `password=` among them redact.py's) and no `-` (stdin); `-method=userpass` takes
+# its parameters instead
+# npm's `npm config set _authToken TOKEN` / `//registry/:_authToken TOKEN` (and `_auth`, `_password`), yarn berry's
+# `yarn config set npmAuthToken TOKEN`: the setting's name and value as two words (gsafe53: printed)
+_NPM_SET = re.compile(
+    r"""(?<![\w-])(?:npm|pnpm|yarn)[ \t]+config[ \t]+set[ \t]+(?:--[\w-]+[ \t]+)*["']?\S*?(?:_authToken|_auth|_password"""
+    r"""|npmAuthToken|npmAuthIdent)["']?[ \t]+(?P<v>"[^"\n]*"|'[^'\n]*'|[^\s"']+)"""
+)
+_VAULT_LOGIN = re.compile(r"(?<![\w.-])vault[ \t]+login(?![\w.-])")
+_VAULT_VALUE_FLAGS = frozenset(
+    {"-method", "-path", "-field", "-format", "-address", "-namespace", "-ca-cert", "-ca-path", "-client-cert",
+     "-client-key", "-tls-server-name", "-wrap-ttl", "-mfa", "-header", "-agent-address"}
+)
+
+
+def _shape_spans(line: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    low = line.lower()
+
+    def add(m: re.Match[str]) -> None:
+        start, end = _unquoted(line, m.start("v"), m.end("v"))
+        if end > start and not line.startswith("$", start):  # `/p:$PW`, `password "$PSK"`: a reference
+            spans.append((start, end))
+
+    if "freerdp" in low:
+        for m in _FREERDP.finditer(line):
+            add(m)
+    if "sqlplus" in low or "userid" in low or _CONNECT_WORD.search(line):
+        for m in _SQLPLUS.finditer(line):
+            add(m)
+    if "nmcli" in low:
+        for m in _NMCLI.finditer(line):
+            add(m)
+    if "proxy" in low or "-x" in low:
+        for m in _PROXY.finditer(line):
+            add(m)
+    if "config" in low and ("npm" in low or "yarn" in low):
+        for m in _NPM_SET.finditer(line):
+            add(m)
+    if "vault" in low:
+        for m in _VAULT_LOGIN.finditer(line):
+            words = _shell_words(line, m.end(), _OPERAND_WORDS)
+            skip = False
+            for w in words:
+                flag, eq, value = w.text.partition("=")
+                if skip:
+                    skip = False
+                    continue
+                if w.text.startswith("-") and w.text != "-":
+                    if flag.lstrip("-") == "method" and value.lower() not in ("", "token"):
+                        break
+                    skip = not eq and "-" + flag.lstrip("-") in _VAULT_VALUE_FLAGS
+                    if skip and flag.lstrip("-") == "method":
+                        break  # `-method userpass`: its K=V parameters follow
+                    continue
+                if not eq and w.text != "-" and not w.text.startswith("$"):
+                    spans.append((w.start, w.end))
+                break
+    return spans
 
 
 # A password fed on standard input by echo/printf or a here-string to a program that reads one there: chpasswd(8)

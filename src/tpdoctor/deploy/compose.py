@@ -216,6 +216,15 @@ def parse_device(item: Any) -> DeviceMap:
     return DeviceMap(host=host, container=cont, permissions=perms, raw=raw)
 
 
+def _compose_true(value: Any) -> bool:
+    """A compose boolean: YAML's true, or a string compose-go's interpolation casts to true (`"true"`, `"yes"`, `"on"`,
+    `"y"`, any case). A long-syntax volume's `read_only: "false"` counted as read-only (bool() of the string), and a
+    by-path mount so written was not made read-only (gsafe53)."""
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "y")
+
+
 def parse_volume(item: Any) -> MountSpec:
     if isinstance(item, dict):
         kind = _s(item.get("type")) or "volume"
@@ -223,7 +232,7 @@ def parse_volume(item: Any) -> MountSpec:
             kind=kind if kind in ("bind", "volume", "tmpfs") else "other",  # type: ignore[arg-type]
             source=_s(item.get("source")),
             target=_s(item.get("target")),
-            read_only=bool(item.get("read_only", False)),
+            read_only=_compose_true(item.get("read_only", False)),
             raw=str(dict(item)),
         )
     raw = str(item)
@@ -474,7 +483,7 @@ def parse_compose(text: str, source: str, read_env: bool = True) -> tuple[Deploy
             user=_s(svc.get("user")) or None,
             cap_add=[str(c) for c in _items(svc, "cap_add")],
             cap_drop=[str(c) for c in _items(svc, "cap_drop")],
-            privileged=svc.get("privileged") in (True, "true"),
+            privileged=_compose_true(svc.get("privileged")),
             security=sec,
             shm_size=parse_size(svc["shm_size"]) if "shm_size" in svc else None,
             shm_size_raw=_s(svc.get("shm_size")) or None,
@@ -485,7 +494,7 @@ def parse_compose(text: str, source: str, read_env: bool = True) -> tuple[Deploy
             userns=_s(svc.get("userns_mode")) or None,
             ulimits=ul,
             pids_limit=_pids_limit(svc),
-            read_only=svc.get("read_only") in (True, "true"),
+            read_only=_compose_true(svc.get("read_only")),
             env=_env(svc.get("environment")),
             gpus=_gpu_reservations(svc),
             runtime=_s(svc.get("runtime")) or None,

@@ -389,7 +389,7 @@ def _secret_at(obj: Any, path: list[str | int]) -> bool:
     (`- name: DB_PASSWORD` / `value: 98765432101`, an integer the schema refuses), anything under a Secret's data or
     stringData, or a field named like one (`password:`). The redactor cannot tell from the message alone, which names
     the field by its path (`env[0].value`): the value was printed (gsafe41)."""
-    from tpdoctor.redact import is_secret_name
+    from tpdoctor.redact import is_secret_name, switch_name
 
     if isinstance(obj, dict) and obj.get("kind") == "Secret" and path[:1] in (["data"], ["stringData"]):
         return True
@@ -403,6 +403,20 @@ def _secret_at(obj: Any, path: list[str | int]) -> bool:
             if isinstance(j, int) and 0 <= j < len(entries) and isinstance(entries[j], dict):
                 name = entries[j].get("name")
                 if isinstance(name, str) and is_secret_name(name):
+                    return True
+        if p in ("args", "command") and i + 1 < len(path) and isinstance(node, dict):
+            # the item after a secret flag (`args: ["--api-key", 12345678901]`, a number the schema refuses): the
+            # flag's value, printed in the message (gsafe53)
+            j, items = path[i + 1], node.get(p)
+            if isinstance(j, int) and isinstance(items, list) and 0 < j < len(items):
+                flag = items[j - 1]
+                if (
+                    isinstance(flag, str)
+                    and flag.startswith("-")
+                    and "=" not in flag
+                    and is_secret_name(flag.lstrip("-"))
+                    and not switch_name(flag.lstrip("-"))
+                ):
                     return True
         try:
             node = node[p]
