@@ -94,6 +94,11 @@ def switch_name(name: str) -> bool:
     return _SWITCH_NAME.search(name) is not None
 
 
+def secret_flag(name: str) -> bool:
+    """A flag's name (dashes stripped) whose value is a secret: a secret name that is no switch."""
+    return is_secret_name(name) and not switch_name(name)
+
+
 def is_secret_name(name: str) -> bool:
     """True when an env var / key name says its value is a secret."""
     if name.upper() in _NOT_SECRET_NAMES or name.strip() in _SHELL_DIR_NAMES:
@@ -780,7 +785,7 @@ def _redact_argv_pairs(line: str) -> str:
         if m.start() < pos:
             continue
         flag = (m.group("qflag") or m.group("flag")).lstrip("-")
-        if not is_secret_name(flag) or _SWITCH_NAME.search(flag):
+        if not secret_flag(flag):
             continue
         start = m.end()
         q2 = m.group("q2")
@@ -993,7 +998,7 @@ def argv_value_continues(line: str) -> bool:
     if m is None:
         return False
     flag = (m.group("f1") or m.group("f2")).lstrip("-")
-    return is_secret_name(flag) and _SWITCH_NAME.search(flag) is None
+    return secret_flag(flag)
 
 
 def shell_value_continues(line: str) -> bool:

@@ -389,7 +389,7 @@ def _secret_at(obj: Any, path: list[str | int]) -> bool:
     (`- name: DB_PASSWORD` / `value: 98765432101`, an integer the schema refuses), anything under a Secret's data or
     stringData, or a field named like one (`password:`). The redactor cannot tell from the message alone, which names
     the field by its path (`env[0].value`): the value was printed (gsafe41)."""
-    from tpdoctor.redact import is_secret_name, switch_name
+    from tpdoctor.redact import is_secret_name, secret_flag
 
     if isinstance(obj, dict) and obj.get("kind") == "Secret" and path[:1] in (["data"], ["stringData"]):
         return True
@@ -414,8 +414,7 @@ def _secret_at(obj: Any, path: list[str | int]) -> bool:
                     isinstance(flag, str)
                     and flag.startswith("-")
                     and "=" not in flag
-                    and is_secret_name(flag.lstrip("-"))
-                    and not switch_name(flag.lstrip("-"))
+                    and secret_flag(flag.lstrip("-"))
                 ):
                     return True
         try:
