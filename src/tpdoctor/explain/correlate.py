@@ -394,17 +394,7 @@ def _igpu_only_in_a_target_list(scan: ScanResult) -> None:
     for value in list(igpu):
         where = facts.where.get(("rocm_igpu_listed", value))
         if where is not None and where == facts.where.get(("rocm_bare_target", value)):
-            igpu.remove(value)
-            facts.where.pop(("rocm_igpu_listed", value), None)
-    if not igpu:
-        facts.values.pop("rocm_igpu_listed", None)
-        facts.first.pop("rocm_igpu_listed", None)
-        for k in [k for k in facts.last if k[0] == "rocm_igpu_listed"]:
-            del facts.last[k]
-    elif facts.first["rocm_igpu_listed"][0] not in igpu:
-        line, source = min((facts.where[("rocm_igpu_listed", v)] for v in igpu), key=lambda w: w[0])
-        value = next(v for v in igpu if facts.where[("rocm_igpu_listed", v)] == (line, source))
-        facts.first["rocm_igpu_listed"] = (value, line, source)
+            facts.discard("rocm_igpu_listed", value)
 
 
 def _lines_that_explain_codes(scan: ScanResult, kb: KnowledgeBase) -> set[tuple[str, int]]:

@@ -354,6 +354,24 @@ class LogFacts:
         hit = self.first.get(key)
         return hit[0] if hit else None
 
+    def discard(self, key: str, value: str) -> None:
+        """Take a value back (a correlation found the line means something else): `first` moves to the earliest value
+        kept, and a key left with none is gone."""
+        seen = self.values.get(key, [])
+        if value not in seen:
+            return
+        seen.remove(value)
+        self.where.pop((key, value), None)
+        if not seen:
+            self.values.pop(key, None)
+            self.first.pop(key, None)
+            for k in [k for k in self.last if k[0] == key]:
+                del self.last[k]
+        elif self.first[key][0] == value:
+            line, source = min((self.where[(key, v)] for v in seen), key=lambda w: w[0])
+            kept = next(v for v in seen if self.where[(key, v)] == (line, source))
+            self.first[key] = (kept, line, source)
+
 
 @dataclass
 class ScanResult:
