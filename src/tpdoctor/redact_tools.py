@@ -150,8 +150,10 @@ _TOOL_NAMES = sorted({name.split()[0] for name in TOOLS}, key=len, reverse=True)
 # the tool's word: bare or a path (`/usr/local/bin/redis-cli`), not inside another word; in a list, quoted
 # (the path's components taken possessively, from the path's first character only: from every `~` of a 64 KiB run, or
 # every `a/` of `a/a/a…`, the unbounded `(?:[\w.~-]*/)*` ran to the run's end and back, 25 s and 240 s a line, gsafe53)
+# a program word's directory part (`/usr/bin/`, `~/.local/bin/`), from the word's first character: _TOOL's and _SQLPLUS's
+_PROGRAM_DIR = r"(?<![\w.~/-])(?:[\w.~-]*+/)*+"
 _TOOL = rxcompat.compile(
-    r"(?<![\w.~/-])(?:[\w.~-]*+/)*+(?P<tool>" + "|".join(re.escape(n) for n in _TOOL_NAMES) + r")(?![\w.-])"
+    _PROGRAM_DIR + r"(?P<tool>" + "|".join(re.escape(n) for n in _TOOL_NAMES) + r")(?![\w.-])"
 )
 # the cheap test redact_line makes before reading any command (matched against the lowered line)
 HINT = re.compile(
@@ -409,7 +411,7 @@ _FREERDP = re.compile(r"""(?<!\S)/(?:p|gp|pth|gat|password):(?P<v>"[^"\n]*"|'[^'
 # first `/` and the `@` (`sqlplus / as sysdba` and `sqlplus user@db`, which prompt, hold none; `connect a/b` without
 # an `@` is prose)
 _SQLPLUS = rxcompat.compile(
-    r"""(?:(?<![\w.~/-])(?:[\w.~-]*+/)*+sqlplus(?:[ \t]+-[A-Za-z]+)*[ \t]+|(?<![\w-])(?i:userid)=|(?<![\w-])(?i:conn(?:ect)?)[ \t]+(?=[^\s@]+@))"""
+    r"""(?:""" + _PROGRAM_DIR + r"""sqlplus(?:[ \t]+-[A-Za-z]+)*[ \t]+|(?<![\w-])(?i:userid)=|(?<![\w-])(?i:conn(?:ect)?)[ \t]+(?=[^\s@]+@))"""
     r"""["']?[^\s/@"'-][^\s/@"']*/(?P<v>"[^"\n]*"|[^\s@"'/]+)(?=@|[ \t"']|$)"""
 )
 _CONNECT_WORD = re.compile(r"(?i)conn")
